@@ -1,0 +1,256 @@
+/*
+ * stats.c - see stats.h. One pass over every thread's events.
+ */
+#include "stats.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int count_name(struct ctrace_name_count **v, uint32_t *n, uint32_t name, uint64_t dur_ns) {
+  /* Linear search: names are few (tens); fine while under ~1000. */
+  for (uint32_t i = 0; i < *n; i++)
+    if ((*v)[i].name == name) {
+      (*v)[i].count++;
+      (*v)[i].total_ns += dur_ns;
+      return 0;
+    }
+  struct ctrace_name_count *nv = realloc(*v, (*n + 1) * sizeof **v);
+  if (!nv)
+    return -1;
+  *v = nv;
+  nv[*n] = (struct ctrace_name_count){name, 1, dur_ns};
+  (*n)++;
+  return 0;
+}
+
+struct open_task {
+  uint64_t id;
+  uint32_t name;
+  uint64_t begin; /* ticks */
+};
+
+static int cmp_task(const void *a, const void *b) {
+  const struct open_task *x = a, *y = b;
+  if (x->id != y->id)
+    return x->id < y->id ? -1 : 1;
+  return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
+  memset(st, 0, sizeof *st);
+  st->processes = ctrace_reader_nprocesses(r);
+  if (st->processes == 0)
+    st->processes = 1;
+  st->threads = ctrace_reader_nthreads(r);
+  st->events = ctrace_reader_nevents(r);
+  for (unsigned k = 0; k < 256; k++)
+    st->by_kind[k] = ctrace_reader_nevents_kind(r, k);
+  st->bytes = ctrace_reader_file_size(r);
+  st->bytes_per_event = st->events ? (double)st->bytes / (double)st->events : 0;
+  st->dropped_events = ctrace_reader_dropped(r);
+  st->duration_ns = ctrace_reader_ns(r, ctrace_reader_last_ticks(r)) -
+                    ctrace_reader_ns(r, ctrace_reader_first_ticks(r));
+  st->tasks = st->by_kind[CTRACE_EV_TASK_BEGIN];
+  st->regions = st->by_kind[CTRACE_EV_REGION_BEGIN];
+  st->logs = st->by_kind[CTRACE_EV_LOG];
+  st->proc_events = st->by_kind[CTRACE_EV_FORK] + st->by_kind[CTRACE_EV_EXEC] +
+                    st->by_kind[CTRACE_EV_EXIT] + st->by_kind[CTRACE_EV_SIGNAL] +
+                    st->by_kind[CTRACE_EV_THREAD_CREATE];
+  for (uint32_t i = 0; i < st->threads; i++) {
+    const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
+    uint64_t t0 = ctrace_reader_first_ticks(r);
+    st->tracer_overhead_ns += (uint64_t)(ctrace_reader_ns(r, t0 + th->tracer_ns) - ctrace_reader_ns(r, t0));
+    st->tracer_events += th->tracer_events;
+  }
+  /* Names of tasks (with durations) and regions, and the families. */
+  struct open_task *open = NULL, *ends = NULL;
+  size_t nopen = 0, capopen = 0, nends = 0, capends = 0;
+  for (uint32_t i = 0; i < st->threads; i++) {
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, i);
+    while (ctrace_cursor_next(&c, &ev)) {
+      switch (ev.kind) {
+      case CTRACE_EV_TASK_BEGIN:
+        if (nopen == capopen) {
+          size_t nc = capopen ? capopen * 2 : 64;
+          void *nv = realloc(open, nc * sizeof *open);
+          if (!nv)
+            goto oom;
+          open = nv;
+          capopen = nc;
+        }
+        open[nopen++] = (struct open_task){ev.f[0], (uint32_t)ev.f[2], ev.ticks};
+        break;
+      case CTRACE_EV_TASK_END:
+        if (nends == capends) {
+          size_t nc = capends ? capends * 2 : 64;
+          void *nv = realloc(ends, nc * sizeof *ends);
+          if (!nv)
+            goto oom;
+          ends = nv;
+          capends = nc;
+        }
+        ends[nends++] = (struct open_task){ev.f[0], 0, ev.ticks};
+        break;
+      case CTRACE_EV_REGION_BEGIN:
+        if (count_name(&st->region_names, &st->nregion_names, (uint32_t)ev.f[1], 0) < 0)
+          goto oom;
+        break;
+      case CTRACE_EV_WAIT:
+        if (ev.f[0] == CTRACE_WAIT_SLEEP)
+          st->sleep_events++;
+        else
+          st->sync_events++;
+        break;
+      case CTRACE_EV_WAKE:
+        st->sync_events++;
+        break;
+      case CTRACE_EV_SYSCALL:
+        if (ev.f[1] == CTRACE_SC_NET)
+          st->net_events++;
+        else if (ev.f[1] == CTRACE_SC_POLL)
+          st->poll_events++;
+        else
+          st->io_events++;
+        break;
+      case CTRACE_EV_SOCKADDR:
+        st->net_events++;
+        break;
+      default:
+        break;
+      }
+    }
+  }
+  /* Task durations: TASK_END may be on another thread than TASK_BEGIN, so
+   * both sides are sorted by task id and merged: O(n log n). */
+  qsort(open, nopen, sizeof *open, cmp_task);
+  qsort(ends, nends, sizeof *ends, cmp_task);
+  for (size_t k = 0, e = 0; k < nopen; k++) {
+    while (e < nends && ends[e].id < open[k].id)
+      e++;
+    uint64_t dur = 0;
+    if (e < nends && ends[e].id == open[k].id && ends[e].begin >= open[k].begin)
+      dur = (uint64_t)(ctrace_reader_ns(r, ends[e].begin) - ctrace_reader_ns(r, open[k].begin));
+    if (count_name(&st->task_names, &st->ntask_names, open[k].name, dur) < 0)
+      goto oom;
+  }
+  free(ends);
+  free(open);
+  return 0;
+oom:
+  free(open);
+  free(ends);
+  ctrace_stats_free(st);
+  return -1;
+}
+
+void ctrace_stats_free(struct ctrace_stats *st) {
+  free(st->task_names);
+  free(st->region_names);
+  st->task_names = st->region_names = NULL;
+  st->ntask_names = st->nregion_names = 0;
+}
+
+void ctrace_json_string(FILE *out, const char *s, size_t len) {
+  fputc('"', out);
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch == '"' || ch == '\\')
+      fprintf(out, "\\%c", ch);
+    else if (ch < 0x20 || ch == 0x7f)
+      fprintf(out, "\\u%04x", ch);
+    else
+      fputc(ch, out);
+  }
+  fputc('"', out);
+}
+
+static void json_names(FILE *out, const ctrace_reader *r, const struct ctrace_name_count *v,
+                       uint32_t n, int with_time) {
+  fputc('{', out);
+  for (uint32_t i = 0; i < n; i++) {
+    const struct ctrace_string *s = ctrace_reader_string(r, v[i].name);
+    if (i)
+      fputc(',', out);
+    ctrace_json_string(out, s ? s->s : "", s ? s->len : 0);
+    if (with_time)
+      fprintf(out, ":{\"count\":%llu,\"total_ns\":%llu}", (unsigned long long)v[i].count,
+              (unsigned long long)v[i].total_ns);
+    else
+      fprintf(out, ":%llu", (unsigned long long)v[i].count);
+  }
+  fputc('}', out);
+}
+
+void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
+  fprintf(out, "{\"duration_ns\":%lld,\"processes\":%u,\"threads\":%u,\"events\":%llu,",
+          (long long)st->duration_ns, st->processes, st->threads, (unsigned long long)st->events);
+  fputs("\"events_by_kind\":{", out);
+  int first = 1;
+  for (unsigned k = 0; k < 256; k++) {
+    if (!st->by_kind[k] || !ctrace__kinds[k].name)
+      continue;
+    fprintf(out, "%s\"%s\":%llu", first ? "" : ",", ctrace__kinds[k].name,
+            (unsigned long long)st->by_kind[k]);
+    first = 0;
+  }
+  fprintf(out,
+          "},\"bytes\":%llu,\"bytes_per_event\":%.3f,\"dropped_events\":%llu,"
+          "\"tasks\":%llu,\"regions\":%llu,\"logs\":%llu,"
+          "\"tracer_overhead_ns\":%llu,\"tracer_events\":%llu,",
+          (unsigned long long)st->bytes, st->bytes_per_event,
+          (unsigned long long)st->dropped_events, (unsigned long long)st->tasks,
+          (unsigned long long)st->regions, (unsigned long long)st->logs,
+          (unsigned long long)st->tracer_overhead_ns, (unsigned long long)st->tracer_events);
+  fprintf(out,
+          "\"families\":{\"sync\":%llu,\"sleep\":%llu,\"io\":%llu,\"net\":%llu,\"poll\":%llu,"
+          "\"proc\":%llu},",
+          (unsigned long long)st->sync_events, (unsigned long long)st->sleep_events,
+          (unsigned long long)st->io_events, (unsigned long long)st->net_events,
+          (unsigned long long)st->poll_events, (unsigned long long)st->proc_events);
+  fputs("\"task_names\":", out);
+  json_names(out, r, st->task_names, st->ntask_names, 1);
+  fputs(",\"region_names\":", out);
+  json_names(out, r, st->region_names, st->nregion_names, 0);
+  fprintf(out, ",\"complete\":%s", ctrace_reader_status(r) == CTRACE_READ_OK ? "true" : "false");
+  if (ctrace_reader_status(r) != CTRACE_READ_OK) {
+    fprintf(out, ",\"read_error\":");
+    const char *e = ctrace_reader_error(r);
+    ctrace_json_string(out, e, strlen(e));
+    fprintf(out, ",\"read_error_offset\":%llu", (unsigned long long)ctrace_reader_error_offset(r));
+  }
+  fputs("}\n", out);
+}
+
+void ctrace_stats_text(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
+  char buf[256];
+  fprintf(out, "duration        %.3f ms\n", (double)st->duration_ns / 1e6);
+  fprintf(out, "processes       %u\n", st->processes);
+  fprintf(out, "threads         %u\n", st->threads);
+  fprintf(out, "events          %llu\n", (unsigned long long)st->events);
+  fprintf(out, "bytes           %llu (%.2f per event)\n", (unsigned long long)st->bytes,
+          st->bytes_per_event);
+  fprintf(out, "dropped events  %llu%s\n", (unsigned long long)st->dropped_events,
+          st->dropped_events ? "   <-- the trace is missing events" : "");
+  if (st->tracer_events)
+    fprintf(out, "tracer overhead %.3f ms over %llu recorded calls\n",
+            (double)st->tracer_overhead_ns / 1e6, (unsigned long long)st->tracer_events);
+  fprintf(out, "tasks           %llu\n", (unsigned long long)st->tasks);
+  for (uint32_t i = 0; i < st->ntask_names; i++)
+    fprintf(out, "  %-30s %8llu   mean %.3f ms\n",
+            ctrace_reader_strcpy(r, st->task_names[i].name, buf, sizeof buf),
+            (unsigned long long)st->task_names[i].count,
+            (double)st->task_names[i].total_ns / 1e6 / (double)st->task_names[i].count);
+  fprintf(out, "regions         %llu\n", (unsigned long long)st->regions);
+  for (uint32_t i = 0; i < st->nregion_names; i++)
+    fprintf(out, "  %-30s %8llu\n", ctrace_reader_strcpy(r, st->region_names[i].name, buf, sizeof buf),
+            (unsigned long long)st->region_names[i].count);
+  fprintf(out, "events by kind\n");
+  for (unsigned k = 0; k < 256; k++)
+    if (st->by_kind[k] && ctrace__kinds[k].name)
+      fprintf(out, "  %-30s %8llu\n", ctrace__kinds[k].name, (unsigned long long)st->by_kind[k]);
+  if (ctrace_reader_status(r) != CTRACE_READ_OK)
+    fprintf(out, "incomplete: offset %llu: %s\n", (unsigned long long)ctrace_reader_error_offset(r),
+            ctrace_reader_error(r));
+}

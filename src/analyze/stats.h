@@ -1,0 +1,48 @@
+/*
+ * stats.h - whole-trace numbers: duration, threads, events by kind, bytes per
+ * event, drops, tracer overhead, tasks and regions by name. What `ctrace
+ * stats` prints and the viewer's summary shows. Not thread states (spans).
+ */
+#ifndef CTRACE_STATS_H
+#define CTRACE_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../read/reader.h"
+
+struct ctrace_name_count {
+  uint32_t name; /* string id */
+  uint64_t count;
+  uint64_t total_ns; /* tasks: sum of durations of the ended ones */
+};
+
+struct ctrace_stats {
+  int64_t duration_ns;
+  uint32_t processes;
+  uint32_t threads;
+  uint64_t events;
+  uint64_t by_kind[256];
+  uint64_t bytes;
+  double bytes_per_event;
+  uint64_t dropped_events;
+  uint64_t tasks, regions, logs;
+  uint64_t tracer_overhead_ns;
+  uint64_t tracer_events;
+  /* per family of ctrace run (0 when not recorded) */
+  uint64_t sync_events, sleep_events, io_events, net_events, poll_events, proc_events;
+  struct ctrace_name_count *task_names, *region_names;
+  uint32_t ntask_names, nregion_names;
+};
+
+/* Computes stats over r; returns 0 or -1 (out of memory). */
+int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st);
+void ctrace_stats_free(struct ctrace_stats *st);
+/* Writes st as one JSON object (the keys documented in docs/cli/stats.md). */
+void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out);
+/* Writes st as a human-readable table. */
+void ctrace_stats_text(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out);
+/* Writes s as a JSON string literal (quotes, escapes) of at most len bytes. */
+void ctrace_json_string(FILE *out, const char *s, size_t len);
+
+#endif

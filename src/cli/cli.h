@@ -1,0 +1,39 @@
+/*
+ * cli.h - what the `ctrace` subcommands share: the command table entry type,
+ * option helpers and opening a trace with the standard messages. The CLI is
+ * thin: parse, call the libraries, print, return an exit status.
+ */
+#ifndef CTRACE_CLI_H
+#define CTRACE_CLI_H
+
+#include <stdio.h>
+
+#include "../read/reader.h"
+
+#define CTRACE_EXIT_OK 0
+#define CTRACE_EXIT_FAIL 1
+#define CTRACE_EXIT_USAGE 2
+
+struct ctrace_cmd {
+  const char *name;
+  int (*run)(int argc, char **argv); /* argv[0] is the command name */
+  const char *help;                  /* full --help text */
+  const char *usage;
+};
+
+/* Prints "ctrace NAME: MSG" and the usage to stderr; returns 2. */
+int ctrace_cli_usage_error(const struct ctrace_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* 1 when arg is --help or -h (after printing the help to stdout). */
+int ctrace_cli_wants_help(const struct ctrace_cmd *cmd, const char *arg);
+/* Opens a trace for a command; prints errors; NULL when unreadable. Warns
+ * on stderr when the trace is cut off or corrupt. */
+ctrace_reader *ctrace_cli_open(const char *cmd, const char *path);
+/* The exit status for a reader that was opened: 1 when corrupt, else 0. */
+int ctrace_cli_read_status(const ctrace_reader *r);
+
+int ctrace_cmd_dump(int argc, char **argv);
+int ctrace_cmd_stats(int argc, char **argv);
+extern const struct ctrace_cmd ctrace_cmd_dump_def, ctrace_cmd_stats_def;
+
+#endif

@@ -1,0 +1,245 @@
+/*
+ * cmd_dump.c - `ctrace dump FILE`: every event, one line each, in time
+ * order. Fields are printed from the kind table of format.h, so a new kind
+ * needs no code here; only how a field *looks* depends on its name.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "../read/symbolize.h"
+#include "cli.h"
+#include "help.h"
+
+const struct ctrace_cmd ctrace_cmd_dump_def = {"dump", ctrace_cmd_dump, CTRACE_HELP_dump,
+                                               CTRACE_USAGE_dump};
+
+struct dump {
+  const ctrace_reader *r;
+  ctrace_symbolizer *sym;
+  int stacks, raw;
+  FILE *out;
+};
+
+static void print_string(struct dump *d, uint64_t id) {
+  const struct ctrace_string *s = ctrace_reader_string(d->r, id);
+  if (!s) {
+    fprintf(d->out, "#%" PRIu64, id);
+    return;
+  }
+  fputc('"', d->out);
+  for (uint32_t i = 0; i < s->len; i++) {
+    unsigned char c = (unsigned char)s->s[i];
+    if (c == 0x1f)
+      fputc(' ', d->out); /* argv separator */
+    else if (c == '"' || c == '\\')
+      fprintf(d->out, "\\%c", c);
+    else if (c < 0x20 || c == 0x7f)
+      fprintf(d->out, "\\x%02x", c);
+    else
+      fputc(c, d->out);
+  }
+  fputc('"', d->out);
+}
+
+static void print_sockaddr(struct dump *d, const uint8_t *b, uint32_t len) {
+  char buf[INET6_ADDRSTRLEN];
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  memcpy(&ss, b, len < sizeof ss ? len : sizeof ss);
+  if (ss.ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+    fprintf(d->out, "%s:%u", inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf), ntohs(a->sin_port));
+  } else if (ss.ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+    fprintf(d->out, "[%s]:%u", inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf),
+            ntohs(a->sin6_port));
+  } else if (ss.ss_family == AF_UNIX) {
+    const struct sockaddr_un *a = (const struct sockaddr_un *)&ss;
+    fprintf(d->out, "unix:%.*s", (int)strnlen(a->sun_path, sizeof a->sun_path), a->sun_path);
+  } else {
+    fprintf(d->out, "family=%u", ss.ss_family);
+  }
+}
+
+static int is(const char *name, size_t n, const char *what) {
+  return strlen(what) == n && memcmp(name, what, n) == 0;
+}
+
+static void print_stack(struct dump *d, uint64_t id) {
+  const uint64_t *pcs;
+  uint32_t n = ctrace_reader_stack(d->r, id, &pcs);
+  for (uint32_t i = 0; i < n; i++) {
+    if (d->raw || !d->sym) {
+      fprintf(d->out, "    at 0x%" PRIx64 "\n", pcs[i]);
+      continue;
+    }
+    struct ctrace_frame f;
+    ctrace_sym_lookup(d->sym, pcs[i], 1, &f);
+    if (f.file)
+      fprintf(d->out, "    at %s (%s:%d)\n", f.function, f.file, f.line);
+    else if (f.object)
+      fprintf(d->out, "    at %s (%s+0x%" PRIx64 ")\n", f.function, f.object, pcs[i]);
+    else
+      fprintf(d->out, "    at %s (0x%" PRIx64 ")\n", f.function, pcs[i]);
+  }
+}
+
+/* Prints the fields of ev after its kind, by the names in the kind table. */
+static void print_fields(struct dump *d, const ctrace_event *ev, uint64_t *stack) {
+  const struct ctrace_kind_info *ki = &ctrace__kinds[ev->kind];
+  const char *p = ki->fields ? ki->fields : "";
+  unsigned i = 0;
+  *stack = 0;
+  while (*p) {
+    while (*p == ' ')
+      p++;
+    if (*p == '|') { /* the blob's name follows */
+      p++;
+      while (*p == ' ')
+        p++;
+      size_t n = strcspn(p, " ");
+      fprintf(d->out, " %.*s=", (int)n, p);
+      if (is(p, n, "sockaddr"))
+        print_sockaddr(d, ev->blob, ev->blob_len);
+      else if (is(p, n, "message") || is(p, n, "bytes")) {
+        fputc('"', d->out);
+        for (uint32_t k = 0; k < ev->blob_len; k++) {
+          unsigned char c = ev->blob[k];
+          if (c == '"' || c == '\\')
+            fprintf(d->out, "\\%c", c);
+          else if (c < 0x20 || c == 0x7f)
+            fprintf(d->out, "\\x%02x", c);
+          else
+            fputc(c, d->out);
+        }
+        fputc('"', d->out);
+      } else {
+        for (uint32_t k = 0; k < ev->blob_len; k++)
+          fprintf(d->out, "%02x", ev->blob[k]);
+      }
+      break;
+    }
+    size_t n = strcspn(p, " |");
+    if (n == 0 || i >= ev->nfields)
+      break;
+    int sign = n > 2 && p[0] == 's' && p[1] == ':';
+    const char *name = sign ? p + 2 : p;
+    size_t nl = sign ? n - 2 : n;
+    uint64_t v = ev->f[i++];
+    fprintf(d->out, " %.*s=", (int)nl, name);
+    if (sign)
+      fprintf(d->out, "%" PRId64, ctrace__unzigzag(v));
+    else if (is(name, nl, "name") || is(name, nl, "category") || is(name, nl, "path") ||
+             is(name, nl, "exe") || is(name, nl, "argv"))
+      print_string(d, v);
+    else if (is(name, nl, "dur") || is(name, nl, "first_dt") || is(name, nl, "ns"))
+      fprintf(d->out, "%" PRId64 "ns", ctrace_reader_ns(d->r, ctrace_reader_first_ticks(d->r) + v) -
+                                           ctrace_reader_ns(d->r, ctrace_reader_first_ticks(d->r)));
+    else if (is(name, nl, "reason"))
+      fputs(ctrace__wait_reason_name(v), d->out);
+    else if (is(name, nl, "call"))
+      fputs(ev->kind == CTRACE_EV_SOCKADDR || ev->kind == CTRACE_EV_SYSCALL
+                ? ctrace__syscall_name(v)
+                : "?",
+            d->out);
+    else if (is(name, nl, "class"))
+      fputs(ctrace__syscall_class_name(v), d->out);
+    else if (is(name, nl, "object") || is(name, nl, "start") || is(name, nl, "end") ||
+             is(name, nl, "bias"))
+      fprintf(d->out, "0x%" PRIx64, v);
+    else
+      fprintf(d->out, "%" PRIu64, v);
+    if (is(name, nl, "stack"))
+      *stack = v;
+    p += n;
+  }
+}
+
+static void print_defs(struct dump *d) {
+  const ctrace_reader *r = d->r;
+  fprintf(d->out, "# pid %u, format 1.%u, clock %s, %u clock syncs, %u strings, %u stacks\n",
+          ctrace_reader_pid(r), ctrace_reader_version_minor(r),
+          ctrace_reader_ticks_are_tsc(r) ? "tsc" : "monotonic", ctrace_reader_nclock_syncs(r),
+          ctrace_reader_nstrings(r), ctrace_reader_nstacks(r));
+  for (uint32_t i = 0; i < ctrace_reader_nprocesses(r); i++) {
+    const struct ctrace_process *p = ctrace_reader_process(r, i);
+    fprintf(d->out, "# process pid=%u ppid=%u exe=", p->pid, p->ppid);
+    print_string(d, p->exe);
+    fprintf(d->out, " argv=");
+    print_string(d, p->argv);
+    fputc('\n', d->out);
+  }
+  for (uint32_t i = 0; i < ctrace_reader_nmappings(r); i++) {
+    const struct ctrace_mapping *m = ctrace_reader_mapping(r, i);
+    fprintf(d->out, "# mapping 0x%" PRIx64 "-0x%" PRIx64 " bias=0x%" PRIx64 " ", m->start, m->end,
+            m->bias);
+    print_string(d, m->path);
+    fprintf(d->out, " build_id=");
+    for (uint32_t k = 0; k < m->build_id_len; k++)
+      fprintf(d->out, "%02x", m->build_id[k]);
+    fputc('\n', d->out);
+  }
+  for (uint32_t i = 0; i < ctrace_reader_nclock_syncs(r); i++) {
+    const struct ctrace_clock_sync *c = ctrace_reader_clock_sync(r, i);
+    fprintf(d->out, "# clock_sync ticks=%" PRIu64 " mono_ns=%" PRIu64 " real_ns=%" PRIu64 "\n",
+            c->ticks, c->mono_ns, c->real_ns);
+  }
+}
+
+int ctrace_cmd_dump(int argc, char **argv) {
+  const struct ctrace_cmd *cmd = &ctrace_cmd_dump_def;
+  struct dump d = {.stacks = 1, .out = stdout};
+  int defs = 0;
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (ctrace_cli_wants_help(cmd, argv[i]))
+      return CTRACE_EXIT_OK;
+    if (strcmp(argv[i], "--no-stacks") == 0)
+      d.stacks = 0;
+    else if (strcmp(argv[i], "--raw") == 0)
+      d.raw = 1;
+    else if (strcmp(argv[i], "--defs") == 0)
+      defs = 1;
+    else if (argv[i][0] == '-' && argv[i][1])
+      return ctrace_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+    else if (path)
+      return ctrace_cli_usage_error(cmd, "one FILE only");
+    else
+      path = argv[i];
+  }
+  if (!path)
+    return ctrace_cli_usage_error(cmd, "FILE missing");
+  ctrace_reader *r = ctrace_cli_open(cmd->name, path);
+  if (!r)
+    return CTRACE_EXIT_FAIL;
+  d.r = r;
+  if (d.stacks && !d.raw)
+    d.sym = ctrace_sym_new(r);
+  if (defs)
+    print_defs(&d);
+  ctrace_merge *m = ctrace_merge_new(r);
+  ctrace_event ev;
+  int64_t start = ctrace_reader_ns(r, ctrace_reader_first_ticks(r));
+  while (m && ctrace_merge_next(m, &ev)) {
+    const char *kname = ctrace__kinds[ev.kind].name;
+    fprintf(d.out, "%12" PRId64 " %7u ", ctrace_reader_ns(r, ev.ticks) - start, ev.tid);
+    if (kname)
+      fputs(kname, d.out);
+    else
+      fprintf(d.out, "KIND_0x%02x", ev.kind);
+    uint64_t stack = 0;
+    print_fields(&d, &ev, &stack);
+    fputc('\n', d.out);
+    if (stack && d.stacks)
+      print_stack(&d, stack);
+  }
+  ctrace_merge_free(m);
+  ctrace_sym_free(d.sym);
+  int status = ctrace_cli_read_status(r);
+  ctrace_reader_close(r);
+  return status;
+}

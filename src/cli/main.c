@@ -1,0 +1,57 @@
+/*
+ * main.c - the `ctrace` command: finds the subcommand in the table and runs
+ * it. Each subcommand lives in its own cmd_NAME.c.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctrace.h"
+#include "cli.h"
+#include "help.h"
+
+static const struct ctrace_cmd *const commands[] = {
+    &ctrace_cmd_dump_def,
+    &ctrace_cmd_stats_def,
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+int ctrace_cli_usage_error(const struct ctrace_cmd *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "ctrace %s: ", cmd->name);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\n%s\nTry 'ctrace %s --help'.\n", cmd->usage, cmd->name);
+  return CTRACE_EXIT_USAGE;
+}
+
+int ctrace_cli_wants_help(const struct ctrace_cmd *cmd, const char *arg) {
+  if (strcmp(arg, "--help") != 0 && strcmp(arg, "-h") != 0)
+    return 0;
+  fputs(cmd->help, stdout);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "%s\nTry 'ctrace --help'.\n", CTRACE_USAGE_ctrace);
+    return CTRACE_EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+    fputs(CTRACE_HELP_ctrace, stdout);
+    return CTRACE_EXIT_OK;
+  }
+  if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+    printf("ctrace %s (trace format %d.%d)\n", ctrace_version(), CTRACE_FORMAT_MAJOR,
+           CTRACE_FORMAT_MINOR);
+    return CTRACE_EXIT_OK;
+  }
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (strcmp(commands[i]->name, name) == 0)
+      return commands[i]->run(argc - 1, argv + 1);
+  fprintf(stderr, "ctrace: unknown command '%s'\n%s\nTry 'ctrace --help'.\n", name,
+          CTRACE_USAGE_ctrace);
+  return CTRACE_EXIT_USAGE;
+}

@@ -1,0 +1,39 @@
+/*
+ * open.c - opening a trace for a subcommand, with the standard messages for
+ * unreadable, cut-off and corrupt files.
+ */
+#include <stdio.h>
+
+#include "cli.h"
+
+ctrace_reader *ctrace_cli_open(const char *cmd, const char *path) {
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  if (ctrace_reader_open(path, &r, err, sizeof err) < 0) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
+    return NULL;
+  }
+  switch (ctrace_reader_status(r)) {
+  case CTRACE_READ_OK:
+    break;
+  case CTRACE_READ_TRUNCATED:
+    fprintf(stderr,
+            "ctrace %s: warning: %s: offset %llu: %s; reading the %llu bytes before it\n", cmd,
+            path, (unsigned long long)ctrace_reader_error_offset(r), ctrace_reader_error(r),
+            (unsigned long long)ctrace_reader_good_bytes(r));
+    break;
+  case CTRACE_READ_CORRUPT:
+    fprintf(stderr, "ctrace %s: error: %s: offset %llu: %s; reading the %llu bytes before it\n",
+            cmd, path, (unsigned long long)ctrace_reader_error_offset(r), ctrace_reader_error(r),
+            (unsigned long long)ctrace_reader_good_bytes(r));
+    break;
+  }
+  if (ctrace_reader_dropped(r))
+    fprintf(stderr, "ctrace %s: warning: %s: the recorder dropped %llu events\n", cmd, path,
+            (unsigned long long)ctrace_reader_dropped(r));
+  return r;
+}
+
+int ctrace_cli_read_status(const ctrace_reader *r) {
+  return ctrace_reader_status(r) == CTRACE_READ_CORRUPT ? CTRACE_EXIT_FAIL : CTRACE_EXIT_OK;
+}

@@ -1,0 +1,47 @@
+/*
+ * format.c - the static tables behind format.h: kind descriptions indexed by
+ * code, and names for wait reasons and system calls. Data only, no decoding.
+ */
+#include "format.h"
+
+const struct ctrace_kind_info ctrace__kinds[256] = {
+#define KIND_INFO(name, code, nf, bl, flds, dc) [code] = {#name, flds, dc, nf, bl},
+    CTRACE_EVENT_KINDS(KIND_INFO)
+#undef KIND_INFO
+};
+
+const char *ctrace__wait_reason_name(uint64_t reason) {
+  switch (reason) {
+#define WR_NAME(name, code, cls) case code: return #name;
+    CTRACE_WAIT_REASONS(WR_NAME)
+#undef WR_NAME
+  }
+  return "UNKNOWN";
+}
+
+const char *ctrace__wait_reason_class(uint64_t reason) {
+  switch (reason) {
+#define WR_CLASS(name, code, cls) case code: return cls;
+    CTRACE_WAIT_REASONS(WR_CLASS)
+#undef WR_CLASS
+  }
+  return "sync";
+}
+
+const char *ctrace__syscall_name(uint64_t call) {
+  switch (call) {
+#define CALL_NAME(name, code) case code: return #name;
+    CTRACE_SYSCALL_CALLS(CALL_NAME)
+#undef CALL_NAME
+  }
+  return "unknown";
+}
+
+const char *ctrace__syscall_class_name(uint64_t cls) {
+  switch (cls) {
+#define SC_NAME(name, code, state) case code: return state;
+    CTRACE_SYSCALL_CLASSES(SC_NAME)
+#undef SC_NAME
+  }
+  return "syscall";
+}

@@ -1,0 +1,205 @@
+/*
+ * format.h - the ctrace file format as code: header and batch layouts, the
+ * table of event kinds, and the varint encoding shared by writer and reader.
+ *
+ * docs/FORMAT.md is the prose twin of this file; a test checks that every
+ * kind below is described there. This header holds no policy (what to record,
+ * when to flush): that is src/record/; nor decoding state: that is src/read/.
+ */
+#ifndef CTRACE_FORMAT_H
+#define CTRACE_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* File header: 32 bytes, little-endian. */
+#define CTRACE_FILE_MAGIC "\x7f" "CTRACE\n"
+#define CTRACE_FILE_MAGIC_LEN 8
+#define CTRACE_FORMAT_MAJOR 1
+#define CTRACE_FORMAT_MINOR 0
+#define CTRACE_FILE_HEADER_SIZE 32
+/* header flags */
+#define CTRACE_FILE_TICKS_TSC 0x1u /* event ticks are TSC cycles (else ns) */
+
+/* Batch header: 32 bytes, little-endian. */
+#define CTRACE_BATCH_MAGIC 0x31425443u /* "CTB1" */
+#define CTRACE_BATCH_HEADER_SIZE 32
+#define CTRACE_BATCH_MAX_PAYLOAD (16u << 20)
+/* batch flags */
+#define CTRACE_BATCH_META 0x1u /* definitions (strings, stacks, maps, clocks) */
+
+/* Limits every writer keeps and every reader enforces. */
+#define CTRACE_MAX_STACK_DEPTH 128
+#define CTRACE_MAX_BLOB (1u << 20)
+#define CTRACE_MAX_FIELDS 7
+/* The longest fixed-field event: kind + delta + 7 fields, 10 bytes each. */
+#define CTRACE_MAX_FIXED_EVENT (1 + 10 * (1 + CTRACE_MAX_FIELDS))
+
+/*
+ * Event kinds. X(NAME, code, nfields, blob, "field names", "meaning")
+ *
+ * Every event is: kind (1 byte), time delta (uvarint, ticks since the previous
+ * event of the batch, the first one since the batch's base time), nfields
+ * uvarints, then, when blob is 1, a uvarint length and that many bytes.
+ * Fields documented as "s:" are zigzag-encoded signed values.
+ * Kinds 0x80..0xff that a reader does not know are skipped: they are always
+ * encoded as kind, delta, length, bytes. Kinds 0x01..0x7f not in this table
+ * are corruption.
+ */
+#define CTRACE_EVENT_KINDS(X)                                                                   \
+  /* definitions: only in META batches */                                                       \
+  X(CLOCK_SYNC, 0x01, 3, 0, "tsc mono_ns real_ns", "ticks read at the same instant as CLOCK_MONOTONIC and CLOCK_REALTIME") \
+  X(STRING, 0x02, 1, 1, "id | bytes", "defines string id (ids are dense, from 1, in order)")     \
+  X(STACK, 0x03, 1, 1, "id | pcs", "defines stack id; blob: zigzag deltas of PCs, innermost first") \
+  X(MAPPING, 0x04, 4, 1, "start end bias path | build_id", "an executable mapping of a loaded object") \
+  X(PROCESS, 0x05, 4, 0, "pid ppid exe argv", "the traced process; exe and argv are string ids (argv items separated by byte 0x1f)") \
+  /* thread life */                                                                             \
+  X(THREAD_START, 0x10, 1, 0, "link", "first event of a thread; link pairs it with THREAD_CREATE (0: unknown)") \
+  X(THREAD_EXIT, 0x11, 0, 0, "", "the thread ended")                                            \
+  X(THREAD_NAME, 0x12, 2, 0, "tid name", "thread tid is named name (a string id)")              \
+  X(THREAD_CREATE, 0x13, 2, 0, "link stack", "this thread created another one")                \
+  X(DROPPED, 0x14, 2, 0, "count first_dt", "count events of this thread were lost, the first first_dt ticks ago") \
+  X(TRACER_TIME, 0x15, 2, 0, "ns events", "cumulative time this thread spent in the tracer")    \
+  /* user annotations */                                                                        \
+  X(TASK_BEGIN, 0x20, 4, 0, "task parent name stack", "a task starts")                          \
+  X(TASK_END, 0x21, 1, 0, "task", "a task ends")                                                \
+  X(REGION_BEGIN, 0x22, 3, 0, "task name stack", "a region starts on this thread")             \
+  X(REGION_END, 0x23, 0, 0, "", "the innermost open region of this thread ends")               \
+  X(LOG, 0x24, 3, 1, "task category stack | message", "a log message")                          \
+  X(COUNTER, 0x25, 2, 0, "name s:value", "a counter's value")                                   \
+  /* blocking and system calls (recorded by ctrace run) */                                      \
+  X(WAIT, 0x30, 4, 0, "reason object dur stack", "the thread was blocked for dur ticks ending now") \
+  X(WAKE, 0x31, 4, 0, "tid object reason stack", "this thread woke thread tid")                \
+  X(SYSCALL, 0x32, 6, 0, "call class fd s:result dur stack", "a system call that took dur ticks, ending now") \
+  X(SOCKADDR, 0x33, 2, 1, "fd call | sockaddr", "the peer address of socket fd, from call")     \
+  X(FORK, 0x34, 2, 0, "child_pid stack", "the process forked")                                  \
+  X(EXEC, 0x35, 2, 0, "path stack", "the process is about to exec path (a string id)")         \
+  X(EXIT, 0x36, 1, 0, "s:status", "the process exits with status")                             \
+  X(SIGNAL, 0x37, 2, 0, "signo stack", "a fatal signal was delivered")
+
+enum ctrace_kind {
+#define CTRACE__KIND_ENUM(name, code, nf, blob, fields, doc) CTRACE_EV_##name = code,
+  CTRACE_EVENT_KINDS(CTRACE__KIND_ENUM)
+#undef CTRACE__KIND_ENUM
+};
+
+/* WAIT reasons. X(NAME, code, class) */
+#define CTRACE_WAIT_REASONS(X)                                                 \
+  X(MUTEX, 1, "sync")                                                          \
+  X(RWLOCK_READ, 2, "sync")                                                    \
+  X(RWLOCK_WRITE, 3, "sync")                                                   \
+  X(COND, 4, "sync")                                                           \
+  X(SEM, 5, "sync")                                                            \
+  X(BARRIER, 6, "sync")                                                        \
+  X(JOIN, 7, "sync")                                                           \
+  X(SLEEP, 8, "sleep")
+
+enum ctrace_wait_reason {
+#define CTRACE__WR_ENUM(name, code, cls) CTRACE_WAIT_##name = code,
+  CTRACE_WAIT_REASONS(CTRACE__WR_ENUM)
+#undef CTRACE__WR_ENUM
+};
+
+/* SYSCALL classes: what the thread was doing while in the call. */
+#define CTRACE_SYSCALL_CLASSES(X)                                              \
+  X(FILE, 1, "io")                                                             \
+  X(NET, 2, "net")                                                             \
+  X(POLL, 3, "poll")                                                           \
+  X(OTHER, 4, "syscall")
+
+enum ctrace_syscall_class {
+#define CTRACE__SC_ENUM(name, code, state) CTRACE_SC_##name = code,
+  CTRACE_SYSCALL_CLASSES(CTRACE__SC_ENUM)
+#undef CTRACE__SC_ENUM
+};
+
+/* SYSCALL calls. X(NAME, code) */
+#define CTRACE_SYSCALL_CALLS(X)                                                \
+  X(read, 1) X(write, 2) X(pread, 3) X(pwrite, 4) X(readv, 5) X(writev, 6)     \
+  X(preadv, 7) X(pwritev, 8) X(open, 9) X(openat, 10) X(close, 11)             \
+  X(fsync, 12) X(fdatasync, 13) X(creat, 14) X(sendfile, 15)                   \
+  X(socket, 20) X(connect, 21) X(accept, 22) X(accept4, 23) X(recv, 24)        \
+  X(recvfrom, 25) X(recvmsg, 26) X(send, 27) X(sendto, 28) X(sendmsg, 29)      \
+  X(shutdown, 30) X(bind, 31) X(listen, 32) X(recvmmsg, 33) X(sendmmsg, 34)    \
+  X(poll, 40) X(ppoll, 41) X(select, 42) X(pselect, 43) X(epoll_wait, 44)      \
+  X(epoll_pwait, 45) X(epoll_pwait2, 46)
+
+enum ctrace_syscall_call {
+#define CTRACE__CALL_ENUM(name, code) CTRACE_CALL_##name = code,
+  CTRACE_SYSCALL_CALLS(CTRACE__CALL_ENUM)
+#undef CTRACE__CALL_ENUM
+};
+
+/* Static description of a kind, indexed by code; see format.c. */
+struct ctrace_kind_info {
+  const char *name;   /* "REGION_BEGIN"; NULL when the code is not a kind */
+  const char *fields; /* space-separated field names, "| blob" after */
+  const char *doc;
+  uint8_t nfields;
+  uint8_t blob;
+};
+extern const struct ctrace_kind_info ctrace__kinds[256];
+const char *ctrace__wait_reason_name(uint64_t reason);
+const char *ctrace__wait_reason_class(uint64_t reason);
+const char *ctrace__syscall_name(uint64_t call);
+const char *ctrace__syscall_class_name(uint64_t cls);
+
+/* ---- little-endian fixed-width helpers ---- */
+static inline void ctrace__put_le32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void ctrace__put_le64(uint8_t *p, uint64_t v) {
+  ctrace__put_le32(p, (uint32_t)v);
+  ctrace__put_le32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint32_t ctrace__get_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t ctrace__get_le64(const uint8_t *p) {
+  return (uint64_t)ctrace__get_le32(p) | (uint64_t)ctrace__get_le32(p + 4) << 32;
+}
+static inline uint16_t ctrace__get_le16(const uint8_t *p) {
+  return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* ---- varints: unsigned LEB128, at most 10 bytes ---- */
+static inline uint8_t *ctrace__put_uvarint(uint8_t *p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = (uint8_t)v;
+  return p;
+}
+static inline uint64_t ctrace__zigzag(int64_t v) {
+  return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t ctrace__unzigzag(uint64_t v) {
+  return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+/*
+ * Decodes one uvarint from [p, end). Returns the byte after it, or NULL when
+ * the input ends first or the varint is longer than 10 bytes.
+ */
+static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t *end,
+                                                 uint64_t *out) {
+  if (p < end && *p < 0x80) { /* the common one-byte case */
+    *out = *p;
+    return p + 1;
+  }
+  uint64_t v = 0;
+  for (unsigned shift = 0; shift < 70; shift += 7) {
+    if (p >= end)
+      return NULL;
+    uint8_t b = *p++;
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (b < 0x80) {
+      *out = v;
+      return p;
+    }
+  }
+  return NULL;
+}
+
+#endif /* CTRACE_FORMAT_H */

@@ -1,0 +1,196 @@
+/*
+ * reader.h - the one reader of ctrace files. Every tool (dump, stats, the
+ * viewer's indexer, exports, the fuzz target) decodes traces through it.
+ *
+ * Opening a trace maps it and makes one validating pass: it checks the file
+ * header, walks the batches, decodes every event once, gathers definitions
+ * (strings, stacks, mappings, processes, clock syncs) and builds an index of
+ * batches per thread. A file cut off mid-write (a crash) opens fine up to its
+ * last complete batch; the reader says where it stopped. Corrupt input gives
+ * an error naming the byte offset of the first bad byte, and what came before
+ * it stays readable. Memory is bounded by a small multiple of the file size;
+ * nothing in a file can make it allocate more, loop or read out of bounds.
+ *
+ * Events are then decoded on demand, per thread or merged in time order.
+ * Not here: thread states, spans and statistics (src/analyze/).
+ */
+#ifndef CTRACE_READER_H
+#define CTRACE_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../format/format.h"
+
+/* How the validating pass ended. */
+enum ctrace_read_status {
+  CTRACE_READ_OK = 0,        /* the whole file decoded */
+  CTRACE_READ_TRUNCATED = 1, /* the file ends inside a batch: a crash or a copy in progress */
+  CTRACE_READ_CORRUPT = 2,   /* bad bytes at error_offset; what came before is readable */
+};
+
+/* Opening fails only when nothing at all is readable (missing file, bad file
+ * header, unknown major version); then *err says why, with the offset. */
+#define CTRACE_READ_ERRLEN 256
+
+typedef struct ctrace_event {
+  uint64_t ticks;  /* absolute, in the trace's clock (see ctrace_reader_ns) */
+  uint64_t offset; /* file offset of the event's kind byte */
+  uint32_t tid;    /* thread it happened on (0 for definitions) */
+  uint8_t kind;    /* enum ctrace_kind, or an unknown sized kind >= 0x80 */
+  uint8_t nfields;
+  uint64_t f[CTRACE_MAX_FIELDS];
+  const uint8_t *blob; /* points into the mapped file */
+  uint32_t blob_len;
+} ctrace_event;
+
+struct ctrace_batch_info {
+  uint64_t offset; /* of the batch header */
+  uint64_t base;   /* ticks */
+  uint64_t first, last; /* ticks of its first and last event */
+  uint64_t seq;
+  uint32_t len;    /* payload bytes */
+  uint32_t tid;
+  uint32_t flags;
+  uint32_t nevents;
+};
+
+struct ctrace_string {
+  const char *s; /* into the mapped file: NOT NUL-terminated */
+  uint32_t len;
+};
+
+struct ctrace_mapping {
+  uint64_t start, end, bias;
+  uint32_t path; /* string id */
+  const uint8_t *build_id;
+  uint32_t build_id_len;
+};
+
+struct ctrace_process {
+  uint32_t pid, ppid;
+  uint32_t exe, argv; /* string ids; argv items separated by 0x1f */
+};
+
+struct ctrace_clock_sync {
+  uint64_t ticks, mono_ns, real_ns;
+};
+
+/* What the validating pass learned of one thread. */
+struct ctrace_thread_info {
+  uint32_t tid;
+  uint32_t name;       /* string id of its last name, 0 if none */
+  uint64_t first, last; /* ticks of its first and last event */
+  uint64_t nevents;
+  uint64_t dropped;    /* events the recorder reported lost */
+  uint64_t start_link; /* THREAD_START link (0: none) */
+  uint32_t created_by; /* tid of the THREAD_CREATE with that link, 0 if unknown */
+  uint32_t exited;     /* saw THREAD_EXIT */
+  uint64_t tracer_ns;  /* TRACER_TIME, in ticks as recorded */
+  uint64_t tracer_events;
+  uint32_t *batches;   /* indexes into the batch table, in sequence order */
+  uint32_t nbatches;
+};
+
+typedef struct ctrace_reader ctrace_reader;
+
+/* Opens and validates path. Returns 0, or -1 with a message in err. */
+int ctrace_reader_open(const char *path, ctrace_reader **out, char *err, size_t errlen);
+/* The same over memory the caller keeps alive until close. */
+int ctrace_reader_open_mem(const void *data, size_t len, ctrace_reader **out, char *err,
+                           size_t errlen);
+void ctrace_reader_close(ctrace_reader *r);
+
+/* How the validating pass ended, where, and why ("" when OK). */
+enum ctrace_read_status ctrace_reader_status(const ctrace_reader *r);
+uint64_t ctrace_reader_error_offset(const ctrace_reader *r);
+const char *ctrace_reader_error(const ctrace_reader *r);
+/* Bytes of the file that decoded (header + complete batches). */
+uint64_t ctrace_reader_good_bytes(const ctrace_reader *r);
+uint64_t ctrace_reader_file_size(const ctrace_reader *r);
+
+/* The file header. */
+uint32_t ctrace_reader_pid(const ctrace_reader *r);
+unsigned ctrace_reader_version_minor(const ctrace_reader *r);
+int ctrace_reader_ticks_are_tsc(const ctrace_reader *r);
+
+/* Time: ticks to nanoseconds since the trace's first clock sync (the start),
+ * from a linear fit over the CLOCK_SYNC records. */
+int64_t ctrace_reader_ns(const ctrace_reader *r, uint64_t ticks);
+/* Inverse of ctrace_reader_ns. */
+uint64_t ctrace_reader_ticks(const ctrace_reader *r, int64_t ns);
+/* CLOCK_REALTIME at the trace's start, in ns since the epoch (0 if unknown). */
+uint64_t ctrace_reader_start_realtime(const ctrace_reader *r);
+/* First and last event of any thread, in ticks. */
+uint64_t ctrace_reader_first_ticks(const ctrace_reader *r);
+uint64_t ctrace_reader_last_ticks(const ctrace_reader *r);
+
+/* Totals of the validating pass. */
+uint64_t ctrace_reader_nevents(const ctrace_reader *r); /* thread events, not definitions */
+uint64_t ctrace_reader_nevents_kind(const ctrace_reader *r, unsigned kind);
+uint64_t ctrace_reader_dropped(const ctrace_reader *r);
+
+/* Definitions. Ids start at 1; 0 and unknown ids give NULL / "". */
+uint32_t ctrace_reader_nstrings(const ctrace_reader *r);
+const struct ctrace_string *ctrace_reader_string(const ctrace_reader *r, uint64_t id);
+/* Copies string id into buf, NUL-terminated and cut to size; returns buf. */
+const char *ctrace_reader_strcpy(const ctrace_reader *r, uint64_t id, char *buf, size_t size);
+uint32_t ctrace_reader_nstacks(const ctrace_reader *r);
+/* The PCs of stack id, innermost first; returns how many (0 if unknown). */
+uint32_t ctrace_reader_stack(const ctrace_reader *r, uint64_t id, const uint64_t **pcs);
+uint32_t ctrace_reader_nmappings(const ctrace_reader *r);
+const struct ctrace_mapping *ctrace_reader_mapping(const ctrace_reader *r, uint32_t i);
+uint32_t ctrace_reader_nprocesses(const ctrace_reader *r);
+const struct ctrace_process *ctrace_reader_process(const ctrace_reader *r, uint32_t i);
+uint32_t ctrace_reader_nclock_syncs(const ctrace_reader *r);
+const struct ctrace_clock_sync *ctrace_reader_clock_sync(const ctrace_reader *r, uint32_t i);
+
+/* Threads, in order of first event. */
+uint32_t ctrace_reader_nthreads(const ctrace_reader *r);
+const struct ctrace_thread_info *ctrace_reader_thread(const ctrace_reader *r, uint32_t i);
+/* Index of thread tid, or -1. */
+int64_t ctrace_reader_thread_index(const ctrace_reader *r, uint32_t tid);
+uint32_t ctrace_reader_nbatches(const ctrace_reader *r);
+const struct ctrace_batch_info *ctrace_reader_batch(const ctrace_reader *r, uint32_t i);
+
+/*
+ * Decoding events of one thread, in order. A cursor is a small value; copy
+ * it to remember a position. Events of batches past the validated part are
+ * never returned.
+ */
+typedef struct ctrace_cursor {
+  const ctrace_reader *r;
+  const struct ctrace_thread_info *th;
+  uint32_t batch;     /* position in th->batches */
+  const uint8_t *p, *end;
+  uint64_t ticks;
+  uint64_t base_off;  /* file offset of p's batch payload start */
+  const uint8_t *payload;
+} ctrace_cursor;
+
+void ctrace_cursor_init(ctrace_cursor *c, const ctrace_reader *r, uint32_t thread_index);
+/* Positions the cursor at batch position bpos of the thread (0-based). */
+void ctrace_cursor_seek_batch(ctrace_cursor *c, uint32_t bpos);
+/* 1 with *ev filled, or 0 at the end. */
+int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev);
+
+/* Every thread event of the trace in time order (ties: by thread, then file
+ * order). */
+typedef struct ctrace_merge ctrace_merge;
+ctrace_merge *ctrace_merge_new(const ctrace_reader *r);
+int ctrace_merge_next(ctrace_merge *m, ctrace_event *ev);
+void ctrace_merge_free(ctrace_merge *m);
+
+/*
+ * Decodes the event at p (inside [p, end)), whose time delta is added to
+ * *ticks. Returns the byte after it, or NULL when it is malformed (then
+ * *why says what). The primitive under everything above; exposed for tests
+ * and the fuzz target.
+ */
+const uint8_t *ctrace_decode_event(const uint8_t *p, const uint8_t *end, uint64_t *ticks,
+                                   ctrace_event *ev, const char **why);
+
+/* Decodes a STACK blob into pcs (at most max); returns the count or -1. */
+int ctrace_decode_pcs(const uint8_t *blob, uint32_t len, uint64_t *pcs, int max);
+
+#endif /* CTRACE_READER_H */

@@ -1,0 +1,33 @@
+/*
+ * symbolize.h - PCs of a trace to function, file and line, with elfutils'
+ * libdw, from the MAPPING records (path, load bias, build-id) of the trace.
+ * The objects must still be on disk; one whose build-id differs from the
+ * recorded one is not used (its symbols would lie).
+ */
+#ifndef CTRACE_SYMBOLIZE_H
+#define CTRACE_SYMBOLIZE_H
+
+#include <stdint.h>
+
+#include "reader.h"
+
+struct ctrace_frame {
+  uint64_t pc;
+  const char *function; /* "??" when unknown */
+  const char *file;     /* NULL when unknown */
+  int line;             /* 0 when unknown */
+  const char *object;   /* path of the mapped object, NULL when unknown */
+};
+
+typedef struct ctrace_symbolizer ctrace_symbolizer;
+
+/* NULL only when out of memory. Lookups go on working without libdw data. */
+ctrace_symbolizer *ctrace_sym_new(const ctrace_reader *r);
+void ctrace_sym_free(ctrace_symbolizer *s);
+/* Fills *out for pc; return_address: pc follows a call (every stack frame
+ * but the innermost of a sample), so the call's line is looked up. The
+ * strings live as long as s. */
+void ctrace_sym_lookup(ctrace_symbolizer *s, uint64_t pc, int return_address,
+                       struct ctrace_frame *out);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * config.h - the one table of ctrace's environment variables. The recorder
+ * parses them from it, `ctrace --help` and the README list them from it.
+ * X(NAME, default, "meaning")
+ */
+#ifndef CTRACE_CONFIG_H
+#define CTRACE_CONFIG_H
+
+#define CTRACE_ENV_VARS(X)                                                                     \
+  X(CTRACE_OUT, "", "write a trace to this file: tracing starts before main() and stops at exit") \
+  X(CTRACE_BUFFER_KB, "64", "size of one per-thread buffer (a batch), in KiB (4..16384)")      \
+  X(CTRACE_MEMORY_MB, "64", "memory for buffers in flight; past it events are dropped and counted") \
+  X(CTRACE_STACKS, "blocking", "which events carry a stack: none, blocking, all")              \
+  X(CTRACE_CLOCK, "tsc", "time source: tsc (when invariant) or monotonic")
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * intern.c - strings and stacks, each stored once. A name (ctrace_name_t) is
+ * a process-lifetime handle to a string; in each trace it gets a dense id,
+ * defined in the metadata on its first use. Stacks are captured by a
+ * frame-pointer walk and interned per trace by a 64-bit hash of their PCs.
+ * Not the emission of events that use them (api.c, preload).
+ */
+#include "record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- names ---- */
+
+struct name_entry {
+  char *s;
+  uint32_t len;
+  _Atomic uint32_t session; /* trace in which sid is valid */
+  uint32_t sid;
+  uint64_t hash;
+};
+
+/* Entries live in pages that never move, so the hot path reads them without
+ * a lock while new ones are added. 4096 pages of 1024: 4M names. */
+#define PAGE_BITS 10
+#define NPAGES 4096
+static struct name_entry *pages[NPAGES];
+static uint32_t nnames;           /* handles 1..nnames are valid */
+static uint32_t *index_tab;       /* open addressing: hash -> handle */
+static uint32_t index_cap;        /* power of two */
+static uint32_t next_string_sid;  /* per trace */
+
+static struct name_entry *entry(ctrace_name_t h) {
+  return &pages[h >> PAGE_BITS][h & ((1u << PAGE_BITS) - 1)];
+}
+
+static uint64_t hash_bytes(const void *data, size_t n) {
+  /* FNV-1a then a final mix: names are short, this is off the hot path. */
+  const uint8_t *p = data;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ p[i]) * 1099511628211ull;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
+static int index_grow(void) {
+  uint32_t cap = index_cap ? index_cap * 2 : 1024;
+  uint32_t *t = calloc(cap, sizeof *t);
+  if (!t)
+    return -1;
+  for (uint32_t h = 1; h <= nnames; h++) {
+    uint32_t i = (uint32_t)entry(h)->hash & (cap - 1);
+    while (t[i])
+      i = (i + 1) & (cap - 1);
+    t[i] = h;
+  }
+  free(index_tab);
+  index_tab = t;
+  index_cap = cap;
+  return 0;
+}
+
+ctrace_name_t ctrace_name(const char *s) {
+  if (!s)
+    s = "";
+  size_t len = strlen(s);
+  if (len > 4096)
+    len = 4096; /* names are labels, not data */
+  uint64_t h = hash_bytes(s, len);
+  ctrace__guard++;
+  pthread_mutex_lock(&ctrace__meta_lock);
+  ctrace_name_t found = 0;
+  if (index_cap) {
+    for (uint32_t i = (uint32_t)h & (index_cap - 1); index_tab[i]; i = (i + 1) & (index_cap - 1)) {
+      struct name_entry *e = entry(index_tab[i]);
+      if (e->hash == h && e->len == len && memcmp(e->s, s, len) == 0) {
+        found = index_tab[i];
+        break;
+      }
+    }
+  }
+  if (!found && nnames + 1 < (uint32_t)NPAGES << PAGE_BITS) {
+    if ((nnames + 1) * 2 >= index_cap && index_grow() < 0)
+      goto out;
+    ctrace_name_t nh = nnames + 1;
+    if (!pages[nh >> PAGE_BITS]) {
+      pages[nh >> PAGE_BITS] = calloc(1u << PAGE_BITS, sizeof(struct name_entry));
+      if (!pages[nh >> PAGE_BITS])
+        goto out;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+      goto out;
+    memcpy(copy, s, len);
+    copy[len] = 0;
+    struct name_entry *e = entry(nh);
+    e->s = copy;
+    e->len = (uint32_t)len;
+    e->hash = h;
+    atomic_store_explicit(&e->session, 0, memory_order_relaxed);
+    uint32_t i = (uint32_t)h & (index_cap - 1);
+    while (index_tab[i])
+      i = (i + 1) & (index_cap - 1);
+    index_tab[i] = nh;
+    __atomic_store_n(&nnames, nh, __ATOMIC_RELEASE); /* after the page */
+    found = nh;
+  }
+out:
+  pthread_mutex_unlock(&ctrace__meta_lock);
+  ctrace__guard--;
+  return found;
+}
+
+/* Defines name in the current trace. Takes ctrace__meta_lock. */
+uint32_t ctrace__string_id_slow(ctrace_name_t name) {
+  uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_acquire);
+  if (!s || !name)
+    return 0;
+  struct name_entry *e = entry(name);
+  uint32_t sid = 0;
+  ctrace__guard++;
+  pthread_mutex_lock(&ctrace__meta_lock);
+  if (atomic_load_explicit(&e->session, memory_order_relaxed) == s) {
+    sid = e->sid;
+  } else {
+    uint8_t *p = ctrace__meta_reserve(2 + 10 + 10 + e->len);
+    if (p) {
+      sid = ++next_string_sid;
+      *p++ = CTRACE_EV_STRING;
+      *p++ = 0;
+      p = ctrace__put_uvarint(p, sid);
+      p = ctrace__put_uvarint(p, e->len);
+      memcpy(p, e->s, e->len);
+      ctrace__meta_commit(p + e->len);
+      e->sid = sid;
+      atomic_store_explicit(&e->session, s, memory_order_release);
+    }
+  }
+  pthread_mutex_unlock(&ctrace__meta_lock);
+  ctrace__guard--;
+  return sid;
+}
+
+/* The id of name in the running trace; lock-free once defined. */
+uint32_t ctrace__name_session_id(ctrace_name_t name) {
+  if (CTRACE__UNLIKELY(name == 0 || name > __atomic_load_n(&nnames, __ATOMIC_ACQUIRE)))
+    return 0;
+  struct name_entry *e = entry(name);
+  if (CTRACE__LIKELY(atomic_load_explicit(&e->session, memory_order_acquire) ==
+                     atomic_load_explicit(&ctrace__session, memory_order_relaxed)))
+    return e->sid;
+  return ctrace__string_id_slow(name);
+}
+
+/*
+ * A C string's name through the thread's pointer cache. The cached entry is
+ * checked with strcmp, so a buffer reused for another name is still right;
+ * the cost is one strcmp of the name (a few ns for short names). Call sites
+ * with literal names avoid it with CTRACE_REGION().
+ */
+ctrace_name_t ctrace__name_cached(struct ctrace__thread *t, const char *s) {
+  uintptr_t k = (uintptr_t)s;
+  struct ctrace__name_slot *slot = &t->names[((k >> 3) ^ (k >> 11)) & (CTRACE__NAME_CACHE - 1)];
+  if (CTRACE__LIKELY(slot->ptr == s && slot->name && strcmp(entry(slot->name)->s, s) == 0))
+    return slot->name;
+  ctrace_name_t n = ctrace_name(s);
+  slot->ptr = s;
+  slot->name = n;
+  return n;
+}
+
+/* ---- stacks ---- */
+
+static uint64_t *stack_keys; /* per trace: hash -> id, open addressing */
+static uint32_t *stack_ids;
+static uint32_t stack_cap, nstacks;
+
+static int stack_grow(void) {
+  uint32_t cap = stack_cap ? stack_cap * 2 : 1024;
+  uint64_t *k = calloc(cap, sizeof *k);
+  uint32_t *v = calloc(cap, sizeof *v);
+  if (!k || !v) {
+    free(k);
+    free(v);
+    return -1;
+  }
+  for (uint32_t i = 0; i < stack_cap; i++) {
+    if (!stack_ids[i])
+      continue;
+    uint32_t j = (uint32_t)stack_keys[i] & (cap - 1);
+    while (v[j])
+      j = (j + 1) & (cap - 1);
+    k[j] = stack_keys[i];
+    v[j] = stack_ids[i];
+  }
+  free(stack_keys);
+  free(stack_ids);
+  stack_keys = k;
+  stack_ids = v;
+  stack_cap = cap;
+  return 0;
+}
+
+/* At a trace's start; caller holds ctrace__meta_lock. */
+void ctrace__intern_session_reset(void) {
+  free(stack_keys);
+  free(stack_ids);
+  stack_keys = NULL;
+  stack_ids = NULL;
+  stack_cap = nstacks = 0;
+  next_string_sid = 0;
+}
+
+/*
+ * Walks frame pointers from fp. Each frame is checked before it is read: it
+ * must lie inside this thread's stack, be aligned, and lie above the one
+ * before. Code built without frame pointers uses rbp for data, so the walk
+ * may stop early or record a wrong PC, but never reads outside the stack.
+ * ~1 ns a frame.
+ */
+int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+  uintptr_t lo = t->stack_lo, hi = t->stack_hi;
+  uintptr_t f = (uintptr_t)fp;
+  int n = 0;
+  if (!hi) { /* bounds unknown: trust 64 KiB above the current frame */
+    lo = f;
+    hi = f + 65536;
+  }
+  while (n < max) {
+    if (f < lo || f + 2 * sizeof(uintptr_t) > hi || (f & (sizeof(uintptr_t) - 1)))
+      break;
+    const uintptr_t *frame = (const uintptr_t *)f;
+    uintptr_t ret = frame[1];
+    uintptr_t next = frame[0];
+    if (ret < 4096)
+      break;
+    pcs[n++] = ret;
+    if (next <= f)
+      break;
+    f = next;
+  }
+  return n;
+}
+
+static uint64_t hash_pcs(const uintptr_t *pcs, int n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+  for (int i = 0; i < n; i++) {
+    h ^= pcs[i];
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  return h | 1; /* 0 marks an empty slot */
+}
+
+/*
+ * Stacks are told apart by a 64-bit hash of their PCs alone: two different
+ * stacks share one with probability about n^2 / 2^65, which for a million
+ * distinct stacks is 3e-8. That buys a cache check of one compare.
+ */
+uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, int n) {
+  if (n <= 0)
+    return 0;
+  uint64_t h = hash_pcs(pcs, n);
+  struct ctrace__stack_slot *slot = &t->stacks[h & (CTRACE__STACK_CACHE - 1)];
+  if (CTRACE__LIKELY(slot->hash == h))
+    return slot->id;
+  uint32_t id = 0;
+  ctrace__guard++;
+  pthread_mutex_lock(&ctrace__meta_lock);
+  if (stack_cap) {
+    for (uint32_t i = (uint32_t)h & (stack_cap - 1); stack_ids[i]; i = (i + 1) & (stack_cap - 1)) {
+      if (stack_keys[i] == h) {
+        id = stack_ids[i];
+        break;
+      }
+    }
+  }
+  if (!id && ((nstacks + 1) * 2 < stack_cap || stack_grow() == 0)) {
+    uint8_t *p = ctrace__meta_reserve(2 + 10 + 10 + (size_t)n * 10);
+    if (p) {
+      id = ++nstacks;
+      *p++ = CTRACE_EV_STACK;
+      *p++ = 0;
+      p = ctrace__put_uvarint(p, id);
+      uint8_t tmp[CTRACE_MAX_STACK_DEPTH * 10];
+      uint8_t *q = tmp;
+      uintptr_t prev = 0;
+      for (int i = 0; i < n; i++) {
+        q = ctrace__put_uvarint(q, ctrace__zigzag((int64_t)(pcs[i] - prev)));
+        prev = pcs[i];
+      }
+      p = ctrace__put_uvarint(p, (uint64_t)(q - tmp));
+      memcpy(p, tmp, (size_t)(q - tmp));
+      ctrace__meta_commit(p + (q - tmp));
+      uint32_t i = (uint32_t)h & (stack_cap - 1);
+      while (stack_ids[i])
+        i = (i + 1) & (stack_cap - 1);
+      stack_keys[i] = h;
+      stack_ids[i] = id;
+    }
+  }
+  pthread_mutex_unlock(&ctrace__meta_lock);
+  ctrace__guard--;
+  if (id) {
+    slot->hash = h;
+    slot->id = id;
+  }
+  return id;
+}
+
+uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp) {
+  uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
+  int n = ctrace__stack_capture(t, fp, pcs, 32);
+  return ctrace__stack_intern(t, pcs, n);
+}

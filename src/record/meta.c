@@ -1,0 +1,77 @@
+/*
+ * meta.c - the metadata batch: definitions (strings, stacks, mappings,
+ * process, clock syncs) gathered under ctrace__meta_lock and written by the
+ * writer before the data batches of each round. Not what is defined
+ * (intern.c, procmap.c), only where it goes.
+ */
+#include "record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+pthread_mutex_t ctrace__meta_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ctrace__buf *meta;
+
+/* Room for n bytes at the end of the metadata; NULL when out of memory.
+ * Caller holds ctrace__meta_lock. */
+uint8_t *ctrace__meta_reserve(size_t n) {
+  size_t need = (meta ? meta->len : 0) + n;
+  if (!meta || need > meta->cap) {
+    size_t cap = meta ? meta->cap * 2 : 4096;
+    while (cap < need)
+      cap *= 2;
+    struct ctrace__buf *m = realloc(meta, sizeof *m + cap);
+    if (!m)
+      return NULL;
+    if (!meta) {
+      m->len = 0;
+      m->seq = 0;
+    }
+    m->cap = cap;
+    meta = m;
+  }
+  return meta->data + meta->len;
+}
+
+void ctrace__meta_commit(uint8_t *end) {
+  meta->len = (size_t)(end - meta->data);
+}
+
+/* Called by the writer; it frees what it gets. Takes ctrace__meta_lock. */
+struct ctrace__buf *ctrace__meta_take(void) {
+  static uint64_t seq;
+  pthread_mutex_lock(&ctrace__meta_lock);
+  struct ctrace__buf *m = meta;
+  if (m && m->len == 0)
+    m = NULL;
+  else
+    meta = NULL;
+  pthread_mutex_unlock(&ctrace__meta_lock);
+  if (m) {
+    m->tid = 0;
+    m->flags = CTRACE_BATCH_META;
+    m->seq = seq++;
+    m->base = 0;
+  }
+  return m;
+}
+
+/* At a trace's start, under ctrace__meta_lock. */
+void ctrace__meta_reset(void) {
+  free(meta);
+  meta = NULL;
+}
+
+void ctrace__meta_clock_sync(void) {
+  uint64_t tsc, mono, real;
+  ctrace__clock_sync(&tsc, &mono, &real);
+  uint8_t *p = ctrace__meta_reserve(CTRACE_MAX_FIXED_EVENT);
+  if (!p)
+    return;
+  *p++ = CTRACE_EV_CLOCK_SYNC;
+  *p++ = 0; /* delta: meta events carry their times in fields */
+  p = ctrace__put_uvarint(p, tsc);
+  p = ctrace__put_uvarint(p, mono);
+  p = ctrace__put_uvarint(p, real);
+  ctrace__meta_commit(p);
+}

@@ -1,0 +1,268 @@
+/*
+ * session.c - starting and stopping a trace: checks of the output, the
+ * writer thread's life, the hand-over of every thread's buffer at stop,
+ * tracing from the environment (CTRACE_OUT), exit and fork. Not the
+ * per-thread work (thread.c) nor the writing (writer.c).
+ */
+#include "record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+pthread_mutex_t ctrace__lock = PTHREAD_MUTEX_INITIALIZER;
+_Atomic uint32_t ctrace__session;
+int ctrace__need_fence = 1; /* until membarrier is known to work */
+void (*ctrace__fork_child_hook)(void);
+
+static uint32_t last_session; /* ids are never reused in a process */
+static int active;
+static int clock_ready;
+static int hooks_installed;
+static int autostarted;
+
+static long membarrier(int cmd) {
+  return syscall(SYS_membarrier, cmd, 0, 0);
+}
+
+/* The asymmetric fence of ctrace__enter(): see record.h. */
+static void setup_membarrier(void) {
+  if (!ctrace__need_fence)
+    return;
+  long cmds = membarrier(MEMBARRIER_CMD_QUERY);
+  if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+      membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0)
+    ctrace__need_fence = 0;
+}
+
+static void fence_all_threads(void) {
+  if (ctrace__need_fence || membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+static void at_exit(void);
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+
+static int check_fd(int fd) {
+  if (fd < 0)
+    return CTRACE_EBADF;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0)
+    return CTRACE_EBADF;
+  if ((fl & O_ACCMODE) == O_RDONLY)
+    return CTRACE_EACCES;
+  return 0;
+}
+
+/* Starts a trace on fd; owned: close it at stop. */
+int ctrace__start(int fd, int owned) {
+  int err = check_fd(fd);
+  if (err)
+    return err;
+  ctrace__guard++;
+  pthread_mutex_lock(&ctrace__lock);
+  if (active) {
+    err = CTRACE_EALREADY;
+    goto fail_locked;
+  }
+  if (!clock_ready) {
+    ctrace__clock_init();
+    clock_ready = 1;
+  }
+  if (!hooks_installed) {
+    atexit(at_exit);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    hooks_installed = 1;
+  }
+  setup_membarrier();
+  ctrace__config_load();
+  pthread_mutex_lock(&ctrace__meta_lock);
+  ctrace__meta_reset();
+  ctrace__intern_session_reset();
+  ctrace__meta_clock_sync();
+  pthread_mutex_unlock(&ctrace__meta_lock);
+
+  err = ctrace__writer_start(fd, owned);
+  if (err)
+    goto fail_locked;
+  if (++last_session == 0)
+    last_session = 1;
+  active = 1;
+  atomic_store_explicit(&ctrace__session, last_session, memory_order_release);
+  pthread_mutex_unlock(&ctrace__lock);
+  ctrace__guard--;
+  /* Outside the lock: these intern strings, which may register this thread. */
+  ctrace__meta_process();
+  ctrace__meta_mappings();
+  return 0;
+
+fail_locked:
+  pthread_mutex_unlock(&ctrace__lock);
+  ctrace__guard--;
+  return err;
+}
+
+int ctrace_start_fd(int fd) {
+  return ctrace__start(fd, 0);
+}
+
+int ctrace_start_path(const char *path) {
+  if (!path || !*path)
+    return CTRACE_EINVAL;
+  if (ctrace_is_enabled())
+    return CTRACE_EALREADY;
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -errno;
+  int err = ctrace__start(fd, 1);
+  if (err)
+    close(fd);
+  return err;
+}
+
+int ctrace_is_enabled(void) {
+  return atomic_load_explicit(&ctrace__session, memory_order_relaxed) != 0;
+}
+
+int ctrace_write_error(void) {
+  return atomic_load(&ctrace__write_err);
+}
+
+/* How long stop waits for a thread to finish the event it is writing. Only
+ * a thread that left a signal handler by longjmp in mid-event never does. */
+#define BUSY_WAIT_NS 100000000ull
+
+static void wait_not_busy(struct ctrace__thread *t) {
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (__atomic_load_n(&t->busy, __ATOMIC_ACQUIRE)) {
+    sched_yield();
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)now.tv_nsec -
+            (uint64_t)t0.tv_nsec > BUSY_WAIT_NS)
+      return;
+  }
+}
+
+/*
+ * Stops the trace: no new event starts once ctrace__session is 0 and every
+ * thread has passed a barrier; events in flight are waited for; then every
+ * thread's buffer goes to the writer, which writes all and exits.
+ */
+int ctrace_stop(void) {
+  ctrace__guard++;
+  pthread_mutex_lock(&ctrace__lock);
+  if (!active) {
+    pthread_mutex_unlock(&ctrace__lock);
+    ctrace__guard--;
+    return CTRACE_ENOTSTARTED;
+  }
+  uint32_t s = atomic_load(&ctrace__session);
+  /* This thread's own last records first, while the session still runs. */
+  atomic_store(&ctrace__session, 0);
+  fence_all_threads();
+  for (struct ctrace__thread *t = ctrace__threads; t; t = t->next) {
+    if (t != ctrace__tls)
+      wait_not_busy(t);
+    if (t->session != s || !t->buf)
+      continue;
+    if (t->busy && t != ctrace__tls) {
+      /* Abandoned mid-event: its buffer may hold half an event. Keep what
+       * came before the event by not handing it over at all. */
+      t->buf = NULL;
+      continue;
+    }
+    if (t->dropped || t->reentered) {
+      uint64_t now = ctrace__now();
+      uint8_t *p = ctrace__ev(t, CTRACE_EV_DROPPED, now);
+      p = ctrace__put_uvarint(p, t->dropped + t->reentered);
+      p = ctrace__put_uvarint(p, t->dropped && now > t->first_drop ? now - t->first_drop : 0);
+      t->pos = p;
+      t->dropped = t->reentered = 0;
+    }
+    if (t->tracer_events) {
+      uint8_t *p = ctrace__ev(t, CTRACE_EV_TRACER_TIME, ctrace__now());
+      p = ctrace__put_uvarint(p, t->tracer_ticks);
+      p = ctrace__put_uvarint(p, t->tracer_events);
+      t->pos = p;
+    }
+    t->buf->len = (size_t)(t->pos - t->buf->data);
+    ctrace__writer_push(t->buf);
+    t->buf = NULL;
+    t->pos = t->end = NULL;
+  }
+  pthread_mutex_lock(&ctrace__meta_lock);
+  ctrace__meta_clock_sync();
+  pthread_mutex_unlock(&ctrace__meta_lock);
+  int err = ctrace__writer_stop();
+  active = 0;
+  pthread_mutex_unlock(&ctrace__lock);
+  ctrace__guard--;
+  return err;
+}
+
+static void at_exit(void) {
+  if (!ctrace_is_enabled())
+    return;
+  int err = ctrace_stop();
+  if (err && autostarted) {
+    /* Nobody else can tell the user: the program never called us. */
+    fprintf(stderr, "ctrace: the trace is incomplete: %s\n", ctrace_strerror(err));
+  }
+}
+
+static void fork_prepare(void) {
+  ctrace__guard++;
+  pthread_mutex_lock(&ctrace__lock);
+  pthread_mutex_lock(&ctrace__meta_lock);
+  ctrace__writer_lock();
+}
+
+static void fork_parent(void) {
+  ctrace__writer_unlock();
+  pthread_mutex_unlock(&ctrace__meta_lock);
+  pthread_mutex_unlock(&ctrace__lock);
+  ctrace__guard--;
+}
+
+/* In the child only this thread exists: the writer and other threads are
+ * gone. The parent's trace is not ours to continue: forget it. */
+static void fork_child(void) {
+  pthread_mutex_init(&ctrace__lock, NULL);
+  pthread_mutex_init(&ctrace__meta_lock, NULL);
+  ctrace__writer_fork_child();
+  atomic_store(&ctrace__session, 0);
+  active = 0;
+  ctrace__need_fence = 1; /* membarrier registration is per process */
+  ctrace__threads_fork_child();
+  pthread_mutex_lock(&ctrace__meta_lock);
+  ctrace__meta_reset();
+  pthread_mutex_unlock(&ctrace__meta_lock);
+  ctrace__guard--;
+  if (ctrace__fork_child_hook)
+    ctrace__fork_child_hook();
+}
+
+/* CTRACE_OUT=FILE: trace from before main() to exit(). */
+__attribute__((constructor)) static void autostart(void) {
+  const char *out = getenv("CTRACE_OUT");
+  if (!out || !*out)
+    return;
+  int err = ctrace_start_path(out);
+  if (err)
+    fprintf(stderr, "ctrace: cannot trace to %s: %s\n", out, ctrace_strerror(err));
+  else
+    autostarted = 1;
+}
+
+__attribute__((destructor)) static void autostop(void) {
+  at_exit();
+}

@@ -1,0 +1,292 @@
+/*
+ * thread.c - per-thread recording state: registration on a thread's first
+ * event, the slow path behind ctrace__enter() (new trace, full buffer,
+ * dropping), and the thread's end. Not the hot path itself (record.h) nor
+ * the trace's start and stop (session.c).
+ */
+#include "record.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+CTRACE__TLS struct ctrace__thread *ctrace__tls;
+CTRACE__TLS int ctrace__guard;
+static CTRACE__TLS uint32_t cached_tid;
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+/* gettid() is a system call (~100+ ns): cache it. Reset after fork. */
+uint32_t ctrace__gettid(void) {
+  if (CTRACE__UNLIKELY(cached_tid == 0))
+    cached_tid = (uint32_t)syscall(SYS_gettid);
+  return cached_tid;
+}
+
+void ctrace__tid_reset_after_fork(void) {
+  cached_tid = 0;
+}
+
+static void on_thread_exit(void *arg) {
+  struct ctrace__thread *t = arg;
+  ctrace__thread_exit_hook(t);
+}
+
+static void make_key(void) {
+  pthread_key_create(&exit_key, on_thread_exit);
+}
+
+/* Stack bounds for the frame-pointer walk. Called once per thread. */
+static void find_stack_bounds(struct ctrace__thread *t) {
+  pthread_attr_t attr;
+  void *addr;
+  size_t size;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+      t->stack_lo = (uintptr_t)addr;
+      t->stack_hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&attr);
+  }
+}
+
+/* Bytes kept free at the end of a buffer so that a thread's last records
+ * (DROPPED, THREAD_EXIT, TRACER_TIME) always fit. */
+#define RESERVE (4 * CTRACE_MAX_FIXED_EVENT)
+
+static void attach_buf(struct ctrace__thread *t, struct ctrace__buf *b, uint64_t now) {
+  b->tid = t->tid;
+  b->flags = 0;
+  b->seq = t->seq++;
+  b->base = now;
+  t->last = now;
+  t->buf = b;
+  t->pos = b->data;
+  t->end = b->data + b->cap - RESERVE;
+}
+
+/* Writes the DROPPED record for events lost while no buffer was free. */
+static void note_drops(struct ctrace__thread *t, uint64_t now) {
+  if (!t->dropped)
+    return;
+  uint8_t *p = ctrace__ev(t, CTRACE_EV_DROPPED, now);
+  p = ctrace__put_uvarint(p, t->dropped);
+  p = ctrace__put_uvarint(p, now > t->first_drop ? now - t->first_drop : 0);
+  t->pos = p;
+  t->dropped = 0;
+}
+
+static void count_drop(struct ctrace__thread *t) {
+  if (t->dropped++ == 0)
+    t->first_drop = ctrace__now();
+}
+
+int ctrace__flush_thread(struct ctrace__thread *t) {
+  uint64_t now = ctrace__now();
+  if (t->buf) {
+    t->buf->len = (size_t)(t->pos - t->buf->data);
+    ctrace__writer_push(t->buf);
+    t->buf = NULL;
+    t->pos = t->end = NULL;
+  }
+  struct ctrace__buf *b = ctrace__buf_get();
+  if (!b)
+    return -1;
+  attach_buf(t, b, now);
+  note_drops(t, now);
+  return 0;
+}
+
+/* Emits THREAD_NAME for t into its own buffer (re-done in each trace). */
+static void emit_name(struct ctrace__thread *t) {
+  if (!t->name[0])
+    return;
+  ctrace_name_t n = ctrace_name(t->name);
+  uint32_t id = n ? ctrace__name_session_id(n) : 0;
+  if (!id)
+    return;
+  uint8_t *p = ctrace__ev(t, CTRACE_EV_THREAD_NAME, ctrace__now());
+  p = ctrace__put_uvarint(p, t->tid);
+  p = ctrace__put_uvarint(p, id);
+  t->pos = p;
+}
+
+/* Joins t to the running trace s; caller holds ctrace__lock. */
+static int join_session(struct ctrace__thread *t, uint32_t s) {
+  t->session = s;
+  t->seq = 0;
+  t->buf = NULL;
+  t->pos = t->end = NULL;
+  t->dropped = 0;
+  t->reentered = 0;
+  memset(t->names, 0, sizeof t->names);
+  memset(t->stacks, 0, sizeof t->stacks);
+  if (!t->registered) {
+    t->next = NULL;
+    t->prev = NULL;
+  }
+  return 0;
+}
+
+/* The thread list; protected by ctrace__lock. */
+struct ctrace__thread *ctrace__threads;
+
+static void list_add(struct ctrace__thread *t) {
+  t->prev = NULL;
+  t->next = ctrace__threads;
+  if (ctrace__threads)
+    ctrace__threads->prev = t;
+  ctrace__threads = t;
+  t->registered = 1;
+}
+
+void ctrace__list_remove(struct ctrace__thread *t) {
+  if (!t->registered)
+    return;
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    ctrace__threads = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  t->registered = 0;
+}
+
+/* Where ctrace__tls points once a thread's state is freed at its exit:
+ * always busy, so later events (other keys' destructors) are ignored. */
+static struct ctrace__thread exited = {.busy = 1};
+
+static struct ctrace__thread *register_thread(void) {
+  struct ctrace__thread *t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  t->tid = ctrace__gettid();
+  t->busy = 1;
+  find_stack_bounds(t);
+  pthread_once(&exit_key_once, make_key);
+  pthread_setspecific(exit_key, t);
+  pthread_mutex_lock(&ctrace__lock);
+  list_add(t);
+  pthread_mutex_unlock(&ctrace__lock);
+  ctrace__tls = t;
+  return t;
+}
+
+struct ctrace__thread *ctrace__enter_rare(struct ctrace__thread *t) {
+  if (t) {
+    /* busy: a signal handler interrupted an event of this thread, or the
+     * thread is gone. The outer event completes; this one is counted. */
+    if (t != &exited)
+      t->reentered++;
+    return NULL;
+  }
+  if (ctrace__guard || atomic_load_explicit(&ctrace__session, memory_order_acquire) == 0)
+    return NULL;
+  ctrace__guard++;
+  t = register_thread(); /* returns with busy set */
+  ctrace__guard--;
+  if (!t)
+    return NULL;
+  return ctrace__enter_slow(t);
+}
+
+struct ctrace__thread *ctrace__enter_slow(struct ctrace__thread *t) {
+  uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_acquire);
+  if (s == 0)
+    goto out;
+  if (t->session != s) {
+    ctrace__guard++;
+    pthread_mutex_lock(&ctrace__lock);
+    s = atomic_load_explicit(&ctrace__session, memory_order_acquire);
+    if (s != 0)
+      join_session(t, s);
+    pthread_mutex_unlock(&ctrace__lock);
+    ctrace__guard--;
+    if (s == 0)
+      goto out;
+    if (ctrace__flush_thread(t) < 0)
+      goto drop;
+    emit_name(t);
+    return t;
+  }
+  if (t->end - t->pos >= (ptrdiff_t)CTRACE_MAX_FIXED_EVENT)
+    return t; /* only the fence check brought us here */
+  ctrace__guard++;
+  int err = ctrace__flush_thread(t);
+  ctrace__guard--;
+  if (err == 0)
+    return t;
+drop:
+  count_drop(t);
+out:
+  ctrace__leave_empty(t);
+  return NULL;
+}
+
+int ctrace__reserve(struct ctrace__thread *t, size_t n) {
+  if ((size_t)(t->end - t->pos) >= n + CTRACE_MAX_FIXED_EVENT)
+    return 0;
+  if (!t->buf || n + CTRACE_MAX_FIXED_EVENT + RESERVE > t->buf->cap)
+    return -1;
+  ctrace__guard++;
+  int err = ctrace__flush_thread(t);
+  ctrace__guard--;
+  return err;
+}
+
+/*
+ * Runs at the thread's exit (a pthread key destructor): records the exit,
+ * hands the partial buffer to the writer, and forgets the thread.
+ */
+void ctrace__thread_exit_hook(struct ctrace__thread *t) {
+  ctrace__guard++;
+  pthread_mutex_lock(&ctrace__lock);
+  t->busy = 1;
+  uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_acquire);
+  if (s != 0 && t->session == s && t->buf) {
+    uint64_t now = ctrace__now();
+    note_drops(t, now);
+    uint8_t *p = ctrace__ev(t, CTRACE_EV_THREAD_EXIT, now);
+    t->pos = p;
+    t->buf->len = (size_t)(t->pos - t->buf->data);
+    ctrace__writer_push(t->buf);
+    t->buf = NULL;
+  }
+  ctrace__list_remove(t);
+  pthread_mutex_unlock(&ctrace__lock);
+  pthread_setspecific(exit_key, NULL); /* ctrace_thread_end() came first */
+  ctrace__tls = &exited;
+  free(t);
+  ctrace__guard--;
+}
+
+/* In a child after fork: the thread list holds threads that do not exist
+ * here. Forget them (their memory is the parent's copy, leaked once) and
+ * keep the calling thread, detached from any trace. */
+void ctrace__threads_fork_child(void) {
+  ctrace__threads = NULL;
+  ctrace__tid_reset_after_fork();
+  struct ctrace__thread *t = ctrace__tls;
+  if (t && t != &exited) {
+    t->registered = 0;
+    t->buf = NULL; /* the parent's buffer: its memory is ours, its data not */
+    t->pos = t->end = NULL;
+    t->session = 0;
+    t->busy = 0;
+    t->tid = ctrace__gettid();
+    list_add(t);
+  }
+}
+
+void ctrace__thread_set_name_local(const char *name) {
+  struct ctrace__thread *t = ctrace__tls;
+  if (!t || t == &exited)
+    return;
+  size_t n = strlen(name);
+  if (n >= sizeof t->name)
+    n = sizeof t->name - 1;
+  memcpy(t->name, name, n);
+  t->name[n] = 0;
+}

@@ -1,0 +1,272 @@
+/*
+ * writer.c - the writer thread and the buffer pool. Threads hand full buffers
+ * over through a queue; the writer writes each as one batch, metadata first,
+ * so that a definition always precedes its first use in the file, and returns
+ * the buffer to the free list. It is the only thread that writes the trace
+ * file (after ctrace_start checked the fd). Not the per-thread side
+ * (thread.c) nor what goes in the metadata (intern.c, procmap.c).
+ */
+#include "record.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+_Atomic int ctrace__write_err;
+
+static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
+static struct ctrace__buf *queue_head, *queue_tail; /* full, to write */
+static struct ctrace__buf *free_list;
+static size_t nbufs;         /* buffers allocated, free or not */
+static int stopping;
+static int writer_waiting;   /* skip the futex wake when the writer is busy */
+static pthread_t writer;
+static int out_fd = -1;
+static int out_owned;
+static uint64_t file_off;    /* bytes written so far */
+
+/* Test hook (rule: error paths are exercised): CTRACE_TEST_FAIL_WRITE=N
+ * makes the Nth write fail with ENOSPC. */
+static long fail_write_at = -1;
+static long write_count;
+
+static int write_all(const void *data, size_t len) {
+  const uint8_t *p = data;
+  if (fail_write_at >= 0 && ++write_count >= fail_write_at)
+    return -ENOSPC;
+  while (len) {
+    ssize_t n = write(out_fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    if (n == 0)
+      return -EIO;
+    p += n;
+    len -= (size_t)n;
+    file_off += (uint64_t)n;
+  }
+  return 0;
+}
+
+static void note_error(int err) {
+  int expected = 0;
+  atomic_compare_exchange_strong(&ctrace__write_err, &expected, err);
+  if (err == -EPIPE) {
+    /* Consume the SIGPIPE this thread got (it is blocked here). */
+    sigset_t set;
+    struct timespec zero = {0, 0};
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigtimedwait(&set, NULL, &zero);
+  }
+}
+
+static void write_batch(struct ctrace__buf *b) {
+  if (atomic_load(&ctrace__write_err))
+    return; /* the trace is already broken; the error is reported at stop */
+  /* Header and events leave in one write(): a batch stays whole even if
+   * the process dies between two writes. */
+  uint8_t *hdr = b->header_room;
+  ctrace__put_le32(hdr, CTRACE_BATCH_MAGIC);
+  ctrace__put_le32(hdr + 4, (uint32_t)b->len);
+  ctrace__put_le32(hdr + 8, b->tid);
+  ctrace__put_le32(hdr + 12, b->flags);
+  ctrace__put_le64(hdr + 16, b->seq);
+  ctrace__put_le64(hdr + 24, b->base);
+  int err = write_all(hdr, CTRACE_BATCH_HEADER_SIZE + b->len);
+  if (err)
+    note_error(err);
+}
+
+static int write_file_header(void) {
+  uint8_t h[CTRACE_FILE_HEADER_SIZE] = {0};
+  memcpy(h, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN);
+  h[8] = CTRACE_FORMAT_MAJOR;
+  h[10] = CTRACE_FORMAT_MINOR;
+  ctrace__put_le32(h + 12, CTRACE_FILE_HEADER_SIZE);
+  ctrace__put_le32(h + 16, ctrace__use_tsc ? CTRACE_FILE_TICKS_TSC : 0);
+  ctrace__put_le32(h + 20, (uint32_t)getpid());
+  return write_all(h, sizeof h);
+}
+
+/* Writes the metadata gathered so far, then the given data batches. */
+static void write_round(struct ctrace__buf *list) {
+  struct ctrace__buf *meta = ctrace__meta_take();
+  if (meta) {
+    write_batch(meta);
+    ctrace__buf_free(meta);
+  }
+  while (list) {
+    struct ctrace__buf *next = list->next;
+    write_batch(list);
+    pthread_mutex_lock(&qlock);
+    list->next = free_list;
+    free_list = list;
+    pthread_mutex_unlock(&qlock);
+    list = next;
+  }
+}
+
+static void *writer_main(void *arg) {
+  (void)arg;
+  ctrace__guard = 1; /* nothing this thread does is traced */
+  int err = write_file_header();
+  if (err)
+    note_error(err);
+  struct timespec last_sync;
+  clock_gettime(CLOCK_MONOTONIC, &last_sync);
+  pthread_mutex_lock(&qlock);
+  for (;;) {
+    if (!queue_head && !stopping) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += 1;
+      writer_waiting = 1;
+      pthread_cond_timedwait(&qcond, &qlock, &ts);
+      writer_waiting = 0;
+    }
+    struct ctrace__buf *list = queue_head;
+    queue_head = queue_tail = NULL;
+    int done = stopping && !list;
+    pthread_mutex_unlock(&qlock);
+
+    /* A clock sync about every second keeps long traces exact even if the
+     * TSC rate drifts from CLOCK_MONOTONIC's (NTP slews the latter). */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > last_sync.tv_sec) {
+      pthread_mutex_lock(&ctrace__meta_lock);
+      ctrace__meta_clock_sync();
+      pthread_mutex_unlock(&ctrace__meta_lock);
+      last_sync = now;
+    }
+    write_round(list);
+    if (done)
+      break;
+    pthread_mutex_lock(&qlock);
+  }
+  return NULL;
+}
+
+void ctrace__writer_push(struct ctrace__buf *b) {
+  b->next = NULL;
+  pthread_mutex_lock(&qlock);
+  if (queue_tail)
+    queue_tail->next = b;
+  else
+    queue_head = b;
+  queue_tail = b;
+  if (writer_waiting)
+    pthread_cond_signal(&qcond);
+  pthread_mutex_unlock(&qlock);
+}
+
+/* Test hook: CTRACE_TEST_FAIL_ALLOC=N makes the Nth buffer allocation fail. */
+static long fail_alloc_at = -1;
+static long alloc_count;
+
+/* A buffer of cap bytes with room for a batch header before its data. */
+struct ctrace__buf *ctrace__buf_new(size_t cap) {
+  struct ctrace__buf *b = malloc(sizeof *b + cap);
+  if (b)
+    b->cap = cap;
+  return b;
+}
+
+static struct ctrace__buf *buf_alloc(size_t cap) {
+  if (fail_alloc_at >= 0 && ++alloc_count >= fail_alloc_at)
+    return NULL;
+  return ctrace__buf_new(cap);
+}
+
+struct ctrace__buf *ctrace__buf_get(void) {
+  pthread_mutex_lock(&qlock);
+  struct ctrace__buf *b = free_list;
+  if (b) {
+    free_list = b->next;
+  } else if ((nbufs + 1) * ctrace__config.buffer_bytes <= ctrace__config.memory_bytes) {
+    b = buf_alloc(ctrace__config.buffer_bytes);
+    if (b)
+      nbufs++;
+  }
+  pthread_mutex_unlock(&qlock);
+  if (b)
+    b->next = NULL;
+  return b;
+}
+
+static long env_test_long(const char *name) {
+  const char *s = getenv(name);
+  return s && *s ? strtol(s, NULL, 10) : -1;
+}
+
+/* Called with ctrace__lock held by ctrace__start(). */
+int ctrace__writer_start(int fd, int owned) {
+  out_fd = fd;
+  out_owned = owned;
+  file_off = 0;
+  stopping = 0;
+  atomic_store(&ctrace__write_err, 0);
+  fail_write_at = env_test_long("CTRACE_TEST_FAIL_WRITE");
+  fail_alloc_at = env_test_long("CTRACE_TEST_FAIL_ALLOC");
+  write_count = alloc_count = 0;
+
+  /* The writer runs with every signal blocked: a signal meant for the
+   * program must go to one of its own threads, and SIGPIPE from a closed
+   * output must not kill the program. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_create(&writer, NULL, writer_main, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return err ? CTRACE_ETHREAD : 0;
+}
+
+int ctrace__writer_stop(void) {
+  pthread_mutex_lock(&qlock);
+  stopping = 1;
+  pthread_cond_signal(&qcond);
+  pthread_mutex_unlock(&qlock);
+  pthread_join(writer, NULL);
+  /* The last metadata (final clock sync) after every batch. */
+  write_round(NULL);
+  if (out_owned) {
+    if (close(out_fd) < 0 && errno != EINTR)
+      note_error(-errno);
+  }
+  out_fd = -1;
+  /* Buffers are kept for the next trace, up to the budget; free them now
+   * so a stopped tracer holds no memory. */
+  pthread_mutex_lock(&qlock);
+  while (free_list) {
+    struct ctrace__buf *b = free_list;
+    free_list = b->next;
+    ctrace__buf_free(b);
+    nbufs--;
+  }
+  pthread_mutex_unlock(&qlock);
+  return atomic_load(&ctrace__write_err);
+}
+
+/* Buffers handed to the writer but not yet returned (stop waits for all). */
+void ctrace__writer_fork_child(void) {
+  pthread_mutex_init(&qlock, NULL);
+  pthread_cond_init(&qcond, NULL);
+  queue_head = queue_tail = NULL;
+  free_list = NULL;
+  nbufs = 0;
+  stopping = 0;
+  writer_waiting = 0;
+  if (out_owned && out_fd >= 0)
+    close(out_fd);
+  out_fd = -1;
+  out_owned = 0;
+}
+
+void ctrace__writer_lock(void) { pthread_mutex_lock(&qlock); }
+void ctrace__writer_unlock(void) { pthread_mutex_unlock(&qlock); }
