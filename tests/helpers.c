@@ -1,0 +1,146 @@
+/*
+ * helpers.c - the helpers of task.h that tests share.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "task.h"
+
+extern char *test_tmp_root;
+
+const char *test_tmpdir(void) {
+  return test_tmp_root ? test_tmp_root : "/tmp";
+}
+
+static char *rotate(void) {
+  static char bufs[8][4096];
+  static int i;
+  return bufs[i++ & 7];
+}
+
+const char *test_path(const char *name) {
+  char *b = rotate();
+  snprintf(b, 4096, "%s/%s", test_tmpdir(), name);
+  return b;
+}
+
+const char *test_build_path(const char *rel) {
+  char *b = rotate();
+  snprintf(b, 4096, "%s/%s", test_build_dir, rel);
+  return b;
+}
+
+char *test_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap + 1);
+  size_t k;
+  while (buf && (k = fread(buf + n, 1, cap - n, f)) > 0) {
+    n += k;
+    if (n == cap) {
+      cap *= 2;
+      char *nb = realloc(buf, cap + 1);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+      }
+      buf = nb;
+    }
+  }
+  fclose(f);
+  if (buf)
+    buf[n] = 0;
+  if (len)
+    *len = n;
+  return buf;
+}
+
+int test_write_file(const char *path, const void *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  if (!f)
+    return -1;
+  size_t n = fwrite(data, 1, len, f);
+  return fclose(f) == 0 && n == len ? 0 : -1;
+}
+
+/* Appends what fd gives to *buf. Returns 0 at EOF. */
+static int drain(int fd, char **buf, size_t *n, size_t *cap) {
+  if (*n + 4096 > *cap) {
+    *cap = (*cap + 4096) * 2;
+    *buf = realloc(*buf, *cap + 1);
+  }
+  ssize_t k = read(fd, *buf + *n, *cap - *n);
+  if (k <= 0)
+    return k < 0 && errno == EINTR ? 1 : 0;
+  *n += (size_t)k;
+  return 1;
+}
+
+int test_run(char *const argv[], char *const env[], char **out, char **err) {
+  int po[2], pe[2];
+  if (pipe(po) < 0 || pipe(pe) < 0)
+    return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(po[1], 1);
+    dup2(pe[1], 2);
+    close(po[0]);
+    close(pe[0]);
+    close(po[1]);
+    close(pe[1]);
+    for (int i = 0; env && env[i]; i++)
+      putenv(env[i]);
+    execv(argv[0], argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(po[1]);
+  close(pe[1]);
+  char *ob = NULL, *eb = NULL;
+  size_t on = 0, oc = 0, en = 0, ec = 0;
+  struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds) {
+    if (poll(fds, 2, -1) < 0 && errno != EINTR)
+      break;
+    if (fds[0].fd >= 0 && fds[0].revents && !drain(po[0], &ob, &on, &oc)) {
+      fds[0].fd = -1;
+      open_fds--;
+    }
+    if (fds[1].fd >= 0 && fds[1].revents && !drain(pe[0], &eb, &en, &ec)) {
+      fds[1].fd = -1;
+      open_fds--;
+    }
+  }
+  close(po[0]);
+  close(pe[0]);
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!ob)
+    ob = calloc(1, 1);
+  else
+    ob[on] = 0;
+  if (!eb)
+    eb = calloc(1, 1);
+  else
+    eb[en] = 0;
+  if (eb[0] && getenv("CTRACE_TEST_VERBOSE"))
+    fprintf(stderr, "%s", eb);
+  if (out)
+    *out = ob;
+  else
+    free(ob);
+  if (err)
+    *err = eb;
+  else
+    free(eb);
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}

@@ -1,0 +1,3 @@
+TEST_ENTRY(format_varint_roundtrip)
+TEST_ENTRY(format_every_kind_roundtrip)
+TEST_ENTRY(format_every_kind_documented)

@@ -1,0 +1,115 @@
+/*
+ * test-format.c - the encoding of format.h: varints, and every event kind
+ * through the writer's encoding and the reader's decoder; FORMAT.md
+ * describes every kind.
+ */
+#include "../src/format/format.h"
+#include "../src/read/reader.h"
+#include "task.h"
+
+TEST_IMPL(format_varint_roundtrip) {
+  static const uint64_t values[] = {0,          1,          127,        128,       255,
+                                    16383,      16384,      UINT32_MAX, 1ull << 35, 1ull << 63,
+                                    UINT64_MAX, 0x123456789abcdefull};
+  for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+    uint8_t buf[16];
+    uint8_t *end = ctrace__put_uvarint(buf, values[i]);
+    ASSERT_LE(end - buf, 10);
+    uint64_t v;
+    const uint8_t *p = ctrace__get_uvarint(buf, end, &v);
+    ASSERT(p == end);
+    ASSERT_UINT_EQ(v, values[i]);
+    /* Every shorter input is an error, not a wrong value. */
+    for (uint8_t *cut = buf; cut < end; cut++)
+      ASSERT(ctrace__get_uvarint(buf, cut, &v) == NULL);
+    int64_t s = (int64_t)values[i];
+    ASSERT_EQ(ctrace__unzigzag(ctrace__zigzag(s)), s);
+    ASSERT_EQ(ctrace__unzigzag(ctrace__zigzag(-s)), -s);
+  }
+  /* 11-byte varints are rejected. */
+  uint8_t bad[11];
+  memset(bad, 0x80, sizeof bad);
+  uint64_t v;
+  ASSERT(ctrace__get_uvarint(bad, bad + sizeof bad, &v) == NULL);
+  return 0;
+}
+
+TEST_IMPL(format_every_kind_roundtrip) {
+  int kinds = 0;
+  for (unsigned k = 0; k < 256; k++) {
+    const struct ctrace_kind_info *ki = &ctrace__kinds[k];
+    if (!ki->name)
+      continue;
+    kinds++;
+    uint8_t buf[256], *p = buf;
+    uint64_t fields[CTRACE_MAX_FIELDS];
+    *p++ = (uint8_t)k;
+    p = ctrace__put_uvarint(p, 1000 + k);
+    for (unsigned i = 0; i < ki->nfields; i++) {
+      fields[i] = (0x9e3779b97f4a7c15ull * (k + 1) * (i + 1)) >> (i * 8);
+      p = ctrace__put_uvarint(p, fields[i]);
+    }
+    if (ki->blob) {
+      p = ctrace__put_uvarint(p, 5);
+      memcpy(p, "hello", 5);
+      p += 5;
+    }
+    uint64_t ticks = 7;
+    ctrace_event ev;
+    const char *why = NULL;
+    const uint8_t *end = ctrace_decode_event(buf, p, &ticks, &ev, &why);
+    if (!end)
+      TEST_FAIL_("kind %s: %s", ki->name, why);
+    ASSERT(end == p);
+    ASSERT_EQ(ev.kind, k);
+    ASSERT_UINT_EQ(ev.ticks, 1007 + k);
+    ASSERT_EQ(ev.nfields, ki->nfields);
+    for (unsigned i = 0; i < ki->nfields; i++)
+      ASSERT_UINT_EQ(ev.f[i], fields[i]);
+    if (ki->blob) {
+      ASSERT_EQ(ev.blob_len, 5);
+      ASSERT_MEM_HEX_EQ(ev.blob, "hello", 5);
+    }
+    /* Cut anywhere: an error, never a read past the end. */
+    for (const uint8_t *cut = buf; cut < p; cut++) {
+      ticks = 0;
+      ASSERT(ctrace_decode_event(buf, cut, &ticks, &ev, &why) == NULL);
+    }
+  }
+  ASSERT_GE(kinds, 20);
+  /* An unknown sized kind (>= 0x80) is skipped by its length. */
+  uint8_t ext[] = {0xC7, 3, 2, 'x', 'y'};
+  uint64_t ticks = 0;
+  ctrace_event ev;
+  const char *why;
+  ASSERT(ctrace_decode_event(ext, ext + sizeof ext, &ticks, &ev, &why) == ext + sizeof ext);
+  ASSERT_EQ(ev.blob_len, 2);
+  /* An unknown fixed kind is corruption. */
+  uint8_t bad[] = {0x7e, 0};
+  ASSERT(ctrace_decode_event(bad, bad + 2, &ticks, &ev, &why) == NULL);
+  return 0;
+}
+
+TEST_IMPL(format_every_kind_documented) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/docs/FORMAT.md", test_source_dir);
+  char *doc = test_read_file(path, NULL);
+  if (!doc)
+    TEST_FAIL_("cannot read %s", path);
+  for (unsigned k = 0; k < 256; k++) {
+    const struct ctrace_kind_info *ki = &ctrace__kinds[k];
+    if (!ki->name)
+      continue;
+    /* Each kind has a section "### NAME (0xNN)" with its fields. */
+    char heading[128];
+    snprintf(heading, sizeof heading, "### %s (0x%02x)", ki->name, k);
+    ASSERT_STR_CONTAINS(doc, heading);
+    const char *sec = strstr(doc, heading);
+    const char *next = strstr(sec + 1, "\n### ");
+    size_t len = next ? (size_t)(next - sec) : strlen(sec);
+    ASSERT_GT(len, strlen(heading) + 40); /* more than a heading: a description */
+    ASSERT(strstr(sec, "Describe me") == NULL || strstr(sec, "Describe me") > sec + len);
+  }
+  free(doc);
+  return 0;
+}
