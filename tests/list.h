@@ -2,8 +2,14 @@
  * list.h - every test of the runner, by area. Each area keeps its own list
  * file so that areas can grow without touching each other. Names read
  * <area>_<behaviour>. TEST_ENTRY(name) or TEST_ENTRY_TIMEOUT(name, seconds)
- * (default limit: 60 s).
+ * (default limit: 60 s); TEST_HELPER(name) declares a helper process that
+ * tests start as `ctrace-tests --helper name`. Helpers need every TEST_*
+ * macro defined: a list file may use all three.
  */
+#ifndef TEST_HELPER
+#define TEST_HELPER(name)
+#define CTRACE_LIST_UNDEF_HELPER
+#endif
 #include "list-format.h"
 #include "list-record.h"
 #include "list-read.h"
@@ -16,4 +22,8 @@
 #endif
 #if __has_include("list-export.h")
 #include "list-export.h"
+#endif
+#ifdef CTRACE_LIST_UNDEF_HELPER
+#undef TEST_HELPER
+#undef CTRACE_LIST_UNDEF_HELPER
 #endif

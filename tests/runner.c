@@ -18,9 +18,11 @@
 
 #define TEST_ENTRY(name) TEST_IMPL(name);
 #define TEST_ENTRY_TIMEOUT(name, secs) TEST_IMPL(name);
+#define TEST_HELPER(name) HELPER_IMPL(name);
 #include "list.h"
 #undef TEST_ENTRY
 #undef TEST_ENTRY_TIMEOUT
+#undef TEST_HELPER
 
 struct test {
   const char *name;
@@ -31,11 +33,32 @@ struct test {
 static const struct test tests[] = {
 #define TEST_ENTRY(name) {#name, test_##name, 60},
 #define TEST_ENTRY_TIMEOUT(name, secs) {#name, test_##name, secs},
+#define TEST_HELPER(name)
 #include "list.h"
 #undef TEST_ENTRY
 #undef TEST_ENTRY_TIMEOUT
+#undef TEST_HELPER
 };
 #define NTESTS (sizeof tests / sizeof tests[0])
+
+/* Helper processes: `ctrace-tests --helper NAME [ARGS]`, for tests that
+ * need a program of their own (environment, crashes, exit paths). */
+struct helper {
+  const char *name;
+  int (*fn)(int argc, char **argv);
+};
+static const struct helper helpers[] = {
+#define TEST_ENTRY(name)
+#define TEST_ENTRY_TIMEOUT(name, secs)
+#define TEST_HELPER(name) {#name, helper_##name},
+#include "list.h"
+#undef TEST_ENTRY
+#undef TEST_ENTRY_TIMEOUT
+#undef TEST_HELPER
+    {NULL, NULL},
+};
+
+const char *test_self_path;
 
 const char *test_build_dir = ".";
 const char *test_source_dir = "..";
@@ -94,6 +117,14 @@ int main(int argc, char **argv) {
     test_build_dir = getenv("CTRACE_BUILD_DIR");
   if (getenv("CTRACE_SOURCE_DIR"))
     test_source_dir = getenv("CTRACE_SOURCE_DIR");
+  test_self_path = argv[0];
+  if (argc >= 3 && strcmp(argv[1], "--helper") == 0) {
+    for (const struct helper *h = helpers; h->name; h++)
+      if (strcmp(h->name, argv[2]) == 0)
+        return h->fn(argc - 2, argv + 2);
+    fprintf(stderr, "no helper %s\n", argv[2]);
+    return 127;
+  }
   if (argc == 2 && strcmp(argv[1], "--list") == 0) {
     for (size_t i = 0; i < NTESTS; i++)
       puts(tests[i].name);

@@ -17,6 +17,10 @@
 #include <string.h>
 
 #define TEST_IMPL(name) int test_##name(void)
+#define HELPER_IMPL(name) int helper_##name(int argc, char **argv)
+/* The runner's own path, to start helper processes: argv = {test_self_path,
+ * "--helper", NAME, ...}. */
+extern const char *test_self_path;
 #define TEST_OK 0
 #define TEST_SKIP 77
 

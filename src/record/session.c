@@ -172,8 +172,22 @@ int ctrace_stop(void) {
   for (struct ctrace__thread *t = ctrace__threads; t; t = t->next) {
     if (t != ctrace__tls)
       wait_not_busy(t);
-    if (t->session != s || !t->buf)
+    if (t->session != s)
       continue;
+    if (!t->buf) {
+      if (!t->dropped)
+        continue;
+      /* Dropping when the trace stops: the count still goes in, in a
+       * small buffer outside the budget. */
+      t->buf = ctrace__buf_new(8 * CTRACE_MAX_FIXED_EVENT);
+      if (!t->buf)
+        continue;
+      t->buf->tid = t->tid;
+      t->buf->flags = 0;
+      t->buf->seq = t->seq++;
+      t->buf->base = t->last;
+      t->pos = t->buf->data;
+    }
     if (t->busy && t != ctrace__tls) {
       /* Abandoned mid-event: its buffer may hold half an event. Keep what
        * came before the event by not handing it over at all. */

@@ -119,8 +119,8 @@ static int join_session(struct ctrace__thread *t, uint32_t s) {
   t->seq = 0;
   t->buf = NULL;
   t->pos = t->end = NULL;
-  t->dropped = 0;
-  t->reentered = 0;
+  /* dropped and reentered are not reset: they count this trace's losses
+   * already (the stop that ended the last trace zeroed them). */
   memset(t->names, 0, sizeof t->names);
   memset(t->stacks, 0, sizeof t->stacks);
   if (!t->registered) {
@@ -164,13 +164,15 @@ static struct ctrace__thread *register_thread(void) {
     return NULL;
   t->tid = ctrace__gettid();
   t->busy = 1;
+  /* Visible (and busy) at once: a signal handler that records while this
+   * thread registers is counted as lost, not ignored. */
+  ctrace__tls = t;
   find_stack_bounds(t);
   pthread_once(&exit_key_once, make_key);
   pthread_setspecific(exit_key, t);
   pthread_mutex_lock(&ctrace__lock);
   list_add(t);
   pthread_mutex_unlock(&ctrace__lock);
-  ctrace__tls = t;
   return t;
 }
 
@@ -178,7 +180,7 @@ struct ctrace__thread *ctrace__enter_rare(struct ctrace__thread *t) {
   if (t) {
     /* busy: a signal handler interrupted an event of this thread, or the
      * thread is gone. The outer event completes; this one is counted. */
-    if (t != &exited)
+    if (t != &exited && atomic_load_explicit(&ctrace__session, memory_order_relaxed))
       t->reentered++;
     return NULL;
   }

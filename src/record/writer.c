@@ -247,8 +247,8 @@ int ctrace__writer_stop(void) {
     struct ctrace__buf *b = free_list;
     free_list = b->next;
     ctrace__buf_free(b);
-    nbufs--;
   }
+  nbufs = 0; /* all are back: the writer has written every one */
   pthread_mutex_unlock(&qlock);
   return atomic_load(&ctrace__write_err);
 }

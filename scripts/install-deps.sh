@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what ctrace needs to build and test on Debian 12, from Debian's
+# archive only (and npm for the browser tests, done by tests/run-all.sh).
+# Needs root (or sudo). Safe to run again.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  # build
+  gcc clang libclang-rt-14-dev meson ninja-build pkg-config python3
+  # libraries
+  libdw-dev libelf-dev libmicrohttpd-dev zlib1g-dev
+  # tests: real programs and ground truths
+  pigz strace procps psmisc
+  # browser tests
+  chromium
+  # benchmarks against LTTng-UST
+  liblttng-ust-dev lttng-tools
+)
+missing=()
+for p in "${packages[@]}"; do
+  case "$p" in \#*) continue ;; esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ -f "$(dirname "$0")/extra-packages.txt" ]; then
+  while read -r p; do
+    case "$p" in ""|\#*) continue ;; esac
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done < "$(dirname "$0")/extra-packages.txt"
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "install-deps: all dependencies present"

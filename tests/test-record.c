@@ -1,0 +1,551 @@
+/*
+ * test-record.c - the recorder through its public API: errors at start and
+ * stop, write failures, many threads, drops, names and links, tasks across
+ * threads, stacks, tracing from the environment, exit and crash paths,
+ * fork, signal handlers. Each test runs in its own process (runner.c).
+ */
+#include <ctrace.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../src/read/symbolize.h"
+#include "trace-check.h"
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+  }
+}
+
+TEST_IMPL(record_start_rejects_bad_fds) {
+  ASSERT_EQ(ctrace_start_fd(-1), CTRACE_EBADF);
+  int fd = open("/dev/null", O_WRONLY);
+  close(fd);
+  ASSERT_EQ(ctrace_start_fd(fd), CTRACE_EBADF); /* closed */
+  ASSERT_EQ(ctrace_start_fd(12345), CTRACE_EBADF);
+  int ro = open("/dev/null", O_RDONLY);
+  ASSERT_EQ(ctrace_start_fd(ro), CTRACE_EACCES); /* read-only */
+  close(ro);
+  ASSERT_EQ(ctrace_start_path("/nonexistent-dir/x.ctrace"), -ENOENT);
+  ASSERT_EQ(ctrace_start_path(NULL), CTRACE_EINVAL);
+  ASSERT_STR_EQ(ctrace_err_name(CTRACE_EACCES), "EACCES");
+  ASSERT_STR_CONTAINS(ctrace_strerror(CTRACE_EACCES), "not open for writing");
+  ASSERT_STR_CONTAINS(ctrace_strerror(-ENOENT), "No such file");
+  ASSERT_EQ(ctrace_is_enabled(), 0);
+  /* Recording calls while not tracing do nothing, and do not crash. */
+  ctrace_region_begin("x");
+  ctrace_region_end();
+  ctrace_log(CTRACE_TASK_CURRENT, "c", "%d", 1);
+  return 0;
+}
+
+TEST_IMPL(record_start_twice_and_stop_twice) {
+  ASSERT_EQ(ctrace_stop(), CTRACE_ENOTSTARTED);
+  ASSERT_EQ(ctrace_start_path(test_path("a.ctrace")), 0);
+  ASSERT_EQ(ctrace_is_enabled(), 1);
+  ASSERT_EQ(ctrace_start_path(test_path("b.ctrace")), CTRACE_EALREADY);
+  int fd = open(test_path("c.ctrace"), O_WRONLY | O_CREAT, 0644);
+  ASSERT_EQ(ctrace_start_fd(fd), CTRACE_EALREADY);
+  ASSERT_EQ(ctrace_stop(), 0);
+  ASSERT_EQ(ctrace_stop(), CTRACE_ENOTSTARTED);
+  ASSERT_EQ(ctrace_is_enabled(), 0);
+  /* start_fd does not close the caller's fd. */
+  ASSERT_EQ(ctrace_start_fd(fd), 0);
+  ASSERT_EQ(ctrace_stop(), 0);
+  ASSERT(fcntl(fd, F_GETFL) >= 0);
+  close(fd);
+  ctrace_reader *r = open_trace(test_path("a.ctrace"));
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+TEST_IMPL(record_write_error_enospc_reported_at_stop) {
+  ASSERT_EQ(ctrace_start_path("/dev/full"), 0);
+  for (int i = 0; i < 100000; i++)
+    ctrace_counter("n", i);
+  ASSERT_EQ(ctrace_stop(), CTRACE_ENOSPC);
+  /* The program goes on, and can trace again. */
+  ASSERT_EQ(ctrace_start_path(test_path("after.ctrace")), 0);
+  ctrace_counter("n", 1);
+  ASSERT_EQ(ctrace_stop(), 0);
+  return 0;
+}
+
+TEST_IMPL(record_write_error_epipe_no_sigpipe) {
+  signal(SIGPIPE, SIG_DFL); /* a broken pipe must not kill us */
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  close(p[0]);
+  ASSERT_EQ(ctrace_start_fd(p[1]), 0);
+  for (int i = 0; i < 50000; i++)
+    ctrace_counter("n", i);
+  ASSERT_EQ(ctrace_stop(), CTRACE_EPIPE);
+  ASSERT_STR_CONTAINS(ctrace_strerror(CTRACE_EPIPE), "broken pipe");
+  close(p[1]);
+  return 0;
+}
+
+TEST_IMPL(record_restart_after_stop) {
+  for (int round = 0; round < 3; round++) {
+    char name[32];
+    snprintf(name, sizeof name, "r%d.ctrace", round);
+    ASSERT_EQ(ctrace_start_path(test_path(name)), 0);
+    CTRACE_REGION("outer");
+    ctrace_region_begin("inner");
+    ctrace_region_end();
+    ASSERT_EQ(ctrace_stop(), 0);
+    ctrace_region_end(); /* the scoped one ends after stop: ignored */
+  }
+  /* Each trace defines its own strings: the third reads alone. */
+  ctrace_reader *r = open_trace(test_path("r2.ctrace"));
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_REGION_BEGIN), 2);
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, r, 0);
+  ASSERT(ctrace_cursor_next(&c, &ev));
+  ASSERT_EQ(ev.kind, CTRACE_EV_REGION_BEGIN);
+  ASSERT(str_is(r, ev.f[1], "outer"));
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* ---- many threads ---- */
+
+static long stress_events(void) {
+  const char *s = getenv("CTRACE_STRESS_EVENTS");
+  return s ? atol(s) : 1000000;
+}
+
+static void *stress_thread(void *arg) {
+  long n = (long)(intptr_t)arg;
+  for (long i = 0; i < n; i++)
+    ctrace_counter("seq", i);
+  return NULL;
+}
+
+/* 8 threads x 1M events: every event arrives exactly once, in order. */
+TEST_IMPL(record_stress_threads_every_event_once_in_order) {
+  enum { NT = 8 };
+  long n = stress_events();
+  setenv("CTRACE_MEMORY_MB", "1024", 1); /* nothing may be dropped here */
+  ASSERT_EQ(ctrace_start_path(test_path("stress.ctrace")), 0);
+  pthread_t th[NT];
+  for (int i = 0; i < NT; i++)
+    ASSERT_EQ(pthread_create(&th[i], NULL, stress_thread, (void *)(intptr_t)n), 0);
+  for (int i = 0; i < NT; i++)
+    pthread_join(th[i], NULL);
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r = open_trace(test_path("stress.ctrace"));
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_dropped(r), 0);
+  ASSERT_EQ(ctrace_reader_nthreads(r), NT);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER), (int64_t)NT * n);
+  for (uint32_t t = 0; t < NT; t++) {
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, t);
+    long want = 0;
+    uint64_t last = 0;
+    while (ctrace_cursor_next(&c, &ev)) {
+      if (ev.kind != CTRACE_EV_COUNTER)
+        continue;
+      ASSERT_EQ(ctrace__unzigzag(ev.f[1]), want);
+      ASSERT_GE(ev.ticks, last);
+      last = ev.ticks;
+      want++;
+    }
+    ASSERT_EQ(want, n);
+  }
+  /* Merged order is by time. */
+  ctrace_merge *m = ctrace_merge_new(r);
+  ctrace_event ev;
+  uint64_t last = 0, count = 0;
+  while (ctrace_merge_next(m, &ev)) {
+    ASSERT_GE(ev.ticks, last);
+    last = ev.ticks;
+    count++;
+  }
+  ASSERT_EQ(count, ctrace_reader_nevents(r));
+  ctrace_merge_free(m);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* ---- drops ---- */
+
+struct slow_reader {
+  int fd;
+  const char *path;
+  int delay_ms;
+};
+
+static void *drain_pipe(void *arg) {
+  struct slow_reader *s = arg;
+  sleep_ms(s->delay_ms); /* the writer blocks meanwhile: buffers run out */
+  FILE *f = fopen(s->path, "wb");
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(s->fd, buf, sizeof buf)) > 0)
+    fwrite(buf, 1, (size_t)n, f);
+  fclose(f);
+  return NULL;
+}
+
+/* When the writer cannot keep up and the budget is spent, events are
+ * dropped: the trace says exactly how many, per thread. */
+TEST_IMPL(record_drops_are_counted_exactly) {
+  setenv("CTRACE_BUFFER_KB", "4", 1);
+  setenv("CTRACE_MEMORY_MB", "1", 1);
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  struct slow_reader s = {p[0], test_path("drops.ctrace"), 300};
+  pthread_t rd;
+  pthread_create(&rd, NULL, drain_pipe, &s);
+  ASSERT_EQ(ctrace_start_fd(p[1]), 0);
+  const long n = 400000;
+  for (long i = 0; i < n; i++)
+    ctrace_counter("seq", i);
+  ASSERT_EQ(ctrace_stop(), 0);
+  close(p[1]);
+  pthread_join(rd, NULL);
+  close(p[0]);
+  ctrace_reader *r = open_trace(s.path);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  uint64_t kept = ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER);
+  uint64_t dropped = ctrace_reader_dropped(r);
+  ASSERT_GT(dropped, 0);
+  ASSERT_GE(ctrace_reader_nevents_kind(r, CTRACE_EV_DROPPED), 1);
+  ASSERT_UINT_EQ(kept + dropped, (uint64_t)n);
+  /* What was kept is in order, with gaps exactly where DROPPED says. */
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, r, 0);
+  long want = 0;
+  while (ctrace_cursor_next(&c, &ev)) {
+    if (ev.kind == CTRACE_EV_DROPPED)
+      want += (long)ev.f[0];
+    else if (ev.kind == CTRACE_EV_COUNTER) {
+      ASSERT_EQ(ctrace__unzigzag(ev.f[1]), want);
+      want++;
+    }
+  }
+  ASSERT_EQ(want, n);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+TEST_IMPL(record_alloc_failure_counted_as_drops) {
+  setenv("CTRACE_BUFFER_KB", "4", 1);
+  setenv("CTRACE_TEST_FAIL_ALLOC", "2", 1); /* only the first buffer exists */
+  ASSERT_EQ(ctrace_start_path(test_path("alloc.ctrace")), 0);
+  const long n = 20000;
+  for (long i = 0; i < n; i++)
+    ctrace_counter("seq", i);
+  ASSERT_EQ(ctrace_stop(), 0);
+  unsetenv("CTRACE_TEST_FAIL_ALLOC");
+  ctrace_reader *r = open_trace(test_path("alloc.ctrace"));
+  uint64_t kept = ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER);
+  ASSERT_GT(ctrace_reader_dropped(r), 0);
+  ASSERT_UINT_EQ(kept + ctrace_reader_dropped(r), (uint64_t)n);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* ---- threads, tasks, stacks ---- */
+
+static void *named_thread(void *arg) {
+  ctrace_thread_set_name((const char *)arg);
+  ctrace_region_begin("work");
+  sleep_ms(5);
+  ctrace_region_end();
+  return NULL;
+}
+
+TEST_IMPL(record_threads_names_and_creation_links) {
+  ASSERT_EQ(ctrace_start_path(test_path("threads.ctrace")), 0);
+  ctrace_thread_set_name("main-thread");
+  pthread_t a, b;
+  ASSERT_EQ(ctrace_pthread_create(&a, NULL, named_thread, "worker-a"), 0);
+  ASSERT_EQ(ctrace_pthread_create(&b, NULL, named_thread, "worker-b"), 0);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r = open_trace(test_path("threads.ctrace"));
+  ASSERT_EQ(ctrace_reader_nthreads(r), 3);
+  const struct ctrace_thread_info *main_t = ctrace_reader_thread(r, 0);
+  ASSERT(str_is(r, main_t->name, "main-thread"));
+  int workers = 0;
+  for (uint32_t i = 1; i < 3; i++) {
+    const struct ctrace_thread_info *t = ctrace_reader_thread(r, i);
+    ASSERT(str_is(r, t->name, "worker-a") || str_is(r, t->name, "worker-b"));
+    ASSERT_EQ(t->created_by, main_t->tid);
+    ASSERT_EQ(t->exited, 1);
+    ASSERT_NE(t->start_link, 0);
+    workers++;
+  }
+  ASSERT_EQ(workers, 2);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_THREAD_CREATE), 2);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+static void *end_task_elsewhere(void *arg) {
+  ctrace_task_t t = *(ctrace_task_t *)arg;
+  ASSERT_EQ(ctrace_task_set_current(t), 0);
+  ctrace_region_begin("remote.part");
+  sleep_ms(20);
+  ctrace_region_end();
+  ctrace_task_end(t);
+  return NULL;
+}
+
+TEST_IMPL(record_task_crosses_threads) {
+  ASSERT_EQ(ctrace_start_path(test_path("task.ctrace")), 0);
+  ctrace_task_t parent = ctrace_task_begin(CTRACE_TASK_NONE, "request");
+  ctrace_task_t child = ctrace_task_begin(parent, "subtask");
+  ASSERT_EQ(ctrace_task_current(), child);
+  ctrace_log(CTRACE_TASK_CURRENT, "cat", "value=%d", 42);
+  pthread_t th;
+  pthread_create(&th, NULL, end_task_elsewhere, &child);
+  pthread_join(th, NULL);
+  ctrace_task_end(parent);
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r = open_trace(test_path("task.ctrace"));
+  ctrace_merge *m = ctrace_merge_new(r);
+  ctrace_event ev;
+  int saw_log = 0, saw_remote_region = 0, saw_end = 0;
+  uint32_t begin_tid = 0;
+  while (ctrace_merge_next(m, &ev)) {
+    if (ev.kind == CTRACE_EV_TASK_BEGIN && ev.f[0] == child) {
+      ASSERT_EQ(ev.f[1], parent);
+      ASSERT(str_is(r, ev.f[2], "subtask"));
+      begin_tid = ev.tid;
+    } else if (ev.kind == CTRACE_EV_LOG) {
+      ASSERT_EQ(ev.f[0], child);
+      ASSERT(str_is(r, ev.f[1], "cat"));
+      ASSERT_EQ(ev.blob_len, 8);
+      ASSERT_MEM_HEX_EQ(ev.blob, "value=42", 8);
+      saw_log = 1;
+    } else if (ev.kind == CTRACE_EV_REGION_BEGIN) {
+      ASSERT_EQ(ev.f[0], child); /* attached to the adopted task */
+      ASSERT_NE(ev.tid, begin_tid);
+      saw_remote_region = 1;
+    } else if (ev.kind == CTRACE_EV_TASK_END && ev.f[0] == child) {
+      ASSERT_NE(ev.tid, begin_tid);
+      saw_end = 1;
+    }
+  }
+  ASSERT(saw_log && saw_remote_region && saw_end);
+  ctrace_merge_free(m);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+__attribute__((noinline)) static void stacked_region_leaf(void) {
+  ctrace_region_begin("deep");
+  ctrace_region_end();
+  __asm__ volatile("" ::: "memory"); /* no tail call */
+}
+
+__attribute__((noinline)) static void stacked_region_mid(void) {
+  stacked_region_leaf();
+  __asm__ volatile("" ::: "memory");
+}
+
+TEST_IMPL(record_stacks_symbolized) {
+  setenv("CTRACE_STACKS", "all", 1);
+  ASSERT_EQ(ctrace_start_path(test_path("stack.ctrace")), 0);
+  for (volatile int i = 0; i < 3; i++) /* volatile: one call site, not unrolled */
+    stacked_region_mid();
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r = open_trace(test_path("stack.ctrace"));
+  ASSERT_EQ(ctrace_reader_nstacks(r), 1); /* interned: three uses, one stack */
+  ctrace_symbolizer *sym = ctrace_sym_new(r);
+  const uint64_t *pcs;
+  uint32_t n = ctrace_reader_stack(r, 1, &pcs);
+  ASSERT_GE(n, 3);
+  int leaf = -1, mid = -1;
+  for (uint32_t i = 0; i < n; i++) {
+    struct ctrace_frame f;
+    ctrace_sym_lookup(sym, pcs[i], 1, &f);
+    if (strcmp(f.function, "stacked_region_leaf") == 0) {
+      leaf = (int)i;
+      ASSERT_STR_CONTAINS(f.file, "test-record.c");
+      ASSERT_GT(f.line, 0);
+    }
+    if (strcmp(f.function, "stacked_region_mid") == 0)
+      mid = (int)i;
+  }
+  ASSERT_GE(leaf, 0);
+  ASSERT_EQ(mid, leaf + 1);
+  ctrace_sym_free(sym);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* ---- environment, exit, crash ---- */
+
+HELPER_IMPL(record_autostart_prog) {
+  /* Never calls ctrace_start: CTRACE_OUT did, before main. */
+  if (!ctrace_is_enabled())
+    return 3;
+  CTRACE_REGION("autostarted");
+  ctrace_counter("x", 7);
+  return 0; /* exit() stops the trace */
+}
+
+HELPER_IMPL(record_forgot_stop_prog) {
+  if (ctrace_start_path(argv[1]) != 0)
+    return 3;
+  ctrace_task_t t = ctrace_task_begin(0, "forgotten");
+  for (int i = 0; i < 5000; i++)
+    ctrace_counter("x", i);
+  ctrace_task_end(t);
+  return 0; /* no ctrace_stop() */
+}
+
+HELPER_IMPL(record_crash_prog) {
+  if (ctrace_start_path(argv[1]) != 0)
+    return 3;
+  for (int i = 0; i < 200000; i++)
+    ctrace_counter("x", i);
+  sleep_ms(100); /* let the writer write the full buffers */
+  abort();
+}
+
+static char *env_entry(const char *k, const char *v) {
+  static char bufs[4][4200];
+  static int i;
+  char *b = bufs[i++ & 3];
+  snprintf(b, 4200, "%s=%s", k, v);
+  return b;
+}
+
+TEST_IMPL(record_env_autostart_and_exit_stop) {
+  char *env[] = {env_entry("CTRACE_OUT", test_path("auto.ctrace")), NULL};
+  char *argv[] = {(char *)test_self_path, "--helper", "record_autostart_prog", NULL};
+  ASSERT_EQ(test_run(argv, env, NULL, NULL), 0);
+  ctrace_reader *r = open_trace(test_path("auto.ctrace"));
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_REGION_BEGIN), 1);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_REGION_END), 1);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER), 1);
+  ASSERT_EQ(ctrace_reader_nprocesses(r), 1);
+  ctrace_reader_close(r);
+  /* A bad CTRACE_OUT is reported, and the program runs on. */
+  char *bad[] = {env_entry("CTRACE_OUT", "/nonexistent-dir/x.ctrace"), NULL};
+  char *err = NULL;
+  ASSERT_EQ(test_run(argv, bad, NULL, &err), 3);
+  ASSERT_STR_CONTAINS(err, "ctrace: cannot trace to /nonexistent-dir/x.ctrace");
+  free(err);
+  return 0;
+}
+
+TEST_IMPL(record_forgotten_stop_completes_at_exit) {
+  char *argv[] = {(char *)test_self_path, "--helper", "record_forgot_stop_prog",
+                  (char *)test_path("forgot.ctrace"), NULL};
+  ASSERT_EQ(test_run(argv, NULL, NULL, NULL), 0);
+  ctrace_reader *r = open_trace(test_path("forgot.ctrace"));
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER), 5000);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_TASK_END), 1);
+  ASSERT_GE(ctrace_reader_nclock_syncs(r), 2);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+TEST_IMPL(record_crash_leaves_readable_trace) {
+  char *env[] = {"CTRACE_BUFFER_KB=4", NULL};
+  char *argv[] = {(char *)test_self_path, "--helper", "record_crash_prog",
+                  (char *)test_path("crash.ctrace"), NULL};
+  ASSERT_EQ(test_run(argv, env, NULL, NULL), 128 + SIGABRT);
+  ctrace_reader *r = open_trace(test_path("crash.ctrace"));
+  /* Whole batches only: OK (cut between batches) or TRUNCATED, never
+   * corrupt, and most events are there. */
+  ASSERT_NE(ctrace_reader_status(r), CTRACE_READ_CORRUPT);
+  uint64_t n = ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER);
+  ASSERT_GT(n, 100000);
+  /* In order, from 0, with no gap. */
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, r, 0);
+  long want = 0;
+  while (ctrace_cursor_next(&c, &ev))
+    if (ev.kind == CTRACE_EV_COUNTER)
+      ASSERT_EQ(ctrace__unzigzag(ev.f[1]), want++);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+TEST_IMPL(record_fork_child_does_not_corrupt) {
+  ASSERT_EQ(ctrace_start_path(test_path("fork.ctrace")), 0);
+  ctrace_region_begin("before.fork");
+  pid_t pid = fork();
+  if (pid == 0) {
+    /* The child must not write into the parent's trace. */
+    for (int i = 0; i < 100000; i++)
+      ctrace_counter("child", i);
+    ASSERT_EQ(ctrace_is_enabled(), 0);
+    _exit(ctrace_stop() == CTRACE_ENOTSTARTED ? 0 : 1);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ctrace_region_end();
+  for (int i = 0; i < 1000; i++)
+    ctrace_counter("parent", i);
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r = open_trace(test_path("fork.ctrace"));
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER), 1000);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_REGION_END), 1);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+static volatile sig_atomic_t handler_calls;
+
+static void on_alarm(int sig) {
+  (void)sig;
+  handler_calls++;
+  ctrace_counter("in.handler", handler_calls);
+}
+
+/* A signal handler that records while the thread is mid-event: the inner
+ * event is counted as lost, never written into the middle of the outer. */
+TEST_IMPL(record_stop_signal_handler_events_counted) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_alarm;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGALRM, &sa, NULL);
+  ASSERT_EQ(ctrace_start_path(test_path("sig.ctrace")), 0);
+  struct itimerval it = {{0, 100}, {0, 100}};
+  setitimer(ITIMER_REAL, &it, NULL);
+  long n = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do {
+    for (int i = 0; i < 1000; i++)
+      ctrace_counter("main", n++);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+  } while (t1.tv_sec - t0.tv_sec < 1 && handler_calls < 2000);
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  long calls = handler_calls;
+  ASSERT_EQ(ctrace_stop(), 0);
+  ASSERT_GT(calls, 10);
+  ctrace_reader *r = open_trace(test_path("sig.ctrace"));
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  /* Every main-loop event is there, in order; handler events are there
+   * or counted as dropped. */
+  uint64_t total = ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER);
+  ASSERT_UINT_EQ(total + ctrace_reader_dropped(r), (uint64_t)(n + calls));
+  ctrace_reader_close(r);
+  return 0;
+}
