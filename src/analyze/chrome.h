@@ -1,0 +1,23 @@
+/*
+ * chrome.h - a whole trace as Chrome's trace event format (JSON), which the
+ * Perfetto UI and chrome://tracing load: regions as slices, tasks as async
+ * slices that may cross threads, blocking waits and system calls as slices,
+ * logs as instant events, thread names as metadata, wake-ups as flows.
+ */
+#ifndef CTRACE_CHROME_H
+#define CTRACE_CHROME_H
+
+#include <stdio.h>
+
+#include "../read/reader.h"
+#include "../read/symbolize.h"
+
+/*
+ * Writes r to out as one JSON object {"traceEvents": [...], ...}.
+ * Timestamps are microseconds since the trace's start, with ns precision.
+ * sym may be NULL (then no stack frames are named). Returns 0, or -1 when
+ * out of memory or a write to out failed.
+ */
+int ctrace_chrome_write(const ctrace_reader *r, ctrace_symbolizer *sym, FILE *out);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * profile.h - blocking profiles: for each stack, how often and how long
+ * threads were blocked there, by kind of blocking (locks and other sync
+ * objects, network calls, other system calls, sleeps). Built from the WAIT and
+ * SYSCALL events that `ctrace run` records when a blocking call returns.
+ *
+ * What `ctrace profile` prints, what the viewer's /api/profile serves and
+ * what pprof.h encodes. Not CPU profiles: ctrace does not sample.
+ */
+#ifndef CTRACE_PROFILE_H
+#define CTRACE_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../read/reader.h"
+
+enum ctrace_profile_kind {
+  CTRACE_PROFILE_SYNC,    /* WAIT events whose reason class is "sync" */
+  CTRACE_PROFILE_NET,     /* SYSCALL events of class NET */
+  CTRACE_PROFILE_SYSCALL, /* SYSCALL events of class FILE, POLL or OTHER */
+  CTRACE_PROFILE_SLEEP,   /* WAIT events with reason SLEEP */
+};
+
+struct ctrace_profile_entry {
+  uint32_t stack;    /* stack id; 0: events recorded without a stack */
+  uint64_t count;    /* events (each clipped to the window) */
+  uint64_t total_ns; /* blocked time inside the window */
+};
+
+struct ctrace_profile {
+  struct ctrace_profile_entry *v; /* sorted by total_ns, largest first */
+  size_t n;
+  uint64_t total_ns; /* sum of v[].total_ns */
+};
+
+/* "sync", "net", "syscall", "sleep" -> *out; returns 0, or -1 when unknown. */
+int ctrace_profile_kind_parse(const char *name, enum ctrace_profile_kind *out);
+/* The name ctrace_profile_kind_parse() takes; "?" for a bad value. */
+const char *ctrace_profile_kind_name(enum ctrace_profile_kind k);
+
+/*
+ * Sums the blocking events of kind over [start_ns, end_ns) (ns since the
+ * trace's start, as ctrace_reader_ns; INT64_MIN / INT64_MAX for the whole
+ * trace), on thread tid only, or on every thread when tid is 0. An event
+ * counts when its blocked interval overlaps the window, for the part inside
+ * it. Events whose stack id is not defined in the trace are counted under
+ * stack 0. Returns 0 with *out filled (free it with ctrace_profile_free), or
+ * -1 when out of memory (then *out is empty). Cost: one pass over the events
+ * of the chosen threads; memory O(number of stacks).
+ */
+int ctrace_profile_build(const ctrace_reader *r, enum ctrace_profile_kind kind, int64_t start_ns,
+                         int64_t end_ns, uint32_t tid, struct ctrace_profile *out);
+void ctrace_profile_free(struct ctrace_profile *p);
+
+#endif
