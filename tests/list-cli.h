@@ -1,0 +1,5 @@
+TEST_ENTRY(cli_usage_errors_exit_2)
+TEST_ENTRY(cli_help_and_version)
+TEST_ENTRY(cli_example_minimal_sleeps_100ms)
+TEST_ENTRY(cli_example_http_task_has_50ms_task)
+TEST_ENTRY(cli_stats_json_has_documented_keys)

@@ -1,0 +1,5 @@
+TEST_ENTRY(read_corrupt_cases_from_table)
+TEST_ENTRY_TIMEOUT(read_truncated_at_every_offset, 120)
+TEST_ENTRY_TIMEOUT(read_random_garbage_never_crashes, 120)
+TEST_ENTRY(read_empty_and_header_only)
+TEST_ENTRY(read_missing_file_and_directory)

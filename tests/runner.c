@@ -60,8 +60,8 @@ static const struct helper helpers[] = {
 
 const char *test_self_path;
 
-const char *test_build_dir = ".";
-const char *test_source_dir = "..";
+const char *test_build_dir = TEST_BUILD_DIR;
+const char *test_source_dir = TEST_SOURCE_DIR;
 char test_skip_reason[256];
 char *test_tmp_root;
 
