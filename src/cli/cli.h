@@ -6,6 +6,7 @@
 #ifndef CTRACE_CLI_H
 #define CTRACE_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../read/reader.h"
@@ -33,6 +34,13 @@ ctrace_reader *ctrace_cli_open(const char *cmd, const char *path);
 int ctrace_cli_read_status(const ctrace_reader *r);
 
 int ctrace_cmd_dump(int argc, char **argv);
+int ctrace_cmd_export(int argc, char **argv);
+int ctrace_cmd_profile(int argc, char **argv);
+extern const struct ctrace_cmd ctrace_cmd_export_def, ctrace_cmd_profile_def;
+/* Option values shared by export and profile (cmd_export.c); 0 or -1.
+ * A time is ns, or a number with a unit: 1500, 2.5us, 3ms, 1s. */
+int ctrace_cli_parse_time(const char *s, int64_t *out);
+int ctrace_cli_parse_u32(const char *s, uint32_t *out);
 int ctrace_cmd_stats(int argc, char **argv);
 extern const struct ctrace_cmd ctrace_cmd_dump_def, ctrace_cmd_stats_def;
 

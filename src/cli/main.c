@@ -12,6 +12,8 @@
 
 static const struct ctrace_cmd *const commands[] = {
     &ctrace_cmd_dump_def,
+    &ctrace_cmd_export_def,
+    &ctrace_cmd_profile_def,
     &ctrace_cmd_stats_def,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
