@@ -1,0 +1,108 @@
+// mock-server.mjs - a stand-in for `ctrace view`: serves web/ and canned JSON
+// of the HTTP API (mock-data.mjs), so the viewer can be developed and its UI
+// tested in a second without a trace or a C build. Not a reference for the
+// real server's behaviour beyond the JSON shapes and error conventions
+// (400 {"error": ...} for bad parameters, 404 for unknown paths).
+//
+//   node tests/browser/mock-server.mjs [PORT]     # then open the printed URL
+//
+// From a test: const m = await startMock({data}); ... m.url ...; await m.close();
+import http from 'node:http';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { makeMockData } from './mock-data.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const WEB_DIR = path.resolve(HERE, '../../web');
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+};
+
+function send(res, status, body, type = 'application/json') {
+  res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
+  res.end(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
+}
+
+const PROFILE_KINDS = ['sync', 'net', 'syscall', 'sleep'];
+
+function api(data, url, res) {
+  const q = url.searchParams;
+  switch (url.pathname) {
+    case '/api/summary':
+      return send(res, 200, data.summary);
+    case '/api/threads':
+      return send(res, 200, data.threads);
+    case '/api/tasks':
+      return send(res, 200, data.tasks);
+    case '/api/instances': {
+      const kind = q.get('kind');
+      const name = q.get('name');
+      const limit = q.has('limit') ? Number(q.get('limit')) : 100;
+      if (kind !== 'task' && kind !== 'region') return send(res, 400, { error: `kind must be task or region, not '${kind}'` });
+      if (!name) return send(res, 400, { error: 'missing name' });
+      if (!Number.isInteger(limit) || limit < 1) return send(res, 400, { error: 'limit must be a positive integer' });
+      const list = [...((data.instances[kind] || {})[name] || [])].sort((a, b) => b.dur_ns - a.dur_ns).slice(0, limit);
+      return send(res, 200, { instances: list });
+    }
+    case '/api/profile': {
+      const kind = q.get('kind');
+      if (!PROFILE_KINDS.includes(kind)) return send(res, 400, { error: `unknown profile kind '${kind}'` });
+      return send(res, 200, data.profiles[kind]);
+    }
+    case '/api/pprof': {
+      const kind = q.get('kind');
+      if (!PROFILE_KINDS.includes(kind)) return send(res, 400, { error: `unknown profile kind '${kind}'` });
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Disposition': `attachment; filename="ctrace-${kind}.pb.gz"` });
+      return res.end(zlib.gzipSync(Buffer.alloc(0)));
+    }
+    default:
+      return send(res, 404, { error: `no such endpoint: ${url.pathname}` });
+  }
+}
+
+async function staticFile(webDir, url, res) {
+  let rel = decodeURIComponent(url.pathname);
+  if (rel === '/') rel = '/index.html';
+  const file = path.resolve(webDir, `.${rel}`);
+  if (!file.startsWith(webDir + path.sep)) return send(res, 404, { error: 'not found' });
+  try {
+    const body = await fs.readFile(file);
+    return send(res, 200, body, MIME[path.extname(file)] || 'application/octet-stream');
+  } catch {
+    return send(res, 404, { error: 'not found' });
+  }
+}
+
+/** Start the mock on 127.0.0.1 (port 0: any free port). Resolves to {url, close()}. */
+export function startMock({ port = 0, data = makeMockData(), webDir = WEB_DIR } = {}) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
+    if (url.pathname.startsWith('/api/')) return api(data, url, res);
+    return staticFile(webDir, url, res);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const { port: p } = server.address();
+      resolve({
+        url: `http://127.0.0.1:${p}/`,
+        close: () => new Promise((r) => server.close(() => r())),
+      });
+    });
+  });
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const m = await startMock({ port: Number(process.argv[2] || 0) });
+  console.log(`mock ctrace view: ${m.url}`);
+}

@@ -1,0 +1,110 @@
+// api.js - the page's only door to the ctrace server: one function per JSON
+// endpoint of `ctrace view` (see src/serve/ and tests/browser/mock-server.mjs
+// for the shapes), plus the way errors are shown to a person.
+// Not here: rendering of data (the views) and the timeline's own binary
+// requests, which may still use getJSON/getRaw below.
+//
+// The trace never changes while it is being viewed, so each GET is cached by
+// URL: switching tabs does not ask the server again.
+
+/** An error answered by the server (status >= 400) or a failed request. */
+export class ApiError extends Error {
+  constructor(message, status, url) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status; // 0 when the server could not be reached
+    this.url = url;
+  }
+}
+
+const cache = new Map();
+
+function buildUrl(path, params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v === undefined || v === null) continue;
+    q.set(k, Array.isArray(v) ? v.join(',') : String(v));
+  }
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}
+
+/** fetch() that turns a network failure or an HTTP error into an ApiError. */
+export async function getRaw(path, params) {
+  const url = buildUrl(path, params);
+  let res;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new ApiError(`cannot reach the ctrace server (${e.message}); is \`ctrace view\` still running?`, 0, url);
+  }
+  if (!res.ok) {
+    let msg = `${res.status} ${res.statusText}`;
+    try {
+      const body = await res.json();
+      if (body && body.error) msg = body.error;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new ApiError(msg, res.status, url);
+  }
+  return res;
+}
+
+/** GET path?params and parse JSON; cached by URL. Rejects with ApiError. */
+export function getJSON(path, params) {
+  const url = buildUrl(path, params);
+  if (!cache.has(url)) {
+    const p = getRaw(path, params).then(async (res) => {
+      try {
+        return await res.json();
+      } catch (e) {
+        throw new ApiError(`the server sent invalid JSON for ${url}: ${e.message}`, res.status, url);
+      }
+    });
+    // A failed request is not cached: a retry may succeed.
+    p.catch(() => cache.delete(url));
+    cache.set(url, p);
+  }
+  return cache.get(url);
+}
+
+export const api = {
+  getJSON,
+  getRaw,
+  /** The object of `ctrace stats --json`, plus start_ns, end_ns, thread_list, process_list. */
+  summary: () => getJSON('/api/summary'),
+  /** {threads: [{tid, name, total_ns, states: {running, sync, net, io, poll, sleep, syscall}}]} */
+  threads: () => getJSON('/api/threads'),
+  /** {tasks: [{name, count, min_ns, p50_ns, p90_ns, p99_ns, max_ns, histogram}], regions: [...]} */
+  tasks: () => getJSON('/api/tasks'),
+  /** {instances: [{id, name, start_ns, end_ns, dur_ns, tids, breakdown}]} */
+  instances: (kind, name, limit = 200) => getJSON('/api/instances', { kind, name, limit }),
+  /** {kind, total_ns, stacks: [{total_ns, count, frames: [{function, file, line}]}]} */
+  profile: (kind) => getJSON('/api/profile', { kind }),
+  /** URL of the gzipped pprof profile of one blocking kind (a download, not JSON). */
+  pprofUrl: (kind) => buildUrl('/api/pprof', { kind }),
+};
+
+/**
+ * Replace the contents of container with a readable error box. Used by every
+ * view so a failed request never leaves a blank page or a spinner forever.
+ */
+export function showError(container, err, what = 'Could not load this view') {
+  const box = document.createElement('div');
+  box.className = 'error-box';
+  box.setAttribute('role', 'alert');
+  const h = document.createElement('strong');
+  h.textContent = what;
+  const p = document.createElement('p');
+  p.textContent = err && err.message ? err.message : String(err);
+  box.append(h, p);
+  if (err && err.url) {
+    const u = document.createElement('p');
+    u.className = 'muted';
+    u.textContent = `request: ${err.url}${err.status ? ` (HTTP ${err.status})` : ''}`;
+    box.append(u);
+  }
+  container.replaceChildren(box);
+  return box;
+}

@@ -1,0 +1,74 @@
+// format.js - turns the numbers of the HTTP API into short, readable text.
+// Every time in the API is an integer count of nanoseconds (since trace start
+// for instants); this module is the one place that decides how they read.
+// It formats only; it never fetches or touches the DOM.
+
+const DURATION_UNITS = [
+  [1e9, 's'],
+  [1e6, 'ms'],
+  [1e3, 'µs'],
+];
+
+// Three significant digits are enough to compare latencies by eye and keep
+// table columns narrow ("52.1 ms", "1.23 s", "850 ns").
+function threeDigits(x) {
+  if (x >= 100) return x.toFixed(0);
+  if (x >= 10) return x.toFixed(1);
+  return x.toFixed(2);
+}
+
+/** A duration in ns as "52.1 ms"; "—" for a missing value. */
+export function formatDuration(ns) {
+  if (ns === null || ns === undefined || Number.isNaN(Number(ns))) return '—';
+  const v = Number(ns);
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  for (const [scale, unit] of DURATION_UNITS) {
+    if (a >= scale) return `${threeDigits(v / scale)} ${unit}`;
+  }
+  return `${Math.round(v)} ns`;
+}
+
+/** An instant (ns since trace start) as "+52.150 ms", precise enough to tell events apart. */
+export function formatTime(ns) {
+  if (ns === null || ns === undefined) return '—';
+  const v = Number(ns);
+  if (Math.abs(v) >= 1e9) return `${(v / 1e9).toFixed(6)} s`;
+  if (Math.abs(v) >= 1e6) return `${(v / 1e6).toFixed(3)} ms`;
+  if (Math.abs(v) >= 1e3) return `${(v / 1e3).toFixed(3)} µs`;
+  return `${v} ns`;
+}
+
+const COUNT_FORMAT = new Intl.NumberFormat('en-US');
+
+/** An integer count with thousands separators: "10,000,000". */
+export function formatCount(n) {
+  if (n === null || n === undefined) return '—';
+  return COUNT_FORMAT.format(Number(n));
+}
+
+/** A byte count as "1.21 kB" (decimal units, like `ls -h --si`). */
+export function formatBytes(n) {
+  if (n === null || n === undefined) return '—';
+  const v = Number(n);
+  if (v < 1000) return `${v} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let x = v;
+  let i = -1;
+  do {
+    x /= 1000;
+    i++;
+  } while (x >= 1000 && i < units.length - 1);
+  return `${threeDigits(x)} ${units[i]}`;
+}
+
+/** part/whole as "12.5%"; "" when whole is zero. Small shares keep a decimal so they do not read as 0. */
+export function formatPercent(part, whole) {
+  if (!whole) return '';
+  const p = (100 * Number(part)) / Number(whole);
+  if (p === 0) return '0%';
+  if (p < 0.1) return '<0.1%';
+  if (p < 10) return `${p.toFixed(1)}%`;
+  if (p >= 99.5 && p < 100) return '>99%'; // "100%" would claim there is nothing else
+  return `${p.toFixed(0)}%`;
+}

@@ -1,0 +1,134 @@
+// profiles-view.js - the Blocking profiles view: where threads blocked, per
+// kind (sync, network, syscall, sleep), as a flame graph of stacks and a
+// sortable table of the top stacks, each kind downloadable as a pprof
+// profile (/api/pprof). Data: /api/profile?kind=K.
+import { showError } from './api.js';
+import { h, loading, emptyState } from './dom.js';
+import { formatCount, formatDuration, formatPercent } from './format.js';
+import { buildTree, flameGraph } from './flamegraph.js';
+import { sortableTable } from './table.js';
+
+const KINDS = [
+  { key: 'sync', label: 'Sync', long: 'synchronization (mutex, rwlock, condition variable, semaphore, join)' },
+  { key: 'net', label: 'Network', long: 'network (socket calls)' },
+  { key: 'syscall', label: 'Syscall', long: 'blocking system calls (file I/O and others)' },
+  { key: 'sleep', label: 'Sleep', long: 'sleeping (sleep, usleep, nanosleep)' },
+];
+
+function frameText(f) {
+  return f ? f.function || '??' : '??';
+}
+
+function frameList(frames) {
+  return h(
+    'ol',
+    { class: 'frames' },
+    frames.map((f) => h('li', null, frameText(f), f.file ? h('span', { class: 'file' }, `  ${f.file}${f.line ? `:${f.line}` : ''}`) : null)),
+  );
+}
+
+export default {
+  id: 'profiles',
+  title: 'Blocking profiles',
+
+  async mount(container, ctx) {
+    container.replaceChildren(loading('Loading blocking profiles…'));
+    // All four are small and cached: fetch them together so each kind's
+    // button can show its total.
+    const results = await Promise.all(KINDS.map((k) => ctx.api.profile(k.key).then((p) => ({ ok: true, p }), (err) => ({ ok: false, err }))));
+    const byKind = new Map(KINDS.map((k, i) => [k.key, results[i]]));
+    const totalOf = (k) => (byKind.get(k).ok ? Number(byKind.get(k).p.total_ns) || 0 : 0);
+
+    let kind = KINDS.some((k) => k.key === ctx.params.kind) ? ctx.params.kind : null;
+    if (!kind) {
+      // default: the kind with most blocked time, so the first look is useful
+      kind = KINDS.reduce((best, k) => (totalOf(k.key) > totalOf(best.key) ? k : best), KINDS[0]).key;
+    }
+
+    const buttons = KINDS.map((k) =>
+      h(
+        'button',
+        { type: 'button', 'aria-pressed': 'false', dataset: { kind: k.key }, onclick: () => show(k.key), title: `Time blocked on ${k.long}` },
+        k.label,
+        h('span', { class: 'count' }, byKind.get(k.key).ok ? formatDuration(totalOf(k.key)) : 'error'),
+      ),
+    );
+    const body = h('div', { class: 'profile-body' });
+
+    function show(k) {
+      kind = k;
+      ctx.setParams({ kind: k });
+      for (const b of buttons) b.setAttribute('aria-pressed', b.dataset.kind === k ? 'true' : 'false');
+      const info = KINDS.find((x) => x.key === k);
+      const r = byKind.get(k);
+      if (!r.ok) {
+        showError(body, r.err, `Could not load the ${info.label.toLowerCase()} profile`);
+        return;
+      }
+      const p = r.p;
+      const stacks = (p.stacks || []).filter((s) => Number(s.total_ns) > 0 || Number(s.count) > 0);
+      const total = Number(p.total_ns) || stacks.reduce((s, x) => s + (Number(x.total_ns) || 0), 0);
+      const count = stacks.reduce((s, x) => s + (Number(x.count) || 0), 0);
+      const download = h('a', { class: 'button', href: ctx.api.pprofUrl(k), download: `ctrace-${k}.pb.gz`, title: 'gzipped profile.proto, for `go tool pprof` and other pprof tools' }, '↓ Download pprof');
+
+      if (stacks.length === 0) {
+        body.replaceChildren(
+          h('div', { class: 'panel-header' }, h('h2', null, `Blocked on ${info.long}`), h('span', { class: 'muted' }, 'none recorded')),
+          emptyState(`No blocking events of kind “${info.label.toLowerCase()}” in this trace`, 'Blocking is recorded by the interposers of the preload library; a trace made with the API alone has none. Try another kind above.'),
+        );
+        return;
+      }
+
+      const rows = stacks.map((s, i) => ({ ...s, i, total: Number(s.total_ns) || 0, count: Number(s.count) || 0, frames: s.frames || [] }));
+      const table = sortableTable({
+        columns: [
+          { key: 'total', label: 'Blocked', num: true, render: (r) => h('strong', null, formatDuration(r.total)) },
+          { key: 'share', label: 'Share', num: true, value: (r) => r.total, render: (r) => formatPercent(r.total, total) },
+          { key: 'count', label: 'Events', num: true, render: (r) => formatCount(r.count) },
+          {
+            key: 'mean',
+            label: 'Mean',
+            num: true,
+            value: (r) => (r.count ? r.total / r.count : 0),
+            render: (r) => (r.count ? formatDuration(r.total / r.count) : '—'),
+          },
+          {
+            key: 'where',
+            label: 'Blocked in (innermost frames first)',
+            value: (r) => r.frames.map(frameText).join(' '),
+            cellClass: () => 'wrap',
+            render: (r) =>
+              h(
+                'details',
+                null,
+                h('summary', null, h('code', null, r.frames.slice(0, 3).map(frameText).join(' ← ') || '(no stack)')),
+                frameList(r.frames),
+              ),
+          },
+        ],
+        rows,
+        sort: { key: 'total', dir: 'desc' },
+        className: 'stacks-table',
+        rowKey: (r) => r.i,
+      });
+      body.replaceChildren(
+        h(
+          'div',
+          { class: 'panel-header' },
+          h('h2', null, `Blocked on ${info.long}`),
+          h('span', { class: 'muted' }, `${formatDuration(total)} in ${formatCount(count)} event${count === 1 ? '' : 's'}, ${formatCount(stacks.length)} distinct stack${stacks.length === 1 ? '' : 's'}`),
+          h('span', { style: 'margin-left:auto' }, download),
+        ),
+        h('section', { class: 'panel' }, h('h3', null, 'Flame graph'), h('p', { class: 'muted', style: 'margin:0 0 8px' }, 'Outermost frames at the top; width is time blocked. Click a frame to zoom in.'), flameGraph(buildTree(rows.map((r) => ({ total_ns: r.total, count: r.count, frames: r.frames }))), { kindLabel: info.label.toLowerCase() })),
+        h('section', { class: 'panel panel-scroll' }, h('h3', null, 'Top stacks'), table.element),
+      );
+    }
+
+    container.replaceChildren(
+      h('div', { class: 'panel-header' }, h('h1', { class: 'view-title' }, 'Blocking profiles'), h('span', { class: 'muted' }, 'where threads waited, by stack')),
+      h('div', { class: 'toolbar' }, h('div', { class: 'segmented', role: 'group', 'aria-label': 'Kind of blocking' }, buttons)),
+      body,
+    );
+    show(kind);
+  },
+};

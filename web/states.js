@@ -1,0 +1,91 @@
+// states.js - the thread states as the non-timeline views show them: their
+// labels, their colours (CSS variables --state-* in style.css) and the
+// stacked bar that shows how a span of time splits between them.
+// The API reports seven states (running, sync, net, io, poll, sleep, syscall);
+// the tables group io and syscall into one "Syscalls" column, like Go's
+// goroutine analysis groups "syscall execution".
+
+/** The seven states of the API, in display order. */
+export const STATES = [
+  { key: 'running', label: 'Running' },
+  { key: 'sync', label: 'Sync block' },
+  { key: 'net', label: 'Network' },
+  { key: 'io', label: 'File I/O' },
+  { key: 'syscall', label: 'Other syscalls' },
+  { key: 'poll', label: 'Polling' },
+  { key: 'sleep', label: 'Sleeping' },
+];
+
+/** The columns of the Threads and instance tables: each sums one or more API states. */
+export const STATE_GROUPS = [
+  { key: 'running', label: 'Running', parts: ['running'], help: 'on CPU or runnable: not blocked in a traced call' },
+  { key: 'sync', label: 'Sync block', parts: ['sync'], help: 'blocked on a mutex, rwlock, condition variable, semaphore or join' },
+  { key: 'net', label: 'Network', parts: ['net'], help: 'blocked in a socket call' },
+  { key: 'syscalls', label: 'Syscalls', parts: ['io', 'syscall'], help: 'in a file I/O or other blocking system call' },
+  { key: 'poll', label: 'Polling', parts: ['poll'], help: 'waiting in poll, select or epoll' },
+  { key: 'sleep', label: 'Sleeping', parts: ['sleep'], help: 'in sleep, nanosleep or usleep' },
+];
+
+/** The sum of one group's parts in a states/breakdown object (missing keys count as 0). */
+export function groupValue(states, group) {
+  let sum = 0;
+  for (const p of group.parts) sum += Number((states && states[p]) || 0);
+  return sum;
+}
+
+/** {running, sync, net, syscalls, poll, sleep, other}: grouped values; other = total minus the known states. */
+export function groupStates(states, total) {
+  const out = {};
+  let known = 0;
+  for (const g of STATE_GROUPS) {
+    out[g.key] = groupValue(states, g);
+    known += out[g.key];
+  }
+  out.other = Math.max(0, Number(total || 0) - known);
+  return out;
+}
+
+/**
+ * A horizontal bar split by state, each part's width its share of total.
+ * describe(label, value) makes each segment's tooltip. The grey background
+ * shows time in no known state (e.g. before the thread's first event).
+ */
+export function stackedBar(states, total, describe) {
+  const bar = document.createElement('div');
+  bar.className = 'stacked-bar';
+  const grouped = groupStates(states, total);
+  const whole = Number(total) || STATE_GROUPS.reduce((s, g) => s + grouped[g.key], 0);
+  const tips = [];
+  for (const g of STATE_GROUPS) {
+    const v = grouped[g.key];
+    if (!v || !whole) continue;
+    const seg = document.createElement('span');
+    seg.style.width = `${(100 * v) / whole}%`;
+    seg.style.background = `var(--state-${g.key})`;
+    seg.dataset.state = g.key;
+    const tip = describe ? describe(g.label, v) : g.label;
+    seg.title = tip;
+    tips.push(tip);
+    bar.append(seg);
+  }
+  bar.title = tips.join('\n');
+  bar.setAttribute('role', 'img');
+  bar.setAttribute('aria-label', tips.join(', ') || 'no time recorded');
+  return bar;
+}
+
+/** The legend of STATE_GROUPS as swatches with labels (and a help tooltip each). */
+export function stateLegend() {
+  const el = document.createElement('div');
+  el.className = 'legend';
+  for (const g of STATE_GROUPS) {
+    const item = document.createElement('span');
+    item.className = 'legend-item';
+    item.title = g.help;
+    const sw = document.createElement('span');
+    sw.className = `swatch sw-${g.key}`;
+    item.append(sw, g.label);
+    el.append(item);
+  }
+  return el;
+}

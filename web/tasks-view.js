@@ -1,0 +1,231 @@
+// tasks-view.js - the Tasks & regions view: per task or region name, the
+// count and latency (min, p50, p90, p99, max) with a histogram; a filter by
+// name; for the selected name, its instances slowest first, each with the
+// split of its time by state ("where did this slow request spend its
+// time"). Activating an instance opens the timeline zoomed to it with its
+// threads highlighted. Data: /api/tasks, /api/instances, /api/summary.
+import { showError } from './api.js';
+import { h, loading, emptyState } from './dom.js';
+import { formatCount, formatDuration, formatPercent, formatTime } from './format.js';
+import { histogramChart, histogramSpark } from './histogram.js';
+import { STATE_GROUPS, groupStates, stackedBar, stateLegend } from './states.js';
+import { sortableTable } from './table.js';
+
+const INSTANCE_LIMIT = 500;
+const KIND_LABEL = { task: 'task', region: 'region' };
+
+function latencyColumns() {
+  return [
+    { key: 'count', label: 'Count', num: true, render: (r) => formatCount(r.count) },
+    { key: 'min_ns', label: 'Min', num: true, render: (r) => formatDuration(r.min_ns) },
+    { key: 'p50_ns', label: 'p50', num: true, title: 'median', render: (r) => formatDuration(r.p50_ns) },
+    { key: 'p90_ns', label: 'p90', num: true, render: (r) => formatDuration(r.p90_ns) },
+    { key: 'p99_ns', label: 'p99', num: true, render: (r) => formatDuration(r.p99_ns) },
+    { key: 'max_ns', label: 'Max', num: true, render: (r) => formatDuration(r.max_ns) },
+    { key: 'histogram', label: 'Distribution', sortable: false, render: (r) => histogramSpark(r.histogram || []) },
+  ];
+}
+
+function threadLabel(tid, names) {
+  const n = names.get(Number(tid));
+  return n ? `${n} (${tid})` : String(tid);
+}
+
+export default {
+  id: 'tasks',
+  title: 'Tasks & regions',
+
+  async mount(container, ctx) {
+    container.replaceChildren(loading('Loading tasks and regions…'));
+    let data;
+    let summary;
+    try {
+      [data, summary] = await Promise.all([ctx.api.tasks(), ctx.summary.catch(() => null)]);
+    } catch (err) {
+      showError(container, err, 'Could not load tasks and regions');
+      return;
+    }
+    const names = new Map();
+    for (const t of (summary && summary.thread_list) || []) names.set(Number(t.tid), t.name);
+
+    const tasks = (data.tasks || []).map((r) => ({ ...r, kind: 'task' }));
+    const regions = (data.regions || []).map((r) => ({ ...r, kind: 'region' }));
+    const all = [...tasks, ...regions];
+
+    const head = h(
+      'div',
+      { class: 'panel-header' },
+      h('h1', { class: 'view-title' }, 'Tasks & regions'),
+      h('span', { class: 'muted' }, `${tasks.length} task name${tasks.length === 1 ? '' : 's'}, ${regions.length} region name${regions.length === 1 ? '' : 's'}`),
+    );
+    if (all.length === 0) {
+      container.replaceChildren(
+        head,
+        emptyState('No tasks or regions in this trace', 'Mark requests with ctrace_task_begin/ctrace_task_end and steps with ctrace_region_begin/ctrace_region_end (or CTRACE_REGION) to see their latencies here.'),
+      );
+      return;
+    }
+
+    let selected = null; // {kind, name}
+    if (ctx.params.name && all.some((r) => r.name === ctx.params.name && r.kind === (ctx.params.kind || 'task'))) {
+      selected = { kind: ctx.params.kind || 'task', name: ctx.params.name };
+    } else {
+      const first = tasks[0] || regions[0];
+      selected = { kind: first.kind, name: first.name };
+    }
+    const keyOf = (r) => `${r.kind}:${r.name}`;
+    let filter = ctx.params.filter || '';
+
+    const filterInput = h('input', {
+      type: 'search',
+      placeholder: 'Filter by name',
+      'aria-label': 'Filter tasks and regions by name',
+      value: filter,
+    });
+    filterInput.value = filter;
+
+    const nameTable = sortableTable({
+      columns: [
+        {
+          key: 'name',
+          label: 'Name',
+          render: (r) => h('span', { class: 'name-cell' }, r.name),
+        },
+        { key: 'kind', label: 'Kind', render: (r) => (r.kind === 'task' ? 'Task' : 'Region') },
+        ...latencyColumns(),
+      ],
+      rows: all,
+      sort: { key: 'kind', dir: 'desc' }, // tasks first
+      className: 'names-table',
+      rowKey: keyOf,
+      selected: keyOf(selected),
+      emptyText: 'No name matches the filter',
+      rowTitle: (r) => `Show the ${r.kind} “${r.name}”: its histogram and instances`,
+      onActivate: (r) => select({ kind: r.kind, name: r.name }),
+    });
+    const detail = h('section', { class: 'panel detail-panel', 'aria-live': 'polite' });
+
+    function matches(r) {
+      return !filter || r.name.toLowerCase().includes(filter.toLowerCase());
+    }
+    function applyFilter() {
+      nameTable.setRows(all.filter(matches));
+      nameTable.select(keyOf(selected));
+    }
+    filterInput.addEventListener('input', () => {
+      filter = filterInput.value.trim();
+      applyFilter();
+      ctx.setParams({ kind: selected.kind, name: selected.name, filter: filter || undefined });
+    });
+
+    let detailToken = 0;
+    async function renderDetail() {
+      const token = ++detailToken;
+      const stats = all.find((r) => r.kind === selected.kind && r.name === selected.name);
+      detail.replaceChildren(loading(`Loading instances of ${selected.name}…`));
+      let inst;
+      try {
+        inst = await ctx.api.instances(selected.kind, selected.name, INSTANCE_LIMIT);
+      } catch (err) {
+        if (token === detailToken) showError(detail, err, `Could not load the instances of ${selected.name}`);
+        return;
+      }
+      if (token !== detailToken) return;
+      detail.replaceChildren(...detailContent(stats, inst.instances || []));
+    }
+
+    function detailContent(stats, instances) {
+      const statItems = [
+        ['Count', formatCount(stats.count)],
+        ['Min', formatDuration(stats.min_ns)],
+        ['p50', formatDuration(stats.p50_ns)],
+        ['p90', formatDuration(stats.p90_ns)],
+        ['p99', formatDuration(stats.p99_ns)],
+        ['Max', formatDuration(stats.max_ns)],
+      ];
+      const rows = instances.map((i) => {
+        const dur = Number(i.dur_ns ?? i.end_ns - i.start_ns);
+        return { ...i, dur, g: groupStates(i.breakdown, dur) };
+      });
+      const table = sortableTable({
+        columns: [
+          { key: 'dur', label: 'Duration', num: true, render: (r) => h('strong', null, formatDuration(r.dur)) },
+          { key: 'start_ns', label: 'Start', num: true, render: (r) => formatTime(r.start_ns) },
+          {
+            key: 'tids',
+            label: 'Threads',
+            value: (r) => (r.tids || []).map((t) => threadLabel(t, names)).join(', '),
+            cellClass: () => 'wrap',
+          },
+          ...STATE_GROUPS.map((g) => ({
+            key: g.key,
+            label: g.label,
+            title: g.help,
+            num: true,
+            value: (r) => r.g[g.key],
+            render: (r) => (r.g[g.key] ? h('span', null, formatDuration(r.g[g.key]), h('span', { class: 'cell-pct' }, formatPercent(r.g[g.key], r.dur))) : h('span', { class: 'zero' }, '0')),
+          })),
+          {
+            key: 'breakdown',
+            label: 'Where the time went',
+            title: 'split of this instance\'s time by state; sorts by the share not running',
+            value: (r) => (r.dur ? 1 - r.g.running / r.dur : 0),
+            render: (r) => stackedBar(r.breakdown, r.dur, (label, v) => `${label}: ${formatDuration(v)} (${formatPercent(v, r.dur)})`),
+          },
+        ],
+        rows,
+        sort: { key: 'dur', dir: 'desc' },
+        className: 'instances-table',
+        rowKey: (r) => r.id,
+        emptyText: 'No instances',
+        rowTitle: (r) => `Open the timeline at this ${selected.kind} (${formatDuration(r.dur)})`,
+        onActivate: (r) => ctx.navigate('timeline', { start_ns: r.start_ns, end_ns: r.end_ns, tids: r.tids || [] }),
+      });
+      const shown = rows.length < Number(stats.count) ? `the ${formatCount(rows.length)} slowest of ${formatCount(stats.count)}` : `${formatCount(rows.length)}`;
+      return [
+        h(
+          'div',
+          { class: 'panel-header' },
+          h('h2', null, stats.name, h('span', { class: 'kind-tag' }, KIND_LABEL[stats.kind])),
+          h('span', { class: 'muted' }, `latency of ${formatCount(stats.count)} instance${Number(stats.count) === 1 ? '' : 's'}`),
+        ),
+        h('div', { class: 'stats-strip' }, statItems.map(([l, v]) => h('div', { class: 'stat', dataset: { stat: l.toLowerCase() } }, h('span', { class: 'stat-label' }, l), h('span', { class: 'stat-value' }, v)))),
+        histogramChart(stats.histogram || [], {
+          markers: [
+            { label: 'p50', ns: stats.p50_ns },
+            { label: 'p90', ns: stats.p90_ns },
+            { label: 'p99', ns: stats.p99_ns },
+          ],
+        }),
+        h(
+          'div',
+          { class: 'panel-header', style: 'margin-top: 18px' },
+          h('h3', null, `Instances (${shown}), slowest first`),
+          h('span', { class: 'muted' }, 'click one to open it in the timeline'),
+        ),
+        h('div', { class: 'toolbar' }, stateLegend()),
+        h('div', { class: 'panel-scroll' }, table.element),
+      ];
+    }
+
+    function select(sel) {
+      selected = sel;
+      nameTable.select(keyOf(sel));
+      ctx.setParams({ kind: sel.kind, name: sel.name, filter: filter || undefined });
+      renderDetail();
+    }
+
+    container.replaceChildren(
+      head,
+      h(
+        'section',
+        { class: 'panel panel-scroll' },
+        h('div', { class: 'toolbar' }, filterInput, h('span', { class: 'muted' }, 'click a name for its histogram and its slowest instances')),
+        nameTable.element,
+      ),
+      detail,
+    );
+    applyFilter();
+    await renderDetail();
+  },
+};
