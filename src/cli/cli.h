@@ -44,4 +44,7 @@ int ctrace_cli_parse_u32(const char *s, uint32_t *out);
 int ctrace_cmd_stats(int argc, char **argv);
 extern const struct ctrace_cmd ctrace_cmd_dump_def, ctrace_cmd_stats_def;
 
+int ctrace_cmd_view(int argc, char **argv);
+extern const struct ctrace_cmd ctrace_cmd_view_def;
+
 #endif

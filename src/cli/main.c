@@ -15,6 +15,7 @@ static const struct ctrace_cmd *const commands[] = {
     &ctrace_cmd_export_def,
     &ctrace_cmd_profile_def,
     &ctrace_cmd_stats_def,
+    &ctrace_cmd_view_def,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

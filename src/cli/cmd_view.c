@@ -1,0 +1,147 @@
+/*
+ * cmd_view.c - `ctrace view [--addr HOST:PORT] [--no-browser] FILE`: index
+ * the trace, serve the viewer (src/serve/), open a browser, wait for Ctrl-C.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../serve/server.h"
+#include "cli.h"
+#include "help.h"
+
+const struct ctrace_cmd ctrace_cmd_view_def = {"view", ctrace_cmd_view, CTRACE_HELP_view,
+                                               CTRACE_USAGE_view};
+
+struct progress {
+  int shown;
+  int tty;
+  int last_pct;
+  struct timespec t0;
+};
+
+/* A progress bar on stderr, only for traces that take a while (> 0.3 s). */
+static void on_progress(void *arg, uint64_t done, uint64_t total) {
+  struct progress *p = arg;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  double el = (double)(now.tv_sec - p->t0.tv_sec) + (double)(now.tv_nsec - p->t0.tv_nsec) / 1e9;
+  if (!p->shown && (el < 0.3 || done >= total))
+    return;
+  int pct = total ? (int)(done * 100 / total) : 100;
+  if (pct == p->last_pct)
+    return;
+  p->last_pct = pct;
+  p->shown = 1;
+  if (p->tty) {
+    char bar[41];
+    int fill = pct * 40 / 100;
+    for (int i = 0; i < 40; i++)
+      bar[i] = i < fill ? '#' : '.';
+    bar[40] = 0;
+    fprintf(stderr, "\rctrace view: indexing [%s] %3d%%", bar, pct);
+    if (done >= total)
+      fputc('\n', stderr);
+  } else if (pct % 10 == 0) {
+    fprintf(stderr, "ctrace view: indexing %d%%\n", pct);
+  }
+}
+
+/* Opens url with $BROWSER or xdg-open, without waiting for it. */
+static void open_browser(const char *url) {
+  const char *browser = getenv("BROWSER");
+  pid_t pid = fork();
+  if (pid < 0)
+    return;
+  if (pid == 0) {
+    /* a grandchild, so that nobody has to reap it */
+    if (fork() != 0)
+      _exit(0);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+    }
+    if (browser && *browser)
+      execlp("sh", "sh", "-c", "exec $BROWSER \"$1\"", "sh", url, (char *)NULL);
+    else
+      execlp("xdg-open", "xdg-open", url, (char *)NULL);
+    fprintf(stderr, "ctrace view: cannot start a browser (%s); open %s yourself\n",
+            strerror(errno), url);
+    _exit(127);
+  }
+  waitpid(pid, NULL, 0);
+}
+
+int ctrace_cmd_view(int argc, char **argv) {
+  const struct ctrace_cmd *cmd = &ctrace_cmd_view_def;
+  const char *addr = "127.0.0.1:0", *path = NULL;
+  int browser = 1;
+  for (int i = 1; i < argc; i++) {
+    if (ctrace_cli_wants_help(cmd, argv[i]))
+      return CTRACE_EXIT_OK;
+    if (strcmp(argv[i], "--no-browser") == 0)
+      browser = 0;
+    else if (strcmp(argv[i], "--addr") == 0) {
+      if (i + 1 >= argc)
+        return ctrace_cli_usage_error(cmd, "--addr needs HOST:PORT");
+      addr = argv[++i];
+    } else if (strncmp(argv[i], "--addr=", 7) == 0)
+      addr = argv[i] + 7;
+    else if (argv[i][0] == '-' && argv[i][1])
+      return ctrace_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+    else if (path)
+      return ctrace_cli_usage_error(cmd, "one FILE only");
+    else
+      path = argv[i];
+  }
+  if (!path)
+    return ctrace_cli_usage_error(cmd, "FILE missing");
+
+  /* Block the signals that stop us before any thread starts: the server's
+   * threads inherit the mask and sigwait() below takes them. */
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  ctrace_reader *r = ctrace_cli_open(cmd->name, path);
+  if (!r)
+    return CTRACE_EXIT_FAIL;
+  struct progress prog = {.tty = isatty(2), .last_pct = -1};
+  clock_gettime(CLOCK_MONOTONIC, &prog.t0);
+  struct ctrace_view v;
+  if (ctrace_view_init(&v, r, path, on_progress, &prog) < 0) {
+    fprintf(stderr, "ctrace view: %s: out of memory while indexing\n", path);
+    ctrace_reader_close(r);
+    return CTRACE_EXIT_FAIL;
+  }
+  ctrace_server *srv;
+  char err[256];
+  if (ctrace_serve_start(addr, &v, &srv, err, sizeof err) < 0) {
+    fprintf(stderr, "ctrace view: %s\n", err);
+    ctrace_view_fini(&v);
+    ctrace_reader_close(r);
+    return CTRACE_EXIT_FAIL;
+  }
+  printf("ctrace view: serving %s at %s (Ctrl-C to stop)\n", path, ctrace_serve_url(srv));
+  fflush(stdout);
+  if (browser)
+    open_browser(ctrace_serve_url(srv));
+  int sig = 0;
+  sigwait(&stop, &sig);
+  fprintf(stderr, "ctrace view: stopping\n");
+  ctrace_serve_stop(srv);
+  ctrace_view_fini(&v);
+  int status = ctrace_cli_read_status(r);
+  ctrace_reader_close(r);
+  return status == CTRACE_EXIT_FAIL ? CTRACE_EXIT_FAIL : CTRACE_EXIT_OK;
+}

@@ -1,0 +1,55 @@
+/*
+ * view.h - what `ctrace view` serves: one opened trace with its timeline
+ * index, whole-trace stats and a symbolizer, and the HTTP API over it
+ * (api.c), independent of the HTTP library (server.c does the sockets).
+ */
+#ifndef CTRACE_SERVE_VIEW_H
+#define CTRACE_SERVE_VIEW_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "../analyze/stats.h"
+#include "../analyze/timeline.h"
+#include "../read/reader.h"
+#include "../read/symbolize.h"
+
+struct ctrace_view {
+  const char *path;
+  const ctrace_reader *r;
+  struct ctrace_timeline *tl;
+  struct ctrace_stats st;
+  ctrace_symbolizer *sym;
+  pthread_mutex_t sym_lock; /* libdw lookups are not thread-safe */
+};
+
+/* Indexes r (kept open by the caller) for serving. 0 or -ENOMEM. */
+int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *path,
+                     ctrace_tl_progress progress, void *arg);
+void ctrace_view_fini(struct ctrace_view *v);
+
+/* An answer: status, Content-Type, body (malloc'ed, freed by the caller). */
+struct ctrace_reply {
+  int status;
+  const char *type;
+  char *body;
+  size_t len;
+  char disposition[96]; /* Content-Disposition, "" when none */
+};
+
+/* Looks up a query parameter of the request, NULL when absent. */
+typedef const char *(*ctrace_param_fn)(void *ctx, const char *key);
+
+/*
+ * Answers GET path (below /api/) with the query parameters given by param.
+ * Always fills *out: 200 with the body, 400 with {"error": "..."} on a bad
+ * parameter, 404 on an unknown endpoint, 500 when out of memory. Safe to call
+ * from several threads at once.
+ */
+void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn param,
+                       void *ctx, struct ctrace_reply *out);
+
+/* Fills *out with a JSON error object. */
+void ctrace_reply_error(struct ctrace_reply *out, int status, const char *msg);
+
+#endif
