@@ -34,8 +34,12 @@ function send(res, status, body, type = 'application/json') {
 
 const PROFILE_KINDS = ['sync', 'net', 'syscall', 'sleep'];
 
-function api(data, url, res) {
+function api(data, url, res, failures) {
   const q = url.searchParams;
+  if (failures[url.pathname]) {
+    const [status, error] = failures[url.pathname];
+    return send(res, status, { error });
+  }
   switch (url.pathname) {
     case '/api/summary':
       return send(res, 200, data.summary);
@@ -82,12 +86,16 @@ async function staticFile(webDir, url, res) {
   }
 }
 
-/** Start the mock on 127.0.0.1 (port 0: any free port). Resolves to {url, close()}. */
-export function startMock({ port = 0, data = makeMockData(), webDir = WEB_DIR } = {}) {
+/**
+ * Start the mock on 127.0.0.1 (port 0: any free port). Resolves to {url, close()}.
+ * data: the canned answers (makeMockData()); webDir: the files to serve;
+ * failures: {'/api/threads': [500, 'message']} to make an endpoint fail.
+ */
+export function startMock({ port = 0, data = makeMockData(), webDir = WEB_DIR, failures = {} } = {}) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
-    if (url.pathname.startsWith('/api/')) return api(data, url, res);
+    if (url.pathname.startsWith('/api/')) return api(data, url, res, failures);
     return staticFile(webDir, url, res);
   });
   return new Promise((resolve, reject) => {

@@ -1,0 +1,99 @@
+// shell.test.mjs - the viewer's shell and non-timeline views against the mock
+// server (mock-server.mjs): fast, needs no C build. Also covers what the real
+// trace cannot show on demand: dropped events and tracer overhead, server
+// errors, and the placeholder when timeline.js is missing.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { startMockServer, launchBrowser, openView, screenshot, tempDir } from './harness.mjs';
+import { WEB_DIR } from './mock-server.mjs';
+import { makeMockData } from './mock-data.mjs';
+import { viewerSuite } from './viewer-checks.mjs';
+
+viewerSuite({
+  label: 'viewer on the mock server',
+  start: () => startMockServer(),
+  shots: 'mock',
+  expect: { threadNames: ['main', 'acceptor', 'handler'], handleRequest: { count: 3, p50Min: 45e6, p50Max: 150e6 } },
+});
+
+describe('shell edge cases (mock server)', () => {
+  let browser;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    if (browser) await browser.close();
+  });
+
+  test('dropped events, tracer overhead and an incomplete trace are shown prominently', async () => {
+    const data = makeMockData({ summary: { dropped_events: 1234, tracer_overhead_ns: 2_500_000, tracer_events: 17, complete: false, read_error: 'truncated batch at offset 4096' } });
+    const server = await startMockServer({ data });
+    const page = await browser.newPage();
+    try {
+      assert.equal(await openView(page, server.url, '#/summary'), 'ready');
+      assert.match(await page.textContent('.alert[data-alert="dropped"]'), /1,234\s*events were dropped/);
+      assert.match(await page.textContent('.alert[data-alert="overhead"]'), /2\.50 ms\s*spent inside the tracer/);
+      assert.match(await page.textContent('.alert[data-alert="incomplete"]'), /offset 4096/);
+      assert.equal(await page.locator('.card[data-card="dropped"]').count(), 0, 'no "0 dropped" card');
+      await page.waitForSelector('#trace-alert:not([hidden])');
+      assert.match(await page.textContent('#trace-alert'), /1,234 events dropped/);
+      await screenshot(page, 'mock-summary-alerts');
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
+  test('a failing endpoint gives a readable error, not a blank page', async () => {
+    const data = makeMockData();
+    data.threads = null; // the mock then answers 500 below
+    const server = await startMockServer({ data, failures: { '/api/threads': [500, 'index not ready'] } });
+    const page = await browser.newPage();
+    try {
+      await openView(page, server.url, '#/threads');
+      assert.match(await page.textContent('.error-box'), /index not ready/);
+      assert.match(await page.textContent('.error-box'), /HTTP 500/);
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
+  test('without timeline.js the Timeline tab shows a placeholder and the other tabs work', async () => {
+    const dir = await tempDir();
+    for (const f of await fsp.readdir(WEB_DIR)) {
+      if (!f.startsWith('timeline.')) await fsp.copyFile(path.join(WEB_DIR, f), path.join(dir, f));
+    }
+    const server = await startMockServer({ webDir: dir });
+    const page = await browser.newPage();
+    try {
+      assert.equal(await openView(page, server.url, ''), 'error');
+      assert.match(await page.textContent('main#view'), /Timeline is not available/);
+      await page.click('main#view a[href="#/threads"]');
+      await page.waitForSelector('main#view[data-view="threads"][data-state="ready"]');
+      assert.ok((await page.locator('.threads-table tbody tr').count()) > 0);
+    } finally {
+      await page.close();
+      await server.close();
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an unknown route falls back to the default view; tabs are links', async () => {
+    const server = await startMockServer();
+    const page = await browser.newPage();
+    try {
+      await openView(page, server.url, '#/summary');
+      const hrefs = await page.$$eval('#tabs a', (as) => as.map((a) => a.getAttribute('href')));
+      assert.deepEqual(hrefs, ['#/timeline', '#/threads', '#/tasks', '#/profiles', '#/summary']);
+      await page.goto(`${server.url}#/no-such-view`);
+      await page.waitForSelector('main#view[data-view="timeline"]');
+      assert.equal(await page.getAttribute('#tabs a[data-view="timeline"]', 'aria-selected'), 'true');
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+});
