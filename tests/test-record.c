@@ -525,6 +525,9 @@ TEST_IMPL(record_stop_signal_handler_events_counted) {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGALRM, &sa, NULL);
   ASSERT_EQ(ctrace_start_path(test_path("sig.ctrace")), 0);
+  /* The first use of a name in a trace allocates, which a handler must not
+   * do (documented); after that, recording in a handler is safe. */
+  ctrace_counter("in.handler", 0);
   struct itimerval it = {{0, 100}, {0, 100}};
   setitimer(ITIMER_REAL, &it, NULL);
   long n = 0;
@@ -545,7 +548,7 @@ TEST_IMPL(record_stop_signal_handler_events_counted) {
   /* Every main-loop event is there, in order; handler events are there
    * or counted as dropped. */
   uint64_t total = ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER);
-  ASSERT_UINT_EQ(total + ctrace_reader_dropped(r), (uint64_t)(n + calls));
+  ASSERT_UINT_EQ(total + ctrace_reader_dropped(r), (uint64_t)(n + calls + 1));
   ctrace_reader_close(r);
   return 0;
 }

@@ -124,8 +124,10 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   }
   /* Task durations: TASK_END may be on another thread than TASK_BEGIN, so
    * both sides are sorted by task id and merged: O(n log n). */
-  qsort(open, nopen, sizeof *open, cmp_task);
-  qsort(ends, nends, sizeof *ends, cmp_task);
+  if (nopen > 1)
+    qsort(open, nopen, sizeof *open, cmp_task);
+  if (nends > 1)
+    qsort(ends, nends, sizeof *ends, cmp_task);
   for (size_t k = 0, e = 0; k < nopen; k++) {
     while (e < nends && ends[e].id < open[k].id)
       e++;

@@ -382,8 +382,10 @@ static int cmp_threads_by_first(const void *a, const void *b) {
 /* Per-thread batch lists, threads sorted by first event, links resolved. */
 static int build_index(ctrace_reader *r) {
   size_t nt = r->threads.n;
-  qsort(r->threads.v, nt, sizeof *r->threads.v, cmp_threads_by_first);
-  memset(r->tid_vals, 0, r->tid_cap * sizeof *r->tid_vals);
+  if (nt) {
+    qsort(r->threads.v, nt, sizeof *r->threads.v, cmp_threads_by_first);
+    memset(r->tid_vals, 0, r->tid_cap * sizeof *r->tid_vals);
+  }
   for (size_t i = 0; i < nt; i++) {
     size_t j = (r->threads.v[i].tid * 2654435761u) & (r->tid_cap - 1);
     while (r->tid_vals[j])
@@ -415,7 +417,8 @@ static int build_index(ctrace_reader *r) {
   }
   for (size_t i = 0; i < nt; i++) {
     struct ctrace_thread_info *t = &r->threads.v[i];
-    qsort_r(t->batches, t->nbatches, sizeof *t->batches, cmp_u32_by_seq, r);
+    if (t->nbatches > 1)
+      qsort_r(t->batches, t->nbatches, sizeof *t->batches, cmp_u32_by_seq, r);
   }
   /* Creation links: THREAD_CREATE(link) in one thread, THREAD_START(link)
    * in another. O(threads x creators' events); creators are few. */
