@@ -9,6 +9,7 @@
  * stacks from known functions, as the preload library does.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -337,6 +338,276 @@ TEST_IMPL(export_pprof_reads_in_go_tool_pprof) {
   ASSERT_STR_CONTAINS(out, "export_site_mutex");
   ASSERT_STR_CONTAINS(out, "(unknown stack)");
   ASSERT_STR_CONTAINS(out, "Type: delay");
+  free(out);
+  free(err);
+  return 0;
+}
+
+/* ---- Chrome trace JSON ---- */
+
+/* Checks a Chrome trace JSON file with python3's json module: argv[1] the
+ * file. Prints "ok" or what is wrong. */
+static const char chrome_check_py[] =
+    "import json, re, sys\n"
+    "text = open(sys.argv[1], encoding='utf-8').read()\n"
+    "d = json.loads(text)\n"
+    "ev = d['traceEvents']\n"
+    "def one(**kw):\n"
+    "    m = [e for e in ev if all(e.get(k) == v for k, v in kw.items())]\n"
+    "    assert len(m) == 1, ('want one', kw, len(m))\n"
+    "    return m[0]\n"
+    "names = {e['args']['name']: e['tid'] for e in ev if e['ph'] == 'M' and e['name'] == 'thread_name'}\n"
+    "main, waker = names['export-main'], names['export-waker']\n"
+    "w = one(ph='X', name='mutex wait')\n"
+    "assert w['tid'] == main and w['cat'] == 'sync', w\n"
+    "assert 30000 <= w['dur'] < 2000000, w\n"
+    "assert w['args']['stack'][0].startswith('export_site_mutex ('), w\n"
+    "assert one(ph='X', name='cond wait')['args'].get('stack') is None\n"
+    "assert one(ph='X', name='sleep')['cat'] == 'sleep'\n"
+    "assert one(ph='X', name='recv')['cat'] == 'net'\n"
+    "r = one(ph='X', name='read')\n"
+    "assert r['cat'] == 'io' and r['args']['fd'] == 3 and r['args']['result'] == 100, r\n"
+    "b, e = one(ph='b', name='request'), one(ph='e', name='request')\n"
+    "assert b['id'] == e['id'] and b['tid'] == main and e['tid'] == waker and e['ts'] > b['ts']\n"
+    "h = one(ph='B', name='handle')\n"
+    "assert h['tid'] == main and h['args']['task'] == b['id']\n"
+    "for t in (main, waker):\n"
+    "    nb = len([x for x in ev if x['ph'] == 'B' and x['tid'] == t])\n"
+    "    ne = len([x for x in ev if x['ph'] == 'E' and x['tid'] == t])\n"
+    "    assert nb == ne == 1, (t, nb, ne)\n"
+    "l = one(ph='i', cat='log')\n"
+    "assert l['name'] == 'GET /index.html' and l['args']['category'] == 'http', l\n"
+    "s, f = one(ph='s', cat='wake'), one(ph='f', cat='wake')\n"
+    "assert s['id'] == f['id'] and s['tid'] == waker and f['tid'] == main and f['bp'] == 'e'\n"
+    "j = one(ph='X', name='join wait')\n"
+    "assert j['ts'] <= f['ts'] <= j['ts'] + j['dur'], (j, f)\n"
+    "assert one(ph='X', name='wake')['args']['woken_tid'] == main\n"
+    "assert re.search(r'\"ts\":[0-9]+\\.[0-9]{3},', text)\n"
+    "print('ok')\n";
+
+static void check_chrome_json(const char *json) {
+  char *argv[] = {"/usr/bin/python3", "-c", (char *)chrome_check_py, (char *)json, NULL};
+  char *out = NULL, *err = NULL;
+  int st = test_run(argv, NULL, &out, &err);
+  if (st != 0 || !out || strcmp(out, "ok\n") != 0)
+    TEST_FAIL_("python3 check of %s: exit %d: %s%s", json, st, out ? out : "", err ? err : "");
+  free(out);
+  free(err);
+}
+
+TEST_IMPL(export_chrome_json_has_expected_events) {
+  if (access("/usr/bin/python3", X_OK) != 0)
+    RETURN_SKIP("python3 not installed");
+  ctrace_reader *r = open_trace(make_trace("c.ct"));
+  ctrace_symbolizer *sym = ctrace_sym_new(r);
+  const char *json = test_path("c.json");
+  FILE *f = fopen(json, "w");
+  ASSERT(f != NULL);
+  ASSERT_EQ(ctrace_chrome_write(r, sym, f), 0);
+  ASSERT_EQ(fclose(f), 0);
+  ctrace_sym_free(sym);
+  ctrace_reader_close(r);
+  check_chrome_json(json);
+  /* And python3 -m json.tool, as a user would check it. */
+  char *argv[] = {"/usr/bin/python3", "-m", "json.tool", (char *)json, NULL};
+  char *out = NULL;
+  ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
+  free(out);
+  return 0;
+}
+
+TEST_IMPL(export_chrome_escapes_bad_utf8) {
+  if (access("/usr/bin/python3", X_OK) != 0)
+    RETURN_SKIP("python3 not installed");
+  const char *path = test_path("u.ct");
+  ASSERT_EQ(ctrace_start_path(path), 0);
+  ctrace_thread_set_name("bad\xff\xfe name \"q\" \\ \x01");
+  ctrace_region_begin("caf\xc3\xa9 \xe2\x82 \xed\xa0\x80 end");
+  ctrace_log_str(0, "cat\x80", "tab\there\nnewline \xf0\x9f\x98\x80");
+  ctrace_region_end();
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r = open_trace(path);
+  const char *json = test_path("u.json");
+  FILE *f = fopen(json, "w");
+  ASSERT_EQ(ctrace_chrome_write(r, NULL, f), 0);
+  ASSERT_EQ(fclose(f), 0);
+  ctrace_reader_close(r);
+  static const char py[] =
+      "import json, sys\n"
+      "ev = json.loads(open(sys.argv[1], 'rb').read().decode('utf-8', 'strict'))['traceEvents']\n"
+      "names = [e['args']['name'] for e in ev if e.get('name') == 'thread_name']\n"
+      "assert 'bad\\ufffd\\ufffd name \"q\" \\\\ \\x01' in names, names\n"
+      "reg = [e['name'] for e in ev if e['ph'] == 'B']\n"
+      "assert reg == ['caf\\u00e9 \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd end'], reg\n"
+      "log = [e for e in ev if e['ph'] == 'i'][0]\n"
+      "assert log['args']['message'] == 'tab\\there\\nnewline \\U0001f600', log\n"
+      "assert log['args']['category'] == 'cat\\ufffd', log\n"
+      "print('ok')\n";
+  char *argv[] = {"/usr/bin/python3", "-c", (char *)py, (char *)json, NULL};
+  char *out = NULL, *err = NULL;
+  int st = test_run(argv, NULL, &out, &err);
+  if (st != 0 || !out || strcmp(out, "ok\n") != 0)
+    TEST_FAIL_("python3: exit %d: %s%s", st, out ? out : "", err ? err : "");
+  free(out);
+  free(err);
+  return 0;
+}
+
+/* ---- damaged traces: every export works on what is readable ---- */
+
+/* with_sym: also symbolize (libdw reads the test binary: ~60 ms a time). */
+static void export_everything(const char *trace, int with_sym) {
+  char err[CTRACE_READ_ERRLEN];
+  ctrace_reader *r = NULL;
+  if (ctrace_reader_open(trace, &r, err, sizeof err) != 0)
+    return; /* nothing readable: fine */
+  ctrace_symbolizer *sym = with_sym ? ctrace_sym_new(r) : NULL;
+  for (int k = 0; k < 4; k++) {
+    struct ctrace_profile p;
+    ASSERT_EQ(ctrace_profile_build(r, (enum ctrace_profile_kind)k, INT64_MIN, INT64_MAX, 0, &p), 0);
+    uint8_t *out;
+    size_t len;
+    ASSERT_EQ(ctrace_pprof_write(r, sym, &p, (enum ctrace_profile_kind)k, &out, &len), 0);
+    free(out);
+    ctrace_profile_free(&p);
+  }
+  FILE *f = fopen("/dev/null", "w");
+  ASSERT_EQ(ctrace_chrome_write(r, sym, f), 0);
+  fclose(f);
+  ctrace_sym_free(sym);
+  ctrace_reader_close(r);
+}
+
+TEST_IMPL(export_damaged_traces_do_not_crash) {
+  const char *path = make_trace("d.ct");
+  size_t len;
+  uint8_t *data = (uint8_t *)test_read_file(path, &len);
+  ASSERT(data != NULL);
+  const char *cut = test_path("cut.ct");
+  /* Cut at 64 places, then flip bytes at 300 places (deterministic). */
+  for (size_t i = 1; i <= 64; i++) {
+    ASSERT_EQ(test_write_file(cut, data, len * i / 65), 0);
+    export_everything(cut, i % 16 == 0);
+  }
+  uint64_t x = 0x243f6a8885a308d3ull;
+  for (int i = 0; i < 300; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    size_t off = 32 + (size_t)(x % (len - 32));
+    uint8_t saved = data[off];
+    data[off] ^= (uint8_t)(x >> 32) | 1;
+    ASSERT_EQ(test_write_file(cut, data, len), 0);
+    export_everything(cut, i % 50 == 0);
+    data[off] = saved;
+  }
+  free(data);
+  return 0;
+}
+
+/* ---- the commands ---- */
+
+/* Runs build/ctrace with the arguments up to the first NULL (at most 10). */
+static int ctrace_cmd(char **out, char **err, ...) {
+  char *argv[12] = {(char *)test_build_path("ctrace")};
+  va_list ap;
+  va_start(ap, err);
+  for (int i = 1; i < 11; i++)
+    if (!(argv[i] = va_arg(ap, char *)))
+      break;
+  va_end(ap);
+  return test_run(argv, NULL, out, err);
+}
+
+TEST_IMPL(export_cli_pprof_and_chrome) {
+  const char *trace = make_trace("cli.ct");
+  const char *pb = test_path("cli.pb.gz"), *json = test_path("cli.json");
+  char *out = NULL, *err = NULL;
+  ASSERT_EQ(ctrace_cmd(&out, &err, "export", "--format", "pprof", "--kind", "net", "-o", pb,
+                       trace, NULL),
+            0);
+  free(out);
+  free(err);
+  if (access("/usr/bin/protoc", X_OK) == 0) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "gzip -dc '%s' | /usr/bin/protoc --decode_raw", pb);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
+    ASSERT_STR_CONTAINS(out, "\"export_site_recv\"");
+    ASSERT(strstr(out, "\"export_site_mutex\"") == NULL);
+    free(out);
+  }
+  ASSERT_EQ(ctrace_cmd(&out, &err, "export", "--format", "chrome", "-o", json, trace, NULL, NULL),
+            0);
+  free(out);
+  free(err);
+  if (access("/usr/bin/python3", X_OK) == 0)
+    check_chrome_json(json);
+  /* -o - is stdout, and the default. */
+  ASSERT_EQ(ctrace_cmd(&out, &err, "export", "--format", "chrome", trace, NULL, NULL, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "\"traceEvents\":[");
+  ASSERT_STR_CONTAINS(out, "\"mutex wait\"");
+  free(out);
+  free(err);
+  /* Bad usage: exit 2 with a message. */
+  static const char *bad[][5] = {{"--format", "xml", "@", NULL},
+                                 {"--format", "pprof", "--kind", "cpu", "@"},
+                                 {"--format", "chrome", "--kind", "sync", "@"},
+                                 {"--format", "pprof", "--start", "soon", "@"},
+                                 {"--kind", "sync", "@", NULL},
+                                 {"--format", "chrome", "@", "@", NULL},
+                                 {"--format", NULL}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const char *a[5];
+    for (int k = 0; k < 5; k++)
+      a[k] = bad[i][k] && strcmp(bad[i][k], "@") == 0 ? trace : bad[i][k];
+    ASSERT_EQ(ctrace_cmd(&out, &err, "export", a[0], a[1], a[2], a[3], a[4], NULL), 2);
+    ASSERT_STR_CONTAINS(err, "ctrace export: ");
+    free(out);
+    free(err);
+  }
+  /* A missing trace: exit 1. */
+  ASSERT_EQ(ctrace_cmd(&out, &err, "export", "--format", "chrome", test_path("none.ct"), NULL,
+                       NULL, NULL),
+            1);
+  free(out);
+  free(err);
+  return 0;
+}
+
+TEST_IMPL(export_cli_profile_table) {
+  const char *trace = make_trace("prof.ct");
+  char *out = NULL, *err = NULL;
+  ASSERT_EQ(ctrace_cmd(&out, &err, "profile", trace, NULL, NULL, NULL, NULL, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "sync: ");
+  ASSERT_STR_CONTAINS(out, "net: ");
+  ASSERT_STR_CONTAINS(out, "syscall: ");
+  ASSERT_STR_CONTAINS(out, "sleep: ");
+  ASSERT_STR_CONTAINS(out, "export_site_mutex (");
+  ASSERT_STR_CONTAINS(out, "test-export.c:");
+  ASSERT_STR_CONTAINS(out, "(unknown stack)");
+  /* The mutex wait is the largest sync entry: it comes first. */
+  char *sync = strstr(out, "sync: ");
+  ASSERT(strstr(sync, "export_site_mutex") < strstr(sync, "(unknown stack)"));
+  free(out);
+  free(err);
+  ASSERT_EQ(ctrace_cmd(&out, &err, "profile", "--kind", "sleep", "--depth", "1", trace, NULL,
+                       NULL),
+            0);
+  ASSERT_STR_CONTAINS(out, "sleep: ");
+  ASSERT_STR_CONTAINS(out, "export_site_sleep (");
+  ASSERT(strstr(out, "sync: ") == NULL);
+  ASSERT(strstr(out, "<- ") == NULL || strstr(out, "more") != NULL);
+  free(out);
+  free(err);
+  /* A window before anything blocked: empty. */
+  ASSERT_EQ(ctrace_cmd(&out, &err, "profile", "--kind", "sync", "--end", "1ns", trace, NULL,
+                       NULL),
+            0);
+  ASSERT_STR_CONTAINS(out, "sync: 0ns blocked in 0 events at 0 stacks");
+  free(out);
+  free(err);
+  ASSERT_EQ(ctrace_cmd(&out, &err, "profile", "--top", "x", trace, NULL, NULL, NULL, NULL), 2);
   free(out);
   free(err);
   return 0;
