@@ -235,7 +235,7 @@ static int build_levels(struct ctrace_timeline *tl, uint32_t th) {
   struct ctrace_tl_level *lv = tl->levels[th];
   int64_t w = 1024; /* ns; each level 8 times coarser: 1 us .. 17 s */
   unsigned k = 1;
-  while (k < CTRACE_TL_MAX_LEVELS && lv[k - 1].n > 512) {
+  while (k < CTRACE_TL_MAX_LEVELS && lv[k - 1].n > 512 && w < (int64_t)1 << 40) {
     struct vec out = {.size = sizeof(uint64_t)};
     struct level_out o = {&out, tl->start_ns, 0};
     struct merger m = {.w = w, .fn = level_emit, .arg = &o};
@@ -245,11 +245,17 @@ static int build_levels(struct ctrace_timeline *tl, uint32_t th) {
       free(out.v);
       return -1;
     }
+    w *= 8;
+    if (out.n > lv[k - 1].n / 2) {
+      /* Not worth its memory: querying the finer level costs at most twice
+       * as much. Try the next width from the same level. */
+      free(out.v);
+      continue;
+    }
     lv[k].v = vec_take(&out, &tl->bytes);
     lv[k].n = out.n;
-    lv[k].min_width = w;
+    lv[k].min_width = w / 8;
     k++;
-    w *= 8;
   }
   tl->nlevels[th] = (uint8_t)k;
   return 0;
@@ -318,8 +324,6 @@ int ctrace_timeline_span_at(const struct ctrace_timeline *tl, uint32_t thread, i
 /* ---- regions ---- */
 static int cmp_region(const void *a, const void *b) {
   const struct ctrace_tl_region *x = a, *y = b;
-  if (x->thread != y->thread)
-    return x->thread < y->thread ? -1 : 1;
   if (x->depth != y->depth)
     return x->depth < y->depth ? -1 : 1;
   return x->start < y->start ? -1 : x->start > y->start;
@@ -419,6 +423,18 @@ const struct ctrace_tl_wake *ctrace_timeline_woken_by(const struct ctrace_timeli
     if (tl->wakes[i].woken == thread)
       return &tl->wakes[i];
   return NULL;
+}
+
+uint32_t ctrace_timeline_region_thread(const struct ctrace_timeline *tl, size_t k) {
+  uint32_t lo = 0, hi = tl->nthreads;
+  while (lo < hi) { /* the last thread whose range starts at or before k */
+    uint32_t mid = lo + (hi - lo + 1) / 2;
+    if (mid < tl->nthreads && tl->region_off[mid] <= k)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
 }
 
 const struct ctrace_tl_peer *ctrace_timeline_peer(const struct ctrace_timeline *tl,
@@ -565,7 +581,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct vec *regio
           goto oom;
         *rg = (struct ctrace_tl_region){.start = stack[depth].start, .end = t,
                                         .task = stack[depth].task, .name = stack[depth].name,
-                                        .depth = (uint16_t)depth, .thread = i};
+                                        .depth = (uint16_t)depth};
         if (add_touch(touches, stack[depth].task, i, t) < 0)
           goto oom;
       }
@@ -619,7 +635,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct vec *regio
       goto oom;
     *rg = (struct ctrace_tl_region){.start = stack[depth].start, .end = th->last_ns,
                                     .task = stack[depth].task, .name = stack[depth].name,
-                                    .depth = (uint16_t)depth, .open = 1, .thread = i};
+                                    .depth = (uint16_t)depth, .open = 1};
   }
   /* the last transition may sit at the thread's end: drop it */
   while (tr.n > 1 && tr_time(tl, ((uint64_t *)tr.v)[tr.n - 1]) >= th->last_ns)
@@ -782,25 +798,27 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     tids[i] = (struct tid_idx){ti->tid, i};
   }
   uint64_t done = 0, total = ctrace_reader_nevents(r);
-  for (uint32_t i = 0; i < nt; i++)
+  for (uint32_t i = 0; i < nt; i++) {
+    tl->region_off[i] = regions.n;
     if (scan_thread(tl, i, &regions, &logs, &peers, &wakes, &tev, &touches, &creates, progress, arg,
                     &done, total) < 0)
       goto oom;
+  }
+  tl->region_off[nt] = regions.n;
   if (progress)
     progress(arg, total, total);
 
-  /* regions: by (thread, depth, start) */
-  qsort(regions.v, regions.n, regions.size, cmp_region);
+  /* regions: grouped by thread as scanned; each thread's by (depth, start) */
   tl->nregions = regions.n;
   tl->regions = vec_take(&regions, &tl->bytes);
-  for (size_t k = 0; k < tl->nregions; k++) {
-    uint32_t th = tl->regions[k].thread;
-    tl->region_off[th + 1]++;
-    if (tl->regions[k].depth + 1u > tl->max_depth[th])
-      tl->max_depth[th] = (uint16_t)(tl->regions[k].depth + 1u);
+  for (uint32_t i = 0; i < nt; i++) {
+    size_t lo = tl->region_off[i], hi = tl->region_off[i + 1];
+    if (hi > lo)
+      qsort(tl->regions + lo, hi - lo, sizeof *tl->regions, cmp_region);
+    for (size_t k = lo; k < hi; k++)
+      if (tl->regions[k].depth + 1u > tl->max_depth[i])
+        tl->max_depth[i] = (uint16_t)(tl->regions[k].depth + 1u);
   }
-  for (uint32_t i = 0; i < nt; i++)
-    tl->region_off[i + 1] += tl->region_off[i];
   /* logs: already by (thread, t) since threads were scanned in order */
   tl->nlogs = logs.n;
   tl->logs = vec_take(&logs, &tl->bytes);
@@ -988,9 +1006,10 @@ long ctrace_timeline_instances(const struct ctrace_timeline *tl, int regions, ui
       in->id = v[i].idx;
       in->start = rg->start;
       in->end = rg->end;
-      in->tids[0] = tl->threads[rg->thread].tid;
+      uint32_t th = ctrace_timeline_region_thread(tl, v[i].idx);
+      in->tids[0] = tl->threads[th].tid;
       in->ntids = 1;
-      ctrace_timeline_breakdown(tl, rg->thread, rg->start, rg->end, in->breakdown);
+      ctrace_timeline_breakdown(tl, th, rg->start, rg->end, in->breakdown);
     } else {
       const struct ctrace_tl_task *t = &tl->tasks[v[i].idx];
       in->id = t->id;

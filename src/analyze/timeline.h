@@ -57,11 +57,9 @@ struct ctrace_tl_region {
   int64_t start, end;
   uint64_t task;   /* task id given at REGION_BEGIN (0: none) */
   uint32_t name;   /* string id */
-  uint16_t depth;  /* 0 = outermost */
-  uint16_t open;   /* never ended: end is the thread's end */
-  uint32_t thread; /* index in the timeline's threads */
-  uint32_t pad;
-};
+  uint16_t depth; /* 0 = outermost */
+  uint16_t open;  /* never ended: end is the thread's end */
+};                /* the thread: see region_off */
 
 struct ctrace_tl_task {
   uint64_t id, parent;
@@ -130,7 +128,7 @@ struct ctrace_timeline {
   /* levels[t][0] holds the raw spans of thread t */
   struct ctrace_tl_level (*levels)[CTRACE_TL_MAX_LEVELS];
   uint8_t *nlevels;
-  /* regions sorted by (thread, depth, start); region_off[t] .. region_off[t+1] */
+  /* regions of thread t: region_off[t] .. region_off[t+1], by (depth, start) */
   struct ctrace_tl_region *regions;
   size_t nregions;
   size_t *region_off;
@@ -230,6 +228,9 @@ struct ctrace_tl_instance {
  * limit, sorted by duration descending. Returns the count or -ENOMEM. */
 long ctrace_timeline_instances(const struct ctrace_timeline *tl, int regions, uint32_t name,
                                size_t limit, struct ctrace_tl_instance **out);
+
+/* The thread (index) of region k. */
+uint32_t ctrace_timeline_region_thread(const struct ctrace_timeline *tl, size_t k);
 
 /* String id of the string equal to s (len bytes), or 0. O(strings). */
 uint32_t ctrace_timeline_find_string(const struct ctrace_timeline *tl, const char *s, size_t len);

@@ -1,0 +1,275 @@
+/*
+ * gen_trace.c - writes a synthetic trace of about N events through the real
+ * recorder (record.h: ctrace__enter / ctrace__ev / ctrace__leave), for the
+ * viewer's benchmarks and tests, until `ctrace run` records real programs.
+ *
+ * Usage: gen_trace FILE [N [THREADS]]   (default 100000 events, 4 workers)
+ *
+ * Each worker thread serves "requests": a task with regions (handle >
+ * db.query, parse), a log, network, file and poll system calls, mutex waits
+ * followed by a WAKE of the next worker, and now and then a sleep. Every 8th
+ * task ends on the next worker (a task that crosses threads). Times are
+ * virtual: each event gets a made-up duration (microseconds to
+ * milliseconds, deterministic from a seed), so a trace of 10M events spans
+ * tens of seconds while being written in a few. CTRACE_CLOCK=monotonic makes
+ * ticks nanoseconds so that virtual ticks convert exactly.
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ctrace.h"
+#include "../src/record/record.h"
+
+struct worker {
+  int id, n;
+  uint64_t events; /* to write */
+  uint64_t t0;     /* virtual start, ns */
+  uint32_t seed;
+  pthread_t th;
+};
+
+static uint32_t rnd(uint32_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 17;
+  *s ^= *s << 5;
+  return *s;
+}
+/* A duration in ns, log-uniform-ish between lo and hi. */
+static uint64_t dur(uint32_t *s, uint64_t lo, uint64_t hi) {
+  uint64_t span = hi - lo;
+  uint32_t r = rnd(s);
+  uint64_t x = (uint64_t)(r % 1000);
+  return lo + span * x * x / 1000000; /* skewed towards short */
+}
+
+static uint32_t tids[64]; /* of the workers, for WAKE events */
+static pthread_barrier_t ready;
+
+#define EMIT_BEGIN(kind, time)                                                 \
+  struct ctrace__thread *t = ctrace__enter();                                  \
+  if (!t)                                                                      \
+    return;                                                                    \
+  uint8_t *p = ctrace__ev(t, (kind), (time))
+
+static void ev_task_begin(uint64_t now, uint64_t id, uint32_t name) {
+  EMIT_BEGIN(CTRACE_EV_TASK_BEGIN, now);
+  p = ctrace__put_uvarint(p, id);
+  p = ctrace__put_uvarint(p, 0);
+  p = ctrace__put_uvarint(p, name);
+  p = ctrace__put_uvarint(p, 0);
+  ctrace__leave(t, p);
+}
+static void ev_task_end(uint64_t now, uint64_t id) {
+  EMIT_BEGIN(CTRACE_EV_TASK_END, now);
+  p = ctrace__put_uvarint(p, id);
+  ctrace__leave(t, p);
+}
+static void ev_region_begin(uint64_t now, uint64_t task, uint32_t name) {
+  EMIT_BEGIN(CTRACE_EV_REGION_BEGIN, now);
+  p = ctrace__put_uvarint(p, task);
+  p = ctrace__put_uvarint(p, name);
+  p = ctrace__put_uvarint(p, 0);
+  ctrace__leave(t, p);
+}
+static void ev_region_end(uint64_t now) {
+  EMIT_BEGIN(CTRACE_EV_REGION_END, now);
+  ctrace__leave(t, p);
+}
+static void ev_wait(uint64_t now, uint64_t reason, uint64_t object, uint64_t d, uint32_t stack) {
+  EMIT_BEGIN(CTRACE_EV_WAIT, now);
+  p = ctrace__put_uvarint(p, reason);
+  p = ctrace__put_uvarint(p, object);
+  p = ctrace__put_uvarint(p, d);
+  p = ctrace__put_uvarint(p, stack);
+  ctrace__leave(t, p);
+}
+static void ev_wake(uint64_t now, uint32_t tid, uint64_t object, uint32_t stack) {
+  EMIT_BEGIN(CTRACE_EV_WAKE, now);
+  p = ctrace__put_uvarint(p, tid);
+  p = ctrace__put_uvarint(p, object);
+  p = ctrace__put_uvarint(p, CTRACE_WAIT_MUTEX);
+  p = ctrace__put_uvarint(p, stack);
+  ctrace__leave(t, p);
+}
+static void ev_syscall(uint64_t now, uint64_t call, uint64_t cls, uint64_t fd, int64_t res,
+                       uint64_t d, uint32_t stack) {
+  EMIT_BEGIN(CTRACE_EV_SYSCALL, now);
+  p = ctrace__put_uvarint(p, call);
+  p = ctrace__put_uvarint(p, cls);
+  p = ctrace__put_uvarint(p, fd);
+  p = ctrace__put_uvarint(p, ctrace__zigzag(res));
+  p = ctrace__put_uvarint(p, d);
+  p = ctrace__put_uvarint(p, stack);
+  ctrace__leave(t, p);
+}
+static void ev_log(uint64_t now, uint64_t task, uint32_t cat, const char *msg) {
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return;
+  size_t len = strlen(msg);
+  if (ctrace__reserve(t, len + 10) < 0) {
+    ctrace__leave_empty(t);
+    return;
+  }
+  uint8_t *p = ctrace__ev(t, CTRACE_EV_LOG, now);
+  p = ctrace__put_uvarint(p, task);
+  p = ctrace__put_uvarint(p, cat);
+  p = ctrace__put_uvarint(p, 0);
+  p = ctrace__put_uvarint(p, len);
+  memcpy(p, msg, len);
+  ctrace__leave(t, p + len);
+}
+static void ev_sockaddr(uint64_t now, uint64_t fd, int port) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(0x0a000001u + (uint32_t)port % 200); /* 10.0.0.x */
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return;
+  if (ctrace__reserve(t, sizeof a + 10) < 0) {
+    ctrace__leave_empty(t);
+    return;
+  }
+  uint8_t *p = ctrace__ev(t, CTRACE_EV_SOCKADDR, now);
+  p = ctrace__put_uvarint(p, fd);
+  p = ctrace__put_uvarint(p, CTRACE_CALL_accept);
+  p = ctrace__put_uvarint(p, sizeof a);
+  memcpy(p, &a, sizeof a);
+  ctrace__leave(t, p + sizeof a);
+}
+
+/* Interned ids, looked up once per thread (the ids are per trace). */
+struct names {
+  uint32_t request, handle, db, parse, http;
+};
+static uint32_t sid(const char *s) {
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return 0;
+  uint32_t id = ctrace__name_session_id(ctrace__name_cached(t, s));
+  ctrace__leave_empty(t);
+  return id;
+}
+static uint32_t __attribute__((noinline)) stack_at(int depth) {
+  if (depth > 0)
+    return stack_at(depth - 1);
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return 0;
+  uint32_t id = ctrace__stack_here(t, __builtin_frame_address(0));
+  ctrace__leave_empty(t);
+  return id;
+}
+
+static void *work(void *arg) {
+  struct worker *w = arg;
+  char name[32];
+  snprintf(name, sizeof name, "worker-%d", w->id);
+  ctrace_thread_set_name(name);
+  struct names nm = {sid("request"), sid("handle"), sid("db.query"), sid("parse"), sid("http")};
+  uint32_t stacks[4] = {stack_at(0), stack_at(1), stack_at(2), stack_at(3)};
+  tids[w->id] = ctrace__gettid();
+  pthread_barrier_wait(&ready);
+  uint32_t *s = &w->seed;
+  uint64_t now = w->t0;
+  uint64_t written = 0;
+  uint64_t mutex = 0x55d0c0de1000ull;
+  for (uint64_t j = 0; written < w->events; j++) {
+    uint64_t task = (1ull << 40) + j * (uint64_t)w->n + (uint64_t)w->id;
+    uint64_t fd = 5 + j % 32;
+    if (j % 32 == 0) {
+      ev_sockaddr(now, fd, 40000 + (int)(j % 1000));
+      written++;
+    }
+    ev_task_begin(now += dur(s, 500, 3000), task, nm.request);
+    ev_region_begin(now += dur(s, 200, 2000), task, nm.handle);
+    if (j % 4 == 0) {
+      char msg[64];
+      snprintf(msg, sizeof msg, "GET /item/%llu", (unsigned long long)j);
+      ev_log(now += 300, task, nm.http, msg);
+      written++;
+    }
+    uint64_t d = dur(s, 2000, 400000);
+    ev_syscall(now += d + 1000, CTRACE_CALL_recv, CTRACE_SC_NET, fd, 512, d, stacks[0]);
+    ev_region_begin(now += dur(s, 500, 5000), task, nm.db);
+    d = dur(s, 1000, 200000);
+    ev_wait(now += d + 500, CTRACE_WAIT_MUTEX, mutex, d, stacks[1]);
+    d = dur(s, 5000, 900000);
+    ev_syscall(now += d + 2000, CTRACE_CALL_read, CTRACE_SC_FILE, 3, 4096, d, stacks[2]);
+    ev_region_end(now += dur(s, 1000, 20000));
+    ev_wake(now += 300, tids[(w->id + 1) % w->n], mutex, stacks[3]);
+    ev_region_begin(now += dur(s, 300, 3000), task, nm.parse);
+    ev_region_end(now += dur(s, 2000, 60000));
+    d = dur(s, 2000, 300000);
+    ev_syscall(now += d + 1000, CTRACE_CALL_epoll_wait, CTRACE_SC_POLL, 4, 1, d, stacks[0]);
+    d = dur(s, 500, 20000);
+    ev_syscall(now += d + 1000, CTRACE_CALL_send, CTRACE_SC_NET, fd, 2048, d, stacks[0]);
+    ev_region_end(now += dur(s, 500, 5000));
+    written += 14;
+    if (j % 8 == 7 && w->n > 1) {
+      /* handed over: the next worker ends it (later, in its own loop) */
+    } else {
+      ev_task_end(now += dur(s, 200, 2000), task);
+      written++;
+    }
+    if (j % 8 == 0 && j >= 8 && w->n > 1) {
+      /* end the task the previous worker handed to us */
+      int prev = (w->id + w->n - 1) % w->n;
+      ev_task_end(now += 500, (1ull << 40) + (j - 1) * (uint64_t)w->n + (uint64_t)prev);
+      written++;
+    }
+    if (j % 16 == 5) {
+      d = dur(s, 100000, 5000000);
+      ev_wait(now += d, CTRACE_WAIT_SLEEP, 0, d, stacks[1]);
+      written++;
+    }
+    if (j % 50 == 0) {
+      d = dur(s, 1000, 30000);
+      ev_syscall(now += d, CTRACE_CALL_close, CTRACE_SC_OTHER, fd, 0, d, stacks[2]);
+      written++;
+    }
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: gen_trace FILE [EVENTS [THREADS]]\n");
+    return 2;
+  }
+  uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 100000;
+  int nth = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 4;
+  if (nth < 1 || nth > 64) {
+    fprintf(stderr, "gen_trace: THREADS must be 1..64\n");
+    return 2;
+  }
+  setenv("CTRACE_CLOCK", "monotonic", 1);
+  setenv("CTRACE_MEMORY_MB", "1024", 0); /* do not drop while the writer catches up */
+  int err = ctrace_start_path(argv[1]);
+  if (err) {
+    fprintf(stderr, "gen_trace: %s\n", ctrace_strerror(err));
+    return 1;
+  }
+  ctrace_thread_set_name("main");
+  struct worker w[64];
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 2000000;
+  for (int i = 0; i < nth; i++) {
+    w[i] = (struct worker){.id = i, .n = nth, .events = n / (uint64_t)nth,
+                           .t0 = t0 + (uint64_t)i * 137000, .seed = 2463534242u + (uint32_t)i * 7919u};
+  }
+  pthread_barrier_init(&ready, NULL, (unsigned)nth);
+  for (int i = 0; i < nth; i++)
+    ctrace_pthread_create(&w[i].th, NULL, work, &w[i]);
+  for (int i = 0; i < nth; i++)
+    pthread_join(w[i].th, NULL);
+  err = ctrace_stop();
+  if (err) {
+    fprintf(stderr, "gen_trace: %s\n", ctrace_strerror(err));
+    return 1;
+  }
+  return 0;
+}

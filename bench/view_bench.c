@@ -1,0 +1,140 @@
+/*
+ * view_bench.c - how fast `ctrace view` opens a trace and answers the
+ * timeline: time to open (the reader's validating pass) and to index,
+ * memory of the index against the file's size, and /api/timeline answer
+ * times at full width, mid zoom (1/100 of the trace) and deep zoom (20 us),
+ * each at several positions (a pan). The answers are computed in-process by
+ * the same code the server runs (api.c), without the socket round trip
+ * (~0.1 ms on loopback).
+ *
+ * Usage: view_bench FILE [WIDTH_PX]      Prints a table; never fails.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../src/serve/view.h"
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "VmRSS:", 6) == 0)
+      kb = strtol(line + 6, NULL, 10);
+  if (f)
+    fclose(f);
+  return kb;
+}
+
+struct q {
+  char start[32], end[32], width[16];
+};
+static const char *param(void *ctx, const char *key) {
+  struct q *q = ctx;
+  if (strcmp(key, "start_ns") == 0)
+    return q->start;
+  if (strcmp(key, "end_ns") == 0)
+    return q->end;
+  if (strcmp(key, "width") == 0)
+    return q->width;
+  return NULL;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Runs n windows of length len spread over the trace; prints median, max. */
+static void zoom(struct ctrace_view *v, const char *label, int64_t len, int width, int n) {
+  int64_t s0 = v->tl->start_ns, s1 = v->tl->end_ns;
+  if (len > s1 - s0)
+    len = s1 - s0;
+  double *t = malloc((size_t)n * sizeof *t);
+  size_t bytes = 0;
+  for (int i = 0; i < n; i++) {
+    int64_t a = s0 + (n > 1 ? (s1 - s0 - len) / (n - 1) * i : 0);
+    struct q q;
+    snprintf(q.start, sizeof q.start, "%" PRId64, a);
+    snprintf(q.end, sizeof q.end, "%" PRId64, a + len);
+    snprintf(q.width, sizeof q.width, "%d", width);
+    struct ctrace_reply r;
+    double t0 = now_ms();
+    ctrace_api_handle(v, "/api/timeline", param, &q, &r);
+    t[i] = now_ms() - t0;
+    bytes += r.len;
+    free(r.body);
+  }
+  qsort(t, (size_t)n, sizeof *t, cmp_d);
+  printf("  %-28s %9.2f %9.2f %10zu\n", label, t[n / 2], t[n - 1], bytes / (size_t)n);
+  free(t);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: view_bench FILE [WIDTH_PX]\n");
+    return 2;
+  }
+  int width = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 1600;
+  long rss0 = rss_kb();
+  double t0 = now_ms();
+  ctrace_reader *r;
+  char err[256];
+  if (ctrace_reader_open(argv[1], &r, err, sizeof err) < 0) {
+    fprintf(stderr, "view_bench: %s\n", err);
+    return 0;
+  }
+  double t1 = now_ms();
+  long rss1 = rss_kb();
+  struct ctrace_view v;
+  if (ctrace_view_init(&v, r, argv[1], NULL, NULL) < 0) {
+    fprintf(stderr, "view_bench: out of memory\n");
+    return 0;
+  }
+  double t2 = now_ms();
+  long rss2 = rss_kb();
+  /* the first screen: summary + full-width timeline */
+  struct q q = {"", "", ""};
+  snprintf(q.width, sizeof q.width, "%d", width);
+  snprintf(q.start, sizeof q.start, "%" PRId64, v.tl->start_ns);
+  snprintf(q.end, sizeof q.end, "%" PRId64, v.tl->end_ns);
+  struct ctrace_reply rep;
+  ctrace_api_handle(&v, "/api/summary", param, &q, &rep);
+  free(rep.body);
+  ctrace_api_handle(&v, "/api/timeline", param, &q, &rep);
+  free(rep.body);
+  double t3 = now_ms();
+  uint64_t fsize = ctrace_reader_file_size(r);
+  printf("trace %s: %" PRIu64 " events, %" PRIu64 " bytes, %u threads, %.3f s long\n", argv[1],
+         ctrace_reader_nevents(r), fsize, v.tl->nthreads,
+         (double)(v.tl->end_ns - v.tl->start_ns) / 1e9);
+  printf("  open (validating pass)      %9.0f ms\n", t1 - t0);
+  printf("  index (timeline + stats)    %9.0f ms\n", t2 - t1);
+  printf("  first screen (open..paint)  %9.0f ms   (server side: open + index + summary + timeline)\n",
+         t3 - t0);
+  printf("  index memory (counted)      %9.1f MB = %.2fx the file\n", (double)v.tl->bytes / 1e6,
+         (double)v.tl->bytes / (double)(fsize ? fsize : 1));
+  printf("  RSS: reader +%.1f MB (the file is mapped), index +%.1f MB = %.2fx the file\n",
+         (double)(rss1 - rss0) / 1e3, (double)(rss2 - rss1) / 1e3,
+         (double)(rss2 - rss1) * 1e3 / (double)(fsize ? fsize : 1));
+  printf("  %-28s %9s %9s %10s\n", "/api/timeline, width px", "median ms", "max ms", "bytes");
+  char label[64];
+  snprintf(label, sizeof label, "full width (%d px)", width);
+  zoom(&v, label, v.tl->end_ns - v.tl->start_ns, width, 5);
+  zoom(&v, "mid zoom (1/100 of trace)", (v.tl->end_ns - v.tl->start_ns) / 100, width, 21);
+  zoom(&v, "deep zoom (20 us)", 20000, width, 21);
+  zoom(&v, "deep zoom (1 ms)", 1000000, width, 21);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return 0;
+}
