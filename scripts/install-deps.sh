@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 packages=(
   # build
-  gcc clang libclang-rt-14-dev meson ninja-build pkg-config python3
+  gcc g++ clang libclang-rt-14-dev meson ninja-build pkg-config python3
   # libraries
   libdw-dev libelf-dev libmicrohttpd-dev zlib1g-dev
   # tests: real programs and ground truths

@@ -53,6 +53,29 @@ else
   step_fail "build"
 fi
 
+note "install: headers, libraries and ctrace.pc work for a user's program"
+dest=$root/build/install-test
+rm -rf "$dest"
+if meson install -C build --destdir "$dest" >"$log_dir/install.log" 2>&1; then
+  prefix=$(meson introspect build --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
+  pcdir=$(dirname "$(find "$dest" -name ctrace.pc | head -1)")
+  cflags=$(PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$pcdir pkg-config --cflags ctrace)
+  libs=$(PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$pcdir pkg-config --libs ctrace)
+  libdir=$(dirname "$(find "$dest" -name libctrace.so | head -1)")
+  if cc $cflags examples/minimal.c -o build/install-test/minimal-shared $libs &&
+     LD_LIBRARY_PATH=$libdir build/install-test/minimal-shared build/install-test/s.ctrace >/dev/null &&
+     cc $cflags examples/minimal.c -o build/install-test/minimal-static "$libdir/libctrace.a" -lpthread &&
+     build/install-test/minimal-static build/install-test/a.ctrace >/dev/null &&
+     build/ctrace stats build/install-test/a.ctrace >/dev/null; then
+    echo "ok - installed to $prefix: pkg-config ctrace, shared and static libctrace link and trace"
+    passed=$((passed + 1))
+  else
+    step_fail "install test: a program built against the installed files"
+  fi
+else
+  tail -20 "$log_dir/install.log"; step_fail "meson install"
+fi
+
 note "ASan + UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -3,6 +3,7 @@
  * runs them: usage errors, help, and what the examples' traces must show.
  */
 #include <ctrace.h>
+#include <unistd.h>
 
 #include "trace-check.h"
 
@@ -169,5 +170,18 @@ TEST_IMPL(cli_stats_json_has_documented_keys) {
   ASSERT_STR_CONTAINS(out, "message=\"GET /hello\"");
   ASSERT_STR_CONTAINS(out, "    at serve ("); /* the creator's stack, symbolized */
   free(out);
+  return 0;
+}
+
+TEST_IMPL(cli_header_works_from_cxx) {
+  char *argv[] = {(char *)test_build_path("examples/cxx_check"), (char *)test_path("x.ctrace"), NULL};
+  if (access(argv[0], X_OK) != 0)
+    RETURN_SKIP("no C++ compiler at build time (install g++)");
+  ASSERT_EQ(test_run(argv, NULL, NULL, NULL), 0);
+  ctrace_reader *r = open_trace(test_path("x.ctrace"));
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_REGION_BEGIN), 1);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_REGION_END), 1); /* the scope ended it */
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_LOG), 1);
+  ctrace_reader_close(r);
   return 0;
 }
