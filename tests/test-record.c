@@ -552,3 +552,28 @@ TEST_IMPL(record_stop_signal_handler_events_counted) {
   ctrace_reader_close(r);
   return 0;
 }
+
+/* CTRACE_CLOCK=monotonic: ticks are CLOCK_MONOTONIC ns, flagged in the
+ * header, and durations still come out right. */
+TEST_IMPL(record_clock_monotonic_fallback) {
+  setenv("CTRACE_CLOCK", "monotonic", 1);
+  ASSERT_EQ(ctrace_start_path(test_path("mono.ctrace")), 0);
+  ctrace_region_begin("sleep20");
+  sleep_ms(20);
+  ctrace_region_end();
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r = open_trace(test_path("mono.ctrace"));
+  ASSERT_EQ(ctrace_reader_ticks_are_tsc(r), 0);
+  ctrace_cursor c;
+  ctrace_event a, b;
+  ctrace_cursor_init(&c, r, 0);
+  ASSERT(ctrace_cursor_next(&c, &a) && ctrace_cursor_next(&c, &b));
+  int64_t dur = ctrace_reader_ns(r, b.ticks) - ctrace_reader_ns(r, a.ticks);
+  ASSERT_GE(dur, 20000000);
+  ASSERT_LT(dur, 200000000);
+  /* ticks are nanoseconds of CLOCK_MONOTONIC: close to the sync's clock */
+  const struct ctrace_clock_sync *s = ctrace_reader_clock_sync(r, 0);
+  ASSERT_LT(s->ticks > s->mono_ns ? s->ticks - s->mono_ns : s->mono_ns - s->ticks, 1000000);
+  ctrace_reader_close(r);
+  return 0;
+}
