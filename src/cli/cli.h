@@ -41,6 +41,8 @@ extern const struct ctrace_cmd ctrace_cmd_export_def, ctrace_cmd_profile_def;
  * A time is ns, or a number with a unit: 1500, 2.5us, 3ms, 1s. */
 int ctrace_cli_parse_time(const char *s, int64_t *out);
 int ctrace_cli_parse_u32(const char *s, uint32_t *out);
+int ctrace_cmd_run(int argc, char **argv);
+extern const struct ctrace_cmd ctrace_cmd_run_def;
 int ctrace_cmd_stats(int argc, char **argv);
 extern const struct ctrace_cmd ctrace_cmd_dump_def, ctrace_cmd_stats_def;
 

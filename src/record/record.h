@@ -201,6 +201,7 @@ void ctrace__writer_push(struct ctrace__buf *b);
 /* A free buffer, or NULL when the memory budget is spent. */
 struct ctrace__buf *ctrace__buf_get(void);
 void ctrace__writer_fork_child(void);
+int ctrace__writer_fd(void);
 void ctrace__writer_lock(void);
 void ctrace__writer_unlock(void);
 extern _Atomic int ctrace__write_err;

@@ -6,6 +6,7 @@
  */
 #include "record.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/membarrier.h>
@@ -267,6 +268,11 @@ static void fork_child(void) {
 
 /* CTRACE_OUT=FILE: trace from before main() to exit(). */
 __attribute__((constructor)) static void autostart(void) {
+  /* Under libctrace-preload.so the preload owns CTRACE_OUT (it names the
+   * files of forked and exec'd processes), and the API calls of a program
+   * linked with libctrace bind to the preload's copy: one trace. */
+  if (dlsym(RTLD_DEFAULT, "ctrace_preload_present"))
+    return;
   const char *out = getenv("CTRACE_OUT");
   if (!out || !*out)
     return;

@@ -250,7 +250,14 @@ void ctrace__thread_exit_hook(struct ctrace__thread *t) {
   if (s != 0 && t->session == s && t->buf) {
     uint64_t now = ctrace__now();
     note_drops(t, now);
-    uint8_t *p = ctrace__ev(t, CTRACE_EV_THREAD_EXIT, now);
+    uint8_t *p;
+    if (t->tracer_events) { /* the preload's cost on this thread */
+      p = ctrace__ev(t, CTRACE_EV_TRACER_TIME, now);
+      p = ctrace__put_uvarint(p, t->tracer_ticks);
+      p = ctrace__put_uvarint(p, t->tracer_events);
+      t->pos = p;
+    }
+    p = ctrace__ev(t, CTRACE_EV_THREAD_EXIT, now);
     t->pos = p;
     t->buf->len = (size_t)(t->pos - t->buf->data);
     ctrace__writer_push(t->buf);

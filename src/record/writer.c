@@ -205,6 +205,12 @@ static long env_test_long(const char *name) {
   return s && *s ? strtol(s, NULL, 10) : -1;
 }
 
+/* The trace's fd while a trace runs, else -1. The preload library keeps
+ * the program from closing it. */
+int ctrace__writer_fd(void) {
+  return __atomic_load_n(&out_fd, __ATOMIC_RELAXED);
+}
+
 /* Called with ctrace__lock held by ctrace__start(). */
 int ctrace__writer_start(int fd, int owned) {
   out_fd = fd;

@@ -1,0 +1,218 @@
+/*
+ * preload.c - the core of libctrace-preload.so: the table of real functions
+ * and their resolution in the constructor, the configuration read from the
+ * environment (config.h rows CTRACE_FAMILIES, CTRACE_MIN_NS,
+ * CTRACE_FOLLOW_FORKS), and the helpers every family uses to write WAIT,
+ * WAKE, SYSCALL and SOCKADDR events. Not any interposer (sync.c, sleep.c,
+ * io.c, net.c, threads.c, proc.c) nor the process life (proc.c).
+ */
+#include "preload.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PL_DEFINE_REAL(name, ver) __typeof__(name) *ctrace__real_##name;
+PL_REAL_FUNCS(PL_DEFINE_REAL)
+#undef PL_DEFINE_REAL
+
+struct ctrace__pl_config ctrace__pl;
+struct ctrace__pl_waiter ctrace__pl_waiters[PL_WAITER_SLOTS];
+
+/* Marker that libctrace.so's autostart looks for (dlsym): when the preload
+ * is present, it owns CTRACE_OUT and libctrace.so's API calls bind here. */
+PL_EXPORT const int ctrace_preload_present = 1;
+
+struct real_entry {
+  const char *name, *version;
+  void **slot;
+};
+#define PL_ENTRY(name, ver) {#name, ver, (void **)&ctrace__real_##name},
+static const struct real_entry reals[] = {PL_REAL_FUNCS(PL_ENTRY)};
+#undef PL_ENTRY
+#define NREALS (sizeof reals / sizeof reals[0])
+
+static void *lookup(const struct real_entry *e) {
+  void *p = NULL;
+  if (e->version)
+    p = dlvsym(RTLD_NEXT, e->name, e->version);
+  if (!p)
+    p = dlsym(RTLD_NEXT, e->name);
+  return p;
+}
+
+/* Lazy path: an interposer called before the constructor (from another
+ * library's constructor). O(n) over the table: happens a handful of times. */
+void *ctrace__pl_resolve(const char *name) {
+  for (size_t i = 0; i < NREALS; i++)
+    if (strcmp(reals[i].name, name) == 0) {
+      void *p = lookup(&reals[i]);
+      if (p)
+        __atomic_store_n(reals[i].slot, p, __ATOMIC_RELAXED);
+      return p;
+    }
+  return NULL;
+}
+
+static void resolve_all(void) {
+  for (size_t i = 0; i < NREALS; i++)
+    if (!*reals[i].slot)
+      *reals[i].slot = lookup(&reals[i]);
+}
+
+/* ---- configuration ---- */
+
+static unsigned parse_families(const char *s) {
+  static const struct {
+    const char *name;
+    unsigned bit;
+  } fams[] = {{"sync", PL_SYNC}, {"sleep", PL_SLEEP}, {"io", PL_IO}, {"net", PL_NET},
+              {"proc", PL_PROC}, {"all", PL_SYNC | PL_SLEEP | PL_IO | PL_NET | PL_PROC}};
+  if (!s || !*s)
+    return PL_SYNC | PL_SLEEP | PL_IO | PL_NET | PL_PROC;
+  unsigned bits = 0;
+  while (*s) {
+    size_t n = strcspn(s, ",");
+    for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++)
+      if (strlen(fams[i].name) == n && strncmp(fams[i].name, s, n) == 0)
+        bits |= fams[i].bit;
+    s += n;
+    if (*s == ',')
+      s++;
+  }
+  return bits;
+}
+
+/* Ticks per nanosecond, measured over ~2 ms against CLOCK_MONOTONIC. */
+static double ticks_per_ns(void) {
+  if (!ctrace__use_tsc)
+    return 1.0;
+  uint64_t t0, m0, r0, t1, m1, r1;
+  ctrace__clock_sync(&t0, &m0, &r0);
+  struct timespec ts = {0, 2000000};
+  PL_REAL(nanosleep)(&ts, NULL);
+  ctrace__clock_sync(&t1, &m1, &r1);
+  if (m1 <= m0 || t1 <= t0)
+    return 1.0;
+  return (double)(t1 - t0) / (double)(m1 - m0);
+}
+
+/* Called once a trace started (ctrace__config is loaded then). */
+void ctrace__pl_configure(void) {
+  struct ctrace__pl_config c = {0};
+  c.families = parse_families(getenv("CTRACE_FAMILIES"));
+  const char *s = getenv("CTRACE_MIN_NS");
+  long long min_ns = PL_DEFAULT_MIN_NS;
+  if (s && *s) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*end && v >= 0)
+      min_ns = v;
+  }
+  c.min_ticks = (uint64_t)((double)min_ns * ticks_per_ns());
+  c.stacks = ctrace__config.stacks != CTRACE__STACKS_NONE;
+  s = getenv("CTRACE_FOLLOW_FORKS");
+  c.follow_forks = !(s && (strcmp(s, "0") == 0 || strcmp(s, "no") == 0));
+  ctrace__pl = c;
+}
+
+/* ---- recording helpers ---- */
+
+uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp) {
+  return ctrace__pl.stacks ? ctrace__stack_here(t, fp) : 0;
+}
+
+/* Ends an event and charges the time since `since` to the tracer. */
+static inline void finish(struct ctrace__thread *t, uint8_t *p, uint64_t since) {
+  t->tracer_events++;
+  uint64_t now = ctrace__now();
+  t->tracer_ticks += now > since ? now - since : 0;
+  ctrace__leave(t, p);
+}
+
+void ctrace__pl_wait(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1, void *fp) {
+  int saved = errno;
+  struct ctrace__thread *t = ctrace__enter();
+  if (t) {
+    uint32_t st = ctrace__pl_stack(t, fp);
+    uint8_t *p = ctrace__ev(t, CTRACE_EV_WAIT, t1);
+    p = ctrace__put_uvarint(p, reason);
+    p = ctrace__put_uvarint(p, (uintptr_t)obj);
+    p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
+    p = ctrace__put_uvarint(p, st);
+    finish(t, p, t1);
+  }
+  errno = saved;
+}
+
+void ctrace__pl_waiter_mark(struct ctrace__pl_waiter *s, const void *obj) {
+  atomic_store_explicit(&s->obj, (uintptr_t)obj, memory_order_relaxed);
+  atomic_store_explicit(&s->tid, ctrace__gettid(), memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->n, 1, memory_order_seq_cst);
+}
+
+void ctrace__pl_wake_check(struct ctrace__pl_waiter *s, const void *obj, uint8_t reason,
+                           void *fp) {
+  if (atomic_load_explicit(&s->obj, memory_order_relaxed) != (uintptr_t)obj)
+    return;
+  uint32_t target = atomic_load_explicit(&s->tid, memory_order_relaxed);
+  if (target == ctrace__gettid())
+    return;
+  int saved = errno;
+  uint64_t t0 = ctrace__now();
+  struct ctrace__thread *t = ctrace__enter();
+  if (t) {
+    uint32_t st = ctrace__pl_stack(t, fp);
+    uint8_t *p = ctrace__ev(t, CTRACE_EV_WAKE, t0);
+    p = ctrace__put_uvarint(p, target);
+    p = ctrace__put_uvarint(p, (uintptr_t)obj);
+    p = ctrace__put_uvarint(p, reason);
+    p = ctrace__put_uvarint(p, st);
+    finish(t, p, t0);
+  }
+  errno = saved;
+}
+
+void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint64_t t0,
+                        uint64_t t1, void *fp) {
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return;
+  uint32_t st = ctrace__pl_stack(t, fp);
+  uint8_t *p = ctrace__ev(t, CTRACE_EV_SYSCALL, t1);
+  p = ctrace__put_uvarint(p, call);
+  p = ctrace__put_uvarint(p, cls);
+  p = ctrace__put_uvarint(p, (uint64_t)(uint32_t)fd);
+  p = ctrace__put_uvarint(p, ctrace__zigzag(result));
+  p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
+  p = ctrace__put_uvarint(p, st);
+  finish(t, p, t1);
+}
+
+void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, socklen_t len) {
+  if (!sa || len == 0 || len > 128)
+    return;
+  uint64_t t0 = ctrace__now();
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return;
+  if (ctrace__reserve(t, len + 10) != 0) {
+    ctrace__leave_empty(t);
+    return;
+  }
+  uint8_t *p = ctrace__ev(t, CTRACE_EV_SOCKADDR, t0);
+  p = ctrace__put_uvarint(p, (uint64_t)(uint32_t)fd);
+  p = ctrace__put_uvarint(p, call);
+  p = ctrace__put_uvarint(p, len);
+  memcpy(p, sa, len);
+  finish(t, p + len, t0);
+}
+
+/* Runs before the recorder's own constructor (priority 101 < default):
+ * every real function is known before anything can be traced. */
+__attribute__((constructor(101))) static void preload_init(void) {
+  ctrace__guard++;
+  resolve_all();
+  ctrace__guard--;
+  ctrace__pl_start_trace(0);
+}

@@ -1,0 +1,318 @@
+/*
+ * proc.c - the traced process's life: which file this process image traces
+ * into, starting that trace (constructor and fork child), the exit status
+ * (EXIT), fatal signals (SIGNAL, then the trace is flushed before the
+ * process dies), fork (FORK; the child traces into its own file), exec (EXEC;
+ * the trace is completed before the image is replaced, and the new image,
+ * when the preload survives, traces into a file of its own), _exit.
+ *
+ * File names. The first process traces into CTRACE_OUT itself. Every other
+ * process image derives its name from CTRACE_OUT: "STEM.PID.ctrace" for a
+ * forked or spawned child, "STEM.PID-N.ctrace" for the Nth image a pid
+ * exec'd. The environment variable CTRACE__GEN ("PID:N", internal) tells a
+ * starting image whether it is the first process (unset), an exec of the
+ * same pid (PID matches) or a descendant (PID differs), so posix_spawn and
+ * system() children, which never run our fork code, are named right too.
+ * Not here: threads (threads.c).
+ */
+#include "preload.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+pid_t ctrace__pl_pid;
+static int signals_installed;
+
+int ctrace__pl_is_trace_fd(int fd) {
+  return fd >= 0 && fd == ctrace__writer_fd();
+}
+
+static pid_t real_getpid(void) {
+  return (pid_t)syscall(SYS_getpid);
+}
+
+/* STEM.TAG.ctrace from out ("x.ctrace" or "x"); NULL when it does not fit. */
+static const char *derive(char *buf, size_t size, const char *out, const char *tag) {
+  size_t n = strlen(out);
+  const char *ext = "";
+  if (n > 7 && strcmp(out + n - 7, ".ctrace") == 0) {
+    n -= 7;
+    ext = ".ctrace";
+  }
+  int w = snprintf(buf, size, "%.*s.%s%s", (int)n, out, tag, ext);
+  return w > 0 && (size_t)w < size ? buf : NULL;
+}
+
+/* ---- fatal signals ---- */
+
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL,  SIGFPE,  SIGABRT, SIGTERM,
+                                    SIGINT,  SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2,
+                                    SIGALRM, SIGXCPU, SIGXFSZ, SIGSYS};
+
+/*
+ * Runs only where the program left the default action (which kills): it
+ * records SIGNAL, completes the trace, and lets the signal kill the process
+ * as it would have: a fault returns and faults again (the handler was reset
+ * by SA_RESETHAND), a sent signal is sent again. ctrace_stop() takes locks:
+ * a signal arriving while this thread holds the recorder's lock (its slow
+ * paths only) would hang; known limit, see docs/RUN.md.
+ */
+static void on_fatal(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  int saved = errno;
+  if (real_getpid() == ctrace__pl_pid && ctrace_is_enabled()) {
+    struct ctrace__thread *t = ctrace__enter();
+    if (t) {
+      uint8_t *p = ctrace__ev(t, CTRACE_EV_SIGNAL, ctrace__now());
+      p = ctrace__put_uvarint(p, (unsigned)sig);
+      p = ctrace__put_uvarint(p, 0); /* no walk through the signal frame */
+      ctrace__leave(t, p);
+    }
+    ctrace_stop();
+  }
+  int fault = si && si->si_code > 0 &&
+              (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
+  if (!fault)
+    syscall(SYS_tgkill, real_getpid(), syscall(SYS_gettid), sig);
+  errno = saved;
+}
+
+static void install_signals(void) {
+  if (signals_installed)
+    return;
+  signals_installed = 1;
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
+    struct sigaction old, sa;
+    if (sigaction(fatal_signals[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
+        (old.sa_flags & SA_SIGINFO))
+      continue;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fatal;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(fatal_signals[i], &sa, NULL);
+  }
+}
+
+/* ---- exit ---- */
+
+static void record_exit(int status) {
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return;
+  uint8_t *p = ctrace__ev(t, CTRACE_EV_EXIT, ctrace__now());
+  p = ctrace__put_uvarint(p, ctrace__zigzag(status));
+  ctrace__leave(t, p);
+}
+
+/* Registered from main_wrapper: after libc registered the loader's
+ * destructor pass (which stops the trace), so it runs before it. Inherited by
+ * a fork child (its registration is memory). */
+static void on_exit_status(int status, void *arg) {
+  (void)arg;
+  if (real_getpid() == ctrace__pl_pid && ctrace__pl.families & PL_PROC)
+    record_exit(status);
+}
+
+#define PL_EXIT_SHAPE(name)                                                    \
+  PL_EXPORT void name(int status) {                                            \
+    if (!ctrace__guard && ctrace_is_enabled() && real_getpid() == ctrace__pl_pid) { \
+      if (ctrace__pl.families & PL_PROC)                                       \
+        record_exit(status);                                                   \
+      ctrace_stop();                                                           \
+    }                                                                          \
+    PL_REAL(name)(status);                                                     \
+    __builtin_unreachable();                                                   \
+  }
+PL_EXIT_SHAPE(_exit)
+PL_EXIT_SHAPE(_Exit)
+
+/*
+ * The exit status reaches no handler registered from a constructor in time:
+ * libc registers the loader's destructor pass (where the recorder stops)
+ * after the constructors ran, so it runs first. Interposing
+ * __libc_start_main lets us register on_exit just before main() instead.
+ */
+static int (*real_main)(int, char **, char **);
+
+static int main_wrapper(int argc, char **argv, char **envp) {
+  on_exit(on_exit_status, NULL);
+  return real_main(argc, argv, envp);
+}
+
+PL_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+                                void (*init)(void), void (*fini)(void),
+                                void (*rtld_fini)(void), void *stack_end) {
+  real_main = main;
+  return PL_REAL(__libc_start_main)(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+/* ---- starting the trace of this process image ---- */
+
+void ctrace__pl_start_trace(int is_fork_child) {
+  const char *out = getenv("CTRACE_OUT");
+  if (!out || !*out)
+    return;
+  const char *fs = getenv("CTRACE_FOLLOW_FORKS");
+  int follow = !(fs && (strcmp(fs, "0") == 0 || strcmp(fs, "no") == 0));
+  pid_t pid = real_getpid();
+  long gpid = 0, gen = 0;
+  const char *g = getenv("CTRACE__GEN");
+  int first = !g || sscanf(g, "%ld:%ld", &gpid, &gen) != 2;
+  char buf[4096], tag[64];
+  const char *path = out;
+  if (is_fork_child || (!first && gpid != pid)) {
+    if (!follow)
+      return;
+    gen = 0;
+    snprintf(tag, sizeof tag, "%ld", (long)pid);
+    path = derive(buf, sizeof buf, out, tag);
+  } else if (!first) {
+    gen++;
+    snprintf(tag, sizeof tag, "%ld-%ld", (long)pid, gen);
+    path = derive(buf, sizeof buf, out, tag);
+  } else {
+    gen = 0;
+  }
+  if (!path) {
+    fprintf(stderr, "ctrace: trace path too long: %s\n", out);
+    return;
+  }
+  snprintf(tag, sizeof tag, "%ld:%ld", (long)pid, gen);
+  setenv("CTRACE__GEN", tag, 1);
+
+  ctrace__guard++;
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err = fd < 0 ? -errno : 0;
+  if (fd >= 0 && fd < 100) {
+    /* Away from 0-2 and the low fds that daemons dup2 over. */
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+    if (high >= 0) {
+      PL_REAL(close)(fd);
+      fd = high;
+    }
+  }
+  ctrace__guard--;
+  if (!err) {
+    err = ctrace__start(fd, 1);
+    if (err)
+      PL_REAL(close)(fd);
+  }
+  if (err) {
+    fprintf(stderr, "ctrace: cannot trace to %s: %s\n", path, ctrace_strerror(err));
+    return;
+  }
+  ctrace__pl_pid = pid;
+  ctrace__pl_configure();
+  if (!is_fork_child)
+    install_signals();
+}
+
+/* ---- fork ---- */
+
+static void fork_child_hook(void) {
+  ctrace__pl.families = 0; /* nothing is recorded until the child's own trace */
+  ctrace__pl_start_trace(1);
+}
+
+__attribute__((constructor(102))) static void proc_init(void) {
+  ctrace__fork_child_hook = fork_child_hook;
+}
+
+PL_EXPORT pid_t fork(void) {
+  if (PL_PASS(PL_PROC))
+    return PL_REAL(fork)();
+  pid_t r = PL_REAL(fork)();
+  if (r > 0) {
+    int saved = errno;
+    struct ctrace__thread *t = ctrace__enter();
+    if (t) {
+      uint32_t st = ctrace__pl_stack(t, __builtin_frame_address(0));
+      uint8_t *p = ctrace__ev(t, CTRACE_EV_FORK, ctrace__now());
+      p = ctrace__put_uvarint(p, (uint64_t)r);
+      p = ctrace__put_uvarint(p, st);
+      ctrace__leave(t, p);
+    }
+    errno = saved;
+  }
+  return r;
+}
+
+/* ---- exec ---- */
+
+/* Records EXEC and completes the trace; 1 when it did (then a failed exec
+ * restarts tracing). A vfork child (other pid, parent's memory) records
+ * nothing: the parent's trace is not its to touch. */
+static int before_exec(const char *path, void *fp) {
+  if (ctrace__guard || !ctrace_is_enabled() || real_getpid() != ctrace__pl_pid)
+    return 0;
+  if (ctrace__pl.families & PL_PROC) {
+    struct ctrace__thread *t = ctrace__enter();
+    if (t) {
+      uint32_t sid = ctrace__name_session_id(ctrace_name(path ? path : ""));
+      uint32_t st = ctrace__pl_stack(t, fp);
+      uint8_t *p = ctrace__ev(t, CTRACE_EV_EXEC, ctrace__now());
+      p = ctrace__put_uvarint(p, sid);
+      p = ctrace__put_uvarint(p, st);
+      ctrace__leave(t, p);
+    }
+  }
+  ctrace_stop();
+  return 1;
+}
+
+static void after_failed_exec(int stopped) {
+  if (!stopped)
+    return;
+  int saved = errno;
+  ctrace__pl_start_trace(0); /* same pid: the next generation's file */
+  errno = saved;
+}
+
+#define PL_EXEC_SHAPE(name, PARAMS, ARGS, PATH)                                 \
+  PL_EXPORT int name PARAMS {                                                  \
+    int stopped_ = before_exec(PATH, __builtin_frame_address(0));              \
+    int r = PL_REAL(name) ARGS;                                                \
+    after_failed_exec(stopped_);                                               \
+    return r;                                                                  \
+  }
+PL_EXEC_SHAPE(execve, (const char *p, char *const a[], char *const e[]), (p, a, e), p)
+PL_EXEC_SHAPE(execv, (const char *p, char *const a[]), (p, a), p)
+PL_EXEC_SHAPE(execvp, (const char *p, char *const a[]), (p, a), p)
+PL_EXEC_SHAPE(execvpe, (const char *p, char *const a[], char *const e[]), (p, a, e), p)
+
+/* execl*: glibc builds the argv and calls execve/execvpe inside libc, out of
+ * our reach; build it here and go through the interposers above. */
+#define PL_COLLECT_ARGS(arg, last, argv)                                        \
+  va_list ap_;                                                                 \
+  size_t n_ = 1;                                                               \
+  va_start(ap_, arg);                                                          \
+  while (va_arg(ap_, const char *))                                            \
+    n_++;                                                                      \
+  va_end(ap_);                                                                 \
+  char *argv[n_ + 1];                                                          \
+  argv[0] = (char *)arg;                                                       \
+  va_start(ap_, arg);                                                          \
+  for (size_t i_ = 1; i_ <= n_; i_++)                                          \
+    argv[i_] = va_arg(ap_, char *);                                            \
+  last;                                                                        \
+  va_end(ap_)
+
+PL_EXPORT int execl(const char *path, const char *arg, ...) {
+  PL_COLLECT_ARGS(arg, (void)0, argv);
+  return execv(path, argv);
+}
+
+PL_EXPORT int execlp(const char *file, const char *arg, ...) {
+  PL_COLLECT_ARGS(arg, (void)0, argv);
+  return execvp(file, argv);
+}
+
+PL_EXPORT int execle(const char *path, const char *arg, ...) {
+  char *const *envp;
+  PL_COLLECT_ARGS(arg, envp = va_arg(ap_, char *const *), argv);
+  return execve(path, argv, envp);
+}

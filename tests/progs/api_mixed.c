@@ -1,0 +1,31 @@
+/* api_mixed: uses the ctrace API (a task and a log) and contends on a mutex:
+ * under ctrace run both must land in the one trace. */
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "ctrace.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *holder(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&lock);
+  usleep(20000);
+  pthread_mutex_unlock(&lock);
+  return NULL;
+}
+
+int main(void) {
+  ctrace_task_t t = ctrace_task_begin(0, "job");
+  pthread_t th;
+  pthread_create(&th, NULL, holder, NULL);
+  usleep(5000);
+  pthread_mutex_lock(&lock); /* waits for holder */
+  pthread_mutex_unlock(&lock);
+  pthread_join(th, NULL);
+  ctrace_log_str(t, "api", "done");
+  ctrace_task_end(t);
+  printf("enabled %d\n", ctrace_is_enabled());
+  return 0;
+}
