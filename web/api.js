@@ -69,11 +69,40 @@ export function getJSON(path, params) {
   return cache.get(url);
 }
 
+/**
+ * The summary with its lists where the views look for them: the server may
+ * send the thread and process lists as "thread_list"/"process_list" (the
+ * agreed names) or under "threads"/"processes" (then the counts of
+ * `ctrace stats` are gone from those keys: they are the lists' lengths).
+ */
+function normalizeSummary(s) {
+  const out = { ...s };
+  if (Array.isArray(out.threads)) {
+    out.thread_list = out.thread_list || out.threads;
+    out.threads = out.threads.length;
+  }
+  if (Array.isArray(out.processes)) {
+    out.process_list = out.process_list || out.processes;
+    out.processes = out.processes.length;
+  }
+  return out;
+}
+
+let summaryPromise = null;
+
 export const api = {
   getJSON,
   getRaw,
   /** The object of `ctrace stats --json`, plus start_ns, end_ns, thread_list, process_list. */
-  summary: () => getJSON('/api/summary'),
+  summary: () => {
+    if (!summaryPromise) {
+      summaryPromise = getJSON('/api/summary').then(normalizeSummary);
+      summaryPromise.catch(() => {
+        summaryPromise = null;
+      });
+    }
+    return summaryPromise;
+  },
   /** {threads: [{tid, name, total_ns, states: {running, sync, net, io, poll, sleep, syscall}}]} */
   threads: () => getJSON('/api/threads'),
   /** {tasks: [{name, count, min_ns, p50_ns, p90_ns, p99_ns, max_ns, histogram}], regions: [...]} */

@@ -128,10 +128,18 @@ export async function startMockServer(opts = {}) {
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+const pageErrors = new WeakMap();
+
+/** The page errors and console errors of one page (see launchBrowser). */
+export function errorsOf(page) {
+  return pageErrors.get(page) || [];
+}
+
 /**
  * Launch headless Chromium with a fresh profile. Every request that does not
  * go to 127.0.0.1 is blocked and recorded in `external` (the viewer must
- * need no network); page errors and console errors go to `errors`.
+ * need no network); page errors and console errors go to `errors` (all
+ * pages) and to errorsOf(page).
  * Resolves to {context, newPage(), errors, external, close()}.
  */
 export async function launchBrowser({ width = 1440, height = 900 } = {}) {
@@ -152,9 +160,15 @@ export async function launchBrowser({ width = 1440, height = 900 } = {}) {
     return route.abort();
   });
   const watch = (page) => {
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    const mine = [];
+    pageErrors.set(page, mine);
+    const add = (text) => {
+      errors.push(text);
+      mine.push(text);
+    };
+    page.on('pageerror', (e) => add(`pageerror: ${e.message}`));
     page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+      if (m.type() === 'error') add(`console: ${m.text()}${m.location().url ? ` (${m.location().url})` : ''}`);
     });
   };
   context.on('page', watch);
