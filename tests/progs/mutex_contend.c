@@ -1,11 +1,13 @@
 /* mutex_contend: N threads (argv[1], default 4) take one mutex M times each
- * (argv[2], default 200), holding it ~20 us, then working ~20 us outside it: contention is certain
- * and a woken waiter usually takes the lock before its releaser comes back. Prints
+ * (argv[2], default 200), holding it ~50 us, then sleeping ~50 us outside it: contention is certain
+ * and a woken waiter takes the lock before its releaser comes back (glibc
+ * mutexes are not fair: without the sleep one thread keeps the lock). Prints
  * the final counter. Traced by tests/test-preload.c. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static long counter;
@@ -27,9 +29,9 @@ static void *worker(void *arg) {
   for (int i = 0; i < iters; i++) {
     pthread_mutex_lock(&lock);
     counter++;
-    spin_us(20);
+    spin_us(50);
     pthread_mutex_unlock(&lock);
-    spin_us(20); /* outside the lock: a woken waiter gets its turn */
+    usleep(50); /* outside the lock: a woken waiter gets its turn */
   }
   return NULL;
 }
