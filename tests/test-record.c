@@ -243,6 +243,7 @@ TEST_IMPL(record_drops_are_counted_exactly) {
 TEST_IMPL(record_alloc_failure_counted_as_drops) {
   setenv("CTRACE_BUFFER_KB", "4", 1);
   setenv("CTRACE_TEST_FAIL_ALLOC", "2", 1); /* only the first buffer exists */
+  setenv("CTRACE_TEST_WRITER_DELAY_MS", "20", 1); /* and it comes back late */
   ASSERT_EQ(ctrace_start_path(test_path("alloc.ctrace")), 0);
   const long n = 20000;
   for (long i = 0; i < n; i++)
@@ -471,6 +472,8 @@ TEST_IMPL(record_crash_leaves_readable_trace) {
   ASSERT_NE(ctrace_reader_status(r), CTRACE_READ_CORRUPT);
   uint64_t n = ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER);
   ASSERT_GT(n, 100000);
+  /* The early calibration sync was written: times convert exactly. */
+  ASSERT_GE(ctrace_reader_nclock_syncs(r), 2);
   /* In order, from 0, with no gap. */
   ctrace_cursor c;
   ctrace_event ev;

@@ -33,10 +33,18 @@ static uint64_t file_off;    /* bytes written so far */
 static long fail_write_at = -1;
 static long write_count;
 
+/* Test hook: CTRACE_TEST_WRITER_DELAY_MS=N makes every write N ms late, a
+ * writer that cannot keep up, for tests of dropping. */
+static long write_delay_ms = -1;
+
 static int write_all(const void *data, size_t len) {
   const uint8_t *p = data;
   if (fail_write_at >= 0 && ++write_count >= fail_write_at)
     return -ENOSPC;
+  if (write_delay_ms > 0) {
+    struct timespec d = {write_delay_ms / 1000, (write_delay_ms % 1000) * 1000000};
+    nanosleep(&d, NULL);
+  }
   while (len) {
     ssize_t n = write(out_fd, p, len);
     if (n < 0) {
@@ -120,12 +128,23 @@ static void *writer_main(void *arg) {
     note_error(err);
   struct timespec last_sync;
   clock_gettime(CLOCK_MONOTONIC, &last_sync);
+  /* A second sync 50 ms after the start calibrates the TSC early, so that
+   * even a trace cut off by a crash in its first second converts exactly. */
+  int calibrated = 0;
   pthread_mutex_lock(&qlock);
   for (;;) {
     if (!queue_head && !stopping) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_sec += 1;
+      if (calibrated) {
+        ts.tv_sec += 1;
+      } else {
+        ts.tv_nsec += 50000000;
+        if (ts.tv_nsec >= 1000000000) {
+          ts.tv_sec++;
+          ts.tv_nsec -= 1000000000;
+        }
+      }
       writer_waiting = 1;
       pthread_cond_timedwait(&qcond, &qlock, &ts);
       writer_waiting = 0;
@@ -139,7 +158,10 @@ static void *writer_main(void *arg) {
      * TSC rate drifts from CLOCK_MONOTONIC's (NTP slews the latter). */
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (now.tv_sec > last_sync.tv_sec) {
+    int64_t since = (int64_t)(now.tv_sec - last_sync.tv_sec) * 1000000000 +
+                    (now.tv_nsec - last_sync.tv_nsec);
+    if (since >= (calibrated ? 1000000000 : 50000000)) {
+      calibrated = 1;
       pthread_mutex_lock(&ctrace__meta_lock);
       ctrace__meta_clock_sync();
       pthread_mutex_unlock(&ctrace__meta_lock);
@@ -220,6 +242,7 @@ int ctrace__writer_start(int fd, int owned) {
   atomic_store(&ctrace__write_err, 0);
   fail_write_at = env_test_long("CTRACE_TEST_FAIL_WRITE");
   fail_alloc_at = env_test_long("CTRACE_TEST_FAIL_ALLOC");
+  write_delay_ms = env_test_long("CTRACE_TEST_WRITER_DELAY_MS");
   write_count = alloc_count = 0;
 
   /* The writer runs with every signal blocked: a signal meant for the
