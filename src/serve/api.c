@@ -209,7 +209,9 @@ static void api_summary(struct ctrace_view *v, struct params *p, struct ctrace_r
   json_str(f, v->path);
   fprintf(f, ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"pid\":%u", tl->start_ns,
           tl->end_ns, ctrace_reader_pid(v->r));
-  fputs(",\"threads\":[", f);
+  /* "thread_list" and "process_list": the stats object already has
+   * "threads" and "processes" (their counts); JSON keys must not repeat. */
+  fputs(",\"thread_list\":[", f);
   uint32_t pid = ctrace_reader_pid(v->r);
   for (uint32_t i = 0; i < tl->nthreads; i++) {
     const struct ctrace_tl_thread *t = &tl->threads[i];
@@ -222,7 +224,7 @@ static void api_summary(struct ctrace_view *v, struct params *p, struct ctrace_r
             t->first_ns, t->last_ns, t->created_by, t->exited ? "true" : "false", t->dropped,
             tl->max_depth[i]);
   }
-  fputs("],\"processes\":[", f);
+  fputs("],\"process_list\":[", f);
   uint32_t np = ctrace_reader_nprocesses(v->r);
   for (uint32_t i = 0; i < np; i++) {
     const struct ctrace_process *pr = ctrace_reader_process(v->r, i);
