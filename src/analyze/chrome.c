@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FRAMES 32
 
 struct thr {
   int64_t last_ns;    /* time of its last event */
@@ -39,8 +38,15 @@ struct task {
   uint32_t open;
 };
 
+struct ob {
+  char *p;
+  size_t n, cap;
+  FILE *f;
+  int err; /* a write or an allocation failed */
+};
+
 struct cw {
-  FILE *out;
+  struct ob o;
   const ctrace_reader *r;
   ctrace_symbolizer *sym;
   uint32_t pid;
@@ -52,32 +58,126 @@ struct cw {
   char **stacks;      /* stacks[id]: the JSON array of its frames, made on first use */
   uint32_t nstacks;
   uint64_t next_flow;
+  int nargs; /* arguments of the event being written */
   int oom;
 };
 
-/* ---- JSON output ---- */
+/* ---- output: a buffer in front of the FILE (stdio's per-call locking and
+ * printf parsing cost 3x the rest), or a growing string (f == NULL) ---- */
+
+
+static void ob_flush(struct ob *o) {
+  if (o->f && o->n) {
+    if (fwrite(o->p, 1, o->n, o->f) != o->n)
+      o->err = 1;
+    o->n = 0;
+  }
+}
+
+/* Room for k more bytes; 0 or -1. */
+static int ob_room(struct ob *o, size_t k) {
+  if (o->cap - o->n >= k)
+    return 0;
+  if (o->f) {
+    ob_flush(o);
+    if (o->cap >= k)
+      return 0;
+  }
+  size_t nc = o->cap ? o->cap : 4096;
+  while (nc - o->n < k)
+    nc *= 2;
+  char *np = realloc(o->p, nc);
+  if (!np) {
+    o->err = 1;
+    return -1;
+  }
+  o->p = np;
+  o->cap = nc;
+  return 0;
+}
+
+static void ob_put(struct ob *o, const char *s, size_t n) {
+  if (n && ob_room(o, n) == 0) {
+    memcpy(o->p + o->n, s, n);
+    o->n += n;
+  }
+}
+
+#define ob_lit(o, lit) ob_put((o), (lit), sizeof(lit) - 1)
+
+static void ob_puts(struct ob *o, const char *s) { ob_put(o, s, strlen(s)); }
+
+static void ob_c(struct ob *o, char c) {
+  if (ob_room(o, 1) == 0)
+    o->p[o->n++] = c;
+}
+
+static void ob_u64(struct ob *o, uint64_t v) {
+  char tmp[24], *q = tmp + sizeof tmp;
+  do
+    *--q = (char)('0' + v % 10);
+  while (v /= 10);
+  ob_put(o, q, (size_t)(tmp + sizeof tmp - q));
+}
+
+static void ob_i64(struct ob *o, int64_t v) {
+  if (v < 0)
+    ob_c(o, '-');
+  ob_u64(o, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+}
+
+/* "0x..." in quotes: ids and addresses (JSON numbers lose 64-bit values). */
+static void ob_hex(struct ob *o, uint64_t v) {
+  static const char digits[] = "0123456789abcdef";
+  char tmp[24], *q = tmp + sizeof tmp;
+  *--q = '"';
+  do
+    *--q = digits[v & 15];
+  while (v >>= 4);
+  *--q = 'x';
+  *--q = '0';
+  *--q = '"';
+  ob_put(o, q, (size_t)(tmp + sizeof tmp - q));
+}
+
+/* Microseconds with three decimals, from ns. */
+static void ob_us(struct ob *o, int64_t ns) {
+  uint64_t a = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
+  if (ns < 0)
+    ob_c(o, '-');
+  ob_u64(o, a / 1000);
+  char frac[4] = {'.', (char)('0' + a % 1000 / 100), (char)('0' + a % 100 / 10),
+                  (char)('0' + a % 10)};
+  ob_put(o, frac, 4);
+}
 
 /* Writes s[0..len) as a JSON string: escapes, and U+FFFD for bytes that are
- * not valid UTF-8. */
-static void jstr(FILE *out, const char *s, size_t len) {
+ * not valid UTF-8. Runs of plain ASCII are copied at once. */
+static void jstr(struct ob *o, const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
-  putc('"', out);
+  ob_c(o, '"');
   while (p < end) {
+    const unsigned char *run = p;
+    while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+      p++;
+    ob_put(o, (const char *)run, (size_t)(p - run));
+    if (p == end)
+      break;
     unsigned c = *p;
     if (c < 0x80) {
       if (c == '"' || c == '\\') {
-        putc('\\', out);
-        putc((int)c, out);
-      } else if (c < 0x20 || c == 0x7f) {
-        fprintf(out, "\\u%04x", c);
+        char esc[2] = {'\\', (char)c};
+        ob_put(o, esc, 2);
       } else {
-        putc((int)c, out);
+        static const char digits[] = "0123456789abcdef";
+        char esc[6] = {'\\', 'u', '0', '0', digits[c >> 4], digits[c & 15]};
+        ob_put(o, esc, 6);
       }
       p++;
       continue;
     }
     /* Multi-byte: check length, continuation bytes, overlongs, surrogates. */
-    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
     int ok = n && (size_t)(end - p) >= n;
     for (size_t i = 1; ok && i < n; i++)
       ok = (p[i] & 0xc0) == 0x80;
@@ -86,51 +186,52 @@ static void jstr(FILE *out, const char *s, size_t len) {
     if (ok && n == 4)
       ok = !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
     if (ok) {
-      fwrite(p, 1, n, out);
+      ob_put(o, (const char *)p, n);
       p += n;
     } else {
-      fputs("\xef\xbf\xbd", out);
+      ob_lit(o, "\xef\xbf\xbd");
       p++;
     }
   }
-  putc('"', out);
+  ob_c(o, '"');
 }
 
-static void jcstr(FILE *out, const char *s) { jstr(out, s, strlen(s)); }
+static void jcstr(struct ob *o, const char *s) { jstr(o, s, strlen(s)); }
 
 static void jtrace_str(struct cw *w, uint64_t id) {
   const struct ctrace_string *s = ctrace_reader_string(w->r, id);
-  jstr(w->out, s ? s->s : "", s ? s->len : 0);
-}
-
-/* Microseconds with three decimals from ns. */
-static void jus(FILE *out, int64_t ns) {
-  uint64_t a = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
-  fprintf(out, "%s%llu.%03llu", ns < 0 ? "-" : "", (unsigned long long)(a / 1000),
-          (unsigned long long)(a % 1000));
+  jstr(&w->o, s ? s->s : "", s ? s->len : 0);
 }
 
 /* Starts an event object: {"ph":..,"name":..,"cat":..,"ts":..,"pid":..,"tid":..
  * name_id is a string id, or 0 to use name. The caller closes it with '}'. */
 static void head(struct cw *w, const char *ph, uint64_t name_id, const char *name,
                  const char *cat, int64_t ns, uint32_t tid) {
-  FILE *out = w->out;
-  fputs(w->n++ ? ",\n{\"ph\":\"" : "\n{\"ph\":\"", out);
-  fputs(ph, out);
-  fputs("\",\"name\":", out);
+  struct ob *o = &w->o;
+  if (w->n++)
+    ob_lit(o, ",\n{\"ph\":\"");
+  else
+    ob_lit(o, "\n{\"ph\":\"");
+  ob_puts(o, ph);
+  ob_lit(o, "\",\"name\":");
   if (name_id)
     jtrace_str(w, name_id);
   else
-    jcstr(out, name);
-  fputs(",\"cat\":\"", out);
-  fputs(cat, out);
-  fputs("\",\"ts\":", out);
-  jus(out, ns);
-  fprintf(out, ",\"pid\":%u,\"tid\":%u", w->pid, tid);
+    jcstr(o, name);
+  ob_lit(o, ",\"cat\":\"");
+  ob_puts(o, cat);
+  ob_lit(o, "\",\"ts\":");
+  ob_us(o, ns);
+  ob_lit(o, ",\"pid\":");
+  ob_u64(o, w->pid);
+  ob_lit(o, ",\"tid\":");
+  ob_u64(o, tid);
+  w->nargs = 0;
 }
 
-/* The JSON array of the frames of stack id ("function (file:line)"), cached;
- * NULL when the stack is unknown or memory ran out. */
+/* The JSON array of the innermost frames of stack id ("function
+ * (file:line)"), made once per stack; NULL when the stack is unknown or
+ * memory ran out. */
 static const char *stack_json(struct cw *w, uint64_t id) {
   if (id == 0 || id > w->nstacks)
     return NULL;
@@ -140,60 +241,60 @@ static const char *stack_json(struct cw *w, uint64_t id) {
   uint32_t n = ctrace_reader_stack(w->r, id, &pcs);
   if (n == 0)
     return NULL;
-  if (n > MAX_FRAMES)
-    n = MAX_FRAMES;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *m = open_memstream(&buf, &len);
-  if (!m) {
-    w->oom = 1;
-    return NULL;
-  }
-  putc('[', m);
+  if (n > CTRACE_CHROME_MAX_FRAMES)
+    n = CTRACE_CHROME_MAX_FRAMES;
+  struct ob m = {0};
+  ob_c(&m, '[');
   for (uint32_t i = 0; i < n; i++) {
     char line[4096];
-    if (w->sym) {
-      struct ctrace_frame f;
+    struct ctrace_frame f = {0};
+    if (w->sym)
       ctrace_sym_lookup(w->sym, pcs[i], 1, &f);
-      if (f.file)
-        snprintf(line, sizeof line, "%s (%s:%d)", f.function, f.file, f.line);
-      else if (f.object)
-        snprintf(line, sizeof line, "%s (%s+0x%llx)", f.function, f.object,
-                 (unsigned long long)pcs[i]);
-      else
-        snprintf(line, sizeof line, "0x%llx", (unsigned long long)pcs[i]);
-    } else {
+    if (f.file)
+      snprintf(line, sizeof line, "%s (%s:%d)", f.function, f.file, f.line);
+    else if (f.object)
+      snprintf(line, sizeof line, "%s (%s) 0x%llx", f.function, f.object,
+               (unsigned long long)pcs[i]);
+    else
       snprintf(line, sizeof line, "0x%llx", (unsigned long long)pcs[i]);
-    }
     if (i)
-      putc(',', m);
-    jcstr(m, line);
+      ob_c(&m, ',');
+    jcstr(&m, line);
   }
-  putc(']', m);
-  if (fclose(m) != 0 || !buf) {
-    free(buf);
+  ob_c(&m, ']');
+  ob_c(&m, 0);
+  if (m.err) {
+    free(m.p);
     w->oom = 1;
     return NULL;
   }
-  w->stacks[id] = buf;
-  return buf;
+  w->stacks[id] = m.p;
+  return m.p;
 }
 
-/* Ends an event: optional args (already formatted members, may be "") and
- * the stack, then "}". */
-static void tail(struct cw *w, const char *args, uint64_t stack) {
+/* Starts argument key of the current event (opening "args" at the first). */
+static void arg(struct cw *w, const char *key) {
+  struct ob *o = &w->o;
+  if (w->nargs++)
+    ob_c(o, ',');
+  else
+    ob_lit(o, ",\"args\":{");
+  ob_c(o, '"');
+  ob_puts(o, key);
+  ob_lit(o, "\":");
+}
+
+/* Ends the current event, with the frames of stack id as argument "stack". */
+static void end_event(struct cw *w, uint64_t stack) {
   const char *sj = stack_json(w, stack);
-  if (sj || (args && *args)) {
-    fputs(",\"args\":{", w->out);
-    if (args && *args)
-      fputs(args, w->out);
-    if (sj) {
-      fputs(args && *args ? ",\"stack\":" : "\"stack\":", w->out);
-      fputs(sj, w->out);
-    }
-    putc('}', w->out);
+  if (sj) {
+    arg(w, "stack");
+    ob_puts(&w->o, sj);
   }
-  putc('}', w->out);
+  if (w->nargs)
+    ob_c(&w->o, '}');
+  ob_c(&w->o, '}');
+  w->nargs = 0;
 }
 
 /* ---- tasks: id -> name, open addressing (ids are never 0) ---- */
@@ -225,55 +326,69 @@ static struct task *task_slot(struct cw *w, uint64_t id) {
 }
 
 static void task_event(struct cw *w, const char *ph, const struct task *t, int64_t ns,
-                       uint32_t tid, const char *args, uint64_t stack) {
+                       uint32_t tid) {
   head(w, ph, t->name, t->name ? NULL : "task", "task", ns, tid);
-  fprintf(w->out, ",\"id\":\"0x%llx\"", (unsigned long long)t->id);
-  tail(w, args, stack);
+  ob_lit(&w->o, ",\"id\":");
+  ob_hex(&w->o, t->id);
 }
 
 /* ---- events ---- */
 
+/* "mutex wait", "rwlock_read wait", ..., "sleep". */
+static void wait_name(uint64_t reason, char *buf, size_t size) {
+  const char *rn = ctrace__wait_reason_name(reason);
+  size_t i = 0;
+  for (; rn[i] && i + 6 < size; i++)
+    buf[i] = (char)(rn[i] >= 'A' && rn[i] <= 'Z' ? rn[i] - 'A' + 'a' : rn[i]);
+  buf[i] = 0;
+  if (reason != CTRACE_WAIT_SLEEP)
+    memcpy(buf + i, " wait", 6);
+}
+
 /* A WAIT or SYSCALL: an X slice ending at the event, and the end of a
- * wake-up flow that happened during it. */
+ * wake-up flow that came while the thread waited. */
 static void blocking(struct cw *w, const ctrace_event *ev, int64_t ns, struct thr *th) {
-  char name[64], args[160];
-  const char *cat;
-  uint64_t dur, stack;
-  if (ev->kind == CTRACE_EV_WAIT) {
-    const char *rn = ctrace__wait_reason_name(ev->f[0]);
-    size_t i = 0;
-    for (; rn[i] && i < 40; i++)
-      name[i] = (char)(rn[i] >= 'A' && rn[i] <= 'Z' ? rn[i] - 'A' + 'a' : rn[i]);
-    name[i] = 0;
-    if (ev->f[0] != CTRACE_WAIT_SLEEP)
-      strcat(name, " wait");
-    cat = ctrace__wait_reason_class(ev->f[0]);
-    snprintf(args, sizeof args, "\"object\":\"0x%llx\"", (unsigned long long)ev->f[1]);
-    dur = ev->f[2];
-    stack = ev->f[3];
-  } else {
-    snprintf(name, sizeof name, "%s", ctrace__syscall_name(ev->f[0]));
-    cat = ctrace__syscall_class_name(ev->f[1]);
-    snprintf(args, sizeof args, "\"fd\":%lld,\"result\":%lld", (long long)ev->f[2],
-             (long long)ctrace__unzigzag(ev->f[3]));
-    dur = ev->f[4];
-    stack = ev->f[5];
-  }
+  struct ob *o = &w->o;
+  int wait = ev->kind == CTRACE_EV_WAIT;
+  uint64_t dur = wait ? ev->f[2] : ev->f[4];
   int64_t b = ctrace_reader_ns(w->r, dur <= ev->ticks ? ev->ticks - dur : 0);
   if (b > ns)
     b = ns;
-  head(w, "X", 0, name, cat, b, ev->tid);
-  fputs(",\"dur\":", w->out);
-  jus(w->out, ns - b);
-  tail(w, args, stack);
+  if (wait) {
+    char name[64];
+    wait_name(ev->f[0], name, sizeof name);
+    head(w, "X", 0, name, ctrace__wait_reason_class(ev->f[0]), b, ev->tid);
+  } else {
+    head(w, "X", 0, ctrace__syscall_name(ev->f[0]), ctrace__syscall_class_name(ev->f[1]), b,
+         ev->tid);
+  }
+  ob_lit(o, ",\"dur\":");
+  ob_us(o, ns - b);
+  if (wait) {
+    arg(w, "object");
+    ob_hex(o, ev->f[1]);
+  } else {
+    arg(w, "fd");
+    ob_u64(o, ev->f[2]);
+    arg(w, "result");
+    ob_i64(o, ctrace__unzigzag(ev->f[3]));
+  }
+  end_event(w, wait ? ev->f[3] : ev->f[5]);
   if (th->flow) {
-    /* The wake-up ends this wait when it came while the thread waited. */
     if (th->flow_ns >= b && th->flow_ns <= ns) {
       head(w, "f", 0, "wake", "wake", th->flow_ns, ev->tid);
-      fprintf(w->out, ",\"id\":%llu,\"bp\":\"e\"}", (unsigned long long)th->flow);
+      ob_lit(o, ",\"id\":");
+      ob_u64(o, th->flow);
+      ob_lit(o, ",\"bp\":\"e\"}");
     }
     th->flow = 0;
   }
+}
+
+/* An instant event of the process (scope "p"). */
+static void process_instant(struct cw *w, const char *name, int64_t ns, uint32_t tid) {
+  head(w, "i", 0, name, "process", ns, tid);
+  ob_lit(&w->o, ",\"s\":\"p\"");
 }
 
 static void event(struct cw *w, const ctrace_event *ev) {
@@ -282,14 +397,16 @@ static void event(struct cw *w, const ctrace_event *ev) {
   if (ti < 0 || (uint32_t)ti >= w->nth)
     return;
   struct thr *th = &w->th[ti];
+  struct ob *o = &w->o;
   th->last_ns = ns;
-  char args[256];
   switch (ev->kind) {
   case CTRACE_EV_REGION_BEGIN:
     head(w, "B", ev->f[1], "region", "region", ns, ev->tid);
-    snprintf(args, sizeof args, ev->f[0] ? "\"task\":\"0x%llx\"" : "",
-             (unsigned long long)ev->f[0]);
-    tail(w, args, ev->f[2]);
+    if (ev->f[0]) {
+      arg(w, "task");
+      ob_hex(o, ev->f[0]);
+    }
+    end_event(w, ev->f[2]);
     th->depth++;
     break;
   case CTRACE_EV_REGION_END:
@@ -297,7 +414,7 @@ static void event(struct cw *w, const ctrace_event *ev) {
       break; /* began before the trace did */
     th->depth--;
     head(w, "E", 0, "", "region", ns, ev->tid);
-    putc('}', w->out);
+    end_event(w, 0);
     break;
   case CTRACE_EV_TASK_BEGIN: {
     if (!ev->f[0])
@@ -310,9 +427,12 @@ static void event(struct cw *w, const ctrace_event *ev) {
     else if (t->open)
       break; /* a task id begun twice: keep the first */
     *t = (struct task){ev->f[0], (uint32_t)(ev->f[2] <= UINT32_MAX ? ev->f[2] : 0), 1};
-    snprintf(args, sizeof args, ev->f[1] ? "\"parent\":\"0x%llx\"" : "",
-             (unsigned long long)ev->f[1]);
-    task_event(w, "b", t, ns, ev->tid, args, ev->f[3]);
+    task_event(w, "b", t, ns, ev->tid);
+    if (ev->f[1]) {
+      arg(w, "parent");
+      ob_hex(o, ev->f[1]);
+    }
+    end_event(w, ev->f[3]);
     break;
   }
   case CTRACE_EV_TASK_END: {
@@ -322,7 +442,8 @@ static void event(struct cw *w, const ctrace_event *ev) {
     if (!t || !t->id || !t->open)
       break; /* began before the trace did */
     t->open = 0;
-    task_event(w, "e", t, ns, ev->tid, "", 0);
+    task_event(w, "e", t, ns, ev->tid);
+    end_event(w, 0);
     break;
   }
   case CTRACE_EV_WAIT:
@@ -331,75 +452,87 @@ static void event(struct cw *w, const ctrace_event *ev) {
     break;
   case CTRACE_EV_WAKE: {
     int64_t wi = ev->f[0] <= UINT32_MAX ? ctrace_reader_thread_index(w->r, (uint32_t)ev->f[0]) : -1;
-    snprintf(args, sizeof args, "\"woken_tid\":%llu,\"object\":\"0x%llx\"",
-             (unsigned long long)ev->f[0], (unsigned long long)ev->f[1]);
     head(w, "X", 0, "wake", "wake", ns, ev->tid);
-    fputs(",\"dur\":0.001", w->out);
-    tail(w, args, ev->f[3]);
+    ob_lit(o, ",\"dur\":0.001");
+    arg(w, "woken_tid");
+    ob_u64(o, ev->f[0]);
+    arg(w, "object");
+    ob_hex(o, ev->f[1]);
+    end_event(w, ev->f[3]);
     if (wi >= 0 && (uint32_t)wi < w->nth) {
       uint64_t id = ++w->next_flow;
       head(w, "s", 0, "wake", "wake", ns, ev->tid);
-      fprintf(w->out, ",\"id\":%llu}", (unsigned long long)id);
+      ob_lit(o, ",\"id\":");
+      ob_u64(o, id);
+      ob_c(o, '}');
       w->th[wi].flow = id;
       w->th[wi].flow_ns = ns;
     }
     break;
   }
   case CTRACE_EV_LOG: {
+    /* Named by its message (cut to 200 bytes), so that it reads on the
+     * timeline; the whole message is an argument. */
     const struct ctrace_string *cat = ctrace_reader_string(w->r, ev->f[1]);
-    FILE *out = w->out;
-    fputs(w->n++ ? ",\n{\"ph\":\"i\",\"s\":\"t\",\"name\":" : "\n{\"ph\":\"i\",\"s\":\"t\",\"name\":",
-          out);
-    jstr(out, (const char *)ev->blob, ev->blob_len < 200 ? ev->blob_len : 200);
-    fputs(",\"cat\":\"log\",\"ts\":", out);
-    jus(out, ns);
-    fprintf(out, ",\"pid\":%u,\"tid\":%u,\"args\":{\"message\":", w->pid, ev->tid);
-    jstr(out, (const char *)ev->blob, ev->blob_len);
-    fputs(",\"category\":", out);
-    jstr(out, cat ? cat->s : "", cat ? cat->len : 0);
-    if (ev->f[0])
-      fprintf(out, ",\"task\":\"0x%llx\"", (unsigned long long)ev->f[0]);
-    const char *sj = stack_json(w, ev->f[2]);
-    if (sj) {
-      fputs(",\"stack\":", out);
-      fputs(sj, out);
+    if (w->n++)
+      ob_lit(o, ",\n{\"ph\":\"i\",\"s\":\"t\",\"name\":");
+    else
+      ob_lit(o, "\n{\"ph\":\"i\",\"s\":\"t\",\"name\":");
+    jstr(o, (const char *)ev->blob, ev->blob_len < 200 ? ev->blob_len : 200);
+    ob_lit(o, ",\"cat\":\"log\",\"ts\":");
+    ob_us(o, ns);
+    ob_lit(o, ",\"pid\":");
+    ob_u64(o, w->pid);
+    ob_lit(o, ",\"tid\":");
+    ob_u64(o, ev->tid);
+    w->nargs = 0;
+    arg(w, "message");
+    jstr(o, (const char *)ev->blob, ev->blob_len);
+    arg(w, "category");
+    jstr(o, cat ? cat->s : "", cat ? cat->len : 0);
+    if (ev->f[0]) {
+      arg(w, "task");
+      ob_hex(o, ev->f[0]);
     }
-    fputs("}}", out);
+    end_event(w, ev->f[2]);
     break;
   }
   case CTRACE_EV_COUNTER:
     head(w, "C", ev->f[0], "counter", "counter", ns, ev->tid);
-    fprintf(w->out, ",\"args\":{\"value\":%lld}}", (long long)ctrace__unzigzag(ev->f[1]));
+    arg(w, "value");
+    ob_i64(o, ctrace__unzigzag(ev->f[1]));
+    end_event(w, 0);
     break;
   case CTRACE_EV_FORK:
-    snprintf(args, sizeof args, "\"child_pid\":%llu", (unsigned long long)ev->f[0]);
-    head(w, "i", 0, "fork", "process", ns, ev->tid);
-    fputs(",\"s\":\"p\"", w->out);
-    tail(w, args, ev->f[1]);
+    process_instant(w, "fork", ns, ev->tid);
+    arg(w, "child_pid");
+    ob_u64(o, ev->f[0]);
+    end_event(w, ev->f[1]);
     break;
   case CTRACE_EV_EXEC:
-    head(w, "i", 0, "exec", "process", ns, ev->tid);
-    fputs(",\"s\":\"p\",\"args\":{\"path\":", w->out);
+    process_instant(w, "exec", ns, ev->tid);
+    arg(w, "path");
     jtrace_str(w, ev->f[0]);
-    fputs("}}", w->out);
+    end_event(w, ev->f[1]);
     break;
   case CTRACE_EV_EXIT:
-    snprintf(args, sizeof args, "\"status\":%lld", (long long)ctrace__unzigzag(ev->f[0]));
-    head(w, "i", 0, "exit", "process", ns, ev->tid);
-    fputs(",\"s\":\"p\"", w->out);
-    tail(w, args, 0);
+    process_instant(w, "exit", ns, ev->tid);
+    arg(w, "status");
+    ob_i64(o, ctrace__unzigzag(ev->f[0]));
+    end_event(w, 0);
     break;
   case CTRACE_EV_SIGNAL:
-    snprintf(args, sizeof args, "\"signo\":%llu", (unsigned long long)ev->f[0]);
-    head(w, "i", 0, "fatal signal", "process", ns, ev->tid);
-    fputs(",\"s\":\"p\"", w->out);
-    tail(w, args, ev->f[1]);
+    process_instant(w, "fatal signal", ns, ev->tid);
+    arg(w, "signo");
+    ob_u64(o, ev->f[0]);
+    end_event(w, ev->f[1]);
     break;
   case CTRACE_EV_DROPPED:
-    snprintf(args, sizeof args, "\"count\":%llu", (unsigned long long)ev->f[0]);
     head(w, "i", 0, "events lost", "ctrace", ns, ev->tid);
-    fputs(",\"s\":\"t\"", w->out);
-    tail(w, args, 0);
+    ob_lit(o, ",\"s\":\"t\"");
+    arg(w, "count");
+    ob_u64(o, ev->f[0]);
+    end_event(w, 0);
     break;
   default:
     break;
@@ -408,47 +541,54 @@ static void event(struct cw *w, const ctrace_event *ev) {
 
 /* Thread and process names, and what is still open at the end. */
 static void finish(struct cw *w) {
+  struct ob *o = &w->o;
   int64_t end = ctrace_reader_ns(w->r, ctrace_reader_last_ticks(w->r));
   for (uint32_t i = 0; i < w->nth; i++) {
     const struct ctrace_thread_info *ti = ctrace_reader_thread(w->r, i);
     for (; w->th[i].depth; w->th[i].depth--) {
       head(w, "E", 0, "", "region", w->th[i].last_ns, ti->tid);
-      putc('}', w->out);
+      end_event(w, 0);
     }
   }
   for (size_t i = 0; i < w->captasks; i++) {
     struct task *t = &w->tasks[i];
-    if (t->id && t->open)
-      task_event(w, "e", t, end, w->pid, "\"unfinished\":true", 0);
+    if (t->id && t->open) {
+      task_event(w, "e", t, end, w->pid);
+      arg(w, "unfinished");
+      ob_lit(o, "true");
+      end_event(w, 0);
+    }
   }
   if (ctrace_reader_nprocesses(w->r)) {
     const struct ctrace_process *p = ctrace_reader_process(w->r, 0);
     head(w, "M", 0, "process_name", "__metadata", 0, 0);
-    fputs(",\"args\":{\"name\":", w->out);
+    arg(w, "name");
     jtrace_str(w, p->exe);
-    fputs("}}", w->out);
+    end_event(w, 0);
   }
   for (uint32_t i = 0; i < w->nth; i++) {
     const struct ctrace_thread_info *ti = ctrace_reader_thread(w->r, i);
     head(w, "M", 0, "thread_name", "__metadata", 0, ti->tid);
-    fputs(",\"args\":{\"name\":", w->out);
+    arg(w, "name");
     if (ti->name) {
       jtrace_str(w, ti->name);
     } else {
       char nm[32];
       snprintf(nm, sizeof nm, "thread %u", ti->tid);
-      jcstr(w->out, nm);
+      jcstr(o, nm);
     }
-    fputs("}}", w->out);
+    end_event(w, 0);
     head(w, "M", 0, "thread_sort_index", "__metadata", 0, ti->tid);
-    fprintf(w->out, ",\"args\":{\"sort_index\":%u}}", i);
+    arg(w, "sort_index");
+    ob_u64(o, i);
+    end_event(w, 0);
   }
 }
 
 int ctrace_chrome_write(const ctrace_reader *r, ctrace_symbolizer *sym, FILE *out) {
   struct cw w;
   memset(&w, 0, sizeof w);
-  w.out = out;
+  w.o.f = out;
   w.r = r;
   w.sym = sym;
   w.pid = ctrace_reader_pid(r);
@@ -456,19 +596,24 @@ int ctrace_chrome_write(const ctrace_reader *r, ctrace_symbolizer *sym, FILE *ou
   w.nstacks = ctrace_reader_nstacks(r);
   w.th = calloc(w.nth ? w.nth : 1, sizeof *w.th);
   w.stacks = calloc((size_t)w.nstacks + 1, sizeof *w.stacks);
-  ctrace_merge *m = w.th && w.stacks ? ctrace_merge_new(r) : NULL;
+  w.o.p = malloc(1 << 16);
+  w.o.cap = w.o.p ? 1 << 16 : 0;
+  ctrace_merge *m = w.th && w.stacks && w.o.p ? ctrace_merge_new(r) : NULL;
   int rc = -1;
   if (!m)
     goto done;
-  fputs("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"ctrace\"", out);
-  fprintf(out, ",\"pid\":%u,\"start_realtime_ns\":%llu},\n\"traceEvents\":[", w.pid,
-          (unsigned long long)ctrace_reader_start_realtime(r));
+  ob_lit(&w.o, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"ctrace\",\"pid\":");
+  ob_u64(&w.o, w.pid);
+  ob_lit(&w.o, ",\"start_realtime_ns\":");
+  ob_u64(&w.o, ctrace_reader_start_realtime(r));
+  ob_lit(&w.o, "},\n\"traceEvents\":[");
   ctrace_event ev;
-  while (ctrace_merge_next(m, &ev) && !w.oom)
+  while (ctrace_merge_next(m, &ev) && !w.oom && !w.o.err)
     event(&w, &ev);
   finish(&w);
-  fputs("\n]}\n", out);
-  rc = w.oom || ferror(out) ? -1 : 0;
+  ob_lit(&w.o, "\n]}\n");
+  ob_flush(&w.o);
+  rc = w.oom || w.o.err || ferror(out) ? -1 : 0;
 done:
   ctrace_merge_free(m);
   for (uint32_t i = 0; w.stacks && i <= w.nstacks; i++)
@@ -476,5 +621,6 @@ done:
   free(w.stacks);
   free(w.th);
   free(w.tasks);
+  free(w.o.p);
   return rc;
 }

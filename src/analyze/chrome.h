@@ -12,6 +12,10 @@
 #include "../read/reader.h"
 #include "../read/symbolize.h"
 
+/* Frames of a stack written per event (innermost first): bounds the JSON's
+ * size (every blocking event carries its stack). */
+#define CTRACE_CHROME_MAX_FRAMES 16
+
 /*
  * Writes r to out as one JSON object {"traceEvents": [...], ...}.
  * Timestamps are microseconds since the trace's start, with ns precision.
