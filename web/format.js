@@ -29,6 +29,32 @@ export function formatDuration(ns) {
   return `${Math.round(v)} ns`;
 }
 
+/**
+ * A duration in ns with just enough decimals to tell apart values stepNs
+ * apart: axis labels 50.25 ms, 50.32 ms where formatDuration would print
+ * 50.3 ms twice. At most 3 decimals.
+ */
+export function formatDurationStep(ns, stepNs) {
+  const v = Number(ns);
+  if (!Number.isFinite(v)) return '—';
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  let scale = 1;
+  let unit = 'ns';
+  for (const [sc, u] of DURATION_UNITS) {
+    if (a >= sc) {
+      scale = sc;
+      unit = u;
+      break;
+    }
+  }
+  if (scale === 1) return `${Math.round(v)} ns`;
+  const step = Math.abs(Number(stepNs)) / scale;
+  let decimals = step > 0 ? Math.ceil(-Math.log10(step)) : 1;
+  decimals = Math.min(3, Math.max(decimals, v / scale >= 100 ? 0 : v / scale >= 10 ? 1 : 2));
+  return `${(v / scale).toFixed(decimals)} ${unit}`;
+}
+
 /** An instant (ns since trace start) as "+52.150 ms", precise enough to tell events apart. */
 export function formatTime(ns) {
   if (ns === null || ns === undefined) return '—';

@@ -4,7 +4,7 @@
 // are drawn with equal widths in bucket order, whatever their spans (the
 // server may use log-spaced buckets); labels are thinned so none overlap.
 import { svg } from './dom.js';
-import { formatDuration, formatCount } from './format.js';
+import { formatDuration, formatDurationStep, formatCount } from './format.js';
 
 const CHAR_W = 6.4; // approximate width of one 11px label character, to keep labels apart
 
@@ -72,7 +72,9 @@ export function histogramChart(buckets, opts = {}) {
   // x labels at bucket edges: the first and last always, the others only
   // where they fit between their neighbours and say something new
   const edges = [];
-  for (let i = 0; i <= n; i++) edges.push({ x: left + i * bw, text: formatDuration(i < n ? buckets[i].lo_ns : buckets[n - 1].hi_ns) });
+  // the narrowest bucket sets the precision, so that neighbours differ
+  const step = Math.min(...buckets.map((b) => Math.max(1, b.hi_ns - b.lo_ns)));
+  for (let i = 0; i <= n; i++) edges.push({ x: left + i * bw, text: formatDurationStep(i < n ? buckets[i].lo_ns : buckets[n - 1].hi_ns, step) });
   const lastW = edges[n].text.length * CHAR_W;
   let lastRight = -Infinity;
   let lastText = null;

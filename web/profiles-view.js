@@ -19,6 +19,14 @@ function frameText(f) {
   return f ? f.function || '??' : '??';
 }
 
+// "worker (mutex_contend.c:18)": the innermost frame with its line, which
+// tells two blocking calls in one function apart.
+function frameWhere(f) {
+  if (!f || !f.file) return frameText(f);
+  const base = String(f.file).split('/').pop();
+  return `${frameText(f)} (${base}${f.line ? `:${f.line}` : ''})`;
+}
+
 function frameList(frames) {
   return h(
     'ol',
@@ -41,8 +49,12 @@ export default {
 
     let kind = KINDS.some((k) => k.key === ctx.params.kind) ? ctx.params.kind : null;
     if (!kind) {
-      // default: the kind with most blocked time, so the first look is useful
-      kind = KINDS.reduce((best, k) => (totalOf(k.key) > totalOf(best.key) ? k : best), KINDS[0]).key;
+      // Default: the kind other than sleep with most blocked time, so the
+      // first look shows contention or I/O; sleeping is usually deliberate
+      // and is the default only when nothing else blocked.
+      const waits = KINDS.filter((k) => k.key !== 'sleep');
+      const best = waits.reduce((b, k) => (totalOf(k.key) > totalOf(b.key) ? k : b), waits[0]);
+      kind = totalOf(best.key) > 0 ? best.key : 'sleep';
     }
 
     const buttons = KINDS.map((k) =>
@@ -101,7 +113,7 @@ export default {
               h(
                 'details',
                 null,
-                h('summary', null, h('code', null, r.frames.slice(0, 3).map(frameText).join(' ← ') || '(no stack)')),
+                h('summary', null, h('code', null, r.frames.slice(0, 3).map((f, i) => (i === 0 ? frameWhere(f) : frameText(f))).join(' ← ') || '(no stack)')),
                 frameList(r.frames),
               ),
           },

@@ -70,7 +70,7 @@ export default {
           'warn',
           formatDuration(overhead),
           'spent inside the tracer',
-          ` — ${formatCount(s.tracer_events)} tracer event${Number(s.tracer_events) === 1 ? '' : 's'}; ${formatPercent(overhead, alive) || 'an unknown share'} of the threads' lifetime. Durations in this trace include this cost.`,
+          ` — over ${formatCount(s.tracer_events)} recorded call${Number(s.tracer_events) === 1 ? '' : 's'}, ${formatPercent(overhead, alive) || 'an unknown share'} of the threads' lifetime. Durations in this trace include this cost.`,
           'overhead',
         ),
       );
@@ -91,7 +91,7 @@ export default {
     const cards = h(
       'div',
       { class: 'cards' },
-      card('Duration', formatDuration(duration), s.start_ns !== undefined && s.end_ns !== undefined ? `${formatTime(s.start_ns)} – ${formatTime(s.end_ns)}` : null, 'duration'),
+      card('Duration', formatDuration(duration), 'first to last event', 'duration'),
       card('Threads', formatCount(threadCount), null, 'threads'),
       card('Processes', formatCount(s.processes), null, 'processes'),
       card('Events', formatCount(events), null, 'events'),
