@@ -580,3 +580,62 @@ TEST_IMPL(record_clock_monotonic_fallback) {
   ctrace_reader_close(r);
   return 0;
 }
+
+/* A function without a frame pointer in the middle of the stack: the
+ * frame-pointer walk loses its caller; CTRACE_UNWIND=dwarf does not. */
+__attribute__((noinline)) static void nofp_leaf(void) {
+  ctrace_region_begin("nofp");
+  ctrace_region_end();
+  __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline, optimize("omit-frame-pointer"))) static void nofp_mid(void) {
+  nofp_leaf();
+  __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void nofp_outer(void) {
+  nofp_mid();
+  __asm__ volatile("" ::: "memory");
+}
+
+static int stack_has(const ctrace_reader *r, ctrace_symbolizer *sym, uint64_t id, const char *fn) {
+  const uint64_t *pcs;
+  uint32_t n = ctrace_reader_stack(r, id, &pcs);
+  for (uint32_t i = 0; i < n; i++) {
+    struct ctrace_frame f;
+    ctrace_sym_lookup(sym, pcs[i], 1, &f);
+    if (strcmp(f.function, fn) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+TEST_IMPL(record_stacks_dwarf_without_frame_pointers) {
+  setenv("CTRACE_STACKS", "all", 1);
+  setenv("CTRACE_UNWIND", "dwarf", 1);
+  ASSERT_EQ(ctrace_start_path(test_path("dwarf.ctrace")), 0);
+  nofp_outer();
+  ASSERT_EQ(ctrace_stop(), 0);
+  setenv("CTRACE_UNWIND", "fp", 1);
+  ASSERT_EQ(ctrace_start_path(test_path("fp.ctrace")), 0);
+  nofp_outer();
+  ASSERT_EQ(ctrace_stop(), 0);
+
+  ctrace_reader *r = open_trace(test_path("dwarf.ctrace"));
+  ctrace_symbolizer *sym = ctrace_sym_new(r);
+  ASSERT(stack_has(r, sym, 1, "nofp_leaf"));
+  ASSERT(stack_has(r, sym, 1, "nofp_mid"));
+  ASSERT(stack_has(r, sym, 1, "nofp_outer"));
+  ASSERT(stack_has(r, sym, 1, "test_record_stacks_dwarf_without_frame_pointers"));
+  ctrace_sym_free(sym);
+  ctrace_reader_close(r);
+  r = open_trace(test_path("fp.ctrace"));
+  sym = ctrace_sym_new(r);
+  ASSERT(stack_has(r, sym, 1, "nofp_leaf"));
+  if (stack_has(r, sym, 1, "nofp_outer"))
+    fprintf(stderr, "# note: the compiler kept a frame pointer in nofp_mid\n");
+  ctrace_sym_free(sym);
+  ctrace_reader_close(r);
+  return 0;
+}

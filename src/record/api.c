@@ -69,7 +69,10 @@ ctrace_task_t ctrace_task_current(void) {
   return t ? t->task : 0;
 }
 
-static inline void region_begin(struct ctrace__thread *t, ctrace_name_t name) {
+/* always_inline: USER_STACK's frame must be the exported function's, whose
+ * return address is the user's call site, also in unoptimized builds. */
+__attribute__((always_inline)) static inline void region_begin(struct ctrace__thread *t,
+                                                               ctrace_name_t name) {
   uint32_t sid = ctrace__name_session_id(name);
   uint32_t stack = USER_STACK(t);
   uint8_t *p = ctrace__ev(t, CTRACE_EV_REGION_BEGIN, ctrace__now());
@@ -161,19 +164,23 @@ void ctrace_thread_set_name(const char *name) {
   ctrace__leave(t, p);
 }
 
-uint64_t ctrace_thread_spawn(void) {
+/* Records a creation whose stack starts at frame fp (the exported
+ * function's own frame, so that the stack starts at the user's call). */
+static uint64_t thread_spawn_at(void *fp) {
   uint64_t link = atomic_fetch_add_explicit(&next_link, 1, memory_order_relaxed);
   struct ctrace__thread *t = ctrace__enter();
   if (!t)
     return link;
-  uint32_t stack = ctrace__config.stacks != CTRACE__STACKS_NONE
-                       ? ctrace__stack_here(t, __builtin_frame_address(0))
-                       : 0;
+  uint32_t stack = ctrace__config.stacks != CTRACE__STACKS_NONE ? ctrace__stack_here(t, fp) : 0;
   uint8_t *p = ctrace__ev(t, CTRACE_EV_THREAD_CREATE, ctrace__now());
   p = ctrace__put_uvarint(p, link);
   p = ctrace__put_uvarint(p, stack);
   ctrace__leave(t, p);
   return link;
+}
+
+uint64_t ctrace_thread_spawn(void) {
+  return thread_spawn_at(__builtin_frame_address(0));
 }
 
 void ctrace_thread_begin(uint64_t link) {
@@ -212,7 +219,7 @@ int ctrace_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
     return EAGAIN;
   a->fn = fn;
   a->arg = arg;
-  a->link = ctrace_thread_spawn();
+  a->link = thread_spawn_at(__builtin_frame_address(0));
   int err = pthread_create(thread, attr, spawn_trampoline, a);
   if (err)
     free(a);

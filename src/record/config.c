@@ -27,6 +27,12 @@ void ctrace__config_load(void) {
   ctrace__config.memory_bytes = (size_t)env_long("CTRACE_MEMORY_MB", 64, 1, 1 << 20) << 20;
   if (ctrace__config.memory_bytes < 4 * ctrace__config.buffer_bytes)
     ctrace__config.memory_bytes = 4 * ctrace__config.buffer_bytes;
+  ctrace__config.unwind = ctrace__unwind_fp;
+  const char *u = getenv("CTRACE_UNWIND");
+  if (u && strcmp(u, "dwarf") == 0) {
+    ctrace__unwind_dwarf_init();
+    ctrace__config.unwind = ctrace__unwind_dwarf;
+  }
   ctrace__config.stacks = CTRACE__STACKS_BLOCKING;
   const char *s = getenv("CTRACE_STACKS");
   if (s && strcmp(s, "none") == 0)

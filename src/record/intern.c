@@ -7,6 +7,7 @@
  */
 #include "record.h"
 
+#include <execinfo.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,7 +222,7 @@ void ctrace__intern_session_reset(void) {
  * may stop early or record a wrong PC, but never reads outside the stack.
  * ~1 ns a frame.
  */
-int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+int ctrace__unwind_fp(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
   uintptr_t lo = t->stack_lo, hi = t->stack_hi;
   uintptr_t f = (uintptr_t)fp;
   int n = 0;
@@ -243,6 +244,40 @@ int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, in
     f = next;
   }
   return n;
+}
+
+/*
+ * The unwind tables (.eh_frame, present in every distribution binary) walked
+ * by glibc's backtrace(), for code built without frame pointers. It returns
+ * our own frames too: the walk starts from the frame whose return address
+ * is fp's (our frames do have frame pointers). ~1-3 us a stack, so only
+ * for blocking events in practice; the first call loads libgcc_s, which
+ * ctrace__unwind_dwarf_init does at trace start, not in a hot path.
+ */
+int ctrace__unwind_dwarf(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+  void *raw[CTRACE_MAX_STACK_DEPTH + 16];
+  int want = max + 8 < (int)(sizeof raw / sizeof raw[0]) ? max + 8 : (int)(sizeof raw / sizeof raw[0]);
+  int n = backtrace(raw, want);
+  uintptr_t first = fp ? ((const uintptr_t *)fp)[1] : 0;
+  int i = 0;
+  while (i < n && (uintptr_t)raw[i] != first)
+    i++;
+  if (i == n) /* fp's frame not found: fall back to the frame pointers */
+    return ctrace__unwind_fp(t, fp, pcs, max);
+  int k = 0;
+  for (; i < n && k < max; i++)
+    pcs[k++] = (uintptr_t)raw[i];
+  return k;
+}
+
+void ctrace__unwind_dwarf_init(void) {
+  void *one[2];
+  backtrace(one, 2);
+}
+
+int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+  return ctrace__config.unwind ? ctrace__config.unwind(t, fp, pcs, max)
+                               : ctrace__unwind_fp(t, fp, pcs, max);
 }
 
 static uint64_t hash_pcs(const uintptr_t *pcs, int n) {

@@ -188,6 +188,8 @@ struct ctrace__config {
   size_t buffer_bytes;
   size_t memory_bytes;
   int stacks; /* enum ctrace__stack_mode */
+  /* The stack walker, chosen when a trace starts (CTRACE_UNWIND). */
+  int (*unwind)(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
 };
 extern struct ctrace__config ctrace__config;
 void ctrace__config_load(void);
@@ -230,6 +232,10 @@ void ctrace__intern_session_reset(void);
  * __builtin_frame_address(0)); returns the stack id in this trace, or 0. */
 uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp);
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
+/* The walkers behind ctrace__stack_capture (intern.c). */
+int ctrace__unwind_fp(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
+int ctrace__unwind_dwarf(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
+void ctrace__unwind_dwarf_init(void);
 uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, int n);
 
 #endif /* CTRACE_RECORD_H */
