@@ -453,6 +453,50 @@ TEST_IMPL(export_chrome_escapes_bad_utf8) {
   return 0;
 }
 
+TEST_IMPL(export_chrome_window_cuts_open_regions_and_tasks) {
+  if (access("/usr/bin/python3", X_OK) != 0)
+    RETURN_SKIP("python3 not installed");
+  ctrace_reader *r = open_trace(make_trace("win.ct"));
+  int64_t end, dur;
+  find_wait(r, CTRACE_WAIT_MUTEX, &end, &dur);
+  /* From just after the mutex wait to 1 ms later: inside region "handle"
+   * and task "request", both begun before. */
+  struct ctrace_chrome_opts opts = {end + 1000, end + 1000000, 1};
+  const char *json = test_path("win.json");
+  FILE *f = fopen(json, "w");
+  ASSERT_EQ(ctrace_chrome_write_opts(r, NULL, &opts, f), 0);
+  ASSERT_EQ(fclose(f), 0);
+  ctrace_reader_close(r);
+  char start_us[64], end_us[64];
+  snprintf(start_us, sizeof start_us, "%lld.%03lld", (long long)(end + 1000) / 1000,
+           (long long)(end + 1000) % 1000);
+  snprintf(end_us, sizeof end_us, "%lld.%03lld", (long long)(end + 1000000) / 1000,
+           (long long)(end + 1000000) % 1000);
+  static const char py[] =
+      "import json, sys\n"
+      "ev = json.load(open(sys.argv[1]))['traceEvents']\n"
+      "start, end = float(sys.argv[2]), float(sys.argv[3])\n"
+      "names = [e['name'] for e in ev if e['ph'] == 'X']\n"
+      "assert 'mutex wait' not in names and 'sleep' not in names, names\n"
+      "assert 'cond wait' in names, names\n" /* 5 ms from just after: crosses the end */
+      "b = [e for e in ev if e['ph'] == 'B']\n"
+      "assert [x['name'] for x in b] == ['handle'] and b[0]['ts'] == start, b\n"
+      "e = [x for x in ev if x['ph'] == 'E']\n"
+      "assert len(e) == 1 and e[0]['ts'] == end, e\n"
+      "t = [x for x in ev if x['ph'] in 'be' and x['cat'] == 'task']\n"
+      "assert [(x['ph'], x['name'], x['ts']) for x in t] == [('b', 'request', start), ('e', 'request', end)], t\n"
+      "assert all('stack' not in x.get('args', {}) for x in ev), 'stacks left'\n"
+      "print('ok')\n";
+  char *argv[] = {"/usr/bin/python3", "-c", (char *)py, (char *)json, start_us, end_us, NULL};
+  char *out = NULL, *err = NULL;
+  int st = test_run(argv, NULL, &out, &err);
+  if (st != 0 || !out || strcmp(out, "ok\n") != 0)
+    TEST_FAIL_("python3: exit %d: %s%s", st, out ? out : "", err ? err : "");
+  free(out);
+  free(err);
+  return 0;
+}
+
 /* ---- damaged traces: every export works on what is readable ---- */
 
 /* with_sym: also symbolize (libdw reads the test binary: ~60 ms a time). */

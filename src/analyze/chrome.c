@@ -28,6 +28,8 @@
 struct thr {
   int64_t last_ns;    /* time of its last event */
   uint32_t depth;     /* open regions */
+  uint32_t *names;    /* before the window: names of the open regions */
+  uint32_t nnames, capnames;
   uint64_t flow;      /* a wake-up to end at its next blocking event (0: none) */
   int64_t flow_ns;    /* when the wake-up happened */
 };
@@ -36,6 +38,7 @@ struct task {
   uint64_t id;  /* 0: empty slot */
   uint32_t name;
   uint32_t open;
+  uint32_t tid; /* where it began */
 };
 
 struct ob {
@@ -60,6 +63,9 @@ struct cw {
   uint64_t next_flow;
   int nargs; /* arguments of the event being written */
   int oom;
+  int64_t start, end; /* the window */
+  int no_stacks;
+  int opened;         /* the first event inside the window was seen */
 };
 
 /* ---- output: a buffer in front of the FILE (stdio's per-call locking and
@@ -233,7 +239,7 @@ static void head(struct cw *w, const char *ph, uint64_t name_id, const char *nam
  * (file:line)"), made once per stack; NULL when the stack is unknown or
  * memory ran out. */
 static const char *stack_json(struct cw *w, uint64_t id) {
-  if (id == 0 || id > w->nstacks)
+  if (id == 0 || id > w->nstacks || w->no_stacks)
     return NULL;
   if (w->stacks[id])
     return w->stacks[id];
@@ -391,6 +397,73 @@ static void process_instant(struct cw *w, const char *name, int64_t ns, uint32_t
   ob_lit(&w->o, ",\"s\":\"p\"");
 }
 
+/* Before the window: only which regions and tasks are open. */
+static void before_window(struct cw *w, const ctrace_event *ev, struct thr *th) {
+  switch (ev->kind) {
+  case CTRACE_EV_REGION_BEGIN:
+    if (th->nnames == th->capnames) {
+      uint32_t nc = th->capnames ? th->capnames * 2 : 16;
+      uint32_t *nv = realloc(th->names, nc * sizeof *nv);
+      if (!nv) {
+        w->oom = 1;
+        return;
+      }
+      th->names = nv;
+      th->capnames = nc;
+    }
+    th->names[th->nnames++] = (uint32_t)(ev->f[1] <= UINT32_MAX ? ev->f[1] : 0);
+    break;
+  case CTRACE_EV_REGION_END:
+    if (th->nnames)
+      th->nnames--;
+    break;
+  case CTRACE_EV_TASK_BEGIN: {
+    struct task *t = ev->f[0] ? task_slot(w, ev->f[0]) : NULL;
+    if (!t || (t->id && t->open))
+      break;
+    if (!t->id)
+      w->ntasks++;
+    *t = (struct task){ev->f[0], (uint32_t)(ev->f[2] <= UINT32_MAX ? ev->f[2] : 0), 1, ev->tid};
+    break;
+  }
+  case CTRACE_EV_TASK_END: {
+    struct task *t = ev->f[0] ? task_slot(w, ev->f[0]) : NULL;
+    if (t && t->id)
+      t->open = 0;
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+/* At the window's start: begins what was open then. */
+static void open_window(struct cw *w) {
+  w->opened = 1;
+  if (w->start == INT64_MIN)
+    return;
+  for (uint32_t i = 0; i < w->nth; i++) {
+    struct thr *th = &w->th[i];
+    uint32_t tid = ctrace_reader_thread(w->r, i)->tid;
+    for (uint32_t k = 0; k < th->nnames; k++) {
+      head(w, "B", th->names[k], "region", "region", w->start, tid);
+      end_event(w, 0);
+    }
+    th->depth = th->nnames;
+    th->last_ns = w->start;
+    free(th->names);
+    th->names = NULL;
+    th->nnames = th->capnames = 0;
+  }
+  for (size_t i = 0; i < w->captasks; i++) {
+    struct task *t = &w->tasks[i];
+    if (t->id && t->open) {
+      task_event(w, "b", t, w->start, t->tid);
+      end_event(w, 0);
+    }
+  }
+}
+
 static void event(struct cw *w, const ctrace_event *ev) {
   int64_t ns = ctrace_reader_ns(w->r, ev->ticks);
   int64_t ti = ctrace_reader_thread_index(w->r, ev->tid);
@@ -398,6 +471,21 @@ static void event(struct cw *w, const ctrace_event *ev) {
     return;
   struct thr *th = &w->th[ti];
   struct ob *o = &w->o;
+  if (ns < w->start) {
+    before_window(w, ev, th);
+    return;
+  }
+  if (!w->opened)
+    open_window(w);
+  if (ns >= w->end) {
+    /* After the window: only blocking calls that began inside it. */
+    if (ev->kind == CTRACE_EV_WAIT || ev->kind == CTRACE_EV_SYSCALL) {
+      uint64_t dur = ev->kind == CTRACE_EV_WAIT ? ev->f[2] : ev->f[4];
+      if (ctrace_reader_ns(w->r, dur <= ev->ticks ? ev->ticks - dur : 0) < w->end)
+        blocking(w, ev, ns, th);
+    }
+    return;
+  }
   th->last_ns = ns;
   switch (ev->kind) {
   case CTRACE_EV_REGION_BEGIN:
@@ -426,7 +514,7 @@ static void event(struct cw *w, const ctrace_event *ev) {
       w->ntasks++;
     else if (t->open)
       break; /* a task id begun twice: keep the first */
-    *t = (struct task){ev->f[0], (uint32_t)(ev->f[2] <= UINT32_MAX ? ev->f[2] : 0), 1};
+    *t = (struct task){ev->f[0], (uint32_t)(ev->f[2] <= UINT32_MAX ? ev->f[2] : 0), 1, ev->tid};
     task_event(w, "b", t, ns, ev->tid);
     if (ev->f[1]) {
       arg(w, "parent");
@@ -543,10 +631,15 @@ static void event(struct cw *w, const ctrace_event *ev) {
 static void finish(struct cw *w) {
   struct ob *o = &w->o;
   int64_t end = ctrace_reader_ns(w->r, ctrace_reader_last_ticks(w->r));
+  if (!w->opened && w->start <= end)
+    open_window(w);
+  int cut = w->end < end; /* the window ends before the trace */
+  if (cut)
+    end = w->end;
   for (uint32_t i = 0; i < w->nth; i++) {
     const struct ctrace_thread_info *ti = ctrace_reader_thread(w->r, i);
     for (; w->th[i].depth; w->th[i].depth--) {
-      head(w, "E", 0, "", "region", w->th[i].last_ns, ti->tid);
+      head(w, "E", 0, "", "region", cut ? end : w->th[i].last_ns, ti->tid);
       end_event(w, 0);
     }
   }
@@ -586,8 +679,17 @@ static void finish(struct cw *w) {
 }
 
 int ctrace_chrome_write(const ctrace_reader *r, ctrace_symbolizer *sym, FILE *out) {
+  struct ctrace_chrome_opts opts = {INT64_MIN, INT64_MAX, 0};
+  return ctrace_chrome_write_opts(r, sym, &opts, out);
+}
+
+int ctrace_chrome_write_opts(const ctrace_reader *r, ctrace_symbolizer *sym,
+                             const struct ctrace_chrome_opts *opts, FILE *out) {
   struct cw w;
   memset(&w, 0, sizeof w);
+  w.start = opts->start_ns;
+  w.end = opts->end_ns;
+  w.no_stacks = opts->no_stacks;
   w.o.f = out;
   w.r = r;
   w.sym = sym;
@@ -619,6 +721,8 @@ done:
   for (uint32_t i = 0; w.stacks && i <= w.nstacks; i++)
     free(w.stacks[i]);
   free(w.stacks);
+  for (uint32_t i = 0; w.th && i < w.nth; i++)
+    free(w.th[i].names);
   free(w.th);
   free(w.tasks);
   free(w.o.p);

@@ -7,6 +7,7 @@
 #ifndef CTRACE_CHROME_H
 #define CTRACE_CHROME_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../read/reader.h"
@@ -23,5 +24,17 @@
  * out of memory or a write to out failed.
  */
 int ctrace_chrome_write(const ctrace_reader *r, ctrace_symbolizer *sym, FILE *out);
+
+struct ctrace_chrome_opts {
+  /* Only [start_ns, end_ns) (ns since the trace's start; INT64_MIN and
+   * INT64_MAX for all): regions and tasks open at start_ns begin there,
+   * those open at end_ns end there; blocking calls that cross an edge are
+   * kept whole. */
+  int64_t start_ns, end_ns;
+  int no_stacks; /* leave out the "stack" arguments (a smaller file) */
+};
+/* ctrace_chrome_write with options. */
+int ctrace_chrome_write_opts(const ctrace_reader *r, ctrace_symbolizer *sym,
+                             const struct ctrace_chrome_opts *opts, FILE *out);
 
 #endif

@@ -74,7 +74,7 @@ int ctrace_cmd_export(int argc, char **argv) {
   enum ctrace_profile_kind kind = CTRACE_PROFILE_SYNC;
   int64_t start = INT64_MIN, end = INT64_MAX;
   uint32_t tid = 0;
-  int symbols = 1, have_kind = 0;
+  int symbols = 1, have_kind = 0, stacks = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (ctrace_cli_wants_help(cmd, a))
@@ -103,6 +103,8 @@ int ctrace_cmd_export(int argc, char **argv) {
         return ctrace_cli_usage_error(cmd, "bad thread id '%s'", v);
     } else if (strcmp(a, "--no-symbols") == 0) {
       symbols = 0;
+    } else if (strcmp(a, "--no-stacks") == 0) {
+      stacks = 0;
     } else if (a[0] == '-' && a[1]) {
       return ctrace_cli_usage_error(cmd, "unknown option '%s'", a);
     } else if (path) {
@@ -116,8 +118,12 @@ int ctrace_cmd_export(int argc, char **argv) {
   if (!path)
     return ctrace_cli_usage_error(cmd, "TRACE missing");
   int pprof = strcmp(format, "pprof") == 0;
-  if (!pprof && (have_kind || tid || start != INT64_MIN || end != INT64_MAX))
-    return ctrace_cli_usage_error(cmd, "--kind, --start, --end and --tid are for --format pprof");
+  if (!pprof && (have_kind || tid))
+    return ctrace_cli_usage_error(cmd, "--kind and --tid are for --format pprof");
+  if (pprof && !stacks)
+    return ctrace_cli_usage_error(cmd, "--no-stacks is for --format chrome");
+  if (start >= end)
+    return ctrace_cli_usage_error(cmd, "--start must come before --end");
   if (pprof && strcmp(output, "-") == 0 && isatty(1))
     return ctrace_cli_usage_error(cmd, "a pprof profile is binary: give -o FILE");
 
@@ -154,7 +160,8 @@ int ctrace_cmd_export(int argc, char **argv) {
       fprintf(stderr, "ctrace export: %s: %s\n", output, strerror(errno));
       goto done;
     }
-    int rc = ctrace_chrome_write(r, sym, f);
+    struct ctrace_chrome_opts opts = {start, end, !stacks};
+    int rc = ctrace_chrome_write_opts(r, sym, &opts, f);
     if (fflush(f) != 0)
       rc = -1;
     if (f != stdout && fclose(f) != 0)
