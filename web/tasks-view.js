@@ -167,7 +167,7 @@ export default {
           })),
           {
             key: 'breakdown',
-            label: 'Where the time went',
+            label: 'Breakdown',
             title: 'split of this instance\'s time by state; sorts by the share not running',
             value: (r) => (r.dur ? 1 - r.g.running / r.dur : 0),
             render: (r) => stackedBar(r.breakdown, r.dur, (label, v) => `${label}: ${formatDuration(v)} (${formatPercent(v, r.dur)})`),
