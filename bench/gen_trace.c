@@ -25,7 +25,7 @@
 
 struct worker {
   int id, n;
-  uint64_t events; /* to write */
+  uint64_t events; /* iterations to run (every worker the same: they run in rounds) */
   uint64_t t0;     /* virtual start, ns */
   uint32_t seed;
   pthread_t th;
@@ -163,6 +163,31 @@ static uint32_t __attribute__((noinline)) stack_at(int depth) {
   return id;
 }
 
+/*
+ * One iteration of a worker is first planned (events with virtual times,
+ * starting at the round's common start time), then, once every worker has
+ * published when its mutex wait ends, written with a WAKE from the previous
+ * worker placed just before that end: wake-ups line up with the waits they
+ * end, as in a real trace. Between rounds a worker polls (epoll_wait).
+ */
+enum { G_TB, G_TE, G_RB, G_RE, G_WAIT, G_WAKE, G_SYS, G_LOG, G_SOCK };
+struct gev {
+  uint64_t t;
+  uint8_t kind;
+  uint64_t a, b, c, d;
+  int64_t res;
+  uint32_t stack;
+};
+#define MAXG 32
+
+static uint64_t wait_end[2][64], iter_end[2][64];
+
+static void plan(struct gev *g, int *n, uint64_t t, uint8_t kind, uint64_t a, uint64_t b,
+                 uint64_t c, uint64_t d, int64_t res, uint32_t stack) {
+  if (*n < MAXG)
+    g[(*n)++] = (struct gev){t, kind, a, b, c, d, res, stack};
+}
+
 static void *work(void *arg) {
   struct worker *w = arg;
   char name[32];
@@ -173,63 +198,98 @@ static void *work(void *arg) {
   tids[w->id] = ctrace__gettid();
   pthread_barrier_wait(&ready);
   uint32_t *s = &w->seed;
-  uint64_t now = w->t0;
-  uint64_t written = 0;
-  uint64_t mutex = 0x55d0c0de1000ull;
-  for (uint64_t j = 0; written < w->events; j++) {
+  uint64_t round = w->t0, last = w->t0;
+  uint64_t written = 0; /* events written */
+  const uint64_t mutex = 0x55d0c0de1000ull;
+  struct gev g[MAXG];
+  char msg[64];
+  for (uint64_t j = 0; j < w->events; j++) { /* events: iterations here; the same for all */
+    int n = 0, slot = (int)(j & 1);
+    uint64_t now = round + dur(s, 0, 20000);
+    if (now > last + 1000) /* idle since the last request: polling */
+      plan(g, &n, now, G_SYS, CTRACE_CALL_epoll_wait, CTRACE_SC_POLL, 4, now - last - 500, 1,
+           stacks[0]);
     uint64_t task = (1ull << 40) + j * (uint64_t)w->n + (uint64_t)w->id;
     uint64_t fd = 5 + j % 32;
-    if (j % 32 == 0) {
-      ev_sockaddr(now, fd, 40000 + (int)(j % 1000));
-      written++;
-    }
-    ev_task_begin(now += dur(s, 500, 3000), task, nm.request);
-    ev_region_begin(now += dur(s, 200, 2000), task, nm.handle);
-    if (j % 4 == 0) {
-      char msg[64];
-      snprintf(msg, sizeof msg, "GET /item/%llu", (unsigned long long)j);
-      ev_log(now += 300, task, nm.http, msg);
-      written++;
-    }
+    if (j < 32 || j % 64 == 0) /* a new connection on fd */
+      plan(g, &n, now, G_SOCK, fd, (uint64_t)(40000 + j % 1000), 0, 0, 0, 0);
+    plan(g, &n, now += dur(s, 500, 3000), G_TB, task, nm.request, 0, 0, 0, 0);
+    plan(g, &n, now += dur(s, 200, 2000), G_RB, task, nm.handle, 0, 0, 0, 0);
+    if (j % 4 == 0)
+      plan(g, &n, now += 300, G_LOG, task, nm.http, j, 0, 0, 0);
     uint64_t d = dur(s, 2000, 400000);
-    ev_syscall(now += d + 1000, CTRACE_CALL_recv, CTRACE_SC_NET, fd, 512, d, stacks[0]);
-    ev_region_begin(now += dur(s, 500, 5000), task, nm.db);
+    plan(g, &n, now += d + 1000, G_SYS, CTRACE_CALL_recv, CTRACE_SC_NET, fd, d, 512, stacks[0]);
+    plan(g, &n, now += dur(s, 500, 5000), G_RB, task, nm.db, 0, 0, 0, 0);
     d = dur(s, 1000, 200000);
-    ev_wait(now += d + 500, CTRACE_WAIT_MUTEX, mutex, d, stacks[1]);
+    plan(g, &n, now += d + 500, G_WAIT, CTRACE_WAIT_MUTEX, mutex, d, 0, 0, stacks[1]);
+    wait_end[slot][w->id] = now;
     d = dur(s, 5000, 900000);
-    ev_syscall(now += d + 2000, CTRACE_CALL_read, CTRACE_SC_FILE, 3, 4096, d, stacks[2]);
-    ev_region_end(now += dur(s, 1000, 20000));
-    ev_wake(now += 300, tids[(w->id + 1) % w->n], mutex, stacks[3]);
-    ev_region_begin(now += dur(s, 300, 3000), task, nm.parse);
-    ev_region_end(now += dur(s, 2000, 60000));
-    d = dur(s, 2000, 300000);
-    ev_syscall(now += d + 1000, CTRACE_CALL_epoll_wait, CTRACE_SC_POLL, 4, 1, d, stacks[0]);
+    plan(g, &n, now += d + 2000, G_SYS, CTRACE_CALL_read, CTRACE_SC_FILE, 3, d, 4096, stacks[2]);
+    plan(g, &n, now += dur(s, 1000, 20000), G_RE, 0, 0, 0, 0, 0, 0);
+    plan(g, &n, now += dur(s, 300, 3000), G_RB, task, nm.parse, 0, 0, 0, 0);
+    plan(g, &n, now += dur(s, 2000, 60000), G_RE, 0, 0, 0, 0, 0, 0);
     d = dur(s, 500, 20000);
-    ev_syscall(now += d + 1000, CTRACE_CALL_send, CTRACE_SC_NET, fd, 2048, d, stacks[0]);
-    ev_region_end(now += dur(s, 500, 5000));
-    written += 14;
-    if (j % 8 == 7 && w->n > 1) {
-      /* handed over: the next worker ends it (later, in its own loop) */
-    } else {
-      ev_task_end(now += dur(s, 200, 2000), task);
-      written++;
-    }
+    plan(g, &n, now += d + 1000, G_SYS, CTRACE_CALL_send, CTRACE_SC_NET, fd, d, 2048, stacks[0]);
+    plan(g, &n, now += dur(s, 500, 5000), G_RE, 0, 0, 0, 0, 0, 0);
+    if (!(j % 8 == 7 && w->n > 1)) /* every 8th task is ended by the next worker */
+      plan(g, &n, now += dur(s, 200, 2000), G_TE, task, 0, 0, 0, 0, 0);
     if (j % 8 == 0 && j >= 8 && w->n > 1) {
-      /* end the task the previous worker handed to us */
       int prev = (w->id + w->n - 1) % w->n;
-      ev_task_end(now += 500, (1ull << 40) + (j - 1) * (uint64_t)w->n + (uint64_t)prev);
-      written++;
+      plan(g, &n, now += 500, G_TE, (1ull << 40) + (j - 1) * (uint64_t)w->n + (uint64_t)prev, 0,
+           0, 0, 0, 0);
     }
     if (j % 16 == 5) {
       d = dur(s, 100000, 5000000);
-      ev_wait(now += d, CTRACE_WAIT_SLEEP, 0, d, stacks[1]);
-      written++;
+      plan(g, &n, now += d, G_WAIT, CTRACE_WAIT_SLEEP, 0, d, 0, 0, stacks[1]);
     }
     if (j % 50 == 0) {
       d = dur(s, 1000, 30000);
-      ev_syscall(now += d, CTRACE_CALL_close, CTRACE_SC_OTHER, fd, 0, d, stacks[2]);
+      plan(g, &n, now += d, G_SYS, CTRACE_CALL_close, CTRACE_SC_OTHER, fd, d, 0, stacks[2]);
+    }
+    iter_end[slot][w->id] = now;
+    pthread_barrier_wait(&ready);
+    /* wake the next worker just before its wait ends (if that is later than
+     * our round start; with one worker, no wakes) */
+    int next = (w->id + 1) % w->n;
+    uint64_t wt = wait_end[slot][next] - 200;
+    uint64_t next_round = 0;
+    for (int k = 0; k < w->n; k++)
+      if (iter_end[slot][k] > next_round)
+        next_round = iter_end[slot][k];
+    int wake_at = -1;
+    if (w->n > 1) {
+      wake_at = n;
+      for (int k = 0; k < n; k++)
+        if (g[k].t > wt) {
+          wake_at = k;
+          break;
+        }
+    }
+    for (int k = 0; k <= n; k++) {
+      if (k == wake_at) {
+        ev_wake(wt, tids[next], mutex, stacks[3]);
+        written++;
+      }
+      if (k == n)
+        break;
+      const struct gev *e = &g[k];
+      switch (e->kind) {
+      case G_TB: ev_task_begin(e->t, e->a, (uint32_t)e->b); break;
+      case G_TE: ev_task_end(e->t, e->a); break;
+      case G_RB: ev_region_begin(e->t, e->a, (uint32_t)e->b); break;
+      case G_RE: ev_region_end(e->t); break;
+      case G_WAIT: ev_wait(e->t, e->a, e->b, e->c, e->stack); break;
+      case G_SYS: ev_syscall(e->t, e->a, e->b, e->c, e->res, e->d, e->stack); break;
+      case G_LOG:
+        snprintf(msg, sizeof msg, "GET /item/%llu", (unsigned long long)e->c);
+        ev_log(e->t, e->a, (uint32_t)e->b, msg);
+        break;
+      case G_SOCK: ev_sockaddr(e->t, e->a, (int)e->b); break;
+      }
       written++;
     }
+    last = now;
+    round = next_round + 1000;
   }
   return NULL;
 }
@@ -258,7 +318,8 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 2000000;
   for (int i = 0; i < nth; i++) {
-    w[i] = (struct worker){.id = i, .n = nth, .events = n / (uint64_t)nth,
+    /* about 16 events per iteration of a worker */
+    w[i] = (struct worker){.id = i, .n = nth, .events = (n + 16 * (uint64_t)nth - 1) / (16 * (uint64_t)nth),
                            .t0 = t0 + (uint64_t)i * 137000, .seed = 2463534242u + (uint32_t)i * 7919u};
   }
   pthread_barrier_init(&ready, NULL, (unsigned)nth);

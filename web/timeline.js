@@ -190,6 +190,7 @@ function mount(container, ctx) {
   let destroyed = false;
   let width = 800, height = 400, dpr = 1;
   let taskLayout = []; // {task, lane}
+  let lanesWanted = MAX_TASK_LANES; // fixed after the first answer, so rows do not jump
 
   const plotW = () => Math.max(10, width - LABEL_W);
   const xOf = (t) => LABEL_W + ((t - v0) / (v1 - v0)) * plotW();
@@ -200,7 +201,7 @@ function mount(container, ctx) {
     tasksY = y;
     taskLanes = 0;
     if (summary && (summary.tasks || 0) > 0) {
-      taskLanes = MAX_TASK_LANES;
+      taskLanes = lanesWanted;
       y += 18 + taskLanes * (TASK_H + 2) + 6;
     }
     procs = [];
@@ -258,9 +259,15 @@ function mount(container, ctx) {
       }
       const d = decode(await res.arrayBuffer());
       if (ctl !== fetchCtl || destroyed) return;
+      const first = !data;
       data = d;
       rowsByTid = d.rows;
       layoutTasks();
+      if (first) {
+        const used = taskLayout.reduce((m, x) => Math.max(m, x.lane + 1), 0);
+        lanesWanted = Math.max(1, Math.min(MAX_TASK_LANES, used));
+        layout();
+      }
       root.dataset.loading = 'false';
       root.dataset.ready = 'true';
       showNote();

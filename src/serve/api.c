@@ -637,7 +637,8 @@ static int syscall_moves_bytes(uint64_t call) {
 }
 
 /* The fields of ev as JSON members (after a comma), with its stack. */
-static void json_event_fields(struct ctrace_view *v, FILE *f, uint32_t th, const ctrace_event *ev) {
+static void json_event_fields(struct ctrace_view *v, FILE *f, uint32_t th, const ctrace_event *ev,
+                              int with_dur) {
   const ctrace_reader *r = v->r;
   int64_t t = ctrace_reader_ns(r, ev->ticks);
   const struct ctrace_kind_info *ki = &ctrace__kinds[ev->kind];
@@ -651,7 +652,8 @@ static void json_event_fields(struct ctrace_view *v, FILE *f, uint32_t th, const
     json_str(f, reason ? reason : "?");
     fprintf(f, ",\"object\":\"0x%" PRIx64 "\"", ev->f[1]);
     int64_t s = ev->f[2] < ev->ticks ? ctrace_reader_ns(r, ev->ticks - ev->f[2]) : t;
-    fprintf(f, ",\"dur_ns\":%" PRId64, t - s);
+    if (with_dur)
+      fprintf(f, ",\"dur_ns\":%" PRId64, t - s);
     stack = ev->f[3];
     break;
   }
@@ -664,8 +666,9 @@ static void json_event_fields(struct ctrace_view *v, FILE *f, uint32_t th, const
     json_str(f, call ? call : "?");
     fputs(",\"class\":", f);
     json_str(f, cls ? cls : "?");
-    fprintf(f, ",\"fd\":%" PRId64 ",\"result\":%" PRId64 ",\"dur_ns\":%" PRId64,
-            (int64_t)(int32_t)ev->f[2], res, t - s);
+    fprintf(f, ",\"fd\":%" PRId64 ",\"result\":%" PRId64, (int64_t)(int32_t)ev->f[2], res);
+    if (with_dur)
+      fprintf(f, ",\"dur_ns\":%" PRId64, t - s);
     if (syscall_moves_bytes(ev->f[0]) && res >= 0)
       fprintf(f, ",\"bytes\":%" PRId64, res);
     const struct ctrace_tl_peer *pe = ctrace_timeline_peer(v->tl, th, (uint32_t)ev->f[2], t);
@@ -759,7 +762,7 @@ static void api_event(struct ctrace_view *v, struct params *p, struct ctrace_rep
     ctrace_event ev;
     static const uint8_t kb[] = {CTRACE_EV_TASK_BEGIN};
     if (find_event(v, t->begin_thread, t->start, kb, 1, &ev) == 0)
-      json_event_fields(v, f, t->begin_thread, &ev);
+      json_event_fields(v, f, t->begin_thread, &ev, 0);
     fputs("}\n", f);
     json_close(&j, out);
     return;
@@ -798,7 +801,7 @@ static void api_event(struct ctrace_view *v, struct params *p, struct ctrace_rep
       ctrace_event ev;
       static const uint8_t kb[] = {CTRACE_EV_WAIT, CTRACE_EV_SYSCALL};
       if (find_event(v, th, e, kb, 2, &ev) == 0)
-        json_event_fields(v, f, th, &ev);
+        json_event_fields(v, f, th, &ev, 0); /* the span's dur_ns is the call's */
       /* who woke it: a WAKE naming this thread during the span (or right at
        * its end: the waker may record just after the wait returned) */
       const struct ctrace_tl_wake *w = ctrace_timeline_woken_by(tl, th, s, e + 100000);
@@ -858,7 +861,7 @@ static void api_event(struct ctrace_view *v, struct params *p, struct ctrace_rep
       }
     }
   }
-  json_event_fields(v, f, th, &ev);
+  json_event_fields(v, f, th, &ev, kinds[0] != CTRACE_EV_REGION_BEGIN);
   fputs("}\n", f);
   json_close(&j, out);
 }

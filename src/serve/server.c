@@ -32,6 +32,33 @@ const struct ctrace_web_file *ctrace__web_find(const char *path) {
   return NULL;
 }
 
+static int hexval(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Decodes %XX in place, except %00, which stays as typed: a NUL would cut
+ * the path short ("/%00x" would be "/"), and no file or parameter has one. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+  char *w = s;
+  for (const char *r = s; *r; r++) {
+    int hi, lo;
+    if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+      *w++ = (char)(hi << 4 | lo);
+      r += 2;
+    } else {
+      *w++ = *r;
+    }
+  }
+  *w = 0;
+  return (size_t)(w - s);
+}
+
 static const char *get_param(void *ctx, const char *key) {
   return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
 }
@@ -154,7 +181,8 @@ int ctrace_serve_start(const char *addr, struct ctrace_view *v, ctrace_server **
    * the timeline's zooming. */
   s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
                           (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, 4u,
-                          MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
+                          MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_UNESCAPE_CALLBACK,
+                          unescape, NULL, MHD_OPTION_END);
   if (!s->d) {
     snprintf(err, errlen, "cannot listen on %s (address in use, or not an address of this host?)",
              addr ? addr : "127.0.0.1:0");

@@ -1,0 +1,11 @@
+/* list-serve.h - tests of `ctrace view`: the timeline model, the HTTP API
+ * against the real server, the embedded web files and the command
+ * (test-serve*.c). */
+TEST_ENTRY(serve_summary_threads_tasks)
+TEST_ENTRY(serve_timeline_binary)
+TEST_ENTRY(serve_event_details)
+TEST_ENTRY(serve_blocking_and_wakes)
+TEST_ENTRY(serve_unknown_paths_404)
+TEST_ENTRY(serve_path_traversal_404)
+TEST_ENTRY(serve_embedded_web_files)
+TEST_ENTRY(serve_cli_view_serves_until_signal)

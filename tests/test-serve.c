@@ -1,0 +1,567 @@
+/*
+ * test-serve.c - the HTTP API of `ctrace view` against the real server
+ * (src/serve/ started in this process on 127.0.0.1, a free port), spoken to
+ * over a socket: every endpoint, bad parameters (400 with a JSON error),
+ * unknown paths (404), path traversal, windows outside the trace; and
+ * `ctrace view` itself as a process. Traces come from examples/http_task
+ * and bench/gen_trace (blocking and wake-ups).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../src/serve/server.h"
+#include "../src/serve/timeline_bin.h"
+#include "task.h"
+
+struct fixture {
+  ctrace_reader *r;
+  struct ctrace_view v;
+  ctrace_server *s;
+  unsigned port;
+};
+
+static void make_trace(const char *which, const char *file) {
+  char *out = NULL, *err = NULL;
+  int st;
+  if (strcmp(which, "http") == 0) {
+    char *argv[] = {(char *)test_build_path("examples/http_task"), (char *)file, "3", NULL};
+    st = test_run(argv, NULL, &out, &err);
+  } else {
+    char *argv[] = {(char *)test_build_path("bench/gen_trace"), (char *)file, "3000", "3", NULL};
+    st = test_run(argv, NULL, &out, &err);
+  }
+  if (st != 0)
+    TEST_FAIL_("making the %s trace failed (%d): %s", which, st, err ? err : "");
+  free(out);
+  free(err);
+}
+
+static void start(struct fixture *f, const char *which) {
+  const char *file = test_path(which);
+  make_trace(which, file);
+  char err[256];
+  ASSERT_EQ(ctrace_reader_open(file, &f->r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&f->v, f->r, file, NULL, NULL), 0);
+  ASSERT_EQ(ctrace_serve_start("127.0.0.1:0", &f->v, &f->s, err, sizeof err), 0);
+  f->port = ctrace_serve_port(f->s);
+  ASSERT_GT(f->port, 0);
+}
+
+static void stop(struct fixture *f) {
+  ctrace_serve_stop(f->s);
+  ctrace_view_fini(&f->v);
+  ctrace_reader_close(f->r);
+}
+
+struct resp {
+  int status;
+  char *head; /* status line and headers */
+  char *body;
+  size_t len;
+  char *raw;
+};
+
+/* Sends the request line as given (no URL cleaning, so that traversal
+ * attempts reach the server as typed) and reads the whole answer. */
+static struct resp request(unsigned port, const char *method, const char *target) {
+  struct resp r = {0};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT(fd >= 0);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  char req[2048];
+  int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                   method, target);
+  ASSERT_EQ(write(fd, req, (size_t)n), n);
+  size_t cap = 65536, len = 0;
+  char *buf = malloc(cap + 1);
+  for (;;) {
+    if (len == cap) {
+      cap *= 2;
+      buf = realloc(buf, cap + 1);
+    }
+    ssize_t k = read(fd, buf + len, cap - len);
+    if (k <= 0)
+      break;
+    len += (size_t)k;
+  }
+  close(fd);
+  buf[len] = 0;
+  r.raw = buf;
+  char *sep = strstr(buf, "\r\n\r\n");
+  ASSERT(sep != NULL);
+  *sep = 0;
+  r.head = buf;
+  r.body = sep + 4;
+  r.len = len - (size_t)(r.body - buf);
+  ASSERT_EQ(sscanf(buf, "HTTP/1.%*d %d", &r.status), 1);
+  return r;
+}
+
+static struct resp get(struct fixture *f, const char *target) {
+  return request(f->port, "GET", target);
+}
+
+static void expect_error(struct fixture *f, const char *target, int status) {
+  struct resp r = get(f, target);
+  if (r.status != status)
+    TEST_FAIL_("GET %s: status %d, want %d (%s)", target, r.status, status, r.body);
+  ASSERT_STR_CONTAINS(r.head, "application/json");
+  ASSERT_STR_CONTAINS(r.body, "{\"error\":\"");
+  free(r.raw);
+}
+
+/* The value of a JSON integer member "key": (first occurrence). */
+static int64_t json_int(const char *body, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":", key);
+  const char *p = strstr(body, pat);
+  if (!p)
+    TEST_FAIL_("no %s in %.300s", key, body);
+  return strtoll(p + strlen(pat), NULL, 10);
+}
+
+static uint32_t le32(const char *p) { return ctrace__get_le32((const uint8_t *)p); }
+static double lef64(const char *p) {
+  uint64_t u = ctrace__get_le64((const uint8_t *)p);
+  double d;
+  memcpy(&d, &u, 8);
+  return d;
+}
+
+TEST_IMPL(serve_summary_threads_tasks) {
+  struct fixture f;
+  start(&f, "http");
+  struct resp r = get(&f, "/api/summary");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.head, "Content-Type: application/json");
+  ASSERT_STR_CONTAINS(r.body, "\"events\":44");
+  ASSERT_STR_CONTAINS(r.body, "\"threads\":5,");
+  ASSERT_STR_CONTAINS(r.body, "\"thread_list\":[{\"index\":0,");
+  ASSERT_STR_CONTAINS(r.body, "\"name\":\"acceptor\"");
+  ASSERT_STR_CONTAINS(r.body, "\"process_list\":[{\"pid\":");
+  ASSERT_STR_CONTAINS(r.body, "\"argv\":[");
+  ASSERT_STR_CONTAINS(r.body, "\"start_ns\":");
+  ASSERT_GT(json_int(r.body, "end_ns"), 50000000);
+  free(r.raw);
+
+  r = get(&f, "/api/threads");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "{\"threads\":[{\"tid\":");
+  ASSERT_STR_CONTAINS(r.body, "\"states\":{\"running\":");
+  ASSERT_STR_CONTAINS(r.body, "\"syscall\":0}");
+  free(r.raw);
+
+  r = get(&f, "/api/tasks");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "{\"tasks\":[{\"name\":\"client.get\",\"count\":3,");
+  ASSERT_STR_CONTAINS(r.body, "{\"name\":\"handleRequest\",\"count\":3,\"min_ns\":");
+  ASSERT_STR_CONTAINS(r.body, "\"regions\":[{\"name\":\"db.query\",\"count\":3,");
+  ASSERT_STR_CONTAINS(r.body, "\"histogram\":[{\"lo_ns\":");
+  /* a 50 ms sleep inside: p50 of db.query at least that */
+  const char *db = strstr(r.body, "\"db.query\"");
+  ASSERT_GE(json_int(db, "p50_ns"), 49000000);
+  free(r.raw);
+
+  r = get(&f, "/api/instances?kind=task&name=handleRequest&limit=2");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "{\"instances\":[{\"id\":");
+  ASSERT_STR_CONTAINS(r.body, "\"tids\":[");
+  ASSERT_STR_CONTAINS(r.body, "\"breakdown\":{\"running\":");
+  /* two, sorted by duration, longest first */
+  const char *second = strstr(r.body + 20, "{\"id\":");
+  ASSERT(second != NULL);
+  ASSERT(strstr(second + 6, "{\"id\":") == NULL);
+  ASSERT_GE(json_int(r.body, "dur_ns"), json_int(second, "dur_ns"));
+  free(r.raw);
+  r = get(&f, "/api/instances?kind=region&name=db.query");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"name\":\"db.query\"");
+  free(r.raw);
+  r = get(&f, "/api/instances?kind=task&name=no.such.task");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_EQ(r.body, "{\"instances\":[]}\n");
+  free(r.raw);
+  stop(&f);
+  return 0;
+}
+
+TEST_IMPL(serve_timeline_binary) {
+  struct fixture f;
+  start(&f, "http");
+  struct resp r = get(&f, "/api/timeline?width=500");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.head, "Content-Type: application/octet-stream");
+  ASSERT_GE(r.len, 48);
+  ASSERT_UINT_EQ(le32(r.body), CTRACE_TLBIN_MAGIC);
+  ASSERT_EQ(le32(r.body + 4), 5); /* rows: every thread */
+  ASSERT_EQ((int64_t)lef64(r.body + 8), f.v.tl->start_ns);
+  ASSERT_EQ((int64_t)lef64(r.body + 16), f.v.tl->end_ns);
+  ASSERT_GE(lef64(r.body + 24), 1.0); /* ns per pixel */
+  free(r.raw);
+
+  /* one thread, a window reaching past both ends: clamped */
+  char url[256];
+  snprintf(url, sizeof url, "/api/timeline?start_ns=-1000000000&end_ns=999999999999&width=100&tids=%u",
+           f.v.tl->threads[2].tid);
+  r = get(&f, url);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(le32(r.body + 4), 1);
+  ASSERT_EQ((int64_t)lef64(r.body + 8), f.v.tl->start_ns);
+  ASSERT_EQ((int64_t)lef64(r.body + 16), f.v.tl->end_ns);
+  /* the strings table, then the row: its tid and one span at least */
+  uint32_t nstr = le32(r.body + 32), strbytes = le32(r.body + 36);
+  ASSERT_GE(nstr, 2); /* "" and db.query at least */
+  const char *row = r.body + 40 + strbytes;
+  ASSERT_EQ(le32(row), f.v.tl->threads[2].tid);
+  ASSERT_GE(le32(row + 4), 1);  /* spans */
+  ASSERT_GE(le32(row + 8), 2);  /* regions: db.query, write.response */
+  ASSERT_EQ(le32(row + 12), 1); /* the log */
+  free(r.raw);
+
+  /* unknown tids are left out, not errors */
+  r = get(&f, "/api/timeline?tids=1,2,3");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(le32(r.body + 4), 0);
+  free(r.raw);
+
+  expect_error(&f, "/api/timeline?start_ns=abc", 400);
+  expect_error(&f, "/api/timeline?start_ns=5&end_ns=5", 400);
+  expect_error(&f, "/api/timeline?start_ns=10&end_ns=5", 400);
+  expect_error(&f, "/api/timeline?width=0", 400);
+  expect_error(&f, "/api/timeline?width=100000", 400);
+  expect_error(&f, "/api/timeline?width=12px", 400);
+  expect_error(&f, "/api/timeline?end_ns=99999999999999999999999", 400);
+  expect_error(&f, "/api/timeline?tids=1,,2", 400);
+  expect_error(&f, "/api/timeline?tids=x", 400);
+  /* entirely outside the trace */
+  expect_error(&f, "/api/timeline?start_ns=-500&end_ns=-100", 400);
+  snprintf(url, sizeof url, "/api/timeline?start_ns=%" PRId64 "&end_ns=%" PRId64,
+           f.v.tl->end_ns + 10, f.v.tl->end_ns + 1000);
+  expect_error(&f, url, 400);
+  stop(&f);
+  return 0;
+}
+
+TEST_IMPL(serve_event_details) {
+  struct fixture f;
+  start(&f, "http");
+  const struct ctrace_timeline *tl = f.v.tl;
+  const struct ctrace_tl_thread *h = &tl->threads[2]; /* the first handler */
+  char url[256];
+  snprintf(url, sizeof url, "/api/event?kind=span&tid=%u&ns=%" PRId64, h->tid,
+           (h->first_ns + h->last_ns) / 2);
+  struct resp r = get(&f, url);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"kind\":\"span\"");
+  ASSERT_STR_CONTAINS(r.body, "\"state\":\"running\"");
+  ASSERT_STR_CONTAINS(r.body, "\"region\":\"db.query\"");
+  free(r.raw);
+
+  const struct ctrace_tl_region *rg = &tl->regions[tl->region_off[2]];
+  snprintf(url, sizeof url, "/api/event?kind=region&tid=%u&ns=%" PRId64, h->tid, rg->start);
+  r = get(&f, url);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"event\":\"REGION_BEGIN\"");
+  ASSERT_STR_CONTAINS(r.body, "\"stack\":[");
+  ASSERT_EQ(json_int(r.body, "start_ns"), rg->start);
+  free(r.raw);
+
+  const struct ctrace_tl_log *lg = &tl->logs[tl->log_off[2]];
+  snprintf(url, sizeof url, "/api/event?kind=log&tid=%u&ns=%" PRId64, h->tid, lg->t);
+  r = get(&f, url);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"message\":\"GET /hello\"");
+  ASSERT_STR_CONTAINS(r.body, "\"category\":\"http\"");
+  free(r.raw);
+
+  snprintf(url, sizeof url, "/api/event?kind=task&id=%" PRIu64, tl->tasks[0].id);
+  r = get(&f, url);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"kind\":\"task\"");
+  ASSERT_STR_CONTAINS(r.body, "\"threads\":[{\"tid\":");
+  ASSERT_STR_CONTAINS(r.body, "\"event\":\"TASK_BEGIN\"");
+  free(r.raw);
+
+  /* the thread creation of the acceptor by main, with its stack */
+  snprintf(url, sizeof url, "/api/event?kind=create&tid=%u&ns=%" PRId64, tl->threads[0].tid,
+           tl->creates[0].t_create);
+  r = get(&f, url);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"event\":\"THREAD_CREATE\"");
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"main\"");
+  ASSERT_STR_CONTAINS(r.body, "http_task.c");
+  free(r.raw);
+
+  expect_error(&f, "/api/event?kind=span&tid=1&ns=0", 400);      /* no such thread */
+  expect_error(&f, "/api/event?kind=span&ns=0", 400);            /* tid missing */
+  snprintf(url, sizeof url, "/api/event?kind=span&tid=%u", h->tid);
+  expect_error(&f, url, 400);                                    /* ns missing */
+  snprintf(url, sizeof url, "/api/event?kind=span&tid=%u&ns=-5", h->tid);
+  expect_error(&f, url, 400);                                    /* before the thread */
+  snprintf(url, sizeof url, "/api/event?kind=bogus&tid=%u&ns=0", h->tid);
+  expect_error(&f, url, 400);
+  snprintf(url, sizeof url, "/api/event?kind=log&tid=%u&ns=%" PRId64, h->tid, tl->end_ns + 5000000);
+  expect_error(&f, url, 400);                                    /* nothing there */
+  expect_error(&f, "/api/event?kind=task&id=999999", 400);
+  expect_error(&f, "/api/event?kind=task&id=-1", 400);
+  expect_error(&f, "/api/event?kind=task", 400);
+  stop(&f);
+  return 0;
+}
+
+TEST_IMPL(serve_blocking_and_wakes) {
+  struct fixture f;
+  start(&f, "gen");
+  const struct ctrace_timeline *tl = f.v.tl;
+  /* a mutex wait of worker 1: its span, its stack and who woke it */
+  uint32_t th = 2;
+  const struct ctrace_tl_level *lv = &tl->levels[th][0];
+  int64_t s = 0, e = 0;
+  for (size_t i = 0; i + 1 < lv->n; i++)
+    if ((lv->v[i] & 0x7f) == CTRACE_ST_SYNC) {
+      s = (int64_t)(lv->v[i] >> 8) + tl->start_ns;
+      e = (int64_t)(lv->v[i + 1] >> 8) + tl->start_ns;
+      break;
+    }
+  ASSERT_GT(e, s);
+  char url[256];
+  snprintf(url, sizeof url, "/api/event?kind=span&tid=%u&ns=%" PRId64, tl->threads[th].tid,
+           (s + e) / 2);
+  struct resp r = get(&f, url);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"state\":\"sync\"");
+  ASSERT_STR_CONTAINS(r.body, "\"event\":\"WAIT\"");
+  ASSERT_STR_CONTAINS(r.body, "\"reason\":\"MUTEX\"");
+  ASSERT_STR_CONTAINS(r.body, "\"object\":\"0x55d0c0de1000\"");
+  ASSERT_STR_CONTAINS(r.body, "\"woken_by\":{\"tid\":");
+  ASSERT_STR_CONTAINS(r.body, "gen_trace.c");
+  ASSERT_EQ(json_int(r.body, "start_ns"), s);
+  ASSERT_EQ(json_int(r.body, "end_ns"), e);
+  int64_t waker = json_int(strstr(r.body, "\"woken_by\""), "tid");
+  int64_t wns = json_int(strstr(r.body, "\"woken_by\""), "ns");
+  free(r.raw);
+  snprintf(url, sizeof url, "/api/event?kind=wake&tid=%" PRId64 "&ns=%" PRId64, waker, wns);
+  r = get(&f, url);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"event\":\"WAKE\"");
+  ASSERT_EQ(json_int(r.body, "woken_tid"), tl->threads[th].tid);
+  free(r.raw);
+
+  /* a network syscall: fd, bytes and the peer from SOCKADDR */
+  const struct ctrace_tl_level *l2 = &tl->levels[th][0];
+  for (size_t i = 0; i + 1 < l2->n; i++)
+    if ((l2->v[i] & 0x7f) == CTRACE_ST_NET) {
+      s = (int64_t)(l2->v[i] >> 8) + tl->start_ns;
+      break;
+    }
+  snprintf(url, sizeof url, "/api/event?kind=span&tid=%u&ns=%" PRId64, tl->threads[th].tid, s);
+  r = get(&f, url);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"event\":\"SYSCALL\"");
+  ASSERT_STR_CONTAINS(r.body, "\"class\":\"net\"");
+  ASSERT_STR_CONTAINS(r.body, "\"bytes\":");
+  ASSERT_STR_CONTAINS(r.body, "\"peer\":\"10.0.0.");
+  free(r.raw);
+
+  /* per-thread states add up to the thread's life */
+  r = get(&f, "/api/threads");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"sync\":");
+  const struct ctrace_tl_thread *t = &tl->threads[th];
+  uint64_t sum = 0;
+  for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
+    sum += t->state_ns[k];
+  ASSERT_EQ((int64_t)sum, t->last_ns - t->first_ns);
+  ASSERT_GT(t->state_ns[CTRACE_ST_SYNC], 0);
+  ASSERT_GT(t->state_ns[CTRACE_ST_IO], 0);
+  ASSERT_GT(t->state_ns[CTRACE_ST_POLL], 0);
+  free(r.raw);
+
+  /* profiles: JSON with symbolized frames, and pprof bytes */
+  r = get(&f, "/api/profile?kind=sync");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "{\"kind\":\"sync\",\"total_ns\":");
+  ASSERT_STR_CONTAINS(r.body, "\"frames\":[{\"function\":");
+  ASSERT_GT(json_int(r.body, "total_ns"), 0);
+  free(r.raw);
+  r = get(&f, "/api/pprof?kind=net");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.head, "Content-Type: application/octet-stream");
+  ASSERT_STR_CONTAINS(r.head, "Content-Disposition: attachment; filename=\"ctrace-net.pb.gz\"");
+  ASSERT_GE(r.len, 20);
+  ASSERT_EQ((unsigned char)r.body[0], 0x1f);
+  ASSERT_EQ((unsigned char)r.body[1], 0x8b);
+  free(r.raw);
+  expect_error(&f, "/api/profile", 400);
+  expect_error(&f, "/api/profile?kind=cpu", 400);
+  expect_error(&f, "/api/profile?kind=sync&start_ns=9&end_ns=1", 400);
+  expect_error(&f, "/api/profile?kind=sync&tid=1", 400);
+  expect_error(&f, "/api/pprof?kind=", 400);
+  expect_error(&f, "/api/instances?kind=task", 400);
+  expect_error(&f, "/api/instances?kind=thread&name=x", 400);
+  expect_error(&f, "/api/instances?kind=task&name=request&limit=0", 400);
+  expect_error(&f, "/api/instances?kind=task&name=request&limit=ten", 400);
+
+  /* the level-of-detail answer: at most ~2 spans per pixel per row, and
+   * the same total time as the raw spans */
+  r = get(&f, "/api/timeline?width=200");
+  ASSERT_EQ(r.status, 200);
+  uint32_t strbytes = le32(r.body + 36);
+  const char *row = r.body + 40 + strbytes;
+  for (unsigned k = 0; k < le32(r.body + 4); k++) {
+    uint32_t ns = le32(row + 4), nr = le32(row + 8), nl = le32(row + 12);
+    ASSERT_LE(ns, 2 * 200 + 2);
+    double covered = 0;
+    for (uint32_t i = 0; i < ns; i++)
+      covered += lef64(row + 16 + 24 * i + 8) - lef64(row + 16 + 24 * i);
+    const struct ctrace_tl_thread *tt = &tl->threads[k];
+    ASSERT_LE(covered, (double)(tt->last_ns - tt->first_ns) + 1);
+    ASSERT_GE(covered, (double)(tt->last_ns - tt->first_ns) - 1);
+    row += 16 + 24 * ns + 36 * nr + 28 * nl;
+  }
+  free(r.raw);
+  stop(&f);
+  return 0;
+}
+
+TEST_IMPL(serve_unknown_paths_404) {
+  struct fixture f;
+  start(&f, "http");
+  expect_error(&f, "/api/nope", 404);
+  expect_error(&f, "/api/", 404);
+  expect_error(&f, "/api", 404);
+  expect_error(&f, "/api/summary/x", 404);
+  expect_error(&f, "/nope.html", 404);
+  expect_error(&f, "/index.htm", 404);
+  struct resp r = request(f.port, "POST", "/api/summary");
+  ASSERT_EQ(r.status, 405);
+  free(r.raw);
+  stop(&f);
+  return 0;
+}
+
+TEST_IMPL(serve_path_traversal_404) {
+  struct fixture f;
+  start(&f, "http");
+  static const char *const bad[] = {
+      "/../../../../etc/passwd",
+      "/..%2f..%2f..%2fetc%2fpasswd",
+      "/%2e%2e/%2e%2e/etc/passwd",
+      "/web/../meson.build",
+      "//etc/passwd",
+      "/index.html/../../../etc/passwd",
+      "/./index.html/..",
+      "/..\\..\\etc\\passwd",
+      "/%00index.html",
+      "/timeline.js%00.png",
+      "/api/../../etc/passwd",
+      "/meson.build",
+      "/src/serve/server.c",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct resp r = get(&f, bad[i]);
+    if (r.status != 404 && r.status != 400)
+      TEST_FAIL_("GET %s: status %d (%.200s)", bad[i], r.status, r.body);
+    ASSERT(strstr(r.body, "root:") == NULL);
+    ASSERT(strstr(r.body, "project(") == NULL);
+    free(r.raw);
+  }
+  stop(&f);
+  return 0;
+}
+
+TEST_IMPL(serve_embedded_web_files) {
+  struct fixture f;
+  start(&f, "http");
+  struct resp r = get(&f, "/");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.head, "Content-Type: text/html; charset=utf-8");
+  ASSERT_STR_CONTAINS(r.body, "<!doctype html>");
+  free(r.raw);
+  r = get(&f, "/index.html");
+  ASSERT_EQ(r.status, 200);
+  free(r.raw);
+  r = get(&f, "/timeline.js");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.head, "Content-Type: text/javascript");
+  ASSERT_STR_CONTAINS(r.body, "id: 'timeline'");
+  free(r.raw);
+  r = get(&f, "/timeline.css");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.head, "Content-Type: text/css");
+  free(r.raw);
+  /* what is embedded is what is in web/ */
+  char path[4096];
+  snprintf(path, sizeof path, "%s/web/app.js", test_source_dir);
+  size_t len;
+  char *want = test_read_file(path, &len);
+  r = get(&f, "/app.js");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.len, len);
+  ASSERT_MEM_HEX_EQ(r.body, want, len);
+  free(want);
+  free(r.raw);
+  stop(&f);
+  return 0;
+}
+
+TEST_IMPL(serve_cli_view_serves_until_signal) {
+  const char *file = test_path("http");
+  make_trace("http", file);
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    execl(test_build_path("ctrace"), "ctrace", "view", "--no-browser", "--addr", "127.0.0.1:0",
+          file, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  char line[512];
+  size_t n = 0;
+  while (n < sizeof line - 1) {
+    ssize_t k = read(out[0], line + n, 1);
+    if (k <= 0 || line[n] == '\n')
+      break;
+    n++;
+  }
+  line[n] = 0;
+  ASSERT_STR_CONTAINS(line, "ctrace view: serving ");
+  const char *u = strstr(line, "http://127.0.0.1:");
+  ASSERT(u != NULL);
+  unsigned port = (unsigned)strtoul(u + strlen("http://127.0.0.1:"), NULL, 10);
+  ASSERT_GT(port, 0);
+  struct resp r = request(port, "GET", "/api/summary");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"thread_list\":");
+  free(r.raw);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int st;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ASSERT(WIFEXITED(st));
+  ASSERT_EQ(WEXITSTATUS(st), 0);
+  close(out[0]);
+
+  /* bad usage: 2; unreadable file, bad address: 1 */
+  char *argv1[] = {(char *)test_build_path("ctrace"), "view", NULL};
+  ASSERT_EQ(test_run(argv1, NULL, NULL, NULL), 2);
+  char *argv2[] = {(char *)test_build_path("ctrace"), "view", "--no-browser", "/nonexistent", NULL};
+  ASSERT_EQ(test_run(argv2, NULL, NULL, NULL), 1);
+  char *argv3[] = {(char *)test_build_path("ctrace"), "view", "--no-browser", "--addr",
+                   "127.0.0.1:99999", (char *)file, NULL};
+  ASSERT_EQ(test_run(argv3, NULL, NULL, NULL), 1);
+  char *argv4[] = {(char *)test_build_path("ctrace"), "view", "--bogus", (char *)file, NULL};
+  ASSERT_EQ(test_run(argv4, NULL, NULL, NULL), 2);
+  return 0;
+}
