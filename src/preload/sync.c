@@ -17,31 +17,48 @@
 
 #define FP __builtin_frame_address(0)
 
-/* LOCK shape. TRY: the non-blocking attempt (sets r); BUSY: r (and errno)
- * say the object is held. errno is restored after a busy try so the caller
- * sees exactly what the blocking call left. */
+/* LOCK shape. TRY: the non-blocking attempt (its value in r); BUSY: r says
+ * the object is held. TRY leaves errno alone when busy (sem_try_ below), so
+ * the fast path neither saves nor restores it. The contended part is its own
+ * function, out of line, so that the uncontended path is a short leaf with
+ * no frame to build; fp_ carries the interposer's frame so stacks still
+ * start at the program's call. */
+#define PL_STRIP(...) __VA_ARGS__
 #define PL_LOCK_SHAPE(name, reason, obj, PARAMS, ARGS, TRY, BUSY)               \
-  PL_EXPORT int name PARAMS {                                                  \
-    if (PL_PASS(PL_SYNC))                                                      \
-      return PL_REAL(name) ARGS;                                               \
-    int saved_ = errno;                                                        \
-    int r = TRY;                                                               \
-    if (CTRACE__LIKELY(!(BUSY)))                                               \
-      return r;                                                                \
+  static __attribute__((noinline)) int name##_contended_(void *fp_, PL_STRIP PARAMS) { \
     uint64_t t0_ = ctrace__now();                                              \
     struct ctrace__pl_waiter *s_ = ctrace__pl_slot(obj);                       \
     ctrace__pl_waiter_mark(s_, obj);                                           \
-    r = TRY;                                                                   \
+    int r = TRY;                                                               \
     if (!(BUSY)) {                                                             \
       ctrace__pl_waiter_done(s_);                                              \
       return r;                                                                \
     }                                                                          \
-    errno = saved_;                                                            \
     r = PL_REAL(name) ARGS;                                                    \
     ctrace__pl_waiter_done(s_);                                                \
-    ctrace__pl_wait(reason, obj, t0_, ctrace__now(), FP);                      \
+    ctrace__pl_wait(reason, obj, t0_, ctrace__now(), fp_);                     \
     return r;                                                                  \
+  }                                                                            \
+  PL_EXPORT int name PARAMS {                                                  \
+    if (PL_PASS(PL_SYNC))                                                      \
+      return PL_REAL(name) ARGS;                                               \
+    int r = TRY;                                                               \
+    if (CTRACE__LIKELY(!(BUSY)))                                               \
+      return r;                                                                \
+    return name##_contended_(__builtin_frame_address(0), PL_STRIP ARGS);       \
   }
+
+/* sem_trywait without its EAGAIN: -2 when the count is 0 (errno as it was),
+ * else what sem_trywait returned (errno set on other failures). */
+static inline int sem_try_(sem_t *s) {
+  int saved = errno;
+  int r = PL_REAL(sem_trywait)(s);
+  if (r == -1 && errno == EAGAIN) {
+    errno = saved;
+    return -2;
+  }
+  return r;
+}
 
 #define PL_BLOCK_SHAPE(name, reason, obj, PARAMS, ARGS)                         \
   PL_EXPORT int name PARAMS {                                                  \
@@ -89,11 +106,10 @@ PL_BLOCK_SHAPE(pthread_cond_timedwait, W(COND), c,
 PL_RELEASE_SHAPE(pthread_cond_signal, W(COND), c, (pthread_cond_t *c), (c))
 PL_RELEASE_SHAPE(pthread_cond_broadcast, W(COND), c, (pthread_cond_t *c), (c))
 
-/* ---- semaphores: trywait fails with errno EAGAIN when the count is 0 ---- */
-PL_LOCK_SHAPE(sem_wait, W(SEM), s, (sem_t *s), (s), PL_REAL(sem_trywait)(s),
-              r == -1 && errno == EAGAIN)
+/* ---- semaphores ---- */
+PL_LOCK_SHAPE(sem_wait, W(SEM), s, (sem_t *s), (s), sem_try_(s), r == -2)
 PL_LOCK_SHAPE(sem_timedwait, W(SEM), s, (sem_t *restrict s, const struct timespec *restrict at),
-              (s, at), PL_REAL(sem_trywait)(s), r == -1 && errno == EAGAIN)
+              (s, at), sem_try_(s), r == -2)
 PL_RELEASE_SHAPE(sem_post, W(SEM), s, (sem_t *s), (s))
 
 /* ---- barriers and joins ---- */
