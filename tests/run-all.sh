@@ -130,8 +130,12 @@ if [ -f tests/browser/package.json ]; then
   fi
   out=$log_dir/browser.log
   (cd tests/browser && CTRACE_BUILD_DIR=$root/build node --test --test-reporter=tap 2>&1) | tee "$out"
-  # node's TAP: top-level "ok N - name" lines; subtests are indented.
-  count_tap "$out"
+  # node's summary counts the leaf tests (suites hold them).
+  bp=$(grep -E '^# pass [0-9]+' "$out" | tail -1 | awk '{print $3}')
+  bf=$(grep -E '^# (fail|cancelled) [0-9]+' "$out" | awk '{s += $3} END {print s + 0}')
+  passed=$((passed + ${bp:-0}))
+  failed=$((failed + ${bf:-0}))
+  [ -n "$bp" ] || step_fail "browser tests printed no summary"
 fi
 
 echo
