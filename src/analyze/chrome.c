@@ -1,8 +1,8 @@
 /*
  * chrome.c - see chrome.h. One pass over the merged events (time order),
  * writing each as it comes, with small per-thread state: the depth of open
- * regions (so that every "E" has its "B"), and a wake-up waiting for the
- * thread's next blocking event (to end its flow arrow there).
+ * regions (so that every "E" has its "B"), and the last wake-up of the
+ * thread, waiting for the thread's next WAIT (to draw the arrow there).
  *
  * Event mapping:
  *   REGION_BEGIN/END  -> B / E on the thread (left open ones end at the
@@ -10,8 +10,11 @@
  *   TASK_BEGIN/END    -> nestable async b / e, id = task id (cross threads;
  *                        left open ones end at the trace's end)
  *   WAIT, SYSCALL     -> X slices "mutex wait", "read", ... with the stack
- *   WAKE              -> X slice "wake" (1 ns) on the waker, flow s there and
- *                        flow f (bp e) inside the wakee's blocking slice
+ *   WAKE              -> X slice "wake" (1 ns) on the waker; when the woken
+ *                        thread's next WAIT is on the same object and spans
+ *                        the wake-up, a flow: s in the "wake" slice, f (bp e)
+ *                        in the wait slice. Wake-ups that ended no recorded
+ *                        wait (a race, or a spurious wake) get no arrow.
  *   LOG               -> instant i, named by its message
  *   COUNTER           -> C
  *   FORK/EXEC/EXIT/SIGNAL/DROPPED -> instants
@@ -30,8 +33,11 @@ struct thr {
   uint32_t depth;     /* open regions */
   uint32_t *names;    /* before the window: names of the open regions */
   uint32_t nnames, capnames;
-  uint64_t flow;      /* a wake-up to end at its next blocking event (0: none) */
-  int64_t flow_ns;    /* when the wake-up happened */
+  /* Its last wake-up not yet matched with a WAIT (flow_ns INT64_MIN: none):
+   * when, by whom, on what object. */
+  int64_t flow_ns;
+  uint32_t flow_from;
+  uint64_t flow_obj;
 };
 
 struct task {
@@ -380,14 +386,20 @@ static void blocking(struct cw *w, const ctrace_event *ev, int64_t ns, struct th
     ob_i64(o, ctrace__unzigzag(ev->f[3]));
   }
   end_event(w, wait ? ev->f[3] : ev->f[5]);
-  if (th->flow) {
-    if (th->flow_ns >= b && th->flow_ns <= ns) {
+  if (wait && th->flow_ns != INT64_MIN) {
+    /* The arrow: both ends written now (the file need not be in time order). */
+    if (th->flow_obj == ev->f[1] && th->flow_ns >= b && th->flow_ns <= ns) {
+      uint64_t id = ++w->next_flow;
+      head(w, "s", 0, "wake", "wake", th->flow_ns, th->flow_from);
+      ob_lit(o, ",\"id\":");
+      ob_u64(o, id);
+      ob_c(o, '}');
       head(w, "f", 0, "wake", "wake", th->flow_ns, ev->tid);
       ob_lit(o, ",\"id\":");
-      ob_u64(o, th->flow);
+      ob_u64(o, id);
       ob_lit(o, ",\"bp\":\"e\"}");
     }
-    th->flow = 0;
+    th->flow_ns = INT64_MIN;
   }
 }
 
@@ -548,13 +560,9 @@ static void event(struct cw *w, const ctrace_event *ev) {
     ob_hex(o, ev->f[1]);
     end_event(w, ev->f[3]);
     if (wi >= 0 && (uint32_t)wi < w->nth) {
-      uint64_t id = ++w->next_flow;
-      head(w, "s", 0, "wake", "wake", ns, ev->tid);
-      ob_lit(o, ",\"id\":");
-      ob_u64(o, id);
-      ob_c(o, '}');
-      w->th[wi].flow = id;
       w->th[wi].flow_ns = ns;
+      w->th[wi].flow_from = ev->tid;
+      w->th[wi].flow_obj = ev->f[1];
     }
     break;
   }
@@ -698,6 +706,8 @@ int ctrace_chrome_write_opts(const ctrace_reader *r, ctrace_symbolizer *sym,
   w.nstacks = ctrace_reader_nstacks(r);
   w.th = calloc(w.nth ? w.nth : 1, sizeof *w.th);
   w.stacks = calloc((size_t)w.nstacks + 1, sizeof *w.stacks);
+  for (uint32_t i = 0; w.th && i < w.nth; i++)
+    w.th[i].flow_ns = INT64_MIN;
   w.o.p = malloc(1 << 16);
   w.o.cap = w.o.p ? 1 << 16 : 0;
   ctrace_merge *m = w.th && w.stacks && w.o.p ? ctrace_merge_new(r) : NULL;
