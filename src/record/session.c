@@ -190,9 +190,28 @@ int ctrace_stop(void) {
       t->pos = t->buf->data;
     }
     if (t->busy && t != ctrace__tls) {
-      /* Abandoned mid-event: its buffer may hold half an event. Keep what
-       * came before the event by not handing it over at all. */
-      t->buf = NULL;
+      /* Still mid-event after the wait (a handler that left by longjmp, or
+       * a thread stopped by a debugger). Its complete events end at t->pos
+       * (pos moves only when an event is done), but the thread may still
+       * write past it: send a copy of them, with the event in flight
+       * counted as dropped, and leave the original to the thread (leaked:
+       * it never flushes it, the trace being stopped). */
+      size_t len = (size_t)(t->pos - t->buf->data);
+      struct ctrace__buf *copy = ctrace__buf_new(len + 2 * CTRACE_MAX_FIXED_EVENT);
+      if (copy) {
+        memcpy(copy->data, t->buf->data, len);
+        copy->tid = t->tid;
+        copy->flags = 0;
+        copy->seq = t->buf->seq;
+        copy->base = t->buf->base;
+        uint8_t *p = copy->data + len;
+        *p++ = CTRACE_EV_DROPPED;
+        *p++ = 0;
+        p = ctrace__put_uvarint(p, t->dropped + t->reentered + 1);
+        p = ctrace__put_uvarint(p, 0);
+        copy->len = (size_t)(p - copy->data);
+        ctrace__writer_push(copy);
+      }
       continue;
     }
     if (t->dropped || t->reentered) {
