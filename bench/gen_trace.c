@@ -318,8 +318,8 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 2000000;
   for (int i = 0; i < nth; i++) {
-    /* about 16 events per iteration of a worker */
-    w[i] = (struct worker){.id = i, .n = nth, .events = (n + 16 * (uint64_t)nth - 1) / (16 * (uint64_t)nth),
+    /* about 14.4 events per iteration of a worker */
+    w[i] = (struct worker){.id = i, .n = nth, .events = (n * 10 + 144 * (uint64_t)nth - 1) / (144 * (uint64_t)nth),
                            .t0 = t0 + (uint64_t)i * 137000, .seed = 2463534242u + (uint32_t)i * 7919u};
   }
   pthread_barrier_init(&ready, NULL, (unsigned)nth);

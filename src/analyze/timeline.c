@@ -322,12 +322,6 @@ int ctrace_timeline_span_at(const struct ctrace_timeline *tl, uint32_t thread, i
 }
 
 /* ---- regions ---- */
-static int cmp_region(const void *a, const void *b) {
-  const struct ctrace_tl_region *x = a, *y = b;
-  if (x->depth != y->depth)
-    return x->depth < y->depth ? -1 : 1;
-  return x->start < y->start ? -1 : x->start > y->start;
-}
 
 void ctrace_timeline_regions(const struct ctrace_timeline *tl, uint32_t thread, int64_t a,
                              int64_t b, int64_t min_width, ctrace_tl_region_fn fn, void *arg) {
@@ -339,9 +333,14 @@ void ctrace_timeline_regions(const struct ctrace_timeline *tl, uint32_t thread, 
   size_t i = lo;
   while (i < hi) {
     unsigned depth = tl->regions[i].depth;
-    size_t j = i;
-    while (j < hi && tl->regions[j].depth == depth)
-      j++;
+    size_t j = i, jh = hi; /* the end of this depth: binary search */
+    while (j < jh) {
+      size_t mid = j + (jh - j) / 2;
+      if (tl->regions[mid].depth <= depth)
+        j = mid + 1;
+      else
+        jh = mid;
+    }
     /* [i, j): one depth, disjoint, sorted by start and so by end */
     size_t l = i, h = j;
     while (l < h) {
@@ -384,6 +383,25 @@ void ctrace_timeline_regions(const struct ctrace_timeline *tl, uint32_t thread, 
   }
 }
 
+/* Orders one thread's regions by (depth, start) in O(n): they were
+ * collected as they ended, and regions of one depth end in the order they
+ * start (they are disjoint), so a stable counting sort by depth is enough. */
+static int depth_sort(struct ctrace_tl_region *v, size_t n) {
+  size_t count[MAX_DEPTH + 1] = {0};
+  for (size_t i = 0; i < n; i++)
+    count[v[i].depth + 1]++;
+  for (unsigned d = 1; d <= MAX_DEPTH; d++)
+    count[d] += count[d - 1];
+  struct ctrace_tl_region *tmp = malloc(n * sizeof *tmp);
+  if (!tmp)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    tmp[count[v[i].depth]++] = v[i];
+  memcpy(v, tmp, n * sizeof *tmp);
+  free(tmp);
+  return 0;
+}
+
 /* ---- lookups ---- */
 int64_t ctrace_timeline_thread(const struct ctrace_timeline *tl, uint32_t tid) {
   /* O(threads): fine while threads are at most a few thousand. */
@@ -391,6 +409,33 @@ int64_t ctrace_timeline_thread(const struct ctrace_timeline *tl, uint32_t tid) {
     if (tl->threads[i].tid == tid)
       return i;
   return -1;
+}
+
+void ctrace_timeline_tasks(const struct ctrace_timeline *tl, int64_t a, int64_t b,
+                           ctrace_tl_task_fn fn, void *arg) {
+  for (size_t k = 0; k < tl->nlong_tasks; k++) {
+    const struct ctrace_tl_task *t = &tl->tasks[tl->long_tasks[k]];
+    if (t->start <= b && t->end >= a && fn(arg, t) < 0)
+      return;
+  }
+  /* the others start at most task_maxdur before a */
+  size_t lo = 0, hi = tl->ntasks;
+  int64_t from = a - tl->task_maxdur;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tl->tasks[mid].start < from)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  int64_t long_dur = (tl->end_ns - tl->start_ns) / 64;
+  for (size_t k = lo; k < tl->ntasks && tl->tasks[k].start <= b; k++) {
+    const struct ctrace_tl_task *t = &tl->tasks[k];
+    if (t->open || t->end - t->start > long_dur || t->end < a)
+      continue;
+    if (fn(arg, t) < 0)
+      return;
+  }
 }
 
 size_t ctrace_timeline_wake_lower(const struct ctrace_timeline *tl, int64_t t) {
@@ -500,13 +545,36 @@ static int cmp_tid(const void *a, const void *b) {
   return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
-static int add_touch(struct vec *touches, uint64_t task, uint32_t thread, int64_t t) {
+/* The touches of one thread's scan: a few recent (task, index) pairs, so
+ * that a task's many events on one thread extend one touch instead of each
+ * adding one (which then had to be sorted away). */
+#define TOUCH_CACHE 8
+struct touch_cache {
+  uint64_t task[TOUCH_CACHE];
+  size_t idx[TOUCH_CACHE];
+  unsigned next;
+};
+
+static int add_touch(struct vec *touches, struct touch_cache *tc, uint64_t task,
+                     uint32_t thread, int64_t t) {
   if (!task)
     return 0;
+  for (unsigned k = 0; k < TOUCH_CACHE; k++)
+    if (tc->task[k] == task) {
+      struct ctrace_tl_touch *p = (struct ctrace_tl_touch *)touches->v + tc->idx[k];
+      if (t > p->last)
+        p->last = t;
+      if (t < p->first)
+        p->first = t;
+      return 0;
+    }
   struct ctrace_tl_touch *p = vec_push(touches);
   if (!p)
     return -1;
   *p = (struct ctrace_tl_touch){.task = task, .thread = thread, .first = t, .last = t};
+  tc->task[tc->next] = task;
+  tc->idx[tc->next] = touches->n - 1;
+  tc->next = (tc->next + 1) % TOUCH_CACHE;
   return 0;
 }
 
@@ -525,8 +593,17 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct vec *regio
   struct ctrace_tl_thread *th = &tl->threads[i];
   int64_t t0 = tl->start_ns;
   struct vec tr = {.size = sizeof(uint64_t)};
+  /* room for the worst case (every event a blocking one: two transitions),
+   * trimmed at the end: no copying while growing */
+  const struct ctrace_thread_info *ti = ctrace_reader_thread(r, th->index);
+  tr.cap = 2 * ti->nevents + 4;
+  tr.v = malloc(tr.cap * tr.size);
+  if (!tr.v)
+    return -1;
   struct open_region stack[MAX_DEPTH]; /* 6 KiB */
   unsigned depth = 0, lost_depth = 0;
+  struct touch_cache tcache;
+  memset(&tcache, 0, sizeof tcache);
   if (push_tr(&tr, t0, th->first_ns, CTRACE_ST_RUNNING) < 0)
     goto oom;
   ctrace_cursor c;
@@ -568,7 +645,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct vec *regio
         stack[depth++] = (struct open_region){t, ev.f[0], (uint32_t)ev.f[1]};
       else
         lost_depth++;
-      if (add_touch(touches, ev.f[0], i, t) < 0)
+      if (add_touch(touches, &tcache, ev.f[0], i, t) < 0)
         goto oom;
       break;
     case CTRACE_EV_REGION_END:
@@ -582,7 +659,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct vec *regio
         *rg = (struct ctrace_tl_region){.start = stack[depth].start, .end = t,
                                         .task = stack[depth].task, .name = stack[depth].name,
                                         .depth = (uint16_t)depth};
-        if (add_touch(touches, stack[depth].task, i, t) < 0)
+        if (add_touch(touches, &tcache, stack[depth].task, i, t) < 0)
           goto oom;
       }
       break;
@@ -592,7 +669,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct vec *regio
         goto oom;
       *l = (struct ctrace_tl_log){.t = t, .task = ev.f[0], .msg = ev.blob, .msg_len = ev.blob_len,
                                   .category = (uint32_t)ev.f[1], .thread = i};
-      if (add_touch(touches, ev.f[0], i, t) < 0)
+      if (add_touch(touches, &tcache, ev.f[0], i, t) < 0)
         goto oom;
       break;
     }
@@ -604,7 +681,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct vec *regio
       int end = ev.kind == CTRACE_EV_TASK_END;
       *te = (struct task_ev){.id = ev.f[0], .parent = end ? 0 : ev.f[1], .t = t,
                              .name = end ? 0 : (uint32_t)ev.f[2], .thread = i, .end = end};
-      if (add_touch(touches, ev.f[0], i, t) < 0)
+      if (add_touch(touches, &tcache, ev.f[0], i, t) < 0)
         goto oom;
       break;
     }
@@ -681,6 +758,23 @@ static int pair_tasks(struct ctrace_timeline *tl, struct vec *tev, struct vec *t
   tl->tasks = vec_take(&tasks, &tl->bytes);
   tl->ntasks = tasks.n;
   qsort(tl->tasks, tl->ntasks, sizeof *tl->tasks, cmp_task_start);
+
+  /* the long tasks apart, so that a window finds the others by binary search */
+  int64_t long_dur = (tl->end_ns - tl->start_ns) / 64;
+  size_t nl = 0;
+  for (size_t i = 0; i < tl->ntasks; i++)
+    nl += tl->tasks[i].open || tl->tasks[i].end - tl->tasks[i].start > long_dur;
+  tl->long_tasks = malloc((nl ? nl : 1) * sizeof *tl->long_tasks);
+  if (!tl->long_tasks)
+    return -1;
+  tl->bytes += nl * sizeof *tl->long_tasks;
+  for (size_t i = 0; i < tl->ntasks; i++) {
+    int64_t d = tl->tasks[i].end - tl->tasks[i].start;
+    if (tl->tasks[i].open || d > long_dur)
+      tl->long_tasks[tl->nlong_tasks++] = (uint32_t)i;
+    else if (d > tl->task_maxdur)
+      tl->task_maxdur = d;
+  }
 
   /* touches: one per (task, thread), from first to last */
   struct ctrace_tl_touch *tc = touches->v;
@@ -797,6 +891,27 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     th->dropped = ti->dropped;
     tids[i] = (struct tid_idx){ti->tid, i};
   }
+  /* room for what the validating pass counted: no copying while growing */
+  static const struct {
+    size_t off;
+    unsigned k1, k2;
+  } room[] = {
+      {0, CTRACE_EV_REGION_BEGIN, 0}, {1, CTRACE_EV_LOG, 0},   {2, CTRACE_EV_SOCKADDR, 0},
+      {3, CTRACE_EV_WAKE, 0},         {4, CTRACE_EV_TASK_BEGIN, CTRACE_EV_TASK_END},
+      {5, CTRACE_EV_THREAD_CREATE, 0},
+  };
+  struct vec *vs[] = {&regions, &logs, &peers, &wakes, &tev, &creates};
+  for (size_t k = 0; k < sizeof room / sizeof room[0]; k++) {
+    struct vec *a = vs[room[k].off];
+    size_t want = ctrace_reader_nevents_kind(r, room[k].k1) +
+                  (room[k].k2 ? ctrace_reader_nevents_kind(r, room[k].k2) : 0);
+    if (want) {
+      a->v = malloc(want * a->size);
+      if (!a->v)
+        goto oom;
+      a->cap = want;
+    }
+  }
   uint64_t done = 0, total = ctrace_reader_nevents(r);
   for (uint32_t i = 0; i < nt; i++) {
     tl->region_off[i] = regions.n;
@@ -813,8 +928,8 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
   tl->regions = vec_take(&regions, &tl->bytes);
   for (uint32_t i = 0; i < nt; i++) {
     size_t lo = tl->region_off[i], hi = tl->region_off[i + 1];
-    if (hi > lo)
-      qsort(tl->regions + lo, hi - lo, sizeof *tl->regions, cmp_region);
+    if (hi > lo && depth_sort(tl->regions + lo, hi - lo) < 0)
+      goto oom;
     for (size_t k = lo; k < hi; k++)
       if (tl->regions[k].depth + 1u > tl->max_depth[i])
         tl->max_depth[i] = (uint16_t)(tl->regions[k].depth + 1u);
@@ -871,6 +986,7 @@ void ctrace_timeline_free(struct ctrace_timeline *tl) {
   free(tl->region_off);
   free(tl->max_depth);
   free(tl->tasks);
+  free(tl->long_tasks);
   free(tl->touches);
   free(tl->logs);
   free(tl->log_off);

@@ -135,6 +135,9 @@ struct ctrace_timeline {
   uint16_t *max_depth; /* per thread: deepest depth + 1 */
   struct ctrace_tl_task *tasks; /* sorted by start */
   size_t ntasks;
+  int64_t task_maxdur;  /* longest task that is not in long_tasks */
+  uint32_t *long_tasks; /* indexes of tasks longer than 1/64 of the trace, or open */
+  size_t nlong_tasks;
   struct ctrace_tl_touch *touches;
   size_t ntouches;
   struct ctrace_tl_log *logs; /* sorted by (thread, t); log_off[t] .. */
@@ -195,6 +198,12 @@ const struct ctrace_tl_wake *ctrace_timeline_woken_by(const struct ctrace_timeli
 /* The latest peer address of fd known at t (that thread's first), or NULL. */
 const struct ctrace_tl_peer *ctrace_timeline_peer(const struct ctrace_timeline *tl,
                                                   uint32_t thread, uint32_t fd, int64_t t);
+
+/* Calls fn for each task overlapping [a, b], in order of start except for
+ * the few long ones (first). O(log n + tasks in and near the window). */
+typedef int (*ctrace_tl_task_fn)(void *arg, const struct ctrace_tl_task *t);
+void ctrace_timeline_tasks(const struct ctrace_timeline *tl, int64_t a, int64_t b,
+                           ctrace_tl_task_fn fn, void *arg);
 
 /* Index of the first element of a time-sorted array with time >= t. */
 size_t ctrace_timeline_wake_lower(const struct ctrace_timeline *tl, int64_t t);

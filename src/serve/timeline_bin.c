@@ -122,6 +122,41 @@ static void on_region(void *arg, const struct ctrace_tl_region *rg, int64_t s, i
   c->n++;
 }
 
+struct task_ctx {
+  struct buf *b;
+  struct strtab *st;
+  const struct ctrace_view *v;
+  int64_t w;
+  uint32_t n;
+};
+
+static int on_task(void *arg, const struct ctrace_tl_task *t) {
+  struct task_ctx *c = arg;
+  const struct ctrace_timeline *tl = c->v->tl;
+  if (c->n >= CTRACE_TLBIN_MAX_TASKS / 2 && t->end - t->start < c->w)
+    return 0;
+  if (c->n >= CTRACE_TLBIN_MAX_TASKS)
+    return -1;
+  struct buf *b = c->b;
+  put_f64(b, (double)t->start);
+  put_f64(b, (double)t->end);
+  put_f64(b, (double)t->id);
+  put_f64(b, (double)t->parent);
+  put_u32(b, str_id(c->st, c->v->r, t->name));
+  put_u32(b, tl->threads[t->begin_thread].tid);
+  put_u32(b, t->end_thread == UINT32_MAX ? 0 : tl->threads[t->end_thread].tid);
+  put_u32(b, t->open);
+  put_u32(b, t->ntouch);
+  for (uint32_t j = 0; j < t->ntouch; j++) {
+    const struct ctrace_tl_touch *tc = &tl->touches[t->touch + j];
+    put_u32(b, tl->threads[tc->thread].tid);
+    put_f64(b, (double)tc->first);
+    put_f64(b, (double)tc->last);
+  }
+  c->n++;
+  return 0;
+}
+
 int ctrace_timeline_encode(struct ctrace_view *v, int64_t a, int64_t b, uint32_t width,
                            const uint32_t *rows, uint32_t nrows, struct ctrace_reply *out) {
   const struct ctrace_timeline *tl = v->tl;
@@ -171,35 +206,12 @@ int ctrace_timeline_encode(struct ctrace_view *v, int64_t a, int64_t b, uint32_t
     }
     set_u32(&body, at + 8, nl);
   }
-  /* tasks overlapping the window; past the cap only those a pixel wide */
+  /* tasks overlapping the window; past half the cap only those a pixel wide */
   size_t at = body.n;
   put_u32(&body, 0);
-  uint32_t nt = 0;
-  for (size_t k = 0; k < tl->ntasks && tl->tasks[k].start <= b; k++) {
-    const struct ctrace_tl_task *t = &tl->tasks[k];
-    if (t->end < a)
-      continue;
-    if (nt >= CTRACE_TLBIN_MAX_TASKS / 2 && t->end - t->start < w)
-      continue;
-    if (nt >= CTRACE_TLBIN_MAX_TASKS)
-      break;
-    put_f64(&body, (double)t->start);
-    put_f64(&body, (double)t->end);
-    put_f64(&body, (double)t->id);
-    put_f64(&body, (double)t->parent);
-    put_u32(&body, str_id(&st, v->r, t->name));
-    put_u32(&body, tl->threads[t->begin_thread].tid);
-    put_u32(&body, t->end_thread == UINT32_MAX ? 0 : tl->threads[t->end_thread].tid);
-    put_u32(&body, t->open);
-    put_u32(&body, t->ntouch);
-    for (uint32_t j = 0; j < t->ntouch; j++) {
-      const struct ctrace_tl_touch *tc = &tl->touches[t->touch + j];
-      put_u32(&body, tl->threads[tc->thread].tid);
-      put_f64(&body, (double)tc->first);
-      put_f64(&body, (double)tc->last);
-    }
-    nt++;
-  }
+  struct task_ctx tc = {&body, &st, v, w, 0};
+  ctrace_timeline_tasks(tl, a, b, on_task, &tc);
+  uint32_t nt = tc.n;
   set_u32(&body, at, nt);
   /* wakes in the window: when there are too many to draw, none (the client
    * says so and asks to zoom in) */
