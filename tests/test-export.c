@@ -656,3 +656,64 @@ TEST_IMPL(export_cli_profile_table) {
   free(err);
   return 0;
 }
+
+/* ---- end to end: ctrace run, then the exports ---- */
+
+TEST_IMPL(export_of_a_ctrace_run_trace) {
+  const char *prog = test_build_path("src/preload/prog_mutex_contend");
+  if (access(prog, X_OK) != 0 || access(test_build_path("src/preload/libctrace-preload.so"), R_OK) != 0)
+    RETURN_SKIP("the preload library or its test programs are not built");
+  const char *trace = test_path("run.ct"), *pb = test_path("run.pb.gz");
+  const char *json = test_path("run.json");
+  char *out = NULL, *err = NULL;
+  int st = ctrace_cmd(&out, &err, "run", "-o", trace, prog, "4", "50", NULL);
+  if (st != 0)
+    TEST_FAIL_("ctrace run: exit %d: %s", st, err ? err : "");
+  free(out);
+  free(err);
+  /* 4 threads x 50 contended locks: the workers block on the mutex. */
+  ASSERT_EQ(ctrace_cmd(&out, &err, "profile", "--kind", "sync", trace, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "worker (");
+  ASSERT_STR_CONTAINS(out, "mutex_contend.c:");
+  free(out);
+  free(err);
+  ASSERT_EQ(ctrace_cmd(&out, &err, "export", "-f", "pprof", "--kind", "sync", "-o", pb, trace,
+                       NULL),
+            0);
+  free(out);
+  free(err);
+  if (access("/usr/bin/go", X_OK) == 0) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "HOME='%s' GOCACHE='%s/gocache' /usr/bin/go tool pprof -top '%s'",
+             test_tmpdir(), test_tmpdir(), pb);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    st = test_run(argv, NULL, &out, &err);
+    if (st != 0)
+      TEST_FAIL_("go tool pprof: exit %d: %s", st, err ? err : "");
+    ASSERT_STR_CONTAINS(out, "worker");
+    free(out);
+    free(err);
+  }
+  ASSERT_EQ(ctrace_cmd(&out, &err, "export", "-f", "chrome", "-o", json, trace, NULL), 0);
+  free(out);
+  free(err);
+  if (access("/usr/bin/python3", X_OK) == 0) {
+    static const char py[] =
+        "import json, sys, collections\n"
+        "ev = json.load(open(sys.argv[1]))['traceEvents']\n"
+        "c = collections.Counter((e['ph'], e['name']) for e in ev)\n"
+        "assert c[('X', 'mutex wait')] > 0, c\n"
+        "assert c[('s', 'wake')] == c[('f', 'wake')], c\n"
+        "assert c[('M', 'thread_name')] >= 5, c\n"
+        "w = [e for e in ev if e['name'] == 'mutex wait']\n"
+        "assert any(s.startswith('worker (') for e in w for s in e['args'].get('stack', [])), w[0]\n"
+        "print('ok')\n";
+    char *argv[] = {"/usr/bin/python3", "-c", (char *)py, (char *)json, NULL};
+    st = test_run(argv, NULL, &out, &err);
+    if (st != 0 || !out || strcmp(out, "ok\n") != 0)
+      TEST_FAIL_("python3: exit %d: %s%s", st, out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+  }
+  return 0;
+}
