@@ -109,10 +109,13 @@ export const api = {
   tasks: () => getJSON('/api/tasks'),
   /** {instances: [{id, name, start_ns, end_ns, dur_ns, tids, breakdown}]} */
   instances: (kind, name, limit = 200) => getJSON('/api/instances', { kind, name, limit }),
-  /** {kind, total_ns, stacks: [{total_ns, count, frames: [{function, file, line}]}]} */
-  profile: (kind) => getJSON('/api/profile', { kind }),
-  /** URL of the gzipped pprof profile of one blocking kind (a download, not JSON). */
-  pprofUrl: (kind) => buildUrl('/api/pprof', { kind }),
+  /**
+   * {kind, total_ns, stacks: [{total_ns, count, frames: [{function, file, line}]}], nstacks?}
+   * filter: optional {tid, start_ns, end_ns} to limit the profile to one thread or a time range.
+   */
+  profile: (kind, filter = {}) => getJSON('/api/profile', { kind, ...filter }),
+  /** URL of the gzipped pprof profile of one blocking kind (a download, not JSON), same filter. */
+  pprofUrl: (kind, filter = {}) => buildUrl('/api/pprof', { kind, ...filter }),
 };
 
 /**

@@ -1,10 +1,12 @@
 // profiles-view.js - the Blocking profiles view: where threads blocked, per
 // kind (sync, network, syscall, sleep), as a flame graph of stacks and a
 // sortable table of the top stacks, each kind downloadable as a pprof
-// profile (/api/pprof). Data: /api/profile?kind=K.
+// profile (/api/pprof). The profile can be limited to one thread and to a
+// time range (route parameters tid, start_ns, end_ns; the Tasks view links
+// here with an instance's range). Data: /api/profile?kind=K[&tid&start_ns&end_ns].
 import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
-import { formatCount, formatDuration, formatPercent } from './format.js';
+import { formatCount, formatDuration, formatPercent, formatTime } from './format.js';
 import { buildTree, flameGraph } from './flamegraph.js';
 import { sortableTable } from './table.js';
 
@@ -35,15 +37,28 @@ function frameList(frames) {
   );
 }
 
+/** The filter of the route: {tid?, start_ns?, end_ns?} with only the keys that are set. */
+function filterOf(params) {
+  const f = {};
+  if (Number.isFinite(params.tid) && params.tid > 0) f.tid = params.tid;
+  if (Number.isFinite(params.start_ns)) f.start_ns = params.start_ns;
+  if (Number.isFinite(params.end_ns)) f.end_ns = params.end_ns;
+  return f;
+}
+
 export default {
   id: 'profiles',
   title: 'Blocking profiles',
 
   async mount(container, ctx) {
     container.replaceChildren(loading('Loading blocking profiles…'));
+    const summary = await ctx.summary.catch(() => null);
+    const threads = (summary && summary.thread_list) || [];
+    const filter = filterOf(ctx.params);
+
     // All four are small and cached: fetch them together so each kind's
     // button can show its total.
-    const results = await Promise.all(KINDS.map((k) => ctx.api.profile(k.key).then((p) => ({ ok: true, p }), (err) => ({ ok: false, err }))));
+    const results = await Promise.all(KINDS.map((k) => ctx.api.profile(k.key, filter).then((p) => ({ ok: true, p }), (err) => ({ ok: false, err }))));
     const byKind = new Map(KINDS.map((k, i) => [k.key, results[i]]));
     const totalOf = (k) => (byKind.get(k).ok ? Number(byKind.get(k).p.total_ns) || 0 : 0);
 
@@ -65,11 +80,33 @@ export default {
         h('span', { class: 'count' }, byKind.get(k.key).ok ? formatDuration(totalOf(k.key)) : 'error'),
       ),
     );
+
+    // thread filter: changing it re-mounts the view with the new route
+    const threadSelect = h(
+      'select',
+      { 'aria-label': 'Limit to one thread', class: 'thread-filter' },
+      h('option', { value: '' }, 'All threads'),
+      threads.map((t) => h('option', { value: String(t.tid), selected: Number(t.tid) === filter.tid }, `${t.name || 'thread'} (${t.tid})`)),
+    );
+    threadSelect.addEventListener('change', () => {
+      const tid = threadSelect.value ? Number(threadSelect.value) : undefined;
+      ctx.navigate('profiles', { kind, ...filter, tid });
+    });
+    const rangeNote =
+      filter.start_ns !== undefined || filter.end_ns !== undefined
+        ? h(
+            'span',
+            { class: 'filter-note' },
+            `from ${filter.start_ns !== undefined ? formatTime(filter.start_ns) : 'the start'} to ${filter.end_ns !== undefined ? formatTime(filter.end_ns) : 'the end'}`,
+            h('button', { type: 'button', class: 'link-btn', onclick: () => ctx.navigate('profiles', { kind, tid: filter.tid }) }, 'whole trace'),
+          )
+        : null;
+
     const body = h('div', { class: 'profile-body' });
 
     function show(k) {
       kind = k;
-      ctx.setParams({ kind: k });
+      ctx.setParams({ kind: k, ...filter });
       for (const b of buttons) b.setAttribute('aria-pressed', b.dataset.kind === k ? 'true' : 'false');
       const info = KINDS.find((x) => x.key === k);
       const r = byKind.get(k);
@@ -81,16 +118,20 @@ export default {
       const stacks = (p.stacks || []).filter((s) => Number(s.total_ns) > 0 || Number(s.count) > 0);
       const total = Number(p.total_ns) || stacks.reduce((s, x) => s + (Number(x.total_ns) || 0), 0);
       const count = stacks.reduce((s, x) => s + (Number(x.count) || 0), 0);
-      const download = h('a', { class: 'button', href: ctx.api.pprofUrl(k), download: `ctrace-${k}.pb.gz`, title: 'gzipped profile.proto, for `go tool pprof` and other pprof tools' }, '↓ Download pprof');
+      const download = h('a', { class: 'button', href: ctx.api.pprofUrl(k, filter), download: `ctrace-${k}.pb.gz`, title: 'gzipped profile.proto, for `go tool pprof` and other pprof tools' }, '↓ Download pprof');
 
       if (stacks.length === 0) {
         body.replaceChildren(
           h('div', { class: 'panel-header' }, h('h2', null, `Blocked on ${info.long}`), h('span', { class: 'muted' }, 'none recorded')),
-          emptyState(`No blocking events of kind “${info.label.toLowerCase()}” in this trace`, 'Blocking is recorded by the interposers of the preload library; a trace made with the API alone has none. Try another kind above.'),
+          emptyState(
+            `No blocking events of kind “${info.label.toLowerCase()}”${Object.keys(filter).length ? ' with this filter' : ' in this trace'}`,
+            'Blocking is recorded by the interposers of the preload library (ctrace run); a trace made with the API alone has none. Try another kind above.',
+          ),
         );
         return;
       }
 
+      const more = Number(p.nstacks) > stacks.length ? ` (the top ${formatCount(stacks.length)} of ${formatCount(p.nstacks)} shown)` : '';
       const rows = stacks.map((s, i) => ({ ...s, i, total: Number(s.total_ns) || 0, count: Number(s.count) || 0, frames: s.frames || [] }));
       const table = sortableTable({
         columns: [
@@ -128,17 +169,23 @@ export default {
           'div',
           { class: 'panel-header' },
           h('h2', null, `Blocked on ${info.long}`),
-          h('span', { class: 'muted' }, `${formatDuration(total)} in ${formatCount(count)} event${count === 1 ? '' : 's'}, ${formatCount(stacks.length)} distinct stack${stacks.length === 1 ? '' : 's'}`),
+          h('span', { class: 'muted' }, `${formatDuration(total)} in ${formatCount(count)} event${count === 1 ? '' : 's'}, ${formatCount(Number(p.nstacks) || stacks.length)} distinct stack${stacks.length === 1 ? '' : 's'}${more}`),
           h('span', { style: 'margin-left:auto' }, download),
         ),
-        h('section', { class: 'panel' }, h('h3', null, 'Flame graph'), h('p', { class: 'muted', style: 'margin:0 0 8px' }, 'Outermost frames at the top; width is time blocked. Click a frame to zoom in.'), flameGraph(buildTree(rows.map((r) => ({ total_ns: r.total, count: r.count, frames: r.frames }))), { kindLabel: info.label.toLowerCase() })),
+        h(
+          'section',
+          { class: 'panel' },
+          h('h3', null, 'Flame graph'),
+          h('p', { class: 'muted', style: 'margin:0 0 8px' }, 'Outermost frames at the top; width is time blocked. Click a frame to zoom in.'),
+          flameGraph(buildTree(rows.map((r) => ({ total_ns: r.total, count: r.count, frames: r.frames }))), { kindLabel: info.label.toLowerCase() }),
+        ),
         h('section', { class: 'panel panel-scroll' }, h('h3', null, 'Top stacks'), table.element),
       );
     }
 
     container.replaceChildren(
       h('div', { class: 'panel-header' }, h('h1', { class: 'view-title' }, 'Blocking profiles'), h('span', { class: 'muted' }, 'where threads waited, by stack')),
-      h('div', { class: 'toolbar' }, h('div', { class: 'segmented', role: 'group', 'aria-label': 'Kind of blocking' }, buttons)),
+      h('div', { class: 'toolbar' }, h('div', { class: 'segmented', role: 'group', 'aria-label': 'Kind of blocking' }, buttons), threads.length ? threadSelect : null, rangeNote),
       body,
     );
     show(kind);

@@ -166,6 +166,25 @@ export default {
             render: (r) => (r.g[g.key] ? h('span', null, formatDuration(r.g[g.key]), h('span', { class: 'cell-pct' }, formatPercent(r.g[g.key], r.dur))) : h('span', { class: 'zero' }, '0')),
           })),
           {
+            key: 'stacks',
+            label: 'Stacks',
+            title: 'the blocking profile of this instance: where it waited',
+            sortable: false,
+            render: (r) =>
+              r.dur > r.g.running + r.g.other
+                ? h(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'link-btn',
+                      title: 'Blocking profile of this instance: the stacks where it waited',
+                      onclick: () => ctx.navigate('profiles', { start_ns: r.start_ns, end_ns: r.end_ns, tid: (r.tids || []).length === 1 ? r.tids[0] : undefined }),
+                    },
+                    'where it waited',
+                  )
+                : h('span', { class: 'zero', title: 'never blocked in a traced call' }, '—'),
+          },
+          {
             key: 'breakdown',
             label: 'Breakdown',
             title: 'split of this instance\'s time by state; sorts by the share not running',

@@ -6,10 +6,10 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { startMockServer, launchBrowser, openView, screenshot, tempDir } from './harness.mjs';
+import { startMockServer, launchBrowser, openView, screenshot, tempDir, errorsOf } from './harness.mjs';
 import { WEB_DIR } from './mock-server.mjs';
 import { makeMockData } from './mock-data.mjs';
-import { viewerSuite } from './viewer-checks.mjs';
+import { viewerSuite, recordNavigations, firstNavigation } from './viewer-checks.mjs';
 
 viewerSuite({
   label: 'viewer on the mock server',
@@ -78,6 +78,56 @@ describe('shell edge cases (mock server)', () => {
       await page.close();
       await server.close();
       await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an instance links to its blocking profile, which filters by thread and time range', async () => {
+    const server = await startMockServer();
+    const page = await browser.newPage();
+    const profileRequests = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/profile?')) profileRequests.push(new URL(r.url()).searchParams);
+    });
+    try {
+      await openView(page, server.url, '#/tasks?kind=task&name=handleRequest');
+      await page.waitForSelector('.instances-table tbody tr[data-key] button.link-btn');
+      await page.click('.instances-table tbody tr[data-key]:first-child button.link-btn');
+      await page.waitForSelector('main#view[data-view="profiles"][data-state="ready"]');
+      const q = new URLSearchParams((await page.evaluate(() => location.hash)).split('?')[1]);
+      assert.equal(q.get('tid'), '8898');
+      assert.equal(q.get('start_ns'), '1382555');
+      assert.equal(q.get('end_ns'), '52150583');
+      assert.ok(profileRequests.some((p) => p.get('tid') === '8898' && p.get('start_ns') === '1382555' && p.get('end_ns') === '52150583'), 'the profile request carries the filter');
+      assert.equal(await page.inputValue('select.thread-filter'), '8898');
+      assert.match(await page.textContent('.filter-note'), /from 1\.383 ms to 52\.151 ms/);
+      assert.match(await page.getAttribute('.profile-body a[download]', 'href') || '', /tid=8898/);
+      // another thread, then the whole trace
+      await page.selectOption('select.thread-filter', '8899');
+      await page.waitForFunction(() => location.hash.includes('tid=8899'));
+      await page.waitForSelector('main#view[data-view="profiles"][data-state="ready"]');
+      await page.click('.filter-note button');
+      await page.waitForFunction(() => !location.hash.includes('start_ns'));
+      await page.waitForSelector('main#view[data-view="profiles"][data-state="ready"]');
+      assert.equal(await page.locator('.filter-note').count(), 0);
+      assert.deepEqual(errorsOf(page), []);
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
+  test('rows open with the keyboard (Tab to a row, Enter)', async () => {
+    const server = await startMockServer();
+    const page = await browser.newPage();
+    try {
+      await openView(page, server.url, '#/threads');
+      await recordNavigations(page);
+      await page.focus('.threads-table tbody tr[data-key="8897"]');
+      await page.keyboard.press('Enter');
+      assert.equal(await firstNavigation(page, '#/timeline'), '#/timeline?tids=8897');
+    } finally {
+      await page.close();
+      await server.close();
     }
   });
 

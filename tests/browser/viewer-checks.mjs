@@ -23,6 +23,24 @@ async function getJSON(url) {
   return r.json();
 }
 
+/**
+ * Start recording hash navigations of the page. The timeline may rewrite
+ * its own route as soon as it mounts (replaceState), so tests read the URL
+ * each navigation asked for from the hashchange events, not location.hash.
+ */
+export function recordNavigations(page) {
+  return page.evaluate(() => {
+    window.__ctraceNavs = [];
+    window.addEventListener('hashchange', (e) => window.__ctraceNavs.push(new URL(e.newURL).hash));
+  });
+}
+
+/** Wait for the first recorded navigation whose hash starts with prefix; resolves to that hash. */
+export async function firstNavigation(page, prefix) {
+  const h = await page.waitForFunction((p) => (window.__ctraceNavs || []).find((x) => x.startsWith(p)), prefix);
+  return h.jsonValue();
+}
+
 /** The data-key of each body row of the table matching sel, in display order. */
 function rowKeys(page, sel) {
   return page.$$eval(`${sel} tbody tr[data-key]`, (trs) => trs.map((tr) => tr.dataset.key));
@@ -110,9 +128,9 @@ export function viewerSuite({ label, start, shots, expect }) {
     test('clicking a thread opens the timeline with that thread highlighted', async () => {
       await openView(page, server.url, '#/threads');
       const tid = (await rowKeys(page, '.threads-table'))[0];
+      await recordNavigations(page);
       await page.click(`.threads-table tbody tr[data-key="${tid}"]`);
-      await page.waitForFunction(() => location.hash.startsWith('#/timeline'));
-      assert.equal(await page.evaluate(() => location.hash), `#/timeline?tids=${tid}`);
+      assert.equal(await firstNavigation(page, '#/timeline'), `#/timeline?tids=${tid}`);
       assert.equal(await page.getAttribute('#tabs a[data-view="timeline"]', 'aria-selected'), 'true');
     });
 
@@ -155,9 +173,9 @@ export function viewerSuite({ label, start, shots, expect }) {
       await page.waitForSelector('.instances-table tbody tr[data-key]');
       const inst = await getJSON(`${server.url}api/instances?kind=task&name=handleRequest&limit=500`);
       const slowest = [...inst.instances].sort((a, b) => b.dur_ns - a.dur_ns)[0];
+      await recordNavigations(page);
       await page.click('.instances-table tbody tr[data-key]:first-child');
-      await page.waitForFunction(() => location.hash.startsWith('#/timeline'));
-      const hash = await page.evaluate(() => location.hash);
+      const hash = await firstNavigation(page, '#/timeline');
       const q = new URLSearchParams(hash.split('?')[1]);
       assert.equal(Number(q.get('start_ns')), slowest.start_ns);
       assert.equal(Number(q.get('end_ns')), slowest.end_ns);
