@@ -171,24 +171,29 @@ TEST_IMPL(export_profile_sync_by_stack) {
   ctrace_symbolizer *sym = ctrace_sym_new(r);
   struct ctrace_profile p;
   ASSERT_EQ(ctrace_profile_build(r, CTRACE_PROFILE_SYNC, INT64_MIN, INT64_MAX, 0, &p), 0);
-  /* mutex (30 ms), the join, and the stackless cond wait (5 ms). */
+  /* mutex (30 ms), the join (in make_trace; its length depends on the
+   * machine's load), and the stackless cond wait (5 ms). */
   ASSERT_EQ(p.n, 3);
-  ASSERT_STR_EQ(top_function(r, sym, p.v[0].stack), "export_site_mutex");
-  ASSERT_EQ(p.v[0].count, 1);
-  ASSERT_GE(p.v[0].total_ns, 30 * MS);
-  ASSERT_LT(p.v[0].total_ns, 2000 * MS);
   uint64_t sum = 0;
-  int unknown = 0;
+  int unknown = 0, mutex = 0;
   for (size_t i = 0; i < p.n; i++) {
     sum += p.v[i].total_ns;
     if (i)
       ASSERT_GE(p.v[i - 1].total_ns, p.v[i].total_ns);
+    ASSERT_EQ(p.v[i].count, 1);
     if (p.v[i].stack == 0) {
       unknown = 1;
       ASSERT_GE(p.v[i].total_ns, 5 * MS);
+    } else if (strcmp(top_function(r, sym, p.v[i].stack), "export_site_mutex") == 0) {
+      mutex = 1;
+      ASSERT_GE(p.v[i].total_ns, 30 * MS);
+      ASSERT_LT(p.v[i].total_ns, 2000 * MS);
+    } else {
+      ASSERT_STR_EQ(top_function(r, sym, p.v[i].stack), "make_trace");
     }
   }
   ASSERT(unknown);
+  ASSERT(mutex);
   ASSERT_UINT_EQ(sum, p.total_ns);
   ctrace_profile_free(&p);
 
@@ -630,9 +635,6 @@ TEST_IMPL(export_cli_profile_table) {
   ASSERT_STR_CONTAINS(out, "export_site_mutex (");
   ASSERT_STR_CONTAINS(out, "test-export.c:");
   ASSERT_STR_CONTAINS(out, "(unknown stack)");
-  /* The mutex wait is the largest sync entry: it comes first. */
-  char *sync = strstr(out, "sync: ");
-  ASSERT(strstr(sync, "export_site_mutex") < strstr(sync, "(unknown stack)"));
   free(out);
   free(err);
   ASSERT_EQ(ctrace_cmd(&out, &err, "profile", "--kind", "sleep", "--depth", "1", trace, NULL,
