@@ -101,9 +101,11 @@ function decode(buf) {
 
 const UNITS = [[1e9, 's'], [1e6, 'ms'], [1e3, 'µs'], [1, 'ns']];
 
-function tickLabel(t, step) {
-  const [scale, unit] = UNITS.find(([s]) => step >= s) || UNITS[3];
-  const decimals = Math.max(0, Math.min(6, Math.ceil(-Math.log10(step / scale) - 1e-9)));
+// The unit follows the window's magnitude (8.4 s, not 8400 ms), the
+// decimals the tick step (10.000001 s at deep zoom).
+function tickLabel(t, step, magnitude) {
+  const [scale, unit] = UNITS.find(([s]) => magnitude >= s) || UNITS[3];
+  const decimals = Math.max(0, Math.min(9, Math.ceil(-Math.log10(step / scale) - 1e-9)));
   return `${(t / scale).toFixed(decimals)} ${unit}`;
 }
 
@@ -257,7 +259,9 @@ function mount(container, ctx) {
         try { msg = (await res.json()).error || msg; } catch { /* not JSON */ }
         throw new Error(msg);
       }
+      const tGot = performance.now();
       const d = decode(await res.arrayBuffer());
+      root.dataset.decodeMs = (performance.now() - tGot).toFixed(1);
       if (ctl !== fetchCtl || destroyed) return;
       const first = !data;
       data = d;
@@ -267,6 +271,7 @@ function mount(container, ctx) {
         const used = taskLayout.reduce((m, x) => Math.max(m, x.lane + 1), 0);
         lanesWanted = Math.max(1, Math.min(MAX_TASK_LANES, used));
         layout();
+        layoutTasks();
       }
       root.dataset.loading = 'false';
       root.dataset.ready = 'true';
@@ -291,13 +296,14 @@ function mount(container, ctx) {
 
   function layoutTasks() {
     // greedy lanes by start; tasks that fit no lane are drawn in the last
-    const ends = new Array(MAX_TASK_LANES).fill(-Infinity);
+    const lanes = Math.max(1, taskLanes || MAX_TASK_LANES);
+    const ends = new Array(lanes).fill(-Infinity);
     const minGap = (v1 - v0) / plotW() * 3;
     taskLayout = [];
     const tasks = [...data.tasks].sort((x, y) => x.s - y.s);
     for (const t of tasks) {
       let lane = ends.findIndex((e) => e + minGap <= t.s);
-      if (lane < 0) lane = MAX_TASK_LANES - 1;
+      if (lane < 0) lane = lanes - 1;
       ends[lane] = Math.max(ends[lane], t.e);
       taskLayout.push({ task: t, lane });
     }
@@ -310,6 +316,7 @@ function mount(container, ctx) {
 
   function draw() {
     if (destroyed) return;
+    const tDraw = performance.now();
     const g = canvas.getContext('2d');
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, width, height);
@@ -336,6 +343,7 @@ function mount(container, ctx) {
     g.restore();
     drawRuler(g);
     drawSelection(g);
+    root.dataset.drawMs = (performance.now() - tDraw).toFixed(1); // for tests and tuning
   }
 
   function ticks() {
@@ -377,7 +385,7 @@ function mount(container, ctx) {
       g.moveTo(Math.round(x) + 0.5, RULER_H - 8);
       g.lineTo(Math.round(x) + 0.5, RULER_H);
       g.stroke();
-      const label = tickLabel(t, step);
+      const label = tickLabel(t, step, Math.max(Math.abs(v0), Math.abs(v1), step));
       const w = g.measureText(label).width;
       if (x + 4 >= lastEnd + 8 && x + 4 + w < width) {
         g.fillText(label, x + 4, RULER_H / 2 - 2);
@@ -522,11 +530,16 @@ function mount(container, ctx) {
         g.lineWidth = 1;
         if (w > 24) label(g, r.name + (r.open ? ' (not ended)' : ''), Math.max(x0, LABEL_W) + 4, y + REGION_H / 2, Math.min(x1, width) - Math.max(x0, LABEL_W) - 8, '#1d2430');
       }
-      // logs
-      g.fillStyle = '#1d2430';
+      // logs: triangles, or thin ticks where they crowd
+      const dense = row.logs.length > plotW() / 12;
+      g.fillStyle = dense ? '#8a94a3' : '#1d2430';
       for (const l of row.logs) {
         const x = xOf(l.t);
         const y = t.y + ROW_PAD;
+        if (dense) {
+          g.fillRect(x, y + 1, 1, LOG_H - 2);
+          continue;
+        }
         g.beginPath();
         g.moveTo(x - 4, y);
         g.lineTo(x + 4, y);

@@ -128,12 +128,19 @@ struct task_ctx {
   const struct ctrace_view *v;
   int64_t w;
   uint32_t n;
+  uint64_t counted;
+  int64_t min_dur;
 };
+
+static int count_task(void *arg, const struct ctrace_tl_task *t) {
+  ((struct task_ctx *)arg)->counted++;
+  return 0;
+}
 
 static int on_task(void *arg, const struct ctrace_tl_task *t) {
   struct task_ctx *c = arg;
   const struct ctrace_timeline *tl = c->v->tl;
-  if (c->n >= CTRACE_TLBIN_MAX_TASKS / 2 && t->end - t->start < c->w)
+  if (t->end - t->start < c->min_dur)
     return 0;
   if (c->n >= CTRACE_TLBIN_MAX_TASKS)
     return -1;
@@ -209,7 +216,11 @@ int ctrace_timeline_encode(struct ctrace_view *v, int64_t a, int64_t b, uint32_t
   /* tasks overlapping the window; past half the cap only those a pixel wide */
   size_t at = body.n;
   put_u32(&body, 0);
-  struct task_ctx tc = {&body, &st, v, w, 0};
+  /* when the window holds too many tasks to send, only those at least
+   * `min_dur` long, so that what is left is spread evenly over the window */
+  struct task_ctx tc = {&body, &st, v, w, 0, 0, 0};
+  ctrace_timeline_tasks(tl, a, b, count_task, &tc);
+  tc.min_dur = tc.counted > CTRACE_TLBIN_MAX_TASKS ? w : 0;
   ctrace_timeline_tasks(tl, a, b, on_task, &tc);
   uint32_t nt = tc.n;
   set_u32(&body, at, nt);
