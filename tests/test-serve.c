@@ -565,3 +565,80 @@ TEST_IMPL(serve_cli_view_serves_until_signal) {
   ASSERT_EQ(test_run(argv4, NULL, NULL, NULL), 2);
   return 0;
 }
+
+/* Answers every endpoint with a few parameters, in process (no socket: the
+ * point is the indexer and the API on damaged input). */
+static const char *fixed_param(void *ctx, const char *key) {
+  const char *const *kv = ctx;
+  for (; kv[0]; kv += 2)
+    if (strcmp(kv[0], key) == 0)
+      return kv[1];
+  return NULL;
+}
+
+static void poke_all(struct ctrace_view *v) {
+  static const char *const paths[] = {"/api/summary", "/api/threads", "/api/tasks",
+                                      "/api/instances", "/api/timeline", "/api/event",
+                                      "/api/profile", "/api/pprof"};
+  char tid[16] = "0", ns[32] = "0", mid[32] = "0";
+  if (v->tl->nthreads) {
+    const struct ctrace_tl_thread *t = &v->tl->threads[v->tl->nthreads - 1];
+    snprintf(tid, sizeof tid, "%u", t->tid);
+    snprintf(ns, sizeof ns, "%" PRId64, t->first_ns);
+    snprintf(mid, sizeof mid, "%" PRId64, (t->first_ns + t->last_ns) / 2);
+  }
+  const char *sets[][12] = {
+      {NULL},
+      {"kind", "task", "name", "request", "limit", "5", NULL},
+      {"kind", "region", "name", "db.query", NULL},
+      {"kind", "sync", "width", "50", NULL},
+      {"kind", "span", "tid", tid, "ns", mid, NULL},
+      {"kind", "region", "tid", tid, "ns", ns, NULL},
+      {"kind", "log", "tid", tid, "ns", mid, NULL},
+      {"kind", "wake", "tid", tid, "ns", mid, NULL},
+      {"kind", "task", "id", "1099511627776", NULL},
+      {"start_ns", ns, "end_ns", mid, "width", "7", NULL},
+  };
+  for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++)
+    for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
+      struct ctrace_reply r;
+      ctrace_api_handle(v, paths[p], fixed_param, (void *)sets[s], &r);
+      ASSERT(r.status == 200 || r.status == 400);
+      free(r.body);
+    }
+}
+
+TEST_IMPL(serve_damaged_traces_do_not_crash) {
+  const char *file = test_path("gen");
+  make_trace("gen", file);
+  size_t len;
+  uint8_t *data = (uint8_t *)test_read_file(file, &len);
+  ASSERT_GT(len, 4096);
+  uint8_t *copy = malloc(len);
+  unsigned seed = 12345;
+  int opened = 0;
+  for (int round = 0; round < 60; round++) {
+    memcpy(copy, data, len);
+    size_t n = len;
+    if (round % 3 == 0) {
+      n = 32 + (size_t)rand_r(&seed) % (len - 32); /* cut off */
+    } else {
+      for (int k = 0; k < 1 + round % 5; k++) /* flipped bytes */
+        copy[32 + (size_t)rand_r(&seed) % (len - 32)] ^= (uint8_t)(1 + rand_r(&seed) % 255);
+    }
+    ctrace_reader *r;
+    char err[256];
+    if (ctrace_reader_open_mem(copy, n, &r, err, sizeof err) < 0)
+      continue;
+    struct ctrace_view v;
+    ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+    poke_all(&v);
+    ctrace_view_fini(&v);
+    ctrace_reader_close(r);
+    opened++;
+  }
+  ASSERT_GT(opened, 10);
+  free(copy);
+  free(data);
+  return 0;
+}
