@@ -361,7 +361,8 @@ static const char chrome_check_py[] =
     "    m = [e for e in ev if all(e.get(k) == v for k, v in kw.items())]\n"
     "    assert len(m) == 1, ('want one', kw, len(m))\n"
     "    return m[0]\n"
-    "names = {e['args']['name']: e['tid'] for e in ev if e['ph'] == 'M' and e['name'] == 'thread_name'}\n"
+    "names = {e['args']['name']: e['tid'] for e in ev\n"
+    "         if e['ph'] == 'M' and e['name'] == 'thread_name'}\n"
     "main, waker = names['export-main'], names['export-waker']\n"
     "w = one(ph='X', name='mutex wait')\n"
     "assert w['tid'] == main and w['cat'] == 'sync', w\n"
@@ -387,6 +388,10 @@ static const char chrome_check_py[] =
     "j = one(ph='X', name='join wait')\n"
     "assert j['ts'] <= f['ts'] <= j['ts'] + j['dur'], (j, f)\n"
     "assert one(ph='X', name='wake')['args']['woken_tid'] == main\n"
+    "cs, cf = one(ph='s', cat='thread'), one(ph='f', cat='thread')\n"
+    "assert cs['tid'] == main and cf['tid'] == waker and cs['id'] == cf['id'] != s['id']\n"
+    "assert one(ph='X', name='thread create')['tid'] == main\n"
+    "assert one(ph='X', name='thread start')['tid'] == waker\n"
     "assert re.search(r'\"ts\":[0-9]+\\.[0-9]{3},', text)\n"
     "print('ok')\n";
 
@@ -489,7 +494,8 @@ TEST_IMPL(export_chrome_window_cuts_open_regions_and_tasks) {
       "e = [x for x in ev if x['ph'] == 'E']\n"
       "assert len(e) == 1 and e[0]['ts'] == end, e\n"
       "t = [x for x in ev if x['ph'] in 'be' and x['cat'] == 'task']\n"
-      "assert [(x['ph'], x['name'], x['ts']) for x in t] == [('b', 'request', start), ('e', 'request', end)], t\n"
+      "got = [(x['ph'], x['name'], x['ts']) for x in t]\n"
+      "assert got == [('b', 'request', start), ('e', 'request', end)], t\n"
       "assert all('stack' not in x.get('args', {}) for x in ev), 'stacks left'\n"
       "print('ok')\n";
   char *argv[] = {"/usr/bin/python3", "-c", (char *)py, (char *)json, start_us, end_us, NULL};
@@ -663,7 +669,8 @@ TEST_IMPL(export_cli_profile_table) {
 
 TEST_IMPL(export_of_a_ctrace_run_trace) {
   const char *prog = test_build_path("src/preload/prog_mutex_contend");
-  if (access(prog, X_OK) != 0 || access(test_build_path("src/preload/libctrace-preload.so"), R_OK) != 0)
+  if (access(prog, X_OK) != 0 ||
+      access(test_build_path("src/preload/libctrace-preload.so"), R_OK) != 0)
     RETURN_SKIP("the preload library or its test programs are not built");
   const char *trace = test_path("run.ct"), *pb = test_path("run.pb.gz");
   const char *json = test_path("run.json");
@@ -708,7 +715,8 @@ TEST_IMPL(export_of_a_ctrace_run_trace) {
         "assert c[('s', 'wake')] == c[('f', 'wake')], c\n"
         "assert c[('M', 'thread_name')] >= 5, c\n"
         "w = [e for e in ev if e['name'] == 'mutex wait']\n"
-        "assert any(s.startswith('worker (') for e in w for s in e['args'].get('stack', [])), w[0]\n"
+        "frames = [s for e in w for s in e['args'].get('stack', [])]\n"
+        "assert any(s.startswith('worker (') for s in frames), w[0]\n"
         "print('ok')\n";
     char *argv[] = {"/usr/bin/python3", "-c", (char *)py, (char *)json, NULL};
     st = test_run(argv, NULL, &out, &err);

@@ -16,6 +16,8 @@
  *                        in the wait slice. Wake-ups that ended no recorded
  *                        wait (a race, or a spurious wake) get no arrow.
  *   LOG               -> instant i, named by its message
+ *   THREAD_CREATE/START -> 1 ns slices "thread create" / "thread start"
+ *                        joined by a flow arrow (matched by link)
  *   COUNTER           -> C
  *   FORK/EXEC/EXIT/SIGNAL/DROPPED -> instants
  *   thread names, process name -> M metadata
@@ -40,11 +42,13 @@ struct thr {
   uint64_t flow_obj;
 };
 
+/* A task (id: task id), or a thread creation (id: its link). */
 struct task {
   uint64_t id;  /* 0: empty slot */
   uint32_t name;
   uint32_t open;
-  uint32_t tid; /* where it began */
+  uint32_t tid; /* where it began; the creating thread */
+  int64_t ns;   /* creations: when */
 };
 
 struct ob {
@@ -64,6 +68,8 @@ struct cw {
   uint32_t nth;
   struct task *tasks; /* open addressing on task id */
   size_t ntasks, captasks;
+  struct task *links; /* THREAD_CREATE by link, until its THREAD_START */
+  size_t nlinks, caplinks;
   char **stacks;      /* stacks[id]: the JSON array of its frames, made on first use */
   uint32_t nstacks;
   uint64_t next_flow;
@@ -189,7 +195,10 @@ static void jstr(struct ob *o, const char *s, size_t len) {
       continue;
     }
     /* Multi-byte: check length, continuation bytes, overlongs, surrogates. */
-    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    size_t n = c >= 0xf0 && c <= 0xf4   ? 4
+               : c >= 0xe0 && c < 0xf0 ? 3
+               : c >= 0xc2 && c < 0xe0 ? 2
+                                       : 0;
     int ok = n && (size_t)(end - p) >= n;
     for (size_t i = 1; ok && i < n; i++)
       ok = (p[i] & 0xc0) == 0x80;
@@ -311,30 +320,36 @@ static void end_event(struct cw *w, uint64_t stack) {
 
 /* ---- tasks: id -> name, open addressing (ids are never 0) ---- */
 
-static struct task *task_slot(struct cw *w, uint64_t id) {
-  if ((w->ntasks + 1) * 2 > w->captasks) {
-    size_t nc = w->captasks ? w->captasks * 2 : 256;
+/* The slot of id in table *v (n used, cap slots), growing it; NULL when out
+ * of memory. Callers count a new entry in *n. */
+static struct task *id_slot(struct cw *w, struct task **v, size_t *n, size_t *cap, uint64_t id) {
+  if ((*n + 1) * 2 > *cap) {
+    size_t nc = *cap ? *cap * 2 : 256;
     struct task *nt = calloc(nc, sizeof *nt);
     if (!nt) {
       w->oom = 1;
       return NULL;
     }
-    for (size_t i = 0; i < w->captasks; i++) {
-      if (!w->tasks[i].id)
+    for (size_t i = 0; i < *cap; i++) {
+      if (!(*v)[i].id)
         continue;
-      size_t j = (w->tasks[i].id * 0x9e3779b97f4a7c15ull >> 20) & (nc - 1);
+      size_t j = ((*v)[i].id * 0x9e3779b97f4a7c15ull >> 20) & (nc - 1);
       while (nt[j].id)
         j = (j + 1) & (nc - 1);
-      nt[j] = w->tasks[i];
+      nt[j] = (*v)[i];
     }
-    free(w->tasks);
-    w->tasks = nt;
-    w->captasks = nc;
+    free(*v);
+    *v = nt;
+    *cap = nc;
   }
-  size_t j = (id * 0x9e3779b97f4a7c15ull >> 20) & (w->captasks - 1);
-  while (w->tasks[j].id && w->tasks[j].id != id)
-    j = (j + 1) & (w->captasks - 1);
-  return &w->tasks[j];
+  size_t j = (id * 0x9e3779b97f4a7c15ull >> 20) & (*cap - 1);
+  while ((*v)[j].id && (*v)[j].id != id)
+    j = (j + 1) & (*cap - 1);
+  return &(*v)[j];
+}
+
+static struct task *task_slot(struct cw *w, uint64_t id) {
+  return id_slot(w, &w->tasks, &w->ntasks, &w->captasks, id);
 }
 
 static void task_event(struct cw *w, const char *ph, const struct task *t, int64_t ns,
@@ -435,7 +450,10 @@ static void before_window(struct cw *w, const ctrace_event *ev, struct thr *th) 
       break;
     if (!t->id)
       w->ntasks++;
-    *t = (struct task){ev->f[0], (uint32_t)(ev->f[2] <= UINT32_MAX ? ev->f[2] : 0), 1, ev->tid};
+    *t = (struct task){.id = ev->f[0],
+                       .name = (uint32_t)(ev->f[2] <= UINT32_MAX ? ev->f[2] : 0),
+                       .open = 1,
+                       .tid = ev->tid};
     break;
   }
   case CTRACE_EV_TASK_END: {
@@ -526,7 +544,10 @@ static void event(struct cw *w, const ctrace_event *ev) {
       w->ntasks++;
     else if (t->open)
       break; /* a task id begun twice: keep the first */
-    *t = (struct task){ev->f[0], (uint32_t)(ev->f[2] <= UINT32_MAX ? ev->f[2] : 0), 1, ev->tid};
+    *t = (struct task){.id = ev->f[0],
+                       .name = (uint32_t)(ev->f[2] <= UINT32_MAX ? ev->f[2] : 0),
+                       .open = 1,
+                       .tid = ev->tid};
     task_event(w, "b", t, ns, ev->tid);
     if (ev->f[1]) {
       arg(w, "parent");
@@ -591,6 +612,36 @@ static void event(struct cw *w, const ctrace_event *ev) {
       ob_hex(o, ev->f[0]);
     }
     end_event(w, ev->f[2]);
+    break;
+  }
+  case CTRACE_EV_THREAD_CREATE: {
+    /* A 1 ns slice, the start of an arrow to the new thread's first event. */
+    head(w, "X", 0, "thread create", "thread", ns, ev->tid);
+    ob_lit(o, ",\"dur\":0.001");
+    end_event(w, ev->f[1]);
+    struct task *l = ev->f[0] ? id_slot(w, &w->links, &w->nlinks, &w->caplinks, ev->f[0]) : NULL;
+    if (l && !l->id) {
+      w->nlinks++;
+      *l = (struct task){.id = ev->f[0], .open = 1, .tid = ev->tid, .ns = ns};
+    }
+    break;
+  }
+  case CTRACE_EV_THREAD_START: {
+    head(w, "X", 0, "thread start", "thread", ns, ev->tid);
+    ob_lit(o, ",\"dur\":0.001}");
+    struct task *l = ev->f[0] ? id_slot(w, &w->links, &w->nlinks, &w->caplinks, ev->f[0]) : NULL;
+    if (l && l->id && l->open && l->ns <= ns) {
+      l->open = 0;
+      uint64_t id = ++w->next_flow;
+      head(w, "s", 0, "create", "thread", l->ns, l->tid);
+      ob_lit(o, ",\"id\":");
+      ob_u64(o, id);
+      ob_c(o, '}');
+      head(w, "f", 0, "create", "thread", ns, ev->tid);
+      ob_lit(o, ",\"id\":");
+      ob_u64(o, id);
+      ob_lit(o, ",\"bp\":\"e\"}");
+    }
     break;
   }
   case CTRACE_EV_COUNTER:
@@ -735,6 +786,7 @@ done:
     free(w.th[i].names);
   free(w.th);
   free(w.tasks);
+  free(w.links);
   free(w.o.p);
   return rc;
 }

@@ -49,7 +49,9 @@ static void pb_varint(struct pb *b, uint64_t v) {
   b->n = (size_t)(ctrace__put_uvarint(b->p + b->n, v) - b->p);
 }
 
-static void pb_key(struct pb *b, unsigned field, unsigned wt) { pb_varint(b, (uint64_t)field << 3 | wt); }
+static void pb_key(struct pb *b, unsigned field, unsigned wt) {
+  pb_varint(b, (uint64_t)field << 3 | wt);
+}
 
 /* An int64/uint64/bool field; zero is the default and is not written. */
 static void pb_int(struct pb *b, unsigned field, uint64_t v) {
@@ -193,7 +195,9 @@ fail:
   return 0;
 }
 
-static uint32_t str_id(struct strtab *t, const char *s) { return s ? str_id_n(t, s, strlen(s)) : 0; }
+static uint32_t str_id(struct strtab *t, const char *s) {
+  return s ? str_id_n(t, s, strlen(s)) : 0;
+}
 
 static int strtab_init(struct strtab *t) {
   memset(t, 0, sizeof *t);
