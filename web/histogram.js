@@ -30,7 +30,7 @@ export function histogramChart(buckets, opts = {}) {
   const H = opts.height || 210;
   const left = 44;
   const right = 16;
-  const markerBand = 18; // percentile labels live in their own band above the plot
+  const markerBand = 30; // percentile labels live in their own band above the plot (two rows)
   const countBand = 16; // room above the tallest bar for its count
   const top = markerBand + 6;
   const bottom = 34;
@@ -72,9 +72,13 @@ export function histogramChart(buckets, opts = {}) {
   // x labels at bucket edges: the first and last always, the others only
   // where they fit between their neighbours and say something new
   const edges = [];
-  // the narrowest bucket sets the precision, so that neighbours differ
-  const step = Math.min(...buckets.map((b) => Math.max(1, b.hi_ns - b.lo_ns)));
-  for (let i = 0; i <= n; i++) edges.push({ x: left + i * bw, text: formatDurationStep(i < n ? buckets[i].lo_ns : buckets[n - 1].hi_ns, step) });
+  // each edge gets the precision of its narrower neighbouring bucket: enough
+  // to tell it from its neighbours, no more (log-spaced buckets differ 1000x)
+  const widthOf = (i) => (i >= 0 && i < n ? Math.max(1, buckets[i].hi_ns - buckets[i].lo_ns) : Infinity);
+  for (let i = 0; i <= n; i++) {
+    const ns = i < n ? buckets[i].lo_ns : buckets[n - 1].hi_ns;
+    edges.push({ x: left + i * bw, text: formatDurationStep(ns, Math.min(widthOf(i - 1), widthOf(i))) });
+  }
   const lastW = edges[n].text.length * CHAR_W;
   let lastRight = -Infinity;
   let lastText = null;
@@ -109,7 +113,7 @@ export function histogramChart(buckets, opts = {}) {
       placed.push({ x, labels: [m.label], tips: [`${m.label}: ${formatDuration(m.ns)}`] });
     }
   }
-  let markRight = -Infinity;
+  const rowRight = [-Infinity, -Infinity]; // right end of the last label in each row
   for (const p of placed.sort((a, b) => a.x - b.x)) {
     const line = svg('line', { class: 'marker', x1: p.x, y1: top - 2, x2: p.x, y2: base });
     const lt = svg('title', {});
@@ -119,14 +123,15 @@ export function histogramChart(buckets, opts = {}) {
     const text = p.labels.join(' ');
     const w = text.length * CHAR_W;
     const tx = Math.min(Math.max(p.x, left + w / 2), left + plotW - w / 2);
-    if (tx - w / 2 < markRight + 8) continue;
-    const el = svg('text', { class: 'marker-label', x: tx, y: markerBand - 4, 'text-anchor': 'middle' });
+    const row = rowRight.findIndex((r) => tx - w / 2 >= r + 8);
+    if (row < 0) continue; // no room in either row: the line keeps its tooltip
+    rowRight[row] = tx + w / 2;
+    const el = svg('text', { class: 'marker-label', x: tx, y: markerBand - 4 - row * 13, 'text-anchor': 'middle' });
     el.textContent = text;
     const t = svg('title', {});
     t.textContent = p.tips.join(', ');
     el.append(t);
     root.append(el);
-    markRight = tx + w / 2;
   }
   return root;
 }

@@ -26,6 +26,9 @@ export const STATE_GROUPS = [
   { key: 'sleep', label: 'Sleeping', parts: ['sleep'], help: 'in sleep, nanosleep or usleep' },
 ];
 
+/** Time in none of the states: shown grey, and in the legend when a view can have it. */
+export const OTHER = { key: 'other', label: 'Unattributed', help: 'in no traced state of its threads, e.g. a task handed over from one thread to another' };
+
 /** The sum of one group's parts in a states/breakdown object (missing keys count as 0). */
 export function groupValue(states, group) {
   let sum = 0;
@@ -68,17 +71,29 @@ export function stackedBar(states, total, describe) {
     tips.push(tip);
     bar.append(seg);
   }
+  // The rest: time in no known state (a task handed over between threads,
+  // a thread before its first event). Its own segment, so it has a tooltip.
+  if (grouped.other > 0 && whole) {
+    const seg = document.createElement('span');
+    seg.style.width = `${(100 * grouped.other) / whole}%`;
+    seg.style.background = 'var(--state-other)';
+    seg.dataset.state = 'other';
+    const tip = describe ? describe(OTHER.label, grouped.other) : OTHER.label;
+    seg.title = tip;
+    tips.push(tip);
+    bar.append(seg);
+  }
   bar.title = tips.join('\n');
   bar.setAttribute('role', 'img');
   bar.setAttribute('aria-label', tips.join(', ') || 'no time recorded');
   return bar;
 }
 
-/** The legend of STATE_GROUPS as swatches with labels (and a help tooltip each). */
-export function stateLegend() {
+/** The legend of STATE_GROUPS as swatches with labels (and a help tooltip each); withOther adds OTHER. */
+export function stateLegend(withOther = false) {
   const el = document.createElement('div');
   el.className = 'legend';
-  for (const g of STATE_GROUPS) {
+  for (const g of withOther ? [...STATE_GROUPS, OTHER] : STATE_GROUPS) {
     const item = document.createElement('span');
     item.className = 'legend-item';
     item.title = g.help;

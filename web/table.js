@@ -20,7 +20,9 @@ import { h } from './dom.js';
  * }]
  * options.rows, options.sort {key, dir: 'asc'|'desc'}, options.rowKey(row),
  * options.onActivate(row, event), options.rowTitle(row), options.emptyText,
- * options.onSort({key, dir}) to remember the sort (e.g. in the URL).
+ * options.onSort({key, dir}) to remember the sort (e.g. in the URL),
+ * options.pageSize: show that many rows first and a "show all" button
+ * (long lists stay quick to render and to scan).
  */
 export function sortableTable(options) {
   const { columns } = options;
@@ -28,6 +30,8 @@ export function sortableTable(options) {
   let sort = options.sort || null;
   let selectedKey = options.selected ?? null;
   const rowKey = options.rowKey || ((r, i) => i);
+  const pageSize = options.pageSize || Infinity;
+  let showAll = false;
 
   const headRow = h('tr');
   const tbody = h('tbody');
@@ -87,7 +91,9 @@ export function sortableTable(options) {
       th.setAttribute('aria-sort', s);
     });
     const trs = [];
-    for (const [row, i] of sorted()) {
+    const all = sorted();
+    const visible = showAll ? all : all.slice(0, pageSize);
+    for (const [row, i] of visible) {
       const key = rowKey(row, i);
       const tr = h('tr', { dataset: { key: String(key) } });
       if (options.rowTitle) tr.title = options.rowTitle(row);
@@ -114,6 +120,14 @@ export function sortableTable(options) {
     }
     if (trs.length === 0) {
       trs.push(h('tr', { class: 'empty-row' }, h('td', { colspan: columns.length }, options.emptyText || 'Nothing to show')));
+    }
+    if (visible.length < all.length) {
+      const more = h('button', { type: 'button', class: 'link-btn show-all' }, `Show all ${all.length.toLocaleString('en-US')}`);
+      more.addEventListener('click', () => {
+        showAll = true;
+        renderBody();
+      });
+      trs.push(h('tr', { class: 'more-row' }, h('td', { colspan: columns.length }, `Showing ${visible.length} of ${all.length.toLocaleString('en-US')} · `, more)));
     }
     tbody.replaceChildren(...trs);
   }

@@ -195,6 +195,7 @@ export default {
         rows,
         sort: { key: 'dur', dir: 'desc' },
         className: 'instances-table',
+        pageSize: 50,
         rowKey: (r) => r.id,
         emptyText: 'No instances',
         rowTitle: (r) => `Open the timeline at this ${selected.kind} (${formatDuration(r.dur)})`,
@@ -222,7 +223,7 @@ export default {
           h('h3', null, `Instances (${shown}), slowest first`),
           h('span', { class: 'muted' }, 'click one to open it in the timeline'),
         ),
-        h('div', { class: 'toolbar' }, stateLegend()),
+        h('div', { class: 'toolbar' }, stateLegend(rows.some((r) => r.g.other > 0.01 * r.dur))),
         h('div', { class: 'panel-scroll' }, table.element),
       ];
     }

@@ -92,6 +92,7 @@ export default {
       rows,
       sort,
       className: 'threads-table',
+      pageSize: 200,
       rowKey: (r) => r.tid,
       rowTitle: (r) => `Show ${r.name || 'thread'} (tid ${r.tid}) in the timeline`,
       onActivate: (r) => ctx.navigate('timeline', { tids: [r.tid] }),

@@ -201,10 +201,10 @@ export async function waitForView(page, viewId, { timeout = 30_000 } = {}) {
   return page.getAttribute('main#view', 'data-state');
 }
 
-/** Save a full-page screenshot as test-artifacts/NAME.png; resolves to its path. */
-export async function screenshot(page, name) {
+/** Save a screenshot (full page unless fullPage: false) as test-artifacts/NAME.png; resolves to its path. */
+export async function screenshot(page, name, { fullPage = true } = {}) {
   await fsp.mkdir(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }

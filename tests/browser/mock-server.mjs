@@ -5,6 +5,9 @@
 // (400 {"error": ...} for bad parameters, 404 for unknown paths).
 //
 //   node tests/browser/mock-server.mjs [PORT]     # then open the printed URL
+//   node tests/browser/mock-server.mjs PORT --api http://127.0.0.1:8080/
+//       serves web/ from disk but forwards /api/ to a running `ctrace view`:
+//       real data, and web/ edits show on reload without rebuilding ctrace.
 //
 // From a test: const m = await startMock({data}); ... m.url ...; await m.close();
 import http from 'node:http';
@@ -73,6 +76,18 @@ function api(data, url, res, failures) {
   }
 }
 
+async function forward(upstream, url, res) {
+  try {
+    const r = await fetch(new URL(url.pathname + url.search, upstream));
+    const headers = { 'Content-Type': r.headers.get('content-type') || 'application/octet-stream', 'Cache-Control': 'no-store' };
+    if (r.headers.get('content-disposition')) headers['Content-Disposition'] = r.headers.get('content-disposition');
+    res.writeHead(r.status, headers);
+    res.end(Buffer.from(await r.arrayBuffer()));
+  } catch (e) {
+    send(res, 502, { error: `upstream ${upstream}: ${e.message}` });
+  }
+}
+
 async function staticFile(webDir, url, res) {
   let rel = decodeURIComponent(url.pathname);
   if (rel === '/') rel = '/index.html';
@@ -91,10 +106,11 @@ async function staticFile(webDir, url, res) {
  * data: the canned answers (makeMockData()); webDir: the files to serve;
  * failures: {'/api/threads': [500, 'message']} to make an endpoint fail.
  */
-export function startMock({ port = 0, data = makeMockData(), webDir = WEB_DIR, failures = {} } = {}) {
+export function startMock({ port = 0, data = makeMockData(), webDir = WEB_DIR, failures = {}, apiUpstream = null } = {}) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
+    if (url.pathname.startsWith('/api/') && apiUpstream) return forward(apiUpstream, url, res);
     if (url.pathname.startsWith('/api/')) return api(data, url, res, failures);
     return staticFile(webDir, url, res);
   });
@@ -111,6 +127,7 @@ export function startMock({ port = 0, data = makeMockData(), webDir = WEB_DIR, f
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const m = await startMock({ port: Number(process.argv[2] || 0) });
+  const ai = process.argv.indexOf('--api');
+  const m = await startMock({ port: Number(process.argv[2] || 0), apiUpstream: ai > 0 ? process.argv[ai + 1] : null });
   console.log(`mock ctrace view: ${m.url}`);
 }

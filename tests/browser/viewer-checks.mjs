@@ -146,7 +146,7 @@ export function viewerSuite({ label, start, shots, expect }) {
       const p50 = parseDuration(await page.textContent('.stat[data-stat="p50"] .stat-value'));
       assert.ok(p50 >= expect.handleRequest.p50Min && p50 <= expect.handleRequest.p50Max, `p50 ${p50} ns`);
       assert.ok((await page.locator('.detail-panel svg.histogram rect.bar').count()) > 0, 'histogram bars');
-      const durs = await page.$$eval('.instances-table tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+      const durs = await page.$$eval('.instances-table tbody tr[data-key] td:first-child', (tds) => tds.map((td) => td.textContent));
       assert.equal(durs.length, expect.handleRequest.count);
       const ns = durs.map(parseDuration);
       assert.deepEqual(ns, [...ns].sort((a, b) => b - a), 'slowest first');
