@@ -8,7 +8,7 @@ import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
 import { formatCount, formatDuration, formatPercent, formatTime } from './format.js';
 import { histogramChart, histogramSpark } from './histogram.js';
-import { STATE_GROUPS, groupStates, stackedBar, stateLegend } from './states.js';
+import { OTHER, STATE_GROUPS, groupStates, stackedBar, stateLegend } from './states.js';
 import { sortableTable } from './table.js';
 
 const INSTANCE_LIMIT = 500;
@@ -24,6 +24,48 @@ function latencyColumns() {
     { key: 'max_ns', label: 'Max', num: true, render: (r) => formatDuration(r.max_ns) },
     { key: 'histogram', label: 'Distribution', sortable: false, render: (r) => histogramSpark(r.histogram || []) },
   ];
+}
+
+/**
+ * Where the time of the listed instances went, summed: one bar and a line
+ * per state, largest first ("handleRequest: 98% sleeping").
+ */
+function aggregateBreakdown(rows, which) {
+  const sum = { other: 0 };
+  let total = 0;
+  for (const r of rows) {
+    total += r.dur;
+    for (const g of [...STATE_GROUPS, OTHER]) sum[g.key] = (sum[g.key] || 0) + r.g[g.key];
+  }
+  const parts = [...STATE_GROUPS, OTHER].filter((g) => sum[g.key] > 0).sort((a, b) => sum[b.key] - sum[a.key]);
+  const states = {};
+  for (const g of STATE_GROUPS) for (const k of g.parts) states[k] = 0;
+  for (const r of rows) for (const [k, v] of Object.entries(r.breakdown || {})) states[k] = (states[k] || 0) + Number(v || 0);
+  return h(
+    'div',
+    { class: 'detail-agg' },
+    h('h3', null, 'Where the time went'),
+    h('p', { class: 'muted', style: 'margin: 0 0 8px' }, `summed over ${which} instances`),
+    total ? stackedBar(states, total, (label, v) => `${label}: ${formatDuration(v)} (${formatPercent(v, total)})`) : null,
+    h(
+      'table',
+      { class: 'agg-table' },
+      h(
+        'tbody',
+        null,
+        parts.map((g) =>
+          h(
+            'tr',
+            { dataset: { state: g.key }, title: g.help },
+            h('td', null, h('span', { class: `swatch sw-${g.key}` })),
+            h('td', null, g.label),
+            h('td', { class: 'num' }, formatDuration(sum[g.key])),
+            h('td', { class: 'num muted' }, formatPercent(sum[g.key], total)),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 function threadLabel(tid, names) {
@@ -210,13 +252,23 @@ export default {
           h('span', { class: 'muted' }, `latency of ${formatCount(stats.count)} instance${Number(stats.count) === 1 ? '' : 's'}`),
         ),
         h('div', { class: 'stats-strip' }, statItems.map(([l, v]) => h('div', { class: 'stat', dataset: { stat: l.toLowerCase() } }, h('span', { class: 'stat-label' }, l), h('span', { class: 'stat-value' }, v)))),
-        histogramChart(stats.histogram || [], {
-          markers: [
-            { label: 'p50', ns: stats.p50_ns },
-            { label: 'p90', ns: stats.p90_ns },
-            { label: 'p99', ns: stats.p99_ns },
-          ],
-        }),
+        h(
+          'div',
+          { class: 'detail-grid' },
+          h(
+            'div',
+            { class: 'detail-hist' },
+            h('h3', null, 'Latency histogram'),
+            histogramChart(stats.histogram || [], {
+              markers: [
+                { label: 'p50', ns: stats.p50_ns },
+                { label: 'p90', ns: stats.p90_ns },
+                { label: 'p99', ns: stats.p99_ns },
+              ],
+            }),
+          ),
+          aggregateBreakdown(rows, rows.length < Number(stats.count) ? `the ${formatCount(rows.length)} slowest` : `all ${formatCount(rows.length)}`),
+        ),
         h(
           'div',
           { class: 'panel-header', style: 'margin-top: 18px' },

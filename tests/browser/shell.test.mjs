@@ -15,7 +15,7 @@ viewerSuite({
   label: 'viewer on the mock server',
   start: () => startMockServer(),
   shots: 'mock',
-  expect: { threadNames: ['main', 'acceptor', 'handler'], handleRequest: { count: 3, p50Min: 45e6, p50Max: 150e6 } },
+  expect: { threadNames: ['main', 'acceptor', 'handler'], handleRequest: { count: 3, p50Min: 45e6, p50Max: 150e6, topState: 'sleep' } },
 });
 
 describe('shell edge cases (mock server)', () => {

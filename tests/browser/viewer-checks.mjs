@@ -151,6 +151,10 @@ export function viewerSuite({ label, start, shots, expect }) {
       const ns = durs.map(parseDuration);
       assert.deepEqual(ns, [...ns].sort((a, b) => b - a), 'slowest first');
       assert.equal(await page.locator('.instances-table tbody .stacked-bar').count(), expect.handleRequest.count);
+      // the summed breakdown names the state where most time went
+      const top = await page.getAttribute('.detail-agg .agg-table tbody tr:first-child', 'data-state');
+      if (expect.handleRequest.topState) assert.equal(top, expect.handleRequest.topState);
+      else assert.ok(top, 'a state in "Where the time went"');
       assert.match(await page.evaluate(() => location.hash), /^#\/tasks\?kind=task&name=handleRequest/);
       await screenshot(page, `${shots}-tasks`);
       assert.deepEqual(errorsOf(page), []);
