@@ -316,7 +316,7 @@ int main(int argc, char **argv) {
   struct worker w[64];
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 2000000;
+  uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 50000000; /* after the threads started */
   for (int i = 0; i < nth; i++) {
     /* about 14.4 events per iteration of a worker */
     w[i] = (struct worker){.id = i, .n = nth, .events = (n * 10 + 144 * (uint64_t)nth - 1) / (144 * (uint64_t)nth),

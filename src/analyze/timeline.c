@@ -12,6 +12,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,7 +234,7 @@ static void level_iter(const struct ctrace_timeline *tl, uint32_t th,
   }
 }
 
-static int build_levels(struct ctrace_timeline *tl, uint32_t th) {
+static int build_levels(struct ctrace_timeline *tl, uint32_t th, size_t *bytes) {
   struct ctrace_tl_level *lv = tl->levels[th];
   int64_t w = 1024; /* ns; each level 8 times coarser: 1 us .. 17 s */
   unsigned k = 1;
@@ -252,7 +255,7 @@ static int build_levels(struct ctrace_timeline *tl, uint32_t th) {
       free(out.v);
       continue;
     }
-    lv[k].v = vec_take(&out, &tl->bytes);
+    lv[k].v = vec_take(&out, bytes);
     lv[k].n = out.n;
     lv[k].min_width = w / 8;
     k++;
@@ -585,10 +588,29 @@ struct open_region {
 };
 
 /* One thread's events: transitions, regions, logs, wakes, task events. */
-static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct vec *regions,
-                       struct vec *logs, struct vec *peers, struct vec *wakes, struct vec *tasks,
-                       struct vec *touches, struct vec *creates, ctrace_tl_progress progress,
-                       void *arg, uint64_t *done, uint64_t total) {
+/* What scanning one thread gives; threads are scanned in parallel, each
+ * into its own, then joined in thread order. */
+struct scan_out {
+  struct vec regions, logs, peers, wakes, tev, touches, creates;
+  size_t bytes; /* of the levels */
+};
+
+struct scan_shared {
+  struct ctrace_timeline *tl;
+  struct scan_out *outs;
+  const uint32_t *order; /* threads, most events first */
+  _Atomic uint32_t next;
+  _Atomic uint64_t done;
+  _Atomic int failed;
+  ctrace_tl_progress progress; /* called by the calling thread only */
+  void *arg;
+  uint64_t total;
+};
+
+static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *o,
+                       struct scan_shared *sh, int caller) {
+  struct vec *regions = &o->regions, *logs = &o->logs, *peers = &o->peers, *wakes = &o->wakes,
+             *tasks = &o->tev, *touches = &o->touches, *creates = &o->creates;
   const ctrace_reader *r = tl->r;
   struct ctrace_tl_thread *th = &tl->threads[i];
   int64_t t0 = tl->start_ns;
@@ -604,14 +626,18 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct vec *regio
   unsigned depth = 0, lost_depth = 0;
   struct touch_cache tcache;
   memset(&tcache, 0, sizeof tcache);
+  uint64_t nev = 0;
   if (push_tr(&tr, t0, th->first_ns, CTRACE_ST_RUNNING) < 0)
     goto oom;
   ctrace_cursor c;
   ctrace_event ev;
   ctrace_cursor_init(&c, r, th->index);
   while (ctrace_cursor_next(&c, &ev)) {
-    if ((++*done & 0xffff) == 0 && progress)
-      progress(arg, *done, total);
+    if ((++nev & 0xffff) == 0) {
+      uint64_t d = atomic_fetch_add(&sh->done, 0x10000) + 0x10000;
+      if (caller && sh->progress)
+        sh->progress(sh->arg, d, sh->total);
+    }
     int64_t t = ctrace_reader_ns(r, ev.ticks);
     if (t < th->first_ns)
       t = th->first_ns;
@@ -717,21 +743,69 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct vec *regio
   /* the last transition may sit at the thread's end: drop it */
   while (tr.n > 1 && tr_time(tl, ((uint64_t *)tr.v)[tr.n - 1]) >= th->last_ns)
     tr.n--;
-  tl->levels[i][0].v = vec_take(&tr, &tl->bytes);
+  tl->levels[i][0].v = vec_take(&tr, &o->bytes);
   tl->levels[i][0].n = tr.n;
   tl->levels[i][0].min_width = 0;
   uint64_t per[CTRACE_ST_COUNT] = {0};
   ctrace_timeline_breakdown(tl, i, th->first_ns, th->last_ns, per);
   memcpy(th->state_ns, per, sizeof per);
-  return build_levels(tl, i);
+  return build_levels(tl, i, &o->bytes);
 oom:
   free(tr.v);
   return -1;
 }
 
+/* Takes threads to scan until none is left; the calling thread (caller = 1)
+ * alone reports progress. */
+static void scan_loop(struct scan_shared *sh, int caller) {
+  for (;;) {
+    uint32_t k = atomic_fetch_add(&sh->next, 1);
+    if (k >= sh->tl->nthreads || atomic_load(&sh->failed))
+      break;
+    uint32_t i = sh->order[k];
+    if (scan_thread(sh->tl, i, &sh->outs[i], sh, caller) < 0)
+      atomic_store(&sh->failed, 1);
+  }
+}
+
+static void *scan_worker(void *arg) {
+  scan_loop(arg, 0);
+  return NULL;
+}
+
+/* Appends the parts of outs (field at offset off, in thread order) into one
+ * vec; the parts are freed. off_out[i] (may be NULL) gets where thread i's
+ * part starts. */
+static int join(struct vec *all, struct scan_out *outs, uint32_t nt, size_t off,
+                size_t *off_out) {
+  size_t n = 0;
+  for (uint32_t i = 0; i < nt; i++)
+    n += ((struct vec *)((char *)&outs[i] + off))->n;
+  all->n = 0;
+  all->cap = n;
+  all->v = n ? malloc(n * all->size) : NULL;
+  if (n && !all->v)
+    return -1;
+  for (uint32_t i = 0; i < nt; i++) {
+    struct vec *p = (struct vec *)((char *)&outs[i] + off);
+    if (off_out)
+      off_out[i] = all->n;
+    if (p->n)
+      memcpy((char *)all->v + all->n * all->size, p->v, p->n * all->size);
+    all->n += p->n;
+    free(p->v);
+    p->v = NULL;
+    p->n = p->cap = 0;
+  }
+  if (off_out)
+    off_out[nt] = all->n;
+  return 0;
+}
+
 static int pair_tasks(struct ctrace_timeline *tl, struct vec *tev, struct vec *touches) {
   struct task_ev *e = tev->v;
-  qsort(e, tev->n, sizeof *e, cmp_task_ev);
+  if (tev->n) /* qsort's pointer must not be NULL, even for 0 items */
+    qsort(e, tev->n, sizeof *e, cmp_task_ev);
   struct vec tasks = {.size = sizeof(struct ctrace_tl_task)};
   for (size_t i = 0; i < tev->n;) {
     size_t j = i;
@@ -757,7 +831,8 @@ static int pair_tasks(struct ctrace_timeline *tl, struct vec *tev, struct vec *t
   tev->v = NULL;
   tl->tasks = vec_take(&tasks, &tl->bytes);
   tl->ntasks = tasks.n;
-  qsort(tl->tasks, tl->ntasks, sizeof *tl->tasks, cmp_task_start);
+  if (tl->ntasks) /* qsort's pointer must not be NULL, even for 0 items */
+    qsort(tl->tasks, tl->ntasks, sizeof *tl->tasks, cmp_task_start);
 
   /* the long tasks apart, so that a window finds the others by binary search */
   int64_t long_dur = (tl->end_ns - tl->start_ns) / 64;
@@ -778,7 +853,8 @@ static int pair_tasks(struct ctrace_timeline *tl, struct vec *tev, struct vec *t
 
   /* touches: one per (task, thread), from first to last */
   struct ctrace_tl_touch *tc = touches->v;
-  qsort(tc, touches->n, sizeof *tc, cmp_touch);
+  if (touches->n) /* qsort's pointer must not be NULL, even for 0 items */
+    qsort(tc, touches->n, sizeof *tc, cmp_touch);
   size_t n = 0;
   for (size_t i = 0; i < touches->n; i++) {
     if (n && tc[n - 1].task == tc[i].task && tc[n - 1].thread == tc[i].thread) {
@@ -815,7 +891,8 @@ oom:
 
 static int link_creates(struct ctrace_timeline *tl, struct vec *cv) {
   struct create_ev *c = cv->v;
-  qsort(c, cv->n, sizeof *c, cmp_create);
+  if (cv->n) /* qsort's pointer must not be NULL, even for 0 items */
+    qsort(c, cv->n, sizeof *c, cmp_create);
   struct vec out = {.size = sizeof(struct ctrace_tl_create)};
   for (uint32_t i = 0; i < tl->nthreads; i++) {
     const struct ctrace_thread_info *ti = ctrace_reader_thread(tl->r, tl->threads[i].index);
@@ -854,6 +931,8 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
   struct vec touches = {.size = sizeof(struct ctrace_tl_touch)};
   struct vec creates = {.size = sizeof(struct create_ev)};
   struct tid_idx *tids = NULL;
+  struct scan_out *outs = NULL;
+  uint32_t *order = NULL;
   if (!tl)
     return -ENOMEM;
   tl->r = r;
@@ -891,35 +970,81 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     th->dropped = ti->dropped;
     tids[i] = (struct tid_idx){ti->tid, i};
   }
-  /* room for what the validating pass counted: no copying while growing */
+  /* Each thread's scan gets room for its share of what the validating pass
+   * counted (no copying while growing, when threads are alike). */
   static const struct {
     size_t off;
     unsigned k1, k2;
   } room[] = {
-      {0, CTRACE_EV_REGION_BEGIN, 0}, {1, CTRACE_EV_LOG, 0},   {2, CTRACE_EV_SOCKADDR, 0},
-      {3, CTRACE_EV_WAKE, 0},         {4, CTRACE_EV_TASK_BEGIN, CTRACE_EV_TASK_END},
-      {5, CTRACE_EV_THREAD_CREATE, 0},
+      {offsetof(struct scan_out, regions), CTRACE_EV_REGION_BEGIN, 0},
+      {offsetof(struct scan_out, logs), CTRACE_EV_LOG, 0},
+      {offsetof(struct scan_out, peers), CTRACE_EV_SOCKADDR, 0},
+      {offsetof(struct scan_out, wakes), CTRACE_EV_WAKE, 0},
+      {offsetof(struct scan_out, tev), CTRACE_EV_TASK_BEGIN, CTRACE_EV_TASK_END},
+      {offsetof(struct scan_out, creates), CTRACE_EV_THREAD_CREATE, 0},
   };
-  struct vec *vs[] = {&regions, &logs, &peers, &wakes, &tev, &creates};
-  for (size_t k = 0; k < sizeof room / sizeof room[0]; k++) {
-    struct vec *a = vs[room[k].off];
-    size_t want = ctrace_reader_nevents_kind(r, room[k].k1) +
-                  (room[k].k2 ? ctrace_reader_nevents_kind(r, room[k].k2) : 0);
-    if (want) {
+  uint64_t total = ctrace_reader_nevents(r);
+  outs = calloc(nt ? nt : 1, sizeof *outs);
+  order = malloc((nt ? nt : 1) * sizeof *order);
+  if (!outs || !order)
+    goto oom;
+  for (uint32_t i = 0; i < nt; i++) {
+    struct scan_out *o = &outs[i];
+    o->regions.size = sizeof(struct ctrace_tl_region);
+    o->logs.size = sizeof(struct ctrace_tl_log);
+    o->peers.size = sizeof(struct ctrace_tl_peer);
+    o->wakes.size = sizeof(struct ctrace_tl_wake);
+    o->tev.size = sizeof(struct task_ev);
+    o->touches.size = sizeof(struct ctrace_tl_touch);
+    o->creates.size = sizeof(struct create_ev);
+    uint64_t mine = ctrace_reader_thread(r, i)->nevents;
+    for (size_t k = 0; k < sizeof room / sizeof room[0]; k++) {
+      struct vec *a = (struct vec *)((char *)o + room[k].off);
+      uint64_t all = ctrace_reader_nevents_kind(r, room[k].k1) +
+                     (room[k].k2 ? ctrace_reader_nevents_kind(r, room[k].k2) : 0);
+      size_t want = total ? (size_t)((double)all * (double)mine / (double)total * 1.05) + 16 : 16;
+      if (!all)
+        continue;
       a->v = malloc(want * a->size);
       if (!a->v)
         goto oom;
       a->cap = want;
     }
+    order[i] = i;
   }
-  uint64_t done = 0, total = ctrace_reader_nevents(r);
-  for (uint32_t i = 0; i < nt; i++) {
-    tl->region_off[i] = regions.n;
-    if (scan_thread(tl, i, &regions, &logs, &peers, &wakes, &tev, &touches, &creates, progress, arg,
-                    &done, total) < 0)
-      goto oom;
-  }
-  tl->region_off[nt] = regions.n;
+  /* biggest threads first, so that the last one to finish is a small one */
+  for (uint32_t i = 1; i < nt; i++)
+    for (uint32_t j = i; j > 0 && ctrace_reader_thread(r, order[j])->nevents >
+                                      ctrace_reader_thread(r, order[j - 1])->nevents; j--) {
+      uint32_t x = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = x;
+    }
+  struct scan_shared sh = {.tl = tl, .outs = outs, .order = order, .progress = progress,
+                           .arg = arg, .total = total};
+  /* one helper thread beside the caller: the machines this runs on have a
+   * few cores, and the stats pass may be using another */
+  pthread_t helper;
+  int helping = nt > 1 && pthread_create(&helper, NULL, scan_worker, &sh) == 0;
+  scan_loop(&sh, 1);
+  if (helping)
+    pthread_join(helper, NULL);
+  if (atomic_load(&sh.failed))
+    goto oom;
+  for (uint32_t i = 0; i < nt; i++)
+    tl->bytes += outs[i].bytes;
+  if (join(&regions, outs, nt, offsetof(struct scan_out, regions), tl->region_off) < 0 ||
+      join(&logs, outs, nt, offsetof(struct scan_out, logs), NULL) < 0 ||
+      join(&peers, outs, nt, offsetof(struct scan_out, peers), NULL) < 0 ||
+      join(&wakes, outs, nt, offsetof(struct scan_out, wakes), NULL) < 0 ||
+      join(&tev, outs, nt, offsetof(struct scan_out, tev), NULL) < 0 ||
+      join(&touches, outs, nt, offsetof(struct scan_out, touches), NULL) < 0 ||
+      join(&creates, outs, nt, offsetof(struct scan_out, creates), NULL) < 0)
+    goto oom;
+  free(outs);
+  outs = NULL;
+  free(order);
+  order = NULL;
   if (progress)
     progress(arg, total, total);
 
@@ -969,6 +1094,15 @@ oom:
   free(touches.v);
   free(creates.v);
   free(tids);
+  if (outs)
+    for (uint32_t i = 0; i < tl->nthreads; i++) {
+      struct vec *vs[] = {&outs[i].regions, &outs[i].logs, &outs[i].peers, &outs[i].wakes,
+                          &outs[i].tev, &outs[i].touches, &outs[i].creates};
+      for (size_t k = 0; k < sizeof vs / sizeof vs[0]; k++)
+        free(vs[k]->v);
+    }
+  free(outs);
+  free(order);
   ctrace_timeline_free(tl);
   return -ENOMEM;
 }
