@@ -594,9 +594,9 @@ function mount(container, ctx) {
     g.lineWidth = 1;
   }
 
-  // Wake-up arrows only while they can be told apart: one per 6 px at most.
+  // Wake-up arrows only while they can be told apart: one per 8 px at most.
   function wakesShown() {
-    return data && data.wakes.length <= plotW() / 6 ? data.wakes : [];
+    return data && data.wakes.length <= plotW() / 8 ? data.wakes : [];
   }
 
   function drawEdges(g) {
@@ -711,13 +711,17 @@ function mount(container, ctx) {
     return r ? { kind: 'region', region: r, thread: th } : null;
   }
 
+  function tname(t) {
+    return `${t.name || 'thread'} ${t.tid}`;
+  }
+
   function tooltipText(o) {
     switch (o.kind) {
       case 'span': {
         const s = o.span;
         const st = STATE_LABELS[STATES[s.state]] || '?';
-        if (s.merged && s.n > 1) return [`${o.thread.name} · ${s.n.toLocaleString()} spans, mostly ${st.toLowerCase()}`, `${formatDuration(s.e - s.s)} at ${formatAt(Math.round(s.s))}`, 'Zoom in for each span'];
-        return [`${o.thread.name} · ${st}`, `${formatDuration(s.e - s.s)} from ${formatAt(Math.round(s.s))}`, 'Click for details'];
+        if (s.merged && s.n > 1) return [`${tname(o.thread)} · ${s.n.toLocaleString()} spans, mostly ${st.toLowerCase()}`, `${formatDuration(s.e - s.s)} at ${formatAt(Math.round(s.s))}`, 'Zoom in for each span'];
+        return [`${tname(o.thread)} · ${st}`, `${formatDuration(s.e - s.s)} from ${formatAt(Math.round(s.s))}`, 'Click for details'];
       }
       case 'region':
         if (o.region.merged) return [`${o.region.n.toLocaleString()} regions`, `${formatDuration(o.region.e - o.region.s)}`, 'Zoom in to tell them apart'];
@@ -729,7 +733,7 @@ function mount(container, ctx) {
       case 'wake':
         return [`Wake-up: ${o.wake.from} woke ${o.wake.to}`, `at ${formatAt(Math.round(o.wake.t))}`];
       case 'outside':
-        return [`${o.thread.name}`, o.t < o.thread.first ? 'not started yet' : 'exited'];
+        return [tname(o.thread), o.t < o.thread.first ? 'not started yet' : 'exited'];
       default:
         return [];
     }
@@ -743,8 +747,10 @@ function mount(container, ctx) {
     }
     tip.replaceChildren(h('div', { class: 'tl-tip-title' }, lines[0]), ...lines.slice(1).map((l) => h('div', null, l)));
     tip.hidden = false;
+    tip.style.left = '0px'; // measure at full width, then place
+    tip.style.top = '0px';
     const tw = tip.offsetWidth, th = tip.offsetHeight;
-    tip.style.left = `${Math.min(x + 14, width - tw - 4)}px`;
+    tip.style.left = `${Math.max(4, Math.min(x + 14, width - tw - 4))}px`;
     tip.style.top = `${y + 18 + th > height ? y - th - 8 : y + 18}px`;
   }
 
@@ -775,6 +781,7 @@ function mount(container, ctx) {
 
   async function select(o) {
     if (!o) return;
+    tip.hidden = true;
     let url;
     if (o.kind === 'span') {
       const ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
@@ -1042,8 +1049,17 @@ function mount(container, ctx) {
     // of first events)
     const order = new Map();
     for (const t of list) if (!order.has(t.pid)) order.set(t.pid, order.size);
-    threads = list.map((t, i) => ({ tid: t.tid, name: t.name, pid: t.pid, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), i }))
+    // an unnamed main thread goes by its program's name
+    const exeOf = new Map((s.process_list || []).map((p) => [p.pid, String(p.exe || '').split('/').pop()]));
+    const nameOf = (t) => t.name || (t.tid === t.pid && exeOf.get(t.pid)) || '';
+    threads = list.map((t, i) => ({ tid: t.tid, name: nameOf(t), pid: t.pid, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), i }))
       .sort((x, y) => order.get(x.pid) - order.get(y.pid) || x.i - y.i);
+    // the window starts a little before the first event (the trace's clock
+    // may start well before it)
+    if (threads.length) {
+      const first = Math.min(...threads.map((t) => t.first));
+      if (first > T0) T0 = Math.max(T0, Math.floor(first - (T1 - first) * 0.01));
+    }
     srList.replaceChildren(...threads.map((t) => h('li', { dataset: { tid: t.tid } }, `${t.name || '(unnamed)'} ${t.tid} (process ${t.pid})`)));
     v0 = T0;
     v1 = T1;
