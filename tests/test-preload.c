@@ -469,3 +469,67 @@ TEST_IMPL(preload_signal_handler_reentry_safe) {
   free(out);
   return TEST_OK;
 }
+
+TEST_IMPL(preload_rwlock_sem_barrier_c11_waits) {
+  const char *path = test_path("sm.ctrace");
+  char *out;
+  const char *prog[] = {PROG("syncmix"), NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  unsigned long long rw, sem, bar, m11, c11;
+  ASSERT_EQ(sscanf(out, "rw %llx sem %llx bar %llx m11 %llx c11 %llx", &rw, &sem, &bar, &m11,
+                   &c11),
+            5);
+  struct evs e;
+  load(path, &e);
+  int rd = 0, sm = 0, br = 0, mx = 0, cv = 0, sl = 0, wk_sem = 0, wk_c11 = 0;
+  for (size_t i = 0; i < e.n; i++) {
+    const ctrace_event *v = &e.ev[i];
+    if (v->kind == CTRACE_EV_WAIT) {
+      rd += v->f[0] == CTRACE_WAIT_RWLOCK_READ && v->f[1] == rw;
+      sm += v->f[0] == CTRACE_WAIT_SEM && v->f[1] == sem;
+      br += v->f[0] == CTRACE_WAIT_BARRIER && v->f[1] == bar;
+      mx += v->f[0] == CTRACE_WAIT_MUTEX && v->f[1] == m11;
+      cv += v->f[0] == CTRACE_WAIT_COND && v->f[1] == c11;
+      sl += v->f[0] == CTRACE_WAIT_SLEEP &&
+            ns(&e, v->ticks) - ns(&e, v->ticks - v->f[2]) >= 20000000;
+    }
+    if (v->kind == CTRACE_EV_WAKE) {
+      wk_sem += v->f[1] == sem;
+      wk_c11 += v->f[1] == c11;
+    }
+  }
+  ASSERT_EQ(rd, 1);
+  ASSERT_EQ(sm, 1);
+  ASSERT_EQ(br, 2);
+  ASSERT_GE(mx, 1);
+  ASSERT_GE(cv, 1);
+  ASSERT_GE(sl, 1); /* thrd_sleep, besides the usleeps */
+  ASSERT_EQ(wk_sem, 1);
+  ASSERT_GE(wk_c11, 1);
+  /* prctl(PR_SET_NAME) named the main thread. */
+  char buf[32];
+  ctrace_reader_strcpy(e.r, ctrace_reader_thread(e.r, 0)->name, buf, sizeof buf);
+  ASSERT_STR_EQ(buf, "syncmix");
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}
+
+TEST_IMPL(preload_stats_json_families) {
+  const char *path = test_path("sj.ctrace");
+  const char *opts[] = {"--min-duration", "0", NULL};
+  const char *prog[] = {PROG("tcp_loop"), "10", NULL};
+  ASSERT_EQ(run(path, opts, prog, NULL, NULL), 0);
+  char *argv[] = {(char *)test_build_path("ctrace"), "stats", "--json", (char *)path, NULL};
+  char *out;
+  ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "\"processes\":1");
+  ASSERT_STR_CONTAINS(out, "\"families\":{");
+  ASSERT_STR_CONTAINS(out, "\"tracer_overhead_ns\":");
+  const char *net = strstr(out, "\"net\":");
+  ASSERT(net);
+  ASSERT_GT(atoi(net + 6), 10); /* 10 sends, recvs, connect, accept... */
+  ASSERT(!strstr(out, "\"tracer_overhead_ns\":0,"));
+  free(out);
+  return TEST_OK;
+}

@@ -1,7 +1,7 @@
 /*
  * io.c - interposers for file system calls: read, write, pread, pwrite,
  * readv, writev, preadv, pwritev, open, openat, creat, close, fsync,
- * fdatasync, the _FORTIFY_SOURCE variants (__read_chk, __pread_chk) and the
+ * fdatasync, sendfile (fd: the output), the _FORTIFY_SOURCE variants (__read_chk, __pread_chk) and the
  * *64 names that -D_FILE_OFFSET_BITS=64 programs call (aliases here: on
  * 64-bit glibc they are the same functions). Each is one SYSCALL event after
  * it returns, when it lasted at least the minimum duration.
@@ -34,6 +34,8 @@ PL_SYS_SHAPE(int, fsync, fsync, PL_IO, fsync, FILE, fd, (int fd), (fd))
 PL_SYS_SHAPE(int, fdatasync, fdatasync, PL_IO, fdatasync, FILE, fd, (int fd), (fd))
 PL_SYS_SHAPE(int, creat, creat, PL_IO, creat, FILE, r, (const char *path, mode_t mode),
              (path, mode))
+PL_SYS_SHAPE(ssize_t, sendfile, sendfile, PL_IO, sendfile, FILE, out,
+             (int out, int in, off_t *off, size_t n), (out, in, off, n))
 PL_SYS_SHAPE(ssize_t, __read_chk, __read_chk, PL_IO, read, FILE, fd,
              (int fd, void *b, size_t n, size_t blen), (fd, b, n, blen))
 PL_SYS_SHAPE(ssize_t, __pread_chk, __pread_chk, PL_IO, pread, FILE, fd,
@@ -76,6 +78,8 @@ PL_SYS_SHAPE(ssize_t, preadv64, preadv, PL_IO, preadv, FILE, fd,
              (int fd, const struct iovec *v, int n, off_t off), (fd, v, n, off))
 PL_SYS_SHAPE(ssize_t, pwritev64, pwritev, PL_IO, pwritev, FILE, fd,
              (int fd, const struct iovec *v, int n, off_t off), (fd, v, n, off))
+PL_SYS_SHAPE(ssize_t, sendfile64, sendfile, PL_IO, sendfile, FILE, out,
+             (int out, int in, off_t *off, size_t n), (out, in, off, n))
 PL_SYS_SHAPE(ssize_t, __pread64_chk, __pread_chk, PL_IO, pread, FILE, fd,
              (int fd, void *b, size_t n, off_t off, size_t blen), (fd, b, n, off, blen))
 

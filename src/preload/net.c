@@ -1,8 +1,9 @@
 /*
  * net.c - interposers for sockets and readiness waits: socket, connect,
  * accept, accept4, recv, recvfrom, recvmsg, send, sendto, sendmsg, shutdown
- * (plus the _FORTIFY_SOURCE __recv_chk, __recvfrom_chk), and poll, ppoll,
- * select, pselect, epoll_wait, epoll_pwait (__poll_chk). Data calls are
+ * recvmmsg, sendmmsg (plus the _FORTIFY_SOURCE __recv_chk, __recvfrom_chk),
+ * and poll, ppoll, select, pselect, epoll_wait, epoll_pwait, epoll_pwait2
+ * (__poll_chk). Data calls are
  * SYSCALL events under the minimum-duration rule; a connection (connect,
  * accept) always records the peer address as a SOCKADDR event, because a
  * fast connect is still the answer to "who did this talk to".
@@ -38,6 +39,13 @@ PL_SYS_SHAPE(ssize_t, __recvfrom_chk, __recvfrom_chk, PL_NET, recvfrom, NET, fd,
               socklen_t *al),
              (fd, b, n, bl, fl, a, al))
 
+/* Batches: the result is the number of messages. */
+PL_SYS_SHAPE(int, recvmmsg, recvmmsg, PL_NET, recvmmsg, NET, fd,
+             (int fd, struct mmsghdr *v, unsigned n, int fl, struct timespec *ts),
+             (fd, v, n, fl, ts))
+PL_SYS_SHAPE(int, sendmmsg, sendmmsg, PL_NET, sendmmsg, NET, fd,
+             (int fd, struct mmsghdr *v, unsigned n, int fl), (fd, v, n, fl))
+
 /* Readiness waits: the fd field is the number of fds (epoll: the epoll fd). */
 PL_SYS_SHAPE(int, poll, poll, PL_NET, poll, POLL, (int)n, (struct pollfd *f, nfds_t n, int ms),
              (f, n, ms))
@@ -59,6 +67,11 @@ PL_SYS_SHAPE(int, epoll_wait, epoll_wait, PL_NET, epoll_wait, POLL, ep,
 PL_SYS_SHAPE(int, epoll_pwait, epoll_pwait, PL_NET, epoll_pwait, POLL, ep,
              (int ep, struct epoll_event *ev, int n, int ms, const sigset_t *m),
              (ep, ev, n, ms, m))
+
+PL_SYS_SHAPE(int, epoll_pwait2, epoll_pwait2, PL_NET, epoll_pwait2, POLL, ep,
+             (int ep, struct epoll_event *ev, int n, const struct timespec *ts,
+              const sigset_t *m),
+             (ep, ev, n, ts, m))
 
 /* connect: SYSCALL under the rule, SOCKADDR always (also EINPROGRESS). */
 PL_EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al) {

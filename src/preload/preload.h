@@ -34,6 +34,7 @@
 #include <stdarg.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <threads.h>
@@ -79,7 +80,8 @@
   X(recv, NULL) X(recvfrom, NULL) X(recvmsg, NULL) X(send, NULL) X(sendto, NULL) \
   X(sendmsg, NULL) X(shutdown, NULL) X(__recv_chk, NULL) X(__recvfrom_chk, NULL) \
   X(poll, NULL) X(ppoll, NULL) X(select, NULL) X(pselect, NULL)                \
-  X(epoll_wait, NULL) X(epoll_pwait, NULL) X(__poll_chk, NULL)                 \
+  X(epoll_wait, NULL) X(epoll_pwait, NULL) X(epoll_pwait2, NULL)              \
+  X(__poll_chk, NULL) X(recvmmsg, NULL) X(sendmmsg, NULL) X(sendfile, NULL)    \
   /* process */                                                                \
   X(fork, NULL) X(execve, NULL) X(execv, NULL) X(execvp, NULL) X(execvpe, NULL) \
   X(_exit, NULL) X(_Exit, NULL) X(__libc_start_main, NULL)
