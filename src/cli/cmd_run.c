@@ -39,7 +39,7 @@ static int find_preload(char *out, size_t size) {
     snprintf(out, size, "%s", env);
     return exists(out) ? 0 : -1;
   }
-  char exe[PATH_MAX];
+  char exe[PATH_MAX - 64]; /* room for the suffixes below */
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0)
     return -1;
