@@ -385,6 +385,25 @@ TEST_IMPL(preload_run_rejects_static_binary) {
   return TEST_OK;
 }
 
+TEST_IMPL(preload_run_rejects_setuid_binary) {
+  if (geteuid() != 0)
+    RETURN_SKIP("needs root to make a setuid file owned by another user");
+  const char *copy = test_path("suid_prog");
+  size_t len;
+  char *bin = test_read_file(PROG("sleeper"), &len);
+  ASSERT(bin);
+  ASSERT_EQ(test_write_file(copy, bin, len), 0);
+  free(bin);
+  ASSERT_EQ(chown(copy, 65534, 65534), 0);
+  ASSERT_EQ(chmod(copy, 04755), 0);
+  char *err;
+  const char *prog[] = {copy, NULL};
+  ASSERT_EQ(run(test_path("u.ctrace"), NULL, prog, NULL, &err), 1);
+  ASSERT_STR_CONTAINS(err, "setuid");
+  free(err);
+  return TEST_OK;
+}
+
 TEST_IMPL(preload_run_missing_library) {
   char *err;
   const char *opts[] = {"--preload", "/nonexistent/libctrace-preload.so", NULL};
