@@ -7,6 +7,7 @@
  * library; and says so when the program wrote no trace at all.
  * Not the tracing itself (src/preload/).
  */
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -104,6 +106,69 @@ static int is_static(const char *path) {
 out:
   close(fd);
   return res;
+}
+
+/* 1 when name is "STEM.PID[-N]EXT": the file of a child or an exec'd image
+ * (src/preload/proc.c names them). */
+static int is_child_trace(const char *name, const char *stem, size_t stemlen, const char *ext) {
+  if (strncmp(name, stem, stemlen) != 0 || name[stemlen] != '.')
+    return 0;
+  const char *p = name + stemlen + 1;
+  if (*p < '0' || *p > '9')
+    return 0;
+  while (*p >= '0' && *p <= '9')
+    p++;
+  if (*p == '-' && p[1] >= '0' && p[1] <= '9') {
+    p++;
+    while (*p >= '0' && *p <= '9')
+      p++;
+  }
+  return strcmp(p, ext) == 0;
+}
+
+/* Tells where the traces of children and exec'd images went (written since
+ * `since`): otherwise a program that starts by exec'ing (a wrapper script,
+ * env) seems to leave an almost empty trace. */
+static void list_children(const char *outabs, time_t since) {
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", outabs);
+  char *slash = strrchr(dir, '/');
+  if (!slash)
+    return;
+  *slash = 0;
+  const char *base = slash + 1;
+  size_t len = strlen(base);
+  const char *ext = "";
+  if (len > 7 && strcmp(base + len - 7, ".ctrace") == 0) {
+    len -= 7;
+    ext = ".ctrace";
+  }
+  DIR *d = opendir(dir[0] ? dir : "/");
+  if (!d)
+    return;
+  int n = 0;
+  struct dirent *e;
+  char first[3][256];
+  while ((e = readdir(d)) != NULL) {
+    struct stat st;
+    char path[PATH_MAX + 256];
+    if (!is_child_trace(e->d_name, base, len, ext))
+      continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (stat(path, &st) != 0 || st.st_mtime < since)
+      continue;
+    if (n < 3)
+      snprintf(first[n], sizeof first[n], "%s", e->d_name);
+    n++;
+  }
+  closedir(d);
+  if (n == 0)
+    return;
+  fprintf(stderr, "ctrace run: %d more trace%s from child processes and exec'd programs in %s:",
+          n, n == 1 ? "" : "s", dir);
+  for (int i = 0; i < n && i < 3; i++)
+    fprintf(stderr, " %s", first[i]);
+  fprintf(stderr, "%s\n", n > 3 ? " ..." : "");
 }
 
 static pid_t child_pid;
@@ -248,6 +313,7 @@ int ctrace_cmd_run(int argc, char **argv) {
   }
   /* A stale trace must not pass for this run's. */
   unlink(outabs);
+  time_t started = time(NULL);
 
   struct sigaction sa, old[4];
   static const int fwd[4] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
@@ -305,6 +371,7 @@ int ctrace_cmd_run(int argc, char **argv) {
             "ctrace run: no trace was written to %s: the program did not load %s\n"
             "  (it may clear LD_PRELOAD, or exec a static or setuid program)\n",
             outabs, PRELOAD_NAME);
+  list_children(outabs, started);
   if (WIFSIGNALED(status)) {
     /* Die the same way, without a second core file. */
     int sig = WTERMSIG(status);
