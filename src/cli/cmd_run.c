@@ -227,6 +227,7 @@ static void set_env(const char *name, const char *value) {
 int ctrace_cmd_run(int argc, char **argv) {
   const struct ctrace_cmd *cmd = &ctrace_cmd_run_def;
   const char *out = "trace.ctrace", *families = NULL, *stacks = NULL, *preload = NULL;
+  const char *unwind = NULL;
   long long min_ns = -1;
   int follow = 1, i;
   for (i = 1; i < argc; i++) {
@@ -245,7 +246,8 @@ int ctrace_cmd_run(int argc, char **argv) {
       continue;
     }
     if (strcmp(a, "-o") && strcmp(a, "--output") && strcmp(a, "--families") &&
-        strcmp(a, "--stacks") && strcmp(a, "--min-duration") && strcmp(a, "--preload"))
+        strcmp(a, "--stacks") && strcmp(a, "--min-duration") && strcmp(a, "--preload") &&
+        strcmp(a, "--unwind"))
       return ctrace_cli_usage_error(cmd, "unknown option '%s'", a);
     if (!val)
       return ctrace_cli_usage_error(cmd, "option '%s' needs a value", a);
@@ -260,6 +262,10 @@ int ctrace_cmd_run(int argc, char **argv) {
       if (strcmp(val, "none") && strcmp(val, "blocking") && strcmp(val, "all"))
         return ctrace_cli_usage_error(cmd, "--stacks takes none, blocking or all");
       stacks = val;
+    } else if (strcmp(a, "--unwind") == 0) {
+      if (strcmp(val, "fp") && strcmp(val, "dwarf"))
+        return ctrace_cli_usage_error(cmd, "--unwind takes fp or dwarf");
+      unwind = val;
     } else if (strcmp(a, "--min-duration") == 0) {
       if (parse_ns(val, &min_ns) < 0)
         return ctrace_cli_usage_error(cmd, "bad duration '%s'", val);
@@ -342,6 +348,8 @@ int ctrace_cmd_run(int argc, char **argv) {
       set_env("CTRACE_FAMILIES", families);
     if (stacks)
       set_env("CTRACE_STACKS", stacks);
+    if (unwind)
+      set_env("CTRACE_UNWIND", unwind);
     if (min_ns >= 0) {
       char buf[32];
       snprintf(buf, sizeof buf, "%lld", min_ns);
