@@ -552,3 +552,17 @@ TEST_IMPL(preload_stats_json_families) {
   free(out);
   return TEST_OK;
 }
+
+TEST_IMPL(preload_interposers_work_before_init) {
+  const char *path = test_path("ei.ctrace");
+  char *out;
+  const char *prog[] = {PROG("early"), NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  ASSERT_STR_EQ(out, "early\nmain 1\n");
+  struct evs e;
+  load(path, &e);
+  ASSERT_EQ(count(&e, CTRACE_EV_EXIT, 0, 0), 1);
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}
