@@ -12,10 +12,11 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BUILD_DIR, makeHttpTaskTrace, startView, launchBrowser, openView, screenshot, tempDir, viewUnavailable, errorsOf } from './harness.mjs';
+import { BUILD_DIR, CTRACE, makeHttpTaskTrace, startView, launchBrowser, openView, screenshot, tempDir, viewUnavailable, errorsOf } from './harness.mjs';
 
 const why = await viewUnavailable();
 const GEN = path.join(BUILD_DIR, 'bench', 'gen_trace');
+const CONTEND = path.join(BUILD_DIR, 'src', 'preload', 'prog_mutex_contend');
 
 async function waitLoaded(page) {
   await page.waitForFunction(() => {
@@ -192,6 +193,69 @@ if (why && !process.env.CI) {
         assert.match(await page.textContent('.tl-tooltip'), /File I\/O/);
         await screenshot(page, 'timeline-gen-tooltip');
       }
+      assert.deepEqual(errorsOf(page), []);
+    });
+  });
+
+  describe('timeline (ctrace run of a contended mutex)', () => {
+    let dir, server, browser, page;
+    const missing = !fs.existsSync(CONTEND) && `${CONTEND} not built`;
+    before(async () => {
+      if (missing) return;
+      dir = await tempDir();
+      const file = path.join(dir, 'run.ctrace');
+      await promisify(execFile)(CTRACE, ['run', '-o', file, '--', CONTEND], { timeout: 60_000 });
+      server = await startView(file);
+      browser = await launchBrowser();
+      page = await browser.newPage();
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+      if (dir) await fsp.rm(dir, { recursive: true, force: true });
+    });
+
+    test('real blocking: a mutex wait with its stack, the join of main, the waker', { skip: missing }, async () => {
+      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
+      await waitLoaded(page);
+      const rows = await page.$$eval('.tl-sr li', (ls) => ls.map((l) => l.textContent));
+      assert.match(rows[0], /^prog_mutex_contend \d+/, 'the unnamed main thread goes by its program');
+      assert.equal(rows.length, 5);
+      // main waits for its threads: one long sync span (join)
+      const rowsTid = await page.$$eval('.tl-sr li', (ls) => ls.map((l) => Number(l.dataset.tid)));
+      const join = await probe(page, 'findSpan', 'sync', rowsTid[0]);
+      assert.ok(join, 'main blocked in join');
+      await page.mouse.click(join.x, join.y);
+      await page.waitForSelector('.tl[data-details="ready"]');
+      assert.equal(await page.textContent('.tl-details h2'), 'Blocked on join');
+      assert.match(await page.textContent('.tl-stack'), /main/);
+      await screenshot(page, 'timeline-run-join');
+      // zoom into the workers until a single mutex wait is clickable, then go to its waker
+      let found = null;
+      for (let i = 0; i < 8 && !found; i++) {
+        for (const tid of rowsTid.slice(1)) {
+          const s = await probe(page, 'findSpan', 'sync', tid);
+          if (!s) continue;
+          await page.mouse.click(s.x, s.y);
+          await page.waitForSelector('.tl[data-details="ready"]');
+          if (await page.$('[data-action="go-waker"]')) {
+            found = s;
+            break;
+          }
+        }
+        if (!found) {
+          await page.focus('.tl-canvas');
+          await page.keyboard.press('w');
+          await waitLoaded(page);
+        }
+      }
+      assert.ok(found, 'a mutex wait that a wake-up ended');
+      assert.equal(await page.textContent('.tl-details h2'), 'Blocked on mutex');
+      await screenshot(page, 'timeline-run-mutex');
+      await page.click('[data-action="go-waker"]');
+      await page.waitForFunction(() => document.querySelector('.tl-details h2')?.textContent === 'Wake-up');
+      assert.match(await page.textContent('.tl-details'), /MUTEX/);
+      await screenshot(page, 'timeline-run-waker');
       assert.deepEqual(errorsOf(page), []);
     });
   });

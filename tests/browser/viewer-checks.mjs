@@ -129,7 +129,7 @@ export function viewerSuite({ label, start, shots, expect }) {
       await openView(page, server.url, '#/threads');
       const tid = (await rowKeys(page, '.threads-table'))[0];
       await recordNavigations(page);
-      await page.click(`.threads-table tbody tr[data-key="${tid}"]`);
+      await page.click(`.threads-table tbody tr[data-key="${tid}"] td:first-child`);
       assert.equal(await firstNavigation(page, '#/timeline'), `#/timeline?tids=${tid}`);
       assert.equal(await page.getAttribute('#tabs a[data-view="timeline"]', 'aria-selected'), 'true');
     });
@@ -178,7 +178,7 @@ export function viewerSuite({ label, start, shots, expect }) {
       const inst = await getJSON(`${server.url}api/instances?kind=task&name=handleRequest&limit=500`);
       const slowest = [...inst.instances].sort((a, b) => b.dur_ns - a.dur_ns)[0];
       await recordNavigations(page);
-      await page.click('.instances-table tbody tr[data-key]:first-child');
+      await page.click('.instances-table tbody tr[data-key]:first-child td:first-child');
       const hash = await firstNavigation(page, '#/timeline');
       const q = new URLSearchParams(hash.split('?')[1]);
       assert.equal(Number(q.get('start_ns')), slowest.start_ns);
