@@ -8,6 +8,9 @@
 
 int main(int argc, char **argv) {
   const char *path = argc > 1 ? argv[1] : "trace.ctrace";
+  /* Under `ctrace run` or CTRACE_OUT a trace already runs: this program's
+   * events join it (start and stop then succeed without doing anything). */
+  int traced_outside = ctrace_is_enabled();
   int err = ctrace_start_path(path);
   if (err) {
     fprintf(stderr, "minimal: ctrace: %s\n", ctrace_strerror(err));
@@ -22,6 +25,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "minimal: ctrace: %s\n", ctrace_strerror(err));
     return 1;
   }
-  printf("minimal: trace written to %s\n", path);
+  printf("minimal: trace written to %s\n", traced_outside ? "the running trace" : path);
   return 0;
 }

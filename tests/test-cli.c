@@ -185,3 +185,26 @@ TEST_IMPL(cli_header_works_from_cxx) {
   ctrace_reader_close(r);
   return 0;
 }
+
+/* `ctrace run` on a program that uses the API itself: one trace with both
+ * the preload's events and the program's tasks; the program's own start
+ * and stop succeed and join that trace; threads are not recorded twice. */
+TEST_IMPL(cli_run_api_program_records_one_trace) {
+  char *argv[] = {(char *)test_build_path("ctrace"), "run", "-o", (char *)test_path("run.ctrace"),
+                  "--", (char *)test_build_path("examples/http_task"),
+                  (char *)test_path("own.ctrace"), "2", NULL};
+  char *out = NULL;
+  ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "2 requests served");
+  free(out);
+  ASSERT(access(test_path("own.ctrace"), F_OK) != 0);
+  ctrace_reader *r = open_trace(test_path("run.ctrace"));
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_TASK_BEGIN), 4);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_REGION_BEGIN), 4);
+  ASSERT_GT(ctrace_reader_nevents_kind(r, CTRACE_EV_SYSCALL), 4);
+  ASSERT_EQ(ctrace_reader_nthreads(r), 4); /* main, acceptor, 2 handlers */
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_THREAD_CREATE), 3);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_THREAD_START), 3);
+  ctrace_reader_close(r);
+  return 0;
+}

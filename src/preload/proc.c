@@ -71,7 +71,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc) {
       p = ctrace__put_uvarint(p, 0); /* no walk through the signal frame */
       ctrace__leave(t, p);
     }
-    ctrace_stop();
+    ctrace__stop();
   }
   int fault = si && si->si_code > 0 &&
               (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
@@ -122,7 +122,7 @@ static void on_exit_status(int status, void *arg) {
     if (!ctrace__guard && ctrace_is_enabled() && real_getpid() == ctrace__pl_pid) { \
       if (ctrace__pl.families & PL_PROC)                                       \
         record_exit(status);                                                   \
-      ctrace_stop();                                                           \
+      ctrace__stop();                                                           \
     }                                                                          \
     PL_REAL(name)(status);                                                     \
     __builtin_unreachable();                                                   \
@@ -197,7 +197,7 @@ void ctrace__pl_start_trace(int is_fork_child) {
   }
   ctrace__guard--;
   if (!err) {
-    err = ctrace__start(fd, 1);
+    err = ctrace__start_preload(fd);
     if (err)
       PL_REAL(close)(fd);
   }
@@ -260,7 +260,7 @@ static int before_exec(const char *path, void *fp) {
       ctrace__leave(t, p);
     }
   }
-  ctrace_stop();
+  ctrace__stop();
   return 1;
 }
 

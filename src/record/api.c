@@ -5,6 +5,7 @@
  */
 #include "record.h"
 
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,8 +213,19 @@ static void *spawn_trampoline(void *p) {
   return a.fn(a.arg);
 }
 
+/* Under libctrace-preload.so, pthread_create() itself records creation and
+ * start: doing it here too would record every thread twice. */
+static int preload_records_threads(void) {
+  static int known = -1;
+  if (known < 0)
+    known = dlsym(RTLD_DEFAULT, "ctrace_preload_present") != NULL;
+  return known;
+}
+
 int ctrace_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
                           void *arg) {
+  if (preload_records_threads())
+    return pthread_create(thread, attr, fn, arg);
   struct spawn_arg *a = malloc(sizeof *a);
   if (!a)
     return EAGAIN;

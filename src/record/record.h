@@ -181,6 +181,12 @@ void ctrace__thread_set_name_local(const char *name);
  * a new trace. */
 extern void (*ctrace__fork_child_hook)(void);
 int ctrace__start(int fd, int owned);
+/* The preload's start: the program's own start/stop calls then join this
+ * trace instead of failing or ending it. */
+int ctrace__start_preload(int fd);
+/* Stops whoever started the trace (ctrace_stop() does not stop the
+ * preload's). */
+int ctrace__stop(void);
 
 /* ---- configuration (config.c), one table ---- */
 enum ctrace__stack_mode { CTRACE__STACKS_NONE, CTRACE__STACKS_BLOCKING, CTRACE__STACKS_ALL };

@@ -28,6 +28,21 @@ static int clock_ready;
 static int hooks_installed;
 static int autostarted;
 
+/*
+ * A trace started by the preload library (`ctrace run`) belongs to it: a
+ * program that also uses the API records into that one trace, so its own
+ * ctrace_start_*() calls succeed without starting anything and its
+ * ctrace_stop() ends nothing (the preload stops at exit).
+ */
+static int preload_owned; /* under ctrace__lock */
+
+static int joins_preload_trace(void) {
+  pthread_mutex_lock(&ctrace__lock);
+  int yes = preload_owned && active;
+  pthread_mutex_unlock(&ctrace__lock);
+  return yes;
+}
+
 static long membarrier(int cmd) {
   return syscall(SYS_membarrier, cmd, 0, 0);
 }
@@ -112,12 +127,19 @@ fail_locked:
 }
 
 int ctrace_start_fd(int fd) {
+  int err = check_fd(fd);
+  if (err)
+    return err;
+  if (joins_preload_trace())
+    return 0;
   return ctrace__start(fd, 0);
 }
 
 int ctrace_start_path(const char *path) {
   if (!path || !*path)
     return CTRACE_EINVAL;
+  if (joins_preload_trace())
+    return 0;
   if (ctrace_is_enabled())
     return CTRACE_EALREADY;
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -158,7 +180,7 @@ static void wait_not_busy(struct ctrace__thread *t) {
  * thread has passed a barrier; events in flight are waited for; then every
  * thread's buffer goes to the writer, which writes all and exits.
  */
-int ctrace_stop(void) {
+int ctrace__stop(void) {
   ctrace__guard++;
   pthread_mutex_lock(&ctrace__lock);
   if (!active) {
@@ -238,15 +260,32 @@ int ctrace_stop(void) {
   pthread_mutex_unlock(&ctrace__meta_lock);
   int err = ctrace__writer_stop();
   active = 0;
+  preload_owned = 0;
   pthread_mutex_unlock(&ctrace__lock);
   ctrace__guard--;
   return err;
 }
 
+int ctrace__start_preload(int fd) {
+  int err = ctrace__start(fd, 1);
+  if (!err) {
+    pthread_mutex_lock(&ctrace__lock);
+    preload_owned = 1;
+    pthread_mutex_unlock(&ctrace__lock);
+  }
+  return err;
+}
+
+int ctrace_stop(void) {
+  if (joins_preload_trace())
+    return 0;
+  return ctrace__stop();
+}
+
 static void at_exit(void) {
   if (!ctrace_is_enabled())
     return;
-  int err = ctrace_stop();
+  int err = ctrace__stop();
   if (err && autostarted) {
     /* Nobody else can tell the user: the program never called us. */
     fprintf(stderr, "ctrace: the trace is incomplete: %s\n", ctrace_strerror(err));
@@ -275,6 +314,7 @@ static void fork_child(void) {
   ctrace__writer_fork_child();
   atomic_store(&ctrace__session, 0);
   active = 0;
+  preload_owned = 0; /* the preload's fork hook starts the child's own */
   ctrace__need_fence = 1; /* membarrier registration is per process */
   ctrace__threads_fork_child();
   pthread_mutex_lock(&ctrace__meta_lock);
