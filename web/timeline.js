@@ -180,6 +180,7 @@ function mount(container, ctx) {
   let tasksY = RULER_H;
   let totalH = 0;
   let T0 = 0, T1 = 1; // the trace
+  let home = 0; // where the whole-trace view starts: a little before the first event
   let v0 = 0, v1 = 1; // the window
   let data = null; // decoded answer
   let highlight = new Set();
@@ -835,7 +836,7 @@ function mount(container, ctx) {
         row('Object', d.object, 'mono'), row('fd', d.fd), row('Peer', d.peer, 'mono'), row('Bytes', d.bytes),
         row('Result', d.event === 'SYSCALL' ? d.result : undefined), row('Task', d.task ? String(d.task) : undefined), row('Region', d.region));
       if (d.woken_by) {
-        actions.push(h('button', { type: 'button', class: 'tl-btn tl-primary', 'data-action': 'go-waker', onclick: () => goToWaker(d.woken_by) },
+        actions.push(h('button', { type: 'button', class: 'tl-btn tl-primary', 'data-action': 'go-waker', onclick: () => goToWaker(d.woken_by, d.dur_ns) },
           `Woken by ${threadName(d.woken_by.tid)} →`));
       }
     } else if (d.kind === 'region') {
@@ -870,8 +871,10 @@ function mount(container, ctx) {
       stackList(d.stack));
   }
 
-  async function goToWaker(w) {
-    const span = Math.max(v1 - v0, 1000);
+  // Centres the wake-up that ended a blocked span of length blockedNs, zoomed
+  // in enough (a few times the span) for its arrow to be drawn.
+  async function goToWaker(w, blockedNs) {
+    const span = Math.min(v1 - v0, Math.max(8 * (blockedNs || 0), 20000));
     const half = Math.min(span, (T1 - T0)) / 2;
     setWindow(w.ns - half, w.ns + half, true);
     const th = threads.find((x) => x.tid === w.tid);
@@ -929,7 +932,7 @@ function mount(container, ctx) {
   function reset() {
     selection = null;
     zoomSelBtn.disabled = true;
-    setWindow(T0, T1, true);
+    setWindow(home, T1, true);
   }
   function zoomToSelection() {
     if (!selection) return;
@@ -1029,7 +1032,7 @@ function mount(container, ctx) {
 
   function applyParams(p) {
     highlight = new Set(Array.isArray(p.tids) ? p.tids : []);
-    const a = Number.isFinite(p.start_ns) ? p.start_ns : T0;
+    const a = Number.isFinite(p.start_ns) ? p.start_ns : home;
     const b = Number.isFinite(p.end_ns) ? p.end_ns : T1;
     setWindow(a, b > a ? b : T1, true);
     if (highlight.size) {
@@ -1044,6 +1047,7 @@ function mount(container, ctx) {
     summary = s;
     T0 = Number(s.start_ns) || 0;
     T1 = Math.max(T0 + 1, Number(s.end_ns) || 1);
+    home = T0;
     const list = s.thread_list || (Array.isArray(s.threads) ? s.threads : []);
     // grouped by process, in creation order (the server's order is the order
     // of first events)
@@ -1058,10 +1062,10 @@ function mount(container, ctx) {
     // may start well before it)
     if (threads.length) {
       const first = Math.min(...threads.map((t) => t.first));
-      if (first > T0) T0 = Math.max(T0, Math.floor(first - (T1 - first) * 0.01));
+      if (first > T0) home = Math.max(T0, Math.floor(first - (T1 - first) * 0.01));
     }
     srList.replaceChildren(...threads.map((t) => h('li', { dataset: { tid: t.tid } }, `${t.name || '(unnamed)'} ${t.tid} (process ${t.pid})`)));
-    v0 = T0;
+    v0 = home;
     v1 = T1;
     resize();
     applyParams(ctx.params || {});

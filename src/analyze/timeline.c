@@ -467,10 +467,13 @@ size_t ctrace_timeline_log_lower(const struct ctrace_timeline *tl, uint32_t thre
 
 const struct ctrace_tl_wake *ctrace_timeline_woken_by(const struct ctrace_timeline *tl,
                                                       uint32_t thread, int64_t a, int64_t b) {
+  /* The last one: a thread woken while others take the lock first waits
+   * on, and only the last wake-up ended its wait. */
+  const struct ctrace_tl_wake *last = NULL;
   for (size_t i = ctrace_timeline_wake_lower(tl, a); i < tl->nwakes && tl->wakes[i].t <= b; i++)
     if (tl->wakes[i].woken == thread)
-      return &tl->wakes[i];
-  return NULL;
+      last = &tl->wakes[i];
+  return last;
 }
 
 uint32_t ctrace_timeline_region_thread(const struct ctrace_timeline *tl, size_t k) {

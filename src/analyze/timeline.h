@@ -191,7 +191,8 @@ void ctrace_timeline_breakdown(const struct ctrace_timeline *tl, uint32_t thread
 int ctrace_timeline_span_at(const struct ctrace_timeline *tl, uint32_t thread, int64_t t,
                             int64_t *start, int64_t *end, unsigned *state);
 
-/* The first wake of thread (index) in [a, b], or NULL. */
+/* The last wake of thread (index) in [a, b], or NULL: for a blocked span
+ * [s, e], the one that ended it. */
 const struct ctrace_tl_wake *ctrace_timeline_woken_by(const struct ctrace_timeline *tl,
                                                       uint32_t thread, int64_t a, int64_t b);
 
