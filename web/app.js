@@ -144,11 +144,12 @@ function unmountCurrent() {
   }
 }
 
+// The tabs are plain links (middle-click opens a view in a new tab; Tab
+// reaches each one); the shown view's link carries aria-current="page".
 function renderTabs(activeId) {
   for (const a of tabs.children) {
-    const on = a.dataset.view === activeId;
-    a.setAttribute('aria-selected', on ? 'true' : 'false');
-    a.tabIndex = on ? 0 : -1;
+    if (a.dataset.view === activeId) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
   }
 }
 
@@ -248,7 +249,7 @@ async function fillHeader() {
 
 function buildTabs() {
   for (const v of VIEWS) {
-    tabs.append(h('a', { href: routeHash(v.id), role: 'tab', dataset: { view: v.id }, 'aria-selected': 'false' }, v.title));
+    tabs.append(h('a', { href: routeHash(v.id), dataset: { view: v.id } }, v.title));
   }
 }
 

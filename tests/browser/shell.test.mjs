@@ -140,7 +140,7 @@ describe('shell edge cases (mock server)', () => {
       assert.deepEqual(hrefs, ['#/timeline', '#/threads', '#/tasks', '#/profiles', '#/summary']);
       await page.goto(`${server.url}#/no-such-view`);
       await page.waitForSelector('main#view[data-view="timeline"]');
-      assert.equal(await page.getAttribute('#tabs a[data-view="timeline"]', 'aria-selected'), 'true');
+      assert.equal(await page.getAttribute('#tabs a[data-view=\"timeline\"]', 'aria-current'), 'page');
     } finally {
       await page.close();
       await server.close();

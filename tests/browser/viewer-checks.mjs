@@ -79,7 +79,7 @@ export function viewerSuite({ label, start, shots, expect }) {
       assert.equal(await openView(page, server.url, '#/summary'), 'ready');
       const tabs = await page.$$eval('#tabs a', (as) => as.map((a) => a.textContent));
       assert.deepEqual(tabs, ['Timeline', 'Threads', 'Tasks & regions', 'Blocking profiles', 'Summary']);
-      assert.equal(await page.getAttribute('#tabs a[data-view="summary"]', 'aria-selected'), 'true');
+      assert.equal(await page.getAttribute('#tabs a[data-view=\"summary\"]', 'aria-current'), 'page');
       await page.waitForFunction(() => document.getElementById('trace-meta').textContent !== '');
       const meta = await page.textContent('#trace-meta');
       assert.match(meta, /threads? · /);
@@ -131,7 +131,7 @@ export function viewerSuite({ label, start, shots, expect }) {
       await recordNavigations(page);
       await page.click(`.threads-table tbody tr[data-key="${tid}"] td:first-child`);
       assert.equal(await firstNavigation(page, '#/timeline'), `#/timeline?tids=${tid}`);
-      assert.equal(await page.getAttribute('#tabs a[data-view="timeline"]', 'aria-selected'), 'true');
+      assert.equal(await page.getAttribute('#tabs a[data-view=\"timeline\"]', 'aria-current'), 'page');
     });
 
     test('Tasks & regions shows handleRequest: count, p50, histogram and instances', async () => {
