@@ -1,13 +1,14 @@
 /*
  * gen_trace.c - writes a synthetic trace of about N events through the real
  * recorder (record.h: ctrace__enter / ctrace__ev / ctrace__leave), for the
- * viewer's benchmarks and tests, until `ctrace run` records real programs.
+ * viewer's benchmarks and tests: traces of any size and known shape, made
+ * in seconds (`ctrace run` records real programs, at their own pace).
  *
  * Usage: gen_trace FILE [N [THREADS]]   (default 100000 events, 4 workers)
  *
  * Each worker thread serves "requests": a task with regions (handle >
- * db.query, parse), a log, network, file and poll system calls, mutex waits
- * followed by a WAKE of the next worker, and now and then a sleep. Every 8th
+ * db.query, parse), a log, network, file and poll system calls, a mutex
+ * wait ended by a WAKE from the previous worker, now and then a sleep. Every 8th
  * task ends on the next worker (a task that crosses threads). Times are
  * virtual: each event gets a made-up duration (microseconds to
  * milliseconds, deterministic from a seed), so a trace of 10M events spans
@@ -199,7 +200,6 @@ static void *work(void *arg) {
   pthread_barrier_wait(&ready);
   uint32_t *s = &w->seed;
   uint64_t round = w->t0, last = w->t0;
-  uint64_t written = 0; /* events written */
   const uint64_t mutex = 0x55d0c0de1000ull;
   struct gev g[MAXG];
   char msg[64];
@@ -268,7 +268,6 @@ static void *work(void *arg) {
     for (int k = 0; k <= n; k++) {
       if (k == wake_at) {
         ev_wake(wt, tids[next], mutex, stacks[3]);
-        written++;
       }
       if (k == n)
         break;
@@ -286,7 +285,6 @@ static void *work(void *arg) {
         break;
       case G_SOCK: ev_sockaddr(e->t, e->a, (int)e->b); break;
       }
-      written++;
     }
     last = now;
     round = next_round + 1000;
