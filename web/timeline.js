@@ -251,7 +251,10 @@ function mount(container, ctx) {
     const ctl = new AbortController();
     fetchCtl = ctl;
     const a = Math.floor(v0), b = Math.ceil(v1);
-    const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${Math.round(plotW())}`;
+    // With many threads, only the rows on screen (and a screen's worth
+    // around them) are asked for; scrolling asks for more.
+    const rows = wantedRows();
+    const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${Math.round(plotW())}${rows ? `&tids=${rows.join(',')}` : ''}`;
     root.dataset.loading = 'true';
     try {
       const res = await fetch(url, { signal: ctl.signal });
@@ -284,6 +287,19 @@ function mount(container, ctx) {
       note.textContent = `Cannot load the timeline: ${e.message}`;
       note.hidden = false;
     }
+  }
+
+  const MANY_ROWS = 60;
+  function visibleRows(margin) {
+    const top = scroller.scrollTop - margin, bottom = scroller.scrollTop + height + margin;
+    return threads.filter((t) => t.y + t.h >= top && t.y <= bottom);
+  }
+  function wantedRows() {
+    if (threads.length <= MANY_ROWS) return null;
+    return visibleRows(height).map((t) => t.tid);
+  }
+  function missingRows() {
+    return threads.length > MANY_ROWS && visibleRows(0).some((t) => !rowsByTid.has(t.tid));
   }
 
   function showNote() {
@@ -1011,7 +1027,10 @@ function mount(container, ctx) {
     const f = Math.exp(Math.max(-1, Math.min(1, e.deltaY * (e.deltaMode ? 0.05 : 0.002))));
     zoomBy(f, x >= LABEL_W ? tOf(x) : undefined);
   }, { passive: false });
-  scroller.addEventListener('scroll', () => { scheduleDraw(); });
+  scroller.addEventListener('scroll', () => {
+    scheduleDraw();
+    if (missingRows()) requestFetch(60);
+  });
   const onKey = (e) => {
     if (e.target && /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
