@@ -65,6 +65,16 @@ export default {
         render: (r) => timeCell(r.g[g.key], r.total),
       })),
       {
+        key: 'stacks',
+        label: 'Stacks',
+        sortable: false,
+        title: 'the blocking profile of this thread: where it waited',
+        render: (r) =>
+          r.blockedShare > 0
+            ? h('button', { type: 'button', class: 'link-btn', title: `Blocking profile of ${r.name || 'this thread'} (tid ${r.tid})`, onclick: () => ctx.navigate('profiles', { tid: r.tid }) }, 'where it waited')
+            : h('span', { class: 'zero', title: 'never blocked in a traced call' }, '—'),
+      },
+      {
         key: 'breakdown',
         label: 'Breakdown',
         title: 'share of the thread\'s time in each state; sorts by the share spent blocked',

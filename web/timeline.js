@@ -713,6 +713,10 @@ function mount(container, ctx) {
         }
       }
     }
+    // thread creation: the start of the arrow, on the creator's row
+    for (const c of data.creates) {
+      if (c.parent === th.tid && Math.abs(xOf(c.t0) - x) <= 4 && y >= ys - 2 && y <= ys + STATE_H + 2) return { kind: 'create', create: c, thread: th };
+    }
     if (y < ys) {
       let best = null;
       for (const l of row.logs) if (Math.abs(xOf(l.t) - x) <= 5 && (!best || Math.abs(l.t - t) < Math.abs(best.t - t))) best = l;
@@ -749,6 +753,8 @@ function mount(container, ctx) {
         return [`Task ${o.task.name} (id ${o.task.id})`, `${formatDuration(o.task.e - o.task.s)}${o.task.open ? ', not ended' : ''}`, `${o.task.touches.length} thread${o.task.touches.length === 1 ? '' : 's'}`];
       case 'wake':
         return [`Wake-up: ${o.wake.from} woke ${o.wake.to}`, `at ${formatAt(Math.round(o.wake.t))}`];
+      case 'create':
+        return [`${tname(o.thread)} created thread ${o.create.child}`, `at ${formatAt(Math.round(o.create.t0))}; it started ${formatDuration(o.create.t1 - o.create.t0)} later`];
       case 'outside':
         return [tname(o.thread), o.t < o.thread.first ? 'not started yet' : 'exited'];
       default:
@@ -813,6 +819,9 @@ function mount(container, ctx) {
     } else if (o.kind === 'task') {
       selected = { kind: 'task', id: o.task.id, s: o.task.s, e: o.task.e, touches: o.task.touches };
       url = `/api/event?kind=task&id=${o.task.id}`;
+    } else if (o.kind === 'create') {
+      selected = { kind: 'create', tid: o.thread.tid, ns: o.create.t0, child: o.create.child, started: o.create.t1 };
+      url = `/api/event?kind=create&tid=${o.thread.tid}&ns=${Math.round(o.create.t0)}`;
     } else if (o.kind === 'wake') {
       selected = { kind: 'wake', tid: o.wake.from, ns: o.wake.t };
       url = `/api/event?kind=wake&tid=${o.wake.from}&ns=${Math.round(o.wake.t)}`;
@@ -876,6 +885,10 @@ function mount(container, ctx) {
           h('div', { class: 'tl-breakdown-legend' }, STATES.filter((s) => br[s]).map((s) => h('span', null, h('span', { class: 'tl-swatch', style: `background:${color[s]}` }), `${STATE_LABELS[s]} ${formatDuration(br[s])}`))))));
       }
       actions.push(h('button', { type: 'button', class: 'tl-btn', onclick: () => { highlight = new Set((d.threads || []).map((t) => t.tid)); setWindow(d.start_ns, d.end_ns, true); } }, 'Zoom to task'));
+    } else if (d.kind === 'create') {
+      title = 'Thread created';
+      rows.push(row('Creator', threadName(d.tid)), row('Created', selected && selected.child ? threadName(selected.child) : undefined),
+        row('At', formatAt(d.event_ns), 'mono'), row('Started after', selected && selected.started ? formatDuration(selected.started - d.event_ns) : undefined));
     } else if (d.kind === 'wake') {
       title = 'Wake-up';
       rows.push(row('Waker', threadName(d.tid)), row('Woke', threadName(d.woken_tid)), row('At', formatAt(d.event_ns), 'mono'), row('Object', d.object, 'mono'), row('Reason', d.reason));

@@ -116,6 +116,21 @@ describe('shell edge cases (mock server)', () => {
     }
   });
 
+  test('a thread links to its blocking profile', async () => {
+    const server = await startMockServer();
+    const page = await browser.newPage();
+    try {
+      await openView(page, server.url, '#/threads');
+      await page.click('.threads-table tbody tr[data-key="8899"] button.link-btn');
+      await page.waitForSelector('main#view[data-view="profiles"][data-state="ready"]');
+      assert.match(await page.evaluate(() => location.hash), /^#\/profiles\?(.*&)?tid=8899/);
+      assert.equal(await page.inputValue('select.thread-filter'), '8899');
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
   test('rows open with the keyboard (Tab to a row, Enter)', async () => {
     const server = await startMockServer();
     const page = await browser.newPage();

@@ -238,6 +238,8 @@ export function viewerSuite({ label, start, shots, expect }) {
       assert.deepEqual([...kinds].sort(), Object.keys(s.events_by_kind).sort());
       await screenshot(page, `${shots}-summary`);
       assert.deepEqual(errorsOf(page), []);
+      // nothing in any view so far asked for anything beyond 127.0.0.1
+      assert.deepEqual(browser.external, []);
     });
   });
 }
