@@ -1144,6 +1144,16 @@ function mount(container, ctx) {
       }
       return null;
     },
+    findCreate() {
+      if (!data) return null;
+      const r = canvas.getBoundingClientRect();
+      for (const c of data.creates) {
+        const t = threads.find((x) => x.tid === c.parent);
+        const x = xOf(c.t0);
+        if (t && x > LABEL_W && x < width) return { parent: c.parent, child: c.child, x: r.left + x, y: r.top + t.y - scroller.scrollTop + ROW_PAD + LOG_H + STATE_H / 2 };
+      }
+      return null;
+    },
     counts: () => (data ? { rows: data.rows.size, tasks: data.tasks.length, wakes: data.wakes.length, creates: data.creates.length } : null),
   };
 

@@ -133,6 +133,17 @@ if (why && !process.env.CI) {
       assert.match(text, /ms/);
     });
 
+    test('clicking where a thread was created shows the creator, the new thread and the stack', async () => {
+      const c = await probe(page, 'findCreate');
+      assert.ok(c, 'a creation arrow is drawn');
+      await page.mouse.click(c.x, c.y);
+      await page.waitForFunction(() => document.querySelector('.tl-details h2')?.textContent === 'Thread created');
+      const text = await page.textContent('.tl-details');
+      assert.match(text, new RegExp(`Created.*\\(${c.child}\\)`));
+      assert.match(await page.textContent('.tl-stack'), /ctrace_pthread_create|main|serve/);
+      await screenshot(page, 'timeline-http-create');
+    });
+
     test('parameters from other views set the window and highlight threads', async () => {
       const rows = await page.$$eval('.tl-sr li', (ls) => ls.map((l) => Number(l.dataset.tid)));
       const tid = rows[2];
