@@ -56,7 +56,7 @@ export default {
           'danger',
           formatCount(dropped),
           'events were dropped',
-          ` — ${formatPercent(dropped, events + dropped)} of all events were lost because the recorder's buffers were full. Timelines and statistics miss that activity; record with larger buffers or fewer events.`,
+          ` — ${formatPercent(dropped, events + dropped)} of all events were lost when no buffer was free (the writer could not keep up; CTRACE_MEMORY_MB sets the budget) or a signal handler recorded in the middle of an event. The timeline and the statistics miss that activity; the Threads table below shows which threads lost events.`,
           'dropped',
         ),
       );

@@ -139,6 +139,7 @@ export default {
       rows: all,
       sort: { key: 'kind', dir: 'desc' }, // tasks first
       className: 'names-table',
+      pageSize: 100,
       rowKey: keyOf,
       selected: keyOf(selected),
       emptyText: 'No name matches the filter',
