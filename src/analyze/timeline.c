@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define ST_MERGED 0x80u
 #define PK(t, flags) ((uint64_t)(t) << 8 | (flags))
@@ -38,6 +39,36 @@ const char *ctrace_tl_state_name(unsigned state) {
   }
 }
 
+/* ---- memory ---- */
+
+/*
+ * Asks for transparent huge pages on a big block. Building the index of 10M
+ * events touches ~250 MB of fresh memory; with 4 KiB pages that is 60000
+ * page faults, which on the virtual machines this was measured on cost more
+ * than the indexing itself (10M events: 4.8 s CPU with, 2.2 s without).
+ * Only a hint: where THP is off it does nothing.
+ */
+#define HUGE_MIN (4u << 20)
+static void hint_huge(void *p, size_t n) {
+  if (!p || n < HUGE_MIN)
+    return;
+  uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+  uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+  if (e > a)
+    madvise((void *)a, e - a, MADV_HUGEPAGE);
+}
+/* A block for n bytes; a big one aligned to 2 MiB so that huge pages can
+ * back all of it (realloc and free work on it as on any other). */
+static void *big_malloc(size_t n) {
+  if (n < HUGE_MIN)
+    return malloc(n);
+  void *p = NULL;
+  if (posix_memalign(&p, 2u << 20, n) != 0)
+    return NULL;
+  hint_huge(p, n);
+  return p;
+}
+
 /* ---- growable arrays ---- */
 struct vec {
   void *v;
@@ -49,6 +80,7 @@ static void *vec_push(struct vec *a) {
     void *nv = realloc(a->v, nc * a->size);
     if (!nv)
       return NULL;
+    hint_huge(nv, nc * a->size);
     a->v = nv;
     a->cap = nc;
   }
@@ -395,7 +427,7 @@ static int depth_sort(struct ctrace_tl_region *v, size_t n) {
     count[v[i].depth + 1]++;
   for (unsigned d = 1; d <= MAX_DEPTH; d++)
     count[d] += count[d - 1];
-  struct ctrace_tl_region *tmp = malloc(n * sizeof *tmp);
+  struct ctrace_tl_region *tmp = big_malloc(n * sizeof *tmp);
   if (!tmp)
     return -1;
   for (size_t i = 0; i < n; i++)
@@ -622,7 +654,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
    * trimmed at the end: no copying while growing */
   const struct ctrace_thread_info *ti = ctrace_reader_thread(r, th->index);
   tr.cap = 2 * ti->nevents + 4;
-  tr.v = malloc(tr.cap * tr.size);
+  tr.v = big_malloc(tr.cap * tr.size);
   if (!tr.v)
     return -1;
   struct open_region stack[MAX_DEPTH]; /* 6 KiB */
@@ -786,7 +818,7 @@ static int join(struct vec *all, struct scan_out *outs, uint32_t nt, size_t off,
     n += ((struct vec *)((char *)&outs[i] + off))->n;
   all->n = 0;
   all->cap = n;
-  all->v = n ? malloc(n * all->size) : NULL;
+  all->v = n ? big_malloc(n * all->size) : NULL;
   if (n && !all->v)
     return -1;
   for (uint32_t i = 0; i < nt; i++) {
@@ -1008,7 +1040,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
       size_t want = total ? (size_t)((double)all * (double)mine / (double)total * 1.05) + 16 : 16;
       if (!all)
         continue;
-      a->v = malloc(want * a->size);
+      a->v = big_malloc(want * a->size);
       if (!a->v)
         goto oom;
       a->cap = want;
@@ -1154,7 +1186,7 @@ static int cmp_item_dur_desc(const void *a, const void *b) {
 
 static struct item *collect(const struct ctrace_timeline *tl, int regions, size_t *n) {
   size_t cap = regions ? tl->nregions : tl->ntasks;
-  struct item *v = malloc((cap ? cap : 1) * sizeof *v);
+  struct item *v = big_malloc((cap ? cap : 1) * sizeof *v);
   if (!v)
     return NULL;
   size_t k = 0;
