@@ -113,7 +113,7 @@ TEST_IMPL(preload_mutex_contended_records_waits_and_wakes) {
     for (size_t j = 0; j < e.n; j++) {
       const ctrace_event *k = &e.ev[j];
       if (k->kind == CTRACE_EV_WAKE && k->f[1] == obj && k->tid != w->tid &&
-          ns(&e, k->ticks) >= start && ns(&e, k->ticks) <= end + 2000000) {
+          ns(&e, k->ticks) >= start && ns(&e, k->ticks) <= end + 20000000) {
         paired++;
         break;
       }
@@ -219,7 +219,7 @@ TEST_IMPL(preload_sleep_durations) {
     ASSERT_LT(k, 3);
     int64_t d = ns(&e, e.ev[i].ticks) - ns(&e, e.ev[i].ticks - e.ev[i].f[2]);
     ASSERT_GE(d, want_ms[k] * 1000000);
-    ASSERT_LE(d, want_ms[k] * 1000000 + 40000000); /* a loaded machine */
+    ASSERT_LE(d, want_ms[k] * 1000000 + 250000000); /* a loaded 2-core machine */
     ASSERT_GT(e.ev[i].f[3], 0);
     k++;
   }
