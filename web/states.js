@@ -104,3 +104,29 @@ export function stateLegend(withOther = false) {
   }
   return el;
 }
+
+/**
+ * True when the summary says the trace recorded no blocking call at all
+ * (no sync, sleep, io, net or poll events): then every state split shows
+ * 100% running, and the views say why instead of letting it look like fact.
+ */
+export function noBlockingRecorded(summary) {
+  const f = summary && summary.families;
+  if (!f) return false;
+  return ['sync', 'sleep', 'io', 'net', 'poll'].every((k) => !Number(f[k]));
+}
+
+/** The note shown when noBlockingRecorded(): how to get blocking data. */
+export function noBlockingNote() {
+  const p = document.createElement('p');
+  p.className = 'hint';
+  p.dataset.hint = 'no-blocking';
+  const code = document.createElement('code');
+  code.textContent = 'ctrace run';
+  p.append(
+    'This trace recorded no blocking calls (no lock waits, sleeps, file, socket or poll calls), so all time counts as running. Record the program with ',
+    code,
+    ' to see where its threads wait.',
+  );
+  return p;
+}

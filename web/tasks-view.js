@@ -8,7 +8,7 @@ import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
 import { formatCount, formatDuration, formatPercent, formatTime } from './format.js';
 import { histogramChart, histogramSpark } from './histogram.js';
-import { OTHER, STATE_GROUPS, groupStates, stackedBar, stateLegend } from './states.js';
+import { OTHER, STATE_GROUPS, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend } from './states.js';
 import { sortableTable } from './table.js';
 
 const INSTANCE_LIMIT = 500;
@@ -30,7 +30,7 @@ function latencyColumns() {
  * Where the time of the listed instances went, summed: one bar and a line
  * per state, largest first ("handleRequest: 98% sleeping").
  */
-function aggregateBreakdown(rows, which) {
+function aggregateBreakdown(rows, which, noBlocking) {
   const sum = { other: 0 };
   let total = 0;
   for (const r of rows) {
@@ -65,6 +65,7 @@ function aggregateBreakdown(rows, which) {
         ),
       ),
     ),
+    noBlocking ? noBlockingNote() : null,
   );
 }
 
@@ -268,7 +269,7 @@ export default {
               ],
             }),
           ),
-          aggregateBreakdown(rows, rows.length < Number(stats.count) ? `the ${formatCount(rows.length)} slowest` : `all ${formatCount(rows.length)}`),
+          aggregateBreakdown(rows, rows.length < Number(stats.count) ? `the ${formatCount(rows.length)} slowest` : `all ${formatCount(rows.length)}`, noBlockingRecorded(summary)),
         ),
         h(
           'div',

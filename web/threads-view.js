@@ -6,7 +6,7 @@
 import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
 import { formatDuration, formatPercent } from './format.js';
-import { STATE_GROUPS, groupStates, stackedBar, stateLegend } from './states.js';
+import { STATE_GROUPS, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend } from './states.js';
 import { sortableTable } from './table.js';
 
 function timeCell(ns, total) {
@@ -111,6 +111,7 @@ export default {
 
     container.replaceChildren(
       head,
+      noBlockingRecorded(summary) ? noBlockingNote() : null,
       h('section', { class: 'panel' }, h('div', { class: 'toolbar' }, stateLegend()), h('div', { class: 'panel-scroll' }, table.element)),
     );
   },

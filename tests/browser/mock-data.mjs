@@ -124,7 +124,7 @@ export function makeMockData(overrides = {}) {
     logs: 3,
     tracer_overhead_ns: 0,
     tracer_events: 0,
-    families: { sync: 0, sleep: 0, io: 0, net: 0, poll: 0, proc: 4 },
+    families: { sync: 0, sleep: 3, io: 3, net: 9, poll: 0, proc: 4 },
     task_names: { 'client.get': { count: 3, total_ns: 154_260_225 }, handleRequest: { count: 3, total_ns: 151_421_765 } },
     region_names: { 'db.query': 3, 'write.response': 3 },
     complete: true,

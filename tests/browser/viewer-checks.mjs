@@ -97,6 +97,10 @@ export function viewerSuite({ label, start, shots, expect }) {
       const names = await page.$$eval('.threads-table tbody .name-cell', (els) => els.map((e) => e.textContent));
       for (const n of expect.threadNames) assert.ok(names.includes(n), `thread "${n}" in ${JSON.stringify(names)}`);
       assert.equal(await page.locator('.threads-table tbody .stacked-bar').count(), tids.length);
+      // a trace without blocking events says so instead of claiming 100% running
+      const f = api.summary.families || {};
+      const none = ['sync', 'sleep', 'io', 'net', 'poll'].every((k) => !f[k]);
+      assert.equal(await page.locator('.hint[data-hint="no-blocking"]').count(), none ? 1 : 0);
       await screenshot(page, `${shots}-threads`);
       assert.deepEqual(errorsOf(page), []);
     });
