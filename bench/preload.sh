@@ -102,14 +102,22 @@ echo
 if command -v pigz >/dev/null; then
   MB=${PIGZ_MB:-200}
   head -c $((MB * 3 / 4 * 1024 * 1024)) /dev/urandom | base64 > "$T/in"
+  # Wall time, and CPU time (user+sys of the program and its threads): on a
+  # shared machine the wall time swings with others' load, CPU time less.
   tm() { s=$(date +%s%N); "$@"; e=$(date +%s%N); echo "wall_ns $((e - s))"; }
+  cpu() { /usr/bin/time -f "cpu_s %U %S" "$@" 2>&1 >/dev/null | awk '$1=="cpu_s"{print "cpu_s", $2+$3}'; }
   p0=$(best wall_ns min tm sh -c "pigz -p 2 -n -c < '$T/in' > '$T/a.gz'")
   p1=$(best wall_ns min tm sh -c "'$CT' run -o '$T/p.ctrace' -- pigz -p 2 -n -c < '$T/in' > '$T/b.gz'")
   same=differ; cmp -s "$T/a.gz" "$T/b.gz" && same=identical
-  awk -v a="$p0" -v b="$p1" -v s="$same" -v mb="$(($(stat -c %s "$T/in") / 1048576))" 'BEGIN {
-    printf "%-44s %10s %10s\n", "pigz -p 2 -n, " mb " MB", "s", "x untraced"
-    printf "%-44s %10.2f %10.2f\n", "untraced", a/1e9, 1
-    printf "%-44s %10.2f %10.2f output %s\n", "ctrace run", b/1e9, b/a, s
+  q0=n/a; q1=n/a
+  if [ -x /usr/bin/time ]; then
+    q0=$(best cpu_s min cpu pigz -p 2 -n -c "$T/in")
+    q1=$(best cpu_s min cpu "$CT" run -o "$T/p.ctrace" -- pigz -p 2 -n -c "$T/in")
+  fi
+  awk -v a="$p0" -v b="$p1" -v s="$same" -v c0="$q0" -v c1="$q1" -v mb="$(($(stat -c %s "$T/in") / 1048576))" 'BEGIN {
+    printf "%-44s %10s %10s %10s\n", "pigz -p 2 -n, " mb " MB", "wall s", "x untraced", "cpu s"
+    printf "%-44s %10.2f %10.2f %10s\n", "untraced", a/1e9, 1, c0
+    printf "%-44s %10.2f %10.2f %10s output %s\n", "ctrace run", b/1e9, b/a, c1, s
   }'
 fi
 exit 0
