@@ -23,10 +23,14 @@ export function formatDuration(ns) {
   const v = Number(ns);
   if (v === 0) return '0';
   const a = Math.abs(v);
+  const sign = v < 0 ? '-' : '';
+  // Round to three significant digits first, so that 99,999 ns reads
+  // "100 µs" (not "100.0 µs") and 999,999 ns "1.00 ms" (not "1000 µs").
   for (const [scale, unit] of DURATION_UNITS) {
-    if (a >= scale) return `${threeDigits(v / scale)} ${unit}`;
+    const r = Number((a / scale).toPrecision(3));
+    if (r >= 1) return `${sign}${threeDigits(r)} ${unit}`;
   }
-  return `${Math.round(v)} ns`;
+  return `${sign}${Math.round(a)} ns`;
 }
 
 /**
@@ -85,6 +89,11 @@ export function formatBytes(n) {
     x /= 1000;
     i++;
   } while (x >= 1000 && i < units.length - 1);
+  x = Number(x.toPrecision(3));
+  if (x >= 1000 && i < units.length - 1) {
+    x /= 1000; // 999,999 B reads "1.00 MB", not "1000 kB"
+    i++;
+  }
   return `${threeDigits(x)} ${units[i]}`;
 }
 

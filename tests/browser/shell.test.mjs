@@ -131,6 +131,55 @@ describe('shell edge cases (mock server)', () => {
     }
   });
 
+  test('durations, counts and percentages read well (web/format.js)', async () => {
+    const server = await startMockServer();
+    const page = await browser.newPage();
+    try {
+      await openView(page, server.url, '#/summary');
+      const got = await page.evaluate(async () => {
+        const f = await import('/format.js');
+        return {
+          d: [0, 850, 1500, 52_100_000, 1_234_000_000, 99_999, 999_999].map(f.formatDuration),
+          step: [f.formatDurationStep(50_254_705, 27_000), f.formatDurationStep(50_364_433, 27_000), f.formatDurationStep(75_413, 3_300)],
+          t: [0, 1_382_555, 2_500_000_000].map(f.formatTime),
+          c: f.formatCount(10_000_000),
+          b: [999, 1210, 5_300_000, 999_999].map(f.formatBytes),
+          p: [f.formatPercent(1, 3), f.formatPercent(1, 2000), f.formatPercent(996, 1000), f.formatPercent(1, 0), f.formatPercent(5, 100)],
+        };
+      });
+      assert.deepEqual(got.d, ['0', '850 ns', '1.50 µs', '52.1 ms', '1.23 s', '100 µs', '1.00 ms']);
+      assert.deepEqual(got.step, ['50.25 ms', '50.36 ms', '75.4 µs']);
+      assert.deepEqual(got.t, ['0 ns', '1.383 ms', '2.500000 s']);
+      assert.equal(got.c, '10,000,000');
+      assert.deepEqual(got.b, ['999 B', '1.21 kB', '5.30 MB', '1.00 MB']);
+      assert.deepEqual(got.p, ['33%', '<0.1%', '>99%', '', '5.0%']);
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
+  test('the flame graph zooms into a frame and back', async () => {
+    const server = await startMockServer();
+    const page = await browser.newPage();
+    try {
+      await openView(page, server.url, '#/profiles?kind=net');
+      const before = await page.locator('.flame .flame-node').count();
+      await page.click('.flame .flame-node:has-text("serve")');
+      assert.match(await page.textContent('.breadcrumb'), /all stacks.*›.*serve/);
+      const after = await page.locator('.flame .flame-node').count();
+      assert.ok(after < before, `zoomed: ${after} boxes of ${before}`);
+      // the zoomed frame spans the whole width
+      const w = await page.$eval('.flame .flame-node', (el) => el.style.width);
+      assert.equal(w, '100%');
+      await page.click('.breadcrumb button:has-text("all stacks")');
+      assert.equal(await page.locator('.flame .flame-node').count(), before);
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
   test('rows open with the keyboard (Tab to a row, Enter)', async () => {
     const server = await startMockServer();
     const page = await browser.newPage();
