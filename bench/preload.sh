@@ -58,8 +58,13 @@ c1=$(best contended_ns min run_ct "$M" contended "$LOCKS")
 LTTW=$(ls /usr/lib/*/liblttng-ust-pthread-wrapper.so.1 2>/dev/null | head -1)
 c2=n/a
 if [ -n "$LTTW" ] && command -v lttng >/dev/null; then
+  SPID=
   if ! lttng list >/dev/null 2>&1; then
-    lttng-sessiond --daemonize >/dev/null 2>&1 && sleep 1
+    # Our own session daemon, in the foreground of a background job so that
+    # we know its pid and stop it (and only it) when done.
+    lttng-sessiond >/dev/null 2>&1 &
+    SPID=$!
+    sleep 2
   fi
   run_lttng() {
     lttng create ctb --output="$T/lttng" >/dev/null 2>&1
@@ -71,6 +76,7 @@ if [ -n "$LTTW" ] && command -v lttng >/dev/null; then
     rm -rf "$T/lttng"
   }
   c2=$(best contended_ns min run_lttng "$M" contended "$LOCKS")
+  [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
 fi
 awk -v a="$c0" -v b="$c1" -v c="$c2" -v n="$LOCKS" 'BEGIN {
   printf "%-44s %10s %10s %10s\n", "contended mutex, 2 threads, " n " locks", "ms", "x untraced", "added ms"
