@@ -2,8 +2,8 @@
  * runner.c - runs the tests of tests/list-*.h, each in a forked child with
  * a time limit, and prints TAP (https://testanything.org) for meson.
  *   runner            run all
- *   runner NAME...    run the named tests (or every test starting with
- *                     NAME when it ends in '*')
+ *   runner PATTERN... run the tests matching a shell pattern ('record_*');
+ *                     '!PATTERN' leaves tests out
  *   runner --list     print the names
  */
 #include <errno.h>
@@ -65,13 +65,20 @@ const char *test_source_dir = TEST_SOURCE_DIR;
 char test_skip_reason[256];
 char *test_tmp_root;
 
+/* Patterns select tests; a pattern starting with '!' excludes them. With
+ * only exclusions, every other test is selected. */
 static int selected(const char *name, int argc, char **argv) {
-  if (argc < 2)
-    return 1;
-  for (int i = 1; i < argc; i++)
-    if (fnmatch(argv[i], name, 0) == 0)
-      return 1;
-  return 0;
+  int any_include = 0, in = 0;
+  for (int i = 1; i < argc; i++) {
+    if (argv[i][0] == '!') {
+      if (fnmatch(argv[i] + 1, name, 0) == 0)
+        return 0;
+    } else {
+      any_include = 1;
+      in |= fnmatch(argv[i], name, 0) == 0;
+    }
+  }
+  return any_include ? in : 1;
 }
 
 /* Shared with the child so that a skip reason reaches the TAP line. */

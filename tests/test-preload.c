@@ -350,7 +350,13 @@ TEST_IMPL(preload_run_forwards_sigterm) {
           (char *)NULL);
     _exit(127);
   }
-  usleep(300000); /* the program is in pause() by then */
+  /* Wait until the traced program runs (its trace has a header and the
+   * start's definitions), however loaded the machine, then a little more
+   * for it to reach pause(). */
+  struct stat sb;
+  for (int i = 0; i < 1000 && (stat(path, &sb) != 0 || sb.st_size < 64); i++)
+    usleep(10000);
+  usleep(200000);
   kill(pid, SIGTERM);
   int st;
   ASSERT_EQ(waitpid(pid, &st, 0), pid);

@@ -8,9 +8,12 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
+static volatile int held;
+
 static void *holder(void *arg) {
   (void)arg;
   pthread_mutex_lock(&lock);
+  __atomic_store_n(&held, 1, __ATOMIC_RELEASE);
   usleep(20000);
   pthread_mutex_unlock(&lock);
   return NULL;
@@ -20,7 +23,8 @@ int main(void) {
   ctrace_task_t t = ctrace_task_begin(0, "job");
   pthread_t th;
   pthread_create(&th, NULL, holder, NULL);
-  usleep(5000);
+  while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE)) /* however loaded the machine */
+    usleep(1000);
   pthread_mutex_lock(&lock); /* waits for holder */
   pthread_mutex_unlock(&lock);
   pthread_join(th, NULL);
