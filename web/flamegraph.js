@@ -24,7 +24,12 @@ export function buildTree(stacks) {
     const frames = s.frames || [];
     for (let i = frames.length - 1; i >= 0; i--) {
       const f = frames[i] || {};
-      const name = f.function || '??';
+      const name =
+        f.function && f.function !== '??'
+          ? f.function
+          : f.object
+            ? `${String(f.object).split('/').pop()}+${f.offset}`
+            : '??';
       const key = `${name}\u0000${f.file || ''}`;
       let child = node.children.get(key);
       if (!child) {

@@ -17,8 +17,13 @@ const KINDS = [
   { key: 'sleep', label: 'Sleep', long: 'sleeping (sleep, usleep, nanosleep)' },
 ];
 
+// A frame without symbols (a stripped binary) is named by its object and
+// offset, which addr2line or a debug-info package can still resolve.
 function frameText(f) {
-  return f ? f.function || '??' : '??';
+  if (!f) return '??';
+  if (f.function && f.function !== '??') return f.function;
+  if (f.object) return `${String(f.object).split('/').pop()}+${f.offset}`;
+  return f.pc || '??';
 }
 
 // "worker (mutex_contend.c:18)": the innermost frame with its line, which

@@ -787,7 +787,9 @@ function mount(container, ctx) {
     if (!frames || !frames.length) return h('p', { class: 'muted' }, 'No stack was recorded for this event.');
     return h('ol', { class: 'tl-stack' }, frames.map((f) => h('li', null,
       h('span', { class: 'tl-fn' }, f.function || '??'),
-      f.file ? h('span', { class: 'tl-file' }, `${f.file}:${f.line}`) : h('span', { class: 'tl-file' }, f.pc || ''))));
+      f.file
+        ? h('span', { class: 'tl-file' }, `${f.file}:${f.line}`)
+        : h('span', { class: 'tl-file' }, f.object ? `${f.object}+${f.offset}` : f.pc || ''))));
   }
 
   function openPanel(title, ...content) {

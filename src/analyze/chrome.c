@@ -274,8 +274,8 @@ static const char *stack_json(struct cw *w, uint64_t id) {
     if (f.file)
       snprintf(line, sizeof line, "%s (%s:%d)", f.function, f.file, f.line);
     else if (f.object)
-      snprintf(line, sizeof line, "%s (%s) 0x%llx", f.function, f.object,
-               (unsigned long long)pcs[i]);
+      snprintf(line, sizeof line, "%s (%s+0x%llx)", f.function, f.object,
+               (unsigned long long)f.object_offset);
     else
       snprintf(line, sizeof line, "0x%llx", (unsigned long long)pcs[i]);
     if (i)

@@ -82,7 +82,7 @@ static void print_stack(struct dump *d, uint64_t id) {
     if (f.file)
       fprintf(d->out, "    at %s (%s:%d)\n", f.function, f.file, f.line);
     else if (f.object)
-      fprintf(d->out, "    at %s (%s+0x%" PRIx64 ")\n", f.function, f.object, pcs[i]);
+      fprintf(d->out, "    at %s (%s+0x%" PRIx64 ")\n", f.function, f.object, f.object_offset);
     else
       fprintf(d->out, "    at %s (0x%" PRIx64 ")\n", f.function, pcs[i]);
   }

@@ -36,7 +36,8 @@ static void frame_text(ctrace_symbolizer *sym, uint64_t pc, char *buf, size_t si
   if (f.file)
     snprintf(buf, size, "%s (%s:%d)", f.function, f.file, f.line);
   else if (f.object)
-    snprintf(buf, size, "%s (%s) 0x%llx", f.function, f.object, (unsigned long long)pc);
+    snprintf(buf, size, "%s (%s+0x%llx)", f.function, f.object,
+             (unsigned long long)f.object_offset);
   else
     snprintf(buf, size, "0x%llx", (unsigned long long)pc);
 }

@@ -99,12 +99,15 @@ void ctrace_sym_free(ctrace_symbolizer *s) {
   free(s);
 }
 
-static const char *object_of(ctrace_symbolizer *s, uint64_t pc) {
+static const char *object_of(ctrace_symbolizer *s, uint64_t pc, uint64_t *offset) {
   for (uint32_t i = 0; i < s->npaths; i++) {
     const struct ctrace_mapping *m = ctrace_reader_mapping(s->r, i);
-    if (pc >= m->start && pc < m->end)
+    if (pc >= m->start && pc < m->end) {
+      *offset = pc - m->bias;
       return s->paths[i];
+    }
   }
+  *offset = pc;
   return NULL;
 }
 
@@ -114,7 +117,7 @@ static void resolve(ctrace_symbolizer *s, uint64_t pc, int ret, struct ctrace_fr
   f->function = NULL;
   f->file = NULL;
   f->line = 0;
-  f->object = object_of(s, pc);
+  f->object = object_of(s, pc, &f->object_offset);
   Dwfl_Module *mod = s->dwfl ? dwfl_addrmodule(s->dwfl, addr) : NULL;
   if (mod) {
     const char *name = dwfl_module_addrname(mod, addr);

@@ -17,6 +17,7 @@ struct ctrace_frame {
   const char *file;     /* NULL when unknown */
   int line;             /* 0 when unknown */
   const char *object;   /* path of the mapped object, NULL when unknown */
+  uint64_t object_offset; /* pc - the object's load bias: what addr2line wants */
 };
 
 typedef struct ctrace_symbolizer ctrace_symbolizer;

@@ -408,12 +408,17 @@ static void json_stack(struct ctrace_view *v, FILE *f, uint64_t id) {
   pthread_mutex_lock(&v->sym_lock);
   for (uint32_t i = 0; i < n; i++) {
     struct ctrace_frame fr;
-    ctrace_sym_lookup(v->sym, pcs[i], i > 0, &fr);
+    /* Every PC the recorder captures is a return address, the innermost
+     * one included (the walk starts in the caller of the recording call). */
+    ctrace_sym_lookup(v->sym, pcs[i], 1, &fr);
     fprintf(f, "%s{\"function\":", i ? "," : "");
     json_str(f, fr.function);
     fputs(",\"file\":", f);
     json_str(f, fr.file);
-    fprintf(f, ",\"line\":%d,\"pc\":\"0x%" PRIx64 "\"}", fr.line, pcs[i]);
+    fputs(",\"object\":", f);
+    json_str(f, fr.object);
+    fprintf(f, ",\"offset\":\"0x%" PRIx64 "\",\"line\":%d,\"pc\":\"0x%" PRIx64 "\"}",
+            fr.object_offset, fr.line, pcs[i]);
   }
   pthread_mutex_unlock(&v->sym_lock);
   fputc(']', f);
