@@ -249,7 +249,9 @@ if (why && !process.env.CI) {
           if (!s) continue;
           await page.mouse.click(s.x, s.y);
           await page.waitForSelector('.tl[data-details="ready"]');
-          if (await page.$('[data-action="go-waker"]')) {
+          // the barrier at the start is sync too: look for a mutex wait
+          if ((await page.$('[data-action="go-waker"]')) &&
+              (await page.textContent('.tl-details h2')) === 'Blocked on mutex') {
             found = s;
             break;
           }
