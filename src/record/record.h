@@ -164,7 +164,12 @@ static inline uint8_t *ctrace__ev(struct ctrace__thread *t, uint8_t kind, uint64
 }
 
 /* Makes room for n more bytes after the fixed part (for blobs); 0 or -1. */
-int ctrace__reserve(struct ctrace__thread *t, size_t n);
+int ctrace__reserve_slow(struct ctrace__thread *t, size_t n);
+static inline int ctrace__reserve(struct ctrace__thread *t, size_t n) {
+  if (CTRACE__LIKELY((size_t)(t->end - t->pos) >= n + CTRACE_MAX_FIXED_EVENT))
+    return 0;
+  return ctrace__reserve_slow(t, n);
+}
 
 /* ---- threads and trace sessions (thread.c, session.c) ---- */
 extern pthread_mutex_t ctrace__lock; /* sessions, thread list */

@@ -227,9 +227,7 @@ out:
   return NULL;
 }
 
-int ctrace__reserve(struct ctrace__thread *t, size_t n) {
-  if ((size_t)(t->end - t->pos) >= n + CTRACE_MAX_FIXED_EVENT)
-    return 0;
+int ctrace__reserve_slow(struct ctrace__thread *t, size_t n) {
   if (!t->buf || n + CTRACE_MAX_FIXED_EVENT + RESERVE > t->buf->cap)
     return -1;
   ctrace__guard++;
