@@ -27,6 +27,12 @@ int ctrace_cli_usage_error(const struct ctrace_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* 1 when arg is --help or -h (after printing the help to stdout). */
 int ctrace_cli_wants_help(const struct ctrace_cmd *cmd, const char *arg);
+/* For a subcommand's argument loop, an argument that is none of its
+ * options: an unknown option, or the one operand (stored in *path; `what`
+ * names it in messages: "FILE", "TRACE"). Returns 0, or the usage exit
+ * status after the message. */
+int ctrace_cli_operand(const struct ctrace_cmd *cmd, const char *arg, const char **path,
+                       const char *what);
 /* Opens a trace for a command; prints errors; NULL when unreadable. Warns
  * on stderr when the trace is cut off or corrupt. */
 ctrace_reader *ctrace_cli_open(const char *cmd, const char *path);

@@ -204,12 +204,8 @@ int ctrace_cmd_dump(int argc, char **argv) {
       d.raw = 1;
     else if (strcmp(argv[i], "--defs") == 0)
       defs = 1;
-    else if (argv[i][0] == '-' && argv[i][1])
-      return ctrace_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-    else if (path)
-      return ctrace_cli_usage_error(cmd, "one FILE only");
-    else
-      path = argv[i];
+    else if (ctrace_cli_operand(cmd, argv[i], &path, "FILE"))
+      return CTRACE_EXIT_USAGE;
   }
   if (!path)
     return ctrace_cli_usage_error(cmd, "FILE missing");

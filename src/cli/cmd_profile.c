@@ -115,12 +115,8 @@ int ctrace_cmd_profile(int argc, char **argv) {
         return ctrace_cli_usage_error(cmd, "bad number '%s'", v);
     } else if (strcmp(a, "--no-symbols") == 0) {
       symbols = 0;
-    } else if (a[0] == '-' && a[1]) {
-      return ctrace_cli_usage_error(cmd, "unknown option '%s'", a);
-    } else if (path) {
-      return ctrace_cli_usage_error(cmd, "one TRACE only");
-    } else {
-      path = a;
+    } else if (ctrace_cli_operand(cmd, a, &path, "TRACE")) {
+      return CTRACE_EXIT_USAGE;
     }
   }
   if (!path)

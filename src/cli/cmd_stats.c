@@ -19,12 +19,8 @@ int ctrace_cmd_stats(int argc, char **argv) {
       return CTRACE_EXIT_OK;
     if (strcmp(argv[i], "--json") == 0)
       json = 1;
-    else if (argv[i][0] == '-' && argv[i][1])
-      return ctrace_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-    else if (path)
-      return ctrace_cli_usage_error(cmd, "one FILE only");
-    else
-      path = argv[i];
+    else if (ctrace_cli_operand(cmd, argv[i], &path, "FILE"))
+      return CTRACE_EXIT_USAGE;
   }
   if (!path)
     return ctrace_cli_usage_error(cmd, "FILE missing");

@@ -93,12 +93,8 @@ int ctrace_cmd_view(int argc, char **argv) {
       addr = argv[++i];
     } else if (strncmp(argv[i], "--addr=", 7) == 0)
       addr = argv[i] + 7;
-    else if (argv[i][0] == '-' && argv[i][1])
-      return ctrace_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-    else if (path)
-      return ctrace_cli_usage_error(cmd, "one FILE only");
-    else
-      path = argv[i];
+    else if (ctrace_cli_operand(cmd, argv[i], &path, "FILE"))
+      return CTRACE_EXIT_USAGE;
   }
   if (!path)
     return ctrace_cli_usage_error(cmd, "FILE missing");

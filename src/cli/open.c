@@ -34,6 +34,16 @@ ctrace_reader *ctrace_cli_open(const char *cmd, const char *path) {
   return r;
 }
 
+int ctrace_cli_operand(const struct ctrace_cmd *cmd, const char *arg, const char **path,
+                       const char *what) {
+  if (arg[0] == '-' && arg[1])
+    return ctrace_cli_usage_error(cmd, "unknown option '%s'", arg);
+  if (*path)
+    return ctrace_cli_usage_error(cmd, "one %s only", what);
+  *path = arg;
+  return 0;
+}
+
 int ctrace_cli_read_status(const ctrace_reader *r) {
   return ctrace_reader_status(r) == CTRACE_READ_CORRUPT ? CTRACE_EXIT_FAIL : CTRACE_EXIT_OK;
 }
