@@ -32,7 +32,7 @@ def main():
     config = next(a for a in sys.argv[2:] if a.endswith("config.h"))
     docs = [a for a in sys.argv[2:] if a.endswith(".md")]
     env = re.findall(r'X\((\w+),\s*"([^"]*)",\s*"([^"]*)"\)', open(config).read())
-    env_text = "\n".join(f"  {n:<18} {h}" + (f" (default {d})" if d else "") for n, d, h in env)
+    env_text = "\n".join(f"  {n:<20} {h}" + (f" (default {d})" if d else "") for n, d, h in env)
     pages = [parse(p) for p in sorted(docs)]
     cmds = [(m, b) for m, b in pages if m["name"] != "ctrace"]
     cmd_text = "\n".join(f"  {m['name']:<8} {m['help']}" for m, _ in cmds)
