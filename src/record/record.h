@@ -177,6 +177,9 @@ uint32_t ctrace__gettid(void);
 /* Hands t's buffer to the writer and takes a new one; 0, or -1 when none. */
 int ctrace__flush_thread(struct ctrace__thread *t);
 void ctrace__thread_exit_hook(struct ctrace__thread *t);
+/* A thread's last records in this trace and its buffer to the writer
+ * (thread.c); caller holds ctrace__lock. */
+void ctrace__thread_finish(struct ctrace__thread *t, int exiting);
 extern struct ctrace__thread *ctrace__threads; /* under ctrace__lock */
 void ctrace__list_remove(struct ctrace__thread *t);
 void ctrace__threads_fork_child(void);

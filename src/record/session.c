@@ -197,21 +197,7 @@ int ctrace__stop(void) {
       wait_not_busy(t);
     if (t->session != s)
       continue;
-    if (!t->buf) {
-      if (!t->dropped)
-        continue;
-      /* Dropping when the trace stops: the count still goes in, in a
-       * small buffer outside the budget. */
-      t->buf = ctrace__buf_new(8 * CTRACE_MAX_FIXED_EVENT);
-      if (!t->buf)
-        continue;
-      t->buf->tid = t->tid;
-      t->buf->flags = 0;
-      t->buf->seq = t->seq++;
-      t->buf->base = t->last;
-      t->pos = t->buf->data;
-    }
-    if (t->busy && t != ctrace__tls) {
+    if (t->busy && t != ctrace__tls && t->buf) {
       /* Still mid-event after the wait (a handler that left by longjmp, or
        * a thread stopped by a debugger). Its complete events end at t->pos
        * (pos moves only when an event is done), but the thread may still
@@ -236,24 +222,9 @@ int ctrace__stop(void) {
       }
       continue;
     }
-    if (t->dropped || t->reentered) {
-      uint64_t now = ctrace__now();
-      uint8_t *p = ctrace__ev(t, CTRACE_EV_DROPPED, now);
-      p = ctrace__put_uvarint(p, t->dropped + t->reentered);
-      p = ctrace__put_uvarint(p, t->dropped && now > t->first_drop ? now - t->first_drop : 0);
-      t->pos = p;
-      t->dropped = t->reentered = 0;
-    }
-    if (t->tracer_events) {
-      uint8_t *p = ctrace__ev(t, CTRACE_EV_TRACER_TIME, ctrace__now());
-      p = ctrace__put_uvarint(p, t->tracer_ticks);
-      p = ctrace__put_uvarint(p, t->tracer_events);
-      t->pos = p;
-    }
-    t->buf->len = (size_t)(t->pos - t->buf->data);
-    ctrace__writer_push(t->buf);
-    t->buf = NULL;
-    t->pos = t->end = NULL;
+    if (t->busy && t != ctrace__tls)
+      continue; /* stuck mid-event without a buffer: nothing complete to send */
+    ctrace__thread_finish(t, 0);
   }
   pthread_mutex_lock(&ctrace__meta_lock);
   ctrace__meta_clock_sync();

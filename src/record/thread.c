@@ -67,15 +67,22 @@ static void attach_buf(struct ctrace__thread *t, struct ctrace__buf *b, uint64_t
   t->end = b->data + b->cap - RESERVE;
 }
 
-/* Writes the DROPPED record for events lost while no buffer was free. */
+/*
+ * Writes one DROPPED record for the events lost since the last one: those
+ * dropped for want of a buffer, and those of signal handlers that
+ * interrupted an event of this thread. A handler may count one more while
+ * this runs, so reentered is taken with one atomic subtraction.
+ */
 static void note_drops(struct ctrace__thread *t, uint64_t now) {
-  if (!t->dropped)
+  uint64_t re = __atomic_load_n(&t->reentered, __ATOMIC_RELAXED);
+  if (!t->dropped && !re)
     return;
   uint8_t *p = ctrace__ev(t, CTRACE_EV_DROPPED, now);
-  p = ctrace__put_uvarint(p, t->dropped);
-  p = ctrace__put_uvarint(p, now > t->first_drop ? now - t->first_drop : 0);
+  p = ctrace__put_uvarint(p, t->dropped + re);
+  p = ctrace__put_uvarint(p, t->dropped && now > t->first_drop ? now - t->first_drop : 0);
   t->pos = p;
   t->dropped = 0;
+  __atomic_fetch_sub(&t->reentered, re, __ATOMIC_RELAXED);
 }
 
 static void count_drop(struct ctrace__thread *t) {
@@ -237,6 +244,39 @@ int ctrace__reserve_slow(struct ctrace__thread *t, size_t n) {
 }
 
 /*
+ * A thread's last records in this trace, then its buffer to the writer:
+ * pending drops, its time in the tracer (the preload's cost), and
+ * THREAD_EXIT when the thread is ending. A thread with no buffer (it was
+ * dropping) but losses to report gets a small one outside the memory
+ * budget: a loss is never silent. Caller holds ctrace__lock; t is not in
+ * the middle of an event.
+ */
+void ctrace__thread_finish(struct ctrace__thread *t, int exiting) {
+  uint64_t now = ctrace__now();
+  if (!t->buf) {
+    if (!t->dropped && !t->reentered && !exiting)
+      return;
+    struct ctrace__buf *b = ctrace__buf_new(2 * RESERVE);
+    if (!b)
+      return;
+    attach_buf(t, b, now);
+  }
+  note_drops(t, now);
+  if (t->tracer_events) {
+    uint8_t *p = ctrace__ev(t, CTRACE_EV_TRACER_TIME, now);
+    p = ctrace__put_uvarint(p, t->tracer_ticks);
+    p = ctrace__put_uvarint(p, t->tracer_events);
+    t->pos = p;
+  }
+  if (exiting)
+    t->pos = ctrace__ev(t, CTRACE_EV_THREAD_EXIT, now);
+  t->buf->len = (size_t)(t->pos - t->buf->data);
+  ctrace__writer_push(t->buf);
+  t->buf = NULL;
+  t->pos = t->end = NULL;
+}
+
+/*
  * Runs at the thread's exit (a pthread key destructor): records the exit,
  * hands the partial buffer to the writer, and forgets the thread.
  */
@@ -245,22 +285,8 @@ void ctrace__thread_exit_hook(struct ctrace__thread *t) {
   pthread_mutex_lock(&ctrace__lock);
   t->busy = 1;
   uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_acquire);
-  if (s != 0 && t->session == s && t->buf) {
-    uint64_t now = ctrace__now();
-    note_drops(t, now);
-    uint8_t *p;
-    if (t->tracer_events) { /* the preload's cost on this thread */
-      p = ctrace__ev(t, CTRACE_EV_TRACER_TIME, now);
-      p = ctrace__put_uvarint(p, t->tracer_ticks);
-      p = ctrace__put_uvarint(p, t->tracer_events);
-      t->pos = p;
-    }
-    p = ctrace__ev(t, CTRACE_EV_THREAD_EXIT, now);
-    t->pos = p;
-    t->buf->len = (size_t)(t->pos - t->buf->data);
-    ctrace__writer_push(t->buf);
-    t->buf = NULL;
-  }
+  if (s != 0 && t->session == s)
+    ctrace__thread_finish(t, 1);
   ctrace__list_remove(t);
   pthread_mutex_unlock(&ctrace__lock);
   pthread_setspecific(exit_key, NULL); /* ctrace_thread_end() came first */
