@@ -34,10 +34,9 @@ extern "C" {
 #define CTRACE__PRINTF(f, a)
 #endif
 
-#define CTRACE_VERSION_MAJOR 0
-#define CTRACE_VERSION_MINOR 1
-#define CTRACE_VERSION_PATCH 0
-#define CTRACE_VERSION_STRING "0.1.0"
+/* CTRACE_VERSION_MAJOR, _MINOR, _PATCH and _STRING ("MAJOR.MINOR.PATCH"):
+ * written by the build from the project version (meson.build). */
+#include "ctrace_version.h"
 
 /*
  * Error codes: negated errno values where one fits, private values (below
@@ -69,7 +68,7 @@ typedef enum {
 CTRACE_EXTERN const char *ctrace_strerror(int err);
 /* The symbolic name of an error code ("EBADF"); "UNKNOWN" if none. */
 CTRACE_EXTERN const char *ctrace_err_name(int err);
-/* "0.1.0" */
+/* CTRACE_VERSION_STRING of the library loaded: "MAJOR.MINOR.PATCH" */
 CTRACE_EXTERN const char *ctrace_version(void);
 
 /*
