@@ -448,6 +448,82 @@ TEST_IMPL(record_env_autostart_and_exit_stop) {
   return 0;
 }
 
+/* A program that uses the API, run with CTRACE_OUT: its start joins the
+ * trace from the environment and its stop does not end it. */
+HELPER_IMPL(record_env_join_prog) {
+  if (!ctrace_is_enabled())
+    return 3;
+  if (ctrace_start_path(argv[1]) != 0)
+    return 4;
+  CTRACE_REGION("joined");
+  ctrace_counter("x", 1);
+  if (ctrace_stop() != 0 || !ctrace_is_enabled())
+    return 5;
+  ctrace_counter("x", 2); /* after its stop: still in the trace */
+  return 0;
+}
+
+TEST_IMPL(record_env_trace_joined_by_api) {
+  const char *own = test_path("own.ctrace");
+  char *env[] = {env_entry("CTRACE_OUT", test_path("joined.ctrace")), NULL};
+  char *argv[] = {(char *)test_self_path, "--helper", "record_env_join_prog", (char *)own, NULL};
+  ASSERT_EQ(test_run(argv, env, NULL, NULL), 0);
+  ASSERT_NE(access(own, F_OK), 0); /* one trace: CTRACE_OUT's */
+  ctrace_reader *r = open_trace(test_path("joined.ctrace"));
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_REGION_BEGIN), 1);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_COUNTER), 2);
+  ctrace_reader_close(r);
+
+  /* The README's API example: exits 0 and writes only CTRACE_OUT's trace. */
+  const char *http_own = test_path("http-own.ctrace");
+  char *henv[] = {env_entry("CTRACE_OUT", test_path("http-env.ctrace")), NULL};
+  char *hargv[] = {(char *)test_build_path("examples/http_task"), (char *)http_own, "2", NULL};
+  ASSERT_EQ(test_run(hargv, henv, NULL, NULL), 0);
+  ASSERT_NE(access(http_own, F_OK), 0);
+  r = open_trace(test_path("http-env.ctrace"));
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_TASK_BEGIN), 4); /* 2 gets, 2 requests */
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* The README's compile line under the linker's --as-needed (Debian's gcc
+ * default): a program that calls no ctrace function keeps libctrace, and
+ * CTRACE_OUT traces it. The .pc of this build, pointed at the build tree. */
+TEST_IMPL(record_env_survives_as_needed) {
+  char src[4096], prog[4096], build[4096];
+  snprintf(src, sizeof src, "%s", test_path("noapi.c"));
+  snprintf(prog, sizeof prog, "%s", test_path("noapi"));
+  snprintf(build, sizeof build, "%s", test_build_path(""));
+  static const char text[] = "#include <unistd.h>\nint main(void) { return getpid() > 0 ? 0 : 1; }\n";
+  ASSERT_EQ(test_write_file(src, text, sizeof text - 1), 0);
+  static char cmd[32768];
+  snprintf(cmd, sizeof cmd,
+           "command -v cc >/dev/null && command -v pkg-config >/dev/null || exit 77; "
+           "cc -Wl,--as-needed -o '%s' '%s' -I'%s/include' $(pkg-config --define-variable=libdir='%s' "
+           "--define-variable=includedir='%s/include' --cflags --libs '%s/meson-private/ctrace.pc')",
+           prog, src, build, build, test_source_dir, build);
+  char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+  char *err = NULL;
+  int rc = test_run(sh, NULL, NULL, &err);
+  if (rc == TEST_SKIP)
+    RETURN_SKIP("no cc or pkg-config");
+  if (rc != 0)
+    fprintf(stderr, "# %s\n", err);
+  free(err);
+  ASSERT_EQ(rc, 0);
+  char *env[] = {env_entry("CTRACE_OUT", test_path("noapi.ctrace")),
+                 env_entry("LD_LIBRARY_PATH", build), NULL};
+  char *argv[] = {prog, NULL};
+  ASSERT_EQ(test_run(argv, env, NULL, NULL), 0);
+  ctrace_reader *r = open_trace(test_path("noapi.ctrace"));
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_nprocesses(r), 1);
+  ctrace_reader_close(r);
+  return 0;
+}
+
 TEST_IMPL(record_forgotten_stop_completes_at_exit) {
   char *argv[] = {(char *)test_self_path, "--helper", "record_forgot_stop_prog",
                   (char *)test_path("forgot.ctrace"), NULL};

@@ -19,9 +19,6 @@ PL_REAL_FUNCS(PL_DEFINE_REAL)
 struct ctrace__pl_config ctrace__pl;
 struct ctrace__pl_waiter ctrace__pl_waiters[PL_WAITER_SLOTS];
 
-/* Marker that libctrace.so's autostart looks for (dlsym): when the preload
- * is present, it owns CTRACE_OUT and libctrace.so's API calls bind here. */
-PL_EXPORT const int ctrace_preload_present = 1;
 
 struct real_entry {
   const char *name, *version;
@@ -213,11 +210,25 @@ void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, sockle
   finish(t, p + len, t0);
 }
 
-/* Runs before the recorder's own constructor (priority 101 < default):
- * every real function is known before anything can be traced. */
+/* What the preload changes in the recorder (src/record/record.h). The
+ * program's API calls bind to this library's copy of the recorder (it comes
+ * first in the search order), which then owns CTRACE_OUT. */
+static void start_env(void) {
+  ctrace__pl_start_trace(0);
+}
+
+static const struct ctrace__hooks hooks = {
+    .start_env = start_env,
+    .fork_child = ctrace__pl_fork_child,
+    .records_threads = 1,
+};
+
+/* Runs before the recorder's own constructor (priority 101 < default),
+ * which starts the trace through the hooks: every real function is known
+ * before anything can be traced. */
 __attribute__((constructor(101))) static void preload_init(void) {
   ctrace__guard++;
   resolve_all();
   ctrace__guard--;
-  ctrace__pl_start_trace(0);
+  ctrace__set_hooks(&hooks);
 }

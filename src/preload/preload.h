@@ -219,5 +219,7 @@ int ctrace__pl_is_trace_fd(int fd);
 
 /* Process-level (proc.c): starts the trace of this image, or of a fork child. */
 void ctrace__pl_start_trace(int is_fork_child);
+/* The recorder's fork_child hook: the child's own trace. */
+void ctrace__pl_fork_child(void);
 
 #endif /* CTRACE_PRELOAD_H */

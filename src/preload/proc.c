@@ -197,7 +197,7 @@ void ctrace__pl_start_trace(int is_fork_child) {
   }
   ctrace__guard--;
   if (!err) {
-    err = ctrace__start_preload(fd);
+    err = ctrace__start_env(fd);
     if (err)
       PL_REAL(close)(fd);
   }
@@ -213,13 +213,9 @@ void ctrace__pl_start_trace(int is_fork_child) {
 
 /* ---- fork ---- */
 
-static void fork_child_hook(void) {
+void ctrace__pl_fork_child(void) {
   ctrace__pl.families = 0; /* nothing is recorded until the child's own trace */
   ctrace__pl_start_trace(1);
-}
-
-__attribute__((constructor(102))) static void proc_init(void) {
-  ctrace__fork_child_hook = fork_child_hook;
 }
 
 PL_EXPORT pid_t fork(void) {

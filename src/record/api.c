@@ -5,7 +5,6 @@
  */
 #include "record.h"
 
-#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,18 +212,9 @@ static void *spawn_trampoline(void *p) {
   return a.fn(a.arg);
 }
 
-/* Under libctrace-preload.so, pthread_create() itself records creation and
- * start: doing it here too would record every thread twice. */
-static int preload_records_threads(void) {
-  static int known = -1;
-  if (known < 0)
-    known = dlsym(RTLD_DEFAULT, "ctrace_preload_present") != NULL;
-  return known;
-}
-
 int ctrace_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
                           void *arg) {
-  if (preload_records_threads())
+  if (ctrace__hooks->records_threads) /* under libctrace-preload.so */
     return pthread_create(thread, attr, fn, arg);
   struct spawn_arg *a = malloc(sizeof *a);
   if (!a)

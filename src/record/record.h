@@ -185,16 +185,36 @@ void ctrace__list_remove(struct ctrace__thread *t);
 void ctrace__threads_fork_child(void);
 void ctrace__tid_reset_after_fork(void);
 void ctrace__thread_set_name_local(const char *name);
-/* Hook run in the child after fork (set by the preload library); may start
- * a new trace. */
-extern void (*ctrace__fork_child_hook)(void);
 int ctrace__start(int fd, int owned);
-/* The preload's start: the program's own start/stop calls then join this
- * trace instead of failing or ending it. */
-int ctrace__start_preload(int fd);
-/* Stops whoever started the trace (ctrace_stop() does not stop the
- * preload's). */
+/* Starts the trace from the environment (CTRACE_OUT) on fd, closed at stop:
+ * the program's own start/stop calls then join this trace instead of
+ * failing or ending it; it stops at exit. */
+int ctrace__start_env(int fd);
+/* Stops whoever started the trace (ctrace_stop() does not stop a trace
+ * from the environment). */
 int ctrace__stop(void);
+
+/*
+ * Hooks: what a library built on the recorder (src/preload) changes in it.
+ * That library passes its table once, from a constructor that runs before
+ * the recorder's (priority below the default), so before any trace starts;
+ * the recorder never looks its users up. A NULL or 0 member keeps the
+ * recorder's own behaviour.
+ */
+struct ctrace__hooks {
+  /* Starts this process image's trace from the environment in place of the
+   * recorder's own CTRACE_OUT start (the preload names the files of forked
+   * and exec'd processes); it calls ctrace__start_env(). */
+  void (*start_env)(void);
+  /* Runs in the child after fork, the parent's trace forgotten; may start
+   * the child's own. */
+  void (*fork_child)(void);
+  /* pthread_create() itself records creation and start: the API's
+   * ctrace_pthread_create() then only calls it. */
+  int records_threads;
+};
+extern const struct ctrace__hooks *ctrace__hooks; /* never NULL */
+void ctrace__set_hooks(const struct ctrace__hooks *hooks);
 
 /* ---- configuration (config.c), one table ---- */
 enum ctrace__stack_mode { CTRACE__STACKS_NONE, CTRACE__STACKS_BLOCKING, CTRACE__STACKS_ALL };

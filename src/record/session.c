@@ -6,7 +6,6 @@
  */
 #include "record.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/membarrier.h>
@@ -20,7 +19,12 @@
 pthread_mutex_t ctrace__lock = PTHREAD_MUTEX_INITIALIZER;
 _Atomic uint32_t ctrace__session;
 int ctrace__need_fence = 1; /* until membarrier is known to work */
-void (*ctrace__fork_child_hook)(void);
+static const struct ctrace__hooks no_hooks;
+const struct ctrace__hooks *ctrace__hooks = &no_hooks;
+
+void ctrace__set_hooks(const struct ctrace__hooks *hooks) {
+  ctrace__hooks = hooks ? hooks : &no_hooks;
+}
 
 static uint32_t last_session; /* ids are never reused in a process */
 static int active;
@@ -29,16 +33,17 @@ static int hooks_installed;
 static int autostarted;
 
 /*
- * A trace started by the preload library (`ctrace run`) belongs to it: a
- * program that also uses the API records into that one trace, so its own
- * ctrace_start_*() calls succeed without starting anything and its
- * ctrace_stop() ends nothing (the preload stops at exit).
+ * A trace started from the environment (CTRACE_OUT, by autostart() below or
+ * by the hooks' start_env) belongs to it: a program that also uses the API
+ * records into that one trace, so its own ctrace_start_*() calls succeed
+ * without starting anything and its ctrace_stop() ends nothing (the trace
+ * stops at exit).
  */
-static int preload_owned; /* under ctrace__lock */
+static int env_owned; /* under ctrace__lock */
 
-static int joins_preload_trace(void) {
+static int joins_env_trace(void) {
   pthread_mutex_lock(&ctrace__lock);
-  int yes = preload_owned && active;
+  int yes = env_owned && active;
   pthread_mutex_unlock(&ctrace__lock);
   return yes;
 }
@@ -130,7 +135,7 @@ int ctrace_start_fd(int fd) {
   int err = check_fd(fd);
   if (err)
     return err;
-  if (joins_preload_trace())
+  if (joins_env_trace())
     return 0;
   return ctrace__start(fd, 0);
 }
@@ -138,7 +143,7 @@ int ctrace_start_fd(int fd) {
 int ctrace_start_path(const char *path) {
   if (!path || !*path)
     return CTRACE_EINVAL;
-  if (joins_preload_trace())
+  if (joins_env_trace())
     return 0;
   if (ctrace_is_enabled())
     return CTRACE_EALREADY;
@@ -231,24 +236,24 @@ int ctrace__stop(void) {
   pthread_mutex_unlock(&ctrace__meta_lock);
   int err = ctrace__writer_stop();
   active = 0;
-  preload_owned = 0;
+  env_owned = 0;
   pthread_mutex_unlock(&ctrace__lock);
   ctrace__guard--;
   return err;
 }
 
-int ctrace__start_preload(int fd) {
+int ctrace__start_env(int fd) {
   int err = ctrace__start(fd, 1);
   if (!err) {
     pthread_mutex_lock(&ctrace__lock);
-    preload_owned = 1;
+    env_owned = 1;
     pthread_mutex_unlock(&ctrace__lock);
   }
   return err;
 }
 
 int ctrace_stop(void) {
-  if (joins_preload_trace())
+  if (joins_env_trace())
     return 0;
   return ctrace__stop();
 }
@@ -285,28 +290,48 @@ static void fork_child(void) {
   ctrace__writer_fork_child();
   atomic_store(&ctrace__session, 0);
   active = 0;
-  preload_owned = 0; /* the preload's fork hook starts the child's own */
+  env_owned = 0; /* the fork_child hook may start the child's own */
   ctrace__need_fence = 1; /* membarrier registration is per process */
   ctrace__threads_fork_child();
   pthread_mutex_lock(&ctrace__meta_lock);
   ctrace__meta_reset();
   pthread_mutex_unlock(&ctrace__meta_lock);
   ctrace__guard--;
-  if (ctrace__fork_child_hook)
-    ctrace__fork_child_hook();
+  if (ctrace__hooks->fork_child)
+    ctrace__hooks->fork_child();
+}
+
+/* This copy's own ctrace_is_enabled, whoever else defines the name. */
+extern __typeof__(ctrace_is_enabled) ctrace__is_enabled_here
+    __attribute__((alias("ctrace_is_enabled"), visibility("hidden")));
+
+/*
+ * Whether the program's ctrace_* calls reach this copy of the recorder. A
+ * process may hold two: libctrace.so, and libctrace-preload.so (which has
+ * its own) loaded before it by LD_PRELOAD. The dynamic linker binds every
+ * call of the API, and the address read here, to the first library that
+ * defines it; only that copy records, and the other leaves CTRACE_OUT alone.
+ */
+static int api_bound_here(void) {
+  int (*volatile bound)(void) = ctrace_is_enabled;
+  return bound == ctrace__is_enabled_here;
 }
 
 /* CTRACE_OUT=FILE: trace from before main() to exit(). */
 __attribute__((constructor)) static void autostart(void) {
-  /* Under libctrace-preload.so the preload owns CTRACE_OUT (it names the
-   * files of forked and exec'd processes), and the API calls of a program
-   * linked with libctrace bind to the preload's copy: one trace. */
-  if (dlsym(RTLD_DEFAULT, "ctrace_preload_present"))
+  if (!api_bound_here())
     return;
+  if (ctrace__hooks->start_env) {
+    ctrace__hooks->start_env();
+    return;
+  }
   const char *out = getenv("CTRACE_OUT");
   if (!out || !*out)
     return;
-  int err = ctrace_start_path(out);
+  int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err = fd < 0 ? -errno : ctrace__start_env(fd);
+  if (err && fd >= 0)
+    close(fd);
   if (err)
     fprintf(stderr, "ctrace: cannot trace to %s: %s\n", out, ctrace_strerror(err));
   else
