@@ -3,6 +3,9 @@
  * demand (see reader.h for the contract). Not symbolization (symbolize.c)
  * nor any analysis (src/analyze/).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r, also when built outside meson (the fuzzer) */
+#endif
 #include "reader.h"
 
 #include <errno.h>
