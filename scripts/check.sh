@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Source checks that keep the house rules true (STYLE.md rule 23):
+# Source checks that keep the house rules true:
 #  1. libctrace exports exactly the functions ctrace.h declares
 #  2. no banned functions (sprintf, strcpy, strcat, gets, atoi) in src/
-#  3. modules include only headers of modules upstream of them
+#  3. no back-reference from a layer to one above it (docs/ARCHITECTURE.md):
+#     a. includes: modules include only headers of modules upstream of them
+#     b. the build: src/X/meson.build uses only libraries of layers upstream
+#        of X, and compiles only sources of its own folder
+#     c. symbol lookups by name: no dlsym/dlvsym of a ctrace name, and no
+#        lookup in the global scope (RTLD_DEFAULT), in the libraries below
+#        the preload (src/format, src/record): a layer learns of the ones
+#        above it only through what they pass it (the recorder's hooks)
 # Usage: scripts/check.sh [BUILD_DIR]   (exit 1 on any violation)
 set -u
 cd "$(dirname "$0")/.."
@@ -56,6 +63,33 @@ for dir in src/*/; do
     esac
   done < <(grep -rnE '#include "\.\./[a-z]+/' "$dir" --include='*.c' --include='*.h')
 done
+
+# 3b. the build graph: a folder's meson.build names the libraries (X_dep,
+# X_lib, X_a, X_src) of upstream layers only, and no source of another
+# folder of src/ (the tests' programs and benchmarks are not layers)
+for mb in src/*/meson.build; do
+  mod=$(basename "$(dirname "$mb")")
+  allowed=$(upstream "$mod")
+  [ -n "$allowed" ] || continue
+  while IFS=: read -r lineno used; do
+    case " $allowed " in
+      *" $used "*) ;;
+      *) echo "check: $mb:$lineno uses the $used layer's library, which is not upstream of src/$mod"; bad=1 ;;
+    esac
+  done < <(grep -noE '\b(format|record|preload|read|analyze|serve|cli)_(dep|lib|a|src)\b' "$mb" |
+           sed -E 's/^([0-9]+):([a-z]+)_.*/\1:\2/' | sort -u)
+  if grep -nE "['\"]\.\./[a-z]+/" "$mb" | grep -vE "\.\./\.\./(tests|bench)/"; then
+    echo "check: $mb compiles sources of another folder of src/ (above): each folder builds its own"
+    bad=1
+  fi
+done
+
+# 3c. symbol lookups by name across layers
+if grep -rnE 'dl(v)?sym *\([^,]*, *"ctrace|RTLD_DEFAULT' src/format src/record \
+    --include='*.c' --include='*.h'; then
+  echo "check: symbol lookups by name in the recorder (above): pass hooks down instead (record.h)"
+  bad=1
+fi
 
 # 4. the README's environment table is the one of src/record/config.h
 python3 scripts/gen-readme-env.py --check || bad=1
