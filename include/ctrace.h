@@ -86,8 +86,10 @@ CTRACE_EXTERN const char *ctrace_version(void);
  * incomplete but the program is unaffected.
  *
  * A program linked with libctrace and run with CTRACE_OUT=FILE in its
- * environment starts tracing before main() and stops at exit(). A forgotten
- * ctrace_stop() is done at normal exit too.
+ * environment starts tracing before main() and stops at exit(). Its own
+ * ctrace_start_*() calls then join that trace (they return 0 and start
+ * nothing) and its ctrace_stop() ends nothing; likewise under `ctrace run`.
+ * A forgotten ctrace_stop() is done at normal exit too.
  */
 CTRACE_EXTERN int ctrace_start_fd(int fd);
 CTRACE_EXTERN int ctrace_start_path(const char *path);
