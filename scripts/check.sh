@@ -38,15 +38,17 @@ if grep -rnE '\b(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol)\s*\(' src/ inclu
 fi
 
 # 3. include layering: src/A may include src/B only when B is upstream of A
+# (base: header-only helpers, growable arrays and hashes, below everything)
 upstream() {
   case $1 in
-    format)  echo "format" ;;
-    record)  echo "format record" ;;
-    preload) echo "format record preload" ;;
-    read)    echo "format read" ;;
-    analyze) echo "format read analyze" ;;
-    serve)   echo "format read analyze serve" ;;
-    cli)     echo "format record read analyze serve preload cli" ;;
+    base)    echo "base" ;;
+    format)  echo "base format" ;;
+    record)  echo "base format record" ;;
+    preload) echo "base format record preload" ;;
+    read)    echo "base format read" ;;
+    analyze) echo "base format read analyze" ;;
+    serve)   echo "base format read analyze serve" ;;
+    cli)     echo "base format record read analyze serve preload cli" ;;
   esac
 }
 for dir in src/*/; do
