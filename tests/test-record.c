@@ -463,6 +463,12 @@ HELPER_IMPL(record_env_join_prog) {
   return 0;
 }
 
+HELPER_IMPL(record_env_static_prog) {
+  ctrace_counter("x", 1); /* into this program's own, idle copy */
+  usleep(20000);
+  return 0;
+}
+
 TEST_IMPL(record_env_trace_joined_by_api) {
   const char *own = test_path("own.ctrace");
   char *env[] = {env_entry("CTRACE_OUT", test_path("joined.ctrace")), NULL};
@@ -484,6 +490,28 @@ TEST_IMPL(record_env_trace_joined_by_api) {
   r = open_trace(test_path("http-env.ctrace"));
   ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
   ASSERT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_TASK_BEGIN), 4); /* 2 gets, 2 requests */
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* A program with its own copy of the recorder (this runner is linked with
+ * it statically) run under the preload: the preload's trace is the one
+ * written, and the program's copy does not write into the same file. */
+TEST_IMPL(record_env_one_writer_under_preload) {
+  const char *pre = test_build_path("src/preload/libctrace-preload.so");
+  if (access(pre, R_OK) != 0)
+    RETURN_SKIP("no preload library");
+  char *env[] = {env_entry("CTRACE_OUT", test_path("static.ctrace")), env_entry("LD_PRELOAD", pre),
+                 NULL};
+  char *argv[] = {(char *)test_self_path, "--helper", "record_env_static_prog", NULL};
+  char *err = NULL;
+  ASSERT_EQ(test_run(argv, env, NULL, &err), 0);
+  ASSERT_STR_CONTAINS(err, "is written by another trace");
+  free(err);
+  ctrace_reader *r = open_trace(test_path("static.ctrace"));
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_nprocesses(r), 1);
+  ASSERT_GE(ctrace_reader_nevents_kind(r, CTRACE_EV_WAIT), 1); /* the preload's sleep */
   ctrace_reader_close(r);
   return 0;
 }

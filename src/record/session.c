@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -242,8 +243,25 @@ int ctrace__stop(void) {
   return err;
 }
 
+/*
+ * One writer per file from the environment: an exclusive lock on the open
+ * file, held until it is closed at stop. Another recorder that finds it
+ * taken leaves it alone: a copy linked statically into a program run under
+ * the preload (whose API binds to that copy, not the preload's), or another
+ * process given the same CTRACE_OUT (a child exec'd with it). A file system
+ * without locks is not checked.
+ */
+static int lock_trace_file(int fd) {
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+    return 0;
+  return CTRACE_EALREADY;
+}
+
 int ctrace__start_env(int fd) {
-  int err = ctrace__start(fd, 1);
+  int err = lock_trace_file(fd);
+  if (err)
+    return err;
+  err = ctrace__start(fd, 1);
   if (!err) {
     pthread_mutex_lock(&ctrace__lock);
     env_owned = 1;
@@ -328,11 +346,19 @@ __attribute__((constructor)) static void autostart(void) {
   const char *out = getenv("CTRACE_OUT");
   if (!out || !*out)
     return;
-  int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  int err = fd < 0 ? -errno : ctrace__start_env(fd);
+  /* Truncated only once this trace holds it (lock_trace_file). */
+  int fd = open(out, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  int err = fd < 0 ? -errno : lock_trace_file(fd);
+  if (!err && ftruncate(fd, 0) != 0)
+    err = -errno;
+  if (!err)
+    err = ctrace__start_env(fd);
   if (err && fd >= 0)
     close(fd);
-  if (err)
+  if (err == CTRACE_EALREADY)
+    fprintf(stderr, "ctrace: %s is written by another trace (of this or another process):"
+                    " this program's ctrace_* calls record nothing\n", out);
+  else if (err)
     fprintf(stderr, "ctrace: cannot trace to %s: %s\n", out, ctrace_strerror(err));
   else
     autostarted = 1;
