@@ -19,7 +19,6 @@ PL_REAL_FUNCS(PL_DEFINE_REAL)
 struct ctrace__pl_config ctrace__pl;
 struct ctrace__pl_waiter ctrace__pl_waiters[PL_WAITER_SLOTS];
 
-
 struct real_entry {
   const char *name, *version;
   void **slot;

@@ -337,12 +337,12 @@ static int api_bound_here(void) {
 
 /* CTRACE_OUT=FILE: trace from before main() to exit(). */
 __attribute__((constructor)) static void autostart(void) {
-  if (!api_bound_here())
-    return;
   if (ctrace__hooks->start_env) {
     ctrace__hooks->start_env();
     return;
   }
+  if (!api_bound_here())
+    return;
   const char *out = getenv("CTRACE_OUT");
   if (!out || !*out)
     return;
