@@ -3,6 +3,8 @@
  */
 #include "stats.h"
 
+#include "states.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +73,7 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
     ctrace_cursor_init(&c, r, i);
     while (ctrace_cursor_next(&c, &ev)) {
       switch (ev.kind) {
-      case CTRACE_EV_TASK_BEGIN:
+      case CTRACE_EV_TASK_BEGIN: {
         if (nopen == capopen) {
           size_t nc = capopen ? capopen * 2 : 64;
           void *nv = realloc(open, nc * sizeof *open);
@@ -80,8 +82,10 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
           open = nv;
           capopen = nc;
         }
-        open[nopen++] = (struct open_task){ev.f[0], (uint32_t)ev.f[2], ev.ticks};
+        struct ctrace_ev_task_begin tb = CTRACE_EV(task_begin, &ev);
+        open[nopen++] = (struct open_task){tb.task, (uint32_t)tb.name, ev.ticks};
         break;
+      }
       case CTRACE_EV_TASK_END:
         if (nends == capends) {
           size_t nc = capends ? capends * 2 : 64;
@@ -91,14 +95,16 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
           ends = nv;
           capends = nc;
         }
-        ends[nends++] = (struct open_task){ev.f[0], 0, ev.ticks};
+        ends[nends++] = (struct open_task){CTRACE_EV(task_end, &ev).task, 0, ev.ticks};
         break;
       case CTRACE_EV_REGION_BEGIN:
-        if (count_name(&st->region_names, &st->nregion_names, (uint32_t)ev.f[1], 0) < 0)
+        if (count_name(&st->region_names, &st->nregion_names,
+                       (uint32_t)CTRACE_EV(region_begin, &ev).name, 0) < 0)
           goto oom;
         break;
       case CTRACE_EV_WAIT:
-        if (ev.f[0] == CTRACE_WAIT_SLEEP)
+        /* families by the state the call put the thread in (states.h) */
+        if (ctrace_state_of_wait(CTRACE_EV(wait, &ev).reason) == CTRACE_ST_SLEEP)
           st->sleep_events++;
         else
           st->sync_events++;
@@ -106,14 +112,16 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
       case CTRACE_EV_WAKE:
         st->sync_events++;
         break;
-      case CTRACE_EV_SYSCALL:
-        if (ev.f[1] == CTRACE_SC_NET)
+      case CTRACE_EV_SYSCALL: {
+        unsigned state = ctrace_state_of_syscall(CTRACE_EV(syscall, &ev).class);
+        if (state == CTRACE_ST_NET)
           st->net_events++;
-        else if (ev.f[1] == CTRACE_SC_POLL)
+        else if (state == CTRACE_ST_POLL)
           st->poll_events++;
         else
           st->io_events++;
         break;
+      }
       case CTRACE_EV_SOCKADDR:
         st->net_events++;
         break;
