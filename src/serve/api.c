@@ -194,12 +194,17 @@ static int param_thread(struct params *p, const struct ctrace_view *v, const cha
   return 0;
 }
 
-static const char *const STATE_KEYS[CTRACE_ST_COUNT] = {"running", "sync", "net", "io",
-                                                         "poll", "sleep", "syscall"};
+/* {"running": ns, ...}: every reported state (states.h), and any other
+ * state only when some time was spent in it. */
 static void json_states(FILE *f, const uint64_t *ns) {
   fputc('{', f);
-  for (unsigned s = 0; s < CTRACE_ST_COUNT; s++)
-    fprintf(f, "%s\"%s\":%" PRIu64, s ? "," : "", STATE_KEYS[s], ns[s]);
+  int first = 1;
+  for (unsigned s = 0; s < CTRACE_ST_COUNT; s++) {
+    if (!ctrace_state_reported(s) && !ns[s])
+      continue;
+    fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", ctrace_state_name(s), ns[s]);
+    first = 0;
+  }
   fputc('}', f);
 }
 
@@ -674,67 +679,89 @@ static void json_event_fields(struct ctrace_view *v, FILE *f, uint32_t th, const
   uint64_t stack = 0;
   switch (ev->kind) {
   case CTRACE_EV_WAIT: {
-    const char *reason = ctrace__wait_reason_name(ev->f[0]);
+    struct ctrace_ev_wait w = CTRACE_EV(wait, ev);
     fputs(",\"reason\":", f);
-    json_str(f, reason ? reason : "?");
-    fprintf(f, ",\"object\":\"0x%" PRIx64 "\"", ev->f[1]);
-    int64_t s = ev->f[2] < ev->ticks ? ctrace_reader_ns(r, ev->ticks - ev->f[2]) : t;
+    json_str(f, ctrace__wait_reason_name(w.reason));
+    fprintf(f, ",\"object\":\"0x%" PRIx64 "\"", w.object);
+    int64_t s = w.dur < ev->ticks ? ctrace_reader_ns(r, ev->ticks - w.dur) : t;
     if (with_dur)
       fprintf(f, ",\"dur_ns\":%" PRId64, t - s);
-    stack = ev->f[3];
+    stack = w.stack;
     break;
   }
   case CTRACE_EV_SYSCALL: {
-    const char *call = ctrace__syscall_name(ev->f[0]);
-    const char *cls = ctrace__syscall_class_name(ev->f[1]);
-    int64_t res = ctrace__unzigzag(ev->f[3]);
-    int64_t s = ev->f[4] < ev->ticks ? ctrace_reader_ns(r, ev->ticks - ev->f[4]) : t;
+    struct ctrace_ev_syscall c = CTRACE_EV(syscall, ev);
+    int64_t s = c.dur < ev->ticks ? ctrace_reader_ns(r, ev->ticks - c.dur) : t;
     fputs(",\"call\":", f);
-    json_str(f, call ? call : "?");
+    json_str(f, ctrace__syscall_name(c.call));
     fputs(",\"class\":", f);
-    json_str(f, cls ? cls : "?");
-    fprintf(f, ",\"fd\":%" PRId64 ",\"result\":%" PRId64, (int64_t)(int32_t)ev->f[2], res);
+    json_str(f, ctrace__syscall_class_name(c.class));
+    fprintf(f, ",\"fd\":%" PRId64 ",\"result\":%" PRId64, (int64_t)(int32_t)c.fd, c.result);
     if (with_dur)
       fprintf(f, ",\"dur_ns\":%" PRId64, t - s);
-    if (syscall_moves_bytes(ev->f[0]) && res >= 0)
-      fprintf(f, ",\"bytes\":%" PRId64, res);
-    const struct ctrace_tl_peer *pe = ctrace_timeline_peer(v->tl, th, (uint32_t)ev->f[2], t);
-    if (pe && ev->f[1] == CTRACE_SC_NET) {
+    if (syscall_moves_bytes(c.call) && c.result >= 0)
+      fprintf(f, ",\"bytes\":%" PRId64, c.result);
+    const struct ctrace_tl_peer *pe = ctrace_timeline_peer(v->tl, th, (uint32_t)c.fd, t);
+    if (pe && c.class == CTRACE_SC_NET) {
       fputs(",\"peer\":", f);
       json_peer(f, pe);
     }
-    stack = ev->f[5];
+    stack = c.stack;
+    break;
+  }
+  case CTRACE_EV_PENDING: {
+    /* a call that had not returned when the trace stopped */
+    struct ctrace_ev_pending pd = CTRACE_EV(pending, ev);
+    if (pd.reason) {
+      fputs(",\"reason\":", f);
+      json_str(f, ctrace__wait_reason_name(pd.reason));
+      fprintf(f, ",\"object\":\"0x%" PRIx64 "\"", pd.object);
+    } else {
+      fputs(",\"call\":", f);
+      json_str(f, ctrace__syscall_name(pd.call));
+      fputs(",\"class\":", f);
+      json_str(f, ctrace__syscall_class_name(pd.class));
+    }
+    stack = pd.stack;
     break;
   }
   case CTRACE_EV_WAKE: {
-    const char *reason = ctrace__wait_reason_name(ev->f[2]);
-    fprintf(f, ",\"woken_tid\":%" PRIu64 ",\"object\":\"0x%" PRIx64 "\",\"reason\":", ev->f[0],
-            ev->f[1]);
-    json_str(f, reason ? reason : "?");
-    stack = ev->f[3];
+    struct ctrace_ev_wake wk = CTRACE_EV(wake, ev);
+    fprintf(f, ",\"woken_tid\":%" PRIu64 ",\"object\":\"0x%" PRIx64 "\",\"reason\":", wk.tid,
+            wk.object);
+    json_str(f, ctrace__wait_reason_name(wk.reason));
+    stack = wk.stack;
     break;
   }
-  case CTRACE_EV_REGION_BEGIN:
-    fprintf(f, ",\"task\":%" PRIu64 ",\"name\":", ev->f[0]);
-    json_sid(v, f, ev->f[1]);
-    stack = ev->f[2];
+  case CTRACE_EV_REGION_BEGIN: {
+    struct ctrace_ev_region_begin rb = CTRACE_EV(region_begin, ev);
+    fprintf(f, ",\"task\":%" PRIu64 ",\"name\":", rb.task);
+    json_sid(v, f, rb.name);
+    stack = rb.stack;
     break;
-  case CTRACE_EV_TASK_BEGIN:
-    fprintf(f, ",\"task\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"name\":", ev->f[0], ev->f[1]);
-    json_sid(v, f, ev->f[2]);
-    stack = ev->f[3];
+  }
+  case CTRACE_EV_TASK_BEGIN: {
+    struct ctrace_ev_task_begin tb = CTRACE_EV(task_begin, ev);
+    fprintf(f, ",\"task\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"name\":", tb.task, tb.parent);
+    json_sid(v, f, tb.name);
+    stack = tb.stack;
     break;
-  case CTRACE_EV_LOG:
-    fprintf(f, ",\"task\":%" PRIu64 ",\"category\":", ev->f[0]);
-    json_sid(v, f, ev->f[1]);
+  }
+  case CTRACE_EV_LOG: {
+    struct ctrace_ev_log lg = CTRACE_EV(log, ev);
+    fprintf(f, ",\"task\":%" PRIu64 ",\"category\":", lg.task);
+    json_sid(v, f, lg.category);
     fputs(",\"message\":", f);
     ctrace_json_string(f, (const char *)ev->blob, ev->blob_len);
-    stack = ev->f[2];
+    stack = lg.stack;
     break;
-  case CTRACE_EV_THREAD_CREATE:
-    fprintf(f, ",\"link\":%" PRIu64, ev->f[0]);
-    stack = ev->f[1];
+  }
+  case CTRACE_EV_THREAD_CREATE: {
+    struct ctrace_ev_thread_create tc = CTRACE_EV(thread_create, ev);
+    fprintf(f, ",\"link\":%" PRIu64, tc.link);
+    stack = tc.stack;
     break;
+  }
   default:
     break;
   }
@@ -823,11 +850,17 @@ static void api_event(struct ctrace_view *v, struct params *p, struct ctrace_rep
     FILE *f = j.f;
     fprintf(f, "{\"kind\":\"span\",\"tid\":%u,\"state\":\"%s\",\"start_ns\":%" PRId64
                ",\"end_ns\":%" PRId64 ",\"dur_ns\":%" PRId64,
-            t->tid, ctrace_tl_state_name(st), s, e, e - s);
+            t->tid, ctrace_state_name(st), s, e, e - s);
     if (st != CTRACE_ST_RUNNING) {
       ctrace_event ev;
+      /* the call that made the span: it ends there, or, still in progress
+       * at the end, was recorded by a PENDING at the trace's stop */
+      int at_end = s == t->at_end_ns;
       static const uint8_t kb[] = {CTRACE_EV_WAIT, CTRACE_EV_SYSCALL};
-      if (find_event(v, th, e, kb, 2, &ev) == 0)
+      static const uint8_t kp[] = {CTRACE_EV_PENDING};
+      if (at_end)
+        fputs(",\"in_progress_at_end\":true", f);
+      if (at_end ? find_event(v, th, e, kp, 1, &ev) == 0 : find_event(v, th, e, kb, 2, &ev) == 0)
         json_event_fields(v, f, th, &ev, 0); /* the span's dur_ns is the call's */
       /* who woke it: a WAKE naming this thread during the span (or right at
        * its end: the waker may record just after the wait returned) */
