@@ -28,7 +28,9 @@
  */
 #include "chrome.h"
 
+#include "hash.h"
 #include "states.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,13 @@ struct task {
   int64_t ns;   /* creations: when */
 };
 
+/* Tasks or creations by id: the entries in order of first use, and a hash
+ * table from id to their index. */
+struct idtab {
+  struct ctrace_vec v; /* struct task */
+  struct ctrace_hash h;
+};
+
 struct ob {
   char *p;
   size_t n, cap;
@@ -74,10 +83,8 @@ struct cw {
   int n;              /* events written */
   struct thr *th;
   uint32_t nth;
-  struct task *tasks; /* open addressing on task id */
-  size_t ntasks, captasks;
-  struct task *links; /* THREAD_CREATE by link, until its THREAD_START */
-  size_t nlinks, caplinks;
+  struct idtab tasks; /* by task id */
+  struct idtab links; /* THREAD_CREATE by link, until its THREAD_START */
   char **stacks;      /* stacks[id]: the JSON array of its frames, made on first use */
   uint32_t nstacks;
   uint64_t next_flow;
@@ -326,39 +333,24 @@ static void end_event(struct cw *w, uint64_t stack) {
   w->nargs = 0;
 }
 
-/* ---- tasks: id -> name, open addressing (ids are never 0) ---- */
+/* ---- tasks and creations by id (ids are never 0) ---- */
 
-/* The slot of id in table *v (n used, cap slots), growing it; NULL when out
- * of memory. Callers count a new entry in *n. */
-static struct task *id_slot(struct cw *w, struct task **v, size_t *n, size_t *cap, uint64_t id) {
-  if ((*n + 1) * 2 > *cap) {
-    size_t nc = *cap ? *cap * 2 : 256;
-    struct task *nt = calloc(nc, sizeof *nt);
-    if (!nt) {
-      w->oom = 1;
-      return NULL;
-    }
-    for (size_t i = 0; i < *cap; i++) {
-      if (!(*v)[i].id)
-        continue;
-      size_t j = ((*v)[i].id * 0x9e3779b97f4a7c15ull >> 20) & (nc - 1);
-      while (nt[j].id)
-        j = (j + 1) & (nc - 1);
-      nt[j] = (*v)[i];
-    }
-    free(*v);
-    *v = nt;
-    *cap = nc;
+/* The entry of id in t, a new empty one (id 0) when absent; NULL when out
+ * of memory. The pointer is good until the next call. */
+static struct task *id_slot(struct cw *w, struct idtab *t, uint64_t id) {
+  int64_t k = ctrace_hash_get(&t->h, id);
+  if (k >= 0)
+    return (struct task *)t->v.v + k;
+  struct task *p = ctrace_vec_push(&t->v);
+  if (!p || ctrace_hash_put(&t->h, id, (uint32_t)(t->v.n - 1)) < 0) {
+    w->oom = 1;
+    return NULL;
   }
-  size_t j = (id * 0x9e3779b97f4a7c15ull >> 20) & (*cap - 1);
-  while ((*v)[j].id && (*v)[j].id != id)
-    j = (j + 1) & (*cap - 1);
-  return &(*v)[j];
+  memset(p, 0, sizeof *p);
+  return p;
 }
 
-static struct task *task_slot(struct cw *w, uint64_t id) {
-  return id_slot(w, &w->tasks, &w->ntasks, &w->captasks, id);
-}
+static struct task *task_slot(struct cw *w, uint64_t id) { return id_slot(w, &w->tasks, id); }
 
 static void task_event(struct cw *w, const char *ph, const struct task *t, int64_t ns,
                        uint32_t tid) {
@@ -474,8 +466,6 @@ static void before_window(struct cw *w, const ctrace_event *ev, struct thr *th) 
     struct task *t = tb.task ? task_slot(w, tb.task) : NULL;
     if (!t || (t->id && t->open))
       break;
-    if (!t->id)
-      w->ntasks++;
     *t = (struct task){.id = tb.task,
                        .name = (uint32_t)(tb.name <= UINT32_MAX ? tb.name : 0),
                        .open = 1,
@@ -512,8 +502,8 @@ static void open_window(struct cw *w) {
     th->names = NULL;
     th->nnames = th->capnames = 0;
   }
-  for (size_t i = 0; i < w->captasks; i++) {
-    struct task *t = &w->tasks[i];
+  for (size_t i = 0; i < w->tasks.v.n; i++) {
+    struct task *t = (struct task *)w->tasks.v.v + i;
     if (t->id && t->open) {
       task_event(w, "b", t, w->start, t->tid);
       end_event(w, 0);
@@ -567,8 +557,6 @@ static void event(struct cw *w, const ctrace_event *ev) {
     struct task *t = task_slot(w, tb.task);
     if (!t)
       break;
-    if (!t->id)
-      w->ntasks++;
     else if (t->open)
       break; /* a task id begun twice: keep the first */
     *t = (struct task){.id = tb.task,
@@ -646,9 +634,8 @@ static void event(struct cw *w, const ctrace_event *ev) {
     ob_lit(o, ",\"dur\":0.001");
     struct ctrace_ev_thread_create tc = CTRACE_EV(thread_create, ev);
     end_event(w, tc.stack);
-    struct task *l = tc.link ? id_slot(w, &w->links, &w->nlinks, &w->caplinks, tc.link) : NULL;
+    struct task *l = tc.link ? id_slot(w, &w->links, tc.link) : NULL;
     if (l && !l->id) {
-      w->nlinks++;
       *l = (struct task){.id = tc.link, .open = 1, .tid = ev->tid, .ns = ns};
     }
     break;
@@ -657,7 +644,7 @@ static void event(struct cw *w, const ctrace_event *ev) {
     head(w, "X", 0, "thread start", "thread", ns, ev->tid);
     ob_lit(o, ",\"dur\":0.001}");
     uint64_t link = CTRACE_EV(thread_start, ev).link;
-    struct task *l = link ? id_slot(w, &w->links, &w->nlinks, &w->caplinks, link) : NULL;
+    struct task *l = link ? id_slot(w, &w->links, link) : NULL;
     if (l && l->id && l->open && l->ns <= ns) {
       l->open = 0;
       uint64_t id = ++w->next_flow;
@@ -741,8 +728,8 @@ static void finish(struct cw *w) {
       end_event(w, 0);
     }
   }
-  for (size_t i = 0; i < w->captasks; i++) {
-    struct task *t = &w->tasks[i];
+  for (size_t i = 0; i < w->tasks.v.n; i++) {
+    struct task *t = (struct task *)w->tasks.v.v + i;
     if (t->id && t->open) {
       task_event(w, "e", t, end, w->pid);
       arg(w, "unfinished");
@@ -785,6 +772,7 @@ int ctrace_chrome_write_opts(const ctrace_reader *r, ctrace_symbolizer *sym,
                              const struct ctrace_chrome_opts *opts, FILE *out) {
   struct cw w;
   memset(&w, 0, sizeof w);
+  w.tasks.v.size = w.links.v.size = sizeof(struct task);
   w.start = opts->start_ns;
   w.end = opts->end_ns;
   w.no_stacks = opts->no_stacks;
@@ -831,8 +819,10 @@ done:
   for (uint32_t i = 0; w.th && i < w.nth; i++)
     free(w.th[i].names);
   free(w.th);
-  free(w.tasks);
-  free(w.links);
+  ctrace_vec_free(&w.tasks.v);
+  ctrace_hash_free(&w.tasks.h);
+  ctrace_vec_free(&w.links.v);
+  ctrace_hash_free(&w.links.h);
   free(w.o.p);
   return rc;
 }

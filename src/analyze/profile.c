@@ -6,6 +6,7 @@
 #include "profile.h"
 
 #include "states.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,9 @@ static int matches(unsigned state, enum ctrace_profile_kind kind) {
 /* What summing spans into a profile needs. */
 struct acc {
   struct ctrace_profile *out;
+  struct ctrace_vec v; /* the entries, handed to out at the end */
   uint32_t *slot; /* slot[id]: 1 + index in out->v, 0 when the stack has no entry yet */
   uint32_t nstacks;
-  size_t cap;
   enum ctrace_profile_kind kind;
   int64_t start_ns, end_ns;
   int oom;
@@ -71,25 +72,19 @@ static void on_span(void *arg, const struct ctrace_span *sp) {
     return;
   uint64_t ns = lo < hi ? (uint64_t)(hi - lo) : 0;
   uint32_t id = sp->stack <= a->nstacks ? (uint32_t)sp->stack : 0;
-  struct ctrace_profile *out = a->out;
   if (!a->slot[id]) {
-    if (out->n == a->cap) {
-      size_t nc = a->cap ? a->cap * 2 : 64;
-      void *nv = realloc(out->v, nc * sizeof *out->v);
-      if (!nv) {
-        a->oom = 1;
-        return;
-      }
-      out->v = nv;
-      a->cap = nc;
+    struct ctrace_profile_entry *en = ctrace_vec_push(&a->v);
+    if (!en) {
+      a->oom = 1;
+      return;
     }
-    out->v[out->n] = (struct ctrace_profile_entry){id, 0, 0};
-    a->slot[id] = (uint32_t)++out->n;
+    *en = (struct ctrace_profile_entry){id, 0, 0};
+    a->slot[id] = (uint32_t)a->v.n;
   }
-  struct ctrace_profile_entry *en = &out->v[a->slot[id] - 1];
+  struct ctrace_profile_entry *en = (struct ctrace_profile_entry *)a->v.v + a->slot[id] - 1;
   en->count++;
   en->total_ns += ns;
-  out->total_ns += ns;
+  a->out->total_ns += ns;
 }
 
 static int cmp_entry(const void *a, const void *b) {
@@ -110,7 +105,7 @@ int ctrace_profile_build(const ctrace_reader *r, enum ctrace_profile_kind kind, 
   uint32_t *slot = calloc((size_t)nstacks + 1, sizeof *slot);
   if (!slot)
     return -1;
-  struct acc a = {.out = out, .slot = slot, .nstacks = nstacks, .kind = kind,
+  struct acc a = {.out = out, .v = CTRACE_VEC(struct ctrace_profile_entry), .slot = slot, .nstacks = nstacks, .kind = kind,
                   .start_ns = start_ns, .end_ns = end_ns};
   uint32_t nthreads = ctrace_reader_nthreads(r);
   for (uint32_t i = 0; i < nthreads && !a.oom; i++) {
@@ -119,8 +114,11 @@ int ctrace_profile_build(const ctrace_reader *r, enum ctrace_profile_kind kind, 
       continue;
     ctrace_states_thread(r, i, on_span, &a);
   }
-  if (a.oom)
+  if (a.oom) {
+    ctrace_vec_free(&a.v);
     goto oom;
+  }
+  out->v = ctrace_vec_take(&a.v, &out->n, NULL);
   free(slot);
   if (out->n)
     qsort(out->v, out->n, sizeof *out->v, cmp_entry);

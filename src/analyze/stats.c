@@ -4,6 +4,7 @@
 #include "stats.h"
 
 #include "states.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +66,7 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
     st->tracer_events += th->tracer_events;
   }
   /* Names of tasks (with durations) and regions, and the families. */
-  struct open_task *open = NULL, *ends = NULL;
-  size_t nopen = 0, capopen = 0, nends = 0, capends = 0;
+  struct ctrace_vec opens = CTRACE_VEC(struct open_task), endv = CTRACE_VEC(struct open_task);
   for (uint32_t i = 0; i < st->threads; i++) {
     ctrace_cursor c;
     ctrace_event ev;
@@ -74,29 +74,20 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
     while (ctrace_cursor_next(&c, &ev)) {
       switch (ev.kind) {
       case CTRACE_EV_TASK_BEGIN: {
-        if (nopen == capopen) {
-          size_t nc = capopen ? capopen * 2 : 64;
-          void *nv = realloc(open, nc * sizeof *open);
-          if (!nv)
-            goto oom;
-          open = nv;
-          capopen = nc;
-        }
+        struct open_task *o = ctrace_vec_push(&opens);
+        if (!o)
+          goto oom;
         struct ctrace_ev_task_begin tb = CTRACE_EV(task_begin, &ev);
-        open[nopen++] = (struct open_task){tb.task, (uint32_t)tb.name, ev.ticks};
+        *o = (struct open_task){tb.task, (uint32_t)tb.name, ev.ticks};
         break;
       }
-      case CTRACE_EV_TASK_END:
-        if (nends == capends) {
-          size_t nc = capends ? capends * 2 : 64;
-          void *nv = realloc(ends, nc * sizeof *ends);
-          if (!nv)
-            goto oom;
-          ends = nv;
-          capends = nc;
-        }
-        ends[nends++] = (struct open_task){CTRACE_EV(task_end, &ev).task, 0, ev.ticks};
+      case CTRACE_EV_TASK_END: {
+        struct open_task *e = ctrace_vec_push(&endv);
+        if (!e)
+          goto oom;
+        *e = (struct open_task){CTRACE_EV(task_end, &ev).task, 0, ev.ticks};
         break;
+      }
       case CTRACE_EV_REGION_BEGIN:
         if (count_name(&st->region_names, &st->nregion_names,
                        (uint32_t)CTRACE_EV(region_begin, &ev).name, 0) < 0)
@@ -132,6 +123,8 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   }
   /* Task durations: TASK_END may be on another thread than TASK_BEGIN, so
    * both sides are sorted by task id and merged: O(n log n). */
+  struct open_task *open = opens.v, *ends = endv.v;
+  size_t nopen = opens.n, nends = endv.n;
   if (nopen > 1)
     qsort(open, nopen, sizeof *open, cmp_task);
   if (nends > 1)
@@ -145,12 +138,12 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
     if (count_name(&st->task_names, &st->ntask_names, open[k].name, dur) < 0)
       goto oom;
   }
-  free(ends);
-  free(open);
+  ctrace_vec_free(&endv);
+  ctrace_vec_free(&opens);
   return 0;
 oom:
-  free(open);
-  free(ends);
+  ctrace_vec_free(&opens);
+  ctrace_vec_free(&endv);
   ctrace_stats_free(st);
   return -1;
 }
