@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../src/analyze/chrome.h"
+#include "../src/analyze/profile.h"
 #include "../src/analyze/states.h"
+#include "../src/analyze/timeline.h"
+#include "../src/serve/view.h"
 #include "task.h"
 
 struct seq {
@@ -253,5 +257,143 @@ TEST_IMPL(states_typed_fields_match_kind_table) {
   ASSERT_UINT_EQ(c.class, 2);
   ASSERT_UINT_EQ(c.fd, 0);
   ASSERT_UINT_EQ(c.stack, 0);
+  return 0;
+}
+
+/* ---- a call in progress at the end, through the consumers ---- */
+
+struct buf {
+  uint8_t b[4096];
+  size_t n;
+};
+static void put(struct buf *b, const void *p, size_t n) {
+  memcpy(b->b + b->n, p, n);
+  b->n += n;
+}
+static void put_uv(struct buf *b, uint64_t v) { b->n = (size_t)(ctrace__put_uvarint(b->b + b->n, v) - b->b); }
+/* One event: kind, delta, fields (and a blob when len is not 0). */
+static void put_ev(struct buf *b, unsigned kind, uint64_t delta, unsigned nf, const uint64_t *f,
+                   const char *blob) {
+  b->b[b->n++] = (uint8_t)kind;
+  put_uv(b, delta);
+  for (unsigned i = 0; i < nf; i++)
+    put_uv(b, f[i]);
+  if (blob) {
+    put_uv(b, strlen(blob));
+    put(b, blob, strlen(blob));
+  }
+}
+/* A batch of thread tid (0: metadata) holding payload p. */
+static void put_batch(struct buf *file, uint32_t tid, uint64_t base, const struct buf *p) {
+  uint8_t h[32] = {0};
+  ctrace__put_le32(h, CTRACE_BATCH_MAGIC);
+  ctrace__put_le32(h + 4, (uint32_t)p->n);
+  ctrace__put_le32(h + 8, tid);
+  ctrace__put_le32(h + 12, tid ? 0 : CTRACE_BATCH_META);
+  ctrace__put_le64(h + 24, base);
+  put(file, h, 32);
+  put(file, p->b, p->n);
+}
+
+/* Query parameters for ctrace_api_handle: "k=v" strings, NULL-ended. */
+static const char *param(void *ctx, const char *key) {
+  for (const char *const *kv = ctx; *kv; kv++) {
+    size_t n = strlen(key);
+    if (strncmp(*kv, key, n) == 0 && (*kv)[n] == '=')
+      return *kv + n + 1;
+  }
+  return NULL;
+}
+
+TEST_IMPL(states_pending_in_timeline_profile_and_chrome) {
+  /* ticks are ns (flag clear); the trace starts at 1000 (its clock sync).
+   * Thread 7 waits on a mutex over [1400, 1500], then is in recv from 1700
+   * when the trace stops (PENDING at 2000); thread 8 names it and runs to
+   * 3000, the trace's end. */
+  static struct buf file, meta, t7, t8;
+  memset(&file, 0, sizeof file);
+  uint8_t fh[32] = {0};
+  memcpy(fh, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN);
+  fh[8] = CTRACE_FORMAT_MAJOR;
+  fh[12] = CTRACE_FILE_HEADER_SIZE;
+  ctrace__put_le32(fh + 20, 42);
+  put(&file, fh, 32);
+  put_ev(&meta, CTRACE_EV_CLOCK_SYNC, 0, 3, (uint64_t[]){1000, 1000, 5000}, NULL);
+  put_ev(&meta, CTRACE_EV_STRING, 0, 1, (uint64_t[]){1}, "worker");
+  put_batch(&file, 0, 0, &meta);
+  put_ev(&t7, CTRACE_EV_THREAD_START, 0, 1, (uint64_t[]){0}, NULL);
+  put_ev(&t7, CTRACE_EV_WAIT, 500, 4, (uint64_t[]){CTRACE_WAIT_MUTEX, 0xa0, 100, 0}, NULL);
+  put_ev(&t7, CTRACE_EV_PENDING, 500, 6,
+         (uint64_t[]){0, CTRACE_CALL_recv, CTRACE_SC_NET, 0, 300, 0}, NULL);
+  put_batch(&file, 7, 1000, &t7);
+  put_ev(&t8, CTRACE_EV_THREAD_START, 0, 1, (uint64_t[]){0}, NULL);
+  put_ev(&t8, CTRACE_EV_THREAD_NAME, 100, 2, (uint64_t[]){7, 1}, NULL);
+  put_ev(&t8, CTRACE_EV_REGION_BEGIN, 1900, 3, (uint64_t[]){0, 1, 0}, NULL);
+  put_batch(&file, 8, 1000, &t8);
+
+  ctrace_reader *r;
+  char err[256];
+  ASSERT_EQ(ctrace_reader_open_mem(file.b, file.n, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  int64_t end = ctrace_reader_ns(r, ctrace_reader_last_ticks(r));
+  ASSERT_EQ(end, 2000);
+
+  /* the timeline: net from 700 to the end, flagged */
+  struct ctrace_timeline *tl;
+  ASSERT_EQ(ctrace_timeline_build(r, NULL, NULL, &tl), 0);
+  int64_t th = ctrace_timeline_thread(tl, 7);
+  ASSERT_GE(th, 0);
+  int64_t s, e;
+  unsigned st;
+  ASSERT_EQ(ctrace_timeline_span_at(tl, (uint32_t)th, 1000, &s, &e, &st), 0);
+  ASSERT_EQ(st, CTRACE_ST_NET);
+  ASSERT_EQ(s, 700);
+  ASSERT_EQ(e, 2000);
+  ASSERT_EQ(tl->threads[th].at_end_ns, 700);
+  ASSERT_UINT_EQ(tl->threads[th].state_ns[CTRACE_ST_NET], 1300);
+  ASSERT_UINT_EQ(tl->threads[th].state_ns[CTRACE_ST_SYNC], 100);
+  ASSERT_UINT_EQ(tl->threads[th].state_ns[CTRACE_ST_RUNNING], 600);
+  int64_t th8 = ctrace_timeline_thread(tl, 8);
+  ASSERT_EQ(tl->threads[th8].at_end_ns, INT64_MAX);
+  ctrace_timeline_free(tl);
+
+  /* the network profile counts it up to the end */
+  struct ctrace_profile p;
+  ASSERT_EQ(ctrace_profile_build(r, CTRACE_PROFILE_NET, INT64_MIN, INT64_MAX, 0, &p), 0);
+  ASSERT_UINT_EQ(p.total_ns, 1300);
+  ctrace_profile_free(&p);
+
+  /* the Chrome export shows it as an unfinished recv */
+  char *json = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&json, &len);
+  ASSERT(f != NULL);
+  ASSERT_EQ(ctrace_chrome_write(r, NULL, f), 0);
+  fclose(f);
+  ASSERT_STR_CONTAINS(json, "\"name\":\"recv\",\"cat\":\"net\",\"ts\":0.700");
+  ASSERT_STR_CONTAINS(json, "\"dur\":1.300,\"args\":{\"unfinished\":true}");
+  free(json);
+
+  /* the HTTP API: its states, and the span's details */
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, r, "mem", NULL, NULL), 0);
+  struct ctrace_reply out;
+  const char *none[] = {NULL};
+  ctrace_api_handle(&v, "/api/threads", param, (void *)none, &out);
+  ASSERT_EQ(out.status, 200);
+  ASSERT_STR_CONTAINS(out.body, "\"tid\":7,");
+  ASSERT_STR_CONTAINS(out.body, "\"states\":{\"running\":600,\"sync\":100,\"net\":1300,\"io\":0,"
+                                "\"poll\":0,\"sleep\":0,\"syscall\":0}");
+  free(out.body);
+  const char *q[] = {"kind=span", "tid=7", "ns=1000", NULL};
+  ctrace_api_handle(&v, "/api/event", param, (void *)q, &out);
+  ASSERT_EQ(out.status, 200);
+  ASSERT_STR_CONTAINS(out.body, "\"state\":\"net\",\"start_ns\":700,\"end_ns\":2000");
+  ASSERT_STR_CONTAINS(out.body, "\"in_progress_at_end\":true");
+  ASSERT_STR_CONTAINS(out.body, "\"event\":\"PENDING\"");
+  ASSERT_STR_CONTAINS(out.body, "\"call\":\"recv\",\"class\":\"net\"");
+  free(out.body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
   return 0;
 }

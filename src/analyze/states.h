@@ -22,9 +22,9 @@
  * - Other events (THREAD_NAME for another thread, regions, logs, wake-ups)
  *   change no state.
  *
- * Not here: what the spans are drawn or summed into (timeline.c, profile.c,
- * chrome.c, src/serve/). The machine allocates nothing and holds no
- * pointer into the trace: any number of them may run at once.
+ * Not here: what the spans are drawn or summed into (timeline_build.c, profile.c,
+ * chrome.c, src/serve/). The machine allocates nothing and keeps no event
+ * after feeding it: any number of them may run at once.
  */
 #ifndef CTRACE_STATES_H
 #define CTRACE_STATES_H
