@@ -22,7 +22,6 @@
 #define MAX_DEPTH 256 /* deeper regions are counted in the deepest lane */
 #define tr_time ctrace__tr_time
 
-
 struct task_ev {
   uint64_t id, parent;
   int64_t t;
@@ -63,6 +62,9 @@ static int push_tr(struct ctrace_vec *tr, int64_t t0, int64_t t, unsigned state)
   return 0;
 }
 
+/* Orders one thread's regions by (depth, start) in O(n): they were
+ * collected as they ended, and regions of one depth end in the order they
+ * start (they are disjoint), so a stable counting sort by depth is enough. */
 static int depth_sort(struct ctrace_tl_region *v, size_t n) {
   size_t count[MAX_DEPTH + 1] = {0};
   for (size_t i = 0; i < n; i++)
@@ -154,7 +156,6 @@ struct open_region {
   uint32_t name;
 };
 
-/* One thread's events: transitions, regions, logs, wakes, task events. */
 /* What scanning one thread gives; threads are scanned in parallel, each
  * into its own, then joined in thread order. */
 struct scan_out {
@@ -191,6 +192,10 @@ static void on_span(void *arg, const struct ctrace_span *sp) {
     o->oom = 1;
 }
 
+/* Scans thread i into o: its states (through the state machine), regions,
+ * logs, peers, wakes, task events, touches and creations; then its levels
+ * of detail. Runs on the caller or the helper thread. 0 or -1 (out of
+ * memory). */
 static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *o,
                        struct scan_shared *sh, int caller) {
   struct ctrace_vec *regions = &o->regions, *logs = &o->logs, *peers = &o->peers, *wakes = &o->wakes,

@@ -72,9 +72,6 @@ void ctrace_timeline_regions(const struct ctrace_timeline *tl, uint32_t thread, 
   }
 }
 
-/* Orders one thread's regions by (depth, start) in O(n): they were
- * collected as they ended, and regions of one depth end in the order they
- * start (they are disjoint), so a stable counting sort by depth is enough. */
 /* ---- lookups ---- */
 int64_t ctrace_timeline_thread(const struct ctrace_timeline *tl, uint32_t tid) {
   return ctrace_hash_get(&tl->by_tid, tid);
