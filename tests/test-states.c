@@ -381,7 +381,8 @@ TEST_IMPL(states_pending_in_timeline_profile_and_chrome) {
   const char *none[] = {NULL};
   ctrace_api_handle(&v, "/api/threads", param, (void *)none, &out);
   ASSERT_EQ(out.status, 200);
-  ASSERT_STR_CONTAINS(out.body, "\"tid\":7,");
+  /* named from thread 8; its life is [0, 2000]: the states sum to it */
+  ASSERT_STR_CONTAINS(out.body, "\"tid\":7,\"name\":\"worker\",\"total_ns\":2000,");
   ASSERT_STR_CONTAINS(out.body, "\"states\":{\"running\":600,\"sync\":100,\"net\":1300,\"io\":0,"
                                 "\"poll\":0,\"sleep\":0,\"syscall\":0}");
   free(out.body);
