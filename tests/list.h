@@ -14,6 +14,7 @@
 #include "list-record.h"
 #include "list-read.h"
 #include "list-cli.h"
+#include "list-states.h"
 #if __has_include("list-preload.h")
 #include "list-preload.h"
 #endif

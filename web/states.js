@@ -16,6 +16,24 @@ export const STATES = [
   { key: 'sleep', label: 'Sleeping' },
 ];
 
+/**
+ * Every state code of the server, in code order (src/analyze/states.h,
+ * CTRACE_STATES): the binary timeline answer gives a span's state as an
+ * index into this list.
+ */
+export const STATE_CODES = ['running', 'sync', 'net', 'io', 'poll', 'sleep', 'syscall', 'runnable', 'blocked_other', 'not_recorded'];
+
+/**
+ * States the server defines beyond the seven, reported only when a trace has
+ * time in them (none does yet: they need scheduler data, or a mark of what
+ * the recorder could see).
+ */
+export const LATER_STATES = [
+  { key: 'runnable', label: 'Runnable', help: 'ready to run but waiting for a CPU' },
+  { key: 'blocked_other', label: 'Blocked (other)', help: 'blocked in a call ctrace does not interpose' },
+  { key: 'not_recorded', label: 'Not recorded', help: 'no runtime data was recorded for this time' },
+];
+
 /** The columns of the Threads and instance tables: each sums one or more API states. */
 export const STATE_GROUPS = [
   { key: 'running', label: 'Running', parts: ['running'], help: 'on CPU or runnable: not blocked in a traced call' },

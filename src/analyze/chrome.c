@@ -9,7 +9,9 @@
  *                        thread's last event)
  *   TASK_BEGIN/END    -> nestable async b / e, id = task id (cross threads;
  *                        left open ones end at the trace's end)
- *   WAIT, SYSCALL     -> X slices "mutex wait", "read", ... with the stack
+ *   blocking spans    -> X slices "mutex wait", "read", ... with the stack,
+ *   (states.h: WAIT,     from each thread's state machine; a call still in
+ *   SYSCALL, PENDING)    progress at the end has argument "unfinished"
  *   WAKE              -> X slice "wake" (1 ns) on the waker; when the woken
  *                        thread's next WAIT is on the same object and spans
  *                        the wake-up, a flow: s in the "wake" slice, f (bp e)
@@ -26,11 +28,19 @@
  */
 #include "chrome.h"
 
+#include "hash.h"
+#include "states.h"
+#include "vec.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 
+struct cw;
 struct thr {
+  struct ctrace_states sm; /* its state machine: blocking spans */
+  struct cw *w;
+  uint32_t tid;
   int64_t last_ns;    /* time of its last event */
   uint32_t depth;     /* open regions */
   uint32_t *names;    /* before the window: names of the open regions */
@@ -51,6 +61,13 @@ struct task {
   int64_t ns;   /* creations: when */
 };
 
+/* Tasks or creations by id: the entries in order of first use, and a hash
+ * table from id to their index. */
+struct idtab {
+  struct ctrace_vec v; /* struct task */
+  struct ctrace_hash h;
+};
+
 struct ob {
   char *p;
   size_t n, cap;
@@ -66,10 +83,8 @@ struct cw {
   int n;              /* events written */
   struct thr *th;
   uint32_t nth;
-  struct task *tasks; /* open addressing on task id */
-  size_t ntasks, captasks;
-  struct task *links; /* THREAD_CREATE by link, until its THREAD_START */
-  size_t nlinks, caplinks;
+  struct idtab tasks; /* by task id */
+  struct idtab links; /* THREAD_CREATE by link, until its THREAD_START */
   char **stacks;      /* stacks[id]: the JSON array of its frames, made on first use */
   uint32_t nstacks;
   uint64_t next_flow;
@@ -318,39 +333,24 @@ static void end_event(struct cw *w, uint64_t stack) {
   w->nargs = 0;
 }
 
-/* ---- tasks: id -> name, open addressing (ids are never 0) ---- */
+/* ---- tasks and creations by id (ids are never 0) ---- */
 
-/* The slot of id in table *v (n used, cap slots), growing it; NULL when out
- * of memory. Callers count a new entry in *n. */
-static struct task *id_slot(struct cw *w, struct task **v, size_t *n, size_t *cap, uint64_t id) {
-  if ((*n + 1) * 2 > *cap) {
-    size_t nc = *cap ? *cap * 2 : 256;
-    struct task *nt = calloc(nc, sizeof *nt);
-    if (!nt) {
-      w->oom = 1;
-      return NULL;
-    }
-    for (size_t i = 0; i < *cap; i++) {
-      if (!(*v)[i].id)
-        continue;
-      size_t j = ((*v)[i].id * 0x9e3779b97f4a7c15ull >> 20) & (nc - 1);
-      while (nt[j].id)
-        j = (j + 1) & (nc - 1);
-      nt[j] = (*v)[i];
-    }
-    free(*v);
-    *v = nt;
-    *cap = nc;
+/* The entry of id in t, a new empty one (id 0) when absent; NULL when out
+ * of memory. The pointer is good until the next call. */
+static struct task *id_slot(struct cw *w, struct idtab *t, uint64_t id) {
+  int64_t k = ctrace_hash_get(&t->h, id);
+  if (k >= 0)
+    return (struct task *)t->v.v + k;
+  struct task *p = ctrace_vec_push(&t->v);
+  if (!p || ctrace_hash_put(&t->h, id, (uint32_t)(t->v.n - 1)) < 0) {
+    w->oom = 1;
+    return NULL;
   }
-  size_t j = (id * 0x9e3779b97f4a7c15ull >> 20) & (*cap - 1);
-  while ((*v)[j].id && (*v)[j].id != id)
-    j = (j + 1) & (*cap - 1);
-  return &(*v)[j];
+  memset(p, 0, sizeof *p);
+  return p;
 }
 
-static struct task *task_slot(struct cw *w, uint64_t id) {
-  return id_slot(w, &w->tasks, &w->ntasks, &w->captasks, id);
-}
+static struct task *task_slot(struct cw *w, uint64_t id) { return id_slot(w, &w->tasks, id); }
 
 static void task_event(struct cw *w, const char *ph, const struct task *t, int64_t ns,
                        uint32_t tid) {
@@ -372,50 +372,65 @@ static void wait_name(uint64_t reason, char *buf, size_t size) {
     memcpy(buf + i, " wait", 6);
 }
 
-/* A WAIT or SYSCALL: an X slice ending at the event, and the end of a
- * wake-up flow that came while the thread waited. */
-static void blocking(struct cw *w, const ctrace_event *ev, int64_t ns, struct thr *th) {
+static void open_window(struct cw *w);
+
+/* A blocking span of thread th (from its state machine): an X slice, and
+ * the end of a wake-up flow that came while the thread waited. Written when
+ * it ends inside the window, or begins inside it. */
+static void blocking(struct cw *w, struct thr *th, const struct ctrace_span *sp) {
   struct ob *o = &w->o;
-  int wait = ev->kind == CTRACE_EV_WAIT;
-  uint64_t dur = wait ? ev->f[2] : ev->f[4];
-  int64_t b = ctrace_reader_ns(w->r, dur <= ev->ticks ? ev->ticks - dur : 0);
-  if (b > ns)
-    b = ns;
+  int wait = sp->reason != 0;
+  int64_t b = sp->start, ns = sp->end;
+  if (ns < w->start || (ns >= w->end && b >= w->end))
+    return;
+  if (!w->opened)
+    open_window(w);
   if (wait) {
     char name[64];
-    wait_name(ev->f[0], name, sizeof name);
-    head(w, "X", 0, name, ctrace__wait_reason_class(ev->f[0]), b, ev->tid);
+    wait_name(sp->reason, name, sizeof name);
+    head(w, "X", 0, name, ctrace__wait_reason_class(sp->reason), b, th->tid);
   } else {
-    head(w, "X", 0, ctrace__syscall_name(ev->f[0]), ctrace__syscall_class_name(ev->f[1]), b,
-         ev->tid);
+    head(w, "X", 0, ctrace__syscall_name(sp->call), ctrace__syscall_class_name(sp->cls), b,
+         th->tid);
   }
   ob_lit(o, ",\"dur\":");
   ob_us(o, ns - b);
   if (wait) {
     arg(w, "object");
-    ob_hex(o, ev->f[1]);
-  } else {
+    ob_hex(o, sp->object);
+  } else if (sp->kind == CTRACE_EV_SYSCALL) {
     arg(w, "fd");
-    ob_u64(o, ev->f[2]);
+    ob_u64(o, sp->fd);
     arg(w, "result");
-    ob_i64(o, ctrace__unzigzag(ev->f[3]));
+    ob_i64(o, sp->result);
   }
-  end_event(w, wait ? ev->f[3] : ev->f[5]);
+  if (sp->flags & CTRACE_SPAN_AT_END) {
+    arg(w, "unfinished");
+    ob_lit(o, "true");
+  }
+  end_event(w, sp->stack);
   if (wait && th->flow_ns != INT64_MIN) {
     /* The arrow: both ends written now (the file need not be in time order). */
-    if (th->flow_obj == ev->f[1] && th->flow_ns >= b && th->flow_ns <= ns) {
+    if (th->flow_obj == sp->object && th->flow_ns >= b && th->flow_ns <= ns) {
       uint64_t id = ++w->next_flow;
       head(w, "s", 0, "wake", "wake", th->flow_ns, th->flow_from);
       ob_lit(o, ",\"id\":");
       ob_u64(o, id);
       ob_c(o, '}');
-      head(w, "f", 0, "wake", "wake", th->flow_ns, ev->tid);
+      head(w, "f", 0, "wake", "wake", th->flow_ns, th->tid);
       ob_lit(o, ",\"id\":");
       ob_u64(o, id);
       ob_lit(o, ",\"bp\":\"e\"}");
     }
     th->flow_ns = INT64_MIN;
   }
+}
+
+/* The state machines' callback: arg is the thread. */
+static void on_span(void *arg, const struct ctrace_span *sp) {
+  struct thr *th = arg;
+  if (sp->kind)
+    blocking(th->w, th, sp);
 }
 
 /* An instant event of the process (scope "p"). */
@@ -427,7 +442,7 @@ static void process_instant(struct cw *w, const char *name, int64_t ns, uint32_t
 /* Before the window: only which regions and tasks are open. */
 static void before_window(struct cw *w, const ctrace_event *ev, struct thr *th) {
   switch (ev->kind) {
-  case CTRACE_EV_REGION_BEGIN:
+  case CTRACE_EV_REGION_BEGIN: {
     if (th->nnames == th->capnames) {
       uint32_t nc = th->capnames ? th->capnames * 2 : 16;
       uint32_t *nv = realloc(th->names, nc * sizeof *nv);
@@ -438,26 +453,28 @@ static void before_window(struct cw *w, const ctrace_event *ev, struct thr *th) 
       th->names = nv;
       th->capnames = nc;
     }
-    th->names[th->nnames++] = (uint32_t)(ev->f[1] <= UINT32_MAX ? ev->f[1] : 0);
+    uint64_t name = CTRACE_EV(region_begin, ev).name;
+    th->names[th->nnames++] = (uint32_t)(name <= UINT32_MAX ? name : 0);
     break;
+  }
   case CTRACE_EV_REGION_END:
     if (th->nnames)
       th->nnames--;
     break;
   case CTRACE_EV_TASK_BEGIN: {
-    struct task *t = ev->f[0] ? task_slot(w, ev->f[0]) : NULL;
+    struct ctrace_ev_task_begin tb = CTRACE_EV(task_begin, ev);
+    struct task *t = tb.task ? task_slot(w, tb.task) : NULL;
     if (!t || (t->id && t->open))
       break;
-    if (!t->id)
-      w->ntasks++;
-    *t = (struct task){.id = ev->f[0],
-                       .name = (uint32_t)(ev->f[2] <= UINT32_MAX ? ev->f[2] : 0),
+    *t = (struct task){.id = tb.task,
+                       .name = (uint32_t)(tb.name <= UINT32_MAX ? tb.name : 0),
                        .open = 1,
                        .tid = ev->tid};
     break;
   }
   case CTRACE_EV_TASK_END: {
-    struct task *t = ev->f[0] ? task_slot(w, ev->f[0]) : NULL;
+    uint64_t id = CTRACE_EV(task_end, ev).task;
+    struct task *t = id ? task_slot(w, id) : NULL;
     if (t && t->id)
       t->open = 0;
     break;
@@ -485,8 +502,8 @@ static void open_window(struct cw *w) {
     th->names = NULL;
     th->nnames = th->capnames = 0;
   }
-  for (size_t i = 0; i < w->captasks; i++) {
-    struct task *t = &w->tasks[i];
+  for (size_t i = 0; i < w->tasks.v.n; i++) {
+    struct task *t = (struct task *)w->tasks.v.v + i;
     if (t->id && t->open) {
       task_event(w, "b", t, w->start, t->tid);
       end_event(w, 0);
@@ -503,30 +520,29 @@ static void event(struct cw *w, const ctrace_event *ev) {
   struct ob *o = &w->o;
   if (ns < w->start) {
     before_window(w, ev, th);
+    ctrace_states_event(&th->sm, ev);
     return;
   }
   if (!w->opened)
     open_window(w);
-  if (ns >= w->end) {
-    /* After the window: only blocking calls that began inside it. */
-    if (ev->kind == CTRACE_EV_WAIT || ev->kind == CTRACE_EV_SYSCALL) {
-      uint64_t dur = ev->kind == CTRACE_EV_WAIT ? ev->f[2] : ev->f[4];
-      if (ctrace_reader_ns(w->r, dur <= ev->ticks ? ev->ticks - dur : 0) < w->end)
-        blocking(w, ev, ns, th);
-    }
+  /* blocking calls: from the state machine, which writes them through
+   * on_span (after the window: only those that began inside it) */
+  ctrace_states_event(&th->sm, ev);
+  if (ns >= w->end)
     return;
-  }
   th->last_ns = ns;
   switch (ev->kind) {
-  case CTRACE_EV_REGION_BEGIN:
-    head(w, "B", ev->f[1], "region", "region", ns, ev->tid);
-    if (ev->f[0]) {
+  case CTRACE_EV_REGION_BEGIN: {
+    struct ctrace_ev_region_begin rb = CTRACE_EV(region_begin, ev);
+    head(w, "B", rb.name, "region", "region", ns, ev->tid);
+    if (rb.task) {
       arg(w, "task");
-      ob_hex(o, ev->f[0]);
+      ob_hex(o, rb.task);
     }
-    end_event(w, ev->f[2]);
+    end_event(w, rb.stack);
     th->depth++;
     break;
+  }
   case CTRACE_EV_REGION_END:
     if (!th->depth)
       break; /* began before the trace did */
@@ -535,31 +551,31 @@ static void event(struct cw *w, const ctrace_event *ev) {
     end_event(w, 0);
     break;
   case CTRACE_EV_TASK_BEGIN: {
-    if (!ev->f[0])
+    struct ctrace_ev_task_begin tb = CTRACE_EV(task_begin, ev);
+    if (!tb.task)
       break;
-    struct task *t = task_slot(w, ev->f[0]);
+    struct task *t = task_slot(w, tb.task);
     if (!t)
       break;
-    if (!t->id)
-      w->ntasks++;
     else if (t->open)
       break; /* a task id begun twice: keep the first */
-    *t = (struct task){.id = ev->f[0],
-                       .name = (uint32_t)(ev->f[2] <= UINT32_MAX ? ev->f[2] : 0),
+    *t = (struct task){.id = tb.task,
+                       .name = (uint32_t)(tb.name <= UINT32_MAX ? tb.name : 0),
                        .open = 1,
                        .tid = ev->tid};
     task_event(w, "b", t, ns, ev->tid);
-    if (ev->f[1]) {
+    if (tb.parent) {
       arg(w, "parent");
-      ob_hex(o, ev->f[1]);
+      ob_hex(o, tb.parent);
     }
-    end_event(w, ev->f[3]);
+    end_event(w, tb.stack);
     break;
   }
   case CTRACE_EV_TASK_END: {
-    if (!ev->f[0])
+    uint64_t id = CTRACE_EV(task_end, ev).task;
+    if (!id)
       break;
-    struct task *t = task_slot(w, ev->f[0]);
+    struct task *t = task_slot(w, id);
     if (!t || !t->id || !t->open)
       break; /* began before the trace did */
     t->open = 0;
@@ -567,30 +583,28 @@ static void event(struct cw *w, const ctrace_event *ev) {
     end_event(w, 0);
     break;
   }
-  case CTRACE_EV_WAIT:
-  case CTRACE_EV_SYSCALL:
-    blocking(w, ev, ns, th);
-    break;
   case CTRACE_EV_WAKE: {
-    int64_t wi = ev->f[0] <= UINT32_MAX ? ctrace_reader_thread_index(w->r, (uint32_t)ev->f[0]) : -1;
+    struct ctrace_ev_wake wk = CTRACE_EV(wake, ev);
+    int64_t wi = wk.tid <= UINT32_MAX ? ctrace_reader_thread_index(w->r, (uint32_t)wk.tid) : -1;
     head(w, "X", 0, "wake", "wake", ns, ev->tid);
     ob_lit(o, ",\"dur\":0.001");
     arg(w, "woken_tid");
-    ob_u64(o, ev->f[0]);
+    ob_u64(o, wk.tid);
     arg(w, "object");
-    ob_hex(o, ev->f[1]);
-    end_event(w, ev->f[3]);
+    ob_hex(o, wk.object);
+    end_event(w, wk.stack);
     if (wi >= 0 && (uint32_t)wi < w->nth) {
       w->th[wi].flow_ns = ns;
       w->th[wi].flow_from = ev->tid;
-      w->th[wi].flow_obj = ev->f[1];
+      w->th[wi].flow_obj = wk.object;
     }
     break;
   }
   case CTRACE_EV_LOG: {
     /* Named by its message (cut to 200 bytes), so that it reads on the
      * timeline; the whole message is an argument. */
-    const struct ctrace_string *cat = ctrace_reader_string(w->r, ev->f[1]);
+    struct ctrace_ev_log lg = CTRACE_EV(log, ev);
+    const struct ctrace_string *cat = ctrace_reader_string(w->r, lg.category);
     if (w->n++)
       ob_lit(o, ",\n{\"ph\":\"i\",\"s\":\"t\",\"name\":");
     else
@@ -607,29 +621,30 @@ static void event(struct cw *w, const ctrace_event *ev) {
     jstr(o, (const char *)ev->blob, ev->blob_len);
     arg(w, "category");
     jstr(o, cat ? cat->s : "", cat ? cat->len : 0);
-    if (ev->f[0]) {
+    if (lg.task) {
       arg(w, "task");
-      ob_hex(o, ev->f[0]);
+      ob_hex(o, lg.task);
     }
-    end_event(w, ev->f[2]);
+    end_event(w, lg.stack);
     break;
   }
   case CTRACE_EV_THREAD_CREATE: {
     /* A 1 ns slice, the start of an arrow to the new thread's first event. */
     head(w, "X", 0, "thread create", "thread", ns, ev->tid);
     ob_lit(o, ",\"dur\":0.001");
-    end_event(w, ev->f[1]);
-    struct task *l = ev->f[0] ? id_slot(w, &w->links, &w->nlinks, &w->caplinks, ev->f[0]) : NULL;
+    struct ctrace_ev_thread_create tc = CTRACE_EV(thread_create, ev);
+    end_event(w, tc.stack);
+    struct task *l = tc.link ? id_slot(w, &w->links, tc.link) : NULL;
     if (l && !l->id) {
-      w->nlinks++;
-      *l = (struct task){.id = ev->f[0], .open = 1, .tid = ev->tid, .ns = ns};
+      *l = (struct task){.id = tc.link, .open = 1, .tid = ev->tid, .ns = ns};
     }
     break;
   }
   case CTRACE_EV_THREAD_START: {
     head(w, "X", 0, "thread start", "thread", ns, ev->tid);
     ob_lit(o, ",\"dur\":0.001}");
-    struct task *l = ev->f[0] ? id_slot(w, &w->links, &w->nlinks, &w->caplinks, ev->f[0]) : NULL;
+    uint64_t link = CTRACE_EV(thread_start, ev).link;
+    struct task *l = link ? id_slot(w, &w->links, link) : NULL;
     if (l && l->id && l->open && l->ns <= ns) {
       l->open = 0;
       uint64_t id = ++w->next_flow;
@@ -644,41 +659,49 @@ static void event(struct cw *w, const ctrace_event *ev) {
     }
     break;
   }
-  case CTRACE_EV_COUNTER:
-    head(w, "C", ev->f[0], "counter", "counter", ns, ev->tid);
+  case CTRACE_EV_COUNTER: {
+    struct ctrace_ev_counter cn = CTRACE_EV(counter, ev);
+    head(w, "C", cn.name, "counter", "counter", ns, ev->tid);
     arg(w, "value");
-    ob_i64(o, ctrace__unzigzag(ev->f[1]));
+    ob_i64(o, cn.value);
     end_event(w, 0);
     break;
-  case CTRACE_EV_FORK:
+  }
+  case CTRACE_EV_FORK: {
+    struct ctrace_ev_fork fk = CTRACE_EV(fork, ev);
     process_instant(w, "fork", ns, ev->tid);
     arg(w, "child_pid");
-    ob_u64(o, ev->f[0]);
-    end_event(w, ev->f[1]);
+    ob_u64(o, fk.child_pid);
+    end_event(w, fk.stack);
     break;
-  case CTRACE_EV_EXEC:
+  }
+  case CTRACE_EV_EXEC: {
+    struct ctrace_ev_exec ex = CTRACE_EV(exec, ev);
     process_instant(w, "exec", ns, ev->tid);
     arg(w, "path");
-    jtrace_str(w, ev->f[0]);
-    end_event(w, ev->f[1]);
+    jtrace_str(w, ex.path);
+    end_event(w, ex.stack);
     break;
+  }
   case CTRACE_EV_EXIT:
     process_instant(w, "exit", ns, ev->tid);
     arg(w, "status");
-    ob_i64(o, ctrace__unzigzag(ev->f[0]));
+    ob_i64(o, CTRACE_EV(exit, ev).status);
     end_event(w, 0);
     break;
-  case CTRACE_EV_SIGNAL:
+  case CTRACE_EV_SIGNAL: {
+    struct ctrace_ev_signal sg = CTRACE_EV(signal, ev);
     process_instant(w, "fatal signal", ns, ev->tid);
     arg(w, "signo");
-    ob_u64(o, ev->f[0]);
-    end_event(w, ev->f[1]);
+    ob_u64(o, sg.signo);
+    end_event(w, sg.stack);
     break;
+  }
   case CTRACE_EV_DROPPED:
     head(w, "i", 0, "events lost", "ctrace", ns, ev->tid);
     ob_lit(o, ",\"s\":\"t\"");
     arg(w, "count");
-    ob_u64(o, ev->f[0]);
+    ob_u64(o, CTRACE_EV(dropped, ev).count);
     end_event(w, 0);
     break;
   default:
@@ -692,6 +715,9 @@ static void finish(struct cw *w) {
   int64_t end = ctrace_reader_ns(w->r, ctrace_reader_last_ticks(w->r));
   if (!w->opened && w->start <= end)
     open_window(w);
+  /* calls still in progress at the end (PENDING) */
+  for (uint32_t i = 0; i < w->nth; i++)
+    ctrace_states_finish(&w->th[i].sm, end);
   int cut = w->end < end; /* the window ends before the trace */
   if (cut)
     end = w->end;
@@ -702,8 +728,8 @@ static void finish(struct cw *w) {
       end_event(w, 0);
     }
   }
-  for (size_t i = 0; i < w->captasks; i++) {
-    struct task *t = &w->tasks[i];
+  for (size_t i = 0; i < w->tasks.v.n; i++) {
+    struct task *t = (struct task *)w->tasks.v.v + i;
     if (t->id && t->open) {
       task_event(w, "e", t, end, w->pid);
       arg(w, "unfinished");
@@ -746,6 +772,7 @@ int ctrace_chrome_write_opts(const ctrace_reader *r, ctrace_symbolizer *sym,
                              const struct ctrace_chrome_opts *opts, FILE *out) {
   struct cw w;
   memset(&w, 0, sizeof w);
+  w.tasks.v.size = w.links.v.size = sizeof(struct task);
   w.start = opts->start_ns;
   w.end = opts->end_ns;
   w.no_stacks = opts->no_stacks;
@@ -757,8 +784,15 @@ int ctrace_chrome_write_opts(const ctrace_reader *r, ctrace_symbolizer *sym,
   w.nstacks = ctrace_reader_nstacks(r);
   w.th = calloc(w.nth ? w.nth : 1, sizeof *w.th);
   w.stacks = calloc((size_t)w.nstacks + 1, sizeof *w.stacks);
-  for (uint32_t i = 0; w.th && i < w.nth; i++)
-    w.th[i].flow_ns = INT64_MIN;
+  for (uint32_t i = 0; w.th && i < w.nth; i++) {
+    const struct ctrace_thread_info *ti = ctrace_reader_thread(r, i);
+    struct thr *th = &w.th[i];
+    th->flow_ns = INT64_MIN;
+    th->w = &w;
+    th->tid = ti->tid;
+    ctrace_states_init(&th->sm, ctrace_reader_ns(r, ti->first), ctrace_states_reader_clock, r,
+                       on_span, th);
+  }
   w.o.p = malloc(1 << 16);
   w.o.cap = w.o.p ? 1 << 16 : 0;
   ctrace_merge *m = w.th && w.stacks && w.o.p ? ctrace_merge_new(r) : NULL;
@@ -785,8 +819,10 @@ done:
   for (uint32_t i = 0; w.th && i < w.nth; i++)
     free(w.th[i].names);
   free(w.th);
-  free(w.tasks);
-  free(w.links);
+  ctrace_vec_free(&w.tasks.v);
+  ctrace_hash_free(&w.tasks.h);
+  ctrace_vec_free(&w.links.v);
+  ctrace_hash_free(&w.links.h);
   free(w.o.p);
   return rc;
 }

@@ -1,8 +1,12 @@
 /*
- * profile.c - see profile.h. One pass over the threads' events, summing per
- * stack id in a table indexed by stack id (ids are dense, from 1).
+ * profile.c - see profile.h. The blocking spans of each thread's state
+ * machine (states.h), summed per stack id in a table indexed by stack id
+ * (ids are dense, from 1).
  */
 #include "profile.h"
+
+#include "states.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,30 +32,59 @@ const char *ctrace_profile_kind_name(enum ctrace_profile_kind k) {
   return (unsigned)k < NKINDS ? kind_names[k] : "?";
 }
 
-/* Whether ev is a blocking event of kind; *dur and *stack its fields. */
-static int matches(const ctrace_event *ev, enum ctrace_profile_kind kind, uint64_t *dur,
-                   uint64_t *stack) {
-  if (ev->kind == CTRACE_EV_WAIT && ev->nfields >= 4) {
-    int sleep = ev->f[0] == CTRACE_WAIT_SLEEP;
-    if (kind == CTRACE_PROFILE_SLEEP ? !sleep
-        : kind == CTRACE_PROFILE_SYNC ? strcmp(ctrace__wait_reason_class(ev->f[0]), "sync") != 0
-                                      : 1)
-      return 0;
-    *dur = ev->f[2];
-    *stack = ev->f[3];
-    return 1;
-  }
-  if (ev->kind == CTRACE_EV_SYSCALL && ev->nfields >= 6) {
-    uint64_t cls = ev->f[1];
-    int net = cls == CTRACE_SC_NET;
-    int other = cls == CTRACE_SC_FILE || cls == CTRACE_SC_POLL || cls == CTRACE_SC_OTHER;
-    if (!(kind == CTRACE_PROFILE_NET ? net : kind == CTRACE_PROFILE_SYSCALL ? other : 0))
-      return 0;
-    *dur = ev->f[4];
-    *stack = ev->f[5];
-    return 1;
+/* Whether a blocking span of state counts in a profile of kind. */
+static int matches(unsigned state, enum ctrace_profile_kind kind) {
+  switch (kind) {
+  case CTRACE_PROFILE_SYNC:
+    return state == CTRACE_ST_SYNC;
+  case CTRACE_PROFILE_SLEEP:
+    return state == CTRACE_ST_SLEEP;
+  case CTRACE_PROFILE_NET:
+    return state == CTRACE_ST_NET;
+  case CTRACE_PROFILE_SYSCALL:
+    return state == CTRACE_ST_IO || state == CTRACE_ST_POLL || state == CTRACE_ST_SYSCALL;
   }
   return 0;
+}
+
+/* What summing spans into a profile needs. */
+struct acc {
+  struct ctrace_profile *out;
+  struct ctrace_vec v; /* the entries, handed to out at the end */
+  uint32_t *slot; /* slot[id]: 1 + index in out->v, 0 when the stack has no entry yet */
+  uint32_t nstacks;
+  enum ctrace_profile_kind kind;
+  int64_t start_ns, end_ns;
+  int oom;
+};
+
+/* One span of the state machine: its time inside the window, to its stack.
+ * A call with no duration counts when it ends inside the window. Calls still
+ * in progress at the end of the trace count up to the end. */
+static void on_span(void *arg, const struct ctrace_span *sp) {
+  struct acc *a = arg;
+  if (a->oom || !sp->kind || !matches(sp->state, a->kind))
+    return;
+  int64_t b = sp->start, e = sp->end;
+  int64_t lo = b > a->start_ns ? b : a->start_ns;
+  int64_t hi = e < a->end_ns ? e : a->end_ns;
+  if (b == e ? !(e >= a->start_ns && e < a->end_ns) : lo >= hi)
+    return;
+  uint64_t ns = lo < hi ? (uint64_t)(hi - lo) : 0;
+  uint32_t id = sp->stack <= a->nstacks ? (uint32_t)sp->stack : 0;
+  if (!a->slot[id]) {
+    struct ctrace_profile_entry *en = ctrace_vec_push(&a->v);
+    if (!en) {
+      a->oom = 1;
+      return;
+    }
+    *en = (struct ctrace_profile_entry){id, 0, 0};
+    a->slot[id] = (uint32_t)a->v.n;
+  }
+  struct ctrace_profile_entry *en = (struct ctrace_profile_entry *)a->v.v + a->slot[id] - 1;
+  en->count++;
+  en->total_ns += ns;
+  a->out->total_ns += ns;
 }
 
 static int cmp_entry(const void *a, const void *b) {
@@ -72,49 +105,20 @@ int ctrace_profile_build(const ctrace_reader *r, enum ctrace_profile_kind kind, 
   uint32_t *slot = calloc((size_t)nstacks + 1, sizeof *slot);
   if (!slot)
     return -1;
-  size_t cap = 0;
+  struct acc a = {.out = out, .v = CTRACE_VEC(struct ctrace_profile_entry), .slot = slot, .nstacks = nstacks, .kind = kind,
+                  .start_ns = start_ns, .end_ns = end_ns};
   uint32_t nthreads = ctrace_reader_nthreads(r);
-  for (uint32_t i = 0; i < nthreads; i++) {
+  for (uint32_t i = 0; i < nthreads && !a.oom; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
     if (tid && th->tid != tid)
       continue;
-    ctrace_cursor c;
-    ctrace_event ev;
-    ctrace_cursor_init(&c, r, i);
-    while (ctrace_cursor_next(&c, &ev)) {
-      uint64_t dur, stack;
-      if (!matches(&ev, kind, &dur, &stack))
-        continue;
-      /* The call ended at ev.ticks and began dur ticks before (never before
-       * tick 0, whatever a corrupt dur says). */
-      int64_t e = ctrace_reader_ns(r, ev.ticks);
-      int64_t b = ctrace_reader_ns(r, dur <= ev.ticks ? ev.ticks - dur : 0);
-      if (b > e)
-        b = e;
-      int64_t lo = b > start_ns ? b : start_ns;
-      int64_t hi = e < end_ns ? e : end_ns;
-      if (b == e ? !(e >= start_ns && e < end_ns) : lo >= hi)
-        continue;
-      uint64_t ns = lo < hi ? (uint64_t)(hi - lo) : 0;
-      uint32_t id = stack <= nstacks ? (uint32_t)stack : 0;
-      if (!slot[id]) {
-        if (out->n == cap) {
-          size_t nc = cap ? cap * 2 : 64;
-          void *nv = realloc(out->v, nc * sizeof *out->v);
-          if (!nv)
-            goto oom;
-          out->v = nv;
-          cap = nc;
-        }
-        out->v[out->n] = (struct ctrace_profile_entry){id, 0, 0};
-        slot[id] = (uint32_t)++out->n;
-      }
-      struct ctrace_profile_entry *en = &out->v[slot[id] - 1];
-      en->count++;
-      en->total_ns += ns;
-      out->total_ns += ns;
-    }
+    ctrace_states_thread(r, i, on_span, &a);
   }
+  if (a.oom) {
+    ctrace_vec_free(&a.v);
+    goto oom;
+  }
+  out->v = ctrace_vec_take(&a.v, &out->n, NULL);
   free(slot);
   if (out->n)
     qsort(out->v, out->n, sizeof *out->v, cmp_entry);

@@ -3,6 +3,9 @@
  */
 #include "stats.h"
 
+#include "states.h"
+#include "vec.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,42 +66,36 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
     st->tracer_events += th->tracer_events;
   }
   /* Names of tasks (with durations) and regions, and the families. */
-  struct open_task *open = NULL, *ends = NULL;
-  size_t nopen = 0, capopen = 0, nends = 0, capends = 0;
+  struct ctrace_vec opens = CTRACE_VEC(struct open_task), endv = CTRACE_VEC(struct open_task);
   for (uint32_t i = 0; i < st->threads; i++) {
     ctrace_cursor c;
     ctrace_event ev;
     ctrace_cursor_init(&c, r, i);
     while (ctrace_cursor_next(&c, &ev)) {
       switch (ev.kind) {
-      case CTRACE_EV_TASK_BEGIN:
-        if (nopen == capopen) {
-          size_t nc = capopen ? capopen * 2 : 64;
-          void *nv = realloc(open, nc * sizeof *open);
-          if (!nv)
-            goto oom;
-          open = nv;
-          capopen = nc;
-        }
-        open[nopen++] = (struct open_task){ev.f[0], (uint32_t)ev.f[2], ev.ticks};
+      case CTRACE_EV_TASK_BEGIN: {
+        struct open_task *o = ctrace_vec_push(&opens);
+        if (!o)
+          goto oom;
+        struct ctrace_ev_task_begin tb = CTRACE_EV(task_begin, &ev);
+        *o = (struct open_task){tb.task, (uint32_t)tb.name, ev.ticks};
         break;
-      case CTRACE_EV_TASK_END:
-        if (nends == capends) {
-          size_t nc = capends ? capends * 2 : 64;
-          void *nv = realloc(ends, nc * sizeof *ends);
-          if (!nv)
-            goto oom;
-          ends = nv;
-          capends = nc;
-        }
-        ends[nends++] = (struct open_task){ev.f[0], 0, ev.ticks};
+      }
+      case CTRACE_EV_TASK_END: {
+        struct open_task *e = ctrace_vec_push(&endv);
+        if (!e)
+          goto oom;
+        *e = (struct open_task){CTRACE_EV(task_end, &ev).task, 0, ev.ticks};
         break;
+      }
       case CTRACE_EV_REGION_BEGIN:
-        if (count_name(&st->region_names, &st->nregion_names, (uint32_t)ev.f[1], 0) < 0)
+        if (count_name(&st->region_names, &st->nregion_names,
+                       (uint32_t)CTRACE_EV(region_begin, &ev).name, 0) < 0)
           goto oom;
         break;
       case CTRACE_EV_WAIT:
-        if (ev.f[0] == CTRACE_WAIT_SLEEP)
+        /* families by the state the call put the thread in (states.h) */
+        if (ctrace_state_of_wait(CTRACE_EV(wait, &ev).reason) == CTRACE_ST_SLEEP)
           st->sleep_events++;
         else
           st->sync_events++;
@@ -106,14 +103,16 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
       case CTRACE_EV_WAKE:
         st->sync_events++;
         break;
-      case CTRACE_EV_SYSCALL:
-        if (ev.f[1] == CTRACE_SC_NET)
+      case CTRACE_EV_SYSCALL: {
+        unsigned state = ctrace_state_of_syscall(CTRACE_EV(syscall, &ev).class);
+        if (state == CTRACE_ST_NET)
           st->net_events++;
-        else if (ev.f[1] == CTRACE_SC_POLL)
+        else if (state == CTRACE_ST_POLL)
           st->poll_events++;
         else
           st->io_events++;
         break;
+      }
       case CTRACE_EV_SOCKADDR:
         st->net_events++;
         break;
@@ -124,6 +123,8 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   }
   /* Task durations: TASK_END may be on another thread than TASK_BEGIN, so
    * both sides are sorted by task id and merged: O(n log n). */
+  struct open_task *open = opens.v, *ends = endv.v;
+  size_t nopen = opens.n, nends = endv.n;
   if (nopen > 1)
     qsort(open, nopen, sizeof *open, cmp_task);
   if (nends > 1)
@@ -137,12 +138,12 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
     if (count_name(&st->task_names, &st->ntask_names, open[k].name, dur) < 0)
       goto oom;
   }
-  free(ends);
-  free(open);
+  ctrace_vec_free(&endv);
+  ctrace_vec_free(&opens);
   return 0;
 oom:
-  free(open);
-  free(ends);
+  ctrace_vec_free(&opens);
+  ctrace_vec_free(&endv);
   ctrace_stats_free(st);
   return -1;
 }

@@ -1,7 +1,8 @@
 /*
  * timeline.h - the per-thread state model every view of `ctrace view` uses,
- * built once from the reader: state spans (running, blocked on sync, network,
- * file I/O, polling, sleeping, other syscalls), regions (nested, per thread),
+ * built once from the reader: state spans (from the state machine of
+ * states.h: running, blocked on sync, network, file I/O, polling, sleeping,
+ * other syscalls, calls in progress at the end), regions (nested, per thread),
  * tasks (which may begin and end on different threads), logs, wake-up edges
  * and thread-creation edges; plus a level-of-detail index so that a window of
  * any width is summarised to the pixel in time proportional to the pixels,
@@ -20,27 +21,8 @@
 #include <stdint.h>
 
 #include "../read/reader.h"
-
-/* Thread states. A WAIT or SYSCALL event is recorded when the call returns
- * and carries its duration: the span is [end - dur, end]. Everything else
- * between the thread's first and last event is RUNNING. */
-#define CTRACE_TL_STATES(X)                                                    \
-  X(RUNNING, 0, "running")                                                     \
-  X(SYNC, 1, "sync")                                                           \
-  X(NET, 2, "net")                                                             \
-  X(IO, 3, "io")                                                               \
-  X(POLL, 4, "poll")                                                           \
-  X(SLEEP, 5, "sleep")                                                         \
-  X(SYSCALL, 6, "syscall")
-
-enum ctrace_tl_state {
-#define CTRACE__ST_ENUM(name, code, str) CTRACE_ST_##name = code,
-  CTRACE_TL_STATES(CTRACE__ST_ENUM)
-#undef CTRACE__ST_ENUM
-  CTRACE_ST_COUNT = 7,
-  CTRACE_ST_OUTSIDE = 7, /* not started yet, or exited: never in a span */
-};
-const char *ctrace_tl_state_name(unsigned state);
+#include "hash.h"
+#include "states.h"
 
 struct ctrace_tl_thread {
   uint32_t tid;
@@ -51,6 +33,9 @@ struct ctrace_tl_thread {
   uint32_t exited;
   uint64_t dropped;
   uint64_t state_ns[CTRACE_ST_COUNT]; /* time spent in each state */
+  /* A call still in progress when the trace ended (a PENDING record): its
+   * span is the thread's last, from at_end_ns; INT64_MAX when none. */
+  int64_t at_end_ns;
 };
 
 struct ctrace_tl_region {
@@ -149,6 +134,7 @@ struct ctrace_timeline {
   size_t ncreates;
   struct ctrace_tl_peer *peers; /* by (thread, t) */
   size_t npeers;
+  struct ctrace_hash by_tid; /* tid -> thread index */
   size_t bytes; /* memory held by the index */
 };
 
@@ -160,7 +146,7 @@ typedef void (*ctrace_tl_progress)(void *arg, uint64_t done, uint64_t total);
 int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                           struct ctrace_timeline **out);
 void ctrace_timeline_free(struct ctrace_timeline *tl);
-/* Thread index of tid, or -1. */
+/* Thread index of tid, or -1. O(1). */
 int64_t ctrace_timeline_thread(const struct ctrace_timeline *tl, uint32_t tid);
 
 /*

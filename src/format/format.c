@@ -45,3 +45,18 @@ const char *ctrace__syscall_class_name(uint64_t cls) {
   }
   return "syscall";
 }
+
+const char *ctrace__kind_field_names(unsigned code) {
+#define FN_STR(name) " " #name
+  switch (code) {
+#define KIND_FIELDS(name, cd, nf, bl, flds, dc)                                                    \
+  case cd: {                                                                                       \
+    static const char s_##name[] = "" CTRACE_FIELDS_##name(FN_STR, FN_STR);                        \
+    return s_##name[0] ? s_##name + 1 : s_##name;                                                  \
+  }
+    CTRACE_EVENT_KINDS(KIND_FIELDS)
+#undef KIND_FIELDS
+  }
+#undef FN_STR
+  return NULL;
+}

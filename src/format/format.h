@@ -76,7 +76,8 @@
   X(FORK, 0x34, 2, 0, "child_pid stack", "the process forked")                                  \
   X(EXEC, 0x35, 2, 0, "path stack", "the process is about to exec path (a string id)")         \
   X(EXIT, 0x36, 1, 0, "s:status", "the process exits with status")                             \
-  X(SIGNAL, 0x37, 2, 0, "signo stack", "a fatal signal was delivered")
+  X(SIGNAL, 0x37, 2, 0, "signo stack", "a fatal signal was delivered") \
+  X(PENDING, 0x38, 6, 0, "reason call class object dur stack", "at stop, the thread is inside a blocking call that began dur ticks ago and has not returned: a wait (reason != 0) or a system call (call, class)")
 
 enum ctrace_kind {
 #define CTRACE__KIND_ENUM(name, code, nf, blob, fields, doc) CTRACE_EV_##name = code,
@@ -201,5 +202,88 @@ static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t
   }
   return NULL;
 }
+
+
+/*
+ * Typed events. Each kind's fields, in order, as C names: U(name) for an
+ * unsigned field, S(name) for a zigzag-encoded signed one. They are the
+ * field names of the table above (a test checks that they agree), and
+ * CTRACE_EVENT_KINDS cannot gain a kind without its list here (the static
+ * asserts below fail to compile). The structs and decoders generated from
+ * them are the only code outside the reader that knows a field's position.
+ */
+#define CTRACE_FIELDS_CLOCK_SYNC(U, S) U(tsc) U(mono_ns) U(real_ns)
+#define CTRACE_FIELDS_STRING(U, S) U(id)
+#define CTRACE_FIELDS_STACK(U, S) U(id)
+#define CTRACE_FIELDS_MAPPING(U, S) U(start) U(end) U(bias) U(path)
+#define CTRACE_FIELDS_PROCESS(U, S) U(pid) U(ppid) U(exe) U(argv)
+#define CTRACE_FIELDS_THREAD_START(U, S) U(link)
+#define CTRACE_FIELDS_THREAD_EXIT(U, S)
+#define CTRACE_FIELDS_THREAD_NAME(U, S) U(tid) U(name)
+#define CTRACE_FIELDS_THREAD_CREATE(U, S) U(link) U(stack)
+#define CTRACE_FIELDS_DROPPED(U, S) U(count) U(first_dt)
+#define CTRACE_FIELDS_TRACER_TIME(U, S) U(ns) U(events)
+#define CTRACE_FIELDS_TASK_BEGIN(U, S) U(task) U(parent) U(name) U(stack)
+#define CTRACE_FIELDS_TASK_END(U, S) U(task)
+#define CTRACE_FIELDS_REGION_BEGIN(U, S) U(task) U(name) U(stack)
+#define CTRACE_FIELDS_REGION_END(U, S)
+#define CTRACE_FIELDS_LOG(U, S) U(task) U(category) U(stack)
+#define CTRACE_FIELDS_COUNTER(U, S) U(name) S(value)
+#define CTRACE_FIELDS_WAIT(U, S) U(reason) U(object) U(dur) U(stack)
+#define CTRACE_FIELDS_WAKE(U, S) U(tid) U(object) U(reason) U(stack)
+#define CTRACE_FIELDS_SYSCALL(U, S) U(call) U(class) U(fd) S(result) U(dur) U(stack)
+#define CTRACE_FIELDS_SOCKADDR(U, S) U(fd) U(call)
+#define CTRACE_FIELDS_FORK(U, S) U(child_pid) U(stack)
+#define CTRACE_FIELDS_EXEC(U, S) U(path) U(stack)
+#define CTRACE_FIELDS_EXIT(U, S) S(status)
+#define CTRACE_FIELDS_SIGNAL(U, S) U(signo) U(stack)
+#define CTRACE_FIELDS_PENDING(U, S) U(reason) U(call) U(class) U(object) U(dur) U(stack)
+
+/* The kinds that have fields, with the lower-case name of their struct:
+ * struct ctrace_ev_<lower>, decoded by ctrace_ev_<lower>_of(). */
+#define CTRACE_EVENT_STRUCTS(X)                                                \
+  X(CLOCK_SYNC, clock_sync) X(STRING, string) X(STACK, stack)                  \
+  X(MAPPING, mapping) X(PROCESS, process) X(THREAD_START, thread_start)        \
+  X(THREAD_NAME, thread_name) X(THREAD_CREATE, thread_create)                  \
+  X(DROPPED, dropped) X(TRACER_TIME, tracer_time) X(TASK_BEGIN, task_begin)    \
+  X(TASK_END, task_end) X(REGION_BEGIN, region_begin) X(LOG, log)              \
+  X(COUNTER, counter) X(WAIT, wait) X(WAKE, wake) X(SYSCALL, syscall)          \
+  X(SOCKADDR, sockaddr) X(FORK, fork) X(EXEC, exec) X(EXIT, exit)              \
+  X(SIGNAL, signal) X(PENDING, pending)
+
+#define CTRACE__FIELD_U(name) uint64_t name;
+#define CTRACE__FIELD_S(name) int64_t name;
+#define CTRACE__DEC_U(name) x.name = i < n ? f[i] : 0; i++;
+#define CTRACE__DEC_S(name) x.name = ctrace__unzigzag(i < n ? f[i] : 0); i++;
+#define CTRACE__COUNT(name) +1
+#define CTRACE__EV_STRUCT(NAME, lower)                                         \
+  struct ctrace_ev_##lower { CTRACE_FIELDS_##NAME(CTRACE__FIELD_U, CTRACE__FIELD_S) };
+#define CTRACE__EV_DECODE(NAME, lower)                                         \
+  static inline struct ctrace_ev_##lower ctrace_ev_##lower##_of(const uint64_t *f, unsigned n) { \
+    struct ctrace_ev_##lower x;                                                \
+    unsigned i = 0;                                                            \
+    CTRACE_FIELDS_##NAME(CTRACE__DEC_U, CTRACE__DEC_S)                         \
+    (void)i;                                                                   \
+    return x;                                                                  \
+  }
+#define CTRACE__EV_NFIELDS(name, code, nf, blob, fields, doc)                  \
+  _Static_assert((0 CTRACE_FIELDS_##name(CTRACE__COUNT, CTRACE__COUNT)) == nf, \
+                 "CTRACE_FIELDS_" #name " does not list the kind's fields");
+CTRACE_EVENT_KINDS(CTRACE__EV_NFIELDS)
+#undef CTRACE__EV_NFIELDS
+
+/*
+ * The typed fields of a decoded event ev (anything with f[] and nfields,
+ * i.e. a ctrace_event), as struct ctrace_ev_<lower>: CTRACE_EV(wait, &ev).
+ * Missing fields read 0; signed fields are already unzigzagged. The caller
+ * checks the kind first.
+ */
+#define CTRACE_EV(lower, ev) ctrace_ev_##lower##_of((ev)->f, (ev)->nfields)
+
+/* The C field names of kind code, space-separated ("reason object dur
+ * stack"), or NULL when the code is not a kind; for the consistency test. */
+const char *ctrace__kind_field_names(unsigned code);
+CTRACE_EVENT_STRUCTS(CTRACE__EV_STRUCT)
+CTRACE_EVENT_STRUCTS(CTRACE__EV_DECODE)
 
 #endif /* CTRACE_FORMAT_H */

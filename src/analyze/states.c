@@ -1,0 +1,179 @@
+/*
+ * states.c - see states.h: the thread-state machine. O(1) per event, no
+ * allocation.
+ *
+ * NOT_RECORDED is defined but never produced: a trace made with the API
+ * alone (no `ctrace run`) records no WAIT or SYSCALL, yet nothing in the
+ * file says so (no header flag, no PROCESS field marks the preload), and a
+ * preloaded program that never blocked looks the same. Until the recorder
+ * writes such a mark, the viewer's summary says "no blocking calls
+ * recorded" instead (web/states.js, noBlockingRecorded).
+ */
+#include "states.h"
+
+#include <string.h>
+
+const char *ctrace_state_name(unsigned state) {
+  switch (state) {
+#define ST_NAME(name, code, key, reported, doc)                                                    \
+  case code:                                                                                       \
+    return key;
+    CTRACE_STATES(ST_NAME)
+#undef ST_NAME
+  default:
+    return "outside";
+  }
+}
+
+int ctrace_state_reported(unsigned state) {
+  switch (state) {
+#define ST_REP(name, code, key, reported, doc)                                                     \
+  case code:                                                                                       \
+    return reported;
+    CTRACE_STATES(ST_REP)
+#undef ST_REP
+  default:
+    return 0;
+  }
+}
+
+unsigned ctrace_state_of_wait(uint64_t reason) {
+  return strcmp(ctrace__wait_reason_class(reason), "sleep") == 0 ? CTRACE_ST_SLEEP
+                                                                  : CTRACE_ST_SYNC;
+}
+
+unsigned ctrace_state_of_syscall(uint64_t cls) {
+  switch (cls) {
+  case CTRACE_SC_FILE:
+    return CTRACE_ST_IO;
+  case CTRACE_SC_NET:
+    return CTRACE_ST_NET;
+  case CTRACE_SC_POLL:
+    return CTRACE_ST_POLL;
+  default:
+    return CTRACE_ST_SYSCALL;
+  }
+}
+
+int64_t ctrace_states_reader_clock(const void *reader, uint64_t ticks) {
+  return ctrace_reader_ns(reader, ticks);
+}
+
+static int64_t now(const struct ctrace_states *m, uint64_t ticks) {
+  return m->clock ? m->clock(m->clock_ctx, ticks) : (int64_t)ticks;
+}
+
+void ctrace_states_init(struct ctrace_states *m, int64_t first_ns, ctrace_states_clock clock,
+                        const void *clock_ctx, ctrace_span_fn fn, void *arg) {
+  memset(m, 0, sizeof *m);
+  m->clock = clock;
+  m->clock_ctx = clock_ctx;
+  m->fn = fn;
+  m->arg = arg;
+  m->first = m->last = first_ns;
+}
+
+/* Start of a call that lasted dur ticks until ticks: never before the
+ * thread's first event nor the previous span's end (whatever a corrupt dur
+ * says). */
+static int64_t call_start(const struct ctrace_states *m, uint64_t ticks, uint64_t dur) {
+  int64_t s = dur <= ticks ? now(m, ticks - dur) : m->first;
+  return s < m->last ? m->last : s;
+}
+
+/* Reports RUNNING up to sp->start, then sp (whose end is at least its start). */
+static void report(struct ctrace_states *m, struct ctrace_span *sp) {
+  if (sp->start > m->last) {
+    struct ctrace_span run = {.start = m->last, .end = sp->start, .state = CTRACE_ST_RUNNING};
+    m->fn(m->arg, &run);
+  }
+  if (sp->end < sp->start)
+    sp->end = sp->start;
+  m->fn(m->arg, sp);
+  m->last = sp->end;
+}
+
+void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev) {
+  if (m->exited)
+    return; /* after THREAD_EXIT: outside the thread's life */
+  struct ctrace_span sp = {.kind = ev->kind};
+  switch (ev->kind) {
+  case CTRACE_EV_WAIT: {
+    struct ctrace_ev_wait w = CTRACE_EV(wait, ev);
+    sp.state = ctrace_state_of_wait(w.reason);
+    sp.reason = w.reason;
+    sp.object = w.object;
+    sp.stack = w.stack;
+    sp.start = call_start(m, ev->ticks, w.dur);
+    sp.end = now(m, ev->ticks);
+    break;
+  }
+  case CTRACE_EV_SYSCALL: {
+    struct ctrace_ev_syscall c = CTRACE_EV(syscall, ev);
+    sp.state = ctrace_state_of_syscall(c.class);
+    sp.call = c.call;
+    sp.cls = c.class;
+    sp.fd = c.fd;
+    sp.result = c.result;
+    sp.stack = c.stack;
+    sp.start = call_start(m, ev->ticks, c.dur);
+    sp.end = now(m, ev->ticks);
+    break;
+  }
+  case CTRACE_EV_PENDING: {
+    /* reported at finish, when the thread's end is known */
+    struct ctrace_ev_pending p = CTRACE_EV(pending, ev);
+    sp.state = p.reason ? ctrace_state_of_wait(p.reason) : ctrace_state_of_syscall(p.class);
+    sp.flags = CTRACE_SPAN_AT_END;
+    sp.reason = p.reason;
+    sp.call = p.reason ? 0 : p.call;
+    sp.cls = p.reason ? 0 : p.class;
+    sp.object = p.reason ? p.object : 0;
+    sp.stack = p.stack;
+    sp.start = call_start(m, ev->ticks, p.dur);
+    m->pend = sp;
+    m->pending = 1;
+    return;
+  }
+  case CTRACE_EV_THREAD_EXIT:
+    m->exited = 1;
+    m->exit_ns = now(m, ev->ticks);
+    if (m->exit_ns < m->last)
+      m->exit_ns = m->last;
+    return;
+  default:
+    return;
+  }
+  m->pending = 0; /* a call returned after all: the PENDING before it is stale */
+  report(m, &sp);
+}
+
+int64_t ctrace_states_finish(struct ctrace_states *m, int64_t end_ns) {
+  int64_t end = m->exited ? m->exit_ns : end_ns;
+  if (end < m->last)
+    end = m->last;
+  if (m->pending) {
+    m->pending = 0;
+    if (m->pend.start > end)
+      m->pend.start = end;
+    m->pend.end = end;
+    report(m, &m->pend);
+  } else if (end > m->last) {
+    struct ctrace_span run = {.start = m->last, .end = end, .state = CTRACE_ST_RUNNING};
+    m->fn(m->arg, &run);
+    m->last = end;
+  }
+  return end;
+}
+
+int64_t ctrace_states_thread(const ctrace_reader *r, uint32_t ti, ctrace_span_fn fn, void *arg) {
+  const struct ctrace_thread_info *th = ctrace_reader_thread(r, ti);
+  struct ctrace_states m;
+  ctrace_states_init(&m, ctrace_reader_ns(r, th->first), ctrace_states_reader_clock, r, fn, arg);
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, r, ti);
+  while (ctrace_cursor_next(&c, &ev))
+    ctrace_states_event(&m, &ev);
+  return ctrace_states_finish(&m, ctrace_reader_ns(r, ctrace_reader_last_ticks(r)));
+}

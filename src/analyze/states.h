@@ -1,0 +1,129 @@
+/*
+ * states.h - the one thread-state machine: turns one thread's events, in
+ * order, into a sequence of state spans (running, blocked on sync, network,
+ * file I/O, polling, sleeping, other system calls). The timeline, the stats,
+ * the profiles, the exports and the HTTP API all take their states from here;
+ * none of them interprets WAIT, SYSCALL, PENDING or THREAD_EXIT for states.
+ *
+ * The rules, in one place:
+ * - A WAIT or SYSCALL is recorded when the call returns and carries its
+ *   duration: the span is [end - dur, end]. Its start is clipped to the
+ *   thread's first event and to the end of the span before it (nested calls
+ *   are recorded inner first, so the outer one keeps only what follows the
+ *   inner one; skewed clocks cannot make spans overlap).
+ * - Time between blocking spans is RUNNING (on a CPU or ready to run: the
+ *   trace cannot tell which).
+ * - A PENDING record (written at stop) is a call that had not returned: a
+ *   span from its start to the end of the thread (or trace), flagged
+ *   CTRACE_SPAN_AT_END.
+ * - The thread ends at THREAD_EXIT; later events of the thread (destructors
+ *   running after it) change no state. A thread that never exited ends with
+ *   the trace.
+ * - Other events (THREAD_NAME for another thread, regions, logs, wake-ups)
+ *   change no state.
+ *
+ * Not here: what the spans are drawn or summed into (timeline_build.c, profile.c,
+ * chrome.c, src/serve/). The machine allocates nothing and keeps no event
+ * after feeding it: any number of them may run at once.
+ */
+#ifndef CTRACE_STATES_H
+#define CTRACE_STATES_H
+
+#include <stdint.h>
+
+#include "../read/reader.h"
+
+/*
+ * The states. X(NAME, code, "key", reported, "meaning"). Codes go into the
+ * timeline's packed transitions (7 bits) and into the binary timeline
+ * answer (docs/API.md), so they never change; a new state takes the next
+ * code. reported = 1: the HTTP API always lists the state in its "states"
+ * objects; 0: only when some time was spent in it (so that answers keep
+ * their shape until a trace has such time). The viewer's copy is
+ * web/states.js.
+ */
+#define CTRACE_STATES(X)                                                                         \
+  X(RUNNING, 0, "running", 1, "in no recorded blocking call: on a CPU or ready to run")          \
+  X(SYNC, 1, "sync", 1, "blocked on a mutex, rwlock, condition variable, semaphore, barrier or join") \
+  X(NET, 2, "net", 1, "in a socket call")                                                        \
+  X(IO, 3, "io", 1, "in a file I/O call")                                                        \
+  X(POLL, 4, "poll", 1, "waiting in poll, select or epoll")                                      \
+  X(SLEEP, 5, "sleep", 1, "in sleep, nanosleep or usleep")                                       \
+  X(SYSCALL, 6, "syscall", 1, "in another blocking system call")                                 \
+  X(RUNNABLE, 7, "runnable", 0, "ready to run but waiting for a CPU (needs scheduler data; not produced yet)") \
+  X(BLOCKED_NOT_INTERPOSED, 8, "blocked_other", 0, "blocked in a call ctrace does not interpose (needs scheduler data; not produced yet)") \
+  X(NOT_RECORDED, 9, "not_recorded", 0, "no runtime data recorded: the trace carries no sign that blocking calls were recorded, so this is not produced yet (see states.c)")
+
+enum ctrace_state {
+#define CTRACE__ST_ENUM(name, code, key, reported, doc) CTRACE_ST_##name = code,
+  CTRACE_STATES(CTRACE__ST_ENUM)
+#undef CTRACE__ST_ENUM
+};
+#define CTRACE__ST_PLUS1(name, code, key, reported, doc) +1
+enum { CTRACE_ST_COUNT = 0 CTRACE_STATES(CTRACE__ST_PLUS1) };
+#undef CTRACE__ST_PLUS1
+/* Not started yet, or exited: never the state of a span. */
+#define CTRACE_ST_OUTSIDE CTRACE_ST_COUNT
+
+/* "running", "sync", ...; "outside" for anything else. */
+const char *ctrace_state_name(unsigned state);
+/* Whether the API always lists state (the table's reported column). */
+int ctrace_state_reported(unsigned state);
+/* The state a wait of reason, or a system call of class, puts a thread in. */
+unsigned ctrace_state_of_wait(uint64_t reason);
+unsigned ctrace_state_of_syscall(uint64_t cls);
+
+/* span flags */
+#define CTRACE_SPAN_AT_END 0x1u /* the call was still in progress when the trace ended */
+
+struct ctrace_span {
+  int64_t start, end; /* ns (as the machine's clock gives them); end >= start */
+  unsigned state;     /* enum ctrace_state */
+  unsigned flags;     /* CTRACE_SPAN_* */
+  uint8_t kind;       /* event that made it: WAIT, SYSCALL, PENDING; 0 for RUNNING */
+  uint64_t reason;    /* wait reason; 0 for a system call */
+  uint64_t call, cls; /* system call and its class; 0 for a wait */
+  uint64_t object;    /* wait object; 0 for a system call */
+  uint64_t fd;        /* system call's fd */
+  int64_t result;     /* system call's result */
+  uint64_t stack;     /* stack id, 0 if none */
+};
+
+/* Called for each span, in time order. Blocking spans are reported even
+ * when clipping left them empty (a profile counts the call); RUNNING spans
+ * only when not empty. */
+typedef void (*ctrace_span_fn)(void *arg, const struct ctrace_span *sp);
+/* Converts event ticks to the time unit of spans. */
+typedef int64_t (*ctrace_states_clock)(const void *ctx, uint64_t ticks);
+
+struct ctrace_states {
+  ctrace_states_clock clock;
+  const void *clock_ctx;
+  ctrace_span_fn fn;
+  void *arg;
+  int64_t first;   /* the thread's first event */
+  int64_t last;    /* end of the last span reported */
+  int64_t exit_ns; /* time of THREAD_EXIT */
+  int exited;
+  int pending;     /* pend holds a PENDING call */
+  struct ctrace_span pend;
+};
+
+/* clock: NULL for identity (ticks are ns: tests). first_ns: the thread's
+ * first event, in the clock's unit. */
+void ctrace_states_init(struct ctrace_states *m, int64_t first_ns, ctrace_states_clock clock,
+                        const void *clock_ctx, ctrace_span_fn fn, void *arg);
+/* Feeds the thread's next event (in the thread's order). */
+void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev);
+/* Ends the stream: reports the last spans up to the thread's end, which it
+ * returns: its THREAD_EXIT, else end_ns (the end of the trace). */
+int64_t ctrace_states_finish(struct ctrace_states *m, int64_t end_ns);
+
+/* A clock over a reader: ctrace_reader_ns. */
+int64_t ctrace_states_reader_clock(const void *reader, uint64_t ticks);
+
+/* Runs the machine over thread index ti of r, reporting every span to fn;
+ * returns the thread's end (ns). */
+int64_t ctrace_states_thread(const ctrace_reader *r, uint32_t ti, ctrace_span_fn fn, void *arg);
+
+#endif /* CTRACE_STATES_H */

@@ -1,0 +1,727 @@
+/*
+ * timeline_build.c - builds the timeline (timeline.h). One pass over each
+ * thread's events (threads shared by the caller and one helper thread)
+ * feeds its state machine (states.h) for the state transitions and gathers
+ * regions, logs, wakes, peers and task events; then, once, across threads:
+ * tasks paired by id, creation links resolved with a hash table, wakes
+ * given their woken thread's index, and the levels of detail built.
+ */
+#include "timeline_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "states.h"
+#include "vec.h"
+
+#define MAX_DEPTH 256 /* deeper regions are counted in the deepest lane */
+#define tr_time ctrace__tr_time
+
+struct task_ev {
+  uint64_t id, parent;
+  int64_t t;
+  uint32_t name, thread;
+  uint32_t end;
+};
+
+struct create_ev {
+  uint64_t link;
+  int64_t t;
+  uint32_t thread;
+};
+
+/* A thread and its event count, for ordering the scans. */
+struct by_size {
+  uint64_t nevents;
+  uint32_t idx;
+};
+
+/* Appends a transition at t to state; keeps the array strictly increasing in
+ * time with no two neighbours in the same state. */
+static int push_tr(struct ctrace_vec *tr, int64_t t0, int64_t t, unsigned state) {
+  uint64_t *v = tr->v;
+  if (tr->n) {
+    uint64_t last = v[tr->n - 1];
+    if (PK_T(last) == t - t0) {
+      tr->n--;
+      if (tr->n && PK_ST(v[tr->n - 1]) == state)
+        return 0;
+    } else if (PK_ST(last) == state) {
+      return 0;
+    }
+  }
+  uint64_t *p = ctrace_vec_push(tr);
+  if (!p)
+    return -1;
+  *p = PK(t - t0, state);
+  return 0;
+}
+
+/* Orders one thread's regions by (depth, start) in O(n): they were
+ * collected as they ended, and regions of one depth end in the order they
+ * start (they are disjoint), so a stable counting sort by depth is enough. */
+static int depth_sort(struct ctrace_tl_region *v, size_t n) {
+  size_t count[MAX_DEPTH + 1] = {0};
+  for (size_t i = 0; i < n; i++)
+    count[v[i].depth + 1]++;
+  for (unsigned d = 1; d <= MAX_DEPTH; d++)
+    count[d] += count[d - 1];
+  struct ctrace_tl_region *tmp = ctrace__big_malloc(n * sizeof *tmp);
+  if (!tmp)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    tmp[count[v[i].depth]++] = v[i];
+  memcpy(v, tmp, n * sizeof *tmp);
+  free(tmp);
+  return 0;
+}
+
+/* ---- building ---- */
+static int cmp_task_ev(const void *a, const void *b) {
+  const struct task_ev *x = a, *y = b;
+  if (x->id != y->id)
+    return x->id < y->id ? -1 : 1;
+  if (x->end != y->end)
+    return x->end < y->end ? -1 : 1;
+  return x->t < y->t ? -1 : x->t > y->t;
+}
+static int cmp_task_start(const void *a, const void *b) {
+  const struct ctrace_tl_task *x = a, *y = b;
+  if (x->start != y->start)
+    return x->start < y->start ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+static int cmp_touch(const void *a, const void *b) {
+  const struct ctrace_tl_touch *x = a, *y = b;
+  if (x->task != y->task)
+    return x->task < y->task ? -1 : 1;
+  if (x->thread != y->thread)
+    return x->thread < y->thread ? -1 : 1;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+static int cmp_wake(const void *a, const void *b) {
+  const struct ctrace_tl_wake *x = a, *y = b;
+  if (x->t != y->t)
+    return x->t < y->t ? -1 : 1;
+  return x->waker < y->waker ? -1 : x->waker > y->waker;
+}
+static int cmp_by_size(const void *a, const void *b) {
+  const struct by_size *x = a, *y = b;
+  if (x->nevents != y->nevents)
+    return x->nevents > y->nevents ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The touches of one thread's scan: a few recent (task, index) pairs, so
+ * that a task's many events on one thread extend one touch instead of each
+ * adding one (which then had to be sorted away). */
+#define TOUCH_CACHE 8
+struct touch_cache {
+  uint64_t task[TOUCH_CACHE];
+  size_t idx[TOUCH_CACHE];
+  unsigned next;
+};
+
+static int add_touch(struct ctrace_vec *touches, struct touch_cache *tc, uint64_t task,
+                     uint32_t thread, int64_t t) {
+  if (!task)
+    return 0;
+  for (unsigned k = 0; k < TOUCH_CACHE; k++)
+    if (tc->task[k] == task) {
+      struct ctrace_tl_touch *p = (struct ctrace_tl_touch *)touches->v + tc->idx[k];
+      if (t > p->last)
+        p->last = t;
+      if (t < p->first)
+        p->first = t;
+      return 0;
+    }
+  struct ctrace_tl_touch *p = ctrace_vec_push(touches);
+  if (!p)
+    return -1;
+  *p = (struct ctrace_tl_touch){.task = task, .thread = thread, .first = t, .last = t};
+  tc->task[tc->next] = task;
+  tc->idx[tc->next] = touches->n - 1;
+  tc->next = (tc->next + 1) % TOUCH_CACHE;
+  return 0;
+}
+
+struct open_region {
+  int64_t start;
+  uint64_t task;
+  uint32_t name;
+};
+
+/* What scanning one thread gives; threads are scanned in parallel, each
+ * into its own, then joined in thread order. */
+struct scan_out {
+  struct ctrace_vec regions, logs, peers, wakes, tev, touches, creates;
+  size_t bytes; /* of the levels */
+};
+
+struct scan_shared {
+  struct ctrace_timeline *tl;
+  struct scan_out *outs;
+  const uint32_t *order; /* threads, most events first */
+  _Atomic uint32_t next;
+  _Atomic uint64_t done;
+  _Atomic int failed;
+  ctrace_tl_progress progress; /* called by the calling thread only */
+  void *arg;
+  uint64_t total;
+};
+
+/* The state machine's spans, as transitions of one thread. */
+struct tr_out {
+  struct ctrace_vec *tr;
+  int64_t t0;
+  int64_t at_end; /* start of a span flagged CTRACE_SPAN_AT_END */
+  int oom;
+};
+static void on_span(void *arg, const struct ctrace_span *sp) {
+  struct tr_out *o = arg;
+  if (sp->end <= sp->start) /* an empty call: no time in any state */
+    return;
+  if (sp->flags & CTRACE_SPAN_AT_END)
+    o->at_end = sp->start;
+  if (push_tr(o->tr, o->t0, sp->start, sp->state) < 0)
+    o->oom = 1;
+}
+
+/* Scans thread i into o: its states (through the state machine), regions,
+ * logs, peers, wakes, task events, touches and creations; then its levels
+ * of detail. Runs on the caller or the helper thread. 0 or -1 (out of
+ * memory). */
+static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *o,
+                       struct scan_shared *sh, int caller) {
+  struct ctrace_vec *regions = &o->regions, *logs = &o->logs, *peers = &o->peers, *wakes = &o->wakes,
+             *tasks = &o->tev, *touches = &o->touches, *creates = &o->creates;
+  const ctrace_reader *r = tl->r;
+  struct ctrace_tl_thread *th = &tl->threads[i];
+  int64_t t0 = tl->start_ns;
+  struct ctrace_vec tr = {.size = sizeof(uint64_t)};
+  /* room for the worst case (every event a blocking one: two transitions),
+   * trimmed at the end: no copying while growing */
+  const struct ctrace_thread_info *ti = ctrace_reader_thread(r, th->index);
+  tr.cap = 2 * ti->nevents + 4;
+  tr.v = ctrace__big_malloc(tr.cap * tr.size);
+  if (!tr.v)
+    return -1;
+  struct open_region stack[MAX_DEPTH]; /* 6 KiB */
+  unsigned depth = 0, lost_depth = 0;
+  struct touch_cache tcache;
+  memset(&tcache, 0, sizeof tcache);
+  uint64_t nev = 0;
+  struct tr_out to = {.tr = &tr, .t0 = t0, .at_end = INT64_MAX};
+  struct ctrace_states sm;
+  ctrace_states_init(&sm, th->first_ns, ctrace_states_reader_clock, r, on_span, &to);
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, r, th->index);
+  while (ctrace_cursor_next(&c, &ev)) {
+    if ((++nev & 0xffff) == 0) {
+      uint64_t d = atomic_fetch_add(&sh->done, 0x10000) + 0x10000;
+      if (caller && sh->progress)
+        sh->progress(sh->arg, d, sh->total);
+    }
+    int64_t t = ctrace_reader_ns(r, ev.ticks);
+    if (t < th->first_ns)
+      t = th->first_ns;
+    if (t > th->last_ns)
+      t = th->last_ns;
+    /* states: only from the state machine */
+    ctrace_states_event(&sm, &ev);
+    if (to.oom)
+      goto oom;
+    switch (ev.kind) {
+    case CTRACE_EV_WAKE: {
+      struct ctrace_ev_wake wk = CTRACE_EV(wake, &ev);
+      struct ctrace_tl_wake *w = ctrace_vec_push(wakes);
+      if (!w)
+        goto oom;
+      *w = (struct ctrace_tl_wake){.t = t, .object = wk.object, .waker = i,
+                                   .woken_tid = (uint32_t)wk.tid, .reason = (uint32_t)wk.reason};
+      break;
+    }
+    case CTRACE_EV_REGION_BEGIN: {
+      struct ctrace_ev_region_begin rb = CTRACE_EV(region_begin, &ev);
+      if (depth < MAX_DEPTH)
+        stack[depth++] = (struct open_region){t, rb.task, (uint32_t)rb.name};
+      else
+        lost_depth++;
+      if (add_touch(touches, &tcache, rb.task, i, t) < 0)
+        goto oom;
+      break;
+    }
+    case CTRACE_EV_REGION_END:
+      if (lost_depth) {
+        lost_depth--;
+      } else if (depth) {
+        depth--;
+        struct ctrace_tl_region *rg = ctrace_vec_push(regions);
+        if (!rg)
+          goto oom;
+        *rg = (struct ctrace_tl_region){.start = stack[depth].start, .end = t,
+                                        .task = stack[depth].task, .name = stack[depth].name,
+                                        .depth = (uint16_t)depth};
+        if (add_touch(touches, &tcache, stack[depth].task, i, t) < 0)
+          goto oom;
+      }
+      break;
+    case CTRACE_EV_LOG: {
+      struct ctrace_tl_log *l = ctrace_vec_push(logs);
+      if (!l)
+        goto oom;
+      struct ctrace_ev_log lg = CTRACE_EV(log, &ev);
+      *l = (struct ctrace_tl_log){.t = t, .task = lg.task, .msg = ev.blob, .msg_len = ev.blob_len,
+                                  .category = (uint32_t)lg.category, .thread = i};
+      if (add_touch(touches, &tcache, lg.task, i, t) < 0)
+        goto oom;
+      break;
+    }
+    case CTRACE_EV_TASK_BEGIN:
+    case CTRACE_EV_TASK_END: {
+      struct task_ev *te = ctrace_vec_push(tasks);
+      if (!te)
+        goto oom;
+      int end = ev.kind == CTRACE_EV_TASK_END;
+      struct ctrace_ev_task_begin tb = {0};
+      if (end)
+        tb.task = CTRACE_EV(task_end, &ev).task;
+      else
+        tb = CTRACE_EV(task_begin, &ev);
+      *te = (struct task_ev){.id = tb.task, .parent = tb.parent, .t = t,
+                             .name = (uint32_t)tb.name, .thread = i, .end = end};
+      if (add_touch(touches, &tcache, tb.task, i, t) < 0)
+        goto oom;
+      break;
+    }
+    case CTRACE_EV_SOCKADDR: {
+      struct ctrace_tl_peer *pe = ctrace_vec_push(peers);
+      if (!pe)
+        goto oom;
+      *pe = (struct ctrace_tl_peer){.t = t, .fd = (uint32_t)CTRACE_EV(sockaddr, &ev).fd,
+                                    .thread = i, .addr = ev.blob,
+                                    .len = ev.blob_len};
+      break;
+    }
+    case CTRACE_EV_THREAD_CREATE: {
+      struct create_ev *ce = ctrace_vec_push(creates);
+      if (!ce)
+        goto oom;
+      *ce = (struct create_ev){CTRACE_EV(thread_create, &ev).link, t, i};
+      break;
+    }
+    default:
+      break;
+    }
+  }
+  /* the thread's end: its exit, else the end of the trace; a call still in
+   * progress then is its last span */
+  int64_t end = ctrace_states_finish(&sm, th->last_ns);
+  if (to.oom)
+    goto oom;
+  if (end < th->last_ns)
+    th->last_ns = end > th->first_ns ? end : th->first_ns;
+  th->at_end_ns = to.at_end;
+  if (!tr.n && push_tr(&tr, t0, th->first_ns, CTRACE_ST_RUNNING) < 0)
+    goto oom;
+  /* regions still open when the thread (or the trace) ended */
+  while (depth) {
+    depth--;
+    struct ctrace_tl_region *rg = ctrace_vec_push(regions);
+    if (!rg)
+      goto oom;
+    *rg = (struct ctrace_tl_region){.start = stack[depth].start, .end = th->last_ns,
+                                    .task = stack[depth].task, .name = stack[depth].name,
+                                    .depth = (uint16_t)depth, .open = 1};
+  }
+  /* the last transition may sit at the thread's end: drop it */
+  while (tr.n > 1 && tr_time(tl, ((uint64_t *)tr.v)[tr.n - 1]) >= th->last_ns)
+    tr.n--;
+  tl->levels[i][0].v = ctrace_vec_take(&tr, &tl->levels[i][0].n, &o->bytes);
+  tl->levels[i][0].min_width = 0;
+  uint64_t per[CTRACE_ST_COUNT] = {0};
+  ctrace_timeline_breakdown(tl, i, th->first_ns, th->last_ns, per);
+  memcpy(th->state_ns, per, sizeof per);
+  return ctrace__timeline_build_levels(tl, i, &o->bytes);
+oom:
+  free(tr.v);
+  return -1;
+}
+
+/* Takes threads to scan until none is left; the calling thread (caller = 1)
+ * alone reports progress. */
+static void scan_loop(struct scan_shared *sh, int caller) {
+  for (;;) {
+    uint32_t k = atomic_fetch_add(&sh->next, 1);
+    if (k >= sh->tl->nthreads || atomic_load(&sh->failed))
+      break;
+    uint32_t i = sh->order[k];
+    if (scan_thread(sh->tl, i, &sh->outs[i], sh, caller) < 0)
+      atomic_store(&sh->failed, 1);
+  }
+}
+
+static void *scan_worker(void *arg) {
+  scan_loop(arg, 0);
+  return NULL;
+}
+
+/* Appends the parts of outs (field at offset off, in thread order) into one
+ * vec; the parts are freed. off_out[i] (may be NULL) gets where thread i's
+ * part starts. */
+static int join(struct ctrace_vec *all, struct scan_out *outs, uint32_t nt, size_t off,
+                size_t *off_out) {
+  size_t n = 0;
+  for (uint32_t i = 0; i < nt; i++)
+    n += ((struct ctrace_vec *)((char *)&outs[i] + off))->n;
+  all->n = 0;
+  all->cap = n;
+  all->v = n ? ctrace__big_malloc(n * all->size) : NULL;
+  if (n && !all->v)
+    return -1;
+  for (uint32_t i = 0; i < nt; i++) {
+    struct ctrace_vec *p = (struct ctrace_vec *)((char *)&outs[i] + off);
+    if (off_out)
+      off_out[i] = all->n;
+    if (p->n)
+      memcpy((char *)all->v + all->n * all->size, p->v, p->n * all->size);
+    all->n += p->n;
+    free(p->v);
+    p->v = NULL;
+    p->n = p->cap = 0;
+  }
+  if (off_out)
+    off_out[nt] = all->n;
+  return 0;
+}
+
+static int pair_tasks(struct ctrace_timeline *tl, struct ctrace_vec *tev, struct ctrace_vec *touches) {
+  struct task_ev *e = tev->v;
+  if (tev->n) /* qsort's pointer must not be NULL, even for 0 items */
+    qsort(e, tev->n, sizeof *e, cmp_task_ev);
+  struct ctrace_vec tasks = {.size = sizeof(struct ctrace_tl_task)};
+  for (size_t i = 0; i < tev->n;) {
+    size_t j = i;
+    while (j < tev->n && e[j].id == e[i].id)
+      j++;
+    /* [i, j): begins first (sorted by end flag), then ends */
+    if (!e[i].end) {
+      struct ctrace_tl_task *t = ctrace_vec_push(&tasks);
+      if (!t)
+        goto oom;
+      *t = (struct ctrace_tl_task){.id = e[i].id, .parent = e[i].parent, .name = e[i].name,
+                                   .begin_thread = e[i].thread, .end_thread = NO_THREAD,
+                                   .open = 1, .start = e[i].t, .end = tl->end_ns};
+      if (e[j - 1].end) {
+        t->end = e[j - 1].t < t->start ? t->start : e[j - 1].t;
+        t->end_thread = e[j - 1].thread;
+        t->open = 0;
+      }
+    } /* an end without a begin: the task began before the trace; left out */
+    i = j;
+  }
+  free(tev->v);
+  tev->v = NULL;
+  tl->tasks = ctrace_vec_take(&tasks, &tl->ntasks, &tl->bytes);
+  if (tl->ntasks) /* qsort's pointer must not be NULL, even for 0 items */
+    qsort(tl->tasks, tl->ntasks, sizeof *tl->tasks, cmp_task_start);
+
+  /* the long tasks apart, so that a window finds the others by binary search */
+  int64_t long_dur = (tl->end_ns - tl->start_ns) / 64;
+  size_t nl = 0;
+  for (size_t i = 0; i < tl->ntasks; i++)
+    nl += tl->tasks[i].open || tl->tasks[i].end - tl->tasks[i].start > long_dur;
+  tl->long_tasks = malloc((nl ? nl : 1) * sizeof *tl->long_tasks);
+  if (!tl->long_tasks)
+    return -1;
+  tl->bytes += nl * sizeof *tl->long_tasks;
+  for (size_t i = 0; i < tl->ntasks; i++) {
+    int64_t d = tl->tasks[i].end - tl->tasks[i].start;
+    if (tl->tasks[i].open || d > long_dur)
+      tl->long_tasks[tl->nlong_tasks++] = (uint32_t)i;
+    else if (d > tl->task_maxdur)
+      tl->task_maxdur = d;
+  }
+
+  /* touches: one per (task, thread), from first to last */
+  struct ctrace_tl_touch *tc = touches->v;
+  if (touches->n) /* qsort's pointer must not be NULL, even for 0 items */
+    qsort(tc, touches->n, sizeof *tc, cmp_touch);
+  size_t n = 0;
+  for (size_t i = 0; i < touches->n; i++) {
+    if (n && tc[n - 1].task == tc[i].task && tc[n - 1].thread == tc[i].thread) {
+      if (tc[i].last > tc[n - 1].last)
+        tc[n - 1].last = tc[i].last;
+      continue;
+    }
+    tc[n++] = tc[i];
+  }
+  touches->n = n;
+  tl->touches = ctrace_vec_take(touches, &tl->ntouches, &tl->bytes);
+  for (size_t i = 0; i < tl->ntasks; i++) {
+    struct ctrace_tl_task *t = &tl->tasks[i];
+    size_t lo = 0, hi = tl->ntouches;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (tl->touches[mid].task < t->id)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    size_t k = lo;
+    while (k < tl->ntouches && tl->touches[k].task == t->id)
+      k++;
+    t->touch = (uint32_t)lo;
+    t->ntouch = (uint32_t)(k - lo);
+  }
+  return 0;
+oom:
+  free(tasks.v);
+  return -1;
+}
+
+/* Pairs each thread's THREAD_START link with the THREAD_CREATE of the same
+ * link, through a hash table of the creations: O(threads + creations). A
+ * link created twice (not expected) keeps its first creation. */
+static int link_creates(struct ctrace_timeline *tl, struct ctrace_vec *cv) {
+  const struct create_ev *c = cv->v;
+  struct ctrace_hash by_link = {0};
+  struct ctrace_vec out = CTRACE_VEC(struct ctrace_tl_create);
+  for (size_t k = 0; k < cv->n; k++)
+    if (c[k].link && ctrace_hash_put(&by_link, c[k].link, (uint32_t)k) < 0)
+      goto oom;
+  for (uint32_t i = 0; i < tl->nthreads; i++) {
+    const struct ctrace_thread_info *ti = ctrace_reader_thread(tl->r, tl->threads[i].index);
+    int64_t k = ti->start_link ? ctrace_hash_get(&by_link, ti->start_link) : -1;
+    if (k < 0)
+      continue;
+    struct ctrace_tl_create *p = ctrace_vec_push(&out);
+    if (!p)
+      goto oom;
+    *p = (struct ctrace_tl_create){c[k].t, tl->threads[i].first_ns, c[k].thread, i};
+  }
+  ctrace_hash_free(&by_link);
+  tl->creates = ctrace_vec_take(&out, &tl->ncreates, &tl->bytes);
+  return 0;
+oom:
+  ctrace_hash_free(&by_link);
+  ctrace_vec_free(&out);
+  return -1;
+}
+
+int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
+                          struct ctrace_timeline **out) {
+  struct ctrace_timeline *tl = calloc(1, sizeof *tl);
+  struct ctrace_vec regions = {.size = sizeof(struct ctrace_tl_region)};
+  struct ctrace_vec logs = {.size = sizeof(struct ctrace_tl_log)};
+  struct ctrace_vec peers = {.size = sizeof(struct ctrace_tl_peer)};
+  struct ctrace_vec wakes = {.size = sizeof(struct ctrace_tl_wake)};
+  struct ctrace_vec tev = {.size = sizeof(struct task_ev)};
+  struct ctrace_vec touches = {.size = sizeof(struct ctrace_tl_touch)};
+  struct ctrace_vec creates = {.size = sizeof(struct create_ev)};
+  struct by_size *bysize = NULL;
+  struct scan_out *outs = NULL;
+  uint32_t *order = NULL;
+  if (!tl)
+    return -ENOMEM;
+  tl->r = r;
+  uint32_t nt = ctrace_reader_nthreads(r);
+  tl->start_ns = ctrace_reader_ns(r, ctrace_reader_first_ticks(r));
+  tl->end_ns = ctrace_reader_ns(r, ctrace_reader_last_ticks(r));
+  if (tl->start_ns > 0)
+    tl->start_ns = 0;
+  if (tl->end_ns < tl->start_ns)
+    tl->end_ns = tl->start_ns;
+  tl->nthreads = nt;
+  tl->threads = calloc(nt ? nt : 1, sizeof *tl->threads);
+  tl->levels = calloc(nt ? nt : 1, sizeof *tl->levels);
+  tl->nlevels = calloc(nt ? nt : 1, 1);
+  tl->region_off = calloc(nt + 1, sizeof *tl->region_off);
+  tl->log_off = calloc(nt + 1, sizeof *tl->log_off);
+  tl->max_depth = calloc(nt ? nt : 1, sizeof *tl->max_depth);
+  if (!tl->threads || !tl->levels || !tl->nlevels || !tl->region_off || !tl->log_off ||
+      !tl->max_depth)
+    goto oom;
+  tl->bytes = sizeof *tl + nt * (sizeof *tl->threads + sizeof *tl->levels + 1 +
+                                 2 * sizeof(size_t) + sizeof(uint16_t));
+  for (uint32_t i = 0; i < nt; i++) {
+    const struct ctrace_thread_info *ti = ctrace_reader_thread(r, i);
+    struct ctrace_tl_thread *th = &tl->threads[i];
+    th->tid = ti->tid;
+    th->index = i;
+    th->first_ns = ctrace_reader_ns(r, ti->first);
+    th->last_ns = ti->exited ? ctrace_reader_ns(r, ti->last) : tl->end_ns;
+    if (th->last_ns < th->first_ns)
+      th->last_ns = th->first_ns;
+    th->created_by = ti->created_by;
+    th->exited = ti->exited;
+    th->dropped = ti->dropped;
+    th->at_end_ns = INT64_MAX;
+    if (ti->tid && ctrace_hash_put(&tl->by_tid, ti->tid, i) < 0)
+      goto oom;
+  }
+  /* Each thread's scan gets room for its share of what the validating pass
+   * counted (no copying while growing, when threads are alike). */
+  static const struct {
+    size_t off;
+    unsigned k1, k2;
+  } room[] = {
+      {offsetof(struct scan_out, regions), CTRACE_EV_REGION_BEGIN, 0},
+      {offsetof(struct scan_out, logs), CTRACE_EV_LOG, 0},
+      {offsetof(struct scan_out, peers), CTRACE_EV_SOCKADDR, 0},
+      {offsetof(struct scan_out, wakes), CTRACE_EV_WAKE, 0},
+      {offsetof(struct scan_out, tev), CTRACE_EV_TASK_BEGIN, CTRACE_EV_TASK_END},
+      {offsetof(struct scan_out, creates), CTRACE_EV_THREAD_CREATE, 0},
+  };
+  uint64_t total = ctrace_reader_nevents(r);
+  outs = calloc(nt ? nt : 1, sizeof *outs);
+  order = malloc((nt ? nt : 1) * sizeof *order);
+  bysize = malloc((nt ? nt : 1) * sizeof *bysize);
+  if (!outs || !order || !bysize)
+    goto oom;
+  for (uint32_t i = 0; i < nt; i++) {
+    struct scan_out *o = &outs[i];
+    o->regions.size = sizeof(struct ctrace_tl_region);
+    o->logs.size = sizeof(struct ctrace_tl_log);
+    o->peers.size = sizeof(struct ctrace_tl_peer);
+    o->wakes.size = sizeof(struct ctrace_tl_wake);
+    o->tev.size = sizeof(struct task_ev);
+    o->touches.size = sizeof(struct ctrace_tl_touch);
+    o->creates.size = sizeof(struct create_ev);
+    uint64_t mine = ctrace_reader_thread(r, i)->nevents;
+    for (size_t k = 0; k < sizeof room / sizeof room[0]; k++) {
+      struct ctrace_vec *a = (struct ctrace_vec *)((char *)o + room[k].off);
+      uint64_t all = ctrace_reader_nevents_kind(r, room[k].k1) +
+                     (room[k].k2 ? ctrace_reader_nevents_kind(r, room[k].k2) : 0);
+      size_t want = total ? (size_t)((double)all * (double)mine / (double)total * 1.05) + 16 : 16;
+      if (!all)
+        continue;
+      a->v = ctrace__big_malloc(want * a->size);
+      if (!a->v)
+        goto oom;
+      a->cap = want;
+    }
+    bysize[i] = (struct by_size){mine, i};
+  }
+  /* biggest threads first, so that the last one to finish is a small one
+   * (ties in thread order): O(n log n) */
+  if (nt > 1)
+    qsort(bysize, nt, sizeof *bysize, cmp_by_size);
+  for (uint32_t i = 0; i < nt; i++)
+    order[i] = bysize[i].idx;
+  free(bysize);
+  bysize = NULL;
+  struct scan_shared sh = {.tl = tl, .outs = outs, .order = order, .progress = progress,
+                           .arg = arg, .total = total};
+  /* one helper thread beside the caller: the machines this runs on have a
+   * few cores, and the stats pass may be using another */
+  pthread_t helper;
+  int helping = nt > 1 && pthread_create(&helper, NULL, scan_worker, &sh) == 0;
+  scan_loop(&sh, 1);
+  if (helping)
+    pthread_join(helper, NULL);
+  if (atomic_load(&sh.failed))
+    goto oom;
+  for (uint32_t i = 0; i < nt; i++)
+    tl->bytes += outs[i].bytes;
+  if (join(&regions, outs, nt, offsetof(struct scan_out, regions), tl->region_off) < 0 ||
+      join(&logs, outs, nt, offsetof(struct scan_out, logs), NULL) < 0 ||
+      join(&peers, outs, nt, offsetof(struct scan_out, peers), NULL) < 0 ||
+      join(&wakes, outs, nt, offsetof(struct scan_out, wakes), NULL) < 0 ||
+      join(&tev, outs, nt, offsetof(struct scan_out, tev), NULL) < 0 ||
+      join(&touches, outs, nt, offsetof(struct scan_out, touches), NULL) < 0 ||
+      join(&creates, outs, nt, offsetof(struct scan_out, creates), NULL) < 0)
+    goto oom;
+  free(outs);
+  outs = NULL;
+  free(order);
+  order = NULL;
+  if (progress)
+    progress(arg, total, total);
+
+  /* regions: grouped by thread as scanned; each thread's by (depth, start) */
+  tl->nregions = regions.n;
+  tl->regions = ctrace_vec_take(&regions, NULL, &tl->bytes);
+  for (uint32_t i = 0; i < nt; i++) {
+    size_t lo = tl->region_off[i], hi = tl->region_off[i + 1];
+    if (hi > lo && depth_sort(tl->regions + lo, hi - lo) < 0)
+      goto oom;
+    for (size_t k = lo; k < hi; k++)
+      if (tl->regions[k].depth + 1u > tl->max_depth[i])
+        tl->max_depth[i] = (uint16_t)(tl->regions[k].depth + 1u);
+  }
+  /* logs: already by (thread, t) since threads were scanned in order */
+  tl->nlogs = logs.n;
+  tl->logs = ctrace_vec_take(&logs, NULL, &tl->bytes);
+  for (size_t k = 0; k < tl->nlogs; k++)
+    tl->log_off[tl->logs[k].thread + 1]++;
+  for (uint32_t i = 0; i < nt; i++)
+    tl->log_off[i + 1] += tl->log_off[i];
+  tl->npeers = peers.n;
+  tl->peers = ctrace_vec_take(&peers, NULL, &tl->bytes);
+  /* wakes: by time, with the woken thread's index */
+  tl->nwakes = wakes.n;
+  tl->wakes = ctrace_vec_take(&wakes, NULL, &tl->bytes);
+  for (size_t k = 0; k < tl->nwakes; k++) {
+    int64_t w = ctrace_hash_get(&tl->by_tid, tl->wakes[k].woken_tid);
+    tl->wakes[k].woken = w >= 0 ? (uint32_t)w : NO_THREAD;
+  }
+  if (tl->nwakes)
+    qsort(tl->wakes, tl->nwakes, sizeof *tl->wakes, cmp_wake);
+  if (pair_tasks(tl, &tev, &touches) < 0 || link_creates(tl, &creates) < 0)
+    goto oom;
+  free(creates.v);
+  *out = tl;
+  return 0;
+oom:
+  free(regions.v);
+  free(logs.v);
+  free(peers.v);
+  free(wakes.v);
+  free(tev.v);
+  free(touches.v);
+  free(creates.v);
+  free(bysize);
+  if (outs)
+    for (uint32_t i = 0; i < tl->nthreads; i++) {
+      struct ctrace_vec *vs[] = {&outs[i].regions, &outs[i].logs, &outs[i].peers, &outs[i].wakes,
+                          &outs[i].tev, &outs[i].touches, &outs[i].creates};
+      for (size_t k = 0; k < sizeof vs / sizeof vs[0]; k++)
+        free(vs[k]->v);
+    }
+  free(outs);
+  free(order);
+  ctrace_timeline_free(tl);
+  return -ENOMEM;
+}
+
+void ctrace_timeline_free(struct ctrace_timeline *tl) {
+  if (!tl)
+    return;
+  for (uint32_t i = 0; tl->levels && i < tl->nthreads; i++)
+    for (unsigned k = 0; k < CTRACE_TL_MAX_LEVELS; k++)
+      free(tl->levels[i][k].v);
+  free(tl->levels);
+  free(tl->nlevels);
+  free(tl->threads);
+  free(tl->regions);
+  free(tl->region_off);
+  free(tl->max_depth);
+  free(tl->tasks);
+  free(tl->long_tasks);
+  free(tl->touches);
+  free(tl->logs);
+  free(tl->log_off);
+  free(tl->wakes);
+  free(tl->creates);
+  free(tl->peers);
+  ctrace_hash_free(&tl->by_tid);
+  free(tl);
+}
+

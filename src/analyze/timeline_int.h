@@ -1,0 +1,32 @@
+/*
+ * timeline_int.h - what the files of the timeline share and nobody else
+ * sees: the packed transition (one uint64_t: ns since the trace start << 8,
+ * a merged bit, 7 bits of state) and the level-of-detail builder.
+ *
+ * The timeline is four files, one concept each: timeline_build.c (one pass
+ * over each thread's events, then the cross-thread joins), timeline_lod.c
+ * (levels of detail and span queries), timeline_query.c (regions, tasks,
+ * wake-ups, logs, lookups) and timeline_latency.c (per-name statistics).
+ */
+#ifndef CTRACE_TIMELINE_INT_H
+#define CTRACE_TIMELINE_INT_H
+
+#include "timeline.h"
+
+#define ST_MERGED 0x80u
+#define PK(t, flags) ((uint64_t)(t) << 8 | (flags))
+#define PK_T(v) ((int64_t)((v) >> 8))
+#define PK_ST(v) ((unsigned)((v)&0x7f))
+#define PK_MERGED(v) (((v)&ST_MERGED) != 0)
+#define NO_THREAD UINT32_MAX
+
+/* Time of a packed transition. */
+static inline int64_t ctrace__tr_time(const struct ctrace_timeline *tl, uint64_t v) {
+  return PK_T(v) + tl->start_ns;
+}
+
+/* Builds the coarser levels of thread th from its raw level (timeline_lod.c);
+ * adds their memory to *bytes. 0 or -1 (out of memory). */
+int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_t *bytes);
+
+#endif /* CTRACE_TIMELINE_INT_H */
