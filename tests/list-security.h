@@ -2,3 +2,6 @@
  * (test-security.c). */
 TEST_HELPER(security_gen_mappings)
 TEST_ENTRY_TIMEOUT(security_cli_refuses_fifo_and_device_traces, 180)
+TEST_ENTRY_TIMEOUT(security_symbolizer_skips_fifos_and_devices, 180)
+TEST_ENTRY_TIMEOUT(security_many_mappings_take_linear_time, 600)
+TEST_ENTRY_TIMEOUT(security_symbolizer_never_asks_debuginfod, 300)

@@ -174,12 +174,12 @@ static void write_mapped_trace(const char *file, const char *const *objects, uin
 /* `ctrace-tests --helper security_gen_mappings FILE NMAPS [NSTACKS NEVENTS]`:
  * the many-mappings trace, for measuring by hand. */
 HELPER_IMPL(security_gen_mappings) {
-  if (argc < 2)
+  if (argc < 3) /* argv[0] is the helper's name */
     return 2;
-  uint32_t nmaps = (uint32_t)strtoul(argv[1], NULL, 10);
-  uint32_t nstacks = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 20000;
-  uint32_t nevents = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 100000;
-  write_mapped_trace(argv[0], NULL, nmaps, nstacks, nevents);
+  uint32_t nmaps = (uint32_t)strtoul(argv[2], NULL, 10);
+  uint32_t nstacks = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 20000;
+  uint32_t nevents = argc > 4 ? (uint32_t)strtoul(argv[4], NULL, 10) : 100000;
+  write_mapped_trace(argv[1], NULL, nmaps, nstacks, nevents);
   return 0;
 }
 
@@ -207,7 +207,7 @@ static int ctrace_limited(unsigned limit, char *const env[], char **out, char **
   pid_t pid = fork();
   ASSERT(pid >= 0);
   if (pid == 0) {
-    int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int o = out ? open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600) : open("/dev/null", O_WRONLY);
     int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (o < 0 || e < 0)
       _exit(126);
@@ -265,5 +265,316 @@ TEST_IMPL(security_cli_refuses_fifo_and_device_traces) {
   }
   free(fifo);
   free(out);
+  return 0;
+}
+
+/* ---- HTTP ---- */
+
+struct resp {
+  int status;
+  char *head; /* status line and headers */
+  char *body;
+  char *raw;
+};
+
+static int connect_to(unsigned port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
+}
+
+/* Sends `METHOD TARGET HTTP/1.1`, the Host header `host` (none when NULL)
+ * and `extra` header lines, and reads the whole answer (the server closes:
+ * Connection: close). Gives up after 60 s without a byte. */
+static struct resp http(unsigned port, const char *method, const char *target, const char *host,
+                        const char *extra) {
+  struct resp r = {0};
+  int fd = connect_to(port);
+  struct timeval tv = {60, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char req[2048], hosthdr[300] = "";
+  if (host)
+    snprintf(hosthdr, sizeof hosthdr, "Host: %s\r\n", host);
+  int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\n%s%sConnection: close\r\n\r\n", method,
+                   target, hosthdr, extra ? extra : "");
+  ASSERT_EQ(write(fd, req, (size_t)n), n);
+  size_t cap = 65536, len = 0;
+  char *buf = malloc(cap + 1);
+  for (;;) {
+    if (len == cap) {
+      cap *= 2;
+      buf = realloc(buf, cap + 1);
+    }
+    ssize_t k = read(fd, buf + len, cap - len);
+    if (k < 0 && errno == EAGAIN)
+      TEST_FAIL_("%s %s (Host %s): no answer in 60 s", method, target, host ? host : "none");
+    if (k <= 0)
+      break;
+    len += (size_t)k;
+  }
+  close(fd);
+  buf[len] = 0;
+  r.raw = buf;
+  char *sep = strstr(buf, "\r\n\r\n");
+  if (!sep)
+    TEST_FAIL_("%s %s (Host %s): no HTTP answer: '%.200s'", method, target,
+               host ? host : "none", buf);
+  *sep = 0;
+  r.head = buf;
+  r.body = sep + 4;
+  ASSERT_EQ(sscanf(buf, "HTTP/1.%*d %d", &r.status), 1);
+  return r;
+}
+
+/* ---- `ctrace view` as a process ---- */
+
+struct viewer {
+  pid_t pid;
+  unsigned port;
+  char url[256];
+  char *err_path;
+};
+
+/* Starts ctrace view --no-browser ARGS... (NULL-terminated) and waits for
+ * its "serving" line (at most `limit` seconds: SIGALRM ends it). */
+static void view_start(struct viewer *v, unsigned limit, ...) {
+  char *argv[16];
+  int n = 0;
+  char exe[4096];
+  snprintf(exe, sizeof exe, "%s", test_build_path("ctrace"));
+  argv[n++] = exe;
+  argv[n++] = "view";
+  argv[n++] = "--no-browser";
+  va_list ap;
+  va_start(ap, limit);
+  while (n < 15 && (argv[n] = va_arg(ap, char *)) != NULL)
+    n++;
+  va_end(ap);
+  argv[n] = NULL;
+  v->err_path = strdup(test_path("view.err"));
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  v->pid = fork();
+  ASSERT(v->pid >= 0);
+  if (v->pid == 0) {
+    int e = open(v->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out[1], 1);
+    if (e >= 0)
+      dup2(e, 2);
+    close(out[0]);
+    alarm(limit);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(out[1]);
+  char line[512];
+  size_t len = 0;
+  while (len < sizeof line - 1) {
+    ssize_t k = read(out[0], line + len, 1);
+    if (k <= 0 || line[len] == '\n')
+      break;
+    len++;
+  }
+  line[len] = 0;
+  close(out[0]);
+  if (!strstr(line, "ctrace view: serving ")) {
+    char *err = test_read_file(v->err_path, NULL);
+    TEST_FAIL_("ctrace view did not start: '%s' (stderr: %.300s)", line, err ? err : "");
+  }
+  const char *u = strstr(line, "http://");
+  ASSERT(u != NULL);
+  snprintf(v->url, sizeof v->url, "%.*s", (int)strcspn(u, " \n"), u);
+  const char *colon = strrchr(v->url, ':');
+  ASSERT(colon != NULL);
+  v->port = (unsigned)strtoul(colon + 1, NULL, 10);
+  ASSERT_GT(v->port, 0);
+}
+
+/* Stops it with SIGINT; returns its stderr (malloced). */
+static char *view_stop(struct viewer *v) {
+  ASSERT_EQ(kill(v->pid, SIGINT), 0);
+  int st;
+  ASSERT_EQ(waitpid(v->pid, &st, 0), v->pid);
+  char *err = test_read_file(v->err_path, NULL);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    TEST_FAIL_("ctrace view ended with status 0x%x (stderr: %.300s)", st, err ? err : "");
+  free(v->err_path);
+  return err;
+}
+
+static char *host_port(const char *host, unsigned port) {
+  static char buf[4][300];
+  static int k;
+  char *b = buf[k++ & 3];
+  snprintf(b, sizeof buf[0], "%s:%u", host, port);
+  return b;
+}
+
+/* ---- the symbolizer on hostile mappings ---- */
+
+/* Every command that symbolizes, on `file`: each must end, with status 0. */
+static void symbolizing_commands_finish(const char *file, unsigned limit, char *const env[]) {
+  char *f = strdup(file);
+  char *out = strdup(test_path("export.out"));
+  char *const cmds[][8] = {
+      {"dump", f, NULL},
+      {"profile", f, NULL},
+      {"profile", "--kind", "sync", "--top", "3", f, NULL},
+      {"export", "--format", "pprof", "-o", out, f, NULL},
+      {"export", "--format", "chrome", "-o", out, f, NULL},
+      {"stats", f, NULL},
+  };
+  for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+    char *err = NULL;
+    int st = ctrace_limited(limit, env, NULL, &err, cmds[c][0], cmds[c][1], cmds[c][2],
+                            cmds[c][3], cmds[c][4], cmds[c][5], cmds[c][6], NULL);
+    if (st != 0)
+      TEST_FAIL_("ctrace %s on %s: exit %d (%.300s)", cmds[c][0], f, st, err ? err : "");
+    free(err);
+  }
+  struct viewer v;
+  view_start(&v, limit, f, NULL);
+  const char *targets[] = {"/api/summary", "/api/profile?kind=sync", "/api/pprof?kind=sync",
+                           "/api/event?kind=span&tid=7&ns=1500", NULL};
+  for (int t = 0; targets[t]; t++) {
+    struct resp r = http(v.port, "GET", targets[t], host_port("127.0.0.1", v.port), NULL);
+    if (r.status != 200 && r.status != 400)
+      TEST_FAIL_("GET %s: %d (%.200s)", targets[t], r.status, r.body);
+    free(r.raw);
+  }
+  free(view_stop(&v));
+  free(f);
+  free(out);
+}
+
+TEST_IMPL(security_symbolizer_skips_fifos_and_devices) {
+  char *fifo = strdup(test_path("lib.fifo"));
+  ASSERT_EQ(mkfifo(fifo, 0600), 0);
+  const char *objects[] = {"/dev/zero", fifo, "/", "/proc/self/status", "/dev/stdin", NULL};
+  const char *file = test_path("hostile.ctrace");
+  write_mapped_trace(file, objects, 5, 10, 50);
+  char *dump = NULL, *err = NULL;
+  ASSERT_EQ(ctrace_limited(20, NULL, &dump, &err, "dump", file, NULL), 0);
+  /* the frames still name their objects, without symbols */
+  ASSERT_STR_CONTAINS(dump, "?? (/dev/zero+0x");
+  ASSERT_STR_CONTAINS(dump, "lib.fifo+0x");
+  free(dump);
+  free(err);
+  symbolizing_commands_finish(file, 20, NULL);
+  free(fifo);
+  return 0;
+}
+
+/* The PC-to-mapping lookups and the objects opened must not grow with
+ * mappings x PCs: 100 000 mappings (6 250 paths, each at 16 biases) and
+ * 360 000 distinct PCs took minutes before (95 s for dump on a similar
+ * file); now seconds. */
+TEST_IMPL(security_many_mappings_take_linear_time) {
+  const char *file = test_path("many.ctrace");
+  write_mapped_trace(file, NULL, 100000, 60000, 60000);
+  symbolizing_commands_finish(file, 60, NULL);
+  return 0;
+}
+
+/* dl_iterate_phdr callback: the executable segment of a shared library
+ * of this process without debug information on this machine (no
+ * /usr/lib/debug/.build-id file), which libdw would ask debuginfod for. */
+struct lib_seg {
+  char path[4096];
+  uint64_t start, end, bias;
+  uint8_t build_id[64];
+  uint32_t build_id_len;
+};
+static int find_lib_without_debuginfo(struct dl_phdr_info *info, size_t size, void *arg) {
+  struct lib_seg *s = arg;
+  (void)size;
+  if (!info->dlpi_name || info->dlpi_name[0] != '/' || strstr(info->dlpi_name, "/ld-linux"))
+    return 0;
+  const ElfW(Phdr) *text = NULL;
+  s->build_id_len = 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && !text)
+      text = ph;
+    if (ph->p_type != PT_NOTE)
+      continue;
+    const uint8_t *n = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr), *end = n + ph->p_memsz;
+    while (n + 12 <= end) {
+      uint32_t namesz, descsz, type;
+      memcpy(&namesz, n, 4);
+      memcpy(&descsz, n + 4, 4);
+      memcpy(&type, n + 8, 4);
+      const uint8_t *desc = n + 12 + ((namesz + 3) & ~3u);
+      if (type == NT_GNU_BUILD_ID && namesz == 4 && memcmp(n + 12, "GNU", 4) == 0 &&
+          descsz <= sizeof s->build_id && desc + descsz <= end) {
+        memcpy(s->build_id, desc, descsz);
+        s->build_id_len = descsz;
+      }
+      n = desc + ((descsz + 3) & ~3u);
+    }
+  }
+  if (!text || s->build_id_len < 2)
+    return 0;
+  char dbg[256];
+  int k = snprintf(dbg, sizeof dbg, "/usr/lib/debug/.build-id/%02x/", s->build_id[0]);
+  for (uint32_t i = 1; i < s->build_id_len; i++)
+    k += snprintf(dbg + k, sizeof dbg - (size_t)k, "%02x", s->build_id[i]);
+  snprintf(dbg + k, sizeof dbg - (size_t)k, ".debug");
+  if (access(dbg, F_OK) == 0)
+    return 0;
+  snprintf(s->path, sizeof s->path, "%s", info->dlpi_name);
+  s->start = info->dlpi_addr + text->p_vaddr;
+  s->end = s->start + text->p_memsz;
+  s->bias = info->dlpi_addr;
+  return 1;
+}
+
+TEST_IMPL(security_symbolizer_never_asks_debuginfod) {
+  struct lib_seg lib = {0};
+  if (!dl_iterate_phdr(find_lib_without_debuginfo, &lib))
+    RETURN_SKIP("every library of this process has its debug information here");
+  /* a server that counts the connections it gets */
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof a;
+  ASSERT_EQ(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+  ASSERT_EQ(listen(ls, 64), 0);
+  ASSERT_EQ(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
+  char urls[128];
+  snprintf(urls, sizeof urls, "DEBUGINFOD_URLS=http://127.0.0.1:%u", ntohs(a.sin_port));
+  char *env[] = {urls, "DEBUGINFOD_TIMEOUT=5", NULL};
+
+  /* one mapping, the library where it is in this process; PCs in its text */
+  struct tw w = {0};
+  tw_header(&w);
+  tw_begin(&w, 0, 0, 0);
+  uint64_t sync[3] = {1000, 1000, 1700000000000000000ull};
+  tw_ev(&w, CTRACE_EV_CLOCK_SYNC, 0, 3, sync, NULL, 0);
+  tw_string(&w, 1, lib.path);
+  uint64_t mf[4] = {lib.start, lib.end, lib.bias, 1};
+  tw_ev(&w, CTRACE_EV_MAPPING, 0, 4, mf, lib.build_id, lib.build_id_len);
+  uint64_t pcs[3];
+  for (int i = 0; i < 3; i++)
+    pcs[i] = lib.start + (lib.end - lib.start) / 4 * (uint64_t)(i + 1);
+  tw_stack(&w, 1, pcs, 3);
+  tw_end(&w);
+  tw_begin(&w, 7, 0, 2000);
+  uint64_t link = 0, wait[4] = {CTRACE_WAIT_MUTEX, 0x5000, 500, 1};
+  tw_ev(&w, CTRACE_EV_THREAD_START, 0, 1, &link, NULL, 0);
+  tw_ev(&w, CTRACE_EV_WAIT, 1000, 4, wait, NULL, 0);
+  tw_end(&w);
+  const char *file = test_path("lib.ctrace");
+  tw_save(&w, file);
+
+  symbolizing_commands_finish(file, 30, env);
+  int c = accept(ls, NULL, NULL);
+  if (c >= 0)
+    TEST_FAIL_("%s", "a debuginfod request reached the server");
+  ASSERT(errno == EAGAIN || errno == EWOULDBLOCK);
+  close(ls);
   return 0;
 }

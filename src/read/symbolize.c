@@ -5,8 +5,8 @@
  *
  * The trace is untrusted input, and its MAPPING records name the files this
  * code opens. So: an object is opened without blocking and used only when it
- * is a regular file of at most SYM_MAX_FILE bytes (a FIFO, a device or a
- * directory is skipped), at most SYM_MAX_OPENS files are tried and at most
+ * is a non-empty regular file of at most SYM_MAX_FILE bytes (a FIFO, a device
+ * or a directory is skipped), at most SYM_MAX_OPENS files are tried and at most
  * SYM_MAX_OBJECTS are kept, libdw's debuginfod client is switched off (no
  * network), and the PC-to-mapping lookup is a binary search over disjoint
  * segments built once, so that the time stays proportional to the file
@@ -42,6 +42,11 @@ struct segment {
   uint32_t map;
 };
 
+struct ctrace_mapindex {
+  struct segment *segs;
+  size_t n;
+};
+
 /* An object already tried: key (path string id, bias). */
 struct object_key {
   uint64_t bias;
@@ -53,8 +58,7 @@ struct ctrace_symbolizer {
   Dwfl *dwfl;
   char **paths; /* by string id, NUL-terminated copies, filled on use */
   uint32_t npaths;
-  struct segment *segs;
-  size_t nsegs;
+  ctrace_mapindex *maps;
   struct cache_entry *cache;
   size_t cache_cap, cache_n;
 };
@@ -79,13 +83,17 @@ static const char *path_of(ctrace_symbolizer *s, uint32_t id) {
 }
 
 /* Opens path for reading only if it is a regular file of a sane size: never
- * blocks (a FIFO without a writer), never reads a device. -1 otherwise. */
+ * opens a device (opening one can act: a tape rewinds), never blocks (a FIFO
+ * swapped in after the stat), skips empty files (/proc's, which may block
+ * when read). -1 otherwise. */
 static int open_regular(const char *path) {
+  struct stat st;
+  if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+    return -1;
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0)
     return -1;
-  struct stat st;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > SYM_MAX_FILE) {
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 64 || st.st_size > SYM_MAX_FILE) {
     close(fd);
     return -1;
   }
@@ -195,22 +203,26 @@ static void heap_pop(uint32_t *h, size_t *n) {
 
 /* Disjoint segments, each owned by the first mapping (in file order) that
  * covers it: a sweep over the sorted start and end points with a min-heap
- * of the open mappings. O(n log n). 0, or -1 when out of memory. */
-static int build_segments(ctrace_symbolizer *s) {
-  uint32_t nm = ctrace_reader_nmappings(s->r);
+ * of the open mappings. O(n log n). */
+ctrace_mapindex *ctrace_mapindex_new(const ctrace_reader *r) {
+  uint32_t nm = ctrace_reader_nmappings(r);
+  ctrace_mapindex *s = calloc(1, sizeof *s);
   struct edge *e = malloc(((size_t)nm * 2 + 1) * sizeof *e);
   uint32_t *heap = malloc(((size_t)nm + 1) * sizeof *heap);
   unsigned char *closed = calloc((size_t)nm + 1, 1);
-  s->segs = malloc(((size_t)nm * 2 + 1) * sizeof *s->segs);
-  if (!e || !heap || !closed || !s->segs) {
+  struct segment *segs = malloc(((size_t)nm * 2 + 1) * sizeof *segs);
+  if (!s || !e || !heap || !closed || !segs) {
+    free(s);
     free(e);
     free(heap);
     free(closed);
-    return -1;
+    free(segs);
+    return NULL;
   }
+  s->segs = segs;
   size_t ne = 0;
   for (uint32_t i = 0; i < nm; i++) {
-    const struct ctrace_mapping *m = ctrace_reader_mapping(s->r, i);
+    const struct ctrace_mapping *m = ctrace_reader_mapping(r, i);
     if (m->start >= m->end)
       continue;
     e[ne++] = (struct edge){m->start, i, 0};
@@ -231,16 +243,37 @@ static int build_segments(ctrace_symbolizer *s) {
     if (!nh || k == ne)
       continue;
     uint32_t owner = heap[0];
-    struct segment *last = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
+    struct segment *last = s->n ? &s->segs[s->n - 1] : NULL;
     if (last && last->map == owner && last->end == at)
       last->end = e[k].at;
     else
-      s->segs[s->nsegs++] = (struct segment){at, e[k].at, owner};
+      s->segs[s->n++] = (struct segment){at, e[k].at, owner};
   }
   free(e);
   free(heap);
   free(closed);
-  return 0;
+  return s;
+}
+
+void ctrace_mapindex_free(ctrace_mapindex *s) {
+  if (!s)
+    return;
+  free(s->segs);
+  free(s);
+}
+
+int64_t ctrace_mapindex_find(const ctrace_mapindex *s, uint64_t pc) {
+  size_t lo = 0, hi = s ? s->n : 0;
+  while (lo < hi) { /* the first segment ending after pc */
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->segs[mid].end <= pc)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (s && lo < s->n && s->segs[lo].start <= pc)
+    return s->segs[lo].map;
+  return -1;
 }
 
 ctrace_symbolizer *ctrace_sym_new(const ctrace_reader *r) {
@@ -252,7 +285,8 @@ ctrace_symbolizer *ctrace_sym_new(const ctrace_reader *r) {
   s->paths = calloc((size_t)s->npaths + 1, sizeof *s->paths);
   s->cache_cap = 1024;
   s->cache = calloc(s->cache_cap, sizeof *s->cache);
-  if (!s->paths || !s->cache || build_segments(s) < 0) {
+  s->maps = ctrace_mapindex_new(r);
+  if (!s->paths || !s->cache || !s->maps) {
     ctrace_sym_free(s);
     return NULL;
   }
@@ -275,7 +309,7 @@ void ctrace_sym_free(ctrace_symbolizer *s) {
     for (uint32_t i = 0; i <= s->npaths; i++)
       free(s->paths[i]);
   free(s->paths);
-  free(s->segs);
+  ctrace_mapindex_free(s->maps);
   if (s->cache)
     for (size_t i = 0; i < s->cache_cap; i++) {
       if (s->cache[i].pc) {
@@ -288,16 +322,9 @@ void ctrace_sym_free(ctrace_symbolizer *s) {
 }
 
 static const char *object_of(ctrace_symbolizer *s, uint64_t pc, uint64_t *offset) {
-  size_t lo = 0, hi = s->nsegs;
-  while (lo < hi) { /* the first segment ending after pc */
-    size_t mid = lo + (hi - lo) / 2;
-    if (s->segs[mid].end <= pc)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  if (lo < s->nsegs && s->segs[lo].start <= pc) {
-    const struct ctrace_mapping *m = ctrace_reader_mapping(s->r, s->segs[lo].map);
+  int64_t i = ctrace_mapindex_find(s->maps, pc);
+  if (i >= 0) {
+    const struct ctrace_mapping *m = ctrace_reader_mapping(s->r, (uint32_t)i);
     *offset = pc - m->bias;
     return path_of(s, m->path);
   }

@@ -31,4 +31,13 @@ void ctrace_sym_free(ctrace_symbolizer *s);
 void ctrace_sym_lookup(ctrace_symbolizer *s, uint64_t pc, int return_address,
                        struct ctrace_frame *out);
 
+/* Which MAPPING of a trace holds a PC, by binary search over disjoint
+ * segments built once (O(n log n) in the mappings): when mappings overlap,
+ * the first one in the file wins. NULL only when out of memory. */
+typedef struct ctrace_mapindex ctrace_mapindex;
+ctrace_mapindex *ctrace_mapindex_new(const ctrace_reader *r);
+void ctrace_mapindex_free(ctrace_mapindex *m);
+/* The mapping's index (for ctrace_reader_mapping), or -1. m may be NULL. */
+int64_t ctrace_mapindex_find(const ctrace_mapindex *m, uint64_t pc);
+
 #endif
