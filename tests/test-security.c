@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -576,5 +577,263 @@ TEST_IMPL(security_symbolizer_never_asks_debuginfod) {
     TEST_FAIL_("%s", "a debuginfod request reached the server");
   ASSERT(errno == EAGAIN || errno == EWOULDBLOCK);
   close(ls);
+  return 0;
+}
+
+/* ---- the viewer and other origins ---- */
+
+struct served {
+  ctrace_reader *r;
+  struct ctrace_view v;
+  ctrace_server *s;
+  unsigned port;
+};
+
+/* A small trace served in this process on addr, with allow_hosts. */
+static void serve(struct served *sv, const char *addr, const char *const *allow) {
+  const char *file = test_path("small.ctrace");
+  write_mapped_trace(file, NULL, 4, 4, 20);
+  char err[256];
+  ASSERT_EQ(ctrace_reader_open(file, &sv->r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&sv->v, sv->r, file, NULL, NULL), 0);
+  struct ctrace_serve_opts o = {addr, allow};
+  if (ctrace_serve_start_opts(&o, &sv->v, &sv->s, err, sizeof err) < 0)
+    TEST_FAIL_("serving on %s: %s", addr, err);
+  sv->port = ctrace_serve_port(sv->s);
+  ASSERT_GT(sv->port, 0);
+}
+
+static void unserve(struct served *sv) {
+  ctrace_serve_stop(sv->s);
+  ctrace_view_fini(&sv->v);
+  ctrace_reader_close(sv->r);
+}
+
+static void no_cors(const struct resp *r, const char *what) {
+  const char *h = r->head;
+  for (const char *p = h; (p = strchr(p, '\n')) != NULL; p++)
+    if (strncasecmp(p + 1, "Access-Control-", 15) == 0)
+      TEST_FAIL_("%s: a CORS header in the answer: %s", what, h);
+  ASSERT_STR_CONTAINS(h, "Cross-Origin-Resource-Policy: same-origin");
+}
+
+/* GET target with Host host: status want, no CORS header. */
+static void expect_host(unsigned port, const char *target, const char *host, int want) {
+  struct resp r = http(port, "GET", target, host, "Origin: http://attacker.example\r\n");
+  if (r.status != want)
+    TEST_FAIL_("GET %s with Host '%s': %d, want %d (%.200s)", target, host ? host : "(none)",
+               r.status, want, r.body);
+  no_cors(&r, target);
+  if (want == 403)
+    ASSERT_STR_CONTAINS(r.body, "{\"error\":\"");
+  free(r.raw);
+}
+
+TEST_IMPL(security_view_refuses_foreign_hosts) {
+  struct served sv;
+  serve(&sv, "127.0.0.1:0", NULL);
+  unsigned p = sv.port;
+  const char *paths[] = {"/", "/index.html", "/api/summary", "/api/timeline?width=10",
+                         "/api/pprof?kind=sync", "/nosuch", "/api/nosuch", NULL};
+  for (int i = 0; paths[i]; i++) {
+    /* DNS rebinding: another name for 127.0.0.1 */
+    expect_host(p, paths[i], host_port("attacker.example", p), 403);
+    expect_host(p, paths[i], "attacker.example", 403);
+    expect_host(p, paths[i], host_port("localhost.attacker.example", p), 403);
+    expect_host(p, paths[i], host_port("127.0.0.1.nip.io", p), 403);
+    int ok = strstr(paths[i], "nosuch") ? 404 : 200;
+    expect_host(p, paths[i], host_port("127.0.0.1", p), ok);
+    expect_host(p, paths[i], host_port("localhost", p), ok);
+    expect_host(p, paths[i], host_port("LocalHost", p), ok);
+    expect_host(p, paths[i], host_port("[::1]", p), ok);
+    expect_host(p, paths[i], "127.0.0.1", ok);
+    expect_host(p, paths[i], "localhost", ok);
+  }
+  /* wrong port, bad forms, no Host, two Hosts */
+  expect_host(p, "/api/summary", host_port("127.0.0.1", p == 1 ? 2 : 1), 403);
+  expect_host(p, "/api/summary", host_port("localhost", p + 100000), 403);
+  char bad[64];
+  snprintf(bad, sizeof bad, "127.0.0.1:%u:%u", p, p);
+  expect_host(p, "/api/summary", bad, 403);
+  expect_host(p, "/api/summary", "127.0.0.1:", 403);
+  expect_host(p, "/api/summary", "::1", 403);
+  expect_host(p, "/api/summary", "[localhost]", 403);
+  expect_host(p, "/api/summary", "10.1.2.3", 403);
+  expect_host(p, "/api/summary", "", 403);
+  struct resp r = http(p, "GET", "/api/summary", host_port("127.0.0.1", p),
+                       "Host: attacker.example\r\n");
+  ASSERT_EQ(r.status, 403);
+  free(r.raw);
+  int fd = connect_to(p); /* HTTP/1.0 may omit Host: refused all the same */
+  const char *req10 = "GET /api/summary HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(write(fd, req10, strlen(req10)), (ssize_t)strlen(req10));
+  char buf[256] = "";
+  ASSERT_GT(read(fd, buf, sizeof buf - 1), 12);
+  ASSERT_STR_CONTAINS(buf, " 403 ");
+  close(fd);
+  unserve(&sv);
+  return 0;
+}
+
+TEST_IMPL(security_view_only_get_and_head) {
+  struct served sv;
+  serve(&sv, "127.0.0.1:0", NULL);
+  char *host = strdup(host_port("127.0.0.1", sv.port));
+  const char *methods[] = {"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
+                           "PROPFIND", NULL};
+  for (int i = 0; methods[i]; i++) {
+    const char *target = strcmp(methods[i], "CONNECT") == 0 ? "127.0.0.1:1" : "/api/summary";
+    /* a CORS preflight, to be sure it is not answered as one */
+    struct resp r = http(sv.port, methods[i], target, host,
+                         "Origin: http://attacker.example\r\n"
+                         "Access-Control-Request-Method: POST\r\nContent-Length: 0\r\n");
+    if (r.status != 405)
+      TEST_FAIL_("%s: %d, want 405", methods[i], r.status);
+    ASSERT_STR_CONTAINS(r.head, "Allow: GET, HEAD");
+    no_cors(&r, methods[i]);
+    free(r.raw);
+  }
+  struct resp r = http(sv.port, "POST", "/api/summary", host,
+                       "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello");
+  ASSERT_EQ(r.status, 405);
+  free(r.raw);
+  r = http(sv.port, "HEAD", "/api/summary", host, NULL);
+  ASSERT_EQ(r.status, 200);
+  no_cors(&r, "HEAD");
+  free(r.raw);
+  /* a foreign Host is refused before the method is looked at */
+  r = http(sv.port, "POST", "/api/summary", "attacker.example", "Content-Length: 0\r\n");
+  ASSERT_EQ(r.status, 403);
+  free(r.raw);
+  free(host);
+  unserve(&sv);
+  return 0;
+}
+
+TEST_IMPL(security_view_allow_host) {
+  const char *allow[] = {"viewer.lan", "Build-Box", NULL};
+  struct served sv;
+  serve(&sv, "127.0.0.1:0", allow);
+  unsigned p = sv.port;
+  expect_host(p, "/api/summary", host_port("viewer.lan", p), 200);
+  expect_host(p, "/api/summary", host_port("build-box", p), 200);
+  expect_host(p, "/api/summary", "viewer.lan", 200);
+  expect_host(p, "/api/summary", host_port("viewer.lan", p + 1), 403);
+  expect_host(p, "/api/summary", host_port("sub.viewer.lan", p), 403);
+  expect_host(p, "/api/summary", host_port("attacker.example", p), 403);
+  unserve(&sv);
+  const char *any[] = {"*", NULL};
+  serve(&sv, "127.0.0.1:0", any);
+  expect_host(sv.port, "/api/summary", "proxy.example", 200);
+  unserve(&sv);
+  /* names only */
+  const char *bad[] = {"evil.example:80", NULL};
+  struct ctrace_serve_opts o = {"127.0.0.1:0", bad};
+  char err[256];
+  ctrace_server *s = NULL;
+  ASSERT_EQ(ctrace_serve_start_opts(&o, NULL, &s, err, sizeof err), -1);
+  ASSERT_STR_CONTAINS(err, "--allow-host");
+  return 0;
+}
+
+/* Listening on every interface: any IP address is a fine Host (no web page
+ * can rebind one), names still are not; `ctrace view` warns, and the URL
+ * it prints works. */
+TEST_IMPL(security_view_every_interface_warns) {
+  struct served sv;
+  serve(&sv, "0.0.0.0:0", NULL);
+  ASSERT(ctrace_serve_is_wildcard(sv.s));
+  unsigned p = sv.port;
+  expect_host(p, "/api/summary", host_port("127.0.0.1", p), 200);
+  expect_host(p, "/api/summary", host_port("192.0.2.7", p), 200);
+  expect_host(p, "/api/summary", host_port("[2001:db8::7]", p), 200);
+  expect_host(p, "/api/summary", host_port("localhost", p), 200);
+  expect_host(p, "/api/summary", host_port("attacker.example", p), 403);
+  expect_host(p, "/api/summary", host_port("192.0.2.7", p + 1), 403);
+  unserve(&sv);
+
+  const char *file = test_path("small.ctrace");
+  write_mapped_trace(file, NULL, 4, 4, 20);
+  char *f = strdup(file);
+  struct viewer v;
+  view_start(&v, 60, "--addr", "0.0.0.0:0", f, NULL);
+  ASSERT_STR_CONTAINS(v.url, "http://127.0.0.1:");
+  char host[64];
+  snprintf(host, sizeof host, "127.0.0.1:%u", v.port);
+  struct resp r = http(v.port, "GET", "/", host, NULL);
+  ASSERT_EQ(r.status, 200);
+  free(r.raw);
+  char *err = view_stop(&v);
+  ASSERT_STR_CONTAINS(err, "warning: listening on every interface");
+  ASSERT_STR_CONTAINS(err, "anyone who can reach port");
+  ASSERT_STR_CONTAINS(err, "can read the trace");
+  free(err);
+
+  /* loopback: no warning; --allow-host reaches the server */
+  view_start(&v, 60, "--allow-host", "viewer.lan", f, NULL);
+  r = http(v.port, "GET", "/api/summary", host_port("viewer.lan", v.port), NULL);
+  ASSERT_EQ(r.status, 200);
+  free(r.raw);
+  err = view_stop(&v);
+  ASSERT(strstr(err, "warning") == NULL);
+  free(err);
+  char *e2 = NULL;
+  ASSERT_EQ(ctrace_limited(20, NULL, NULL, &e2, "view", "--no-browser", "--allow-host", NULL), 2);
+  free(e2);
+  free(f);
+  return 0;
+}
+
+/* ---- idle connections ---- */
+
+/* Many connections that send nothing, or half a request, must not lock the
+ * user out: a request on a new connection is still answered (before, past
+ * about 1 000, nothing was for two minutes). */
+TEST_IMPL(security_view_survives_idle_connections) {
+  struct rlimit rl;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  size_t n = 1500;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < n + 100)
+    n = rl.rlim_cur > 400 ? (size_t)rl.rlim_cur - 100 : 300;
+  const char *file = test_path("small.ctrace");
+  write_mapped_trace(file, NULL, 4, 4, 20);
+  char *f = strdup(file);
+  struct viewer v;
+  view_start(&v, 240, f, NULL);
+  char host[64];
+  snprintf(host, sizeof host, "127.0.0.1:%u", v.port);
+  int *fds = calloc(n, sizeof *fds);
+  size_t opened = 0;
+  for (; opened < n; opened++) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      break; /* out of descriptors here: test with what we have */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)v.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (opened % 2) { /* half a request, never finished */
+      char part[128];
+      int k = snprintf(part, sizeof part, "GET /api/summary HTTP/1.1\r\nHost: %s\r\n", host);
+      ASSERT_EQ(write(fd, part, (size_t)k), k);
+    }
+    fds[opened] = fd;
+  }
+  ASSERT_GE(opened, 300);
+  for (int i = 0; i < 3; i++) {
+    struct resp r = http(v.port, "GET", "/api/summary", host, NULL);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "\"thread_list\":");
+    free(r.raw);
+  }
+  for (size_t i = 0; i < opened; i++)
+    close(fds[i]);
+  free(fds);
+  free(view_stop(&v));
+  free(f);
   return 0;
 }
