@@ -476,7 +476,7 @@ TEST_IMPL(security_symbolizer_skips_fifos_and_devices) {
 TEST_IMPL(security_many_mappings_take_linear_time) {
   const char *file = test_path("many.ctrace");
   write_mapped_trace(file, NULL, 100000, 60000, 60000);
-  symbolizing_commands_finish(file, 60, NULL);
+  symbolizing_commands_finish(file, 120, NULL);
   return 0;
 }
 

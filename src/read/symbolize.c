@@ -357,6 +357,18 @@ static void resolve(ctrace_symbolizer *s, uint64_t pc, int ret, struct ctrace_fr
     f->function = strdup("??");
 }
 
+/* The slot of key in a table of cap (a power of two) entries: a full 64-bit
+ * mix, so that PCs of one shape (same low bits, strided) do not pile up in
+ * long probe runs. */
+static size_t cache_slot(uint64_t key, size_t cap) {
+  key ^= key >> 33;
+  key *= 0xff51afd7ed558ccdull;
+  key ^= key >> 33;
+  key *= 0xc4ceb9fe1a85ec53ull;
+  key ^= key >> 33;
+  return (size_t)key & (cap - 1);
+}
+
 static int cache_grow(ctrace_symbolizer *s) {
   size_t cap = s->cache_cap * 2;
   struct cache_entry *c = calloc(cap, sizeof *c);
@@ -365,7 +377,7 @@ static int cache_grow(ctrace_symbolizer *s) {
   for (size_t i = 0; i < s->cache_cap; i++) {
     if (!s->cache[i].pc)
       continue;
-    size_t j = (s->cache[i].pc * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+    size_t j = cache_slot(s->cache[i].pc, cap);
     while (c[j].pc)
       j = (j + 1) & (cap - 1);
     c[j] = s->cache[i];
@@ -381,7 +393,7 @@ void ctrace_sym_lookup(ctrace_symbolizer *s, uint64_t pc, int return_address,
   uint64_t key = (pc << 1 | (return_address != 0)) | 1ull << 63; /* never 0 */
   if ((s->cache_n + 1) * 2 > s->cache_cap)
     cache_grow(s);
-  size_t i = (key * 0x9e3779b97f4a7c15ull >> 20) & (s->cache_cap - 1);
+  size_t i = cache_slot(key, s->cache_cap);
   while (s->cache[i].pc && s->cache[i].pc != key)
     i = (i + 1) & (s->cache_cap - 1);
   if (!s->cache[i].pc) {
