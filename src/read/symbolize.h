@@ -3,6 +3,13 @@
  * libdw, from the MAPPING records (path, load bias, build-id) of the trace.
  * The objects must still be on disk; one whose build-id differs from the
  * recorded one is not used (its symbols would lie).
+ *
+ * The trace is untrusted: only regular, non-empty files of at most 2 GiB are
+ * opened (never a FIFO or a device, and without blocking), at most 2048
+ * paths are tried and 512 objects kept, and the time is O(n log n) in the
+ * mappings plus one lookup per distinct PC. ctrace_sym_new() unsets
+ * DEBUGINFOD_URLS in the process, so that libdw never sends the trace's
+ * build-ids to a debuginfod server.
  */
 #ifndef CTRACE_SYMBOLIZE_H
 #define CTRACE_SYMBOLIZE_H
