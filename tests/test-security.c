@@ -726,6 +726,28 @@ TEST_IMPL(security_view_allow_host) {
   serve(&sv, "127.0.0.1:0", any);
   expect_host(sv.port, "/api/summary", "proxy.example", 200);
   unserve(&sv);
+  /* --addr NAME:PORT accepts NAME (when this machine's name resolves to
+   * one of its addresses) */
+  char hn[256] = "", addr[300];
+  if (gethostname(hn, sizeof hn) == 0 && hn[0] && strchr(hn, ':') == NULL) {
+    snprintf(addr, sizeof addr, "%s:0", hn);
+    const char *file = test_path("small.ctrace");
+    char err0[256];
+    ASSERT_EQ(ctrace_reader_open(file, &sv.r, err0, sizeof err0), 0);
+    ASSERT_EQ(ctrace_view_init(&sv.v, sv.r, file, NULL, NULL), 0);
+    struct ctrace_serve_opts o0 = {addr, NULL};
+    if (ctrace_serve_start_opts(&o0, &sv.v, &sv.s, err0, sizeof err0) == 0) {
+      sv.port = ctrace_serve_port(sv.s);
+      /* this client speaks to 127.0.0.1: only when the name is loopback's */
+      if (ctrace_serve_is_loopback(sv.s)) {
+        expect_host(sv.port, "/api/summary", host_port(hn, sv.port), 200);
+        expect_host(sv.port, "/api/summary", host_port("attacker.example", sv.port), 403);
+      }
+      ctrace_serve_stop(sv.s);
+    }
+    ctrace_view_fini(&sv.v);
+    ctrace_reader_close(sv.r);
+  }
   /* names only */
   const char *bad[] = {"evil.example:80", NULL};
   struct ctrace_serve_opts o = {"127.0.0.1:0", bad};

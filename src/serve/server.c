@@ -246,13 +246,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 }
 
 /* Parses addr into a socket address; 0 or -1 with err. */
-static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, char *err,
-                      size_t errlen) {
-  char host[256] = "127.0.0.1";
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len,
+                      char host[256], char *err, size_t errlen) {
+  snprintf(host, 256, "127.0.0.1");
   const char *port = addr;
   if (addr && addr[0] == '[') {
     const char *e = strchr(addr, ']');
-    if (!e || e[1] != ':' || (size_t)(e - addr - 1) >= sizeof host) {
+    if (!e || e[1] != ':' || (size_t)(e - addr - 1) >= 256) {
       snprintf(err, errlen, "bad address '%s' (want [IPV6]:PORT)", addr);
       return -1;
     }
@@ -261,7 +261,7 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
     port = e + 2;
   } else if (addr && strrchr(addr, ':')) {
     const char *c = strrchr(addr, ':');
-    if ((size_t)(c - addr) >= sizeof host) {
+    if ((size_t)(c - addr) >= 256) {
       snprintf(err, errlen, "bad address '%s'", addr);
       return -1;
     }
@@ -319,6 +319,28 @@ static unsigned connection_budget(void) {
   return (unsigned)n;
 }
 
+/* Adds a host name to accept; 0, or -1 with err. */
+static int add_allowed(struct ctrace_server *s, const char *h, char *err, size_t errlen) {
+  size_t hl = strlen(h);
+  int ok = hl > 0 && hl < 256;
+  for (const char *p = h; ok && *p; p++)
+    ok = isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_';
+  if (!ok) {
+    snprintf(err, errlen, "bad --allow-host '%s' (want a host name, without port)", h);
+    return -1;
+  }
+  char **na = realloc(s->allow, (s->nallow + 1) * sizeof *na);
+  if (na)
+    s->allow = na;
+  char *copy = na ? strdup(h) : NULL;
+  if (!copy) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  s->allow[s->nallow++] = copy;
+  return 0;
+}
+
 static void free_server(struct ctrace_server *s) {
   for (size_t i = 0; i < s->nallow; i++)
     free(s->allow[i]);
@@ -337,7 +359,8 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
   const char *addr = o->addr;
   struct sockaddr_storage ss;
   socklen_t slen;
-  if (parse_addr(addr, &ss, &slen, err, errlen) < 0)
+  char name[256];
+  if (parse_addr(addr, &ss, &slen, name, err, errlen) < 0)
     return -1;
   struct ctrace_server *s = calloc(1, sizeof *s);
   if (!s) {
@@ -351,27 +374,17 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
       s->allow_any = 1;
       continue;
     }
-    size_t hl = strlen(h);
-    int ok = hl > 0 && hl < 256 && h[0] != '[';
-    for (const char *p = h; ok && *p; p++)
-      ok = isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_';
-    if (!ok) {
-      snprintf(err, errlen, "bad --allow-host '%s' (want a host name, without port)", h);
+    if (add_allowed(s, h, err, errlen) < 0) {
       free_server(s);
       return -1;
     }
-    char **na = realloc(s->allow, (s->nallow + 1) * sizeof *na);
-    char *copy = strdup(h);
-    if (!na || !copy) {
-      free(copy);
-      if (na)
-        s->allow = na;
-      snprintf(err, errlen, "out of memory");
-      free_server(s);
-      return -1;
-    }
-    s->allow = na;
-    s->allow[s->nallow++] = copy;
+  }
+  /* --addr NAME:PORT: that name is what the user will type */
+  int fam;
+  unsigned char lit[16];
+  if (!ip_literal(name, &fam, lit) && add_allowed(s, name, err, errlen) < 0) {
+    free_server(s);
+    return -1;
   }
   s->family = ss.ss_family;
   if (ss.ss_family == AF_INET) {

@@ -19,8 +19,8 @@ typedef struct ctrace_server ctrace_server;
  * Only requests whose Host header names the server are answered (others get
  * 403), so that no web page can read the trace through DNS rebinding: the
  * names localhost, 127.0.0.1, [::1] and the bound address (any IP address
- * when bound to 0.0.0.0 or ::), each with the server's port or none, plus
- * the names in allow_hosts. Only GET and HEAD (others: 405). No CORS. */
+ * when bound to 0.0.0.0 or ::; the name when addr gives one), each with the
+ * server's port or none, plus the names in allow_hosts. Only GET and HEAD (others: 405). No CORS. */
 int ctrace_serve_start(const char *addr, struct ctrace_view *v, ctrace_server **out, char *err,
                        size_t errlen);
 
