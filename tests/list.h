@@ -21,6 +21,9 @@
 #if __has_include("list-serve.h")
 #include "list-serve.h"
 #endif
+#if __has_include("list-security.h")
+#include "list-security.h"
+#endif
 #if __has_include("list-export.h")
 #include "list-export.h"
 #endif

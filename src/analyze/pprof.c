@@ -235,18 +235,13 @@ struct enc {
   struct idmap fns;   /* name index << 32 | file index -> function id */
   uint32_t nlocs, nfns;
   uint32_t unknown_loc; /* the location of "(unknown stack)", 0 until made */
+  ctrace_mapindex *maps;
 };
 
-/* The mapping id (1-based index) of the mapping holding pc, or 0. Linear:
- * a process has tens of executable mappings. */
-static uint32_t mapping_of(const ctrace_reader *r, uint64_t pc) {
-  uint32_t n = ctrace_reader_nmappings(r);
-  for (uint32_t i = 0; i < n; i++) {
-    const struct ctrace_mapping *m = ctrace_reader_mapping(r, i);
-    if (pc >= m->start && pc < m->end)
-      return i + 1;
-  }
-  return 0;
+/* The mapping id (1-based index) of the mapping holding pc, or 0. */
+static uint32_t mapping_of(struct enc *e, uint64_t pc) {
+  int64_t i = ctrace_mapindex_find(e->maps, pc);
+  return i < 0 ? 0 : (uint32_t)i + 1;
 }
 
 static uint32_t function_id(struct enc *e, const char *name, const char *file) {
@@ -302,7 +297,7 @@ static uint32_t location_id(struct enc *e, uint64_t pc) {
       line = f.line > 0 ? f.line : 0;
     }
   }
-  location(e, id, mapping_of(e->r, pc), pc, fn, line);
+  location(e, id, mapping_of(e, pc), pc, fn, line);
   return id;
 }
 
@@ -389,7 +384,7 @@ int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
   int rc = -1;
   *out = NULL;
   *outlen = 0;
-  if (strtab_init(&e.st) < 0)
+  if (strtab_init(&e.st) < 0 || !(e.maps = ctrace_mapindex_new(r)))
     goto done;
 
   value_type(&e, &head, 1, "contentions", "count");
@@ -448,5 +443,6 @@ done:
   idmap_free(&e.locs);
   idmap_free(&e.fns);
   strtab_free(&e.st);
+  ctrace_mapindex_free(e.maps);
   return rc;
 }

@@ -1,12 +1,14 @@
 /*
- * cmd_view.c - `ctrace view [--addr HOST:PORT] [--no-browser] FILE`: index
- * the trace, serve the viewer (src/serve/), open a browser, wait for Ctrl-C.
+ * cmd_view.c - `ctrace view [--addr HOST:PORT] [--allow-host NAME]...
+ * [--no-browser] FILE`: index the trace, serve the viewer (src/serve/), open
+ * a browser, wait for Ctrl-C.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,16 +80,43 @@ static void open_browser(const char *url) {
   waitpid(pid, NULL, 0);
 }
 
+/* Every connection is a file descriptor: take what the hard limit allows
+ * (up to a few thousand), so that idle connections do not starve the
+ * server (see ctrace_serve_start). */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    return;
+  rlim_t want = 8192;
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+    want = rl.rlim_max;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    rl.rlim_cur = want;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int ctrace_cmd_view(int argc, char **argv) {
   const struct ctrace_cmd *cmd = &ctrace_cmd_view_def;
   const char *addr = "127.0.0.1:0", *path = NULL;
   int browser = 1;
+  const char *allow[17];
+  size_t nallow = 0;
   for (int i = 1; i < argc; i++) {
     if (ctrace_cli_wants_help(cmd, argv[i]))
       return CTRACE_EXIT_OK;
     if (strcmp(argv[i], "--no-browser") == 0)
       browser = 0;
-    else if (strcmp(argv[i], "--addr") == 0) {
+    else if (strcmp(argv[i], "--allow-host") == 0 || strncmp(argv[i], "--allow-host=", 13) == 0) {
+      const char *name = argv[i][12] == '=' ? argv[i] + 13 : NULL;
+      if (!name && i + 1 >= argc)
+        return ctrace_cli_usage_error(cmd, "--allow-host needs a host name");
+      if (!name)
+        name = argv[++i];
+      if (nallow == 16)
+        return ctrace_cli_usage_error(cmd, "at most 16 --allow-host");
+      allow[nallow++] = name;
+    } else if (strcmp(argv[i], "--addr") == 0) {
       if (i + 1 >= argc)
         return ctrace_cli_usage_error(cmd, "--addr needs HOST:PORT");
       addr = argv[++i];
@@ -98,6 +127,8 @@ int ctrace_cmd_view(int argc, char **argv) {
   }
   if (!path)
     return ctrace_cli_usage_error(cmd, "FILE missing");
+  allow[nallow] = NULL;
+  raise_fd_limit();
 
   /* Block the signals that stop us before any thread starts: the server's
    * threads inherit the mask and sigwait() below takes them. */
@@ -122,7 +153,8 @@ int ctrace_cmd_view(int argc, char **argv) {
   }
   ctrace_server *srv;
   char err[256];
-  if (ctrace_serve_start(addr, &v, &srv, err, sizeof err) < 0) {
+  struct ctrace_serve_opts opts = {addr, allow};
+  if (ctrace_serve_start_opts(&opts, &v, &srv, err, sizeof err) < 0) {
     fprintf(stderr, "ctrace view: %s\n", err);
     ctrace_view_fini(&v);
     ctrace_reader_close(r);
@@ -130,6 +162,18 @@ int ctrace_cmd_view(int argc, char **argv) {
   }
   printf("ctrace view: serving %s at %s (Ctrl-C to stop)\n", path, ctrace_serve_url(srv));
   fflush(stdout);
+  unsigned port = ctrace_serve_port(srv);
+  if (ctrace_serve_is_wildcard(srv))
+    fprintf(stderr,
+            "ctrace view: warning: listening on every interface (%s): anyone who can reach port "
+            "%u of this machine can read the trace. From elsewhere, open http://ADDRESS:%u/ "
+            "with an IP address of this machine (a host name needs --allow-host NAME).\n",
+            addr, port, port);
+  else if (!ctrace_serve_is_loopback(srv))
+    fprintf(stderr,
+            "ctrace view: warning: listening on %s, not on loopback: anyone who can reach it can "
+            "read the trace\n",
+            addr);
   if (browser)
     open_browser(ctrace_serve_url(srv));
   int sig = 0;

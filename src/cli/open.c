@@ -2,13 +2,39 @@
  * open.c - opening a trace for a subcommand, with the standard messages for
  * unreadable, cut-off and corrupt files.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+
+/* A trace must be a regular file. Opening a FIFO for reading blocks until a
+ * writer comes (forever, for one nobody writes to) and a device has no end:
+ * look without blocking first. 0, or -1 with a message printed. */
+static int check_regular(const char *cmd, const char *path) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  close(fd);
+  if (!ok) {
+    fprintf(stderr, "ctrace %s: %s: not a regular file\n", cmd, path);
+    return -1;
+  }
+  return 0;
+}
 
 ctrace_reader *ctrace_cli_open(const char *cmd, const char *path) {
   ctrace_reader *r;
   char err[CTRACE_READ_ERRLEN];
+  if (check_regular(cmd, path) < 0)
+    return NULL;
   if (ctrace_reader_open(path, &r, err, sizeof err) < 0) {
     fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
     return NULL;

@@ -3,6 +3,13 @@
  * libdw, from the MAPPING records (path, load bias, build-id) of the trace.
  * The objects must still be on disk; one whose build-id differs from the
  * recorded one is not used (its symbols would lie).
+ *
+ * The trace is untrusted: only regular, non-empty files of at most 2 GiB are
+ * opened (never a FIFO or a device, and without blocking), at most 2048
+ * paths are tried and 512 objects kept, and the time is O(n log n) in the
+ * mappings plus one lookup per distinct PC. ctrace_sym_new() unsets
+ * DEBUGINFOD_URLS in the process, so that libdw never sends the trace's
+ * build-ids to a debuginfod server.
  */
 #ifndef CTRACE_SYMBOLIZE_H
 #define CTRACE_SYMBOLIZE_H
@@ -30,5 +37,14 @@ void ctrace_sym_free(ctrace_symbolizer *s);
  * strings live as long as s. */
 void ctrace_sym_lookup(ctrace_symbolizer *s, uint64_t pc, int return_address,
                        struct ctrace_frame *out);
+
+/* Which MAPPING of a trace holds a PC, by binary search over disjoint
+ * segments built once (O(n log n) in the mappings): when mappings overlap,
+ * the first one in the file wins. NULL only when out of memory. */
+typedef struct ctrace_mapindex ctrace_mapindex;
+ctrace_mapindex *ctrace_mapindex_new(const ctrace_reader *r);
+void ctrace_mapindex_free(ctrace_mapindex *m);
+/* The mapping's index (for ctrace_reader_mapping), or -1. m may be NULL. */
+int64_t ctrace_mapindex_find(const ctrace_mapindex *m, uint64_t pc);
 
 #endif

@@ -4,22 +4,50 @@
  * files are static arrays). Only GET and HEAD. Paths are matched exactly
  * against the embedded files and the API routes: nothing touches the file
  * system, so "..", encoded or not, can only lead to a 404.
+ *
+ * Other web sites must not read the trace. A page the user visits can make
+ * the browser send requests to 127.0.0.1, and by DNS rebinding (its own
+ * name, resolved again to 127.0.0.1) read the answers as same-origin: the
+ * Host header is then that name. So only Host values that name this server
+ * are answered (server.h); no answer carries CORS headers, and every one
+ * says Cross-Origin-Resource-Policy: same-origin. Connections are bounded
+ * in number and idle time, so that idle sockets cannot lock the user out.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "server.h"
 #include "web.h"
 
+/* An idle connection is closed after this long. */
+#define SERVE_IDLE_TIMEOUT_S 60u
+/* Connections at once: as many as the file descriptors allow, within. */
+#define SERVE_MAX_CONNECTIONS 4096u
+#define SERVE_MIN_CONNECTIONS 64u
+/* Per client address, when not on loopback (where everyone is 127.0.0.1). */
+#define SERVE_PER_IP_CONNECTIONS 64u
+
 struct ctrace_server {
   struct MHD_Daemon *d;
   struct ctrace_view *v;
   unsigned port;
+  int family;
+  unsigned char addr[16]; /* the bound address, network order */
+  int wildcard;           /* 0.0.0.0 or :: */
+  int loopback;
+  char **allow;           /* --allow-host names; "*" in it: any Host */
+  size_t nallow;
+  int allow_any;
+  unsigned max_connections;
   char url[128];
 };
 
@@ -63,6 +91,14 @@ static const char *get_param(void *ctx, const char *key) {
   return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
 }
 
+/* Headers of every answer. No Access-Control-* header, ever: no other
+ * origin may read an answer, and the resource policy keeps other sites
+ * from even embedding one. */
+static void common_headers(struct MHD_Response *resp) {
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct ctrace_reply *r) {
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
@@ -72,12 +108,101 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct ctrace_rep
   }
   MHD_add_response_header(resp, "Content-Type", r->type ? r->type : "application/json");
   MHD_add_response_header(resp, "Cache-Control", "no-store");
-  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  common_headers(resp);
+  if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED)
+    MHD_add_response_header(resp, "Allow", "GET, HEAD");
   if (r->disposition[0])
     MHD_add_response_header(resp, "Content-Disposition", r->disposition);
   enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
   MHD_destroy_response(resp);
   return ret;
+}
+
+/* 1 when name (no port) is an IPv4 or IPv6 literal; the bytes in out. */
+static int ip_literal(const char *name, int *family, unsigned char out[16]) {
+  if (inet_pton(AF_INET, name, out) == 1) {
+    *family = AF_INET;
+    return 1;
+  }
+  if (inet_pton(AF_INET6, name, out) == 1) {
+    *family = AF_INET6;
+    return 1;
+  }
+  return 0;
+}
+
+/* Whether a request's Host header names this server:
+ *  - the name, case aside: localhost, 127.0.0.1, [::1], the bound address;
+ *    on a wildcard address (0.0.0.0, ::) any IP address, which no web page
+ *    can rebind; and the --allow-host names;
+ *  - then nothing, or ":" and this server's port.
+ * A name is what DNS rebinding needs, so no other name passes. */
+static int host_allowed(const struct ctrace_server *s, const char *host) {
+  if (!host)
+    return 0;
+  if (s->allow_any)
+    return 1;
+  size_t len = strlen(host);
+  if (len == 0 || len > 255)
+    return 0;
+  char name[256];
+  const char *port = NULL;
+  if (host[0] == '[') {
+    const char *e = strchr(host, ']');
+    if (!e || (e[1] && e[1] != ':'))
+      return 0;
+    memcpy(name, host + 1, (size_t)(e - host - 1));
+    name[e - host - 1] = 0;
+    if (e[1] == ':')
+      port = e + 2;
+    if (!strchr(name, ':'))
+      return 0; /* brackets hold IPv6 literals only */
+  } else {
+    const char *c = strchr(host, ':');
+    if (c && strchr(c + 1, ':'))
+      return 0; /* an IPv6 literal must be in brackets */
+    size_t n = c ? (size_t)(c - host) : len;
+    memcpy(name, host, n);
+    name[n] = 0;
+    if (c)
+      port = c + 1;
+  }
+  if (port) {
+    if (!*port || strlen(port) > 5)
+      return 0;
+    for (const char *p = port; *p; p++)
+      if (!isdigit((unsigned char)*p))
+        return 0;
+    if ((unsigned)strtoul(port, NULL, 10) != s->port)
+      return 0;
+  }
+  if (!name[0])
+    return 0;
+  if (strcasecmp(name, "localhost") == 0)
+    return 1;
+  for (size_t i = 0; i < s->nallow; i++)
+    if (strcasecmp(name, s->allow[i]) == 0)
+      return 1;
+  int fam;
+  unsigned char a[16];
+  if (!ip_literal(name, &fam, a))
+    return 0;
+  if (s->wildcard)
+    return 1;
+  static const unsigned char v4_loop[4] = {127, 0, 0, 1};
+  static const unsigned char v6_loop[16] = {[15] = 1};
+  if (fam == AF_INET && memcmp(a, v4_loop, 4) == 0)
+    return 1;
+  if (fam == AF_INET6 && memcmp(a, v6_loop, 16) == 0)
+    return 1;
+  return fam == s->family && memcmp(a, s->addr, fam == AF_INET ? 4 : 16) == 0;
+}
+
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value) {
+  if (strcasecmp(key, "Host") == 0)
+    ++*(int *)cls;
+  return MHD_YES;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -86,8 +211,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
   struct ctrace_server *s = cls;
   struct ctrace_reply r;
   memset(&r, 0, sizeof r);
+  int nhost = 0;
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, count_host, &nhost);
+  if (nhost != 1 ||
+      !host_allowed(s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host"))) {
+    ctrace_reply_error(&r, 403,
+                       "this Host is not the viewer's address; open the URL ctrace view printed "
+                       "(or start it with --allow-host NAME)");
+    return send_reply(conn, &r);
+  }
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-    ctrace_reply_error(&r, 405, "only GET");
+    ctrace_reply_error(&r, 405, "only GET and HEAD");
     return send_reply(conn, &r);
   }
   if (strncmp(url, "/api/", 5) == 0) {
@@ -105,20 +239,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return MHD_NO;
   MHD_add_response_header(resp, "Content-Type", f->type);
   MHD_add_response_header(resp, "Cache-Control", "no-cache");
-  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  common_headers(resp);
   enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
   MHD_destroy_response(resp);
   return ret;
 }
 
 /* Parses addr into a socket address; 0 or -1 with err. */
-static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, char *err,
-                      size_t errlen) {
-  char host[256] = "127.0.0.1";
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len,
+                      char host[256], char *err, size_t errlen) {
+  snprintf(host, 256, "127.0.0.1");
   const char *port = addr;
   if (addr && addr[0] == '[') {
     const char *e = strchr(addr, ']');
-    if (!e || e[1] != ':' || (size_t)(e - addr - 1) >= sizeof host) {
+    if (!e || e[1] != ':' || (size_t)(e - addr - 1) >= 256) {
       snprintf(err, errlen, "bad address '%s' (want [IPV6]:PORT)", addr);
       return -1;
     }
@@ -127,7 +261,7 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
     port = e + 2;
   } else if (addr && strrchr(addr, ':')) {
     const char *c = strrchr(addr, ':');
-    if ((size_t)(c - addr) >= sizeof host) {
+    if ((size_t)(c - addr) >= 256) {
       snprintf(err, errlen, "bad address '%s'", addr);
       return -1;
     }
@@ -162,11 +296,71 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
   return 0;
 }
 
+/* How many connections the file descriptors left allow, within bounds. */
+static unsigned connection_budget(void) {
+  struct rlimit rl;
+  unsigned long fds = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    fds = rl.rlim_cur == RLIM_INFINITY ? 1ul << 20 : (unsigned long)rl.rlim_cur;
+  unsigned long used = 64; /* a guess when /proc is not there */
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    used = 0;
+    while (readdir(d))
+      used++;
+    closedir(d);
+  }
+  unsigned long spare = 32; /* for the threads' epoll, the API's temporary files */
+  unsigned long n = fds > used + spare ? fds - used - spare : 0;
+  if (n > SERVE_MAX_CONNECTIONS)
+    n = SERVE_MAX_CONNECTIONS;
+  if (n < SERVE_MIN_CONNECTIONS)
+    n = SERVE_MIN_CONNECTIONS;
+  return (unsigned)n;
+}
+
+/* Adds a host name to accept; 0, or -1 with err. */
+static int add_allowed(struct ctrace_server *s, const char *h, char *err, size_t errlen) {
+  size_t hl = strlen(h);
+  int ok = hl > 0 && hl < 256;
+  for (const char *p = h; ok && *p; p++)
+    ok = isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_';
+  if (!ok) {
+    snprintf(err, errlen, "bad --allow-host '%s' (want a host name, without port)", h);
+    return -1;
+  }
+  char **na = realloc(s->allow, (s->nallow + 1) * sizeof *na);
+  if (na)
+    s->allow = na;
+  char *copy = na ? strdup(h) : NULL;
+  if (!copy) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  s->allow[s->nallow++] = copy;
+  return 0;
+}
+
+static void free_server(struct ctrace_server *s) {
+  for (size_t i = 0; i < s->nallow; i++)
+    free(s->allow[i]);
+  free(s->allow);
+  free(s);
+}
+
 int ctrace_serve_start(const char *addr, struct ctrace_view *v, ctrace_server **out, char *err,
                        size_t errlen) {
+  struct ctrace_serve_opts o = {addr, NULL};
+  return ctrace_serve_start_opts(&o, v, out, err, errlen);
+}
+
+int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_view *v,
+                            ctrace_server **out, char *err, size_t errlen) {
+  const char *addr = o->addr;
   struct sockaddr_storage ss;
   socklen_t slen;
-  if (parse_addr(addr, &ss, &slen, err, errlen) < 0)
+  char name[256];
+  if (parse_addr(addr, &ss, &slen, name, err, errlen) < 0)
     return -1;
   struct ctrace_server *s = calloc(1, sizeof *s);
   if (!s) {
@@ -174,19 +368,55 @@ int ctrace_serve_start(const char *addr, struct ctrace_view *v, ctrace_server **
     return -1;
   }
   s->v = v;
+  for (size_t i = 0; o->allow_hosts && o->allow_hosts[i]; i++) {
+    const char *h = o->allow_hosts[i];
+    if (strcmp(h, "*") == 0) {
+      s->allow_any = 1;
+      continue;
+    }
+    if (add_allowed(s, h, err, errlen) < 0) {
+      free_server(s);
+      return -1;
+    }
+  }
+  /* --addr NAME:PORT: that name is what the user will type */
+  int fam;
+  unsigned char lit[16];
+  if (!ip_literal(name, &fam, lit) && add_allowed(s, name, err, errlen) < 0) {
+    free_server(s);
+    return -1;
+  }
+  s->family = ss.ss_family;
+  if (ss.ss_family == AF_INET) {
+    const struct in_addr *a = &((struct sockaddr_in *)&ss)->sin_addr;
+    memcpy(s->addr, a, 4);
+    s->wildcard = a->s_addr == htonl(INADDR_ANY);
+    s->loopback = s->addr[0] == 127;
+  } else {
+    const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    memcpy(s->addr, a, 16);
+    s->wildcard = IN6_IS_ADDR_UNSPECIFIED(a);
+    s->loopback = IN6_IS_ADDR_LOOPBACK(a);
+  }
+  s->max_connections = connection_budget();
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   /* Four threads: a slow answer (a profile of a big trace) does not hold up
-   * the timeline's zooming. */
+   * the timeline's zooming. Connections: many (idle ones cost a little
+   * memory, not a thread), closed after a minute of silence; off loopback,
+   * a bounded share per client address. */
+  unsigned per_ip = s->loopback ? s->max_connections : SERVE_PER_IP_CONNECTIONS;
   s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
                           (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, 4u,
-                          MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_UNESCAPE_CALLBACK,
-                          unescape, NULL, MHD_OPTION_END);
+                          MHD_OPTION_CONNECTION_TIMEOUT, SERVE_IDLE_TIMEOUT_S,
+                          MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
+                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+                          MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
   if (!s->d) {
     snprintf(err, errlen, "cannot listen on %s (address in use, or not an address of this host?)",
              addr ? addr : "127.0.0.1:0");
-    free(s);
+    free_server(s);
     return -1;
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -208,10 +438,13 @@ int ctrace_serve_start(const char *addr, struct ctrace_view *v, ctrace_server **
 
 unsigned ctrace_serve_port(const ctrace_server *s) { return s->port; }
 const char *ctrace_serve_url(const ctrace_server *s) { return s->url; }
+int ctrace_serve_is_wildcard(const ctrace_server *s) { return s->wildcard; }
+int ctrace_serve_is_loopback(const ctrace_server *s) { return s->loopback; }
+unsigned ctrace_serve_max_connections(const ctrace_server *s) { return s->max_connections; }
 
 void ctrace_serve_stop(ctrace_server *s) {
   if (!s)
     return;
   MHD_stop_daemon(s->d);
-  free(s);
+  free_server(s);
 }
