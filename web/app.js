@@ -29,9 +29,10 @@
 // <main id="view"> carries data-view (the shown view's id) and data-state
 // ("loading", then "ready" or "error" once mount() settles): the browser
 // tests wait on it.
-import { api, showError } from './api.js';
+import { api, showError, onConnection, reportConnection, isConnected } from './api.js';
 import { formatCount, formatDuration } from './format.js';
 import { h } from './dom.js';
+import { installStatePalette } from './states.js';
 
 const VIEWS = [
   { id: 'timeline', title: 'Timeline', load: () => import('./timeline.js'), css: 'timeline.css', optional: true },
@@ -99,6 +100,14 @@ function setParams(params) {
   if (!current) return;
   current.params = { ...params };
   history.replaceState(null, '', routeHash(current.id, params));
+  keepInTab(current.id, params);
+}
+
+// A tab goes back to its view as it was left: its link carries the view's
+// last parameters (the timeline's window and selection, a table's sort).
+function keepInTab(id, params) {
+  const a = [...tabs.children].find((x) => x.dataset.view === id);
+  if (a) a.setAttribute('href', routeHash(id, params));
 }
 
 // ---- loading view modules ----
@@ -165,6 +174,7 @@ async function route() {
   }
 
   unmountCurrent();
+  keepInTab(view.id, params);
   const token = {};
   current = { id: view.id, params, handle: null, token };
   main.dataset.view = view.id;
@@ -253,6 +263,37 @@ function buildTabs() {
   }
 }
 
+// ---- the connection ----
+// One banner when `ctrace view` stops answering, whichever view noticed
+// (a request failed) or the heartbeat did; gone when it answers again.
+
+const OFFLINE_TEXT = 'ctrace view is no longer running: start it again (ctrace view TRACE) and reload this page.';
+onConnection((ok) => {
+  if (!ok) {
+    banner.textContent = OFFLINE_TEXT;
+    banner.dataset.kind = 'offline';
+    banner.hidden = false;
+  } else if (banner.dataset.kind === 'offline') {
+    banner.hidden = true;
+    delete banner.dataset.kind;
+  }
+});
+
+const HEARTBEAT_MS = 3000;
+async function heartbeat() {
+  if (document.visibilityState !== 'hidden') {
+    try {
+      const r = await fetch('./', { method: 'HEAD', cache: 'no-store' });
+      reportConnection(r.status > 0);
+    } catch {
+      reportConnection(false);
+    }
+  }
+  setTimeout(heartbeat, isConnected() ? HEARTBEAT_MS : HEARTBEAT_MS / 2);
+}
+
+installStatePalette();
+setTimeout(heartbeat, HEARTBEAT_MS);
 buildTabs();
 fillHeader();
 window.addEventListener('hashchange', route);

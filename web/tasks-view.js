@@ -152,19 +152,35 @@ export default {
     function matches(r) {
       return !filter || r.name.toLowerCase().includes(filter.toLowerCase());
     }
+    // The detail panel follows the filter: when the filter hides the shown
+    // name, the first name left is shown (or nothing, when none is left).
     function applyFilter() {
-      nameTable.setRows(all.filter(matches));
-      nameTable.select(keyOf(selected));
+      const shown = all.filter(matches);
+      nameTable.setRows(shown);
+      if (selected && !shown.some((r) => keyOf(r) === keyOf(selected))) {
+        selected = null;
+        if (shown.length) {
+          const first = shown.find((r) => r.kind === 'task') || shown[0];
+          select({ kind: first.kind, name: first.name });
+          return;
+        }
+        detailToken++;
+        detail.replaceChildren(emptyState('No name matches the filter', 'Clear the filter to see the tasks and regions again.'));
+        detail.dataset.empty = 'true';
+        return;
+      }
+      if (selected) nameTable.select(keyOf(selected));
     }
     filterInput.addEventListener('input', () => {
       filter = filterInput.value.trim();
       applyFilter();
-      ctx.setParams({ kind: selected.kind, name: selected.name, filter: filter || undefined });
+      ctx.setParams({ kind: selected ? selected.kind : undefined, name: selected ? selected.name : undefined, filter: filter || undefined });
     });
 
     let detailToken = 0;
     async function renderDetail() {
       const token = ++detailToken;
+      delete detail.dataset.empty;
       const stats = all.find((r) => r.kind === selected.kind && r.name === selected.name);
       detail.replaceChildren(loading(`Loading instances of ${selected.name}…`));
       let inst;
@@ -299,7 +315,8 @@ export default {
       ),
       detail,
     );
+    const before = selected;
     applyFilter();
-    await renderDetail();
+    if (selected && selected === before) await renderDetail();
   },
 };

@@ -4,12 +4,20 @@
 // selected task's threads and the shift-drag selection.
 // Not here: what is where (the model), events (timeline-input.js).
 import { formatDuration } from './format.js';
+import { stateLabel } from './states.js';
 import {
-  STATES, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, PROC_H, TASK_H, TASK_HEAD,
+  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, PROC_H, TASK_H, TASK_HEAD,
   tickLabel, niceStep, hashHue,
 } from './timeline-model.js';
 
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif';
+
+/** Black or white, whichever reads better on the colour #rrggbb. */
+function textOn(hex) {
+  const v = parseInt(String(hex || '#999999').slice(1), 16);
+  const lum = 0.2126 * ((v >> 16) & 255) + 0.7152 * ((v >> 8) & 255) + 0.0722 * (v & 255);
+  return lum > 140 ? '#1d2430' : '#ffffff';
+}
 
 /** Fits text into maxW pixels (with an ellipsis) and draws it; nothing when too narrow. */
 function label(g, text, x, y, maxW, colorText = '#1d2430') {
@@ -24,10 +32,10 @@ function label(g, text, x, y, maxW, colorText = '#1d2430') {
   g.fillText(s, x, y);
 }
 
-function arrow(g, x0, y0, x1, y1, col, dashed) {
+function arrow(g, x0, y0, x1, y1, col, dashed, lineWidth = 1.5, head = 7) {
   g.strokeStyle = col;
   g.fillStyle = col;
-  g.lineWidth = 1.5;
+  g.lineWidth = lineWidth;
   g.setLineDash(dashed ? [4, 3] : []);
   g.beginPath();
   g.moveTo(x0, y0);
@@ -37,8 +45,8 @@ function arrow(g, x0, y0, x1, y1, col, dashed) {
   const a = Math.atan2(y1 - y0, x1 - x0);
   g.beginPath();
   g.moveTo(x1, y1);
-  g.lineTo(x1 - 7 * Math.cos(a - 0.45), y1 - 7 * Math.sin(a - 0.45));
-  g.lineTo(x1 - 7 * Math.cos(a + 0.45), y1 - 7 * Math.sin(a + 0.45));
+  g.lineTo(x1 - head * Math.cos(a - 0.45), y1 - head * Math.sin(a - 0.45));
+  g.lineTo(x1 - head * Math.cos(a + 0.45), y1 - head * Math.sin(a + 0.45));
   g.closePath();
   g.fill();
   g.lineWidth = 1;
@@ -141,6 +149,21 @@ export function createPainter(m, canvas, color) {
     g.fillText('Tasks', 10, y0 + 10);
     g.font = '12px system-ui, sans-serif';
     if (!m.data) return;
+    if (m.data.tasks.length === 0 || (m.summary && m.summary.tasks > 4000 && m.data.tasks.length < m.summary.tasks)) {
+      // the server leaves out tasks narrower than a pixel when there are many
+      const text = m.data.tasks.length === 0
+        ? (m.summary && m.summary.tasks > 4000 ? 'Tasks here are shorter than a pixel: zoom in to see them' : 'No task in this window')
+        : 'Tasks shorter than a pixel are not drawn: zoom in to see them';
+      g.fillStyle = '#5b6573';
+      g.font = 'italic 12px system-ui, sans-serif';
+      g.textAlign = 'right';
+      g.fillText(text, width - 10, y0 + 10);
+      g.textAlign = 'left';
+      g.font = '12px system-ui, sans-serif';
+      m.tasksNote = text;
+    } else {
+      m.tasksNote = '';
+    }
     const labelEnd = [];
     for (const { task, lane } of m.taskLayout) {
       const x0 = Math.max(LABEL_W, m.xOf(task.s));
@@ -210,8 +233,14 @@ export function createPainter(m, canvas, color) {
     if (row) {
       for (const s of row.spans) {
         const x0 = m.xOf(s.s), x1 = m.xOf(s.e);
-        g.fillStyle = color[STATES[s.state]] || '#999';
+        const key = STATE_OF_BYTE[s.state];
+        g.fillStyle = color[key] || '#999';
         g.fillRect(x0, ys, Math.max(1, x1 - x0), STATE_H);
+        // a name inline where it fits: the call, else the state
+        if (x1 - x0 >= 60 && !s.merged && s.state !== 0) {
+          const a = Math.max(x0, LABEL_W), b = Math.min(x1, width);
+          label(g, m.spanName(t.tid, s) || stateLabel(key), a + 4, ys + STATE_H / 2, b - a - 8, textOn(color[key]));
+        }
       }
       // selected span outline
       if (selected && selected.kind === 'span' && selected.tid === t.tid) {
@@ -270,10 +299,12 @@ export function createPainter(m, canvas, color) {
     g.beginPath();
     g.rect(LABEL_W, 0, m.width - LABEL_W, m.totalH);
     g.clip();
-    for (const c of data.creates) {
+    // creations: light and thin, under everything else's attention
+    for (const c of m.createsShown()) {
       const y0 = m.rowY(c.parent), y1 = m.rowY(c.child);
       if (y0 === null || y1 === null) continue;
-      arrow(g, m.xOf(c.t0), y0, m.xOf(c.t1), y1 + (y1 > y0 ? -STATE_H / 2 : STATE_H / 2), '#1f5fbf', true);
+      const sel = selected && selected.kind === 'create' && selected.tid === c.parent && Math.abs(selected.ns - c.t0) < 1;
+      arrow(g, m.xOf(c.t0), y0, m.xOf(c.t1), y1 + (y1 > y0 ? -STATE_H / 2 : STATE_H / 2), sel ? '#1f5fbf' : 'rgba(31,95,191,0.35)', true, sel ? 1.5 : 1, 5);
     }
     for (const w of m.wakesShown()) {
       const y0 = m.rowY(w.from), y1 = m.rowY(w.to);

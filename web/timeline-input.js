@@ -1,6 +1,8 @@
 // timeline-input.js - the Timeline's mouse, wheel and keyboard: drag to pan,
-// shift-drag to select a range, wheel to zoom (shift+wheel scrolls rows),
-// hover for a tooltip, click to select, and the keys W/S/A/D/0/Z/Escape.
+// shift-drag to select a range, wheel to zoom (shift+wheel, or the wheel
+// over the names, scrolls rows), hover for a tooltip, click to select, and
+// the keys W/S/A/D/0/Z/Escape, ? (help), Alt+Left (back to the previous
+// selection).
 // It changes the view only through the actions it is given (timeline.js),
 // and reads the model (timeline-model.js) for coordinates and hit testing.
 
@@ -9,8 +11,8 @@ import { LABEL_W } from './timeline-model.js';
 /**
  * Wires input on canvas (inside scroller) to actions:
  *   zoomBy(f, atNs?), panBy(frac), setWindow(a, b), reset(), zoomToSelection(),
- *   clearSelection(), selectionChanged(usable), select(hit), showTip(hit, x, y),
- *   hideTip(), scheduleDraw(), scrolled().
+ *   escape(), selectionChanged(usable), select(hit), showTip(hit, x, y),
+ *   hideTip(), scheduleDraw(), scrolled(), toggleHelp(), back(), search?().
  * Returns detach(), which removes every listener outside the view's own DOM.
  */
 export function attachInput(m, canvas, scroller, act) {
@@ -69,33 +71,56 @@ export function attachInput(m, canvas, scroller, act) {
   };
   window.addEventListener('mouseup', onUp);
   canvas.addEventListener('mouseleave', () => act.hideTip());
+  // The wheel: about 2x per notch (a notch is 100 px, or 3 lines), anchored
+  // at the pointer in both directions. Over the names column, or with
+  // Shift, it scrolls the rows instead.
   canvas.addEventListener('wheel', (e) => {
     const { x } = local(e);
-    if (e.shiftKey) {
-      scroller.scrollTop += e.deltaY || e.deltaX;
-      e.preventDefault();
+    e.preventDefault();
+    act.hideTip();
+    if (e.shiftKey || x < LABEL_W) {
+      scroller.scrollTop += e.shiftKey ? (e.deltaY || e.deltaX) : e.deltaY;
       return;
     }
-    e.preventDefault();
     if (Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
       act.panBy(e.deltaX / m.plotW());
       return;
     }
-    const f = Math.exp(Math.max(-1, Math.min(1, e.deltaY * (e.deltaMode ? 0.05 : 0.002))));
-    act.zoomBy(f, x >= LABEL_W ? m.tOf(x) : undefined);
+    const notches = e.deltaMode === 1 ? e.deltaY / 3 : e.deltaMode === 2 ? e.deltaY : e.deltaY / 100;
+    const f = 2 ** Math.max(-3, Math.min(3, notches));
+    act.zoomBy(f, m.tOf(x));
   }, { passive: false });
   scroller.addEventListener('scroll', () => act.scrolled());
+  // W/S zoom faster the longer they are held (the key's auto-repeat):
+  // 1.4x a press at first, up to 4x a repeat after about a second.
+  let held = 0;
+  const zoomStep = (repeat) => {
+    held = repeat ? Math.min(held + 1, 30) : 0;
+    return 0.7 ** (1 + Math.min(3, held / 8));
+  };
   const onKey = (e) => {
     if (e.target && /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
+    if (e.altKey && e.key === 'ArrowLeft') {
+      act.back();
+      e.preventDefault();
+      return;
+    }
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'f' && act.search) {
+      act.search();
+      e.preventDefault();
+      return;
+    }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const k = e.key.toLowerCase();
-    if (k === 'w') act.zoomBy(0.7, m.hover && m.hover.t !== undefined ? m.hover.t : undefined);
-    else if (k === 's') act.zoomBy(1 / 0.7);
+    if (e.key === '?') act.toggleHelp();
+    else if (e.key === '/' && act.search) act.search();
+    else if (k === 'w') act.zoomBy(zoomStep(e.repeat), m.hover && m.hover.t !== undefined ? m.hover.t : undefined);
+    else if (k === 's') act.zoomBy(1 / zoomStep(e.repeat), m.hover && m.hover.t !== undefined ? m.hover.t : undefined);
     else if (k === 'a') act.panBy(-0.15);
     else if (k === 'd') act.panBy(0.15);
     else if (k === '0') act.reset();
     else if (k === 'z') act.zoomToSelection();
-    else if (k === 'escape') act.clearSelection();
+    else if (k === 'escape') act.escape();
     else return;
     e.preventDefault();
   };

@@ -6,8 +6,9 @@
 // Not here: the canvas (timeline-draw.js), events (timeline-input.js), the
 // requests and the details panel (timeline.js).
 
-// The states in the order of the binary answer's state byte (docs/API.md).
-export const STATES = ['running', 'sync', 'net', 'io', 'poll', 'sleep', 'syscall'];
+// The state keys (web/states.js) in the order of the binary answer's state
+// byte (docs/API.md).
+export const STATE_OF_BYTE = ['running', 'sync', 'net', 'io', 'poll', 'sleep', 'syscall'];
 
 // Layout, in CSS pixels.
 export const LABEL_W = 200;
@@ -143,6 +144,8 @@ export function createModel() {
     scrollTop: 0, // of the rows, set by the view before drawing / hit testing
     taskLayout: [], // {task, lane}
     lanesWanted: MAX_TASK_LANES, // fixed after the first answer, so rows do not jump
+    showCreates: true, // the thread-creation arrows (a toggle of the toolbar)
+    spanName: () => '', // the call a span was blocked in, when known (timeline.js)
   };
 
   m.plotW = () => Math.max(10, m.width - LABEL_W);
@@ -262,6 +265,9 @@ export function createModel() {
 
   // Wake-up arrows only while they can be told apart: one per 8 px at most.
   m.wakesShown = () => (m.data && m.data.wakes.length <= m.plotW() / 8 ? m.data.wakes : []);
+  // Creation arrows the same way, but fewer (they are long and diagonal):
+  // one per 24 px at most, and none when switched off.
+  m.createsShown = () => (m.data && m.showCreates && m.data.creates.length <= m.plotW() / 24 ? m.data.creates : []);
 
   /** What is at canvas point (x, yCanvas): {kind, ...} or null. */
   m.hit = (x, yCanvas) => {
@@ -294,7 +300,7 @@ export function createModel() {
       }
     }
     // thread creation: the start of the arrow, on the creator's row
-    for (const c of m.data.creates) {
+    for (const c of m.createsShown()) {
       if (c.parent === th.tid && Math.abs(m.xOf(c.t0) - x) <= 4 && y >= ys - 2 && y <= ys + STATE_H + 2) return { kind: 'create', create: c, thread: th };
     }
     if (y < ys) {

@@ -16,33 +16,32 @@
 // click. Nothing here knows the trace format.
 import { formatDuration } from './format.js';
 import { h } from './dom.js';
+import { STATES, stateColor, stateHelp } from './states.js';
 import {
-  STATES, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H,
+  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H,
   createModel, decode, formatAt,
 } from './timeline-model.js';
 import { createPainter } from './timeline-draw.js';
 import { attachInput } from './timeline-input.js';
+import { reportConnection } from './api.js';
 
-const STATE_LABELS = {
-  running: 'Running', sync: 'Sync block', net: 'Network', io: 'File I/O',
-  poll: 'Polling', sleep: 'Sleeping', syscall: 'Other syscall',
-};
-const FALLBACK_COLORS = {
-  running: '#3a9a5b', sync: '#d1495b', net: '#7356b0', io: '#e39a2d',
-  poll: '#2896a0', sleep: '#8da2ba', syscall: '#c2692a',
-};
+// What outlives the view when another tab is shown (the window and the
+// selection are in the URL, which the tab link keeps).
+const remembered = { scrollTop: 0 };
+
+const STATE_LABELS = Object.fromEntries(STATES.map((st) => [st.key, st.label]));
+const STATE_KEYS = STATES.map((st) => st.key);
 
 function mount(container, ctx) {
   const api = ctx.api;
-  const css = getComputedStyle(document.documentElement);
   const color = {};
-  for (const s of STATES) color[s] = css.getPropertyValue(`--state-${s}`).trim() || FALLBACK_COLORS[s];
+  for (const st of STATES) color[st.key] = stateColor(st.key);
   const m = createModel();
 
   // DOM
   const legend = h('div', { class: 'tl-legend', role: 'list', 'aria-label': 'Legend' },
-    STATES.map((s) => h('span', { class: 'tl-legend-item', role: 'listitem' },
-      h('span', { class: 'tl-swatch', style: `background:${color[s]}` }), STATE_LABELS[s])),
+    STATES.map((st) => h('span', { class: 'tl-legend-item', role: 'listitem', title: stateHelp(st.key), dataset: { state: st.key } },
+      h('span', { class: 'tl-swatch', style: `background:${color[st.key]}` }), st.label)),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-outside' }), 'Not started / exited'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-region' }), 'Region'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-task' }), 'Task'),
@@ -52,19 +51,39 @@ function mount(container, ctx) {
   const btn = (label, title, fn, extra = {}) => h('button', { type: 'button', class: 'tl-btn', title, onclick: fn, ...extra }, label);
   const zoomSelBtn = btn('Zoom to selection', 'Zoom to the shift-dragged selection (Z)', () => zoomToSelection(), { disabled: true, 'data-action': 'zoom-selection' });
   const rangeLabel = h('span', { class: 'tl-range', 'aria-live': 'polite' });
+  const createsBox = h('input', { type: 'checkbox', checked: true, 'data-action': 'toggle-creates' });
+  createsBox.addEventListener('change', () => { m.showCreates = createsBox.checked; showNote(); draw(); });
+  const createsToggle = h('label', { class: 'tl-toggle', title: 'Draw the arrows from a thread\'s creator to the new thread' }, createsBox, 'Creation arrows');
+  const help = h('div', { class: 'tl-help', role: 'dialog', 'aria-label': 'Keyboard and mouse', hidden: true },
+    h('div', { class: 'tl-details-head' }, h('h2', null, 'Keyboard and mouse'),
+      h('button', { type: 'button', class: 'tl-close', 'aria-label': 'Close help', onclick: () => toggleHelp(false) }, '×')),
+    h('table', { class: 'tl-kv' }, [
+      ['W / S', 'zoom in / out at the pointer (faster while held)'],
+      ['Wheel', 'zoom about 2x per notch, at the pointer'],
+      ['Shift+wheel, or wheel over the names', 'scroll the rows'],
+      ['A / D, or drag', 'pan left / right'],
+      ['Shift+drag', 'select a range; Z zooms to it'],
+      ['0', 'show the whole trace'],
+      ['Click', 'details of a span, region, task, log or arrow'],
+      ['Alt+Left', 'back to the previous selection (after "Woken by →")'],
+      ['Escape', 'clear the range, close this help'],
+      ['?', 'show or hide this help'],
+    ].map(([k, v]) => h('tr', null, h('th', null, h('kbd', null, k)), h('td', null, v)))));
   const toolbar = h('div', { class: 'tl-toolbar' },
     btn('−', 'Zoom out (S)', () => zoomBy(2), { 'data-action': 'zoom-out', 'aria-label': 'Zoom out' }),
     btn('+', 'Zoom in (W)', () => zoomBy(0.5), { 'data-action': 'zoom-in', 'aria-label': 'Zoom in' }),
     btn('Reset', 'Show the whole trace (0)', () => reset(), { 'data-action': 'reset' }),
     zoomSelBtn,
     rangeLabel,
-    h('span', { class: 'tl-hint' }, 'Wheel or W/S zoom · drag or A/D pan · shift-drag select · click for details'));
+    createsToggle,
+    h('span', { class: 'tl-hint' }, 'Wheel, W/S: zoom · Shift+wheel or wheel on names: rows · drag, A/D: pan · ? keys'),
+    btn('?', 'Keyboard and mouse (?)', () => toggleHelp(), { 'data-action': 'help', 'aria-label': 'Keyboard and mouse help' }));
   const canvas = h('canvas', { class: 'tl-canvas', tabindex: '0', 'aria-label': 'Timeline of the trace\'s threads' });
   const spacer = h('div', { class: 'tl-spacer' });
   const tip = h('div', { class: 'tl-tooltip', role: 'tooltip', hidden: true });
   const note = h('div', { class: 'tl-note', hidden: true });
   const scroller = h('div', { class: 'tl-scroll' }, canvas, spacer);
-  const stage = h('div', { class: 'tl-stage' }, scroller, tip, note);
+  const stage = h('div', { class: 'tl-stage' }, scroller, tip, note, help);
   const panel = h('aside', { class: 'tl-details', hidden: true, 'aria-label': 'Details' });
   const body = h('div', { class: 'tl-body' }, stage, panel);
   // The rows as text, for screen readers (and the browser tests): the canvas
@@ -84,6 +103,9 @@ function mount(container, ctx) {
     spacer.style.height = `${Math.max(0, m.totalH - m.height)}px`;
   }
 
+  // Only a new width asks the server again (its answer is fitted to the
+  // width); a new height only changes which rows are drawn.
+  let fetchedWidth = 0;
   function resize() {
     const r = stage.getBoundingClientRect();
     m.width = Math.max(300, Math.floor(r.width));
@@ -94,7 +116,10 @@ function mount(container, ctx) {
     canvas.style.width = `${m.width}px`;
     canvas.style.height = `${m.height}px`;
     layout();
-    requestFetch(0);
+    if (m.width !== fetchedWidth || missingRows()) {
+      fetchedWidth = m.width;
+      requestFetch(0);
+    }
     draw();
   }
 
@@ -117,6 +142,7 @@ function mount(container, ctx) {
     root.dataset.loading = 'true';
     try {
       const res = await fetch(url, { signal: ctl.signal });
+      reportConnection(true);
       if (!res.ok) {
         let msg = `${res.status}`;
         try { msg = (await res.json()).error || msg; } catch { /* not JSON */ }
@@ -126,7 +152,14 @@ function mount(container, ctx) {
       const d = decode(await res.arrayBuffer());
       root.dataset.decodeMs = (performance.now() - tGot).toFixed(1);
       if (ctl !== fetchCtl || destroyed) return;
-      if (m.setData(d)) layout();
+      if (m.setData(d)) {
+        layout();
+        if (pendingScroll !== null) scroller.scrollTop = pendingScroll;
+        if (pendingReveal !== null) revealRow(pendingReveal);
+      }
+      pendingReveal = null;
+      pendingScroll = null;
+      fetchCallNames();
       root.dataset.loading = 'false';
       root.dataset.ready = 'true';
       showNote();
@@ -134,6 +167,10 @@ function mount(container, ctx) {
     } catch (e) {
       if (e.name === 'AbortError') return;
       root.dataset.loading = 'false';
+      if (e instanceof TypeError) {
+        reportConnection(false); // the banner says it
+        return;
+      }
       note.textContent = `Cannot load the timeline: ${e.message}`;
       note.hidden = false;
     }
@@ -150,13 +187,16 @@ function mount(container, ctx) {
     return m.threads.length > MANY_ROWS && m.visibleRows(0).some((t) => !m.rowsByTid.has(t.tid));
   }
 
+  // What the canvas leaves out at this zoom, and a link that could not be
+  // followed as it was: one line each.
+  let linkNote = '';
   function showNote() {
-    if (m.data && m.data.wakesTotal > m.wakesShown().length) {
-      note.textContent = `${m.data.wakesTotal.toLocaleString()} wake-ups in view: zoom in to see their arrows`;
-      note.hidden = false;
-    } else {
-      note.hidden = true;
-    }
+    const lines = [];
+    if (linkNote) lines.push(linkNote);
+    if (m.data && m.data.wakesTotal > m.wakesShown().length) lines.push(`${m.data.wakesTotal.toLocaleString()} wake-ups in view: zoom in to see their arrows`);
+    if (m.data && m.showCreates && m.data.creates.length > m.createsShown().length) lines.push(`${m.data.creates.length.toLocaleString()} thread creations in view: zoom in to see their arrows`);
+    note.replaceChildren(...lines.map((l) => h('div', null, l)));
+    note.hidden = !lines.length;
   }
 
   // ---- drawing ----
@@ -173,6 +213,12 @@ function mount(container, ctx) {
     root.dataset.drawMs = (performance.now() - tDraw).toFixed(1); // for tests and tuning
   }
 
+  // ---- help ----
+  function toggleHelp(show = help.hidden) {
+    help.hidden = !show;
+    root.dataset.help = show ? 'open' : 'closed';
+  }
+
   // ---- tooltip ----
   function tname(t) {
     return `${t.name || 'thread'} ${t.tid}`;
@@ -182,9 +228,11 @@ function mount(container, ctx) {
     switch (o.kind) {
       case 'span': {
         const s = o.span;
-        const st = STATE_LABELS[STATES[s.state]] || '?';
+        const st = STATE_LABELS[STATE_OF_BYTE[s.state]] || '?';
         if (s.merged && s.n > 1) return [`${tname(o.thread)} · ${s.n.toLocaleString()} spans, mostly ${st.toLowerCase()}`, `${formatDuration(s.e - s.s)} at ${formatAt(Math.round(s.s))}`, 'Zoom in for each span'];
-        return [`${tname(o.thread)} · ${st}`, `${formatDuration(s.e - s.s)} from ${formatAt(Math.round(s.s))}`, 'Click for details'];
+        const whole = wholeSpan(o);
+        if (whole) return [`${tname(o.thread)} · ${st}${whole.name ? `: ${whole.name}` : ''}`, `${formatDuration(whole.dur)} from ${formatAt(Math.round(whole.start))}`, whole.clipped ? `${formatDuration(s.e - s.s)} of it in this window` : '', 'Click for details'];
+        return [`${tname(o.thread)} · ${st}`, 'the whole span: loading…', `${formatDuration(s.e - s.s)} in this window`];
       }
       case 'region':
         if (o.region.merged) return [`${o.region.n.toLocaleString()} regions`, `${formatDuration(o.region.e - o.region.s)}`, 'Zoom in to tell them apart'];
@@ -204,7 +252,76 @@ function mount(container, ctx) {
     }
   }
 
+  // A span as the server drew it is cut to the window; the tooltip shows
+  // all of it, asked of /api/event when it reaches an edge of the window.
+  const spanInfo = new Map(); // "tid:start" -> {start, dur, name}
+  function spanKey(tid, sp) {
+    return `${tid}:${sp.s}:${sp.e}`;
+  }
+  function wholeSpan(o) {
+    const sp = o.span;
+    const key = spanKey(o.thread.tid, sp);
+    const known = spanInfo.get(key);
+    if (known) return { ...known, clipped: known.start < sp.s || known.start + known.dur > sp.e + 1 };
+    const clipped = m.data && (sp.s <= m.data.start + 1 || sp.e >= m.data.end - 1);
+    if (!clipped) return { start: sp.s, dur: sp.e - sp.s, name: callName(o.thread.tid, sp), clipped: false };
+    lookUpSpan(o.thread.tid, sp).then(() => {
+      if (m.hover && m.hover.kind === 'span' && m.hover.span === sp && !tip.hidden) showTip(m.hover, tipAt.x, tipAt.y);
+    });
+    return null;
+  }
+  function lookUpSpan(tid, sp) {
+    const key = spanKey(tid, sp);
+    const ns = Math.round(Math.min(Math.max((sp.s + sp.e) / 2, sp.s), sp.e - 1));
+    return api.getJSON('/api/event', { kind: 'span', tid, ns }).then((d) => {
+      const info = { start: d.start_ns, dur: d.dur_ns, name: eventName(d) };
+      spanInfo.set(key, info);
+      return info;
+    }, () => null);
+  }
+  // "read fd 7", "mutex 0x7f…": what a blocked span was blocked in.
+  function eventName(d) {
+    if (!d) return '';
+    if (d.event === 'SYSCALL' && d.call) return `${d.call}${d.fd !== undefined && d.fd !== null && d.fd >= 0 ? ` fd ${d.fd}` : ''}`;
+    if (d.event === 'WAIT') return `${String(d.reason || 'wait').toLowerCase().replace('_', ' ')}${d.object && !/^(0x)?0*$/.test(String(d.object)) ? ` ${d.object}` : ''}`;
+    return '';
+  }
+  // Names on spans: the blocked spans wide enough for a label get their
+  // call's name, asked of /api/event a few at a time once an answer is in.
+  const NAME_MIN_PX = 60;
+  const NAME_BATCH = 24;
+  let namesToken = 0;
+  async function fetchCallNames() {
+    const token = ++namesToken;
+    const want = [];
+    m.scrollTop = scroller.scrollTop;
+    for (const t of m.visibleRows(0)) {
+      const row = m.rowsByTid.get(t.tid);
+      if (!row) continue;
+      for (const sp of row.spans) {
+        if (sp.merged || sp.state === 0 || m.xOf(sp.e) - m.xOf(sp.s) < NAME_MIN_PX) continue;
+        if (!spanInfo.has(spanKey(t.tid, sp))) want.push([t.tid, sp]);
+        if (want.length >= NAME_BATCH) break;
+      }
+      if (want.length >= NAME_BATCH) break;
+    }
+    if (!want.length) return;
+    await Promise.all(want.map(([tid, sp]) => lookUpSpan(tid, sp)));
+    if (token === namesToken && !destroyed) scheduleDraw();
+  }
+  m.spanName = (tid, sp) => callName(tid, sp);
+
+  function callName(tid, sp) {
+    const known = spanInfo.get(spanKey(tid, sp));
+    return known ? known.name : '';
+  }
+
+  let tipAt = { x: 0, y: 0 };
+  function hideTip() {
+    tip.hidden = true;
+  }
   function showTip(o, x, y) {
+    tipAt = { x, y };
     const lines = o ? tooltipText(o).filter(Boolean) : [];
     if (!lines.length) {
       tip.hidden = true;
@@ -234,11 +351,22 @@ function mount(container, ctx) {
         : h('span', { class: 'tl-file' }, f.object ? `${f.object}+${f.offset}` : f.pc || ''))));
   }
 
+  function closePanel() {
+    m.selected = null;
+    if (!panel.hidden) {
+      panel.hidden = true;
+      resize();
+    }
+    delete root.dataset.details;
+    publishParams();
+  }
+
   function openPanel(title, ...content) {
     panel.replaceChildren(
       h('div', { class: 'tl-details-head' },
         h('h2', null, title),
-        h('button', { type: 'button', class: 'tl-close', 'aria-label': 'Close details', onclick: () => { m.selected = null; panel.hidden = true; resize(); } }, '×')),
+        backStack.length ? h('button', { type: 'button', class: 'tl-btn tl-back', 'data-action': 'back', title: 'Back to the previous selection (Alt+Left)', onclick: () => back() }, '← Back') : null,
+        h('button', { type: 'button', class: 'tl-close', 'aria-label': 'Close details', onclick: () => closePanel() }, '×')),
       ...content.filter(Boolean));
     if (panel.hidden) {
       panel.hidden = false;
@@ -246,9 +374,72 @@ function mount(container, ctx) {
     }
   }
 
+  // ---- selection: the details panel, the URL's "ev", and a history ----
+  // ev is "task:ID" or "KIND:TID:NS" (span, region, log, wake, create): the
+  // event of /api/event, so a link reopens it selected.
+  const backStack = []; // {ev, v0, v1, scrollTop}
+  function evOf(sel) {
+    if (!sel) return undefined;
+    if (sel.kind === 'task') return `task:${sel.id}`;
+    const ns = sel.kind === 'span' || sel.kind === 'region' ? (sel.ns !== undefined ? sel.ns : sel.s) : sel.ns;
+    return `${sel.kind}:${sel.tid}:${Math.round(ns)}`;
+  }
+  function pushHistory() {
+    if (!m.selected) return;
+    backStack.push({ ev: evOf(m.selected), v0: m.v0, v1: m.v1, scrollTop: scroller.scrollTop });
+    if (backStack.length > 50) backStack.shift();
+  }
+  function back() {
+    const b = backStack.pop();
+    if (!b) return;
+    setWindow(b.v0, b.v1, true);
+    scroller.scrollTop = b.scrollTop;
+    openEv(b.ev, { reveal: false });
+  }
+
+  /** Opens the event named by ev (see above) in the panel, selected; reveal scrolls its row into view. */
+  async function openEv(ev, { reveal = true } = {}) {
+    const parts = String(ev || '').split(':');
+    const kind = parts[0];
+    const q = kind === 'task' ? { kind, id: Number(parts[1]) } : { kind, tid: Number(parts[1]), ns: Number(parts[2]) };
+    if (!['task', 'span', 'region', 'log', 'wake', 'create'].includes(kind) || Object.values(q).some((v) => typeof v === 'number' && !Number.isFinite(v))) {
+      linkNote = `The link's selected event "${ev}" is not one this view knows: nothing is selected`;
+      showNote();
+      return;
+    }
+    if (kind === 'task') m.selected = { kind, id: q.id };
+    else m.selected = { kind, tid: q.tid, ns: q.ns, s: q.ns };
+    root.dataset.details = 'loading';
+    openPanel('Loading…');
+    if (reveal && q.tid) revealRow(q.tid);
+    try {
+      const d = await api.getJSON('/api/event', q);
+      if (destroyed) return;
+      if (kind === 'task') {
+        m.selected = { kind, id: d.id, s: d.start_ns, e: d.end_ns, touches: (d.threads || []).map((t) => ({ tid: t.tid, first: t.first_ns, last: t.last_ns })) };
+        if (reveal && d.begin_tid) revealRow(d.begin_tid);
+      } else if (kind === 'span') {
+        m.selected = { kind, tid: q.tid, s: d.start_ns, e: d.end_ns, ns: q.ns };
+      } else if (kind === 'region') {
+        m.selected = { kind, tid: q.tid, s: d.start_ns, ns: d.start_ns };
+      } else {
+        m.selected = { kind, tid: q.tid, ns: d.event_ns };
+        if (kind === 'create') m.selected.child = d.link;
+      }
+      showDetails(d);
+      root.dataset.details = 'ready';
+    } catch (e) {
+      openPanel('Details', h('p', { class: 'tl-error' }, e.message));
+      root.dataset.details = 'error';
+    }
+    publishParams();
+    draw();
+  }
+
   async function select(o) {
     if (!o) return;
     tip.hidden = true;
+    if (o.kind !== 'outside' && !(o.kind === 'region' && o.region.merged)) pushHistory();
     let url;
     if (o.kind === 'span') {
       const ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
@@ -272,6 +463,8 @@ function mount(container, ctx) {
     } else {
       return;
     }
+    if (o.kind === 'span') m.selected.ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
+    publishParams();
     root.dataset.details = 'loading';
     openPanel('Loading…');
     draw();
@@ -322,11 +515,11 @@ function mount(container, ctx) {
         row('Began on', threadName(d.begin_tid)), row('Ended on', d.end_tid ? threadName(d.end_tid) : '—'),
         row('Threads', (d.threads || []).map((t) => threadName(t.tid)).join(', ')));
       const br = d.breakdown || {};
-      const tot = STATES.reduce((a, s) => a + (br[s] || 0), 0);
+      const tot = STATE_KEYS.reduce((a, s) => a + (br[s] || 0), 0);
       if (tot > 0) {
         rows.push(h('tr', null, h('th', null, 'Time'), h('td', null,
-          h('div', { class: 'tl-breakdown' }, STATES.filter((s) => br[s]).map((s) => h('span', { style: `width:${(100 * br[s]) / tot}%;background:${color[s]}`, title: `${STATE_LABELS[s]}: ${formatDuration(br[s])}` }))),
-          h('div', { class: 'tl-breakdown-legend' }, STATES.filter((s) => br[s]).map((s) => h('span', null, h('span', { class: 'tl-swatch', style: `background:${color[s]}` }), `${STATE_LABELS[s]} ${formatDuration(br[s])}`))))));
+          h('div', { class: 'tl-breakdown' }, STATE_KEYS.filter((s) => br[s]).map((s) => h('span', { style: `width:${(100 * br[s]) / tot}%;background:${color[s]}`, title: `${STATE_LABELS[s]}: ${formatDuration(br[s])}` }))),
+          h('div', { class: 'tl-breakdown-legend' }, STATE_KEYS.filter((s) => br[s]).map((s) => h('span', null, h('span', { class: 'tl-swatch', style: `background:${color[s]}` }), `${STATE_LABELS[s]} ${formatDuration(br[s])}`))))));
       }
       actions.push(h('button', { type: 'button', class: 'tl-btn', onclick: () => { m.highlight = new Set((d.threads || []).map((t) => t.tid)); setWindow(d.start_ns, d.end_ns, true); } }, 'Zoom to task'));
     } else if (d.kind === 'create') {
@@ -347,17 +540,20 @@ function mount(container, ctx) {
   // Centres the wake-up that ended a blocked span of length blockedNs, zoomed
   // in enough (a few times the span) for its arrow to be drawn.
   async function goToWaker(w, blockedNs) {
+    pushHistory();
     const span = Math.min(m.v1 - m.v0, Math.max(8 * (blockedNs || 0), 20000));
     const half = Math.min(span, (m.T1 - m.T0)) / 2;
     setWindow(w.ns - half, w.ns + half, true);
     const th = m.thread(w.tid);
     if (th) scroller.scrollTop = Math.max(0, th.y - RULER_H - 60);
     m.selected = { kind: 'wake', tid: w.tid, ns: w.ns };
+    publishParams();
     root.dataset.details = 'loading';
     try {
       const d = await api.getJSON('/api/event', { kind: 'wake', tid: w.tid, ns: Math.round(w.ns) });
       if (destroyed) return;
       m.selected.ns = d.event_ns;
+      publishParams();
       showDetails(d);
       root.dataset.details = 'ready';
     } catch (e) {
@@ -369,19 +565,42 @@ function mount(container, ctx) {
 
   // ---- navigation ----
   let paramsTimer = 0;
+  // The URL follows the window, the highlighted threads and the selected
+  // event (a little later, so a zoom does not rewrite it on every step).
+  function publishParams(now = false) {
+    if (!ctx.setParams) return;
+    clearTimeout(paramsTimer);
+    const write = () => {
+      if (destroyed) return;
+      const p = { start_ns: Math.round(m.v0), end_ns: Math.round(m.v1) };
+      if (m.highlight.size) p.tids = [...m.highlight];
+      const ev = evOf(m.selected);
+      if (ev) p.ev = ev;
+      ctx.setParams(p);
+    };
+    if (now) write();
+    else paramsTimer = setTimeout(write, 300);
+  }
   function setWindow(a, b, fetchNow = false) {
     m.clampWindow(a, b);
+    tip.hidden = true; // what it described has moved
     requestFetch(fetchNow ? 0 : 40);
     scheduleDraw();
-    if (ctx.setParams) {
-      clearTimeout(paramsTimer);
-      paramsTimer = setTimeout(() => {
-        if (destroyed) return;
-        const p = { start_ns: Math.round(m.v0), end_ns: Math.round(m.v1) };
-        if (m.highlight.size) p.tids = [...m.highlight];
-        ctx.setParams(p);
-      }, 300);
-    }
+    publishParams();
+  }
+
+  // Scrolls a thread's row into view below the ruler (and the task lanes),
+  // unless it is already there; again after the first answer, which may
+  // change the layout.
+  let pendingReveal = null;
+  let pendingScroll = null;
+  function revealRow(tid) {
+    const t = m.thread(tid);
+    if (!t) return;
+    if (!m.data) pendingReveal = tid;
+    const top = scroller.scrollTop + RULER_H, bottom = scroller.scrollTop + m.height;
+    if (t.y >= top + 4 && t.y + t.h <= bottom - 4) return;
+    scroller.scrollTop = Math.max(0, t.y - RULER_H - 40);
   }
 
   function zoomBy(f, at) {
@@ -407,11 +626,16 @@ function mount(container, ctx) {
 
   // ---- input ----
   const detachInput = attachInput(m, canvas, scroller, {
-    zoomBy, panBy, setWindow, reset, zoomToSelection, select, showTip, scheduleDraw,
-    hideTip: () => { tip.hidden = true; },
-    clearSelection: () => { m.selection = null; zoomSelBtn.disabled = true; scheduleDraw(); },
+    zoomBy, panBy, setWindow, reset, zoomToSelection, select, showTip, hideTip, scheduleDraw, toggleHelp, back,
+    escape: () => {
+      if (!help.hidden) toggleHelp(false);
+      m.selection = null;
+      zoomSelBtn.disabled = true;
+      scheduleDraw();
+    },
     selectionChanged: (usable) => { zoomSelBtn.disabled = !usable; },
     scrolled: () => {
+      tip.hidden = true;
       scheduleDraw();
       if (missingRows()) requestFetch(60);
     },
@@ -419,15 +643,28 @@ function mount(container, ctx) {
   const ro = new ResizeObserver(() => resize());
   ro.observe(stage);
 
+  // A route's parameters (a link, another view, a tab): the window, the
+  // highlighted threads (their first row scrolled into view) and the
+  // selected event. What the link does not select is closed.
   function applyParams(p) {
     m.highlight = new Set(Array.isArray(p.tids) ? p.tids : []);
-    const a = Number.isFinite(p.start_ns) ? p.start_ns : m.home;
-    const b = Number.isFinite(p.end_ns) ? p.end_ns : m.T1;
-    setWindow(a, b > a ? b : m.T1, true);
-    if (m.highlight.size) {
-      const first = m.threads.find((t) => m.highlight.has(t.tid));
-      if (first) scroller.scrollTop = Math.max(0, first.y - RULER_H - 40);
+    let a = Number.isFinite(p.start_ns) ? p.start_ns : m.home;
+    let b = Number.isFinite(p.end_ns) ? p.end_ns : m.T1;
+    linkNote = '';
+    if (Number.isFinite(p.start_ns) && Number.isFinite(p.end_ns) && p.end_ns <= p.start_ns) {
+      linkNote = `The link's window ends (${formatAt(p.end_ns)}) before it starts (${formatAt(p.start_ns)}): showing it the right way round`;
+      [a, b] = [p.end_ns, p.start_ns];
     }
+    setWindow(a, b, true);
+    showNote();
+    const first = m.threads.find((t) => m.highlight.has(t.tid));
+    if (first) revealRow(first.tid);
+    if (p.ev) {
+      if (p.ev !== evOf(m.selected)) openEv(p.ev, { reveal: !first });
+    } else if (m.selected || !panel.hidden) {
+      closePanel();
+    }
+    publishParams(true);
   }
 
   // ---- start ----
@@ -435,8 +672,15 @@ function mount(container, ctx) {
     if (destroyed) return;
     m.setSummary(s);
     srList.replaceChildren(...m.threads.map((t) => h('li', { dataset: { tid: t.tid } }, `${t.name || '(unnamed)'} ${t.tid} (process ${t.pid})`)));
+    const p = ctx.params || {};
     resize();
-    applyParams(ctx.params || {});
+    applyParams(p);
+    // back from another tab: the rows scrolled as they were
+    if (!(Array.isArray(p.tids) && p.tids.length) && !p.ev && remembered.scrollTop) {
+      scroller.scrollTop = remembered.scrollTop;
+      pendingScroll = remembered.scrollTop;
+      if (m.data) pendingScroll = null;
+    }
   });
 
   // Where things are drawn, in client coordinates: for tests and debugging.
@@ -445,7 +689,7 @@ function mount(container, ctx) {
     findSpan(stateName, tid) {
       if (!m.data) return null;
       const r = canvas.getBoundingClientRect();
-      const st = STATES.indexOf(stateName);
+      const st = STATE_OF_BYTE.indexOf(stateName);
       for (const t of m.threads) {
         if (tid !== undefined && t.tid !== tid) continue;
         const row = m.rowsByTid.get(t.tid);
@@ -490,11 +734,37 @@ function mount(container, ctx) {
       }
       return null;
     },
+    /** The row of thread tid in client coordinates, and the part of the canvas below the ruler. */
+    rowBox(tid) {
+      const t = m.thread(tid);
+      const r = canvas.getBoundingClientRect();
+      if (!t) return null;
+      const stripTop = r.top + t.y - scroller.scrollTop + ROW_PAD + LOG_H;
+      return { top: r.top + t.y - scroller.scrollTop, bottom: r.top + t.y + t.h - scroller.scrollTop, stripTop, stripBottom: stripTop + STATE_H, visibleTop: r.top + RULER_H, visibleBottom: r.top + m.height };
+    },
+    selected: () => (m.selected ? { ...m.selected, ev: evOf(m.selected) } : null),
+    scrollTop: () => scroller.scrollTop,
+    tasksNote: () => m.tasksNote || '',
+    /** Where the call name or state label of a wide blocked span is drawn, and the text. */
+    namedSpan() {
+      const r = canvas.getBoundingClientRect();
+      for (const t of m.visibleRows(0)) {
+        const row = m.rowsByTid.get(t.tid);
+        for (const sp of (row ? row.spans : [])) {
+          if (sp.merged || sp.state === 0 || m.xOf(sp.e) - m.xOf(sp.s) < 60) continue;
+          const x0 = Math.max(LABEL_W, m.xOf(sp.s)), x1 = Math.min(m.width, m.xOf(sp.e));
+          if (x1 - x0 < 60) continue;
+          return { tid: t.tid, name: m.spanName(t.tid, sp), x: r.left + (x0 + x1) / 2, y: r.top + t.y - scroller.scrollTop + ROW_PAD + LOG_H + STATE_H / 2 };
+        }
+      }
+      return null;
+    },
     counts: () => (m.data ? { rows: m.data.rows.size, tasks: m.data.tasks.length, wakes: m.data.wakes.length, creates: m.data.creates.length } : null),
   };
 
   return ready.then(() => ({
     unmount() {
+      remembered.scrollTop = scroller.scrollTop;
       destroyed = true;
       if (fetchCtl) fetchCtl.abort();
       clearTimeout(fetchTimer);
