@@ -112,9 +112,18 @@ function keepInTab(id, params) {
 
 // ---- loading view modules ----
 
+// Resolves once the sheet is applied (or failed): a view mounted before its
+// CSS would be laid out, measured and fetched for twice.
 function addStylesheet(href) {
-  if (document.querySelector(`link[data-view-css="${href}"]`)) return;
-  document.head.append(h('link', { rel: 'stylesheet', href, dataset: { viewCss: href } }));
+  const have = document.querySelector(`link[data-view-css="${href}"]`);
+  if (have) return have.loaded;
+  const link = h('link', { rel: 'stylesheet', href, dataset: { viewCss: href } });
+  link.loaded = new Promise((resolve) => {
+    link.addEventListener('load', resolve, { once: true });
+    link.addEventListener('error', resolve, { once: true });
+  });
+  document.head.append(link);
+  return link.loaded;
 }
 
 function loadView(view) {
@@ -122,8 +131,7 @@ function loadView(view) {
     const p = view.load().then((mod) => {
       const def = mod.default;
       if (!def || typeof def.mount !== 'function') throw new Error(`${view.id}: the module has no default export with mount()`);
-      if (view.css) addStylesheet(view.css);
-      return def;
+      return view.css ? addStylesheet(view.css).then(() => def) : def;
     });
     p.catch(() => loaded.delete(view.id));
     loaded.set(view.id, p);
@@ -187,7 +195,10 @@ async function route() {
     def = await loadView(view);
   } catch (err) {
     if (current.token !== token) return;
-    if (view.optional) main.replaceChildren(placeholder(view, err));
+    if (!(await checkConnection())) err = Object.assign(new Error(err.message), { status: 0 });
+    if (current.token !== token) return;
+    if (err.status === 0) showError(main, err);
+    else if (view.optional) main.replaceChildren(placeholder(view, err));
     else showError(main, err, `Could not load the ${view.title} view`);
     main.dataset.state = 'error';
     return;
@@ -280,15 +291,18 @@ onConnection((ok) => {
 });
 
 const HEARTBEAT_MS = 3000;
-async function heartbeat() {
-  if (document.visibilityState !== 'hidden') {
-    try {
-      const r = await fetch('./', { method: 'HEAD', cache: 'no-store' });
-      reportConnection(r.status > 0);
-    } catch {
-      reportConnection(false);
-    }
+/** Asks the server for its smallest answer; resolves to whether it answered. */
+async function checkConnection() {
+  try {
+    const r = await fetch('./', { method: 'HEAD', cache: 'no-store' });
+    reportConnection(r.status > 0);
+  } catch {
+    reportConnection(false);
   }
+  return isConnected();
+}
+async function heartbeat() {
+  if (document.visibilityState !== 'hidden') await checkConnection();
   setTimeout(heartbeat, isConnected() ? HEARTBEAT_MS : HEARTBEAT_MS / 2);
 }
 

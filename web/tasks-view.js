@@ -69,6 +69,13 @@ function aggregateBreakdown(rows, which, noBlocking) {
   );
 }
 
+/** The timeline's "ev" parameter that selects an instance (web/timeline.js). */
+function instanceEv(kind, r) {
+  if (kind === 'task') return r.id !== undefined ? `task:${r.id}` : undefined;
+  const tid = (r.tids || [])[0];
+  return tid !== undefined ? `region:${tid}:${Math.round(r.start_ns)}` : undefined;
+}
+
 function threadLabel(tid, names) {
   const n = names.get(Number(tid));
   return n ? `${n} (${tid})` : String(tid);
@@ -259,7 +266,9 @@ export default {
         rowKey: (r) => r.id,
         emptyText: 'No instances',
         rowTitle: (r) => `Open the timeline at this ${selected.kind} (${formatDuration(r.dur)})`,
-        onActivate: (r) => ctx.navigate('timeline', { start_ns: r.start_ns, end_ns: r.end_ns, tids: r.tids || [] }),
+        // the timeline opens zoomed to the instance, its threads highlighted
+        // and the instance itself selected (its details open)
+        onActivate: (r) => ctx.navigate('timeline', { start_ns: r.start_ns, end_ns: r.end_ns, tids: r.tids || [], ev: instanceEv(selected.kind, r) }),
       });
       const shown = rows.length < Number(stats.count) ? `the ${formatCount(rows.length)} slowest of ${formatCount(stats.count)}` : `${formatCount(rows.length)}`;
       return [

@@ -693,7 +693,8 @@ function mount(container, ctx) {
       for (const t of m.threads) {
         if (tid !== undefined && t.tid !== tid) continue;
         const row = m.rowsByTid.get(t.tid);
-        if (!row) continue;
+        const y = t.y - scroller.scrollTop + ROW_PAD + LOG_H;
+        if (!row || y < RULER_H || y + STATE_H > m.height) continue; // not on screen
         for (const sp of row.spans) {
           const x0 = Math.max(LABEL_W, m.xOf(sp.s)), x1 = Math.min(m.width, m.xOf(sp.e));
           if (sp.state === st && !sp.merged && x1 - x0 >= 6) {
@@ -745,6 +746,7 @@ function mount(container, ctx) {
     selected: () => (m.selected ? { ...m.selected, ev: evOf(m.selected) } : null),
     scrollTop: () => scroller.scrollTop,
     tasksNote: () => m.tasksNote || '',
+    createsShown: () => m.createsShown().length,
     /** Where the call name or state label of a wide blocked span is drawn, and the text. */
     namedSpan() {
       const r = canvas.getBoundingClientRect();
