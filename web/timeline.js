@@ -236,7 +236,15 @@ function mount(container, ctx) {
       }
       case 'region':
         if (o.region.merged) return [`${o.region.n.toLocaleString()} regions`, `${formatDuration(o.region.e - o.region.s)}`, 'Zoom in to tell them apart'];
-        return [`Region ${o.region.name}${o.region.open ? ' (not ended)' : ''}`, `${formatDuration(o.region.e - o.region.s)} from ${formatAt(Math.round(o.region.s))}`, o.region.task ? `task ${o.region.task}` : ''];
+        {
+          // the server cuts regions to the window: say so rather than show the cut part as the whole
+          const r = o.region;
+          const before = m.data && r.s <= m.data.start + 1, after = m.data && r.e >= m.data.end - 1 && !r.open;
+          if (before || after) {
+            return [`Region ${r.name}${r.open ? ' (not ended)' : ''}`, `${before ? 'began before' : `from ${formatAt(Math.round(r.s))}`}${after ? ', ends after' : ''} this window`, `${formatDuration(r.e - r.s)} of it in this window`, 'Click for its whole duration'];
+          }
+          return [`Region ${r.name}${r.open ? ' (not ended)' : ''}`, `${formatDuration(r.e - r.s)} from ${formatAt(Math.round(r.s))}`, r.task ? `task ${r.task}` : ''];
+        }
       case 'log':
         return [`Log ${o.log.category ? `[${o.log.category}] ` : ''}${o.log.message}`, `at ${formatAt(Math.round(o.log.t))}${o.log.n > 1 ? ` (+${o.log.n - 1} more here)` : ''}`];
       case 'task':
