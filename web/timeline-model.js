@@ -246,7 +246,7 @@ export function createModel() {
     // an unnamed main thread goes by its program's name
     const exeOf = new Map((s.process_list || []).map((p) => [p.pid, String(p.exe || '').split('/').pop()]));
     const nameOf = (t) => t.name || (t.tid === t.pid && exeOf.get(t.pid)) || '';
-    m.threads = list.map((t, i) => ({ tid: t.tid, name: nameOf(t), pid: t.pid, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), i }))
+    m.threads = list.map((t, i) => ({ tid: t.tid, name: nameOf(t), pid: t.pid, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), createdBy: t.created_by || 0, i }))
       .sort((x, y) => order.get(x.pid) - order.get(y.pid) || x.i - y.i);
     // the window starts a little before the first event (the trace's clock
     // may start well before it)
@@ -256,6 +256,13 @@ export function createModel() {
     }
     m.v0 = m.home;
     m.v1 = m.T1;
+  };
+
+  /** The thread that parent created at ns: its first to start after ns. */
+  m.childOf = (parent, ns) => {
+    let best = null;
+    for (const t of m.threads) if (t.createdBy === parent && t.first >= ns && (!best || t.first < best.first)) best = t;
+    return best;
   };
 
   m.visibleRows = (margin) => {

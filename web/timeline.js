@@ -140,9 +140,17 @@ function mount(container, ctx) {
     const rows = wantedRows();
     const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${Math.round(m.plotW())}${rows ? `&tids=${rows.join(',')}` : ''}`;
     root.dataset.loading = 'true';
+    let res;
     try {
-      const res = await fetch(url, { signal: ctl.signal });
-      reportConnection(true);
+      res = await fetch(url, { signal: ctl.signal });
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      root.dataset.loading = 'false';
+      reportConnection(false); // the server is gone: the banner says it
+      return;
+    }
+    reportConnection(true);
+    try {
       if (!res.ok) {
         let msg = `${res.status}`;
         try { msg = (await res.json()).error || msg; } catch { /* not JSON */ }
@@ -167,10 +175,6 @@ function mount(container, ctx) {
     } catch (e) {
       if (e.name === 'AbortError') return;
       root.dataset.loading = 'false';
-      if (e instanceof TypeError) {
-        reportConnection(false); // the banner says it
-        return;
-      }
       note.textContent = `Cannot load the timeline: ${e.message}`;
       note.hidden = false;
     }
@@ -281,8 +285,10 @@ function mount(container, ctx) {
   function lookUpSpan(tid, sp) {
     const key = spanKey(tid, sp);
     const ns = Math.round(Math.min(Math.max((sp.s + sp.e) / 2, sp.s), sp.e - 1));
-    return api.getJSON('/api/event', { kind: 'span', tid, ns }).then((d) => {
+    // not through api.getJSON, whose cache keeps every URL: this one is bounded
+    return api.getRaw('/api/event', { kind: 'span', tid, ns }).then((res) => res.json()).then((d) => {
       const info = { start: d.start_ns, dur: d.dur_ns, name: eventName(d) };
+      if (spanInfo.size >= 4000) spanInfo.clear();
       spanInfo.set(key, info);
       return info;
     }, () => null);
@@ -432,7 +438,10 @@ function mount(container, ctx) {
         m.selected = { kind, tid: q.tid, s: d.start_ns, ns: d.start_ns };
       } else {
         m.selected = { kind, tid: q.tid, ns: d.event_ns };
-        if (kind === 'create') m.selected.child = d.link;
+        if (kind === 'create') {
+          const child = m.childOf(q.tid, d.event_ns);
+          if (child) Object.assign(m.selected, { child: child.tid, started: child.first });
+        }
       }
       showDetails(d);
       root.dataset.details = 'ready';

@@ -179,6 +179,24 @@ if (why && !process.env.CI) {
       await p2.close();
     });
 
+    test('a link to a thread creation reopens it with the thread it created', async () => {
+      await openView(page, server.url, '#/timeline');
+      await waitLoaded(page);
+      const c = await probe(page, 'findCreate');
+      await page.mouse.click(c.x, c.y);
+      await page.waitForFunction(() => document.querySelector('.tl-details h2')?.textContent === 'Thread created');
+      const ev = (await probe(page, 'selected')).ev;
+      assert.match(ev, new RegExp(`^create:${c.parent}:\\d+$`));
+      await waitHashParam(page, 'ev', ev);
+      const hash = await page.evaluate(() => location.hash);
+      const p2 = await browser.newPage();
+      await openView(p2, server.url, hash);
+      await p2.waitForFunction(() => document.querySelector('.tl-details h2')?.textContent === 'Thread created');
+      await p2.waitForSelector('.tl[data-details="ready"]');
+      assert.match(await p2.textContent('.tl-details'), new RegExp(`Created.*\\(${c.child}\\)`));
+      await p2.close();
+    });
+
     test('an inverted window in a link is turned round, with a note', async () => {
       await openView(page, server.url, '#/timeline?start_ns=30000000&end_ns=1000000');
       await waitLoaded(page);
@@ -348,9 +366,11 @@ if (why && !process.env.CI) {
       let s = null;
       await page.evaluate(() => { document.querySelector('.tl-scroll').scrollTop = 0; });
       await waitLoaded(page);
-      for (let i = 0; i < 6 && !s; i++) {
+      await page.mouse.move(5, 5);
+      await page.focus('.tl-canvas');
+      for (let i = 0; i < 30 && !s; i++) {
         s = await probe(page, 'findSpan', 'sync');
-        if (!s) { await page.keyboard.press('w'); await waitLoaded(page); }
+        if (!s) { await page.keyboard.press('d'); await waitLoaded(page); }
       }
       assert.ok(s, 'a sync span');
       await page.mouse.click(s.x, s.y);
