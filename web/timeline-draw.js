@@ -304,7 +304,7 @@ export function createPainter(m, canvas, color) {
       const y0 = m.rowY(c.parent), y1 = m.rowY(c.child);
       if (y0 === null || y1 === null) continue;
       const sel = selected && selected.kind === 'create' && selected.tid === c.parent && Math.abs(selected.ns - c.t0) < 1;
-      arrow(g, m.xOf(c.t0), y0, m.xOf(c.t1), y1 + (y1 > y0 ? -STATE_H / 2 : STATE_H / 2), sel ? '#1f5fbf' : 'rgba(31,95,191,0.35)', true, sel ? 1.5 : 1, 5);
+      arrow(g, m.xOf(c.t0), y0, m.xOf(c.t1), y1 + (y1 > y0 ? -STATE_H / 2 : STATE_H / 2), sel ? '#1f5fbf' : 'rgba(31,95,191,0.45)', true, sel ? 1.5 : 1, 5);
     }
     for (const w of m.wakesShown()) {
       const y0 = m.rowY(w.from), y1 = m.rowY(w.to);

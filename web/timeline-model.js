@@ -7,7 +7,8 @@
 // requests and the details panel (timeline.js).
 
 // The state keys (web/states.js) in the order of the binary answer's state
-// byte (docs/API.md).
+// byte (docs/API.md); a state the API adds goes at its byte's index here,
+// and takes its label and colour from states.js.
 export const STATE_OF_BYTE = ['running', 'sync', 'net', 'io', 'poll', 'sleep', 'syscall'];
 
 // Layout, in CSS pixels.

@@ -397,7 +397,7 @@ if (why && !process.env.CI) {
       // the timeline's legend
       await openView(page, server.url, '#/timeline');
       const legend = await page.$$eval('.tl-legend-item[data-state]', (els) => els.map((e) => ({ key: e.dataset.state, label: e.textContent, color: getComputedStyle(e.querySelector('.tl-swatch')).backgroundColor })));
-      assert.equal(legend.length, 7);
+      assert.ok(legend.length >= 7, 'the seven states of the API, at least');
       const byKey = new Map(legend.map((l) => [l.key, l]));
       // every pair of states apart (RGB distance)
       for (const a of legend) {
