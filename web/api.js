@@ -19,6 +19,31 @@ export class ApiError extends Error {
 
 const cache = new Map();
 
+// ---- the connection to `ctrace view` ----
+// Every view learns of a lost server the same way: one banner (web/app.js),
+// not a message of its own.
+
+const connectionListeners = new Set();
+let connected = true;
+
+/** Calls fn(isConnected) whenever the server stops or starts answering. */
+export function onConnection(fn) {
+  connectionListeners.add(fn);
+  return () => connectionListeners.delete(fn);
+}
+
+/** Records whether the server answered (any answer) or could not be reached. */
+export function reportConnection(ok) {
+  if (ok === connected) return;
+  connected = ok;
+  for (const fn of connectionListeners) fn(ok);
+}
+
+/** True until a request could not reach the server. */
+export function isConnected() {
+  return connected;
+}
+
 function buildUrl(path, params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
@@ -36,8 +61,10 @@ export async function getRaw(path, params) {
   try {
     res = await fetch(url);
   } catch (e) {
+    reportConnection(false);
     throw new ApiError(`cannot reach the ctrace server (${e.message}); is \`ctrace view\` still running?`, 0, url);
   }
+  reportConnection(true);
   if (!res.ok) {
     let msg = `${res.status} ${res.statusText}`;
     try {
@@ -125,6 +152,13 @@ export const api = {
 export function showError(container, err, what = 'Could not load this view') {
   const box = document.createElement('div');
   box.className = 'error-box';
+  if (err && err.status === 0) {
+    // the banner says what happened; the view only says it has nothing
+    box.classList.add('error-offline');
+    box.textContent = 'Nothing to show: the server is gone (see the banner above).';
+    container.replaceChildren(box);
+    return box;
+  }
   box.setAttribute('role', 'alert');
   const h = document.createElement('strong');
   h.textContent = what;

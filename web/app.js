@@ -29,9 +29,10 @@
 // <main id="view"> carries data-view (the shown view's id) and data-state
 // ("loading", then "ready" or "error" once mount() settles): the browser
 // tests wait on it.
-import { api, showError } from './api.js';
+import { api, showError, onConnection, reportConnection, isConnected } from './api.js';
 import { formatCount, formatDuration } from './format.js';
 import { h } from './dom.js';
+import { installStatePalette } from './states.js';
 
 const VIEWS = [
   { id: 'timeline', title: 'Timeline', load: () => import('./timeline.js'), css: 'timeline.css', optional: true },
@@ -99,13 +100,30 @@ function setParams(params) {
   if (!current) return;
   current.params = { ...params };
   history.replaceState(null, '', routeHash(current.id, params));
+  keepInTab(current.id, params);
+}
+
+// A tab goes back to its view as it was left: its link carries the view's
+// last parameters (the timeline's window and selection, a table's sort).
+function keepInTab(id, params) {
+  const a = [...tabs.children].find((x) => x.dataset.view === id);
+  if (a) a.setAttribute('href', routeHash(id, params));
 }
 
 // ---- loading view modules ----
 
+// Resolves once the sheet is applied (or failed): a view mounted before its
+// CSS would be laid out, measured and fetched for twice.
 function addStylesheet(href) {
-  if (document.querySelector(`link[data-view-css="${href}"]`)) return;
-  document.head.append(h('link', { rel: 'stylesheet', href, dataset: { viewCss: href } }));
+  const have = document.querySelector(`link[data-view-css="${href}"]`);
+  if (have) return have.loaded;
+  const link = h('link', { rel: 'stylesheet', href, dataset: { viewCss: href } });
+  link.loaded = new Promise((resolve) => {
+    link.addEventListener('load', resolve, { once: true });
+    link.addEventListener('error', resolve, { once: true });
+  });
+  document.head.append(link);
+  return link.loaded;
 }
 
 function loadView(view) {
@@ -113,8 +131,7 @@ function loadView(view) {
     const p = view.load().then((mod) => {
       const def = mod.default;
       if (!def || typeof def.mount !== 'function') throw new Error(`${view.id}: the module has no default export with mount()`);
-      if (view.css) addStylesheet(view.css);
-      return def;
+      return view.css ? addStylesheet(view.css).then(() => def) : def;
     });
     p.catch(() => loaded.delete(view.id));
     loaded.set(view.id, p);
@@ -165,6 +182,7 @@ async function route() {
   }
 
   unmountCurrent();
+  keepInTab(view.id, params);
   const token = {};
   current = { id: view.id, params, handle: null, token };
   main.dataset.view = view.id;
@@ -177,7 +195,10 @@ async function route() {
     def = await loadView(view);
   } catch (err) {
     if (current.token !== token) return;
-    if (view.optional) main.replaceChildren(placeholder(view, err));
+    if (!(await checkConnection())) err = Object.assign(new Error(err.message), { status: 0 });
+    if (current.token !== token) return;
+    if (err.status === 0) showError(main, err);
+    else if (view.optional) main.replaceChildren(placeholder(view, err));
     else showError(main, err, `Could not load the ${view.title} view`);
     main.dataset.state = 'error';
     return;
@@ -253,6 +274,40 @@ function buildTabs() {
   }
 }
 
+// ---- the connection ----
+// One banner when `ctrace view` stops answering, whichever view noticed
+// (a request failed) or the heartbeat did; gone when it answers again.
+
+const OFFLINE_TEXT = 'ctrace view is no longer running: start it again (ctrace view TRACE) and reload this page.';
+onConnection((ok) => {
+  if (!ok) {
+    banner.textContent = OFFLINE_TEXT;
+    banner.dataset.kind = 'offline';
+    banner.hidden = false;
+  } else if (banner.dataset.kind === 'offline') {
+    banner.hidden = true;
+    delete banner.dataset.kind;
+  }
+});
+
+const HEARTBEAT_MS = 3000;
+/** Asks the server for its smallest answer; resolves to whether it answered. */
+async function checkConnection() {
+  try {
+    const r = await fetch('./', { method: 'HEAD', cache: 'no-store' });
+    reportConnection(r.status > 0);
+  } catch {
+    reportConnection(false);
+  }
+  return isConnected();
+}
+async function heartbeat() {
+  if (document.visibilityState !== 'hidden') await checkConnection();
+  setTimeout(heartbeat, isConnected() ? HEARTBEAT_MS : HEARTBEAT_MS / 2);
+}
+
+installStatePalette();
+setTimeout(heartbeat, HEARTBEAT_MS);
 buildTabs();
 fillHeader();
 window.addEventListener('hashchange', route);

@@ -9,13 +9,16 @@ import { h, loading, emptyState } from './dom.js';
 import { formatCount, formatDuration, formatPercent, formatTime } from './format.js';
 import { buildTree, flameGraph } from './flamegraph.js';
 import { sortableTable } from './table.js';
+import { stateLabel, stateSwatch } from './states.js';
 
+// The profile kinds in the states' taxonomy (web/states.js): each kind
+// carries the label and colour of the state(s) it counts.
 const KINDS = [
-  { key: 'sync', label: 'Sync', long: 'synchronization (mutex, rwlock, condition variable, semaphore, join)' },
-  { key: 'net', label: 'Network', long: 'network (socket calls)' },
-  { key: 'syscall', label: 'Syscall', long: 'blocking system calls (file I/O and others)' },
-  { key: 'sleep', label: 'Sleep', long: 'sleeping (sleep, usleep, nanosleep)' },
-];
+  { key: 'sync', states: ['sync'], long: 'synchronization (mutex, rwlock, condition variable, semaphore, join)' },
+  { key: 'net', states: ['net'], long: 'network (socket calls)' },
+  { key: 'syscall', states: ['io', 'syscall'], long: 'blocking system calls (file I/O and others)' },
+  { key: 'sleep', states: ['sleep'], long: 'sleeping (sleep, usleep, nanosleep)' },
+].map((k) => ({ ...k, label: k.states.map(stateLabel).join(' & ') }));
 
 // A frame without symbols (a stripped binary) is named by its object and
 // offset, which addr2line or a debug-info package can still resolve.
@@ -81,6 +84,7 @@ export default {
       h(
         'button',
         { type: 'button', 'aria-pressed': 'false', dataset: { kind: k.key }, onclick: () => show(k.key), title: `Time blocked on ${k.long}` },
+        k.states.map(stateSwatch),
         k.label,
         h('span', { class: 'count' }, byKind.get(k.key).ok ? formatDuration(totalOf(k.key)) : 'error'),
       ),

@@ -1,9 +1,12 @@
-// states.js - the thread states as the non-timeline views show them: their
-// labels, their colours (CSS variables --state-* in style.css) and the
+// states.js - the one taxonomy of thread states, for every page (the
+// timeline's legend and canvas, Threads, Tasks & regions, Blocking profiles,
+// Summary): their keys, labels, help texts and colours, the legend, and the
 // stacked bar that shows how a span of time splits between them.
-// The API reports seven states (running, sync, net, io, poll, sleep, syscall);
-// the tables group io and syscall into one "Syscalls" column, like Go's
-// goroutine analysis groups "syscall execution".
+// The colours come from here only: installStatePalette() sets the CSS
+// variables --state-KEY that the style sheets and the canvas read.
+// The palette is Okabe and Ito's colour-blind-safe set (plus greys): each
+// state differs from every other in hue and lightness, also for the
+// protanopic, deuteranopic and tritanopic eye.
 
 /** The seven states of the API, in display order. */
 export const STATES = [
@@ -34,18 +37,78 @@ export const LATER_STATES = [
   { key: 'not_recorded', label: 'Not recorded', help: 'no runtime data was recorded for this time' },
 ];
 
-/** The columns of the Threads and instance tables: each sums one or more API states. */
-export const STATE_GROUPS = [
-  { key: 'running', label: 'Running', parts: ['running'], help: 'on CPU or runnable: not blocked in a traced call' },
-  { key: 'sync', label: 'Sync block', parts: ['sync'], help: 'blocked on a mutex, rwlock, condition variable, semaphore or join' },
-  { key: 'net', label: 'Network', parts: ['net'], help: 'blocked in a socket call' },
-  { key: 'syscalls', label: 'Syscalls', parts: ['io', 'syscall'], help: 'in a file I/O or other blocking system call' },
-  { key: 'poll', label: 'Polling', parts: ['poll'], help: 'waiting in poll, select or epoll' },
-  { key: 'sleep', label: 'Sleeping', parts: ['sleep'], help: 'in sleep, nanosleep or usleep' },
-];
+/** The columns of the Threads and instance tables: one per state, same labels and colours as the timeline. */
+export const STATE_GROUPS = STATES.map((st) => ({ key: st.key, label: st.label, parts: [st.key], get help() { return stateHelp(st.key); } }));
 
 /** Time in none of the states: shown grey, and in the legend when a view can have it. */
 export const OTHER = { key: 'other', label: 'Unattributed', help: 'in no traced state of its threads, e.g. a task handed over from one thread to another' };
+
+/**
+ * The colour of each state, and of states that the event model may add
+ * (runnable, not recorded, still blocked at the end of the trace). A state
+ * without an entry takes the next of SPARE_COLORS, in STATES order.
+ */
+export const STATE_COLORS = {
+  running: '#009e73', // bluish green
+  sync: '#d55e00', // vermilion
+  net: '#0072b2', // blue
+  io: '#e69f00', // orange
+  syscall: '#cc79a7', // reddish purple
+  poll: '#56b4e9', // sky blue
+  sleep: '#8c8c8c', // mid grey: waiting on purpose
+  runnable: '#f0e442', // yellow: ready, waiting for a CPU
+  unknown: '#3d3d3d', // near black: not recorded
+  not_recorded: '#3d3d3d',
+  blocked_other: '#44aa99', // teal: blocked outside any interposed call
+  blocked_end: '#882255', // wine: still blocked when the trace ends
+  blocked_at_end: '#882255',
+  other: '#d5dae1', // light grey: in no state
+};
+const SPARE_COLORS = ['#882255', '#44aa99', '#999933', '#332288'];
+
+const HELP = {
+  running: 'on CPU or runnable: not blocked in a traced call',
+  sync: 'blocked on a mutex, rwlock, condition variable, semaphore or join',
+  net: 'blocked in a socket call',
+  io: 'in a file read, write or other file system call',
+  syscall: 'in another blocking system call',
+  poll: 'waiting in poll, select or epoll',
+  sleep: 'in sleep, nanosleep or usleep',
+};
+
+/** The help text of a state (its label when it has none). */
+export function stateHelp(key) {
+  const st = STATES.find((x) => x.key === key);
+  return HELP[key] || (st && (st.help || st.label)) || key;
+}
+
+/** The label of a state key ("File I/O"); the key itself when unknown. */
+export function stateLabel(key) {
+  if (key === OTHER.key) return OTHER.label;
+  const st = STATES.find((x) => x.key === key);
+  return st ? st.label : key;
+}
+
+/** The colour of a state key, as a hex string. */
+export function stateColor(key) {
+  if (STATE_COLORS[key]) return STATE_COLORS[key];
+  const spare = STATES.filter((x) => !STATE_COLORS[x.key]).findIndex((x) => x.key === key);
+  return SPARE_COLORS[Math.max(0, spare) % SPARE_COLORS.length];
+}
+
+/** Sets --state-KEY on the document for every state (and "other"), so CSS uses this palette. */
+export function installStatePalette(root = document.documentElement) {
+  for (const st of [...STATES, OTHER]) root.style.setProperty(`--state-${st.key}`, stateColor(st.key));
+}
+
+/** A colour swatch of a state, for legends and tables. */
+export function stateSwatch(key) {
+  const sw = document.createElement('span');
+  sw.className = `swatch sw-${key}`;
+  sw.style.background = stateColor(key);
+  sw.dataset.state = key;
+  return sw;
+}
 
 /** The sum of one group's parts in a states/breakdown object (missing keys count as 0). */
 export function groupValue(states, group) {
@@ -82,7 +145,7 @@ export function stackedBar(states, total, describe) {
     if (!v || !whole) continue;
     const seg = document.createElement('span');
     seg.style.width = `${(100 * v) / whole}%`;
-    seg.style.background = `var(--state-${g.key})`;
+    seg.style.background = stateColor(g.key);
     seg.dataset.state = g.key;
     const tip = describe ? describe(g.label, v) : g.label;
     seg.title = tip;
@@ -94,7 +157,7 @@ export function stackedBar(states, total, describe) {
   if (grouped.other > 0 && whole) {
     const seg = document.createElement('span');
     seg.style.width = `${(100 * grouped.other) / whole}%`;
-    seg.style.background = 'var(--state-other)';
+    seg.style.background = stateColor(OTHER.key);
     seg.dataset.state = 'other';
     const tip = describe ? describe(OTHER.label, grouped.other) : OTHER.label;
     seg.title = tip;
@@ -107,7 +170,7 @@ export function stackedBar(states, total, describe) {
   return bar;
 }
 
-/** The legend of STATE_GROUPS as swatches with labels (and a help tooltip each); withOther adds OTHER. */
+/** The legend of the states as swatches with labels (and a help tooltip each); withOther adds OTHER. */
 export function stateLegend(withOther = false) {
   const el = document.createElement('div');
   el.className = 'legend';
@@ -115,8 +178,7 @@ export function stateLegend(withOther = false) {
     const item = document.createElement('span');
     item.className = 'legend-item';
     item.title = g.help;
-    const sw = document.createElement('span');
-    sw.className = `swatch sw-${g.key}`;
+    const sw = stateSwatch(g.key);
     item.append(sw, g.label);
     el.append(item);
   }

@@ -7,6 +7,7 @@ import { showError } from './api.js';
 import { h, loading } from './dom.js';
 import { formatBytes, formatCount, formatDuration, formatPercent, formatTime } from './format.js';
 import { sortableTable } from './table.js';
+import { stateLabel, stateSwatch } from './states.js';
 
 const FAMILY_HELP = {
   sync: 'mutexes, rwlocks, condition variables, semaphores, joins',
@@ -16,6 +17,11 @@ const FAMILY_HELP = {
   poll: 'poll, select, epoll',
   proc: 'threads and processes: create, fork, exec, exit',
 };
+
+// The state a family of traced calls blocks in (web/states.js), if any.
+function familyState(family) {
+  return ['sync', 'sleep', 'io', 'net', 'poll'].includes(family) ? family : null;
+}
 
 function card(label, value, note, key) {
   return h('div', { class: 'card', dataset: { card: key } }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value' }, value), note ? h('div', { class: 'card-note' }, note) : null);
@@ -138,7 +144,7 @@ export default {
         h('h2', null, 'Traced call families'),
         simpleTable(
           [
-            { key: 'family', label: 'Family', cellClass: () => 'wrap', render: (r) => h('span', null, h('strong', null, r.family), h('span', { class: 'sub' }, FAMILY_HELP[r.family] || '')) },
+            { key: 'family', label: 'Family', cellClass: () => 'wrap', render: (r) => h('span', null, familyState(r.family) ? stateSwatch(familyState(r.family)) : null, ' ', h('strong', null, familyState(r.family) ? stateLabel(familyState(r.family)) : r.family), h('span', { class: 'sub' }, FAMILY_HELP[r.family] || '')) },
             { key: 'count', label: 'Events', num: true, render: (r) => (r.count ? formatCount(r.count) : h('span', { class: 'zero' }, '0')) },
           ],
           families,

@@ -69,6 +69,13 @@ function aggregateBreakdown(rows, which, noBlocking) {
   );
 }
 
+/** The timeline's "ev" parameter that selects an instance (web/timeline.js). */
+function instanceEv(kind, r) {
+  if (kind === 'task') return r.id !== undefined ? `task:${r.id}` : undefined;
+  const tid = (r.tids || [])[0];
+  return tid !== undefined ? `region:${tid}:${Math.round(r.start_ns)}` : undefined;
+}
+
 function threadLabel(tid, names) {
   const n = names.get(Number(tid));
   return n ? `${n} (${tid})` : String(tid);
@@ -152,19 +159,35 @@ export default {
     function matches(r) {
       return !filter || r.name.toLowerCase().includes(filter.toLowerCase());
     }
+    // The detail panel follows the filter: when the filter hides the shown
+    // name, the first name left is shown (or nothing, when none is left).
     function applyFilter() {
-      nameTable.setRows(all.filter(matches));
-      nameTable.select(keyOf(selected));
+      const shown = all.filter(matches);
+      nameTable.setRows(shown);
+      if (selected && !shown.some((r) => keyOf(r) === keyOf(selected))) {
+        selected = null;
+        if (shown.length) {
+          const first = shown.find((r) => r.kind === 'task') || shown[0];
+          select({ kind: first.kind, name: first.name });
+          return;
+        }
+        detailToken++;
+        detail.replaceChildren(emptyState('No name matches the filter', 'Clear the filter to see the tasks and regions again.'));
+        detail.dataset.empty = 'true';
+        return;
+      }
+      if (selected) nameTable.select(keyOf(selected));
     }
     filterInput.addEventListener('input', () => {
       filter = filterInput.value.trim();
       applyFilter();
-      ctx.setParams({ kind: selected.kind, name: selected.name, filter: filter || undefined });
+      ctx.setParams({ kind: selected ? selected.kind : undefined, name: selected ? selected.name : undefined, filter: filter || undefined });
     });
 
     let detailToken = 0;
     async function renderDetail() {
       const token = ++detailToken;
+      delete detail.dataset.empty;
       const stats = all.find((r) => r.kind === selected.kind && r.name === selected.name);
       detail.replaceChildren(loading(`Loading instances of ${selected.name}…`));
       let inst;
@@ -243,7 +266,9 @@ export default {
         rowKey: (r) => r.id,
         emptyText: 'No instances',
         rowTitle: (r) => `Open the timeline at this ${selected.kind} (${formatDuration(r.dur)})`,
-        onActivate: (r) => ctx.navigate('timeline', { start_ns: r.start_ns, end_ns: r.end_ns, tids: r.tids || [] }),
+        // the timeline opens zoomed to the instance, its threads highlighted
+        // and the instance itself selected (its details open)
+        onActivate: (r) => ctx.navigate('timeline', { start_ns: r.start_ns, end_ns: r.end_ns, tids: r.tids || [], ev: instanceEv(selected.kind, r) }),
       });
       const shown = rows.length < Number(stats.count) ? `the ${formatCount(rows.length)} slowest of ${formatCount(stats.count)}` : `${formatCount(rows.length)}`;
       return [
@@ -299,7 +324,8 @@ export default {
       ),
       detail,
     );
+    const before = selected;
     applyFilter();
-    await renderDetail();
+    if (selected && selected === before) await renderDetail();
   },
 };

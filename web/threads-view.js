@@ -109,9 +109,10 @@ export default {
       onSort: (s) => ctx.setParams({ ...ctx.params, sort: s.key, dir: s.dir }),
     });
 
+    // (replaceChildren prints a null as "null": leave the note out instead)
     container.replaceChildren(
       head,
-      noBlockingRecorded(summary) ? noBlockingNote() : null,
+      ...(noBlockingRecorded(summary) ? [noBlockingNote()] : []),
       h('section', { class: 'panel' }, h('div', { class: 'toolbar' }, stateLegend()), h('div', { class: 'panel-scroll' }, table.element)),
     );
   },

@@ -101,6 +101,9 @@ export function viewerSuite({ label, start, shots, expect }) {
       const f = api.summary.families || {};
       const none = ['sync', 'sleep', 'io', 'net', 'poll'].every((k) => !f[k]);
       assert.equal(await page.locator('.hint[data-hint="no-blocking"]').count(), none ? 1 : 0);
+      // nothing stray under the heading (a left-out note once printed "null")
+      const stray = await page.$$eval('main .view-body > *', (els) => els.map((e) => e.textContent).concat([...document.querySelector('main .view-body').childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent)));
+      assert.ok(!stray.some((t) => /^\s*null\s*$/.test(t)) && !/\bnull\b/.test(await page.textContent('main .panel-header')), 'no "null" under the heading');
       await screenshot(page, `${shots}-threads`);
       assert.deepEqual(errorsOf(page), []);
     });
@@ -166,12 +169,18 @@ export function viewerSuite({ label, start, shots, expect }) {
 
     test('Tasks & regions filters by name', async () => {
       await openView(page, server.url, '#/tasks');
+      await page.waitForSelector('.detail-panel .instances-table');
       await page.fill('input[type="search"]', 'db.q');
       const keys = await rowKeys(page, '.names-table');
       assert.deepEqual(keys, ['region:db.query']);
+      // the detail panel follows the filter: no longer on a hidden name
+      await page.waitForFunction(() => /^db\.query/.test(document.querySelector('.detail-panel h2')?.textContent || ''));
+      assert.match(await page.evaluate(() => location.hash), /kind=region&name=db\.query/);
       await page.fill('input[type="search"]', 'no such name');
       assert.deepEqual(await rowKeys(page, '.names-table'), []);
       assert.match(await page.textContent('.names-table tbody'), /No name matches/);
+      await page.waitForSelector('.detail-panel[data-empty="true"]');
+      assert.match(await page.textContent('.detail-panel'), /No name matches the filter/);
       await page.fill('input[type="search"]', '');
       assert.equal((await rowKeys(page, '.names-table')).length, api.tasks.tasks.length + api.tasks.regions.length);
     });

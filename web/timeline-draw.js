@@ -1,0 +1,394 @@
+// timeline-draw.js - paints the Timeline's canvas from its model
+// (timeline-model.js): the ruler, the task lanes, the process headers, each
+// thread's states, regions and logs, the wake-up and creation arrows, the
+// selected task's threads and the shift-drag selection.
+// Not here: what is where (the model), events (timeline-input.js).
+import { formatDuration } from './format.js';
+import { stateLabel } from './states.js';
+import {
+  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, PROC_H, TASK_H, TASK_HEAD,
+  tickLabel, niceStep, hashHue,
+} from './timeline-model.js';
+
+const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif';
+
+/** Black or white, whichever reads better on the colour #rrggbb. */
+function textOn(hex) {
+  const v = parseInt(String(hex || '#999999').slice(1), 16);
+  const lum = 0.2126 * ((v >> 16) & 255) + 0.7152 * ((v >> 8) & 255) + 0.0722 * (v & 255);
+  return lum > 140 ? '#1d2430' : '#ffffff';
+}
+
+/** Fits text into maxW pixels (with an ellipsis) and draws it; nothing when too narrow. */
+function label(g, text, x, y, maxW, colorText = '#1d2430') {
+  if (maxW < 14) return;
+  g.fillStyle = colorText;
+  let s = text;
+  if (g.measureText(s).width > maxW) {
+    while (s.length > 1 && g.measureText(`${s}…`).width > maxW) s = s.slice(0, -1);
+    s = `${s}…`;
+    if (s.length <= 2) return;
+  }
+  g.fillText(s, x, y);
+}
+
+function arrow(g, x0, y0, x1, y1, col, dashed, lineWidth = 1.5, head = 7) {
+  g.strokeStyle = col;
+  g.fillStyle = col;
+  g.lineWidth = lineWidth;
+  g.setLineDash(dashed ? [4, 3] : []);
+  g.beginPath();
+  g.moveTo(x0, y0);
+  g.lineTo(x1, y1);
+  g.stroke();
+  g.setLineDash([]);
+  const a = Math.atan2(y1 - y0, x1 - x0);
+  g.beginPath();
+  g.moveTo(x1, y1);
+  g.lineTo(x1 - head * Math.cos(a - 0.45), y1 - head * Math.sin(a - 0.45));
+  g.lineTo(x1 - head * Math.cos(a + 0.45), y1 - head * Math.sin(a + 0.45));
+  g.closePath();
+  g.fill();
+  g.lineWidth = 1;
+}
+
+/**
+ * A painter of canvas for model m. color maps a state key to its CSS colour.
+ * Returns draw(), which paints the whole visible canvas at m.scrollTop.
+ */
+export function createPainter(m, canvas, color) {
+  let hatchPattern = null;
+  function hatch(g) {
+    if (hatchPattern) return hatchPattern;
+    const c = document.createElement('canvas');
+    c.width = 8;
+    c.height = 8;
+    const x = c.getContext('2d');
+    x.fillStyle = '#f1f3f6';
+    x.fillRect(0, 0, 8, 8);
+    x.strokeStyle = '#d5dae1';
+    x.beginPath();
+    x.moveTo(0, 8);
+    x.lineTo(8, 0);
+    x.stroke();
+    hatchPattern = g.createPattern(c, 'repeat');
+    return hatchPattern;
+  }
+
+  function ticks() {
+    const step = niceStep(((m.v1 - m.v0) / m.plotW()) * 110);
+    const out = [];
+    for (let t = Math.ceil(m.v0 / step) * step; t <= m.v1; t += step) out.push(t);
+    return { step, out };
+  }
+
+  function drawGrid(g, scrollY) {
+    const { out } = ticks();
+    g.strokeStyle = '#eceff3';
+    g.lineWidth = 1;
+    g.beginPath();
+    for (const t of out) {
+      const x = Math.round(m.xOf(t)) + 0.5;
+      g.moveTo(x, scrollY + RULER_H);
+      g.lineTo(x, scrollY + m.height);
+    }
+    g.stroke();
+  }
+
+  function drawRuler(g) {
+    const { width } = m;
+    g.fillStyle = '#ffffff';
+    g.fillRect(0, 0, width, RULER_H);
+    g.strokeStyle = '#c5cbd3';
+    g.beginPath();
+    g.moveTo(0, RULER_H - 0.5);
+    g.lineTo(width, RULER_H - 0.5);
+    g.stroke();
+    const { step, out } = ticks();
+    g.fillStyle = '#5b6573';
+    g.textAlign = 'left';
+    let lastEnd = LABEL_W;
+    for (const t of out) {
+      const x = m.xOf(t);
+      if (x < LABEL_W) continue;
+      g.beginPath();
+      g.moveTo(Math.round(x) + 0.5, RULER_H - 8);
+      g.lineTo(Math.round(x) + 0.5, RULER_H);
+      g.stroke();
+      const text = tickLabel(t, step, Math.max(Math.abs(m.v0), Math.abs(m.v1), step));
+      const w = g.measureText(text).width;
+      if (x + 4 >= lastEnd + 8 && x + 4 + w < width) {
+        g.fillText(text, x + 4, RULER_H / 2 - 2);
+        lastEnd = x + 4 + w;
+      }
+    }
+    g.fillStyle = '#1d2430';
+    g.font = '600 12px system-ui, sans-serif';
+    g.fillText('Time since trace start', 10, RULER_H / 2 - 2);
+    g.font = '12px system-ui, sans-serif';
+  }
+
+  function drawProcess(g, p) {
+    g.fillStyle = '#eef1f5';
+    g.fillRect(0, p.y, m.width, PROC_H);
+    g.fillStyle = '#1d2430';
+    g.font = '600 12px system-ui, sans-serif';
+    g.textAlign = 'left';
+    g.fillText(p.label, 10, p.y + PROC_H / 2);
+    g.font = '12px system-ui, sans-serif';
+  }
+
+  function drawTasks(g) {
+    const { width, selected } = m;
+    const y0 = m.tasksY;
+    g.fillStyle = '#fafbfc';
+    g.fillRect(0, y0, width, TASK_HEAD + m.taskLanes * (TASK_H + 2) + 6);
+    g.fillStyle = '#1d2430';
+    g.font = '600 12px system-ui, sans-serif';
+    g.textAlign = 'left';
+    g.fillText('Tasks', 10, y0 + 10);
+    g.font = '12px system-ui, sans-serif';
+    if (!m.data) return;
+    if (m.data.tasks.length === 0 || (m.summary && m.summary.tasks > 4000 && m.data.tasks.length < m.summary.tasks)) {
+      // the server leaves out tasks narrower than a pixel when there are many
+      const text = m.data.tasks.length === 0
+        ? (m.summary && m.summary.tasks > 4000 ? 'Tasks here are shorter than a pixel: zoom in to see them' : 'No task in this window')
+        : 'Tasks shorter than a pixel are not drawn: zoom in to see them';
+      g.fillStyle = '#5b6573';
+      g.font = 'italic 12px system-ui, sans-serif';
+      g.textAlign = 'right';
+      g.fillText(text, width - 10, y0 + 10);
+      g.textAlign = 'left';
+      g.font = '12px system-ui, sans-serif';
+      m.tasksNote = text;
+    } else {
+      m.tasksNote = '';
+    }
+    const labelEnd = [];
+    for (const { task, lane } of m.taskLayout) {
+      const x0 = Math.max(LABEL_W, m.xOf(task.s));
+      const x1 = Math.min(width, m.xOf(task.e));
+      if (x1 < LABEL_W || x0 > width) continue;
+      const y = m.taskLaneY(lane);
+      const w = Math.max(1, x1 - x0);
+      const hue = 25 + (hashHue(task.name) % 40); // warm: apart from the states' colours
+      const sel = selected && selected.kind === 'task' && selected.id === task.id;
+      g.fillStyle = `hsl(${hue} 70% ${sel ? 66 : 82}%)`;
+      g.fillRect(x0, y, w, TASK_H);
+      if (sel) {
+        g.strokeStyle = '#1f5fbf';
+        g.lineWidth = 2;
+        g.strokeRect(x0 + 1, y + 1, w - 2, TASK_H - 2);
+        g.lineWidth = 1;
+      }
+      // a label only where it overlaps no other (the last lane takes the
+      // tasks that fit nowhere else, so they may overlap there)
+      if (w > 30 && x0 >= (labelEnd[lane] || 0)) {
+        label(g, task.name, x0 + 4, y + TASK_H / 2, w - 8);
+        labelEnd[lane] = x1;
+      }
+    }
+    g.strokeStyle = '#dde1e6';
+    g.beginPath();
+    const yb = m.taskLaneY(m.taskLanes) + 5.5;
+    g.moveTo(0, yb);
+    g.lineTo(width, yb);
+    g.stroke();
+  }
+
+  function drawThread(g, t) {
+    const { width, selected } = m;
+    const row = m.rowsByTid.get(t.tid);
+    const hl = m.highlight.has(t.tid);
+    if (hl) {
+      g.fillStyle = '#e7effb';
+      g.fillRect(0, t.y, width, t.h);
+    }
+    // separator
+    g.strokeStyle = '#eceff3';
+    g.beginPath();
+    g.moveTo(0, t.y + t.h - 0.5);
+    g.lineTo(width, t.y + t.h - 0.5);
+    g.stroke();
+    // label column
+    g.textAlign = 'left';
+    const ys = t.y + ROW_PAD + LOG_H;
+    g.font = hl ? '600 12px system-ui, sans-serif' : '12px system-ui, sans-serif';
+    label(g, t.name || '(unnamed)', 12, ys + STATE_H / 2, LABEL_W - 80, '#1d2430');
+    g.font = '11px ui-monospace, "DejaVu Sans Mono", monospace';
+    g.fillStyle = '#5b6573';
+    g.textAlign = 'right';
+    g.fillText(String(t.tid), LABEL_W - 10, ys + STATE_H / 2);
+    g.textAlign = 'left';
+    g.font = '12px system-ui, sans-serif';
+    g.save();
+    g.beginPath();
+    g.rect(LABEL_W, t.y, width - LABEL_W, t.h);
+    g.clip();
+    // outside the thread's life
+    const xa = m.xOf(t.first), xb = m.xOf(t.last);
+    g.fillStyle = hatch(g);
+    if (xa > LABEL_W) g.fillRect(LABEL_W, ys, Math.min(xa, width) - LABEL_W, STATE_H);
+    if (xb < width) g.fillRect(Math.max(xb, LABEL_W), ys, width - Math.max(xb, LABEL_W), STATE_H);
+    if (row) {
+      for (const s of row.spans) {
+        const x0 = m.xOf(s.s), x1 = m.xOf(s.e);
+        const key = STATE_OF_BYTE[s.state];
+        g.fillStyle = color[key] || '#999';
+        g.fillRect(x0, ys, Math.max(1, x1 - x0), STATE_H);
+        // a name inline where it fits: the call, else the state
+        if (x1 - x0 >= 60 && !s.merged && s.state !== 0) {
+          const a = Math.max(x0, LABEL_W), b = Math.min(x1, width);
+          label(g, m.spanName(t.tid, s) || stateLabel(key), a + 4, ys + STATE_H / 2, b - a - 8, textOn(color[key]));
+        }
+      }
+      // selected span outline
+      if (selected && selected.kind === 'span' && selected.tid === t.tid) {
+        g.strokeStyle = '#1d2430';
+        g.lineWidth = 2;
+        const x0 = m.xOf(selected.s), x1 = m.xOf(selected.e);
+        g.strokeRect(x0 + 1, ys + 1, Math.max(2, x1 - x0 - 2), STATE_H - 2);
+        g.lineWidth = 1;
+      }
+      // regions
+      for (const r of row.regions) {
+        const x0 = Math.max(LABEL_W - 2, m.xOf(r.s));
+        const x1 = Math.min(width + 2, m.xOf(r.e));
+        const y = ys + STATE_H + 2 + r.depth * REGION_H;
+        const w = Math.max(1, x1 - x0);
+        if (r.merged) {
+          g.fillStyle = '#b8c2cf';
+          g.fillRect(x0, y + 1, w, REGION_H - 2);
+          continue;
+        }
+        const hue = 195 + (hashHue(r.name) % 50); // cool light blues, lighter than any state
+        const sel = selected && selected.kind === 'region' && selected.tid === t.tid && selected.s === r.s;
+        g.fillStyle = `hsl(${hue} 40% ${sel ? 70 : 86}%)`;
+        g.fillRect(x0, y + 1, w, REGION_H - 2);
+        g.strokeStyle = `hsl(${hue} 35% ${sel ? 30 : 60}%)`;
+        g.lineWidth = sel ? 2 : 1;
+        if (w > 2) g.strokeRect(x0 + 0.5, y + 1.5, w - 1, REGION_H - 3);
+        g.lineWidth = 1;
+        if (w > 24) label(g, r.name + (r.open ? ' (not ended)' : ''), Math.max(x0, LABEL_W) + 4, y + REGION_H / 2, Math.min(x1, width) - Math.max(x0, LABEL_W) - 8, '#1d2430');
+      }
+      // logs: triangles, or thin ticks where they crowd
+      const dense = row.logs.length > m.plotW() / 12;
+      g.fillStyle = dense ? '#8a94a3' : '#1d2430';
+      for (const l of row.logs) {
+        const x = m.xOf(l.t);
+        const y = t.y + ROW_PAD;
+        if (dense) {
+          g.fillRect(x, y + 1, 1, LOG_H - 2);
+          continue;
+        }
+        g.beginPath();
+        g.moveTo(x - 4, y);
+        g.lineTo(x + 4, y);
+        g.lineTo(x, y + LOG_H - 1);
+        g.closePath();
+        g.fill();
+      }
+    }
+    g.restore();
+  }
+
+  function drawEdges(g) {
+    const { data, selected } = m;
+    if (!data) return;
+    g.save();
+    g.beginPath();
+    g.rect(LABEL_W, 0, m.width - LABEL_W, m.totalH);
+    g.clip();
+    // creations: light and thin, under everything else's attention
+    for (const c of m.createsShown()) {
+      const y0 = m.rowY(c.parent), y1 = m.rowY(c.child);
+      if (y0 === null || y1 === null) continue;
+      const sel = selected && selected.kind === 'create' && selected.tid === c.parent && Math.abs(selected.ns - c.t0) < 1;
+      arrow(g, m.xOf(c.t0), y0, m.xOf(c.t1), y1 + (y1 > y0 ? -STATE_H / 2 : STATE_H / 2), sel ? '#1f5fbf' : 'rgba(31,95,191,0.45)', true, sel ? 1.5 : 1, 5);
+    }
+    for (const w of m.wakesShown()) {
+      const y0 = m.rowY(w.from), y1 = m.rowY(w.to);
+      if (y0 === null || y1 === null) continue;
+      const x = m.xOf(w.t);
+      const sel = selected && selected.kind === 'wake' && selected.tid === w.from && Math.abs(selected.ns - w.t) < 1;
+      arrow(g, x, y0, x, y1 + (y1 > y0 ? -STATE_H / 2 : STATE_H / 2), sel ? '#d1495b' : 'rgba(29,36,48,0.55)', false);
+    }
+    g.restore();
+  }
+
+  function drawSelectedTask(g) {
+    const { selected } = m;
+    if (!selected || selected.kind !== 'task' || !selected.touches) return;
+    g.save();
+    g.beginPath();
+    g.rect(LABEL_W, 0, m.width - LABEL_W, m.totalH);
+    g.clip();
+    const lane = m.taskLayout.find((x) => x.task.id === selected.id);
+    const ty = lane ? m.taskLaneY(lane.lane) + TASK_H : m.tasksY;
+    for (const tc of selected.touches) {
+      const t = m.thread(tc.tid);
+      if (!t) continue;
+      const x0 = m.xOf(Math.max(tc.first, selected.s)), x1 = m.xOf(Math.min(tc.last, selected.e));
+      const y = t.y + ROW_PAD + LOG_H - 3;
+      g.strokeStyle = '#1f5fbf';
+      g.lineWidth = 2;
+      g.strokeRect(x0, y, Math.max(2, x1 - x0), STATE_H + 6);
+      g.setLineDash([3, 3]);
+      g.beginPath();
+      g.moveTo(x0, ty);
+      g.lineTo(x0, y);
+      g.stroke();
+      g.setLineDash([]);
+    }
+    g.restore();
+  }
+
+  function drawSelection(g) {
+    const { selection } = m;
+    if (!selection) return;
+    const x0 = Math.max(LABEL_W, m.xOf(Math.min(selection.s, selection.e)));
+    const x1 = Math.min(m.width, m.xOf(Math.max(selection.s, selection.e)));
+    g.fillStyle = 'rgba(31,95,191,0.12)';
+    g.fillRect(x0, 0, x1 - x0, m.height);
+    g.strokeStyle = 'rgba(31,95,191,0.7)';
+    g.strokeRect(x0 + 0.5, 0.5, x1 - x0 - 1, m.height - 1);
+    const text = formatDuration(Math.abs(selection.e - selection.s));
+    g.font = '600 12px system-ui, sans-serif';
+    const w = g.measureText(text).width + 10;
+    g.fillStyle = '#1f5fbf';
+    g.fillRect((x0 + x1) / 2 - w / 2, 4, w, 20);
+    g.fillStyle = '#fff';
+    g.textAlign = 'center';
+    g.fillText(text, (x0 + x1) / 2, 14);
+    g.textAlign = 'left';
+    g.font = '12px system-ui, sans-serif';
+  }
+
+  return function draw() {
+    const { width, height, dpr } = m;
+    const g = canvas.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, width, height);
+    g.font = FONT;
+    g.textBaseline = 'middle';
+    const scrollY = m.scrollTop;
+    // rows (under the ruler, scrolled)
+    g.save();
+    g.beginPath();
+    g.rect(0, RULER_H, width, height - RULER_H);
+    g.clip();
+    g.translate(0, -scrollY);
+    drawGrid(g, scrollY);
+    if (m.taskLanes) drawTasks(g);
+    for (const p of m.procs) drawProcess(g, p);
+    for (const t of m.threads) {
+      if (t.y + t.h < scrollY + RULER_H || t.y > scrollY + height) continue;
+      drawThread(g, t);
+    }
+    drawEdges(g);
+    drawSelectedTask(g);
+    g.restore();
+    drawRuler(g);
+    drawSelection(g);
+  };
+}

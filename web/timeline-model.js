@@ -1,0 +1,331 @@
+// timeline-model.js - what the Timeline view knows, without drawing or
+// input: the decoding of /api/timeline's binary answer, the layout of rows
+// (where each thread, process header and task lane is, in CSS pixels), the
+// window and its clamping, the mapping between time and x, the task lanes,
+// and hit testing (what is under a point).
+// Not here: the canvas (timeline-draw.js), events (timeline-input.js), the
+// requests and the details panel (timeline.js).
+
+import { STATE_CODES } from './states.js';
+
+// The state keys in the order of the binary answer's state byte
+// (docs/API.md): the server's state codes, kept in web/states.js.
+export const STATE_OF_BYTE = STATE_CODES;
+
+// Layout, in CSS pixels.
+export const LABEL_W = 200;
+export const RULER_H = 30;
+export const STATE_H = 16;
+export const LOG_H = 8;
+export const REGION_H = 16;
+export const ROW_PAD = 6;
+export const PROC_H = 24;
+export const TASK_H = 16;
+export const TASK_HEAD = 18; // the "Tasks" title above the lanes
+export const MAX_TASK_LANES = 6;
+const MAGIC = 0x314c5443; // "CTL1"
+
+// ---- the binary answer of /api/timeline ----
+
+export function decode(buf) {
+  const dv = new DataView(buf);
+  let o = 0;
+  const u32 = () => { const v = dv.getUint32(o, true); o += 4; return v; };
+  const u16 = () => { const v = dv.getUint16(o, true); o += 2; return v; };
+  const u8 = () => dv.getUint8(o++);
+  const f64 = () => { const v = dv.getFloat64(o, true); o += 8; return v; };
+  if (u32() !== MAGIC) throw new Error('not a ctrace timeline answer');
+  const nrows = u32();
+  const out = { start: f64(), end: f64(), nsPerPx: f64(), rows: new Map(), tasks: [], wakes: [], wakesTotal: 0, creates: [] };
+  const nstr = u32();
+  u32(); // bytes of the string table
+  const dec = new TextDecoder();
+  const strings = new Array(nstr);
+  for (let i = 0; i < nstr; i++) {
+    const len = u16();
+    strings[i] = dec.decode(new Uint8Array(buf, o, len));
+    o += len;
+  }
+  for (let r = 0; r < nrows; r++) {
+    const tid = u32();
+    const ns = u32(), nr = u32(), nl = u32();
+    const spans = new Array(ns);
+    for (let i = 0; i < ns; i++) {
+      const s = f64(), e = f64(), state = u8(), merged = u8();
+      u16();
+      spans[i] = { s, e, state, merged, n: u32() };
+    }
+    const regions = new Array(nr);
+    for (let i = 0; i < nr; i++) {
+      const s = f64(), e = f64(), task = f64(), name = strings[u32()], n = u32(), depth = u16(), flags = u16();
+      regions[i] = { s, e, task, name, n, depth, open: !!(flags & 1), merged: !!(flags & 2) };
+    }
+    const logs = new Array(nl);
+    for (let i = 0; i < nl; i++) {
+      const t = f64(), task = f64(), category = strings[u32()], message = strings[u32()];
+      logs[i] = { t, task, category, message, n: u32() };
+    }
+    out.rows.set(tid, { spans, regions, logs });
+  }
+  const nt = u32();
+  for (let i = 0; i < nt; i++) {
+    const s = f64(), e = f64(), id = f64(), parent = f64(), name = strings[u32()];
+    const beginTid = u32(), endTid = u32(), open = u32() !== 0, ntouch = u32();
+    const touches = [];
+    for (let k = 0; k < ntouch; k++) touches.push({ tid: u32(), first: f64(), last: f64() });
+    out.tasks.push({ s, e, id, parent, name, beginTid, endTid, open, touches });
+  }
+  const nw = u32();
+  out.wakesTotal = u32();
+  for (let i = 0; i < nw; i++) {
+    const t = f64(), from = u32(), to = u32(), reason = u32();
+    u32();
+    out.wakes.push({ t, from, to, reason, object: f64() });
+  }
+  const nc = u32();
+  for (let i = 0; i < nc; i++) out.creates.push({ t0: f64(), t1: f64(), parent: u32(), child: u32() });
+  return out;
+}
+
+// ---- time formatting for the ruler and the panel ----
+
+const UNITS = [[1e9, 's'], [1e6, 'ms'], [1e3, 'µs'], [1, 'ns']];
+
+// The unit follows the window's magnitude (8.4 s, not 8400 ms), the
+// decimals the tick step (10.000001 s at deep zoom).
+export function tickLabel(t, step, magnitude) {
+  const [scale, unit] = UNITS.find(([s]) => magnitude >= s) || UNITS[3];
+  const decimals = Math.max(0, Math.min(9, Math.ceil(-Math.log10(step / scale) - 1e-9)));
+  return `${(t / scale).toFixed(decimals)} ${unit}`;
+}
+
+/** An instant since the trace start, precise to the ns at deep zoom. */
+export function formatAt(ns) {
+  if (Math.abs(ns) >= 1e9) return `${(ns / 1e9).toFixed(9)} s`;
+  if (Math.abs(ns) >= 1e6) return `${(ns / 1e6).toFixed(6)} ms`;
+  if (Math.abs(ns) >= 1e3) return `${(ns / 1e3).toFixed(3)} µs`;
+  return `${ns} ns`;
+}
+
+export function niceStep(minStep) {
+  const p = 10 ** Math.floor(Math.log10(Math.max(minStep, 1)));
+  for (const m of [1, 2, 5, 10]) if (p * m >= minStep) return p * m;
+  return p * 10;
+}
+
+export function hashHue(s) {
+  let x = 2166136261;
+  for (let i = 0; i < s.length; i++) x = Math.imul(x ^ s.charCodeAt(i), 16777619);
+  return (x >>> 0) % 360;
+}
+
+// ---- the model ----
+
+/**
+ * The state of one mounted Timeline: plain fields read by the drawing and
+ * input modules, and the functions that keep them consistent.
+ */
+export function createModel() {
+  const m = {
+    summary: null,
+    threads: [], // {tid, name, pid, first, last, depth, y, h}
+    rowsByTid: new Map(),
+    procs: [], // {pid, label, y}
+    taskLanes: 0,
+    tasksY: RULER_H,
+    totalH: 0,
+    T0: 0, T1: 1, // the trace
+    home: 0, // where the whole-trace view starts: a little before the first event
+    v0: 0, v1: 1, // the window
+    data: null, // decoded answer
+    highlight: new Set(),
+    selection: null, // {s, e} being / been shift-dragged
+    selected: null, // {kind, ...} shown in the panel
+    hover: null,
+    width: 800, height: 400, dpr: 1,
+    scrollTop: 0, // of the rows, set by the view before drawing / hit testing
+    taskLayout: [], // {task, lane}
+    lanesWanted: MAX_TASK_LANES, // fixed after the first answer, so rows do not jump
+    showCreates: true, // the thread-creation arrows (a toggle of the toolbar)
+    spanName: () => '', // the call a span was blocked in, when known (timeline.js)
+  };
+
+  m.plotW = () => Math.max(10, m.width - LABEL_W);
+  m.xOf = (t) => LABEL_W + ((t - m.v0) / (m.v1 - m.v0)) * m.plotW();
+  m.tOf = (x) => m.v0 + ((x - LABEL_W) / m.plotW()) * (m.v1 - m.v0);
+  m.thread = (tid) => m.threads.find((x) => x.tid === tid);
+  /** y of the middle of a thread's state strip, or null. */
+  m.rowY = (tid) => {
+    const t = m.thread(tid);
+    return t ? t.y + ROW_PAD + LOG_H + STATE_H / 2 : null;
+  };
+  m.taskLaneY = (lane) => m.tasksY + TASK_HEAD + lane * (TASK_H + 2);
+
+  /** Places the task lanes, process headers and thread rows; returns the total height. */
+  m.layout = () => {
+    let y = RULER_H;
+    m.tasksY = y;
+    m.taskLanes = 0;
+    if (m.summary && (m.summary.tasks || 0) > 0) {
+      m.taskLanes = m.lanesWanted;
+      y += TASK_HEAD + m.taskLanes * (TASK_H + 2) + 6;
+    }
+    m.procs = [];
+    let pid = null;
+    for (const t of m.threads) {
+      if (t.pid !== pid) {
+        pid = t.pid;
+        const p = (m.summary.process_list || []).find((x) => x.pid === pid);
+        const exe = p ? String(p.exe).split('/').pop() : '';
+        m.procs.push({ pid, label: `Process ${pid}${exe ? ` · ${exe}` : ''}`, y });
+        y += PROC_H;
+      }
+      t.y = y;
+      t.h = ROW_PAD + LOG_H + STATE_H + 2 + t.depth * REGION_H + ROW_PAD;
+      y += t.h;
+    }
+    m.totalH = y + 10;
+    return m.totalH;
+  };
+
+  /** Greedy lanes by start; tasks that fit no lane go in the last one. */
+  m.layoutTasks = () => {
+    const lanes = Math.max(1, m.taskLanes || MAX_TASK_LANES);
+    const ends = new Array(lanes).fill(-Infinity);
+    const minGap = (m.v1 - m.v0) / m.plotW() * 3;
+    m.taskLayout = [];
+    const tasks = [...m.data.tasks].sort((x, y) => x.s - y.s);
+    for (const t of tasks) {
+      let lane = ends.findIndex((e) => e + minGap <= t.s);
+      if (lane < 0) lane = lanes - 1;
+      ends[lane] = Math.max(ends[lane], t.e);
+      m.taskLayout.push({ task: t, lane });
+    }
+  };
+
+  /** Takes a decoded answer; on the first one, fixes the number of task lanes. */
+  m.setData = (d) => {
+    const first = !m.data;
+    m.data = d;
+    m.rowsByTid = d.rows;
+    m.layoutTasks();
+    if (first) {
+      const used = m.taskLayout.reduce((n, x) => Math.max(n, x.lane + 1), 0);
+      m.lanesWanted = Math.max(1, Math.min(MAX_TASK_LANES, used));
+      m.layout();
+      m.layoutTasks();
+    }
+    return first;
+  };
+
+  /** Sets the window to [a, b], at least 1 µs wide and inside the trace. */
+  m.clampWindow = (a, b) => {
+    const minSpan = 1000; // 1 µs
+    let s = a, e = b;
+    if (e - s < minSpan) {
+      const mid = (s + e) / 2;
+      s = mid - minSpan / 2;
+      e = mid + minSpan / 2;
+    }
+    const span = Math.min(e - s, (m.T1 - m.T0) * 1.0);
+    if (s < m.T0) { s = m.T0; e = s + span; }
+    if (e > m.T1) { e = m.T1; s = Math.max(m.T0, e - span); }
+    m.v0 = s;
+    m.v1 = e;
+  };
+
+  /** Takes /api/summary: the trace's bounds and its threads, grouped by process in creation order. */
+  m.setSummary = (s) => {
+    m.summary = s;
+    m.T0 = Number(s.start_ns) || 0;
+    m.T1 = Math.max(m.T0 + 1, Number(s.end_ns) || 1);
+    m.home = m.T0;
+    const list = s.thread_list || (Array.isArray(s.threads) ? s.threads : []);
+    // grouped by process, in creation order (the server's order is the order
+    // of first events)
+    const order = new Map();
+    for (const t of list) if (!order.has(t.pid)) order.set(t.pid, order.size);
+    // an unnamed main thread goes by its program's name
+    const exeOf = new Map((s.process_list || []).map((p) => [p.pid, String(p.exe || '').split('/').pop()]));
+    const nameOf = (t) => t.name || (t.tid === t.pid && exeOf.get(t.pid)) || '';
+    m.threads = list.map((t, i) => ({ tid: t.tid, name: nameOf(t), pid: t.pid, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), createdBy: t.created_by || 0, i }))
+      .sort((x, y) => order.get(x.pid) - order.get(y.pid) || x.i - y.i);
+    // the window starts a little before the first event (the trace's clock
+    // may start well before it)
+    if (m.threads.length) {
+      const first = Math.min(...m.threads.map((t) => t.first));
+      if (first > m.T0) m.home = Math.max(m.T0, Math.floor(first - (m.T1 - first) * 0.01));
+    }
+    m.v0 = m.home;
+    m.v1 = m.T1;
+  };
+
+  /** The thread that parent created at ns: its first to start after ns. */
+  m.childOf = (parent, ns) => {
+    let best = null;
+    for (const t of m.threads) if (t.createdBy === parent && t.first >= ns && (!best || t.first < best.first)) best = t;
+    return best;
+  };
+
+  m.visibleRows = (margin) => {
+    const top = m.scrollTop - margin, bottom = m.scrollTop + m.height + margin;
+    return m.threads.filter((t) => t.y + t.h >= top && t.y <= bottom);
+  };
+
+  // Wake-up arrows only while they can be told apart: one per 8 px at most.
+  m.wakesShown = () => (m.data && m.data.wakes.length <= m.plotW() / 8 ? m.data.wakes : []);
+  // Creation arrows the same way, but fewer (they are long and diagonal):
+  // one per 24 px at most, and none when switched off.
+  m.createsShown = () => (m.data && m.showCreates && m.data.creates.length <= m.plotW() / 24 ? m.data.creates : []);
+
+  /** What is at canvas point (x, yCanvas): {kind, ...} or null. */
+  m.hit = (x, yCanvas) => {
+    if (x < LABEL_W || yCanvas < RULER_H || !m.data) return null;
+    const y = yCanvas + m.scrollTop;
+    const t = m.tOf(x);
+    const slack = ((m.v1 - m.v0) / m.plotW()) * 3;
+    if (m.taskLanes && y >= m.taskLaneY(0) && y < m.taskLaneY(m.taskLanes)) {
+      const lane = Math.floor((y - m.taskLaneY(0)) / (TASK_H + 2));
+      let best = null;
+      for (const tl of m.taskLayout) {
+        if (tl.lane === lane && tl.task.s - slack <= t && t <= tl.task.e + slack) {
+          if (!best || tl.task.e - tl.task.s < best.e - best.s) best = tl.task;
+        }
+      }
+      return best ? { kind: 'task', task: best } : null;
+    }
+    const th = m.threads.find((r) => y >= r.y && y < r.y + r.h);
+    if (!th) return null;
+    const row = m.rowsByTid.get(th.tid);
+    if (!row) return null;
+    const ys = th.y + ROW_PAD + LOG_H;
+    // wake arrows near the pointer
+    for (const w of m.wakesShown()) {
+      if (Math.abs(m.xOf(w.t) - x) <= 3) {
+        const ya = m.rowY(w.from), yb = m.rowY(w.to);
+        if (ya !== null && yb !== null && y >= Math.min(ya, yb) - 4 && y <= Math.max(ya, yb) + 4 && (w.from === th.tid || w.to === th.tid || (y > Math.min(ya, yb) && y < Math.max(ya, yb)))) {
+          if (Math.abs(y - ys - STATE_H / 2) > STATE_H / 2 || w.from === th.tid) return { kind: 'wake', wake: w, thread: th };
+        }
+      }
+    }
+    // thread creation: the start of the arrow, on the creator's row
+    for (const c of m.createsShown()) {
+      if (c.parent === th.tid && Math.abs(m.xOf(c.t0) - x) <= 4 && y >= ys - 2 && y <= ys + STATE_H + 2) return { kind: 'create', create: c, thread: th };
+    }
+    if (y < ys) {
+      let best = null;
+      for (const l of row.logs) if (Math.abs(m.xOf(l.t) - x) <= 5 && (!best || Math.abs(l.t - t) < Math.abs(best.t - t))) best = l;
+      return best ? { kind: 'log', log: best, thread: th } : null;
+    }
+    if (y < ys + STATE_H) {
+      if (t < th.first || t > th.last) return { kind: 'outside', thread: th, t };
+      const s = row.spans.find((sp) => sp.s <= t + slack / 3 && t - slack / 3 < sp.e);
+      return s ? { kind: 'span', span: s, thread: th, t } : null;
+    }
+    const depth = Math.floor((y - ys - STATE_H - 2) / REGION_H);
+    const r = row.regions.find((rg) => rg.depth === depth && rg.s - slack / 3 <= t && t <= rg.e + slack / 3);
+    return r ? { kind: 'region', region: r, thread: th } : null;
+  };
+
+  return m;
+}
