@@ -41,6 +41,23 @@ static int matches(const ctrace_event *ev, enum ctrace_profile_kind kind, uint64
     *stack = ev->f[3];
     return 1;
   }
+  if (ev->kind == CTRACE_EV_PENDING && ev->nfields >= 6) { /* blocked until the end */
+    ctrace_event w = *ev;
+    if (ev->f[0]) { /* as the WAIT it would have been */
+      w.kind = CTRACE_EV_WAIT;
+      w.nfields = 4;
+      w.f[1] = ev->f[3];
+      w.f[2] = ev->f[4];
+      w.f[3] = ev->f[5];
+    } else { /* as the SYSCALL */
+      w.kind = CTRACE_EV_SYSCALL;
+      w.f[0] = ev->f[1];
+      w.f[1] = ev->f[2];
+      w.f[2] = ev->f[3];
+      w.f[3] = 0;
+    }
+    return matches(&w, kind, dur, stack);
+  }
   if (ev->kind == CTRACE_EV_SYSCALL && ev->nfields >= 6) {
     uint64_t cls = ev->f[1];
     int net = cls == CTRACE_SC_NET;

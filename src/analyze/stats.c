@@ -106,6 +106,18 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
       case CTRACE_EV_WAKE:
         st->sync_events++;
         break;
+      case CTRACE_EV_PENDING: /* a call still blocked at the end */
+        if (ev.f[0] == CTRACE_WAIT_SLEEP)
+          st->sleep_events++;
+        else if (ev.f[0])
+          st->sync_events++;
+        else if (ev.f[2] == CTRACE_SC_NET)
+          st->net_events++;
+        else if (ev.f[2] == CTRACE_SC_POLL)
+          st->poll_events++;
+        else
+          st->io_events++;
+        break;
       case CTRACE_EV_SYSCALL:
         if (ev.f[1] == CTRACE_SC_NET)
           st->net_events++;

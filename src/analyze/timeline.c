@@ -680,9 +680,14 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
       t = th->last_ns;
     switch (ev.kind) {
     case CTRACE_EV_WAIT:
-    case CTRACE_EV_SYSCALL: {
+    case CTRACE_EV_SYSCALL:
+    case CTRACE_EV_PENDING: {
+      /* PENDING: blocked from its start to the thread's end (its time) */
       uint64_t dur = ev.kind == CTRACE_EV_WAIT ? ev.f[2] : ev.f[4];
-      unsigned st = ev.kind == CTRACE_EV_WAIT ? wait_state(ev.f[0]) : syscall_state(ev.f[1]);
+      unsigned st = ev.kind == CTRACE_EV_WAIT      ? wait_state(ev.f[0])
+                    : ev.kind == CTRACE_EV_SYSCALL ? syscall_state(ev.f[1])
+                    : ev.f[0]                      ? wait_state(ev.f[0])
+                                                   : syscall_state(ev.f[2]);
       int64_t s = dur < ev.ticks ? ctrace_reader_ns(r, ev.ticks - dur) : th->first_ns;
       int64_t last = tr.n ? tr_time(tl, ((uint64_t *)tr.v)[tr.n - 1]) : th->first_ns;
       if (s < last) /* overlaps what came before (nested calls, skewed clocks) */

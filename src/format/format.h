@@ -76,7 +76,8 @@
   X(FORK, 0x34, 2, 0, "child_pid stack", "the process forked")                                  \
   X(EXEC, 0x35, 2, 0, "path stack", "the process is about to exec path (a string id)")         \
   X(EXIT, 0x36, 1, 0, "s:status", "the process exits with status")                             \
-  X(SIGNAL, 0x37, 2, 0, "signo stack", "a fatal signal was delivered")
+  X(SIGNAL, 0x37, 2, 0, "signo stack", "a fatal signal was delivered") \
+  X(PENDING, 0x38, 6, 0, "reason call class object dur stack", "at stop, the thread is inside a blocking call that began dur ticks ago and has not returned: a wait (reason != 0) or a system call (call, class)")
 
 enum ctrace_kind {
 #define CTRACE__KIND_ENUM(name, code, nf, blob, fields, doc) CTRACE_EV_##name = code,
