@@ -578,27 +578,39 @@ TEST_IMPL(preload_interposers_work_before_init) {
 
 /* A worker blocked on a condvar when main calls exit(): its PENDING says
  * since when, on what, with its stack; the timeline, stats and the sync
- * profile show it blocked from its wait to the end, not running. */
+ * profile show it blocked from its wait to the end, not running. Another
+ * blocked in read() on a socket: a PENDING system call of class NET. */
 TEST_IMPL(preload_pending_condvar_at_exit) {
   const char *path = test_path("pe.ctrace");
   char *out;
   const char *prog[] = {PROG("condvar_exit"), "300", NULL};
   ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
   uint64_t cond = parse_ptr(out, "cond 0x");
+  const char *fdp = strstr(out, " fd ");
+  ASSERT(fdp);
+  int sock = atoi(fdp + 4);
   struct evs e;
   load(path, &e);
-  const ctrace_event *pd = NULL, *sl = NULL;
+  const ctrace_event *pd = NULL, *sl = NULL, *rd = NULL;
   size_t npending = 0;
   for (size_t i = 0; i < e.n; i++) {
     if (e.ev[i].kind == CTRACE_EV_PENDING) {
       npending++;
-      pd = &e.ev[i];
+      if (e.ev[i].f[0])
+        pd = &e.ev[i];
+      else
+        rd = &e.ev[i];
     }
     if (e.ev[i].kind == CTRACE_EV_WAIT && e.ev[i].f[0] == CTRACE_WAIT_SLEEP)
       sl = &e.ev[i];
   }
-  ASSERT_EQ(npending, 1); /* main is not blocked: it is exiting */
-  ASSERT(sl);
+  ASSERT_EQ(npending, 2); /* main is not blocked: it is exiting */
+  ASSERT(sl && pd && rd);
+  /* The reader: inside read() on a socket (a system call: no stack). */
+  ASSERT_EQ(rd->f[1], CTRACE_CALL_read);
+  ASSERT_EQ(rd->f[2], CTRACE_SC_NET);
+  ASSERT_EQ(rd->f[3], sock);
+  ASSERT_LE(rd->ticks - rd->f[4], sl->ticks - sl->f[2]);
   ASSERT_EQ(pd->f[0], CTRACE_WAIT_COND);
   ASSERT_EQ(pd->f[1], 0);
   ASSERT_EQ(pd->f[2], 0);
@@ -638,6 +650,9 @@ TEST_IMPL(preload_pending_condvar_at_exit) {
   const char *sync = strstr(out, "\"sync\":");
   ASSERT(sync);
   ASSERT_GE(atoi(sync + 7), 3); /* the ready wait, its wake, the pending wait */
+  const char *net = strstr(out, "\"net\":");
+  ASSERT(net);
+  ASSERT_GE(atoi(net + 6), 1); /* the pending read */
   free(out);
   return TEST_OK;
 }

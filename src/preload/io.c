@@ -43,6 +43,11 @@ uint8_t ctrace__pl_fd_class(int fd) {
   return k;
 }
 
+/* The stopper's class of a PENDING system call not cached when it began. */
+__attribute__((constructor)) static void fd_class_at_stop(void) {
+  ctrace__pending_fd_class = ctrace__pl_fd_class;
+}
+
 void ctrace__pl_fd_forget_range(unsigned first, unsigned last) {
   for (unsigned fd = first; fd <= last && fd < PL_FD_CACHE; fd++)
     ctrace__pl_fd_forget((int)fd);

@@ -198,7 +198,8 @@ struct ctrace__pl_call {
  * stop cannot walk a blocked thread's stack. */
 void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void *obj, uint64_t t0,
                           void *fp);
-/* Before a system call: no stack (too dear for every read and write). */
+/* Before a system call: no stack (too dear for every read and write); a
+ * BYFD class not yet cached is decided at stop (ctrace__pending_fd_class). */
 static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd,
                                        uint64_t t0);
 static inline void ctrace__pl_call_end(struct ctrace__pl_call *c) {
@@ -218,11 +219,11 @@ static inline void ctrace__pl_call_end(struct ctrace__pl_call *c) {
 #define PL_FD_CACHE 65536
 extern _Atomic uint8_t ctrace__pl_fd_kind[PL_FD_CACHE];
 uint8_t ctrace__pl_fd_class(int fd);
+/* The cached class, CTRACE_SC_BYFD (0) when unknown. */
 static inline uint8_t ctrace__pl_fd_cached(int fd) {
-  uint8_t k = (unsigned)fd < PL_FD_CACHE
-                  ? atomic_load_explicit(&ctrace__pl_fd_kind[fd], memory_order_relaxed)
-                  : 0;
-  return k ? k : CTRACE_SC_FILE;
+  return (unsigned)fd < PL_FD_CACHE
+             ? atomic_load_explicit(&ctrace__pl_fd_kind[fd], memory_order_relaxed)
+             : CTRACE_SC_BYFD;
 }
 static inline void ctrace__pl_fd_set(int fd, uint8_t cls) {
   if ((unsigned)fd < PL_FD_CACHE)

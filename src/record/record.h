@@ -102,7 +102,8 @@ struct ctrace__pending {
   uint32_t stack;   /* stack id in trace `session`, 0: none */
   uint32_t session;
   uint8_t reason;   /* CTRACE_WAIT_*, or 0 for a system call */
-  uint8_t call, cls; /* CTRACE_CALL_*, CTRACE_SC_* of a system call */
+  uint8_t call, cls; /* CTRACE_CALL_*, CTRACE_SC_* of a system call (cls 0:
+                       * decided from the fd at stop) */
 };
 
 /*
@@ -236,14 +237,20 @@ static inline int ctrace__pending_get(struct ctrace__thread *t, struct ctrace__p
   atomic_thread_fence(memory_order_acquire);
   return __atomic_load_n(&d->since, __ATOMIC_RELAXED) == out->since;
 }
+/* A system call's class 0 in the state: decided from its fd at stop, by
+ * this function when set (the preload's socket-or-file test). */
+extern uint8_t (*ctrace__pending_fd_class)(int fd);
 /* Writes t's PENDING event at now into its buffer, when t is inside a call;
  * the stopper's, with t quiesced (not in an event, the trace stopped). */
 static inline void ctrace__pending_write(struct ctrace__thread *t, const struct ctrace__pending *pd,
                                          uint64_t now) {
   uint8_t *p = ctrace__ev(t, CTRACE_EV_PENDING, now);
+  uint8_t cls = pd->cls;
+  if (!pd->reason && !cls && ctrace__pending_fd_class)
+    cls = ctrace__pending_fd_class((int)(uint32_t)pd->object);
   p = ctrace__put_uvarint(p, pd->reason);
   p = ctrace__put_uvarint(p, pd->call);
-  p = ctrace__put_uvarint(p, pd->cls);
+  p = ctrace__put_uvarint(p, cls);
   p = ctrace__put_uvarint(p, pd->object);
   p = ctrace__put_uvarint(p, now > pd->since ? now - pd->since : 0);
   p = ctrace__put_uvarint(p, pd->session == t->session ? pd->stack : 0);

@@ -243,6 +243,8 @@ int ctrace__reserve_slow(struct ctrace__thread *t, size_t n) {
   return err;
 }
 
+uint8_t (*ctrace__pending_fd_class)(int fd);
+
 /*
  * A thread's last records in this trace, then its buffer to the writer:
  * pending drops, its time in the tracer (the preload's cost), and
