@@ -775,3 +775,18 @@ TEST_IMPL(preload_socket_io_is_network) {
   free(out);
   return TEST_OK;
 }
+
+/* C11 thrd_join of a running thread is a JOIN wait; its result arrives. */
+TEST_IMPL(preload_c11_thrd_join_wait) {
+  const char *path = test_path("cj.ctrace");
+  char *out;
+  const char *prog[] = {PROG("c11_join"), NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  ASSERT_STR_EQ(out, "join 1 res 7\n");
+  struct evs e;
+  load(path, &e);
+  ASSERT_EQ(count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_JOIN), 1);
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}

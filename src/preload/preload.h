@@ -68,7 +68,7 @@
   X(pthread_cond_clockwait, NULL) X(sem_clockwait, NULL)                       \
   X(pthread_mutex_clocklock, NULL) X(pthread_rwlock_clockrdlock, NULL)         \
   X(pthread_rwlock_clockwrlock, NULL) X(pthread_timedjoin_np, NULL)            \
-  X(pthread_clockjoin_np, NULL)                                                \
+  X(pthread_clockjoin_np, NULL) X(thrd_join, NULL)                             \
   /* threads */                                                                \
   X(pthread_create, NULL) X(pthread_setname_np, NULL) X(prctl, NULL)           \
   /* sleep */                                                                  \

@@ -304,6 +304,20 @@ PL_LOCK_SHAPE(pthread_clockjoin_np, W(JOIN), (void *)th,
               (th, ret, clk, at), PL_REAL(pthread_tryjoin_np)(th, ret), r == EBUSY)
 
 /* ---- C11 threads ---- */
+/* thrd_join without blocking: thrd_busy while the thread runs. */
+static inline int thrd_tryjoin_(thrd_t th, int *res) {
+  void *rv;
+  int r = PL_REAL(pthread_tryjoin_np)(th, &rv);
+  if (r == EBUSY)
+    return thrd_busy;
+  if (r != 0)
+    return thrd_error;
+  if (res)
+    *res = (int)(intptr_t)rv;
+  return thrd_success;
+}
+PL_LOCK_SHAPE(thrd_join, W(JOIN), (void *)th, (thrd_t th, int *res), (th, res),
+              thrd_tryjoin_(th, res), r == thrd_busy)
 PL_LOCK_SHAPE(mtx_lock, W(MUTEX), m, (mtx_t *m), (m), PL_REAL(mtx_trylock)(m), r == thrd_busy)
 PL_LOCK_SHAPE(mtx_timedlock, W(MUTEX), m, (mtx_t *restrict m, TS at), (m, at),
               PL_REAL(mtx_trylock)(m), r == thrd_busy)
