@@ -790,3 +790,27 @@ TEST_IMPL(preload_c11_thrd_join_wait) {
   free(out);
   return TEST_OK;
 }
+
+/* A waiter cancelled inside pthread_cond_wait leaves no registration: the
+ * next signal of that condvar names the thread that waits then. */
+TEST_IMPL(preload_cancelled_waiter_never_named) {
+  const char *path = test_path("cw.ctrace");
+  char *out;
+  const char *prog[] = {PROG("cancel_wait"), NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  long a = 0, b = 0;
+  ASSERT_EQ(sscanf(out, "a %ld b %ld", &a, &b), 2);
+  uint64_t cond = parse_ptr(out, "cond 0x");
+  struct evs e;
+  load(path, &e);
+  size_t wakes = 0;
+  for (size_t i = 0; i < e.n; i++)
+    if (e.ev[i].kind == CTRACE_EV_WAKE && e.ev[i].f[1] == cond) {
+      ASSERT_EQ(e.ev[i].f[0], b);
+      wakes++;
+    }
+  ASSERT_EQ(wakes, 1);
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}

@@ -179,6 +179,20 @@ void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void 
   errno = saved;
 }
 
+/* A blocking call's registration and state, undone also when the thread is
+ * cancelled inside it (cond waits, sem_wait, joins are cancellation
+ * points): a cancelled waiter must leave no entry that a later release
+ * would claim for a thread that is gone. */
+struct blocked {
+  struct ctrace__pl_call c;
+  struct ctrace__pl_reg g;
+};
+static void blocked_cancelled(void *arg) {
+  struct blocked *b = arg;
+  ctrace__pl_unregister(&b->g);
+  ctrace__pl_call_end(&b->c);
+}
+
 /* LOCK shape. TRY: the non-blocking attempt (its value in r); BUSY: r says
  * the object is held. TRY leaves errno alone when busy (sem_try_ below), so
  * the fast path neither saves nor restores it. The contended part is its own
@@ -189,21 +203,22 @@ void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void 
 #define PL_LOCK_SHAPE(name, reason, obj, PARAMS, ARGS, TRY, BUSY)               \
   static __attribute__((noinline)) int name##_contended_(void *fp_, PL_STRIP PARAMS) { \
     uint64_t t0_ = ctrace__now();                                              \
-    struct ctrace__pl_call c_;                                                 \
-    ctrace__pl_call_wait(&c_, reason, obj, t0_, fp_);                          \
-    struct ctrace__pl_reg g_;                                                  \
-    ctrace__pl_register(&g_, obj, reason);                                     \
+    struct blocked b_;                                                         \
+    ctrace__pl_call_wait(&b_.c, reason, obj, t0_, fp_);                        \
+    ctrace__pl_register(&b_.g, obj, reason);                                   \
     int r = TRY;                                                               \
     if (!(BUSY)) {                                                             \
-      int claimed_ = ctrace__pl_unregister(&g_);                               \
-      ctrace__pl_call_end(&c_);                                                \
+      int claimed_ = ctrace__pl_unregister(&b_.g);                             \
+      ctrace__pl_call_end(&b_.c);                                              \
       if (claimed_)                                                            \
         ctrace__pl_wait(reason, obj, t0_, ctrace__now(), fp_);                 \
       return r;                                                                \
     }                                                                          \
+    pthread_cleanup_push(blocked_cancelled, &b_);                              \
     r = PL_REAL(name) ARGS;                                                    \
-    ctrace__pl_unregister(&g_);                                                \
-    ctrace__pl_call_end(&c_);                                                  \
+    pthread_cleanup_pop(0);                                                    \
+    ctrace__pl_unregister(&b_.g);                                              \
+    ctrace__pl_call_end(&b_.c);                                                \
     ctrace__pl_wait(reason, obj, t0_, ctrace__now(), fp_);                     \
     return r;                                                                  \
   }                                                                            \
@@ -233,13 +248,15 @@ static inline int sem_try_(sem_t *s) {
     if (PL_PASS(PL_SYNC))                                                      \
       return PL_REAL(name) ARGS;                                               \
     uint64_t t0_ = ctrace__now();                                              \
-    struct ctrace__pl_call c_;                                                 \
-    ctrace__pl_call_wait(&c_, reason, obj, t0_, FP);                           \
-    struct ctrace__pl_reg g_;                                                  \
-    ctrace__pl_register(&g_, obj, reason);                                     \
-    int r = PL_REAL(name) ARGS;                                                \
-    ctrace__pl_unregister(&g_);                                                \
-    ctrace__pl_call_end(&c_);                                                  \
+    struct blocked b_;                                                         \
+    ctrace__pl_call_wait(&b_.c, reason, obj, t0_, FP);                         \
+    ctrace__pl_register(&b_.g, obj, reason);                                   \
+    int r;                                                                     \
+    pthread_cleanup_push(blocked_cancelled, &b_);                              \
+    r = PL_REAL(name) ARGS;                                                    \
+    pthread_cleanup_pop(0);                                                    \
+    ctrace__pl_unregister(&b_.g);                                              \
+    ctrace__pl_call_end(&b_.c);                                                \
     ctrace__pl_wait(reason, obj, t0_, ctrace__now(), FP);                      \
     return r;                                                                  \
   }
