@@ -200,8 +200,13 @@ static inline int ctrace__reserve(struct ctrace__thread *t, size_t n) {
 static inline void ctrace__pending_set(struct ctrace__thread *t, const struct ctrace__pending *n,
                                        struct ctrace__pending *saved) {
   struct ctrace__pending *d = &t->pending;
-  *saved = *d; /* only this thread writes it */
-  __atomic_store_n(&d->since, 0, __ATOMIC_RELAXED);
+  /* only this thread writes it; usually it is not inside a call (since 0,
+   * which also leaves the sequence lock's "being written" state) */
+  saved->since = __atomic_load_n(&d->since, __ATOMIC_RELAXED);
+  if (CTRACE__UNLIKELY(saved->since != 0)) {
+    *saved = *d;
+    __atomic_store_n(&d->since, 0, __ATOMIC_RELAXED);
+  }
   atomic_thread_fence(memory_order_release);
   __atomic_store_n(&d->object, n->object, __ATOMIC_RELAXED);
   __atomic_store_n(&d->stack, n->stack, __ATOMIC_RELAXED);
