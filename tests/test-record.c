@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/time.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -183,12 +184,15 @@ TEST_IMPL(record_stress_threads_every_event_once_in_order) {
 struct slow_reader {
   int fd;
   const char *path;
-  int delay_ms;
+  sem_t go; /* posted once every event was recorded */
 };
 
 static void *drain_pipe(void *arg) {
   struct slow_reader *s = arg;
-  sleep_ms(s->delay_ms); /* the writer blocks meanwhile: buffers run out */
+  /* the writer blocks on the full pipe meanwhile: buffers run out, however
+   * slow recording is (sanitizers) */
+  while (sem_wait(&s->go) != 0) {
+  }
   FILE *f = fopen(s->path, "wb");
   char buf[65536];
   ssize_t n;
@@ -205,13 +209,15 @@ TEST_IMPL(record_drops_are_counted_exactly) {
   setenv("CTRACE_MEMORY_MB", "1", 1);
   int p[2];
   ASSERT_EQ(pipe(p), 0);
-  struct slow_reader s = {p[0], test_path("drops.ctrace"), 300};
+  struct slow_reader s = {.fd = p[0], .path = test_path("drops.ctrace")};
+  sem_init(&s.go, 0, 0);
   pthread_t rd;
   pthread_create(&rd, NULL, drain_pipe, &s);
   ASSERT_EQ(ctrace_start_fd(p[1]), 0);
   const long n = 400000;
   for (long i = 0; i < n; i++)
     ctrace_counter("seq", i);
+  sem_post(&s.go);
   ASSERT_EQ(ctrace_stop(), 0);
   close(p[1]);
   pthread_join(rd, NULL);
