@@ -3,7 +3,10 @@
  * nobody here wrote: syscall counts equal strace's for the same run, pigz's
  * output is byte-identical to an untraced run and its trace shows its threads
  * and condvar hand-offs, memcached (Debian) serves requests over loopback
- * and its trace shows the connection, the bytes and its threads.
+ * and its trace shows the connection, the bytes and its threads; the timed
+ * waits of current glibc that C++'s condition_variable::wait_for and
+ * Python 3.11's queue.get(timeout=) reach (pthread_cond_clockwait,
+ * sem_clockwait) are each in the trace.
  * Each test skips when its tool is not installed (.ci/run installs them).
  */
 #include <arpa/inet.h>
@@ -246,5 +249,91 @@ TEST_IMPL(preload_memcached_over_loopback) {
   ASSERT_GE(bytes_out, strlen("STORED\r\nVALUE k 0 5\r\nhello\r\nEND\r\n"));
   ASSERT_GT(polls, 0);
   ctrace_reader_close(r);
+  return TEST_OK;
+}
+
+/* Traces argv under `ctrace run -o path`; returns the exit status, *out
+ * the program's output. */
+static int run_traced(const char *path, char *const *prog, char **out) {
+  char *argv[16];
+  int n = 0;
+  argv[n++] = (char *)test_build_path("ctrace");
+  argv[n++] = "run";
+  argv[n++] = "-o";
+  argv[n++] = (char *)path;
+  argv[n++] = "--";
+  for (int i = 0; prog[i] && n < 15; i++)
+    argv[n++] = prog[i];
+  argv[n] = NULL;
+  return test_run(argv, NULL, out, NULL);
+}
+
+/* Sync waits (any reason but SLEEP) of at least min_ns; on object obj
+ * unless obj is 0. */
+static uint64_t long_waits(ctrace_reader *r, uint64_t obj, int64_t min_ns) {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < ctrace_reader_nthreads(r); i++) {
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, i);
+    while (ctrace_cursor_next(&c, &ev))
+      if (ev.kind == CTRACE_EV_WAIT && ev.f[0] != CTRACE_WAIT_SLEEP && (!obj || ev.f[1] == obj) &&
+          ctrace_reader_ns(r, ev.ticks) - ctrace_reader_ns(r, ev.ticks - ev.f[2]) >= min_ns)
+        n++;
+  }
+  return n;
+}
+
+TEST_IMPL(preload_cxx_wait_for_recorded) {
+  if (access("/usr/bin/g++", X_OK) != 0)
+    RETURN_SKIP("g++ not installed");
+  char src[4096];
+  snprintf(src, sizeof src, "%s/tests/progs/cv_wait_for.cpp", test_source_dir);
+  const char *exe = test_path("cv_wait_for");
+  char *cc[] = {"/usr/bin/g++", "-O1", "-pthread", "-o", (char *)exe, src, NULL};
+  ASSERT_EQ(test_run(cc, NULL, NULL, NULL), 0);
+  const char *path = test_path("cxx.ctrace");
+  char *out = NULL;
+  char *prog[] = {(char *)exe, "10", NULL};
+  ASSERT_EQ(run_traced(path, prog, &out), 0);
+  ASSERT_STR_CONTAINS(out, "timeouts 10");
+  const char *p = strstr(out, "cond 0x");
+  ASSERT(p);
+  uint64_t cond = strtoull(p + 7, NULL, 16);
+  ctrace_reader *r = open_ok(path);
+  /* every 20 ms timed wait: one COND wait on that condvar */
+  ASSERT_EQ(count_f0(r, CTRACE_EV_WAIT, CTRACE_WAIT_COND), 10);
+  ASSERT_EQ(long_waits(r, cond, 19000000), 10);
+  ctrace_reader_close(r);
+  free(out);
+  return TEST_OK;
+}
+
+TEST_IMPL(preload_python_queue_timeout_recorded) {
+  const char *py = "/usr/bin/python3";
+  if (access(py, X_OK) != 0)
+    RETURN_SKIP("python3 not installed");
+  const char *path = test_path("py.ctrace");
+  char *out = NULL;
+  char *prog[] = {(char *)py, "-c",
+                  "import queue\n"
+                  "q = queue.Queue()\n"
+                  "n = 0\n"
+                  "for i in range(10):\n"
+                  "    try:\n"
+                  "        q.get(timeout=0.05)\n"
+                  "    except queue.Empty:\n"
+                  "        n += 1\n"
+                  "print('empty', n)\n",
+                  NULL};
+  ASSERT_EQ(run_traced(path, prog, &out), 0);
+  ASSERT_STR_CONTAINS(out, "empty 10");
+  ctrace_reader *r = open_ok(path);
+  /* each get: one timed wait of 50 ms (sem_clockwait in CPython 3.11) */
+  uint64_t n = long_waits(r, 0, 45000000);
+  fprintf(stderr, "# %llu waits of 45 ms or more\n", (unsigned long long)n);
+  ASSERT_EQ(n, 10);
+  ctrace_reader_close(r);
+  free(out);
   return TEST_OK;
 }

@@ -3,7 +3,9 @@
  * behaviour is known exactly (tests/progs/): every contention and its
  * wake-up, condvar hand-offs, loopback bytes, sleep lengths, fork/exec/spawn
  * files, the API in the same trace, fatal signals, the trace fd surviving a
- * close-everything loop, errno, option filters, and the refusals.
+ * close-everything loop, errno, option filters, and the refusals; a thread
+ * still blocked at exit (PENDING), wake-up edges checked edge by edge
+ * against the waits they end, socket I/O classed as network.
  */
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "task.h"
+#include "../src/analyze/timeline.h"
 #include "../src/read/reader.h"
 
 #define PROG(name) test_build_path("src/preload/prog_" name)
@@ -568,6 +571,245 @@ TEST_IMPL(preload_interposers_work_before_init) {
   struct evs e;
   load(path, &e);
   ASSERT_EQ(count(&e, CTRACE_EV_EXIT, 0, 0), 1);
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}
+
+/* A worker blocked on a condvar when main calls exit(): its PENDING says
+ * since when, on what, with its stack; the timeline, stats and the sync
+ * profile show it blocked from its wait to the end, not running. Another
+ * blocked in read() on a socket: a PENDING system call of class NET. */
+TEST_IMPL(preload_pending_condvar_at_exit) {
+  const char *path = test_path("pe.ctrace");
+  char *out;
+  const char *prog[] = {PROG("condvar_exit"), "300", NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  uint64_t cond = parse_ptr(out, "cond 0x");
+  const char *fdp = strstr(out, " fd ");
+  ASSERT(fdp);
+  int sock = atoi(fdp + 4);
+  struct evs e;
+  load(path, &e);
+  const ctrace_event *pd = NULL, *sl = NULL, *rd = NULL;
+  size_t npending = 0;
+  for (size_t i = 0; i < e.n; i++) {
+    if (e.ev[i].kind == CTRACE_EV_PENDING) {
+      npending++;
+      if (e.ev[i].f[0])
+        pd = &e.ev[i];
+      else
+        rd = &e.ev[i];
+    }
+    if (e.ev[i].kind == CTRACE_EV_WAIT && e.ev[i].f[0] == CTRACE_WAIT_SLEEP)
+      sl = &e.ev[i];
+  }
+  ASSERT_EQ(npending, 2); /* main is not blocked: it is exiting */
+  ASSERT(sl && pd && rd);
+  /* The reader: inside read() on a socket (a system call: no stack). */
+  ASSERT_EQ(rd->f[1], CTRACE_CALL_read);
+  ASSERT_EQ(rd->f[2], CTRACE_SC_NET);
+  ASSERT_EQ(rd->f[3], sock);
+  ASSERT_LE(rd->ticks - rd->f[4], sl->ticks - sl->f[2]);
+  ASSERT_EQ(pd->f[0], CTRACE_WAIT_COND);
+  ASSERT_EQ(pd->f[1], 0);
+  ASSERT_EQ(pd->f[2], 0);
+  ASSERT_UINT_EQ(pd->f[3], cond);
+  ASSERT_GT(pd->f[5], 0); /* the wait's stack */
+  ASSERT_NE(pd->tid, sl->tid);
+  /* Began before main's sleep did (main sleeps once the worker waits) and
+   * is stamped at the stop, after the sleep ended. */
+  ASSERT_LE(pd->ticks - pd->f[4], sl->ticks - sl->f[2]);
+  ASSERT_GE(pd->ticks, sl->ticks);
+  /* The worker's last event. */
+  for (size_t i = 0; i < e.n; i++)
+    if (e.ev[i].tid == pd->tid && e.ev[i].kind != CTRACE_EV_TRACER_TIME)
+      ASSERT(e.ev[i].ticks <= pd->ticks);
+  /* Timeline: blocked (sync) nearly all its life, running only briefly. */
+  struct ctrace_timeline *tl;
+  ASSERT_EQ(ctrace_timeline_build(e.r, NULL, NULL, &tl), 0);
+  int64_t wi = ctrace_timeline_thread(tl, pd->tid);
+  ASSERT_GE(wi, 0);
+  const struct ctrace_tl_thread *w = &tl->threads[wi];
+  int64_t life = w->last_ns - w->first_ns;
+  fprintf(stderr, "# worker: life %lld ns, sync %llu ns, running %llu ns\n", (long long)life,
+          (unsigned long long)w->state_ns[CTRACE_ST_SYNC],
+          (unsigned long long)w->state_ns[CTRACE_ST_RUNNING]);
+  ASSERT_GE(w->state_ns[CTRACE_ST_SYNC] * 100, (uint64_t)life * 95);
+  ASSERT_GE(w->state_ns[CTRACE_ST_SYNC], (uint64_t)(ns(&e, sl->ticks) - ns(&e, sl->ticks - sl->f[2])));
+  ctrace_timeline_free(tl);
+  unload(&e);
+  free(out);
+  /* The sync profile: the worker's wait, by its stack; stats count it. */
+  char *argv[] = {(char *)test_build_path("ctrace"), "profile", "--kind", "sync", (char *)path, NULL};
+  ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "worker");
+  free(out);
+  char *sargv[] = {(char *)test_build_path("ctrace"), "stats", "--json", (char *)path, NULL};
+  ASSERT_EQ(test_run(sargv, NULL, &out, NULL), 0);
+  const char *sync = strstr(out, "\"sync\":");
+  ASSERT(sync);
+  ASSERT_GE(atoi(sync + 7), 3); /* the ready wait, its wake, the pending wait */
+  const char *net = strstr(out, "\"net\":");
+  ASSERT(net);
+  ASSERT_GE(atoi(net + 6), 1); /* the pending read */
+  free(out);
+  return TEST_OK;
+}
+
+/* 2 and 4 threads on one mutex, short (20 us held, 5 us out) or long
+ * (50 us held, a sleep out) critical sections.
+ * Every WAKE names a thread that was blocked on that object at the edge's
+ * time and whose WAIT ends after it: the edge lies inside exactly one WAIT
+ * of the named thread (a thread's waits do not overlap), and no WAIT gets
+ * two edges, so there are never more edges than waits. */
+static void check_edges(int nthreads, const char *how, int min_waits) {
+  const char *path = test_path("we.ctrace");
+  char *out;
+  char n[16];
+  snprintf(n, sizeof n, "%d", nthreads);
+  const char *prog[] = {PROG("mutex_contend"), n, how[0] == 's' ? "3000" : "300", how, "20", "5",
+                        NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  uint64_t obj = parse_ptr(out, "mutex 0x");
+  struct evs e;
+  load(path, &e);
+  size_t waits = 0, wakes = 0;
+  uint8_t *used = calloc(e.n, 1);
+  ASSERT(used);
+  for (size_t i = 0; i < e.n; i++) {
+    const ctrace_event *k = &e.ev[i];
+    if (k->kind == CTRACE_EV_WAIT && k->f[0] == CTRACE_WAIT_MUTEX && k->f[1] == obj)
+      waits++;
+    if (k->kind != CTRACE_EV_WAKE)
+      continue;
+    wakes++;
+    ASSERT_UINT_EQ(k->f[1], obj);
+    ASSERT_EQ(k->f[2], CTRACE_WAIT_MUTEX);
+    ASSERT_NE(k->f[0], k->tid);
+    size_t match = 0, nmatch = 0;
+    for (size_t j = 0; j < e.n; j++) {
+      const ctrace_event *w = &e.ev[j];
+      if (w->kind == CTRACE_EV_WAIT && w->tid == k->f[0] && w->f[1] == obj &&
+          w->ticks - w->f[2] <= k->ticks && k->ticks <= w->ticks) {
+        match = j;
+        nmatch++;
+      }
+    }
+    if (nmatch != 1)
+      TEST_FAIL_("WAKE at %llu of tid %llu by %u: %zu waits of that thread contain it",
+                 (unsigned long long)k->ticks, (unsigned long long)k->f[0], k->tid, nmatch);
+    if (used[match])
+      TEST_FAIL_("two edges end the WAIT at %llu of tid %u", (unsigned long long)e.ev[match].ticks,
+                 e.ev[match].tid);
+    used[match] = 1;
+  }
+  fprintf(stderr, "# %d threads, %s sections: %zu waits, %zu wake-up edges\n", nthreads, how, waits,
+          wakes);
+  ASSERT_GE(waits, min_waits);
+  ASSERT_LE(wakes, waits);
+  ASSERT_GE(wakes * 2, waits); /* most waits end by a release that names them */
+  free(used);
+  unload(&e);
+  free(out);
+}
+
+TEST_IMPL(preload_wake_edges_pair_with_waits) {
+  check_edges(2, "short", 5); /* glibc's unfair mutex: few, long waits */
+  check_edges(4, "short", 5);
+  check_edges(4, "long", 50);
+  return TEST_OK;
+}
+
+/* read/write/readv/writev on a socket are network I/O (in the events,
+ * stats and the net profile); a file that reuses the socket's closed fd
+ * number is file I/O again. */
+TEST_IMPL(preload_socket_io_is_network) {
+  const char *path = test_path("sk.ctrace");
+  char *out;
+  const char *opts[] = {"--min-duration", "0", NULL};
+  const char *file = test_path("sk.out");
+  const char *prog[] = {PROG("sock_rw"), "50", file, NULL};
+  ASSERT_EQ(run(path, opts, prog, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "moved 100000");
+  free(out);
+  struct evs e;
+  load(path, &e);
+  size_t net = 0, file_writes = 0;
+  long bytes = 0;
+  for (size_t i = 0; i < e.n; i++) {
+    const ctrace_event *v = &e.ev[i];
+    if (v->kind != CTRACE_EV_SYSCALL)
+      continue;
+    uint64_t c = v->f[0];
+    if (c != CTRACE_CALL_read && c != CTRACE_CALL_write && c != CTRACE_CALL_readv &&
+        c != CTRACE_CALL_writev)
+      continue;
+    if (c == CTRACE_CALL_write && ctrace__unzigzag(v->f[3]) == 1000 && v->f[1] == CTRACE_SC_FILE) {
+      file_writes++;
+      continue;
+    }
+    if (v->f[2] <= 2)
+      continue; /* stdio */
+    ASSERT_EQ(v->f[1], CTRACE_SC_NET);
+    net++;
+    bytes += ctrace__unzigzag(v->f[3]);
+  }
+  fprintf(stderr, "# %zu socket calls, %ld bytes\n", net, bytes);
+  ASSERT_GE(net, 200); /* 50 rounds of write, read (at least one), writev, readv */
+  ASSERT_EQ(bytes, 200000);
+  ASSERT_EQ(file_writes, 1);
+  unload(&e);
+  char *argv[] = {(char *)test_build_path("ctrace"), "profile", "--kind", "net", (char *)path, NULL};
+  ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "main");
+  const char *p = strstr(out, "blocked in ");
+  ASSERT(p);
+  ASSERT_GE(atoi(p + 11), 200);
+  free(out);
+  char *sargv[] = {(char *)test_build_path("ctrace"), "stats", "--json", (char *)path, NULL};
+  ASSERT_EQ(test_run(sargv, NULL, &out, NULL), 0);
+  const char *n = strstr(out, "\"net\":");
+  ASSERT(n);
+  ASSERT_GE(atoi(n + 6), 200);
+  free(out);
+  return TEST_OK;
+}
+
+/* C11 thrd_join of a running thread is a JOIN wait; its result arrives. */
+TEST_IMPL(preload_c11_thrd_join_wait) {
+  const char *path = test_path("cj.ctrace");
+  char *out;
+  const char *prog[] = {PROG("c11_join"), NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  ASSERT_STR_EQ(out, "join 1 res 7\n");
+  struct evs e;
+  load(path, &e);
+  ASSERT_EQ(count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_JOIN), 1);
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}
+
+/* A waiter cancelled inside pthread_cond_wait leaves no registration: the
+ * next signal of that condvar names the thread that waits then. */
+TEST_IMPL(preload_cancelled_waiter_never_named) {
+  const char *path = test_path("cw.ctrace");
+  char *out;
+  const char *prog[] = {PROG("cancel_wait"), NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  long a = 0, b = 0;
+  ASSERT_EQ(sscanf(out, "a %ld b %ld", &a, &b), 2);
+  uint64_t cond = parse_ptr(out, "cond 0x");
+  struct evs e;
+  load(path, &e);
+  size_t wakes = 0;
+  for (size_t i = 0; i < e.n; i++)
+    if (e.ev[i].kind == CTRACE_EV_WAKE && e.ev[i].f[1] == cond) {
+      ASSERT_EQ(e.ev[i].f[0], b);
+      wakes++;
+    }
+  ASSERT_EQ(wakes, 1);
   unload(&e);
   free(out);
   return TEST_OK;

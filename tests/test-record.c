@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/time.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -182,12 +184,15 @@ TEST_IMPL(record_stress_threads_every_event_once_in_order) {
 struct slow_reader {
   int fd;
   const char *path;
-  int delay_ms;
+  sem_t go; /* posted once every event was recorded */
 };
 
 static void *drain_pipe(void *arg) {
   struct slow_reader *s = arg;
-  sleep_ms(s->delay_ms); /* the writer blocks meanwhile: buffers run out */
+  /* the writer blocks on the full pipe meanwhile: buffers run out, however
+   * slow recording is (sanitizers) */
+  while (sem_wait(&s->go) != 0) {
+  }
   FILE *f = fopen(s->path, "wb");
   char buf[65536];
   ssize_t n;
@@ -204,13 +209,15 @@ TEST_IMPL(record_drops_are_counted_exactly) {
   setenv("CTRACE_MEMORY_MB", "1", 1);
   int p[2];
   ASSERT_EQ(pipe(p), 0);
-  struct slow_reader s = {p[0], test_path("drops.ctrace"), 300};
+  struct slow_reader s = {.fd = p[0], .path = test_path("drops.ctrace")};
+  sem_init(&s.go, 0, 0);
   pthread_t rd;
   pthread_create(&rd, NULL, drain_pipe, &s);
   ASSERT_EQ(ctrace_start_fd(p[1]), 0);
   const long n = 400000;
   for (long i = 0; i < n; i++)
     ctrace_counter("seq", i);
+  sem_post(&s.go);
   ASSERT_EQ(ctrace_stop(), 0);
   close(p[1]);
   pthread_join(rd, NULL);
@@ -345,6 +352,155 @@ TEST_IMPL(record_task_crosses_threads) {
   ASSERT(saw_log && saw_remote_region && saw_end);
   ctrace_merge_free(m);
   ctrace_reader_close(r);
+  return 0;
+}
+
+/* ctrace_task_end restores the task that was current before the ended one
+ * (ctrace.h), also across adoption and out-of-order ends; never one that
+ * has ended. Regions attach to the restored task. */
+TEST_IMPL(record_task_end_restores_previous) {
+  ASSERT_EQ(ctrace_start_path(test_path("tr.ctrace")), 0);
+  ctrace_task_t a = ctrace_task_begin(CTRACE_TASK_NONE, "a");
+  ctrace_task_t b = ctrace_task_begin(CTRACE_TASK_CURRENT, "b");
+  ASSERT_EQ(ctrace_task_current(), b);
+  ctrace_task_end(b);
+  ASSERT_EQ(ctrace_task_current(), a);
+  ctrace_region_begin("in-a");
+  ctrace_region_end();
+  ctrace_task_end(CTRACE_TASK_CURRENT);
+  ASSERT_EQ(ctrace_task_current(), CTRACE_TASK_NONE);
+  /* out of order: ending a task that is not current keeps the current one,
+   * and the current one's end then skips the ended task */
+  ctrace_task_t c = ctrace_task_begin(0, "c");
+  ctrace_task_t d = ctrace_task_begin(c, "d");
+  ctrace_task_end(c);
+  ASSERT_EQ(ctrace_task_current(), d);
+  ctrace_task_end(d);
+  ASSERT_EQ(ctrace_task_current(), CTRACE_TASK_NONE);
+  /* adopted with set_current: its end brings back what was current */
+  ctrace_task_t e = ctrace_task_begin(0, "e");
+  ASSERT_EQ(ctrace_task_set_current(12345), e);
+  ctrace_task_end(12345);
+  ASSERT_EQ(ctrace_task_current(), e);
+  ctrace_task_end(e);
+  /* deep nesting past what is kept: the innermost still restore exactly */
+  ctrace_task_t deep[20];
+  for (int i = 0; i < 20; i++)
+    deep[i] = ctrace_task_begin(CTRACE_TASK_CURRENT, "deep");
+  for (int i = 19; i >= 14; i--) {
+    ctrace_task_end(deep[i]);
+    ASSERT_EQ(ctrace_task_current(), deep[i - 1]);
+  }
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r = open_trace(test_path("tr.ctrace"));
+  ctrace_cursor cur;
+  ctrace_event ev;
+  int regions = 0;
+  ctrace_cursor_init(&cur, r, 0);
+  while (ctrace_cursor_next(&cur, &ev))
+    if (ev.kind == CTRACE_EV_REGION_BEGIN) {
+      ASSERT_EQ(ev.f[0], a);
+      regions++;
+    }
+  ASSERT_EQ(regions, 1);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* Threads that ended their recording with ctrace_thread_end() keep their
+ * own current task: one thread's task never shows in another. */
+static pthread_barrier_t ended_bar;
+static void *ended_thread(void *arg) {
+  ctrace_task_t mine = (ctrace_task_t)(uintptr_t)arg;
+  ctrace_region_begin("before-end"); /* registers the thread */
+  ctrace_region_end();
+  ctrace_thread_end();
+  pthread_barrier_wait(&ended_bar);
+  ctrace_task_set_current(mine);
+  pthread_barrier_wait(&ended_bar); /* both have set theirs */
+  ASSERT_EQ(ctrace_task_current(), mine);
+  pthread_barrier_wait(&ended_bar);
+  return NULL;
+}
+
+TEST_IMPL(record_thread_end_task_not_shared) {
+  ASSERT_EQ(ctrace_start_path(test_path("te.ctrace")), 0);
+  pthread_barrier_init(&ended_bar, NULL, 2);
+  pthread_t a, b;
+  pthread_create(&a, NULL, ended_thread, (void *)(uintptr_t)111);
+  pthread_create(&b, NULL, ended_thread, (void *)(uintptr_t)222);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  ASSERT_EQ(ctrace_task_current(), CTRACE_TASK_NONE); /* nor in this thread */
+  ASSERT_EQ(ctrace_stop(), 0);
+  pthread_barrier_destroy(&ended_bar);
+  return 0;
+}
+
+/* Stop and restart while 4 threads record (run under TSan by run-all.sh):
+ * each trace is complete, and each thread's counter values in it are
+ * consecutive (or a DROPPED event says why not). */
+#define SR_THREADS 4
+static _Atomic int sr_run = 1;
+static _Atomic uint64_t sr_done[SR_THREADS];
+static void *sr_thread(void *arg) {
+  int k = (int)(uintptr_t)arg;
+  for (int64_t i = 0; atomic_load(&sr_run); i++) {
+    ctrace_counter("sr", i);
+    if ((i & 63) == 0) {
+      ctrace_region_begin("sr.region");
+      ctrace_region_end();
+    }
+    atomic_fetch_add(&sr_done[k], 1);
+  }
+  return NULL;
+}
+
+TEST_IMPL(record_stop_restart_while_threads_record) {
+  pthread_t th[SR_THREADS];
+  for (int k = 0; k < SR_THREADS; k++)
+    pthread_create(&th[k], NULL, sr_thread, (void *)(uintptr_t)k);
+  for (int round = 0; round < 12; round++) {
+    char name[32];
+    snprintf(name, sizeof name, "sr%d.ctrace", round);
+    ASSERT_EQ(ctrace_start_path(test_path(name)), 0);
+    /* stop once every thread recorded some events in this trace */
+    uint64_t base[SR_THREADS];
+    for (int k = 0; k < SR_THREADS; k++)
+      base[k] = atomic_load(&sr_done[k]);
+    for (int k = 0; k < SR_THREADS; k++)
+      while (atomic_load(&sr_done[k]) < base[k] + 2000)
+        sleep_ms(1); /* polling, not ordering: leave the CPUs to them */
+    ASSERT_EQ(ctrace_stop(), 0);
+    ctrace_reader *r = open_trace(test_path(name));
+    ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+    int busy_threads = 0;
+    for (uint32_t i = 0; i < ctrace_reader_nthreads(r); i++) {
+      ctrace_cursor cur;
+      ctrace_event ev;
+      ctrace_cursor_init(&cur, r, i);
+      int64_t last = -1;
+      uint64_t n = 0;
+      while (ctrace_cursor_next(&cur, &ev)) {
+        if (ev.kind == CTRACE_EV_DROPPED)
+          last = -1;
+        if (ev.kind != CTRACE_EV_COUNTER)
+          continue;
+        int64_t v = ctrace__unzigzag(ev.f[1]);
+        if (last >= 0 && v != last + 1)
+          TEST_FAIL_("trace %d thread %u: counter %lld after %lld", round, i, (long long)v,
+                     (long long)last);
+        last = v;
+        n++;
+      }
+      busy_threads += n > 0;
+    }
+    ASSERT_EQ(busy_threads, SR_THREADS);
+    ctrace_reader_close(r);
+  }
+  atomic_store(&sr_run, 0);
+  for (int k = 0; k < SR_THREADS; k++)
+    pthread_join(th[k], NULL);
   return 0;
 }
 

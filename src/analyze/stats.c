@@ -103,9 +103,20 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
       case CTRACE_EV_WAKE:
         st->sync_events++;
         break;
-      case CTRACE_EV_SYSCALL: {
-        unsigned state = ctrace_state_of_syscall(CTRACE_EV(syscall, &ev).class);
-        if (state == CTRACE_ST_NET)
+      case CTRACE_EV_SYSCALL:
+      case CTRACE_EV_PENDING: { /* PENDING: a call still blocked at the end */
+        unsigned state;
+        if (ev.kind == CTRACE_EV_SYSCALL) {
+          state = ctrace_state_of_syscall(CTRACE_EV(syscall, &ev).class);
+        } else {
+          struct ctrace_ev_pending p = CTRACE_EV(pending, &ev);
+          state = p.reason ? ctrace_state_of_wait(p.reason) : ctrace_state_of_syscall(p.class);
+        }
+        if (state == CTRACE_ST_SYNC)
+          st->sync_events++;
+        else if (state == CTRACE_ST_SLEEP)
+          st->sleep_events++;
+        else if (state == CTRACE_ST_NET)
           st->net_events++;
         else if (state == CTRACE_ST_POLL)
           st->poll_events++;

@@ -142,7 +142,8 @@ static void print_fields(struct dump *d, const ctrace_event *ev, uint64_t *stack
     else if (is(name, nl, "reason"))
       fputs(ctrace__wait_reason_name(v), d->out);
     else if (is(name, nl, "call"))
-      fputs(ev->kind == CTRACE_EV_SOCKADDR || ev->kind == CTRACE_EV_SYSCALL
+      fputs(ev->kind == CTRACE_EV_SOCKADDR || ev->kind == CTRACE_EV_SYSCALL ||
+                    ev->kind == CTRACE_EV_PENDING
                 ? ctrace__syscall_name(v)
                 : "?",
             d->out);

@@ -7,7 +7,7 @@
  * SYSCALL events under the minimum-duration rule; a connection (connect,
  * accept) always records the peer address as a SOCKADDR event, because a
  * fast connect is still the answer to "who did this talk to".
- * Not here: read/write on sockets (io.c records them as file calls).
+ * Not here: read/write on sockets (io.c records them as NET by the fd).
  */
 #include "preload.h"
 
@@ -78,8 +78,11 @@ PL_EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al) {
   if (PL_PASS(PL_NET))
     return PL_REAL(connect)(fd, a, al);
   uint64_t t0 = ctrace__now();
+  struct ctrace__pl_call c;
+  ctrace__pl_call_sys(&c, CTRACE_CALL_connect, CTRACE_SC_NET, fd, t0);
   int r = PL_REAL(connect)(fd, a, al);
   uint64_t t1 = ctrace__now();
+  ctrace__pl_call_end(&c);
   int e = errno;
   if (r == 0 || e == EINPROGRESS)
     ctrace__pl_sockaddr(fd, CTRACE_CALL_connect, a, al);
@@ -95,11 +98,15 @@ PL_EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al) {
 static int accept_common(int fd, struct sockaddr *a, socklen_t *al, int flags, int four,
                          void *fp) {
   uint64_t t0 = ctrace__now();
+  uint8_t call = four ? CTRACE_CALL_accept4 : CTRACE_CALL_accept;
+  struct ctrace__pl_call c;
+  ctrace__pl_call_sys(&c, call, CTRACE_SC_NET, fd, t0);
   int r = four ? PL_REAL(accept4)(fd, a, al, flags) : PL_REAL(accept)(fd, a, al);
   uint64_t t1 = ctrace__now();
+  ctrace__pl_call_end(&c);
   int e = errno;
-  uint8_t call = four ? CTRACE_CALL_accept4 : CTRACE_CALL_accept;
   if (r >= 0) {
+    ctrace__pl_fd_set(r, CTRACE_SC_NET);
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (a && al && *al <= sizeof ss)

@@ -17,7 +17,6 @@ PL_REAL_FUNCS(PL_DEFINE_REAL)
 #undef PL_DEFINE_REAL
 
 struct ctrace__pl_config ctrace__pl;
-struct ctrace__pl_waiter ctrace__pl_waiters[PL_WAITER_SLOTS];
 
 struct real_entry {
   const char *name, *version;
@@ -142,34 +141,6 @@ void ctrace__pl_wait(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1, 
     p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
     p = ctrace__put_uvarint(p, st);
     finish(t, p, t1);
-  }
-  errno = saved;
-}
-
-void ctrace__pl_waiter_mark(struct ctrace__pl_waiter *s, const void *obj) {
-  atomic_store_explicit(&s->obj, (uintptr_t)obj, memory_order_relaxed);
-  atomic_store_explicit(&s->tid, ctrace__gettid(), memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->n, 1, memory_order_seq_cst);
-}
-
-void ctrace__pl_wake_check(struct ctrace__pl_waiter *s, const void *obj, uint8_t reason,
-                           void *fp) {
-  if (atomic_load_explicit(&s->obj, memory_order_relaxed) != (uintptr_t)obj)
-    return;
-  uint32_t target = atomic_load_explicit(&s->tid, memory_order_relaxed);
-  if (target == ctrace__gettid())
-    return;
-  int saved = errno;
-  uint64_t t0 = ctrace__now();
-  struct ctrace__thread *t = ctrace__enter();
-  if (t) {
-    uint32_t st = ctrace__pl_stack(t, fp);
-    uint8_t *p = ctrace__ev(t, CTRACE_EV_WAKE, t0);
-    p = ctrace__put_uvarint(p, target);
-    p = ctrace__put_uvarint(p, (uintptr_t)obj);
-    p = ctrace__put_uvarint(p, reason);
-    p = ctrace__put_uvarint(p, st);
-    finish(t, p, t0);
   }
   errno = saved;
 }

@@ -3,7 +3,8 @@
  * real functions (found with dlsym/dlvsym in the constructor), the one shape
  * every interposer has, the run-time configuration (families, minimum
  * duration), the waiter table behind wake-up edges, and the helpers that
- * write WAIT / WAKE / SYSCALL events.
+ * write WAIT / WAKE / SYSCALL events, the blocking-call state behind PENDING,
+ * and the fd classes (socket or file).
  *
  * Not here: the recorder itself (src/record/), which this library links in
  * whole and whose public API it exports, so that a traced program that also
@@ -64,6 +65,10 @@
   X(pthread_barrier_wait, NULL) X(pthread_join, NULL) X(pthread_tryjoin_np, NULL) \
   X(mtx_lock, NULL) X(mtx_trylock, NULL) X(mtx_timedlock, NULL) X(mtx_unlock, NULL) \
   X(cnd_wait, NULL) X(cnd_timedwait, NULL) X(cnd_signal, NULL) X(cnd_broadcast, NULL) \
+  X(pthread_cond_clockwait, NULL) X(sem_clockwait, NULL)                       \
+  X(pthread_mutex_clocklock, NULL) X(pthread_rwlock_clockrdlock, NULL)         \
+  X(pthread_rwlock_clockwrlock, NULL) X(pthread_timedjoin_np, NULL)            \
+  X(pthread_clockjoin_np, NULL) X(thrd_join, NULL)                             \
   /* threads */                                                                \
   X(pthread_create, NULL) X(pthread_setname_np, NULL) X(prctl, NULL)           \
   /* sleep */                                                                  \
@@ -132,80 +137,167 @@ void ctrace__pl_configure(void);
 /* Straight through when the tracer itself runs or the family is off. */
 #define PL_PASS(fam) (CTRACE__UNLIKELY(ctrace__guard) || !(ctrace__pl.families & (fam)))
 
-/* ---- waiter table: who waits on what, for wake-up edges ---- */
+/* ---- waiter registry: who is blocked on what, for wake-up edges (sync.c) ---- */
 /*
- * A thread about to block on object o marks slot_for(o): object, its tid, and
- * a count of waiters. A releaser (unlock, signal, post) looks at the slot of
- * its object after the real call: a non-zero count there means a waiter left
- * its mark, and only then is a WAKE recorded. The uncontended path pays one
- * hash and one load of a slot nobody writes. Two objects sharing a slot can
- * lose an edge (the later mark wins); with several waiters the WAKE names the
- * latest one to block, which glibc may not be the one it wakes.
+ * A thread about to block on object o registers in an entry of o's window
+ * of the registry (who: its tid and a ticket, then o) and counts itself in
+ * o's bucket; it unregisters as soon as the real call returns. A releaser
+ * (unlock, signal, post) that sees a non-zero count in its object's bucket
+ * just before its real release claims registered waiters of that object:
+ * one compare-and-swap marks an entry claimed, so each registration is
+ * claimed by at most one release, and only while its thread is still
+ * blocked. It then records one WAKE per claimed waiter, stamped with the
+ * time read before the claim: every edge names a thread that was blocked
+ * on the object at that time and whose WAIT ends later, and there are
+ * never more edges than waits. Which waiter: the oldest registration (the
+ * kernel queues futex waiters in order) for a mutex, a signal or a post;
+ * every waiter for a broadcast; for an rwlock the oldest, and with a
+ * reader every other reader. The uncontended release pays a hash and two
+ * loads of a counter nobody writes; a full window loses the edge, never
+ * invents one.
  */
-#define PL_WAITER_SLOTS 4096
-struct ctrace__pl_waiter {
-  _Atomic uintptr_t obj;
-  _Atomic uint32_t tid;
-  _Atomic uint32_t n;
-};
-extern struct ctrace__pl_waiter ctrace__pl_waiters[PL_WAITER_SLOTS];
+#define PL_WAIT_BUCKETS 4096
+#define PL_WAIT_ENTRIES 8192
+#define PL_WAIT_WINDOW 16
+#define PL_WAKE_MAX PL_WAIT_WINDOW
+extern _Atomic uint32_t ctrace__pl_nwait[PL_WAIT_BUCKETS];
 
-static inline struct ctrace__pl_waiter *ctrace__pl_slot(const void *o) {
+static inline uint32_t ctrace__pl_bucket(const void *o) {
   uintptr_t a = (uintptr_t)o;
   a ^= a >> 12;
-  return &ctrace__pl_waiters[(a >> 3) & (PL_WAITER_SLOTS - 1)];
+  return (uint32_t)(a >> 3) & (PL_WAIT_BUCKETS - 1);
+}
+
+/* A registration: the entry (NULL when the window was full) and its token. */
+struct ctrace__pl_reg {
+  void *entry;
+  uint64_t who;
+  uint32_t bucket;
+};
+void ctrace__pl_register(struct ctrace__pl_reg *g, const void *obj, uint8_t reason);
+/* 1 when a release claimed the registration. */
+int ctrace__pl_unregister(struct ctrace__pl_reg *g);
+
+enum { PL_CLAIM_ONE, PL_CLAIM_ALL, PL_CLAIM_RWLOCK };
+struct ctrace__pl_claim {
+  uint64_t t; /* ticks read before the first claim */
+  unsigned n;
+  uint32_t tid[PL_WAKE_MAX];
+  uint8_t reason[PL_WAKE_MAX];
+};
+void ctrace__pl_claim(struct ctrace__pl_claim *c, uint32_t bucket, const void *obj, int mode);
+/* One WAKE per claimed waiter, with the releaser's stack from fp. */
+void ctrace__pl_wakes(const struct ctrace__pl_claim *c, const void *obj, void *fp);
+
+/* ---- the blocking call a thread is inside (PENDING at stop) ---- */
+struct ctrace__pl_call {
+  struct ctrace__thread *t; /* NULL: nothing set */
+  struct ctrace__pending saved;
+};
+/* Before a wait on obj (reason): captures the stack (from fp) now, since a
+ * stop cannot walk a blocked thread's stack. */
+void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void *obj, uint64_t t0,
+                          void *fp);
+/* Before a system call: no stack (too dear for every read and write); a
+ * BYFD class not yet cached is decided at stop (ctrace__pending_fd_class). */
+static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd,
+                                       uint64_t t0);
+static inline void ctrace__pl_call_end(struct ctrace__pl_call *c) {
+  if (c->t)
+    ctrace__pending_restore(c->t, &c->saved);
+}
+
+/* ---- socket or file: a call's class decided from its fd (io.c) ---- */
+/*
+ * Calls that move data on any fd (read, write, readv, sendfile...) are
+ * declared with class BYFD: NET when the fd is a socket, else FILE. The
+ * answer is cached per fd (fds below PL_FD_CACHE) and looked up only when
+ * the call is recorded; a miss costs one fstat. close, close_range,
+ * closefrom (and dup2/dup3, whose target changes) forget the fd.
+ */
+#define CTRACE_SC_BYFD 0
+#define PL_FD_CACHE 65536
+extern _Atomic uint8_t ctrace__pl_fd_kind[PL_FD_CACHE];
+uint8_t ctrace__pl_fd_class(int fd);
+/* The cached class, CTRACE_SC_BYFD (0) when unknown. */
+static inline uint8_t ctrace__pl_fd_cached(int fd) {
+  return (unsigned)fd < PL_FD_CACHE
+             ? atomic_load_explicit(&ctrace__pl_fd_kind[fd], memory_order_relaxed)
+             : CTRACE_SC_BYFD;
+}
+static inline void ctrace__pl_fd_set(int fd, uint8_t cls) {
+  if ((unsigned)fd < PL_FD_CACHE)
+    atomic_store_explicit(&ctrace__pl_fd_kind[fd], cls, memory_order_relaxed);
+}
+static inline void ctrace__pl_fd_forget(int fd) {
+  ctrace__pl_fd_set(fd, 0);
+}
+void ctrace__pl_fd_forget_range(unsigned first, unsigned last);
+
+static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd,
+                                       uint64_t t0) {
+  struct ctrace__thread *t = ctrace__tls;
+  c->t = NULL;
+  if (CTRACE__UNLIKELY(!t || !t->registered))
+    return;
+  struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uint32_t)fd, .call = call,
+                              .cls = cls == CTRACE_SC_BYFD ? ctrace__pl_fd_cached(fd) : cls};
+  ctrace__pending_set(t, &n, &c->saved);
+  c->t = t;
 }
 
 /* ---- recording helpers (preload.c) ---- */
 /* fp: the interposer's __builtin_frame_address(0), so that stacks start at
  * the program's call and never show the tracer's own frames. */
 void ctrace__pl_wait(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1, void *fp);
-void ctrace__pl_wake_check(struct ctrace__pl_waiter *s, const void *obj, uint8_t reason, void *fp);
 void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint64_t t0,
                         uint64_t t1, void *fp);
 void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, socklen_t len);
 uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
-/* The mark a waiter leaves before blocking; undone by waiter_done. */
-void ctrace__pl_waiter_mark(struct ctrace__pl_waiter *s, const void *obj);
-static inline void ctrace__pl_waiter_done(struct ctrace__pl_waiter *s) {
-  atomic_fetch_sub_explicit(&s->n, 1, memory_order_relaxed);
-}
-
 /*
- * RELEASE shape's check, around the real release of obj: a WAKE when a
- * waiter's mark is seen just before the release or just after it. Before:
- * the waiter may wake and clear its mark while the releaser is still in the
- * futex-wake system call, so an after-only look misses most edges. After:
- * a waiter that marked between the two looks. The loads are of one slot
- * that only waiters write; the uncontended path pays a hash and two loads.
+ * RELEASE shape: claims the object's registered waiters just before the
+ * real release (a waiter may otherwise wake and leave before the releaser
+ * looks), then releases, then records the WAKEs. MODE: PL_CLAIM_*.
  */
-#define PL_RELEASE_SHAPE(name, reason, obj, PARAMS, ARGS)                       \
+#define PL_RELEASE_SHAPE(name, obj, mode, PARAMS, ARGS)                         \
   PL_EXPORT int name PARAMS {                                                  \
-    struct ctrace__pl_waiter *s_ = ctrace__pl_slot(obj);                       \
-    uint32_t pre_ = atomic_load_explicit(&s_->n, memory_order_relaxed);        \
-    int r = PL_REAL(name) ARGS;                                                \
-    if (CTRACE__UNLIKELY((pre_ | atomic_load_explicit(&s_->n, memory_order_relaxed)) != 0) && \
+    uint32_t b_ = ctrace__pl_bucket(obj);                                      \
+    struct ctrace__pl_claim c_;                                                \
+    c_.n = 0;                                                                  \
+    if (CTRACE__UNLIKELY(atomic_load_explicit(&ctrace__pl_nwait[b_], memory_order_relaxed) != 0) && \
         !PL_PASS(PL_SYNC))                                                     \
-      ctrace__pl_wake_check(s_, (obj), (reason), __builtin_frame_address(0)); \
+      ctrace__pl_claim(&c_, b_, (obj), (mode));                                \
+    int r = PL_REAL(name) ARGS;                                                \
+    if (CTRACE__UNLIKELY(c_.n != 0))                                           \
+      ctrace__pl_wakes(&c_, (obj), __builtin_frame_address(0));                \
     return r;                                                                  \
   }
 
 /*
  * SYSCALL shape: one event after the call returns, with its start and
  * duration, only when it lasted at least ctrace__pl.min_ticks. Below that
- * the cost is two time-stamp reads and a compare. FD: the fd field; the
- * result field is the return value, or -errno when it failed.
+ * the cost is two time-stamp reads, the blocking-call state (a few stores
+ * to the thread's own state) and a compare. FD: the fd field; the result
+ * field is the return value, or -errno when it failed. cls BYFD: decided
+ * from FD when recorded.
  */
 #define PL_SYS_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS)     \
   PL_EXPORT ret name PARAMS {                                                  \
     if (PL_PASS(fam))                                                          \
       return PL_REAL(realname) ARGS;                                           \
+    ret r = (ret)-1; /* an FD of r means "not known yet" before the call */    \
     uint64_t t0_ = ctrace__now();                                              \
-    ret r = PL_REAL(realname) ARGS;                                            \
+    struct ctrace__pl_call c_;                                                 \
+    ctrace__pl_call_sys(&c_, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), t0_); \
+    r = PL_REAL(realname) ARGS;                                                \
     uint64_t t1_ = ctrace__now();                                              \
+    ctrace__pl_call_end(&c_);                                                  \
     if (CTRACE__UNLIKELY(t1_ - t0_ >= ctrace__pl.min_ticks)) {                 \
       int e_ = errno;                                                          \
-      ctrace__pl_syscall(CTRACE_CALL_##call, CTRACE_SC_##cls, (FD),            \
+      uint8_t cls_ = CTRACE_SC_##cls;                                          \
+      if (cls_ == CTRACE_SC_BYFD)                                              \
+        cls_ = ctrace__pl_fd_class((int)(FD));                                 \
+      ctrace__pl_syscall(CTRACE_CALL_##call, cls_, (FD),                       \
                          r < 0 ? -(int64_t)e_ : (int64_t)r, t0_, t1_,          \
                          __builtin_frame_address(0));                          \
       errno = e_;                                                              \

@@ -1,21 +1,197 @@
 /*
  * sync.c - interposers for blocking synchronisation: pthread mutexes,
- * rwlocks, condition variables, barriers, joins, POSIX semaphores and the C11
+ * rwlocks, condition variables, barriers, joins, POSIX semaphores, the
+ * timed and clock variants of each (*timed*, *clock*: what C++'s
+ * condition_variable::wait_for and CPython's timed locks call), and the C11
  * mtx_* / cnd_* calls (glibc's C11 functions reach the pthread code without
- * the PLT, so they are interposed themselves).
+ * the PLT, so they are interposed themselves); the waiter registry behind
+ * wake-up edges (see preload.h).
  *
  * Three shapes, each written once:
- *   LOCK    try first; only when the object is busy mark the waiter slot, try
- *           once more (the holder may have released meanwhile), then block in
- *           the real call and record one WAIT with the blocked time.
- *   BLOCK   always blocks (cond waits, barriers): mark, call, record WAIT.
- *   RELEASE call the real release, then look at the object's waiter slot: a
- *           mark there means a thread waits, so record a WAKE naming it.
+ *   LOCK    try first; only when the object is busy register as its waiter,
+ *           try once more (the holder may have released meanwhile), then
+ *           block in the real call and record one WAIT with the blocked
+ *           time (also after a successful retry when a release claimed the
+ *           registration, so that its WAKE pairs with a WAIT).
+ *   BLOCK   always blocks (cond waits, barriers): register, call, WAIT.
+ *   RELEASE claim waiters, release, record a WAKE per claimed waiter.
+ * While blocked, the thread's blocking-call state says so (PENDING at stop).
  * Not here: what the events look like (preload.c), sleeping (sleep.c).
  */
 #include "preload.h"
 
 #define FP __builtin_frame_address(0)
+
+/* ---- the waiter registry ---- */
+
+_Atomic uint32_t ctrace__pl_nwait[PL_WAIT_BUCKETS];
+
+/* who: tid << 32 | ticket (31 bits) | CLAIMED; 0 when the entry is free.
+ * obj is set after who is taken and cleared before who is freed, so a
+ * claimer that reads who and then obj sees the object of that very
+ * registration, or 0. */
+struct wentry {
+  _Atomic uint64_t who;
+  _Atomic uintptr_t obj;
+  _Atomic uint32_t reason;
+};
+#define CLAIMED ((uint64_t)1 << 31)
+#define TICKET_MASK (CLAIMED - 1)
+static struct wentry entries[PL_WAIT_ENTRIES];
+static _Atomic uint32_t next_ticket;
+
+static inline struct wentry *window_entry(uint32_t bucket, unsigned i) {
+  return &entries[(bucket * (PL_WAIT_ENTRIES / PL_WAIT_BUCKETS) + i) & (PL_WAIT_ENTRIES - 1)];
+}
+
+void ctrace__pl_register(struct ctrace__pl_reg *g, const void *obj, uint8_t reason) {
+  g->bucket = ctrace__pl_bucket(obj);
+  g->entry = NULL;
+  atomic_fetch_add_explicit(&ctrace__pl_nwait[g->bucket], 1, memory_order_seq_cst);
+  uint32_t ticket = atomic_fetch_add_explicit(&next_ticket, 1, memory_order_relaxed);
+  uint64_t who = (uint64_t)ctrace__gettid() << 32 | (ticket & TICKET_MASK);
+  for (unsigned i = 0; i < PL_WAIT_WINDOW; i++) {
+    struct wentry *e = window_entry(g->bucket, i);
+    uint64_t free_ = 0;
+    if (atomic_load_explicit(&e->who, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_strong_explicit(&e->who, &free_, who, memory_order_acq_rel,
+                                                memory_order_relaxed)) {
+      atomic_store_explicit(&e->reason, reason, memory_order_relaxed);
+      atomic_store_explicit(&e->obj, (uintptr_t)obj, memory_order_release);
+      g->entry = e;
+      g->who = who;
+      return;
+    }
+  }
+  /* window full: this wait gets no edge */
+}
+
+int ctrace__pl_unregister(struct ctrace__pl_reg *g) {
+  int claimed = 0;
+  struct wentry *e = g->entry;
+  if (e) {
+    atomic_store_explicit(&e->obj, 0, memory_order_relaxed);
+    uint64_t w = g->who;
+    if (!atomic_compare_exchange_strong_explicit(&e->who, &w, 0, memory_order_acq_rel,
+                                                 memory_order_relaxed)) {
+      claimed = 1; /* w is g->who | CLAIMED: free the entry ourselves */
+      atomic_store_explicit(&e->who, 0, memory_order_release);
+    }
+  }
+  atomic_fetch_sub_explicit(&ctrace__pl_nwait[g->bucket], 1, memory_order_relaxed);
+  return claimed;
+}
+
+/* Claims entry e registered as w; 1 when this release won it. */
+static int claim_one(struct ctrace__pl_claim *c, struct wentry *e, uint64_t w) {
+  if (c->n >= PL_WAKE_MAX)
+    return 0;
+  uint8_t reason = (uint8_t)atomic_load_explicit(&e->reason, memory_order_relaxed);
+  if (!atomic_compare_exchange_strong_explicit(&e->who, &w, w | CLAIMED, memory_order_acq_rel,
+                                               memory_order_relaxed))
+    return 0;
+  c->tid[c->n] = (uint32_t)(w >> 32);
+  c->reason[c->n] = reason;
+  c->n++;
+  return 1;
+}
+
+/* Is a ticket older than b (31-bit sequence arithmetic)? */
+static inline int older(uint64_t a, uint64_t b) {
+  return ((a - b) & TICKET_MASK) > (TICKET_MASK >> 1);
+}
+
+void ctrace__pl_claim(struct ctrace__pl_claim *c, uint32_t bucket, const void *obj, int mode) {
+  uint32_t self = ctrace__gettid();
+  /* Read before any claim: the waiter unregisters after a claim and reads
+   * its end time after that, so the edge always precedes the wait's end. */
+  c->t = ctrace__now();
+  c->n = 0;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    struct wentry *best = NULL;
+    uint64_t bw = 0;
+    for (unsigned i = 0; i < PL_WAIT_WINDOW; i++) {
+      struct wentry *e = window_entry(bucket, i);
+      uint64_t w = atomic_load_explicit(&e->who, memory_order_acquire);
+      if (!w || (w & CLAIMED) || (uint32_t)(w >> 32) == self)
+        continue;
+      if (atomic_load_explicit(&e->obj, memory_order_acquire) != (uintptr_t)obj)
+        continue;
+      if (mode == PL_CLAIM_ALL)
+        claim_one(c, e, w);
+      else if (!best || older(w, bw)) {
+        best = e;
+        bw = w;
+      }
+    }
+    if (mode == PL_CLAIM_ALL || !best)
+      return;
+    if (claim_one(c, best, bw)) {
+      if (mode == PL_CLAIM_RWLOCK && c->reason[0] == CTRACE_WAIT_RWLOCK_READ)
+        for (unsigned i = 0; i < PL_WAIT_WINDOW; i++) {
+          struct wentry *e = window_entry(bucket, i);
+          uint64_t w = atomic_load_explicit(&e->who, memory_order_acquire);
+          if (w && !(w & CLAIMED) && (uint32_t)(w >> 32) != self &&
+              atomic_load_explicit(&e->obj, memory_order_acquire) == (uintptr_t)obj &&
+              atomic_load_explicit(&e->reason, memory_order_relaxed) == CTRACE_WAIT_RWLOCK_READ)
+            claim_one(c, e, w);
+        }
+      return;
+    }
+    /* lost a race with the waiter leaving or another releaser: look again */
+  }
+}
+
+void ctrace__pl_wakes(const struct ctrace__pl_claim *c, const void *obj, void *fp) {
+  int saved = errno;
+  uint32_t st = 0;
+  for (unsigned i = 0; i < c->n; i++) {
+    struct ctrace__thread *t = ctrace__enter();
+    if (!t)
+      break;
+    if (i == 0)
+      st = ctrace__pl_stack(t, fp);
+    uint8_t *p = ctrace__ev(t, CTRACE_EV_WAKE, c->t);
+    p = ctrace__put_uvarint(p, c->tid[i]);
+    p = ctrace__put_uvarint(p, (uintptr_t)obj);
+    p = ctrace__put_uvarint(p, c->reason[i]);
+    p = ctrace__put_uvarint(p, st);
+    ctrace__leave(t, p);
+  }
+  errno = saved;
+}
+
+/* ---- the blocking-call state ---- */
+
+void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void *obj, uint64_t t0,
+                          void *fp) {
+  c->t = NULL;
+  int saved = errno;
+  struct ctrace__thread *t = ctrace__enter();
+  if (t) {
+    struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uintptr_t)obj,
+                                .stack = ctrace__pl_stack(t, fp), .session = t->session,
+                                .reason = reason};
+    ctrace__leave_empty(t);
+    ctrace__pending_set(t, &n, &c->saved);
+    c->t = t;
+  }
+  errno = saved;
+}
+
+/* A blocking call's registration and state, undone also when the thread is
+ * cancelled inside it (cond waits, sem_wait, joins are cancellation
+ * points): a cancelled waiter must leave no entry that a later release
+ * would claim for a thread that is gone. */
+struct blocked {
+  struct ctrace__pl_call c;
+  struct ctrace__pl_reg g;
+};
+static void blocked_cancelled(void *arg) {
+  struct blocked *b = arg;
+  ctrace__pl_unregister(&b->g);
+  ctrace__pl_call_end(&b->c);
+}
 
 /* LOCK shape. TRY: the non-blocking attempt (its value in r); BUSY: r says
  * the object is held. TRY leaves errno alone when busy (sem_try_ below), so
@@ -27,15 +203,22 @@
 #define PL_LOCK_SHAPE(name, reason, obj, PARAMS, ARGS, TRY, BUSY)               \
   static __attribute__((noinline)) int name##_contended_(void *fp_, PL_STRIP PARAMS) { \
     uint64_t t0_ = ctrace__now();                                              \
-    struct ctrace__pl_waiter *s_ = ctrace__pl_slot(obj);                       \
-    ctrace__pl_waiter_mark(s_, obj);                                           \
+    struct blocked b_;                                                         \
+    ctrace__pl_call_wait(&b_.c, reason, obj, t0_, fp_);                        \
+    ctrace__pl_register(&b_.g, obj, reason);                                   \
     int r = TRY;                                                               \
     if (!(BUSY)) {                                                             \
-      ctrace__pl_waiter_done(s_);                                              \
+      int claimed_ = ctrace__pl_unregister(&b_.g);                             \
+      ctrace__pl_call_end(&b_.c);                                              \
+      if (claimed_)                                                            \
+        ctrace__pl_wait(reason, obj, t0_, ctrace__now(), fp_);                 \
       return r;                                                                \
     }                                                                          \
+    pthread_cleanup_push(blocked_cancelled, &b_);                              \
     r = PL_REAL(name) ARGS;                                                    \
-    ctrace__pl_waiter_done(s_);                                                \
+    pthread_cleanup_pop(0);                                                    \
+    ctrace__pl_unregister(&b_.g);                                              \
+    ctrace__pl_call_end(&b_.c);                                                \
     ctrace__pl_wait(reason, obj, t0_, ctrace__now(), fp_);                     \
     return r;                                                                  \
   }                                                                            \
@@ -65,67 +248,99 @@ static inline int sem_try_(sem_t *s) {
     if (PL_PASS(PL_SYNC))                                                      \
       return PL_REAL(name) ARGS;                                               \
     uint64_t t0_ = ctrace__now();                                              \
-    struct ctrace__pl_waiter *s_ = ctrace__pl_slot(obj);                       \
-    ctrace__pl_waiter_mark(s_, obj);                                           \
-    int r = PL_REAL(name) ARGS;                                                \
-    ctrace__pl_waiter_done(s_);                                                \
+    struct blocked b_;                                                         \
+    ctrace__pl_call_wait(&b_.c, reason, obj, t0_, FP);                         \
+    ctrace__pl_register(&b_.g, obj, reason);                                   \
+    int r;                                                                     \
+    pthread_cleanup_push(blocked_cancelled, &b_);                              \
+    r = PL_REAL(name) ARGS;                                                    \
+    pthread_cleanup_pop(0);                                                    \
+    ctrace__pl_unregister(&b_.g);                                              \
+    ctrace__pl_call_end(&b_.c);                                                \
     ctrace__pl_wait(reason, obj, t0_, ctrace__now(), FP);                      \
     return r;                                                                  \
   }
 
 #define W(x) CTRACE_WAIT_##x
+#define TS const struct timespec *restrict
 
 /* ---- pthread mutexes ---- */
 PL_LOCK_SHAPE(pthread_mutex_lock, W(MUTEX), m, (pthread_mutex_t *m), (m),
               PL_REAL(pthread_mutex_trylock)(m), r == EBUSY)
-PL_LOCK_SHAPE(pthread_mutex_timedlock, W(MUTEX), m,
-              (pthread_mutex_t *restrict m, const struct timespec *restrict at), (m, at),
+PL_LOCK_SHAPE(pthread_mutex_timedlock, W(MUTEX), m, (pthread_mutex_t *restrict m, TS at), (m, at),
               PL_REAL(pthread_mutex_trylock)(m), r == EBUSY)
-PL_RELEASE_SHAPE(pthread_mutex_unlock, W(MUTEX), m, (pthread_mutex_t *m), (m))
+PL_LOCK_SHAPE(pthread_mutex_clocklock, W(MUTEX), m,
+              (pthread_mutex_t *restrict m, clockid_t clk, TS at), (m, clk, at),
+              PL_REAL(pthread_mutex_trylock)(m), r == EBUSY)
+PL_RELEASE_SHAPE(pthread_mutex_unlock, m, PL_CLAIM_ONE, (pthread_mutex_t *m), (m))
 
 /* ---- rwlocks ---- */
 PL_LOCK_SHAPE(pthread_rwlock_rdlock, W(RWLOCK_READ), l, (pthread_rwlock_t *l), (l),
               PL_REAL(pthread_rwlock_tryrdlock)(l), r == EBUSY)
 PL_LOCK_SHAPE(pthread_rwlock_wrlock, W(RWLOCK_WRITE), l, (pthread_rwlock_t *l), (l),
               PL_REAL(pthread_rwlock_trywrlock)(l), r == EBUSY)
-PL_LOCK_SHAPE(pthread_rwlock_timedrdlock, W(RWLOCK_READ), l,
-              (pthread_rwlock_t *restrict l, const struct timespec *restrict at), (l, at),
+PL_LOCK_SHAPE(pthread_rwlock_timedrdlock, W(RWLOCK_READ), l, (pthread_rwlock_t *restrict l, TS at),
+              (l, at), PL_REAL(pthread_rwlock_tryrdlock)(l), r == EBUSY)
+PL_LOCK_SHAPE(pthread_rwlock_timedwrlock, W(RWLOCK_WRITE), l, (pthread_rwlock_t *restrict l, TS at),
+              (l, at), PL_REAL(pthread_rwlock_trywrlock)(l), r == EBUSY)
+PL_LOCK_SHAPE(pthread_rwlock_clockrdlock, W(RWLOCK_READ), l,
+              (pthread_rwlock_t *restrict l, clockid_t clk, TS at), (l, clk, at),
               PL_REAL(pthread_rwlock_tryrdlock)(l), r == EBUSY)
-PL_LOCK_SHAPE(pthread_rwlock_timedwrlock, W(RWLOCK_WRITE), l,
-              (pthread_rwlock_t *restrict l, const struct timespec *restrict at), (l, at),
+PL_LOCK_SHAPE(pthread_rwlock_clockwrlock, W(RWLOCK_WRITE), l,
+              (pthread_rwlock_t *restrict l, clockid_t clk, TS at), (l, clk, at),
               PL_REAL(pthread_rwlock_trywrlock)(l), r == EBUSY)
-PL_RELEASE_SHAPE(pthread_rwlock_unlock, W(RWLOCK_WRITE), l, (pthread_rwlock_t *l), (l))
+PL_RELEASE_SHAPE(pthread_rwlock_unlock, l, PL_CLAIM_RWLOCK, (pthread_rwlock_t *l), (l))
 
 /* ---- condition variables (GLIBC_2.3.2 versions, see preload.h) ---- */
 PL_BLOCK_SHAPE(pthread_cond_wait, W(COND), c,
                (pthread_cond_t *restrict c, pthread_mutex_t *restrict m), (c, m))
 PL_BLOCK_SHAPE(pthread_cond_timedwait, W(COND), c,
-               (pthread_cond_t *restrict c, pthread_mutex_t *restrict m,
-                const struct timespec *restrict at),
-               (c, m, at))
-PL_RELEASE_SHAPE(pthread_cond_signal, W(COND), c, (pthread_cond_t *c), (c))
-PL_RELEASE_SHAPE(pthread_cond_broadcast, W(COND), c, (pthread_cond_t *c), (c))
+               (pthread_cond_t *restrict c, pthread_mutex_t *restrict m, TS at), (c, m, at))
+PL_BLOCK_SHAPE(pthread_cond_clockwait, W(COND), c,
+               (pthread_cond_t *restrict c, pthread_mutex_t *restrict m, clockid_t clk, TS at),
+               (c, m, clk, at))
+PL_RELEASE_SHAPE(pthread_cond_signal, c, PL_CLAIM_ONE, (pthread_cond_t *c), (c))
+PL_RELEASE_SHAPE(pthread_cond_broadcast, c, PL_CLAIM_ALL, (pthread_cond_t *c), (c))
 
 /* ---- semaphores ---- */
 PL_LOCK_SHAPE(sem_wait, W(SEM), s, (sem_t *s), (s), sem_try_(s), r == -2)
-PL_LOCK_SHAPE(sem_timedwait, W(SEM), s, (sem_t *restrict s, const struct timespec *restrict at),
-              (s, at), sem_try_(s), r == -2)
-PL_RELEASE_SHAPE(sem_post, W(SEM), s, (sem_t *s), (s))
+PL_LOCK_SHAPE(sem_timedwait, W(SEM), s, (sem_t *restrict s, TS at), (s, at), sem_try_(s), r == -2)
+PL_LOCK_SHAPE(sem_clockwait, W(SEM), s, (sem_t *restrict s, clockid_t clk, TS at), (s, clk, at),
+              sem_try_(s), r == -2)
+PL_RELEASE_SHAPE(sem_post, s, PL_CLAIM_ONE, (sem_t *s), (s))
 
 /* ---- barriers and joins ---- */
 PL_BLOCK_SHAPE(pthread_barrier_wait, W(BARRIER), b, (pthread_barrier_t *b), (b))
 PL_LOCK_SHAPE(pthread_join, W(JOIN), (void *)th, (pthread_t th, void **ret), (th, ret),
               PL_REAL(pthread_tryjoin_np)(th, ret), r == EBUSY)
+PL_LOCK_SHAPE(pthread_timedjoin_np, W(JOIN), (void *)th,
+              (pthread_t th, void **ret, const struct timespec *at), (th, ret, at),
+              PL_REAL(pthread_tryjoin_np)(th, ret), r == EBUSY)
+PL_LOCK_SHAPE(pthread_clockjoin_np, W(JOIN), (void *)th,
+              (pthread_t th, void **ret, clockid_t clk, const struct timespec *at),
+              (th, ret, clk, at), PL_REAL(pthread_tryjoin_np)(th, ret), r == EBUSY)
 
 /* ---- C11 threads ---- */
+/* thrd_join without blocking: thrd_busy while the thread runs. */
+static inline int thrd_tryjoin_(thrd_t th, int *res) {
+  void *rv;
+  int r = PL_REAL(pthread_tryjoin_np)(th, &rv);
+  if (r == EBUSY)
+    return thrd_busy;
+  if (r != 0)
+    return thrd_error;
+  if (res)
+    *res = (int)(intptr_t)rv;
+  return thrd_success;
+}
+PL_LOCK_SHAPE(thrd_join, W(JOIN), (void *)th, (thrd_t th, int *res), (th, res),
+              thrd_tryjoin_(th, res), r == thrd_busy)
 PL_LOCK_SHAPE(mtx_lock, W(MUTEX), m, (mtx_t *m), (m), PL_REAL(mtx_trylock)(m), r == thrd_busy)
-PL_LOCK_SHAPE(mtx_timedlock, W(MUTEX), m,
-              (mtx_t *restrict m, const struct timespec *restrict at), (m, at),
+PL_LOCK_SHAPE(mtx_timedlock, W(MUTEX), m, (mtx_t *restrict m, TS at), (m, at),
               PL_REAL(mtx_trylock)(m), r == thrd_busy)
-PL_RELEASE_SHAPE(mtx_unlock, W(MUTEX), m, (mtx_t *m), (m))
+PL_RELEASE_SHAPE(mtx_unlock, m, PL_CLAIM_ONE, (mtx_t *m), (m))
 PL_BLOCK_SHAPE(cnd_wait, W(COND), c, (cnd_t *c, mtx_t *m), (c, m))
-PL_BLOCK_SHAPE(cnd_timedwait, W(COND), c,
-               (cnd_t *restrict c, mtx_t *restrict m, const struct timespec *restrict at),
+PL_BLOCK_SHAPE(cnd_timedwait, W(COND), c, (cnd_t *restrict c, mtx_t *restrict m, TS at),
                (c, m, at))
-PL_RELEASE_SHAPE(cnd_signal, W(COND), c, (cnd_t *c), (c))
-PL_RELEASE_SHAPE(cnd_broadcast, W(COND), c, (cnd_t *c), (c))
+PL_RELEASE_SHAPE(cnd_signal, c, PL_CLAIM_ONE, (cnd_t *c), (c))
+PL_RELEASE_SHAPE(cnd_broadcast, c, PL_CLAIM_ALL, (cnd_t *c), (c))

@@ -19,12 +19,75 @@ static _Atomic uint64_t next_link = 1;
        ? ctrace__stack_here((t), __builtin_frame_address(0))                   \
        : 0)
 
-static ctrace_task_t task_arg(struct ctrace__thread *t, ctrace_task_t task) {
-  return task == CTRACE_TASK_CURRENT ? t->task : task;
+/*
+ * The current task of this thread and how to restore the one before it.
+ * Kept in thread-local storage, not in the recording state: it is this
+ * thread's alone whether or not a trace runs, and after ctrace_thread_end()
+ * (whose state is gone) it still is. Each task made current (by
+ * ctrace_task_begin or ctrace_task_set_current) is pushed with the task it
+ * replaced; ending the current task restores that one; ending another task
+ * unlinks it so that nothing restores a task that has ended. The deepest
+ * entries are forgotten past TASK_DEPTH (their end then restores no task).
+ */
+#define TASK_DEPTH 8
+static CTRACE__TLS struct {
+  ctrace_task_t cur;
+  unsigned n;
+  struct {
+    ctrace_task_t id, prev;
+  } s[TASK_DEPTH];
+} tasks;
+
+static ctrace_task_t task_arg(ctrace_task_t task) {
+  return task == CTRACE_TASK_CURRENT ? tasks.cur : task;
+}
+
+/* Removes id's entry; entries that would restore id restore what id would
+ * have. Returns what id's entry restores (0 when it has none). */
+static ctrace_task_t task_unlink(ctrace_task_t id) {
+  for (unsigned i = tasks.n; i-- > 0;)
+    if (tasks.s[i].id == id) {
+      ctrace_task_t prev = tasks.s[i].prev;
+      for (unsigned j = i + 1; j < tasks.n; j++)
+        if (tasks.s[j].prev == id)
+          tasks.s[j].prev = prev;
+      memmove(&tasks.s[i], &tasks.s[i + 1], (tasks.n - i - 1) * sizeof tasks.s[0]);
+      tasks.n--;
+      return prev;
+    }
+  return 0;
+}
+
+/* Makes id current; returns the task it replaces. */
+static ctrace_task_t task_push(ctrace_task_t id) {
+  ctrace_task_t old = tasks.cur;
+  if (id == old)
+    return old;
+  if (id) {
+    task_unlink(id);
+    if (tasks.n == TASK_DEPTH) {
+      memmove(&tasks.s[0], &tasks.s[1], (TASK_DEPTH - 1) * sizeof tasks.s[0]);
+      tasks.n--;
+    }
+    tasks.s[tasks.n].id = id;
+    tasks.s[tasks.n].prev = old;
+    tasks.n++;
+  }
+  tasks.cur = id;
+  return old;
+}
+
+/* Ends id on this thread: the previous task comes back if id was current. */
+static void task_pop(ctrace_task_t id) {
+  ctrace_task_t prev = task_unlink(id);
+  if (tasks.cur == id)
+    tasks.cur = prev;
 }
 
 ctrace_task_t ctrace_task_begin(ctrace_task_t parent, const char *name) {
   ctrace_task_t id = atomic_fetch_add_explicit(&next_task, 1, memory_order_relaxed);
+  parent = task_arg(parent);
+  task_push(id);
   struct ctrace__thread *t = ctrace__enter();
   if (!t)
     return id; /* a task id stays usable while not tracing */
@@ -32,41 +95,32 @@ ctrace_task_t ctrace_task_begin(ctrace_task_t parent, const char *name) {
   uint32_t stack = USER_STACK(t);
   uint8_t *p = ctrace__ev(t, CTRACE_EV_TASK_BEGIN, ctrace__now());
   p = ctrace__put_uvarint(p, id);
-  p = ctrace__put_uvarint(p, task_arg(t, parent));
+  p = ctrace__put_uvarint(p, parent);
   p = ctrace__put_uvarint(p, sid);
   p = ctrace__put_uvarint(p, stack);
-  t->task = id;
   ctrace__leave(t, p);
   return id;
 }
 
 void ctrace_task_end(ctrace_task_t task) {
+  task = task_arg(task);
+  task_pop(task);
   struct ctrace__thread *t = ctrace__enter();
   if (!t)
     return;
   uint8_t *p = ctrace__ev(t, CTRACE_EV_TASK_END, ctrace__now());
-  p = ctrace__put_uvarint(p, task_arg(t, task));
-  if (t->task == task)
-    t->task = 0;
+  p = ctrace__put_uvarint(p, task);
   ctrace__leave(t, p);
 }
 
 ctrace_task_t ctrace_task_set_current(ctrace_task_t task) {
-  struct ctrace__thread *t = ctrace__tls;
-  if (!t) {
-    t = ctrace__enter(); /* registers the thread if a trace runs */
-    if (!t)
-      return 0;
-    ctrace__leave_empty(t);
-  }
-  ctrace_task_t old = t->task;
-  t->task = task;
-  return old;
+  if (task == CTRACE_TASK_CURRENT)
+    return tasks.cur;
+  return task_push(task);
 }
 
 ctrace_task_t ctrace_task_current(void) {
-  struct ctrace__thread *t = ctrace__tls;
-  return t ? t->task : 0;
+  return tasks.cur;
 }
 
 /* always_inline: USER_STACK's frame must be the exported function's, whose
@@ -76,7 +130,7 @@ __attribute__((always_inline)) static inline void region_begin(struct ctrace__th
   uint32_t sid = ctrace__name_session_id(name);
   uint32_t stack = USER_STACK(t);
   uint8_t *p = ctrace__ev(t, CTRACE_EV_REGION_BEGIN, ctrace__now());
-  p = ctrace__put_uvarint(p, t->task);
+  p = ctrace__put_uvarint(p, tasks.cur);
   p = ctrace__put_uvarint(p, sid);
   p = ctrace__put_uvarint(p, stack);
   ctrace__leave(t, p);
@@ -120,7 +174,7 @@ void ctrace_log_str(ctrace_task_t task, const char *category, const char *msg) {
   uint32_t cat = ctrace__name_session_id(ctrace__name_cached(t, category ? category : ""));
   uint32_t stack = USER_STACK(t);
   uint8_t *p = ctrace__ev(t, CTRACE_EV_LOG, ctrace__now());
-  p = ctrace__put_uvarint(p, task_arg(t, task));
+  p = ctrace__put_uvarint(p, task_arg(task));
   p = ctrace__put_uvarint(p, cat);
   p = ctrace__put_uvarint(p, stack);
   p = ctrace__put_uvarint(p, len);

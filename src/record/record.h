@@ -88,6 +88,25 @@ struct ctrace__stack_slot {
 };
 
 /*
+ * The interposed blocking call a thread is inside (the preload sets it), so
+ * that a trace that stops while the thread is blocked says so (PENDING).
+ * Written only by the thread, read by the stopper without a lock, as a
+ * sequence lock whose sequence is `since`: cleared first, the fields, then
+ * set last with a release store; a reader that sees the same non-zero since
+ * before and after the fields has a consistent copy. Every access is atomic
+ * (relaxed except where marked), which compiles to plain moves.
+ */
+struct ctrace__pending {
+  uint64_t since;   /* ticks at the call's start; 0: not inside one */
+  uint64_t object;  /* the object waited on, or the fd */
+  uint32_t stack;   /* stack id in trace `session`, 0: none */
+  uint32_t session;
+  uint8_t reason;   /* CTRACE_WAIT_*, or 0 for a system call */
+  uint8_t call, cls; /* CTRACE_CALL_*, CTRACE_SC_* of a system call (cls 0:
+                       * decided from the fd at stop) */
+};
+
+/*
  * One per recording thread, on the heap, reached through ctrace__tls. The
  * first fields are the hot ones.
  */
@@ -97,7 +116,6 @@ struct ctrace__thread {
   uint64_t last;         /* time of the last event written */
   volatile uint32_t busy; /* 1 while this thread writes an event */
   uint32_t session;      /* the trace this state belongs to */
-  ctrace_task_t task;    /* current task */
   struct ctrace__buf *buf;
   uint64_t seq;          /* next batch sequence number */
   uint64_t dropped;      /* events lost since the last DROPPED record */
@@ -109,6 +127,7 @@ struct ctrace__thread {
   uint32_t registered;   /* in the thread list */
   uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer walk */
   char name[32];         /* re-emitted when a new trace starts */
+  struct ctrace__pending pending; /* the blocking call it is inside */
   struct ctrace__thread *next, *prev;
   struct ctrace__name_slot names[CTRACE__NAME_CACHE];
   struct ctrace__stack_slot stacks[CTRACE__STACK_CACHE];
@@ -127,9 +146,9 @@ struct ctrace__thread *ctrace__enter_slow(struct ctrace__thread *t);
 
 static inline struct ctrace__thread *ctrace__enter(void) {
   struct ctrace__thread *t = ctrace__tls;
-  if (CTRACE__UNLIKELY(t == NULL || t->busy))
+  if (CTRACE__UNLIKELY(t == NULL || __atomic_load_n(&t->busy, __ATOMIC_RELAXED)))
     return ctrace__enter_rare(t);
-  t->busy = 1;
+  __atomic_store_n(&t->busy, 1, __ATOMIC_RELAXED);
   /* The stopper clears ctrace__session and then issues membarrier(), which
    * orders this store before the load below on every CPU; a compiler
    * barrier is all the hot path needs. */
@@ -142,16 +161,20 @@ static inline struct ctrace__thread *ctrace__enter(void) {
   return ctrace__enter_slow(t);
 }
 
+/*
+ * Publication: the event's bytes, then pos, then busy = 0, each store a
+ * release (a plain move on x86, stlr on arm64), so that the stopper, which
+ * reads busy (and a stuck thread's pos) with acquire loads, sees every byte
+ * of every event before the pos it reads.
+ */
 static inline void ctrace__leave(struct ctrace__thread *t, uint8_t *p) {
-  t->pos = p;
-  atomic_signal_fence(memory_order_seq_cst);
-  t->busy = 0;
+  __atomic_store_n(&t->pos, p, __ATOMIC_RELEASE);
+  __atomic_store_n(&t->busy, 0, __ATOMIC_RELEASE);
 }
 
 /* Leaves without writing (after ctrace__enter returned t). */
 static inline void ctrace__leave_empty(struct ctrace__thread *t) {
-  atomic_signal_fence(memory_order_seq_cst);
-  t->busy = 0;
+  __atomic_store_n(&t->busy, 0, __ATOMIC_RELEASE);
 }
 
 /* Starts an event of kind at time now; returns where its fields go. */
@@ -169,6 +192,74 @@ static inline int ctrace__reserve(struct ctrace__thread *t, size_t n) {
   if (CTRACE__LIKELY((size_t)(t->end - t->pos) >= n + CTRACE_MAX_FIXED_EVENT))
     return 0;
   return ctrace__reserve_slow(t, n);
+}
+
+/* ---- blocking-call state (see struct ctrace__pending) ---- */
+/* Enters a blocking call: *saved keeps the state it replaces (a signal
+ * handler may block inside another call) for ctrace__pending_restore. */
+static inline void ctrace__pending_set(struct ctrace__thread *t, const struct ctrace__pending *n,
+                                       struct ctrace__pending *saved) {
+  struct ctrace__pending *d = &t->pending;
+  /* only this thread writes it; usually it is not inside a call (since 0,
+   * which also leaves the sequence lock's "being written" state) */
+  saved->since = __atomic_load_n(&d->since, __ATOMIC_RELAXED);
+  if (CTRACE__UNLIKELY(saved->since != 0)) {
+    *saved = *d;
+    __atomic_store_n(&d->since, 0, __ATOMIC_RELAXED);
+  }
+  atomic_thread_fence(memory_order_release);
+  __atomic_store_n(&d->object, n->object, __ATOMIC_RELAXED);
+  __atomic_store_n(&d->stack, n->stack, __ATOMIC_RELAXED);
+  __atomic_store_n(&d->session, n->session, __ATOMIC_RELAXED);
+  __atomic_store_n(&d->reason, n->reason, __ATOMIC_RELAXED);
+  __atomic_store_n(&d->call, n->call, __ATOMIC_RELAXED);
+  __atomic_store_n(&d->cls, n->cls, __ATOMIC_RELAXED);
+  __atomic_store_n(&d->since, n->since, __ATOMIC_RELEASE);
+}
+/* Leaves it: called as soon as the real call returned, before anything is
+ * recorded about it, so that a stop never sees both the call's event and
+ * its PENDING. */
+static inline void ctrace__pending_restore(struct ctrace__thread *t,
+                                           const struct ctrace__pending *saved) {
+  if (CTRACE__LIKELY(saved->since == 0))
+    __atomic_store_n(&t->pending.since, 0, __ATOMIC_RELAXED);
+  else
+    ctrace__pending_set(t, saved, &(struct ctrace__pending){0});
+}
+/* The stopper's read: 1 with a consistent copy in *out when t is inside a
+ * call, else 0. */
+static inline int ctrace__pending_get(struct ctrace__thread *t, struct ctrace__pending *out) {
+  struct ctrace__pending *d = &t->pending;
+  out->since = __atomic_load_n(&d->since, __ATOMIC_ACQUIRE);
+  if (!out->since)
+    return 0;
+  out->object = __atomic_load_n(&d->object, __ATOMIC_RELAXED);
+  out->stack = __atomic_load_n(&d->stack, __ATOMIC_RELAXED);
+  out->session = __atomic_load_n(&d->session, __ATOMIC_RELAXED);
+  out->reason = __atomic_load_n(&d->reason, __ATOMIC_RELAXED);
+  out->call = __atomic_load_n(&d->call, __ATOMIC_RELAXED);
+  out->cls = __atomic_load_n(&d->cls, __ATOMIC_RELAXED);
+  atomic_thread_fence(memory_order_acquire);
+  return __atomic_load_n(&d->since, __ATOMIC_RELAXED) == out->since;
+}
+/* A system call's class 0 in the state: decided from its fd at stop, by
+ * this function when set (the preload's socket-or-file test). */
+extern uint8_t (*ctrace__pending_fd_class)(int fd);
+/* Writes t's PENDING event at now into its buffer, when t is inside a call;
+ * the stopper's, with t quiesced (not in an event, the trace stopped). */
+static inline void ctrace__pending_write(struct ctrace__thread *t, const struct ctrace__pending *pd,
+                                         uint64_t now) {
+  uint8_t *p = ctrace__ev(t, CTRACE_EV_PENDING, now);
+  uint8_t cls = pd->cls;
+  if (!pd->reason && !cls && ctrace__pending_fd_class)
+    cls = ctrace__pending_fd_class((int)(uint32_t)pd->object);
+  p = ctrace__put_uvarint(p, pd->reason);
+  p = ctrace__put_uvarint(p, pd->call);
+  p = ctrace__put_uvarint(p, cls);
+  p = ctrace__put_uvarint(p, pd->object);
+  p = ctrace__put_uvarint(p, now > pd->since ? now - pd->since : 0);
+  p = ctrace__put_uvarint(p, pd->session == t->session ? pd->stack : 0);
+  t->pos = p;
 }
 
 /* ---- threads and trace sessions (thread.c, session.c) ---- */

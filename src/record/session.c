@@ -203,14 +203,15 @@ int ctrace__stop(void) {
       wait_not_busy(t);
     if (t->session != s)
       continue;
-    if (t->busy && t != ctrace__tls && t->buf) {
+    int busy = __atomic_load_n(&t->busy, __ATOMIC_ACQUIRE);
+    if (busy && t != ctrace__tls && t->buf) {
       /* Still mid-event after the wait (a handler that left by longjmp, or
        * a thread stopped by a debugger). Its complete events end at t->pos
        * (pos moves only when an event is done), but the thread may still
        * write past it: send a copy of them, with the event in flight
        * counted as dropped, and leave the original to the thread (leaked:
        * it never flushes it, the trace being stopped). */
-      size_t len = (size_t)(t->pos - t->buf->data);
+      size_t len = (size_t)(__atomic_load_n(&t->pos, __ATOMIC_ACQUIRE) - t->buf->data);
       struct ctrace__buf *copy = ctrace__buf_new(len + 2 * CTRACE_MAX_FIXED_EVENT);
       if (copy) {
         memcpy(copy->data, t->buf->data, len);
@@ -228,7 +229,7 @@ int ctrace__stop(void) {
       }
       continue;
     }
-    if (t->busy && t != ctrace__tls)
+    if (busy && t != ctrace__tls)
       continue; /* stuck mid-event without a buffer: nothing complete to send */
     ctrace__thread_finish(t, 0);
   }

@@ -53,7 +53,7 @@ static void find_stack_bounds(struct ctrace__thread *t) {
 }
 
 /* Bytes kept free at the end of a buffer so that a thread's last records
- * (DROPPED, THREAD_EXIT, TRACER_TIME) always fit. */
+ * (DROPPED, TRACER_TIME, PENDING or THREAD_EXIT) always fit. */
 #define RESERVE (4 * CTRACE_MAX_FIXED_EVENT)
 
 static void attach_buf(struct ctrace__thread *t, struct ctrace__buf *b, uint64_t now) {
@@ -243,6 +243,8 @@ int ctrace__reserve_slow(struct ctrace__thread *t, size_t n) {
   return err;
 }
 
+uint8_t (*ctrace__pending_fd_class)(int fd);
+
 /*
  * A thread's last records in this trace, then its buffer to the writer:
  * pending drops, its time in the tracer (the preload's cost), and
@@ -253,8 +255,10 @@ int ctrace__reserve_slow(struct ctrace__thread *t, size_t n) {
  */
 void ctrace__thread_finish(struct ctrace__thread *t, int exiting) {
   uint64_t now = ctrace__now();
+  struct ctrace__pending pd;
+  int pending = !exiting && ctrace__pending_get(t, &pd);
   if (!t->buf) {
-    if (!t->dropped && !t->reentered && !exiting)
+    if (!t->dropped && !t->reentered && !exiting && !pending)
       return;
     struct ctrace__buf *b = ctrace__buf_new(2 * RESERVE);
     if (!b)
@@ -268,6 +272,8 @@ void ctrace__thread_finish(struct ctrace__thread *t, int exiting) {
     p = ctrace__put_uvarint(p, t->tracer_events);
     t->pos = p;
   }
+  if (pending)
+    ctrace__pending_write(t, &pd, now);
   if (exiting)
     t->pos = ctrace__ev(t, CTRACE_EV_THREAD_EXIT, now);
   t->buf->len = (size_t)(t->pos - t->buf->data);

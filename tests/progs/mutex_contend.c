@@ -1,5 +1,7 @@
 /* mutex_contend: N threads (argv[1], default 4) take one mutex M times each
- * (argv[2], default 200), holding it ~50 us, then sleeping ~50 us outside it: contention is certain
+ * (argv[2], default 200), holding it ~50 us, then sleeping ~50 us outside it: contention is certain.
+ * argv[3] "short": hold it ~10 us and spin ~2 us outside instead (short
+ * critical sections, the waiters' futex path)
  * and a woken waiter takes the lock before its releaser comes back (glibc
  * mutexes are not fair: without the sleep one thread keeps the lock). Prints
  * the final counter. Traced by tests/test-preload.c. */
@@ -12,6 +14,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static long counter;
 static int iters;
+static int hold_us = 50, out_us, short_sections;
 
 static void spin_us(int us) {
   struct timespec a, b;
@@ -29,9 +32,12 @@ static void *worker(void *arg) {
   for (int i = 0; i < iters; i++) {
     pthread_mutex_lock(&lock);
     counter++;
-    spin_us(50);
+    spin_us(hold_us);
     pthread_mutex_unlock(&lock);
-    usleep(50); /* outside the lock: a woken waiter gets its turn */
+    if (short_sections)
+      spin_us(out_us);
+    else
+      usleep(50); /* outside the lock: a woken waiter gets its turn */
   }
   return NULL;
 }
@@ -39,6 +45,11 @@ static void *worker(void *arg) {
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 4;
   iters = argc > 2 ? atoi(argv[2]) : 200;
+  if (argc > 3 && argv[3][0] == 's') {
+    short_sections = 1;
+    hold_us = argc > 4 ? atoi(argv[4]) : 10;
+    out_us = argc > 5 ? atoi(argv[5]) : 2;
+  }
   pthread_t th[64];
   if (n > 64)
     n = 64;

@@ -1,0 +1,77 @@
+/* condvar_exit: a worker waits on a condition variable that is never
+ * signalled and another reads a socket nobody writes to, while main sleeps
+ * argv[1] ms (default 300) and calls exit(0): both are still blocked when
+ * the trace stops. main starts sleeping only once the first worker is
+ * inside pthread_cond_wait (it holds the mutex until the wait releases it)
+ * and the kernel shows the second inside read(). Prints the condvar's
+ * address and the socket's fd. Traced by tests/test-preload.c. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ready_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t never = PTHREAD_COND_INITIALIZER;
+static int ready, go;
+
+static void *worker(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&lock);
+  ready = 1;
+  pthread_cond_signal(&ready_cv);
+  while (!go)
+    pthread_cond_wait(&never, &lock);
+  pthread_mutex_unlock(&lock);
+  return NULL;
+}
+
+static int sv[2];
+static _Atomic long reader_tid;
+
+static void *reader(void *arg) {
+  (void)arg;
+  char c;
+  reader_tid = syscall(SYS_gettid);
+  if (read(sv[0], &c, 1) < 0)
+    return NULL;
+  return NULL;
+}
+
+/* Is thread tid blocked in the read system call now? */
+static int in_read(long tid) {
+  char path[64], buf[64] = "";
+  snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 0;
+  int yes = fgets(buf, sizeof buf, f) && atol(buf) == SYS_read && buf[0] != '-';
+  fclose(f);
+  return yes;
+}
+
+int main(int argc, char **argv) {
+  int ms = argc > 1 ? atoi(argv[1]) : 300;
+  pthread_t th, rd;
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+    return 1;
+  pthread_create(&rd, NULL, reader, NULL);
+  while (!reader_tid || !in_read(reader_tid)) {
+    struct timespec ms1 = {0, 1000000};
+    nanosleep(&ms1, NULL);
+  }
+  pthread_create(&th, NULL, worker, NULL);
+  pthread_mutex_lock(&lock);
+  while (!ready)
+    pthread_cond_wait(&ready_cv, &lock);
+  pthread_mutex_unlock(&lock); /* the worker is now inside its wait */
+  printf("cond %p fd %d\n", (void *)&never, sv[0]);
+  fflush(stdout);
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+  exit(0);
+}
