@@ -26,6 +26,142 @@ static char *reference_trace(size_t *len) {
   return test_read_file(test_path("ref.ctrace"), len);
 }
 
+/* ---- hand-built traces: a tiny writer of the format, for cases the
+ * recorder cannot be made to produce on demand ---- */
+struct tb {
+  uint8_t *d;
+  size_t n, cap;
+  size_t batch; /* offset of the open batch's header */
+};
+
+static void tb_bytes(struct tb *b, const void *p, size_t n) {
+  if (b->n + n > b->cap) {
+    b->cap = (b->n + n) * 2 + 256;
+    b->d = realloc(b->d, b->cap);
+  }
+  memcpy(b->d + b->n, p, n);
+  b->n += n;
+}
+static void tb_uv(struct tb *b, uint64_t v) {
+  uint8_t t[10];
+  tb_bytes(b, t, (size_t)(ctrace__put_uvarint(t, v) - t));
+}
+static void tb_le(struct tb *b, uint64_t v, int size) {
+  for (int i = 0; i < size; i++) {
+    uint8_t c = (uint8_t)(v >> (8 * i));
+    tb_bytes(b, &c, 1);
+  }
+}
+/* File header of version 1.minor, hsize bytes. */
+static void tb_header(struct tb *b, unsigned minor, uint32_t hsize, uint32_t flags, uint32_t pid) {
+  tb_bytes(b, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN);
+  tb_le(b, 1, 2);
+  tb_le(b, minor, 2);
+  tb_le(b, hsize, 4);
+  tb_le(b, flags, 4);
+  tb_le(b, pid, 4);
+  for (uint32_t i = 24; i < hsize; i++)
+    tb_le(b, 0, 1);
+}
+static void tb_batch(struct tb *b, uint32_t tid, uint64_t seq, uint64_t base) {
+  b->batch = b->n;
+  tb_le(b, CTRACE_BATCH_MAGIC, 4);
+  tb_le(b, 0, 4); /* length, set by tb_end */
+  tb_le(b, tid, 4);
+  tb_le(b, tid ? 0 : CTRACE_BATCH_META, 4);
+  tb_le(b, seq, 8);
+  tb_le(b, base, 8);
+}
+/* An event: kind, delta, then n fields (blob: NULL for none). */
+static void tb_ev(struct tb *b, uint8_t kind, uint64_t delta, int n, const uint64_t *f,
+                  const char *blob) {
+  tb_bytes(b, &kind, 1);
+  tb_uv(b, delta);
+  for (int i = 0; i < n; i++)
+    tb_uv(b, f[i]);
+  if (blob) {
+    tb_uv(b, strlen(blob));
+    tb_bytes(b, blob, strlen(blob));
+  }
+}
+#define TB_EV(b, kind, delta, ...)                                                       \
+  do {                                                                                   \
+    const uint64_t f_[] = {__VA_ARGS__};                                                 \
+    tb_ev(b, CTRACE_EV_##kind, delta, (int)(sizeof f_ / sizeof f_[0]), f_, NULL);        \
+  } while (0)
+static void tb_end(struct tb *b) {
+  ctrace__put_le32(b->d + b->batch + 4, (uint32_t)(b->n - b->batch - CTRACE_BATCH_HEADER_SIZE));
+}
+
+/* Names set from another thread reach the named thread whatever the batch
+ * order; creation links resolve; an unnamed main thread is named after the
+ * program. */
+TEST_IMPL(read_cross_thread_names_and_links) {
+  struct tb b = {0};
+  tb_header(&b, 0, 32, 0, 100);
+  tb_batch(&b, 0, 0, 0);
+  TB_EV(&b, CLOCK_SYNC, 0, 1000, 1000, 5000);
+  tb_ev(&b, CTRACE_EV_STRING, 0, 1, (const uint64_t[]){1}, "named-early");
+  tb_ev(&b, CTRACE_EV_STRING, 0, 1, (const uint64_t[]){2}, "/usr/local/bin/prog");
+  tb_ev(&b, CTRACE_EV_STRING, 0, 1, (const uint64_t[]){3}, "prog\x1f--flag");
+  tb_ev(&b, CTRACE_EV_STRING, 0, 1, (const uint64_t[]){4}, "named-late");
+  TB_EV(&b, PROCESS, 0, 100, 1, 2, 3);
+  TB_EV(&b, CLOCK_SYNC, 0, 900000, 900000, 905000);
+  tb_end(&b);
+  /* thread 200 names 300 (whose batch comes later) and creates it */
+  tb_batch(&b, 200, 0, 2000);
+  TB_EV(&b, THREAD_CREATE, 0, 77, 0);
+  TB_EV(&b, THREAD_NAME, 10, 300, 1);
+  TB_EV(&b, THREAD_NAME, 10, 400, 4); /* a thread that never appears */
+  tb_end(&b);
+  tb_batch(&b, 300, 0, 3000);
+  TB_EV(&b, THREAD_START, 0, 77);
+  TB_EV(&b, REGION_END, 5);
+  tb_end(&b);
+  tb_batch(&b, 100, 0, 1500);
+  TB_EV(&b, REGION_END, 0);
+  tb_end(&b);
+  /* a later name of 300 from 100, in a batch after 300's: it wins */
+  tb_batch(&b, 100, 1, 5000);
+  TB_EV(&b, THREAD_NAME, 0, 300, 4);
+  tb_end(&b);
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_mem(b.d, b.n, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_nthreads(r), 3);
+  const struct ctrace_thread_info *t300 = ctrace_reader_thread(r, (uint32_t)ctrace_reader_thread_index(r, 300));
+  const struct ctrace_thread_info *t100 = ctrace_reader_thread(r, (uint32_t)ctrace_reader_thread_index(r, 100));
+  ASSERT(str_is(r, t300->name, "named-late"));
+  ASSERT_EQ(t300->created_by, 200);
+  ASSERT_UINT_EQ(t300->created_at, 2000);
+  ASSERT(str_is(r, t100->name, "prog"));
+  ctrace_reader_close(r);
+  /* Without the later name, the early one (from a batch written before the
+   * named thread's) stays; without an exe, argv[0] names the main thread. */
+  b.n = b.batch;
+  ASSERT_EQ(ctrace_reader_open_mem(b.d, b.n, &r, err, sizeof err), 0);
+  t300 = ctrace_reader_thread(r, (uint32_t)ctrace_reader_thread_index(r, 300));
+  ASSERT(str_is(r, t300->name, "named-early"));
+  ctrace_reader_close(r);
+  free(b.d);
+  struct tb c = {0};
+  tb_header(&c, 0, 32, 0, 100);
+  tb_batch(&c, 0, 0, 0);
+  TB_EV(&c, CLOCK_SYNC, 0, 1000, 1000, 5000);
+  tb_ev(&c, CTRACE_EV_STRING, 0, 1, (const uint64_t[]){1}, "./bin/tool\x1f-v");
+  TB_EV(&c, PROCESS, 0, 100, 1, 0, 1);
+  tb_end(&c);
+  tb_batch(&c, 100, 0, 1500);
+  TB_EV(&c, REGION_END, 0);
+  tb_end(&c);
+  ASSERT_EQ(ctrace_reader_open_mem(c.d, c.n, &r, err, sizeof err), 0);
+  ASSERT(str_is(r, ctrace_reader_thread(r, 0)->name, "tool"));
+  ctrace_reader_close(r);
+  free(c.d);
+  return 0;
+}
+
 static size_t unhex(const char *s, uint8_t *out, size_t max) {
   size_t n = 0;
   while (s[0] && s[1] && n < max) {

@@ -35,6 +35,20 @@ struct stack_def {
   uint32_t n;
 };
 
+/* Cross-thread facts gathered by the validating pass and resolved once at
+ * its end (build_index): a name may be set by any thread, in a batch
+ * written before or after the named thread's first one, and a creation
+ * link pairs events of two threads. */
+struct create_rec {
+  uint64_t link, ticks;
+  uint32_t tid;
+};
+struct name_rec {
+  uint64_t ticks;
+  uint32_t tid, name;
+  uint32_t order; /* file order, to break ties */
+};
+
 struct ctrace_reader {
   const uint8_t *data;
   size_t size;
@@ -57,6 +71,8 @@ struct ctrace_reader {
   VEC(struct ctrace_clock_sync) syncs;
   VEC(struct ctrace_thread_info) threads;
   uint32_t *batch_pool; /* threads' batch lists */
+  VEC(struct create_rec) creates;
+  VEC(struct name_rec) names;
 
   /* tid -> thread index, open addressing */
   uint32_t *tid_keys;
@@ -276,9 +292,10 @@ oom:
   return -1;
 }
 
-/* Learns what a thread event says about its thread. */
-static void apply_thread_event(ctrace_reader *r, struct ctrace_thread_info *t,
-                               const ctrace_event *ev) {
+/* Learns what a thread event says about its thread. Returns 0, or -1 when
+ * out of memory. */
+static int apply_thread_event(ctrace_reader *r, struct ctrace_thread_info *t,
+                              const ctrace_event *ev) {
   switch (ev->kind) {
   case CTRACE_EV_THREAD_START:
     t->start_link = ev->f[0];
@@ -287,13 +304,19 @@ static void apply_thread_event(ctrace_reader *r, struct ctrace_thread_info *t,
     t->exited = 1;
     break;
   case CTRACE_EV_THREAD_NAME: {
-    struct ctrace_thread_info *named = ev->f[0] == t->tid ? t : NULL;
-    if (!named) {
-      int64_t i = tid_find(r, (uint32_t)ev->f[0]);
-      named = i >= 0 ? &r->threads.v[i] : NULL;
-    }
-    if (named && ev->f[1] < UINT32_MAX)
-      named->name = (uint32_t)ev->f[1];
+    /* Resolved after the pass: the named thread may not be known yet. */
+    if (ev->f[0] == 0 || ev->f[0] > UINT32_MAX || ev->f[1] >= UINT32_MAX)
+      break;
+    struct name_rec n = {ev->ticks, (uint32_t)ev->f[0], (uint32_t)ev->f[1],
+                         (uint32_t)r->names.n};
+    VEC_PUSH(r->names, n, oom);
+    break;
+  }
+  case CTRACE_EV_THREAD_CREATE: {
+    if (!ev->f[0])
+      break;
+    struct create_rec c = {ev->f[0], ev->ticks, t->tid};
+    VEC_PUSH(r->creates, c, oom);
     break;
   }
   case CTRACE_EV_DROPPED:
@@ -307,6 +330,9 @@ static void apply_thread_event(ctrace_reader *r, struct ctrace_thread_info *t,
   default:
     break;
   }
+  return 0;
+oom:
+  return -1;
 }
 
 /* Decodes and checks one batch's events. Returns 0 or -1 (error set). */
@@ -347,7 +373,10 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
       return -1;
     }
     r->by_kind[ev.kind]++;
-    apply_thread_event(r, t, &ev);
+    if (apply_thread_event(r, t, &ev) < 0) {
+      set_error(r, CTRACE_READ_CORRUPT, off, "out of memory");
+      return -1;
+    }
     if (ev.ticks < b->first)
       b->first = ev.ticks;
     b->last = ev.ticks;
@@ -377,6 +406,108 @@ static int cmp_threads_by_first(const void *a, const void *b) {
   if (x->first != y->first)
     return x->first < y->first ? -1 : 1;
   return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static uint64_t hash64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return x;
+}
+
+/* Creation links: THREAD_CREATE(link) on one thread, THREAD_START(link) on
+ * another. One hash table of links, filled once: O(threads + creations).
+ * When a link repeats, its first creation in file order wins. */
+static int resolve_links(ctrace_reader *r) {
+  size_t n = r->creates.n;
+  if (!n)
+    return 0;
+  size_t cap = 16;
+  while (cap < 2 * n)
+    cap *= 2;
+  uint32_t *slot = calloc(cap, sizeof *slot); /* index into creates + 1 */
+  if (!slot)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    size_t j = hash64(r->creates.v[i].link) & (cap - 1);
+    while (slot[j] && r->creates.v[slot[j] - 1].link != r->creates.v[i].link)
+      j = (j + 1) & (cap - 1);
+    if (!slot[j])
+      slot[j] = (uint32_t)i + 1;
+  }
+  for (size_t i = 0; i < r->threads.n; i++) {
+    struct ctrace_thread_info *t = &r->threads.v[i];
+    if (!t->start_link)
+      continue;
+    for (size_t j = hash64(t->start_link) & (cap - 1); slot[j]; j = (j + 1) & (cap - 1)) {
+      const struct create_rec *c = &r->creates.v[slot[j] - 1];
+      if (c->link == t->start_link) {
+        t->created_by = c->tid;
+        t->created_at = c->ticks;
+        break;
+      }
+    }
+  }
+  free(slot);
+  return 0;
+}
+
+static int cmp_names(const void *a, const void *b) {
+  const struct name_rec *x = a, *y = b;
+  if (x->ticks != y->ticks)
+    return x->ticks < y->ticks ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The basename of a string, as a derived string id (pointing into the same
+ * bytes); 0 when empty or out of memory. */
+static uint32_t derive_basename(ctrace_reader *r, uint64_t id, int first_item) {
+  const struct ctrace_string *s = ctrace_reader_string(r, id);
+  if (!s || !s->len)
+    return 0;
+  uint32_t end = s->len, start = 0;
+  if (first_item)
+    for (uint32_t i = 0; i < s->len; i++)
+      if (s->s[i] == 0x1f) {
+        end = i;
+        break;
+      }
+  for (uint32_t i = 0; i < end; i++)
+    if (s->s[i] == '/')
+      start = i + 1;
+  if (start >= end)
+    return 0;
+  struct ctrace_string b = {s->s + start, end - start};
+  VEC_PUSH(r->strings, b, oom);
+  return (uint32_t)r->strings.n - 1;
+oom:
+  return 0;
+}
+
+/* Thread names: each thread keeps the name set last (by time, then file
+ * order), whichever thread set it and wherever its batch is in the file. A
+ * main thread (tid == pid) never named is named after the program. */
+static int resolve_names(ctrace_reader *r) {
+  size_t n = r->names.n;
+  if (n > 1)
+    qsort(r->names.v, n, sizeof *r->names.v, cmp_names);
+  for (size_t i = 0; i < n; i++) {
+    int64_t k = tid_find(r, r->names.v[i].tid);
+    if (k >= 0)
+      r->threads.v[k].name = r->names.v[i].name;
+  }
+  uint32_t pid = r->pid;
+  const struct ctrace_process *p = r->processes.n ? &r->processes.v[0] : NULL;
+  if (p && p->pid)
+    pid = p->pid;
+  int64_t k = pid ? tid_find(r, pid) : -1;
+  if (k >= 0 && !r->threads.v[k].name && p) {
+    uint32_t id = derive_basename(r, p->exe, 0);
+    if (!id)
+      id = derive_basename(r, p->argv, 1);
+    r->threads.v[k].name = id;
+  }
+  return 0;
 }
 
 /* Per-thread batch lists, threads sorted by first event, links resolved. */
@@ -420,24 +551,8 @@ static int build_index(ctrace_reader *r) {
     if (t->nbatches > 1)
       qsort_r(t->batches, t->nbatches, sizeof *t->batches, cmp_u32_by_seq, r);
   }
-  /* Creation links: THREAD_CREATE(link) in one thread, THREAD_START(link)
-   * in another. O(threads x creators' events); creators are few. */
-  for (size_t i = 0; i < nt; i++) {
-    if (!r->threads.v[i].start_link || !r->by_kind[CTRACE_EV_THREAD_CREATE])
-      continue;
-    for (size_t j = 0; j < nt && !r->threads.v[i].created_by; j++) {
-      ctrace_cursor c;
-      ctrace_event ev;
-      if (!r->threads.v[j].nevents)
-        continue;
-      ctrace_cursor_init(&c, r, (uint32_t)j);
-      while (ctrace_cursor_next(&c, &ev))
-        if (ev.kind == CTRACE_EV_THREAD_CREATE && ev.f[0] == r->threads.v[i].start_link) {
-          r->threads.v[i].created_by = r->threads.v[j].tid;
-          break;
-        }
-    }
-  }
+  if (resolve_links(r) < 0 || resolve_names(r) < 0)
+    return -1;
   return 0;
 }
 
@@ -630,6 +745,8 @@ void ctrace_reader_close(ctrace_reader *r) {
   free(r->syncs.v);
   free(r->threads.v);
   free(r->batch_pool);
+  free(r->creates.v);
+  free(r->names.v);
   free(r->tid_keys);
   free(r->tid_vals);
   free(r);

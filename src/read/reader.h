@@ -79,12 +79,14 @@ struct ctrace_clock_sync {
 /* What the validating pass learned of one thread. */
 struct ctrace_thread_info {
   uint32_t tid;
-  uint32_t name;       /* string id of its last name, 0 if none */
+  uint32_t name;       /* string id of its last name (set by any thread; for an
+                        * unnamed main thread, the program's basename), 0 if none */
   uint64_t first, last; /* ticks of its first and last event */
   uint64_t nevents;
   uint64_t dropped;    /* events the recorder reported lost */
   uint64_t start_link; /* THREAD_START link (0: none) */
   uint32_t created_by; /* tid of the THREAD_CREATE with that link, 0 if unknown */
+  uint64_t created_at; /* ticks of that THREAD_CREATE (0 if unknown) */
   uint32_t exited;     /* saw THREAD_EXIT */
   uint64_t tracer_ns;  /* TRACER_TIME, in ticks as recorded */
   uint64_t tracer_events;
@@ -130,7 +132,9 @@ uint64_t ctrace_reader_nevents(const ctrace_reader *r); /* thread events, not de
 uint64_t ctrace_reader_nevents_kind(const ctrace_reader *r, unsigned kind);
 uint64_t ctrace_reader_dropped(const ctrace_reader *r);
 
-/* Definitions. Ids start at 1; 0 and unknown ids give NULL / "". */
+/* Definitions. Ids start at 1; 0 and unknown ids give NULL / "". The
+ * strings of the file come first; ids past them are derived by the reader
+ * (the program's basename that names an unnamed main thread). */
 uint32_t ctrace_reader_nstrings(const ctrace_reader *r);
 const struct ctrace_string *ctrace_reader_string(const ctrace_reader *r, uint64_t id);
 /* Copies string id into buf, NUL-terminated and cut to size; returns buf. */
