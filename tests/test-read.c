@@ -162,6 +162,54 @@ TEST_IMPL(read_cross_thread_names_and_links) {
   return 0;
 }
 
+/* Rewrites a 1.1 trace (as the recorder writes it) batch by batch:
+ * TO_1_0 makes the same trace in version 1.0 (32-byte header, no checksum
+ * trailers, no END record); EXTRA_HEADER adds 16 bytes to the header, as a
+ * later minor version may; UNKNOWN puts a record of an unknown kind (0x9c)
+ * first in every batch. Checksums are recomputed. */
+enum { TO_1_0 = 1, EXTRA_HEADER = 2, UNKNOWN = 4 };
+static char *rewrite_trace(const char *in, size_t len, int how, size_t *outlen) {
+  const uint8_t *d = (const uint8_t *)in;
+  uint32_t hsize = ctrace__get_le32(d + 12);
+  struct tb b = {0};
+  if (how & TO_1_0) {
+    tb_bytes(&b, d, 32);
+    ctrace__put_le32(b.d + 12, 32);
+    b.d[10] = 0;
+  } else {
+    tb_bytes(&b, d, hsize);
+    if (how & EXTRA_HEADER) {
+      tb_bytes(&b, "later fields....", 16);
+      ctrace__put_le32(b.d + 12, hsize + 16);
+      b.d[10] = 7; /* minor 7 */
+    }
+  }
+  for (size_t off = hsize; off + 32 <= len;) {
+    uint32_t blen = ctrace__get_le32(d + off + 4);
+    size_t ev = blen - CTRACE_BATCH_TRAILER_SIZE; /* events, without the trailer */
+    size_t start = b.n;
+    tb_bytes(&b, d + off, 32);
+    if (how & UNKNOWN)
+      tb_bytes(&b, "\x9c\x00\x03" "abc", 6);
+    const uint8_t *pl = d + off + 32;
+    if ((how & TO_1_0) && ev >= 3 && memcmp(pl + ev - 3, "\x81\x00\x00", 3) == 0 &&
+        off + 32 + blen == len)
+      ev -= 3; /* the END record */
+    tb_bytes(&b, pl, ev);
+    if (!(how & TO_1_0)) {
+      uint8_t t[7] = {CTRACE_EV_CHECKSUM, 0, 4};
+      ctrace__put_le32(b.d + start + 4, (uint32_t)(b.n - start - 32 + 7));
+      ctrace__put_le32(t + 3, ctrace__crc32c(0, b.d + start, b.n - start));
+      tb_bytes(&b, t, 7);
+    } else {
+      ctrace__put_le32(b.d + start + 4, (uint32_t)(b.n - start - 32));
+    }
+    off += 32 + blen;
+  }
+  *outlen = b.n;
+  return (char *)b.d;
+}
+
 static size_t unhex(const char *s, uint8_t *out, size_t max) {
   size_t n = 0;
   while (s[0] && s[1] && n < max) {
@@ -185,9 +233,21 @@ TEST_IMPL(read_corrupt_cases_from_table) {
     TEST_FAIL_("cannot open %s", path);
   char line[1024];
   int cases = 0;
+  /* Cases run on the 1.0 form of the trace until a line "@1.1" switches
+   * to the trace as recorded. */
+  size_t len10;
+  char *ref10 = rewrite_trace(ref, len, TO_1_0, &len10), *ref11 = ref;
+  size_t len11 = len;
+  ref = ref10;
+  len = len10;
   while (fgets(line, sizeof line, f)) {
     if (line[0] == '#' || line[0] == '\n')
       continue;
+    if (strncmp(line, "@1.1", 4) == 0) {
+      ref = ref11;
+      len = len11;
+      continue;
+    }
     char name[64], hex[256], outcome[32];
     unsigned long long off, err_off;
     int pos = 0;
@@ -227,38 +287,37 @@ TEST_IMPL(read_corrupt_cases_from_table) {
     cases++;
   }
   fclose(f);
-  ASSERT_GE(cases, 10);
+  ASSERT_GE(cases, 14);
   /* And the CLI reports the offset with exit status 1. */
-  char *data = malloc(len);
-  memcpy(data, ref, len);
-  data[32] = 0;
-  test_write_file(test_path("bad.ctrace"), data, len);
+  char *data = malloc(len11);
+  memcpy(data, ref11, len11);
+  data[40] = 0;
+  test_write_file(test_path("bad.ctrace"), data, len11);
   free(data);
   char *argv[] = {(char *)test_build_path("ctrace"), "dump", (char *)test_path("bad.ctrace"), NULL};
   char *err = NULL;
   ASSERT_EQ(test_run(argv, NULL, NULL, &err), 1);
-  ASSERT_STR_CONTAINS(err, "offset 32: bad batch magic");
+  ASSERT_STR_CONTAINS(err, "offset 40: bad batch magic");
   free(err);
-  free(ref);
+  free(ref10);
+  free(ref11);
   return 0;
 }
 
 /* Cut after every byte: never corrupt, never a crash, and the number of
- * events read only grows with the length. */
-TEST_IMPL(read_truncated_at_every_offset) {
-  size_t len;
-  char *ref = reference_trace(&len);
-  ASSERT(ref != NULL);
-  ASSERT_GT(len, 8192); /* several batches */
+ * events read only grows with the length. A 1.1 trace cut at a batch
+ * boundary says it was cut off; a 1.0 one cannot tell. */
+static int cut_everywhere(const char *ref, size_t len, int v11) {
   uint64_t last_events = 0;
   int truncated = 0, whole = 0;
+  size_t hsize = v11 ? CTRACE_FILE_HEADER_SIZE : 32;
   for (size_t cut = 0; cut <= len; cut++) {
     char *data = malloc(cut ? cut : 1);
     memcpy(data, ref, cut);
     ctrace_reader *r;
     char err[CTRACE_READ_ERRLEN];
     if (ctrace_reader_open_mem(data, cut, &r, err, sizeof err) < 0) {
-      ASSERT_LT(cut, CTRACE_FILE_HEADER_SIZE);
+      ASSERT_LT(cut, hsize);
       ASSERT_STR_CONTAINS(err, "offset");
       free(data);
       continue;
@@ -267,10 +326,17 @@ TEST_IMPL(read_truncated_at_every_offset) {
     if (ctrace_reader_status(r) == CTRACE_READ_TRUNCATED) {
       truncated++;
       ASSERT_UINT_EQ(ctrace_reader_error_offset(r), ctrace_reader_good_bytes(r));
-      ASSERT_STR_CONTAINS(ctrace_reader_error(r), "file ends inside a batch");
+      if (v11 && ctrace_reader_good_bytes(r) == cut)
+        ASSERT_STR_CONTAINS(ctrace_reader_error(r), "no END record: the trace was cut off");
+      else
+        ASSERT_STR_CONTAINS(ctrace_reader_error(r), "file ends inside a batch");
+      ASSERT_EQ(ctrace_reader_complete(r), 0);
     } else {
       whole++;
       ASSERT_UINT_EQ(ctrace_reader_good_bytes(r), cut);
+      ASSERT_EQ(ctrace_reader_complete(r), 1);
+      if (v11)
+        ASSERT_UINT_EQ(cut, len);
     }
     /* Iterating what is there is safe. */
     ctrace_merge *m = ctrace_merge_new(r);
@@ -285,8 +351,119 @@ TEST_IMPL(read_truncated_at_every_offset) {
     ctrace_reader_close(r);
     free(data);
   }
-  ASSERT_GE(whole, 3); /* the header alone, batch boundaries, the whole */
+  if (v11)
+    ASSERT_EQ(whole, 1); /* only the whole file is complete */
+  else
+    ASSERT_GE(whole, 3); /* the header alone, batch boundaries, the whole */
   ASSERT_GT(truncated, (int)(len / 2));
+  return 0;
+}
+
+TEST_IMPL(read_truncated_at_every_offset) {
+  size_t len, len10;
+  char *ref = reference_trace(&len);
+  ASSERT(ref != NULL);
+  ASSERT_GT(len, 8192); /* several batches */
+  char *ref10 = rewrite_trace(ref, len, TO_1_0, &len10);
+  cut_everywhere(ref, len, 1);
+  cut_everywhere(ref10, len10, 0);
+  free(ref);
+  free(ref10);
+  return 0;
+}
+
+/* A crash can leave zeros where the last data should be: truncation, not
+ * corruption. A flipped bit is named with its batch's offset. */
+TEST_IMPL(read_zero_tail_and_flipped_bits) {
+  size_t len;
+  char *ref = reference_trace(&len);
+  ASSERT(ref != NULL);
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  /* 32 zero bytes after the end; and the last 100 bytes zeroed. */
+  char *z = calloc(1, len + 32);
+  memcpy(z, ref, len);
+  ASSERT_EQ(ctrace_reader_open_mem(z, len + 32, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_TRUNCATED);
+  ASSERT_UINT_EQ(ctrace_reader_error_offset(r), len);
+  ASSERT_STR_CONTAINS(ctrace_reader_error(r), "zero bytes");
+  ctrace_reader_close(r);
+  memset(z + len - 100, 0, 100);
+  ASSERT_EQ(ctrace_reader_open_mem(z, len, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_TRUNCATED);
+  ASSERT_STR_CONTAINS(ctrace_reader_error(r), "zero-filled");
+  ctrace_reader_close(r);
+  free(z);
+  /* Every single-bit flip after the file header is detected (a 1.1 trace:
+   * checksums), and names the offset of the damaged batch or before. */
+  char *data = malloc(len);
+  int flips = 0;
+  for (size_t bit = CTRACE_FILE_HEADER_SIZE * 8; bit < len * 8; bit += 61) {
+    memcpy(data, ref, len);
+    data[bit / 8] ^= (char)(1u << (bit % 8));
+    ASSERT_EQ(ctrace_reader_open_mem(data, len, &r, err, sizeof err), 0);
+    if (ctrace_reader_status(r) != CTRACE_READ_CORRUPT)
+      TEST_FAIL_("bit %zu flipped: status %d (%s)", bit, ctrace_reader_status(r),
+                 ctrace_reader_error(r));
+    ASSERT_LE(ctrace_reader_error_offset(r), bit / 8);
+    ctrace_reader_close(r);
+    flips++;
+  }
+  ASSERT_GT(flips, 1000);
+  free(data);
+  free(ref);
+  return 0;
+}
+
+/* What a later minor version may write: a longer header, records of kinds
+ * 0x80..0xff this reader does not know (skipped and counted). And the 1.0
+ * form of the same trace still reads, with the same events. */
+TEST_IMPL(read_later_and_earlier_minor_versions) {
+  size_t len, n2, n3;
+  char *ref = reference_trace(&len);
+  ASSERT(ref != NULL);
+  ctrace_reader *r0, *r;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_mem(ref, len, &r0, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_status(r0), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_complete(r0), 1);
+  ASSERT_GT(ctrace_reader_tick_hz(r0), 0);
+  char *later = rewrite_trace(ref, len, EXTRA_HEADER | UNKNOWN, &n2);
+  char *v10 = rewrite_trace(ref, len, TO_1_0, &n3);
+  for (int v = 0; v < 2; v++) {
+    ASSERT_EQ(ctrace_reader_open_mem(v ? v10 : later, v ? n3 : n2, &r, err, sizeof err), 0);
+    if (ctrace_reader_status(r) != CTRACE_READ_OK)
+      TEST_FAIL_("offset %llu: %s", (unsigned long long)ctrace_reader_error_offset(r),
+                 ctrace_reader_error(r));
+    ASSERT_EQ(ctrace_reader_version_minor(r), v ? 0 : 7);
+    ASSERT_UINT_EQ(ctrace_reader_nunknown(r), v ? 0 : ctrace_reader_nbatches(r));
+    ASSERT_UINT_EQ(ctrace_reader_nevents(r), ctrace_reader_nevents(r0));
+    ASSERT_EQ(ctrace_reader_nthreads(r), ctrace_reader_nthreads(r0));
+    ctrace_merge *m0 = ctrace_merge_new(r0), *m = ctrace_merge_new(r);
+    ctrace_event a, b;
+    while (ctrace_merge_next(m0, &a)) {
+      ASSERT(ctrace_merge_next(m, &b));
+      ASSERT_EQ(a.kind, b.kind);
+      ASSERT_UINT_EQ(a.ticks, b.ticks);
+      ASSERT_EQ(ctrace_reader_ns(r0, a.ticks), ctrace_reader_ns(r, b.ticks));
+    }
+    ASSERT(!ctrace_merge_next(m, &b));
+    ctrace_merge_free(m0);
+    ctrace_merge_free(m);
+    ctrace_reader_close(r);
+  }
+  /* The CLI reads the later version too, and says what it skipped. */
+  test_write_file(test_path("later.ctrace"), later, n2);
+  char *argv[] = {(char *)test_build_path("ctrace"), "stats", "--json",
+                  (char *)test_path("later.ctrace"), NULL};
+  char *out = NULL;
+  ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "\"complete\":true");
+  ASSERT_STR_CONTAINS(out, "\"unknown_records\":");
+  free(out);
+  ctrace_reader_close(r0);
+  free(later);
+  free(v10);
   free(ref);
   return 0;
 }

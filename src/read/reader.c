@@ -43,6 +43,10 @@ struct create_rec {
   uint64_t link, ticks;
   uint32_t tid;
 };
+struct clock_pt {
+  uint64_t ticks;
+  int64_t ns; /* since the trace's start */
+};
 struct name_rec {
   uint64_t ticks;
   uint32_t tid, name;
@@ -79,14 +83,18 @@ struct ctrace_reader {
   uint32_t *tid_vals;
   size_t tid_cap;
 
-  uint64_t nevents, dropped;
+  uint64_t nevents, dropped, unknown;
   uint64_t by_kind[256];
   uint64_t first_ticks, last_ticks;
+  uint32_t hsize;   /* file header bytes */
+  uint64_t tick_hz; /* from a 1.1 header, 0 if unknown */
+  int ended;        /* read the END record */
 
-  /* clock fit: ns = (ticks - t0) * scale + off */
-  uint64_t t0;
-  double scale;
-  int64_t off;
+  /* Time: points (ticks, ns since the start) from the clock syncs, each
+   * segment between two of them a line of its own; outside them the line
+   * through the first and last (see docs/FORMAT.md, "Time"). */
+  VEC(struct clock_pt) pts;
+  uint64_t ext_num, ext_den; /* slope outside the points: ns per tick = num/den */
   uint64_t real0;
 };
 
@@ -280,9 +288,14 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
     VEC_PUSH(r->processes, p, oom);
     return 0;
   }
+  case CTRACE_EV_END:
+    r->ended = 1;
+    return 0;
   default:
-    if (ev->kind >= 0x80)
-      return 0; /* a later minor version's definition: skipped */
+    if (ev->kind >= 0x80) {
+      r->unknown++; /* a later minor version's definition: skipped */
+      return 0;
+    }
     set_error(r, CTRACE_READ_CORRUPT, ev->offset, "%s event in a metadata batch",
               ctrace__kinds[ev->kind].name);
     return -1;
@@ -337,7 +350,7 @@ oom:
 
 /* Decodes and checks one batch's events. Returns 0 or -1 (error set). */
 static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8_t *payload) {
-  const uint8_t *p = payload, *end = payload + b->len;
+  const uint8_t *p = payload, *end = payload + b->evlen;
   uint64_t ticks = b->base;
   int meta = (b->flags & CTRACE_BATCH_META) != 0;
   struct ctrace_thread_info *t = NULL;
@@ -361,18 +374,28 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
       return -1;
     }
     p = next;
-    b->nevents++;
+    if (r->ended) {
+      set_error(r, CTRACE_READ_CORRUPT, off, "%s after the END record",
+                ev.kind < 0x80 || ctrace__kinds[ev.kind].name ? "event" : "record");
+      return -1;
+    }
     if (meta) {
+      b->nevents++;
       if (apply_meta(r, &ev) < 0)
         return -1;
       continue;
     }
-    if (ev.kind < 0x10 && ev.kind != 0) {
+    if (ev.kind < 0x10 || ev.kind == CTRACE_EV_END) {
       set_error(r, CTRACE_READ_CORRUPT, off, "definition %s outside a metadata batch",
                 ctrace__kinds[ev.kind].name);
       return -1;
     }
     r->by_kind[ev.kind]++;
+    if (ev.kind >= 0x80) { /* a later minor version's record: skipped, counted */
+      r->unknown++;
+      continue;
+    }
+    b->nevents++;
     if (apply_thread_event(r, t, &ev) < 0) {
       set_error(r, CTRACE_READ_CORRUPT, off, "out of memory");
       return -1;
@@ -556,44 +579,118 @@ static int build_index(ctrace_reader *r) {
   return 0;
 }
 
-/* Clock fit from the first and last CLOCK_SYNC. */
-static void fit_clock(ctrace_reader *r) {
-  r->scale = 1.0;
-  r->t0 = 0;
-  r->off = 0;
-  if (r->syncs.n == 0) {
-    r->t0 = r->first_ticks;
-    /* No sync: ticks of unknown rate. Assume ns, the best guess there is. */
-    return;
+/* Time. Points (ticks, ns since the start) from the CLOCK_SYNC records in
+ * file order, each kept only when its ticks are above and its CLOCK_MONOTONIC
+ * not below the last kept one's. The start (ns 0) is the first sync. */
+static int fit_clock(ctrace_reader *r) {
+  r->pts.n = 0;
+  r->ext_num = r->ext_den = 1;
+  int tsc = (r->flags & CTRACE_FILE_TICKS_TSC) != 0;
+  if (r->syncs.n)
+    r->real0 = r->syncs.v[0].real_ns;
+  if (!tsc || r->syncs.n == 0) {
+    /* Ticks are CLOCK_MONOTONIC ns (or, without a sync, of unknown origin:
+     * the first event is the start; of unknown rate without a tick rate). */
+    struct clock_pt p0 = {r->syncs.n ? r->syncs.v[0].mono_ns : r->first_ticks, 0};
+    VEC_PUSH(r->pts, p0, oom);
+    if (tsc && r->tick_hz) {
+      r->ext_num = 1000000000u;
+      r->ext_den = r->tick_hz;
+    }
+    return 0;
   }
-  const struct ctrace_clock_sync *a = &r->syncs.v[0], *b = &r->syncs.v[r->syncs.n - 1];
-  r->t0 = a->ticks;
-  r->real0 = a->real_ns;
-  if (!(r->flags & CTRACE_FILE_TICKS_TSC)) {
-    r->scale = 1.0;
-  } else if (b->ticks > a->ticks + 1000 && b->mono_ns > a->mono_ns) {
-    r->scale = (double)(b->mono_ns - a->mono_ns) / (double)(b->ticks - a->ticks);
+  uint64_t m0 = r->syncs.v[0].mono_ns;
+  for (size_t i = 0; i < r->syncs.n; i++) {
+    const struct ctrace_clock_sync *c = &r->syncs.v[i];
+    if (r->pts.n) {
+      const struct clock_pt *l = &r->pts.v[r->pts.n - 1];
+      if (c->ticks <= l->ticks || c->mono_ns < m0 || (int64_t)(c->mono_ns - m0) < l->ns)
+        continue;
+    }
+    struct clock_pt p = {c->ticks, (int64_t)(c->mono_ns - m0)};
+    VEC_PUSH(r->pts, p, oom);
+  }
+  if (r->pts.n >= 2) {
+    const struct clock_pt *a = &r->pts.v[0], *b = &r->pts.v[r->pts.n - 1];
+    r->ext_num = (uint64_t)(b->ns - a->ns);
+    r->ext_den = b->ticks - a->ticks;
+  } else if (r->tick_hz) {
+    r->ext_num = 1000000000u;
+    r->ext_den = r->tick_hz;
   } else {
-    r->scale = 1.0 / 3.0; /* one sync only (a cut trace): guess a 3 GHz TSC */
+    r->ext_num = 1; /* a 1.0 trace with one sync: guess a 3 GHz TSC */
+    r->ext_den = 3;
   }
+  return 0;
+oom:
+  return -1;
+}
+
+/* base + floor(x * num / den) with x = a - b, exact for any 64-bit inputs;
+ * saturates at the int64 range. */
+static int64_t line_at(int64_t base, uint64_t a, uint64_t b, uint64_t num, uint64_t den) {
+  int neg = a < b;
+  uint64_t mag = neg ? b - a : a - b;
+  unsigned __int128 prod = (unsigned __int128)mag * num;
+  unsigned __int128 q = den ? prod / den : 0;
+  if (neg && den && q * den != prod)
+    q++; /* floor, not truncation, below the point */
+  __int128 v = (__int128)base + (neg ? -(__int128)q : (__int128)q);
+  if (v > INT64_MAX)
+    return INT64_MAX;
+  if (v < INT64_MIN)
+    return INT64_MIN;
+  return (int64_t)v;
+}
+
+/* The payload length of the batch at off whose length field says more than
+ * the file holds, when the bytes after it do hold a whole batch (trailer and
+ * checksum found); 0 when they do not (the file was cut off). */
+static size_t damaged_length(const uint8_t *d, size_t size, size_t off) {
+  uint8_t fixed[CTRACE_BATCH_HEADER_SIZE];
+  memcpy(fixed, d + off, sizeof fixed);
+  const uint8_t *payload = d + off + CTRACE_BATCH_HEADER_SIZE;
+  for (size_t end = off + CTRACE_BATCH_HEADER_SIZE + CTRACE_BATCH_TRAILER_SIZE; end <= size; end++) {
+    const uint8_t *t = d + end - CTRACE_BATCH_TRAILER_SIZE;
+    if (t[0] != CTRACE_EV_CHECKSUM || t[1] != 0 || t[2] != 4)
+      continue;
+    if (end != size && (size - end < 4 || ctrace__get_le32(d + end) != CTRACE_BATCH_MAGIC))
+      continue;
+    size_t len = end - off - CTRACE_BATCH_HEADER_SIZE;
+    if (len > CTRACE_BATCH_MAX_PAYLOAD)
+      return 0;
+    ctrace__put_le32(fixed + 4, (uint32_t)len);
+    uint32_t c = ctrace__crc32c(0, fixed, sizeof fixed);
+    if (ctrace__crc32c(c, payload, len - CTRACE_BATCH_TRAILER_SIZE) == ctrace__get_le32(t + 3))
+      return len;
+  }
+  return 0;
 }
 
 static int scan(ctrace_reader *r) {
   const uint8_t *d = r->data;
   size_t size = r->size;
-  size_t off = CTRACE_FILE_HEADER_SIZE;
+  size_t off = r->hsize;
+  int crc = r->minor >= 1;
+  /* A crash can leave the file's end zero-filled (the size was updated,
+   * the data never written): that is a cut, not damage. */
+  size_t zero_from = size;
+  while (zero_from > off && d[zero_from - 1] == 0)
+    zero_from--;
+  int zero_tail = size - zero_from >= 8;
   r->good_bytes = off;
   while (off < size) {
+    if (off >= zero_from) {
+      set_error(r, CTRACE_READ_TRUNCATED, off,
+                "file ends in %zu zero bytes (a crash before they were written)", size - off);
+      break;
+    }
     if (size - off < CTRACE_BATCH_HEADER_SIZE) {
       set_error(r, CTRACE_READ_TRUNCATED, off, "file ends inside a batch header (%zu of %d bytes)",
                 size - off, CTRACE_BATCH_HEADER_SIZE);
       break;
     }
     const uint8_t *h = d + off;
-    if (ctrace__get_le32(h) != CTRACE_BATCH_MAGIC) {
-      set_error(r, CTRACE_READ_CORRUPT, off, "bad batch magic 0x%08x", ctrace__get_le32(h));
-      break;
-    }
     struct ctrace_batch_info b = {0};
     b.offset = off;
     b.len = ctrace__get_le32(h + 4);
@@ -601,10 +698,51 @@ static int scan(ctrace_reader *r) {
     b.flags = ctrace__get_le32(h + 12);
     b.seq = ctrace__get_le64(h + 16);
     b.base = ctrace__get_le64(h + 24);
+    if (ctrace__get_le32(h) != CTRACE_BATCH_MAGIC) {
+      set_error(r, CTRACE_READ_CORRUPT, off, "bad batch magic 0x%08x", ctrace__get_le32(h));
+      break;
+    }
     if (b.len > CTRACE_BATCH_MAX_PAYLOAD) {
       set_error(r, CTRACE_READ_CORRUPT, off + 4, "batch length %u over the limit of %u", b.len,
                 CTRACE_BATCH_MAX_PAYLOAD);
       break;
+    }
+    if (b.len > size - off - CTRACE_BATCH_HEADER_SIZE) {
+      /* Cut off, unless a whole batch with a damaged length field is
+       * there: a trailer followed by the end of the file or by another
+       * batch, whose checksum matches with the length it implies. */
+      size_t rest = size - off - CTRACE_BATCH_HEADER_SIZE;
+      size_t real = crc ? damaged_length(d, size, off) : 0;
+      if (real) {
+        set_error(r, CTRACE_READ_CORRUPT, off + 4,
+                  "batch at offset %zu is damaged (length %u, but its CRC-32C matches %zu)", off,
+                  b.len, real);
+        break;
+      }
+      set_error(r, CTRACE_READ_TRUNCATED, off, "file ends inside a batch (%zu of %u bytes)", rest,
+                b.len);
+      break;
+    }
+    int in_zeros = zero_tail && zero_from < off + CTRACE_BATCH_HEADER_SIZE + b.len;
+    if (crc) {
+      /* Checked before anything else in the batch is believed. */
+      const uint8_t *t = h + CTRACE_BATCH_HEADER_SIZE + b.len - CTRACE_BATCH_TRAILER_SIZE;
+      const char *bad = NULL;
+      if (b.len < CTRACE_BATCH_TRAILER_SIZE || t[0] != CTRACE_EV_CHECKSUM || t[1] != 0 || t[2] != 4)
+        bad = "has no checksum trailer";
+      else if (ctrace__crc32c(0, h, CTRACE_BATCH_HEADER_SIZE + b.len - CTRACE_BATCH_TRAILER_SIZE) !=
+               ctrace__get_le32(t + 3))
+        bad = "is damaged (CRC-32C mismatch)";
+      if (bad && in_zeros) {
+        set_error(r, CTRACE_READ_TRUNCATED, off,
+                  "file ends inside a batch (zero-filled from offset %zu: a crash)", zero_from);
+        break;
+      }
+      if (bad) {
+        set_error(r, CTRACE_READ_CORRUPT, off, "batch at offset %zu (%u bytes) %s", off,
+                  CTRACE_BATCH_HEADER_SIZE + b.len, bad);
+        break;
+      }
     }
     if (b.flags & ~(uint32_t)CTRACE_BATCH_META) {
       set_error(r, CTRACE_READ_CORRUPT, off + 12, "unknown batch flags 0x%x", b.flags);
@@ -614,17 +752,22 @@ static int scan(ctrace_reader *r) {
       set_error(r, CTRACE_READ_CORRUPT, off + 8, "batch thread id %u does not fit its flags", b.tid);
       break;
     }
-    if (b.len > size - off - CTRACE_BATCH_HEADER_SIZE) {
-      set_error(r, CTRACE_READ_TRUNCATED, off, "file ends inside a batch (%zu of %u bytes)",
-                size - off - CTRACE_BATCH_HEADER_SIZE, b.len);
+    b.evlen = crc ? b.len - CTRACE_BATCH_TRAILER_SIZE : b.len;
+    if (scan_batch(r, &b, h + CTRACE_BATCH_HEADER_SIZE) < 0) {
+      if (r->status == CTRACE_READ_CORRUPT && zero_tail && r->err_off >= zero_from) {
+        r->status = CTRACE_READ_OK; /* zeros from a crash, not damage */
+        set_error(r, CTRACE_READ_TRUNCATED, off,
+                  "file ends inside a batch (zero-filled from offset %zu: a crash)", zero_from);
+      }
       break;
     }
-    if (scan_batch(r, &b, h + CTRACE_BATCH_HEADER_SIZE) < 0)
-      break;
     VEC_PUSH(r->batches, b, oom);
     off += CTRACE_BATCH_HEADER_SIZE + b.len;
     r->good_bytes = off;
   }
+  if (r->status == CTRACE_READ_OK && crc && !r->ended)
+    set_error(r, CTRACE_READ_TRUNCATED, off,
+              "no END record: the trace was cut off after its last complete batch");
   r->first_ticks = UINT64_MAX;
   r->last_ticks = 0;
   for (size_t i = 0; i < r->threads.n; i++) {
@@ -637,8 +780,7 @@ static int scan(ctrace_reader *r) {
   }
   if (r->first_ticks == UINT64_MAX)
     r->first_ticks = r->last_ticks = r->syncs.n ? r->syncs.v[0].ticks : 0;
-  fit_clock(r);
-  if (build_index(r) < 0)
+  if (fit_clock(r) < 0 || build_index(r) < 0)
     goto oom;
   return 0;
 oom:
@@ -651,13 +793,13 @@ static int open_common(ctrace_reader *r, char *err, size_t errlen) {
   struct stack_def none = {0, 0};
   VEC_PUSH(r->strings, empty, oom);
   VEC_PUSH(r->stacks, none, oom);
-  if (r->size < CTRACE_FILE_HEADER_SIZE ||
+  if (r->size < CTRACE_FILE_HEADER_SIZE_1_0 ||
       memcmp(r->data, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN) != 0) {
     if (r->size >= CTRACE_FILE_MAGIC_LEN && memcmp(r->data, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN) != 0)
       snprintf(err, errlen, "offset 0: not a ctrace file (bad magic)");
     else
       snprintf(err, errlen, "offset %zu: file too short for a ctrace header (%zu of %d bytes)",
-               r->size, r->size, CTRACE_FILE_HEADER_SIZE);
+               r->size, r->size, CTRACE_FILE_HEADER_SIZE_1_0);
     return -1;
   }
   unsigned major = ctrace__get_le16(r->data + 8);
@@ -670,10 +812,21 @@ static int open_common(ctrace_reader *r, char *err, size_t errlen) {
              major, r->minor, CTRACE_FORMAT_MAJOR);
     return -1;
   }
-  if (hsize != CTRACE_FILE_HEADER_SIZE) {
-    snprintf(err, errlen, "offset 12: bad header size %u", hsize);
+  /* Later minor versions may add fields at the end of the header. */
+  uint32_t need = r->minor >= 1 ? CTRACE_FILE_HEADER_SIZE : CTRACE_FILE_HEADER_SIZE_1_0;
+  if (hsize < need || hsize > CTRACE_FILE_HEADER_MAX) {
+    snprintf(err, errlen, "offset 12: bad header size %u (version 1.%u: %u to %u)", hsize,
+             r->minor, need, CTRACE_FILE_HEADER_MAX);
     return -1;
   }
+  if (hsize > r->size) {
+    snprintf(err, errlen, "offset %zu: file too short for a ctrace header (%zu of %u bytes)",
+             r->size, r->size, hsize);
+    return -1;
+  }
+  r->hsize = hsize;
+  if (r->minor >= 1)
+    r->tick_hz = ctrace__get_le64(r->data + CTRACE_FILE_TICK_HZ_OFF);
   return scan(r);
 oom:
   snprintf(err, errlen, "out of memory");
@@ -747,6 +900,7 @@ void ctrace_reader_close(ctrace_reader *r) {
   free(r->batch_pool);
   free(r->creates.v);
   free(r->names.v);
+  free(r->pts.v);
   free(r->tid_keys);
   free(r->tid_vals);
   free(r);
@@ -759,6 +913,7 @@ uint64_t ctrace_reader_error_offset(const ctrace_reader *r) { return r->err_off;
 const char *ctrace_reader_error(const ctrace_reader *r) { return r->err; }
 uint64_t ctrace_reader_good_bytes(const ctrace_reader *r) { return r->good_bytes; }
 uint64_t ctrace_reader_file_size(const ctrace_reader *r) { return r->size; }
+const uint8_t *ctrace_reader_data(const ctrace_reader *r) { return r->data; }
 uint32_t ctrace_reader_pid(const ctrace_reader *r) { return r->pid; }
 unsigned ctrace_reader_version_minor(const ctrace_reader *r) { return r->minor; }
 int ctrace_reader_ticks_are_tsc(const ctrace_reader *r) { return (r->flags & CTRACE_FILE_TICKS_TSC) != 0; }
@@ -771,13 +926,89 @@ uint64_t ctrace_reader_nevents_kind(const ctrace_reader *r, unsigned kind) {
 uint64_t ctrace_reader_dropped(const ctrace_reader *r) { return r->dropped; }
 uint64_t ctrace_reader_start_realtime(const ctrace_reader *r) { return r->real0; }
 
+/* The segment for ticks t: the last point at or below it, or -1 outside
+ * the points (before the first, after the last) and with one point. */
+static int64_t seg_by_ticks(const ctrace_reader *r, uint64_t t) {
+  size_t n = r->pts.n;
+  if (n < 2 || t < r->pts.v[0].ticks || t >= r->pts.v[n - 1].ticks)
+    return -1;
+  size_t lo = 0, hi = n - 1; /* pts[lo].ticks <= t < pts[hi].ticks */
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (r->pts.v[mid].ticks <= t)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return (int64_t)lo;
+}
+
 int64_t ctrace_reader_ns(const ctrace_reader *r, uint64_t ticks) {
-  double d = (double)(int64_t)(ticks - r->t0);
-  return (int64_t)(d * r->scale) + r->off;
+  if (!r->pts.n)
+    return 0;
+  int64_t i = seg_by_ticks(r, ticks);
+  if (i >= 0) {
+    const struct clock_pt *a = &r->pts.v[i], *b = a + 1;
+    return line_at(a->ns, ticks, a->ticks, (uint64_t)(b->ns - a->ns), b->ticks - a->ticks);
+  }
+  const struct clock_pt *p = ticks < r->pts.v[0].ticks ? &r->pts.v[0] : &r->pts.v[r->pts.n - 1];
+  return line_at(p->ns, ticks, p->ticks, r->ext_num, r->ext_den);
+}
+
+/* ticks + floor((ns - base) * num / den), saturating at the uint64 range. */
+static uint64_t ticks_at(uint64_t ticks, int64_t ns, int64_t base, uint64_t num, uint64_t den) {
+  if (!den)
+    return ticks;
+  int neg = ns < base;
+  uint64_t mag = neg ? (uint64_t)base - (uint64_t)ns : (uint64_t)ns - (uint64_t)base;
+  unsigned __int128 prod = (unsigned __int128)mag * num, q = prod / den;
+  if (neg && q * den != prod)
+    q++;
+  __int128 v = (__int128)ticks + (neg ? -(__int128)q : (__int128)q);
+  if (v < 0)
+    return 0;
+  if (v > (__int128)UINT64_MAX)
+    return UINT64_MAX;
+  return (uint64_t)v;
 }
 
 uint64_t ctrace_reader_ticks(const ctrace_reader *r, int64_t ns) {
-  return r->t0 + (uint64_t)(int64_t)((double)(ns - r->off) / r->scale);
+  size_t n = r->pts.n;
+  if (!n)
+    return 0;
+  if (n >= 2 && ns >= r->pts.v[0].ns && ns < r->pts.v[n - 1].ns) {
+    size_t lo = 0, hi = n - 1;
+    while (hi - lo > 1) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (r->pts.v[mid].ns <= ns)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    while (lo + 1 < n - 1 && r->pts.v[lo + 1].ns == r->pts.v[lo].ns)
+      lo++;
+    const struct clock_pt *a = &r->pts.v[lo], *b = a + 1;
+    if (b->ns > a->ns)
+      return ticks_at(a->ticks, ns, a->ns, b->ticks - a->ticks, (uint64_t)(b->ns - a->ns));
+    return a->ticks;
+  }
+  const struct clock_pt *p = ns < r->pts.v[0].ns ? &r->pts.v[0] : &r->pts.v[n - 1];
+  return ticks_at(p->ticks, ns, p->ns, r->ext_den, r->ext_num);
+}
+
+uint64_t ctrace_reader_tick_hz(const ctrace_reader *r) { return r->tick_hz; }
+int ctrace_reader_complete(const ctrace_reader *r) {
+  return r->status == CTRACE_READ_OK && (r->ended || r->minor == 0);
+}
+uint64_t ctrace_reader_nunknown(const ctrace_reader *r) { return r->unknown; }
+int64_t ctrace_reader_end_ns(const ctrace_reader *r) {
+  int64_t e = ctrace_reader_ns(r, r->last_ticks);
+  if (r->syncs.n) {
+    int64_t s = ctrace_reader_ns(r, r->syncs.v[r->syncs.n - 1].ticks);
+    if (s > e)
+      e = s;
+  }
+  return e;
 }
 
 uint32_t ctrace_reader_nstrings(const ctrace_reader *r) { return (uint32_t)r->strings.n - 1; }
@@ -834,7 +1065,7 @@ static void cursor_load(ctrace_cursor *c) {
     const struct ctrace_batch_info *b = &c->r->batches.v[c->th->batches[c->batch]];
     const uint8_t *payload = c->r->data + b->offset + CTRACE_BATCH_HEADER_SIZE;
     c->p = payload;
-    c->end = payload + b->len;
+    c->end = payload + b->evlen;
     c->ticks = b->base;
     if (c->p < c->end)
       return;
@@ -857,18 +1088,21 @@ void ctrace_cursor_seek_batch(ctrace_cursor *c, uint32_t bpos) {
 }
 
 int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev) {
-  if (!c->p)
-    return 0;
-  const char *why;
-  ev->offset = (uint64_t)(c->p - c->r->data);
-  /* Validated already: cannot fail. */
-  c->p = ctrace_decode_event(c->p, c->end, &c->ticks, ev, &why);
-  ev->tid = c->th->tid;
-  if (!c->p || c->p >= c->end) {
-    c->batch++;
-    cursor_load(c);
+  for (;;) {
+    if (!c->p)
+      return 0;
+    const char *why;
+    ev->offset = (uint64_t)(c->p - c->r->data);
+    /* Validated already: cannot fail. */
+    c->p = ctrace_decode_event(c->p, c->end, &c->ticks, ev, &why);
+    ev->tid = c->th->tid;
+    if (!c->p || c->p >= c->end) {
+      c->batch++;
+      cursor_load(c);
+    }
+    if (ev->kind < 0x80)
+      return 1; /* records of later minor versions are skipped */
   }
-  return 1;
 }
 
 /* ---- merging threads in time order: a binary heap of cursors ---- */

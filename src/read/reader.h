@@ -50,6 +50,7 @@ struct ctrace_batch_info {
   uint64_t first, last; /* ticks of its first and last event */
   uint64_t seq;
   uint32_t len;    /* payload bytes */
+  uint32_t evlen;  /* of which events (all but the 1.1 checksum trailer) */
   uint32_t tid;
   uint32_t flags;
   uint32_t nevents;
@@ -111,16 +112,33 @@ const char *ctrace_reader_error(const ctrace_reader *r);
 uint64_t ctrace_reader_good_bytes(const ctrace_reader *r);
 uint64_t ctrace_reader_file_size(const ctrace_reader *r);
 
+/* The file's bytes (for tools that walk batches themselves). */
+const uint8_t *ctrace_reader_data(const ctrace_reader *r);
+
 /* The file header. */
 uint32_t ctrace_reader_pid(const ctrace_reader *r);
 unsigned ctrace_reader_version_minor(const ctrace_reader *r);
 int ctrace_reader_ticks_are_tsc(const ctrace_reader *r);
 
-/* Time: ticks to nanoseconds since the trace's first clock sync (the start),
- * from a linear fit over the CLOCK_SYNC records. */
+/* Time: ticks to nanoseconds since the trace's start (its first clock sync;
+ * without one, its first event), exactly as docs/FORMAT.md "Time" says:
+ * piecewise linear between consecutive CLOCK_SYNCs, 128-bit intermediates,
+ * rounded down. Every tool prints and accepts times from this origin. */
 int64_t ctrace_reader_ns(const ctrace_reader *r, uint64_t ticks);
-/* Inverse of ctrace_reader_ns. */
+/* Inverse of ctrace_reader_ns (rounded down). */
 uint64_t ctrace_reader_ticks(const ctrace_reader *r, int64_t ns);
+/* The trace's end since its start: its last event or last clock sync (the
+ * stop), whichever is later. */
+int64_t ctrace_reader_end_ns(const ctrace_reader *r);
+/* Ticks per second as the recorder measured it (1.1 header), 0 if unknown. */
+uint64_t ctrace_reader_tick_hz(const ctrace_reader *r);
+/* 1 when the trace is complete: it decoded whole and ends with the END
+ * record (version 1.0 files, which have none: whenever they decode whole).
+ * A 1.1 trace without END reads as CTRACE_READ_TRUNCATED ("cut off"). */
+int ctrace_reader_complete(const ctrace_reader *r);
+/* Records of kinds 0x80..0xff this reader does not know: skipped (never
+ * returned by cursors) and counted here. */
+uint64_t ctrace_reader_nunknown(const ctrace_reader *r);
 /* CLOCK_REALTIME at the trace's start, in ns since the epoch (0 if unknown). */
 uint64_t ctrace_reader_start_realtime(const ctrace_reader *r);
 /* First and last event of any thread, in ticks. */
