@@ -4,6 +4,8 @@
  * empty files. Every failure must name its offset; nothing may crash.
  */
 #include <ctrace.h>
+#include <math.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "trace-check.h"
@@ -556,5 +558,203 @@ TEST_IMPL(read_missing_file_and_directory) {
   ASSERT_STR_CONTAINS(err, "No such file");
   ASSERT_EQ(ctrace_reader_open(test_tmpdir(), &r, err, sizeof err), -1);
   ASSERT_STR_CONTAINS(err, "not a regular file");
+  return 0;
+}
+
+/* ---- time ---- */
+
+/* A TSC whose rate changes at every clock sync (as under NTP slewing): a
+ * straight line from the first to the last sync is off by hundreds of us
+ * mid-trace; the piecewise conversion is exact to the ns. */
+TEST_IMPL(read_time_between_bending_syncs) {
+  enum { NSYNC = 11 };
+  /* truth: sync k at ns k*1e9; ticks per second alternate 2.1 GHz +-0.1 % */
+  uint64_t sync_ticks[NSYNC];
+  uint64_t t = 5000000000ull;
+  for (int k = 0; k < NSYNC; k++) {
+    sync_ticks[k] = t;
+    t += k % 2 ? 2097900000ull : 2102100000ull;
+  }
+  struct tb b = {0};
+  tb_header(&b, 0, 32, CTRACE_FILE_TICKS_TSC, 100);
+  tb_batch(&b, 0, 0, 0);
+  for (int k = 0; k < NSYNC; k++)
+    TB_EV(&b, CLOCK_SYNC, 0, sync_ticks[k], 7000000000ull + (uint64_t)k * 1000000000ull,
+          1700000000000000000ull + (uint64_t)k * 1000000000ull);
+  tb_end(&b);
+  /* an event at every 0.1 s of truth */
+  tb_batch(&b, 100, 0, sync_ticks[0]);
+  uint64_t prev = sync_ticks[0];
+  uint64_t ev_ticks[10 * (NSYNC - 1)];
+  int64_t ev_truth[10 * (NSYNC - 1)];
+  int nev = 0;
+  for (int k = 0; k + 1 < NSYNC; k++)
+    for (int j = 0; j < 10; j++) {
+      uint64_t span = sync_ticks[k + 1] - sync_ticks[k];
+      uint64_t tk = sync_ticks[k] + span * (uint64_t)j / 10;
+      ev_ticks[nev] = tk;
+      ev_truth[nev] = (int64_t)k * 1000000000 + (int64_t)j * 100000000;
+      TB_EV(&b, REGION_END, tk - prev);
+      prev = tk;
+      nev++;
+    }
+  tb_end(&b);
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_mem(b.d, b.n, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  double a_first = (double)(sync_ticks[NSYNC - 1] - sync_ticks[0]) / 10e9; /* ticks per ns */
+  double worst_line = 0;
+  for (int i = 0; i < nev; i++) {
+    int64_t ns = ctrace_reader_ns(r, ev_ticks[i]);
+    if (llabs(ns - ev_truth[i]) > 1000)
+      TEST_FAIL_("event %d: %" PRId64 " ns, truth %" PRId64, i, ns, ev_truth[i]);
+    ASSERT_LE(llabs(ns - ev_truth[i]), 1); /* span * j / 10 rounds down: 1 ns at most */
+    /* the inverse, rounded down: never after the event */
+    uint64_t back = ctrace_reader_ticks(r, ns);
+    ASSERT_LE(back, ev_ticks[i]);
+    ASSERT_GE(back + 3, ev_ticks[i]);
+    double line = (double)(ev_ticks[i] - sync_ticks[0]) / a_first;
+    if (fabs(line - (double)ev_truth[i]) > worst_line)
+      worst_line = fabs(line - (double)ev_truth[i]);
+  }
+  ASSERT_GT(worst_line, 100000.0); /* what a single line would get wrong */
+  /* Syncs are exact points; times before the first and after the last
+   * follow the line through them; the start is 0. */
+  for (int k = 0; k < NSYNC; k++)
+    ASSERT_EQ(ctrace_reader_ns(r, sync_ticks[k]), (int64_t)k * 1000000000);
+  ASSERT(ctrace_reader_ns(r, sync_ticks[0] - 2100) < 0);
+  ASSERT(ctrace_reader_ns(r, sync_ticks[NSYNC - 1] + 2100000) > 10000000000ll);
+  ASSERT_EQ(ctrace_reader_end_ns(r), 10000000000ll);
+  ctrace_reader_close(r);
+  free(b.d);
+  return 0;
+}
+
+/* A trace cut off before its second clock sync converts with the tick rate
+ * the recorder measured: a 30 ms sleep between two events lasts 30 ms (1 %). */
+TEST_IMPL(read_time_with_one_clock_sync) {
+  unsetenv("CTRACE_CLOCK");
+  ASSERT_EQ(ctrace_start_path(test_path("one.ctrace")), 0);
+  struct timespec m0, m1, d = {0, 30000000};
+  ctrace_region_begin("before");
+  clock_gettime(CLOCK_MONOTONIC, &m0);
+  nanosleep(&d, NULL);
+  clock_gettime(CLOCK_MONOTONIC, &m1);
+  ctrace_region_end();
+  ASSERT_EQ(ctrace_stop(), 0);
+  size_t len;
+  char *full = test_read_file(test_path("one.ctrace"), &len);
+  ASSERT(full != NULL);
+  /* Keep only the first CLOCK_SYNC (and drop END: cut off after the data). */
+  struct tb b = {0};
+  uint32_t hsize = ctrace__get_le32((const uint8_t *)full + 12);
+  tb_bytes(&b, full, hsize);
+  int syncs = 0;
+  for (size_t off = hsize; off + 32 <= len;) {
+    const uint8_t *h = (const uint8_t *)full + off;
+    uint32_t blen = ctrace__get_le32(h + 4);
+    size_t start = b.n;
+    tb_bytes(&b, h, 32);
+    const uint8_t *p = h + 32, *end = h + 32 + blen - CTRACE_BATCH_TRAILER_SIZE;
+    uint64_t ticks = 0;
+    while (p < end) {
+      ctrace_event ev;
+      const char *why;
+      const uint8_t *q = ctrace_decode_event(p, end, &ticks, &ev, &why);
+      ASSERT(q != NULL);
+      int keep = !(ev.kind == CTRACE_EV_CLOCK_SYNC && syncs++ > 0) && ev.kind != CTRACE_EV_END;
+      if (keep)
+        tb_bytes(&b, p, (size_t)(q - p));
+      p = q;
+    }
+    uint8_t t[7] = {CTRACE_EV_CHECKSUM, 0, 4};
+    ctrace__put_le32(b.d + start + 4, (uint32_t)(b.n - start - 32 + 7));
+    ctrace__put_le32(t + 3, ctrace__crc32c(0, b.d + start, b.n - start));
+    tb_bytes(&b, t, 7);
+    off += 32 + blen;
+  }
+  ASSERT_GE(syncs, 2);
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_mem(b.d, b.n, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_nclock_syncs(r), 1);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_TRUNCATED);
+  ASSERT_STR_CONTAINS(ctrace_reader_error(r), "no END record");
+  ASSERT_GT(ctrace_reader_tick_hz(r), 0);
+  ctrace_merge *m = ctrace_merge_new(r);
+  ctrace_event ev;
+  int64_t t0 = -1, t1 = -1;
+  while (ctrace_merge_next(m, &ev)) {
+    if (ev.kind == CTRACE_EV_REGION_BEGIN)
+      t0 = ctrace_reader_ns(r, ev.ticks);
+    if (ev.kind == CTRACE_EV_REGION_END)
+      t1 = ctrace_reader_ns(r, ev.ticks);
+  }
+  ctrace_merge_free(m);
+  int64_t truth = (int64_t)(m1.tv_sec - m0.tv_sec) * 1000000000 + (m1.tv_nsec - m0.tv_nsec);
+  fprintf(stderr, "# tick rate %" PRIu64 " Hz (%s); 30 ms sleep: %" PRId64 " ns read, %" PRId64
+                  " ns measured\n",
+          ctrace_reader_tick_hz(r), ctrace_reader_ticks_are_tsc(r) ? "tsc" : "monotonic", t1 - t0,
+          truth);
+  ASSERT_GE(t0, 0);
+  ASSERT_LE(llabs((t1 - t0) - truth), truth / 100 + 20000);
+  ctrace_reader_close(r);
+  free(b.d);
+  free(full);
+  return 0;
+}
+
+/* One time origin: the times `dump` prints select exactly the same events
+ * through `profile --start/--end`. A window from a wait's begin to its end
+ * (as dump prints them) holds that wait; the gap between two waits of a
+ * thread holds none: any offset between the two commands' origins, even
+ * 1 ns, would break one of the two. */
+TEST_IMPL(read_dump_times_select_in_profile) {
+  char *file = strdup(test_path("origin.ctrace")); /* test_path's buffers rotate */
+  char *gen[] = {(char *)test_build_path("bench/gen_trace"), (char *)file, "3000", "2", NULL};
+  ASSERT_EQ(test_run(gen, NULL, NULL, NULL), 0);
+  char *dump[] = {(char *)test_build_path("ctrace"), "dump", "--no-stacks", (char *)file, NULL};
+  char *out = NULL;
+  ASSERT_EQ(test_run(dump, NULL, &out, NULL), 0);
+  /* the first thread's MUTEX waits: end time and duration in ns */
+  long long e[8], dd[8];
+  unsigned tid = 0;
+  int n = 0;
+  for (char *line = strtok(out, "\n"); line && n < 8; line = strtok(NULL, "\n")) {
+    long long t;
+    unsigned th;
+    char *w = strstr(line, " WAIT reason=MUTEX ");
+    char *dp = w ? strstr(w, " dur=") : NULL;
+    if (!dp || sscanf(line, "%lld %u", &t, &th) != 2 || (tid && th != tid))
+      continue;
+    tid = th;
+    e[n] = t;
+    dd[n++] = strtoll(dp + 5, NULL, 10);
+  }
+  free(out);
+  ASSERT_GE(n, 4);
+  char tids[16];
+  snprintf(tids, sizeof tids, "%u", tid);
+  for (int i = 1; i + 1 < n; i++) {
+    char s0[32], s1[32];
+    for (int gap = 0; gap < 2; gap++) {
+      long long a = gap ? e[i] : e[i] - dd[i], z = gap ? e[i + 1] - dd[i + 1] : e[i];
+      if (gap && z <= a)
+        continue;
+      snprintf(s0, sizeof s0, "%lld", a);
+      snprintf(s1, sizeof s1, "%lld", z);
+      char *prof[] = {(char *)test_build_path("ctrace"), "profile", "--kind", "sync", "--tid", tids,
+                      "--start", s0, "--end", s1, (char *)file, NULL};
+      char *errs = NULL;
+      int rc = test_run(prof, NULL, &out, &errs);
+      if (rc != 0)
+        TEST_FAIL_("profile --start %s --end %s: exit %d: %s", s0, s1, rc, errs);
+      free(errs);
+      ASSERT_STR_CONTAINS(out, gap ? "blocked in 0 events" : "blocked in 1 event ");
+      free(out);
+    }
+  }
+  free(file);
   return 0;
 }
