@@ -758,3 +758,89 @@ TEST_IMPL(read_dump_times_select_in_profile) {
   free(file);
   return 0;
 }
+
+/* ---- the spec, tested: a second reader written from docs/FORMAT.md ---- */
+
+static int same_as_dump_raw(const char *file) {
+  char script[4200], doc[4200];
+  snprintf(script, sizeof script, "%s/tests/reader.py", test_source_dir);
+  snprintf(doc, sizeof doc, "%s/docs/FORMAT.md", test_source_dir);
+  char *py[] = {"/usr/bin/env", "python3", script, (char *)file, doc, NULL};
+  char *dump[] = {(char *)test_build_path("ctrace"), "dump", "--raw", (char *)file, NULL};
+  char *a = NULL, *b = NULL, *err = NULL;
+  int rc = test_run(py, NULL, &a, &err);
+  if (rc != 0)
+    TEST_FAIL_("reader.py %s: exit %d: %s", file, rc, err ? err : "");
+  free(err);
+  ASSERT_EQ(test_run(dump, NULL, &b, NULL), 0);
+  /* first differing line, for the report */
+  const char *p = a, *q = b;
+  int line = 1, events = 0;
+  while (*p && *p == *q) {
+    if (*p == '\n') {
+      line++;
+      events += p[1] && p[1] != '#';
+    }
+    p++;
+    q++;
+  }
+  if (*p || *q) {
+    while (p > a && p[-1] != '\n')
+      p--;
+    while (q > b && q[-1] != '\n')
+      q--;
+    TEST_FAIL_("%s: line %d differs:\n#  reader.py: %.160s\n#  dump --raw: %.160s", file, line,
+               p, q);
+  }
+  ASSERT_STR_CONTAINS(a, "# complete");
+  fprintf(stderr, "# %s: %d records agree\n", file, events);
+  free(a);
+  free(b);
+  return 0;
+}
+
+TEST_IMPL(read_second_reader_agrees) {
+  if (system("python3 -c 'import sys; sys.exit(sys.version_info < (3, 7))' 2>/dev/null") != 0)
+    RETURN_SKIP("python3 (3.7 or later) not found");
+  size_t len, n;
+  char *ref = reference_trace(&len);
+  ASSERT(ref != NULL);
+  char *f1 = strdup(test_path("ref.ctrace")), *f2 = strdup(test_path("gen.ctrace"));
+  char *f3 = strdup(test_path("v10.ctrace")), *f4 = strdup(test_path("later.ctrace"));
+  char *f5 = strdup(test_path("bend.ctrace"));
+  same_as_dump_raw(f1);
+  char *gen[] = {(char *)test_build_path("bench/gen_trace"), f2, "3000", "3", NULL};
+  ASSERT_EQ(test_run(gen, NULL, NULL, NULL), 0);
+  same_as_dump_raw(f2);
+  char *v10 = rewrite_trace(ref, len, TO_1_0, &n);
+  test_write_file(f3, v10, n);
+  same_as_dump_raw(f3);
+  char *later = rewrite_trace(ref, len, EXTRA_HEADER | UNKNOWN, &n);
+  test_write_file(f4, later, n);
+  same_as_dump_raw(f4);
+  /* syncs that bend, events around them (piecewise time) */
+  struct tb b = {0};
+  tb_header(&b, 0, 32, CTRACE_FILE_TICKS_TSC, 1);
+  tb_batch(&b, 0, 0, 0);
+  TB_EV(&b, CLOCK_SYNC, 0, 1000000, 50, 60);
+  TB_EV(&b, CLOCK_SYNC, 0, 3000000, 1000050, 1000060);
+  TB_EV(&b, CLOCK_SYNC, 0, 2000000, 1500050, 1500060); /* ticks backwards: ignored */
+  TB_EV(&b, CLOCK_SYNC, 0, 5300000, 2000050, 2000060);
+  tb_end(&b);
+  tb_batch(&b, 7, 0, 12345);
+  for (int i = 0; i < 40; i++)
+    TB_EV(&b, REGION_END, 137777 + (uint64_t)i * 1111);
+  tb_end(&b);
+  test_write_file(f5, b.d, b.n);
+  same_as_dump_raw(f5);
+  free(b.d);
+  free(v10);
+  free(later);
+  free(ref);
+  free(f1);
+  free(f2);
+  free(f3);
+  free(f4);
+  free(f5);
+  return 0;
+}

@@ -199,7 +199,7 @@ static void print_defs(struct dump *d) {
  * "A worked example"). */
 static void dump_raw(const ctrace_reader *r, FILE *out) {
   const uint8_t *data = ctrace_reader_data(r);
-  fprintf(out, "# version 1.%u flags 0x%x pid %u tick_hz %" PRIu64 "\n",
+  fprintf(out, "# version 1.%u tsc %d pid %u tick_hz %" PRIu64 "\n",
           ctrace_reader_version_minor(r), ctrace_reader_ticks_are_tsc(r), ctrace_reader_pid(r),
           ctrace_reader_tick_hz(r));
   for (uint32_t i = 0; i < ctrace_reader_nbatches(r); i++) {
