@@ -808,6 +808,9 @@ TEST_IMPL(read_second_reader_agrees) {
   char *f1 = strdup(test_path("ref.ctrace")), *f2 = strdup(test_path("gen.ctrace"));
   char *f3 = strdup(test_path("v10.ctrace")), *f4 = strdup(test_path("later.ctrace"));
   char *f5 = strdup(test_path("bend.ctrace"));
+  char f6[4096];
+  snprintf(f6, sizeof f6, "%s/tests/data/v1.0-minimal.ctrace", test_source_dir);
+  same_as_dump_raw(f6); /* written by ctrace 0.1 */
   same_as_dump_raw(f1);
   char *gen[] = {(char *)test_build_path("bench/gen_trace"), f2, "3000", "3", NULL};
   ASSERT_EQ(test_run(gen, NULL, NULL, NULL), 0);
@@ -842,5 +845,100 @@ TEST_IMPL(read_second_reader_agrees) {
   free(f3);
   free(f4);
   free(f5);
+  return 0;
+}
+
+/* Two threads that got the same tid from the kernel, one after the other:
+ * two threads for the reader, each with its own events, times, creation
+ * link and name (a name is given to the thread that had the tid then). */
+TEST_IMPL(read_tid_reuse_two_threads) {
+  struct tb b = {0};
+  tb_header(&b, 0, 32, 0, 100);
+  tb_batch(&b, 0, 0, 0);
+  TB_EV(&b, CLOCK_SYNC, 0, 1000, 1000, 5000);
+  tb_ev(&b, CTRACE_EV_STRING, 0, 1, (const uint64_t[]){1}, "first");
+  tb_ev(&b, CTRACE_EV_STRING, 0, 1, (const uint64_t[]){2}, "second");
+  TB_EV(&b, PROCESS, 0, 100, 1, 0, 0);
+  tb_end(&b);
+  tb_batch(&b, 100, 0, 2000); /* the creator */
+  TB_EV(&b, THREAD_CREATE, 0, 1, 0);
+  TB_EV(&b, THREAD_NAME, 10, 300, 1);
+  tb_end(&b);
+  tb_batch(&b, 300, 0, 2100); /* the first thread 300 */
+  TB_EV(&b, THREAD_START, 0, 1);
+  TB_EV(&b, REGION_END, 100);
+  tb_end(&b);
+  tb_batch(&b, 300, 1, 2300);
+  TB_EV(&b, REGION_END, 0);
+  TB_EV(&b, THREAD_EXIT, 100);
+  tb_end(&b);
+  tb_batch(&b, 100, 1, 3000); /* creates and names the second, before it runs */
+  TB_EV(&b, THREAD_CREATE, 0, 2, 0);
+  TB_EV(&b, THREAD_NAME, 10, 300, 2);
+  tb_end(&b);
+  tb_batch(&b, 300, 0, 3100); /* the second thread 300: sequence back to 0 */
+  TB_EV(&b, THREAD_START, 0, 2);
+  TB_EV(&b, REGION_END, 50);
+  tb_end(&b);
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_mem(b.d, b.n, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_nthreads(r), 3);
+  const struct ctrace_thread_info *a = ctrace_reader_thread(r, 1), *c = ctrace_reader_thread(r, 2);
+  ASSERT_EQ(a->tid, 300);
+  ASSERT_EQ(c->tid, 300);
+  ASSERT_EQ(a->instance, 0);
+  ASSERT_EQ(c->instance, 1);
+  ASSERT_UINT_EQ(a->first, 2100);
+  ASSERT_UINT_EQ(a->last, 2400);
+  ASSERT_EQ(a->exited, 1);
+  ASSERT_UINT_EQ(c->first, 3100);
+  ASSERT_UINT_EQ(c->nevents, 2);
+  ASSERT_EQ(a->nbatches, 2);
+  ASSERT_EQ(c->nbatches, 1);
+  ASSERT(str_is(r, a->name, "first"));
+  ASSERT(str_is(r, c->name, "second"));
+  ASSERT_UINT_EQ(a->created_at, 2000);
+  ASSERT_UINT_EQ(c->created_at, 3000);
+  ASSERT_EQ(ctrace_reader_thread_index(r, 300), 2);
+  ASSERT_EQ(ctrace_reader_thread_index_at(r, 300, 2200), 1);
+  ASSERT_EQ(ctrace_reader_thread_index_at(r, 300, 2500), 2);
+  /* each thread's events in order, times never going back */
+  for (uint32_t i = 1; i < 3; i++) {
+    ctrace_cursor cur;
+    ctrace_event ev;
+    uint64_t last = 0, n = 0;
+    ctrace_cursor_init(&cur, r, i);
+    while (ctrace_cursor_next(&cur, &ev)) {
+      ASSERT_GE(ev.ticks, last);
+      last = ev.ticks;
+      n++;
+    }
+    ASSERT_UINT_EQ(n, ctrace_reader_thread(r, i)->nevents);
+  }
+  ctrace_reader_close(r);
+  free(b.d);
+  return 0;
+}
+
+/* A file written by ctrace 0.1 (format 1.0: 32-byte header, no checksums,
+ * no END; examples/minimal: a 100 ms region) still reads, whole. */
+TEST_IMPL(read_version_1_0_fixture) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tests/data/v1.0-minimal.ctrace", test_source_dir);
+  ctrace_reader *r = open_trace(path);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_complete(r), 1);
+  ASSERT_EQ(ctrace_reader_version_minor(r), 0);
+  ASSERT_EQ(ctrace_reader_nthreads(r), 1);
+  ASSERT_UINT_EQ(ctrace_reader_nevents(r), 2);
+  ASSERT_GE(ctrace_reader_nclock_syncs(r), 2);
+  const struct ctrace_thread_info *t = ctrace_reader_thread(r, 0);
+  ASSERT(str_is(r, t->name, "minimal10")); /* the unnamed main thread: the program */
+  int64_t d = ctrace_reader_ns(r, t->last) - ctrace_reader_ns(r, t->first);
+  ASSERT_GE(d, 100000000);
+  ASSERT_LT(d, 110000000);
+  ctrace_reader_close(r);
   return 0;
 }

@@ -78,10 +78,15 @@ struct ctrace_reader {
   VEC(struct create_rec) creates;
   VEC(struct name_rec) names;
 
-  /* tid -> thread index, open addressing */
+  /* tid -> thread index (of the tid's latest thread), open addressing */
   uint32_t *tid_keys;
   uint32_t *tid_vals;
   size_t tid_cap;
+  /* Threads that reused a tid: the index of the previous thread with the
+   * same tid, or -1. During the pass, the sequence number of each thread's
+   * last batch (a number that does not grow starts a new thread). */
+  VEC(int64_t) prev_same_tid;
+  VEC(uint64_t) last_seq;
 
   uint64_t nevents, dropped, unknown;
   uint64_t by_kind[256];
@@ -222,19 +227,54 @@ static int tid_insert(ctrace_reader *r, uint32_t tid, uint32_t idx) {
   return 0;
 }
 
-static struct ctrace_thread_info *thread_for(ctrace_reader *r, uint32_t tid) {
+/* Points tid at thread idx (its latest thread). */
+static int tid_set(ctrace_reader *r, uint32_t tid, uint32_t idx) {
+  for (size_t i = r->tid_cap ? (tid * 2654435761u) & (r->tid_cap - 1) : 0; r->tid_cap && r->tid_vals[i];
+       i = (i + 1) & (r->tid_cap - 1))
+    if (r->tid_keys[i] == tid) {
+      r->tid_vals[i] = idx + 1;
+      return 0;
+    }
+  return tid_insert(r, tid, idx);
+}
+
+/*
+ * The thread a data batch of tid with sequence number seq belongs to. A
+ * thread's batches come in the file in sequence order, so a number that
+ * does not grow means a new thread that got the same tid from the kernel
+ * (tid reuse): a new entry, linked to the previous one. Returns its index,
+ * or -1 when out of memory.
+ */
+static int64_t thread_for(ctrace_reader *r, uint32_t tid, uint64_t seq) {
   int64_t i = tid_find(r, tid);
-  if (i >= 0)
-    return &r->threads.v[i];
+  if (i >= 0 && seq > r->last_seq.v[i]) {
+    r->last_seq.v[i] = seq;
+    return i;
+  }
   struct ctrace_thread_info t = {0};
   t.tid = tid;
   t.first = UINT64_MAX;
+  t.instance = i >= 0 ? r->threads.v[i].instance + 1 : 0;
   VEC_PUSH(r->threads, t, fail);
-  if (tid_insert(r, tid, (uint32_t)(r->threads.n - 1)) < 0)
+  VEC_PUSH(r->last_seq, seq, fail);
+  VEC_PUSH(r->prev_same_tid, i, fail);
+  if (tid_set(r, tid, (uint32_t)(r->threads.n - 1)) < 0)
     goto fail;
-  return &r->threads.v[r->threads.n - 1];
+  return (int64_t)r->threads.n - 1;
 fail:
-  return NULL;
+  return -1;
+}
+
+/* The thread of tid at ticks: of the threads that had this tid, the
+ * earliest whose last event is not before ticks, else the latest. */
+static int64_t tid_find_at(const ctrace_reader *r, uint32_t tid, uint64_t ticks) {
+  int64_t k = tid_find(r, tid);
+  for (int64_t j = k >= 0 ? r->prev_same_tid.v[k] : -1; j >= 0; j = r->prev_same_tid.v[j]) {
+    if (r->threads.v[j].last < ticks)
+      break;
+    k = j;
+  }
+  return k;
 }
 
 /* ---- the validating pass ---- */
@@ -354,12 +394,15 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
   uint64_t ticks = b->base;
   int meta = (b->flags & CTRACE_BATCH_META) != 0;
   struct ctrace_thread_info *t = NULL;
+  b->thread = UINT32_MAX;
   if (!meta) {
-    t = thread_for(r, b->tid);
-    if (!t) {
+    int64_t k = thread_for(r, b->tid, b->seq);
+    if (k < 0) {
       set_error(r, CTRACE_READ_CORRUPT, b->offset, "out of memory");
       return -1;
     }
+    t = &r->threads.v[k];
+    b->thread = (uint32_t)k;
   }
   b->first = UINT64_MAX;
   b->last = 0;
@@ -424,11 +467,15 @@ static int cmp_u32_by_seq(const void *a, const void *b, void *arg) {
   return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static int cmp_threads_by_first(const void *a, const void *b) {
-  const struct ctrace_thread_info *x = a, *y = b;
+static int cmp_threads_by_first(const void *a, const void *b, void *arg) {
+  const ctrace_reader *r = arg;
+  const struct ctrace_thread_info *x = &r->threads.v[*(const uint32_t *)a];
+  const struct ctrace_thread_info *y = &r->threads.v[*(const uint32_t *)b];
   if (x->first != y->first)
     return x->first < y->first ? -1 : 1;
-  return x->tid < y->tid ? -1 : x->tid > y->tid;
+  if (x->tid != y->tid)
+    return x->tid < y->tid ? -1 : 1;
+  return x->instance < y->instance ? -1 : x->instance > y->instance;
 }
 
 static uint64_t hash64(uint64_t x) {
@@ -515,7 +562,7 @@ static int resolve_names(ctrace_reader *r) {
   if (n > 1)
     qsort(r->names.v, n, sizeof *r->names.v, cmp_names);
   for (size_t i = 0; i < n; i++) {
-    int64_t k = tid_find(r, r->names.v[i].tid);
+    int64_t k = tid_find_at(r, r->names.v[i].tid, r->names.v[i].ticks);
     if (k >= 0)
       r->threads.v[k].name = r->names.v[i].name;
   }
@@ -537,15 +584,46 @@ static int resolve_names(ctrace_reader *r) {
 static int build_index(ctrace_reader *r) {
   size_t nt = r->threads.n;
   if (nt) {
-    qsort(r->threads.v, nt, sizeof *r->threads.v, cmp_threads_by_first);
+    /* Sort the threads through an index array, to renumber the batches'
+     * and the tid chains' references to them. */
+    uint32_t *ord = malloc(nt * sizeof *ord), *inv = malloc(nt * sizeof *inv);
+    struct ctrace_thread_info *sorted = malloc(nt * sizeof *sorted);
+    int64_t *prev = malloc(nt * sizeof *prev);
+    if (!ord || !inv || !sorted || !prev) {
+      free(ord);
+      free(inv);
+      free(sorted);
+      free(prev);
+      return -1;
+    }
+    for (size_t i = 0; i < nt; i++)
+      ord[i] = (uint32_t)i;
+    qsort_r(ord, nt, sizeof *ord, cmp_threads_by_first, r);
+    for (size_t k = 0; k < nt; k++) {
+      sorted[k] = r->threads.v[ord[k]];
+      inv[ord[k]] = (uint32_t)k;
+    }
+    for (size_t i = 0; i < nt; i++)
+      prev[inv[i]] = r->prev_same_tid.v[i] >= 0 ? (int64_t)inv[r->prev_same_tid.v[i]] : -1;
+    for (size_t i = 0; i < r->batches.n; i++)
+      if (r->batches.v[i].thread != UINT32_MAX)
+        r->batches.v[i].thread = inv[r->batches.v[i].thread];
+    free(r->threads.v);
+    r->threads.v = sorted;
+    r->threads.cap = nt;
+    free(r->prev_same_tid.v);
+    r->prev_same_tid.v = prev;
+    r->prev_same_tid.cap = nt;
+    free(ord);
+    free(inv);
     memset(r->tid_vals, 0, r->tid_cap * sizeof *r->tid_vals);
   }
+  /* tid -> its latest thread */
   for (size_t i = 0; i < nt; i++) {
-    size_t j = (r->threads.v[i].tid * 2654435761u) & (r->tid_cap - 1);
-    while (r->tid_vals[j])
-      j = (j + 1) & (r->tid_cap - 1);
-    r->tid_keys[j] = r->threads.v[i].tid;
-    r->tid_vals[j] = (uint32_t)i + 1;
+    int64_t k = tid_find(r, r->threads.v[i].tid);
+    if (k < 0 || r->threads.v[i].instance > r->threads.v[k].instance)
+      if (tid_set(r, r->threads.v[i].tid, (uint32_t)i) < 0)
+        return -1;
   }
   r->batch_pool = malloc((r->batches.n + 1) * sizeof *r->batch_pool);
   if (!r->batch_pool)
@@ -554,7 +632,7 @@ static int build_index(ctrace_reader *r) {
     const struct ctrace_batch_info *b = &r->batches.v[i];
     if (b->flags & CTRACE_BATCH_META)
       continue;
-    r->threads.v[tid_find(r, b->tid)].nbatches++;
+    r->threads.v[b->thread].nbatches++;
   }
   uint32_t at = 0;
   for (size_t i = 0; i < nt; i++) {
@@ -566,7 +644,7 @@ static int build_index(ctrace_reader *r) {
     const struct ctrace_batch_info *b = &r->batches.v[i];
     if (b->flags & CTRACE_BATCH_META)
       continue;
-    struct ctrace_thread_info *t = &r->threads.v[tid_find(r, b->tid)];
+    struct ctrace_thread_info *t = &r->threads.v[b->thread];
     t->batches[t->nbatches++] = (uint32_t)i;
   }
   for (size_t i = 0; i < nt; i++) {
@@ -902,6 +980,8 @@ void ctrace_reader_close(ctrace_reader *r) {
   free(r->creates.v);
   free(r->names.v);
   free(r->pts.v);
+  free(r->prev_same_tid.v);
+  free(r->last_seq.v);
   free(r->tid_keys);
   free(r->tid_vals);
   free(r);
@@ -1054,6 +1134,9 @@ const struct ctrace_thread_info *ctrace_reader_thread(const ctrace_reader *r, ui
   return i < r->threads.n ? &r->threads.v[i] : NULL;
 }
 int64_t ctrace_reader_thread_index(const ctrace_reader *r, uint32_t tid) { return tid_find(r, tid); }
+int64_t ctrace_reader_thread_index_at(const ctrace_reader *r, uint32_t tid, uint64_t ticks) {
+  return tid_find_at(r, tid, ticks);
+}
 uint32_t ctrace_reader_nbatches(const ctrace_reader *r) { return (uint32_t)r->batches.n; }
 const struct ctrace_batch_info *ctrace_reader_batch(const ctrace_reader *r, uint32_t i) {
   return i < r->batches.n ? &r->batches.v[i] : NULL;

@@ -54,6 +54,7 @@ struct ctrace_batch_info {
   uint32_t tid;
   uint32_t flags;
   uint32_t nevents;
+  uint32_t thread; /* index of its thread (data batches), UINT32_MAX for metadata */
 };
 
 struct ctrace_string {
@@ -77,9 +78,12 @@ struct ctrace_clock_sync {
   uint64_t ticks, mono_ns, real_ns;
 };
 
-/* What the validating pass learned of one thread. */
+/* What the validating pass learned of one thread. A thread is not a tid:
+ * when the kernel gives a tid again to a later thread (tid reuse), that
+ * thread has an entry of its own, with instance one higher. */
 struct ctrace_thread_info {
   uint32_t tid;
+  uint32_t instance;   /* 0 for the first thread with this tid, 1 for the next... */
   uint32_t name;       /* string id of its last name (set by any thread; for an
                         * unnamed main thread, the program's basename), 0 if none */
   uint64_t first, last; /* ticks of its first and last event */
@@ -170,8 +174,12 @@ const struct ctrace_clock_sync *ctrace_reader_clock_sync(const ctrace_reader *r,
 /* Threads, in order of first event. */
 uint32_t ctrace_reader_nthreads(const ctrace_reader *r);
 const struct ctrace_thread_info *ctrace_reader_thread(const ctrace_reader *r, uint32_t i);
-/* Index of thread tid, or -1. */
+/* Index of thread tid (the latest thread with that tid), or -1. */
 int64_t ctrace_reader_thread_index(const ctrace_reader *r, uint32_t tid);
+/* Index of the thread that had tid at ticks (the earliest of the threads
+ * with that tid whose last event is not before ticks, else the latest), or
+ * -1. For events that name another thread (WAKE, THREAD_NAME). */
+int64_t ctrace_reader_thread_index_at(const ctrace_reader *r, uint32_t tid, uint64_t ticks);
 uint32_t ctrace_reader_nbatches(const ctrace_reader *r);
 const struct ctrace_batch_info *ctrace_reader_batch(const ctrace_reader *r, uint32_t i);
 
