@@ -587,30 +587,39 @@ static int build_index(ctrace_reader *r) {
     /* Sort the threads through an index array, to renumber the batches'
      * and the tid chains' references to them. */
     uint32_t *ord = malloc(nt * sizeof *ord), *inv = malloc(nt * sizeof *inv);
-    struct ctrace_thread_info *sorted = malloc(nt * sizeof *sorted);
     int64_t *prev = malloc(nt * sizeof *prev);
-    if (!ord || !inv || !sorted || !prev) {
+    if (!ord || !inv || !prev) {
       free(ord);
       free(inv);
-      free(sorted);
       free(prev);
       return -1;
     }
     for (size_t i = 0; i < nt; i++)
       ord[i] = (uint32_t)i;
     qsort_r(ord, nt, sizeof *ord, cmp_threads_by_first, r);
-    for (size_t k = 0; k < nt; k++) {
-      sorted[k] = r->threads.v[ord[k]];
+    for (size_t k = 0; k < nt; k++)
       inv[ord[k]] = (uint32_t)k;
-    }
     for (size_t i = 0; i < nt; i++)
       prev[inv[i]] = r->prev_same_tid.v[i] >= 0 ? (int64_t)inv[r->prev_same_tid.v[i]] : -1;
     for (size_t i = 0; i < r->batches.n; i++)
       if (r->batches.v[i].thread != UINT32_MAX)
         r->batches.v[i].thread = inv[r->batches.v[i].thread];
-    free(r->threads.v);
-    r->threads.v = sorted;
-    r->threads.cap = nt;
+    /* threads[k] = old threads[ord[k]], in place, cycle by cycle */
+    struct ctrace_thread_info *v = r->threads.v;
+    for (size_t k = 0; k < nt; k++) {
+      if (ord[k] == k)
+        continue;
+      struct ctrace_thread_info tmp = v[k];
+      size_t j = k;
+      while (ord[j] != k) {
+        size_t src = ord[j];
+        v[j] = v[src];
+        ord[j] = (uint32_t)j;
+        j = src;
+      }
+      v[j] = tmp;
+      ord[j] = (uint32_t)j;
+    }
     free(r->prev_same_tid.v);
     r->prev_same_tid.v = prev;
     r->prev_same_tid.cap = nt;
@@ -806,10 +815,14 @@ static int scan(ctrace_reader *r) {
       /* Checked before anything else in the batch is believed. */
       const uint8_t *t = h + CTRACE_BATCH_HEADER_SIZE + b.len - CTRACE_BATCH_TRAILER_SIZE;
       const char *bad = NULL;
+      /* the CRC first: it reads the batch in order, up to the trailer */
+      uint32_t c = b.len < CTRACE_BATCH_TRAILER_SIZE
+                       ? 0
+                       : ctrace__crc32c(0, h, CTRACE_BATCH_HEADER_SIZE + b.len -
+                                                  CTRACE_BATCH_TRAILER_SIZE);
       if (b.len < CTRACE_BATCH_TRAILER_SIZE || t[0] != CTRACE_EV_CHECKSUM || t[1] != 0 || t[2] != 4)
         bad = "has no checksum trailer";
-      else if (ctrace__crc32c(0, h, CTRACE_BATCH_HEADER_SIZE + b.len - CTRACE_BATCH_TRAILER_SIZE) !=
-               ctrace__get_le32(t + 3))
+      else if (c != ctrace__get_le32(t + 3))
         bad = "is damaged (CRC-32C mismatch)";
       if (bad && in_zeros) {
         set_error(r, CTRACE_READ_TRUNCATED, off,
