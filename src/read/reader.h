@@ -3,12 +3,16 @@
  * viewer's indexer, exports, the fuzz target) decodes traces through it.
  *
  * Opening a trace maps it and makes one validating pass: it checks the file
- * header, walks the batches, decodes every event once, gathers definitions
- * (strings, stacks, mappings, processes, clock syncs) and builds an index of
- * batches per thread. A file cut off mid-write (a crash) opens fine up to its
+ * header, walks the batches (checking each one's CRC-32C in 1.1 files),
+ * decodes every event once, gathers definitions (strings, stacks, mappings,
+ * processes, clock syncs) and builds an index of batches per thread;
+ * cross-thread facts (creation links, names set by another thread, tid
+ * reuse) are resolved once at its end, with hash tables. A file cut off
+ * mid-write (a crash, a zero-filled tail, no END record) opens fine up to its
  * last complete batch; the reader says where it stopped. Corrupt input gives
- * an error naming the byte offset of the first bad byte, and what came before
- * it stays readable. Memory is bounded by a small multiple of the file size;
+ * an error naming the byte offset of the first bad byte (of the damaged
+ * batch, when its checksum fails), and what came before it stays readable.
+ * docs/FORMAT.md states every rule this reader follows. Memory is bounded by a small multiple of the file size;
  * nothing in a file can make it allocate more, loop or read out of bounds.
  *
  * Events are then decoded on demand, per thread or merged in time order.
