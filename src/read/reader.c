@@ -447,6 +447,8 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
       b->first = ev.ticks;
     b->last = ev.ticks;
   }
+  if (!meta)
+    t->nbatches++; /* the batch lists are laid out by build_index */
   if (!meta && b->nevents) {
     t->nevents += b->nevents;
     r->nevents += b->nevents;
@@ -454,6 +456,10 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
       t->first = b->first;
     if (b->last > t->last)
       t->last = b->last;
+    if (b->first < r->first_ticks)
+      r->first_ticks = b->first;
+    if (b->last > r->last_ticks)
+      r->last_ticks = b->last;
   }
   return 0;
 }
@@ -604,6 +610,9 @@ static int build_index(ctrace_reader *r) {
     for (size_t i = 0; i < r->batches.n; i++)
       if (r->batches.v[i].thread != UINT32_MAX)
         r->batches.v[i].thread = inv[r->batches.v[i].thread];
+    for (size_t j = 0; j < r->tid_cap; j++) /* tid -> its latest thread, renumbered */
+      if (r->tid_vals[j])
+        r->tid_vals[j] = inv[r->tid_vals[j] - 1] + 1;
     /* threads[k] = old threads[ord[k]], in place, cycle by cycle */
     struct ctrace_thread_info *v = r->threads.v;
     for (size_t k = 0; k < nt; k++) {
@@ -625,25 +634,11 @@ static int build_index(ctrace_reader *r) {
     r->prev_same_tid.cap = nt;
     free(ord);
     free(inv);
-    memset(r->tid_vals, 0, r->tid_cap * sizeof *r->tid_vals);
-  }
-  /* tid -> its latest thread */
-  for (size_t i = 0; i < nt; i++) {
-    int64_t k = tid_find(r, r->threads.v[i].tid);
-    if (k < 0 || r->threads.v[i].instance > r->threads.v[k].instance)
-      if (tid_set(r, r->threads.v[i].tid, (uint32_t)i) < 0)
-        return -1;
   }
   r->batch_pool = malloc((r->batches.n + 1) * sizeof *r->batch_pool);
   if (!r->batch_pool)
     return -1;
-  for (size_t i = 0; i < r->batches.n; i++) {
-    const struct ctrace_batch_info *b = &r->batches.v[i];
-    if (b->flags & CTRACE_BATCH_META)
-      continue;
-    r->threads.v[b->thread].nbatches++;
-  }
-  uint32_t at = 0;
+  uint32_t at = 0; /* nbatches: counted by scan_batch */
   for (size_t i = 0; i < nt; i++) {
     r->threads.v[i].batches = r->batch_pool + at;
     at += r->threads.v[i].nbatches;
@@ -766,6 +761,8 @@ static int scan(ctrace_reader *r) {
     zero_from--;
   int zero_tail = size - zero_from >= 8;
   r->good_bytes = off;
+  r->first_ticks = UINT64_MAX; /* of any thread event; set by scan_batch */
+  r->last_ticks = 0;
   while (off < size) {
     if (off >= zero_from) {
       set_error(r, CTRACE_READ_TRUNCATED, off,
@@ -859,16 +856,6 @@ static int scan(ctrace_reader *r) {
   if (r->status == CTRACE_READ_OK && crc && !r->ended)
     set_error(r, CTRACE_READ_TRUNCATED, off,
               "no END record: the trace was cut off after its last complete batch");
-  r->first_ticks = UINT64_MAX;
-  r->last_ticks = 0;
-  for (size_t i = 0; i < r->threads.n; i++) {
-    if (!r->threads.v[i].nevents)
-      continue;
-    if (r->threads.v[i].first < r->first_ticks)
-      r->first_ticks = r->threads.v[i].first;
-    if (r->threads.v[i].last > r->last_ticks)
-      r->last_ticks = r->threads.v[i].last;
-  }
   if (r->first_ticks == UINT64_MAX)
     r->first_ticks = r->last_ticks = r->syncs.n ? r->syncs.v[0].ticks : 0;
   if (fit_clock(r) < 0 || build_index(r) < 0)
