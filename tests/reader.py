@@ -83,6 +83,8 @@ def read(path, doc):
     while zero_from > off and d[zero_from - 1] == 0:
         zero_from -= 1
     while off < len(d):
+        if off >= zero_from and ended:
+            break  # zero bytes after END: padding
         if off >= zero_from or len(d) - off < 32:
             status = "cut off at offset %d" % off
             break

@@ -765,8 +765,9 @@ static int scan(ctrace_reader *r) {
   r->last_ticks = 0;
   while (off < size) {
     if (off >= zero_from) {
-      set_error(r, CTRACE_READ_TRUNCATED, off,
-                "file ends in %zu zero bytes (a crash before they were written)", size - off);
+      if (!r->ended) /* after END: padding, nothing is missing */
+        set_error(r, CTRACE_READ_TRUNCATED, off,
+                  "file ends in %zu zero bytes (a crash before they were written)", size - off);
       break;
     }
     if (size - off < CTRACE_BATCH_HEADER_SIZE) {
