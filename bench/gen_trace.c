@@ -4,7 +4,8 @@
  * viewer's benchmarks and tests: traces of any size and known shape, made
  * in seconds (`ctrace run` records real programs, at their own pace).
  *
- * Usage: gen_trace FILE [N [THREADS]]   (default 100000 events, 4 workers)
+ * Usage: gen_trace [--spread] FILE [N [THREADS]]
+ *        (default 100000 events, 4 workers)
  *
  * Each worker thread serves "requests": a task with regions (handle >
  * db.query, parse), a log, network, file and poll system calls, a mutex
@@ -14,6 +15,15 @@
  * milliseconds, deterministic from a seed), so a trace of 10M events spans
  * tens of seconds while being written in a few. CTRACE_CLOCK=monotonic makes
  * ticks nanoseconds so that virtual ticks convert exactly.
+ *
+ * --spread spreads the N events over THREADS short-lived threads (any
+ * number: 40,000 is fine), for the reader's and the indexer's scaling
+ * benchmarks (bench/open_bench.c). The main thread creates them with
+ * ctrace_pthread_create() (creation links), at most 64 alive at once, and
+ * names each one from outside with a THREAD_NAME carrying the worker's tid
+ * (a name set from another thread, as pthread_setname_np does); each worker
+ * serves requests like the ones above (no wake-ups) until it has recorded
+ * its share of events.
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -292,13 +302,121 @@ static void *work(void *arg) {
   return NULL;
 }
 
+/* ---- --spread: many short-lived threads ---- */
+
+struct spread {
+  uint64_t events; /* to record */
+  uint32_t seed, tid;
+  pthread_t th;
+};
+
+/* THREAD_NAME of another thread, recorded on this one. */
+static void ev_thread_name(uint32_t tid, uint32_t name) {
+  EMIT_BEGIN(CTRACE_EV_THREAD_NAME, ctrace__now());
+  p = ctrace__put_uvarint(p, tid);
+  p = ctrace__put_uvarint(p, name);
+  ctrace__leave(t, p);
+}
+
+static void *spread_work(void *arg) {
+  struct spread *w = arg;
+  w->tid = ctrace__gettid();
+  struct names nm = {sid("request"), sid("handle"), sid("db.query"), sid("parse"), sid("http")};
+  uint32_t stack = stack_at(1);
+  uint32_t *s = &w->seed;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 1000;
+  const uint64_t mutex = 0x55d0c0de1000ull;
+  uint64_t done = 4; /* THREAD_START, THREAD_EXIT, and the creator's THREAD_CREATE, THREAD_NAME */
+  char msg[64];
+  for (uint64_t j = 0; done + 7 <= w->events; j++) { /* to the nearest 14 */
+    uint64_t task = ((uint64_t)w->tid << 24) + j + 1, fd = 5 + j % 32, d;
+    ev_syscall(now += dur(s, 1000, 50000), CTRACE_CALL_epoll_wait, CTRACE_SC_POLL, 4, 1,
+               dur(s, 500, 20000), stack);
+    ev_task_begin(now += dur(s, 500, 3000), task, nm.request);
+    ev_region_begin(now += dur(s, 200, 2000), task, nm.handle);
+    snprintf(msg, sizeof msg, "GET /item/%llu", (unsigned long long)j);
+    ev_log(now += 300, task, nm.http, msg);
+    d = dur(s, 2000, 400000);
+    ev_syscall(now += d + 1000, CTRACE_CALL_recv, CTRACE_SC_NET, fd, 512, d, stack);
+    ev_region_begin(now += dur(s, 500, 5000), task, nm.db);
+    d = dur(s, 1000, 200000);
+    ev_wait(now += d + 500, CTRACE_WAIT_MUTEX, mutex, d, stack);
+    d = dur(s, 5000, 900000);
+    ev_syscall(now += d + 2000, CTRACE_CALL_read, CTRACE_SC_FILE, 3, 4096, d, stack);
+    ev_region_end(now += dur(s, 1000, 20000));
+    ev_region_begin(now += dur(s, 300, 3000), task, nm.parse);
+    ev_region_end(now += dur(s, 2000, 60000));
+    d = dur(s, 500, 20000);
+    ev_syscall(now += d + 1000, CTRACE_CALL_send, CTRACE_SC_NET, fd, 2048, d, stack);
+    ev_region_end(now += dur(s, 500, 5000));
+    ev_task_end(now += dur(s, 200, 2000), task);
+    done += 14;
+  }
+  return NULL;
+}
+
+static int spread_main(uint64_t n, long nth) {
+  enum { WAVE = 64 };
+  struct spread w[WAVE];
+  char name[32];
+  uint64_t left = n;
+  for (long i = 0; i < nth;) {
+    int k = 0;
+    for (; k < WAVE && i < nth; k++, i++) {
+      uint64_t share = left / (uint64_t)(nth - i);
+      /* what spread_work will record: 4 + 14 per iteration, rounded */
+      uint64_t iters = share >= 11 ? (share - 11) / 14 + 1 : 0;
+      left -= left < 4 + 14 * iters ? left : 4 + 14 * iters;
+      w[k] = (struct spread){.events = share, .seed = 2463534242u + (uint32_t)i * 7919u};
+      if (ctrace_pthread_create(&w[k].th, NULL, spread_work, &w[k]) != 0) {
+        fprintf(stderr, "gen_trace: cannot create thread %ld\n", i);
+        return 1;
+      }
+    }
+    for (int j = 0; j < k; j++) {
+      pthread_join(w[j].th, NULL);
+      snprintf(name, sizeof name, "worker-%ld", i - k + j);
+      ev_thread_name(w[j].tid, sid(name));
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  int spread = argc > 1 && strcmp(argv[1], "--spread") == 0;
+  if (spread) {
+    argv++;
+    argc--;
+  }
   if (argc < 2) {
-    fprintf(stderr, "usage: gen_trace FILE [EVENTS [THREADS]]\n");
+    fprintf(stderr, "usage: gen_trace [--spread] FILE [EVENTS [THREADS]]\n");
     return 2;
   }
   uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 100000;
-  int nth = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 4;
+  long nth = argc > 3 ? strtol(argv[3], NULL, 10) : 4;
+  if (spread) {
+    if (nth < 1 || nth > 1000000) {
+      fprintf(stderr, "gen_trace: THREADS must be 1..1000000\n");
+      return 2;
+    }
+    setenv("CTRACE_CLOCK", "monotonic", 1);
+    setenv("CTRACE_MEMORY_MB", "1024", 0);
+    int err = ctrace_start_path(argv[1]);
+    if (err) {
+      fprintf(stderr, "gen_trace: %s\n", ctrace_strerror(err));
+      return 1;
+    }
+    ctrace_thread_set_name("main");
+    int rc = spread_main(n, nth);
+    err = ctrace_stop();
+    if (err) {
+      fprintf(stderr, "gen_trace: %s\n", ctrace_strerror(err));
+      return 1;
+    }
+    return rc;
+  }
   if (nth < 1 || nth > 64) {
     fprintf(stderr, "gen_trace: THREADS must be 1..64\n");
     return 2;
@@ -317,7 +435,7 @@ int main(int argc, char **argv) {
   uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 50000000; /* after the threads started */
   for (int i = 0; i < nth; i++) {
     /* about 14.4 events per iteration of a worker */
-    w[i] = (struct worker){.id = i, .n = nth, .events = (n * 10 + 144 * (uint64_t)nth - 1) / (144 * (uint64_t)nth),
+    w[i] = (struct worker){.id = i, .n = (int)nth, .events = (n * 10 + 144 * (uint64_t)nth - 1) / (144 * (uint64_t)nth),
                            .t0 = t0 + (uint64_t)i * 137000, .seed = 2463534242u + (uint32_t)i * 7919u};
   }
   pthread_barrier_init(&ready, NULL, (unsigned)nth);

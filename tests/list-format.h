@@ -1,3 +1,4 @@
 TEST_ENTRY(format_varint_roundtrip)
 TEST_ENTRY(format_every_kind_roundtrip)
 TEST_ENTRY(format_every_kind_documented)
+TEST_ENTRY(format_worked_example)

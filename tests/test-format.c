@@ -114,3 +114,45 @@ TEST_IMPL(format_every_kind_documented) {
   free(doc);
   return 0;
 }
+
+/* The worked example of docs/FORMAT.md is a real trace: its bytes read as
+ * the document says `ctrace dump --raw` prints them. */
+static char *doc_block(const char *doc, const char *marker) {
+  const char *p = strstr(doc, marker);
+  if (!p || !(p = strstr(p, "```\n")))
+    return NULL;
+  p += 4;
+  const char *e = strstr(p, "```");
+  return e ? strndup(p, (size_t)(e - p)) : NULL;
+}
+
+TEST_IMPL(format_worked_example) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/docs/FORMAT.md", test_source_dir);
+  char *doc = test_read_file(path, NULL);
+  ASSERT(doc != NULL);
+  char *hex = doc_block(doc, "<!-- example:hex -->"), *raw = doc_block(doc, "<!-- example:raw -->");
+  ASSERT(hex != NULL && raw != NULL);
+  uint8_t bytes[4096];
+  size_t n = 0;
+  for (char *line = strtok(hex, "\n"); line; line = strtok(NULL, "\n")) {
+    char *p = strchr(line, ':');
+    ASSERT(p != NULL);
+    unsigned v;
+    int used;
+    for (p++; sscanf(p, " %2x%n", &v, &used) == 1 && n < sizeof bytes; p += used)
+      bytes[n++] = (uint8_t)v;
+  }
+  ASSERT_GT(n, 100);
+  const char *file = test_path("example.ctrace");
+  ASSERT_EQ(test_write_file(file, bytes, n), 0);
+  char *argv[] = {(char *)test_build_path("ctrace"), "dump", "--raw", (char *)file, NULL};
+  char *out = NULL;
+  ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
+  ASSERT_STR_EQ(out, raw);
+  free(out);
+  free(hex);
+  free(raw);
+  free(doc);
+  return 0;
+}

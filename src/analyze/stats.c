@@ -51,8 +51,7 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   st->bytes = ctrace_reader_file_size(r);
   st->bytes_per_event = st->events ? (double)st->bytes / (double)st->events : 0;
   st->dropped_events = ctrace_reader_dropped(r);
-  st->duration_ns = ctrace_reader_ns(r, ctrace_reader_last_ticks(r)) -
-                    ctrace_reader_ns(r, ctrace_reader_first_ticks(r));
+  st->duration_ns = ctrace_reader_end_ns(r); /* from the trace's start (0) */
   st->tasks = st->by_kind[CTRACE_EV_TASK_BEGIN];
   st->regions = st->by_kind[CTRACE_EV_REGION_BEGIN];
   st->logs = st->by_kind[CTRACE_EV_LOG];
@@ -227,7 +226,9 @@ void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FI
   json_names(out, r, st->task_names, st->ntask_names, 1);
   fputs(",\"region_names\":", out);
   json_names(out, r, st->region_names, st->nregion_names, 0);
-  fprintf(out, ",\"complete\":%s", ctrace_reader_status(r) == CTRACE_READ_OK ? "true" : "false");
+  fprintf(out, ",\"complete\":%s,\"unknown_records\":%llu",
+          ctrace_reader_status(r) == CTRACE_READ_OK ? "true" : "false",
+          (unsigned long long)ctrace_reader_nunknown(r));
   if (ctrace_reader_status(r) != CTRACE_READ_OK) {
     fprintf(out, ",\"read_error\":");
     const char *e = ctrace_reader_error(r);

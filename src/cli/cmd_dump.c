@@ -2,6 +2,9 @@
  * cmd_dump.c - `ctrace dump FILE`: every event, one line each, in time
  * order. Fields are printed from the kind table of format.h, so a new kind
  * needs no code here; only how a field *looks* depends on its name.
+ * `--raw` prints every record as stored instead (file order, numbers only):
+ * the output tests/reader.py, a second reader written from docs/FORMAT.md,
+ * must reproduce exactly.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -20,7 +23,7 @@ const struct ctrace_cmd ctrace_cmd_dump_def = {"dump", ctrace_cmd_dump, CTRACE_H
 struct dump {
   const ctrace_reader *r;
   ctrace_symbolizer *sym;
-  int stacks, raw;
+  int stacks, nosym;
   FILE *out;
 };
 
@@ -73,7 +76,7 @@ static void print_stack(struct dump *d, uint64_t id) {
   const uint64_t *pcs;
   uint32_t n = ctrace_reader_stack(d->r, id, &pcs);
   for (uint32_t i = 0; i < n; i++) {
-    if (d->raw || !d->sym) {
+    if (d->nosym || !d->sym) {
       fprintf(d->out, "    at 0x%" PRIx64 "\n", pcs[i]);
       continue;
     }
@@ -137,8 +140,9 @@ static void print_fields(struct dump *d, const ctrace_event *ev, uint64_t *stack
              is(name, nl, "exe") || is(name, nl, "argv"))
       print_string(d, v);
     else if (is(name, nl, "dur") || is(name, nl, "first_dt") || is(name, nl, "ns"))
-      fprintf(d->out, "%" PRId64 "ns", ctrace_reader_ns(d->r, ctrace_reader_first_ticks(d->r) + v) -
-                                           ctrace_reader_ns(d->r, ctrace_reader_first_ticks(d->r)));
+      /* a span of v ticks ending at the event (FORMAT.md, "Time") */
+      fprintf(d->out, "%" PRId64 "ns", ctrace_reader_ns(d->r, ev->ticks) -
+                                           ctrace_reader_ns(d->r, v < ev->ticks ? ev->ticks - v : 0));
     else if (is(name, nl, "reason"))
       fputs(ctrace__wait_reason_name(v), d->out);
     else if (is(name, nl, "call"))
@@ -191,10 +195,57 @@ static void print_defs(struct dump *d) {
   }
 }
 
+/* --raw: every record of every batch that decoded, in file order, as
+ * stored: "OFFSET TID KIND TICKS NS FIELD... [| BLOBHEX]" (see FORMAT.md,
+ * "A worked example"). */
+static void dump_raw(const ctrace_reader *r, FILE *out) {
+  const uint8_t *data = ctrace_reader_data(r);
+  fprintf(out, "# version 1.%u tsc %d pid %u tick_hz %" PRIu64 "\n",
+          ctrace_reader_version_minor(r), ctrace_reader_ticks_are_tsc(r), ctrace_reader_pid(r),
+          ctrace_reader_tick_hz(r));
+  for (uint32_t i = 0; i < ctrace_reader_nbatches(r); i++) {
+    const struct ctrace_batch_info *b = ctrace_reader_batch(r, i);
+    fprintf(out, "# batch %" PRIu64 " tid %u flags 0x%x seq %" PRIu64 " base %" PRIu64
+                 " len %u\n",
+            b->offset, b->tid, b->flags, b->seq, b->base, b->len);
+    const uint8_t *p = data + b->offset + CTRACE_BATCH_HEADER_SIZE, *end = p + b->evlen;
+    uint64_t ticks = b->base;
+    while (p < end) {
+      ctrace_event ev;
+      const char *why;
+      uint64_t off = (uint64_t)(p - data);
+      p = ctrace_decode_event(p, end, &ticks, &ev, &why);
+      if (!p)
+        break; /* cannot happen: the batch validated */
+      fprintf(out, "%" PRIu64 " %u 0x%02x %" PRIu64, off, b->tid, ev.kind, ev.ticks);
+      if (b->tid)
+        fprintf(out, " %" PRId64, ctrace_reader_ns(r, ev.ticks));
+      else
+        fputs(" -", out);
+      for (unsigned k = 0; k < ev.nfields; k++)
+        fprintf(out, " %" PRIu64, ev.f[k]);
+      if (ev.blob) {
+        fputs(" |", out);
+        if (ev.blob_len)
+          fputc(' ', out);
+        for (uint32_t k = 0; k < ev.blob_len; k++)
+          fprintf(out, "%02x", ev.blob[k]);
+      }
+      fputc('\n', out);
+    }
+  }
+  if (ctrace_reader_status(r) == CTRACE_READ_OK)
+    fprintf(out, "# complete\n");
+  else
+    fprintf(out, "# %s at offset %" PRIu64 "\n",
+            ctrace_reader_status(r) == CTRACE_READ_TRUNCATED ? "cut off" : "corrupt",
+            ctrace_reader_error_offset(r));
+}
+
 int ctrace_cmd_dump(int argc, char **argv) {
   const struct ctrace_cmd *cmd = &ctrace_cmd_dump_def;
   struct dump d = {.stacks = 1, .out = stdout};
-  int defs = 0;
+  int defs = 0, raw = 0;
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {
     if (ctrace_cli_wants_help(cmd, argv[i]))
@@ -202,7 +253,9 @@ int ctrace_cmd_dump(int argc, char **argv) {
     if (strcmp(argv[i], "--no-stacks") == 0)
       d.stacks = 0;
     else if (strcmp(argv[i], "--raw") == 0)
-      d.raw = 1;
+      raw = 1;
+    else if (strcmp(argv[i], "--no-symbols") == 0)
+      d.nosym = 1;
     else if (strcmp(argv[i], "--defs") == 0)
       defs = 1;
     else if (ctrace_cli_operand(cmd, argv[i], &path, "FILE"))
@@ -214,16 +267,22 @@ int ctrace_cmd_dump(int argc, char **argv) {
   if (!r)
     return CTRACE_EXIT_FAIL;
   d.r = r;
-  if (d.stacks && !d.raw)
+  if (raw) {
+    dump_raw(r, d.out);
+    int status = ctrace_cli_read_status(r);
+    ctrace_reader_close(r);
+    return status;
+  }
+  if (d.stacks && !d.nosym)
     d.sym = ctrace_sym_new(r);
   if (defs)
     print_defs(&d);
   ctrace_merge *m = ctrace_merge_new(r);
   ctrace_event ev;
-  int64_t start = ctrace_reader_ns(r, ctrace_reader_first_ticks(r));
   while (m && ctrace_merge_next(m, &ev)) {
     const char *kname = ctrace__kinds[ev.kind].name;
-    fprintf(d.out, "%12" PRId64 " %7u ", ctrace_reader_ns(r, ev.ticks) - start, ev.tid);
+    /* ns since the trace's start, the origin every command uses */
+    fprintf(d.out, "%12" PRId64 " %7u ", ctrace_reader_ns(r, ev.ticks), ev.tid);
     if (kname)
       fputs(kname, d.out);
     else

@@ -1,8 +1,11 @@
 /*
  * format.c - the static tables behind format.h: kind descriptions indexed by
- * code, and names for wait reasons and system calls. Data only, no decoding.
+ * code, and names for wait reasons and system calls; and the batch checksum
+ * (CRC-32C) that writer and reader share. No decoding.
  */
 #include "format.h"
+
+#include <pthread.h>
 
 const struct ctrace_kind_info ctrace__kinds[256] = {
 #define KIND_INFO(name, code, nf, bl, flds, dc) [code] = {#name, flds, dc, nf, bl},
@@ -59,4 +62,41 @@ const char *ctrace__kind_field_names(unsigned code) {
   }
 #undef FN_STR
   return NULL;
+}
+
+/* CRC-32C, slicing by 8 (about 1.5 GB/s without special instructions). */
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++)
+      c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+    crc_table[0][i] = c;
+  }
+  for (uint32_t i = 0; i < 256; i++)
+    for (int t = 1; t < 8; t++)
+      crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+uint32_t ctrace__crc32c(uint32_t crc, const void *data, size_t n) {
+  pthread_once(&crc_once, crc_init);
+  const uint8_t *p = data;
+  uint32_t c = ~crc;
+  while (n && ((uintptr_t)p & 7)) {
+    c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
+    n--;
+  }
+  while (n >= 8) {
+    uint32_t lo = c ^ ctrace__get_le32(p), hi = ctrace__get_le32(p + 4);
+    c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
+        crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+        crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+    p += 8;
+    n -= 8;
+  }
+  while (n--)
+    c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
+  return ~c;
 }

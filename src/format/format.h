@@ -13,12 +13,17 @@
 #include <stdint.h>
 #include <string.h>
 
-/* File header: 32 bytes, little-endian. */
+/* File header, little-endian: 32 bytes in version 1.0, 40 from 1.1 (the
+ * tick rate at offset 32). Readers accept any size from 32 up to
+ * CTRACE_FILE_HEADER_MAX (later minor versions add fields at the end). */
 #define CTRACE_FILE_MAGIC "\x7f" "CTRACE\n"
 #define CTRACE_FILE_MAGIC_LEN 8
 #define CTRACE_FORMAT_MAJOR 1
-#define CTRACE_FORMAT_MINOR 0
-#define CTRACE_FILE_HEADER_SIZE 32
+#define CTRACE_FORMAT_MINOR 1
+#define CTRACE_FILE_HEADER_SIZE_1_0 32
+#define CTRACE_FILE_HEADER_SIZE 40
+#define CTRACE_FILE_HEADER_MAX 4096
+#define CTRACE_FILE_TICK_HZ_OFF 32 /* u64: ticks per second, 0 if unknown (1.1) */
 /* header flags */
 #define CTRACE_FILE_TICKS_TSC 0x1u /* event ticks are TSC cycles (else ns) */
 
@@ -28,6 +33,10 @@
 #define CTRACE_BATCH_MAX_PAYLOAD (16u << 20)
 /* batch flags */
 #define CTRACE_BATCH_META 0x1u /* definitions (strings, stacks, maps, clocks) */
+/* From 1.1 every batch's payload ends with a CHECKSUM event of exactly these
+ * 7 bytes: 0x80 0x00 0x04 and the CRC-32C (little-endian) of the batch
+ * header and the payload before the trailer. */
+#define CTRACE_BATCH_TRAILER_SIZE 7
 
 /* Limits every writer keeps and every reader enforces. */
 #define CTRACE_MAX_STACK_DEPTH 128
@@ -76,8 +85,11 @@
   X(FORK, 0x34, 2, 0, "child_pid stack", "the process forked")                                  \
   X(EXEC, 0x35, 2, 0, "path stack", "the process is about to exec path (a string id)")         \
   X(EXIT, 0x36, 1, 0, "s:status", "the process exits with status")                             \
-  X(SIGNAL, 0x37, 2, 0, "signo stack", "a fatal signal was delivered") \
-  X(PENDING, 0x38, 6, 0, "reason call class object dur stack", "at stop, the thread is inside a blocking call that began dur ticks ago and has not returned: a wait (reason != 0) or a system call (call, class)")
+  X(SIGNAL, 0x37, 2, 0, "signo stack", "a fatal signal was delivered")                       \
+  X(PENDING, 0x38, 6, 0, "reason call class object dur stack", "at stop, the thread is inside a blocking call that began dur ticks ago and has not returned: a wait (reason != 0) or a system call (call, class)") \
+  /* format records of 1.1, in the skippable range: 1.0 readers skip them */                    \
+  X(CHECKSUM, 0x80, 0, 1, "| crc32c", "the last 7 bytes of every batch: CRC-32C of the batch before it") \
+  X(END, 0x81, 0, 1, "| reserved", "the trace is complete: the last record of the file, in a metadata batch")
 
 enum ctrace_kind {
 #define CTRACE__KIND_ENUM(name, code, nf, blob, fields, doc) CTRACE_EV_##name = code,
@@ -145,6 +157,11 @@ const char *ctrace__wait_reason_name(uint64_t reason);
 const char *ctrace__wait_reason_class(uint64_t reason);
 const char *ctrace__syscall_name(uint64_t call);
 const char *ctrace__syscall_class_name(uint64_t cls);
+
+/* CRC-32C (Castagnoli, reflected polynomial 0x82f63b78, initial value and
+ * final xor 0xffffffff): ctrace__crc32c(0, p, n) is the CRC of p[0..n);
+ * pass a previous result as crc to continue it over more bytes. */
+uint32_t ctrace__crc32c(uint32_t crc, const void *p, size_t n);
 
 /* ---- little-endian fixed-width helpers ---- */
 static inline void ctrace__put_le32(uint8_t *p, uint32_t v) {
@@ -238,6 +255,8 @@ static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t
 #define CTRACE_FIELDS_EXIT(U, S) S(status)
 #define CTRACE_FIELDS_SIGNAL(U, S) U(signo) U(stack)
 #define CTRACE_FIELDS_PENDING(U, S) U(reason) U(call) U(class) U(object) U(dur) U(stack)
+#define CTRACE_FIELDS_CHECKSUM(U, S)
+#define CTRACE_FIELDS_END(U, S)
 
 /* The kinds that have fields, with the lower-case name of their struct:
  * struct ctrace_ev_<lower>, decoded by ctrace_ev_<lower>_of(). */

@@ -38,6 +38,24 @@ struct stack_def {
   uint32_t n;
 };
 
+/* Cross-thread facts gathered by the validating pass and resolved once at
+ * its end (build_index): a name may be set by any thread, in a batch
+ * written before or after the named thread's first one, and a creation
+ * link pairs events of two threads. */
+struct create_rec {
+  uint64_t link, ticks;
+  uint32_t tid;
+};
+struct clock_pt {
+  uint64_t ticks;
+  int64_t ns; /* since the trace's start */
+};
+struct name_rec {
+  uint64_t ticks;
+  uint32_t tid, name;
+  uint32_t order; /* file order, to break ties */
+};
+
 struct ctrace_reader {
   const uint8_t *data;
   size_t size;
@@ -60,20 +78,31 @@ struct ctrace_reader {
   VEC(struct ctrace_clock_sync) syncs;
   VEC(struct ctrace_thread_info) threads;
   uint32_t *batch_pool; /* threads' batch lists */
+  VEC(struct create_rec) creates;
+  VEC(struct name_rec) names;
 
-  /* tid -> thread index, open addressing */
+  /* tid -> thread index (of the tid's latest thread), open addressing */
   uint32_t *tid_keys;
   uint32_t *tid_vals;
   size_t tid_cap;
+  /* Threads that reused a tid: the index of the previous thread with the
+   * same tid, or -1. During the pass, the sequence number of each thread's
+   * last batch (a number that does not grow starts a new thread). */
+  VEC(int64_t) prev_same_tid;
+  VEC(uint64_t) last_seq;
 
-  uint64_t nevents, dropped;
+  uint64_t nevents, dropped, unknown;
   uint64_t by_kind[256];
   uint64_t first_ticks, last_ticks;
+  uint32_t hsize;   /* file header bytes */
+  uint64_t tick_hz; /* from a 1.1 header, 0 if unknown */
+  int ended;        /* read the END record */
 
-  /* clock fit: ns = (ticks - t0) * scale + off */
-  uint64_t t0;
-  double scale;
-  int64_t off;
+  /* Time: points (ticks, ns since the start) from the clock syncs, each
+   * segment between two of them a line of its own; outside them the line
+   * through the first and last (see docs/FORMAT.md, "Time"). */
+  VEC(struct clock_pt) pts;
+  uint64_t ext_num, ext_den; /* slope outside the points: ns per tick = num/den */
   uint64_t real0;
 };
 
@@ -201,19 +230,54 @@ static int tid_insert(ctrace_reader *r, uint32_t tid, uint32_t idx) {
   return 0;
 }
 
-static struct ctrace_thread_info *thread_for(ctrace_reader *r, uint32_t tid) {
+/* Points tid at thread idx (its latest thread). */
+static int tid_set(ctrace_reader *r, uint32_t tid, uint32_t idx) {
+  for (size_t i = r->tid_cap ? (tid * 2654435761u) & (r->tid_cap - 1) : 0; r->tid_cap && r->tid_vals[i];
+       i = (i + 1) & (r->tid_cap - 1))
+    if (r->tid_keys[i] == tid) {
+      r->tid_vals[i] = idx + 1;
+      return 0;
+    }
+  return tid_insert(r, tid, idx);
+}
+
+/*
+ * The thread a data batch of tid with sequence number seq belongs to. A
+ * thread's batches come in the file in sequence order, so a number that
+ * does not grow means a new thread that got the same tid from the kernel
+ * (tid reuse): a new entry, linked to the previous one. Returns its index,
+ * or -1 when out of memory.
+ */
+static int64_t thread_for(ctrace_reader *r, uint32_t tid, uint64_t seq) {
   int64_t i = tid_find(r, tid);
-  if (i >= 0)
-    return &r->threads.v[i];
+  if (i >= 0 && seq > r->last_seq.v[i]) {
+    r->last_seq.v[i] = seq;
+    return i;
+  }
   struct ctrace_thread_info t = {0};
   t.tid = tid;
   t.first = UINT64_MAX;
+  t.instance = i >= 0 ? r->threads.v[i].instance + 1 : 0;
   VEC_PUSH(r->threads, t, fail);
-  if (tid_insert(r, tid, (uint32_t)(r->threads.n - 1)) < 0)
+  VEC_PUSH(r->last_seq, seq, fail);
+  VEC_PUSH(r->prev_same_tid, i, fail);
+  if (tid_set(r, tid, (uint32_t)(r->threads.n - 1)) < 0)
     goto fail;
-  return &r->threads.v[r->threads.n - 1];
+  return (int64_t)r->threads.n - 1;
 fail:
-  return NULL;
+  return -1;
+}
+
+/* The thread of tid at ticks: of the threads that had this tid, the
+ * earliest whose last event is not before ticks, else the latest. */
+static int64_t tid_find_at(const ctrace_reader *r, uint32_t tid, uint64_t ticks) {
+  int64_t k = tid_find(r, tid);
+  for (int64_t j = k >= 0 ? r->prev_same_tid.v[k] : -1; j >= 0; j = r->prev_same_tid.v[j]) {
+    if (r->threads.v[j].last < ticks)
+      break;
+    k = j;
+  }
+  return k;
 }
 
 /* ---- the validating pass ---- */
@@ -267,9 +331,14 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
     VEC_PUSH(r->processes, p, oom);
     return 0;
   }
+  case CTRACE_EV_END:
+    r->ended = 1;
+    return 0;
   default:
-    if (ev->kind >= 0x80)
-      return 0; /* a later minor version's definition: skipped */
+    if (ev->kind >= 0x80) {
+      r->unknown++; /* a later minor version's definition: skipped */
+      return 0;
+    }
     set_error(r, CTRACE_READ_CORRUPT, ev->offset, "%s event in a metadata batch",
               ctrace__kinds[ev->kind].name);
     return -1;
@@ -279,9 +348,10 @@ oom:
   return -1;
 }
 
-/* Learns what a thread event says about its thread. */
-static void apply_thread_event(ctrace_reader *r, struct ctrace_thread_info *t,
-                               const ctrace_event *ev) {
+/* Learns what a thread event says about its thread. Returns 0, or -1 when
+ * out of memory. */
+static int apply_thread_event(ctrace_reader *r, struct ctrace_thread_info *t,
+                              const ctrace_event *ev) {
   switch (ev->kind) {
   case CTRACE_EV_THREAD_START:
     t->start_link = ev->f[0];
@@ -290,13 +360,19 @@ static void apply_thread_event(ctrace_reader *r, struct ctrace_thread_info *t,
     t->exited = 1;
     break;
   case CTRACE_EV_THREAD_NAME: {
-    struct ctrace_thread_info *named = ev->f[0] == t->tid ? t : NULL;
-    if (!named) {
-      int64_t i = tid_find(r, (uint32_t)ev->f[0]);
-      named = i >= 0 ? &r->threads.v[i] : NULL;
-    }
-    if (named && ev->f[1] < UINT32_MAX)
-      named->name = (uint32_t)ev->f[1];
+    /* Resolved after the pass: the named thread may not be known yet. */
+    if (ev->f[0] == 0 || ev->f[0] > UINT32_MAX || ev->f[1] >= UINT32_MAX)
+      break;
+    struct name_rec n = {ev->ticks, (uint32_t)ev->f[0], (uint32_t)ev->f[1],
+                         (uint32_t)r->names.n};
+    VEC_PUSH(r->names, n, oom);
+    break;
+  }
+  case CTRACE_EV_THREAD_CREATE: {
+    if (!ev->f[0])
+      break;
+    struct create_rec c = {ev->f[0], ev->ticks, t->tid};
+    VEC_PUSH(r->creates, c, oom);
     break;
   }
   case CTRACE_EV_DROPPED:
@@ -310,20 +386,26 @@ static void apply_thread_event(ctrace_reader *r, struct ctrace_thread_info *t,
   default:
     break;
   }
+  return 0;
+oom:
+  return -1;
 }
 
 /* Decodes and checks one batch's events. Returns 0 or -1 (error set). */
 static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8_t *payload) {
-  const uint8_t *p = payload, *end = payload + b->len;
+  const uint8_t *p = payload, *end = payload + b->evlen;
   uint64_t ticks = b->base;
   int meta = (b->flags & CTRACE_BATCH_META) != 0;
   struct ctrace_thread_info *t = NULL;
+  b->thread = UINT32_MAX;
   if (!meta) {
-    t = thread_for(r, b->tid);
-    if (!t) {
+    int64_t k = thread_for(r, b->tid, b->seq);
+    if (k < 0) {
       set_error(r, CTRACE_READ_CORRUPT, b->offset, "out of memory");
       return -1;
     }
+    t = &r->threads.v[k];
+    b->thread = (uint32_t)k;
   }
   b->first = UINT64_MAX;
   b->last = 0;
@@ -338,23 +420,38 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
       return -1;
     }
     p = next;
-    b->nevents++;
+    if (r->ended) {
+      set_error(r, CTRACE_READ_CORRUPT, off, "%s after the END record",
+                ev.kind < 0x80 || ctrace__kinds[ev.kind].name ? "event" : "record");
+      return -1;
+    }
     if (meta) {
+      b->nevents++;
       if (apply_meta(r, &ev) < 0)
         return -1;
       continue;
     }
-    if (ev.kind < 0x10 && ev.kind != 0) {
+    if (ev.kind < 0x10 || ev.kind == CTRACE_EV_END) {
       set_error(r, CTRACE_READ_CORRUPT, off, "definition %s outside a metadata batch",
                 ctrace__kinds[ev.kind].name);
       return -1;
     }
     r->by_kind[ev.kind]++;
-    apply_thread_event(r, t, &ev);
+    if (ev.kind >= 0x80) { /* a later minor version's record: skipped, counted */
+      r->unknown++;
+      continue;
+    }
+    b->nevents++;
+    if (apply_thread_event(r, t, &ev) < 0) {
+      set_error(r, CTRACE_READ_CORRUPT, off, "out of memory");
+      return -1;
+    }
     if (ev.ticks < b->first)
       b->first = ev.ticks;
     b->last = ev.ticks;
   }
+  if (!meta)
+    t->nbatches++; /* the batch lists are laid out by build_index */
   if (!meta && b->nevents) {
     t->nevents += b->nevents;
     r->nevents += b->nevents;
@@ -362,6 +459,10 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
       t->first = b->first;
     if (b->last > t->last)
       t->last = b->last;
+    if (b->first < r->first_ticks)
+      r->first_ticks = b->first;
+    if (b->last > r->last_ticks)
+      r->last_ticks = b->last;
   }
   return 0;
 }
@@ -375,37 +476,172 @@ static int cmp_u32_by_seq(const void *a, const void *b, void *arg) {
   return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static int cmp_threads_by_first(const void *a, const void *b) {
-  const struct ctrace_thread_info *x = a, *y = b;
+static int cmp_threads_by_first(const void *a, const void *b, void *arg) {
+  const ctrace_reader *r = arg;
+  const struct ctrace_thread_info *x = &r->threads.v[*(const uint32_t *)a];
+  const struct ctrace_thread_info *y = &r->threads.v[*(const uint32_t *)b];
   if (x->first != y->first)
     return x->first < y->first ? -1 : 1;
-  return x->tid < y->tid ? -1 : x->tid > y->tid;
+  if (x->tid != y->tid)
+    return x->tid < y->tid ? -1 : 1;
+  return x->instance < y->instance ? -1 : x->instance > y->instance;
+}
+
+static uint64_t hash64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return x;
+}
+
+/* Creation links: THREAD_CREATE(link) on one thread, THREAD_START(link) on
+ * another. One hash table of links, filled once: O(threads + creations).
+ * When a link repeats, its first creation in file order wins. */
+static int resolve_links(ctrace_reader *r) {
+  size_t n = r->creates.n;
+  if (!n)
+    return 0;
+  size_t cap = 16;
+  while (cap < 2 * n)
+    cap *= 2;
+  uint32_t *slot = calloc(cap, sizeof *slot); /* index into creates + 1 */
+  if (!slot)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    size_t j = hash64(r->creates.v[i].link) & (cap - 1);
+    while (slot[j] && r->creates.v[slot[j] - 1].link != r->creates.v[i].link)
+      j = (j + 1) & (cap - 1);
+    if (!slot[j])
+      slot[j] = (uint32_t)i + 1;
+  }
+  for (size_t i = 0; i < r->threads.n; i++) {
+    struct ctrace_thread_info *t = &r->threads.v[i];
+    if (!t->start_link)
+      continue;
+    for (size_t j = hash64(t->start_link) & (cap - 1); slot[j]; j = (j + 1) & (cap - 1)) {
+      const struct create_rec *c = &r->creates.v[slot[j] - 1];
+      if (c->link == t->start_link) {
+        t->created_by = c->tid;
+        t->created_at = c->ticks;
+        break;
+      }
+    }
+  }
+  free(slot);
+  return 0;
+}
+
+static int cmp_names(const void *a, const void *b) {
+  const struct name_rec *x = a, *y = b;
+  if (x->ticks != y->ticks)
+    return x->ticks < y->ticks ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The basename of a string, as a derived string id (pointing into the same
+ * bytes); 0 when empty or out of memory. */
+static uint32_t derive_basename(ctrace_reader *r, uint64_t id, int first_item) {
+  const struct ctrace_string *s = ctrace_reader_string(r, id);
+  if (!s || !s->len)
+    return 0;
+  uint32_t end = s->len, start = 0;
+  if (first_item)
+    for (uint32_t i = 0; i < s->len; i++)
+      if (s->s[i] == 0x1f) {
+        end = i;
+        break;
+      }
+  for (uint32_t i = 0; i < end; i++)
+    if (s->s[i] == '/')
+      start = i + 1;
+  if (start >= end)
+    return 0;
+  struct ctrace_string b = {s->s + start, end - start};
+  VEC_PUSH(r->strings, b, oom);
+  return (uint32_t)r->strings.n - 1;
+oom:
+  return 0;
+}
+
+/* Thread names: each thread keeps the name set last (by time, then file
+ * order), whichever thread set it and wherever its batch is in the file. A
+ * main thread (tid == pid) never named is named after the program. */
+static int resolve_names(ctrace_reader *r) {
+  size_t n = r->names.n;
+  if (n > 1)
+    qsort(r->names.v, n, sizeof *r->names.v, cmp_names);
+  for (size_t i = 0; i < n; i++) {
+    int64_t k = tid_find_at(r, r->names.v[i].tid, r->names.v[i].ticks);
+    if (k >= 0)
+      r->threads.v[k].name = r->names.v[i].name;
+  }
+  uint32_t pid = r->pid;
+  const struct ctrace_process *p = r->processes.n ? &r->processes.v[0] : NULL;
+  if (p && p->pid)
+    pid = p->pid;
+  int64_t k = pid ? tid_find(r, pid) : -1;
+  if (k >= 0 && !r->threads.v[k].name && p) {
+    uint32_t id = derive_basename(r, p->exe, 0);
+    if (!id)
+      id = derive_basename(r, p->argv, 1);
+    r->threads.v[k].name = id;
+  }
+  return 0;
 }
 
 /* Per-thread batch lists, threads sorted by first event, links resolved. */
 static int build_index(ctrace_reader *r) {
   size_t nt = r->threads.n;
   if (nt) {
-    qsort(r->threads.v, nt, sizeof *r->threads.v, cmp_threads_by_first);
-    memset(r->tid_vals, 0, r->tid_cap * sizeof *r->tid_vals);
-  }
-  for (size_t i = 0; i < nt; i++) {
-    size_t j = (r->threads.v[i].tid * 2654435761u) & (r->tid_cap - 1);
-    while (r->tid_vals[j])
-      j = (j + 1) & (r->tid_cap - 1);
-    r->tid_keys[j] = r->threads.v[i].tid;
-    r->tid_vals[j] = (uint32_t)i + 1;
+    /* Sort the threads through an index array, to renumber the batches'
+     * and the tid chains' references to them. */
+    uint32_t *ord = malloc(nt * sizeof *ord), *inv = malloc(nt * sizeof *inv);
+    int64_t *prev = malloc(nt * sizeof *prev);
+    if (!ord || !inv || !prev) {
+      free(ord);
+      free(inv);
+      free(prev);
+      return -1;
+    }
+    for (size_t i = 0; i < nt; i++)
+      ord[i] = (uint32_t)i;
+    qsort_r(ord, nt, sizeof *ord, cmp_threads_by_first, r);
+    for (size_t k = 0; k < nt; k++)
+      inv[ord[k]] = (uint32_t)k;
+    for (size_t i = 0; i < nt; i++)
+      prev[inv[i]] = r->prev_same_tid.v[i] >= 0 ? (int64_t)inv[r->prev_same_tid.v[i]] : -1;
+    for (size_t i = 0; i < r->batches.n; i++)
+      if (r->batches.v[i].thread != UINT32_MAX)
+        r->batches.v[i].thread = inv[r->batches.v[i].thread];
+    for (size_t j = 0; j < r->tid_cap; j++) /* tid -> its latest thread, renumbered */
+      if (r->tid_vals[j])
+        r->tid_vals[j] = inv[r->tid_vals[j] - 1] + 1;
+    /* threads[k] = old threads[ord[k]], in place, cycle by cycle */
+    struct ctrace_thread_info *v = r->threads.v;
+    for (size_t k = 0; k < nt; k++) {
+      if (ord[k] == k)
+        continue;
+      struct ctrace_thread_info tmp = v[k];
+      size_t j = k;
+      while (ord[j] != k) {
+        size_t src = ord[j];
+        v[j] = v[src];
+        ord[j] = (uint32_t)j;
+        j = src;
+      }
+      v[j] = tmp;
+      ord[j] = (uint32_t)j;
+    }
+    free(r->prev_same_tid.v);
+    r->prev_same_tid.v = prev;
+    r->prev_same_tid.cap = nt;
+    free(ord);
+    free(inv);
   }
   r->batch_pool = malloc((r->batches.n + 1) * sizeof *r->batch_pool);
   if (!r->batch_pool)
     return -1;
-  for (size_t i = 0; i < r->batches.n; i++) {
-    const struct ctrace_batch_info *b = &r->batches.v[i];
-    if (b->flags & CTRACE_BATCH_META)
-      continue;
-    r->threads.v[tid_find(r, b->tid)].nbatches++;
-  }
-  uint32_t at = 0;
+  uint32_t at = 0; /* nbatches: counted by scan_batch */
   for (size_t i = 0; i < nt; i++) {
     r->threads.v[i].batches = r->batch_pool + at;
     at += r->threads.v[i].nbatches;
@@ -415,7 +651,7 @@ static int build_index(ctrace_reader *r) {
     const struct ctrace_batch_info *b = &r->batches.v[i];
     if (b->flags & CTRACE_BATCH_META)
       continue;
-    struct ctrace_thread_info *t = &r->threads.v[tid_find(r, b->tid)];
+    struct ctrace_thread_info *t = &r->threads.v[b->thread];
     t->batches[t->nbatches++] = (uint32_t)i;
   }
   for (size_t i = 0; i < nt; i++) {
@@ -423,65 +659,126 @@ static int build_index(ctrace_reader *r) {
     if (t->nbatches > 1)
       qsort_r(t->batches, t->nbatches, sizeof *t->batches, cmp_u32_by_seq, r);
   }
-  /* Creation links: THREAD_CREATE(link) in one thread, THREAD_START(link)
-   * in another. O(threads x creators' events); creators are few. */
-  for (size_t i = 0; i < nt; i++) {
-    if (!r->threads.v[i].start_link || !r->by_kind[CTRACE_EV_THREAD_CREATE])
-      continue;
-    for (size_t j = 0; j < nt && !r->threads.v[i].created_by; j++) {
-      ctrace_cursor c;
-      ctrace_event ev;
-      if (!r->threads.v[j].nevents)
-        continue;
-      ctrace_cursor_init(&c, r, (uint32_t)j);
-      while (ctrace_cursor_next(&c, &ev))
-        if (ev.kind == CTRACE_EV_THREAD_CREATE && ev.f[0] == r->threads.v[i].start_link) {
-          r->threads.v[i].created_by = r->threads.v[j].tid;
-          break;
-        }
-    }
-  }
+  if (resolve_links(r) < 0 || resolve_names(r) < 0)
+    return -1;
   return 0;
 }
 
-/* Clock fit from the first and last CLOCK_SYNC. */
-static void fit_clock(ctrace_reader *r) {
-  r->scale = 1.0;
-  r->t0 = 0;
-  r->off = 0;
-  if (r->syncs.n == 0) {
-    r->t0 = r->first_ticks;
-    /* No sync: ticks of unknown rate. Assume ns, the best guess there is. */
-    return;
+/* Time. Points (ticks, ns since the start) from the CLOCK_SYNC records in
+ * file order, each kept only when its ticks are above and its CLOCK_MONOTONIC
+ * not below the last kept one's. The start (ns 0) is the first sync. */
+static int fit_clock(ctrace_reader *r) {
+  r->pts.n = 0;
+  r->ext_num = r->ext_den = 1;
+  int tsc = (r->flags & CTRACE_FILE_TICKS_TSC) != 0;
+  if (r->syncs.n)
+    r->real0 = r->syncs.v[0].real_ns;
+  if (!tsc || r->syncs.n == 0) {
+    /* Ticks are CLOCK_MONOTONIC ns (or, without a sync, of unknown origin:
+     * the first event is the start; of unknown rate without a tick rate). */
+    struct clock_pt p0 = {r->syncs.n ? r->syncs.v[0].mono_ns : r->first_ticks, 0};
+    VEC_PUSH(r->pts, p0, oom);
+    if (tsc && r->tick_hz) {
+      r->ext_num = 1000000000u;
+      r->ext_den = r->tick_hz;
+    }
+    return 0;
   }
-  const struct ctrace_clock_sync *a = &r->syncs.v[0], *b = &r->syncs.v[r->syncs.n - 1];
-  r->t0 = a->ticks;
-  r->real0 = a->real_ns;
-  if (!(r->flags & CTRACE_FILE_TICKS_TSC)) {
-    r->scale = 1.0;
-  } else if (b->ticks > a->ticks + 1000 && b->mono_ns > a->mono_ns) {
-    r->scale = (double)(b->mono_ns - a->mono_ns) / (double)(b->ticks - a->ticks);
+  uint64_t m0 = r->syncs.v[0].mono_ns;
+  for (size_t i = 0; i < r->syncs.n; i++) {
+    const struct ctrace_clock_sync *c = &r->syncs.v[i];
+    if (r->pts.n) {
+      const struct clock_pt *l = &r->pts.v[r->pts.n - 1];
+      if (c->ticks <= l->ticks || c->mono_ns < m0 || (int64_t)(c->mono_ns - m0) < l->ns)
+        continue;
+    }
+    struct clock_pt p = {c->ticks, (int64_t)(c->mono_ns - m0)};
+    VEC_PUSH(r->pts, p, oom);
+  }
+  if (r->pts.n >= 2) {
+    const struct clock_pt *a = &r->pts.v[0], *b = &r->pts.v[r->pts.n - 1];
+    r->ext_num = (uint64_t)(b->ns - a->ns);
+    r->ext_den = b->ticks - a->ticks;
+  } else if (r->tick_hz) {
+    r->ext_num = 1000000000u;
+    r->ext_den = r->tick_hz;
   } else {
-    r->scale = 1.0 / 3.0; /* one sync only (a cut trace): guess a 3 GHz TSC */
+    r->ext_num = 1; /* a 1.0 trace with one sync: guess a 3 GHz TSC */
+    r->ext_den = 3;
   }
+  return 0;
+oom:
+  return -1;
+}
+
+/* base + floor(x * num / den) with x = a - b, exact for any 64-bit inputs;
+ * saturates at the int64 range. */
+static int64_t line_at(int64_t base, uint64_t a, uint64_t b, uint64_t num, uint64_t den) {
+  int neg = a < b;
+  uint64_t mag = neg ? b - a : a - b;
+  unsigned __int128 prod = (unsigned __int128)mag * num;
+  unsigned __int128 q = den ? prod / den : 0;
+  if (neg && den && q * den != prod)
+    q++; /* floor, not truncation, below the point */
+  __int128 v = (__int128)base + (neg ? -(__int128)q : (__int128)q);
+  if (v > INT64_MAX)
+    return INT64_MAX;
+  if (v < INT64_MIN)
+    return INT64_MIN;
+  return (int64_t)v;
+}
+
+/* The payload length of the batch at off whose length field says more than
+ * the file holds, when the bytes after it do hold a whole batch (trailer and
+ * checksum found); 0 when they do not (the file was cut off). */
+static size_t damaged_length(const uint8_t *d, size_t size, size_t off) {
+  uint8_t fixed[CTRACE_BATCH_HEADER_SIZE];
+  memcpy(fixed, d + off, sizeof fixed);
+  const uint8_t *payload = d + off + CTRACE_BATCH_HEADER_SIZE;
+  for (size_t end = off + CTRACE_BATCH_HEADER_SIZE + CTRACE_BATCH_TRAILER_SIZE; end <= size; end++) {
+    const uint8_t *t = d + end - CTRACE_BATCH_TRAILER_SIZE;
+    if (t[0] != CTRACE_EV_CHECKSUM || t[1] != 0 || t[2] != 4)
+      continue;
+    if (end != size && (size - end < 4 || ctrace__get_le32(d + end) != CTRACE_BATCH_MAGIC))
+      continue;
+    size_t len = end - off - CTRACE_BATCH_HEADER_SIZE;
+    if (len > CTRACE_BATCH_MAX_PAYLOAD)
+      return 0;
+    ctrace__put_le32(fixed + 4, (uint32_t)len);
+    uint32_t c = ctrace__crc32c(0, fixed, sizeof fixed);
+    if (ctrace__crc32c(c, payload, len - CTRACE_BATCH_TRAILER_SIZE) == ctrace__get_le32(t + 3))
+      return len;
+  }
+  return 0;
 }
 
 static int scan(ctrace_reader *r) {
   const uint8_t *d = r->data;
   size_t size = r->size;
-  size_t off = CTRACE_FILE_HEADER_SIZE;
+  size_t off = r->hsize;
+  int crc = r->minor >= 1;
+  /* A crash can leave the file's end zero-filled (the size was updated,
+   * the data never written): that is a cut, not damage. */
+  size_t zero_from = size;
+  while (zero_from > off && d[zero_from - 1] == 0)
+    zero_from--;
+  int zero_tail = size - zero_from >= 8;
   r->good_bytes = off;
+  r->first_ticks = UINT64_MAX; /* of any thread event; set by scan_batch */
+  r->last_ticks = 0;
   while (off < size) {
+    if (off >= zero_from) {
+      if (!r->ended) /* after END: padding, nothing is missing */
+        set_error(r, CTRACE_READ_TRUNCATED, off,
+                  "file ends in %zu zero bytes (a crash before they were written)", size - off);
+      break;
+    }
     if (size - off < CTRACE_BATCH_HEADER_SIZE) {
       set_error(r, CTRACE_READ_TRUNCATED, off, "file ends inside a batch header (%zu of %d bytes)",
                 size - off, CTRACE_BATCH_HEADER_SIZE);
       break;
     }
     const uint8_t *h = d + off;
-    if (ctrace__get_le32(h) != CTRACE_BATCH_MAGIC) {
-      set_error(r, CTRACE_READ_CORRUPT, off, "bad batch magic 0x%08x", ctrace__get_le32(h));
-      break;
-    }
     struct ctrace_batch_info b = {0};
     b.offset = off;
     b.len = ctrace__get_le32(h + 4);
@@ -489,10 +786,55 @@ static int scan(ctrace_reader *r) {
     b.flags = ctrace__get_le32(h + 12);
     b.seq = ctrace__get_le64(h + 16);
     b.base = ctrace__get_le64(h + 24);
+    if (ctrace__get_le32(h) != CTRACE_BATCH_MAGIC) {
+      set_error(r, CTRACE_READ_CORRUPT, off, "bad batch magic 0x%08x", ctrace__get_le32(h));
+      break;
+    }
     if (b.len > CTRACE_BATCH_MAX_PAYLOAD) {
       set_error(r, CTRACE_READ_CORRUPT, off + 4, "batch length %u over the limit of %u", b.len,
                 CTRACE_BATCH_MAX_PAYLOAD);
       break;
+    }
+    if (b.len > size - off - CTRACE_BATCH_HEADER_SIZE) {
+      /* Cut off, unless a whole batch with a damaged length field is
+       * there: a trailer followed by the end of the file or by another
+       * batch, whose checksum matches with the length it implies. */
+      size_t rest = size - off - CTRACE_BATCH_HEADER_SIZE;
+      size_t real = crc ? damaged_length(d, size, off) : 0;
+      if (real) {
+        set_error(r, CTRACE_READ_CORRUPT, off + 4,
+                  "batch at offset %zu is damaged (length %u, but its CRC-32C matches %zu)", off,
+                  b.len, real);
+        break;
+      }
+      set_error(r, CTRACE_READ_TRUNCATED, off, "file ends inside a batch (%zu of %u bytes)", rest,
+                b.len);
+      break;
+    }
+    int in_zeros = zero_tail && zero_from < off + CTRACE_BATCH_HEADER_SIZE + b.len;
+    if (crc) {
+      /* Checked before anything else in the batch is believed. */
+      const uint8_t *t = h + CTRACE_BATCH_HEADER_SIZE + b.len - CTRACE_BATCH_TRAILER_SIZE;
+      const char *bad = NULL;
+      /* the CRC first: it reads the batch in order, up to the trailer */
+      uint32_t c = b.len < CTRACE_BATCH_TRAILER_SIZE
+                       ? 0
+                       : ctrace__crc32c(0, h, CTRACE_BATCH_HEADER_SIZE + b.len -
+                                                  CTRACE_BATCH_TRAILER_SIZE);
+      if (b.len < CTRACE_BATCH_TRAILER_SIZE || t[0] != CTRACE_EV_CHECKSUM || t[1] != 0 || t[2] != 4)
+        bad = "has no checksum trailer";
+      else if (c != ctrace__get_le32(t + 3))
+        bad = "is damaged (CRC-32C mismatch)";
+      if (bad && in_zeros) {
+        set_error(r, CTRACE_READ_TRUNCATED, off,
+                  "file ends inside a batch (zero-filled from offset %zu: a crash)", zero_from);
+        break;
+      }
+      if (bad) {
+        set_error(r, CTRACE_READ_CORRUPT, off, "batch at offset %zu (%u bytes) %s", off,
+                  CTRACE_BATCH_HEADER_SIZE + b.len, bad);
+        break;
+      }
     }
     if (b.flags & ~(uint32_t)CTRACE_BATCH_META) {
       set_error(r, CTRACE_READ_CORRUPT, off + 12, "unknown batch flags 0x%x", b.flags);
@@ -502,31 +844,25 @@ static int scan(ctrace_reader *r) {
       set_error(r, CTRACE_READ_CORRUPT, off + 8, "batch thread id %u does not fit its flags", b.tid);
       break;
     }
-    if (b.len > size - off - CTRACE_BATCH_HEADER_SIZE) {
-      set_error(r, CTRACE_READ_TRUNCATED, off, "file ends inside a batch (%zu of %u bytes)",
-                size - off - CTRACE_BATCH_HEADER_SIZE, b.len);
+    b.evlen = crc ? b.len - CTRACE_BATCH_TRAILER_SIZE : b.len;
+    if (scan_batch(r, &b, h + CTRACE_BATCH_HEADER_SIZE) < 0) {
+      if (r->status == CTRACE_READ_CORRUPT && zero_tail && r->err_off >= zero_from) {
+        r->status = CTRACE_READ_OK; /* zeros from a crash, not damage */
+        set_error(r, CTRACE_READ_TRUNCATED, off,
+                  "file ends inside a batch (zero-filled from offset %zu: a crash)", zero_from);
+      }
       break;
     }
-    if (scan_batch(r, &b, h + CTRACE_BATCH_HEADER_SIZE) < 0)
-      break;
     VEC_PUSH(r->batches, b, oom);
     off += CTRACE_BATCH_HEADER_SIZE + b.len;
     r->good_bytes = off;
   }
-  r->first_ticks = UINT64_MAX;
-  r->last_ticks = 0;
-  for (size_t i = 0; i < r->threads.n; i++) {
-    if (!r->threads.v[i].nevents)
-      continue;
-    if (r->threads.v[i].first < r->first_ticks)
-      r->first_ticks = r->threads.v[i].first;
-    if (r->threads.v[i].last > r->last_ticks)
-      r->last_ticks = r->threads.v[i].last;
-  }
+  if (r->status == CTRACE_READ_OK && crc && !r->ended)
+    set_error(r, CTRACE_READ_TRUNCATED, off,
+              "no END record: the trace was cut off after its last complete batch");
   if (r->first_ticks == UINT64_MAX)
     r->first_ticks = r->last_ticks = r->syncs.n ? r->syncs.v[0].ticks : 0;
-  fit_clock(r);
-  if (build_index(r) < 0)
+  if (fit_clock(r) < 0 || build_index(r) < 0)
     goto oom;
   return 0;
 oom:
@@ -539,13 +875,13 @@ static int open_common(ctrace_reader *r, char *err, size_t errlen) {
   struct stack_def none = {0, 0};
   VEC_PUSH(r->strings, empty, oom);
   VEC_PUSH(r->stacks, none, oom);
-  if (r->size < CTRACE_FILE_HEADER_SIZE ||
+  if (r->size < CTRACE_FILE_HEADER_SIZE_1_0 ||
       memcmp(r->data, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN) != 0) {
     if (r->size >= CTRACE_FILE_MAGIC_LEN && memcmp(r->data, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN) != 0)
       snprintf(err, errlen, "offset 0: not a ctrace file (bad magic)");
     else
       snprintf(err, errlen, "offset %zu: file too short for a ctrace header (%zu of %d bytes)",
-               r->size, r->size, CTRACE_FILE_HEADER_SIZE);
+               r->size, r->size, CTRACE_FILE_HEADER_SIZE_1_0);
     return -1;
   }
   unsigned major = ctrace__get_le16(r->data + 8);
@@ -558,10 +894,21 @@ static int open_common(ctrace_reader *r, char *err, size_t errlen) {
              major, r->minor, CTRACE_FORMAT_MAJOR);
     return -1;
   }
-  if (hsize != CTRACE_FILE_HEADER_SIZE) {
-    snprintf(err, errlen, "offset 12: bad header size %u", hsize);
+  /* Later minor versions may add fields at the end of the header. */
+  uint32_t need = r->minor >= 1 ? CTRACE_FILE_HEADER_SIZE : CTRACE_FILE_HEADER_SIZE_1_0;
+  if (hsize < need || hsize > CTRACE_FILE_HEADER_MAX) {
+    snprintf(err, errlen, "offset 12: bad header size %u (version 1.%u: %u to %u)", hsize,
+             r->minor, need, CTRACE_FILE_HEADER_MAX);
     return -1;
   }
+  if (hsize > r->size) {
+    snprintf(err, errlen, "offset %zu: file too short for a ctrace header (%zu of %u bytes)",
+             r->size, r->size, hsize);
+    return -1;
+  }
+  r->hsize = hsize;
+  if (r->minor >= 1)
+    r->tick_hz = ctrace__get_le64(r->data + CTRACE_FILE_TICK_HZ_OFF);
   return scan(r);
 oom:
   snprintf(err, errlen, "out of memory");
@@ -600,7 +947,8 @@ int ctrace_reader_open(const char *path, ctrace_reader **out, char *err, size_t 
   size_t size = (size_t)st.st_size;
   const void *data = "";
   if (size) {
-    data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* Every byte is read at open: fault the pages in at once. */
+    data = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (data == MAP_FAILED) {
       snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
       close(fd);
@@ -633,6 +981,11 @@ void ctrace_reader_close(ctrace_reader *r) {
   free(r->syncs.v);
   free(r->threads.v);
   free(r->batch_pool);
+  free(r->creates.v);
+  free(r->names.v);
+  free(r->pts.v);
+  free(r->prev_same_tid.v);
+  free(r->last_seq.v);
   free(r->tid_keys);
   free(r->tid_vals);
   free(r);
@@ -645,6 +998,7 @@ uint64_t ctrace_reader_error_offset(const ctrace_reader *r) { return r->err_off;
 const char *ctrace_reader_error(const ctrace_reader *r) { return r->err; }
 uint64_t ctrace_reader_good_bytes(const ctrace_reader *r) { return r->good_bytes; }
 uint64_t ctrace_reader_file_size(const ctrace_reader *r) { return r->size; }
+const uint8_t *ctrace_reader_data(const ctrace_reader *r) { return r->data; }
 uint32_t ctrace_reader_pid(const ctrace_reader *r) { return r->pid; }
 unsigned ctrace_reader_version_minor(const ctrace_reader *r) { return r->minor; }
 int ctrace_reader_ticks_are_tsc(const ctrace_reader *r) { return (r->flags & CTRACE_FILE_TICKS_TSC) != 0; }
@@ -657,13 +1011,89 @@ uint64_t ctrace_reader_nevents_kind(const ctrace_reader *r, unsigned kind) {
 uint64_t ctrace_reader_dropped(const ctrace_reader *r) { return r->dropped; }
 uint64_t ctrace_reader_start_realtime(const ctrace_reader *r) { return r->real0; }
 
+/* The segment for ticks t: the last point at or below it, or -1 outside
+ * the points (before the first, after the last) and with one point. */
+static int64_t seg_by_ticks(const ctrace_reader *r, uint64_t t) {
+  size_t n = r->pts.n;
+  if (n < 2 || t < r->pts.v[0].ticks || t >= r->pts.v[n - 1].ticks)
+    return -1;
+  size_t lo = 0, hi = n - 1; /* pts[lo].ticks <= t < pts[hi].ticks */
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (r->pts.v[mid].ticks <= t)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return (int64_t)lo;
+}
+
 int64_t ctrace_reader_ns(const ctrace_reader *r, uint64_t ticks) {
-  double d = (double)(int64_t)(ticks - r->t0);
-  return (int64_t)(d * r->scale) + r->off;
+  if (!r->pts.n)
+    return 0;
+  int64_t i = seg_by_ticks(r, ticks);
+  if (i >= 0) {
+    const struct clock_pt *a = &r->pts.v[i], *b = a + 1;
+    return line_at(a->ns, ticks, a->ticks, (uint64_t)(b->ns - a->ns), b->ticks - a->ticks);
+  }
+  const struct clock_pt *p = ticks < r->pts.v[0].ticks ? &r->pts.v[0] : &r->pts.v[r->pts.n - 1];
+  return line_at(p->ns, ticks, p->ticks, r->ext_num, r->ext_den);
+}
+
+/* ticks + floor((ns - base) * num / den), saturating at the uint64 range. */
+static uint64_t ticks_at(uint64_t ticks, int64_t ns, int64_t base, uint64_t num, uint64_t den) {
+  if (!den)
+    return ticks;
+  int neg = ns < base;
+  uint64_t mag = neg ? (uint64_t)base - (uint64_t)ns : (uint64_t)ns - (uint64_t)base;
+  unsigned __int128 prod = (unsigned __int128)mag * num, q = prod / den;
+  if (neg && q * den != prod)
+    q++;
+  __int128 v = (__int128)ticks + (neg ? -(__int128)q : (__int128)q);
+  if (v < 0)
+    return 0;
+  if (v > (__int128)UINT64_MAX)
+    return UINT64_MAX;
+  return (uint64_t)v;
 }
 
 uint64_t ctrace_reader_ticks(const ctrace_reader *r, int64_t ns) {
-  return r->t0 + (uint64_t)(int64_t)((double)(ns - r->off) / r->scale);
+  size_t n = r->pts.n;
+  if (!n)
+    return 0;
+  if (n >= 2 && ns >= r->pts.v[0].ns && ns < r->pts.v[n - 1].ns) {
+    size_t lo = 0, hi = n - 1;
+    while (hi - lo > 1) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (r->pts.v[mid].ns <= ns)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    while (lo + 1 < n - 1 && r->pts.v[lo + 1].ns == r->pts.v[lo].ns)
+      lo++;
+    const struct clock_pt *a = &r->pts.v[lo], *b = a + 1;
+    if (b->ns > a->ns)
+      return ticks_at(a->ticks, ns, a->ns, b->ticks - a->ticks, (uint64_t)(b->ns - a->ns));
+    return a->ticks;
+  }
+  const struct clock_pt *p = ns < r->pts.v[0].ns ? &r->pts.v[0] : &r->pts.v[n - 1];
+  return ticks_at(p->ticks, ns, p->ns, r->ext_den, r->ext_num);
+}
+
+uint64_t ctrace_reader_tick_hz(const ctrace_reader *r) { return r->tick_hz; }
+int ctrace_reader_complete(const ctrace_reader *r) {
+  return r->status == CTRACE_READ_OK && (r->ended || r->minor == 0);
+}
+uint64_t ctrace_reader_nunknown(const ctrace_reader *r) { return r->unknown; }
+int64_t ctrace_reader_end_ns(const ctrace_reader *r) {
+  int64_t e = ctrace_reader_ns(r, r->last_ticks);
+  if (r->syncs.n) {
+    int64_t s = ctrace_reader_ns(r, r->syncs.v[r->syncs.n - 1].ticks);
+    if (s > e)
+      e = s;
+  }
+  return e;
 }
 
 uint32_t ctrace_reader_nstrings(const ctrace_reader *r) { return (uint32_t)r->strings.n - 1; }
@@ -708,6 +1138,9 @@ const struct ctrace_thread_info *ctrace_reader_thread(const ctrace_reader *r, ui
   return i < r->threads.n ? &r->threads.v[i] : NULL;
 }
 int64_t ctrace_reader_thread_index(const ctrace_reader *r, uint32_t tid) { return tid_find(r, tid); }
+int64_t ctrace_reader_thread_index_at(const ctrace_reader *r, uint32_t tid, uint64_t ticks) {
+  return tid_find_at(r, tid, ticks);
+}
 uint32_t ctrace_reader_nbatches(const ctrace_reader *r) { return (uint32_t)r->batches.n; }
 const struct ctrace_batch_info *ctrace_reader_batch(const ctrace_reader *r, uint32_t i) {
   return i < r->batches.n ? &r->batches.v[i] : NULL;
@@ -720,7 +1153,7 @@ static void cursor_load(ctrace_cursor *c) {
     const struct ctrace_batch_info *b = &c->r->batches.v[c->th->batches[c->batch]];
     const uint8_t *payload = c->r->data + b->offset + CTRACE_BATCH_HEADER_SIZE;
     c->p = payload;
-    c->end = payload + b->len;
+    c->end = payload + b->evlen;
     c->ticks = b->base;
     if (c->p < c->end)
       return;
@@ -743,18 +1176,21 @@ void ctrace_cursor_seek_batch(ctrace_cursor *c, uint32_t bpos) {
 }
 
 int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev) {
-  if (!c->p)
-    return 0;
-  const char *why;
-  ev->offset = (uint64_t)(c->p - c->r->data);
-  /* Validated already: cannot fail. */
-  c->p = ctrace_decode_event(c->p, c->end, &c->ticks, ev, &why);
-  ev->tid = c->th->tid;
-  if (!c->p || c->p >= c->end) {
-    c->batch++;
-    cursor_load(c);
+  for (;;) {
+    if (!c->p)
+      return 0;
+    const char *why;
+    ev->offset = (uint64_t)(c->p - c->r->data);
+    /* Validated already: cannot fail. */
+    c->p = ctrace_decode_event(c->p, c->end, &c->ticks, ev, &why);
+    ev->tid = c->th->tid;
+    if (!c->p || c->p >= c->end) {
+      c->batch++;
+      cursor_load(c);
+    }
+    if (ev->kind < 0x80)
+      return 1; /* records of later minor versions are skipped */
   }
-  return 1;
 }
 
 /* ---- merging threads in time order: a binary heap of cursors ---- */

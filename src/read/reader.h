@@ -3,12 +3,16 @@
  * viewer's indexer, exports, the fuzz target) decodes traces through it.
  *
  * Opening a trace maps it and makes one validating pass: it checks the file
- * header, walks the batches, decodes every event once, gathers definitions
- * (strings, stacks, mappings, processes, clock syncs) and builds an index of
- * batches per thread. A file cut off mid-write (a crash) opens fine up to its
+ * header, walks the batches (checking each one's CRC-32C in 1.1 files),
+ * decodes every event once, gathers definitions (strings, stacks, mappings,
+ * processes, clock syncs) and builds an index of batches per thread;
+ * cross-thread facts (creation links, names set by another thread, tid
+ * reuse) are resolved once at its end, with hash tables. A file cut off
+ * mid-write (a crash, a zero-filled tail, no END record) opens fine up to its
  * last complete batch; the reader says where it stopped. Corrupt input gives
- * an error naming the byte offset of the first bad byte, and what came before
- * it stays readable. Memory is bounded by a small multiple of the file size;
+ * an error naming the byte offset of the first bad byte (of the damaged
+ * batch, when its checksum fails), and what came before it stays readable.
+ * docs/FORMAT.md states every rule this reader follows. Memory is bounded by a small multiple of the file size;
  * nothing in a file can make it allocate more, loop or read out of bounds.
  *
  * Events are then decoded on demand, per thread or merged in time order.
@@ -50,9 +54,11 @@ struct ctrace_batch_info {
   uint64_t first, last; /* ticks of its first and last event */
   uint64_t seq;
   uint32_t len;    /* payload bytes */
+  uint32_t evlen;  /* of which events (all but the 1.1 checksum trailer) */
   uint32_t tid;
   uint32_t flags;
   uint32_t nevents;
+  uint32_t thread; /* index of its thread (data batches), UINT32_MAX for metadata */
 };
 
 struct ctrace_string {
@@ -76,15 +82,20 @@ struct ctrace_clock_sync {
   uint64_t ticks, mono_ns, real_ns;
 };
 
-/* What the validating pass learned of one thread. */
+/* What the validating pass learned of one thread. A thread is not a tid:
+ * when the kernel gives a tid again to a later thread (tid reuse), that
+ * thread has an entry of its own, with instance one higher. */
 struct ctrace_thread_info {
   uint32_t tid;
-  uint32_t name;       /* string id of its last name, 0 if none */
+  uint32_t instance;   /* 0 for the first thread with this tid, 1 for the next... */
+  uint32_t name;       /* string id of its last name (set by any thread; for an
+                        * unnamed main thread, the program's basename), 0 if none */
   uint64_t first, last; /* ticks of its first and last event */
   uint64_t nevents;
   uint64_t dropped;    /* events the recorder reported lost */
   uint64_t start_link; /* THREAD_START link (0: none) */
   uint32_t created_by; /* tid of the THREAD_CREATE with that link, 0 if unknown */
+  uint64_t created_at; /* ticks of that THREAD_CREATE (0 if unknown) */
   uint32_t exited;     /* saw THREAD_EXIT */
   uint64_t tracer_ns;  /* TRACER_TIME, in ticks as recorded */
   uint64_t tracer_events;
@@ -109,16 +120,33 @@ const char *ctrace_reader_error(const ctrace_reader *r);
 uint64_t ctrace_reader_good_bytes(const ctrace_reader *r);
 uint64_t ctrace_reader_file_size(const ctrace_reader *r);
 
+/* The file's bytes (for tools that walk batches themselves). */
+const uint8_t *ctrace_reader_data(const ctrace_reader *r);
+
 /* The file header. */
 uint32_t ctrace_reader_pid(const ctrace_reader *r);
 unsigned ctrace_reader_version_minor(const ctrace_reader *r);
 int ctrace_reader_ticks_are_tsc(const ctrace_reader *r);
 
-/* Time: ticks to nanoseconds since the trace's first clock sync (the start),
- * from a linear fit over the CLOCK_SYNC records. */
+/* Time: ticks to nanoseconds since the trace's start (its first clock sync;
+ * without one, its first event), exactly as docs/FORMAT.md "Time" says:
+ * piecewise linear between consecutive CLOCK_SYNCs, 128-bit intermediates,
+ * rounded down. Every tool prints and accepts times from this origin. */
 int64_t ctrace_reader_ns(const ctrace_reader *r, uint64_t ticks);
-/* Inverse of ctrace_reader_ns. */
+/* Inverse of ctrace_reader_ns (rounded down). */
 uint64_t ctrace_reader_ticks(const ctrace_reader *r, int64_t ns);
+/* The trace's end since its start: its last event or last clock sync (the
+ * stop), whichever is later. */
+int64_t ctrace_reader_end_ns(const ctrace_reader *r);
+/* Ticks per second as the recorder measured it (1.1 header), 0 if unknown. */
+uint64_t ctrace_reader_tick_hz(const ctrace_reader *r);
+/* 1 when the trace is complete: it decoded whole and ends with the END
+ * record (version 1.0 files, which have none: whenever they decode whole).
+ * A 1.1 trace without END reads as CTRACE_READ_TRUNCATED ("cut off"). */
+int ctrace_reader_complete(const ctrace_reader *r);
+/* Records of kinds 0x80..0xff this reader does not know: skipped (never
+ * returned by cursors) and counted here. */
+uint64_t ctrace_reader_nunknown(const ctrace_reader *r);
 /* CLOCK_REALTIME at the trace's start, in ns since the epoch (0 if unknown). */
 uint64_t ctrace_reader_start_realtime(const ctrace_reader *r);
 /* First and last event of any thread, in ticks. */
@@ -130,7 +158,9 @@ uint64_t ctrace_reader_nevents(const ctrace_reader *r); /* thread events, not de
 uint64_t ctrace_reader_nevents_kind(const ctrace_reader *r, unsigned kind);
 uint64_t ctrace_reader_dropped(const ctrace_reader *r);
 
-/* Definitions. Ids start at 1; 0 and unknown ids give NULL / "". */
+/* Definitions. Ids start at 1; 0 and unknown ids give NULL / "". The
+ * strings of the file come first; ids past them are derived by the reader
+ * (the program's basename that names an unnamed main thread). */
 uint32_t ctrace_reader_nstrings(const ctrace_reader *r);
 const struct ctrace_string *ctrace_reader_string(const ctrace_reader *r, uint64_t id);
 /* Copies string id into buf, NUL-terminated and cut to size; returns buf. */
@@ -148,8 +178,12 @@ const struct ctrace_clock_sync *ctrace_reader_clock_sync(const ctrace_reader *r,
 /* Threads, in order of first event. */
 uint32_t ctrace_reader_nthreads(const ctrace_reader *r);
 const struct ctrace_thread_info *ctrace_reader_thread(const ctrace_reader *r, uint32_t i);
-/* Index of thread tid, or -1. */
+/* Index of thread tid (the latest thread with that tid), or -1. */
 int64_t ctrace_reader_thread_index(const ctrace_reader *r, uint32_t tid);
+/* Index of the thread that had tid at ticks (the earliest of the threads
+ * with that tid whose last event is not before ticks, else the latest), or
+ * -1. For events that name another thread (WAKE, THREAD_NAME). */
+int64_t ctrace_reader_thread_index_at(const ctrace_reader *r, uint32_t tid, uint64_t ticks);
 uint32_t ctrace_reader_nbatches(const ctrace_reader *r);
 const struct ctrace_batch_info *ctrace_reader_batch(const ctrace_reader *r, uint32_t i);
 

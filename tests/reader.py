@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""A second, minimal reader of .ctrace files, written from docs/FORMAT.md
+alone (standard library only). It prints what `ctrace dump --raw` prints,
+so that a test can check, event for event, that the document says enough
+to read a trace. Even the table of event kinds comes from the document: the
+"### NAME (0xNN)" sections and their "Fields:" lines.
+
+Usage: reader.py FILE [FORMAT.md]
+"""
+import os
+import re
+import struct
+import sys
+
+MASK64 = (1 << 64) - 1
+
+
+def kinds_from_doc(path):
+    """{code: (name, nfields, has_blob)} from the FORMAT.md sections."""
+    text = open(path, encoding="utf-8").read()
+    kinds = {}
+    for m in re.finditer(r"^### (\w+) \(0x([0-9a-f]{2})\)\n\nFields: `([^`]*)`", text, re.M):
+        name, code, fields = m.group(1), int(m.group(2), 16), m.group(3)
+        fixed, _, blob = fields.partition("|")
+        kinds[code] = (name, len(fixed.split()), "|" in fields)
+    return kinds
+
+
+def _crc_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+CRC_TABLE = _crc_table()
+
+
+def crc32c(data):
+    """CRC-32C: reflected polynomial 0x82F63B78, initial value and final xor 0xFFFFFFFF."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = (crc >> 8) ^ CRC_TABLE[(crc ^ b) & 0xFF]
+    return crc ^ 0xFFFFFFFF
+
+
+class Bad(Exception):
+    pass
+
+
+def uvarint(buf, pos, end):
+    v = shift = 0
+    for i in range(10):
+        if pos >= end:
+            raise Bad("cut short")
+        b = buf[pos]
+        pos += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return v & MASK64, pos
+    raise Bad("varint longer than 10 bytes")
+
+
+def read(path, doc):
+    kinds = kinds_from_doc(doc)
+    d = open(path, "rb").read()
+    if len(d) < 32 or d[:8] != b"\x7fCTRACE\n":
+        raise SystemExit("not a ctrace file")
+    major, minor, hsize, flags, pid = struct.unpack_from("<HHIII", d, 8)
+    if major != 1 or hsize < (40 if minor >= 1 else 32) or hsize > 4096 or hsize > len(d):
+        raise SystemExit("unsupported header")
+    tsc = flags & 1
+    tick_hz = struct.unpack_from("<Q", d, 32)[0] if minor >= 1 else 0
+    out = ["# version 1.%d tsc %d pid %d tick_hz %d" % (minor, tsc, pid, tick_hz)]
+    records = []  # (line prefix, fields, blob, tid, ticks), ns filled in at the end
+    syncs, first = [], None
+    off, ended, status = hsize, False, None
+    zero_from = len(d)
+    while zero_from > off and d[zero_from - 1] == 0:
+        zero_from -= 1
+    while off < len(d):
+        if off >= zero_from and ended:
+            break  # zero bytes after END: padding
+        if off >= zero_from or len(d) - off < 32:
+            status = "cut off at offset %d" % off
+            break
+        magic, blen, tid, bflags, seq, base = struct.unpack_from("<IIIIQQ", d, off)
+        if magic != 0x31425443 or blen > 16 << 20:
+            status = "corrupt at offset %d" % off
+            break
+        if blen > len(d) - off - 32:
+            status = "cut off at offset %d" % off
+            break
+        end = off + 32 + blen
+        if minor >= 1:
+            t = end - 7
+            if blen < 7 or d[t:t + 3] != b"\x80\x00\x04" or \
+                    crc32c(d[off:t]) != struct.unpack_from("<I", d, t + 3)[0]:
+                status = ("cut off at offset %d" if zero_from < end and len(d) - zero_from >= 8
+                          else "corrupt at offset %d") % off
+                break
+            end = t
+        meta = bflags & 1
+        batch = ["# batch %d tid %d flags 0x%x seq %d base %d len %d" % (off, tid, bflags, seq, base, blen)]
+        pos, ticks = off + 32, base
+        try:
+            while pos < end:
+                at = pos
+                kind = d[pos]
+                pos += 1
+                if kind < 0x80 and kind not in kinds:
+                    raise Bad("unknown kind")
+                delta, pos = uvarint(d, pos, end)
+                ticks = (ticks + delta) & MASK64
+                nf, has_blob = (kinds[kind][1], kinds[kind][2]) if kind in kinds else (0, True)
+                fields = []
+                for _ in range(nf):
+                    v, pos = uvarint(d, pos, end)
+                    fields.append(v)
+                blob = None
+                if has_blob:
+                    n, pos = uvarint(d, pos, end)
+                    if n > 1 << 20 or n > end - pos:
+                        raise Bad("blob")
+                    blob = d[pos:pos + n]
+                    pos += n
+                if ended:
+                    raise Bad("after END")
+                if meta:
+                    if 0x10 <= kind < 0x80:
+                        raise Bad("event in a metadata batch")
+                    if kind == 0x01:
+                        syncs.append(fields)
+                    if kind == 0x81:
+                        ended = True
+                elif kind < 0x10 or kind == 0x81:
+                    raise Bad("definition outside a metadata batch")
+                elif kind < 0x80 and (first is None or ticks < first):
+                    first = ticks
+                batch.append((at, tid, kind, ticks, fields, blob))
+        except Bad:
+            status = "corrupt at offset %d" % off
+            break
+        records.extend(batch)
+        off += 32 + blen
+    if status is None and minor >= 1 and not ended:
+        status = "cut off at offset %d" % off
+
+    to_ns = clock(tsc, tick_hz, syncs, first)
+    for r in records:
+        if isinstance(r, str):
+            out.append(r)
+            continue
+        at, tid, kind, ticks, fields, blob = r
+        line = "%d %d 0x%02x %d %s" % (at, tid, kind, ticks, to_ns(ticks) if tid else "-")
+        line += "".join(" %d" % f for f in fields)
+        if blob is not None:
+            line += " |" + (" " + blob.hex() if blob else "")
+        out.append(line)
+    out.append("# complete" if status is None else "# " + status)
+    return out
+
+
+def clock(tsc, tick_hz, syncs, first):
+    """ticks -> ns since the start, per FORMAT.md "Time"."""
+    if not tsc or not syncs:
+        origin = syncs[0][1] if syncs else (first if first is not None else 0)
+        pts = [(origin, 0)]
+        num, den = (10**9, tick_hz) if tsc and tick_hz else (1, 1)
+    else:
+        m0 = syncs[0][1]
+        pts = []
+        for t, m, _ in syncs:
+            if pts and (t <= pts[-1][0] or m < m0 or m - m0 < pts[-1][1]):
+                continue
+            pts.append((t, m - m0))
+        if len(pts) >= 2:
+            num, den = pts[-1][1] - pts[0][1], pts[-1][0] - pts[0][0]
+        elif tick_hz:
+            num, den = 10**9, tick_hz
+        else:
+            num, den = 1, 3
+
+    def to_ns(t):
+        if len(pts) >= 2 and pts[0][0] <= t < pts[-1][0]:
+            lo, hi = 0, len(pts) - 1
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if pts[mid][0] <= t:
+                    lo = mid
+                else:
+                    hi = mid
+            (ta, na), (tb, nb) = pts[lo], pts[lo + 1]
+            return na + (t - ta) * (nb - na) // (tb - ta)
+        ta, na = pts[0] if t < pts[0][0] else pts[-1]
+        return na + (t - ta) * num // den
+
+    return to_ns
+
+
+def main():
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    doc = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "docs", "FORMAT.md")
+    sys.stdout.write("\n".join(read(sys.argv[1], doc)) + "\n")
+
+
+if __name__ == "__main__":
+    main()
