@@ -529,6 +529,96 @@ static double churn(int mode, int n) {
   return c / 1e3 / n;
 }
 
+/* ---- what recording costs per switch: two threads ping-pong on futexes ---- */
+static struct {
+  atomic_int turn;
+  int rounds, mode;
+  struct ring ring[2];
+} P;
+
+static void futex_wait_int(atomic_int *w, int v) {
+  syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+static void futex_wake_int(atomic_int *w) {
+  syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void *pingpong(void *arg) {
+  int me = (int)(intptr_t)arg;
+  if (P.mode == MODE_PERTHREAD) {
+    struct perf_event_attr a;
+    const char *step;
+    switch_attr(&a, 0, 1);
+    ring_open(&P.ring[me], &a, 0, -1, 64, &step);
+  }
+  for (int i = 0; i < P.rounds; i++) {
+    int v;
+    while ((v = atomic_load(&P.turn)) != me)
+      futex_wait_int(&P.turn, v);
+    atomic_store(&P.turn, !me);
+    futex_wake_int(&P.turn);
+  }
+  return NULL;
+}
+
+/* CPU ns of the process per context switch of the two threads */
+static double pingpong_run(int mode, uint64_t *lost) {
+  struct ring *cpu_rings = calloc((size_t)ncpu, sizeof *cpu_rings);
+  struct tally t = {0};
+  const char *step;
+  P.mode = mode;
+  P.rounds = 20000;
+  atomic_store(&P.turn, 0);
+  memset(P.ring, 0, sizeof P.ring);
+  P.ring[0].fd = P.ring[1].fd = -1;
+  if (mode == MODE_INHERIT) {
+    struct perf_event_attr a;
+    switch_attr(&a, 1, 1);
+    for (int c = 0; c < ncpu; c++)
+      ring_open(&cpu_rings[c], &a, getpid(), c, INHERIT_PAGES, &step);
+  }
+  uint64_t c0 = clk(CLOCK_PROCESS_CPUTIME_ID);
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    pthread_create(&th[i], NULL, pingpong, (void *)(intptr_t)i);
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
+  uint64_t c = clk(CLOCK_PROCESS_CPUTIME_ID) - c0;
+  /* each round trip blocks each thread once: 2 switches */
+  for (int c2 = 0; c2 < ncpu; c2++) {
+    ring_drain(&cpu_rings[c2], on_switch_rec, &t);
+    ring_close(&cpu_rings[c2]);
+  }
+  for (int i = 0; i < 2; i++) {
+    ring_drain(&P.ring[i], on_switch_rec, &t);
+    ring_close(&P.ring[i]);
+  }
+  *lost = t.lost;
+  free(t.outs);
+  free(cpu_rings);
+  return (double)c / (2.0 * P.rounds);
+}
+
+static void run_pingpong(void) {
+  double best[3] = {1e18, 1e18, 1e18};
+  uint64_t lost[3] = {0, 0, 0};
+  static const int order[] = {0, 1, 2, 2, 1, 0, 0, 1, 2, 2, 1, 0};
+  for (int k = 0; k < 12; k++) {
+    int m = order[k];
+    uint64_t l;
+    double v = pingpong_run(m == 0 ? -1 : m == 1 ? MODE_INHERIT : MODE_PERTHREAD, &l);
+    if (v < best[m])
+      best[m] = v;
+    lost[m] += l;
+  }
+  printf("\n| futex ping-pong, 2 threads, 20000 round trips | process CPU per "
+         "wait+wake | added |\n|---|---|---|\n");
+  static const char *pname[] = {"no events", "per-CPU inherit", "per-thread self"};
+  for (int m = 0; m < 3; m++)
+    printf("| %s | %.0f ns | %+.0f ns%s |\n", pname[m], best[m],
+           best[m] - best[0], lost[m] ? " (records lost)" : "");
+}
+
 /* ---- inherit only reaches threads created after the open ---- */
 static atomic_int pre_go;
 static atomic_int pre_tid;
@@ -891,6 +981,7 @@ int main(int argc, char **argv) {
 
   if (getenv("SCHED_PROBE_SWITCHES_ONLY"))
     return 0;
+  run_pingpong();
   printf("\n| thread create+join, 1000 threads | CPU per thread |\n|---|---|\n");
   static const char *cname[] = {"no events", "per-CPU inherit events open",
                                 "each thread opens+mmaps+closes its own"};
