@@ -101,9 +101,11 @@
  *     use_clockid=CLOCK_MONOTONIC and map with the trace's existing
  *     TSC/monotonic sync pairs.
  *   - Samples: PERF_SAMPLE_CALLCHAIN is 50x smaller (160 vs 8272 bytes) at
- *     the same CPU, but the kernel walks user frame pointers, so it gives
- *     the same one-frame stacks as the frame-pointer walk on Debian's
- *     binaries. STACK_USER with REGS_USER is what complete stacks need
+ *     the same CPU, but the kernel builds it by walking user frame
+ *     pointers (14 frames here because this file is built with them), so on
+ *     Debian's binaries it stops as short as the recorder's own walk (not
+ *     measured here; newer kernels' SFrame-based user unwinding not tried).
+ *     STACK_USER with REGS_USER is what complete stacks need
  *     (unwind at read time with libdw), at 8 KB per sample: 1 kHz on 2 busy
  *     CPUs is 16 MB/s of ring, so it must be unwound or trimmed before the
  *     file. Default rate: 1 kHz costs 3-6 % of a busy thread on this VM
