@@ -29,7 +29,8 @@
  * Also: what thread creation costs with each setup, the CPU a futex
  * ping-pong pays per wait+wake with recording on, and a cpu-clock sampling
  * event at 250 Hz / 1 kHz / 4 kHz with user CALLCHAIN against
- * REGS_USER+STACK_USER (8 KB), the work measured in 40 chunks with
+ * REGS_USER+STACK_USER (8 KB) (and at 1 kHz, CALLCHAIN with the work inside
+ * libc's qsort: does the kernel's walk get out of libc?), the work measured in 40 chunks with
  * sampling on in half of them (ABBA order).
  *
  * MEASURED (2-vCPU Firecracker VM, kernel 6.18, kvm-clock, shared with
@@ -66,7 +67,7 @@
  *   rings fit on 2 CPUs, 8 MB do not (EPERM).
  *
  *   samples: bytes per sample 32 (TID|TIME|CPU), 160 (+ a 14-frame user
- *   callchain), 8272 (+ 3 user registers and 8 KB of stack; dyn_size was
+ *   callchain; 56 and 1.1 frames when the sample lands in libc), 8272 (+ 3 user registers and 8 KB of stack; dyn_size was
  *   always the full 8192). CPU per sample 30-100 us for all three kinds
  *   alike: the cost is the cpu-clock hrtimer interrupt in this VM, not the
  *   record (1 kHz: +3-6 % CPU of a busy thread; 4 kHz: +25-31 %; 250 Hz:
@@ -102,9 +103,9 @@
  *     TSC/monotonic sync pairs.
  *   - Samples: PERF_SAMPLE_CALLCHAIN is 50x smaller (160 vs 8272 bytes) at
  *     the same CPU, but the kernel builds it by walking user frame
- *     pointers (14 frames here because this file is built with them), so on
- *     Debian's binaries it stops as short as the recorder's own walk (not
- *     measured here; newer kernels' SFrame-based user unwinding not tried).
+ *     pointers: 14 frames when the work is in this file (built with them),
+ *     1.1 frames on average when the same 12-deep recursion ends in libc's
+ *     qsort (Debian's libc has none) - as short as the recorder's own walk.
  *     STACK_USER with REGS_USER is what complete stacks need
  *     (unwind at read time with libdw), at 8 KB per sample: 1 kHz on 2 busy
  *     CPUs is 16 MB/s of ring, so it must be unwound or trimmed before the
@@ -858,8 +859,32 @@ __attribute__((noinline)) static uint64_t burn(int depth, uint64_t iters) {
   return x;
 }
 
+/* the same work, but every cycle inside a libc function (qsort, built
+ * without frame pointers) calling back into this file */
+static uint64_t qs_x;
+static int qs_cmp(const void *a, const void *b) {
+  for (int i = 0; i < 64; i++)
+    qs_x = qs_x * 6364136223846793005u + 1442695040888963407u;
+  return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+__attribute__((noinline)) static uint64_t burn_libc(int depth, uint64_t iters) {
+  if (depth > 0) {
+    uint64_t r = burn_libc(depth - 1, iters);
+    __asm__ volatile("" : "+r"(r));
+    return r + 1;
+  }
+  int v[256];
+  for (uint64_t done = 0; done < iters; done += 256 * 8 * 64) {
+    for (int i = 0; i < 256; i++)
+      v[i] = (int)((unsigned)(i * 2654435761u) >> 8);
+    qsort(v, 256, sizeof v[0], qs_cmp);
+  }
+  return qs_x;
+}
+
 static struct {
-  int kind; /* 0 none, 1 callchain, 2 stack 8 KB, 3 TID|TIME|CPU only */
+  int kind; /* 0 none, 1 callchain, 2 stack 8 KB, 3 TID|TIME|CPU only,
+               4 callchain with the work inside libc's qsort */
   uint64_t period_ns, iters;
   struct ring ring;
   int err;
@@ -879,7 +904,7 @@ static void *sample_worker(void *arg) {
     a.sample_period = S.period_ns;
     a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU;
     if (S.kind == 3) {
-    } else if (S.kind == 1) {
+    } else if (S.kind == 1 || S.kind == 4) {
       a.sample_type |= PERF_SAMPLE_CALLCHAIN;
       a.exclude_callchain_kernel = 1;
     } else {
@@ -907,7 +932,7 @@ static void *sample_worker(void *arg) {
     if (on)
       ioctl(S.ring.fd, PERF_EVENT_IOC_ENABLE, 0);
     uint64_t c0 = clk(CLOCK_THREAD_CPUTIME_ID);
-    sink += burn(12, S.iters / 40);
+    sink += S.kind == 4 ? burn_libc(12, S.iters / 40) : burn(12, S.iters / 40);
     uint64_t c = clk(CLOCK_THREAD_CPUTIME_ID) - c0;
     if (on)
       ioctl(S.ring.fd, PERF_EVENT_IOC_DISABLE, 0);
@@ -953,13 +978,14 @@ static void run_samples(void) {
   iters = (uint64_t)((double)iters * 300e6 / (double)(c ? c : 1));
   static const char *kname[] = {"none", "TID|TIME|CPU|CALLCHAIN (user)",
                                 "TID|TIME|CPU|REGS_USER|STACK_USER 8 KB",
-                                "TID|TIME|CPU only (the floor)"};
+                                "TID|TIME|CPU only (the floor)",
+                                "CALLCHAIN, the work inside libc qsort"};
   static const int hz[] = {250, 1000, 4000};
   printf("\n| samples (cpu-clock) | rate | samples | bytes/sample | frames or "
          "stack bytes copied | CPU added per sample | lost |\n"
          "|---|---|---|---|---|---|---|\n");
   for (int h = 0; h < 3; h++) {
-    for (int k = 1; k < 4; k++) {
+    for (int k = 1; k < (h == 1 ? 5 : 4); k++) {
       struct stally sum = {0};
       double on = 0, off = 0;
       for (int rep = 0; rep < 3; rep++) {
@@ -981,8 +1007,9 @@ static void run_samples(void) {
       double n = sum.samples ? (double)sum.samples : 1;
       printf("| %s | %d Hz | %llu | %.0f | %.1f %s | %.0f ns (%+.1f %%) | %llu |\n",
              kname[k], hz[h], (unsigned long long)sum.samples,
-             (double)sum.bytes / n, (double)(k == 1 ? sum.frames : sum.dyn) / n,
-             k == 1 ? "frames" : k == 2 ? "bytes" : "-", (on - off) / n,
+             (double)sum.bytes / n,
+             (double)(k == 1 || k == 4 ? sum.frames : sum.dyn) / n,
+             k == 1 || k == 4 ? "frames" : k == 2 ? "bytes" : "-", (on - off) / n,
              100.0 * (on - off) / off, (unsigned long long)sum.lost);
     }
   }
