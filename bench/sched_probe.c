@@ -29,9 +29,9 @@
  * Also: what thread creation costs with each setup, the CPU a futex
  * ping-pong pays per wait+wake with recording on, and a cpu-clock sampling
  * event at 250 Hz / 1 kHz / 4 kHz with user CALLCHAIN against
- * REGS_USER+STACK_USER (8 KB) (and at 1 kHz, CALLCHAIN with the work inside
- * libc's qsort: does the kernel's walk get out of libc?), the work measured in 40 chunks with
- * sampling on in half of them (ABBA order).
+ * REGS_USER+STACK_USER (8 KB) (and at 1 kHz, CALLCHAIN with the work
+ * inside libc's qsort: does the kernel's walk get out of libc?), the work
+ * measured in 40 chunks with sampling on in half of them (ABBA order).
  *
  * MEASURED (2-vCPU Firecracker VM, kernel 6.18, kvm-clock, shared with
  * other jobs: CPU costs are +-50 %; 2026-12-01, root and uid 65534 alike):
@@ -67,8 +67,8 @@
  *   rings fit on 2 CPUs, 8 MB do not (EPERM).
  *
  *   samples: bytes per sample 32 (TID|TIME|CPU), 160 (+ a 14-frame user
- *   callchain; 56 and 1.1 frames when the sample lands in libc), 8272 (+ 3 user registers and 8 KB of stack; dyn_size was
- *   always the full 8192). CPU per sample 30-100 us for all three kinds
+ *   callchain; 56 and 1.1 frames when the sample lands in libc), 8272 (+ 3
+ *   user registers and 8 KB of stack; dyn_size was always the full 8192). CPU per sample 30-100 us for all three kinds
  *   alike: the cost is the cpu-clock hrtimer interrupt in this VM, not the
  *   record (1 kHz: +3-6 % CPU of a busy thread; 4 kHz: +25-31 %; 250 Hz:
  *   within noise, 0.3-2.5 %).
