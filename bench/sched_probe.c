@@ -70,8 +70,9 @@
  *   callchain; 56 and 1.1 frames when the sample lands in libc), 8272 (+ 3
  *   user registers and 8 KB of stack; dyn_size was always the full 8192).
  *   CPU per sample 30-100 us for all three kinds alike: the cost is the
- *   cpu-clock hrtimer interrupt in this VM, not the record (1 kHz: +3-6 % CPU of a busy thread; 4 kHz: +25-31 %; 250 Hz:
- *   within noise, 0.3-2.5 %).
+ *   cpu-clock hrtimer interrupt in this VM, not the record (1 kHz: +3-6 %
+ *   CPU of a busy thread; 4 kHz: +25-31 %; 250 Hz: within noise,
+ *   0.3-2.5 %).
  *
  *   perf_event_paranoid 3: this kernel is upstream (no Debian patch), so 3
  *   behaves as 2: everything above still opens unprivileged (measured).
