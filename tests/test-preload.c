@@ -5,9 +5,12 @@
  * files, the API in the same trace, fatal signals, the trace fd surviving a
  * close-everything loop, errno, option filters, and the refusals.
  */
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "task.h"
@@ -571,4 +574,176 @@ TEST_IMPL(preload_interposers_work_before_init) {
   unload(&e);
   free(out);
   return TEST_OK;
+}
+
+/* ---- the tracer never harms the program (termination) ---- */
+
+/* Starts `ctrace run -o path -- prog...` with stdout on a pipe; returns its
+ * pid and the read end. */
+static pid_t spawn_run(const char *path, const char *const *prog, int *outfd) {
+  int po[2];
+  ASSERT(pipe(po) == 0);
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    dup2(po[1], 1);
+    close(po[0]);
+    close(po[1]);
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0 && !getenv("CTRACE_TEST_VERBOSE"))
+      dup2(devnull, 2); /* glibc's "double free" message */
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)test_build_path("ctrace");
+    argv[n++] = "run";
+    argv[n++] = "-o";
+    argv[n++] = (char *)path;
+    argv[n++] = "--";
+    for (int i = 0; prog[i] && n < 15; i++)
+      argv[n++] = (char *)prog[i];
+    argv[n] = NULL;
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(po[1]);
+  *outfd = po[0];
+  return pid;
+}
+
+/* The pid in the "ready PID" line the program prints; -1 after 10 s. */
+static long read_ready(int fd) {
+  char buf[64];
+  size_t n = 0;
+  while (n < sizeof buf - 1) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0)
+      return -1;
+    ssize_t k = read(fd, buf + n, 1);
+    if (k <= 0)
+      return -1;
+    if (buf[n] == '\n')
+      break;
+    n++;
+  }
+  buf[n] = 0;
+  return strncmp(buf, "ready ", 6) == 0 ? strtol(buf + 6, NULL, 10) : -1;
+}
+
+/* waitpid with a limit: the status, or -1 (then pid is killed) when the
+ * process is still there after limit_ms: a hang. */
+static int wait_limit(pid_t pid, int limit_ms) {
+  for (int waited = 0;; waited++) {
+    int status;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      return status;
+    if (waited >= limit_ms) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    struct timespec d = {0, 1000000};
+    nanosleep(&d, NULL);
+  }
+}
+
+/* A trace that opens and decodes to its end. */
+static void assert_readable(const char *path) {
+  char err[CTRACE_READ_ERRLEN];
+  ctrace_reader *r;
+  if (ctrace_reader_open(path, &r, err, sizeof err) != 0)
+    TEST_FAIL_("cannot read %s: %s", path, err);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ctrace_reader_close(r);
+}
+
+/*
+ * The malloc-loop program under `ctrace run`, sent sig at a random moment
+ * `tries` times: never hangs, dies of sig as it would untraced, and leaves
+ * a readable trace each time.
+ */
+static int kill_loop(int sig, int tries) {
+  const char *path = test_path("kill.ctrace");
+  const char *prog[] = {PROG("malloc_loop"), "wait", NULL};
+  unsigned seed = (unsigned)getpid();
+  int hangs = 0;
+  for (int i = 0; i < tries; i++) {
+    int fd;
+    pid_t pid = spawn_run(path, prog, &fd);
+    long child = read_ready(fd);
+    ASSERT_GT(child, 0);
+    /* A random moment in the first 20 ms of the loops. */
+    struct timespec d = {0, (long)(rand_r(&seed) % 20000) * 1000};
+    nanosleep(&d, NULL);
+    kill((pid_t)child, sig);
+    int status = wait_limit(pid, 10000);
+    close(fd);
+    if (status == -1) {
+      kill((pid_t)child, SIGKILL);
+      hangs++;
+      continue;
+    }
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != sig)
+      TEST_FAIL_("try %d: status 0x%x, not killed by signal %d", i, status, sig);
+    assert_readable(path);
+  }
+  ASSERT_EQ(hangs, 0);
+  return TEST_OK;
+}
+
+TEST_IMPL(preload_sigterm_in_malloc_never_hangs) {
+  return kill_loop(SIGTERM, 80);
+}
+
+TEST_IMPL(preload_sigint_sighup_in_malloc_never_hang) {
+  int r = kill_loop(SIGINT, 15);
+  if (r != TEST_OK)
+    return r;
+  return kill_loop(SIGHUP, 15);
+}
+
+/* The malloc-loop program dying by itself (how): status as untraced, a
+ * complete trace that says how it ended. */
+static int self_end(const char *how, int want_sig, int want_exit, int kind) {
+  const char *path = test_path("self.ctrace");
+  const char *prog[] = {PROG("malloc_loop"), how, NULL};
+  for (int i = 0; i < 5; i++) {
+    int fd;
+    pid_t pid = spawn_run(path, prog, &fd);
+    ASSERT_GT(read_ready(fd), 0);
+    int status = wait_limit(pid, 10000);
+    close(fd);
+    ASSERT_NE(status, -1); /* no hang */
+    if (want_sig) {
+      ASSERT(WIFSIGNALED(status));
+      ASSERT_EQ(WTERMSIG(status), want_sig);
+    } else {
+      ASSERT(WIFEXITED(status));
+      ASSERT_EQ(WEXITSTATUS(status), want_exit);
+    }
+    struct evs e;
+    load(path, &e);
+    ASSERT_EQ(count(&e, kind, -1, 0), 1);
+    ASSERT_GT(count(&e, CTRACE_EV_WAIT, -1, 0), 0); /* the loops' events */
+    unload(&e);
+  }
+  return TEST_OK;
+}
+
+TEST_IMPL(preload_double_free_abort_never_hangs) {
+  const char *pre = getenv("LD_PRELOAD");
+  if (pre && strstr(pre, "asan"))
+    RETURN_SKIP("ASan reports a double free itself (exit 1)");
+  return self_end("doublefree", SIGABRT, 0, CTRACE_EV_SIGNAL);
+}
+
+TEST_IMPL(preload_segv_in_thread_never_hangs) {
+  const char *pre = getenv("LD_PRELOAD");
+  if (pre && strstr(pre, "asan"))
+    RETURN_SKIP("ASan handles SIGSEGV itself (its report, exit 1)");
+  return self_end("segv", SIGSEGV, 0, CTRACE_EV_SIGNAL);
+}
+
+TEST_IMPL(preload_exit_from_thread_never_hangs) {
+  return self_end("exit", 0, 3, CTRACE_EV_EXIT);
 }

@@ -52,26 +52,31 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL,  SIGFPE,  SIGABRT, 
                                     SIGINT,  SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2,
                                     SIGALRM, SIGXCPU, SIGXFSZ, SIGSYS};
 
+/* How long a dying process waits for the writer to flush (record.h rule
+ * 4): the writer gives up on a lock held by the dying thread well before. */
+#define FLUSH_WAIT_MS 1000
+
 /*
- * Runs only where the program left the default action (which kills): it
- * records SIGNAL, completes the trace, and lets the signal kill the process
- * as it would have: a fault returns and faults again (the handler was reset
- * by SA_RESETHAND), a sent signal is sent again. ctrace_stop() takes locks:
- * a signal arriving while this thread holds the recorder's lock (its slow
- * paths only) would hang; known limit, see docs/RUN.md.
+ * Runs only where the program's disposition is the default one (which
+ * kills): it records SIGNAL, asks the writer thread to write everything
+ * recorded, waits for that at most FLUSH_WAIT_MS, and lets the signal kill
+ * the process as it would have: SA_RESETHAND restored SIG_DFL already; a
+ * fault returns and faults again, a sent signal is sent again (it stays
+ * pending until this handler returns). Async-signal-safe (record.h rule
+ * 4): no lock, no allocation, whatever this thread was doing.
  */
 static void on_fatal(int sig, siginfo_t *si, void *uc) {
   (void)uc;
   int saved = errno;
   if (real_getpid() == ctrace__pl_pid && ctrace_is_enabled()) {
-    struct ctrace__thread *t = ctrace__enter();
+    struct ctrace__thread *t = ctrace__enter_signal();
     if (t) {
       uint8_t *p = ctrace__ev(t, CTRACE_EV_SIGNAL, ctrace__now());
       p = ctrace__put_uvarint(p, (unsigned)sig);
       p = ctrace__put_uvarint(p, 0); /* no walk through the signal frame */
       ctrace__leave(t, p);
     }
-    ctrace__stop();
+    ctrace__writer_flush_wait(FLUSH_WAIT_MS);
   }
   int fault = si && si->si_code > 0 &&
               (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
@@ -99,8 +104,10 @@ static void install_signals(void) {
 
 /* ---- exit ---- */
 
-static void record_exit(int status) {
-  struct ctrace__thread *t = ctrace__enter();
+/* in_handler: from _exit(), which may run in a signal handler: no slow
+ * path (record.h rule 4). */
+static void record_exit(int status, int in_handler) {
+  struct ctrace__thread *t = in_handler ? ctrace__enter_signal() : ctrace__enter();
   if (!t)
     return;
   uint8_t *p = ctrace__ev(t, CTRACE_EV_EXIT, ctrace__now());
@@ -114,15 +121,20 @@ static void record_exit(int status) {
 static void on_exit_status(int status, void *arg) {
   (void)arg;
   if (real_getpid() == ctrace__pl_pid && ctrace__pl.families & PL_PROC)
-    record_exit(status);
+    record_exit(status, 0);
 }
 
+/*
+ * _exit is async-signal-safe and often called from a signal handler or
+ * with any lock held: like a fatal signal, it only asks the writer to
+ * write what was recorded and waits a bounded time; no stop (which locks).
+ */
 #define PL_EXIT_SHAPE(name)                                                    \
   PL_EXPORT void name(int status) {                                            \
     if (!ctrace__guard && ctrace_is_enabled() && real_getpid() == ctrace__pl_pid) { \
       if (ctrace__pl.families & PL_PROC)                                       \
-        record_exit(status);                                                   \
-      ctrace__stop();                                                           \
+        record_exit(status, 1);                                                \
+      ctrace__writer_flush_wait(FLUSH_WAIT_MS);                                \
     }                                                                          \
     PL_REAL(name)(status);                                                     \
     __builtin_unreachable();                                                   \

@@ -21,6 +21,35 @@
  * while the thread's busy flag is set: that is the tracer calling libc itself
  * (locks in slow paths, the writer thread), or a signal handler that
  * interrupted an event.
+ *
+ * LOCKING AND SIGNAL RULES (the code asserts them in debug builds)
+ *
+ *  1. The hot path (enter, ev, leave) takes no lock, allocates nothing and
+ *     makes no system call. It publishes a finished event with one release
+ *     store of t->pos; bytes before t->pos never change again.
+ *  2. Locks, always taken in this order, never the other way round:
+ *       ctrace__lock  (sessions, the thread list, thread structs' lifetime)
+ *       ctrace__meta_lock (the metadata batch)
+ *       the writer's queue lock (queue, free list, batch sequence numbers)
+ *     A function that expects one held says so with CTRACE__ASSERT_HELD().
+ *  3. The writer thread blocks every signal. It takes ctrace__lock only with
+ *     trylock (ctrace__stop() holds it while it joins the writer), and in a
+ *     fatal flush it takes every lock with a bounded trylock: the thread
+ *     that asked for the flush may hold any of them, and never lets go.
+ *  4. A signal handler may call only ctrace__enter_signal() (the hot path
+ *     or nothing: no slow path) and ctrace__writer_flush_wait() (atomics,
+ *     futex and clock system calls). Never ctrace__stop(), never a lock,
+ *     never malloc/free: the handler may have interrupted their holder.
+ *  5. A buffer leaves its thread in two ways: whole, through
+ *     ctrace__writer_push() (slow path, queue lock); or in part, when the
+ *     writer copies its published prefix [flushed, pos) out at least every
+ *     CTRACE__FLUSH_NS (and in a fatal flush) without the thread's help.
+ *     Only the writer thread recycles or frees buffers, so a buffer it reads
+ *     cannot be reused under it.
+ *  6. A process that did not start the trace (a child made without
+ *     glibc's fork: raw clone, syscall(SYS_fork)) never touches it: the
+ *     slow paths and exit check ctrace__trace_pid first, and stop tracing
+ *     in that process without a lock.
  */
 #ifndef CTRACE_RECORD_H
 #define CTRACE_RECORD_H
@@ -30,6 +59,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <time.h>
+#include <assert.h>
 
 #include "ctrace.h"
 #include "../format/format.h"
@@ -67,6 +97,12 @@ struct ctrace__buf {
   uint64_t base; /* ticks the first event's delta is relative to */
   size_t len;    /* bytes of events, set when handed to the writer */
   size_t cap;
+  /* The writer's, under its queue lock: how much of data already left as
+   * partial batches, the time that part ends at, and whether the buffer
+   * was handed over whole. */
+  size_t flushed;
+  uint64_t flushed_base;
+  int queued;
   /* The writer puts the batch header here, right before data, so that
    * header and events leave in one write() without a copy. */
   uint8_t header_room[CTRACE_BATCH_HEADER_SIZE];
@@ -142,8 +178,13 @@ static inline struct ctrace__thread *ctrace__enter(void) {
   return ctrace__enter_slow(t);
 }
 
+/* pos is read by the writer (partial flushes): published with release. */
+static inline void ctrace__set_pos(struct ctrace__thread *t, uint8_t *p) {
+  __atomic_store_n(&t->pos, p, __ATOMIC_RELEASE);
+}
+
 static inline void ctrace__leave(struct ctrace__thread *t, uint8_t *p) {
-  t->pos = p;
+  ctrace__set_pos(t, p);
   atomic_signal_fence(memory_order_seq_cst);
   t->busy = 0;
 }
@@ -152,6 +193,30 @@ static inline void ctrace__leave(struct ctrace__thread *t, uint8_t *p) {
 static inline void ctrace__leave_empty(struct ctrace__thread *t) {
   atomic_signal_fence(memory_order_seq_cst);
   t->busy = 0;
+}
+
+/*
+ * ctrace__enter() for signal handlers (rule 4): the hot path when it
+ * applies, else NULL without ever taking the slow path (no lock, no
+ * allocation). An event that does not fit is counted as dropped.
+ */
+static inline struct ctrace__thread *ctrace__enter_signal(void) {
+  struct ctrace__thread *t = ctrace__tls;
+  if (t == NULL || t->busy)
+    return NULL; /* mid-event (or gone): the interrupted event completes */
+  t->busy = 1;
+  atomic_signal_fence(memory_order_seq_cst);
+  if (CTRACE__UNLIKELY(ctrace__need_fence))
+    atomic_thread_fence(memory_order_seq_cst);
+  uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_relaxed);
+  if (s != 0 && t->session == s && t->buf &&
+      t->end - t->pos >= (ptrdiff_t)CTRACE_MAX_FIXED_EVENT)
+    return t;
+  if (s != 0 && t->session == s)
+    t->dropped++;
+  atomic_signal_fence(memory_order_seq_cst);
+  t->busy = 0;
+  return NULL;
 }
 
 /* Starts an event of kind at time now; returns where its fields go. */
@@ -173,6 +238,23 @@ static inline int ctrace__reserve(struct ctrace__thread *t, size_t n) {
 
 /* ---- threads and trace sessions (thread.c, session.c) ---- */
 extern pthread_mutex_t ctrace__lock; /* sessions, thread list */
+
+/* Debug-build check of rule 2: the calling thread holds mutex m. glibc
+ * records a normal mutex's owner tid in __data.__owner. */
+#if !defined(NDEBUG) && defined(__GLIBC__)
+#define CTRACE__ASSERT_HELD(m) assert((m)->__data.__owner == (int)ctrace__gettid())
+#define CTRACE__ASSERT_NOT_HELD(m) assert((m)->__data.__owner != (int)ctrace__gettid())
+#else
+#define CTRACE__ASSERT_HELD(m) ((void)0)
+#define CTRACE__ASSERT_NOT_HELD(m) ((void)0)
+#endif
+
+/* The pid that started the running trace (rule 6); 0 when none. */
+extern _Atomic int ctrace__trace_pid;
+/* 1 when this process is the one that started the trace; else makes sure
+ * this process (a child made without glibc's fork) records nothing more,
+ * without a lock, and returns 0. Async-signal-safe. */
+int ctrace__trace_is_ours(void);
 uint32_t ctrace__gettid(void);
 /* Hands t's buffer to the writer and takes a new one; 0, or -1 when none. */
 int ctrace__flush_thread(struct ctrace__thread *t);
@@ -213,7 +295,24 @@ int ctrace__writer_start(int fd, int owned);
 /* Stops the writer after it wrote everything queued; returns the first write
  * error or 0. */
 int ctrace__writer_stop(void);
-void ctrace__writer_push(struct ctrace__buf *b);
+/* Hands b, t's buffer (or a copy of it), to the writer; numbers it in t's
+ * sequence. Takes the queue lock. */
+void ctrace__writer_push(struct ctrace__thread *t, struct ctrace__buf *b);
+/* At stop, for a thread stuck mid-event: its published events (what the
+ * writer did not take yet) and a DROPPED record for `lost` more, as a
+ * copy; the original buffer stays with the thread. Caller holds
+ * ctrace__lock. */
+void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost);
+/* Partial buffers reach the file at least this often (rule 5). */
+#define CTRACE__FLUSH_NS 1000000000ull
+/* Async-signal-safe (rule 4): asks the writer to write every published
+ * event now (queued and partial buffers, the metadata) and waits for it at
+ * most timeout_ms. 0 when it did, -1 otherwise (no writer, timed out, or
+ * called from the writer itself). */
+int ctrace__writer_flush_wait(int timeout_ms);
+/* Moves the trace's fd out of the way of the program (dup2 onto it):
+ * returns the new fd, or -1 (the fd stays). Waits for a write in flight. */
+int ctrace__writer_move_fd(void);
 /* A free buffer, or NULL when the memory budget is spent. */
 struct ctrace__buf *ctrace__buf_get(void);
 void ctrace__writer_fork_child(void);
