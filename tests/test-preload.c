@@ -747,3 +747,31 @@ TEST_IMPL(preload_segv_in_thread_never_hangs) {
 TEST_IMPL(preload_exit_from_thread_never_hangs) {
   return self_end("exit", 0, 3, CTRACE_EV_EXIT);
 }
+
+/*
+ * Bounded loss on SIGKILL (record.h rule 5): a program that records for
+ * 3 s and is then killed keeps all but at most the last second or so of
+ * its events (the bound is CTRACE__FLUSH_NS plus the time of one write;
+ * 1.5 s is allowed for a loaded machine).
+ */
+TEST_IMPL(preload_sigkill_loses_at_most_a_second) {
+  const char *path = test_path("kill9.ctrace");
+  char *out;
+  const char *prog[] = {PROG("steady"), "3000", NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 128 + SIGKILL);
+  long sleeps = strtol(strstr(out, "sleeps ") + 7, NULL, 10);
+  struct evs e;
+  load(path, &e);
+  size_t got = count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_SLEEP);
+  int64_t last = 0;
+  for (size_t i = 0; i < e.n; i++)
+    if (e.ev[i].kind == CTRACE_EV_WAIT)
+      last = ns(&e, e.ev[i].ticks);
+  fprintf(stderr, "# %ld sleeps, %zu in the trace, the last at %.3f s\n", sleeps, got,
+          (double)last / 1e9);
+  ASSERT_GT(got, 0);
+  ASSERT_GE(last, 1500000000); /* of 3 s */
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}
