@@ -775,3 +775,59 @@ TEST_IMPL(preload_sigkill_loses_at_most_a_second) {
   free(out);
   return TEST_OK;
 }
+
+/* ---- signals stay the program's ---- */
+
+static const char *python3(void) {
+  return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : NULL;
+}
+
+/* What Python reads back of the dispositions is the same traced. */
+TEST_IMPL(preload_signal_dispositions_read_back_untraced) {
+  if (!python3())
+    RETURN_SKIP("no /usr/bin/python3");
+  const char *code = "import signal as s\n"
+                     "for n in ('SIGTERM','SIGINT','SIGHUP','SIGSEGV','SIGABRT','SIGUSR1'):\n"
+                     "  print(n, s.getsignal(getattr(s, n)))\n";
+  char *plain, *traced;
+  char *argv[] = {(char *)python3(), "-c", (char *)code, NULL};
+  ASSERT_EQ(test_run(argv, NULL, &plain, NULL), 0);
+  const char *prog[] = {python3(), "-c", code, NULL};
+  ASSERT_EQ(run(test_path("py.ctrace"), NULL, prog, &traced, NULL), 0);
+  ASSERT_STR_EQ(traced, plain);
+  ASSERT_STR_CONTAINS(traced, "SIGINT <built-in function default_int_handler>");
+  free(plain);
+  free(traced);
+  return TEST_OK;
+}
+
+/* Python's KeyboardInterrupt works under `ctrace run`: SIGINT is caught
+ * and the script exits 0, as untraced. */
+TEST_IMPL(preload_python_keyboard_interrupt) {
+  if (!python3())
+    RETURN_SKIP("no /usr/bin/python3");
+  const char *code = "import os, sys, time\n"
+                     "try:\n"
+                     "  print('ready', os.getpid(), flush=True)\n"
+                     "  time.sleep(30)\n"
+                     "except KeyboardInterrupt:\n"
+                     "  print('caught', flush=True)\n"
+                     "  sys.exit(0)\n";
+  const char *prog[] = {python3(), "-c", code, NULL};
+  const char *path = test_path("ki.ctrace");
+  int fd;
+  pid_t pid = spawn_run(path, prog, &fd);
+  long child = read_ready(fd);
+  ASSERT_GT(child, 0);
+  kill((pid_t)child, SIGINT);
+  int status = wait_limit(pid, 20000);
+  char buf[64] = {0};
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  ASSERT(n > 0);
+  ASSERT_STR_CONTAINS(buf, "caught");
+  ASSERT(status != -1 && WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  assert_readable(path);
+  return TEST_OK;
+}

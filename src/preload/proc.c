@@ -85,21 +85,92 @@ static void on_fatal(int sig, siginfo_t *si, void *uc) {
   errno = saved;
 }
 
+/*
+ * Signals stay the program's. on_fatal sits in the kernel only for a fatal
+ * signal whose disposition the program left (or set back) at SIG_DFL; the
+ * program reads back what it set (view[]), never on_fatal, so a program
+ * that installs its handlers only where it finds SIG_DFL (Python's
+ * KeyboardInterrupt) behaves as untraced. A handler or SIG_IGN the program
+ * sets goes to the kernel as is: the signal is then the program's to
+ * handle, and its exit paths (exit, _exit, a re-raise) end the trace.
+ * Not covered: dispositions set by raw rt_sigaction system calls, and
+ * sigvec/sysv_signal/bsd_signal.
+ */
+static struct sigaction view[NSIG]; /* the program's disposition where on_fatal sits */
+
+static int is_fatal_signal(int sig) {
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+    if (fatal_signals[i] == sig)
+      return 1;
+  return 0;
+}
+
+static int install_on_fatal(int sig) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fatal;
+  sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  return PL_REAL(sigaction)(sig, &sa, NULL);
+}
+
+static int on_fatal_installed(const struct sigaction *cur) {
+  return (cur->sa_flags & SA_SIGINFO) && cur->sa_sigaction == on_fatal;
+}
+
 static void install_signals(void) {
   if (signals_installed)
     return;
   signals_installed = 1;
   for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
-    struct sigaction old, sa;
-    if (sigaction(fatal_signals[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
-        (old.sa_flags & SA_SIGINFO))
+    int sig = fatal_signals[i];
+    struct sigaction old;
+    if (PL_REAL(sigaction)(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL)
       continue;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_fatal;
-    sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(fatal_signals[i], &sa, NULL);
+    view[sig] = old;
+    install_on_fatal(sig);
   }
+}
+
+PL_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *oact) {
+  if (ctrace__guard || sig <= 0 || sig >= NSIG || !is_fatal_signal(sig) || !signals_installed)
+    return PL_REAL(sigaction)(sig, act, oact);
+  int saved = errno;
+  struct sigaction cur;
+  if (PL_REAL(sigaction)(sig, NULL, &cur) != 0)
+    return PL_REAL(sigaction)(sig, act, oact); /* its error, as untraced */
+  int ours = on_fatal_installed(&cur);
+  struct sigaction old = ours ? view[sig] : cur;
+  if (act) {
+    int tracing = ctrace_is_enabled() && real_getpid() == ctrace__pl_pid;
+    if (act->sa_handler == SIG_DFL && (ours || tracing)) {
+      view[sig] = *act;
+      if (!ours)
+        install_on_fatal(sig);
+    } else if (PL_REAL(sigaction)(sig, act, NULL) != 0) {
+      return -1;
+    }
+  }
+  if (oact)
+    *oact = old;
+  errno = saved;
+  return 0;
+}
+
+/* glibc's signal(): BSD semantics (the signal blocked in its handler,
+ * SA_RESTART), through the sigaction above. */
+PL_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
+  if (ctrace__guard || sig <= 0 || sig >= NSIG || !is_fatal_signal(sig) || !signals_installed)
+    return PL_REAL(signal)(sig, handler);
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, sig);
+  sa.sa_flags = SA_RESTART;
+  if (sigaction(sig, &sa, &old) != 0)
+    return SIG_ERR;
+  return old.sa_handler;
 }
 
 /* ---- exit ---- */
