@@ -831,3 +831,60 @@ TEST_IMPL(preload_python_keyboard_interrupt) {
   assert_readable(path);
   return TEST_OK;
 }
+
+/* ---- the trace fd is the tracer's own ---- */
+
+/* A C program that closes, dup2s onto, F_DUPFDs around and dup3s onto the
+ * tracer's first fd: output and file as untraced, the trace complete. */
+TEST_IMPL(preload_program_owns_trace_fd_number) {
+  const char *plain_txt = test_path("plain.txt"), *traced_txt = test_path("traced.txt");
+  char *plain, *traced;
+  char *argv[] = {(char *)PROG("fdgrab"), (char *)plain_txt, NULL};
+  ASSERT_EQ(test_run(argv, NULL, &plain, NULL), 0);
+  const char *path = test_path("fd.ctrace");
+  const char *prog[] = {PROG("fdgrab"), traced_txt, NULL};
+  ASSERT_EQ(run(path, NULL, prog, &traced, NULL), 0);
+  ASSERT_STR_EQ(traced, plain);
+  ASSERT_STR_CONTAINS(plain, "close 100: -1 EBADF");
+  char *a = test_read_file(plain_txt, NULL), *b = test_read_file(traced_txt, NULL);
+  ASSERT_STR_EQ(b, a);
+  ASSERT_STR_EQ(a, "payload 1\npayload 2\npayload 3\n");
+  struct evs e;
+  load(path, &e);
+  ASSERT_EQ(count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_SLEEP), 1);
+  ASSERT_EQ(count(&e, CTRACE_EV_EXIT, -1, 0), 1);
+  unload(&e);
+  free(a);
+  free(b);
+  free(plain);
+  free(traced);
+  return TEST_OK;
+}
+
+/* The bash idiom `( flock -n 100 ...; echo payload >&100 ) 100>lock.txt`:
+ * lock.txt holds exactly the payload, and the trace is complete. */
+TEST_IMPL(preload_bash_flock_idiom_file_intact) {
+  if (access("/usr/bin/flock", X_OK) != 0 || access("/bin/bash", X_OK) != 0)
+    RETURN_SKIP("no flock or bash");
+  const char *lock = test_path("lock.txt");
+  char script[512];
+  snprintf(script, sizeof script,
+           "( flock -n 100 || exit 1; echo payload >&100; sleep 0.01 ) 100>%s; echo rc $?", lock);
+  const char *path = test_path("flock.ctrace");
+  const char *prog[] = {"/bin/bash", "-c", script, NULL};
+  char *out;
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  ASSERT_STR_EQ(out, "rc 0\n");
+  size_t n;
+  char *txt = test_read_file(lock, &n);
+  ASSERT_EQ(n, 8);
+  ASSERT_STR_EQ(txt, "payload\n");
+  assert_readable(path);
+  struct evs e;
+  load(path, &e);
+  ASSERT_EQ(count(&e, CTRACE_EV_EXIT, -1, 0), 1);
+  unload(&e);
+  free(txt);
+  free(out);
+  return TEST_OK;
+}

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -495,11 +496,25 @@ int ctrace__writer_move_fd(void) {
   int old = atomic_load(&out_fd);
   if (old < 0)
     return -1;
+  /* Far above the fds programs pick by hand (100-255 in shell idioms), yet
+   * not so high that the kernel's fd table grows much. */
+  struct rlimit rl;
+  long base = 4096;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)base)
+    base = (long)rl.rlim_cur;
+  base -= 32;
+  if (base <= old)
+    base = old + 1;
   ctrace__guard++;
-  int nfd = fcntl(old, F_DUPFD_CLOEXEC, old + 1);
-  ctrace__guard--;
+  int nfd = fcntl(old, F_DUPFD_CLOEXEC, (int)base);
   if (nfd < 0)
+    nfd = fcntl(old, F_DUPFD_CLOEXEC, old + 1);
+  ctrace__guard--;
+  if (nfd < 0) {
+    /* The program takes the number: the trace must stop writing there. */
+    note_error(-errno);
     return -1;
+  }
   if (!atomic_compare_exchange_strong(&out_fd, &old, nfd)) {
     ctrace__guard++;
     close(nfd);
