@@ -9,8 +9,13 @@
 #ifdef CTRACE__HAVE_TSC
 #include <cpuid.h>
 #endif
+#include <linux/perf_event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 int ctrace__use_tsc;
 
@@ -52,4 +57,73 @@ void ctrace__clock_sync(uint64_t *ticks, uint64_t *mono_ns, uint64_t *real_ns) {
       *real_ns = ts_ns(&r);
     }
   }
+}
+
+/*
+ * The TSC's rate as the kernel publishes it: the perf_event mmap page of a
+ * software event on this process holds time_mult/time_shift (ns = ticks *
+ * mult >> shift). Works unprivileged (perf_event_paranoid <= 2) and costs
+ * a few system calls, not a calibration sleep. 0 when unavailable.
+ */
+static double kernel_ticks_per_ns(void) {
+  struct perf_event_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.size = sizeof attr;
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_DUMMY;
+  attr.disabled = 1;
+  attr.exclude_kernel = 1;
+  attr.exclude_hv = 1;
+  int fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  double r = 0;
+  long page = sysconf(_SC_PAGESIZE);
+  struct perf_event_mmap_page *pg = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+  if (pg != MAP_FAILED) {
+    if (pg->cap_user_time && pg->time_mult)
+      r = (double)(1ull << pg->time_shift) / (double)pg->time_mult;
+    munmap(pg, (size_t)page);
+  }
+  syscall(SYS_close, fd); /* not through the preload's close() */
+  return r;
+}
+
+/* Measured against CLOCK_MONOTONIC over about 2 ms of busy time: the last
+ * resort, then handed to children through the environment. */
+static double measured_ticks_per_ns(void) {
+  uint64_t t0, m0, r0, t1, m1, r1;
+  ctrace__clock_sync(&t0, &m0, &r0);
+  do
+    ctrace__clock_sync(&t1, &m1, &r1);
+  while (m1 - m0 < 2000000 && m1 >= m0);
+  if (m1 <= m0 || t1 <= t0)
+    return 1.0;
+  return (double)(t1 - t0) / (double)(m1 - m0);
+}
+
+/*
+ * Ticks per nanosecond of ctrace__now(), for thresholds given in ns (the
+ * preload's minimum duration); readers convert from CLOCK_SYNC records, not
+ * from this. Cached; inherited by children (CTRACE__TICKS_PER_NS), so no
+ * traced process pays a calibration.
+ */
+double ctrace__ticks_per_ns(void) {
+  static double cached;
+  if (cached > 0)
+    return cached;
+  if (!ctrace__use_tsc)
+    return cached = 1.0;
+  const char *env = getenv("CTRACE__TICKS_PER_NS");
+  double r = env ? strtod(env, NULL) : 0;
+  if (!(r > 0.01 && r < 100))
+    r = kernel_ticks_per_ns();
+  if (!(r > 0.01 && r < 100))
+    r = measured_ticks_per_ns();
+  if (!env) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.9f", r);
+    setenv("CTRACE__TICKS_PER_NS", buf, 1);
+  }
+  return cached = r;
 }

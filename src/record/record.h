@@ -85,6 +85,8 @@ static inline uint64_t ctrace__now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+/* Ticks per ns, from the kernel (perf_event page) or inherited: no sleep. */
+double ctrace__ticks_per_ns(void);
 /* Reads ticks, CLOCK_MONOTONIC and CLOCK_REALTIME at (nearly) one instant. */
 void ctrace__clock_sync(uint64_t *ticks, uint64_t *mono_ns, uint64_t *real_ns);
 
