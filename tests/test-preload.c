@@ -888,3 +888,40 @@ TEST_IMPL(preload_bash_flock_idiom_file_intact) {
   free(out);
   return TEST_OK;
 }
+
+/* ---- children made without glibc's fork ---- */
+
+/* The child never joins a writer thread it does not have: it exits
+ * promptly (untraced), and the parent's trace is complete. */
+static int raw_child(const char *how) {
+  const char *path = test_path("raw.ctrace");
+  const char *prog[] = {PROG("rawfork"), how, NULL};
+  int fd;
+  pid_t pid = spawn_run(path, prog, &fd);
+  int status = wait_limit(pid, 20000);
+  char buf[64] = {0};
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  ASSERT_NE(status, -1); /* no hang */
+  ASSERT(n > 0);
+  ASSERT_STR_EQ(buf, "child 0\n");
+  ASSERT(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  struct evs e;
+  load(path, &e);
+  ASSERT_EQ(count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_SLEEP), 2);
+  ASSERT_EQ(count(&e, CTRACE_EV_EXIT, -1, 0), 1);
+  unload(&e);
+  return TEST_OK;
+}
+
+TEST_IMPL(preload_raw_fork_child_exits_promptly) {
+  return raw_child("fork");
+}
+
+TEST_IMPL(preload_raw_clone3_child_exits_promptly) {
+  int r = raw_child("clone3");
+  if (r != TEST_OK)
+    return r;
+  return raw_child("clone");
+}
