@@ -7,6 +7,7 @@
 #include <ctrace.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -182,12 +183,16 @@ TEST_IMPL(record_stress_threads_every_event_once_in_order) {
 struct slow_reader {
   int fd;
   const char *path;
-  int delay_ms;
+  sem_t go; /* posted once every event is recorded */
 };
 
+/* Drains the pipe only after the recording ended: until then the writer
+ * blocks on the full pipe and the buffers run out, whatever the speed of
+ * the recording thread (no head start by a sleep). */
 static void *drain_pipe(void *arg) {
   struct slow_reader *s = arg;
-  sleep_ms(s->delay_ms); /* the writer blocks meanwhile: buffers run out */
+  while (sem_wait(&s->go) != 0) {
+  }
   FILE *f = fopen(s->path, "wb");
   char buf[65536];
   ssize_t n;
@@ -204,13 +209,16 @@ TEST_IMPL(record_drops_are_counted_exactly) {
   setenv("CTRACE_MEMORY_MB", "1", 1);
   int p[2];
   ASSERT_EQ(pipe(p), 0);
-  struct slow_reader s = {p[0], test_path("drops.ctrace"), 300};
+  struct slow_reader s = {.fd = p[0], .path = test_path("drops.ctrace")};
+  sem_init(&s.go, 0, 0);
   pthread_t rd;
   pthread_create(&rd, NULL, drain_pipe, &s);
   ASSERT_EQ(ctrace_start_fd(p[1]), 0);
+  /* 1 MB of buffers and a 64 KB pipe hold far fewer than these. */
   const long n = 400000;
   for (long i = 0; i < n; i++)
     ctrace_counter("seq", i);
+  sem_post(&s.go);
   ASSERT_EQ(ctrace_stop(), 0);
   close(p[1]);
   pthread_join(rd, NULL);

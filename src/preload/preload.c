@@ -188,6 +188,7 @@ void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, sockle
   if (!t)
     return;
   if (ctrace__reserve(t, len + 10) != 0) {
+    ctrace__count_drop(t); /* a loss is never silent */
     ctrace__leave_empty(t);
     return;
   }

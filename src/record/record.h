@@ -140,6 +140,8 @@ struct ctrace__thread {
   uint64_t seq;          /* next batch sequence number */
   uint64_t dropped;      /* events lost since the last DROPPED record */
   uint64_t first_drop;   /* time of the first of them */
+  uint32_t drop_gen;     /* ctrace__buf_gen when no buffer was left */
+  uint32_t drop_waiting; /* dropping until ctrace__buf_gen moves */
   uint64_t reentered;    /* events lost to signal handlers interrupting one */
   uint64_t tracer_ticks; /* time spent inside the tracer (preload) */
   uint64_t tracer_events;
@@ -230,6 +232,13 @@ static inline uint8_t *ctrace__ev(struct ctrace__thread *t, uint8_t kind, uint64
   return ctrace__put_uvarint(p, d);
 }
 
+/* Counts one event lost by t (t is busy: entered); the clock is read only
+ * for the first of a run of losses. */
+static inline void ctrace__count_drop(struct ctrace__thread *t) {
+  if (t->dropped++ == 0)
+    t->first_drop = ctrace__now();
+}
+
 /* Makes room for n more bytes after the fixed part (for blobs); 0 or -1. */
 int ctrace__reserve_slow(struct ctrace__thread *t, size_t n);
 static inline int ctrace__reserve(struct ctrace__thread *t, size_t n) {
@@ -315,6 +324,9 @@ int ctrace__writer_flush_wait(int timeout_ms);
 /* Moves the trace's fd out of the way of the program (dup2 onto it):
  * returns the new fd, or -1 (the fd stays). Waits for a write in flight. */
 int ctrace__writer_move_fd(void);
+/* Bumped each time the writer gives buffers back: a thread that found
+ * none drops without a lock until it moves (the lock-free hint). */
+extern _Atomic uint32_t ctrace__buf_gen;
 /* A free buffer, or NULL when the memory budget is spent. */
 struct ctrace__buf *ctrace__buf_get(void);
 void ctrace__writer_fork_child(void);

@@ -208,7 +208,11 @@ int ctrace__stop(void) {
        * write past it: send a copy of them, with the event in flight
        * counted as dropped, and leave the original to the thread (leaked:
        * it never flushes it, the trace being stopped). */
-      ctrace__writer_push_stuck(t, t->dropped + t->reentered + 1);
+      uint64_t re = __atomic_load_n(&t->reentered, __ATOMIC_RELAXED);
+      ctrace__writer_push_stuck(t, t->dropped + re + 1);
+      /* Reported here once: not again in the next trace. */
+      t->dropped = 0;
+      __atomic_fetch_sub(&t->reentered, re, __ATOMIC_RELAXED);
       continue;
     }
     if (t->busy && t != ctrace__tls)

@@ -107,11 +107,6 @@ static void note_drops(struct ctrace__thread *t, uint64_t now) {
   __atomic_fetch_sub(&t->reentered, re, __ATOMIC_RELAXED);
 }
 
-static void count_drop(struct ctrace__thread *t) {
-  if (t->dropped++ == 0)
-    t->first_drop = ctrace__now();
-}
-
 int ctrace__flush_thread(struct ctrace__thread *t) {
   uint64_t now = ctrace__now();
   if (t->buf)
@@ -243,18 +238,26 @@ struct ctrace__thread *ctrace__enter_slow(struct ctrace__thread *t) {
       goto out;
     if (ctrace__flush_thread(t) < 0)
       goto drop;
+    t->drop_waiting = 0;
     emit_name(t);
     return t;
   }
   if (t->end - t->pos >= (ptrdiff_t)CTRACE_MAX_FIXED_EVENT)
     return t; /* only the fence check brought us here */
+  /* Out of buffers: no lock and no clock until the writer gave some back
+   * (a saturated system drops at hot-path cost). */
+  uint32_t gen = atomic_load_explicit(&ctrace__buf_gen, memory_order_acquire);
+  if (t->drop_waiting && !t->buf && gen == t->drop_gen)
+    goto drop;
   ctrace__guard++;
   int err = ctrace__flush_thread(t);
   ctrace__guard--;
+  t->drop_waiting = err != 0;
+  t->drop_gen = gen;
   if (err == 0)
     return t;
 drop:
-  count_drop(t);
+  ctrace__count_drop(t);
 out:
   ctrace__leave_empty(t);
   return NULL;

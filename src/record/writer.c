@@ -32,6 +32,7 @@ static _Atomic uint32_t wake_word;  /* futex the writer sleeps on */
 static _Atomic uint32_t flush_req;  /* fatal flushes asked for (tickets) */
 static _Atomic uint32_t flush_done; /* futex: the last ticket served */
 static _Atomic int writer_tid;      /* 0 when no writer runs */
+_Atomic uint32_t ctrace__buf_gen;
 static pthread_t writer;
 static _Atomic int out_fd = -1;
 static _Atomic int fd_users; /* writes in flight on out_fd (move_fd waits) */
@@ -300,6 +301,7 @@ static void write_round(int want_parts, uint64_t deadline) {
       list->next = free_list;
       free_list = list;
       pthread_mutex_unlock(&qlock);
+      atomic_fetch_add_explicit(&ctrace__buf_gen, 1, memory_order_release);
     }
     list = next;
   }
