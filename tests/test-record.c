@@ -7,8 +7,13 @@
 #include <ctrace.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -645,5 +650,103 @@ TEST_IMPL(record_stacks_dwarf_without_frame_pointers) {
     fprintf(stderr, "# note: the compiler kept a frame pointer in nofp_mid\n");
   ctrace_sym_free(sym);
   ctrace_reader_close(r);
+  return 0;
+}
+
+/* ---- ctrace view and a trace that changes under it ---- */
+
+static int http_status(unsigned port, const char *target) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  char req[512], buf[4096];
+  int n = snprintf(req, sizeof req,
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", target);
+  int status = -1;
+  if (write(fd, req, (size_t)n) == n) {
+    ssize_t k = read(fd, buf, sizeof buf - 1);
+    if (k > 0) {
+      buf[k] = 0;
+      sscanf(buf, "HTTP/1.%*d %d", &status);
+      while (read(fd, buf, sizeof buf) > 0) {
+      }
+    }
+  }
+  close(fd);
+  return status;
+}
+
+/* A line of fd that contains want, within 10 s; into line. */
+static int read_line_with(int fd, const char *want, char *line, size_t size) {
+  size_t n = 0;
+  while (n < size - 1) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0 || read(fd, line + n, 1) != 1)
+      return -1;
+    if (line[n] == '\n') {
+      line[n] = 0;
+      if (strstr(line, want))
+        return 0;
+      n = 0;
+      continue;
+    }
+    n++;
+  }
+  return -1;
+}
+
+/* `ctrace view` serving a trace that is then truncated to half in place:
+ * no SIGBUS, it keeps answering, says the file changed, and stops cleanly. */
+TEST_IMPL(record_view_survives_trace_truncated_in_place) {
+  const char *path = test_path("view.ctrace");
+  ASSERT_EQ(ctrace_start_path(path), 0);
+  for (int i = 0; i < 20000; i++)
+    ctrace_log(CTRACE_TASK_NONE, "test", "event %d of a trace to be cut", i);
+  ASSERT_EQ(ctrace_stop(), 0);
+  int po[2], pe[2];
+  ASSERT_EQ(pipe(po), 0);
+  ASSERT_EQ(pipe(pe), 0);
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    dup2(po[1], 1);
+    dup2(pe[1], 2);
+    close(po[0]);
+    close(pe[0]);
+    execl(test_build_path("ctrace"), "ctrace", "view", "--no-browser", "--addr",
+          "127.0.0.1:0", path, (char *)NULL);
+    _exit(127);
+  }
+  close(po[1]);
+  close(pe[1]);
+  char line[1024];
+  ASSERT_EQ(read_line_with(po[0], "serving", line, sizeof line), 0);
+  const char *url = strstr(line, "http://127.0.0.1:");
+  ASSERT(url);
+  unsigned port = (unsigned)strtoul(url + strlen("http://127.0.0.1:"), NULL, 10);
+  ASSERT_EQ(http_status(port, "/api/summary"), 200);
+  struct stat st;
+  ASSERT_EQ(stat(path, &st), 0);
+  ASSERT_EQ(truncate(path, st.st_size / 2), 0);
+  /* Everything that reads events after the cut. */
+  ASSERT_EQ(http_status(port, "/api/summary"), 200);
+  ASSERT_EQ(http_status(port, "/api/threads"), 200);
+  ASSERT_EQ(http_status(port, "/api/timeline?start_ns=0&end_ns=100000000000&width=800"), 200);
+  ASSERT_EQ(http_status(port, "/api/profile?kind=sync"), 200);
+  ASSERT_EQ(read_line_with(pe[0], "changed on disk", line, sizeof line), 0);
+  ASSERT_EQ(http_status(port, "/api/summary"), 200);
+  ASSERT_EQ(kill(pid, 0), 0); /* still up */
+  kill(pid, SIGTERM);
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  close(po[0]);
+  close(pe[0]);
   return 0;
 }
