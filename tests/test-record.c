@@ -750,3 +750,44 @@ TEST_IMPL(record_view_survives_trace_truncated_in_place) {
   close(pe[0]);
   return 0;
 }
+
+/* Logs dropped for want of a buffer are counted once each, and their
+ * DROPPED record dates the first loss inside the trace (the log path used
+ * to leave the first-drop time unset: "lost for 10^10 s"). */
+TEST_IMPL(record_log_drops_counted_with_first_drop_time) {
+  setenv("CTRACE_BUFFER_KB", "4", 1);
+  setenv("CTRACE_TEST_FAIL_ALLOC", "2", 1);       /* only the first buffer exists */
+  setenv("CTRACE_TEST_WRITER_DELAY_MS", "20", 1); /* and it comes back late */
+  const char *path = test_path("logdrop.ctrace");
+  ASSERT_EQ(ctrace_start_path(path), 0);
+  char msg[1001];
+  memset(msg, 'x', sizeof msg - 1);
+  msg[sizeof msg - 1] = 0;
+  const long n = 400;
+  for (long i = 0; i < n; i++)
+    ctrace_log_str(CTRACE_TASK_NONE, "big", msg);
+  ASSERT_EQ(ctrace_stop(), 0);
+  unsetenv("CTRACE_TEST_FAIL_ALLOC");
+  unsetenv("CTRACE_TEST_WRITER_DELAY_MS");
+  ctrace_reader *r = open_trace(path);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  uint64_t kept = ctrace_reader_nevents_kind(r, CTRACE_EV_LOG);
+  ASSERT_GT(ctrace_reader_dropped(r), 0);
+  ASSERT_UINT_EQ(kept + ctrace_reader_dropped(r), (uint64_t)n);
+  int64_t span = ctrace_reader_ns(r, ctrace_reader_last_ticks(r)) -
+                 ctrace_reader_ns(r, ctrace_reader_first_ticks(r));
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, r, 0);
+  int drops = 0;
+  while (ctrace_cursor_next(&c, &ev)) {
+    if (ev.kind != CTRACE_EV_DROPPED)
+      continue;
+    drops++;
+    int64_t lost_for = ctrace_reader_ns(r, ev.ticks) - ctrace_reader_ns(r, ev.ticks - ev.f[1]);
+    ASSERT_LE(lost_for, span);
+  }
+  ASSERT_GT(drops, 0);
+  ctrace_reader_close(r);
+  return 0;
+}
