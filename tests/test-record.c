@@ -553,7 +553,8 @@ TEST_IMPL(record_stop_signal_handler_events_counted) {
     for (int i = 0; i < 1000; i++)
       ctrace_counter("main", n++);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-  } while (t1.tv_sec - t0.tv_sec < 1 && handler_calls < 2000);
+  } while ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) < 1000000000L &&
+           handler_calls < 2000);
   struct itimerval off = {{0, 0}, {0, 0}};
   setitimer(ITIMER_REAL, &off, NULL);
   long calls = handler_calls;

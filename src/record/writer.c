@@ -31,7 +31,8 @@ static _Atomic int writer_waiting;  /* skip the futex wake when the writer is bu
 static _Atomic uint32_t wake_word;  /* futex the writer sleeps on */
 static _Atomic uint32_t flush_req;  /* fatal flushes asked for (tickets) */
 static _Atomic uint32_t flush_done; /* futex: the last ticket served */
-static _Atomic int writer_tid;      /* 0 when no writer runs */
+static _Atomic int writer_tid;      /* the writer's tid once it runs */
+static _Atomic int writer_running;  /* from its creation to its join */
 _Atomic uint32_t ctrace__buf_gen;
 static pthread_t writer;
 static _Atomic int out_fd = -1;
@@ -312,9 +313,6 @@ static void *writer_main(void *arg) {
   (void)arg;
   ctrace__guard = 1; /* nothing this thread does is traced */
   atomic_store(&writer_tid, (int)syscall(SYS_gettid));
-  int err = write_file_header();
-  if (err)
-    note_error(err);
   uint64_t last_sync = mono_ns(), last_parts = last_sync;
   /* A second sync 50 ms after the start calibrates the TSC early, so that
    * even a trace cut off by a crash in its first second converts exactly. */
@@ -363,7 +361,6 @@ static void *writer_main(void *arg) {
     if (done && !atomic_load(&queued))
       break;
   }
-  atomic_store(&writer_tid, 0);
   return NULL;
 }
 
@@ -417,7 +414,8 @@ void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost) {
 
 /* How long a fatal-signal handler waits for the flush (rule 4). */
 int ctrace__writer_flush_wait(int timeout_ms) {
-  if (!atomic_load(&writer_tid) || atomic_load(&writer_tid) == (int)syscall(SYS_gettid))
+  /* A writer created but not yet scheduled serves the flush when it runs. */
+  if (!atomic_load(&writer_running) || atomic_load(&writer_tid) == (int)syscall(SYS_gettid))
     return -1;
   uint32_t ticket = atomic_fetch_add(&flush_req, 1) + 1;
   wake_writer();
@@ -431,7 +429,7 @@ int ctrace__writer_flush_wait(int timeout_ms) {
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t left = (int64_t)timeout_ms * 1000000 -
                    ((int64_t)(now.tv_sec - t0.tv_sec) * 1000000000 + (now.tv_nsec - t0.tv_nsec));
-    if (left <= 0 || !atomic_load(&writer_tid))
+    if (left <= 0 || !atomic_load(&writer_running))
       return -1;
     if (left > 10000000)
       left = 10000000; /* look again: the writer may have gone */
@@ -557,7 +555,17 @@ int ctrace__writer_start(int fd, int owned) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  int err = pthread_create(&writer, NULL, writer_main, NULL);
+  /* The header is written here, not by the writer: a process killed before
+   * the writer thread first ran still leaves a file that says what it is.
+   * Signals are blocked: note_error() takes the SIGPIPE of a closed pipe. */
+  int err = write_file_header();
+  if (err)
+    note_error(err);
+  atomic_store(&writer_tid, 0);
+  atomic_store(&writer_running, 1);
+  err = pthread_create(&writer, NULL, writer_main, NULL);
+  if (err)
+    atomic_store(&writer_running, 0);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return err ? CTRACE_ETHREAD : 0;
 }
@@ -566,6 +574,7 @@ int ctrace__writer_stop(void) {
   atomic_store(&stopping, 1);
   wake_writer();
   pthread_join(writer, NULL);
+  atomic_store(&writer_running, 0);
   atomic_store(&writer_tid, 0);
   /* The last metadata (final clock sync) after every batch. */
   write_round(0, 0);
@@ -600,6 +609,7 @@ void ctrace__writer_fork_child(void) {
   atomic_store(&queued, 0);
   atomic_store(&writer_waiting, 0);
   atomic_store(&writer_tid, 0);
+  atomic_store(&writer_running, 0);
   atomic_store(&flush_done, atomic_load(&flush_req));
   int fd = atomic_load(&out_fd);
   if (out_owned && fd >= 0)
