@@ -10,8 +10,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -790,5 +792,78 @@ TEST_IMPL(record_log_drops_counted_with_first_drop_time) {
   }
   ASSERT_GT(drops, 0);
   ctrace_reader_close(r);
+  return 0;
+}
+
+/* ---- a thread stuck mid-event at stop ---- */
+
+static int stuck_pipe[2];
+static _Atomic long stuck_progress;
+static _Atomic int stuck_quit;
+
+/* Records one event (lost: it interrupts one) and then blocks until the
+ * test lets it go: the thread stays mid-event across a stop. */
+static void on_usr1(int sig) {
+  (void)sig;
+  ctrace_counter("in.handler", 1);
+  char c;
+  while (read(stuck_pipe[0], &c, 1) < 0) {
+  }
+}
+
+static void *stuck_loop(void *arg) {
+  (void)arg;
+  for (long i = 0; !atomic_load(&stuck_quit); i++) {
+    ctrace_counter("loop", i);
+    atomic_fetch_add(&stuck_progress, 1);
+  }
+  return NULL;
+}
+
+/* The losses of a thread stuck mid-event at stop (the event in flight, the
+ * handler's) are reported by that stop, once: not again by the next trace
+ * the thread records into. */
+TEST_IMPL(record_stuck_thread_losses_reported_once) {
+  ASSERT_EQ(pipe(stuck_pipe), 0);
+  struct sigaction sa = {0};
+  sa.sa_handler = on_usr1;
+  sigaction(SIGUSR1, &sa, NULL);
+  int stuck_seen = 0;
+  for (int attempt = 0; attempt < 20 && !stuck_seen; attempt++) {
+    const char *p1 = test_path("stuck1.ctrace"), *p2 = test_path("stuck2.ctrace");
+    ASSERT_EQ(ctrace_start_path(p1), 0);
+    atomic_store(&stuck_quit, 0);
+    atomic_store(&stuck_progress, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, stuck_loop, NULL);
+    while (atomic_load(&stuck_progress) < 1000)
+      sched_yield();
+    pthread_kill(t, SIGUSR1); /* most likely lands mid-event */
+    long seen = atomic_load(&stuck_progress);
+    /* Stuck once the loop no longer moves (the handler blocks). */
+    for (int same = 0; same < 1000; seen = atomic_load(&stuck_progress)) {
+      sched_yield();
+      same = atomic_load(&stuck_progress) == seen ? same + 1 : 0;
+    }
+    ASSERT_EQ(ctrace_stop(), 0);
+    ASSERT_EQ(ctrace_start_path(p2), 0);
+    ASSERT_EQ(write(stuck_pipe[1], "x", 1), 1); /* the thread goes on, in trace 2 */
+    long base = atomic_load(&stuck_progress);
+    while (atomic_load(&stuck_progress) < base + 1000)
+      sched_yield();
+    ASSERT_EQ(ctrace_stop(), 0);
+    atomic_store(&stuck_quit, 1);
+    pthread_join(t, NULL);
+    ctrace_reader *r1 = open_trace(p1), *r2 = open_trace(p2);
+    /* Trace 1 counts the event in flight and the handler's when the signal
+     * landed mid-event (else the handler's event was simply recorded). */
+    stuck_seen = ctrace_reader_dropped(r1) == 2;
+    ASSERT_UINT_EQ(ctrace_reader_dropped(r2), 0);
+    ctrace_reader_close(r1);
+    ctrace_reader_close(r2);
+  }
+  ASSERT(stuck_seen);
+  close(stuck_pipe[0]);
+  close(stuck_pipe[1]);
   return 0;
 }
