@@ -24,9 +24,15 @@ void ctrace__clock_init(void) {
   ctrace__use_tsc = 0;
 #ifdef CTRACE__HAVE_TSC
   unsigned a, b, c, d;
+  /* Inherited from the process that started the run (ctrace__ticks_per_ns
+   * exports "0" for CLOCK_MONOTONIC): CPUID traps to the hypervisor in a
+   * VM, ~0.1 ms per traced process. */
+  const char *inherited = getenv("CTRACE__TICKS_PER_NS");
+  if (inherited && *inherited)
+    ctrace__use_tsc = strtod(inherited, NULL) > 0;
   /* CPUID 0x80000007, EDX bit 8: invariant TSC. */
-  if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000007 &&
-      __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)))
+  else if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000007 &&
+           __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)))
     ctrace__use_tsc = 1;
   const char *force = getenv("CTRACE_CLOCK");
   if (force && strcmp(force, "monotonic") == 0)
@@ -112,9 +118,12 @@ double ctrace__ticks_per_ns(void) {
   static double cached;
   if (cached > 0)
     return cached;
-  if (!ctrace__use_tsc)
-    return cached = 1.0;
   const char *env = getenv("CTRACE__TICKS_PER_NS");
+  if (!ctrace__use_tsc) {
+    if (!env)
+      setenv("CTRACE__TICKS_PER_NS", "0", 1); /* children: no CPUID either */
+    return cached = 1.0;
+  }
   double r = env ? strtod(env, NULL) : 0;
   if (!(r > 0.01 && r < 100))
     r = kernel_ticks_per_ns();
