@@ -824,6 +824,12 @@ static void *stuck_loop(void *arg) {
  * handler's) are reported by that stop, once: not again by the next trace
  * the thread records into. */
 TEST_IMPL(record_stuck_thread_losses_reported_once) {
+#if defined(__SANITIZE_THREAD__)
+  /* Stop reads the state of a thread blocked in its handler, ordered by
+   * membarrier() and the busy flag (record.h): TSan cannot see that order
+   * and reports every such read. */
+  RETURN_SKIP("TSan cannot model the membarrier ordering a stuck thread relies on");
+#endif
   ASSERT_EQ(pipe(stuck_pipe), 0);
   struct sigaction sa = {0};
   sa.sa_handler = on_usr1;
