@@ -224,9 +224,9 @@ struct ctrace__thread *ctrace__enter_slow(struct ctrace__thread *t) {
   uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_acquire);
   if (s == 0)
     goto out;
-  if (!ctrace__trace_is_ours())
-    goto drop; /* rule 6: not our trace; its locks may be held forever */
   if (t->session != s) {
+    if (!ctrace__trace_is_ours())
+      goto drop; /* rule 6: not our trace; its locks may be held forever */
     ctrace__guard++;
     pthread_mutex_lock(&ctrace__lock);
     s = atomic_load_explicit(&ctrace__session, memory_order_acquire);
@@ -249,6 +249,8 @@ struct ctrace__thread *ctrace__enter_slow(struct ctrace__thread *t) {
   uint32_t gen = atomic_load_explicit(&ctrace__buf_gen, memory_order_acquire);
   if (t->drop_waiting && !t->buf && gen == t->drop_gen)
     goto drop;
+  if (!ctrace__trace_is_ours())
+    goto drop; /* rule 6 */
   ctrace__guard++;
   int err = ctrace__flush_thread(t);
   ctrace__guard--;
@@ -264,7 +266,7 @@ out:
 }
 
 int ctrace__reserve_slow(struct ctrace__thread *t, size_t n) {
-  if (!t->buf || n + CTRACE_MAX_FIXED_EVENT + RESERVE > t->buf->cap)
+  if (!t->buf || n + CTRACE_MAX_FIXED_EVENT + RESERVE > t->buf->cap || !ctrace__trace_is_ours())
     return -1;
   ctrace__guard++;
   int err = ctrace__flush_thread(t);
