@@ -99,9 +99,9 @@ struct ctrace__buf {
   uint64_t base; /* ticks the first event's delta is relative to */
   size_t len;    /* bytes of events, set when handed to the writer */
   size_t cap;
-  /* The writer's, under its queue lock: how much of data already left as
-   * partial batches, the time that part ends at, and whether the buffer
-   * was handed over whole. */
+  /* The writer's, under its queue lock (the owner sets them at attach):
+   * how much of data already left as partial batches, the time that part
+   * ends at, and whether the buffer was handed over whole. */
   size_t flushed;
   uint64_t flushed_base;
   int queued;

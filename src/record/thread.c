@@ -72,21 +72,22 @@ static void attach_buf(struct ctrace__thread *t, struct ctrace__buf *b, uint64_t
   b->base = now;
   b->flushed = 0;
   b->flushed_base = now;
-  b->queued = 0;
   t->last = now;
   t->end = b->data + b->cap - RESERVE;
   __atomic_store_n(&t->buf, b, __ATOMIC_RELEASE);
   ctrace__set_pos(t, b->data);
 }
 
-/* Hands t's buffer to the writer; t has none after. */
+/* Hands t's buffer to the writer; t has none after. t->buf is cleared
+ * before the push (which takes the queue lock): once the writer can write
+ * and recycle the buffer, no partial flush can find it through t. */
 static void hand_over(struct ctrace__thread *t) {
   struct ctrace__buf *b = t->buf;
   b->len = (size_t)(t->pos - b->data);
-  ctrace__writer_push(t, b);
   __atomic_store_n(&t->buf, NULL, __ATOMIC_RELEASE);
   ctrace__set_pos(t, NULL);
   t->end = NULL;
+  ctrace__writer_push(t, b);
 }
 
 /*

@@ -219,9 +219,11 @@ static void collect_parts(void) {
       continue;
     struct ctrace__buf *b = __atomic_load_n(&t->buf, __ATOMIC_ACQUIRE);
     uint8_t *pos = __atomic_load_n(&t->pos, __ATOMIC_ACQUIRE);
-    /* pos may still be the previous buffer's (the thread is between the
-     * two stores of attach): then it is outside b. */
-    if (!b || b->queued || pos < b->data + b->flushed || pos > b->data + b->cap)
+    /* b cannot have been handed over: t->buf is cleared before the push,
+     * which needs the queue lock held here. pos may still be the previous
+     * buffer's (the thread is between the two stores of attach): then it
+     * is outside b. */
+    if (!b || pos < b->data + b->flushed || pos > b->data + b->cap)
       continue;
     take_part(t, b, pos);
   }
