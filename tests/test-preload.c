@@ -7,9 +7,12 @@
  * still blocked at exit (PENDING), wake-up edges checked edge by edge
  * against the waits they end, socket I/O classed as network.
  */
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "task.h"
@@ -772,6 +775,315 @@ TEST_IMPL(preload_socket_io_is_network) {
   const char *n = strstr(out, "\"net\":");
   ASSERT(n);
   ASSERT_GE(atoi(n + 6), 200);
+/* ---- the tracer never harms the program (termination) ---- */
+
+/* Starts `ctrace run -o path -- prog...` with stdout on a pipe; returns its
+ * pid and the read end. */
+static pid_t spawn_run(const char *path, const char *const *prog, int *outfd) {
+  int po[2];
+  ASSERT(pipe(po) == 0);
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    dup2(po[1], 1);
+    close(po[0]);
+    close(po[1]);
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0 && !getenv("CTRACE_TEST_VERBOSE"))
+      dup2(devnull, 2); /* glibc's "double free" message */
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)test_build_path("ctrace");
+    argv[n++] = "run";
+    argv[n++] = "-o";
+    argv[n++] = (char *)path;
+    argv[n++] = "--";
+    for (int i = 0; prog[i] && n < 15; i++)
+      argv[n++] = (char *)prog[i];
+    argv[n] = NULL;
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(po[1]);
+  *outfd = po[0];
+  return pid;
+}
+
+/* The pid in the "ready PID" line the program prints; -1 after 10 s. */
+static long read_ready(int fd) {
+  char buf[64];
+  size_t n = 0;
+  while (n < sizeof buf - 1) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0)
+      return -1;
+    ssize_t k = read(fd, buf + n, 1);
+    if (k <= 0)
+      return -1;
+    if (buf[n] == '\n')
+      break;
+    n++;
+  }
+  buf[n] = 0;
+  return strncmp(buf, "ready ", 6) == 0 ? strtol(buf + 6, NULL, 10) : -1;
+}
+
+/* waitpid with a limit: the status, or -1 (then pid is killed) when the
+ * process is still there after limit_ms: a hang. */
+static int wait_limit(pid_t pid, int limit_ms) {
+  for (int waited = 0;; waited++) {
+    int status;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      return status;
+    if (waited >= limit_ms) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    struct timespec d = {0, 1000000};
+    nanosleep(&d, NULL);
+  }
+}
+
+/* A trace that opens and decodes to its end. */
+static void assert_readable(const char *path) {
+  char err[CTRACE_READ_ERRLEN];
+  ctrace_reader *r;
+  if (ctrace_reader_open(path, &r, err, sizeof err) != 0)
+    TEST_FAIL_("cannot read %s: %s", path, err);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ctrace_reader_close(r);
+}
+
+/*
+ * The malloc-loop program under `ctrace run`, sent sig at a random moment
+ * `tries` times: never hangs, dies of sig as it would untraced, and leaves
+ * a readable trace each time.
+ */
+static int kill_loop(int sig, int tries) {
+  const char *path = test_path("kill.ctrace");
+  const char *prog[] = {PROG("malloc_loop"), "wait", NULL};
+  unsigned seed = (unsigned)getpid();
+  int hangs = 0;
+  for (int i = 0; i < tries; i++) {
+    int fd;
+    pid_t pid = spawn_run(path, prog, &fd);
+    long child = read_ready(fd);
+    ASSERT_GT(child, 0);
+    /* A random moment in the first 20 ms of the loops. */
+    struct timespec d = {0, (long)(rand_r(&seed) % 20000) * 1000};
+    nanosleep(&d, NULL);
+    kill((pid_t)child, sig);
+    int status = wait_limit(pid, 10000);
+    close(fd);
+    if (status == -1) {
+      kill((pid_t)child, SIGKILL);
+      hangs++;
+      continue;
+    }
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != sig)
+      TEST_FAIL_("try %d: status 0x%x, not killed by signal %d", i, status, sig);
+    assert_readable(path);
+  }
+  ASSERT_EQ(hangs, 0);
+  return TEST_OK;
+}
+
+TEST_IMPL(preload_sigterm_in_malloc_never_hangs) {
+  return kill_loop(SIGTERM, 80);
+}
+
+TEST_IMPL(preload_sigint_sighup_in_malloc_never_hang) {
+  int r = kill_loop(SIGINT, 15);
+  if (r != TEST_OK)
+    return r;
+  return kill_loop(SIGHUP, 15);
+}
+
+/* The malloc-loop program dying by itself (how): status as untraced, a
+ * complete trace that says how it ended. */
+static int self_end(const char *how, int want_sig, int want_exit, int kind) {
+  const char *path = test_path("self.ctrace");
+  const char *prog[] = {PROG("malloc_loop"), how, NULL};
+  for (int i = 0; i < 5; i++) {
+    int fd;
+    pid_t pid = spawn_run(path, prog, &fd);
+    ASSERT_GT(read_ready(fd), 0);
+    int status = wait_limit(pid, 10000);
+    close(fd);
+    ASSERT_NE(status, -1); /* no hang */
+    if (want_sig) {
+      ASSERT(WIFSIGNALED(status));
+      ASSERT_EQ(WTERMSIG(status), want_sig);
+    } else {
+      ASSERT(WIFEXITED(status));
+      ASSERT_EQ(WEXITSTATUS(status), want_exit);
+    }
+    struct evs e;
+    load(path, &e);
+    ASSERT_EQ(count(&e, kind, -1, 0), 1);
+    ASSERT_GT(count(&e, CTRACE_EV_WAIT, -1, 0), 0); /* the loops' events */
+    unload(&e);
+  }
+  return TEST_OK;
+}
+
+TEST_IMPL(preload_double_free_abort_never_hangs) {
+  const char *pre = getenv("LD_PRELOAD");
+  if (pre && strstr(pre, "asan"))
+    RETURN_SKIP("ASan reports a double free itself (exit 1)");
+  return self_end("doublefree", SIGABRT, 0, CTRACE_EV_SIGNAL);
+}
+
+TEST_IMPL(preload_segv_in_thread_never_hangs) {
+  const char *pre = getenv("LD_PRELOAD");
+  if (pre && strstr(pre, "asan"))
+    RETURN_SKIP("ASan handles SIGSEGV itself (its report, exit 1)");
+  return self_end("segv", SIGSEGV, 0, CTRACE_EV_SIGNAL);
+}
+
+TEST_IMPL(preload_exit_from_thread_never_hangs) {
+  return self_end("exit", 0, 3, CTRACE_EV_EXIT);
+}
+
+/*
+ * Bounded loss on SIGKILL (record.h rule 5): a program that records for
+ * 3 s and is then killed keeps all but at most the last second or so of
+ * its events (the bound is CTRACE__FLUSH_NS plus the time of one write;
+ * 1.5 s is allowed for a loaded machine).
+ */
+TEST_IMPL(preload_sigkill_loses_at_most_a_second) {
+  const char *path = test_path("kill9.ctrace");
+  char *out;
+  const char *prog[] = {PROG("steady"), "3000", NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 128 + SIGKILL);
+  long sleeps = strtol(strstr(out, "sleeps ") + 7, NULL, 10);
+  struct evs e;
+  load(path, &e);
+  size_t got = count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_SLEEP);
+  int64_t last = 0;
+  for (size_t i = 0; i < e.n; i++)
+    if (e.ev[i].kind == CTRACE_EV_WAIT)
+      last = ns(&e, e.ev[i].ticks);
+  fprintf(stderr, "# %ld sleeps, %zu in the trace, the last at %.3f s\n", sleeps, got,
+          (double)last / 1e9);
+  ASSERT_GT(got, 0);
+  ASSERT_GE(last, 1500000000); /* of 3 s */
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}
+
+/* ---- signals stay the program's ---- */
+
+static const char *python3(void) {
+  return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : NULL;
+}
+
+/* What Python reads back of the dispositions is the same traced. */
+TEST_IMPL(preload_signal_dispositions_read_back_untraced) {
+  if (!python3())
+    RETURN_SKIP("no /usr/bin/python3");
+  const char *code = "import signal as s\n"
+                     "for n in ('SIGTERM','SIGINT','SIGHUP','SIGSEGV','SIGABRT','SIGUSR1'):\n"
+                     "  print(n, s.getsignal(getattr(s, n)))\n";
+  char *plain, *traced;
+  char *argv[] = {(char *)python3(), "-c", (char *)code, NULL};
+  ASSERT_EQ(test_run(argv, NULL, &plain, NULL), 0);
+  const char *prog[] = {python3(), "-c", code, NULL};
+  ASSERT_EQ(run(test_path("py.ctrace"), NULL, prog, &traced, NULL), 0);
+  ASSERT_STR_EQ(traced, plain);
+  ASSERT_STR_CONTAINS(traced, "SIGINT <built-in function default_int_handler>");
+  free(plain);
+  free(traced);
+  return TEST_OK;
+}
+
+/* Python's KeyboardInterrupt works under `ctrace run`: SIGINT is caught
+ * and the script exits 0, as untraced. */
+TEST_IMPL(preload_python_keyboard_interrupt) {
+  if (!python3())
+    RETURN_SKIP("no /usr/bin/python3");
+  const char *code = "import os, sys, time\n"
+                     "try:\n"
+                     "  print('ready', os.getpid(), flush=True)\n"
+                     "  time.sleep(30)\n"
+                     "except KeyboardInterrupt:\n"
+                     "  print('caught', flush=True)\n"
+                     "  sys.exit(0)\n";
+  const char *prog[] = {python3(), "-c", code, NULL};
+  const char *path = test_path("ki.ctrace");
+  int fd;
+  pid_t pid = spawn_run(path, prog, &fd);
+  long child = read_ready(fd);
+  ASSERT_GT(child, 0);
+  kill((pid_t)child, SIGINT);
+  int status = wait_limit(pid, 20000);
+  char buf[64] = {0};
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  ASSERT(n > 0);
+  ASSERT_STR_CONTAINS(buf, "caught");
+  ASSERT(status != -1 && WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  assert_readable(path);
+  return TEST_OK;
+}
+
+/* ---- the trace fd is the tracer's own ---- */
+
+/* A C program that closes, dup2s onto, F_DUPFDs around and dup3s onto the
+ * tracer's first fd: output and file as untraced, the trace complete. */
+TEST_IMPL(preload_program_owns_trace_fd_number) {
+  const char *plain_txt = test_path("plain.txt"), *traced_txt = test_path("traced.txt");
+  char *plain, *traced;
+  char *argv[] = {(char *)PROG("fdgrab"), (char *)plain_txt, NULL};
+  ASSERT_EQ(test_run(argv, NULL, &plain, NULL), 0);
+  const char *path = test_path("fd.ctrace");
+  const char *prog[] = {PROG("fdgrab"), traced_txt, NULL};
+  ASSERT_EQ(run(path, NULL, prog, &traced, NULL), 0);
+  ASSERT_STR_EQ(traced, plain);
+  ASSERT_STR_CONTAINS(plain, "close 100: -1 EBADF");
+  char *a = test_read_file(plain_txt, NULL), *b = test_read_file(traced_txt, NULL);
+  ASSERT_STR_EQ(b, a);
+  ASSERT_STR_EQ(a, "payload 1\npayload 2\npayload 3\n");
+  struct evs e;
+  load(path, &e);
+  ASSERT_EQ(count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_SLEEP), 1);
+  ASSERT_EQ(count(&e, CTRACE_EV_EXIT, -1, 0), 1);
+  unload(&e);
+  free(a);
+  free(b);
+  free(plain);
+  free(traced);
+  return TEST_OK;
+}
+
+/* The bash idiom `( flock -n 100 ...; echo payload >&100 ) 100>lock.txt`:
+ * lock.txt holds exactly the payload, and the trace is complete. */
+TEST_IMPL(preload_bash_flock_idiom_file_intact) {
+  if (access("/usr/bin/flock", X_OK) != 0 || access("/bin/bash", X_OK) != 0)
+    RETURN_SKIP("no flock or bash");
+  const char *lock = test_path("lock.txt");
+  char script[512];
+  snprintf(script, sizeof script,
+           "( flock -n 100 || exit 1; echo payload >&100; sleep 0.01 ) 100>%s; echo rc $?", lock);
+  const char *path = test_path("flock.ctrace");
+  const char *prog[] = {"/bin/bash", "-c", script, NULL};
+  char *out;
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  ASSERT_STR_EQ(out, "rc 0\n");
+  size_t n;
+  char *txt = test_read_file(lock, &n);
+  ASSERT_EQ(n, 8);
+  ASSERT_STR_EQ(txt, "payload\n");
+  assert_readable(path);
+  struct evs e;
+  load(path, &e);
+  ASSERT_EQ(count(&e, CTRACE_EV_EXIT, -1, 0), 1);
+  unload(&e);
+  free(txt);
   free(out);
   return TEST_OK;
 }
@@ -813,4 +1125,39 @@ TEST_IMPL(preload_cancelled_waiter_never_named) {
   unload(&e);
   free(out);
   return TEST_OK;
+/* ---- children made without glibc's fork ---- */
+
+/* The child never joins a writer thread it does not have: it exits
+ * promptly (untraced), and the parent's trace is complete. */
+static int raw_child(const char *how) {
+  const char *path = test_path("raw.ctrace");
+  const char *prog[] = {PROG("rawfork"), how, NULL};
+  int fd;
+  pid_t pid = spawn_run(path, prog, &fd);
+  int status = wait_limit(pid, 20000);
+  char buf[64] = {0};
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  ASSERT_NE(status, -1); /* no hang */
+  ASSERT(n > 0);
+  ASSERT_STR_EQ(buf, "child 0\n");
+  ASSERT(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  struct evs e;
+  load(path, &e);
+  ASSERT_EQ(count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_SLEEP), 2);
+  ASSERT_EQ(count(&e, CTRACE_EV_EXIT, -1, 0), 1);
+  unload(&e);
+  return TEST_OK;
+}
+
+TEST_IMPL(preload_raw_fork_child_exits_promptly) {
+  return raw_child("fork");
+}
+
+TEST_IMPL(preload_raw_clone3_child_exits_promptly) {
+  int r = raw_child("clone3");
+  if (r != TEST_OK)
+    return r;
+  return raw_child("clone");
 }

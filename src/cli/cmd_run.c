@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "help.h"
+#include "../record/record.h"
 
 const struct ctrace_cmd ctrace_cmd_run_def = {"run", ctrace_cmd_run, CTRACE_HELP_run,
                                               CTRACE_USAGE_run};
@@ -357,6 +358,10 @@ int ctrace_cmd_run(int argc, char **argv) {
     }
     if (!follow)
       set_env("CTRACE_FOLLOW_FORKS", "0");
+    /* The clock's rate, found once here (from the kernel): no traced
+     * process spends start-up time on it (src/record/clock.c). */
+    ctrace__clock_init();
+    ctrace__ticks_per_ns(); /* exports CTRACE__TICKS_PER_NS */
     execvp(prog[0], prog);
     fprintf(stderr, "ctrace run: cannot run %s: %s\n", prog[0], strerror(errno));
     _exit(127);

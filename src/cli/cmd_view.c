@@ -2,6 +2,17 @@
  * cmd_view.c - `ctrace view [--addr HOST:PORT] [--allow-host NAME]...
  * [--no-browser] FILE`: index the trace, serve the viewer (src/serve/), open
  * a browser, wait for Ctrl-C.
+ *
+ * The trace is read into this process's own memory, not mapped: a trace
+ * truncated or rewritten in place while it is served (re-running a program
+ * with the same CTRACE_OUT does that) would make every later access to the
+ * vanished pages of a mapping die of SIGBUS, in any of the server's
+ * threads, in the middle of any analysis. Guarding every access with a
+ * SIGBUS handler and siglongjmp cannot unwind those safely (locks held,
+ * half-built answers); a private copy costs the file's size in memory,
+ * which the index built from it is of the same order as anyway. The view
+ * keeps serving the trace as it was loaded and says on stderr when the
+ * file changes on disk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +65,68 @@ static void on_progress(void *arg, uint64_t done, uint64_t total) {
   } else if (pct % 10 == 0) {
     fprintf(stderr, "ctrace view: indexing %d%%\n", pct);
   }
+}
+
+/* The whole file in private memory (see the top); NULL with errno. */
+static void *read_private(const char *path, size_t *size, struct stat *st) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  void *data = NULL;
+  if (fstat(fd, st) < 0)
+    goto out;
+  if (!S_ISREG(st->st_mode)) {
+    errno = EINVAL;
+    goto out;
+  }
+  size_t cap = (size_t)st->st_size ? (size_t)st->st_size : 1;
+  data = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (data == MAP_FAILED) {
+    data = NULL;
+    goto out;
+  }
+  size_t n = 0;
+  while (n < (size_t)st->st_size) { /* it may shrink meanwhile: keep what came */
+    ssize_t k = read(fd, (char *)data + n, (size_t)st->st_size - n);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      break;
+    n += (size_t)k;
+  }
+  *size = n;
+out:
+  close(fd);
+  return data;
+}
+
+/* Opens the private copy with the messages of ctrace_cli_open(). */
+static ctrace_reader *open_copy(const char *cmd, const char *path, const void *data,
+                                size_t size) {
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  if (ctrace_reader_open_mem(data, size, &r, err, sizeof err) < 0) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
+    return NULL;
+  }
+  if (ctrace_reader_status(r) != CTRACE_READ_OK)
+    fprintf(stderr, "ctrace %s: %s: %s: offset %llu: %s; reading the %llu bytes before it\n",
+            cmd, ctrace_reader_status(r) == CTRACE_READ_CORRUPT ? "error" : "warning", path,
+            (unsigned long long)ctrace_reader_error_offset(r), ctrace_reader_error(r),
+            (unsigned long long)ctrace_reader_good_bytes(r));
+  if (ctrace_reader_dropped(r))
+    fprintf(stderr, "ctrace %s: warning: %s: the recorder dropped %llu events\n", cmd, path,
+            (unsigned long long)ctrace_reader_dropped(r));
+  return r;
+}
+
+/* 1 when path is no longer the file that was loaded (st). */
+static int file_changed(const char *path, const struct stat *st) {
+  struct stat now;
+  if (stat(path, &now) < 0)
+    return 1;
+  return now.st_ino != st->st_ino || now.st_dev != st->st_dev || now.st_size != st->st_size ||
+         now.st_mtim.tv_sec != st->st_mtim.tv_sec || now.st_mtim.tv_nsec != st->st_mtim.tv_nsec;
 }
 
 /* Opens url with $BROWSER or xdg-open, without waiting for it. */
@@ -140,15 +215,26 @@ int ctrace_cmd_view(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  ctrace_reader *r = ctrace_cli_open(cmd->name, path);
-  if (!r)
+  size_t size = 0;
+  struct stat st;
+  void *data = read_private(path, &size, &st);
+  if (!data) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path, strerror(errno));
     return CTRACE_EXIT_FAIL;
+  }
+  size_t mapped = (size_t)st.st_size ? (size_t)st.st_size : 1;
+  ctrace_reader *r = open_copy(cmd->name, path, data, size);
+  if (!r) {
+    munmap(data, mapped);
+    return CTRACE_EXIT_FAIL;
+  }
   struct progress prog = {.tty = isatty(2), .last_pct = -1};
   clock_gettime(CLOCK_MONOTONIC, &prog.t0);
   struct ctrace_view v;
   if (ctrace_view_init(&v, r, path, on_progress, &prog) < 0) {
     fprintf(stderr, "ctrace view: %s: out of memory while indexing\n", path);
     ctrace_reader_close(r);
+    munmap(data, mapped);
     return CTRACE_EXIT_FAIL;
   }
   ctrace_server *srv;
@@ -158,6 +244,7 @@ int ctrace_cmd_view(int argc, char **argv) {
     fprintf(stderr, "ctrace view: %s\n", err);
     ctrace_view_fini(&v);
     ctrace_reader_close(r);
+    munmap(data, mapped);
     return CTRACE_EXIT_FAIL;
   }
   printf("ctrace view: serving %s at %s (Ctrl-C to stop)\n", path, ctrace_serve_url(srv));
@@ -176,12 +263,25 @@ int ctrace_cmd_view(int argc, char **argv) {
             addr);
   if (browser)
     open_browser(ctrace_serve_url(srv));
-  int sig = 0;
-  sigwait(&stop, &sig);
+  /* Waits for Ctrl-C, looking at the file once a second. */
+  int told = 0;
+  for (;;) {
+    struct timespec second = {1, 0};
+    if (sigtimedwait(&stop, NULL, &second) >= 0)
+      break;
+    if (!told && file_changed(path, &st)) {
+      fprintf(stderr,
+              "ctrace view: %s changed on disk (truncated or rewritten); still serving the "
+              "trace as it was loaded: run ctrace view again to see the new one\n",
+              path);
+      told = 1;
+    }
+  }
   fprintf(stderr, "ctrace view: stopping\n");
   ctrace_serve_stop(srv);
   ctrace_view_fini(&v);
   int status = ctrace_cli_read_status(r);
   ctrace_reader_close(r);
+  munmap(data, mapped);
   return status == CTRACE_EXIT_FAIL ? CTRACE_EXIT_FAIL : CTRACE_EXIT_OK;
 }

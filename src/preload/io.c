@@ -11,9 +11,14 @@
  * decided from the fd when the call is recorded (ctrace__pl_fd_class: a
  * per-fd cache filled by fstat, forgotten when the fd is closed).
  *
- * Also the guard of the trace's own file descriptor: close(), close_range()
- * and closefrom() never close it (daemons close every fd they did not open);
- * close() of it reports success. Not here: socket calls (net.c).
+ * Also the guard of the trace's own file descriptor, which is the tracer's
+ * business: to the program it is not open. close() and fcntl() of it fail
+ * with EBADF as untraced (the program never opened it), close_range() and
+ * closefrom() skip it; dup2()/dup3() onto it and an F_DUPFD that untraced
+ * would have returned it first move the trace to another fd, so the
+ * program's call does exactly what it would untraced. What the program can
+ * still see: one more open fd (in /proc/self/fd, or when it runs out of
+ * fds). Not here: sockets (net.c).
  */
 #include "preload.h"
 
@@ -137,17 +142,114 @@ PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   return openat_real_(dirfd, path, flags, mode);
 }
 
-/* close: the trace's fd stays open (success is reported, as if closed). */
+/* The trace's fd as the program must not see it; -1 inside the tracer. */
+static inline int trace_fd(void) {
+  return ctrace__guard ? -1 : ctrace__writer_fd();
+}
+
+static int close_range_kept_(unsigned first, unsigned last, int flags);
+
+/* close: the trace's fd is not the program's to close (EBADF, as an fd it
+ * never opened). */
 PL_SYS_SHAPE(int, close_real_, close, PL_IO, close, FILE, fd, (int fd), (fd))
 PL_EXPORT int close(int fd) {
-  if (CTRACE__UNLIKELY(ctrace__pl_is_trace_fd(fd)) && !ctrace__guard)
-    return 0;
+  if (CTRACE__UNLIKELY(fd >= 0 && fd == trace_fd())) {
+    errno = EBADF;
+    return -1;
+  }
   int r = close_real_(fd);
   ctrace__pl_fd_forget(fd); /* after: the number may be reused from now on */
   return r;
 }
 
-static int close_range_kept_(unsigned first, unsigned last, int flags);
+/* The program puts its own file on the trace's fd number (dup2/dup3): the
+ * trace moves first; if the real call then fails, the old number is freed
+ * as the program expects. */
+static int dup_onto_trace(int oldfd, int newfd, int flags) {
+  int saved = errno;
+  ctrace__writer_move_fd(); /* on failure the trace stops: never the program's file */
+  errno = saved;
+  int r = flags < 0 ? PL_REAL(dup2)(oldfd, newfd) : PL_REAL(dup3)(oldfd, newfd, flags);
+  ctrace__pl_fd_forget(newfd);
+  if (r < 0) {
+    int e = errno;
+    PL_REAL(close)(newfd);
+    errno = e;
+  }
+  return r;
+}
+
+PL_EXPORT int dup2(int oldfd, int newfd) {
+  int tfd = trace_fd();
+  if (CTRACE__UNLIKELY(tfd >= 0 && (oldfd == tfd || newfd == tfd))) {
+    if (oldfd == tfd) {
+      errno = EBADF;
+      return -1;
+    }
+    return dup_onto_trace(oldfd, newfd, -1);
+  }
+  int r = PL_REAL(dup2)(oldfd, newfd);
+  ctrace__pl_fd_forget(newfd); /* newfd now names another file */
+  return r;
+}
+
+PL_EXPORT int dup3(int oldfd, int newfd, int flags) {
+  int tfd = trace_fd();
+  if (CTRACE__UNLIKELY(tfd >= 0 && (oldfd == tfd || newfd == tfd) && oldfd != newfd)) {
+    if (oldfd == tfd) {
+      errno = EBADF;
+      return -1;
+    }
+    return dup_onto_trace(oldfd, newfd, flags);
+  }
+  int r = PL_REAL(dup3)(oldfd, newfd, flags);
+  ctrace__pl_fd_forget(newfd); /* newfd now names another file */
+  return r;
+}
+
+/*
+ * fcntl: EBADF for the trace's fd. F_DUPFD(fd, min) with min <= the
+ * trace's fd returns the lowest free fd >= min: when that is above the
+ * trace's, untraced it would have been the trace's own number, so the
+ * trace moves and the program's copy goes there.
+ */
+static int fcntl_(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
+  int tfd = trace_fd();
+  if (CTRACE__LIKELY(tfd < 0))
+    return real(fd, cmd, arg);
+  if (fd == tfd) {
+    errno = EBADF;
+    return -1;
+  }
+  int r = real(fd, cmd, arg);
+  if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && (int)(intptr_t)arg <= tfd && r > tfd) {
+    int saved = errno;
+    if (ctrace__writer_move_fd() >= 0 &&
+        PL_REAL(dup3)(r, tfd, cmd == F_DUPFD_CLOEXEC ? O_CLOEXEC : 0) == tfd) {
+      PL_REAL(close)(r);
+      r = tfd;
+    }
+    errno = saved;
+  }
+  return r;
+}
+
+PL_EXPORT int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void *arg = va_arg(ap, void *);
+  va_end(ap);
+  return fcntl_(PL_REAL(fcntl), fd, cmd, arg);
+}
+
+PL_EXPORT int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void *arg = va_arg(ap, void *);
+  va_end(ap);
+  return fcntl_(PL_REAL(fcntl64), fd, cmd, arg);
+}
+
 PL_EXPORT int close_range(unsigned first, unsigned last, int flags) {
   int r = close_range_kept_(first, last, flags);
   if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))

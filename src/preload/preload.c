@@ -78,20 +78,6 @@ static unsigned parse_families(const char *s) {
   return bits;
 }
 
-/* Ticks per nanosecond, measured over ~2 ms against CLOCK_MONOTONIC. */
-static double ticks_per_ns(void) {
-  if (!ctrace__use_tsc)
-    return 1.0;
-  uint64_t t0, m0, r0, t1, m1, r1;
-  ctrace__clock_sync(&t0, &m0, &r0);
-  struct timespec ts = {0, 2000000};
-  PL_REAL(nanosleep)(&ts, NULL);
-  ctrace__clock_sync(&t1, &m1, &r1);
-  if (m1 <= m0 || t1 <= t0)
-    return 1.0;
-  return (double)(t1 - t0) / (double)(m1 - m0);
-}
-
 /* Called once a trace started (ctrace__config is loaded then). */
 void ctrace__pl_configure(void) {
   struct ctrace__pl_config c = {0};
@@ -104,7 +90,7 @@ void ctrace__pl_configure(void) {
     if (!*end && v >= 0)
       min_ns = v;
   }
-  c.min_ticks = (uint64_t)((double)min_ns * ticks_per_ns());
+  c.min_ticks = (uint64_t)((double)min_ns * ctrace__ticks_per_ns());
   c.stacks = ctrace__config.stacks != CTRACE__STACKS_NONE;
   s = getenv("CTRACE_FOLLOW_FORKS");
   c.follow_forks = !(s && (strcmp(s, "0") == 0 || strcmp(s, "no") == 0));
@@ -169,6 +155,7 @@ void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, sockle
   if (!t)
     return;
   if (ctrace__reserve(t, len + 10) != 0) {
+    ctrace__count_drop(t); /* a loss is never silent */
     ctrace__leave_empty(t);
     return;
   }

@@ -89,7 +89,10 @@
   X(__poll_chk, NULL) X(recvmmsg, NULL) X(sendmmsg, NULL) X(sendfile, NULL)    \
   /* process */                                                                \
   X(fork, NULL) X(execve, NULL) X(execv, NULL) X(execvp, NULL) X(execvpe, NULL) \
-  X(_exit, NULL) X(_Exit, NULL) X(__libc_start_main, NULL)
+  X(_exit, NULL) X(_Exit, NULL) X(__libc_start_main, NULL)                   \
+  /* signal dispositions and the trace fd (proc.c, io.c) */                    \
+  X(sigaction, NULL) X(signal, NULL) X(dup2, NULL) X(dup3, NULL) X(fcntl, NULL) \
+  X(fcntl64, NULL)
 
 /* Prototypes of the functions no public header declares. */
 ssize_t __read_chk(int fd, void *buf, size_t nbytes, size_t buflen);

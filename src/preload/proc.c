@@ -52,26 +52,31 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL,  SIGFPE,  SIGABRT, 
                                     SIGINT,  SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2,
                                     SIGALRM, SIGXCPU, SIGXFSZ, SIGSYS};
 
+/* How long a dying process waits for the writer to flush (record.h rule
+ * 4): the writer gives up on a lock held by the dying thread well before. */
+#define FLUSH_WAIT_MS 1000
+
 /*
- * Runs only where the program left the default action (which kills): it
- * records SIGNAL, completes the trace, and lets the signal kill the process
- * as it would have: a fault returns and faults again (the handler was reset
- * by SA_RESETHAND), a sent signal is sent again. ctrace_stop() takes locks:
- * a signal arriving while this thread holds the recorder's lock (its slow
- * paths only) would hang; known limit, see docs/RUN.md.
+ * Runs only where the program's disposition is the default one (which
+ * kills): it records SIGNAL, asks the writer thread to write everything
+ * recorded, waits for that at most FLUSH_WAIT_MS, and lets the signal kill
+ * the process as it would have: SA_RESETHAND restored SIG_DFL already; a
+ * fault returns and faults again, a sent signal is sent again (it stays
+ * pending until this handler returns). Async-signal-safe (record.h rule
+ * 4): no lock, no allocation, whatever this thread was doing.
  */
 static void on_fatal(int sig, siginfo_t *si, void *uc) {
   (void)uc;
   int saved = errno;
   if (real_getpid() == ctrace__pl_pid && ctrace_is_enabled()) {
-    struct ctrace__thread *t = ctrace__enter();
+    struct ctrace__thread *t = ctrace__enter_signal();
     if (t) {
       uint8_t *p = ctrace__ev(t, CTRACE_EV_SIGNAL, ctrace__now());
       p = ctrace__put_uvarint(p, (unsigned)sig);
       p = ctrace__put_uvarint(p, 0); /* no walk through the signal frame */
       ctrace__leave(t, p);
     }
-    ctrace__stop();
+    ctrace__writer_flush_wait(FLUSH_WAIT_MS);
   }
   int fault = si && si->si_code > 0 &&
               (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
@@ -80,27 +85,100 @@ static void on_fatal(int sig, siginfo_t *si, void *uc) {
   errno = saved;
 }
 
+/*
+ * Signals stay the program's. on_fatal sits in the kernel only for a fatal
+ * signal whose disposition the program left (or set back) at SIG_DFL; the
+ * program reads back what it set (view[]), never on_fatal, so a program
+ * that installs its handlers only where it finds SIG_DFL (Python's
+ * KeyboardInterrupt) behaves as untraced. A handler or SIG_IGN the program
+ * sets goes to the kernel as is: the signal is then the program's to
+ * handle, and its exit paths (exit, _exit, a re-raise) end the trace.
+ * Not covered: dispositions set by raw rt_sigaction system calls, and
+ * sigvec/sysv_signal/bsd_signal.
+ */
+static struct sigaction view[NSIG]; /* the program's disposition where on_fatal sits */
+
+static int is_fatal_signal(int sig) {
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+    if (fatal_signals[i] == sig)
+      return 1;
+  return 0;
+}
+
+static int install_on_fatal(int sig) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fatal;
+  sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  return PL_REAL(sigaction)(sig, &sa, NULL);
+}
+
+static int on_fatal_installed(const struct sigaction *cur) {
+  return (cur->sa_flags & SA_SIGINFO) && cur->sa_sigaction == on_fatal;
+}
+
 static void install_signals(void) {
   if (signals_installed)
     return;
   signals_installed = 1;
   for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
-    struct sigaction old, sa;
-    if (sigaction(fatal_signals[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
-        (old.sa_flags & SA_SIGINFO))
+    int sig = fatal_signals[i];
+    struct sigaction old;
+    if (PL_REAL(sigaction)(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL)
       continue;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_fatal;
-    sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(fatal_signals[i], &sa, NULL);
+    view[sig] = old;
+    install_on_fatal(sig);
   }
+}
+
+PL_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *oact) {
+  if (ctrace__guard || sig <= 0 || sig >= NSIG || !is_fatal_signal(sig) || !signals_installed)
+    return PL_REAL(sigaction)(sig, act, oact);
+  int saved = errno;
+  struct sigaction cur;
+  if (PL_REAL(sigaction)(sig, NULL, &cur) != 0)
+    return PL_REAL(sigaction)(sig, act, oact); /* its error, as untraced */
+  int ours = on_fatal_installed(&cur);
+  struct sigaction old = ours ? view[sig] : cur;
+  if (act) {
+    int tracing = ctrace_is_enabled() && real_getpid() == ctrace__pl_pid;
+    if (act->sa_handler == SIG_DFL && (ours || tracing)) {
+      view[sig] = *act;
+      if (!ours)
+        install_on_fatal(sig);
+    } else if (PL_REAL(sigaction)(sig, act, NULL) != 0) {
+      return -1;
+    }
+  }
+  if (oact)
+    *oact = old;
+  errno = saved;
+  return 0;
+}
+
+/* glibc's signal(): BSD semantics (the signal blocked in its handler,
+ * SA_RESTART), through the sigaction above. */
+PL_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
+  if (ctrace__guard || sig <= 0 || sig >= NSIG || !is_fatal_signal(sig) || !signals_installed)
+    return PL_REAL(signal)(sig, handler);
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, sig);
+  sa.sa_flags = SA_RESTART;
+  if (sigaction(sig, &sa, &old) != 0)
+    return SIG_ERR;
+  return old.sa_handler;
 }
 
 /* ---- exit ---- */
 
-static void record_exit(int status) {
-  struct ctrace__thread *t = ctrace__enter();
+/* in_handler: from _exit(), which may run in a signal handler: no slow
+ * path (record.h rule 4). */
+static void record_exit(int status, int in_handler) {
+  struct ctrace__thread *t = in_handler ? ctrace__enter_signal() : ctrace__enter();
   if (!t)
     return;
   uint8_t *p = ctrace__ev(t, CTRACE_EV_EXIT, ctrace__now());
@@ -114,15 +192,20 @@ static void record_exit(int status) {
 static void on_exit_status(int status, void *arg) {
   (void)arg;
   if (real_getpid() == ctrace__pl_pid && ctrace__pl.families & PL_PROC)
-    record_exit(status);
+    record_exit(status, 0);
 }
 
+/*
+ * _exit is async-signal-safe and often called from a signal handler or
+ * with any lock held: like a fatal signal, it only asks the writer to
+ * write what was recorded and waits a bounded time; no stop (which locks).
+ */
 #define PL_EXIT_SHAPE(name)                                                    \
   PL_EXPORT void name(int status) {                                            \
     if (!ctrace__guard && ctrace_is_enabled() && real_getpid() == ctrace__pl_pid) { \
       if (ctrace__pl.families & PL_PROC)                                       \
-        record_exit(status);                                                   \
-      ctrace__stop();                                                           \
+        record_exit(status, 1);                                                \
+      ctrace__writer_flush_wait(FLUSH_WAIT_MS);                                \
     }                                                                          \
     PL_REAL(name)(status);                                                     \
     __builtin_unreachable();                                                   \

@@ -167,7 +167,7 @@ void ctrace_log_str(ctrace_task_t task, const char *category, const char *msg) {
   if (len > LOG_MAX)
     len = LOG_MAX;
   if (ctrace__reserve(t, len + 10) < 0) {
-    t->dropped++;
+    ctrace__count_drop(t); /* sets the first-drop time, too */
     ctrace__leave_empty(t);
     return;
   }

@@ -21,6 +21,35 @@
  * while the thread's busy flag is set: that is the tracer calling libc itself
  * (locks in slow paths, the writer thread), or a signal handler that
  * interrupted an event.
+ *
+ * LOCKING AND SIGNAL RULES (the code asserts them in debug builds)
+ *
+ *  1. The hot path (enter, ev, leave) takes no lock, allocates nothing and
+ *     makes no system call. It publishes a finished event with one release
+ *     store of t->pos; bytes before t->pos never change again.
+ *  2. Locks, always taken in this order, never the other way round:
+ *       ctrace__lock  (sessions, the thread list, thread structs' lifetime)
+ *       ctrace__meta_lock (the metadata batch)
+ *       the writer's queue lock (queue, free list, batch sequence numbers)
+ *     A function that expects one held says so with CTRACE__ASSERT_HELD().
+ *  3. The writer thread blocks every signal. It takes ctrace__lock only with
+ *     trylock (ctrace__stop() holds it while it joins the writer), and in a
+ *     fatal flush it takes every lock with a bounded trylock: the thread
+ *     that asked for the flush may hold any of them, and never lets go.
+ *  4. A signal handler may call only ctrace__enter_signal() (the hot path
+ *     or nothing: no slow path) and ctrace__writer_flush_wait() (atomics,
+ *     futex and clock system calls). Never ctrace__stop(), never a lock,
+ *     never malloc/free: the handler may have interrupted their holder.
+ *  5. A buffer leaves its thread in two ways: whole, through
+ *     ctrace__writer_push() (slow path, queue lock); or in part, when the
+ *     writer copies its published prefix [flushed, pos) out at least every
+ *     CTRACE__FLUSH_NS (and in a fatal flush) without the thread's help.
+ *     Only the writer thread recycles or frees buffers, so a buffer it reads
+ *     cannot be reused under it.
+ *  6. A process that did not start the trace (a child made without
+ *     glibc's fork: raw clone, syscall(SYS_fork)) never touches it: the
+ *     slow paths and exit check ctrace__trace_pid first, and stop tracing
+ *     in that process without a lock.
  */
 #ifndef CTRACE_RECORD_H
 #define CTRACE_RECORD_H
@@ -30,6 +59,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <time.h>
+#include <assert.h>
 
 #include "ctrace.h"
 #include "../format/format.h"
@@ -55,6 +85,8 @@ static inline uint64_t ctrace__now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+/* Ticks per ns, from the kernel (perf_event page) or inherited: no sleep. */
+double ctrace__ticks_per_ns(void);
 /* Reads ticks, CLOCK_MONOTONIC and CLOCK_REALTIME at (nearly) one instant. */
 void ctrace__clock_sync(uint64_t *ticks, uint64_t *mono_ns, uint64_t *real_ns);
 
@@ -67,6 +99,12 @@ struct ctrace__buf {
   uint64_t base; /* ticks the first event's delta is relative to */
   size_t len;    /* bytes of events, set when handed to the writer */
   size_t cap;
+  /* The writer's, under its queue lock (the owner sets them at attach):
+   * how much of data already left as partial batches, the time that part
+   * ends at, and whether the buffer was handed over whole. */
+  size_t flushed;
+  uint64_t flushed_base;
+  int queued;
   /* The writer puts the batch header here, right before data, so that
    * header and events leave in one write() without a copy. */
   uint8_t header_room[CTRACE_BATCH_HEADER_SIZE];
@@ -120,6 +158,8 @@ struct ctrace__thread {
   uint64_t seq;          /* next batch sequence number */
   uint64_t dropped;      /* events lost since the last DROPPED record */
   uint64_t first_drop;   /* time of the first of them */
+  uint32_t drop_gen;     /* ctrace__buf_gen when no buffer was left */
+  uint32_t drop_waiting; /* dropping until ctrace__buf_gen moves */
   uint64_t reentered;    /* events lost to signal handlers interrupting one */
   uint64_t tracer_ticks; /* time spent inside the tracer (preload) */
   uint64_t tracer_events;
@@ -164,17 +204,46 @@ static inline struct ctrace__thread *ctrace__enter(void) {
 /*
  * Publication: the event's bytes, then pos, then busy = 0, each store a
  * release (a plain move on x86, stlr on arm64), so that the stopper, which
- * reads busy (and a stuck thread's pos) with acquire loads, sees every byte
- * of every event before the pos it reads.
+ * reads busy (and a stuck thread's pos) with acquire loads, and the writer,
+ * which reads pos for partial flushes, see every byte of every event before
+ * the pos they read.
  */
-static inline void ctrace__leave(struct ctrace__thread *t, uint8_t *p) {
+static inline void ctrace__set_pos(struct ctrace__thread *t, uint8_t *p) {
   __atomic_store_n(&t->pos, p, __ATOMIC_RELEASE);
+}
+
+static inline void ctrace__leave(struct ctrace__thread *t, uint8_t *p) {
+  ctrace__set_pos(t, p);
   __atomic_store_n(&t->busy, 0, __ATOMIC_RELEASE);
 }
 
 /* Leaves without writing (after ctrace__enter returned t). */
 static inline void ctrace__leave_empty(struct ctrace__thread *t) {
   __atomic_store_n(&t->busy, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * ctrace__enter() for signal handlers (rule 4): the hot path when it
+ * applies, else NULL without ever taking the slow path (no lock, no
+ * allocation). An event that does not fit is counted as dropped.
+ */
+static inline struct ctrace__thread *ctrace__enter_signal(void) {
+  struct ctrace__thread *t = ctrace__tls;
+  if (t == NULL || t->busy)
+    return NULL; /* mid-event (or gone): the interrupted event completes */
+  t->busy = 1;
+  atomic_signal_fence(memory_order_seq_cst);
+  if (CTRACE__UNLIKELY(ctrace__need_fence))
+    atomic_thread_fence(memory_order_seq_cst);
+  uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_relaxed);
+  if (s != 0 && t->session == s && t->buf &&
+      t->end - t->pos >= (ptrdiff_t)CTRACE_MAX_FIXED_EVENT)
+    return t;
+  if (s != 0 && t->session == s)
+    t->dropped++;
+  atomic_signal_fence(memory_order_seq_cst);
+  t->busy = 0;
+  return NULL;
 }
 
 /* Starts an event of kind at time now; returns where its fields go. */
@@ -184,6 +253,13 @@ static inline uint8_t *ctrace__ev(struct ctrace__thread *t, uint8_t kind, uint64
   t->last = d ? now : t->last;
   *p++ = kind;
   return ctrace__put_uvarint(p, d);
+}
+
+/* Counts one event lost by t (t is busy: entered); the clock is read only
+ * for the first of a run of losses. */
+static inline void ctrace__count_drop(struct ctrace__thread *t) {
+  if (t->dropped++ == 0)
+    t->first_drop = ctrace__now();
 }
 
 /* Makes room for n more bytes after the fixed part (for blobs); 0 or -1. */
@@ -259,11 +335,28 @@ static inline void ctrace__pending_write(struct ctrace__thread *t, const struct 
   p = ctrace__put_uvarint(p, pd->object);
   p = ctrace__put_uvarint(p, now > pd->since ? now - pd->since : 0);
   p = ctrace__put_uvarint(p, pd->session == t->session ? pd->stack : 0);
-  t->pos = p;
+  ctrace__set_pos(t, p);
 }
 
 /* ---- threads and trace sessions (thread.c, session.c) ---- */
 extern pthread_mutex_t ctrace__lock; /* sessions, thread list */
+
+/* Debug-build check of rule 2: the calling thread holds mutex m. glibc
+ * records a normal mutex's owner tid in __data.__owner. */
+#if !defined(NDEBUG) && defined(__GLIBC__)
+#define CTRACE__ASSERT_HELD(m) assert((m)->__data.__owner == (int)ctrace__gettid())
+#define CTRACE__ASSERT_NOT_HELD(m) assert((m)->__data.__owner != (int)ctrace__gettid())
+#else
+#define CTRACE__ASSERT_HELD(m) ((void)0)
+#define CTRACE__ASSERT_NOT_HELD(m) ((void)0)
+#endif
+
+/* The pid that started the running trace (rule 6); 0 when none. */
+extern _Atomic int ctrace__trace_pid;
+/* 1 when this process is the one that started the trace; else makes sure
+ * this process (a child made without glibc's fork) records nothing more,
+ * without a lock, and returns 0. Async-signal-safe. */
+int ctrace__trace_is_ours(void);
 uint32_t ctrace__gettid(void);
 /* Hands t's buffer to the writer and takes a new one; 0, or -1 when none. */
 int ctrace__flush_thread(struct ctrace__thread *t);
@@ -324,7 +417,27 @@ int ctrace__writer_start(int fd, int owned);
 /* Stops the writer after it wrote everything queued; returns the first write
  * error or 0. */
 int ctrace__writer_stop(void);
-void ctrace__writer_push(struct ctrace__buf *b);
+/* Hands b, t's buffer (or a copy of it), to the writer; numbers it in t's
+ * sequence. Takes the queue lock. */
+void ctrace__writer_push(struct ctrace__thread *t, struct ctrace__buf *b);
+/* At stop, for a thread stuck mid-event: its published events (what the
+ * writer did not take yet) and a DROPPED record for `lost` more, as a
+ * copy; the original buffer stays with the thread. Caller holds
+ * ctrace__lock. */
+void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost);
+/* Partial buffers reach the file at least this often (rule 5). */
+#define CTRACE__FLUSH_NS 1000000000ull
+/* Async-signal-safe (rule 4): asks the writer to write every published
+ * event now (queued and partial buffers, the metadata) and waits for it at
+ * most timeout_ms. 0 when it did, -1 otherwise (no writer, timed out, or
+ * called from the writer itself). */
+int ctrace__writer_flush_wait(int timeout_ms);
+/* Moves the trace's fd out of the way of the program (dup2 onto it):
+ * returns the new fd, or -1 (the fd stays). Waits for a write in flight. */
+int ctrace__writer_move_fd(void);
+/* Bumped each time the writer gives buffers back: a thread that found
+ * none drops without a lock until it moves (the lock-free hint). */
+extern _Atomic uint32_t ctrace__buf_gen;
 /* A free buffer, or NULL when the memory budget is spent. */
 struct ctrace__buf *ctrace__buf_get(void);
 void ctrace__writer_fork_child(void);

@@ -118,6 +118,7 @@ int ctrace__start(int fd, int owned) {
   if (++last_session == 0)
     last_session = 1;
   active = 1;
+  atomic_store(&ctrace__trace_pid, (int)getpid());
   atomic_store_explicit(&ctrace__session, last_session, memory_order_release);
   pthread_mutex_unlock(&ctrace__lock);
   ctrace__guard--;
@@ -187,6 +188,8 @@ static void wait_not_busy(struct ctrace__thread *t) {
  * thread's buffer goes to the writer, which writes all and exits.
  */
 int ctrace__stop(void) {
+  if (!ctrace__trace_is_ours())
+    return CTRACE_ENOTSTARTED; /* record.h rule 6: another process's trace */
   ctrace__guard++;
   pthread_mutex_lock(&ctrace__lock);
   if (!active) {
@@ -197,6 +200,7 @@ int ctrace__stop(void) {
   uint32_t s = atomic_load(&ctrace__session);
   /* This thread's own last records first, while the session still runs. */
   atomic_store(&ctrace__session, 0);
+  atomic_store(&ctrace__trace_pid, 0);
   fence_all_threads();
   for (struct ctrace__thread *t = ctrace__threads; t; t = t->next) {
     if (t != ctrace__tls)
@@ -211,22 +215,11 @@ int ctrace__stop(void) {
        * write past it: send a copy of them, with the event in flight
        * counted as dropped, and leave the original to the thread (leaked:
        * it never flushes it, the trace being stopped). */
-      size_t len = (size_t)(__atomic_load_n(&t->pos, __ATOMIC_ACQUIRE) - t->buf->data);
-      struct ctrace__buf *copy = ctrace__buf_new(len + 2 * CTRACE_MAX_FIXED_EVENT);
-      if (copy) {
-        memcpy(copy->data, t->buf->data, len);
-        copy->tid = t->tid;
-        copy->flags = 0;
-        copy->seq = t->buf->seq;
-        copy->base = t->buf->base;
-        uint8_t *p = copy->data + len;
-        *p++ = CTRACE_EV_DROPPED;
-        *p++ = 0;
-        p = ctrace__put_uvarint(p, t->dropped + t->reentered + 1);
-        p = ctrace__put_uvarint(p, 0);
-        copy->len = (size_t)(p - copy->data);
-        ctrace__writer_push(copy);
-      }
+      uint64_t re = __atomic_load_n(&t->reentered, __ATOMIC_RELAXED);
+      ctrace__writer_push_stuck(t, t->dropped + re + 1);
+      /* Reported here once: not again in the next trace. */
+      t->dropped = 0;
+      __atomic_fetch_sub(&t->reentered, re, __ATOMIC_RELAXED);
       continue;
     }
     if (busy && t != ctrace__tls)
@@ -278,7 +271,7 @@ int ctrace_stop(void) {
 }
 
 static void at_exit(void) {
-  if (!ctrace_is_enabled())
+  if (!ctrace_is_enabled() || !ctrace__trace_is_ours())
     return;
   int err = ctrace__stop();
   if (err && autostarted) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 CTRACE__TLS struct ctrace__thread *ctrace__tls;
+_Atomic int ctrace__trace_pid;
 CTRACE__TLS int ctrace__guard;
 static CTRACE__TLS uint32_t cached_tid;
 
@@ -27,6 +28,13 @@ uint32_t ctrace__gettid(void) {
 
 void ctrace__tid_reset_after_fork(void) {
   cached_tid = 0;
+}
+
+/* Rule 6 of record.h. getpid() is a system call (glibc caches nothing
+ * since 2.25); the slow paths that ask run once per buffer. */
+int ctrace__trace_is_ours(void) {
+  int p = atomic_load_explicit(&ctrace__trace_pid, memory_order_relaxed);
+  return p != 0 && p == (int)syscall(SYS_getpid);
 }
 
 static void on_thread_exit(void *arg) {
@@ -56,15 +64,30 @@ static void find_stack_bounds(struct ctrace__thread *t) {
  * (DROPPED, TRACER_TIME, PENDING or THREAD_EXIT) always fit. */
 #define RESERVE (4 * CTRACE_MAX_FIXED_EVENT)
 
+/* The sequence number is given when the buffer is handed over (writer.c):
+ * partial batches of it may go first. */
 static void attach_buf(struct ctrace__thread *t, struct ctrace__buf *b, uint64_t now) {
   b->tid = t->tid;
   b->flags = 0;
-  b->seq = t->seq++;
   b->base = now;
+  b->flushed = 0;
+  b->flushed_base = now;
   t->last = now;
-  t->buf = b;
-  t->pos = b->data;
   t->end = b->data + b->cap - RESERVE;
+  __atomic_store_n(&t->buf, b, __ATOMIC_RELEASE);
+  ctrace__set_pos(t, b->data);
+}
+
+/* Hands t's buffer to the writer; t has none after. t->buf is cleared
+ * before the push (which takes the queue lock): once the writer can write
+ * and recycle the buffer, no partial flush can find it through t. */
+static void hand_over(struct ctrace__thread *t) {
+  struct ctrace__buf *b = t->buf;
+  b->len = (size_t)(t->pos - b->data);
+  __atomic_store_n(&t->buf, NULL, __ATOMIC_RELEASE);
+  ctrace__set_pos(t, NULL);
+  t->end = NULL;
+  ctrace__writer_push(t, b);
 }
 
 /*
@@ -80,24 +103,15 @@ static void note_drops(struct ctrace__thread *t, uint64_t now) {
   uint8_t *p = ctrace__ev(t, CTRACE_EV_DROPPED, now);
   p = ctrace__put_uvarint(p, t->dropped + re);
   p = ctrace__put_uvarint(p, t->dropped && now > t->first_drop ? now - t->first_drop : 0);
-  t->pos = p;
+  ctrace__set_pos(t, p);
   t->dropped = 0;
   __atomic_fetch_sub(&t->reentered, re, __ATOMIC_RELAXED);
 }
 
-static void count_drop(struct ctrace__thread *t) {
-  if (t->dropped++ == 0)
-    t->first_drop = ctrace__now();
-}
-
 int ctrace__flush_thread(struct ctrace__thread *t) {
   uint64_t now = ctrace__now();
-  if (t->buf) {
-    t->buf->len = (size_t)(t->pos - t->buf->data);
-    ctrace__writer_push(t->buf);
-    t->buf = NULL;
-    t->pos = t->end = NULL;
-  }
+  if (t->buf)
+    hand_over(t);
   struct ctrace__buf *b = ctrace__buf_get();
   if (!b)
     return -1;
@@ -117,15 +131,17 @@ static void emit_name(struct ctrace__thread *t) {
   uint8_t *p = ctrace__ev(t, CTRACE_EV_THREAD_NAME, ctrace__now());
   p = ctrace__put_uvarint(p, t->tid);
   p = ctrace__put_uvarint(p, id);
-  t->pos = p;
+  ctrace__set_pos(t, p);
 }
 
 /* Joins t to the running trace s; caller holds ctrace__lock. */
 static int join_session(struct ctrace__thread *t, uint32_t s) {
+  CTRACE__ASSERT_HELD(&ctrace__lock);
   t->session = s;
   t->seq = 0;
-  t->buf = NULL;
-  t->pos = t->end = NULL;
+  __atomic_store_n(&t->buf, NULL, __ATOMIC_RELEASE);
+  ctrace__set_pos(t, NULL);
+  t->end = NULL;
   /* dropped and reentered are not reset: they count this trace's losses
    * already (the stop that ended the last trace zeroed them). */
   memset(t->names, 0, sizeof t->names);
@@ -141,6 +157,7 @@ static int join_session(struct ctrace__thread *t, uint32_t s) {
 struct ctrace__thread *ctrace__threads;
 
 static void list_add(struct ctrace__thread *t) {
+  CTRACE__ASSERT_HELD(&ctrace__lock);
   t->prev = NULL;
   t->next = ctrace__threads;
   if (ctrace__threads)
@@ -150,6 +167,7 @@ static void list_add(struct ctrace__thread *t) {
 }
 
 void ctrace__list_remove(struct ctrace__thread *t) {
+  CTRACE__ASSERT_HELD(&ctrace__lock);
   if (!t->registered)
     return;
   if (t->prev)
@@ -193,6 +211,8 @@ struct ctrace__thread *ctrace__enter_rare(struct ctrace__thread *t) {
   }
   if (ctrace__guard || atomic_load_explicit(&ctrace__session, memory_order_acquire) == 0)
     return NULL;
+  if (!ctrace__trace_is_ours())
+    return NULL; /* a child made without fork(): the lock may be held forever */
   ctrace__guard++;
   t = register_thread(); /* returns with busy set */
   ctrace__guard--;
@@ -206,6 +226,8 @@ struct ctrace__thread *ctrace__enter_slow(struct ctrace__thread *t) {
   if (s == 0)
     goto out;
   if (t->session != s) {
+    if (!ctrace__trace_is_ours())
+      goto drop; /* rule 6: not our trace; its locks may be held forever */
     ctrace__guard++;
     pthread_mutex_lock(&ctrace__lock);
     s = atomic_load_explicit(&ctrace__session, memory_order_acquire);
@@ -217,25 +239,35 @@ struct ctrace__thread *ctrace__enter_slow(struct ctrace__thread *t) {
       goto out;
     if (ctrace__flush_thread(t) < 0)
       goto drop;
+    t->drop_waiting = 0;
     emit_name(t);
     return t;
   }
   if (t->end - t->pos >= (ptrdiff_t)CTRACE_MAX_FIXED_EVENT)
     return t; /* only the fence check brought us here */
+  /* Out of buffers: no lock and no clock until the writer gave some back
+   * (a saturated system drops at hot-path cost). */
+  uint32_t gen = atomic_load_explicit(&ctrace__buf_gen, memory_order_acquire);
+  if (t->drop_waiting && !t->buf && gen == t->drop_gen)
+    goto drop;
+  if (!ctrace__trace_is_ours())
+    goto drop; /* rule 6 */
   ctrace__guard++;
   int err = ctrace__flush_thread(t);
   ctrace__guard--;
+  t->drop_waiting = err != 0;
+  t->drop_gen = gen;
   if (err == 0)
     return t;
 drop:
-  count_drop(t);
+  ctrace__count_drop(t);
 out:
   ctrace__leave_empty(t);
   return NULL;
 }
 
 int ctrace__reserve_slow(struct ctrace__thread *t, size_t n) {
-  if (!t->buf || n + CTRACE_MAX_FIXED_EVENT + RESERVE > t->buf->cap)
+  if (!t->buf || n + CTRACE_MAX_FIXED_EVENT + RESERVE > t->buf->cap || !ctrace__trace_is_ours())
     return -1;
   ctrace__guard++;
   int err = ctrace__flush_thread(t);
@@ -254,6 +286,7 @@ uint8_t (*ctrace__pending_fd_class)(int fd);
  * the middle of an event.
  */
 void ctrace__thread_finish(struct ctrace__thread *t, int exiting) {
+  CTRACE__ASSERT_HELD(&ctrace__lock);
   uint64_t now = ctrace__now();
   struct ctrace__pending pd;
   int pending = !exiting && ctrace__pending_get(t, &pd);
@@ -270,16 +303,13 @@ void ctrace__thread_finish(struct ctrace__thread *t, int exiting) {
     uint8_t *p = ctrace__ev(t, CTRACE_EV_TRACER_TIME, now);
     p = ctrace__put_uvarint(p, t->tracer_ticks);
     p = ctrace__put_uvarint(p, t->tracer_events);
-    t->pos = p;
+    ctrace__set_pos(t, p);
   }
   if (pending)
     ctrace__pending_write(t, &pd, now);
   if (exiting)
-    t->pos = ctrace__ev(t, CTRACE_EV_THREAD_EXIT, now);
-  t->buf->len = (size_t)(t->pos - t->buf->data);
-  ctrace__writer_push(t->buf);
-  t->buf = NULL;
-  t->pos = t->end = NULL;
+    ctrace__set_pos(t, ctrace__ev(t, CTRACE_EV_THREAD_EXIT, now));
+  hand_over(t);
 }
 
 /*
@@ -287,6 +317,10 @@ void ctrace__thread_finish(struct ctrace__thread *t, int exiting) {
  * hands the partial buffer to the writer, and forgets the thread.
  */
 void ctrace__thread_exit_hook(struct ctrace__thread *t) {
+  if (atomic_load(&ctrace__trace_pid) != 0 && !ctrace__trace_is_ours()) {
+    ctrace__tls = &exited; /* rule 6: leave the parent's copy alone */
+    return;
+  }
   ctrace__guard++;
   pthread_mutex_lock(&ctrace__lock);
   t->busy = 1;
@@ -312,10 +346,13 @@ void ctrace__threads_fork_child(void) {
     t->registered = 0;
     t->buf = NULL; /* the parent's buffer: its memory is ours, its data not */
     t->pos = t->end = NULL;
+    t->seq = 0;
     t->session = 0;
     t->busy = 0;
     t->tid = ctrace__gettid();
+    pthread_mutex_lock(&ctrace__lock); /* fresh (fork_child): for the assert */
     list_add(t);
+    pthread_mutex_unlock(&ctrace__lock);
   }
 }
 

@@ -9,23 +9,35 @@
 #include "record.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 _Atomic int ctrace__write_err;
 
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
 static struct ctrace__buf *queue_head, *queue_tail; /* full, to write */
 static struct ctrace__buf *free_list;
 static size_t nbufs;         /* buffers allocated, free or not */
-static int stopping;
-static int writer_waiting;   /* skip the futex wake when the writer is busy */
+static _Atomic int stopping;
+static _Atomic int queued;          /* the queue may hold buffers */
+static _Atomic int writer_waiting;  /* skip the futex wake when the writer is busy */
+static _Atomic uint32_t wake_word;  /* futex the writer sleeps on */
+static _Atomic uint32_t flush_req;  /* fatal flushes asked for (tickets) */
+static _Atomic uint32_t flush_done; /* futex: the last ticket served */
+static _Atomic int writer_tid;      /* the writer's tid once it runs */
+static _Atomic int writer_running;  /* from its creation to its join */
+_Atomic uint32_t ctrace__buf_gen;
 static pthread_t writer;
-static int out_fd = -1;
+static _Atomic int out_fd = -1;
+static _Atomic int fd_users; /* writes in flight on out_fd (move_fd waits) */
 static int out_owned;
 static uint64_t file_off;    /* bytes written so far */
 
@@ -48,7 +60,11 @@ static int write_allv(struct iovec *iov, int n) {
     nanosleep(&d, NULL);
   }
   while (n) {
-    ssize_t w = writev(out_fd, iov, n);
+    atomic_fetch_add(&fd_users, 1);
+    ssize_t w = writev(atomic_load(&out_fd), iov, n);
+    int e = errno;
+    atomic_fetch_sub(&fd_users, 1);
+    errno = e;
     if (w < 0) {
       if (errno == EINTR)
         continue;
@@ -109,22 +125,15 @@ static void write_batch(struct ctrace__buf *b) {
     note_error(err);
 }
 
-/* Ticks per second: CLOCK_MONOTONIC against the TSC over 2 ms (each pair
- * read within ~20 ns: 2e-5 off at worst), so that a trace cut off before
- * its second clock sync still converts. On the writer thread: the program
- * does not wait for it. */
+/* Ticks per second, so that a trace cut off before its second clock sync
+ * still converts: the rate the clock module has (from the kernel's
+ * perf_event page, or inherited from the parent process: no calibration
+ * sleep here). */
 static uint64_t tick_hz(void) {
   if (!ctrace__use_tsc)
     return 1000000000u;
-  uint64_t t0, m0, t1, m1, real;
-  ctrace__clock_sync(&t0, &m0, &real);
-  struct timespec d = {0, 2000000};
-  while (clock_nanosleep(CLOCK_MONOTONIC, 0, &d, &d) == EINTR)
-    ;
-  ctrace__clock_sync(&t1, &m1, &real);
-  if (t1 <= t0 || m1 <= m0)
-    return 0;
-  return (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000u / (m1 - m0));
+  double per_ns = ctrace__ticks_per_ns();
+  return per_ns > 0 ? (uint64_t)(per_ns * 1e9 + 0.5) : 0;
 }
 
 static int write_file_header(void) {
@@ -152,90 +161,326 @@ static void meta_end(void) {
   pthread_mutex_unlock(&ctrace__meta_lock);
 }
 
-/* Writes the metadata gathered so far, then the given data batches. */
-static void write_round(struct ctrace__buf *list) {
+/* ---- waking the writer: a futex word, so that a signal handler can too ---- */
+
+static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *rel) {
+  return syscall(SYS_futex, w, op, val, rel, NULL, 0);
+}
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void wake_writer(void) {
+  atomic_fetch_add(&wake_word, 1);
+  futex(&wake_word, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+/*
+ * Locks m; with a deadline (a fatal flush, rule 3 of record.h) only by
+ * trylock until then, since the thread that asked for the flush may hold
+ * it for good. 0 when locked.
+ */
+static int lock_until(pthread_mutex_t *m, uint64_t deadline) {
+  if (!deadline)
+    return pthread_mutex_lock(m);
+  for (;;) {
+    if (pthread_mutex_trylock(m) == 0)
+      return 0;
+    if (mono_ns() >= deadline)
+      return -1;
+    struct timespec d = {0, 50000};
+    nanosleep(&d, NULL);
+  }
+}
+
+/* ---- partial buffers (rule 5 of record.h) ---- */
+
+/*
+ * The time at which the events in [p, end) end, starting from base: the
+ * sum of their deltas. -1 when a byte does not decode (never for what this
+ * library writes; then the part is not taken).
+ */
+static int events_end(const uint8_t *p, const uint8_t *end, uint64_t base, uint64_t *out) {
+  while (p < end) {
+    const struct ctrace_kind_info *k = &ctrace__kinds[*p++];
+    uint64_t v;
+    if (!k->name || !(p = ctrace__get_uvarint(p, end, &v)))
+      return -1;
+    base += v;
+    for (unsigned i = 0; i < k->nfields; i++)
+      if (!(p = ctrace__get_uvarint(p, end, &v)))
+        return -1;
+    if (k->blob) {
+      if (!(p = ctrace__get_uvarint(p, end, &v)) || v > (uint64_t)(end - p))
+        return -1;
+      p += v;
+    }
+  }
+  *out = base;
+  return 0;
+}
+
+/* A published part of a thread's buffer, to write as a batch of its own. */
+struct part {
+  struct ctrace__buf *b;
+  size_t off, len;
+  uint64_t base, seq;
+  uint32_t tid;
+};
+#define MAX_PARTS 256 /* per round; more threads wait for the next one */
+static struct part parts[MAX_PARTS];
+static size_t nparts;
+static struct ctrace__buf *staging; /* a buffer's worth, allocated at start */
+
+/* Takes part of b ([flushed, upto)) for t. Caller holds the queue lock. */
+static void take_part(struct ctrace__thread *t, struct ctrace__buf *b, uint8_t *upto) {
+  CTRACE__ASSERT_HELD(&qlock);
+  size_t off = b->flushed, to = (size_t)(upto - b->data);
+  uint64_t end_time;
+  if (nparts == MAX_PARTS || to <= off || to > b->cap ||
+      events_end(b->data + off, upto, b->flushed_base, &end_time) != 0)
+    return;
+  parts[nparts++] = (struct part){b, off, to - off, b->flushed_base, t->seq++, b->tid};
+  b->flushed = to;
+  b->flushed_base = end_time;
+}
+
+/*
+ * Takes the published part of every thread's current buffer, busy or idle,
+ * without its help: the bytes before t->pos never change, and the buffer
+ * is recycled only by this thread. Caller holds ctrace__lock (threads stay
+ * alive) and the queue lock (no buffer is handed over meanwhile).
+ */
+static void collect_parts(void) {
+  CTRACE__ASSERT_HELD(&ctrace__lock);
+  uint32_t s = atomic_load(&ctrace__session);
+  for (struct ctrace__thread *t = ctrace__threads; t && s; t = t->next) {
+    if (t->session != s)
+      continue;
+    struct ctrace__buf *b = __atomic_load_n(&t->buf, __ATOMIC_ACQUIRE);
+    uint8_t *pos = __atomic_load_n(&t->pos, __ATOMIC_ACQUIRE);
+    /* b cannot have been handed over: t->buf is cleared before the push,
+     * which needs the queue lock held here. pos may still be the previous
+     * buffer's (the thread is between the two stores of attach): then it
+     * is outside b. */
+    if (!b || pos < b->data + b->flushed || pos > b->data + b->cap)
+      continue;
+    take_part(t, b, pos);
+  }
+}
+
+static void write_parts(void) {
+  for (size_t i = 0; i < nparts; i++) {
+    struct part *q = &parts[i];
+    if (!staging || q->len > staging->cap)
+      continue;
+    memcpy(staging->data, q->b->data + q->off, q->len);
+    staging->len = q->len;
+    staging->tid = q->tid;
+    staging->flags = 0;
+    staging->seq = q->seq;
+    staging->base = q->base;
+    write_batch(staging);
+  }
+  nparts = 0;
+}
+
+/* A buffer handed over after parts of it were written: only the rest goes,
+ * as a batch starting where the last part ended. */
+static void drop_written_part(struct ctrace__buf *b) {
+  if (!b->flushed)
+    return;
+  memmove(b->data, b->data + b->flushed, b->len - b->flushed);
+  b->len -= b->flushed;
+  b->base = b->flushed_base;
+  b->flushed = 0;
+}
+
+/*
+ * One round of the writer: takes the queue (and, when due, the published
+ * part of every thread's buffer), then writes the metadata gathered so far
+ * (it defines everything those events use), the queued batches, the parts.
+ * deadline: 0, or a fatal flush's (locks by trylock, nothing freed or
+ * recycled: the process is about to die and malloc's lock may be held).
+ */
+static void write_round(int want_parts, uint64_t deadline) {
+  /* ctrace__lock only by trylock: ctrace__stop() holds it while it joins
+   * this thread (rule 3). */
+  int have_threads = want_parts && lock_until(&ctrace__lock, deadline ? deadline : 1) == 0;
+  if (lock_until(&qlock, deadline) != 0) {
+    if (have_threads)
+      pthread_mutex_unlock(&ctrace__lock);
+    return;
+  }
+  struct ctrace__buf *list = queue_head;
+  queue_head = queue_tail = NULL;
+  if (have_threads)
+    collect_parts();
+  pthread_mutex_unlock(&qlock);
+  if (have_threads)
+    pthread_mutex_unlock(&ctrace__lock);
+
+  /* A probe: meta_take() locks it, and in a fatal flush its holder may be
+   * the interrupted thread. */
+  int meta_ok = !deadline || lock_until(&ctrace__meta_lock, deadline) == 0;
+  if (deadline && meta_ok)
+    pthread_mutex_unlock(&ctrace__meta_lock);
+  if (!meta_ok) {
+    nparts = 0;
+    return; /* events without their definitions would not read */
+  }
   struct ctrace__buf *meta = ctrace__meta_take();
   if (meta) {
     write_batch(meta);
-    ctrace__buf_free(meta);
+    if (!deadline)
+      ctrace__buf_free(meta);
   }
   while (list) {
     struct ctrace__buf *next = list->next;
+    drop_written_part(list);
     write_batch(list);
-    pthread_mutex_lock(&qlock);
-    list->next = free_list;
-    free_list = list;
-    pthread_mutex_unlock(&qlock);
+    if (!deadline) {
+      pthread_mutex_lock(&qlock);
+      list->next = free_list;
+      free_list = list;
+      pthread_mutex_unlock(&qlock);
+      atomic_fetch_add_explicit(&ctrace__buf_gen, 1, memory_order_release);
+    }
     list = next;
   }
+  write_parts();
 }
 
 static void *writer_main(void *arg) {
   (void)arg;
   ctrace__guard = 1; /* nothing this thread does is traced */
-  int err = write_file_header();
-  if (err)
-    note_error(err);
-  struct timespec last_sync;
-  clock_gettime(CLOCK_MONOTONIC, &last_sync);
+  atomic_store(&writer_tid, (int)syscall(SYS_gettid));
+  uint64_t last_sync = mono_ns(), last_parts = last_sync;
   /* A second sync 50 ms after the start calibrates the TSC early, so that
    * even a trace cut off by a crash in its first second converts exactly. */
   int calibrated = 0;
-  pthread_mutex_lock(&qlock);
   for (;;) {
-    if (!queue_head && !stopping) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      if (calibrated) {
-        ts.tv_sec += 1;
-      } else {
-        ts.tv_nsec += 50000000;
-        if (ts.tv_nsec >= 1000000000) {
-          ts.tv_sec++;
-          ts.tv_nsec -= 1000000000;
-        }
-      }
-      writer_waiting = 1;
-      pthread_cond_timedwait(&qcond, &qlock, &ts);
-      writer_waiting = 0;
+    uint64_t now = mono_ns();
+    uint64_t period = calibrated ? CTRACE__FLUSH_NS : 50000000;
+    uint64_t due = (calibrated ? last_parts : last_sync) + period;
+    /* Sleep unless there is work (see ctrace__writer_push for the other
+     * half of this handshake). */
+    atomic_store(&writer_waiting, 1);
+    uint32_t w = atomic_load(&wake_word);
+    if (!atomic_load(&queued) && !atomic_load(&stopping) &&
+        atomic_load(&flush_req) == atomic_load(&flush_done) && now < due) {
+      uint64_t d = due - now;
+      struct timespec rel = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
+      futex(&wake_word, FUTEX_WAIT_PRIVATE, w, &rel);
     }
-    struct ctrace__buf *list = queue_head;
-    queue_head = queue_tail = NULL;
-    int done = stopping && !list;
-    pthread_mutex_unlock(&qlock);
+    atomic_store(&writer_waiting, 0);
+
+    uint32_t req = atomic_load(&flush_req);
+    int fatal = req != atomic_load(&flush_done);
+    int done = atomic_load(&stopping);
+    now = mono_ns();
+    /* The handler waits FLUSH_WAIT_MS; keep a margin. */
+    uint64_t deadline = fatal ? now + 700000000ull : 0;
 
     /* A clock sync about every second keeps long traces exact even if the
      * TSC rate drifts from CLOCK_MONOTONIC's (NTP slews the latter). */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t since = (int64_t)(now.tv_sec - last_sync.tv_sec) * 1000000000 +
-                    (now.tv_nsec - last_sync.tv_nsec);
-    if (since >= (calibrated ? 1000000000 : 50000000)) {
+    if (!fatal && now - last_sync >= (calibrated ? 1000000000ull : 50000000ull)) {
       calibrated = 1;
       pthread_mutex_lock(&ctrace__meta_lock);
       ctrace__meta_clock_sync();
       pthread_mutex_unlock(&ctrace__meta_lock);
       last_sync = now;
     }
-    write_round(list);
-    if (done)
+    int want_parts = fatal || now - last_parts >= CTRACE__FLUSH_NS;
+    if (want_parts)
+      last_parts = now;
+    atomic_store(&queued, 0);
+    write_round(want_parts && !done, deadline);
+    if (fatal) {
+      atomic_store(&flush_done, req);
+      futex(&flush_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+    }
+    if (done && !atomic_load(&queued))
       break;
-    pthread_mutex_lock(&qlock);
   }
   return NULL;
 }
 
-void ctrace__writer_push(struct ctrace__buf *b) {
+/*
+ * The other half of the writer's sleep: the writer sets writer_waiting and
+ * then looks at queued; a pusher sets queued and then looks at
+ * writer_waiting. One of them sees the other (both seq_cst), so a buffer
+ * never waits for the writer's timeout.
+ */
+void ctrace__writer_push(struct ctrace__thread *t, struct ctrace__buf *b) {
   b->next = NULL;
   pthread_mutex_lock(&qlock);
+  b->seq = t->seq++;
+  b->tid = t->tid;
+  b->queued = 1;
   if (queue_tail)
     queue_tail->next = b;
   else
     queue_head = b;
   queue_tail = b;
-  if (writer_waiting)
-    pthread_cond_signal(&qcond);
   pthread_mutex_unlock(&qlock);
+  atomic_store(&queued, 1);
+  if (atomic_load(&writer_waiting))
+    wake_writer();
+}
+
+void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost) {
+  CTRACE__ASSERT_HELD(&ctrace__lock);
+  struct ctrace__buf *b = t->buf;
+  uint8_t *pos = __atomic_load_n(&t->pos, __ATOMIC_ACQUIRE);
+  pthread_mutex_lock(&qlock);
+  size_t off = b->flushed, len = (size_t)(pos - b->data);
+  uint64_t base = b->flushed_base;
+  pthread_mutex_unlock(&qlock);
+  if (len < off)
+    return;
+  struct ctrace__buf *copy = ctrace__buf_new(len - off + 2 * CTRACE_MAX_FIXED_EVENT);
+  if (!copy)
+    return;
+  memcpy(copy->data, b->data + off, len - off);
+  copy->flags = 0;
+  copy->base = base;
+  uint8_t *p = copy->data + (len - off);
+  *p++ = CTRACE_EV_DROPPED;
+  *p++ = 0;
+  p = ctrace__put_uvarint(p, lost);
+  p = ctrace__put_uvarint(p, 0);
+  copy->len = (size_t)(p - copy->data);
+  ctrace__writer_push(t, copy);
+}
+
+/* How long a fatal-signal handler waits for the flush (rule 4). */
+int ctrace__writer_flush_wait(int timeout_ms) {
+  /* A writer created but not yet scheduled serves the flush when it runs. */
+  if (!atomic_load(&writer_running) || atomic_load(&writer_tid) == (int)syscall(SYS_gettid))
+    return -1;
+  uint32_t ticket = atomic_fetch_add(&flush_req, 1) + 1;
+  wake_writer();
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    uint32_t done = atomic_load(&flush_done);
+    if ((int32_t)(done - ticket) >= 0)
+      return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t left = (int64_t)timeout_ms * 1000000 -
+                   ((int64_t)(now.tv_sec - t0.tv_sec) * 1000000000 + (now.tv_nsec - t0.tv_nsec));
+    if (left <= 0 || !atomic_load(&writer_running))
+      return -1;
+    if (left > 10000000)
+      left = 10000000; /* look again: the writer may have gone */
+    struct timespec rel = {0, (long)left};
+    futex(&flush_done, FUTEX_WAIT_PRIVATE, done, &rel);
+  }
 }
 
 /* Test hook: CTRACE_TEST_FAIL_ALLOC=N makes the Nth buffer allocation fail. */
@@ -245,8 +490,11 @@ static long alloc_count;
 /* A buffer of cap bytes with room for a batch header before its data. */
 struct ctrace__buf *ctrace__buf_new(size_t cap) {
   struct ctrace__buf *b = malloc(sizeof *b + cap);
-  if (b)
+  if (b) {
     b->cap = cap;
+    b->flushed = 0;
+    b->queued = 0;
+  }
   return b;
 }
 
@@ -278,22 +526,73 @@ static long env_test_long(const char *name) {
 }
 
 /* The trace's fd while a trace runs, else -1. The preload library keeps
- * the program from closing it. */
+ * it out of the program's way (io.c). */
 int ctrace__writer_fd(void) {
-  return __atomic_load_n(&out_fd, __ATOMIC_RELAXED);
+  return atomic_load_explicit(&out_fd, memory_order_relaxed);
+}
+
+/*
+ * The fd is duplicated above itself and the writer switched to the copy;
+ * a write that loaded the old fd before the switch is waited for (fd_users:
+ * the writer counts itself in before it loads out_fd), so that no byte of
+ * the trace lands in the file the program puts on the old number next.
+ */
+int ctrace__writer_move_fd(void) {
+  int old = atomic_load(&out_fd);
+  if (old < 0)
+    return -1;
+  /* Far above the fds programs pick by hand (100-255 in shell idioms), yet
+   * not so high that the kernel's fd table grows much. */
+  struct rlimit rl;
+  long base = 4096;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)base)
+    base = (long)rl.rlim_cur;
+  base -= 32;
+  if (base <= old)
+    base = old + 1;
+  ctrace__guard++;
+  int nfd = fcntl(old, F_DUPFD_CLOEXEC, (int)base);
+  if (nfd < 0)
+    nfd = fcntl(old, F_DUPFD_CLOEXEC, old + 1);
+  ctrace__guard--;
+  if (nfd < 0) {
+    /* The program takes the number: the trace must stop writing there. */
+    note_error(-errno);
+    return -1;
+  }
+  if (!atomic_compare_exchange_strong(&out_fd, &old, nfd)) {
+    ctrace__guard++;
+    close(nfd);
+    ctrace__guard--;
+    return -1;
+  }
+  out_owned = 1; /* the copy is ours to close, whoever gave the first */
+  while (atomic_load(&fd_users))
+    sched_yield();
+  return nfd;
 }
 
 /* Called with ctrace__lock held by ctrace__start(). */
 int ctrace__writer_start(int fd, int owned) {
-  out_fd = fd;
+  atomic_store(&out_fd, fd);
   out_owned = owned;
   file_off = 0;
-  stopping = 0;
+  atomic_store(&stopping, 0);
+  atomic_store(&queued, 0);
+  nparts = 0;
   atomic_store(&ctrace__write_err, 0);
   fail_write_at = env_test_long("CTRACE_TEST_FAIL_WRITE");
   fail_alloc_at = env_test_long("CTRACE_TEST_FAIL_ALLOC");
   write_delay_ms = env_test_long("CTRACE_TEST_WRITER_DELAY_MS");
   write_count = alloc_count = 0;
+  /* Allocated now: the writer copies partial buffers through it, also in
+   * a fatal flush, where malloc may not be called. */
+  if (staging && staging->cap < ctrace__config.buffer_bytes) {
+    free(staging);
+    staging = NULL;
+  }
+  if (!staging)
+    staging = ctrace__buf_new(ctrace__config.buffer_bytes);
 
   /* The writer runs with every signal blocked: a signal meant for the
    * program must go to one of its own threads, and SIGPIPE from a closed
@@ -301,26 +600,37 @@ int ctrace__writer_start(int fd, int owned) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  int err = pthread_create(&writer, NULL, writer_main, NULL);
+  /* The header is written here, not by the writer: a process killed before
+   * the writer thread first ran still leaves a file that says what it is.
+   * Signals are blocked: note_error() takes the SIGPIPE of a closed pipe. */
+  int err = write_file_header();
+  if (err)
+    note_error(err);
+  atomic_store(&writer_tid, 0);
+  atomic_store(&writer_running, 1);
+  err = pthread_create(&writer, NULL, writer_main, NULL);
+  if (err)
+    atomic_store(&writer_running, 0);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return err ? CTRACE_ETHREAD : 0;
 }
 
 int ctrace__writer_stop(void) {
-  pthread_mutex_lock(&qlock);
-  stopping = 1;
-  pthread_cond_signal(&qcond);
-  pthread_mutex_unlock(&qlock);
+  atomic_store(&stopping, 1);
+  wake_writer();
   pthread_join(writer, NULL);
+  atomic_store(&writer_running, 0);
+  atomic_store(&writer_tid, 0);
   /* The last metadata (final clock sync) after every batch, and in it,
    * last, the END record. */
   meta_end();
-  write_round(NULL);
+  write_round(0, 0);
+  int fd = atomic_load(&out_fd);
   if (out_owned) {
-    if (close(out_fd) < 0 && errno != EINTR)
+    if (close(fd) < 0 && errno != EINTR)
       note_error(-errno);
   }
-  out_fd = -1;
+  atomic_store(&out_fd, -1);
   /* Buffers are kept for the next trace, up to the budget; free them now
    * so a stopped tracer holds no memory. */
   pthread_mutex_lock(&qlock);
@@ -334,18 +644,24 @@ int ctrace__writer_stop(void) {
   return atomic_load(&ctrace__write_err);
 }
 
-/* Buffers handed to the writer but not yet returned (stop waits for all). */
+/* In a fork child: the writer thread is the parent's; so are the buffers
+ * in its queue (their memory is copied, not ours to write). */
 void ctrace__writer_fork_child(void) {
   pthread_mutex_init(&qlock, NULL);
-  pthread_cond_init(&qcond, NULL);
   queue_head = queue_tail = NULL;
   free_list = NULL;
   nbufs = 0;
-  stopping = 0;
-  writer_waiting = 0;
-  if (out_owned && out_fd >= 0)
-    close(out_fd);
-  out_fd = -1;
+  nparts = 0;
+  atomic_store(&stopping, 0);
+  atomic_store(&queued, 0);
+  atomic_store(&writer_waiting, 0);
+  atomic_store(&writer_tid, 0);
+  atomic_store(&writer_running, 0);
+  atomic_store(&flush_done, atomic_load(&flush_req));
+  int fd = atomic_load(&out_fd);
+  if (out_owned && fd >= 0)
+    close(fd);
+  atomic_store(&out_fd, -1);
   out_owned = 0;
 }
 
