@@ -775,6 +775,49 @@ TEST_IMPL(preload_socket_io_is_network) {
   const char *n = strstr(out, "\"net\":");
   ASSERT(n);
   ASSERT_GE(atoi(n + 6), 200);
+  free(out);
+  return TEST_OK;
+}
+
+/* C11 thrd_join of a running thread is a JOIN wait; its result arrives. */
+TEST_IMPL(preload_c11_thrd_join_wait) {
+  const char *path = test_path("cj.ctrace");
+  char *out;
+  const char *prog[] = {PROG("c11_join"), NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  ASSERT_STR_EQ(out, "join 1 res 7\n");
+  struct evs e;
+  load(path, &e);
+  ASSERT_EQ(count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_JOIN), 1);
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}
+
+/* A waiter cancelled inside pthread_cond_wait leaves no registration: the
+ * next signal of that condvar names the thread that waits then. */
+TEST_IMPL(preload_cancelled_waiter_never_named) {
+  const char *path = test_path("cw.ctrace");
+  char *out;
+  const char *prog[] = {PROG("cancel_wait"), NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  long a = 0, b = 0;
+  ASSERT_EQ(sscanf(out, "a %ld b %ld", &a, &b), 2);
+  uint64_t cond = parse_ptr(out, "cond 0x");
+  struct evs e;
+  load(path, &e);
+  size_t wakes = 0;
+  for (size_t i = 0; i < e.n; i++)
+    if (e.ev[i].kind == CTRACE_EV_WAKE && e.ev[i].f[1] == cond) {
+      ASSERT_EQ(e.ev[i].f[0], b);
+      wakes++;
+    }
+  ASSERT_EQ(wakes, 1);
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}
+
 /* ---- the tracer never harms the program (termination) ---- */
 
 /* Starts `ctrace run -o path -- prog...` with stdout on a pipe; returns its
@@ -1088,43 +1131,6 @@ TEST_IMPL(preload_bash_flock_idiom_file_intact) {
   return TEST_OK;
 }
 
-/* C11 thrd_join of a running thread is a JOIN wait; its result arrives. */
-TEST_IMPL(preload_c11_thrd_join_wait) {
-  const char *path = test_path("cj.ctrace");
-  char *out;
-  const char *prog[] = {PROG("c11_join"), NULL};
-  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
-  ASSERT_STR_EQ(out, "join 1 res 7\n");
-  struct evs e;
-  load(path, &e);
-  ASSERT_EQ(count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_JOIN), 1);
-  unload(&e);
-  free(out);
-  return TEST_OK;
-}
-
-/* A waiter cancelled inside pthread_cond_wait leaves no registration: the
- * next signal of that condvar names the thread that waits then. */
-TEST_IMPL(preload_cancelled_waiter_never_named) {
-  const char *path = test_path("cw.ctrace");
-  char *out;
-  const char *prog[] = {PROG("cancel_wait"), NULL};
-  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
-  long a = 0, b = 0;
-  ASSERT_EQ(sscanf(out, "a %ld b %ld", &a, &b), 2);
-  uint64_t cond = parse_ptr(out, "cond 0x");
-  struct evs e;
-  load(path, &e);
-  size_t wakes = 0;
-  for (size_t i = 0; i < e.n; i++)
-    if (e.ev[i].kind == CTRACE_EV_WAKE && e.ev[i].f[1] == cond) {
-      ASSERT_EQ(e.ev[i].f[0], b);
-      wakes++;
-    }
-  ASSERT_EQ(wakes, 1);
-  unload(&e);
-  free(out);
-  return TEST_OK;
 /* ---- children made without glibc's fork ---- */
 
 /* The child never joins a writer thread it does not have: it exits

@@ -43,15 +43,17 @@ static uint8_t *tw_room(struct tw *w, size_t n) {
   return w->buf + w->len;
 }
 
+/* A version 1.0 file (32-byte header, batches without checksum trailers):
+ * simplest to forge, and every reader must keep reading it. */
 static void tw_header(struct tw *w) {
-  uint8_t *p = tw_room(w, CTRACE_FILE_HEADER_SIZE);
-  memset(p, 0, CTRACE_FILE_HEADER_SIZE);
+  uint8_t *p = tw_room(w, 32);
+  memset(p, 0, 32);
   memcpy(p, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN);
   p[8] = CTRACE_FORMAT_MAJOR;
-  p[10] = CTRACE_FORMAT_MINOR;
-  ctrace__put_le32(p + 12, CTRACE_FILE_HEADER_SIZE);
+  p[10] = 0;
+  ctrace__put_le32(p + 12, 32);
   ctrace__put_le32(p + 20, 4242);
-  w->len += CTRACE_FILE_HEADER_SIZE;
+  w->len += 32;
 }
 
 static void tw_begin(struct tw *w, uint32_t tid, uint64_t seq, uint64_t base) {

@@ -314,8 +314,8 @@ TEST_IMPL(states_pending_in_timeline_profile_and_chrome) {
   memset(&file, 0, sizeof file);
   uint8_t fh[32] = {0};
   memcpy(fh, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN);
-  fh[8] = CTRACE_FORMAT_MAJOR;
-  fh[12] = CTRACE_FILE_HEADER_SIZE;
+  fh[8] = CTRACE_FORMAT_MAJOR; /* version 1.0: 32-byte header, no checksums */
+  fh[12] = 32;
   ctrace__put_le32(fh + 20, 42);
   put(&file, fh, 32);
   put_ev(&meta, CTRACE_EV_CLOCK_SYNC, 0, 3, (uint64_t[]){1000, 1000, 5000}, NULL);

@@ -36,6 +36,9 @@ int ctrace_cli_operand(const struct ctrace_cmd *cmd, const char *arg, const char
 /* Opens a trace for a command; prints errors; NULL when unreadable. Warns
  * on stderr when the trace is cut off or corrupt. */
 ctrace_reader *ctrace_cli_open(const char *cmd, const char *path);
+/* The same over a copy of path's bytes in memory (kept alive by the caller). */
+ctrace_reader *ctrace_cli_open_mem(const char *cmd, const char *path, const void *data,
+                                   size_t size);
 /* The exit status for a reader that was opened: 1 when corrupt, else 0. */
 int ctrace_cli_read_status(const ctrace_reader *r);
 

@@ -67,9 +67,10 @@ static void on_progress(void *arg, uint64_t done, uint64_t total) {
   }
 }
 
-/* The whole file in private memory (see the top); NULL with errno. */
+/* The whole file in private memory (see the top); NULL with errno. Opened
+ * without blocking: a FIFO with no writer must not hang the command. */
 static void *read_private(const char *path, size_t *size, struct stat *st) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0)
     return NULL;
   void *data = NULL;
@@ -98,26 +99,6 @@ static void *read_private(const char *path, size_t *size, struct stat *st) {
 out:
   close(fd);
   return data;
-}
-
-/* Opens the private copy with the messages of ctrace_cli_open(). */
-static ctrace_reader *open_copy(const char *cmd, const char *path, const void *data,
-                                size_t size) {
-  ctrace_reader *r;
-  char err[CTRACE_READ_ERRLEN];
-  if (ctrace_reader_open_mem(data, size, &r, err, sizeof err) < 0) {
-    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
-    return NULL;
-  }
-  if (ctrace_reader_status(r) != CTRACE_READ_OK)
-    fprintf(stderr, "ctrace %s: %s: %s: offset %llu: %s; reading the %llu bytes before it\n",
-            cmd, ctrace_reader_status(r) == CTRACE_READ_CORRUPT ? "error" : "warning", path,
-            (unsigned long long)ctrace_reader_error_offset(r), ctrace_reader_error(r),
-            (unsigned long long)ctrace_reader_good_bytes(r));
-  if (ctrace_reader_dropped(r))
-    fprintf(stderr, "ctrace %s: warning: %s: the recorder dropped %llu events\n", cmd, path,
-            (unsigned long long)ctrace_reader_dropped(r));
-  return r;
 }
 
 /* 1 when path is no longer the file that was loaded (st). */
@@ -219,11 +200,12 @@ int ctrace_cmd_view(int argc, char **argv) {
   struct stat st;
   void *data = read_private(path, &size, &st);
   if (!data) {
-    fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path, strerror(errno));
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
+            errno == EINVAL ? "not a regular file" : strerror(errno));
     return CTRACE_EXIT_FAIL;
   }
   size_t mapped = (size_t)st.st_size ? (size_t)st.st_size : 1;
-  ctrace_reader *r = open_copy(cmd->name, path, data, size);
+  ctrace_reader *r = ctrace_cli_open_mem(cmd->name, path, data, size);
   if (!r) {
     munmap(data, mapped);
     return CTRACE_EXIT_FAIL;

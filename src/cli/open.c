@@ -30,15 +30,8 @@ static int check_regular(const char *cmd, const char *path) {
   return 0;
 }
 
-ctrace_reader *ctrace_cli_open(const char *cmd, const char *path) {
-  ctrace_reader *r;
-  char err[CTRACE_READ_ERRLEN];
-  if (check_regular(cmd, path) < 0)
-    return NULL;
-  if (ctrace_reader_open(path, &r, err, sizeof err) < 0) {
-    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
-    return NULL;
-  }
+/* Says how the validating pass of r ended, and what the recorder lost. */
+static void report(const char *cmd, const char *path, const ctrace_reader *r) {
   switch (ctrace_reader_status(r)) {
   case CTRACE_READ_OK:
     break;
@@ -57,6 +50,30 @@ ctrace_reader *ctrace_cli_open(const char *cmd, const char *path) {
   if (ctrace_reader_dropped(r))
     fprintf(stderr, "ctrace %s: warning: %s: the recorder dropped %llu events\n", cmd, path,
             (unsigned long long)ctrace_reader_dropped(r));
+}
+
+ctrace_reader *ctrace_cli_open(const char *cmd, const char *path) {
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  if (check_regular(cmd, path) < 0)
+    return NULL;
+  if (ctrace_reader_open(path, &r, err, sizeof err) < 0) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
+    return NULL;
+  }
+  report(cmd, path, r);
+  return r;
+}
+
+ctrace_reader *ctrace_cli_open_mem(const char *cmd, const char *path, const void *data,
+                                   size_t size) {
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  if (ctrace_reader_open_mem(data, size, &r, err, sizeof err) < 0) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
+    return NULL;
+  }
+  report(cmd, path, r);
   return r;
 }
 
