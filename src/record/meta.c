@@ -37,9 +37,15 @@ void ctrace__meta_commit(uint8_t *end) {
   meta->len = (size_t)(end - meta->data);
 }
 
+/* Sequence numbers of metadata batches: the writer thread's only. */
+static uint64_t seq;
+
+uint64_t ctrace__meta_next_seq(void) {
+  return seq++;
+}
+
 /* Called by the writer; it frees what it gets. Takes ctrace__meta_lock. */
 struct ctrace__buf *ctrace__meta_take(void) {
-  static uint64_t seq;
   pthread_mutex_lock(&ctrace__meta_lock);
   struct ctrace__buf *m = meta;
   if (m && m->len == 0)

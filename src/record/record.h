@@ -451,6 +451,8 @@ extern pthread_mutex_t ctrace__meta_lock;
 /* Appends one event to the metadata batch; caller holds ctrace__meta_lock. */
 uint8_t *ctrace__meta_reserve(size_t n);
 void ctrace__meta_commit(uint8_t *end);
+/* The next metadata batch's sequence number (the writer thread only). */
+uint64_t ctrace__meta_next_seq(void);
 /* Takes the metadata written so far (NULL when none); caller frees it. */
 struct ctrace__buf *ctrace__meta_take(void);
 void ctrace__meta_reset(void);

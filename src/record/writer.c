@@ -40,6 +40,9 @@ static _Atomic int out_fd = -1;
 static _Atomic int fd_users; /* writes in flight on out_fd (move_fd waits) */
 static int out_owned;
 static uint64_t file_off;    /* bytes written so far */
+/* Set once a fatal flush wrote END: the process is dying, and nothing may
+ * follow END in the file (a periodic round, a second fatal signal). */
+static _Atomic int sealed;
 
 /* Test hook (rule: error paths are exercised): CTRACE_TEST_FAIL_WRITE=N
  * makes the Nth write fail with ENOSPC. */
@@ -53,6 +56,8 @@ static long write_delay_ms = -1;
 /* Writes the n pieces in one writev() when it can (a batch stays whole
  * even if the process dies between two writes). */
 static int write_allv(struct iovec *iov, int n) {
+  if (atomic_load(&sealed))
+    return 0; /* after a fatal END: the process is dying */
   if (fail_write_at >= 0 && ++write_count >= fail_write_at)
     return -ENOSPC;
   if (write_delay_ms > 0) {
@@ -148,8 +153,14 @@ static int write_file_header(void) {
   return write_all(h, sizeof h);
 }
 
+/* END is written once per trace: by ctrace_stop, or by the writer at the
+ * end of a fatal flush that wrote everything (the process then dies). */
+static _Atomic int end_written;
+
 /* The END record, last in the file: the trace is complete. */
 static void meta_end(void) {
+  if (atomic_exchange(&end_written, 1))
+    return;
   pthread_mutex_lock(&ctrace__meta_lock);
   uint8_t *p = ctrace__meta_reserve(3);
   if (p) {
@@ -159,6 +170,32 @@ static void meta_end(void) {
     ctrace__meta_commit(p);
   }
   pthread_mutex_unlock(&ctrace__meta_lock);
+}
+
+/* The END record as a metadata batch of its own, after a fatal flush: no
+ * lock, no allocation (malloc's lock may belong to the dying thread). */
+static void write_end_batch(void) {
+  if (atomic_exchange(&end_written, 1) || atomic_load(&ctrace__write_err))
+    return;
+  static uint8_t b[CTRACE_BATCH_HEADER_SIZE + 3 + CTRACE_BATCH_TRAILER_SIZE];
+  const size_t len = 3 + CTRACE_BATCH_TRAILER_SIZE;
+  memset(b, 0, sizeof b);
+  ctrace__put_le32(b, CTRACE_BATCH_MAGIC);
+  ctrace__put_le32(b + 4, (uint32_t)len);
+  ctrace__put_le32(b + 12, CTRACE_BATCH_META);
+  ctrace__put_le64(b + 16, ctrace__meta_next_seq());
+  uint8_t *p = b + CTRACE_BATCH_HEADER_SIZE;
+  *p++ = CTRACE_EV_END;
+  *p++ = 0;
+  *p++ = 0;
+  *p++ = CTRACE_EV_CHECKSUM;
+  *p++ = 0;
+  *p++ = 4;
+  ctrace__put_le32(p, ctrace__crc32c(0, b, CTRACE_BATCH_HEADER_SIZE + 3));
+  int err = write_all(b, sizeof b);
+  if (err)
+    note_error(err);
+  atomic_store(&sealed, 1);
 }
 
 /* ---- waking the writer: a futex word, so that a signal handler can too ---- */
@@ -306,14 +343,14 @@ static void drop_written_part(struct ctrace__buf *b) {
  * deadline: 0, or a fatal flush's (locks by trylock, nothing freed or
  * recycled: the process is about to die and malloc's lock may be held).
  */
-static void write_round(int want_parts, uint64_t deadline) {
+static int write_round(int want_parts, uint64_t deadline) {
   /* ctrace__lock only by trylock: ctrace__stop() holds it while it joins
    * this thread (rule 3). */
   int have_threads = want_parts && lock_until(&ctrace__lock, deadline ? deadline : 1) == 0;
   if (lock_until(&qlock, deadline) != 0) {
     if (have_threads)
       pthread_mutex_unlock(&ctrace__lock);
-    return;
+    return 0;
   }
   struct ctrace__buf *list = queue_head;
   queue_head = queue_tail = NULL;
@@ -330,7 +367,7 @@ static void write_round(int want_parts, uint64_t deadline) {
     pthread_mutex_unlock(&ctrace__meta_lock);
   if (!meta_ok) {
     nparts = 0;
-    return; /* events without their definitions would not read */
+    return 0; /* events without their definitions would not read */
   }
   struct ctrace__buf *meta = ctrace__meta_take();
   if (meta) {
@@ -352,6 +389,7 @@ static void write_round(int want_parts, uint64_t deadline) {
     list = next;
   }
   write_parts();
+  return !want_parts || have_threads; /* every thread's part too */
 }
 
 static void *writer_main(void *arg) {
@@ -398,7 +436,9 @@ static void *writer_main(void *arg) {
     if (want_parts)
       last_parts = now;
     atomic_store(&queued, 0);
-    write_round(want_parts && !done, deadline);
+    int whole = write_round(want_parts && !done, deadline);
+    if (fatal && whole)
+      write_end_batch(); /* the process dies now: the trace is complete */
     if (fatal) {
       atomic_store(&flush_done, req);
       futex(&flush_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
@@ -580,6 +620,8 @@ int ctrace__writer_start(int fd, int owned) {
   atomic_store(&stopping, 0);
   atomic_store(&queued, 0);
   nparts = 0;
+  atomic_store(&end_written, 0);
+  atomic_store(&sealed, 0);
   atomic_store(&ctrace__write_err, 0);
   fail_write_at = env_test_long("CTRACE_TEST_FAIL_WRITE");
   fail_alloc_at = env_test_long("CTRACE_TEST_FAIL_ALLOC");
