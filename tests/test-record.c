@@ -1097,6 +1097,12 @@ TEST_IMPL(record_stuck_thread_losses_reported_once) {
    * and reports every such read. */
   RETURN_SKIP("TSan cannot model the membarrier ordering a stuck thread relies on");
 #endif
+  /* One buffer holds everything the loop records before the signal lands:
+   * the thread must not be inside the recorder's malloc when its handler
+   * blocks (stop's free() would then wait for malloc's lock; that hazard of
+   * a handler blocking forever is documented in docs/RUN.md, and is not
+   * what this test is about). */
+  setenv("CTRACE_BUFFER_KB", "16384", 1);
   ASSERT_EQ(pipe(stuck_pipe), 0);
   struct sigaction sa = {0};
   sa.sa_handler = on_usr1;

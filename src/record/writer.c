@@ -525,7 +525,7 @@ int ctrace__writer_flush_wait(int timeout_ms) {
 
 /* Test hook: CTRACE_TEST_FAIL_ALLOC=N makes the Nth buffer allocation fail. */
 static long fail_alloc_at = -1;
-static long alloc_count;
+static _Atomic long alloc_count; /* buf_alloc runs without qlock */
 
 /* A buffer of cap bytes with room for a batch header before its data. */
 struct ctrace__buf *ctrace__buf_new(size_t cap) {
@@ -544,17 +544,32 @@ static struct ctrace__buf *buf_alloc(size_t cap) {
   return ctrace__buf_new(cap);
 }
 
+/*
+ * A free buffer, or a new one while the budget allows. malloc runs with
+ * qlock released: a thread interrupted inside malloc by a signal whose
+ * handler blocks (or records, or never returns) must not hold the lock the
+ * writer and ctrace_stop() need. The budget is reserved under the lock
+ * first (nbufs), and given back when the allocation fails.
+ */
 struct ctrace__buf *ctrace__buf_get(void) {
   pthread_mutex_lock(&qlock);
   struct ctrace__buf *b = free_list;
+  int reserved = 0;
   if (b) {
     free_list = b->next;
   } else if ((nbufs + 1) * ctrace__config.buffer_bytes <= ctrace__config.memory_bytes) {
-    b = buf_alloc(ctrace__config.buffer_bytes);
-    if (b)
-      nbufs++;
+    nbufs++;
+    reserved = 1;
   }
   pthread_mutex_unlock(&qlock);
+  if (reserved) {
+    b = buf_alloc(ctrace__config.buffer_bytes);
+    if (!b) {
+      pthread_mutex_lock(&qlock);
+      nbufs--;
+      pthread_mutex_unlock(&qlock);
+    }
+  }
   if (b)
     b->next = NULL;
   return b;
