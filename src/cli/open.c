@@ -3,6 +3,7 @@
  * unreadable, cut-off and corrupt files.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -10,7 +11,10 @@ ctrace_reader *ctrace_cli_open(const char *cmd, const char *path) {
   ctrace_reader *r;
   char err[CTRACE_READ_ERRLEN];
   if (ctrace_reader_open(path, &r, err, sizeof err) < 0) {
-    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
+    /* The reader's message may name the file already. */
+    size_t n = strlen(path);
+    const char *why = strncmp(err, path, n) == 0 && strncmp(err + n, ": ", 2) == 0 ? err + n + 2 : err;
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, why);
     return NULL;
   }
   switch (ctrace_reader_status(r)) {

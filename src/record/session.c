@@ -5,6 +5,7 @@
  * per-thread work (thread.c) nor the writing (writer.c).
  */
 #include "record.h"
+#include "config.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -118,6 +119,7 @@ int ctrace__start(int fd, int owned) {
   /* Outside the lock: these intern strings, which may register this thread. */
   ctrace__meta_process();
   ctrace__meta_mappings();
+  ctrace__meta_config();
   return 0;
 
 fail_locked:
