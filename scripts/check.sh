@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Source checks that keep the house rules true (STYLE.md rule 23):
+# Source checks that keep the house rules true:
 #  1. libctrace exports exactly the functions ctrace.h declares
 #  2. no banned functions (sprintf, strcpy, strcat, gets, atoi) in src/
 #  3. modules include only headers of modules upstream of them
