@@ -3,6 +3,7 @@
  * runs them: usage errors, help, and what the examples' traces must show.
  */
 #include <ctrace.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,5 +437,54 @@ TEST_IMPL(cli_stats_counts_agree_on_corrupt_files) {
   }
   free(bad);
   free(good);
+  return 0;
+}
+
+/* Stacks of a ctrace run trace: no frame of the tracer itself (the open
+ * interposer's helper was one), and every PC in code the trace maps (the
+ * frame-pointer walk stops at a return address that is not code). */
+HELPER_IMPL(cli_open_prog) {
+  for (int i = 0; i < 3; i++) {
+    int fd = open(argv[1], O_RDONLY);
+    if (fd < 0)
+      return 1;
+    close(fd);
+    fd = openat(AT_FDCWD, argv[1], O_RDONLY);
+    if (fd < 0)
+      return 1;
+    close(fd);
+  }
+  return 0;
+}
+
+TEST_IMPL(cli_run_stacks_hold_no_tracer_frame) {
+  const char *path = test_path("o.ctrace");
+  const char *args[] = {"run", "--min-duration", "0", "-o", path, "--", test_self_path,
+                        "--helper", "cli_open_prog", "/etc/hostname", NULL};
+  ASSERT_EQ(run_argv(NULL, NULL, args, NULL), 0);
+  char *out = NULL;
+  ASSERT_EQ(ctrace_cmd(&out, NULL, "dump", path, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "call=openat");
+  ASSERT_STR_CONTAINS(out, "at helper_cli_open_prog (");
+  ASSERT(!strstr(out, "src/preload/"));
+  ASSERT(!strstr(out, "libctrace-preload.so+"));
+  free(out);
+  ctrace_reader *r = open_trace(path);
+  for (uint32_t id = 1; id <= ctrace_reader_nstacks(r); id++) {
+    const uint64_t *pcs;
+    uint32_t n = ctrace_reader_stack(r, id, &pcs);
+    for (uint32_t i = 0; i < n; i++) {
+      int in = 0;
+      for (uint32_t m = 0; m < ctrace_reader_nmappings(r) && !in; m++) {
+        const struct ctrace_mapping *mp = ctrace_reader_mapping(r, m);
+        in = pcs[i] >= mp->start && pcs[i] < mp->end;
+      }
+      if (!in)
+        printf("# stack %u frame %u: 0x%llx is in no mapping\n", id, i,
+               (unsigned long long)pcs[i]);
+      ASSERT(in);
+    }
+  }
+  ctrace_reader_close(r);
   return 0;
 }

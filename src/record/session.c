@@ -84,6 +84,7 @@ int ctrace__start(int fd, int owned) {
   int err = check_fd(fd);
   if (err)
     return err;
+  ctrace__code_ranges_load(); /* before any stack of this trace */
   ctrace__guard++;
   pthread_mutex_lock(&ctrace__lock);
   if (active) {
