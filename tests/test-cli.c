@@ -488,3 +488,28 @@ TEST_IMPL(cli_run_stacks_hold_no_tracer_frame) {
   ctrace_reader_close(r);
   return 0;
 }
+
+/* A file system that fills during the run: said so by ctrace run, not
+ * blamed on LD_PRELOAD. An 8 KiB tmpfs in a private mount namespace. */
+TEST_IMPL(cli_run_reports_a_full_disk) {
+  const char *dir = test_path("full");
+  ASSERT_EQ(mkdir(dir, 0755), 0);
+  char script[2048];
+  snprintf(script, sizeof script,
+           "mount -t tmpfs -o size=8k tmpfs '%s' 2>/dev/null || exit 77\n"
+           "exec '%s' run --min-duration 0 -o '%s/x.ctrace' -- /bin/sh -c "
+           "'for i in 1 2 3 4 5 6; do /bin/cat /etc/passwd >/dev/null; done'",
+           dir, test_build_path("ctrace"), dir);
+  char *argv[] = {"/usr/bin/unshare", "-m", "/bin/sh", "-c", script, NULL};
+  if (geteuid() != 0 || access(argv[0], X_OK) != 0)
+    RETURN_SKIP("needs root and unshare(1) to mount a small tmpfs");
+  char *err = NULL;
+  int rc = test_run(argv, NULL, NULL, &err);
+  if (rc == 77 || (rc != 0 && strstr(err, "unshare")))
+    RETURN_SKIP("cannot mount a tmpfs in a private mount namespace here");
+  ASSERT_EQ(rc, 0);
+  ASSERT_STR_CONTAINS(err, "is full: the trace is");
+  ASSERT(!strstr(err, "LD_PRELOAD"));
+  free(err);
+  return 0;
+}
