@@ -36,8 +36,10 @@ if [ ! -x "$prefix/root/usr/bin/node" ]; then
   rm -rf "$prefix"
   mkdir -p "$prefix/debs"
   echo "run-node18: apt-get download ${pkgs[*]}"
-  (cd "$prefix/debs" && apt-get download -q "${pkgs[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
+  if ! (cd "$prefix/debs" && apt-get download -q "${pkgs[@]}" >"$prefix/download.log" 2>&1); then
+    cat "$prefix/download.log" >&2
     skip "apt-get download ${pkgs[*]} failed"
+  fi
   for deb in "$prefix"/debs/*.deb; do dpkg -x "$deb" "$prefix/root"; done
 fi
 
