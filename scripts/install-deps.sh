@@ -33,8 +33,11 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-deps: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+  echo "install-deps: apt-get update"
+  $SUDO apt-get update -q
+  echo "install-deps: apt-get install"
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: all dependencies present"
+echo "install-deps: all dependencies present (node $(node --version 2>/dev/null || echo missing):" \
+  "Debian 12's Node.js 18 is enough for the browser tests)"

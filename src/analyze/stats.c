@@ -165,16 +165,49 @@ void ctrace_stats_free(struct ctrace_stats *st) {
   st->ntask_names = st->nregion_names = 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t len) {
+  size_t n;
+  uint32_t c;
+  if (s[0] < 0x80)
+    return 1;
+  if (s[0] >= 0xc2 && s[0] <= 0xdf)
+    n = 2, c = s[0] & 0x1f;
+  else if (s[0] >= 0xe0 && s[0] <= 0xef)
+    n = 3, c = s[0] & 0x0f;
+  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+    n = 4, c = s[0] & 0x07;
+  else
+    return 0;
+  if (n > len)
+    return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+    c = c << 6 | (s[i] & 0x3f);
+  }
+  if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+      (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+    return 0; /* overlong, a surrogate, or past U+10FFFF */
+  return n;
+}
+
+/* A JSON string, valid UTF-8 whatever s holds: each byte that is not part
+ * of a valid UTF-8 sequence becomes U+FFFD. */
 void ctrace_json_string(FILE *out, const char *s, size_t len) {
   fputc('"', out);
-  for (size_t i = 0; i < len; i++) {
+  for (size_t i = 0; i < len;) {
     unsigned char ch = (unsigned char)s[i];
-    if (ch == '"' || ch == '\\')
+    size_t n = utf8_len((const unsigned char *)s + i, len - i);
+    if (n == 0)
+      fputs("\\ufffd", out), n = 1;
+    else if (ch == '"' || ch == '\\')
       fprintf(out, "\\%c", ch);
     else if (ch < 0x20 || ch == 0x7f)
       fprintf(out, "\\u%04x", ch);
     else
-      fputc(ch, out);
+      fwrite(s + i, 1, n, out);
+    i += n;
   }
   fputc('"', out);
 }
@@ -194,6 +227,24 @@ static void json_names(FILE *out, const ctrace_reader *r, const struct ctrace_na
       fprintf(out, ":%llu", (unsigned long long)v[i].count);
   }
   fputc('}', out);
+}
+
+/* The recorder's effective configuration: the STRINGs starting with
+ * "ctrace.config " (docs/FORMAT.md), their pairs joined by spaces. */
+static size_t config_text(const ctrace_reader *r, char *buf, size_t size) {
+  static const char prefix[] = "ctrace.config ";
+  size_t w = 0, plen = sizeof prefix - 1;
+  buf[0] = 0;
+  for (uint32_t id = 1; id <= ctrace_reader_nstrings(r); id++) {
+    const struct ctrace_string *s = ctrace_reader_string(r, id);
+    if (!s || s->len <= plen || memcmp(s->s, prefix, plen) != 0)
+      continue;
+    int n = snprintf(buf + w, size - w, "%s%.*s", w ? " " : "", (int)(s->len - plen), s->s + plen);
+    if (n < 0 || (size_t)n >= size - w)
+      break;
+    w += (size_t)n;
+  }
+  return w;
 }
 
 void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
@@ -226,6 +277,10 @@ void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FI
   json_names(out, r, st->task_names, st->ntask_names, 1);
   fputs(",\"region_names\":", out);
   json_names(out, r, st->region_names, st->nregion_names, 0);
+  char cfg[1024];
+  size_t ncfg = config_text(r, cfg, sizeof cfg);
+  fputs(",\"config\":", out);
+  ctrace_json_string(out, cfg, ncfg);
   fprintf(out, ",\"complete\":%s,\"unknown_records\":%llu",
           ctrace_reader_status(r) == CTRACE_READ_OK ? "true" : "false",
           (unsigned long long)ctrace_reader_nunknown(r));
@@ -251,6 +306,9 @@ void ctrace_stats_text(const ctrace_reader *r, const struct ctrace_stats *st, FI
   if (st->tracer_events)
     fprintf(out, "tracer overhead %.3f ms over %llu recorded calls\n",
             (double)st->tracer_overhead_ns / 1e6, (unsigned long long)st->tracer_events);
+  char cfg[1024];
+  fprintf(out, "configuration   %s\n",
+          config_text(r, cfg, sizeof cfg) ? cfg : "(not recorded in this trace)");
   fprintf(out, "tasks           %llu\n", (unsigned long long)st->tasks);
   for (uint32_t i = 0; i < st->ntask_names; i++)
     fprintf(out, "  %-30s %8llu   mean %.3f ms\n",

@@ -8,6 +8,8 @@
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +29,22 @@ struct dump {
   FILE *out;
 };
 
+/* Bytes from the trace, with control characters, quotes and backslashes
+ * escaped: whatever they hold, an event stays on one line. */
+static void print_escaped(FILE *out, const char *s, size_t len, int argv_sep) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == 0x1f && argv_sep)
+      fputc(' ', out); /* argv separator */
+    else if (c == '"' || c == '\\')
+      fprintf(out, "\\%c", c);
+    else if (c < 0x20 || c == 0x7f)
+      fprintf(out, "\\x%02x", c);
+    else
+      fputc(c, out);
+  }
+}
+
 static void print_string(struct dump *d, uint64_t id) {
   const struct ctrace_string *s = ctrace_reader_string(d->r, id);
   if (!s) {
@@ -34,18 +52,19 @@ static void print_string(struct dump *d, uint64_t id) {
     return;
   }
   fputc('"', d->out);
-  for (uint32_t i = 0; i < s->len; i++) {
-    unsigned char c = (unsigned char)s->s[i];
-    if (c == 0x1f)
-      fputc(' ', d->out); /* argv separator */
-    else if (c == '"' || c == '\\')
-      fprintf(d->out, "\\%c", c);
-    else if (c < 0x20 || c == 0x7f)
-      fprintf(d->out, "\\x%02x", c);
-    else
-      fputc(c, d->out);
-  }
+  print_escaped(d->out, s->s, s->len, 1);
   fputc('"', d->out);
+}
+
+/* A symbolizer's name (its paths come from the trace): escaped. */
+static const char *esc(const char *s, char *buf, size_t size) {
+  FILE *f = s ? fmemopen(buf, size, "w") : NULL;
+  if (!f)
+    return "?";
+  print_escaped(f, s, strlen(s), 0);
+  fclose(f);
+  buf[size - 1] = 0;
+  return buf;
 }
 
 static void print_sockaddr(struct dump *d, const uint8_t *b, uint32_t len) {
@@ -62,7 +81,17 @@ static void print_sockaddr(struct dump *d, const uint8_t *b, uint32_t len) {
             ntohs(a->sin6_port));
   } else if (ss.ss_family == AF_UNIX) {
     const struct sockaddr_un *a = (const struct sockaddr_un *)&ss;
-    fprintf(d->out, "unix:%.*s", (int)strnlen(a->sun_path, sizeof a->sun_path), a->sun_path);
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    size_t n = len > off ? len - off : 0;
+    if (n > sizeof a->sun_path)
+      n = sizeof a->sun_path;
+    fputs("unix:", d->out);
+    if (n && a->sun_path[0] == 0) { /* abstract: "@name", its bytes as they are */
+      fputc('@', d->out);
+      print_escaped(d->out, a->sun_path + 1, n - 1, 0);
+    } else {
+      print_escaped(d->out, a->sun_path, strnlen(a->sun_path, n), 0);
+    }
   } else {
     fprintf(d->out, "family=%u", ss.ss_family);
   }
@@ -81,13 +110,16 @@ static void print_stack(struct dump *d, uint64_t id) {
       continue;
     }
     struct ctrace_frame f;
+    char fn[1024], where[4096];
     ctrace_sym_lookup(d->sym, pcs[i], 1, &f);
+    esc(f.function, fn, sizeof fn);
     if (f.file)
-      fprintf(d->out, "    at %s (%s:%d)\n", f.function, f.file, f.line);
+      fprintf(d->out, "    at %s (%s:%d)\n", fn, esc(f.file, where, sizeof where), f.line);
     else if (f.object)
-      fprintf(d->out, "    at %s (%s+0x%" PRIx64 ")\n", f.function, f.object, f.object_offset);
+      fprintf(d->out, "    at %s (%s+0x%" PRIx64 ")\n", fn, esc(f.object, where, sizeof where),
+              f.object_offset);
     else
-      fprintf(d->out, "    at %s (0x%" PRIx64 ")\n", f.function, pcs[i]);
+      fprintf(d->out, "    at %s (0x%" PRIx64 ")\n", fn, pcs[i]);
   }
 }
 

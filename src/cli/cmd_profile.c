@@ -126,8 +126,15 @@ int ctrace_cmd_profile(int argc, char **argv) {
   ctrace_reader *r = ctrace_cli_open(cmd->name, path);
   if (!r)
     return CTRACE_EXIT_FAIL;
+  if (tid && ctrace_reader_thread_index(r, tid) < 0) {
+    fprintf(stderr, "ctrace profile: thread %u is not in %s (ctrace stats lists its threads)\n",
+            (unsigned)tid, path);
+    ctrace_reader_close(r);
+    return CTRACE_EXIT_FAIL;
+  }
   ctrace_symbolizer *sym = symbols ? ctrace_sym_new(r) : NULL;
   int status = ctrace_cli_read_status(r), first = 1;
+  uint64_t blocked_events = 0;
   for (int k = 0; k < 4; k++) {
     if (!kinds[k])
       continue;
@@ -141,8 +148,15 @@ int ctrace_cmd_profile(int argc, char **argv) {
       putchar('\n');
     first = 0;
     print_kind(r, sym, (enum ctrace_profile_kind)k, &p, top, depth);
+    for (size_t i = 0; i < p.n; i++)
+      blocked_events += p.v[i].count;
     ctrace_profile_free(&p);
   }
+  /* A trace of the API alone has none: say where they come from. */
+  if (!first && blocked_events == 0 && !tid && start == INT64_MIN && end == INT64_MAX)
+    printf("\n(no blocking events in this trace: the time blocked on locks, sleeps, files\n"
+           " and sockets is recorded by `ctrace run -- PROGRAM`; the API alone records\n"
+           " tasks, regions, logs and counters)\n");
   if (fflush(stdout) != 0)
     status = CTRACE_EXIT_FAIL;
   ctrace_sym_free(sym);

@@ -17,10 +17,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../record/config.h"
 #include "cli.h"
 #include "help.h"
 #include "../record/record.h"
@@ -139,11 +141,9 @@ static void list_children(const char *outabs, time_t since) {
   *slash = 0;
   const char *base = slash + 1;
   size_t len = strlen(base);
-  const char *ext = "";
-  if (len > 7 && strcmp(base + len - 7, ".ctrace") == 0) {
+  const char *ext = ".ctrace"; /* STEM.PID.ctrace, whatever FILE's extension */
+  if (len > 7 && strcmp(base + len - 7, ".ctrace") == 0)
     len -= 7;
-    ext = ".ctrace";
-  }
   DIR *d = opendir(dir[0] ? dir : "/");
   if (!d)
     return;
@@ -172,6 +172,27 @@ static void list_children(const char *outabs, time_t since) {
   fprintf(stderr, "%s\n", n > 3 ? " ..." : "");
 }
 
+/* After the run: says why the trace is missing or cut short. */
+static void report_output(const char *outabs) {
+  struct stat st;
+  struct statvfs fs;
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", outabs);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    *slash = 0;
+  int full = statvfs(dir[0] ? dir : "/", &fs) == 0 && fs.f_bavail == 0;
+  int small = stat(outabs, &st) != 0 || st.st_size <= 32;
+  if (full)
+    fprintf(stderr, "ctrace run: the file system of %s is full: the trace is %s\n", outabs,
+            small ? "empty" : "incomplete");
+  else if (small)
+    fprintf(stderr,
+            "ctrace run: no trace was written to %s: the program did not load %s\n"
+            "  (it may clear LD_PRELOAD, or exec a static or setuid program)\n",
+            outabs, PRELOAD_NAME);
+}
+
 static pid_t child_pid;
 
 /* A signal sent to ctrace (kill, a supervisor) goes on to the program. One
@@ -187,7 +208,7 @@ static int parse_ns(const char *s, long long *out) {
   char *end;
   errno = 0;
   double v = strtod(s, &end);
-  if (errno || end == s || v < 0)
+  if (errno || end == s || !(v >= 0)) /* !(v >= 0): NaN too */
     return -1;
   double mult = 1;
   if (strcmp(end, "us") == 0)
@@ -197,6 +218,9 @@ static int parse_ns(const char *s, long long *out) {
   else if (strcmp(end, "s") == 0)
     mult = 1e9;
   else if (*end && strcmp(end, "ns") != 0)
+    return -1;
+  /* At most an hour: past that, every call would be left out. */
+  if (!(v * mult <= 3600e9))
     return -1;
   *out = (long long)(v * mult);
   return 0;
@@ -269,7 +293,8 @@ int ctrace_cmd_run(int argc, char **argv) {
       unwind = val;
     } else if (strcmp(a, "--min-duration") == 0) {
       if (parse_ns(val, &min_ns) < 0)
-        return ctrace_cli_usage_error(cmd, "bad duration '%s'", val);
+        return ctrace_cli_usage_error(cmd, "bad duration '%s' (0 to 1h, e.g. 5us, 1.5ms, 2s)",
+                                      val);
     } else {
       preload = val;
     }
@@ -277,6 +302,25 @@ int ctrace_cmd_run(int argc, char **argv) {
   if (i >= argc)
     return ctrace_cli_usage_error(cmd, "PROGRAM missing");
   char **prog = argv + i;
+
+  /* The environment's CTRACE_* values, checked here once (config.c) rather
+   * than by the library in the program, whose stderr is not ours: a bad one
+   * is reported and the program gets the value used instead. */
+  static const char *const checked[] = {"CTRACE_BUFFER_KB", "CTRACE_MEMORY_MB", "CTRACE_STACKS",
+                                        "CTRACE_CLOCK",     "CTRACE_UNWIND",    "CTRACE_FAMILIES",
+                                        "CTRACE_MIN_NS",    "CTRACE_FOLLOW_FORKS"};
+  for (size_t k = 0; k < sizeof checked / sizeof checked[0]; k++) {
+    char eff[256], msg[512];
+    if ((families && strcmp(checked[k], "CTRACE_FAMILIES") == 0) ||
+        (stacks && strcmp(checked[k], "CTRACE_STACKS") == 0) ||
+        (unwind && strcmp(checked[k], "CTRACE_UNWIND") == 0) ||
+        (min_ns >= 0 && strcmp(checked[k], "CTRACE_MIN_NS") == 0))
+      continue; /* an option overrides it */
+    if (!ctrace__config_check(checked[k], getenv(checked[k]), eff, sizeof eff, msg, sizeof msg)) {
+      fprintf(stderr, "ctrace run: %s\n", msg);
+      set_env(checked[k], eff);
+    }
+  }
 
   char lib[PATH_MAX], exe[PATH_MAX], outabs[PATH_MAX];
   if (preload)
@@ -318,6 +362,18 @@ int ctrace_cmd_run(int argc, char **argv) {
   } else {
     snprintf(outabs, sizeof outabs, "%s", out);
   }
+  /* The output must be writable before the program runs: its trace is
+   * opened by the program, which could only complain on its own stderr. */
+  if (stat(outabs, &st) == 0 && !S_ISREG(st.st_mode)) {
+    fprintf(stderr, "ctrace run: cannot write the trace to %s: not a regular file\n", outabs);
+    return CTRACE_EXIT_FAIL;
+  }
+  int probe = open(outabs, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (probe < 0) {
+    fprintf(stderr, "ctrace run: cannot write the trace to %s: %s\n", outabs, strerror(errno));
+    return CTRACE_EXIT_FAIL;
+  }
+  close(probe);
   /* A stale trace must not pass for this run's. */
   unlink(outabs);
   time_t started = time(NULL);
@@ -379,11 +435,7 @@ int ctrace_cmd_run(int argc, char **argv) {
   for (int k = 0; k < 4; k++)
     sigaction(fwd[k], &old[k], NULL);
 
-  if (stat(outabs, &st) != 0 || st.st_size <= 32)
-    fprintf(stderr,
-            "ctrace run: no trace was written to %s: the program did not load %s\n"
-            "  (it may clear LD_PRELOAD, or exec a static or setuid program)\n",
-            outabs, PRELOAD_NAME);
+  report_output(outabs);
   list_children(outabs, started);
   if (WIFSIGNALED(status)) {
     /* Die the same way, without a second core file. */

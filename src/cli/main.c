@@ -44,6 +44,17 @@ int main(int argc, char **argv) {
   }
   const char *name = argv[1];
   if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+    /* `ctrace help COMMAND` is `ctrace COMMAND --help`. */
+    if (strcmp(name, "help") == 0 && argc >= 3) {
+      for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i]->name, argv[2]) == 0) {
+          fputs(commands[i]->help, stdout);
+          return CTRACE_EXIT_OK;
+        }
+      fprintf(stderr, "ctrace help: unknown command '%s'\n%s\nTry 'ctrace --help'.\n", argv[2],
+              CTRACE_USAGE_ctrace);
+      return CTRACE_EXIT_USAGE;
+    }
     fputs(CTRACE_HELP_ctrace, stdout);
     return CTRACE_EXIT_OK;
   }

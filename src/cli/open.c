@@ -58,7 +58,11 @@ ctrace_reader *ctrace_cli_open(const char *cmd, const char *path) {
   if (check_regular(cmd, path) < 0)
     return NULL;
   if (ctrace_reader_open(path, &r, err, sizeof err) < 0) {
-    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
+    /* The reader's message may name the file already. */
+    size_t n = strlen(path);
+    const char *why =
+        strncmp(err, path, n) == 0 && strncmp(err + n, ": ", 2) == 0 ? err + n + 2 : err;
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, why);
     return NULL;
   }
   report(cmd, path, r);

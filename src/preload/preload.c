@@ -7,8 +7,10 @@
  * io.c, net.c, threads.c, proc.c) nor the process life (proc.c).
  */
 #include "preload.h"
+#include "../record/config.h"
 
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,8 +65,6 @@ static unsigned parse_families(const char *s) {
     unsigned bit;
   } fams[] = {{"sync", PL_SYNC}, {"sleep", PL_SLEEP}, {"io", PL_IO}, {"net", PL_NET},
               {"proc", PL_PROC}, {"all", PL_SYNC | PL_SLEEP | PL_IO | PL_NET | PL_PROC}};
-  if (!s || !*s)
-    return PL_SYNC | PL_SLEEP | PL_IO | PL_NET | PL_PROC;
   unsigned bits = 0;
   while (*s) {
     size_t n = strcspn(s, ",");
@@ -81,19 +81,17 @@ static unsigned parse_families(const char *s) {
 /* Called once a trace started (ctrace__config is loaded then). */
 void ctrace__pl_configure(void) {
   struct ctrace__pl_config c = {0};
-  c.families = parse_families(getenv("CTRACE_FAMILIES"));
-  const char *s = getenv("CTRACE_MIN_NS");
-  long long min_ns = PL_DEFAULT_MIN_NS;
-  if (s && *s) {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (!*end && v >= 0)
-      min_ns = v;
-  }
+  /* Checked values (config.c): a bad one is reported and replaced. */
+  char fam[128], min[32], fol[16], rec[256];
+  c.families = parse_families(ctrace__config_get("CTRACE_FAMILIES", fam, sizeof fam));
+  long long min_ns = strtoll(ctrace__config_get("CTRACE_MIN_NS", min, sizeof min), NULL, 10);
   c.min_ticks = (uint64_t)((double)min_ns * ctrace__ticks_per_ns());
   c.stacks = ctrace__config.stacks != CTRACE__STACKS_NONE;
-  s = getenv("CTRACE_FOLLOW_FORKS");
-  c.follow_forks = !(s && (strcmp(s, "0") == 0 || strcmp(s, "no") == 0));
+  ctrace__config_get("CTRACE_FOLLOW_FORKS", fol, sizeof fol);
+  c.follow_forks = !(strcmp(fol, "0") == 0 || strcmp(fol, "no") == 0);
+  snprintf(rec, sizeof rec, "families=%s min_ns=%lld follow_forks=%d", fam, min_ns,
+           c.follow_forks);
+  ctrace__config_record(rec);
   ctrace__pl = c;
 }
 

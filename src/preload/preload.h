@@ -10,7 +10,7 @@
  * whole and whose public API it exports, so that a traced program that also
  * calls the ctrace API records into the same trace.
  *
- * Interposer shape (STYLE.md rules 9-10), written once as PL_REAL()/PL_PASS:
+ * Interposer shape, written once as PL_REAL()/PL_PASS:
  *   - the real function comes from the table, resolved in the constructor;
  *     when called earlier (another library's constructor) it is resolved
  *     lazily on the spot;
@@ -46,8 +46,8 @@
 
 /*
  * Real functions. X(name, version): version NULL means dlsym(RTLD_NEXT),
- * else dlvsym with that version (pthread_cond_*: DESIGN.md's pitfall, the
- * GLIBC_2.2.5 compatibility symbols hang with current condvars).
+ * else dlvsym with that version (pthread_cond_*: dlsym would give the old
+ * GLIBC_2.2.5 compatibility symbols, which hang with current condvars).
  * Some names are not in any header on purpose (the _chk variants): their
  * pointer types are declared in preload.c from pl_types below.
  */

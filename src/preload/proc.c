@@ -34,15 +34,13 @@ static pid_t real_getpid(void) {
   return (pid_t)syscall(SYS_getpid);
 }
 
-/* STEM.TAG.ctrace from out ("x.ctrace" or "x"); NULL when it does not fit. */
+/* STEM.TAG.ctrace, STEM being out without ".ctrace" ("x.ct" gives
+ * "x.ct.TAG.ctrace"; docs/RUN.md); NULL when it does not fit. */
 static const char *derive(char *buf, size_t size, const char *out, const char *tag) {
   size_t n = strlen(out);
-  const char *ext = "";
-  if (n > 7 && strcmp(out + n - 7, ".ctrace") == 0) {
+  if (n > 7 && strcmp(out + n - 7, ".ctrace") == 0)
     n -= 7;
-    ext = ".ctrace";
-  }
-  int w = snprintf(buf, size, "%.*s.%s%s", (int)n, out, tag, ext);
+  int w = snprintf(buf, size, "%.*s.%s.ctrace", (int)n, out, tag);
   return w > 0 && (size_t)w < size ? buf : NULL;
 }
 

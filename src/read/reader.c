@@ -417,6 +417,14 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
     const uint8_t *next = ctrace_decode_event(p, end, &ticks, &ev, &why);
     if (!next) {
       set_error(r, CTRACE_READ_CORRUPT, off, "%s (kind 0x%02x)", why, *p);
+      /* The batch is not read: its events leave the kind counts too. */
+      uint64_t tk = b->base;
+      for (const uint8_t *q = payload, *bad = p; !meta && q < bad;) {
+        ctrace_event e;
+        if (!(q = ctrace_decode_event(q, end, &tk, &e, &why)))
+          break;
+        r->by_kind[e.kind]--;
+      }
       return -1;
     }
     p = next;

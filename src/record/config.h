@@ -18,4 +18,23 @@
   X(CTRACE_FOLLOW_FORKS, "1", "ctrace run: 0 to not trace child processes")                   \
   X(CTRACE_PRELOAD, "", "ctrace run: path of libctrace-preload.so (default: found next to ctrace)")
 
+#include <stddef.h>
+
+/* The effective value of variable `name` set to `val` (NULL: unset) into
+ * eff. Returns 1 when val is accepted (or unset), else 0 with msg holding
+ * one line (no newline) naming the variable, the value, what is accepted
+ * and what is used instead. */
+int ctrace__config_check(const char *name, const char *val, char *eff, size_t effsize, char *msg,
+                         size_t msgsize);
+/* The effective value of $name; a bad value is reported on stderr, once
+ * per process. */
+const char *ctrace__config_get(const char *name, char *eff, size_t effsize);
+
+/* The trace records its effective configuration as STRING definitions
+ * starting with this prefix, then "key=value" pairs separated by spaces
+ * (docs/FORMAT.md). */
+#define CTRACE_CONFIG_PREFIX "ctrace.config "
+void ctrace__config_record(const char *text);
+void ctrace__meta_config(void);
+
 #endif

@@ -459,6 +459,8 @@ void ctrace__meta_reset(void);
 void ctrace__meta_clock_sync(void);
 void ctrace__meta_process(void);
 void ctrace__meta_mappings(void);
+/* Where code is, for the stack walk (intern.c); at a trace's start. */
+void ctrace__code_ranges_load(void);
 
 /* The id of name in the current trace, defining it on first use; 0 when
  * it cannot be defined. */

@@ -5,6 +5,7 @@
  * per-thread work (thread.c) nor the writing (writer.c).
  */
 #include "record.h"
+#include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,6 +90,7 @@ int ctrace__start(int fd, int owned) {
   int err = check_fd(fd);
   if (err)
     return err;
+  ctrace__code_ranges_load(); /* before any stack of this trace */
   ctrace__guard++;
   pthread_mutex_lock(&ctrace__lock);
   if (active) {
@@ -125,6 +127,7 @@ int ctrace__start(int fd, int owned) {
   /* Outside the lock: these intern strings, which may register this thread. */
   ctrace__meta_process();
   ctrace__meta_mappings();
+  ctrace__meta_config();
   return 0;
 
 fail_locked:
