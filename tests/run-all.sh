@@ -118,6 +118,34 @@ stage_install() {
   else
     fail "install test: a program built against the installed files"
   fi
+  stage_system_install
+}
+
+# The README's way, exactly: install into the system prefix, build with
+# pkg-config, run with a clean environment (no LD_LIBRARY_PATH: the install
+# ran ldconfig), then uninstall. Only as root on CI (a machine of its own):
+# elsewhere the suite does not touch the system.
+stage_system_install() {
+  if [ "$(id -u)" != 0 ] || [ -z "${CI:-}" ]; then
+    skip "system install: runs only as root with CI set (it installs into $(option build prefix))"
+    return
+  fi
+  local work=$root/build/system-install-test prefix
+  rm -rf "$work"; mkdir -p "$work"
+  prefix=$(option build prefix)
+  if ! meson install -C build >"$log_dir/system-install.log" 2>&1; then
+    tail -20 "$log_dir/system-install.log"; fail "meson install into $prefix"; return
+  fi
+  if env -i PATH=/usr/bin:/bin \
+       sh -c 'cc examples/minimal.c -o "$1/minimal" $(pkg-config --cflags --libs ctrace)' sh "$work" &&
+     env -i PATH=/usr/bin:/bin "$work/minimal" "$work/m.ctrace" >/dev/null &&
+     build/ctrace stats "$work/m.ctrace" >/dev/null; then
+    ok "installed into $prefix: a pkg-config program runs with a clean environment (no LD_LIBRARY_PATH)"
+  else
+    fail "system install: a pkg-config program does not run with a clean environment"
+  fi
+  ninja -C build uninstall >>"$log_dir/system-install.log" 2>&1 || true
+  ldconfig 2>/dev/null || true
 }
 
 stage_asan() {
