@@ -27,17 +27,7 @@
 #include "../src/analyze/timeline.h"
 #include "../src/read/reader.h"
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static double cpu_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "bench_time.h"
 
 static int run_gen(const char *gen, const char *out, const char *events, const char *threads) {
   pid_t pid = fork();

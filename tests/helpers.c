@@ -144,3 +144,15 @@ int test_run(char *const argv[], char *const env[], char **out, char **err) {
     free(eb);
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
+
+size_t test_read_line(int fd, char *line, size_t size) {
+  size_t len = 0;
+  while (len + 1 < size) {
+    ssize_t k = read(fd, line + len, 1);
+    if (k <= 0 || line[len] == '\n')
+      break;
+    len++;
+  }
+  line[len] = 0;
+  return len;
+}

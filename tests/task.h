@@ -102,6 +102,9 @@ const char *test_build_path(const char *rel);
 int test_run(char *const argv[], char *const env[], char **out, char **err);
 /* Reads a whole file (malloced, NUL-terminated); *len may be NULL. */
 char *test_read_file(const char *path, size_t *len);
+/* Reads one line from fd (a byte at a time: nothing past the newline is
+ * consumed) into line, NUL-terminated, without the newline; its length. */
+size_t test_read_line(int fd, char *line, size_t size);
 int test_write_file(const char *path, const void *data, size_t len);
 
 #endif

@@ -374,14 +374,7 @@ static void view_start(struct viewer *v, unsigned limit, ...) {
   }
   close(out[1]);
   char line[512];
-  size_t len = 0;
-  while (len < sizeof line - 1) {
-    ssize_t k = read(out[0], line + len, 1);
-    if (k <= 0 || line[len] == '\n')
-      break;
-    len++;
-  }
-  line[len] = 0;
+  test_read_line(out[0], line, sizeof line);
   close(out[0]);
   if (!strstr(line, "ctrace view: serving ")) {
     char *err = test_read_file(v->err_path, NULL);

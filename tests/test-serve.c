@@ -529,14 +529,7 @@ TEST_IMPL(serve_cli_view_serves_until_signal) {
   }
   close(out[1]);
   char line[512];
-  size_t n = 0;
-  while (n < sizeof line - 1) {
-    ssize_t k = read(out[0], line + n, 1);
-    if (k <= 0 || line[n] == '\n')
-      break;
-    n++;
-  }
-  line[n] = 0;
+  test_read_line(out[0], line, sizeof line);
   ASSERT_STR_CONTAINS(line, "ctrace view: serving ");
   const char *u = strstr(line, "http://127.0.0.1:");
   ASSERT(u != NULL);
