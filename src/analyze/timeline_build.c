@@ -599,8 +599,11 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
       struct ctrace_vec *a = (struct ctrace_vec *)((char *)o + room[k].off);
       uint64_t all = ctrace_reader_nevents_kind(r, room[k].k1) +
                      (room[k].k2 ? ctrace_reader_nevents_kind(r, room[k].k2) : 0);
-      size_t want = total ? (size_t)((double)all * (double)mine / (double)total * 1.05) + 16 : 16;
-      if (!all)
+      /* this thread's share of the kind's events, and a little: a slack
+       * per thread costs its page at 40,000 threads (vec_push grows the
+       * rest) */
+      size_t want = total ? (size_t)((double)all * (double)mine / (double)total * 1.05) : 0;
+      if (!all || want < 4)
         continue;
       a->v = ctrace__big_malloc(want * a->size);
       if (!a->v)

@@ -63,7 +63,7 @@ static inline int ctrace_vec_reserve(struct ctrace_vec *a, size_t want) {
 
 /* A new last element (not initialised), or NULL when out of memory. */
 static inline void *ctrace_vec_push(struct ctrace_vec *a) {
-  if (a->n == a->cap && ctrace_vec_reserve(a, a->cap ? a->cap * 2 : 64) < 0)
+  if (a->n == a->cap && ctrace_vec_reserve(a, a->cap ? a->cap * 2 : 4) < 0)
     return NULL;
   return (char *)a->v + a->size * a->n++;
 }
