@@ -119,7 +119,25 @@ static int run_one(const struct test *t, double *secs) {
   return WEXITSTATUS(status);
 }
 
+/*
+ * Every test starts from the signal state of an interactive shell's child:
+ * default dispositions, nothing blocked. A suite started in the background
+ * (run-all.sh's lanes: without job control, bash makes them ignore SIGINT
+ * and SIGQUIT) or under nohup (SIGHUP ignored) would otherwise hand its
+ * ignored signals to every program the tests run, and tests of what a
+ * signal does would test the launcher instead.
+ */
+static void default_signals(void) {
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 int main(int argc, char **argv) {
+  default_signals();
   if (getenv("CTRACE_BUILD_DIR"))
     test_build_dir = getenv("CTRACE_BUILD_DIR");
   if (getenv("CTRACE_SOURCE_DIR"))
