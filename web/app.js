@@ -96,10 +96,18 @@ export function navigate(viewId, params = {}) {
   else location.hash = hash;
 }
 
+// The URL as the router last saw or wrote it. A view writes its parameters
+// a little late (the timeline waits 300 ms); a navigation that changed the
+// URL meanwhile (a link, the address bar, a test) wins: its hashchange is
+// still to come, and writing over it would undo it.
+let routedHash = null;
+
 function setParams(params) {
   if (!current) return;
+  if (routedHash !== null && location.hash !== routedHash) return;
   current.params = { ...params };
   history.replaceState(null, '', routeHash(current.id, params));
+  routedHash = location.hash;
   keepInTab(current.id, params);
 }
 
@@ -171,6 +179,7 @@ function renderTabs(activeId) {
 }
 
 async function route() {
+  routedHash = location.hash;
   const { view, params } = parseHash();
   renderTabs(view.id);
   document.title = `${view.title} · ${traceName} · ctrace`;

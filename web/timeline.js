@@ -365,7 +365,12 @@ function mount(container, ctx) {
         : h('span', { class: 'tl-file' }, f.object ? `${f.object}+${f.offset}` : f.pc || ''))));
   }
 
+  // Each selection (or closing) takes a new generation: the answer of an
+  // older request, arriving late, is dropped instead of reopening the panel.
+  let detailsGen = 0;
+
   function closePanel() {
+    detailsGen++;
     m.selected = null;
     if (!panel.hidden) {
       panel.hidden = true;
@@ -423,12 +428,13 @@ function mount(container, ctx) {
     }
     if (kind === 'task') m.selected = { kind, id: q.id };
     else m.selected = { kind, tid: q.tid, ns: q.ns, s: q.ns };
+    const gen = ++detailsGen;
     root.dataset.details = 'loading';
     openPanel('Loading…');
     if (reveal && q.tid) revealRow(q.tid);
     try {
       const d = await api.getJSON('/api/event', q);
-      if (destroyed) return;
+      if (destroyed || gen !== detailsGen) return;
       if (kind === 'task') {
         m.selected = { kind, id: d.id, s: d.start_ns, e: d.end_ns, touches: (d.threads || []).map((t) => ({ tid: t.tid, first: t.first_ns, last: t.last_ns })) };
         if (reveal && d.begin_tid) revealRow(d.begin_tid);
@@ -446,6 +452,7 @@ function mount(container, ctx) {
       showDetails(d);
       root.dataset.details = 'ready';
     } catch (e) {
+      if (destroyed || gen !== detailsGen) return;
       openPanel('Details', h('p', { class: 'tl-error' }, e.message));
       root.dataset.details = 'error';
     }
@@ -482,15 +489,17 @@ function mount(container, ctx) {
     }
     if (o.kind === 'span') m.selected.ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
     publishParams();
+    const gen = ++detailsGen;
     root.dataset.details = 'loading';
     openPanel('Loading…');
     draw();
     try {
       const d = await api.getJSON(url.split('?')[0], Object.fromEntries(new URLSearchParams(url.split('?')[1])));
-      if (destroyed) return;
+      if (destroyed || gen !== detailsGen) return;
       showDetails(d);
       root.dataset.details = 'ready';
     } catch (e) {
+      if (destroyed || gen !== detailsGen) return;
       openPanel('Details', h('p', { class: 'tl-error' }, e.message));
       root.dataset.details = 'error';
     }
@@ -565,15 +574,17 @@ function mount(container, ctx) {
     if (th) scroller.scrollTop = Math.max(0, th.y - RULER_H - 60);
     m.selected = { kind: 'wake', tid: w.tid, ns: w.ns };
     publishParams();
+    const gen = ++detailsGen;
     root.dataset.details = 'loading';
     try {
       const d = await api.getJSON('/api/event', { kind: 'wake', tid: w.tid, ns: Math.round(w.ns) });
-      if (destroyed) return;
+      if (destroyed || gen !== detailsGen) return;
       m.selected.ns = d.event_ns;
       publishParams();
       showDetails(d);
       root.dataset.details = 'ready';
     } catch (e) {
+      if (destroyed || gen !== detailsGen) return;
       openPanel('Wake-up', h('p', { class: 'tl-error' }, e.message));
       root.dataset.details = 'error';
     }
@@ -703,7 +714,7 @@ function mount(container, ctx) {
   // Where things are drawn, in client coordinates: for tests and debugging.
   root.probe = {
     window: () => ({ start_ns: m.v0, end_ns: m.v1 }),
-    findSpan(stateName, tid) {
+    findSpan(stateName, tid, nth = 0) { // the nth such span on screen (0: the first)
       if (!m.data) return null;
       const r = canvas.getBoundingClientRect();
       const st = STATE_OF_BYTE.indexOf(stateName);
@@ -714,7 +725,7 @@ function mount(container, ctx) {
         if (!row || y < RULER_H || y + STATE_H > m.height) continue; // not on screen
         for (const sp of row.spans) {
           const x0 = Math.max(LABEL_W, m.xOf(sp.s)), x1 = Math.min(m.width, m.xOf(sp.e));
-          if (sp.state === st && !sp.merged && x1 - x0 >= 6) {
+          if (sp.state === st && !sp.merged && x1 - x0 >= 6 && nth-- === 0) {
             return { tid: t.tid, x: r.left + (x0 + x1) / 2, y: r.top + t.y - scroller.scrollTop + ROW_PAD + LOG_H + STATE_H / 2 };
           }
         }

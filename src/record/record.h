@@ -441,6 +441,7 @@ extern _Atomic uint32_t ctrace__buf_gen;
 /* A free buffer, or NULL when the memory budget is spent. */
 struct ctrace__buf *ctrace__buf_get(void);
 void ctrace__writer_fork_child(void);
+void ctrace__writer_wait_started(void);
 int ctrace__writer_fd(void);
 void ctrace__writer_lock(void);
 void ctrace__writer_unlock(void);

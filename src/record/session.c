@@ -284,6 +284,7 @@ static void at_exit(void) {
 }
 
 static void fork_prepare(void) {
+  ctrace__writer_wait_started();
   ctrace__guard++;
   pthread_mutex_lock(&ctrace__lock);
   pthread_mutex_lock(&ctrace__meta_lock);

@@ -722,5 +722,16 @@ void ctrace__writer_fork_child(void) {
   out_owned = 0;
 }
 
+/*
+ * Before a fork: a writer created a moment ago may still be starting (its
+ * thread's setup allocates, and a sanitizer's allocator is not fork-safe:
+ * a fork child inherits its lock held). Waits until it runs its loop, at
+ * most ~10,000 yields; afterwards it sleeps on its futex between rounds.
+ */
+void ctrace__writer_wait_started(void) {
+  for (int i = 0; i < 10000 && atomic_load(&writer_running) && !atomic_load(&writer_tid); i++)
+    sched_yield();
+}
+
 void ctrace__writer_lock(void) { pthread_mutex_lock(&qlock); }
 void ctrace__writer_unlock(void) { pthread_mutex_unlock(&qlock); }

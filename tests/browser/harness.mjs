@@ -131,6 +131,11 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--dis
 const pageErrors = new WeakMap();
 
 /** The page errors and console errors of one page (see launchBrowser). */
+/** Calls the timeline view's test probe fn (web/timeline.js: findSpan, findTask, ...) in the page. */
+export function probe(page, fn, ...args) {
+  return page.evaluate(([f, a]) => document.querySelector('.tl').probe[f](...a), [fn, args]);
+}
+
 export function errorsOf(page) {
   return pageErrors.get(page) || [];
 }

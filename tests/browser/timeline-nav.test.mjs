@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BUILD_DIR, makeHttpTaskTrace, startView, launchBrowser, openView, screenshot, tempDir, viewUnavailable, errorsOf } from './harness.mjs';
+import { BUILD_DIR, makeHttpTaskTrace, startView, launchBrowser, openView, screenshot, tempDir, viewUnavailable, errorsOf, probe } from './harness.mjs';
 
 const why = await viewUnavailable();
 const GEN = path.join(BUILD_DIR, 'bench', 'gen_trace');
@@ -26,7 +26,6 @@ async function waitLoaded(page) {
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
 
-const probe = (page, fn, ...args) => page.evaluate(([f, a]) => document.querySelector('.tl').probe[f](...a), [fn, args]);
 const span = (w) => w.end_ns - w.start_ns;
 const hashParams = (page) => page.evaluate(() => Object.fromEntries(new URLSearchParams(location.hash.split('?')[1] || '')));
 

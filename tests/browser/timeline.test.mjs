@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BUILD_DIR, CTRACE, makeHttpTaskTrace, startView, launchBrowser, openView, screenshot, tempDir, viewUnavailable, errorsOf } from './harness.mjs';
+import { BUILD_DIR, CTRACE, makeHttpTaskTrace, startView, launchBrowser, openView, screenshot, tempDir, viewUnavailable, errorsOf, probe } from './harness.mjs';
 
 const why = await viewUnavailable();
 const GEN = path.join(BUILD_DIR, 'bench', 'gen_trace');
@@ -27,7 +27,6 @@ async function waitLoaded(page) {
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
 
-const probe = (page, fn, ...args) => page.evaluate(([f, a]) => document.querySelector('.tl').probe[f](...a), [fn, args]);
 
 if (why && !process.env.CI) {
   test('timeline on ctrace view', { skip: why }, () => {});
@@ -244,17 +243,20 @@ if (why && !process.env.CI) {
       // zoom into the workers until a single mutex wait is clickable, then go to its waker
       let found = null;
       for (let i = 0; i < 8 && !found; i++) {
+        // the barrier at the start is sync too: try several sync spans of
+        // each worker for a mutex wait that a wake-up ended
         for (const tid of rowsTid.slice(1)) {
-          const s = await probe(page, 'findSpan', 'sync', tid);
-          if (!s) continue;
-          await page.mouse.click(s.x, s.y);
-          await page.waitForSelector('.tl[data-details="ready"]');
-          // the barrier at the start is sync too: look for a mutex wait
-          if ((await page.$('[data-action="go-waker"]')) &&
-              (await page.textContent('.tl-details h2')) === 'Blocked on mutex') {
-            found = s;
-            break;
+          for (let nth = 0; nth < 4 && !found; nth++) {
+            const s = await probe(page, 'findSpan', 'sync', tid, nth);
+            if (!s) break;
+            await page.mouse.click(s.x, s.y);
+            await page.waitForSelector('.tl[data-details="ready"]');
+            if ((await page.$('[data-action="go-waker"]')) &&
+                (await page.textContent('.tl-details h2')) === 'Blocked on mutex') {
+              found = s;
+            }
           }
+          if (found) break;
         }
         if (!found) {
           await page.focus('.tl-canvas');
