@@ -126,6 +126,9 @@ function mount(container, ctx) {
   // ---- fetching ----
   function requestFetch(delay = 40) {
     clearTimeout(fetchTimer);
+    // loading from now on, not only once the request leaves: what is on
+    // screen is about to be replaced (tests wait for loading to end)
+    root.dataset.loading = 'true';
     fetchTimer = setTimeout(doFetch, delay);
   }
 
