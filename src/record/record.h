@@ -460,7 +460,7 @@ void ctrace__meta_reset(void);
 void ctrace__meta_clock_sync(void);
 void ctrace__meta_process(void);
 void ctrace__meta_mappings(void);
-/* Where code is, for the stack walk (intern.c); at a trace's start. */
+/* Where code is, for the stack walk (unwind.c); at a trace's start. */
 void ctrace__code_ranges_load(void);
 
 /* The id of name in the current trace, defining it on first use; 0 when
@@ -475,10 +475,16 @@ void ctrace__intern_session_reset(void);
  * __builtin_frame_address(0)); returns the stack id in this trace, or 0. */
 uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp);
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
-/* The walkers behind ctrace__stack_capture (intern.c). */
+/* The walkers behind ctrace__stack_capture (unwind.c): frame pointers,
+ * glibc's backtrace(), and the default, .eh_frame rules cached per return
+ * address. Each is safe in a signal handler once a trace started (the
+ * dwarf walker once ctrace__unwind_dwarf_init ran) and never faults. */
 int ctrace__unwind_fp(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
 int ctrace__unwind_dwarf(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
 void ctrace__unwind_dwarf_init(void);
+int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
+/* How many rules the cfi walker computed in this process (cache misses). */
+uint64_t ctrace__unwind_cfi_misses(void);
 uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, int n);
 
 #endif /* CTRACE_RECORD_H */
