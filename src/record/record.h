@@ -115,6 +115,7 @@ struct ctrace__buf *ctrace__buf_new(size_t cap);
 
 #define CTRACE__NAME_CACHE 64   /* per-thread pointer->name cache entries */
 #define CTRACE__STACK_CACHE 256 /* per-thread stack-hash->id cache entries */
+#define CTRACE__RULE_CACHE 64   /* per-thread unwind rules (unwind.c) */
 
 struct ctrace__name_slot {
   const char *ptr;
@@ -171,6 +172,10 @@ struct ctrace__thread {
   struct ctrace__thread *next, *prev;
   struct ctrace__name_slot names[CTRACE__NAME_CACHE];
   struct ctrace__stack_slot stacks[CTRACE__STACK_CACHE];
+  /* The cfi walker's rules last used by this thread, each one word (the
+   * address's low half, the rule), valid in rule generation rule_gen. */
+  uint32_t rule_gen;
+  uint64_t rules[CTRACE__RULE_CACHE];
 };
 
 extern CTRACE__TLS struct ctrace__thread *ctrace__tls;

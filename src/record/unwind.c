@@ -203,14 +203,18 @@ enum {
 #define RULE_BITS 13
 #define RULE_SLOTS (1u << RULE_BITS)
 #define RULE_PROBES 8
-static _Atomic uint64_t rule_keys[RULE_SLOTS];
-static _Atomic uint64_t rule_vals[RULE_SLOTS];
+static struct rule_slot {
+  _Atomic uint64_t key, val; /* one cache line holds both */
+} rules[RULE_SLOTS];
 static _Atomic uint64_t rule_misses; /* rules computed, for the benchmark */
 
+static _Atomic uint32_t rule_gen = 1; /* per-thread rules of older ones are void */
+
 static void rules_clear(void) {
+  atomic_fetch_add_explicit(&rule_gen, 1, memory_order_relaxed);
   for (uint32_t i = 0; i < RULE_SLOTS; i++) {
-    atomic_store_explicit(&rule_keys[i], 0, memory_order_relaxed);
-    atomic_store_explicit(&rule_vals[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&rules[i].key, 0, memory_order_relaxed);
+    atomic_store_explicit(&rules[i].val, 0, memory_order_relaxed);
   }
 }
 
@@ -581,30 +585,60 @@ static uint64_t rule_compute(const struct code_ranges *c, uintptr_t addr) {
   return v;
 }
 
-/* The rule at addr: from the table, else computed and added. */
-static uint64_t rule_get(const struct code_ranges *c, uintptr_t addr) {
+/*
+ * A thread's own rules: one word per slot, written in one store (a signal
+ * handler of the same thread sees the old word or the new one): the low 32
+ * bits of the address, and the rule in 32 bits (type, base, saved, rbp's
+ * offset / 8 in 8 bits, the CFA's offset in 19), for the rules whose return
+ * address is at CFA-8. Two addresses of one slot 4 GiB apart would share
+ * a rule: the walk's checks still hold.
+ */
+static inline uint64_t rule_pack(uintptr_t addr, uint64_t v) {
+  if (R_TYPE(v) != R_CFA)
+    return R_TYPE(v) == R_NONE ? 0 : (uint64_t)R_TYPE(v) << 32 | (uint32_t)addr;
+  intptr_t fo = R_RBP_OFF(v);
+  uintptr_t co = R_CFA_OFF(v);
+  if (R_RA_OFF(v) != -8 || (fo & 7) || fo < -1024 || fo > 1016 || co >= (1u << 19))
+    return 0;
+  uint32_t r = (uint32_t)(v & 31) | (uint32_t)(uint8_t)(int8_t)(fo / 8) << 5 | (uint32_t)co << 13;
+  return (uint64_t)r << 32 | (uint32_t)addr;
+}
+
+static inline uint64_t rule_unpack(uint32_t r) {
+  if ((r & 7) != R_CFA)
+    return r & 7;
+  int64_t fo = (int64_t)(int8_t)(uint8_t)(r >> 5) * 8;
+  return (uint64_t)(r & 31) | (uint64_t)(r >> 13) << 8 | (uint64_t)(uint16_t)fo << 32 |
+         (uint64_t)(uint16_t)-8 << 48;
+}
+
+/* The rule at addr when the table has it, else R_NONE. An address is
+ * added only once its PC passed is_code(), so a hit needs no other check. */
+static inline uint64_t rule_find(uintptr_t addr, uint32_t *hash) {
   uint32_t h = (uint32_t)((addr * 0x9e3779b97f4a7c15ull) >> (64 - RULE_BITS));
+  *hash = h;
   for (uint32_t i = 0; i < RULE_PROBES; i++) {
     uint32_t s = (h + i) & (RULE_SLOTS - 1);
-    uint64_t k = atomic_load_explicit(&rule_keys[s], memory_order_acquire);
-    if (k == addr) {
-      uint64_t v = atomic_load_explicit(&rule_vals[s], memory_order_acquire);
-      if (CTRACE__LIKELY(v != R_NONE))
-        return v;
-      break; /* being filled: compute it too */
-    }
+    uint64_t k = atomic_load_explicit(&rules[s].key, memory_order_acquire);
+    if (k == addr)
+      return atomic_load_explicit(&rules[s].val, memory_order_acquire); /* R_NONE: being filled */
     if (k == 0)
       break;
   }
+  return R_NONE;
+}
+
+/* Computes the rule at addr and adds it to the table. */
+static uint64_t rule_add(const struct code_ranges *c, uintptr_t addr, uint32_t h) {
   uint64_t v = rule_compute(c, addr);
   atomic_fetch_add_explicit(&rule_misses, 1, memory_order_relaxed);
   for (uint32_t i = 0; i < RULE_PROBES; i++) {
     uint32_t s = (h + i) & (RULE_SLOTS - 1);
-    uint64_t k = atomic_load_explicit(&rule_keys[s], memory_order_relaxed);
-    if (k == 0 && atomic_compare_exchange_strong_explicit(&rule_keys[s], &k, addr,
+    uint64_t k = atomic_load_explicit(&rules[s].key, memory_order_relaxed);
+    if (k == 0 && atomic_compare_exchange_strong_explicit(&rules[s].key, &k, addr,
                                                           memory_order_acq_rel,
                                                           memory_order_relaxed)) {
-      atomic_store_explicit(&rule_vals[s], v, memory_order_release);
+      atomic_store_explicit(&rules[s].val, v, memory_order_release);
       break;
     }
     if (k == addr)
@@ -637,11 +671,32 @@ int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int m
   uintptr_t rbp = ((const uintptr_t *)f)[0];
   uintptr_t sp = f + 16;
   uintptr_t adj = 1; /* pc is a return address: its call is at pc - 1 */
+  uint32_t gen = atomic_load_explicit(&rule_gen, memory_order_relaxed);
+  if (CTRACE__UNLIKELY(t->rule_gen != gen)) {
+    for (int i = 0; i < CTRACE__RULE_CACHE; i++)
+      __atomic_store_n(&t->rules[i], 0, __ATOMIC_RELAXED);
+    t->rule_gen = gen;
+  }
   while (n < max) {
-    if (pc < 4096 || !is_code(c, pc))
+    if (pc < 4096)
       break;
+    uintptr_t addr = pc - adj;
+    uint64_t *mine = &t->rules[(addr ^ (addr >> 6) ^ (addr >> 12)) & (CTRACE__RULE_CACHE - 1)];
+    uint64_t w = __atomic_load_n(mine, __ATOMIC_RELAXED);
+    uint64_t v;
+    if (CTRACE__LIKELY(w && (uint32_t)w == (uint32_t)addr)) {
+      v = rule_unpack((uint32_t)(w >> 32));
+    } else {
+      uint32_t h;
+      v = rule_find(addr, &h);
+      if (CTRACE__UNLIKELY(v == R_NONE)) {
+        if (!is_code(c, pc))
+          break;
+        v = rule_add(c, addr, h);
+      }
+      __atomic_store_n(mine, rule_pack(addr, v), __ATOMIC_RELAXED);
+    }
     pcs[n++] = pc;
-    uint64_t v = rule_get(c, pc - adj);
     switch (R_TYPE(v)) {
     case R_CFA: {
       uintptr_t cfa = ((v & R_RBP_BASE) ? rbp : sp) + R_CFA_OFF(v);
