@@ -173,6 +173,7 @@ int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct t
 /* ---- at exit: calibration, symbols, the table ---- */
 
 static uint64_t fp_cycles[MAXD + 1]; /* median fp walk of a chain of depth d */
+static uint64_t cfi_cycles[MAXD + 1]; /* the cfi walk of the same chain */
 static struct ctrace__thread *cal_t;
 
 __attribute__((noinline)) static void chain(int left, int depth) {
@@ -181,21 +182,24 @@ __attribute__((noinline)) static void chain(int left, int depth) {
     __asm__ volatile("" ::: "memory"); /* not a tail call */
     return;
   }
-  uint32_t c[41];
-  uintptr_t pcs[MAXD];
-  for (int i = 0; i < 41; i++) {
-    uint64_t a = __rdtsc();
-    int n = ctrace__unwind_fp(cal_t, __builtin_frame_address(0), pcs, depth);
-    uint64_t b = __rdtsc();
-    c[i] = n == depth ? (uint32_t)(b - a) : 0;
-  }
-  for (int i = 1; i < 41; i++) /* insertion sort */
-    for (int j = i; j > 0 && c[j - 1] > c[j]; j--) {
-      uint32_t x = c[j];
-      c[j] = c[j - 1];
-      c[j - 1] = x;
+  for (int w = 0; w < 2; w++) {
+    uint32_t c[41];
+    uintptr_t pcs[MAXD];
+    for (int i = 0; i < 41; i++) {
+      uint64_t a = __rdtsc();
+      int n = (w ? ctrace__unwind_cfi : ctrace__unwind_fp)(cal_t, __builtin_frame_address(0), pcs,
+                                                            depth);
+      uint64_t b = __rdtsc();
+      c[i] = n == depth ? (uint32_t)(b - a) : 0;
     }
-  fp_cycles[depth] = c[20];
+    for (int i = 1; i < 41; i++) /* insertion sort */
+      for (int j = i; j > 0 && c[j - 1] > c[j]; j--) {
+        uint32_t x = c[j];
+        c[j] = c[j - 1];
+        c[j - 1] = x;
+      }
+    (w ? cfi_cycles : fp_cycles)[depth] = c[20];
+  }
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -310,9 +314,12 @@ __attribute__((destructor)) static void probe_report(void) {
             (unsigned long long)med_depth, (double)med / ticks_per_ns,
             (double)p90 / ticks_per_ns, (double)warm / ticks_per_ns, nx ? x[nx / 2] : 0.0, cold);
   }
-  fprintf(out, "calibration %s: fp walk of a frame-pointer chain, depth 1/5/10/30: %.0f/%.0f/%.0f/%.0f ns\n",
+  fprintf(out, "calibration %s: one chain of frames with frame pointers, warm, depth 1/5/10/30: "
+          "fp %.0f/%.0f/%.0f/%.0f ns, cfi %.0f/%.0f/%.0f/%.0f ns\n",
           label ? label : "program", fp_cycles[1] / ticks_per_ns, fp_cycles[5] / ticks_per_ns,
-          fp_cycles[10] / ticks_per_ns, fp_cycles[30] / ticks_per_ns);
+          fp_cycles[10] / ticks_per_ns, fp_cycles[30] / ticks_per_ns,
+          cfi_cycles[1] / ticks_per_ns, cfi_cycles[5] / ticks_per_ns,
+          cfi_cycles[10] / ticks_per_ns, cfi_cycles[30] / ticks_per_ns);
   if (out != stderr)
     fclose(out);
   free(v);
