@@ -8,6 +8,9 @@
  * stacks (Debian's binaries) reach their thread's start function.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/mman.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -319,6 +322,38 @@ TEST_IMPL(stacks_walk_survives_garbage) {
           g.frames, (unsigned long long)ctrace__unwind_cfi_misses());
   ASSERT_EQ(g.bad, 0);
   ASSERT_EQ(g.walks, 3000 * 8 * 2);
+  return TEST_OK;
+}
+
+/* A library loaded when the trace started and unloaded since: a return
+ * address into it (garbage, or a stale frame) must not make the cfi walker
+ * read its unmapped unwind tables. */
+TEST_IMPL(stacks_walk_survives_unloaded_library) {
+  void *h = dlopen(test_build_path("src/preload/libearly.so"), RTLD_NOW | RTLD_LOCAL);
+  ASSERT(h);
+  uintptr_t fn = (uintptr_t)dlsym(h, "early_ran");
+  ASSERT(fn);
+  ctrace__code_ranges_load(); /* a trace starts: the library is code */
+  ASSERT_EQ(dlclose(h), 0);
+  unsigned char vec[1];
+  if (mincore((void *)(fn & ~(uintptr_t)4095), 1, vec) == 0)
+    RETURN_SKIP("dlclose left the library mapped");
+  ASSERT_EQ(errno, ENOMEM);
+  /* A frame whose return address is in the unloaded code, and above it a
+   * frame-pointer chain that ends. */
+  uintptr_t frames[8] = {0};
+  frames[0] = (uintptr_t)&frames[2]; /* saved rbp */
+  frames[1] = fn + 5;                /* return address */
+  frames[2] = 0;
+  frames[3] = 0;
+  struct ctrace__thread t;
+  memset(&t, 0, sizeof t);
+  t.stack_lo = (uintptr_t)&frames[0];
+  t.stack_hi = (uintptr_t)&frames[8];
+  uintptr_t pcs[8];
+  int n = ctrace__unwind_cfi(&t, frames, pcs, 8);
+  ASSERT_EQ(n, 1);
+  ASSERT_UINT_EQ(pcs[0], fn + 5);
   return TEST_OK;
 }
 

@@ -14,16 +14,20 @@
  * Every load of the walks is checked against the thread's stack bounds and
  * every return address against the executable segments of the objects
  * loaded when the trace started, so a corrupted stack or a wrong rule ends
- * a stack early, never faults. Computing a rule reads only the mapped
- * tables of loaded objects (no lock, no allocation, no system call), so a
- * walk is safe in a signal handler, first sight of a PC included.
+ * a stack early, never faults. Computing a rule reads only the tables of
+ * loaded objects, within the segment that holds them, after one mincore()
+ * that says the segment is still mapped (no lock, no allocation, errno
+ * kept), so a walk is safe in a signal handler, first sight of a PC
+ * included.
  * Not the interning of stacks (intern.c).
  */
 #include "record.h"
 
+#include <errno.h>
 #include <execinfo.h>
 #include <link.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 
 /*
@@ -39,6 +43,7 @@ struct code_ranges {
   int n; /* 0: unknown, every address passes */
   uintptr_t lo[MAX_CODE], hi[MAX_CODE];
   const uint8_t *eh[MAX_CODE]; /* the object's .eh_frame_hdr, NULL: none */
+  uintptr_t eh_lo[MAX_CODE], eh_hi[MAX_CODE]; /* the segment holding it and .eh_frame */
 };
 static struct code_ranges code_tabs[2];
 static struct code_ranges *_Atomic code;
@@ -49,9 +54,20 @@ static int add_code(struct dl_phdr_info *info, size_t size, void *arg) {
   struct code_ranges *c = arg;
   uintptr_t here = (uintptr_t)&add_code;
   const uint8_t *eh = NULL;
+  uintptr_t eh_lo = 0, eh_hi = 0;
   for (int i = 0; i < info->dlpi_phnum; i++)
     if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
       eh = (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+  for (int i = 0; eh && i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type == PT_LOAD && (uintptr_t)eh >= lo && (uintptr_t)eh < lo + ph->p_memsz) {
+      eh_lo = lo;
+      eh_hi = lo + ph->p_memsz;
+    }
+  }
+  if (!eh_hi)
+    eh = NULL; /* not in a loaded segment: not trusted */
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
@@ -70,11 +86,15 @@ static int add_code(struct dl_phdr_info *info, size_t size, void *arg) {
       c->lo[k] = c->lo[k - 1];
       c->hi[k] = c->hi[k - 1];
       c->eh[k] = c->eh[k - 1];
+      c->eh_lo[k] = c->eh_lo[k - 1];
+      c->eh_hi[k] = c->eh_hi[k - 1];
       k--;
     }
     c->lo[k] = lo;
     c->hi[k] = hi;
     c->eh[k] = eh;
+    c->eh_lo[k] = eh_lo;
+    c->eh_hi[k] = eh_hi;
   }
   return 0;
 }
@@ -473,14 +493,27 @@ static uint64_t rule_compute(const struct code_ranges *c, uintptr_t addr) {
   int i = code_index(c, addr);
   if (i < 0 || !c->eh[i])
     return R_FP;
+  /* Every read stays in the segment that holds the tables, and that
+   * segment must still be mapped (an object unloaded by dlclose since the
+   * trace started would fault): mincore() fails on an unmapped page. */
   const uint8_t *hdr = c->eh[i];
+  uintptr_t slo = c->eh_lo[i], shi = c->eh_hi[i];
+#define IN_SEG(p, n) ((uintptr_t)(p) >= slo && (uintptr_t)(p) <= shi && (uint64_t)(n) <= shi - (uintptr_t)(p))
+  unsigned char vec[1];
+  if (!IN_SEG(hdr, 4 + 2 * 9))
+    return R_FP;
+  int saved_errno = errno;
+  int unmapped = mincore((void *)((uintptr_t)hdr & ~(uintptr_t)4095), 1, vec) != 0 && errno == ENOMEM;
+  errno = saved_errno;
+  if (unmapped)
+    return R_FP;
   if (hdr[0] != 1)
     return R_FP;
   struct rd r = {hdr + 4, hdr + 4 + 2 * 9, 0};
   rd_enc(&r, hdr[1], (uintptr_t)hdr); /* .eh_frame's address: unused */
   uint64_t count = rd_enc(&r, hdr[2], (uintptr_t)hdr);
   if (r.bad || hdr[3] != 0x3b /* datarel|sdata4: what every linker writes */ || count == 0 ||
-      count > (1u << 28))
+      !IN_SEG(r.p, count * 8))
     return R_FP;
   const uint8_t *tab = r.p;
   /* The last entry whose start is at or below addr. */
@@ -495,15 +528,19 @@ static uint64_t rule_compute(const struct code_ranges *c, uintptr_t addr) {
   if ((uintptr_t)hdr + (intptr_t)(int32_t)ld32(tab + 8 * a) > addr)
     return R_FP;
   const uint8_t *fde = hdr + (int32_t)ld32(tab + 8 * a + 4);
+  if (!IN_SEG(fde, 8))
+    return R_FP;
   uint32_t flen = ld32(fde);
-  if (flen < 8 || flen == 0xffffffffu)
+  if (flen < 8 || flen == 0xffffffffu || !IN_SEG(fde, 4 + (uint64_t)flen))
     return R_FP;
   uint32_t cie_off = ld32(fde + 4);
   if (cie_off == 0)
     return R_FP;
   const uint8_t *cie = fde + 4 - cie_off;
+  if (!IN_SEG(cie, 8))
+    return R_FP;
   uint32_t clen = ld32(cie);
-  if (clen < 8 || clen == 0xffffffffu || ld32(cie + 4) != 0)
+  if (clen < 8 || clen == 0xffffffffu || !IN_SEG(cie, 4 + (uint64_t)clen) || ld32(cie + 4) != 0)
     return R_FP;
   struct rd cr = {cie + 8, cie + 4 + clen, 0};
   uint8_t version = (uint8_t)rd_fixed(&cr, 1);
@@ -556,11 +593,12 @@ static uint64_t rule_compute(const struct code_ranges *c, uintptr_t addr) {
   if (signal_frame) {
     /* The return address of a handler is __restore_rt itself (the FDE
      * starts a byte before it, for this lookup of the address less 1). */
-    if (addr + 1 + sizeof restore_rt <= begin + range &&
+    if (addr + 1 + sizeof restore_rt <= begin + range && addr + 1 + sizeof restore_rt <= c->hi[i] &&
         memcmp((const void *)(addr + 1), restore_rt, sizeof restore_rt) == 0)
       return R_SIGNAL;
     return R_FP;
   }
+#undef IN_SEG
   struct cfa_state st = {DW_SP, 8, 0, {K_SAME, 0}, {K_SAME, 0}};
   if (cfa_run(&cr, &st, &st, begin, UINTPTR_MAX, ca, da) < 0)
     return R_FP;
