@@ -224,6 +224,28 @@ static int is_start(const char *s) {
   return 0;
 }
 
+/* Symbolized once per distinct PC. */
+#define MEMO 65536
+static uintptr_t memo_pc[MEMO];
+static signed char memo_val[MEMO];
+
+static int pc_is_start(Dwfl *dwfl, uintptr_t pc) {
+  uint32_t h = (uint32_t)((pc * 0x9e3779b97f4a7c15ull) >> 48);
+  for (uint32_t i = 0; i < MEMO; i++) {
+    uint32_t s = (h + i) & (MEMO - 1);
+    if (memo_pc[s] == pc)
+      return memo_val[s];
+    if (memo_pc[s] == 0) {
+      Dwfl_Module *m = dwfl ? dwfl_addrmodule(dwfl, pc - 1) : NULL;
+      const char *name = m ? dwfl_module_addrname(m, pc - 1) : NULL;
+      memo_pc[s] = pc;
+      memo_val[s] = (signed char)is_start(name);
+      return memo_val[s];
+    }
+  }
+  return 0;
+}
+
 /* _start of a stripped executable has no symbol: it is the executable's
  * entry point (AT_ENTRY). */
 #include <sys/auxv.h>
@@ -273,9 +295,7 @@ __attribute__((destructor)) static void probe_report(void) {
           found = 1;
           break;
         }
-        Dwfl_Module *m = dwfl ? dwfl_addrmodule(dwfl, pc - 1) : NULL;
-        const char *s = m ? dwfl_module_addrname(m, pc - 1) : NULL;
-        found = is_start(s);
+        found = pc_is_start(dwfl, pc);
       }
       reach += (uint32_t)found;
       sum_depth += (uint64_t)d;
