@@ -142,7 +142,11 @@ static inline int is_code(const struct code_ranges *c, uintptr_t pc) {
  * may stop early, but never reads outside the stack nor records an address
  * that is not code. ~1 ns a frame.
  */
-int ctrace__unwind_fp(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+/* The walks read other frames' words of the stack: never a sanitizer's
+ * business (they are checked against the stack's bounds). */
+#define NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
+
+NO_SANITIZE int ctrace__unwind_fp(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
   uintptr_t lo = t->stack_lo, hi = t->stack_hi;
   uintptr_t f = (uintptr_t)fp;
   const struct code_ranges *c = atomic_load_explicit(&code, memory_order_acquire);
@@ -693,7 +697,7 @@ static uint64_t rule_add(const struct code_ranges *c, uintptr_t addr, uint32_t h
  * undefined), at a signal frame on another stack, or at the first load or
  * address that fails a check.
  */
-int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
 #if defined(__x86_64__)
   uintptr_t lo = t->stack_lo, hi = t->stack_hi;
   uintptr_t f = (uintptr_t)fp;
