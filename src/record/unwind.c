@@ -629,21 +629,26 @@ static uint64_t rule_compute(const struct code_ranges *c, uintptr_t addr) {
 
 /*
  * A thread's own rules: one word per slot, written in one store (a signal
- * handler of the same thread sees the old word or the new one): the low 32
- * bits of the address, and the rule in 32 bits (type, base, saved, rbp's
+ * handler of the same thread sees the old word or the new one): the address
+ * folded to 32 bits, and the rule in 32 bits (type, base, saved, rbp's
  * offset / 8 in 8 bits, the CFA's offset in 19), for the rules whose return
- * address is at CFA-8. Two addresses of one slot 4 GiB apart would share
- * a rule: the walk's checks still hold.
+ * address is at CFA-8. Another address with the same fold in the same slot
+ * (odds of 2^-32 for a garbage word) would get its rule: the walk's checks
+ * still hold.
  */
+static inline uint32_t rule_fold(uintptr_t addr) {
+  return (uint32_t)addr ^ (uint32_t)((uint64_t)addr >> 32) * 0x9e3779b1u;
+}
+
 static inline uint64_t rule_pack(uintptr_t addr, uint64_t v) {
   if (R_TYPE(v) != R_CFA)
-    return R_TYPE(v) == R_NONE ? 0 : (uint64_t)R_TYPE(v) << 32 | (uint32_t)addr;
+    return R_TYPE(v) == R_NONE ? 0 : (uint64_t)R_TYPE(v) << 32 | rule_fold(addr);
   intptr_t fo = R_RBP_OFF(v);
   uintptr_t co = R_CFA_OFF(v);
   if (R_RA_OFF(v) != -8 || (fo & 7) || fo < -1024 || fo > 1016 || co >= (1u << 19))
     return 0;
   uint32_t r = (uint32_t)(v & 31) | (uint32_t)(uint8_t)(int8_t)(fo / 8) << 5 | (uint32_t)co << 13;
-  return (uint64_t)r << 32 | (uint32_t)addr;
+  return (uint64_t)r << 32 | rule_fold(addr);
 }
 
 static inline uint64_t rule_unpack(uint32_t r) {
@@ -726,7 +731,7 @@ NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t
     uint64_t *mine = &t->rules[(addr ^ (addr >> 6) ^ (addr >> 12)) & (CTRACE__RULE_CACHE - 1)];
     uint64_t w = __atomic_load_n(mine, __ATOMIC_RELAXED);
     uint64_t v;
-    if (CTRACE__LIKELY(w && (uint32_t)w == (uint32_t)addr)) {
+    if (CTRACE__LIKELY(w && (uint32_t)w == rule_fold(addr))) {
       v = rule_unpack((uint32_t)(w >> 32));
     } else {
       uint32_t h;
