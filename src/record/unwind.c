@@ -201,6 +201,10 @@ void ctrace__unwind_dwarf_init(void) {
 
 /* ---- cfi: rules from .eh_frame, cached per address ---- */
 
+/* The rules are x86-64's (its DWARF register numbers, its signal frame);
+ * elsewhere the cfi walker is the frame-pointer walk (the end of file). */
+#if defined(__x86_64__)
+
 /*
  * A rule in 64 bits (0: none yet). Type in bits 0-2; bit 3: the CFA is
  * rbp+N (else rsp+N); bit 4: rbp is saved at CFA+M (else unchanged);
@@ -703,7 +707,6 @@ static uint64_t rule_add(const struct code_ranges *c, uintptr_t addr, uint32_t h
  * address that fails a check.
  */
 NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
-#if defined(__x86_64__)
   uintptr_t lo = t->stack_lo, hi = t->stack_hi;
   uintptr_t f = (uintptr_t)fp;
   const struct code_ranges *c = atomic_load_explicit(&code, memory_order_acquire);
@@ -789,10 +792,21 @@ NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t
     }
   }
   return n;
-#else
-  return ctrace__unwind_fp(t, fp, pcs, max);
-#endif
 }
+
+#else /* not x86-64 */
+
+static void rules_clear(void) {}
+
+uint64_t ctrace__unwind_cfi_misses(void) {
+  return 0;
+}
+
+int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+  return ctrace__unwind_fp(t, fp, pcs, max);
+}
+
+#endif
 
 /* A stack without the tracer's own frames (docs/RUN.md). */
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
