@@ -343,6 +343,65 @@ export function createPainter(m, canvas, color) {
     g.restore();
   }
 
+  // The matches of the search: a gold band over what matched (a task in its
+  // lane, a region, the span of a call, a log's mark, a thread's name), the
+  // current one outlined; and a tick on the ruler for each (drawRulerMatches).
+  function drawMatches(g) {
+    m.searchMarks = [];
+    const s = m.search;
+    if (!s || !s.matches.length) return;
+    const cur = s.index >= 0 ? s.matches[s.index] : null;
+    const top = m.scrollTop + RULER_H, bottom = m.scrollTop + m.height;
+    for (const mt of s.matches) {
+      if (mt.end_ns < m.v0 || mt.start_ns > m.v1) continue;
+      let x0 = Math.max(LABEL_W, m.xOf(mt.start_ns)), x1 = Math.min(m.width, m.xOf(mt.end_ns));
+      if (x1 - x0 < 6) { const c = (x0 + x1) / 2; x0 = c - 3; x1 = c + 3; }
+      let y, hgt;
+      if (mt.kind === 'task') {
+        const tl = m.taskLayout.find((x) => x.task.id === mt.id);
+        if (!tl) continue;
+        y = m.taskLaneY(tl.lane);
+        hgt = TASK_H;
+      } else {
+        const t = m.thread(mt.tid);
+        if (!t) continue;
+        const ys = t.y + ROW_PAD + LOG_H;
+        if (mt.kind === 'region') { y = ys + STATE_H + 2 + (mt.depth || 0) * REGION_H; hgt = REGION_H; }
+        else if (mt.kind === 'log') { y = t.y + ROW_PAD - 2; hgt = LOG_H + 2; }
+        else if (mt.kind === 'thread') { x0 = 4; x1 = LABEL_W - 4; y = ys - 2; hgt = STATE_H + 4; }
+        else { y = ys; hgt = STATE_H; }
+      }
+      if (y + hgt < top || y > bottom) continue;
+      const isCur = cur === mt;
+      g.fillStyle = 'rgba(255, 200, 0, 0.45)';
+      g.fillRect(x0 - 1, y - 1, x1 - x0 + 2, hgt + 2);
+      g.strokeStyle = isCur ? '#1f5fbf' : '#a67c00';
+      g.lineWidth = isCur ? 2.5 : 1.5;
+      g.strokeRect(x0 - 1, y - 1, x1 - x0 + 2, hgt + 2);
+      g.lineWidth = 1;
+      if (m.searchMarks.length < 2000) m.searchMarks.push({ kind: mt.kind, tid: mt.tid, id: mt.id, current: isCur, x: (x0 + x1) / 2, y: y + hgt / 2 });
+    }
+  }
+
+  function drawRulerMatches(g) {
+    const s = m.search;
+    if (!s || !s.matches.length) return;
+    g.fillStyle = '#c99700';
+    let last = -1;
+    for (const mt of s.matches) {
+      if (mt.end_ns < m.v0 || mt.start_ns > m.v1) continue;
+      const x = Math.round(Math.max(LABEL_W, m.xOf(mt.start_ns)));
+      if (x === last) continue;
+      last = x;
+      g.beginPath();
+      g.moveTo(x - 4, RULER_H);
+      g.lineTo(x + 4, RULER_H);
+      g.lineTo(x, RULER_H - 7);
+      g.closePath();
+      g.fill();
+    }
+  }
+
   function drawSelection(g) {
     const { selection } = m;
     if (!selection) return;
@@ -387,8 +446,10 @@ export function createPainter(m, canvas, color) {
     }
     drawEdges(g);
     drawSelectedTask(g);
+    drawMatches(g);
     g.restore();
     drawRuler(g);
+    drawRulerMatches(g);
     drawSelection(g);
   };
 }

@@ -146,6 +146,8 @@ export function createModel() {
     scrollTop: 0, // of the rows, set by the view before drawing / hit testing
     taskLayout: [], // {task, lane}
     lanesWanted: MAX_TASK_LANES, // fixed after the first answer, so rows do not jump
+    search: null, // {q, matches, total, index}: timeline-find.js
+    searchMarks: [], // where the painter drew them (canvas x, content y)
     showCreates: true, // the thread-creation arrows (a toggle of the toolbar)
     spanName: () => '', // the call a span was blocked in, when known (timeline.js)
   };

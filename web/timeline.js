@@ -24,6 +24,8 @@ import {
 import { createPainter } from './timeline-draw.js';
 import { attachInput } from './timeline-input.js';
 import { reportConnection } from './api.js';
+import { createSearch } from './timeline-find.js';
+import { rangeContents } from './timeline-range.js';
 
 // What outlives the view when another tab is shown (the window and the
 // selection are in the URL, which the tab link keeps).
@@ -78,6 +80,17 @@ function mount(container, ctx) {
     createsToggle,
     h('span', { class: 'tl-hint' }, 'Wheel, W/S: zoom · Shift+wheel or wheel on names: rows · drag, A/D: pan · ? keys'),
     btn('?', 'Keyboard and mouse (?)', () => toggleHelp(), { 'data-action': 'help', 'aria-label': 'Keyboard and mouse help' }));
+  // the search bar (timeline-find.js): its actions are defined further down
+  const search = createSearch(m, {
+    api,
+    get root() { return root; },
+    setWindow: (a, b) => setWindow(a, b, true),
+    revealRow: (tid) => revealRow(tid),
+    loadDetails: (q) => { pushHistory(); return loadDetails(q); },
+    highlight: (tids) => { m.highlight = new Set(tids); publishParams(); scheduleDraw(); },
+    scheduleDraw: () => scheduleDraw(),
+  });
+  toolbar.insertBefore(search.el, toolbar.querySelector('.tl-hint'));
   const canvas = h('canvas', { class: 'tl-canvas', tabindex: '0', 'aria-label': 'Timeline of the trace\'s threads' });
   const spacer = h('div', { class: 'tl-spacer' });
   const tip = h('div', { class: 'tl-tooltip', role: 'tooltip', hidden: true });
@@ -384,6 +397,7 @@ function mount(container, ctx) {
   }
 
   function openPanel(title, ...content) {
+    delete panel.dataset.panel;
     panel.replaceChildren(
       h('div', { class: 'tl-details-head' },
         h('h2', null, title),
@@ -420,38 +434,53 @@ function mount(container, ctx) {
   }
 
   /** Opens the event named by ev (see above) in the panel, selected; reveal scrolls its row into view. */
-  async function openEv(ev, { reveal = true } = {}) {
+  function openEv(ev, { reveal = true } = {}) {
     const parts = String(ev || '').split(':');
     const kind = parts[0];
     const q = kind === 'task' ? { kind, id: Number(parts[1]) } : { kind, tid: Number(parts[1]), ns: Number(parts[2]) };
     if (!['task', 'span', 'region', 'log', 'wake', 'create'].includes(kind) || Object.values(q).some((v) => typeof v === 'number' && !Number.isFinite(v))) {
       linkNote = `The link's selected event "${ev}" is not one this view knows: nothing is selected`;
       showNote();
-      return;
+      return Promise.resolve();
     }
-    if (kind === 'task') m.selected = { kind, id: q.id };
-    else m.selected = { kind, tid: q.tid, ns: q.ns, s: q.ns };
+    return loadDetails(q, { reveal });
+  }
+
+  // What is selected once /api/event has answered q with d: the whole
+  // span, region or task, not the part the click or the link knew of.
+  function selectedFrom(q, d) {
+    const { kind } = q;
+    if (kind === 'task') return { kind, id: d.id, s: d.start_ns, e: d.end_ns, touches: (d.threads || []).map((t) => ({ tid: t.tid, first: t.first_ns, last: t.last_ns })) };
+    if (kind === 'span') return { kind, tid: q.tid, s: d.start_ns, e: d.end_ns, ns: q.ns };
+    if (kind === 'region') return { kind, tid: q.tid, s: d.start_ns, ns: d.start_ns };
+    const sel = { kind, tid: q.tid, ns: d.event_ns };
+    if (kind === 'create') {
+      const child = m.childOf(q.tid, d.event_ns);
+      if (child) Object.assign(sel, { child: child.tid, started: child.first });
+    }
+    return sel;
+  }
+
+  /**
+   * The one loader of the details panel: selects q ({kind:'task', id} or
+   * {kind, tid, ns}, the parameters of /api/event), shows "Loading…", asks
+   * the server and shows the answer. preset is what to draw as selected
+   * until the answer comes (what was clicked); reveal scrolls the row into
+   * view. An answer of an older selection is dropped.
+   */
+  async function loadDetails(q, { reveal = false, preset = null } = {}) {
+    m.selected = preset || (q.kind === 'task' ? { kind: 'task', id: q.id } : { kind: q.kind, tid: q.tid, ns: q.ns, s: q.ns });
+    publishParams();
     const gen = ++detailsGen;
     root.dataset.details = 'loading';
     openPanel('Loading…');
     if (reveal && q.tid) revealRow(q.tid);
+    draw();
     try {
       const d = await api.getJSON('/api/event', q);
       if (destroyed || gen !== detailsGen) return;
-      if (kind === 'task') {
-        m.selected = { kind, id: d.id, s: d.start_ns, e: d.end_ns, touches: (d.threads || []).map((t) => ({ tid: t.tid, first: t.first_ns, last: t.last_ns })) };
-        if (reveal && d.begin_tid) revealRow(d.begin_tid);
-      } else if (kind === 'span') {
-        m.selected = { kind, tid: q.tid, s: d.start_ns, e: d.end_ns, ns: q.ns };
-      } else if (kind === 'region') {
-        m.selected = { kind, tid: q.tid, s: d.start_ns, ns: d.start_ns };
-      } else {
-        m.selected = { kind, tid: q.tid, ns: d.event_ns };
-        if (kind === 'create') {
-          const child = m.childOf(q.tid, d.event_ns);
-          if (child) Object.assign(m.selected, { child: child.tid, started: child.first });
-        }
-      }
+      m.selected = selectedFrom(q, d);
+      if (reveal && q.kind === 'task' && d.begin_tid) revealRow(d.begin_tid);
       showDetails(d);
       root.dataset.details = 'ready';
     } catch (e) {
@@ -463,50 +492,25 @@ function mount(container, ctx) {
     draw();
   }
 
-  async function select(o) {
+  function select(o) {
     if (!o) return;
     tip.hidden = true;
-    if (o.kind !== 'outside' && !(o.kind === 'region' && o.region.merged)) pushHistory();
-    let url;
+    if (o.kind === 'outside' || (o.kind === 'region' && o.region.merged)) return;
+    pushHistory();
     if (o.kind === 'span') {
       const ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
-      m.selected = { kind: 'span', tid: o.thread.tid, s: o.span.s, e: o.span.e };
-      url = `/api/event?kind=span&tid=${o.thread.tid}&ns=${ns}`;
-    } else if (o.kind === 'region' && !o.region.merged) {
-      m.selected = { kind: 'region', tid: o.thread.tid, s: o.region.s };
-      url = `/api/event?kind=region&tid=${o.thread.tid}&ns=${Math.round(o.region.s)}`;
+      loadDetails({ kind: 'span', tid: o.thread.tid, ns }, { preset: { kind: 'span', tid: o.thread.tid, s: o.span.s, e: o.span.e, ns } });
+    } else if (o.kind === 'region') {
+      loadDetails({ kind: 'region', tid: o.thread.tid, ns: Math.round(o.region.s) }, { preset: { kind: 'region', tid: o.thread.tid, s: o.region.s, ns: o.region.s } });
     } else if (o.kind === 'log') {
-      m.selected = { kind: 'log', tid: o.thread.tid, ns: o.log.t };
-      url = `/api/event?kind=log&tid=${o.thread.tid}&ns=${Math.round(o.log.t)}`;
+      loadDetails({ kind: 'log', tid: o.thread.tid, ns: Math.round(o.log.t) }, { preset: { kind: 'log', tid: o.thread.tid, ns: o.log.t } });
     } else if (o.kind === 'task') {
-      m.selected = { kind: 'task', id: o.task.id, s: o.task.s, e: o.task.e, touches: o.task.touches };
-      url = `/api/event?kind=task&id=${o.task.id}`;
+      loadDetails({ kind: 'task', id: o.task.id }, { preset: { kind: 'task', id: o.task.id, s: o.task.s, e: o.task.e, touches: o.task.touches } });
     } else if (o.kind === 'create') {
-      m.selected = { kind: 'create', tid: o.thread.tid, ns: o.create.t0, child: o.create.child, started: o.create.t1 };
-      url = `/api/event?kind=create&tid=${o.thread.tid}&ns=${Math.round(o.create.t0)}`;
+      loadDetails({ kind: 'create', tid: o.thread.tid, ns: Math.round(o.create.t0) }, { preset: { kind: 'create', tid: o.thread.tid, ns: o.create.t0, child: o.create.child, started: o.create.t1 } });
     } else if (o.kind === 'wake') {
-      m.selected = { kind: 'wake', tid: o.wake.from, ns: o.wake.t };
-      url = `/api/event?kind=wake&tid=${o.wake.from}&ns=${Math.round(o.wake.t)}`;
-    } else {
-      return;
+      loadDetails({ kind: 'wake', tid: o.wake.from, ns: Math.round(o.wake.t) }, { preset: { kind: 'wake', tid: o.wake.from, ns: o.wake.t } });
     }
-    if (o.kind === 'span') m.selected.ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
-    publishParams();
-    const gen = ++detailsGen;
-    root.dataset.details = 'loading';
-    openPanel('Loading…');
-    draw();
-    try {
-      const d = await api.getJSON(url.split('?')[0], Object.fromEntries(new URLSearchParams(url.split('?')[1])));
-      if (destroyed || gen !== detailsGen) return;
-      showDetails(d);
-      root.dataset.details = 'ready';
-    } catch (e) {
-      if (destroyed || gen !== detailsGen) return;
-      openPanel('Details', h('p', { class: 'tl-error' }, e.message));
-      root.dataset.details = 'error';
-    }
-    draw();
   }
 
   function threadName(tid) {
@@ -568,27 +572,43 @@ function mount(container, ctx) {
 
   // Centres the wake-up that ended a blocked span of length blockedNs, zoomed
   // in enough (a few times the span) for its arrow to be drawn.
-  async function goToWaker(w, blockedNs) {
+  function goToWaker(w, blockedNs) {
     pushHistory();
     const span = Math.min(m.v1 - m.v0, Math.max(8 * (blockedNs || 0), 20000));
     const half = Math.min(span, (m.T1 - m.T0)) / 2;
     setWindow(w.ns - half, w.ns + half, true);
     const th = m.thread(w.tid);
     if (th) scroller.scrollTop = Math.max(0, th.y - RULER_H - 60);
-    m.selected = { kind: 'wake', tid: w.tid, ns: w.ns };
-    publishParams();
+    return loadDetails({ kind: 'wake', tid: w.tid, ns: Math.round(w.ns) });
+  }
+
+  // ---- the numbers of a shift-dragged range (timeline-range.js) ----
+  // Of the highlighted threads when some are, else of all.
+  async function showRange() {
+    if (!m.selection) return;
+    const a = Math.round(Math.min(m.selection.s, m.selection.e)), b = Math.round(Math.max(m.selection.s, m.selection.e));
+    const tids = m.highlight.size ? [...m.highlight] : undefined;
     const gen = ++detailsGen;
+    m.selected = null;
+    publishParams();
     root.dataset.details = 'loading';
+    openPanel('Loading…');
+    panel.dataset.panel = 'range';
     try {
-      const d = await api.getJSON('/api/event', { kind: 'wake', tid: w.tid, ns: Math.round(w.ns) });
+      const d = await api.getJSON('/api/range', { start_ns: a, end_ns: b, tids });
       if (destroyed || gen !== detailsGen) return;
-      m.selected.ns = d.event_ns;
-      publishParams();
-      showDetails(d);
+      openPanel(`Range of ${formatDuration(b - a)}`, ...rangeContents(d, {
+        threadName,
+        zoom: () => { m.selection = null; zoomSelBtn.disabled = true; setWindow(a, b, true); },
+        openProfile: (kind) => ctx.navigate && ctx.navigate('profiles', { kind, start_ns: a, end_ns: b, tid: d.profile_tid || undefined }),
+      }));
+      panel.dataset.panel = 'range';
+      panel.dataset.start = String(a);
+      panel.dataset.end = String(b);
       root.dataset.details = 'ready';
     } catch (e) {
       if (destroyed || gen !== detailsGen) return;
-      openPanel('Wake-up', h('p', { class: 'tl-error' }, e.message));
+      openPanel('Range', h('p', { class: 'tl-error' }, e.message));
       root.dataset.details = 'error';
     }
     draw();
@@ -658,13 +678,17 @@ function mount(container, ctx) {
   // ---- input ----
   const detachInput = attachInput(m, canvas, scroller, {
     zoomBy, panBy, setWindow, reset, zoomToSelection, select, showTip, hideTip, scheduleDraw, toggleHelp, back,
+    search: () => search.focus(),
     escape: () => {
       if (!help.hidden) toggleHelp(false);
       m.selection = null;
       zoomSelBtn.disabled = true;
       scheduleDraw();
     },
-    selectionChanged: (usable) => { zoomSelBtn.disabled = !usable; },
+    selectionChanged: (usable) => {
+      zoomSelBtn.disabled = !usable;
+      if (usable) showRange();
+    },
     scrolled: () => {
       tip.hidden = true;
       scheduleDraw();
@@ -792,6 +816,9 @@ function mount(container, ctx) {
       }
       return null;
     },
+    search: () => search.state(),
+    /** Where the matches of the search are highlighted on screen: [{kind, tid, x, y}]. */
+    searchMarks: () => (m.searchMarks || []).map((k) => { const r = canvas.getBoundingClientRect(); return { ...k, x: r.left + k.x, y: r.top + k.y - scroller.scrollTop }; }),
     counts: () => (m.data ? { rows: m.data.rows.size, tasks: m.data.tasks.length, wakes: m.data.wakes.length, creates: m.data.creates.length } : null),
   };
 
@@ -799,6 +826,7 @@ function mount(container, ctx) {
     unmount() {
       remembered.scrollTop = scroller.scrollTop;
       destroyed = true;
+      search.cancel();
       if (fetchCtl) fetchCtl.abort();
       clearTimeout(fetchTimer);
       clearTimeout(paramsTimer);

@@ -1,0 +1,192 @@
+// timeline-find.test.mjs - finding things in the Timeline view, in real
+// headless Chromium against the real `ctrace view` on the http_task trace:
+// the search box (/, Ctrl-F, a count, next / previous that zoom to and
+// select each match, the matches highlighted), the numbers of a shift-drag
+// range (equal to the server's /api/range and /api/profile), "open as
+// profile", and counter tracks.
+// Screenshots: test-artifacts/find-*.png.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fsp from 'node:fs/promises';
+import { makeHttpTaskTrace, startView, launchBrowser, openView, screenshot, viewUnavailable, errorsOf, probe, waitForView } from './harness.mjs';
+
+const why = await viewUnavailable();
+
+async function waitLoaded(page) {
+  await page.waitForFunction(() => {
+    const r = document.querySelector('.tl');
+    return r && r.dataset.ready === 'true' && r.dataset.loading === 'false';
+  }, null, { timeout: 20_000 });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+function waitSearch(page, state = 'ready') {
+  return page.waitForFunction((s) => document.querySelector('.tl')?.dataset.search === s, state, { timeout: 10_000 });
+}
+
+if (why && !process.env.CI) {
+  test('finding things on ctrace view', { skip: why }, () => {});
+} else {
+  describe('finding things (http_task trace)', () => {
+    let trace, server, browser, page;
+    before(async () => {
+      trace = await makeHttpTaskTrace(3);
+      server = await startView(trace.file);
+      browser = await launchBrowser();
+      page = await browser.newPage();
+      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
+      await waitLoaded(page);
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+      if (trace) await fsp.rm(trace.dir, { recursive: true, force: true });
+    });
+
+    test('/ opens the search; it counts the matches, steps through them zoomed in and selected, and highlights them', async () => {
+      await page.focus('.tl-canvas');
+      await page.keyboard.press('/');
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.action), 'search');
+      await page.keyboard.type('db.query');
+      await waitSearch(page);
+      const api = await (await fetch(`${server.url}api/search?q=db.query`)).json();
+      assert.equal(api.total, 3);
+      assert.match(await page.textContent('.tl-search-count'), /^3 matches$/);
+      // all three highlighted in the whole-trace window
+      await page.waitForFunction(() => document.querySelector('.tl').probe.searchMarks().length === 3);
+      const marks = await probe(page, 'searchMarks');
+      assert.deepEqual(marks.map((k) => k.kind), ['region', 'region', 'region']);
+      await screenshot(page, 'find-search-all', { fullPage: false });
+      // Enter: the first match, zoomed to, its row in view, selected
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.querySelector('.tl').dataset.details === 'ready');
+      await waitLoaded(page);
+      let st = await probe(page, 'search');
+      assert.equal(st.index, 0);
+      assert.match(st.label, /^1 of 3 matches$/);
+      assert.deepEqual(st.current, api.matches[0]);
+      const w = await probe(page, 'window');
+      assert.ok(w.start_ns <= api.matches[0].start_ns && w.end_ns >= api.matches[0].end_ns, 'the match is in the window');
+      assert.ok(w.end_ns - w.start_ns < 4 * (api.matches[0].end_ns - api.matches[0].start_ns), 'zoomed to it');
+      assert.match(await page.textContent('.tl-details h2'), /Region db\.query/);
+      const sel = await probe(page, 'selected');
+      assert.equal(sel.kind, 'region');
+      assert.equal(sel.tid, api.matches[0].tid);
+      const box = await probe(page, 'rowBox', api.matches[0].tid);
+      assert.ok(box.stripTop >= box.visibleTop && box.stripBottom <= box.visibleBottom, 'its row is on screen');
+      const cur = (await probe(page, 'searchMarks')).find((k) => k.current);
+      assert.ok(cur && cur.tid === api.matches[0].tid, 'the current match is outlined');
+      await screenshot(page, 'find-search-first', { fullPage: false });
+      // next, next, next wraps round; Shift+Enter goes back
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.querySelector('.tl').probe.search().index === 1);
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.querySelector('.tl').probe.search().index === 0);
+      await page.keyboard.press('Shift+Enter');
+      await page.waitForFunction(() => document.querySelector('.tl').probe.search().index === 2);
+      st = await probe(page, 'search');
+      assert.deepEqual(st.current, api.matches[2]);
+      await page.click('[data-action="search-prev"]');
+      await page.waitForFunction(() => document.querySelector('.tl').probe.search().index === 1);
+    });
+
+    test('the search finds log messages, task and thread names; Escape clears it; Ctrl-F reopens it', async () => {
+      await page.fill('.tl-search', 'GET /');
+      await waitSearch(page);
+      let st = await probe(page, 'search');
+      assert.equal(st.total, 3, 'three logs "GET /hello"');
+      await page.fill('.tl-search', 'handleRequest');
+      await waitSearch(page);
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.querySelector('.tl').dataset.details === 'ready' && /Task handleRequest/.test(document.querySelector('.tl-details h2')?.textContent || ''));
+      st = await probe(page, 'search');
+      assert.equal(st.current.kind, 'task');
+      await page.fill('.tl-search', 'handler');
+      await waitSearch(page);
+      st = await probe(page, 'search');
+      assert.equal(st.counts.thread, 3, 'three threads named handler');
+      assert.equal(st.counts.task, 3, 'and handleRequest, case aside');
+      await page.fill('.tl-search', 'no such thing anywhere');
+      await waitSearch(page);
+      assert.equal(await page.textContent('.tl-search-count'), 'no match');
+      await page.keyboard.press('Escape');
+      await waitSearch(page, 'idle');
+      assert.equal(await probe(page, 'search'), null);
+      await page.focus('.tl-canvas');
+      await page.keyboard.press('Control+f');
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.action), 'search');
+      await page.keyboard.press('Escape');
+      assert.deepEqual(errorsOf(page), []);
+    });
+  });
+}
+
+if (!why || process.env.CI) {
+  describe('range numbers (http_task trace)', () => {
+    let trace, server, browser, page;
+    before(async () => {
+      trace = await makeHttpTaskTrace(3);
+      server = await startView(trace.file);
+      browser = await launchBrowser();
+      page = await browser.newPage();
+      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
+      await waitLoaded(page);
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+      if (trace) await fsp.rm(trace.dir, { recursive: true, force: true });
+    });
+
+    test('shift-drag gives the range numbers, equal to the server API; "open as profile" filters the profiles page', async () => {
+      const box = await page.locator('.tl-canvas').boundingBox();
+      const x0 = box.x + 200 + (box.width - 200) * 0.1, x1 = box.x + 200 + (box.width - 200) * 0.7;
+      await page.keyboard.down('Shift');
+      await page.mouse.move(x0, box.y + 300);
+      await page.mouse.down();
+      await page.mouse.move((x0 + x1) / 2, box.y + 300);
+      await page.mouse.move(x1, box.y + 300);
+      await page.mouse.up();
+      await page.keyboard.up('Shift');
+      await page.waitForSelector('.tl-details[data-panel="range"]');
+      await page.waitForFunction(() => document.querySelector('.tl').dataset.details === 'ready');
+      const a = Number(await page.getAttribute('.tl-details', 'data-start'));
+      const b = Number(await page.getAttribute('.tl-details', 'data-end'));
+      assert.ok(b > a, `${a}..${b}`);
+      const api = await (await fetch(`${server.url}api/range?start_ns=${a}&end_ns=${b}`)).json();
+      // time per state, in all and per thread
+      for (const [k, v] of Object.entries(api.states)) {
+        if (!v) continue;
+        assert.equal(Number(await page.getAttribute(`.tl-details [data-total="${k}"]`, 'data-ns')), v, k);
+      }
+      const rows = await page.$$eval('.tl-range-threads tbody tr', (trs) => trs.map((tr) => Number(tr.dataset.tid)));
+      assert.deepEqual(rows, api.threads.map((t) => t.tid));
+      // the sum of the threads' states is the whole
+      const running = api.threads.reduce((s, t) => s + (t.states.running || 0), 0);
+      assert.equal(running, api.states.running);
+      // the states of a thread over the whole trace are /api/threads' (the same model)
+      const whole = await (await fetch(`${server.url}api/range`)).json();
+      const threads = await (await fetch(`${server.url}api/threads`)).json();
+      for (const t of threads.threads) assert.deepEqual(whole.threads.find((x) => x.tid === t.tid).states, t.states, `thread ${t.tid}`);
+      // blocked time by kind is /api/profile's for the same range
+      for (const k of ['sync', 'net', 'syscall', 'sleep']) {
+        const prof = await (await fetch(`${server.url}api/profile?kind=${k}&start_ns=${a}&end_ns=${b}`)).json();
+        assert.equal(Number(await page.getAttribute(`.tl-details [data-kind="${k}"] [data-ns]`, 'data-ns')), prof.total_ns, k);
+      }
+      // tasks and regions with their counts
+      for (const [kind, list] of [['task', api.tasks], ['region', api.regions]]) {
+        const shown = await page.$$eval(`.tl-range-lat[data-kind="${kind}"] tbody tr`, (trs) => trs.map((tr) => ({ name: tr.dataset.name, count: Number(tr.dataset.count), complete: Number(tr.dataset.complete) })));
+        assert.deepEqual(shown, list.map((x) => ({ name: x.name, count: x.count, complete: x.complete })), kind);
+      }
+      assert.ok(api.regions.some((r) => r.name === 'db.query'), 'the range holds db.query regions');
+      await screenshot(page, 'find-range', { fullPage: false });
+      await page.click('[data-action="range-profile"]');
+      await waitForView(page, 'profiles');
+      const p = new URLSearchParams((await page.evaluate(() => location.hash)).split('?')[1]);
+      assert.equal(Number(p.get('start_ns')), a);
+      assert.equal(Number(p.get('end_ns')), b);
+      assert.deepEqual(errorsOf(page), []);
+    });
+  });
+}
