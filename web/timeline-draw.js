@@ -6,7 +6,7 @@
 import { formatDuration } from './format.js';
 import { stateLabel } from './states.js';
 import {
-  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, PROC_H, TASK_H, TASK_HEAD,
+  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, PROC_H, TASK_H, TASK_HEAD, COUNTER_H,
   tickLabel, niceStep, hashHue,
 } from './timeline-model.js';
 
@@ -194,6 +194,65 @@ export function createPainter(m, canvas, color) {
     g.moveTo(0, yb);
     g.lineTo(width, yb);
     g.stroke();
+  }
+
+  // Counter tracks: the value as a step line over a light area, scaled to
+  // the counter's range over the whole trace; the name and the range on the
+  // left.
+  function drawCounters(g) {
+    m.counters.forEach((c, i) => {
+      const y0 = m.countersY + i * COUNTER_H;
+      g.fillStyle = '#fcfcfd';
+      g.fillRect(0, y0, m.width, COUNTER_H);
+      g.strokeStyle = '#eceff3';
+      g.beginPath();
+      g.moveTo(0, y0 + COUNTER_H - 0.5);
+      g.lineTo(m.width, y0 + COUNTER_H - 0.5);
+      g.stroke();
+      g.textAlign = 'left';
+      label(g, c.name, 12, y0 + 11, LABEL_W - 20, '#1d2430');
+      g.font = '11px ui-monospace, "DejaVu Sans Mono", monospace';
+      label(g, `${c.min.toLocaleString()} – ${c.max.toLocaleString()}`, 12, y0 + 24, LABEL_W - 20, '#5b6573');
+      g.font = '12px system-ui, sans-serif';
+      const lo = Math.min(0, c.min), hi = c.max > lo ? c.max : lo + 1;
+      const yOf = (v) => y0 + COUNTER_H - 4 - ((v - lo) / (hi - lo)) * (COUNTER_H - 8);
+      if (!c.points.length) return;
+      g.save();
+      g.beginPath();
+      g.rect(LABEL_W, y0, m.width - LABEL_W, COUNTER_H);
+      g.clip();
+      const end = Math.min(m.v1, m.T1);
+      g.beginPath();
+      let x = m.xOf(c.points[0][0]);
+      g.moveTo(x, yOf(lo));
+      for (let k = 0; k < c.points.length; k++) {
+        const [t, v] = c.points[k];
+        x = m.xOf(t);
+        g.lineTo(x, k ? yOf(c.points[k - 1][1]) : yOf(lo));
+        g.lineTo(x, yOf(v));
+      }
+      const xe = m.xOf(end);
+      g.lineTo(xe, yOf(c.points[c.points.length - 1][1]));
+      g.lineTo(xe, yOf(lo));
+      g.closePath();
+      g.fillStyle = 'rgba(51, 34, 136, 0.16)';
+      g.fill();
+      g.beginPath();
+      x = m.xOf(c.points[0][0]);
+      g.moveTo(x, yOf(c.points[0][1]));
+      for (let k = 1; k < c.points.length; k++) {
+        const [t, v] = c.points[k];
+        x = m.xOf(t);
+        g.lineTo(x, yOf(c.points[k - 1][1]));
+        g.lineTo(x, yOf(v));
+      }
+      g.lineTo(xe, yOf(c.points[c.points.length - 1][1]));
+      g.strokeStyle = '#332288';
+      g.lineWidth = 1.5;
+      g.stroke();
+      g.lineWidth = 1;
+      g.restore();
+    });
   }
 
   function drawThread(g, t) {
@@ -439,6 +498,7 @@ export function createPainter(m, canvas, color) {
     g.translate(0, -scrollY);
     drawGrid(g, scrollY);
     if (m.taskLanes) drawTasks(g);
+    if (m.counters.length) drawCounters(g);
     for (const p of m.procs) drawProcess(g, p);
     for (const t of m.threads) {
       if (t.y + t.h < scrollY + RULER_H || t.y > scrollY + height) continue;

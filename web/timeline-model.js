@@ -23,6 +23,7 @@ export const PROC_H = 24;
 export const TASK_H = 16;
 export const TASK_HEAD = 18; // the "Tasks" title above the lanes
 export const MAX_TASK_LANES = 6;
+export const COUNTER_H = 34; // one track per ctrace_counter() name
 const MAGIC = 0x314c5443; // "CTL1"
 
 // ---- the binary answer of /api/timeline ----
@@ -146,6 +147,8 @@ export function createModel() {
     scrollTop: 0, // of the rows, set by the view before drawing / hit testing
     taskLayout: [], // {task, lane}
     lanesWanted: MAX_TASK_LANES, // fixed after the first answer, so rows do not jump
+    counters: [], // {name, min, max, points: [[t, v]]}: /api/counters for the window
+    countersY: RULER_H,
     search: null, // {q, matches, total, index}: timeline-find.js
     searchMarks: [], // where the painter drew them (canvas x, content y)
     showCreates: true, // the thread-creation arrows (a toggle of the toolbar)
@@ -172,6 +175,8 @@ export function createModel() {
       m.taskLanes = m.lanesWanted;
       y += TASK_HEAD + m.taskLanes * (TASK_H + 2) + 6;
     }
+    m.countersY = y;
+    y += m.counters.length * COUNTER_H;
     m.procs = [];
     let pid = null;
     for (const t of m.threads) {
@@ -280,11 +285,25 @@ export function createModel() {
   // one per 24 px at most, and none when switched off.
   m.createsShown = () => (m.data && m.showCreates && m.data.creates.length <= m.plotW() / 24 ? m.data.creates : []);
 
+  /** The value of counter track c at time t (the last set at or before t), or null. */
+  m.counterAt = (c, t) => {
+    let v = null;
+    for (const [pt, pv] of c.points) {
+      if (pt > t) break;
+      v = pv;
+    }
+    return v;
+  };
+
   /** What is at canvas point (x, yCanvas): {kind, ...} or null. */
   m.hit = (x, yCanvas) => {
     if (x < LABEL_W || yCanvas < RULER_H || !m.data) return null;
     const y = yCanvas + m.scrollTop;
     const t = m.tOf(x);
+    if (m.counters.length && y >= m.countersY && y < m.countersY + m.counters.length * COUNTER_H) {
+      const c = m.counters[Math.floor((y - m.countersY) / COUNTER_H)];
+      return { kind: 'counter', counter: c, t, value: m.counterAt(c, t) };
+    }
     const slack = ((m.v1 - m.v0) / m.plotW()) * 3;
     if (m.taskLanes && y >= m.taskLaneY(0) && y < m.taskLaneY(m.taskLanes)) {
       const lane = Math.floor((y - m.taskLaneY(0)) / (TASK_H + 2));

@@ -18,7 +18,7 @@ import { formatDuration } from './format.js';
 import { h } from './dom.js';
 import { STATES, stateColor, stateHelp } from './states.js';
 import {
-  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H,
+  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H, COUNTER_H,
   createModel, decode, formatAt,
 } from './timeline-model.js';
 import { createPainter } from './timeline-draw.js';
@@ -48,6 +48,7 @@ function mount(container, ctx) {
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-region' }), 'Region'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-task' }), 'Task'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-log' }), 'Log'),
+    h('span', { class: 'tl-legend-item', role: 'listitem', title: 'values recorded with ctrace_counter()' }, h('span', { class: 'tl-swatch tl-sw-counter' }), 'Counter'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-wake' }), 'Wake-up'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-create' }), 'Thread created'));
   const btn = (label, title, fn, extra = {}) => h('button', { type: 'button', class: 'tl-btn', title, onclick: fn, ...extra }, label);
@@ -156,6 +157,11 @@ function mount(container, ctx) {
     const rows = wantedRows();
     const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${Math.round(m.plotW())}${rows ? `&tids=${rows.join(',')}` : ''}`;
     root.dataset.loading = 'true';
+    // counter tracks: their values in the same window, asked beside it
+    const hasCounters = Number((m.summary.events_by_kind || {}).COUNTER) > 0;
+    const countersP = hasCounters
+      ? fetch(`/api/counters?start_ns=${a}&end_ns=${b}&width=${Math.round(m.plotW())}`, { signal: ctl.signal }).then((r) => (r.ok ? r.json() : null)).catch(() => null)
+      : null;
     let res;
     try {
       res = await fetch(url, { signal: ctl.signal });
@@ -176,6 +182,11 @@ function mount(container, ctx) {
       const d = decode(await res.arrayBuffer());
       root.dataset.decodeMs = (performance.now() - tGot).toFixed(1);
       if (ctl !== fetchCtl || destroyed) return;
+      const cd = countersP ? await countersP : null;
+      if (ctl !== fetchCtl || destroyed) return;
+      const tracksChanged = !!cd && cd.counters.length !== m.counters.length;
+      if (cd) m.counters = cd.counters;
+      if (tracksChanged && m.data) layout();
       if (m.setData(d)) {
         layout();
         if (pendingScroll !== null) scroller.scrollTop = pendingScroll;
@@ -273,6 +284,8 @@ function mount(container, ctx) {
         return [`Wake-up: ${o.wake.from} woke ${o.wake.to}`, `at ${formatAt(Math.round(o.wake.t))}`];
       case 'create':
         return [`${tname(o.thread)} created thread ${o.create.child}`, `at ${formatAt(Math.round(o.create.t0))}; it started ${formatDuration(o.create.t1 - o.create.t0)} later`];
+      case 'counter':
+        return [`Counter ${o.counter.name}`, o.value === null ? 'not set yet' : `${o.value.toLocaleString()} at ${formatAt(Math.round(o.t))}`, `from ${o.counter.min.toLocaleString()} to ${o.counter.max.toLocaleString()} in the trace`];
       case 'outside':
         return [tname(o.thread), o.t < o.thread.first ? 'not started yet' : 'exited'];
       default:
@@ -495,7 +508,7 @@ function mount(container, ctx) {
   function select(o) {
     if (!o) return;
     tip.hidden = true;
-    if (o.kind === 'outside' || (o.kind === 'region' && o.region.merged)) return;
+    if (o.kind === 'outside' || o.kind === 'counter' || (o.kind === 'region' && o.region.merged)) return;
     pushHistory();
     if (o.kind === 'span') {
       const ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
@@ -817,6 +830,14 @@ function mount(container, ctx) {
       return null;
     },
     search: () => search.state(),
+    /** Counter track i: its name, points and where it is drawn. */
+    counterTrack(i = 0) {
+      const c = m.counters[i];
+      if (!c) return null;
+      const r = canvas.getBoundingClientRect();
+      const top = r.top + m.countersY - scroller.scrollTop;
+      return { name: c.name, points: c.points.length, top, bottom: top + COUNTER_H, left: r.left + LABEL_W, right: r.left + m.width };
+    },
     /** Where the matches of the search are highlighted on screen: [{kind, tid, x, y}]. */
     searchMarks: () => (m.searchMarks || []).map((k) => { const r = canvas.getBoundingClientRect(); return { ...k, x: r.left + k.x, y: r.top + k.y - scroller.scrollTop }; }),
     counts: () => (m.data ? { rows: m.data.rows.size, tasks: m.data.tasks.length, wakes: m.data.wakes.length, creates: m.data.creates.length } : null),

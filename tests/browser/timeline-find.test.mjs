@@ -91,6 +91,30 @@ if (why && !process.env.CI) {
       await page.waitForFunction(() => document.querySelector('.tl').probe.search().index === 1);
     });
 
+    test('counters recorded with ctrace_counter are drawn as a track, with their value under the pointer', async () => {
+      await page.keyboard.press('0');
+      await waitLoaded(page);
+      const api = await (await fetch(`${server.url}api/counters`)).json();
+      assert.equal(api.counters.length, 1);
+      const tr = await probe(page, 'counterTrack', 0);
+      assert.equal(tr.name, 'requests.in_flight');
+      assert.equal(tr.points, 6, 'every value of this small trace');
+      assert.equal(await probe(page, 'counterTrack', 1), null);
+      // the track sits between the tasks and the first thread
+      const firstRow = await probe(page, 'rowBox', (await (await fetch(`${server.url}api/summary`)).json()).thread_list[0].tid);
+      assert.ok(tr.bottom <= firstRow.top, `track ${tr.top}-${tr.bottom}, first row at ${firstRow.top}`);
+      // hover where a request is in flight: value 1
+      const [t1] = api.counters[0].points.find((p) => p[1] === 1);
+      const [t0] = api.counters[0].points.find((p) => p[1] === 0 && p[0] > t1);
+      const w = await probe(page, 'window');
+      const x = tr.left + ((t1 + t0) / 2 - w.start_ns) / (w.end_ns - w.start_ns) * (tr.right - tr.left);
+      await page.mouse.move(x, (tr.top + tr.bottom) / 2);
+      await page.waitForFunction(() => /Counter requests\.in_flight/.test(document.querySelector('.tl-tooltip:not([hidden])')?.textContent || ''));
+      assert.match(await page.textContent('.tl-tooltip'), /^Counter requests\.in_flight1 at /);
+      await screenshot(page, 'find-counter', { fullPage: false });
+      await page.mouse.move(5, 5);
+    });
+
     test('the search finds log messages, task and thread names; Escape clears it; Ctrl-F reopens it', async () => {
       await page.fill('.tl-search', 'GET /');
       await waitSearch(page);
