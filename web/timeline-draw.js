@@ -255,7 +255,65 @@ export function createPainter(m, canvas, color) {
     });
   }
 
+  // A group of threads of one name: the share of its members in each state
+  // at each pixel, stacked (running at the bottom), and "name ×N" with an
+  // arrow that opens it.
+  function drawGroup(g, grp) {
+    const { width } = m;
+    g.fillStyle = '#f6f8fb';
+    g.fillRect(0, grp.y, width, grp.h);
+    g.strokeStyle = '#eceff3';
+    g.beginPath();
+    g.moveTo(0, grp.y + grp.h - 0.5);
+    g.lineTo(width, grp.y + grp.h - 0.5);
+    g.stroke();
+    const ys = grp.y + ROW_PAD + LOG_H;
+    g.textAlign = 'left';
+    g.font = '600 12px system-ui, sans-serif';
+    label(g, `${grp.open ? '▾' : '▸'} ${grp.name || '(unnamed)'} ×${grp.members.length}`, 12, ys + STATE_H / 2, LABEL_W - 20, '#1d2430');
+    g.font = '12px system-ui, sans-serif';
+    const px = Math.max(1, Math.ceil(m.plotW()));
+    const nst = STATE_OF_BYTE.length;
+    const bins = new Float64Array(px * nst);
+    const per = (m.v1 - m.v0) / m.plotW();
+    for (const x of grp.members) {
+      const row = m.rowsByTid.get(x.tid);
+      if (!row) continue;
+      for (const sp of row.spans) {
+        let a = Math.max(0, (sp.s - m.v0) / per), b = Math.min(px, (sp.e - m.v0) / per);
+        while (a < b) {
+          const i = Math.floor(a), next = Math.min(b, i + 1);
+          if (i >= 0 && i < px) bins[i * nst + sp.state] += next - a;
+          a = next;
+        }
+      }
+    }
+    // each pixel: the mix of states of the members alive there
+    for (let i = 0; i < px; i++) {
+      let y = ys + STATE_H;
+      let n = 0;
+      for (let st = 0; st < nst; st++) n += bins[i * nst + st];
+      if (n <= 0) {
+        g.fillStyle = hatch(g);
+        g.fillRect(LABEL_W + i, ys, 1, STATE_H);
+        continue;
+      }
+      for (let st = 0; st < nst; st++) {
+        const v = bins[i * nst + st];
+        if (v <= 0) continue;
+        const hgt = (v / n) * STATE_H;
+        g.fillStyle = color[STATE_OF_BYTE[st]] || '#999';
+        g.fillRect(LABEL_W + i, y - hgt, 1, hgt);
+        y -= hgt;
+      }
+    }
+  }
+
   function drawThread(g, t) {
+    if (t.group) {
+      drawGroup(g, t);
+      return;
+    }
     const { width, selected } = m;
     const row = m.rowsByTid.get(t.tid);
     const hl = m.highlight.has(t.tid);
@@ -273,7 +331,13 @@ export function createPainter(m, canvas, color) {
     g.textAlign = 'left';
     const ys = t.y + ROW_PAD + LOG_H;
     g.font = hl ? '600 12px system-ui, sans-serif' : '12px system-ui, sans-serif';
-    label(g, t.name || '(unnamed)', 12, ys + STATE_H / 2, LABEL_W - 80, '#1d2430');
+    if (t.pinned) {
+      g.fillStyle = '#1f5fbf';
+      g.beginPath();
+      g.arc(6, ys + STATE_H / 2, 3, 0, 2 * Math.PI);
+      g.fill();
+    }
+    label(g, t.name || '(unnamed)', t.inGroup ? 24 : 12, ys + STATE_H / 2, LABEL_W - 80, '#1d2430');
     g.font = '11px ui-monospace, "DejaVu Sans Mono", monospace';
     g.fillStyle = '#5b6573';
     g.textAlign = 'right';
@@ -425,7 +489,8 @@ export function createPainter(m, canvas, color) {
         const t = m.thread(mt.tid);
         if (!t) continue;
         const ys = t.y + ROW_PAD + LOG_H;
-        if (mt.kind === 'region') { y = ys + STATE_H + 2 + (mt.depth || 0) * REGION_H; hgt = REGION_H; }
+        if (t.group) { y = ys; hgt = STATE_H; } // in a closed group: on its strip
+        else if (mt.kind === 'region') { y = ys + STATE_H + 2 + (mt.depth || 0) * REGION_H; hgt = REGION_H; }
         else if (mt.kind === 'log') { y = t.y + ROW_PAD - 2; hgt = LOG_H + 2; }
         else if (mt.kind === 'thread') { x0 = 4; x1 = LABEL_W - 4; y = ys - 2; hgt = STATE_H + 4; }
         else { y = ys; hgt = STATE_H; }

@@ -16,7 +16,7 @@
 // click. Nothing here knows the trace format.
 import { formatDuration } from './format.js';
 import { h } from './dom.js';
-import { STATES, stateColor, stateHelp } from './states.js';
+import { STATES, stateColor, stateHelp, stateLabel as stateLabelOf } from './states.js';
 import {
   STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H, COUNTER_H,
   createModel, decode, formatAt,
@@ -29,7 +29,7 @@ import { rangeContents } from './timeline-range.js';
 
 // What outlives the view when another tab is shown (the window and the
 // selection are in the URL, which the tab link keeps).
-const remembered = { scrollTop: 0 };
+const remembered = { scrollTop: 0, tracks: null };
 
 const STATE_LABELS = Object.fromEntries(STATES.map((st) => [st.key, st.label]));
 const STATE_KEYS = STATES.map((st) => st.key);
@@ -56,6 +56,21 @@ function mount(container, ctx) {
   const rangeLabel = h('span', { class: 'tl-range', 'aria-live': 'polite' });
   const createsBox = h('input', { type: 'checkbox', checked: true, 'data-action': 'toggle-creates' });
   createsBox.addEventListener('change', () => { m.showCreates = createsBox.checked; showNote(); draw(); });
+  // tracks: which thread rows are shown, and how (timeline-model.js, arrange)
+  const trackFilter = h('input', { type: 'search', class: 'tl-track-filter', placeholder: 'Filter threads', 'aria-label': 'Show only the threads whose name or id contains', 'data-action': 'track-filter' });
+  let trackTimer = 0;
+  trackFilter.addEventListener('input', () => {
+    clearTimeout(trackTimer);
+    trackTimer = setTimeout(() => { m.tracks.filter = trackFilter.value; tracksChanged(); }, 150);
+  });
+  trackFilter.addEventListener('keydown', (e) => { if (e.key === 'Escape') { trackFilter.value = ''; m.tracks.filter = ''; tracksChanged(); trackFilter.blur(); } });
+  const groupBox = h('input', { type: 'checkbox', 'data-action': 'group-threads' });
+  groupBox.addEventListener('change', () => { m.tracks.group = groupBox.checked; tracksChanged(); });
+  const aliveBox = h('input', { type: 'checkbox', 'data-action': 'alive-only' });
+  aliveBox.addEventListener('change', () => { m.tracks.aliveOnly = aliveBox.checked; tracksChanged(); });
+  const trackTools = h('span', { class: 'tl-tracks' }, trackFilter,
+    h('label', { class: 'tl-toggle', title: 'Threads of a process with the same name become one row with their states stacked; click it to open it' }, groupBox, 'Group by name'),
+    h('label', { class: 'tl-toggle', title: 'Hide the threads that did not exist at any time of the window' }, aliveBox, 'Alive in window'));
   const createsToggle = h('label', { class: 'tl-toggle', title: 'Draw the arrows from a thread\'s creator to the new thread' }, createsBox, 'Creation arrows');
   const help = h('div', { class: 'tl-help', role: 'dialog', 'aria-label': 'Keyboard and mouse', hidden: true },
     h('div', { class: 'tl-details-head' }, h('h2', null, 'Keyboard and mouse'),
@@ -79,7 +94,7 @@ function mount(container, ctx) {
     zoomSelBtn,
     rangeLabel,
     createsToggle,
-    h('span', { class: 'tl-hint' }, 'Wheel, W/S: zoom · Shift+wheel or wheel on names: rows · drag, A/D: pan · ? keys'),
+    trackTools,
     btn('?', 'Keyboard and mouse (?)', () => toggleHelp(), { 'data-action': 'help', 'aria-label': 'Keyboard and mouse help' }));
   // the search bar (timeline-find.js): its actions are defined further down
   const search = createSearch(m, {
@@ -91,7 +106,8 @@ function mount(container, ctx) {
     highlight: (tids) => { m.highlight = new Set(tids); publishParams(); scheduleDraw(); },
     scheduleDraw: () => scheduleDraw(),
   });
-  toolbar.insertBefore(search.el, toolbar.querySelector('.tl-hint'));
+  toolbar.insertBefore(search.el, toolbar.querySelector('[data-action="help"]'));
+  legend.append(h('span', { class: 'tl-hint' }, 'Wheel, W/S: zoom · Shift+wheel or wheel on names: rows · drag, A/D: pan · / search · ? keys'));
   const canvas = h('canvas', { class: 'tl-canvas', tabindex: '0', 'aria-label': 'Timeline of the trace\'s threads' });
   const spacer = h('div', { class: 'tl-spacer' });
   const tip = h('div', { class: 'tl-tooltip', role: 'tooltip', hidden: true });
@@ -209,13 +225,13 @@ function mount(container, ctx) {
 
   const MANY_ROWS = 60;
   function wantedRows() {
-    if (m.threads.length <= MANY_ROWS) return null;
+    if (m.allThreads.length <= MANY_ROWS) return null;
     m.scrollTop = scroller.scrollTop;
-    return m.visibleRows(m.height).map((t) => t.tid);
+    return m.visibleTids(m.height);
   }
   function missingRows() {
     m.scrollTop = scroller.scrollTop;
-    return m.threads.length > MANY_ROWS && m.visibleRows(0).some((t) => !m.rowsByTid.has(t.tid));
+    return m.allThreads.length > MANY_ROWS && m.visibleTids(0).some((tid) => !m.rowsByTid.has(tid));
   }
 
   // What the canvas leaves out at this zoom, and a link that could not be
@@ -284,6 +300,13 @@ function mount(container, ctx) {
         return [`Wake-up: ${o.wake.from} woke ${o.wake.to}`, `at ${formatAt(Math.round(o.wake.t))}`];
       case 'create':
         return [`${tname(o.thread)} created thread ${o.create.child}`, `at ${formatAt(Math.round(o.create.t0))}; it started ${formatDuration(o.create.t1 - o.create.t0)} later`];
+      case 'label':
+        if (o.thread.group) return [`${o.thread.members.length} threads named ${o.thread.name || '(unnamed)'}`, o.thread.open ? 'Click to close the group' : 'Click to show each thread'];
+        return [tname(o.thread), o.thread.pinned ? 'Pinned: click to unpin' : 'Click to pin it to the top'];
+      case 'group': {
+        const parts = Object.entries(o.states).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${n} ${(stateLabelOf(k)).toLowerCase()}`);
+        return [`${o.group.members.length} threads named ${o.group.name || '(unnamed)'}`, parts.length ? `at ${formatAt(Math.round(o.t))}: ${parts.join(', ')}` : 'none alive here', 'Click to show each thread'];
+      }
       case 'counter':
         return [`Counter ${o.counter.name}`, o.value === null ? 'not set yet' : `${o.value.toLocaleString()} at ${formatAt(Math.round(o.t))}`, `from ${o.counter.min.toLocaleString()} to ${o.counter.max.toLocaleString()} in the trace`];
       case 'outside':
@@ -508,6 +531,15 @@ function mount(container, ctx) {
   function select(o) {
     if (!o) return;
     tip.hidden = true;
+    if (o.kind === 'label') {
+      if (o.thread.group) toggleGroup(o.thread.key);
+      else togglePin(o.thread.tid);
+      return;
+    }
+    if (o.kind === 'group') {
+      toggleGroup(o.group.key);
+      return;
+    }
     if (o.kind === 'outside' || o.kind === 'counter' || (o.kind === 'region' && o.region.merged)) return;
     pushHistory();
     if (o.kind === 'span') {
@@ -595,6 +627,27 @@ function mount(container, ctx) {
     return loadDetails({ kind: 'wake', tid: w.tid, ns: Math.round(w.ns) });
   }
 
+  // ---- tracks ----
+  function tracksChanged() {
+    remembered.tracks = m.tracks;
+    const top = m.threads.find((t) => t.y + t.h > scroller.scrollTop + RULER_H);
+    layout();
+    if (top && m.threads.includes(top)) scroller.scrollTop = Math.max(0, top.y - RULER_H);
+    root.dataset.rows = String(m.threads.length);
+    if (missingRows()) requestFetch(0);
+    draw();
+  }
+  function togglePin(tid) {
+    if (m.tracks.pinned.has(tid)) m.tracks.pinned.delete(tid);
+    else m.tracks.pinned.add(tid);
+    tracksChanged();
+  }
+  function toggleGroup(key) {
+    if (m.tracks.expanded.has(key)) m.tracks.expanded.delete(key);
+    else m.tracks.expanded.add(key);
+    tracksChanged();
+  }
+
   // ---- the numbers of a shift-dragged range (timeline-range.js) ----
   // Of the highlighted threads when some are, else of all.
   async function showRange() {
@@ -647,6 +700,7 @@ function mount(container, ctx) {
   }
   function setWindow(a, b, fetchNow = false) {
     m.clampWindow(a, b);
+    if (m.tracks.aliveOnly && m.summary) tracksChanged();
     tip.hidden = true; // what it described has moved
     requestFetch(fetchNow ? 0 : 40);
     scheduleDraw();
@@ -739,7 +793,13 @@ function mount(container, ctx) {
   const ready = (ctx.summary || api.summary()).then((s) => {
     if (destroyed) return;
     m.setSummary(s);
-    srList.replaceChildren(...m.threads.map((t) => h('li', { dataset: { tid: t.tid } }, `${t.name || '(unnamed)'} ${t.tid} (process ${t.pid})`)));
+    if (remembered.tracks) {
+      m.tracks = remembered.tracks;
+      trackFilter.value = m.tracks.filter;
+      groupBox.checked = m.tracks.group;
+      aliveBox.checked = m.tracks.aliveOnly;
+    }
+    srList.replaceChildren(...m.allThreads.map((t) => h('li', { dataset: { tid: t.tid } }, `${t.name || '(unnamed)'} ${t.tid} (process ${t.pid})`)));
     const p = ctx.params || {};
     resize();
     applyParams(p);
@@ -830,6 +890,15 @@ function mount(container, ctx) {
       return null;
     },
     search: () => search.state(),
+    /** The rows shown, in order: {tid} or {group: name, members: [tids], open}. */
+    rows: () => m.threads.map((t) => (t.group ? { group: t.name, members: t.members.map((x) => x.tid), open: t.open, y: t.y } : { tid: t.tid, name: t.name, pinned: !!t.pinned, y: t.y })),
+    /** The label of the row showing tid (or a group row by index) in client coordinates. */
+    labelAt(i) {
+      const t = m.threads[i];
+      if (!t) return null;
+      const r = canvas.getBoundingClientRect();
+      return { x: r.left + 60, y: r.top + t.y - scroller.scrollTop + ROW_PAD + LOG_H + STATE_H / 2, stripX: r.left + LABEL_W + (m.width - LABEL_W) / 2 };
+    },
     /** Counter track i: its name, points and where it is drawn. */
     counterTrack(i = 0) {
       const c = m.counters[i];
@@ -848,6 +917,7 @@ function mount(container, ctx) {
       remembered.scrollTop = scroller.scrollTop;
       destroyed = true;
       search.cancel();
+      clearTimeout(trackTimer);
       if (fetchCtl) fetchCtl.abort();
       clearTimeout(fetchTimer);
       clearTimeout(paramsTimer);

@@ -115,23 +115,83 @@ if (why && !process.env.CI) {
       await page.mouse.move(5, 5);
     });
 
+    test('tracks: filter by name, pin to the top, group by name (expandable, states stacked), only threads alive in the window', async () => {
+      await page.keyboard.press('0');
+      await waitLoaded(page);
+      const rowsNow = () => probe(page, 'rows');
+      const all = await rowsNow();
+      assert.equal(all.length, 5);
+      // group: the three handlers become one row
+      await page.check('[data-action="group-threads"]');
+      let rows = await rowsNow();
+      assert.equal(rows.length, 3);
+      const gi = rows.findIndex((r) => r.group === 'handler');
+      assert.equal(rows[gi].members.length, 3);
+      assert.equal(rows[gi].open, false);
+      // its tooltip counts the members by state
+      const g = await probe(page, 'labelAt', gi);
+      await page.mouse.move(g.stripX, g.y);
+      await page.waitForFunction(() => /3 threads named handler/.test(document.querySelector('.tl-tooltip:not([hidden])')?.textContent || ''));
+      await screenshot(page, 'find-tracks-grouped', { fullPage: false });
+      await page.mouse.click(g.x, g.y);
+      await page.waitForFunction(() => document.querySelector('.tl').probe.rows().length === 6);
+      rows = await rowsNow();
+      assert.equal(rows[gi].open, true);
+      assert.deepEqual(rows.slice(gi + 1).map((r) => r.tid), all.filter((r) => r.name === 'handler').map((r) => r.tid));
+      await page.mouse.click(g.x, g.y);
+      await page.waitForFunction(() => document.querySelector('.tl').probe.rows().length === 3);
+      await page.uncheck('[data-action="group-threads"]');
+      // pin the last thread: it goes first, and stays when filtered out
+      const last = all[all.length - 1];
+      const l = await probe(page, 'labelAt', all.length - 1);
+      await page.mouse.click(l.x, l.y);
+      await page.waitForFunction((tid) => document.querySelector('.tl').probe.rows()[0].tid === tid, last.tid);
+      rows = await rowsNow();
+      assert.equal(rows[0].pinned, true);
+      assert.equal(rows.length, 5);
+      // the pinned row is drawn below the ruler
+      const box = await probe(page, 'rowBox', last.tid);
+      assert.ok(box.stripTop >= box.visibleTop, 'pinned row in view');
+      await page.fill('[data-action="track-filter"]', 'accept');
+      await page.waitForFunction(() => document.querySelector('.tl').probe.rows().length === 2);
+      rows = await rowsNow();
+      assert.deepEqual(rows.map((r) => r.name), ['handler', 'acceptor']);
+      await screenshot(page, 'find-tracks-pinned-filtered', { fullPage: false });
+      await page.fill('[data-action="track-filter"]', '');
+      await page.waitForFunction(() => document.querySelector('.tl').probe.rows().length === 5);
+      const l0 = await probe(page, 'labelAt', 0);
+      await page.mouse.click(l0.x, l0.y); // unpin
+      await page.waitForFunction((tid) => document.querySelector('.tl').probe.rows()[0].tid !== tid, last.tid);
+      // alive only: a window inside the first handler's life hides the later handlers
+      const sum = await (await fetch(`${server.url}api/summary`)).json();
+      const h1 = sum.thread_list.filter((t) => t.name === 'handler')[0];
+      await page.check('[data-action="alive-only"]');
+      await page.evaluate(([a, b]) => { location.hash = `#/timeline?start_ns=${a}&end_ns=${b}`; }, [h1.first_ns + 1000, h1.last_ns - 1000]);
+      await page.waitForFunction(() => document.querySelector('.tl').probe.rows().length < 5);
+      rows = await rowsNow();
+      const alive = sum.thread_list.filter((t) => t.last_ns >= h1.first_ns + 1000 && t.first_ns <= h1.last_ns - 1000).map((t) => t.tid);
+      assert.deepEqual(rows.map((r) => r.tid).sort(), alive.sort());
+      await page.uncheck('[data-action="alive-only"]');
+      await page.waitForFunction(() => document.querySelector('.tl').probe.rows().length === 5);
+    });
+
     test('the search finds log messages, task and thread names; Escape clears it; Ctrl-F reopens it', async () => {
-      await page.fill('.tl-search', 'GET /');
+      await page.fill('[data-action="search"]', 'GET /');
       await waitSearch(page);
       let st = await probe(page, 'search');
       assert.equal(st.total, 3, 'three logs "GET /hello"');
-      await page.fill('.tl-search', 'handleRequest');
+      await page.fill('[data-action="search"]', 'handleRequest');
       await waitSearch(page);
       await page.keyboard.press('Enter');
       await page.waitForFunction(() => document.querySelector('.tl').dataset.details === 'ready' && /Task handleRequest/.test(document.querySelector('.tl-details h2')?.textContent || ''));
       st = await probe(page, 'search');
       assert.equal(st.current.kind, 'task');
-      await page.fill('.tl-search', 'handler');
+      await page.fill('[data-action="search"]', 'handler');
       await waitSearch(page);
       st = await probe(page, 'search');
       assert.equal(st.counts.thread, 3, 'three threads named handler');
       assert.equal(st.counts.task, 3, 'and handleRequest, case aside');
-      await page.fill('.tl-search', 'no such thing anywhere');
+      await page.fill('[data-action="search"]', 'no such thing anywhere');
       await waitSearch(page);
       assert.equal(await page.textContent('.tl-search-count'), 'no match');
       await page.keyboard.press('Escape');
