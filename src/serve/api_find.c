@@ -568,9 +568,16 @@ struct cpoint {
   uint32_t name;
   int64_t t, value;
 };
+struct cdrop {
+  int64_t start, end; /* the first lost event was at start; the DROPPED record at end */
+  uint64_t count;
+  uint32_t thread, pad;
+};
 struct ctrace_counters {
   struct cpoint *v; /* by (name, t) */
   size_t n;
+  struct cdrop *drops; /* by thread, then time */
+  size_t ndrops;
   size_t *off; /* series k: off[k] .. off[k + 1] */
   size_t nseries;
 };
@@ -581,6 +588,7 @@ void ctrace__counters_free(struct ctrace_counters *c) {
     return;
   free(c->v);
   free(c->off);
+  free(c->drops);
   free(c);
 }
 
@@ -591,7 +599,7 @@ static int cpoint_cmp(const void *x, const void *y) {
   return (l->t > r->t) - (l->t < r->t);
 }
 
-/* Every COUNTER event, once, on first use (none: an empty set). */
+/* Every COUNTER and DROPPED event, once, on first use (none: empty sets). */
 static struct ctrace_counters *counters_of(struct ctrace_view *v) {
   pthread_mutex_lock(&counters_lock);
   struct ctrace_counters *c = v->counters;
@@ -599,14 +607,26 @@ static struct ctrace_counters *counters_of(struct ctrace_view *v) {
     pthread_mutex_unlock(&counters_lock);
     return c;
   }
-  struct ctrace_vec pts = CTRACE_VEC(struct cpoint);
+  struct ctrace_vec pts = CTRACE_VEC(struct cpoint), drops = CTRACE_VEC(struct cdrop);
   int err = 0;
-  if (ctrace_reader_nevents_kind(v->r, CTRACE_EV_COUNTER)) {
+  if (ctrace_reader_nevents_kind(v->r, CTRACE_EV_COUNTER) ||
+      ctrace_reader_nevents_kind(v->r, CTRACE_EV_DROPPED)) {
     for (uint32_t t = 0; t < v->tl->nthreads && !err; t++) {
       ctrace_cursor cur;
       ctrace_event ev;
       ctrace_cursor_init(&cur, v->r, v->tl->threads[t].index);
       while (ctrace_cursor_next(&cur, &ev)) {
+        if (ev.kind == CTRACE_EV_DROPPED) {
+          struct ctrace_ev_dropped d = CTRACE_EV(dropped, &ev);
+          struct cdrop *x = ctrace_vec_push(&drops);
+          if (!x) {
+            err = 1;
+            break;
+          }
+          *x = (struct cdrop){ctrace_reader_ns(v->r, d.first_dt < ev.ticks ? ev.ticks - d.first_dt : 0),
+                              ctrace_reader_ns(v->r, ev.ticks), d.count, t, 0};
+          continue;
+        }
         if (ev.kind != CTRACE_EV_COUNTER)
           continue;
         struct ctrace_ev_counter k = CTRACE_EV(counter, &ev);
@@ -620,6 +640,7 @@ static struct ctrace_counters *counters_of(struct ctrace_view *v) {
     }
   }
   c->v = ctrace_vec_take(&pts, &c->n, NULL);
+  c->drops = ctrace_vec_take(&drops, &c->ndrops, NULL);
   if (c->n)
     qsort(c->v, c->n, sizeof *c->v, cpoint_cmp);
   size_t ns = 0;
@@ -715,5 +736,25 @@ void ctrace__api_counters(struct ctrace_view *v, struct params *p, struct ctrace
     fputs("]}", f);
   }
   fputs("]}\n", f);
+  ctrace__json_close(&j, out);
+}
+
+/* ---- /api/drops ---- */
+void ctrace__api_drops(struct ctrace_view *v, struct params *p, struct ctrace_reply *out) {
+  struct ctrace_counters *c = counters_of(v);
+  struct json j;
+  if (!c || ctrace__json_open(&j) < 0) {
+    ctrace_reply_error(out, 500, "out of memory");
+    return;
+  }
+  FILE *f = j.f;
+  fputs("{\"drops\":[", f);
+  for (size_t i = 0; i < c->ndrops; i++) {
+    const struct cdrop *d = &c->drops[i];
+    fprintf(f, "%s{\"tid\":%u,\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"count\":%" PRIu64 "}",
+            i ? "," : "", v->tl->threads[d->thread].tid, d->start, d->end, d->count);
+  }
+  fputs("]}\n", f);
+  (void)p;
   ctrace__json_close(&j, out);
 }

@@ -59,5 +59,6 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
 void ctrace__api_search(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_range(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_counters(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+void ctrace__api_drops(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 
 #endif

@@ -8,7 +8,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
-import { makeHttpTaskTrace, startView, launchBrowser, openView, screenshot, viewUnavailable, errorsOf, probe, waitForView } from './harness.mjs';
+import { makeHttpTaskTrace, startView, startMockServer, launchBrowser, openView, screenshot, viewUnavailable, errorsOf, probe, waitForView } from './harness.mjs';
 
 const why = await viewUnavailable();
 
@@ -270,6 +270,70 @@ if (!why || process.env.CI) {
       const p = new URLSearchParams((await page.evaluate(() => location.hash)).split('?')[1]);
       assert.equal(Number(p.get('start_ns')), a);
       assert.equal(Number(p.get('end_ns')), b);
+      assert.deepEqual(errorsOf(page), []);
+    });
+  });
+}
+
+// One taxonomy: web/states.js names every state of src/analyze/states.h,
+// in code order, each with a label and a colour of its own.
+test('STATE_CODES of web/states.js are the states of src/analyze/states.h, each labelled and coloured apart', async () => {
+  const { STATE_CODES, stateLabel, stateColor } = await import('../../web/states.js');
+  const header = await fsp.readFile(new URL('../../src/analyze/states.h', import.meta.url), 'utf8');
+  const codes = [...header.matchAll(/X\(\w+, (\d+), "(\w+)",/g)].sort((a, b) => Number(a[1]) - Number(b[1])).map((x) => x[2]);
+  assert.ok(codes.length >= 10, codes.join(','));
+  assert.deepEqual(STATE_CODES, codes);
+  const labels = STATE_CODES.map(stateLabel), colors = STATE_CODES.map(stateColor);
+  for (let i = 0; i < STATE_CODES.length; i++) assert.notEqual(labels[i], STATE_CODES[i], `${STATE_CODES[i]} has a label`);
+  assert.equal(new Set(labels).size, labels.length, labels.join(','));
+  assert.equal(new Set(colors).size, colors.length, colors.join(','));
+});
+
+if (!why || process.env.CI) {
+  describe('events lost to drops (http_task trace, drops added by the mock)', () => {
+    let trace, server, mock, browser, page, handler, drop;
+    before(async () => {
+      trace = await makeHttpTaskTrace(3);
+      server = await startView(trace.file);
+      const sum = await (await fetch(`${server.url}api/summary`)).json();
+      handler = sum.thread_list.find((t) => t.name === 'handler');
+      const mid = Math.round((handler.first_ns + handler.last_ns) / 2);
+      drop = { tid: handler.tid, start_ns: mid - 2000000, end_ns: mid, count: 1234 };
+      mock = await startMockServer({
+        apiUpstream: server.url,
+        overrides: {
+          '/api/summary': (s) => ({ ...s, dropped_events: 1234, thread_list: s.thread_list.map((t) => (t.tid === handler.tid ? { ...t, dropped: 1234 } : t)) }),
+          '/api/drops': () => ({ drops: [drop] }),
+        },
+      });
+      browser = await launchBrowser();
+      page = await browser.newPage();
+    });
+    after(async () => {
+      await browser?.close();
+      await mock?.close();
+      await server?.close();
+      if (trace) await fsp.rm(trace.dir, { recursive: true, force: true });
+    });
+
+    test('a drop is marked on its thread where the events were lost, with a tooltip saying how many', async () => {
+      assert.equal(await openView(page, mock.url, '#/timeline'), 'ready');
+      await waitLoaded(page);
+      await page.waitForFunction(() => document.querySelector('.tl').dataset.drops === '1');
+      await page.waitForFunction(() => document.querySelector('.tl').probe.dropMarks().length === 1);
+      const [mk] = await probe(page, 'dropMarks');
+      assert.equal(mk.tid, handler.tid);
+      assert.equal(mk.count, 1234);
+      await page.mouse.move(mk.x, mk.y);
+      await page.waitForFunction(() => /lost here/.test(document.querySelector('.tl-tooltip:not([hidden])')?.textContent || ''));
+      assert.match(await page.textContent('.tl-tooltip'), /^1,234 events of handler \d+ lost here/);
+      assert.match(await page.textContent('.tl-legend'), /Events lost/);
+      await screenshot(page, 'find-drop-mark', { fullPage: false });
+      // the Summary's thread list says a thread without an exit was alive at the end, not "no"
+      await openView(page, mock.url, '#/summary');
+      const exited = await page.$$eval('.thread-list-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+      assert.ok(exited.some((t) => /alive at the end/.test(t)) || exited.every((t) => /yes/.test(t)), exited.join('\n'));
+      assert.ok(!exited.some((t) => /\bno\b(?!:)/.test(t)), 'no bare "no"');
       assert.deepEqual(errorsOf(page), []);
     });
   });
