@@ -26,6 +26,7 @@ import { attachInput } from './timeline-input.js';
 import { reportConnection } from './api.js';
 import { createSearch } from './timeline-find.js';
 import { rangeContents } from './timeline-range.js';
+import { createOverview } from './timeline-overview.js';
 
 // What outlives the view when another tab is shown (the window and the
 // selection are in the URL, which the tab link keeps).
@@ -121,7 +122,9 @@ function mount(container, ctx) {
   const scroller = h('div', { class: 'tl-scroll' }, canvas, spacer);
   const stage = h('div', { class: 'tl-stage' }, scroller, tip, note, help);
   const panel = h('aside', { class: 'tl-details', hidden: true, 'aria-label': 'Details' });
-  const body = h('div', { class: 'tl-body' }, stage, panel);
+  const ovCanvas = h('canvas', { class: 'tl-overview', 'aria-label': 'The whole trace: click or drag to move the window there', title: 'The whole trace: click or drag to move the window there' });
+  const stageCol = h('div', { class: 'tl-stagecol' }, ovCanvas, stage);
+  const body = h('div', { class: 'tl-body' }, stageCol, panel);
   // The rows as text, for screen readers (and the browser tests): the canvas
   // itself says nothing to assistive technology.
   const srList = h('ul', { class: 'tl-sr', 'aria-label': 'Thread rows' });
@@ -129,6 +132,29 @@ function mount(container, ctx) {
   container.append(root);
 
   const paint = createPainter(m, canvas, color);
+  const overview = createOverview(m, ovCanvas, color, {
+    moveTo: (c) => {
+      const half = (m.v1 - m.v0) / 2;
+      setWindow(c - half, c + half);
+    },
+  });
+  // The overview's data: the view's own answer when it is the whole trace
+  // (the first, usually), else one request of its own for the first rows.
+  let overviewAsked = false;
+  async function feedOverview(d, a, b) {
+    if (overview.hasData()) return;
+    if (a <= m.home + 1 && b >= m.T1 - 1) {
+      overview.setData(d);
+      return;
+    }
+    if (overviewAsked) return;
+    overviewAsked = true;
+    const tids = m.allThreads.slice(0, 60).map((t) => t.tid).join(',');
+    try {
+      const res = await fetch(`/api/timeline?start_ns=${Math.floor(m.home)}&end_ns=${Math.ceil(m.T1)}&width=${Math.round(m.plotW())}&tids=${tids}`);
+      if (res.ok && !destroyed) overview.setData(decode(await res.arrayBuffer()));
+    } catch { /* the banner says when the server is gone */ }
+  }
   let fetchCtl = null;
   let fetchTimer = 0;
   let raf = 0;
@@ -217,6 +243,7 @@ function mount(container, ctx) {
       pendingReveal = null;
       pendingScroll = null;
       showLaterStates(d);
+      feedOverview(d, a, b);
       fetchCallNames();
       root.dataset.loading = 'false';
       root.dataset.ready = 'true';
@@ -275,6 +302,7 @@ function mount(container, ctx) {
     m.scrollTop = scroller.scrollTop;
     rangeLabel.textContent = `${formatAt(Math.round(m.v0))} – ${formatAt(Math.round(m.v1))} (${formatDuration(m.v1 - m.v0)} shown)`;
     paint();
+    overview.draw();
     root.dataset.drawMs = (performance.now() - tDraw).toFixed(1); // for tests and tuning
   }
 
@@ -923,6 +951,8 @@ function mount(container, ctx) {
       return null;
     },
     search: () => search.state(),
+    /** The overview strip: whether it has data, and the client x of time t in it. */
+    overview: (t) => ({ ready: overview.hasData(), x: t === undefined ? null : overview.clientX(t), window: ovCanvas.dataset.window }),
     /** The drop marks in the window: [{tid, count, x, y}] in client coordinates. */
     dropMarks() {
       const r = canvas.getBoundingClientRect();
@@ -970,6 +1000,7 @@ function mount(container, ctx) {
       clearTimeout(paramsTimer);
       ro.disconnect();
       detachInput();
+      overview.detach();
       if (raf) cancelAnimationFrame(raf);
     },
     update(p) {

@@ -175,6 +175,28 @@ if (why && !process.env.CI) {
       await page.waitForFunction(() => document.querySelector('.tl').probe.rows().length === 5);
     });
 
+    test('the overview strip shows the whole trace and the window; a click there moves the window, keeping its width', async () => {
+      await page.keyboard.press('0');
+      await waitLoaded(page);
+      await page.waitForFunction(() => document.querySelector('.tl').probe.overview().ready);
+      await page.keyboard.press('w');
+      await page.keyboard.press('w');
+      await page.keyboard.press('w');
+      await waitLoaded(page);
+      const w0 = await probe(page, 'window');
+      const sum = await (await fetch(`${server.url}api/summary`)).json();
+      const target = sum.start_ns + (sum.end_ns - sum.start_ns) * 0.8;
+      const ov = await probe(page, 'overview', target);
+      const box = await page.locator('.tl-overview').boundingBox();
+      await page.mouse.click(ov.x, box.y + box.height / 2);
+      await page.waitForFunction((c) => { const w = document.querySelector('.tl').probe.window(); return Math.abs((w.start_ns + w.end_ns) / 2 - c) < (w.end_ns - w.start_ns) * 0.05 || w.end_ns >= c; }, target);
+      const w1 = await probe(page, 'window');
+      assert.ok(Math.abs((w1.end_ns - w1.start_ns) - (w0.end_ns - w0.start_ns)) < 2, 'the width is kept');
+      assert.ok(w1.start_ns <= target && target <= w1.end_ns, 'the clicked time is in the window');
+      await waitLoaded(page);
+      await screenshot(page, 'find-overview', { fullPage: false });
+    });
+
     test('the search finds log messages, task and thread names; Escape clears it; Ctrl-F reopens it', async () => {
       await page.fill('[data-action="search"]', 'GET /');
       await waitSearch(page);
