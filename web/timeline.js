@@ -87,7 +87,10 @@ function mount(container, ctx) {
       ['Wheel', 'zoom about 2x per notch, at the pointer'],
       ['Shift+wheel, or wheel over the names', 'scroll the rows'],
       ['A / D, or drag', 'pan left / right'],
-      ['Shift+drag', 'select a range; Z zooms to it'],
+      ['Shift+drag', 'select a range: its numbers in the panel; Z zooms to it'],
+      ['/ or Ctrl+F', 'search names, logs and calls; Enter / Shift+Enter: next / previous match'],
+      ['Click a thread\'s name', 'pin it to the top (again: unpin); a group: open or close it'],
+      ['Click the whole-trace strip', 'move the window there (drag to follow)'],
       ['0', 'show the whole trace'],
       ['Click', 'details of a span, region, task, log or arrow'],
       ['Alt+Left', 'back to the previous selection (after "Woken by →")'],
@@ -697,11 +700,12 @@ function mount(container, ctx) {
   }
 
   // ---- the numbers of a shift-dragged range (timeline-range.js) ----
-  // Of the highlighted threads when some are, else of all.
   async function showRange() {
     if (!m.selection) return;
     const a = Math.round(Math.min(m.selection.s, m.selection.e)), b = Math.round(Math.max(m.selection.s, m.selection.e));
-    const tids = m.highlight.size ? [...m.highlight] : undefined;
+    // the highlighted threads, else those the track filter shows, else all
+    const filtered = m.tracks.filter.trim() || m.tracks.aliveOnly;
+    const tids = m.highlight.size ? [...m.highlight] : filtered ? m.threads.flatMap((t) => (t.group ? t.members.map((x) => x.tid) : [t.tid])) : undefined;
     const gen = ++detailsGen;
     m.selected = null;
     publishParams();
