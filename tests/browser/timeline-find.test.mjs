@@ -7,10 +7,15 @@
 // Screenshots: test-artifacts/find-*.png.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { makeHttpTaskTrace, startView, startMockServer, launchBrowser, openView, screenshot, viewUnavailable, errorsOf, probe, waitForView } from './harness.mjs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BUILD_DIR, tempDir, makeHttpTaskTrace, startView, startMockServer, launchBrowser, openView, screenshot, viewUnavailable, errorsOf, probe, waitForView } from './harness.mjs';
 
 const why = await viewUnavailable();
+const GEN = path.join(BUILD_DIR, 'bench', 'gen_trace');
 
 async function waitLoaded(page) {
   await page.waitForFunction(() => {
@@ -246,52 +251,13 @@ if (!why || process.env.CI) {
     });
 
     test('shift-drag gives the range numbers, equal to the server API; "open as profile" filters the profiles page', async () => {
-      const box = await page.locator('.tl-canvas').boundingBox();
-      const x0 = box.x + 200 + (box.width - 200) * 0.1, x1 = box.x + 200 + (box.width - 200) * 0.7;
-      await page.keyboard.down('Shift');
-      await page.mouse.move(x0, box.y + 300);
-      await page.mouse.down();
-      await page.mouse.move((x0 + x1) / 2, box.y + 300);
-      await page.mouse.move(x1, box.y + 300);
-      await page.mouse.up();
-      await page.keyboard.up('Shift');
-      await page.waitForSelector('.tl-details[data-panel="range"]');
-      await page.waitForFunction(() => document.querySelector('.tl').dataset.details === 'ready');
-      const a = Number(await page.getAttribute('.tl-details', 'data-start'));
-      const b = Number(await page.getAttribute('.tl-details', 'data-end'));
-      assert.ok(b > a, `${a}..${b}`);
-      const api = await (await fetch(`${server.url}api/range?start_ns=${a}&end_ns=${b}`)).json();
-      // time per state, in all and per thread
-      for (const [k, v] of Object.entries(api.states)) {
-        if (!v) continue;
-        assert.equal(Number(await page.getAttribute(`.tl-details [data-total="${k}"]`, 'data-ns')), v, k);
-      }
-      const rows = await page.$$eval('.tl-range-threads tbody tr', (trs) => trs.map((tr) => Number(tr.dataset.tid)));
-      assert.deepEqual(rows, api.threads.map((t) => t.tid));
-      // the sum of the threads' states is the whole
-      const running = api.threads.reduce((s, t) => s + (t.states.running || 0), 0);
-      assert.equal(running, api.states.running);
-      // the states of a thread over the whole trace are /api/threads' (the same model)
-      const whole = await (await fetch(`${server.url}api/range`)).json();
-      const threads = await (await fetch(`${server.url}api/threads`)).json();
-      for (const t of threads.threads) assert.deepEqual(whole.threads.find((x) => x.tid === t.tid).states, t.states, `thread ${t.tid}`);
-      // blocked time by kind is /api/profile's for the same range
-      for (const k of ['sync', 'net', 'syscall', 'sleep']) {
-        const prof = await (await fetch(`${server.url}api/profile?kind=${k}&start_ns=${a}&end_ns=${b}`)).json();
-        assert.equal(Number(await page.getAttribute(`.tl-details [data-kind="${k}"] [data-ns]`, 'data-ns')), prof.total_ns, k);
-      }
-      // tasks and regions with their counts
-      for (const [kind, list] of [['task', api.tasks], ['region', api.regions]]) {
-        const shown = await page.$$eval(`.tl-range-lat[data-kind="${kind}"] tbody tr`, (trs) => trs.map((tr) => ({ name: tr.dataset.name, count: Number(tr.dataset.count), complete: Number(tr.dataset.complete) })));
-        assert.deepEqual(shown, list.map((x) => ({ name: x.name, count: x.count, complete: x.complete })), kind);
-      }
+      const { api } = await checkRange(page, server, 'find-range');
       assert.ok(api.regions.some((r) => r.name === 'db.query'), 'the range holds db.query regions');
-      await screenshot(page, 'find-range', { fullPage: false });
       await page.click('[data-action="range-profile"]');
       await waitForView(page, 'profiles');
       const p = new URLSearchParams((await page.evaluate(() => location.hash)).split('?')[1]);
-      assert.equal(Number(p.get('start_ns')), a);
-      assert.equal(Number(p.get('end_ns')), b);
+      assert.equal(Number(p.get('start_ns')), api.start_ns);
+      assert.equal(Number(p.get('end_ns')), api.end_ns);
       assert.deepEqual(errorsOf(page), []);
     });
   });
@@ -356,6 +322,112 @@ if (!why || process.env.CI) {
       const exited = await page.$$eval('.thread-list-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
       assert.ok(exited.some((t) => /alive at the end/.test(t)) || exited.every((t) => /yes/.test(t)), exited.join('\n'));
       assert.ok(!exited.some((t) => /\bno\b(?!:)/.test(t)), 'no bare "no"');
+      assert.deepEqual(errorsOf(page), []);
+    });
+  });
+}
+
+/**
+ * Shift-drags over 10%..70% of the plot, waits for the range panel and
+ * checks every number it shows against /api/range, /api/threads and
+ * /api/profile for the same range. Resolves to {api} (the /api/range answer).
+ */
+async function checkRange(page, server, shot) {
+  const box = await page.locator('.tl-canvas').boundingBox();
+  const x0 = box.x + 200 + (box.width - 200) * 0.1, x1 = box.x + 200 + (box.width - 200) * 0.7;
+  await page.keyboard.down('Shift');
+  await page.mouse.move(x0, box.y + 300);
+  await page.mouse.down();
+  await page.mouse.move((x0 + x1) / 2, box.y + 300);
+  await page.mouse.move(x1, box.y + 300);
+  await page.mouse.up();
+  await page.keyboard.up('Shift');
+  await page.waitForSelector('.tl-details[data-panel="range"][data-start]');
+  await page.waitForFunction(() => document.querySelector('.tl').dataset.details === 'ready');
+  const a = Number(await page.getAttribute('.tl-details', 'data-start'));
+  const b = Number(await page.getAttribute('.tl-details', 'data-end'));
+  assert.ok(b > a, `${a}..${b}`);
+  const api = await (await fetch(`${server.url}api/range?start_ns=${a}&end_ns=${b}`)).json();
+  // time per state, in all and per thread
+  for (const [k, v] of Object.entries(api.states)) {
+    if (!v) continue;
+    assert.equal(Number(await page.getAttribute(`.tl-details [data-total="${k}"]`, 'data-ns')), v, k);
+  }
+  const rows = await page.$$eval('.tl-range-threads tbody tr', (trs) => trs.map((tr) => Number(tr.dataset.tid)));
+  assert.deepEqual(rows, api.threads.map((t) => t.tid));
+  for (const k of Object.keys(api.states)) assert.equal(api.threads.reduce((s, t) => s + (t.states[k] || 0), 0), api.states[k], `the threads' ${k} sum to the whole`);
+  // the states of a thread over the whole trace are /api/threads' (the same model)
+  const whole = await (await fetch(`${server.url}api/range`)).json();
+  const threads = await (await fetch(`${server.url}api/threads`)).json();
+  for (const t of threads.threads) assert.deepEqual(whole.threads.find((x) => x.tid === t.tid).states, t.states, `thread ${t.tid}`);
+  // blocked time by kind is /api/profile's for the same range, and so are the stacks
+  const stacks = [];
+  for (const k of ['sync', 'net', 'syscall', 'sleep']) {
+    const prof = await (await fetch(`${server.url}api/profile?kind=${k}&start_ns=${a}&end_ns=${b}`)).json();
+    assert.equal(Number(await page.getAttribute(`.tl-details [data-kind="${k}"] [data-ns]`, 'data-ns')), prof.total_ns, k);
+    for (const st of prof.stacks) stacks.push({ kind: k, ns: st.total_ns });
+  }
+  stacks.sort((x, y) => y.ns - x.ns);
+  const shown = await page.$$eval('.tl-range-stacks li', (lis) => lis.map((li) => ({ kind: li.dataset.kind, ns: Number(li.dataset.ns) })));
+  assert.deepEqual(shown.map((x) => x.ns), stacks.slice(0, shown.length).map((x) => x.ns), 'the heaviest stacks of all kinds');
+  assert.equal(shown.length, Math.min(8, stacks.length));
+  // tasks and regions with their counts
+  for (const [kind, list] of [['task', api.tasks], ['region', api.regions]]) {
+    const got = await page.$$eval(`.tl-range-lat[data-kind="${kind}"] tbody tr`, (trs) => trs.map((tr) => ({ name: tr.dataset.name, count: Number(tr.dataset.count), complete: Number(tr.dataset.complete) })));
+    assert.deepEqual(got, list.map((x) => ({ name: x.name, count: x.count, complete: x.complete })), kind);
+  }
+  await screenshot(page, shot, { fullPage: false });
+  return { api };
+}
+
+if (!why || process.env.CI) {
+  describe('range numbers (synthetic trace with blocking)', () => {
+    let dir, server, browser, page;
+    const missing = !fs.existsSync(GEN) && `${GEN} not built`;
+    before(async () => {
+      if (missing) return;
+      dir = await tempDir();
+      const file = path.join(dir, 'gen.ctrace');
+      await promisify(execFile)(GEN, [file, '4000', '3'], { timeout: 60_000 });
+      server = await startView(file);
+      browser = await launchBrowser();
+      page = await browser.newPage();
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+      if (dir) await fsp.rm(dir, { recursive: true, force: true });
+    });
+
+    test('a range with blocking: states, blocked time and stacks equal the server API', { skip: missing }, async () => {
+      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
+      await waitLoaded(page);
+      const { api } = await checkRange(page, server, 'find-range-blocking');
+      assert.ok(api.states.sync > 0 && api.states.net > 0, 'the range has blocking');
+      assert.ok(api.stacks.length > 0, 'and stacks');
+      // one highlighted thread: the numbers are its own, and its profile
+      const tid = api.threads[0].tid;
+      await page.evaluate(([t, a, b]) => { location.hash = `#/timeline?start_ns=${a}&end_ns=${b}&tids=${t}`; }, [tid, api.start_ns, api.end_ns]);
+      await waitLoaded(page);
+      await page.keyboard.press('Escape');
+      const box = await page.locator('.tl-canvas').boundingBox();
+      await page.keyboard.down('Shift');
+      await page.mouse.move(box.x + 250, box.y + 300);
+      await page.mouse.down();
+      await page.mouse.move(box.x + 600, box.y + 300);
+      await page.mouse.up();
+      await page.keyboard.up('Shift');
+      await page.waitForFunction(() => document.querySelectorAll('.tl-range-threads tbody tr').length === 1 && document.querySelector('.tl').dataset.details === 'ready');
+      const a = Number(await page.getAttribute('.tl-details', 'data-start'));
+      const b = Number(await page.getAttribute('.tl-details', 'data-end'));
+      const one = await (await fetch(`${server.url}api/range?start_ns=${a}&end_ns=${b}&tids=${tid}`)).json();
+      assert.equal(one.profile_tid, tid);
+      const prof = await (await fetch(`${server.url}api/profile?kind=sync&start_ns=${a}&end_ns=${b}&tid=${tid}`)).json();
+      assert.equal(Number(await page.getAttribute('.tl-details [data-kind="sync"] [data-ns]', 'data-ns')), prof.total_ns);
+      await page.click('[data-action="range-profile"]');
+      await waitForView(page, 'profiles');
+      const p = new URLSearchParams((await page.evaluate(() => location.hash)).split('?')[1]);
+      assert.equal(Number(p.get('tid')), tid);
       assert.deepEqual(errorsOf(page), []);
     });
   });
