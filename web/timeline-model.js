@@ -132,7 +132,7 @@ export function createModel() {
     threads: [], // the rows shown: {tid, name, pid, first, last, depth, y, h}, or a group {group, key, members, open}
     allThreads: [], // every thread, in the order of the rows
     rowOf: new Map(), // tid -> its row in threads
-    tracks: { filter: '', pinned: new Set(), group: false, expanded: new Set(), aliveOnly: false },
+    tracks: { filter: '', pinned: new Set(), group: false, expanded: new Set(), aliveOnly: false, collapsed: new Set() },
     rowsByTid: new Map(),
     procs: [], // {pid, label, y}
     taskLanes: 0,
@@ -192,17 +192,27 @@ export function createModel() {
       m.procs.push({ pid: 'pinned', label: `Pinned (${pinned.length})`, y });
       y += PROC_H;
     }
+    const procOf = (pidv) => {
+      const p = (m.summary.process_list || []).find((x) => x.pid === pidv);
+      const exe = p ? String(p.exe).split('/').pop() : '';
+      return `Process ${pidv}${exe ? ` · ${exe}` : ''}`;
+    };
     for (const t of m.threads) {
       if (!t.pinned && t.pid !== pid) {
         pid = t.pid;
-        const p = (m.summary.process_list || []).find((x) => x.pid === pid);
-        const exe = p ? String(p.exe).split('/').pop() : '';
-        m.procs.push({ pid, label: `Process ${pid}${exe ? ` · ${exe}` : ''}`, y });
+        m.procs.push({ pid, label: `▾ ${procOf(pid)}`, y });
         y += PROC_H;
       }
       t.y = y;
       t.h = t.group ? ROW_PAD + LOG_H + STATE_H + ROW_PAD : ROW_PAD + LOG_H + STATE_H + 2 + t.depth * REGION_H + ROW_PAD;
       y += t.h;
+    }
+    // collapsed processes: their header only, at the end
+    for (const pidv of m.tracks.collapsed) {
+      const n = m.allThreads.filter((t) => t.pid === pidv).length;
+      if (!n) continue;
+      m.procs.push({ pid: pidv, collapsed: true, label: `▸ ${procOf(pidv)} (${n} thread${n === 1 ? '' : 's'} hidden)`, y });
+      y += PROC_H;
     }
     m.totalH = y + 10;
     return m.totalH;
@@ -221,7 +231,7 @@ export function createModel() {
     const f = tr.filter.trim().toLowerCase();
     const keep = (t) => (!f || (t.name || '').toLowerCase().includes(f) || String(t.tid).includes(f))
       && (!tr.aliveOnly || (t.last >= m.v0 && t.first <= m.v1));
-    const shown = m.allThreads.filter((t) => tr.pinned.has(t.tid) || keep(t));
+    const shown = m.allThreads.filter((t) => tr.pinned.has(t.tid) || (keep(t) && !tr.collapsed.has(t.pid)));
     for (const t of m.allThreads) {
       t.pinned = tr.pinned.has(t.tid);
       t.inGroup = false;
@@ -395,6 +405,8 @@ export function createModel() {
   m.hit = (x, yCanvas) => {
     if (yCanvas < RULER_H || !m.data) return null;
     const y = yCanvas + m.scrollTop;
+    const proc = m.procs.find((p) => p.pid !== 'pinned' && y >= p.y && y < p.y + PROC_H);
+    if (proc) return { kind: 'proc', proc };
     if (x < LABEL_W) {
       const row = m.threads.find((r) => y >= r.y && y < r.y + r.h);
       return row ? { kind: 'label', thread: row } : null;

@@ -18,7 +18,7 @@ import { formatDuration } from './format.js';
 import { h } from './dom.js';
 import { STATES, LATER_STATES, stateColor, stateHelp, stateLabel as stateLabelOf } from './states.js';
 import {
-  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H, COUNTER_H,
+  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H, COUNTER_H, PROC_H,
   createModel, decode, formatAt,
 } from './timeline-model.js';
 import { createPainter } from './timeline-draw.js';
@@ -349,6 +349,8 @@ function mount(container, ctx) {
         return [`Wake-up: ${o.wake.from} woke ${o.wake.to}`, `at ${formatAt(Math.round(o.wake.t))}`];
       case 'create':
         return [`${tname(o.thread)} created thread ${o.create.child}`, `at ${formatAt(Math.round(o.create.t0))}; it started ${formatDuration(o.create.t1 - o.create.t0)} later`];
+      case 'proc':
+        return [o.proc.label.replace(/^[▾▸] /, ''), o.proc.collapsed ? 'Click to show its threads' : 'Click to collapse it'];
       case 'label':
         if (o.thread.group) return [`${o.thread.members.length} threads named ${o.thread.name || '(unnamed)'}`, o.thread.open ? 'Click to close the group' : 'Click to show each thread'];
         return [tname(o.thread), o.thread.pinned ? 'Pinned: click to unpin' : 'Click to pin it to the top'];
@@ -589,6 +591,12 @@ function mount(container, ctx) {
     }
     if (o.kind === 'group') {
       toggleGroup(o.group.key);
+      return;
+    }
+    if (o.kind === 'proc') {
+      if (m.tracks.collapsed.has(o.proc.pid)) m.tracks.collapsed.delete(o.proc.pid);
+      else m.tracks.collapsed.add(o.proc.pid);
+      tracksChanged();
       return;
     }
     if (o.kind === 'outside' || o.kind === 'counter' || o.kind === 'drop' || (o.kind === 'region' && o.region.merged)) return;
@@ -971,6 +979,8 @@ function mount(container, ctx) {
       }
       return out;
     },
+    /** The process headers: [{pid, collapsed, label, y (client)}]. */
+    procs: () => { const r = canvas.getBoundingClientRect(); return m.procs.map((p) => ({ pid: p.pid, collapsed: !!p.collapsed, label: p.label, x: r.left + 60, y: r.top + p.y - scroller.scrollTop + PROC_H / 2 })); },
     /** The rows shown, in order: {tid} or {group: name, members: [tids], open}. */
     rows: () => m.threads.map((t) => (t.group ? { group: t.name, members: t.members.map((x) => x.tid), open: t.open, y: t.y } : { tid: t.tid, name: t.name, pinned: !!t.pinned, y: t.y })),
     /** The label of the row showing tid (or a group row by index) in client coordinates. */

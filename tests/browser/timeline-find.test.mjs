@@ -178,6 +178,16 @@ if (why && !process.env.CI) {
       assert.deepEqual(rows.map((r) => r.tid).sort(), alive.sort());
       await page.uncheck('[data-action="alive-only"]');
       await page.waitForFunction(() => document.querySelector('.tl').probe.rows().length === 5);
+      // a process collapses to its header (click it) and opens again
+      let [proc] = await probe(page, 'procs');
+      await page.mouse.click(proc.x, proc.y);
+      await page.waitForFunction(() => document.querySelector('.tl').probe.rows().length === 0);
+      [proc] = await probe(page, 'procs');
+      assert.equal(proc.collapsed, true);
+      assert.match(proc.label, /5 threads hidden/);
+      await screenshot(page, 'find-tracks-collapsed', { fullPage: false });
+      await page.mouse.click(proc.x, proc.y);
+      await page.waitForFunction(() => document.querySelector('.tl').probe.rows().length === 5);
     });
 
     test('the overview strip shows the whole trace and the window; a click there moves the window, keeping its width', async () => {
