@@ -101,7 +101,7 @@ TEST_IMPL(serve_summary_threads_tasks) {
   struct test_http_resp r = get(&f, "/api/summary");
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.head, "Content-Type: application/json");
-  ASSERT_STR_CONTAINS(r.body, "\"events\":44");
+  ASSERT_STR_CONTAINS(r.body, "\"events\":50");
   ASSERT_STR_CONTAINS(r.body, "\"threads\":5,");
   ASSERT_STR_CONTAINS(r.body, "\"thread_list\":[{\"index\":0,");
   ASSERT_STR_CONTAINS(r.body, "\"name\":\"acceptor\"");
@@ -391,6 +391,65 @@ TEST_IMPL(serve_blocking_and_wakes) {
   return 0;
 }
 
+/* Search, range numbers and counters (docs/API.md): the http_task trace has
+ * 3 db.query regions, 3 "GET /hello" logs, 3 handler threads and the counter
+ * requests.in_flight; gen_trace has mutex waits. */
+TEST_IMPL(serve_search_range_counters) {
+  struct fixture f;
+  start(&f, "http");
+  struct resp r = get(&f, "/api/search?q=DB.QUERY");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(json_int(r.body, "total"), 3);
+  ASSERT_EQ(json_int(r.body, "region"), 3);
+  ASSERT_STR_CONTAINS(r.body, "\"kind\":\"region\"");
+  free(r.raw);
+  r = get(&f, "/api/search?q=GET%20/hello&limit=1");
+  ASSERT_EQ(json_int(r.body, "log"), 3);
+  ASSERT_STR_CONTAINS(r.body, "\"truncated\":true");
+  free(r.raw);
+  r = get(&f, "/api/search?q=handler");
+  ASSERT_EQ(json_int(r.body, "thread"), 3);
+  free(r.raw);
+  expect_error(&f, "/api/search", 400);
+  expect_error(&f, "/api/search?q=x&start_ns=5&end_ns=4", 400);
+  /* the range of the whole trace: the states of /api/threads, summed */
+  struct resp th = get(&f, "/api/threads");
+  r = get(&f, "/api/range");
+  ASSERT_EQ(r.status, 200);
+  int64_t running = 0;
+  for (const char *p = th.body; (p = strstr(p, "\"running\":")); p++)
+    running += strtoll(p + 10, NULL, 10);
+  const char *all = strstr(r.body, "],\"states\":");
+  ASSERT(all != NULL);
+  ASSERT_EQ(json_int(all, "running"), running);
+  ASSERT_STR_CONTAINS(r.body, "{\"name\":\"db.query\",\"count\":3,\"complete\":3,");
+  free(r.raw);
+  free(th.raw);
+  expect_error(&f, "/api/range?tids=1,x", 400);
+  r = get(&f, "/api/counters?width=100");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"name\":\"requests.in_flight\",\"count\":6,\"min\":0,\"max\":");
+  free(r.raw);
+  r = get(&f, "/api/drops");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "{\"drops\":[]}");
+  free(r.raw);
+  stop(&f);
+  start(&f, "gen");
+  r = get(&f, "/api/search?q=mutex&limit=5");
+  ASSERT_GT(json_int(r.body, "call"), 0);
+  ASSERT_STR_CONTAINS(r.body, "\"event\":\"WAIT\"");
+  free(r.raw);
+  /* blocked time of a range is /api/profile's */
+  struct resp pr = get(&f, "/api/profile?kind=sync&start_ns=0&end_ns=50000000");
+  r = get(&f, "/api/range?start_ns=0&end_ns=50000000");
+  ASSERT_EQ(json_int(strstr(r.body, "\"blocked\":"), "sync"), json_int(pr.body, "total_ns"));
+  free(r.raw);
+  free(pr.raw);
+  stop(&f);
+  return 0;
+}
+
 TEST_IMPL(serve_unknown_paths_404) {
   struct fixture f;
   start(&f, "http");
@@ -531,7 +590,8 @@ static const char *fixed_param(void *ctx, const char *key) {
 static void poke_all(struct ctrace_view *v) {
   static const char *const paths[] = {"/api/summary", "/api/threads", "/api/tasks",
                                       "/api/instances", "/api/timeline", "/api/event",
-                                      "/api/profile", "/api/pprof"};
+                                      "/api/profile", "/api/pprof", "/api/search",
+                                      "/api/range", "/api/counters", "/api/drops"};
   char tid[16] = "0", ns[32] = "0", mid[32] = "0";
   if (v->tl->nthreads) {
     const struct ctrace_tl_thread *t = &v->tl->threads[v->tl->nthreads - 1];
@@ -550,6 +610,8 @@ static void poke_all(struct ctrace_view *v) {
       {"kind", "wake", "tid", tid, "ns", mid, NULL},
       {"kind", "task", "id", "1099511627776", NULL},
       {"start_ns", ns, "end_ns", mid, "width", "7", NULL},
+      {"q", "e", "start_ns", ns, "end_ns", mid, "limit", "3", NULL},
+      {"q", "mutex", "tids", tid, NULL},
   };
   for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++)
     for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {

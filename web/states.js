@@ -78,14 +78,14 @@ const HELP = {
 
 /** The help text of a state (its label when it has none). */
 export function stateHelp(key) {
-  const st = STATES.find((x) => x.key === key);
+  const st = STATES.find((x) => x.key === key) || LATER_STATES.find((x) => x.key === key);
   return HELP[key] || (st && (st.help || st.label)) || key;
 }
 
 /** The label of a state key ("File I/O"); the key itself when unknown. */
 export function stateLabel(key) {
   if (key === OTHER.key) return OTHER.label;
-  const st = STATES.find((x) => x.key === key);
+  const st = STATES.find((x) => x.key === key) || LATER_STATES.find((x) => x.key === key);
   return st ? st.label : key;
 }
 
@@ -98,7 +98,7 @@ export function stateColor(key) {
 
 /** Sets --state-KEY on the document for every state (and "other"), so CSS uses this palette. */
 export function installStatePalette(root = document.documentElement) {
-  for (const st of [...STATES, OTHER]) root.style.setProperty(`--state-${st.key}`, stateColor(st.key));
+  for (const st of [...STATES, ...LATER_STATES, OTHER]) root.style.setProperty(`--state-${st.key}`, stateColor(st.key));
 }
 
 /** A colour swatch of a state, for legends and tables. */
@@ -209,4 +209,19 @@ export function noBlockingNote() {
     ' to see where its threads wait.',
   );
   return p;
+}
+
+/**
+ * The blocking profile kind (of /api/profile) where most of the blocked time
+ * of a {state: ns} object went: sync, net, syscall (file I/O, polling and
+ * other calls) or sleep; undefined when nothing blocked.
+ */
+export function profileKindOf(states) {
+  const kinds = { sync: ['sync'], net: ['net'], syscall: ['io', 'poll', 'syscall'], sleep: ['sleep'] };
+  let best, bv = 0;
+  for (const [k, parts] of Object.entries(kinds)) {
+    const v = parts.reduce((a, p) => a + Number((states && states[p]) || 0), 0);
+    if (v > bv) { best = k; bv = v; }
+  }
+  return best;
 }
