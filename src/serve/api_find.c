@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "../analyze/profile.h"
-#include "../analyze/vec.h"
+#include "../base/vec.h"
 #include "api_int.h"
 
 /* A window [a, b] from start_ns / end_ns (default: the whole trace), clamped
