@@ -176,6 +176,8 @@ static const struct ctrace__hooks hooks = {
     .start_env = start_env,
     .fork_child = ctrace__pl_fork_child,
     .records_threads = 1,
+    .lazy_writer = 1, /* a short process pays no writer thread */
+    .handled_signals = ctrace__pl_handled_signals,
 };
 
 /* Runs before the recorder's own constructor (priority 101 < default),

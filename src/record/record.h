@@ -271,6 +271,11 @@ static inline int ctrace__reserve(struct ctrace__thread *t, size_t n) {
 }
 
 /* ---- blocking-call state (see struct ctrace__pending) ---- */
+extern _Atomic int ctrace__writer_live; /* see ctrace__writer_ensure */
+/* A blocking call begins while no writer runs: starts it when events of t
+ * wait for the file (outside a signal handler of the program, session.c),
+ * so that they reach it within CTRACE__FLUSH_NS even if t blocks for good. */
+void ctrace__before_block(struct ctrace__thread *t);
 /* Enters a blocking call: *saved keeps the state it replaces (a signal
  * handler may block inside another call) for ctrace__pending_restore. */
 static inline void ctrace__pending_set(struct ctrace__thread *t, const struct ctrace__pending *n,
@@ -283,6 +288,8 @@ static inline void ctrace__pending_set(struct ctrace__thread *t, const struct ct
     *saved = *d;
     __atomic_store_n(&d->since, 0, __ATOMIC_RELAXED);
   }
+  if (CTRACE__UNLIKELY(!atomic_load_explicit(&ctrace__writer_live, memory_order_relaxed)))
+    ctrace__before_block(t);
   atomic_thread_fence(memory_order_release);
   __atomic_store_n(&d->object, n->object, __ATOMIC_RELAXED);
   __atomic_store_n(&d->stack, n->stack, __ATOMIC_RELAXED);
@@ -396,6 +403,12 @@ struct ctrace__hooks {
   /* pthread_create() itself records creation and start: the API's
    * ctrace_pthread_create() then only calls it. */
   int records_threads;
+  /* Create the writer thread only when first needed (ctrace__writer_ensure). */
+  int lazy_writer;
+  /* Signals 1..63 (bit n: signal n) whose handler the program installed;
+   * a blocking call made while one of them is blocked, and was not at the
+   * start, may be inside that handler (ctrace__before_block). */
+  uint64_t (*handled_signals)(void);
 };
 extern const struct ctrace__hooks *ctrace__hooks; /* never NULL */
 void ctrace__set_hooks(const struct ctrace__hooks *hooks);
@@ -413,7 +426,14 @@ extern struct ctrace__config ctrace__config;
 void ctrace__config_load(void);
 
 /* ---- writer (writer.c) ---- */
-int ctrace__writer_start(int fd, int owned);
+int ctrace__writer_start(int fd, int owned, int lazy);
+/* Lazy start (the preload's traces): the writer thread is created only
+ * when first needed, so that a short process pays no thread. Until then
+ * ctrace__writer_live is 0; the triggers are a buffer handed over, a
+ * second recording thread, and a blocking call entered with events
+ * waiting (ctrace__before_block); a fatal flush or the stop without a
+ * writer is done by the dying or stopping thread itself. */
+void ctrace__writer_ensure(void);
 /* Stops the writer after it wrote everything queued; returns the first write
  * error or 0. */
 int ctrace__writer_stop(void);
