@@ -13,6 +13,8 @@ packages=(
   libdw-dev libelf-dev libmicrohttpd-dev zlib1g-dev
   # tests: real programs and ground truths
   pigz strace procps psmisc
+  # tests: a real server's log traced and untraced (tests/test-harm.c)
+  postgresql
   # browser tests
   chromium
   # benchmarks against LTTng-UST

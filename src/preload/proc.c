@@ -314,9 +314,9 @@ void ctrace__pl_start_trace(int is_fork_child) {
     return;
   }
   ctrace__pl_pid = pid;
-  ctrace__pl_configure();
   if (!is_fork_child)
     install_signals();
+  ctrace__pl_configure(); /* last: it records the start-up's length */
 }
 
 /* ---- fork ---- */
@@ -344,6 +344,66 @@ PL_EXPORT pid_t fork(void) {
   }
   return r;
 }
+
+/* ---- vfork ----
+ *
+ * A vfork() child runs on the parent's memory, stack and thread (its TLS)
+ * until it execs or exits: anything the tracer did in it (record, move the
+ * trace's fd, stop the trace at exec) would change the parent's state. The
+ * interposer raises ctrace__guard around the system call, so in the child
+ * every interposer goes straight to libc as untraced, and closes the
+ * child's copy of the trace's fd (its fd table is its own), so that the
+ * child sees the fds an untraced one would. The parent, resumed once the
+ * child exec'd or exited, lowers the guard. Assembly: a vfork wrapper must
+ * not return through a frame of its own (the child would pop it, the
+ * parent then return through the child's leftovers). posix_spawn's child
+ * runs no interposer (glibc calls its internal functions) and loses the
+ * fd at exec (O_CLOEXEC).
+ */
+#if defined(__x86_64__)
+/* Called in the child, on the parent's stack below the caller's frame. */
+__attribute__((used)) static void vfork_child(void) {
+  int saved = errno;
+  int fd = ctrace__writer_fd();
+  if (fd >= 0)
+    syscall(SYS_close, fd);
+  errno = saved;
+}
+
+/* Sets errno from the failed system call; returns -1 to vfork's caller. */
+__attribute__((used)) static long vfork_failed(long neg) {
+  errno = (int)-neg;
+  return -1;
+}
+
+__asm__(".text\n"
+        ".globl vfork\n"
+        ".type vfork, @function\n"
+        "vfork:\n"
+        "  movq ctrace__guard@gottpoff(%rip), %rcx\n"
+        "  addl $1, %fs:(%rcx)\n"
+        "  popq %rdi\n"             /* the return address: not on the shared stack */
+        "  movl $58, %eax\n"        /* SYS_vfork */
+        "  syscall\n"
+        "  pushq %rdi\n"
+        "  testq %rax, %rax\n"
+        "  jz 2f\n"
+        "  movq ctrace__guard@gottpoff(%rip), %rcx\n"
+        "  subl $1, %fs:(%rcx)\n"  /* the parent, the child gone */
+        "  cmpq $-4095, %rax\n"
+        "  jae 1f\n"
+        "  ret\n"
+        "1:\n"
+        "  movq %rax, %rdi\n"
+        "  jmp vfork_failed\n"
+        "2:\n"
+        "  subq $8, %rsp\n"
+        "  call vfork_child\n"
+        "  addq $8, %rsp\n"
+        "  xorl %eax, %eax\n"
+        "  ret\n"
+        ".size vfork, .-vfork\n");
+#endif
 
 /* ---- exec ---- */
 

@@ -477,7 +477,10 @@ uint64_t ctrace__meta_next_seq(void);
 /* Takes the metadata written so far (NULL when none); caller frees it. */
 struct ctrace__buf *ctrace__meta_take(void);
 void ctrace__meta_reset(void);
-void ctrace__meta_clock_sync(void);
+/* Writes a CLOCK_SYNC; returns its ticks. */
+uint64_t ctrace__meta_clock_sync(void);
+/* The ticks of the running trace's first CLOCK_SYNC: its time 0. */
+extern uint64_t ctrace__trace_start_ticks;
 void ctrace__meta_process(void);
 void ctrace__meta_mappings(void);
 /* Where code is, for the stack walk (intern.c); at a trace's start. */

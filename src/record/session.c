@@ -35,6 +35,7 @@ static int clock_ready;
 static int hooks_installed;
 static int autostarted;
 static sigset_t start_mask; /* of the thread that started the trace */
+uint64_t ctrace__trace_start_ticks;
 
 /*
  * A trace started from the environment (CTRACE_OUT, by autostart() below or
@@ -113,7 +114,7 @@ int ctrace__start(int fd, int owned) {
   pthread_mutex_lock(&ctrace__meta_lock);
   ctrace__meta_reset();
   ctrace__intern_session_reset();
-  ctrace__meta_clock_sync();
+  ctrace__trace_start_ticks = ctrace__meta_clock_sync();
   pthread_mutex_unlock(&ctrace__meta_lock);
 
   pthread_sigmask(SIG_BLOCK, NULL, &start_mask);
