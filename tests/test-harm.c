@@ -143,7 +143,8 @@ TEST_IMPL(harm_short_program_trace_is_run_plus_startup) {
     if (ev.kind == CTRACE_EV_WAIT && ev.f[0] == CTRACE_WAIT_SLEEP) {
       waits++;
       wait_end = ctrace_reader_ns(r, ev.ticks);
-      wait_dur = (int64_t)ev.f[2];
+      /* dur is in ticks: the span's start converted like its end */
+      wait_dur = wait_end - ctrace_reader_ns(r, ev.ticks - ev.f[2]);
     }
   ctrace_merge_free(m);
   ASSERT_EQ(waits, 1);
