@@ -18,6 +18,7 @@
 
 #include "task.h"
 #include "trace-check.h"
+#include "../src/record/record.h"
 
 #define PROG(name) test_build_path("src/preload/prog_" name)
 
@@ -415,5 +416,42 @@ TEST_IMPL(harm_postgres_log_identical) {
   ctrace_reader_close(open_complete(trace));
   free(l1);
   free(l2);
+  return TEST_OK;
+}
+
+/*
+ * The writer keeps spare buffers allocated ahead, so that a thread whose
+ * buffer fills takes one instead of calling malloc (a handler that
+ * interrupted that malloc would hold the thread's malloc lock). One
+ * thread: its first buffer is its own allocation (the trace just began);
+ * once the writer has made its spares (seen through ctrace__buf_gen,
+ * which it bumps for each), two buffers filled back to back are taken
+ * from them: no more malloc on the recording thread.
+ */
+TEST_IMPL(harm_full_buffer_takes_a_spare_not_malloc) {
+  setenv("CTRACE_BUFFER_KB", "4", 1);
+  ASSERT_EQ(ctrace_start_path(test_path("spare.ctrace")), 0);
+  uint64_t before = atomic_load(&ctrace__buf_mallocs_by_threads);
+  ctrace_counter("c", 1); /* this thread's first buffer */
+  ASSERT_EQ(atomic_load(&ctrace__buf_mallocs_by_threads) - before, 1);
+  int ready = 0;
+  for (int i = 0; i < 2000 && !ready; i++) { /* a bound, not an order */
+    ready = atomic_load(&ctrace__buf_gen) >= 2;
+    if (!ready) {
+      struct timespec d = {0, 5000000};
+      nanosleep(&d, NULL);
+    }
+  }
+  ASSERT(ready);
+  /* 4 KiB buffers: 1800 counters (~6.7 bytes each) fill the first buffer
+   * and go on into the two spares */
+  for (int i = 0; i < 1800; i++)
+    ctrace_counter("c", i);
+  uint64_t by_threads = atomic_load(&ctrace__buf_mallocs_by_threads) - before;
+  ASSERT_EQ(ctrace_stop(), 0);
+  ASSERT_EQ(by_threads, 1);
+  ctrace_reader *r = open_complete(test_path("spare.ctrace"));
+  ASSERT_EQ(count_kind(r, CTRACE_EV_COUNTER, -1, 0), 1801);
+  ctrace_reader_close(r);
   return TEST_OK;
 }

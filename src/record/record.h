@@ -458,6 +458,9 @@ int ctrace__writer_move_fd(void);
 /* Bumped each time the writer gives buffers back: a thread that found
  * none drops without a lock until it moves (the lock-free hint). */
 extern _Atomic uint32_t ctrace__buf_gen;
+/* Buffers a recording thread had to malloc itself (the writer's spares
+ * had run out): the hazard of docs/RUN.md, counted for tests. */
+extern _Atomic uint64_t ctrace__buf_mallocs_by_threads;
 /* A free buffer, or NULL when the memory budget is spent. */
 struct ctrace__buf *ctrace__buf_get(void);
 void ctrace__writer_fork_child(void);

@@ -396,6 +396,47 @@ static int write_round(int want_parts, uint64_t deadline) {
   return !want_parts || have_threads; /* every thread's part too */
 }
 
+static struct ctrace__buf *buf_alloc(size_t cap);
+
+/*
+ * Spare buffers: the writer keeps SPARE_BUFS free buffers allocated ahead
+ * (within the memory budget), so that a recording thread whose buffer is
+ * full takes one from the free list and does not call malloc itself (a
+ * signal handler that interrupted that malloc and then blocked, or
+ * recorded, would have the thread's malloc lock; RUN.md). A thread calls
+ * malloc only when the spares ran out between two rounds of the writer.
+ */
+#define SPARE_BUFS 2
+_Atomic uint64_t ctrace__buf_mallocs_by_threads; /* the fallback, counted */
+
+static void fill_spares(void) {
+  for (;;) {
+    pthread_mutex_lock(&qlock);
+    size_t nfree = 0;
+    for (struct ctrace__buf *b = free_list; b && nfree + 1 <= SPARE_BUFS; b = b->next)
+      nfree++;
+    int want = nfree + 1 <= SPARE_BUFS &&
+               (nbufs + 1) * ctrace__config.buffer_bytes <= ctrace__config.memory_bytes;
+    if (want)
+      nbufs++;
+    pthread_mutex_unlock(&qlock);
+    if (!want)
+      return;
+    struct ctrace__buf *b = buf_alloc(ctrace__config.buffer_bytes);
+    pthread_mutex_lock(&qlock);
+    if (b) {
+      b->next = free_list;
+      free_list = b;
+    } else {
+      nbufs--;
+    }
+    pthread_mutex_unlock(&qlock);
+    if (!b)
+      return;
+    atomic_fetch_add_explicit(&ctrace__buf_gen, 1, memory_order_release);
+  }
+}
+
 static void *writer_main(void *arg) {
   (void)arg;
   ctrace__guard = 1; /* nothing this thread does is traced */
@@ -449,6 +490,8 @@ static void *writer_main(void *arg) {
     }
     if (done && !atomic_load(&queued))
       break;
+    if (!fatal)
+      fill_spares();
   }
   return NULL;
 }
@@ -587,6 +630,7 @@ struct ctrace__buf *ctrace__buf_get(void) {
   }
   pthread_mutex_unlock(&qlock);
   if (reserved) {
+    atomic_fetch_add_explicit(&ctrace__buf_mallocs_by_threads, 1, memory_order_relaxed);
     b = buf_alloc(ctrace__config.buffer_bytes);
     if (!b) {
       pthread_mutex_lock(&qlock);
