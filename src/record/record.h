@@ -38,8 +38,11 @@
  *     that asked for the flush may hold any of them, and never lets go.
  *  4. A signal handler may call only ctrace__enter_signal() (the hot path
  *     or nothing: no slow path) and ctrace__writer_flush_wait() (atomics,
- *     futex and clock system calls). Never ctrace__stop(), never a lock,
- *     never malloc/free: the handler may have interrupted their holder.
+ *     futex and clock system calls; when no writer thread was started, the
+ *     handler's thread does the writer's fatal flush itself, under rule 3's
+ *     bounded trylocks). Never ctrace__stop(), never a lock, never
+ *     malloc/free: the handler may have interrupted their holder; and the
+ *     lazy writer is never created from a handler (ctrace__before_block).
  *  5. A buffer leaves its thread in two ways: whole, through
  *     ctrace__writer_push() (slow path, queue lock); or in part, when the
  *     writer copies its published prefix [flushed, pos) out at least every
