@@ -41,8 +41,10 @@
  *     futex and clock system calls; when no writer thread was started, the
  *     handler's thread does the writer's fatal flush itself, under rule 3's
  *     bounded trylocks). Never ctrace__stop(), never a lock, never
- *     malloc/free: the handler may have interrupted their holder; and the
- *     lazy writer is never created from a handler (ctrace__before_block).
+ *     malloc/free: the handler may have interrupted their holder. (A
+ *     program's handler that calls interposed functions is the program's
+ *     code: it may reach slow paths; ctrace__before_block at least does not
+ *     create the lazy writer while a signal the program handles is blocked.)
  *  5. A buffer leaves its thread in two ways: whole, through
  *     ctrace__writer_push() (slow path, queue lock); or in part, when the
  *     writer copies its published prefix [flushed, pos) out at least every
