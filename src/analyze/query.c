@@ -184,15 +184,19 @@ static int copy_all(sqlite3 *db, struct ctrace__qsrc *src, char *err, size_t err
  * TABLE, which the authorizer would refuse) may run: SQLite keeps them
  * connected until the connection closes. 0 or -1. */
 static int connect_all(sqlite3 *db, char *err, size_t errlen) {
-  for (size_t i = 0; i < ctrace__nqtables; i++) {
+  /* and SQLite's own table-valued pragmas that describe tables */
+  static const char *const pragmas[] = {"pragma_table_info", "pragma_table_xinfo",
+                                        "pragma_table_list"};
+  size_t n = ctrace__nqtables + sizeof pragmas / sizeof pragmas[0];
+  for (size_t i = 0; i < n; i++) {
     sqlite3_stmt *st = NULL;
-    char *sql = sqlite3_mprintf("SELECT 1 FROM \"%w\"", ctrace__qtables[i]->name);
+    const char *name = i < ctrace__nqtables ? ctrace__qtables[i]->name : pragmas[i - ctrace__nqtables];
+    char *sql = sqlite3_mprintf("SELECT 1 FROM \"%w\"", name);
     int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
     sqlite3_free(sql);
     sqlite3_finalize(st);
     if (rc != SQLITE_OK) {
-      set_err(err, errlen, "cannot connect table %s: %s", ctrace__qtables[i]->name,
-              sqlite3_errmsg(db));
+      set_err(err, errlen, "cannot connect table %s: %s", name, sqlite3_errmsg(db));
       return -1;
     }
   }
@@ -224,9 +228,9 @@ int ctrace_query_open(const ctrace_reader *r, ctrace_symbolizer *sym, enum ctrac
   } else if (ctrace__qvtab_register(db, &q->src) != SQLITE_OK) {
     set_err(err, errlen, "cannot register the tables: %s", sqlite3_errmsg(db));
     goto fail;
-  } else if (connect_all(db, err, errlen) < 0) {
-    goto fail;
   }
+  if (connect_all(db, err, errlen) < 0)
+    goto fail;
   sqlite3_set_authorizer(db, authorize, NULL);
   *out = q;
   return 0;

@@ -61,6 +61,16 @@ static void v_str(struct ctrace_qval *o, const struct ctrace__qsrc *src, uint64_
     v_null(o);
 }
 
+/* A wait reason's name, lowercase ("mutex", "cond"...), into buf. */
+static void v_reason(struct ctrace_qval *o, uint64_t reason, char *buf, size_t size) {
+  const char *s = ctrace__wait_reason_name(reason);
+  size_t n = 0;
+  for (; s[n] && n + 1 < size; n++)
+    buf[n] = (char)(s[n] >= 'A' && s[n] <= 'Z' ? s[n] - 'A' + 'a' : s[n]);
+  buf[n] = 0;
+  v_text(o, buf, n);
+}
+
 static int64_t ns(const struct ctrace__qsrc *src, uint64_t ticks) {
   return ctrace_reader_ns(src->r, ticks);
 }
@@ -452,7 +462,7 @@ struct spans_cur {
   struct ctrace_span q[4]; /* an event reports at most 2 spans, the end 2 */
   unsigned qh, qn;
   struct ctrace_span sp; /* the current row */
-  char peer[160];
+  char peer[160], reason[32];
   /* passes (orders by state) */
   int order;
   int64_t want;       /* the state kept by this pass, -1: every state */
@@ -630,7 +640,7 @@ static void spans_column(void *cur, unsigned col, struct ctrace_qval *o) {
     v_cstr(o, ctrace_state_name(sp->state));
     break;
   case 6:
-    wait ? v_cstr(o, ctrace__wait_reason_name(sp->reason)) : v_null(o);
+    wait ? v_reason(o, sp->reason, c->reason, sizeof c->reason) : v_null(o);
     break;
   case 7:
     sp->call ? v_cstr(o, ctrace__syscall_name(sp->call)) : v_null(o);
@@ -997,6 +1007,7 @@ static const struct ctrace__qtable t_regions = {
 
 struct ev_cur {
   struct qwalk w;
+  char buf[32];
 };
 static int ev_open(void *cur, struct ctrace__qsrc *src, int64_t key, int order) {
   struct ev_cur *c = cur;
@@ -1065,7 +1076,7 @@ static void wakeups_column(void *cur, unsigned col, struct ctrace_qval *o) {
     v_int(o, (int64_t)wk.object);
     break;
   case 6:
-    v_cstr(o, ctrace__wait_reason_name(wk.reason));
+    v_reason(o, wk.reason, c->buf, sizeof c->buf);
     break;
   default:
     v_id(o, wk.stack);
