@@ -27,6 +27,7 @@
 #if __has_include("list-export.h")
 #include "list-export.h"
 #endif
+#include "list-sql.h"
 #ifdef CTRACE_LIST_UNDEF_HELPER
 #undef TEST_HELPER
 #undef CTRACE_LIST_UNDEF_HELPER

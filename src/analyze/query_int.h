@@ -70,9 +70,8 @@ struct ctrace__qtable {
   /* The columns rows come sorted by (ascending), -1 after the last: an
    * ORDER BY or GROUP BY on a prefix of them needs no sort. */
   signed char natural[3];
-  /* Other orders the cursor can produce: for terms[0..n) (grouping: rows
-   * need only be grouped, not sorted), an order code > 1 for open, or 0.
-   * NULL: none. */
+  /* Other orders the cursor can produce, sorted by terms[0..n) (of a
+   * GROUP BY when grouping): an order code > 1 for open, or 0. NULL: none. */
   int (*order)(const struct ctrace__qorder *terms, int n, int grouping);
 };
 

@@ -558,18 +558,16 @@ static int spans_open(void *cur, struct ctrace__qsrc *src, int64_t key, int orde
   return 0;
 }
 
-/* Orders by state (see above) for ORDER BY / GROUP BY terms. */
+/* Orders by state (see above) for ORDER BY / GROUP BY terms, ascending. */
 static int spans_order(const struct ctrace__qorder *o, int n, int grouping) {
   enum { THREAD = 0, STATE = 5 };
   for (int i = 0; i < n; i++)
-    if (o[i].desc && !grouping)
+    if (o[i].desc)
       return 0;
-  if (n == 1 && o[0].col == STATE)
+  if ((n == 1 && o[0].col == STATE) || (n == 2 && o[0].col == STATE && o[1].col == THREAD))
     return SPANS_BY_STATE;
   if (n == 2 && o[0].col == THREAD && o[1].col == STATE)
     return SPANS_BY_THREAD_STATE;
-  if (n == 2 && o[0].col == STATE && o[1].col == THREAD)
-    return grouping ? SPANS_BY_THREAD_STATE : SPANS_BY_STATE;
   return 0;
 }
 

@@ -62,23 +62,13 @@ static int v_disconnect(sqlite3_vtab *base) {
   return SQLITE_OK;
 }
 
-/* Whether the ORDER BY (or GROUP BY: grouping) terms are a prefix of the
- * table's natural order: sorted ascending, or for grouping in any order
- * and direction (rows equal on them are adjacent either way). */
-static int natural_prefix(const struct ctrace__qtable *t, const struct ctrace__qorder *o, int n,
-                          int grouping) {
-  int len = 0;
-  while (len < 3 && t->natural[len] >= 0)
-    len++;
-  if (n > len)
-    return 0;
-  for (int i = 0; i < n; i++) {
-    int found = 0;
-    for (int k = 0; k < n; k++) /* grouping: any permutation of the prefix */
-      found |= grouping ? o[i].col == t->natural[k] : k == i && o[i].col == t->natural[k];
-    if (!found || (o[i].desc && !grouping))
+/* Whether the ORDER BY (or GROUP BY) terms are a prefix of the table's
+ * natural order, ascending. (A GROUP BY would only need its groups
+ * together, but SQLite's own plans leave them sorted, and users expect it.) */
+static int natural_prefix(const struct ctrace__qtable *t, const struct ctrace__qorder *o, int n) {
+  for (int i = 0; i < n; i++)
+    if (i >= 3 || t->natural[i] < 0 || o[i].col != t->natural[i] || o[i].desc)
       return 0;
-  }
   return 1;
 }
 
@@ -97,7 +87,7 @@ static int plan_order(const struct ctrace__qtable *t, sqlite3_index_info *info) 
     if (o[i].col < 0)
       return CTRACE__QORDER_ANY; /* rowid */
   }
-  if (natural_prefix(t, o, n, distinct == 1))
+  if (natural_prefix(t, o, n))
     return CTRACE__QORDER_NATURAL;
   return t->order ? t->order(o, n, distinct == 1) : CTRACE__QORDER_ANY;
 }
