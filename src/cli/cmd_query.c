@@ -27,6 +27,7 @@ struct out {
   int ncols;
   char **cells; /* ncols per row, the header first */
   int *numeric; /* per column: right-aligned (every value a number) */
+  size_t *w;    /* per column: its width, once the first rows are printed */
   size_t ncells, cap;
   int oom;
 };
@@ -72,27 +73,34 @@ static size_t width(const char *s) {
   return n;
 }
 
-/* The table so far, aligned; then forgets its rows. */
-static void table_flush(struct out *o) {
+/* Prints the rows buffered so far and forgets them. The first time, the
+ * column widths are those of the header and of these rows (up to
+ * TABLE_ROWS: a big result streams, wider cells later overflow their
+ * column); final: the row count, and the table is done. */
+#define TABLE_ROWS 1000
+static void table_emit(struct out *o, int final) {
   if (!o->ncols)
     return;
-  size_t nrows = o->ncells / (size_t)o->ncols;
-  size_t *w = calloc((size_t)o->ncols, sizeof *w);
-  if (!w) {
-    o->oom = 1;
-    return;
+  size_t nrows = o->ncells / (size_t)o->ncols, nc = (size_t)o->ncols;
+  int first = !o->w;
+  if (first) {
+    o->w = calloc(nc, sizeof *o->w);
+    if (!o->w) {
+      o->oom = 1;
+      return;
+    }
+    for (size_t k = 0; k < o->ncells; k++) {
+      size_t x = width(o->cells[k]);
+      if (x > o->w[k % nc])
+        o->w[k % nc] = x;
+    }
+    if (o->nstatements > 1)
+      fputc('\n', o->f);
   }
-  for (size_t k = 0; k < o->ncells; k++) {
-    size_t x = width(o->cells[k]);
-    if (x > w[k % (size_t)o->ncols])
-      w[k % (size_t)o->ncols] = x;
-  }
-  if (o->nstatements > 1)
-    fputc('\n', o->f);
   for (size_t row = 0; row < nrows; row++) {
-    for (int c = 0; c < o->ncols; c++) {
-      const char *s = o->cells[row * (size_t)o->ncols + (size_t)c];
-      size_t pad = w[c] - width(s);
+    for (size_t c = 0; c < nc; c++) {
+      const char *s = o->cells[row * nc + c];
+      size_t x = width(s), pad = o->w[c] > x ? o->w[c] - x : 0;
       int right = o->numeric[c];
       if (c)
         fputs("  ", o->f);
@@ -100,25 +108,28 @@ static void table_flush(struct out *o) {
         fprintf(o->f, "%*s", (int)pad, "");
       for (const char *p = s; *p; p++) /* control characters would break the lines */
         fputc((unsigned char)*p < 0x20 ? ' ' : *p, o->f);
-      if (!right && c + 1 < o->ncols)
+      if (!right && c + 1 < nc)
         fprintf(o->f, "%*s", (int)pad, "");
     }
     fputc('\n', o->f);
-    if (row == 0) { /* under the header */
-      for (int c = 0; c < o->ncols; c++) {
+    if (first && row == 0) { /* under the header */
+      for (size_t c = 0; c < nc; c++) {
         if (c)
           fputs("  ", o->f);
-        for (size_t k = 0; k < (w[c] ? w[c] : 1); k++)
+        for (size_t k = 0; k < (o->w[c] ? o->w[c] : 1); k++)
           fputc('-', o->f);
       }
       fputc('\n', o->f);
     }
   }
-  fprintf(o->f, "(%zu row%s)\n", nrows - 1, nrows == 2 ? "" : "s");
-  free(w);
   for (size_t k = 0; k < o->ncells; k++)
     free(o->cells[k]);
   o->ncells = 0;
+  if (!final)
+    return;
+  fprintf(o->f, "(%llu row%s)\n", (unsigned long long)o->nrows, o->nrows == 1 ? "" : "s");
+  free(o->w);
+  o->w = NULL;
   free(o->numeric);
   o->numeric = NULL;
   o->ncols = 0;
@@ -183,7 +194,7 @@ static void json_value(FILE *f, const struct ctrace_qval *v) {
 /* Ends the current statement's output. */
 static void end_statement(struct out *o) {
   if (o->fmt == OUT_TABLE)
-    table_flush(o);
+    table_emit(o, 1);
   else if (o->fmt == OUT_JSON && o->nstatements)
     fputs(o->nrows ? "\n]\n" : "]\n", o->f);
 }
@@ -231,6 +242,8 @@ static int on_row(void *arg, int ncols, const char *const *names, const struct c
       if (table_push(o, value_text(&vals[c], "NULL")) < 0)
         return -2;
     }
+    if (o->ncells / (size_t)ncols > TABLE_ROWS) /* the header and TABLE_ROWS rows */
+      table_emit(o, 0);
     break;
   case OUT_CSV:
     for (int c = 0; c < ncols; c++) {
@@ -359,6 +372,7 @@ int ctrace_cmd_query(int argc, char **argv) {
     free(o.cells[k]);
   free(o.cells);
   free(o.numeric);
+  free(o.w);
   if (fflush(stdout) != 0) {
     fprintf(stderr, "ctrace query: writing the output failed\n");
     goto done;
