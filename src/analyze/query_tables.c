@@ -694,7 +694,7 @@ static const struct ctrace__qcol spans_cols[] = {
     {"reason", "TEXT", "a wait's reason: mutex, rwlock_read, rwlock_write, cond, sem, barrier, join, sleep"},
     {"call", "TEXT", "a system call's name: read, recv, epoll_wait..."},
     {"object", "INTEGER", "a wait's object: the address of the mutex, condition variable..."},
-    {"fd", "INTEGER", "a system call's file descriptor"},
+    {"fd", "INTEGER", "a system call's file descriptor (NULL for one in progress at the end)"},
     {"result", "INTEGER", "a system call's result (-errno on failure)"},
     {"bytes", "INTEGER", "bytes a read, write, send or receive moved (its result when >= 0)"},
     {"peer", "TEXT", "a socket call's peer address (from the connect or accept of its fd)"},
