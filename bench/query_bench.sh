@@ -5,7 +5,8 @@
 # first (`--in-memory`), on a synthetic trace of 10 M events (gen_trace).
 #
 # Usage: sh bench/query_bench.sh [BUILD_DIR [RUNS [TRACE]]]
-#        (defaults: build, 3 runs, a 10 M-event trace made in a temp dir)
+#        (defaults: build, 3 runs, a 10 M-event trace made in a temp dir;
+#        ctrace is copied first, so rebuilding meanwhile does not disturb it)
 #
 # Each run opens the trace and runs one query; the runs of the variants
 # alternate (a, b, c, a, b, c...) so that the machine's load hits them alike.
@@ -15,9 +16,10 @@ set -eu
 build=${1:-build}
 runs=${2:-3}
 trace=${3:-}
-ctrace="$build/ctrace"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+cp "$build/ctrace" "$tmp/ctrace"
+ctrace="$tmp/ctrace"
 if [ -z "$trace" ]; then
   trace="$tmp/q10m.ctrace"
   echo "query_bench: writing a 10 M-event trace (gen_trace, 4 workers)"
@@ -48,9 +50,12 @@ for _ in range(runs):
         t0 = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            fd = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(fd, 1)
-            os.execv(argv[0], argv)
+            try:
+                fd = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(fd, 1)
+                os.execv(argv[0], argv)
+            finally:
+                os._exit(127)
         _, status, ru = os.wait4(pid, 0)
         wall = time.monotonic() - t0
         if status != 0:
