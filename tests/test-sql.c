@@ -308,7 +308,7 @@ static void tb_start(struct tb *b) {
 
 /* Two threads that had tid 300, one after the other: two rows of threads,
  * their own spans, names and creators; a wake-up names the one that had
- * the tid at its time. */
+ * the tid at its time; the first ends at its exit, not at an event after. */
 TEST_IMPL(sql_tid_reuse_two_threads) {
   struct tb b = {0};
   tb_start(&b);
@@ -327,6 +327,7 @@ TEST_IMPL(sql_tid_reuse_two_threads) {
   TB_EV(&b, THREAD_START, 0, 1);
   TB_EV(&b, WAIT, 150, CTRACE_WAIT_MUTEX, 0xabc, 100, 0); /* 2150..2250 */
   TB_EV(&b, THREAD_EXIT, 50);
+  TB_EV(&b, REGION_END, 30); /* a destructor after the exit: outside its life */
   tb_end(&b);
   tb_batch(&b, 100, 1, 3000);
   TB_EV(&b, THREAD_CREATE, 0, 2, 0);
@@ -353,6 +354,9 @@ TEST_IMPL(sql_tid_reuse_two_threads) {
                    "2|1|running|2100|2200|NULL|NULL|NULL\n"
                    "2|1|io|2200|2500|NULL|read|10\n");
   free(s);
+  ASSERT_EQ(q_int(q, "SELECT count(*) FROM threads t WHERE t.end - t.start <> "
+                     "(SELECT sum(duration) FROM spans s WHERE s.thread = t.id)"),
+            0);
   s = q_rows(q, "SELECT waker, waker_tid, wakee, wakee_tid, time, object, reason FROM wakeups");
   ASSERT_STR_EQ(s, "0|100|1|300|1200|2748|mutex\n");
   free(s);

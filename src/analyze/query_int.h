@@ -27,6 +27,10 @@ struct ctrace__qsrc {
   struct ctrace__qtasks *tasks; /* the tasks table, paired once (query_tables.c) */
   struct ctrace__qpeers *peers; /* SOCKADDR records, for spans.peer */
   uint32_t *state_masks; /* per thread: 1 << state for each state it was in; bit 31: known */
+  struct ctrace__qend {
+    int64_t end;
+    int known;
+  } *thread_ends; /* per thread: its end (query_tables.c, thread_end) */
 };
 
 /* A term of an ORDER BY (or GROUP BY) the cursor may produce itself. */

@@ -81,13 +81,42 @@ static int64_t span_start(const struct ctrace__qsrc *src, uint64_t ticks, uint64
 static uint32_t tid_of(const struct ctrace__qsrc *src, uint32_t ti) {
   return ctrace_reader_thread(src->r, ti)->tid;
 }
-/* A thread's end: its exit (its last event), else the trace's end; never
- * before its first event. The timeline's rule (timeline_build.c). */
-static int64_t thread_end(const struct ctrace__qsrc *src, uint32_t ti) {
+/* The time of thread ti's THREAD_EXIT (the first), or of its last event
+ * when none is found. Looks in its last batch first: events after the exit
+ * (destructors) rarely fill a batch; else reads the whole thread. */
+static int64_t exit_time(const struct ctrace__qsrc *src, uint32_t ti) {
   const struct ctrace_thread_info *th = ctrace_reader_thread(src->r, ti);
+  ctrace_cursor c;
+  ctrace_event ev;
+  for (int whole = 0; whole < 2; whole++) {
+    ctrace_cursor_init(&c, src->r, ti);
+    if (!whole && th->nbatches > 1)
+      ctrace_cursor_seek_batch(&c, th->nbatches - 1);
+    while (ctrace_cursor_next(&c, &ev))
+      if (ev.kind == CTRACE_EV_THREAD_EXIT)
+        return ns(src, ev.ticks);
+    if (th->nbatches <= 1)
+      break;
+  }
+  return ns(src, th->last);
+}
+
+/* A thread's end: its exit, else the trace's end; never before its first
+ * event. The rule of the state machine and the timeline (timeline_build.c):
+ * events after THREAD_EXIT are outside the thread's life. Cached. */
+static int64_t thread_end(struct ctrace__qsrc *src, uint32_t ti) {
+  const struct ctrace_thread_info *th = ctrace_reader_thread(src->r, ti);
+  if (!src->thread_ends)
+    src->thread_ends = calloc(ctrace_reader_nthreads(src->r) + 1, sizeof *src->thread_ends);
+  if (src->thread_ends && src->thread_ends[ti].known)
+    return src->thread_ends[ti].end;
   int64_t first = ns(src, th->first);
-  int64_t end = th->exited ? ns(src, th->last) : src->end_ns;
-  return end < first ? first : end;
+  int64_t end = th->exited ? exit_time(src, ti) : src->end_ns;
+  if (end < first)
+    end = first;
+  if (src->thread_ends) /* else (out of memory) computed again next time */
+    src->thread_ends[ti] = (struct ctrace__qend){end, 1};
+  return end;
 }
 
 /* ---- walking the events of one thread or of all, thread after thread ---- */
@@ -1274,6 +1303,8 @@ void ctrace__qsrc_free(struct ctrace__qsrc *src) {
   }
   free(src->peers);
   free(src->state_masks);
+  free(src->thread_ends);
+  src->thread_ends = NULL;
   src->tasks = NULL;
   src->peers = NULL;
   src->state_masks = NULL;
