@@ -474,7 +474,7 @@ static void format_sockaddr(const uint8_t *addr, uint32_t len, char *buf, size_t
 /*
  * Orders. As read (CTRACE__QORDER_NATURAL): by thread, then time. For a
  * GROUP BY or ORDER BY on (thread, state) or on state, which would
- * otherwise sort every span (SQLite's sorter: ~4 s of CPU for 7 M spans,
+ * otherwise sort every span (SQLite's sorter: ~6.5 s of CPU for 7 M spans,
  * bench/query_bench.sh), the cursor reads a thread once per state it was
  * in, keeping that state's spans: SPANS_BY_THREAD_STATE runs the passes
  * thread by thread, SPANS_BY_STATE state by state. States go in the order
