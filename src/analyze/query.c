@@ -190,7 +190,8 @@ static int connect_all(sqlite3 *db, char *err, size_t errlen) {
   size_t n = ctrace__nqtables + sizeof pragmas / sizeof pragmas[0];
   for (size_t i = 0; i < n; i++) {
     sqlite3_stmt *st = NULL;
-    const char *name = i < ctrace__nqtables ? ctrace__qtables[i]->name : pragmas[i - ctrace__nqtables];
+    const char *name =
+        i < ctrace__nqtables ? ctrace__qtables[i]->name : pragmas[i - ctrace__nqtables];
     char *sql = sqlite3_mprintf("SELECT 1 FROM \"%w\"", name);
     int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
     sqlite3_free(sql);
@@ -323,7 +324,8 @@ int ctrace_query_exec(ctrace_query *q, const char *sql, ctrace_query_row_fn fn, 
     if (!st) /* whitespace or a comment */
       continue;
     if (!sqlite3_stmt_readonly(st)) {
-      set_err(err, errlen, "only queries are allowed (SELECT, WITH, EXPLAIN): the trace is read-only");
+      set_err(err, errlen,
+              "only queries are allowed (SELECT, WITH, EXPLAIN): the trace is read-only");
       sqlite3_finalize(st);
       return -1;
     }

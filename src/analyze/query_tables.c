@@ -253,7 +253,8 @@ static const struct ctrace__qcol proc_cols[] = {
 };
 static const struct ctrace__qtable t_processes = {
     "processes", "the traced process (one per trace file)", COLS(proc_cols), -1,
-    sizeof(struct proc_cur), proc_open, proc_next, proc_column, proc_close, proc_estimate, {-1}, NULL};
+    sizeof(struct proc_cur), proc_open, proc_next, proc_column, proc_close, proc_estimate, {-1},
+    NULL};
 
 /* ---- threads ---- */
 
@@ -331,7 +332,8 @@ static uint64_t thr_estimate(const struct ctrace__qsrc *src) {
 
 static const struct ctrace__qcol thr_cols[] = {
     {"id", "INTEGER", "the thread: what the thread columns of the other tables hold"},
-    {"tid", "INTEGER", "the kernel's thread id (two threads have the same one when the kernel reused it)"},
+    {"tid", "INTEGER",
+     "the kernel's thread id (two threads have the same one when the kernel reused it)"},
     {"instance", "INTEGER", "0 for the first thread with this tid, 1 for the next..."},
     {"name", "TEXT", "its last name (an unnamed main thread: the program's name)"},
     {"start", "INTEGER", "its first event"},
@@ -515,7 +517,9 @@ static int cmp_state_name(const void *a, const void *b) {
   return strcmp(ctrace_state_name(*(const unsigned *)a), ctrace_state_name(*(const unsigned *)b));
 }
 
-static void or_state(void *arg, const struct ctrace_span *sp) { *(uint32_t *)arg |= 1u << sp->state; }
+static void or_state(void *arg, const struct ctrace_span *sp) {
+  *(uint32_t *)arg |= 1u << sp->state;
+}
 
 /* Which states thread ti was in (a pass of the machine, once). 0 when out
  * of memory (then no state: the scan ends early, see spans_next). */
@@ -720,7 +724,8 @@ static const struct ctrace__qcol spans_cols[] = {
     {"end", "INTEGER", "when it ended"},
     {"duration", "INTEGER", "end - start"},
     {"state", "TEXT", "running, sync, net, io, poll, sleep, syscall (the states of `ctrace view`)"},
-    {"reason", "TEXT", "a wait's reason: mutex, rwlock_read, rwlock_write, cond, sem, barrier, join, sleep"},
+    {"reason", "TEXT",
+     "a wait's reason: mutex, rwlock_read, rwlock_write, cond, sem, barrier, join, sleep"},
     {"call", "TEXT", "a system call's name: read, recv, epoll_wait..."},
     {"object", "INTEGER", "a wait's object: the address of the mutex, condition variable..."},
     {"fd", "INTEGER", "a system call's file descriptor (NULL for one in progress at the end)"},
@@ -903,7 +908,8 @@ static const struct ctrace__qcol tasks_cols[] = {
 };
 static const struct ctrace__qtable t_tasks = {
     "tasks", "tasks (which may begin and end on different threads), by start", COLS(tasks_cols),
-    -1, sizeof(struct tasks_cur), tasks_open, tasks_next, tasks_column, nothing, tasks_estimate, {3, -1}, NULL};
+    -1, sizeof(struct tasks_cur), tasks_open, tasks_next, tasks_column, nothing, tasks_estimate,
+    {3, -1}, NULL};
 
 /* ---- regions ---- */
 
@@ -1124,7 +1130,8 @@ static const struct ctrace__qcol wakeups_cols[] = {
 };
 static const struct ctrace__qtable t_wakeups = {
     "wakeups", "wake-up edges: a release that ended another thread's wait", COLS(wakeups_cols), 0,
-    sizeof(struct ev_cur), ev_open, wakeups_next, wakeups_column, nothing, wakeups_estimate, {0, 2, -1}, NULL};
+    sizeof(struct ev_cur), ev_open, wakeups_next, wakeups_column, nothing, wakeups_estimate,
+    {0, 2, -1}, NULL};
 
 static int counters_next(void *cur) {
   return qwalk_kind(&((struct ev_cur *)cur)->w, CTRACE_EV_COUNTER);
@@ -1178,7 +1185,8 @@ static const struct ctrace__qcol drops_cols[] = {
 };
 static const struct ctrace__qtable t_drops = {
     "drops", "events the recorder lost (DROPPED records)", COLS(drops_cols), 0,
-    sizeof(struct ev_cur), ev_open, drops_next, drops_column, nothing, drops_estimate, {0, 2, -1}, NULL};
+    sizeof(struct ev_cur), ev_open, drops_next, drops_column, nothing, drops_estimate,
+    {0, 2, -1}, NULL};
 
 /* ---- stacks and frames ---- */
 
