@@ -471,7 +471,8 @@ TEST_IMPL(sql_hostile_statements_refused) {
   return 0;
 }
 
-/* --csv and --json, quoting included; the table's header; --schema. */
+/* --csv and --json, quoting included; the table's header; --schema;
+ * frames with and without symbols. */
 TEST_IMPL(sql_output_formats) {
   const char *path = gen("f.ctrace", "2000", "2");
   const char *sql = "SELECT 1 AS a, 'x,\"y' AS b, NULL AS c, 2.5 AS d";
@@ -501,6 +502,20 @@ TEST_IMPL(sql_output_formats) {
   char *schema[] = {(char *)test_build_path("ctrace"), "query", "--schema", NULL};
   ASSERT_EQ(test_run(schema, NULL, &out, NULL), 0);
   ASSERT_STR_CONTAINS(out, "spans: ");
+  free(out);
+  /* frames: symbolized from the binary on disk, or not at all */
+  char *frames[] = {(char *)test_build_path("ctrace"), "query", "--csv", (char *)path,
+                    "SELECT f.function, f.file LIKE '%gen_trace.c', f.line > 0, f.object LIKE "
+                    "'%gen_trace' FROM frames f WHERE f.depth = 0 AND f.stack = "
+                    "(SELECT stack FROM spans WHERE reason = 'mutex' LIMIT 1)",
+                    NULL};
+  ASSERT_EQ(test_run(frames, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "\r\nwork,1,1,1\r\n");
+  free(out);
+  char *nosym[] = {(char *)test_build_path("ctrace"), "query", "--csv", "--no-symbols",
+                   (char *)path, "SELECT function, file, line, pc > 0 FROM frames LIMIT 1", NULL};
+  ASSERT_EQ(test_run(nosym, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "\r\n,,,1\r\n");
   free(out);
   char *usage[] = {(char *)test_build_path("ctrace"), "query", (char *)path, NULL};
   ASSERT_EQ(test_run(usage, NULL, NULL, NULL), 2);
