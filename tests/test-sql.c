@@ -366,8 +366,9 @@ TEST_IMPL(sql_tid_reuse_two_threads) {
   return 0;
 }
 
-/* A trace with no events (the recorder started and stopped at once) and
- * one cut off mid-batch: every table answers, from what is readable. */
+/* A trace with no events (the recorder started and stopped at once), one
+ * cut off mid-batch and a damaged one: every table answers, from what is
+ * readable. */
 TEST_IMPL(sql_empty_and_cut_off_traces) {
   struct tb b = {0};
   tb_start(&b);
@@ -394,7 +395,16 @@ TEST_IMPL(sql_empty_and_cut_off_traces) {
   char *data = test_read_file(path, &len);
   const char *cut = tpath("cut.ctrace");
   ASSERT_EQ(test_write_file(cut, data, len * 2 / 3), 0);
+  const char *bad = tpath("bad.ctrace"); /* damaged: rows of the part before, then status 1 */
+  data[len / 2] ^= 0xff;
+  ASSERT_EQ(test_write_file(bad, data, len), 0);
   free(data);
+  char *bout = NULL;
+  char *bargv[] = {(char *)test_build_path("ctrace"), "query", "--csv", (char *)bad,
+                   "SELECT count(*) > 0 FROM spans", NULL};
+  ASSERT_EQ(test_run(bargv, NULL, &bout, NULL), 1);
+  ASSERT_STR_EQ(bout, "count(*) > 0\r\n1\r\n");
+  free(bout);
   ctrace_reader *r = open_trace(cut);
   ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_TRUNCATED);
   ctrace_query *q = q_open(r, CTRACE_QUERY_VTAB);
