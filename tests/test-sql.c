@@ -134,6 +134,9 @@ TEST_IMPL(sql_answers_match_stats_timeline_profiles) {
   ctrace_query *q = q_open(r, CTRACE_QUERY_VTAB);
   const char *k = "\"events_by_kind\"";
   ASSERT_EQ(q_int(q, "SELECT count(*) FROM threads"), json_int(out, NULL, "threads"));
+  ASSERT_EQ(q_int(q, "SELECT duration FROM trace"), json_int(out, NULL, "duration_ns"));
+  ASSERT_EQ(q_int(q, "SELECT events FROM trace"), json_int(out, NULL, "events"));
+  ASSERT_EQ(q_int(q, "SELECT status = 'complete' FROM trace"), 1);
   ASSERT_EQ(q_int(q, "SELECT sum(events) FROM threads"), json_int(out, NULL, "events"));
   ASSERT_EQ(q_int(q, "SELECT count(*) FROM logs"), json_int(out, k, "LOG"));
   ASSERT_EQ(q_int(q, "SELECT count(*) FROM wakeups"), json_int(out, k, "WAKE"));
@@ -232,9 +235,9 @@ TEST_IMPL(sql_orders_and_modes_agree) {
   if (strstr(plan, "TEMP B-TREE"))
     TEST_FAIL_("the GROUP BY sorts: %s", plan);
   free(plan);
-  static const char *const tables[] = {"processes", "threads", "spans",  "tasks",
-                                       "regions",   "logs",    "wakeups", "stacks",
-                                       "frames",    "counters", "drops"};
+  static const char *const tables[] = {"trace",  "processes", "threads", "spans",
+                                       "tasks",  "regions",   "logs",    "wakeups",
+                                       "stacks", "frames",    "counters", "drops"};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT * FROM %s", tables[i]);
@@ -378,15 +381,15 @@ TEST_IMPL(sql_empty_and_cut_off_traces) {
   const char *empty = tpath("empty.ctrace");
   ASSERT_EQ(test_write_file(empty, b.d, b.n), 0);
   free(b.d);
-  static const char *const tables[] = {"processes", "threads", "spans",  "tasks",
-                                       "regions",   "logs",    "wakeups", "stacks",
-                                       "frames",    "counters", "drops"};
+  static const char *const tables[] = {"trace",  "processes", "threads", "spans",
+                                       "tasks",  "regions",   "logs",    "wakeups",
+                                       "stacks", "frames",    "counters", "drops"};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     char sql[128], *out = NULL;
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", tables[i]);
     char *argv[] = {(char *)test_build_path("ctrace"), "query", "--csv", (char *)empty, sql, NULL};
     ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
-    ASSERT_STR_EQ(out, i == 0 ? "count(*)\r\n1\r\n" : "count(*)\r\n0\r\n");
+    ASSERT_STR_EQ(out, i < 2 ? "count(*)\r\n1\r\n" : "count(*)\r\n0\r\n");
     free(out);
   }
   /* cut off: the reader's part, with a warning and status 0 */

@@ -1,7 +1,7 @@
 /*
  * query.h - SQL over a trace: SQLite (the system's libsqlite3) with the
- * trace's tables (processes, threads, spans, tasks, regions, logs, wakeups,
- * stacks, frames, counters, drops; docs/QUERY.md) as eponymous virtual
+ * trace's tables (trace, processes, threads, spans, tasks, regions, logs,
+ * wakeups, stacks, frames, counters, drops; docs/QUERY.md) as eponymous virtual
  * tables read straight from the reader, so nothing is copied before the
  * query runs; and the same tables written into a SQLite file (the export).
  *

@@ -182,6 +182,75 @@ static uint64_t per_kind(const struct ctrace__qsrc *src, unsigned kind) {
 
 #define COLS(cols) cols, sizeof cols / sizeof cols[0]
 
+/* ---- trace: one row about the file ---- */
+
+struct one_cur {
+  struct ctrace__qsrc *src;
+  int done;
+};
+static int one_open(void *cur, struct ctrace__qsrc *src, int64_t key, int order) {
+  ((struct one_cur *)cur)->src = src;
+  return 0;
+}
+static int one_next(void *cur) {
+  struct one_cur *c = cur;
+  return c->done++ == 0;
+}
+static void trace_column(void *cur, unsigned col, struct ctrace_qval *o) {
+  const ctrace_reader *r = ((struct one_cur *)cur)->src->r;
+  static const char *const status[] = {"complete", "cut off", "damaged"};
+  switch (col) {
+  case 0:
+    v_int(o, ctrace_reader_end_ns(r));
+    break;
+  case 1:
+    ctrace_reader_start_realtime(r) ? v_int(o, (int64_t)ctrace_reader_start_realtime(r))
+                                    : v_null(o);
+    break;
+  case 2:
+    v_int(o, ctrace_reader_pid(r));
+    break;
+  case 3:
+    v_int(o, ctrace_reader_version_minor(r));
+    break;
+  case 4:
+    v_cstr(o, ctrace_reader_ticks_are_tsc(r) ? "tsc" : "monotonic");
+    break;
+  case 5:
+    v_int(o, (int64_t)ctrace_reader_nevents(r));
+    break;
+  case 6:
+    v_int(o, (int64_t)ctrace_reader_dropped(r));
+    break;
+  case 7:
+    v_int(o, (int64_t)ctrace_reader_file_size(r));
+    break;
+  default: {
+    unsigned st = ctrace_reader_status(r);
+    /* a 1.1 file that decoded whole but lacks END was cut off too */
+    v_cstr(o, st == CTRACE_READ_OK && !ctrace_reader_complete(r) ? status[1]
+                                                                 : status[st < 3 ? st : 2]);
+  }
+  }
+}
+static uint64_t one_estimate(const struct ctrace__qsrc *src) { return 1; }
+
+static const struct ctrace__qcol trace_cols[] = {
+    {"duration", "INTEGER", "from the start (0) to the trace's end, as `ctrace stats` says"},
+    {"start_realtime", "INTEGER",
+     "CLOCK_REALTIME at the start, ns since the epoch (NULL if unknown)"},
+    {"pid", "INTEGER", "the traced process (the file header's pid)"},
+    {"format_minor", "INTEGER", "the file format's minor version (1.x)"},
+    {"clock", "TEXT", "what the recorder's ticks were: tsc or monotonic"},
+    {"events", "INTEGER", "thread events read"},
+    {"dropped", "INTEGER", "events the recorder lost"},
+    {"bytes", "INTEGER", "the file's size"},
+    {"status", "TEXT", "complete, cut off (a crash: read up to the last whole batch) or damaged"},
+};
+static const struct ctrace__qtable t_trace = {
+    "trace", "the trace file itself: one row", COLS(trace_cols), -1, sizeof(struct one_cur),
+    one_open, one_next, trace_column, nothing, one_estimate, {-1}, NULL};
+
 /* ---- processes ---- */
 
 struct proc_cur {
@@ -1296,8 +1365,8 @@ static const struct ctrace__qtable t_frames = {
 /* ---- the registry ---- */
 
 const struct ctrace__qtable *const ctrace__qtables[] = {
-    &t_processes, &t_threads, &t_spans,    &t_tasks,  &t_regions, &t_logs,
-    &t_wakeups,   &t_stacks,  &t_frames, &t_counters, &t_drops,
+    &t_trace,   &t_processes, &t_threads,  &t_spans, &t_tasks, &t_regions,
+    &t_logs,    &t_wakeups,   &t_stacks,   &t_frames, &t_counters, &t_drops,
 };
 const size_t ctrace__nqtables = sizeof ctrace__qtables / sizeof ctrace__qtables[0];
 
