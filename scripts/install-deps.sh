@@ -11,6 +11,9 @@ packages=(
   gcc g++ clang libclang-rt-14-dev meson ninja-build pkg-config python3
   # libraries
   libdw-dev libelf-dev libmicrohttpd-dev zlib1g-dev
+  libsqlite3-dev
+  # tests: the SQLite export opens in the sqlite3 shell
+  sqlite3
   # tests: real programs and ground truths
   pigz strace procps psmisc
   # stacks: memcached's walked by tests/test-stacks.c and bench/unwind.sh;

@@ -31,6 +31,7 @@
 #if __has_include("list-harm.h")
 #include "list-harm.h"
 #endif
+#include "list-sql.h"
 #ifdef CTRACE_LIST_UNDEF_HELPER
 #undef TEST_HELPER
 #undef CTRACE_LIST_UNDEF_HELPER

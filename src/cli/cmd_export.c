@@ -1,7 +1,8 @@
 /*
- * cmd_export.c - `ctrace export --format pprof|chrome [...] [-o FILE] TRACE`:
- * a blocking profile as a gzipped pprof profile, or the whole trace as
- * Chrome trace event JSON (Perfetto UI, chrome://tracing). Also holds the
+ * cmd_export.c - `ctrace export --format pprof|chrome|sqlite [...] [-o FILE]
+ * TRACE`: a blocking profile as a gzipped pprof profile, the whole trace as
+ * Chrome trace event JSON (Perfetto UI, chrome://tracing), or the tables of
+ * `ctrace query` as a SQLite database file. Also holds the
  * option parsers that `ctrace profile` shares (cli.h).
  */
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include "../analyze/chrome.h"
 #include "../analyze/pprof.h"
 #include "../analyze/profile.h"
+#include "../analyze/query.h"
 #include "../read/symbolize.h"
 #include "cli.h"
 #include "help.h"
@@ -86,8 +88,8 @@ int ctrace_cmd_export(int argc, char **argv) {
       return ctrace_cli_usage_error(cmd, "option '%s' needs a value", a);
     const char *v = takes ? argv[++i] : NULL;
     if (strcmp(a, "--format") == 0 || strcmp(a, "-f") == 0) {
-      if (strcmp(v, "pprof") != 0 && strcmp(v, "chrome") != 0)
-        return ctrace_cli_usage_error(cmd, "unknown format '%s' (pprof, chrome)", v);
+      if (strcmp(v, "pprof") != 0 && strcmp(v, "chrome") != 0 && strcmp(v, "sqlite") != 0)
+        return ctrace_cli_usage_error(cmd, "unknown format '%s' (pprof, chrome, sqlite)", v);
       format = v;
     } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
       output = v;
@@ -110,11 +112,15 @@ int ctrace_cmd_export(int argc, char **argv) {
     }
   }
   if (!format)
-    return ctrace_cli_usage_error(cmd, "--format missing (pprof or chrome)");
+    return ctrace_cli_usage_error(cmd, "--format missing (pprof, chrome or sqlite)");
   if (!path)
     return ctrace_cli_usage_error(cmd, "TRACE missing");
-  int pprof = strcmp(format, "pprof") == 0;
-  if (!pprof && (have_kind || tid))
+  int pprof = strcmp(format, "pprof") == 0, sqlite = strcmp(format, "sqlite") == 0;
+  if (sqlite && (have_kind || tid || !stacks || start != INT64_MIN || end != INT64_MAX))
+    return ctrace_cli_usage_error(cmd, "--format sqlite takes -o and --no-symbols only");
+  if (sqlite && strcmp(output, "-") == 0)
+    return ctrace_cli_usage_error(cmd, "a SQLite database is a file: give -o FILE");
+  if (!pprof && !sqlite && (have_kind || tid))
     return ctrace_cli_usage_error(cmd, "--kind and --tid are for --format pprof");
   if (pprof && !stacks)
     return ctrace_cli_usage_error(cmd, "--no-stacks is for --format chrome");
@@ -132,7 +138,13 @@ int ctrace_cmd_export(int argc, char **argv) {
     fprintf(stderr, "ctrace export: out of memory\n");
     goto done;
   }
-  if (pprof) {
+  if (sqlite) {
+    char err[512];
+    if (ctrace_query_export(r, sym, output, err, sizeof err) < 0) {
+      fprintf(stderr, "ctrace export: %s\n", err);
+      goto done;
+    }
+  } else if (pprof) {
     struct ctrace_profile p;
     uint8_t *buf;
     size_t len;

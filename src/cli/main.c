@@ -14,6 +14,7 @@ static const struct ctrace_cmd *const commands[] = {
     &ctrace_cmd_dump_def,
     &ctrace_cmd_export_def,
     &ctrace_cmd_profile_def,
+    &ctrace_cmd_query_def,
     &ctrace_cmd_run_def,
     &ctrace_cmd_stats_def,
     &ctrace_cmd_view_def,
