@@ -177,6 +177,10 @@ void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn 
       routes[i].fn(v, &p, out);
       return;
     }
+  if (strncmp(path, "/api/compare", 12) == 0 || strncmp(path, "/api/after/", 11) == 0) {
+    ctrace__api_compare(v, path, &p, out); /* api_critpath.c: two traces */
+    return;
+  }
   if (strcmp(path, "/api/profile") == 0 || strcmp(path, "/api/pprof") == 0) {
     ctrace__api_profile(v, &p, out, path[5] == 'p' && path[6] == 'p');
     return;

@@ -1,7 +1,9 @@
 /*
  * api_critpath.c - GET /api/critpath (docs/API.md): the critical path of a
  * task, a region, a blocked span or a thread's time range, as JSON; and
- * that JSON's writer, which `ctrace critical-path --json` shares.
+ * that JSON's writer, which `ctrace critical-path --json` shares. Also the
+ * endpoints of two traces (`ctrace view BEFORE AFTER`): /api/compare,
+ * /api/compare/histogram and /api/after/...
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -10,6 +12,7 @@
 
 #include "api_int.h"
 #include "critpath_json.h"
+#include "diff_json.h"
 
 static void json_s(FILE *f, const char *s) { ctrace_json_string(f, s, strlen(s)); }
 
@@ -198,5 +201,80 @@ void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace
   }
   ctrace_critpath_json(j.f, tl, v->sym, &v->sym_lock, &cp);
   ctrace_critpath_free(&cp);
+  ctrace__json_close(&j, out);
+}
+
+/* ---- two traces: `ctrace view BEFORE AFTER` ---- */
+
+/* /api/after/X is /api/X of the second trace; /api/compare the comparison
+ * (the object of `ctrace diff --json`); /api/compare/histogram one name's
+ * durations in both traces on common buckets. */
+void ctrace__api_compare(struct ctrace_view *v, const char *path, struct params *p,
+                         struct ctrace_reply *out) {
+  if (!v->after) {
+    ctrace_reply_error(out, 404, "one trace is open: compare two with ctrace view BEFORE AFTER");
+    return;
+  }
+  if (strncmp(path, "/api/after/", 11) == 0) {
+    char sub[128];
+    snprintf(sub, sizeof sub, "/api/%s", path + 11);
+    if (strncmp(sub, "/api/after/", 11) == 0 || strncmp(sub, "/api/compare", 12) == 0) {
+      ctrace_reply_error(out, 404, "no such endpoint");
+      return;
+    }
+    ctrace_api_handle(v->after, sub, p->get, p->ctx, out);
+    return;
+  }
+  struct ctrace_diff_opts o = CTRACE_DIFF_OPTS_DEFAULT;
+  struct json j;
+  if (strcmp(path, "/api/compare") == 0) {
+    struct ctrace_diff d;
+    if (ctrace_diff_build(v->tl, v->after->tl, &o, &d) < 0) {
+      ctrace_reply_error(out, 500, "out of memory");
+      return;
+    }
+    if (ctrace__json_open(&j) < 0) {
+      ctrace_diff_free(&d);
+      ctrace_reply_error(out, 500, "out of memory");
+      return;
+    }
+    ctrace_diff_json(j.f, &d, v->path, v->after->path);
+    ctrace_diff_free(&d);
+    ctrace__json_close(&j, out);
+    return;
+  }
+  if (strcmp(path, "/api/compare/histogram") != 0) {
+    ctrace_reply_error(out, 404, "no such endpoint");
+    return;
+  }
+  const char *kind = p->get(p->ctx, "kind"), *name = p->get(p->ctx, "name");
+  int64_t nb;
+  if (!kind || (strcmp(kind, "task") != 0 && strcmp(kind, "region") != 0)) {
+    ctrace_reply_error(out, 400, "kind: task or region");
+    return;
+  }
+  if (!name) {
+    ctrace_reply_error(out, 400, "name: missing");
+    return;
+  }
+  if (ctrace__param_i64(p, "buckets", 20, 1, 64, &nb) < 0) {
+    ctrace_reply_error(out, 400, p->err);
+    return;
+  }
+  int64_t lo[64], hi[64];
+  uint64_t ca[64], cb[64];
+  int n = ctrace_diff_histogram(v->tl, v->after->tl, kind[0] == 'r', name, (int)nb, lo, hi, ca, cb);
+  if (ctrace__json_open(&j) < 0) {
+    ctrace_reply_error(out, 500, "out of memory");
+    return;
+  }
+  fprintf(j.f, "{\"kind\":\"%s\",\"name\":", kind);
+  json_s(j.f, name);
+  fputs(",\"buckets\":[", j.f);
+  for (int k = 0; k < n; k++)
+    fprintf(j.f, "%s{\"lo_ns\":%" PRId64 ",\"hi_ns\":%" PRId64 ",\"before\":%" PRIu64
+                 ",\"after\":%" PRIu64 "}",
+            k ? "," : "", lo[k], hi[k], ca[k], cb[k]);
+  fputs("]}\n", j.f);
   ctrace__json_close(&j, out);
 }

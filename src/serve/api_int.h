@@ -56,5 +56,8 @@ void ctrace__api_profile(struct ctrace_view *v, struct params *p, struct ctrace_
 void ctrace__api_timeline(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+/* /api/compare, /api/compare/histogram and /api/after/... (two traces) */
+void ctrace__api_compare(struct ctrace_view *v, const char *path, struct params *p,
+                         struct ctrace_reply *out);
 
 #endif

@@ -21,6 +21,7 @@ struct ctrace_view {
   struct ctrace_stats st;
   ctrace_symbolizer *sym;
   pthread_mutex_t sym_lock; /* libdw lookups are not thread-safe */
+  struct ctrace_view *after; /* `ctrace view BEFORE AFTER`: the second trace, else NULL */
 };
 
 /* Indexes r (kept open by the caller) for serving. 0 or -ENOMEM. */
