@@ -40,6 +40,7 @@ const VIEWS = [
   { id: 'tasks', title: 'Tasks & regions', load: () => import('./tasks-view.js') },
   { id: 'profiles', title: 'Blocking profiles', load: () => import('./profiles-view.js') },
   { id: 'summary', title: 'Summary', load: () => import('./summary-view.js') },
+  { id: 'compare', title: 'Compare', load: () => import('./compare.js'), css: 'critpath.css' },
 ];
 const DEFAULT_VIEW = 'timeline';
 

@@ -387,6 +387,7 @@ export function createPainter(m, canvas, color) {
     }
     drawEdges(g);
     drawSelectedTask(g);
+    if (m.overlay) m.overlay(g); // e.g. a critical path (critpath.js)
     g.restore();
     drawRuler(g);
     drawSelection(g);

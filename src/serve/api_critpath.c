@@ -211,6 +211,18 @@ void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace
  * durations in both traces on common buckets. */
 void ctrace__api_compare(struct ctrace_view *v, const char *path, struct params *p,
                          struct ctrace_reply *out) {
+  struct json j;
+  if (!v->after && strcmp(path, "/api/compare") == 0) { /* the page asks: say so, no error */
+    if (ctrace__json_open(&j) < 0) {
+      ctrace_reply_error(out, 500, "out of memory");
+      return;
+    }
+    fputs("{\"before\":", j.f);
+    json_s(j.f, v->path ? v->path : "");
+    fputs(",\"after\":null}\n", j.f);
+    ctrace__json_close(&j, out);
+    return;
+  }
   if (!v->after) {
     ctrace_reply_error(out, 404, "one trace is open: compare two with ctrace view BEFORE AFTER");
     return;
@@ -226,7 +238,6 @@ void ctrace__api_compare(struct ctrace_view *v, const char *path, struct params 
     return;
   }
   struct ctrace_diff_opts o = CTRACE_DIFF_OPTS_DEFAULT;
-  struct json j;
   if (strcmp(path, "/api/compare") == 0) {
     struct ctrace_diff d;
     if (ctrace_diff_build(v->tl, v->after->tl, &o, &d) < 0) {
