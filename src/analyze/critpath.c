@@ -107,8 +107,10 @@ static int feed(void *arg, const ctrace_event *ev, int64_t ns) {
 
 /* Fills c with the calls of raw span [s, e] of thread th in state (cached:
  * the walk asks for the same span once per call in it). 0 or -ENOMEM. */
-static int span_calls(const struct ctrace_timeline *tl, struct calls *c, uint32_t th, int64_t s,
-                      int64_t e, unsigned state) {
+static int index_calls(const struct ctrace_cp_index *ix, struct calls *c, uint32_t th, int64_t s,
+                       int64_t e);
+static int span_calls(const struct ctrace_timeline *tl, const struct ctrace_cp_index *ix,
+                      struct calls *c, uint32_t th, int64_t s, int64_t e, unsigned state) {
   if (c->valid && c->th == th && c->s == s && c->e == e)
     return 0;
   c->valid = 0;
@@ -118,6 +120,11 @@ static int span_calls(const struct ctrace_timeline *tl, struct calls *c, uint32_
   c->e = e;
   c->state = state;
   c->oom = 0;
+  if (ix) {
+    int rc = index_calls(ix, c, th, s, e);
+    c->valid = rc == 0;
+    return rc;
+  }
   struct ctrace_states m;
   ctrace_states_init(&m, s, ctrace_states_reader_clock, tl->r, on_call, c);
   events_between(tl, th, s, e, feed, &m);
@@ -126,6 +133,137 @@ static int span_calls(const struct ctrace_timeline *tl, struct calls *c, uint32_
   if (c->oom)
     return -ENOMEM;
   c->valid = 1;
+  return 0;
+}
+
+/* ---- the index of calls, for many walks ---- */
+
+struct ix_wake {
+  int64_t t;
+  uint64_t tid, object, stack;
+};
+struct ix_thread {
+  struct ctrace_span *calls; /* the machine's non-empty blocking spans, in order */
+  size_t ncalls;
+  struct ix_wake *wakes; /* WAKEs this thread recorded, in order */
+  size_t nwakes;
+};
+struct ctrace_cp_index {
+  uint32_t n;
+  struct ix_thread *th;
+};
+
+struct ix_build {
+  struct ctrace_vec calls;
+  int oom;
+};
+static void on_ix_span(void *arg, const struct ctrace_span *sp) {
+  struct ix_build *b = arg;
+  if (sp->state == CTRACE_ST_RUNNING || sp->end <= sp->start)
+    return;
+  struct ctrace_span *p = ctrace_vec_push(&b->calls);
+  if (!p)
+    b->oom = 1;
+  else
+    *p = *sp;
+}
+
+int ctrace_critpath_index_build(const struct ctrace_timeline *tl, struct ctrace_cp_index **out) {
+  struct ctrace_cp_index *ix = calloc(1, sizeof *ix);
+  if (!ix)
+    return -ENOMEM;
+  ix->th = calloc(tl->nthreads ? tl->nthreads : 1, sizeof *ix->th);
+  if (!ix->th) {
+    free(ix);
+    return -ENOMEM;
+  }
+  ix->n = tl->nthreads;
+  const ctrace_reader *r = tl->r;
+  for (uint32_t t = 0; t < tl->nthreads; t++) {
+    struct ix_build b = {{.size = sizeof(struct ctrace_span)}, 0};
+    struct ctrace_vec wakes = {.size = sizeof(struct ix_wake)};
+    struct ctrace_states m;
+    ctrace_states_init(&m, tl->threads[t].first_ns, ctrace_states_reader_clock, r, on_ix_span, &b);
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, tl->threads[t].index);
+    while (ctrace_cursor_next(&c, &ev) && !b.oom) {
+      ctrace_states_event(&m, &ev);
+      if (ev.kind == CTRACE_EV_WAKE) {
+        struct ctrace_ev_wake wk = CTRACE_EV(wake, &ev);
+        struct ix_wake *w = ctrace_vec_push(&wakes);
+        if (!w)
+          b.oom = 1;
+        else
+          *w = (struct ix_wake){ctrace_reader_ns(r, ev.ticks), wk.tid, wk.object, wk.stack};
+      }
+    }
+    ctrace_states_finish(&m, tl->threads[t].last_ns);
+    ix->th[t].calls = b.calls.v;
+    ix->th[t].ncalls = b.calls.n;
+    ix->th[t].wakes = wakes.v;
+    ix->th[t].nwakes = wakes.n;
+    if (b.oom) {
+      ctrace_critpath_index_free(ix);
+      return -ENOMEM;
+    }
+  }
+  *out = ix;
+  return 0;
+}
+
+void ctrace_critpath_index_free(struct ctrace_cp_index *ix) {
+  if (!ix)
+    return;
+  for (uint32_t t = 0; t < ix->n; t++) {
+    free(ix->th[t].calls);
+    free(ix->th[t].wakes);
+  }
+  free(ix->th);
+  free(ix);
+}
+
+/* The calls of raw span [s, e] from the index: those overlapping it. */
+static int index_calls(const struct ctrace_cp_index *ix, struct calls *c, uint32_t th, int64_t s,
+                       int64_t e) {
+  const struct ix_thread *it = &ix->th[th];
+  size_t lo = 0, hi = it->ncalls;
+  while (lo < hi) { /* the first call ending after s */
+    size_t mid = lo + (hi - lo) / 2;
+    if (it->calls[mid].end <= s)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (size_t k = lo; k < it->ncalls && it->calls[k].start < e; k++) {
+    if (it->calls[k].state != c->state)
+      continue;
+    struct ctrace_span *p = ctrace_vec_push(&c->v);
+    if (!p)
+      return -ENOMEM;
+    *p = it->calls[k];
+    if (p->start < s)
+      p->start = s;
+    if (p->end > e)
+      p->end = e;
+  }
+  return 0;
+}
+
+static uint64_t index_wake_stack(const struct ctrace_cp_index *ix, uint32_t th, int64_t t,
+                                 uint64_t tid, uint64_t object) {
+  const struct ix_thread *it = &ix->th[th];
+  size_t lo = 0, hi = it->nwakes;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (it->wakes[mid].t < t - 1000)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (size_t k = lo; k < it->nwakes && it->wakes[k].t <= t + 1000; k++)
+    if (it->wakes[k].tid == tid && it->wakes[k].object == object)
+      return it->wakes[k].stack;
   return 0;
 }
 
@@ -287,6 +425,11 @@ static struct ctrace_cp_seg seg_of_call(uint32_t th, const struct ctrace_span *c
 
 int ctrace_critpath(const struct ctrace_timeline *tl, uint32_t thread, int64_t start, int64_t end,
                     struct ctrace_cp *out) {
+  return ctrace_critpath_ix(tl, NULL, thread, start, end, out);
+}
+
+int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_index *ix,
+                       uint32_t thread, int64_t start, int64_t end, struct ctrace_cp *out) {
   memset(out, 0, sizeof *out);
   if (thread >= tl->nthreads || end < start)
     return -EINVAL;
@@ -338,7 +481,7 @@ int ctrace_critpath(const struct ctrace_timeline *tl, uint32_t thread, int64_t s
       cur = s0;
       continue;
     }
-    rc = span_calls(tl, &w.calls, th, s, e, st);
+    rc = span_calls(tl, ix, &w.calls, th, s, e, st);
     if (rc < 0)
       break;
     /* the call containing cur - 1 (calls tile the raw span) */
@@ -386,7 +529,8 @@ int ctrace_critpath(const struct ctrace_timeline *tl, uint32_t thread, int64_t s
       if (tw < cur)
         zero_jumps = 0;
       if (via == CTRACE_CP_VIA_WAKE)
-        hstack = stack_near(tl, to, wk->t, CTRACE_EV_WAKE, tl->threads[th].tid, wk->object);
+        hstack = ix ? index_wake_stack(ix, to, wk->t, tl->threads[th].tid, wk->object)
+                    : stack_near(tl, to, wk->t, CTRACE_EV_WAKE, tl->threads[th].tid, wk->object);
       handoff(&w, th, via, iflags, hstack);
       cur = tw;
       th = to;
@@ -613,6 +757,12 @@ static int cmp_agg(const void *x, const void *y) {
 int ctrace_critpath_aggregate(const struct ctrace_timeline *tl, int regions, uint32_t name,
                               struct ctrace_cp_agg *out) {
   memset(out, 0, sizeof *out);
+  /* Many walks: the calls of every thread indexed once (one pass over the
+   * trace) beat decoding a batch per blocked call on each path. */
+  struct ctrace_cp_index *ix;
+  int irc = ctrace_critpath_index_build(tl, &ix);
+  if (irc < 0)
+    return irc;
   size_t n = regions ? tl->nregions : tl->ntasks;
   for (size_t i = 0; i < n; i++) {
     struct ctrace_cp cp;
@@ -620,15 +770,17 @@ int ctrace_critpath_aggregate(const struct ctrace_timeline *tl, int regions, uin
     if (regions) {
       if (tl->regions[i].name != name || tl->regions[i].open)
         continue;
-      rc = ctrace_critpath_region(tl, i, &cp);
+      rc = ctrace_critpath_ix(tl, ix, ctrace_timeline_region_thread(tl, i), tl->regions[i].start,
+                              tl->regions[i].end, &cp);
     } else {
       const struct ctrace_tl_task *t = &tl->tasks[i];
       if (t->name != name || t->open)
         continue;
       uint32_t th = t->end_thread != NO_THREAD ? t->end_thread : t->begin_thread;
-      rc = ctrace_critpath(tl, th, t->start, t->end, &cp);
+      rc = ctrace_critpath_ix(tl, ix, th, t->start, t->end, &cp);
     }
     if (rc < 0) {
+      ctrace_critpath_index_free(ix);
       ctrace_critpath_agg_free(out);
       return rc;
     }
@@ -646,10 +798,12 @@ int ctrace_critpath_aggregate(const struct ctrace_timeline *tl, int regions, uin
     }
     ctrace_critpath_free(&cp);
     if (rc < 0) {
+      ctrace_critpath_index_free(ix);
       ctrace_critpath_agg_free(out);
       return rc;
     }
   }
+  ctrace_critpath_index_free(ix);
   if (out->n)
     qsort(out->v, out->n, sizeof *out->v, cmp_agg);
   return 0;

@@ -80,6 +80,16 @@ struct ctrace_cp {
  */
 int ctrace_critpath(const struct ctrace_timeline *tl, uint32_t thread, int64_t start, int64_t end,
                     struct ctrace_cp *out);
+/* The calls and wake-ups of every thread, indexed once (one pass over the
+ * trace; about 80 bytes per blocking call): walks given it look calls up
+ * instead of decoding a batch of events each. For many walks (the
+ * aggregate builds one). 0 or -ENOMEM. */
+struct ctrace_cp_index;
+int ctrace_critpath_index_build(const struct ctrace_timeline *tl, struct ctrace_cp_index **out);
+void ctrace_critpath_index_free(struct ctrace_cp_index *ix);
+/* ctrace_critpath with an index (NULL: none). The same result. */
+int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_index *ix,
+                       uint32_t thread, int64_t start, int64_t end, struct ctrace_cp *out);
 /* Of the task with id (ends on the thread that ended it, else began it), or
  * region k (index into tl->regions). -ENOENT when there is none. */
 int ctrace_critpath_task(const struct ctrace_timeline *tl, uint64_t id, struct ctrace_cp *out);

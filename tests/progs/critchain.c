@@ -3,7 +3,9 @@
  * "worker" thread and waits for it on a condition variable; the worker
  * takes a mutex that a third thread ("holder") holds while it sleeps 20 ms.
  * Walking back from the task's end: request <- worker (woke it) <- holder
- * (its unlock woke the worker) asleep 20 ms. Run under `ctrace run`. */
+ * (its unlock woke the worker) asleep 20 ms. The holder starts its sleep
+ * only once the worker is about to take the mutex, so that however the
+ * threads are scheduled the worker blocks on it. Run under `ctrace run`. */
 #include <ctrace.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,7 +14,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* held by the holder */
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;    /* guards the flags */
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int held, go, done;
+static int held, go, trying, done;
 
 static void *holder(void *arg) {
   (void)arg;
@@ -21,6 +23,8 @@ static void *holder(void *arg) {
   pthread_mutex_lock(&m);
   held = 1;
   pthread_cond_broadcast(&cv);
+  while (!trying) /* the worker is about to take the lock */
+    pthread_cond_wait(&cv, &m);
   pthread_mutex_unlock(&m);
   struct timespec ts = {0, 20 * 1000 * 1000};
   nanosleep(&ts, NULL);
@@ -34,6 +38,8 @@ static void *worker(void *arg) {
   pthread_mutex_lock(&m);
   while (!go)
     pthread_cond_wait(&cv, &m);
+  trying = 1;
+  pthread_cond_broadcast(&cv);
   pthread_mutex_unlock(&m);
   pthread_mutex_lock(&lock); /* blocks until the holder wakes up */
   volatile unsigned x = 0;
