@@ -118,17 +118,15 @@ TEST_IMPL(critpath_known_chain_three_threads) {
     sleep_at = i;
   }
   ASSERT_EQ(n, 3);
-  /* the holder's last segments before its hand-off: running, then the sleep */
-  int64_t sleep_ns = 0, longest = 0;
-  for (size_t i = 0; i < cp.n; i++)
-    if (cp.v[i].end - cp.v[i].start > longest)
-      longest = cp.v[i].end - cp.v[i].start;
+  /* the holder's last segments before its hand-off: running, then the
+   * sleep (not necessarily the longest segment: on a loaded machine a
+   * thread can wait longer than 20 ms for a CPU after a wake-up) */
+  int64_t sleep_ns = 0;
   for (size_t i = sleep_at + 1; i-- > 0 && cp.v[i].thread == cp.v[sleep_at].thread;)
     if (cp.v[i].state == CTRACE_ST_SLEEP)
       sleep_ns += cp.v[i].end - cp.v[i].start;
   ASSERT_GE(sleep_ns, 20000000); /* nanosleep(20 ms) sleeps at least that */
   ASSERT_LE(sleep_ns, cp.end - cp.start);
-  ASSERT_EQ(longest, sleep_ns);
   /* every hand-off: the waker's stack, and the woken thread's wait after it
    * (holder -> worker -> request at the end) */
   int handoffs = 0;
