@@ -124,6 +124,8 @@ if (why && !process.env.CI) {
 
     test('the Compare page shows the regression, the overlaid histograms and the threads', async () => {
       assert.equal(await openView(page, server.url, '#/compare?kind=task&name=handleRequest'), 'ready');
+      assert.equal(await page.locator('#tabs a[data-view="compare"]').count(), 1);
+      assert.equal(await page.getAttribute('#tabs a[data-view="compare"]', 'aria-current'), 'page');
       const sig = Number(await page.getAttribute('.cmp-verdict', 'data-significant'));
       assert.ok(sig >= 1, `significant ${sig}`);
       const row = page.locator('.cmp-table tr[data-name="handleRequest"]');
@@ -148,6 +150,7 @@ if (why && !process.env.CI) {
         const p2 = await browser.newPage();
         assert.equal(await openView(p2, one.url, '#/compare'), 'ready');
         assert.match(await p2.textContent('main'), /ctrace view BEFORE\.ctrace AFTER\.ctrace/);
+        assert.equal(await p2.locator('#tabs a[data-view="compare"]').count(), 0); // no tab with one trace
         assert.deepEqual(errorsOf(p2), []);
         await p2.close();
       } finally {
