@@ -8,7 +8,9 @@
  *
  * A counter "requests.in_flight" says how many requests are being handled.
  *
- * Usage: http_task [TRACE [REQUESTS]]   (default trace.ctrace, 1 request)
+ * Usage: http_task [TRACE [REQUESTS [DB_MS]]]
+ *   (default trace.ctrace, 1 request, 50 ms in the database: change it to
+ *   compare two traces with `ctrace diff`)
  */
 #include <arpa/inet.h>
 #include <ctrace.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 static atomic_int in_flight;
+static long db_ms = 50; /* time spent in the "database" per request */
 
 static void *handle(void *arg) {
   int fd = (int)(intptr_t)arg;
@@ -38,7 +41,7 @@ static void *handle(void *arg) {
   ctrace_log(task, "http", "GET %s", path);
   {
     CTRACE_REGION("db.query");
-    struct timespec ts = {0, 50 * 1000 * 1000}; /* the "database" */
+    struct timespec ts = {db_ms / 1000, db_ms % 1000 * 1000 * 1000}; /* the "database" */
     nanosleep(&ts, NULL);
   }
   const char *body = "hello from ctrace\n";
@@ -104,6 +107,10 @@ int main(int argc, char **argv) {
   int nreq = argc > 2 ? atoi(argv[2]) : 1;
   if (nreq < 1)
     nreq = 1;
+  if (argc > 3)
+    db_ms = atol(argv[3]);
+  if (db_ms < 0 || db_ms > 60000)
+    db_ms = 50;
   /* Under `ctrace run` or CTRACE_OUT a trace already runs: this program's
    * events join it (start and stop then succeed without doing anything). */
   int traced_outside = ctrace_is_enabled();

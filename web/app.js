@@ -40,6 +40,7 @@ const VIEWS = [
   { id: 'tasks', title: 'Tasks & regions', load: () => import('./tasks-view.js') },
   { id: 'profiles', title: 'Blocking profiles', load: () => import('./profiles-view.js') },
   { id: 'summary', title: 'Summary', load: () => import('./summary-view.js') },
+  { id: 'compare', title: 'Compare', load: () => import('./compare.js'), css: 'critpath.css', tab: 'compare_with' }, // a tab only with two traces
 ];
 const DEFAULT_VIEW = 'timeline';
 
@@ -253,6 +254,8 @@ async function fillHeader() {
     const s = await api.summary();
     const file = s.file ?? s.trace_file ?? s.path ?? s.trace ?? null;
     traceName = file ? basename(file) : 'trace';
+    for (const v of VIEWS.filter((x) => x.tab && s[x.tab])) tabs.append(h('a', { href: routeHash(v.id), dataset: { view: v.id } }, v.title));
+    renderTabs(parseHash().view.id);
     nameEl.textContent = traceName;
     nameEl.title = file || '';
     const threads = Array.isArray(s.thread_list) ? s.thread_list.length : s.threads;
@@ -279,6 +282,7 @@ async function fillHeader() {
 
 function buildTabs() {
   for (const v of VIEWS) {
+    if (v.tab) continue; // added by fillHeader when the summary has its key
     tabs.append(h('a', { href: routeHash(v.id), dataset: { view: v.id } }, v.title));
   }
 }

@@ -21,7 +21,7 @@ function xOf(buckets, value, x0, bw) {
 }
 
 /**
- * histogramChart(buckets, {markers: [{label, ns}], width, height}) -> <svg>.
+ * histogramChart(buckets, {markers: [{label, ns}], width, height, maxCount}) -> <svg>.
  * The SVG scales to its container's width (viewBox); text stays readable
  * because the default width matches a typical panel.
  */
@@ -40,7 +40,7 @@ export function histogramChart(buckets, opts = {}) {
   const root = svg('svg', { class: 'histogram', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'latency histogram' });
   const n = buckets.length;
   if (n === 0) return root;
-  const maxCount = Math.max(1, ...buckets.map((b) => Number(b.count) || 0));
+  const maxCount = opts.maxCount || Math.max(1, ...buckets.map((b) => Number(b.count) || 0)); // a shared scale to overlay two
   const bw = plotW / n;
   const base = top + plotH;
 

@@ -601,6 +601,7 @@ export function createPainter(m, canvas, color) {
     drawEdges(g);
     drawSelectedTask(g);
     drawMatches(g);
+    if (m.overlay) m.overlay(g); // e.g. a critical path (critpath.js)
     g.restore();
     drawRuler(g);
     drawRulerMatches(g);

@@ -14,6 +14,7 @@
 // in the compact binary form of src/serve/timeline_bin.c (docs/API.md),
 // already fitted to the canvas' pixel width by the server; /api/event on
 // click. Nothing here knows the trace format.
+import { critpathSection } from './critpath.js';
 import { formatDuration } from './format.js';
 import { h } from './dom.js';
 import { STATES, LATER_STATES, stateColor, stateHelp, stateLabel as stateLabelOf } from './states.js';
@@ -477,6 +478,7 @@ function mount(container, ctx) {
   function closePanel() {
     detailsGen++;
     m.selected = null;
+    m.overlay = null; // a critical path drawn from the panel (critpath.js)
     if (!panel.hidden) {
       panel.hidden = true;
       resize();
@@ -670,6 +672,7 @@ function mount(container, ctx) {
     openPanel(title,
       h('table', { class: 'tl-kv' }, rows),
       actions.length ? h('div', { class: 'tl-actions' }, actions) : null,
+      critpathSection(d, { api, m, draw, threadName, zoomTo: (a, b) => setWindow(a - (b - a) / 4, b + (b - a) / 4, true), reveal: revealRow }),
       h('h3', null, 'Stack'),
       stackList(d.stack));
   }

@@ -373,9 +373,43 @@ static int gzip_bytes(const uint8_t *in, size_t n, uint8_t **out, size_t *outlen
   return 0;
 }
 
+/* A location for a frame that is no PC (a thread or state name at a
+ * sample's root): keyed in locs above every user-space address. */
+static uint32_t named_location(struct enc *e, const char *name) {
+  uint32_t fn = function_id(e, name, NULL);
+  uint32_t *slot = idmap_slot(&e->locs, (uint64_t)1 << 63 | fn);
+  if (!slot) {
+    e->st.err = 1;
+    return 0;
+  }
+  if (*slot)
+    return *slot;
+  uint32_t id = *slot = ++e->nlocs;
+  e->locs.n++;
+  location(e, id, 0, 0, fn, 0);
+  return id;
+}
+
 int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
                        const struct ctrace_profile *p, enum ctrace_profile_kind kind,
                        uint8_t **out, size_t *outlen) {
+  struct ctrace_pprof_sample *v = calloc(p->n ? p->n : 1, sizeof *v);
+  if (!v)
+    return -1;
+  for (size_t i = 0; i < p->n; i++)
+    v[i] = (struct ctrace_pprof_sample){.stack = p->v[i].stack, .count = p->v[i].count,
+                                        .value = p->v[i].total_ns};
+  char comment[128];
+  snprintf(comment, sizeof comment, "ctrace blocking profile: %s", ctrace_profile_kind_name(kind));
+  int rc = ctrace_pprof_write_samples(r, sym, v, p->n, "contentions", "delay", comment, out, outlen);
+  free(v);
+  return rc;
+}
+
+int ctrace_pprof_write_samples(const ctrace_reader *r, ctrace_symbolizer *sym,
+                               const struct ctrace_pprof_sample *v, size_t n,
+                               const char *count_type, const char *value_type_name,
+                               const char *comment, uint8_t **out, size_t *outlen) {
   struct enc e;
   memset(&e, 0, sizeof e);
   e.r = r;
@@ -387,35 +421,36 @@ int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
   if (strtab_init(&e.st) < 0 || !(e.maps = ctrace_mapindex_new(r)))
     goto done;
 
-  value_type(&e, &head, 1, "contentions", "count");
-  value_type(&e, &head, 1, "delay", "nanoseconds");
+  value_type(&e, &head, 1, count_type, "count");
+  value_type(&e, &head, 1, value_type_name, "nanoseconds");
 
-  for (size_t i = 0; i < p->n && !e.st.err; i++) {
-    const struct ctrace_profile_entry *en = &p->v[i];
+  for (size_t i = 0; i < n && !e.st.err; i++) {
+    const struct ctrace_pprof_sample *en = &v[i];
     const uint64_t *pcs;
     uint32_t npcs = en->stack ? ctrace_reader_stack(r, en->stack, &pcs) : 0;
     if (npcs == 0)
       pb_varint(&ids, unknown_location(&e));
     for (uint32_t k = 0; k < npcs; k++) /* innermost first, as pprof wants */
       pb_varint(&ids, location_id(&e, pcs[k]));
+    for (int k = 0; k < 2; k++) /* then the named frames, root last */
+      if (en->root[k])
+        pb_varint(&ids, named_location(&e, en->root[k]));
     pb_varint(&vals, en->count);
-    pb_varint(&vals, en->total_ns);
+    pb_varint(&vals, en->value);
     pb_msg(&e.tmp, 1, &ids);  /* packed location_id */
     pb_msg(&e.tmp, 2, &vals); /* packed value */
     pb_msg(&samples, 2, &e.tmp);
   }
   mappings(&e, &maps);
 
-  char comment[128];
-  snprintf(comment, sizeof comment, "ctrace blocking profile: %s", ctrace_profile_kind_name(kind));
   int64_t dur = ctrace_reader_ns(r, ctrace_reader_last_ticks(r)) -
                 ctrace_reader_ns(r, ctrace_reader_first_ticks(r));
   pb_int(&head, 9, ctrace_reader_start_realtime(r));
   pb_int(&head, 10, dur > 0 ? (uint64_t)dur : 0);
-  value_type(&e, &head, 11, "contentions", "count"); /* period_type */
+  value_type(&e, &head, 11, count_type, "count"); /* period_type */
   pb_int(&head, 12, 1);                              /* period */
   pb_int(&head, 13, str_id(&e.st, comment));
-  pb_int(&head, 14, str_id(&e.st, "delay")); /* default_sample_type */
+  pb_int(&head, 14, str_id(&e.st, value_type_name)); /* default_sample_type */
 
   struct pb all = {0};
   const struct pb *parts[] = {&head, &samples, &maps, &e.loc, &e.fn, &e.st.out};

@@ -24,4 +24,21 @@ int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
                        const struct ctrace_profile *p, enum ctrace_profile_kind kind,
                        uint8_t **out, size_t *outlen);
 
+/*
+ * The general form: samples of a stack (innermost first) with up to two
+ * named frames above its outermost one (root[0] under root[1]; NULL: none),
+ * values (count_type, count) and (value_type, nanoseconds). Same result
+ * and ownership as above. ctrace_pprof_write is this with the profile's
+ * entries, "contentions" and "delay".
+ */
+struct ctrace_pprof_sample {
+  uint64_t stack;
+  const char *root[2];
+  uint64_t count, value;
+};
+int ctrace_pprof_write_samples(const ctrace_reader *r, ctrace_symbolizer *sym,
+                               const struct ctrace_pprof_sample *v, size_t n,
+                               const char *count_type, const char *value_type,
+                               const char *comment, uint8_t **out, size_t *outlen);
+
 #endif

@@ -58,6 +58,10 @@ extern const struct ctrace_cmd ctrace_cmd_dump_def, ctrace_cmd_stats_def;
 int ctrace_cmd_query(int argc, char **argv);
 extern const struct ctrace_cmd ctrace_cmd_query_def;
 
+int ctrace_cmd_critpath(int argc, char **argv);
+extern const struct ctrace_cmd ctrace_cmd_critpath_def;
+int ctrace_cmd_diff(int argc, char **argv);
+extern const struct ctrace_cmd ctrace_cmd_diff_def;
 int ctrace_cmd_view(int argc, char **argv);
 extern const struct ctrace_cmd ctrace_cmd_view_def;
 

@@ -1,7 +1,8 @@
 /*
  * cmd_view.c - `ctrace view [--addr HOST:PORT] [--allow-host NAME]...
- * [--no-browser] FILE`: index the trace, serve the viewer (src/serve/), open
- * a browser, wait for Ctrl-C.
+ * [--no-browser] FILE [AFTER]`: index the trace (and a second one to
+ * compare it with), serve the viewer (src/serve/), open a browser, wait for
+ * Ctrl-C.
  *
  * The trace is read into this process's own memory, not mapped: a trace
  * truncated or rewritten in place while it is served (re-running a program
@@ -152,9 +153,50 @@ static void raise_fd_limit(void) {
   }
 }
 
+/* The second trace of `ctrace view BEFORE AFTER`, loaded like the first. */
+struct second {
+  void *data;
+  size_t mapped;
+  ctrace_reader *r;
+  struct ctrace_view v;
+};
+
+static int open_second(const struct ctrace_cmd *cmd, const char *path, struct second *s,
+                       struct ctrace_view *first) {
+  size_t size = 0;
+  struct stat st;
+  s->data = read_private(path, &size, &st);
+  if (!s->data) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
+            errno == EINVAL ? "not a regular file" : strerror(errno));
+    return -1;
+  }
+  s->mapped = (size_t)st.st_size ? (size_t)st.st_size : 1;
+  s->r = ctrace_cli_open_mem(cmd->name, path, s->data, size);
+  if (!s->r || ctrace_view_init(&s->v, s->r, path, NULL, NULL) < 0) {
+    if (s->r)
+      fprintf(stderr, "ctrace view: %s: out of memory while indexing\n", path);
+    if (s->r)
+      ctrace_reader_close(s->r);
+    munmap(s->data, s->mapped);
+    s->data = NULL;
+    return -1;
+  }
+  first->after = &s->v;
+  return 0;
+}
+
+static void close_second(struct second *s) {
+  if (!s->data)
+    return;
+  ctrace_view_fini(&s->v);
+  ctrace_reader_close(s->r);
+  munmap(s->data, s->mapped);
+}
+
 int ctrace_cmd_view(int argc, char **argv) {
   const struct ctrace_cmd *cmd = &ctrace_cmd_view_def;
-  const char *addr = "127.0.0.1:0", *path = NULL;
+  const char *addr = "127.0.0.1:0", *path = NULL, *after = NULL;
   int browser = 1;
   const char *allow[17];
   size_t nallow = 0;
@@ -178,6 +220,8 @@ int ctrace_cmd_view(int argc, char **argv) {
       addr = argv[++i];
     } else if (strncmp(argv[i], "--addr=", 7) == 0)
       addr = argv[i] + 7;
+    else if (path && !after && !(argv[i][0] == '-' && argv[i][1]))
+      after = argv[i]; /* ctrace view BEFORE AFTER: the Compare page */
     else if (ctrace_cli_operand(cmd, argv[i], &path, "FILE"))
       return CTRACE_EXIT_USAGE;
   }
@@ -219,11 +263,19 @@ int ctrace_cmd_view(int argc, char **argv) {
     munmap(data, mapped);
     return CTRACE_EXIT_FAIL;
   }
+  struct second two = {0};
+  if (after && open_second(cmd, after, &two, &v) < 0) {
+    ctrace_view_fini(&v);
+    ctrace_reader_close(r);
+    munmap(data, mapped);
+    return CTRACE_EXIT_FAIL;
+  }
   ctrace_server *srv;
   char err[256];
   struct ctrace_serve_opts opts = {addr, allow};
   if (ctrace_serve_start_opts(&opts, &v, &srv, err, sizeof err) < 0) {
     fprintf(stderr, "ctrace view: %s\n", err);
+    close_second(&two);
     ctrace_view_fini(&v);
     ctrace_reader_close(r);
     munmap(data, mapped);
@@ -261,6 +313,7 @@ int ctrace_cmd_view(int argc, char **argv) {
   }
   fprintf(stderr, "ctrace view: stopping\n");
   ctrace_serve_stop(srv);
+  close_second(&two);
   ctrace_view_fini(&v);
   int status = ctrace_cli_read_status(r);
   ctrace_reader_close(r);

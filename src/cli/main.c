@@ -11,6 +11,8 @@
 #include "help.h"
 
 static const struct ctrace_cmd *const commands[] = {
+    &ctrace_cmd_critpath_def,
+    &ctrace_cmd_diff_def,
     &ctrace_cmd_dump_def,
     &ctrace_cmd_export_def,
     &ctrace_cmd_profile_def,

@@ -172,12 +172,17 @@ void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn 
       {"/api/timeline", ctrace__api_timeline},   {"/api/event", ctrace__api_event},
       {"/api/search", ctrace__api_search},       {"/api/range", ctrace__api_range},
       {"/api/counters", ctrace__api_counters},   {"/api/drops", ctrace__api_drops},
+      {"/api/critpath", ctrace__api_critpath},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
     if (strcmp(path, routes[i].path) == 0) {
       routes[i].fn(v, &p, out);
       return;
     }
+  if (strncmp(path, "/api/compare", 12) == 0 || strncmp(path, "/api/after/", 11) == 0) {
+    ctrace__api_compare(v, path, &p, out); /* api_critpath.c: two traces */
+    return;
+  }
   if (strcmp(path, "/api/profile") == 0 || strcmp(path, "/api/pprof") == 0) {
     ctrace__api_profile(v, &p, out, path[5] == 'p' && path[6] == 'p');
     return;

@@ -60,5 +60,9 @@ void ctrace__api_search(struct ctrace_view *v, struct params *p, struct ctrace_r
 void ctrace__api_range(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_counters(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_drops(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+/* /api/compare, /api/compare/histogram and /api/after/... (two traces) */
+void ctrace__api_compare(struct ctrace_view *v, const char *path, struct params *p,
+                         struct ctrace_reply *out);
 
 #endif

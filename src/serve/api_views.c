@@ -47,6 +47,10 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
   const struct ctrace_timeline *tl = v->tl;
   fprintf(f, ",\"file\":");
   ctrace__json_str(f, v->path);
+  if (v->after) { /* ctrace view BEFORE AFTER: the Compare page (api_critpath.c) */
+    fprintf(f, ",\"compare_with\":");
+    ctrace__json_str(f, v->after->path);
+  }
   fprintf(f, ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"pid\":%u", tl->start_ns,
           tl->end_ns, ctrace_reader_pid(v->r));
   /* "thread_list" and "process_list": the stats object already has

@@ -22,6 +22,7 @@ struct ctrace_view {
   ctrace_symbolizer *sym;
   pthread_mutex_t sym_lock; /* libdw lookups are not thread-safe */
   struct ctrace_counters *counters; /* api_find.c: built on first use */
+  struct ctrace_view *after; /* `ctrace view BEFORE AFTER`: the second trace, else NULL */
 };
 
 struct ctrace_counters;

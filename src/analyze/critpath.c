@@ -1,0 +1,896 @@
+/*
+ * critpath.c - see critpath.h: the backward walk over state spans and
+ * wake-up edges, the words for each segment, and the aggregate over the
+ * instances of a name.
+ *
+ * The timeline's raw spans give where each state begins and ends (they are
+ * the state machine's spans, neighbours of one state merged); the calls
+ * inside a blocked raw span, with their reason, object, fd and stack, are
+ * recovered by running the state machine again over the thread's events of
+ * that span only, started at the span's start: the machine clips a call's
+ * start to the previous span's end, which is exactly where the raw span
+ * begins, so it gives the very calls it gave when the timeline was built.
+ */
+#include "critpath.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "../base/vec.h"
+
+#define NO_THREAD UINT32_MAX
+/* A WAKE is stamped before the release and the WAIT ends after it; the
+ * slack covers ns rounding of two clocks' conversions (as /api/event). */
+#define WAKE_SLACK_NS 100000
+/* Zero-length hand-offs in a row before a wake is not followed (two
+ * threads waking each other at the same ns would loop). */
+#define MAX_ZERO_JUMPS 16
+
+/* A wait that a wake-up may end: anything but running on (or for) a CPU. */
+static int is_wait(unsigned st) {
+  return st != CTRACE_ST_RUNNING && st != CTRACE_ST_RUNNABLE && st != CTRACE_ST_NOT_RECORDED &&
+         st < CTRACE_ST_COUNT;
+}
+
+/* ---- events of a thread by time ---- */
+
+typedef int (*ev_fn)(void *arg, const ctrace_event *ev, int64_t ns);
+
+/* Calls fn for each event of thread th with time in [a, b], in order, until
+ * it returns non-zero. Starts one batch before the first that can hold a. */
+static void events_between(const struct ctrace_timeline *tl, uint32_t th, int64_t a, int64_t b,
+                           ev_fn fn, void *arg) {
+  const ctrace_reader *r = tl->r;
+  uint32_t ri = tl->threads[th].index;
+  const struct ctrace_thread_info *ti = ctrace_reader_thread(r, ri);
+  uint64_t tk = ctrace_reader_ticks(r, a > 0 ? a : 0);
+  uint32_t lo = 0, hi = ti->nbatches;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (ctrace_reader_batch(r, ti->batches[mid])->last < tk)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  ctrace_cursor c;
+  ctrace_cursor_init(&c, r, ri);
+  ctrace_cursor_seek_batch(&c, lo ? lo - 1 : 0);
+  ctrace_event ev;
+  while (ctrace_cursor_next(&c, &ev)) {
+    int64_t t = ctrace_reader_ns(r, ev.ticks);
+    if (t > b)
+      break;
+    if (t >= a && fn(arg, &ev, t))
+      break;
+  }
+}
+
+/* ---- the calls of a blocked raw span ---- */
+
+struct calls {
+  uint32_t th;
+  int64_t s, e;
+  unsigned state;
+  int valid;
+  struct ctrace_vec v; /* struct ctrace_span, in time order */
+  int oom;
+};
+
+static void on_call(void *arg, const struct ctrace_span *sp) {
+  struct calls *c = arg;
+  if (sp->state != c->state || sp->end <= sp->start)
+    return;
+  struct ctrace_span *p = ctrace_vec_push(&c->v);
+  if (!p) {
+    c->oom = 1;
+    return;
+  }
+  *p = *sp;
+  if (p->start < c->s)
+    p->start = c->s;
+  if (p->end > c->e)
+    p->end = c->e;
+}
+
+static int feed(void *arg, const ctrace_event *ev, int64_t ns) {
+  (void)ns;
+  ctrace_states_event(arg, ev);
+  return 0;
+}
+
+/* Fills c with the calls of raw span [s, e] of thread th in state (cached:
+ * the walk asks for the same span once per call in it). 0 or -ENOMEM. */
+static int index_calls(const struct ctrace_cp_index *ix, struct calls *c, uint32_t th, int64_t s,
+                       int64_t e);
+static int span_calls(const struct ctrace_timeline *tl, const struct ctrace_cp_index *ix,
+                      struct calls *c, uint32_t th, int64_t s, int64_t e, unsigned state) {
+  if (c->valid && c->th == th && c->s == s && c->e == e)
+    return 0;
+  c->valid = 0;
+  c->v.n = 0;
+  c->th = th;
+  c->s = s;
+  c->e = e;
+  c->state = state;
+  c->oom = 0;
+  if (ix) {
+    int rc = index_calls(ix, c, th, s, e);
+    c->valid = rc == 0;
+    return rc;
+  }
+  struct ctrace_states m;
+  ctrace_states_init(&m, s, ctrace_states_reader_clock, tl->r, on_call, c);
+  events_between(tl, th, s, e, feed, &m);
+  if (m.pending)
+    ctrace_states_finish(&m, e);
+  if (c->oom)
+    return -ENOMEM;
+  c->valid = 1;
+  return 0;
+}
+
+/* ---- the index of calls, for many walks ---- */
+
+struct ix_wake {
+  int64_t t;
+  uint64_t tid, object, stack;
+};
+struct ix_thread {
+  struct ctrace_span *calls; /* the machine's non-empty blocking spans, in order */
+  size_t ncalls;
+  struct ix_wake *wakes; /* WAKEs this thread recorded, in order */
+  size_t nwakes;
+};
+struct ctrace_cp_index {
+  uint32_t n;
+  struct ix_thread *th;
+};
+
+struct ix_build {
+  struct ctrace_vec calls;
+  int oom;
+};
+static void on_ix_span(void *arg, const struct ctrace_span *sp) {
+  struct ix_build *b = arg;
+  if (sp->state == CTRACE_ST_RUNNING || sp->end <= sp->start)
+    return;
+  struct ctrace_span *p = ctrace_vec_push(&b->calls);
+  if (!p)
+    b->oom = 1;
+  else
+    *p = *sp;
+}
+
+int ctrace_critpath_index_build(const struct ctrace_timeline *tl, struct ctrace_cp_index **out) {
+  struct ctrace_cp_index *ix = calloc(1, sizeof *ix);
+  if (!ix)
+    return -ENOMEM;
+  ix->th = calloc(tl->nthreads ? tl->nthreads : 1, sizeof *ix->th);
+  if (!ix->th) {
+    free(ix);
+    return -ENOMEM;
+  }
+  ix->n = tl->nthreads;
+  const ctrace_reader *r = tl->r;
+  for (uint32_t t = 0; t < tl->nthreads; t++) {
+    struct ix_build b = {{.size = sizeof(struct ctrace_span)}, 0};
+    struct ctrace_vec wakes = {.size = sizeof(struct ix_wake)};
+    struct ctrace_states m;
+    ctrace_states_init(&m, tl->threads[t].first_ns, ctrace_states_reader_clock, r, on_ix_span, &b);
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, tl->threads[t].index);
+    while (ctrace_cursor_next(&c, &ev) && !b.oom) {
+      ctrace_states_event(&m, &ev);
+      if (ev.kind == CTRACE_EV_WAKE) {
+        struct ctrace_ev_wake wk = CTRACE_EV(wake, &ev);
+        struct ix_wake *w = ctrace_vec_push(&wakes);
+        if (!w)
+          b.oom = 1;
+        else
+          *w = (struct ix_wake){ctrace_reader_ns(r, ev.ticks), wk.tid, wk.object, wk.stack};
+      }
+    }
+    ctrace_states_finish(&m, tl->threads[t].last_ns);
+    ix->th[t].calls = b.calls.v;
+    ix->th[t].ncalls = b.calls.n;
+    ix->th[t].wakes = wakes.v;
+    ix->th[t].nwakes = wakes.n;
+    if (b.oom) {
+      ctrace_critpath_index_free(ix);
+      return -ENOMEM;
+    }
+  }
+  *out = ix;
+  return 0;
+}
+
+void ctrace_critpath_index_free(struct ctrace_cp_index *ix) {
+  if (!ix)
+    return;
+  for (uint32_t t = 0; t < ix->n; t++) {
+    free(ix->th[t].calls);
+    free(ix->th[t].wakes);
+  }
+  free(ix->th);
+  free(ix);
+}
+
+/* The calls of raw span [s, e] from the index: those overlapping it. */
+static int index_calls(const struct ctrace_cp_index *ix, struct calls *c, uint32_t th, int64_t s,
+                       int64_t e) {
+  const struct ix_thread *it = &ix->th[th];
+  size_t lo = 0, hi = it->ncalls;
+  while (lo < hi) { /* the first call ending after s */
+    size_t mid = lo + (hi - lo) / 2;
+    if (it->calls[mid].end <= s)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (size_t k = lo; k < it->ncalls && it->calls[k].start < e; k++) {
+    if (it->calls[k].state != c->state)
+      continue;
+    struct ctrace_span *p = ctrace_vec_push(&c->v);
+    if (!p)
+      return -ENOMEM;
+    *p = it->calls[k];
+    if (p->start < s)
+      p->start = s;
+    if (p->end > e)
+      p->end = e;
+  }
+  return 0;
+}
+
+static uint64_t index_wake_stack(const struct ctrace_cp_index *ix, uint32_t th, int64_t t,
+                                 uint64_t tid, uint64_t object) {
+  const struct ix_thread *it = &ix->th[th];
+  size_t lo = 0, hi = it->nwakes;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (it->wakes[mid].t < t - 1000)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (size_t k = lo; k < it->nwakes && it->wakes[k].t <= t + 1000; k++)
+    if (it->wakes[k].tid == tid && it->wakes[k].object == object)
+      return it->wakes[k].stack;
+  return 0;
+}
+
+/* ---- lookups ---- */
+
+/* The wake-up that ended call sp of thread th, or NULL: the last WAKE naming
+ * th inside the call, on the call's object when it is a WAIT. */
+static const struct ctrace_tl_wake *waker_of(const struct ctrace_timeline *tl, uint32_t th,
+                                             const struct ctrace_span *sp) {
+  const struct ctrace_tl_wake *best = NULL, *any = NULL;
+  for (size_t i = ctrace_timeline_wake_lower(tl, sp->start);
+       i < tl->nwakes && tl->wakes[i].t <= sp->end + WAKE_SLACK_NS; i++) {
+    const struct ctrace_tl_wake *w = &tl->wakes[i];
+    if (w->woken != th || w->waker == th)
+      continue;
+    any = w;
+    if (sp->kind != CTRACE_EV_WAIT || w->object == sp->object)
+      best = w;
+  }
+  return best ? best : (sp->kind == CTRACE_EV_WAIT && sp->object ? NULL : any);
+}
+
+/* A join's thread: the traced thread other than th that exited last inside
+ * the join (inferred: see critpath.h). */
+static uint32_t joined_thread(const struct ctrace_timeline *tl, uint32_t th,
+                              const struct ctrace_span *sp) {
+  uint32_t best = NO_THREAD;
+  for (uint32_t i = 0; i < tl->nthreads; i++) {
+    const struct ctrace_tl_thread *t = &tl->threads[i];
+    if (i == th || !t->exited || t->last_ns < sp->start || t->last_ns > sp->end)
+      continue;
+    if (best == NO_THREAD || t->last_ns > tl->threads[best].last_ns)
+      best = i;
+  }
+  return best;
+}
+
+struct find_stack {
+  uint8_t kind;
+  uint64_t f0, f1; /* fields to match (WAKE: tid, object; THREAD_CREATE: unused) */
+  int64_t t;
+  int64_t best_d;
+  uint64_t stack;
+};
+static int on_find_stack(void *arg, const ctrace_event *ev, int64_t ns) {
+  struct find_stack *f = arg;
+  if (ev->kind != f->kind)
+    return 0;
+  uint64_t stack = 0;
+  if (ev->kind == CTRACE_EV_WAKE) {
+    struct ctrace_ev_wake w = CTRACE_EV(wake, ev);
+    if (w.tid != f->f0 || w.object != f->f1)
+      return 0;
+    stack = w.stack;
+  } else if (ev->kind == CTRACE_EV_THREAD_CREATE) {
+    stack = CTRACE_EV(thread_create, ev).stack;
+  }
+  int64_t d = ns > f->t ? ns - f->t : f->t - ns;
+  if (d < f->best_d) {
+    f->best_d = d;
+    f->stack = stack;
+  }
+  return 0;
+}
+/* The stack of the event of kind on thread th nearest to t (within 1 us). */
+static uint64_t stack_near(const struct ctrace_timeline *tl, uint32_t th, int64_t t, uint8_t kind,
+                           uint64_t f0, uint64_t f1) {
+  struct find_stack f = {kind, f0, f1, t, INT64_MAX, 0};
+  events_between(tl, th, t - 1000, t + 1000, on_find_stack, &f);
+  return f.stack;
+}
+
+static const struct ctrace_tl_create *creation_of(const struct ctrace_timeline *tl, uint32_t th) {
+  for (size_t i = 0; i < tl->ncreates; i++) /* O(threads): once per thread start on the path */
+    if (tl->creates[i].child == th)
+      return &tl->creates[i];
+  return NULL;
+}
+
+struct deepest {
+  const struct ctrace_tl_region *rg;
+  unsigned depth;
+};
+static void on_region(void *arg, const struct ctrace_tl_region *region, int64_t start, int64_t end,
+                      unsigned depth, uint32_t n) {
+  (void)start, (void)end, (void)n;
+  struct deepest *d = arg;
+  if (region && (!d->rg || depth >= d->depth)) {
+    d->rg = region;
+    d->depth = depth;
+  }
+}
+/* The innermost region of thread th around ns t - 1 .. t. */
+static uint32_t region_at(const struct ctrace_timeline *tl, uint32_t th, int64_t t) {
+  struct deepest d = {NULL, 0};
+  ctrace_timeline_regions(tl, th, t - 1, t, 1, on_region, &d);
+  return d.rg ? d.rg->name : 0;
+}
+
+/* ---- the walk ---- */
+
+struct walk {
+  const struct ctrace_timeline *tl;
+  struct ctrace_vec segs; /* pushed in reverse time order */
+  struct calls calls;
+  /* a hand-off waiting for the next segment pushed (the one it came from) */
+  int pending;
+  uint32_t p_next;
+  unsigned p_via, p_flags;
+  uint64_t p_stack;
+};
+
+static int push(struct walk *w, const struct ctrace_cp_seg *s) {
+  if (s->end <= s->start)
+    return 0;
+  struct ctrace_cp_seg *prev = w->segs.n ? (struct ctrace_cp_seg *)w->segs.v + w->segs.n - 1 : NULL;
+  /* Calls in a row that nothing ended, of one kind and fd: one segment. */
+  if (prev && !w->pending && (s->flags & CTRACE_CP_NO_WAKER) && prev->flags == s->flags &&
+      prev->thread == s->thread && prev->state == s->state && prev->kind == s->kind &&
+      prev->reason == s->reason && prev->call == s->call && prev->fd == s->fd &&
+      prev->object == s->object && prev->start == s->end) {
+    prev->start = s->start;
+    prev->ncalls += s->ncalls;
+    return 0;
+  }
+  struct ctrace_cp_seg *p = ctrace_vec_push(&w->segs);
+  if (!p)
+    return -ENOMEM;
+  *p = *s;
+  if (w->pending) {
+    p->flags |= CTRACE_CP_HANDOFF | w->p_flags;
+    p->next = w->p_next;
+    p->via = w->p_via;
+    if (!p->stack || p->state == CTRACE_ST_RUNNING)
+      p->stack = w->p_stack;
+    w->pending = 0;
+  }
+  p->region = p->thread == NO_THREAD ? 0 : region_at(w->tl, p->thread, p->end);
+  return 0;
+}
+
+static void handoff(struct walk *w, uint32_t from, unsigned via, unsigned flags, uint64_t stack) {
+  w->pending = 1;
+  w->p_next = from;
+  w->p_via = via;
+  w->p_flags = flags;
+  w->p_stack = stack;
+}
+
+static struct ctrace_cp_seg seg_of_call(uint32_t th, const struct ctrace_span *c, int64_t s,
+                                        int64_t e) {
+  struct ctrace_cp_seg g = {.start = s, .end = e, .thread = th, .state = c->state, .ncalls = 1,
+                            .kind = c->kind, .reason = c->reason, .call = c->call, .cls = c->cls,
+                            .object = c->object, .fd = c->fd, .stack = c->stack};
+  if (c->flags & CTRACE_SPAN_AT_END)
+    g.flags |= CTRACE_CP_AT_END;
+  return g;
+}
+
+int ctrace_critpath(const struct ctrace_timeline *tl, uint32_t thread, int64_t start, int64_t end,
+                    struct ctrace_cp *out) {
+  return ctrace_critpath_ix(tl, NULL, thread, start, end, out);
+}
+
+int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_index *ix,
+                       uint32_t thread, int64_t start, int64_t end, struct ctrace_cp *out) {
+  memset(out, 0, sizeof *out);
+  if (thread >= tl->nthreads || end < start)
+    return -EINVAL;
+  struct walk w = {.tl = tl};
+  w.segs.size = sizeof(struct ctrace_cp_seg);
+  w.calls.v.size = sizeof(struct ctrace_span);
+  int rc = 0, zero_jumps = 0;
+  int64_t cur = end;
+  uint32_t th = thread;
+  while (cur > start && rc == 0) {
+    const struct ctrace_tl_thread *T = &tl->threads[th];
+    if (cur > T->last_ns) { /* only where the walk begins: after the thread ended */
+      struct ctrace_cp_seg g = {.start = T->last_ns > start ? T->last_ns : start, .end = cur,
+                                .thread = th, .state = CTRACE_ST_OUTSIDE, .flags = CTRACE_CP_OUTSIDE};
+      rc = push(&w, &g);
+      cur = g.start;
+      continue;
+    }
+    if (cur <= T->first_ns) { /* before the thread's first event */
+      const struct ctrace_tl_create *cr = creation_of(tl, th);
+      if (cr && cr->parent < tl->nthreads && cr->t_create < cur) {
+        int64_t s = cr->t_create > start ? cr->t_create : start;
+        struct ctrace_cp_seg g = {.start = s, .end = cur, .thread = th,
+                                  .state = CTRACE_ST_OUTSIDE, .flags = CTRACE_CP_STARTING};
+        rc = push(&w, &g);
+        uint64_t stack = stack_near(tl, cr->parent, cr->t_create, CTRACE_EV_THREAD_CREATE, 0, 0);
+        handoff(&w, th, CTRACE_CP_VIA_CREATE, 0, stack);
+        cur = s;
+        th = cr->parent;
+        continue;
+      }
+      struct ctrace_cp_seg g = {.start = start, .end = cur, .thread = th,
+                                .state = CTRACE_ST_OUTSIDE, .flags = CTRACE_CP_OUTSIDE};
+      rc = push(&w, &g);
+      break;
+    }
+    int64_t s, e;
+    unsigned st;
+    if (ctrace_timeline_span_at(tl, th, cur - 1, &s, &e, &st) < 0) {
+      struct ctrace_cp_seg g = {.start = start, .end = cur, .thread = th,
+                                .state = CTRACE_ST_OUTSIDE, .flags = CTRACE_CP_OUTSIDE};
+      rc = push(&w, &g);
+      break;
+    }
+    int64_t s0 = s > start ? s : start;
+    if (!is_wait(st)) {
+      struct ctrace_cp_seg g = {.start = s0, .end = cur, .thread = th, .state = st};
+      rc = push(&w, &g);
+      cur = s0;
+      continue;
+    }
+    rc = span_calls(tl, ix, &w.calls, th, s, e, st);
+    if (rc < 0)
+      break;
+    /* the call containing cur - 1 (calls tile the raw span) */
+    const struct ctrace_span *cv = w.calls.v.v, *c = NULL;
+    for (size_t k = w.calls.v.n; k-- > 0;)
+      if (cv[k].start < cur && cv[k].end >= cur) {
+        c = &cv[k];
+        break;
+      }
+    struct ctrace_span whole = {.start = s, .end = e, .state = st};
+    if (!c)
+      c = &whole; /* no event found (a damaged trace): the span without details */
+    int64_t cs0 = c->start > start ? c->start : start;
+    /* who ended it */
+    uint32_t to = NO_THREAD;
+    int64_t tw = 0;
+    unsigned via = CTRACE_CP_VIA_NONE, iflags = 0;
+    uint64_t hstack = 0;
+    const struct ctrace_tl_wake *wk = waker_of(tl, th, c);
+    if (wk && wk->waker < tl->nthreads) {
+      to = wk->waker;
+      tw = wk->t;
+      via = CTRACE_CP_VIA_WAKE;
+    } else if (c->kind && c->reason == CTRACE_WAIT_JOIN) {
+      to = joined_thread(tl, th, c);
+      if (to != NO_THREAD) {
+        tw = tl->threads[to].last_ns;
+        via = CTRACE_CP_VIA_EXIT;
+        iflags = CTRACE_CP_INFERRED;
+      }
+    }
+    if (to != NO_THREAD) {
+      if (tw > cur)
+        tw = cur;
+      if (tw < cs0)
+        tw = cs0;
+      if (tw == cur && ++zero_jumps > MAX_ZERO_JUMPS)
+        to = NO_THREAD;
+    }
+    if (to != NO_THREAD) {
+      struct ctrace_cp_seg g = seg_of_call(th, c, tw, cur);
+      g.flags |= CTRACE_CP_AFTER_WAKE | iflags;
+      g.woken_by = to;
+      rc = push(&w, &g);
+      if (tw < cur)
+        zero_jumps = 0;
+      if (via == CTRACE_CP_VIA_WAKE)
+        hstack = ix ? index_wake_stack(ix, to, wk->t, tl->threads[th].tid, wk->object)
+                    : stack_near(tl, to, wk->t, CTRACE_EV_WAKE, tl->threads[th].tid, wk->object);
+      handoff(&w, th, via, iflags, hstack);
+      cur = tw;
+      th = to;
+      continue;
+    }
+    struct ctrace_cp_seg g = seg_of_call(th, c, cs0, cur);
+    if (st != CTRACE_ST_SLEEP && st != CTRACE_ST_IO)
+      g.flags |= CTRACE_CP_NO_WAKER;
+    rc = push(&w, &g);
+    cur = cs0;
+  }
+  ctrace_vec_free(&w.calls.v);
+  if (rc < 0) {
+    ctrace_vec_free(&w.segs);
+    return rc;
+  }
+  /* reverse into time order */
+  struct ctrace_cp_seg *v = w.segs.v;
+  for (size_t i = 0, j = w.segs.n; i + 1 < j; i++, j--) {
+    struct ctrace_cp_seg t = v[i];
+    v[i] = v[j - 1];
+    v[j - 1] = t;
+  }
+  out->v = v;
+  out->n = w.segs.n;
+  out->start = start;
+  out->end = end;
+  out->thread = thread;
+  return 0;
+}
+
+int ctrace_critpath_task(const struct ctrace_timeline *tl, uint64_t id, struct ctrace_cp *out) {
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < tl->ntasks; i++) {
+    const struct ctrace_tl_task *t = &tl->tasks[i];
+    if (t->id != id)
+      continue;
+    uint32_t th = t->end_thread != NO_THREAD ? t->end_thread : t->begin_thread;
+    if (th >= tl->nthreads)
+      return -ENOENT;
+    return ctrace_critpath(tl, th, t->start, t->end, out);
+  }
+  return -ENOENT;
+}
+
+int ctrace_critpath_region(const struct ctrace_timeline *tl, size_t k, struct ctrace_cp *out) {
+  memset(out, 0, sizeof *out);
+  if (k >= tl->nregions)
+    return -ENOENT;
+  const struct ctrace_tl_region *rg = &tl->regions[k];
+  return ctrace_critpath(tl, ctrace_timeline_region_thread(tl, k), rg->start, rg->end, out);
+}
+
+int ctrace_critpath_span(const struct ctrace_timeline *tl, uint32_t thread, int64_t t,
+                         struct ctrace_cp *out) {
+  memset(out, 0, sizeof *out);
+  int64_t s, e;
+  unsigned st;
+  if (ctrace_timeline_span_at(tl, thread, t, &s, &e, &st) < 0)
+    return -ENOENT;
+  return ctrace_critpath(tl, thread, s, e, out);
+}
+
+void ctrace_critpath_free(struct ctrace_cp *cp) {
+  free(cp->v);
+  memset(cp, 0, sizeof *cp);
+}
+
+/* ---- words ---- */
+
+const char *ctrace_cp_label(const struct ctrace_cp_seg *s) {
+  if (s->flags & CTRACE_CP_STARTING)
+    return "starting";
+  if (s->flags & CTRACE_CP_OUTSIDE)
+    return "not_traced";
+  return ctrace_state_name(s->state);
+}
+
+static void peer_text(const struct ctrace_tl_peer *pe, char *buf, size_t size) {
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  memcpy(&ss, pe->addr, pe->len < sizeof ss ? pe->len : sizeof ss);
+  char host[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_INET && pe->len >= sizeof(struct sockaddr_in)) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+  } else if (ss.ss_family == AF_INET6 && pe->len >= sizeof(struct sockaddr_in6)) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+  } else if (ss.ss_family == AF_UNIX) {
+    struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    size_t max = pe->len > off ? pe->len - off : 0;
+    if (max > sizeof un->sun_path - 1)
+      max = sizeof un->sun_path - 1;
+    snprintf(buf, size, "unix:%.*s", (int)strnlen(un->sun_path, max), un->sun_path);
+  } else {
+    snprintf(buf, size, "family %u", ss.ss_family);
+  }
+}
+
+static uint32_t tid_of(const struct ctrace_timeline *tl, uint32_t th) {
+  return th < tl->nthreads ? tl->threads[th].tid : 0;
+}
+
+const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ctrace_cp_seg *s,
+                               char *buf, size_t size) {
+  char what[160] = "", peer[128] = "", calls[32] = "";
+  uint32_t tid = tid_of(tl, s->thread);
+  if (s->ncalls > 1)
+    snprintf(calls, sizeof calls, " (%" PRIu32 " calls)", s->ncalls);
+  if (s->flags & CTRACE_CP_STARTING) {
+    snprintf(buf, size, "thread %u created, not running yet", tid);
+    return buf;
+  }
+  if (s->flags & CTRACE_CP_OUTSIDE) {
+    snprintf(buf, size, "not traced: outside the life of thread %u in the trace", tid);
+    return buf;
+  }
+  if (!is_wait(s->state)) {
+    if (!(s->flags & CTRACE_CP_HANDOFF))
+      snprintf(buf, size, "%s", ctrace_state_name(s->state));
+    else
+      snprintf(buf, size, "%s, then %s thread %u", ctrace_state_name(s->state),
+               s->via == CTRACE_CP_VIA_CREATE ? "created"
+               : s->via == CTRACE_CP_VIA_EXIT ? "exited, ending the join of"
+                                              : "woke",
+               tid_of(tl, s->next));
+    return buf;
+  }
+  if (s->kind == CTRACE_EV_WAIT || (s->kind == CTRACE_EV_PENDING && s->reason)) {
+    if (s->reason == CTRACE_WAIT_SLEEP)
+      snprintf(what, sizeof what, "asleep");
+    else if (s->reason == CTRACE_WAIT_JOIN)
+      snprintf(what, sizeof what, "joining a thread");
+    else
+      snprintf(what, sizeof what, "blocked on %s 0x%" PRIx64, ctrace__wait_reason_name(s->reason),
+               s->object);
+  } else if (s->kind == CTRACE_EV_SYSCALL || s->kind == CTRACE_EV_PENDING) {
+    if (s->cls == CTRACE_SC_POLL)
+      snprintf(what, sizeof what, "%s", ctrace__syscall_name(s->call));
+    else
+      snprintf(what, sizeof what, "%s on fd %d", ctrace__syscall_name(s->call), (int)(int32_t)s->fd);
+    const struct ctrace_tl_peer *pe =
+        s->cls == CTRACE_SC_NET ? ctrace_timeline_peer(tl, s->thread, (uint32_t)s->fd, s->end) : NULL;
+    if (pe) {
+      peer_text(pe, peer, sizeof peer);
+      size_t n = strlen(what);
+      snprintf(what + n, sizeof what - n, " (%s)", peer);
+    }
+  } else {
+    snprintf(what, sizeof what, "%s", ctrace_state_name(s->state));
+  }
+  const char *end = "";
+  char tail[160] = "";
+  if (s->flags & CTRACE_CP_AFTER_WAKE) {
+    snprintf(tail, sizeof tail, ": woken by thread %u, then resuming", tid_of(tl, s->woken_by));
+    if (s->flags & CTRACE_CP_INFERRED)
+      snprintf(tail, sizeof tail,
+               ": joined thread %u exited (inferred: the last traced thread to exit before the "
+               "join returned), then resuming",
+               tid_of(tl, s->woken_by));
+    end = tail;
+  } else if (s->flags & CTRACE_CP_NO_WAKER) {
+    switch (s->state) {
+    case CTRACE_ST_NET:
+      end = s->call == CTRACE_CALL_accept || s->call == CTRACE_CALL_accept4
+                ? ": the connecting peer is not traced"
+                : ": the other end is not traced";
+      break;
+    case CTRACE_ST_POLL:
+      end = ": what made its fds ready is not traced";
+      break;
+    case CTRACE_ST_SYNC:
+      end = s->reason == CTRACE_WAIT_JOIN
+                ? ": no traced thread exited while it waited"
+                : ": no recorded release woke it (another process, a timeout or a lost race)";
+      break;
+    default:
+      end = ": what ended it is not traced";
+    }
+  }
+  snprintf(buf, size, "%s%s%s%s", what, calls, end,
+           s->flags & CTRACE_CP_AT_END ? " (still in progress when the trace ended)" : "");
+  return buf;
+}
+
+/* ---- aggregate ---- */
+
+static int agg_add(struct ctrace_cp_agg *a, uint32_t tname, uint32_t tid, unsigned state,
+                   uint64_t stack, uint64_t ns) {
+  /* O(entries) per segment; entries stay few (thread names x states x
+   * stacks on critical paths), fine below some thousands. */
+  for (size_t i = 0; i < a->n; i++) {
+    struct ctrace_cp_agg_entry *e = &a->v[i];
+    if (e->thread_name == tname && e->state == state && e->stack == stack &&
+        (tname || e->tid == tid)) {
+      e->ns += ns;
+      e->count++;
+      return 0;
+    }
+  }
+  if (a->n == a->cap) {
+    size_t nc = a->cap ? 2 * a->cap : 64;
+    struct ctrace_cp_agg_entry *nv = realloc(a->v, nc * sizeof *nv);
+    if (!nv)
+      return -ENOMEM;
+    a->v = nv;
+    a->cap = nc;
+  }
+  a->v[a->n++] = (struct ctrace_cp_agg_entry){tname, tid, state, stack, ns, 1};
+  return 0;
+}
+
+static int cmp_agg(const void *x, const void *y) {
+  const struct ctrace_cp_agg_entry *a = x, *b = y;
+  if (a->ns != b->ns)
+    return a->ns > b->ns ? -1 : 1;
+  return a->stack < b->stack ? -1 : a->stack > b->stack;
+}
+
+int ctrace_critpath_aggregate(const struct ctrace_timeline *tl, int regions, uint32_t name,
+                              struct ctrace_cp_agg *out) {
+  memset(out, 0, sizeof *out);
+  /* Many walks: the calls of every thread indexed once (one pass over the
+   * trace) beat decoding a batch per blocked call on each path. */
+  struct ctrace_cp_index *ix;
+  int irc = ctrace_critpath_index_build(tl, &ix);
+  if (irc < 0)
+    return irc;
+  size_t n = regions ? tl->nregions : tl->ntasks;
+  for (size_t i = 0; i < n; i++) {
+    struct ctrace_cp cp;
+    int rc;
+    if (regions) {
+      if (tl->regions[i].name != name || tl->regions[i].open)
+        continue;
+      rc = ctrace_critpath_ix(tl, ix, ctrace_timeline_region_thread(tl, i), tl->regions[i].start,
+                              tl->regions[i].end, &cp);
+    } else {
+      const struct ctrace_tl_task *t = &tl->tasks[i];
+      if (t->name != name || t->open)
+        continue;
+      uint32_t th = t->end_thread != NO_THREAD ? t->end_thread : t->begin_thread;
+      rc = ctrace_critpath_ix(tl, ix, th, t->start, t->end, &cp);
+    }
+    if (rc < 0) {
+      ctrace_critpath_index_free(ix);
+      ctrace_critpath_agg_free(out);
+      return rc;
+    }
+    out->instances++;
+    out->total_ns += (uint64_t)(cp.end - cp.start);
+    for (size_t k = 0; k < cp.n && rc == 0; k++) {
+      const struct ctrace_cp_seg *s = &cp.v[k];
+      uint64_t ns = (uint64_t)(s->end - s->start);
+      unsigned st = s->flags & (CTRACE_CP_OUTSIDE | CTRACE_CP_STARTING) ? CTRACE_ST_COUNT : s->state;
+      out->state_ns[st] += ns;
+      uint32_t tname = 0;
+      if (s->thread < tl->nthreads)
+        tname = ctrace_reader_thread(tl->r, tl->threads[s->thread].index)->name;
+      rc = agg_add(out, tname, tid_of(tl, s->thread), st, s->stack, ns);
+    }
+    ctrace_critpath_free(&cp);
+    if (rc < 0) {
+      ctrace_critpath_index_free(ix);
+      ctrace_critpath_agg_free(out);
+      return rc;
+    }
+  }
+  ctrace_critpath_index_free(ix);
+  if (out->n)
+    qsort(out->v, out->n, sizeof *out->v, cmp_agg);
+  return 0;
+}
+
+void ctrace_critpath_agg_free(struct ctrace_cp_agg *a) {
+  free(a->v);
+  memset(a, 0, sizeof *a);
+}
+
+/* ---- the one-line summary ---- */
+
+static void human(int64_t ns, char *buf, size_t size) {
+  if (ns < 1000)
+    snprintf(buf, size, "%" PRId64 " ns", ns);
+  else if (ns < 1000000)
+    snprintf(buf, size, "%.1f us", (double)ns / 1e3);
+  else if (ns < 1000000000)
+    snprintf(buf, size, "%.1f ms", (double)ns / 1e6);
+  else
+    snprintf(buf, size, "%.2f s", (double)ns / 1e9);
+}
+
+struct group {
+  uint32_t thread, region;
+  const char *label;
+  int64_t ns;
+};
+
+const char *ctrace_cp_summary(const struct ctrace_timeline *tl, const struct ctrace_cp *cp,
+                              char *buf, size_t size) {
+  /* groups of (label, thread, region), the largest first; O(n^2) over the
+   * segments of one chain, fine for the hundreds a chain has */
+  struct group g[8];
+  size_t ng = 0;
+  int64_t rest = 0;
+  struct group *all = calloc(cp->n ? cp->n : 1, sizeof *all);
+  size_t na = 0;
+  for (size_t i = 0; all && i < cp->n; i++) {
+    const struct ctrace_cp_seg *s = &cp->v[i];
+    const char *label = ctrace_cp_label(s);
+    size_t k = 0;
+    while (k < na && !(all[k].thread == s->thread && all[k].region == s->region &&
+                       strcmp(all[k].label, label) == 0))
+      k++;
+    if (k == na)
+      all[na++] = (struct group){s->thread, s->region, label, 0};
+    all[k].ns += s->end - s->start;
+  }
+  for (size_t i = 0; i < na; i++) { /* the 3 largest, by selection */
+    size_t best = i;
+    for (size_t k = i + 1; k < na; k++)
+      if (all[k].ns > all[best].ns)
+        best = k;
+    struct group t = all[i];
+    all[i] = all[best];
+    all[best] = t;
+    if (i < 3)
+      g[ng++] = all[i];
+    else
+      rest += all[i].ns;
+  }
+  free(all);
+  char d[32];
+  human(cp->end - cp->start, d, sizeof d);
+  size_t n = (size_t)snprintf(buf, size, "of %s:", d);
+  for (size_t i = 0; i < ng && n < size; i++) {
+    char name[64] = "", region[96] = "";
+    human(g[i].ns, d, sizeof d);
+    if (g[i].thread < tl->nthreads) {
+      const struct ctrace_thread_info *ti = ctrace_reader_thread(tl->r, tl->threads[g[i].thread].index);
+      char nm[48];
+      ctrace_reader_strcpy(tl->r, ti->name, nm, sizeof nm);
+      snprintf(name, sizeof name, " on %s%s%u%s", nm, nm[0] ? " (tid " : "tid ",
+               tl->threads[g[i].thread].tid, nm[0] ? ")" : "");
+    }
+    if (g[i].region) {
+      char rn[80];
+      ctrace_reader_strcpy(tl->r, g[i].region, rn, sizeof rn);
+      snprintf(region, sizeof region, " in %s", rn);
+    }
+    n += (size_t)snprintf(buf + n, size - n, "%s %s %s%s%s", i ? "," : "", d, g[i].label, name,
+                          region);
+  }
+  if (rest && n < size) {
+    human(rest, d, sizeof d);
+    snprintf(buf + n, size - n, ", %s other", d);
+  }
+  return buf;
+}

@@ -1,0 +1,10 @@
+/* list-critpath.h - the critical path (src/analyze/critpath.c, ctrace
+ * critical-path, /api/critpath) and the comparison of two traces
+ * (src/analyze/diff.c, ctrace diff): test-critpath.c. */
+TEST_ENTRY(critpath_known_chain_three_threads)
+TEST_ENTRY(critpath_socket_wait_says_not_traced)
+TEST_ENTRY_TIMEOUT(critpath_pigz_dominated_by_compression, 120)
+TEST_ENTRY(critpath_cli_and_api_agree)
+TEST_ENTRY(diff_fail_if_grammar)
+TEST_ENTRY_TIMEOUT(diff_http_delay_regression, 120)
+TEST_ENTRY_TIMEOUT(diff_identical_runs_no_significant_change, 120)
