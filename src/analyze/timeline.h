@@ -146,8 +146,12 @@ typedef void (*ctrace_tl_progress)(void *arg, uint64_t done, uint64_t total);
 int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                           struct ctrace_timeline **out);
 void ctrace_timeline_free(struct ctrace_timeline *tl);
-/* Thread index of tid, or -1. O(1). */
+/* Thread index of tid (the first thread with that tid), or -1. O(1). */
 int64_t ctrace_timeline_thread(const struct ctrace_timeline *tl, uint32_t tid);
+/* Index of the thread that had tid at ns (of the threads with that tid when
+ * the kernel reused it: the reader's ctrace_reader_thread_index_at), or -1.
+ * Every lookup of a thread by (tid, time) goes through here. */
+int64_t ctrace_timeline_thread_at(const struct ctrace_timeline *tl, uint32_t tid, int64_t ns);
 
 /*
  * Level-of-detail query: the spans of thread in [a, b], each at least

@@ -243,7 +243,12 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
       struct ctrace_tl_wake *w = ctrace_vec_push(wakes);
       if (!w)
         goto oom;
+      /* the thread that had the tid then (tids are reused) */
+      int64_t woken = wk.tid <= UINT32_MAX
+                          ? ctrace_reader_thread_index_at(r, (uint32_t)wk.tid, ev.ticks)
+                          : -1;
       *w = (struct ctrace_tl_wake){.t = t, .object = wk.object, .waker = i,
+                                   .woken = woken >= 0 ? (uint32_t)woken : NO_THREAD,
                                    .woken_tid = (uint32_t)wk.tid, .reason = (uint32_t)wk.reason};
       break;
     }
@@ -668,13 +673,9 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     tl->log_off[i + 1] += tl->log_off[i];
   tl->npeers = peers.n;
   tl->peers = ctrace_vec_take(&peers, NULL, &tl->bytes);
-  /* wakes: by time, with the woken thread's index */
+  /* wakes: by time (the woken thread's index was found in the scan) */
   tl->nwakes = wakes.n;
   tl->wakes = ctrace_vec_take(&wakes, NULL, &tl->bytes);
-  for (size_t k = 0; k < tl->nwakes; k++) {
-    int64_t w = ctrace_hash_get(&tl->by_tid, tl->wakes[k].woken_tid);
-    tl->wakes[k].woken = w >= 0 ? (uint32_t)w : NO_THREAD;
-  }
   if (tl->nwakes)
     qsort(tl->wakes, tl->nwakes, sizeof *tl->wakes, cmp_wake);
   if (pair_tasks(tl, &tev, &touches) < 0 || link_creates(tl, &creates) < 0)

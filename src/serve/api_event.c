@@ -266,7 +266,13 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
     ctrace_reply_error(out, 400, "ns: missing");
     return;
   }
+  /* A tid names one thread at a time: when the kernel gave it to a later
+   * thread, ns says which (the instance in every answer below) */
+  int64_t at = ctrace_timeline_thread_at(tl, tl->threads[th].tid, ns);
+  if (at >= 0)
+    th = (uint32_t)at;
   const struct ctrace_tl_thread *t = &tl->threads[th];
+  unsigned instance = ctrace_reader_thread(v->r, t->index)->instance;
   if (strcmp(kind, "span") == 0) {
     int64_t s, e;
     unsigned st;
@@ -283,8 +289,8 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
     }
     FILE *f = j.f;
     fprintf(f, "{\"kind\":\"span\",\"tid\":%u,\"state\":\"%s\",\"start_ns\":%" PRId64
-               ",\"end_ns\":%" PRId64 ",\"dur_ns\":%" PRId64,
-            t->tid, ctrace_state_name(st), s, e, e - s);
+               ",\"end_ns\":%" PRId64 ",\"dur_ns\":%" PRId64 ",\"instance\":%u",
+            t->tid, ctrace_state_name(st), s, e, e - s, instance);
     if (st != CTRACE_ST_RUNNING) {
       ctrace_event ev;
       /* the call that made the span: it ends there, or, still in progress
@@ -342,7 +348,7 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
     return;
   }
   FILE *f = j.f;
-  fprintf(f, "{\"kind\":\"%s\",\"tid\":%u", label, t->tid);
+  fprintf(f, "{\"kind\":\"%s\",\"tid\":%u,\"instance\":%u", label, t->tid, instance);
   if (kinds[0] == CTRACE_EV_REGION_BEGIN) {
     int64_t start = ctrace_reader_ns(v->r, ev.ticks);
     for (size_t k = tl->region_off[th]; k < tl->region_off[th + 1]; k++) {

@@ -1,0 +1,6 @@
+/*
+ * list-truth.h - tests of tests/test-truth.c: every tool shows what happened
+ * (thread identity under tid reuse, what a trace recorded, calls begun
+ * before the trace).
+ */
+TEST_ENTRY_TIMEOUT(truth_tid_reuse_in_every_tool, 120)

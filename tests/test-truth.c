@@ -1,0 +1,342 @@
+/*
+ * test-truth.c - what every tool shows is what happened: two threads that
+ * had the same kernel tid (a reuse forced in a pid namespace of its own)
+ * stay two threads with their own times and names in the reader, stats,
+ * dump, profiles, the timeline and the HTTP API.
+ */
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../src/analyze/profile.h"
+#include "../src/analyze/stats.h"
+#include "../src/analyze/timeline.h"
+#include "../src/serve/view.h"
+#include "task.h"
+#include "trace-check.h"
+
+#define PROG(name) test_build_path("src/preload/prog_" name)
+
+/* Query parameters for ctrace_api_handle: "k=v" strings, NULL-ended. */
+static const char *param(void *ctx, const char *key) {
+  for (const char *const *kv = ctx; *kv; kv++) {
+    size_t n = strlen(key);
+    if (strncmp(*kv, key, n) == 0 && (*kv)[n] == '=')
+      return *kv + n + 1;
+  }
+  return NULL;
+}
+
+/* GET path?q... of the API; the body (malloc'ed), the status in *status. */
+static char *api(struct ctrace_view *v, const char *path, const char *const *q, int *status) {
+  static const char *const none[] = {NULL};
+  struct ctrace_reply out;
+  ctrace_api_handle(v, path, param, (void *)(q ? q : none), &out);
+  *status = out.status;
+  return out.body;
+}
+
+/* The JSON object of list (a body) that contains key (e.g. "\"instance\":1")
+ * after the n-th occurrence of "\"tid\":T,": a copy of the text from that
+ * "{" to its "}" (no nested objects before it), or NULL. */
+static char *object_with(const char *body, const char *start, const char *key) {
+  for (const char *p = strstr(body, start); p; p = strstr(p + 1, start)) {
+    const char *a = p;
+    while (a > body && *a != '{')
+      a--;
+    int depth = 0;
+    const char *e = a;
+    for (; *e; e++) {
+      if (*e == '{')
+        depth++;
+      else if (*e == '}' && --depth == 0)
+        break;
+    }
+    size_t n = (size_t)(e - a) + 1;
+    char *o = malloc(n + 1);
+    memcpy(o, a, n);
+    o[n] = 0;
+    if (strstr(o, key))
+      return o;
+    free(o);
+  }
+  return NULL;
+}
+
+static long json_long(const char *obj, const char *key) {
+  const char *p = strstr(obj, key);
+  if (!p)
+    TEST_FAIL_("no %s in %s", key, obj);
+  return strtol(p + strlen(key), NULL, 10);
+}
+
+/* Runs tests/progs/tid_reuse under `ctrace run` in a pid namespace of its
+ * own (so that it can set the next tid). 0 with *tid the reused tid, or a
+ * skip reason in test_skip_reason and -1. */
+static int trace_tid_reuse(const char *path, long *tid) {
+  if (geteuid() != 0) {
+    snprintf(test_skip_reason, sizeof test_skip_reason,
+             "forcing tid reuse needs root (a pid namespace and ns_last_pid)");
+    return -1;
+  }
+  const char *unshare = access("/usr/bin/unshare", X_OK) == 0 ? "/usr/bin/unshare" : "/bin/unshare";
+  if (access(unshare, X_OK) != 0) {
+    snprintf(test_skip_reason, sizeof test_skip_reason, "no unshare (util-linux)");
+    return -1;
+  }
+  /* The kernel frees an exited thread's tid a moment after the thread is
+   * gone; the program waits for that, but a loaded machine can still hand
+   * the tid out late: a few tries, each in a fresh namespace. */
+  for (int attempt = 0; attempt < 4; attempt++) {
+    char *argv[] = {(char *)unshare, "--kill-child",       "--pid",     "--fork", "--mount-proc",
+                    (char *)test_build_path("ctrace"), "run",       "-o",     (char *)path,
+                    "--",         (char *)PROG("tid_reuse"), NULL};
+    char *out = NULL, *err = NULL;
+    int st = test_run(argv, NULL, &out, &err);
+    if (st != 0) {
+      snprintf(test_skip_reason, sizeof test_skip_reason,
+               "unshare --pid --fork --mount-proc failed (%d): %.150s", st, err ? err : "");
+      free(out);
+      free(err);
+      return -1;
+    }
+    long a = 0, b = 0;
+    if (out && strncmp(out, "skip: ", 6) == 0) {
+      snprintf(test_skip_reason, sizeof test_skip_reason, "%.200s", out + 6);
+      test_skip_reason[strcspn(test_skip_reason, "\n")] = 0;
+      free(out);
+      free(err);
+      return -1;
+    }
+    if (!out || sscanf(out, "tids %ld %ld", &a, &b) != 2)
+      TEST_FAIL_("tid_reuse printed \"%s\" (stderr \"%s\")", out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+    fprintf(stderr, "# attempt %d: tids %ld %ld\n", attempt, a, b);
+    if (a == b) {
+      *tid = a;
+      return 0;
+    }
+  }
+  TEST_FAIL_("the kernel never gave the first thread's tid to the second (%d tries)", 4);
+}
+
+/* Two threads with one tid, one after the other, in one process: every
+ * tool shows two threads, each with its own times and name. */
+TEST_IMPL(truth_tid_reuse_in_every_tool) {
+  const char *path = test_path("reuse.ctrace");
+  long tid;
+  if (trace_tid_reuse(path, &tid) < 0)
+    return TEST_SKIP;
+  ctrace_reader *r = open_trace(path);
+  ASSERT_EQ(ctrace_reader_complete(r), 1);
+
+  /* the reader: two threads with the tid, instances 0 and 1, one after
+   * the other, each with its name */
+  ASSERT_EQ(ctrace_reader_nthreads(r), 3);
+  int64_t ia = -1, ib = -1;
+  for (uint32_t i = 0; i < 3; i++) {
+    const struct ctrace_thread_info *t = ctrace_reader_thread(r, i);
+    if (t->tid != (uint32_t)tid)
+      continue;
+    if (t->instance == 0)
+      ia = i;
+    else if (t->instance == 1)
+      ib = i;
+  }
+  ASSERT(ia >= 0 && ib >= 0);
+  const struct ctrace_thread_info *A = ctrace_reader_thread(r, (uint32_t)ia);
+  const struct ctrace_thread_info *B = ctrace_reader_thread(r, (uint32_t)ib);
+  ASSERT(str_is(r, A->name, "first"));
+  ASSERT(str_is(r, B->name, "second"));
+  ASSERT(A->exited && B->exited);
+  ASSERT_LT(A->last, B->first);
+  int64_t a0 = ctrace_reader_ns(r, A->first), a1 = ctrace_reader_ns(r, A->last);
+  int64_t b0 = ctrace_reader_ns(r, B->first), b1 = ctrace_reader_ns(r, B->last);
+  /* each lived through its sleep (20 ms, 30 ms) */
+  ASSERT_GE(a1 - a0, 20000000);
+  ASSERT_GE(b1 - b0, 30000000);
+  ASSERT_EQ(ctrace_reader_thread_index_at(r, (uint32_t)tid, A->first), ia);
+  ASSERT_EQ(ctrace_reader_thread_index_at(r, (uint32_t)tid, A->last), ia);
+  ASSERT_EQ(ctrace_reader_thread_index_at(r, (uint32_t)tid, B->first), ib);
+  ASSERT_EQ(ctrace_reader_thread_index_at(r, (uint32_t)tid, B->last), ib);
+
+  /* stats: three threads */
+  struct ctrace_stats st;
+  ASSERT_EQ(ctrace_stats_compute(r, &st), 0);
+  ASSERT_EQ(st.threads, 3);
+  ctrace_stats_free(&st);
+  char *out = NULL;
+  char *sargv[] = {(char *)test_build_path("ctrace"), "stats", "--json", (char *)path, NULL};
+  ASSERT_EQ(test_run(sargv, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "\"threads\":3,");
+  free(out);
+
+  /* dump: each thread's start, name, region and exit, in that order, at
+   * times inside its own life */
+  char *dargv[] = {(char *)test_build_path("ctrace"), "dump", "--no-stacks", (char *)path, NULL};
+  ASSERT_EQ(test_run(dargv, NULL, &out, NULL), 0);
+  {
+    const char *want[] = {"THREAD_START", "THREAD_NAME tid=%ld name=\"first\"",
+                          "REGION_BEGIN task=0 name=\"first.work\"", "THREAD_EXIT",
+                          "THREAD_START", "REGION_BEGIN task=0 name=\"second.work\"", "THREAD_EXIT"};
+    size_t k = 0;
+    int nnames = 0;
+    char line[512];
+    for (const char *p = out; *p && k < sizeof want / sizeof want[0];) {
+      size_t n = strcspn(p, "\n");
+      snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), p);
+      p += n + (p[n] == '\n');
+      long long t;
+      long ltid;
+      char rest[400];
+      if (sscanf(line, "%lld %ld %399[^\n]", &t, &ltid, rest) != 3)
+        continue;
+      if (strstr(rest, "THREAD_NAME") && strstr(rest, "name=\"second\"")) {
+        char w[64];
+        snprintf(w, sizeof w, "THREAD_NAME tid=%ld ", tid);
+        ASSERT(strncmp(rest, w, strlen(w)) == 0);
+        ASSERT_GT(t, a1); /* named by main, after the first thread exited */
+        nnames++;
+      }
+      if (ltid != tid)
+        continue;
+      char w[128];
+      snprintf(w, sizeof w, want[k], tid);
+      if (strncmp(rest, w, strlen(w)) != 0)
+        continue;
+      if (k < 4) {
+        ASSERT_GE(t, a0);
+        ASSERT_LE(t, a1);
+      } else {
+        ASSERT_GE(t, b0);
+        ASSERT_LE(t, b1);
+      }
+      k++;
+    }
+    ASSERT_EQ(k, sizeof want / sizeof want[0]);
+    ASSERT_EQ(nnames, 1);
+  }
+  free(out);
+
+  /* profiles: each thread's sleep, by thread and window */
+  struct ctrace_profile pr;
+  ASSERT_EQ(ctrace_profile_build(r, CTRACE_PROFILE_SLEEP, a0, a1 + 1, (uint32_t)tid, &pr), 0);
+  ASSERT_GE(pr.total_ns, 20000000);
+  ASSERT_LT(pr.total_ns, (uint64_t)(a1 - a0 + 1));
+  ctrace_profile_free(&pr);
+  ASSERT_EQ(ctrace_profile_build(r, CTRACE_PROFILE_SLEEP, b0, b1 + 1, (uint32_t)tid, &pr), 0);
+  ASSERT_GE(pr.total_ns, 30000000);
+  ASSERT_LT(pr.total_ns, (uint64_t)(b1 - b0 + 1));
+  ctrace_profile_free(&pr);
+
+  /* the timeline: two rows, each woken by main at its own condvar wait */
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, r, path, NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  const struct ctrace_tl_thread *ta = &tl->threads[ia], *tb = &tl->threads[ib];
+  ASSERT_EQ(ta->first_ns, a0);
+  ASSERT_EQ(ta->last_ns, a1);
+  ASSERT_EQ(tb->first_ns, b0);
+  ASSERT_EQ(tb->last_ns, b1);
+  ASSERT_GE(ta->state_ns[CTRACE_ST_SLEEP], 20000000);
+  ASSERT_GE(tb->state_ns[CTRACE_ST_SLEEP], 30000000);
+  ASSERT_EQ(ctrace_timeline_thread_at(tl, (uint32_t)tid, a0), ia);
+  ASSERT_EQ(ctrace_timeline_thread_at(tl, (uint32_t)tid, (a0 + a1) / 2), ia);
+  ASSERT_EQ(ctrace_timeline_thread_at(tl, (uint32_t)tid, (b0 + b1) / 2), ib);
+  ASSERT_EQ(ctrace_timeline_thread_at(tl, (uint32_t)tid, b1), ib);
+  size_t nwoken = 0;
+  for (size_t k = 0; k < tl->nwakes; k++) {
+    const struct ctrace_tl_wake *w = &tl->wakes[k];
+    if (w->woken_tid != (uint32_t)tid)
+      continue;
+    ASSERT_EQ(w->woken, w->t <= a1 ? ia : ib);
+    nwoken++;
+  }
+  ASSERT_EQ(nwoken, 2);
+  /* the condvar waits: the spans whose end the wakes explain */
+  int64_t wait_end[2] = {0, 0};
+  for (uint32_t k = 0; k < 2; k++) {
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, (uint32_t)(k ? ib : ia));
+    while (ctrace_cursor_next(&c, &ev))
+      if (ev.kind == CTRACE_EV_WAIT && CTRACE_EV(wait, &ev).reason == CTRACE_WAIT_COND)
+        wait_end[k] = ctrace_reader_ns(r, ev.ticks);
+    ASSERT_GT(wait_end[k], 0);
+  }
+
+  /* the HTTP API */
+  int status;
+  char *body = api(&v, "/api/summary", NULL, &status);
+  ASSERT_EQ(status, 200);
+  char key[64];
+  snprintf(key, sizeof key, "\"tid\":%ld,", tid);
+  char *o = object_with(body, key, "\"instance\":0,");
+  ASSERT(o);
+  ASSERT_STR_CONTAINS(o, "\"name\":\"first\"");
+  ASSERT_EQ(json_long(o, "\"first_ns\":"), a0);
+  ASSERT_EQ(json_long(o, "\"last_ns\":"), a1);
+  free(o);
+  o = object_with(body, key, "\"instance\":1,");
+  ASSERT(o);
+  ASSERT_STR_CONTAINS(o, "\"name\":\"second\"");
+  ASSERT_EQ(json_long(o, "\"first_ns\":"), b0);
+  ASSERT_EQ(json_long(o, "\"last_ns\":"), b1);
+  free(o);
+  free(body);
+  body = api(&v, "/api/threads", NULL, &status);
+  ASSERT_EQ(status, 200);
+  o = object_with(body, key, "\"instance\":0,");
+  ASSERT(o);
+  ASSERT_STR_CONTAINS(o, "\"name\":\"first\"");
+  ASSERT_EQ(json_long(o, "\"total_ns\":"), a1 - a0);
+  ASSERT_GE(json_long(o, "\"sleep\":"), 20000000);
+  free(o);
+  o = object_with(body, key, "\"instance\":1,");
+  ASSERT(o);
+  ASSERT_STR_CONTAINS(o, "\"name\":\"second\"");
+  ASSERT_EQ(json_long(o, "\"total_ns\":"), b1 - b0);
+  ASSERT_GE(json_long(o, "\"sleep\":"), 30000000);
+  free(o);
+  free(body);
+  /* the timeline's rows for that tid: both threads */
+  char tids[64];
+  snprintf(tids, sizeof tids, "tids=%ld", tid);
+  {
+    const char *q[] = {tids, NULL};
+    struct ctrace_reply out2;
+    ctrace_api_handle(&v, "/api/timeline", param, (void *)q, &out2);
+    ASSERT_EQ(out2.status, 200);
+    uint32_t nrows;
+    memcpy(&nrows, out2.body + 4, 4);
+    ASSERT_EQ(nrows, 2);
+    free(out2.body);
+  }
+  /* per-event details: a time in each thread's life gives that thread */
+  char tidq[64], nsq[64];
+  snprintf(tidq, sizeof tidq, "tid=%ld", tid);
+  for (int k = 0; k < 2; k++) {
+    snprintf(nsq, sizeof nsq, "ns=%lld", (long long)(wait_end[k] - 1));
+    const char *q[] = {"kind=span", tidq, nsq, NULL};
+    body = api(&v, "/api/event", q, &status);
+    ASSERT_EQ(status, 200);
+    ASSERT_STR_CONTAINS(body, "\"state\":\"sync\"");
+    ASSERT_STR_CONTAINS(body, k ? "\"instance\":1" : "\"instance\":0");
+    ASSERT_STR_CONTAINS(body, "\"reason\":\"COND\"");
+    ASSERT_STR_CONTAINS(body, "\"woken_by\":{\"tid\":");
+    ASSERT_STR_CONTAINS(body, k ? "\"region\":\"second.work\"" : "\"region\":\"first.work\"");
+    ASSERT_EQ(json_long(body, "\"end_ns\":"), wait_end[k]);
+    free(body);
+    /* the region that thread opened */
+    int64_t rstart = k ? b0 : a0;
+    snprintf(nsq, sizeof nsq, "ns=%lld", (long long)rstart);
+    const char *qr[] = {"kind=region", tidq, nsq, NULL};
+    body = api(&v, "/api/event", qr, &status);
+    ASSERT_EQ(status, 200);
+    ASSERT_STR_CONTAINS(body, k ? "\"name\":\"second.work\"" : "\"name\":\"first.work\"");
+    free(body);
+  }
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return 0;
+}
