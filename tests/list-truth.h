@@ -4,3 +4,4 @@
  * before the trace).
  */
 TEST_ENTRY_TIMEOUT(truth_tid_reuse_in_every_tool, 120)
+TEST_ENTRY(truth_api_only_time_not_recorded)

@@ -340,3 +340,132 @@ TEST_IMPL(truth_tid_reuse_in_every_tool) {
   ctrace_reader_close(r);
   return 0;
 }
+
+/* The spans of a timeline thread: time by state, through the LOD query. */
+static void add_span(void *arg, int64_t start, int64_t end, unsigned state, unsigned merged,
+                     uint32_t n) {
+  (void)merged;
+  (void)n;
+  uint64_t *by = arg;
+  if (state < CTRACE_ST_COUNT)
+    by[state] += (uint64_t)(end - start);
+}
+
+/* A program linked with libctrace, traced with CTRACE_OUT and no preload:
+ * the trace says it recorded the API only, and no tool shows its threads
+ * running (nothing says whether they ran or waited): their time is "not
+ * recorded" in stats, the timeline, the thread breakdown and the span
+ * details; the profiles are empty. */
+TEST_IMPL(truth_api_only_time_not_recorded) {
+  const char *path = test_path("api.ctrace");
+  char env[4200];
+  snprintf(env, sizeof env, "CTRACE_OUT=%s", path);
+  char *const envv[] = {env, NULL};
+  char *argv[] = {(char *)PROG("tid_reuse"), NULL};
+  char *out = NULL;
+  ASSERT_EQ(test_run(argv, envv, &out, NULL), 0);
+  free(out);
+  ctrace_reader *r = open_trace(path);
+  ASSERT_STR_EQ(ctrace_reader_property(r, "recording"), "api");
+  ASSERT_EQ(ctrace_states_known(r), 0);
+  ASSERT_EQ(ctrace_reader_nthreads(r), 2); /* the workers: main used no API call */
+  ASSERT_UINT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_REGION_BEGIN), 2);
+  ASSERT_UINT_EQ(ctrace_reader_nevents_kind(r, CTRACE_EV_WAIT), 0);
+
+  /* stats: every thread's time is not recorded, and it says why */
+  struct ctrace_stats st;
+  ASSERT_EQ(ctrace_stats_compute(r, &st), 0);
+  ASSERT_UINT_EQ(st.state_ns[CTRACE_ST_RUNNING], 0);
+  ASSERT_GT(st.state_ns[CTRACE_ST_NOT_RECORDED], 50000000); /* the workers slept 50 ms */
+  ctrace_stats_free(&st);
+  char *sargv[] = {(char *)test_build_path("ctrace"), "stats", (char *)path, NULL};
+  ASSERT_EQ(test_run(sargv, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "recorded        tasks, regions, logs (API only: blocking calls not recorded)\n");
+  ASSERT_STR_CONTAINS(out, "thread time     not_recorded ");
+  ASSERT(!strstr(out, "running "));
+  free(out);
+  char *jargv[] = {(char *)test_build_path("ctrace"), "stats", "--json", (char *)path, NULL};
+  ASSERT_EQ(test_run(jargv, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "\"recording\":\"api\",\"recorded\":\"tasks, regions, logs (API only: "
+                           "blocking calls not recorded)\",\"thread_states\":{\"running\":0,");
+  ASSERT_STR_CONTAINS(out, "\"not_recorded\":");
+  free(out);
+
+  /* the timeline and the thread breakdown: not recorded from first to last */
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, r, path, NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  ASSERT_EQ(tl->nthreads, 2);
+  for (uint32_t i = 0; i < tl->nthreads; i++) {
+    const struct ctrace_tl_thread *t = &tl->threads[i];
+    ASSERT_UINT_EQ(t->state_ns[CTRACE_ST_RUNNING], 0);
+    ASSERT_UINT_EQ(t->state_ns[CTRACE_ST_NOT_RECORDED], (uint64_t)(t->last_ns - t->first_ns));
+    uint64_t by[CTRACE_ST_COUNT] = {0};
+    ctrace_timeline_spans(tl, i, t->first_ns, t->last_ns, 1, add_span, by);
+    ASSERT_UINT_EQ(by[CTRACE_ST_RUNNING], 0);
+    ASSERT_UINT_EQ(by[CTRACE_ST_NOT_RECORDED], (uint64_t)(t->last_ns - t->first_ns));
+    /* merged to a few pixels too */
+    memset(by, 0, sizeof by);
+    ctrace_timeline_spans(tl, i, tl->start_ns, tl->end_ns, (tl->end_ns - tl->start_ns) / 10 + 1,
+                          add_span, by);
+    ASSERT_UINT_EQ(by[CTRACE_ST_RUNNING], 0);
+    uint64_t br[CTRACE_ST_COUNT] = {0};
+    ctrace_timeline_breakdown(tl, i, t->first_ns, t->last_ns, br);
+    ASSERT_UINT_EQ(br[CTRACE_ST_RUNNING], 0);
+    ASSERT_UINT_EQ(br[CTRACE_ST_NOT_RECORDED], (uint64_t)(t->last_ns - t->first_ns));
+  }
+  int status;
+  char *body = api(&v, "/api/threads", NULL, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_STR_CONTAINS(body, "\"running\":0,");
+  ASSERT(!strstr(body, "\"running\":1") && !strstr(body, "\"running\":2") &&
+         !strstr(body, "\"running\":3") && !strstr(body, "\"running\":4") &&
+         !strstr(body, "\"running\":5") && !strstr(body, "\"running\":6") &&
+         !strstr(body, "\"running\":7") && !strstr(body, "\"running\":8") &&
+         !strstr(body, "\"running\":9"));
+  ASSERT_STR_CONTAINS(body, "\"not_recorded\":");
+  free(body);
+  body = api(&v, "/api/summary", NULL, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_STR_CONTAINS(body, "\"recording\":\"api\"");
+  free(body);
+  /* a span's details: not recorded, no call behind it */
+  const struct ctrace_tl_thread *t0 = &tl->threads[0];
+  char tidq[64], nsq[64];
+  snprintf(tidq, sizeof tidq, "tid=%u", t0->tid);
+  snprintf(nsq, sizeof nsq, "ns=%lld", (long long)((t0->first_ns + t0->last_ns) / 2));
+  const char *q[] = {"kind=span", tidq, nsq, NULL};
+  body = api(&v, "/api/event", q, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_STR_CONTAINS(body, "\"state\":\"not_recorded\"");
+  ASSERT(!strstr(body, "\"event\":"));
+  free(body);
+  /* the profiles: nothing blocked that the trace knows of */
+  static const enum ctrace_profile_kind kinds[] = {CTRACE_PROFILE_SYNC, CTRACE_PROFILE_NET,
+                                                   CTRACE_PROFILE_SYSCALL, CTRACE_PROFILE_SLEEP};
+  for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+    struct ctrace_profile pr;
+    ASSERT_EQ(ctrace_profile_build(r, kinds[k], INT64_MIN, INT64_MAX, 0, &pr), 0);
+    ASSERT_UINT_EQ(pr.total_ns, 0);
+    ctrace_profile_free(&pr);
+  }
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+
+  /* the same program under ctrace run: running where it is not blocked */
+  const char *ppath = test_path("pre.ctrace");
+  char *rargv[] = {(char *)test_build_path("ctrace"), "run", "-o", (char *)ppath, "--",
+                   (char *)PROG("tid_reuse"), NULL};
+  ASSERT_EQ(test_run(rargv, NULL, &out, NULL), 0);
+  free(out);
+  r = open_trace(ppath);
+  ASSERT_STR_EQ(ctrace_reader_property(r, "recording"), "preload");
+  ASSERT_EQ(ctrace_states_known(r), CTRACE_KNOWN_BLOCKING);
+  ASSERT_EQ(ctrace_stats_compute(r, &st), 0);
+  ASSERT_GT(st.state_ns[CTRACE_ST_RUNNING], 0);
+  ASSERT_GE(st.state_ns[CTRACE_ST_SLEEP], 50000000);
+  ASSERT_UINT_EQ(st.state_ns[CTRACE_ST_NOT_RECORDED], 0);
+  ctrace_stats_free(&st);
+  ctrace_reader_close(r);
+  return 0;
+}

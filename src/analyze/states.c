@@ -2,12 +2,10 @@
  * states.c - see states.h: the thread-state machine. O(1) per event, no
  * allocation.
  *
- * NOT_RECORDED is defined but never produced: a trace made with the API
- * alone (no `ctrace run`) records no WAIT or SYSCALL, yet nothing in the
- * file says so (no header flag, no PROCESS field marks the preload), and a
- * preloaded program that never blocked looks the same. Until the recorder
- * writes such a mark, the viewer's summary says "no blocking calls
- * recorded" instead (web/states.js, noBlockingRecorded).
+ * What a trace recorded decides the state of time outside recorded calls
+ * (ctrace_states_known, ctrace_states_gap): RUNNING when blocking calls
+ * were recorded, NOT_RECORDED when not (recording=api). Scheduler data, when
+ * a trace has it, is one more case of the same input.
  */
 #include "states.h"
 
@@ -35,6 +33,41 @@ int ctrace_state_reported(unsigned state) {
   default:
     return 0;
   }
+}
+
+int ctrace_state_from_call(unsigned state) {
+  switch (state) {
+  case CTRACE_ST_SYNC:
+  case CTRACE_ST_NET:
+  case CTRACE_ST_IO:
+  case CTRACE_ST_POLL:
+  case CTRACE_ST_SLEEP:
+  case CTRACE_ST_SYSCALL:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+unsigned ctrace_states_known(const ctrace_reader *r) {
+  const char *rec = r ? ctrace_reader_property(r, "recording") : NULL;
+  /* "preload", or nothing said (1.0, 1.1): blocking calls were recorded */
+  if (rec && strcmp(rec, "api") == 0)
+    return 0;
+  return CTRACE_KNOWN_BLOCKING;
+}
+
+const char *ctrace_states_recorded_text(const ctrace_reader *r) {
+  const char *rec = ctrace_reader_property(r, "recording");
+  if (!rec)
+    return "not stated by this trace (format 1.0 or 1.1): time outside recorded calls counts as "
+           "running";
+  if (strcmp(rec, "api") == 0)
+    return "tasks, regions, logs (API only: blocking calls not recorded)";
+  if (strcmp(rec, "preload") == 0)
+    return "threads, blocking calls (sync, sleep, file and network I/O, polling), "
+           "processes, tasks, regions, logs (ctrace run)";
+  return "unknown";
 }
 
 unsigned ctrace_state_of_wait(uint64_t reason) {
@@ -71,6 +104,14 @@ void ctrace_states_init(struct ctrace_states *m, int64_t first_ns, ctrace_states
   m->fn = fn;
   m->arg = arg;
   m->first = m->last = first_ns;
+  m->known = clock == ctrace_states_reader_clock ? ctrace_states_known(clock_ctx)
+                                                 : CTRACE_KNOWN_BLOCKING;
+}
+
+void ctrace_states_set_known(struct ctrace_states *m, unsigned known) { m->known = known; }
+
+unsigned ctrace_states_gap(const struct ctrace_states *m) {
+  return m->known & CTRACE_KNOWN_BLOCKING ? CTRACE_ST_RUNNING : CTRACE_ST_NOT_RECORDED;
 }
 
 /* Start of a call that lasted dur ticks until ticks: never before the
@@ -84,7 +125,7 @@ static int64_t call_start(const struct ctrace_states *m, uint64_t ticks, uint64_
 /* Reports RUNNING up to sp->start, then sp (whose end is at least its start). */
 static void report(struct ctrace_states *m, struct ctrace_span *sp) {
   if (sp->start > m->last) {
-    struct ctrace_span run = {.start = m->last, .end = sp->start, .state = CTRACE_ST_RUNNING};
+    struct ctrace_span run = {.start = m->last, .end = sp->start, .state = ctrace_states_gap(m)};
     m->fn(m->arg, &run);
   }
   if (sp->end < sp->start)
@@ -159,7 +200,7 @@ int64_t ctrace_states_finish(struct ctrace_states *m, int64_t end_ns) {
     m->pend.end = end;
     report(m, &m->pend);
   } else if (end > m->last) {
-    struct ctrace_span run = {.start = m->last, .end = end, .state = CTRACE_ST_RUNNING};
+    struct ctrace_span run = {.start = m->last, .end = end, .state = ctrace_states_gap(m)};
     m->fn(m->arg, &run);
     m->last = end;
   }

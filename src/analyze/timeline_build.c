@@ -333,7 +333,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
   if (end < th->last_ns)
     th->last_ns = end > th->first_ns ? end : th->first_ns;
   th->at_end_ns = to.at_end;
-  if (!tr.n && push_tr(&tr, t0, th->first_ns, CTRACE_ST_RUNNING) < 0)
+  if (!tr.n && push_tr(&tr, t0, th->first_ns, ctrace_states_gap(&sm)) < 0)
     goto oom;
   /* regions still open when the thread (or the trace) ended */
   while (depth) {

@@ -291,7 +291,7 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
     fprintf(f, "{\"kind\":\"span\",\"tid\":%u,\"state\":\"%s\",\"start_ns\":%" PRId64
                ",\"end_ns\":%" PRId64 ",\"dur_ns\":%" PRId64 ",\"instance\":%u",
             t->tid, ctrace_state_name(st), s, e, e - s, instance);
-    if (st != CTRACE_ST_RUNNING) {
+    if (ctrace_state_from_call(st)) {
       ctrace_event ev;
       /* the call that made the span: it ends there, or, still in progress
        * at the end, was recorded by a PENDING at the trace's stop */
