@@ -5,3 +5,4 @@
  */
 TEST_ENTRY_TIMEOUT(truth_tid_reuse_in_every_tool, 120)
 TEST_ENTRY(truth_api_only_time_not_recorded)
+TEST_ENTRY(truth_call_begun_before_the_trace)

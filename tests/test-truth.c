@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../src/analyze/chrome.h"
 #include "../src/analyze/profile.h"
 #include "../src/analyze/stats.h"
 #include "../src/analyze/timeline.h"
@@ -466,6 +467,168 @@ TEST_IMPL(truth_api_only_time_not_recorded) {
   ASSERT_GE(st.state_ns[CTRACE_ST_SLEEP], 50000000);
   ASSERT_UINT_EQ(st.state_ns[CTRACE_ST_NOT_RECORDED], 0);
   ctrace_stats_free(&st);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* ---- hand-built traces (version 1.0: 32-byte header, no checksums) ---- */
+
+struct buf {
+  uint8_t b[4096];
+  size_t n;
+};
+static void put(struct buf *b, const void *p, size_t n) {
+  memcpy(b->b + b->n, p, n);
+  b->n += n;
+}
+static void put_uv(struct buf *b, uint64_t v) {
+  b->n = (size_t)(ctrace__put_uvarint(b->b + b->n, v) - b->b);
+}
+/* One event: kind, delta, fields (and a blob when not NULL). */
+static void put_ev(struct buf *b, unsigned kind, uint64_t delta, unsigned nf, const uint64_t *f,
+                   const char *blob) {
+  b->b[b->n++] = (uint8_t)kind;
+  put_uv(b, delta);
+  for (unsigned i = 0; i < nf; i++)
+    put_uv(b, f[i]);
+  if (blob) {
+    put_uv(b, strlen(blob));
+    put(b, blob, strlen(blob));
+  }
+}
+/* A batch of thread tid (0: metadata) holding payload p. */
+static void put_batch(struct buf *file, uint32_t tid, uint64_t base, const struct buf *p) {
+  uint8_t h[32] = {0};
+  ctrace__put_le32(h, CTRACE_BATCH_MAGIC);
+  ctrace__put_le32(h + 4, (uint32_t)p->n);
+  ctrace__put_le32(h + 8, tid);
+  ctrace__put_le32(h + 12, tid ? 0 : CTRACE_BATCH_META);
+  ctrace__put_le64(h + 24, base);
+  put(file, h, 32);
+  put(file, p->b, p->n);
+}
+static void put_file_header(struct buf *file, uint32_t pid) {
+  uint8_t fh[32] = {0};
+  memcpy(fh, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN);
+  fh[8] = CTRACE_FORMAT_MAJOR; /* 1.0, ticks are ns */
+  fh[12] = 32;
+  ctrace__put_le32(fh + 20, pid);
+  put(file, fh, 32);
+}
+
+/* A call that began before the trace did (a trace started while a thread
+ * was blocked, e.g. a restart under the preload): clipped to the trace's
+ * start and said to have begun before it, in the timeline, the API, stats
+ * and profiles; nothing before time 0. A first call that began after the
+ * start but before the thread's first event moves the thread's begin back
+ * to it, unflagged. */
+TEST_IMPL(truth_call_begun_before_the_trace) {
+  /* ticks are ns; the trace starts at tick 1000 (ns 0) and its last event
+   * is at 1800 (the threads' end: the timeline ends there).
+   * Thread 7: first event a WAIT ending at ns 300 that lasted 500 (began at
+   * ns -200), a region, then a read over [500, 600]. Thread 9: first event
+   * a read over [500, 800]. */
+  static struct buf file, meta, t7, t9, end;
+  memset(&file, 0, sizeof file);
+  put_file_header(&file, 7);
+  put_ev(&meta, CTRACE_EV_CLOCK_SYNC, 0, 3, (uint64_t[]){1000, 1000, 5000}, NULL);
+  put_ev(&meta, CTRACE_EV_STRING, 0, 1, (uint64_t[]){1}, "work");
+  put_batch(&file, 0, 0, &meta);
+  put_ev(&t7, CTRACE_EV_WAIT, 300, 4, (uint64_t[]){CTRACE_WAIT_COND, 0xc0, 500, 0}, NULL);
+  put_ev(&t7, CTRACE_EV_REGION_BEGIN, 100, 3, (uint64_t[]){0, 1, 0}, NULL);
+  put_ev(&t7, CTRACE_EV_SYSCALL, 200, 6,
+         (uint64_t[]){CTRACE_CALL_read, CTRACE_SC_FILE, 3, ctrace__zigzag(1), 100, 0}, NULL);
+  put_batch(&file, 7, 1000, &t7);
+  put_ev(&t9, CTRACE_EV_SYSCALL, 800, 6,
+         (uint64_t[]){CTRACE_CALL_read, CTRACE_SC_FILE, 4, ctrace__zigzag(1), 300, 0}, NULL);
+  put_batch(&file, 9, 1000, &t9);
+  put_ev(&end, CTRACE_EV_CLOCK_SYNC, 0, 3, (uint64_t[]){3000, 3000, 7000}, NULL);
+  put_batch(&file, 0, 0, &end);
+
+  ctrace_reader *r;
+  char err[256];
+  ASSERT_EQ(ctrace_reader_open_mem(file.b, file.n, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_EQ(ctrace_reader_end_ns(r), 2000);
+
+  /* the timeline: thread 7 from the trace's start, blocked until 300 */
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, r, "mem", NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  int64_t i7 = ctrace_timeline_thread(tl, 7), i9 = ctrace_timeline_thread(tl, 9);
+  ASSERT(i7 >= 0 && i9 >= 0);
+  const struct ctrace_tl_thread *a = &tl->threads[i7], *b = &tl->threads[i9];
+  ASSERT_EQ(a->first_ns, 0);
+  ASSERT_EQ(a->began_before, 1);
+  ASSERT_UINT_EQ(a->state_ns[CTRACE_ST_SYNC], 300);
+  ASSERT_UINT_EQ(a->state_ns[CTRACE_ST_IO], 100);
+  ASSERT_UINT_EQ(a->state_ns[CTRACE_ST_RUNNING], 400);
+  ASSERT_EQ(a->last_ns, 800);
+  int64_t s, e;
+  unsigned st;
+  ASSERT_EQ(ctrace_timeline_span_at(tl, (uint32_t)i7, 0, &s, &e, &st), 0);
+  ASSERT_EQ(st, CTRACE_ST_SYNC);
+  ASSERT_EQ(s, 0);
+  ASSERT_EQ(e, 300);
+  ASSERT_EQ(ctrace_timeline_span_at(tl, (uint32_t)i7, -1, &s, &e, &st), -1); /* nothing before 0 */
+  /* thread 9: began when its first call did, unflagged */
+  ASSERT_EQ(b->first_ns, 500);
+  ASSERT_EQ(b->began_before, 0);
+  ASSERT_UINT_EQ(b->state_ns[CTRACE_ST_IO], 300);
+  ASSERT_UINT_EQ(b->state_ns[CTRACE_ST_RUNNING], 0);
+  /* the region after the wait stays where it was */
+  ASSERT_EQ(tl->regions[tl->region_off[i7]].start, 400);
+
+  /* the API: the span's details say it began before the trace */
+  int status;
+  const char *q7[] = {"kind=span", "tid=7", "ns=100", NULL};
+  char *body = api(&v, "/api/event", q7, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_STR_CONTAINS(body, "\"state\":\"sync\",\"start_ns\":0,\"end_ns\":300,\"dur_ns\":300");
+  ASSERT_STR_CONTAINS(body, "\"began_before_trace\":true");
+  ASSERT_STR_CONTAINS(body, "\"event\":\"WAIT\"");
+  free(body);
+  const char *q9[] = {"kind=span", "tid=9", "ns=600", NULL};
+  body = api(&v, "/api/event", q9, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_STR_CONTAINS(body, "\"state\":\"io\",\"start_ns\":500,\"end_ns\":800");
+  ASSERT(!strstr(body, "began_before_trace"));
+  free(body);
+  const char *qneg[] = {"kind=span", "tid=7", "ns=-50", NULL};
+  body = api(&v, "/api/event", qneg, &status);
+  ASSERT_EQ(status, 400);
+  free(body);
+  body = api(&v, "/api/threads", NULL, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_STR_CONTAINS(body, "\"tid\":7,\"name\":\"\",\"total_ns\":800,\"states\":{\"running\":400,"
+                            "\"sync\":300,\"net\":0,\"io\":100,");
+  free(body);
+  body = api(&v, "/api/summary", NULL, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_STR_CONTAINS(body, "\"tid\":7,\"instance\":0,\"pid\":7,\"name\":\"\",\"first_ns\":0,");
+  free(body);
+  ctrace_view_fini(&v);
+
+  /* stats and the profiles count the wait from the trace's start */
+  struct ctrace_stats sts;
+  ASSERT_EQ(ctrace_stats_compute(r, &sts), 0);
+  ASSERT_UINT_EQ(sts.state_ns[CTRACE_ST_SYNC], 300);
+  ASSERT_UINT_EQ(sts.state_ns[CTRACE_ST_IO], 400);
+  ctrace_stats_free(&sts);
+  struct ctrace_profile pr;
+  ASSERT_EQ(ctrace_profile_build(r, CTRACE_PROFILE_SYNC, INT64_MIN, INT64_MAX, 0, &pr), 0);
+  ASSERT_UINT_EQ(pr.total_ns, 300);
+  ctrace_profile_free(&pr);
+  /* the Chrome export: the wait from 0, nothing before */
+  char *json = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&json, &len);
+  ASSERT(f != NULL);
+  ASSERT_EQ(ctrace_chrome_write(r, NULL, f), 0);
+  fclose(f);
+  ASSERT_STR_CONTAINS(json, "\"cat\":\"sync\",\"ts\":0.000,");
+  ASSERT(!strstr(json, "\"ts\":-"));
+  free(json);
   ctrace_reader_close(r);
   return 0;
 }

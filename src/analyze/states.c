@@ -114,13 +114,30 @@ unsigned ctrace_states_gap(const struct ctrace_states *m) {
   return m->known & CTRACE_KNOWN_BLOCKING ? CTRACE_ST_RUNNING : CTRACE_ST_NOT_RECORDED;
 }
 
-/* Start of a call that lasted dur ticks until ticks: never before the
- * thread's first event nor the previous span's end (whatever a corrupt dur
- * says). */
-static int64_t call_start(const struct ctrace_states *m, uint64_t ticks, uint64_t dur) {
-  int64_t s = dur <= ticks ? now(m, ticks - dur) : m->first;
+/* Start of a call that lasted dur ticks until ticks (T - dur taken as
+ * tick 0 when dur > T, as docs/FORMAT.md says). A call that is the thread's
+ * first event began before the thread was seen: its span goes back to where
+ * the call began, and the thread's life with it, but not before the trace's
+ * start: a call begun earlier is clipped there and flagged
+ * CTRACE_SPAN_BEFORE_START (a trace started while the thread was blocked).
+ * Any later call starts no earlier than the thread's first event and the
+ * previous span's end (whatever a corrupt dur says). */
+static int64_t call_start(struct ctrace_states *m, uint64_t ticks, uint64_t dur,
+                          unsigned *flags) {
+  int64_t s = now(m, dur <= ticks ? ticks - dur : 0);
+  if (m->nev != 1)
+    return s < m->last ? m->last : s;
+  int64_t floor = m->first < 0 ? m->first : 0; /* the trace's start (0), or an earlier event */
+  if (s < floor || dur > ticks) { /* before the trace, or before tick 0 */
+    s = s < floor ? floor : s;
+    *flags |= CTRACE_SPAN_BEFORE_START;
+  }
+  if (s < m->first)
+    m->first = m->last = s; /* the thread was there, blocked, before its first event */
   return s < m->last ? m->last : s;
 }
+
+int64_t ctrace_states_begin(const struct ctrace_states *m) { return m->first; }
 
 /* Reports RUNNING up to sp->start, then sp (whose end is at least its start). */
 static void report(struct ctrace_states *m, struct ctrace_span *sp) {
@@ -137,6 +154,7 @@ static void report(struct ctrace_states *m, struct ctrace_span *sp) {
 void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev) {
   if (m->exited)
     return; /* after THREAD_EXIT: outside the thread's life */
+  m->nev++;
   struct ctrace_span sp = {.kind = ev->kind};
   switch (ev->kind) {
   case CTRACE_EV_WAIT: {
@@ -145,7 +163,7 @@ void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev) {
     sp.reason = w.reason;
     sp.object = w.object;
     sp.stack = w.stack;
-    sp.start = call_start(m, ev->ticks, w.dur);
+    sp.start = call_start(m, ev->ticks, w.dur, &sp.flags);
     sp.end = now(m, ev->ticks);
     break;
   }
@@ -157,7 +175,7 @@ void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev) {
     sp.fd = c.fd;
     sp.result = c.result;
     sp.stack = c.stack;
-    sp.start = call_start(m, ev->ticks, c.dur);
+    sp.start = call_start(m, ev->ticks, c.dur, &sp.flags);
     sp.end = now(m, ev->ticks);
     break;
   }
@@ -171,7 +189,7 @@ void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev) {
     sp.cls = p.reason ? 0 : p.class;
     sp.object = p.reason ? p.object : 0;
     sp.stack = p.stack;
-    sp.start = call_start(m, ev->ticks, p.dur);
+    sp.start = call_start(m, ev->ticks, p.dur, &sp.flags);
     m->pend = sp;
     m->pending = 1;
     return;

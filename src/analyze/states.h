@@ -10,7 +10,12 @@
  *   duration: the span is [end - dur, end]. Its start is clipped to the
  *   thread's first event and to the end of the span before it (nested calls
  *   are recorded inner first, so the outer one keeps only what follows the
- *   inner one; skewed clocks cannot make spans overlap).
+ *   inner one; skewed clocks cannot make spans overlap). A call that is the
+ *   thread's first event began before the thread was seen: its span, and
+ *   the thread's life (ctrace_states_begin), go back to where it began, but
+ *   not before the trace's start (time 0): a call begun earlier (the trace
+ *   started while the thread was blocked) is clipped there and flagged
+ *   CTRACE_SPAN_BEFORE_START.
  * - Time between blocking spans is RUNNING (on a CPU or ready to run: the
  *   trace cannot tell which) when the trace recorded blocking calls, and
  *   NOT_RECORDED when it did not (a program that used the API without the
@@ -81,7 +86,8 @@ unsigned ctrace_state_of_wait(uint64_t reason);
 unsigned ctrace_state_of_syscall(uint64_t cls);
 
 /* span flags */
-#define CTRACE_SPAN_AT_END 0x1u /* the call was still in progress when the trace ended */
+#define CTRACE_SPAN_AT_END 0x1u       /* the call was still in progress when the trace ended */
+#define CTRACE_SPAN_BEFORE_START 0x2u /* the call began before the trace did: clipped to its start */
 
 struct ctrace_span {
   int64_t start, end; /* ns (as the machine's clock gives them); end >= start */
@@ -122,12 +128,13 @@ struct ctrace_states {
   const void *clock_ctx;
   ctrace_span_fn fn;
   void *arg;
-  int64_t first;   /* the thread's first event */
+  int64_t first;   /* the thread's begin: its first event, or the start of a call before it */
   int64_t last;    /* end of the last span reported */
   int64_t exit_ns; /* time of THREAD_EXIT */
   int exited;
   int pending;     /* pend holds a PENDING call */
   unsigned known;  /* CTRACE_KNOWN_* of the trace */
+  uint64_t nev;    /* events fed */
   struct ctrace_span pend;
 };
 
@@ -144,6 +151,9 @@ void ctrace_states_set_known(struct ctrace_states *m, unsigned known);
 unsigned ctrace_states_gap(const struct ctrace_states *m);
 /* Feeds the thread's next event (in the thread's order). */
 void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev);
+/* The thread's begin: its first event, or earlier when that event is a
+ * call that began before it (never before the trace's start). */
+int64_t ctrace_states_begin(const struct ctrace_states *m);
 /* Ends the stream: reports the last spans up to the thread's end, which it
  * returns: its THREAD_EXIT, else end_ns (the end of the trace). */
 int64_t ctrace_states_finish(struct ctrace_states *m, int64_t end_ns);

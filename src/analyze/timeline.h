@@ -36,6 +36,9 @@ struct ctrace_tl_thread {
   /* A call still in progress when the trace ended (a PENDING record): its
    * span is the thread's last, from at_end_ns; INT64_MAX when none. */
   int64_t at_end_ns;
+  /* Its first span is a call that began before the trace did (clipped to
+   * the trace's start, first_ns; states.h CTRACE_SPAN_BEFORE_START). */
+  uint32_t began_before;
 };
 
 struct ctrace_tl_region {

@@ -180,6 +180,7 @@ struct tr_out {
   struct ctrace_vec *tr;
   int64_t t0;
   int64_t at_end; /* start of a span flagged CTRACE_SPAN_AT_END */
+  int before;     /* saw a span flagged CTRACE_SPAN_BEFORE_START */
   int oom;
 };
 static void on_span(void *arg, const struct ctrace_span *sp) {
@@ -188,6 +189,8 @@ static void on_span(void *arg, const struct ctrace_span *sp) {
     return;
   if (sp->flags & CTRACE_SPAN_AT_END)
     o->at_end = sp->start;
+  if (sp->flags & CTRACE_SPAN_BEFORE_START)
+    o->before = 1;
   if (push_tr(o->tr, o->t0, sp->start, sp->state) < 0)
     o->oom = 1;
 }
@@ -333,6 +336,11 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
   if (end < th->last_ns)
     th->last_ns = end > th->first_ns ? end : th->first_ns;
   th->at_end_ns = to.at_end;
+  /* a first call that began before the thread's first event moves its
+   * begin back (to the trace's start at most) */
+  if (ctrace_states_begin(&sm) < th->first_ns)
+    th->first_ns = ctrace_states_begin(&sm);
+  th->began_before = (uint32_t)to.before;
   if (!tr.n && push_tr(&tr, t0, th->first_ns, ctrace_states_gap(&sm)) < 0)
     goto oom;
   /* regions still open when the thread (or the trace) ended */

@@ -300,6 +300,8 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
       static const uint8_t kp[] = {CTRACE_EV_PENDING};
       if (at_end)
         fputs(",\"in_progress_at_end\":true", f);
+      if (t->began_before && s == t->first_ns)
+        fputs(",\"began_before_trace\":true", f); /* clipped to the trace's start */
       if (at_end ? find_event(v, th, e, kp, 1, &ev) == 0 : find_event(v, th, e, kb, 2, &ev) == 0)
         json_event_fields(v, f, th, &ev, 0); /* the span's dur_ns is the call's */
       /* who woke it: a WAKE naming this thread during the span (or right at
