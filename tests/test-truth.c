@@ -5,6 +5,7 @@
  * dump, profiles, the timeline and the HTTP API.
  */
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../src/analyze/chrome.h"
@@ -629,6 +630,216 @@ TEST_IMPL(truth_call_begun_before_the_trace) {
   ASSERT_STR_CONTAINS(json, "\"cat\":\"sync\",\"ts\":0.000,");
   ASSERT(!strstr(json, "\"ts\":-"));
   free(json);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* ---- the proofs that no other test makes in full ---- */
+
+/* Runs `ctrace run [opt] -o path -- prog...`; 0 or the exit status. */
+static int ctrace_run(const char *path, const char *opt, char *const *prog, char **out) {
+  char *argv[16];
+  int n = 0;
+  argv[n++] = (char *)test_build_path("ctrace");
+  argv[n++] = "run";
+  if (opt) {
+    argv[n++] = "--min-duration";
+    argv[n++] = (char *)opt;
+  }
+  argv[n++] = "-o";
+  argv[n++] = (char *)path;
+  argv[n++] = "--";
+  for (int i = 0; prog[i] && n < 15; i++)
+    argv[n++] = prog[i];
+  argv[n] = NULL;
+  return test_run(argv, NULL, out, NULL);
+}
+
+struct span_find {
+  unsigned state;
+  int64_t start, end;
+};
+static void find_span(void *arg, int64_t start, int64_t end, unsigned state, unsigned merged,
+                      uint32_t n) {
+  (void)n;
+  struct span_find *f = arg;
+  if (state == f->state && !merged && end - start > f->end - f->start) {
+    f->start = start;
+    f->end = end;
+  }
+}
+
+/* The condvar-at-exit program (tests/progs/condvar_exit.c): the worker is
+ * blocked from its wait to the end in the timeline, stats, the thread
+ * breakdown (/api/threads), the span details and the sync profile, not
+ * running; the reader blocked in read() on a socket likewise, as network. */
+TEST_IMPL(truth_condvar_at_exit_blocked_everywhere) {
+  const char *path = test_path("cx.ctrace");
+  char *out = NULL;
+  char *prog[] = {(char *)PROG("condvar_exit"), "150", NULL};
+  ASSERT_EQ(ctrace_run(path, NULL, prog, &out), 0);
+  free(out);
+  ctrace_reader *r = open_trace(path);
+  /* the worker: the thread with a PENDING condvar wait; the reader: a
+   * PENDING read */
+  uint32_t worker = UINT32_MAX, reader = UINT32_MAX;
+  for (uint32_t i = 0; i < ctrace_reader_nthreads(r); i++) {
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, i);
+    while (ctrace_cursor_next(&c, &ev))
+      if (ev.kind == CTRACE_EV_PENDING) {
+        struct ctrace_ev_pending p = CTRACE_EV(pending, &ev);
+        if (p.reason == CTRACE_WAIT_COND)
+          worker = i;
+        else if (p.call == CTRACE_CALL_read)
+          reader = i;
+      }
+  }
+  ASSERT(worker != UINT32_MAX && reader != UINT32_MAX);
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, r, path, NULL, NULL), 0);
+  const struct ctrace_tl_thread *w = &v.tl->threads[worker], *rd = &v.tl->threads[reader];
+  int64_t life = w->last_ns - w->first_ns;
+  fprintf(stderr, "# worker: life %lld ns, sync %llu ns\n", (long long)life,
+          (unsigned long long)w->state_ns[CTRACE_ST_SYNC]);
+  /* the timeline: blocked from its wait (it waits at once) to the end */
+  ASSERT_GE(w->state_ns[CTRACE_ST_SYNC] * 100, (uint64_t)life * 95);
+  ASSERT_EQ(w->last_ns, v.tl->end_ns);
+  ASSERT_LT(w->at_end_ns, w->last_ns);
+  int64_t s, e;
+  unsigned st;
+  ASSERT_EQ(ctrace_timeline_span_at(v.tl, worker, w->last_ns - 1, &s, &e, &st), 0);
+  ASSERT_EQ(st, CTRACE_ST_SYNC);
+  ASSERT_EQ(e, w->last_ns);
+  ASSERT_GE((e - s) * 100, life * 95);
+  ASSERT_GE(rd->state_ns[CTRACE_ST_NET] * 100, (uint64_t)(rd->last_ns - rd->first_ns) * 90);
+  /* stats: the threads' sync time holds the worker's */
+  ASSERT_GE(v.st.state_ns[CTRACE_ST_SYNC], w->state_ns[CTRACE_ST_SYNC]);
+  ASSERT_GE(v.st.state_ns[CTRACE_ST_NET], rd->state_ns[CTRACE_ST_NET]);
+  /* the thread breakdown and the span's details */
+  int status;
+  char *body = api(&v, "/api/threads", NULL, &status);
+  ASSERT_EQ(status, 200);
+  char key[64];
+  snprintf(key, sizeof key, "\"tid\":%u,", w->tid);
+  char *o = object_with(body, key, "\"states\"");
+  ASSERT(o);
+  ASSERT_EQ(json_long(o, "\"sync\":"), (long)w->state_ns[CTRACE_ST_SYNC]);
+  ASSERT_LE(json_long(o, "\"running\":") * 100, life * 5);
+  free(o);
+  free(body);
+  char tidq[64], nsq[64];
+  snprintf(tidq, sizeof tidq, "tid=%u", w->tid);
+  snprintf(nsq, sizeof nsq, "ns=%lld", (long long)(w->last_ns - 1));
+  const char *q[] = {"kind=span", tidq, nsq, NULL};
+  body = api(&v, "/api/event", q, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_STR_CONTAINS(body, "\"state\":\"sync\"");
+  ASSERT_STR_CONTAINS(body, "\"in_progress_at_end\":true");
+  ASSERT_STR_CONTAINS(body, "\"event\":\"PENDING\",");
+  ASSERT_STR_CONTAINS(body, "\"reason\":\"COND\"");
+  free(body);
+  /* the sync profile: the worker's wait, to the end */
+  struct ctrace_profile pr;
+  ASSERT_EQ(ctrace_profile_build(v.r, CTRACE_PROFILE_SYNC, INT64_MIN, INT64_MAX, w->tid, &pr), 0);
+  ASSERT_GE(pr.total_ns * 100, (uint64_t)life * 95);
+  ctrace_profile_free(&pr);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* A socket read/write loop (tests/progs/sock_rw.c) is network in the
+ * viewer too: the thread breakdown, the timeline's spans, a span's details
+ * and the viewer's net profile. */
+TEST_IMPL(truth_socket_io_is_network_in_the_viewer) {
+  const char *path = test_path("sk.ctrace");
+  char *out = NULL;
+  char *prog[] = {(char *)PROG("sock_rw"), "50", (char *)test_path("sk.out"), NULL};
+  ASSERT_EQ(ctrace_run(path, "0", prog, &out), 0);
+  ASSERT_STR_CONTAINS(out, "moved 100000");
+  free(out);
+  ctrace_reader *r = open_trace(path);
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, r, path, NULL, NULL), 0);
+  ASSERT_EQ(v.tl->nthreads, 1);
+  const struct ctrace_tl_thread *t = &v.tl->threads[0];
+  ASSERT_GT(t->state_ns[CTRACE_ST_NET], 0);
+  ASSERT_GT(v.st.net_events, 199);
+  /* the breakdown */
+  int status;
+  char *body = api(&v, "/api/threads", NULL, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_EQ(json_long(body, "\"net\":"), (long)t->state_ns[CTRACE_ST_NET]);
+  free(body);
+  /* the longest network span, and its details */
+  struct span_find f = {CTRACE_ST_NET, 0, 0};
+  ctrace_timeline_spans(v.tl, 0, t->first_ns, t->last_ns, 1, find_span, &f);
+  ASSERT_GT(f.end, f.start);
+  char tidq[64], nsq[64];
+  snprintf(tidq, sizeof tidq, "tid=%u", t->tid);
+  snprintf(nsq, sizeof nsq, "ns=%lld", (long long)(f.start + (f.end - f.start) / 2));
+  const char *q[] = {"kind=span", tidq, nsq, NULL};
+  body = api(&v, "/api/event", q, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_STR_CONTAINS(body, "\"state\":\"net\"");
+  ASSERT_STR_CONTAINS(body, "\"class\":\"net\"");
+  free(body);
+  /* the viewer's profile of network time */
+  const char *qp[] = {"kind=net", NULL};
+  body = api(&v, "/api/profile", qp, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_GE(json_long(body, "\"total_ns\":"), (long)t->state_ns[CTRACE_ST_NET] / 2);
+  ASSERT_GE(json_long(body, "\"nstacks\":"), 1);
+  free(body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* `ctrace run -- /bin/sleep 0.01`: the trace lasts the sleep and no more
+ * than the run took, its sleep inside it, the tracer's time inside that. */
+TEST_IMPL(truth_run_sleep_lasts_its_time) {
+  const char *path = test_path("sl.ctrace");
+  char *prog[] = {"/bin/sleep", "0.01", NULL};
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  ASSERT_EQ(ctrace_run(path, NULL, prog, NULL), 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  int64_t wall = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+  ctrace_reader *r = open_trace(path);
+  struct ctrace_stats st;
+  ASSERT_EQ(ctrace_stats_compute(r, &st), 0);
+  fprintf(stderr, "# duration %lld ns (the run took %lld ns), tracer %llu ns\n",
+          (long long)st.duration_ns, (long long)wall, (unsigned long long)st.tracer_overhead_ns);
+  ASSERT_GE(st.duration_ns, 10000000);
+  ASSERT_LE(st.duration_ns, wall);
+  ASSERT_LT(st.tracer_overhead_ns, (uint64_t)st.duration_ns);
+  /* the sleep: 10 ms or more, inside the trace */
+  ctrace_merge *m = ctrace_merge_new(r);
+  ctrace_event ev;
+  int sleeps = 0;
+  while (ctrace_merge_next(m, &ev)) {
+    if (ev.kind != CTRACE_EV_WAIT || CTRACE_EV(wait, &ev).reason != CTRACE_WAIT_SLEEP)
+      continue;
+    int64_t end = ctrace_reader_ns(r, ev.ticks), begin = ctrace_reader_ns(r, ev.ticks - CTRACE_EV(wait, &ev).dur);
+    ASSERT_GE(end - begin, 10000000);
+    ASSERT_GE(begin, 0);
+    ASSERT_LE(end, st.duration_ns);
+    sleeps++;
+  }
+  ctrace_merge_free(m);
+  ASSERT_EQ(sleeps, 1);
+  ASSERT_GE(st.state_ns[CTRACE_ST_SLEEP], 10000000);
+  ctrace_stats_free(&st);
+  /* and so says the command */
+  char *out = NULL;
+  char *sargv[] = {(char *)test_build_path("ctrace"), "stats", "--json", (char *)path, NULL};
+  ASSERT_EQ(test_run(sargv, NULL, &out, NULL), 0);
+  ASSERT_GE(json_long(out, "\"duration_ns\":"), 10000000);
+  ASSERT_LE(json_long(out, "\"duration_ns\":"), wall);
+  free(out);
   ctrace_reader_close(r);
   return 0;
 }
