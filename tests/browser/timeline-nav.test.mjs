@@ -125,11 +125,15 @@ if (why && !process.env.CI) {
     });
 
     test('a tooltip shows the whole span, not the part in the window, and goes when the view moves', async () => {
-      const rows = await page.$$eval('.tl-sr li', (ls) => ls.map((l) => Number(l.dataset.tid)));
-      const main = rows[0];
-      // a window inside main's long span (not recorded: http_task traces
-      // itself with the API alone, which records no blocking calls)
-      await openView(page, server.url, '#/timeline?start_ns=20000000&end_ns=30000000');
+      // a window inside main's (the first row's) long span (not recorded:
+      // http_task traces itself with the API alone, which records no
+      // blocking calls), 10 ms from its first event (a loaded machine starts
+      // it late)
+      const sum = await (await fetch(`${server.url}api/summary`)).json();
+      const main = sum.thread_list[0].tid;
+      const first = sum.thread_list[0].first_ns;
+      const mid = first + 15000000;
+      await openView(page, server.url, `#/timeline?start_ns=${first + 10000000}&end_ns=${first + 20000000}`);
       await waitLoaded(page);
       const s = await probe(page, 'findSpan', 'not_recorded', main);
       assert.ok(s, 'main has a span in the window');
@@ -137,7 +141,7 @@ if (why && !process.env.CI) {
       await page.waitForFunction(() => /from/.test(document.querySelector('.tl-tooltip:not([hidden])')?.textContent || ''));
       const text = await page.textContent('.tl-tooltip');
       assert.match(text, /of it in this window/, text);
-      const whole = await page.evaluate(async ([tid]) => (await (await fetch(`/api/event?kind=span&tid=${tid}&ns=25000000`)).json()), [main]);
+      const whole = await page.evaluate(async ([tid, ns]) => (await (await fetch(`/api/event?kind=span&tid=${tid}&ns=${ns}`)).json()), [main, mid]);
       const ms = (whole.dur_ns / 1e6).toFixed(0);
       assert.ok(text.includes(`${ms}`) || text.includes(`${(whole.dur_ns / 1e6).toFixed(1)}`), `whole duration ${whole.dur_ns} in "${text}"`);
       await screenshot(page, 'nav-tooltip-clipped', { fullPage: false });
