@@ -454,6 +454,20 @@ TEST_IMPL(truth_api_only_time_not_recorded) {
   ctrace_view_fini(&v);
   ctrace_reader_close(r);
 
+  /* a trace written through libctrace that holds blocking calls all the
+   * same (bench/gen_trace writes them): those say what the threads did */
+  const char *gpath = test_path("gen.ctrace");
+  char *gargv[] = {(char *)test_build_path("bench/gen_trace"), (char *)gpath, "3000", "2", NULL};
+  ASSERT_EQ(test_run(gargv, NULL, NULL, NULL), 0);
+  r = open_trace(gpath);
+  ASSERT_STR_EQ(ctrace_reader_property(r, "recording"), "api");
+  ASSERT_EQ(ctrace_states_known(r), CTRACE_KNOWN_BLOCKING);
+  ASSERT_EQ(ctrace_stats_compute(r, &st), 0);
+  ASSERT_GT(st.state_ns[CTRACE_ST_RUNNING], 0);
+  ASSERT_UINT_EQ(st.state_ns[CTRACE_ST_NOT_RECORDED], 0);
+  ctrace_stats_free(&st);
+  ctrace_reader_close(r);
+
   /* the same program under ctrace run: running where it is not blocked */
   const char *ppath = test_path("pre.ctrace");
   char *rargv[] = {(char *)test_build_path("ctrace"), "run", "-o", (char *)ppath, "--",

@@ -49,10 +49,19 @@ int ctrace_state_from_call(unsigned state) {
   }
 }
 
+/* Blocking calls in the trace, whoever recorded them (a generator of
+ * synthetic traces writes them without the preload). */
+static uint64_t nblocking(const ctrace_reader *r) {
+  return ctrace_reader_nevents_kind(r, CTRACE_EV_WAIT) +
+         ctrace_reader_nevents_kind(r, CTRACE_EV_SYSCALL) +
+         ctrace_reader_nevents_kind(r, CTRACE_EV_PENDING);
+}
+
 unsigned ctrace_states_known(const ctrace_reader *r) {
   const char *rec = r ? ctrace_reader_property(r, "recording") : NULL;
-  /* "preload", or nothing said (1.0, 1.1): blocking calls were recorded */
-  if (rec && strcmp(rec, "api") == 0)
+  /* "preload", or nothing said (1.0, 1.1), or blocking calls in the trace
+   * all the same: blocking calls were recorded */
+  if (rec && strcmp(rec, "api") == 0 && !nblocking(r))
     return 0;
   return CTRACE_KNOWN_BLOCKING;
 }
@@ -62,6 +71,8 @@ const char *ctrace_states_recorded_text(const ctrace_reader *r) {
   if (!rec)
     return "not stated by this trace (format 1.0 or 1.1): time outside recorded calls counts as "
            "running";
+  if (strcmp(rec, "api") == 0 && nblocking(r))
+    return "tasks, regions, logs, blocking calls (written through libctrace, without ctrace run)";
   if (strcmp(rec, "api") == 0)
     return "tasks, regions, logs (API only: blocking calls not recorded)";
   if (strcmp(rec, "preload") == 0)

@@ -115,7 +115,8 @@ typedef int64_t (*ctrace_states_clock)(const void *ctx, uint64_t ticks);
  * recorded them), so time outside them is RUNNING; without it that time is
  * NOT_RECORDED. A trace that does not say (formats 1.0 and 1.1, no
  * PROPERTY "recording") counts as having recorded them, as ctrace always
- * read such traces.
+ * read such traces; so does one that says "api" but holds WAIT, SYSCALL or
+ * PENDING records all the same (written by a generator of test traces).
  */
 #define CTRACE_KNOWN_BLOCKING 0x1u
 unsigned ctrace_states_known(const ctrace_reader *r);
