@@ -6,12 +6,15 @@
  * in for a database). main() starts the trace, starts the server on a free
  * loopback port, fires requests at itself, and stops the trace.
  *
+ * A counter "requests.in_flight" says how many requests are being handled.
+ *
  * Usage: http_task [TRACE [REQUESTS]]   (default trace.ctrace, 1 request)
  */
 #include <arpa/inet.h>
 #include <ctrace.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+static atomic_int in_flight;
+
 static void *handle(void *arg) {
   int fd = (int)(intptr_t)arg;
   ctrace_thread_set_name("handler");
+  ctrace_counter("requests.in_flight", atomic_fetch_add(&in_flight, 1) + 1);
   char req[1024];
   ssize_t n = read(fd, req, sizeof req - 1);
   req[n > 0 ? n : 0] = 0;
@@ -46,6 +52,7 @@ static void *handle(void *arg) {
   ctrace_region_end();
   ctrace_task_end(task);
   close(fd);
+  ctrace_counter("requests.in_flight", atomic_fetch_sub(&in_flight, 1) - 1);
   return NULL;
 }
 

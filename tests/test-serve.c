@@ -59,58 +59,17 @@ static void stop(struct fixture *f) {
   ctrace_reader_close(f->r);
 }
 
-struct resp {
-  int status;
-  char *head; /* status line and headers */
-  char *body;
-  size_t len;
-  char *raw;
-};
-
-/* Sends the request line as given (no URL cleaning, so that traversal
- * attempts reach the server as typed) and reads the whole answer. */
-static struct resp request(unsigned port, const char *method, const char *target) {
-  struct resp r = {0};
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT(fd >= 0);
-  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  char req[2048];
-  int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                   method, target);
-  ASSERT_EQ(write(fd, req, (size_t)n), n);
-  size_t cap = 65536, len = 0;
-  char *buf = malloc(cap + 1);
-  for (;;) {
-    if (len == cap) {
-      cap *= 2;
-      buf = realloc(buf, cap + 1);
-    }
-    ssize_t k = read(fd, buf + len, cap - len);
-    if (k <= 0)
-      break;
-    len += (size_t)k;
-  }
-  close(fd);
-  buf[len] = 0;
-  r.raw = buf;
-  char *sep = strstr(buf, "\r\n\r\n");
-  ASSERT(sep != NULL);
-  *sep = 0;
-  r.head = buf;
-  r.body = sep + 4;
-  r.len = len - (size_t)(r.body - buf);
-  ASSERT_EQ(sscanf(buf, "HTTP/1.%*d %d", &r.status), 1);
-  return r;
+/* The request line as given, Host 127.0.0.1. */
+static struct test_http_resp request(unsigned port, const char *method, const char *target) {
+  return test_http(port, method, target, "127.0.0.1", NULL);
 }
 
-static struct resp get(struct fixture *f, const char *target) {
+static struct test_http_resp get(struct fixture *f, const char *target) {
   return request(f->port, "GET", target);
 }
 
 static void expect_error(struct fixture *f, const char *target, int status) {
-  struct resp r = get(f, target);
+  struct test_http_resp r = get(f, target);
   if (r.status != status)
     TEST_FAIL_("GET %s: status %d, want %d (%s)", target, r.status, status, r.body);
   ASSERT_STR_CONTAINS(r.head, "application/json");
@@ -139,10 +98,10 @@ static double lef64(const char *p) {
 TEST_IMPL(serve_summary_threads_tasks) {
   struct fixture f;
   start(&f, "http");
-  struct resp r = get(&f, "/api/summary");
+  struct test_http_resp r = get(&f, "/api/summary");
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.head, "Content-Type: application/json");
-  ASSERT_STR_CONTAINS(r.body, "\"events\":44");
+  ASSERT_STR_CONTAINS(r.body, "\"events\":50");
   ASSERT_STR_CONTAINS(r.body, "\"threads\":5,");
   ASSERT_STR_CONTAINS(r.body, "\"thread_list\":[{\"index\":0,");
   ASSERT_STR_CONTAINS(r.body, "\"name\":\"acceptor\"");
@@ -196,7 +155,7 @@ TEST_IMPL(serve_summary_threads_tasks) {
 TEST_IMPL(serve_timeline_binary) {
   struct fixture f;
   start(&f, "http");
-  struct resp r = get(&f, "/api/timeline?width=500");
+  struct test_http_resp r = get(&f, "/api/timeline?width=500");
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.head, "Content-Type: application/octet-stream");
   ASSERT_GE(r.len, 48);
@@ -258,7 +217,7 @@ TEST_IMPL(serve_event_details) {
   char url[256];
   snprintf(url, sizeof url, "/api/event?kind=span&tid=%u&ns=%" PRId64, h->tid,
            (h->first_ns + h->last_ns) / 2);
-  struct resp r = get(&f, url);
+  struct test_http_resp r = get(&f, url);
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.body, "\"kind\":\"span\"");
   /* http_task traces itself with the API alone: nothing says whether it ran */
@@ -336,7 +295,7 @@ TEST_IMPL(serve_blocking_and_wakes) {
   char url[256];
   snprintf(url, sizeof url, "/api/event?kind=span&tid=%u&ns=%" PRId64, tl->threads[th].tid,
            (s + e) / 2);
-  struct resp r = get(&f, url);
+  struct test_http_resp r = get(&f, url);
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.body, "\"state\":\"sync\"");
   ASSERT_STR_CONTAINS(r.body, "\"event\":\"WAIT\"");
@@ -433,6 +392,65 @@ TEST_IMPL(serve_blocking_and_wakes) {
   return 0;
 }
 
+/* Search, range numbers and counters (docs/API.md): the http_task trace has
+ * 3 db.query regions, 3 "GET /hello" logs, 3 handler threads and the counter
+ * requests.in_flight; gen_trace has mutex waits. */
+TEST_IMPL(serve_search_range_counters) {
+  struct fixture f;
+  start(&f, "http");
+  struct resp r = get(&f, "/api/search?q=DB.QUERY");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(json_int(r.body, "total"), 3);
+  ASSERT_EQ(json_int(r.body, "region"), 3);
+  ASSERT_STR_CONTAINS(r.body, "\"kind\":\"region\"");
+  free(r.raw);
+  r = get(&f, "/api/search?q=GET%20/hello&limit=1");
+  ASSERT_EQ(json_int(r.body, "log"), 3);
+  ASSERT_STR_CONTAINS(r.body, "\"truncated\":true");
+  free(r.raw);
+  r = get(&f, "/api/search?q=handler");
+  ASSERT_EQ(json_int(r.body, "thread"), 3);
+  free(r.raw);
+  expect_error(&f, "/api/search", 400);
+  expect_error(&f, "/api/search?q=x&start_ns=5&end_ns=4", 400);
+  /* the range of the whole trace: the states of /api/threads, summed */
+  struct resp th = get(&f, "/api/threads");
+  r = get(&f, "/api/range");
+  ASSERT_EQ(r.status, 200);
+  int64_t running = 0;
+  for (const char *p = th.body; (p = strstr(p, "\"running\":")); p++)
+    running += strtoll(p + 10, NULL, 10);
+  const char *all = strstr(r.body, "],\"states\":");
+  ASSERT(all != NULL);
+  ASSERT_EQ(json_int(all, "running"), running);
+  ASSERT_STR_CONTAINS(r.body, "{\"name\":\"db.query\",\"count\":3,\"complete\":3,");
+  free(r.raw);
+  free(th.raw);
+  expect_error(&f, "/api/range?tids=1,x", 400);
+  r = get(&f, "/api/counters?width=100");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"name\":\"requests.in_flight\",\"count\":6,\"min\":0,\"max\":");
+  free(r.raw);
+  r = get(&f, "/api/drops");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "{\"drops\":[]}");
+  free(r.raw);
+  stop(&f);
+  start(&f, "gen");
+  r = get(&f, "/api/search?q=mutex&limit=5");
+  ASSERT_GT(json_int(r.body, "call"), 0);
+  ASSERT_STR_CONTAINS(r.body, "\"event\":\"WAIT\"");
+  free(r.raw);
+  /* blocked time of a range is /api/profile's */
+  struct resp pr = get(&f, "/api/profile?kind=sync&start_ns=0&end_ns=50000000");
+  r = get(&f, "/api/range?start_ns=0&end_ns=50000000");
+  ASSERT_EQ(json_int(strstr(r.body, "\"blocked\":"), "sync"), json_int(pr.body, "total_ns"));
+  free(r.raw);
+  free(pr.raw);
+  stop(&f);
+  return 0;
+}
+
 TEST_IMPL(serve_unknown_paths_404) {
   struct fixture f;
   start(&f, "http");
@@ -442,7 +460,7 @@ TEST_IMPL(serve_unknown_paths_404) {
   expect_error(&f, "/api/summary/x", 404);
   expect_error(&f, "/nope.html", 404);
   expect_error(&f, "/index.htm", 404);
-  struct resp r = request(f.port, "POST", "/api/summary");
+  struct test_http_resp r = request(f.port, "POST", "/api/summary");
   ASSERT_EQ(r.status, 405);
   free(r.raw);
   stop(&f);
@@ -468,7 +486,7 @@ TEST_IMPL(serve_path_traversal_404) {
       "/src/serve/server.c",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    struct resp r = get(&f, bad[i]);
+    struct test_http_resp r = get(&f, bad[i]);
     if (r.status != 404 && r.status != 400)
       TEST_FAIL_("GET %s: status %d (%.200s)", bad[i], r.status, r.body);
     ASSERT(strstr(r.body, "root:") == NULL);
@@ -482,7 +500,7 @@ TEST_IMPL(serve_path_traversal_404) {
 TEST_IMPL(serve_embedded_web_files) {
   struct fixture f;
   start(&f, "http");
-  struct resp r = get(&f, "/");
+  struct test_http_resp r = get(&f, "/");
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.head, "Content-Type: text/html; charset=utf-8");
   ASSERT_STR_CONTAINS(r.body, "<!doctype html>");
@@ -536,7 +554,7 @@ TEST_IMPL(serve_cli_view_serves_until_signal) {
   ASSERT(u != NULL);
   unsigned port = (unsigned)strtoul(u + strlen("http://127.0.0.1:"), NULL, 10);
   ASSERT_GT(port, 0);
-  struct resp r = request(port, "GET", "/api/summary");
+  struct test_http_resp r = request(port, "GET", "/api/summary");
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.body, "\"thread_list\":");
   free(r.raw);
@@ -573,7 +591,8 @@ static const char *fixed_param(void *ctx, const char *key) {
 static void poke_all(struct ctrace_view *v) {
   static const char *const paths[] = {"/api/summary", "/api/threads", "/api/tasks",
                                       "/api/instances", "/api/timeline", "/api/event",
-                                      "/api/profile", "/api/pprof"};
+                                      "/api/profile", "/api/pprof", "/api/search",
+                                      "/api/range", "/api/counters", "/api/drops"};
   char tid[16] = "0", ns[32] = "0", mid[32] = "0";
   if (v->tl->nthreads) {
     const struct ctrace_tl_thread *t = &v->tl->threads[v->tl->nthreads - 1];
@@ -592,6 +611,8 @@ static void poke_all(struct ctrace_view *v) {
       {"kind", "wake", "tid", tid, "ns", mid, NULL},
       {"kind", "task", "id", "1099511627776", NULL},
       {"start_ns", ns, "end_ns", mid, "width", "7", NULL},
+      {"q", "e", "start_ns", ns, "end_ns", mid, "limit", "3", NULL},
+      {"q", "mutex", "tids", tid, NULL},
   };
   for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++)
     for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {

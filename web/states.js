@@ -99,7 +99,7 @@ export function stateColor(key) {
 
 /** Sets --state-KEY on the document for every state (and "other"), so CSS uses this palette. */
 export function installStatePalette(root = document.documentElement) {
-  for (const st of [...STATES, OTHER]) root.style.setProperty(`--state-${st.key}`, stateColor(st.key));
+  for (const st of [...STATES, ...LATER_STATES, OTHER]) root.style.setProperty(`--state-${st.key}`, stateColor(st.key));
 }
 
 /** A colour swatch of a state, for legends and tables. */
@@ -211,4 +211,19 @@ export function noBlockingNote() {
     ' to see where its threads wait.',
   );
   return p;
+}
+
+/**
+ * The blocking profile kind (of /api/profile) where most of the blocked time
+ * of a {state: ns} object went: sync, net, syscall (file I/O, polling and
+ * other calls) or sleep; undefined when nothing blocked.
+ */
+export function profileKindOf(states) {
+  const kinds = { sync: ['sync'], net: ['net'], syscall: ['io', 'poll', 'syscall'], sleep: ['sleep'] };
+  let best, bv = 0;
+  for (const [k, parts] of Object.entries(kinds)) {
+    const v = parts.reduce((a, p) => a + Number((states && states[p]) || 0), 0);
+    if (v > bv) { best = k; bv = v; }
+  }
+  return best;
 }

@@ -231,7 +231,7 @@ export default {
                 value: (r) => (r.created_by ? `${nameOf.get(Number(r.created_by)) || ''} ${r.created_by}` : ''),
                 render: (r) => (r.created_by ? `${nameOf.get(Number(r.created_by)) || 'thread'} (${r.created_by})` : '—'),
               },
-              { key: 'exited', label: 'Exited', value: (r) => (r.exited ? 1 : 0), render: (r) => (r.exited ? 'yes' : 'no') },
+              { key: 'exited', label: 'Exited', value: (r) => (r.exited ? 1 : 0), render: (r) => (r.exited ? 'yes' : 'no: alive at the end'), title: 'a thread without THREAD_EXIT was still running when the trace ended (often: when the process exited)' },
               { key: 'dropped', label: 'Dropped', num: true, render: (r) => (Number(r.dropped) ? h('strong', { style: 'color: var(--danger-text)' }, formatCount(r.dropped)) : h('span', { class: 'zero' }, '0')) },
             ],
             s.thread_list,

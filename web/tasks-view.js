@@ -8,7 +8,7 @@ import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
 import { formatCount, formatDuration, formatPercent, formatTime } from './format.js';
 import { histogramChart, histogramSpark } from './histogram.js';
-import { OTHER, STATE_GROUPS, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend } from './states.js';
+import { OTHER, STATE_GROUPS, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend, profileKindOf } from './states.js';
 import { sortableTable } from './table.js';
 
 const INSTANCE_LIMIT = 500;
@@ -245,7 +245,7 @@ export default {
                       type: 'button',
                       class: 'link-btn',
                       title: 'Blocking profile of this instance: the stacks where it waited',
-                      onclick: () => ctx.navigate('profiles', { start_ns: r.start_ns, end_ns: r.end_ns, tid: (r.tids || []).length === 1 ? r.tids[0] : undefined }),
+                      onclick: () => ctx.navigate('profiles', { kind: profileKindOf(r.breakdown), start_ns: r.start_ns, end_ns: r.end_ns, tid: (r.tids || []).length === 1 ? r.tids[0] : undefined }),
                     },
                     'where it waited',
                   )

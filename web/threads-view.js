@@ -6,7 +6,7 @@
 import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
 import { formatDuration, formatPercent } from './format.js';
-import { STATE_GROUPS, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend } from './states.js';
+import { STATE_GROUPS, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend, profileKindOf } from './states.js';
 import { sortableTable } from './table.js';
 
 function timeCell(ns, total) {
@@ -71,7 +71,7 @@ export default {
         title: 'the blocking profile of this thread: where it waited',
         render: (r) =>
           r.blockedShare > 0
-            ? h('button', { type: 'button', class: 'link-btn', title: `Blocking profile of ${r.name || 'this thread'} (tid ${r.tid})`, onclick: () => ctx.navigate('profiles', { tid: r.tid }) }, 'where it waited')
+            ? h('button', { type: 'button', class: 'link-btn', title: `Blocking profile of ${r.name || 'this thread'} (tid ${r.tid})`, onclick: () => ctx.navigate('profiles', { kind: profileKindOf(r.states), tid: r.tid }) }, 'where it waited')
             : h('span', { class: 'zero', title: 'never blocked in a traced call' }, '—'),
       },
       {

@@ -6,7 +6,7 @@
 import { formatDuration } from './format.js';
 import { stateLabel } from './states.js';
 import {
-  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, PROC_H, TASK_H, TASK_HEAD,
+  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, PROC_H, TASK_H, TASK_HEAD, COUNTER_H,
   tickLabel, niceStep, hashHue,
 } from './timeline-model.js';
 
@@ -196,7 +196,124 @@ export function createPainter(m, canvas, color) {
     g.stroke();
   }
 
+  // Counter tracks: the value as a step line over a light area, scaled to
+  // the counter's range over the whole trace; the name and the range on the
+  // left.
+  function drawCounters(g) {
+    m.counters.forEach((c, i) => {
+      const y0 = m.countersY + i * COUNTER_H;
+      g.fillStyle = '#fcfcfd';
+      g.fillRect(0, y0, m.width, COUNTER_H);
+      g.strokeStyle = '#eceff3';
+      g.beginPath();
+      g.moveTo(0, y0 + COUNTER_H - 0.5);
+      g.lineTo(m.width, y0 + COUNTER_H - 0.5);
+      g.stroke();
+      g.textAlign = 'left';
+      label(g, c.name, 12, y0 + 11, LABEL_W - 20, '#1d2430');
+      g.font = '11px ui-monospace, "DejaVu Sans Mono", monospace';
+      label(g, `${c.min.toLocaleString()} – ${c.max.toLocaleString()}`, 12, y0 + 24, LABEL_W - 20, '#5b6573');
+      g.font = '12px system-ui, sans-serif';
+      const lo = Math.min(0, c.min), hi = c.max > lo ? c.max : lo + 1;
+      const yOf = (v) => y0 + COUNTER_H - 4 - ((v - lo) / (hi - lo)) * (COUNTER_H - 8);
+      if (!c.points.length) return;
+      g.save();
+      g.beginPath();
+      g.rect(LABEL_W, y0, m.width - LABEL_W, COUNTER_H);
+      g.clip();
+      const end = Math.min(m.v1, m.T1);
+      g.beginPath();
+      let x = m.xOf(c.points[0][0]);
+      g.moveTo(x, yOf(lo));
+      for (let k = 0; k < c.points.length; k++) {
+        const [t, v] = c.points[k];
+        x = m.xOf(t);
+        g.lineTo(x, k ? yOf(c.points[k - 1][1]) : yOf(lo));
+        g.lineTo(x, yOf(v));
+      }
+      const xe = m.xOf(end);
+      g.lineTo(xe, yOf(c.points[c.points.length - 1][1]));
+      g.lineTo(xe, yOf(lo));
+      g.closePath();
+      g.fillStyle = 'rgba(51, 34, 136, 0.16)';
+      g.fill();
+      g.beginPath();
+      x = m.xOf(c.points[0][0]);
+      g.moveTo(x, yOf(c.points[0][1]));
+      for (let k = 1; k < c.points.length; k++) {
+        const [t, v] = c.points[k];
+        x = m.xOf(t);
+        g.lineTo(x, yOf(c.points[k - 1][1]));
+        g.lineTo(x, yOf(v));
+      }
+      g.lineTo(xe, yOf(c.points[c.points.length - 1][1]));
+      g.strokeStyle = '#332288';
+      g.lineWidth = 1.5;
+      g.stroke();
+      g.lineWidth = 1;
+      g.restore();
+    });
+  }
+
+  // A group of threads of one name: the share of its members in each state
+  // at each pixel, stacked (running at the bottom), and "name ×N" with an
+  // arrow that opens it.
+  function drawGroup(g, grp) {
+    const { width } = m;
+    g.fillStyle = '#f6f8fb';
+    g.fillRect(0, grp.y, width, grp.h);
+    g.strokeStyle = '#eceff3';
+    g.beginPath();
+    g.moveTo(0, grp.y + grp.h - 0.5);
+    g.lineTo(width, grp.y + grp.h - 0.5);
+    g.stroke();
+    const ys = grp.y + ROW_PAD + LOG_H;
+    g.textAlign = 'left';
+    g.font = '600 12px system-ui, sans-serif';
+    label(g, `${grp.open ? '▾' : '▸'} ${grp.name || '(unnamed)'} ×${grp.members.length}`, 12, ys + STATE_H / 2, LABEL_W - 20, '#1d2430');
+    g.font = '12px system-ui, sans-serif';
+    const px = Math.max(1, Math.ceil(m.plotW()));
+    const nst = STATE_OF_BYTE.length;
+    const bins = new Float64Array(px * nst);
+    const per = (m.v1 - m.v0) / m.plotW();
+    for (const x of grp.members) {
+      const row = m.rowsByTid.get(x.tid);
+      if (!row) continue;
+      for (const sp of row.spans) {
+        let a = Math.max(0, (sp.s - m.v0) / per), b = Math.min(px, (sp.e - m.v0) / per);
+        while (a < b) {
+          const i = Math.floor(a), next = Math.min(b, i + 1);
+          if (i >= 0 && i < px) bins[i * nst + sp.state] += next - a;
+          a = next;
+        }
+      }
+    }
+    // each pixel: the mix of states of the members alive there
+    for (let i = 0; i < px; i++) {
+      let y = ys + STATE_H;
+      let n = 0;
+      for (let st = 0; st < nst; st++) n += bins[i * nst + st];
+      if (n <= 0) {
+        g.fillStyle = hatch(g);
+        g.fillRect(LABEL_W + i, ys, 1, STATE_H);
+        continue;
+      }
+      for (let st = 0; st < nst; st++) {
+        const v = bins[i * nst + st];
+        if (v <= 0) continue;
+        const hgt = (v / n) * STATE_H;
+        g.fillStyle = color[STATE_OF_BYTE[st]] || '#999';
+        g.fillRect(LABEL_W + i, y - hgt, 1, hgt);
+        y -= hgt;
+      }
+    }
+  }
+
   function drawThread(g, t) {
+    if (t.group) {
+      drawGroup(g, t);
+      return;
+    }
     const { width, selected } = m;
     const row = m.rowsByTid.get(t.tid);
     const hl = m.highlight.has(t.tid);
@@ -214,7 +331,13 @@ export function createPainter(m, canvas, color) {
     g.textAlign = 'left';
     const ys = t.y + ROW_PAD + LOG_H;
     g.font = hl ? '600 12px system-ui, sans-serif' : '12px system-ui, sans-serif';
-    label(g, t.name || '(unnamed)', 12, ys + STATE_H / 2, LABEL_W - 80, '#1d2430');
+    if (t.pinned) {
+      g.fillStyle = '#1f5fbf';
+      g.beginPath();
+      g.arc(6, ys + STATE_H / 2, 3, 0, 2 * Math.PI);
+      g.fill();
+    }
+    label(g, t.name || '(unnamed)', t.inGroup ? 24 : 12, ys + STATE_H / 2, LABEL_W - 80, '#1d2430');
     g.font = '11px ui-monospace, "DejaVu Sans Mono", monospace';
     g.fillStyle = '#5b6573';
     g.textAlign = 'right';
@@ -252,8 +375,11 @@ export function createPainter(m, canvas, color) {
       }
       // regions
       for (const r of row.regions) {
+        // a region that never ended on a thread that lost events after it
+        // began: its end was lost there, not at the end of the trace
+        const lost = r.open && !r.merged ? m.dropAfter(t.tid, r.s) : null;
         const x0 = Math.max(LABEL_W - 2, m.xOf(r.s));
-        const x1 = Math.min(width + 2, m.xOf(r.e));
+        const x1 = Math.min(width + 2, m.xOf(lost ? Math.max(r.s, lost.start) : r.e));
         const y = ys + STATE_H + 2 + r.depth * REGION_H;
         const w = Math.max(1, x1 - x0);
         if (r.merged) {
@@ -269,7 +395,33 @@ export function createPainter(m, canvas, color) {
         g.lineWidth = sel ? 2 : 1;
         if (w > 2) g.strokeRect(x0 + 0.5, y + 1.5, w - 1, REGION_H - 3);
         g.lineWidth = 1;
-        if (w > 24) label(g, r.name + (r.open ? ' (not ended)' : ''), Math.max(x0, LABEL_W) + 4, y + REGION_H / 2, Math.min(x1, width) - Math.max(x0, LABEL_W) - 8, '#1d2430');
+        if (lost && x1 < width) {
+          // a torn edge where the end was lost
+          g.strokeStyle = '#b00020';
+          g.beginPath();
+          for (let k = 0; k <= 4; k++) g.lineTo(x1 + (k % 2 ? 3 : 0), y + 1 + (k * (REGION_H - 2)) / 4);
+          g.stroke();
+        }
+        if (w > 24) label(g, r.name + (lost ? ' (end lost)' : r.open ? ' (not ended)' : ''), Math.max(x0, LABEL_W) + 4, y + REGION_H / 2, Math.min(x1, width) - Math.max(x0, LABEL_W) - 8, '#1d2430');
+      }
+      // events lost here: a red band over the state strip, at least 3 px wide
+      for (const d of m.drops.get(t.tid) || []) {
+        if (d.end < m.v0 || d.start > m.v1) continue;
+        let xa = m.xOf(d.start), xb = m.xOf(d.end);
+        if (xb - xa < 3) { const c = (xa + xb) / 2; xa = c - 1.5; xb = c + 1.5; }
+        g.fillStyle = 'rgba(176, 0, 32, 0.35)';
+        g.fillRect(xa, ys - 2, xb - xa, STATE_H + 4);
+        g.strokeStyle = '#b00020';
+        g.lineWidth = 1.5;
+        g.strokeRect(xa, ys - 2, xb - xa, STATE_H + 4);
+        g.lineWidth = 1;
+        g.fillStyle = '#b00020';
+        g.beginPath();
+        g.moveTo((xa + xb) / 2 - 5, t.y + ROW_PAD - 4);
+        g.lineTo((xa + xb) / 2 + 5, t.y + ROW_PAD - 4);
+        g.lineTo((xa + xb) / 2, t.y + ROW_PAD + LOG_H - 2);
+        g.closePath();
+        g.fill();
       }
       // logs: triangles, or thin ticks where they crowd
       const dense = row.logs.length > m.plotW() / 12;
@@ -343,6 +495,66 @@ export function createPainter(m, canvas, color) {
     g.restore();
   }
 
+  // The matches of the search: a gold band over what matched (a task in its
+  // lane, a region, the span of a call, a log's mark, a thread's name), the
+  // current one outlined; and a tick on the ruler for each (drawRulerMatches).
+  function drawMatches(g) {
+    m.searchMarks = [];
+    const s = m.search;
+    if (!s || !s.matches.length) return;
+    const cur = s.index >= 0 ? s.matches[s.index] : null;
+    const top = m.scrollTop + RULER_H, bottom = m.scrollTop + m.height;
+    for (const mt of s.matches) {
+      if (mt.end_ns < m.v0 || mt.start_ns > m.v1) continue;
+      let x0 = Math.max(LABEL_W, m.xOf(mt.start_ns)), x1 = Math.min(m.width, m.xOf(mt.end_ns));
+      if (x1 - x0 < 6) { const c = (x0 + x1) / 2; x0 = c - 3; x1 = c + 3; }
+      let y, hgt;
+      if (mt.kind === 'task') {
+        const tl = m.taskLayout.find((x) => x.task.id === mt.id);
+        if (!tl) continue;
+        y = m.taskLaneY(tl.lane);
+        hgt = TASK_H;
+      } else {
+        const t = m.thread(mt.tid);
+        if (!t) continue;
+        const ys = t.y + ROW_PAD + LOG_H;
+        if (t.group) { y = ys; hgt = STATE_H; } // in a closed group: on its strip
+        else if (mt.kind === 'region') { y = ys + STATE_H + 2 + (mt.depth || 0) * REGION_H; hgt = REGION_H; }
+        else if (mt.kind === 'log') { y = t.y + ROW_PAD - 2; hgt = LOG_H + 2; }
+        else if (mt.kind === 'thread') { x0 = 4; x1 = LABEL_W - 4; y = ys - 2; hgt = STATE_H + 4; }
+        else { y = ys; hgt = STATE_H; }
+      }
+      if (y + hgt < top || y > bottom) continue;
+      const isCur = cur === mt;
+      g.fillStyle = 'rgba(255, 200, 0, 0.45)';
+      g.fillRect(x0 - 1, y - 1, x1 - x0 + 2, hgt + 2);
+      g.strokeStyle = isCur ? '#1f5fbf' : '#a67c00';
+      g.lineWidth = isCur ? 2.5 : 1.5;
+      g.strokeRect(x0 - 1, y - 1, x1 - x0 + 2, hgt + 2);
+      g.lineWidth = 1;
+      if (m.searchMarks.length < 2000) m.searchMarks.push({ kind: mt.kind, tid: mt.tid, id: mt.id, current: isCur, x: (x0 + x1) / 2, y: y + hgt / 2 });
+    }
+  }
+
+  function drawRulerMatches(g) {
+    const s = m.search;
+    if (!s || !s.matches.length) return;
+    g.fillStyle = '#c99700';
+    let last = -1;
+    for (const mt of s.matches) {
+      if (mt.end_ns < m.v0 || mt.start_ns > m.v1) continue;
+      const x = Math.round(Math.max(LABEL_W, m.xOf(mt.start_ns)));
+      if (x === last) continue;
+      last = x;
+      g.beginPath();
+      g.moveTo(x - 4, RULER_H);
+      g.lineTo(x + 4, RULER_H);
+      g.lineTo(x, RULER_H - 7);
+      g.closePath();
+      g.fill();
+    }
+  }
+
   function drawSelection(g) {
     const { selection } = m;
     if (!selection) return;
@@ -380,6 +592,7 @@ export function createPainter(m, canvas, color) {
     g.translate(0, -scrollY);
     drawGrid(g, scrollY);
     if (m.taskLanes) drawTasks(g);
+    if (m.counters.length) drawCounters(g);
     for (const p of m.procs) drawProcess(g, p);
     for (const t of m.threads) {
       if (t.y + t.h < scrollY + RULER_H || t.y > scrollY + height) continue;
@@ -387,8 +600,10 @@ export function createPainter(m, canvas, color) {
     }
     drawEdges(g);
     drawSelectedTask(g);
+    drawMatches(g);
     g.restore();
     drawRuler(g);
+    drawRulerMatches(g);
     drawSelection(g);
   };
 }

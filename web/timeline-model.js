@@ -23,6 +23,7 @@ export const PROC_H = 24;
 export const TASK_H = 16;
 export const TASK_HEAD = 18; // the "Tasks" title above the lanes
 export const MAX_TASK_LANES = 6;
+export const COUNTER_H = 34; // one track per ctrace_counter() name
 const MAGIC = 0x314c5443; // "CTL1"
 
 // ---- the binary answer of /api/timeline ----
@@ -128,7 +129,10 @@ export function hashHue(s) {
 export function createModel() {
   const m = {
     summary: null,
-    threads: [], // {tid, name, pid, first, last, depth, y, h}
+    threads: [], // the rows shown: {tid, name, pid, first, last, depth, y, h}, or a group {group, key, members, open}
+    allThreads: [], // every thread, in the order of the rows
+    rowOf: new Map(), // tid -> its row in threads
+    tracks: { filter: '', pinned: new Set(), group: false, expanded: new Set(), aliveOnly: false, collapsed: new Set() },
     rowsByTid: new Map(),
     procs: [], // {pid, label, y}
     taskLanes: 0,
@@ -146,6 +150,11 @@ export function createModel() {
     scrollTop: 0, // of the rows, set by the view before drawing / hit testing
     taskLayout: [], // {task, lane}
     lanesWanted: MAX_TASK_LANES, // fixed after the first answer, so rows do not jump
+    counters: [], // {name, min, max, points: [[t, v]]}: /api/counters for the window
+    drops: new Map(), // tid -> [{start, end, count}]: where the recorder lost events (/api/drops)
+    countersY: RULER_H,
+    search: null, // {q, matches, total, index}: timeline-find.js
+    searchMarks: [], // where the painter drew them (canvas x, content y)
     showCreates: true, // the thread-creation arrows (a toggle of the toolbar)
     spanName: () => '', // the call a span was blocked in, when known (timeline.js)
   };
@@ -153,7 +162,10 @@ export function createModel() {
   m.plotW = () => Math.max(10, m.width - LABEL_W);
   m.xOf = (t) => LABEL_W + ((t - m.v0) / (m.v1 - m.v0)) * m.plotW();
   m.tOf = (x) => m.v0 + ((x - LABEL_W) / m.plotW()) * (m.v1 - m.v0);
-  m.thread = (tid) => m.threads.find((x) => x.tid === tid);
+  /** The row that shows thread tid (its group's when collapsed), or null when it is not shown. */
+  m.thread = (tid) => m.rowOf.get(tid) || null;
+  /** The thread tid itself, shown or not. */
+  m.threadInfo = (tid) => m.allThreads.find((x) => x.tid === tid) || null;
   /** y of the middle of a thread's state strip, or null. */
   m.rowY = (tid) => {
     const t = m.thread(tid);
@@ -170,22 +182,104 @@ export function createModel() {
       m.taskLanes = m.lanesWanted;
       y += TASK_HEAD + m.taskLanes * (TASK_H + 2) + 6;
     }
+    m.countersY = y;
+    y += m.counters.length * COUNTER_H;
+    m.arrange();
     m.procs = [];
     let pid = null;
+    const pinned = m.threads.filter((t) => t.pinned);
+    if (pinned.length) {
+      m.procs.push({ pid: 'pinned', label: `Pinned (${pinned.length})`, y });
+      y += PROC_H;
+    }
+    const procOf = (pidv) => {
+      const p = (m.summary.process_list || []).find((x) => x.pid === pidv);
+      const exe = p ? String(p.exe).split('/').pop() : '';
+      return `Process ${pidv}${exe ? ` · ${exe}` : ''}`;
+    };
     for (const t of m.threads) {
-      if (t.pid !== pid) {
+      if (!t.pinned && t.pid !== pid) {
         pid = t.pid;
-        const p = (m.summary.process_list || []).find((x) => x.pid === pid);
-        const exe = p ? String(p.exe).split('/').pop() : '';
-        m.procs.push({ pid, label: `Process ${pid}${exe ? ` · ${exe}` : ''}`, y });
+        m.procs.push({ pid, label: `▾ ${procOf(pid)}`, y });
         y += PROC_H;
       }
       t.y = y;
-      t.h = ROW_PAD + LOG_H + STATE_H + 2 + t.depth * REGION_H + ROW_PAD;
+      t.h = t.group ? ROW_PAD + LOG_H + STATE_H + ROW_PAD : ROW_PAD + LOG_H + STATE_H + 2 + t.depth * REGION_H + ROW_PAD;
       y += t.h;
+    }
+    // collapsed processes: their header only, at the end
+    for (const pidv of m.tracks.collapsed) {
+      const n = m.allThreads.filter((t) => t.pid === pidv).length;
+      if (!n) continue;
+      m.procs.push({ pid: pidv, collapsed: true, label: `▸ ${procOf(pidv)} (${n} thread${n === 1 ? '' : 's'} hidden)`, y });
+      y += PROC_H;
     }
     m.totalH = y + 10;
     return m.totalH;
+  };
+
+  /**
+   * The rows shown, from every thread and the track settings (m.tracks):
+   * pinned threads first, then by process in creation order; threads whose
+   * name or tid does not contain the filter, and with aliveOnly those not
+   * alive in the window, left out; with group, threads of a process that
+   * share a name become one group row (expanded: the group row, then its
+   * members). m.rowOf maps each tid to the row that shows it.
+   */
+  m.arrange = () => {
+    const tr = m.tracks;
+    const f = tr.filter.trim().toLowerCase();
+    const keep = (t) => (!f || (t.name || '').toLowerCase().includes(f) || String(t.tid).includes(f))
+      && (!tr.aliveOnly || (t.last >= m.v0 && t.first <= m.v1));
+    const shown = m.allThreads.filter((t) => tr.pinned.has(t.tid) || (keep(t) && !tr.collapsed.has(t.pid)));
+    for (const t of m.allThreads) {
+      t.pinned = tr.pinned.has(t.tid);
+      t.inGroup = false;
+    }
+    const pinned = shown.filter((t) => t.pinned);
+    const rest = shown.filter((t) => !t.pinned);
+    const rows = [...pinned];
+    m.rowOf = new Map();
+    for (const t of pinned) m.rowOf.set(t.tid, t);
+    if (tr.group) {
+      const groups = new Map();
+      for (const t of rest) {
+        const key = `${t.pid}\u0000${t.name}`;
+        if (!groups.has(key)) groups.set(key, []);
+        groups.get(key).push(t);
+      }
+      const done = new Set();
+      for (const t of rest) {
+        const key = `${t.pid}\u0000${t.name}`;
+        const members = groups.get(key);
+        if (members.length < 2) {
+          rows.push(t);
+          m.rowOf.set(t.tid, t);
+          continue;
+        }
+        if (done.has(key)) continue;
+        done.add(key);
+        const open = tr.expanded.has(key);
+        const g = { group: true, key, name: t.name, pid: t.pid, members, open, tid: undefined, depth: 0,
+          first: Math.min(...members.map((x) => x.first)), last: Math.max(...members.map((x) => x.last)) };
+        rows.push(g);
+        for (const x of members) {
+          if (open) {
+            x.inGroup = true;
+            rows.push(x);
+            m.rowOf.set(x.tid, x);
+          } else {
+            m.rowOf.set(x.tid, g);
+          }
+        }
+      }
+    } else {
+      for (const t of rest) {
+        rows.push(t);
+        m.rowOf.set(t.tid, t);
+      }
+    }
+    m.threads = rows;
   };
 
   /** Greedy lanes by start; tasks that fit no lane go in the last one. */
@@ -248,10 +342,12 @@ export function createModel() {
     // an unnamed main thread goes by its program's name
     const exeOf = new Map((s.process_list || []).map((p) => [p.pid, String(p.exe || '').split('/').pop()]));
     const nameOf = (t) => t.name || (t.tid === t.pid && exeOf.get(t.pid)) || '';
-    m.threads = list.map((t, i) => ({ tid: t.tid, name: nameOf(t), pid: t.pid, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), createdBy: t.created_by || 0, i }))
+    m.allThreads = list.map((t, i) => ({ tid: t.tid, name: nameOf(t), pid: t.pid, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), createdBy: t.created_by || 0, i }))
       .sort((x, y) => order.get(x.pid) - order.get(y.pid) || x.i - y.i);
     // the window starts a little before the first event (the trace's clock
     // may start well before it)
+    m.threads = m.allThreads;
+    m.rowOf = new Map(m.allThreads.map((t) => [t.tid, t]));
     if (m.threads.length) {
       const first = Math.min(...m.threads.map((t) => t.first));
       if (first > m.T0) m.home = Math.max(m.T0, Math.floor(first - (m.T1 - first) * 0.01));
@@ -263,7 +359,7 @@ export function createModel() {
   /** The thread that parent created at ns: its first to start after ns. */
   m.childOf = (parent, ns) => {
     let best = null;
-    for (const t of m.threads) if (t.createdBy === parent && t.first >= ns && (!best || t.first < best.first)) best = t;
+    for (const t of m.allThreads) if (t.createdBy === parent && t.first >= ns && (!best || t.first < best.first)) best = t;
     return best;
   };
 
@@ -271,6 +367,8 @@ export function createModel() {
     const top = m.scrollTop - margin, bottom = m.scrollTop + m.height + margin;
     return m.threads.filter((t) => t.y + t.h >= top && t.y <= bottom);
   };
+  /** The threads whose data the rows near the screen need (a group needs its members'). */
+  m.visibleTids = (margin) => m.visibleRows(margin).flatMap((t) => (t.group ? t.members.map((x) => x.tid) : [t.tid]));
 
   // Wake-up arrows only while they can be told apart: one per 8 px at most.
   m.wakesShown = () => (m.data && m.data.wakes.length <= m.plotW() / 8 ? m.data.wakes : []);
@@ -278,11 +376,46 @@ export function createModel() {
   // one per 24 px at most, and none when switched off.
   m.createsShown = () => (m.data && m.showCreates && m.data.creates.length <= m.plotW() / 24 ? m.data.creates : []);
 
+  /** The first loss of events on thread tid at or after t (an open region's end was lost there), or null. */
+  m.dropAfter = (tid, t) => (m.drops.get(tid) || []).find((d) => d.end >= t) || null;
+
+  /** How many threads of group g are in each state at time t: {state: n}. */
+  m.groupStatesAt = (g, t) => {
+    const out = {};
+    for (const x of g.members) {
+      const row = m.rowsByTid.get(x.tid);
+      if (!row || t < x.first || t > x.last) continue;
+      const sp = row.spans.find((s) => s.s <= t && t < s.e);
+      if (sp) out[STATE_OF_BYTE[sp.state]] = (out[STATE_OF_BYTE[sp.state]] || 0) + 1;
+    }
+    return out;
+  };
+
+  /** The value of counter track c at time t (the last set at or before t), or null. */
+  m.counterAt = (c, t) => {
+    let v = null;
+    for (const [pt, pv] of c.points) {
+      if (pt > t) break;
+      v = pv;
+    }
+    return v;
+  };
+
   /** What is at canvas point (x, yCanvas): {kind, ...} or null. */
   m.hit = (x, yCanvas) => {
-    if (x < LABEL_W || yCanvas < RULER_H || !m.data) return null;
+    if (yCanvas < RULER_H || !m.data) return null;
     const y = yCanvas + m.scrollTop;
+    const proc = m.procs.find((p) => p.pid !== 'pinned' && y >= p.y && y < p.y + PROC_H);
+    if (proc) return { kind: 'proc', proc };
+    if (x < LABEL_W) {
+      const row = m.threads.find((r) => y >= r.y && y < r.y + r.h);
+      return row ? { kind: 'label', thread: row } : null;
+    }
     const t = m.tOf(x);
+    if (m.counters.length && y >= m.countersY && y < m.countersY + m.counters.length * COUNTER_H) {
+      const c = m.counters[Math.floor((y - m.countersY) / COUNTER_H)];
+      return { kind: 'counter', counter: c, t, value: m.counterAt(c, t) };
+    }
     const slack = ((m.v1 - m.v0) / m.plotW()) * 3;
     if (m.taskLanes && y >= m.taskLaneY(0) && y < m.taskLaneY(m.taskLanes)) {
       const lane = Math.floor((y - m.taskLaneY(0)) / (TASK_H + 2));
@@ -296,6 +429,7 @@ export function createModel() {
     }
     const th = m.threads.find((r) => y >= r.y && y < r.y + r.h);
     if (!th) return null;
+    if (th.group) return { kind: 'group', group: th, t, states: m.groupStatesAt(th, t) };
     const row = m.rowsByTid.get(th.tid);
     if (!row) return null;
     const ys = th.y + ROW_PAD + LOG_H;
@@ -318,6 +452,9 @@ export function createModel() {
       return best ? { kind: 'log', log: best, thread: th } : null;
     }
     if (y < ys + STATE_H) {
+      const pad = ((m.v1 - m.v0) / m.plotW()) * 2;
+      const dr = (m.drops.get(th.tid) || []).find((d) => d.start - pad <= t && t <= d.end + pad);
+      if (dr) return { kind: 'drop', drop: dr, thread: th, t };
       if (t < th.first || t > th.last) return { kind: 'outside', thread: th, t };
       const s = row.spans.find((sp) => sp.s <= t + slack / 3 && t - slack / 3 < sp.e);
       return s ? { kind: 'span', span: s, thread: th, t } : null;

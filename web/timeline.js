@@ -16,36 +16,46 @@
 // click. Nothing here knows the trace format.
 import { formatDuration } from './format.js';
 import { h } from './dom.js';
-import { STATES, stateColor, stateHelp } from './states.js';
+import { STATES, LATER_STATES, stateColor, stateHelp, stateLabel as stateLabelOf } from './states.js';
 import {
-  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H,
+  STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H, COUNTER_H, PROC_H,
   createModel, decode, formatAt,
 } from './timeline-model.js';
 import { createPainter } from './timeline-draw.js';
 import { attachInput } from './timeline-input.js';
 import { reportConnection } from './api.js';
+import { createSearch } from './timeline-find.js';
+import { rangeContents } from './timeline-range.js';
+import { createOverview } from './timeline-overview.js';
 
 // What outlives the view when another tab is shown (the window and the
 // selection are in the URL, which the tab link keeps).
-const remembered = { scrollTop: 0 };
+const remembered = { scrollTop: 0, tracks: null };
 
-const STATE_LABELS = Object.fromEntries(STATES.map((st) => [st.key, st.label]));
+// the seven states, and those the state machine may add (runnable, blocked
+// in a call ctrace does not see, not recorded): every code has a label
+const STATE_LABELS = Object.fromEntries([...STATES, ...LATER_STATES].map((st) => [st.key, st.label]));
 const STATE_KEYS = STATES.map((st) => st.key);
 
 function mount(container, ctx) {
   const api = ctx.api;
   const color = {};
-  for (const st of STATES) color[st.key] = stateColor(st.key);
+  for (const st of [...STATES, ...LATER_STATES]) color[st.key] = stateColor(st.key);
   const m = createModel();
 
   // DOM
   const legend = h('div', { class: 'tl-legend', role: 'list', 'aria-label': 'Legend' },
     STATES.map((st) => h('span', { class: 'tl-legend-item', role: 'listitem', title: stateHelp(st.key), dataset: { state: st.key } },
       h('span', { class: 'tl-swatch', style: `background:${color[st.key]}` }), st.label)),
+    // the later states, shown once the window has some
+    LATER_STATES.map((st) => h('span', { class: 'tl-legend-item', role: 'listitem', title: stateHelp(st.key), hidden: true, dataset: { state: st.key } },
+      h('span', { class: 'tl-swatch', style: `background:${color[st.key]}` }), st.label)),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-outside' }), 'Not started / exited'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-region' }), 'Region'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-swatch tl-sw-task' }), 'Task'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-log' }), 'Log'),
+    h('span', { class: 'tl-legend-item', role: 'listitem', title: 'the recorder lost events of the thread here (no free buffer)' }, h('span', { class: 'tl-swatch tl-sw-drop' }), 'Events lost'),
+    h('span', { class: 'tl-legend-item', role: 'listitem', title: 'values recorded with ctrace_counter()' }, h('span', { class: 'tl-swatch tl-sw-counter' }), 'Counter'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-wake' }), 'Wake-up'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-create' }), 'Thread created'));
   const btn = (label, title, fn, extra = {}) => h('button', { type: 'button', class: 'tl-btn', title, onclick: fn, ...extra }, label);
@@ -53,6 +63,21 @@ function mount(container, ctx) {
   const rangeLabel = h('span', { class: 'tl-range', 'aria-live': 'polite' });
   const createsBox = h('input', { type: 'checkbox', checked: true, 'data-action': 'toggle-creates' });
   createsBox.addEventListener('change', () => { m.showCreates = createsBox.checked; showNote(); draw(); });
+  // tracks: which thread rows are shown, and how (timeline-model.js, arrange)
+  const trackFilter = h('input', { type: 'search', class: 'tl-track-filter', placeholder: 'Filter threads', 'aria-label': 'Show only the threads whose name or id contains', 'data-action': 'track-filter' });
+  let trackTimer = 0;
+  trackFilter.addEventListener('input', () => {
+    clearTimeout(trackTimer);
+    trackTimer = setTimeout(() => { m.tracks.filter = trackFilter.value; tracksChanged(); }, 150);
+  });
+  trackFilter.addEventListener('keydown', (e) => { if (e.key === 'Escape') { trackFilter.value = ''; m.tracks.filter = ''; tracksChanged(); trackFilter.blur(); } });
+  const groupBox = h('input', { type: 'checkbox', 'data-action': 'group-threads' });
+  groupBox.addEventListener('change', () => { m.tracks.group = groupBox.checked; tracksChanged(); });
+  const aliveBox = h('input', { type: 'checkbox', 'data-action': 'alive-only' });
+  aliveBox.addEventListener('change', () => { m.tracks.aliveOnly = aliveBox.checked; tracksChanged(); });
+  const trackTools = h('span', { class: 'tl-tracks' }, trackFilter,
+    h('label', { class: 'tl-toggle', title: 'Threads of a process with the same name become one row with their states stacked; click it to open it' }, groupBox, 'Group by name'),
+    h('label', { class: 'tl-toggle', title: 'Hide the threads that did not exist at any time of the window' }, aliveBox, 'Alive in window'));
   const createsToggle = h('label', { class: 'tl-toggle', title: 'Draw the arrows from a thread\'s creator to the new thread' }, createsBox, 'Creation arrows');
   const help = h('div', { class: 'tl-help', role: 'dialog', 'aria-label': 'Keyboard and mouse', hidden: true },
     h('div', { class: 'tl-details-head' }, h('h2', null, 'Keyboard and mouse'),
@@ -62,7 +87,10 @@ function mount(container, ctx) {
       ['Wheel', 'zoom about 2x per notch, at the pointer'],
       ['Shift+wheel, or wheel over the names', 'scroll the rows'],
       ['A / D, or drag', 'pan left / right'],
-      ['Shift+drag', 'select a range; Z zooms to it'],
+      ['Shift+drag', 'select a range: its numbers in the panel; Z zooms to it'],
+      ['/ or Ctrl+F', 'search names, logs and calls; Enter / Shift+Enter: next / previous match'],
+      ['Click a thread\'s name', 'pin it to the top (again: unpin); a group: open or close it'],
+      ['Click the whole-trace strip', 'move the window there (drag to follow)'],
       ['0', 'show the whole trace'],
       ['Click', 'details of a span, region, task, log or arrow'],
       ['Alt+Left', 'back to the previous selection (after "Woken by →")'],
@@ -76,8 +104,20 @@ function mount(container, ctx) {
     zoomSelBtn,
     rangeLabel,
     createsToggle,
-    h('span', { class: 'tl-hint' }, 'Wheel, W/S: zoom · Shift+wheel or wheel on names: rows · drag, A/D: pan · ? keys'),
+    trackTools,
     btn('?', 'Keyboard and mouse (?)', () => toggleHelp(), { 'data-action': 'help', 'aria-label': 'Keyboard and mouse help' }));
+  // the search bar (timeline-find.js): its actions are defined further down
+  const search = createSearch(m, {
+    api,
+    get root() { return root; },
+    setWindow: (a, b) => setWindow(a, b, true),
+    revealRow: (tid) => revealRow(tid),
+    loadDetails: (q) => { pushHistory(); return loadDetails(q); },
+    highlight: (tids) => { m.highlight = new Set(tids); publishParams(); scheduleDraw(); },
+    scheduleDraw: () => scheduleDraw(),
+  });
+  toolbar.insertBefore(search.el, toolbar.querySelector('[data-action="help"]'));
+  legend.append(h('span', { class: 'tl-hint' }, 'Wheel, W/S: zoom · Shift+wheel or wheel on names: rows · drag, A/D: pan · / search · ? keys'));
   const canvas = h('canvas', { class: 'tl-canvas', tabindex: '0', 'aria-label': 'Timeline of the trace\'s threads' });
   const spacer = h('div', { class: 'tl-spacer' });
   const tip = h('div', { class: 'tl-tooltip', role: 'tooltip', hidden: true });
@@ -85,7 +125,9 @@ function mount(container, ctx) {
   const scroller = h('div', { class: 'tl-scroll' }, canvas, spacer);
   const stage = h('div', { class: 'tl-stage' }, scroller, tip, note, help);
   const panel = h('aside', { class: 'tl-details', hidden: true, 'aria-label': 'Details' });
-  const body = h('div', { class: 'tl-body' }, stage, panel);
+  const ovCanvas = h('canvas', { class: 'tl-overview', 'aria-label': 'The whole trace: click or drag to move the window there', title: 'The whole trace: click or drag to move the window there' });
+  const stageCol = h('div', { class: 'tl-stagecol' }, ovCanvas, stage);
+  const body = h('div', { class: 'tl-body' }, stageCol, panel);
   // The rows as text, for screen readers (and the browser tests): the canvas
   // itself says nothing to assistive technology.
   const srList = h('ul', { class: 'tl-sr', 'aria-label': 'Thread rows' });
@@ -93,6 +135,29 @@ function mount(container, ctx) {
   container.append(root);
 
   const paint = createPainter(m, canvas, color);
+  const overview = createOverview(m, ovCanvas, color, {
+    moveTo: (c) => {
+      const half = (m.v1 - m.v0) / 2;
+      setWindow(c - half, c + half);
+    },
+  });
+  // The overview's data: the view's own answer when it is the whole trace
+  // (the first, usually), else one request of its own for the first rows.
+  let overviewAsked = false;
+  async function feedOverview(d, a, b) {
+    if (overview.hasData()) return;
+    if (a <= m.home + 1 && b >= m.T1 - 1) {
+      overview.setData(d);
+      return;
+    }
+    if (overviewAsked) return;
+    overviewAsked = true;
+    const tids = m.allThreads.slice(0, 60).map((t) => t.tid).join(',');
+    try {
+      const res = await fetch(`/api/timeline?start_ns=${Math.floor(m.home)}&end_ns=${Math.ceil(m.T1)}&width=${Math.round(m.plotW())}&tids=${tids}`);
+      if (res.ok && !destroyed) overview.setData(decode(await res.arrayBuffer()));
+    } catch { /* the banner says when the server is gone */ }
+  }
   let fetchCtl = null;
   let fetchTimer = 0;
   let raf = 0;
@@ -143,6 +208,11 @@ function mount(container, ctx) {
     const rows = wantedRows();
     const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${Math.round(m.plotW())}${rows ? `&tids=${rows.join(',')}` : ''}`;
     root.dataset.loading = 'true';
+    // counter tracks: their values in the same window, asked beside it
+    const hasCounters = Number((m.summary.events_by_kind || {}).COUNTER) > 0;
+    const countersP = hasCounters
+      ? fetch(`/api/counters?start_ns=${a}&end_ns=${b}&width=${Math.round(m.plotW())}`, { signal: ctl.signal }).then((r) => (r.ok ? r.json() : null)).catch(() => null)
+      : null;
     let res;
     try {
       res = await fetch(url, { signal: ctl.signal });
@@ -163,6 +233,11 @@ function mount(container, ctx) {
       const d = decode(await res.arrayBuffer());
       root.dataset.decodeMs = (performance.now() - tGot).toFixed(1);
       if (ctl !== fetchCtl || destroyed) return;
+      const cd = countersP ? await countersP : null;
+      if (ctl !== fetchCtl || destroyed) return;
+      const tracksChanged = !!cd && cd.counters.length !== m.counters.length;
+      if (cd) m.counters = cd.counters;
+      if (tracksChanged && m.data) layout();
       if (m.setData(d)) {
         layout();
         if (pendingScroll !== null) scroller.scrollTop = pendingScroll;
@@ -170,6 +245,8 @@ function mount(container, ctx) {
       }
       pendingReveal = null;
       pendingScroll = null;
+      showLaterStates(d);
+      feedOverview(d, a, b);
       fetchCallNames();
       root.dataset.loading = 'false';
       root.dataset.ready = 'true';
@@ -183,15 +260,26 @@ function mount(container, ctx) {
     }
   }
 
+  // A later state (runnable, ...) enters the legend when an answer has it.
+  function showLaterStates(d) {
+    for (const row of d.rows.values()) {
+      for (const sp of row.spans) {
+        if (sp.state < STATES.length) continue;
+        const el = legend.querySelector(`[data-state="${STATE_OF_BYTE[sp.state]}"]`);
+        if (el) el.hidden = false;
+      }
+    }
+  }
+
   const MANY_ROWS = 60;
   function wantedRows() {
-    if (m.threads.length <= MANY_ROWS) return null;
+    if (m.allThreads.length <= MANY_ROWS) return null;
     m.scrollTop = scroller.scrollTop;
-    return m.visibleRows(m.height).map((t) => t.tid);
+    return m.visibleTids(m.height);
   }
   function missingRows() {
     m.scrollTop = scroller.scrollTop;
-    return m.threads.length > MANY_ROWS && m.visibleRows(0).some((t) => !m.rowsByTid.has(t.tid));
+    return m.allThreads.length > MANY_ROWS && m.visibleTids(0).some((tid) => !m.rowsByTid.has(tid));
   }
 
   // What the canvas leaves out at this zoom, and a link that could not be
@@ -217,6 +305,7 @@ function mount(container, ctx) {
     m.scrollTop = scroller.scrollTop;
     rangeLabel.textContent = `${formatAt(Math.round(m.v0))} – ${formatAt(Math.round(m.v1))} (${formatDuration(m.v1 - m.v0)} shown)`;
     paint();
+    overview.draw();
     root.dataset.drawMs = (performance.now() - tDraw).toFixed(1); // for tests and tuning
   }
 
@@ -260,6 +349,19 @@ function mount(container, ctx) {
         return [`Wake-up: ${o.wake.from} woke ${o.wake.to}`, `at ${formatAt(Math.round(o.wake.t))}`];
       case 'create':
         return [`${tname(o.thread)} created thread ${o.create.child}`, `at ${formatAt(Math.round(o.create.t0))}; it started ${formatDuration(o.create.t1 - o.create.t0)} later`];
+      case 'proc':
+        return [o.proc.label.replace(/^[▾▸] /, ''), o.proc.collapsed ? 'Click to show its threads' : 'Click to collapse it'];
+      case 'label':
+        if (o.thread.group) return [`${o.thread.members.length} threads named ${o.thread.name || '(unnamed)'}`, o.thread.open ? 'Click to close the group' : 'Click to show each thread'];
+        return [tname(o.thread), o.thread.pinned ? 'Pinned: click to unpin' : 'Click to pin it to the top'];
+      case 'group': {
+        const parts = Object.entries(o.states).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${n} ${(stateLabelOf(k)).toLowerCase()}`);
+        return [`${o.group.members.length} threads named ${o.group.name || '(unnamed)'}`, parts.length ? `at ${formatAt(Math.round(o.t))}: ${parts.join(', ')}` : 'none alive here', 'Click to show each thread'];
+      }
+      case 'drop':
+        return [`${o.drop.count.toLocaleString()} event${o.drop.count === 1 ? '' : 's'} of ${tname(o.thread)} lost here`, `from ${formatAt(Math.round(o.drop.start))} to ${formatAt(Math.round(o.drop.end))} (${formatDuration(o.drop.end - o.drop.start)})`, 'the recorder had no free buffer: what the thread did then is missing'];
+      case 'counter':
+        return [`Counter ${o.counter.name}`, o.value === null ? 'not set yet' : `${o.value.toLocaleString()} at ${formatAt(Math.round(o.t))}`, `from ${o.counter.min.toLocaleString()} to ${o.counter.max.toLocaleString()} in the trace`];
       case 'outside':
         return [tname(o.thread), o.t < o.thread.first ? 'not started yet' : 'exited'];
       default:
@@ -384,6 +486,7 @@ function mount(container, ctx) {
   }
 
   function openPanel(title, ...content) {
+    delete panel.dataset.panel;
     panel.replaceChildren(
       h('div', { class: 'tl-details-head' },
         h('h2', null, title),
@@ -420,38 +523,53 @@ function mount(container, ctx) {
   }
 
   /** Opens the event named by ev (see above) in the panel, selected; reveal scrolls its row into view. */
-  async function openEv(ev, { reveal = true } = {}) {
+  function openEv(ev, { reveal = true } = {}) {
     const parts = String(ev || '').split(':');
     const kind = parts[0];
     const q = kind === 'task' ? { kind, id: Number(parts[1]) } : { kind, tid: Number(parts[1]), ns: Number(parts[2]) };
     if (!['task', 'span', 'region', 'log', 'wake', 'create'].includes(kind) || Object.values(q).some((v) => typeof v === 'number' && !Number.isFinite(v))) {
       linkNote = `The link's selected event "${ev}" is not one this view knows: nothing is selected`;
       showNote();
-      return;
+      return Promise.resolve();
     }
-    if (kind === 'task') m.selected = { kind, id: q.id };
-    else m.selected = { kind, tid: q.tid, ns: q.ns, s: q.ns };
+    return loadDetails(q, { reveal });
+  }
+
+  // What is selected once /api/event has answered q with d: the whole
+  // span, region or task, not the part the click or the link knew of.
+  function selectedFrom(q, d) {
+    const { kind } = q;
+    if (kind === 'task') return { kind, id: d.id, s: d.start_ns, e: d.end_ns, touches: (d.threads || []).map((t) => ({ tid: t.tid, first: t.first_ns, last: t.last_ns })) };
+    if (kind === 'span') return { kind, tid: q.tid, s: d.start_ns, e: d.end_ns, ns: q.ns };
+    if (kind === 'region') return { kind, tid: q.tid, s: d.start_ns, ns: d.start_ns };
+    const sel = { kind, tid: q.tid, ns: d.event_ns };
+    if (kind === 'create') {
+      const child = m.childOf(q.tid, d.event_ns);
+      if (child) Object.assign(sel, { child: child.tid, started: child.first });
+    }
+    return sel;
+  }
+
+  /**
+   * The one loader of the details panel: selects q ({kind:'task', id} or
+   * {kind, tid, ns}, the parameters of /api/event), shows "Loading…", asks
+   * the server and shows the answer. preset is what to draw as selected
+   * until the answer comes (what was clicked); reveal scrolls the row into
+   * view. An answer of an older selection is dropped.
+   */
+  async function loadDetails(q, { reveal = false, preset = null } = {}) {
+    m.selected = preset || (q.kind === 'task' ? { kind: 'task', id: q.id } : { kind: q.kind, tid: q.tid, ns: q.ns, s: q.ns });
+    publishParams();
     const gen = ++detailsGen;
     root.dataset.details = 'loading';
     openPanel('Loading…');
     if (reveal && q.tid) revealRow(q.tid);
+    draw();
     try {
       const d = await api.getJSON('/api/event', q);
       if (destroyed || gen !== detailsGen) return;
-      if (kind === 'task') {
-        m.selected = { kind, id: d.id, s: d.start_ns, e: d.end_ns, touches: (d.threads || []).map((t) => ({ tid: t.tid, first: t.first_ns, last: t.last_ns })) };
-        if (reveal && d.begin_tid) revealRow(d.begin_tid);
-      } else if (kind === 'span') {
-        m.selected = { kind, tid: q.tid, s: d.start_ns, e: d.end_ns, ns: q.ns };
-      } else if (kind === 'region') {
-        m.selected = { kind, tid: q.tid, s: d.start_ns, ns: d.start_ns };
-      } else {
-        m.selected = { kind, tid: q.tid, ns: d.event_ns };
-        if (kind === 'create') {
-          const child = m.childOf(q.tid, d.event_ns);
-          if (child) Object.assign(m.selected, { child: child.tid, started: child.first });
-        }
-      }
+      m.selected = selectedFrom(q, d);
+      if (reveal && q.kind === 'task' && d.begin_tid) revealRow(d.begin_tid);
       showDetails(d);
       root.dataset.details = 'ready';
     } catch (e) {
@@ -463,50 +581,40 @@ function mount(container, ctx) {
     draw();
   }
 
-  async function select(o) {
+  function select(o) {
     if (!o) return;
     tip.hidden = true;
-    if (o.kind !== 'outside' && !(o.kind === 'region' && o.region.merged)) pushHistory();
-    let url;
-    if (o.kind === 'span') {
-      const ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
-      m.selected = { kind: 'span', tid: o.thread.tid, s: o.span.s, e: o.span.e };
-      url = `/api/event?kind=span&tid=${o.thread.tid}&ns=${ns}`;
-    } else if (o.kind === 'region' && !o.region.merged) {
-      m.selected = { kind: 'region', tid: o.thread.tid, s: o.region.s };
-      url = `/api/event?kind=region&tid=${o.thread.tid}&ns=${Math.round(o.region.s)}`;
-    } else if (o.kind === 'log') {
-      m.selected = { kind: 'log', tid: o.thread.tid, ns: o.log.t };
-      url = `/api/event?kind=log&tid=${o.thread.tid}&ns=${Math.round(o.log.t)}`;
-    } else if (o.kind === 'task') {
-      m.selected = { kind: 'task', id: o.task.id, s: o.task.s, e: o.task.e, touches: o.task.touches };
-      url = `/api/event?kind=task&id=${o.task.id}`;
-    } else if (o.kind === 'create') {
-      m.selected = { kind: 'create', tid: o.thread.tid, ns: o.create.t0, child: o.create.child, started: o.create.t1 };
-      url = `/api/event?kind=create&tid=${o.thread.tid}&ns=${Math.round(o.create.t0)}`;
-    } else if (o.kind === 'wake') {
-      m.selected = { kind: 'wake', tid: o.wake.from, ns: o.wake.t };
-      url = `/api/event?kind=wake&tid=${o.wake.from}&ns=${Math.round(o.wake.t)}`;
-    } else {
+    if (o.kind === 'label') {
+      if (o.thread.group) toggleGroup(o.thread.key);
+      else togglePin(o.thread.tid);
       return;
     }
-    if (o.kind === 'span') m.selected.ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
-    publishParams();
-    const gen = ++detailsGen;
-    root.dataset.details = 'loading';
-    openPanel('Loading…');
-    draw();
-    try {
-      const d = await api.getJSON(url.split('?')[0], Object.fromEntries(new URLSearchParams(url.split('?')[1])));
-      if (destroyed || gen !== detailsGen) return;
-      showDetails(d);
-      root.dataset.details = 'ready';
-    } catch (e) {
-      if (destroyed || gen !== detailsGen) return;
-      openPanel('Details', h('p', { class: 'tl-error' }, e.message));
-      root.dataset.details = 'error';
+    if (o.kind === 'group') {
+      toggleGroup(o.group.key);
+      return;
     }
-    draw();
+    if (o.kind === 'proc') {
+      if (m.tracks.collapsed.has(o.proc.pid)) m.tracks.collapsed.delete(o.proc.pid);
+      else m.tracks.collapsed.add(o.proc.pid);
+      tracksChanged();
+      return;
+    }
+    if (o.kind === 'outside' || o.kind === 'counter' || o.kind === 'drop' || (o.kind === 'region' && o.region.merged)) return;
+    pushHistory();
+    if (o.kind === 'span') {
+      const ns = Math.round(Math.min(Math.max(o.t, o.span.s), o.span.e - 1));
+      loadDetails({ kind: 'span', tid: o.thread.tid, ns }, { preset: { kind: 'span', tid: o.thread.tid, s: o.span.s, e: o.span.e, ns } });
+    } else if (o.kind === 'region') {
+      loadDetails({ kind: 'region', tid: o.thread.tid, ns: Math.round(o.region.s) }, { preset: { kind: 'region', tid: o.thread.tid, s: o.region.s, ns: o.region.s } });
+    } else if (o.kind === 'log') {
+      loadDetails({ kind: 'log', tid: o.thread.tid, ns: Math.round(o.log.t) }, { preset: { kind: 'log', tid: o.thread.tid, ns: o.log.t } });
+    } else if (o.kind === 'task') {
+      loadDetails({ kind: 'task', id: o.task.id }, { preset: { kind: 'task', id: o.task.id, s: o.task.s, e: o.task.e, touches: o.task.touches } });
+    } else if (o.kind === 'create') {
+      loadDetails({ kind: 'create', tid: o.thread.tid, ns: Math.round(o.create.t0) }, { preset: { kind: 'create', tid: o.thread.tid, ns: o.create.t0, child: o.create.child, started: o.create.t1 } });
+    } else if (o.kind === 'wake') {
+      loadDetails({ kind: 'wake', tid: o.wake.from, ns: Math.round(o.wake.t) }, { preset: { kind: 'wake', tid: o.wake.from, ns: o.wake.t } });
+    }
   }
 
   function threadName(tid) {
@@ -568,27 +676,65 @@ function mount(container, ctx) {
 
   // Centres the wake-up that ended a blocked span of length blockedNs, zoomed
   // in enough (a few times the span) for its arrow to be drawn.
-  async function goToWaker(w, blockedNs) {
+  function goToWaker(w, blockedNs) {
     pushHistory();
     const span = Math.min(m.v1 - m.v0, Math.max(8 * (blockedNs || 0), 20000));
     const half = Math.min(span, (m.T1 - m.T0)) / 2;
     setWindow(w.ns - half, w.ns + half, true);
     const th = m.thread(w.tid);
     if (th) scroller.scrollTop = Math.max(0, th.y - RULER_H - 60);
-    m.selected = { kind: 'wake', tid: w.tid, ns: w.ns };
-    publishParams();
+    return loadDetails({ kind: 'wake', tid: w.tid, ns: Math.round(w.ns) });
+  }
+
+  // ---- tracks ----
+  function tracksChanged() {
+    remembered.tracks = m.tracks;
+    const top = m.threads.find((t) => t.y + t.h > scroller.scrollTop + RULER_H);
+    layout();
+    if (top && m.threads.includes(top)) scroller.scrollTop = Math.max(0, top.y - RULER_H);
+    root.dataset.rows = String(m.threads.length);
+    if (missingRows()) requestFetch(0);
+    draw();
+  }
+  function togglePin(tid) {
+    if (m.tracks.pinned.has(tid)) m.tracks.pinned.delete(tid);
+    else m.tracks.pinned.add(tid);
+    tracksChanged();
+  }
+  function toggleGroup(key) {
+    if (m.tracks.expanded.has(key)) m.tracks.expanded.delete(key);
+    else m.tracks.expanded.add(key);
+    tracksChanged();
+  }
+
+  // ---- the numbers of a shift-dragged range (timeline-range.js) ----
+  async function showRange() {
+    if (!m.selection) return;
+    const a = Math.round(Math.min(m.selection.s, m.selection.e)), b = Math.round(Math.max(m.selection.s, m.selection.e));
+    // the highlighted threads, else those the track filter shows, else all
+    const filtered = m.tracks.filter.trim() || m.tracks.aliveOnly;
+    const tids = m.highlight.size ? [...m.highlight] : filtered ? m.threads.flatMap((t) => (t.group ? t.members.map((x) => x.tid) : [t.tid])) : undefined;
     const gen = ++detailsGen;
+    m.selected = null;
+    publishParams();
     root.dataset.details = 'loading';
+    openPanel('Loading…');
+    panel.dataset.panel = 'range';
     try {
-      const d = await api.getJSON('/api/event', { kind: 'wake', tid: w.tid, ns: Math.round(w.ns) });
+      const d = await api.getJSON('/api/range', { start_ns: a, end_ns: b, tids });
       if (destroyed || gen !== detailsGen) return;
-      m.selected.ns = d.event_ns;
-      publishParams();
-      showDetails(d);
+      openPanel(`Range of ${formatDuration(b - a)}`, ...rangeContents(d, {
+        threadName,
+        zoom: () => { m.selection = null; zoomSelBtn.disabled = true; setWindow(a, b, true); },
+        openProfile: (kind) => ctx.navigate && ctx.navigate('profiles', { kind, start_ns: a, end_ns: b, tid: d.profile_tid || undefined }),
+      }));
+      panel.dataset.panel = 'range';
+      panel.dataset.start = String(a);
+      panel.dataset.end = String(b);
       root.dataset.details = 'ready';
     } catch (e) {
       if (destroyed || gen !== detailsGen) return;
-      openPanel('Wake-up', h('p', { class: 'tl-error' }, e.message));
+      openPanel('Range', h('p', { class: 'tl-error' }, e.message));
       root.dataset.details = 'error';
     }
     draw();
@@ -614,6 +760,7 @@ function mount(container, ctx) {
   }
   function setWindow(a, b, fetchNow = false) {
     m.clampWindow(a, b);
+    if (m.tracks.aliveOnly && m.summary) tracksChanged();
     tip.hidden = true; // what it described has moved
     requestFetch(fetchNow ? 0 : 40);
     scheduleDraw();
@@ -658,13 +805,17 @@ function mount(container, ctx) {
   // ---- input ----
   const detachInput = attachInput(m, canvas, scroller, {
     zoomBy, panBy, setWindow, reset, zoomToSelection, select, showTip, hideTip, scheduleDraw, toggleHelp, back,
+    search: () => search.focus(),
     escape: () => {
       if (!help.hidden) toggleHelp(false);
       m.selection = null;
       zoomSelBtn.disabled = true;
       scheduleDraw();
     },
-    selectionChanged: (usable) => { zoomSelBtn.disabled = !usable; },
+    selectionChanged: (usable) => {
+      zoomSelBtn.disabled = !usable;
+      if (usable) showRange();
+    },
     scrolled: () => {
       tip.hidden = true;
       scheduleDraw();
@@ -702,7 +853,26 @@ function mount(container, ctx) {
   const ready = (ctx.summary || api.summary()).then((s) => {
     if (destroyed) return;
     m.setSummary(s);
-    srList.replaceChildren(...m.threads.map((t) => h('li', { dataset: { tid: t.tid } }, `${t.name || '(unnamed)'} ${t.tid} (process ${t.pid})`)));
+    if (remembered.tracks) {
+      m.tracks = remembered.tracks;
+      trackFilter.value = m.tracks.filter;
+      groupBox.checked = m.tracks.group;
+      aliveBox.checked = m.tracks.aliveOnly;
+    }
+    srList.replaceChildren(...m.allThreads.map((t) => h('li', { dataset: { tid: t.tid } }, `${t.name || '(unnamed)'} ${t.tid} (process ${t.pid})`)));
+    // where the recorder lost events: few, asked once
+    if (Number(s.dropped_events) > 0) {
+      api.getJSON('/api/drops').then((d) => {
+        if (destroyed) return;
+        m.drops = new Map();
+        for (const x of d.drops) {
+          if (!m.drops.has(x.tid)) m.drops.set(x.tid, []);
+          m.drops.get(x.tid).push({ start: x.start_ns, end: x.end_ns, count: x.count });
+        }
+        root.dataset.drops = String(d.drops.length);
+        scheduleDraw();
+      }, () => {});
+    }
     const p = ctx.params || {};
     resize();
     applyParams(p);
@@ -792,6 +962,44 @@ function mount(container, ctx) {
       }
       return null;
     },
+    search: () => search.state(),
+    /** The overview strip: whether it has data, and the client x of time t in it. */
+    overview: (t) => ({ ready: overview.hasData(), x: t === undefined ? null : overview.clientX(t), window: ovCanvas.dataset.window }),
+    /** The drop marks in the window: [{tid, count, x, y}] in client coordinates. */
+    dropMarks() {
+      const r = canvas.getBoundingClientRect();
+      const out = [];
+      for (const [tid, list] of m.drops) {
+        const t = m.thread(tid);
+        if (!t) continue;
+        for (const d of list) {
+          if (d.end < m.v0 || d.start > m.v1) continue;
+          out.push({ tid, count: d.count, x: r.left + (Math.max(LABEL_W, m.xOf(d.start)) + Math.min(m.width, m.xOf(d.end))) / 2, y: r.top + t.y - scroller.scrollTop + ROW_PAD + LOG_H + STATE_H / 2 });
+        }
+      }
+      return out;
+    },
+    /** The process headers: [{pid, collapsed, label, y (client)}]. */
+    procs: () => { const r = canvas.getBoundingClientRect(); return m.procs.map((p) => ({ pid: p.pid, collapsed: !!p.collapsed, label: p.label, x: r.left + 60, y: r.top + p.y - scroller.scrollTop + PROC_H / 2 })); },
+    /** The rows shown, in order: {tid} or {group: name, members: [tids], open}. */
+    rows: () => m.threads.map((t) => (t.group ? { group: t.name, members: t.members.map((x) => x.tid), open: t.open, y: t.y } : { tid: t.tid, name: t.name, pinned: !!t.pinned, y: t.y })),
+    /** The label of the row showing tid (or a group row by index) in client coordinates. */
+    labelAt(i) {
+      const t = m.threads[i];
+      if (!t) return null;
+      const r = canvas.getBoundingClientRect();
+      return { x: r.left + 60, y: r.top + t.y - scroller.scrollTop + ROW_PAD + LOG_H + STATE_H / 2, stripX: r.left + LABEL_W + (m.width - LABEL_W) / 2 };
+    },
+    /** Counter track i: its name, points and where it is drawn. */
+    counterTrack(i = 0) {
+      const c = m.counters[i];
+      if (!c) return null;
+      const r = canvas.getBoundingClientRect();
+      const top = r.top + m.countersY - scroller.scrollTop;
+      return { name: c.name, points: c.points.length, top, bottom: top + COUNTER_H, left: r.left + LABEL_W, right: r.left + m.width };
+    },
+    /** Where the matches of the search are highlighted on screen: [{kind, tid, x, y}]. */
+    searchMarks: () => (m.searchMarks || []).map((k) => { const r = canvas.getBoundingClientRect(); return { ...k, x: r.left + k.x, y: r.top + k.y - scroller.scrollTop }; }),
     counts: () => (m.data ? { rows: m.data.rows.size, tasks: m.data.tasks.length, wakes: m.data.wakes.length, creates: m.data.creates.length } : null),
   };
 
@@ -799,11 +1007,14 @@ function mount(container, ctx) {
     unmount() {
       remembered.scrollTop = scroller.scrollTop;
       destroyed = true;
+      search.cancel();
+      clearTimeout(trackTimer);
       if (fetchCtl) fetchCtl.abort();
       clearTimeout(fetchTimer);
       clearTimeout(paramsTimer);
       ro.disconnect();
       detachInput();
+      overview.detach();
       if (raf) cancelAnimationFrame(raf);
     },
     update(p) {

@@ -12,7 +12,7 @@
   X(CTRACE_MEMORY_MB, "64", "memory for buffers in flight; past it events are dropped and counted") \
   X(CTRACE_STACKS, "blocking", "which events carry a stack: none, blocking, all")              \
   X(CTRACE_CLOCK, "tsc", "time source: tsc (when invariant) or monotonic")                   \
-  X(CTRACE_UNWIND, "fp", "stack walker: fp (frame pointers, ~1 ns a frame) or dwarf (unwind tables: right without frame pointers, ~100x slower)") \
+  X(CTRACE_UNWIND, "cfi", "stack walker: cfi (unwind tables, rules cached per address: right without frame pointers), fp (frame pointers only) or dwarf (glibc's backtrace(), ~100x slower)") \
   X(CTRACE_FAMILIES, "all", "ctrace run: families recorded, comma-separated: sync,sleep,io,net,proc") \
   X(CTRACE_MIN_NS, "5000", "ctrace run: file and socket calls shorter than this (ns) are not recorded") \
   X(CTRACE_FOLLOW_FORKS, "1", "ctrace run: 0 to not trace child processes")                   \

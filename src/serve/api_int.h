@@ -55,5 +55,10 @@ void ctrace__api_profile(struct ctrace_view *v, struct params *p, struct ctrace_
                          int pprof);
 void ctrace__api_timeline(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+/* api_find.c */
+void ctrace__api_search(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+void ctrace__api_range(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+void ctrace__api_counters(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+void ctrace__api_drops(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 
 #endif

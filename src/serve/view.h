@@ -21,7 +21,11 @@ struct ctrace_view {
   struct ctrace_stats st;
   ctrace_symbolizer *sym;
   pthread_mutex_t sym_lock; /* libdw lookups are not thread-safe */
+  struct ctrace_counters *counters; /* api_find.c: built on first use */
 };
+
+struct ctrace_counters;
+void ctrace__counters_free(struct ctrace_counters *c);
 
 /* Indexes r (kept open by the caller) for serving. 0 or -ENOMEM. */
 int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *path,

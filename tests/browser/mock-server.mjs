@@ -88,6 +88,17 @@ async function forward(upstream, url, res) {
   }
 }
 
+async function override(upstream, url, res, fn) {
+  let body = null;
+  try {
+    const r = await fetch(new URL(url.pathname + url.search, upstream));
+    if (r.ok) body = await r.json();
+  } catch {
+    // upstream has no answer: fn makes one
+  }
+  send(res, 200, fn(body, url));
+}
+
 async function staticFile(webDir, url, res) {
   let rel = decodeURIComponent(url.pathname);
   if (rel === '/') rel = '/index.html';
@@ -105,11 +116,15 @@ async function staticFile(webDir, url, res) {
  * Start the mock on 127.0.0.1 (port 0: any free port). Resolves to {url, close()}.
  * data: the canned answers (makeMockData()); webDir: the files to serve;
  * failures: {'/api/threads': [500, 'message']} to make an endpoint fail.
+ * apiUpstream: a running `ctrace view` to forward /api/ to; overrides:
+ * {'/api/summary': (upstreamAnswer) => answer} rewrites one JSON endpoint's
+ * answer (upstreamAnswer is null when upstream has none).
  */
-export function startMock({ port = 0, data = makeMockData(), webDir = WEB_DIR, failures = {}, apiUpstream = null } = {}) {
+export function startMock({ port = 0, data = makeMockData(), webDir = WEB_DIR, failures = {}, apiUpstream = null, overrides = {} } = {}) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
+    if (overrides[url.pathname] && apiUpstream) return override(apiUpstream, url, res, overrides[url.pathname]);
     if (url.pathname.startsWith('/api/') && apiUpstream) return forward(apiUpstream, url, res);
     if (url.pathname.startsWith('/api/')) return api(data, url, res, failures);
     return staticFile(webDir, url, res);

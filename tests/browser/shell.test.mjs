@@ -95,6 +95,7 @@ describe('shell edge cases (mock server)', () => {
       await page.waitForSelector('main#view[data-view="profiles"][data-state="ready"]');
       const q = new URLSearchParams((await page.evaluate(() => location.hash)).split('?')[1]);
       assert.equal(q.get('tid'), '8898');
+      assert.equal(q.get('kind'), 'sleep', 'the kind where the instance spent its blocked time (50.5 ms asleep)');
       assert.equal(q.get('start_ns'), '1382555');
       assert.equal(q.get('end_ns'), '52150583');
       assert.ok(profileRequests.some((p) => p.get('tid') === '8898' && p.get('start_ns') === '1382555' && p.get('end_ns') === '52150583'), 'the profile request carries the filter');
@@ -124,6 +125,7 @@ describe('shell edge cases (mock server)', () => {
       await page.click('.threads-table tbody tr[data-key="8899"] button.link-btn');
       await page.waitForSelector('main#view[data-view="profiles"][data-state="ready"]');
       assert.match(await page.evaluate(() => location.hash), /^#\/profiles\?(.*&)?tid=8899/);
+      assert.match(await page.evaluate(() => location.hash), /[?&]kind=sleep(&|$)/, 'the kind where the thread spent its blocked time');
       assert.equal(await page.inputValue('select.thread-filter'), '8899');
     } finally {
       await page.close();
