@@ -16,6 +16,8 @@ packages=(
   # stacks: memcached's walked by tests/test-stacks.c and bench/unwind.sh;
   # libc's own frames (start_thread, __libc_start_call_main) named
   memcached libc6-dbg
+  # tests: a real server's log traced and untraced (tests/test-harm.c)
+  postgresql
   # browser tests
   chromium
   # benchmarks against LTTng-UST

@@ -29,6 +29,9 @@
 #if __has_include("list-export.h")
 #include "list-export.h"
 #endif
+#if __has_include("list-harm.h")
+#include "list-harm.h"
+#endif
 #ifdef CTRACE_LIST_UNDEF_HELPER
 #undef TEST_HELPER
 #undef CTRACE_LIST_UNDEF_HELPER

@@ -398,7 +398,7 @@ TEST_IMPL(serve_blocking_and_wakes) {
 TEST_IMPL(serve_search_range_counters) {
   struct fixture f;
   start(&f, "http");
-  struct resp r = get(&f, "/api/search?q=DB.QUERY");
+  struct test_http_resp r = get(&f, "/api/search?q=DB.QUERY");
   ASSERT_EQ(r.status, 200);
   ASSERT_EQ(json_int(r.body, "total"), 3);
   ASSERT_EQ(json_int(r.body, "region"), 3);
@@ -414,7 +414,7 @@ TEST_IMPL(serve_search_range_counters) {
   expect_error(&f, "/api/search", 400);
   expect_error(&f, "/api/search?q=x&start_ns=5&end_ns=4", 400);
   /* the range of the whole trace: the states of /api/threads, summed */
-  struct resp th = get(&f, "/api/threads");
+  struct test_http_resp th = get(&f, "/api/threads");
   r = get(&f, "/api/range");
   ASSERT_EQ(r.status, 200);
   int64_t running = 0;
@@ -442,7 +442,7 @@ TEST_IMPL(serve_search_range_counters) {
   ASSERT_STR_CONTAINS(r.body, "\"event\":\"WAIT\"");
   free(r.raw);
   /* blocked time of a range is /api/profile's */
-  struct resp pr = get(&f, "/api/profile?kind=sync&start_ns=0&end_ns=50000000");
+  struct test_http_resp pr = get(&f, "/api/profile?kind=sync&start_ns=0&end_ns=50000000");
   r = get(&f, "/api/range?start_ns=0&end_ns=50000000");
   ASSERT_EQ(json_int(strstr(r.body, "\"blocked\":"), "sync"), json_int(pr.body, "total_ns"));
   free(r.raw);

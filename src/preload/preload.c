@@ -89,8 +89,14 @@ void ctrace__pl_configure(void) {
   c.stacks = ctrace__config.stacks != CTRACE__STACKS_NONE;
   ctrace__config_get("CTRACE_FOLLOW_FORKS", fol, sizeof fol);
   c.follow_forks = !(strcmp(fol, "0") == 0 || strcmp(fol, "no") == 0);
-  snprintf(rec, sizeof rec, "families=%s min_ns=%lld follow_forks=%d", fam, min_ns,
-           c.follow_forks);
+  /* The tracer's own start-up, from the trace's time 0 to here (the last
+   * step of this process image's set-up): a short program's trace is
+   * that much longer than the program. */
+  uint64_t now = ctrace__now();
+  uint64_t startup = now > ctrace__trace_start_ticks ? now - ctrace__trace_start_ticks : 0;
+  snprintf(rec, sizeof rec, "families=%s min_ns=%lld follow_forks=%d startup_ns=%llu", fam,
+           min_ns, c.follow_forks,
+           (unsigned long long)((double)startup / ctrace__ticks_per_ns()));
   ctrace__config_record(rec);
   ctrace__pl = c;
 }
@@ -176,6 +182,8 @@ static const struct ctrace__hooks hooks = {
     .start_env = start_env,
     .fork_child = ctrace__pl_fork_child,
     .records_threads = 1,
+    .lazy_writer = 1, /* a short process pays no writer thread */
+    .handled_signals = ctrace__pl_handled_signals,
 };
 
 /* Runs before the recorder's own constructor (priority 101 < default),

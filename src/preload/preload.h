@@ -316,5 +316,7 @@ int ctrace__pl_is_trace_fd(int fd);
 void ctrace__pl_start_trace(int is_fork_child);
 /* The recorder's fork_child hook: the child's own trace. */
 void ctrace__pl_fork_child(void);
+/* The recorder's handled_signals hook (proc.c). */
+uint64_t ctrace__pl_handled_signals(void);
 
 #endif /* CTRACE_PRELOAD_H */

@@ -103,13 +103,13 @@ static int is_fatal_signal(int sig) {
   return 0;
 }
 
-static int install_on_fatal(int sig) {
+static int install_on_fatal(int sig, struct sigaction *old) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_fatal;
   sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  return PL_REAL(sigaction)(sig, &sa, NULL);
+  return PL_REAL(sigaction)(sig, &sa, old);
 }
 
 static int on_fatal_installed(const struct sigaction *cur) {
@@ -120,17 +120,42 @@ static void install_signals(void) {
   if (signals_installed)
     return;
   signals_installed = 1;
+  sigset_t all, old_mask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old_mask);
   for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
     int sig = fatal_signals[i];
+    /* One system call per signal: installed, then put back in the rare
+     * case the disposition was not the default (inherited SIG_IGN). Signals
+     * are blocked meanwhile, so none finds the wrong disposition. */
     struct sigaction old;
-    if (PL_REAL(sigaction)(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL)
+    if (install_on_fatal(sig, &old) != 0)
       continue;
+    if (old.sa_handler != SIG_DFL) {
+      PL_REAL(sigaction)(sig, &old, NULL);
+      continue;
+    }
     view[sig] = old;
-    install_on_fatal(sig);
   }
+  pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+}
+
+/* Signals the program installed a handler for (bit n: signal n), for
+ * ctrace__before_block(): a thread is created only outside them. */
+static _Atomic uint64_t handled;
+
+static void note_handler(int sig, sighandler_t h) {
+  if (sig > 0 && sig < 64 && h != SIG_DFL && h != SIG_IGN && h != SIG_ERR)
+    atomic_fetch_or_explicit(&handled, (uint64_t)1 << sig, memory_order_relaxed);
+}
+
+uint64_t ctrace__pl_handled_signals(void) {
+  return atomic_load_explicit(&handled, memory_order_relaxed);
 }
 
 PL_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *oact) {
+  if (act && !ctrace__guard)
+    note_handler(sig, act->sa_handler);
   if (ctrace__guard || sig <= 0 || sig >= NSIG || !is_fatal_signal(sig) || !signals_installed)
     return PL_REAL(sigaction)(sig, act, oact);
   int saved = errno;
@@ -144,7 +169,7 @@ PL_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
     if (act->sa_handler == SIG_DFL && (ours || tracing)) {
       view[sig] = *act;
       if (!ours)
-        install_on_fatal(sig);
+        install_on_fatal(sig, NULL);
     } else if (PL_REAL(sigaction)(sig, act, NULL) != 0) {
       return -1;
     }
@@ -158,6 +183,8 @@ PL_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 /* glibc's signal(): BSD semantics (the signal blocked in its handler,
  * SA_RESTART), through the sigaction above. */
 PL_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
+  if (!ctrace__guard)
+    note_handler(sig, handler);
   if (ctrace__guard || sig <= 0 || sig >= NSIG || !is_fatal_signal(sig) || !signals_installed)
     return PL_REAL(signal)(sig, handler);
   struct sigaction sa, old;
@@ -287,9 +314,9 @@ void ctrace__pl_start_trace(int is_fork_child) {
     return;
   }
   ctrace__pl_pid = pid;
-  ctrace__pl_configure();
   if (!is_fork_child)
     install_signals();
+  ctrace__pl_configure(); /* last: it records the start-up's length */
 }
 
 /* ---- fork ---- */
@@ -317,6 +344,66 @@ PL_EXPORT pid_t fork(void) {
   }
   return r;
 }
+
+/* ---- vfork ----
+ *
+ * A vfork() child runs on the parent's memory, stack and thread (its TLS)
+ * until it execs or exits: anything the tracer did in it (record, move the
+ * trace's fd, stop the trace at exec) would change the parent's state. The
+ * interposer raises ctrace__guard around the system call, so in the child
+ * every interposer goes straight to libc as untraced, and closes the
+ * child's copy of the trace's fd (its fd table is its own), so that the
+ * child sees the fds an untraced one would. The parent, resumed once the
+ * child exec'd or exited, lowers the guard. Assembly: a vfork wrapper must
+ * not return through a frame of its own (the child would pop it, the
+ * parent then return through the child's leftovers). posix_spawn's child
+ * runs no interposer (glibc calls its internal functions) and loses the
+ * fd at exec (O_CLOEXEC).
+ */
+#if defined(__x86_64__)
+/* Called in the child, on the parent's stack below the caller's frame. */
+__attribute__((used)) static void vfork_child(void) {
+  int saved = errno;
+  int fd = ctrace__writer_fd();
+  if (fd >= 0)
+    syscall(SYS_close, fd);
+  errno = saved;
+}
+
+/* Sets errno from the failed system call; returns -1 to vfork's caller. */
+__attribute__((used)) static long vfork_failed(long neg) {
+  errno = (int)-neg;
+  return -1;
+}
+
+__asm__(".text\n"
+        ".globl vfork\n"
+        ".type vfork, @function\n"
+        "vfork:\n"
+        "  movq ctrace__guard@gottpoff(%rip), %rcx\n"
+        "  addl $1, %fs:(%rcx)\n"
+        "  popq %rdi\n"             /* the return address: not on the shared stack */
+        "  movl $58, %eax\n"        /* SYS_vfork */
+        "  syscall\n"
+        "  pushq %rdi\n"
+        "  testq %rax, %rax\n"
+        "  jz 2f\n"
+        "  movq ctrace__guard@gottpoff(%rip), %rcx\n"
+        "  subl $1, %fs:(%rcx)\n"  /* the parent, the child gone */
+        "  cmpq $-4095, %rax\n"
+        "  jae 1f\n"
+        "  ret\n"
+        "1:\n"
+        "  movq %rax, %rdi\n"
+        "  jmp vfork_failed\n"
+        "2:\n"
+        "  subq $8, %rsp\n"
+        "  call vfork_child\n"
+        "  addq $8, %rsp\n"
+        "  xorl %eax, %eax\n"
+        "  ret\n"
+        ".size vfork, .-vfork\n");
+#endif
 
 /* ---- exec ---- */
 

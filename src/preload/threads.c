@@ -64,6 +64,8 @@ PL_EXPORT int pthread_create(pthread_t *restrict th, const pthread_attr_t *restr
   if (ctrace__guard || !ctrace__pl.families)
     return PL_REAL(pthread_create)(th, attr, fn, arg);
   int saved = errno;
+  if (!atomic_load_explicit(&ctrace__writer_live, memory_order_relaxed))
+    ctrace__writer_ensure(); /* a second thread will record: no lazy start */
   struct start_arg *a = malloc(sizeof *a);
   if (!a) {
     errno = saved;

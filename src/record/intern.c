@@ -24,7 +24,10 @@ struct name_entry {
  * a lock while new ones are added. 4096 pages of 1024: 4M names. */
 #define PAGE_BITS 10
 #define NPAGES 4096
-static struct name_entry *pages[NPAGES];
+/* The first page is static: a process with few names (most) allocates and
+ * clears none, and touches only the part it uses. */
+static struct name_entry first_page[1u << PAGE_BITS];
+static struct name_entry *pages[NPAGES] = {first_page};
 static uint32_t nnames;           /* handles 1..nnames are valid */
 static uint32_t *index_tab;       /* open addressing: hash -> handle */
 static uint32_t index_cap;        /* power of two */

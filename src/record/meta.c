@@ -68,18 +68,19 @@ void ctrace__meta_reset(void) {
   meta = NULL;
 }
 
-void ctrace__meta_clock_sync(void) {
+uint64_t ctrace__meta_clock_sync(void) {
   uint64_t tsc, mono, real;
   ctrace__clock_sync(&tsc, &mono, &real);
   uint8_t *p = ctrace__meta_reserve(CTRACE_MAX_FIXED_EVENT);
   if (!p)
-    return;
+    return tsc;
   *p++ = CTRACE_EV_CLOCK_SYNC;
   *p++ = 0; /* delta: meta events carry their times in fields */
   p = ctrace__put_uvarint(p, tsc);
   p = ctrace__put_uvarint(p, mono);
   p = ctrace__put_uvarint(p, real);
   ctrace__meta_commit(p);
+  return tsc;
 }
 
 /* A PROPERTY record (1.2): "key=value", what this trace records. Takes

@@ -7,6 +7,7 @@
 #include "record.h"
 
 #include <elf.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +44,20 @@ static size_t find_build_id(const struct dl_phdr_info *info, const uint8_t **id)
   return 0;
 }
 
+/* The executable's path, read once per process image (a fork child runs
+ * the same one). */
+static char exe_path[4096];
+
+static const char *exe(void) {
+  if (!exe_path[0]) {
+    ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+    exe_path[n > 0 ? n : 0] = 0;
+  }
+  return exe_path;
+}
+
 struct map_ctx {
-  char exe[4096];
+  const char *exe;
 };
 
 static int on_object(struct dl_phdr_info *info, size_t size, void *arg) {
@@ -84,9 +97,7 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *arg) {
 
 /* Called when a trace starts, by the starting thread (not under meta lock). */
 void ctrace__meta_mappings(void) {
-  struct map_ctx ctx;
-  ssize_t n = readlink("/proc/self/exe", ctx.exe, sizeof ctx.exe - 1);
-  ctx.exe[n > 0 ? n : 0] = 0;
+  struct map_ctx ctx = {exe()};
   ctrace__guard++;
   dl_iterate_phdr(on_object, &ctx);
   ctrace__guard--;
@@ -94,16 +105,19 @@ void ctrace__meta_mappings(void) {
 
 /* PROCESS: pid, ppid, executable and argv (from /proc/self/cmdline). */
 void ctrace__meta_process(void) {
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  exe[n > 0 ? n : 0] = 0;
   char args[4096];
   size_t alen = 0;
-  FILE *f = fopen("/proc/self/cmdline", "re");
-  if (f) {
-    alen = fread(args, 1, sizeof args - 1, f);
-    fclose(f);
+  /* read(), not stdio: no FILE, no buffer to allocate. */
+  ctrace__guard++;
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t r;
+    while (alen < sizeof args - 1 &&
+           (r = read(fd, args + alen, sizeof args - 1 - alen)) > 0)
+      alen += (size_t)r;
+    close(fd);
   }
+  ctrace__guard--;
   /* argv is NUL-separated; names stop at NUL, so map NUL to a space-free
    * separator the reader splits on: 0x1f (unit separator). */
   for (size_t i = 0; i < alen; i++)
@@ -112,7 +126,7 @@ void ctrace__meta_process(void) {
   while (alen && args[alen - 1] == 0x1f)
     alen--;
   args[alen] = 0;
-  uint32_t exe_id = string_id(exe), argv_id = string_id(args);
+  uint32_t exe_id = string_id(exe()), argv_id = string_id(args);
   pthread_mutex_lock(&ctrace__meta_lock);
   uint8_t *p = ctrace__meta_reserve(CTRACE_MAX_FIXED_EVENT);
   if (p) {

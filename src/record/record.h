@@ -38,8 +38,13 @@
  *     that asked for the flush may hold any of them, and never lets go.
  *  4. A signal handler may call only ctrace__enter_signal() (the hot path
  *     or nothing: no slow path) and ctrace__writer_flush_wait() (atomics,
- *     futex and clock system calls). Never ctrace__stop(), never a lock,
- *     never malloc/free: the handler may have interrupted their holder.
+ *     futex and clock system calls; when no writer thread was started, the
+ *     handler's thread does the writer's fatal flush itself, under rule 3's
+ *     bounded trylocks). Never ctrace__stop(), never a lock, never
+ *     malloc/free: the handler may have interrupted their holder. (A
+ *     program's handler that calls interposed functions is the program's
+ *     code: it may reach slow paths; ctrace__before_block at least does not
+ *     create the lazy writer while a signal the program handles is blocked.)
  *  5. A buffer leaves its thread in two ways: whole, through
  *     ctrace__writer_push() (slow path, queue lock); or in part, when the
  *     writer copies its published prefix [flushed, pos) out at least every
@@ -276,6 +281,11 @@ static inline int ctrace__reserve(struct ctrace__thread *t, size_t n) {
 }
 
 /* ---- blocking-call state (see struct ctrace__pending) ---- */
+extern _Atomic int ctrace__writer_live; /* see ctrace__writer_ensure */
+/* A blocking call begins while no writer runs: starts it when events of t
+ * wait for the file (outside a signal handler of the program, session.c),
+ * so that they reach it within CTRACE__FLUSH_NS even if t blocks for good. */
+void ctrace__before_block(struct ctrace__thread *t);
 /* Enters a blocking call: *saved keeps the state it replaces (a signal
  * handler may block inside another call) for ctrace__pending_restore. */
 static inline void ctrace__pending_set(struct ctrace__thread *t, const struct ctrace__pending *n,
@@ -288,6 +298,8 @@ static inline void ctrace__pending_set(struct ctrace__thread *t, const struct ct
     *saved = *d;
     __atomic_store_n(&d->since, 0, __ATOMIC_RELAXED);
   }
+  if (CTRACE__UNLIKELY(!atomic_load_explicit(&ctrace__writer_live, memory_order_relaxed)))
+    ctrace__before_block(t);
   atomic_thread_fence(memory_order_release);
   __atomic_store_n(&d->object, n->object, __ATOMIC_RELAXED);
   __atomic_store_n(&d->stack, n->stack, __ATOMIC_RELAXED);
@@ -401,6 +413,12 @@ struct ctrace__hooks {
   /* pthread_create() itself records creation and start: the API's
    * ctrace_pthread_create() then only calls it. */
   int records_threads;
+  /* Create the writer thread only when first needed (ctrace__writer_ensure). */
+  int lazy_writer;
+  /* Signals 1..63 (bit n: signal n) whose handler the program installed;
+   * a blocking call made while one of them is blocked, and was not at the
+   * start, may be inside that handler (ctrace__before_block). */
+  uint64_t (*handled_signals)(void);
 };
 extern const struct ctrace__hooks *ctrace__hooks; /* never NULL */
 void ctrace__set_hooks(const struct ctrace__hooks *hooks);
@@ -418,7 +436,14 @@ extern struct ctrace__config ctrace__config;
 void ctrace__config_load(void);
 
 /* ---- writer (writer.c) ---- */
-int ctrace__writer_start(int fd, int owned);
+int ctrace__writer_start(int fd, int owned, int lazy);
+/* Lazy start (the preload's traces): the writer thread is created only
+ * when first needed, so that a short process pays no thread. Until then
+ * ctrace__writer_live is 0; the triggers are a buffer handed over, a
+ * second recording thread, and a blocking call entered with events
+ * waiting (ctrace__before_block); a fatal flush or the stop without a
+ * writer is done by the dying or stopping thread itself. */
+void ctrace__writer_ensure(void);
 /* Stops the writer after it wrote everything queued; returns the first write
  * error or 0. */
 int ctrace__writer_stop(void);
@@ -443,6 +468,9 @@ int ctrace__writer_move_fd(void);
 /* Bumped each time the writer gives buffers back: a thread that found
  * none drops without a lock until it moves (the lock-free hint). */
 extern _Atomic uint32_t ctrace__buf_gen;
+/* Buffers a recording thread had to malloc itself (the writer's spares
+ * had run out): the hazard of docs/RUN.md, counted for tests. */
+extern _Atomic uint64_t ctrace__buf_mallocs_by_threads;
 /* A free buffer, or NULL when the memory budget is spent. */
 struct ctrace__buf *ctrace__buf_get(void);
 void ctrace__writer_fork_child(void);
@@ -462,9 +490,12 @@ uint64_t ctrace__meta_next_seq(void);
 /* Takes the metadata written so far (NULL when none); caller frees it. */
 struct ctrace__buf *ctrace__meta_take(void);
 void ctrace__meta_reset(void);
-void ctrace__meta_clock_sync(void);
 /* A PROPERTY record (key=value, docs/FORMAT.md); takes ctrace__meta_lock. */
 void ctrace__meta_property(const char *key, const char *value);
+/* Writes a CLOCK_SYNC; returns its ticks. */
+uint64_t ctrace__meta_clock_sync(void);
+/* The ticks of the running trace's first CLOCK_SYNC: its time 0. */
+extern uint64_t ctrace__trace_start_ticks;
 void ctrace__meta_process(void);
 void ctrace__meta_mappings(void);
 /* Where code is, for the stack walk (unwind.c); at a trace's start. */

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/membarrier.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ static int active;
 static int clock_ready;
 static int hooks_installed;
 static int autostarted;
+static sigset_t start_mask; /* of the thread that started the trace */
+uint64_t ctrace__trace_start_ticks;
 
 /*
  * A trace started from the environment (CTRACE_OUT, by autostart() below or
@@ -111,10 +114,11 @@ int ctrace__start(int fd, int owned) {
   pthread_mutex_lock(&ctrace__meta_lock);
   ctrace__meta_reset();
   ctrace__intern_session_reset();
-  ctrace__meta_clock_sync();
+  ctrace__trace_start_ticks = ctrace__meta_clock_sync();
   pthread_mutex_unlock(&ctrace__meta_lock);
 
-  err = ctrace__writer_start(fd, owned);
+  pthread_sigmask(SIG_BLOCK, NULL, &start_mask);
+  err = ctrace__writer_start(fd, owned, ctrace__hooks->lazy_writer);
   if (err)
     goto fail_locked;
   if (++last_session == 0)
@@ -134,6 +138,25 @@ fail_locked:
   pthread_mutex_unlock(&ctrace__lock);
   ctrace__guard--;
   return err;
+}
+
+void ctrace__before_block(struct ctrace__thread *t) {
+  struct ctrace__buf *b = __atomic_load_n(&t->buf, __ATOMIC_ACQUIRE);
+  if (!b || __atomic_load_n(&t->pos, __ATOMIC_RELAXED) == b->data ||
+      !atomic_load_explicit(&ctrace__session, memory_order_relaxed) || !ctrace__trace_is_ours())
+    return; /* nothing waits; or a vfork child: the parent's memory */
+  /* Not from a handler the program runs (it may have interrupted malloc,
+   * which creating a thread calls): its signal is blocked in there. */
+  uint64_t handled = ctrace__hooks->handled_signals ? ctrace__hooks->handled_signals() : 0;
+  if (handled) {
+    sigset_t cur;
+    if (pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0)
+      return;
+    for (int sig = 1; sig < 64; sig++)
+      if ((handled >> sig & 1) && sigismember(&cur, sig) == 1 && sigismember(&start_mask, sig) != 1)
+        return; /* perhaps in that handler: the next blocking call looks again */
+  }
+  ctrace__writer_ensure();
 }
 
 int ctrace_start_fd(int fd) {

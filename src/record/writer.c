@@ -34,6 +34,10 @@ static _Atomic uint32_t flush_req;  /* fatal flushes asked for (tickets) */
 static _Atomic uint32_t flush_done; /* futex: the last ticket served */
 static _Atomic int writer_tid;      /* the writer's tid once it runs */
 static _Atomic int writer_running;  /* from its creation to its join */
+static int writer_created;          /* pthread_create succeeded: join at stop */
+/* 1 once the writer thread exists or is being created (always, unless the
+ * trace started lazily: see ctrace__writer_ensure). */
+_Atomic int ctrace__writer_live = 1;
 _Atomic uint32_t ctrace__buf_gen;
 static pthread_t writer;
 static _Atomic int out_fd = -1;
@@ -392,6 +396,47 @@ static int write_round(int want_parts, uint64_t deadline) {
   return !want_parts || have_threads; /* every thread's part too */
 }
 
+static struct ctrace__buf *buf_alloc(size_t cap);
+
+/*
+ * Spare buffers: the writer keeps SPARE_BUFS free buffers allocated ahead
+ * (within the memory budget), so that a recording thread whose buffer is
+ * full takes one from the free list and does not call malloc itself (a
+ * signal handler that interrupted that malloc and then blocked, or
+ * recorded, would have the thread's malloc lock; RUN.md). A thread calls
+ * malloc only when the spares ran out between two rounds of the writer.
+ */
+#define SPARE_BUFS 2
+_Atomic uint64_t ctrace__buf_mallocs_by_threads; /* the fallback, counted */
+
+static void fill_spares(void) {
+  for (;;) {
+    pthread_mutex_lock(&qlock);
+    size_t nfree = 0;
+    for (struct ctrace__buf *b = free_list; b && nfree + 1 <= SPARE_BUFS; b = b->next)
+      nfree++;
+    int want = nfree + 1 <= SPARE_BUFS &&
+               (nbufs + 1) * ctrace__config.buffer_bytes <= ctrace__config.memory_bytes;
+    if (want)
+      nbufs++;
+    pthread_mutex_unlock(&qlock);
+    if (!want)
+      return;
+    struct ctrace__buf *b = buf_alloc(ctrace__config.buffer_bytes);
+    pthread_mutex_lock(&qlock);
+    if (b) {
+      b->next = free_list;
+      free_list = b;
+    } else {
+      nbufs--;
+    }
+    pthread_mutex_unlock(&qlock);
+    if (!b)
+      return;
+    atomic_fetch_add_explicit(&ctrace__buf_gen, 1, memory_order_release);
+  }
+}
+
 static void *writer_main(void *arg) {
   (void)arg;
   ctrace__guard = 1; /* nothing this thread does is traced */
@@ -445,6 +490,8 @@ static void *writer_main(void *arg) {
     }
     if (done && !atomic_load(&queued))
       break;
+    if (!fatal)
+      fill_spares();
   }
   return NULL;
 }
@@ -470,6 +517,8 @@ void ctrace__writer_push(struct ctrace__thread *t, struct ctrace__buf *b) {
   atomic_store(&queued, 1);
   if (atomic_load(&writer_waiting))
     wake_writer();
+  if (CTRACE__UNLIKELY(!atomic_load_explicit(&ctrace__writer_live, memory_order_relaxed)))
+    ctrace__writer_ensure();
 }
 
 void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost) {
@@ -497,8 +546,26 @@ void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost) {
   ctrace__writer_push(t, copy);
 }
 
+/*
+ * The fatal flush of a trace whose writer never started (a process that
+ * dies before it needed one): the dying thread writes what the writer
+ * would have, under the same rules (trylocks bounded in time, no
+ * allocation, nothing freed). Once per process; -1 when another thread
+ * does it or the trace is not running.
+ */
+static int flush_inline(void) {
+  static _Atomic int taken;
+  if (!atomic_load(&ctrace__session) || atomic_exchange(&taken, 1))
+    return -1;
+  if (write_round(1, mono_ns() + 700000000ull))
+    write_end_batch();
+  return 0;
+}
+
 /* How long a fatal-signal handler waits for the flush (rule 4). */
 int ctrace__writer_flush_wait(int timeout_ms) {
+  if (!atomic_load(&ctrace__writer_live))
+    return flush_inline();
   /* A writer created but not yet scheduled serves the flush when it runs. */
   if (!atomic_load(&writer_running) || atomic_load(&writer_tid) == (int)syscall(SYS_gettid))
     return -1;
@@ -563,6 +630,7 @@ struct ctrace__buf *ctrace__buf_get(void) {
   }
   pthread_mutex_unlock(&qlock);
   if (reserved) {
+    atomic_fetch_add_explicit(&ctrace__buf_mallocs_by_threads, 1, memory_order_relaxed);
     b = buf_alloc(ctrace__config.buffer_bytes);
     if (!b) {
       pthread_mutex_lock(&qlock);
@@ -627,8 +695,11 @@ int ctrace__writer_move_fd(void) {
   return nfd;
 }
 
-/* Called with ctrace__lock held by ctrace__start(). */
-int ctrace__writer_start(int fd, int owned) {
+static int create_writer(void);
+
+/* Called with ctrace__lock held by ctrace__start(). lazy: the thread is
+ * created by ctrace__writer_ensure() when first needed. */
+int ctrace__writer_start(int fd, int owned, int lazy) {
   atomic_store(&out_fd, fd);
   out_owned = owned;
   file_off = 0;
@@ -651,35 +722,85 @@ int ctrace__writer_start(int fd, int owned) {
   if (!staging)
     staging = ctrace__buf_new(ctrace__config.buffer_bytes);
 
+  /* The header is written here, not by the writer: a process killed before
+   * the writer thread first ran still leaves a file that says what it is.
+   * Signals are blocked: note_error() takes the SIGPIPE of a closed pipe. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = write_file_header();
+  if (err)
+    note_error(err);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  writer_created = 0;
+  atomic_store(&writer_tid, 0);
+  atomic_store(&writer_running, 0);
+  if (lazy) {
+    atomic_store(&ctrace__writer_live, 0);
+    return 0;
+  }
+  atomic_store(&ctrace__writer_live, 1);
+  return create_writer() ? CTRACE_ETHREAD : 0;
+}
+
+/* A small stack: the writer's deepest path is writev and the futex. */
+#define WRITER_STACK (256 * 1024)
+
+static int create_writer(void) {
   /* The writer runs with every signal blocked: a signal meant for the
    * program must go to one of its own threads, and SIGPIPE from a closed
    * output must not kill the program. */
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  /* The header is written here, not by the writer: a process killed before
-   * the writer thread first ran still leaves a file that says what it is.
-   * Signals are blocked: note_error() takes the SIGPIPE of a closed pipe. */
-  int err = write_file_header();
-  if (err)
-    note_error(err);
+  pthread_attr_t attr;
+  int have_attr = pthread_attr_init(&attr) == 0;
+  if (have_attr)
+    pthread_attr_setstacksize(&attr, WRITER_STACK);
   atomic_store(&writer_tid, 0);
   atomic_store(&writer_running, 1);
-  err = pthread_create(&writer, NULL, writer_main, NULL);
+  int err = pthread_create(&writer, have_attr ? &attr : NULL, writer_main, NULL);
+  if (err == EINVAL && have_attr) /* a program whose static TLS needs more */
+    err = pthread_create(&writer, NULL, writer_main, NULL);
+  if (have_attr)
+    pthread_attr_destroy(&attr);
   if (err)
     atomic_store(&writer_running, 0);
+  else
+    writer_created = 1;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  return err ? CTRACE_ETHREAD : 0;
+  return err;
+}
+
+/*
+ * Starts the writer thread of a lazily started trace, once: the first
+ * caller creates it, others return at once. Called from slow paths (a
+ * buffer handed over, a second thread, a blocking call with events
+ * waiting), never from the stop (the stopper writes what is left itself).
+ */
+void ctrace__writer_ensure(void) {
+  int expected = 0;
+  if (atomic_load(&ctrace__writer_live) || !atomic_load(&ctrace__session) ||
+      !atomic_compare_exchange_strong(&ctrace__writer_live, &expected, 1))
+    return;
+  ctrace__guard++;
+  create_writer(); /* on failure the stop writes everything itself */
+  ctrace__guard--;
 }
 
 int ctrace__writer_stop(void) {
   atomic_store(&stopping, 1);
-  wake_writer();
-  pthread_join(writer, NULL);
+  if (writer_created) {
+    wake_writer();
+    pthread_join(writer, NULL);
+    writer_created = 0;
+  }
   atomic_store(&writer_running, 0);
+  atomic_store(&ctrace__writer_live, 1);
   atomic_store(&writer_tid, 0);
-  /* The last metadata (final clock sync) after every batch, and in it,
-   * last, the END record. */
+  /* What the writer did not write (all of it when it never ran), then the
+   * last metadata (final clock sync) and in it, last, the END record. */
+  write_round(0, 0);
   meta_end();
   write_round(0, 0);
   int fd = atomic_load(&out_fd);
@@ -714,6 +835,8 @@ void ctrace__writer_fork_child(void) {
   atomic_store(&writer_waiting, 0);
   atomic_store(&writer_tid, 0);
   atomic_store(&writer_running, 0);
+  writer_created = 0;
+  atomic_store(&ctrace__writer_live, 1);
   atomic_store(&flush_done, atomic_load(&flush_req));
   int fd = atomic_load(&out_fd);
   if (out_owned && fd >= 0)

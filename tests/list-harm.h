@@ -1,0 +1,6 @@
+TEST_ENTRY(harm_vfork_spawn_leave_parent_trace_whole)
+TEST_ENTRY(harm_short_program_trace_is_run_plus_startup)
+TEST_ENTRY(harm_lazy_writer_flushes_before_blocking_for_good)
+TEST_ENTRY(harm_ninja_build_output_identical)
+TEST_ENTRY_TIMEOUT(harm_postgres_log_identical, 90)
+TEST_ENTRY(harm_full_buffer_takes_a_spare_not_malloc)
