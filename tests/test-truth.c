@@ -314,6 +314,23 @@ TEST_IMPL(truth_tid_reuse_in_every_tool) {
     ASSERT_EQ(nrows, 2);
     free(out2.body);
   }
+  /* a range's numbers for that tid: both threads, each with its own name */
+  {
+    char rq[64];
+    snprintf(rq, sizeof rq, "tids=%ld", tid);
+    const char *q[] = {rq, NULL};
+    body = api(&v, "/api/range", q, &status);
+    ASSERT_EQ(status, 200);
+    o = object_with(body, key, "\"name\":\"first\"");
+    ASSERT(o);
+    ASSERT_EQ(json_long(o, "\"alive_ns\":"), a1 - a0);
+    free(o);
+    o = object_with(body, key, "\"name\":\"second\"");
+    ASSERT(o);
+    ASSERT_EQ(json_long(o, "\"alive_ns\":"), b1 - b0);
+    free(o);
+    free(body);
+  }
   /* per-event details: a time in each thread's life gives that thread */
   char tidq[64], nsq[64];
   snprintf(tidq, sizeof tidq, "tid=%ld", tid);
