@@ -15,6 +15,7 @@
 #include "list-read.h"
 #include "list-cli.h"
 #include "list-states.h"
+#include "list-truth.h"
 #include "list-stacks.h"
 #include "list-critpath.h"
 #if __has_include("list-preload.h")

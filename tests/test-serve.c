@@ -115,7 +115,7 @@ TEST_IMPL(serve_summary_threads_tasks) {
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.body, "{\"threads\":[{\"tid\":");
   ASSERT_STR_CONTAINS(r.body, "\"states\":{\"running\":");
-  ASSERT_STR_CONTAINS(r.body, "\"syscall\":0}");
+  ASSERT_STR_CONTAINS(r.body, "\"syscall\":0");
   free(r.raw);
 
   r = get(&f, "/api/tasks");
@@ -220,7 +220,8 @@ TEST_IMPL(serve_event_details) {
   struct test_http_resp r = get(&f, url);
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.body, "\"kind\":\"span\"");
-  ASSERT_STR_CONTAINS(r.body, "\"state\":\"running\"");
+  /* http_task traces itself with the API alone: nothing says whether it ran */
+  ASSERT_STR_CONTAINS(r.body, "\"state\":\"not_recorded\"");
   ASSERT_STR_CONTAINS(r.body, "\"region\":\"db.query\"");
   free(r.raw);
 

@@ -22,8 +22,9 @@ struct seq {
 
 static void on_span(void *arg, const struct ctrace_span *sp) {
   struct seq *q = arg;
-  int k = snprintf(q->s + q->n, sizeof q->s - q->n, "%s%s %lld-%lld%s", q->n ? " | " : "",
-                   ctrace_state_name(sp->state), (long long)sp->start, (long long)sp->end,
+  int k = snprintf(q->s + q->n, sizeof q->s - q->n, "%s%s%s %lld-%lld%s", q->n ? " | " : "",
+                   sp->flags & CTRACE_SPAN_BEFORE_START ? "^" : "", ctrace_state_name(sp->state),
+                   (long long)sp->start, (long long)sp->end,
                    sp->flags & CTRACE_SPAN_AT_END ? "*" : "");
   if (k > 0 && (size_t)k < sizeof q->s - q->n)
     q->n += (size_t)k;
@@ -182,15 +183,41 @@ TEST_IMPL(states_events_after_thread_exit) {
 
 TEST_IMPL(states_wait_before_first_event) {
   /* the thread existed before the trace saw it: its first event is a wait
-   * that began earlier; the span starts at the first event */
+   * that began earlier; the span (and the thread's begin) go back to where
+   * the wait began; a later call still starts no earlier than the span
+   * before it */
   ctrace_event evs[] = {
       WAIT(110, CTRACE_WAIT_MUTEX, 0xa0, 50),
       /* a duration longer than the time since tick 0 (corrupt) */
       SYSCALL(130, CTRACE_CALL_read, CTRACE_SC_FILE, 1000),
   };
   struct seq q;
-  ASSERT_EQ(RUN(evs, 100, 200, &q), 200);
-  ASSERT_STR_EQ(q.s, "sync 100-110 | io 110-130 | running 130-200");
+  struct ctrace_states m;
+  memset(&q, 0, sizeof q);
+  ctrace_states_init(&m, 110, NULL, NULL, on_span, &q);
+  for (size_t i = 0; i < 2; i++)
+    ctrace_states_event(&m, &evs[i]);
+  ASSERT_EQ(ctrace_states_finish(&m, 200), 200);
+  ASSERT_EQ(ctrace_states_begin(&m), 60);
+  ASSERT_STR_EQ(q.s, "sync 60-110 | io 110-130 | running 130-200");
+  /* a first call that began before the trace (time 0): clipped to 0 and
+   * flagged; the same for a corrupt duration */
+  ctrace_event before[] = {WAIT(30, CTRACE_WAIT_COND, 0xb0, 50)};
+  ASSERT_EQ(RUN(before, 30, 100, &q), 100);
+  ASSERT_STR_EQ(q.s, "^sync 0-30 | running 30-100");
+  ctrace_event corrupt[] = {SYSCALL(40, CTRACE_CALL_read, CTRACE_SC_FILE, 1000)};
+  ASSERT_EQ(RUN(corrupt, 40, 100, &q), 100);
+  ASSERT_STR_EQ(q.s, "^io 0-40 | running 40-100");
+  /* only the first event: a call after a region starts no earlier than
+   * the thread's first event */
+  ctrace_event later[] = {ev(CTRACE_EV_REGION_BEGIN, 20, 3, (uint64_t)0, (uint64_t)1, (uint64_t)0),
+                          WAIT(30, CTRACE_WAIT_COND, 0xb0, 50)};
+  ASSERT_EQ(RUN(later, 20, 100, &q), 100);
+  ASSERT_STR_EQ(q.s, "sync 20-30 | running 30-100");
+  /* a thread blocked from before the trace to its end (PENDING alone) */
+  ctrace_event pend[] = {PENDING(90, CTRACE_WAIT_COND, 0, 0, 200)};
+  ASSERT_EQ(RUN(pend, 90, 100, &q), 100);
+  ASSERT_STR_EQ(q.s, "^sync 0-100*");
   return 0;
 }
 

@@ -28,13 +28,14 @@ export const STATE_CODES = ['running', 'sync', 'net', 'io', 'poll', 'sleep', 'sy
 
 /**
  * States the server defines beyond the seven, reported only when a trace has
- * time in them (none does yet: they need scheduler data, or a mark of what
- * the recorder could see).
+ * time in them: runnable and blocked_other need scheduler data; not_recorded
+ * is the time of a trace made with the API alone (no ctrace run), which
+ * records no blocking calls and so cannot tell running from waiting.
  */
 export const LATER_STATES = [
   { key: 'runnable', label: 'Runnable', help: 'ready to run but waiting for a CPU' },
   { key: 'blocked_other', label: 'Blocked (other)', help: 'blocked in a call ctrace does not interpose' },
-  { key: 'not_recorded', label: 'Not recorded', help: 'no runtime data was recorded for this time' },
+  { key: 'not_recorded', label: 'Not recorded', help: 'not recorded: the trace was made with the API alone (no ctrace run), which records no blocking calls, so it cannot tell running from waiting' },
 ];
 
 /** The columns of the Threads and instance tables: one per state, same labels and colours as the timeline. */
@@ -187,8 +188,9 @@ export function stateLegend(withOther = false) {
 
 /**
  * True when the summary says the trace recorded no blocking call at all
- * (no sync, sleep, io, net or poll events): then every state split shows
- * 100% running, and the views say why instead of letting it look like fact.
+ * (no sync, sleep, io, net or poll events): then the state splits show
+ * nothing but running (a program traced by ctrace run that never blocked)
+ * or not recorded (the API alone), and the views say why.
  */
 export function noBlockingRecorded(summary) {
   const f = summary && summary.families;
@@ -204,7 +206,7 @@ export function noBlockingNote() {
   const code = document.createElement('code');
   code.textContent = 'ctrace run';
   p.append(
-    'This trace recorded no blocking calls (no lock waits, sleeps, file, socket or poll calls), so all time counts as running. Record the program with ',
+    'This trace recorded no blocking calls (no lock waits, sleeps, file, socket or poll calls). A trace made with the API alone cannot tell running from waiting: its time shows as Not recorded. Record the program with ',
     code,
     ' to see where its threads wait.',
   );

@@ -513,7 +513,7 @@ static void open_window(struct cw *w) {
 
 static void event(struct cw *w, const ctrace_event *ev) {
   int64_t ns = ctrace_reader_ns(w->r, ev->ticks);
-  int64_t ti = ctrace_reader_thread_index(w->r, ev->tid);
+  int64_t ti = ctrace_reader_thread_index_at(w->r, ev->tid, ev->ticks); /* tids are reused */
   if (ti < 0 || (uint32_t)ti >= w->nth)
     return;
   struct thr *th = &w->th[ti];
@@ -585,7 +585,9 @@ static void event(struct cw *w, const ctrace_event *ev) {
   }
   case CTRACE_EV_WAKE: {
     struct ctrace_ev_wake wk = CTRACE_EV(wake, ev);
-    int64_t wi = wk.tid <= UINT32_MAX ? ctrace_reader_thread_index(w->r, (uint32_t)wk.tid) : -1;
+    int64_t wi = wk.tid <= UINT32_MAX
+                     ? ctrace_reader_thread_index_at(w->r, (uint32_t)wk.tid, ev->ticks)
+                     : -1;
     head(w, "X", 0, "wake", "wake", ns, ev->tid);
     ob_lit(o, ",\"dur\":0.001");
     arg(w, "woken_tid");

@@ -2,12 +2,10 @@
  * states.c - see states.h: the thread-state machine. O(1) per event, no
  * allocation.
  *
- * NOT_RECORDED is defined but never produced: a trace made with the API
- * alone (no `ctrace run`) records no WAIT or SYSCALL, yet nothing in the
- * file says so (no header flag, no PROCESS field marks the preload), and a
- * preloaded program that never blocked looks the same. Until the recorder
- * writes such a mark, the viewer's summary says "no blocking calls
- * recorded" instead (web/states.js, noBlockingRecorded).
+ * What a trace recorded decides the state of time outside recorded calls
+ * (ctrace_states_known, ctrace_states_gap): RUNNING when blocking calls
+ * were recorded, NOT_RECORDED when not (recording=api). Scheduler data, when
+ * a trace has it, is one more case of the same input.
  */
 #include "states.h"
 
@@ -35,6 +33,52 @@ int ctrace_state_reported(unsigned state) {
   default:
     return 0;
   }
+}
+
+int ctrace_state_from_call(unsigned state) {
+  switch (state) {
+  case CTRACE_ST_SYNC:
+  case CTRACE_ST_NET:
+  case CTRACE_ST_IO:
+  case CTRACE_ST_POLL:
+  case CTRACE_ST_SLEEP:
+  case CTRACE_ST_SYSCALL:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* Blocking calls in the trace, whoever recorded them (a generator of
+ * synthetic traces writes them without the preload). */
+static uint64_t nblocking(const ctrace_reader *r) {
+  return ctrace_reader_nevents_kind(r, CTRACE_EV_WAIT) +
+         ctrace_reader_nevents_kind(r, CTRACE_EV_SYSCALL) +
+         ctrace_reader_nevents_kind(r, CTRACE_EV_PENDING);
+}
+
+unsigned ctrace_states_known(const ctrace_reader *r) {
+  const char *rec = r ? ctrace_reader_property(r, "recording") : NULL;
+  /* "preload", or nothing said (1.0, 1.1), or blocking calls in the trace
+   * all the same: blocking calls were recorded */
+  if (rec && strcmp(rec, "api") == 0 && !nblocking(r))
+    return 0;
+  return CTRACE_KNOWN_BLOCKING;
+}
+
+const char *ctrace_states_recorded_text(const ctrace_reader *r) {
+  const char *rec = ctrace_reader_property(r, "recording");
+  if (!rec)
+    return "not stated by this trace (format 1.0 or 1.1): time outside recorded calls counts as "
+           "running";
+  if (strcmp(rec, "api") == 0 && nblocking(r))
+    return "tasks, regions, logs, blocking calls (written through libctrace, without ctrace run)";
+  if (strcmp(rec, "api") == 0)
+    return "tasks, regions, logs (API only: blocking calls not recorded)";
+  if (strcmp(rec, "preload") == 0)
+    return "threads, blocking calls (sync, sleep, file and network I/O, polling), "
+           "processes, tasks, regions, logs (ctrace run)";
+  return "unknown";
 }
 
 unsigned ctrace_state_of_wait(uint64_t reason) {
@@ -71,20 +115,45 @@ void ctrace_states_init(struct ctrace_states *m, int64_t first_ns, ctrace_states
   m->fn = fn;
   m->arg = arg;
   m->first = m->last = first_ns;
+  m->known = clock == ctrace_states_reader_clock ? ctrace_states_known(clock_ctx)
+                                                 : CTRACE_KNOWN_BLOCKING;
 }
 
-/* Start of a call that lasted dur ticks until ticks: never before the
- * thread's first event nor the previous span's end (whatever a corrupt dur
- * says). */
-static int64_t call_start(const struct ctrace_states *m, uint64_t ticks, uint64_t dur) {
-  int64_t s = dur <= ticks ? now(m, ticks - dur) : m->first;
+void ctrace_states_set_known(struct ctrace_states *m, unsigned known) { m->known = known; }
+
+unsigned ctrace_states_gap(const struct ctrace_states *m) {
+  return m->known & CTRACE_KNOWN_BLOCKING ? CTRACE_ST_RUNNING : CTRACE_ST_NOT_RECORDED;
+}
+
+/* Start of a call that lasted dur ticks until ticks (T - dur taken as
+ * tick 0 when dur > T, as docs/FORMAT.md says). A call that is the thread's
+ * first event began before the thread was seen: its span goes back to where
+ * the call began, and the thread's life with it, but not before the trace's
+ * start: a call begun earlier is clipped there and flagged
+ * CTRACE_SPAN_BEFORE_START (a trace started while the thread was blocked).
+ * Any later call starts no earlier than the thread's first event and the
+ * previous span's end (whatever a corrupt dur says). */
+static int64_t call_start(struct ctrace_states *m, uint64_t ticks, uint64_t dur,
+                          unsigned *flags) {
+  int64_t s = now(m, dur <= ticks ? ticks - dur : 0);
+  if (m->nev != 1)
+    return s < m->last ? m->last : s;
+  int64_t floor = m->first < 0 ? m->first : 0; /* the trace's start (0), or an earlier event */
+  if (s < floor || dur > ticks) { /* before the trace, or before tick 0 */
+    s = s < floor ? floor : s;
+    *flags |= CTRACE_SPAN_BEFORE_START;
+  }
+  if (s < m->first)
+    m->first = m->last = s; /* the thread was there, blocked, before its first event */
   return s < m->last ? m->last : s;
 }
+
+int64_t ctrace_states_begin(const struct ctrace_states *m) { return m->first; }
 
 /* Reports RUNNING up to sp->start, then sp (whose end is at least its start). */
 static void report(struct ctrace_states *m, struct ctrace_span *sp) {
   if (sp->start > m->last) {
-    struct ctrace_span run = {.start = m->last, .end = sp->start, .state = CTRACE_ST_RUNNING};
+    struct ctrace_span run = {.start = m->last, .end = sp->start, .state = ctrace_states_gap(m)};
     m->fn(m->arg, &run);
   }
   if (sp->end < sp->start)
@@ -96,6 +165,7 @@ static void report(struct ctrace_states *m, struct ctrace_span *sp) {
 void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev) {
   if (m->exited)
     return; /* after THREAD_EXIT: outside the thread's life */
+  m->nev++;
   struct ctrace_span sp = {.kind = ev->kind};
   switch (ev->kind) {
   case CTRACE_EV_WAIT: {
@@ -104,7 +174,7 @@ void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev) {
     sp.reason = w.reason;
     sp.object = w.object;
     sp.stack = w.stack;
-    sp.start = call_start(m, ev->ticks, w.dur);
+    sp.start = call_start(m, ev->ticks, w.dur, &sp.flags);
     sp.end = now(m, ev->ticks);
     break;
   }
@@ -116,7 +186,7 @@ void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev) {
     sp.fd = c.fd;
     sp.result = c.result;
     sp.stack = c.stack;
-    sp.start = call_start(m, ev->ticks, c.dur);
+    sp.start = call_start(m, ev->ticks, c.dur, &sp.flags);
     sp.end = now(m, ev->ticks);
     break;
   }
@@ -130,7 +200,7 @@ void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev) {
     sp.cls = p.reason ? 0 : p.class;
     sp.object = p.reason ? p.object : 0;
     sp.stack = p.stack;
-    sp.start = call_start(m, ev->ticks, p.dur);
+    sp.start = call_start(m, ev->ticks, p.dur, &sp.flags);
     m->pend = sp;
     m->pending = 1;
     return;
@@ -159,7 +229,7 @@ int64_t ctrace_states_finish(struct ctrace_states *m, int64_t end_ns) {
     m->pend.end = end;
     report(m, &m->pend);
   } else if (end > m->last) {
-    struct ctrace_span run = {.start = m->last, .end = end, .state = CTRACE_ST_RUNNING};
+    struct ctrace_span run = {.start = m->last, .end = end, .state = ctrace_states_gap(m)};
     m->fn(m->arg, &run);
     m->last = end;
   }

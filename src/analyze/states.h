@@ -10,9 +10,17 @@
  *   duration: the span is [end - dur, end]. Its start is clipped to the
  *   thread's first event and to the end of the span before it (nested calls
  *   are recorded inner first, so the outer one keeps only what follows the
- *   inner one; skewed clocks cannot make spans overlap).
+ *   inner one; skewed clocks cannot make spans overlap). A call that is the
+ *   thread's first event began before the thread was seen: its span, and
+ *   the thread's life (ctrace_states_begin), go back to where it began, but
+ *   not before the trace's start (time 0): a call begun earlier (the trace
+ *   started while the thread was blocked) is clipped there and flagged
+ *   CTRACE_SPAN_BEFORE_START.
  * - Time between blocking spans is RUNNING (on a CPU or ready to run: the
- *   trace cannot tell which).
+ *   trace cannot tell which) when the trace recorded blocking calls, and
+ *   NOT_RECORDED when it did not (a program that used the API without the
+ *   preload: its PROPERTY recording=api). What a trace recorded is the one
+ *   per-trace input of the machine: ctrace_states_known().
  * - A PENDING record (written at stop) is a call that had not returned: a
  *   span from its start to the end of the thread (or trace), flagged
  *   CTRACE_SPAN_AT_END.
@@ -52,7 +60,7 @@
   X(SYSCALL, 6, "syscall", 1, "in another blocking system call")                                 \
   X(RUNNABLE, 7, "runnable", 0, "ready to run but waiting for a CPU (needs scheduler data; not produced yet)") \
   X(BLOCKED_NOT_INTERPOSED, 8, "blocked_other", 0, "blocked in a call ctrace does not interpose (needs scheduler data; not produced yet)") \
-  X(NOT_RECORDED, 9, "not_recorded", 0, "no runtime data recorded: the trace carries no sign that blocking calls were recorded, so this is not produced yet (see states.c)")
+  X(NOT_RECORDED, 9, "not_recorded", 0, "nothing recorded about what the thread did: a trace of the API alone (no preload) records no blocking calls, so it cannot tell running from blocked")
 
 enum ctrace_state {
 #define CTRACE__ST_ENUM(name, code, key, reported, doc) CTRACE_ST_##name = code,
@@ -69,18 +77,23 @@ enum { CTRACE_ST_COUNT = 0 CTRACE_STATES(CTRACE__ST_PLUS1) };
 const char *ctrace_state_name(unsigned state);
 /* Whether the API always lists state (the table's reported column). */
 int ctrace_state_reported(unsigned state);
+/* Whether state is one a recorded call puts a thread in (sync, net, io,
+ * poll, sleep, syscall): a span of it was made by a WAIT, SYSCALL or
+ * PENDING. */
+int ctrace_state_from_call(unsigned state);
 /* The state a wait of reason, or a system call of class, puts a thread in. */
 unsigned ctrace_state_of_wait(uint64_t reason);
 unsigned ctrace_state_of_syscall(uint64_t cls);
 
 /* span flags */
-#define CTRACE_SPAN_AT_END 0x1u /* the call was still in progress when the trace ended */
+#define CTRACE_SPAN_AT_END 0x1u       /* the call was still in progress when the trace ended */
+#define CTRACE_SPAN_BEFORE_START 0x2u /* the call began before the trace did: clipped to its start */
 
 struct ctrace_span {
   int64_t start, end; /* ns (as the machine's clock gives them); end >= start */
   unsigned state;     /* enum ctrace_state */
   unsigned flags;     /* CTRACE_SPAN_* */
-  uint8_t kind;       /* event that made it: WAIT, SYSCALL, PENDING; 0 for RUNNING */
+  uint8_t kind;       /* event that made it: WAIT, SYSCALL, PENDING; 0 outside calls */
   uint64_t reason;    /* wait reason; 0 for a system call */
   uint64_t call, cls; /* system call and its class; 0 for a wait */
   uint64_t object;    /* wait object; 0 for a system call */
@@ -90,31 +103,58 @@ struct ctrace_span {
 };
 
 /* Called for each span, in time order. Blocking spans are reported even
- * when clipping left them empty (a profile counts the call); RUNNING spans
+ * when clipping left them empty (a profile counts the call); the others
  * only when not empty. */
 typedef void (*ctrace_span_fn)(void *arg, const struct ctrace_span *sp);
 /* Converts event ticks to the time unit of spans. */
 typedef int64_t (*ctrace_states_clock)(const void *ctx, uint64_t ticks);
+
+/*
+ * What a trace recorded about its threads' time (flags): the machine's one
+ * per-trace input. CTRACE_KNOWN_BLOCKING: the blocking calls (the preload
+ * recorded them), so time outside them is RUNNING; without it that time is
+ * NOT_RECORDED. A trace that does not say (formats 1.0 and 1.1, no
+ * PROPERTY "recording") counts as having recorded them, as ctrace always
+ * read such traces; so does one that says "api" but holds WAIT, SYSCALL or
+ * PENDING records all the same (written by a generator of test traces).
+ */
+#define CTRACE_KNOWN_BLOCKING 0x1u
+unsigned ctrace_states_known(const ctrace_reader *r);
+/* What the trace recorded, in words ("tasks, regions, logs (API only:
+ * blocking calls not recorded)"), for `ctrace stats`. */
+const char *ctrace_states_recorded_text(const ctrace_reader *r);
 
 struct ctrace_states {
   ctrace_states_clock clock;
   const void *clock_ctx;
   ctrace_span_fn fn;
   void *arg;
-  int64_t first;   /* the thread's first event */
+  int64_t first;   /* the thread's begin: its first event, or the start of a call before it */
   int64_t last;    /* end of the last span reported */
   int64_t exit_ns; /* time of THREAD_EXIT */
   int exited;
   int pending;     /* pend holds a PENDING call */
+  unsigned known;  /* CTRACE_KNOWN_* of the trace */
+  uint64_t nev;    /* events fed */
   struct ctrace_span pend;
 };
 
 /* clock: NULL for identity (ticks are ns: tests). first_ns: the thread's
- * first event, in the clock's unit. */
+ * first event, in the clock's unit. With ctrace_states_reader_clock the
+ * machine takes what the trace recorded from its reader (clock_ctx);
+ * otherwise it assumes CTRACE_KNOWN_BLOCKING (see ctrace_states_set_known). */
 void ctrace_states_init(struct ctrace_states *m, int64_t first_ns, ctrace_states_clock clock,
                         const void *clock_ctx, ctrace_span_fn fn, void *arg);
+/* Sets what the trace recorded (CTRACE_KNOWN_*), before the first event. */
+void ctrace_states_set_known(struct ctrace_states *m, unsigned known);
+/* The state of the thread's time outside its recorded calls: RUNNING, or
+ * NOT_RECORDED when the trace recorded no blocking calls. */
+unsigned ctrace_states_gap(const struct ctrace_states *m);
 /* Feeds the thread's next event (in the thread's order). */
 void ctrace_states_event(struct ctrace_states *m, const ctrace_event *ev);
+/* The thread's begin: its first event, or earlier when that event is a
+ * call that began before it (never before the trace's start). */
+int64_t ctrace_states_begin(const struct ctrace_states *m);
 /* Ends the stream: reports the last spans up to the thread's end, which it
  * returns: its THREAD_EXIT, else end_ns (the end of the trace). */
 int64_t ctrace_states_finish(struct ctrace_states *m, int64_t end_ns);

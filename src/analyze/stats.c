@@ -39,6 +39,13 @@ static int cmp_task(const void *a, const void *b) {
   return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
+/* The state machine's callback: time by state. */
+static void on_span(void *arg, const struct ctrace_span *sp) {
+  struct ctrace_stats *st = arg;
+  if (sp->end > sp->start && sp->state < CTRACE_ST_COUNT)
+    st->state_ns[sp->state] += (uint64_t)(sp->end - sp->start);
+}
+
 int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   memset(st, 0, sizeof *st);
   st->processes = ctrace_reader_nprocesses(r);
@@ -52,6 +59,8 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   st->bytes_per_event = st->events ? (double)st->bytes / (double)st->events : 0;
   st->dropped_events = ctrace_reader_dropped(r);
   st->duration_ns = ctrace_reader_end_ns(r); /* from the trace's start (0) */
+  st->known = ctrace_states_known(r);
+  int64_t end_ns = ctrace_reader_ns(r, ctrace_reader_last_ticks(r));
   st->tasks = st->by_kind[CTRACE_EV_TASK_BEGIN];
   st->regions = st->by_kind[CTRACE_EV_REGION_BEGIN];
   st->logs = st->by_kind[CTRACE_EV_LOG];
@@ -69,8 +78,12 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   for (uint32_t i = 0; i < st->threads; i++) {
     ctrace_cursor c;
     ctrace_event ev;
+    struct ctrace_states sm; /* the thread's states, as every tool sees them */
+    ctrace_states_init(&sm, ctrace_reader_ns(r, ctrace_reader_thread(r, i)->first),
+                       ctrace_states_reader_clock, r, on_span, st);
     ctrace_cursor_init(&c, r, i);
     while (ctrace_cursor_next(&c, &ev)) {
+      ctrace_states_event(&sm, &ev);
       switch (ev.kind) {
       case CTRACE_EV_TASK_BEGIN: {
         struct open_task *o = ctrace_vec_push(&opens);
@@ -130,6 +143,7 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
         break;
       }
     }
+    ctrace_states_finish(&sm, end_ns);
   }
   /* Task durations: TASK_END may be on another thread than TASK_BEGIN, so
    * both sides are sorted by task id and merged: O(n log n). */
@@ -281,6 +295,26 @@ void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FI
   size_t ncfg = config_text(r, cfg, sizeof cfg);
   fputs(",\"config\":", out);
   ctrace_json_string(out, cfg, ncfg);
+  /* what the trace recorded, and its threads' time by state */
+  const char *rec = ctrace_reader_property(r, "recording");
+  fputs(",\"recording\":", out);
+  if (rec)
+    ctrace_json_string(out, rec, strlen(rec));
+  else
+    fputs("null", out);
+  const char *what = ctrace_states_recorded_text(r);
+  fputs(",\"recorded\":", out);
+  ctrace_json_string(out, what, strlen(what));
+  fputs(",\"thread_states\":{", out);
+  int firsts = 1;
+  for (unsigned k = 0; k < CTRACE_ST_COUNT; k++) {
+    if (!ctrace_state_reported(k) && !st->state_ns[k])
+      continue;
+    fprintf(out, "%s\"%s\":%llu", firsts ? "" : ",", ctrace_state_name(k),
+            (unsigned long long)st->state_ns[k]);
+    firsts = 0;
+  }
+  fputc('}', out);
   fprintf(out, ",\"complete\":%s,\"unknown_records\":%llu",
           ctrace_reader_status(r) == CTRACE_READ_OK ? "true" : "false",
           (unsigned long long)ctrace_reader_nunknown(r));
@@ -309,6 +343,22 @@ void ctrace_stats_text(const ctrace_reader *r, const struct ctrace_stats *st, FI
   char cfg[1024];
   fprintf(out, "configuration   %s\n",
           config_text(r, cfg, sizeof cfg) ? cfg : "(not recorded in this trace)");
+  fprintf(out, "recorded        %s\n", ctrace_states_recorded_text(r));
+  /* the threads' time by state: only the states with time */
+  uint64_t all = 0;
+  for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
+    all += st->state_ns[k];
+  if (all) {
+    fputs("thread time     ", out);
+    const char *sep = "";
+    for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
+      if (st->state_ns[k]) {
+        fprintf(out, "%s%s %.3f ms (%.1f%%)", sep, ctrace_state_name(k),
+                (double)st->state_ns[k] / 1e6, 100.0 * (double)st->state_ns[k] / (double)all);
+        sep = ", ";
+      }
+    fputc('\n', out);
+  }
   fprintf(out, "tasks           %llu\n", (unsigned long long)st->tasks);
   for (uint32_t i = 0; i < st->ntask_names; i++)
     fprintf(out, "  %-30s %8llu   mean %.3f ms\n",

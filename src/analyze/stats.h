@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "../read/reader.h"
+#include "states.h"
 
 struct ctrace_name_count {
   uint32_t name; /* string id */
@@ -33,6 +34,10 @@ struct ctrace_stats {
   uint64_t sync_events, sleep_events, io_events, net_events, poll_events, proc_events;
   struct ctrace_name_count *task_names, *region_names;
   uint32_t ntask_names, nregion_names;
+  /* What the trace recorded (states.h: CTRACE_KNOWN_*), and its threads'
+   * time in each state, summed over threads (the state machine's spans). */
+  unsigned known;
+  uint64_t state_ns[CTRACE_ST_COUNT];
 };
 
 /* Computes stats over r; returns 0 or -1 (out of memory). */

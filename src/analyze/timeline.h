@@ -36,6 +36,9 @@ struct ctrace_tl_thread {
   /* A call still in progress when the trace ended (a PENDING record): its
    * span is the thread's last, from at_end_ns; INT64_MAX when none. */
   int64_t at_end_ns;
+  /* Its first span is a call that began before the trace did (clipped to
+   * the trace's start, first_ns; states.h CTRACE_SPAN_BEFORE_START). */
+  uint32_t began_before;
 };
 
 struct ctrace_tl_region {
@@ -146,8 +149,12 @@ typedef void (*ctrace_tl_progress)(void *arg, uint64_t done, uint64_t total);
 int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                           struct ctrace_timeline **out);
 void ctrace_timeline_free(struct ctrace_timeline *tl);
-/* Thread index of tid, or -1. O(1). */
+/* Thread index of tid (the first thread with that tid), or -1. O(1). */
 int64_t ctrace_timeline_thread(const struct ctrace_timeline *tl, uint32_t tid);
+/* Index of the thread that had tid at ns (of the threads with that tid when
+ * the kernel reused it: the reader's ctrace_reader_thread_index_at), or -1.
+ * Every lookup of a thread by (tid, time) goes through here. */
+int64_t ctrace_timeline_thread_at(const struct ctrace_timeline *tl, uint32_t tid, int64_t ns);
 
 /*
  * Level-of-detail query: the spans of thread in [a, b], each at least

@@ -180,6 +180,7 @@ struct tr_out {
   struct ctrace_vec *tr;
   int64_t t0;
   int64_t at_end; /* start of a span flagged CTRACE_SPAN_AT_END */
+  int before;     /* saw a span flagged CTRACE_SPAN_BEFORE_START */
   int oom;
 };
 static void on_span(void *arg, const struct ctrace_span *sp) {
@@ -188,6 +189,8 @@ static void on_span(void *arg, const struct ctrace_span *sp) {
     return;
   if (sp->flags & CTRACE_SPAN_AT_END)
     o->at_end = sp->start;
+  if (sp->flags & CTRACE_SPAN_BEFORE_START)
+    o->before = 1;
   if (push_tr(o->tr, o->t0, sp->start, sp->state) < 0)
     o->oom = 1;
 }
@@ -243,7 +246,12 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
       struct ctrace_tl_wake *w = ctrace_vec_push(wakes);
       if (!w)
         goto oom;
+      /* the thread that had the tid then (tids are reused) */
+      int64_t woken = wk.tid <= UINT32_MAX
+                          ? ctrace_reader_thread_index_at(r, (uint32_t)wk.tid, ev.ticks)
+                          : -1;
       *w = (struct ctrace_tl_wake){.t = t, .object = wk.object, .waker = i,
+                                   .woken = woken >= 0 ? (uint32_t)woken : NO_THREAD,
                                    .woken_tid = (uint32_t)wk.tid, .reason = (uint32_t)wk.reason};
       break;
     }
@@ -328,7 +336,12 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
   if (end < th->last_ns)
     th->last_ns = end > th->first_ns ? end : th->first_ns;
   th->at_end_ns = to.at_end;
-  if (!tr.n && push_tr(&tr, t0, th->first_ns, CTRACE_ST_RUNNING) < 0)
+  /* a first call that began before the thread's first event moves its
+   * begin back (to the trace's start at most) */
+  if (ctrace_states_begin(&sm) < th->first_ns)
+    th->first_ns = ctrace_states_begin(&sm);
+  th->began_before = (uint32_t)to.before;
+  if (!tr.n && push_tr(&tr, t0, th->first_ns, ctrace_states_gap(&sm)) < 0)
     goto oom;
   /* regions still open when the thread (or the trace) ended */
   while (depth) {
@@ -668,13 +681,9 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     tl->log_off[i + 1] += tl->log_off[i];
   tl->npeers = peers.n;
   tl->peers = ctrace_vec_take(&peers, NULL, &tl->bytes);
-  /* wakes: by time, with the woken thread's index */
+  /* wakes: by time (the woken thread's index was found in the scan) */
   tl->nwakes = wakes.n;
   tl->wakes = ctrace_vec_take(&wakes, NULL, &tl->bytes);
-  for (size_t k = 0; k < tl->nwakes; k++) {
-    int64_t w = ctrace_hash_get(&tl->by_tid, tl->wakes[k].woken_tid);
-    tl->wakes[k].woken = w >= 0 ? (uint32_t)w : NO_THREAD;
-  }
   if (tl->nwakes)
     qsort(tl->wakes, tl->nwakes, sizeof *tl->wakes, cmp_wake);
   if (pair_tasks(tl, &tev, &touches) < 0 || link_creates(tl, &creates) < 0)

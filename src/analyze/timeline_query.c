@@ -77,6 +77,11 @@ int64_t ctrace_timeline_thread(const struct ctrace_timeline *tl, uint32_t tid) {
   return ctrace_hash_get(&tl->by_tid, tid);
 }
 
+int64_t ctrace_timeline_thread_at(const struct ctrace_timeline *tl, uint32_t tid, int64_t ns) {
+  /* timeline thread i is the reader's thread i */
+  return ctrace_reader_thread_index_at(tl->r, tid, ctrace_reader_ticks(tl->r, ns));
+}
+
 void ctrace_timeline_tasks(const struct ctrace_timeline *tl, int64_t a, int64_t b,
                            ctrace_tl_task_fn fn, void *arg) {
   for (size_t k = 0; k < tl->nlong_tasks; k++) {

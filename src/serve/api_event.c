@@ -266,7 +266,13 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
     ctrace_reply_error(out, 400, "ns: missing");
     return;
   }
+  /* A tid names one thread at a time: when the kernel gave it to a later
+   * thread, ns says which (the instance in every answer below) */
+  int64_t at = ctrace_timeline_thread_at(tl, tl->threads[th].tid, ns);
+  if (at >= 0)
+    th = (uint32_t)at;
   const struct ctrace_tl_thread *t = &tl->threads[th];
+  unsigned instance = ctrace_reader_thread(v->r, t->index)->instance;
   if (strcmp(kind, "span") == 0) {
     int64_t s, e;
     unsigned st;
@@ -283,9 +289,9 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
     }
     FILE *f = j.f;
     fprintf(f, "{\"kind\":\"span\",\"tid\":%u,\"state\":\"%s\",\"start_ns\":%" PRId64
-               ",\"end_ns\":%" PRId64 ",\"dur_ns\":%" PRId64,
-            t->tid, ctrace_state_name(st), s, e, e - s);
-    if (st != CTRACE_ST_RUNNING) {
+               ",\"end_ns\":%" PRId64 ",\"dur_ns\":%" PRId64 ",\"instance\":%u",
+            t->tid, ctrace_state_name(st), s, e, e - s, instance);
+    if (ctrace_state_from_call(st)) {
       ctrace_event ev;
       /* the call that made the span: it ends there, or, still in progress
        * at the end, was recorded by a PENDING at the trace's stop */
@@ -294,6 +300,8 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
       static const uint8_t kp[] = {CTRACE_EV_PENDING};
       if (at_end)
         fputs(",\"in_progress_at_end\":true", f);
+      if (t->began_before && s == t->first_ns)
+        fputs(",\"began_before_trace\":true", f); /* clipped to the trace's start */
       if (at_end ? find_event(v, th, e, kp, 1, &ev) == 0 : find_event(v, th, e, kb, 2, &ev) == 0)
         json_event_fields(v, f, th, &ev, 0); /* the span's dur_ns is the call's */
       /* who woke it: a WAKE naming this thread during the span (or right at
@@ -342,7 +350,7 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
     return;
   }
   FILE *f = j.f;
-  fprintf(f, "{\"kind\":\"%s\",\"tid\":%u", label, t->tid);
+  fprintf(f, "{\"kind\":\"%s\",\"tid\":%u,\"instance\":%u", label, t->tid, instance);
   if (kinds[0] == CTRACE_EV_REGION_BEGIN) {
     int64_t start = ctrace_reader_ns(v->r, ev.ticks);
     for (size_t k = tl->region_off[th]; k < tl->region_off[th + 1]; k++) {

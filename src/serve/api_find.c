@@ -73,9 +73,13 @@ static uint8_t *param_threads(const struct ctrace_view *v, struct params *p, uin
       free(sel);
       return NULL;
     }
-    if (!sel[idx])
-      (*nsel)++;
-    sel[idx] = 1;
+    /* every thread that had the tid (the kernel reuses tids) */
+    int64_t last = ctrace_reader_thread_index(v->r, (uint32_t)tid);
+    for (int64_t i = idx; i <= last && i < (int64_t)tl->nthreads; i++)
+      if (tl->threads[i].tid == (uint32_t)tid && !sel[i]) {
+        sel[i] = 1;
+        (*nsel)++;
+      }
     s += len;
     if (*s == ',')
       s++;

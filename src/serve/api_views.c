@@ -60,7 +60,8 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
   for (uint32_t i = 0; i < tl->nthreads; i++) {
     const struct ctrace_tl_thread *t = &tl->threads[i];
     const struct ctrace_thread_info *ti = ctrace_reader_thread(v->r, t->index);
-    fprintf(f, "%s{\"index\":%u,\"tid\":%u,\"pid\":%u,\"name\":", i ? "," : "", i, t->tid, pid);
+    fprintf(f, "%s{\"index\":%u,\"tid\":%u,\"instance\":%u,\"pid\":%u,\"name\":", i ? "," : "", i,
+            t->tid, ti->instance, pid);
     ctrace__json_sid(v, f, ti->name);
     fprintf(f,
             ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64 ",\"created_by\":%u,\"exited\":%s,"
@@ -112,7 +113,8 @@ void ctrace__api_threads(struct ctrace_view *v, struct params *p, struct ctrace_
     ctrace__json_sid(v, f, ti->name);
     fprintf(f, ",\"total_ns\":%" PRId64 ",\"states\":", t->last_ns - t->first_ns);
     ctrace__json_states(f, t->state_ns);
-    fputc('}', f);
+    fprintf(f, ",\"instance\":%u,\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64 "}",
+            ti->instance, t->first_ns, t->last_ns);
   }
   fputs("]}\n", f);
   (void)p;
@@ -360,8 +362,12 @@ void ctrace__api_timeline(struct ctrace_view *v, struct params *p, struct ctrace
         ctrace_reply_error(out, 400, "tids: a comma-separated list of thread ids");
         return;
       }
-      if (idx >= 0 && nrows < tl->nthreads)
-        rows[nrows++] = (uint32_t)idx;
+      /* every thread that had the tid (the kernel reuses tids): from the
+       * first to the latest */
+      int64_t last = idx >= 0 ? ctrace_reader_thread_index(v->r, (uint32_t)tid) : -1;
+      for (int64_t i = idx; idx >= 0 && i <= last && nrows < tl->nthreads; i++)
+        if (tl->threads[i].tid == (uint32_t)tid)
+          rows[nrows++] = (uint32_t)i;
       s += len;
       if (*s == ',')
         s++;

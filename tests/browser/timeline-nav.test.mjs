@@ -128,12 +128,14 @@ if (why && !process.env.CI) {
     test('a tooltip shows the whole span, not the part in the window, and goes when the view moves', async () => {
       const sum = await (await fetch(`${server.url}api/summary`)).json();
       const main = sum.thread_list[0].tid;
-      // a window inside main's long running span (its start depends on the machine's load)
+      // a window inside main's long span (its start depends on the machine's
+      // load; not recorded: http_task traces itself with the API alone, which
+      // records no blocking calls)
       const from = Math.round(sum.thread_list[0].first_ns + 2e6);
       await openView(page, server.url, `#/timeline?start_ns=${from}&end_ns=${from + 10000000}`);
       await waitLoaded(page);
-      const s = await probe(page, 'findSpan', 'running', main);
-      assert.ok(s, 'main runs in the window');
+      const s = await probe(page, 'findSpan', 'not_recorded', main);
+      assert.ok(s, 'main has a span in the window');
       await page.mouse.move(s.x, s.y);
       await page.waitForFunction(() => /from/.test(document.querySelector('.tl-tooltip:not([hidden])')?.textContent || ''));
       const text = await page.textContent('.tl-tooltip');
