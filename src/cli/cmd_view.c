@@ -10,9 +10,9 @@
  * threads, in the middle of any analysis. Guarding every access with a
  * SIGBUS handler and siglongjmp cannot unwind those safely (locks held,
  * half-built answers); a private copy costs the file's size in memory,
- * which the index built from it is of the same order as anyway. The view
- * keeps serving the trace as it was loaded and says on stderr when the
- * file changes on disk.
+ * which the index built from it is of the same order as anyway. When the
+ * file changes on disk, every API answer says so (409, ctrace_view_watch)
+ * and so does stderr: the user restarts ctrace view.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,15 +99,6 @@ static void *read_private(const char *path, size_t *size, struct stat *st) {
 out:
   close(fd);
   return data;
-}
-
-/* 1 when path is no longer the file that was loaded (st). */
-static int file_changed(const char *path, const struct stat *st) {
-  struct stat now;
-  if (stat(path, &now) < 0)
-    return 1;
-  return now.st_ino != st->st_ino || now.st_dev != st->st_dev || now.st_size != st->st_size ||
-         now.st_mtim.tv_sec != st->st_mtim.tv_sec || now.st_mtim.tv_nsec != st->st_mtim.tv_nsec;
 }
 
 /* Opens url with $BROWSER or xdg-open, without waiting for it. */
@@ -219,6 +210,7 @@ int ctrace_cmd_view(int argc, char **argv) {
     munmap(data, mapped);
     return CTRACE_EXIT_FAIL;
   }
+  ctrace_view_watch(&v, &st);
   ctrace_server *srv;
   char err[256];
   struct ctrace_serve_opts opts = {addr, allow};
@@ -251,10 +243,10 @@ int ctrace_cmd_view(int argc, char **argv) {
     struct timespec second = {1, 0};
     if (sigtimedwait(&stop, NULL, &second) >= 0)
       break;
-    if (!told && file_changed(path, &st)) {
+    if (!told && ctrace_view_changed(&v)) {
       fprintf(stderr,
-              "ctrace view: %s changed on disk (truncated or rewritten); still serving the "
-              "trace as it was loaded: run ctrace view again to see the new one\n",
+              "ctrace view: %s changed on disk (truncated or rewritten): the viewer now says so; "
+              "run ctrace view again to see the new trace\n",
               path);
       told = 1;
     }

@@ -171,6 +171,12 @@ void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn 
       {"/api/tasks", ctrace__api_tasks},         {"/api/instances", ctrace__api_instances},
       {"/api/timeline", ctrace__api_timeline},   {"/api/event", ctrace__api_event},
   };
+  if (ctrace_view_changed(v)) {
+    ctrace_reply_error(out, 409,
+                       "the trace file changed on disk (truncated or rewritten) since ctrace view "
+                       "loaded it: restart ctrace view to see it");
+    return;
+  }
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
     if (strcmp(path, routes[i].path) == 0) {
       routes[i].fn(v, &p, out);

@@ -54,6 +54,27 @@ fail_timeline:
   return -ENOMEM;
 }
 
+void ctrace_view_watch(struct ctrace_view *v, const struct stat *st) {
+  v->file_st = *st;
+  __atomic_store_n(&v->watched, 1, __ATOMIC_RELEASE);
+}
+
+int ctrace_view_changed(struct ctrace_view *v) {
+  if (!__atomic_load_n(&v->watched, __ATOMIC_ACQUIRE))
+    return 0;
+  if (__atomic_load_n(&v->changed, __ATOMIC_RELAXED))
+    return 1;
+  struct stat now;
+  const struct stat *st = &v->file_st;
+  if (stat(v->path, &now) < 0 || now.st_ino != st->st_ino || now.st_dev != st->st_dev ||
+      now.st_size != st->st_size || now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+      now.st_mtim.tv_nsec != st->st_mtim.tv_nsec) {
+    __atomic_store_n(&v->changed, 1, __ATOMIC_RELAXED);
+    return 1;
+  }
+  return 0;
+}
+
 void ctrace_view_fini(struct ctrace_view *v) {
   if (!v->tl)
     return;

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "../analyze/stats.h"
 #include "../analyze/timeline.h"
@@ -21,12 +22,26 @@ struct ctrace_view {
   struct ctrace_stats st;
   ctrace_symbolizer *sym;
   pthread_mutex_t sym_lock; /* libdw lookups are not thread-safe */
+  /* The file as it was loaded (ctrace_view_watch); changed turns 1 for good
+   * once path is no longer that file. */
+  struct stat file_st;
+  int watched;
+  int changed;
 };
 
 /* Indexes r (kept open by the caller) for serving. 0 or -ENOMEM. */
 int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *path,
                      ctrace_tl_progress progress, void *arg);
 void ctrace_view_fini(struct ctrace_view *v);
+
+/* From now on, every API answer checks that path is still the file st
+ * describes (inode, size, modification time): once it is not (truncated,
+ * rewritten, replaced, removed), every answer is 409 saying so, and
+ * ctrace_view_changed is 1. */
+void ctrace_view_watch(struct ctrace_view *v, const struct stat *st);
+/* 1 when the watched file changed since it was loaded (a stat(2) each call
+ * until it has). */
+int ctrace_view_changed(struct ctrace_view *v);
 
 /* An answer: status, Content-Type, body (malloc'ed, freed by the caller). */
 struct ctrace_reply {
