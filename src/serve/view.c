@@ -3,6 +3,7 @@
  * and symbolizer, built once before serving (see view.h).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,10 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
   if (!v->sym)
     goto fail_sym;
   pthread_mutex_init(&v->sym_lock, NULL);
+  /* The build's scratch (per-thread vectors, sort buffers: about the size of
+   * the index again) was freed into malloc's arenas, which keep it: give it
+   * back to the system, the server would hold it for its whole life. */
+  malloc_trim(0);
   return 0;
 fail_sym:
 fail_stats:
