@@ -11,7 +11,9 @@
 //     click to the page ready (<main data-state="ready">), first visit;
 //   - the longest main-thread task (PerformanceObserver 'longtask');
 //   - the server's resident memory (VmRSS at the end, VmHWM the peak) and
-//     CPU time, from /proc.
+//     CPU time, from /proc; the CPU time of each step in the server and in
+//     the browser's processes (on a loaded machine the wall times stretch,
+//     the CPU times do not).
 //
 // Usage: node bench/view_bench.mjs FILE [--build DIR] [--steps N] [--runs N]
 //        [--no-cache]  (every open starts cold: the cache file is removed)
@@ -99,6 +101,33 @@ function procStat(pid) {
   return out;
 }
 
+// CPU time (s) of pid and all its descendants (the browser: its renderer,
+// GPU and utility processes).
+function treeCpu(pid) {
+  // pid's own time and the server's are left out (see browserPid)
+  const kids = new Map();
+  const cpu = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ');
+      const ppid = Number(f[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(d));
+      cpu.set(Number(d), (Number(f[11]) + Number(f[12])) / 100);
+    } catch { /* gone */ }
+  }
+  let sum = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop();
+    if (p === serverPid) continue;
+    if (p !== pid) sum += cpu.get(p) || 0;
+    for (const k of kids.get(p) || []) todo.push(k);
+  }
+  return sum;
+}
+
 async function startServer() {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/`;
@@ -160,12 +189,16 @@ async function firstPaint(page, server) {
   return performance.now() - server.t0;
 }
 
+let cpuSteps = []; // [server CPU ms, browser CPU ms] of each step
+let serverPid = 0, browserPid = 0;
 async function step(page, key) {
   const before = await page.evaluate(() => window.__bench.loads);
+  const c0 = [procStat(serverPid).cpu, treeCpu(browserPid)];
   await page.keyboard.press(key);
   await page.waitForFunction((n) => window.__bench.loads > n && document.querySelector('.tl').dataset.loading === 'false', before, { timeout: 60_000, polling: 5 });
   // settle: a later fetch may have replaced the first answer
   await sleep(60);
+  cpuSteps.push([(procStat(serverPid).cpu - c0[0]) * 1000, (treeCpu(browserPid) - c0[1]) * 1000]);
   return page.evaluate(() => (document.querySelector('.tl').dataset.loading === 'false' ? window.__bench.loadedAt - window.__bench.keyAt : NaN));
 }
 
@@ -198,8 +231,13 @@ async function oneRun(ctx) {
   await page.addInitScript(INIT);
   let server = await startServer();
   r.serve = server.tServe;
+  serverPid = server.proc.pid;
+  const b0 = treeCpu(browserPid);
   r.first = await firstPaint(page, server);
   r.cpuFirst = procStat(server.proc.pid).cpu;
+  r.browserCpuFirst = treeCpu(browserPid) - b0;
+  serverPid = server.proc.pid;
+  cpuSteps = [];
 
   // zoom and pan: W and S in pairs (the window comes back), A and D
   await page.mouse.move(700, 400);
@@ -210,6 +248,8 @@ async function oneRun(ctx) {
   for (let i = 0; i < STEPS; i++) pans.push(await step(page, ['d', 'd', 'a', 'a'][i % 4]));
   r.zoom = zooms;
   r.pan = pans;
+  r.stepServerCpu = cpuSteps.map((c) => c[0]);
+  r.stepBrowserCpu = cpuSteps.map((c) => c[1]);
   for (const id of ['threads', 'tasks', 'profiles', 'summary']) r[id] = await pageReady(page, id);
   r.back = await pageReady(page, 'timeline');
   const b = await page.evaluate(() => window.__bench);
@@ -240,6 +280,7 @@ async function oneRun(ctx) {
 }
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+browserPid = process.pid; // its children but the server: the browser's processes
 const ctx = { browser: await browser.newContext({ viewport: { width: 1440, height: 900 } }), first: true };
 const runs = [];
 const load0 = os.loadavg()[0];
@@ -258,11 +299,12 @@ const rng = (xs) => {
 const rows = [
   ['serving (port answers), ms', rng(col((r) => r.serve))],
   ['start to first timeline paint, ms', rng(col((r) => r.first))],
-  ['  server CPU until then, s', col((r) => f2(r.cpuFirst)).join(', ')],
+  ['  server / browser CPU until then, s', col((r) => `${f2(r.cpuFirst)} / ${f2(r.browserCpuFirst)}`).join(', ')],
   ['second open: serving, ms', rng(col((r) => r.serve2))],
   ['second open: first paint, ms', rng(col((r) => r.second))],
   ['zoom step median / p95, ms', `${rng(col((r) => pct(r.zoom, 50)))} / ${rng(col((r) => pct(r.zoom, 95)))}`],
   ['pan step median / p95, ms', `${rng(col((r) => pct(r.pan, 50)))} / ${rng(col((r) => pct(r.pan, 95)))}`],
+  ['a step\'s CPU, server / browser, median / p95, ms', `${rng(col((r) => pct(r.stepServerCpu, 50)))} / ${rng(col((r) => pct(r.stepBrowserCpu, 50)))}, ${rng(col((r) => pct(r.stepServerCpu, 95)))} / ${rng(col((r) => pct(r.stepBrowserCpu, 95)))}`],
   ['Threads page ready, ms', rng(col((r) => r.threads.ms))],
   ['Tasks page ready, ms', rng(col((r) => r.tasks.ms))],
   ['Profiles page ready, ms', rng(col((r) => r.profiles.ms))],

@@ -32,6 +32,20 @@ function label(g, text, x, y, maxW, colorText = '#1d2430') {
   g.fillText(s, x, y);
 }
 
+// A region's colours by name: cool light blues, lighter than any state
+// (the strings built once per name, not once per region per frame).
+const REGION_COLORS = new Map();
+function regionColors(name) {
+  let c = REGION_COLORS.get(name);
+  if (!c) {
+    const hue = 195 + (hashHue(name) % 50);
+    c = { fill: `hsl(${hue} 40% 86%)`, selFill: `hsl(${hue} 40% 70%)`, stroke: `hsl(${hue} 35% 60%)`, selStroke: `hsl(${hue} 35% 30%)` };
+    if (REGION_COLORS.size > 10000) REGION_COLORS.clear();
+    REGION_COLORS.set(name, c);
+  }
+  return c;
+}
+
 function arrow(g, x0, y0, x1, y1, col, dashed, lineWidth = 1.5, head = 7) {
   g.strokeStyle = col;
   g.fillStyle = col;
@@ -231,15 +245,21 @@ export function createPainter(m, canvas, color) {
     if (xa > LABEL_W) g.fillRect(LABEL_W, ys, Math.min(xa, width) - LABEL_W, STATE_H);
     if (xb < width) g.fillRect(Math.max(xb, LABEL_W), ys, width - Math.max(xb, LABEL_W), STATE_H);
     if (row) {
+      let lastState = -1; // fillStyle parses its string: set it only when it changes
       for (const s of row.spans) {
         const x0 = m.xOf(s.s), x1 = m.xOf(s.e);
+        if (x1 < LABEL_W || x0 > width) continue;
         const key = STATE_OF_BYTE[s.state];
-        g.fillStyle = color[key] || '#999';
+        if (s.state !== lastState) {
+          g.fillStyle = color[key] || '#999';
+          lastState = s.state;
+        }
         g.fillRect(x0, ys, Math.max(1, x1 - x0), STATE_H);
         // a name inline where it fits: the call, else the state
         if (x1 - x0 >= 60 && !s.merged && s.state !== 0) {
           const a = Math.max(x0, LABEL_W), b = Math.min(x1, width);
           label(g, m.spanName(t.tid, s) || stateLabel(key), a + 4, ys + STATE_H / 2, b - a - 8, textOn(color[key]));
+          lastState = -1;
         }
       }
       // selected span outline
@@ -251,25 +271,32 @@ export function createPainter(m, canvas, color) {
         g.lineWidth = 1;
       }
       // regions
+      let lastFill = '', lastStroke = '';
       for (const r of row.regions) {
         const x0 = Math.max(LABEL_W - 2, m.xOf(r.s));
         const x1 = Math.min(width + 2, m.xOf(r.e));
+        if (x1 < x0) continue;
         const y = ys + STATE_H + 2 + r.depth * REGION_H;
         const w = Math.max(1, x1 - x0);
         if (r.merged) {
-          g.fillStyle = '#b8c2cf';
+          if (lastFill !== '#b8c2cf') g.fillStyle = lastFill = '#b8c2cf';
           g.fillRect(x0, y + 1, w, REGION_H - 2);
           continue;
         }
-        const hue = 195 + (hashHue(r.name) % 50); // cool light blues, lighter than any state
         const sel = selected && selected.kind === 'region' && selected.tid === t.tid && selected.s === r.s;
-        g.fillStyle = `hsl(${hue} 40% ${sel ? 70 : 86}%)`;
+        const c = regionColors(r.name);
+        const fill = sel ? c.selFill : c.fill;
+        if (lastFill !== fill) g.fillStyle = lastFill = fill;
         g.fillRect(x0, y + 1, w, REGION_H - 2);
-        g.strokeStyle = `hsl(${hue} 35% ${sel ? 30 : 60}%)`;
+        const stroke = sel ? c.selStroke : c.stroke;
+        if (lastStroke !== stroke) g.strokeStyle = lastStroke = stroke;
         g.lineWidth = sel ? 2 : 1;
         if (w > 2) g.strokeRect(x0 + 0.5, y + 1.5, w - 1, REGION_H - 3);
         g.lineWidth = 1;
-        if (w > 24) label(g, r.name + (r.open ? ' (not ended)' : ''), Math.max(x0, LABEL_W) + 4, y + REGION_H / 2, Math.min(x1, width) - Math.max(x0, LABEL_W) - 8, '#1d2430');
+        if (w > 24) {
+          label(g, r.name + (r.open ? ' (not ended)' : ''), Math.max(x0, LABEL_W) + 4, y + REGION_H / 2, Math.min(x1, width) - Math.max(x0, LABEL_W) - 8, '#1d2430');
+          lastFill = '';
+        }
       }
       // logs: triangles, or thin ticks where they crowd
       const dense = row.logs.length > m.plotW() / 12;
