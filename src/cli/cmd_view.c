@@ -3,16 +3,12 @@
  * [--no-browser] FILE`: index the trace, serve the viewer (src/serve/), open
  * a browser, wait for Ctrl-C.
  *
- * The trace is read into this process's own memory, not mapped: a trace
- * truncated or rewritten in place while it is served (re-running a program
- * with the same CTRACE_OUT does that) would make every later access to the
- * vanished pages of a mapping die of SIGBUS, in any of the server's
- * threads, in the middle of any analysis. Guarding every access with a
- * SIGBUS handler and siglongjmp cannot unwind those safely (locks held,
- * half-built answers); a private copy costs the file's size in memory,
- * which the index built from it is of the same order as anyway. When the
- * file changes on disk, every API answer says so (409, ctrace_view_watch)
- * and so does stderr: the user restarts ctrace view.
+ * The trace is mapped, guarded against a truncation while it is served
+ * (src/serve/view.h: a SIGBUS in the mapping reads zeros and marks the file
+ * changed), and let go from memory once indexed: the server holds the
+ * index, not the file. When the file changes on disk, every API answer
+ * says so (409, ctrace_view_watch) and so does stderr: the user restarts
+ * ctrace view.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,40 +61,6 @@ static void on_progress(void *arg, uint64_t done, uint64_t total) {
   } else if (pct % 10 == 0) {
     fprintf(stderr, "ctrace view: indexing %d%%\n", pct);
   }
-}
-
-/* The whole file in private memory (see the top); NULL with errno. Opened
- * without blocking: a FIFO with no writer must not hang the command. */
-static void *read_private(const char *path, size_t *size, struct stat *st) {
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0)
-    return NULL;
-  void *data = NULL;
-  if (fstat(fd, st) < 0)
-    goto out;
-  if (!S_ISREG(st->st_mode)) {
-    errno = EINVAL;
-    goto out;
-  }
-  size_t cap = (size_t)st->st_size ? (size_t)st->st_size : 1;
-  data = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (data == MAP_FAILED) {
-    data = NULL;
-    goto out;
-  }
-  size_t n = 0;
-  while (n < (size_t)st->st_size) { /* it may shrink meanwhile: keep what came */
-    ssize_t k = read(fd, (char *)data + n, (size_t)st->st_size - n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      break;
-    n += (size_t)k;
-  }
-  *size = n;
-out:
-  close(fd);
-  return data;
 }
 
 /* Opens url with $BROWSER or xdg-open, without waiting for it. */
@@ -187,18 +149,15 @@ int ctrace_cmd_view(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  size_t size = 0;
-  struct stat st;
-  void *data = read_private(path, &size, &st);
-  if (!data) {
+  struct ctrace_view_file file;
+  if (ctrace_view_file_map(path, &file) < 0) {
     fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
             errno == EINVAL ? "not a regular file" : strerror(errno));
     return CTRACE_EXIT_FAIL;
   }
-  size_t mapped = (size_t)st.st_size ? (size_t)st.st_size : 1;
-  ctrace_reader *r = ctrace_cli_open_mem(cmd->name, path, data, size);
+  ctrace_reader *r = ctrace_cli_open_mem(cmd->name, path, file.data, file.size);
   if (!r) {
-    munmap(data, mapped);
+    ctrace_view_file_unmap(&file);
     return CTRACE_EXIT_FAIL;
   }
   struct progress prog = {.tty = isatty(2), .last_pct = -1};
@@ -207,10 +166,11 @@ int ctrace_cmd_view(int argc, char **argv) {
   if (ctrace_view_init(&v, r, path, on_progress, &prog) < 0) {
     fprintf(stderr, "ctrace view: %s: out of memory while indexing\n", path);
     ctrace_reader_close(r);
-    munmap(data, mapped);
+    ctrace_view_file_unmap(&file);
     return CTRACE_EXIT_FAIL;
   }
-  ctrace_view_watch(&v, &st);
+  ctrace_view_watch(&v, &file.st);
+  ctrace_view_file_release(&file);
   ctrace_server *srv;
   char err[256];
   struct ctrace_serve_opts opts = {addr, allow};
@@ -218,7 +178,7 @@ int ctrace_cmd_view(int argc, char **argv) {
     fprintf(stderr, "ctrace view: %s\n", err);
     ctrace_view_fini(&v);
     ctrace_reader_close(r);
-    munmap(data, mapped);
+    ctrace_view_file_unmap(&file);
     return CTRACE_EXIT_FAIL;
   }
   printf("ctrace view: serving %s at %s (Ctrl-C to stop)\n", path, ctrace_serve_url(srv));
@@ -256,6 +216,6 @@ int ctrace_cmd_view(int argc, char **argv) {
   ctrace_view_fini(&v);
   int status = ctrace_cli_read_status(r);
   ctrace_reader_close(r);
-  munmap(data, mapped);
+  ctrace_view_file_unmap(&file);
   return status == CTRACE_EXIT_FAIL ? CTRACE_EXIT_FAIL : CTRACE_EXIT_OK;
 }

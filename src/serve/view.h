@@ -29,6 +29,35 @@ struct ctrace_view {
   int changed;
 };
 
+/*
+ * The trace file, mapped for serving. A mapping of a file that is then
+ * truncated (re-running a program with the same CTRACE_OUT does that) makes
+ * every access to the vanished pages raise SIGBUS, in any thread, in the
+ * middle of any analysis. So a SIGBUS inside the mapping is caught: the
+ * handler maps zero pages over the rest of the mapping and returns (the
+ * access then reads zeros: the decoder takes any bytes) and marks the file
+ * changed; from then on every answer is a 409 (ctrace_view_watch), and an
+ * answer computed while it happened is replaced by one. A SIGBUS elsewhere
+ * takes its default action. One mapped file per process.
+ *
+ * After indexing, ctrace_view_file_release lets the pages go from this
+ * process's memory (they stay in the page cache, shared, and come back when
+ * read): the server holds the index, not the file twice.
+ */
+struct ctrace_view_file {
+  const void *data;
+  size_t size;   /* bytes of the file */
+  size_t mapped; /* bytes mapped */
+  struct stat st;
+};
+/* Maps path read-only (opened without blocking: a FIFO with no writer must
+ * not hang). 0, or -1 with errno (EINVAL: not a regular file). */
+int ctrace_view_file_map(const char *path, struct ctrace_view_file *f);
+void ctrace_view_file_release(struct ctrace_view_file *f);
+void ctrace_view_file_unmap(struct ctrace_view_file *f);
+/* 1 once a SIGBUS was caught in the mapping (the file shrank under it). */
+int ctrace_view_file_lost(void);
+
 /* Indexes r (kept open by the caller) for serving. 0 or -ENOMEM. */
 int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *path,
                      ctrace_tl_progress progress, void *arg);
