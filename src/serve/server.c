@@ -64,9 +64,23 @@ static const struct {
 };
 #define NCACHED (sizeof cacheable / sizeof cacheable[0])
 
+/* Answers with parameters that are dear to compute (/api/instances, a
+ * profile of a range or a thread), by their exact query: the few last ones.
+ * A page that comes back asks the same again. */
+#define NDYN 32
+#define DYN_MAX_BODY (4u << 20)
+struct dyn {
+  char *key; /* "path?k=v&k=v", as the request gave them */
+  struct ctrace_reply r;
+  uint64_t used;
+};
+
 struct ctrace_server {
   struct MHD_Daemon *d;
   struct cached cache[NCACHED];
+  pthread_mutex_t dyn_lock;
+  struct dyn dyn[NDYN];
+  uint64_t dyn_clock;
   pthread_t warm;
   int warm_started;
   pthread_mutex_t warm_lock;
@@ -285,6 +299,153 @@ static struct cached *cache_for(struct ctrace_server *s, struct MHD_Connection *
   return NULL;
 }
 
+struct keybuf {
+  char s[1024];
+  size_t n;
+  int overflow;
+};
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value) {
+  struct keybuf *k = cls;
+  int w = snprintf(k->s + k->n, sizeof k->s - k->n, "%s%s=%s", k->n ? "&" : "?", key,
+                   value ? value : "");
+  if (w < 0 || (size_t)w >= sizeof k->s - k->n) {
+    k->overflow = 1;
+    return MHD_NO;
+  }
+  k->n += (size_t)w;
+  return MHD_YES;
+}
+
+/* The kept answer for key, copied into *out (1), or 0. */
+static int dyn_get(struct ctrace_server *s, const char *key, struct ctrace_reply *out) {
+  int hit = 0;
+  pthread_mutex_lock(&s->dyn_lock);
+  for (size_t i = 0; i < NDYN; i++) {
+    struct dyn *d = &s->dyn[i];
+    if (!d->key || strcmp(d->key, key) != 0)
+      continue;
+    char *body = malloc(d->r.len ? d->r.len : 1);
+    if (body) {
+      memcpy(body, d->r.body, d->r.len);
+      *out = d->r;
+      out->body = body;
+      d->used = ++s->dyn_clock;
+      hit = 1;
+    }
+    break;
+  }
+  pthread_mutex_unlock(&s->dyn_lock);
+  return hit;
+}
+
+/* Keeps a copy of a 200 answer for key, in place of the least used one. */
+static void dyn_put(struct ctrace_server *s, const char *key, const struct ctrace_reply *r) {
+  if (r->status != 200 || r->len > DYN_MAX_BODY)
+    return;
+  char *k = strdup(key), *body = malloc(r->len ? r->len : 1);
+  if (!k || !body) {
+    free(k);
+    free(body);
+    return;
+  }
+  memcpy(body, r->body, r->len);
+  pthread_mutex_lock(&s->dyn_lock);
+  struct dyn *victim = &s->dyn[0];
+  for (size_t i = 0; i < NDYN; i++) {
+    struct dyn *d = &s->dyn[i];
+    if (d->key && strcmp(d->key, key) == 0) { /* computed twice at once */
+      victim = d;
+      break;
+    }
+    if (!d->key || d->used < victim->used)
+      victim = d;
+    if (!d->key)
+      break;
+  }
+  free(victim->key);
+  free(victim->r.body);
+  victim->key = k;
+  victim->r = *r;
+  victim->r.body = body;
+  victim->used = ++s->dyn_clock;
+  pthread_mutex_unlock(&s->dyn_lock);
+}
+
+/* Whether path's answers go in the dynamic cache. */
+static int dyn_path(const char *url) {
+  return strcmp(url, "/api/instances") == 0 || strcmp(url, "/api/profile") == 0 ||
+         strcmp(url, "/api/pprof") == 0;
+}
+
+/* The JSON string value after the first "\"name\":\"" following anchor in
+ * body, when it has no escapes; "" otherwise. */
+static void first_name(const char *body, size_t len, const char *anchor, char *out, size_t size) {
+  out[0] = 0;
+  const char *end = body + len;
+  const char *a = memmem(body, len, anchor, strlen(anchor));
+  if (!a)
+    return;
+  const char *n = memmem(a, (size_t)(end - a), "\"name\":\"", 8);
+  if (!n)
+    return;
+  n += 8;
+  size_t i = 0;
+  for (; n + i < end && n[i] != '"' && n[i] != '\\' && n[i] != ']'; i++)
+    if (i + 1 >= size)
+      return;
+  if (n + i >= end || n[i] != '"')
+    return;
+  memcpy(out, n, i);
+  out[i] = 0;
+}
+
+struct warm_q {
+  const char *kind, *name;
+};
+static const char *warm_param(void *ctx, const char *key) {
+  const struct warm_q *q = ctx;
+  if (strcmp(key, "kind") == 0)
+    return q->kind;
+  if (strcmp(key, "name") == 0)
+    return q->name;
+  if (strcmp(key, "limit") == 0)
+    return "500";
+  return NULL;
+}
+
+/* The instances the Tasks page shows first (of its first name: the first
+ * task, else the first region, as /api/tasks sorts them; 500 of them), kept
+ * under the key the page's request will have. */
+static void warm_instances(struct ctrace_server *s) {
+  struct cached *tasks = NULL;
+  for (size_t i = 0; i < NCACHED; i++)
+    if (strcmp(s->cache[i].path, "/api/tasks") == 0)
+      tasks = &s->cache[i];
+  if (!tasks || !cache_fill(s, tasks))
+    return;
+  char name[256];
+  struct warm_q q = {"task", name};
+  first_name(tasks->r.body, tasks->r.len, "\"tasks\":[", name, sizeof name);
+  if (!name[0]) {
+    q.kind = "region";
+    first_name(tasks->r.body, tasks->r.len, "\"regions\":[", name, sizeof name);
+  }
+  if (!name[0] || strpbrk(name, "&=%+#? "))
+    return; /* the page's URL would encode it */
+  char key[512];
+  snprintf(key, sizeof key, "/api/instances?kind=%s&name=%s&limit=500", q.kind, name);
+  struct ctrace_reply r;
+  if (dyn_get(s, key, &r)) {
+    free(r.body);
+    return;
+  }
+  ctrace_api_handle(s->v, "/api/instances", warm_param, &q, &r);
+  if (!ctrace_view_changed(s->v))
+    dyn_put(s, key, &r);
+  free(r.body);
+}
+
 static void *warm_thread(void *arg) {
   struct ctrace_server *s = arg;
   /* The first timeline answer comes first (on two cores it would share
@@ -301,6 +462,10 @@ static void *warm_thread(void *arg) {
   pthread_mutex_unlock(&s->warm_lock);
   for (size_t i = 0; i < NCACHED && !__atomic_load_n(&s->stopping, __ATOMIC_RELAXED); i++)
     cache_fill(s, &s->cache[i]);
+  if (!__atomic_load_n(&s->stopping, __ATOMIC_RELAXED))
+    warm_instances(s);
+  /* the profiles read every event: let the file's pages go again */
+  ctrace_view_release_pages();
   return NULL;
 }
 
@@ -337,7 +502,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
       MHD_destroy_response(resp);
       return ret;
     }
+    struct keybuf key = {.n = 0};
+    int dyn = dyn_path(url);
+    if (dyn) {
+      int w = snprintf(key.s, sizeof key.s, "%s", url);
+      key.n = w > 0 ? (size_t)w : 0;
+      MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &key);
+      dyn = !key.overflow && key.n < sizeof key.s;
+    }
+    if (dyn && !ctrace_view_changed(s->v) && dyn_get(s, key.s, &r))
+      return send_reply(conn, &r);
     ctrace_api_handle(s->v, url, get_param, conn, &r);
+    if (dyn) {
+      if (!ctrace_view_changed(s->v))
+        dyn_put(s, key.s, &r);
+      /* a profile read every event of the range: let the file's pages go */
+      if (strcmp(url, "/api/instances") != 0)
+        ctrace_view_release_pages();
+    }
     if (!__atomic_load_n(&s->go, __ATOMIC_RELAXED) && strcmp(url, "/api/timeline") == 0) {
       pthread_mutex_lock(&s->warm_lock);
       s->go = 1;
@@ -464,6 +646,11 @@ static void free_server(struct ctrace_server *s) {
     pthread_mutex_destroy(&s->cache[i].lock);
     free(s->cache[i].r.body);
   }
+  for (size_t i = 0; i < NDYN; i++) {
+    free(s->dyn[i].key);
+    free(s->dyn[i].r.body);
+  }
+  pthread_mutex_destroy(&s->dyn_lock);
   for (size_t i = 0; i < s->nallow; i++)
     free(s->allow[i]);
   free(s->allow);
@@ -495,6 +682,7 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
     s->cache[i].kind = cacheable[i].kind;
     pthread_mutex_init(&s->cache[i].lock, NULL);
   }
+  pthread_mutex_init(&s->dyn_lock, NULL);
   for (size_t i = 0; o->allow_hosts && o->allow_hosts[i]; i++) {
     const char *h = o->allow_hosts[i];
     if (strcmp(h, "*") == 0) {

@@ -141,6 +141,12 @@ void ctrace_view_file_release(struct ctrace_view_file *f) {
     madvise((void *)f->data, f->mapped, MADV_DONTNEED);
 }
 
+void ctrace_view_release_pages(void) {
+  uintptr_t base = __atomic_load_n(&guard_base, __ATOMIC_ACQUIRE);
+  if (base)
+    madvise((void *)base, guard_len, MADV_DONTNEED);
+}
+
 void ctrace_view_file_unmap(struct ctrace_view_file *f) {
   if (!f->data)
     return;

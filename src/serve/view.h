@@ -54,6 +54,9 @@ struct ctrace_view_file {
  * not hang). 0, or -1 with errno (EINVAL: not a regular file). */
 int ctrace_view_file_map(const char *path, struct ctrace_view_file *f);
 void ctrace_view_file_release(struct ctrace_view_file *f);
+/* The same for the mapped file, whichever it is (after an answer that read
+ * much of it); nothing when none is mapped. */
+void ctrace_view_release_pages(void);
 void ctrace_view_file_unmap(struct ctrace_view_file *f);
 /* 1 once a SIGBUS was caught in the mapping (the file shrank under it). */
 int ctrace_view_file_lost(void);
