@@ -245,23 +245,42 @@ export function createPainter(m, canvas, color) {
     if (xa > LABEL_W) g.fillRect(LABEL_W, ys, Math.min(xa, width) - LABEL_W, STATE_H);
     if (xb < width) g.fillRect(Math.max(xb, LABEL_W), ys, width - Math.max(xb, LABEL_W), STATE_H);
     if (row) {
-      let lastState = -1; // fillStyle parses its string: set it only when it changes
+      // Neighbouring spans of one state are drawn as one rectangle (at full
+      // width most spans are a pixel wide, and most neighbours alike), and
+      // fillStyle, which parses its string, is set only when it changes.
+      let lastState = -1;
+      let runState = -1, run0 = 0, run1 = 0;
+      const flush = () => {
+        if (runState < 0) return;
+        if (runState !== lastState) {
+          g.fillStyle = color[STATE_OF_BYTE[runState]] || '#999';
+          lastState = runState;
+        }
+        g.fillRect(run0, ys, run1 - run0, STATE_H);
+        runState = -1;
+      };
       for (const s of row.spans) {
         const x0 = m.xOf(s.s), x1 = m.xOf(s.e);
         if (x1 < LABEL_W || x0 > width) continue;
-        const key = STATE_OF_BYTE[s.state];
-        if (s.state !== lastState) {
-          g.fillStyle = color[key] || '#999';
-          lastState = s.state;
+        const xe = x0 + Math.max(1, x1 - x0);
+        if (s.state === runState && x0 <= run1) {
+          if (xe > run1) run1 = xe;
+        } else {
+          flush();
+          runState = s.state;
+          run0 = x0;
+          run1 = xe;
         }
-        g.fillRect(x0, ys, Math.max(1, x1 - x0), STATE_H);
         // a name inline where it fits: the call, else the state
         if (x1 - x0 >= 60 && !s.merged && s.state !== 0) {
+          flush();
+          const key = STATE_OF_BYTE[s.state];
           const a = Math.max(x0, LABEL_W), b = Math.min(x1, width);
           label(g, m.spanName(t.tid, s) || stateLabel(key), a + 4, ys + STATE_H / 2, b - a - 8, textOn(color[key]));
           lastState = -1;
         }
       }
+      flush();
       // selected span outline
       if (selected && selected.kind === 'span' && selected.tid === t.tid) {
         g.strokeStyle = '#1d2430';
@@ -272,6 +291,14 @@ export function createPainter(m, canvas, color) {
       }
       // regions
       let lastFill = '', lastStroke = '';
+      // merged regions (all one grey) that touch, drawn as one rectangle
+      let mDepth = -1, m0 = 0, m1 = 0;
+      const flushMerged = () => {
+        if (mDepth < 0) return;
+        if (lastFill !== '#b8c2cf') g.fillStyle = lastFill = '#b8c2cf';
+        g.fillRect(m0, ys + STATE_H + 2 + mDepth * REGION_H + 1, m1 - m0, REGION_H - 2);
+        mDepth = -1;
+      };
       for (const r of row.regions) {
         const x0 = Math.max(LABEL_W - 2, m.xOf(r.s));
         const x1 = Math.min(width + 2, m.xOf(r.e));
@@ -279,10 +306,17 @@ export function createPainter(m, canvas, color) {
         const y = ys + STATE_H + 2 + r.depth * REGION_H;
         const w = Math.max(1, x1 - x0);
         if (r.merged) {
-          if (lastFill !== '#b8c2cf') g.fillStyle = lastFill = '#b8c2cf';
-          g.fillRect(x0, y + 1, w, REGION_H - 2);
+          if (r.depth === mDepth && x0 <= m1) {
+            if (x0 + w > m1) m1 = x0 + w;
+          } else {
+            flushMerged();
+            mDepth = r.depth;
+            m0 = x0;
+            m1 = x0 + w;
+          }
           continue;
         }
+        flushMerged();
         const sel = selected && selected.kind === 'region' && selected.tid === t.tid && selected.s === r.s;
         const c = regionColors(r.name);
         const fill = sel ? c.selFill : c.fill;
@@ -298,6 +332,7 @@ export function createPainter(m, canvas, color) {
           lastFill = '';
         }
       }
+      flushMerged();
       // logs: triangles, or thin ticks where they crowd
       const dense = row.logs.length > m.plotW() / 12;
       g.fillStyle = dense ? '#8a94a3' : '#1d2430';

@@ -28,63 +28,62 @@ const MAGIC = 0x314c5443; // "CTL1"
 // ---- the binary answer of /api/timeline ----
 
 export function decode(buf) {
-  // Reads at explicit offsets, no closures: an answer holds tens of
-  // thousands of records and this runs on every zoom step.
   const dv = new DataView(buf);
-  if (dv.getUint32(0, true) !== MAGIC) throw new Error('not a ctrace timeline answer');
-  const nrows = dv.getUint32(4, true);
-  const out = { start: dv.getFloat64(8, true), end: dv.getFloat64(16, true), nsPerPx: dv.getFloat64(24, true), rows: new Map(), tasks: [], wakes: [], wakesTotal: 0, creates: [] };
-  const nstr = dv.getUint32(32, true);
-  let o = 40; // after the bytes of the string table
+  let o = 0;
+  const u32 = () => { const v = dv.getUint32(o, true); o += 4; return v; };
+  const u16 = () => { const v = dv.getUint16(o, true); o += 2; return v; };
+  const u8 = () => dv.getUint8(o++);
+  const f64 = () => { const v = dv.getFloat64(o, true); o += 8; return v; };
+  if (u32() !== MAGIC) throw new Error('not a ctrace timeline answer');
+  const nrows = u32();
+  const out = { start: f64(), end: f64(), nsPerPx: f64(), rows: new Map(), tasks: [], wakes: [], wakesTotal: 0, creates: [] };
+  const nstr = u32();
+  u32(); // bytes of the string table
   const dec = new TextDecoder();
-  const bytes = new Uint8Array(buf);
   const strings = new Array(nstr);
   for (let i = 0; i < nstr; i++) {
-    const len = dv.getUint16(o, true);
-    o += 2;
-    let ascii = true;
-    for (let k = 0; k < len; k++) if (bytes[o + k] > 0x7f) { ascii = false; break; }
-    strings[i] = ascii && len < 256 ? String.fromCharCode.apply(null, bytes.subarray(o, o + len)) : dec.decode(bytes.subarray(o, o + len));
+    const len = u16();
+    strings[i] = dec.decode(new Uint8Array(buf, o, len));
     o += len;
   }
   for (let r = 0; r < nrows; r++) {
-    const tid = dv.getUint32(o, true);
-    const ns = dv.getUint32(o + 4, true), nr = dv.getUint32(o + 8, true), nl = dv.getUint32(o + 12, true);
-    o += 16;
+    const tid = u32();
+    const ns = u32(), nr = u32(), nl = u32();
     const spans = new Array(ns);
-    for (let i = 0; i < ns; i++, o += 24) {
-      spans[i] = { s: dv.getFloat64(o, true), e: dv.getFloat64(o + 8, true), state: bytes[o + 16], merged: bytes[o + 17], n: dv.getUint32(o + 20, true) };
+    for (let i = 0; i < ns; i++) {
+      const s = f64(), e = f64(), state = u8(), merged = u8();
+      u16();
+      spans[i] = { s, e, state, merged, n: u32() };
     }
     const regions = new Array(nr);
-    for (let i = 0; i < nr; i++, o += 36) {
-      const flags = dv.getUint16(o + 34, true);
-      regions[i] = { s: dv.getFloat64(o, true), e: dv.getFloat64(o + 8, true), task: dv.getFloat64(o + 16, true), name: strings[dv.getUint32(o + 24, true)], n: dv.getUint32(o + 28, true), depth: dv.getUint16(o + 32, true), open: !!(flags & 1), merged: !!(flags & 2) };
+    for (let i = 0; i < nr; i++) {
+      const s = f64(), e = f64(), task = f64(), name = strings[u32()], n = u32(), depth = u16(), flags = u16();
+      regions[i] = { s, e, task, name, n, depth, open: !!(flags & 1), merged: !!(flags & 2) };
     }
     const logs = new Array(nl);
-    for (let i = 0; i < nl; i++, o += 28) {
-      logs[i] = { t: dv.getFloat64(o, true), task: dv.getFloat64(o + 8, true), category: strings[dv.getUint32(o + 16, true)], message: strings[dv.getUint32(o + 20, true)], n: dv.getUint32(o + 24, true) };
+    for (let i = 0; i < nl; i++) {
+      const t = f64(), task = f64(), category = strings[u32()], message = strings[u32()];
+      logs[i] = { t, task, category, message, n: u32() };
     }
     out.rows.set(tid, { spans, regions, logs });
   }
-  const nt = dv.getUint32(o, true);
-  o += 4;
+  const nt = u32();
   for (let i = 0; i < nt; i++) {
-    const s = dv.getFloat64(o, true), e = dv.getFloat64(o + 8, true), id = dv.getFloat64(o + 16, true), parent = dv.getFloat64(o + 24, true), name = strings[dv.getUint32(o + 32, true)];
-    const beginTid = dv.getUint32(o + 36, true), endTid = dv.getUint32(o + 40, true), open = dv.getUint32(o + 44, true) !== 0, ntouch = dv.getUint32(o + 48, true);
-    o += 52;
-    const touches = new Array(ntouch);
-    for (let k = 0; k < ntouch; k++, o += 20) touches[k] = { tid: dv.getUint32(o, true), first: dv.getFloat64(o + 4, true), last: dv.getFloat64(o + 12, true) };
+    const s = f64(), e = f64(), id = f64(), parent = f64(), name = strings[u32()];
+    const beginTid = u32(), endTid = u32(), open = u32() !== 0, ntouch = u32();
+    const touches = [];
+    for (let k = 0; k < ntouch; k++) touches.push({ tid: u32(), first: f64(), last: f64() });
     out.tasks.push({ s, e, id, parent, name, beginTid, endTid, open, touches });
   }
-  const nw = dv.getUint32(o, true);
-  out.wakesTotal = dv.getUint32(o + 4, true);
-  o += 8;
-  for (let i = 0; i < nw; i++, o += 32) {
-    out.wakes.push({ t: dv.getFloat64(o, true), from: dv.getUint32(o + 8, true), to: dv.getUint32(o + 12, true), reason: dv.getUint32(o + 16, true), object: dv.getFloat64(o + 24, true) });
+  const nw = u32();
+  out.wakesTotal = u32();
+  for (let i = 0; i < nw; i++) {
+    const t = f64(), from = u32(), to = u32(), reason = u32();
+    u32();
+    out.wakes.push({ t, from, to, reason, object: f64() });
   }
-  const nc = dv.getUint32(o, true);
-  o += 4;
-  for (let i = 0; i < nc; i++, o += 24) out.creates.push({ t0: dv.getFloat64(o, true), t1: dv.getFloat64(o + 8, true), parent: dv.getUint32(o + 16, true), child: dv.getUint32(o + 20, true) });
+  const nc = u32();
+  for (let i = 0; i < nc; i++) out.creates.push({ t0: f64(), t1: f64(), parent: u32(), child: u32() });
   return out;
 }
 

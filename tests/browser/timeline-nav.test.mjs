@@ -129,6 +129,12 @@ if (why && !process.env.CI) {
       const main = rows[0];
       // a window inside main's long running span
       await openView(page, server.url, '#/timeline?start_ns=20000000&end_ns=30000000');
+      // the same view takes the new hash when its hashchange comes, which may
+      // be after goto resolves: until then the old window looks loaded
+      await page.waitForFunction(() => {
+        const w = document.querySelector('.tl').probe.window();
+        return w.start_ns === 20000000 && w.end_ns === 30000000;
+      }, null, { timeout: 10_000 });
       await waitLoaded(page);
       const s = await probe(page, 'findSpan', 'running', main);
       assert.ok(s, 'main runs in the window');
