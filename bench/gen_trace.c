@@ -4,7 +4,7 @@
  * viewer's benchmarks and tests: traces of any size and known shape, made
  * in seconds (`ctrace run` records real programs, at their own pace).
  *
- * Usage: gen_trace [--spread] FILE [N [THREADS]]
+ * Usage: gen_trace [--spread | --mix] FILE [N [THREADS]]
  *        (default 100000 events, 4 workers)
  *
  * Each worker thread serves "requests": a task with regions (handle >
@@ -15,6 +15,12 @@
  * milliseconds, deterministic from a seed), so a trace of 10M events spans
  * tens of seconds while being written in a few. CTRACE_CLOCK=monotonic makes
  * ticks nanoseconds so that virtual ticks convert exactly.
+ *
+ * --mix (the viewer's benchmark, bench/view_bench.mjs) adds what a real
+ * server's trace also holds: a counter per worker ("queue.depth", every
+ * other request) and one shared ("inflight"), and now and then a DROPPED
+ * record (events lost, as when the recorder's memory budget is spent);
+ * THREADS may then be up to 1024 (default 4).
  *
  * --spread spreads the N events over THREADS short-lived threads (any
  * number: 40,000 is fine), for the reader's and the indexer's scaling
@@ -56,7 +62,9 @@ static uint64_t dur(uint32_t *s, uint64_t lo, uint64_t hi) {
   return lo + span * x * x / 1000000; /* skewed towards short */
 }
 
-static uint32_t tids[64]; /* of the workers, for WAKE events */
+#define MAXW 1024
+static int mix; /* --mix */
+static uint32_t tids[MAXW]; /* of the workers, for WAKE events */
 static pthread_barrier_t ready;
 
 #define EMIT_BEGIN(kind, time)                                                 \
@@ -151,9 +159,22 @@ static void ev_sockaddr(uint64_t now, uint64_t fd, int port) {
   ctrace__leave(t, p + sizeof a);
 }
 
+static void ev_counter(uint64_t now, uint32_t name, int64_t value) {
+  EMIT_BEGIN(CTRACE_EV_COUNTER, now);
+  p = ctrace__put_uvarint(p, name);
+  p = ctrace__put_uvarint(p, ctrace__zigzag(value));
+  ctrace__leave(t, p);
+}
+static void ev_dropped(uint64_t now, uint64_t count, uint64_t first_dt) {
+  EMIT_BEGIN(CTRACE_EV_DROPPED, now);
+  p = ctrace__put_uvarint(p, count);
+  p = ctrace__put_uvarint(p, first_dt);
+  ctrace__leave(t, p);
+}
+
 /* Interned ids, looked up once per thread (the ids are per trace). */
 struct names {
-  uint32_t request, handle, db, parse, http;
+  uint32_t request, handle, db, parse, http, depth, inflight;
 };
 static uint32_t sid(const char *s) {
   struct ctrace__thread *t = ctrace__enter();
@@ -181,7 +202,7 @@ static uint32_t __attribute__((noinline)) stack_at(int depth) {
  * worker placed just before that end: wake-ups line up with the waits they
  * end, as in a real trace. Between rounds a worker polls (epoll_wait).
  */
-enum { G_TB, G_TE, G_RB, G_RE, G_WAIT, G_WAKE, G_SYS, G_LOG, G_SOCK };
+enum { G_TB, G_TE, G_RB, G_RE, G_WAIT, G_WAKE, G_SYS, G_LOG, G_SOCK, G_CTR, G_DROP };
 struct gev {
   uint64_t t;
   uint8_t kind;
@@ -191,7 +212,7 @@ struct gev {
 };
 #define MAXG 32
 
-static uint64_t wait_end[2][64], iter_end[2][64];
+static uint64_t wait_end[2][MAXW], iter_end[2][MAXW];
 
 static void plan(struct gev *g, int *n, uint64_t t, uint8_t kind, uint64_t a, uint64_t b,
                  uint64_t c, uint64_t d, int64_t res, uint32_t stack) {
@@ -204,7 +225,8 @@ static void *work(void *arg) {
   char name[32];
   snprintf(name, sizeof name, "worker-%d", w->id);
   ctrace_thread_set_name(name);
-  struct names nm = {sid("request"), sid("handle"), sid("db.query"), sid("parse"), sid("http")};
+  struct names nm = {sid("request"), sid("handle"), sid("db.query"), sid("parse"), sid("http"),
+                     sid("queue.depth"), sid("inflight")};
   uint32_t stacks[4] = {stack_at(0), stack_at(1), stack_at(2), stack_at(3)};
   tids[w->id] = ctrace__gettid();
   pthread_barrier_wait(&ready);
@@ -224,6 +246,12 @@ static void *work(void *arg) {
     if (j < 32 || j % 64 == 0) /* a new connection on fd */
       plan(g, &n, now, G_SOCK, fd, (uint64_t)(40000 + j % 1000), 0, 0, 0, 0);
     plan(g, &n, now += dur(s, 500, 3000), G_TB, task, nm.request, 0, 0, 0, 0);
+    if (mix && j % 2 == 0)
+      plan(g, &n, now + 100, G_CTR, nm.depth, 0, 0, 0, (int64_t)(rnd(s) % 64), 0);
+    if (mix && j % 16 == 3)
+      plan(g, &n, now + 150, G_CTR, nm.inflight, 0, 0, 0, (int64_t)(j % 200), 0);
+    if (mix && j % 1000 == 999)
+      plan(g, &n, now + 200, G_DROP, 1 + rnd(s) % 500, 1000 + rnd(s) % 100000, 0, 0, 0, 0);
     plan(g, &n, now += dur(s, 200, 2000), G_RB, task, nm.handle, 0, 0, 0, 0);
     if (j % 4 == 0)
       plan(g, &n, now += 300, G_LOG, task, nm.http, j, 0, 0, 0);
@@ -294,6 +322,8 @@ static void *work(void *arg) {
         ev_log(e->t, e->a, (uint32_t)e->b, msg);
         break;
       case G_SOCK: ev_sockaddr(e->t, e->a, (int)e->b); break;
+      case G_CTR: ev_counter(e->t, (uint32_t)e->a, e->res); break;
+      case G_DROP: ev_dropped(e->t, e->a, e->b < e->t ? e->b : 0); break;
       }
     }
     last = now;
@@ -321,7 +351,8 @@ static void ev_thread_name(uint32_t tid, uint32_t name) {
 static void *spread_work(void *arg) {
   struct spread *w = arg;
   w->tid = ctrace__gettid();
-  struct names nm = {sid("request"), sid("handle"), sid("db.query"), sid("parse"), sid("http")};
+  struct names nm = {sid("request"), sid("handle"), sid("db.query"), sid("parse"), sid("http"),
+                     0, 0};
   uint32_t stack = stack_at(1);
   uint32_t *s = &w->seed;
   struct timespec ts;
@@ -386,12 +417,13 @@ static int spread_main(uint64_t n, long nth) {
 
 int main(int argc, char **argv) {
   int spread = argc > 1 && strcmp(argv[1], "--spread") == 0;
-  if (spread) {
+  mix = argc > 1 && strcmp(argv[1], "--mix") == 0;
+  if (spread || mix) {
     argv++;
     argc--;
   }
   if (argc < 2) {
-    fprintf(stderr, "usage: gen_trace [--spread] FILE [EVENTS [THREADS]]\n");
+    fprintf(stderr, "usage: gen_trace [--spread | --mix] FILE [EVENTS [THREADS]]\n");
     return 2;
   }
   uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 100000;
@@ -417,8 +449,8 @@ int main(int argc, char **argv) {
     }
     return rc;
   }
-  if (nth < 1 || nth > 64) {
-    fprintf(stderr, "gen_trace: THREADS must be 1..64\n");
+  if (nth < 1 || nth > (mix ? MAXW : 64)) {
+    fprintf(stderr, "gen_trace: THREADS must be 1..%d\n", mix ? MAXW : 64);
     return 2;
   }
   setenv("CTRACE_CLOCK", "monotonic", 1);
@@ -429,13 +461,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   ctrace_thread_set_name("main");
-  struct worker w[64];
+  static struct worker w[MAXW];
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 50000000; /* after the threads started */
   for (int i = 0; i < nth; i++) {
     /* about 14.4 events per iteration of a worker */
-    w[i] = (struct worker){.id = i, .n = (int)nth, .events = (n * 10 + 144 * (uint64_t)nth - 1) / (144 * (uint64_t)nth),
+    uint64_t per = mix ? 150 : 144; /* --mix: about 15.0 */
+    w[i] = (struct worker){.id = i, .n = (int)nth, .events = (n * 10 + per * (uint64_t)nth - 1) / (per * (uint64_t)nth),
                            .t0 = t0 + (uint64_t)i * 137000, .seed = 2463534242u + (uint32_t)i * 7919u};
   }
   pthread_barrier_init(&ready, NULL, (unsigned)nth);

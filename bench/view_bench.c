@@ -46,6 +46,25 @@ static const char *param(void *ctx, const char *key) {
   return NULL;
 }
 
+/* key=value pairs, for the pages' answers */
+struct kv {
+  const char *k[4], *v[4];
+};
+static const char *kv_param(void *ctx, const char *key) {
+  struct kv *q = ctx;
+  for (int i = 0; i < 4 && q->k[i]; i++)
+    if (strcmp(q->k[i], key) == 0)
+      return q->v[i];
+  return NULL;
+}
+static void page_answer(struct ctrace_view *v, const char *label, const char *path, struct kv q) {
+  struct ctrace_reply r;
+  double t0 = now_ms(), c0 = cpu_ms();
+  ctrace_api_handle(v, path, kv_param, &q, &r);
+  printf("  %-34s %9.1f %9.1f %10zu  %d\n", label, now_ms() - t0, cpu_ms() - c0, r.len, r.status);
+  free(r.body);
+}
+
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -126,6 +145,19 @@ int main(int argc, char **argv) {
          "first screen, server side", t3 - t0, c3 - c0);
   printf("  index memory (counted)      %9.1f MB = %.2fx the file\n", (double)v.tl->bytes / 1e6,
          (double)v.tl->bytes / (double)(fsize ? fsize : 1));
+  {
+    const struct ctrace_timeline *tl = v.tl;
+    size_t lv = 0, raw = 0;
+    for (uint32_t i = 0; i < tl->nthreads; i++)
+      for (unsigned k = 0; k < tl->nlevels[i]; k++)
+        *(k ? &lv : &raw) += tl->levels[i][k].n * sizeof(uint64_t);
+    printf("  index parts, MB: raw spans %.1f, LOD levels %.1f, regions %.1f, tasks %.1f, "
+           "touches %.1f, logs %.1f, wakes %.1f, peers %.1f\n",
+           raw / 1e6, lv / 1e6, tl->nregions * sizeof *tl->regions / 1e6,
+           tl->ntasks * sizeof *tl->tasks / 1e6, tl->ntouches * sizeof *tl->touches / 1e6,
+           tl->nlogs * sizeof *tl->logs / 1e6, tl->nwakes * sizeof *tl->wakes / 1e6,
+           tl->npeers * sizeof *tl->peers / 1e6);
+  }
   printf("  RSS: reader +%.1f MB (the file is mapped), index +%.1f MB = %.2fx the file\n",
          (double)(rss1 - rss0) / 1e3, (double)(rss2 - rss1) / 1e3,
          (double)(rss2 - rss1) * 1e3 / (double)(fsize ? fsize : 1));
@@ -137,6 +169,19 @@ int main(int argc, char **argv) {
   zoom(&v, "mid zoom (1/100 of trace)", (v.tl->end_ns - v.tl->start_ns) / 100, width, 21);
   zoom(&v, "deep zoom (20 us)", 20000, width, 21);
   zoom(&v, "deep zoom (1 ms)", 1000000, width, 21);
+  printf("  %-34s %9s %9s %10s  status\n", "the pages' answers (first time)", "wall ms", "CPU ms",
+         "bytes");
+  page_answer(&v, "/api/threads", "/api/threads", (struct kv){{NULL}, {NULL}});
+  page_answer(&v, "/api/tasks", "/api/tasks", (struct kv){{NULL}, {NULL}});
+  page_answer(&v, "/api/instances task request 500", "/api/instances",
+              (struct kv){{"kind", "name", "limit"}, {"task", "request", "500"}});
+  page_answer(&v, "/api/instances region handle 500", "/api/instances",
+              (struct kv){{"kind", "name", "limit"}, {"region", "handle", "500"}});
+  static const char *const kinds[] = {"sync", "net", "syscall", "sleep"};
+  for (int i = 0; i < 4; i++) {
+    snprintf(label, sizeof label, "/api/profile %s", kinds[i]);
+    page_answer(&v, label, "/api/profile", (struct kv){{"kind"}, {kinds[i]}});
+  }
   ctrace_view_fini(&v);
   ctrace_reader_close(r);
   return 0;

@@ -925,7 +925,9 @@ TEST_IMPL(record_stacks_dwarf_without_frame_pointers) {
 
 /* ---- ctrace view and a trace that changes under it ---- */
 
-static int http_status(unsigned port, const char *target) {
+/* GET target: the status, and the start of the answer (headers and body)
+ * in buf when given. */
+static int http_get(unsigned port, const char *target, char *out, size_t outsize) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -938,17 +940,27 @@ static int http_status(unsigned port, const char *target) {
   int n = snprintf(req, sizeof req,
                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", target);
   int status = -1;
+  size_t got = 0;
   if (write(fd, req, (size_t)n) == n) {
-    ssize_t k = read(fd, buf, sizeof buf - 1);
-    if (k > 0) {
+    ssize_t k;
+    while ((k = read(fd, buf, sizeof buf - 1)) > 0) {
       buf[k] = 0;
-      sscanf(buf, "HTTP/1.%*d %d", &status);
-      while (read(fd, buf, sizeof buf) > 0) {
+      if (status < 0)
+        sscanf(buf, "HTTP/1.%*d %d", &status);
+      if (out && got + 1 < outsize) {
+        size_t c = (size_t)k < outsize - 1 - got ? (size_t)k : outsize - 1 - got;
+        memcpy(out + got, buf, c);
+        got += c;
       }
     }
   }
+  if (out && outsize)
+    out[got] = 0;
   close(fd);
   return status;
+}
+static int http_status(unsigned port, const char *target) {
+  return http_get(port, target, NULL, 0);
 }
 
 /* A line of fd that contains want, within 10 s; into line. */
@@ -970,9 +982,11 @@ static int read_line_with(int fd, const char *want, char *line, size_t size) {
   return -1;
 }
 
-/* `ctrace view` serving a trace that is then truncated to half in place:
- * no SIGBUS, it keeps answering, says the file changed, and stops cleanly. */
-TEST_IMPL(record_view_survives_trace_truncated_in_place) {
+/* `ctrace view` serving a trace that is then truncated to half in place
+ * (how) or replaced by another file (rename over it): no SIGBUS, every API
+ * answer is then a 409 saying the file changed and to restart ctrace view,
+ * stderr says it too, and it stops cleanly. */
+static int view_file_changes(int how) {
   const char *path = test_path("view.ctrace");
   ASSERT_EQ(ctrace_start_path(path), 0);
   for (int i = 0; i < 20000; i++)
@@ -1000,16 +1014,31 @@ TEST_IMPL(record_view_survives_trace_truncated_in_place) {
   ASSERT(url);
   unsigned port = (unsigned)strtoul(url + strlen("http://127.0.0.1:"), NULL, 10);
   ASSERT_EQ(http_status(port, "/api/summary"), 200);
-  struct stat st;
-  ASSERT_EQ(stat(path, &st), 0);
-  ASSERT_EQ(truncate(path, st.st_size / 2), 0);
-  /* Everything that reads events after the cut. */
-  ASSERT_EQ(http_status(port, "/api/summary"), 200);
   ASSERT_EQ(http_status(port, "/api/threads"), 200);
-  ASSERT_EQ(http_status(port, "/api/timeline?start_ns=0&end_ns=100000000000&width=800"), 200);
-  ASSERT_EQ(http_status(port, "/api/profile?kind=sync"), 200);
+  if (how == 0) {
+    struct stat st;
+    ASSERT_EQ(stat(path, &st), 0);
+    ASSERT_EQ(truncate(path, st.st_size / 2), 0);
+  } else {
+    const char *other = test_path("other.ctrace");
+    ASSERT_EQ(ctrace_start_path(other), 0);
+    ctrace_log(CTRACE_TASK_NONE, "test", "a new trace");
+    ASSERT_EQ(ctrace_stop(), 0);
+    ASSERT_EQ(rename(other, path), 0);
+  }
+  /* Everything that reads events, after the change. */
+  static const char *const targets[] = {
+      "/api/summary", "/api/threads", "/api/tasks",
+      "/api/timeline?start_ns=0&end_ns=100000000000&width=800", "/api/profile?kind=sync"};
+  static char body[8192];
+  for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+    ASSERT_EQ(http_get(port, targets[i], body, sizeof body), 409);
+    ASSERT_STR_CONTAINS(body, "changed on disk");
+    ASSERT_STR_CONTAINS(body, "restart ctrace view");
+  }
+  /* the page itself is still served (it shows the API's error) */
+  ASSERT_EQ(http_status(port, "/"), 200);
   ASSERT_EQ(read_line_with(pe[0], "changed on disk", line, sizeof line), 0);
-  ASSERT_EQ(http_status(port, "/api/summary"), 200);
   ASSERT_EQ(kill(pid, 0), 0); /* still up */
   kill(pid, SIGTERM);
   int status;
@@ -1019,6 +1048,12 @@ TEST_IMPL(record_view_survives_trace_truncated_in_place) {
   close(po[0]);
   close(pe[0]);
   return 0;
+}
+TEST_IMPL(record_view_survives_trace_truncated_in_place) {
+  return view_file_changes(0);
+}
+TEST_IMPL(record_view_survives_trace_rewritten) {
+  return view_file_changes(1);
 }
 
 /* Logs dropped for want of a buffer are counted once each, and their

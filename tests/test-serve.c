@@ -657,3 +657,41 @@ TEST_IMPL(serve_damaged_traces_do_not_crash) {
   free(data);
   return 0;
 }
+
+/* The mapped trace's guard (view.h): a file truncated under the mapping
+ * reads zeros past the cut instead of killing the process with SIGBUS, and
+ * says it was lost; a view watching it then answers 409. */
+TEST_IMPL(serve_mapped_trace_truncated_reads_zeros) {
+  const char *file = test_path("mapped");
+  FILE *f = fopen(file, "w");
+  ASSERT(f);
+  for (int i = 0; i < 64 * 1024; i++)
+    fputc('x', f);
+  ASSERT_EQ(fclose(f), 0);
+  struct ctrace_view_file vf;
+  ASSERT_EQ(ctrace_view_file_map(file, &vf), 0);
+  ASSERT_EQ(vf.size, 64 * 1024);
+  const volatile unsigned char *p = vf.data;
+  ASSERT_EQ(p[40000], 'x');
+  ASSERT_EQ(ctrace_view_file_lost(), 0);
+  ctrace_view_file_release(&vf); /* the pages go; reading brings them back */
+  ASSERT_EQ(p[40000], 'x');
+  ASSERT_EQ(truncate(file, 4096), 0);
+  ctrace_view_file_release(&vf);
+  ASSERT_EQ(p[100], 'x');        /* still in the file */
+  ASSERT_EQ(p[40000], 0);        /* past the cut: SIGBUS, caught */
+  ASSERT_EQ(p[64 * 1024 - 1], 0);
+  ASSERT_EQ(ctrace_view_file_lost(), 1);
+  struct ctrace_view v;
+  memset(&v, 0, sizeof v);
+  v.path = file;
+  ctrace_view_watch(&v, &vf.st);
+  ASSERT_EQ(ctrace_view_changed(&v), 1);
+  struct ctrace_reply r;
+  ctrace_api_handle(&v, "/api/summary", NULL, NULL, &r);
+  ASSERT_EQ(r.status, 409);
+  ASSERT_STR_CONTAINS(r.body, "restart ctrace view");
+  free(r.body);
+  ctrace_view_file_unmap(&vf);
+  return 0;
+}

@@ -32,6 +32,20 @@ function label(g, text, x, y, maxW, colorText = '#1d2430') {
   g.fillText(s, x, y);
 }
 
+// A region's colours by name: cool light blues, lighter than any state
+// (the strings built once per name, not once per region per frame).
+const REGION_COLORS = new Map();
+function regionColors(name) {
+  let c = REGION_COLORS.get(name);
+  if (!c) {
+    const hue = 195 + (hashHue(name) % 50);
+    c = { fill: `hsl(${hue} 40% 86%)`, selFill: `hsl(${hue} 40% 70%)`, stroke: `hsl(${hue} 35% 60%)`, selStroke: `hsl(${hue} 35% 30%)` };
+    if (REGION_COLORS.size > 10000) REGION_COLORS.clear();
+    REGION_COLORS.set(name, c);
+  }
+  return c;
+}
+
 function arrow(g, x0, y0, x1, y1, col, dashed, lineWidth = 1.5, head = 7) {
   g.strokeStyle = col;
   g.fillStyle = col;
@@ -354,17 +368,42 @@ export function createPainter(m, canvas, color) {
     if (xa > LABEL_W) g.fillRect(LABEL_W, ys, Math.min(xa, width) - LABEL_W, STATE_H);
     if (xb < width) g.fillRect(Math.max(xb, LABEL_W), ys, width - Math.max(xb, LABEL_W), STATE_H);
     if (row) {
+      // Neighbouring spans of one state are drawn as one rectangle (at full
+      // width most spans are a pixel wide, and most neighbours alike), and
+      // fillStyle, which parses its string, is set only when it changes.
+      let lastState = -1;
+      let runState = -1, run0 = 0, run1 = 0;
+      const flush = () => {
+        if (runState < 0) return;
+        if (runState !== lastState) {
+          g.fillStyle = color[STATE_OF_BYTE[runState]] || '#999';
+          lastState = runState;
+        }
+        g.fillRect(run0, ys, run1 - run0, STATE_H);
+        runState = -1;
+      };
       for (const s of row.spans) {
         const x0 = m.xOf(s.s), x1 = m.xOf(s.e);
-        const key = STATE_OF_BYTE[s.state];
-        g.fillStyle = color[key] || '#999';
-        g.fillRect(x0, ys, Math.max(1, x1 - x0), STATE_H);
+        if (x1 < LABEL_W || x0 > width) continue;
+        const xe = x0 + Math.max(1, x1 - x0);
+        if (s.state === runState && x0 <= run1) {
+          if (xe > run1) run1 = xe;
+        } else {
+          flush();
+          runState = s.state;
+          run0 = x0;
+          run1 = xe;
+        }
         // a name inline where it fits: the call, else the state
         if (x1 - x0 >= 60 && !s.merged && s.state !== 0) {
+          flush();
+          const key = STATE_OF_BYTE[s.state];
           const a = Math.max(x0, LABEL_W), b = Math.min(x1, width);
           label(g, m.spanName(t.tid, s) || stateLabel(key), a + 4, ys + STATE_H / 2, b - a - 8, textOn(color[key]));
+          lastState = -1;
         }
       }
+      flush();
       // selected span outline
       if (selected && selected.kind === 'span' && selected.tid === t.tid) {
         g.strokeStyle = '#1d2430';
@@ -374,36 +413,59 @@ export function createPainter(m, canvas, color) {
         g.lineWidth = 1;
       }
       // regions
+      let lastFill = '', lastStroke = '';
+      // merged regions (all one grey) that touch, drawn as one rectangle
+      let mDepth = -1, m0 = 0, m1 = 0;
+      const flushMerged = () => {
+        if (mDepth < 0) return;
+        if (lastFill !== '#b8c2cf') g.fillStyle = lastFill = '#b8c2cf';
+        g.fillRect(m0, ys + STATE_H + 2 + mDepth * REGION_H + 1, m1 - m0, REGION_H - 2);
+        mDepth = -1;
+      };
       for (const r of row.regions) {
         // a region that never ended on a thread that lost events after it
         // began: its end was lost there, not at the end of the trace
         const lost = r.open && !r.merged ? m.dropAfter(t.tid, r.s) : null;
         const x0 = Math.max(LABEL_W - 2, m.xOf(r.s));
         const x1 = Math.min(width + 2, m.xOf(lost ? Math.max(r.s, lost.start) : r.e));
+        if (x1 < x0) continue;
         const y = ys + STATE_H + 2 + r.depth * REGION_H;
         const w = Math.max(1, x1 - x0);
         if (r.merged) {
-          g.fillStyle = '#b8c2cf';
-          g.fillRect(x0, y + 1, w, REGION_H - 2);
+          if (r.depth === mDepth && x0 <= m1) {
+            if (x0 + w > m1) m1 = x0 + w;
+          } else {
+            flushMerged();
+            mDepth = r.depth;
+            m0 = x0;
+            m1 = x0 + w;
+          }
           continue;
         }
-        const hue = 195 + (hashHue(r.name) % 50); // cool light blues, lighter than any state
+        flushMerged();
         const sel = selected && selected.kind === 'region' && selected.tid === t.tid && selected.s === r.s;
-        g.fillStyle = `hsl(${hue} 40% ${sel ? 70 : 86}%)`;
+        const c = regionColors(r.name);
+        const fill = sel ? c.selFill : c.fill;
+        if (lastFill !== fill) g.fillStyle = lastFill = fill;
         g.fillRect(x0, y + 1, w, REGION_H - 2);
-        g.strokeStyle = `hsl(${hue} 35% ${sel ? 30 : 60}%)`;
+        const stroke = sel ? c.selStroke : c.stroke;
+        if (lastStroke !== stroke) g.strokeStyle = lastStroke = stroke;
         g.lineWidth = sel ? 2 : 1;
         if (w > 2) g.strokeRect(x0 + 0.5, y + 1.5, w - 1, REGION_H - 3);
         g.lineWidth = 1;
         if (lost && x1 < width) {
           // a torn edge where the end was lost
-          g.strokeStyle = '#b00020';
+          g.strokeStyle = lastStroke = '#b00020';
           g.beginPath();
           for (let k = 0; k <= 4; k++) g.lineTo(x1 + (k % 2 ? 3 : 0), y + 1 + (k * (REGION_H - 2)) / 4);
           g.stroke();
         }
-        if (w > 24) label(g, r.name + (lost ? ' (end lost)' : r.open ? ' (not ended)' : ''), Math.max(x0, LABEL_W) + 4, y + REGION_H / 2, Math.min(x1, width) - Math.max(x0, LABEL_W) - 8, '#1d2430');
+        if (w > 24) {
+          label(g, r.name + (lost ? ' (end lost)' : r.open ? ' (not ended)' : ''), Math.max(x0, LABEL_W) + 4, y + REGION_H / 2, Math.min(x1, width) - Math.max(x0, LABEL_W) - 8, '#1d2430');
+          lastFill = '';
+        }
       }
+      flushMerged();
       // events lost here: a red band over the state strip, at least 3 px wide
       for (const d of m.drops.get(t.tid) || []) {
         if (d.end < m.v0 || d.start > m.v1) continue;

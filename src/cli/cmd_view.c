@@ -4,16 +4,12 @@
  * compare it with), serve the viewer (src/serve/), open a browser, wait for
  * Ctrl-C.
  *
- * The trace is read into this process's own memory, not mapped: a trace
- * truncated or rewritten in place while it is served (re-running a program
- * with the same CTRACE_OUT does that) would make every later access to the
- * vanished pages of a mapping die of SIGBUS, in any of the server's
- * threads, in the middle of any analysis. Guarding every access with a
- * SIGBUS handler and siglongjmp cannot unwind those safely (locks held,
- * half-built answers); a private copy costs the file's size in memory,
- * which the index built from it is of the same order as anyway. The view
- * keeps serving the trace as it was loaded and says on stderr when the
- * file changes on disk.
+ * The trace is mapped, guarded against a truncation while it is served
+ * (src/serve/view.h: a SIGBUS in the mapping reads zeros and marks the file
+ * changed), and let go from memory once indexed: the server holds the
+ * index, not the file. When the file changes on disk, every API answer
+ * says so (409, ctrace_view_watch) and so does stderr: the user restarts
+ * ctrace view.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,49 +64,6 @@ static void on_progress(void *arg, uint64_t done, uint64_t total) {
   }
 }
 
-/* The whole file in private memory (see the top); NULL with errno. Opened
- * without blocking: a FIFO with no writer must not hang the command. */
-static void *read_private(const char *path, size_t *size, struct stat *st) {
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0)
-    return NULL;
-  void *data = NULL;
-  if (fstat(fd, st) < 0)
-    goto out;
-  if (!S_ISREG(st->st_mode)) {
-    errno = EINVAL;
-    goto out;
-  }
-  size_t cap = (size_t)st->st_size ? (size_t)st->st_size : 1;
-  data = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (data == MAP_FAILED) {
-    data = NULL;
-    goto out;
-  }
-  size_t n = 0;
-  while (n < (size_t)st->st_size) { /* it may shrink meanwhile: keep what came */
-    ssize_t k = read(fd, (char *)data + n, (size_t)st->st_size - n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      break;
-    n += (size_t)k;
-  }
-  *size = n;
-out:
-  close(fd);
-  return data;
-}
-
-/* 1 when path is no longer the file that was loaded (st). */
-static int file_changed(const char *path, const struct stat *st) {
-  struct stat now;
-  if (stat(path, &now) < 0)
-    return 1;
-  return now.st_ino != st->st_ino || now.st_dev != st->st_dev || now.st_size != st->st_size ||
-         now.st_mtim.tv_sec != st->st_mtim.tv_sec || now.st_mtim.tv_nsec != st->st_mtim.tv_nsec;
-}
-
 /* Opens url with $BROWSER or xdg-open, without waiting for it. */
 static void open_browser(const char *url) {
   const char *browser = getenv("BROWSER");
@@ -153,32 +106,61 @@ static void raise_fd_limit(void) {
   }
 }
 
-/* The second trace of `ctrace view BEFORE AFTER`, loaded like the first. */
+/* The second trace of `ctrace view BEFORE AFTER`. Only one file can be
+ * mapped under the truncation guard (view.h), so this one is read into
+ * private memory: it is served as it was when loaded. */
 struct second {
   void *data;
-  size_t mapped;
   ctrace_reader *r;
   struct ctrace_view v;
 };
 
+/* The whole regular file path, malloced (size in *size); NULL with errno
+ * (EINVAL: not a regular file). Opened without blocking: a FIFO with no
+ * writer must not hang. */
+static void *read_whole(const char *path, size_t *size) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t n = (size_t)st.st_size, got = 0;
+  char *buf = malloc(n ? n : 1);
+  while (buf && got < n) {
+    ssize_t k = read(fd, buf + got, n - got);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      break; /* shorter than it was: read what is there */
+    got += (size_t)k;
+  }
+  int e = errno;
+  close(fd);
+  errno = e;
+  *size = got;
+  return buf;
+}
+
 static int open_second(const struct ctrace_cmd *cmd, const char *path, struct second *s,
                        struct ctrace_view *first) {
   size_t size = 0;
-  struct stat st;
-  s->data = read_private(path, &size, &st);
+  s->data = read_whole(path, &size);
   if (!s->data) {
     fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
             errno == EINVAL ? "not a regular file" : strerror(errno));
     return -1;
   }
-  s->mapped = (size_t)st.st_size ? (size_t)st.st_size : 1;
   s->r = ctrace_cli_open_mem(cmd->name, path, s->data, size);
   if (!s->r || ctrace_view_init(&s->v, s->r, path, NULL, NULL) < 0) {
-    if (s->r)
+    if (s->r) {
       fprintf(stderr, "ctrace view: %s: out of memory while indexing\n", path);
-    if (s->r)
       ctrace_reader_close(s->r);
-    munmap(s->data, s->mapped);
+    }
+    free(s->data);
     s->data = NULL;
     return -1;
   }
@@ -191,7 +173,7 @@ static void close_second(struct second *s) {
     return;
   ctrace_view_fini(&s->v);
   ctrace_reader_close(s->r);
-  munmap(s->data, s->mapped);
+  free(s->data);
 }
 
 int ctrace_cmd_view(int argc, char **argv) {
@@ -240,18 +222,15 @@ int ctrace_cmd_view(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  size_t size = 0;
-  struct stat st;
-  void *data = read_private(path, &size, &st);
-  if (!data) {
+  struct ctrace_view_file file;
+  if (ctrace_view_file_map(path, &file) < 0) {
     fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
             errno == EINVAL ? "not a regular file" : strerror(errno));
     return CTRACE_EXIT_FAIL;
   }
-  size_t mapped = (size_t)st.st_size ? (size_t)st.st_size : 1;
-  ctrace_reader *r = ctrace_cli_open_mem(cmd->name, path, data, size);
+  ctrace_reader *r = ctrace_cli_open_mem(cmd->name, path, file.data, file.size);
   if (!r) {
-    munmap(data, mapped);
+    ctrace_view_file_unmap(&file);
     return CTRACE_EXIT_FAIL;
   }
   struct progress prog = {.tty = isatty(2), .last_pct = -1};
@@ -260,16 +239,18 @@ int ctrace_cmd_view(int argc, char **argv) {
   if (ctrace_view_init(&v, r, path, on_progress, &prog) < 0) {
     fprintf(stderr, "ctrace view: %s: out of memory while indexing\n", path);
     ctrace_reader_close(r);
-    munmap(data, mapped);
+    ctrace_view_file_unmap(&file);
     return CTRACE_EXIT_FAIL;
   }
   struct second two = {0};
   if (after && open_second(cmd, after, &two, &v) < 0) {
     ctrace_view_fini(&v);
     ctrace_reader_close(r);
-    munmap(data, mapped);
+    ctrace_view_file_unmap(&file);
     return CTRACE_EXIT_FAIL;
   }
+  ctrace_view_watch(&v, &file.st);
+  ctrace_view_file_release(&file);
   ctrace_server *srv;
   char err[256];
   struct ctrace_serve_opts opts = {addr, allow};
@@ -278,7 +259,7 @@ int ctrace_cmd_view(int argc, char **argv) {
     close_second(&two);
     ctrace_view_fini(&v);
     ctrace_reader_close(r);
-    munmap(data, mapped);
+    ctrace_view_file_unmap(&file);
     return CTRACE_EXIT_FAIL;
   }
   printf("ctrace view: serving %s at %s (Ctrl-C to stop)\n", path, ctrace_serve_url(srv));
@@ -303,10 +284,10 @@ int ctrace_cmd_view(int argc, char **argv) {
     struct timespec second = {1, 0};
     if (sigtimedwait(&stop, NULL, &second) >= 0)
       break;
-    if (!told && file_changed(path, &st)) {
+    if (!told && ctrace_view_changed(&v)) {
       fprintf(stderr,
-              "ctrace view: %s changed on disk (truncated or rewritten); still serving the "
-              "trace as it was loaded: run ctrace view again to see the new one\n",
+              "ctrace view: %s changed on disk (truncated or rewritten): the viewer now says so; "
+              "run ctrace view again to see the new trace\n",
               path);
       told = 1;
     }
@@ -317,6 +298,6 @@ int ctrace_cmd_view(int argc, char **argv) {
   ctrace_view_fini(&v);
   int status = ctrace_cli_read_status(r);
   ctrace_reader_close(r);
-  munmap(data, mapped);
+  ctrace_view_file_unmap(&file);
   return status == CTRACE_EXIT_FAIL ? CTRACE_EXIT_FAIL : CTRACE_EXIT_OK;
 }

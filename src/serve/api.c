@@ -174,19 +174,35 @@ void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn 
       {"/api/counters", ctrace__api_counters},   {"/api/drops", ctrace__api_drops},
       {"/api/critpath", ctrace__api_critpath},
   };
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+  static const char changed[] = "the trace file changed on disk (truncated or rewritten) since "
+                                "ctrace view loaded it: restart ctrace view to see it";
+  if (ctrace_view_changed(v)) {
+    ctrace_reply_error(out, 409, changed);
+    return;
+  }
+  int found = 0;
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !found; i++)
     if (strcmp(path, routes[i].path) == 0) {
       routes[i].fn(v, &p, out);
-      return;
+      found = 1;
     }
-  if (strncmp(path, "/api/compare", 12) == 0 || strncmp(path, "/api/after/", 11) == 0) {
+  if (!found && (strncmp(path, "/api/compare", 12) == 0 || strncmp(path, "/api/after/", 11) == 0)) {
     ctrace__api_compare(v, path, &p, out); /* api_critpath.c: two traces */
-    return;
+    found = 1;
   }
-  if (strcmp(path, "/api/profile") == 0 || strcmp(path, "/api/pprof") == 0) {
+  if (!found && (strcmp(path, "/api/profile") == 0 || strcmp(path, "/api/pprof") == 0)) {
     ctrace__api_profile(v, &p, out, path[5] == 'p' && path[6] == 'p');
+    found = 1;
+  }
+  if (!found) {
+    ctrace_reply_error(out, 404, "no such endpoint");
     return;
   }
-  ctrace_reply_error(out, 404, "no such endpoint");
+  /* the file may have changed while this answer read it (view.h) */
+  if (ctrace_view_changed(v)) {
+    free(out->body);
+    memset(out, 0, sizeof *out);
+    ctrace_reply_error(out, 409, changed);
+  }
 }
 

@@ -18,12 +18,14 @@
 #include <dirent.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "server.h"
 #include "web.h"
@@ -36,8 +38,55 @@
 /* Per client address, when not on loopback (where everyone is 127.0.0.1). */
 #define SERVE_PER_IP_CONNECTIONS 64u
 
+/*
+ * Answers that depend on nothing but the trace (the pages' first requests:
+ * summary, threads, tasks, the four profiles of the whole trace) are
+ * computed once and kept: the trace cannot change under the server (a file
+ * changed on disk makes every answer a 409 instead, see view.h), and
+ * computing them takes seconds on a big trace. A thread of low priority
+ * computes them right after the server starts, so that the pages are ready
+ * when the user clicks them; a request that comes first computes its own
+ * (the other waits for it, never computes it twice).
+ */
+struct cached {
+  const char *path; /* the API path */
+  const char *kind; /* the one parameter "kind" it takes, or NULL: none */
+  pthread_mutex_t lock;
+  int done;
+  struct ctrace_reply r; /* a 200 answer, when done */
+};
+static const struct {
+  const char *path, *kind;
+} cacheable[] = {
+    {"/api/summary", NULL},         {"/api/threads", NULL},       {"/api/tasks", NULL},
+    {"/api/profile", "sync"},       {"/api/profile", "net"},      {"/api/profile", "syscall"},
+    {"/api/profile", "sleep"},      {"/api/profile", "poll"},
+};
+#define NCACHED (sizeof cacheable / sizeof cacheable[0])
+
+/* Answers with parameters that are dear to compute (/api/instances, a
+ * profile of a range or a thread), by their exact query: the few last ones.
+ * A page that comes back asks the same again. */
+#define NDYN 32
+#define DYN_MAX_BODY (4u << 20)
+struct dyn {
+  char *key; /* "path?k=v&k=v", as the request gave them */
+  struct ctrace_reply r;
+  uint64_t used;
+};
+
 struct ctrace_server {
   struct MHD_Daemon *d;
+  struct cached cache[NCACHED];
+  pthread_mutex_t dyn_lock;
+  struct dyn dyn[NDYN];
+  uint64_t dyn_clock;
+  pthread_t warm;
+  int warm_started;
+  pthread_mutex_t warm_lock;
+  pthread_cond_t warm_cond; /* (CLOCK_MONOTONIC) go or stopping was set */
+  int go;                   /* a timeline answer was sent */
+  int stopping;
   struct ctrace_view *v;
   unsigned port;
   int family;
@@ -205,6 +254,221 @@ static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char
   return MHD_YES;
 }
 
+static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value) {
+  ++*(int *)cls;
+  return MHD_YES;
+}
+
+static const char *kind_param(void *ctx, const char *key) {
+  return strcmp(key, "kind") == 0 ? ctx : NULL;
+}
+
+/* The cache entry's answer, computed now when it is not yet; 0 when there
+ * is none to keep (an error: it is computed again on each request). */
+static int cache_fill(struct ctrace_server *s, struct cached *c) {
+  pthread_mutex_lock(&c->lock);
+  if (!c->done) {
+    struct ctrace_reply r;
+    ctrace_api_handle(s->v, c->path, kind_param, (void *)c->kind, &r);
+    if (r.status == 200) {
+      c->r = r;
+      c->done = 1;
+    } else {
+      free(r.body);
+    }
+  }
+  int done = c->done;
+  pthread_mutex_unlock(&c->lock);
+  return done;
+}
+
+/* The cache entry a request is for (its path and exact parameters), or NULL. */
+static struct cached *cache_for(struct ctrace_server *s, struct MHD_Connection *conn,
+                                const char *url) {
+  int nargs = 0;
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_arg, &nargs);
+  const char *kind = nargs == 1 ? get_param(conn, "kind") : NULL;
+  for (size_t i = 0; i < NCACHED; i++) {
+    struct cached *c = &s->cache[i];
+    if (strcmp(url, c->path) != 0)
+      continue;
+    if (c->kind ? kind && strcmp(kind, c->kind) == 0 : nargs == 0)
+      return c;
+  }
+  return NULL;
+}
+
+struct keybuf {
+  char s[1024];
+  size_t n;
+  int overflow;
+};
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value) {
+  struct keybuf *k = cls;
+  int w = snprintf(k->s + k->n, sizeof k->s - k->n, "%s%s=%s", k->n ? "&" : "?", key,
+                   value ? value : "");
+  if (w < 0 || (size_t)w >= sizeof k->s - k->n) {
+    k->overflow = 1;
+    return MHD_NO;
+  }
+  k->n += (size_t)w;
+  return MHD_YES;
+}
+
+/* The kept answer for key, copied into *out (1), or 0. */
+static int dyn_get(struct ctrace_server *s, const char *key, struct ctrace_reply *out) {
+  int hit = 0;
+  pthread_mutex_lock(&s->dyn_lock);
+  for (size_t i = 0; i < NDYN; i++) {
+    struct dyn *d = &s->dyn[i];
+    if (!d->key || strcmp(d->key, key) != 0)
+      continue;
+    char *body = malloc(d->r.len ? d->r.len : 1);
+    if (body) {
+      memcpy(body, d->r.body, d->r.len);
+      *out = d->r;
+      out->body = body;
+      d->used = ++s->dyn_clock;
+      hit = 1;
+    }
+    break;
+  }
+  pthread_mutex_unlock(&s->dyn_lock);
+  return hit;
+}
+
+/* Keeps a copy of a 200 answer for key, in place of the least used one. */
+static void dyn_put(struct ctrace_server *s, const char *key, const struct ctrace_reply *r) {
+  if (r->status != 200 || r->len > DYN_MAX_BODY)
+    return;
+  char *k = strdup(key), *body = malloc(r->len ? r->len : 1);
+  if (!k || !body) {
+    free(k);
+    free(body);
+    return;
+  }
+  memcpy(body, r->body, r->len);
+  pthread_mutex_lock(&s->dyn_lock);
+  struct dyn *victim = &s->dyn[0];
+  for (size_t i = 0; i < NDYN; i++) {
+    struct dyn *d = &s->dyn[i];
+    if (d->key && strcmp(d->key, key) == 0) { /* computed twice at once */
+      victim = d;
+      break;
+    }
+    if (!d->key || d->used < victim->used)
+      victim = d;
+    if (!d->key)
+      break;
+  }
+  free(victim->key);
+  free(victim->r.body);
+  victim->key = k;
+  victim->r = *r;
+  victim->r.body = body;
+  victim->used = ++s->dyn_clock;
+  pthread_mutex_unlock(&s->dyn_lock);
+}
+
+/* Whether path's answers go in the dynamic cache. */
+static int dyn_path(const char *url) {
+  return strcmp(url, "/api/instances") == 0 || strcmp(url, "/api/profile") == 0 ||
+         strcmp(url, "/api/pprof") == 0;
+}
+
+/* The JSON string value after the first "\"name\":\"" following anchor in
+ * body, when it has no escapes; "" otherwise. */
+static void first_name(const char *body, size_t len, const char *anchor, char *out, size_t size) {
+  out[0] = 0;
+  const char *end = body + len;
+  const char *a = memmem(body, len, anchor, strlen(anchor));
+  if (!a)
+    return;
+  const char *n = memmem(a, (size_t)(end - a), "\"name\":\"", 8);
+  if (!n)
+    return;
+  n += 8;
+  size_t i = 0;
+  for (; n + i < end && n[i] != '"' && n[i] != '\\' && n[i] != ']'; i++)
+    if (i + 1 >= size)
+      return;
+  if (n + i >= end || n[i] != '"')
+    return;
+  memcpy(out, n, i);
+  out[i] = 0;
+}
+
+struct warm_q {
+  const char *kind, *name;
+};
+static const char *warm_param(void *ctx, const char *key) {
+  const struct warm_q *q = ctx;
+  if (strcmp(key, "kind") == 0)
+    return q->kind;
+  if (strcmp(key, "name") == 0)
+    return q->name;
+  if (strcmp(key, "limit") == 0)
+    return "500";
+  return NULL;
+}
+
+/* The instances the Tasks page shows first (of its first name: the first
+ * task, else the first region, as /api/tasks sorts them; 500 of them), kept
+ * under the key the page's request will have. */
+static void warm_instances(struct ctrace_server *s) {
+  struct cached *tasks = NULL;
+  for (size_t i = 0; i < NCACHED; i++)
+    if (strcmp(s->cache[i].path, "/api/tasks") == 0)
+      tasks = &s->cache[i];
+  if (!tasks || !cache_fill(s, tasks))
+    return;
+  char name[256];
+  struct warm_q q = {"task", name};
+  first_name(tasks->r.body, tasks->r.len, "\"tasks\":[", name, sizeof name);
+  if (!name[0]) {
+    q.kind = "region";
+    first_name(tasks->r.body, tasks->r.len, "\"regions\":[", name, sizeof name);
+  }
+  if (!name[0] || strpbrk(name, "&=%+#? "))
+    return; /* the page's URL would encode it */
+  char key[512];
+  snprintf(key, sizeof key, "/api/instances?kind=%s&name=%s&limit=500", q.kind, name);
+  struct ctrace_reply r;
+  if (dyn_get(s, key, &r)) {
+    free(r.body);
+    return;
+  }
+  ctrace_api_handle(s->v, "/api/instances", warm_param, &q, &r);
+  if (!ctrace_view_changed(s->v))
+    dyn_put(s, key, &r);
+  free(r.body);
+}
+
+static void *warm_thread(void *arg) {
+  struct ctrace_server *s = arg;
+  /* The first timeline answer comes first (on two cores it would share
+   * them), or 2 s, whichever is sooner; then at the requests' own priority
+   * (a request waiting for an answer being computed here must not wait for
+   * a thread of lower priority). */
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += 2;
+  pthread_mutex_lock(&s->warm_lock);
+  while (!s->go && !s->stopping)
+    if (pthread_cond_timedwait(&s->warm_cond, &s->warm_lock, &until) != 0)
+      break;
+  pthread_mutex_unlock(&s->warm_lock);
+  for (size_t i = 0; i < NCACHED && !__atomic_load_n(&s->stopping, __ATOMIC_RELAXED); i++)
+    cache_fill(s, &s->cache[i]);
+  if (!__atomic_load_n(&s->stopping, __ATOMIC_RELAXED))
+    warm_instances(s);
+  /* the profiles read every event: let the file's pages go again */
+  ctrace_view_release_pages();
+  return NULL;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls) {
@@ -225,7 +489,43 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return send_reply(conn, &r);
   }
   if (strncmp(url, "/api/", 5) == 0) {
+    struct cached *c = cache_for(s, conn, url);
+    if (c && !ctrace_view_changed(s->v) && cache_fill(s, c)) {
+      struct MHD_Response *resp =
+          MHD_create_response_from_buffer(c->r.len, c->r.body, MHD_RESPMEM_PERSISTENT);
+      if (!resp)
+        return MHD_NO;
+      MHD_add_response_header(resp, "Content-Type", c->r.type ? c->r.type : "application/json");
+      MHD_add_response_header(resp, "Cache-Control", "no-store");
+      common_headers(resp);
+      enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+      MHD_destroy_response(resp);
+      return ret;
+    }
+    struct keybuf key = {.n = 0};
+    int dyn = dyn_path(url);
+    if (dyn) {
+      int w = snprintf(key.s, sizeof key.s, "%s", url);
+      key.n = w > 0 ? (size_t)w : 0;
+      MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &key);
+      dyn = !key.overflow && key.n < sizeof key.s;
+    }
+    if (dyn && !ctrace_view_changed(s->v) && dyn_get(s, key.s, &r))
+      return send_reply(conn, &r);
     ctrace_api_handle(s->v, url, get_param, conn, &r);
+    if (dyn) {
+      if (!ctrace_view_changed(s->v))
+        dyn_put(s, key.s, &r);
+      /* a profile read every event of the range: let the file's pages go */
+      if (strcmp(url, "/api/instances") != 0)
+        ctrace_view_release_pages();
+    }
+    if (!__atomic_load_n(&s->go, __ATOMIC_RELAXED) && strcmp(url, "/api/timeline") == 0) {
+      pthread_mutex_lock(&s->warm_lock);
+      s->go = 1;
+      pthread_cond_signal(&s->warm_cond);
+      pthread_mutex_unlock(&s->warm_lock);
+    }
     return send_reply(conn, &r);
   }
   const struct ctrace_web_file *f = ctrace__web_find(url);
@@ -342,6 +642,15 @@ static int add_allowed(struct ctrace_server *s, const char *h, char *err, size_t
 }
 
 static void free_server(struct ctrace_server *s) {
+  for (size_t i = 0; i < NCACHED; i++) {
+    pthread_mutex_destroy(&s->cache[i].lock);
+    free(s->cache[i].r.body);
+  }
+  for (size_t i = 0; i < NDYN; i++) {
+    free(s->dyn[i].key);
+    free(s->dyn[i].r.body);
+  }
+  pthread_mutex_destroy(&s->dyn_lock);
   for (size_t i = 0; i < s->nallow; i++)
     free(s->allow[i]);
   free(s->allow);
@@ -368,6 +677,12 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
     return -1;
   }
   s->v = v;
+  for (size_t i = 0; i < NCACHED; i++) {
+    s->cache[i].path = cacheable[i].path;
+    s->cache[i].kind = cacheable[i].kind;
+    pthread_mutex_init(&s->cache[i].lock, NULL);
+  }
+  pthread_mutex_init(&s->dyn_lock, NULL);
   for (size_t i = 0; o->allow_hosts && o->allow_hosts[i]; i++) {
     const char *h = o->allow_hosts[i];
     if (strcmp(h, "*") == 0) {
@@ -432,6 +747,13 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
     snprintf(s->url, sizeof s->url, "http://[%s]:%u/", strcmp(host, "::") ? host : "::1", s->port);
   else
     snprintf(s->url, sizeof s->url, "http://%s:%u/", host, s->port);
+  pthread_mutex_init(&s->warm_lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->warm_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  s->warm_started = pthread_create(&s->warm, NULL, warm_thread, s) == 0;
   *out = s;
   return 0;
 }
@@ -445,6 +767,14 @@ unsigned ctrace_serve_max_connections(const ctrace_server *s) { return s->max_co
 void ctrace_serve_stop(ctrace_server *s) {
   if (!s)
     return;
+  pthread_mutex_lock(&s->warm_lock);
+  s->stopping = 1;
+  pthread_cond_signal(&s->warm_cond);
+  pthread_mutex_unlock(&s->warm_lock);
+  if (s->warm_started)
+    pthread_join(s->warm, NULL);
+  pthread_mutex_destroy(&s->warm_lock);
+  pthread_cond_destroy(&s->warm_cond);
   MHD_stop_daemon(s->d);
   free_server(s);
 }

@@ -3,9 +3,15 @@
  * and symbolizer, built once before serving (see view.h).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "view.h"
 
@@ -23,6 +29,11 @@ static void *stats_thread(void *arg) {
 int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *path,
                      ctrace_tl_progress progress, void *arg) {
   memset(v, 0, sizeof *v);
+  /* Big blocks (the index's vectors) each in their own mapping, always:
+   * glibc otherwise raises that threshold as blocks are freed, and then
+   * grows vectors of up to 32 MiB on the heap by copying them (a fifth of
+   * the build's time), and keeps their freed memory. */
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   v->r = r;
   v->path = path;
   /* The stats pass runs beside the timeline's (the reader is read-only once
@@ -43,6 +54,10 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
   if (!v->sym)
     goto fail_sym;
   pthread_mutex_init(&v->sym_lock, NULL);
+  /* The build's scratch (per-thread vectors, sort buffers: about the size of
+   * the index again) was freed into malloc's arenas, which keep it: give it
+   * back to the system, the server would hold it for its whole life. */
+  malloc_trim(0);
   return 0;
 fail_sym:
 fail_stats:
@@ -52,6 +67,119 @@ fail_timeline:
   if (job.err == 0)
     ctrace_stats_free(&v->st);
   return -ENOMEM;
+}
+
+/* ---- the mapped file and its SIGBUS guard (view.h) ---- */
+
+static uintptr_t guard_base, guard_len, guard_page;
+static int guard_lost;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  uintptr_t a = (uintptr_t)si->si_addr;
+  uintptr_t base = __atomic_load_n(&guard_base, __ATOMIC_ACQUIRE);
+  if (base && a >= base && a < base + guard_len) {
+    uintptr_t pg = a & ~(guard_page - 1);
+    /* zero pages from the fault to the end: mmap is a plain system call */
+    void *p = mmap((void *)pg, base + guard_len - pg, PROT_READ,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (p != MAP_FAILED) {
+      __atomic_store_n(&guard_lost, 1, __ATOMIC_RELEASE);
+      return; /* the access is retried, and reads zeros */
+    }
+  }
+  /* not the trace's: what SIGBUS would have done without us */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigaction(sig, &dfl, NULL);
+}
+
+int ctrace_view_file_lost(void) {
+  return __atomic_load_n(&guard_lost, __ATOMIC_ACQUIRE);
+}
+
+int ctrace_view_file_map(const char *path, struct ctrace_view_file *f) {
+  memset(f, 0, sizeof *f);
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  if (fstat(fd, &f->st) < 0)
+    goto fail;
+  if (!S_ISREG(f->st.st_mode)) {
+    errno = EINVAL;
+    goto fail;
+  }
+  f->size = (size_t)f->st.st_size;
+  f->mapped = f->size ? f->size : 1;
+  guard_page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_sigbus;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGBUS, &sa, NULL) < 0)
+    goto fail;
+  void *p = f->size ? mmap(NULL, f->mapped, PROT_READ, MAP_PRIVATE, fd, 0)
+                    : mmap(NULL, 1, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    goto fail;
+  f->data = p;
+  guard_len = f->mapped;
+  __atomic_store_n(&guard_base, (uintptr_t)p, __ATOMIC_RELEASE);
+  close(fd);
+  return 0;
+fail:;
+  int e = errno;
+  close(fd);
+  errno = e;
+  return -1;
+}
+
+void ctrace_view_file_release(struct ctrace_view_file *f) {
+  if (f->data)
+    madvise((void *)f->data, f->mapped, MADV_DONTNEED);
+}
+
+void ctrace_view_release_pages(void) {
+  uintptr_t base = __atomic_load_n(&guard_base, __ATOMIC_ACQUIRE);
+  if (base)
+    madvise((void *)base, guard_len, MADV_DONTNEED);
+}
+
+void ctrace_view_file_unmap(struct ctrace_view_file *f) {
+  if (!f->data)
+    return;
+  /* the guard stays armed: a thread could still be reading (none is, by
+   * now); the handler then finds an address outside any mapping of ours */
+  __atomic_store_n(&guard_base, 0, __ATOMIC_RELEASE);
+  munmap((void *)f->data, f->mapped);
+  f->data = NULL;
+}
+
+void ctrace_view_watch(struct ctrace_view *v, const struct stat *st) {
+  v->file_st = *st;
+  __atomic_store_n(&v->watched, 1, __ATOMIC_RELEASE);
+}
+
+int ctrace_view_changed(struct ctrace_view *v) {
+  if (!__atomic_load_n(&v->watched, __ATOMIC_ACQUIRE))
+    return 0;
+  if (__atomic_load_n(&v->changed, __ATOMIC_RELAXED))
+    return 1;
+  if (ctrace_view_file_lost()) {
+    __atomic_store_n(&v->changed, 1, __ATOMIC_RELAXED);
+    return 1;
+  }
+  struct stat now;
+  const struct stat *st = &v->file_st;
+  if (stat(v->path, &now) < 0 || now.st_ino != st->st_ino || now.st_dev != st->st_dev ||
+      now.st_size != st->st_size || now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+      now.st_mtim.tv_nsec != st->st_mtim.tv_nsec) {
+    __atomic_store_n(&v->changed, 1, __ATOMIC_RELAXED);
+    return 1;
+  }
+  return 0;
 }
 
 void ctrace_view_fini(struct ctrace_view *v) {

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "../analyze/stats.h"
 #include "../analyze/timeline.h"
@@ -21,6 +22,11 @@ struct ctrace_view {
   struct ctrace_stats st;
   ctrace_symbolizer *sym;
   pthread_mutex_t sym_lock; /* libdw lookups are not thread-safe */
+  /* The file as it was loaded (ctrace_view_watch); changed turns 1 for good
+   * once path is no longer that file. */
+  struct stat file_st;
+  int watched;
+  int changed;
   struct ctrace_counters *counters; /* api_find.c: built on first use */
   struct ctrace_view *after; /* `ctrace view BEFORE AFTER`: the second trace, else NULL */
 };
@@ -28,10 +34,51 @@ struct ctrace_view {
 struct ctrace_counters;
 void ctrace__counters_free(struct ctrace_counters *c);
 
+/*
+ * The trace file, mapped for serving. A mapping of a file that is then
+ * truncated (re-running a program with the same CTRACE_OUT does that) makes
+ * every access to the vanished pages raise SIGBUS, in any thread, in the
+ * middle of any analysis. So a SIGBUS inside the mapping is caught: the
+ * handler maps zero pages over the rest of the mapping and returns (the
+ * access then reads zeros: the decoder takes any bytes) and marks the file
+ * changed; from then on every answer is a 409 (ctrace_view_watch), and an
+ * answer computed while it happened is replaced by one. A SIGBUS elsewhere
+ * takes its default action. One mapped file per process.
+ *
+ * After indexing, ctrace_view_file_release lets the pages go from this
+ * process's memory (they stay in the page cache, shared, and come back when
+ * read): the server holds the index, not the file twice.
+ */
+struct ctrace_view_file {
+  const void *data;
+  size_t size;   /* bytes of the file */
+  size_t mapped; /* bytes mapped */
+  struct stat st;
+};
+/* Maps path read-only (opened without blocking: a FIFO with no writer must
+ * not hang). 0, or -1 with errno (EINVAL: not a regular file). */
+int ctrace_view_file_map(const char *path, struct ctrace_view_file *f);
+void ctrace_view_file_release(struct ctrace_view_file *f);
+/* The same for the mapped file, whichever it is (after an answer that read
+ * much of it); nothing when none is mapped. */
+void ctrace_view_release_pages(void);
+void ctrace_view_file_unmap(struct ctrace_view_file *f);
+/* 1 once a SIGBUS was caught in the mapping (the file shrank under it). */
+int ctrace_view_file_lost(void);
+
 /* Indexes r (kept open by the caller) for serving. 0 or -ENOMEM. */
 int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *path,
                      ctrace_tl_progress progress, void *arg);
 void ctrace_view_fini(struct ctrace_view *v);
+
+/* From now on, every API answer checks that path is still the file st
+ * describes (inode, size, modification time): once it is not (truncated,
+ * rewritten, replaced, removed), every answer is 409 saying so, and
+ * ctrace_view_changed is 1. */
+void ctrace_view_watch(struct ctrace_view *v, const struct stat *st);
+/* 1 when the watched file changed since it was loaded (a stat(2) each call
+ * until it has). */
+int ctrace_view_changed(struct ctrace_view *v);
 
 /* An answer: status, Content-Type, body (malloc'ed, freed by the caller). */
 struct ctrace_reply {

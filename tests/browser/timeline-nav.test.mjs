@@ -133,6 +133,12 @@ if (why && !process.env.CI) {
       // records no blocking calls)
       const from = Math.round(sum.thread_list[0].first_ns + 2e6);
       await openView(page, server.url, `#/timeline?start_ns=${from}&end_ns=${from + 10000000}`);
+      // the same view takes the new hash when its hashchange comes, which may
+      // be after goto resolves: until then the old window looks loaded
+      await page.waitForFunction((f) => {
+        const w = document.querySelector('.tl').probe.window();
+        return w.start_ns === f && w.end_ns === f + 10000000;
+      }, from, { timeout: 10_000 });
       await waitLoaded(page);
       const s = await probe(page, 'findSpan', 'not_recorded', main);
       assert.ok(s, 'main has a span in the window');
