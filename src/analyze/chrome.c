@@ -792,6 +792,7 @@ int ctrace_chrome_write_opts(const ctrace_reader *r, ctrace_symbolizer *sym,
     th->tid = ti->tid;
     ctrace_states_init(&th->sm, ctrace_reader_ns(r, ti->first), ctrace_states_reader_clock, r,
                        on_span, th);
+    ctrace_states_use_sched(&th->sm, r, i);
   }
   w.o.p = malloc(1 << 16);
   w.o.cap = w.o.p ? 1 << 16 : 0;

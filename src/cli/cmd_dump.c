@@ -227,6 +227,48 @@ static void print_defs(struct dump *d) {
   }
 }
 
+/* --raw: the entries of SCHED and SAMPLES blobs, decoded, one line each
+ * after their record (FORMAT.md). */
+struct raw_sched {
+  const ctrace_reader *r;
+  FILE *out;
+};
+static void raw_entry(void *arg, const struct ctrace_sched_entry *e, int sample) {
+  struct raw_sched *rs = arg;
+  if (sample)
+    fprintf(rs->out, "# sample cpu %u tid %u ticks %" PRIu64 " ns %" PRId64 " stack %" PRIu64 "\n",
+            e->cpu, e->tid, e->start, ctrace_reader_ns(rs->r, e->start), e->flags);
+  else
+    fprintf(rs->out,
+            "# oncpu cpu %u tid %u ticks %" PRIu64 " %" PRIu64 " ns %" PRId64 " %" PRId64
+            " left %u start_unknown %u\n",
+            e->cpu, e->tid, e->start, e->end, ctrace_reader_ns(rs->r, e->start),
+            ctrace_reader_ns(rs->r, e->end), (unsigned)(e->flags & CTRACE_SCHED_LEFT_MASK),
+            (unsigned)((e->flags & CTRACE_SCHED_START_UNKNOWN) != 0));
+}
+static void raw_iv(void *arg, const struct ctrace_sched_entry *e) { raw_entry(arg, e, 0); }
+static void raw_smp(void *arg, const struct ctrace_sched_entry *e) { raw_entry(arg, e, 1); }
+
+static void raw_sched(const ctrace_reader *r, FILE *out, const ctrace_event *ev) {
+  struct raw_sched rs = {r, out};
+  int rc = 0;
+  if (ev->kind == CTRACE_EV_SCHED) {
+    rc = ctrace_decode_sched(ev->blob, ev->blob_len, raw_iv, &rs);
+  } else if (ev->kind == CTRACE_EV_SAMPLES) {
+    rc = ctrace_decode_samples(ev->blob, ev->blob_len, raw_smp, &rs);
+  } else if (ev->kind == CTRACE_EV_SCHED_LOST) {
+    uint32_t cpu;
+    uint64_t t, lost;
+    rc = ctrace_decode_sched_lost(ev->blob, ev->blob_len, &cpu, &t, &lost);
+    if (rc == 0)
+      fprintf(out, "# sched_lost cpu %u ticks %" PRIu64 " lost %" PRIu64 "\n", cpu, t, lost);
+  } else {
+    return;
+  }
+  if (rc < 0)
+    fputs("# bad blob\n", out);
+}
+
 /* --raw: every record of every batch that decoded, in file order, as
  * stored: "OFFSET TID KIND TICKS NS FIELD... [| BLOBHEX]" (see FORMAT.md,
  * "A worked example"). */
@@ -264,6 +306,8 @@ static void dump_raw(const ctrace_reader *r, FILE *out) {
           fprintf(out, "%02x", ev.blob[k]);
       }
       fputc('\n', out);
+      if (!b->tid)
+        raw_sched(r, out, &ev);
     }
   }
   if (ctrace_reader_status(r) == CTRACE_READ_OK)

@@ -89,7 +89,11 @@
   X(PENDING, 0x38, 6, 0, "reason call class object dur stack", "at stop, the thread is inside a blocking call that began dur ticks ago and has not returned: a wait (reason != 0) or a system call (call, class)") \
   /* format records of 1.1, in the skippable range: 1.0 readers skip them */                    \
   X(CHECKSUM, 0x80, 0, 1, "| crc32c", "the last 7 bytes of every batch: CRC-32C of the batch before it") \
-  X(END, 0x81, 0, 1, "| reserved", "the trace is complete: the last record of the file, in a metadata batch")
+  X(END, 0x81, 0, 1, "| reserved", "the trace is complete: the last record of the file, in a metadata batch") \
+  /* 1.2: the kernel's scheduling records of the traced process (metadata batches) */        \
+  X(SCHED, 0x83, 0, 1, "| intervals", "on-CPU intervals of the process's threads on one CPU") \
+  X(SAMPLES, 0x84, 0, 1, "| samples", "CPU samples of the process's threads on one CPU")      \
+  X(SCHED_LOST, 0x85, 0, 1, "| lost", "scheduling records the kernel's ring lost on one CPU")
 
 enum ctrace_kind {
 #define CTRACE__KIND_ENUM(name, code, nf, blob, fields, doc) CTRACE_EV_##name = code,
@@ -257,6 +261,18 @@ static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t
 #define CTRACE_FIELDS_PENDING(U, S) U(reason) U(call) U(class) U(object) U(dur) U(stack)
 #define CTRACE_FIELDS_CHECKSUM(U, S)
 #define CTRACE_FIELDS_END(U, S)
+#define CTRACE_FIELDS_SCHED(U, S)
+#define CTRACE_FIELDS_SAMPLES(U, S)
+#define CTRACE_FIELDS_SCHED_LOST(U, S)
+
+/* SCHED entries: the low 3 bits of an interval's `who` (docs/FORMAT.md):
+ * how the thread left the CPU, and whether its start is only a bound. */
+#define CTRACE_SCHED_LEFT_BLOCKED 0u   /* switched out voluntarily */
+#define CTRACE_SCHED_LEFT_PREEMPTED 1u /* switched out while runnable */
+#define CTRACE_SCHED_LEFT_AT_STOP 2u   /* still on the CPU when recording stopped */
+#define CTRACE_SCHED_LEFT_UNKNOWN 3u   /* its switch-out was lost */
+#define CTRACE_SCHED_LEFT_MASK 3u
+#define CTRACE_SCHED_START_UNKNOWN 4u  /* on the CPU since before this time at the latest */
 
 /* The kinds that have fields, with the lower-case name of their struct:
  * struct ctrace_ev_<lower>, decoded by ctrace_ev_<lower>_of(). */

@@ -481,4 +481,18 @@ int ctrace__unwind_dwarf(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int
 void ctrace__unwind_dwarf_init(void);
 uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, int n);
 
+/* ---- the kernel's scheduling records (sched.c) ---- */
+/* Opens the perf events after the writer started (writer_tid: not its);
+ * records the `sched` and `samples` properties. */
+void ctrace__sched_start(int writer_tid);
+/* The writer's: drains the rings into the metadata batch. */
+void ctrace__sched_drain(void);
+/* The writer's next wake-up: due, or sooner when rings need draining. */
+uint64_t ctrace__sched_due(uint64_t due);
+/* At stop, caller holds ctrace__lock: disables, drains, closes. */
+void ctrace__sched_stop(void);
+void ctrace__sched_fork_child(void);
+/* The writer thread's tid once it runs (0 before). */
+int ctrace__writer_tid(void);
+
 #endif /* CTRACE_RECORD_H */
