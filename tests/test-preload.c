@@ -661,7 +661,9 @@ TEST_IMPL(preload_pending_condvar_at_exit) {
   ASSERT_EQ(test_run(sargv, NULL, &out, NULL), 0);
   const char *sync = strstr(out, "\"sync\":");
   ASSERT(sync);
-  ASSERT_GE(atoi(sync + 7), 3); /* the ready wait, its wake, the pending wait */
+  /* The pending wait; main's wait for "ready" (and its wake) only when main
+   * got there before the worker set it. */
+  ASSERT_GE(atoi(sync + 7), 1);
   const char *net = strstr(out, "\"net\":");
   ASSERT(net);
   ASSERT_GE(atoi(net + 6), 1); /* the pending read */

@@ -951,3 +951,39 @@ TEST_IMPL(read_version_1_0_fixture) {
   ctrace_reader_close(r);
   return 0;
 }
+
+/* PROPERTY records (1.2): the recorder says what it recorded; the last
+ * record of a key wins; a blob without '=' is skipped and counted. */
+TEST_IMPL(read_properties) {
+  size_t len;
+  char *ref = reference_trace(&len);
+  ASSERT(ref != NULL);
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_mem(ref, len, &r, err, sizeof err), 0);
+  ASSERT_STR_EQ(ctrace_reader_property(r, "recording"), "api"); /* no preload here */
+  ASSERT(ctrace_reader_property(r, "recordin") == NULL);
+  ASSERT_EQ(ctrace_reader_version_minor(r), CTRACE_FORMAT_MINOR);
+  ctrace_reader_close(r);
+  free(ref);
+
+  struct tb b = {0};
+  tb_header(&b, 0, 32, 0, 7); /* 1.0: no checksums; kinds 0x80+ skip */
+  tb_batch(&b, 0, 0, 0);
+  TB_EV(&b, CLOCK_SYNC, 0, 1000, 1000, 1000);
+  tb_ev(&b, CTRACE_EV_PROPERTY, 0, 0, NULL, "k=one");
+  tb_ev(&b, CTRACE_EV_PROPERTY, 0, 0, NULL, "no equals sign");
+  tb_ev(&b, CTRACE_EV_PROPERTY, 0, 0, NULL, "k=two=2");
+  tb_ev(&b, CTRACE_EV_PROPERTY, 0, 0, NULL, "=empty key");
+  tb_end(&b);
+  ASSERT_EQ(ctrace_reader_open_mem(b.d, b.n, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ASSERT_STR_EQ(ctrace_reader_property(r, "k"), "two=2");
+  ASSERT_STR_EQ(ctrace_reader_property(r, ""), "empty key");
+  ASSERT_UINT_EQ(ctrace_reader_nproperties(r), 3);
+  ASSERT_STR_EQ(ctrace_reader_property_at(r, 0), "k=one");
+  ASSERT_UINT_EQ(ctrace_reader_nunknown(r), 1);
+  ctrace_reader_close(r);
+  free(b.d);
+  return 0;
+}

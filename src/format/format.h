@@ -19,10 +19,13 @@
 #define CTRACE_FILE_MAGIC "\x7f" "CTRACE\n"
 #define CTRACE_FILE_MAGIC_LEN 8
 #define CTRACE_FORMAT_MAJOR 1
-#define CTRACE_FORMAT_MINOR 1
+#define CTRACE_FORMAT_MINOR 2
 #define CTRACE_FILE_HEADER_SIZE_1_0 32
 #define CTRACE_FILE_HEADER_SIZE 40
 #define CTRACE_FILE_HEADER_MAX 4096
+/* PROPERTY records (1.2): longest blob, and most per trace a reader keeps. */
+#define CTRACE_PROPERTY_MAX 1024
+#define CTRACE_PROPERTIES_MAX 256
 #define CTRACE_FILE_TICK_HZ_OFF 32 /* u64: ticks per second, 0 if unknown (1.1) */
 /* header flags */
 #define CTRACE_FILE_TICKS_TSC 0x1u /* event ticks are TSC cycles (else ns) */
@@ -90,6 +93,8 @@
   /* format records of 1.1, in the skippable range: 1.0 readers skip them */                    \
   X(CHECKSUM, 0x80, 0, 1, "| crc32c", "the last 7 bytes of every batch: CRC-32C of the batch before it") \
   X(END, 0x81, 0, 1, "| reserved", "the trace is complete: the last record of the file, in a metadata batch") \
+  /* 1.2 */                                                                                     \
+  X(PROPERTY, 0x82, 0, 1, "| key=value", "a property of the trace (what was recorded), in a metadata batch; a later one replaces an earlier one of the same key") \
   /* 1.2: the kernel's scheduling records of the traced process (metadata batches) */        \
   X(SCHED, 0x83, 0, 1, "| intervals", "on-CPU intervals of the process's threads on one CPU") \
   X(SAMPLES, 0x84, 0, 1, "| samples", "CPU samples of the process's threads on one CPU")      \
@@ -261,6 +266,7 @@ static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t
 #define CTRACE_FIELDS_PENDING(U, S) U(reason) U(call) U(class) U(object) U(dur) U(stack)
 #define CTRACE_FIELDS_CHECKSUM(U, S)
 #define CTRACE_FIELDS_END(U, S)
+#define CTRACE_FIELDS_PROPERTY(U, S)
 #define CTRACE_FIELDS_SCHED(U, S)
 #define CTRACE_FIELDS_SAMPLES(U, S)
 #define CTRACE_FIELDS_SCHED_LOST(U, S)

@@ -98,6 +98,7 @@ struct ctrace_reader {
   uint32_t hsize;   /* file header bytes */
   uint64_t tick_hz; /* from a 1.1 header, 0 if unknown */
   int ended;        /* read the END record */
+  VEC(char *) props; /* PROPERTY records (1.2), "key=value", file order */
 
   /* Time: points (ticks, ns since the start) from the clock syncs, each
    * segment between two of them a line of its own; outside them the line
@@ -336,6 +337,25 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
   case CTRACE_EV_END:
     r->ended = 1;
     return 0;
+  case CTRACE_EV_PROPERTY: {
+    /* Kept NUL-terminated; a blob without '=' or with a NUL byte is not a
+     * property (skipped, counted as unknown). */
+    if (ev->blob_len > CTRACE_PROPERTY_MAX || !memchr(ev->blob, '=', ev->blob_len) ||
+        memchr(ev->blob, 0, ev->blob_len) || r->props.n >= CTRACE_PROPERTIES_MAX) {
+      r->unknown++;
+      return 0;
+    }
+    char *p = malloc(ev->blob_len + 1);
+    if (!p)
+      goto oom;
+    memcpy(p, ev->blob, ev->blob_len);
+    p[ev->blob_len] = 0;
+    VEC_PUSH(r->props, p, oom_prop);
+    return 0;
+  oom_prop:
+    free(p);
+    goto oom;
+  }
   case CTRACE_EV_SCHED:
   case CTRACE_EV_SAMPLES:
   case CTRACE_EV_SCHED_LOST:
@@ -989,6 +1009,9 @@ void ctrace_reader_close(ctrace_reader *r) {
     return;
   if (r->mapped)
     munmap((void *)r->data, r->size);
+  for (size_t i = 0; i < r->props.n; i++)
+    free(r->props.v[i]);
+  free(r->props.v);
   free(r->batches.v);
   free(r->strings.v);
   free(r->stacks.v);
@@ -1106,6 +1129,22 @@ int ctrace_reader_complete(const ctrace_reader *r) {
   return r->status == CTRACE_READ_OK && (r->ended || r->minor == 0);
 }
 uint64_t ctrace_reader_nunknown(const ctrace_reader *r) { return r->unknown; }
+
+const char *ctrace_reader_property(const ctrace_reader *r, const char *key) {
+  size_t kl = strlen(key);
+  for (size_t i = r->props.n; i-- > 0;) {
+    const char *p = r->props.v[i];
+    if (strncmp(p, key, kl) == 0 && p[kl] == '=')
+      return p + kl + 1;
+  }
+  return NULL;
+}
+
+size_t ctrace_reader_nproperties(const ctrace_reader *r) { return r->props.n; }
+
+const char *ctrace_reader_property_at(const ctrace_reader *r, size_t i) {
+  return i < r->props.n ? r->props.v[i] : NULL;
+}
 int64_t ctrace_reader_end_ns(const ctrace_reader *r) {
   int64_t e = ctrace_reader_ns(r, r->last_ticks);
   if (r->syncs.n) {

@@ -147,6 +147,14 @@ int ctrace_reader_complete(const ctrace_reader *r);
 /* Records of kinds 0x80..0xff this reader does not know: skipped (never
  * returned by cursors) and counted here. */
 uint64_t ctrace_reader_nunknown(const ctrace_reader *r);
+/* PROPERTY records (1.2): what the trace recorded, as key=value. The value
+ * of key (the last record with that key wins), or NULL when the trace has
+ * none (always for 1.0/1.1 files). Keys ctrace writes: see docs/FORMAT.md,
+ * PROPERTY. Valid until the reader is closed. */
+const char *ctrace_reader_property(const ctrace_reader *r, const char *key);
+/* All properties in file order, "key=value" each. */
+size_t ctrace_reader_nproperties(const ctrace_reader *r);
+const char *ctrace_reader_property_at(const ctrace_reader *r, size_t i);
 /* CLOCK_REALTIME at the trace's start, in ns since the epoch (0 if unknown). */
 uint64_t ctrace_reader_start_realtime(const ctrace_reader *r);
 /* First and last event of any thread, in ticks. */

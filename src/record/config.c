@@ -161,4 +161,6 @@ void ctrace__meta_config(void) {
            stacks[ctrace__config.stacks], ctrace__use_tsc ? "tsc" : "monotonic",
            ctrace__config.unwind == ctrace__unwind_dwarf ? "dwarf" : "fp");
   ctrace__config_record(buf);
+  /* What this trace can tell: blocking calls only under the preload. */
+  ctrace__meta_property("recording", ctrace__hooks->start_env ? "preload" : "api");
 }

@@ -81,3 +81,24 @@ void ctrace__meta_clock_sync(void) {
   p = ctrace__put_uvarint(p, real);
   ctrace__meta_commit(p);
 }
+
+/* A PROPERTY record (1.2): "key=value", what this trace records. Takes
+ * ctrace__meta_lock; not for signal handlers. Too long a pair is cut. */
+void ctrace__meta_property(const char *key, const char *value) {
+  size_t kl = strlen(key), vl = strlen(value);
+  if (kl + 1 + vl > CTRACE_PROPERTY_MAX)
+    vl = kl + 1 < CTRACE_PROPERTY_MAX ? CTRACE_PROPERTY_MAX - kl - 1 : 0;
+  size_t n = kl + 1 + vl;
+  pthread_mutex_lock(&ctrace__meta_lock);
+  uint8_t *p = ctrace__meta_reserve(2 + 10 + n);
+  if (p) {
+    *p++ = CTRACE_EV_PROPERTY;
+    *p++ = 0;
+    p = ctrace__put_uvarint(p, n);
+    memcpy(p, key, kl);
+    p[kl] = '=';
+    memcpy(p + kl + 1, value, vl);
+    ctrace__meta_commit(p + n);
+  }
+  pthread_mutex_unlock(&ctrace__meta_lock);
+}

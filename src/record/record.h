@@ -458,6 +458,8 @@ uint64_t ctrace__meta_next_seq(void);
 struct ctrace__buf *ctrace__meta_take(void);
 void ctrace__meta_reset(void);
 void ctrace__meta_clock_sync(void);
+/* A PROPERTY record (key=value, docs/FORMAT.md); takes ctrace__meta_lock. */
+void ctrace__meta_property(const char *key, const char *value);
 void ctrace__meta_process(void);
 void ctrace__meta_mappings(void);
 /* Where code is, for the stack walk (intern.c); at a trace's start. */

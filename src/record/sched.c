@@ -589,7 +589,7 @@ static void drain_locked(void) {
 /* ---- the hooks ---- */
 
 static void property(const char *key, const char *value) {
-  (void)key; (void)value; /* TEMP until PROPERTY lands on main */
+  ctrace__meta_property(key, value);
 }
 
 void ctrace__sched_start(int writer_tid) {
