@@ -387,8 +387,9 @@ int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
   if (strtab_init(&e.st) < 0 || !(e.maps = ctrace_mapindex_new(r)))
     goto done;
 
-  value_type(&e, &head, 1, "contentions", "count");
-  value_type(&e, &head, 1, "delay", "nanoseconds");
+  int cpu = kind == CTRACE_PROFILE_CPU;
+  value_type(&e, &head, 1, cpu ? "samples" : "contentions", "count");
+  value_type(&e, &head, 1, cpu ? "cpu" : "delay", "nanoseconds");
 
   for (size_t i = 0; i < p->n && !e.st.err; i++) {
     const struct ctrace_profile_entry *en = &p->v[i];
@@ -407,15 +408,20 @@ int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
   mappings(&e, &maps);
 
   char comment[128];
-  snprintf(comment, sizeof comment, "ctrace blocking profile: %s", ctrace_profile_kind_name(kind));
+  snprintf(comment, sizeof comment, "ctrace %s profile%s%s", cpu ? "CPU" : "blocking",
+           cpu ? "" : ": ", cpu ? "" : ctrace_profile_kind_name(kind));
   int64_t dur = ctrace_reader_ns(r, ctrace_reader_last_ticks(r)) -
                 ctrace_reader_ns(r, ctrace_reader_first_ticks(r));
   pb_int(&head, 9, ctrace_reader_start_realtime(r));
   pb_int(&head, 10, dur > 0 ? (uint64_t)dur : 0);
-  value_type(&e, &head, 11, "contentions", "count"); /* period_type */
-  pb_int(&head, 12, 1);                              /* period */
+  uint64_t period = cpu ? ctrace_profile_sample_period_ns(r) : 1;
+  if (cpu)
+    value_type(&e, &head, 11, "cpu", "nanoseconds"); /* period_type */
+  else
+    value_type(&e, &head, 11, "contentions", "count");
+  pb_int(&head, 12, period ? period : 1); /* period */
   pb_int(&head, 13, str_id(&e.st, comment));
-  pb_int(&head, 14, str_id(&e.st, "delay")); /* default_sample_type */
+  pb_int(&head, 14, str_id(&e.st, cpu ? "cpu" : "delay")); /* default_sample_type */
 
   struct pb all = {0};
   const struct pb *parts[] = {&head, &samples, &maps, &e.loc, &e.fn, &e.st.out};

@@ -32,6 +32,31 @@ struct open_task {
   uint64_t begin; /* ticks */
 };
 
+/* ---- thread states and scheduling ---- */
+
+static void sum_span(void *arg, const struct ctrace_span *sp) {
+  uint64_t *row = arg;
+  if (sp->end > sp->start && sp->state < CTRACE_ST_COUNT)
+    row[sp->state] += (uint64_t)(sp->end - sp->start);
+}
+
+static void sched_status(const ctrace_reader *r, struct ctrace_stats *st) {
+  ctrace_reader_sched_totals(r, &st->sched);
+  const char *p = ctrace_reader_property(r, "sched");
+  const char *smp = ctrace_reader_property(r, "samples");
+  snprintf(st->samples, sizeof st->samples, "%s", smp ? smp : "off: not recorded");
+  st->sched_reason[0] = 0;
+  if (p && strncmp(p, "off: ", 5) == 0)
+    snprintf(st->sched_reason, sizeof st->sched_reason, "%s", p + 5);
+  else if (!st->sched.recorded && !p)
+    snprintf(st->sched_reason, sizeof st->sched_reason, "%s",
+             ctrace_reader_version_minor(r) < 2
+                 ? "a trace of format 1.0 or 1.1, before scheduling data"
+                 : "the recorder did not record it");
+  else if (!st->sched.recorded && strcmp(p, "on") != 0)
+    snprintf(st->sched_reason, sizeof st->sched_reason, "%s", p);
+}
+
 static int cmp_task(const void *a, const void *b) {
   const struct open_task *x = a, *y = b;
   if (x->id != y->id)
@@ -58,6 +83,12 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   st->proc_events = st->by_kind[CTRACE_EV_FORK] + st->by_kind[CTRACE_EV_EXEC] +
                     st->by_kind[CTRACE_EV_EXIT] + st->by_kind[CTRACE_EV_SIGNAL] +
                     st->by_kind[CTRACE_EV_THREAD_CREATE];
+  sched_status(r, st);
+  st->state_ns = calloc((size_t)st->threads * CTRACE_ST_COUNT + 1, sizeof *st->state_ns);
+  if (!st->state_ns)
+    return -1;
+  for (uint32_t i = 0; i < st->threads; i++)
+    ctrace_states_thread(r, i, sum_span, st->state_ns + (size_t)i * CTRACE_ST_COUNT);
   for (uint32_t i = 0; i < st->threads; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
     uint64_t t0 = ctrace_reader_first_ticks(r);
@@ -159,6 +190,8 @@ oom:
 }
 
 void ctrace_stats_free(struct ctrace_stats *st) {
+  free(st->state_ns);
+  st->state_ns = NULL;
   free(st->task_names);
   free(st->region_names);
   st->task_names = st->region_names = NULL;
@@ -247,6 +280,85 @@ static size_t config_text(const ctrace_reader *r, char *buf, size_t size) {
   return w;
 }
 
+/* States with time in them, in any thread: the columns of the breakdown. */
+static int state_used(const struct ctrace_stats *st, unsigned s) {
+  for (uint32_t i = 0; i < st->threads; i++)
+    if (st->state_ns[(size_t)i * CTRACE_ST_COUNT + s])
+      return 1;
+  return ctrace_state_reported(s);
+}
+
+static void json_sched(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
+  fprintf(out, ",\"sched\":{\"recorded\":%s,", st->sched.recorded ? "true" : "false");
+  if (st->sched_reason[0]) {
+    fputs("\"reason\":", out);
+    ctrace_json_string(out, st->sched_reason, strlen(st->sched_reason));
+    fputc(',', out);
+  }
+  fputs("\"samples\":", out);
+  ctrace_json_string(out, st->samples, strlen(st->samples));
+  fprintf(out,
+          ",\"switches\":%llu,\"lost\":%llu,\"cpu_samples\":%llu,\"unmatched\":%llu,"
+          "\"cpus\":%u}",
+          (unsigned long long)st->sched.intervals, (unsigned long long)st->sched.lost,
+          (unsigned long long)st->sched.samples, (unsigned long long)st->sched.unmatched,
+          st->sched.ncpus);
+  fputs(",\"thread_states\":[", out);
+  char name[256];
+  for (uint32_t i = 0; i < st->threads; i++) {
+    const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
+    ctrace_reader_strcpy(r, th->name, name, sizeof name);
+    fprintf(out, "%s{\"tid\":%u,\"instance\":%u,\"name\":", i ? "," : "", th->tid,
+            th->instance);
+    ctrace_json_string(out, name, strlen(name));
+    fputs(",\"ns\":{", out);
+    int first = 1;
+    for (unsigned s = 0; s < CTRACE_ST_COUNT; s++) {
+      if (!state_used(st, s))
+        continue;
+      fprintf(out, "%s\"%s\":%llu", first ? "" : ",", ctrace_state_name(s),
+              (unsigned long long)st->state_ns[(size_t)i * CTRACE_ST_COUNT + s]);
+      first = 0;
+    }
+    fputs("}}", out);
+  }
+  fputc(']', out);
+}
+
+static void text_sched(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
+  if (!st->sched.recorded) {
+    fprintf(out, "scheduling      not recorded (%s)\n",
+            st->sched_reason[0] ? st->sched_reason : "no scheduling records");
+  } else {
+    fprintf(out, "scheduling      recorded: %llu context switches on %u CPUs, %llu records lost%s\n",
+            (unsigned long long)st->sched.intervals, st->sched.ncpus,
+            (unsigned long long)st->sched.lost,
+            st->sched.lost ? "   <-- some switches are missing" : "");
+    fprintf(out, "cpu samples     %llu (%s%s)\n", (unsigned long long)st->sched.samples,
+            st->samples, strncmp(st->samples, "off", 3) ? " Hz" : "");
+  }
+  if (!st->threads)
+    return;
+  fprintf(out, "thread states (ms)\n  %-24s", "thread");
+  for (unsigned s = 0; s < CTRACE_ST_COUNT; s++)
+    if (state_used(st, s))
+      fprintf(out, " %13s", ctrace_state_name(s));
+  fputc('\n', out);
+  char name[64], label[96];
+  for (uint32_t i = 0; i < st->threads && i < 100; i++) {
+    const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
+    ctrace_reader_strcpy(r, th->name, name, sizeof name);
+    snprintf(label, sizeof label, "%u %s", th->tid, name);
+    fprintf(out, "  %-24.24s", label);
+    for (unsigned s = 0; s < CTRACE_ST_COUNT; s++)
+      if (state_used(st, s))
+        fprintf(out, " %13.3f", (double)st->state_ns[(size_t)i * CTRACE_ST_COUNT + s] / 1e6);
+    fputc('\n', out);
+  }
+  if (st->threads > 100)
+    fprintf(out, "  (%u more threads: see --json)\n", st->threads - 100);
+}
+
 void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
   fprintf(out, "{\"duration_ns\":%lld,\"processes\":%u,\"threads\":%u,\"events\":%llu,",
           (long long)st->duration_ns, st->processes, st->threads, (unsigned long long)st->events);
@@ -281,6 +393,7 @@ void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FI
   size_t ncfg = config_text(r, cfg, sizeof cfg);
   fputs(",\"config\":", out);
   ctrace_json_string(out, cfg, ncfg);
+  json_sched(r, st, out);
   fprintf(out, ",\"complete\":%s,\"unknown_records\":%llu",
           ctrace_reader_status(r) == CTRACE_READ_OK ? "true" : "false",
           (unsigned long long)ctrace_reader_nunknown(r));
@@ -319,6 +432,7 @@ void ctrace_stats_text(const ctrace_reader *r, const struct ctrace_stats *st, FI
   for (uint32_t i = 0; i < st->nregion_names; i++)
     fprintf(out, "  %-30s %8llu\n", ctrace_reader_strcpy(r, st->region_names[i].name, buf, sizeof buf),
             (unsigned long long)st->region_names[i].count);
+  text_sched(r, st, out);
   fprintf(out, "events by kind\n");
   for (unsigned k = 0; k < 256; k++)
     if (st->by_kind[k] && ctrace__kinds[k].name)
