@@ -155,12 +155,12 @@ static const char *top_function(const ctrace_reader *r, ctrace_symbolizer *sym, 
 
 TEST_IMPL(export_profile_kinds) {
   enum ctrace_profile_kind k;
-  static const char *names[] = {"sync", "net", "syscall", "sleep"};
-  for (int i = 0; i < 4; i++) {
+  static const char *names[] = {"sync", "net", "syscall", "sleep", "cpu"};
+  for (int i = 0; i < 5; i++) {
     ASSERT_EQ(ctrace_profile_kind_parse(names[i], &k), 0);
     ASSERT_STR_EQ(ctrace_profile_kind_name(k), names[i]);
   }
-  ASSERT_EQ(ctrace_profile_kind_parse("cpu", &k), -1);
+  ASSERT_EQ(ctrace_profile_kind_parse("gpu", &k), -1);
   ASSERT_EQ(ctrace_profile_kind_parse("", &k), -1);
   ASSERT_STR_EQ(ctrace_profile_kind_name((enum ctrace_profile_kind)99), "?");
   return 0;
@@ -606,7 +606,7 @@ TEST_IMPL(export_cli_pprof_and_chrome) {
   free(err);
   /* Bad usage: exit 2 with a message. */
   static const char *bad[][5] = {{"--format", "xml", "@", NULL},
-                                 {"--format", "pprof", "--kind", "cpu", "@"},
+                                 {"--format", "pprof", "--kind", "gpu", "@"},
                                  {"--format", "chrome", "--kind", "sync", "@"},
                                  {"--format", "pprof", "--start", "soon", "@"},
                                  {"--kind", "sync", "@", NULL},

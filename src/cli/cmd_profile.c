@@ -99,7 +99,7 @@ int ctrace_cmd_profile(int argc, char **argv) {
     if (strcmp(a, "--kind") == 0) {
       enum ctrace_profile_kind k;
       if (ctrace_profile_kind_parse(v, &k) < 0)
-        return ctrace_cli_usage_error(cmd, "unknown kind '%s' (sync, net, syscall, sleep)", v);
+        return ctrace_cli_usage_error(cmd, "unknown kind '%s' (sync, net, syscall, sleep, cpu)", v);
       if (!have_kind)
         memset(kinds, 0, sizeof kinds);
       have_kind = 1;

@@ -14,7 +14,9 @@
  *   sched_load paths MS     one thread spins 2*MS ms in path_a and MS ms in
  *                           path_b, both through the same function
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
