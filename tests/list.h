@@ -15,6 +15,7 @@
 #include "list-read.h"
 #include "list-cli.h"
 #include "list-states.h"
+#include "list-sched.h"
 #if __has_include("list-preload.h")
 #include "list-preload.h"
 #endif

@@ -198,12 +198,15 @@ static void refusal(int err, char *why, size_t size) {
         par = -99;
       fclose(f);
     }
-    char lvl[48] = "";
-    if (par != -99)
-      snprintf(lvl, sizeof lvl, " (kernel.perf_event_paranoid is %ld)", par);
-    snprintf(why, size,
-             "perf_event_open not permitted%s; allow it with "
-             "`sysctl kernel.perf_event_paranoid=2` or CAP_PERFMON", lvl);
+    if (par > 2 || par == -99)
+      snprintf(why, size,
+               "perf_event_open not permitted (kernel.perf_event_paranoid is %ld); allow it "
+               "with `sysctl kernel.perf_event_paranoid=2` or CAP_PERFMON", par);
+    else
+      snprintf(why, size,
+               "perf_event_open refused (%s) although kernel.perf_event_paranoid is %ld: a "
+               "seccomp filter (a container's profile) or a security module denies it; "
+               "CAP_PERFMON may allow it", err == EACCES ? "EACCES" : "EPERM", par);
   } else if (err == ENOSYS) {
     snprintf(why, size, "perf_event_open is not available (ENOSYS: a container's seccomp "
                         "profile or a kernel without perf events)");

@@ -71,15 +71,17 @@ static void report(void) {
 __attribute__((noinline)) static void burn(long ms) {
   unsigned long long end = clk(CLOCK_THREAD_CPUTIME_ID) + (unsigned long long)ms * 1000000ull;
   while (clk(CLOCK_THREAD_CPUTIME_ID) < end)
-    for (int i = 0; i < 1000; i++)
+    for (int i = 0; i < 20000; i++)
       sink += (unsigned long)i;
 }
-__attribute__((noinline)) static void path_a(long ms) {
+/* noipa: not folded into one function (identical code) nor inlined */
+__attribute__((noipa)) static void path_a(long ms) {
   burn(ms);
   __asm__ volatile("" ::: "memory");
 }
-__attribute__((noinline)) static void path_b(long ms) {
+__attribute__((noipa)) static void path_b(long ms) {
   burn(ms);
+  sink += 2;
   __asm__ volatile("" ::: "memory");
 }
 
