@@ -298,9 +298,10 @@ static void json_sched(const ctrace_reader *r, const struct ctrace_stats *st, FI
   fputs("\"samples\":", out);
   ctrace_json_string(out, st->samples, strlen(st->samples));
   fprintf(out,
-          ",\"switches\":%llu,\"lost\":%llu,\"cpu_samples\":%llu,\"unmatched\":%llu,"
-          "\"cpus\":%u}",
-          (unsigned long long)st->sched.intervals, (unsigned long long)st->sched.lost,
+          ",\"switches\":%llu,\"bytes\":%llu,\"lost\":%llu,\"cpu_samples\":%llu,"
+          "\"unmatched\":%llu,\"cpus\":%u}",
+          (unsigned long long)st->sched.intervals, (unsigned long long)st->sched.sched_bytes,
+          (unsigned long long)st->sched.lost,
           (unsigned long long)st->sched.samples, (unsigned long long)st->sched.unmatched,
           st->sched.ncpus);
   fputs(",\"thread_states\":[", out);

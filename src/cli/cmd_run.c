@@ -327,7 +327,7 @@ int ctrace_cmd_run(int argc, char **argv) {
   static const char *const checked[] = {"CTRACE_BUFFER_KB", "CTRACE_MEMORY_MB", "CTRACE_STACKS",
                                         "CTRACE_CLOCK",     "CTRACE_UNWIND",    "CTRACE_FAMILIES",
                                         "CTRACE_MIN_NS",    "CTRACE_FOLLOW_FORKS",
-                                        "CTRACE_SAMPLE_HZ"};
+                                        "CTRACE_SAMPLE_HZ", "CTRACE_SCHED"};
   for (size_t k = 0; k < sizeof checked / sizeof checked[0]; k++) {
     char eff[256], msg[512];
     if ((families && strcmp(checked[k], "CTRACE_FAMILIES") == 0) ||

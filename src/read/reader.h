@@ -266,6 +266,7 @@ struct ctrace_sched_totals {
   uint64_t lost;         /* records the kernel's rings lost (PERF_RECORD_LOST) */
   uint64_t unmatched;    /* intervals and samples of tids with no thread */
   uint64_t bad;          /* blobs that did not decode whole */
+  uint64_t sched_bytes;  /* file bytes of the SCHED records (kind byte to blob end) */
   uint32_t ncpus;        /* highest CPU number seen + 1 */
 };
 void ctrace_reader_sched_totals(const ctrace_reader *r, struct ctrace_sched_totals *out);

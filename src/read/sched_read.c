@@ -223,6 +223,7 @@ struct ctrace__sched_data *ctrace__sched_load(const ctrace_reader *r) {
     while (p < end) {
       ctrace_event ev;
       const char *why;
+      const uint8_t *rec = p;
       if (!(p = ctrace_decode_event(p, end, &ticks, &ev, &why)))
         break; /* validated at open: never */
       if (ev.kind != CTRACE_EV_SCHED && ev.kind != CTRACE_EV_SAMPLES &&
@@ -237,6 +238,7 @@ struct ctrace__sched_data *ctrace__sched_load(const ctrace_reader *r) {
       }
       int rc;
       if (ev.kind == CTRACE_EV_SCHED) {
+        s->tot.sched_bytes += (uint64_t)(p - rec);
         rc = ctrace_decode_sched(ev.blob, ev.blob_len, on_iv, &L);
       } else if (ev.kind == CTRACE_EV_SAMPLES) {
         rc = ctrace_decode_samples(ev.blob, ev.blob_len, on_smp, &L);

@@ -603,6 +603,12 @@ void ctrace__sched_start(int writer_tid) {
   own_pid = (int)getpid();
   memset(&stack_ctx, 0, sizeof stack_ctx);
   niv = nsmp = 0;
+  if (strcmp(ctrace__config_get("CTRACE_SCHED", v, sizeof v), "off") == 0) {
+    pthread_mutex_unlock(&sched_lock);
+    property("sched", "off: CTRACE_SCHED=off");
+    property("samples", "off: CTRACE_SCHED=off");
+    return;
+  }
   uint64_t t0 = ctrace__now(); /* before the events: records may precede the return */
   int err = open_all(writer_tid, why, sizeof why);
   if (err) {
