@@ -60,9 +60,9 @@ static struct ring *rings;
 static int nrings;
 static int *extra_fds; /* events redirected into a ring */
 static size_t nextra, capextra;
-static int active;
-static _Atomic int more_due; /* a ring had more than a round's worth */
-static uint64_t last_drain;   /* CLOCK_MONOTONIC ns */
+static _Atomic int active;    /* written under sched_lock; read by the writer's due */
+static _Atomic int more_due;  /* a ring had more than a round's worth */
+static _Atomic uint64_t last_drain; /* CLOCK_MONOTONIC ns */
 static unsigned sample_hz;
 static int own_pid;
 static struct ctrace__thread stack_ctx; /* the stack cache of the interning */
@@ -647,7 +647,7 @@ void ctrace__sched_drain(void) {
 }
 
 uint64_t ctrace__sched_due(uint64_t due) {
-  if (!__atomic_load_n(&active, __ATOMIC_RELAXED))
+  if (!atomic_load_explicit(&active, memory_order_relaxed))
     return due;
   uint64_t d = atomic_load(&more_due) ? last_drain : last_drain + DRAIN_NS;
   return d < due ? d : due;
