@@ -89,10 +89,19 @@ void ctrace_states_set_oncpu(struct ctrace_states *m, const struct ctrace_oncpu 
   m->icpu = 0;
 }
 
+void ctrace_states_set_wakes(struct ctrace_states *m, const uint64_t *ticks, uint32_t n) {
+  m->wake = ticks;
+  m->nwake = ticks ? n : 0;
+  m->iwake = 0;
+}
+
 void ctrace_states_use_sched(struct ctrace_states *m, const ctrace_reader *r, uint32_t ti) {
   const struct ctrace_oncpu *iv;
   uint32_t n = ctrace_reader_oncpu(r, ti, &iv);
   ctrace_states_set_oncpu(m, iv, n);
+  const uint64_t *wk;
+  uint32_t nw = ctrace_reader_wakes(r, ti, &wk);
+  ctrace_states_set_wakes(m, wk, nw);
 }
 
 static int64_t iv_start(const struct ctrace_states *m, uint32_t i) { return now(m, m->cpu[i].start); }
@@ -142,15 +151,31 @@ static void split_running(struct ctrace_states *m, int64_t a, int64_t b) {
   }
 }
 
-/* A sleep of known length: asked time, RUNNABLE until back on a CPU, then
- * RUNNING to the return. Other blocking spans as they are. */
+/* When the wait sp ended, if known: a sleep's asked length, or the first
+ * recorded wake-up inside a sync wait. */
+static int wait_ended(struct ctrace_states *m, const struct ctrace_span *sp, int64_t *woke) {
+  if (sp->kind != CTRACE_EV_WAIT || sp->end <= sp->start)
+    return 0;
+  if (sp->state == CTRACE_ST_SLEEP) {
+    *woke = sp->start + (int64_t)sp->object; /* object: the ns asked for */
+    return sp->object != 0;
+  }
+  while (m->iwake < m->nwake && now(m, m->wake[m->iwake]) < sp->start)
+    m->iwake++;
+  if (m->iwake >= m->nwake || now(m, m->wake[m->iwake]) > sp->end)
+    return 0;
+  *woke = now(m, m->wake[m->iwake++]);
+  return 1;
+}
+
+/* A wait whose end is known (wait_ended): the wait, RUNNABLE until back on
+ * a CPU, then RUNNING to the return. Other blocking spans as they are. */
 static void split_blocking(struct ctrace_states *m, const struct ctrace_span *sp) {
-  if (sp->kind != CTRACE_EV_WAIT || sp->state != CTRACE_ST_SLEEP || !sp->object ||
-      sp->end <= sp->start) {
+  int64_t woke;
+  if (!wait_ended(m, sp, &woke)) {
     m->fn(m->arg, sp);
     return;
   }
-  int64_t woke = sp->start + (int64_t)sp->object; /* object: the ns asked for */
   skip_to(m, woke);
   uint32_t i = m->icpu;
   int64_t back = i < m->ncpu ? iv_start(m, i) : sp->end;

@@ -29,7 +29,8 @@
  *   records of the switch were lost. A sleep whose requested duration is
  *   known (WAIT.object) is split: the time asked for (SLEEP), then
  *   RUNNABLE until the thread is back on a CPU, then RUNNING to the call's
- *   return. Without scheduling data nothing changes.
+ *   return; so is a wait that a recorded WAKE ended (from the wake-up).
+ *   Without scheduling data nothing changes.
  *
  * Not here: what the spans are drawn or summed into (timeline_build.c, profile.c,
  * chrome.c, src/serve/). The machine allocates nothing and keeps no event
@@ -120,6 +121,8 @@ struct ctrace_states {
    * that may matter */
   const struct ctrace_oncpu *cpu;
   uint32_t ncpu, icpu;
+  const uint64_t *wake; /* the thread's recorded wake-ups (ticks, in order) */
+  uint32_t nwake, iwake;
 };
 
 /* clock: NULL for identity (ticks are ns: tests). first_ns: the thread's
@@ -135,7 +138,9 @@ int64_t ctrace_states_finish(struct ctrace_states *m, int64_t end_ns);
 /* Attaches scheduling data: iv[0..n), in time order, in the ticks the
  * machine's clock converts (ctrace_reader_oncpu gives them). */
 void ctrace_states_set_oncpu(struct ctrace_states *m, const struct ctrace_oncpu *iv, uint32_t n);
-/* The same for thread index ti of r (nothing when r has none for it). */
+/* Its recorded wake-ups (ticks, in order: ctrace_reader_wakes). */
+void ctrace_states_set_wakes(struct ctrace_states *m, const uint64_t *ticks, uint32_t n);
+/* Both for thread index ti of r (nothing when r has none for it). */
 void ctrace_states_use_sched(struct ctrace_states *m, const ctrace_reader *r, uint32_t ti);
 
 /* A clock over a reader: ctrace_reader_ns. */

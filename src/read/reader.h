@@ -257,6 +257,10 @@ struct ctrace_cpu_sample {
 };
 /* The on-CPU intervals of thread index ti, in time order; returns how many. */
 uint32_t ctrace_reader_oncpu(const ctrace_reader *r, uint32_t ti, const struct ctrace_oncpu **out);
+/* The times (ticks, in order) of the recorded wake-ups of thread ti: the
+ * WAKE events of other threads that name it. Only in traces with
+ * scheduling data (0 otherwise). */
+uint32_t ctrace_reader_wakes(const ctrace_reader *r, uint32_t ti, const uint64_t **out);
 /* All samples, in time order; returns how many. */
 uint64_t ctrace_reader_samples(const ctrace_reader *r, const struct ctrace_cpu_sample **out);
 struct ctrace_sched_totals {

@@ -18,6 +18,8 @@ struct ctrace__sched_data {
   uint32_t nthreads;
   struct ctrace_cpu_sample *smp;
   uint64_t nsmp;
+  uint64_t *wake;       /* by thread, then time: ticks of WAKEs naming the thread */
+  uint64_t *wake_first; /* per thread: its first in wake; [nthreads] = count */
   struct ctrace_sched_totals tot;
 };
 
@@ -210,6 +212,8 @@ static int cmp_smp(const void *a, const void *b) {
   return (x->thread > y->thread) - (x->thread < y->thread);
 }
 
+static int load_wakes(const ctrace_reader *r, struct ctrace__sched_data *s);
+
 struct ctrace__sched_data *ctrace__sched_load(const ctrace_reader *r) {
   struct ctrace__sched_data *s = NULL;
   struct loader L = {.r = r};
@@ -277,12 +281,81 @@ struct ctrace__sched_data *ctrace__sched_load(const ctrace_reader *r) {
   free(L.iv);
   if (s->nsmp)
     qsort(s->smp, s->nsmp, sizeof *s->smp, cmp_smp);
+  if (load_wakes(r, s) < 0) {
+    ctrace__sched_free(s);
+    return NULL;
+  }
   return s;
+}
+
+struct wk {
+  uint32_t thread;
+  uint64_t ticks;
+};
+static int cmp_wk(const void *a, const void *b) {
+  const struct wk *x = a, *y = b;
+  if (x->thread != y->thread)
+    return x->thread < y->thread ? -1 : 1;
+  return (x->ticks > y->ticks) - (x->ticks < y->ticks);
+}
+
+/* The recorded wake-ups of each thread (WAKE events of other threads that
+ * name it): one pass over the WAKE events, only for traces with
+ * scheduling data. 0, or -1 when out of memory. */
+static int load_wakes(const ctrace_reader *r, struct ctrace__sched_data *s) {
+  uint64_t n = ctrace_reader_nevents_kind(r, CTRACE_EV_WAKE);
+  s->wake_first = calloc((size_t)s->nthreads + 1, sizeof *s->wake_first);
+  struct wk *v = malloc((n ? n : 1) * sizeof *v);
+  if (!s->wake_first || !v) {
+    free(v);
+    return -1;
+  }
+  size_t k = 0;
+  for (uint32_t t = 0; t < s->nthreads && n; t++) {
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, t);
+    while (ctrace_cursor_next(&c, &ev) && k < n) {
+      if (ev.kind != CTRACE_EV_WAKE)
+        continue;
+      struct ctrace_ev_wake w = CTRACE_EV(wake, &ev);
+      int64_t ti = w.tid <= UINT32_MAX ? ctrace_reader_thread_index_at(r, (uint32_t)w.tid, ev.ticks)
+                                       : -1;
+      if (ti >= 0)
+        v[k++] = (struct wk){(uint32_t)ti, ev.ticks};
+    }
+  }
+  if (k)
+    qsort(v, k, sizeof *v, cmp_wk);
+  s->wake = malloc((k ? k : 1) * sizeof *s->wake);
+  if (!s->wake) {
+    free(v);
+    return -1;
+  }
+  for (size_t i = 0; i < k; i++) {
+    s->wake[i] = v[i].ticks;
+    s->wake_first[v[i].thread + 1]++;
+  }
+  for (uint32_t t = 0; t < s->nthreads; t++)
+    s->wake_first[t + 1] += s->wake_first[t];
+  free(v);
+  return 0;
+}
+
+uint32_t ctrace_reader_wakes(const ctrace_reader *r, uint32_t ti, const uint64_t **out) {
+  const struct ctrace__sched_data *s = ctrace__reader_sched(r);
+  *out = NULL;
+  if (!s || !s->wake || ti >= s->nthreads)
+    return 0;
+  *out = s->wake + s->wake_first[ti];
+  return (uint32_t)(s->wake_first[ti + 1] - s->wake_first[ti]);
 }
 
 void ctrace__sched_free(struct ctrace__sched_data *s) {
   if (!s)
     return;
+  free(s->wake);
+  free(s->wake_first);
   free(s->iv);
   free(s->first);
   free(s->smp);
