@@ -26,6 +26,7 @@
 #include "../src/analyze/states.h"
 #include "../src/analyze/stats.h"
 #include "../src/read/symbolize.h"
+#include "../src/serve/view.h"
 #include "task.h"
 
 #define PROG test_build_path("src/preload/prog_sched_load")
@@ -189,6 +190,12 @@ static uint32_t thread_of(const ctrace_reader *r, uint32_t tid) {
   return (uint32_t)i;
 }
 
+static const char *no_param(void *ctx, const char *key) {
+  (void)ctx;
+  (void)key;
+  return NULL;
+}
+
 #define NEED_PERF()                                                                                \
   do {                                                                                             \
     char why_[128];                                                                                \
@@ -235,6 +242,21 @@ TEST_IMPL(sched_cpu_bound_threads_runnable_and_schedstat) {
     ASSERT_GE(rable, life / 5);
     ASSERT_LE(llabs(run - want), want / 10 + 5000000);
   }
+  /* the viewer's CPU lanes: every thread ran on them */
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, t.r, "cpu.ctrace", NULL, NULL), 0);
+  struct ctrace_reply rep;
+  ctrace_api_handle(&v, "/api/cpus", no_param, NULL, &rep);
+  ASSERT_EQ(rep.status, 200);
+  ASSERT_STR_CONTAINS(rep.body, "\"recorded\":true");
+  ASSERT_STR_CONTAINS(rep.body, "{\"cpu\":1,\"spans\":[[");
+  for (int k = 0; k < t.nreps; k++) {
+    char want[32];
+    snprintf(want, sizeof want, ",%u,", t.reps[k].tid);
+    ASSERT_STR_CONTAINS(rep.body, want);
+  }
+  free(rep.body);
+  ctrace_view_fini(&v);
   untrace(&t);
   return TEST_OK;
 }

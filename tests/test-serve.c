@@ -156,7 +156,7 @@ TEST_IMPL(serve_summary_threads_tasks) {
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.body, "{\"threads\":[{\"tid\":");
   ASSERT_STR_CONTAINS(r.body, "\"states\":{\"running\":");
-  ASSERT_STR_CONTAINS(r.body, "\"syscall\":0}");
+  ASSERT_STR_CONTAINS(r.body, "\"syscall\":0");
   free(r.raw);
 
   r = get(&f, "/api/tasks");
@@ -261,7 +261,9 @@ TEST_IMPL(serve_event_details) {
   struct resp r = get(&f, url);
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.body, "\"kind\":\"span\"");
-  ASSERT_STR_CONTAINS(r.body, "\"state\":\"running\"");
+  /* the "database" sleeps (usleep, API only: not interposed): running
+   * without scheduling data, blocked (not interposed) with it */
+  ASSERT(strstr(r.body, "\"state\":\"running\"") || strstr(r.body, "\"state\":\"blocked_other\""));
   ASSERT_STR_CONTAINS(r.body, "\"region\":\"db.query\"");
   free(r.raw);
 
@@ -401,7 +403,7 @@ TEST_IMPL(serve_blocking_and_wakes) {
   ASSERT_EQ((unsigned char)r.body[1], 0x8b);
   free(r.raw);
   expect_error(&f, "/api/profile", 400);
-  expect_error(&f, "/api/profile?kind=cpu", 400);
+  expect_error(&f, "/api/profile?kind=gpu", 400);
   expect_error(&f, "/api/profile?kind=sync&start_ns=9&end_ns=1", 400);
   expect_error(&f, "/api/profile?kind=sync&tid=1", 400);
   expect_error(&f, "/api/pprof?kind=", 400);
@@ -572,7 +574,7 @@ static const char *fixed_param(void *ctx, const char *key) {
 static void poke_all(struct ctrace_view *v) {
   static const char *const paths[] = {"/api/summary", "/api/threads", "/api/tasks",
                                       "/api/instances", "/api/timeline", "/api/event",
-                                      "/api/profile", "/api/pprof"};
+                                      "/api/profile", "/api/pprof", "/api/cpus"};
   char tid[16] = "0", ns[32] = "0", mid[32] = "0";
   if (v->tl->nthreads) {
     const struct ctrace_tl_thread *t = &v->tl->threads[v->tl->nthreads - 1];

@@ -170,6 +170,7 @@ void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn 
       {"/api/summary", ctrace__api_summary},     {"/api/threads", ctrace__api_threads},
       {"/api/tasks", ctrace__api_tasks},         {"/api/instances", ctrace__api_instances},
       {"/api/timeline", ctrace__api_timeline},   {"/api/event", ctrace__api_event},
+      {"/api/cpus", ctrace__api_cpus},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
     if (strcmp(path, routes[i].path) == 0) {

@@ -55,5 +55,6 @@ void ctrace__api_profile(struct ctrace_view *v, struct params *p, struct ctrace_
                          int pprof);
 void ctrace__api_timeline(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+void ctrace__api_cpus(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 
 #endif
