@@ -234,7 +234,7 @@ static int *list_tasks(size_t *n, int skip) {
   }
   struct dirent *e;
   while ((e = readdir(d))) {
-    int tid = atoi(e->d_name);
+    int tid = (int)strtol(e->d_name, NULL, 10);
     if (tid <= 0 || tid == skip)
       continue;
     if (*n == cap) {
