@@ -484,7 +484,8 @@ void ctrace__unwind_dwarf_init(void);
 uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, int n);
 
 /* ---- the kernel's scheduling records (sched.c) ---- */
-/* Opens the perf events after the writer started (writer_tid: not its);
+/* Opens the perf events once the writer is created (writer_tid: its tid
+ * when it runs already, else 0: its records are then dropped at drain);
  * records the `sched` and `samples` properties. */
 void ctrace__sched_start(int writer_tid);
 /* The writer's: drains the rings into the metadata batch. */

@@ -65,6 +65,7 @@ static _Atomic int more_due;  /* a ring had more than a round's worth */
 static _Atomic uint64_t last_drain; /* CLOCK_MONOTONIC ns */
 static unsigned sample_hz;
 static int own_pid;
+static uint32_t skip_tid; /* the writer's records are not the program's */
 static struct ctrace__thread stack_ctx; /* the stack cache of the interning */
 
 /* this round's CLOCK_MONOTONIC -> ticks line */
@@ -451,8 +452,8 @@ static void on_switch(int cpu, struct ring *rg, const struct perf_event_header *
   memcpy(&s.pid, p, 4);
   memcpy(&s.tid, p + 4, 4);
   memcpy(&s.time, p + 8, 8);
-  if ((int)s.pid != own_pid)
-    return; /* a forked child's, on a kernel without inherit_thread */
+  if ((int)s.pid != own_pid || s.tid == skip_tid)
+    return; /* a forked child's (a kernel without inherit_thread), the writer's */
   uint64_t t = to_ticks(s.time);
   if (!(h->misc & PERF_RECORD_MISC_SWITCH_OUT)) {
     if (rg->on) /* its switch-out was lost */
@@ -489,7 +490,7 @@ static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
   memcpy(&tid, p + 12, 4);
   memcpy(&tm, p + 16, 8);
   p += 32;
-  if ((int)pid != own_pid)
+  if ((int)pid != own_pid || tid == skip_tid)
     return;
   uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
   int n = 0;
@@ -582,6 +583,7 @@ static int drain_ring(int c) {
 
 static void drain_locked(void) {
   conv_setup();
+  skip_tid = (uint32_t)ctrace__writer_tid(); /* running by now */
   int more = 0;
   for (int c = 0; c < nrings; c++) {
     more |= drain_ring(c);

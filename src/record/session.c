@@ -128,7 +128,6 @@ int ctrace__start(int fd, int owned) {
   ctrace__meta_process();
   ctrace__meta_mappings();
   ctrace__meta_config();
-  ctrace__writer_wait_started();
   ctrace__sched_start(ctrace__writer_tid());
   return 0;
 
