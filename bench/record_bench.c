@@ -287,8 +287,10 @@ int main(int argc, char **argv) {
   printf("%-52s %9.1f ns  (%.2fx rdtsc)\n", "log (7-byte message), 2 threads", l2, l2 / rdtsc);
   printf("%-52s %9.1f ns  (%.2fx rdtsc)\n", "counter, 1 thread", c1, c1 / rdtsc);
   printf("%-52s %9.1f ns  (%.2fx rdtsc)\n", "counter, 2 threads", c2, c2 / rdtsc);
-  printf("%-52s %9.1f ns  (%.2fx rdtsc)\n", "16-frame stack capture (frame pointers)", stack_ns,
-         stack_ns / rdtsc);
+  char stack_label[64];
+  snprintf(stack_label, sizeof stack_label, "16-frame stack capture (CTRACE_UNWIND=%s)",
+           getenv("CTRACE_UNWIND") ? getenv("CTRACE_UNWIND") : "cfi");
+  printf("%-52s %9.1f ns  (%.2fx rdtsc)\n", stack_label, stack_ns, stack_ns / rdtsc);
   if (http_bpe)
     printf("%-52s %9.2f B   (%llu events)\n", "file bytes/event, http_task example (20 requests)",
            http_bpe, (unsigned long long)http_events);

@@ -13,6 +13,9 @@ packages=(
   libdw-dev libelf-dev libmicrohttpd-dev zlib1g-dev
   # tests: real programs and ground truths
   pigz strace procps psmisc
+  # stacks: memcached's walked by tests/test-stacks.c and bench/unwind.sh;
+  # libc's own frames (start_thread, __libc_start_call_main) named
+  memcached libc6-dbg
   # browser tests
   chromium
   # benchmarks against LTTng-UST

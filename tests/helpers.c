@@ -1,11 +1,14 @@
 /*
  * helpers.c - the helpers of task.h that tests share.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,4 +158,52 @@ size_t test_read_line(int fd, char *line, size_t size) {
   }
   line[len] = 0;
   return len;
+}
+
+struct test_http_resp test_http(unsigned port, const char *method, const char *target,
+                                const char *host, const char *extra) {
+  struct test_http_resp r = {0};
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  struct timeval tv = {60, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char req[2048], hosthdr[300] = "";
+  if (host)
+    snprintf(hosthdr, sizeof hosthdr, "Host: %s\r\n", host);
+  int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\n%s%sConnection: close\r\n\r\n", method,
+                   target, hosthdr, extra ? extra : "");
+  ASSERT(n > 0 && (size_t)n < sizeof req);
+  ASSERT_EQ(write(fd, req, (size_t)n), n);
+  size_t cap = 65536, len = 0;
+  char *buf = malloc(cap + 1);
+  ASSERT(buf != NULL);
+  for (;;) {
+    if (len == cap) {
+      cap *= 2;
+      buf = realloc(buf, cap + 1);
+      ASSERT(buf != NULL);
+    }
+    ssize_t k = read(fd, buf + len, cap - len);
+    if (k < 0 && errno == EAGAIN)
+      TEST_FAIL_("%s %s (Host %s): no answer in 60 s", method, target, host ? host : "none");
+    if (k <= 0)
+      break;
+    len += (size_t)k;
+  }
+  close(fd);
+  buf[len] = 0;
+  r.raw = buf;
+  char *sep = strstr(buf, "\r\n\r\n");
+  if (!sep)
+    TEST_FAIL_("%s %s (Host %s): no HTTP answer: '%.200s'", method, target, host ? host : "none",
+               buf);
+  *sep = 0;
+  r.head = buf;
+  r.body = sep + 4;
+  r.len = len - (size_t)(r.body - buf);
+  ASSERT_EQ(sscanf(buf, "HTTP/1.%*d %d", &r.status), 1);
+  return r;
 }

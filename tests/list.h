@@ -16,6 +16,7 @@
 #include "list-cli.h"
 #include "list-states.h"
 #include "list-sched.h"
+#include "list-stacks.h"
 #if __has_include("list-preload.h")
 #include "list-preload.h"
 #endif

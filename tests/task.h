@@ -107,4 +107,21 @@ char *test_read_file(const char *path, size_t *len);
 size_t test_read_line(int fd, char *line, size_t size);
 int test_write_file(const char *path, const void *data, size_t len);
 
+/* An HTTP answer: the whole reply in raw (malloced), split in place into
+ * head (status line and headers) and body (len bytes). */
+struct test_http_resp {
+  int status;
+  char *head;
+  char *body;
+  size_t len;
+  char *raw;
+};
+/* Sends `METHOD TARGET HTTP/1.1` to 127.0.0.1:port exactly as given (no
+ * URL cleaning: traversal attempts reach the server as typed), the Host
+ * header `host` (none when NULL) and `extra` header lines, and reads the
+ * whole answer (Connection: close). Fails the test when no answer comes in
+ * 60 s or it is not HTTP. */
+struct test_http_resp test_http(unsigned port, const char *method, const char *target,
+                                const char *host, const char *extra);
+
 #endif

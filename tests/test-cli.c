@@ -303,7 +303,7 @@ TEST_IMPL(cli_run_reports_bad_environment) {
   free(err);
   ASSERT_EQ(ctrace_cmd(&out, NULL, "stats", path, NULL), 0);
   ASSERT_STR_CONTAINS(out, "configuration   buffer_kb=64 memory_mb=64 stacks=blocking");
-  ASSERT_STR_CONTAINS(out, "unwind=fp families=sleep min_ns=5000 follow_forks=1");
+  ASSERT_STR_CONTAINS(out, "unwind=cfi families=sleep min_ns=5000 follow_forks=1");
   free(out);
   /* CTRACE_FAMILIES=bogus: all families, said so. */
   char *env2[] = {"CTRACE_FAMILIES=bogus", NULL};

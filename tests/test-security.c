@@ -273,13 +273,6 @@ TEST_IMPL(security_cli_refuses_fifo_and_device_traces) {
 
 /* ---- HTTP ---- */
 
-struct resp {
-  int status;
-  char *head; /* status line and headers */
-  char *body;
-  char *raw;
-};
-
 static int connect_to(unsigned port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT(fd >= 0);
@@ -287,49 +280,6 @@ static int connect_to(unsigned port) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
   return fd;
-}
-
-/* Sends `METHOD TARGET HTTP/1.1`, the Host header `host` (none when NULL)
- * and `extra` header lines, and reads the whole answer (the server closes:
- * Connection: close). Gives up after 60 s without a byte. */
-static struct resp http(unsigned port, const char *method, const char *target, const char *host,
-                        const char *extra) {
-  struct resp r = {0};
-  int fd = connect_to(port);
-  struct timeval tv = {60, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  char req[2048], hosthdr[300] = "";
-  if (host)
-    snprintf(hosthdr, sizeof hosthdr, "Host: %s\r\n", host);
-  int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\n%s%sConnection: close\r\n\r\n", method,
-                   target, hosthdr, extra ? extra : "");
-  ASSERT_EQ(write(fd, req, (size_t)n), n);
-  size_t cap = 65536, len = 0;
-  char *buf = malloc(cap + 1);
-  for (;;) {
-    if (len == cap) {
-      cap *= 2;
-      buf = realloc(buf, cap + 1);
-    }
-    ssize_t k = read(fd, buf + len, cap - len);
-    if (k < 0 && errno == EAGAIN)
-      TEST_FAIL_("%s %s (Host %s): no answer in 60 s", method, target, host ? host : "none");
-    if (k <= 0)
-      break;
-    len += (size_t)k;
-  }
-  close(fd);
-  buf[len] = 0;
-  r.raw = buf;
-  char *sep = strstr(buf, "\r\n\r\n");
-  if (!sep)
-    TEST_FAIL_("%s %s (Host %s): no HTTP answer: '%.200s'", method, target,
-               host ? host : "none", buf);
-  *sep = 0;
-  r.head = buf;
-  r.body = sep + 4;
-  ASSERT_EQ(sscanf(buf, "HTTP/1.%*d %d", &r.status), 1);
-  return r;
 }
 
 /* ---- `ctrace view` as a process ---- */
@@ -436,7 +386,7 @@ static void symbolizing_commands_finish(const char *file, unsigned limit, char *
   const char *targets[] = {"/api/summary", "/api/profile?kind=sync", "/api/pprof?kind=sync",
                            "/api/event?kind=span&tid=7&ns=1500", NULL};
   for (int t = 0; targets[t]; t++) {
-    struct resp r = http(v.port, "GET", targets[t], host_port("127.0.0.1", v.port), NULL);
+    struct test_http_resp r = test_http(v.port, "GET", targets[t], host_port("127.0.0.1", v.port), NULL);
     if (r.status != 200 && r.status != 400)
       TEST_FAIL_("GET %s: %d (%.200s)", targets[t], r.status, r.body);
     free(r.raw);
@@ -604,7 +554,7 @@ static void unserve(struct served *sv) {
   ctrace_reader_close(sv->r);
 }
 
-static void no_cors(const struct resp *r, const char *what) {
+static void no_cors(const struct test_http_resp *r, const char *what) {
   const char *h = r->head;
   for (const char *p = h; (p = strchr(p, '\n')) != NULL; p++)
     if (strncasecmp(p + 1, "Access-Control-", 15) == 0)
@@ -614,7 +564,7 @@ static void no_cors(const struct resp *r, const char *what) {
 
 /* GET target with Host host: status want, no CORS header. */
 static void expect_host(unsigned port, const char *target, const char *host, int want) {
-  struct resp r = http(port, "GET", target, host, "Origin: http://attacker.example\r\n");
+  struct test_http_resp r = test_http(port, "GET", target, host, "Origin: http://attacker.example\r\n");
   if (r.status != want)
     TEST_FAIL_("GET %s with Host '%s': %d, want %d (%.200s)", target, host ? host : "(none)",
                r.status, want, r.body);
@@ -655,7 +605,7 @@ TEST_IMPL(security_view_refuses_foreign_hosts) {
   expect_host(p, "/api/summary", "[localhost]", 403);
   expect_host(p, "/api/summary", "10.1.2.3", 403);
   expect_host(p, "/api/summary", "", 403);
-  struct resp r = http(p, "GET", "/api/summary", host_port("127.0.0.1", p),
+  struct test_http_resp r = test_http(p, "GET", "/api/summary", host_port("127.0.0.1", p),
                        "Host: attacker.example\r\n");
   ASSERT_EQ(r.status, 403);
   free(r.raw);
@@ -679,7 +629,7 @@ TEST_IMPL(security_view_only_get_and_head) {
   for (int i = 0; methods[i]; i++) {
     const char *target = strcmp(methods[i], "CONNECT") == 0 ? "127.0.0.1:1" : "/api/summary";
     /* a CORS preflight, to be sure it is not answered as one */
-    struct resp r = http(sv.port, methods[i], target, host,
+    struct test_http_resp r = test_http(sv.port, methods[i], target, host,
                          "Origin: http://attacker.example\r\n"
                          "Access-Control-Request-Method: POST\r\nContent-Length: 0\r\n");
     if (r.status != 405)
@@ -688,16 +638,16 @@ TEST_IMPL(security_view_only_get_and_head) {
     no_cors(&r, methods[i]);
     free(r.raw);
   }
-  struct resp r = http(sv.port, "POST", "/api/summary", host,
+  struct test_http_resp r = test_http(sv.port, "POST", "/api/summary", host,
                        "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello");
   ASSERT_EQ(r.status, 405);
   free(r.raw);
-  r = http(sv.port, "HEAD", "/api/summary", host, NULL);
+  r = test_http(sv.port, "HEAD", "/api/summary", host, NULL);
   ASSERT_EQ(r.status, 200);
   no_cors(&r, "HEAD");
   free(r.raw);
   /* a foreign Host is refused before the method is looked at */
-  r = http(sv.port, "POST", "/api/summary", "attacker.example", "Content-Length: 0\r\n");
+  r = test_http(sv.port, "POST", "/api/summary", "attacker.example", "Content-Length: 0\r\n");
   ASSERT_EQ(r.status, 403);
   free(r.raw);
   free(host);
@@ -777,7 +727,7 @@ TEST_IMPL(security_view_every_interface_warns) {
   ASSERT_STR_CONTAINS(v.url, "http://127.0.0.1:");
   char host[64];
   snprintf(host, sizeof host, "127.0.0.1:%u", v.port);
-  struct resp r = http(v.port, "GET", "/", host, NULL);
+  struct test_http_resp r = test_http(v.port, "GET", "/", host, NULL);
   ASSERT_EQ(r.status, 200);
   free(r.raw);
   char *err = view_stop(&v);
@@ -788,7 +738,7 @@ TEST_IMPL(security_view_every_interface_warns) {
 
   /* loopback: no warning; --allow-host reaches the server */
   view_start(&v, 60, "--allow-host", "viewer.lan", f, NULL);
-  r = http(v.port, "GET", "/api/summary", host_port("viewer.lan", v.port), NULL);
+  r = test_http(v.port, "GET", "/api/summary", host_port("viewer.lan", v.port), NULL);
   ASSERT_EQ(r.status, 200);
   free(r.raw);
   err = view_stop(&v);
@@ -842,7 +792,7 @@ TEST_IMPL(security_view_survives_idle_connections) {
   }
   ASSERT_GE(opened, 300);
   for (int i = 0; i < 3; i++) {
-    struct resp r = http(v.port, "GET", "/api/summary", host, NULL);
+    struct test_http_resp r = test_http(v.port, "GET", "/api/summary", host, NULL);
     ASSERT_EQ(r.status, 200);
     ASSERT_STR_CONTAINS(r.body, "\"thread_list\":");
     free(r.raw);

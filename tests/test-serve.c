@@ -59,58 +59,17 @@ static void stop(struct fixture *f) {
   ctrace_reader_close(f->r);
 }
 
-struct resp {
-  int status;
-  char *head; /* status line and headers */
-  char *body;
-  size_t len;
-  char *raw;
-};
-
-/* Sends the request line as given (no URL cleaning, so that traversal
- * attempts reach the server as typed) and reads the whole answer. */
-static struct resp request(unsigned port, const char *method, const char *target) {
-  struct resp r = {0};
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT(fd >= 0);
-  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  char req[2048];
-  int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                   method, target);
-  ASSERT_EQ(write(fd, req, (size_t)n), n);
-  size_t cap = 65536, len = 0;
-  char *buf = malloc(cap + 1);
-  for (;;) {
-    if (len == cap) {
-      cap *= 2;
-      buf = realloc(buf, cap + 1);
-    }
-    ssize_t k = read(fd, buf + len, cap - len);
-    if (k <= 0)
-      break;
-    len += (size_t)k;
-  }
-  close(fd);
-  buf[len] = 0;
-  r.raw = buf;
-  char *sep = strstr(buf, "\r\n\r\n");
-  ASSERT(sep != NULL);
-  *sep = 0;
-  r.head = buf;
-  r.body = sep + 4;
-  r.len = len - (size_t)(r.body - buf);
-  ASSERT_EQ(sscanf(buf, "HTTP/1.%*d %d", &r.status), 1);
-  return r;
+/* The request line as given, Host 127.0.0.1. */
+static struct test_http_resp request(unsigned port, const char *method, const char *target) {
+  return test_http(port, method, target, "127.0.0.1", NULL);
 }
 
-static struct resp get(struct fixture *f, const char *target) {
+static struct test_http_resp get(struct fixture *f, const char *target) {
   return request(f->port, "GET", target);
 }
 
 static void expect_error(struct fixture *f, const char *target, int status) {
-  struct resp r = get(f, target);
+  struct test_http_resp r = get(f, target);
   if (r.status != status)
     TEST_FAIL_("GET %s: status %d, want %d (%s)", target, r.status, status, r.body);
   ASSERT_STR_CONTAINS(r.head, "application/json");
@@ -139,7 +98,7 @@ static double lef64(const char *p) {
 TEST_IMPL(serve_summary_threads_tasks) {
   struct fixture f;
   start(&f, "http");
-  struct resp r = get(&f, "/api/summary");
+  struct test_http_resp r = get(&f, "/api/summary");
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.head, "Content-Type: application/json");
   ASSERT_STR_CONTAINS(r.body, "\"events\":44");
@@ -196,7 +155,7 @@ TEST_IMPL(serve_summary_threads_tasks) {
 TEST_IMPL(serve_timeline_binary) {
   struct fixture f;
   start(&f, "http");
-  struct resp r = get(&f, "/api/timeline?width=500");
+  struct test_http_resp r = get(&f, "/api/timeline?width=500");
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.head, "Content-Type: application/octet-stream");
   ASSERT_GE(r.len, 48);
@@ -258,7 +217,7 @@ TEST_IMPL(serve_event_details) {
   char url[256];
   snprintf(url, sizeof url, "/api/event?kind=span&tid=%u&ns=%" PRId64, h->tid,
            (h->first_ns + h->last_ns) / 2);
-  struct resp r = get(&f, url);
+  struct test_http_resp r = get(&f, url);
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.body, "\"kind\":\"span\"");
   /* the "database" sleeps (usleep, API only: not interposed): running
@@ -337,7 +296,7 @@ TEST_IMPL(serve_blocking_and_wakes) {
   char url[256];
   snprintf(url, sizeof url, "/api/event?kind=span&tid=%u&ns=%" PRId64, tl->threads[th].tid,
            (s + e) / 2);
-  struct resp r = get(&f, url);
+  struct test_http_resp r = get(&f, url);
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.body, "\"state\":\"sync\"");
   ASSERT_STR_CONTAINS(r.body, "\"event\":\"WAIT\"");
@@ -443,7 +402,7 @@ TEST_IMPL(serve_unknown_paths_404) {
   expect_error(&f, "/api/summary/x", 404);
   expect_error(&f, "/nope.html", 404);
   expect_error(&f, "/index.htm", 404);
-  struct resp r = request(f.port, "POST", "/api/summary");
+  struct test_http_resp r = request(f.port, "POST", "/api/summary");
   ASSERT_EQ(r.status, 405);
   free(r.raw);
   stop(&f);
@@ -469,7 +428,7 @@ TEST_IMPL(serve_path_traversal_404) {
       "/src/serve/server.c",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    struct resp r = get(&f, bad[i]);
+    struct test_http_resp r = get(&f, bad[i]);
     if (r.status != 404 && r.status != 400)
       TEST_FAIL_("GET %s: status %d (%.200s)", bad[i], r.status, r.body);
     ASSERT(strstr(r.body, "root:") == NULL);
@@ -483,7 +442,7 @@ TEST_IMPL(serve_path_traversal_404) {
 TEST_IMPL(serve_embedded_web_files) {
   struct fixture f;
   start(&f, "http");
-  struct resp r = get(&f, "/");
+  struct test_http_resp r = get(&f, "/");
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.head, "Content-Type: text/html; charset=utf-8");
   ASSERT_STR_CONTAINS(r.body, "<!doctype html>");
@@ -537,7 +496,7 @@ TEST_IMPL(serve_cli_view_serves_until_signal) {
   ASSERT(u != NULL);
   unsigned port = (unsigned)strtoul(u + strlen("http://127.0.0.1:"), NULL, 10);
   ASSERT_GT(port, 0);
-  struct resp r = request(port, "GET", "/api/summary");
+  struct test_http_resp r = request(port, "GET", "/api/summary");
   ASSERT_EQ(r.status, 200);
   ASSERT_STR_CONTAINS(r.body, "\"thread_list\":");
   free(r.raw);

@@ -28,9 +28,9 @@
  */
 #include "chrome.h"
 
-#include "hash.h"
+#include "../base/hash.h"
 #include "states.h"
-#include "vec.h"
+#include "../base/vec.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 #include "profile.h"
 
 #include "states.h"
-#include "vec.h"
+#include "../base/vec.h"
 
 #include <stdlib.h>
 #include <string.h>

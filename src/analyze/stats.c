@@ -4,7 +4,7 @@
 #include "stats.h"
 
 #include "states.h"
-#include "vec.h"
+#include "../base/vec.h"
 
 #include <stdlib.h>
 #include <string.h>

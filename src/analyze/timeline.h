@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "../read/reader.h"
-#include "hash.h"
+#include "../base/hash.h"
 #include "states.h"
 
 struct ctrace_tl_thread {

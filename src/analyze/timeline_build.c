@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
+#include "../base/hash.h"
 #include "states.h"
-#include "vec.h"
+#include "../base/vec.h"
 
 #define MAX_DEPTH 256 /* deeper regions are counted in the deepest lane */
 #define tr_time ctrace__tr_time

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "vec.h"
+#include "../base/vec.h"
 
 struct item {
   uint32_t name;

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "vec.h"
+#include "../base/vec.h"
 
 #define tr_time ctrace__tr_time
 

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "hash.h"
+#include "../base/hash.h"
 
 /* ---- regions ---- */
 

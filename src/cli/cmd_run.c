@@ -301,8 +301,8 @@ int ctrace_cmd_run(int argc, char **argv) {
         return ctrace_cli_usage_error(cmd, "--stacks takes none, blocking or all");
       stacks = val;
     } else if (strcmp(a, "--unwind") == 0) {
-      if (strcmp(val, "fp") && strcmp(val, "dwarf"))
-        return ctrace_cli_usage_error(cmd, "--unwind takes fp or dwarf");
+      if (strcmp(val, "cfi") && strcmp(val, "fp") && strcmp(val, "dwarf"))
+        return ctrace_cli_usage_error(cmd, "--unwind takes cfi, fp or dwarf");
       unwind = val;
     } else if (strcmp(a, "--sample-hz") == 0) {
       char eff[32], msg[256];

@@ -9,6 +9,9 @@
 #include "reader.h"
 #include "sched_int.h"
 
+#include "../base/hash.h"
+#include "../base/vec.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -18,21 +21,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* A growable array; n and cap count elements. */
-#define VEC(T) struct { T *v; size_t n, cap; }
-#define VEC_PUSH(vec, x, fail)                                                 \
-  do {                                                                         \
-    if ((vec).n == (vec).cap) {                                                \
-      size_t nc_ = (vec).cap ? (vec).cap * 2 : 16;                             \
-      void *nv_ = realloc((vec).v, nc_ * sizeof *(vec).v);                     \
-      if (!nv_)                                                                \
-        goto fail;                                                             \
-      (vec).v = nv_;                                                           \
-      (vec).cap = nc_;                                                         \
-    }                                                                          \
-    (vec).v[(vec).n++] = (x);                                                  \
-  } while (0)
 
 struct stack_def {
   uint64_t first; /* index into pcs */
@@ -70,27 +58,24 @@ struct ctrace_reader {
   char err[CTRACE_READ_ERRLEN];
   uint64_t good_bytes;
 
-  VEC(struct ctrace_batch_info) batches;
-  VEC(struct ctrace_string) strings; /* [0] unused */
-  VEC(struct stack_def) stacks;      /* [0] unused */
-  VEC(uint64_t) pcs;
-  VEC(struct ctrace_mapping) mappings;
-  VEC(struct ctrace_process) processes;
-  VEC(struct ctrace_clock_sync) syncs;
-  VEC(struct ctrace_thread_info) threads;
+  CTRACE_TVEC(struct ctrace_batch_info) batches;
+  CTRACE_TVEC(struct ctrace_string) strings; /* [0] unused */
+  CTRACE_TVEC(struct stack_def) stacks;      /* [0] unused */
+  CTRACE_TVEC(uint64_t) pcs;
+  CTRACE_TVEC(struct ctrace_mapping) mappings;
+  CTRACE_TVEC(struct ctrace_process) processes;
+  CTRACE_TVEC(struct ctrace_clock_sync) syncs;
+  CTRACE_TVEC(struct ctrace_thread_info) threads;
   uint32_t *batch_pool; /* threads' batch lists */
-  VEC(struct create_rec) creates;
-  VEC(struct name_rec) names;
+  CTRACE_TVEC(struct create_rec) creates;
+  CTRACE_TVEC(struct name_rec) names;
 
-  /* tid -> thread index (of the tid's latest thread), open addressing */
-  uint32_t *tid_keys;
-  uint32_t *tid_vals;
-  size_t tid_cap;
+  struct ctrace_hash tids; /* tid -> thread index (of the tid's latest thread) */
   /* Threads that reused a tid: the index of the previous thread with the
    * same tid, or -1. During the pass, the sequence number of each thread's
    * last batch (a number that does not grow starts a new thread). */
-  VEC(int64_t) prev_same_tid;
-  VEC(uint64_t) last_seq;
+  CTRACE_TVEC(int64_t) prev_same_tid;
+  CTRACE_TVEC(uint64_t) last_seq;
 
   uint64_t nevents, dropped, unknown;
   uint64_t by_kind[256];
@@ -98,12 +83,12 @@ struct ctrace_reader {
   uint32_t hsize;   /* file header bytes */
   uint64_t tick_hz; /* from a 1.1 header, 0 if unknown */
   int ended;        /* read the END record */
-  VEC(char *) props; /* PROPERTY records (1.2), "key=value", file order */
+  CTRACE_TVEC(char *) props; /* PROPERTY records (1.2), "key=value", file order */
 
   /* Time: points (ticks, ns since the start) from the clock syncs, each
    * segment between two of them a line of its own; outside them the line
    * through the first and last (see docs/FORMAT.md, "Time"). */
-  VEC(struct clock_pt) pts;
+  CTRACE_TVEC(struct clock_pt) pts;
   uint64_t ext_num, ext_den; /* slope outside the points: ns per tick = num/den */
   uint64_t real0;
   struct ctrace__sched_data *sched; /* scheduling records (sched_read.c) */
@@ -192,56 +177,12 @@ int ctrace_decode_pcs(const uint8_t *blob, uint32_t len, uint64_t *pcs, int max)
 /* ---- threads by tid ---- */
 
 static int64_t tid_find(const ctrace_reader *r, uint32_t tid) {
-  if (!r->tid_cap)
-    return -1;
-  for (size_t i = (tid * 2654435761u) & (r->tid_cap - 1); r->tid_vals[i];
-       i = (i + 1) & (r->tid_cap - 1))
-    if (r->tid_keys[i] == tid)
-      return (int64_t)r->tid_vals[i] - 1;
-  return -1;
-}
-
-static int tid_insert(ctrace_reader *r, uint32_t tid, uint32_t idx) {
-  if ((r->threads.n + 1) * 2 > r->tid_cap) {
-    size_t cap = r->tid_cap ? r->tid_cap * 2 : 64;
-    uint32_t *k = calloc(cap, sizeof *k), *v = calloc(cap, sizeof *v);
-    if (!k || !v) {
-      free(k);
-      free(v);
-      return -1;
-    }
-    for (size_t i = 0; i < r->tid_cap; i++) {
-      if (!r->tid_vals[i])
-        continue;
-      size_t j = (r->tid_keys[i] * 2654435761u) & (cap - 1);
-      while (v[j])
-        j = (j + 1) & (cap - 1);
-      k[j] = r->tid_keys[i];
-      v[j] = r->tid_vals[i];
-    }
-    free(r->tid_keys);
-    free(r->tid_vals);
-    r->tid_keys = k;
-    r->tid_vals = v;
-    r->tid_cap = cap;
-  }
-  size_t j = (tid * 2654435761u) & (r->tid_cap - 1);
-  while (r->tid_vals[j])
-    j = (j + 1) & (r->tid_cap - 1);
-  r->tid_keys[j] = tid;
-  r->tid_vals[j] = idx + 1;
-  return 0;
+  return ctrace_hash_get(&r->tids, tid);
 }
 
 /* Points tid at thread idx (its latest thread). */
 static int tid_set(ctrace_reader *r, uint32_t tid, uint32_t idx) {
-  for (size_t i = r->tid_cap ? (tid * 2654435761u) & (r->tid_cap - 1) : 0; r->tid_cap && r->tid_vals[i];
-       i = (i + 1) & (r->tid_cap - 1))
-    if (r->tid_keys[i] == tid) {
-      r->tid_vals[i] = idx + 1;
-      return 0;
-    }
-  return tid_insert(r, tid, idx);
+  return ctrace_hash_set(&r->tids, tid, idx);
 }
 
 /*
@@ -261,9 +202,9 @@ static int64_t thread_for(ctrace_reader *r, uint32_t tid, uint64_t seq) {
   t.tid = tid;
   t.first = UINT64_MAX;
   t.instance = i >= 0 ? r->threads.v[i].instance + 1 : 0;
-  VEC_PUSH(r->threads, t, fail);
-  VEC_PUSH(r->last_seq, seq, fail);
-  VEC_PUSH(r->prev_same_tid, i, fail);
+  CTRACE_TVEC_PUSH(r->threads, t, fail);
+  CTRACE_TVEC_PUSH(r->last_seq, seq, fail);
+  CTRACE_TVEC_PUSH(r->prev_same_tid, i, fail);
   if (tid_set(r, tid, (uint32_t)(r->threads.n - 1)) < 0)
     goto fail;
   return (int64_t)r->threads.n - 1;
@@ -290,7 +231,7 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
   switch (ev->kind) {
   case CTRACE_EV_CLOCK_SYNC: {
     struct ctrace_clock_sync c = {ev->f[0], ev->f[1], ev->f[2]};
-    VEC_PUSH(r->syncs, c, oom);
+    CTRACE_TVEC_PUSH(r->syncs, c, oom);
     return 0;
   }
   case CTRACE_EV_STRING: {
@@ -300,7 +241,7 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
       return -1;
     }
     struct ctrace_string s = {(const char *)ev->blob, ev->blob_len};
-    VEC_PUSH(r->strings, s, oom);
+    CTRACE_TVEC_PUSH(r->strings, s, oom);
     return 0;
   }
   case CTRACE_EV_STACK: {
@@ -318,20 +259,20 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
     }
     struct stack_def sd = {r->pcs.n, (uint32_t)n};
     for (int i = 0; i < n; i++)
-      VEC_PUSH(r->pcs, tmp[i], oom);
-    VEC_PUSH(r->stacks, sd, oom);
+      CTRACE_TVEC_PUSH(r->pcs, tmp[i], oom);
+    CTRACE_TVEC_PUSH(r->stacks, sd, oom);
     return 0;
   }
   case CTRACE_EV_MAPPING: {
     struct ctrace_mapping m = {ev->f[0], ev->f[1], ev->f[2], (uint32_t)ev->f[3], ev->blob,
                                ev->blob_len};
-    VEC_PUSH(r->mappings, m, oom);
+    CTRACE_TVEC_PUSH(r->mappings, m, oom);
     return 0;
   }
   case CTRACE_EV_PROCESS: {
     struct ctrace_process p = {(uint32_t)ev->f[0], (uint32_t)ev->f[1], (uint32_t)ev->f[2],
                                (uint32_t)ev->f[3]};
-    VEC_PUSH(r->processes, p, oom);
+    CTRACE_TVEC_PUSH(r->processes, p, oom);
     return 0;
   }
   case CTRACE_EV_END:
@@ -350,7 +291,7 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
       goto oom;
     memcpy(p, ev->blob, ev->blob_len);
     p[ev->blob_len] = 0;
-    VEC_PUSH(r->props, p, oom_prop);
+    CTRACE_TVEC_PUSH(r->props, p, oom_prop);
     return 0;
   oom_prop:
     free(p);
@@ -391,14 +332,14 @@ static int apply_thread_event(ctrace_reader *r, struct ctrace_thread_info *t,
       break;
     struct name_rec n = {ev->ticks, (uint32_t)ev->f[0], (uint32_t)ev->f[1],
                          (uint32_t)r->names.n};
-    VEC_PUSH(r->names, n, oom);
+    CTRACE_TVEC_PUSH(r->names, n, oom);
     break;
   }
   case CTRACE_EV_THREAD_CREATE: {
     if (!ev->f[0])
       break;
     struct create_rec c = {ev->f[0], ev->ticks, t->tid};
-    VEC_PUSH(r->creates, c, oom);
+    CTRACE_TVEC_PUSH(r->creates, c, oom);
     break;
   }
   case CTRACE_EV_DROPPED:
@@ -521,47 +462,27 @@ static int cmp_threads_by_first(const void *a, const void *b, void *arg) {
   return x->instance < y->instance ? -1 : x->instance > y->instance;
 }
 
-static uint64_t hash64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return x;
-}
-
 /* Creation links: THREAD_CREATE(link) on one thread, THREAD_START(link) on
  * another. One hash table of links, filled once: O(threads + creations).
  * When a link repeats, its first creation in file order wins. */
 static int resolve_links(ctrace_reader *r) {
-  size_t n = r->creates.n;
-  if (!n)
+  if (!r->creates.n)
     return 0;
-  size_t cap = 16;
-  while (cap < 2 * n)
-    cap *= 2;
-  uint32_t *slot = calloc(cap, sizeof *slot); /* index into creates + 1 */
-  if (!slot)
-    return -1;
-  for (size_t i = 0; i < n; i++) {
-    size_t j = hash64(r->creates.v[i].link) & (cap - 1);
-    while (slot[j] && r->creates.v[slot[j] - 1].link != r->creates.v[i].link)
-      j = (j + 1) & (cap - 1);
-    if (!slot[j])
-      slot[j] = (uint32_t)i + 1;
-  }
+  struct ctrace_hash links = {0}; /* link -> index into creates */
+  for (size_t i = 0; i < r->creates.n; i++)
+    if (r->creates.v[i].link && ctrace_hash_put(&links, r->creates.v[i].link, (uint32_t)i) < 0) {
+      ctrace_hash_free(&links);
+      return -1;
+    }
   for (size_t i = 0; i < r->threads.n; i++) {
     struct ctrace_thread_info *t = &r->threads.v[i];
-    if (!t->start_link)
-      continue;
-    for (size_t j = hash64(t->start_link) & (cap - 1); slot[j]; j = (j + 1) & (cap - 1)) {
-      const struct create_rec *c = &r->creates.v[slot[j] - 1];
-      if (c->link == t->start_link) {
-        t->created_by = c->tid;
-        t->created_at = c->ticks;
-        break;
-      }
+    int64_t c = t->start_link ? ctrace_hash_get(&links, t->start_link) : -1;
+    if (c >= 0) {
+      t->created_by = r->creates.v[c].tid;
+      t->created_at = r->creates.v[c].ticks;
     }
   }
-  free(slot);
+  ctrace_hash_free(&links);
   return 0;
 }
 
@@ -591,7 +512,7 @@ static uint32_t derive_basename(ctrace_reader *r, uint64_t id, int first_item) {
   if (start >= end)
     return 0;
   struct ctrace_string b = {s->s + start, end - start};
-  VEC_PUSH(r->strings, b, oom);
+  CTRACE_TVEC_PUSH(r->strings, b, oom);
   return (uint32_t)r->strings.n - 1;
 oom:
   return 0;
@@ -647,9 +568,9 @@ static int build_index(ctrace_reader *r) {
     for (size_t i = 0; i < r->batches.n; i++)
       if (r->batches.v[i].thread != UINT32_MAX)
         r->batches.v[i].thread = inv[r->batches.v[i].thread];
-    for (size_t j = 0; j < r->tid_cap; j++) /* tid -> its latest thread, renumbered */
-      if (r->tid_vals[j])
-        r->tid_vals[j] = inv[r->tid_vals[j] - 1] + 1;
+    for (size_t j = 0; j < r->tids.cap; j++) /* tid -> its latest thread, renumbered */
+      if (r->tids.s[j].key)
+        r->tids.s[j].val = inv[r->tids.s[j].val];
     /* threads[k] = old threads[ord[k]], in place, cycle by cycle */
     struct ctrace_thread_info *v = r->threads.v;
     for (size_t k = 0; k < nt; k++) {
@@ -711,7 +632,7 @@ static int fit_clock(ctrace_reader *r) {
     /* Ticks are CLOCK_MONOTONIC ns (or, without a sync, of unknown origin:
      * the first event is the start; of unknown rate without a tick rate). */
     struct clock_pt p0 = {r->syncs.n ? r->syncs.v[0].mono_ns : r->first_ticks, 0};
-    VEC_PUSH(r->pts, p0, oom);
+    CTRACE_TVEC_PUSH(r->pts, p0, oom);
     if (tsc && r->tick_hz) {
       r->ext_num = 1000000000u;
       r->ext_den = r->tick_hz;
@@ -727,7 +648,7 @@ static int fit_clock(ctrace_reader *r) {
         continue;
     }
     struct clock_pt p = {c->ticks, (int64_t)(c->mono_ns - m0)};
-    VEC_PUSH(r->pts, p, oom);
+    CTRACE_TVEC_PUSH(r->pts, p, oom);
   }
   if (r->pts.n >= 2) {
     const struct clock_pt *a = &r->pts.v[0], *b = &r->pts.v[r->pts.n - 1];
@@ -887,7 +808,7 @@ static int scan(ctrace_reader *r) {
       }
       break;
     }
-    VEC_PUSH(r->batches, b, oom);
+    CTRACE_TVEC_PUSH(r->batches, b, oom);
     off += CTRACE_BATCH_HEADER_SIZE + b.len;
     r->good_bytes = off;
   }
@@ -907,8 +828,8 @@ oom:
 static int open_common(ctrace_reader *r, char *err, size_t errlen) {
   struct ctrace_string empty = {"", 0};
   struct stack_def none = {0, 0};
-  VEC_PUSH(r->strings, empty, oom);
-  VEC_PUSH(r->stacks, none, oom);
+  CTRACE_TVEC_PUSH(r->strings, empty, oom);
+  CTRACE_TVEC_PUSH(r->stacks, none, oom);
   if (r->size < CTRACE_FILE_HEADER_SIZE_1_0 ||
       memcmp(r->data, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN) != 0) {
     if (r->size >= CTRACE_FILE_MAGIC_LEN && memcmp(r->data, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN) != 0)
@@ -1026,9 +947,8 @@ void ctrace_reader_close(ctrace_reader *r) {
   free(r->pts.v);
   free(r->prev_same_tid.v);
   free(r->last_seq.v);
-  free(r->tid_keys);
-  free(r->tid_vals);
   ctrace__sched_free(r->sched);
+  ctrace_hash_free(&r->tids);
   free(r);
 }
 

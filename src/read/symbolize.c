@@ -14,6 +14,9 @@
  */
 #include "symbolize.h"
 
+#include "../base/hash.h"
+#include "../base/vec.h"
+
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
@@ -29,11 +32,6 @@
 #define SYM_MAX_OPENS 2048
 /* Bigger files are not read. */
 #define SYM_MAX_FILE ((off_t)2 << 30)
-
-struct cache_entry {
-  uint64_t pc; /* 0: empty; the pc with the return-address bit folded in */
-  struct ctrace_frame f;
-};
 
 /* [start, end) belongs to mapping map (the first mapping of the trace that
  * covers it). Sorted, disjoint. */
@@ -59,8 +57,10 @@ struct ctrace_symbolizer {
   char **paths; /* by string id, NUL-terminated copies, filled on use */
   uint32_t npaths;
   ctrace_mapindex *maps;
-  struct cache_entry *cache;
-  size_t cache_cap, cache_n;
+  /* Resolved frames, and the pc (with the return-address bit folded in)
+   * -> index into them. */
+  CTRACE_TVEC(struct ctrace_frame) frames;
+  struct ctrace_hash cache;
 };
 
 static char *debuginfo_path;
@@ -283,10 +283,8 @@ ctrace_symbolizer *ctrace_sym_new(const ctrace_reader *r) {
   s->r = r;
   s->npaths = ctrace_reader_nstrings(r);
   s->paths = calloc((size_t)s->npaths + 1, sizeof *s->paths);
-  s->cache_cap = 1024;
-  s->cache = calloc(s->cache_cap, sizeof *s->cache);
   s->maps = ctrace_mapindex_new(r);
-  if (!s->paths || !s->cache || !s->maps) {
+  if (!s->paths || !s->maps) {
     ctrace_sym_free(s);
     return NULL;
   }
@@ -310,14 +308,12 @@ void ctrace_sym_free(ctrace_symbolizer *s) {
       free(s->paths[i]);
   free(s->paths);
   ctrace_mapindex_free(s->maps);
-  if (s->cache)
-    for (size_t i = 0; i < s->cache_cap; i++) {
-      if (s->cache[i].pc) {
-        free((char *)s->cache[i].f.function);
-        free((char *)s->cache[i].f.file);
-      }
-    }
-  free(s->cache);
+  for (size_t i = 0; i < s->frames.n; i++) {
+    free((char *)s->frames.v[i].function);
+    free((char *)s->frames.v[i].file);
+  }
+  free(s->frames.v);
+  ctrace_hash_free(&s->cache);
   free(s);
 }
 
@@ -357,55 +353,24 @@ static void resolve(ctrace_symbolizer *s, uint64_t pc, int ret, struct ctrace_fr
     f->function = strdup("??");
 }
 
-/* The slot of key in a table of cap (a power of two) entries: a full 64-bit
- * mix, so that PCs of one shape (same low bits, strided) do not pile up in
- * long probe runs. */
-static size_t cache_slot(uint64_t key, size_t cap) {
-  key ^= key >> 33;
-  key *= 0xff51afd7ed558ccdull;
-  key ^= key >> 33;
-  key *= 0xc4ceb9fe1a85ec53ull;
-  key ^= key >> 33;
-  return (size_t)key & (cap - 1);
-}
-
-static int cache_grow(ctrace_symbolizer *s) {
-  size_t cap = s->cache_cap * 2;
-  struct cache_entry *c = calloc(cap, sizeof *c);
-  if (!c)
-    return -1;
-  for (size_t i = 0; i < s->cache_cap; i++) {
-    if (!s->cache[i].pc)
-      continue;
-    size_t j = cache_slot(s->cache[i].pc, cap);
-    while (c[j].pc)
-      j = (j + 1) & (cap - 1);
-    c[j] = s->cache[i];
-  }
-  free(s->cache);
-  s->cache = c;
-  s->cache_cap = cap;
-  return 0;
-}
-
 void ctrace_sym_lookup(ctrace_symbolizer *s, uint64_t pc, int return_address,
                        struct ctrace_frame *out) {
   uint64_t key = (pc << 1 | (return_address != 0)) | 1ull << 63; /* never 0 */
-  if ((s->cache_n + 1) * 2 > s->cache_cap)
-    cache_grow(s);
-  size_t i = cache_slot(key, s->cache_cap);
-  while (s->cache[i].pc && s->cache[i].pc != key)
-    i = (i + 1) & (s->cache_cap - 1);
-  if (!s->cache[i].pc) {
-    if ((s->cache_n + 1) * 2 > s->cache_cap) { /* growing failed: no caching */
-      static struct ctrace_frame tmp;
-      resolve(s, pc, return_address, &tmp);
-      *out = tmp;
-      return;
+  int64_t i = ctrace_hash_get(&s->cache, key);
+  if (i < 0) {
+    struct ctrace_frame f = {0};
+    resolve(s, pc, return_address, &f);
+    CTRACE_TVEC_PUSH(s->frames, f, uncached);
+    i = (int64_t)s->frames.n - 1;
+    if (ctrace_hash_put(&s->cache, key, (uint32_t)i) < 0) {
+      s->frames.n--;
+      goto uncached;
     }
-    s->cache[i].pc = key;
-    resolve(s, pc, return_address, &s->cache[i].f);
-    s->cache_n++;
+    goto done;
+  uncached: /* out of memory: the frame is the caller's, kept nowhere */
+    *out = f;
+    return;
   }
-  *out = s->cache[i].f;
+done:
+  *out = s->frames.v[i];
 }

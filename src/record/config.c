@@ -27,7 +27,7 @@ static const struct spec {
     {"CTRACE_MEMORY_MB", "64", INT, 1, 1 << 20, NULL, "an integer from 1 to 1048576"},
     {"CTRACE_STACKS", "blocking", WORD, 0, 0, "none,blocking,all", "none, blocking or all"},
     {"CTRACE_CLOCK", "tsc", WORD, 0, 0, "tsc,monotonic", "tsc or monotonic"},
-    {"CTRACE_UNWIND", "fp", WORD, 0, 0, "fp,dwarf", "fp or dwarf"},
+    {"CTRACE_UNWIND", "cfi", WORD, 0, 0, "cfi,fp,dwarf", "cfi, fp or dwarf"},
     {"CTRACE_SCHED", "on", WORD, 0, 0, "on,off", "on or off"},
     {"CTRACE_SAMPLE_HZ", "250", INT, 0, 10000, NULL, "an integer from 0 to 10000"},
     {"CTRACE_FAMILIES", "all", LIST, 0, 0, "sync,sleep,io,net,proc,all",
@@ -131,8 +131,11 @@ void ctrace__config_load(void) {
   ctrace__config.memory_bytes = (size_t)get_ll("CTRACE_MEMORY_MB") << 20;
   if (ctrace__config.memory_bytes < 4 * ctrace__config.buffer_bytes)
     ctrace__config.memory_bytes = 4 * ctrace__config.buffer_bytes;
-  ctrace__config.unwind = ctrace__unwind_fp;
-  if (strcmp(ctrace__config_get("CTRACE_UNWIND", v, sizeof v), "dwarf") == 0) {
+  ctrace__config.unwind = ctrace__unwind_cfi;
+  ctrace__config_get("CTRACE_UNWIND", v, sizeof v);
+  if (strcmp(v, "fp") == 0) {
+    ctrace__config.unwind = ctrace__unwind_fp;
+  } else if (strcmp(v, "dwarf") == 0) {
     ctrace__unwind_dwarf_init();
     ctrace__config.unwind = ctrace__unwind_dwarf;
   }
@@ -160,7 +163,9 @@ void ctrace__meta_config(void) {
   snprintf(buf, sizeof buf, "buffer_kb=%zu memory_mb=%zu stacks=%s clock=%s unwind=%s",
            ctrace__config.buffer_bytes >> 10, ctrace__config.memory_bytes >> 20,
            stacks[ctrace__config.stacks], ctrace__use_tsc ? "tsc" : "monotonic",
-           ctrace__config.unwind == ctrace__unwind_dwarf ? "dwarf" : "fp");
+           ctrace__config.unwind == ctrace__unwind_dwarf ? "dwarf"
+           : ctrace__config.unwind == ctrace__unwind_fp  ? "fp"
+                                                         : "cfi");
   ctrace__config_record(buf);
   /* What this trace can tell: blocking calls only under the preload. */
   ctrace__meta_property("recording", ctrace__hooks->start_env ? "preload" : "api");

@@ -1,14 +1,12 @@
 /*
  * intern.c - strings and stacks, each stored once. A name (ctrace_name_t) is
  * a process-lifetime handle to a string; in each trace it gets a dense id,
- * defined in the metadata on its first use. Stacks are captured by a
- * frame-pointer walk and interned per trace by a 64-bit hash of their PCs.
+ * defined in the metadata on its first use. Stacks (walked by unwind.c) are
+ * interned per trace by a 64-bit hash of their PCs.
  * Not the emission of events that use them (api.c, preload).
  */
 #include "record.h"
 
-#include <execinfo.h>
-#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,153 +212,6 @@ void ctrace__intern_session_reset(void) {
   stack_ids = NULL;
   stack_cap = nstacks = 0;
   next_string_sid = 0;
-}
-
-/*
- * Where code is: the executable segments of the objects loaded when the
- * trace started (those its MAPPING records describe), sorted, for the walk
- * to stop at a return address that points at no code (rbp used for data by
- * code built without frame pointers); and the tracer's own segment when it
- * is a shared object (the preload library, libctrace.so), whose frames
- * (an interposer's helper, the API's) are left out of stacks. Two tables
- * used in turn: a start rebuilds the one no walk has used since the last.
- */
-#define MAX_CODE 1024
-struct code_ranges {
-  int n; /* 0: unknown, every address passes */
-  uintptr_t lo[MAX_CODE], hi[MAX_CODE];
-};
-static struct code_ranges code_tabs[2];
-static struct code_ranges *_Atomic code;
-static uintptr_t self_lo, self_hi;
-
-static int add_code(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size;
-  struct code_ranges *c = arg;
-  uintptr_t here = (uintptr_t)&add_code;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-      continue;
-    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-    if (here >= lo && here < hi && info->dlpi_name && info->dlpi_name[0]) {
-      self_lo = lo; /* a shared object: the tracer alone */
-      self_hi = hi;
-    }
-    if (c->n < 0 || c->n == MAX_CODE) {
-      c->n = -1; /* too many: no check */
-      continue;
-    }
-    int k = c->n++;
-    while (k > 0 && c->lo[k - 1] > lo) {
-      c->lo[k] = c->lo[k - 1];
-      c->hi[k] = c->hi[k - 1];
-      k--;
-    }
-    c->lo[k] = lo;
-    c->hi[k] = hi;
-  }
-  return 0;
-}
-
-/* At a trace's start, before any stack of it is captured. */
-void ctrace__code_ranges_load(void) {
-  struct code_ranges *old = atomic_load(&code);
-  struct code_ranges *c = old == &code_tabs[0] ? &code_tabs[1] : &code_tabs[0];
-  c->n = 0;
-  ctrace__guard++;
-  dl_iterate_phdr(add_code, c);
-  ctrace__guard--;
-  if (c->n < 0)
-    c->n = 0;
-  atomic_store(&code, c);
-}
-
-static inline int is_code(const struct code_ranges *c, uintptr_t pc) {
-  if (!c || c->n == 0)
-    return 1;
-  int a = 0, b = c->n; /* the last range starting at or below pc */
-  while (b - a > 1) {
-    int m = (a + b) / 2;
-    if (c->lo[m] <= pc)
-      a = m;
-    else
-      b = m;
-  }
-  return pc >= c->lo[a] && pc < c->hi[a];
-}
-
-/*
- * Walks frame pointers from fp. Each frame is checked before it is read: it
- * must lie inside this thread's stack, be aligned, and lie above the one
- * before; and each return address must point into the code of a loaded
- * object. Code built without frame pointers uses rbp for data, so the walk
- * may stop early, but never reads outside the stack nor records an address
- * that is not code. ~1 ns a frame.
- */
-int ctrace__unwind_fp(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
-  uintptr_t lo = t->stack_lo, hi = t->stack_hi;
-  uintptr_t f = (uintptr_t)fp;
-  const struct code_ranges *c = atomic_load_explicit(&code, memory_order_acquire);
-  int n = 0;
-  if (!hi) { /* bounds unknown: trust 64 KiB above the current frame */
-    lo = f;
-    hi = f + 65536;
-  }
-  while (n < max) {
-    if (f < lo || f + 2 * sizeof(uintptr_t) > hi || (f & (sizeof(uintptr_t) - 1)))
-      break;
-    const uintptr_t *frame = (const uintptr_t *)f;
-    uintptr_t ret = frame[1];
-    uintptr_t next = frame[0];
-    if (ret < 4096 || !is_code(c, ret))
-      break;
-    pcs[n++] = ret;
-    if (next <= f)
-      break;
-    f = next;
-  }
-  return n;
-}
-
-/*
- * The unwind tables (.eh_frame, present in every distribution binary) walked
- * by glibc's backtrace(), for code built without frame pointers. It returns
- * our own frames too: the walk starts from the frame whose return address
- * is fp's (our frames do have frame pointers). ~1-3 us a stack, so only
- * for blocking events in practice; the first call loads libgcc_s, which
- * ctrace__unwind_dwarf_init does at trace start, not in a hot path.
- */
-int ctrace__unwind_dwarf(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
-  void *raw[CTRACE_MAX_STACK_DEPTH + 16];
-  int want = max + 8 < (int)(sizeof raw / sizeof raw[0]) ? max + 8 : (int)(sizeof raw / sizeof raw[0]);
-  int n = backtrace(raw, want);
-  uintptr_t first = fp ? ((const uintptr_t *)fp)[1] : 0;
-  int i = 0;
-  while (i < n && (uintptr_t)raw[i] != first)
-    i++;
-  if (i == n) /* fp's frame not found: fall back to the frame pointers */
-    return ctrace__unwind_fp(t, fp, pcs, max);
-  int k = 0;
-  for (; i < n && k < max; i++)
-    pcs[k++] = (uintptr_t)raw[i];
-  return k;
-}
-
-void ctrace__unwind_dwarf_init(void) {
-  void *one[2];
-  backtrace(one, 2);
-}
-
-/* A stack without the tracer's own frames (docs/RUN.md). */
-int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
-  int n = ctrace__config.unwind ? ctrace__config.unwind(t, fp, pcs, max)
-                                : ctrace__unwind_fp(t, fp, pcs, max);
-  int k = 0;
-  for (int i = 0; i < n; i++)
-    if (pcs[i] < self_lo || pcs[i] >= self_hi)
-      pcs[k++] = pcs[i];
-  return k;
 }
 
 static uint64_t hash_pcs(const uintptr_t *pcs, int n) {

@@ -115,6 +115,7 @@ struct ctrace__buf *ctrace__buf_new(size_t cap);
 
 #define CTRACE__NAME_CACHE 64   /* per-thread pointer->name cache entries */
 #define CTRACE__STACK_CACHE 256 /* per-thread stack-hash->id cache entries */
+#define CTRACE__RULE_CACHE 64   /* per-thread unwind rules (unwind.c) */
 
 struct ctrace__name_slot {
   const char *ptr;
@@ -171,6 +172,10 @@ struct ctrace__thread {
   struct ctrace__thread *next, *prev;
   struct ctrace__name_slot names[CTRACE__NAME_CACHE];
   struct ctrace__stack_slot stacks[CTRACE__STACK_CACHE];
+  /* The cfi walker's rules last used by this thread, each one word (the
+   * address's low half, the rule), valid in rule generation rule_gen. */
+  uint32_t rule_gen;
+  uint64_t rules[CTRACE__RULE_CACHE];
 };
 
 extern CTRACE__TLS struct ctrace__thread *ctrace__tls;
@@ -462,7 +467,7 @@ void ctrace__meta_clock_sync(void);
 void ctrace__meta_property(const char *key, const char *value);
 void ctrace__meta_process(void);
 void ctrace__meta_mappings(void);
-/* Where code is, for the stack walk (intern.c); at a trace's start. */
+/* Where code is, for the stack walk (unwind.c); at a trace's start. */
 void ctrace__code_ranges_load(void);
 
 /* The id of name in the current trace, defining it on first use; 0 when
@@ -477,10 +482,16 @@ void ctrace__intern_session_reset(void);
  * __builtin_frame_address(0)); returns the stack id in this trace, or 0. */
 uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp);
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
-/* The walkers behind ctrace__stack_capture (intern.c). */
+/* The walkers behind ctrace__stack_capture (unwind.c): frame pointers,
+ * glibc's backtrace(), and the default, .eh_frame rules cached per return
+ * address. Each is safe in a signal handler once a trace started (the
+ * dwarf walker once ctrace__unwind_dwarf_init ran) and never faults. */
 int ctrace__unwind_fp(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
 int ctrace__unwind_dwarf(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
 void ctrace__unwind_dwarf_init(void);
+int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
+/* How many rules the cfi walker computed in this process (cache misses). */
+uint64_t ctrace__unwind_cfi_misses(void);
 uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, int n);
 
 /* ---- the kernel's scheduling records (sched.c) ---- */

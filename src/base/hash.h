@@ -1,8 +1,10 @@
 /*
- * hash.h - a hash table from 64-bit keys to 32-bit values for the
- * analyses (thread ids to indexes, creation links to their THREAD_CREATE):
- * open addressing with linear probing, kept at most half full, a
- * Fibonacci hash of the key. Key 0 is reserved (it marks an empty slot):
+ * hash.h - a hash table from 64-bit keys to 32-bit values for the reader
+ * and the analyses (thread ids to indexes, creation links to their
+ * THREAD_CREATE, PCs to symbolized frames): open addressing with linear
+ * probing, kept at most half full, a full 64-bit mix of the key (PCs and
+ * addresses of one shape, same low bits and strided, would otherwise pile
+ * up in long probe runs). Key 0 is reserved (it marks an empty slot):
  * callers never store it (tids, links and task ids are never 0).
  *
  * Not here: deletion (nothing needs it) or locking.
@@ -24,7 +26,12 @@ struct ctrace_hash {
 };
 
 static inline size_t ctrace__hash_at(uint64_t key, size_t cap) {
-  return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
+  key ^= key >> 33;
+  key *= 0xff51afd7ed558ccdull;
+  key ^= key >> 33;
+  key *= 0xc4ceb9fe1a85ec53ull;
+  key ^= key >> 33;
+  return (size_t)key & (cap - 1);
 }
 
 static inline int ctrace__hash_grow(struct ctrace_hash *h) {
@@ -60,6 +67,20 @@ static inline int ctrace_hash_put(struct ctrace_hash *h, uint64_t key, uint32_t 
   h->s[j] = (struct ctrace_hash_slot){key, val};
   h->n++;
   return 1;
+}
+
+/* Stores key -> val, replacing the value when key is there. 0 or -1 (out
+ * of memory). */
+static inline int ctrace_hash_set(struct ctrace_hash *h, uint64_t key, uint32_t val) {
+  if ((h->n + 1) * 2 > h->cap && ctrace__hash_grow(h) < 0)
+    return -1;
+  size_t j = ctrace__hash_at(key, h->cap);
+  while (h->s[j].key && h->s[j].key != key)
+    j = (j + 1) & (h->cap - 1);
+  if (!h->s[j].key)
+    h->n++;
+  h->s[j] = (struct ctrace_hash_slot){key, val};
+  return 0;
 }
 
 /* The value of key, or -1 when absent. */

@@ -1,7 +1,9 @@
 /*
- * vec.h - growable arrays for the analyses: one struct for any element
- * type (the element size is a field), grown by doubling, trimmed when
- * handed over. Big blocks are aligned to 2 MiB and marked for transparent
+ * vec.h - growable arrays for the reader and the analyses, in two
+ * spellings with one growth rule: struct ctrace_vec (any element type, the
+ * element size a field; grown by doubling, trimmed when handed over) and
+ * CTRACE_TVEC(T), a typed array (v[i] is a T) pushed with
+ * CTRACE_TVEC_PUSH. Big blocks are aligned to 2 MiB and marked for transparent
  * huge pages: building the index of 10 M events touches ~250 MB of fresh
  * memory, and with 4 KiB pages the 60000 page faults cost more than the
  * indexing itself on the virtual machines this was measured on (10 M
@@ -41,6 +43,38 @@ static inline void *ctrace__big_malloc(size_t n) {
   return p;
 }
 
+/* The one growth rule: v (of cap elements of size bytes, or NULL) grown to
+ * hold at least want elements. The new block, or NULL when out of memory
+ * (v is then untouched). */
+static inline void *ctrace__vec_grow(void *v, size_t want, size_t size) {
+  if (want > SIZE_MAX / size)
+    return NULL;
+  void *nv = v ? realloc(v, want * size) : ctrace__big_malloc(want * size);
+  if (nv)
+    ctrace__hint_huge(nv, want * size);
+  return nv;
+}
+
+/* A typed growable array: CTRACE_TVEC(struct x) vec = {0}; vec.v[i]. */
+#define CTRACE_TVEC(T)                                                         \
+  struct {                                                                     \
+    T *v;                                                                      \
+    size_t n, cap;                                                             \
+  }
+/* Appends x, or jumps to fail when out of memory (the array unchanged). */
+#define CTRACE_TVEC_PUSH(vec, x, fail)                                         \
+  do {                                                                         \
+    if ((vec).n == (vec).cap) {                                                \
+      size_t nc_ = (vec).cap ? (vec).cap * 2 : 4;                              \
+      void *nv_ = ctrace__vec_grow((vec).v, nc_, sizeof *(vec).v);             \
+      if (!nv_)                                                                \
+        goto fail;                                                             \
+      (vec).v = nv_;                                                           \
+      (vec).cap = nc_;                                                         \
+    }                                                                          \
+    (vec).v[(vec).n++] = (x);                                                  \
+  } while (0)
+
 struct ctrace_vec {
   void *v;
   size_t n, cap;
@@ -52,10 +86,9 @@ struct ctrace_vec {
 static inline int ctrace_vec_reserve(struct ctrace_vec *a, size_t want) {
   if (want <= a->cap)
     return 0;
-  void *nv = a->v ? realloc(a->v, want * a->size) : ctrace__big_malloc(want * a->size);
+  void *nv = ctrace__vec_grow(a->v, want, a->size);
   if (!nv)
     return -1;
-  ctrace__hint_huge(nv, want * a->size);
   a->v = nv;
   a->cap = want;
   return 0;
