@@ -44,7 +44,8 @@ static __attribute__((noinline)) void emit_blocking(uint8_t kind, uint64_t a, ui
   uint8_t *p = ctrace__ev(t, kind, now);
   if (kind == CTRACE_EV_WAIT) {
     p = ctrace__put_uvarint(p, a);
-    p = ctrace__put_uvarint(p, 0x1234); /* object */
+    /* object; a sleep's is the time asked for (1.2): unknown here */
+    p = ctrace__put_uvarint(p, a == CTRACE_WAIT_SLEEP ? 0 : 0x1234);
     p = ctrace__put_uvarint(p, now - t0);
     p = ctrace__put_uvarint(p, stack);
   } else {
