@@ -16,6 +16,7 @@
 #include "list-cli.h"
 #include "list-states.h"
 #include "list-truth.h"
+#include "list-sched.h"
 #include "list-stacks.h"
 #include "list-critpath.h"
 #if __has_include("list-preload.h")

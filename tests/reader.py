@@ -161,7 +161,54 @@ def read(path, doc):
         if blob is not None:
             line += " |" + (" " + blob.hex() if blob else "")
         out.append(line)
+        if not tid and kinds.get(kind, ("",))[0] in ("SCHED", "SAMPLES", "SCHED_LOST"):
+            out.extend(sched_lines(kinds[kind][0], blob, to_ns))
     out.append("# complete" if status is None else "# " + status)
+    return out
+
+
+def sched_lines(name, blob, to_ns):
+    """The entries of a scheduling record, per FORMAT.md "Scheduling"."""
+    out, end, pos = [], len(blob), 0
+    try:
+        if name == "SCHED_LOST":
+            cpu, pos = uvarint(blob, pos, end)
+            ticks, pos = uvarint(blob, pos, end)
+            lost, pos = uvarint(blob, pos, end)
+            if cpu > 0xFFFFFFFF:
+                raise Bad("cpu")
+            return ["# sched_lost cpu %d ticks %d lost %d" % (cpu, ticks, lost)]
+        cpu, pos = uvarint(blob, pos, end)
+        prev, pos = uvarint(blob, pos, end)
+        ntids, pos = uvarint(blob, pos, end)
+        if cpu > 0xFFFFFFFF or ntids > end - pos:
+            raise Bad("head")
+        tids = []
+        for _ in range(ntids):
+            t, pos = uvarint(blob, pos, end)
+            if t > 0xFFFFFFFF:
+                raise Bad("tid")
+            tids.append(t)
+        while pos < end:
+            a, pos = uvarint(blob, pos, end)
+            b, pos = uvarint(blob, pos, end)
+            c, pos = uvarint(blob, pos, end)
+            if name == "SAMPLES":
+                if b >= ntids:
+                    raise Bad("index")
+                prev = (prev + a) & MASK64
+                out.append("# sample cpu %d tid %d ticks %d ns %d stack %d"
+                           % (cpu, tids[b], prev, to_ns(prev), c))
+            else:
+                if c >> 3 >= ntids:
+                    raise Bad("index")
+                start = (prev + a) & MASK64
+                prev = (start + b) & MASK64
+                out.append("# oncpu cpu %d tid %d ticks %d %d ns %d %d left %d start_unknown %d"
+                           % (cpu, tids[c >> 3], start, prev, to_ns(start), to_ns(prev),
+                              c & 3, (c >> 2) & 1))
+    except Bad:
+        out.append("# bad blob")
     return out
 
 

@@ -158,7 +158,7 @@ stage_asan() {
   # Tests that run a program under libctrace-preload.so need ASan's runtime
   # loaded first (docs/RUN.md): they run apart, with it preloaded, without
   # leak checks (the traced programs are not ours: pigz, memcached...).
-  local preload_tests=('preload_*' 'cli_run_*' 'export_of_a_ctrace_run_trace' 'serve_*run*')
+  local preload_tests=('preload_*' 'cli_run_*' 'export_of_a_ctrace_run_trace' 'serve_*run*' 'sched_*')
   local excl=() p
   for p in "${preload_tests[@]}"; do excl+=("!$p"); done
   run_tests build-asan asan "${excl[@]}"
@@ -180,7 +180,7 @@ stage_tsan() {
 stage_fuzz() {
   mkdir -p build-fuzz/corpus
   if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
-      tests/fuzz/fuzz_reader.c src/read/reader.c src/format/format.c \
+      tests/fuzz/fuzz_reader.c src/read/reader.c src/read/sched_read.c src/format/format.c \
       -o build-fuzz/fuzz_reader 2>"$log_dir/build-fuzz.log"; then
     cat "$log_dir/build-fuzz.log"; fail "fuzz build"; return
   fi

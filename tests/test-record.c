@@ -527,6 +527,7 @@ __attribute__((noinline)) static void stacked_region_mid(void) {
 
 TEST_IMPL(record_stacks_symbolized) {
   setenv("CTRACE_STACKS", "all", 1);
+  setenv("CTRACE_SAMPLE_HZ", "0", 1); /* CPU samples' stacks are stacks too */
   ASSERT_EQ(ctrace_start_path(test_path("stack.ctrace")), 0);
   for (volatile int i = 0; i < 3; i++) /* volatile: one call site, not unrolled */
     stacked_region_mid();

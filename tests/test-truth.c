@@ -406,7 +406,7 @@ TEST_IMPL(truth_api_only_time_not_recorded) {
   char *jargv[] = {(char *)test_build_path("ctrace"), "stats", "--json", (char *)path, NULL};
   ASSERT_EQ(test_run(jargv, NULL, &out, NULL), 0);
   ASSERT_STR_CONTAINS(out, "\"recording\":\"api\",\"recorded\":\"tasks, regions, logs (API only: "
-                           "blocking calls not recorded)\",\"thread_states\":{\"running\":0,");
+                           "blocking calls not recorded)\",\"time_by_state\":{\"running\":0,");
   ASSERT_STR_CONTAINS(out, "\"not_recorded\":");
   free(out);
 

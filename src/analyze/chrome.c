@@ -427,10 +427,30 @@ static void blocking(struct cw *w, struct thr *th, const struct ctrace_span *sp)
 }
 
 /* The state machines' callback: arg is the thread. */
+/* Time off a CPU outside recorded calls (scheduling data, states.h): a
+ * slice of category "sched" named after the state. */
+static void off_cpu(struct cw *w, struct thr *th, const struct ctrace_span *sp) {
+  const char *name = sp->state == CTRACE_ST_RUNNABLE                 ? "runnable"
+                     : sp->state == CTRACE_ST_BLOCKED_NOT_INTERPOSED ? "blocked (not interposed)"
+                                                                      : "not recorded";
+  int64_t b = sp->start, ns = sp->end;
+  if (ns <= b || ns < w->start || b >= w->end)
+    return;
+  if (!w->opened)
+    open_window(w);
+  head(w, "X", 0, name, "sched", b, th->tid);
+  ob_lit(&w->o, ",\"dur\":");
+  ob_us(&w->o, ns - b);
+  end_event(w, 0);
+}
+
 static void on_span(void *arg, const struct ctrace_span *sp) {
   struct thr *th = arg;
   if (sp->kind)
     blocking(th->w, th, sp);
+  else if (sp->state == CTRACE_ST_RUNNABLE || sp->state == CTRACE_ST_BLOCKED_NOT_INTERPOSED ||
+           sp->state == CTRACE_ST_NOT_RECORDED)
+    off_cpu(th->w, th, sp);
 }
 
 /* An instant event of the process (scope "p"). */
@@ -794,6 +814,7 @@ int ctrace_chrome_write_opts(const ctrace_reader *r, ctrace_symbolizer *sym,
     th->tid = ti->tid;
     ctrace_states_init(&th->sm, ctrace_reader_ns(r, ti->first), ctrace_states_reader_clock, r,
                        on_span, th);
+    ctrace_states_use_sched(&th->sm, r, i);
   }
   w.o.p = malloc(1 << 16);
   w.o.cap = w.o.p ? 1 << 16 : 0;

@@ -390,26 +390,12 @@ static uint32_t named_location(struct enc *e, const char *name) {
   return id;
 }
 
-int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
-                       const struct ctrace_profile *p, enum ctrace_profile_kind kind,
-                       uint8_t **out, size_t *outlen) {
-  struct ctrace_pprof_sample *v = calloc(p->n ? p->n : 1, sizeof *v);
-  if (!v)
-    return -1;
-  for (size_t i = 0; i < p->n; i++)
-    v[i] = (struct ctrace_pprof_sample){.stack = p->v[i].stack, .count = p->v[i].count,
-                                        .value = p->v[i].total_ns};
-  char comment[128];
-  snprintf(comment, sizeof comment, "ctrace blocking profile: %s", ctrace_profile_kind_name(kind));
-  int rc = ctrace_pprof_write_samples(r, sym, v, p->n, "contentions", "delay", comment, out, outlen);
-  free(v);
-  return rc;
-}
-
-int ctrace_pprof_write_samples(const ctrace_reader *r, ctrace_symbolizer *sym,
-                               const struct ctrace_pprof_sample *v, size_t n,
-                               const char *count_type, const char *value_type_name,
-                               const char *comment, uint8_t **out, size_t *outlen) {
+/* The profile of samples v; period_ns > 0: the values are time sampled
+ * every period_ns (a CPU profile), else each sample counts once. */
+static int encode(const ctrace_reader *r, ctrace_symbolizer *sym,
+                  const struct ctrace_pprof_sample *v, size_t n, const char *count_type,
+                  const char *value_type_name, const char *comment, uint64_t period_ns,
+                  uint8_t **out, size_t *outlen) {
   struct enc e;
   memset(&e, 0, sizeof e);
   e.r = r;
@@ -447,8 +433,11 @@ int ctrace_pprof_write_samples(const ctrace_reader *r, ctrace_symbolizer *sym,
                 ctrace_reader_ns(r, ctrace_reader_first_ticks(r));
   pb_int(&head, 9, ctrace_reader_start_realtime(r));
   pb_int(&head, 10, dur > 0 ? (uint64_t)dur : 0);
-  value_type(&e, &head, 11, count_type, "count"); /* period_type */
-  pb_int(&head, 12, 1);                              /* period */
+  if (period_ns)
+    value_type(&e, &head, 11, value_type_name, "nanoseconds"); /* period_type */
+  else
+    value_type(&e, &head, 11, count_type, "count");
+  pb_int(&head, 12, period_ns ? period_ns : 1); /* period */
   pb_int(&head, 13, str_id(&e.st, comment));
   pb_int(&head, 14, str_id(&e.st, value_type_name)); /* default_sample_type */
 
@@ -480,4 +469,34 @@ done:
   strtab_free(&e.st);
   ctrace_mapindex_free(e.maps);
   return rc;
+}
+
+int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
+                       const struct ctrace_profile *p, enum ctrace_profile_kind kind,
+                       uint8_t **out, size_t *outlen) {
+  struct ctrace_pprof_sample *v = calloc(p->n ? p->n : 1, sizeof *v);
+  if (!v)
+    return -1;
+  for (size_t i = 0; i < p->n; i++)
+    v[i] = (struct ctrace_pprof_sample){.stack = p->v[i].stack, .count = p->v[i].count,
+                                        .value = p->v[i].total_ns};
+  char comment[128];
+  int rc;
+  if (kind == CTRACE_PROFILE_CPU) {
+    /* sample counts, and their time: samples times the sampling period */
+    rc = encode(r, sym, v, p->n, "samples", "cpu", "ctrace CPU profile",
+                ctrace_profile_sample_period_ns(r), out, outlen);
+  } else {
+    snprintf(comment, sizeof comment, "ctrace blocking profile: %s", ctrace_profile_kind_name(kind));
+    rc = encode(r, sym, v, p->n, "contentions", "delay", comment, 0, out, outlen);
+  }
+  free(v);
+  return rc;
+}
+
+int ctrace_pprof_write_samples(const ctrace_reader *r, ctrace_symbolizer *sym,
+                               const struct ctrace_pprof_sample *v, size_t n,
+                               const char *count_type, const char *value_type_name,
+                               const char *comment, uint8_t **out, size_t *outlen) {
+  return encode(r, sym, v, n, count_type, value_type_name, comment, 0, out, outlen);
 }

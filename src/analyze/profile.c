@@ -16,6 +16,7 @@ static const char *const kind_names[] = {
     [CTRACE_PROFILE_NET] = "net",
     [CTRACE_PROFILE_SYSCALL] = "syscall",
     [CTRACE_PROFILE_SLEEP] = "sleep",
+    [CTRACE_PROFILE_CPU] = "cpu",
 };
 #define NKINDS (sizeof kind_names / sizeof kind_names[0])
 
@@ -43,6 +44,8 @@ static int matches(unsigned state, enum ctrace_profile_kind kind) {
     return state == CTRACE_ST_NET;
   case CTRACE_PROFILE_SYSCALL:
     return state == CTRACE_ST_IO || state == CTRACE_ST_POLL || state == CTRACE_ST_SYSCALL;
+  case CTRACE_PROFILE_CPU:
+    return 0;
   }
   return 0;
 }
@@ -87,6 +90,40 @@ static void on_span(void *arg, const struct ctrace_span *sp) {
   a->out->total_ns += ns;
 }
 
+uint64_t ctrace_profile_sample_period_ns(const ctrace_reader *r) {
+  const char *p = ctrace_reader_property(r, "samples");
+  unsigned long hz = p ? strtoul(p, NULL, 10) : 0;
+  return hz ? 1000000000ull / hz : 0;
+}
+
+/* The CPU samples in the window (on thread tid, or all), per stack. */
+static void add_samples(const ctrace_reader *r, struct acc *a, uint32_t tid) {
+  const struct ctrace_cpu_sample *s;
+  uint64_t n = ctrace_reader_samples(r, &s);
+  uint64_t period = ctrace_profile_sample_period_ns(r);
+  for (uint64_t i = 0; i < n && !a->oom; i++) {
+    int64_t t = ctrace_reader_ns(r, s[i].ticks);
+    if (t < a->start_ns || t >= a->end_ns)
+      continue;
+    if (tid && ctrace_reader_thread(r, s[i].thread)->tid != tid)
+      continue;
+    uint32_t id = s[i].stack <= a->nstacks ? (uint32_t)s[i].stack : 0;
+    if (!a->slot[id]) {
+      struct ctrace_profile_entry *en = ctrace_vec_push(&a->v);
+      if (!en) {
+        a->oom = 1;
+        return;
+      }
+      *en = (struct ctrace_profile_entry){id, 0, 0};
+      a->slot[id] = (uint32_t)a->v.n;
+    }
+    struct ctrace_profile_entry *en = (struct ctrace_profile_entry *)a->v.v + a->slot[id] - 1;
+    en->count++;
+    en->total_ns += period;
+    a->out->total_ns += period;
+  }
+}
+
 static int cmp_entry(const void *a, const void *b) {
   const struct ctrace_profile_entry *x = a, *y = b;
   if (x->total_ns != y->total_ns)
@@ -108,7 +145,9 @@ int ctrace_profile_build(const ctrace_reader *r, enum ctrace_profile_kind kind, 
   struct acc a = {.out = out, .v = CTRACE_VEC(struct ctrace_profile_entry), .slot = slot, .nstacks = nstacks, .kind = kind,
                   .start_ns = start_ns, .end_ns = end_ns};
   uint32_t nthreads = ctrace_reader_nthreads(r);
-  for (uint32_t i = 0; i < nthreads && !a.oom; i++) {
+  if (kind == CTRACE_PROFILE_CPU)
+    add_samples(r, &a, tid);
+  for (uint32_t i = 0; i < nthreads && !a.oom && kind != CTRACE_PROFILE_CPU; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
     if (tid && th->tid != tid)
       continue;

@@ -5,7 +5,8 @@
  * SYSCALL events that `ctrace run` records when a blocking call returns.
  *
  * What `ctrace profile` prints, what the viewer's /api/profile serves and
- * what pprof.h encodes. Not CPU profiles: ctrace does not sample.
+ * what pprof.h encodes. Also CPU profiles (kind cpu): the CPU samples of
+ * a trace with scheduling data (format 1.2), counted per stack.
  */
 #ifndef CTRACE_PROFILE_H
 #define CTRACE_PROFILE_H
@@ -20,7 +21,11 @@ enum ctrace_profile_kind {
   CTRACE_PROFILE_NET,     /* SYSCALL events of class NET */
   CTRACE_PROFILE_SYSCALL, /* SYSCALL events of class FILE, POLL or OTHER */
   CTRACE_PROFILE_SLEEP,   /* WAIT events with reason SLEEP */
+  CTRACE_PROFILE_CPU,     /* CPU samples (SAMPLES records); total_ns: samples x period */
 };
+/* The sampling period of r's CPU samples in ns (from its `samples`
+ * property), 0 when it has none. */
+uint64_t ctrace_profile_sample_period_ns(const ctrace_reader *r);
 
 struct ctrace_profile_entry {
   uint32_t stack;    /* stack id; 0: events recorded without a stack */
@@ -34,7 +39,7 @@ struct ctrace_profile {
   uint64_t total_ns; /* sum of v[].total_ns */
 };
 
-/* "sync", "net", "syscall", "sleep" -> *out; returns 0, or -1 when unknown. */
+/* "sync", "net", "syscall", "sleep", "cpu" -> *out; returns 0, or -1 when unknown. */
 int ctrace_profile_kind_parse(const char *name, enum ctrace_profile_kind *out);
 /* The name ctrace_profile_kind_parse() takes; "?" for a bad value. */
 const char *ctrace_profile_kind_name(enum ctrace_profile_kind k);

@@ -692,6 +692,7 @@ static int spans_next(void *cur) {
     case QW_BEGIN:
       ctrace_states_init(&c->m, ns(src, ctrace_reader_thread(src->r, c->w.ti)->first),
                          ctrace_states_reader_clock, src->r, spans_push, c);
+      ctrace_states_use_sched(&c->m, src->r, c->w.ti); /* as every view: ctrace_states_thread */
       break;
     case QW_EVENT:
       ctrace_states_event(&c->m, &c->w.ev);

@@ -150,15 +150,135 @@ static int64_t call_start(struct ctrace_states *m, uint64_t ticks, uint64_t dur,
 
 int64_t ctrace_states_begin(const struct ctrace_states *m) { return m->first; }
 
+/* ---- scheduling data: spans split by the thread's on-CPU intervals ---- */
+
+void ctrace_states_set_oncpu(struct ctrace_states *m, const struct ctrace_oncpu *iv, uint32_t n) {
+  m->cpu = iv;
+  m->ncpu = iv ? n : 0;
+  m->icpu = 0;
+}
+
+void ctrace_states_set_wakes(struct ctrace_states *m, const uint64_t *ticks, uint32_t n) {
+  m->wake = ticks;
+  m->nwake = ticks ? n : 0;
+  m->iwake = 0;
+}
+
+void ctrace_states_use_sched(struct ctrace_states *m, const ctrace_reader *r, uint32_t ti) {
+  const struct ctrace_oncpu *iv;
+  uint32_t n = ctrace_reader_oncpu(r, ti, &iv);
+  ctrace_states_set_oncpu(m, iv, n);
+  const uint64_t *wk;
+  uint32_t nw = ctrace_reader_wakes(r, ti, &wk);
+  ctrace_states_set_wakes(m, wk, nw);
+}
+
+static int64_t iv_start(const struct ctrace_states *m, uint32_t i) { return now(m, m->cpu[i].start); }
+static int64_t iv_end(const struct ctrace_states *m, uint32_t i) { return now(m, m->cpu[i].end); }
+
+/* Skips the intervals that end at or before t (spans come in time order). */
+static void skip_to(struct ctrace_states *m, int64_t t) {
+  while (m->icpu < m->ncpu && iv_end(m, m->icpu) <= t)
+    m->icpu++;
+}
+
+/* The state off a CPU before interval i: how the thread left the one before. */
+static unsigned off_cpu_state(const struct ctrace_states *m, uint32_t i) {
+  if (i == 0)
+    return CTRACE_ST_NOT_RECORDED; /* before its first interval: no record says */
+  switch (m->cpu[i - 1].left) {
+  case CTRACE_SCHED_LEFT_PREEMPTED:
+    return CTRACE_ST_RUNNABLE;
+  case CTRACE_SCHED_LEFT_BLOCKED:
+    return CTRACE_ST_BLOCKED_NOT_INTERPOSED;
+  case CTRACE_SCHED_LEFT_AT_STOP:
+    return CTRACE_ST_RUNNING; /* on the CPU when recording stopped */
+  default:
+    return CTRACE_ST_NOT_RECORDED; /* the switch-out was lost */
+  }
+}
+
+/* Time outside blocking calls, [a, b): RUNNING on a CPU, else what the last
+ * switch-out says. */
+static void split_running(struct ctrace_states *m, int64_t a, int64_t b) {
+  for (int64_t x = a; x < b;) {
+    skip_to(m, x);
+    unsigned st;
+    int64_t to;
+    if (m->icpu < m->ncpu && iv_start(m, m->icpu) <= x) {
+      st = CTRACE_ST_RUNNING;
+      to = iv_end(m, m->icpu);
+    } else {
+      st = off_cpu_state(m, m->icpu);
+      to = m->icpu < m->ncpu ? iv_start(m, m->icpu) : b;
+    }
+    if (to > b)
+      to = b;
+    struct ctrace_span s = {.start = x, .end = to, .state = st};
+    m->fn(m->arg, &s);
+    x = to;
+  }
+}
+
+/* When the wait sp ended, if known: a sleep's asked length, or the first
+ * recorded wake-up inside a sync wait. */
+static int wait_ended(struct ctrace_states *m, const struct ctrace_span *sp, int64_t *woke) {
+  if (sp->kind != CTRACE_EV_WAIT || sp->end <= sp->start)
+    return 0;
+  if (sp->state == CTRACE_ST_SLEEP) {
+    *woke = sp->start + (int64_t)sp->object; /* object: the ns asked for */
+    return sp->object != 0;
+  }
+  while (m->iwake < m->nwake && now(m, m->wake[m->iwake]) < sp->start)
+    m->iwake++;
+  if (m->iwake >= m->nwake || now(m, m->wake[m->iwake]) > sp->end)
+    return 0;
+  *woke = now(m, m->wake[m->iwake++]);
+  return 1;
+}
+
+/* A wait whose end is known (wait_ended): the wait, RUNNABLE until back on
+ * a CPU, then RUNNING to the return. Other blocking spans as they are. */
+static void split_blocking(struct ctrace_states *m, const struct ctrace_span *sp) {
+  int64_t woke;
+  if (!wait_ended(m, sp, &woke)) {
+    m->fn(m->arg, sp);
+    return;
+  }
+  skip_to(m, woke);
+  uint32_t i = m->icpu;
+  int64_t back = i < m->ncpu ? iv_start(m, i) : sp->end;
+  if (woke >= sp->end || back <= woke || back > sp->end) {
+    m->fn(m->arg, sp);
+    return;
+  }
+  struct ctrace_span s = *sp;
+  s.end = woke;
+  m->fn(m->arg, &s);
+  struct ctrace_span q = {.start = woke, .end = back, .state = CTRACE_ST_RUNNABLE};
+  m->fn(m->arg, &q);
+  if (back < sp->end)
+    split_running(m, back, sp->end);
+}
+
+static void emit(struct ctrace_states *m, const struct ctrace_span *sp) {
+  if (!m->ncpu)
+    m->fn(m->arg, sp);
+  else if ((sp->state == CTRACE_ST_RUNNING || sp->state == CTRACE_ST_NOT_RECORDED) && !sp->kind)
+    split_running(m, sp->start, sp->end); /* the kernel knows, whatever the preload saw */
+  else
+    split_blocking(m, sp);
+}
+
 /* Reports RUNNING up to sp->start, then sp (whose end is at least its start). */
 static void report(struct ctrace_states *m, struct ctrace_span *sp) {
   if (sp->start > m->last) {
     struct ctrace_span run = {.start = m->last, .end = sp->start, .state = ctrace_states_gap(m)};
-    m->fn(m->arg, &run);
+    emit(m, &run);
   }
   if (sp->end < sp->start)
     sp->end = sp->start;
-  m->fn(m->arg, sp);
+  emit(m, sp);
   m->last = sp->end;
 }
 
@@ -230,7 +350,7 @@ int64_t ctrace_states_finish(struct ctrace_states *m, int64_t end_ns) {
     report(m, &m->pend);
   } else if (end > m->last) {
     struct ctrace_span run = {.start = m->last, .end = end, .state = ctrace_states_gap(m)};
-    m->fn(m->arg, &run);
+    emit(m, &run);
     m->last = end;
   }
   return end;
@@ -240,6 +360,7 @@ int64_t ctrace_states_thread(const ctrace_reader *r, uint32_t ti, ctrace_span_fn
   const struct ctrace_thread_info *th = ctrace_reader_thread(r, ti);
   struct ctrace_states m;
   ctrace_states_init(&m, ctrace_reader_ns(r, th->first), ctrace_states_reader_clock, r, fn, arg);
+  ctrace_states_use_sched(&m, r, ti);
   ctrace_cursor c;
   ctrace_event ev;
   ctrace_cursor_init(&c, r, ti);

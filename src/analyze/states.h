@@ -29,6 +29,16 @@
  *   the trace.
  * - Other events (THREAD_NAME for another thread, regions, logs, wake-ups)
  *   change no state.
+ * - With scheduling data (the thread's on-CPU intervals, format 1.2,
+ *   attached by ctrace_states_use_sched), time outside blocking calls is
+ *   RUNNING only while the thread is on a CPU; off a CPU it is RUNNABLE
+ *   after a preemption, BLOCKED_NOT_INTERPOSED after a voluntary switch
+ *   (a call ctrace does not interpose), NOT_RECORDED when the kernel's
+ *   records of the switch were lost. A sleep whose requested duration is
+ *   known (WAIT.object) is split: the time asked for (SLEEP), then
+ *   RUNNABLE until the thread is back on a CPU, then RUNNING to the call's
+ *   return; so is a wait that a recorded WAKE ended (from the wake-up).
+ *   Without scheduling data nothing changes.
  *
  * Not here: what the spans are drawn or summed into (timeline_build.c, profile.c,
  * chrome.c, src/serve/). The machine allocates nothing and keeps no event
@@ -58,9 +68,9 @@
   X(POLL, 4, "poll", 1, "waiting in poll, select or epoll")                                      \
   X(SLEEP, 5, "sleep", 1, "in sleep, nanosleep or usleep")                                       \
   X(SYSCALL, 6, "syscall", 1, "in another blocking system call")                                 \
-  X(RUNNABLE, 7, "runnable", 0, "ready to run but waiting for a CPU (needs scheduler data; not produced yet)") \
-  X(BLOCKED_NOT_INTERPOSED, 8, "blocked_other", 0, "blocked in a call ctrace does not interpose (needs scheduler data; not produced yet)") \
-  X(NOT_RECORDED, 9, "not_recorded", 0, "nothing recorded about what the thread did: a trace of the API alone (no preload) records no blocking calls, so it cannot tell running from blocked")
+  X(RUNNABLE, 7, "runnable", 0, "ready to run but waiting for a CPU: preempted, or its sleep ended (needs scheduling data)") \
+  X(BLOCKED_NOT_INTERPOSED, 8, "blocked_other", 0, "off the CPU voluntarily outside any recorded call: blocked in a call ctrace does not interpose (needs scheduling data)") \
+  X(NOT_RECORDED, 9, "not_recorded", 0, "nothing recorded about what the thread did: a trace of the API alone (no preload) records no blocking calls, so without scheduling data it cannot tell running from blocked; also where scheduling records were lost")
 
 enum ctrace_state {
 #define CTRACE__ST_ENUM(name, code, key, reported, doc) CTRACE_ST_##name = code,
@@ -137,6 +147,12 @@ struct ctrace_states {
   unsigned known;  /* CTRACE_KNOWN_* of the trace */
   uint64_t nev;    /* events fed */
   struct ctrace_span pend;
+  /* scheduling data: the thread's on-CPU intervals (ticks), the next one
+   * that may matter */
+  const struct ctrace_oncpu *cpu;
+  uint32_t ncpu, icpu;
+  const uint64_t *wake; /* the thread's recorded wake-ups (ticks, in order) */
+  uint32_t nwake, iwake;
 };
 
 /* clock: NULL for identity (ticks are ns: tests). first_ns: the thread's
@@ -158,6 +174,14 @@ int64_t ctrace_states_begin(const struct ctrace_states *m);
 /* Ends the stream: reports the last spans up to the thread's end, which it
  * returns: its THREAD_EXIT, else end_ns (the end of the trace). */
 int64_t ctrace_states_finish(struct ctrace_states *m, int64_t end_ns);
+
+/* Attaches scheduling data: iv[0..n), in time order, in the ticks the
+ * machine's clock converts (ctrace_reader_oncpu gives them). */
+void ctrace_states_set_oncpu(struct ctrace_states *m, const struct ctrace_oncpu *iv, uint32_t n);
+/* Its recorded wake-ups (ticks, in order: ctrace_reader_wakes). */
+void ctrace_states_set_wakes(struct ctrace_states *m, const uint64_t *ticks, uint32_t n);
+/* Both for thread index ti of r (nothing when r has none for it). */
+void ctrace_states_use_sched(struct ctrace_states *m, const ctrace_reader *r, uint32_t ti);
 
 /* A clock over a reader: ctrace_reader_ns. */
 int64_t ctrace_states_reader_clock(const void *reader, uint64_t ticks);

@@ -32,18 +32,36 @@ struct open_task {
   uint64_t begin; /* ticks */
 };
 
+/* ---- thread states and scheduling ---- */
+
+static void sum_span(void *arg, const struct ctrace_span *sp) {
+  uint64_t *row = arg;
+  if (sp->end > sp->start && sp->state < CTRACE_ST_COUNT)
+    row[sp->state] += (uint64_t)(sp->end - sp->start);
+}
+
+static void sched_status(const ctrace_reader *r, struct ctrace_stats *st) {
+  ctrace_reader_sched_totals(r, &st->sched);
+  const char *p = ctrace_reader_property(r, "sched");
+  const char *smp = ctrace_reader_property(r, "samples");
+  snprintf(st->samples, sizeof st->samples, "%s", smp ? smp : "off: not recorded");
+  st->sched_reason[0] = 0;
+  if (p && strncmp(p, "off: ", 5) == 0)
+    snprintf(st->sched_reason, sizeof st->sched_reason, "%s", p + 5);
+  else if (!st->sched.recorded && !p)
+    snprintf(st->sched_reason, sizeof st->sched_reason, "%s",
+             ctrace_reader_version_minor(r) < 2
+                 ? "a trace of format 1.0 or 1.1, before scheduling data"
+                 : "the recorder did not record it");
+  else if (!st->sched.recorded && strcmp(p, "on") != 0)
+    snprintf(st->sched_reason, sizeof st->sched_reason, "%s", p);
+}
+
 static int cmp_task(const void *a, const void *b) {
   const struct open_task *x = a, *y = b;
   if (x->id != y->id)
     return x->id < y->id ? -1 : 1;
   return x->begin < y->begin ? -1 : x->begin > y->begin;
-}
-
-/* The state machine's callback: time by state. */
-static void on_span(void *arg, const struct ctrace_span *sp) {
-  struct ctrace_stats *st = arg;
-  if (sp->end > sp->start && sp->state < CTRACE_ST_COUNT)
-    st->state_ns[sp->state] += (uint64_t)(sp->end - sp->start);
 }
 
 int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
@@ -60,13 +78,21 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   st->dropped_events = ctrace_reader_dropped(r);
   st->duration_ns = ctrace_reader_end_ns(r); /* from the trace's start (0) */
   st->known = ctrace_states_known(r);
-  int64_t end_ns = ctrace_reader_ns(r, ctrace_reader_last_ticks(r));
   st->tasks = st->by_kind[CTRACE_EV_TASK_BEGIN];
   st->regions = st->by_kind[CTRACE_EV_REGION_BEGIN];
   st->logs = st->by_kind[CTRACE_EV_LOG];
   st->proc_events = st->by_kind[CTRACE_EV_FORK] + st->by_kind[CTRACE_EV_EXEC] +
                     st->by_kind[CTRACE_EV_EXIT] + st->by_kind[CTRACE_EV_SIGNAL] +
                     st->by_kind[CTRACE_EV_THREAD_CREATE];
+  sched_status(r, st);
+  st->state_ns = calloc((size_t)st->threads * CTRACE_ST_COUNT + 1, sizeof *st->state_ns);
+  if (!st->state_ns)
+    return -1;
+  for (uint32_t i = 0; i < st->threads; i++) {
+    ctrace_states_thread(r, i, sum_span, st->state_ns + (size_t)i * CTRACE_ST_COUNT);
+    for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
+      st->state_total_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
+  }
   for (uint32_t i = 0; i < st->threads; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
     uint64_t t0 = ctrace_reader_first_ticks(r);
@@ -78,12 +104,8 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   for (uint32_t i = 0; i < st->threads; i++) {
     ctrace_cursor c;
     ctrace_event ev;
-    struct ctrace_states sm; /* the thread's states, as every tool sees them */
-    ctrace_states_init(&sm, ctrace_reader_ns(r, ctrace_reader_thread(r, i)->first),
-                       ctrace_states_reader_clock, r, on_span, st);
     ctrace_cursor_init(&c, r, i);
     while (ctrace_cursor_next(&c, &ev)) {
-      ctrace_states_event(&sm, &ev);
       switch (ev.kind) {
       case CTRACE_EV_TASK_BEGIN: {
         struct open_task *o = ctrace_vec_push(&opens);
@@ -143,7 +165,6 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
         break;
       }
     }
-    ctrace_states_finish(&sm, end_ns);
   }
   /* Task durations: TASK_END may be on another thread than TASK_BEGIN, so
    * both sides are sorted by task id and merged: O(n log n). */
@@ -173,6 +194,8 @@ oom:
 }
 
 void ctrace_stats_free(struct ctrace_stats *st) {
+  free(st->state_ns);
+  st->state_ns = NULL;
   free(st->task_names);
   free(st->region_names);
   st->task_names = st->region_names = NULL;
@@ -261,6 +284,86 @@ static size_t config_text(const ctrace_reader *r, char *buf, size_t size) {
   return w;
 }
 
+/* States with time in them, in any thread: the columns of the breakdown. */
+static int state_used(const struct ctrace_stats *st, unsigned s) {
+  for (uint32_t i = 0; i < st->threads; i++)
+    if (st->state_ns[(size_t)i * CTRACE_ST_COUNT + s])
+      return 1;
+  return ctrace_state_reported(s);
+}
+
+static void json_sched(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
+  fprintf(out, ",\"sched\":{\"recorded\":%s,", st->sched.recorded ? "true" : "false");
+  if (st->sched_reason[0]) {
+    fputs("\"reason\":", out);
+    ctrace_json_string(out, st->sched_reason, strlen(st->sched_reason));
+    fputc(',', out);
+  }
+  fputs("\"samples\":", out);
+  ctrace_json_string(out, st->samples, strlen(st->samples));
+  fprintf(out,
+          ",\"switches\":%llu,\"bytes\":%llu,\"lost\":%llu,\"cpu_samples\":%llu,"
+          "\"unmatched\":%llu,\"cpus\":%u}",
+          (unsigned long long)st->sched.intervals, (unsigned long long)st->sched.sched_bytes,
+          (unsigned long long)st->sched.lost,
+          (unsigned long long)st->sched.samples, (unsigned long long)st->sched.unmatched,
+          st->sched.ncpus);
+  fputs(",\"thread_states\":[", out);
+  char name[256];
+  for (uint32_t i = 0; i < st->threads; i++) {
+    const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
+    ctrace_reader_strcpy(r, th->name, name, sizeof name);
+    fprintf(out, "%s{\"tid\":%u,\"instance\":%u,\"name\":", i ? "," : "", th->tid,
+            th->instance);
+    ctrace_json_string(out, name, strlen(name));
+    fputs(",\"ns\":{", out);
+    int first = 1;
+    for (unsigned s = 0; s < CTRACE_ST_COUNT; s++) {
+      if (!state_used(st, s))
+        continue;
+      fprintf(out, "%s\"%s\":%llu", first ? "" : ",", ctrace_state_name(s),
+              (unsigned long long)st->state_ns[(size_t)i * CTRACE_ST_COUNT + s]);
+      first = 0;
+    }
+    fputs("}}", out);
+  }
+  fputc(']', out);
+}
+
+static void text_sched(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
+  if (!st->sched.recorded) {
+    fprintf(out, "scheduling      not recorded (%s)\n",
+            st->sched_reason[0] ? st->sched_reason : "no scheduling records");
+  } else {
+    fprintf(out, "scheduling      recorded: %llu context switches on %u CPUs, %llu records lost%s\n",
+            (unsigned long long)st->sched.intervals, st->sched.ncpus,
+            (unsigned long long)st->sched.lost,
+            st->sched.lost ? "   <-- some switches are missing" : "");
+    fprintf(out, "cpu samples     %llu (%s%s)\n", (unsigned long long)st->sched.samples,
+            st->samples, strncmp(st->samples, "off", 3) ? " Hz" : "");
+  }
+  if (!st->threads)
+    return;
+  fprintf(out, "thread states (ms)\n  %-24s", "thread");
+  for (unsigned s = 0; s < CTRACE_ST_COUNT; s++)
+    if (state_used(st, s))
+      fprintf(out, " %13s", ctrace_state_name(s));
+  fputc('\n', out);
+  char name[64], label[96];
+  for (uint32_t i = 0; i < st->threads && i < 100; i++) {
+    const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
+    ctrace_reader_strcpy(r, th->name, name, sizeof name);
+    snprintf(label, sizeof label, "%u %s", th->tid, name);
+    fprintf(out, "  %-24.24s", label);
+    for (unsigned s = 0; s < CTRACE_ST_COUNT; s++)
+      if (state_used(st, s))
+        fprintf(out, " %13.3f", (double)st->state_ns[(size_t)i * CTRACE_ST_COUNT + s] / 1e6);
+    fputc('\n', out);
+  }
+  if (st->threads > 100)
+    fprintf(out, "  (%u more threads: see --json)\n", st->threads - 100);
+}
+
 void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
   fprintf(out, "{\"duration_ns\":%lld,\"processes\":%u,\"threads\":%u,\"events\":%llu,",
           (long long)st->duration_ns, st->processes, st->threads, (unsigned long long)st->events);
@@ -305,16 +408,17 @@ void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FI
   const char *what = ctrace_states_recorded_text(r);
   fputs(",\"recorded\":", out);
   ctrace_json_string(out, what, strlen(what));
-  fputs(",\"thread_states\":{", out);
+  fputs(",\"time_by_state\":{", out);
   int firsts = 1;
   for (unsigned k = 0; k < CTRACE_ST_COUNT; k++) {
-    if (!ctrace_state_reported(k) && !st->state_ns[k])
+    if (!ctrace_state_reported(k) && !st->state_total_ns[k])
       continue;
     fprintf(out, "%s\"%s\":%llu", firsts ? "" : ",", ctrace_state_name(k),
-            (unsigned long long)st->state_ns[k]);
+            (unsigned long long)st->state_total_ns[k]);
     firsts = 0;
   }
   fputc('}', out);
+  json_sched(r, st, out);
   fprintf(out, ",\"complete\":%s,\"unknown_records\":%llu",
           ctrace_reader_status(r) == CTRACE_READ_OK ? "true" : "false",
           (unsigned long long)ctrace_reader_nunknown(r));
@@ -347,14 +451,14 @@ void ctrace_stats_text(const ctrace_reader *r, const struct ctrace_stats *st, FI
   /* the threads' time by state: only the states with time */
   uint64_t all = 0;
   for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
-    all += st->state_ns[k];
+    all += st->state_total_ns[k];
   if (all) {
     fputs("thread time     ", out);
     const char *sep = "";
     for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
-      if (st->state_ns[k]) {
+      if (st->state_total_ns[k]) {
         fprintf(out, "%s%s %.3f ms (%.1f%%)", sep, ctrace_state_name(k),
-                (double)st->state_ns[k] / 1e6, 100.0 * (double)st->state_ns[k] / (double)all);
+                (double)st->state_total_ns[k] / 1e6, 100.0 * (double)st->state_total_ns[k] / (double)all);
         sep = ", ";
       }
     fputc('\n', out);
@@ -369,6 +473,7 @@ void ctrace_stats_text(const ctrace_reader *r, const struct ctrace_stats *st, FI
   for (uint32_t i = 0; i < st->nregion_names; i++)
     fprintf(out, "  %-30s %8llu\n", ctrace_reader_strcpy(r, st->region_names[i].name, buf, sizeof buf),
             (unsigned long long)st->region_names[i].count);
+  text_sched(r, st, out);
   fprintf(out, "events by kind\n");
   for (unsigned k = 0; k < 256; k++)
     if (st->by_kind[k] && ctrace__kinds[k].name)

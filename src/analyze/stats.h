@@ -34,10 +34,16 @@ struct ctrace_stats {
   uint64_t sync_events, sleep_events, io_events, net_events, poll_events, proc_events;
   struct ctrace_name_count *task_names, *region_names;
   uint32_t ntask_names, nregion_names;
-  /* What the trace recorded (states.h: CTRACE_KNOWN_*), and its threads'
-   * time in each state, summed over threads (the state machine's spans). */
+  /* What the trace recorded (states.h: CTRACE_KNOWN_*). */
   unsigned known;
-  uint64_t state_ns[CTRACE_ST_COUNT];
+  /* scheduling data (format 1.2): totals, and whether and why not */
+  struct ctrace_sched_totals sched;
+  char sched_reason[256]; /* why not recorded ("" when recorded) */
+  char samples[256];      /* the `samples` property: a rate, or "off: why" */
+  /* time per state of each thread: state_ns[thread * CTRACE_ST_COUNT + state] */
+  uint64_t *state_ns;
+  /* the same summed over threads: every thread's time by state */
+  uint64_t state_total_ns[CTRACE_ST_COUNT];
 };
 
 /* Computes stats over r; returns 0 or -1 (out of memory). */

@@ -222,6 +222,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
   struct tr_out to = {.tr = &tr, .t0 = t0, .at_end = INT64_MAX};
   struct ctrace_states sm;
   ctrace_states_init(&sm, th->first_ns, ctrace_states_reader_clock, r, on_span, &to);
+  ctrace_states_use_sched(&sm, r, th->index);
   ctrace_cursor c;
   ctrace_event ev;
   ctrace_cursor_init(&c, r, th->index);

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -227,6 +228,98 @@ static void print_defs(struct dump *d) {
   }
 }
 
+/* --sched: the on-CPU intervals and CPU samples, merged into the events'
+ * time order (ties: before the event). */
+struct sched_item {
+  uint64_t ticks;
+  uint32_t thread;
+  const struct ctrace_oncpu *iv;        /* or */
+  const struct ctrace_cpu_sample *smp;
+};
+static int cmp_item(const void *a, const void *b) {
+  const struct sched_item *x = a, *y = b;
+  return (x->ticks > y->ticks) - (x->ticks < y->ticks);
+}
+static struct sched_item *sched_items(const ctrace_reader *r, size_t *n) {
+  const struct ctrace_cpu_sample *smp;
+  uint64_t ns = ctrace_reader_samples(r, &smp);
+  size_t total = (size_t)ns;
+  for (uint32_t t = 0; t < ctrace_reader_nthreads(r); t++) {
+    const struct ctrace_oncpu *iv;
+    total += ctrace_reader_oncpu(r, t, &iv);
+  }
+  struct sched_item *v = malloc((total ? total : 1) * sizeof *v);
+  size_t k = 0;
+  for (uint32_t t = 0; v && t < ctrace_reader_nthreads(r); t++) {
+    const struct ctrace_oncpu *iv;
+    uint32_t m = ctrace_reader_oncpu(r, t, &iv);
+    for (uint32_t i = 0; i < m; i++)
+      v[k++] = (struct sched_item){iv[i].start, t, &iv[i], NULL};
+  }
+  for (uint64_t i = 0; v && i < ns; i++)
+    v[k++] = (struct sched_item){smp[i].ticks, smp[i].thread, NULL, &smp[i]};
+  if (v && k)
+    qsort(v, k, sizeof *v, cmp_item);
+  *n = v ? k : 0;
+  return v;
+}
+static void print_item(struct dump *d, const struct sched_item *it) {
+  static const char *const left[] = {"blocked", "preempted", "at_stop", "unknown"};
+  uint32_t tid = ctrace_reader_thread(d->r, it->thread)->tid;
+  fprintf(d->out, "%12" PRId64 " %7u ", ctrace_reader_ns(d->r, it->ticks), tid);
+  if (it->iv) {
+    fprintf(d->out, "ON_CPU cpu=%u dur=%" PRId64 " left=%s%s\n", it->iv->cpu,
+            ctrace_reader_ns(d->r, it->iv->end) - ctrace_reader_ns(d->r, it->iv->start),
+            left[it->iv->left & 3], it->iv->start_unknown ? " start=unknown" : "");
+  } else {
+    fprintf(d->out, "CPU_SAMPLE cpu=%u stack=%" PRIu64 "\n", it->smp->cpu, it->smp->stack);
+    if (it->smp->stack && d->stacks)
+      print_stack(d, it->smp->stack);
+  }
+}
+
+/* --raw: the entries of SCHED and SAMPLES blobs, decoded, one line each
+ * after their record (FORMAT.md). */
+struct raw_sched {
+  const ctrace_reader *r;
+  FILE *out;
+};
+static void raw_entry(void *arg, const struct ctrace_sched_entry *e, int sample) {
+  struct raw_sched *rs = arg;
+  if (sample)
+    fprintf(rs->out, "# sample cpu %u tid %u ticks %" PRIu64 " ns %" PRId64 " stack %" PRIu64 "\n",
+            e->cpu, e->tid, e->start, ctrace_reader_ns(rs->r, e->start), e->flags);
+  else
+    fprintf(rs->out,
+            "# oncpu cpu %u tid %u ticks %" PRIu64 " %" PRIu64 " ns %" PRId64 " %" PRId64
+            " left %u start_unknown %u\n",
+            e->cpu, e->tid, e->start, e->end, ctrace_reader_ns(rs->r, e->start),
+            ctrace_reader_ns(rs->r, e->end), (unsigned)(e->flags & CTRACE_SCHED_LEFT_MASK),
+            (unsigned)((e->flags & CTRACE_SCHED_START_UNKNOWN) != 0));
+}
+static void raw_iv(void *arg, const struct ctrace_sched_entry *e) { raw_entry(arg, e, 0); }
+static void raw_smp(void *arg, const struct ctrace_sched_entry *e) { raw_entry(arg, e, 1); }
+
+static void raw_sched(const ctrace_reader *r, FILE *out, const ctrace_event *ev) {
+  struct raw_sched rs = {r, out};
+  int rc = 0;
+  if (ev->kind == CTRACE_EV_SCHED) {
+    rc = ctrace_decode_sched(ev->blob, ev->blob_len, raw_iv, &rs);
+  } else if (ev->kind == CTRACE_EV_SAMPLES) {
+    rc = ctrace_decode_samples(ev->blob, ev->blob_len, raw_smp, &rs);
+  } else if (ev->kind == CTRACE_EV_SCHED_LOST) {
+    uint32_t cpu;
+    uint64_t t, lost;
+    rc = ctrace_decode_sched_lost(ev->blob, ev->blob_len, &cpu, &t, &lost);
+    if (rc == 0)
+      fprintf(out, "# sched_lost cpu %u ticks %" PRIu64 " lost %" PRIu64 "\n", cpu, t, lost);
+  } else {
+    return;
+  }
+  if (rc < 0)
+    fputs("# bad blob\n", out);
+}
+
 /* --raw: every record of every batch that decoded, in file order, as
  * stored: "OFFSET TID KIND TICKS NS FIELD... [| BLOBHEX]" (see FORMAT.md,
  * "A worked example"). */
@@ -264,6 +357,8 @@ static void dump_raw(const ctrace_reader *r, FILE *out) {
           fprintf(out, "%02x", ev.blob[k]);
       }
       fputc('\n', out);
+      if (!b->tid)
+        raw_sched(r, out, &ev);
     }
   }
   if (ctrace_reader_status(r) == CTRACE_READ_OK)
@@ -277,7 +372,7 @@ static void dump_raw(const ctrace_reader *r, FILE *out) {
 int ctrace_cmd_dump(int argc, char **argv) {
   const struct ctrace_cmd *cmd = &ctrace_cmd_dump_def;
   struct dump d = {.stacks = 1, .out = stdout};
-  int defs = 0, raw = 0;
+  int defs = 0, raw = 0, sched = 0;
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {
     if (ctrace_cli_wants_help(cmd, argv[i]))
@@ -290,6 +385,8 @@ int ctrace_cmd_dump(int argc, char **argv) {
       d.nosym = 1;
     else if (strcmp(argv[i], "--defs") == 0)
       defs = 1;
+    else if (strcmp(argv[i], "--sched") == 0)
+      sched = 1;
     else if (ctrace_cli_operand(cmd, argv[i], &path, "FILE"))
       return CTRACE_EXIT_USAGE;
   }
@@ -309,9 +406,13 @@ int ctrace_cmd_dump(int argc, char **argv) {
     d.sym = ctrace_sym_new(r);
   if (defs)
     print_defs(&d);
+  size_t nitems = 0, next = 0;
+  struct sched_item *items = sched ? sched_items(r, &nitems) : NULL;
   ctrace_merge *m = ctrace_merge_new(r);
   ctrace_event ev;
   while (m && ctrace_merge_next(m, &ev)) {
+    while (next < nitems && items[next].ticks <= ev.ticks)
+      print_item(&d, &items[next++]);
     const char *kname = ctrace__kinds[ev.kind].name;
     /* ns since the trace's start, the origin every command uses */
     fprintf(d.out, "%12" PRId64 " %7u ", ctrace_reader_ns(r, ev.ticks), ev.tid);
@@ -325,6 +426,9 @@ int ctrace_cmd_dump(int argc, char **argv) {
     if (stack && d.stacks)
       print_stack(&d, stack);
   }
+  while (next < nitems)
+    print_item(&d, &items[next++]);
+  free(items);
   ctrace_merge_free(m);
   ctrace_sym_free(d.sym);
   int status = ctrace_cli_read_status(r);

@@ -49,9 +49,10 @@ static void print_kind(const ctrace_reader *r, ctrace_symbolizer *sym,
   uint64_t events = 0;
   for (size_t i = 0; i < p->n; i++)
     events += p->v[i].count;
-  printf("%s: %s blocked in %llu event%s at %zu stack%s\n", ctrace_profile_kind_name(kind),
-         human(p->total_ns, a, sizeof a), (unsigned long long)events, events == 1 ? "" : "s",
-         p->n, p->n == 1 ? "" : "s");
+  int cpu = kind == CTRACE_PROFILE_CPU;
+  printf("%s: %s %s in %llu %s%s at %zu stack%s\n", ctrace_profile_kind_name(kind),
+         human(p->total_ns, a, sizeof a), cpu ? "on CPU" : "blocked", (unsigned long long)events,
+         cpu ? "sample" : "event", events == 1 ? "" : "s", p->n, p->n == 1 ? "" : "s");
   if (!p->n)
     return;
   printf("  %10s %6s %8s %10s  %s\n", "total", "%", "count", "mean", "stack (innermost first)");
@@ -83,7 +84,7 @@ static void print_kind(const ctrace_reader *r, ctrace_symbolizer *sym,
 int ctrace_cmd_profile(int argc, char **argv) {
   const struct ctrace_cmd *cmd = &ctrace_cmd_profile_def;
   const char *path = NULL;
-  int kinds[4] = {1, 1, 1, 1}, have_kind = 0, symbols = 1;
+  int kinds[5] = {1, 1, 1, 1, 0}, have_kind = 0, symbols = 1; /* cpu: when asked */
   int64_t start = INT64_MIN, end = INT64_MAX;
   uint32_t tid = 0, top = 10, depth = 8;
   for (int i = 1; i < argc; i++) {
@@ -99,7 +100,7 @@ int ctrace_cmd_profile(int argc, char **argv) {
     if (strcmp(a, "--kind") == 0) {
       enum ctrace_profile_kind k;
       if (ctrace_profile_kind_parse(v, &k) < 0)
-        return ctrace_cli_usage_error(cmd, "unknown kind '%s' (sync, net, syscall, sleep)", v);
+        return ctrace_cli_usage_error(cmd, "unknown kind '%s' (sync, net, syscall, sleep, cpu)", v);
       if (!have_kind)
         memset(kinds, 0, sizeof kinds);
       have_kind = 1;
@@ -135,7 +136,7 @@ int ctrace_cmd_profile(int argc, char **argv) {
   ctrace_symbolizer *sym = symbols ? ctrace_sym_new(r) : NULL;
   int status = ctrace_cli_read_status(r), first = 1;
   uint64_t blocked_events = 0;
-  for (int k = 0; k < 4; k++) {
+  for (int k = 0; k < 5; k++) {
     if (!kinds[k])
       continue;
     struct ctrace_profile p;

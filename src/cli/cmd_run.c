@@ -193,6 +193,19 @@ static void report_output(const char *outabs) {
             outabs, PRELOAD_NAME);
 }
 
+/* The program's trace says whether the kernel let it record scheduling
+ * data: said here, after the program, not on the program's stderr. */
+static void report_sched(const char *outabs) {
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  if (ctrace_reader_open(outabs, &r, err, sizeof err) != 0)
+    return;
+  const char *s = ctrace_reader_property(r, "sched");
+  if (s && strncmp(s, "off: ", 5) == 0)
+    fprintf(stderr, "ctrace run: scheduling not recorded: %s\n", s + 5);
+  ctrace_reader_close(r);
+}
+
 static pid_t child_pid;
 
 /* A signal sent to ctrace (kill, a supervisor) goes on to the program. One
@@ -252,7 +265,7 @@ static void set_env(const char *name, const char *value) {
 int ctrace_cmd_run(int argc, char **argv) {
   const struct ctrace_cmd *cmd = &ctrace_cmd_run_def;
   const char *out = "trace.ctrace", *families = NULL, *stacks = NULL, *preload = NULL;
-  const char *unwind = NULL;
+  const char *unwind = NULL, *sample_hz = NULL;
   long long min_ns = -1;
   int follow = 1, i;
   for (i = 1; i < argc; i++) {
@@ -272,7 +285,7 @@ int ctrace_cmd_run(int argc, char **argv) {
     }
     if (strcmp(a, "-o") && strcmp(a, "--output") && strcmp(a, "--families") &&
         strcmp(a, "--stacks") && strcmp(a, "--min-duration") && strcmp(a, "--preload") &&
-        strcmp(a, "--unwind"))
+        strcmp(a, "--unwind") && strcmp(a, "--sample-hz"))
       return ctrace_cli_usage_error(cmd, "unknown option '%s'", a);
     if (!val)
       return ctrace_cli_usage_error(cmd, "option '%s' needs a value", a);
@@ -291,6 +304,11 @@ int ctrace_cmd_run(int argc, char **argv) {
       if (strcmp(val, "cfi") && strcmp(val, "fp") && strcmp(val, "dwarf"))
         return ctrace_cli_usage_error(cmd, "--unwind takes cfi, fp or dwarf");
       unwind = val;
+    } else if (strcmp(a, "--sample-hz") == 0) {
+      char eff[32], msg[256];
+      if (!ctrace__config_check("CTRACE_SAMPLE_HZ", val, eff, sizeof eff, msg, sizeof msg))
+        return ctrace_cli_usage_error(cmd, "--sample-hz takes an integer from 0 to 10000");
+      sample_hz = val;
     } else if (strcmp(a, "--min-duration") == 0) {
       if (parse_ns(val, &min_ns) < 0)
         return ctrace_cli_usage_error(cmd, "bad duration '%s' (0 to 1h, e.g. 5us, 1.5ms, 2s)",
@@ -308,13 +326,15 @@ int ctrace_cmd_run(int argc, char **argv) {
    * is reported and the program gets the value used instead. */
   static const char *const checked[] = {"CTRACE_BUFFER_KB", "CTRACE_MEMORY_MB", "CTRACE_STACKS",
                                         "CTRACE_CLOCK",     "CTRACE_UNWIND",    "CTRACE_FAMILIES",
-                                        "CTRACE_MIN_NS",    "CTRACE_FOLLOW_FORKS"};
+                                        "CTRACE_MIN_NS",    "CTRACE_FOLLOW_FORKS",
+                                        "CTRACE_SAMPLE_HZ", "CTRACE_SCHED"};
   for (size_t k = 0; k < sizeof checked / sizeof checked[0]; k++) {
     char eff[256], msg[512];
     if ((families && strcmp(checked[k], "CTRACE_FAMILIES") == 0) ||
         (stacks && strcmp(checked[k], "CTRACE_STACKS") == 0) ||
         (unwind && strcmp(checked[k], "CTRACE_UNWIND") == 0) ||
-        (min_ns >= 0 && strcmp(checked[k], "CTRACE_MIN_NS") == 0))
+        (min_ns >= 0 && strcmp(checked[k], "CTRACE_MIN_NS") == 0) ||
+        (sample_hz && strcmp(checked[k], "CTRACE_SAMPLE_HZ") == 0))
       continue; /* an option overrides it */
     if (!ctrace__config_check(checked[k], getenv(checked[k]), eff, sizeof eff, msg, sizeof msg)) {
       fprintf(stderr, "ctrace run: %s\n", msg);
@@ -414,6 +434,8 @@ int ctrace_cmd_run(int argc, char **argv) {
     }
     if (!follow)
       set_env("CTRACE_FOLLOW_FORKS", "0");
+    if (sample_hz)
+      set_env("CTRACE_SAMPLE_HZ", sample_hz);
     /* The clock's rate, found once here (from the kernel): no traced
      * process spends start-up time on it (src/record/clock.c). */
     ctrace__clock_init();
@@ -436,6 +458,7 @@ int ctrace_cmd_run(int argc, char **argv) {
     sigaction(fwd[k], &old[k], NULL);
 
   report_output(outabs);
+  report_sched(outabs);
   list_children(outabs, started);
   if (WIFSIGNALED(status)) {
     /* Die the same way, without a second core file. */

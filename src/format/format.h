@@ -94,7 +94,11 @@
   X(CHECKSUM, 0x80, 0, 1, "| crc32c", "the last 7 bytes of every batch: CRC-32C of the batch before it") \
   X(END, 0x81, 0, 1, "| reserved", "the trace is complete: the last record of the file, in a metadata batch") \
   /* 1.2 */                                                                                     \
-  X(PROPERTY, 0x82, 0, 1, "| key=value", "a property of the trace (what was recorded), in a metadata batch; a later one replaces an earlier one of the same key")
+  X(PROPERTY, 0x82, 0, 1, "| key=value", "a property of the trace (what was recorded), in a metadata batch; a later one replaces an earlier one of the same key") \
+  /* 1.2: the kernel's scheduling records of the traced process (metadata batches) */        \
+  X(SCHED, 0x83, 0, 1, "| intervals", "on-CPU intervals of the process's threads on one CPU") \
+  X(SAMPLES, 0x84, 0, 1, "| samples", "CPU samples of the process's threads on one CPU")      \
+  X(SCHED_LOST, 0x85, 0, 1, "| lost", "scheduling records the kernel's ring lost on one CPU")
 
 enum ctrace_kind {
 #define CTRACE__KIND_ENUM(name, code, nf, blob, fields, doc) CTRACE_EV_##name = code,
@@ -263,6 +267,18 @@ static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t
 #define CTRACE_FIELDS_CHECKSUM(U, S)
 #define CTRACE_FIELDS_END(U, S)
 #define CTRACE_FIELDS_PROPERTY(U, S)
+#define CTRACE_FIELDS_SCHED(U, S)
+#define CTRACE_FIELDS_SAMPLES(U, S)
+#define CTRACE_FIELDS_SCHED_LOST(U, S)
+
+/* SCHED entries: the low 3 bits of an interval's `who` (docs/FORMAT.md):
+ * how the thread left the CPU, and whether its start is only a bound. */
+#define CTRACE_SCHED_LEFT_BLOCKED 0u   /* switched out voluntarily */
+#define CTRACE_SCHED_LEFT_PREEMPTED 1u /* switched out while runnable */
+#define CTRACE_SCHED_LEFT_AT_STOP 2u   /* still on the CPU when recording stopped */
+#define CTRACE_SCHED_LEFT_UNKNOWN 3u   /* its switch-out was lost */
+#define CTRACE_SCHED_LEFT_MASK 3u
+#define CTRACE_SCHED_START_UNKNOWN 4u  /* on the CPU since before this time at the latest */
 
 /* The kinds that have fields, with the lower-case name of their struct:
  * struct ctrace_ev_<lower>, decoded by ctrace_ev_<lower>_of(). */

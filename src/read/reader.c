@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* qsort_r, also when built outside meson (the fuzzer) */
 #endif
 #include "reader.h"
+#include "sched_int.h"
 
 #include "../base/hash.h"
 #include "../base/vec.h"
@@ -90,6 +91,7 @@ struct ctrace_reader {
   CTRACE_TVEC(struct clock_pt) pts;
   uint64_t ext_num, ext_den; /* slope outside the points: ns per tick = num/den */
   uint64_t real0;
+  struct ctrace__sched_data *sched; /* scheduling records (sched_read.c) */
 };
 
 static void set_error(ctrace_reader *r, enum ctrace_read_status st, uint64_t off,
@@ -295,6 +297,10 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
     free(p);
     goto oom;
   }
+  case CTRACE_EV_SCHED:
+  case CTRACE_EV_SAMPLES:
+  case CTRACE_EV_SCHED_LOST:
+    return 0; /* decoded once the threads are known (sched_read.c) */
   default:
     if (ev->kind >= 0x80) {
       r->unknown++; /* a later minor version's definition: skipped */
@@ -858,7 +864,10 @@ static int open_common(ctrace_reader *r, char *err, size_t errlen) {
   r->hsize = hsize;
   if (r->minor >= 1)
     r->tick_hz = ctrace__get_le64(r->data + CTRACE_FILE_TICK_HZ_OFF);
-  return scan(r);
+  int rc = scan(r);
+  if (rc == 0)
+    r->sched = ctrace__sched_load(r);
+  return rc;
 oom:
   snprintf(err, errlen, "out of memory");
   return -1;
@@ -938,11 +947,14 @@ void ctrace_reader_close(ctrace_reader *r) {
   free(r->pts.v);
   free(r->prev_same_tid.v);
   free(r->last_seq.v);
+  ctrace__sched_free(r->sched);
   ctrace_hash_free(&r->tids);
   free(r);
 }
 
 /* ---- accessors ---- */
+
+const struct ctrace__sched_data *ctrace__reader_sched(const ctrace_reader *r) { return r->sched; }
 
 enum ctrace_read_status ctrace_reader_status(const ctrace_reader *r) { return r->status; }
 uint64_t ctrace_reader_error_offset(const ctrace_reader *r) { return r->err_off; }

@@ -235,4 +235,59 @@ const uint8_t *ctrace_decode_event(const uint8_t *p, const uint8_t *end, uint64_
 /* Decodes a STACK blob into pcs (at most max); returns the count or -1. */
 int ctrace_decode_pcs(const uint8_t *blob, uint32_t len, uint64_t *pcs, int max);
 
+/*
+ * Scheduling (1.2): the kernel's records of the traced process, SCHED,
+ * SAMPLES and SCHED_LOST in metadata batches (docs/FORMAT.md). Decoded at
+ * open; a blob that does not decode is ignored from its bad byte on (and
+ * counted). Intervals and samples are matched to thread instances by tid
+ * and time (as WAKE's tid is); those of tids no thread of the trace has are
+ * counted, not kept.
+ */
+struct ctrace_oncpu {
+  uint64_t start, end; /* ticks */
+  uint32_t cpu;
+  uint8_t left;          /* CTRACE_SCHED_LEFT_*: how the thread left the CPU */
+  uint8_t start_unknown; /* start is a lower bound (the switch-in was not seen) */
+};
+struct ctrace_cpu_sample {
+  uint64_t ticks;
+  uint32_t thread; /* index */
+  uint32_t cpu;
+  uint64_t stack;  /* stack id, 0: none */
+};
+/* The on-CPU intervals of thread index ti, in time order; returns how many. */
+uint32_t ctrace_reader_oncpu(const ctrace_reader *r, uint32_t ti, const struct ctrace_oncpu **out);
+/* The times (ticks, in order) of the recorded wake-ups of thread ti: the
+ * WAKE events of other threads that name it. Only in traces with
+ * scheduling data (0 otherwise). */
+uint32_t ctrace_reader_wakes(const ctrace_reader *r, uint32_t ti, const uint64_t **out);
+/* All samples, in time order; returns how many. */
+uint64_t ctrace_reader_samples(const ctrace_reader *r, const struct ctrace_cpu_sample **out);
+struct ctrace_sched_totals {
+  int recorded;          /* the trace has scheduling records */
+  uint64_t intervals;    /* on-CPU intervals (one per context switch out) */
+  uint64_t samples;
+  uint64_t lost;         /* records the kernel's rings lost (PERF_RECORD_LOST) */
+  uint64_t unmatched;    /* intervals and samples of tids with no thread */
+  uint64_t bad;          /* blobs that did not decode whole */
+  uint64_t sched_bytes;  /* file bytes of the SCHED records (kind byte to blob end) */
+  uint32_t ncpus;        /* highest CPU number seen + 1 */
+};
+void ctrace_reader_sched_totals(const ctrace_reader *r, struct ctrace_sched_totals *out);
+
+/* One entry of a SCHED blob, as stored (tid, not thread); one of a SAMPLES
+ * blob. The decoders call fn per entry and return 0, or -1 at the first
+ * byte that does not decode. For dump --raw and tests. */
+struct ctrace_sched_entry {
+  uint32_t cpu, tid;
+  uint64_t start, end; /* ticks; for a sample, both its time */
+  uint64_t flags;      /* SCHED: CTRACE_SCHED_*; SAMPLES: the stack id */
+};
+typedef void (*ctrace_sched_entry_fn)(void *arg, const struct ctrace_sched_entry *e);
+int ctrace_decode_sched(const uint8_t *blob, uint32_t len, ctrace_sched_entry_fn fn, void *arg);
+int ctrace_decode_samples(const uint8_t *blob, uint32_t len, ctrace_sched_entry_fn fn, void *arg);
+/* SCHED_LOST: cpu, ticks, count; 0 or -1. */
+int ctrace_decode_sched_lost(const uint8_t *blob, uint32_t len, uint32_t *cpu, uint64_t *ticks,
+                             uint64_t *lost);
+
 #endif /* CTRACE_READER_H */

@@ -28,6 +28,8 @@ static const struct spec {
     {"CTRACE_STACKS", "blocking", WORD, 0, 0, "none,blocking,all", "none, blocking or all"},
     {"CTRACE_CLOCK", "tsc", WORD, 0, 0, "tsc,monotonic", "tsc or monotonic"},
     {"CTRACE_UNWIND", "cfi", WORD, 0, 0, "cfi,fp,dwarf", "cfi, fp or dwarf"},
+    {"CTRACE_SCHED", "on", WORD, 0, 0, "on,off", "on or off"},
+    {"CTRACE_SAMPLE_HZ", "250", INT, 0, 10000, NULL, "an integer from 0 to 10000"},
     {"CTRACE_FAMILIES", "all", LIST, 0, 0, "sync,sleep,io,net,proc,all",
      "a comma-separated list of sync, sleep, io, net, proc, all"},
     {"CTRACE_MIN_NS", "5000", INT, 0, 3600000000000LL, NULL,

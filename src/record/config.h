@@ -13,6 +13,8 @@
   X(CTRACE_STACKS, "blocking", "which events carry a stack: none, blocking, all")              \
   X(CTRACE_CLOCK, "tsc", "time source: tsc (when invariant) or monotonic")                   \
   X(CTRACE_UNWIND, "cfi", "stack walker: cfi (unwind tables, rules cached per address: right without frame pointers), fp (frame pointers only) or dwarf (glibc's backtrace(), ~100x slower)") \
+  X(CTRACE_SCHED, "on", "context switches of the traced threads from the kernel (perf_event_open, no root needed at perf_event_paranoid <= 2): on or off") \
+  X(CTRACE_SAMPLE_HZ, "250", "CPU samples per second of each running thread, with its stack (0: none); needs scheduling data (perf_event_open)") \
   X(CTRACE_FAMILIES, "all", "ctrace run: families recorded, comma-separated: sync,sleep,io,net,proc") \
   X(CTRACE_MIN_NS, "5000", "ctrace run: file and socket calls shorter than this (ns) are not recorded") \
   X(CTRACE_FOLLOW_FORKS, "1", "ctrace run: 0 to not trace child processes")                   \

@@ -525,4 +525,19 @@ int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int m
 uint64_t ctrace__unwind_cfi_misses(void);
 uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, int n);
 
+/* ---- the kernel's scheduling records (sched.c) ---- */
+/* Opens the perf events once the writer is created (writer_tid: its tid
+ * when it runs already, else 0: its records are then dropped at drain);
+ * records the `sched` and `samples` properties. */
+void ctrace__sched_start(int writer_tid);
+/* The writer's: drains the rings into the metadata batch. */
+void ctrace__sched_drain(void);
+/* The writer's next wake-up: due, or sooner when rings need draining. */
+uint64_t ctrace__sched_due(uint64_t due);
+/* At stop, caller holds ctrace__lock: disables, drains, closes. */
+void ctrace__sched_stop(void);
+void ctrace__sched_fork_child(void);
+/* The writer thread's tid once it runs (0 before). */
+int ctrace__writer_tid(void);
+
 #endif /* CTRACE_RECORD_H */

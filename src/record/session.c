@@ -132,6 +132,7 @@ int ctrace__start(int fd, int owned) {
   ctrace__meta_process();
   ctrace__meta_mappings();
   ctrace__meta_config();
+  ctrace__sched_start(ctrace__writer_tid());
   return 0;
 
 fail_locked:
@@ -252,6 +253,7 @@ int ctrace__stop(void) {
       continue; /* stuck mid-event without a buffer: nothing complete to send */
     ctrace__thread_finish(t, 0);
   }
+  ctrace__sched_stop();
   pthread_mutex_lock(&ctrace__meta_lock);
   ctrace__meta_clock_sync();
   pthread_mutex_unlock(&ctrace__meta_lock);
@@ -327,6 +329,7 @@ static void fork_child(void) {
   pthread_mutex_init(&ctrace__lock, NULL);
   pthread_mutex_init(&ctrace__meta_lock, NULL);
   ctrace__writer_fork_child();
+  ctrace__sched_fork_child();
   atomic_store(&ctrace__session, 0);
   active = 0;
   env_owned = 0; /* the fork_child hook may start the child's own */

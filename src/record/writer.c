@@ -448,7 +448,7 @@ static void *writer_main(void *arg) {
   for (;;) {
     uint64_t now = mono_ns();
     uint64_t period = calibrated ? CTRACE__FLUSH_NS : 50000000;
-    uint64_t due = (calibrated ? last_parts : last_sync) + period;
+    uint64_t due = ctrace__sched_due((calibrated ? last_parts : last_sync) + period);
     /* Sleep unless there is work (see ctrace__writer_push for the other
      * half of this handshake). */
     atomic_store(&writer_waiting, 1);
@@ -481,6 +481,8 @@ static void *writer_main(void *arg) {
     if (want_parts)
       last_parts = now;
     atomic_store(&queued, 0);
+    if (!fatal)
+      ctrace__sched_drain(); /* into the metadata this round writes */
     int whole = write_round(want_parts && !done, deadline);
     if (fatal && whole)
       write_end_batch(); /* the process dies now: the trace is complete */
@@ -855,6 +857,8 @@ void ctrace__writer_wait_started(void) {
   for (int i = 0; i < 10000 && atomic_load(&writer_running) && !atomic_load(&writer_tid); i++)
     sched_yield();
 }
+
+int ctrace__writer_tid(void) { return atomic_load(&writer_tid); }
 
 void ctrace__writer_lock(void) { pthread_mutex_lock(&qlock); }
 void ctrace__writer_unlock(void) { pthread_mutex_unlock(&qlock); }

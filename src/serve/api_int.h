@@ -64,5 +64,6 @@ void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace
 /* /api/compare, /api/compare/histogram and /api/after/... (two traces) */
 void ctrace__api_compare(struct ctrace_view *v, const char *path, struct params *p,
                          struct ctrace_reply *out);
+void ctrace__api_cpus(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 
 #endif

@@ -55,7 +55,10 @@ export async function makeHttpTaskTrace(requests = 3) {
   if (!fs.existsSync(exe)) throw new Error(`${exe} does not exist: build ctrace first (meson/ninja), or set CTRACE_BUILD_DIR`);
   const dir = await tempDir();
   const file = path.join(dir, 'http_task.ctrace');
-  await promisify(execFile)(exe, [file, String(requests)], { timeout: 60_000 });
+  // Without scheduling data (CTRACE_SCHED=off): the checks here expect the
+  // states of a trace made with the API alone (running between events).
+  await promisify(execFile)(exe, [file, String(requests)],
+    { timeout: 60_000, env: { ...process.env, CTRACE_SCHED: 'off' } });
   return { file, dir };
 }
 

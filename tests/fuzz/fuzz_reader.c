@@ -62,8 +62,17 @@ static void one(const uint8_t *data, size_t size, int fix) {
     ctrace_merge_free(m);
     for (uint32_t i = 0; i < ctrace_reader_nmappings(r); i++)
       sink += ctrace_reader_mapping(r, i)->start;
-    for (uint32_t i = 0; i < ctrace_reader_nthreads(r); i++)
+    for (uint32_t i = 0; i < ctrace_reader_nthreads(r); i++) {
       sink += ctrace_reader_thread(r, i)->created_by;
+      const struct ctrace_oncpu *iv;
+      uint32_t n = ctrace_reader_oncpu(r, i, &iv);
+      for (uint32_t k = 0; k < n; k++)
+        sink += iv[k].end - iv[k].start + (uint64_t)ctrace_reader_ns(r, iv[k].start);
+    }
+    const struct ctrace_cpu_sample *smp;
+    uint64_t ns = ctrace_reader_samples(r, &smp);
+    for (uint64_t k = 0; k < ns; k++)
+      sink += smp[k].stack + ctrace_reader_thread(r, smp[k].thread)->tid;
     char buf[64];
     for (uint32_t i = 0; i <= ctrace_reader_nstrings(r) && i < 64; i++)
       sink += (uint8_t)ctrace_reader_strcpy(r, i, buf, sizeof buf)[0];

@@ -1,0 +1,710 @@
+/*
+ * sched.c - the kernel's view of the traced process: its threads' context
+ * switches and CPU samples, recorded without root with perf_event_open
+ * (exclude_kernel=1 is all perf_event_paranoid 2 asks of an unprivileged
+ * process observing itself).
+ *
+ * One event per CPU (cpu-clock when sampling, else a dummy software event),
+ * on every thread that exists when the trace starts, inherited by the
+ * threads they create later (inherit_thread: not by forked children, which
+ * open their own), with context_switch=1 and TID|TIME|CPU in every record,
+ * on CLOCK_MONOTONIC (this kind of VM offers no TSC conversion in the perf
+ * page: cap_user_time_zero is 0; see bench/sched_probe.c). A CPU's first
+ * event owns its ring; the others are redirected into it
+ * (PERF_EVENT_IOC_SET_OUTPUT). The writer thread drains the rings every
+ * DRAIN_NS (a bounded amount per ring and round), pairs each switch-in with
+ * the switch-out that follows it on the same CPU into an on-CPU interval,
+ * converts times to the trace's ticks, and appends SCHED, SAMPLES and
+ * SCHED_LOST records to the metadata batch (docs/FORMAT.md). Whether it
+ * worked, and why not, is the trace's `sched` and `samples` properties.
+ *
+ * Not here: when the writer wakes (writer.c asks ctrace__sched_due), the
+ * start and stop order (session.c).
+ */
+#include "record.h"
+#include "config.h"
+
+#include <errno.h>
+#include <dirent.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define DRAIN_NS 10000000ull          /* the writer drains every 10 ms */
+#define DRAIN_MAX_BYTES (256u << 10)  /* per ring and round */
+#define MAX_IV 4096                   /* intervals per SCHED record */
+#define MAX_SMP 1024                  /* samples per SAMPLES record */
+
+struct ring {
+  int fd; /* the event that owns the ring; -1 when this CPU has none */
+  struct perf_event_mmap_page *pg;
+  uint8_t *data;
+  uint64_t size;
+  size_t map_len;
+  /* the interval in progress on this CPU */
+  int on;
+  uint32_t cur_tid;
+  uint64_t cur_in;   /* ticks */
+  int cur_known;     /* its switch-in was seen */
+  uint64_t last_end; /* ticks: where an interval of unknown start begins */
+  uint64_t lost;     /* records lost, not yet written */
+};
+
+static pthread_mutex_t sched_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ring *rings;
+static int nrings;
+static int *extra_fds; /* events redirected into a ring */
+static size_t nextra, capextra;
+static _Atomic int active;    /* written under sched_lock; read by the writer's due */
+static _Atomic int more_due;  /* a ring had more than a round's worth */
+static _Atomic uint64_t last_drain; /* CLOCK_MONOTONIC ns */
+static unsigned sample_hz;
+static int own_pid;
+static uint32_t skip_tid; /* the writer's records are not the program's */
+static struct ctrace__thread stack_ctx; /* the stack cache of the interning */
+
+/* this round's CLOCK_MONOTONIC -> ticks line */
+static uint64_t conv_ticks, conv_mono;
+static double conv_rate;
+
+static uint64_t mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void conv_setup(void) {
+  if (!ctrace__use_tsc) {
+    conv_rate = 0;
+    return;
+  }
+  uint64_t real;
+  ctrace__clock_sync(&conv_ticks, &conv_mono, &real);
+  conv_rate = ctrace__ticks_per_ns();
+}
+
+static uint64_t to_ticks(uint64_t mono) {
+  if (conv_rate <= 0)
+    return mono; /* ticks are CLOCK_MONOTONIC ns */
+  double d = ((double)(int64_t)(mono - conv_mono)) * conv_rate;
+  return conv_ticks + (uint64_t)(int64_t)d;
+}
+
+static long perf_open(struct perf_event_attr *a, int pid, int cpu) {
+  return syscall(SYS_perf_event_open, a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static void fill_attr(struct perf_event_attr *a, int inherit_thread) {
+  memset(a, 0, sizeof *a);
+  a->size = sizeof *a;
+  a->type = PERF_TYPE_SOFTWARE;
+  a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU;
+  if (sample_hz) {
+    a->config = PERF_COUNT_SW_CPU_CLOCK;
+    a->sample_period = 1000000000ull / sample_hz; /* cpu-clock counts ns */
+    a->sample_type |= PERF_SAMPLE_IP | PERF_SAMPLE_CALLCHAIN;
+    a->exclude_callchain_kernel = 1;
+  } else {
+    a->config = PERF_COUNT_SW_DUMMY;
+  }
+  a->sample_id_all = 1;
+  a->context_switch = 1;
+  a->inherit = 1;
+  a->inherit_thread = (unsigned)inherit_thread;
+  a->exclude_kernel = 1;
+  a->exclude_hv = 1;
+  a->use_clockid = 1;
+  a->clockid = CLOCK_MONOTONIC;
+}
+
+static int inherit_thread_ok = 1; /* kernels before 5.13: EINVAL */
+
+static long open_event(int tid, int cpu) {
+  struct perf_event_attr a;
+  fill_attr(&a, inherit_thread_ok);
+  long fd = perf_open(&a, tid, cpu);
+  if (fd < 0 && errno == EINVAL && inherit_thread_ok) {
+    inherit_thread_ok = 0; /* forked children's records are then filtered by pid */
+    fill_attr(&a, 0);
+    fd = perf_open(&a, tid, cpu);
+  }
+  return fd;
+}
+
+/* Maps the ring of rg->fd: the most pages the locked-memory budget allows
+ * (perf_event_mlock_kb, 516 KB per CPU by default, for an unprivileged
+ * user, then the process's RLIMIT_MEMLOCK), from 1 MB down to 32 KB: 1 MB
+ * holds ~16,000 switches, 1.6 s of a busy server's, so a writer starved
+ * of CPU for that long loses nothing. 0 or -errno. */
+static int map_ring(struct ring *rg) {
+  long page = sysconf(_SC_PAGESIZE);
+  int err = EPERM;
+  for (unsigned pages = 256; pages >= 8; pages /= 2) {
+    size_t len = (size_t)(pages + 1) * (size_t)page;
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, rg->fd, 0);
+    if (m != MAP_FAILED) {
+      rg->pg = m;
+      rg->data = (uint8_t *)m + page;
+      rg->size = (uint64_t)pages * (uint64_t)page;
+      rg->map_len = len;
+      return 0;
+    }
+    err = errno;
+    if (err != EPERM && err != ENOMEM)
+      break;
+  }
+  return -err;
+}
+
+static int add_extra(int fd) {
+  if (nextra == capextra) {
+    size_t nc = capextra ? 2 * capextra : 16;
+    int *n = realloc(extra_fds, nc * sizeof *n);
+    if (!n)
+      return -1;
+    extra_fds = n;
+    capextra = nc;
+  }
+  extra_fds[nextra++] = fd;
+  return 0;
+}
+
+static void close_all(void) {
+  for (int i = 0; i < nrings; i++) {
+    if (rings[i].pg)
+      munmap(rings[i].pg, rings[i].map_len);
+    if (rings[i].fd >= 0)
+      close(rings[i].fd);
+  }
+  for (size_t i = 0; i < nextra; i++)
+    close(extra_fds[i]);
+  free(rings);
+  free(extra_fds);
+  rings = NULL;
+  extra_fds = NULL;
+  nrings = 0;
+  nextra = capextra = 0;
+}
+
+/* Why perf_event_open was refused, with the fix. */
+static void refusal(int err, char *why, size_t size) {
+  if (err == EACCES || err == EPERM) {
+    long par = -99;
+    FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+    if (f) {
+      if (fscanf(f, "%ld", &par) != 1)
+        par = -99;
+      fclose(f);
+    }
+    if (par > 2 || par == -99)
+      snprintf(why, size,
+               "perf_event_open not permitted (kernel.perf_event_paranoid is %ld); allow it "
+               "with `sysctl kernel.perf_event_paranoid=2` or CAP_PERFMON", par);
+    else
+      snprintf(why, size,
+               "perf_event_open refused (%s) although kernel.perf_event_paranoid is %ld: a "
+               "seccomp filter (a container's profile) or a security module denies it; "
+               "CAP_PERFMON may allow it", err == EACCES ? "EACCES" : "EPERM", par);
+  } else if (err == ENOSYS) {
+    snprintf(why, size, "perf_event_open is not available (ENOSYS: a container's seccomp "
+                        "profile or a kernel without perf events)");
+  } else if (err == ENOENT || err == EOPNOTSUPP || err == ENODEV) {
+    snprintf(why, size, "the kernel has no software perf events (%s)", strerror(err));
+  } else {
+    snprintf(why, size, "perf_event_open: %s", strerror(err));
+  }
+}
+
+/* The tids of the process's threads but the writer's; n of them, malloc'd. */
+static int *list_tasks(size_t *n, int skip) {
+  *n = 0;
+  DIR *d = opendir("/proc/self/task");
+  size_t cap = 16;
+  int *v = malloc(cap * sizeof *v);
+  if (!v) {
+    if (d)
+      closedir(d);
+    return NULL;
+  }
+  if (!d) {
+    v[(*n)++] = (int)ctrace__gettid();
+    return v;
+  }
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int tid = (int)strtol(e->d_name, NULL, 10);
+    if (tid <= 0 || tid == skip)
+      continue;
+    if (*n == cap) {
+      int *nv = realloc(v, 2 * cap * sizeof *v);
+      if (!nv)
+        break;
+      v = nv;
+      cap *= 2;
+    }
+    v[(*n)++] = tid;
+  }
+  closedir(d);
+  return v;
+}
+
+/* Opens the events: 0, or -errno with *why set. */
+static int open_all(int writer_tid, char *why, size_t whysize) {
+  long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+  if (ncpu < 1)
+    ncpu = 1;
+  if (ncpu > 4096)
+    ncpu = 4096;
+  rings = calloc((size_t)ncpu, sizeof *rings);
+  if (!rings) {
+    snprintf(why, whysize, "out of memory");
+    return -ENOMEM;
+  }
+  nrings = (int)ncpu;
+  for (int c = 0; c < nrings; c++)
+    rings[c].fd = -1;
+  size_t ntasks;
+  int *tasks = list_tasks(&ntasks, writer_tid);
+  if (!tasks) {
+    snprintf(why, whysize, "out of memory");
+    return -ENOMEM;
+  }
+  int opened = 0, first_err = 0;
+  for (int c = 0; c < nrings; c++) {
+    struct ring *rg = &rings[c];
+    for (size_t k = 0; k < ntasks; k++) {
+      long fd = open_event(tasks[k], c);
+      if (fd < 0) {
+        int e = errno;
+        if (!first_err && e != ESRCH)
+          first_err = e;
+        if (e == EACCES || e == EPERM || e == ENOSYS || e == ENOENT || e == EOPNOTSUPP)
+          goto refused;
+        continue; /* a thread gone, a CPU offline */
+      }
+      if (rg->fd < 0) {
+        rg->fd = (int)fd;
+        int err = map_ring(rg);
+        if (err) {
+          close(rg->fd);
+          rg->fd = -1;
+          free(tasks);
+          snprintf(why, whysize,
+                   "no locked memory left for the perf ring buffers (%s: "
+                   "kernel.perf_event_mlock_kb, RLIMIT_MEMLOCK)",
+                   strerror(-err));
+          return err;
+        }
+        opened++;
+      } else if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT, rg->fd) != 0 || add_extra((int)fd)) {
+        close((int)fd);
+      }
+    }
+  }
+  free(tasks);
+  if (!opened) {
+    refusal(first_err ? first_err : ENODEV, why, whysize);
+    return -(first_err ? first_err : ENODEV);
+  }
+  return 0;
+refused:
+  free(tasks);
+  refusal(first_err, why, whysize);
+  return -first_err;
+}
+
+/* ---- what a round gathers, per ring, then writes ---- */
+
+struct iv {
+  uint64_t start, end;
+  uint32_t tid;
+  uint8_t flags; /* CTRACE_SCHED_* of format.h */
+};
+struct smp {
+  uint64_t t;
+  uint32_t tid, stack;
+};
+static struct iv ivs[MAX_IV];
+static size_t niv;
+static struct smp smps[MAX_SMP];
+static size_t nsmp;
+static uint8_t blob[MAX_IV * 32 + 16 * MAX_IV];
+
+/* The per-record thread table: tid -> index in the record. */
+#define TT_CAP 8192
+static uint32_t tt_key[TT_CAP], tt_val[TT_CAP], tt_order[MAX_IV];
+static uint32_t tt_n;
+
+static uint32_t tt_index(uint32_t tid) {
+  uint32_t h = (tid * 2654435761u) & (TT_CAP - 1);
+  while (tt_key[h]) {
+    if (tt_key[h] == tid)
+      return tt_val[h];
+    h = (h + 1) & (TT_CAP - 1);
+  }
+  tt_key[h] = tid;
+  tt_val[h] = tt_n;
+  tt_order[tt_n] = tid;
+  return tt_n++;
+}
+
+static void tt_reset(void) {
+  memset(tt_key, 0, sizeof tt_key);
+  tt_n = 0;
+}
+
+/* Appends a record of kind with blob b[0..n) to the metadata batch. */
+static void meta_blob(uint8_t kind, const uint8_t *b, size_t n) {
+  pthread_mutex_lock(&ctrace__meta_lock);
+  uint8_t *p = ctrace__meta_reserve(n + 12);
+  if (p) {
+    *p++ = kind;
+    *p++ = 0;
+    p = ctrace__put_uvarint(p, n);
+    memcpy(p, b, n);
+    ctrace__meta_commit(p + n);
+  }
+  pthread_mutex_unlock(&ctrace__meta_lock);
+}
+
+/* The thread table at the front of a record, then the entries in e[0..elen). */
+static void write_with_table(uint8_t kind, int cpu, uint64_t t0, const uint8_t *e, size_t elen) {
+  static uint8_t out[sizeof blob + 16 + 5 * MAX_IV];
+  uint8_t *p = out;
+  p = ctrace__put_uvarint(p, (uint64_t)cpu);
+  p = ctrace__put_uvarint(p, t0);
+  p = ctrace__put_uvarint(p, tt_n);
+  for (uint32_t i = 0; i < tt_n; i++)
+    p = ctrace__put_uvarint(p, tt_order[i]);
+  memcpy(p, e, elen);
+  meta_blob(kind, out, (size_t)(p - out) + elen);
+}
+
+static void flush_ivs(int cpu) {
+  if (!niv)
+    return;
+  tt_reset();
+  uint8_t *p = blob;
+  uint64_t t0 = ivs[0].start, prev = t0;
+  for (size_t i = 0; i < niv; i++) {
+    struct iv *v = &ivs[i];
+    uint64_t s = v->start < prev ? prev : v->start;
+    uint64_t e = v->end < s ? s : v->end;
+    p = ctrace__put_uvarint(p, s - prev);
+    p = ctrace__put_uvarint(p, e - s);
+    p = ctrace__put_uvarint(p, (uint64_t)tt_index(v->tid) << 3 | v->flags);
+    prev = e;
+  }
+  write_with_table(CTRACE_EV_SCHED, cpu, t0, blob, (size_t)(p - blob));
+  niv = 0;
+}
+
+static void flush_smps(int cpu) {
+  if (!nsmp)
+    return;
+  tt_reset();
+  uint8_t *p = blob;
+  uint64_t t0 = smps[0].t, prev = t0;
+  for (size_t i = 0; i < nsmp; i++) {
+    uint64_t t = smps[i].t < prev ? prev : smps[i].t;
+    p = ctrace__put_uvarint(p, t - prev);
+    p = ctrace__put_uvarint(p, tt_index(smps[i].tid));
+    p = ctrace__put_uvarint(p, smps[i].stack);
+    prev = t;
+  }
+  write_with_table(CTRACE_EV_SAMPLES, cpu, t0, blob, (size_t)(p - blob));
+  nsmp = 0;
+}
+
+static void flush_lost(int cpu, struct ring *rg, uint64_t ticks) {
+  if (!rg->lost)
+    return;
+  uint8_t b[32], *p = b;
+  p = ctrace__put_uvarint(p, (uint64_t)cpu);
+  p = ctrace__put_uvarint(p, ticks);
+  p = ctrace__put_uvarint(p, rg->lost);
+  meta_blob(CTRACE_EV_SCHED_LOST, b, (size_t)(p - b));
+  rg->lost = 0;
+}
+
+static void add_iv(int cpu, uint64_t s, uint64_t e, uint32_t tid, uint8_t flags) {
+  if (niv == MAX_IV)
+    flush_ivs(cpu);
+  ivs[niv++] = (struct iv){s, e, tid, flags};
+}
+
+/* ---- decoding the ring ---- */
+
+struct sid { /* sample_id_all trailer: TID, TIME, CPU */
+  uint32_t pid, tid;
+  uint64_t time;
+  uint32_t cpu;
+};
+
+static void on_switch(int cpu, struct ring *rg, const struct perf_event_header *h,
+                      const uint8_t *p) {
+  struct sid s;
+  memcpy(&s.pid, p, 4);
+  memcpy(&s.tid, p + 4, 4);
+  memcpy(&s.time, p + 8, 8);
+  if ((int)s.pid != own_pid || s.tid == skip_tid)
+    return; /* a forked child's (a kernel without inherit_thread), the writer's */
+  uint64_t t = to_ticks(s.time);
+  if (!(h->misc & PERF_RECORD_MISC_SWITCH_OUT)) {
+    if (rg->on) /* its switch-out was lost */
+      add_iv(cpu, rg->cur_in, t, rg->cur_tid,
+             CTRACE_SCHED_LEFT_UNKNOWN | (rg->cur_known ? 0 : CTRACE_SCHED_START_UNKNOWN));
+    rg->on = 1;
+    rg->cur_tid = s.tid;
+    rg->cur_in = t;
+    rg->cur_known = 1;
+    return;
+  }
+  uint8_t how = (h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? CTRACE_SCHED_LEFT_PREEMPTED
+                                                                  : CTRACE_SCHED_LEFT_BLOCKED;
+  if (rg->on && rg->cur_tid == s.tid) {
+    add_iv(cpu, rg->cur_in, t, s.tid, how);
+  } else {
+    if (rg->on)
+      add_iv(cpu, rg->cur_in, rg->cur_in, rg->cur_tid, CTRACE_SCHED_LEFT_UNKNOWN);
+    /* on the CPU since before the events (or its switch-in was lost) */
+    add_iv(cpu, rg->last_end, t, s.tid, how | CTRACE_SCHED_START_UNKNOWN);
+  }
+  rg->on = 0;
+  rg->last_end = t;
+}
+
+static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
+  /* IP, TID, TIME, CPU, CALLCHAIN */
+  if (end - p < 32)
+    return;
+  uint64_t ip, tm, nr = 0;
+  uint32_t pid, tid;
+  memcpy(&ip, p, 8);
+  memcpy(&pid, p + 8, 4);
+  memcpy(&tid, p + 12, 4);
+  memcpy(&tm, p + 16, 8);
+  p += 32;
+  if ((int)pid != own_pid || tid == skip_tid)
+    return;
+  uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
+  int n = 0;
+  if (end - p >= 8) {
+    memcpy(&nr, p, 8);
+    p += 8;
+    for (uint64_t i = 0; i < nr && end - p >= 8; i++, p += 8) {
+      uint64_t pc;
+      memcpy(&pc, p, 8);
+      if (pc >= (uint64_t)PERF_CONTEXT_MAX)
+        continue; /* PERF_CONTEXT_USER and the like */
+      if (n < CTRACE_MAX_STACK_DEPTH)
+        pcs[n++] = (uintptr_t)pc;
+    }
+  }
+  if (!n && ip)
+    pcs[n++] = (uintptr_t)ip;
+  uint32_t stack = n ? ctrace__stack_intern(&stack_ctx, pcs, n) : 0;
+  if (nsmp == MAX_SMP)
+    flush_smps(cpu);
+  smps[nsmp++] = (struct smp){to_ticks(tm), tid, stack};
+}
+
+/* Drains ring c, at most DRAIN_MAX_BYTES; 1 when more was left. */
+static int drain_ring(int c) {
+  static uint8_t tmp[16384];
+  struct ring *rg = &rings[c];
+  if (!rg->pg)
+    return 0;
+  uint64_t head = __atomic_load_n(&rg->pg->data_head, __ATOMIC_ACQUIRE);
+  uint64_t tail = rg->pg->data_tail;
+  int more = 0;
+  if (head - tail > DRAIN_MAX_BYTES) {
+    more = 1;
+  }
+  uint64_t stop_at = more ? tail + DRAIN_MAX_BYTES : head;
+  while (tail < stop_at && head - tail >= sizeof(struct perf_event_header)) {
+    uint64_t off = tail & (rg->size - 1);
+    struct perf_event_header hb;
+    const uint8_t *rec = rg->data + off;
+    if (off + sizeof hb > rg->size) {
+      uint64_t first = rg->size - off;
+      memcpy(&hb, rec, first);
+      memcpy((uint8_t *)&hb + first, rg->data, sizeof hb - first);
+    } else {
+      memcpy(&hb, rec, sizeof hb);
+    }
+    uint64_t sz = hb.size;
+    if (sz < sizeof hb || sz > head - tail)
+      break; /* never for the kernel's records */
+    if (off + sz > rg->size) { /* wraps: copy it whole */
+      if (sz > sizeof tmp) {
+        tail += sz;
+        continue;
+      }
+      uint64_t first = rg->size - off;
+      memcpy(tmp, rec, first);
+      memcpy(tmp + first, rg->data, sz - first);
+      rec = tmp;
+    }
+    const uint8_t *body = rec + sizeof hb, *end = rec + sz;
+    switch (hb.type) {
+    case PERF_RECORD_SWITCH:
+      if (end - body >= 24)
+        on_switch(c, rg, &hb, body);
+      break;
+    case PERF_RECORD_SAMPLE:
+      on_sample(c, body, end);
+      break;
+    case PERF_RECORD_LOST:
+      if (end - body >= 16) {
+        uint64_t lost;
+        memcpy(&lost, body + 8, 8);
+        rg->lost += lost;
+        /* the interval in progress may have lost its end */
+        if (rg->on)
+          rg->cur_known = 0;
+      }
+      break;
+    default:
+      break;
+    }
+    tail += sz;
+  }
+  __atomic_store_n(&rg->pg->data_tail, tail, __ATOMIC_RELEASE);
+  flush_ivs(c);
+  flush_smps(c);
+  return more;
+}
+
+static void drain_locked(void) {
+  conv_setup();
+  skip_tid = (uint32_t)ctrace__writer_tid(); /* running by now */
+  int more = 0;
+  for (int c = 0; c < nrings; c++) {
+    more |= drain_ring(c);
+    flush_lost(c, &rings[c], to_ticks(mono_now()));
+  }
+  atomic_store(&more_due, more);
+  last_drain = mono_now();
+}
+
+/* ---- the hooks ---- */
+
+static void property(const char *key, const char *value) {
+  ctrace__meta_property(key, value);
+}
+
+void ctrace__sched_start(int writer_tid) {
+  char why[256];
+  char v[64];
+  pthread_mutex_lock(&sched_lock);
+  sample_hz = (unsigned)strtoul(ctrace__config_get("CTRACE_SAMPLE_HZ", v, sizeof v), NULL, 10);
+  own_pid = (int)getpid();
+  memset(&stack_ctx, 0, sizeof stack_ctx);
+  niv = nsmp = 0;
+  if (strcmp(ctrace__config_get("CTRACE_SCHED", v, sizeof v), "off") == 0) {
+    pthread_mutex_unlock(&sched_lock);
+    property("sched", "off: CTRACE_SCHED=off");
+    property("samples", "off: CTRACE_SCHED=off");
+    return;
+  }
+  uint64_t t0 = ctrace__now(); /* before the events: records may precede the return */
+  int err = open_all(writer_tid, why, sizeof why);
+  if (err) {
+    close_all();
+    pthread_mutex_unlock(&sched_lock);
+    char off[300];
+    snprintf(off, sizeof off, "off: %s", why);
+    property("sched", off);
+    property("samples", "off: scheduling not recorded");
+    /* Under `ctrace run` the tool says it, after the program: not on the
+     * program's stderr. */
+    static int said;
+    if (!ctrace__hooks->start_env && !said++)
+      fprintf(stderr, "ctrace: scheduling not recorded: %s\n", why);
+    return;
+  }
+  for (int c = 0; c < nrings; c++)
+    rings[c].last_end = t0;
+  active = 1;
+  last_drain = mono_now();
+  pthread_mutex_unlock(&sched_lock);
+  property("sched", "on");
+  if (sample_hz) {
+    snprintf(v, sizeof v, "%u", sample_hz);
+    property("samples", v);
+  } else {
+    property("samples", "off: CTRACE_SAMPLE_HZ=0");
+  }
+}
+
+void ctrace__sched_drain(void) {
+  pthread_mutex_lock(&sched_lock);
+  if (active)
+    drain_locked();
+  pthread_mutex_unlock(&sched_lock);
+}
+
+uint64_t ctrace__sched_due(uint64_t due) {
+  if (!atomic_load_explicit(&active, memory_order_relaxed))
+    return due;
+  uint64_t d = atomic_load(&more_due) ? last_drain : last_drain + DRAIN_NS;
+  return d < due ? d : due;
+}
+
+void ctrace__sched_stop(void) {
+  pthread_mutex_lock(&sched_lock);
+  if (!active) {
+    pthread_mutex_unlock(&sched_lock);
+    return;
+  }
+  for (int c = 0; c < nrings; c++)
+    if (rings[c].fd >= 0)
+      ioctl(rings[c].fd, PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP);
+  for (size_t i = 0; i < nextra; i++)
+    ioctl(extra_fds[i], PERF_EVENT_IOC_DISABLE, 0);
+  for (int guard = 0; guard < 64; guard++) {
+    drain_locked();
+    if (!atomic_load(&more_due))
+      break;
+  }
+  /* Threads still on a CPU: their intervals end at the stop. */
+  uint64_t now = ctrace__now();
+  for (int c = 0; c < nrings; c++) {
+    struct ring *rg = &rings[c];
+    if (rg->on) {
+      add_iv(c, rg->cur_in, now, rg->cur_tid,
+             CTRACE_SCHED_LEFT_AT_STOP | (rg->cur_known ? 0 : CTRACE_SCHED_START_UNKNOWN));
+      rg->on = 0;
+      flush_ivs(c);
+    }
+  }
+  close_all();
+  active = 0;
+  pthread_mutex_unlock(&sched_lock);
+}
+
+/* In a fork child: the parent's events are not ours (their fds were
+ * copied; their rings were not). The child's own trace opens its own. */
+void ctrace__sched_fork_child(void) {
+  pthread_mutex_init(&sched_lock, NULL);
+  if (!rings && !extra_fds)
+    return;
+  for (int i = 0; i < nrings; i++)
+    if (rings[i].fd >= 0)
+      close(rings[i].fd);
+  for (size_t i = 0; i < nextra; i++)
+    close(extra_fds[i]);
+  free(rings);
+  free(extra_fds);
+  rings = NULL;
+  extra_fds = NULL;
+  nrings = 0;
+  nextra = capextra = 0;
+  active = 0;
+}

@@ -1,0 +1,164 @@
+/*
+ * sched_load.c - a program of known scheduling behaviour for the tests of
+ * scheduling data (tests/test-sched.c). Pinned to CPUs 0 and 1 (when the
+ * machine has them). Each mode prints, per thread and just before the
+ * thread ends, one line "thread TID ON_CPU_NS VOLUNTARY NONVOLUNTARY
+ * MONO_NS" from /proc/self/task/TID/schedstat and status (MONO_NS: when
+ * it read them, CLOCK_MONOTONIC).
+ *
+ *   sched_load cpu N MS     N threads each spin MS ms of their own CPU time
+ *   sched_load sleep N MS   N spinners saturate the CPUs while main sleeps
+ *                           MS ms (one nanosleep), then they stop
+ *   sched_load futex MS     a thread waits MS ms in a raw futex system call
+ *                           (not interposed), then spins a little
+ *   sched_load paths MS     one thread spins 2*MS ms in path_a and MS ms in
+ *                           path_b, both through the same function
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int stop;
+static volatile unsigned long sink;
+
+static unsigned long long clk(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+static void report(void) {
+  int tid = (int)syscall(SYS_gettid);
+  char path[64], line[256];
+  unsigned long long on = 0;
+  long vol = -1, invol = -1;
+  unsigned long long t = clk(CLOCK_MONOTONIC);
+  snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    if (fscanf(f, "%llu", &on) != 1)
+      on = 0;
+    fclose(f);
+  }
+  snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+  f = fopen(path, "r");
+  while (f && fgets(line, sizeof line, f)) {
+    if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+      vol = atol(line + 24);
+    else if (!strncmp(line, "nonvoluntary_ctxt_switches:", 27))
+      invol = atol(line + 27);
+  }
+  if (f)
+    fclose(f);
+  pthread_mutex_lock(&out_mu);
+  printf("thread %d %llu %ld %ld %llu\n", tid, on, vol, invol, t);
+  fflush(stdout);
+  pthread_mutex_unlock(&out_mu);
+}
+
+/* Spins until the thread has used ms of CPU time. */
+__attribute__((noinline)) static void burn(long ms) {
+  unsigned long long end = clk(CLOCK_THREAD_CPUTIME_ID) + (unsigned long long)ms * 1000000ull;
+  while (clk(CLOCK_THREAD_CPUTIME_ID) < end)
+    for (int i = 0; i < 20000; i++)
+      sink += (unsigned long)i;
+}
+/* noipa: not folded into one function (identical code) nor inlined */
+__attribute__((noipa)) static void path_a(long ms) {
+  burn(ms);
+  __asm__ volatile("" ::: "memory");
+}
+__attribute__((noipa)) static void path_b(long ms) {
+  burn(ms);
+  sink += 2;
+  __asm__ volatile("" ::: "memory");
+}
+
+static long arg_ms;
+
+static void *cpu_thread(void *a) {
+  (void)a;
+  burn(arg_ms);
+  report();
+  return NULL;
+}
+
+static void *spinner(void *a) {
+  (void)a;
+  while (!atomic_load(&stop))
+    sink++;
+  report();
+  return NULL;
+}
+
+static _Atomic int futex_word;
+static void *futex_thread(void *a) {
+  (void)a;
+  struct timespec ts = {arg_ms / 1000, (arg_ms % 1000) * 1000000};
+  syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+  burn(5);
+  report();
+  return NULL;
+}
+
+static void *paths_thread(void *a) {
+  (void)a;
+  path_a(2 * arg_ms);
+  path_b(arg_ms);
+  report();
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3)
+    return 2;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(0, &set);
+  CPU_SET(1, &set);
+  sched_setaffinity(0, sizeof set, &set); /* fails harmlessly on 1 CPU */
+  int n = argc > 3 ? atoi(argv[2]) : 1;
+  arg_ms = atol(argv[argc - 1]);
+  pthread_t th[64];
+  if (n > 64)
+    n = 64;
+  if (!strcmp(argv[1], "cpu")) {
+    for (int i = 0; i < n; i++)
+      pthread_create(&th[i], NULL, cpu_thread, NULL);
+  } else if (!strcmp(argv[1], "sleep")) {
+    for (int i = 0; i < n; i++)
+      pthread_create(&th[i], NULL, spinner, NULL);
+    struct timespec ts = {0, 20000000}; /* let them fill the CPUs */
+    nanosleep(&ts, NULL);
+    burn(1);
+    unsigned long long t0 = clk(CLOCK_MONOTONIC);
+    ts.tv_sec = arg_ms / 1000;
+    ts.tv_nsec = (arg_ms % 1000) * 1000000;
+    nanosleep(&ts, NULL);
+    unsigned long long t1 = clk(CLOCK_MONOTONIC);
+    printf("slept %llu %llu\n", t0, t1);
+    atomic_store(&stop, 1);
+  } else if (!strcmp(argv[1], "futex")) {
+    n = 1;
+    pthread_create(&th[0], NULL, futex_thread, NULL);
+  } else if (!strcmp(argv[1], "paths")) {
+    n = 1;
+    pthread_create(&th[0], NULL, paths_thread, NULL);
+  } else {
+    return 2;
+  }
+  for (int i = 0; i < n; i++)
+    pthread_join(th[i], NULL);
+  return 0;
+}

@@ -1,0 +1,537 @@
+/*
+ * test-sched.c - scheduling data (format 1.2): context switches and CPU
+ * samples recorded through perf_event_open by an unprivileged traced
+ * program (CI runs as root, and root may always open perf events: the
+ * traced program runs as uid 65534 through setpriv), the on-CPU intervals
+ * and samples the reader gives, the states they make (states.c), the CPU
+ * profile, and tracing without them when the kernel refuses. Oracles:
+ * /proc/PID/task/TID/schedstat and status, read by the program itself
+ * (tests/progs/sched_load.c). Behaviour with tolerances, never timings.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../src/analyze/profile.h"
+#include "../src/analyze/states.h"
+#include "../src/analyze/stats.h"
+#include "../src/read/symbolize.h"
+#include "../src/serve/view.h"
+#include "task.h"
+
+#define PROG test_build_path("src/preload/prog_sched_load")
+
+/* What sched_load printed for one thread. */
+struct rep {
+  uint32_t tid;
+  uint64_t on_cpu_ns, mono_ns;
+  long vol, invol;
+};
+
+struct run {
+  ctrace_reader *r;
+  char *out, *err;
+  struct rep reps[64];
+  int nreps;
+  uint64_t slept0, slept1; /* "slept" line */
+};
+
+/* Whether perf_event_open works for an unprivileged process here; the
+ * reason in buf when not. */
+static int perf_allowed(char *buf, size_t size) {
+  FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
+  long par = 2;
+  if (f) {
+    if (fscanf(f, "%ld", &par) != 1)
+      par = 2;
+    fclose(f);
+  }
+  snprintf(buf, size, "kernel.perf_event_paranoid is %ld", par);
+  return par <= 2;
+}
+
+/* Runs `ctrace run -o DIR/NAME [opts] -- sched_load ARGS` as uid 65534
+ * (when root) and opens the trace. seccomp: deny perf_event_open first. */
+static void trace(struct run *t, const char *name, const char *const *opts,
+                  const char *const *args, int seccomp) {
+  memset(t, 0, sizeof *t);
+  const char *dir = test_tmpdir();
+  chmod(dir, 0777);
+  const char *path = test_path(name);
+  char *argv[40];
+  int n = 0;
+  if (geteuid() == 0) {
+    argv[n++] = "/usr/bin/setpriv";
+    argv[n++] = "--reuid=65534";
+    argv[n++] = "--regid=65534";
+    argv[n++] = "--clear-groups";
+  }
+  argv[n++] = (char *)test_build_path("ctrace");
+  argv[n++] = "run";
+  argv[n++] = "-o";
+  argv[n++] = (char *)path;
+  for (int i = 0; opts && opts[i]; i++)
+    argv[n++] = (char *)opts[i];
+  argv[n++] = "--";
+  argv[n++] = (char *)PROG;
+  for (int i = 0; args[i] && n < 38; i++)
+    argv[n++] = (char *)args[i];
+  argv[n] = NULL;
+  int status;
+  if (seccomp) {
+    /* The filter goes in a child that then runs the rest: the runner
+     * itself stays free of it. */
+    int po[2];
+    ASSERT_EQ(pipe(po), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+      struct sock_filter f[] = {
+          BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+          BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_perf_event_open, 0, 1),
+          BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+          BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      };
+      struct sock_fprog p = {4, f};
+      dup2(po[1], 2);
+      close(po[0]);
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p))
+        _exit(126);
+      int devnull = open("/dev/null", 1);
+      dup2(devnull, 1);
+      execv(argv[0], argv);
+      _exit(127);
+    }
+    close(po[1]);
+    size_t cap = 4096, len = 0;
+    t->err = malloc(cap);
+    ssize_t k;
+    while ((k = read(po[0], t->err + len, cap - len - 1)) > 0) {
+      len += (size_t)k;
+      if (len + 1 == cap)
+        t->err = realloc(t->err, cap *= 2);
+    }
+    t->err[len] = 0;
+    close(po[0]);
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    status = WEXITSTATUS(status);
+  } else {
+    status = test_run(argv, NULL, &t->out, &t->err);
+  }
+  if (status != 0)
+    TEST_FAIL_("traced program failed (%d): %s", status, t->err ? t->err : "");
+  char err[CTRACE_READ_ERRLEN];
+  if (ctrace_reader_open(path, &t->r, err, sizeof err) != 0)
+    TEST_FAIL_("cannot read %s: %s", path, err);
+  for (const char *p = t->out; p && *p;) {
+    struct rep *q = &t->reps[t->nreps];
+    unsigned long long a, b, c;
+    if (t->nreps < 64 &&
+        sscanf(p, "thread %u %llu %ld %ld %llu", &q->tid, &a, &q->vol, &q->invol, &b) == 5) {
+      q->on_cpu_ns = a;
+      q->mono_ns = b;
+      t->nreps++;
+    } else if (sscanf(p, "slept %llu %llu", &b, &c) == 2) {
+      t->slept0 = b;
+      t->slept1 = c;
+    }
+    p = strchr(p, '\n');
+    p = p ? p + 1 : NULL;
+  }
+}
+
+static void untrace(struct run *t) {
+  ctrace_reader_close(t->r);
+  free(t->out);
+  free(t->err);
+}
+
+/* CLOCK_MONOTONIC ns to ns since the trace's start. */
+static int64_t mono_to_ns(const ctrace_reader *r, uint64_t mono) {
+  const struct ctrace_clock_sync *s = ctrace_reader_clock_sync(r, 0);
+  return (int64_t)(mono - s->mono_ns);
+}
+
+struct sums {
+  int64_t ns[CTRACE_ST_COUNT];
+};
+static void sum_span(void *arg, const struct ctrace_span *sp) {
+  struct sums *s = arg;
+  if (sp->end > sp->start)
+    s->ns[sp->state] += sp->end - sp->start;
+}
+
+/* Time per state inside [lo, hi]. */
+struct window {
+  int64_t lo, hi, ns[CTRACE_ST_COUNT];
+};
+static void on_window(void *arg, const struct ctrace_span *s) {
+  struct window *sp = arg;
+  int64_t a = s->start > sp->lo ? s->start : sp->lo, b = s->end < sp->hi ? s->end : sp->hi;
+  if (b > a)
+    sp->ns[s->state] += b - a;
+}
+
+static uint32_t thread_of(const ctrace_reader *r, uint32_t tid) {
+  int64_t i = ctrace_reader_thread_index(r, tid);
+  if (i < 0)
+    TEST_FAIL_("thread %u not in the trace", tid);
+  return (uint32_t)i;
+}
+
+static const char *no_param(void *ctx, const char *key) {
+  (void)ctx;
+  (void)key;
+  return NULL;
+}
+
+#define NEED_PERF()                                                                                \
+  do {                                                                                             \
+    char why_[128];                                                                                \
+    if (!perf_allowed(why_, sizeof why_))                                                          \
+      RETURN_SKIP(why_);                                                                           \
+  } while (0)
+
+TEST_IMPL(sched_cpu_bound_threads_runnable_and_schedstat) {
+  NEED_PERF();
+  struct run t;
+  const char *args[] = {"cpu", "4", "300", NULL};
+  trace(&t, "cpu.ctrace", NULL, args, 0);
+  struct ctrace_sched_totals tot;
+  ctrace_reader_sched_totals(t.r, &tot);
+  ASSERT(tot.recorded);
+  ASSERT_STR_EQ(ctrace_reader_property(t.r, "sched"), "on");
+  ASSERT_EQ(t.nreps, 4);
+  for (int k = 0; k < t.nreps; k++) {
+    uint32_t ti = thread_of(t.r, t.reps[k].tid);
+    /* on-CPU time up to the thread's own reading of schedstat */
+    const struct ctrace_oncpu *iv;
+    uint32_t n = ctrace_reader_oncpu(t.r, ti, &iv);
+    int64_t upto = mono_to_ns(t.r, t.reps[k].mono_ns), on = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      int64_t s = ctrace_reader_ns(t.r, iv[i].start), e = ctrace_reader_ns(t.r, iv[i].end);
+      if (e > upto)
+        e = upto;
+      if (e > s)
+        on += e - s;
+    }
+    int64_t want = (int64_t)t.reps[k].on_cpu_ns;
+    fprintf(stderr, "# thread %u: on CPU %lld ns in the trace, %lld ns in schedstat\n",
+            t.reps[k].tid, (long long)on, (long long)want);
+    ASSERT_LE(llabs(on - want), want / 20 + 2000000);
+    /* CPU-bound: running or runnable, about the whole of its life; with
+     * 4 threads on 2 CPUs, runnable a good part of it */
+    struct sums s = {{0}};
+    int64_t end = ctrace_states_thread(t.r, ti, sum_span, &s);
+    int64_t life = end - ctrace_reader_ns(t.r, ctrace_reader_thread(t.r, ti)->first);
+    int64_t run = s.ns[CTRACE_ST_RUNNING], rable = s.ns[CTRACE_ST_RUNNABLE];
+    fprintf(stderr, "# thread %u: life %lld, running %lld, runnable %lld ns\n", t.reps[k].tid,
+            (long long)life, (long long)run, (long long)rable);
+    ASSERT_GE(run + rable, life * 9 / 10);
+    ASSERT_GE(rable, life / 5);
+    ASSERT_LE(llabs(run - want), want / 10 + 5000000);
+  }
+  /* the viewer's CPU lanes: every thread ran on them */
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, t.r, "cpu.ctrace", NULL, NULL), 0);
+  struct ctrace_reply rep;
+  ctrace_api_handle(&v, "/api/cpus", no_param, NULL, &rep);
+  ASSERT_EQ(rep.status, 200);
+  ASSERT_STR_CONTAINS(rep.body, "\"recorded\":true");
+  ASSERT_STR_CONTAINS(rep.body, "{\"cpu\":1,\"spans\":[[");
+  for (int k = 0; k < t.nreps; k++) {
+    char want[32];
+    snprintf(want, sizeof want, ",%u,", t.reps[k].tid);
+    ASSERT_STR_CONTAINS(rep.body, want);
+  }
+  free(rep.body);
+  ctrace_view_fini(&v);
+  untrace(&t);
+  return TEST_OK;
+}
+
+TEST_IMPL(sched_sleep_split_into_asked_and_runnable) {
+  NEED_PERF();
+  struct run t;
+  const char *args[] = {"sleep", "4", "50", NULL};
+  trace(&t, "sleep.ctrace", NULL, args, 0);
+  ASSERT(t.slept1 > t.slept0);
+  uint32_t ti = thread_of(t.r, ctrace_reader_pid(t.r));
+  /* the WAIT of the 50 ms sleep */
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, t.r, ti);
+  int64_t ws = 0, we = 0;
+  while (ctrace_cursor_next(&c, &ev)) {
+    if (ev.kind != CTRACE_EV_WAIT)
+      continue;
+    struct ctrace_ev_wait w = CTRACE_EV(wait, &ev);
+    if (w.reason == CTRACE_WAIT_SLEEP && w.object == 50000000) {
+      we = ctrace_reader_ns(t.r, ev.ticks);
+      ws = ctrace_reader_ns(t.r, ev.ticks - w.dur);
+    }
+  }
+  ASSERT(we > ws);
+  /* Inside [ws, we]: SLEEP for the time asked, then runnable and running,
+   * adding up to the span. */
+  struct window sp = {ws, we, {0}};
+  ctrace_states_thread(t.r, ti, on_window, &sp);
+  int64_t total = 0;
+  for (int k = 0; k < CTRACE_ST_COUNT; k++)
+    total += sp.ns[k];
+  fprintf(stderr, "# sleep span %lld ns: sleep %lld, runnable %lld, running %lld\n",
+          (long long)(we - ws), (long long)sp.ns[CTRACE_ST_SLEEP],
+          (long long)sp.ns[CTRACE_ST_RUNNABLE], (long long)sp.ns[CTRACE_ST_RUNNING]);
+  ASSERT_EQ(total, we - ws);
+  ASSERT_EQ(sp.ns[CTRACE_ST_SLEEP], 50000000);
+  ASSERT_EQ(sp.ns[CTRACE_ST_SLEEP] + sp.ns[CTRACE_ST_RUNNABLE] + sp.ns[CTRACE_ST_RUNNING],
+            we - ws);
+  untrace(&t);
+  return TEST_OK;
+}
+
+
+TEST_IMPL(sched_raw_futex_wait_is_blocked_other) {
+  NEED_PERF();
+  struct run t;
+  const char *args[] = {"futex", "100", NULL};
+  trace(&t, "futex.ctrace", NULL, args, 0);
+  ASSERT_EQ(t.nreps, 1);
+  uint32_t ti = thread_of(t.r, t.reps[0].tid);
+  struct sums s = {{0}};
+  ctrace_states_thread(t.r, ti, sum_span, &s);
+  fprintf(stderr, "# futex thread: blocked_other %lld, running %lld ns\n",
+          (long long)s.ns[CTRACE_ST_BLOCKED_NOT_INTERPOSED], (long long)s.ns[CTRACE_ST_RUNNING]);
+  ASSERT_GE(s.ns[CTRACE_ST_BLOCKED_NOT_INTERPOSED], 90000000);
+  ASSERT_LT(s.ns[CTRACE_ST_RUNNING], 90000000);
+  untrace(&t);
+  return TEST_OK;
+}
+
+TEST_IMPL(sched_switch_counts_match_proc) {
+  NEED_PERF();
+  struct run t;
+  const char *args[] = {"cpu", "3", "100", NULL};
+  trace(&t, "count.ctrace", NULL, args, 0);
+  struct ctrace_sched_totals tot;
+  ctrace_reader_sched_totals(t.r, &tot);
+  ASSERT_EQ(t.nreps, 3);
+  for (int k = 0; k < t.nreps; k++) {
+    uint32_t ti = thread_of(t.r, t.reps[k].tid);
+    const struct ctrace_oncpu *iv;
+    uint32_t n = ctrace_reader_oncpu(t.r, ti, &iv);
+    int64_t upto = mono_to_ns(t.r, t.reps[k].mono_ns);
+    long vol = 0, invol = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      if (ctrace_reader_ns(t.r, iv[i].end) > upto)
+        continue;
+      if (iv[i].left == CTRACE_SCHED_LEFT_BLOCKED)
+        vol++;
+      else if (iv[i].left == CTRACE_SCHED_LEFT_PREEMPTED)
+        invol++;
+    }
+    fprintf(stderr, "# thread %u: voluntary %ld/%ld, nonvoluntary %ld/%ld (trace/proc), lost %llu\n",
+            t.reps[k].tid, vol, t.reps[k].vol, invol, t.reps[k].invol,
+            (unsigned long long)tot.lost);
+    /* the /proc reads themselves may switch once around the read time */
+    ASSERT_LE(labs(vol - t.reps[k].vol), (long)tot.lost + 2);
+    ASSERT_LE(labs(invol - t.reps[k].invol), (long)tot.lost + 2);
+  }
+  untrace(&t);
+  return TEST_OK;
+}
+
+TEST_IMPL(sched_cpu_profile_splits_call_paths) {
+  NEED_PERF();
+  struct run t;
+  const char *opts[] = {"--sample-hz", "1000", NULL};
+  const char *args[] = {"paths", "150", NULL};
+  trace(&t, "paths.ctrace", opts, args, 0);
+  ASSERT_STR_EQ(ctrace_reader_property(t.r, "samples"), "1000");
+  struct ctrace_profile p;
+  ASSERT_EQ(ctrace_profile_build(t.r, CTRACE_PROFILE_CPU, INT64_MIN, INT64_MAX, 0, &p), 0);
+  ctrace_symbolizer *sym = ctrace_sym_new(t.r);
+  ASSERT(sym);
+  uint64_t a = 0, b = 0, all = 0;
+  for (size_t i = 0; i < p.n; i++) {
+    const uint64_t *pcs;
+    uint32_t n = ctrace_reader_stack(t.r, p.v[i].stack, &pcs);
+    int in_a = 0, in_b = 0;
+    for (uint32_t k = 0; k < n; k++) {
+      struct ctrace_frame fr;
+      ctrace_sym_lookup(sym, pcs[k], k != 0, &fr);
+      if (fr.function) {
+        in_a |= strcmp(fr.function, "path_a") == 0;
+        in_b |= strcmp(fr.function, "path_b") == 0;
+      }
+    }
+    a += in_a ? p.v[i].count : 0;
+    b += in_b ? p.v[i].count : 0;
+    all += p.v[i].count;
+  }
+  fprintf(stderr, "# samples: %llu, path_a %llu, path_b %llu\n", (unsigned long long)all,
+          (unsigned long long)a, (unsigned long long)b);
+  /* 300 ms in path_a, 150 in path_b at 1 kHz: ~300 and ~150 samples */
+  ASSERT_GE(a + b, 200);
+  ASSERT_GE(a * 100, b * 130);
+  ASSERT_LE(a * 100, b * 300);
+  /* the pprof export opens in go tool pprof, when there is one */
+  char out[4096];
+  snprintf(out, sizeof out, "%s/cpu.pb.gz", test_tmpdir());
+  char *argv[] = {(char *)test_build_path("ctrace"), "export", "--format", "pprof", "--kind", "cpu",
+                  "-o", out, (char *)test_path("paths.ctrace"), NULL};
+  char *o = NULL, *e = NULL;
+  ASSERT_EQ(test_run(argv, NULL, &o, &e), 0);
+  free(o);
+  free(e);
+  const char *gos[] = {"/usr/local/go/bin/go", "/usr/lib/go/bin/go", "/usr/bin/go"};
+  for (size_t g = 0; g < 3; g++) {
+    if (access(gos[g], X_OK) != 0)
+      continue;
+    char *gv[] = {(char *)gos[g], "tool", "pprof", "-top", out, NULL};
+    char home[4200];
+    snprintf(home, sizeof home, "HOME=%s", test_tmpdir());
+    char *env[] = {home, NULL};
+    ASSERT_EQ(test_run(gv, env, &o, &e), 0);
+    ASSERT_STR_CONTAINS(o, "path_a");
+    ASSERT_STR_CONTAINS(o, "Type: cpu");
+    free(o);
+    free(e);
+    break;
+  }
+  ctrace_sym_free(sym);
+  ctrace_profile_free(&p);
+  untrace(&t);
+  return TEST_OK;
+}
+
+TEST_IMPL(sched_refused_tracing_goes_on) {
+  struct run t;
+  const char *args[] = {"futex", "30", NULL};
+  trace(&t, "refused.ctrace", NULL, args, 1);
+  /* the tool says it once, after the program, with the fix */
+  ASSERT_STR_CONTAINS(t.err, "ctrace run: scheduling not recorded: perf_event_open");
+  ASSERT_STR_CONTAINS(t.err, "CAP_PERFMON");
+  const char *p = strstr(t.err, "scheduling not recorded");
+  ASSERT(!strstr(p + 1, "scheduling not recorded"));
+  /* tracing went on: the thread and its start are there */
+  ASSERT_GE(ctrace_reader_nthreads(t.r), 2);
+  struct ctrace_sched_totals tot;
+  ctrace_reader_sched_totals(t.r, &tot);
+  ASSERT(!tot.recorded);
+  ASSERT_STR_CONTAINS(ctrace_reader_property(t.r, "sched"), "off: perf_event_open");
+  ASSERT_STR_CONTAINS(ctrace_reader_property(t.r, "samples"), "off: ");
+  struct ctrace_stats st;
+  ASSERT_EQ(ctrace_stats_compute(t.r, &st), 0);
+  char *text = NULL;
+  size_t tlen = 0;
+  FILE *f = open_memstream(&text, &tlen);
+  ctrace_stats_text(t.r, &st, f);
+  ctrace_stats_json(t.r, &st, f);
+  fclose(f);
+  ASSERT_STR_CONTAINS(text, "scheduling      not recorded (perf_event_open");
+  ASSERT_STR_CONTAINS(text, "\"sched\":{\"recorded\":false,\"reason\":\"perf_event_open");
+  /* without scheduling data, the futex wait is "running" as before */
+  uint32_t ti = 1;
+  struct sums s = {{0}};
+  ctrace_states_thread(t.r, ti, sum_span, &s);
+  ASSERT_EQ(s.ns[CTRACE_ST_RUNNABLE] + s.ns[CTRACE_ST_BLOCKED_NOT_INTERPOSED], 0);
+  free(text);
+  ctrace_stats_free(&st);
+  untrace(&t);
+  return TEST_OK;
+}
+
+/* ---- without perf: the machine and the decoders on built data ---- */
+
+struct seq {
+  char s[1024];
+  size_t n;
+};
+static void on_seq(void *arg, const struct ctrace_span *sp) {
+  struct seq *q = arg;
+  int k = snprintf(q->s + q->n, sizeof q->s - q->n, "%s%s %lld-%lld", q->n ? " | " : "",
+                   ctrace_state_name(sp->state), (long long)sp->start, (long long)sp->end);
+  if (k > 0 && (size_t)k < sizeof q->s - q->n)
+    q->n += (size_t)k;
+}
+
+TEST_IMPL(sched_states_split_on_hand_built_intervals) {
+  /* On CPU 0-100 (preempted), 150-200 (blocked: a raw futex), 300-400
+   * (sleeps at 310 for 30 ns asked), 380-...: back at 380 after a
+   * runnable wait, 395-500 until recording stopped. Ticks are ns. */
+  struct ctrace_oncpu iv[] = {
+      {0, 100, 0, CTRACE_SCHED_LEFT_PREEMPTED, 0},
+      {150, 200, 1, CTRACE_SCHED_LEFT_BLOCKED, 0},
+      {300, 310, 1, CTRACE_SCHED_LEFT_BLOCKED, 0},
+      {380, 500, 0, CTRACE_SCHED_LEFT_AT_STOP, 0},
+  };
+  struct ctrace_states m;
+  struct seq q = {{0}, 0};
+  ctrace_states_init(&m, 0, NULL, NULL, on_seq, &q);
+  ctrace_states_set_oncpu(&m, iv, 4);
+  ctrace_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.kind = CTRACE_EV_WAIT;
+  ev.ticks = 390; /* returned at 390: the sleep began at 310 */
+  ev.nfields = 4;
+  ev.f[0] = CTRACE_WAIT_SLEEP;
+  ev.f[1] = 30; /* asked */
+  ev.f[2] = 80;
+  ctrace_states_event(&m, &ev);
+  ASSERT_EQ(ctrace_states_finish(&m, 600), 600);
+  ASSERT_STR_EQ(q.s, "running 0-100 | runnable 100-150 | running 150-200 | blocked_other 200-300 | "
+                     "running 300-310 | sleep 310-340 | runnable 340-380 | running 380-390 | "
+                     "running 390-500 | running 500-600");
+  return TEST_OK;
+}
+
+static void count_entry(void *arg, const struct ctrace_sched_entry *e) {
+  (void)e;
+  ++*(int *)arg;
+}
+
+TEST_IMPL(sched_blob_decoders_reject_bad_bytes) {
+  /* FORMAT.md's example, then cut and damaged copies of it */
+  static const uint8_t ok[] = {0x01, 0xc0, 0x84, 0x3d, 0x02, 0x92, 0x21, 0x93, 0x21,
+                               0x00, 0xc4, 0x13, 0x01, 0x64, 0xc0, 0xb8, 0x02, 0x08};
+  int n = 0;
+  ASSERT_EQ(ctrace_decode_sched(ok, sizeof ok, count_entry, &n), 0);
+  ASSERT_EQ(n, 2);
+  for (size_t cut = 0; cut < sizeof ok; cut++) {
+    n = 0;
+    int rc = ctrace_decode_sched(ok, (uint32_t)cut, count_entry, &n);
+    ASSERT(rc == -1 || cut == 9 || cut == 13); /* whole entries only */
+  }
+  uint8_t bad[sizeof ok];
+  memcpy(bad, ok, sizeof ok);
+  bad[sizeof ok - 1] = 0x10; /* index 2 of a 2-tid table */
+  n = 0;
+  ASSERT_EQ(ctrace_decode_sched(bad, sizeof bad, count_entry, &n), -1);
+  ASSERT_EQ(n, 1);
+  static const uint8_t smp[] = {0x00, 0xa8, 0x8c, 0x3d, 0x01, 0x92, 0x21, 0x00,
+                                0x00, 0x07, 0x80, 0x92, 0xf4, 0x01, 0x00, 0x07};
+  n = 0;
+  ASSERT_EQ(ctrace_decode_samples(smp, sizeof smp, count_entry, &n), 0);
+  ASSERT_EQ(n, 2);
+  static const uint8_t lost[] = {0x01, 0x90, 0x8b, 0x40, 0x0c};
+  uint32_t cpu;
+  uint64_t tk, nl;
+  ASSERT_EQ(ctrace_decode_sched_lost(lost, sizeof lost, &cpu, &tk, &nl), 0);
+  ASSERT_EQ(cpu, 1);
+  ASSERT_EQ(tk, 1050000);
+  ASSERT_EQ(nl, 12);
+  ASSERT_EQ(ctrace_decode_sched_lost(lost, 3, &cpu, &tk, &nl), -1);
+  return TEST_OK;
+}
