@@ -40,6 +40,7 @@ const VIEWS = [
   { id: 'tasks', title: 'Tasks & regions', load: () => import('./tasks-view.js') },
   { id: 'profiles', title: 'Blocking profiles', load: () => import('./profiles-view.js') },
   { id: 'summary', title: 'Summary', load: () => import('./summary-view.js') },
+  { id: 'cpus', title: 'CPUs', load: () => import('./cpu-view.js'), tab: 'cpus_view' }, // a tab only with scheduling data
   { id: 'compare', title: 'Compare', load: () => import('./compare.js'), css: 'critpath.css', tab: 'compare_with' }, // a tab only with two traces
 ];
 const DEFAULT_VIEW = 'timeline';

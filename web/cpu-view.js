@@ -3,7 +3,8 @@
 // from the trace's context switches (scheduling data). Hovering a span says
 // which thread and for how long; activating it opens the timeline on that
 // thread. A trace without scheduling data says why. Data: /api/cpus.
-// Registered in app.js's VIEWS as { id: 'cpus', title: 'CPUs', load: () => import('./cpu-view.js') }.
+// A tab of app.js's VIEWS when the trace has scheduling data (summary's
+// cpus_view); #/cpus opens it in any trace.
 import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
 import { formatDuration, formatCount } from './format.js';

@@ -51,6 +51,8 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
     fprintf(f, ",\"compare_with\":");
     ctrace__json_str(f, v->after->path);
   }
+  if (v->st.sched.recorded) /* the CPUs page (web/cpu-view.js) is a tab */
+    fputs(",\"cpus_view\":true", f);
   fprintf(f, ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"pid\":%u", tl->start_ns,
           tl->end_ns, ctrace_reader_pid(v->r));
   /* "thread_list" and "process_list": the stats object already has
