@@ -554,6 +554,15 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
     v[i] = v[j - 1];
     v[j - 1] = t;
   }
+  /* The woken thread's first segment after a hand-off is its time after the
+   * wake, whatever state: with scheduling data a wait ends at its wake-up
+   * and the time after it is runnable (waiting for a CPU), then running. */
+  for (size_t i = 0; i + 1 < w.segs.n; i++)
+    if ((v[i].flags & CTRACE_CP_HANDOFF) && v[i + 1].thread == v[i].next &&
+        !(v[i + 1].flags & CTRACE_CP_AFTER_WAKE)) {
+      v[i + 1].flags |= CTRACE_CP_AFTER_WAKE;
+      v[i + 1].woken_by = v[i].thread;
+    }
   out->v = v;
   out->n = w.segs.n;
   out->start = start;
