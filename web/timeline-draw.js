@@ -7,7 +7,7 @@ import { formatDuration } from './format.js';
 import { stateLabel } from './states.js';
 import {
   STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, PROC_H, TASK_H, TASK_HEAD, COUNTER_H,
-  tickLabel, niceStep, hashHue,
+  tickLabel, niceStep, hashHue, rowKey,
 } from './timeline-model.js';
 
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif';
@@ -291,7 +291,7 @@ export function createPainter(m, canvas, color) {
     const bins = new Float64Array(px * nst);
     const per = (m.v1 - m.v0) / m.plotW();
     for (const x of grp.members) {
-      const row = m.rowsByTid.get(x.tid);
+      const row = m.rowsByTid.get(rowKey(x));
       if (!row) continue;
       for (const sp of row.spans) {
         let a = Math.max(0, (sp.s - m.v0) / per), b = Math.min(px, (sp.e - m.v0) / per);
@@ -329,7 +329,7 @@ export function createPainter(m, canvas, color) {
       return;
     }
     const { width, selected } = m;
-    const row = m.rowsByTid.get(t.tid);
+    const row = m.rowsByTid.get(rowKey(t));
     const hl = m.highlight.has(t.tid);
     if (hl) {
       g.fillStyle = '#e7effb';

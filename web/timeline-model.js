@@ -28,6 +28,12 @@ const MAGIC = 0x314c5443; // "CTL1"
 
 // ---- the binary answer of /api/timeline ----
 
+/** The key of thread t's row in a decoded answer: its tid, and for a later
+ * thread that got the same tid (tid reuse), tid#instance. */
+export function rowKey(t) {
+  return t.instance ? `${t.tid}#${t.instance}` : t.tid;
+}
+
 export function decode(buf) {
   const dv = new DataView(buf);
   let o = 0;
@@ -47,8 +53,11 @@ export function decode(buf) {
     strings[i] = dec.decode(new Uint8Array(buf, o, len));
     o += len;
   }
+  const seen = new Map(); // tid -> rows of it so far (the kernel reuses tids)
   for (let r = 0; r < nrows; r++) {
     const tid = u32();
+    const k = seen.get(tid) || 0;
+    seen.set(tid, k + 1);
     const ns = u32(), nr = u32(), nl = u32();
     const spans = new Array(ns);
     for (let i = 0; i < ns; i++) {
@@ -66,7 +75,9 @@ export function decode(buf) {
       const t = f64(), task = f64(), category = strings[u32()], message = strings[u32()];
       logs[i] = { t, task, category, message, n: u32() };
     }
-    out.rows.set(tid, { spans, regions, logs });
+    // rows come in thread order: a later thread that got the same tid is
+    // that tid's next instance (rowKey)
+    out.rows.set(k ? `${tid}#${k}` : tid, { spans, regions, logs });
   }
   const nt = u32();
   for (let i = 0; i < nt; i++) {
@@ -342,7 +353,7 @@ export function createModel() {
     // an unnamed main thread goes by its program's name
     const exeOf = new Map((s.process_list || []).map((p) => [p.pid, String(p.exe || '').split('/').pop()]));
     const nameOf = (t) => t.name || (t.tid === t.pid && exeOf.get(t.pid)) || '';
-    m.allThreads = list.map((t, i) => ({ tid: t.tid, name: nameOf(t), pid: t.pid, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), createdBy: t.created_by || 0, i }))
+    m.allThreads = list.map((t, i) => ({ tid: t.tid, instance: t.instance || 0, name: nameOf(t), pid: t.pid, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), createdBy: t.created_by || 0, i }))
       .sort((x, y) => order.get(x.pid) - order.get(y.pid) || x.i - y.i);
     // the window starts a little before the first event (the trace's clock
     // may start well before it)
@@ -383,7 +394,7 @@ export function createModel() {
   m.groupStatesAt = (g, t) => {
     const out = {};
     for (const x of g.members) {
-      const row = m.rowsByTid.get(x.tid);
+      const row = m.rowsByTid.get(rowKey(x));
       if (!row || t < x.first || t > x.last) continue;
       const sp = row.spans.find((s) => s.s <= t && t < s.e);
       if (sp) out[STATE_OF_BYTE[sp.state]] = (out[STATE_OF_BYTE[sp.state]] || 0) + 1;
@@ -430,7 +441,7 @@ export function createModel() {
     const th = m.threads.find((r) => y >= r.y && y < r.y + r.h);
     if (!th) return null;
     if (th.group) return { kind: 'group', group: th, t, states: m.groupStatesAt(th, t) };
-    const row = m.rowsByTid.get(th.tid);
+    const row = m.rowsByTid.get(rowKey(th));
     if (!row) return null;
     const ys = th.y + ROW_PAD + LOG_H;
     // wake arrows near the pointer

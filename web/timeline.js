@@ -20,7 +20,7 @@ import { h } from './dom.js';
 import { STATES, LATER_STATES, stateColor, stateHelp, stateLabel as stateLabelOf } from './states.js';
 import {
   STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, TASK_H, COUNTER_H, PROC_H,
-  createModel, decode, formatAt,
+  createModel, decode, formatAt, rowKey,
 } from './timeline-model.js';
 import { createPainter } from './timeline-draw.js';
 import { attachInput } from './timeline-input.js';
@@ -416,7 +416,7 @@ function mount(container, ctx) {
     const want = [];
     m.scrollTop = scroller.scrollTop;
     for (const t of m.visibleRows(0)) {
-      const row = m.rowsByTid.get(t.tid);
+      const row = m.rowsByTid.get(rowKey(t));
       if (!row) continue;
       for (const sp of row.spans) {
         if (sp.merged || sp.state === 0 || m.xOf(sp.e) - m.xOf(sp.s) < NAME_MIN_PX) continue;
@@ -896,7 +896,7 @@ function mount(container, ctx) {
       const st = STATE_OF_BYTE.indexOf(stateName);
       for (const t of m.threads) {
         if (tid !== undefined && t.tid !== tid) continue;
-        const row = m.rowsByTid.get(t.tid);
+        const row = m.rowsByTid.get(rowKey(t));
         const y = t.y - scroller.scrollTop + ROW_PAD + LOG_H;
         if (!row || y < RULER_H || y + STATE_H > m.height) continue; // not on screen
         for (const sp of row.spans) {
@@ -921,7 +921,7 @@ function mount(container, ctx) {
       if (!m.data) return null;
       const r = canvas.getBoundingClientRect();
       for (const t of m.threads) {
-        const row = m.rowsByTid.get(t.tid);
+        const row = m.rowsByTid.get(rowKey(t));
         for (const rg of (row ? row.regions : [])) {
           const x0 = Math.max(LABEL_W, m.xOf(rg.s)), x1 = Math.min(m.width, m.xOf(rg.e));
           if (rg.name === name && x1 - x0 >= 4) return { tid: t.tid, x: r.left + (x0 + x1) / 2, y: r.top + t.y - scroller.scrollTop + ROW_PAD + LOG_H + STATE_H + 2 + rg.depth * REGION_H + REGION_H / 2 };
@@ -955,7 +955,7 @@ function mount(container, ctx) {
     namedSpan() {
       const r = canvas.getBoundingClientRect();
       for (const t of m.visibleRows(0)) {
-        const row = m.rowsByTid.get(t.tid);
+        const row = m.rowsByTid.get(rowKey(t));
         for (const sp of (row ? row.spans : [])) {
           if (sp.merged || sp.state === 0 || m.xOf(sp.e) - m.xOf(sp.s) < 60) continue;
           const x0 = Math.max(LABEL_W, m.xOf(sp.s)), x1 = Math.min(m.width, m.xOf(sp.e));
