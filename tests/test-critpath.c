@@ -17,10 +17,10 @@
 #include "../src/serve/view.h"
 #include "task.h"
 
-/* Traces argv under `ctrace run -o path`; asserts it exits 0. Without
- * scheduling data: with it a wait's span ends at its wake-up and the calls
- * the indexed and the plain walk find for the runnable time after it differ
- * (known, not yet mended). */
+/* Traces argv under `ctrace run -o path`; asserts it exits 0. With
+ * scheduling data when the kernel allows it (a wait's span then ends at its
+ * wake-up, and the time after it is runnable, then running); CTRACE_SCHED
+ * in the test's environment can turn it off. */
 static void trace(const char *path, char *const *prog) {
   char *argv[16];
   int n = 0;
@@ -33,8 +33,7 @@ static void trace(const char *path, char *const *prog) {
     argv[n++] = prog[i];
   argv[n] = NULL;
   char *err = NULL;
-  char *const envv[] = {"CTRACE_SCHED=off", NULL};
-  int st = test_run(argv, envv, NULL, &err);
+  int st = test_run(argv, NULL, NULL, &err);
   if (st != 0)
     TEST_FAIL_("tracing %s failed (%d): %s", prog[0], st, err ? err : "");
   free(err);

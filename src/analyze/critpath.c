@@ -45,8 +45,12 @@ typedef int (*ev_fn)(void *arg, const ctrace_event *ev, int64_t ns);
 
 /* Calls fn for each event of thread th with time in [a, b], in order, until
  * it returns non-zero. Starts one batch before the first that can hold a. */
+/* Calls fn for thread th's events in [a, b], and with one_more for the
+ * first event after b too: the end of a call that a raw span cut short
+ * (with scheduling data a wait's span ends at its wake-up, the WAIT event
+ * at the return). */
 static void events_between(const struct ctrace_timeline *tl, uint32_t th, int64_t a, int64_t b,
-                           ev_fn fn, void *arg) {
+                           int one_more, ev_fn fn, void *arg) {
   const ctrace_reader *r = tl->r;
   uint32_t ri = tl->threads[th].index;
   const struct ctrace_thread_info *ti = ctrace_reader_thread(r, ri);
@@ -65,8 +69,11 @@ static void events_between(const struct ctrace_timeline *tl, uint32_t th, int64_
   ctrace_event ev;
   while (ctrace_cursor_next(&c, &ev)) {
     int64_t t = ctrace_reader_ns(r, ev.ticks);
-    if (t > b)
+    if (t > b) {
+      if (one_more && t >= a)
+        fn(arg, &ev, t);
       break;
+    }
     if (t >= a && fn(arg, &ev, t))
       break;
   }
@@ -127,7 +134,7 @@ static int span_calls(const struct ctrace_timeline *tl, const struct ctrace_cp_i
   }
   struct ctrace_states m;
   ctrace_states_init(&m, s, ctrace_states_reader_clock, tl->r, on_call, c);
-  events_between(tl, th, s, e, feed, &m);
+  events_between(tl, th, s, e, 1, feed, &m);
   if (m.pending)
     ctrace_states_finish(&m, e);
   if (c->oom)
@@ -332,7 +339,7 @@ static int on_find_stack(void *arg, const ctrace_event *ev, int64_t ns) {
 static uint64_t stack_near(const struct ctrace_timeline *tl, uint32_t th, int64_t t, uint8_t kind,
                            uint64_t f0, uint64_t f1) {
   struct find_stack f = {kind, f0, f1, t, INT64_MAX, 0};
-  events_between(tl, th, t - 1000, t + 1000, on_find_stack, &f);
+  events_between(tl, th, t - 1000, t + 1000, 0, on_find_stack, &f);
   return f.stack;
 }
 
@@ -662,7 +669,11 @@ const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ct
     return buf;
   }
   if (!is_wait(s->state)) {
-    if (!(s->flags & CTRACE_CP_HANDOFF))
+    if ((s->flags & CTRACE_CP_AFTER_WAKE) && !(s->flags & CTRACE_CP_HANDOFF))
+      /* with scheduling data: the time after a wake-up, waiting for a CPU */
+      snprintf(buf, size, "%s: woken by thread %u", ctrace_state_name(s->state),
+               tid_of(tl, s->woken_by));
+    else if (!(s->flags & CTRACE_CP_HANDOFF))
       snprintf(buf, size, "%s", ctrace_state_name(s->state));
     else
       snprintf(buf, size, "%s, then %s thread %u", ctrace_state_name(s->state),

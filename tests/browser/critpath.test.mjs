@@ -17,8 +17,9 @@ const why = await viewUnavailable();
 const CHAIN = path.join(BUILD_DIR, 'src', 'preload', 'prog_critchain');
 const HTTP = path.join(BUILD_DIR, 'examples', 'http_task');
 
-// Without scheduling data, as the C tests of the critical path: with it a
-// wait's span ends at its wake-up, and the checks below name the calls.
+// Without scheduling data: the checks below name the calls of each wait
+// (with it a wait's span ends at its wake-up, and a waiter whose waker is on
+// the path shows only its runnable and running time).
 async function traced(dir, name, argv) {
   const file = path.join(dir, name);
   await promisify(execFile)(CTRACE, ['run', '-o', file, '--', ...argv],
