@@ -598,3 +598,35 @@ TEST_IMPL(sql_docs_describe_every_column) {
   free(md);
   return 0;
 }
+
+/* Scheduling data: the cpu and samples tables hold what stats counts. */
+TEST_IMPL(sql_cpu_and_samples_match_stats) {
+  char *path = strdup(test_path("sched.ctrace"));
+  char *argv[] = {(char *)test_build_path("ctrace"), "run", "-o", path, "--",
+                  (char *)test_build_path("src/preload/prog_sched_load"), "cpu", "3", "60", NULL};
+  ASSERT_EQ(test_run(argv, NULL, NULL, NULL), 0);
+  char *out = NULL;
+  char *sargv[] = {(char *)test_build_path("ctrace"), "stats", "--json", path, NULL};
+  ASSERT_EQ(test_run(sargv, NULL, &out, NULL), 0);
+  if (!strstr(out, "\"sched\":{\"recorded\":true")) {
+    snprintf(test_skip_reason, sizeof test_skip_reason, "scheduling not recorded here");
+    free(out);
+    free(path);
+    return TEST_SKIP;
+  }
+  ctrace_reader *r = open_trace(path);
+  ctrace_query *q = q_open(r, CTRACE_QUERY_VTAB);
+  ASSERT_EQ(q_int(q, "SELECT count(*) FROM cpu"), json_int(out, "\"sched\"", "switches"));
+  ASSERT_EQ(q_int(q, "SELECT count(*) FROM samples"), json_int(out, "\"sched\"", "cpu_samples"));
+  /* 3 threads spin 60 ms of CPU each: at least that much on-CPU time */
+  ASSERT_GE(q_int(q, "SELECT sum(duration) FROM cpu"), 180000000);
+  ASSERT_EQ(q_int(q, "SELECT count(*) FROM cpu WHERE end < start"), 0);
+  ASSERT_EQ(q_int(q, "SELECT count(*) FROM samples s WHERE NOT EXISTS "
+                     "(SELECT 1 FROM threads t WHERE t.id = s.thread)"),
+            0);
+  ctrace_query_close(q);
+  ctrace_reader_close(r);
+  free(out);
+  free(path);
+  return TEST_OK;
+}

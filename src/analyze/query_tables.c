@@ -1365,9 +1365,152 @@ static const struct ctrace__qtable t_frames = {
 
 /* ---- the registry ---- */
 
+/* ---- scheduling data (format 1.2): cpu intervals and samples ---- */
+
+struct cpu_cur {
+  struct ctrace__qsrc *src;
+  uint32_t th, end;           /* thread, and one past the last to read */
+  const struct ctrace_oncpu *v;
+  uint32_t n, i;              /* the thread's intervals, the current one */
+};
+static int cpu_open(void *cur, struct ctrace__qsrc *src, int64_t key, int order) {
+  struct cpu_cur *c = cur;
+  uint32_t n = ctrace_reader_nthreads(src->r);
+  c->src = src;
+  c->th = key < 0 ? 0 : key < n ? (uint32_t)key : n;
+  c->end = key < 0 ? n : key < n ? (uint32_t)key + 1 : n;
+  c->n = c->th < c->end ? ctrace_reader_oncpu(src->r, c->th, &c->v) : 0;
+  c->i = UINT32_MAX; /* next moves to the first */
+  return 0;
+}
+static int cpu_next(void *cur) {
+  struct cpu_cur *c = cur;
+  for (c->i++; c->th < c->end; c->i = 0) {
+    if (c->i < c->n)
+      return 1;
+    if (++c->th < c->end)
+      c->n = ctrace_reader_oncpu(c->src->r, c->th, &c->v);
+  }
+  return 0;
+}
+static void cpu_column(void *cur, unsigned col, struct ctrace_qval *o) {
+  struct cpu_cur *c = cur;
+  const struct ctrace_oncpu *iv = &c->v[c->i];
+  const char *left = iv->left == CTRACE_SCHED_LEFT_PREEMPTED ? "preempted"
+                     : iv->left == CTRACE_SCHED_LEFT_BLOCKED ? "blocked"
+                     : iv->left == CTRACE_SCHED_LEFT_AT_STOP ? "stop"
+                                                              : NULL; /* the switch-out was lost */
+  switch (col) {
+  case 0:
+    v_int(o, c->th);
+    break;
+  case 1:
+    v_int(o, ctrace_reader_thread(c->src->r, c->th)->tid);
+    break;
+  case 2:
+    v_int(o, iv->cpu);
+    break;
+  case 3:
+    v_int(o, ns(c->src, iv->start));
+    break;
+  case 4:
+    v_int(o, ns(c->src, iv->end));
+    break;
+  case 5:
+    v_int(o, ns(c->src, iv->end) - ns(c->src, iv->start));
+    break;
+  case 6:
+    if (left)
+      v_text(o, left, strlen(left));
+    else
+      v_null(o);
+    break;
+  default:
+    v_int(o, iv->start_unknown);
+  }
+}
+static uint64_t cpu_estimate(const struct ctrace__qsrc *src) {
+  struct ctrace_sched_totals t;
+  ctrace_reader_sched_totals(src->r, &t);
+  return t.intervals + 1;
+}
+static const struct ctrace__qcol cpu_cols[] = {
+    {"thread", "INTEGER", "threads.id"},
+    {"tid", "INTEGER", "the thread's tid"},
+    {"cpu", "INTEGER", "the CPU it ran on"},
+    {"start", "INTEGER", "when it got the CPU"},
+    {"end", "INTEGER", "when it left it"},
+    {"duration", "INTEGER", "end - start"},
+    {"left", "TEXT",
+     "how it left: preempted (still runnable), blocked (gave the CPU up), stop (recording "
+     "stopped), NULL when the switch-out was lost"},
+    {"start_unknown", "INTEGER", "1 when the switch-in was not seen (start is a lower bound)"},
+};
+static const struct ctrace__qtable t_cpu = {
+    "cpu", "on-CPU intervals from the kernel's context switches (scheduling data), per thread",
+    COLS(cpu_cols), 0, sizeof(struct cpu_cur), cpu_open, cpu_next, cpu_column, nothing,
+    cpu_estimate, {0, 3, -1}, NULL};
+
+struct smp_cur {
+  struct ctrace__qsrc *src;
+  const struct ctrace_cpu_sample *v;
+  uint64_t n, i;
+  int64_t key;
+};
+static int smp_open(void *cur, struct ctrace__qsrc *src, int64_t key, int order) {
+  struct smp_cur *c = cur;
+  c->src = src;
+  c->n = ctrace_reader_samples(src->r, &c->v);
+  c->i = UINT64_MAX;
+  c->key = key;
+  return 0;
+}
+static int smp_next(void *cur) {
+  struct smp_cur *c = cur;
+  while (++c->i < c->n)
+    if (c->key < 0 || c->v[c->i].thread == (uint64_t)c->key)
+      return 1;
+  return 0;
+}
+static void smp_column(void *cur, unsigned col, struct ctrace_qval *o) {
+  struct smp_cur *c = cur;
+  const struct ctrace_cpu_sample *sm = &c->v[c->i];
+  switch (col) {
+  case 0:
+    v_int(o, sm->thread);
+    break;
+  case 1:
+    v_int(o, ctrace_reader_thread(c->src->r, sm->thread)->tid);
+    break;
+  case 2:
+    v_int(o, sm->cpu);
+    break;
+  case 3:
+    v_int(o, ns(c->src, sm->ticks));
+    break;
+  default:
+    v_id(o, sm->stack);
+  }
+}
+static uint64_t smp_estimate(const struct ctrace__qsrc *src) {
+  const struct ctrace_cpu_sample *v;
+  return ctrace_reader_samples(src->r, &v) + 1;
+}
+static const struct ctrace__qcol smp_cols[] = {
+    {"thread", "INTEGER", "threads.id of the thread that was running"},
+    {"tid", "INTEGER", "its tid"},
+    {"cpu", "INTEGER", "the CPU"},
+    {"time", "INTEGER", "when the sample was taken"},
+    {"stack", "INTEGER", "its user stack (stacks.id), NULL if none"},
+};
+static const struct ctrace__qtable t_samples = {
+    "samples", "CPU samples (scheduling data, CTRACE_SAMPLE_HZ), in time order", COLS(smp_cols), 0,
+    sizeof(struct smp_cur), smp_open, smp_next, smp_column, nothing, smp_estimate, {3, -1}, NULL};
+
 const struct ctrace__qtable *const ctrace__qtables[] = {
     &t_trace,   &t_processes, &t_threads,  &t_spans, &t_tasks, &t_regions,
     &t_logs,    &t_wakeups,   &t_stacks,   &t_frames, &t_counters, &t_drops,
+    &t_cpu,     &t_samples,
 };
 const size_t ctrace__nqtables = sizeof ctrace__qtables / sizeof ctrace__qtables[0];
 
