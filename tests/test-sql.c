@@ -523,7 +523,9 @@ TEST_IMPL(sql_output_formats) {
                     "(SELECT stack FROM spans WHERE reason = 'mutex' LIMIT 1)",
                     NULL};
   ASSERT_EQ(test_run(frames, NULL, &out, NULL), 0);
-  ASSERT_STR_CONTAINS(out, "\r\nwork,1,1,1\r\n");
+  /* gen_trace's worker, or at -O0 (sanitizer builds) its stack_at helper,
+   * which the optimised build inlines */
+  ASSERT(strstr(out, "\r\nwork,1,1,1\r\n") || strstr(out, "\r\nstack_at,1,1,1\r\n"));
   free(out);
   char *nosym[] = {(char *)test_build_path("ctrace"), "query", "--csv", "--no-symbols",
                    (char *)path, "SELECT function, file, line, pc > 0 FROM frames LIMIT 1", NULL};

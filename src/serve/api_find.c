@@ -276,7 +276,8 @@ void ctrace__api_search(struct ctrace_view *v, struct params *p, struct ctrace_r
     search_calls(v, call_ok, reason_ok, a, b, &H);
 #undef STR_OK
   free(str_ok);
-  qsort(H.v, H.n, sizeof *H.v, hit_cmp);
+  if (H.n) /* qsort needs a non-null array even for 0 elements */
+    qsort(H.v, H.n, sizeof *H.v, hit_cmp);
 
   struct json j;
   if (ctrace__json_open(&j) < 0) {
@@ -368,7 +369,8 @@ static int stat_cmp(const void *x, const void *y) {
 /* Per name: how many overlap the range, and the latencies of those wholly
  * inside it that ended (nearest-rank percentiles, as /api/tasks). */
 static void lat_json(const struct ctrace_view *v, FILE *f, struct lat *L, size_t n) {
-  qsort(L, n, sizeof *L, lat_cmp);
+  if (n) /* qsort needs a non-null array even for 0 elements */
+    qsort(L, n, sizeof *L, lat_cmp);
   struct lat_stat *S = malloc((n ? n : 1) * sizeof *S);
   size_t ns = 0;
   for (size_t i = 0; S && i < n;) {
@@ -393,7 +395,8 @@ static void lat_json(const struct ctrace_view *v, FILE *f, struct lat *L, size_t
     i = k;
   }
   if (S)
-    qsort(S, ns, sizeof *S, stat_cmp);
+    if (ns)
+      qsort(S, ns, sizeof *S, stat_cmp);
   fputc('[', f);
   for (size_t i = 0; i < ns; i++) {
     fprintf(f, "%s{\"name\":", i ? "," : "");
@@ -646,7 +649,8 @@ static struct ctrace_counters *counters_of(struct ctrace_view *v) {
   c->v = ctrace_vec_take(&pts, &c->n, NULL);
   c->drops = ctrace_vec_take(&drops, &c->ndrops, NULL);
   if (c->n)
-    qsort(c->v, c->n, sizeof *c->v, cpoint_cmp);
+    if (c->n)
+      qsort(c->v, c->n, sizeof *c->v, cpoint_cmp);
   size_t ns = 0;
   for (size_t i = 0; i < c->n; i++)
     ns += !i || c->v[i].name != c->v[i - 1].name;

@@ -768,7 +768,7 @@ void ctrace_serve_stop(ctrace_server *s) {
   if (!s)
     return;
   pthread_mutex_lock(&s->warm_lock);
-  s->stopping = 1;
+  __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED); /* warm_thread reads it unlocked */
   pthread_cond_signal(&s->warm_cond);
   pthread_mutex_unlock(&s->warm_lock);
   if (s->warm_started)
