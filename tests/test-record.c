@@ -1044,6 +1044,14 @@ static int view_file_changes(int how) {
   kill(pid, SIGTERM);
   int status;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) { /* say why: its stderr */
+    char rest[4096];
+    ssize_t k;
+    while ((k = read(pe[0], rest, sizeof rest - 1)) > 0) {
+      rest[k] = 0;
+      fprintf(stderr, "# view: %s", rest);
+    }
+  }
   ASSERT(WIFEXITED(status));
   ASSERT_EQ(WEXITSTATUS(status), 0);
   close(po[0]);

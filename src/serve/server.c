@@ -222,7 +222,8 @@ static int host_allowed(const struct ctrace_server *s, const char *host) {
     for (const char *p = port; *p; p++)
       if (!isdigit((unsigned char)*p))
         return 0;
-    if ((unsigned)strtoul(port, NULL, 10) != s->port)
+    /* the port is set once the daemon (whose threads run this) has bound */
+    if ((unsigned)strtoul(port, NULL, 10) != __atomic_load_n(&s->port, __ATOMIC_ACQUIRE))
       return 0;
   }
   if (!name[0])
@@ -721,6 +722,13 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
    * the timeline's zooming. Connections: many (idle ones cost a little
    * memory, not a thread), closed after a minute of silence; off loopback,
    * a bounded share per client address. */
+  /* before the daemon: its threads take warm_lock from the first answer */
+  pthread_mutex_init(&s->warm_lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->warm_cond, &ca);
+  pthread_condattr_destroy(&ca);
   unsigned per_ip = s->loopback ? s->max_connections : SERVE_PER_IP_CONNECTIONS;
   s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
                           (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, 4u,
@@ -735,7 +743,7 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
     return -1;
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-  s->port = info ? info->port : 0;
+  __atomic_store_n(&s->port, info ? info->port : 0, __ATOMIC_RELEASE);
   char host[INET6_ADDRSTRLEN] = "127.0.0.1";
   if (ss.ss_family == AF_INET)
     inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
@@ -747,12 +755,6 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
     snprintf(s->url, sizeof s->url, "http://[%s]:%u/", strcmp(host, "::") ? host : "::1", s->port);
   else
     snprintf(s->url, sizeof s->url, "http://%s:%u/", host, s->port);
-  pthread_mutex_init(&s->warm_lock, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->warm_cond, &ca);
-  pthread_condattr_destroy(&ca);
   s->warm_started = pthread_create(&s->warm, NULL, warm_thread, s) == 0;
   *out = s;
   return 0;
