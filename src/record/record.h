@@ -500,6 +500,8 @@ void ctrace__meta_process(void);
 void ctrace__meta_mappings(void);
 /* Where code is, for the stack walk (unwind.c); at a trace's start. */
 void ctrace__code_ranges_load(void);
+/* Is pc in that code? (unwind.c) */
+int ctrace__pc_is_code(uintptr_t pc);
 
 /* The id of name in the current trace, defining it on first use; 0 when
  * it cannot be defined. */

@@ -502,6 +502,9 @@ static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
       memcpy(&pc, p, 8);
       if (pc >= (uint64_t)PERF_CONTEXT_MAX)
         continue; /* PERF_CONTEXT_USER and the like */
+      if (pc < 4096 || !ctrace__pc_is_code((uintptr_t)pc))
+        break; /* the kernel's frame-pointer walk read a word that is not a
+                * return address (code without frame pointers): stop there */
       if (n < CTRACE_MAX_STACK_DEPTH)
         pcs[n++] = (uintptr_t)pc;
     }

@@ -134,6 +134,12 @@ static inline int is_code(const struct code_ranges *c, uintptr_t pc) {
   return code_index(c, pc) != -1;
 }
 
+/* Is pc in the code of an object loaded when the trace started (for
+ * callchains the kernel walked: sched.c)? */
+int ctrace__pc_is_code(uintptr_t pc) {
+  return is_code(atomic_load_explicit(&code, memory_order_acquire), pc);
+}
+
 /*
  * Walks frame pointers from fp. Each frame is checked before it is read: it
  * must lie inside this thread's stack, be aligned, and lie above the one

@@ -88,7 +88,12 @@ int main(void) {
   pthread_join(th, NULL);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
+#if defined(__SANITIZE_ADDRESS__)
+  /* ASan's redzones make every frame, the walker's too, several times bigger */
+  pthread_attr_setstacksize(&attr, 8 * PTHREAD_STACK_MIN);
+#else
   pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN);
+#endif
   if (pthread_create(&th, &attr, tiny_thread, NULL) == 0)
     pthread_join(th, NULL);
   sink = signal_raiser(3);
