@@ -351,8 +351,18 @@ TEST_IMPL(truth_tid_reuse_in_every_tool) {
     ASSERT_STR_CONTAINS(body, k ? "\"region\":\"second.work\"" : "\"region\":\"first.work\"");
     ASSERT_EQ(json_long(body, "\"end_ns\":"), wait_end[k]);
     free(body);
-    /* the region that thread opened */
-    int64_t rstart = k ? b0 : a0;
+    /* the region that thread opened: at its REGION_BEGIN (the thread's
+     * first event may come well before it on a slow machine) */
+    int64_t rstart = -1;
+    {
+      ctrace_cursor cu;
+      ctrace_event ev;
+      ctrace_cursor_init(&cu, r, (uint32_t)(k ? ib : ia));
+      while (rstart < 0 && ctrace_cursor_next(&cu, &ev))
+        if (ev.kind == CTRACE_EV_REGION_BEGIN)
+          rstart = ctrace_reader_ns(r, ev.ticks);
+    }
+    ASSERT_GE(rstart, 0);
     snprintf(nsq, sizeof nsq, "ns=%lld", (long long)rstart);
     const char *qr[] = {"kind=region", tidq, nsq, NULL};
     body = api(&v, "/api/event", qr, &status);
