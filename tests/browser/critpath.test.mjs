@@ -104,8 +104,10 @@ if (why && !process.env.CI) {
       await page.waitForSelector('.tl[data-details="ready"] [data-action="critpath"]', { timeout: 20_000 });
       await page.click('[data-action="critpath"]');
       await page.waitForSelector('.cp-list[data-critpath="ready"]', { timeout: 20_000 });
-      const first = await page.textContent('.cp-seg .cp-thread');
-      assert.match(first, /^holder/);
+      // the lock's holder is on the worker's path (what comes first depends on
+      // the machine: under load the holder may still wait for the request)
+      const threads = await page.$$eval('.cp-seg .cp-thread', (ts) => ts.map((t) => t.textContent));
+      assert.ok(threads.some((t) => /^holder/.test(t)), threads.join(', '));
       assert.deepEqual(errorsOf(page), []);
     });
   });
