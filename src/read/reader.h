@@ -101,6 +101,8 @@ struct ctrace_thread_info {
   uint64_t tracer_events;
   uint32_t *batches;   /* indexes into the batch table, in sequence order */
   uint32_t nbatches;
+  uint32_t process;    /* index of its process (ctrace_reader_process); 0 in a
+                        * trace of one file */
 };
 
 typedef struct ctrace_reader ctrace_reader;
