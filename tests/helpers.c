@@ -207,3 +207,45 @@ struct test_http_resp test_http(unsigned port, const char *method, const char *t
   ASSERT_EQ(sscanf(buf, "HTTP/1.%*d %d", &r.status), 1);
   return r;
 }
+
+int test_ctrace_run(const char *path, const char *const *opts, const char *const *prog,
+                    char **out, char **err) {
+  char *argv[64];
+  int n = 0;
+  argv[n++] = (char *)test_build_path("ctrace");
+  argv[n++] = "run";
+  for (int i = 0; opts && opts[i] && n < 40; i++)
+    argv[n++] = (char *)opts[i];
+  argv[n++] = "-o";
+  argv[n++] = (char *)path;
+  argv[n++] = "--";
+  for (int i = 0; prog[i] && n < 63; i++)
+    argv[n++] = (char *)prog[i];
+  argv[n] = NULL;
+  return test_run(argv, NULL, out, err);
+}
+
+int test_free_port(void) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0)
+    return -1;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t al = sizeof a;
+  int bad = bind(s, (struct sockaddr *)&a, sizeof a) || getsockname(s, (struct sockaddr *)&a, &al);
+  close(s);
+  return bad ? -1 : ntohs(a.sin_port);
+}
+
+int test_connect_retry(int port) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  for (int i = 0; i < 200; i++) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+      return s;
+    if (s >= 0)
+      close(s);
+    usleep(50000);
+  }
+  return -1;
+}

@@ -107,6 +107,17 @@ char *test_read_file(const char *path, size_t *len);
 size_t test_read_line(int fd, char *line, size_t size);
 int test_write_file(const char *path, const void *data, size_t len);
 
+/* Runs `ctrace run [opts...] -o path -- prog...` (opts and prog NULL
+ * terminated; opts may be NULL) like test_run: its exit status, stdout and
+ * stderr (each may be NULL). */
+int test_ctrace_run(const char *path, const char *const *opts, const char *const *prog,
+                    char **out, char **err);
+/* A TCP port on 127.0.0.1 that was free a moment ago, or -1. */
+int test_free_port(void);
+/* A socket connected to 127.0.0.1:port, retried for up to 10 s (a server
+ * starting on a loaded machine), or -1. */
+int test_connect_retry(int port);
+
 /* An HTTP answer: the whole reply in raw (malloced), split in place into
  * head (status line and headers) and body (len bytes). */
 struct test_http_resp {

@@ -22,18 +22,8 @@
  * wake-up, and the time after it is runnable, then running); CTRACE_SCHED
  * in the test's environment can turn it off. */
 static void trace(const char *path, char *const *prog) {
-  char *argv[16];
-  int n = 0;
-  argv[n++] = (char *)test_build_path("ctrace");
-  argv[n++] = "run";
-  argv[n++] = "-o";
-  argv[n++] = (char *)path;
-  argv[n++] = "--";
-  for (int i = 0; prog[i] && n < 15; i++)
-    argv[n++] = prog[i];
-  argv[n] = NULL;
   char *err = NULL;
-  int st = test_run(argv, NULL, NULL, &err);
+  int st = test_ctrace_run(path, NULL, (const char *const *)prog, NULL, &err);
   if (st != 0)
     TEST_FAIL_("tracing %s failed (%d): %s", prog[0], st, err ? err : "");
   free(err);

@@ -22,21 +22,6 @@
 
 #define PROG(name) test_build_path("src/preload/prog_" name)
 
-/* `ctrace run -o path -- prog...`: its exit status, stdout and stderr. */
-static int run_traced(const char *path, const char *const *prog, char **out, char **err) {
-  char *argv[40];
-  int n = 0;
-  argv[n++] = (char *)test_build_path("ctrace");
-  argv[n++] = "run";
-  argv[n++] = "-o";
-  argv[n++] = (char *)path;
-  argv[n++] = "--";
-  for (int i = 0; prog[i] && n < 39; i++)
-    argv[n++] = (char *)prog[i];
-  argv[n] = NULL;
-  return test_run(argv, NULL, out, err);
-}
-
 /* A trace that read to its END, with no error. */
 static ctrace_reader *open_complete(const char *path) {
   ctrace_reader *r = open_trace(path);
@@ -75,7 +60,7 @@ TEST_IMPL(harm_vfork_spawn_leave_parent_trace_whole) {
   const char *path = test_path("v.ctrace");
   const char *prog[] = {PROG("vfork_spawn"), "20", NULL};
   char *out, *err;
-  int st = run_traced(path, prog, &out, &err);
+  int st = test_ctrace_run(path, NULL, prog, &out, &err);
   if (st != 0)
     TEST_FAIL_("exit %d, stderr: %s", st, err);
   ASSERT_EQ(field(out, "vfork "), 16);
@@ -132,7 +117,7 @@ static long long config_value(ctrace_reader *r, const char *key) {
 TEST_IMPL(harm_short_program_trace_is_run_plus_startup) {
   const char *path = test_path("s.ctrace");
   const char *prog[] = {"/bin/sleep", "0.01", NULL};
-  ASSERT_EQ(run_traced(path, prog, NULL, NULL), 0);
+  ASSERT_EQ(test_ctrace_run(path, NULL, prog, NULL, NULL), 0);
   ctrace_reader *r = open_complete(path);
   long long startup = config_value(r, "startup_ns=");
   ASSERT_GT(startup, 0);

@@ -159,33 +159,10 @@ TEST_IMPL(preload_pigz_identical_output) {
   return TEST_OK;
 }
 
-static int free_port(void) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t al = sizeof a;
-  if (bind(s, (struct sockaddr *)&a, sizeof a) || getsockname(s, (struct sockaddr *)&a, &al))
-    return -1;
-  close(s);
-  return ntohs(a.sin_port);
-}
-
-static int connect_retry(int port) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  for (int i = 0; i < 200; i++) { /* up to 10 s on a loaded machine */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
-      return s;
-    close(s);
-    usleep(50000);
-  }
-  return -1;
-}
-
 TEST_IMPL(preload_memcached_over_loopback) {
   if (access("/usr/bin/memcached", X_OK) != 0)
     RETURN_SKIP("memcached not installed");
-  int port = free_port();
+  int port = test_free_port();
   ASSERT_GT(port, 0);
   char portstr[16], trace[512];
   snprintf(portstr, sizeof portstr, "%d", port);
@@ -197,7 +174,7 @@ TEST_IMPL(preload_memcached_over_loopback) {
           "2", (char *)NULL);
     _exit(127);
   }
-  int s = connect_retry(port);
+  int s = test_connect_retry(port);
   ASSERT_GE(s, 0);
   const char req[] = "set k 0 0 5\r\nhello\r\nget k\r\n";
   ASSERT_EQ(send(s, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
@@ -252,22 +229,6 @@ TEST_IMPL(preload_memcached_over_loopback) {
   return TEST_OK;
 }
 
-/* Traces argv under `ctrace run -o path`; returns the exit status, *out
- * the program's output. */
-static int run_traced(const char *path, char *const *prog, char **out) {
-  char *argv[16];
-  int n = 0;
-  argv[n++] = (char *)test_build_path("ctrace");
-  argv[n++] = "run";
-  argv[n++] = "-o";
-  argv[n++] = (char *)path;
-  argv[n++] = "--";
-  for (int i = 0; prog[i] && n < 15; i++)
-    argv[n++] = prog[i];
-  argv[n] = NULL;
-  return test_run(argv, NULL, out, NULL);
-}
-
 /* Sync waits (any reason but SLEEP) of at least min_ns; on object obj
  * unless obj is 0. */
 static uint64_t long_waits(ctrace_reader *r, uint64_t obj, int64_t min_ns) {
@@ -295,7 +256,7 @@ TEST_IMPL(preload_cxx_wait_for_recorded) {
   const char *path = test_path("cxx.ctrace");
   char *out = NULL;
   char *prog[] = {(char *)exe, "10", NULL};
-  ASSERT_EQ(run_traced(path, prog, &out), 0);
+  ASSERT_EQ(test_ctrace_run(path, NULL, (const char *const *)prog, &out, NULL), 0);
   ASSERT_STR_CONTAINS(out, "timeouts 10");
   const char *p = strstr(out, "cond 0x");
   ASSERT(p);
@@ -326,7 +287,7 @@ TEST_IMPL(preload_python_queue_timeout_recorded) {
                   "        n += 1\n"
                   "print('empty', n)\n",
                   NULL};
-  ASSERT_EQ(run_traced(path, prog, &out), 0);
+  ASSERT_EQ(test_ctrace_run(path, NULL, (const char *const *)prog, &out, NULL), 0);
   ASSERT_STR_CONTAINS(out, "empty 10");
   ctrace_reader *r = open_ok(path);
   /* each get: one timed wait of 50 ms (sem_clockwait in CPython 3.11) */

@@ -418,31 +418,6 @@ TEST_IMPL(stacks_walk_survives_unloaded_library) {
 
 /* ---- Debian's binaries ---- */
 
-static int free_port(void) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t al = sizeof a;
-  if (bind(s, (struct sockaddr *)&a, sizeof a) || getsockname(s, (struct sockaddr *)&a, &al)) {
-    close(s);
-    return -1;
-  }
-  close(s);
-  return ntohs(a.sin_port);
-}
-
-static int connect_retry(int port) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  for (int i = 0; i < 200; i++) { /* up to 10 s on a loaded machine */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
-      return s;
-    close(s);
-    usleep(50000);
-  }
-  return -1;
-}
-
 static int recv_until(int s, char *buf, size_t cap, const char *end) {
   size_t n = 0, e = strlen(end);
   while (n < cap - 1) {
@@ -461,7 +436,7 @@ TEST_IMPL(stacks_memcached_reach_start) {
   if (access("/usr/bin/memcached", X_OK) != 0)
     RETURN_SKIP("memcached not installed");
   unsetenv("CTRACE_UNWIND");
-  int port = free_port();
+  int port = test_free_port();
   ASSERT_GT(port, 0);
   char portstr[16], trace[512];
   snprintf(portstr, sizeof portstr, "%d", port);
@@ -473,7 +448,7 @@ TEST_IMPL(stacks_memcached_reach_start) {
           "2", (char *)NULL);
     _exit(127);
   }
-  int s = connect_retry(port);
+  int s = test_connect_retry(port);
   ASSERT_GE(s, 0);
   char buf[512];
   for (int i = 0; i < 200; i++) {

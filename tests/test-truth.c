@@ -686,24 +686,7 @@ TEST_IMPL(truth_call_begun_before_the_trace) {
 
 /* ---- the proofs that no other test makes in full ---- */
 
-/* Runs `ctrace run [opt] -o path -- prog...`; 0 or the exit status. */
-static int ctrace_run(const char *path, const char *opt, char *const *prog, char **out) {
-  char *argv[16];
-  int n = 0;
-  argv[n++] = (char *)test_build_path("ctrace");
-  argv[n++] = "run";
-  if (opt) {
-    argv[n++] = "--min-duration";
-    argv[n++] = (char *)opt;
-  }
-  argv[n++] = "-o";
-  argv[n++] = (char *)path;
-  argv[n++] = "--";
-  for (int i = 0; prog[i] && n < 15; i++)
-    argv[n++] = prog[i];
-  argv[n] = NULL;
-  return test_run(argv, NULL, out, NULL);
-}
+static const char *const min0[] = {"--min-duration", "0", NULL};
 
 struct span_find {
   unsigned state;
@@ -727,7 +710,7 @@ TEST_IMPL(truth_condvar_at_exit_blocked_everywhere) {
   const char *path = test_path("cx.ctrace");
   char *out = NULL;
   char *prog[] = {(char *)PROG("condvar_exit"), "150", NULL};
-  ASSERT_EQ(ctrace_run(path, NULL, prog, &out), 0);
+  ASSERT_EQ(test_ctrace_run(path, NULL, (const char *const *)prog, &out, NULL), 0);
   free(out);
   ctrace_reader *r = open_trace(path);
   /* the worker: the thread with a PENDING condvar wait; the reader: a
@@ -807,7 +790,7 @@ TEST_IMPL(truth_socket_io_is_network_in_the_viewer) {
   const char *path = test_path("sk.ctrace");
   char *out = NULL;
   char *prog[] = {(char *)PROG("sock_rw"), "50", (char *)test_path("sk.out"), NULL};
-  ASSERT_EQ(ctrace_run(path, "0", prog, &out), 0);
+  ASSERT_EQ(test_ctrace_run(path, min0, (const char *const *)prog, &out, NULL), 0);
   ASSERT_STR_CONTAINS(out, "moved 100000");
   free(out);
   ctrace_reader *r = open_trace(path);
@@ -855,7 +838,7 @@ TEST_IMPL(truth_run_sleep_lasts_its_time) {
   char *prog[] = {"/bin/sleep", "0.01", NULL};
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  ASSERT_EQ(ctrace_run(path, NULL, prog, NULL), 0);
+  ASSERT_EQ(test_ctrace_run(path, NULL, (const char *const *)prog, NULL, NULL), 0);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   int64_t wall = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
   ctrace_reader *r = open_trace(path);
