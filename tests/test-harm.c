@@ -92,19 +92,13 @@ TEST_IMPL(harm_vfork_spawn_leave_parent_trace_whole) {
 }
 
 /* The ns field of "key=N" in the trace's configuration strings; -1. */
+/* The recorded configuration's value of key ("startup_ns="): the PROPERTY
+ * "config.startup_ns". */
 static long long config_value(ctrace_reader *r, const char *key) {
-  for (uint32_t id = 1;; id++) {
-    const struct ctrace_string *s = ctrace_reader_string(r, id);
-    if (!s)
-      return -1;
-    char buf[600];
-    size_t n = s->len < sizeof buf - 1 ? s->len : sizeof buf - 1;
-    memcpy(buf, s->s, n);
-    buf[n] = 0;
-    const char *p = strstr(buf, key);
-    if (strncmp(buf, "ctrace.config ", 14) == 0 && p)
-      return strtoll(p + strlen(key), NULL, 10);
-  }
+  char name[64];
+  snprintf(name, sizeof name, "config.%.*s", (int)strcspn(key, "="), key);
+  const char *v = ctrace_reader_property(r, name);
+  return v ? strtoll(v, NULL, 10) : -1;
 }
 
 /*

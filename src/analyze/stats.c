@@ -266,15 +266,28 @@ static void json_names(FILE *out, const ctrace_reader *r, const struct ctrace_na
   fputc('}', out);
 }
 
-/* The recorder's effective configuration: the STRINGs starting with
- * "ctrace.config " (docs/FORMAT.md), their pairs joined by spaces. */
+/* The recorder's effective configuration as "key=value" pairs joined by
+ * spaces: the PROPERTY records "config.KEY=VALUE" (1.2), or, in files
+ * before them, the STRINGs starting with "ctrace.config " (docs/FORMAT.md). */
 static size_t config_text(const ctrace_reader *r, char *buf, size_t size) {
-  static const char prefix[] = "ctrace.config ";
-  size_t w = 0, plen = sizeof prefix - 1;
+  static const char key[] = "config.", legacy[] = "ctrace.config ";
+  size_t w = 0;
   buf[0] = 0;
+  for (size_t i = 0; i < ctrace_reader_nproperties(r); i++) {
+    const char *p = ctrace_reader_property_at(r, i);
+    if (strncmp(p, key, sizeof key - 1) != 0)
+      continue;
+    int n = snprintf(buf + w, size - w, "%s%s", w ? " " : "", p + sizeof key - 1);
+    if (n < 0 || (size_t)n >= size - w)
+      return w;
+    w += (size_t)n;
+  }
+  if (w)
+    return w;
+  size_t plen = sizeof legacy - 1;
   for (uint32_t id = 1; id <= ctrace_reader_nstrings(r); id++) {
     const struct ctrace_string *s = ctrace_reader_string(r, id);
-    if (!s || s->len <= plen || memcmp(s->s, prefix, plen) != 0)
+    if (!s || s->len <= plen || memcmp(s->s, legacy, plen) != 0)
       continue;
     int n = snprintf(buf + w, size - w, "%s%.*s", w ? " " : "", (int)(s->len - plen), s->s + plen);
     if (n < 0 || (size_t)n >= size - w)

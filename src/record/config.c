@@ -149,11 +149,20 @@ void ctrace__config_load(void) {
 }
 
 void ctrace__config_record(const char *text) {
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s%s", CTRACE_CONFIG_PREFIX, text);
-  ctrace_name_t n = ctrace_name(buf);
-  if (n)
-    ctrace__name_session_id(n);
+  /* Each "key=value" pair of text is a PROPERTY "config.key=value". */
+  while (*text) {
+    while (*text == ' ')
+      text++;
+    size_t n = strcspn(text, " ");
+    const char *eq = memchr(text, '=', n);
+    if (eq && eq > text && (size_t)(eq - text) < 64) {
+      char key[80], value[256];
+      snprintf(key, sizeof key, "config.%.*s", (int)(eq - text), text);
+      snprintf(value, sizeof value, "%.*s", (int)(n - (size_t)(eq - text) - 1), eq + 1);
+      ctrace__meta_property(key, value);
+    }
+    text += n;
+  }
 }
 
 /* Called once a trace started, outside the locks. */

@@ -32,10 +32,9 @@ int ctrace__config_check(const char *name, const char *val, char *eff, size_t ef
  * per process. */
 const char *ctrace__config_get(const char *name, char *eff, size_t effsize);
 
-/* The trace records its effective configuration as STRING definitions
- * starting with this prefix, then "key=value" pairs separated by spaces
- * (docs/FORMAT.md). */
-#define CTRACE_CONFIG_PREFIX "ctrace.config "
+/* Records the effective configuration, text being "key=value" pairs
+ * separated by spaces, as PROPERTY records "config.key=value"
+ * (docs/FORMAT.md). Takes the metadata lock: not for signal handlers. */
 void ctrace__config_record(const char *text);
 void ctrace__meta_config(void);
 
