@@ -159,6 +159,13 @@ void ctrace__json_stack(struct ctrace_view *v, FILE *f, uint64_t id) {
   fputc(']', f);
 }
 
+static void api_profile(struct ctrace_view *v, struct params *p, struct ctrace_reply *out) {
+  ctrace__api_profile(v, p, out, 0);
+}
+static void api_pprof(struct ctrace_view *v, struct params *p, struct ctrace_reply *out) {
+  ctrace__api_profile(v, p, out, 1);
+}
+
 void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn param,
                        void *ctx, struct ctrace_reply *out) {
   struct params p = {param, ctx, ""};
@@ -172,8 +179,16 @@ void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn 
       {"/api/timeline", ctrace__api_timeline},   {"/api/event", ctrace__api_event},
       {"/api/search", ctrace__api_search},       {"/api/range", ctrace__api_range},
       {"/api/counters", ctrace__api_counters},   {"/api/drops", ctrace__api_drops},
-      {"/api/critpath", ctrace__api_critpath},
-      {"/api/cpus", ctrace__api_cpus},
+      {"/api/critpath", ctrace__api_critpath},   {"/api/cpus", ctrace__api_cpus},
+      {"/api/profile", api_profile},             {"/api/pprof", api_pprof},
+  };
+  /* Routes that take the rest of the path (api_critpath.c: two traces). */
+  static const struct {
+    const char *prefix;
+    void (*fn)(struct ctrace_view *, const char *, struct params *, struct ctrace_reply *);
+  } prefixes[] = {
+      {"/api/compare", ctrace__api_compare},
+      {"/api/after/", ctrace__api_compare},
   };
   static const char changed[] = "the trace file changed on disk (truncated or rewritten) since "
                                 "ctrace view loaded it: restart ctrace view to see it";
@@ -187,14 +202,11 @@ void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn 
       routes[i].fn(v, &p, out);
       found = 1;
     }
-  if (!found && (strncmp(path, "/api/compare", 12) == 0 || strncmp(path, "/api/after/", 11) == 0)) {
-    ctrace__api_compare(v, path, &p, out); /* api_critpath.c: two traces */
-    found = 1;
-  }
-  if (!found && (strcmp(path, "/api/profile") == 0 || strcmp(path, "/api/pprof") == 0)) {
-    ctrace__api_profile(v, &p, out, path[5] == 'p' && path[6] == 'p');
-    found = 1;
-  }
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0] && !found; i++)
+    if (strncmp(path, prefixes[i].prefix, strlen(prefixes[i].prefix)) == 0) {
+      prefixes[i].fn(v, path, &p, out);
+      found = 1;
+    }
   if (!found) {
     ctrace_reply_error(out, 404, "no such endpoint");
     return;
