@@ -120,18 +120,31 @@ static inline void finish(struct ctrace__thread *t, uint8_t *p, uint64_t since) 
   ctrace__leave(t, p);
 }
 
+static inline void wait_event(struct ctrace__thread *t, uint8_t reason, const void *obj,
+                              uint64_t t0, uint64_t t1, uint32_t st) {
+  uint8_t *p = ctrace__ev(t, CTRACE_EV_WAIT, t1);
+  p = ctrace__put_uvarint(p, reason);
+  p = ctrace__put_uvarint(p, (uintptr_t)obj);
+  p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
+  p = ctrace__put_uvarint(p, st);
+  finish(t, p, t1);
+}
+
 void ctrace__pl_wait(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1, void *fp) {
   int saved = errno;
   struct ctrace__thread *t = ctrace__enter();
-  if (t) {
-    uint32_t st = ctrace__pl_stack(t, fp);
-    uint8_t *p = ctrace__ev(t, CTRACE_EV_WAIT, t1);
-    p = ctrace__put_uvarint(p, reason);
-    p = ctrace__put_uvarint(p, (uintptr_t)obj);
-    p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
-    p = ctrace__put_uvarint(p, st);
-    finish(t, p, t1);
-  }
+  if (t)
+    wait_event(t, reason, obj, t0, t1, ctrace__pl_stack(t, fp));
+  errno = saved;
+}
+
+void ctrace__pl_wait_call(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1,
+                          const struct ctrace__pl_call *c, void *fp) {
+  int saved = errno;
+  struct ctrace__thread *t = ctrace__enter();
+  if (t)
+    wait_event(t, reason, obj, t0, t1,
+               c->t == t && c->session == t->session ? c->stack : ctrace__pl_stack(t, fp));
   errno = saved;
 }
 

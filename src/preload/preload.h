@@ -165,10 +165,12 @@ void ctrace__pl_configure(void);
 #define PL_WAKE_MAX PL_WAIT_WINDOW
 extern _Atomic uint32_t ctrace__pl_nwait[PL_WAIT_BUCKETS];
 
+/* A multiplicative hash: objects side by side (an array of mutexes) get
+ * counters on different cache lines, so that one lock's waiter does not
+ * make every release of its neighbours miss. */
 static inline uint32_t ctrace__pl_bucket(const void *o) {
-  uintptr_t a = (uintptr_t)o;
-  a ^= a >> 12;
-  return (uint32_t)(a >> 3) & (PL_WAIT_BUCKETS - 1);
+  uint64_t a = (uint64_t)(uintptr_t)o * 0x9E3779B97F4A7C15ull;
+  return (uint32_t)(a >> 52) & (PL_WAIT_BUCKETS - 1);
 }
 
 /* A registration: the entry (NULL when the window was full) and its token. */
@@ -196,6 +198,7 @@ void ctrace__pl_wakes(const struct ctrace__pl_claim *c, const void *obj, void *f
 struct ctrace__pl_call {
   struct ctrace__thread *t; /* NULL: nothing set */
   struct ctrace__pending saved;
+  uint32_t stack, session; /* the stack ctrace__pl_call_wait captured, its trace */
 };
 /* Before a wait on obj (reason): captures the stack (from fp) now, since a
  * stop cannot walk a blocked thread's stack. */
@@ -253,6 +256,11 @@ static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, 
 /* fp: the interposer's __builtin_frame_address(0), so that stacks start at
  * the program's call and never show the tracer's own frames. */
 void ctrace__pl_wait(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1, void *fp);
+/* The same after ctrace__pl_call_wait(c): the WAIT takes the stack c
+ * captured before the call (the same frame), instead of walking it again
+ * while the thread holds what it waited for. */
+void ctrace__pl_wait_call(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1,
+                          const struct ctrace__pl_call *c, void *fp);
 void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint64_t t0,
                         uint64_t t1, void *fp);
 void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, socklen_t len);
