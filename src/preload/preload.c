@@ -87,6 +87,7 @@ void ctrace__pl_configure(void) {
   long long min_ns = strtoll(ctrace__config_get("CTRACE_MIN_NS", min, sizeof min), NULL, 10);
   c.min_ticks = (uint64_t)((double)min_ns * ctrace__ticks_per_ns());
   c.stacks = ctrace__config.stacks != CTRACE__STACKS_NONE;
+  c.tsc = ctrace__use_tsc;
   ctrace__config_get("CTRACE_FOLLOW_FORKS", fol, sizeof fol);
   c.follow_forks = !(strcmp(fol, "0") == 0 || strcmp(fol, "no") == 0);
   /* The tracer's own start-up, from the trace's time 0 to here (the last
