@@ -149,6 +149,9 @@ def section_api(lt):
     print("| one rdtsc | %s | 1 | |" % mr(d["rdtsc_ns"][1:] + d["rdtsc_ns"][:1]))
     for key, label, target in (("region_ns", "region begin/end (CTRACE_REGION), per event", ""),
                                ("log_ns", "ctrace_log_str, 7-byte message", "<= 1.5x"),
+                               ("log_plain_ns", "ctrace_log, 7-byte message without a conversion",
+                                "<= 1.5x"),
+                               ("log_fmt_ns", "ctrace_log(..., \"rows=%d\", 42)", ""),
                                ("counter_ns", "ctrace_counter", "<= 1.3x"),
                                ("log_untraced_ns", "ctrace_log_str, not tracing", "")):
         v = d[key]
@@ -156,6 +159,8 @@ def section_api(lt):
                                                           target))
         if target:
             ROWS.append((label + ", x rdtsc", target, "%.2fx" % (v[0] / rd), ""))
+        if key == "log_fmt_ns":
+            ROWS.append((label + ", x rdtsc", "", "%.2fx" % (v[0] / rd), ""))
     tp = None
     if lt.ok and os.access(PEER_LTTNG, os.X_OK):
         vals = []

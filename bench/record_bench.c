@@ -46,7 +46,7 @@ static double bench_clock_gettime(void) {
   return (now_s() - t0) / (double)N * 1e9;
 }
 
-enum what { REGION_STR, REGION_MACRO, LOG, COUNTER, HTTP_PATTERN };
+enum what { REGION_STR, REGION_MACRO, LOG, COUNTER, HTTP_PATTERN, LOG_FMT, LOG_PLAIN };
 
 #define MAX_THREADS 64
 
@@ -86,6 +86,14 @@ static void *run_job(void *arg) {
   case COUNTER:
     for (long i = 0; i < j->n; i++)
       ctrace_counter("queue", i & 1023);
+    break;
+  case LOG_FMT: /* ctrace_log formats: vsnprintf is most of its cost */
+    for (long i = 0; i < j->n; i++)
+      ctrace_log(0, "db", "rows=%d", 42);
+    break;
+  case LOG_PLAIN: /* ctrace_log with a message that has no conversion */
+    for (long i = 0; i < j->n; i++)
+      ctrace_log(0, "db", "rows=42");
     break;
   case HTTP_PATTERN: /* what http_task records per request: 7 events */
     for (long i = 0; i < j->n / 7; i++) {
@@ -264,7 +272,7 @@ static void kv_main(const char *dir) {
   snprintf(path, sizeof path, "%s/kv.ctrace", dir);
   enum { R = 15 };
   long n = 100000;
-  double rd[R], rg[R], lg[R], ct[R], un[R];
+  double rd[R], rg[R], lg[R], ct[R], un[R], lf[R], lp[R];
   /* warm up: the first buffers of a trace are the writer's to allocate */
   ctrace_start_path(path);
   round_job(REGION_MACRO, n);
@@ -273,6 +281,8 @@ static void kv_main(const char *dir) {
     rg[r] = round_job(REGION_MACRO, n / 2);
     lg[r] = round_job(LOG, n);
     ct[r] = round_job(COUNTER, n);
+    lf[r] = round_job(LOG_FMT, n);
+    lp[r] = round_job(LOG_PLAIN, n);
   }
   ctrace_stop();
   for (int r = 0; r < R; r++)
@@ -281,6 +291,8 @@ static void kv_main(const char *dir) {
   kv_stat("region_ns", rg, R);
   kv_stat("log_ns", lg, R);
   kv_stat("counter_ns", ct, R);
+  kv_stat("log_fmt_ns", lf, R);
+  kv_stat("log_plain_ns", lp, R);
   kv_stat("log_untraced_ns", un, R);
 
   /* Threads: T threads recording region pairs at once on however many

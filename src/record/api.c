@@ -185,6 +185,10 @@ void ctrace_log_str(ctrace_task_t task, const char *category, const char *msg) {
 void ctrace_log(ctrace_task_t task, const char *category, const char *fmt, ...) {
   if (!ctrace_is_enabled())
     return; /* skip the formatting */
+  if (fmt && !strchr(fmt, '%')) {
+    ctrace_log_str(task, category, fmt); /* what vsnprintf would copy */
+    return;
+  }
   char buf[LOG_MAX + 1];
   va_list ap;
   va_start(ap, fmt);
