@@ -5,6 +5,8 @@ uftrace, strace -f) where they are installed.
 
   python3 bench/cost.py [BUILD_DIR]       (default: build; ~5 minutes on 2 cores)
   ROUNDS=N   alternating rounds of the process benchmarks (default 9)
+  COST_RT=1  the contended-mutex runs at SCHED_FIFO 1 (needs root): on a
+             loaded machine its two threads otherwise seldom run at once
 
 How it measures, so that a shared machine's noise hits every column alike:
 - per-event and per-call costs are measured inside one process, in short
@@ -304,15 +306,21 @@ def section_mutex(tmp, lt):
     else:
         print("  (skipped LTTng-UST pthread wrapper: liblttng-ust-pthread-wrapper.so.1 not "
               "installed (apt-get install liblttng-ust-dev))")
+    # COST_RT=1: the runs at SCHED_FIFO priority 1 (root or CAP_SYS_NICE),
+    # so that on a loaded machine both threads run at once and the locks
+    # are contended; each run holds both cores for ~0.1 s.
+    rt = ["chrt", "-f", "1"] if os.environ.get("COST_RT") == "1" and shutil.which("chrt") else []
+    if rt:
+        print("  (runs at SCHED_FIFO 1: COST_RT=1)")
     res = {m: [] for m in modes}
     for r in range(ROUNDS):
         order = modes if r % 2 == 0 else list(reversed(modes))
         for m in order:
-            cmd = [MUTEX, "contended", locks]
+            cmd = rt + [MUTEX, "contended", locks]
             if m == "untraced":
                 out = run(cmd)
             elif m == "ctrace run":
-                out = run([CT, "run", "-o", tr, "--"] + cmd)
+                out = run(rt + [CT, "run", "-o", tr, "--"] + cmd[len(rt):])
             else:
                 end = lt.session("lttng_ust_pthread:*")
                 out = run(cmd, env=dict(lt.env, LD_PRELOAD=lttw))
