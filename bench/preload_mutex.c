@@ -4,7 +4,10 @@
  *
  *   preload_mutex contended [LOCKS]   2 threads, 4 shared mutexes, critical
  *                                     sections of a few dozen ns; prints
- *                                     "contended_ns TOTAL".
+ *                                     "contended_ns TOTAL", "cpu_ns" (the
+ *                                     process's CPU time over it) and
+ *                                     "sleeps" (the threads' voluntary
+ *                                     context switches: futex waits).
  *   preload_mutex micro               per-call costs in one process: one
  *                                     rdtsc, an uncontended lock+unlock pair,
  *                                     a 1-byte write to /dev/null; prints
@@ -14,6 +17,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
+
+/* The calling thread's CPU time: the rounds of the per-call costs are not
+ * stretched by the time the thread waited for a core on a loaded machine. */
+static uint64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -34,6 +46,8 @@ static pthread_mutex_t locks[NLOCKS] = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX
 static volatile uint64_t shared[NLOCKS * 8];
 static long per_thread;
 
+static _Atomic long nvcsw; /* the threads' voluntary switches: futex sleeps */
+
 static void *contend(void *arg) {
   unsigned x = (unsigned)(uintptr_t)arg * 2654435761u + 1;
   for (long i = 0; i < per_thread; i++) {
@@ -44,18 +58,29 @@ static void *contend(void *arg) {
       shared[k * 8 + j] += (uint64_t)j;
     pthread_mutex_unlock(&locks[k]);
   }
+  struct rusage ru;
+  getrusage(RUSAGE_THREAD, &ru);
+  nvcsw += ru.ru_nvcsw;
   return NULL;
 }
 
 static void contended(long total) {
   per_thread = total / 2;
   pthread_t th[2];
+  struct timespec c0, c1;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
   uint64_t t0 = now_ns();
   for (int i = 0; i < 2; i++)
     pthread_create(&th[i], NULL, contend, (void *)(uintptr_t)i);
   for (int i = 0; i < 2; i++)
     pthread_join(th[i], NULL);
-  printf("contended_ns %llu\n", (unsigned long long)(now_ns() - t0));
+  uint64_t t1 = now_ns();
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+  /* CPU time of the whole process over the locking (the trace's writer
+   * thread too), without start-up and exit */
+  double cpu = (double)(c1.tv_sec - c0.tv_sec) * 1e9 + (double)(c1.tv_nsec - c0.tv_nsec);
+  printf("contended_ns %llu\ncpu_ns %.0f\nsleeps %ld\n", (unsigned long long)(t1 - t0), cpu,
+         (long)nvcsw);
 }
 
 /*
@@ -68,11 +93,11 @@ static void contended(long total) {
  * interposer.
  */
 static double rdtsc_round(long n) {
-  uint64_t t0 = now_ns(), sink = 0;
+  uint64_t t0 = cpu_ns(), sink = 0;
   for (long i = 0; i < n; i++)
     sink += __rdtsc();
   __asm__ volatile("" ::"r"(sink));
-  return (double)(now_ns() - t0) / (double)n;
+  return (double)(cpu_ns() - t0) / (double)n;
 }
 
 static int (*lock_fn)(pthread_mutex_t *), (*unlock_fn)(pthread_mutex_t *);
@@ -81,42 +106,57 @@ static pthread_mutex_t solo = PTHREAD_MUTEX_INITIALIZER;
 static int devnull;
 
 static double lockpair_round(long n) {
-  uint64_t t0 = now_ns();
+  uint64_t t0 = cpu_ns();
   for (long i = 0; i < n; i++) {
     lock_fn(&solo);
     unlock_fn(&solo);
   }
-  return (double)(now_ns() - t0) / (double)n;
+  return (double)(cpu_ns() - t0) / (double)n;
 }
 
 static double write_round(long n) {
   char c = 'x';
-  uint64_t t0 = now_ns();
+  uint64_t t0 = cpu_ns();
   for (long i = 0; i < n; i++)
     if (write_fn(devnull, &c, 1) != 1)
       abort();
-  return (double)(now_ns() - t0) / (double)n;
+  return (double)(cpu_ns() - t0) / (double)n;
 }
 
-/* Fastest round of libc's pair (direct) and of the bound names (bound). */
-static void compare(const char *name, double (*round)(long), long n, int rounds, void *libc,
-                    void *l1, void *l2, void *b1, void *b2) {
-  double direct = 1e30, bound = 1e30;
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Rounds of libc's function (direct), the bound name (bound) and one rdtsc
+ * loop, one after the other: prints the fastest of each, and the median
+ * and range of the added cost (bound - direct of the same round) and of
+ * that cost in rdtscs of the same round. */
+#define MAXR 1000
+static void compare(const char *name, double (*round)(long), long n, int rounds, void *l1,
+                    void *l2, void *b1, void *b2) {
+  double direct = 1e30, bound = 1e30, add[MAXR], rel[MAXR];
   for (int r = 0; r < rounds; r++) {
     *(void **)&lock_fn = l1;
     *(void **)&unlock_fn = l2;
     *(void **)&write_fn = l1;
     double d = round(n);
+    double rd = rdtsc_round(n * 20);
     *(void **)&lock_fn = b1;
     *(void **)&unlock_fn = b2;
     *(void **)&write_fn = b1;
     double b = round(n);
     direct = d < direct ? d : direct;
     bound = b < bound ? b : bound;
+    add[r] = b - d;
+    rel[r] = (b - d) / rd;
   }
-  (void)libc;
-  printf("%s_libc_ns %.2f\n%s_ns %.2f\n%s_added_ns %.2f\n", name, direct, name, bound, name,
-         bound - direct);
+  qsort(add, (size_t)rounds, sizeof add[0], cmp_d);
+  qsort(rel, (size_t)rounds, sizeof rel[0], cmp_d);
+  printf("%s_libc_ns %.2f\n%s_ns %.2f\n%s_added_ns %.2f %.2f %.2f\n%s_x_rdtsc %.3f %.3f %.3f\n",
+         name, direct, name, bound, name, add[rounds / 2], add[rounds / 4],
+         add[rounds - 1 - rounds / 4], name, rel[rounds / 2], rel[rounds / 4],
+         rel[rounds - 1 - rounds / 4]);
 }
 
 static void micro(void) {
@@ -131,10 +171,10 @@ static void micro(void) {
     rd = v < rd ? v : rd;
   }
   printf("rdtsc_ns %.2f\n", rd);
-  compare("lockpair", lockpair_round, 200000, 40, libc, dlsym(libc, "pthread_mutex_lock"),
+  compare("lockpair", lockpair_round, 20000, 100, dlsym(libc, "pthread_mutex_lock"),
           dlsym(libc, "pthread_mutex_unlock"), (void *)pthread_mutex_lock,
           (void *)pthread_mutex_unlock);
-  compare("write", write_round, 2000, 60, libc, dlsym(libc, "write"), NULL, (void *)write, NULL);
+  compare("write", write_round, 200, 1000, dlsym(libc, "write"), NULL, (void *)write, NULL);
 }
 
 static void *idle_thread(void *arg) {

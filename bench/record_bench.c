@@ -46,7 +46,9 @@ static double bench_clock_gettime(void) {
   return (now_s() - t0) / (double)N * 1e9;
 }
 
-enum what { REGION_STR, REGION_MACRO, LOG, COUNTER, HTTP_PATTERN };
+enum what { REGION_STR, REGION_MACRO, LOG, COUNTER, HTTP_PATTERN, LOG_FMT, LOG_PLAIN };
+
+#define MAX_THREADS 64
 
 struct job {
   enum what what;
@@ -85,6 +87,14 @@ static void *run_job(void *arg) {
     for (long i = 0; i < j->n; i++)
       ctrace_counter("queue", i & 1023);
     break;
+  case LOG_FMT: /* ctrace_log formats: vsnprintf is most of its cost */
+    for (long i = 0; i < j->n; i++)
+      ctrace_log(0, "db", "rows=%d", 42);
+    break;
+  case LOG_PLAIN: /* ctrace_log with a message that has no conversion */
+    for (long i = 0; i < j->n; i++)
+      ctrace_log(0, "db", "rows=42");
+    break;
   case HTTP_PATTERN: /* what http_task records per request: 7 events */
     for (long i = 0; i < j->n / 7; i++) {
       ctrace_task_t t = ctrace_task_begin(0, "handleRequest");
@@ -111,8 +121,8 @@ static double bench_events_once(enum what what, int nthreads, const char *path) 
     fprintf(stderr, "cannot start a trace on %s\n", path);
     exit(1);
   }
-  struct job jobs[8];
-  pthread_t th[8];
+  struct job jobs[MAX_THREADS];
+  pthread_t th[MAX_THREADS];
   for (int i = 0; i < nthreads; i++) {
     jobs[i] = (struct job){what, N / 2, 0};
     pthread_create(&th[i], NULL, run_job, &jobs[i]);
@@ -189,7 +199,7 @@ static double file_bytes_per_event(const char *path, double *decode_mev, double 
     /* Decode every event of every thread, as the tools do after open. */
     double best = 1e9;
     for (int rep = 0; rep < 3; rep++) {
-      double t0 = now_s();
+      double t0 = thread_cpu_s();
       uint64_t count = 0, s = 0;
       for (uint32_t i = 0; i < ctrace_reader_nthreads(r); i++) {
         ctrace_cursor c;
@@ -201,7 +211,7 @@ static double file_bytes_per_event(const char *path, double *decode_mev, double 
         }
       }
       sink = s;
-      double dt = now_s() - t0;
+      double dt = thread_cpu_s() - t0;
       if (dt < best)
         best = dt;
     }
@@ -224,7 +234,134 @@ static double open_time(const char *path) {
   return dt;
 }
 
+/* ---- --kv: the rows of bench/cost.py, as "key value" lines ----
+ * Per-event costs in one process, in alternating short rounds (an rdtsc
+ * loop, then each event's loop, then again), CPU time of the thread per
+ * event: a change of load hits every row alike. Median and range of the
+ * rounds. */
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+static void kv_stat(const char *key, double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  printf("%s %.3f %.3f %.3f\n", key, v[n / 2], v[0], v[n - 1]);
+}
+static double round_rdtsc(long n) {
+  double t0 = thread_cpu_s();
+  uint64_t s = 0;
+  for (long i = 0; i < n; i++)
+    s += __rdtsc();
+  sink = s;
+  return (thread_cpu_s() - t0) / (double)n * 1e9;
+}
+static double round_job(enum what what, long n) {
+  struct job j = {what, n, 0};
+  run_job(&j);
+  return j.ns_per_event;
+}
+static double round_untraced_log(long n) {
+  double t0 = thread_cpu_s();
+  for (long i = 0; i < n; i++)
+    ctrace_log_str(0, "db", "rows=42");
+  return (thread_cpu_s() - t0) / (double)n * 1e9;
+}
+
+static void kv_main(const char *dir) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/kv.ctrace", dir);
+  enum { R = 15 };
+  long n = 100000;
+  double rd[R], rg[R], lg[R], ct[R], un[R], lf[R], lp[R];
+  /* warm up: the first buffers of a trace are the writer's to allocate */
+  ctrace_start_path(path);
+  round_job(REGION_MACRO, n);
+  for (int r = 0; r < R; r++) {
+    rd[r] = round_rdtsc(n);
+    rg[r] = round_job(REGION_MACRO, n / 2);
+    lg[r] = round_job(LOG, n);
+    ct[r] = round_job(COUNTER, n);
+    lf[r] = round_job(LOG_FMT, n);
+    lp[r] = round_job(LOG_PLAIN, n);
+  }
+  ctrace_stop();
+  for (int r = 0; r < R; r++)
+    un[r] = round_untraced_log(n);
+  kv_stat("rdtsc_ns", rd, R);
+  kv_stat("region_ns", rg, R);
+  kv_stat("log_ns", lg, R);
+  kv_stat("counter_ns", ct, R);
+  kv_stat("log_fmt_ns", lf, R);
+  kv_stat("log_plain_ns", lp, R);
+  kv_stat("log_untraced_ns", un, R);
+
+  /* Threads: T threads recording region pairs at once on however many
+   * cores there are; CPU time per event over all recording threads (the
+   * writer's excluded), alternating rounds over T. */
+  static const int ts[] = {1, 2, 8, 64};
+  enum { TR = 5, NT = sizeof ts / sizeof ts[0] };
+  double per[NT][TR], mallocs[NT][TR];
+  long total = 1600000; /* events per round, split among the threads */
+  for (int r = 0; r < TR; r++)
+    for (int k = 0; k < NT; k++) {
+      int nt = ts[(r % 2) ? NT - 1 - k : k];
+      int idx = (r % 2) ? NT - 1 - k : k;
+      uint64_t m0 = atomic_load(&ctrace__buf_mallocs_by_threads);
+      ctrace_start_path(path);
+      struct job jobs[MAX_THREADS];
+      pthread_t th[MAX_THREADS];
+      for (int i = 0; i < nt; i++) {
+        jobs[i] = (struct job){REGION_MACRO, total / 2 / nt, 0};
+        pthread_create(&th[i], NULL, run_job, &jobs[i]);
+      }
+      double sum = 0;
+      for (int i = 0; i < nt; i++) {
+        pthread_join(th[i], NULL);
+        sum += jobs[i].ns_per_event;
+      }
+      ctrace_stop();
+      per[idx][r] = sum / nt;
+      /* buffers the recording threads had to allocate themselves */
+      mallocs[idx][r] = (double)(atomic_load(&ctrace__buf_mallocs_by_threads) - m0);
+    }
+  for (int k = 0; k < NT; k++) {
+    char key[64];
+    snprintf(key, sizeof key, "threads_%d_ns", ts[k]);
+    kv_stat(key, per[k], TR);
+    snprintf(key, sizeof key, "threads_%d_bufs_malloced", ts[k]);
+    kv_stat(key, mallocs[k], TR);
+  }
+
+  /* bytes per event: the HTTP example's pattern at volume */
+  uint64_t ev;
+  bench_events_once(HTTP_PATTERN, 1, path);
+  printf("http_pattern_bpe %.3f\n", file_bytes_per_event(path, NULL, NULL, &ev));
+  /* reader decode after open, on the counters of 2 threads */
+  bench_events_once(COUNTER, 2, path);
+  double mev = 0, mb = 0;
+  file_bytes_per_event(path, &mev, &mb, &ev);
+  double d[5];
+  d[0] = mev;
+  for (int i = 1; i < 5; i++) {
+    file_bytes_per_event(path, &mev, &mb, &ev);
+    d[i] = mev;
+  }
+  kv_stat("decode_mev", d, 5);
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--kv") == 0) {
+    N = 2000000;
+    char kdir[] = "/tmp/ctrace-bench-XXXXXX";
+    if (!mkdtemp(kdir))
+      return 1;
+    setenv("CTRACE_MEMORY_MB", "1024", 1);
+    ctrace__clock_init();
+    kv_main(kdir);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", kdir);
+    return system(cmd) != 0;
+  }
   N = argc > 1 ? atol(argv[1]) : 2000000;
   char dir[] = "/tmp/ctrace-bench-XXXXXX";
   if (!mkdtemp(dir))

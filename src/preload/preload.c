@@ -87,6 +87,7 @@ void ctrace__pl_configure(void) {
   long long min_ns = strtoll(ctrace__config_get("CTRACE_MIN_NS", min, sizeof min), NULL, 10);
   c.min_ticks = (uint64_t)((double)min_ns * ctrace__ticks_per_ns());
   c.stacks = ctrace__config.stacks != CTRACE__STACKS_NONE;
+  c.tsc = ctrace__use_tsc;
   ctrace__config_get("CTRACE_FOLLOW_FORKS", fol, sizeof fol);
   c.follow_forks = !(strcmp(fol, "0") == 0 || strcmp(fol, "no") == 0);
   /* The tracer's own start-up, from the trace's time 0 to here (the last
@@ -120,18 +121,31 @@ static inline void finish(struct ctrace__thread *t, uint8_t *p, uint64_t since) 
   ctrace__leave(t, p);
 }
 
+static inline void wait_event(struct ctrace__thread *t, uint8_t reason, const void *obj,
+                              uint64_t t0, uint64_t t1, uint32_t st) {
+  uint8_t *p = ctrace__ev(t, CTRACE_EV_WAIT, t1);
+  p = ctrace__put_uvarint(p, reason);
+  p = ctrace__put_uvarint(p, (uintptr_t)obj);
+  p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
+  p = ctrace__put_uvarint(p, st);
+  finish(t, p, t1);
+}
+
 void ctrace__pl_wait(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1, void *fp) {
   int saved = errno;
   struct ctrace__thread *t = ctrace__enter();
-  if (t) {
-    uint32_t st = ctrace__pl_stack(t, fp);
-    uint8_t *p = ctrace__ev(t, CTRACE_EV_WAIT, t1);
-    p = ctrace__put_uvarint(p, reason);
-    p = ctrace__put_uvarint(p, (uintptr_t)obj);
-    p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
-    p = ctrace__put_uvarint(p, st);
-    finish(t, p, t1);
-  }
+  if (t)
+    wait_event(t, reason, obj, t0, t1, ctrace__pl_stack(t, fp));
+  errno = saved;
+}
+
+void ctrace__pl_wait_call(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1,
+                          const struct ctrace__pl_call *c, void *fp) {
+  int saved = errno;
+  struct ctrace__thread *t = ctrace__enter();
+  if (t)
+    wait_event(t, reason, obj, t0, t1,
+               c->t == t && c->session == t->session ? c->stack : ctrace__pl_stack(t, fp));
   errno = saved;
 }
 

@@ -133,6 +133,7 @@ struct ctrace__pl_config {
   uint64_t min_ticks; /* syscalls shorter than this are not recorded */
   int stacks;         /* capture stacks on blocking events */
   int follow_forks;
+  int tsc;            /* ctrace__use_tsc, on this line for PL_SYS_SHAPE */
 };
 extern struct ctrace__pl_config ctrace__pl;
 void ctrace__pl_configure(void);
@@ -165,10 +166,12 @@ void ctrace__pl_configure(void);
 #define PL_WAKE_MAX PL_WAIT_WINDOW
 extern _Atomic uint32_t ctrace__pl_nwait[PL_WAIT_BUCKETS];
 
+/* A multiplicative hash: objects side by side (an array of mutexes) get
+ * counters on different cache lines, so that one lock's waiter does not
+ * make every release of its neighbours miss. */
 static inline uint32_t ctrace__pl_bucket(const void *o) {
-  uintptr_t a = (uintptr_t)o;
-  a ^= a >> 12;
-  return (uint32_t)(a >> 3) & (PL_WAIT_BUCKETS - 1);
+  uint64_t a = (uint64_t)(uintptr_t)o * 0x9E3779B97F4A7C15ull;
+  return (uint32_t)(a >> 52) & (PL_WAIT_BUCKETS - 1);
 }
 
 /* A registration: the entry (NULL when the window was full) and its token. */
@@ -196,6 +199,7 @@ void ctrace__pl_wakes(const struct ctrace__pl_claim *c, const void *obj, void *f
 struct ctrace__pl_call {
   struct ctrace__thread *t; /* NULL: nothing set */
   struct ctrace__pending saved;
+  uint32_t stack, session; /* the stack ctrace__pl_call_wait captured, its trace */
 };
 /* Before a wait on obj (reason): captures the stack (from fp) now, since a
  * stop cannot walk a blocked thread's stack. */
@@ -243,16 +247,36 @@ static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, 
   c->t = NULL;
   if (CTRACE__UNLIKELY(!t || !t->registered))
     return;
+  /* A BYFD class stays 0 here, decided from the fd only if a stop finds
+   * the thread inside the call: the fd cache's page is not touched on
+   * every call (each page touched costs a TLB miss after a system call on
+   * kernels with page-table isolation and no PCID). */
   struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uint32_t)fd, .call = call,
-                              .cls = cls == CTRACE_SC_BYFD ? ctrace__pl_fd_cached(fd) : cls};
+                              .cls = cls};
   ctrace__pending_set(t, &n, &c->saved);
   c->t = t;
+}
+
+/* The clock, with ctrace__use_tsc read by the caller (ctrace__pl.tsc). */
+static inline uint64_t ctrace__pl_now(int tsc) {
+#ifdef CTRACE__HAVE_TSC
+  if (CTRACE__LIKELY(tsc))
+    return __rdtsc();
+#else
+  (void)tsc;
+#endif
+  return ctrace__now();
 }
 
 /* ---- recording helpers (preload.c) ---- */
 /* fp: the interposer's __builtin_frame_address(0), so that stacks start at
  * the program's call and never show the tracer's own frames. */
 void ctrace__pl_wait(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1, void *fp);
+/* The same after ctrace__pl_call_wait(c): the WAIT takes the stack c
+ * captured before the call (the same frame), instead of walking it again
+ * while the thread holds what it waited for. */
+void ctrace__pl_wait_call(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1,
+                          const struct ctrace__pl_call *c, void *fp);
 void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint64_t t0,
                         uint64_t t1, void *fp);
 void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, socklen_t len);
@@ -289,13 +313,16 @@ uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
     if (PL_PASS(fam))                                                          \
       return PL_REAL(realname) ARGS;                                           \
     ret r = (ret)-1; /* an FD of r means "not known yet" before the call */    \
-    uint64_t t0_ = ctrace__now();                                              \
+    /* read before the call: after it, each page touched first misses */     \
+    const int tsc_ = ctrace__pl.tsc;                                           \
+    const uint64_t min_ = ctrace__pl.min_ticks;                                \
+    uint64_t t0_ = ctrace__pl_now(tsc_);                                       \
     struct ctrace__pl_call c_;                                                 \
     ctrace__pl_call_sys(&c_, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), t0_); \
     r = PL_REAL(realname) ARGS;                                                \
-    uint64_t t1_ = ctrace__now();                                              \
+    uint64_t t1_ = ctrace__pl_now(tsc_);                                       \
     ctrace__pl_call_end(&c_);                                                  \
-    if (CTRACE__UNLIKELY(t1_ - t0_ >= ctrace__pl.min_ticks)) {                 \
+    if (CTRACE__UNLIKELY(t1_ - t0_ >= min_)) {                                 \
       int e_ = errno;                                                          \
       uint8_t cls_ = CTRACE_SC_##cls;                                          \
       if (cls_ == CTRACE_SC_BYFD)                                              \

@@ -175,6 +175,8 @@ void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void 
     ctrace__leave_empty(t);
     ctrace__pending_set(t, &n, &c->saved);
     c->t = t;
+    c->stack = n.stack;
+    c->session = n.session;
   }
   errno = saved;
 }
@@ -211,7 +213,7 @@ static void blocked_cancelled(void *arg) {
       int claimed_ = ctrace__pl_unregister(&b_.g);                             \
       ctrace__pl_call_end(&b_.c);                                              \
       if (claimed_)                                                            \
-        ctrace__pl_wait(reason, obj, t0_, ctrace__now(), fp_);                 \
+        ctrace__pl_wait_call(reason, obj, t0_, ctrace__now(), &b_.c, fp_);     \
       return r;                                                                \
     }                                                                          \
     pthread_cleanup_push(blocked_cancelled, &b_);                              \
@@ -219,7 +221,7 @@ static void blocked_cancelled(void *arg) {
     pthread_cleanup_pop(0);                                                    \
     ctrace__pl_unregister(&b_.g);                                              \
     ctrace__pl_call_end(&b_.c);                                                \
-    ctrace__pl_wait(reason, obj, t0_, ctrace__now(), fp_);                     \
+    ctrace__pl_wait_call(reason, obj, t0_, ctrace__now(), &b_.c, fp_);         \
     return r;                                                                  \
   }                                                                            \
   PL_EXPORT int name PARAMS {                                                  \
@@ -257,7 +259,7 @@ static inline int sem_try_(sem_t *s) {
     pthread_cleanup_pop(0);                                                    \
     ctrace__pl_unregister(&b_.g);                                              \
     ctrace__pl_call_end(&b_.c);                                                \
-    ctrace__pl_wait(reason, obj, t0_, ctrace__now(), FP);                      \
+    ctrace__pl_wait_call(reason, obj, t0_, ctrace__now(), &b_.c, FP);          \
     return r;                                                                  \
   }
 

@@ -159,7 +159,8 @@ void ctrace_region_end(void) {
 
 #define LOG_MAX 1024
 
-void ctrace_log_str(ctrace_task_t task, const char *category, const char *msg) {
+__attribute__((always_inline)) static inline void log_str(ctrace_task_t task,
+                                                          const char *category, const char *msg) {
   struct ctrace__thread *t = ctrace__enter();
   if (!t)
     return;
@@ -182,7 +183,15 @@ void ctrace_log_str(ctrace_task_t task, const char *category, const char *msg) {
   ctrace__leave(t, p + len);
 }
 
+void ctrace_log_str(ctrace_task_t task, const char *category, const char *msg) {
+  log_str(task, category, msg);
+}
+
 void ctrace_log(ctrace_task_t task, const char *category, const char *fmt, ...) {
+  if (fmt && !strchr(fmt, '%')) {
+    log_str(task, category, fmt); /* what vsnprintf would copy */
+    return;
+  }
   if (!ctrace_is_enabled())
     return; /* skip the formatting */
   char buf[LOG_MAX + 1];

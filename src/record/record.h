@@ -174,6 +174,7 @@ struct ctrace__thread {
   uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer walk */
   char name[32];         /* re-emitted when a new trace starts */
   struct ctrace__pending pending; /* the blocking call it is inside */
+  uint32_t writer_seen;  /* the session in which it saw the writer live */
   struct ctrace__thread *next, *prev;
   struct ctrace__name_slot names[CTRACE__NAME_CACHE];
   struct ctrace__stack_slot stacks[CTRACE__STACK_CACHE];
@@ -298,8 +299,15 @@ static inline void ctrace__pending_set(struct ctrace__thread *t, const struct ct
     *saved = *d;
     __atomic_store_n(&d->since, 0, __ATOMIC_RELAXED);
   }
-  if (CTRACE__UNLIKELY(!atomic_load_explicit(&ctrace__writer_live, memory_order_relaxed)))
-    ctrace__before_block(t);
+  /* The writer runs for the rest of a trace once it runs: a thread that saw
+   * it in this trace does not read the global again (its page, first
+   * touched after the system call before, would miss). */
+  if (CTRACE__UNLIKELY(t->writer_seen != t->session)) {
+    if (atomic_load_explicit(&ctrace__writer_live, memory_order_relaxed))
+      t->writer_seen = t->session;
+    else
+      ctrace__before_block(t);
+  }
   atomic_thread_fence(memory_order_release);
   __atomic_store_n(&d->object, n->object, __ATOMIC_RELAXED);
   __atomic_store_n(&d->stack, n->stack, __ATOMIC_RELAXED);
