@@ -1,6 +1,6 @@
 /*
  * test-treerec.c - what the recorder writes so that a process tree can be
- * linked (SPAWN, FD, SHARED records: docs/FORMAT.md, "Process trees") and
+ * linked (SPAWN, FD, SHARED records: docs/FORMAT.md, "Links between processes") and
  * the analysis that links it (src/analyze/flows.c): spawns name their
  * child; a pipe's writes pair with the reads that consumed their bytes;
  * the two sides of a fork, a shell pipeline, a socketpair, a loopback TCP

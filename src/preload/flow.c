@@ -5,7 +5,7 @@
  * fd is made, so that I/O on it can be paired across processes) and
  * SHARED (waits on and releases of process-shared mutexes, condition
  * variables and semaphores, keyed by the shared mapping they live in).
- * Layouts: docs/FORMAT.md, "Process trees".
+ * Layouts: docs/FORMAT.md, "Links between processes".
  *
  * Cost model. Nothing here runs on read/write: an fd's object is learnt
  * once, where the fd is made (pipe, socketpair, socket, accept, connect,
