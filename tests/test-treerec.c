@@ -126,6 +126,55 @@ static ctrace_reader *fork_child(ctrace_reader *parent, const char *name) {
   return open_trace(child_path(name, pid));
 }
 
+/* The whole run as one reader (the `tree` reader) and its flows. */
+static ctrace_reader *open_tree(const char *path) {
+  ctrace_reader *r = NULL;
+  char err[CTRACE_READ_ERRLEN];
+  if (ctrace_reader_open_tree(path, &r, err, sizeof err) != 0) {
+    fprintf(stderr, "# %s: %s\n", path, err);
+    return NULL;
+  }
+  return r;
+}
+
+static uint32_t proc_of(const ctrace_reader *r, uint32_t thread) {
+  return ctrace_reader_thread(r, thread)->process;
+}
+
+/* DATA edges of the tree at path: every byte read came from a recorded
+ * write of another process and nothing is left over; their sum. */
+static int64_t tree_data_bytes(const char *path, unsigned object_kind) {
+  ctrace_reader *r = open_tree(path);
+  if (!r || ctrace_reader_nprocesses(r) < 2)
+    return -1;
+  struct ctrace_flows f;
+  if (ctrace_flows_build(r, &f) != 0)
+    return -1;
+  int64_t sum = 0;
+  for (size_t i = 0; i < f.n; i++) {
+    const struct ctrace_flow *e = &f.v[i];
+    if (e->kind != CTRACE_FLOW_DATA)
+      continue;
+    if (e->object_kind != object_kind || e->from_ticks > e->to_ticks ||
+        proc_of(r, e->from_thread) == proc_of(r, e->to_thread)) {
+      fprintf(stderr, "# bad edge %zu: object %u procs %u %u\n", i, e->object_kind,
+              proc_of(r, e->from_thread), proc_of(r, e->to_thread));
+      sum = -1;
+      break;
+    }
+    sum += (int64_t)e->bytes;
+  }
+  if (f.unmatched_read_bytes || f.unmatched_write_bytes) {
+    fprintf(stderr, "# unmatched: read %llu write %llu\n",
+            (unsigned long long)f.unmatched_read_bytes,
+            (unsigned long long)f.unmatched_write_bytes);
+    sum = -1;
+  }
+  ctrace_flows_free(&f);
+  ctrace_reader_close(r);
+  return sum;
+}
+
 TEST_IMPL(treerec_spawn_records_child_pid) {
   const char *prog[] = {PROG, "spawn", NULL};
   char *out;
@@ -232,6 +281,8 @@ TEST_IMPL(treerec_fork_child_knows_inherited_pipe) {
   ASSERT_EQ(find_recs(ch, CTRACE_EV_FD, mc, 4, c, 8), 1);
   ctrace_reader_close(ch);
   ctrace_reader_close(r);
+  /* as one tree: the child's writes pair with the parent's reads */
+  ASSERT_EQ(tree_data_bytes(test_path("f.ctrace"), CTRACE_FLOW_PIPE), field(out, "total "));
   free(out);
   return 0;
 }
@@ -275,6 +326,7 @@ TEST_IMPL(treerec_pipeline_dup2_stdin_same_pipe) {
   closedir(d);
   ASSERT(wino != 0);
   ASSERT_UINT_EQ(wino, rino);
+  ASSERT_EQ(tree_data_bytes(test_path("sh.ctrace"), CTRACE_FLOW_PIPE), field(out, "read "));
   free(out);
   return 0;
 }
@@ -299,6 +351,10 @@ TEST_IMPL(treerec_socketpair_ends_named_across_fork) {
   ASSERT_EQ(find_recs(ch, CTRACE_EV_FD, mc, 6, c, 8), 1);
   ctrace_reader_close(ch);
   ctrace_reader_close(r);
+  /* both directions: the child's messages and the parent's answers (one
+   * byte per read the parent made) */
+  int64_t both = tree_data_bytes(test_path("sp.ctrace"), CTRACE_FLOW_SOCKETPAIR);
+  ASSERT_GT(both, field(out, "total "));
   free(out);
   return 0;
 }
@@ -336,6 +392,7 @@ TEST_IMPL(treerec_tcp_loopback_tuples_match) {
   ASSERT_MEM_HEX_EQ(a[0].blob + pa + 18, c[0].blob + pc + 1, 8);  /* peer = local */
   ctrace_reader_close(ch);
   ctrace_reader_close(r);
+  ASSERT_EQ(tree_data_bytes(test_path("t.ctrace"), CTRACE_FLOW_TCP), field(out, "total "));
   free(out);
   return 0;
 }
@@ -387,6 +444,24 @@ static int shared_across_fork(const char *mode, const char *name, uint64_t reaso
     ASSERT(pw[i].v[4] != 0);
   ctrace_reader_close(ch);
   ctrace_reader_close(r);
+  /* as one tree: waits of one process get wake edges from the other */
+  ctrace_reader *t = open_tree(test_path(file));
+  ASSERT(t);
+  ASSERT_EQ(ctrace_reader_nprocesses(t), 2);
+  struct ctrace_flows f;
+  ASSERT_EQ(ctrace_flows_build(t, &f), 0);
+  size_t across = 0;
+  for (size_t i = 0; i < f.n; i++) {
+    const struct ctrace_flow *e = &f.v[i];
+    if (e->kind != CTRACE_FLOW_WAKE || e->reason != reason)
+      continue;
+    ASSERT(e->from_ticks <= e->to_ticks);
+    across += proc_of(t, e->from_thread) != proc_of(t, e->to_thread);
+  }
+  ASSERT_GT(across, 0);
+  ASSERT(f.shared_waits_paired <= f.shared_waits);
+  ctrace_flows_free(&f);
+  ctrace_reader_close(t);
   free(out);
   return 0;
 }
