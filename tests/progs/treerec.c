@@ -19,6 +19,9 @@
  *   mutex N           parent and child take turns N times on a
  *                     PTHREAD_PROCESS_SHARED mutex in MAP_SHARED memory,
  *                     each holding it while the other waits
+ *   ends              forks children that end by exit(7), _exit(3), a default
+ *                     SIGTERM and returning 5 from a child's main path; prints
+ *                     their wait statuses
  * Prints "total BYTES" for the byte-moving modes.
  */
 #include <arpa/inet.h>
@@ -26,6 +29,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +235,27 @@ int main(int argc, char **argv) {
     }
     wait_child(pid);
     printf("rounds %d\n", n);
+    return 0;
+  }
+  if (strcmp(mode, "ends") == 0) {
+    pid_t kids[4];
+    for (int k = 0; k < 4; k++) {
+      kids[k] = fork();
+      if (kids[k] == 0) {
+        if (k == 0)
+          exit(7);
+        if (k == 1)
+          _exit(3);
+        if (k == 2)
+          raise(SIGTERM);
+        return 5;
+      }
+    }
+    for (int k = 0; k < 4; k++) {
+      int st;
+      waitpid(kids[k], &st, 0);
+      printf("child %d status %d\n", k, st);
+    }
     return 0;
   }
   if (strcmp(mode, "sem_threads") == 0) {
