@@ -577,3 +577,7 @@ TEST_IMPL(treerec_every_process_ends_with_status_or_signal) {
   free(out);
   return 0;
 }
+
+TEST_IMPL(treerec_shared_cond_keys_match_across_fork) {
+  return shared_across_fork("cond", "cnd", CTRACE_WAIT_COND);
+}
