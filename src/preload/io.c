@@ -43,6 +43,8 @@ uint8_t ctrace__pl_fd_class(int fd) {
     return CTRACE_SC_FILE; /* not cached: the fd may come to exist */
   }
   errno = saved;
+  if (CTRACE__UNLIKELY(S_ISFIFO(st.st_mode)))
+    ctrace__pl_fd_seen(fd, &st); /* a FIFO's object, for flows (flow.c) */
   k = S_ISSOCK(st.st_mode) ? CTRACE_SC_NET : CTRACE_SC_FILE;
   ctrace__pl_fd_set(fd, k);
   return k;
@@ -175,6 +177,8 @@ static int dup_onto_trace(int oldfd, int newfd, int flags) {
     int e = errno;
     PL_REAL(close)(newfd);
     errno = e;
+  } else {
+    ctrace__pl_fd_dup(oldfd, newfd);
   }
   return r;
 }
@@ -189,7 +193,10 @@ PL_EXPORT int dup2(int oldfd, int newfd) {
     return dup_onto_trace(oldfd, newfd, -1);
   }
   int r = PL_REAL(dup2)(oldfd, newfd);
-  ctrace__pl_fd_forget(newfd); /* newfd now names another file */
+  if (r >= 0 && oldfd != newfd) {
+    ctrace__pl_fd_forget(newfd); /* newfd now names another file */
+    ctrace__pl_fd_dup(oldfd, newfd);
+  }
   return r;
 }
 
@@ -203,7 +210,10 @@ PL_EXPORT int dup3(int oldfd, int newfd, int flags) {
     return dup_onto_trace(oldfd, newfd, flags);
   }
   int r = PL_REAL(dup3)(oldfd, newfd, flags);
-  ctrace__pl_fd_forget(newfd); /* newfd now names another file */
+  if (r >= 0) {
+    ctrace__pl_fd_forget(newfd); /* newfd now names another file */
+    ctrace__pl_fd_dup(oldfd, newfd);
+  }
   return r;
 }
 
@@ -213,7 +223,15 @@ PL_EXPORT int dup3(int oldfd, int newfd, int flags) {
  * trace's, untraced it would have been the trace's own number, so the
  * trace moves and the program's copy goes there.
  */
+static int fcntl_inner_(int (*real)(int, int, ...), int fd, int cmd, void *arg);
 static int fcntl_(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
+  int r = fcntl_inner_(real, fd, cmd, arg);
+  if (CTRACE__UNLIKELY(cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0)
+    ctrace__pl_fd_dup(fd, r);
+  return r;
+}
+
+static int fcntl_inner_(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
   int tfd = trace_fd();
   if (CTRACE__LIKELY(tfd < 0))
     return real(fd, cmd, arg);

@@ -84,8 +84,10 @@ PL_EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al) {
   uint64_t t1 = ctrace__now();
   ctrace__pl_call_end(&c);
   int e = errno;
-  if (r == 0 || e == EINPROGRESS)
+  if (r == 0 || e == EINPROGRESS) {
     ctrace__pl_sockaddr(fd, CTRACE_CALL_connect, a, al);
+    ctrace__pl_fd_made(fd, CTRACE_FD_CONNECT);
+  }
   if (t1 - t0 >= ctrace__pl.min_ticks)
     ctrace__pl_syscall(CTRACE_CALL_connect, CTRACE_SC_NET, fd, r < 0 ? -(int64_t)e : r, t0, t1,
                        FP);
@@ -107,6 +109,7 @@ static int accept_common(int fd, struct sockaddr *a, socklen_t *al, int flags, i
   int e = errno;
   if (r >= 0) {
     ctrace__pl_fd_set(r, CTRACE_SC_NET);
+    ctrace__pl_fd_made(r, CTRACE_FD_ACCEPT);
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (a && al && *al <= sizeof ss)
