@@ -689,6 +689,22 @@ done:
   return rc;
 }
 
+uint32_t ctrace_reader_stack_process(const ctrace_reader *r, uint64_t id) {
+  if (!id || id >= r->stacks.n)
+    return UINT32_MAX;
+  if (!r->files)
+    return 0;
+  uint32_t lo = 0, hi = r->nfiles; /* the last file whose first id is <= id */
+  while (hi - lo > 1) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (r->files[mid].kbase < id)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
 uint32_t ctrace_reader_nfiles(const ctrace_reader *r) { return r->files ? r->nfiles : 1; }
 const char *ctrace_reader_file_path(const ctrace_reader *r, uint32_t i) {
   return r->files ? (i < r->nfiles ? r->files[i].path : NULL) : (i == 0 ? "" : NULL);
