@@ -771,9 +771,10 @@ static uint32_t proc_status(const ctrace_reader *r) {
 }
 
 /* What a reader of one file says of its processes (PROCESS records; a file
- * without one gets one entry from its header, so every file has a process). */
+ * of a tree without one gets one entry from its header, so that every file
+ * of a tree has its process). */
 static void fill_processes(ctrace_reader *r) {
-  if (!r->processes.n) {
+  if (!r->processes.n && r->no_sched) { /* a file of a tree: one process each */
     struct ctrace_process p = {0};
     p.pid = r->pid;
     CTRACE_TVEC_PUSH(r->processes, p, oom);
