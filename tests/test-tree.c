@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../src/read/reader.h"
@@ -338,5 +339,200 @@ TEST_IMPL(tree_make_j2_compilers) {
   ASSERT_GE(seen_as, 4);
   ASSERT_GE(seen_ld, 1);
   ctrace_reader_close(r);
+  return TEST_OK;
+}
+
+/* ---- PostgreSQL: the postmaster under ctrace run, pgbench against it ---- */
+
+#define PG_BIN "/usr/lib/postgresql/15/bin/"
+
+/* argv with "runuser -u postgres --" in front when we are root (initdb and
+ * postgres refuse to run as root). */
+static int pg_argv(char **out, const char *const *args) {
+  int n = 0;
+  if (geteuid() == 0) {
+    out[n++] = "/usr/sbin/runuser";
+    out[n++] = "-u";
+    out[n++] = "postgres";
+    out[n++] = "--";
+  }
+  for (int i = 0; args[i] && n < 40; i++)
+    out[n++] = (char *)args[i];
+  out[n] = NULL;
+  return n;
+}
+
+static int pg_run(const char *const *args, char **out) {
+  char *argv[48];
+  pg_argv(argv, args);
+  char *err = NULL;
+  int rc = test_run(argv, NULL, out, &err);
+  if (rc != 0)
+    fprintf(stderr, "# %s: status %d: %s\n", args[0], rc, err ? err : "");
+  free(err);
+  return rc;
+}
+
+struct ps_row {
+  uint32_t pid, ppid;
+};
+
+/* The postmaster's children now, from ps. */
+static size_t ps_children(uint32_t parent, struct ps_row *rows, size_t max) {
+  char *out = NULL;
+  char *argv[] = {"/bin/ps", "-e", "-o", "pid=,ppid=", NULL};
+  if (test_run(argv, NULL, &out, NULL) != 0) {
+    free(out);
+    return 0;
+  }
+  size_t n = 0;
+  for (char *p = out; *p && n < max;) {
+    unsigned pid, ppid;
+    int used = 0;
+    if (sscanf(p, " %u %u%n", &pid, &ppid, &used) != 2)
+      break;
+    if (ppid == parent)
+      rows[n++] = (struct ps_row){pid, ppid};
+    p += used;
+  }
+  free(out);
+  return n;
+}
+
+TEST_IMPL(tree_postgres_pgbench) {
+  if (access(PG_BIN "postgres", X_OK) != 0 || access(PG_BIN "initdb", X_OK) != 0 ||
+      access(PG_BIN "pgbench", X_OK) != 0 || access(PG_BIN "pg_ctl", X_OK) != 0)
+    RETURN_SKIP("PostgreSQL 15 is not installed (" PG_BIN ")");
+  if (geteuid() == 0 && access("/usr/sbin/runuser", X_OK) != 0)
+    RETURN_SKIP("root without runuser: cannot run PostgreSQL as postgres");
+  /* a directory the postgres user owns (the runner's is root's, 0700) */
+  char dir[] = "/tmp/ctrace-pg-XXXXXX";
+  ASSERT(mkdtemp(dir));
+  if (geteuid() == 0) {
+    char *argv[] = {"/bin/chown", "postgres:", dir, NULL};
+    ASSERT_EQ(test_run(argv, NULL, NULL, NULL), 0);
+  }
+  char data[64], trace[64], log[64], pidfile[128];
+  snprintf(data, sizeof data, "%s/data", dir);
+  snprintf(trace, sizeof trace, "%s/pg.ctrace", dir);
+  snprintf(log, sizeof log, "%s/run.log", dir);
+  snprintf(pidfile, sizeof pidfile, "%s/postmaster.pid", data);
+  const char *initdb[] = {PG_BIN "initdb", "-D", data, "-A", "trust", "-U", "postgres",
+                          "--no-sync", "--no-instructions", NULL};
+  ASSERT_EQ(pg_run(initdb, NULL), 0);
+  /* the postmaster under ctrace run: unix socket in dir, no TCP */
+  pid_t runner = fork();
+  ASSERT_GE(runner, 0);
+  if (runner == 0) {
+    FILE *l = freopen(log, "w", stdout);
+    (void)l;
+    dup2(1, 2);
+    char sock[300];
+    snprintf(sock, sizeof sock, "unix_socket_directories=%s", dir);
+    const char *args[] = {test_build_path("ctrace"), "run", "-o", trace, "--", PG_BIN "postgres",
+                          "-D", data, "-c", "fsync=off", "-c", "listen_addresses=", "-c", sock,
+                          "-c", "max_connections=20", "-c", "shared_buffers=16MB", NULL};
+    char *argv[48];
+    pg_argv(argv, args);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  /* ready: pg_isready says so (polled, bounded) */
+  int ready = 0;
+  for (int i = 0; i < 600 && !ready; i++) {
+    char *argv[] = {PG_BIN "pg_isready", "-q", "-h", dir, "-U", "postgres", NULL};
+    ready = test_run(argv, NULL, NULL, NULL) == 0;
+    if (!ready) {
+      struct timespec ts = {0, 100 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  int rc = TEST_OK;
+  uint32_t pm = 0;
+  struct ps_row kids[64];
+  size_t nkids = 0;
+  if (!ready) {
+    fprintf(stderr, "# the postmaster did not get ready in 60 s (see %s)\n", log);
+    rc = 1;
+  } else {
+    const char *init[] = {PG_BIN "pgbench", "-i", "-s", "1", "-q", "-h", dir, "-U", "postgres",
+                          "postgres", NULL};
+    const char *bench[] = {PG_BIN "pgbench", "-c", "4", "-j", "2", "-t", "50", "-h", dir,
+                           "-U", "postgres", "postgres", NULL};
+    if (pg_run(init, NULL) != 0 || pg_run(bench, NULL) != 0)
+      rc = 1;
+    char *pf = NULL;
+    FILE *f = fopen(pidfile, "r");
+    if (f) {
+      unsigned v = 0;
+      if (fscanf(f, "%u", &v) == 1)
+        pm = v;
+      fclose(f);
+    }
+    (void)pf;
+    nkids = pm ? ps_children(pm, kids, 64) : 0;
+  }
+  const char *stop[] = {PG_BIN "pg_ctl", "stop", "-D", data, "-m", "fast", "-w", NULL};
+  if (ready && pg_run(stop, NULL) != 0)
+    rc = 1;
+  if (!ready)
+    kill(runner, SIGTERM);
+  int st = 0;
+  while (waitpid(runner, &st, 0) < 0 && errno == EINTR) {
+  }
+  ASSERT_EQ(rc, TEST_OK);
+  ASSERT_GT(pm, 0);
+  ASSERT_GE(nkids, 3); /* checkpointer, background writer, walwriter... */
+  ctrace_reader *r = open_tree(trace);
+  ASSERT(r);
+  uint32_t np = ctrace_reader_nprocesses(r);
+  fprintf(stderr, "# %u processes in the tree, %zu children of the postmaster in ps\n", np,
+          nkids);
+  /* the postmaster is the root */
+  int root = find_pid(r, pm, 1);
+  ASSERT_EQ(root, 0);
+  /* ps's children of the postmaster are its children in the tree */
+  for (size_t i = 0; i < nkids; i++) {
+    int k = find_pid(r, kids[i].pid, 1);
+    if (k < 0)
+      fprintf(stderr, "# pid %u (a child in ps) is not in the tree\n", kids[i].pid);
+    ASSERT_GE(k, 0);
+    ASSERT_EQ(ctrace_reader_process(r, (uint32_t)k)->parent, root);
+  }
+  /* every other process too: a backend per pgbench connection (5 for -i,
+   * 4 for the run) and more; all under the postmaster */
+  ASSERT_GE(np, 1 + nkids + 4);
+  uint32_t backends = 0;
+  for (uint32_t i = 1; i < np; i++) {
+    const struct ctrace_process *p = ctrace_reader_process(r, i);
+    ASSERT_EQ(p->parent, root);
+    /* a backend reads its client's socket: Network, not file I/O */
+    uint64_t net_reads = 0, file_recv = 0;
+    for (uint32_t t = 0; t < ctrace_reader_nthreads(r); t++) {
+      if (ctrace_reader_thread(r, t)->process != i)
+        continue;
+      ctrace_cursor c;
+      ctrace_event ev;
+      ctrace_cursor_init(&c, r, t);
+      while (ctrace_cursor_next(&c, &ev)) {
+        if (ev.kind != CTRACE_EV_SYSCALL)
+          continue;
+        struct ctrace_ev_syscall s = CTRACE_EV(syscall, &ev);
+        int recv = s.call == CTRACE_CALL_recv || s.call == CTRACE_CALL_recvfrom ||
+                   s.call == CTRACE_CALL_recvmsg;
+        if (recv && s.class == CTRACE_SC_NET)
+          net_reads++;
+        if (recv && s.class != CTRACE_SC_NET)
+          file_recv++;
+      }
+    }
+    ASSERT_EQ(file_recv, 0);
+    backends += net_reads > 0;
+  }
+  fprintf(stderr, "# %u processes read a socket (Network)\n", backends);
+  ASSERT_GE(backends, 4);
+  ctrace_reader_close(r);
+  char *rm[] = {"/bin/rm", "-rf", dir, NULL};
+  test_run(rm, NULL, NULL, NULL);
   return TEST_OK;
 }
