@@ -265,10 +265,18 @@ TEST_IMPL(tree_ignores_other_runs) {
     }
   closedir(d);
   ASSERT(stale[0]);
+  /* a FIFO and a file of garbage named like members: left out, no block */
+  char fifo[4096], junk[4096];
+  snprintf(fifo, sizeof fifo, "%.*s.424242.ctrace", (int)(strlen(t.path) - 7), t.path);
+  snprintf(junk, sizeof junk, "%.*s.434343-1.ctrace", (int)(strlen(t.path) - 7), t.path);
+  ASSERT_EQ(mkfifo(fifo, 0600), 0);
+  ASSERT_EQ(test_write_file(junk, "not a trace, not at all", 23), 0);
   r = open_tree(t.path);
   ASSERT(r);
   ASSERT_EQ(ctrace_reader_nprocesses(r), np);
   ctrace_reader_close(r);
+  unlink(fifo);
+  unlink(junk);
   return TEST_OK;
 }
 

@@ -878,10 +878,13 @@ static int writer_holds_lock(int fd) {
 }
 
 /* Opens path; maps it at `at` (inside a range the caller reserved) when not
- * NULL. A file of a tree (sub) leaves the scheduling records to the tree. */
-int ctrace__reader_open_file(const char *path, const void *at, int sub, ctrace_reader **out,
-                             char *err, size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+ * NULL, at most max bytes of it there (a file that grew since the caller
+ * looked reads as cut off there). A file of a tree (sub) leaves the
+ * scheduling records to the tree. */
+int ctrace__reader_open_file(const char *path, const void *at, size_t max, int sub,
+                             ctrace_reader **out, char *err, size_t errlen) {
+  /* O_NONBLOCK: a FIFO (a sibling named like a trace) must not block */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return -1;
@@ -893,6 +896,8 @@ int ctrace__reader_open_file(const char *path, const void *at, int sub, ctrace_r
     return -1;
   }
   size_t size = (size_t)st.st_size;
+  if (at && size > max)
+    size = max;
   const void *data = "";
   if (size) {
     /* Every byte is read at open: fault the pages in at once. */
@@ -927,7 +932,7 @@ int ctrace__reader_open_file(const char *path, const void *at, int sub, ctrace_r
 }
 
 int ctrace_reader_open(const char *path, ctrace_reader **out, char *err, size_t errlen) {
-  return ctrace__reader_open_file(path, NULL, 0, out, err, errlen);
+  return ctrace__reader_open_file(path, NULL, 0, 0, out, err, errlen);
 }
 
 void ctrace_reader_close(ctrace_reader *r) {

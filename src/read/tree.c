@@ -220,10 +220,10 @@ static void link_processes(ctrace_reader *r) {
       continue;
     }
     int64_t j = p->ppid && p->ppid != p->pid ? ctrace_hash_get(&head, p->ppid) : -1;
-    while (j >= 0 && r->processes.v[j].exec_to >= 0 &&
+    while (j >= 0 && r->processes.v[j].exec_to >= 0 && (size_t)r->processes.v[j].exec_to < i &&
            r->processes.v[r->processes.v[j].exec_to].first <= p->first)
       j = r->processes.v[j].exec_to;
-    p->parent = (int32_t)j;
+    p->parent = j >= 0 && (size_t)j < i ? (int32_t)j : -1;
   }
   ctrace_hash_free(&head);
   ctrace_hash_free(&tail);
@@ -311,7 +311,11 @@ static int combine(ctrace_reader *r) {
       th.v[th.n++] = t;
     }
     /* Its process: the file's first PROCESS record, ids shifted. */
-    struct ctrace_process p = s->processes.v[0];
+    struct ctrace_process p = {0};
+    if (s->processes.n)
+      p = s->processes.v[0];
+    else
+      p.parent = p.exec_from = p.exec_to = -1;
     p.file = fi;
     if (p.exe)
       p.exe = p.exe <= f->snum ? (uint32_t)(p.exe + f->sbase) : UINT32_MAX;
@@ -433,7 +437,7 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
   for (size_t i = 0; i < n; i++) {
     struct stat st;
     if (stat(paths[i], &st) == 0 && S_ISREG(st.st_mode))
-      size[i] = (size_t)st.st_size;
+      size[i] = (size_t)st.st_size; /* else: refused at open (never a FIFO) */
     size_t room = (size[i] + pg - 1) / pg * pg + pg; /* a growing file: a page more */
     if (room < size[i] || total + room < total) {
       free(size);
@@ -467,14 +471,11 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
     size_t room = (size[i] + pg - 1) / pg * pg + pg;
     struct tree_file *f = &files[r->nfiles];
     char why[CTRACE_READ_ERRLEN];
-    /* The file may have grown since stat: map what fits its room. */
+    /* The file may have grown since stat (its process still runs): what
+     * fits its room is read, as a file cut off there. */
     ctrace_reader *s = NULL;
-    int rc = ctrace__reader_open_file(paths[i], (uint8_t *)region + base, 1, &s, why, sizeof why);
-    if (rc == 0 && s->size > room - pg) {
-      ctrace_reader_close(s);
-      rc = -1;
-      snprintf(why, sizeof why, "%s: it grew while being opened", paths[i]);
-    }
+    int rc = ctrace__reader_open_file(paths[i], (uint8_t *)region + base, room - pg, 1, &s, why,
+                                      sizeof why);
     if (rc == 0 && r->nfiles &&
         (s->flags & CTRACE_FILE_TICKS_TSC) != (files[0].r->flags & CTRACE_FILE_TICKS_TSC)) {
       snprintf(err, errlen,
@@ -666,7 +667,8 @@ listed:;
   if (names.n > 1)
     qsort(names.v + !dir, names.n - !dir, sizeof *names.v, cmp_str);
   if (names.n == 0) {
-    snprintf(err, errlen, "%s: no trace files (*.ctrace) in it", path);
+    snprintf(err, errlen, "%s: not a regular file (a directory without trace files, *.ctrace)",
+             path);
   } else if (names.n == 1) {
     rc = ctrace_reader_open(names.v[0], out, err, errlen);
   } else {
