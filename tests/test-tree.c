@@ -193,6 +193,34 @@ TEST_IMPL(tree_fork_exec_pipes_one_trace) {
   snprintf(want, sizeof want, "%u", np);
   ASSERT_STR_CONTAINS(out, want);
   free(out);
+  /* exports: chrome events on each process's pid, pprof samples labelled */
+  char chrome[4200], pprof[4200];
+  snprintf(chrome, sizeof chrome, "%s", test_path("tree.json"));
+  snprintf(pprof, sizeof pprof, "%s", test_path("tree.pb.gz"));
+  char *ce[] = {(char *)test_build_path("ctrace"), "export", "--format", "chrome", "-o", chrome,
+                t.path, NULL};
+  ASSERT_EQ(test_run(ce, NULL, NULL, NULL), 0);
+  char *json = test_read_file(chrome, NULL);
+  ASSERT(json);
+  for (int k = 0; k < 3; k++) {
+    snprintf(want, sizeof want, "\"pid\":%u,\"tid\":%u", t.child[k], t.child[k]);
+    ASSERT_STR_CONTAINS(json, want);
+  }
+  free(json);
+  char *pe[] = {(char *)test_build_path("ctrace"), "export", "--format", "pprof", "--kind",
+                "syscall", "-o", pprof, t.path, NULL};
+  ASSERT_EQ(test_run(pe, NULL, NULL, NULL), 0);
+  if (access("/usr/bin/go", X_OK) == 0) {
+    char *go[] = {"/usr/bin/go", "tool", "pprof", "-tags", pprof, NULL};
+    char *tags = NULL;
+    if (test_run(go, NULL, &tags, NULL) == 0) {
+      ASSERT_STR_CONTAINS(tags, "process:");
+      ASSERT_STR_CONTAINS(tags, "prog_tree");
+      snprintf(want, sizeof want, "%u", t.child[1]);
+      ASSERT_STR_CONTAINS(tags, want);
+    }
+    free(tags);
+  }
   /* --no-tree: the parent's file alone */
   char *sa1[] = {(char *)test_build_path("ctrace"), "stats", "--json", "--no-tree", t.path, NULL};
   ASSERT_EQ(test_run(sa1, NULL, &out, NULL), 0);
