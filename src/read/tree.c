@@ -269,31 +269,31 @@ static int combine(ctrace_reader *r) {
     uint64_t bbase = r->batches.n, pbase = r->pcs.n;
     if (!s->tick_hz != !r->tick_hz && !r->tick_hz)
       r->tick_hz = s->tick_hz;
-    GROW(r->strings, s->strings.n - 1, oom);
+    GROW(r->strings, s->strings.n - 1, oom_th);
     for (size_t i = 1; i < s->strings.n; i++)
       r->strings.v[r->strings.n++] = s->strings.v[i];
-    GROW(r->stacks, s->stacks.n - 1, oom);
+    GROW(r->stacks, s->stacks.n - 1, oom_th);
     for (size_t i = 1; i < s->stacks.n; i++) {
       struct stack_def d = s->stacks.v[i];
       d.first += pbase;
       r->stacks.v[r->stacks.n++] = d;
     }
-    GROW(r->pcs, s->pcs.n, oom);
+    GROW(r->pcs, s->pcs.n, oom_th);
     if (s->pcs.n)
       memcpy(r->pcs.v + r->pcs.n, s->pcs.v, s->pcs.n * sizeof *s->pcs.v);
     r->pcs.n += s->pcs.n;
-    GROW(r->mappings, s->mappings.n, oom);
+    GROW(r->mappings, s->mappings.n, oom_th);
     for (size_t i = 0; i < s->mappings.n; i++) {
       struct ctrace_mapping m = s->mappings.v[i];
       if (m.path)
         m.path = m.path <= f->snum ? (uint32_t)(m.path + f->sbase) : UINT32_MAX;
       r->mappings.v[r->mappings.n++] = m;
     }
-    GROW(r->syncs, s->syncs.n, oom);
+    GROW(r->syncs, s->syncs.n, oom_th);
     if (s->syncs.n)
       memcpy(r->syncs.v + r->syncs.n, s->syncs.v, s->syncs.n * sizeof *s->syncs.v);
     r->syncs.n += s->syncs.n;
-    GROW(r->batches, s->batches.n, oom);
+    GROW(r->batches, s->batches.n, oom_th);
     for (size_t i = 0; i < s->batches.n; i++) {
       struct ctrace_batch_info b = s->batches.v[i];
       b.offset += f->base;
