@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -570,5 +571,68 @@ TEST_IMPL(tree_postgres_pgbench) {
   ctrace_reader_close(r);
   char *rm[] = {"/bin/rm", "-rf", dir, NULL};
   test_run(rm, NULL, NULL, NULL);
+  return TEST_OK;
+}
+
+/* A tree opened while its processes run: they read as running (their
+ * recorders hold their files), and as complete once they ended. */
+TEST_IMPL(tree_running_processes_say_so) {
+  char fifo[4096], path[4096], script[4300];
+  snprintf(fifo, sizeof fifo, "%s", test_path("gate"));
+  snprintf(path, sizeof path, "%s", test_path("live.ctrace"));
+  ASSERT_EQ(mkfifo(fifo, 0600), 0);
+  snprintf(script, sizeof script, "cat %s >/dev/null; true", fifo);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int nul = open("/dev/null", O_WRONLY);
+    dup2(nul, 1);
+    dup2(nul, 2);
+    execl(test_build_path("ctrace"), "ctrace", "run", "-o", path, "--", "/bin/sh", "-c", script,
+          (char *)NULL);
+    _exit(127);
+  }
+  /* cat's trace exists, its header written, once it started (polled,
+   * bounded); an empty file is not a trace yet */
+  int found = 0;
+  for (int i = 0; i < 600 && !found; i++) {
+    DIR *d = opendir(test_tmpdir());
+    ASSERT(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+      if (strncmp(e->d_name, "live.", 5) == 0 && strcmp(e->d_name, "live.ctrace") != 0) {
+        char p[4400];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", test_tmpdir(), e->d_name);
+        found = stat(p, &st) == 0 && st.st_size >= 40;
+      }
+    closedir(d);
+    if (!found) {
+      struct timespec ts = {0, 50 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  ASSERT(found);
+  ctrace_reader *r = open_tree(path);
+  ASSERT(r);
+  ASSERT_EQ(ctrace_reader_nprocesses(r), 2);
+  for (uint32_t i = 0; i < 2; i++)
+    ASSERT_EQ(ctrace_reader_process(r, i)->status, CTRACE_PROC_RUNNING);
+  ctrace_reader_close(r);
+  /* let it finish */
+  int w = open(fifo, O_WRONLY);
+  ASSERT_GE(w, 0);
+  close(w);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  r = open_tree(path);
+  ASSERT(r);
+  ASSERT_EQ(ctrace_reader_nprocesses(r), 2);
+  for (uint32_t i = 0; i < 2; i++)
+    ASSERT_EQ(ctrace_reader_process(r, i)->status, CTRACE_PROC_COMPLETE);
+  ctrace_reader_close(r);
+  unlink(fifo);
   return TEST_OK;
 }

@@ -917,16 +917,22 @@ int ctrace__reader_open_file(const char *path, const void *at, size_t max, int s
     close(fd);
     return -1;
   }
-  r->locked = writer_holds_lock(fd);
-  close(fd);
+  /* (the file stays open until its lock is looked at, below) */
   r->data = data;
   r->size = size;
   r->no_sched = sub;
   r->mapped = size != 0 && !at;
   if (open_common(r, err, errlen) < 0) {
+    close(fd);
     ctrace_reader_close(r);
     return -1;
   }
+  if (!ctrace_reader_complete(r)) { /* cut off, or still being written? */
+    r->locked = writer_holds_lock(fd);
+    for (size_t i = 0; i < r->processes.n; i++)
+      r->processes.v[i].status = proc_status(r);
+  }
+  close(fd);
   *out = r;
   return 0;
 }

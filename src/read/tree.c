@@ -485,7 +485,9 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
       ctrace_reader_close(s);
       goto fail;
     }
-    if (rc == 0 && root_filter && r->nfiles && strcmp(run_of(s), run) != 0) {
+    /* Another run's file; a file that does not say yet (its first
+     * metadata batch not written: a process just started) is taken. */
+    if (rc == 0 && root_filter && r->nfiles && *run && *run_of(s) && strcmp(run_of(s), run) != 0) {
       ctrace_reader_close(s); /* another run's file */
       rc = 1;
     }
