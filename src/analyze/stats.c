@@ -306,7 +306,15 @@ static size_t config_text(const ctrace_reader *r, char *buf, size_t size) {
     const char *p = ctrace_reader_property_at(r, i);
     if (strncmp(p, key, sizeof key - 1) != 0)
       continue;
-    int n = snprintf(buf + w, size - w, "%s%s", w ? " " : "", p + sizeof key - 1);
+    p += sizeof key - 1;
+    /* a process tree: each file has them; the first file's (the root's) stand */
+    size_t kl = strcspn(p, "=");
+    int seen = 0;
+    for (const char *q = buf; q && *q && !seen; q = strchr(q, ' '), q = q ? q + 1 : NULL)
+      seen = strncmp(q, p, kl + 1) == 0;
+    if (seen)
+      continue;
+    int n = snprintf(buf + w, size - w, "%s%s", w ? " " : "", p);
     if (n < 0 || (size_t)n >= size - w)
       return w;
     w += (size_t)n;
