@@ -194,6 +194,20 @@ TEST_IMPL(tree_fork_exec_pipes_one_trace) {
   snprintf(want, sizeof want, "%u", np);
   ASSERT_STR_CONTAINS(out, want);
   free(out);
+  /* spans of a tree (each thread ends with its process: many spans at its
+   * end with scheduling data): grouped by state, in one pass per state,
+   * the same total as read in order */
+  char *q3[] = {(char *)test_build_path("ctrace"), "query", "--csv", t.path,
+                "SELECT sum(d) AS total FROM (SELECT state, sum(duration) AS d FROM spans GROUP BY state)",
+                NULL};
+  char *q4[] = {(char *)test_build_path("ctrace"), "query", "--csv", t.path,
+                "SELECT sum(duration) AS total FROM spans", NULL};
+  char *by_state = NULL;
+  ASSERT_EQ(test_run(q3, NULL, &by_state, NULL), 0);
+  ASSERT_EQ(test_run(q4, NULL, &out, NULL), 0);
+  ASSERT_STR_EQ(by_state, out);
+  free(by_state);
+  free(out);
   /* exports: chrome events on each process's pid, pprof samples labelled */
   char chrome[4200], pprof[4200];
   snprintf(chrome, sizeof chrome, "%s", test_path("tree.json"));

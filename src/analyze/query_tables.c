@@ -615,8 +615,11 @@ enum { SPANS_BY_THREAD_STATE = 2, SPANS_BY_STATE = 3 };
 struct spans_cur {
   struct qwalk w;
   struct ctrace_states m;
-  struct ctrace_span q[4]; /* an event reports at most 2 spans, the end 2 */
-  unsigned qh, qn;
+  /* Spans reported by the event just fed, handed out from qh on: an event
+   * reports a few, the thread's end one per on-CPU interval after its last
+   * event (a thread of a process tree ends with its process). */
+  CTRACE_TVEC(struct ctrace_span) q;
+  size_t qh;
   struct ctrace_span sp; /* the current row */
   char peer[160], reason[32];
   /* passes (orders by state) */
@@ -634,8 +637,17 @@ static void spans_push(void *arg, const struct ctrace_span *sp) {
   struct spans_cur *c = arg;
   if (c->want >= 0 && sp->state != (unsigned)c->want)
     return;
-  assert(c->qn < 4);
-  c->q[(c->qh + c->qn++) % 4] = *sp;
+  if (c->qh == c->q.n)
+    c->qh = c->q.n = 0;
+  CTRACE_TVEC_PUSH(c->q, *sp, oom);
+  return;
+oom:
+  c->oom = 1;
+}
+
+static void spans_close(void *cur) {
+  struct spans_cur *c = cur;
+  free(c->q.v);
 }
 
 static int cmp_state_name(const void *a, const void *b) {
@@ -733,12 +745,12 @@ static int spans_next(void *cur) {
   struct spans_cur *c = cur;
   const struct ctrace__qsrc *src = c->w.src;
   for (;;) {
-    if (c->qn) {
-      c->sp = c->q[c->qh];
-      c->qh = (c->qh + 1) % 4;
-      c->qn--;
+    if (c->qh < c->q.n) {
+      c->sp = c->q.v[c->qh++];
       return 1;
     }
+    if (c->oom)
+      return -1;
     switch (qwalk_next(&c->w)) {
     case QW_DONE:
       if ((c->order == SPANS_BY_THREAD_STATE || c->order == SPANS_BY_STATE) &&
@@ -865,7 +877,7 @@ static const struct ctrace__qcol spans_cols[] = {
 };
 static const struct ctrace__qtable t_spans = {
     "spans", "what each thread was doing, from its first event to its end, without gaps",
-    COLS(spans_cols), 0, sizeof(struct spans_cur), spans_open, spans_next, spans_column, nothing,
+    COLS(spans_cols), 0, sizeof(struct spans_cur), spans_open, spans_next, spans_column, spans_close,
     spans_estimate, {0, 2, -1}, spans_order};
 
 /* ---- tasks: paired once across threads ---- */
