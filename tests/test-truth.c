@@ -833,6 +833,38 @@ TEST_IMPL(truth_socket_io_is_network_in_the_viewer) {
 
 /* `ctrace run -- /bin/sleep 0.01`: the trace lasts the sleep and no more
  * than the run took, its sleep inside it, the tracer's time inside that. */
+/* A shell waiting for its child (waitpid and kin) is blocked on it, not
+ * running: a WAIT CHILD as long as the child's sleep at
+ * least; the program's exit status is its own. */
+TEST_IMPL(truth_parent_waiting_for_child_is_sync) {
+  const char *path = test_path("child.ctrace");
+  const char *prog[] = {"/bin/sh", "-c", "/bin/sleep 0.05; exit 3", NULL};
+  const char *opts[] = {"--no-follow-forks", NULL};
+  ASSERT_EQ(test_ctrace_run(path, opts, prog, NULL, NULL), 3);
+  ctrace_reader *r = open_trace(path);
+  ctrace_merge *m = ctrace_merge_new(r);
+  ctrace_event ev;
+  int waits = 0;
+  while (ctrace_merge_next(m, &ev)) {
+    if (ev.kind != CTRACE_EV_WAIT || CTRACE_EV(wait, &ev).reason != CTRACE_WAIT_CHILD)
+      continue;
+    int64_t end = ctrace_reader_ns(r, ev.ticks),
+            begin = ctrace_reader_ns(r, ev.ticks - CTRACE_EV(wait, &ev).dur);
+    ASSERT_GE(end - begin, 50000000);
+    /* dash waits for any child (wait3): -1; a pid otherwise */
+    ASSERT(CTRACE_EV(wait, &ev).object == UINT64_MAX || CTRACE_EV(wait, &ev).object > 1);
+    waits++;
+  }
+  ctrace_merge_free(m);
+  ASSERT_EQ(waits, 1);
+  struct ctrace_stats st;
+  ASSERT_EQ(ctrace_stats_compute(r, &st), 0);
+  ASSERT_GE(st.state_total_ns[CTRACE_ST_SYNC], 50000000);
+  ctrace_stats_free(&st);
+  ctrace_reader_close(r);
+  return TEST_OK;
+}
+
 TEST_IMPL(truth_run_sleep_lasts_its_time) {
   const char *path = test_path("sl.ctrace");
   char *prog[] = {"/bin/sleep", "0.01", NULL};

@@ -119,7 +119,8 @@ enum ctrace_kind {
   X(SEM, 5, "sync")                                                            \
   X(BARRIER, 6, "sync")                                                        \
   X(JOIN, 7, "sync")                                                           \
-  X(SLEEP, 8, "sleep")
+  X(SLEEP, 8, "sleep")                                                         \
+  X(CHILD, 9, "sync")
 
 enum ctrace_wait_reason {
 #define CTRACE__WR_ENUM(name, code, cls) CTRACE_WAIT_##name = code,

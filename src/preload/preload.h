@@ -35,6 +35,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -91,6 +93,7 @@
   /* process */                                                                \
   X(fork, NULL) X(execve, NULL) X(execv, NULL) X(execvp, NULL) X(execvpe, NULL) \
   X(_exit, NULL) X(_Exit, NULL) X(__libc_start_main, NULL)                   \
+  X(wait, NULL) X(waitpid, NULL) X(wait3, NULL) X(wait4, NULL) X(waitid, NULL) \
   /* signal dispositions and the trace fd (proc.c, io.c) */                    \
   X(sigaction, NULL) X(signal, NULL) X(dup2, NULL) X(dup3, NULL) X(fcntl, NULL) \
   X(fcntl64, NULL)                                                             \

@@ -18,6 +18,7 @@
  * While blocked, the thread's blocking-call state says so (PENDING at stop).
  * Not here: what the events look like (preload.c), sleeping (sleep.c).
  */
+
 #include "preload.h"
 
 #define FP __builtin_frame_address(0)
@@ -385,6 +386,32 @@ static inline int thrd_tryjoin_(thrd_t th, int *res) {
 }
 PL_LOCK_SHAPE(thrd_join, W(JOIN), (void *)th, (thrd_t th, int *res), (th, res),
               thrd_tryjoin_(th, res), r == thrd_busy)
+
+/* ---- child processes: a parent waiting for a child to change state ----
+ * Tried with WNOHANG first: a child already done (or none) is no wait; else
+ * the real call blocks and a WAIT (reason CHILD, object the pid asked for)
+ * is recorded. A call that asked for WNOHANG itself never blocks. */
+static inline int waitid_try_(idtype_t type, id_t id, siginfo_t *info, int opt) {
+  if (info)
+    info->si_pid = 0;
+  return PL_REAL(waitid)(type, id, info, opt | WNOHANG);
+}
+#define CHILD_OBJ(pid) ((void *)(intptr_t)(pid))
+PL_LOCK_SHAPE(wait, W(CHILD), CHILD_OBJ(-1), (int *st), (st), PL_REAL(waitpid)(-1, st, WNOHANG),
+              r == 0)
+PL_LOCK_SHAPE(waitpid, W(CHILD), CHILD_OBJ(pid), (pid_t pid, int *st, int opt), (pid, st, opt),
+              PL_REAL(waitpid)(pid, st, opt | WNOHANG), r == 0 && !(opt & WNOHANG))
+PL_LOCK_SHAPE(wait3, W(CHILD), CHILD_OBJ(-1), (int *st, int opt, struct rusage *ru),
+              (st, opt, ru), PL_REAL(wait4)(-1, st, opt | WNOHANG, ru),
+              r == 0 && !(opt & WNOHANG))
+PL_LOCK_SHAPE(wait4, W(CHILD), CHILD_OBJ(pid), (pid_t pid, int *st, int opt, struct rusage *ru),
+              (pid, st, opt, ru), PL_REAL(wait4)(pid, st, opt | WNOHANG, ru),
+              r == 0 && !(opt & WNOHANG))
+PL_LOCK_SHAPE(waitid, W(CHILD), CHILD_OBJ(type == P_PID ? (pid_t)id : -1),
+              (idtype_t type, id_t id, siginfo_t *info, int opt), (type, id, info, opt),
+              waitid_try_(type, id, info, opt),
+              r == 0 && info && info->si_pid == 0 && !(opt & WNOHANG))
+
 PL_LOCK_SHAPE(mtx_lock, W(MUTEX), m, (mtx_t *m), (m), PL_REAL(mtx_trylock)(m), r == thrd_busy)
 PL_LOCK_SHAPE(mtx_timedlock, W(MUTEX), m, (mtx_t *restrict m, TS at), (m, at),
               PL_REAL(mtx_trylock)(m), r == thrd_busy)
