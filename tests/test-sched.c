@@ -302,6 +302,53 @@ TEST_IMPL(sched_sleep_split_into_asked_and_runnable) {
 }
 
 
+TEST_IMPL(sched_pipe_read_woken_on_busy_cpus_splits_at_switch_in) {
+  NEED_PERF();
+  struct run t;
+  const char *args[] = {"pipe", "4", "30", NULL};
+  trace(&t, "pipe.ctrace", NULL, args, 0);
+  uint32_t ti = thread_of(t.r, ctrace_reader_pid(t.r));
+  /* main's read of the pipe: the last SYSCALL of class FILE on main */
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, t.r, ti);
+  int64_t rs = 0, re = 0;
+  while (ctrace_cursor_next(&c, &ev)) {
+    if (ev.kind != CTRACE_EV_SYSCALL)
+      continue;
+    struct ctrace_ev_syscall sc = CTRACE_EV(syscall, &ev);
+    if (sc.class == CTRACE_SC_FILE && sc.dur > 20000000) {
+      re = ctrace_reader_ns(t.r, ev.ticks);
+      rs = ctrace_reader_ns(t.r, ev.ticks - sc.dur);
+    }
+  }
+  ASSERT(re > rs);
+  /* Inside the read: I/O up to a switch-in (the wake-up's latest bound),
+   * then only running and runnable, adding up to the span. */
+  struct window sp = {rs, re, {0}};
+  ctrace_states_thread(t.r, ti, on_window, &sp);
+  int64_t total = 0;
+  for (int k = 0; k < CTRACE_ST_COUNT; k++)
+    total += sp.ns[k];
+  fprintf(stderr, "# read span %lld ns: io %lld, runnable %lld, running %lld\n",
+          (long long)(re - rs), (long long)sp.ns[CTRACE_ST_IO],
+          (long long)sp.ns[CTRACE_ST_RUNNABLE], (long long)sp.ns[CTRACE_ST_RUNNING]);
+  ASSERT_EQ(total, re - rs);
+  ASSERT_EQ(sp.ns[CTRACE_ST_IO] + sp.ns[CTRACE_ST_RUNNABLE] + sp.ns[CTRACE_ST_RUNNING], re - rs);
+  ASSERT_GE(sp.ns[CTRACE_ST_IO], 20000000);
+  ASSERT_LT(sp.ns[CTRACE_ST_IO], re - rs);
+  /* the I/O part ends where the thread came back on a CPU */
+  const struct ctrace_oncpu *iv;
+  uint32_t n = ctrace_reader_oncpu(t.r, ti, &iv);
+  int found = 0;
+  for (uint32_t k = 1; k < n && !found; k++)
+    found = ctrace_reader_ns(t.r, iv[k].start) == rs + sp.ns[CTRACE_ST_IO] &&
+            iv[k - 1].left == CTRACE_SCHED_LEFT_BLOCKED;
+  ASSERT(found);
+  untrace(&t);
+  return TEST_OK;
+}
+
 TEST_IMPL(sched_raw_futex_wait_is_blocked_other) {
   NEED_PERF();
   struct run t;
@@ -494,6 +541,44 @@ TEST_IMPL(sched_states_split_on_hand_built_intervals) {
   ASSERT_STR_EQ(q.s, "running 0-100 | runnable 100-150 | running 150-200 | blocked_other 200-300 | "
                      "running 300-310 | sleep 310-340 | runnable 340-380 | running 380-390 | "
                      "running 390-500 | running 500-600");
+  return TEST_OK;
+}
+
+TEST_IMPL(sched_states_io_wait_tail_split_at_switch_in) {
+  /* A read from 100 to 380: on CPU 0-120 (it blocks at 120), 200-210
+   * (a spurious wake-up: it blocks again), 250-300 (switched in after the
+   * wake-up; preempted at 300), 350-500. The wake-up came at latest at
+   * 250: the read up to it, then what the switches say. */
+  struct ctrace_oncpu iv[] = {
+      {0, 120, 0, CTRACE_SCHED_LEFT_BLOCKED, 0},
+      {200, 210, 1, CTRACE_SCHED_LEFT_BLOCKED, 0},
+      {250, 300, 1, CTRACE_SCHED_LEFT_PREEMPTED, 0},
+      {350, 500, 0, CTRACE_SCHED_LEFT_AT_STOP, 0},
+  };
+  struct ctrace_states m;
+  struct seq q = {{0}, 0};
+  ctrace_states_init(&m, 0, NULL, NULL, on_seq, &q);
+  ctrace_states_set_oncpu(&m, iv, 4);
+  ctrace_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.kind = CTRACE_EV_SYSCALL;
+  ev.ticks = 380;
+  ev.nfields = 6;
+  ev.f[0] = 0;              /* call */
+  ev.f[1] = CTRACE_SC_FILE; /* class */
+  ev.f[2] = 3;              /* fd */
+  ev.f[3] = 2;              /* result 1, zigzagged */
+  ev.f[4] = 280;            /* dur: from 100 */
+  ctrace_states_event(&m, &ev);
+  /* a poll that never left the CPU voluntarily stays whole */
+  ev.ticks = 450;
+  ev.f[1] = CTRACE_SC_POLL;
+  ev.f[4] = 50;
+  ctrace_states_event(&m, &ev);
+  ASSERT_EQ(ctrace_states_finish(&m, 600), 600);
+  ASSERT_STR_EQ(q.s, "running 0-100 | io 100-250 | running 250-300 | runnable 300-350 | "
+                     "running 350-380 | running 380-400 | poll 400-450 | running 450-500 | "
+                     "running 500-600");
   return TEST_OK;
 }
 

@@ -237,12 +237,51 @@ static int wait_ended(struct ctrace_states *m, const struct ctrace_span *sp, int
   return 1;
 }
 
+/* The latest bound of the wake-up that ended the blocking span sp: the
+ * start of the on-CPU interval that follows the last voluntary switch-out
+ * inside the call (a switch-in that is not the return from a preemption);
+ * 0 when the call never left the CPU voluntarily (it did not block, or the
+ * records say nothing). Moves no cursor of m. */
+static int wake_bound(const struct ctrace_states *m, const struct ctrace_span *sp, int64_t *w) {
+  int found = 0;
+  for (uint32_t j = m->icpu + 1; j < m->ncpu && iv_start(m, j) < sp->end; j++) {
+    if (m->cpu[j - 1].left != CTRACE_SCHED_LEFT_BLOCKED || iv_end(m, j - 1) < sp->start)
+      continue;
+    *w = iv_start(m, j);
+    found = 1;
+  }
+  return found && *w > sp->start;
+}
+
+/* A blocking call no recorded wake-up or asked length ends (file I/O,
+ * network, polling, other calls; a sync wait woken from outside the trace):
+ * the call up to its wake-up's latest bound (wake_bound), then what the
+ * switches say to the return: RUNNING on a CPU, RUNNABLE after a
+ * preemption. Without such a bound (never blocked, or still blocked at the
+ * end) the call as it is. */
+static void split_tail(struct ctrace_states *m, const struct ctrace_span *sp) {
+  int64_t w;
+  if ((sp->flags & CTRACE_SPAN_AT_END) || sp->end <= sp->start) {
+    m->fn(m->arg, sp);
+    return;
+  }
+  skip_to(m, sp->start);
+  if (!wake_bound(m, sp, &w)) {
+    m->fn(m->arg, sp);
+    return;
+  }
+  struct ctrace_span s = *sp;
+  s.end = w;
+  m->fn(m->arg, &s);
+  split_running(m, w, sp->end);
+}
+
 /* A wait whose end is known (wait_ended): the wait, RUNNABLE until back on
- * a CPU, then RUNNING to the return. Other blocking spans as they are. */
+ * a CPU, then RUNNING to the return. Other blocking spans: split_tail. */
 static void split_blocking(struct ctrace_states *m, const struct ctrace_span *sp) {
   int64_t woke;
   if (!wait_ended(m, sp, &woke)) {
-    m->fn(m->arg, sp);
+    split_tail(m, sp);
     return;
   }
   skip_to(m, woke);
