@@ -26,6 +26,7 @@
 #include "../src/analyze/states.h"
 #include "../src/analyze/stats.h"
 #include "../src/read/symbolize.h"
+#include "../src/analyze/timeline.h"
 #include "../src/serve/view.h"
 #include "task.h"
 
@@ -512,6 +513,129 @@ static void on_seq(void *arg, const struct ctrace_span *sp) {
                    ctrace_state_name(sp->state), (long long)sp->start, (long long)sp->end);
   if (k > 0 && (size_t)k < sizeof q->s - q->n)
     q->n += (size_t)k;
+}
+
+static const char *kv_param(void *ctx, const char *key) {
+  const char *const *kv = ctx;
+  for (; kv[0]; kv += 2)
+    if (strcmp(kv[0], key) == 0)
+      return kv[1];
+  return NULL;
+}
+
+/* GET path with the key/value list kv (NULL-terminated) of view v. */
+static struct ctrace_reply get(struct ctrace_view *v, const char *path, const char *const *kv) {
+  struct ctrace_reply rep;
+  ctrace_api_handle(v, path, kv_param, (void *)kv, &rep);
+  return rep;
+}
+
+/* The index of the region named name (the first), or -1. */
+static long region_named(const struct ctrace_timeline *tl, const char *name) {
+  uint32_t sid = ctrace_timeline_find_string(tl, name, strlen(name));
+  for (size_t k = 0; sid && k < tl->nregions; k++)
+    if (tl->regions[k].name == sid)
+      return (long)k;
+  return -1;
+}
+
+TEST_IMPL(sched_cpu_profile_of_task_region_range_and_samples_api) {
+  NEED_PERF();
+  struct run t;
+  const char *opts[] = {"--sample-hz", "1000", NULL};
+  const char *args[] = {"paths", "100", NULL};
+  trace(&t, "scoped.ctrace", opts, args, 0);
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, t.r, "scoped.ctrace", NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  long ra = region_named(tl, "a"), rb = region_named(tl, "b");
+  ASSERT(ra >= 0 && rb >= 0);
+  ASSERT(tl->ntasks >= 1);
+  char ka[24], kb[24], task[24], tid[16], mid[24], end[24];
+  snprintf(ka, sizeof ka, "%ld", ra);
+  snprintf(kb, sizeof kb, "%ld", rb);
+  snprintf(task, sizeof task, "%llu", (unsigned long long)tl->tasks[0].id);
+  uint32_t th = ctrace_timeline_region_thread(tl, (size_t)ra);
+  snprintf(tid, sizeof tid, "%u", tl->threads[th].tid);
+  /* region a: path_a's samples, none of path_b */
+  const char *qa[] = {"kind", "cpu", "region", ka, NULL};
+  struct ctrace_reply r = get(&v, "/api/profile", qa);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_a\"");
+  ASSERT(!strstr(r.body, "\"function\":\"path_b\""));
+  int64_t in_a = 0;
+  ASSERT(sscanf(strstr(r.body, "\"total_ns\":") + 11, "%lld", (long long *)&in_a) == 1);
+  free(r.body);
+  const char *qb[] = {"kind", "cpu", "region", kb, NULL};
+  r = get(&v, "/api/profile", qb);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_b\"");
+  ASSERT(!strstr(r.body, "\"function\":\"path_a\""));
+  free(r.body);
+  /* the task: both paths; as much as the region a and more */
+  const char *qt[] = {"kind", "cpu", "task", task, NULL};
+  r = get(&v, "/api/profile", qt);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_a\"");
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_b\"");
+  int64_t in_task = 0;
+  ASSERT(sscanf(strstr(r.body, "\"total_ns\":") + 11, "%lld", (long long *)&in_task) == 1);
+  ASSERT_GT(in_task, in_a);
+  free(r.body);
+  /* the task cut to a range that ends where region a does: path_a only */
+  snprintf(end, sizeof end, "%lld", (long long)tl->regions[ra].end);
+  const char *qtr[] = {"kind", "cpu", "task", task, "end_ns", end, "tid", tid, NULL};
+  r = get(&v, "/api/profile", qtr);
+  ASSERT_EQ(r.status, 200);
+  ASSERT(!strstr(r.body, "\"function\":\"path_b\""));
+  free(r.body);
+  /* bad scopes */
+  const char *bad1[] = {"kind", "cpu", "region", "99999999", NULL};
+  const char *bad2[] = {"kind", "cpu", "task", task, "region", ka, NULL};
+  const char *bad3[] = {"kind", "cpu", "task", "123456789", NULL};
+  const char *const *bads[] = {bad1, bad2, bad3};
+  for (int k = 0; k < 3; k++) {
+    r = get(&v, "/api/profile", bads[k]);
+    ASSERT_EQ(r.status, 400);
+    free(r.body);
+  }
+  /* the pprof of a region is a profile too */
+  r = get(&v, "/api/pprof", qa);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_GT(r.len, 20);
+  free(r.body);
+  /* the timeline's samples: density at a narrow width, each sample at a
+   * wide one; one sample with its stack */
+  const char *s1[] = {"width", "40", "tids", tid, NULL};
+  r = get(&v, "/api/samples", s1);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"bins\":[[");
+  free(r.body);
+  const char *s2[] = {"width", "20000", NULL};
+  r = get(&v, "/api/samples", s2);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"samples\":[[");
+  char want[32];
+  snprintf(want, sizeof want, "{\"tid\":%s,", tid);
+  ASSERT_STR_CONTAINS(r.body, want);
+  free(r.body);
+  snprintf(mid, sizeof mid, "%lld", (long long)(tl->regions[ra].start + tl->regions[ra].end) / 2);
+  const char *s3[] = {"tid", tid, "ns", mid, "within_ns", "20000000", NULL};
+  r = get(&v, "/api/sample", s3);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_a\"");
+  free(r.body);
+  const char *s4[] = {"tid", tid, NULL};
+  const char *s5[] = {"tids", "x", NULL};
+  r = get(&v, "/api/sample", s4);
+  ASSERT_EQ(r.status, 400);
+  free(r.body);
+  r = get(&v, "/api/samples", s5);
+  ASSERT_EQ(r.status, 400);
+  free(r.body);
+  ctrace_view_fini(&v);
+  untrace(&t);
+  return TEST_OK;
 }
 
 TEST_IMPL(sched_states_split_on_hand_built_intervals) {

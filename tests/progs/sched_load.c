@@ -12,7 +12,9 @@
  *   sched_load futex MS     a thread waits MS ms in a raw futex system call
  *                           (not interposed), then spins a little
  *   sched_load paths MS     one thread spins 2*MS ms in path_a and MS ms in
- *                           path_b, both through the same function
+ *                           path_b, both through the same function, in a
+ *                           task "paths" with a region "a" around path_a
+ *                           and "b" around path_b (ctrace.h)
  *   sched_load pipe N MS    N spinners saturate the CPUs while main blocks
  *                           in a pipe read that a writer thread ends after
  *                           MS ms (it sleeps, then writes one byte)
@@ -30,6 +32,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ctrace.h"
 
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int stop;
@@ -127,8 +131,14 @@ static void *pipe_writer(void *a) {
 
 static void *paths_thread(void *a) {
   (void)a;
+  ctrace_task_t t = ctrace_task_begin(CTRACE_TASK_NONE, "paths");
+  ctrace_region_begin("a");
   path_a(2 * arg_ms);
+  ctrace_region_end();
+  ctrace_region_begin("b");
   path_b(arg_ms);
+  ctrace_region_end();
+  ctrace_task_end(t);
   report();
   return NULL;
 }
