@@ -37,7 +37,9 @@
 
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int stop;
-static volatile unsigned long sink;
+/* per thread: the spinners share no memory (a shared counter would be a data
+ * race, which the TSan run of the tests reports) */
+static _Thread_local volatile unsigned long sink;
 
 static unsigned long long clk(clockid_t c) {
   struct timespec ts;
