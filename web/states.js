@@ -81,7 +81,7 @@ export const STATE_COLORS = {
 const SPARE_COLORS = ['#882255', '#44aa99', '#999933', '#332288'];
 
 const HELP = {
-  running: 'on CPU or runnable: not blocked in a traced call',
+  running: 'not blocked in a traced call: on a CPU (with scheduling data; without it, on a CPU or waiting for one)',
   sync: 'blocked on a mutex, rwlock, condition variable, semaphore or join',
   net: 'blocked in a socket call',
   io: 'in a file read, write or other file system call',
