@@ -703,6 +703,21 @@ TEST_IMPL(sched_states_io_wait_tail_split_at_switch_in) {
   ASSERT_STR_EQ(q.s, "running 0-100 | io 100-250 | running 250-300 | runnable 300-350 | "
                      "running 350-380 | running 380-400 | poll 400-450 | running 450-500 | "
                      "running 500-600");
+  /* A send from 20 to 150 that never blocked but was preempted at 50 and
+   * back at 80: runnable from the preemption. */
+  struct ctrace_oncpu iv2[] = {
+      {0, 50, 0, CTRACE_SCHED_LEFT_PREEMPTED, 0},
+      {80, 200, 1, CTRACE_SCHED_LEFT_AT_STOP, 0},
+  };
+  struct seq q2 = {{0}, 0};
+  ctrace_states_init(&m, 0, NULL, NULL, on_seq, &q2);
+  ctrace_states_set_oncpu(&m, iv2, 2);
+  ev.ticks = 150;
+  ev.f[1] = CTRACE_SC_NET;
+  ev.f[4] = 130;
+  ctrace_states_event(&m, &ev);
+  ASSERT_EQ(ctrace_states_finish(&m, 200), 200);
+  ASSERT_STR_EQ(q2.s, "running 0-20 | net 20-50 | runnable 50-80 | running 80-150 | running 150-200");
   return TEST_OK;
 }
 

@@ -237,28 +237,41 @@ static int wait_ended(struct ctrace_states *m, const struct ctrace_span *sp, int
   return 1;
 }
 
-/* The latest bound of the wake-up that ended the blocking span sp: the
- * start of the on-CPU interval that follows the last voluntary switch-out
- * inside the call (a switch-in that is not the return from a preemption);
- * 0 when the call never left the CPU voluntarily (it did not block, or the
- * records say nothing). Moves no cursor of m. */
+/* Where the blocking span sp stops being the call's state (*w): the latest
+ * bound of the wake-up that ended it, the start of the on-CPU interval that
+ * follows the last voluntary switch-out inside the call (a switch-in that
+ * is not the return from a preemption); in a call that never left the CPU
+ * voluntarily (it did not block), its first preemption (from there it was
+ * runnable, then running). 0 when neither happened inside the call. Moves
+ * no cursor of m. */
 static int wake_bound(const struct ctrace_states *m, const struct ctrace_span *sp, int64_t *w) {
   int found = 0;
-  for (uint32_t j = m->icpu + 1; j < m->ncpu && iv_start(m, j) < sp->end; j++) {
-    if (m->cpu[j - 1].left != CTRACE_SCHED_LEFT_BLOCKED || iv_end(m, j - 1) < sp->start)
+  int64_t preempted = INT64_MAX;
+  for (uint32_t j = m->icpu; j < m->ncpu && iv_start(m, j) < sp->end; j++) {
+    int64_t out = iv_end(m, j);
+    if (out <= sp->start || out >= sp->end || j + 1 >= m->ncpu)
       continue;
-    *w = iv_start(m, j);
+    if (m->cpu[j].left == CTRACE_SCHED_LEFT_BLOCKED) {
+      *w = iv_start(m, j + 1);
+      found = 1;
+    } else if (m->cpu[j].left == CTRACE_SCHED_LEFT_PREEMPTED && out < preempted) {
+      preempted = out;
+    }
+  }
+  if (!found && preempted != INT64_MAX) {
+    *w = preempted;
     found = 1;
   }
-  return found && *w > sp->start;
+  return found && *w > sp->start && *w < sp->end;
 }
 
 /* A blocking call no recorded wake-up or asked length ends (file I/O,
  * network, polling, other calls; a sync wait woken from outside the trace):
- * the call up to its wake-up's latest bound (wake_bound), then what the
- * switches say to the return: RUNNING on a CPU, RUNNABLE after a
- * preemption. Without such a bound (never blocked, or still blocked at the
- * end) the call as it is. */
+ * the call up to its wake-up's latest bound, or up to its first preemption
+ * when it never blocked (wake_bound), then what the switches say to the
+ * return: RUNNING on a CPU, RUNNABLE after a preemption. Without either
+ * (it never left the CPU, or is still blocked at the end) the call as it
+ * is. */
 static void split_tail(struct ctrace_states *m, const struct ctrace_span *sp) {
   int64_t w;
   if ((sp->flags & CTRACE_SPAN_AT_END) || sp->end <= sp->start) {

@@ -41,8 +41,9 @@
  *   Any other blocking call (I/O, network, poll; a wait woken from outside
  *   the trace) lasts up to the first switch-in after its last voluntary
  *   switch-out (the latest its wake-up can have been: no record says when
- *   it was); from there to the return the switches decide (RUNNING on a
- *   CPU, RUNNABLE after a preemption). Without scheduling data nothing
+ *   it was), or, in a call that never blocked, up to its first preemption;
+ *   from there to the return the switches decide (RUNNING on a CPU,
+ *   RUNNABLE after a preemption). Without scheduling data nothing
  *   changes.
  *
  * Not here: what the spans are drawn or summed into (timeline_build.c, profile.c,
