@@ -265,8 +265,8 @@ static int wake_bound(const struct ctrace_states *m, const struct ctrace_span *s
   return found && *w > sp->start && *w < sp->end;
 }
 
-/* A blocking call no recorded wake-up or asked length ends (file I/O,
- * network, polling, other calls; a sync wait woken from outside the trace):
+/* A blocking system call (file I/O, network, polling, other calls: no
+ * recorded wake-up or asked length ends them; waits keep their span):
  * the call up to its wake-up's latest bound, or up to its first preemption
  * when it never blocked (wake_bound), then what the switches say to the
  * return: RUNNING on a CPU, RUNNABLE after a preemption. Without either
@@ -274,7 +274,7 @@ static int wake_bound(const struct ctrace_states *m, const struct ctrace_span *s
  * is. */
 static void split_tail(struct ctrace_states *m, const struct ctrace_span *sp) {
   int64_t w;
-  if ((sp->flags & CTRACE_SPAN_AT_END) || sp->end <= sp->start) {
+  if (sp->kind != CTRACE_EV_SYSCALL || (sp->flags & CTRACE_SPAN_AT_END) || sp->end <= sp->start) {
     m->fn(m->arg, sp);
     return;
   }
