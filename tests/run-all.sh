@@ -173,9 +173,11 @@ stage_tsan() {
     fail "tsan build"; return
   fi
   # The recorder's threads and the viewer's server (4 threads, a 2-thread
-  # indexer); the stress test at 8 threads x 200k events (TSan is ~10x slower).
+  # indexer); the stress test at 8 threads x 200k events (TSan is ~10x slower);
+  # the scheduling data (the writer drains the perf rings while the traced
+  # threads run; their program shares no memory between its spinners).
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CTRACE_STRESS_EVENTS=200000 \
-    run_tests build-tsan tsan 'record_*' 'serve_*'
+    run_tests build-tsan tsan 'record_*' 'serve_*' 'sched_*'
 }
 
 stage_fuzz() {

@@ -26,6 +26,7 @@
 #include "../src/analyze/states.h"
 #include "../src/analyze/stats.h"
 #include "../src/read/symbolize.h"
+#include "../src/analyze/timeline.h"
 #include "../src/serve/view.h"
 #include "task.h"
 
@@ -302,6 +303,53 @@ TEST_IMPL(sched_sleep_split_into_asked_and_runnable) {
 }
 
 
+TEST_IMPL(sched_pipe_read_woken_on_busy_cpus_splits_at_switch_in) {
+  NEED_PERF();
+  struct run t;
+  const char *args[] = {"pipe", "4", "30", NULL};
+  trace(&t, "pipe.ctrace", NULL, args, 0);
+  uint32_t ti = thread_of(t.r, ctrace_reader_pid(t.r));
+  /* main's read of the pipe: the last SYSCALL of class FILE on main */
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, t.r, ti);
+  int64_t rs = 0, re = 0;
+  while (ctrace_cursor_next(&c, &ev)) {
+    if (ev.kind != CTRACE_EV_SYSCALL)
+      continue;
+    struct ctrace_ev_syscall sc = CTRACE_EV(syscall, &ev);
+    if (sc.class == CTRACE_SC_FILE && sc.dur > 20000000) {
+      re = ctrace_reader_ns(t.r, ev.ticks);
+      rs = ctrace_reader_ns(t.r, ev.ticks - sc.dur);
+    }
+  }
+  ASSERT(re > rs);
+  /* Inside the read: I/O up to a switch-in (the wake-up's latest bound),
+   * then only running and runnable, adding up to the span. */
+  struct window sp = {rs, re, {0}};
+  ctrace_states_thread(t.r, ti, on_window, &sp);
+  int64_t total = 0;
+  for (int k = 0; k < CTRACE_ST_COUNT; k++)
+    total += sp.ns[k];
+  fprintf(stderr, "# read span %lld ns: io %lld, runnable %lld, running %lld\n",
+          (long long)(re - rs), (long long)sp.ns[CTRACE_ST_IO],
+          (long long)sp.ns[CTRACE_ST_RUNNABLE], (long long)sp.ns[CTRACE_ST_RUNNING]);
+  ASSERT_EQ(total, re - rs);
+  ASSERT_EQ(sp.ns[CTRACE_ST_IO] + sp.ns[CTRACE_ST_RUNNABLE] + sp.ns[CTRACE_ST_RUNNING], re - rs);
+  ASSERT_GE(sp.ns[CTRACE_ST_IO], 20000000);
+  ASSERT_LT(sp.ns[CTRACE_ST_IO], re - rs);
+  /* the I/O part ends where the thread came back on a CPU */
+  const struct ctrace_oncpu *iv;
+  uint32_t n = ctrace_reader_oncpu(t.r, ti, &iv);
+  int found = 0;
+  for (uint32_t k = 1; k < n && !found; k++)
+    found = ctrace_reader_ns(t.r, iv[k].start) == rs + sp.ns[CTRACE_ST_IO] &&
+            iv[k - 1].left == CTRACE_SCHED_LEFT_BLOCKED;
+  ASSERT(found);
+  untrace(&t);
+  return TEST_OK;
+}
+
 TEST_IMPL(sched_raw_futex_wait_is_blocked_other) {
   NEED_PERF();
   struct run t;
@@ -467,6 +515,129 @@ static void on_seq(void *arg, const struct ctrace_span *sp) {
     q->n += (size_t)k;
 }
 
+static const char *kv_param(void *ctx, const char *key) {
+  const char *const *kv = ctx;
+  for (; kv[0]; kv += 2)
+    if (strcmp(kv[0], key) == 0)
+      return kv[1];
+  return NULL;
+}
+
+/* GET path with the key/value list kv (NULL-terminated) of view v. */
+static struct ctrace_reply get(struct ctrace_view *v, const char *path, const char *const *kv) {
+  struct ctrace_reply rep;
+  ctrace_api_handle(v, path, kv_param, (void *)kv, &rep);
+  return rep;
+}
+
+/* The index of the region named name (the first), or -1. */
+static long region_named(const struct ctrace_timeline *tl, const char *name) {
+  uint32_t sid = ctrace_timeline_find_string(tl, name, strlen(name));
+  for (size_t k = 0; sid && k < tl->nregions; k++)
+    if (tl->regions[k].name == sid)
+      return (long)k;
+  return -1;
+}
+
+TEST_IMPL(sched_cpu_profile_of_task_region_range_and_samples_api) {
+  NEED_PERF();
+  struct run t;
+  const char *opts[] = {"--sample-hz", "1000", NULL};
+  const char *args[] = {"paths", "100", NULL};
+  trace(&t, "scoped.ctrace", opts, args, 0);
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, t.r, "scoped.ctrace", NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  long ra = region_named(tl, "a"), rb = region_named(tl, "b");
+  ASSERT(ra >= 0 && rb >= 0);
+  ASSERT(tl->ntasks >= 1);
+  char ka[24], kb[24], task[24], tid[16], mid[24], end[24];
+  snprintf(ka, sizeof ka, "%ld", ra);
+  snprintf(kb, sizeof kb, "%ld", rb);
+  snprintf(task, sizeof task, "%llu", (unsigned long long)tl->tasks[0].id);
+  uint32_t th = ctrace_timeline_region_thread(tl, (size_t)ra);
+  snprintf(tid, sizeof tid, "%u", tl->threads[th].tid);
+  /* region a: path_a's samples, none of path_b */
+  const char *qa[] = {"kind", "cpu", "region", ka, NULL};
+  struct ctrace_reply r = get(&v, "/api/profile", qa);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_a\"");
+  ASSERT(!strstr(r.body, "\"function\":\"path_b\""));
+  int64_t in_a = 0;
+  ASSERT(sscanf(strstr(r.body, "\"total_ns\":") + 11, "%lld", (long long *)&in_a) == 1);
+  free(r.body);
+  const char *qb[] = {"kind", "cpu", "region", kb, NULL};
+  r = get(&v, "/api/profile", qb);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_b\"");
+  ASSERT(!strstr(r.body, "\"function\":\"path_a\""));
+  free(r.body);
+  /* the task: both paths; as much as the region a and more */
+  const char *qt[] = {"kind", "cpu", "task", task, NULL};
+  r = get(&v, "/api/profile", qt);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_a\"");
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_b\"");
+  int64_t in_task = 0;
+  ASSERT(sscanf(strstr(r.body, "\"total_ns\":") + 11, "%lld", (long long *)&in_task) == 1);
+  ASSERT_GT(in_task, in_a);
+  free(r.body);
+  /* the task cut to a range that ends where region a does: path_a only */
+  snprintf(end, sizeof end, "%lld", (long long)tl->regions[ra].end);
+  const char *qtr[] = {"kind", "cpu", "task", task, "end_ns", end, "tid", tid, NULL};
+  r = get(&v, "/api/profile", qtr);
+  ASSERT_EQ(r.status, 200);
+  ASSERT(!strstr(r.body, "\"function\":\"path_b\""));
+  free(r.body);
+  /* bad scopes */
+  const char *bad1[] = {"kind", "cpu", "region", "99999999", NULL};
+  const char *bad2[] = {"kind", "cpu", "task", task, "region", ka, NULL};
+  const char *bad3[] = {"kind", "cpu", "task", "123456789", NULL};
+  const char *const *bads[] = {bad1, bad2, bad3};
+  for (int k = 0; k < 3; k++) {
+    r = get(&v, "/api/profile", bads[k]);
+    ASSERT_EQ(r.status, 400);
+    free(r.body);
+  }
+  /* the pprof of a region is a profile too */
+  r = get(&v, "/api/pprof", qa);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_GT(r.len, 20);
+  free(r.body);
+  /* the timeline's samples: density at a narrow width, each sample at a
+   * wide one; one sample with its stack */
+  const char *s1[] = {"width", "40", "tids", tid, NULL};
+  r = get(&v, "/api/samples", s1);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"bins\":[[");
+  free(r.body);
+  const char *s2[] = {"width", "20000", NULL};
+  r = get(&v, "/api/samples", s2);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"samples\":[[");
+  char want[32];
+  snprintf(want, sizeof want, "{\"tid\":%s,", tid);
+  ASSERT_STR_CONTAINS(r.body, want);
+  free(r.body);
+  snprintf(mid, sizeof mid, "%lld", (long long)(tl->regions[ra].start + tl->regions[ra].end) / 2);
+  const char *s3[] = {"tid", tid, "ns", mid, "within_ns", "20000000", NULL};
+  r = get(&v, "/api/sample", s3);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_a\"");
+  free(r.body);
+  const char *s4[] = {"tid", tid, NULL};
+  const char *s5[] = {"tids", "x", NULL};
+  r = get(&v, "/api/sample", s4);
+  ASSERT_EQ(r.status, 400);
+  free(r.body);
+  r = get(&v, "/api/samples", s5);
+  ASSERT_EQ(r.status, 400);
+  free(r.body);
+  ctrace_view_fini(&v);
+  untrace(&t);
+  return TEST_OK;
+}
+
 TEST_IMPL(sched_states_split_on_hand_built_intervals) {
   /* On CPU 0-100 (preempted), 150-200 (blocked: a raw futex), 300-400
    * (sleeps at 310 for 30 ns asked), 380-...: back at 380 after a
@@ -494,6 +665,59 @@ TEST_IMPL(sched_states_split_on_hand_built_intervals) {
   ASSERT_STR_EQ(q.s, "running 0-100 | runnable 100-150 | running 150-200 | blocked_other 200-300 | "
                      "running 300-310 | sleep 310-340 | runnable 340-380 | running 380-390 | "
                      "running 390-500 | running 500-600");
+  return TEST_OK;
+}
+
+TEST_IMPL(sched_states_io_wait_tail_split_at_switch_in) {
+  /* A read from 100 to 380: on CPU 0-120 (it blocks at 120), 200-210
+   * (a spurious wake-up: it blocks again), 250-300 (switched in after the
+   * wake-up; preempted at 300), 350-500. The wake-up came at latest at
+   * 250: the read up to it, then what the switches say. */
+  struct ctrace_oncpu iv[] = {
+      {0, 120, 0, CTRACE_SCHED_LEFT_BLOCKED, 0},
+      {200, 210, 1, CTRACE_SCHED_LEFT_BLOCKED, 0},
+      {250, 300, 1, CTRACE_SCHED_LEFT_PREEMPTED, 0},
+      {350, 500, 0, CTRACE_SCHED_LEFT_AT_STOP, 0},
+  };
+  struct ctrace_states m;
+  struct seq q = {{0}, 0};
+  ctrace_states_init(&m, 0, NULL, NULL, on_seq, &q);
+  ctrace_states_set_oncpu(&m, iv, 4);
+  ctrace_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.kind = CTRACE_EV_SYSCALL;
+  ev.ticks = 380;
+  ev.nfields = 6;
+  ev.f[0] = 0;              /* call */
+  ev.f[1] = CTRACE_SC_FILE; /* class */
+  ev.f[2] = 3;              /* fd */
+  ev.f[3] = 2;              /* result 1, zigzagged */
+  ev.f[4] = 280;            /* dur: from 100 */
+  ctrace_states_event(&m, &ev);
+  /* a poll that never left the CPU voluntarily stays whole */
+  ev.ticks = 450;
+  ev.f[1] = CTRACE_SC_POLL;
+  ev.f[4] = 50;
+  ctrace_states_event(&m, &ev);
+  ASSERT_EQ(ctrace_states_finish(&m, 600), 600);
+  ASSERT_STR_EQ(q.s, "running 0-100 | io 100-250 | running 250-300 | runnable 300-350 | "
+                     "running 350-380 | running 380-400 | poll 400-450 | running 450-500 | "
+                     "running 500-600");
+  /* A send from 20 to 150 that never blocked but was preempted at 50 and
+   * back at 80: runnable from the preemption. */
+  struct ctrace_oncpu iv2[] = {
+      {0, 50, 0, CTRACE_SCHED_LEFT_PREEMPTED, 0},
+      {80, 200, 1, CTRACE_SCHED_LEFT_AT_STOP, 0},
+  };
+  struct seq q2 = {{0}, 0};
+  ctrace_states_init(&m, 0, NULL, NULL, on_seq, &q2);
+  ctrace_states_set_oncpu(&m, iv2, 2);
+  ev.ticks = 150;
+  ev.f[1] = CTRACE_SC_NET;
+  ev.f[4] = 130;
+  ctrace_states_event(&m, &ev);
+  ASSERT_EQ(ctrace_states_finish(&m, 200), 200);
+  ASSERT_STR_EQ(q2.s, "running 0-20 | net 20-50 | runnable 50-80 | running 80-150 | running 150-200");
   return TEST_OK;
 }
 

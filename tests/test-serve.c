@@ -598,7 +598,8 @@ static void poke_all(struct ctrace_view *v) {
   static const char *const paths[] = {"/api/summary", "/api/threads", "/api/tasks",
                                       "/api/instances", "/api/timeline", "/api/event",
                                       "/api/profile", "/api/pprof", "/api/search",
-                                      "/api/range", "/api/counters", "/api/drops", "/api/cpus"};
+                                      "/api/range", "/api/counters", "/api/drops", "/api/cpus",
+                                      "/api/samples", "/api/sample"};
   char tid[16] = "0", ns[32] = "0", mid[32] = "0";
   if (v->tl->nthreads) {
     const struct ctrace_tl_thread *t = &v->tl->threads[v->tl->nthreads - 1];

@@ -62,7 +62,7 @@ function depthOf(node) {
 }
 
 /**
- * flameGraph(root, {grandTotal, kindLabel}) -> element; draws root's
+ * flameGraph(root, {grandTotal, kindLabel, rootLabel}) -> element; draws root's
  * subtree and redraws itself on zoom.
  */
 export function flameGraph(tree, opts = {}) {
@@ -103,7 +103,7 @@ export function flameGraph(tree, opts = {}) {
           title: tip(n),
           style: `left:${leftPct}%;width:${w}%;top:${(n.depth - base) * ROW_H}px;${n.parent ? `background:${colourOf(n.name)}` : ''}`,
         },
-        h('span', { class: 'flame-label' }, n.parent ? n.name : `all blocked time${opts.kindLabel ? ` (${opts.kindLabel})` : ''}: ${formatDuration(n.total)}`),
+        h('span', { class: 'flame-label' }, n.parent ? n.name : `${opts.rootLabel || 'all blocked time'}${opts.kindLabel ? ` (${opts.kindLabel})` : ''}: ${formatDuration(n.total)}`),
       );
       el.addEventListener('click', () => draw(n));
       nodes.push(el);

@@ -1,9 +1,12 @@
 // profiles-view.js - the Blocking profiles view: where threads blocked, per
-// kind (sync, network, syscall, sleep), as a flame graph of stacks and a
+// kind (sync, network, syscall, sleep), and, in a trace with CPU samples,
+// where they ran (kind cpu), as a flame graph of stacks and a
 // sortable table of the top stacks, each kind downloadable as a pprof
 // profile (/api/pprof). The profile can be limited to one thread and to a
 // time range (route parameters tid, start_ns, end_ns; the Tasks view links
-// here with an instance's range). Data: /api/profile?kind=K[&tid&start_ns&end_ns].
+// here with an instance's range), or to a task or a region (task_id,
+// region_id: the threads' time working for it). Data:
+// /api/profile?kind=K[&tid&start_ns&end_ns&task&region].
 import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
 import { formatCount, formatDuration, formatPercent, formatTime } from './format.js';
@@ -13,12 +16,14 @@ import { stateLabel, stateSwatch } from './states.js';
 
 // The profile kinds in the states' taxonomy (web/states.js): each kind
 // carries the label and colour of the state(s) it counts.
-const KINDS = [
+const BLOCK_KINDS = [
   { key: 'sync', states: ['sync'], long: 'synchronization (mutex, rwlock, condition variable, semaphore, join)' },
   { key: 'net', states: ['net'], long: 'network (socket calls)' },
   { key: 'syscall', states: ['io', 'syscall'], long: 'blocking system calls (file I/O and others)' },
   { key: 'sleep', states: ['sleep'], long: 'sleeping (sleep, usleep, nanosleep)' },
 ].map((k) => ({ ...k, label: k.states.map(stateLabel).join(' & ') }));
+// CPU samples (scheduling data): where threads ran, not where they waited
+const CPU_KIND = { key: 'cpu', states: ['running'], long: 'CPU (samples of the threads on a CPU)', label: 'CPU', cpu: true };
 
 // A frame without symbols (a stripped binary) is named by its object and
 // offset, which addr2line or a debug-info package can still resolve.
@@ -51,6 +56,8 @@ function filterOf(params) {
   if (Number.isFinite(params.tid) && params.tid > 0) f.tid = params.tid;
   if (Number.isFinite(params.start_ns)) f.start_ns = params.start_ns;
   if (Number.isFinite(params.end_ns)) f.end_ns = params.end_ns;
+  if (Number.isFinite(params.task_id)) f.task = params.task_id;
+  if (Number.isFinite(params.region_id)) f.region = params.region_id;
   return f;
 }
 
@@ -63,6 +70,10 @@ export default {
     const summary = await ctx.summary.catch(() => null);
     const threads = (summary && summary.thread_list) || [];
     const filter = filterOf(ctx.params);
+    // the route's names of the filter (task_id, region_id: numbers)
+    const routeOf = (f) => ({ tid: f.tid, start_ns: f.start_ns, end_ns: f.end_ns, task_id: f.task, region_id: f.region });
+    const hasSamples = !!(summary && summary.sched && Number(summary.sched.cpu_samples) > 0) || ctx.params.kind === 'cpu';
+    const KINDS = hasSamples ? [...BLOCK_KINDS, CPU_KIND] : BLOCK_KINDS;
 
     // All four are small and cached: fetch them together so each kind's
     // button can show its total.
@@ -75,7 +86,7 @@ export default {
       // Default: the kind other than sleep with most blocked time, so the
       // first look shows contention or I/O; sleeping is usually deliberate
       // and is the default only when nothing else blocked.
-      const waits = KINDS.filter((k) => k.key !== 'sleep');
+      const waits = BLOCK_KINDS.filter((k) => k.key !== 'sleep');
       const best = waits.reduce((b, k) => (totalOf(k.key) > totalOf(b.key) ? k : b), waits[0]);
       kind = totalOf(best.key) > 0 ? best.key : 'sleep';
     }
@@ -83,7 +94,7 @@ export default {
     const buttons = KINDS.map((k) =>
       h(
         'button',
-        { type: 'button', 'aria-pressed': 'false', dataset: { kind: k.key }, onclick: () => show(k.key), title: `Time blocked on ${k.long}` },
+        { type: 'button', 'aria-pressed': 'false', dataset: { kind: k.key }, onclick: () => show(k.key), title: k.cpu ? 'Where threads ran: CPU samples by stack' : `Time blocked on ${k.long}` },
         k.states.map(stateSwatch),
         k.label,
         h('span', { class: 'count' }, byKind.get(k.key).ok ? formatDuration(totalOf(k.key)) : 'error'),
@@ -99,8 +110,13 @@ export default {
     );
     threadSelect.addEventListener('change', () => {
       const tid = threadSelect.value ? Number(threadSelect.value) : undefined;
-      ctx.navigate('profiles', { kind, ...filter, tid });
+      ctx.navigate('profiles', { kind, ...routeOf(filter), tid });
     });
+    const scopeNote = filter.task !== undefined || filter.region !== undefined
+      ? h('span', { class: 'filter-note', 'data-scope': filter.task !== undefined ? 'task' : 'region' },
+          filter.task !== undefined ? `task ${filter.task}: the time its threads worked for it` : `region ${filter.region}`,
+          h('button', { type: 'button', class: 'link-btn', onclick: () => ctx.navigate('profiles', { kind, tid: filter.tid }) }, 'whole trace'))
+      : null;
     const rangeNote =
       filter.start_ns !== undefined || filter.end_ns !== undefined
         ? h(
@@ -115,7 +131,7 @@ export default {
 
     function show(k) {
       kind = k;
-      ctx.setParams({ kind: k, ...filter });
+      ctx.setParams({ kind: k, ...routeOf(filter) });
       for (const b of buttons) b.setAttribute('aria-pressed', b.dataset.kind === k ? 'true' : 'false');
       const info = KINDS.find((x) => x.key === k);
       const r = byKind.get(k);
@@ -129,6 +145,14 @@ export default {
       const count = stacks.reduce((s, x) => s + (Number(x.count) || 0), 0);
       const download = h('a', { class: 'button', href: ctx.api.pprofUrl(k, filter), download: `ctrace-${k}.pb.gz`, title: 'gzipped profile.proto, for `go tool pprof` and other pprof tools' }, '↓ Download pprof');
 
+      const heading = info.cpu ? 'On the CPU (CPU samples)' : `Blocked on ${info.long}`;
+      if (stacks.length === 0 && info.cpu) {
+        body.replaceChildren(
+          h('div', { class: 'panel-header' }, h('h2', null, heading), h('span', { class: 'muted' }, 'no samples')),
+          emptyState(`No CPU samples${Object.keys(filter).length ? ' with this filter' : ' in this trace'}`,
+            'CPU samples need scheduling data (perf_event_open allowed: kernel.perf_event_paranoid <= 2) and a sampling rate above 0 (CTRACE_SAMPLE_HZ, ctrace run --sample-hz); a thread that never ran on a CPU has none.'));
+        return;
+      }
       if (stacks.length === 0) {
         body.replaceChildren(
           h('div', { class: 'panel-header' }, h('h2', null, `Blocked on ${info.long}`), h('span', { class: 'muted' }, 'none recorded')),
@@ -144,9 +168,9 @@ export default {
       const rows = stacks.map((s, i) => ({ ...s, i, total: Number(s.total_ns) || 0, count: Number(s.count) || 0, frames: s.frames || [] }));
       const table = sortableTable({
         columns: [
-          { key: 'total', label: 'Blocked', num: true, render: (r) => h('strong', null, formatDuration(r.total)) },
+          { key: 'total', label: info.cpu ? 'CPU time' : 'Blocked', num: true, render: (r) => h('strong', null, formatDuration(r.total)) },
           { key: 'share', label: 'Share', num: true, value: (r) => r.total, render: (r) => formatPercent(r.total, total) },
-          { key: 'count', label: 'Events', num: true, render: (r) => formatCount(r.count) },
+          { key: 'count', label: info.cpu ? 'Samples' : 'Events', num: true, render: (r) => formatCount(r.count) },
           {
             key: 'mean',
             label: 'Mean',
@@ -156,7 +180,7 @@ export default {
           },
           {
             key: 'where',
-            label: 'Blocked in (innermost frames first)',
+            label: info.cpu ? 'Running in (innermost frames first)' : 'Blocked in (innermost frames first)',
             value: (r) => r.frames.map(frameText).join(' '),
             cellClass: () => 'wrap',
             render: (r) =>
@@ -177,16 +201,16 @@ export default {
         h(
           'div',
           { class: 'panel-header' },
-          h('h2', null, `Blocked on ${info.long}`),
-          h('span', { class: 'muted' }, `${formatDuration(total)} in ${formatCount(count)} event${count === 1 ? '' : 's'}, ${formatCount(Number(p.nstacks) || stacks.length)} distinct stack${stacks.length === 1 ? '' : 's'}${more}`),
+          h('h2', null, heading),
+          h('span', { class: 'muted' }, `${formatDuration(total)} in ${formatCount(count)} ${info.cpu ? 'sample' : 'event'}${count === 1 ? '' : 's'}, ${formatCount(Number(p.nstacks) || stacks.length)} distinct stack${stacks.length === 1 ? '' : 's'}${more}`),
           h('span', { style: 'margin-left:auto' }, download),
         ),
         h(
           'section',
           { class: 'panel' },
           h('h3', null, 'Flame graph'),
-          h('p', { class: 'muted', style: 'margin:0 0 8px' }, 'Outermost frames at the top; width is time blocked. Click a frame to zoom in.'),
-          flameGraph(buildTree(rows.map((r) => ({ total_ns: r.total, count: r.count, frames: r.frames }))), { kindLabel: info.label.toLowerCase() }),
+          h('p', { class: 'muted', style: 'margin:0 0 8px' }, `Outermost frames at the top; width is ${info.cpu ? 'CPU time (samples × period)' : 'time blocked'}. Click a frame to zoom in.`),
+          flameGraph(buildTree(rows.map((r) => ({ total_ns: r.total, count: r.count, frames: r.frames }))), info.cpu ? { rootLabel: 'all CPU time', kindLabel: 'samples' } : { kindLabel: info.label.toLowerCase() }),
         ),
         h('section', { class: 'panel panel-scroll' }, h('h3', null, 'Top stacks'), table.element),
       );
@@ -194,7 +218,7 @@ export default {
 
     container.replaceChildren(
       h('div', { class: 'panel-header' }, h('h1', { class: 'view-title' }, 'Blocking profiles'), h('span', { class: 'muted' }, 'where threads waited, by stack')),
-      h('div', { class: 'toolbar' }, h('div', { class: 'segmented', role: 'group', 'aria-label': 'Kind of blocking' }, buttons), threads.length ? threadSelect : null, rangeNote),
+      h('div', { class: 'toolbar' }, h('div', { class: 'segmented', role: 'group', 'aria-label': 'Kind of blocking' }, buttons), threads.length ? threadSelect : null, scopeNote, rangeNote),
       body,
     );
     show(kind);

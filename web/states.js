@@ -41,6 +41,19 @@ export const LATER_STATES = [
 /** The columns of the Threads and instance tables: one per state, same labels and colours as the timeline. */
 export const STATE_GROUPS = STATES.map((st) => ({ key: st.key, label: st.label, parts: [st.key], get help() { return stateHelp(st.key); } }));
 
+/** The later states as columns: pages show one when some row has time in it (groupsFor). */
+export const LATER_GROUPS = LATER_STATES.map((st) => ({ key: st.key, label: st.label, parts: [st.key], help: st.help }));
+
+/**
+ * The state columns of a table whose rows have these {state: ns} objects:
+ * the seven, then each later state (runnable, blocked_other, not_recorded)
+ * that some row has time in.
+ */
+export function groupsFor(statesList) {
+  const later = LATER_GROUPS.filter((g) => statesList.some((s) => Number((s && s[g.key]) || 0) > 0));
+  return [...STATE_GROUPS, ...later];
+}
+
 /** Time in none of the states: shown grey, and in the legend when a view can have it. */
 export const OTHER = { key: 'other', label: 'Unattributed', help: 'in no traced state of its threads, e.g. a task handed over from one thread to another' };
 
@@ -68,7 +81,7 @@ export const STATE_COLORS = {
 const SPARE_COLORS = ['#882255', '#44aa99', '#999933', '#332288'];
 
 const HELP = {
-  running: 'on CPU or runnable: not blocked in a traced call',
+  running: 'not blocked in a traced call: on a CPU (with scheduling data; without it, on a CPU or waiting for one)',
   sync: 'blocked on a mutex, rwlock, condition variable, semaphore or join',
   net: 'blocked in a socket call',
   io: 'in a file read, write or other file system call',
@@ -118,11 +131,11 @@ export function groupValue(states, group) {
   return sum;
 }
 
-/** {running, sync, net, syscalls, poll, sleep, other}: grouped values; other = total minus the known states. */
+/** {running, sync, ..., runnable, blocked_other, not_recorded, other}: grouped values; other = total minus the known states. */
 export function groupStates(states, total) {
   const out = {};
   let known = 0;
-  for (const g of STATE_GROUPS) {
+  for (const g of [...STATE_GROUPS, ...LATER_GROUPS]) {
     out[g.key] = groupValue(states, g);
     known += out[g.key];
   }
@@ -139,9 +152,9 @@ export function stackedBar(states, total, describe) {
   const bar = document.createElement('div');
   bar.className = 'stacked-bar';
   const grouped = groupStates(states, total);
-  const whole = Number(total) || STATE_GROUPS.reduce((s, g) => s + grouped[g.key], 0);
+  const whole = Number(total) || [...STATE_GROUPS, ...LATER_GROUPS].reduce((s, g) => s + grouped[g.key], 0);
   const tips = [];
-  for (const g of STATE_GROUPS) {
+  for (const g of [...STATE_GROUPS, ...LATER_GROUPS]) {
     const v = grouped[g.key];
     if (!v || !whole) continue;
     const seg = document.createElement('span');
@@ -171,11 +184,11 @@ export function stackedBar(states, total, describe) {
   return bar;
 }
 
-/** The legend of the states as swatches with labels (and a help tooltip each); withOther adds OTHER. */
-export function stateLegend(withOther = false) {
+/** The legend of the states as swatches with labels (and a help tooltip each); withOther adds OTHER; groups: the states shown (groupsFor). */
+export function stateLegend(withOther = false, groups = STATE_GROUPS) {
   const el = document.createElement('div');
   el.className = 'legend';
-  for (const g of withOther ? [...STATE_GROUPS, OTHER] : STATE_GROUPS) {
+  for (const g of withOther ? [...groups, OTHER] : groups) {
     const item = document.createElement('span');
     item.className = 'legend-item';
     item.title = g.help;

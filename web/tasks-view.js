@@ -8,7 +8,7 @@ import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
 import { formatCount, formatDuration, formatPercent, formatTime } from './format.js';
 import { histogramChart, histogramSpark } from './histogram.js';
-import { OTHER, STATE_GROUPS, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend, profileKindOf } from './states.js';
+import { OTHER, STATE_GROUPS, LATER_GROUPS, groupsFor, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend, profileKindOf } from './states.js';
 import { sortableTable } from './table.js';
 
 const INSTANCE_LIMIT = 500;
@@ -35,9 +35,9 @@ function aggregateBreakdown(rows, which, noBlocking) {
   let total = 0;
   for (const r of rows) {
     total += r.dur;
-    for (const g of [...STATE_GROUPS, OTHER]) sum[g.key] = (sum[g.key] || 0) + r.g[g.key];
+    for (const g of [...STATE_GROUPS, ...LATER_GROUPS, OTHER]) sum[g.key] = (sum[g.key] || 0) + r.g[g.key];
   }
-  const parts = [...STATE_GROUPS, OTHER].filter((g) => sum[g.key] > 0).sort((a, b) => sum[b.key] - sum[a.key]);
+  const parts = [...STATE_GROUPS, ...LATER_GROUPS, OTHER].filter((g) => sum[g.key] > 0).sort((a, b) => sum[b.key] - sum[a.key]);
   const states = {};
   for (const g of STATE_GROUPS) for (const k of g.parts) states[k] = 0;
   for (const r of rows) for (const [k, v] of Object.entries(r.breakdown || {})) states[k] = (states[k] || 0) + Number(v || 0);
@@ -97,6 +97,7 @@ export default {
     }
     const names = new Map();
     for (const t of (summary && summary.thread_list) || []) names.set(Number(t.tid), t.name);
+    const hasSamples = !!(summary && summary.sched && Number(summary.sched.cpu_samples) > 0);
 
     const tasks = (data.tasks || []).map((r) => ({ ...r, kind: 'task' }));
     const regions = (data.regions || []).map((r) => ({ ...r, kind: 'region' }));
@@ -224,7 +225,7 @@ export default {
             value: (r) => (r.tids || []).map((t) => threadLabel(t, names)).join(', '),
             cellClass: () => 'wrap',
           },
-          ...STATE_GROUPS.map((g) => ({
+          ...groupsFor(rows.map((r) => r.breakdown)).map((g) => ({
             key: g.key,
             label: g.label,
             title: g.help,
@@ -235,10 +236,10 @@ export default {
           {
             key: 'stacks',
             label: 'Stacks',
-            title: 'the blocking profile of this instance: where it waited',
+            title: hasSamples ? 'the blocking profile of this instance (where it waited) and its CPU profile (where its threads ran: CPU samples)' : 'the blocking profile of this instance: where it waited',
             sortable: false,
-            render: (r) =>
-              r.dur > r.g.running + r.g.other
+            render: (r) => h('span', { class: 'stack-links' },
+              r.dur > r.g.running + r.g.runnable + r.g.not_recorded + r.g.other
                 ? h(
                     'button',
                     {
@@ -250,6 +251,14 @@ export default {
                     'where it waited',
                   )
                 : h('span', { class: 'zero', title: 'never blocked in a traced call' }, '—'),
+              hasSamples ? h('br') : null,
+              hasSamples ? h('button', {
+                type: 'button',
+                class: 'link-btn',
+                'data-action': 'instance-cpu-profile',
+                title: `CPU flame graph of this ${selected.kind}: the samples of its threads while they worked for it`,
+                onclick: () => ctx.navigate('profiles', { kind: 'cpu', ...(selected.kind === 'task' ? { task_id: r.id } : { region_id: r.id }) }),
+              }, 'where it ran') : null),
           },
           {
             key: 'breakdown',
@@ -302,7 +311,7 @@ export default {
           h('h3', null, `Instances (${shown}), slowest first`),
           h('span', { class: 'muted' }, 'click one to open it in the timeline'),
         ),
-        h('div', { class: 'toolbar' }, stateLegend(rows.some((r) => r.g.other > 0.01 * r.dur))),
+        h('div', { class: 'toolbar' }, stateLegend(rows.some((r) => r.g.other > 0.01 * r.dur), groupsFor(rows.map((r) => r.breakdown)))),
         h('div', { class: 'panel-scroll' }, table.element),
       ];
     }

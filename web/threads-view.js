@@ -6,7 +6,7 @@
 import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
 import { formatDuration, formatPercent } from './format.js';
-import { STATE_GROUPS, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend, profileKindOf } from './states.js';
+import { groupsFor, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend, profileKindOf } from './states.js';
 import { sortableTable } from './table.js';
 
 function timeCell(ns, total) {
@@ -28,6 +28,7 @@ export default {
       showError(container, err, 'Could not load the threads');
       return;
     }
+    const hasSamples = !!(summary && summary.sched && Number(summary.sched.cpu_samples) > 0);
     const info = new Map();
     for (const t of (summary && summary.thread_list) || []) info.set(Number(t.tid), t);
 
@@ -43,10 +44,11 @@ export default {
         total,
         states: t.states || {},
         g,
-        blockedShare: total ? (total - g.running - g.other) / total : 0,
+        blockedShare: total ? (total - g.running - g.runnable - g.not_recorded - g.other) / total : 0,
       };
     });
 
+    const groups = groupsFor(rows.map((r) => r.states));
     const columns = [
       {
         key: 'name',
@@ -56,7 +58,9 @@ export default {
           h('span', null, h('span', { class: 'name-cell' }, r.name || '(unnamed)'), h('span', { class: 'sub' }, `tid ${r.tid}${r.pid !== undefined ? ` · pid ${r.pid}` : ''}`)),
       },
       { key: 'total', label: 'Total', num: true, title: 'time from the thread\'s first to its last event', render: (r) => formatDuration(r.total) },
-      ...STATE_GROUPS.map((g) => ({
+      // the seven states, then runnable, blocked (other) and not recorded
+      // when some thread has time in them (scheduling data, the API alone)
+      ...groups.map((g) => ({
         key: g.key,
         label: g.label,
         title: g.help,
@@ -68,11 +72,13 @@ export default {
         key: 'stacks',
         label: 'Stacks',
         sortable: false,
-        title: 'the blocking profile of this thread: where it waited',
-        render: (r) =>
+        title: hasSamples ? 'the blocking profile of this thread (where it waited) and its CPU profile (where it ran: CPU samples)' : 'the blocking profile of this thread: where it waited',
+        render: (r) => h('span', { class: 'stack-links' },
           r.blockedShare > 0
             ? h('button', { type: 'button', class: 'link-btn', title: `Blocking profile of ${r.name || 'this thread'} (tid ${r.tid})`, onclick: () => ctx.navigate('profiles', { kind: profileKindOf(r.states), tid: r.tid }) }, 'where it waited')
             : h('span', { class: 'zero', title: 'never blocked in a traced call' }, '—'),
+          hasSamples ? h('br') : null,
+          hasSamples ? h('button', { type: 'button', class: 'link-btn', 'data-action': 'thread-cpu-profile', title: `CPU flame graph of ${r.name || 'this thread'} (tid ${r.tid})`, onclick: () => ctx.navigate('profiles', { kind: 'cpu', tid: r.tid }) }, 'where it ran') : null),
       },
       {
         key: 'breakdown',
@@ -113,7 +119,7 @@ export default {
     container.replaceChildren(
       head,
       ...(noBlockingRecorded(summary) ? [noBlockingNote()] : []),
-      h('section', { class: 'panel' }, h('div', { class: 'toolbar' }, stateLegend()), h('div', { class: 'panel-scroll' }, table.element)),
+      h('section', { class: 'panel' }, h('div', { class: 'toolbar' }, stateLegend(false, groups)), h('div', { class: 'panel-scroll' }, table.element)),
     );
   },
 };

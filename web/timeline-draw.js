@@ -660,6 +660,7 @@ export function createPainter(m, canvas, color) {
       if (t.y + t.h < scrollY + RULER_H || t.y > scrollY + height) continue;
       drawThread(g, t);
     }
+    if (m.samplesLayer) m.samplesLayer(g); // CPU samples (timeline-samples.js)
     drawEdges(g);
     drawSelectedTask(g);
     drawMatches(g);

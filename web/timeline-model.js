@@ -466,6 +466,8 @@ export function createModel() {
       const pad = ((m.v1 - m.v0) / m.plotW()) * 2;
       const dr = (m.drops.get(th.tid) || []).find((d) => d.start - pad <= t && t <= d.end + pad);
       if (dr) return { kind: 'drop', drop: dr, thread: th, t };
+      const smp = m.sampleHit && m.sampleHit(th, x, y - ys); // timeline-samples.js
+      if (smp) return smp;
       if (t < th.first || t > th.last) return { kind: 'outside', thread: th, t };
       const s = row.spans.find((sp) => sp.s <= t + slack / 3 && t - slack / 3 < sp.e);
       return s ? { kind: 'span', span: s, thread: th, t } : null;

@@ -23,7 +23,8 @@ function statesOf(obj) {
 }
 
 /**
- * The panel's contents for answer d. act: {threadName(tid), zoom(), openProfile(kind)}.
+ * The panel's contents for answer d. act: {threadName(tid), zoom(), openProfile(kind),
+ * cpuProfile() (null when the trace has no CPU samples)}.
  * Returns an array of nodes.
  */
 export function rangeContents(d, act) {
@@ -35,7 +36,8 @@ export function rangeContents(d, act) {
     h('tr', null, h('th', null, 'Threads'), h('td', null, String(d.threads.length)))));
   out.push(h('div', { class: 'tl-actions' },
     h('button', { type: 'button', class: 'tl-btn', 'data-action': 'range-zoom', onclick: () => act.zoom() }, 'Zoom to range'),
-    h('button', { type: 'button', class: 'tl-btn tl-primary', 'data-action': 'range-profile', onclick: () => act.openProfile(topKind(d)) }, 'Open as profile')));
+    h('button', { type: 'button', class: 'tl-btn tl-primary', 'data-action': 'range-profile', onclick: () => act.openProfile(topKind(d)) }, 'Open as profile'),
+    act.cpuProfile ? h('button', { type: 'button', class: 'tl-btn', 'data-action': 'range-cpu-profile', onclick: () => act.cpuProfile() }, 'CPU profile of this range') : null));
 
   // time per state: all threads, then each
   const total = statesOf(d.states).reduce((a, k) => a + d.states[k], 0);

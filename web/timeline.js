@@ -28,6 +28,7 @@ import { reportConnection } from './api.js';
 import { createSearch } from './timeline-find.js';
 import { rangeContents } from './timeline-range.js';
 import { createOverview } from './timeline-overview.js';
+import { createSamples } from './timeline-samples.js';
 
 // What outlives the view when another tab is shown (the window and the
 // selection are in the URL, which the tab link keeps).
@@ -136,6 +137,11 @@ function mount(container, ctx) {
   container.append(root);
 
   const paint = createPainter(m, canvas, color);
+  const samples = createSamples(m, {
+    api, stackList: (f) => stackList(f), threadName: (tid) => threadName(tid), draw: () => scheduleDraw(),
+    openPanel: (title, ...c) => openPanel(title, ...c), navigate: (v, p) => ctx.navigate && ctx.navigate(v, p),
+    showTipAgain: () => { if (m.hover && tipAt) showTip(m.hover, tipAt.x, tipAt.y); }, done: () => { root.dataset.details = 'ready'; },
+  });
   const overview = createOverview(m, ovCanvas, color, {
     moveTo: (c) => {
       const half = (m.v1 - m.v0) / 2;
@@ -248,6 +254,7 @@ function mount(container, ctx) {
       pendingScroll = null;
       showLaterStates(d);
       feedOverview(d, a, b);
+      samples.fetchWindow(a, b, Math.round(m.plotW()), rows, ctl.signal);
       fetchCallNames();
       root.dataset.loading = 'false';
       root.dataset.ready = 'true';
@@ -365,6 +372,8 @@ function mount(container, ctx) {
         return [`Counter ${o.counter.name}`, o.value === null ? 'not set yet' : `${o.value.toLocaleString()} at ${formatAt(Math.round(o.t))}`, `from ${o.counter.min.toLocaleString()} to ${o.counter.max.toLocaleString()} in the trace`];
       case 'outside':
         return [tname(o.thread), o.t < o.thread.first ? 'not started yet' : 'exited'];
+      case 'sample':
+        return samples.tooltip(o);
       default:
         return [];
     }
@@ -601,6 +610,13 @@ function mount(container, ctx) {
       tracksChanged();
       return;
     }
+    if (o.kind === 'sample') {
+      pushHistory();
+      ++detailsGen;
+      root.dataset.details = 'loading';
+      samples.select(o);
+      return;
+    }
     if (o.kind === 'outside' || o.kind === 'counter' || o.kind === 'drop' || (o.kind === 'region' && o.region.merged)) return;
     pushHistory();
     if (o.kind === 'span') {
@@ -636,6 +652,7 @@ function mount(container, ctx) {
         row('Start', formatAt(d.start_ns), 'mono'), row('Duration', formatDuration(d.dur_ns)),
         row('Object', d.object, 'mono'), row('fd', d.fd), row('Peer', d.peer, 'mono'), row('Bytes', d.bytes),
         row('Result', d.event === 'SYSCALL' ? d.result : undefined), row('Task', d.task ? String(d.task) : undefined), row('Region', d.region));
+      if (samples.enabled) actions.push(samples.profileButton('CPU flame graph of this thread', { tid: d.tid }, 'thread-cpu-profile'));
       if (d.woken_by) {
         actions.push(h('button', { type: 'button', class: 'tl-btn tl-primary', 'data-action': 'go-waker', onclick: () => goToWaker(d.woken_by, d.dur_ns) },
           `Woken by ${threadName(d.woken_by.tid)} →`));
@@ -645,6 +662,7 @@ function mount(container, ctx) {
       rows.push(row('Thread', threadName(d.tid)), row('Start', formatAt(d.start_ns), 'mono'), row('Duration', d.open ? `${formatDuration(d.dur_ns)} (not ended)` : formatDuration(d.dur_ns)),
         row('Task', d.task ? String(d.task) : 'none'), row('Depth', d.depth));
       actions.push(h('button', { type: 'button', class: 'tl-btn', onclick: () => setWindow(d.start_ns, d.end_ns, true) }, 'Zoom to region'));
+      if (samples.enabled) actions.push(samples.profileButton('CPU profile of this region', { tid: d.tid, start_ns: d.start_ns, end_ns: d.end_ns }, 'region-cpu-profile'));
     } else if (d.kind === 'log') {
       title = `Log${d.category ? ` [${d.category}]` : ''}`;
       rows.push(row('Message', d.message), row('Thread', threadName(d.tid)), row('At', formatAt(d.event_ns), 'mono'), row('Task', d.task ? String(d.task) : 'none'));
@@ -661,6 +679,7 @@ function mount(container, ctx) {
           h('div', { class: 'tl-breakdown-legend' }, STATE_KEYS.filter((s) => br[s]).map((s) => h('span', null, h('span', { class: 'tl-swatch', style: `background:${color[s]}` }), `${STATE_LABELS[s]} ${formatDuration(br[s])}`))))));
       }
       actions.push(h('button', { type: 'button', class: 'tl-btn', onclick: () => { m.highlight = new Set((d.threads || []).map((t) => t.tid)); setWindow(d.start_ns, d.end_ns, true); } }, 'Zoom to task'));
+      if (samples.enabled) actions.push(samples.profileButton('CPU profile of this task', { task_id: d.id }, 'task-cpu-profile'));
     } else if (d.kind === 'create') {
       title = 'Thread created';
       rows.push(row('Creator', threadName(d.tid)), row('Created', m.selected && m.selected.child ? threadName(m.selected.child) : undefined),
@@ -730,6 +749,7 @@ function mount(container, ctx) {
         threadName,
         zoom: () => { m.selection = null; zoomSelBtn.disabled = true; setWindow(a, b, true); },
         openProfile: (kind) => ctx.navigate && ctx.navigate('profiles', { kind, start_ns: a, end_ns: b, tid: d.profile_tid || undefined }),
+        cpuProfile: samples.enabled ? () => ctx.navigate && ctx.navigate('profiles', { kind: 'cpu', start_ns: a, end_ns: b, tid: d.profile_tid || undefined }) : null,
       }));
       panel.dataset.panel = 'range';
       panel.dataset.start = String(a);
@@ -856,6 +876,7 @@ function mount(container, ctx) {
   const ready = (ctx.summary || api.summary()).then((s) => {
     if (destroyed) return;
     m.setSummary(s);
+    samples.enable(s);
     if (remembered.tracks) {
       m.tracks = remembered.tracks;
       trackFilter.value = m.tracks.filter;
@@ -890,6 +911,7 @@ function mount(container, ctx) {
   // Where things are drawn, in client coordinates: for tests and debugging.
   root.probe = {
     window: () => ({ start_ns: m.v0, end_ns: m.v1 }),
+    findSample: (tid) => samples.find(tid, canvas.getBoundingClientRect()), // timeline-samples.js
     findSpan(stateName, tid, nth = 0) { // the nth such span on screen (0: the first)
       if (!m.data) return null;
       const r = canvas.getBoundingClientRect();

@@ -96,16 +96,34 @@ uint64_t ctrace_profile_sample_period_ns(const ctrace_reader *r) {
   return hz ? 1000000000ull / hz : 0;
 }
 
-/* The CPU samples in the window (on thread tid, or all), per stack. */
-static void add_samples(const ctrace_reader *r, struct acc *a, uint32_t tid) {
+/* The first sample at or after t ns (samples are in time order). */
+static uint64_t first_sample(const ctrace_reader *r, const struct ctrace_cpu_sample *s,
+                             uint64_t n, int64_t t) {
+  uint64_t lo = 0, hi = n;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (ctrace_reader_ns(r, s[mid].ticks) < t)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* The CPU samples in the window (on thread tid, or all; or on thread index
+ * ti when ti is not UINT32_MAX), per stack. */
+static void add_samples(const ctrace_reader *r, struct acc *a, uint32_t tid, uint32_t ti) {
   const struct ctrace_cpu_sample *s;
   uint64_t n = ctrace_reader_samples(r, &s);
   uint64_t period = ctrace_profile_sample_period_ns(r);
-  for (uint64_t i = 0; i < n && !a->oom; i++) {
+  for (uint64_t i = first_sample(r, s, n, a->start_ns); i < n && !a->oom; i++) {
     int64_t t = ctrace_reader_ns(r, s[i].ticks);
-    if (t < a->start_ns || t >= a->end_ns)
+    if (t >= a->end_ns)
+      break;
+    if (t < a->start_ns)
       continue;
-    if (tid && ctrace_reader_thread(r, s[i].thread)->tid != tid)
+    if (ti != UINT32_MAX ? s[i].thread != ti
+                         : tid && ctrace_reader_thread(r, s[i].thread)->tid != tid)
       continue;
     uint32_t id = s[i].stack <= a->nstacks ? (uint32_t)s[i].stack : 0;
     if (!a->slot[id]) {
@@ -146,7 +164,7 @@ int ctrace_profile_build(const ctrace_reader *r, enum ctrace_profile_kind kind, 
                   .start_ns = start_ns, .end_ns = end_ns};
   uint32_t nthreads = ctrace_reader_nthreads(r);
   if (kind == CTRACE_PROFILE_CPU)
-    add_samples(r, &a, tid);
+    add_samples(r, &a, tid, UINT32_MAX);
   for (uint32_t i = 0; i < nthreads && !a.oom && kind != CTRACE_PROFILE_CPU; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
     if (tid && th->tid != tid)
@@ -166,6 +184,38 @@ oom:
   free(slot);
   ctrace_profile_free(out);
   return -1;
+}
+
+int ctrace_profile_build_windows(const ctrace_reader *r, enum ctrace_profile_kind kind,
+                                 const struct ctrace_profile_window *w, size_t nw,
+                                 struct ctrace_profile *out) {
+  memset(out, 0, sizeof *out);
+  uint32_t nstacks = ctrace_reader_nstacks(r);
+  uint32_t *slot = calloc((size_t)nstacks + 1, sizeof *slot);
+  if (!slot)
+    return -1;
+  struct acc a = {.out = out, .v = CTRACE_VEC(struct ctrace_profile_entry), .slot = slot,
+                  .nstacks = nstacks, .kind = kind};
+  for (size_t k = 0; k < nw && !a.oom; k++) {
+    if (w[k].thread >= ctrace_reader_nthreads(r) || w[k].start_ns >= w[k].end_ns)
+      continue;
+    a.start_ns = w[k].start_ns;
+    a.end_ns = w[k].end_ns;
+    if (kind == CTRACE_PROFILE_CPU)
+      add_samples(r, &a, 0, w[k].thread);
+    else
+      ctrace_states_thread(r, w[k].thread, on_span, &a);
+  }
+  free(slot);
+  if (a.oom) {
+    ctrace_vec_free(&a.v);
+    ctrace_profile_free(out);
+    return -1;
+  }
+  out->v = ctrace_vec_take(&a.v, &out->n, NULL);
+  if (out->n)
+    qsort(out->v, out->n, sizeof *out->v, cmp_entry);
+  return 0;
 }
 
 void ctrace_profile_free(struct ctrace_profile *p) {

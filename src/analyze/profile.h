@@ -56,6 +56,17 @@ const char *ctrace_profile_kind_name(enum ctrace_profile_kind k);
  */
 int ctrace_profile_build(const ctrace_reader *r, enum ctrace_profile_kind kind, int64_t start_ns,
                          int64_t end_ns, uint32_t tid, struct ctrace_profile *out);
+/* One thread's time window: a profile of a task sums the windows of the
+ * threads that worked for it, a profile of a region its thread's. */
+struct ctrace_profile_window {
+  uint32_t thread; /* index in the reader's thread table */
+  int64_t start_ns, end_ns;
+};
+/* As ctrace_profile_build, over the union of windows w[0..nw) (each on its
+ * one thread; windows should not overlap on a thread). */
+int ctrace_profile_build_windows(const ctrace_reader *r, enum ctrace_profile_kind kind,
+                                 const struct ctrace_profile_window *w, size_t nw,
+                                 struct ctrace_profile *out);
 void ctrace_profile_free(struct ctrace_profile *p);
 
 #endif

@@ -237,12 +237,64 @@ static int wait_ended(struct ctrace_states *m, const struct ctrace_span *sp, int
   return 1;
 }
 
+/* Where the blocking span sp stops being the call's state (*w): the latest
+ * bound of the wake-up that ended it, the start of the on-CPU interval that
+ * follows the last voluntary switch-out inside the call (a switch-in that
+ * is not the return from a preemption); in a call that never left the CPU
+ * voluntarily (it did not block), its first preemption (from there it was
+ * runnable, then running). 0 when neither happened inside the call. Moves
+ * no cursor of m. */
+static int wake_bound(const struct ctrace_states *m, const struct ctrace_span *sp, int64_t *w) {
+  int found = 0;
+  int64_t preempted = INT64_MAX;
+  for (uint32_t j = m->icpu; j < m->ncpu && iv_start(m, j) < sp->end; j++) {
+    int64_t out = iv_end(m, j);
+    if (out <= sp->start || out >= sp->end || j + 1 >= m->ncpu)
+      continue;
+    if (m->cpu[j].left == CTRACE_SCHED_LEFT_BLOCKED) {
+      *w = iv_start(m, j + 1);
+      found = 1;
+    } else if (m->cpu[j].left == CTRACE_SCHED_LEFT_PREEMPTED && out < preempted) {
+      preempted = out;
+    }
+  }
+  if (!found && preempted != INT64_MAX) {
+    *w = preempted;
+    found = 1;
+  }
+  return found && *w > sp->start && *w < sp->end;
+}
+
+/* A blocking system call (file I/O, network, polling, other calls: no
+ * recorded wake-up or asked length ends them; waits keep their span):
+ * the call up to its wake-up's latest bound, or up to its first preemption
+ * when it never blocked (wake_bound), then what the switches say to the
+ * return: RUNNING on a CPU, RUNNABLE after a preemption. Without either
+ * (it never left the CPU, or is still blocked at the end) the call as it
+ * is. */
+static void split_tail(struct ctrace_states *m, const struct ctrace_span *sp) {
+  int64_t w;
+  if (sp->kind != CTRACE_EV_SYSCALL || (sp->flags & CTRACE_SPAN_AT_END) || sp->end <= sp->start) {
+    m->fn(m->arg, sp);
+    return;
+  }
+  skip_to(m, sp->start);
+  if (!wake_bound(m, sp, &w)) {
+    m->fn(m->arg, sp);
+    return;
+  }
+  struct ctrace_span s = *sp;
+  s.end = w;
+  m->fn(m->arg, &s);
+  split_running(m, w, sp->end);
+}
+
 /* A wait whose end is known (wait_ended): the wait, RUNNABLE until back on
- * a CPU, then RUNNING to the return. Other blocking spans as they are. */
+ * a CPU, then RUNNING to the return. Other blocking spans: split_tail. */
 static void split_blocking(struct ctrace_states *m, const struct ctrace_span *sp) {
   int64_t woke;
   if (!wait_ended(m, sp, &woke)) {
-    m->fn(m->arg, sp);
+    split_tail(m, sp);
     return;
   }
   skip_to(m, woke);

@@ -38,7 +38,13 @@
  *   known (WAIT.object) is split: the time asked for (SLEEP), then
  *   RUNNABLE until the thread is back on a CPU, then RUNNING to the call's
  *   return; so is a wait that a recorded WAKE ended (from the wake-up).
- *   Without scheduling data nothing changes.
+ *   A blocking system call (I/O, network, poll, others) lasts up to the
+ *   first switch-in after its last voluntary switch-out (the latest its
+ *   wake-up can have been: no record says when it was), or, in a call
+ *   that never blocked, up to its first preemption;
+ *   from there to the return the switches decide (RUNNING on a CPU,
+ *   RUNNABLE after a preemption). Without scheduling data nothing
+ *   changes.
  *
  * Not here: what the spans are drawn or summed into (timeline_build.c, profile.c,
  * chrome.c, src/serve/). The machine allocates nothing and keeps no event

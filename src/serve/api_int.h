@@ -65,5 +65,7 @@ void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace
 void ctrace__api_compare(struct ctrace_view *v, const char *path, struct params *p,
                          struct ctrace_reply *out);
 void ctrace__api_cpus(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+void ctrace__api_samples(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+void ctrace__api_sample(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 
 #endif

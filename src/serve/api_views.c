@@ -231,7 +231,7 @@ static int profile_params(struct ctrace_view *v, struct params *p, enum ctrace_p
                           int64_t *a, int64_t *b, uint32_t *tid) {
   const char *k = p->get(p->ctx, "kind");
   if (!k || ctrace_profile_kind_parse(k, kind) < 0) {
-    snprintf(p->err, sizeof p->err, "kind: must be sync, net, syscall or sleep");
+    snprintf(p->err, sizeof p->err, "kind: must be sync, net, syscall, sleep or cpu");
     return -1;
   }
   int64_t t;
@@ -251,6 +251,71 @@ static int profile_params(struct ctrace_view *v, struct params *p, enum ctrace_p
   return 0;
 }
 
+/* task=ID or region=K: the windows of the threads that worked for the
+ * task (each from the first to the last thing it did for it, within the
+ * task), or the region's thread over the region; cut to [a, b) and, with
+ * tid, to that thread. 1 with *w (a malloc'ed array when more than 64)
+ * and *nw filled, 0 when neither parameter is given, -1 with p->err. */
+static int profile_scope(struct ctrace_view *v, struct params *p, int64_t a, int64_t b,
+                         uint32_t tid, struct ctrace_profile_window **w, size_t *nw) {
+  const struct ctrace_timeline *tl = v->tl;
+  int64_t task, region;
+  if (ctrace__param_i64(p, "task", -1, 0, INT64_MAX, &task) < 0 ||
+      ctrace__param_i64(p, "region", -1, 0, INT64_MAX, &region) < 0)
+    return -1;
+  if (task < 0 && region < 0)
+    return 0;
+  if (task >= 0 && region >= 0) {
+    snprintf(p->err, sizeof p->err, "task and region: give one of them");
+    return -1;
+  }
+  struct ctrace_profile_window *out = *w;
+  size_t n = 0;
+  if (region >= 0) {
+    if ((uint64_t)region >= tl->nregions) {
+      snprintf(p->err, sizeof p->err, "region: no region %" PRId64 " in the trace", region);
+      return -1;
+    }
+    const struct ctrace_tl_region *rg = &tl->regions[region];
+    uint32_t th = ctrace_timeline_region_thread(tl, (size_t)region);
+    out[n++] = (struct ctrace_profile_window){tl->threads[th].index, rg->start, rg->end};
+  } else {
+    const struct ctrace_tl_task *t = NULL;
+    for (size_t i = 0; i < tl->ntasks && !t; i++)
+      if (tl->tasks[i].id == (uint64_t)task)
+        t = &tl->tasks[i];
+    if (!t) {
+      snprintf(p->err, sizeof p->err, "task: no task %" PRId64 " in the trace", task);
+      return -1;
+    }
+    if (t->ntouch > 64 && !(out = malloc(t->ntouch * sizeof *out))) {
+      snprintf(p->err, sizeof p->err, "out of memory");
+      return -1;
+    }
+    for (uint32_t j = 0; j < t->ntouch; j++) {
+      const struct ctrace_tl_touch *tc = &tl->touches[t->touch + j];
+      int64_t s = tc->first < t->start ? t->start : tc->first;
+      int64_t e = tc->last > t->end ? t->end : tc->last;
+      out[n++] = (struct ctrace_profile_window){tl->threads[tc->thread].index, s, e};
+    }
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    struct ctrace_profile_window x = out[i];
+    if (tid && ctrace_reader_thread(v->r, x.thread)->tid != tid)
+      continue;
+    x.start_ns = x.start_ns < a ? a : x.start_ns;
+    x.end_ns = x.end_ns > b ? b : x.end_ns;
+    if (x.end_ns == x.start_ns && x.end_ns < INT64_MAX)
+      x.end_ns++; /* a task of one instant still counts what ended at it */
+    if (x.start_ns < x.end_ns)
+      out[k++] = x;
+  }
+  *w = out;
+  *nw = k;
+  return 1;
+}
+
 void ctrace__api_profile(struct ctrace_view *v, struct params *p, struct ctrace_reply *out,
                         int pprof) {
   enum ctrace_profile_kind kind;
@@ -262,7 +327,18 @@ void ctrace__api_profile(struct ctrace_view *v, struct params *p, struct ctrace_
     return;
   }
   struct ctrace_profile prof;
-  if (ctrace_profile_build(v->r, kind, a, b, tid, &prof) < 0) {
+  struct ctrace_profile_window w[64], *wv = w;
+  size_t nw = 0;
+  int scoped = profile_scope(v, p, a, b, tid, &wv, &nw);
+  if (scoped < 0) {
+    ctrace_reply_error(out, 400, p->err);
+    return;
+  }
+  int rc = scoped ? ctrace_profile_build_windows(v->r, kind, wv, nw, &prof)
+                  : ctrace_profile_build(v->r, kind, a, b, tid, &prof);
+  if (wv != w)
+    free(wv);
+  if (rc < 0) {
     ctrace_reply_error(out, 500, "out of memory");
     return;
   }

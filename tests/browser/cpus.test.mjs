@@ -55,6 +55,19 @@ describe('CPUs page', { skip: why || false }, () => {
       return n;
     });
     assert.ok(painted > 0, 'spans drawn');
+    // a colour-blind-safe palette: one legend entry per thread that ran,
+    // distinct colours while there are fewer threads than colours
+    const legend = await page.$$eval('.cpu-legend-item', (items) => items.map((i) => ({ tid: Number(i.dataset.tid), pattern: i.dataset.pattern, bg: i.querySelector('.cpu-swatch').style.background })));
+    assert.equal(legend.length, tids.size, JSON.stringify(legend));
+    assert.equal(new Set(legend.map((l) => l.bg)).size, legend.length, 'a colour per thread');
+    assert.ok(legend.every((l) => l.pattern === 'solid'));
+    const looks = await page.evaluate(async () => {
+      const mod = await import('/cpu-view.js');
+      return [0, 8, 9, 18].map((i) => mod.threadLook(i));
+    });
+    assert.equal(looks[0].color, looks[2].color, 'the palette repeats after nine');
+    assert.notEqual(looks[0].pattern, looks[2].pattern, 'with a pattern the second time');
+    assert.notEqual(looks[2].pattern, looks[3].pattern);
     await screenshot(page, 'cpus');
     assert.deepEqual(errorsOf(page), []);
   });

@@ -12,7 +12,12 @@
  *   sched_load futex MS     a thread waits MS ms in a raw futex system call
  *                           (not interposed), then spins a little
  *   sched_load paths MS     one thread spins 2*MS ms in path_a and MS ms in
- *                           path_b, both through the same function
+ *                           path_b, both through the same function, in a
+ *                           task "paths" with a region "a" around path_a
+ *                           and "b" around path_b (ctrace.h)
+ *   sched_load pipe N MS    N spinners saturate the CPUs while main blocks
+ *                           in a pipe read that a writer thread ends after
+ *                           MS ms (it sleeps, then writes one byte)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -28,9 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctrace.h"
+
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int stop;
-static volatile unsigned long sink;
+/* per thread: the spinners share no memory (a shared counter would be a data
+ * race, which the TSan run of the tests reports) */
+static _Thread_local volatile unsigned long sink;
 
 static unsigned long long clk(clockid_t c) {
   struct timespec ts;
@@ -112,10 +121,26 @@ static void *futex_thread(void *a) {
   return NULL;
 }
 
+static int pipe_fd[2];
+static void *pipe_writer(void *a) {
+  (void)a;
+  struct timespec ts = {arg_ms / 1000, (arg_ms % 1000) * 1000000};
+  nanosleep(&ts, NULL);
+  if (write(pipe_fd[1], "x", 1) != 1)
+    abort();
+  return NULL;
+}
+
 static void *paths_thread(void *a) {
   (void)a;
+  ctrace_task_t t = ctrace_task_begin(CTRACE_TASK_NONE, "paths");
+  ctrace_region_begin("a");
   path_a(2 * arg_ms);
+  ctrace_region_end();
+  ctrace_region_begin("b");
   path_b(arg_ms);
+  ctrace_region_end();
+  ctrace_task_end(t);
   report();
   return NULL;
 }
@@ -148,6 +173,20 @@ int main(int argc, char **argv) {
     nanosleep(&ts, NULL);
     unsigned long long t1 = clk(CLOCK_MONOTONIC);
     printf("slept %llu %llu\n", t0, t1);
+    atomic_store(&stop, 1);
+  } else if (!strcmp(argv[1], "pipe")) {
+    if (pipe(pipe_fd))
+      return 1;
+    for (int i = 0; i < n; i++)
+      pthread_create(&th[i], NULL, spinner, NULL);
+    struct timespec ts = {0, 20000000}; /* let them fill the CPUs */
+    nanosleep(&ts, NULL);
+    pthread_t w;
+    pthread_create(&w, NULL, pipe_writer, NULL);
+    char c;
+    if (read(pipe_fd[0], &c, 1) != 1)
+      return 1;
+    pthread_join(w, NULL);
     atomic_store(&stop, 1);
   } else if (!strcmp(argv[1], "futex")) {
     n = 1;
