@@ -93,7 +93,12 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
     }
     fputs("]}", f);
   }
-  fprintf(f, "],\"index_bytes\":%zu}\n", tl->bytes);
+  fprintf(f, "],\"index_bytes\":%zu,\"index_cache\":\"%s\",\"index_cache_file\":", tl->bytes,
+          ctrace_view_cache_state(v));
+  const char *cs = ctrace_view_cache_state(v);
+  const char *cf = strcmp(cs, "loaded") == 0 || strcmp(cs, "saved") == 0 ? v->cache_file : "";
+  ctrace_json_string(f, cf, strlen(cf));
+  fputs("}\n", f);
   (void)p;
   ctrace__json_close(&j, out);
 }

@@ -1,0 +1,214 @@
+/*
+ * test-viewperf.c - `ctrace view` on big traces: the index cache file
+ * (src/serve/view_cache.c) is used when the same trace is opened again and
+ * gives the very answers a fresh build gives, a damaged cache is ignored
+ * and rebuilt, a changed trace is not answered from its old cache. The
+ * answers are computed in-process (ctrace_api_handle), as the server does.
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../src/serve/view.h"
+#include "task.h"
+
+struct kv {
+  const char *k[4], *v[4];
+};
+static const char *kv_param(void *ctx, const char *key) {
+  struct kv *q = ctx;
+  for (int i = 0; i < 4 && q->k[i]; i++)
+    if (strcmp(q->k[i], key) == 0)
+      return q->v[i];
+  return NULL;
+}
+
+/* The answers a fresh view and a cached one must agree on. */
+struct answers {
+  struct ctrace_reply summary, timeline, tasks, threads, search, instances;
+};
+static void answer(struct ctrace_view *v, const char *path, struct kv q, struct ctrace_reply *r) {
+  ctrace_api_handle(v, path, kv_param, &q, r);
+  if (r->status != 200)
+    TEST_FAIL_("%s: status %d: %.*s", path, r->status, (int)r->len, r->body);
+}
+static void collect(struct ctrace_view *v, struct answers *a) {
+  answer(v, "/api/summary", (struct kv){{NULL}, {NULL}}, &a->summary);
+  answer(v, "/api/timeline", (struct kv){{"width"}, {"800"}}, &a->timeline);
+  answer(v, "/api/tasks", (struct kv){{NULL}, {NULL}}, &a->tasks);
+  answer(v, "/api/threads", (struct kv){{NULL}, {NULL}}, &a->threads);
+  answer(v, "/api/search", (struct kv){{"q"}, {"re"}}, &a->search);
+  answer(v, "/api/instances", (struct kv){{"kind", "name"}, {"region", "handle"}}, &a->instances);
+}
+static void free_answers(struct answers *a) {
+  struct ctrace_reply *r[] = {&a->summary, &a->timeline, &a->tasks,
+                              &a->threads, &a->search,   &a->instances};
+  for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+    free(r[i]->body);
+}
+/* The summary up to the cache's own fields (which say what the cache did). */
+static size_t summary_len(const struct ctrace_reply *r) {
+  const char *p = strstr(r->body, ",\"index_cache\":");
+  if (!p)
+    TEST_FAIL_("no index_cache in the summary: %.300s", r->body);
+  return (size_t)(p - r->body);
+}
+static void same_reply(const char *what, const struct ctrace_reply *a, size_t alen,
+                       const struct ctrace_reply *b, size_t blen) {
+  if (alen != blen || memcmp(a->body, b->body, alen) != 0)
+    TEST_FAIL_("%s differs between the built and the cached index (%zu vs %zu bytes)", what,
+               alen, blen);
+}
+static void same_answers(struct answers *a, struct answers *b) {
+  same_reply("/api/summary", &a->summary, summary_len(&a->summary), &b->summary,
+             summary_len(&b->summary));
+  same_reply("/api/timeline", &a->timeline, a->timeline.len, &b->timeline, b->timeline.len);
+  same_reply("/api/tasks", &a->tasks, a->tasks.len, &b->tasks, b->tasks.len);
+  same_reply("/api/threads", &a->threads, a->threads.len, &b->threads, b->threads.len);
+  same_reply("/api/search", &a->search, a->search.len, &b->search, b->search.len);
+  same_reply("/api/instances", &a->instances, a->instances.len, &b->instances,
+             b->instances.len);
+}
+
+static void make_trace(const char *file, const char *events) {
+  char *out = NULL, *err = NULL;
+  char *argv[] = {(char *)test_build_path("bench/gen_trace"), "--mix", (char *)file,
+                  (char *)events, "4", NULL};
+  int st = test_run(argv, NULL, &out, &err);
+  if (st != 0)
+    TEST_FAIL_("gen_trace failed (%d): %s", st, err ? err : "");
+  free(out);
+  free(err);
+}
+
+/* Opens file as ctrace view does, collects the answers (when a is not
+ * NULL), closes it (which waits for the cache's writing); returns what the
+ * cache did ("loaded", "saved", ...). */
+static const char *open_view(const char *file, struct answers *a) {
+  static char state[32];
+  ctrace_reader *r;
+  char err[256];
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  if (a)
+    collect(&v, a);
+  ctrace__view_cache_join(&v);
+  snprintf(state, sizeof state, "%s", ctrace_view_cache_state(&v));
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return state;
+}
+
+static const char *cache_of(const char *file) {
+  static char path[4096];
+  const char *slash = strrchr(file, '/');
+  snprintf(path, sizeof path, "%.*s/.%s.ctidx", (int)(slash - file), file, slash + 1);
+  return path;
+}
+
+static void use_tmp_cache_home(void) {
+  /* never the user's own cache directory */
+  setenv("XDG_CACHE_HOME", test_path("xdg"), 1);
+  unsetenv("CTRACE_INDEX_CACHE");
+}
+
+TEST_IMPL(viewperf_index_cache_reused) {
+  use_tmp_cache_home();
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "20000");
+  struct answers built, cached;
+  ASSERT_STR_EQ(open_view(file, &built), "saved");
+  struct stat st;
+  ASSERT_EQ(stat(cache_of(file), &st), 0);
+  ASSERT_GT(st.st_size, 64);
+  /* the second open reads the cache, and answers as the build did */
+  ASSERT_STR_EQ(open_view(file, &cached), "loaded");
+  ASSERT_STR_CONTAINS(cached.summary.body, "\"index_cache\":\"loaded\"");
+  ASSERT_STR_CONTAINS(cached.summary.body, ".mix.ctrace.ctidx\"");
+  same_answers(&built, &cached);
+  free_answers(&built);
+  free_answers(&cached);
+  /* off: neither read nor written */
+  setenv("CTRACE_INDEX_CACHE", "off", 1);
+  ASSERT_STR_EQ(open_view(file, NULL), "off");
+  return TEST_OK;
+}
+
+TEST_IMPL(viewperf_index_cache_damaged_is_rebuilt) {
+  use_tmp_cache_home();
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "20000");
+  struct answers built;
+  ASSERT_STR_EQ(open_view(file, &built), "saved");
+  size_t len;
+  char *good = test_read_file(cache_of(file), &len);
+  ASSERT_GT(len, 1000);
+  /* cut at a few places, and flipped bytes in the header, the index's
+   * counts, its arrays and the stats at the end: never used, always rebuilt
+   * (and the same answers) */
+  size_t cuts[] = {0, 10, 64, 100, len / 3, len - 8, len - 1};
+  size_t flips[] = {0, 8, 40, 48, 56, 64, 90, 200, len / 2, len - 200, len - 1};
+  for (size_t i = 0; i < sizeof cuts / sizeof cuts[0] + sizeof flips / sizeof flips[0]; i++) {
+    char *bad = malloc(len + 1);
+    memcpy(bad, good, len);
+    size_t blen = len;
+    if (i < sizeof cuts / sizeof cuts[0])
+      blen = cuts[i];
+    else
+      bad[flips[i - sizeof cuts / sizeof cuts[0]]] ^= 0x41;
+    ASSERT_EQ(test_write_file(cache_of(file), bad, blen), 0);
+    free(bad);
+    struct answers again;
+    const char *state = open_view(file, &again);
+    if (strcmp(state, "saved") != 0)
+      TEST_FAIL_("damage %zu: the cache was %s, not rebuilt", i, state);
+    same_answers(&built, &again);
+    free_answers(&again);
+    /* rebuilt: a good cache again */
+    ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+  }
+  /* a cache that is not a file, or a link, is not read */
+  unlink(cache_of(file));
+  ASSERT_EQ(symlink(file, cache_of(file)), 0);
+  ASSERT_STR_EQ(open_view(file, NULL), "saved");
+  ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+  free(good);
+  free_answers(&built);
+  return TEST_OK;
+}
+
+TEST_IMPL(viewperf_index_cache_changed_trace_rebuilt) {
+  use_tmp_cache_home();
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "20000");
+  ASSERT_STR_EQ(open_view(file, NULL), "saved");
+  ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+  /* the same bytes, a new modification time */
+  struct timespec ts[2] = {{0, UTIME_OMIT}, {12345, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, file, ts, 0), 0);
+  ASSERT_STR_EQ(open_view(file, NULL), "saved");
+  ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+  /* another trace at the same path with the old cache put back and the
+   * same size and time: its bytes differ, so the cache is not its own */
+  size_t clen;
+  char *old_cache = test_read_file(cache_of(file), &clen);
+  struct stat st0;
+  ASSERT_EQ(stat(file, &st0), 0);
+  make_trace(file, "20001");
+  struct answers fresh, again;
+  ASSERT_STR_EQ(open_view(file, &fresh), "saved");
+  ASSERT_EQ(test_write_file(cache_of(file), old_cache, clen), 0);
+  struct stat st1;
+  ASSERT_EQ(stat(file, &st1), 0);
+  if (st1.st_size == st0.st_size) { /* same size: give it the old time too */
+    struct timespec t2[2] = {{0, UTIME_OMIT}, st0.st_mtim};
+    ASSERT_EQ(utimensat(AT_FDCWD, file, t2, 0), 0);
+  }
+  ASSERT_STR_EQ(open_view(file, &again), "saved");
+  same_answers(&fresh, &again);
+  free_answers(&fresh);
+  free_answers(&again);
+  free(old_cache);
+  return TEST_OK;
+}
