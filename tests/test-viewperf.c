@@ -2,14 +2,17 @@
  * test-viewperf.c - `ctrace view` on big traces: the index cache file
  * (src/serve/view_cache.c) is used when the same trace is opened again and
  * gives the very answers a fresh build gives, a damaged cache is ignored
- * and rebuilt, a changed trace is not answered from its old cache. The
+ * and rebuilt, a changed trace is not answered from its old cache; tasks
+ * and regions whose end was lost stay out of the latencies, counted. The
  * answers are computed in-process (ctrace_api_handle), as the server does.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../src/serve/view.h"
+#include "ctrace.h"
 #include "task.h"
 
 struct kv {
@@ -210,5 +213,54 @@ TEST_IMPL(viewperf_index_cache_changed_trace_rebuilt) {
   free_answers(&fresh);
   free_answers(&again);
   free(old_cache);
+  return TEST_OK;
+}
+
+/* A thread that begins a region and exits inside it: its end is lost. */
+static void *dies_in_region(void *arg) {
+  (void)arg;
+  ctrace_region_begin("step");
+  ctrace_region_begin("lost-only");
+  return NULL;
+}
+
+TEST_IMPL(viewperf_unended_left_out_of_latency) {
+  setenv("CTRACE_INDEX_CACHE", "off", 1);
+  const char *file = test_path("unended.ctrace");
+  ASSERT_EQ(ctrace_start_path(file), 0);
+  for (int i = 0; i < 3; i++) {
+    ctrace_region_begin("step");
+    ctrace_region_end();
+  }
+  ctrace_task_end(ctrace_task_begin(0, "req"));
+  ctrace_task_begin(0, "req"); /* never ended */
+  pthread_t th;
+  ASSERT_EQ(ctrace_pthread_create(&th, NULL, dies_in_region, NULL), 0);
+  pthread_join(th, NULL);
+  ctrace_region_begin("step"); /* open when the trace stops */
+  ASSERT_EQ(ctrace_stop(), 0);
+
+  ctrace_reader *r;
+  char err[256];
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  struct ctrace_reply rep;
+  answer(&v, "/api/tasks", (struct kv){{NULL}, {NULL}}, &rep);
+  /* the three ended steps make the latency; the two that never ended (a
+   * thread that died in one, one open at the stop) are counted apart */
+  ASSERT_STR_CONTAINS(rep.body, "{\"tasks\":[{\"name\":\"req\",\"count\":1,");
+  ASSERT_STR_CONTAINS(rep.body, "{\"name\":\"step\",\"count\":3,");
+  const char *step = strstr(rep.body, "\"step\"");
+  const char *req = strstr(rep.body, "\"req\"");
+  ASSERT_STR_CONTAINS(step, "\"unended\":2,");
+  ASSERT_STR_CONTAINS(req, "\"unended\":1,");
+  /* a name that never ended has no latency at all, and is in the total */
+  if (strstr(rep.body, "\"lost-only\""))
+    TEST_FAIL_("a name with no ended instance has latencies: %s", rep.body);
+  ASSERT_STR_CONTAINS(rep.body, "\"unended\":{\"tasks\":1,\"regions\":3}}");
+  free(rep.body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
   return TEST_OK;
 }

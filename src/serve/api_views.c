@@ -141,8 +141,8 @@ static int latency_list(struct ctrace_view *v, FILE *f, int regions) {
     fprintf(f,
             ",\"count\":%" PRIu64 ",\"min_ns\":%" PRId64 ",\"p50_ns\":%" PRId64
             ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64 ",\"max_ns\":%" PRId64
-            ",\"histogram\":[",
-            L[i].count, L[i].min, L[i].p50, L[i].p90, L[i].p99, L[i].max);
+            ",\"unended\":%" PRIu64 ",\"histogram\":[",
+            L[i].count, L[i].min, L[i].p50, L[i].p90, L[i].p99, L[i].max, L[i].unended);
     for (unsigned b = 0; b < L[i].nbuckets; b++)
       fprintf(f, "%s{\"lo_ns\":%" PRId64 ",\"hi_ns\":%" PRId64 ",\"count\":%" PRIu64 "}",
               b ? "," : "", L[i].lo[b], L[i].hi[b], L[i].hist[b]);
@@ -163,7 +163,8 @@ void ctrace__api_tasks(struct ctrace_view *v, struct params *p, struct ctrace_re
   int err = latency_list(v, j.f, 0);
   fputs(",\"regions\":", j.f);
   err |= latency_list(v, j.f, 1);
-  fputs("}\n", j.f);
+  fprintf(j.f, ",\"unended\":{\"tasks\":%" PRIu64 ",\"regions\":%" PRIu64 "}}\n",
+          ctrace_timeline_unended(v->tl, 0), ctrace_timeline_unended(v->tl, 1));
   (void)p;
   if (err) {
     fclose(j.f);
