@@ -264,3 +264,100 @@ TEST_IMPL(viewperf_unended_left_out_of_latency) {
   ctrace_reader_close(r);
   return TEST_OK;
 }
+
+/* The "matches" array's inside of a search answer. */
+static char *matches_of(const struct ctrace_reply *r) {
+  const char *a = strstr(r->body, "\"matches\":[");
+  if (!a)
+    TEST_FAIL_("no matches in %.300s", r->body);
+  a += strlen("\"matches\":[");
+  const char *e = r->body + r->len;
+  while (e > a && e[-1] != ']')
+    e--;
+  return strndup(a, (size_t)(e - 1 - a));
+}
+static int64_t int_of(const char *body, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":", key);
+  const char *p = strstr(body, pat);
+  if (!p)
+    TEST_FAIL_("no %s in %.300s", key, body);
+  return strtoll(p + strlen(pat), NULL, 10);
+}
+
+TEST_IMPL(viewperf_search_pages_through_every_match) {
+  setenv("CTRACE_INDEX_CACHE", "off", 1);
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "20000");
+  ctrace_reader *r;
+  char err[256];
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  /* every match at once */
+  struct ctrace_reply all;
+  answer(&v, "/api/search", (struct kv){{"q", "limit"}, {"e", "100000"}}, &all);
+  int64_t total = int_of(all.body, "total");
+  ASSERT_GT(total, 2000);
+  ASSERT_STR_CONTAINS(all.body, "\"truncated\":false,\"offset\":0,\"next\":null,");
+  char *want = matches_of(&all);
+  /* the same in pages of 333, each after the last one's "next" */
+  size_t cap = strlen(want) + 2, len = 0;
+  char *got = calloc(cap, 1);
+  char token[96] = "";
+  int64_t seen = 0, pages = 0;
+  for (;;) {
+    struct ctrace_reply pg;
+    answer(&v, "/api/search",
+           *token ? (struct kv){{"q", "limit", "after"}, {"e", "333", token}}
+                  : (struct kv){{"q", "limit"}, {"e", "333"}},
+           &pg);
+    ASSERT_EQ(int_of(pg.body, "total"), total);
+    ASSERT_EQ(int_of(pg.body, "offset"), seen);
+    char *m = matches_of(&pg);
+    size_t ml = strlen(m);
+    if (len + ml + 2 > cap)
+      TEST_FAIL_("the pages hold more than all the matches (page %" PRId64 ")", pages);
+    if (len && ml)
+      got[len++] = ',';
+    memcpy(got + len, m, ml + 1);
+    len += ml;
+    free(m);
+    pages++;
+    const char *nx = strstr(pg.body, "\"next\":");
+    if (!nx)
+      TEST_FAIL_("no next in %.300s", pg.body);
+    nx += strlen("\"next\":");
+    int count = 0;
+    for (const char *c = strstr(pg.body, "\"matches\":["); (c = strstr(c + 1, "{\"kind\":")); )
+      count++;
+    seen += count;
+    if (strncmp(nx, "null", 4) == 0) {
+      free(pg.body);
+      break;
+    }
+    ASSERT_EQ(count, 333);
+    const char *q = strchr(nx + 1, '"');
+    snprintf(token, sizeof token, "%.*s", (int)(q - nx - 1), nx + 1);
+    free(pg.body);
+  }
+  ASSERT_EQ(seen, total);
+  ASSERT_EQ(pages, (total + 332) / 333);
+  ASSERT_STR_EQ(got, want);
+  /* a token that is not one */
+  struct ctrace_reply bad;
+  ctrace_api_handle(&v, "/api/search", kv_param,
+                    &(struct kv){{"q", "after"}, {"e", "12.99.1.1"}}, &bad);
+  ASSERT_EQ(bad.status, 400);
+  free(bad.body);
+  ctrace_api_handle(&v, "/api/search", kv_param, &(struct kv){{"q", "after"}, {"e", "1.2.3"}},
+                    &bad);
+  ASSERT_EQ(bad.status, 400);
+  free(bad.body);
+  free(got);
+  free(want);
+  free(all.body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return TEST_OK;
+}

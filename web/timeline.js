@@ -966,6 +966,9 @@ function mount(container, ctx) {
       return null;
     },
     search: () => search.state(),
+    /** The loaded search matches as kind:start_ns:tid, and a step to the i-th (tests). */
+    searchMatches: () => (m.search ? m.search.matches.map((x) => `${x.kind}:${x.start_ns}:${x.tid}`) : []),
+    searchGoTo: (i) => search.goToIndex(i),
     /** The overview strip: whether it has data, and the client x of time t in it. */
     overview: (t) => ({ ready: overview.hasData(), x: t === undefined ? null : overview.clientX(t), window: ovCanvas.dataset.window }),
     /** The drop marks in the window: [{tid, count, x, y}] in client coordinates. */

@@ -114,22 +114,33 @@ struct hit {
   uint8_t kind, wait;
 };
 
-/* The earliest `limit` hits, in a max-heap by start (then kind, ref). */
+/* The earliest `limit` hits after `after` (when paging), in a max-heap
+ * by start (then kind, ref, thread: one order, so pages neither repeat nor
+ * skip a hit). */
 struct hits {
   struct hit *v;
   size_t n, limit;
   uint64_t total, per_kind[HIT_KINDS];
+  int paging;
+  struct hit after; /* the last hit of the previous page */
+  uint64_t skipped; /* hits up to it: the offset of this page */
 };
 static int hit_after(const struct hit *x, const struct hit *y) {
   if (x->s != y->s)
     return x->s > y->s;
   if (x->kind != y->kind)
     return x->kind > y->kind;
-  return x->ref > y->ref;
+  if (x->ref != y->ref)
+    return x->ref > y->ref;
+  return x->thread > y->thread;
 }
 static void hits_add(struct hits *H, struct hit h) {
   H->total++;
   H->per_kind[h.kind]++;
+  if (H->paging && !hit_after(&h, &H->after)) {
+    H->skipped++;
+    return;
+  }
   if (H->n < H->limit) {
     size_t i = H->n++;
     while (i && hit_after(&h, &H->v[(i - 1) / 2])) {
@@ -213,13 +224,31 @@ void ctrace__api_search(struct ctrace_view *v, struct params *p, struct ctrace_r
     ctrace_reply_error(out, 400, p->err);
     return;
   }
+  /* the page after a hit: its key, as the previous page's "next" gave it */
+  struct hit after = {0};
+  int paging = 0;
+  const char *af = p->get(p->ctx, "after");
+  if (af) {
+    long long as;
+    unsigned ak, at;
+    unsigned long long ar;
+    int used = 0;
+    if (sscanf(af, "%lld.%u.%llu.%u%n", &as, &ak, &ar, &at, &used) != 4 ||
+        af[used] != 0 || ak >= HIT_KINDS) {
+      ctrace_reply_error(out, 400, "after: not a page token (the \"next\" of an answer)");
+      return;
+    }
+    after = (struct hit){.s = as, .kind = (uint8_t)ak, .ref = ar, .thread = at};
+    paging = 1;
+  }
   char q[201];
   for (size_t i = 0; i <= ql; i++)
     q[i] = (char)tolower((unsigned char)q0[i]);
   /* which strings match, once */
   uint32_t nstr = ctrace_reader_nstrings(v->r);
   uint8_t *str_ok = calloc((size_t)nstr + 1, 1);
-  struct hits H = {malloc((size_t)limit * sizeof(struct hit)), 0, (size_t)limit, 0, {0}};
+  struct hits H = {malloc((size_t)limit * sizeof(struct hit)), 0, (size_t)limit, 0, {0},
+                   paging, after, 0};
   if (!str_ok || !H.v) {
     free(str_ok);
     free(H.v);
@@ -292,7 +321,15 @@ void ctrace__api_search(struct ctrace_view *v, struct params *p, struct ctrace_r
           a, b, H.total);
   for (int k = 0; k < HIT_KINDS; k++)
     fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", hit_kind[k], H.per_kind[k]);
-  fprintf(f, "},\"truncated\":%s,\"matches\":[", H.total > H.n ? "true" : "false");
+  fprintf(f, "},\"truncated\":%s,\"offset\":%" PRIu64 ",\"next\":",
+          H.total > H.n ? "true" : "false", H.skipped);
+  if (H.n && H.skipped + H.n < H.total) {
+    const struct hit *last = &H.v[H.n - 1];
+    fprintf(f, "\"%" PRId64 ".%u.%" PRIu64 ".%u\"", last->s, last->kind, last->ref, last->thread);
+  } else {
+    fputs("null", f);
+  }
+  fputs(",\"matches\":[", f);
   for (size_t i = 0; i < H.n; i++) {
     const struct hit *h = &H.v[i];
     const struct ctrace_tl_thread *th = tl->nthreads ? &tl->threads[h->thread] : NULL;

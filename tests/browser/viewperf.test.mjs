@@ -1,12 +1,87 @@
-// viewperf.test.mjs - what the viewer says about big or damaged traces, on
-// the mock server (mock-server.mjs): the Tasks & regions page counts the
-// tasks and regions that never ended (left out of its latencies, as
-// /api/tasks' "unended" says) and shows the count per name.
+// viewperf.test.mjs - the viewer on big traces: the Timeline's search pages
+// through more matches than one answer holds (real `ctrace view` on a
+// gen_trace --mix trace with ~6,700 "request" tasks); the Tasks & regions
+// page counts the tasks and regions that never ended (left out of its
+// latencies, as /api/tasks' "unended" says; mock server).
 // Screenshots: test-artifacts/viewperf-*.png.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMockServer, launchBrowser, openView, screenshot, errorsOf } from './harness.mjs';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BUILD_DIR, tempDir, startView, startMockServer, launchBrowser, openView, screenshot, errorsOf, probe, viewUnavailable } from './harness.mjs';
 import { makeMockData } from './mock-data.mjs';
+
+const why = await viewUnavailable();
+const GEN = path.join(BUILD_DIR, 'bench', 'gen_trace');
+
+if (why && !process.env.CI) {
+  test('search paging on ctrace view', { skip: why }, () => {});
+} else {
+  describe('search beyond one page of matches', () => {
+    let dir, server, browser, page;
+    before(async () => {
+      dir = await tempDir();
+      const file = path.join(dir, 'mix.ctrace');
+      if (!fs.existsSync(GEN)) throw new Error(`${GEN} not built`);
+      await promisify(execFile)(GEN, ['--mix', file, '100000', '4'], { timeout: 120_000 });
+      server = await startView(file);
+      browser = await launchBrowser();
+      page = await browser.newPage();
+      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+      if (dir) await fsp.rm(dir, { recursive: true, force: true });
+    });
+
+    test('N of M: the first page, then "more" and stepping past the last loaded match load the rest', async () => {
+      const all = await (await fetch(`${server.url}api/search?q=request&limit=100000`)).json();
+      assert.ok(all.total > 5000, `want more than a page of matches, have ${all.total}`);
+      await page.keyboard.press('/');
+      await page.fill('[data-action="search"]', 'request');
+      await page.waitForFunction(() => document.querySelector('.tl')?.dataset.search === 'ready', null, { timeout: 30_000 });
+      let st = await probe(page, 'search');
+      assert.equal(st.total, all.total);
+      assert.equal(st.loaded, 5000);
+      assert.ok(st.next, 'a token for the next page');
+      assert.match(await page.textContent('.tl-search-count'), /^[\d,]+ matches \(5,000 loaded\)$/);
+      assert.equal(await page.isVisible('[data-action="search-more"]'), true);
+      await screenshot(page, 'viewperf-search-first-page', { fullPage: false });
+      // "more": the next page, appended, in order, without repeats
+      await page.click('[data-action="search-more"]');
+      await page.waitForFunction(() => document.querySelector('.tl').probe.search().loaded > 5000, null, { timeout: 30_000 });
+      st = await probe(page, 'search');
+      assert.equal(st.loaded, Math.min(all.total, 10000));
+      const loaded = await page.evaluate(() => document.querySelector('.tl').probe.searchMatches());
+      assert.deepEqual(loaded, all.matches.slice(0, loaded.length).map((x) => `${x.kind}:${x.start_ns}:${x.tid}`));
+      if (all.total <= 10000) {
+        assert.equal(st.next, null);
+        assert.equal(await page.isVisible('[data-action="search-more"]'), false);
+        assert.match(await page.textContent('.tl-search-count'), /^[\d,]+ matches$/);
+      }
+      await screenshot(page, 'viewperf-search-all-loaded', { fullPage: false });
+      assert.deepEqual(errorsOf(page), []);
+    });
+
+    test('stepping past the last loaded match loads the next page and lands on its first match', async () => {
+      await page.fill('[data-action="search"]', '');
+      await page.fill('[data-action="search"]', 'request');
+      await page.waitForFunction(() => document.querySelector('.tl')?.dataset.search === 'ready' && document.querySelector('.tl').probe.search()?.loaded === 5000, null, { timeout: 30_000 });
+      // on the last loaded match, then one step further
+      await page.evaluate(() => document.querySelector('.tl').probe.searchGoTo(4999));
+      await page.click('[data-action="search-next"]');
+      await page.waitForFunction(() => document.querySelector('.tl').probe.search().index === 5000, null, { timeout: 30_000 });
+      const st = await probe(page, 'search');
+      assert.ok(st.loaded > 5000);
+      assert.match(st.label, /^5,001 of [\d,]+ matches/);
+      await screenshot(page, 'viewperf-search-5001', { fullPage: false });
+    });
+  });
+}
 
 describe('tasks that never ended', () => {
   let server, browser, page;
