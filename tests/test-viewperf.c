@@ -285,6 +285,7 @@ static int64_t int_of(const char *body, const char *key) {
   return strtoll(p + strlen(pat), NULL, 10);
 }
 
+/* Also /api/profile of several threads (tids), on the same trace. */
 TEST_IMPL(viewperf_search_pages_through_every_match) {
   setenv("CTRACE_INDEX_CACHE", "off", 1);
   const char *file = test_path("mix.ctrace");
@@ -354,6 +355,31 @@ TEST_IMPL(viewperf_search_pages_through_every_match) {
                     &bad);
   ASSERT_EQ(bad.status, 400);
   free(bad.body);
+  /* the profile of several threads sums theirs; a bad list is 400 */
+  char tids[64];
+  snprintf(tids, sizeof tids, "%u,%u,%u", v.tl->threads[1].tid, v.tl->threads[2].tid,
+           v.tl->threads[1].tid);
+  struct ctrace_reply both, one;
+  answer(&v, "/api/profile", (struct kv){{"kind", "tids"}, {"syscall", tids}}, &both);
+  int64_t sum = 0;
+  for (int k = 1; k <= 2; k++) {
+    char t[16];
+    snprintf(t, sizeof t, "%u", v.tl->threads[k].tid);
+    answer(&v, "/api/profile", (struct kv){{"kind", "tid"}, {"syscall", t}}, &one);
+    sum += int_of(one.body, "total_ns");
+    free(one.body);
+  }
+  ASSERT_GT(sum, 0);
+  ASSERT_EQ(int_of(both.body, "total_ns"), sum);
+  free(both.body);
+  const char *bad_lists[] = {"1,x", ",", "99999999", "1,,2", "-3"};
+  for (size_t i = 0; i < sizeof bad_lists / sizeof bad_lists[0]; i++) {
+    ctrace_api_handle(&v, "/api/profile", kv_param,
+                      &(struct kv){{"kind", "tids"}, {"sync", bad_lists[i]}}, &bad);
+    if (bad.status != 400)
+      TEST_FAIL_("tids=%s: status %d", bad_lists[i], bad.status);
+    free(bad.body);
+  }
   free(got);
   free(want);
   free(all.body);

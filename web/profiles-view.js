@@ -45,10 +45,12 @@ function frameList(frames) {
   );
 }
 
-/** The filter of the route: {tid?, start_ns?, end_ns?} with only the keys that are set. */
+/** The filter of the route: {tid? | tids?, start_ns?, end_ns?} with only the keys that are set. */
 function filterOf(params) {
   const f = {};
   if (Number.isFinite(params.tid) && params.tid > 0) f.tid = params.tid;
+  // several threads (a range selection's "Open as profile"): their profiles summed
+  else if (Array.isArray(params.tids) && params.tids.length > 1) f.tids = params.tids;
   if (Number.isFinite(params.start_ns)) f.start_ns = params.start_ns;
   if (Number.isFinite(params.end_ns)) f.end_ns = params.end_ns;
   return f;
@@ -95,11 +97,13 @@ export default {
       'select',
       { 'aria-label': 'Limit to one thread', class: 'thread-filter' },
       h('option', { value: '' }, 'All threads'),
+      filter.tids ? h('option', { value: 'several', selected: true, title: filter.tids.join(', ') }, `${filter.tids.length} threads (the selection)`) : null,
       threads.map((t) => h('option', { value: String(t.tid), selected: Number(t.tid) === filter.tid }, `${t.name || 'thread'} (${t.tid})`)),
     );
     threadSelect.addEventListener('change', () => {
+      if (threadSelect.value === 'several') return;
       const tid = threadSelect.value ? Number(threadSelect.value) : undefined;
-      ctx.navigate('profiles', { kind, ...filter, tid });
+      ctx.navigate('profiles', { kind, ...filter, tid, tids: undefined });
     });
     const rangeNote =
       filter.start_ns !== undefined || filter.end_ns !== undefined
@@ -107,7 +111,7 @@ export default {
             'span',
             { class: 'filter-note' },
             `from ${filter.start_ns !== undefined ? formatTime(filter.start_ns) : 'the start'} to ${filter.end_ns !== undefined ? formatTime(filter.end_ns) : 'the end'}`,
-            h('button', { type: 'button', class: 'link-btn', onclick: () => ctx.navigate('profiles', { kind, tid: filter.tid }) }, 'whole trace'),
+            h('button', { type: 'button', class: 'link-btn', onclick: () => ctx.navigate('profiles', { kind, tid: filter.tid, tids: filter.tids }) }, 'whole trace'),
           )
         : null;
 

@@ -729,7 +729,8 @@ function mount(container, ctx) {
       openPanel(`Range of ${formatDuration(b - a)}`, ...rangeContents(d, {
         threadName,
         zoom: () => { m.selection = null; zoomSelBtn.disabled = true; setWindow(a, b, true); },
-        openProfile: (kind) => ctx.navigate && ctx.navigate('profiles', { kind, start_ns: a, end_ns: b, tid: d.profile_tid || undefined }),
+        // the range's threads: one (profile_tid), several (their profiles summed) or all
+        openProfile: (kind) => ctx.navigate && ctx.navigate('profiles', { kind, start_ns: a, end_ns: b, tid: d.profile_tid || undefined, tids: !d.profile_tid && tids && tids.length > 1 ? tids : undefined }),
       }));
       panel.dataset.panel = 'range';
       panel.dataset.start = String(a);

@@ -8,6 +8,7 @@
  * The plumbing is api.c; the index is src/analyze/timeline.h.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -802,4 +803,94 @@ void ctrace__api_drops(struct ctrace_view *v, struct params *p, struct ctrace_re
   fputs("]}\n", f);
   (void)p;
   ctrace__json_close(&j, out);
+}
+
+/* ---- profiles of several threads (/api/profile?tids=) ---- */
+static int cmp_entry_stack(const void *x, const void *y) {
+  const struct ctrace_profile_entry *a = x, *b = y;
+  return a->stack < b->stack ? -1 : a->stack > b->stack;
+}
+static int cmp_entry_total(const void *x, const void *y) {
+  const struct ctrace_profile_entry *a = x, *b = y;
+  if (a->total_ns != b->total_ns)
+    return a->total_ns > b->total_ns ? -1 : 1;
+  return a->stack < b->stack ? -1 : a->stack > b->stack;
+}
+
+int ctrace__profile_tids(struct ctrace_view *v, struct params *p, enum ctrace_profile_kind kind,
+                         int64_t a, int64_t b, struct ctrace_profile *out) {
+  const char *list = p->get(p->ctx, "tids");
+  if (!list || !*list)
+    return 0;
+  memset(out, 0, sizeof *out);
+  p->err[0] = 0;
+  /* the distinct tids, each a thread of the trace */
+  uint32_t *tids = malloc((strlen(list) / 2 + 1) * sizeof *tids);
+  size_t nt = 0;
+  if (!tids)
+    return -1;
+  for (const char *s = list;;) {
+    char *end;
+    errno = 0;
+    unsigned long t = isdigit((unsigned char)*s) ? strtoul(s, &end, 10) : 0;
+    if (!t || errno || t > UINT32_MAX || (*end && *end != ',')) {
+      snprintf(p->err, sizeof p->err, "tids: a comma-separated list of thread ids");
+      free(tids);
+      return -1;
+    }
+    if (ctrace_timeline_thread(v->tl, (uint32_t)t) < 0) {
+      snprintf(p->err, sizeof p->err, "tids: no thread %lu in the trace", t);
+      free(tids);
+      return -1;
+    }
+    int dup = 0;
+    for (size_t k = 0; k < nt; k++)
+      dup |= tids[k] == (uint32_t)t;
+    if (!dup)
+      tids[nt++] = (uint32_t)t;
+    if (!*end)
+      break;
+    s = end + 1;
+  }
+  /* each thread's profile, then the same stacks summed */
+  struct ctrace_profile_entry *all = NULL;
+  size_t n = 0;
+  for (size_t k = 0; k < nt; k++) {
+    struct ctrace_profile one;
+    if (ctrace_profile_build(v->r, kind, a, b, tids[k], &one) < 0)
+      goto oom;
+    struct ctrace_profile_entry *grown = realloc(all, (n + one.n + 1) * sizeof *all);
+    if (!grown) {
+      ctrace_profile_free(&one);
+      goto oom;
+    }
+    all = grown;
+    if (one.n)
+      memcpy(all + n, one.v, one.n * sizeof *all);
+    n += one.n;
+    out->total_ns += one.total_ns;
+    ctrace_profile_free(&one);
+  }
+  if (n)
+    qsort(all, n, sizeof *all, cmp_entry_stack);
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (m && all[m - 1].stack == all[i].stack) {
+      all[m - 1].count += all[i].count;
+      all[m - 1].total_ns += all[i].total_ns;
+    } else {
+      all[m++] = all[i];
+    }
+  }
+  if (m)
+    qsort(all, m, sizeof *all, cmp_entry_total);
+  out->v = all ? all : malloc(1);
+  out->n = m;
+  free(tids);
+  return out->v ? 1 : -1;
+oom:
+  free(all);
+  free(tids);
+  out->total_ns = 0;
+  return -1;
 }

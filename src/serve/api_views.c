@@ -268,7 +268,12 @@ void ctrace__api_profile(struct ctrace_view *v, struct params *p, struct ctrace_
     return;
   }
   struct ctrace_profile prof;
-  if (ctrace_profile_build(v->r, kind, a, b, tid, &prof) < 0) {
+  int several = tid ? 0 : ctrace__profile_tids(v, p, kind, a, b, &prof);
+  if (several < 0) {
+    ctrace_reply_error(out, *p->err ? 400 : 500, *p->err ? p->err : "out of memory");
+    return;
+  }
+  if (!several && ctrace_profile_build(v->r, kind, a, b, tid, &prof) < 0) {
     ctrace_reply_error(out, 500, "out of memory");
     return;
   }

@@ -1,6 +1,7 @@
 // viewperf.test.mjs - the viewer on big traces: the Timeline's search pages
 // through more matches than one answer holds (real `ctrace view` on a
-// gen_trace --mix trace with ~6,700 "request" tasks); the Tasks & regions
+// gen_trace --mix trace with ~6,700 "request" tasks); "Open as profile" of
+// a range on two threads opens the profiles of those two; the Tasks & regions
 // page counts the tasks and regions that never ended (left out of its
 // latencies, as /api/tasks' "unended" says; mock server).
 // Screenshots: test-artifacts/viewperf-*.png.
@@ -67,7 +68,49 @@ if (why && !process.env.CI) {
       assert.deepEqual(errorsOf(page), []);
     });
 
+    test('"Open as profile" of a range on two threads: the profiles page sums those two', async () => {
+      const sum = await (await fetch(`${server.url}api/summary`)).json();
+      const workers = sum.thread_list.filter((t) => t.name.startsWith('worker')).slice(0, 2).map((t) => t.tid);
+      assert.equal(workers.length, 2);
+      const a0 = sum.start_ns, b0 = sum.start_ns + Math.round((sum.end_ns - sum.start_ns) / 5);
+      await page.fill('[data-action="search"]', '');
+      await page.evaluate(([t, a, b]) => { location.hash = `#/timeline?start_ns=${a}&end_ns=${b}&tids=${t}`; }, [workers.join(','), a0, b0]);
+      await page.waitForFunction(() => { const r = document.querySelector('.tl'); return r && r.dataset.ready === 'true' && r.dataset.loading === 'false'; }, null, { timeout: 30_000 });
+      await page.keyboard.press('Escape');
+      const box = await page.locator('.tl-canvas').boundingBox();
+      await page.keyboard.down('Shift');
+      await page.mouse.move(box.x + 250, box.y + 300);
+      await page.mouse.down();
+      await page.mouse.move(box.x + 700, box.y + 300);
+      await page.mouse.up();
+      await page.keyboard.up('Shift');
+      await page.waitForFunction(() => document.querySelectorAll('.tl-range-threads tbody tr').length === 2 && document.querySelector('.tl').dataset.details === 'ready', null, { timeout: 30_000 });
+      const a = Number(await page.getAttribute('.tl-details', 'data-start'));
+      const b = Number(await page.getAttribute('.tl-details', 'data-end'));
+      const asked = [];
+      page.on('request', (r) => { if (r.url().includes('/api/profile')) asked.push(new URL(r.url())); });
+      await page.click('[data-action="range-profile"]');
+      await page.waitForSelector('main#view[data-view="profiles"]:not([data-state="loading"])', { timeout: 30_000 });
+      const p = new URLSearchParams((await page.evaluate(() => location.hash)).split('?')[1]);
+      assert.equal(p.get('tids'), workers.join(','));
+      assert.equal(p.get('tid'), null);
+      assert.equal(Number(p.get('start_ns')), a);
+      assert.equal(Number(p.get('end_ns')), b);
+      assert.ok(asked.length > 0 && asked.every((u) => u.searchParams.get('tids') === workers.join(',')), asked.map(String).join(' '));
+      assert.equal(await page.locator('select.thread-filter option:checked').textContent(), '2 threads (the selection)');
+      // the server's profile of the two is the sum of theirs
+      for (const kind of ['sync', 'net', 'syscall', 'sleep']) {
+        const q = `kind=${kind}&start_ns=${a}&end_ns=${b}`;
+        const both = await (await fetch(`${server.url}api/profile?${q}&tids=${workers.join(',')}`)).json();
+        const each = await Promise.all(workers.map(async (t) => (await fetch(`${server.url}api/profile?${q}&tid=${t}`)).json()));
+        assert.equal(both.total_ns, each[0].total_ns + each[1].total_ns, kind);
+      }
+      await screenshot(page, 'viewperf-profile-two-threads', { fullPage: false });
+      assert.deepEqual(errorsOf(page), []);
+    });
+
     test('stepping past the last loaded match loads the next page and lands on its first match', async () => {
+      if (!(await page.locator('[data-action="search"]').count())) assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
       await page.fill('[data-action="search"]', '');
       await page.fill('[data-action="search"]', 'request');
       await page.waitForFunction(() => document.querySelector('.tl')?.dataset.search === 'ready' && document.querySelector('.tl').probe.search()?.loaded === 5000, null, { timeout: 30_000 });
