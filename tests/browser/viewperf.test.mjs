@@ -109,6 +109,36 @@ if (why && !process.env.CI) {
       assert.deepEqual(errorsOf(page), []);
     });
 
+    test('W held zooms in smoothly, on and on, until released; S held zooms out', async () => {
+      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
+      await page.waitForFunction(() => document.querySelector('.tl')?.dataset.ready === 'true', null, { timeout: 30_000 });
+      await page.mouse.move(10, 10); // no pointer over the plot: zoom at the centre
+      const span = () => page.evaluate(() => { const w = document.querySelector('.tl').probe.window(); return w.end_ns - w.start_ns; });
+      const w0 = await span();
+      await page.keyboard.down('w');
+      // far beyond what one press does (1.4x), and beyond what auto-repeat at
+      // that step would reach in the same frames: the held zoom accelerates
+      await page.waitForFunction((w) => { const x = document.querySelector('.tl').probe.window(); return x.end_ns - x.start_ns < w / 40; }, w0, { timeout: 30_000, polling: 'raf' });
+      await page.keyboard.up('w');
+      const w1 = await span();
+      // released: it stops where it was
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestAnimationFrame(r)))));
+      const w2 = await span();
+      assert.equal(w2, w1);
+      assert.ok(w1 < w0 / 40);
+      await page.waitForFunction(() => document.querySelector('.tl').dataset.loading === 'false', null, { timeout: 30_000 });
+      await screenshot(page, 'viewperf-zoom-held', { fullPage: false });
+      await page.keyboard.down('s');
+      await page.waitForFunction((w) => { const x = document.querySelector('.tl').probe.window(); return x.end_ns - x.start_ns > w / 2; }, w0, { timeout: 30_000, polling: 'raf' });
+      await page.keyboard.up('s');
+      // one press: one step of 1.4x
+      const w3 = await span();
+      await page.keyboard.press('w');
+      const w4 = await span();
+      assert.ok(Math.abs(w4 / w3 - 0.7) < 0.05 || w3 >= w0, `one press: ${w4 / w3}`);
+      assert.deepEqual(errorsOf(page), []);
+    });
+
     test('stepping past the last loaded match loads the next page and lands on its first match', async () => {
       if (!(await page.locator('[data-action="search"]').count())) assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
       await page.fill('[data-action="search"]', '');
@@ -173,4 +203,18 @@ describe('tasks that never ended', () => {
       await plain.close();
     }
   });
+});
+
+test('holdZoomRate: a held key starts slow for control, speeds up smoothly, and saturates', async () => {
+  const { holdZoomRate, HOLD_DELAY_MS } = await import('../../web/timeline-input.js');
+  assert.ok(HOLD_DELAY_MS > 0 && HOLD_DELAY_MS < 500);
+  let prev = holdZoomRate(0);
+  for (let ms = 0; ms <= 2000; ms += 50) {
+    const r = holdZoomRate(ms);
+    assert.ok(r >= prev, `rate never falls (${ms} ms)`);
+    assert.ok(r - prev < 1, `no jump (${ms} ms)`);
+    prev = r;
+  }
+  assert.ok(holdZoomRate(1000) >= 4 * holdZoomRate(0));
+  assert.equal(holdZoomRate(1000), holdZoomRate(5000));
 });
