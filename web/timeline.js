@@ -290,7 +290,7 @@ function mount(container, ctx) {
     const lines = [];
     if (linkNote) lines.push(linkNote);
     if (m.data && m.data.wakesTotal > m.wakesShown().length) lines.push(`${m.data.wakesTotal.toLocaleString()} wake-ups in view: zoom in to see their arrows`);
-    if (m.data && m.showCreates && m.data.creates.length > m.createsShown().length) lines.push(`${m.data.creates.length.toLocaleString()} thread creations in view: zoom in to see their arrows`);
+    if (m.data && m.showCreates && m.data.creates.length > m.createsShown().length && !m.createBundles().length) lines.push(`${m.data.creates.length.toLocaleString()} thread creations in view: zoom in to see their arrows`);
     note.replaceChildren(...lines.map((l) => h('div', null, l)));
     note.hidden = !lines.length;
   }
@@ -967,6 +967,8 @@ function mount(container, ctx) {
       return null;
     },
     search: () => search.state(),
+    /** The creation arrows drawn: one by one (creates) or bundled ({parent, n}). */
+    creations: () => ({ creates: m.createsShown().length, bundles: m.createBundles().map((b) => ({ parent: b.parent, n: b.n, x: m.xOf(b.t0) })) }),
     /** The loaded search matches as kind:start_ns:tid, and a step to the i-th (tests). */
     searchMatches: () => (m.search ? m.search.matches.map((x) => `${x.kind}:${x.start_ns}:${x.tid}`) : []),
     searchGoTo: (i) => search.goToIndex(i),

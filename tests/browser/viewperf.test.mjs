@@ -1,7 +1,8 @@
 // viewperf.test.mjs - the viewer on big traces: the Timeline's search pages
 // through more matches than one answer holds (real `ctrace view` on a
 // gen_trace --mix trace with ~6,700 "request" tasks); "Open as profile" of
-// a range on two threads opens the profiles of those two; the Tasks & regions
+// a range on two threads opens the profiles of those two; W/S held zoom on
+// smoothly; 200 thread creations collapse into a bundle; the Tasks & regions
 // page counts the tasks and regions that never ended (left out of its
 // latencies, as /api/tasks' "unended" says; mock server).
 // Screenshots: test-artifacts/viewperf-*.png.
@@ -204,6 +205,47 @@ describe('tasks that never ended', () => {
     }
   });
 });
+
+if (!why || process.env.CI) {
+  describe('many thread creations (gen_trace --mix, 200 workers)', () => {
+    let dir, server, browser, page;
+    before(async () => {
+      dir = await tempDir();
+      const file = path.join(dir, 'many.ctrace');
+      await promisify(execFile)(GEN, ['--mix', file, '20000', '200'], { timeout: 120_000 });
+      server = await startView(file);
+      browser = await launchBrowser();
+      page = await browser.newPage();
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+      if (dir) await fsp.rm(dir, { recursive: true, force: true });
+    });
+
+    test('200 creations by one thread collapse into a few counted bundles at full view; the toggle hides them', async () => {
+      const sum = await (await fetch(`${server.url}api/summary`)).json();
+      const main = sum.thread_list[0].tid;
+      const created = sum.thread_list.filter((t) => t.created_by === main).length;
+      assert.ok(created >= 200, `${created} threads created by main`);
+      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
+      await page.waitForFunction(() => { const r = document.querySelector('.tl'); return r?.dataset.ready === 'true' && r.dataset.loading === 'false'; }, null, { timeout: 30_000 });
+      const c = await probe(page, 'creations');
+      assert.equal(c.creates, 0, 'not one arrow each');
+      // far fewer arrows than creations (how many runs depends on how the
+      // creations spread in time, which a loaded machine changes)
+      assert.ok(c.bundles.length >= 1 && c.bundles.length <= created / 4, JSON.stringify(c.bundles));
+      assert.ok(c.bundles.every((b) => b.parent === main));
+      assert.equal(c.bundles.reduce((s, b) => s + b.n, 0), created);
+      await screenshot(page, 'viewperf-creation-bundle', { fullPage: false });
+      await page.uncheck('text=Creation arrows');
+      assert.deepEqual(await probe(page, 'creations'), { creates: 0, bundles: [] });
+      await page.check('text=Creation arrows');
+      assert.ok((await probe(page, 'creations')).bundles.length >= 1);
+      assert.deepEqual(errorsOf(page), []);
+    });
+  });
+}
 
 test('holdZoomRate: a held key starts slow for control, speeds up smoothly, and saturates', async () => {
   const { holdZoomRate, HOLD_DELAY_MS } = await import('../../web/timeline-input.js');
