@@ -176,6 +176,11 @@ int main(int argc, char **argv) {
   zoom(&v, "mid zoom (1/100 of trace)", (v.tl->end_ns - v.tl->start_ns) / 100, width, 21);
   zoom(&v, "deep zoom (20 us)", 20000, width, 21);
   zoom(&v, "deep zoom (1 ms)", 1000000, width, 21);
+  if (getenv("VIEW_BENCH_NO_PAGES")) { /* the timeline's answers only */
+    ctrace_view_fini(&v);
+    ctrace_reader_close(r);
+    return 0;
+  }
   printf("  %-34s %9s %9s %10s  status\n", "the pages' answers (first time)", "wall ms", "CPU ms",
          "bytes");
   page_answer(&v, "/api/threads", "/api/threads", (struct kv){{NULL}, {NULL}});
