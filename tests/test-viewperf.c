@@ -3,7 +3,9 @@
  * (src/serve/view_cache.c) is used when the same trace is opened again and
  * gives the very answers a fresh build gives, a damaged cache is ignored
  * and rebuilt, a changed trace is not answered from its old cache; tasks
- * and regions whose end was lost stay out of the latencies, counted. The
+ * and regions whose end was lost stay out of the latencies, counted;
+ * search pages, profiles of several threads, regions merged by binary
+ * search as one by one. The
  * answers are computed in-process (ctrace_api_handle), as the server does.
  */
 #include <fcntl.h>
@@ -383,6 +385,106 @@ TEST_IMPL(viewperf_search_pages_through_every_match) {
   free(got);
   free(want);
   free(all.body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return TEST_OK;
+}
+
+/* ---- regions merged by binary search: the same as one by one ---- */
+struct rg_out {
+  int64_t v[5];
+};
+struct rg_list {
+  struct rg_out *v;
+  size_t n, cap;
+};
+static void rg_push(struct rg_list *l, const struct ctrace_tl_region *r, int64_t s, int64_t e,
+                    unsigned depth, uint32_t n) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 256;
+    l->v = realloc(l->v, l->cap * sizeof *l->v);
+  }
+  l->v[l->n++] = (struct rg_out){{r ? (int64_t)r->start : -1, s, e, depth, n}};
+}
+static void rg_fn(void *arg, const struct ctrace_tl_region *r, int64_t s, int64_t e,
+                  unsigned depth, uint32_t n) {
+  rg_push(arg, r, s, e, depth, n);
+}
+/* What ctrace_timeline_regions answered before: each region in turn. */
+static void regions_one_by_one(const struct ctrace_timeline *tl, uint32_t thread, int64_t a,
+                               int64_t b, int64_t w, struct rg_list *out) {
+  size_t lo = tl->region_off[thread], hi = tl->region_off[thread + 1];
+  for (size_t i = lo; i < hi;) {
+    unsigned depth = tl->regions[i].depth;
+    size_t j = i;
+    while (j < hi && tl->regions[j].depth == depth)
+      j++;
+    int acc = 0;
+    int64_t as = 0, ae = 0;
+    uint32_t an = 0;
+    const struct ctrace_tl_region *first = NULL;
+    for (size_t k = i; k < j && tl->regions[k].start < b; k++) {
+      const struct ctrace_tl_region *rg = &tl->regions[k];
+      if (rg->end <= a)
+        continue;
+      int64_t s = rg->start < a ? a : rg->start, e = rg->end > b ? b : rg->end;
+      if (e - s >= w) {
+        if (acc)
+          rg_push(out, an == 1 ? first : NULL, as, ae, depth, an);
+        acc = 0;
+        rg_push(out, rg, s, e, depth, 1);
+        continue;
+      }
+      if (acc && s - ae < w) {
+        ae = e > ae ? e : ae;
+        an++;
+        continue;
+      }
+      if (acc)
+        rg_push(out, an == 1 ? first : NULL, as, ae, depth, an);
+      acc = 1, as = s, ae = e, an = 1, first = rg;
+    }
+    if (acc)
+      rg_push(out, an == 1 ? first : NULL, as, ae, depth, an);
+    i = j;
+  }
+}
+
+TEST_IMPL(viewperf_regions_merged_as_one_by_one) {
+  setenv("CTRACE_INDEX_CACHE", "off", 1);
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "60000");
+  ctrace_reader *r;
+  char err[256];
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  int64_t T = tl->end_ns - tl->start_ns;
+  size_t compared = 0, merged = 0;
+  for (uint32_t t = 0; t < tl->nthreads; t++)
+    for (int wi = 0; wi < 6; wi++) {
+      int64_t width_px[] = {100, 400, 1600, 5000, 20000, 7};
+      for (int zi = 0; zi < 4; zi++) {
+        int64_t len = zi == 0 ? T : T / (zi * 13 + 3);
+        int64_t a = tl->start_ns + (T - len) / 3 * (zi % 3);
+        int64_t b = a + len, w = len / width_px[wi] > 0 ? len / width_px[wi] : 1;
+        struct rg_list want = {0}, got = {0};
+        regions_one_by_one(tl, t, a, b, w, &want);
+        ctrace_timeline_regions(tl, t, a, b, w, rg_fn, &got);
+        if (want.n != got.n || (want.n && memcmp(want.v, got.v, want.n * sizeof *want.v) != 0))
+          TEST_FAIL_("thread %u, window %" PRId64 "+%" PRId64 ", min width %" PRId64
+                     ": %zu pieces, one by one %zu",
+                     t, a, len, w, got.n, want.n);
+        compared += want.n;
+        for (size_t k = 0; k < want.n; k++)
+          merged += want.v[k].v[4] > 1;
+        free(want.v);
+        free(got.v);
+      }
+    }
+  ASSERT_GT(compared, 1000);
+  ASSERT_GT(merged, 100); /* the merging was exercised */
   ctrace_view_fini(&v);
   ctrace_reader_close(r);
   return TEST_OK;
