@@ -5,8 +5,8 @@
  * and rebuilt, a changed trace is not answered from its old cache; tasks
  * and regions whose end was lost stay out of the latencies, counted;
  * search pages, profiles of several threads, regions merged by binary
- * search as one by one. The
- * answers are computed in-process (ctrace_api_handle), as the server does.
+ * search as one by one. The answers are computed in-process
+ * (ctrace_api_handle), as the server does.
  */
 #include <fcntl.h>
 #include <pthread.h>
