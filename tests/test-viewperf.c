@@ -98,7 +98,7 @@ static const char *open_view(const char *file, struct answers *a) {
   ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
   if (a)
     collect(&v, a);
-  ctrace__view_cache_join(&v);
+  ctrace__view_cache_wait(&v);
   snprintf(state, sizeof state, "%s", ctrace_view_cache_state(&v));
   ctrace_view_fini(&v);
   ctrace_reader_close(r);
@@ -134,6 +134,29 @@ TEST_IMPL(viewperf_index_cache_reused) {
   same_answers(&built, &cached);
   free_answers(&built);
   free_answers(&cached);
+  /* closed while the cache is being written: the writing stops, and what
+   * is left is a whole cache or none, never a part (nor its temporary) */
+  unlink(cache_of(file));
+  {
+    ctrace_reader *r;
+    char err[256];
+    struct ctrace_view v;
+    ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+    ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+    ctrace_view_fini(&v);
+    ctrace_reader_close(r);
+  }
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c '\\.tmp$'", test_tmpdir());
+  FILE *ls = popen(cmd, "r");
+  int ntmp = -1;
+  ASSERT_EQ(fscanf(ls, "%d", &ntmp), 1);
+  pclose(ls);
+  ASSERT_EQ(ntmp, 0);
+  const char *again = open_view(file, NULL);
+  if (strcmp(again, "loaded") != 0 && strcmp(again, "saved") != 0)
+    TEST_FAIL_("after a stopped write: %s", again);
+  ASSERT_STR_EQ(open_view(file, NULL), "loaded");
   /* off: neither read nor written */
   setenv("CTRACE_INDEX_CACHE", "off", 1);
   ASSERT_STR_EQ(open_view(file, NULL), "off");

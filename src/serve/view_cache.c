@@ -217,13 +217,49 @@ int ctrace__view_cache_load(struct ctrace_view *v) {
 }
 
 /* ---- saving ---- */
+/* The file written through a cookie that fails once the view is closing:
+ * stopping `ctrace view` does not wait for a big cache to be written. */
+struct cancel_fd {
+  int fd;
+  const int *cancel;
+};
+static ssize_t cancel_write(void *c, const char *buf, size_t n) {
+  struct cancel_fd *cf = c;
+  if (__atomic_load_n(cf->cancel, __ATOMIC_ACQUIRE)) {
+    errno = ECANCELED;
+    return -1;
+  }
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = write(cf->fd, buf + done, n - done);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return done ? (ssize_t)done : -1;
+    done += (size_t)w;
+  }
+  return (ssize_t)n;
+}
+static int cancel_seek(void *c, off64_t *off, int whence) {
+  off_t r = lseek(((struct cancel_fd *)c)->fd, (off_t)*off, whence);
+  if (r < 0)
+    return -1;
+  *off = r;
+  return 0;
+}
+static int cancel_close(void *c) {
+  return close(((struct cancel_fd *)c)->fd);
+}
+
 static int save_to(struct ctrace_view *v, const char *file, const struct head *id) {
   char tmp[PATH_MAX + 32];
   snprintf(tmp, sizeof tmp, "%s.%ld.tmp", file, (long)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
     return -1;
-  FILE *f = fdopen(fd, "wb");
+  struct cancel_fd cf = {fd, &v->cache_cancel};
+  FILE *f = fopencookie(&cf, "wb", (cookie_io_functions_t){NULL, cancel_write, cancel_seek,
+                                                           cancel_close});
   if (!f) {
     close(fd);
     unlink(tmp);
@@ -275,7 +311,14 @@ void ctrace__view_cache_save_start(struct ctrace_view *v) {
     save_thread(v);
 }
 
+void ctrace__view_cache_wait(struct ctrace_view *v) {
+  if (v->cache_writing)
+    pthread_join(v->cache_writer, NULL);
+  v->cache_writing = 0;
+}
+
 void ctrace__view_cache_join(struct ctrace_view *v) {
+  __atomic_store_n(&v->cache_cancel, 1, __ATOMIC_RELEASE); /* a half-written cache is dropped */
   if (v->cache_writing)
     pthread_join(v->cache_writer, NULL);
   v->cache_writing = 0;
