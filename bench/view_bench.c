@@ -122,6 +122,13 @@ int main(int argc, char **argv) {
   }
   double t2 = now_ms(), c2 = cpu_ms();
   long rss2 = rss_kb();
+  if (getenv("VIEW_BENCH_INDEX_ONLY")) { /* for profiling the index build alone */
+    printf("index: %.0f ms wall, %.0f ms CPU, RSS +%.1f MB, cache %s\n", t2 - t1, c2 - c1,
+           (double)(rss2 - rss1) / 1e3, ctrace_view_cache_state(&v));
+    ctrace__view_cache_wait(&v); /* a cache for the next run */
+    ctrace_view_fini(&v);
+    return 0;
+  }
   /* the first screen: summary + full-width timeline */
   struct q q = {"", "", ""};
   snprintf(q.width, sizeof q.width, "%d", width);
@@ -140,7 +147,8 @@ int main(int argc, char **argv) {
   /* CPU time too: on a loaded machine wall time says more about the others */
   printf("  %-28s %9s %9s\n", "", "wall ms", "CPU ms");
   printf("  %-28s %9.0f %9.0f\n", "open (validating pass)", t1 - t0, c1 - c0);
-  printf("  %-28s %9.0f %9.0f\n", "index (timeline + stats)", t2 - t1, c2 - c1);
+  printf("  %-28s %9.0f %9.0f   (index cache: %s)\n", "index (timeline + stats)", t2 - t1,
+         c2 - c1, ctrace_view_cache_state(&v));
   printf("  %-28s %9.0f %9.0f   (open + index + summary + full-width timeline)\n",
          "first screen, server side", t3 - t0, c3 - c0);
   printf("  index memory (counted)      %9.1f MB = %.2fx the file\n", (double)v.tl->bytes / 1e6,
@@ -169,6 +177,12 @@ int main(int argc, char **argv) {
   zoom(&v, "mid zoom (1/100 of trace)", (v.tl->end_ns - v.tl->start_ns) / 100, width, 21);
   zoom(&v, "deep zoom (20 us)", 20000, width, 21);
   zoom(&v, "deep zoom (1 ms)", 1000000, width, 21);
+  if (getenv("VIEW_BENCH_NO_PAGES")) { /* the timeline's answers only */
+    ctrace__view_cache_wait(&v); /* a cache for the next run */
+    ctrace_view_fini(&v);
+    ctrace_reader_close(r);
+    return 0;
+  }
   printf("  %-34s %9s %9s %10s  status\n", "the pages' answers (first time)", "wall ms", "CPU ms",
          "bytes");
   page_answer(&v, "/api/threads", "/api/threads", (struct kv){{NULL}, {NULL}});
@@ -182,7 +196,8 @@ int main(int argc, char **argv) {
     snprintf(label, sizeof label, "/api/profile %s", kinds[i]);
     page_answer(&v, label, "/api/profile", (struct kv){{"kind"}, {kinds[i]}});
   }
-  ctrace_view_fini(&v);
+  ctrace__view_cache_wait(&v); /* a cache for the next run */
+    ctrace_view_fini(&v);
   ctrace_reader_close(r);
   return 0;
 }

@@ -37,6 +37,7 @@
 #include "list-sql.h"
 #include "list-treerec.h"
 #include "list-tree.h"
+#include "list-viewperf.h"
 #ifdef CTRACE_LIST_UNDEF_HELPER
 #undef TEST_HELPER
 #undef CTRACE_LIST_UNDEF_HELPER

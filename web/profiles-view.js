@@ -50,10 +50,12 @@ function frameList(frames) {
   );
 }
 
-/** The filter of the route: {tid?, start_ns?, end_ns?} with only the keys that are set. */
+/** The filter of the route: {tid? | tids?, start_ns?, end_ns?} with only the keys that are set. */
 function filterOf(params) {
   const f = {};
   if (Number.isFinite(params.tid) && params.tid > 0) f.tid = params.tid;
+  // several threads (a range selection's "Open as profile"): their profiles summed
+  else if (Array.isArray(params.tids) && params.tids.length > 1) f.tids = params.tids;
   if (Number.isFinite(params.start_ns)) f.start_ns = params.start_ns;
   if (Number.isFinite(params.end_ns)) f.end_ns = params.end_ns;
   if (Number.isFinite(params.task_id)) f.task = params.task_id;
@@ -71,7 +73,7 @@ export default {
     const threads = (summary && summary.thread_list) || [];
     const filter = filterOf(ctx.params);
     // the route's names of the filter (task_id, region_id: numbers)
-    const routeOf = (f) => ({ tid: f.tid, start_ns: f.start_ns, end_ns: f.end_ns, task_id: f.task, region_id: f.region });
+    const routeOf = (f) => ({ tid: f.tid, tids: f.tids, start_ns: f.start_ns, end_ns: f.end_ns, task_id: f.task, region_id: f.region });
     const hasSamples = !!(summary && summary.sched && Number(summary.sched.cpu_samples) > 0) || ctx.params.kind === 'cpu';
     const KINDS = hasSamples ? [...BLOCK_KINDS, CPU_KIND] : BLOCK_KINDS;
 
@@ -106,11 +108,13 @@ export default {
       'select',
       { 'aria-label': 'Limit to one thread', class: 'thread-filter' },
       h('option', { value: '' }, 'All threads'),
+      filter.tids ? h('option', { value: 'several', selected: true, title: filter.tids.join(', ') }, `${filter.tids.length} threads (the selection)`) : null,
       threads.map((t) => h('option', { value: String(t.tid), selected: Number(t.tid) === filter.tid }, `${t.name || 'thread'} (${t.tid})`)),
     );
     threadSelect.addEventListener('change', () => {
+      if (threadSelect.value === 'several') return;
       const tid = threadSelect.value ? Number(threadSelect.value) : undefined;
-      ctx.navigate('profiles', { kind, ...routeOf(filter), tid });
+      ctx.navigate('profiles', { kind, ...routeOf(filter), tid, tids: undefined });
     });
     const scopeNote = filter.task !== undefined || filter.region !== undefined
       ? h('span', { class: 'filter-note', 'data-scope': filter.task !== undefined ? 'task' : 'region' },
@@ -123,7 +127,7 @@ export default {
             'span',
             { class: 'filter-note' },
             `from ${filter.start_ns !== undefined ? formatTime(filter.start_ns) : 'the start'} to ${filter.end_ns !== undefined ? formatTime(filter.end_ns) : 'the end'}`,
-            h('button', { type: 'button', class: 'link-btn', onclick: () => ctx.navigate('profiles', { kind, tid: filter.tid }) }, 'whole trace'),
+            h('button', { type: 'button', class: 'link-btn', onclick: () => ctx.navigate('profiles', { kind, tid: filter.tid, tids: filter.tids }) }, 'whole trace'),
           )
         : null;
 

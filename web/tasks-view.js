@@ -211,6 +211,8 @@ export default {
         ['p99', formatDuration(stats.p99_ns)],
         ['Max', formatDuration(stats.max_ns)],
       ];
+      // instances whose end was lost are not in these numbers: say how many
+      if (Number(stats.unended) > 0) statItems.push(['Never ended', `${formatCount(stats.unended)} (left out)`]);
       const rows = instances.map((i) => {
         const dur = Number(i.dur_ns ?? i.end_ns - i.start_ns);
         return { ...i, dur, g: groupStates(i.breakdown, dur) };
@@ -323,8 +325,23 @@ export default {
       renderDetail();
     }
 
+    // Tasks and regions that never ended (their thread exited or lost its
+    // events first, or the trace stopped): drawn on the timeline as open,
+    // left out of every latency here, and counted so.
+    const unended = data.unended || {};
+    const lost = [
+      Number(unended.tasks) > 0 ? `${formatCount(unended.tasks)} task${Number(unended.tasks) === 1 ? '' : 's'}` : '',
+      Number(unended.regions) > 0 ? `${formatCount(unended.regions)} region${Number(unended.regions) === 1 ? '' : 's'}` : '',
+    ].filter(Boolean);
+    const unendedNote = lost.length
+      ? h(
+          'p',
+          { class: 'muted unended-note', dataset: { tasks: String(unended.tasks || 0), regions: String(unended.regions || 0) } },
+          `${lost.join(' and ')} never ended (the thread exited or lost events first, or the trace stopped): their length is unknown, so they are left out of these statistics. The timeline draws them as open.`,
+        )
+      : null;
     container.replaceChildren(
-      head,
+      ...[head, unendedNote].filter(Boolean),
       h(
         'section',
         { class: 'panel panel-scroll' },

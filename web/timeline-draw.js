@@ -520,6 +520,38 @@ export function createPainter(m, canvas, color) {
       const sel = selected && selected.kind === 'create' && selected.tid === c.parent && Math.abs(selected.ns - c.t0) < 1;
       arrow(g, m.xOf(c.t0), y0, m.xOf(c.t1), y1 + (y1 > y0 ? -STATE_H / 2 : STATE_H / 2), sel ? '#1f5fbf' : 'rgba(31,95,191,0.45)', true, sel ? 1.5 : 1, 5);
     }
+    // too many to draw one by one: one arrow per creator's burst, from its
+    // first creation to the farthest created row, ticked at each and counted;
+    // labels beside the creator's row, biggest bundle first, none over another
+    const labels = [];
+    for (const b of m.createBundles().sort((p, q) => q.n - p.n)) {
+      const y0 = m.rowY(b.parent);
+      if (y0 === null) continue;
+      const ys = b.children.map((c) => m.rowY(c)).filter((y) => y !== null);
+      if (!ys.length) continue;
+      const far = ys.reduce((f, y) => (Math.abs(y - y0) > Math.abs(f - y0) ? y : f), ys[0]);
+      const x0 = m.xOf(b.t0), x1 = Math.max(x0 + 6, m.xOf(b.t1));
+      g.save();
+      g.strokeStyle = 'rgba(31,95,191,0.55)';
+      g.lineWidth = 2;
+      g.beginPath();
+      for (const y of ys) {
+        g.moveTo(x0, y);
+        g.lineTo(x0 + 4, y);
+      }
+      g.stroke();
+      g.restore();
+      arrow(g, x0, y0, x1, far + (far > y0 ? -STATE_H / 2 : STATE_H / 2), 'rgba(31,95,191,0.55)', true, 2, 5);
+      const label = `${b.n.toLocaleString()} thread${b.n === 1 ? '' : 's'} created`;
+      g.font = '11px system-ui, sans-serif';
+      const box = { x: x0 + 6, y: y0 + (far > y0 ? STATE_H / 2 + 2 : -STATE_H / 2 - 17), w: g.measureText(label).width + 6, h: 15 };
+      if (labels.some((o) => box.x < o.x + o.w && o.x < box.x + box.w && box.y < o.y + o.h && o.y < box.y + box.h)) continue;
+      labels.push(box);
+      g.fillStyle = 'rgba(255,255,255,0.85)';
+      g.fillRect(box.x, box.y, box.w, box.h);
+      g.fillStyle = '#1f5fbf';
+      g.fillText(label, box.x + 3, box.y + 11);
+    }
     for (const w of m.wakesShown()) {
       const y0 = m.rowY(w.from), y1 = m.rowY(w.to);
       if (y0 === null || y1 === null) continue;

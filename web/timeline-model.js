@@ -387,6 +387,48 @@ export function createModel() {
   // one per 24 px at most, and none when switched off.
   m.createsShown = () => (m.data && m.showCreates && m.data.creates.length <= m.plotW() / 24 ? m.data.creates : []);
 
+  /**
+   * When there are too many creation arrows to draw one by one: bundles,
+   * one per creator and run of creations less than 24 px apart
+   * ({parent, t0, t1, children: [tid], n}: from the first creation to the
+   * last one's start; runs twice, four times ... as wide when there would
+   * be more than one per 24 px), drawn as one arrow with a count; [] when
+   * the arrows are drawn one by one, hidden, or when there are more
+   * creators than fit.
+   */
+  m.createBundles = () => {
+    if (!m.data || !m.showCreates || m.data.creates.length <= m.plotW() / 24) return [];
+    const byParent = new Map();
+    for (const c of m.data.creates) {
+      if (!byParent.has(c.parent)) byParent.set(c.parent, []);
+      byParent.get(c.parent).push(c);
+    }
+    for (const list of byParent.values()) list.sort((a, b) => a.t0 - b.t0);
+    const max = m.plotW() / 24;
+    // runs less than 24 px apart; when that is still too many, wider runs
+    for (let gap = ((m.v1 - m.v0) / m.plotW()) * 24; ; gap *= 2) {
+      const out = [];
+      for (const [parent, list] of byParent) {
+        let cur = null;
+        for (const c of list) {
+          if (cur && c.t0 - cur.last <= gap) {
+            cur.children.push(c.child);
+            cur.last = c.t0;
+            cur.t1 = Math.max(cur.t1, c.t1);
+            continue;
+          }
+          cur = { parent, t0: c.t0, last: c.t0, t1: c.t1, children: [c.child] };
+          out.push(cur);
+        }
+      }
+      if (out.length <= max || out.length === byParent.size) {
+        if (out.length > max) return [];
+        for (const b of out) b.n = b.children.length;
+        return out;
+      }
+    }
+  };
+
   /** The first loss of events on thread tid at or after t (an open region's end was lost there), or null. */
   m.dropAfter = (tid, t) => (m.drops.get(tid) || []).find((d) => d.end >= t) || null;
 

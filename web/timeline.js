@@ -297,7 +297,7 @@ function mount(container, ctx) {
     const lines = [];
     if (linkNote) lines.push(linkNote);
     if (m.data && m.data.wakesTotal > m.wakesShown().length) lines.push(`${m.data.wakesTotal.toLocaleString()} wake-ups in view: zoom in to see their arrows`);
-    if (m.data && m.showCreates && m.data.creates.length > m.createsShown().length) lines.push(`${m.data.creates.length.toLocaleString()} thread creations in view: zoom in to see their arrows`);
+    if (m.data && m.showCreates && m.data.creates.length > m.createsShown().length && !m.createBundles().length) lines.push(`${m.data.creates.length.toLocaleString()} thread creations in view: zoom in to see their arrows`);
     note.replaceChildren(...lines.map((l) => h('div', null, l)));
     note.hidden = !lines.length;
   }
@@ -748,7 +748,8 @@ function mount(container, ctx) {
       openPanel(`Range of ${formatDuration(b - a)}`, ...rangeContents(d, {
         threadName,
         zoom: () => { m.selection = null; zoomSelBtn.disabled = true; setWindow(a, b, true); },
-        openProfile: (kind) => ctx.navigate && ctx.navigate('profiles', { kind, start_ns: a, end_ns: b, tid: d.profile_tid || undefined }),
+        // the range's threads: one (profile_tid), several (their profiles summed) or all
+        openProfile: (kind) => ctx.navigate && ctx.navigate('profiles', { kind, start_ns: a, end_ns: b, tid: d.profile_tid || undefined, tids: !d.profile_tid && tids && tids.length > 1 ? tids : undefined }),
         cpuProfile: samples.enabled ? () => ctx.navigate && ctx.navigate('profiles', { kind: 'cpu', start_ns: a, end_ns: b, tid: d.profile_tid || undefined }) : null,
       }));
       panel.dataset.panel = 'range';
@@ -988,6 +989,11 @@ function mount(container, ctx) {
       return null;
     },
     search: () => search.state(),
+    /** The creation arrows drawn: one by one (creates) or bundled ({parent, n}). */
+    creations: () => ({ creates: m.createsShown().length, bundles: m.createBundles().map((b) => ({ parent: b.parent, n: b.n, x: m.xOf(b.t0) })) }),
+    /** The loaded search matches as kind:start_ns:tid, and a step to the i-th (tests). */
+    searchMatches: () => (m.search ? m.search.matches.map((x) => `${x.kind}:${x.start_ns}:${x.tid}`) : []),
+    searchGoTo: (i) => search.goToIndex(i),
     /** The overview strip: whether it has data, and the client x of time t in it. */
     overview: (t) => ({ ready: overview.hasData(), x: t === undefined ? null : overview.clientX(t), window: ovCanvas.dataset.window }),
     /** The drop marks in the window: [{tid, count, x, y}] in client coordinates. */

@@ -212,11 +212,17 @@ struct ctrace_tl_latency {
   uint32_t nbuckets;
   int64_t lo[CTRACE_TL_HIST_BUCKETS], hi[CTRACE_TL_HIST_BUCKETS];
   uint64_t hist[CTRACE_TL_HIST_BUCKETS];
+  uint64_t unended; /* instances of the name left out: they never ended */
 };
 /* Malloc'ed array in *out sorted by name; returns the count or -ENOMEM.
- * Open (never ended) tasks and regions are left out. */
+ * Open (never ended) tasks and regions are left out: their end was lost
+ * (their thread exited or lost events first, or the trace stopped), so
+ * their length is not known; each name counts its own in unended. */
 long ctrace_timeline_latency(const struct ctrace_timeline *tl, int regions,
                              struct ctrace_tl_latency **out);
+/* How many tasks (regions 0) or regions never ended: all that
+ * ctrace_timeline_latency leaves out, with names that never ended at all. */
+uint64_t ctrace_timeline_unended(const struct ctrace_timeline *tl, int regions);
 
 /* One task or region, with the threads it touched and where its time went. */
 struct ctrace_tl_instance {

@@ -62,23 +62,20 @@ static int push_tr(struct ctrace_vec *tr, int64_t t0, int64_t t, unsigned state)
   return 0;
 }
 
-/* Orders one thread's regions by (depth, start) in O(n): they were
- * collected as they ended, and regions of one depth end in the order they
- * start (they are disjoint), so a stable counting sort by depth is enough. */
-static int depth_sort(struct ctrace_tl_region *v, size_t n) {
+/* Copies one thread's regions into dst ordered by (depth, start), in O(n):
+ * they were collected as they ended, and regions of one depth end in the
+ * order they start (they are disjoint), so a stable counting sort by depth
+ * is enough. Done while joining the threads' parts: the regions are copied
+ * once, not joined and then sorted through a scratch copy. */
+static void depth_sort_into(struct ctrace_tl_region *dst, const struct ctrace_tl_region *v,
+                            size_t n) {
   size_t count[MAX_DEPTH + 1] = {0};
   for (size_t i = 0; i < n; i++)
     count[v[i].depth + 1]++;
   for (unsigned d = 1; d <= MAX_DEPTH; d++)
     count[d] += count[d - 1];
-  struct ctrace_tl_region *tmp = ctrace__big_malloc(n * sizeof *tmp);
-  if (!tmp)
-    return -1;
   for (size_t i = 0; i < n; i++)
-    tmp[count[v[i].depth]++] = v[i];
-  memcpy(v, tmp, n * sizeof *tmp);
-  free(tmp);
-  return 0;
+    dst[count[v[i].depth]++] = v[i];
 }
 
 /* ---- building ---- */
@@ -415,6 +412,32 @@ static int join(struct ctrace_vec *all, struct scan_out *outs, uint32_t nt, size
   return 0;
 }
 
+/* join() for the regions: each thread's part is ordered by (depth, start)
+ * as it is copied (depth_sort_into). */
+static int join_regions(struct ctrace_vec *all, struct scan_out *outs, uint32_t nt,
+                        size_t *off_out) {
+  size_t n = 0;
+  for (uint32_t i = 0; i < nt; i++)
+    n += outs[i].regions.n;
+  all->n = 0;
+  all->cap = n;
+  all->v = n ? ctrace__big_malloc(n * all->size) : NULL;
+  if (n && !all->v)
+    return -1;
+  for (uint32_t i = 0; i < nt; i++) {
+    struct ctrace_vec *p = &outs[i].regions;
+    off_out[i] = all->n;
+    if (p->n)
+      depth_sort_into((struct ctrace_tl_region *)all->v + all->n, p->v, p->n);
+    all->n += p->n;
+    free(p->v);
+    p->v = NULL;
+    p->n = p->cap = 0;
+  }
+  off_out[nt] = all->n;
+  return 0;
+}
+
 static int pair_tasks(struct ctrace_timeline *tl, struct ctrace_vec *tev, struct ctrace_vec *touches) {
   struct task_ev *e = tev->v;
   if (tev->n) /* qsort's pointer must not be NULL, even for 0 items */
@@ -647,7 +670,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     goto oom;
   for (uint32_t i = 0; i < nt; i++)
     tl->bytes += outs[i].bytes;
-  if (join(&regions, outs, nt, offsetof(struct scan_out, regions), tl->region_off) < 0 ||
+  if (join_regions(&regions, outs, nt, tl->region_off) < 0 ||
       join(&logs, outs, nt, offsetof(struct scan_out, logs), NULL) < 0 ||
       join(&peers, outs, nt, offsetof(struct scan_out, peers), NULL) < 0 ||
       join(&wakes, outs, nt, offsetof(struct scan_out, wakes), NULL) < 0 ||
@@ -662,13 +685,11 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
   if (progress)
     progress(arg, total, total);
 
-  /* regions: grouped by thread as scanned; each thread's by (depth, start) */
+  /* regions: grouped by thread, each thread's by (depth, start) (join_regions) */
   tl->nregions = regions.n;
   tl->regions = ctrace_vec_take(&regions, NULL, &tl->bytes);
   for (uint32_t i = 0; i < nt; i++) {
     size_t lo = tl->region_off[i], hi = tl->region_off[i + 1];
-    if (hi > lo && depth_sort(tl->regions + lo, hi - lo) < 0)
-      goto oom;
     for (size_t k = lo; k < hi; k++)
       if (tl->regions[k].depth + 1u > tl->max_depth[i])
         tl->max_depth[i] = (uint16_t)(tl->regions[k].depth + 1u);

@@ -106,8 +106,37 @@ long ctrace_timeline_latency(const struct ctrace_timeline *tl, int regions,
     i = j;
   }
   free(v);
+  /* the names' instances that never ended (L is sorted by name) */
+  size_t all = regions ? tl->nregions : tl->ntasks;
+  for (size_t i = 0; i < all; i++) {
+    int open = regions ? tl->regions[i].open : (int)tl->tasks[i].open;
+    if (!open)
+      continue;
+    uint32_t name = regions ? tl->regions[i].name : tl->tasks[i].name;
+    size_t lo = 0, hi = groups;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (L[mid].name < name)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < groups && L[lo].name == name)
+      L[lo].unended++;
+  }
   *out = L;
   return (long)groups;
+}
+
+uint64_t ctrace_timeline_unended(const struct ctrace_timeline *tl, int regions) {
+  uint64_t n = 0;
+  if (regions)
+    for (size_t i = 0; i < tl->nregions; i++)
+      n += tl->regions[i].open;
+  else
+    for (size_t i = 0; i < tl->ntasks; i++)
+      n += tl->tasks[i].open;
+  return n;
 }
 
 long ctrace_timeline_instances(const struct ctrace_timeline *tl, int regions, uint32_t name,

@@ -39,35 +39,55 @@ void ctrace_timeline_regions(const struct ctrace_timeline *tl, uint32_t thread, 
       else
         h = mid;
     }
-    int acc = 0;
-    int64_t as = 0, ae = 0;
-    uint32_t an = 0;
-    const struct ctrace_tl_region *first = NULL;
-    for (size_t k = l; k < j && tl->regions[k].start < b; k++) {
+    /* Runs of narrow regions less than min_width apart are merged into one
+     * piece. A run is extended by binary search, not region by region:
+     * every region that starts before the run's end + min_width joins it
+     * (regions of one depth are disjoint and sorted), and only the last of
+     * them can be wide (it then ends the run and is drawn on its own). Each
+     * two searches move the run's end by min_width or more, so a window
+     * costs O(pixels x log n), not O(regions in it). */
+    size_t k = l;
+    while (k < j && tl->regions[k].start < b) {
       const struct ctrace_tl_region *rg = &tl->regions[k];
       int64_t s = rg->start < a ? a : rg->start, e = rg->end > b ? b : rg->end;
       if (e - s >= min_width) {
-        if (acc)
-          fn(arg, an == 1 ? first : NULL, as, ae, depth, an);
-        acc = 0;
         fn(arg, rg, s, e, depth, 1);
+        k++;
         continue;
       }
-      if (acc && s - ae < min_width) {
-        ae = e > ae ? e : ae;
-        an++;
-        continue;
+      const struct ctrace_tl_region *first = rg;
+      int64_t ae = e;
+      size_t n = 1;
+      k++;
+      for (;;) {
+        int64_t until = ae + min_width < b ? ae + min_width : b;
+        size_t q = k, qh = j; /* the first region starting at or after until */
+        while (q < qh) {
+          size_t mid = q + (qh - q) / 2;
+          if (tl->regions[mid].start < until)
+            q = mid + 1;
+          else
+            qh = mid;
+        }
+        if (q == k)
+          break;
+        const struct ctrace_tl_region *lr = &tl->regions[q - 1];
+        int64_t ls = lr->start < a ? a : lr->start, le = lr->end > b ? b : lr->end;
+        if (le - ls >= min_width) { /* wide: ends the run, drawn next */
+          if (q - 1 > k) {
+            int64_t pe = tl->regions[q - 2].end > b ? b : tl->regions[q - 2].end;
+            ae = pe > ae ? pe : ae;
+            n += q - 1 - k;
+          }
+          k = q - 1;
+          break;
+        }
+        ae = le > ae ? le : ae;
+        n += q - k;
+        k = q;
       }
-      if (acc)
-        fn(arg, an == 1 ? first : NULL, as, ae, depth, an);
-      acc = 1;
-      as = s;
-      ae = e;
-      an = 1;
-      first = rg;
+      fn(arg, n == 1 ? first : NULL, s, ae, depth, (uint32_t)n);
     }
-    if (acc)
-      fn(arg, an == 1 ? first : NULL, as, ae, depth, an);
     i = j;
   }
 }

@@ -8,6 +8,7 @@
  * The plumbing is api.c; the index is src/analyze/timeline.h.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -114,22 +115,33 @@ struct hit {
   uint8_t kind, wait;
 };
 
-/* The earliest `limit` hits, in a max-heap by start (then kind, ref). */
+/* The earliest `limit` hits after `after` (when paging), in a max-heap
+ * by start (then kind, ref, thread: one order, so pages neither repeat nor
+ * skip a hit). */
 struct hits {
   struct hit *v;
   size_t n, limit;
   uint64_t total, per_kind[HIT_KINDS];
+  int paging;
+  struct hit after; /* the last hit of the previous page */
+  uint64_t skipped; /* hits up to it: the offset of this page */
 };
 static int hit_after(const struct hit *x, const struct hit *y) {
   if (x->s != y->s)
     return x->s > y->s;
   if (x->kind != y->kind)
     return x->kind > y->kind;
-  return x->ref > y->ref;
+  if (x->ref != y->ref)
+    return x->ref > y->ref;
+  return x->thread > y->thread;
 }
 static void hits_add(struct hits *H, struct hit h) {
   H->total++;
   H->per_kind[h.kind]++;
+  if (H->paging && !hit_after(&h, &H->after)) {
+    H->skipped++;
+    return;
+  }
   if (H->n < H->limit) {
     size_t i = H->n++;
     while (i && hit_after(&h, &H->v[(i - 1) / 2])) {
@@ -213,13 +225,31 @@ void ctrace__api_search(struct ctrace_view *v, struct params *p, struct ctrace_r
     ctrace_reply_error(out, 400, p->err);
     return;
   }
+  /* the page after a hit: its key, as the previous page's "next" gave it */
+  struct hit after = {0};
+  int paging = 0;
+  const char *af = p->get(p->ctx, "after");
+  if (af) {
+    long long as;
+    unsigned ak, at;
+    unsigned long long ar;
+    int used = 0;
+    if (sscanf(af, "%lld.%u.%llu.%u%n", &as, &ak, &ar, &at, &used) != 4 ||
+        af[used] != 0 || ak >= HIT_KINDS) {
+      ctrace_reply_error(out, 400, "after: not a page token (the \"next\" of an answer)");
+      return;
+    }
+    after = (struct hit){.s = as, .kind = (uint8_t)ak, .ref = ar, .thread = at};
+    paging = 1;
+  }
   char q[201];
   for (size_t i = 0; i <= ql; i++)
     q[i] = (char)tolower((unsigned char)q0[i]);
   /* which strings match, once */
   uint32_t nstr = ctrace_reader_nstrings(v->r);
   uint8_t *str_ok = calloc((size_t)nstr + 1, 1);
-  struct hits H = {malloc((size_t)limit * sizeof(struct hit)), 0, (size_t)limit, 0, {0}};
+  struct hits H = {malloc((size_t)limit * sizeof(struct hit)), 0, (size_t)limit, 0, {0},
+                   paging, after, 0};
   if (!str_ok || !H.v) {
     free(str_ok);
     free(H.v);
@@ -292,7 +322,15 @@ void ctrace__api_search(struct ctrace_view *v, struct params *p, struct ctrace_r
           a, b, H.total);
   for (int k = 0; k < HIT_KINDS; k++)
     fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", hit_kind[k], H.per_kind[k]);
-  fprintf(f, "},\"truncated\":%s,\"matches\":[", H.total > H.n ? "true" : "false");
+  fprintf(f, "},\"truncated\":%s,\"offset\":%" PRIu64 ",\"next\":",
+          H.total > H.n ? "true" : "false", H.skipped);
+  if (H.n && H.skipped + H.n < H.total) {
+    const struct hit *last = &H.v[H.n - 1];
+    fprintf(f, "\"%" PRId64 ".%u.%" PRIu64 ".%u\"", last->s, last->kind, last->ref, last->thread);
+  } else {
+    fputs("null", f);
+  }
+  fputs(",\"matches\":[", f);
   for (size_t i = 0; i < H.n; i++) {
     const struct hit *h = &H.v[i];
     const struct ctrace_tl_thread *th = tl->nthreads ? &tl->threads[h->thread] : NULL;
@@ -765,4 +803,94 @@ void ctrace__api_drops(struct ctrace_view *v, struct params *p, struct ctrace_re
   fputs("]}\n", f);
   (void)p;
   ctrace__json_close(&j, out);
+}
+
+/* ---- profiles of several threads (/api/profile?tids=) ---- */
+static int cmp_entry_stack(const void *x, const void *y) {
+  const struct ctrace_profile_entry *a = x, *b = y;
+  return a->stack < b->stack ? -1 : a->stack > b->stack;
+}
+static int cmp_entry_total(const void *x, const void *y) {
+  const struct ctrace_profile_entry *a = x, *b = y;
+  if (a->total_ns != b->total_ns)
+    return a->total_ns > b->total_ns ? -1 : 1;
+  return a->stack < b->stack ? -1 : a->stack > b->stack;
+}
+
+int ctrace__profile_tids(struct ctrace_view *v, struct params *p, enum ctrace_profile_kind kind,
+                         int64_t a, int64_t b, struct ctrace_profile *out) {
+  const char *list = p->get(p->ctx, "tids");
+  if (!list || !*list)
+    return 0;
+  memset(out, 0, sizeof *out);
+  p->err[0] = 0;
+  /* the distinct tids, each a thread of the trace */
+  uint32_t *tids = malloc((strlen(list) / 2 + 1) * sizeof *tids);
+  size_t nt = 0;
+  if (!tids)
+    return -1;
+  for (const char *s = list;;) {
+    char *end;
+    errno = 0;
+    unsigned long t = isdigit((unsigned char)*s) ? strtoul(s, &end, 10) : 0;
+    if (!t || errno || t > UINT32_MAX || (*end && *end != ',')) {
+      snprintf(p->err, sizeof p->err, "tids: a comma-separated list of thread ids");
+      free(tids);
+      return -1;
+    }
+    if (ctrace_timeline_thread(v->tl, (uint32_t)t) < 0) {
+      snprintf(p->err, sizeof p->err, "tids: no thread %lu in the trace", t);
+      free(tids);
+      return -1;
+    }
+    int dup = 0;
+    for (size_t k = 0; k < nt; k++)
+      dup |= tids[k] == (uint32_t)t;
+    if (!dup)
+      tids[nt++] = (uint32_t)t;
+    if (!*end)
+      break;
+    s = end + 1;
+  }
+  /* each thread's profile, then the same stacks summed */
+  struct ctrace_profile_entry *all = NULL;
+  size_t n = 0;
+  for (size_t k = 0; k < nt; k++) {
+    struct ctrace_profile one;
+    if (ctrace_profile_build(v->r, kind, a, b, tids[k], &one) < 0)
+      goto oom;
+    struct ctrace_profile_entry *grown = realloc(all, (n + one.n + 1) * sizeof *all);
+    if (!grown) {
+      ctrace_profile_free(&one);
+      goto oom;
+    }
+    all = grown;
+    if (one.n)
+      memcpy(all + n, one.v, one.n * sizeof *all);
+    n += one.n;
+    out->total_ns += one.total_ns;
+    ctrace_profile_free(&one);
+  }
+  if (n)
+    qsort(all, n, sizeof *all, cmp_entry_stack);
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (m && all[m - 1].stack == all[i].stack) {
+      all[m - 1].count += all[i].count;
+      all[m - 1].total_ns += all[i].total_ns;
+    } else {
+      all[m++] = all[i];
+    }
+  }
+  if (m)
+    qsort(all, m, sizeof *all, cmp_entry_total);
+  out->v = all ? all : malloc(1);
+  out->n = m;
+  free(tids);
+  return out->v ? 1 : -1;
+oom:
+  free(all);
+  free(tids);
+  out->total_ns = 0;
+  return -1;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../analyze/profile.h"
 #include "view.h"
 
 /* The query parameters of one request; err says what was wrong. */
@@ -57,6 +58,12 @@ void ctrace__api_timeline(struct ctrace_view *v, struct params *p, struct ctrace
 void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 /* api_find.c */
 void ctrace__api_search(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+/* The profile of the threads of parameter `tids` (T1,T2,...: each thread
+ * that had one of them) when it is given: 1 with *out built, 0 when there
+ * is no `tids`, -1 with p->err set (a bad list) or out of memory (p->err
+ * ""). api_find.c. */
+int ctrace__profile_tids(struct ctrace_view *v, struct params *p, enum ctrace_profile_kind kind,
+                         int64_t a, int64_t b, struct ctrace_profile *out);
 void ctrace__api_range(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_counters(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_drops(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);

@@ -93,7 +93,12 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
     }
     fputs("]}", f);
   }
-  fprintf(f, "],\"index_bytes\":%zu}\n", tl->bytes);
+  fprintf(f, "],\"index_bytes\":%zu,\"index_cache\":\"%s\",\"index_cache_file\":", tl->bytes,
+          ctrace_view_cache_state(v));
+  const char *cs = ctrace_view_cache_state(v);
+  const char *cf = strcmp(cs, "loaded") == 0 || strcmp(cs, "saved") == 0 ? v->cache_file : "";
+  ctrace_json_string(f, cf, strlen(cf));
+  fputs("}\n", f);
   (void)p;
   ctrace__json_close(&j, out);
 }
@@ -136,8 +141,8 @@ static int latency_list(struct ctrace_view *v, FILE *f, int regions) {
     fprintf(f,
             ",\"count\":%" PRIu64 ",\"min_ns\":%" PRId64 ",\"p50_ns\":%" PRId64
             ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64 ",\"max_ns\":%" PRId64
-            ",\"histogram\":[",
-            L[i].count, L[i].min, L[i].p50, L[i].p90, L[i].p99, L[i].max);
+            ",\"unended\":%" PRIu64 ",\"histogram\":[",
+            L[i].count, L[i].min, L[i].p50, L[i].p90, L[i].p99, L[i].max, L[i].unended);
     for (unsigned b = 0; b < L[i].nbuckets; b++)
       fprintf(f, "%s{\"lo_ns\":%" PRId64 ",\"hi_ns\":%" PRId64 ",\"count\":%" PRIu64 "}",
               b ? "," : "", L[i].lo[b], L[i].hi[b], L[i].hist[b]);
@@ -158,7 +163,8 @@ void ctrace__api_tasks(struct ctrace_view *v, struct params *p, struct ctrace_re
   int err = latency_list(v, j.f, 0);
   fputs(",\"regions\":", j.f);
   err |= latency_list(v, j.f, 1);
-  fputs("}\n", j.f);
+  fprintf(j.f, ",\"unended\":{\"tasks\":%" PRIu64 ",\"regions\":%" PRIu64 "}}\n",
+          ctrace_timeline_unended(v->tl, 0), ctrace_timeline_unended(v->tl, 1));
   (void)p;
   if (err) {
     fclose(j.f);
@@ -334,8 +340,15 @@ void ctrace__api_profile(struct ctrace_view *v, struct params *p, struct ctrace_
     ctrace_reply_error(out, 400, p->err);
     return;
   }
-  int rc = scoped ? ctrace_profile_build_windows(v->r, kind, wv, nw, &prof)
-                  : ctrace_profile_build(v->r, kind, a, b, tid, &prof);
+  /* several threads (tids=): their profiles summed */
+  int several = scoped || tid ? 0 : ctrace__profile_tids(v, p, kind, a, b, &prof);
+  if (several < 0) {
+    ctrace_reply_error(out, *p->err ? 400 : 500, *p->err ? p->err : "out of memory");
+    return;
+  }
+  int rc = scoped    ? ctrace_profile_build_windows(v->r, kind, wv, nw, &prof)
+           : several ? 0
+                     : ctrace_profile_build(v->r, kind, a, b, tid, &prof);
   if (wv != w)
     free(wv);
   if (rc < 0) {

@@ -36,6 +36,13 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   v->r = r;
   v->path = path;
+  /* a cache of this very trace's index: no build (view_cache.c) */
+  if (ctrace__view_cache_enabled() && ctrace__view_cache_load(v) == 0) {
+    v->cache_state = CTRACE_CACHE_LOADED;
+    if (progress)
+      progress(arg, ctrace_reader_nevents(r), ctrace_reader_nevents(r));
+    goto built;
+  }
   /* The stats pass runs beside the timeline's (the reader is read-only once
    * open): on two cores the first screen comes ~20% sooner. */
   struct stats_job job = {r, &v->st, 0};
@@ -50,6 +57,9 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
     goto fail_timeline;
   if (job.err < 0)
     goto fail_stats;
+  if (ctrace__view_cache_enabled())
+    ctrace__view_cache_save_start(v);
+built:
   v->sym = ctrace_sym_new(r);
   if (!v->sym)
     goto fail_sym;
@@ -185,6 +195,7 @@ int ctrace_view_changed(struct ctrace_view *v) {
 void ctrace_view_fini(struct ctrace_view *v) {
   if (!v->tl)
     return;
+  ctrace__view_cache_join(v);
   ctrace_sym_free(v->sym);
   ctrace__counters_free(v->counters);
   v->counters = NULL;

@@ -29,7 +29,30 @@ struct ctrace_view {
   int changed;
   struct ctrace_counters *counters; /* api_find.c: built on first use */
   struct ctrace_view *after; /* `ctrace view BEFORE AFTER`: the second trace, else NULL */
+  /* The index cache file (view_cache.c): what became of it, and where it
+   * is (valid once loaded or saved). */
+  int cache_state; /* CTRACE_CACHE_* */
+  char cache_file[4096];
+  pthread_t cache_writer;
+  int cache_writing;
+  int cache_cancel; /* set when closing: the writing stops (atomic) */
 };
+
+/* What the index cache did for this trace (view_cache.c). */
+enum { CTRACE_CACHE_OFF, CTRACE_CACHE_LOADED, CTRACE_CACHE_SAVING, CTRACE_CACHE_SAVED,
+       CTRACE_CACHE_UNSAVED };
+/* "off", "loaded" (the index came from the cache), "saving", "saved" (built
+ * and written for next time), "unsaved" (built; no cache could be written). */
+const char *ctrace_view_cache_state(const struct ctrace_view *v);
+int ctrace__view_cache_enabled(void);
+/* 0 with v->tl and v->st from a valid cache of v's trace, else -1. */
+int ctrace__view_cache_load(struct ctrace_view *v);
+/* Writes the cache of v (built) in a thread; ctrace__view_cache_join stops
+ * it (a cache not written whole is removed) and waits. */
+void ctrace__view_cache_save_start(struct ctrace_view *v);
+void ctrace__view_cache_join(struct ctrace_view *v);
+/* Waits for the cache's writing to end, letting it finish (tests, benches). */
+void ctrace__view_cache_wait(struct ctrace_view *v);
 
 struct ctrace_counters;
 void ctrace__counters_free(struct ctrace_counters *c);

@@ -1,0 +1,514 @@
+/*
+ * test-viewperf.c - `ctrace view` on big traces: the index cache file
+ * (src/serve/view_cache.c) is used when the same trace is opened again and
+ * gives the very answers a fresh build gives, a damaged cache is ignored
+ * and rebuilt, a changed trace is not answered from its old cache; tasks
+ * and regions whose end was lost stay out of the latencies, counted;
+ * search pages, profiles of several threads, regions merged by binary
+ * search as one by one. The answers are computed in-process
+ * (ctrace_api_handle), as the server does.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../src/serve/view.h"
+#include "ctrace.h"
+#include "task.h"
+
+struct kv {
+  const char *k[4], *v[4];
+};
+static const char *kv_param(void *ctx, const char *key) {
+  struct kv *q = ctx;
+  for (int i = 0; i < 4 && q->k[i]; i++)
+    if (strcmp(q->k[i], key) == 0)
+      return q->v[i];
+  return NULL;
+}
+
+/* The answers a fresh view and a cached one must agree on. */
+struct answers {
+  struct ctrace_reply summary, timeline, tasks, threads, search, instances;
+};
+static void answer(struct ctrace_view *v, const char *path, struct kv q, struct ctrace_reply *r) {
+  ctrace_api_handle(v, path, kv_param, &q, r);
+  if (r->status != 200)
+    TEST_FAIL_("%s: status %d: %.*s", path, r->status, (int)r->len, r->body);
+}
+static void collect(struct ctrace_view *v, struct answers *a) {
+  answer(v, "/api/summary", (struct kv){{NULL}, {NULL}}, &a->summary);
+  answer(v, "/api/timeline", (struct kv){{"width"}, {"800"}}, &a->timeline);
+  answer(v, "/api/tasks", (struct kv){{NULL}, {NULL}}, &a->tasks);
+  answer(v, "/api/threads", (struct kv){{NULL}, {NULL}}, &a->threads);
+  answer(v, "/api/search", (struct kv){{"q"}, {"re"}}, &a->search);
+  answer(v, "/api/instances", (struct kv){{"kind", "name"}, {"region", "handle"}}, &a->instances);
+}
+static void free_answers(struct answers *a) {
+  struct ctrace_reply *r[] = {&a->summary, &a->timeline, &a->tasks,
+                              &a->threads, &a->search,   &a->instances};
+  for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+    free(r[i]->body);
+}
+/* The summary up to the cache's own fields (which say what the cache did). */
+static size_t summary_len(const struct ctrace_reply *r) {
+  const char *p = strstr(r->body, ",\"index_cache\":");
+  if (!p)
+    TEST_FAIL_("no index_cache in the summary: %.300s", r->body);
+  return (size_t)(p - r->body);
+}
+static void same_reply(const char *what, const struct ctrace_reply *a, size_t alen,
+                       const struct ctrace_reply *b, size_t blen) {
+  if (alen != blen || memcmp(a->body, b->body, alen) != 0)
+    TEST_FAIL_("%s differs between the built and the cached index (%zu vs %zu bytes)", what,
+               alen, blen);
+}
+static void same_answers(struct answers *a, struct answers *b) {
+  same_reply("/api/summary", &a->summary, summary_len(&a->summary), &b->summary,
+             summary_len(&b->summary));
+  same_reply("/api/timeline", &a->timeline, a->timeline.len, &b->timeline, b->timeline.len);
+  same_reply("/api/tasks", &a->tasks, a->tasks.len, &b->tasks, b->tasks.len);
+  same_reply("/api/threads", &a->threads, a->threads.len, &b->threads, b->threads.len);
+  same_reply("/api/search", &a->search, a->search.len, &b->search, b->search.len);
+  same_reply("/api/instances", &a->instances, a->instances.len, &b->instances,
+             b->instances.len);
+}
+
+static void make_trace(const char *file, const char *events) {
+  char *out = NULL, *err = NULL;
+  char *argv[] = {(char *)test_build_path("bench/gen_trace"), "--mix", (char *)file,
+                  (char *)events, "4", NULL};
+  int st = test_run(argv, NULL, &out, &err);
+  if (st != 0)
+    TEST_FAIL_("gen_trace failed (%d): %s", st, err ? err : "");
+  free(out);
+  free(err);
+}
+
+/* Opens file as ctrace view does, collects the answers (when a is not
+ * NULL), closes it (which waits for the cache's writing); returns what the
+ * cache did ("loaded", "saved", ...). */
+static const char *open_view(const char *file, struct answers *a) {
+  static char state[32];
+  ctrace_reader *r;
+  char err[256];
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  if (a)
+    collect(&v, a);
+  ctrace__view_cache_wait(&v);
+  snprintf(state, sizeof state, "%s", ctrace_view_cache_state(&v));
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return state;
+}
+
+static const char *cache_of(const char *file) {
+  static char path[4096];
+  const char *slash = strrchr(file, '/');
+  snprintf(path, sizeof path, "%.*s/.%s.ctidx", (int)(slash - file), file, slash + 1);
+  return path;
+}
+
+static void use_tmp_cache_home(void) {
+  /* never the user's own cache directory */
+  setenv("XDG_CACHE_HOME", test_path("xdg"), 1);
+  unsetenv("CTRACE_INDEX_CACHE");
+}
+
+TEST_IMPL(viewperf_index_cache_reused) {
+  use_tmp_cache_home();
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "20000");
+  struct answers built, cached;
+  ASSERT_STR_EQ(open_view(file, &built), "saved");
+  struct stat st;
+  ASSERT_EQ(stat(cache_of(file), &st), 0);
+  ASSERT_GT(st.st_size, 64);
+  /* the second open reads the cache, and answers as the build did */
+  ASSERT_STR_EQ(open_view(file, &cached), "loaded");
+  ASSERT_STR_CONTAINS(cached.summary.body, "\"index_cache\":\"loaded\"");
+  ASSERT_STR_CONTAINS(cached.summary.body, ".mix.ctrace.ctidx\"");
+  same_answers(&built, &cached);
+  free_answers(&built);
+  free_answers(&cached);
+  /* closed while the cache is being written: the writing stops, and what
+   * is left is a whole cache or none, never a part (nor its temporary) */
+  unlink(cache_of(file));
+  {
+    ctrace_reader *r;
+    char err[256];
+    struct ctrace_view v;
+    ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+    ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+    ctrace_view_fini(&v);
+    ctrace_reader_close(r);
+  }
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c '\\.tmp$'", test_tmpdir());
+  FILE *ls = popen(cmd, "r");
+  int ntmp = -1;
+  ASSERT_EQ(fscanf(ls, "%d", &ntmp), 1);
+  pclose(ls);
+  ASSERT_EQ(ntmp, 0);
+  const char *again = open_view(file, NULL);
+  if (strcmp(again, "loaded") != 0 && strcmp(again, "saved") != 0)
+    TEST_FAIL_("after a stopped write: %s", again);
+  ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+  /* off: neither read nor written */
+  setenv("CTRACE_INDEX_CACHE", "off", 1);
+  ASSERT_STR_EQ(open_view(file, NULL), "off");
+  return TEST_OK;
+}
+
+TEST_IMPL(viewperf_index_cache_damaged_is_rebuilt) {
+  use_tmp_cache_home();
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "20000");
+  struct answers built;
+  ASSERT_STR_EQ(open_view(file, &built), "saved");
+  size_t len;
+  char *good = test_read_file(cache_of(file), &len);
+  ASSERT_GT(len, 1000);
+  /* cut at a few places, and flipped bytes in the header, the index's
+   * counts, its arrays and the stats at the end: never used, always rebuilt
+   * (and the same answers) */
+  size_t cuts[] = {0, 10, 64, 100, len / 3, len - 8, len - 1};
+  size_t flips[] = {0, 8, 40, 48, 56, 64, 90, 200, len / 2, len - 200, len - 1};
+  for (size_t i = 0; i < sizeof cuts / sizeof cuts[0] + sizeof flips / sizeof flips[0]; i++) {
+    char *bad = malloc(len + 1);
+    memcpy(bad, good, len);
+    size_t blen = len;
+    if (i < sizeof cuts / sizeof cuts[0])
+      blen = cuts[i];
+    else
+      bad[flips[i - sizeof cuts / sizeof cuts[0]]] ^= 0x41;
+    ASSERT_EQ(test_write_file(cache_of(file), bad, blen), 0);
+    free(bad);
+    struct answers again;
+    const char *state = open_view(file, &again);
+    if (strcmp(state, "saved") != 0)
+      TEST_FAIL_("damage %zu: the cache was %s, not rebuilt", i, state);
+    same_answers(&built, &again);
+    free_answers(&again);
+    /* rebuilt: a good cache again */
+    ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+  }
+  /* a cache that is not a file, or a link, is not read */
+  unlink(cache_of(file));
+  ASSERT_EQ(symlink(file, cache_of(file)), 0);
+  ASSERT_STR_EQ(open_view(file, NULL), "saved");
+  ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+  free(good);
+  free_answers(&built);
+  return TEST_OK;
+}
+
+TEST_IMPL(viewperf_index_cache_changed_trace_rebuilt) {
+  use_tmp_cache_home();
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "20000");
+  ASSERT_STR_EQ(open_view(file, NULL), "saved");
+  ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+  /* the same bytes, a new modification time */
+  struct timespec ts[2] = {{0, UTIME_OMIT}, {12345, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, file, ts, 0), 0);
+  ASSERT_STR_EQ(open_view(file, NULL), "saved");
+  ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+  /* another trace at the same path with the old cache put back and the
+   * same size and time: its bytes differ, so the cache is not its own */
+  size_t clen;
+  char *old_cache = test_read_file(cache_of(file), &clen);
+  struct stat st0;
+  ASSERT_EQ(stat(file, &st0), 0);
+  make_trace(file, "20001");
+  struct answers fresh, again;
+  ASSERT_STR_EQ(open_view(file, &fresh), "saved");
+  ASSERT_EQ(test_write_file(cache_of(file), old_cache, clen), 0);
+  struct stat st1;
+  ASSERT_EQ(stat(file, &st1), 0);
+  if (st1.st_size == st0.st_size) { /* same size: give it the old time too */
+    struct timespec t2[2] = {{0, UTIME_OMIT}, st0.st_mtim};
+    ASSERT_EQ(utimensat(AT_FDCWD, file, t2, 0), 0);
+  }
+  ASSERT_STR_EQ(open_view(file, &again), "saved");
+  same_answers(&fresh, &again);
+  free_answers(&fresh);
+  free_answers(&again);
+  free(old_cache);
+  return TEST_OK;
+}
+
+/* A thread that begins a region and exits inside it: its end is lost. */
+static void *dies_in_region(void *arg) {
+  (void)arg;
+  ctrace_region_begin("step");
+  ctrace_region_begin("lost-only");
+  return NULL;
+}
+
+TEST_IMPL(viewperf_unended_left_out_of_latency) {
+  setenv("CTRACE_INDEX_CACHE", "off", 1);
+  const char *file = test_path("unended.ctrace");
+  ASSERT_EQ(ctrace_start_path(file), 0);
+  for (int i = 0; i < 3; i++) {
+    ctrace_region_begin("step");
+    ctrace_region_end();
+  }
+  ctrace_task_end(ctrace_task_begin(0, "req"));
+  ctrace_task_begin(0, "req"); /* never ended */
+  pthread_t th;
+  ASSERT_EQ(ctrace_pthread_create(&th, NULL, dies_in_region, NULL), 0);
+  pthread_join(th, NULL);
+  ctrace_region_begin("step"); /* open when the trace stops */
+  ASSERT_EQ(ctrace_stop(), 0);
+
+  ctrace_reader *r;
+  char err[256];
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  struct ctrace_reply rep;
+  answer(&v, "/api/tasks", (struct kv){{NULL}, {NULL}}, &rep);
+  /* the three ended steps make the latency; the two that never ended (a
+   * thread that died in one, one open at the stop) are counted apart */
+  ASSERT_STR_CONTAINS(rep.body, "{\"tasks\":[{\"name\":\"req\",\"count\":1,");
+  ASSERT_STR_CONTAINS(rep.body, "{\"name\":\"step\",\"count\":3,");
+  const char *step = strstr(rep.body, "\"step\"");
+  const char *req = strstr(rep.body, "\"req\"");
+  ASSERT_STR_CONTAINS(step, "\"unended\":2,");
+  ASSERT_STR_CONTAINS(req, "\"unended\":1,");
+  /* a name that never ended has no latency at all, and is in the total */
+  if (strstr(rep.body, "\"lost-only\""))
+    TEST_FAIL_("a name with no ended instance has latencies: %s", rep.body);
+  ASSERT_STR_CONTAINS(rep.body, "\"unended\":{\"tasks\":1,\"regions\":3}}");
+  free(rep.body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return TEST_OK;
+}
+
+/* The "matches" array's inside of a search answer. */
+static char *matches_of(const struct ctrace_reply *r) {
+  const char *a = strstr(r->body, "\"matches\":[");
+  if (!a)
+    TEST_FAIL_("no matches in %.300s", r->body);
+  a += strlen("\"matches\":[");
+  const char *e = r->body + r->len;
+  while (e > a && e[-1] != ']')
+    e--;
+  return strndup(a, (size_t)(e - 1 - a));
+}
+static int64_t int_of(const char *body, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":", key);
+  const char *p = strstr(body, pat);
+  if (!p)
+    TEST_FAIL_("no %s in %.300s", key, body);
+  return strtoll(p + strlen(pat), NULL, 10);
+}
+
+/* Also /api/profile of several threads (tids), on the same trace. */
+TEST_IMPL(viewperf_search_pages_through_every_match) {
+  setenv("CTRACE_INDEX_CACHE", "off", 1);
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "20000");
+  ctrace_reader *r;
+  char err[256];
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  /* every match at once */
+  struct ctrace_reply all;
+  answer(&v, "/api/search", (struct kv){{"q", "limit"}, {"e", "100000"}}, &all);
+  int64_t total = int_of(all.body, "total");
+  ASSERT_GT(total, 2000);
+  ASSERT_STR_CONTAINS(all.body, "\"truncated\":false,\"offset\":0,\"next\":null,");
+  char *want = matches_of(&all);
+  /* the same in pages of 333, each after the last one's "next" */
+  size_t cap = strlen(want) + 2, len = 0;
+  char *got = calloc(cap, 1);
+  char token[96] = "";
+  int64_t seen = 0, pages = 0;
+  for (;;) {
+    struct ctrace_reply pg;
+    answer(&v, "/api/search",
+           *token ? (struct kv){{"q", "limit", "after"}, {"e", "333", token}}
+                  : (struct kv){{"q", "limit"}, {"e", "333"}},
+           &pg);
+    ASSERT_EQ(int_of(pg.body, "total"), total);
+    ASSERT_EQ(int_of(pg.body, "offset"), seen);
+    char *m = matches_of(&pg);
+    size_t ml = strlen(m);
+    if (len + ml + 2 > cap)
+      TEST_FAIL_("the pages hold more than all the matches (page %" PRId64 ")", pages);
+    if (len && ml)
+      got[len++] = ',';
+    memcpy(got + len, m, ml + 1);
+    len += ml;
+    free(m);
+    pages++;
+    const char *nx = strstr(pg.body, "\"next\":");
+    if (!nx)
+      TEST_FAIL_("no next in %.300s", pg.body);
+    nx += strlen("\"next\":");
+    int count = 0;
+    for (const char *c = strstr(pg.body, "\"matches\":["); (c = strstr(c + 1, "{\"kind\":")); )
+      count++;
+    seen += count;
+    if (strncmp(nx, "null", 4) == 0) {
+      free(pg.body);
+      break;
+    }
+    ASSERT_EQ(count, 333);
+    const char *q = strchr(nx + 1, '"');
+    snprintf(token, sizeof token, "%.*s", (int)(q - nx - 1), nx + 1);
+    free(pg.body);
+  }
+  ASSERT_EQ(seen, total);
+  ASSERT_EQ(pages, (total + 332) / 333);
+  ASSERT_STR_EQ(got, want);
+  /* a token that is not one */
+  struct ctrace_reply bad;
+  ctrace_api_handle(&v, "/api/search", kv_param,
+                    &(struct kv){{"q", "after"}, {"e", "12.99.1.1"}}, &bad);
+  ASSERT_EQ(bad.status, 400);
+  free(bad.body);
+  ctrace_api_handle(&v, "/api/search", kv_param, &(struct kv){{"q", "after"}, {"e", "1.2.3"}},
+                    &bad);
+  ASSERT_EQ(bad.status, 400);
+  free(bad.body);
+  /* the profile of several threads sums theirs; a bad list is 400 */
+  char tids[64];
+  snprintf(tids, sizeof tids, "%u,%u,%u", v.tl->threads[1].tid, v.tl->threads[2].tid,
+           v.tl->threads[1].tid);
+  struct ctrace_reply both, one;
+  answer(&v, "/api/profile", (struct kv){{"kind", "tids"}, {"syscall", tids}}, &both);
+  int64_t sum = 0;
+  for (int k = 1; k <= 2; k++) {
+    char t[16];
+    snprintf(t, sizeof t, "%u", v.tl->threads[k].tid);
+    answer(&v, "/api/profile", (struct kv){{"kind", "tid"}, {"syscall", t}}, &one);
+    sum += int_of(one.body, "total_ns");
+    free(one.body);
+  }
+  ASSERT_GT(sum, 0);
+  ASSERT_EQ(int_of(both.body, "total_ns"), sum);
+  free(both.body);
+  const char *bad_lists[] = {"1,x", ",", "99999999", "1,,2", "-3"};
+  for (size_t i = 0; i < sizeof bad_lists / sizeof bad_lists[0]; i++) {
+    ctrace_api_handle(&v, "/api/profile", kv_param,
+                      &(struct kv){{"kind", "tids"}, {"sync", bad_lists[i]}}, &bad);
+    if (bad.status != 400)
+      TEST_FAIL_("tids=%s: status %d", bad_lists[i], bad.status);
+    free(bad.body);
+  }
+  free(got);
+  free(want);
+  free(all.body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return TEST_OK;
+}
+
+/* ---- regions merged by binary search: the same as one by one ---- */
+struct rg_out {
+  int64_t v[5];
+};
+struct rg_list {
+  struct rg_out *v;
+  size_t n, cap;
+};
+static void rg_push(struct rg_list *l, const struct ctrace_tl_region *r, int64_t s, int64_t e,
+                    unsigned depth, uint32_t n) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 256;
+    l->v = realloc(l->v, l->cap * sizeof *l->v);
+  }
+  l->v[l->n++] = (struct rg_out){{r ? (int64_t)r->start : -1, s, e, depth, n}};
+}
+static void rg_fn(void *arg, const struct ctrace_tl_region *r, int64_t s, int64_t e,
+                  unsigned depth, uint32_t n) {
+  rg_push(arg, r, s, e, depth, n);
+}
+/* What ctrace_timeline_regions answered before: each region in turn. */
+static void regions_one_by_one(const struct ctrace_timeline *tl, uint32_t thread, int64_t a,
+                               int64_t b, int64_t w, struct rg_list *out) {
+  size_t lo = tl->region_off[thread], hi = tl->region_off[thread + 1];
+  for (size_t i = lo; i < hi;) {
+    unsigned depth = tl->regions[i].depth;
+    size_t j = i;
+    while (j < hi && tl->regions[j].depth == depth)
+      j++;
+    int acc = 0;
+    int64_t as = 0, ae = 0;
+    uint32_t an = 0;
+    const struct ctrace_tl_region *first = NULL;
+    for (size_t k = i; k < j && tl->regions[k].start < b; k++) {
+      const struct ctrace_tl_region *rg = &tl->regions[k];
+      if (rg->end <= a)
+        continue;
+      int64_t s = rg->start < a ? a : rg->start, e = rg->end > b ? b : rg->end;
+      if (e - s >= w) {
+        if (acc)
+          rg_push(out, an == 1 ? first : NULL, as, ae, depth, an);
+        acc = 0;
+        rg_push(out, rg, s, e, depth, 1);
+        continue;
+      }
+      if (acc && s - ae < w) {
+        ae = e > ae ? e : ae;
+        an++;
+        continue;
+      }
+      if (acc)
+        rg_push(out, an == 1 ? first : NULL, as, ae, depth, an);
+      acc = 1, as = s, ae = e, an = 1, first = rg;
+    }
+    if (acc)
+      rg_push(out, an == 1 ? first : NULL, as, ae, depth, an);
+    i = j;
+  }
+}
+
+TEST_IMPL(viewperf_regions_merged_as_one_by_one) {
+  setenv("CTRACE_INDEX_CACHE", "off", 1);
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "60000");
+  ctrace_reader *r;
+  char err[256];
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  int64_t T = tl->end_ns - tl->start_ns;
+  size_t compared = 0, merged = 0;
+  for (uint32_t t = 0; t < tl->nthreads; t++)
+    for (int wi = 0; wi < 6; wi++) {
+      int64_t width_px[] = {100, 400, 1600, 5000, 20000, 7};
+      for (int zi = 0; zi < 4; zi++) {
+        int64_t len = zi == 0 ? T : T / (zi * 13 + 3);
+        int64_t a = tl->start_ns + (T - len) / 3 * (zi % 3);
+        int64_t b = a + len, w = len / width_px[wi] > 0 ? len / width_px[wi] : 1;
+        struct rg_list want = {0}, got = {0};
+        regions_one_by_one(tl, t, a, b, w, &want);
+        ctrace_timeline_regions(tl, t, a, b, w, rg_fn, &got);
+        if (want.n != got.n || (want.n && memcmp(want.v, got.v, want.n * sizeof *want.v) != 0))
+          TEST_FAIL_("thread %u, window %" PRId64 "+%" PRId64 ", min width %" PRId64
+                     ": %zu pieces, one by one %zu",
+                     t, a, len, w, got.n, want.n);
+        compared += want.n;
+        for (size_t k = 0; k < want.n; k++)
+          merged += want.v[k].v[4] > 1;
+        free(want.v);
+        free(got.v);
+      }
+    }
+  ASSERT_GT(compared, 1000);
+  ASSERT_GT(merged, 100); /* the merging was exercised */
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return TEST_OK;
+}
