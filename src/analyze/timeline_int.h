@@ -29,4 +29,11 @@ static inline int64_t ctrace__tr_time(const struct ctrace_timeline *tl, uint64_t
  * adds their memory to *bytes. 0 or -1 (out of memory). */
 int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_t *bytes);
 
+/* Builds tl's processes and their links from the FORK, EXEC, EXIT and
+ * SIGNAL events of the scan (struct ctrace_tl_procev, freed here)
+ * (timeline_proc.c). 0 or -1 (out of memory). */
+struct ctrace_vec;
+int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procevs);
+void ctrace__timeline_procs_free(struct ctrace_timeline *tl);
+
 #endif /* CTRACE_TIMELINE_INT_H */

@@ -46,6 +46,9 @@ int ctrace__param_i64(struct params *p, const char *key, int64_t def, int64_t mi
 int ctrace__param_thread(struct params *p, const struct ctrace_view *v, const char *key,
                          uint32_t *out);
 
+/* The "process_list" and "process_links" keys of /api/summary (api_procs.c). */
+void ctrace__json_processes(struct ctrace_view *v, FILE *f);
+
 /* The endpoints (docs/API.md). */
 void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_threads(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);

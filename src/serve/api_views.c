@@ -58,12 +58,12 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
   /* "thread_list" and "process_list": the stats object already has
    * "threads" and "processes" (their counts); JSON keys must not repeat. */
   fputs(",\"thread_list\":[", f);
-  uint32_t pid = ctrace_reader_pid(v->r);
   for (uint32_t i = 0; i < tl->nthreads; i++) {
     const struct ctrace_tl_thread *t = &tl->threads[i];
     const struct ctrace_thread_info *ti = ctrace_reader_thread(v->r, t->index);
-    fprintf(f, "%s{\"index\":%u,\"tid\":%u,\"instance\":%u,\"pid\":%u,\"name\":", i ? "," : "", i,
-            t->tid, ti->instance, pid);
+    uint32_t proc = ctrace_timeline_thread_process(tl, i);
+    fprintf(f, "%s{\"index\":%u,\"tid\":%u,\"instance\":%u,\"pid\":%u,\"process\":%u,\"name\":",
+            i ? "," : "", i, t->tid, ti->instance, tl->procs[proc].pid, proc);
     ctrace__json_sid(v, f, ti->name);
     fprintf(f,
             ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64 ",\"created_by\":%u,\"exited\":%s,"
@@ -71,29 +71,9 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
             t->first_ns, t->last_ns, t->created_by, t->exited ? "true" : "false", t->dropped,
             tl->max_depth[i]);
   }
-  fputs("],\"process_list\":[", f);
-  uint32_t np = ctrace_reader_nprocesses(v->r);
-  for (uint32_t i = 0; i < np; i++) {
-    const struct ctrace_process *pr = ctrace_reader_process(v->r, i);
-    fprintf(f, "%s{\"pid\":%u,\"ppid\":%u,\"exe\":", i ? "," : "", pr->pid, pr->ppid);
-    ctrace__json_sid(v, f, pr->exe);
-    fputs(",\"argv\":[", f);
-    const struct ctrace_string *a = ctrace_reader_string(v->r, pr->argv);
-    if (a && pr->argv && a->len) {
-      uint32_t s0 = 0;
-      int first = 1;
-      for (uint32_t k = 0; k <= a->len; k++)
-        if (k == a->len || a->s[k] == 0x1f) {
-          if (!first)
-            fputc(',', f);
-          ctrace_json_string(f, a->s + s0, k - s0);
-          first = 0;
-          s0 = k + 1;
-        }
-    }
-    fputs("]}", f);
-  }
-  fprintf(f, "],\"index_bytes\":%zu}\n", tl->bytes);
+  fputc(']', f);
+  ctrace__json_processes(v, f); /* api_procs.c */
+  fprintf(f, ",\"index_bytes\":%zu}\n", tl->bytes);
   (void)p;
   ctrace__json_close(&j, out);
 }

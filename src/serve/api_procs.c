@@ -1,0 +1,96 @@
+/*
+ * api_procs.c - the processes of /api/summary (docs/API.md): each process
+ * image with its place in the tree and how it ended ("process_list"), and
+ * the fork and exec links from a parent's call to its child's first event
+ * ("process_links"), from the timeline's processes (timeline_proc.h).
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api_int.h"
+
+/* argv as a JSON array (items separated by 0x1f). */
+static void json_argv(const struct ctrace_view *v, FILE *f, uint32_t sid) {
+  fputc('[', f);
+  const struct ctrace_string *a = sid ? ctrace_reader_string(v->r, sid) : NULL;
+  if (a && a->len) {
+    uint32_t s0 = 0;
+    int first = 1;
+    for (uint32_t k = 0; k <= a->len; k++)
+      if (k == a->len || a->s[k] == 0x1f) {
+        if (!first)
+          fputc(',', f);
+        ctrace_json_string(f, a->s + s0, k - s0);
+        first = 0;
+        s0 = k + 1;
+      }
+  }
+  fputc(']', f);
+}
+
+/* A thread as the links name it: tid and instance. */
+static void json_thread(const struct ctrace_view *v, FILE *f, const char *tid_key,
+                        const char *inst_key, uint32_t thread) {
+  const struct ctrace_tl_thread *t = &v->tl->threads[thread];
+  const struct ctrace_thread_info *ti = ctrace_reader_thread(v->r, t->index);
+  fprintf(f, "\"%s\":%u,\"%s\":%u", tid_key, t->tid, inst_key, ti ? ti->instance : 0);
+}
+
+void ctrace__json_processes(struct ctrace_view *v, FILE *f) {
+  const struct ctrace_timeline *tl = v->tl;
+  fputs(",\"process_list\":[", f);
+  for (uint32_t i = 0; i < tl->nprocs; i++) {
+    const struct ctrace_tl_process *p = &tl->procs[i];
+    fprintf(f, "%s{\"index\":%u,\"pid\":%u,\"ppid\":%u,\"exe\":", i ? "," : "", i, p->pid,
+            p->ppid);
+    ctrace__json_sid(v, f, p->exe);
+    fputs(",\"argv\":", f);
+    json_argv(v, f, p->argv);
+    if (p->parent == CTRACE_TL_NO_PROC)
+      fputs(",\"parent\":-1", f);
+    else
+      fprintf(f, ",\"parent\":%u", p->parent);
+    fprintf(f,
+            ",\"depth\":%u,\"order\":%u,\"threads\":%u,\"main_tid\":%u,\"first_ns\":%" PRId64
+            ",\"last_ns\":%" PRId64 ",\"status\":\"%s\"",
+            p->depth, p->order, p->nthreads,
+            p->main_thread < tl->nthreads ? tl->threads[p->main_thread].tid : 0, p->first_ns,
+            p->last_ns, ctrace_tl_proc_status_name(p->status));
+    if (p->exited)
+      fprintf(f, ",\"exit_code\":%d", p->exit_code);
+    else
+      fputs(",\"exit_code\":null", f);
+    fprintf(f, ",\"signal\":%u", p->signal);
+    if (p->signal) {
+      const char *abbrev = sigabbrev_np((int)p->signal);
+      char name[32];
+      snprintf(name, sizeof name, "SIG%s", abbrev ? abbrev : "?");
+      fputs(",\"signal_name\":", f);
+      ctrace__json_str(f, abbrev ? name : "");
+    }
+    if (p->end_ns != INT64_MIN)
+      fprintf(f, ",\"end_ns\":%" PRId64, p->end_ns);
+    if (p->exec_path) {
+      fputs(",\"exec\":", f);
+      ctrace__json_sid(v, f, p->exec_path);
+    }
+    fputc('}', f);
+  }
+  fputs("],\"process_links\":[", f);
+  for (size_t k = 0; k < tl->nproc_links; k++) {
+    const struct ctrace_tl_proc_link *l = &tl->proc_links[k];
+    fprintf(f, "%s{\"kind\":\"%s\",\"t_ns\":%" PRId64 ",\"child_first_ns\":%" PRId64
+               ",\"process\":%u,\"child\":%u,",
+            k ? "," : "", ctrace_tl_link_kind_name(l->kind), l->t, l->t_child, l->process,
+            l->child);
+    json_thread(v, f, "tid", "instance", l->thread);
+    fputc(',', f);
+    json_thread(v, f, "child_tid", "child_instance", l->child_thread);
+    fprintf(f, ",\"stack_id\":%" PRIu64 ",\"stack\":", l->stack);
+    ctrace__json_stack(v, f, l->stack);
+    fputc('}', f);
+  }
+  fputc(']', f);
+}
