@@ -434,6 +434,8 @@ export function createModel() {
     const y = yCanvas + m.scrollTop;
     const proc = m.procs.find((p) => p.pid !== 'pinned' && y >= p.y && y < p.y + PROC_H);
     if (proc && proc.back && x >= proc.back.x0 && x <= proc.back.x1) return { kind: 'procback', proc, link: proc.back.link };
+    const pl = hitProcLink(m, x, y); // fork and exec arrows, over headers and rows (timeline-procs.js)
+    if (pl) return pl;
     if (proc) return { kind: 'proc', proc };
     if (x < LABEL_W) {
       const row = m.threads.find((r) => y >= r.y && y < r.y + r.h);
@@ -455,8 +457,6 @@ export function createModel() {
       }
       return best ? { kind: 'task', task: best } : null;
     }
-    const pl = hitProcLink(m, x, y); // fork and exec arrows (timeline-procs.js)
-    if (pl) return pl;
     const th = m.threads.find((r) => y >= r.y && y < r.y + r.h);
     if (!th) return null;
     if (th.group) return { kind: 'group', group: th, t, states: m.groupStatesAt(th, t) };

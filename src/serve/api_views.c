@@ -95,8 +95,10 @@ void ctrace__api_threads(struct ctrace_view *v, struct params *p, struct ctrace_
     ctrace__json_sid(v, f, ti->name);
     fprintf(f, ",\"total_ns\":%" PRId64 ",\"states\":", t->last_ns - t->first_ns);
     ctrace__json_states(f, t->state_ns);
-    fprintf(f, ",\"instance\":%u,\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64 "}",
-            ti->instance, t->first_ns, t->last_ns);
+    uint32_t proc = ctrace_timeline_thread_process(tl, i);
+    fprintf(f, ",\"instance\":%u,\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64
+               ",\"pid\":%u,\"process\":%u}",
+            ti->instance, t->first_ns, t->last_ns, tl->procs[proc].pid, proc);
   }
   fputs("]}\n", f);
   (void)p;
