@@ -34,8 +34,15 @@ int ctrace_cli_wants_help(const struct ctrace_cmd *cmd, const char *arg);
 int ctrace_cli_operand(const struct ctrace_cmd *cmd, const char *arg, const char **path,
                        const char *what);
 /* Opens a trace for a command; prints errors; NULL when unreadable. Warns
- * on stderr when the trace is cut off or corrupt. */
+ * on stderr when the trace is cut off or corrupt. The one open of every
+ * command: a file a `ctrace run` wrote opens with the other files of its
+ * run (a process tree, reader.h), a directory as the tree of its files;
+ * with --no-tree the file alone, with --process PID that pid's files. */
 ctrace_reader *ctrace_cli_open(const char *cmd, const char *path);
+/* Set by main.c from the options every reading command takes:
+ * --no-tree, --process PID (taken out of argv before the command runs). */
+extern int ctrace_cli_no_tree;
+extern uint32_t ctrace_cli_only_pid;
 /* The same over a copy of path's bytes in memory (kept alive by the caller). */
 ctrace_reader *ctrace_cli_open_mem(const char *cmd, const char *path, const void *data,
                                    size_t size);

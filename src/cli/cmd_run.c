@@ -421,6 +421,16 @@ int ctrace_cmd_run(int argc, char **argv) {
     set_env("LD_PRELOAD", pre);
     set_env("CTRACE_OUT", outabs);
     unsetenv("CTRACE__GEN");
+    {
+      /* One id for every process of this run (PROPERTY run): their files
+       * open as one tree, files of an earlier run with the same name not. */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      char id[64];
+      snprintf(id, sizeof id, "%ld-%lld.%09ld", (long)getppid(), (long long)ts.tv_sec,
+               ts.tv_nsec);
+      set_env("CTRACE__RUN", id);
+    }
     if (families)
       set_env("CTRACE_FAMILIES", families);
     if (stacks)

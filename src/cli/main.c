@@ -40,6 +40,35 @@ int ctrace_cli_wants_help(const struct ctrace_cmd *cmd, const char *arg) {
   return 1;
 }
 
+/* The options of opening a trace that every reading command takes (up to a
+ * "--"): --no-tree, --process PID. Removed from argv; -1 after a message. */
+static int tree_options(const struct ctrace_cmd *cmd, int *argc, char **argv) {
+  int out = 2;
+  for (int i = 2; i < *argc; i++) {
+    if (strcmp(argv[i], "--") == 0) {
+      while (i < *argc)
+        argv[out++] = argv[i++];
+      break;
+    }
+    if (strcmp(argv[i], "--no-tree") == 0) {
+      ctrace_cli_no_tree = 1;
+      continue;
+    }
+    if (strcmp(argv[i], "--process") == 0 || strncmp(argv[i], "--process=", 10) == 0) {
+      const char *v = argv[i][9] == '=' ? argv[i] + 10 : i + 1 < *argc ? argv[++i] : NULL;
+      if (!v || ctrace_cli_parse_u32(v, &ctrace_cli_only_pid) < 0 || !ctrace_cli_only_pid) {
+        ctrace_cli_usage_error(cmd, "--process wants a pid");
+        return -1;
+      }
+      continue;
+    }
+    argv[out++] = argv[i];
+  }
+  argv[out] = NULL;
+  *argc = out;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "%s\nTry 'ctrace --help'.\n", CTRACE_USAGE_ctrace);
@@ -67,8 +96,11 @@ int main(int argc, char **argv) {
     return CTRACE_EXIT_OK;
   }
   for (size_t i = 0; i < NCOMMANDS; i++)
-    if (strcmp(commands[i]->name, name) == 0)
+    if (strcmp(commands[i]->name, name) == 0) {
+      if (commands[i] != &ctrace_cmd_run_def && tree_options(commands[i], &argc, argv) < 0)
+        return CTRACE_EXIT_USAGE;
       return commands[i]->run(argc - 1, argv + 1);
+    }
   fprintf(stderr, "ctrace: unknown command '%s'\n%s\nTry 'ctrace --help'.\n", name,
           CTRACE_USAGE_ctrace);
   return CTRACE_EXIT_USAGE;

@@ -52,12 +52,89 @@ static void report(const char *cmd, const char *path, const ctrace_reader *r) {
             (unsigned long long)ctrace_reader_dropped(r));
 }
 
+int ctrace_cli_no_tree;
+uint32_t ctrace_cli_only_pid;
+
+/* What a tree's files say of their processes: cut off, still running,
+ * corrupt (each file's own error), and what the recorder lost. */
+static void report_tree(const char *cmd, const ctrace_reader *r) {
+  uint32_t n = ctrace_reader_nprocesses(r), running = 0, cut = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const struct ctrace_process *p = ctrace_reader_process(r, i);
+    const ctrace_reader *f = ctrace_reader_file(r, p->file);
+    const char *fp = ctrace_reader_file_path(r, p->file);
+    if (p->status == CTRACE_PROC_RUNNING) {
+      running++;
+      fprintf(stderr, "ctrace %s: note: %s: process %u is still running; reading what it wrote\n",
+              cmd, fp, p->pid);
+    } else if (p->status == CTRACE_PROC_CUT) {
+      cut++;
+      fprintf(stderr, "ctrace %s: warning: %s: process %u: %s; reading the %llu bytes before it\n",
+              cmd, fp, p->pid, ctrace_reader_error(f),
+              (unsigned long long)ctrace_reader_good_bytes(f));
+    } else if (p->status == CTRACE_PROC_CORRUPT) {
+      fprintf(stderr, "ctrace %s: error: %s: offset %llu: %s; reading the %llu bytes before it\n",
+              cmd, fp, (unsigned long long)ctrace_reader_error_offset(f), ctrace_reader_error(f),
+              (unsigned long long)ctrace_reader_good_bytes(f));
+    }
+  }
+  (void)running;
+  (void)cut;
+  if (ctrace_reader_dropped(r))
+    fprintf(stderr, "ctrace %s: warning: the recorder dropped %llu events\n", cmd,
+            (unsigned long long)ctrace_reader_dropped(r));
+}
+
+static int is_directory(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* --process PID: the tree's files of that pid (its exec chain), as a tree. */
+static ctrace_reader *only_pid(const char *cmd, const char *path, ctrace_reader *t) {
+  const char *paths[64];
+  size_t n = 0;
+  for (uint32_t i = 0; i < ctrace_reader_nprocesses(t) && n < 64; i++) {
+    const struct ctrace_process *p = ctrace_reader_process(t, i);
+    if (p->pid == ctrace_cli_only_pid)
+      paths[n++] = ctrace_reader_file_path(t, p->file);
+  }
+  if (n == 0) {
+    fprintf(stderr, "ctrace %s: %s: no process %u in the trace\n", cmd, path, ctrace_cli_only_pid);
+    return NULL;
+  }
+  if (ctrace_reader_nfiles(t) == 1)
+    return t;
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  if (ctrace_reader_open_files(paths, n, &r, err, sizeof err) < 0) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
+    return NULL;
+  }
+  return r;
+}
+
 ctrace_reader *ctrace_cli_open(const char *cmd, const char *path) {
   ctrace_reader *r;
   char err[CTRACE_READ_ERRLEN];
-  if (check_regular(cmd, path) < 0)
+  int dir = is_directory(path);
+  if (!dir && check_regular(cmd, path) < 0)
     return NULL;
-  if (ctrace_reader_open(path, &r, err, sizeof err) < 0) {
+  int rc = ctrace_cli_no_tree && !dir ? ctrace_reader_open(path, &r, err, sizeof err)
+                                      : ctrace_reader_open_tree(path, &r, err, sizeof err);
+  if (rc == 0 && ctrace_cli_only_pid) {
+    ctrace_reader *one = only_pid(cmd, path, r);
+    if (one != r)
+      ctrace_reader_close(r);
+    if (!one)
+      return NULL;
+    r = one;
+  }
+  if (rc == 0 && ctrace_reader_nfiles(r) > 1) {
+    report_tree(cmd, r);
+    return r;
+  }
+  if (rc < 0) {
     /* The reader's message may name the file already. */
     size_t n = strlen(path);
     const char *why =

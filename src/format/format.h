@@ -238,6 +238,14 @@ static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t
  * asserts below fail to compile). The structs and decoders generated from
  * them are the only code outside the reader that knows a field's position.
  */
+/* Fields that hold ids of definitions go by name: a field named one of
+ * CTRACE_STRING_ID_FIELDS holds a string id, one named "stack" a stack id.
+ * A reader of several files as one (a process tree) gives each file's
+ * definitions ids of their own and shifts these fields of every event it
+ * decodes; a new kind names its id fields so. */
+#define CTRACE_STRING_ID_FIELDS "name path category exe argv"
+#define CTRACE_STACK_ID_FIELDS "stack"
+
 #define CTRACE_FIELDS_CLOCK_SYNC(U, S) U(tsc) U(mono_ns) U(real_ns)
 #define CTRACE_FIELDS_STRING(U, S) U(id)
 #define CTRACE_FIELDS_STACK(U, S) U(id)

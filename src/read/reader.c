@@ -6,11 +6,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* qsort_r, also when built outside meson (the fuzzer) */
 #endif
-#include "reader.h"
+#include "reader_int.h"
 #include "sched_int.h"
-
-#include "../base/hash.h"
-#include "../base/vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,81 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-struct stack_def {
-  uint64_t first; /* index into pcs */
-  uint32_t n;
-};
-
-/* Cross-thread facts gathered by the validating pass and resolved once at
- * its end (build_index): a name may be set by any thread, in a batch
- * written before or after the named thread's first one, and a creation
- * link pairs events of two threads. */
-struct create_rec {
-  uint64_t link, ticks;
-  uint32_t tid;
-};
-struct clock_pt {
-  uint64_t ticks;
-  int64_t ns; /* since the trace's start */
-};
-struct name_rec {
-  uint64_t ticks;
-  uint32_t tid, name;
-  uint32_t order; /* file order, to break ties */
-};
-
-struct ctrace_reader {
-  const uint8_t *data;
-  size_t size;
-  int mapped;
-  uint32_t pid;
-  unsigned minor;
-  uint32_t flags;
-
-  enum ctrace_read_status status;
-  uint64_t err_off;
-  char err[CTRACE_READ_ERRLEN];
-  uint64_t good_bytes;
-
-  CTRACE_TVEC(struct ctrace_batch_info) batches;
-  CTRACE_TVEC(struct ctrace_string) strings; /* [0] unused */
-  CTRACE_TVEC(struct stack_def) stacks;      /* [0] unused */
-  CTRACE_TVEC(uint64_t) pcs;
-  CTRACE_TVEC(struct ctrace_mapping) mappings;
-  CTRACE_TVEC(struct ctrace_process) processes;
-  CTRACE_TVEC(struct ctrace_clock_sync) syncs;
-  CTRACE_TVEC(struct ctrace_thread_info) threads;
-  uint32_t *batch_pool; /* threads' batch lists */
-  CTRACE_TVEC(struct create_rec) creates;
-  CTRACE_TVEC(struct name_rec) names;
-
-  struct ctrace_hash tids; /* tid -> thread index (of the tid's latest thread) */
-  /* Threads that reused a tid: the index of the previous thread with the
-   * same tid, or -1. During the pass, the sequence number of each thread's
-   * last batch (a number that does not grow starts a new thread). */
-  CTRACE_TVEC(int64_t) prev_same_tid;
-  CTRACE_TVEC(uint64_t) last_seq;
-
-  uint64_t nevents, dropped, unknown;
-  uint64_t by_kind[256];
-  uint64_t first_ticks, last_ticks;
-  uint32_t hsize;   /* file header bytes */
-  uint64_t tick_hz; /* from a 1.1 header, 0 if unknown */
-  int ended;        /* read the END record */
-  CTRACE_TVEC(char *) props; /* PROPERTY records (1.2), "key=value", file order */
-
-  /* Time: points (ticks, ns since the start) from the clock syncs, each
-   * segment between two of them a line of its own; outside them the line
-   * through the first and last (see docs/FORMAT.md, "Time"). */
-  CTRACE_TVEC(struct clock_pt) pts;
-  uint64_t ext_num, ext_den; /* slope outside the points: ns per tick = num/den */
-  uint64_t real0;
-  struct ctrace__sched_data *sched; /* scheduling records (sched_read.c) */
-};
 
 static void set_error(ctrace_reader *r, enum ctrace_read_status st, uint64_t off,
                       const char *fmt, ...) {
@@ -270,8 +196,11 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
     return 0;
   }
   case CTRACE_EV_PROCESS: {
-    struct ctrace_process p = {(uint32_t)ev->f[0], (uint32_t)ev->f[1], (uint32_t)ev->f[2],
-                               (uint32_t)ev->f[3]};
+    struct ctrace_process p = {0};
+    p.pid = (uint32_t)ev->f[0];
+    p.ppid = (uint32_t)ev->f[1];
+    p.exe = (uint32_t)ev->f[2];
+    p.argv = (uint32_t)ev->f[3];
     CTRACE_TVEC_PUSH(r->processes, p, oom);
     return 0;
   }
@@ -349,6 +278,13 @@ static int apply_thread_event(ctrace_reader *r, struct ctrace_thread_info *t,
   case CTRACE_EV_TRACER_TIME:
     t->tracer_ns = ev->f[0];
     t->tracer_events = ev->f[1];
+    break;
+  case CTRACE_EV_EXIT:
+    r->has_exit = 1;
+    r->exit_status = ctrace__unzigzag(ev->f[0]);
+    break;
+  case CTRACE_EV_SIGNAL:
+    r->fatal_signal = ev->f[0] < 256 ? (uint32_t)ev->f[0] : 0;
     break;
   default:
     break;
@@ -622,7 +558,7 @@ static int build_index(ctrace_reader *r) {
 /* Time. Points (ticks, ns since the start) from the CLOCK_SYNC records in
  * file order, each kept only when its ticks are above and its CLOCK_MONOTONIC
  * not below the last kept one's. The start (ns 0) is the first sync. */
-static int fit_clock(ctrace_reader *r) {
+int ctrace__reader_fit_clock(ctrace_reader *r) {
   r->pts.n = 0;
   r->ext_num = r->ext_den = 1;
   int tsc = (r->flags & CTRACE_FILE_TICKS_TSC) != 0;
@@ -817,12 +753,45 @@ static int scan(ctrace_reader *r) {
               "no END record: the trace was cut off after its last complete batch");
   if (r->first_ticks == UINT64_MAX)
     r->first_ticks = r->last_ticks = r->syncs.n ? r->syncs.v[0].ticks : 0;
-  if (fit_clock(r) < 0 || build_index(r) < 0)
+  if (ctrace__reader_fit_clock(r) < 0 || build_index(r) < 0)
     goto oom;
   return 0;
 oom:
   set_error(r, CTRACE_READ_CORRUPT, off, "out of memory");
   return 0;
+}
+
+/* How the process of this file ended, as far as the file tells. */
+static uint32_t proc_status(const ctrace_reader *r) {
+  if (r->status == CTRACE_READ_CORRUPT)
+    return CTRACE_PROC_CORRUPT;
+  if (ctrace_reader_complete(r))
+    return CTRACE_PROC_COMPLETE;
+  return r->locked ? CTRACE_PROC_RUNNING : CTRACE_PROC_CUT;
+}
+
+/* What a reader of one file says of its processes (PROCESS records; a file
+ * without one gets one entry from its header, so every file has a process). */
+static void fill_processes(ctrace_reader *r) {
+  if (!r->processes.n) {
+    struct ctrace_process p = {0};
+    p.pid = r->pid;
+    CTRACE_TVEC_PUSH(r->processes, p, oom);
+  }
+oom:
+  for (size_t i = 0; i < r->processes.n; i++) {
+    struct ctrace_process *p = &r->processes.v[i];
+    p->file = 0;
+    p->parent = p->exec_from = p->exec_to = -1;
+    p->first = r->first_ticks;
+    p->last = r->last_ticks;
+    p->status = proc_status(r);
+    p->has_exit = r->has_exit;
+    p->exit_status = r->exit_status;
+    p->signal = r->fatal_signal;
+    p->nthreads = (uint32_t)r->threads.n;
+    p->nevents = r->nevents;
+  }
 }
 
 static int open_common(ctrace_reader *r, char *err, size_t errlen) {
@@ -865,8 +834,10 @@ static int open_common(ctrace_reader *r, char *err, size_t errlen) {
   if (r->minor >= 1)
     r->tick_hz = ctrace__get_le64(r->data + CTRACE_FILE_TICK_HZ_OFF);
   int rc = scan(r);
-  if (rc == 0)
+  if (rc == 0 && !r->no_sched)
     r->sched = ctrace__sched_load(r);
+  if (rc == 0)
+    fill_processes(r);
   return rc;
 oom:
   snprintf(err, errlen, "out of memory");
@@ -890,7 +861,20 @@ int ctrace_reader_open_mem(const void *data, size_t len, ctrace_reader **out, ch
   return 0;
 }
 
-int ctrace_reader_open(const char *path, ctrace_reader **out, char *err, size_t errlen) {
+/* 1 when the file's writer still holds its lock (docs/FORMAT.md: a
+ * recorder started from the environment locks its file until it stops). */
+static int writer_holds_lock(int fd) {
+  if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    flock(fd, LOCK_UN);
+    return 0;
+  }
+  return errno == EWOULDBLOCK;
+}
+
+/* Opens path; maps it at `at` (inside a range the caller reserved) when not
+ * NULL. A file of a tree (sub) leaves the scheduling records to the tree. */
+int ctrace__reader_open_file(const char *path, const void *at, int sub, ctrace_reader **out,
+                             char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -906,23 +890,38 @@ int ctrace_reader_open(const char *path, ctrace_reader **out, char *err, size_t 
   const void *data = "";
   if (size) {
     /* Every byte is read at open: fault the pages in at once. */
-    data = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    data = mmap((void *)at, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE | (at ? MAP_FIXED : 0),
+                fd, 0);
     if (data == MAP_FAILED) {
       snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
       close(fd);
       return -1;
     }
   }
-  close(fd);
-  ctrace_reader *r;
-  if (ctrace_reader_open_mem(data, size, &r, err, errlen) < 0) {
-    if (size)
+  ctrace_reader *r = calloc(1, sizeof *r);
+  if (!r) {
+    snprintf(err, errlen, "out of memory");
+    if (size && !at)
       munmap((void *)data, size);
+    close(fd);
     return -1;
   }
-  r->mapped = size != 0;
+  r->locked = writer_holds_lock(fd);
+  close(fd);
+  r->data = data;
+  r->size = size;
+  r->no_sched = sub;
+  r->mapped = size != 0 && !at;
+  if (open_common(r, err, errlen) < 0) {
+    ctrace_reader_close(r);
+    return -1;
+  }
   *out = r;
   return 0;
+}
+
+int ctrace_reader_open(const char *path, ctrace_reader **out, char *err, size_t errlen) {
+  return ctrace__reader_open_file(path, NULL, 0, out, err, errlen);
 }
 
 void ctrace_reader_close(ctrace_reader *r) {
@@ -930,6 +929,8 @@ void ctrace_reader_close(ctrace_reader *r) {
     return;
   if (r->mapped)
     munmap((void *)r->data, r->size);
+  if (r->files)
+    ctrace__tree_free(r);
   for (size_t i = 0; i < r->props.n; i++)
     free(r->props.v[i]);
   free(r->props.v);
@@ -1146,7 +1147,24 @@ void ctrace_cursor_init(ctrace_cursor *c, const ctrace_reader *r, uint32_t threa
   c->r = r;
   c->th = &r->threads.v[thread_index];
   c->batch = 0;
+  if (r->files)
+    ctrace__tree_cursor(c);
   cursor_load(c);
+}
+
+/* A tree's ids for the definitions an event of a file names (the fields
+ * format.h says are string or stack ids). */
+static void shift_ids(const ctrace_cursor *c, ctrace_event *ev) {
+  unsigned sm = c->r->str_mask[ev->kind], km = c->r->stk_mask[ev->kind];
+  for (unsigned i = 0; (sm | km) >> i && i < ev->nfields; i++) {
+    uint64_t *f = &ev->f[i];
+    if (!*f)
+      continue;
+    if (sm >> i & 1)
+      *f = *f <= c->snum ? *f + c->sbase : UINT64_MAX;
+    else if (km >> i & 1)
+      *f = *f <= c->knum ? *f + c->kbase : UINT64_MAX;
+  }
 }
 
 void ctrace_cursor_seek_batch(ctrace_cursor *c, uint32_t bpos) {
@@ -1167,8 +1185,11 @@ int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev) {
       c->batch++;
       cursor_load(c);
     }
-    if (ev->kind < 0x80)
-      return 1; /* records of later minor versions are skipped */
+    if (ev->kind < 0x80) { /* records of later minor versions are skipped */
+      if (c->shift)
+        shift_ids(c, ev);
+      return 1;
+    }
   }
 }
 

@@ -73,9 +73,31 @@ struct ctrace_mapping {
   uint32_t build_id_len;
 };
 
+/* How a process's file ends (struct ctrace_process.status). */
+enum ctrace_proc_status {
+  CTRACE_PROC_COMPLETE = 0, /* the file ends with its END record */
+  CTRACE_PROC_RUNNING = 1,  /* no END yet and its writer still holds the file: still running */
+  CTRACE_PROC_CUT = 2,      /* no END and nobody writes it: killed, crashed or copied early */
+  CTRACE_PROC_CORRUPT = 3,  /* bad bytes: read up to them */
+};
+
+/* A process image: the PROCESS record of its file (a file without one gets
+ * an entry from its header). In a process tree (ctrace_reader_open_tree),
+ * process i is the one of file i, and its fields link it to the others. */
 struct ctrace_process {
   uint32_t pid, ppid;
   uint32_t exe, argv; /* string ids; argv items separated by 0x1f */
+  uint32_t file;      /* index of its file (ctrace_reader_file_path) */
+  int32_t parent;     /* index of the parent's image at this one's start, -1: not traced */
+  int32_t exec_from;  /* the image of the same pid this one replaced by exec, -1 */
+  int32_t exec_to;    /* the image that replaced this one by exec, -1 */
+  uint64_t first, last; /* ticks of its first and last event */
+  uint32_t status;    /* enum ctrace_proc_status */
+  uint32_t signal;    /* fatal signal recorded (SIGNAL), 0 */
+  int has_exit;       /* an EXIT record: exit_status is the status passed to exit() */
+  int64_t exit_status;
+  uint32_t nthreads;
+  uint64_t nevents;
 };
 
 struct ctrace_clock_sync {
@@ -113,6 +135,35 @@ int ctrace_reader_open(const char *path, ctrace_reader **out, char *err, size_t 
 int ctrace_reader_open_mem(const void *data, size_t len, ctrace_reader **out, char *err,
                            size_t errlen);
 void ctrace_reader_close(ctrace_reader *r);
+
+/*
+ * Process trees (docs/FORMAT.md, "Process trees"). `ctrace run` leaves one
+ * file per process image, all with the same PROPERTY run=ID. These open
+ * several files as ONE reader: each file is validated as on its own, mapped
+ * at its own base inside one address range (event, batch and error offsets
+ * are offsets in that range: file i starts at ctrace_reader_file_base), and
+ * its strings, stacks and mappings get ids of their own in the tree (events
+ * decoded by cursors carry the tree's ids). Threads name their process; the
+ * processes link to their parents and exec chains; all ticks are on one
+ * clock (the union of the files' clock syncs, one origin: the earliest).
+ * Files of different clock kinds (TSC, CLOCK_MONOTONIC) are refused.
+ *
+ * open_tree: path is a file: it and the files of the same run beside it
+ * (STEM.PID.ctrace, STEM.PID-N.ctrace; those of another run are ignored);
+ * a directory: every *.ctrace file in it. open_files: exactly these files.
+ * A tree of one file is opened as ctrace_reader_open opens it.
+ */
+int ctrace_reader_open_tree(const char *path, ctrace_reader **out, char *err, size_t errlen);
+int ctrace_reader_open_files(const char *const *paths, size_t n, ctrace_reader **out, char *err,
+                             size_t errlen);
+/* The files of a reader (1 for a trace of one file), the path each was
+ * opened from ("" for one file opened alone), its base in the offsets, and
+ * a reader of its own for its header, properties, status and error (only
+ * those: its events are read through the tree). */
+uint32_t ctrace_reader_nfiles(const ctrace_reader *r);
+const char *ctrace_reader_file_path(const ctrace_reader *r, uint32_t i);
+uint64_t ctrace_reader_file_base(const ctrace_reader *r, uint32_t i);
+const ctrace_reader *ctrace_reader_file(const ctrace_reader *r, uint32_t i);
 
 /* How the validating pass ended, where, and why ("" when OK). */
 enum ctrace_read_status ctrace_reader_status(const ctrace_reader *r);
@@ -210,6 +261,11 @@ typedef struct ctrace_cursor {
   uint64_t ticks;
   uint64_t base_off;  /* file offset of p's batch payload start */
   const uint8_t *payload;
+  /* In a tree: the thread's file's first string and stack ids in the tree,
+   * and how many it defines (ids past them decode as unknown). */
+  uint64_t sbase, kbase;
+  uint32_t snum, knum;
+  int shift;
 } ctrace_cursor;
 
 void ctrace_cursor_init(ctrace_cursor *c, const ctrace_reader *r, uint32_t thread_index);

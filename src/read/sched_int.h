@@ -14,5 +14,9 @@ struct ctrace__sched_data *ctrace__sched_load(const ctrace_reader *r);
 void ctrace__sched_free(struct ctrace__sched_data *s);
 /* The reader's (reader.c). */
 const struct ctrace__sched_data *ctrace__reader_sched(const ctrace_reader *r);
+/* The stack ids of the file whose bytes hold offset off: a stack id n of
+ * that file (1..*knum) is kbase + n in the reader (tree.c). */
+void ctrace__reader_stack_range(const ctrace_reader *r, uint64_t off, uint64_t *kbase,
+                                uint32_t *knum);
 
 #endif

@@ -141,6 +141,8 @@ struct loader {
   size_t niv, capiv;
   size_t capsmp;
   int oom;
+  uint64_t kbase; /* the stack ids of the batch's file (a tree's files differ) */
+  uint32_t knum;
 };
 
 static void note_cpu(struct ctrace__sched_data *s, uint32_t cpu) {
@@ -192,7 +194,7 @@ static void on_smp(void *arg, const struct ctrace_sched_entry *e) {
     s->smp = n;
     L->capsmp = nc;
   }
-  uint64_t stack = e->flags <= ctrace_reader_nstacks(L->r) ? e->flags : 0;
+  uint64_t stack = e->flags && e->flags <= L->knum ? e->flags + L->kbase : 0;
   s->smp[s->nsmp++] = (struct ctrace_cpu_sample){e->start, (uint32_t)ti, e->cpu, stack};
 }
 
@@ -223,6 +225,7 @@ struct ctrace__sched_data *ctrace__sched_load(const ctrace_reader *r) {
     if (!(b->flags & CTRACE_BATCH_META))
       continue;
     const uint8_t *p = data + b->offset + CTRACE_BATCH_HEADER_SIZE, *end = p + b->evlen;
+    ctrace__reader_stack_range(r, b->offset, &L.kbase, &L.knum);
     uint64_t ticks = b->base;
     while (p < end) {
       ctrace_event ev;

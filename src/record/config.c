@@ -169,4 +169,8 @@ void ctrace__meta_config(void) {
   ctrace__config_record(buf);
   /* What this trace can tell: blocking calls only under the preload. */
   ctrace__meta_property("recording", ctrace__hooks->start_env ? "preload" : "api");
+  /* Every process of one `ctrace run` names the run: its files form one tree. */
+  const char *run = getenv("CTRACE__RUN");
+  if (run && *run && ctrace__hooks->start_env)
+    ctrace__meta_property("run", run);
 }

@@ -1,0 +1,665 @@
+/*
+ * tree.c - a process tree as one reader (reader.h, "Process trees"): finds
+ * the files of a run, maps them into one address range, validates each with
+ * the one-file pass, and copies their definitions, threads and batches into
+ * one reader with ids shifted per file, on one clock. Not the one-file pass
+ * (reader.c).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r */
+#endif
+#include "reader_int.h"
+#include "sched_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* At most this many files in a tree: every one is mapped and validated. */
+#define TREE_MAX_FILES 65536
+
+struct tree_file {
+  ctrace_reader *r; /* the file's own reader: header, properties, status */
+  char *path;
+  uint64_t base;    /* of its bytes in the tree's offsets */
+  uint64_t sbase, kbase; /* its first string / stack id in the tree, minus 1 */
+  uint32_t snum, knum;   /* how many it defines */
+};
+
+static void free_files(struct tree_file *f, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    ctrace_reader_close(f[i].r);
+    free(f[i].path);
+  }
+  free(f);
+}
+
+void ctrace__tree_free(ctrace_reader *r) {
+  free_files(r->files, r->nfiles);
+  r->files = NULL;
+  if (r->region)
+    munmap(r->region, r->region_size);
+  r->region = NULL;
+}
+
+void ctrace__tree_cursor(ctrace_cursor *c) {
+  const ctrace_reader *r = c->r;
+  uint32_t p = c->th->process;
+  if (p >= r->nfiles)
+    return;
+  const struct tree_file *f = &r->files[p];
+  c->sbase = f->sbase;
+  c->kbase = f->kbase;
+  c->snum = f->snum;
+  c->knum = f->knum;
+  c->shift = f->sbase || f->kbase;
+}
+
+/* Which fields of each kind are string and stack ids (format.h names them). */
+static int is_word(const char *list, const char *w, size_t n) {
+  for (const char *p = list; *p;) {
+    size_t k = strcspn(p, " ");
+    if (k == n && memcmp(p, w, n) == 0)
+      return 1;
+    p += k;
+    p += *p == ' ';
+  }
+  return 0;
+}
+
+static void id_masks(ctrace_reader *r) {
+  for (unsigned k = 0; k < 256; k++) {
+    const struct ctrace_kind_info *ki = &ctrace__kinds[k];
+    if (!ki->name || !ki->fields)
+      continue;
+    const char *p = ki->fields;
+    for (unsigned i = 0; i < ki->nfields && i < 8 && *p && *p != '|';) {
+      size_t n = strcspn(p, " |");
+      const char *w = p;
+      if (n >= 2 && w[0] == 's' && w[1] == ':') { /* signed: "s:value" */
+        w += 2;
+        n -= 2;
+      }
+      if (n) {
+        if (is_word(CTRACE_STRING_ID_FIELDS, w, n))
+          r->str_mask[k] |= (uint8_t)(1u << i);
+        else if (is_word(CTRACE_STACK_ID_FIELDS, w, n))
+          r->stk_mask[k] |= (uint8_t)(1u << i);
+        i++;
+      }
+      p = w + n;
+      while (*p == ' ')
+        p++;
+    }
+  }
+}
+
+/* The ids of the file whose bytes hold offset off (for the scheduling
+ * records' stacks, sched_read.c). */
+void ctrace__reader_stack_range(const ctrace_reader *r, uint64_t off, uint64_t *kbase,
+                                uint32_t *knum) {
+  if (!r->files) {
+    *kbase = 0;
+    *knum = ctrace_reader_nstacks(r);
+    return;
+  }
+  /* Files are ordered by start, not by base: once per metadata batch. */
+  for (uint32_t i = 0; i < r->nfiles; i++) {
+    const struct tree_file *f = &r->files[i];
+    if (off >= f->base && off - f->base < f->r->size) {
+      *kbase = f->kbase;
+      *knum = f->knum;
+      return;
+    }
+  }
+  *kbase = 0;
+  *knum = 0;
+}
+
+static int cmp_sync(const void *a, const void *b) {
+  const struct ctrace_clock_sync *x = a, *y = b;
+  if (x->ticks != y->ticks)
+    return x->ticks < y->ticks ? -1 : 1;
+  return (x->mono_ns > y->mono_ns) - (x->mono_ns < y->mono_ns);
+}
+
+static int cmp_thread(const void *a, const void *b, void *arg) {
+  const struct ctrace_thread_info *v = arg;
+  const struct ctrace_thread_info *x = &v[*(const uint32_t *)a], *y = &v[*(const uint32_t *)b];
+  if (x->first != y->first)
+    return x->first < y->first ? -1 : 1;
+  if (x->process != y->process)
+    return x->process < y->process ? -1 : 1;
+  if (x->tid != y->tid)
+    return x->tid < y->tid ? -1 : 1;
+  return (x->instance > y->instance) - (x->instance < y->instance);
+}
+
+/* Files of one tree sort root first, then by their first event. */
+static int cmp_file(const void *a, const void *b) {
+  const struct tree_file *x = a, *y = b;
+  uint64_t fx = x->r->first_ticks, fy = y->r->first_ticks;
+  if (fx != fy)
+    return fx < fy ? -1 : 1;
+  return strcmp(x->path, y->path);
+}
+
+/* Frees what the tree copied out of a file's reader (its events are read
+ * through the tree); keeps its header, properties and status. */
+static void shrink(ctrace_reader *s) {
+  free(s->batches.v);
+  free(s->strings.v);
+  free(s->stacks.v);
+  free(s->pcs.v);
+  free(s->mappings.v);
+  free(s->syncs.v);
+  free(s->threads.v);
+  free(s->batch_pool);
+  free(s->creates.v);
+  free(s->names.v);
+  free(s->prev_same_tid.v);
+  free(s->last_seq.v);
+  ctrace_hash_free(&s->tids);
+  memset(&s->batches, 0, sizeof s->batches);
+  memset(&s->strings, 0, sizeof s->strings);
+  memset(&s->stacks, 0, sizeof s->stacks);
+  memset(&s->pcs, 0, sizeof s->pcs);
+  memset(&s->mappings, 0, sizeof s->mappings);
+  memset(&s->syncs, 0, sizeof s->syncs);
+  memset(&s->threads, 0, sizeof s->threads);
+  memset(&s->creates, 0, sizeof s->creates);
+  memset(&s->names, 0, sizeof s->names);
+  memset(&s->prev_same_tid, 0, sizeof s->prev_same_tid);
+  memset(&s->last_seq, 0, sizeof s->last_seq);
+  s->batch_pool = NULL;
+}
+
+#define GROW(vec, extra, fail)                                                 \
+  do {                                                                         \
+    size_t need_ = (vec).n + (extra);                                          \
+    if (need_ > (vec).cap) {                                                   \
+      void *nv_ = ctrace__vec_grow((vec).v, need_, sizeof *(vec).v);           \
+      if (!nv_)                                                                \
+        goto fail;                                                             \
+      (vec).v = nv_;                                                           \
+      (vec).cap = need_;                                                       \
+    }                                                                          \
+  } while (0)
+
+/* Parent links and exec chains of the processes (one per file). */
+static void link_processes(ctrace_reader *r) {
+  size_t n = r->processes.n;
+  struct ctrace_hash by_pid = {0}; /* pid -> latest image index, files sorted by start */
+  for (size_t i = 0; i < n; i++) {
+    struct ctrace_process *p = &r->processes.v[i];
+    /* The parent: the latest image of ppid that started before this one. */
+    int64_t j = p->ppid ? ctrace_hash_get(&by_pid, p->ppid) : -1;
+    p->parent = (int32_t)j;
+    int64_t k = p->pid ? ctrace_hash_get(&by_pid, p->pid) : -1;
+    if (k >= 0 && r->processes.v[k].exec_to < 0) {
+      /* The same pid again in one run: it exec'd (the kernel does not hand
+       * a pid out again that soon). The image keeps its parent. */
+      p->exec_from = (int32_t)k;
+      r->processes.v[k].exec_to = (int32_t)i;
+      if (p->parent < 0 || (uint32_t)p->parent == i)
+        p->parent = r->processes.v[k].parent;
+    }
+    if (p->pid)
+      (void)ctrace_hash_set(&by_pid, p->pid, (uint32_t)i);
+  }
+  ctrace_hash_free(&by_pid);
+}
+
+/* Copies the files' definitions, threads and batches into r. 0 or -1. */
+static int combine(ctrace_reader *r) {
+  struct ctrace_string empty = {"", 0};
+  struct stack_def none = {0, 0};
+  CTRACE_TVEC_PUSH(r->strings, empty, oom);
+  CTRACE_TVEC_PUSH(r->stacks, none, oom);
+  ctrace_reader *root = r->files[0].r;
+  r->pid = root->pid;
+  r->minor = root->minor;
+  r->flags = root->flags;
+  r->hsize = root->hsize;
+  r->tick_hz = root->tick_hz;
+  r->ended = 1;
+  r->first_ticks = UINT64_MAX;
+  r->last_ticks = 0;
+  for (size_t i = 0; i < root->props.n; i++) {
+    char *p = strdup(root->props.v[i]);
+    if (!p)
+      goto oom;
+    CTRACE_TVEC_PUSH(r->props, p, oom_p);
+    continue;
+  oom_p:
+    free(p);
+    goto oom;
+  }
+  size_t nthreads = 0;
+  for (uint32_t fi = 0; fi < r->nfiles; fi++)
+    nthreads += r->files[fi].r->threads.n;
+  CTRACE_TVEC(struct ctrace_thread_info) th = {0};
+  GROW(th, nthreads, oom);
+  for (uint32_t fi = 0; fi < r->nfiles; fi++) {
+    struct tree_file *f = &r->files[fi];
+    ctrace_reader *s = f->r;
+    f->sbase = r->strings.n - 1;
+    f->kbase = r->stacks.n - 1;
+    f->snum = (uint32_t)s->strings.n - 1;
+    f->knum = (uint32_t)s->stacks.n - 1;
+    uint64_t bbase = r->batches.n, pbase = r->pcs.n;
+    if (!s->tick_hz != !r->tick_hz && !r->tick_hz)
+      r->tick_hz = s->tick_hz;
+    GROW(r->strings, s->strings.n - 1, oom);
+    for (size_t i = 1; i < s->strings.n; i++)
+      r->strings.v[r->strings.n++] = s->strings.v[i];
+    GROW(r->stacks, s->stacks.n - 1, oom);
+    for (size_t i = 1; i < s->stacks.n; i++) {
+      struct stack_def d = s->stacks.v[i];
+      d.first += pbase;
+      r->stacks.v[r->stacks.n++] = d;
+    }
+    GROW(r->pcs, s->pcs.n, oom);
+    if (s->pcs.n)
+      memcpy(r->pcs.v + r->pcs.n, s->pcs.v, s->pcs.n * sizeof *s->pcs.v);
+    r->pcs.n += s->pcs.n;
+    GROW(r->mappings, s->mappings.n, oom);
+    for (size_t i = 0; i < s->mappings.n; i++) {
+      struct ctrace_mapping m = s->mappings.v[i];
+      if (m.path)
+        m.path = m.path <= f->snum ? (uint32_t)(m.path + f->sbase) : UINT32_MAX;
+      r->mappings.v[r->mappings.n++] = m;
+    }
+    GROW(r->syncs, s->syncs.n, oom);
+    if (s->syncs.n)
+      memcpy(r->syncs.v + r->syncs.n, s->syncs.v, s->syncs.n * sizeof *s->syncs.v);
+    r->syncs.n += s->syncs.n;
+    GROW(r->batches, s->batches.n, oom);
+    for (size_t i = 0; i < s->batches.n; i++) {
+      struct ctrace_batch_info b = s->batches.v[i];
+      b.offset += f->base;
+      if (b.thread != UINT32_MAX)
+        b.thread += (uint32_t)th.n;
+      r->batches.v[r->batches.n++] = b;
+    }
+    for (size_t i = 0; i < s->threads.n; i++) {
+      struct ctrace_thread_info t = s->threads.v[i];
+      t.process = fi;
+      if (t.name)
+        t.name = t.name <= f->snum ? (uint32_t)(t.name + f->sbase) : UINT32_MAX;
+      for (uint32_t k = 0; k < t.nbatches; k++)
+        t.batches[k] += (uint32_t)bbase; /* the file's own list: renumbered in place */
+      th.v[th.n++] = t;
+    }
+    /* Its process: the file's first PROCESS record, ids shifted. */
+    struct ctrace_process p = s->processes.v[0];
+    p.file = fi;
+    if (p.exe)
+      p.exe = p.exe <= f->snum ? (uint32_t)(p.exe + f->sbase) : UINT32_MAX;
+    if (p.argv)
+      p.argv = p.argv <= f->snum ? (uint32_t)(p.argv + f->sbase) : UINT32_MAX;
+    if (!p.pid)
+      p.pid = s->pid;
+    CTRACE_TVEC_PUSH(r->processes, p, oom_th);
+    for (unsigned k = 0; k < 256; k++)
+      r->by_kind[k] += s->by_kind[k];
+    r->nevents += s->nevents;
+    r->dropped += s->dropped;
+    r->unknown += s->unknown;
+    if (s->nevents && s->first_ticks < r->first_ticks)
+      r->first_ticks = s->first_ticks;
+    if (s->nevents && s->last_ticks > r->last_ticks)
+      r->last_ticks = s->last_ticks;
+    r->good_bytes += s->good_bytes;
+    if (!s->ended && s->minor >= 1)
+      r->ended = 0;
+    if (s->status > r->status ||
+        (s->status != CTRACE_READ_OK && r->status == CTRACE_READ_OK)) {
+      enum ctrace_read_status st = s->status;
+      r->status = st;
+      r->err_off = f->base + s->err_off;
+      int half = (int)sizeof r->err / 2;
+      snprintf(r->err, sizeof r->err, "%.*s: %.*s", half, f->path, half - 3, s->err);
+    }
+  }
+  /* Threads by first event across the tree; a tid seen in several files
+   * (an exec'd image continues its pid's main thread) is reused. */
+  uint32_t *ord = malloc((th.n + 1) * sizeof *ord), *inv = malloc((th.n + 1) * sizeof *inv);
+  if (!ord || !inv) {
+    free(ord);
+    free(inv);
+    goto oom_th;
+  }
+  for (size_t i = 0; i < th.n; i++)
+    ord[i] = (uint32_t)i;
+  qsort_r(ord, th.n, sizeof *ord, cmp_thread, th.v);
+  GROW(r->threads, th.n, oom_ord);
+  GROW(r->prev_same_tid, th.n, oom_ord);
+  for (size_t k = 0; k < th.n; k++) {
+    inv[ord[k]] = (uint32_t)k;
+    struct ctrace_thread_info t = th.v[ord[k]];
+    int64_t prev = ctrace_hash_get(&r->tids, t.tid);
+    t.instance = prev >= 0 ? r->threads.v[prev].instance + 1 : 0;
+    r->threads.v[r->threads.n++] = t;
+    r->prev_same_tid.v[r->prev_same_tid.n++] = prev;
+    if (ctrace_hash_set(&r->tids, t.tid, (uint32_t)k) < 0)
+      goto oom_ord;
+  }
+  for (size_t i = 0; i < r->batches.n; i++)
+    if (r->batches.v[i].thread != UINT32_MAX)
+      r->batches.v[i].thread = inv[r->batches.v[i].thread];
+  free(ord);
+  free(inv);
+  free(th.v);
+  /* The threads' batch lists point into their files' readers: one pool here. */
+  r->batch_pool = malloc((r->batches.n + 1) * sizeof *r->batch_pool);
+  if (!r->batch_pool)
+    goto oom;
+  uint32_t at = 0;
+  for (size_t i = 0; i < r->threads.n; i++) {
+    struct ctrace_thread_info *t = &r->threads.v[i];
+    if (t->nbatches)
+      memcpy(r->batch_pool + at, t->batches, t->nbatches * sizeof *t->batches);
+    t->batches = r->batch_pool + at;
+    at += t->nbatches;
+  }
+  for (uint32_t fi = 0; fi < r->nfiles; fi++) {
+    struct ctrace_process *p = &r->processes.v[fi];
+    p->nthreads = 0;
+  }
+  for (size_t i = 0; i < r->threads.n; i++)
+    r->processes.v[r->threads.v[i].process].nthreads++;
+  if (r->syncs.n > 1)
+    qsort(r->syncs.v, r->syncs.n, sizeof *r->syncs.v, cmp_sync);
+  if (r->first_ticks == UINT64_MAX)
+    r->first_ticks = r->last_ticks = r->syncs.n ? r->syncs.v[0].ticks : 0;
+  link_processes(r);
+  return 0;
+oom_ord:
+  free(ord);
+  free(inv);
+oom_th:
+  free(th.v);
+oom:
+  return -1;
+}
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The run id a file names (PROPERTY run), "" when none. */
+static const char *run_of(const ctrace_reader *s) {
+  const char *v = ctrace_reader_property(s, "run");
+  return v ? v : "";
+}
+
+/* Opens files[0..n) into one reader. root_filter: drop files of another
+ * run than file 0's (a stale file of an earlier run with the same name),
+ * and files that cannot be read at all; otherwise those fail the open. */
+static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out, char *err,
+                    size_t errlen) {
+  if (n > TREE_MAX_FILES) {
+    snprintf(err, errlen, "%zu trace files: more than %d in one tree", n, TREE_MAX_FILES);
+    return -1;
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  size_t pg = page > 0 ? (size_t)page : 4096, total = pg; /* offset 0: no file */
+  size_t *size = calloc(n ? n : 1, sizeof *size);
+  if (!size) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    struct stat st;
+    if (stat(paths[i], &st) == 0 && S_ISREG(st.st_mode))
+      size[i] = (size_t)st.st_size;
+    size_t room = (size[i] + pg - 1) / pg * pg + pg; /* a growing file: a page more */
+    if (room < size[i] || total + room < total) {
+      free(size);
+      snprintf(err, errlen, "%s: too large", paths[i]);
+      return -1;
+    }
+    total += room;
+  }
+  void *region = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (region == MAP_FAILED) {
+    free(size);
+    snprintf(err, errlen, "cannot reserve %zu bytes of address space: %s", total, strerror(errno));
+    return -1;
+  }
+  ctrace_reader *r = calloc(1, sizeof *r);
+  struct tree_file *files = calloc(n ? n : 1, sizeof *files);
+  if (!r || !files) {
+    free(r);
+    free(files);
+    free(size);
+    munmap(region, total);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  r->region = region;
+  r->region_size = total;
+  r->files = files;
+  size_t base = pg;
+  const char *run = NULL;
+  for (size_t i = 0; i < n; i++) {
+    size_t room = (size[i] + pg - 1) / pg * pg + pg;
+    struct tree_file *f = &files[r->nfiles];
+    char why[CTRACE_READ_ERRLEN];
+    /* The file may have grown since stat: map what fits its room. */
+    ctrace_reader *s = NULL;
+    int rc = ctrace__reader_open_file(paths[i], (uint8_t *)region + base, 1, &s, why, sizeof why);
+    if (rc == 0 && s->size > room - pg) {
+      ctrace_reader_close(s);
+      rc = -1;
+      snprintf(why, sizeof why, "%s: it grew while being opened", paths[i]);
+    }
+    if (rc == 0 && r->nfiles &&
+        (s->flags & CTRACE_FILE_TICKS_TSC) != (files[0].r->flags & CTRACE_FILE_TICKS_TSC)) {
+      snprintf(err, errlen,
+               "%s and %s count time with different clocks (TSC, CLOCK_MONOTONIC): open them one "
+               "at a time",
+               files[0].path, paths[i]);
+      ctrace_reader_close(s);
+      goto fail;
+    }
+    if (rc == 0 && root_filter && r->nfiles && strcmp(run_of(s), run) != 0) {
+      ctrace_reader_close(s); /* another run's file */
+      rc = 1;
+    }
+    if (rc != 0) {
+      /* its pages are back to the reservation (nothing maps there) */
+      mmap((uint8_t *)region + base, room, PROT_NONE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+      if (rc < 0 && (!root_filter || i == 0)) {
+        snprintf(err, errlen, "%s", why);
+        goto fail;
+      }
+      base += room;
+      continue;
+    }
+    f->r = s;
+    f->base = base;
+    f->path = strdup(paths[i]);
+    if (!f->path) {
+      ctrace_reader_close(s);
+      snprintf(err, errlen, "out of memory");
+      goto fail;
+    }
+    if (!r->nfiles)
+      run = run_of(s);
+    r->nfiles++;
+    base += room;
+  }
+  free(size);
+  size = NULL;
+  if (!r->nfiles) {
+    snprintf(err, errlen, "no trace files");
+    goto fail;
+  }
+  if (r->nfiles > 2)
+    qsort(files + 1, r->nfiles - 1, sizeof *files, cmp_file);
+  r->data = region;
+  r->size = total;
+  id_masks(r);
+  if (combine(r) < 0 || ctrace__reader_fit_clock(r) < 0) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  for (uint32_t i = 0; i < r->nfiles; i++)
+    shrink(files[i].r);
+  r->sched = ctrace__sched_load(r);
+  *out = r;
+  return 0;
+fail:
+  free(size);
+  ctrace_reader_close(r);
+  return -1;
+}
+
+int ctrace_reader_open_files(const char *const *paths, size_t n, ctrace_reader **out, char *err,
+                             size_t errlen) {
+  if (n == 1)
+    return ctrace_reader_open(paths[0], out, err, errlen);
+  return open_set((char **)paths, n, 0, out, err, errlen);
+}
+
+/* name is STEM.PID.ctrace or STEM.PID-N.ctrace (docs/FORMAT.md). */
+static int is_member(const char *name, const char *stem, size_t len) {
+  if (strncmp(name, stem, len) != 0 || name[len] != '.')
+    return 0;
+  const char *p = name + len + 1;
+  if (*p < '0' || *p > '9')
+    return 0;
+  while (*p >= '0' && *p <= '9')
+    p++;
+  if (*p == '-') {
+    p++;
+    if (*p < '0' || *p > '9')
+      return 0;
+    while (*p >= '0' && *p <= '9')
+      p++;
+  }
+  return strcmp(p, ".ctrace") == 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ctrace_reader_open_tree(const char *path, ctrace_reader **out, char *err, size_t errlen) {
+  int dir = is_dir(path);
+  char dname[PATH_MAX], stem[NAME_MAX + 1] = "";
+  size_t slen = 0;
+  if (dir) {
+    snprintf(dname, sizeof dname, "%s", path);
+  } else {
+    snprintf(dname, sizeof dname, "%s", path);
+    char *slash = strrchr(dname, '/');
+    const char *base = slash ? slash + 1 : dname;
+    slen = strlen(base);
+    if (slen >= sizeof stem)
+      slen = sizeof stem - 1;
+    memcpy(stem, base, slen);
+    stem[slen] = 0;
+    if (slen > 7 && strcmp(stem + slen - 7, ".ctrace") == 0)
+      stem[slen -= 7] = 0;
+    if (slash)
+      slash[slash == dname ? 1 : 0] = 0;
+    else
+      snprintf(dname, sizeof dname, ".");
+  }
+  DIR *d = opendir(dname);
+  if (!d) {
+    if (dir) {
+      snprintf(err, errlen, "%s: %s", path, strerror(errno));
+      return -1;
+    }
+    return ctrace_reader_open(path, out, err, errlen);
+  }
+  CTRACE_TVEC(char *) names = {0};
+  int rc = -1;
+  if (!dir) {
+    char *p = strdup(path);
+    if (!p)
+      goto oom;
+    CTRACE_TVEC_PUSH(names, p, oom_root);
+    goto listed;
+  oom_root:
+    free(p);
+    goto oom;
+  }
+listed:;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    size_t nl = strlen(e->d_name);
+    if (dir ? !(nl > 7 && strcmp(e->d_name + nl - 7, ".ctrace") == 0)
+            : !is_member(e->d_name, stem, slen))
+      continue;
+    if (names.n >= TREE_MAX_FILES)
+      break;
+    size_t need = strlen(dname) + nl + 2;
+    char *p = malloc(need);
+    if (!p)
+      goto oom;
+    snprintf(p, need, "%s/%s", dname, e->d_name);
+    if (dir) {
+      struct stat st;
+      if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+        free(p);
+        continue;
+      }
+    }
+    CTRACE_TVEC_PUSH(names, p, oom_p);
+    continue;
+  oom_p:
+    free(p);
+    goto oom;
+  }
+  closedir(d);
+  d = NULL;
+  if (names.n > 1)
+    qsort(names.v + !dir, names.n - !dir, sizeof *names.v, cmp_str);
+  if (names.n == 0) {
+    snprintf(err, errlen, "%s: no trace files (*.ctrace) in it", path);
+  } else if (names.n == 1) {
+    rc = ctrace_reader_open(names.v[0], out, err, errlen);
+  } else {
+    rc = open_set(names.v, names.n, !dir, out, err, errlen);
+    if (rc == 0 && (*out)->nfiles == 1) {
+      /* the others were of another run: the one file, read as one file */
+      ctrace_reader_close(*out);
+      rc = ctrace_reader_open(names.v[0], out, err, errlen);
+    }
+  }
+  goto done;
+oom:
+  snprintf(err, errlen, "out of memory");
+done:
+  if (d)
+    closedir(d);
+  for (size_t i = 0; i < names.n; i++)
+    free(names.v[i]);
+  free(names.v);
+  return rc;
+}
+
+uint32_t ctrace_reader_nfiles(const ctrace_reader *r) { return r->files ? r->nfiles : 1; }
+const char *ctrace_reader_file_path(const ctrace_reader *r, uint32_t i) {
+  return r->files ? (i < r->nfiles ? r->files[i].path : NULL) : (i == 0 ? "" : NULL);
+}
+uint64_t ctrace_reader_file_base(const ctrace_reader *r, uint32_t i) {
+  return r->files && i < r->nfiles ? r->files[i].base : 0;
+}
+const ctrace_reader *ctrace_reader_file(const ctrace_reader *r, uint32_t i) {
+  return r->files ? (i < r->nfiles ? r->files[i].r : NULL) : (i == 0 ? r : NULL);
+}
