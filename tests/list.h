@@ -35,6 +35,7 @@
 #include "list-harm.h"
 #endif
 #include "list-sql.h"
+#include "list-treeview.h"
 #ifdef CTRACE_LIST_UNDEF_HELPER
 #undef TEST_HELPER
 #undef CTRACE_LIST_UNDEF_HELPER

@@ -77,10 +77,21 @@ static int cmp_link(const void *a, const void *b) {
   return x->child < y->child ? -1 : x->child > y->child;
 }
 
-/* How the trace of process p ended. One file: the reader knows. */
+/* How the trace of process p ended: the reader knows (a file's END record,
+ * whether its writer still holds it). */
 static uint32_t proc_status(const ctrace_reader *r, uint32_t p) {
-  (void)p;
-  return ctrace_reader_complete(r) ? CTRACE_TL_PROC_COMPLETE : CTRACE_TL_PROC_CUT_OFF;
+  const struct ctrace_process *rp = p < ctrace_reader_nprocesses(r) ? ctrace_reader_process(r, p)
+                                                                    : NULL;
+  if (!rp)
+    return ctrace_reader_complete(r) ? CTRACE_TL_PROC_COMPLETE : CTRACE_TL_PROC_CUT_OFF;
+  switch (rp->status) {
+  case CTRACE_PROC_COMPLETE:
+    return CTRACE_TL_PROC_COMPLETE;
+  case CTRACE_PROC_RUNNING:
+    return CTRACE_TL_PROC_RUNNING;
+  default:
+    return CTRACE_TL_PROC_CUT_OFF;
+  }
 }
 
 /* The images of pid (range of byp, sorted by (pid, first)). */
@@ -158,11 +169,32 @@ int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procev
     }
   }
 
-  /* parents */
+  /* the reader's view of how each image ended wins (it read every file) */
+  for (uint32_t p = 0; p < np && p < ctrace_reader_nprocesses(r); p++) {
+    const struct ctrace_process *rp = ctrace_reader_process(r, p);
+    if (rp->signal && !pr[p].signal) {
+      pr[p].signal = rp->signal;
+      pr[p].exited = 0;
+    } else if (rp->has_exit && !pr[p].exited && !pr[p].signal) {
+      pr[p].exited = 1;
+      pr[p].exit_code = (int32_t)rp->exit_status;
+    }
+  }
+
+  /* parents: the reader's links when it made them (a tree of files) */
+  int reader_links = 0;
+  for (uint32_t p = 0; p < np && p < ctrace_reader_nprocesses(r); p++) {
+    const struct ctrace_process *rp = ctrace_reader_process(r, p);
+    int32_t par = rp->exec_from >= 0 ? rp->exec_from : rp->parent;
+    if (par >= 0 && (uint32_t)par < np && (uint32_t)par != p) {
+      pr[p].parent = (uint32_t)par;
+      reader_links = 1;
+    }
+  }
   for (uint32_t p = 0; p < np; p++)
     byp[p] = (struct pkey){pr[p].pid, p, pr[p].first_ns};
   qsort(byp, np, sizeof *byp, cmp_pkey_pid);
-  for (size_t k = 0; k < np; k++) {
+  for (size_t k = 0; k < np && !reader_links; k++) {
     uint32_t c = byp[k].idx;
     struct ctrace_tl_process *cp = &pr[c];
     /* a later image of the same pid, after an EXEC of the one before */
