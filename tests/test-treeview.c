@@ -43,10 +43,12 @@ static char *process_json(const char *body, uint32_t i) {
   if (!list)
     TEST_FAIL_("no process_list in %.200s", body);
   char pat[32];
-  snprintf(pat, sizeof pat, "{\"index\":%u,", i);
+  snprintf(pat, sizeof pat, "],\"index\":%u,", i); /* after its argv */
   const char *p = strstr(list, pat);
   if (!p)
     TEST_FAIL_("no process %u in %.400s", i, list);
+  while (p > list && *p != '{')
+    p--;
   const char *e = strchr(p, '}');
   return strndup(p, (size_t)(e - p + 1));
 }

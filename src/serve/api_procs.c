@@ -43,11 +43,12 @@ void ctrace__json_processes(struct ctrace_view *v, FILE *f) {
   fputs(",\"process_list\":[", f);
   for (uint32_t i = 0; i < tl->nprocs; i++) {
     const struct ctrace_tl_process *p = &tl->procs[i];
-    fprintf(f, "%s{\"index\":%u,\"pid\":%u,\"ppid\":%u,\"exe\":", i ? "," : "", i, p->pid,
-            p->ppid);
+    /* the keys of one-file traces first, as before */
+    fprintf(f, "%s{\"pid\":%u,\"ppid\":%u,\"exe\":", i ? "," : "", p->pid, p->ppid);
     ctrace__json_sid(v, f, p->exe);
     fputs(",\"argv\":", f);
     json_argv(v, f, p->argv);
+    fprintf(f, ",\"index\":%u", i);
     if (p->parent == CTRACE_TL_NO_PROC)
       fputs(",\"parent\":-1", f);
     else
