@@ -111,7 +111,9 @@ static int64_t thread_end(struct ctrace__qsrc *src, uint32_t ti) {
   if (src->thread_ends && src->thread_ends[ti].known)
     return src->thread_ends[ti].end;
   int64_t first = ns(src, th->first);
-  int64_t end = th->exited ? exit_time(src, ti) : src->end_ns;
+  int64_t end = th->exited                         ? exit_time(src, ti)
+                : ctrace_reader_nfiles(src->r) > 1 ? ns(src, ctrace_reader_thread_end(src->r, ti))
+                                                   : src->end_ns;
   if (end < first)
     end = first;
   if (src->thread_ends) /* else (out of memory) computed again next time */
@@ -303,8 +305,39 @@ static void proc_column(void *cur, unsigned col, struct ctrace_qval *o) {
   case 2:
     p ? v_str(o, c->src, p->exe) : v_null(o);
     break;
-  default:
+  case 3:
     p ? v_cstr(o, c->argv) : v_null(o);
+    break;
+  case 4:
+    v_int(o, c->i);
+    break;
+  case 5:
+    p && p->parent >= 0 ? v_int(o, p->parent) : v_null(o);
+    break;
+  case 6:
+    p && p->exec_from >= 0 ? v_int(o, p->exec_from) : v_null(o);
+    break;
+  case 7:
+    p ? v_int(o, ns(c->src, p->first)) : v_null(o);
+    break;
+  case 8:
+    p ? v_int(o, ns(c->src, p->last)) : v_null(o);
+    break;
+  case 9: {
+    static const char *const st[] = {"complete", "running", "cut off", "damaged"};
+    p ? v_cstr(o, st[p->status < 4 ? p->status : 3]) : v_null(o);
+    break;
+  }
+  case 10:
+    p && p->has_exit ? v_int(o, p->exit_status) : v_null(o);
+    break;
+  case 11:
+    p && p->signal ? v_int(o, p->signal) : v_null(o);
+    break;
+  default: {
+    const char *f = p ? ctrace_reader_file_path(c->src->r, p->file) : NULL;
+    f && *f ? v_cstr(o, f) : v_null(o);
+  }
   }
 }
 static void proc_close(void *cur) {
@@ -319,9 +352,21 @@ static const struct ctrace__qcol proc_cols[] = {
     {"ppid", "INTEGER", "its parent's pid (NULL when the trace has no PROCESS record)"},
     {"exe", "TEXT", "the executable's path"},
     {"argv", "TEXT", "the command line, items separated by spaces"},
+    {"id", "INTEGER", "the process image: what threads.process holds (0 for the first file)"},
+    {"parent", "INTEGER",
+     "the parent's image (processes.id) when it was running when this one started, NULL when "
+     "the parent is not traced"},
+    {"exec_from", "INTEGER", "the image of the same pid this one replaced by exec (processes.id)"},
+    {"start", "INTEGER", "its trace's start"},
+    {"end", "INTEGER", "its trace's end (last event or stop)"},
+    {"status", "TEXT",
+     "complete, running (no END and the writer still holds the file), cut off or damaged"},
+    {"exit_status", "INTEGER", "the status it passed to exit(), NULL when not recorded"},
+    {"signal", "INTEGER", "the fatal signal recorded, NULL when none"},
+    {"file", "TEXT", "the file it was read from (NULL for a trace opened as one file)"},
 };
 static const struct ctrace__qtable t_processes = {
-    "processes", "the traced process (one per trace file)", COLS(proc_cols), -1,
+    "processes", "the traced processes: one per trace file (a process tree: every image)", COLS(proc_cols), -1,
     sizeof(struct proc_cur), proc_open, proc_next, proc_column, proc_close, proc_estimate, {-1},
     NULL};
 
@@ -389,9 +434,17 @@ static void thr_column(void *cur, unsigned col, struct ctrace_qval *o) {
   case 11:
     v_int(o, (int64_t)th->dropped);
     break;
-  default: {
+  case 12: {
     uint64_t t0 = ctrace_reader_first_ticks(r);
     v_int(o, ns(c->src, t0 + th->tracer_ns) - ns(c->src, t0));
+    break;
+  }
+  case 13:
+    v_int(o, th->process);
+    break;
+  default: {
+    const struct ctrace_process *p = ctrace_reader_process(r, th->process);
+    v_int(o, p && p->pid ? p->pid : ctrace_reader_pid(r));
   }
   }
 }
@@ -414,6 +467,8 @@ static const struct ctrace__qcol thr_cols[] = {
     {"events", "INTEGER", "events it recorded"},
     {"dropped", "INTEGER", "events the recorder lost on it"},
     {"tracer_ns", "INTEGER", "time it spent inside the tracer (ctrace run's estimate)"},
+    {"process", "INTEGER", "its process image (processes.id)"},
+    {"pid", "INTEGER", "its process's pid"},
 };
 static const struct ctrace__qtable t_threads = {
     "threads", "every thread of the trace; tid reuse gives a row per thread", COLS(thr_cols), 0,
@@ -697,8 +752,10 @@ static int spans_next(void *cur) {
     case QW_EVENT:
       ctrace_states_event(&c->m, &c->w.ev);
       break;
-    default:
-      ctrace_states_finish(&c->m, src->end_ns);
+    default: /* a tree's thread ends with its process (ctrace_states_thread) */
+      ctrace_states_finish(&c->m, ctrace_reader_nfiles(src->r) > 1
+                                      ? ns(src, ctrace_reader_thread_end(src->r, c->w.ti))
+                                      : src->end_ns);
     }
   }
 }

@@ -366,5 +366,5 @@ int64_t ctrace_states_thread(const ctrace_reader *r, uint32_t ti, ctrace_span_fn
   ctrace_cursor_init(&c, r, ti);
   while (ctrace_cursor_next(&c, &ev))
     ctrace_states_event(&m, &ev);
-  return ctrace_states_finish(&m, ctrace_reader_ns(r, ctrace_reader_last_ticks(r)));
+  return ctrace_states_finish(&m, ctrace_reader_ns(r, ctrace_reader_thread_end(r, ti)));
 }

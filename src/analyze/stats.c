@@ -73,7 +73,9 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   st->events = ctrace_reader_nevents(r);
   for (unsigned k = 0; k < 256; k++)
     st->by_kind[k] = ctrace_reader_nevents_kind(r, k);
-  st->bytes = ctrace_reader_file_size(r);
+  st->bytes = 0; /* the files' bytes (a tree's offsets have gaps) */
+  for (uint32_t f = 0; f < ctrace_reader_nfiles(r); f++)
+    st->bytes += ctrace_reader_file_size(ctrace_reader_file(r, f));
   st->bytes_per_event = st->events ? (double)st->bytes / (double)st->events : 0;
   st->dropped_events = ctrace_reader_dropped(r);
   st->duration_ns = ctrace_reader_end_ns(r); /* from the trace's start (0) */
@@ -92,6 +94,26 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
     ctrace_states_thread(r, i, sum_span, st->state_ns + (size_t)i * CTRACE_ST_COUNT);
     for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
       st->state_total_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
+  }
+  st->procs = calloc(st->processes, sizeof *st->procs);
+  if (!st->procs)
+    return -1;
+  for (uint32_t p = 0; p < ctrace_reader_nprocesses(r); p++) {
+    const struct ctrace_process *pr = ctrace_reader_process(r, p);
+    struct ctrace_proc_stats *ps = &st->procs[p];
+    ps->bytes = ctrace_reader_file_size(ctrace_reader_file(r, pr->file));
+    ps->start_ns = ctrace_reader_ns(r, pr->first);
+    ps->end_ns = ctrace_reader_ns(r, pr->last);
+  }
+  for (uint32_t i = 0; i < st->threads; i++) {
+    const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
+    if (th->process < st->processes) {
+      struct ctrace_proc_stats *ps = &st->procs[th->process];
+      ps->threads++;
+      ps->events += th->nevents;
+      for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
+        ps->state_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
+    }
   }
   for (uint32_t i = 0; i < st->threads; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
@@ -193,7 +215,14 @@ oom:
   return -1;
 }
 
+const char *ctrace_proc_status_name(uint32_t status) {
+  static const char *const names[] = {"complete", "running", "cut off", "corrupt"};
+  return status < 4 ? names[status] : "unknown";
+}
+
 void ctrace_stats_free(struct ctrace_stats *st) {
+  free(st->procs);
+  st->procs = NULL;
   free(st->state_ns);
   st->state_ns = NULL;
   free(st->task_names);
@@ -276,6 +305,8 @@ static size_t config_text(const ctrace_reader *r, char *buf, size_t size) {
     const struct ctrace_string *s = ctrace_reader_string(r, id);
     if (!s || s->len <= plen || memcmp(s->s, prefix, plen) != 0)
       continue;
+    if (w && memmem(buf, w, s->s + plen, s->len - plen))
+      break; /* a process tree: the next file's configuration, the same */
     int n = snprintf(buf + w, size - w, "%s%.*s", w ? " " : "", (int)(s->len - plen), s->s + plen);
     if (n < 0 || (size_t)n >= size - w)
       break;
@@ -364,6 +395,112 @@ static void text_sched(const ctrace_reader *r, const struct ctrace_stats *st, FI
     fprintf(out, "  (%u more threads: see --json)\n", st->threads - 100);
 }
 
+/* The process images: a tree's, or the one of a file. */
+static void json_procs(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
+  fputs(",\"process_list\":[", out);
+  for (uint32_t p = 0; p < ctrace_reader_nprocesses(r); p++) {
+    const struct ctrace_process *pr = ctrace_reader_process(r, p);
+    const struct ctrace_proc_stats *ps = &st->procs[p];
+    fprintf(out, "%s{\"index\":%u,\"pid\":%u,\"ppid\":%u,\"parent\":%d,\"exec_from\":%d,\"exe\":",
+            p ? "," : "", p, pr->pid, pr->ppid, pr->parent, pr->exec_from);
+    const struct ctrace_string *e = ctrace_reader_string(r, pr->exe);
+    ctrace_json_string(out, e ? e->s : "", e ? e->len : 0);
+    fputs(",\"file\":", out);
+    const char *fp = ctrace_reader_file_path(r, pr->file);
+    ctrace_json_string(out, fp ? fp : "", fp ? strlen(fp) : 0);
+    fprintf(out,
+            ",\"status\":\"%s\",\"exit_status\":", ctrace_proc_status_name(pr->status));
+    if (pr->has_exit)
+      fprintf(out, "%lld", (long long)pr->exit_status);
+    else
+      fputs("null", out);
+    fprintf(out,
+            ",\"signal\":%u,\"threads\":%u,"
+            "\"events\":%llu,\"bytes\":%llu,\"start_ns\":%lld,\"end_ns\":%lld,\"time_by_state\":{",
+            pr->signal, ps->threads,
+            (unsigned long long)ps->events, (unsigned long long)ps->bytes, (long long)ps->start_ns,
+            (long long)ps->end_ns);
+    int first = 1;
+    for (unsigned k = 0; k < CTRACE_ST_COUNT; k++) {
+      if (!ps->state_ns[k])
+        continue;
+      fprintf(out, "%s\"%s\":%llu", first ? "" : ",", ctrace_state_name(k),
+              (unsigned long long)ps->state_ns[k]);
+      first = 0;
+    }
+    fputs("}}", out);
+  }
+  fputc(']', out);
+}
+
+/* Per process, when the trace is a tree: one line each, children under
+ * their parent. */
+static void text_procs(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
+  uint32_t n = ctrace_reader_nprocesses(r);
+  if (ctrace_reader_nfiles(r) < 2)
+    return;
+  fprintf(out, "process tree\n  %-28s %8s %7s %8s %11s %11s %11s  %s\n", "pid image", "parent",
+          "threads", "events", "start ms", "running ms", "blocked ms", "end");
+  /* depth-first from the roots, by an explicit stack (a tree can be deep) */
+  uint32_t *stack = malloc(((size_t)n + 1) * sizeof *stack);
+  uint32_t *depth = calloc((size_t)n + 1, sizeof *depth);
+  if (!stack || !depth) {
+    free(stack);
+    free(depth);
+    return;
+  }
+  size_t sp = 0;
+  for (uint32_t i = n; i-- > 0;)
+    if (ctrace_reader_process(r, i)->parent < 0 && ctrace_reader_process(r, i)->exec_from < 0)
+      stack[sp++] = i;
+  char img[256], line[80], end[64];
+  while (sp) {
+    uint32_t p = stack[--sp];
+    const struct ctrace_process *pr = ctrace_reader_process(r, p);
+    const struct ctrace_proc_stats *ps = &st->procs[p];
+    ctrace_reader_strcpy(r, pr->exe, img, sizeof img);
+    const char *base = strrchr(img, '/');
+    base = base ? base + 1 : img;
+    unsigned ind = depth[p] < 12 ? depth[p] * 2 : 24;
+    snprintf(line, sizeof line, "%*s%u %.30s", ind, "", pr->pid, base);
+    uint64_t blocked = 0;
+    for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
+      if (k != CTRACE_ST_RUNNING)
+        blocked += ps->state_ns[k];
+    if (pr->signal)
+      snprintf(end, sizeof end, "signal %u", pr->signal);
+    else if (pr->exec_to >= 0)
+      snprintf(end, sizeof end, "exec");
+    else if (pr->has_exit)
+      snprintf(end, sizeof end, "exit %lld", (long long)pr->exit_status);
+    else
+      snprintf(end, sizeof end, "%s", ctrace_proc_status_name(pr->status));
+    if (pr->status != CTRACE_PROC_COMPLETE && (pr->has_exit || pr->signal))
+      snprintf(end + strlen(end), sizeof end - strlen(end), ", %s",
+               ctrace_proc_status_name(pr->status));
+    char parent[16] = "-";
+    if (pr->parent >= 0)
+      snprintf(parent, sizeof parent, "%u", ctrace_reader_process(r, (uint32_t)pr->parent)->pid);
+    fprintf(out, "  %-28s %8s %7u %8llu %11.3f %11.3f %11.3f  %s\n", line, parent, ps->threads,
+            (unsigned long long)ps->events, (double)ps->start_ns / 1e6,
+            (double)ps->state_ns[CTRACE_ST_RUNNING] / 1e6, (double)blocked / 1e6, end);
+    /* children (and the image it exec'd), latest first on the stack */
+    for (uint32_t c = n; c-- > 0;) {
+      const struct ctrace_process *cp = ctrace_reader_process(r, c);
+      if (cp->parent == (int32_t)p && c != p && cp->exec_from < 0) {
+        depth[c] = depth[p] + 1;
+        stack[sp++] = c;
+      }
+      if (cp->exec_from == (int32_t)p) {
+        depth[c] = depth[p];
+        stack[sp++] = c;
+      }
+    }
+  }
+  free(stack);
+  free(depth);
+}
+
 void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out) {
   fprintf(out, "{\"duration_ns\":%lld,\"processes\":%u,\"threads\":%u,\"events\":%llu,",
           (long long)st->duration_ns, st->processes, st->threads, (unsigned long long)st->events);
@@ -419,6 +556,7 @@ void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FI
   }
   fputc('}', out);
   json_sched(r, st, out);
+  json_procs(r, st, out);
   fprintf(out, ",\"complete\":%s,\"unknown_records\":%llu",
           ctrace_reader_status(r) == CTRACE_READ_OK ? "true" : "false",
           (unsigned long long)ctrace_reader_nunknown(r));
@@ -474,6 +612,7 @@ void ctrace_stats_text(const ctrace_reader *r, const struct ctrace_stats *st, FI
     fprintf(out, "  %-30s %8llu\n", ctrace_reader_strcpy(r, st->region_names[i].name, buf, sizeof buf),
             (unsigned long long)st->region_names[i].count);
   text_sched(r, st, out);
+  text_procs(r, st, out);
   fprintf(out, "events by kind\n");
   for (unsigned k = 0; k < 256; k++)
     if (st->by_kind[k] && ctrace__kinds[k].name)

@@ -18,6 +18,15 @@ struct ctrace_name_count {
   uint64_t total_ns; /* tasks: sum of durations of the ended ones */
 };
 
+/* One process image of a process tree (struct ctrace_process for the rest). */
+struct ctrace_proc_stats {
+  uint32_t threads;
+  uint64_t events;
+  uint64_t bytes;                       /* of its file */
+  int64_t start_ns, end_ns;             /* its first and last event, on the trace's clock */
+  uint64_t state_ns[CTRACE_ST_COUNT];   /* its threads' time by state */
+};
+
 struct ctrace_stats {
   int64_t duration_ns;
   uint32_t processes;
@@ -44,7 +53,11 @@ struct ctrace_stats {
   uint64_t *state_ns;
   /* the same summed over threads: every thread's time by state */
   uint64_t state_total_ns[CTRACE_ST_COUNT];
+  /* per process (ctrace_reader_process order): processes entries */
+  struct ctrace_proc_stats *procs;
 };
+/* "complete", "running", "cut off" or "corrupt" (struct ctrace_process.status). */
+const char *ctrace_proc_status_name(uint32_t status);
 
 /* Computes stats over r; returns 0 or -1 (out of memory). */
 int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st);

@@ -222,16 +222,26 @@ int ctrace_cmd_view(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  struct ctrace_view_file file;
-  if (ctrace_view_file_map(path, &file) < 0) {
-    fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
-            errno == EINVAL ? "not a regular file" : strerror(errno));
-    return CTRACE_EXIT_FAIL;
-  }
-  ctrace_reader *r = ctrace_cli_open_mem(cmd->name, path, file.data, file.size);
-  if (!r) {
-    ctrace_view_file_unmap(&file);
-    return CTRACE_EXIT_FAIL;
+  /* A process tree is mapped by the reader (file by file); one file as
+   * before, through the view's mapping that survives the file shrinking. */
+  struct ctrace_view_file file = {0};
+  ctrace_reader *r;
+  int tree = (ctrace_cli_only_pid || !ctrace_cli_no_tree) && ctrace_reader_is_tree(path);
+  if (tree) {
+    r = ctrace_cli_open(cmd->name, path);
+    if (!r)
+      return CTRACE_EXIT_FAIL;
+  } else {
+    if (ctrace_view_file_map(path, &file) < 0) {
+      fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
+              errno == EINVAL ? "not a regular file" : strerror(errno));
+      return CTRACE_EXIT_FAIL;
+    }
+    r = ctrace_cli_open_mem(cmd->name, path, file.data, file.size);
+    if (!r) {
+      ctrace_view_file_unmap(&file);
+      return CTRACE_EXIT_FAIL;
+    }
   }
   struct progress prog = {.tty = isatty(2), .last_pct = -1};
   clock_gettime(CLOCK_MONOTONIC, &prog.t0);
@@ -249,8 +259,10 @@ int ctrace_cmd_view(int argc, char **argv) {
     ctrace_view_file_unmap(&file);
     return CTRACE_EXIT_FAIL;
   }
-  ctrace_view_watch(&v, &file.st);
-  ctrace_view_file_release(&file);
+  if (!tree) {
+    ctrace_view_watch(&v, &file.st);
+    ctrace_view_file_release(&file);
+  }
   ctrace_server *srv;
   char err[256];
   struct ctrace_serve_opts opts = {addr, allow};
@@ -298,6 +310,7 @@ int ctrace_cmd_view(int argc, char **argv) {
   ctrace_view_fini(&v);
   int status = ctrace_cli_read_status(r);
   ctrace_reader_close(r);
-  ctrace_view_file_unmap(&file);
+  if (!tree)
+    ctrace_view_file_unmap(&file);
   return status == CTRACE_EXIT_FAIL ? CTRACE_EXIT_FAIL : CTRACE_EXIT_OK;
 }

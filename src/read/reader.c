@@ -783,8 +783,13 @@ oom:
     struct ctrace_process *p = &r->processes.v[i];
     p->file = 0;
     p->parent = p->exec_from = p->exec_to = -1;
+    /* from the trace's start (its first clock sync) to its stop */
     p->first = r->first_ticks;
     p->last = r->last_ticks;
+    if (r->syncs.n && r->syncs.v[0].ticks < p->first)
+      p->first = r->syncs.v[0].ticks;
+    if (r->syncs.n && r->syncs.v[r->syncs.n - 1].ticks > p->last)
+      p->last = r->syncs.v[r->syncs.n - 1].ticks;
     p->status = proc_status(r);
     p->has_exit = r->has_exit;
     p->exit_status = r->exit_status;
@@ -1116,6 +1121,11 @@ const struct ctrace_clock_sync *ctrace_reader_clock_sync(const ctrace_reader *r,
 uint32_t ctrace_reader_nthreads(const ctrace_reader *r) { return (uint32_t)r->threads.n; }
 const struct ctrace_thread_info *ctrace_reader_thread(const ctrace_reader *r, uint32_t i) {
   return i < r->threads.n ? &r->threads.v[i] : NULL;
+}
+uint64_t ctrace_reader_thread_end(const ctrace_reader *r, uint32_t ti) {
+  if (!r->files || ti >= r->threads.n || r->threads.v[ti].process >= r->processes.n)
+    return r->last_ticks;
+  return r->processes.v[r->threads.v[ti].process].last;
 }
 int64_t ctrace_reader_thread_index(const ctrace_reader *r, uint32_t tid) { return tid_find(r, tid); }
 int64_t ctrace_reader_thread_index_at(const ctrace_reader *r, uint32_t tid, uint64_t ticks) {

@@ -156,6 +156,10 @@ void ctrace_reader_close(ctrace_reader *r);
 int ctrace_reader_open_tree(const char *path, ctrace_reader **out, char *err, size_t errlen);
 int ctrace_reader_open_files(const char *const *paths, size_t n, ctrace_reader **out, char *err,
                              size_t errlen);
+/* 1 when ctrace_reader_open_tree(path) would open more than path: path is
+ * a directory, or files of a child process are beside it (a directory
+ * listing, no file is read). */
+int ctrace_reader_is_tree(const char *path);
 /* The files of a reader (1 for a trace of one file), the path each was
  * opened from ("" for one file opened alone), its base in the offsets, and
  * a reader of its own for its header, properties, status and error (only
@@ -239,6 +243,9 @@ const struct ctrace_clock_sync *ctrace_reader_clock_sync(const ctrace_reader *r,
 /* Threads, in order of first event. */
 uint32_t ctrace_reader_nthreads(const ctrace_reader *r);
 const struct ctrace_thread_info *ctrace_reader_thread(const ctrace_reader *r, uint32_t i);
+/* Where thread ti's life ends when it has no THREAD_EXIT: the trace's last
+ * event (ctrace_reader_last_ticks); in a process tree, its process's stop. */
+uint64_t ctrace_reader_thread_end(const ctrace_reader *r, uint32_t ti);
 /* Index of thread tid (the latest thread with that tid), or -1. */
 int64_t ctrace_reader_thread_index(const ctrace_reader *r, uint32_t tid);
 /* Index of the thread that had tid at ticks (the earliest of the threads

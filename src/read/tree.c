@@ -145,7 +145,7 @@ static int cmp_thread(const void *a, const void *b, void *arg) {
 /* Files of one tree sort root first, then by their first event. */
 static int cmp_file(const void *a, const void *b) {
   const struct tree_file *x = a, *y = b;
-  uint64_t fx = x->r->first_ticks, fy = y->r->first_ticks;
+  uint64_t fx = x->r->processes.v[0].first, fy = y->r->processes.v[0].first;
   if (fx != fy)
     return fx < fy ? -1 : 1;
   return strcmp(x->path, y->path);
@@ -193,28 +193,40 @@ static void shrink(ctrace_reader *s) {
     }                                                                          \
   } while (0)
 
-/* Parent links and exec chains of the processes (one per file). */
+/* Parent links and exec chains of the processes (one per file, sorted by
+ * start). The same pid twice in one run is an exec (the kernel does not
+ * hand a pid out again that soon); the parent is the image of ppid that
+ * ran when the child started: its latest image started before the child,
+ * else its first (a child's trace can start before its parent's). */
 static void link_processes(ctrace_reader *r) {
   size_t n = r->processes.n;
-  struct ctrace_hash by_pid = {0}; /* pid -> latest image index, files sorted by start */
+  struct ctrace_hash head = {0}, tail = {0}; /* pid -> its first / latest image */
   for (size_t i = 0; i < n; i++) {
     struct ctrace_process *p = &r->processes.v[i];
-    /* The parent: the latest image of ppid that started before this one. */
-    int64_t j = p->ppid ? ctrace_hash_get(&by_pid, p->ppid) : -1;
-    p->parent = (int32_t)j;
-    int64_t k = p->pid ? ctrace_hash_get(&by_pid, p->pid) : -1;
-    if (k >= 0 && r->processes.v[k].exec_to < 0) {
-      /* The same pid again in one run: it exec'd (the kernel does not hand
-       * a pid out again that soon). The image keeps its parent. */
+    int64_t k = p->pid ? ctrace_hash_get(&tail, p->pid) : -1;
+    if (k >= 0) {
       p->exec_from = (int32_t)k;
       r->processes.v[k].exec_to = (int32_t)i;
-      if (p->parent < 0 || (uint32_t)p->parent == i)
-        p->parent = r->processes.v[k].parent;
+    } else if (p->pid) {
+      (void)ctrace_hash_set(&head, p->pid, (uint32_t)i);
     }
     if (p->pid)
-      (void)ctrace_hash_set(&by_pid, p->pid, (uint32_t)i);
+      (void)ctrace_hash_set(&tail, p->pid, (uint32_t)i);
   }
-  ctrace_hash_free(&by_pid);
+  for (size_t i = 0; i < n; i++) {
+    struct ctrace_process *p = &r->processes.v[i];
+    if (p->exec_from >= 0) {
+      p->parent = r->processes.v[p->exec_from].parent; /* set: exec_from < i */
+      continue;
+    }
+    int64_t j = p->ppid && p->ppid != p->pid ? ctrace_hash_get(&head, p->ppid) : -1;
+    while (j >= 0 && r->processes.v[j].exec_to >= 0 &&
+           r->processes.v[r->processes.v[j].exec_to].first <= p->first)
+      j = r->processes.v[j].exec_to;
+    p->parent = (int32_t)j;
+  }
+  ctrace_hash_free(&head);
+  ctrace_hash_free(&tail);
 }
 
 /* Copies the files' definitions, threads and batches into r. 0 or -1. */
@@ -556,28 +568,52 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The directory and the file stem of path ("." and the name without
+ * ".ctrace" when it has no slash). */
+static void split_path(const char *path, char *dname, size_t dsize, char *stem, size_t ssize,
+                       size_t *slen) {
+  snprintf(dname, dsize, "%s", path);
+  char *slash = strrchr(dname, '/');
+  const char *base = slash ? slash + 1 : path;
+  size_t n = strlen(base);
+  if (n >= ssize)
+    n = ssize - 1;
+  memcpy(stem, base, n);
+  stem[n] = 0;
+  if (n > 7 && strcmp(stem + n - 7, ".ctrace") == 0)
+    stem[n -= 7] = 0;
+  *slen = n;
+  if (slash)
+    slash[slash == dname ? 1 : 0] = 0;
+  else
+    snprintf(dname, dsize, ".");
+}
+
+int ctrace_reader_is_tree(const char *path) {
+  if (is_dir(path))
+    return 1;
+  char dname[PATH_MAX], stem[NAME_MAX + 1];
+  size_t slen;
+  split_path(path, dname, sizeof dname, stem, sizeof stem, &slen);
+  DIR *d = opendir(dname);
+  if (!d)
+    return 0;
+  struct dirent *e;
+  int found = 0;
+  while (!found && (e = readdir(d)) != NULL)
+    found = is_member(e->d_name, stem, slen);
+  closedir(d);
+  return found;
+}
+
 int ctrace_reader_open_tree(const char *path, ctrace_reader **out, char *err, size_t errlen) {
   int dir = is_dir(path);
   char dname[PATH_MAX], stem[NAME_MAX + 1] = "";
   size_t slen = 0;
-  if (dir) {
+  if (dir)
     snprintf(dname, sizeof dname, "%s", path);
-  } else {
-    snprintf(dname, sizeof dname, "%s", path);
-    char *slash = strrchr(dname, '/');
-    const char *base = slash ? slash + 1 : dname;
-    slen = strlen(base);
-    if (slen >= sizeof stem)
-      slen = sizeof stem - 1;
-    memcpy(stem, base, slen);
-    stem[slen] = 0;
-    if (slen > 7 && strcmp(stem + slen - 7, ".ctrace") == 0)
-      stem[slen -= 7] = 0;
-    if (slash)
-      slash[slash == dname ? 1 : 0] = 0;
-    else
-      snprintf(dname, sizeof dname, ".");
-  }
+  else
+    split_path(path, dname, sizeof dname, stem, sizeof stem, &slen);
   DIR *d = opendir(dname);
   if (!d) {
     if (dir) {
