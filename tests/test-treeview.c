@@ -110,19 +110,24 @@ TEST_IMPL(treeview_fork_exec_tree_and_links) {
   ASSERT(exec->t <= exec->t_child);
   ASSERT_EQ(exec->t_child, img->first_ns);
 
-  /* the same in /api/summary */
+  /* the same in /api/summary, whose keys do not repeat */
   char *body = summary(&v);
+  const char *pl = strstr(body, "\"process_list\"");
+  ASSERT(strstr(pl + 1, "\"process_list\"") == NULL);
   char *pj = process_json(body, tl->proc_order[0]);
-  ASSERT_STR_CONTAINS(pj, "\"parent\":-1");
+  ASSERT_STR_CONTAINS(pj, "\"parent\":-1,\"exec_from\":-1,\"tree_parent\":-1");
   ASSERT_STR_CONTAINS(pj, "\"depth\":0,\"order\":0");
   ASSERT_STR_CONTAINS(pj, "\"status\":\"complete\"");
-  ASSERT_STR_CONTAINS(pj, "\"exit_code\":0");
+  ASSERT_STR_CONTAINS(pj, "\"exit_status\":0");
   free(pj);
   pj = process_json(body, tl->proc_order[2]);
   char want[64];
-  snprintf(want, sizeof want, "\"parent\":%u,\"depth\":2,\"order\":2", tl->proc_order[1]);
+  /* its parent is the forking process; in the tree it sits under the image it replaced */
+  snprintf(want, sizeof want, "\"parent\":%u,\"exec_from\":%u,\"tree_parent\":%u,", tl->proc_order[0],
+           tl->proc_order[1], tl->proc_order[1]);
   ASSERT_STR_CONTAINS(pj, want);
-  ASSERT_STR_CONTAINS(pj, "\"exit_code\":3");
+  ASSERT_STR_CONTAINS(pj, "\"depth\":2,\"order\":2");
+  ASSERT_STR_CONTAINS(pj, "\"exit_status\":3");
   ASSERT_STR_CONTAINS(pj, "\"signal\":0");
   free(pj);
   snprintf(want, sizeof want, "\"kind\":\"fork\",\"t_ns\":%" PRId64, fork->t);
@@ -153,8 +158,9 @@ TEST_IMPL(treeview_one_process_unchanged) {
   char *body = summary(&v);
   ASSERT_STR_CONTAINS(body, "\"process_links\":[]");
   char *pj = process_json(body, 0);
-  ASSERT_STR_CONTAINS(pj, "\"parent\":-1,\"depth\":0,\"order\":0,\"threads\":1");
-  ASSERT_STR_CONTAINS(pj, "\"exit_code\":0");
+  ASSERT_STR_CONTAINS(pj, "\"tree_parent\":-1");
+  ASSERT_STR_CONTAINS(pj, "\"depth\":0,\"order\":0,\"threads\":1");
+  ASSERT_STR_CONTAINS(pj, "\"exit_status\":0");
   free(pj);
   free(body);
   ctrace_view_fini(&v);

@@ -40,8 +40,8 @@ export function processTotals(procs, rows, onActivate) {
     for (const [k, v] of Object.entries(r.states || {})) s.states[k] = (s.states[k] || 0) + (Number(v) || 0);
   }
   for (const s of sums) s.g = groupStates(s.states, s.total);
-  const ended = (p) => (p.signal ? `killed by ${p.signal_name || `signal ${p.signal}`}` : p.exit_code !== null && p.exit_code !== undefined ? `exit ${p.exit_code}`
-    : p.status === 'running' ? 'still running' : p.status === 'cut_off' ? 'cut off' : p.exec ? 'exec' : '');
+  const ended = (p) => (p.signal ? `killed by ${p.signal_name || `signal ${p.signal}`}` : p.exit_status !== null && p.exit_status !== undefined ? `exit ${p.exit_status}`
+    : p.status === 'running' ? 'still running' : p.status === 'cut off' || p.status === 'corrupt' ? `trace ${p.status}` : p.exec ? 'exec' : '');
   const table = sortableTable({
     columns: [
       {
@@ -53,7 +53,7 @@ export function processTotals(procs, rows, onActivate) {
           h('span', { class: 'name-cell' }, p.exeName || '(unknown)'), h('span', { class: 'sub' }, `pid ${p.pid}${p.ppid ? ` · parent ${p.ppid}` : ''}`)),
       },
       { key: 'nthreads', label: 'Threads', num: true },
-      { key: 'ended', label: 'Ended', value: (p) => ended(p), render: (p) => h('span', { class: p.signal || (p.exit_code && p.exit_code !== 0) ? 'proc-bad' : null }, ended(p) || '—') },
+      { key: 'ended', label: 'Ended', value: (p) => ended(p), render: (p) => h('span', { class: p.signal || p.exit_status ? 'proc-bad' : null }, ended(p) || '—') },
       { key: 'total', label: 'Thread time', num: true, title: 'the sum of its threads\' lives', render: (p) => formatDuration(p.total) },
       ...STATE_GROUPS.map((g) => ({
         key: g.key, label: g.label, num: true, value: (p) => p.g[g.key],

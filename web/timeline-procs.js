@@ -20,7 +20,7 @@ export function setProcs(m, s) {
   m.procList = list.map((p, i) => ({
     index: p.index ?? i, pid: p.pid, ppid: p.ppid, parent: p.parent ?? -1, depth: p.depth || 0, order: p.order ?? i,
     exe: String(p.exe || '').split('/').pop(), path: p.exe || '', argv: p.argv || [], status: p.status || 'complete',
-    exitCode: p.exit_code ?? null, signal: p.signal || 0, signalName: p.signal_name || '', end: p.end_ns ?? null,
+    exitCode: p.exit_status ?? null, signal: p.signal || 0, signalName: p.signal_name || '', end: p.exit_ns ?? null,
     first: p.first_ns ?? 0, last: p.last_ns ?? 0, nthreads: p.threads ?? 0, mainTid: p.main_tid || 0, exec: p.exec || '',
   }));
   m.multiProc = m.procList.length > 1;
@@ -43,7 +43,7 @@ export function endText(p) {
   if (p.signal) return `killed by ${p.signalName || `signal ${p.signal}`}`;
   if (p.exitCode !== null && p.exitCode !== undefined) return `exit ${p.exitCode}`;
   if (p.status === 'running') return 'still running';
-  if (p.status === 'cut_off') return 'trace cut off';
+  if (p.status === 'cut off' || p.status === 'corrupt') return `trace ${p.status}`;
   return '';
 }
 
@@ -149,7 +149,7 @@ export function drawProcHeader(g, m, p) {
   g.rect(LABEL_W, p.y, m.width - LABEL_W, PROC_H);
   g.clip();
   const x0 = Math.max(LABEL_W, m.xOf(pr.first)), x1 = Math.min(m.width + 4, m.xOf(pr.last));
-  const bad = pr.signal || (pr.exitCode !== null && pr.exitCode !== 0) || pr.status === 'cut_off';
+  const bad = pr.signal || (pr.exitCode !== null && pr.exitCode !== 0) || pr.status === 'cut off' || pr.status === 'corrupt';
   if (x1 >= LABEL_W && x0 <= m.width) {
     g.fillStyle = '#b7c0cc';
     g.fillRect(x0, p.y + PROC_H - 6, Math.max(1, x1 - x0), 3);
@@ -265,6 +265,6 @@ export function procRows(m, p) {
     ['First event', formatAt(p.first)],
     ['Last', formatAt(p.last)],
     ['Ended', endText(p) || (p.exec ? `exec ${p.exec}` : '')],
-    ['Trace', p.status === 'complete' ? 'complete' : p.status === 'running' ? 'still being written' : 'cut off'],
+    ['Trace', p.status === 'running' ? 'still being written' : p.status],
   ];
 }

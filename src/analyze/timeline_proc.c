@@ -30,7 +30,7 @@ const char *ctrace_tl_proc_status_name(uint32_t status) {
   case CTRACE_TL_PROC_RUNNING:
     return "running";
   default:
-    return "cut_off";
+    return "cut off";
   }
 }
 

@@ -74,7 +74,7 @@ struct ctrace_tl_procev {
 /* Process index of thread (timeline index). */
 uint32_t ctrace_timeline_thread_process(const struct ctrace_timeline *tl, uint32_t thread);
 
-/* Status as a word of the HTTP API: "complete", "cut_off", "running". */
+/* Status in words, as stats.h's ctrace_proc_status_name: "complete", "cut off", "running". */
 const char *ctrace_tl_proc_status_name(uint32_t status);
 const char *ctrace_tl_link_kind_name(uint32_t kind);
 

@@ -48,6 +48,8 @@ int ctrace__param_thread(struct params *p, const struct ctrace_view *v, const ch
 
 /* The "process_list" and "process_links" keys of /api/summary (api_procs.c). */
 void ctrace__json_processes(struct ctrace_view *v, FILE *f);
+/* Removes the list ,"key":[...] from the JSON text s (len bytes); returns the new length. */
+size_t ctrace__json_drop_list(char *s, size_t len, const char *key);
 
 /* The endpoints (docs/API.md). */
 void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../analyze/stats.h"
 #include "api_int.h"
 
 /* argv as a JSON array (items separated by 0x1f). */
@@ -38,6 +39,36 @@ static void json_thread(const struct ctrace_view *v, FILE *f, const char *tid_ke
   fprintf(f, "\"%s\":%u,\"%s\":%u", tid_key, t->tid, inst_key, ti ? ti->instance : 0);
 }
 
+size_t ctrace__json_drop_list(char *s, size_t len, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, ",\"%s\":[", key);
+  size_t plen = strlen(pat);
+  char *a = memmem(s, len, pat, plen);
+  if (!a)
+    return len;
+  size_t i = (size_t)(a - s) + plen;
+  int depth = 1, in_str = 0;
+  for (; i < len && depth; i++) {
+    char c = s[i];
+    if (in_str) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_str = 0;
+    } else if (c == '"') {
+      in_str = 1;
+    } else if (c == '[' || c == '{') {
+      depth++;
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  if (depth)
+    return len; /* not a whole list: leave it */
+  memmove(a, s + i, len - i);
+  return len - (i - (size_t)(a - s));
+}
+
 void ctrace__json_processes(struct ctrace_view *v, FILE *f) {
   const struct ctrace_timeline *tl = v->tl;
   fputs(",\"process_list\":[", f);
@@ -48,22 +79,33 @@ void ctrace__json_processes(struct ctrace_view *v, FILE *f) {
     ctrace__json_sid(v, f, p->exe);
     fputs(",\"argv\":", f);
     json_argv(v, f, p->argv);
-    fprintf(f, ",\"index\":%u", i);
-    if (p->parent == CTRACE_TL_NO_PROC)
-      fputs(",\"parent\":-1", f);
-    else
-      fprintf(f, ",\"parent\":%u", p->parent);
+    /* parent and exec_from as the reader links them (stats --json's
+     * process_list); tree_parent, depth and order place it in the tree,
+     * where an exec'd image is the child of the image it replaced */
+    const struct ctrace_process *rp =
+        i < ctrace_reader_nprocesses(v->r) ? ctrace_reader_process(v->r, i) : NULL;
+    const char *fp = rp ? ctrace_reader_file_path(v->r, rp->file) : NULL;
+    fprintf(f, ",\"index\":%u,\"parent\":%d,\"exec_from\":%d,\"tree_parent\":%d,\"file\":", i,
+            rp ? rp->parent : -1, rp ? rp->exec_from : -1,
+            p->parent == CTRACE_TL_NO_PROC ? -1 : (int)p->parent);
+    ctrace__json_str(f, fp ? fp : v->path);
     fprintf(f,
             ",\"depth\":%u,\"order\":%u,\"threads\":%u,\"main_tid\":%u,\"first_ns\":%" PRId64
             ",\"last_ns\":%" PRId64 ",\"status\":\"%s\"",
             p->depth, p->order, p->nthreads,
             p->main_thread < tl->nthreads ? tl->threads[p->main_thread].tid : 0, p->first_ns,
-            p->last_ns, ctrace_tl_proc_status_name(p->status));
+            p->last_ns, rp ? ctrace_proc_status_name(rp->status) : ctrace_tl_proc_status_name(p->status));
     if (p->exited)
-      fprintf(f, ",\"exit_code\":%d", p->exit_code);
+      fprintf(f, ",\"exit_status\":%d", p->exit_code);
     else
-      fputs(",\"exit_code\":null", f);
+      fputs(",\"exit_status\":null", f);
     fprintf(f, ",\"signal\":%u", p->signal);
+    if (v->st.procs && i < ctrace_reader_nprocesses(v->r)) { /* stats --json's numbers */
+      const struct ctrace_proc_stats *ps = &v->st.procs[i];
+      fprintf(f, ",\"events\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"start_ns\":%" PRId64
+                 ",\"end_ns\":%" PRId64,
+              ps->events, ps->bytes, ps->start_ns, ps->end_ns);
+    }
     if (p->signal) {
       const char *abbrev = sigabbrev_np((int)p->signal);
       char name[32];
@@ -72,7 +114,7 @@ void ctrace__json_processes(struct ctrace_view *v, FILE *f) {
       ctrace__json_str(f, abbrev ? name : "");
     }
     if (p->end_ns != INT64_MIN)
-      fprintf(f, ",\"end_ns\":%" PRId64, p->end_ns);
+      fprintf(f, ",\"exit_ns\":%" PRId64, p->end_ns);
     if (p->exec_path) {
       fputs(",\"exec\":", f);
       ctrace__json_sid(v, f, p->exec_path);

@@ -41,6 +41,8 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
     slen--;
   if (slen && stats[slen - 1] == '}')
     slen--;
+  /* its process_list is ours below, with the tree's places (api_procs.c) */
+  slen = ctrace__json_drop_list(stats, slen, "process_list");
   FILE *f = j.f;
   fwrite(stats, 1, slen, f);
   free(stats);
