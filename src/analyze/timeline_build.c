@@ -598,7 +598,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     th->tid = ti->tid;
     th->index = i;
     th->first_ns = ctrace_reader_ns(r, ti->first);
-    th->last_ns = ti->exited ? ctrace_reader_ns(r, ti->last) : tl->end_ns;
+    th->last_ns = ti->exited ? ctrace_reader_ns(r, ti->last) : ctrace__timeline_proc_end(tl, ti);
     if (th->last_ns < th->first_ns)
       th->last_ns = th->first_ns;
     th->created_by = ti->created_by;

@@ -35,5 +35,10 @@ int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_
 struct ctrace_vec;
 int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procevs);
 void ctrace__timeline_procs_free(struct ctrace_timeline *tl);
+/* Where a thread that never exited ends: its process's stop when the
+ * process's trace is complete (an image that exec'd, a child that exited
+ * before the others), else the trace's end. */
+int64_t ctrace__timeline_proc_end(const struct ctrace_timeline *tl,
+                                  const struct ctrace_thread_info *ti);
 
 #endif /* CTRACE_TIMELINE_INT_H */

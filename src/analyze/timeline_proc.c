@@ -77,6 +77,18 @@ static int cmp_link(const void *a, const void *b) {
   return x->child < y->child ? -1 : x->child > y->child;
 }
 
+int64_t ctrace__timeline_proc_end(const struct ctrace_timeline *tl,
+                                  const struct ctrace_thread_info *ti) {
+  const ctrace_reader *r = tl->r;
+  if (ctrace_reader_nprocesses(r) < 2 || ti->process >= ctrace_reader_nprocesses(r))
+    return tl->end_ns; /* one process: as it always was */
+  const struct ctrace_process *rp = ctrace_reader_process(r, ti->process);
+  if (rp->status != CTRACE_PROC_COMPLETE || !rp->last)
+    return tl->end_ns;
+  int64_t e = ctrace_reader_ns(r, rp->last);
+  return e < tl->end_ns ? e : tl->end_ns;
+}
+
 /* How the trace of process p ended: the reader knows (a file's END record,
  * whether its writer still holds it). */
 static uint32_t proc_status(const ctrace_reader *r, uint32_t p) {
