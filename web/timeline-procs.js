@@ -42,6 +42,7 @@ export const procOf = (m, i) => (m.procList && m.procList[i]) || null;
 export function endText(p) {
   if (p.signal) return `killed by ${p.signalName || `signal ${p.signal}`}`;
   if (p.exitCode !== null && p.exitCode !== undefined) return `exit ${p.exitCode}`;
+  if (p.exec) return `exec'd ${String(p.exec).split('/').pop()}`;
   if (p.status === 'running') return 'still running';
   if (p.status === 'cut off' || p.status === 'corrupt') return `trace ${p.status}`;
   return '';
@@ -182,13 +183,16 @@ export function drawProcHeader(g, m, p) {
     const text = `↖ ${l.kind === 'exec' ? 'exec' : l.kind} in ${parent ? parent.pid : l.parent}`;
     g.font = '11px system-ui, sans-serif';
     const w = g.measureText(text).width;
-    const x = LABEL_W + 6;
-    g.fillStyle = 'rgba(238,241,245,0.9)';
-    g.fillRect(x - 3, p.y + 3, w + 6, PROC_H - 8);
-    g.fillStyle = LINK_COLOR;
-    g.fillText(text, x, p.y + PROC_H / 2 - 1);
+    // right of where the arrow arrives (it comes from the left), so that the two never overlap
+    const x = Math.max(LABEL_W + 6, m.xOf(l.t1) + 10);
+    if (x + w < m.width) {
+      g.fillStyle = 'rgba(238,241,245,0.9)';
+      g.fillRect(x - 3, p.y + 3, w + 6, PROC_H - 8);
+      g.fillStyle = LINK_COLOR;
+      g.fillText(text, x, p.y + PROC_H / 2 - 1);
+    }
     g.font = '12px system-ui, sans-serif';
-    p.back = { x0: x - 3, x1: x + w + 3, link: l };
+    p.back = x + w < m.width ? { x0: x - 3, x1: x + w + 3, link: l } : null;
   }
 }
 

@@ -59,7 +59,9 @@ function mount(container, ctx) {
     h('span', { class: 'tl-legend-item', role: 'listitem', title: 'the recorder lost events of the thread here (no free buffer)' }, h('span', { class: 'tl-swatch tl-sw-drop' }), 'Events lost'),
     h('span', { class: 'tl-legend-item', role: 'listitem', title: 'values recorded with ctrace_counter()' }, h('span', { class: 'tl-swatch tl-sw-counter' }), 'Counter'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-wake' }), 'Wake-up'),
-    h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-create' }), 'Thread created'));
+    h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-create' }), 'Thread created'),
+    // a process tree only (timeline-procs.js)
+    h('span', { class: 'tl-legend-item', role: 'listitem', hidden: true, 'data-legend': 'fork', title: 'a process forked (solid) or exec\'d (dashed) a child: from the call to the child\'s first event' }, h('span', { class: 'tl-mark-fork' }), 'Fork / exec'));
   const btn = (label, title, fn, extra = {}) => h('button', { type: 'button', class: 'tl-btn', title, onclick: fn, ...extra }, label);
   const zoomSelBtn = btn('Zoom to selection', 'Zoom to the shift-dragged selection (Z)', () => zoomToSelection(), { disabled: true, 'data-action': 'zoom-selection' });
   const rangeLabel = h('span', { class: 'tl-range', 'aria-live': 'polite' });
@@ -598,6 +600,11 @@ function mount(container, ctx) {
   function select(o) {
     if (!o) return;
     tip.hidden = true;
+    if (o.kind === 'label' && o.thread.procGroup) { // a collapsed process (timeline-procs.js)
+      m.tracks.collapsed.delete(o.thread.proc);
+      tracksChanged();
+      return;
+    }
     if (o.kind === 'label') {
       if (o.thread.group) toggleGroup(o.thread.key);
       else togglePin(o.thread.tid);
@@ -934,6 +941,7 @@ function mount(container, ctx) {
   const ready = (ctx.summary || api.summary()).then((s) => {
     if (destroyed) return;
     m.setSummary(s);
+    legend.querySelector('[data-legend="fork"]').hidden = !m.multiProc; // a process tree (timeline-procs.js)
     if (remembered.tracks) {
       m.tracks = remembered.tracks;
       trackFilter.value = m.tracks.filter;
