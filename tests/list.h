@@ -36,6 +36,7 @@
 #endif
 #include "list-sql.h"
 #include "list-treeview.h"
+#include "list-treerec.h"
 #ifdef CTRACE_LIST_UNDEF_HELPER
 #undef TEST_HELPER
 #undef CTRACE_LIST_UNDEF_HELPER

@@ -98,7 +98,11 @@
   /* 1.2: the kernel's scheduling records of the traced process (metadata batches) */        \
   X(SCHED, 0x83, 0, 1, "| intervals", "on-CPU intervals of the process's threads on one CPU") \
   X(SAMPLES, 0x84, 0, 1, "| samples", "CPU samples of the process's threads on one CPU")      \
-  X(SCHED_LOST, 0x85, 0, 1, "| lost", "scheduling records the kernel's ring lost on one CPU")
+  X(SCHED_LOST, 0x85, 0, 1, "| lost", "scheduling records the kernel's ring lost on one CPU") \
+  /* 1.2: process trees (thread events in data batches, blobs of uvarints) */                  \
+  X(SPAWN, 0x86, 0, 1, "| child_pid how stack", "this thread started a process without fork (posix_spawn, vfork)") \
+  X(FD, 0x87, 0, 1, "| fd how dev ino type peer_ino local peer", "what kernel object an fd of the process refers to from now on") \
+  X(SHARED, 0x88, 0, 1, "| role reason object dev ino offset", "a wait on, or a release of, a process-shared sync object, keyed by its mapping")
 
 enum ctrace_kind {
 #define CTRACE__KIND_ENUM(name, code, nf, blob, fields, doc) CTRACE_EV_##name = code,
@@ -278,6 +282,22 @@ static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t
 #define CTRACE_FIELDS_SCHED(U, S)
 #define CTRACE_FIELDS_SAMPLES(U, S)
 #define CTRACE_FIELDS_SCHED_LOST(U, S)
+#define CTRACE_FIELDS_SPAWN(U, S)
+#define CTRACE_FIELDS_FD(U, S)
+#define CTRACE_FIELDS_SHARED(U, S)
+
+/* SPAWN, FD and SHARED blobs are uvarints (docs/FORMAT.md, "Process
+ * trees"); these name them in order. */
+#define CTRACE_SPAWN_BLOB(U) U(child_pid) U(how) U(stack)
+#define CTRACE_FD_BLOB(U) U(fd) U(how) U(dev) U(ino) U(type) U(peer_ino)
+#define CTRACE_SHARED_BLOB(U) U(role) U(reason) U(object) U(dev) U(ino) U(offset)
+enum { CTRACE_SPAWN_POSIX_SPAWN = 1, CTRACE_SPAWN_POSIX_SPAWNP = 2, CTRACE_SPAWN_VFORK = 3 };
+enum {
+  CTRACE_FD_PIPE = 1, CTRACE_FD_SOCKETPAIR = 2, CTRACE_FD_SOCKET = 3, CTRACE_FD_ACCEPT = 4,
+  CTRACE_FD_CONNECT = 5, CTRACE_FD_OPEN = 6, CTRACE_FD_DUP = 7, CTRACE_FD_INHERITED = 8,
+  CTRACE_FD_CLOSE = 9
+};
+enum { CTRACE_SHARED_WAIT = 1, CTRACE_SHARED_WAKE = 2 };
 
 /* SCHED entries: the low 3 bits of an interval's `who` (docs/FORMAT.md):
  * how the thread left the CPU, and whether its start is only a bound. */

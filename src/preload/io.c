@@ -98,7 +98,10 @@ PL_EXPORT int open(const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  return open_real_(path, flags, mode);
+  int r = open_real_(path, flags, mode);
+  if (r >= 0)
+    ctrace__pl_fd_made(r, CTRACE_FD_OPEN);
+  return r;
 }
 
 PL_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
@@ -106,7 +109,10 @@ PL_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  return openat_real_(dirfd, path, flags, mode);
+  int r = openat_real_(dirfd, path, flags, mode);
+  if (r >= 0)
+    ctrace__pl_fd_made(r, CTRACE_FD_OPEN);
+  return r;
 }
 
 /* The 64-bit-offset names (-D_FILE_OFFSET_BITS=64 programs call them) are
@@ -131,7 +137,10 @@ PL_EXPORT int open64(const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  return open_real_(path, flags, mode);
+  int r = open_real_(path, flags, mode);
+  if (r >= 0)
+    ctrace__pl_fd_made(r, CTRACE_FD_OPEN);
+  return r;
 }
 
 PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
@@ -139,7 +148,10 @@ PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  return openat_real_(dirfd, path, flags, mode);
+  int r = openat_real_(dirfd, path, flags, mode);
+  if (r >= 0)
+    ctrace__pl_fd_made(r, CTRACE_FD_OPEN);
+  return r;
 }
 
 /* The trace's fd as the program must not see it; -1 inside the tracer. */
@@ -175,6 +187,8 @@ static int dup_onto_trace(int oldfd, int newfd, int flags) {
     int e = errno;
     PL_REAL(close)(newfd);
     errno = e;
+  } else {
+    ctrace__pl_fd_dup(oldfd, newfd);
   }
   return r;
 }
@@ -189,7 +203,10 @@ PL_EXPORT int dup2(int oldfd, int newfd) {
     return dup_onto_trace(oldfd, newfd, -1);
   }
   int r = PL_REAL(dup2)(oldfd, newfd);
-  ctrace__pl_fd_forget(newfd); /* newfd now names another file */
+  if (r >= 0 && oldfd != newfd) {
+    ctrace__pl_fd_forget(newfd); /* newfd now names another file */
+    ctrace__pl_fd_dup(oldfd, newfd);
+  }
   return r;
 }
 
@@ -203,7 +220,10 @@ PL_EXPORT int dup3(int oldfd, int newfd, int flags) {
     return dup_onto_trace(oldfd, newfd, flags);
   }
   int r = PL_REAL(dup3)(oldfd, newfd, flags);
-  ctrace__pl_fd_forget(newfd); /* newfd now names another file */
+  if (r >= 0) {
+    ctrace__pl_fd_forget(newfd); /* newfd now names another file */
+    ctrace__pl_fd_dup(oldfd, newfd);
+  }
   return r;
 }
 
@@ -213,7 +233,15 @@ PL_EXPORT int dup3(int oldfd, int newfd, int flags) {
  * trace's, untraced it would have been the trace's own number, so the
  * trace moves and the program's copy goes there.
  */
+static int fcntl_inner_(int (*real)(int, int, ...), int fd, int cmd, void *arg);
 static int fcntl_(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
+  int r = fcntl_inner_(real, fd, cmd, arg);
+  if (CTRACE__UNLIKELY(cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0)
+    ctrace__pl_fd_dup(fd, r);
+  return r;
+}
+
+static int fcntl_inner_(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
   int tfd = trace_fd();
   if (CTRACE__LIKELY(tfd < 0))
     return real(fd, cmd, arg);

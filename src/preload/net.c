@@ -15,7 +15,13 @@
 
 #define FP __builtin_frame_address(0)
 
-PL_SYS_SHAPE(int, socket, socket, PL_NET, socket, NET, r, (int d, int t, int p), (d, t, p))
+PL_SYS_SHAPE(int, socket_real_, socket, PL_NET, socket, NET, r, (int d, int t, int p), (d, t, p))
+PL_EXPORT int socket(int d, int t, int p) {
+  int r = socket_real_(d, t, p);
+  if (r >= 0 && (d == AF_INET || d == AF_INET6 || d == AF_UNIX))
+    ctrace__pl_fd_made(r, CTRACE_FD_SOCKET);
+  return r;
+}
 PL_SYS_SHAPE(int, shutdown, shutdown, PL_NET, shutdown, NET, fd, (int fd, int how), (fd, how))
 PL_SYS_SHAPE(ssize_t, recv, recv, PL_NET, recv, NET, fd, (int fd, void *b, size_t n, int fl),
              (fd, b, n, fl))
@@ -84,8 +90,10 @@ PL_EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al) {
   uint64_t t1 = ctrace__now();
   ctrace__pl_call_end(&c);
   int e = errno;
-  if (r == 0 || e == EINPROGRESS)
+  if (r == 0 || e == EINPROGRESS) {
     ctrace__pl_sockaddr(fd, CTRACE_CALL_connect, a, al);
+    ctrace__pl_fd_made(fd, CTRACE_FD_CONNECT);
+  }
   if (t1 - t0 >= ctrace__pl.min_ticks)
     ctrace__pl_syscall(CTRACE_CALL_connect, CTRACE_SC_NET, fd, r < 0 ? -(int64_t)e : r, t0, t1,
                        FP);
@@ -107,6 +115,7 @@ static int accept_common(int fd, struct sockaddr *a, socklen_t *al, int flags, i
   int e = errno;
   if (r >= 0) {
     ctrace__pl_fd_set(r, CTRACE_SC_NET);
+    ctrace__pl_fd_made(r, CTRACE_FD_ACCEPT);
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (a && al && *al <= sizeof ss)

@@ -131,6 +131,10 @@ void ctrace__pl_wait(uint8_t reason, const void *obj, uint64_t t0, uint64_t t1, 
     p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
     p = ctrace__put_uvarint(p, st);
     finish(t, p, t1);
+    if (CTRACE__UNLIKELY(reason == CTRACE_WAIT_SEM || reason == CTRACE_WAIT_MUTEX ||
+                         reason == CTRACE_WAIT_COND) &&
+        ctrace__pl_pshared(reason, obj))
+      ctrace__pl_shared(CTRACE_SHARED_WAIT, reason, obj, t1); /* flow.c */
   }
   errno = saved;
 }

@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
@@ -92,7 +93,10 @@
   X(_exit, NULL) X(_Exit, NULL) X(__libc_start_main, NULL)                   \
   /* signal dispositions and the trace fd (proc.c, io.c) */                    \
   X(sigaction, NULL) X(signal, NULL) X(dup2, NULL) X(dup3, NULL) X(fcntl, NULL) \
-  X(fcntl64, NULL)
+  X(fcntl64, NULL)                                                             \
+  /* fd objects and spawns (flow.c) */                                         \
+  X(pipe, NULL) X(pipe2, NULL) X(socketpair, NULL) X(dup, NULL)                \
+  X(posix_spawn, NULL) X(posix_spawnp, NULL)
 
 /* Prototypes of the functions no public header declares. */
 ssize_t __read_chk(int fd, void *buf, size_t nbytes, size_t buflen);
@@ -232,9 +236,31 @@ static inline void ctrace__pl_fd_set(int fd, uint8_t cls) {
   if ((unsigned)fd < PL_FD_CACHE)
     atomic_store_explicit(&ctrace__pl_fd_kind[fd], cls, memory_order_relaxed);
 }
+/* fds with a recorded object (flow.c): forgetting one records its close. */
+extern _Atomic uint8_t ctrace__pl_fd_tracked[PL_FD_CACHE];
+void ctrace__pl_fd_untrack(int fd);
 static inline void ctrace__pl_fd_forget(int fd) {
   ctrace__pl_fd_set(fd, 0);
+  if ((unsigned)fd < PL_FD_CACHE &&
+      CTRACE__UNLIKELY(atomic_load_explicit(&ctrace__pl_fd_tracked[fd], memory_order_relaxed)))
+    ctrace__pl_fd_untrack(fd);
 }
+
+/* ---- linking processes (flow.c): SPAWN, FD and SHARED records ---- */
+/* A child started without fork(); how: CTRACE_SPAWN_*. */
+void ctrace__pl_spawned(pid_t pid, unsigned how, void *fp);
+/* fd was made by a call of kind how (CTRACE_FD_*): records its object
+ * (for CTRACE_FD_OPEN only when it is a FIFO). Keeps errno. */
+void ctrace__pl_fd_made(int fd, unsigned how);
+/* newfd is now a copy of oldfd (dup, dup2, dup3, F_DUPFD). Keeps errno. */
+void ctrace__pl_fd_dup(int oldfd, int newfd);
+/* At the start of a process image's trace: the fds it was given. */
+void ctrace__pl_fd_at_start(int is_fork_child);
+/* 1 when obj, a sync object waited on for reason, is process-shared. */
+int ctrace__pl_pshared(uint8_t reason, const void *obj);
+/* A SHARED record (role CTRACE_SHARED_WAIT or _WAKE) for obj at ticks,
+ * when obj lies in a shared mapping. Keeps errno. */
+void ctrace__pl_shared(unsigned role, uint8_t reason, const void *obj, uint64_t ticks);
 void ctrace__pl_fd_forget_range(unsigned first, unsigned last);
 
 static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd,

@@ -317,6 +317,7 @@ void ctrace__pl_start_trace(int is_fork_child) {
   if (!is_fork_child)
     install_signals();
   ctrace__pl_configure(); /* last: it records the start-up's length */
+  ctrace__pl_fd_at_start(is_fork_child); /* the fds it was given (flow.c) */
 }
 
 /* ---- fork ---- */
@@ -370,6 +371,11 @@ __attribute__((used)) static void vfork_child(void) {
   errno = saved;
 }
 
+/* In the parent, the child gone (exec'd or exited): SPAWN. */
+__attribute__((used)) static void vfork_parent(long pid) {
+  ctrace__pl_spawned((pid_t)pid, CTRACE_SPAWN_VFORK, __builtin_frame_address(0));
+}
+
 /* Sets errno from the failed system call; returns -1 to vfork's caller. */
 __attribute__((used)) static long vfork_failed(long neg) {
   errno = (int)-neg;
@@ -392,6 +398,10 @@ __asm__(".text\n"
         "  subl $1, %fs:(%rcx)\n"  /* the parent, the child gone */
         "  cmpq $-4095, %rax\n"
         "  jae 1f\n"
+        "  pushq %rax\n"          /* aligned: rsp was 8 mod 16 */
+        "  movq %rax, %rdi\n"
+        "  call vfork_parent\n"
+        "  popq %rax\n"
         "  ret\n"
         "1:\n"
         "  movq %rax, %rdi\n"

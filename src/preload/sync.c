@@ -264,6 +264,51 @@ static inline int sem_try_(sem_t *s) {
 #define W(x) CTRACE_WAIT_##x
 #define TS const struct timespec *restrict
 
+/*
+ * Process-shared objects: a waiter in another process is in no registry
+ * this process can see, so a release that may wake one records a SHARED
+ * record (flow.c) keyed by the object's place in its shared mapping, and
+ * the reader pairs it with the waits of the same key (src/analyze/flows.c).
+ * "May wake one", from glibc's layouts (2.34 and later, 64-bit): a
+ * pshared mutex whose lock word is 2 (locked, waiters), a pshared condvar
+ * with waiters counted in __wrefs, a pshared semaphore with waiters
+ * counted in the upper half of its value. The check is two loads from
+ * the object's own cache line, taken only when the registry saw nothing.
+ */
+static inline int mutex_ps_waiters(const pthread_mutex_t *m) {
+  return (m->__data.__kind & 128) && m->__data.__lock > 1;
+}
+static inline int cond_ps_waiters(const pthread_cond_t *c) {
+  unsigned w = c->__data.__wrefs;
+  return (w & 1) && (w >> 3) != 0;
+}
+static inline int sem_ps_waiters(const sem_t *s) {
+  const uint64_t *v = (const uint64_t *)(const void *)s;
+  return ((const int *)(const void *)s)[2] != 0 && (v[0] >> 32) != 0;
+}
+
+/* RELEASE shape (preload.h) plus the SHARED record of a pshared object. */
+#define PL_RELEASE_PS_SHAPE(name, obj, mode, reason, WAITERS, PARAMS, ARGS)     \
+  PL_EXPORT int name PARAMS {                                                  \
+    uint32_t b_ = ctrace__pl_bucket(obj);                                      \
+    struct ctrace__pl_claim c_;                                                \
+    c_.n = 0;                                                                  \
+    uint64_t ps_ = 0;                                                          \
+    int busy_ = atomic_load_explicit(&ctrace__pl_nwait[b_], memory_order_relaxed) != 0; \
+    if (CTRACE__UNLIKELY(busy_ || WAITERS(obj)) && !PL_PASS(PL_SYNC)) {         \
+      if (busy_)                                                               \
+        ctrace__pl_claim(&c_, b_, (obj), (mode));                              \
+      if (WAITERS(obj))                                                        \
+        ps_ = ctrace__now();                                                   \
+    }                                                                          \
+    int r = PL_REAL(name) ARGS;                                                \
+    if (CTRACE__UNLIKELY(c_.n != 0))                                           \
+      ctrace__pl_wakes(&c_, (obj), __builtin_frame_address(0));                \
+    if (CTRACE__UNLIKELY(ps_ != 0))                                            \
+      ctrace__pl_shared(CTRACE_SHARED_WAKE, (reason), (obj), ps_);             \
+    return r;                                                                  \
+  }
+
 /* ---- pthread mutexes ---- */
 PL_LOCK_SHAPE(pthread_mutex_lock, W(MUTEX), m, (pthread_mutex_t *m), (m),
               PL_REAL(pthread_mutex_trylock)(m), r == EBUSY)
@@ -272,7 +317,8 @@ PL_LOCK_SHAPE(pthread_mutex_timedlock, W(MUTEX), m, (pthread_mutex_t *restrict m
 PL_LOCK_SHAPE(pthread_mutex_clocklock, W(MUTEX), m,
               (pthread_mutex_t *restrict m, clockid_t clk, TS at), (m, clk, at),
               PL_REAL(pthread_mutex_trylock)(m), r == EBUSY)
-PL_RELEASE_SHAPE(pthread_mutex_unlock, m, PL_CLAIM_ONE, (pthread_mutex_t *m), (m))
+PL_RELEASE_PS_SHAPE(pthread_mutex_unlock, m, PL_CLAIM_ONE, W(MUTEX), mutex_ps_waiters,
+                    (pthread_mutex_t *m), (m))
 
 /* ---- rwlocks ---- */
 PL_LOCK_SHAPE(pthread_rwlock_rdlock, W(RWLOCK_READ), l, (pthread_rwlock_t *l), (l),
@@ -299,15 +345,17 @@ PL_BLOCK_SHAPE(pthread_cond_timedwait, W(COND), c,
 PL_BLOCK_SHAPE(pthread_cond_clockwait, W(COND), c,
                (pthread_cond_t *restrict c, pthread_mutex_t *restrict m, clockid_t clk, TS at),
                (c, m, clk, at))
-PL_RELEASE_SHAPE(pthread_cond_signal, c, PL_CLAIM_ONE, (pthread_cond_t *c), (c))
-PL_RELEASE_SHAPE(pthread_cond_broadcast, c, PL_CLAIM_ALL, (pthread_cond_t *c), (c))
+PL_RELEASE_PS_SHAPE(pthread_cond_signal, c, PL_CLAIM_ONE, W(COND), cond_ps_waiters,
+                    (pthread_cond_t *c), (c))
+PL_RELEASE_PS_SHAPE(pthread_cond_broadcast, c, PL_CLAIM_ALL, W(COND), cond_ps_waiters,
+                    (pthread_cond_t *c), (c))
 
 /* ---- semaphores ---- */
 PL_LOCK_SHAPE(sem_wait, W(SEM), s, (sem_t *s), (s), sem_try_(s), r == -2)
 PL_LOCK_SHAPE(sem_timedwait, W(SEM), s, (sem_t *restrict s, TS at), (s, at), sem_try_(s), r == -2)
 PL_LOCK_SHAPE(sem_clockwait, W(SEM), s, (sem_t *restrict s, clockid_t clk, TS at), (s, clk, at),
               sem_try_(s), r == -2)
-PL_RELEASE_SHAPE(sem_post, s, PL_CLAIM_ONE, (sem_t *s), (s))
+PL_RELEASE_PS_SHAPE(sem_post, s, PL_CLAIM_ONE, W(SEM), sem_ps_waiters, (sem_t *s), (s))
 
 /* ---- barriers and joins ---- */
 PL_BLOCK_SHAPE(pthread_barrier_wait, W(BARRIER), b, (pthread_barrier_t *b), (b))

@@ -349,7 +349,8 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
     }
     r->by_kind[ev.kind]++;
     if (ev.kind >= 0x80) { /* a later minor version's record: skipped, counted */
-      r->unknown++;
+      if (!ctrace__kinds[ev.kind].name)
+        r->unknown++;
       continue;
     }
     b->nevents++;
@@ -1182,7 +1183,15 @@ void ctrace_cursor_seek_batch(ctrace_cursor *c, uint32_t bpos) {
   cursor_load(c);
 }
 
+static int cursor_step(ctrace_cursor *c, ctrace_event *ev, int records);
 int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev) {
+  return cursor_step(c, ev, 0);
+}
+int ctrace_cursor_next_record(ctrace_cursor *c, ctrace_event *ev) {
+  return cursor_step(c, ev, 1);
+}
+
+static int cursor_step(ctrace_cursor *c, ctrace_event *ev, int records) {
   for (;;) {
     if (!c->p)
       return 0;
@@ -1195,8 +1204,8 @@ int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev) {
       c->batch++;
       cursor_load(c);
     }
-    if (ev->kind < 0x80) { /* records of later minor versions are skipped */
-      if (c->shift)
+    if (ev->kind < 0x80 || records) { /* records of later minor versions are skipped */
+      if (c->shift && ev->kind < 0x80)
         shift_ids(c, ev);
       return 1;
     }

@@ -280,6 +280,9 @@ void ctrace_cursor_init(ctrace_cursor *c, const ctrace_reader *r, uint32_t threa
 void ctrace_cursor_seek_batch(ctrace_cursor *c, uint32_t bpos);
 /* 1 with *ev filled, or 0 at the end. */
 int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev);
+/* Like ctrace_cursor_next, also returning the thread's records of kinds
+ * 0x80 and above (SPAWN, FD, SHARED: kind and blob, no fields). */
+int ctrace_cursor_next_record(ctrace_cursor *c, ctrace_event *ev);
 
 /* Every thread event of the trace in time order (ties: by thread, then file
  * order). */

@@ -1,0 +1,284 @@
+/*
+ * treerec.c - processes that talk, for the process-tree tests
+ * (tests/test-treerec.c). Modes:
+ *   spawn             posix_spawn /bin/true, posix_spawnp true; prints
+ *                     "spawn PID" and "spawnp PID"
+ *   pipe_threads N    a writer thread writes N messages (sizes 1..150) into
+ *                     a pipe and ends; then a reader thread reads it with a
+ *                     64-byte buffer (partial reads, several writes per read)
+ *   fork_pipe N       the same, written by a forked child, read by the parent
+ *   writer N          N messages to stdout (a pipeline's first stage)
+ *   reader            reads stdin to its end, prints "read BYTES"
+ *   socketpair N      a forked child writes N messages on a socketpair end,
+ *                     the parent reads them and answers each read
+ *   tcp N             a forked child connects to the parent over loopback
+ *                     TCP and writes N messages; the parent reads them
+ *   sem N             parent and forked child ping-pong N times over two
+ *                     process-shared semaphores in MAP_SHARED memory
+ *   sem_threads N     the same between two threads of one process
+ *   mutex N           parent and child take turns N times on a
+ *                     PTHREAD_PROCESS_SHARED mutex in MAP_SHARED memory,
+ *                     each holding it while the other waits
+ * Prints "total BYTES" for the byte-moving modes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static size_t msg_size(int i) {
+  return (size_t)(i * 37 % 150) + 1;
+}
+
+static long write_msgs(int fd, int n) {
+  char buf[160];
+  long total = 0;
+  for (int i = 0; i < n; i++) {
+    size_t len = msg_size(i);
+    memset(buf, 'a' + i % 26, len);
+    size_t off = 0;
+    while (off < len) {
+      ssize_t w = write(fd, buf + off, len - off);
+      if (w < 0) {
+        perror("write");
+        exit(2);
+      }
+      off += (size_t)w;
+    }
+    total += (long)len;
+  }
+  return total;
+}
+
+static long read_all(int fd, long want) {
+  char buf[64];
+  long got = 0;
+  while (want < 0 || got < want) {
+    ssize_t r = read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    got += r;
+  }
+  return got;
+}
+
+static int nmsg;
+static int pfd[2];
+static void *writer_thread(void *a) {
+  (void)a;
+  write_msgs(pfd[1], nmsg);
+  return NULL;
+}
+static long total_read;
+static void *reader_thread(void *a) {
+  (void)a;
+  total_read = read_all(pfd[0], -1);
+  return NULL;
+}
+
+static sem_t *shsem;
+static int rounds;
+static void *sem_peer(void *a) {
+  (void)a;
+  for (int i = 0; i < rounds; i++) {
+    sem_post(&shsem[0]);
+    sem_wait(&shsem[1]);
+  }
+  return NULL;
+}
+
+static void wait_child(pid_t pid) {
+  int st;
+  if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    fprintf(stderr, "child failed\n");
+    exit(3);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return 1;
+  const char *mode = argv[1];
+  int n = argc > 2 ? atoi(argv[2]) : 10;
+  if (strcmp(mode, "spawn") == 0) {
+    pid_t a, b;
+    char *av[] = {"true", NULL};
+    if (posix_spawn(&a, "/bin/true", NULL, NULL, av, environ) != 0 ||
+        posix_spawnp(&b, "true", NULL, NULL, av, environ) != 0)
+      return 2;
+    printf("spawn %d\nspawnp %d\n", (int)a, (int)b);
+    wait_child(a);
+    wait_child(b);
+    return 0;
+  }
+  if (strcmp(mode, "pipe_threads") == 0) {
+    nmsg = n;
+    if (pipe(pfd))
+      return 2;
+    pthread_t w, r;
+    pthread_create(&w, NULL, writer_thread, NULL);
+    pthread_join(w, NULL); /* everything written before the first read */
+    close(pfd[1]);
+    pthread_create(&r, NULL, reader_thread, NULL);
+    pthread_join(r, NULL);
+    printf("total %ld\n", total_read);
+    return 0;
+  }
+  if (strcmp(mode, "fork_pipe") == 0) {
+    if (pipe(pfd))
+      return 2;
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(pfd[0]);
+      write_msgs(pfd[1], n);
+      _exit(0);
+    }
+    close(pfd[1]);
+    long got = read_all(pfd[0], -1);
+    wait_child(pid);
+    printf("total %ld\n", got);
+    return 0;
+  }
+  if (strcmp(mode, "writer") == 0) {
+    write_msgs(1, n);
+    return 0;
+  }
+  if (strcmp(mode, "reader") == 0) {
+    printf("read %ld\n", read_all(0, -1));
+    return 0;
+  }
+  if (strcmp(mode, "socketpair") == 0) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+      return 2;
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(sv[0]);
+      write_msgs(sv[1], n);
+      shutdown(sv[1], SHUT_WR);
+      char c;
+      while (read(sv[1], &c, 1) > 0)
+        ;
+      _exit(0);
+    }
+    close(sv[1]);
+    char buf[64];
+    long got = 0;
+    ssize_t r;
+    while ((r = read(sv[0], buf, sizeof buf)) > 0) {
+      got += r;
+      if (write(sv[0], "k", 1) != 1)
+        return 2;
+    }
+    close(sv[0]);
+    wait_child(pid);
+    printf("total %ld\n", got);
+    return 0;
+  }
+  if (strcmp(mode, "tcp") == 0) {
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 1) ||
+        getsockname(ls, (struct sockaddr *)&a, &al))
+      return 2;
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(ls);
+      int s = socket(AF_INET, SOCK_STREAM, 0);
+      if (connect(s, (struct sockaddr *)&a, sizeof a))
+        _exit(2);
+      write_msgs(s, n);
+      close(s);
+      _exit(0);
+    }
+    int c = accept(ls, NULL, NULL);
+    long got = read_all(c, -1);
+    close(c);
+    close(ls);
+    wait_child(pid);
+    printf("total %ld\n", got);
+    return 0;
+  }
+  if (strcmp(mode, "sem") == 0) {
+    sem_t *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (s == MAP_FAILED || sem_init(&s[0], 1, 0) || sem_init(&s[1], 1, 0))
+      return 2;
+    pid_t pid = fork();
+    if (pid == 0) {
+      for (int i = 0; i < n; i++) {
+        sem_post(&s[0]);
+        sem_wait(&s[1]);
+      }
+      _exit(0);
+    }
+    for (int i = 0; i < n; i++) {
+      sem_wait(&s[0]);
+      sem_post(&s[1]);
+    }
+    wait_child(pid);
+    printf("rounds %d\n", n);
+    return 0;
+  }
+  if (strcmp(mode, "sem_threads") == 0) {
+    shsem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shsem == MAP_FAILED || sem_init(&shsem[0], 1, 0) || sem_init(&shsem[1], 1, 0))
+      return 2;
+    rounds = n;
+    pthread_t th;
+    pthread_create(&th, NULL, sem_peer, NULL);
+    for (int i = 0; i < n; i++) {
+      sem_wait(&shsem[0]);
+      sem_post(&shsem[1]);
+    }
+    pthread_join(th, NULL);
+    printf("rounds %d\n", n);
+    return 0;
+  }
+  if (strcmp(mode, "mutex") == 0) {
+    struct shm {
+      pthread_mutex_t m;
+      sem_t turn[2];
+    } *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pthread_mutexattr_t at;
+    pthread_mutexattr_init(&at);
+    pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
+    if (sh == MAP_FAILED || pthread_mutex_init(&sh->m, &at) || sem_init(&sh->turn[0], 1, 0) ||
+        sem_init(&sh->turn[1], 1, 0))
+      return 2;
+    pid_t pid = fork();
+    if (pid == 0) {
+      for (int i = 0; i < n; i++) {
+        sem_wait(&sh->turn[1]);   /* the parent holds the mutex now */
+        pthread_mutex_lock(&sh->m); /* blocks until the parent unlocks */
+        pthread_mutex_unlock(&sh->m);
+      }
+      _exit(0);
+    }
+    for (int i = 0; i < n; i++) {
+      pthread_mutex_lock(&sh->m);
+      sem_post(&sh->turn[1]);
+      /* hold it until the child is blocked on it (its waiter bit is set) */
+      while (__atomic_load_n(&sh->m.__data.__lock, __ATOMIC_ACQUIRE) != 2)
+        sched_yield();
+      pthread_mutex_unlock(&sh->m);
+    }
+    wait_child(pid);
+    printf("rounds %d\n", n);
+    return 0;
+  }
+  return 1;
+}
