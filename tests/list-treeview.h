@@ -2,3 +2,4 @@
  * in tree order, how each ended, fork and exec links (test-treeview.c). */
 TEST_ENTRY(treeview_fork_exec_tree_and_links)
 TEST_ENTRY(treeview_one_process_unchanged)
+TEST_ENTRY(treeview_spawn_link)

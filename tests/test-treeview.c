@@ -13,12 +13,13 @@
 
 #define PROG(name) test_build_path("src/preload/prog_" name)
 
-/* Runs forkexec under ctrace run into DIR/fe.ctrace; returns its path. */
-static const char *record_forkexec(const char *dir) {
+/* Runs forkexec (with mode "spawn": posix_spawn) under ctrace run into
+ * DIR/fe.ctrace; returns its path. */
+static const char *record_forkexec_mode(const char *dir, const char *mode) {
   static char file[4096];
   snprintf(file, sizeof file, "%s/fe.ctrace", dir);
   char *argv[] = {(char *)test_build_path("ctrace"), "run", "-o", file, "--",
-                  (char *)PROG("forkexec"), NULL};
+                  (char *)PROG("forkexec"), (char *)mode, NULL};
   char *out = NULL, *err = NULL;
   int st = test_run(argv, NULL, &out, &err);
   if (st != 0)
@@ -27,6 +28,7 @@ static const char *record_forkexec(const char *dir) {
   free(err);
   return file;
 }
+static const char *record_forkexec(const char *dir) { return record_forkexec_mode(dir, NULL); }
 
 static char *summary(struct ctrace_view *v) {
   struct ctrace_reply r;
@@ -162,6 +164,31 @@ TEST_IMPL(treeview_one_process_unchanged) {
   ASSERT_STR_CONTAINS(pj, "\"depth\":0,\"order\":0,\"threads\":1");
   ASSERT_STR_CONTAINS(pj, "\"exit_status\":0");
   free(pj);
+  free(body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+TEST_IMPL(treeview_spawn_link) {
+  const char *file = record_forkexec_mode(test_tmpdir(), "spawn");
+  ctrace_reader *r;
+  char err[256];
+  ASSERT_EQ(ctrace_reader_open_tree(file, &r, err, sizeof err), 0);
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  ASSERT_EQ(tl->nprocs, 2); /* posix_spawn's child runs the program at once: one image */
+  ASSERT_EQ(tl->nproc_links, 1);
+  const struct ctrace_tl_proc_link *l = &tl->proc_links[0];
+  ASSERT_EQ(l->kind, CTRACE_TL_LINK_SPAWN);
+  ASSERT_UINT_EQ(l->process, tl->proc_order[0]);
+  ASSERT_UINT_EQ(l->child, tl->proc_order[1]);
+  ASSERT_EQ(tl->procs[l->child].exit_code, 3);
+  ASSERT(l->stack != 0);
+  char *body = summary(&v);
+  ASSERT_STR_CONTAINS(body, "\"process_links\":[{\"kind\":\"spawn\"");
+  ASSERT_STR_CONTAINS(body, "\"function\":\"main\""); /* the spawn call's stack, symbolized */
   free(body);
   ctrace_view_fini(&v);
   ctrace_reader_close(r);

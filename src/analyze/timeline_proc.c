@@ -119,6 +119,35 @@ static size_t pid_lower(const struct pkey *byp, size_t n, uint32_t pid) {
   return lo;
 }
 
+/* The SPAWN records (kinds 0x80 and above: only ctrace_cursor_next_record
+ * returns them) of the threads of the processes marked in want, appended
+ * to v. Only processes with a child no FORK explained are read. */
+static int gather_spawns(struct ctrace_timeline *tl, const uint8_t *want, struct ctrace_vec *v) {
+  for (uint32_t i = 0; i < tl->nthreads; i++) {
+    if (!want[ctrace_timeline_thread_process(tl, i)])
+      continue;
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, tl->r, tl->threads[i].index);
+    while (ctrace_cursor_next_record(&c, &ev)) {
+      if (ev.kind != CTRACE_EV_SPAWN)
+        continue;
+      uint64_t f[3] = {0, 0, 0}; /* child_pid how stack */
+      const uint8_t *q = ev.blob, *end = ev.blob + ev.blob_len;
+      for (unsigned k = 0; k < 3 && q && q < end; k++)
+        q = ctrace__get_uvarint(q, end, &f[k]);
+      if (c.shift && f[2]) /* the file's stack ids, as cursors shift fields */
+        f[2] = f[2] <= c.knum ? f[2] + c.kbase : 0;
+      struct ctrace_tl_procev *p = ctrace_vec_push(v);
+      if (!p)
+        return -1;
+      *p = (struct ctrace_tl_procev){.t = ctrace_reader_ns(tl->r, ev.ticks), .arg = f[0],
+                                     .stack = f[2], .thread = i, .kind = CTRACE_EV_SPAWN};
+    }
+  }
+  return 0;
+}
+
 int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procevs) {
   const ctrace_reader *r = tl->r;
   struct ctrace_tl_procev *ev = procevs->v;
@@ -237,6 +266,33 @@ int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procev
       pr[p].parent = CTRACE_TL_NO_PROC;
   }
 
+  /* spawned children (posix_spawn, vfork): their parents' SPAWN records,
+   * read here for those parents only */
+  if (ctrace_reader_nevents_kind(r, CTRACE_EV_SPAWN)) {
+    uint8_t *want = calloc(np, 1);
+    if (!want)
+      goto oom;
+    for (uint32_t c = 0; c < np; c++) {
+      uint32_t par = pr[c].parent;
+      if (par == CTRACE_TL_NO_PROC || pr[par].pid == pr[c].pid)
+        continue;
+      int forked = 0;
+      for (size_t k = 0; k < nev && !forked; k++)
+        forked = ev[k].kind == CTRACE_EV_FORK && ev[k].arg == pr[c].pid &&
+                 ctrace_timeline_thread_process(tl, ev[k].thread) == par;
+      if (!forked)
+        want[par] = 1;
+    }
+    int rc = gather_spawns(tl, want, procevs);
+    free(want);
+    if (rc < 0)
+      goto oom;
+    ev = procevs->v;
+    nev = procevs->n;
+    if (nev)
+      qsort(ev, nev, sizeof *ev, cmp_procev);
+  }
+
   /* links: the parent's call that made each child */
   for (uint32_t c = 0; c < np; c++) {
     struct ctrace_tl_process *cp = &pr[c];
@@ -248,7 +304,8 @@ int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procev
       if (ctrace_timeline_thread_process(tl, ev[k].thread) != cp->parent)
         continue;
       if (exec ? ev[k].kind != CTRACE_EV_EXEC
-               : ev[k].kind != CTRACE_EV_FORK || ev[k].arg != cp->pid)
+               : (ev[k].kind != CTRACE_EV_FORK && ev[k].kind != CTRACE_EV_SPAWN) ||
+                     ev[k].arg != cp->pid)
         continue;
       if (!best || ev[k].t <= cp->first_ns)
         best = &ev[k];
@@ -263,7 +320,10 @@ int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procev
     *l = (struct ctrace_tl_proc_link){
         .t = best->t, .t_child = cp->first_ns, .thread = best->thread,
         .child_thread = cp->main_thread, .process = cp->parent, .child = c,
-        .kind = exec ? CTRACE_TL_LINK_EXEC : CTRACE_TL_LINK_FORK, .stack = best->stack};
+        .kind = exec                             ? CTRACE_TL_LINK_EXEC
+                : best->kind == CTRACE_EV_SPAWN ? CTRACE_TL_LINK_SPAWN
+                                                : CTRACE_TL_LINK_FORK,
+        .stack = best->stack};
   }
   if (links.n)
     qsort(links.v, links.n, sizeof(struct ctrace_tl_proc_link), cmp_link);

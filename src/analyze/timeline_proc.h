@@ -62,7 +62,7 @@ struct ctrace_tl_proc_link {
   uint64_t stack;       /* stack id of the call (0: none) */
 };
 
-/* A FORK, EXEC, EXIT or SIGNAL event as the scan gathers it. */
+/* A FORK, EXEC, EXIT, SIGNAL or SPAWN event as the scan gathers it. */
 struct ctrace_tl_procev {
   int64_t t;
   uint64_t arg;   /* child pid, path string id, exit status (zigzagged away), signo */
