@@ -9,7 +9,7 @@ import {
   STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, PROC_H, TASK_H, TASK_HEAD, COUNTER_H,
   tickLabel, niceStep, hashHue, rowKey,
 } from './timeline-model.js';
-import { drawProcHeader, drawProcLinks } from './timeline-procs.js';
+import { drawProcHeader, drawProcLinks, drawFlows } from './timeline-procs.js';
 
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif';
 
@@ -667,6 +667,7 @@ export function createPainter(m, canvas, color) {
     }
     drawEdges(g);
     drawProcLinks(g, m);
+    drawFlows(g, m);
     drawSelectedTask(g);
     drawMatches(g);
     if (m.overlay) m.overlay(g); // e.g. a critical path (critpath.js)

@@ -7,7 +7,7 @@
 // requests and the details panel (timeline.js).
 
 import { STATE_CODES } from './states.js';
-import { setProcs, arrangeCollapsed, layoutProcs, hitProcLink } from './timeline-procs.js';
+import { setProcs, arrangeCollapsed, layoutProcs, hitProcLink, hitFlow, indexRows } from './timeline-procs.js';
 
 // The state keys in the order of the binary answer's state byte
 // (docs/API.md): the server's state codes, kept in web/states.js.
@@ -150,6 +150,7 @@ export function createModel() {
     procList: [], // the processes (timeline-procs.js)
     procLinks: [], // fork and exec links between them
     multiProc: false, // more than one process: groups in tree order (timeline-procs.js)
+    flows: [], // data edges and shared-object wake-ups (/api/flows, timeline-procs.js)
     taskLanes: 0,
     tasksY: RULER_H,
     totalH: 0,
@@ -234,6 +235,7 @@ export function createModel() {
       y += PROC_H;
     }
     m.totalH = y + 10;
+    indexRows(m); // for the flows' arrows (timeline-procs.js)
     return m.totalH;
   };
 
@@ -434,7 +436,7 @@ export function createModel() {
     const y = yCanvas + m.scrollTop;
     const proc = m.procs.find((p) => p.pid !== 'pinned' && y >= p.y && y < p.y + PROC_H);
     if (proc && proc.back && x >= proc.back.x0 && x <= proc.back.x1) return { kind: 'procback', proc, link: proc.back.link };
-    const pl = hitProcLink(m, x, y); // fork and exec arrows, over headers and rows (timeline-procs.js)
+    const pl = hitProcLink(m, x, y) || hitFlow(m, x, y); // fork, exec and data arrows, over headers and rows (timeline-procs.js)
     if (pl) return pl;
     if (proc) return { kind: 'proc', proc };
     if (x < LABEL_W) {

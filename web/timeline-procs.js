@@ -96,13 +96,17 @@ export function layoutProcs(m, y) {
     t.h = t.group ? ROW_PAD + LOG_H + STATE_H + ROW_PAD : ROW_PAD + LOG_H + STATE_H + 2 + t.depth * REGION_H + ROW_PAD;
     y += t.h;
   }
-  // the row showing each thread, by tid#instance (tids of exec'd images repeat)
+  indexRows(m);
+  return y;
+}
+
+/** m.rowByKey: the row showing each thread, by tid#instance (tids of exec'd images repeat). */
+export function indexRows(m) {
   m.rowByKey = new Map();
   for (const r of m.threads) {
     if (r.group && !r.open) for (const x of r.members) m.rowByKey.set(rowKey(x), r);
     else if (!r.group) m.rowByKey.set(rowKey(r), r);
   }
-  return y;
 }
 
 /** y of the middle of the state strip of the row showing thread key (tid#instance), or null. */
@@ -271,4 +275,92 @@ export function procRows(m, p) {
     ['Ended', endText(p) || (p.exec ? `exec ${p.exec}` : '')],
     ['Trace', p.status === 'running' ? 'still being written' : p.status],
   ];
+}
+
+// ---- "data from" and shared-object wake edges (/api/flows) ----
+const FLOW_COLOR = { data: '#0f8b8d', wake: '#c2571a' };
+
+/** Fetches the trace's flows once (when the summary says it may have some); then redraw(). */
+export async function loadFlows(api, m, redraw) {
+  if (!m.summary || !m.summary.flows) return;
+  try {
+    const d = await api.getJSON('/api/flows', {});
+    m.flows = (d.flows || []).map((f) => ({
+      kind: f.kind, via: f.via, t0: f.from_ns, t1: f.to_ns, bytes: f.bytes, object: f.object, reason: f.reason,
+      fromKey: rowKey({ tid: f.from_tid, instance: f.from_instance }), toKey: rowKey({ tid: f.to_tid, instance: f.to_instance }),
+      from: f.from_tid, to: f.to_tid, fromFd: f.from_fd, toFd: f.to_fd,
+    }));
+    m.flowsTotal = d.total || 0;
+    redraw();
+  } catch {
+    m.flows = [];
+  }
+}
+
+/** The flows to draw: those crossing the window, while they can be told apart (one per 8 px). */
+function flowsShown(m) {
+  if (!m.flows || !m.flows.length || !m.rowByKey) return [];
+  const vis = m.flows.filter((f) => Math.max(f.t0, f.t1) >= m.v0 && Math.min(f.t0, f.t1) <= m.v1);
+  return vis.length <= m.plotW() / 8 ? vis : [];
+}
+
+function flowGeom(m, f) {
+  const y0 = keyY(m, f.fromKey), y1 = keyY(m, f.toKey);
+  if (y0 === null || y1 === null || y0 === y1) return null;
+  return { x0: m.xOf(f.t0), y0, x1: m.xOf(f.t1), y1: y1 + (y1 > y0 ? -STATE_H / 2 : STATE_H / 2) };
+}
+
+/** Data edges (teal) and shared-object wake-ups (orange), drawn as the wake-up arrows are. */
+export function drawFlows(g, m) {
+  const shown = flowsShown(m);
+  if (!shown.length) return;
+  g.save();
+  g.beginPath();
+  g.rect(LABEL_W, 0, m.width - LABEL_W, m.totalH);
+  g.clip();
+  for (const f of shown) {
+    const a = flowGeom(m, f);
+    if (!a) continue;
+    const sel = m.selected && m.selected.kind === 'flow' && m.selected.flow === f;
+    g.strokeStyle = FLOW_COLOR[f.kind] || '#555';
+    g.fillStyle = g.strokeStyle;
+    g.lineWidth = sel ? 2.5 : 1.2;
+    g.beginPath();
+    g.moveTo(a.x0, a.y0);
+    g.lineTo(a.x1, a.y1);
+    g.stroke();
+    const ang = Math.atan2(a.y1 - a.y0, a.x1 - a.x0), hl = 6;
+    g.beginPath();
+    g.moveTo(a.x1, a.y1);
+    g.lineTo(a.x1 - hl * Math.cos(ang - 0.45), a.y1 - hl * Math.sin(ang - 0.45));
+    g.lineTo(a.x1 - hl * Math.cos(ang + 0.45), a.y1 - hl * Math.sin(ang + 0.45));
+    g.closePath();
+    g.fill();
+  }
+  g.lineWidth = 1;
+  g.restore();
+}
+
+/** The flow under content point (x, y), or null. */
+export function hitFlow(m, x, y) {
+  if (x < LABEL_W) return null;
+  let best = null, bestD = 4;
+  for (const f of flowsShown(m)) {
+    const a = flowGeom(m, f);
+    if (!a) continue;
+    const dx = a.x1 - a.x0, dy = a.y1 - a.y0, len2 = dx * dx + dy * dy;
+    const u = len2 ? Math.max(0, Math.min(1, ((x - a.x0) * dx + (y - a.y0) * dy) / len2)) : 0;
+    const d = Math.hypot(x - (a.x0 + u * dx), y - (a.y0 + u * dy));
+    if (d < bestD) { best = f; bestD = d; }
+  }
+  return best ? { kind: 'flow', flow: best } : null;
+}
+
+/** Tooltip lines of a flow. */
+export function flowTip(m, f) {
+  if (f.kind === 'data') {
+    return [`Data from ${f.from} to ${f.to} (${f.via})`, `${Number(f.bytes).toLocaleString()} byte${f.bytes === 1 ? '' : 's'}: written at ${formatAt(Math.round(f.t0))}, read at ${formatAt(Math.round(f.t1))}`,
+      `fd ${f.fromFd} → fd ${f.toFd}, object ${f.object}`];
+  }
+  return [`Wake-up across processes: ${f.from} woke ${f.to}`, `released at ${formatAt(Math.round(f.t0))}, the wait ended at ${formatAt(Math.round(f.t1))}`, `shared object ${f.object} (${f.via})`];
 }

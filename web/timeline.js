@@ -28,7 +28,7 @@ import { reportConnection } from './api.js';
 import { createSearch } from './timeline-find.js';
 import { rangeContents } from './timeline-range.js';
 import { createOverview } from './timeline-overview.js';
-import { linkTip, procOf, procRows, endText } from './timeline-procs.js';
+import { linkTip, procOf, procRows, endText, loadFlows, flowTip } from './timeline-procs.js';
 
 // What outlives the view when another tab is shown (the window and the
 // selection are in the URL, which the tab link keeps).
@@ -61,7 +61,8 @@ function mount(container, ctx) {
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-wake' }), 'Wake-up'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-create' }), 'Thread created'),
     // a process tree only (timeline-procs.js)
-    h('span', { class: 'tl-legend-item', role: 'listitem', hidden: true, 'data-legend': 'fork', title: 'a process forked (solid) or exec\'d (dashed) a child: from the call to the child\'s first event' }, h('span', { class: 'tl-mark-fork' }), 'Fork / exec'));
+    h('span', { class: 'tl-legend-item', role: 'listitem', hidden: true, 'data-legend': 'fork', title: 'a process forked (solid) or exec\'d (dashed) a child: from the call to the child\'s first event' }, h('span', { class: 'tl-mark-fork' }), 'Fork / exec'),
+    h('span', { class: 'tl-legend-item', role: 'listitem', hidden: true, 'data-legend': 'flow', title: 'bytes written into a pipe, socketpair or TCP connection by one thread and read by another (teal); a release of a process-shared lock or semaphore that ended a wait (orange)' }, h('span', { class: 'tl-mark-flow' }), 'Data / shared wake'));
   const btn = (label, title, fn, extra = {}) => h('button', { type: 'button', class: 'tl-btn', title, onclick: fn, ...extra }, label);
   const zoomSelBtn = btn('Zoom to selection', 'Zoom to the shift-dragged selection (Z)', () => zoomToSelection(), { disabled: true, 'data-action': 'zoom-selection' });
   const rangeLabel = h('span', { class: 'tl-range', 'aria-live': 'polite' });
@@ -360,6 +361,8 @@ function mount(container, ctx) {
         return [...linkTip(m, o.link).slice(0, 2), 'Click to go to the parent\'s call'];
       case 'proclink':
         return linkTip(m, o.link);
+      case 'flow':
+        return flowTip(m, o.flow);
       case 'label':
         if (o.thread.group) return [`${o.thread.members.length} threads named ${o.thread.name || '(unnamed)'}`, o.thread.open ? 'Click to close the group' : 'Click to show each thread'];
         return [tname(o.thread), o.thread.pinned ? 'Pinned: click to unpin' : 'Click to pin it to the top'];
@@ -521,7 +524,7 @@ function mount(container, ctx) {
   function evOf(sel) {
     if (!sel) return undefined;
     if (sel.kind === 'task') return `task:${sel.id}`;
-    if (sel.kind === 'proclink') return undefined; // not an /api/event (timeline-procs.js)
+    if (sel.kind === 'proclink' || sel.kind === 'flow') return undefined; // not an /api/event (timeline-procs.js)
     const ns = sel.kind === 'span' || sel.kind === 'region' ? (sel.ns !== undefined ? sel.ns : sel.s) : sel.ns;
     return `${sel.kind}:${sel.tid}:${Math.round(ns)}`;
   }
@@ -630,6 +633,11 @@ function mount(container, ctx) {
     if (o.kind === 'proclink') {
       pushHistory();
       goToChild(o.link);
+      return;
+    }
+    if (o.kind === 'flow') { // the tooltip says it all: select it
+      m.selected = { kind: 'flow', flow: o.flow, tid: o.flow.from, ns: o.flow.t0 };
+      draw();
       return;
     }
     if (o.kind === 'procback') {
@@ -942,6 +950,8 @@ function mount(container, ctx) {
     if (destroyed) return;
     m.setSummary(s);
     legend.querySelector('[data-legend="fork"]').hidden = !m.multiProc; // a process tree (timeline-procs.js)
+    legend.querySelector('[data-legend="flow"]').hidden = !s.flows;
+    loadFlows(api, m, () => scheduleDraw());
     if (remembered.tracks) {
       m.tracks = remembered.tracks;
       trackFilter.value = m.tracks.filter;
@@ -1098,6 +1108,8 @@ function mount(container, ctx) {
     },
     /** Where the matches of the search are highlighted on screen: [{kind, tid, x, y}]. */
     searchMarks: () => (m.searchMarks || []).map((k) => { const r = canvas.getBoundingClientRect(); return { ...k, x: r.left + k.x, y: r.top + k.y - scroller.scrollTop }; }),
+    /** The data and shared wake edges known (/api/flows): [{kind, via, bytes, from, to}]. */
+    flows: () => (m.flows || []).map((f) => ({ kind: f.kind, via: f.via, bytes: f.bytes, from: f.from, to: f.to, t0: f.t0, t1: f.t1 })),
     counts: () => (m.data ? { rows: m.data.rows.size, tasks: m.data.tasks.length, wakes: m.data.wakes.length, creates: m.data.creates.length } : null),
   };
 

@@ -174,6 +174,7 @@ void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn 
       {"/api/counters", ctrace__api_counters},   {"/api/drops", ctrace__api_drops},
       {"/api/critpath", ctrace__api_critpath},
       {"/api/cpus", ctrace__api_cpus},
+      {"/api/flows", ctrace__api_flows},
   };
   static const char changed[] = "the trace file changed on disk (truncated or rewritten) since "
                                 "ctrace view loaded it: restart ctrace view to see it";

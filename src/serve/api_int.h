@@ -70,5 +70,7 @@ void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace
 void ctrace__api_compare(struct ctrace_view *v, const char *path, struct params *p,
                          struct ctrace_reply *out);
 void ctrace__api_cpus(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+/* api_procs.c: data edges (pipes, socketpairs, TCP) and shared-object wake-ups */
+void ctrace__api_flows(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 
 #endif

@@ -2,13 +2,19 @@
  * api_procs.c - the processes of /api/summary (docs/API.md): each process
  * image with its place in the tree and how it ended ("process_list"), and
  * the fork and exec links from a parent's call to its child's first event
- * ("process_links"), from the timeline's processes (timeline_proc.h).
+ * ("process_links"), from the timeline's processes (timeline_proc.h);
+ * and /api/flows: the "data from" edges of pipes, socketpairs and TCP and
+ * the wake-ups through process-shared objects (src/analyze/flows.h).
  */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "../analyze/flows.h"
 #include "../analyze/stats.h"
 #include "api_int.h"
 
@@ -105,6 +111,14 @@ void ctrace__json_processes(struct ctrace_view *v, FILE *f) {
       fprintf(f, ",\"events\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"start_ns\":%" PRId64
                  ",\"end_ns\":%" PRId64,
               ps->events, ps->bytes, ps->start_ns, ps->end_ns);
+      fputs(",\"time_by_state\":{", f);
+      int first = 1;
+      for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
+        if (ps->state_ns[k]) {
+          fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", ctrace_state_name(k), ps->state_ns[k]);
+          first = 0;
+        }
+      fputc('}', f);
     }
     if (p->signal) {
       const char *abbrev = sigabbrev_np((int)p->signal);
@@ -121,7 +135,11 @@ void ctrace__json_processes(struct ctrace_view *v, FILE *f) {
     }
     fputc('}', f);
   }
-  fputs("],\"process_links\":[", f);
+  /* whether /api/flows can have anything: the trace recorded fds or shared objects */
+  fprintf(f, "],\"flows\":%s", ctrace_reader_nevents_kind(v->r, CTRACE_EV_FD) ||
+                                        ctrace_reader_nevents_kind(v->r, CTRACE_EV_SHARED)
+                                    ? "true" : "false");
+  fputs(",\"process_links\":[", f);
   for (size_t k = 0; k < tl->nproc_links; k++) {
     const struct ctrace_tl_proc_link *l = &tl->proc_links[k];
     fprintf(f, "%s{\"kind\":\"%s\",\"t_ns\":%" PRId64 ",\"child_first_ns\":%" PRId64
@@ -136,4 +154,92 @@ void ctrace__json_processes(struct ctrace_view *v, FILE *f) {
     fputc('}', f);
   }
   fputc(']', f);
+}
+
+/* ---- /api/flows ---- */
+#define FLOWS_MAX 4000 /* in a window; more: none, with their count (as wakes) */
+
+void ctrace__flows_free(struct ctrace_flows *f) {
+  if (!f)
+    return;
+  ctrace_flows_free(f);
+  free(f);
+}
+
+static pthread_mutex_t flows_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The trace's flows, built on the first request (NULL: out of memory). */
+static const struct ctrace_flows *flows_of(struct ctrace_view *v) {
+  pthread_mutex_lock(&flows_lock);
+  if (!v->flows) {
+    struct ctrace_flows *f = calloc(1, sizeof *f);
+    if (f && ctrace_flows_build(v->r, f) < 0) {
+      free(f);
+      f = NULL;
+    }
+    v->flows = f;
+  }
+  const struct ctrace_flows *f = v->flows;
+  pthread_mutex_unlock(&flows_lock);
+  return f;
+}
+
+/* Thread (reader index) as tid and instance. */
+static void json_reader_thread(const struct ctrace_view *v, FILE *f, const char *pre,
+                               uint32_t idx) {
+  const struct ctrace_thread_info *ti =
+      idx < ctrace_reader_nthreads(v->r) ? ctrace_reader_thread(v->r, idx) : NULL;
+  fprintf(f, "\"%stid\":%u,\"%sinstance\":%u", pre, ti ? ti->tid : 0, pre,
+          ti ? ti->instance : 0);
+}
+
+void ctrace__api_flows(struct ctrace_view *v, struct params *p, struct ctrace_reply *out) {
+  const struct ctrace_timeline *tl = v->tl;
+  int64_t a, b;
+  if (ctrace__param_i64(p, "start_ns", tl->start_ns, INT64_MIN, INT64_MAX, &a) < 0 ||
+      ctrace__param_i64(p, "end_ns", tl->end_ns, INT64_MIN, INT64_MAX, &b) < 0) {
+    ctrace_reply_error(out, 400, p->err);
+    return;
+  }
+  if (b <= a) {
+    ctrace_reply_error(out, 400, "end_ns must be after start_ns");
+    return;
+  }
+  const struct ctrace_flows *fl = flows_of(v);
+  struct json j;
+  if (!fl || ctrace__json_open(&j) < 0) {
+    ctrace_reply_error(out, 500, "out of memory");
+    return;
+  }
+  FILE *f = j.f;
+  /* those whose arrow crosses the window: [from, to] overlaps [a, b] */
+  size_t in = 0;
+  for (size_t k = 0; k < fl->n; k++) {
+    int64_t t0 = ctrace_reader_ns(v->r, fl->v[k].from_ticks),
+            t1 = ctrace_reader_ns(v->r, fl->v[k].to_ticks);
+    in += (t0 < t1 ? t0 : t1) <= b && (t0 > t1 ? t0 : t1) >= a;
+  }
+  fprintf(f,
+          "{\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"total\":%zu,\"in_window\":%zu,"
+          "\"unmatched_read_bytes\":%" PRIu64 ",\"unmatched_write_bytes\":%" PRIu64
+          ",\"flows\":[",
+          a, b, fl->n, in, fl->unmatched_read_bytes, fl->unmatched_write_bytes);
+  size_t n = 0;
+  for (size_t k = 0; k < fl->n && in <= FLOWS_MAX; k++) {
+    const struct ctrace_flow *x = &fl->v[k];
+    int64_t t0 = ctrace_reader_ns(v->r, x->from_ticks), t1 = ctrace_reader_ns(v->r, x->to_ticks);
+    if ((t0 < t1 ? t0 : t1) > b || (t0 > t1 ? t0 : t1) < a)
+      continue;
+    fprintf(f, "%s{\"kind\":\"%s\",\"via\":\"%s\",\"from_ns\":%" PRId64 ",\"to_ns\":%" PRId64 ",",
+            n++ ? "," : "", ctrace_flow_kind_name(x->kind), ctrace_flow_object_name(x->object_kind),
+            t0, t1);
+    json_reader_thread(v, f, "from_", x->from_thread);
+    fputc(',', f);
+    json_reader_thread(v, f, "to_", x->to_thread);
+    fprintf(f, ",\"bytes\":%" PRIu64 ",\"object\":\"0x%" PRIx64 "\",\"offset\":%" PRIu64
+               ",\"reason\":%u,\"from_fd\":%d,\"to_fd\":%d}",
+            x->bytes, x->object, x->offset, x->reason, x->from_fd, x->to_fd);
+  }
+  fputs("]}\n", f);
+  ctrace__json_close(&j, out);
 }

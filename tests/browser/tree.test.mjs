@@ -138,3 +138,43 @@ describe('a process tree on the timeline', { skip: why || false }, () => {
     assert.deepEqual(errorsOf(page), []);
   });
 });
+
+const TREEREC = path.join(BUILD_DIR, 'src', 'preload', 'prog_treerec');
+describe('data edges between processes', { skip: why || (!fs.existsSync(TREEREC) && `${TREEREC} does not exist`) || false }, () => {
+  let dir, view, browser, page, total;
+  before(async () => {
+    dir = await tempDir();
+    const file = path.join(dir, 'pipe.ctrace');
+    // a forked child writes 6 messages into a pipe, the parent reads them (every call recorded)
+    const { stdout } = await promisify(execFile)(CTRACE, ['run', '-o', file, '--', TREEREC, 'fork_pipe', '6'],
+      { timeout: 60_000, env: { ...process.env, CTRACE_SCHED: 'off', CTRACE_MIN_NS: '0' } });
+    total = Number(/total (\d+)/.exec(stdout)[1]);
+    view = await startView(file);
+    browser = await launchBrowser({ width: 1280, height: 720 });
+    page = await browser.newPage();
+    await openView(page, view.url, '#/timeline');
+    await waitLoaded(page);
+  });
+  after(async () => {
+    await browser?.close();
+    await view?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('every byte written by the child is a "data from" edge to the parent\'s read', async () => {
+    await page.waitForFunction(() => document.querySelector('.tl').probe.flows().length > 0);
+    const flows = await probe(page, 'flows');
+    assert.ok(flows.every((f) => f.kind === 'data' && f.via === 'pipe'));
+    assert.equal(flows.reduce((n, f) => n + f.bytes, 0), total);
+    const procs = await probe(page, 'procs');
+    assert.equal(procs.length, 2);
+    const [child] = (await probe(page, 'rows')).filter((r) => r.process !== procs[0].index);
+    assert.ok(flows.every((f) => f.from === child.tid && f.to !== child.tid), 'from the child to the parent');
+    // zoom to the writes: the arrows are drawn there
+    const a = Math.min(...flows.map((f) => f.t0)), b = Math.max(...flows.map((f) => f.t1));
+    await page.evaluate(([s, e]) => { location.hash = `#/timeline?start_ns=${Math.floor(s - (e - s) * 0.2 - 1000)}&end_ns=${Math.ceil(e + (e - s) * 0.2 + 1000)}`; }, [a, b]);
+    await waitLoaded(page);
+    await screenshot(page, 'tree-data-edges', { fullPage: false });
+    assert.deepEqual(errorsOf(page), []);
+  });
+});
