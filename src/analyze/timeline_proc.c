@@ -148,6 +148,71 @@ static int gather_spawns(struct ctrace_timeline *tl, const uint8_t *want, struct
   return 0;
 }
 
+/* The calls that make processes, by what they name: FORK and SPAWN by the
+ * child's pid, EXEC by the process that exec'd (EXEC_KEY | index); then by
+ * time. A child's call is found by binary search: O((p + e) log e). */
+#define EXEC_KEY (1ull << 40)
+struct callkey {
+  uint64_t key;
+  int64_t t;
+  size_t ev;
+};
+static int cmp_callkey(const void *a, const void *b) {
+  const struct callkey *x = a, *y = b;
+  if (x->key != y->key)
+    return x->key < y->key ? -1 : 1;
+  if (x->t != y->t)
+    return x->t < y->t ? -1 : 1;
+  return x->ev < y->ev ? -1 : x->ev > y->ev;
+}
+
+/* Sorted keys of the FORK, SPAWN and EXEC events of ev; *n gets their count. */
+static struct callkey *call_keys(const struct ctrace_timeline *tl,
+                                 const struct ctrace_tl_procev *ev, size_t nev, size_t *n) {
+  struct callkey *k = malloc((nev ? nev : 1) * sizeof *k);
+  if (!k)
+    return NULL;
+  *n = 0;
+  for (size_t i = 0; i < nev; i++) {
+    if (ev[i].kind == CTRACE_EV_FORK || ev[i].kind == CTRACE_EV_SPAWN)
+      k[(*n)++] = (struct callkey){ev[i].arg & (EXEC_KEY - 1), ev[i].t, i};
+    else if (ev[i].kind == CTRACE_EV_EXEC)
+      k[(*n)++] = (struct callkey){EXEC_KEY | ctrace_timeline_thread_process(tl, ev[i].thread),
+                                   ev[i].t, i};
+  }
+  if (*n)
+    qsort(k, *n, sizeof *k, cmp_callkey);
+  return k;
+}
+
+/* The call of process parent under key made at or before t (the latest),
+ * else the first after; spawn: whether a SPAWN may be it. NULL: none. */
+static const struct ctrace_tl_procev *find_call(const struct ctrace_timeline *tl,
+                                                const struct callkey *k, size_t n,
+                                                const struct ctrace_tl_procev *ev, uint64_t key,
+                                                uint32_t parent, int64_t t, int spawn) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (k[mid].key < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  const struct ctrace_tl_procev *best = NULL;
+  for (size_t i = lo; i < n && k[i].key == key; i++) {
+    const struct ctrace_tl_procev *e = &ev[k[i].ev];
+    if (ctrace_timeline_thread_process(tl, e->thread) != parent ||
+        (!spawn && e->kind == CTRACE_EV_SPAWN))
+      continue;
+    if (!best || e->t <= t)
+      best = e;
+    if (e->t > t)
+      break;
+  }
+  return best;
+}
+
 int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procevs) {
   const ctrace_reader *r = tl->r;
   struct ctrace_tl_procev *ev = procevs->v;
@@ -266,31 +331,35 @@ int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procev
       pr[p].parent = CTRACE_TL_NO_PROC;
   }
 
+  size_t nkeys;
+  struct callkey *keys = call_keys(tl, ev, nev, &nkeys);
+  if (!keys)
+    goto oom;
   /* spawned children (posix_spawn, vfork): their parents' SPAWN records,
    * read here for those parents only */
   if (ctrace_reader_nevents_kind(r, CTRACE_EV_SPAWN)) {
     uint8_t *want = calloc(np, 1);
-    if (!want)
+    if (!want) {
+      free(keys);
       goto oom;
+    }
     for (uint32_t c = 0; c < np; c++) {
       uint32_t par = pr[c].parent;
-      if (par == CTRACE_TL_NO_PROC || pr[par].pid == pr[c].pid)
-        continue;
-      int forked = 0;
-      for (size_t k = 0; k < nev && !forked; k++)
-        forked = ev[k].kind == CTRACE_EV_FORK && ev[k].arg == pr[c].pid &&
-                 ctrace_timeline_thread_process(tl, ev[k].thread) == par;
-      if (!forked)
+      if (par != CTRACE_TL_NO_PROC && pr[par].pid != pr[c].pid &&
+          !find_call(tl, keys, nkeys, ev, pr[c].pid, par, pr[c].first_ns, 0))
         want[par] = 1;
     }
     int rc = gather_spawns(tl, want, procevs);
     free(want);
+    free(keys);
+    keys = NULL;
     if (rc < 0)
       goto oom;
     ev = procevs->v;
     nev = procevs->n;
-    if (nev)
-      qsort(ev, nev, sizeof *ev, cmp_procev);
+    keys = call_keys(tl, ev, nev, &nkeys);
+    if (!keys)
+      goto oom;
   }
 
   /* links: the parent's call that made each child */
@@ -299,24 +368,16 @@ int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procev
     if (cp->parent == CTRACE_TL_NO_PROC || cp->main_thread == NO_THREAD)
       continue;
     int exec = pr[cp->parent].pid == cp->pid;
-    const struct ctrace_tl_procev *best = NULL;
-    for (size_t k = 0; k < nev; k++) { /* few events: a plain scan */
-      if (ctrace_timeline_thread_process(tl, ev[k].thread) != cp->parent)
-        continue;
-      if (exec ? ev[k].kind != CTRACE_EV_EXEC
-               : (ev[k].kind != CTRACE_EV_FORK && ev[k].kind != CTRACE_EV_SPAWN) ||
-                     ev[k].arg != cp->pid)
-        continue;
-      if (!best || ev[k].t <= cp->first_ns)
-        best = &ev[k];
-      if (ev[k].t > cp->first_ns)
-        break;
-    }
+    const struct ctrace_tl_procev *best =
+        find_call(tl, keys, nkeys, ev, exec ? EXEC_KEY | cp->parent : cp->pid, cp->parent,
+                  cp->first_ns, 1);
     if (!best)
       continue;
     struct ctrace_tl_proc_link *l = ctrace_vec_push(&links);
-    if (!l)
+    if (!l) {
+      free(keys);
       goto oom;
+    }
     *l = (struct ctrace_tl_proc_link){
         .t = best->t, .t_child = cp->first_ns, .thread = best->thread,
         .child_thread = cp->main_thread, .process = cp->parent, .child = c,
@@ -325,6 +386,7 @@ int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procev
                                                 : CTRACE_TL_LINK_FORK,
         .stack = best->stack};
   }
+  free(keys);
   if (links.n)
     qsort(links.v, links.n, sizeof(struct ctrace_tl_proc_link), cmp_link);
   tl->proc_links = ctrace_vec_take(&links, &tl->nproc_links, &tl->bytes);

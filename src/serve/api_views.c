@@ -64,14 +64,14 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
     const struct ctrace_tl_thread *t = &tl->threads[i];
     const struct ctrace_thread_info *ti = ctrace_reader_thread(v->r, t->index);
     uint32_t proc = ctrace_timeline_thread_process(tl, i);
-    fprintf(f, "%s{\"index\":%u,\"tid\":%u,\"instance\":%u,\"pid\":%u,\"process\":%u,\"name\":",
-            i ? "," : "", i, t->tid, ti->instance, tl->procs[proc].pid, proc);
+    fprintf(f, "%s{\"index\":%u,\"tid\":%u,\"instance\":%u,\"pid\":%u,\"name\":", i ? "," : "",
+            i, t->tid, ti->instance, tl->procs[proc].pid);
     ctrace__json_sid(v, f, ti->name);
     fprintf(f,
             ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64 ",\"created_by\":%u,\"exited\":%s,"
-            "\"dropped\":%" PRIu64 ",\"max_depth\":%u}",
+            "\"dropped\":%" PRIu64 ",\"max_depth\":%u,\"process\":%u}",
             t->first_ns, t->last_ns, t->created_by, t->exited ? "true" : "false", t->dropped,
-            tl->max_depth[i]);
+            tl->max_depth[i], proc);
   }
   fputc(']', f);
   ctrace__json_processes(v, f); /* api_procs.c */
