@@ -7,7 +7,7 @@
 // requests and the details panel (timeline.js).
 
 import { STATE_CODES } from './states.js';
-import { setProcs, arrangeCollapsed, layoutProcs, hitProcLink, hitFlow, indexRows } from './timeline-procs.js';
+import { setProcs, arrangeCollapsed, layoutProcs, hitProcLink, hitFlow, indexRows, procMatches } from './timeline-procs.js';
 
 // The state keys in the order of the binary answer's state byte
 // (docs/API.md): the server's state codes, kept in web/states.js.
@@ -250,7 +250,8 @@ export function createModel() {
   m.arrange = () => {
     const tr = m.tracks;
     const f = tr.filter.trim().toLowerCase();
-    const keep = (t) => (!f || (t.name || '').toLowerCase().includes(f) || String(t.tid).includes(f))
+    // in a process tree the filter also names processes: by pid or program (timeline-procs.js)
+    const keep = (t) => (!f || (t.name || '').toLowerCase().includes(f) || String(t.tid).includes(f) || (m.multiProc && procMatches(m, t, f)))
       && (!tr.aliveOnly || (t.last >= m.v0 && t.first <= m.v1));
     // one process: a collapsed one keeps its header only; a tree: one summary row (timeline-procs.js)
     const shown = m.allThreads.filter((t) => tr.pinned.has(t.tid) || (keep(t) && (m.multiProc || !tr.collapsed.has(t.pid))));

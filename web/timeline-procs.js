@@ -35,6 +35,12 @@ export function setProcs(m, s) {
   m.allThreads.sort((x, y) => rank(x) - rank(y) || x.i - y.i);
 }
 
+/** Whether the track filter f (lower case) names thread t's process: its pid or program. */
+export function procMatches(m, t, f) {
+  const p = m.procList[t.proc];
+  return !!p && (String(p.pid).includes(f) || p.exe.toLowerCase().includes(f));
+}
+
 /** The process with index i, or null. */
 export const procOf = (m, i) => (m.procList && m.procList[i]) || null;
 

@@ -91,6 +91,15 @@ describe('a process tree on the timeline', { skip: why || false }, () => {
     await page.waitForFunction(() => !document.querySelector('.tl').probe.procs()[0].collapsed);
     rows = await probe(page, 'rows');
     assert.ok(rows.every((r) => r.group === undefined && r.tid));
+    // the tracks filter names processes too: the root's pid leaves its group alone
+    const root = sum.process_list.find((p) => p.order === 0);
+    await page.fill('[data-action="track-filter"]', String(root.pid));
+    await page.waitForFunction(() => document.querySelector('.tl').probe.procs().length < 3);
+    rows = await probe(page, 'rows');
+    assert.ok(rows.some((r) => r.process === root.index));
+    assert.ok(rows.every((r) => String(r.pid).includes(String(root.pid))), 'only processes the filter names');
+    await page.fill('[data-action="track-filter"]', '');
+    await page.waitForFunction(() => document.querySelector('.tl').probe.procs().length === 3);
   });
 
   test('the fork arrow goes to the child; the child\'s header links back to the fork', async () => {
