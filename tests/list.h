@@ -35,6 +35,7 @@
 #include "list-harm.h"
 #endif
 #include "list-sql.h"
+#include "list-tree.h"
 #include "list-treeview.h"
 #include "list-treerec.h"
 #ifdef CTRACE_LIST_UNDEF_HELPER

@@ -80,6 +80,8 @@ struct cw {
   const ctrace_reader *r;
   ctrace_symbolizer *sym;
   uint32_t pid;
+  int tree; /* a process tree: each thread's pid is its process's */
+  uint32_t force_pid; /* when not 0: the pid of the event head() writes */
   int n;              /* events written */
   struct thr *th;
   uint32_t nth;
@@ -239,6 +241,20 @@ static void jtrace_str(struct cw *w, uint64_t id) {
   jstr(&w->o, s ? s->s : "", s ? s->len : 0);
 }
 
+/* The pid of thread tid: the trace's, or in a process tree its process's
+ * (an exec keeps the pid, so any thread with the tid tells). */
+static uint32_t pid_of(const struct cw *w, uint32_t tid) {
+  if (w->force_pid)
+    return w->force_pid;
+  if (!w->tree || !tid)
+    return w->pid;
+  int64_t ti = ctrace_reader_thread_index(w->r, tid);
+  const struct ctrace_process *p =
+      ti >= 0 ? ctrace_reader_process(w->r, ctrace_reader_thread(w->r, (uint32_t)ti)->process)
+              : NULL;
+  return p && p->pid ? p->pid : w->pid;
+}
+
 /* Starts an event object: {"ph":..,"name":..,"cat":..,"ts":..,"pid":..,"tid":..
  * name_id is a string id, or 0 to use name. The caller closes it with '}'. */
 static void head(struct cw *w, const char *ph, uint64_t name_id, const char *name,
@@ -259,7 +275,7 @@ static void head(struct cw *w, const char *ph, uint64_t name_id, const char *nam
   ob_lit(o, "\",\"ts\":");
   ob_us(o, ns);
   ob_lit(o, ",\"pid\":");
-  ob_u64(o, w->pid);
+  ob_u64(o, pid_of(w, tid));
   ob_lit(o, ",\"tid\":");
   ob_u64(o, tid);
   w->nargs = 0;
@@ -635,7 +651,7 @@ static void event(struct cw *w, const ctrace_event *ev) {
     ob_lit(o, ",\"cat\":\"log\",\"ts\":");
     ob_us(o, ns);
     ob_lit(o, ",\"pid\":");
-    ob_u64(o, w->pid);
+    ob_u64(o, pid_of(w, ev->tid));
     ob_lit(o, ",\"tid\":");
     ob_u64(o, ev->tid);
     w->nargs = 0;
@@ -738,8 +754,8 @@ static void finish(struct cw *w) {
   if (!w->opened && w->start <= end)
     open_window(w);
   /* calls still in progress at the end (PENDING) */
-  for (uint32_t i = 0; i < w->nth; i++)
-    ctrace_states_finish(&w->th[i].sm, end);
+  for (uint32_t i = 0; i < w->nth; i++) /* a tree's threads end with their process */
+    ctrace_states_finish(&w->th[i].sm, w->tree ? ctrace_reader_ns(w->r, ctrace_reader_thread_end(w->r, i)) : end);
   int cut = w->end < end; /* the window ends before the trace */
   if (cut)
     end = w->end;
@@ -759,9 +775,15 @@ static void finish(struct cw *w) {
       end_event(w, 0);
     }
   }
-  if (ctrace_reader_nprocesses(w->r)) {
-    const struct ctrace_process *p = ctrace_reader_process(w->r, 0);
+  for (uint32_t i = 0; i < ctrace_reader_nprocesses(w->r); i++) {
+    const struct ctrace_process *p = ctrace_reader_process(w->r, i);
+    if (i && p->exec_to >= 0)
+      continue; /* a pid's name: its last image */
+    if (i && p->pid == w->pid && p->exec_from < 0)
+      continue;
+    w->force_pid = w->tree ? p->pid : 0;
     head(w, "M", 0, "process_name", "__metadata", 0, 0);
+    w->force_pid = 0;
     arg(w, "name");
     jtrace_str(w, p->exe);
     end_event(w, 0);
@@ -802,6 +824,7 @@ int ctrace_chrome_write_opts(const ctrace_reader *r, ctrace_symbolizer *sym,
   w.r = r;
   w.sym = sym;
   w.pid = ctrace_reader_pid(r);
+  w.tree = ctrace_reader_nfiles(r) > 1;
   w.nth = ctrace_reader_nthreads(r);
   w.nstacks = ctrace_reader_nstacks(r);
   w.th = calloc(w.nth ? w.nth : 1, sizeof *w.th);

@@ -392,6 +392,29 @@ static uint32_t named_location(struct enc *e, const char *name) {
 
 /* The profile of samples v; period_ns > 0: the values are time sampled
  * every period_ns (a CPU profile), else each sample counts once. */
+/* Labels of a sample of a process tree: pid (a number) and process (the
+ * executable's basename), from the process whose file defined the stack. */
+static void process_labels(struct enc *e, uint64_t stack) {
+  uint32_t pi = ctrace_reader_stack_process(e->r, stack);
+  const struct ctrace_process *p = ctrace_reader_process(e->r, pi);
+  if (!p)
+    return;
+  struct pb l = {0};
+  pb_int(&l, 1, str_id(&e->st, "pid"));
+  pb_int(&l, 3, p->pid);
+  pb_msg(&e->tmp, 3, &l);
+  const struct ctrace_string *s = ctrace_reader_string(e->r, p->exe);
+  if (s && s->len) {
+    size_t b = s->len;
+    while (b > 0 && s->s[b - 1] != '/')
+      b--;
+    pb_int(&l, 1, str_id(&e->st, "process"));
+    pb_int(&l, 2, str_id_n(&e->st, s->s + b, s->len - b));
+    pb_msg(&e->tmp, 3, &l);
+  }
+  free(l.p);
+}
+
 static int encode(const ctrace_reader *r, ctrace_symbolizer *sym,
                   const struct ctrace_pprof_sample *v, size_t n, const char *count_type,
                   const char *value_type_name, const char *comment, uint64_t period_ns,
@@ -409,6 +432,7 @@ static int encode(const ctrace_reader *r, ctrace_symbolizer *sym,
 
   value_type(&e, &head, 1, count_type, "count");
   value_type(&e, &head, 1, value_type_name, "nanoseconds");
+  int tree = ctrace_reader_nfiles(r) > 1;
 
   for (size_t i = 0; i < n && !e.st.err; i++) {
     const struct ctrace_pprof_sample *en = &v[i];
@@ -425,6 +449,8 @@ static int encode(const ctrace_reader *r, ctrace_symbolizer *sym,
     pb_varint(&vals, en->value);
     pb_msg(&e.tmp, 1, &ids);  /* packed location_id */
     pb_msg(&e.tmp, 2, &vals); /* packed value */
+    if (tree && en->stack) /* a process tree: which process, as labels */
+      process_labels(&e, en->stack);
     pb_msg(&samples, 2, &e.tmp);
   }
   mappings(&e, &maps);

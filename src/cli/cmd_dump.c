@@ -209,6 +209,15 @@ static void print_defs(struct dump *d) {
     print_string(d, p->exe);
     fprintf(d->out, " argv=");
     print_string(d, p->argv);
+    if (ctrace_reader_nfiles(r) > 1) { /* a process tree */
+      static const char *const st[] = {"complete", "running", "cut-off", "corrupt"};
+      fprintf(d->out, " parent=%d exec_from=%d status=%s file=%s", p->parent, p->exec_from,
+              st[p->status & 3], ctrace_reader_file_path(r, p->file));
+      if (p->has_exit)
+        fprintf(d->out, " exit=%lld", (long long)p->exit_status);
+      if (p->signal)
+        fprintf(d->out, " signal=%u", p->signal);
+    }
     fputc('\n', d->out);
   }
   for (uint32_t i = 0; i < ctrace_reader_nmappings(r); i++) {
@@ -328,8 +337,22 @@ static void dump_raw(const ctrace_reader *r, FILE *out) {
   fprintf(out, "# version 1.%u tsc %d pid %u tick_hz %" PRIu64 "\n",
           ctrace_reader_version_minor(r), ctrace_reader_ticks_are_tsc(r), ctrace_reader_pid(r),
           ctrace_reader_tick_hz(r));
+  uint32_t nf = ctrace_reader_nfiles(r), cur = UINT32_MAX;
   for (uint32_t i = 0; i < ctrace_reader_nbatches(r); i++) {
     const struct ctrace_batch_info *b = ctrace_reader_batch(r, i);
+    if (nf > 1 && (cur == UINT32_MAX || b->offset < ctrace_reader_file_base(r, cur) ||
+                   b->offset - ctrace_reader_file_base(r, cur) >=
+                       ctrace_reader_file_size(ctrace_reader_file(r, cur)))) {
+      /* a process tree: offsets are the tree's (the file's plus its base) */
+      for (cur = 0; cur + 1 < nf; cur++) {
+        uint64_t base = ctrace_reader_file_base(r, cur);
+        if (b->offset >= base && b->offset - base < ctrace_reader_file_size(ctrace_reader_file(r, cur)))
+          break;
+      }
+      const ctrace_reader *f = ctrace_reader_file(r, cur);
+      fprintf(out, "# file %s pid %u base %" PRIu64 "\n", ctrace_reader_file_path(r, cur),
+              ctrace_reader_pid(f), ctrace_reader_file_base(r, cur));
+    }
     fprintf(out, "# batch %" PRIu64 " tid %u flags 0x%x seq %" PRIu64 " base %" PRIu64
                  " len %u\n",
             b->offset, b->tid, b->flags, b->seq, b->base, b->len);

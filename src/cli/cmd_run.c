@@ -169,7 +169,8 @@ static void list_children(const char *outabs, time_t since) {
           n, n == 1 ? "" : "s", dir);
   for (int i = 0; i < n && i < 3; i++)
     fprintf(stderr, " %s", first[i]);
-  fprintf(stderr, "%s\n", n > 3 ? " ..." : "");
+  fprintf(stderr, "%s; the commands read them with %s as one trace\n", n > 3 ? " ..." : "",
+          base);
 }
 
 /* After the run: says why the trace is missing or cut short. */

@@ -772,9 +772,10 @@ static uint32_t proc_status(const ctrace_reader *r) {
 }
 
 /* What a reader of one file says of its processes (PROCESS records; a file
- * without one gets one entry from its header, so every file has a process). */
+ * of a tree without one gets one entry from its header, so that every file
+ * of a tree has its process). */
 static void fill_processes(ctrace_reader *r) {
-  if (!r->processes.n) {
+  if (!r->processes.n && r->no_sched) { /* a file of a tree: one process each */
     struct ctrace_process p = {0};
     p.pid = r->pid;
     CTRACE_TVEC_PUSH(r->processes, p, oom);
@@ -878,10 +879,13 @@ static int writer_holds_lock(int fd) {
 }
 
 /* Opens path; maps it at `at` (inside a range the caller reserved) when not
- * NULL. A file of a tree (sub) leaves the scheduling records to the tree. */
-int ctrace__reader_open_file(const char *path, const void *at, int sub, ctrace_reader **out,
-                             char *err, size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+ * NULL, at most max bytes of it there (a file that grew since the caller
+ * looked reads as cut off there). A file of a tree (sub) leaves the
+ * scheduling records to the tree. */
+int ctrace__reader_open_file(const char *path, const void *at, size_t max, int sub,
+                             ctrace_reader **out, char *err, size_t errlen) {
+  /* O_NONBLOCK: a FIFO (a sibling named like a trace) must not block */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return -1;
@@ -893,6 +897,8 @@ int ctrace__reader_open_file(const char *path, const void *at, int sub, ctrace_r
     return -1;
   }
   size_t size = (size_t)st.st_size;
+  if (at && size > max)
+    size = max;
   const void *data = "";
   if (size) {
     /* Every byte is read at open: fault the pages in at once. */
@@ -912,22 +918,28 @@ int ctrace__reader_open_file(const char *path, const void *at, int sub, ctrace_r
     close(fd);
     return -1;
   }
-  r->locked = writer_holds_lock(fd);
-  close(fd);
+  /* (the file stays open until its lock is looked at, below) */
   r->data = data;
   r->size = size;
   r->no_sched = sub;
   r->mapped = size != 0 && !at;
   if (open_common(r, err, errlen) < 0) {
+    close(fd);
     ctrace_reader_close(r);
     return -1;
   }
+  if (!ctrace_reader_complete(r)) { /* cut off, or still being written? */
+    r->locked = writer_holds_lock(fd);
+    for (size_t i = 0; i < r->processes.n; i++)
+      r->processes.v[i].status = proc_status(r);
+  }
+  close(fd);
   *out = r;
   return 0;
 }
 
 int ctrace_reader_open(const char *path, ctrace_reader **out, char *err, size_t errlen) {
-  return ctrace__reader_open_file(path, NULL, 0, out, err, errlen);
+  return ctrace__reader_open_file(path, NULL, 0, 0, out, err, errlen);
 }
 
 void ctrace_reader_close(ctrace_reader *r) {

@@ -233,6 +233,10 @@ const char *ctrace_reader_strcpy(const ctrace_reader *r, uint64_t id, char *buf,
 uint32_t ctrace_reader_nstacks(const ctrace_reader *r);
 /* The PCs of stack id, innermost first; returns how many (0 if unknown). */
 uint32_t ctrace_reader_stack(const ctrace_reader *r, uint64_t id, const uint64_t **pcs);
+/* The process (ctrace_reader_process index) whose file defined stack id:
+ * in a tree each file has its own stacks; 0 for one file, UINT32_MAX for
+ * an unknown id. */
+uint32_t ctrace_reader_stack_process(const ctrace_reader *r, uint64_t id);
 uint32_t ctrace_reader_nmappings(const ctrace_reader *r);
 const struct ctrace_mapping *ctrace_reader_mapping(const ctrace_reader *r, uint32_t i);
 uint32_t ctrace_reader_nprocesses(const ctrace_reader *r);

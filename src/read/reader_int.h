@@ -103,8 +103,8 @@ struct ctrace_reader {
 
 /* reader.c */
 int ctrace__reader_fit_clock(ctrace_reader *r);
-int ctrace__reader_open_file(const char *path, const void *at, int sub, ctrace_reader **out,
-                            char *err, size_t errlen);
+int ctrace__reader_open_file(const char *path, const void *at, size_t max, int sub,
+                             ctrace_reader **out, char *err, size_t errlen);
 /* tree.c */
 void ctrace__tree_free(ctrace_reader *r);
 /* Sets a cursor's id shifts for its thread's file. */

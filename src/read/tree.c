@@ -220,10 +220,10 @@ static void link_processes(ctrace_reader *r) {
       continue;
     }
     int64_t j = p->ppid && p->ppid != p->pid ? ctrace_hash_get(&head, p->ppid) : -1;
-    while (j >= 0 && r->processes.v[j].exec_to >= 0 &&
+    while (j >= 0 && r->processes.v[j].exec_to >= 0 && (size_t)r->processes.v[j].exec_to < i &&
            r->processes.v[r->processes.v[j].exec_to].first <= p->first)
       j = r->processes.v[j].exec_to;
-    p->parent = (int32_t)j;
+    p->parent = j >= 0 && (size_t)j < i ? (int32_t)j : -1;
   }
   ctrace_hash_free(&head);
   ctrace_hash_free(&tail);
@@ -269,31 +269,31 @@ static int combine(ctrace_reader *r) {
     uint64_t bbase = r->batches.n, pbase = r->pcs.n;
     if (!s->tick_hz != !r->tick_hz && !r->tick_hz)
       r->tick_hz = s->tick_hz;
-    GROW(r->strings, s->strings.n - 1, oom);
+    GROW(r->strings, s->strings.n - 1, oom_th);
     for (size_t i = 1; i < s->strings.n; i++)
       r->strings.v[r->strings.n++] = s->strings.v[i];
-    GROW(r->stacks, s->stacks.n - 1, oom);
+    GROW(r->stacks, s->stacks.n - 1, oom_th);
     for (size_t i = 1; i < s->stacks.n; i++) {
       struct stack_def d = s->stacks.v[i];
       d.first += pbase;
       r->stacks.v[r->stacks.n++] = d;
     }
-    GROW(r->pcs, s->pcs.n, oom);
+    GROW(r->pcs, s->pcs.n, oom_th);
     if (s->pcs.n)
       memcpy(r->pcs.v + r->pcs.n, s->pcs.v, s->pcs.n * sizeof *s->pcs.v);
     r->pcs.n += s->pcs.n;
-    GROW(r->mappings, s->mappings.n, oom);
+    GROW(r->mappings, s->mappings.n, oom_th);
     for (size_t i = 0; i < s->mappings.n; i++) {
       struct ctrace_mapping m = s->mappings.v[i];
       if (m.path)
         m.path = m.path <= f->snum ? (uint32_t)(m.path + f->sbase) : UINT32_MAX;
       r->mappings.v[r->mappings.n++] = m;
     }
-    GROW(r->syncs, s->syncs.n, oom);
+    GROW(r->syncs, s->syncs.n, oom_th);
     if (s->syncs.n)
       memcpy(r->syncs.v + r->syncs.n, s->syncs.v, s->syncs.n * sizeof *s->syncs.v);
     r->syncs.n += s->syncs.n;
-    GROW(r->batches, s->batches.n, oom);
+    GROW(r->batches, s->batches.n, oom_th);
     for (size_t i = 0; i < s->batches.n; i++) {
       struct ctrace_batch_info b = s->batches.v[i];
       b.offset += f->base;
@@ -311,7 +311,11 @@ static int combine(ctrace_reader *r) {
       th.v[th.n++] = t;
     }
     /* Its process: the file's first PROCESS record, ids shifted. */
-    struct ctrace_process p = s->processes.v[0];
+    struct ctrace_process p = {0};
+    if (s->processes.n)
+      p = s->processes.v[0];
+    else
+      p.parent = p.exec_from = p.exec_to = -1;
     p.file = fi;
     if (p.exe)
       p.exe = p.exe <= f->snum ? (uint32_t)(p.exe + f->sbase) : UINT32_MAX;
@@ -433,7 +437,7 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
   for (size_t i = 0; i < n; i++) {
     struct stat st;
     if (stat(paths[i], &st) == 0 && S_ISREG(st.st_mode))
-      size[i] = (size_t)st.st_size;
+      size[i] = (size_t)st.st_size; /* else: refused at open (never a FIFO) */
     size_t room = (size[i] + pg - 1) / pg * pg + pg; /* a growing file: a page more */
     if (room < size[i] || total + room < total) {
       free(size);
@@ -467,14 +471,11 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
     size_t room = (size[i] + pg - 1) / pg * pg + pg;
     struct tree_file *f = &files[r->nfiles];
     char why[CTRACE_READ_ERRLEN];
-    /* The file may have grown since stat: map what fits its room. */
+    /* The file may have grown since stat (its process still runs): what
+     * fits its room is read, as a file cut off there. */
     ctrace_reader *s = NULL;
-    int rc = ctrace__reader_open_file(paths[i], (uint8_t *)region + base, 1, &s, why, sizeof why);
-    if (rc == 0 && s->size > room - pg) {
-      ctrace_reader_close(s);
-      rc = -1;
-      snprintf(why, sizeof why, "%s: it grew while being opened", paths[i]);
-    }
+    int rc = ctrace__reader_open_file(paths[i], (uint8_t *)region + base, room - pg, 1, &s, why,
+                                      sizeof why);
     if (rc == 0 && r->nfiles &&
         (s->flags & CTRACE_FILE_TICKS_TSC) != (files[0].r->flags & CTRACE_FILE_TICKS_TSC)) {
       snprintf(err, errlen,
@@ -484,7 +485,9 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
       ctrace_reader_close(s);
       goto fail;
     }
-    if (rc == 0 && root_filter && r->nfiles && strcmp(run_of(s), run) != 0) {
+    /* Another run's file; a file that does not say yet (its first
+     * metadata batch not written: a process just started) is taken. */
+    if (rc == 0 && root_filter && r->nfiles && *run && *run_of(s) && strcmp(run_of(s), run) != 0) {
       ctrace_reader_close(s); /* another run's file */
       rc = 1;
     }
@@ -666,7 +669,8 @@ listed:;
   if (names.n > 1)
     qsort(names.v + !dir, names.n - !dir, sizeof *names.v, cmp_str);
   if (names.n == 0) {
-    snprintf(err, errlen, "%s: no trace files (*.ctrace) in it", path);
+    snprintf(err, errlen, "%s: not a regular file (a directory without trace files, *.ctrace)",
+             path);
   } else if (names.n == 1) {
     rc = ctrace_reader_open(names.v[0], out, err, errlen);
   } else {
@@ -687,6 +691,22 @@ done:
     free(names.v[i]);
   free(names.v);
   return rc;
+}
+
+uint32_t ctrace_reader_stack_process(const ctrace_reader *r, uint64_t id) {
+  if (!id || id >= r->stacks.n)
+    return UINT32_MAX;
+  if (!r->files)
+    return 0;
+  uint32_t lo = 0, hi = r->nfiles; /* the last file whose first id is <= id */
+  while (hi - lo > 1) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (r->files[mid].kbase < id)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
 }
 
 uint32_t ctrace_reader_nfiles(const ctrace_reader *r) { return r->files ? r->nfiles : 1; }
