@@ -10,6 +10,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,7 +19,14 @@
 #include "trace-check.h"
 #include "../src/analyze/flows.h"
 
-#define PROG test_build_path("src/preload/prog_treerec")
+/* The test program, in a buffer of its own (test_path's are reused). */
+static const char *prog_path(void) {
+  static char *p;
+  if (!p)
+    p = strdup(test_build_path("src/preload/prog_treerec"));
+  return p;
+}
+#define PROG prog_path()
 
 /* `ctrace run -o path -- argv...` with CTRACE_MIN_NS=0 (every call
  * recorded): its exit status and stdout. */
@@ -502,4 +510,74 @@ TEST_IMPL(treerec_shared_sem_threads_wake_edges) {
   ctrace_reader_close(r);
   free(out);
   return 0;
+}
+
+/* tests/reader.py, written from docs/FORMAT.md, reads the new records as
+ * ctrace dump --raw does (FD, SPAWN, SHARED traces). */
+TEST_IMPL(treerec_second_reader_agrees) {
+  if (system("python3 -c 'import sys; sys.exit(sys.version_info < (3, 7))' 2>/dev/null") != 0)
+    RETURN_SKIP("python3 (3.7 or later) not found");
+  const char *prog = PROG;
+  const char *const progs[][4] = {{prog, "spawn", NULL}, {prog, "sem_threads", "20", NULL},
+                                  {prog, "socketpair", "10", NULL}};
+  for (int i = 0; i < 3; i++) {
+    char name[32], *out;
+    snprintf(name, sizeof name, "r%d.ctrace", i);
+    char *file = strdup(test_path(name));
+    ASSERT_EQ(run_traced(file, progs[i], &out), 0);
+    char script[4200], doc[4200];
+    snprintf(script, sizeof script, "%s/tests/reader.py", test_source_dir);
+    snprintf(doc, sizeof doc, "%s/docs/FORMAT.md", test_source_dir);
+    char *py[] = {"/usr/bin/env", "python3", script, file, doc, NULL};
+    char *dump[] = {(char *)test_build_path("ctrace"), "dump", "--raw", "--no-tree", file, NULL};
+    char *a = NULL, *b = NULL;
+    ASSERT_EQ(test_run(py, NULL, &a, NULL), 0);
+    ASSERT_EQ(test_run(dump, NULL, &b, NULL), 0);
+    ASSERT_STR_EQ(a, b);
+    ASSERT(strstr(a, i == 0 ? " 0x86 " : i == 1 ? " 0x88 " : " 0x87 "));
+    free(a);
+    free(b);
+    free(out);
+    free(file);
+  }
+  return 0;
+}
+
+/* Every process's file ends with how it ended: exit(), _exit(), a return
+ * from main (EXIT with the status), a fatal signal (SIGNAL). */
+TEST_IMPL(treerec_every_process_ends_with_status_or_signal) {
+  const char *prog[] = {PROG, "ends", NULL};
+  char *out;
+  ASSERT_EQ(run_traced(test_path("e.ctrace"), prog, &out), 0);
+  ASSERT(same_untraced(prog, out));
+  ctrace_reader *t = open_tree(test_path("e.ctrace"));
+  ASSERT(t);
+  ASSERT_EQ(ctrace_reader_nprocesses(t), 5);
+  int seen[4] = {0};
+  for (uint32_t i = 0; i < ctrace_reader_nprocesses(t); i++) {
+    const struct ctrace_process *p = ctrace_reader_process(t, i);
+    if (p->parent < 0) {
+      ASSERT(p->has_exit);
+      ASSERT_EQ(p->exit_status, 0);
+      continue;
+    }
+    if (p->signal) {
+      ASSERT_EQ(p->signal, SIGTERM);
+      seen[2]++;
+      continue;
+    }
+    ASSERT(p->has_exit);
+    seen[0] += p->exit_status == 7;
+    seen[1] += p->exit_status == 3;
+    seen[3] += p->exit_status == 5;
+  }
+  for (int k = 0; k < 4; k++)
+    ASSERT_EQ(seen[k], 1);
+  ctrace_reader_close(t);
+  free(out);
+  return 0;
+}
+
+TEST_IMPL(treerec_shared_cond_keys_match_across_fork) {
+  return shared_across_fork("cond", "cnd", CTRACE_WAIT_COND);
 }

@@ -13,6 +13,7 @@
  * Not here: SQLite (query_vtab.c and query.c read these cursors).
  */
 #include "query_int.h"
+#include "flows.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -1564,10 +1565,85 @@ static const struct ctrace__qtable t_samples = {
     "samples", "CPU samples (scheduling data, CTRACE_SAMPLE_HZ), in time order", COLS(smp_cols), 0,
     sizeof(struct smp_cur), smp_open, smp_next, smp_column, nothing, smp_estimate, {3, -1}, NULL};
 
+/* ---- flows: DATA and WAKE links between threads (flows.h) ---- */
+
+struct flows_cur {
+  struct ctrace__qsrc *src;
+  struct ctrace_flows f;
+  size_t i;
+};
+static int flows_open(void *cur, struct ctrace__qsrc *src, int64_t key, int order) {
+  struct flows_cur *c = cur;
+  c->src = src;
+  c->i = SIZE_MAX;
+  return ctrace_flows_build(src->r, &c->f);
+}
+static int flows_next(void *cur) {
+  struct flows_cur *c = cur;
+  return ++c->i < c->f.n;
+}
+static void flows_column(void *cur, unsigned col, struct ctrace_qval *o) {
+  struct flows_cur *c = cur;
+  const struct ctrace_flow *e = &c->f.v[c->i];
+  switch (col) {
+  case 0:
+    v_cstr(o, ctrace_flow_kind_name(e->kind));
+    break;
+  case 1:
+    v_cstr(o, ctrace_flow_object_name(e->object_kind));
+    break;
+  case 2:
+    v_int(o, e->from_thread);
+    break;
+  case 3:
+    v_int(o, ns(c->src, e->from_ticks));
+    break;
+  case 4:
+    v_int(o, e->to_thread);
+    break;
+  case 5:
+    v_int(o, ns(c->src, e->to_ticks));
+    break;
+  case 6:
+    e->kind == CTRACE_FLOW_DATA ? v_int(o, (int64_t)e->bytes) : v_null(o);
+    break;
+  case 7:
+    v_int(o, (int64_t)e->object);
+    break;
+  case 8:
+    e->kind == CTRACE_FLOW_DATA ? v_int(o, e->from_fd) : v_null(o);
+    break;
+  default:
+    e->kind == CTRACE_FLOW_DATA ? v_int(o, e->to_fd) : v_null(o);
+  }
+}
+static void flows_close(void *cur) {
+  ctrace_flows_free(&((struct flows_cur *)cur)->f);
+}
+static uint64_t flows_estimate(const struct ctrace__qsrc *src) {
+  return per_kind(src, CTRACE_EV_SYSCALL) + 1;
+}
+static const struct ctrace__qcol flows_cols[] = {
+    {"kind", "TEXT", "`data` (bytes written by one thread, read by another) or `wake` (a release of a process-shared object that ended a wait)"},
+    {"object_kind", "TEXT", "what carried it: `pipe`, `socketpair`, `tcp`, `shared` (a process-shared mutex, condvar or semaphore)"},
+    {"from_thread", "INTEGER", "threads.id of the writer or releaser"},
+    {"from_time", "INTEGER", "data: end of the write (at most to_time); wake: the release"},
+    {"to_thread", "INTEGER", "threads.id of the reader or waiter"},
+    {"to_time", "INTEGER", "data: end of the read; wake: end of the wait"},
+    {"bytes", "INTEGER", "data: bytes of that write consumed by that read; NULL for wake"},
+    {"object", "INTEGER", "pipe inode, reading socket's inode, a hash of the TCP 4-tuple, or the shared mapping's inode"},
+    {"from_fd", "INTEGER", "data: the writer's fd; NULL for wake"},
+    {"to_fd", "INTEGER", "data: the reader's fd; NULL for wake"},
+};
+static const struct ctrace__qtable t_flows = {
+    "flows", "links between threads the kernel carried (src/analyze/flows.h), by to_time",
+    COLS(flows_cols), -1, sizeof(struct flows_cur), flows_open, flows_next, flows_column,
+    flows_close, flows_estimate, {5, -1}, NULL};
+
 const struct ctrace__qtable *const ctrace__qtables[] = {
     &t_trace,   &t_processes, &t_threads,  &t_spans, &t_tasks, &t_regions,
     &t_logs,    &t_wakeups,   &t_stacks,   &t_frames, &t_counters, &t_drops,
-    &t_cpu,     &t_samples,
+    &t_cpu,     &t_samples,   &t_flows,
 };
 const size_t ctrace__nqtables = sizeof ctrace__qtables / sizeof ctrace__qtables[0];
 

@@ -110,12 +110,16 @@ static socklen_t inet_len(const struct sockaddr_storage *ss, socklen_t len) {
   return 0;
 }
 
-static void fd_record(int fd, unsigned how, uint64_t peer, uint64_t now) {
+/* known: the fd's fstat when the caller has it, else NULL. */
+static void fd_record_st(int fd, unsigned how, uint64_t peer, uint64_t now,
+                         const struct stat *known) {
   struct stat st;
   uint8_t b[64 + 2 * sizeof(struct sockaddr_storage)], *p = b;
   uint64_t dev = 0, ino = 0, type = 0;
   if (how != CTRACE_FD_CLOSE) {
-    if (fstat(fd, &st) != 0)
+    if (known)
+      st = *known;
+    else if (fstat(fd, &st) != 0)
       return;
     dev = st.st_dev;
     ino = st.st_ino;
@@ -144,6 +148,10 @@ static void fd_record(int fd, unsigned how, uint64_t peer, uint64_t now) {
   put_blob(CTRACE_EV_FD, now, b, (size_t)(p - b));
 }
 
+static void fd_record(int fd, unsigned how, uint64_t peer, uint64_t now) {
+  fd_record_st(fd, how, peer, now, NULL);
+}
+
 static void track(int fd, uint64_t peer) {
   if ((unsigned)fd < PL_FD_CACHE)
     atomic_store_explicit(&ctrace__pl_fd_tracked[fd], 1, memory_order_relaxed);
@@ -161,15 +169,30 @@ void ctrace__pl_fd_made(int fd, unsigned how) {
     return;
   int saved = errno;
   uint64_t now = ctrace__now();
-  if (how == CTRACE_FD_OPEN) { /* only FIFOs: a file's I/O pairs with nothing */
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
-          errno = saved;
-      return;
-    }
-  }
   track(fd, 0);
   fd_record(fd, how, 0, now);
+  errno = saved;
+}
+
+/*
+ * An fd found to be a FIFO when a read or write on it was first recorded
+ * (io.c's class cache missed and took an fstat anyway): a FIFO opened by
+ * name, or a pipe that reached the process unseen. An fstat per open()
+ * to find FIFOs would cost about as much as the open itself (measured:
+ * bench/treerec_cost.c); this costs nothing more. Stamped with the
+ * thread's last event time, before the call being recorded.
+ */
+void ctrace__pl_fd_seen(int fd, const void *stp) {
+  const struct stat *st = stp;
+  if (!S_ISFIFO(st->st_mode) || !families_on() ||
+      ((unsigned)fd < PL_FD_CACHE &&
+       atomic_load_explicit(&ctrace__pl_fd_tracked[fd], memory_order_relaxed)))
+    return;
+  int saved = errno;
+  struct ctrace__thread *t = ctrace__tls;
+  uint64_t when = t && t->last ? t->last : ctrace__now();
+  track(fd, 0);
+  fd_record_st(fd, CTRACE_FD_OPEN, 0, when, st);
   errno = saved;
 }
 
@@ -178,9 +201,8 @@ void ctrace__pl_fd_made(int fd, unsigned how) {
 void ctrace__pl_fd_dup(int oldfd, int newfd) {
   if (newfd < 0 || oldfd == newfd || !families_on())
     return;
-  int t = (unsigned)oldfd < PL_FD_CACHE &&
-          atomic_load_explicit(&ctrace__pl_fd_tracked[oldfd], memory_order_relaxed);
-  if (!t && oldfd > 2)
+  if ((unsigned)oldfd >= PL_FD_CACHE ||
+      !atomic_load_explicit(&ctrace__pl_fd_tracked[oldfd], memory_order_relaxed))
     return;
   int saved = errno;
   uint64_t now = ctrace__now();
@@ -205,21 +227,32 @@ void ctrace__pl_fd_untrack(int fd) {
   errno = saved;
 }
 
+/* Both ends of a pipe are one inode: one fstat. */
+static void pipe_made(const int fds[2]) {
+  if (!families_on())
+    return;
+  int saved = errno;
+  uint64_t now = ctrace__now();
+  struct stat st;
+  if (fstat(fds[0], &st) == 0)
+    for (int i = 0; i < 2; i++) {
+      track(fds[i], 0);
+      fd_record_st(fds[i], CTRACE_FD_PIPE, 0, now, &st);
+    }
+  errno = saved;
+}
+
 PL_EXPORT int pipe(int fds[2]) {
   int r = PL_REAL(pipe)(fds);
-  if (r == 0 && families_on()) {
-    ctrace__pl_fd_made(fds[0], CTRACE_FD_PIPE);
-    ctrace__pl_fd_made(fds[1], CTRACE_FD_PIPE);
-  }
+  if (r == 0)
+    pipe_made(fds);
   return r;
 }
 
 PL_EXPORT int pipe2(int fds[2], int flags) {
   int r = PL_REAL(pipe2)(fds, flags);
-  if (r == 0 && families_on()) {
-    ctrace__pl_fd_made(fds[0], CTRACE_FD_PIPE);
-    ctrace__pl_fd_made(fds[1], CTRACE_FD_PIPE);
-  }
+  if (r == 0)
+    pipe_made(fds);
   return r;
 }
 

@@ -43,6 +43,8 @@ uint8_t ctrace__pl_fd_class(int fd) {
     return CTRACE_SC_FILE; /* not cached: the fd may come to exist */
   }
   errno = saved;
+  if (CTRACE__UNLIKELY(S_ISFIFO(st.st_mode)))
+    ctrace__pl_fd_seen(fd, &st); /* a FIFO's object, for flows (flow.c) */
   k = S_ISSOCK(st.st_mode) ? CTRACE_SC_NET : CTRACE_SC_FILE;
   ctrace__pl_fd_set(fd, k);
   return k;
@@ -98,10 +100,7 @@ PL_EXPORT int open(const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  int r = open_real_(path, flags, mode);
-  if (r >= 0)
-    ctrace__pl_fd_made(r, CTRACE_FD_OPEN);
-  return r;
+  return open_real_(path, flags, mode);
 }
 
 PL_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
@@ -109,10 +108,7 @@ PL_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  int r = openat_real_(dirfd, path, flags, mode);
-  if (r >= 0)
-    ctrace__pl_fd_made(r, CTRACE_FD_OPEN);
-  return r;
+  return openat_real_(dirfd, path, flags, mode);
 }
 
 /* The 64-bit-offset names (-D_FILE_OFFSET_BITS=64 programs call them) are
@@ -137,10 +133,7 @@ PL_EXPORT int open64(const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  int r = open_real_(path, flags, mode);
-  if (r >= 0)
-    ctrace__pl_fd_made(r, CTRACE_FD_OPEN);
-  return r;
+  return open_real_(path, flags, mode);
 }
 
 PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
@@ -148,10 +141,7 @@ PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  int r = openat_real_(dirfd, path, flags, mode);
-  if (r >= 0)
-    ctrace__pl_fd_made(r, CTRACE_FD_OPEN);
-  return r;
+  return openat_real_(dirfd, path, flags, mode);
 }
 
 /* The trace's fd as the program must not see it; -1 inside the tracer. */

@@ -15,13 +15,7 @@
 
 #define FP __builtin_frame_address(0)
 
-PL_SYS_SHAPE(int, socket_real_, socket, PL_NET, socket, NET, r, (int d, int t, int p), (d, t, p))
-PL_EXPORT int socket(int d, int t, int p) {
-  int r = socket_real_(d, t, p);
-  if (r >= 0 && (d == AF_INET || d == AF_INET6 || d == AF_UNIX))
-    ctrace__pl_fd_made(r, CTRACE_FD_SOCKET);
-  return r;
-}
+PL_SYS_SHAPE(int, socket, socket, PL_NET, socket, NET, r, (int d, int t, int p), (d, t, p))
 PL_SYS_SHAPE(int, shutdown, shutdown, PL_NET, shutdown, NET, fd, (int fd, int how), (fd, how))
 PL_SYS_SHAPE(ssize_t, recv, recv, PL_NET, recv, NET, fd, (int fd, void *b, size_t n, int fl),
              (fd, b, n, fl))

@@ -249,9 +249,12 @@ static inline void ctrace__pl_fd_forget(int fd) {
 /* ---- linking processes (flow.c): SPAWN, FD and SHARED records ---- */
 /* A child started without fork(); how: CTRACE_SPAWN_*. */
 void ctrace__pl_spawned(pid_t pid, unsigned how, void *fp);
-/* fd was made by a call of kind how (CTRACE_FD_*): records its object
- * (for CTRACE_FD_OPEN only when it is a FIFO). Keeps errno. */
+/* fd was made by a call of kind how (CTRACE_FD_*): records its object.
+ * Keeps errno. */
 void ctrace__pl_fd_made(int fd, unsigned how);
+/* fd's fstat (a struct stat) says FIFO, seen first by the class cache:
+ * records it as opened (io.c). */
+void ctrace__pl_fd_seen(int fd, const void *st);
 /* newfd is now a copy of oldfd (dup, dup2, dup3, F_DUPFD). Keeps errno. */
 void ctrace__pl_fd_dup(int oldfd, int newfd);
 /* At the start of a process image's trace: the fds it was given. */

@@ -19,6 +19,11 @@
  *   mutex N           parent and child take turns N times on a
  *                     PTHREAD_PROCESS_SHARED mutex in MAP_SHARED memory,
  *                     each holding it while the other waits
+ *   cond N            parent and child take turns N times through a
+ *                     PTHREAD_PROCESS_SHARED condition variable and mutex
+ *   ends              forks children that end by exit(7), _exit(3), a default
+ *                     SIGTERM and returning 5 from a child's main path; prints
+ *                     their wait statuses
  * Prints "total BYTES" for the byte-moving modes.
  */
 #include <arpa/inet.h>
@@ -26,6 +31,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +237,57 @@ int main(int argc, char **argv) {
     }
     wait_child(pid);
     printf("rounds %d\n", n);
+    return 0;
+  }
+  if (strcmp(mode, "cond") == 0) {
+    struct shc {
+      pthread_mutex_t m;
+      pthread_cond_t c;
+      int turn;
+    } *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pthread_mutexattr_t ma;
+    pthread_condattr_t ca;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+    if (sh == MAP_FAILED || pthread_mutex_init(&sh->m, &ma) || pthread_cond_init(&sh->c, &ca))
+      return 2;
+    pid_t pid = fork();
+    int me = pid == 0 ? 1 : 0;
+    for (int i = 0; i < n; i++) {
+      pthread_mutex_lock(&sh->m);
+      while (sh->turn != me)
+        pthread_cond_wait(&sh->c, &sh->m);
+      sh->turn = !me;
+      pthread_cond_signal(&sh->c);
+      pthread_mutex_unlock(&sh->m);
+    }
+    if (pid == 0)
+      _exit(0);
+    wait_child(pid);
+    printf("rounds %d\n", n);
+    return 0;
+  }
+  if (strcmp(mode, "ends") == 0) {
+    pid_t kids[4];
+    for (int k = 0; k < 4; k++) {
+      kids[k] = fork();
+      if (kids[k] == 0) {
+        if (k == 0)
+          exit(7);
+        if (k == 1)
+          _exit(3);
+        if (k == 2)
+          raise(SIGTERM);
+        return 5;
+      }
+    }
+    for (int k = 0; k < 4; k++) {
+      int st;
+      waitpid(kids[k], &st, 0);
+      printf("child %d status %d\n", k, st);
+    }
     return 0;
   }
   if (strcmp(mode, "sem_threads") == 0) {
