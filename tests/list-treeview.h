@@ -3,3 +3,4 @@
 TEST_ENTRY(treeview_fork_exec_tree_and_links)
 TEST_ENTRY(treeview_one_process_unchanged)
 TEST_ENTRY(treeview_spawn_link)
+TEST_ENTRY(treeview_tree_prog_groups_links_flows)

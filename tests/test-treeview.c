@@ -194,3 +194,75 @@ TEST_IMPL(treeview_spawn_link) {
   ctrace_reader_close(r);
   return 0;
 }
+
+static const char *no_param(void *ctx, const char *key) {
+  (void)ctx;
+  (void)key;
+  return NULL;
+}
+
+/* tests/progs/tree.c (test-tree.c's program): a parent forks 3 children
+ * that exec a helper and talk over pipes and a socketpair. One group per
+ * image, the 3 children under the parent, each exec'd image under the
+ * image it replaced; a fork link from the parent to each child, an exec
+ * link to each new image; pipe writes paired with reads in /api/flows. */
+TEST_IMPL(treeview_tree_prog_groups_links_flows) {
+  char file[4096];
+  snprintf(file, sizeof file, "%s/tree.ctrace", test_tmpdir());
+  char *argv[] = {(char *)test_build_path("ctrace"), "run", "--min-duration", "0", "-o", file, "--",
+                  (char *)test_build_path("tests/prog_tree"), NULL};
+  char *out = NULL, *err = NULL;
+  int st = test_run(argv, NULL, &out, &err);
+  if (st != 0)
+    TEST_FAIL_("ctrace run prog_tree: %d: %s", st, err ? err : "");
+  unsigned child[3], parent;
+  ASSERT_EQ(sscanf(out, "child %u\nchild %u\nchild %u\nparent %u", &child[0], &child[1], &child[2],
+                   &parent), 4);
+  free(out);
+  free(err);
+  ctrace_reader *r;
+  char e[256];
+  ASSERT_EQ(ctrace_reader_open_tree(file, &r, e, sizeof e), 0);
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  ASSERT_GE(tl->nprocs, 4);
+  const struct ctrace_tl_process *root = &tl->procs[tl->proc_order[0]];
+  ASSERT_EQ(root->pid, parent);
+  ASSERT_EQ(root->depth, 0);
+  unsigned forks = 0, execs = 0;
+  for (size_t k = 0; k < tl->nproc_links; k++) {
+    const struct ctrace_tl_proc_link *l = &tl->proc_links[k];
+    const struct ctrace_tl_process *c = &tl->procs[l->child];
+    ASSERT_UINT_EQ(c->parent, l->process);
+    ASSERT(l->t <= l->t_child);
+    if (l->kind == CTRACE_TL_LINK_FORK) {
+      ASSERT_UINT_EQ(l->process, tl->proc_order[0]);
+      ASSERT(c->pid == child[0] || c->pid == child[1] || c->pid == child[2]);
+      forks++;
+    } else {
+      ASSERT_EQ(l->kind, CTRACE_TL_LINK_EXEC);
+      ASSERT_EQ(tl->procs[l->process].pid, c->pid);
+      execs++;
+    }
+  }
+  ASSERT_EQ(forks, 3);
+  ASSERT_EQ(forks + execs, tl->nprocs - 1); /* every image but the root made by a call */
+  /* tree order: each image right after its tree parent's subtree begins */
+  for (uint32_t k = 1; k < tl->nprocs; k++) {
+    const struct ctrace_tl_process *p = &tl->procs[tl->proc_order[k]];
+    ASSERT(p->parent != CTRACE_TL_NO_PROC);
+    ASSERT_LT(tl->procs[p->parent].order, p->order);
+    ASSERT_EQ(p->depth, tl->procs[p->parent].depth + 1);
+  }
+  /* the pipes and the socketpair: data edges */
+  struct ctrace_reply rep;
+  memset(&rep, 0, sizeof rep);
+  ctrace_api_handle(&v, "/api/flows", no_param, NULL, &rep);
+  ASSERT_EQ(rep.status, 200);
+  ASSERT_STR_CONTAINS(rep.body, "\"kind\":\"data\"");
+  free(rep.body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return 0;
+}
