@@ -154,6 +154,25 @@ export function drawProcHeader(g, m, p) {
   while (text.length > 4 && g.measureText(text).width > LABEL_W - 12 - p.indent) text = `${text.slice(0, -2)}…`;
   g.fillText(text, 10 + p.indent, p.y + PROC_H / 2);
   g.font = '12px system-ui, sans-serif';
+  // back to the call that made it, at the right of the label column
+  p.back = null;
+  const l = linkTo(m, pr.index);
+  if (l) {
+    const parent = procOf(m, l.process);
+    const text = `↖ ${l.kind === 'exec' ? 'exec' : l.kind} in ${parent ? parent.pid : l.parent}`;
+    g.font = '11px system-ui, sans-serif';
+    const w = g.measureText(text).width;
+    // right of where the arrow arrives (it comes from the left), so that the two never overlap
+    const x = Math.max(LABEL_W + 6, m.xOf(l.t1) + 10);
+    if (x + w < m.width) {
+      g.fillStyle = 'rgba(238,241,245,0.9)';
+      g.fillRect(x - 3, p.y + 3, w + 6, PROC_H - 8);
+      g.fillStyle = LINK_COLOR;
+      g.fillText(text, x, p.y + PROC_H / 2 - 1);
+    }
+    g.font = '12px system-ui, sans-serif';
+    p.back = x + w < m.width ? { x0: x - 3, x1: x + w + 3, link: l } : null;
+  }
   // the life bar, in the plot
   g.save();
   g.beginPath();
@@ -177,33 +196,16 @@ export function drawProcHeader(g, m, p) {
       g.lineWidth = 1;
       g.font = '600 11px system-ui, sans-serif';
       const w = g.measureText(end).width;
-      const right = xe + 5 + w < m.width - 4;
+      // right of the mark, past the link back when that is there
+      const xt = p.back && p.back.x1 > xe - 4 && p.back.x0 < xe + 5 + w ? p.back.x1 + 6 : xe + 5;
+      const right = xt + w < m.width - 4;
       g.textAlign = right ? 'left' : 'right';
-      g.fillText(`${pr.signal ? '✖ ' : ''}${end}`, right ? xe + 5 : xe - 5, p.y + PROC_H / 2 - 1);
+      g.fillText(`${pr.signal ? '✖ ' : ''}${end}`, right ? xt : xe - 5, p.y + PROC_H / 2 - 1);
       g.textAlign = 'left';
       g.font = '12px system-ui, sans-serif';
     }
   }
   g.restore();
-  // back to the call that made it, at the right of the label column
-  p.back = null;
-  const l = linkTo(m, pr.index);
-  if (l) {
-    const parent = procOf(m, l.process);
-    const text = `↖ ${l.kind === 'exec' ? 'exec' : l.kind} in ${parent ? parent.pid : l.parent}`;
-    g.font = '11px system-ui, sans-serif';
-    const w = g.measureText(text).width;
-    // right of where the arrow arrives (it comes from the left), so that the two never overlap
-    const x = Math.max(LABEL_W + 6, m.xOf(l.t1) + 10);
-    if (x + w < m.width) {
-      g.fillStyle = 'rgba(238,241,245,0.9)';
-      g.fillRect(x - 3, p.y + 3, w + 6, PROC_H - 8);
-      g.fillStyle = LINK_COLOR;
-      g.fillText(text, x, p.y + PROC_H / 2 - 1);
-    }
-    g.font = '12px system-ui, sans-serif';
-    p.back = x + w < m.width ? { x0: x - 3, x1: x + w + 3, link: l } : null;
-  }
 }
 
 /** The fork and exec arrows: from the parent's call (a dot) to the child's first event. */
