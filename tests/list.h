@@ -38,6 +38,7 @@
 #include "list-treerec.h"
 #include "list-tree.h"
 #include "list-viewperf.h"
+#include "list-treeview.h"
 #ifdef CTRACE_LIST_UNDEF_HELPER
 #undef TEST_HELPER
 #undef CTRACE_LIST_UNDEF_HELPER

@@ -8,6 +8,7 @@ import { h, loading, emptyState } from './dom.js';
 import { formatDuration, formatPercent } from './format.js';
 import { groupsFor, groupStates, noBlockingNote, noBlockingRecorded, stackedBar, stateLegend, profileKindOf } from './states.js';
 import { sortableTable } from './table.js';
+import { treeOf, processColumn, processTotals } from './threads-procs.js';
 
 function timeCell(ns, total) {
   if (!ns) return h('span', { class: 'zero' }, '0');
@@ -31,15 +32,20 @@ export default {
     const hasSamples = !!(summary && summary.sched && Number(summary.sched.cpu_samples) > 0);
     const info = new Map();
     for (const t of (summary && summary.thread_list) || []) info.set(Number(t.tid), t);
+    const list = (summary && summary.thread_list) || [];
+    const procs = treeOf(summary); // a process tree (threads-procs.js), else null
 
-    const rows = (data.threads || []).map((t) => {
+    const rows = (data.threads || []).map((t, i) => {
       const total = Number(t.total_ns) || 0;
       const g = groupStates(t.states, total);
-      const meta = info.get(Number(t.tid)) || {};
+      // the same order as thread_list (tids repeat across exec'd images)
+      const meta = (list[i] && Number(list[i].tid) === Number(t.tid) ? list[i] : info.get(Number(t.tid))) || {};
       return {
         tid: Number(t.tid),
         name: t.name || meta.name || '',
-        pid: meta.pid,
+        pid: t.pid ?? meta.pid,
+        process: t.process ?? meta.process ?? 0,
+        instance: t.instance || 0,
         index: meta.index,
         total,
         states: t.states || {},
@@ -57,6 +63,7 @@ export default {
         render: (r) =>
           h('span', null, h('span', { class: 'name-cell' }, r.name || '(unnamed)'), h('span', { class: 'sub' }, `tid ${r.tid}${r.pid !== undefined ? ` · pid ${r.pid}` : ''}`)),
       },
+      ...(procs ? [processColumn(procs)] : []),
       { key: 'total', label: 'Total', num: true, title: 'time from the thread\'s first to its last event', render: (r) => formatDuration(r.total) },
       // the seven states, then runnable, blocked (other) and not recorded
       // when some thread has time in them (scheduling data, the API alone)
@@ -109,7 +116,7 @@ export default {
       sort,
       className: 'threads-table',
       pageSize: 200,
-      rowKey: (r) => r.tid,
+      rowKey: (r) => (r.instance ? `${r.tid}#${r.instance}` : r.tid),
       rowTitle: (r) => `Show ${r.name || 'thread'} (tid ${r.tid}) in the timeline`,
       onActivate: (r) => ctx.navigate('timeline', { tids: [r.tid] }),
       onSort: (s) => ctx.setParams({ ...ctx.params, sort: s.key, dir: s.dir }),
@@ -119,6 +126,7 @@ export default {
     container.replaceChildren(
       head,
       ...(noBlockingRecorded(summary) ? [noBlockingNote()] : []),
+      ...(procs ? [processTotals(procs, rows, (p) => ctx.navigate('timeline', { tids: rows.filter((r) => r.process === p.index).map((r) => r.tid) }))] : []),
       h('section', { class: 'panel' }, h('div', { class: 'toolbar' }, stateLegend(false, groups)), h('div', { class: 'panel-scroll' }, table.element)),
     );
   },

@@ -9,6 +9,7 @@ import {
   STATE_OF_BYTE, LABEL_W, RULER_H, STATE_H, LOG_H, REGION_H, ROW_PAD, PROC_H, TASK_H, TASK_HEAD, COUNTER_H,
   tickLabel, niceStep, hashHue, rowKey,
 } from './timeline-model.js';
+import { drawProcHeader, drawProcLinks, drawFlows } from './timeline-procs.js';
 
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif';
 
@@ -143,6 +144,7 @@ export function createPainter(m, canvas, color) {
   }
 
   function drawProcess(g, p) {
+    if (p.tree) return drawProcHeader(g, m, p); // a process tree (timeline-procs.js)
     g.fillStyle = '#eef1f5';
     g.fillRect(0, p.y, m.width, PROC_H);
     g.fillStyle = '#1d2430';
@@ -284,7 +286,7 @@ export function createPainter(m, canvas, color) {
     const ys = grp.y + ROW_PAD + LOG_H;
     g.textAlign = 'left';
     g.font = '600 12px system-ui, sans-serif';
-    label(g, `${grp.open ? '▾' : '▸'} ${grp.name || '(unnamed)'} ×${grp.members.length}`, 12, ys + STATE_H / 2, LABEL_W - 20, '#1d2430');
+    label(g, grp.label || `${grp.open ? '▾' : '▸'} ${grp.name || '(unnamed)'} ×${grp.members.length}`, 12, ys + STATE_H / 2, LABEL_W - 20, '#1d2430');
     g.font = '12px system-ui, sans-serif';
     const px = Math.max(1, Math.ceil(m.plotW()));
     const nst = STATE_OF_BYTE.length;
@@ -351,11 +353,14 @@ export function createPainter(m, canvas, color) {
       g.arc(6, ys + STATE_H / 2, 3, 0, 2 * Math.PI);
       g.fill();
     }
-    label(g, t.name || '(unnamed)', t.inGroup ? 24 : 12, ys + STATE_H / 2, LABEL_W - 80, '#1d2430');
+    // in a process tree the label names the process too: pid:tid (timeline-procs.js)
+    const idText = m.multiProc ? `${t.pid}:${t.tid}` : String(t.tid);
+    const ind = m.multiProc && !t.pinned ? Math.min(((m.procList[t.proc] || {}).depth || 0), 8) * 14 : 0;
+    label(g, t.name || '(unnamed)', (t.inGroup ? 24 : 12) + ind, ys + STATE_H / 2, LABEL_W - 80 - ind - (m.multiProc ? 40 : 0), '#1d2430');
     g.font = '11px ui-monospace, "DejaVu Sans Mono", monospace';
     g.fillStyle = '#5b6573';
     g.textAlign = 'right';
-    g.fillText(String(t.tid), LABEL_W - 10, ys + STATE_H / 2);
+    g.fillText(idText, LABEL_W - 10, ys + STATE_H / 2);
     g.textAlign = 'left';
     g.font = '12px system-ui, sans-serif';
     g.save();
@@ -694,6 +699,8 @@ export function createPainter(m, canvas, color) {
     }
     if (m.samplesLayer) m.samplesLayer(g); // CPU samples (timeline-samples.js)
     drawEdges(g);
+    drawProcLinks(g, m);
+    drawFlows(g, m);
     drawSelectedTask(g);
     drawMatches(g);
     if (m.overlay) m.overlay(g); // e.g. a critical path (critpath.js)

@@ -7,6 +7,7 @@
 // requests and the details panel (timeline.js).
 
 import { STATE_CODES } from './states.js';
+import { setProcs, arrangeCollapsed, layoutProcs, hitProcLink, hitFlow, indexRows, procMatches } from './timeline-procs.js';
 
 // The state keys in the order of the binary answer's state byte
 // (docs/API.md): the server's state codes, kept in web/states.js.
@@ -145,7 +146,11 @@ export function createModel() {
     rowOf: new Map(), // tid -> its row in threads
     tracks: { filter: '', pinned: new Set(), group: false, expanded: new Set(), aliveOnly: false, collapsed: new Set() },
     rowsByTid: new Map(),
-    procs: [], // {pid, label, y}
+    procs: [], // {pid, label, y}; in a process tree also {key, tree, proc, collapsed, indent} (timeline-procs.js)
+    procList: [], // the processes (timeline-procs.js)
+    procLinks: [], // fork and exec links between them
+    multiProc: false, // more than one process: groups in tree order (timeline-procs.js)
+    flows: [], // data edges and shared-object wake-ups (/api/flows, timeline-procs.js)
     taskLanes: 0,
     tasksY: RULER_H,
     totalH: 0,
@@ -197,6 +202,10 @@ export function createModel() {
     y += m.counters.length * COUNTER_H;
     m.arrange();
     m.procs = [];
+    if (m.multiProc) {
+      m.totalH = layoutProcs(m, y) + 10;
+      return m.totalH;
+    }
     let pid = null;
     const pinned = m.threads.filter((t) => t.pinned);
     if (pinned.length) {
@@ -226,6 +235,7 @@ export function createModel() {
       y += PROC_H;
     }
     m.totalH = y + 10;
+    indexRows(m); // for the flows' arrows (timeline-procs.js)
     return m.totalH;
   };
 
@@ -240,28 +250,36 @@ export function createModel() {
   m.arrange = () => {
     const tr = m.tracks;
     const f = tr.filter.trim().toLowerCase();
-    const keep = (t) => (!f || (t.name || '').toLowerCase().includes(f) || String(t.tid).includes(f))
+    // in a process tree the filter also names processes: by pid or program (timeline-procs.js)
+    const keep = (t) => (!f || (t.name || '').toLowerCase().includes(f) || String(t.tid).includes(f) || (m.multiProc && procMatches(m, t, f)))
       && (!tr.aliveOnly || (t.last >= m.v0 && t.first <= m.v1));
-    const shown = m.allThreads.filter((t) => tr.pinned.has(t.tid) || (keep(t) && !tr.collapsed.has(t.pid)));
+    // one process: a collapsed one keeps its header only; a tree: one summary row (timeline-procs.js)
+    const shown = m.allThreads.filter((t) => tr.pinned.has(t.tid) || (keep(t) && (m.multiProc || !tr.collapsed.has(t.pid))));
     for (const t of m.allThreads) {
       t.pinned = tr.pinned.has(t.tid);
       t.inGroup = false;
     }
     const pinned = shown.filter((t) => t.pinned);
-    const rest = shown.filter((t) => !t.pinned);
     const rows = [...pinned];
     m.rowOf = new Map();
     for (const t of pinned) m.rowOf.set(t.tid, t);
+    const unpinned = shown.filter((t) => !t.pinned);
+    const rest = m.multiProc ? arrangeCollapsed(m, unpinned) : unpinned;
     if (tr.group) {
       const groups = new Map();
       for (const t of rest) {
-        const key = `${t.pid}\u0000${t.name}`;
+        if (t.procGroup) continue;
+        const key = `${t.proc}\u0000${t.name}`;
         if (!groups.has(key)) groups.set(key, []);
         groups.get(key).push(t);
       }
       const done = new Set();
       for (const t of rest) {
-        const key = `${t.pid}\u0000${t.name}`;
+        if (t.procGroup) {
+          rows.push(t);
+          continue;
+        }
+        const key = `${t.proc}\u0000${t.name}`;
         const members = groups.get(key);
         if (members.length < 2) {
           rows.push(t);
@@ -271,7 +289,7 @@ export function createModel() {
         if (done.has(key)) continue;
         done.add(key);
         const open = tr.expanded.has(key);
-        const g = { group: true, key, name: t.name, pid: t.pid, members, open, tid: undefined, depth: 0,
+        const g = { group: true, key, name: t.name, pid: t.pid, proc: t.proc, members, open, tid: undefined, depth: 0,
           first: Math.min(...members.map((x) => x.first)), last: Math.max(...members.map((x) => x.last)) };
         rows.push(g);
         for (const x of members) {
@@ -287,7 +305,7 @@ export function createModel() {
     } else {
       for (const t of rest) {
         rows.push(t);
-        m.rowOf.set(t.tid, t);
+        if (!t.procGroup) m.rowOf.set(t.tid, t);
       }
     }
     m.threads = rows;
@@ -353,8 +371,9 @@ export function createModel() {
     // an unnamed main thread goes by its program's name
     const exeOf = new Map((s.process_list || []).map((p) => [p.pid, String(p.exe || '').split('/').pop()]));
     const nameOf = (t) => t.name || (t.tid === t.pid && exeOf.get(t.pid)) || '';
-    m.allThreads = list.map((t, i) => ({ tid: t.tid, instance: t.instance || 0, name: nameOf(t), pid: t.pid, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), createdBy: t.created_by || 0, i }))
+    m.allThreads = list.map((t, i) => ({ tid: t.tid, instance: t.instance || 0, name: nameOf(t), pid: t.pid, proc: t.process || 0, first: t.first_ns, last: t.last_ns, depth: Math.min(t.max_depth || 0, 12), createdBy: t.created_by || 0, i }))
       .sort((x, y) => order.get(x.pid) - order.get(y.pid) || x.i - y.i);
+    setProcs(m, s); // a process tree: its order (timeline-procs.js)
     // the window starts a little before the first event (the trace's clock
     // may start well before it)
     m.threads = m.allThreads;
@@ -459,6 +478,9 @@ export function createModel() {
     if (yCanvas < RULER_H || !m.data) return null;
     const y = yCanvas + m.scrollTop;
     const proc = m.procs.find((p) => p.pid !== 'pinned' && y >= p.y && y < p.y + PROC_H);
+    if (proc && proc.back && x >= proc.back.x0 && x <= proc.back.x1) return { kind: 'procback', proc, link: proc.back.link };
+    const pl = hitProcLink(m, x, y) || hitFlow(m, x, y); // fork, exec and data arrows, over headers and rows (timeline-procs.js)
+    if (pl) return pl;
     if (proc) return { kind: 'proc', proc };
     if (x < LABEL_W) {
       const row = m.threads.find((r) => y >= r.y && y < r.y + r.h);

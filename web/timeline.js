@@ -29,6 +29,7 @@ import { createSearch } from './timeline-find.js';
 import { rangeContents } from './timeline-range.js';
 import { createOverview } from './timeline-overview.js';
 import { createSamples } from './timeline-samples.js';
+import { linkTip, procOf, procRows, endText, loadFlows, flowTip } from './timeline-procs.js';
 
 // What outlives the view when another tab is shown (the window and the
 // selection are in the URL, which the tab link keeps).
@@ -59,7 +60,10 @@ function mount(container, ctx) {
     h('span', { class: 'tl-legend-item', role: 'listitem', title: 'the recorder lost events of the thread here (no free buffer)' }, h('span', { class: 'tl-swatch tl-sw-drop' }), 'Events lost'),
     h('span', { class: 'tl-legend-item', role: 'listitem', title: 'values recorded with ctrace_counter()' }, h('span', { class: 'tl-swatch tl-sw-counter' }), 'Counter'),
     h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-wake' }), 'Wake-up'),
-    h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-create' }), 'Thread created'));
+    h('span', { class: 'tl-legend-item', role: 'listitem' }, h('span', { class: 'tl-mark-create' }), 'Thread created'),
+    // a process tree only (timeline-procs.js)
+    h('span', { class: 'tl-legend-item', role: 'listitem', hidden: true, 'data-legend': 'fork', title: 'a process forked (solid) or exec\'d (dashed) a child: from the call to the child\'s first event' }, h('span', { class: 'tl-mark-fork' }), 'Fork / exec'),
+    h('span', { class: 'tl-legend-item', role: 'listitem', hidden: true, 'data-legend': 'flow', title: 'bytes written into a pipe, socketpair or TCP connection by one thread and read by another (teal); a release of a process-shared lock or semaphore that ended a wait (orange)' }, h('span', { class: 'tl-mark-flow' }), 'Data / shared wake'));
   const btn = (label, title, fn, extra = {}) => h('button', { type: 'button', class: 'tl-btn', title, onclick: fn, ...extra }, label);
   const zoomSelBtn = btn('Zoom to selection', 'Zoom to the shift-dragged selection (Z)', () => zoomToSelection(), { disabled: true, 'data-action': 'zoom-selection' });
   const rangeLabel = h('span', { class: 'tl-range', 'aria-live': 'polite' });
@@ -358,11 +362,23 @@ function mount(container, ctx) {
       case 'create':
         return [`${tname(o.thread)} created thread ${o.create.child}`, `at ${formatAt(Math.round(o.create.t0))}; it started ${formatDuration(o.create.t1 - o.create.t0)} later`];
       case 'proc':
+        if (o.proc.tree) return [o.proc.label.replace(/^[▾▸] /, ''), o.proc.proc.argv.join(' '), endText(o.proc.proc), o.proc.collapsed ? 'Click to show its threads' : 'Click to collapse it to one row'];
         return [o.proc.label.replace(/^[▾▸] /, ''), o.proc.collapsed ? 'Click to show its threads' : 'Click to collapse it'];
+      case 'procback':
+        return [...linkTip(m, o.link).slice(0, 2), 'Click to go to the parent\'s call'];
+      case 'proclink':
+        return linkTip(m, o.link);
+      case 'flow':
+        return flowTip(m, o.flow);
       case 'label':
         if (o.thread.group) return [`${o.thread.members.length} threads named ${o.thread.name || '(unnamed)'}`, o.thread.open ? 'Click to close the group' : 'Click to show each thread'];
         return [tname(o.thread), o.thread.pinned ? 'Pinned: click to unpin' : 'Click to pin it to the top'];
       case 'group': {
+        if (o.group.procGroup) {
+          const p = procOf(m, o.group.proc);
+          const parts = Object.entries(o.states).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${n} ${(stateLabelOf(k)).toLowerCase()}`);
+          return [`Process ${p ? p.pid : o.group.pid}: ${o.group.members.length} threads`, parts.length ? `at ${formatAt(Math.round(o.t))}: ${parts.join(', ')}` : 'none alive here', 'Click to show each thread'];
+        }
         const parts = Object.entries(o.states).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${n} ${(stateLabelOf(k)).toLowerCase()}`);
         return [`${o.group.members.length} threads named ${o.group.name || '(unnamed)'}`, parts.length ? `at ${formatAt(Math.round(o.t))}: ${parts.join(', ')}` : 'none alive here', 'Click to show each thread'];
       }
@@ -517,6 +533,7 @@ function mount(container, ctx) {
   function evOf(sel) {
     if (!sel) return undefined;
     if (sel.kind === 'task') return `task:${sel.id}`;
+    if (sel.kind === 'proclink' || sel.kind === 'flow') return undefined; // not an /api/event (timeline-procs.js)
     const ns = sel.kind === 'span' || sel.kind === 'region' ? (sel.ns !== undefined ? sel.ns : sel.s) : sel.ns;
     return `${sel.kind}:${sel.tid}:${Math.round(ns)}`;
   }
@@ -595,9 +612,19 @@ function mount(container, ctx) {
   function select(o) {
     if (!o) return;
     tip.hidden = true;
+    if (o.kind === 'label' && o.thread.procGroup) { // a collapsed process (timeline-procs.js)
+      m.tracks.collapsed.delete(o.thread.proc);
+      tracksChanged();
+      return;
+    }
     if (o.kind === 'label') {
       if (o.thread.group) toggleGroup(o.thread.key);
       else togglePin(o.thread.tid);
+      return;
+    }
+    if (o.kind === 'group' && o.group.procGroup) {
+      m.tracks.collapsed.delete(o.group.proc);
+      tracksChanged();
       return;
     }
     if (o.kind === 'group') {
@@ -605,9 +632,26 @@ function mount(container, ctx) {
       return;
     }
     if (o.kind === 'proc') {
-      if (m.tracks.collapsed.has(o.proc.pid)) m.tracks.collapsed.delete(o.proc.pid);
-      else m.tracks.collapsed.add(o.proc.pid);
+      // one process: keyed by pid; a tree: by process index (timeline-procs.js)
+      const key = o.proc.tree ? o.proc.key : o.proc.pid;
+      if (m.tracks.collapsed.has(key)) m.tracks.collapsed.delete(key);
+      else m.tracks.collapsed.add(key);
       tracksChanged();
+      return;
+    }
+    if (o.kind === 'proclink') {
+      pushHistory();
+      goToChild(o.link);
+      return;
+    }
+    if (o.kind === 'flow') { // the tooltip says it all: select it
+      m.selected = { kind: 'flow', flow: o.flow, tid: o.flow.from, ns: o.flow.t0 };
+      draw();
+      return;
+    }
+    if (o.kind === 'procback') {
+      pushHistory();
+      goToFork(o.link);
       return;
     }
     if (o.kind === 'sample') {
@@ -633,6 +677,55 @@ function mount(container, ctx) {
     } else if (o.kind === 'wake') {
       loadDetails({ kind: 'wake', tid: o.wake.from, ns: Math.round(o.wake.t) }, { preset: { kind: 'wake', tid: o.wake.from, ns: o.wake.t } });
     }
+  }
+
+  // ---- a process tree (timeline-procs.js): fork and exec links ----
+  /** Shows time t (keeping the window's width when it is outside). */
+  function showTime(t) {
+    if (t >= m.v0 && t <= m.v1) return;
+    const w = m.v1 - m.v0;
+    setWindow(t - w / 2, t + w / 2, true);
+  }
+  /** Scrolls content y into view, a little below the ruler. */
+  function revealY(y) {
+    const top = scroller.scrollTop + RULER_H, bottom = scroller.scrollTop + m.height;
+    if (y >= top + 4 && y + PROC_H <= bottom - 40) return;
+    scroller.scrollTop = Math.max(0, y - RULER_H - 24);
+  }
+  /** Link l selected, its child process in view and in the panel. */
+  function goToChild(l) {
+    m.selected = { kind: 'proclink', link: l, tid: l.parent, ns: l.t0 };
+    showTime(l.t1);
+    const head = m.procs.find((p) => p.tree && p.key === l.child);
+    if (head) revealY(head.y);
+    const p = procOf(m, l.child);
+    openPanel(p ? `Process ${p.pid}${p.exe ? ` · ${p.exe}` : ''}` : 'Process',
+      h('table', { class: 'tl-kv' }, p ? procRows(m, p).map(([k, v]) => row(k, v)) : null),
+      h('div', { class: 'tl-actions' }, h('button', { type: 'button', class: 'tl-btn', 'data-action': 'go-fork', onclick: () => { pushHistory(); goToFork(l); } }, `← ${l.kind === 'exec' ? 'The exec' : l.kind === 'spawn' ? 'The spawn' : 'The fork'} in ${procOf(m, l.process) ? procOf(m, l.process).pid : 'its parent'}`)));
+    root.dataset.details = 'ready';
+    root.dataset.proc = String(l.child);
+    publishParams();
+    draw();
+  }
+  /** Link l selected at the parent's call, with its stack. */
+  function goToFork(l) {
+    m.selected = { kind: 'proclink', link: l, tid: l.parent, ns: l.t0 };
+    showTime(l.t0);
+    const r = m.rowByKey && m.rowByKey.get(l.parentKey);
+    if (r) revealY(r.y);
+    const parent = procOf(m, l.process), child = procOf(m, l.child);
+    openPanel(l.kind === 'exec' ? 'Exec' : l.kind === 'spawn' ? 'Spawn' : 'Fork',
+      h('table', { class: 'tl-kv' }, [
+        row('Process', parent ? `${parent.pid}${parent.exe ? ` · ${parent.exe}` : ''}` : ''), row('Thread', threadName(l.parent)),
+        row('At', formatAt(Math.round(l.t0)), 'mono'),
+        row(l.kind === 'exec' ? 'New image' : 'Child', child ? `${child.pid}${child.exe ? ` · ${child.exe}` : ''}` : ''),
+        row('Child\'s first event', formatAt(Math.round(l.t1)), 'mono')]),
+      h('h3', null, 'Stack'), stackList(l.stack),
+      h('div', { class: 'tl-actions' }, h('button', { type: 'button', class: 'tl-btn tl-primary', 'data-action': 'go-child', onclick: () => { pushHistory(); goToChild(l); } }, 'Go to the child →')));
+    root.dataset.details = 'ready';
+    root.dataset.proc = String(l.process);
+    publishParams();
+    draw();
   }
 
   function threadName(tid) {
@@ -878,6 +971,9 @@ function mount(container, ctx) {
     if (destroyed) return;
     m.setSummary(s);
     samples.enable(s);
+    legend.querySelector('[data-legend="fork"]').hidden = !m.multiProc; // a process tree (timeline-procs.js)
+    legend.querySelector('[data-legend="flow"]').hidden = !s.flows;
+    loadFlows(api, m, () => scheduleDraw());
     if (remembered.tracks) {
       m.tracks = remembered.tracks;
       trackFilter.value = m.tracks.filter;
@@ -1011,9 +1107,18 @@ function mount(container, ctx) {
       return out;
     },
     /** The process headers: [{pid, collapsed, label, y (client)}]. */
-    procs: () => { const r = canvas.getBoundingClientRect(); return m.procs.map((p) => ({ pid: p.pid, collapsed: !!p.collapsed, label: p.label, x: r.left + 60, y: r.top + p.y - scroller.scrollTop + PROC_H / 2 })); },
+    procs: () => { const r = canvas.getBoundingClientRect(); return m.procs.map((p) => ({ pid: p.pid, collapsed: !!p.collapsed, label: p.label, x: r.left + 60, y: r.top + p.y - scroller.scrollTop + PROC_H / 2, ...(p.tree ? { index: p.key, depth: p.proc.depth, contentY: p.y, back: p.back ? { x: r.left + (p.back.x0 + p.back.x1) / 2 } : null } : {}) })); },
+    /** The fork and exec arrows (a process tree): [{kind, process, child, x0, y0, x1, y1}] in client coordinates, the call's end first. */
+    procLinks() {
+      const r = canvas.getBoundingClientRect();
+      return (m.procLinks || []).map((l) => {
+        const a = m.rowByKey && m.rowByKey.get(l.parentKey), b = m.rowByKey && m.rowByKey.get(l.childKey);
+        const off = ROW_PAD + LOG_H + STATE_H / 2;
+        return { kind: l.kind, process: l.process, child: l.child, x0: r.left + m.xOf(l.t0), y0: a ? r.top + a.y + off - scroller.scrollTop : null, x1: r.left + m.xOf(l.t1), y1: b ? r.top + b.y + off - scroller.scrollTop : null };
+      });
+    },
     /** The rows shown, in order: {tid} or {group: name, members: [tids], open}. */
-    rows: () => m.threads.map((t) => (t.group ? { group: t.name, members: t.members.map((x) => x.tid), open: t.open, y: t.y } : { tid: t.tid, name: t.name, pinned: !!t.pinned, y: t.y })),
+    rows: () => m.threads.map((t) => (t.group ? { group: t.name, members: t.members.map((x) => x.tid), open: t.open, y: t.y, ...(t.procGroup ? { process: t.proc } : {}) } : { tid: t.tid, name: t.name, pinned: !!t.pinned, y: t.y, pid: t.pid, process: t.proc })),
     /** The label of the row showing tid (or a group row by index) in client coordinates. */
     labelAt(i) {
       const t = m.threads[i];
@@ -1031,6 +1136,8 @@ function mount(container, ctx) {
     },
     /** Where the matches of the search are highlighted on screen: [{kind, tid, x, y}]. */
     searchMarks: () => (m.searchMarks || []).map((k) => { const r = canvas.getBoundingClientRect(); return { ...k, x: r.left + k.x, y: r.top + k.y - scroller.scrollTop }; }),
+    /** The data and shared wake edges known (/api/flows): [{kind, via, bytes, from, to}]. */
+    flows: () => (m.flows || []).map((f) => ({ kind: f.kind, via: f.via, bytes: f.bytes, from: f.from, to: f.to, t0: f.t0, t1: f.t1 })),
     counts: () => (m.data ? { rows: m.data.rows.size, tasks: m.data.tasks.length, wakes: m.data.wakes.length, creates: m.data.creates.length } : null),
   };
 

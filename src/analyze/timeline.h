@@ -23,6 +23,7 @@
 #include "../read/reader.h"
 #include "../base/hash.h"
 #include "states.h"
+#include "timeline_proc.h"
 
 struct ctrace_tl_thread {
   uint32_t tid;
@@ -137,6 +138,12 @@ struct ctrace_timeline {
   size_t ncreates;
   struct ctrace_tl_peer *peers; /* by (thread, t) */
   size_t npeers;
+  /* processes (timeline_proc.h): reader order; proc_order: tree order */
+  struct ctrace_tl_process *procs;
+  uint32_t nprocs;
+  uint32_t *proc_order;
+  struct ctrace_tl_proc_link *proc_links; /* by time */
+  size_t nproc_links;
   struct ctrace_hash by_tid; /* tid -> thread index */
   size_t bytes; /* memory held by the index */
 };

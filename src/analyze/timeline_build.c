@@ -157,6 +157,7 @@ struct open_region {
  * into its own, then joined in thread order. */
 struct scan_out {
   struct ctrace_vec regions, logs, peers, wakes, tev, touches, creates;
+  struct ctrace_vec procevs; /* FORK, EXEC, EXIT, SIGNAL (timeline_proc.c) */
   size_t bytes; /* of the levels */
 };
 
@@ -190,6 +191,25 @@ static void on_span(void *arg, const struct ctrace_span *sp) {
     o->before = 1;
   if (push_tr(o->tr, o->t0, sp->start, sp->state) < 0)
     o->oom = 1;
+}
+
+static int push_procev(struct ctrace_vec *v, const ctrace_event *ev, int64_t t, uint32_t i) {
+  struct ctrace_tl_procev *p = ctrace_vec_push(v);
+  if (!p)
+    return -1;
+  *p = (struct ctrace_tl_procev){.t = t, .thread = i, .kind = ev->kind};
+  if (ev->kind == CTRACE_EV_FORK) {
+    p->arg = CTRACE_EV(fork, ev).child_pid;
+    p->stack = CTRACE_EV(fork, ev).stack;
+  } else if (ev->kind == CTRACE_EV_EXEC) {
+    p->arg = CTRACE_EV(exec, ev).path;
+    p->stack = CTRACE_EV(exec, ev).stack;
+  } else if (ev->kind == CTRACE_EV_EXIT) {
+    p->arg = (uint64_t)CTRACE_EV(exit, ev).status;
+  } else {
+    p->arg = CTRACE_EV(signal, ev).signo;
+  }
+  return 0;
 }
 
 /* Scans thread i into o: its states (through the state machine), regions,
@@ -322,6 +342,13 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
       *ce = (struct create_ev){CTRACE_EV(thread_create, &ev).link, t, i};
       break;
     }
+    case CTRACE_EV_FORK:
+    case CTRACE_EV_EXEC:
+    case CTRACE_EV_EXIT:
+    case CTRACE_EV_SIGNAL:
+      if (push_procev(&o->procevs, &ev, t, i) < 0)
+        goto oom;
+      break;
     default:
       break;
     }
@@ -562,6 +589,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
   struct ctrace_vec tev = {.size = sizeof(struct task_ev)};
   struct ctrace_vec touches = {.size = sizeof(struct ctrace_tl_touch)};
   struct ctrace_vec creates = {.size = sizeof(struct create_ev)};
+  struct ctrace_vec procevs = {.size = sizeof(struct ctrace_tl_procev)};
   struct by_size *bysize = NULL;
   struct scan_out *outs = NULL;
   uint32_t *order = NULL;
@@ -593,7 +621,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     th->tid = ti->tid;
     th->index = i;
     th->first_ns = ctrace_reader_ns(r, ti->first);
-    th->last_ns = ti->exited ? ctrace_reader_ns(r, ti->last) : tl->end_ns;
+    th->last_ns = ti->exited ? ctrace_reader_ns(r, ti->last) : ctrace__timeline_proc_end(tl, ti);
     if (th->last_ns < th->first_ns)
       th->last_ns = th->first_ns;
     th->created_by = ti->created_by;
@@ -631,6 +659,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     o->tev.size = sizeof(struct task_ev);
     o->touches.size = sizeof(struct ctrace_tl_touch);
     o->creates.size = sizeof(struct create_ev);
+    o->procevs.size = sizeof(struct ctrace_tl_procev);
     uint64_t mine = ctrace_reader_thread(r, i)->nevents;
     for (size_t k = 0; k < sizeof room / sizeof room[0]; k++) {
       struct ctrace_vec *a = (struct ctrace_vec *)((char *)o + room[k].off);
@@ -676,7 +705,8 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
       join(&wakes, outs, nt, offsetof(struct scan_out, wakes), NULL) < 0 ||
       join(&tev, outs, nt, offsetof(struct scan_out, tev), NULL) < 0 ||
       join(&touches, outs, nt, offsetof(struct scan_out, touches), NULL) < 0 ||
-      join(&creates, outs, nt, offsetof(struct scan_out, creates), NULL) < 0)
+      join(&creates, outs, nt, offsetof(struct scan_out, creates), NULL) < 0 ||
+      join(&procevs, outs, nt, offsetof(struct scan_out, procevs), NULL) < 0)
     goto oom;
   free(outs);
   outs = NULL;
@@ -708,7 +738,8 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
   tl->wakes = ctrace_vec_take(&wakes, NULL, &tl->bytes);
   if (tl->nwakes)
     qsort(tl->wakes, tl->nwakes, sizeof *tl->wakes, cmp_wake);
-  if (pair_tasks(tl, &tev, &touches) < 0 || link_creates(tl, &creates) < 0)
+  if (pair_tasks(tl, &tev, &touches) < 0 || link_creates(tl, &creates) < 0 ||
+      ctrace__timeline_procs(tl, &procevs) < 0)
     goto oom;
   free(creates.v);
   *out = tl;
@@ -721,11 +752,13 @@ oom:
   free(tev.v);
   free(touches.v);
   free(creates.v);
+  free(procevs.v);
   free(bysize);
   if (outs)
     for (uint32_t i = 0; i < tl->nthreads; i++) {
       struct ctrace_vec *vs[] = {&outs[i].regions, &outs[i].logs, &outs[i].peers, &outs[i].wakes,
-                          &outs[i].tev, &outs[i].touches, &outs[i].creates};
+                          &outs[i].tev, &outs[i].touches, &outs[i].creates,
+                          &outs[i].procevs};
       for (size_t k = 0; k < sizeof vs / sizeof vs[0]; k++)
         free(vs[k]->v);
     }
@@ -755,6 +788,7 @@ void ctrace_timeline_free(struct ctrace_timeline *tl) {
   free(tl->wakes);
   free(tl->creates);
   free(tl->peers);
+  ctrace__timeline_procs_free(tl);
   ctrace_hash_free(&tl->by_tid);
   free(tl);
 }

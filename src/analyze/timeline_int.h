@@ -29,4 +29,16 @@ static inline int64_t ctrace__tr_time(const struct ctrace_timeline *tl, uint64_t
  * adds their memory to *bytes. 0 or -1 (out of memory). */
 int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_t *bytes);
 
+/* Builds tl's processes and their links from the FORK, EXEC, EXIT and
+ * SIGNAL events of the scan (struct ctrace_tl_procev, freed here)
+ * (timeline_proc.c). 0 or -1 (out of memory). */
+struct ctrace_vec;
+int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procevs);
+void ctrace__timeline_procs_free(struct ctrace_timeline *tl);
+/* Where a thread that never exited ends: its process's stop when the
+ * process's trace is complete (an image that exec'd, a child that exited
+ * before the others), else the trace's end. */
+int64_t ctrace__timeline_proc_end(const struct ctrace_timeline *tl,
+                                  const struct ctrace_thread_info *ti);
+
 #endif /* CTRACE_TIMELINE_INT_H */

@@ -182,6 +182,7 @@ void ctrace_api_handle(struct ctrace_view *v, const char *path, ctrace_param_fn 
       {"/api/critpath", ctrace__api_critpath},   {"/api/cpus", ctrace__api_cpus},
       {"/api/profile", api_profile},             {"/api/pprof", api_pprof},
       {"/api/samples", ctrace__api_samples},     {"/api/sample", ctrace__api_sample},
+      {"/api/flows", ctrace__api_flows},
   };
   /* Routes that take the rest of the path (api_critpath.c: two traces). */
   static const struct {

@@ -47,6 +47,11 @@ int ctrace__param_i64(struct params *p, const char *key, int64_t def, int64_t mi
 int ctrace__param_thread(struct params *p, const struct ctrace_view *v, const char *key,
                          uint32_t *out);
 
+/* The "process_list" and "process_links" keys of /api/summary (api_procs.c). */
+void ctrace__json_processes(struct ctrace_view *v, FILE *f);
+/* Removes the list ,"key":[...] from the JSON text s (len bytes); returns the new length. */
+size_t ctrace__json_drop_list(char *s, size_t len, const char *key);
+
 /* The endpoints (docs/API.md). */
 void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_threads(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
@@ -74,5 +79,7 @@ void ctrace__api_compare(struct ctrace_view *v, const char *path, struct params 
 void ctrace__api_cpus(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_samples(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 void ctrace__api_sample(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
+/* api_procs.c: data edges (pipes, socketpairs, TCP) and shared-object wake-ups */
+void ctrace__api_flows(struct ctrace_view *v, struct params *p, struct ctrace_reply *out);
 
 #endif

@@ -41,6 +41,8 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
     slen--;
   if (slen && stats[slen - 1] == '}')
     slen--;
+  /* its process_list is ours below, with the tree's places (api_procs.c) */
+  slen = ctrace__json_drop_list(stats, slen, "process_list");
   FILE *f = j.f;
   fwrite(stats, 1, slen, f);
   free(stats);
@@ -58,42 +60,22 @@ void ctrace__api_summary(struct ctrace_view *v, struct params *p, struct ctrace_
   /* "thread_list" and "process_list": the stats object already has
    * "threads" and "processes" (their counts); JSON keys must not repeat. */
   fputs(",\"thread_list\":[", f);
-  uint32_t pid = ctrace_reader_pid(v->r);
   for (uint32_t i = 0; i < tl->nthreads; i++) {
     const struct ctrace_tl_thread *t = &tl->threads[i];
     const struct ctrace_thread_info *ti = ctrace_reader_thread(v->r, t->index);
-    fprintf(f, "%s{\"index\":%u,\"tid\":%u,\"instance\":%u,\"pid\":%u,\"name\":", i ? "," : "", i,
-            t->tid, ti->instance, pid);
+    uint32_t proc = ctrace_timeline_thread_process(tl, i);
+    fprintf(f, "%s{\"index\":%u,\"tid\":%u,\"instance\":%u,\"pid\":%u,\"name\":", i ? "," : "",
+            i, t->tid, ti->instance, tl->procs[proc].pid);
     ctrace__json_sid(v, f, ti->name);
     fprintf(f,
             ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64 ",\"created_by\":%u,\"exited\":%s,"
-            "\"dropped\":%" PRIu64 ",\"max_depth\":%u}",
+            "\"dropped\":%" PRIu64 ",\"max_depth\":%u,\"process\":%u}",
             t->first_ns, t->last_ns, t->created_by, t->exited ? "true" : "false", t->dropped,
-            tl->max_depth[i]);
+            tl->max_depth[i], proc);
   }
-  fputs("],\"process_list\":[", f);
-  uint32_t np = ctrace_reader_nprocesses(v->r);
-  for (uint32_t i = 0; i < np; i++) {
-    const struct ctrace_process *pr = ctrace_reader_process(v->r, i);
-    fprintf(f, "%s{\"pid\":%u,\"ppid\":%u,\"exe\":", i ? "," : "", pr->pid, pr->ppid);
-    ctrace__json_sid(v, f, pr->exe);
-    fputs(",\"argv\":[", f);
-    const struct ctrace_string *a = ctrace_reader_string(v->r, pr->argv);
-    if (a && pr->argv && a->len) {
-      uint32_t s0 = 0;
-      int first = 1;
-      for (uint32_t k = 0; k <= a->len; k++)
-        if (k == a->len || a->s[k] == 0x1f) {
-          if (!first)
-            fputc(',', f);
-          ctrace_json_string(f, a->s + s0, k - s0);
-          first = 0;
-          s0 = k + 1;
-        }
-    }
-    fputs("]}", f);
-  }
-  fprintf(f, "],\"index_bytes\":%zu,\"index_cache\":\"%s\",\"index_cache_file\":", tl->bytes,
+  fputc(']', f);
+  ctrace__json_processes(v, f); /* api_procs.c */
+  fprintf(f, ",\"index_bytes\":%zu,\"index_cache\":\"%s\",\"index_cache_file\":", tl->bytes,
           ctrace_view_cache_state(v));
   const char *cs = ctrace_view_cache_state(v);
   const char *cf = strcmp(cs, "loaded") == 0 || strcmp(cs, "saved") == 0 ? v->cache_file : "";
@@ -120,8 +102,10 @@ void ctrace__api_threads(struct ctrace_view *v, struct params *p, struct ctrace_
     ctrace__json_sid(v, f, ti->name);
     fprintf(f, ",\"total_ns\":%" PRId64 ",\"states\":", t->last_ns - t->first_ns);
     ctrace__json_states(f, t->state_ns);
-    fprintf(f, ",\"instance\":%u,\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64 "}",
-            ti->instance, t->first_ns, t->last_ns);
+    uint32_t proc = ctrace_timeline_thread_process(tl, i);
+    fprintf(f, ",\"instance\":%u,\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64
+               ",\"pid\":%u,\"process\":%u}",
+            ti->instance, t->first_ns, t->last_ns, tl->procs[proc].pid, proc);
   }
   fputs("]}\n", f);
   (void)p;

@@ -199,6 +199,8 @@ void ctrace_view_fini(struct ctrace_view *v) {
   ctrace_sym_free(v->sym);
   ctrace__counters_free(v->counters);
   v->counters = NULL;
+  ctrace__flows_free(v->flows);
+  v->flows = NULL;
   pthread_mutex_destroy(&v->sym_lock);
   ctrace_stats_free(&v->st);
   ctrace_timeline_free(v->tl);

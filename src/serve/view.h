@@ -28,6 +28,7 @@ struct ctrace_view {
   int watched;
   int changed;
   struct ctrace_counters *counters; /* api_find.c: built on first use */
+  struct ctrace_flows *flows;       /* api_procs.c: data and shared-object edges, on first use */
   struct ctrace_view *after; /* `ctrace view BEFORE AFTER`: the second trace, else NULL */
   /* The index cache file (view_cache.c): what became of it, and where it
    * is (valid once loaded or saved). */
@@ -56,6 +57,8 @@ void ctrace__view_cache_wait(struct ctrace_view *v);
 
 struct ctrace_counters;
 void ctrace__counters_free(struct ctrace_counters *c);
+struct ctrace_flows;
+void ctrace__flows_free(struct ctrace_flows *f);
 
 /*
  * The trace file, mapped for serving. A mapping of a file that is then
