@@ -27,6 +27,8 @@ struct ctrace_proc_stats {
   uint64_t state_ns[CTRACE_ST_COUNT];   /* its threads' time by state */
 };
 
+/* src/serve/view_cache.c saves this struct in the viewer's index cache: a
+ * new pointer field must be saved and loaded there too. */
 struct ctrace_stats {
   int64_t duration_ns;
   uint32_t processes;

@@ -89,7 +89,8 @@ static uint64_t layout(void) {
                   sizeof(struct ctrace_tl_thread), sizeof(struct ctrace_tl_region),
                   sizeof(struct ctrace_tl_task),   sizeof(struct ctrace_tl_touch),
                   sizeof(struct ctrace_tl_log),    sizeof(struct ctrace_tl_wake),
-                  sizeof(struct ctrace_tl_peer),   sizeof(struct ctrace_tl_create), 2};
+                  sizeof(struct ctrace_tl_peer),   sizeof(struct ctrace_tl_create),
+                  sizeof(struct ctrace_tl_process), sizeof(struct ctrace_tl_proc_link), 3};
   return ctrace_tl_hash(0, v, sizeof v);
 }
 
@@ -138,6 +139,9 @@ int ctrace_timeline_save(const struct ctrace_timeline *tl, FILE *f, uint64_t *ha
   }
   put_array(&w, peers, tl->npeers, sizeof *peers);
   free(peers);
+  put_array(&w, tl->procs, tl->nprocs, sizeof *tl->procs);
+  put(&w, tl->proc_order, tl->nprocs * sizeof *tl->proc_order);
+  put_array(&w, tl->proc_links, tl->nproc_links, sizeof *tl->proc_links);
   put64(&w, tl->bytes);
   *hash = w.h;
   return w.err ? -1 : 0;
@@ -206,6 +210,23 @@ static int valid_thread(uint32_t t, uint32_t nt, int none_ok) {
 
 /* Every index and range the queries follow, checked; times are not (a wrong
  * time gives a wrong answer, not a wrong access; the hash catches it). */
+/* The processes' indexes point inside the timeline. */
+static int check_procs(const struct ctrace_timeline *tl) {
+  uint32_t np = tl->nprocs, nt = tl->nthreads;
+  for (uint32_t k = 0; k < np; k++) {
+    const struct ctrace_tl_process *p = &tl->procs[k];
+    if ((p->parent != CTRACE_TL_NO_PROC && p->parent >= np) || tl->proc_order[k] >= np ||
+        (p->main_thread != NO_THREAD && p->main_thread >= nt))
+      return -1;
+  }
+  for (size_t k = 0; k < tl->nproc_links; k++) {
+    const struct ctrace_tl_proc_link *l = &tl->proc_links[k];
+    if (l->thread >= nt || l->child_thread >= nt || l->process >= np || l->child >= np)
+      return -1;
+  }
+  return 0;
+}
+
 static int check(const struct ctrace_timeline *tl) {
   uint32_t nt = tl->nthreads;
   const ctrace_reader *r = tl->r;
@@ -309,8 +330,17 @@ int ctrace_timeline_load(const ctrace_reader *r, FILE *f, uint64_t left, uint64_
     goto bad;
   for (size_t k = 0; k < tl->npeers; k++)
     tl->peers[k].addr = file_ptr(r, &tl->peers[k].addr, tl->peers[k].len, &badptr);
+  /* processes (timeline_proc.c): one per reader process, at least one */
+  uint32_t np = ctrace_reader_nprocesses(r) ? ctrace_reader_nprocesses(r) : 1;
+  if (!(tl->procs = get_array(&d, sizeof *tl->procs, &n)) || n != np)
+    goto bad;
+  tl->nprocs = np;
+  if (!(tl->proc_order = malloc(np * sizeof *tl->proc_order)) ||
+      get(&d, tl->proc_order, np * sizeof *tl->proc_order) < 0 ||
+      !(tl->proc_links = get_array(&d, sizeof *tl->proc_links, &tl->nproc_links)))
+    goto bad;
   tl->bytes = (size_t)get64(&d);
-  if (badptr || d.err || check(tl) < 0)
+  if (badptr || d.err || check(tl) < 0 || check_procs(tl) < 0)
     goto bad;
   for (uint32_t i = 0; i < nt; i++)
     if (tl->threads[i].tid && ctrace_hash_put(&tl->by_tid, tl->threads[i].tid, i) < 0)

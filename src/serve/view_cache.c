@@ -114,10 +114,15 @@ static int stats_save(const struct ctrace_stats *st, FILE *f, uint64_t *h) {
   struct ctrace_stats c = *st;
   c.task_names = c.region_names = NULL;
   c.state_ns = NULL;
+  c.procs = NULL;
   size_t nstate = (size_t)st->threads * CTRACE_ST_COUNT + 1;
+  if (!st->procs)
+    return -1;
+  size_t nprocs = st->processes; /* procs has this many entries */
   return put(f, h, &c, sizeof c) || put(f, h, st->task_names, st->ntask_names * sizeof *st->task_names) ||
                  put(f, h, st->region_names, st->nregion_names * sizeof *st->region_names) ||
-                 put(f, h, st->state_ns, nstate * sizeof *st->state_ns)
+                 put(f, h, st->state_ns, nstate * sizeof *st->state_ns) ||
+                 put(f, h, st->procs, nprocs * sizeof *st->procs)
              ? -1
              : 0;
 }
@@ -142,8 +147,12 @@ static int stats_load(const ctrace_reader *r, struct ctrace_stats *st, FILE *f, 
                       uint64_t *left) {
   memset(st, 0, sizeof *st);
   struct ctrace_stats c;
-  if (get(f, h, left, &c, sizeof c) < 0 || c.threads != ctrace_reader_nthreads(r))
+  if (get(f, h, left, &c, sizeof c) < 0 || c.threads != ctrace_reader_nthreads(r) ||
+      c.processes != (ctrace_reader_nprocesses(r) ? ctrace_reader_nprocesses(r) : 1))
     return -1;
+  c.task_names = c.region_names = NULL; /* pointers of the process that wrote it */
+  c.state_ns = NULL;
+  c.procs = NULL;
   c.sched_reason[sizeof c.sched_reason - 1] = 0;
   c.samples[sizeof c.samples - 1] = 0;
   size_t nstate = (size_t)c.threads * CTRACE_ST_COUNT + 1;
@@ -153,10 +162,13 @@ static int stats_load(const ctrace_reader *r, struct ctrace_stats *st, FILE *f, 
   c.task_names = malloc(c.ntask_names * sizeof *c.task_names + 1);
   c.region_names = malloc(c.nregion_names * sizeof *c.region_names + 1);
   c.state_ns = malloc(nstate * sizeof *c.state_ns);
-  if (!c.task_names || !c.region_names || !c.state_ns ||
+  if (c.processes <= *left / sizeof *c.procs)
+    c.procs = malloc(c.processes * sizeof *c.procs);
+  if (!c.task_names || !c.region_names || !c.state_ns || !c.procs ||
       get(f, h, left, c.task_names, c.ntask_names * sizeof *c.task_names) < 0 ||
       get(f, h, left, c.region_names, c.nregion_names * sizeof *c.region_names) < 0 ||
       get(f, h, left, c.state_ns, nstate * sizeof *c.state_ns) < 0 ||
+      get(f, h, left, c.procs, c.processes * sizeof *c.procs) < 0 ||
       !names_ok(r, c.task_names, c.ntask_names) || !names_ok(r, c.region_names, c.nregion_names)) {
     ctrace_stats_free(&c);
     return -1;
