@@ -358,9 +358,10 @@ static void tt_reset(void) {
   tt_n = 0;
 }
 
-/* Appends a record of kind with blob b[0..n) to the metadata batch. */
+/* Appends a record of kind with blob b[0..n) to the metadata batch; the
+ * drain holds ctrace__meta_lock. */
 static void meta_blob(uint8_t kind, const uint8_t *b, size_t n) {
-  pthread_mutex_lock(&ctrace__meta_lock);
+  CTRACE__ASSERT_HELD(&ctrace__meta_lock);
   uint8_t *p = ctrace__meta_reserve(n + 12);
   if (p) {
     *p++ = kind;
@@ -369,7 +370,6 @@ static void meta_blob(uint8_t kind, const uint8_t *b, size_t n) {
     memcpy(p, b, n);
     ctrace__meta_commit(p + n);
   }
-  pthread_mutex_unlock(&ctrace__meta_lock);
 }
 
 /* The thread table at the front of a record, then the entries in e[0..elen). */
@@ -511,7 +511,7 @@ static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
   }
   if (!n && ip)
     pcs[n++] = (uintptr_t)ip;
-  uint32_t stack = n ? ctrace__stack_intern(&stack_ctx, pcs, n) : 0;
+  uint32_t stack = n ? ctrace__stack_intern_locked(&stack_ctx, pcs, n) : 0;
   if (nsmp == MAX_SMP)
     flush_smps(cpu);
   smps[nsmp++] = (struct smp){to_ticks(tm), tid, stack};
@@ -584,16 +584,37 @@ static int drain_ring(int c) {
   return more;
 }
 
-static void drain_locked(void) {
+/* Drains every ring, at most DRAIN_MAX_BYTES each, or all they hold (a
+ * fatal flush: until deadline); caller holds sched_lock and
+ * ctrace__meta_lock. */
+static void drain_locked(uint64_t deadline) {
   conv_setup();
   skip_tid = (uint32_t)ctrace__writer_tid(); /* running by now */
   int more = 0;
   for (int c = 0; c < nrings; c++) {
-    more |= drain_ring(c);
+    int m;
+    do
+      m = drain_ring(c);
+    while (m && deadline && mono_now() < deadline);
+    more |= m;
     flush_lost(c, &rings[c], to_ticks(mono_now()));
   }
   atomic_store(&more_due, more);
   last_drain = mono_now();
+}
+
+/* The intervals in progress end at now (the trace's end: a stop, or the
+ * process dying); caller holds both locks. */
+static void end_intervals(uint64_t now) {
+  for (int c = 0; c < nrings; c++) {
+    struct ring *rg = &rings[c];
+    if (rg->on) {
+      add_iv(c, rg->cur_in, now, rg->cur_tid,
+             CTRACE_SCHED_LEFT_AT_STOP | (rg->cur_known ? 0 : CTRACE_SCHED_START_UNKNOWN));
+      rg->on = 0;
+      flush_ivs(c);
+    }
+  }
 }
 
 /* ---- the hooks ---- */
@@ -646,10 +667,17 @@ void ctrace__sched_start(int writer_tid) {
   }
 }
 
-void ctrace__sched_drain(void) {
-  pthread_mutex_lock(&sched_lock);
-  if (active)
-    drain_locked();
+/* The writer's (rule 3 of record.h), and a fatal flush's: no malloc (the
+ * metadata and the stack table are pages), locks bounded. */
+void ctrace__sched_drain(uint64_t deadline) {
+  if (!atomic_load(&active) || ctrace__lock_bounded(&sched_lock, deadline) != 0)
+    return;
+  if (active && ctrace__lock_bounded(&ctrace__meta_lock, deadline) == 0) {
+    drain_locked(deadline);
+    if (deadline)
+      end_intervals(ctrace__now()); /* the process dies now */
+    pthread_mutex_unlock(&ctrace__meta_lock);
+  }
   pthread_mutex_unlock(&sched_lock);
 }
 
@@ -671,22 +699,15 @@ void ctrace__sched_stop(void) {
       ioctl(rings[c].fd, PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP);
   for (size_t i = 0; i < nextra; i++)
     ioctl(extra_fds[i], PERF_EVENT_IOC_DISABLE, 0);
+  pthread_mutex_lock(&ctrace__meta_lock);
   for (int guard = 0; guard < 64; guard++) {
-    drain_locked();
+    drain_locked(0);
     if (!atomic_load(&more_due))
       break;
   }
   /* Threads still on a CPU: their intervals end at the stop. */
-  uint64_t now = ctrace__now();
-  for (int c = 0; c < nrings; c++) {
-    struct ring *rg = &rings[c];
-    if (rg->on) {
-      add_iv(c, rg->cur_in, now, rg->cur_tid,
-             CTRACE_SCHED_LEFT_AT_STOP | (rg->cur_known ? 0 : CTRACE_SCHED_START_UNKNOWN));
-      rg->on = 0;
-      flush_ivs(c);
-    }
-  }
+  end_intervals(ctrace__now());
+  pthread_mutex_unlock(&ctrace__meta_lock);
   close_all();
   active = 0;
   pthread_mutex_unlock(&sched_lock);
