@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,13 +139,18 @@ static long open_event(int tid, int cpu) {
 
 /* Maps the ring of rg->fd: the most pages the locked-memory budget allows
  * (perf_event_mlock_kb, 516 KB per CPU by default, for an unprivileged
- * user, then the process's RLIMIT_MEMLOCK), from 1 MB down to 32 KB: 1 MB
- * holds ~16,000 switches, 1.6 s of a busy server's, so a writer starved
- * of CPU for that long loses nothing. 0 or -errno. */
+ * user, then the process's RLIMIT_MEMLOCK), from 256 KB down to 32 KB:
+ * 256 KB holds ~4,000 switches, 0.4 s of a busy server's (10,000 a second
+ * on a CPU), 40 of the writer's 10 ms rounds: a writer starved of CPU for
+ * that long loses nothing (longer, the loss is counted: SCHED_LOST). Not
+ * more: the kernel allocates and clears every page of every CPU's ring
+ * when it is mapped, and each traced process pays that at start and exit
+ * (1 MB rings cost a traced /bin/true about 0.5 ms CPU on a 2-CPU
+ * machine: bench/startup_bench.c). 0 or -errno. */
 static int map_ring(struct ring *rg) {
   long page = sysconf(_SC_PAGESIZE);
   int err = EPERM;
-  for (unsigned pages = 256; pages >= 8; pages /= 2) {
+  for (unsigned pages = 64; pages >= 8; pages /= 2) {
     size_t len = (size_t)(pages + 1) * (size_t)page;
     void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, rg->fd, 0);
     if (m != MAP_FAILED) {
@@ -220,36 +226,41 @@ static void refusal(int err, char *why, size_t size) {
   }
 }
 
-/* The tids of the process's threads but the writer's; n of them, malloc'd. */
+/* The tids of the process's threads but the writer's; n of them, malloc'd.
+ * getdents64 on a buffer of the stack: opendir's 32 KiB buffer would be
+ * fresh heap pages at every traced process's start. */
 static int *list_tasks(size_t *n, int skip) {
   *n = 0;
-  DIR *d = opendir("/proc/self/task");
   size_t cap = 16;
   int *v = malloc(cap * sizeof *v);
-  if (!v) {
-    if (d)
-      closedir(d);
+  if (!v)
     return NULL;
-  }
-  if (!d) {
+  int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
     v[(*n)++] = (int)ctrace__gettid();
     return v;
   }
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    int tid = (int)strtol(e->d_name, NULL, 10);
-    if (tid <= 0 || tid == skip)
-      continue;
-    if (*n == cap) {
-      int *nv = realloc(v, 2 * cap * sizeof *v);
-      if (!nv)
-        break;
-      v = nv;
-      cap *= 2;
+  _Alignas(8) char buf[2048];
+  long got;
+  while ((got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < got;) {
+      struct dirent64 *e = (struct dirent64 *)(buf + off);
+      off += e->d_reclen;
+      int tid = (int)strtol(e->d_name, NULL, 10);
+      if (tid <= 0 || tid == skip)
+        continue;
+      if (*n == cap) {
+        int *nv = realloc(v, 2 * cap * sizeof *v);
+        if (!nv)
+          goto out;
+        v = nv;
+        cap *= 2;
+      }
+      v[(*n)++] = tid;
     }
-    v[(*n)++] = tid;
   }
-  closedir(d);
+out:
+  close(fd);
   return v;
 }
 
