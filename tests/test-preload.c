@@ -834,10 +834,6 @@ TEST_IMPL(preload_cancelled_waiter_never_named) {
 /* Starts `ctrace run -o path -- prog...` with stdout on a pipe; returns its
  * pid and the read end. */
 static pid_t spawn_run(const char *path, const char *const *prog, int *outfd) {
-  /* The deaths these tests cause run without scheduling data: with it, on a
-   * heavily loaded machine (or under ASan), a few in a hundred left a trace
-   * without its END record (see self_end). Known and open (issue 8). */
-  setenv("CTRACE_SCHED", "off", 1);
   int po[2];
   ASSERT(pipe(po) == 0);
   pid_t pid = fork();
@@ -963,11 +959,6 @@ TEST_IMPL(preload_sigint_sighup_in_malloc_never_hang) {
  * complete trace that says how it ended. */
 static int self_end(const char *how, int want_sig, int want_exit, int kind) {
   const char *path = test_path("self.ctrace");
-  /* Without scheduling data (spawn_run): with it, under a heavily loaded
-   * machine (the suite's other lane building with ASan), about 1 in 15 of
-   * these deaths left a trace without its END record (cut off, the events
-   * before it whole). Known and open (issue 8); the program's own exit is
-   * unaffected. */
   const char *prog[] = {PROG("malloc_loop"), how, NULL};
   for (int i = 0; i < 5; i++) {
     int fd;
@@ -1008,6 +999,77 @@ TEST_IMPL(preload_segv_in_thread_never_hangs) {
 
 TEST_IMPL(preload_exit_from_thread_never_hangs) {
   return self_end("exit", 0, 3, CTRACE_EV_EXIT);
+}
+
+/*
+ * A fatal death with scheduling data on (the default): the trace still ends
+ * with END, and its scheduling data reaches the death (the writer drains
+ * the perf rings in the fatal flush): the dying thread has an on-CPU
+ * interval that ends at its SIGNAL or after. The writer once froze in
+ * free() on the malloc lock the dying thread held (the metadata it freed
+ * every 10 ms of scheduling drains), losing END; bench/sigterm_stress.sh
+ * counts that under load.
+ */
+static int sched_death(const char *how, int sig) {
+  const char *path = test_path("death.ctrace");
+  const char *prog[] = {PROG("malloc_loop"), how, NULL};
+  unsetenv("CTRACE_SCHED");
+  for (int i = 0; i < 3; i++) {
+    int fd;
+    pid_t pid = spawn_run(path, prog, &fd);
+    long child = read_ready(fd);
+    ASSERT_GT(child, 0);
+    if (strcmp(how, "wait") == 0) {
+      struct timespec d = {0, 5000000};
+      nanosleep(&d, NULL);
+      kill((pid_t)child, sig);
+    }
+    int status = wait_limit(pid, 10000);
+    close(fd);
+    ASSERT_NE(status, -1);
+    ASSERT(WIFSIGNALED(status));
+    ASSERT_EQ(WTERMSIG(status), sig);
+    struct evs e;
+    load(path, &e); /* CTRACE_READ_OK: END is there */
+    const char *sched = ctrace_reader_property(e.r, "sched");
+    if (!sched || strcmp(sched, "on") != 0) {
+      static char why[200];
+      snprintf(why, sizeof why, "scheduling not recorded here: %.150s", sched ? sched : "?");
+      unload(&e);
+      RETURN_SKIP(why);
+    }
+    const ctrace_event *sigev = NULL;
+    for (size_t k = 0; k < e.n; k++)
+      if (e.ev[k].kind == CTRACE_EV_SIGNAL && e.ev[k].f[0] == (uint64_t)sig)
+        sigev = &e.ev[k];
+    ASSERT(sigev);
+    int64_t ti = ctrace_reader_thread_index_at(e.r, sigev->tid, sigev->ticks);
+    ASSERT_GE(ti, 0);
+    const struct ctrace_oncpu *iv;
+    uint32_t niv = ctrace_reader_oncpu(e.r, (uint32_t)ti, &iv);
+    ASSERT_GT(niv, 0);
+    uint64_t last_end = 0;
+    for (uint32_t k = 0; k < niv; k++)
+      if (iv[k].end > last_end)
+        last_end = iv[k].end;
+    /* 0.1 ms: the perf clock's conversion to the trace's ticks */
+    if (ns(&e, last_end) < ns(&e, sigev->ticks) - 100000)
+      TEST_FAIL_("run %d: the dying thread's last on-CPU interval ends %lld ns before its"
+                 " SIGNAL: the rings were not drained at the death", i,
+                 (long long)(ns(&e, sigev->ticks) - ns(&e, last_end)));
+    unload(&e);
+  }
+  return TEST_OK;
+}
+
+TEST_IMPL(preload_fatal_death_with_sched_keeps_end) {
+  int r = sched_death("wait", SIGTERM);
+  if (r != TEST_OK)
+    return r;
+  const char *pre = getenv("LD_PRELOAD");
+  if (pre && strstr(pre, "asan"))
+    return TEST_OK; /* ASan reports a double free itself (exit 1) */
+  return sched_death("doublefree", SIGABRT);
 }
 
 /*

@@ -181,13 +181,17 @@ static uint64_t *stack_keys; /* per trace: hash -> id, open addressing */
 static uint32_t *stack_ids;
 static uint32_t stack_cap, nstacks;
 
+/* The table is pages, not malloc's (record.h rule 3): the writer interns
+ * the stacks of CPU samples, also in a fatal flush. */
 static int stack_grow(void) {
   uint32_t cap = stack_cap ? stack_cap * 2 : 1024;
-  uint64_t *k = calloc(cap, sizeof *k);
-  uint32_t *v = calloc(cap, sizeof *v);
+  uint64_t *k = ctrace__pages_alloc(cap * sizeof *k);
+  uint32_t *v = ctrace__pages_alloc(cap * sizeof *v);
   if (!k || !v) {
-    free(k);
-    free(v);
+    if (k)
+      ctrace__pages_free(k, cap * sizeof *k);
+    if (v)
+      ctrace__pages_free(v, cap * sizeof *v);
     return -1;
   }
   for (uint32_t i = 0; i < stack_cap; i++) {
@@ -199,8 +203,10 @@ static int stack_grow(void) {
     k[j] = stack_keys[i];
     v[j] = stack_ids[i];
   }
-  free(stack_keys);
-  free(stack_ids);
+  if (stack_cap) {
+    ctrace__pages_free(stack_keys, stack_cap * sizeof *stack_keys);
+    ctrace__pages_free(stack_ids, stack_cap * sizeof *stack_ids);
+  }
   stack_keys = k;
   stack_ids = v;
   stack_cap = cap;
@@ -209,8 +215,10 @@ static int stack_grow(void) {
 
 /* At a trace's start; caller holds ctrace__meta_lock. */
 void ctrace__intern_session_reset(void) {
-  free(stack_keys);
-  free(stack_ids);
+  if (stack_cap) {
+    ctrace__pages_free(stack_keys, stack_cap * sizeof *stack_keys);
+    ctrace__pages_free(stack_ids, stack_cap * sizeof *stack_ids);
+  }
   stack_keys = NULL;
   stack_ids = NULL;
   stack_cap = nstacks = 0;
@@ -232,25 +240,16 @@ static uint64_t hash_pcs(const uintptr_t *pcs, int n) {
  * stacks share one with probability about n^2 / 2^65, which for a million
  * distinct stacks is 3e-8. That buys a cache check of one compare.
  */
-uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, int n) {
-  if (n <= 0)
-    return 0;
-  uint64_t h = hash_pcs(pcs, n);
-  struct ctrace__stack_slot *slot = &t->stacks[h & (CTRACE__STACK_CACHE - 1)];
-  if (CTRACE__LIKELY(slot->hash == h))
-    return slot->id;
+static uint32_t intern_locked(uint64_t h, const uintptr_t *pcs, int n) {
+  CTRACE__ASSERT_HELD(&ctrace__meta_lock);
   uint32_t id = 0;
-  ctrace__guard++;
-  pthread_mutex_lock(&ctrace__meta_lock);
   if (stack_cap) {
     for (uint32_t i = (uint32_t)h & (stack_cap - 1); stack_ids[i]; i = (i + 1) & (stack_cap - 1)) {
-      if (stack_keys[i] == h) {
-        id = stack_ids[i];
-        break;
-      }
+      if (stack_keys[i] == h)
+        return stack_ids[i];
     }
   }
-  if (!id && ((nstacks + 1) * 2 < stack_cap || stack_grow() == 0)) {
+  if ((nstacks + 1) * 2 < stack_cap || stack_grow() == 0) {
     uint8_t *p = ctrace__meta_reserve(2 + 10 + 10 + (size_t)n * 10);
     if (p) {
       id = ++nstacks;
@@ -274,13 +273,40 @@ uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, in
       stack_ids[i] = id;
     }
   }
-  pthread_mutex_unlock(&ctrace__meta_lock);
-  ctrace__guard--;
+  return id;
+}
+
+/* The thread's cache, then the table under ctrace__meta_lock. */
+static uint32_t intern(struct ctrace__thread *t, const uintptr_t *pcs, int n, int locked) {
+  if (n <= 0)
+    return 0;
+  uint64_t h = hash_pcs(pcs, n);
+  struct ctrace__stack_slot *slot = &t->stacks[h & (CTRACE__STACK_CACHE - 1)];
+  if (CTRACE__LIKELY(slot->hash == h))
+    return slot->id;
+  uint32_t id;
+  if (locked) {
+    id = intern_locked(h, pcs, n);
+  } else {
+    ctrace__guard++;
+    pthread_mutex_lock(&ctrace__meta_lock);
+    id = intern_locked(h, pcs, n);
+    pthread_mutex_unlock(&ctrace__meta_lock);
+    ctrace__guard--;
+  }
   if (id) {
     slot->hash = h;
     slot->id = id;
   }
   return id;
+}
+
+uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, int n) {
+  return intern(t, pcs, n, 0);
+}
+
+uint32_t ctrace__stack_intern_locked(struct ctrace__thread *t, const uintptr_t *pcs, int n) {
+  return intern(t, pcs, n, 1);
 }
 
 uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp) {

@@ -6,21 +6,33 @@
  */
 #include "record.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 pthread_mutex_t ctrace__meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ctrace__buf *meta;
+/* The buffer of the last batch written, emptied, for the next one. */
+static struct ctrace__buf *spare;
+
+static size_t meta_bytes(const struct ctrace__buf *m) {
+  return sizeof *m + m->cap;
+}
 
 /* Room for n bytes at the end of the metadata; NULL when out of memory.
- * Caller holds ctrace__meta_lock. */
+ * Caller holds ctrace__meta_lock. Pages (record.h rule 3): the writer
+ * appends here too, also in a fatal flush. */
 uint8_t *ctrace__meta_reserve(size_t n) {
+  if (!meta && spare) {
+    meta = spare;
+    spare = NULL;
+    meta->len = 0;
+  }
   size_t need = (meta ? meta->len : 0) + n;
   if (!meta || need > meta->cap) {
-    size_t cap = meta ? meta->cap * 2 : 4096;
+    size_t cap = meta ? meta->cap * 2 : 4096 - sizeof *meta;
     while (cap < need)
       cap *= 2;
-    struct ctrace__buf *m = realloc(meta, sizeof *m + cap);
+    struct ctrace__buf *m = meta ? ctrace__pages_realloc(meta, meta_bytes(meta), sizeof *m + cap)
+                                 : ctrace__pages_alloc(sizeof *m + cap);
     if (!m)
       return NULL;
     if (!meta) {
@@ -44,15 +56,20 @@ uint64_t ctrace__meta_next_seq(void) {
   return seq++;
 }
 
-/* Called by the writer; it frees what it gets. Takes ctrace__meta_lock. */
-struct ctrace__buf *ctrace__meta_take(void) {
-  pthread_mutex_lock(&ctrace__meta_lock);
+/* Called by the writer, holding ctrace__meta_lock (see record.h). */
+struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done) {
+  CTRACE__ASSERT_HELD(&ctrace__meta_lock);
+  if (done) {
+    if (!spare)
+      spare = done;
+    else
+      ctrace__pages_free(done, meta_bytes(done));
+  }
   struct ctrace__buf *m = meta;
   if (m && m->len == 0)
     m = NULL;
   else
     meta = NULL;
-  pthread_mutex_unlock(&ctrace__meta_lock);
   if (m) {
     m->tid = 0;
     m->flags = CTRACE_BATCH_META;
@@ -64,8 +81,11 @@ struct ctrace__buf *ctrace__meta_take(void) {
 
 /* At a trace's start, under ctrace__meta_lock. */
 void ctrace__meta_reset(void) {
-  free(meta);
-  meta = NULL;
+  if (meta)
+    ctrace__pages_free(meta, meta_bytes(meta));
+  if (spare)
+    ctrace__pages_free(spare, meta_bytes(spare));
+  meta = spare = NULL;
 }
 
 uint64_t ctrace__meta_clock_sync(void) {

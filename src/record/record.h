@@ -32,10 +32,17 @@
  *       ctrace__meta_lock (the metadata batch)
  *       the writer's queue lock (queue, free list, batch sequence numbers)
  *     A function that expects one held says so with CTRACE__ASSERT_HELD().
- *  3. The writer thread blocks every signal. It takes ctrace__lock only with
- *     trylock (ctrace__stop() holds it while it joins the writer), and in a
- *     fatal flush it takes every lock with a bounded trylock: the thread
- *     that asked for the flush may hold any of them, and never lets go.
+ *  3. The writer thread blocks every signal, and never waits for good on
+ *     what a program thread may hold: a thread that dies of a signal keeps
+ *     what it held when the signal came, malloc's locks included, and
+ *     never lets go. So while a trace runs the writer calls no malloc or
+ *     free (buffers, metadata and the stack table are pages from the
+ *     kernel: ctrace__pages_alloc), takes ctrace__lock only with trylock
+ *     (ctrace__stop() holds it while it joins the writer), and every other
+ *     lock with ctrace__lock_bounded(): in a normal round it gives the lock
+ *     up as soon as a fatal flush is asked (the fatal round follows), in a
+ *     fatal flush it tries until a deadline, and not at all when the dying
+ *     thread is the holder.
  *  4. A signal handler may call only ctrace__enter_signal() (the hot path
  *     or nothing: no slow path) and ctrace__writer_flush_wait() (atomics,
  *     futex and clock system calls; when no writer thread was started, the
@@ -115,8 +122,17 @@ struct ctrace__buf {
   uint8_t header_room[CTRACE_BATCH_HEADER_SIZE];
   uint8_t data[];
 };
+/* Buffers are whole pages from the kernel (mmap), not malloc's: the writer
+ * and a fatal flush get and give them back without malloc's locks, which a
+ * dying thread may hold for good (rule 3). */
 struct ctrace__buf *ctrace__buf_new(size_t cap);
-#define ctrace__buf_free(b) free(b)
+void ctrace__buf_free(struct ctrace__buf *b);
+/* Zeroed memory of n bytes in whole pages (mmap); NULL when refused. Also
+ * for the writer's other allocations (metadata, the stack table). */
+void *ctrace__pages_alloc(size_t n);
+/* p of old bytes, grown (or shrunk) to n, moved when it must (mremap). */
+void *ctrace__pages_realloc(void *p, size_t old, size_t n);
+void ctrace__pages_free(void *p, size_t n);
 
 #define CTRACE__NAME_CACHE 64   /* per-thread pointer->name cache entries */
 #define CTRACE__STACK_CACHE 256 /* per-thread stack-hash->id cache entries */
@@ -463,6 +479,11 @@ void ctrace__writer_push(struct ctrace__thread *t, struct ctrace__buf *b);
  * copy; the original buffer stays with the thread. Caller holds
  * ctrace__lock. */
 void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost);
+/* Rule 3's lock: 0 once m is locked; -1 when it gave up. deadline 0: a
+ * normal round, which waits until a fatal flush is asked; else a fatal
+ * flush's CLOCK_MONOTONIC deadline (trylocks until then, none when the
+ * dying thread holds m). Writer thread and fatal flush only. */
+int ctrace__lock_bounded(pthread_mutex_t *m, uint64_t deadline);
 /* Partial buffers reach the file at least this often (rule 5). */
 #define CTRACE__FLUSH_NS 1000000000ull
 /* Async-signal-safe (rule 4): asks the writer to write every published
@@ -490,13 +511,17 @@ extern _Atomic int ctrace__write_err;
 
 /* ---- metadata: strings, stacks, maps, clocks (intern.c, procmap.c) ---- */
 extern pthread_mutex_t ctrace__meta_lock;
-/* Appends one event to the metadata batch; caller holds ctrace__meta_lock. */
+/* Appends one event to the metadata batch; caller holds ctrace__meta_lock.
+ * Its memory is pages (rule 3): no malloc, also in a fatal flush. */
 uint8_t *ctrace__meta_reserve(size_t n);
 void ctrace__meta_commit(uint8_t *end);
 /* The next metadata batch's sequence number (the writer thread only). */
 uint64_t ctrace__meta_next_seq(void);
-/* Takes the metadata written so far (NULL when none); caller frees it. */
-struct ctrace__buf *ctrace__meta_take(void);
+/* Takes the metadata written so far (NULL when none); caller holds
+ * ctrace__meta_lock. done: the buffer of the last batch taken, written
+ * since (or NULL), kept for the next one: in steady state the writer
+ * allocates nothing. */
+struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done);
 void ctrace__meta_reset(void);
 /* A PROPERTY record (key=value, docs/FORMAT.md); takes ctrace__meta_lock. */
 void ctrace__meta_property(const char *key, const char *value);
@@ -534,14 +559,20 @@ int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int m
 /* How many rules the cfi walker computed in this process (cache misses). */
 uint64_t ctrace__unwind_cfi_misses(void);
 uint32_t ctrace__stack_intern(struct ctrace__thread *t, const uintptr_t *pcs, int n);
+/* The same, caller holding ctrace__meta_lock (the writer's drain of
+ * samples, rule 3); allocates only pages. */
+uint32_t ctrace__stack_intern_locked(struct ctrace__thread *t, const uintptr_t *pcs, int n);
 
 /* ---- the kernel's scheduling records (sched.c) ---- */
 /* Opens the perf events once the writer is created (writer_tid: its tid
  * when it runs already, else 0: its records are then dropped at drain);
  * records the `sched` and `samples` properties. */
 void ctrace__sched_start(int writer_tid);
-/* The writer's: drains the rings into the metadata batch. */
-void ctrace__sched_drain(void);
+/* The writer's: drains the rings into the metadata batch, its locks taken
+ * with ctrace__lock_bounded(deadline). deadline != 0: a fatal flush (the
+ * process dies next): everything the rings hold, and the intervals in
+ * progress end now; async-signal-safe (no malloc, bounded locks). */
+void ctrace__sched_drain(uint64_t deadline);
 /* The writer's next wake-up: due, or sooner when rings need draining. */
 uint64_t ctrace__sched_due(uint64_t due);
 /* At stop, caller holds ctrace__lock: disables, drains, closes. */

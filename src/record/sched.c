@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,13 +139,18 @@ static long open_event(int tid, int cpu) {
 
 /* Maps the ring of rg->fd: the most pages the locked-memory budget allows
  * (perf_event_mlock_kb, 516 KB per CPU by default, for an unprivileged
- * user, then the process's RLIMIT_MEMLOCK), from 1 MB down to 32 KB: 1 MB
- * holds ~16,000 switches, 1.6 s of a busy server's, so a writer starved
- * of CPU for that long loses nothing. 0 or -errno. */
+ * user, then the process's RLIMIT_MEMLOCK), from 256 KB down to 32 KB:
+ * 256 KB holds ~4,000 switches, 0.4 s of a busy server's (10,000 a second
+ * on a CPU), 40 of the writer's 10 ms rounds: a writer starved of CPU for
+ * that long loses nothing (longer, the loss is counted: SCHED_LOST). Not
+ * more: the kernel allocates and clears every page of every CPU's ring
+ * when it is mapped, and each traced process pays that at start and exit
+ * (1 MB rings cost a traced /bin/true about 0.5 ms CPU on a 2-CPU
+ * machine: bench/startup_bench.c). 0 or -errno. */
 static int map_ring(struct ring *rg) {
   long page = sysconf(_SC_PAGESIZE);
   int err = EPERM;
-  for (unsigned pages = 256; pages >= 8; pages /= 2) {
+  for (unsigned pages = 64; pages >= 8; pages /= 2) {
     size_t len = (size_t)(pages + 1) * (size_t)page;
     void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, rg->fd, 0);
     if (m != MAP_FAILED) {
@@ -220,36 +226,41 @@ static void refusal(int err, char *why, size_t size) {
   }
 }
 
-/* The tids of the process's threads but the writer's; n of them, malloc'd. */
+/* The tids of the process's threads but the writer's; n of them, malloc'd.
+ * getdents64 on a buffer of the stack: opendir's 32 KiB buffer would be
+ * fresh heap pages at every traced process's start. */
 static int *list_tasks(size_t *n, int skip) {
   *n = 0;
-  DIR *d = opendir("/proc/self/task");
   size_t cap = 16;
   int *v = malloc(cap * sizeof *v);
-  if (!v) {
-    if (d)
-      closedir(d);
+  if (!v)
     return NULL;
-  }
-  if (!d) {
+  int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
     v[(*n)++] = (int)ctrace__gettid();
     return v;
   }
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    int tid = (int)strtol(e->d_name, NULL, 10);
-    if (tid <= 0 || tid == skip)
-      continue;
-    if (*n == cap) {
-      int *nv = realloc(v, 2 * cap * sizeof *v);
-      if (!nv)
-        break;
-      v = nv;
-      cap *= 2;
+  _Alignas(8) char buf[2048];
+  long got;
+  while ((got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < got;) {
+      struct dirent64 *e = (struct dirent64 *)(buf + off);
+      off += e->d_reclen;
+      int tid = (int)strtol(e->d_name, NULL, 10);
+      if (tid <= 0 || tid == skip)
+        continue;
+      if (*n == cap) {
+        int *nv = realloc(v, 2 * cap * sizeof *v);
+        if (!nv)
+          goto out;
+        v = nv;
+        cap *= 2;
+      }
+      v[(*n)++] = tid;
     }
-    v[(*n)++] = tid;
   }
-  closedir(d);
+out:
+  close(fd);
   return v;
 }
 
@@ -358,9 +369,10 @@ static void tt_reset(void) {
   tt_n = 0;
 }
 
-/* Appends a record of kind with blob b[0..n) to the metadata batch. */
+/* Appends a record of kind with blob b[0..n) to the metadata batch; the
+ * drain holds ctrace__meta_lock. */
 static void meta_blob(uint8_t kind, const uint8_t *b, size_t n) {
-  pthread_mutex_lock(&ctrace__meta_lock);
+  CTRACE__ASSERT_HELD(&ctrace__meta_lock);
   uint8_t *p = ctrace__meta_reserve(n + 12);
   if (p) {
     *p++ = kind;
@@ -369,7 +381,6 @@ static void meta_blob(uint8_t kind, const uint8_t *b, size_t n) {
     memcpy(p, b, n);
     ctrace__meta_commit(p + n);
   }
-  pthread_mutex_unlock(&ctrace__meta_lock);
 }
 
 /* The thread table at the front of a record, then the entries in e[0..elen). */
@@ -511,7 +522,7 @@ static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
   }
   if (!n && ip)
     pcs[n++] = (uintptr_t)ip;
-  uint32_t stack = n ? ctrace__stack_intern(&stack_ctx, pcs, n) : 0;
+  uint32_t stack = n ? ctrace__stack_intern_locked(&stack_ctx, pcs, n) : 0;
   if (nsmp == MAX_SMP)
     flush_smps(cpu);
   smps[nsmp++] = (struct smp){to_ticks(tm), tid, stack};
@@ -584,16 +595,37 @@ static int drain_ring(int c) {
   return more;
 }
 
-static void drain_locked(void) {
+/* Drains every ring, at most DRAIN_MAX_BYTES each, or all they hold (a
+ * fatal flush: until deadline); caller holds sched_lock and
+ * ctrace__meta_lock. */
+static void drain_locked(uint64_t deadline) {
   conv_setup();
   skip_tid = (uint32_t)ctrace__writer_tid(); /* running by now */
   int more = 0;
   for (int c = 0; c < nrings; c++) {
-    more |= drain_ring(c);
+    int m;
+    do
+      m = drain_ring(c);
+    while (m && deadline && mono_now() < deadline);
+    more |= m;
     flush_lost(c, &rings[c], to_ticks(mono_now()));
   }
   atomic_store(&more_due, more);
   last_drain = mono_now();
+}
+
+/* The intervals in progress end at now (the trace's end: a stop, or the
+ * process dying); caller holds both locks. */
+static void end_intervals(uint64_t now) {
+  for (int c = 0; c < nrings; c++) {
+    struct ring *rg = &rings[c];
+    if (rg->on) {
+      add_iv(c, rg->cur_in, now, rg->cur_tid,
+             CTRACE_SCHED_LEFT_AT_STOP | (rg->cur_known ? 0 : CTRACE_SCHED_START_UNKNOWN));
+      rg->on = 0;
+      flush_ivs(c);
+    }
+  }
 }
 
 /* ---- the hooks ---- */
@@ -646,10 +678,17 @@ void ctrace__sched_start(int writer_tid) {
   }
 }
 
-void ctrace__sched_drain(void) {
-  pthread_mutex_lock(&sched_lock);
-  if (active)
-    drain_locked();
+/* The writer's (rule 3 of record.h), and a fatal flush's: no malloc (the
+ * metadata and the stack table are pages), locks bounded. */
+void ctrace__sched_drain(uint64_t deadline) {
+  if (!atomic_load(&active) || ctrace__lock_bounded(&sched_lock, deadline) != 0)
+    return;
+  if (active && ctrace__lock_bounded(&ctrace__meta_lock, deadline) == 0) {
+    drain_locked(deadline);
+    if (deadline)
+      end_intervals(ctrace__now()); /* the process dies now */
+    pthread_mutex_unlock(&ctrace__meta_lock);
+  }
   pthread_mutex_unlock(&sched_lock);
 }
 
@@ -671,22 +710,15 @@ void ctrace__sched_stop(void) {
       ioctl(rings[c].fd, PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP);
   for (size_t i = 0; i < nextra; i++)
     ioctl(extra_fds[i], PERF_EVENT_IOC_DISABLE, 0);
+  pthread_mutex_lock(&ctrace__meta_lock);
   for (int guard = 0; guard < 64; guard++) {
-    drain_locked();
+    drain_locked(0);
     if (!atomic_load(&more_due))
       break;
   }
   /* Threads still on a CPU: their intervals end at the stop. */
-  uint64_t now = ctrace__now();
-  for (int c = 0; c < nrings; c++) {
-    struct ring *rg = &rings[c];
-    if (rg->on) {
-      add_iv(c, rg->cur_in, now, rg->cur_tid,
-             CTRACE_SCHED_LEFT_AT_STOP | (rg->cur_known ? 0 : CTRACE_SCHED_START_UNKNOWN));
-      rg->on = 0;
-      flush_ivs(c);
-    }
-  }
+  end_intervals(ctrace__now());
+  pthread_mutex_unlock(&ctrace__meta_lock);
   close_all();
   active = 0;
   pthread_mutex_unlock(&sched_lock);

@@ -246,6 +246,13 @@ static _Atomic uint32_t rule_gen = 1; /* per-thread rules of older ones are void
 
 static void rules_clear(void) {
   atomic_fetch_add_explicit(&rule_gen, 1, memory_order_relaxed);
+  /* Untouched since the last clear (a process's first trace: zero BSS):
+   * writing its 128 KiB would only fault its 32 pages in. */
+  static uint64_t misses_at_clear;
+  uint64_t m = atomic_load_explicit(&rule_misses, memory_order_relaxed);
+  if (m == misses_at_clear)
+    return;
+  misses_at_clear = m;
   for (uint32_t i = 0; i < RULE_SLOTS; i++) {
     atomic_store_explicit(&rules[i].key, 0, memory_order_relaxed);
     atomic_store_explicit(&rules[i].val, 0, memory_order_relaxed);

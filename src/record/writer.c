@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -35,6 +36,13 @@ static _Atomic uint32_t flush_done; /* futex: the last ticket served */
 static _Atomic int writer_tid;      /* the writer's tid once it runs */
 static _Atomic int writer_running;  /* from its creation to its join */
 static int writer_created;          /* pthread_create succeeded: join at stop */
+static _Atomic int create_failed;   /* the lazy writer could not be created */
+/* The thread that asked for the first fatal flush: it dies holding what it
+ * holds, so a lock it owns is not waited for (rule 3). */
+static _Atomic int dying_tid;
+/* Who runs a round: the writer, or a dying thread that writes itself
+ * (flush_inline), never both (parts[], staging). */
+static _Atomic int round_busy;
 /* 1 once the writer thread exists or is being created (always, unless the
  * trace started lazily: see ctrace__writer_ensure). */
 _Atomic int ctrace__writer_live = 1;
@@ -219,22 +227,49 @@ static void wake_writer(void) {
   futex(&wake_word, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
-/*
- * Locks m; with a deadline (a fatal flush, rule 3 of record.h) only by
- * trylock until then, since the thread that asked for the flush may hold
- * it for good. 0 when locked.
- */
-static int lock_until(pthread_mutex_t *m, uint64_t deadline) {
-  if (!deadline)
-    return pthread_mutex_lock(m);
+static int fatal_asked(void) {
+  return atomic_load(&flush_req) != atomic_load(&flush_done);
+}
+
+/* Whether the dying thread holds m (glibc keeps a normal mutex's owner). */
+static int held_by_dying(pthread_mutex_t *m) {
+#ifdef __GLIBC__
+  int d = atomic_load(&dying_tid);
+  return d && __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == d;
+#else
+  (void)m;
+  return 0;
+#endif
+}
+
+/* Rule 3 of record.h (see there). */
+int ctrace__lock_bounded(pthread_mutex_t *m, uint64_t deadline) {
   for (;;) {
     if (pthread_mutex_trylock(m) == 0)
       return 0;
-    if (mono_ns() >= deadline)
+    if (deadline ? mono_ns() >= deadline || held_by_dying(m) : fatal_asked())
       return -1;
-    struct timespec d = {0, 50000};
+    struct timespec d = {0, 20000};
     nanosleep(&d, NULL);
   }
+}
+
+/* The round's exclusivity (round_busy): a normal round waits for it, a
+ * fatal one until its deadline. */
+static int round_enter(uint64_t deadline) {
+  for (;;) {
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&round_busy, &expected, 1))
+      return 0;
+    if (deadline && mono_ns() >= deadline)
+      return -1;
+    struct timespec d = {0, 100000};
+    nanosleep(&d, NULL);
+  }
+}
+
+static void round_exit(void) {
+  atomic_store(&round_busy, 0);
 }
 
 /* ---- partial buffers (rule 5 of record.h) ---- */
@@ -340,60 +375,78 @@ static void drop_written_part(struct ctrace__buf *b) {
   b->flushed = 0;
 }
 
+/* The metadata buffer the last round wrote, for the next round's. */
+static struct ctrace__buf *meta_done;
+
 /*
  * One round of the writer: takes the queue (and, when due, the published
- * part of every thread's buffer), then writes the metadata gathered so far
- * (it defines everything those events use), the queued batches, the parts.
- * deadline: 0, or a fatal flush's (locks by trylock, nothing freed or
- * recycled: the process is about to die and malloc's lock may be held).
+ * part of every thread's buffer) and the metadata gathered so far, which
+ * defines everything those events use; writes the metadata, the queued
+ * batches, the parts; with end, END after them when every thread's part
+ * went. deadline: 0, or a fatal flush's (locks bounded by it, nothing freed
+ * or recycled: the process is about to die). No malloc either way (rule
+ * 3). Returns 1 when it wrote everything it should have.
  */
-static int write_round(int want_parts, uint64_t deadline) {
+static int write_round(int want_parts, uint64_t deadline, int end) {
+  if (round_enter(deadline) != 0)
+    return 0;
   /* ctrace__lock only by trylock: ctrace__stop() holds it while it joins
    * this thread (rule 3). */
-  int have_threads = want_parts && lock_until(&ctrace__lock, deadline ? deadline : 1) == 0;
-  if (lock_until(&qlock, deadline) != 0) {
+  int have_threads =
+      want_parts && ctrace__lock_bounded(&ctrace__lock, deadline ? deadline : 1) == 0;
+  int locked = ctrace__lock_bounded(&ctrace__meta_lock, deadline) == 0;
+  if (locked && ctrace__lock_bounded(&qlock, deadline) != 0) {
+    pthread_mutex_unlock(&ctrace__meta_lock);
+    locked = 0;
+  }
+  if (!locked) {
+    /* events without their definitions would not read: nothing is taken */
     if (have_threads)
       pthread_mutex_unlock(&ctrace__lock);
+    round_exit();
     return 0;
   }
   struct ctrace__buf *list = queue_head;
   queue_head = queue_tail = NULL;
   if (have_threads)
     collect_parts();
+  /* after the parts: their events' definitions were committed before them */
+  struct ctrace__buf *meta = ctrace__meta_take(deadline ? NULL : meta_done);
+  if (!deadline)
+    meta_done = NULL;
   pthread_mutex_unlock(&qlock);
+  pthread_mutex_unlock(&ctrace__meta_lock);
   if (have_threads)
     pthread_mutex_unlock(&ctrace__lock);
 
-  /* A probe: meta_take() locks it, and in a fatal flush its holder may be
-   * the interrupted thread. */
-  int meta_ok = !deadline || lock_until(&ctrace__meta_lock, deadline) == 0;
-  if (deadline && meta_ok)
-    pthread_mutex_unlock(&ctrace__meta_lock);
-  if (!meta_ok) {
-    nparts = 0;
-    return 0; /* events without their definitions would not read */
-  }
-  struct ctrace__buf *meta = ctrace__meta_take();
   if (meta) {
     write_batch(meta);
     if (!deadline)
-      ctrace__buf_free(meta);
+      meta_done = meta;
   }
+  struct ctrace__buf *written = NULL, *last = NULL;
   while (list) {
     struct ctrace__buf *next = list->next;
     drop_written_part(list);
     write_batch(list);
-    if (!deadline) {
-      pthread_mutex_lock(&qlock);
-      list->next = free_list;
-      free_list = list;
-      pthread_mutex_unlock(&qlock);
-      atomic_fetch_add_explicit(&ctrace__buf_gen, 1, memory_order_release);
-    }
+    list->next = written;
+    written = list;
+    if (!last)
+      last = list;
     list = next;
   }
+  if (written && !deadline && ctrace__lock_bounded(&qlock, 0) == 0) {
+    last->next = free_list;
+    free_list = written;
+    pthread_mutex_unlock(&qlock);
+    atomic_fetch_add_explicit(&ctrace__buf_gen, 1, memory_order_release);
+  }
   write_parts();
-  return !want_parts || have_threads; /* every thread's part too */
+  int whole = !want_parts || have_threads; /* every thread's part too */
+  if (end && whole)
+    write_end_batch(); /* the process dies now: the trace is complete */
+  round_exit();
+  return whole;
 }
 
 static struct ctrace__buf *buf_alloc(size_t cap);
@@ -411,7 +464,8 @@ _Atomic uint64_t ctrace__buf_mallocs_by_threads; /* the fallback, counted */
 
 static void fill_spares(void) {
   for (;;) {
-    pthread_mutex_lock(&qlock);
+    if (ctrace__lock_bounded(&qlock, 0) != 0)
+      return;
     size_t nfree = 0;
     for (struct ctrace__buf *b = free_list; b && nfree + 1 <= SPARE_BUFS; b = b->next)
       nfree++;
@@ -423,7 +477,8 @@ static void fill_spares(void) {
     if (!want)
       return;
     struct ctrace__buf *b = buf_alloc(ctrace__config.buffer_bytes);
-    pthread_mutex_lock(&qlock);
+    if (ctrace__lock_bounded(&qlock, 0) != 0)
+      return; /* the process dies: b is not needed */
     if (b) {
       b->next = free_list;
       free_list = b;
@@ -470,9 +525,9 @@ static void *writer_main(void *arg) {
 
     /* A clock sync about every second keeps long traces exact even if the
      * TSC rate drifts from CLOCK_MONOTONIC's (NTP slews the latter). */
-    if (!fatal && now - last_sync >= (calibrated ? 1000000000ull : 50000000ull)) {
+    if (!fatal && now - last_sync >= (calibrated ? 1000000000ull : 50000000ull) &&
+        ctrace__lock_bounded(&ctrace__meta_lock, 0) == 0) {
       calibrated = 1;
-      pthread_mutex_lock(&ctrace__meta_lock);
       ctrace__meta_clock_sync();
       pthread_mutex_unlock(&ctrace__meta_lock);
       last_sync = now;
@@ -481,11 +536,10 @@ static void *writer_main(void *arg) {
     if (want_parts)
       last_parts = now;
     atomic_store(&queued, 0);
-    if (!fatal)
-      ctrace__sched_drain(); /* into the metadata this round writes */
-    int whole = write_round(want_parts && !done, deadline);
-    if (fatal && whole)
-      write_end_batch(); /* the process dies now: the trace is complete */
+    /* Into the metadata this round writes; in a fatal round all the rings
+     * hold, up to the death. */
+    ctrace__sched_drain(deadline);
+    write_round(want_parts && !done, deadline, fatal);
     if (fatal) {
       atomic_store(&flush_done, req);
       futex(&flush_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
@@ -549,9 +603,9 @@ void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost) {
 }
 
 /*
- * The fatal flush of a trace whose writer never started (a process that
- * dies before it needed one): the dying thread writes what the writer
- * would have, under the same rules (trylocks bounded in time, no
+ * The fatal flush of a trace whose writer does not run (a process that dies
+ * before it needed one, or while creating it): the dying thread writes
+ * what the writer would have, under the same rules (bounded locks, no
  * allocation, nothing freed). Once per process; -1 when another thread
  * does it or the trace is not running.
  */
@@ -559,18 +613,26 @@ static int flush_inline(void) {
   static _Atomic int taken;
   if (!atomic_load(&ctrace__session) || atomic_exchange(&taken, 1))
     return -1;
-  if (write_round(1, mono_ns() + 700000000ull))
-    write_end_batch();
-  return 0;
+  uint64_t deadline = mono_ns() + 700000000ull;
+  ctrace__sched_drain(deadline);
+  return write_round(1, deadline, 1) ? 0 : -1;
 }
+
+/* How long a thread waits for a writer thread to run before it writes the
+ * fatal flush itself: the writer is being created by this very thread
+ * (the signal came in the middle), or was not scheduled since. */
+#define NO_WRITER_MS 100
 
 /* How long a fatal-signal handler waits for the flush (rule 4). */
 int ctrace__writer_flush_wait(int timeout_ms) {
-  if (!atomic_load(&ctrace__writer_live))
+  int self = (int)syscall(SYS_gettid);
+  if (atomic_load(&writer_tid) == self)
+    return -1;
+  int expected = 0;
+  atomic_compare_exchange_strong(&dying_tid, &expected, self);
+  if (!atomic_load(&ctrace__writer_live) || atomic_load(&create_failed))
     return flush_inline();
   /* A writer created but not yet scheduled serves the flush when it runs. */
-  if (!atomic_load(&writer_running) || atomic_load(&writer_tid) == (int)syscall(SYS_gettid))
-    return -1;
   uint32_t ticket = atomic_fetch_add(&flush_req, 1) + 1;
   wake_writer();
   struct timespec t0;
@@ -581,10 +643,12 @@ int ctrace__writer_flush_wait(int timeout_ms) {
       return 0;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t left = (int64_t)timeout_ms * 1000000 -
-                   ((int64_t)(now.tv_sec - t0.tv_sec) * 1000000000 + (now.tv_nsec - t0.tv_nsec));
-    if (left <= 0 || !atomic_load(&writer_running))
+    int64_t spent = (int64_t)(now.tv_sec - t0.tv_sec) * 1000000000 + (now.tv_nsec - t0.tv_nsec);
+    int64_t left = (int64_t)timeout_ms * 1000000 - spent;
+    if (left <= 0)
       return -1;
+    if (!atomic_load(&writer_tid) && spent >= NO_WRITER_MS * 1000000ll)
+      return flush_inline();
     if (left > 10000000)
       left = 10000000; /* look again: the writer may have gone */
     struct timespec rel = {0, (long)left};
@@ -596,15 +660,46 @@ int ctrace__writer_flush_wait(int timeout_ms) {
 static long fail_alloc_at = -1;
 static _Atomic long alloc_count; /* buf_alloc runs without qlock */
 
+/* ---- pages (rule 3 of record.h) ---- */
+
+static size_t page_round(size_t n) {
+  static size_t page;
+  if (!page) {
+    long p = sysconf(_SC_PAGESIZE);
+    page = p > 0 ? (size_t)p : 4096;
+  }
+  return (n + page - 1) & ~(page - 1);
+}
+
+void *ctrace__pages_alloc(size_t n) {
+  void *p = mmap(NULL, page_round(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void *ctrace__pages_realloc(void *p, size_t old, size_t n) {
+  void *q = mremap(p, page_round(old), page_round(n), MREMAP_MAYMOVE);
+  return q == MAP_FAILED ? NULL : q;
+}
+
+void ctrace__pages_free(void *p, size_t n) {
+  if (p)
+    munmap(p, page_round(n));
+}
+
 /* A buffer of cap bytes with room for a batch header before its data. */
 struct ctrace__buf *ctrace__buf_new(size_t cap) {
-  struct ctrace__buf *b = malloc(sizeof *b + cap);
+  struct ctrace__buf *b = ctrace__pages_alloc(sizeof *b + cap);
   if (b) {
     b->cap = cap;
     b->flushed = 0;
     b->queued = 0;
   }
   return b;
+}
+
+void ctrace__buf_free(struct ctrace__buf *b) {
+  if (b)
+    ctrace__pages_free(b, sizeof *b + b->cap);
 }
 
 static struct ctrace__buf *buf_alloc(size_t cap) {
@@ -718,7 +813,7 @@ int ctrace__writer_start(int fd, int owned, int lazy) {
   /* Allocated now: the writer copies partial buffers through it, also in
    * a fatal flush, where malloc may not be called. */
   if (staging && staging->cap < ctrace__config.buffer_bytes) {
-    free(staging);
+    ctrace__buf_free(staging);
     staging = NULL;
   }
   if (!staging)
@@ -737,6 +832,8 @@ int ctrace__writer_start(int fd, int owned, int lazy) {
   writer_created = 0;
   atomic_store(&writer_tid, 0);
   atomic_store(&writer_running, 0);
+  atomic_store(&create_failed, 0);
+  atomic_store(&dying_tid, 0);
   if (lazy) {
     atomic_store(&ctrace__writer_live, 0);
     return 0;
@@ -786,7 +883,8 @@ void ctrace__writer_ensure(void) {
       !atomic_compare_exchange_strong(&ctrace__writer_live, &expected, 1))
     return;
   ctrace__guard++;
-  create_writer(); /* on failure the stop writes everything itself */
+  if (create_writer() != 0) /* the stop (or a fatal flush) writes it all itself */
+    atomic_store(&create_failed, 1);
   ctrace__guard--;
 }
 
@@ -802,9 +900,9 @@ int ctrace__writer_stop(void) {
   atomic_store(&writer_tid, 0);
   /* What the writer did not write (all of it when it never ran), then the
    * last metadata (final clock sync) and in it, last, the END record. */
-  write_round(0, 0);
+  write_round(0, 0, 0);
   meta_end();
-  write_round(0, 0);
+  write_round(0, 0, 0);
   int fd = atomic_load(&out_fd);
   if (out_owned) {
     if (close(fd) < 0 && errno != EINTR)
@@ -821,6 +919,12 @@ int ctrace__writer_stop(void) {
   }
   nbufs = 0; /* all are back: the writer has written every one */
   pthread_mutex_unlock(&qlock);
+  /* A stopped tracer holds no memory: the metadata's either. */
+  pthread_mutex_lock(&ctrace__meta_lock);
+  ctrace__buf_free(ctrace__meta_take(meta_done)); /* NULL: all was written */
+  ctrace__meta_reset();
+  pthread_mutex_unlock(&ctrace__meta_lock);
+  meta_done = NULL;
   return atomic_load(&ctrace__write_err);
 }
 
@@ -840,6 +944,9 @@ void ctrace__writer_fork_child(void) {
   writer_created = 0;
   atomic_store(&ctrace__writer_live, 1);
   atomic_store(&flush_done, atomic_load(&flush_req));
+  atomic_store(&round_busy, 0);
+  atomic_store(&dying_tid, 0);
+  meta_done = NULL; /* the parent's; fork_child resets the metadata */
   int fd = atomic_load(&out_fd);
   if (out_owned && fd >= 0)
     close(fd);
