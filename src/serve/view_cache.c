@@ -5,8 +5,10 @@
  *
  * Where: beside the trace, as `.NAME.ctidx`; when that directory cannot be
  * written, in $XDG_CACHE_HOME/ctrace (~/.cache/ctrace) as
- * `NAME-HASH.ctidx` (HASH: of the trace's absolute path). CTRACE_INDEX_CACHE=off
- * turns both reading and writing off.
+ * `NAME-HASH.ctidx` (HASH: of the trace's absolute path). Written only
+ * for an index that took a second or more to build (a small trace is
+ * indexed again faster than a cache twice its size is worth keeping);
+ * CTRACE_INDEX_CACHE=on writes it always, =off neither reads nor writes.
  *
  * The file: a 64-byte header, then the body (timeline_cache.c's stream,
  * then the stats).
@@ -45,6 +47,13 @@ struct head {
 int ctrace__view_cache_enabled(void) {
   const char *e = getenv("CTRACE_INDEX_CACHE");
   return !(e && (strcmp(e, "off") == 0 || strcmp(e, "0") == 0));
+}
+
+int ctrace__view_cache_worth(int64_t build_ns) {
+  const char *e = getenv("CTRACE_INDEX_CACHE");
+  if (e && strcmp(e, "on") == 0)
+    return 1;
+  return ctrace__view_cache_enabled() && build_ns >= CTRACE_CACHE_MIN_BUILD_NS;
 }
 
 /* The trace's identity: its size, mtime and the hash of its two ends. */
