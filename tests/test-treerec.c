@@ -31,19 +31,9 @@ static const char *prog_path(void) {
 /* `ctrace run -o path -- argv...` with CTRACE_MIN_NS=0 (every call
  * recorded): its exit status and stdout. */
 static int run_traced(const char *path, const char *const *prog, char **out) {
-  char *argv[40];
-  int n = 0;
-  argv[n++] = (char *)test_build_path("ctrace");
-  argv[n++] = "run";
-  argv[n++] = "-o";
-  argv[n++] = (char *)path;
-  argv[n++] = "--";
-  for (int i = 0; prog[i] && n < 39; i++)
-    argv[n++] = (char *)prog[i];
-  argv[n] = NULL;
-  char *env[] = {"CTRACE_MIN_NS=0", NULL};
+  static const char *const every_call[] = {"--min-duration", "0", NULL};
   char *err = NULL;
-  int st = test_run(argv, env, out, &err);
+  int st = test_ctrace_run(path, every_call, prog, out, &err);
   if (st != 0)
     fprintf(stderr, "# stderr: %s\n", err);
   free(err);

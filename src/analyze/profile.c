@@ -96,27 +96,13 @@ uint64_t ctrace_profile_sample_period_ns(const ctrace_reader *r) {
   return hz ? 1000000000ull / hz : 0;
 }
 
-/* The first sample at or after t ns (samples are in time order). */
-static uint64_t first_sample(const ctrace_reader *r, const struct ctrace_cpu_sample *s,
-                             uint64_t n, int64_t t) {
-  uint64_t lo = 0, hi = n;
-  while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    if (ctrace_reader_ns(r, s[mid].ticks) < t)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
 /* The CPU samples in the window (on thread tid, or all; or on thread index
  * ti when ti is not UINT32_MAX), per stack. */
 static void add_samples(const ctrace_reader *r, struct acc *a, uint32_t tid, uint32_t ti) {
   const struct ctrace_cpu_sample *s;
   uint64_t n = ctrace_reader_samples(r, &s);
   uint64_t period = ctrace_profile_sample_period_ns(r);
-  for (uint64_t i = first_sample(r, s, n, a->start_ns); i < n && !a->oom; i++) {
+  for (uint64_t i = ctrace_reader_sample_at(r, a->start_ns); i < n && !a->oom; i++) {
     int64_t t = ctrace_reader_ns(r, s[i].ticks);
     if (t >= a->end_ns)
       break;

@@ -335,6 +335,8 @@ uint32_t ctrace_reader_oncpu(const ctrace_reader *r, uint32_t ti, const struct c
 uint32_t ctrace_reader_wakes(const ctrace_reader *r, uint32_t ti, const uint64_t **out);
 /* All samples, in time order; returns how many. */
 uint64_t ctrace_reader_samples(const ctrace_reader *r, const struct ctrace_cpu_sample **out);
+/* Index of the first sample at or after ns (the count when none is). */
+uint64_t ctrace_reader_sample_at(const ctrace_reader *r, int64_t ns);
 struct ctrace_sched_totals {
   int recorded;          /* the trace has scheduling records */
   uint64_t intervals;    /* on-CPU intervals (one per context switch out) */

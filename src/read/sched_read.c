@@ -380,6 +380,19 @@ uint64_t ctrace_reader_samples(const ctrace_reader *r, const struct ctrace_cpu_s
   return s ? s->nsmp : 0;
 }
 
+uint64_t ctrace_reader_sample_at(const ctrace_reader *r, int64_t ns) {
+  const struct ctrace_cpu_sample *s;
+  uint64_t lo = 0, hi = ctrace_reader_samples(r, &s);
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (ctrace_reader_ns(r, s[mid].ticks) < ns)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
 void ctrace_reader_sched_totals(const ctrace_reader *r, struct ctrace_sched_totals *out) {
   const struct ctrace__sched_data *s = ctrace__reader_sched(r);
   if (s)

@@ -129,19 +129,6 @@ void ctrace__api_cpus(struct ctrace_view *v, struct params *p, struct ctrace_rep
 
 /* ---- /api/samples and /api/sample: the CPU samples on the timeline ---- */
 
-static uint64_t first_at(const ctrace_reader *r, const struct ctrace_cpu_sample *s, uint64_t n,
-                         int64_t t) {
-  uint64_t lo = 0, hi = n;
-  while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    if (ctrace_reader_ns(r, s[mid].ticks) < t)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
 /* want[i] = 1 for the reader's thread indexes whose tid is in the list
  * "T1,T2,..." (all when NULL or empty); -1 on a malformed list. */
 static int want_tids(const ctrace_reader *r, const char *tids, uint8_t *want, uint32_t nth) {
@@ -200,7 +187,7 @@ void ctrace__api_samples(struct ctrace_view *v, struct params *p, struct ctrace_
   }
   const struct ctrace_cpu_sample *s;
   uint64_t n = ctrace_reader_samples(r, &s);
-  uint64_t i0 = first_at(r, s, n, lo), i1 = i0;
+  uint64_t i0 = ctrace_reader_sample_at(r, lo), i1 = i0;
   for (; i1 < n && ctrace_reader_ns(r, s[i1].ticks) < hi; i1++)
     if (want[s[i1].thread])
       count[s[i1].thread]++;
@@ -281,7 +268,7 @@ void ctrace__api_sample(struct ctrace_view *v, struct params *p, struct ctrace_r
   uint64_t n = ctrace_reader_samples(r, &s);
   uint64_t best = UINT64_MAX;
   int64_t bd = INT64_MAX;
-  for (uint64_t i = first_at(r, s, n, ns - within); i < n; i++) {
+  for (uint64_t i = ctrace_reader_sample_at(r, ns - within); i < n; i++) {
     int64_t t = ctrace_reader_ns(r, s[i].ticks);
     if (t > ns + within)
       break;
