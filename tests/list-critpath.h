@@ -3,6 +3,7 @@
  * (src/analyze/diff.c, ctrace diff): test-critpath.c. */
 TEST_ENTRY(critpath_known_chain_three_threads)
 TEST_ENTRY(critpath_socket_wait_says_not_traced)
+TEST_ENTRY(critpath_parent_wait_continues_on_child)
 TEST_ENTRY_TIMEOUT(critpath_pigz_dominated_by_compression, 120)
 TEST_ENTRY(critpath_cli_and_api_agree)
 TEST_ENTRY(diff_fail_if_grammar)

@@ -158,6 +158,30 @@ TEST_IMPL(critpath_known_chain_three_threads) {
   return TEST_OK;
 }
 
+/* A shell waiting for its child (a process tree): the path goes into the
+ * child process and its 50 ms sleep, inferred from its end as a join is. */
+TEST_IMPL(critpath_parent_wait_continues_on_child) {
+  const char *path = test_path("child.ctrace");
+  char *prog[] = {"/bin/sh", "-c", "/bin/sleep 0.05; exit 0", NULL};
+  trace(path, prog);
+  char err[CTRACE_READ_ERRLEN], tid[16];
+  ctrace_reader *r;
+  ASSERT_EQ(ctrace_reader_open(path, &r, err, sizeof err), 0);
+  snprintf(tid, sizeof tid, "%u", ctrace_reader_pid(r));
+  ctrace_reader_close(r);
+  char *argv[] = {(char *)test_build_path("ctrace"), "critical-path", "--tid", tid, "--no-symbols",
+                  (char *)path, NULL};
+  char *out = NULL;
+  ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
+  fprintf(stderr, "%s", out);
+  ASSERT_STR_CONTAINS(out, "child process");
+  ASSERT_STR_CONTAINS(out, "ended (inferred");
+  ASSERT_STR_CONTAINS(out, "asleep");
+  ASSERT_STR_CONTAINS(out, "ending the wait for a child of thread");
+  free(out);
+  return TEST_OK;
+}
+
 TEST_IMPL(critpath_socket_wait_says_not_traced) {
   const char *path = test_path("http.ctrace");
   char *prog[] = {(char *)test_build_path("examples/http_task"), (char *)test_path("x.ctrace"), "2",

@@ -308,6 +308,28 @@ static uint32_t joined_thread(const struct ctrace_timeline *tl, uint32_t th,
   return best;
 }
 
+/* A wait for a child process's thread: of the traced processes that are
+ * children of th's process (the pid asked for, when one was), the thread
+ * that ended last inside the wait (inferred, as for a join). */
+static uint32_t child_thread(const struct ctrace_timeline *tl, uint32_t th,
+                             const struct ctrace_span *sp) {
+  if (!tl->nprocs)
+    return NO_THREAD;
+  uint32_t me = tl->procs[ctrace_timeline_thread_process(tl, th)].pid;
+  int64_t want = (int64_t)sp->object;
+  uint32_t best = NO_THREAD;
+  for (uint32_t i = 0; i < tl->nthreads; i++) {
+    const struct ctrace_tl_thread *t = &tl->threads[i];
+    const struct ctrace_tl_process *p = &tl->procs[ctrace_timeline_thread_process(tl, i)];
+    if (p->ppid != me || p->pid == me || (want > 0 && p->pid != (uint64_t)want) ||
+        t->last_ns < sp->start || t->last_ns > sp->end)
+      continue;
+    if (best == NO_THREAD || t->last_ns > tl->threads[best].last_ns)
+      best = i;
+  }
+  return best;
+}
+
 struct find_stack {
   uint8_t kind;
   uint64_t f0, f1; /* fields to match (WAKE: tid, object; THREAD_CREATE: unused) */
@@ -512,8 +534,8 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
       to = wk->waker;
       tw = wk->t;
       via = CTRACE_CP_VIA_WAKE;
-    } else if (c->kind && c->reason == CTRACE_WAIT_JOIN) {
-      to = joined_thread(tl, th, c);
+    } else if (c->kind && (c->reason == CTRACE_WAIT_JOIN || c->reason == CTRACE_WAIT_CHILD)) {
+      to = c->reason == CTRACE_WAIT_JOIN ? joined_thread(tl, th, c) : child_thread(tl, th, c);
       if (to != NO_THREAD) {
         tw = tl->threads[to].last_ns;
         via = CTRACE_CP_VIA_EXIT;
@@ -678,8 +700,12 @@ const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ct
     else
       snprintf(buf, size, "%s, then %s thread %u", ctrace_state_name(s->state),
                s->via == CTRACE_CP_VIA_CREATE ? "created"
-               : s->via == CTRACE_CP_VIA_EXIT ? "exited, ending the join of"
-                                              : "woke",
+               : s->via == CTRACE_CP_VIA_EXIT
+                   ? (ctrace_timeline_thread_process(tl, s->thread) !=
+                              ctrace_timeline_thread_process(tl, s->next)
+                          ? "exited, ending the wait for a child of"
+                          : "exited, ending the join of")
+                   : "woke",
                tid_of(tl, s->next));
     return buf;
   }
@@ -688,6 +714,10 @@ const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ct
       snprintf(what, sizeof what, "asleep");
     else if (s->reason == CTRACE_WAIT_JOIN)
       snprintf(what, sizeof what, "joining a thread");
+    else if (s->reason == CTRACE_WAIT_CHILD && (int64_t)s->object == -1)
+      snprintf(what, sizeof what, "waiting for any child process");
+    else if (s->reason == CTRACE_WAIT_CHILD)
+      snprintf(what, sizeof what, "waiting for child process %" PRId64, (int64_t)s->object);
     else
       snprintf(what, sizeof what, "blocked on %s 0x%" PRIx64, ctrace__wait_reason_name(s->reason),
                s->object);
@@ -710,7 +740,12 @@ const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ct
   char tail[160] = "";
   if (s->flags & CTRACE_CP_AFTER_WAKE) {
     snprintf(tail, sizeof tail, ": woken by thread %u, then resuming", tid_of(tl, s->woken_by));
-    if (s->flags & CTRACE_CP_INFERRED)
+    if ((s->flags & CTRACE_CP_INFERRED) && s->reason == CTRACE_WAIT_CHILD)
+      snprintf(tail, sizeof tail,
+               ": child process %u ended (inferred: the last traced child to end before the wait "
+               "returned), then resuming",
+               tl->procs[ctrace_timeline_thread_process(tl, s->woken_by)].pid);
+    else if (s->flags & CTRACE_CP_INFERRED)
       snprintf(tail, sizeof tail,
                ": joined thread %u exited (inferred: the last traced thread to exit before the "
                "join returned), then resuming",
@@ -727,9 +762,9 @@ const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ct
       end = ": what made its fds ready is not traced";
       break;
     case CTRACE_ST_SYNC:
-      end = s->reason == CTRACE_WAIT_JOIN
-                ? ": no traced thread exited while it waited"
-                : ": no recorded release woke it (another process, a timeout or a lost race)";
+      end = s->reason == CTRACE_WAIT_JOIN    ? ": no traced thread exited while it waited"
+            : s->reason == CTRACE_WAIT_CHILD ? ": no traced child process ended while it waited"
+                                             : ": no recorded release woke it (another process, a timeout or a lost race)";
       break;
     default:
       end = ": what ended it is not traced";

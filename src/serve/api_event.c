@@ -102,6 +102,16 @@ static int syscall_moves_bytes(uint64_t call) {
   }
 }
 
+/* A wait's object: a child's pid ("any" for -1) for CHILD, else an address. */
+static void json_wait_object(FILE *f, uint64_t reason, uint64_t object) {
+  if (reason == CTRACE_WAIT_CHILD && (int64_t)object == -1)
+    fputs(",\"object\":\"any child\"", f);
+  else if (reason == CTRACE_WAIT_CHILD)
+    fprintf(f, ",\"object\":\"pid %" PRId64 "\"", (int64_t)object);
+  else
+    fprintf(f, ",\"object\":\"0x%" PRIx64 "\"", object);
+}
+
 /* The fields of ev as JSON members (after a comma), with its stack. */
 static void json_event_fields(struct ctrace_view *v, FILE *f, uint32_t th, const ctrace_event *ev,
                               int with_dur) {
@@ -116,7 +126,7 @@ static void json_event_fields(struct ctrace_view *v, FILE *f, uint32_t th, const
     struct ctrace_ev_wait w = CTRACE_EV(wait, ev);
     fputs(",\"reason\":", f);
     ctrace__json_str(f, ctrace__wait_reason_name(w.reason));
-    fprintf(f, ",\"object\":\"0x%" PRIx64 "\"", w.object);
+    json_wait_object(f, w.reason, w.object);
     int64_t s = w.dur < ev->ticks ? ctrace_reader_ns(r, ev->ticks - w.dur) : t;
     if (with_dur)
       fprintf(f, ",\"dur_ns\":%" PRId64, t - s);
@@ -149,7 +159,7 @@ static void json_event_fields(struct ctrace_view *v, FILE *f, uint32_t th, const
     if (pd.reason) {
       fputs(",\"reason\":", f);
       ctrace__json_str(f, ctrace__wait_reason_name(pd.reason));
-      fprintf(f, ",\"object\":\"0x%" PRIx64 "\"", pd.object);
+      json_wait_object(f, pd.reason, pd.object);
     } else {
       fputs(",\"call\":", f);
       ctrace__json_str(f, ctrace__syscall_name(pd.call));
