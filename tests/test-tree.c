@@ -281,6 +281,34 @@ TEST_IMPL(tree_clock_aligns_processes) {
 
 /* A stale file of an earlier run with the same name is not part of the
  * tree; a directory opens every file in it. */
+/* --with FILE: a child's file moved elsewhere is read with the root when
+ * named; without it the root's directory holds only the root. */
+TEST_IMPL(tree_with_names_more_files) {
+  const char *root = test_path("w.ctrace");
+  const char *prog[] = {"/bin/sh", "-c", "/bin/sleep 0.01; exit 0", NULL};
+  ASSERT_EQ(test_ctrace_run(root, NULL, prog, NULL, NULL), 0);
+  char moved[4096], cmd[8300];
+  snprintf(moved, sizeof moved, "%s/child.ctrace", test_tmpdir());
+  snprintf(cmd, sizeof cmd, "mv %s/w.*.ctrace %s", test_tmpdir(), moved);
+  ASSERT_EQ(system(cmd), 0);
+  char *out = NULL;
+  char *alone[] = {(char *)test_build_path("ctrace"), "stats", "--json", (char *)root, NULL};
+  ASSERT_EQ(test_run(alone, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "\"processes\":1,");
+  free(out);
+  char *with[] = {(char *)test_build_path("ctrace"), "stats", "--json", (char *)root, "--with",
+                  moved, NULL};
+  ASSERT_EQ(test_run(with, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "\"processes\":2,");
+  free(out);
+  char *q[] = {(char *)test_build_path("ctrace"), "query", "--csv", "--with", moved, (char *)root,
+               "SELECT count(parent) FROM processes", NULL};
+  ASSERT_EQ(test_run(q, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "\n1");
+  free(out);
+  return TEST_OK;
+}
+
 TEST_IMPL(tree_ignores_other_runs) {
   struct tree_run t;
   ASSERT_EQ(run_tree_prog(&t), 0);

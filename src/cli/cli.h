@@ -43,6 +43,9 @@ ctrace_reader *ctrace_cli_open(const char *cmd, const char *path);
  * --no-tree, --process PID (taken out of argv before the command runs). */
 extern int ctrace_cli_no_tree;
 extern uint32_t ctrace_cli_only_pid;
+/* --with FILE (repeatable): more files read as one trace with the one named */
+extern const char **ctrace_cli_with;
+extern size_t ctrace_cli_nwith;
 /* The same over a copy of path's bytes in memory (kept alive by the caller). */
 ctrace_reader *ctrace_cli_open_mem(const char *cmd, const char *path, const void *data,
                                    size_t size);

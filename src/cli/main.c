@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctrace.h"
@@ -41,7 +42,8 @@ int ctrace_cli_wants_help(const struct ctrace_cmd *cmd, const char *arg) {
 }
 
 /* The options of opening a trace that every reading command takes (up to a
- * "--"): --no-tree, --process PID. Removed from argv; -1 after a message. */
+ * "--"): --no-tree, --process PID, --with FILE. Removed from argv; -1 after
+ * a message. */
 static int tree_options(const struct ctrace_cmd *cmd, int *argc, char **argv) {
   int out = 2;
   for (int i = 2; i < *argc; i++) {
@@ -52,6 +54,18 @@ static int tree_options(const struct ctrace_cmd *cmd, int *argc, char **argv) {
     }
     if (strcmp(argv[i], "--no-tree") == 0) {
       ctrace_cli_no_tree = 1;
+      continue;
+    }
+    if (strcmp(argv[i], "--with") == 0 || strncmp(argv[i], "--with=", 7) == 0) {
+      const char *v = argv[i][6] == '=' ? argv[i] + 7 : i + 1 < *argc ? argv[++i] : NULL;
+      if (!v || !*v) {
+        ctrace_cli_usage_error(cmd, "--with wants a trace file");
+        return -1;
+      }
+      /* at most argc of them: the array is argv-sized */
+      if (!ctrace_cli_with && !(ctrace_cli_with = calloc((size_t)*argc, sizeof *ctrace_cli_with)))
+        return -1;
+      ctrace_cli_with[ctrace_cli_nwith++] = v;
       continue;
     }
     if (strcmp(argv[i], "--process") == 0 || strncmp(argv[i], "--process=", 10) == 0) {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,6 +55,30 @@ static void report(const char *cmd, const char *path, const ctrace_reader *r) {
 
 int ctrace_cli_no_tree;
 uint32_t ctrace_cli_only_pid;
+const char **ctrace_cli_with;
+size_t ctrace_cli_nwith;
+
+/* path and the --with files as one trace (ctrace_reader_open_files). */
+static int open_with(const char *cmd, const char *path, ctrace_reader **r, char *err,
+                     size_t errlen) {
+  const char **paths = calloc(ctrace_cli_nwith + 1, sizeof *paths);
+  if (!paths) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  paths[0] = path;
+  for (size_t i = 0; i < ctrace_cli_nwith; i++) {
+    if (check_regular(cmd, ctrace_cli_with[i]) < 0) {
+      free(paths);
+      snprintf(err, errlen, "%s: not readable", ctrace_cli_with[i]);
+      return -1;
+    }
+    paths[i + 1] = ctrace_cli_with[i];
+  }
+  int rc = ctrace_reader_open_files(paths, ctrace_cli_nwith + 1, r, err, errlen);
+  free(paths);
+  return rc;
+}
 
 /* What a tree's files say of their processes: cut off, still running,
  * corrupt (each file's own error), and what the recorder lost. */
@@ -120,8 +145,9 @@ ctrace_reader *ctrace_cli_open(const char *cmd, const char *path) {
   int dir = is_directory(path);
   if (!dir && check_regular(cmd, path) < 0)
     return NULL;
-  int rc = ctrace_cli_no_tree && !dir ? ctrace_reader_open(path, &r, err, sizeof err)
-                                      : ctrace_reader_open_tree(path, &r, err, sizeof err);
+  int rc = ctrace_cli_nwith && !dir   ? open_with(cmd, path, &r, err, sizeof err)
+           : ctrace_cli_no_tree && !dir ? ctrace_reader_open(path, &r, err, sizeof err)
+                                        : ctrace_reader_open_tree(path, &r, err, sizeof err);
   if (rc == 0 && ctrace_cli_only_pid) {
     ctrace_reader *one = only_pid(cmd, path, r);
     if (one != r)
