@@ -384,7 +384,8 @@ static int emit(struct build *b, const struct ctrace_flow *f) {
 }
 
 static int data_pass(struct build *b) {
-  qsort(b->it, b->nit, sizeof *b->it, item_cmp);
+  if (b->nit > 1)
+    qsort(b->it, b->nit, sizeof *b->it, item_cmp);
   for (size_t i = 0; i < b->nit; i++) {
     const struct item *x = &b->it[i];
     if (x->type == IT_FD) {
@@ -458,8 +459,10 @@ static int wake_cmp(const void *a, const void *b) {
 }
 
 static int wake_pass(struct build *b) {
-  qsort(b->waits, b->nwaits, sizeof *b->waits, wait_cmp);
-  qsort(b->wakes, b->nwakes, sizeof *b->wakes, wake_cmp);
+  if (b->nwaits > 1)
+    qsort(b->waits, b->nwaits, sizeof *b->waits, wait_cmp);
+  if (b->nwakes > 1)
+    qsort(b->wakes, b->nwakes, sizeof *b->wakes, wake_cmp);
   b->out->shared_waits = b->nwaits;
   for (size_t i = 0; i < b->nwaits; i++) {
     const struct swait *w = &b->waits[i];
