@@ -188,7 +188,9 @@ export function createSamples(m, env) {
     if (!row) return null;
     const pxNs = (data.end - data.start) / data.width;
     const xs = row.samples ? row.samples.map((x) => m.xOf(x[0])) : (row.bins || []).map((b) => m.xOf(data.start + (b[0] + 0.5) * pxNs));
-    const x = xs.find((v) => v > LABEL_W + 2 && v < m.width - 2);
+    // the middle one on screen: the thread's steady work, not its start-up
+    const seen = xs.filter((v) => v > LABEL_W + 2 && v < m.width - 2);
+    const x = seen[Math.floor(seen.length / 2)];
     if (x === undefined) return null;
     return { mode: row.samples ? 'samples' : 'bins', n: row.n, x: rect.left + x, y: rect.top + strip(t) + SAMPLE_H / 2 - m.scrollTop };
   }
