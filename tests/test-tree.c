@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../src/read/reader.h"
+#include "../src/read/symbolize.h"
 #include "task.h"
 
 
@@ -306,6 +307,86 @@ TEST_IMPL(tree_with_names_more_files) {
   ASSERT_EQ(test_run(q, NULL, &out, NULL), 0);
   ASSERT_STR_CONTAINS(out, "\n1");
   free(out);
+  return TEST_OK;
+}
+
+/* Whether a WAIT SLEEP of a thread of process p has a frame named fn. */
+static int sleep_has_frame(ctrace_reader *r, ctrace_symbolizer *sym, uint32_t p, const char *fn) {
+  for (uint32_t ti = 0; ti < ctrace_reader_nthreads(r); ti++) {
+    if (ctrace_reader_thread(r, ti)->process != p)
+      continue;
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, ti);
+    while (ctrace_cursor_next(&c, &ev)) {
+      if (ev.kind != CTRACE_EV_WAIT || CTRACE_EV(wait, &ev).reason != CTRACE_WAIT_SLEEP)
+        continue;
+      uint64_t id = CTRACE_EV(wait, &ev).stack;
+      const uint64_t *pcs;
+      uint32_t n = ctrace_reader_stack(r, id, &pcs);
+      for (uint32_t k = 0; k < n; k++) {
+        struct ctrace_frame f;
+        ctrace_sym_lookup_stack(sym, id, pcs[k], 1, &f);
+        if (strcmp(f.function, fn) == 0)
+          return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+/* Two programs loaded at the same addresses (address randomization off,
+ * as `setarch -R` does): each process's stacks are symbolized in its own
+ * address space, not in the first file's. */
+TEST_IMPL(tree_symbols_per_process) {
+  if (access("/usr/bin/setarch", X_OK) != 0)
+    RETURN_SKIP("setarch (util-linux) is not installed");
+  char script[8192];
+  snprintf(script, sizeof script, "%s; %s", test_build_path("src/preload/prog_critchain"),
+           test_build_path("src/preload/prog_sleeper"));
+  const char *path = test_path("aslr.ctrace");
+  char *argv[] = {"/usr/bin/setarch", "x86_64", "-R", (char *)test_build_path("ctrace"), "run",
+                  "-o", (char *)path, "--", "/bin/sh", "-c", script, NULL};
+  char *err = NULL;
+  int st = test_run(argv, NULL, NULL, &err);
+  if (st != 0 && err && strstr(err, "setarch"))
+    RETURN_SKIP("setarch -R is refused here");
+  ASSERT_EQ(st, 0);
+  free(err);
+  ctrace_reader *r;
+  char e[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_tree(path, &r, e, sizeof e), 0);
+  int64_t crit = -1, sleeper = -1;
+  for (uint32_t p = 0; p < ctrace_reader_nprocesses(r); p++) {
+    char exe[4096];
+    ctrace_reader_strcpy(r, ctrace_reader_process(r, p)->exe, exe, sizeof exe);
+    if (strstr(exe, "prog_critchain"))
+      crit = p;
+    if (strstr(exe, "prog_sleeper"))
+      sleeper = p;
+  }
+  ASSERT(crit >= 0 && sleeper >= 0);
+  /* the two executables start at the same address: the case this is about */
+  uint64_t base[2] = {0, 0};
+  for (int k = 0; k < 2; k++) {
+    uint32_t first, n = ctrace_reader_file_mappings(r, ctrace_reader_process(r, (uint32_t)(k ? sleeper : crit))->file, &first);
+    for (uint32_t i = first; i < first + n && !base[k]; i++) {
+      char mp[4096];
+      ctrace_reader_strcpy(r, ctrace_reader_mapping(r, i)->path, mp, sizeof mp);
+      if (strstr(mp, k ? "prog_sleeper" : "prog_critchain"))
+        base[k] = ctrace_reader_mapping(r, i)->start;
+    }
+  }
+  fprintf(stderr, "# executables at 0x%llx and 0x%llx\n", (unsigned long long)base[0],
+          (unsigned long long)base[1]);
+  ASSERT(base[0] && base[0] == base[1]);
+  ctrace_symbolizer *sym = ctrace_sym_new(r);
+  ASSERT(sym);
+  ASSERT(sleep_has_frame(r, sym, (uint32_t)crit, "holder"));
+  ASSERT(sleep_has_frame(r, sym, (uint32_t)sleeper, "main"));
+  ASSERT(!sleep_has_frame(r, sym, (uint32_t)sleeper, "holder"));
+  ctrace_sym_free(sym);
+  ctrace_reader_close(r);
   return TEST_OK;
 }
 

@@ -301,7 +301,7 @@ static const char *stack_json(struct cw *w, uint64_t id) {
     char line[4096];
     struct ctrace_frame f = {0};
     if (w->sym)
-      ctrace_sym_lookup(w->sym, pcs[i], 1, &f);
+      ctrace_sym_lookup_stack(w->sym, id, pcs[i], 1, &f);
     if (f.file)
       snprintf(line, sizeof line, "%s (%s:%d)", f.function, f.file, f.line);
     else if (f.object)

@@ -235,12 +235,20 @@ struct enc {
   struct idmap fns;   /* name index << 32 | file index -> function id */
   uint32_t nlocs, nfns;
   uint32_t unknown_loc; /* the location of "(unknown stack)", 0 until made */
-  ctrace_mapindex *maps;
+  ctrace_mapindex **maps; /* per file (process image), built on use */
+  uint32_t nfiles;
 };
 
-/* The mapping id (1-based index) of the mapping holding pc, or 0. */
-static uint32_t mapping_of(struct enc *e, uint64_t pc) {
-  int64_t i = ctrace_mapindex_find(e->maps, pc);
+/* The mapping id (1-based index) of the mapping holding pc in file's
+ * address space, or 0. */
+static uint32_t mapping_of(struct enc *e, uint32_t file, uint64_t pc) {
+  if (file >= e->nfiles)
+    file = 0;
+  if (!e->maps[file]) {
+    uint32_t first, n = ctrace_reader_file_mappings(e->r, file, &first);
+    e->maps[file] = ctrace_mapindex_new_range(e->r, first, n);
+  }
+  int64_t i = ctrace_mapindex_find(e->maps[file], pc);
   return i < 0 ? 0 : (uint32_t)i + 1;
 }
 
@@ -277,8 +285,14 @@ static void location(struct enc *e, uint32_t id, uint32_t mapping, uint64_t pc, 
   pb_msg(&e->loc, 4, &e->tmp);
 }
 
-static uint32_t location_id(struct enc *e, uint64_t pc) {
-  uint32_t *slot = idmap_slot(&e->locs, pc);
+/* The location of pc in stack's process: in a process tree the same pc is
+ * another place in another process image. */
+static uint32_t location_id(struct enc *e, uint64_t stack, uint64_t pc) {
+  uint32_t file = ctrace_reader_stack_process(e->r, stack);
+  if (file == UINT32_MAX || file >= e->nfiles)
+    file = 0;
+  uint64_t key = pc < (1ull << 47) ? (uint64_t)file << 47 | pc : pc;
+  uint32_t *slot = idmap_slot(&e->locs, key ? key : 1ull << 63);
   if (!slot) {
     e->st.err = 1;
     return 0;
@@ -291,13 +305,13 @@ static uint32_t location_id(struct enc *e, uint64_t pc) {
   int line = 0;
   if (e->sym) {
     struct ctrace_frame f;
-    ctrace_sym_lookup(e->sym, pc, 1, &f);
+    ctrace_sym_lookup_in(e->sym, file, pc, 1, &f);
     if (f.function && strcmp(f.function, "??") != 0) {
       fn = function_id(e, f.function, f.file);
       line = f.line > 0 ? f.line : 0;
     }
   }
-  location(e, id, mapping_of(e, pc), pc, fn, line);
+  location(e, id, mapping_of(e, file, pc), pc, fn, line);
   return id;
 }
 
@@ -427,7 +441,8 @@ static int encode(const ctrace_reader *r, ctrace_symbolizer *sym,
   int rc = -1;
   *out = NULL;
   *outlen = 0;
-  if (strtab_init(&e.st) < 0 || !(e.maps = ctrace_mapindex_new(r)))
+  e.nfiles = ctrace_reader_nfiles(r);
+  if (strtab_init(&e.st) < 0 || !(e.maps = calloc(e.nfiles + 1, sizeof *e.maps)))
     goto done;
 
   value_type(&e, &head, 1, count_type, "count");
@@ -441,7 +456,7 @@ static int encode(const ctrace_reader *r, ctrace_symbolizer *sym,
     if (npcs == 0)
       pb_varint(&ids, unknown_location(&e));
     for (uint32_t k = 0; k < npcs; k++) /* innermost first, as pprof wants */
-      pb_varint(&ids, location_id(&e, pcs[k]));
+      pb_varint(&ids, location_id(&e, en->stack, pcs[k]));
     for (int k = 0; k < 2; k++) /* then the named frames, root last */
       if (en->root[k])
         pb_varint(&ids, named_location(&e, en->root[k]));
@@ -493,7 +508,10 @@ done:
   idmap_free(&e.locs);
   idmap_free(&e.fns);
   strtab_free(&e.st);
-  ctrace_mapindex_free(e.maps);
+  if (e.maps)
+    for (uint32_t f = 0; f < e.nfiles; f++)
+      ctrace_mapindex_free(e.maps[f]);
+  free(e.maps);
   return rc;
 }
 

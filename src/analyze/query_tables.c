@@ -1395,7 +1395,7 @@ static void frames_column(void *cur, unsigned col, struct ctrace_qval *o) {
     return;
   }
   if (!c->symbolized) { /* only when asked: symbols cost a lookup per frame */
-    ctrace_sym_lookup(c->src->sym, pc, c->depth > 0, &c->fr);
+    ctrace_sym_lookup_stack(c->src->sym, c->id, pc, c->depth > 0, &c->fr);
     c->symbolized = 1;
   }
   switch (col) {

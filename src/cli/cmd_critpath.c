@@ -50,7 +50,7 @@ static void print_frames(const ctrace_reader *r, ctrace_symbolizer *sym, uint64_
   for (uint32_t k = 0; k < n && k < depth; k++) {
     struct ctrace_frame f = {0};
     if (sym)
-      ctrace_sym_lookup(sym, pcs[k], 1, &f);
+      ctrace_sym_lookup_stack(sym, stack, pcs[k], 1, &f);
     if (f.file)
       printf("%s%s %s (%s:%d)\n", indent, k ? "<-" : "at", f.function, f.file, f.line);
     else if (f.function && strcmp(f.function, "??") != 0)

@@ -112,7 +112,7 @@ static void print_stack(struct dump *d, uint64_t id) {
     }
     struct ctrace_frame f;
     char fn[1024], where[4096];
-    ctrace_sym_lookup(d->sym, pcs[i], 1, &f);
+    ctrace_sym_lookup_stack(d->sym, id, pcs[i], 1, &f);
     esc(f.function, fn, sizeof fn);
     if (f.file)
       fprintf(d->out, "    at %s (%s:%d)\n", fn, esc(f.file, where, sizeof where), f.line);

@@ -26,13 +26,13 @@ static const char *human(uint64_t ns, char *buf, size_t size) {
   return buf;
 }
 
-static void frame_text(ctrace_symbolizer *sym, uint64_t pc, char *buf, size_t size) {
+static void frame_text(ctrace_symbolizer *sym, uint64_t stack, uint64_t pc, char *buf, size_t size) {
   struct ctrace_frame f;
   if (!sym) {
     snprintf(buf, size, "0x%llx", (unsigned long long)pc);
     return;
   }
-  ctrace_sym_lookup(sym, pc, 1, &f);
+  ctrace_sym_lookup_stack(sym, stack, pc, 1, &f);
   if (f.file)
     snprintf(buf, size, "%s (%s:%d)", f.function, f.file, f.line);
   else if (f.object)
@@ -69,7 +69,7 @@ static void print_kind(const ctrace_reader *r, ctrace_symbolizer *sym,
     }
     for (uint32_t k = 0; k < n && k < depth; k++) {
       char line[4096];
-      frame_text(sym, pcs[k], line, sizeof line);
+      frame_text(sym, e->stack, pcs[k], line, sizeof line);
       if (k)
         printf("  %10s %6s %8s %10s    ", "", "", "", "");
       printf("%s%s\n", k ? "<- " : "", line);

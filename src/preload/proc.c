@@ -330,13 +330,16 @@ void ctrace__pl_fork_child(void) {
 PL_EXPORT pid_t fork(void) {
   if (PL_PASS(PL_PROC))
     return PL_REAL(fork)();
+  /* The FORK is dated when the call began: the child may run, and record,
+   * before the parent returns from fork(). */
+  uint64_t t0 = ctrace__now();
   pid_t r = PL_REAL(fork)();
   if (r > 0) {
     int saved = errno;
     struct ctrace__thread *t = ctrace__enter();
     if (t) {
       uint32_t st = ctrace__pl_stack(t, __builtin_frame_address(0));
-      uint8_t *p = ctrace__ev(t, CTRACE_EV_FORK, ctrace__now());
+      uint8_t *p = ctrace__ev(t, CTRACE_EV_FORK, t0);
       p = ctrace__put_uvarint(p, (uint64_t)r);
       p = ctrace__put_uvarint(p, st);
       ctrace__leave(t, p);

@@ -165,6 +165,9 @@ int ctrace_reader_is_tree(const char *path);
  * a reader of its own for its header, properties, status and error (only
  * those: its events are read through the tree). */
 uint32_t ctrace_reader_nfiles(const ctrace_reader *r);
+/* The mappings of file i (its process's address space): indexes
+ * [*first, *first + returned count) of ctrace_reader_mapping. */
+uint32_t ctrace_reader_file_mappings(const ctrace_reader *r, uint32_t i, uint32_t *first);
 const char *ctrace_reader_file_path(const ctrace_reader *r, uint32_t i);
 uint64_t ctrace_reader_file_base(const ctrace_reader *r, uint32_t i);
 const ctrace_reader *ctrace_reader_file(const ctrace_reader *r, uint32_t i);

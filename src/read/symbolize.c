@@ -1,7 +1,11 @@
 /*
- * symbolize.c - see symbolize.h. One Dwfl session per trace; each mapped
- * object is reported once at its recorded load bias; results are cached per
- * PC because stacks repeat.
+ * symbolize.c - see symbolize.h. One Dwfl session per object on disk
+ * (path and build-id), reported at its own addresses: a PC is first placed
+ * in a mapping of its process's file (a process tree has one address space
+ * per process image, and two images may load different objects at the same
+ * addresses), then looked up in that object at PC minus the mapping's load
+ * bias. Results are cached per object and offset because stacks repeat,
+ * and repeat across the processes of a tree.
  *
  * The trace is untrusted input, and its MAPPING records name the files this
  * code opens. So: an object is opened without blocking and used only when it
@@ -51,12 +55,21 @@ struct object_key {
   uint32_t path; /* 0: empty slot */
 };
 
+/* An object on disk reported to libdw, in a session of its own. */
+struct sym_object {
+  Dwfl *dwfl;
+};
+
 struct ctrace_symbolizer {
   const ctrace_reader *r;
-  Dwfl *dwfl;
   char **paths; /* by string id, NUL-terminated copies, filled on use */
   uint32_t npaths;
-  ctrace_mapindex *maps;
+  /* per file (process image) of the trace: its mappings' index, built on use */
+  ctrace_mapindex **fmaps;
+  uint32_t nfiles;
+  /* per mapping: its object (index into objects), -1 when none */
+  int32_t *mobj;
+  CTRACE_TVEC(struct sym_object) objects;
   /* Resolved frames, and the pc (with the return-address bit folded in)
    * -> index into them. */
   CTRACE_TVEC(struct ctrace_frame) frames;
@@ -117,49 +130,69 @@ static int same_build_id(int fd, const struct ctrace_mapping *m) {
   return same;
 }
 
-/* Reports every object once (key: path id and bias) to libdw, within the
- * limits above. */
+/* An object's identity: its path and recorded build-id (FNV-1a, 64 bits;
+ * never 0). */
+static uint64_t object_key(const char *path, const struct ctrace_mapping *m) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+    h = (h ^ *p) * 0x100000001b3ull;
+  h = (h ^ 0xff) * 0x100000001b3ull;
+  for (uint32_t k = 0; k < m->build_id_len; k++)
+    h = (h ^ m->build_id[k]) * 0x100000001b3ull;
+  return h ? h : 1;
+}
+
+/* Reports every object once (key: path and build-id) to libdw, each in a
+ * session of its own at its own addresses, within the limits above; notes
+ * each mapping's object. */
 static void report_objects(ctrace_symbolizer *s) {
   const ctrace_reader *r = s->r;
   uint32_t nm = ctrace_reader_nmappings(r);
-  size_t cap = 64;
-  while (cap < (size_t)nm * 2 && cap < (size_t)SYM_MAX_OPENS * 4)
-    cap *= 2;
-  struct object_key *seen = calloc(cap, sizeof *seen);
-  if (!seen)
-    return;
-  size_t nseen = 0, nobjects = 0;
-  dwfl_report_begin(s->dwfl);
-  for (uint32_t i = 0; i < nm && nseen < SYM_MAX_OPENS && nobjects < SYM_MAX_OBJECTS; i++) {
+  struct ctrace_hash seen = {0}; /* object key -> object index, UINT32_MAX: not usable */
+  size_t tried = 0;
+  for (uint32_t i = 0; i < nm; i++) {
     const struct ctrace_mapping *m = ctrace_reader_mapping(r, i);
     const char *path = path_of(s, m->path);
     if (!path || path[0] != '/')
       continue; /* [vdso] and the like: nothing on disk */
-    /* Several segments of one object share a bias: try it once. */
-    size_t h = ((m->bias ^ (uint64_t)m->path * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull >> 20) &
-               (cap - 1);
-    while (seen[h].path && !(seen[h].path == m->path && seen[h].bias == m->bias))
-      h = (h + 1) & (cap - 1);
-    if (seen[h].path)
-      continue;
-    seen[h].path = m->path;
-    seen[h].bias = m->bias;
-    nseen++;
-    int fd = open_regular(path);
-    if (fd < 0)
-      continue;
-    if (!same_build_id(fd, m)) {
-      close(fd); /* not the recorded object: its symbols would lie */
+    uint64_t key = object_key(path, m);
+    int64_t k = ctrace_hash_get(&seen, key);
+    if (k >= 0) {
+      s->mobj[i] = k == UINT32_MAX ? -1 : (int32_t)k;
       continue;
     }
-    /* On success libdw owns fd and closes it in dwfl_end. */
-    if (dwfl_report_elf(s->dwfl, path, path, fd, m->bias, false))
-      nobjects++;
-    else
+    if (tried >= SYM_MAX_OPENS || s->objects.n >= SYM_MAX_OBJECTS)
+      continue;
+    tried++;
+    uint32_t val = UINT32_MAX;
+    int fd = open_regular(path);
+    if (fd >= 0 && !same_build_id(fd, m)) {
+      close(fd); /* not the recorded object: its symbols would lie */
+      fd = -1;
+    }
+    Dwfl *d = fd >= 0 ? dwfl_begin(&callbacks) : NULL;
+    if (d) {
+      dwfl_report_begin(d);
+      /* On success libdw owns fd and closes it in dwfl_end. */
+      int ok = dwfl_report_elf(d, path, path, fd, 0, false) != NULL;
+      dwfl_report_end(d, NULL, NULL);
+      struct sym_object o = {d};
+      if (ok) {
+        fd = -1;
+        CTRACE_TVEC_PUSH(s->objects, o, fail);
+        val = (uint32_t)(s->objects.n - 1);
+      } else {
+      fail:
+        dwfl_end(d);
+      }
+    }
+    if (fd >= 0)
       close(fd);
+    if (ctrace_hash_put(&seen, key, val) < 0)
+      break;
+    s->mobj[i] = val == UINT32_MAX ? -1 : (int32_t)val;
   }
-  dwfl_report_end(s->dwfl, NULL, NULL);
-  free(seen);
+  ctrace_hash_free(&seen);
 }
 
 struct edge {
@@ -205,7 +238,10 @@ static void heap_pop(uint32_t *h, size_t *n) {
  * covers it: a sweep over the sorted start and end points with a min-heap
  * of the open mappings. O(n log n). */
 ctrace_mapindex *ctrace_mapindex_new(const ctrace_reader *r) {
-  uint32_t nm = ctrace_reader_nmappings(r);
+  return ctrace_mapindex_new_range(r, 0, ctrace_reader_nmappings(r));
+}
+
+ctrace_mapindex *ctrace_mapindex_new_range(const ctrace_reader *r, uint32_t first, uint32_t nm) {
   ctrace_mapindex *s = calloc(1, sizeof *s);
   struct edge *e = malloc(((size_t)nm * 2 + 1) * sizeof *e);
   uint32_t *heap = malloc(((size_t)nm + 1) * sizeof *heap);
@@ -221,9 +257,9 @@ ctrace_mapindex *ctrace_mapindex_new(const ctrace_reader *r) {
   }
   s->segs = segs;
   size_t ne = 0;
-  for (uint32_t i = 0; i < nm; i++) {
+  for (uint32_t i = first; i < first + nm; i++) {
     const struct ctrace_mapping *m = ctrace_reader_mapping(r, i);
-    if (m->start >= m->end)
+    if (!m || m->start >= m->end)
       continue;
     e[ne++] = (struct edge){m->start, i, 0};
     e[ne++] = (struct edge){m->end, i, 1};
@@ -234,11 +270,11 @@ ctrace_mapindex *ctrace_mapindex_new(const ctrace_reader *r) {
     uint64_t at = e[k].at;
     for (; k < ne && e[k].at == at; k++) {
       if (e[k].is_end)
-        closed[e[k].map] = 1;
+        closed[e[k].map - first] = 1;
       else
         heap_push(heap, &nh, e[k].map);
     }
-    while (nh && closed[heap[0]])
+    while (nh && closed[heap[0] - first])
       heap_pop(heap, &nh);
     if (!nh || k == ne)
       continue;
@@ -283,31 +319,39 @@ ctrace_symbolizer *ctrace_sym_new(const ctrace_reader *r) {
   s->r = r;
   s->npaths = ctrace_reader_nstrings(r);
   s->paths = calloc((size_t)s->npaths + 1, sizeof *s->paths);
-  s->maps = ctrace_mapindex_new(r);
-  if (!s->paths || !s->maps) {
+  s->nfiles = ctrace_reader_nfiles(r);
+  s->fmaps = calloc((size_t)s->nfiles + 1, sizeof *s->fmaps);
+  uint32_t nm = ctrace_reader_nmappings(r);
+  s->mobj = malloc(((size_t)nm + 1) * sizeof *s->mobj);
+  if (!s->paths || !s->fmaps || !s->mobj) {
     ctrace_sym_free(s);
     return NULL;
   }
+  for (uint32_t i = 0; i < nm; i++)
+    s->mobj[i] = -1;
   /* libdw would ask the debuginfod servers of DEBUGINFOD_URLS for missing
    * debug information: never send a trace's build-ids over the network. */
   unsetenv("DEBUGINFOD_URLS");
   elf_version(EV_CURRENT);
-  s->dwfl = dwfl_begin(&callbacks);
-  if (s->dwfl)
-    report_objects(s);
+  report_objects(s);
   return s;
 }
 
 void ctrace_sym_free(ctrace_symbolizer *s) {
   if (!s)
     return;
-  if (s->dwfl)
-    dwfl_end(s->dwfl);
+  for (size_t i = 0; i < s->objects.n; i++)
+    dwfl_end(s->objects.v[i].dwfl);
+  free(s->objects.v);
   if (s->paths)
     for (uint32_t i = 0; i <= s->npaths; i++)
       free(s->paths[i]);
   free(s->paths);
-  ctrace_mapindex_free(s->maps);
+  if (s->fmaps)
+    for (uint32_t i = 0; i < s->nfiles; i++)
+      ctrace_mapindex_free(s->fmaps[i]);
+  free(s->fmaps);
+  free(s->mobj);
   for (size_t i = 0; i < s->frames.n; i++) {
     free((char *)s->frames.v[i].function);
     free((char *)s->frames.v[i].file);
@@ -317,24 +361,26 @@ void ctrace_sym_free(ctrace_symbolizer *s) {
   free(s);
 }
 
-static const char *object_of(ctrace_symbolizer *s, uint64_t pc, uint64_t *offset) {
-  int64_t i = ctrace_mapindex_find(s->maps, pc);
-  if (i >= 0) {
-    const struct ctrace_mapping *m = ctrace_reader_mapping(s->r, (uint32_t)i);
-    *offset = pc - m->bias;
-    return path_of(s, m->path);
+/* The mapping of file's address space that holds pc, or -1. */
+static int64_t mapping_of(ctrace_symbolizer *s, uint32_t file, uint64_t pc) {
+  if (file >= s->nfiles)
+    file = 0;
+  if (!s->fmaps[file]) {
+    uint32_t first, n = ctrace_reader_file_mappings(s->r, file, &first);
+    s->fmaps[file] = ctrace_mapindex_new_range(s->r, first, n);
   }
-  *offset = pc;
-  return NULL;
+  return ctrace_mapindex_find(s->fmaps[file], pc); /* NULL (out of memory): -1 */
 }
-static void resolve(ctrace_symbolizer *s, uint64_t pc, int ret, struct ctrace_frame *f) {
-  uint64_t addr = ret && pc ? pc - 1 : pc;
-  f->pc = pc;
+
+/* Symbolizes offset off (pc - bias) of object obj (-1: none known). */
+static void resolve(ctrace_symbolizer *s, int32_t obj, uint64_t off, int ret,
+                    struct ctrace_frame *f) {
+  uint64_t addr = ret && off ? off - 1 : off;
   f->function = NULL;
   f->file = NULL;
   f->line = 0;
-  f->object = object_of(s, pc, &f->object_offset);
-  Dwfl_Module *mod = s->dwfl ? dwfl_addrmodule(s->dwfl, addr) : NULL;
+  Dwfl *d = obj >= 0 ? s->objects.v[obj].dwfl : NULL;
+  Dwfl_Module *mod = d ? dwfl_addrmodule(d, addr) : NULL;
   if (mod) {
     const char *name = dwfl_module_addrname(mod, addr);
     if (name)
@@ -353,24 +399,51 @@ static void resolve(ctrace_symbolizer *s, uint64_t pc, int ret, struct ctrace_fr
     f->function = strdup("??");
 }
 
-void ctrace_sym_lookup(ctrace_symbolizer *s, uint64_t pc, int return_address,
-                       struct ctrace_frame *out) {
-  uint64_t key = (pc << 1 | (return_address != 0)) | 1ull << 63; /* never 0 */
-  int64_t i = ctrace_hash_get(&s->cache, key);
+void ctrace_sym_lookup_in(ctrace_symbolizer *s, uint32_t file, uint64_t pc, int return_address,
+                          struct ctrace_frame *out) {
+  int64_t m = mapping_of(s, file, pc);
+  const struct ctrace_mapping *map = m >= 0 ? ctrace_reader_mapping(s->r, (uint32_t)m) : NULL;
+  int32_t obj = map ? s->mobj[m] : -1;
+  uint64_t off = map ? pc - map->bias : pc;
+  int ret = return_address != 0;
+  /* The cache: by object and offset (the same in every process that loaded
+   * it); a mapping without an object by mapping; no mapping by pc. Exact
+   * keys, never 0; a key that does not fit is not cached. */
+  uint64_t key = 0;
+  if (obj >= 0 && off < (1ull << 52))
+    key = (uint64_t)(obj + 1) << 53 | off << 1 | (uint64_t)ret;
+  else if (map)
+    key = 1ull << 63 | 1ull << 62 | (uint64_t)m << 1 | (uint64_t)ret;
+  else if (pc < (1ull << 61))
+    key = 1ull << 63 | pc << 1 | (uint64_t)ret;
+  int64_t i = key ? ctrace_hash_get(&s->cache, key) : -1;
   if (i < 0) {
     struct ctrace_frame f = {0};
-    resolve(s, pc, return_address, &f);
+    resolve(s, obj, off, ret, &f);
+    f.object = map ? path_of(s, map->path) : NULL;
+    f.object_offset = off;
     CTRACE_TVEC_PUSH(s->frames, f, uncached);
     i = (int64_t)s->frames.n - 1;
-    if (ctrace_hash_put(&s->cache, key, (uint32_t)i) < 0) {
-      s->frames.n--;
-      goto uncached;
-    }
+    if (key)
+      (void)ctrace_hash_put(&s->cache, key, (uint32_t)i); /* else: kept in frames, not found again */
     goto done;
   uncached: /* out of memory: the frame is the caller's, kept nowhere */
+    f.pc = pc;
     *out = f;
     return;
   }
 done:
   *out = s->frames.v[i];
+  out->pc = pc;
+}
+
+void ctrace_sym_lookup(ctrace_symbolizer *s, uint64_t pc, int return_address,
+                       struct ctrace_frame *out) {
+  ctrace_sym_lookup_in(s, 0, pc, return_address, out);
+}
+
+void ctrace_sym_lookup_stack(ctrace_symbolizer *s, uint64_t stack, uint64_t pc,
+                             int return_address, struct ctrace_frame *out) {
+  uint32_t file = ctrace_reader_stack_process(s->r, stack);
+  ctrace_sym_lookup_in(s, file == UINT32_MAX ? 0 : file, pc, return_address, out);
 }

@@ -37,12 +37,22 @@ void ctrace_sym_free(ctrace_symbolizer *s);
  * strings live as long as s. */
 void ctrace_sym_lookup(ctrace_symbolizer *s, uint64_t pc, int return_address,
                        struct ctrace_frame *out);
+/* The same in the address space of the trace's file (process image) file:
+ * in a process tree each has its own. ctrace_sym_lookup is file 0. */
+void ctrace_sym_lookup_in(ctrace_symbolizer *s, uint32_t file, uint64_t pc, int return_address,
+                          struct ctrace_frame *out);
+/* The same for a PC of stack id stack: in the address space of the file
+ * that recorded it. */
+void ctrace_sym_lookup_stack(ctrace_symbolizer *s, uint64_t stack, uint64_t pc,
+                             int return_address, struct ctrace_frame *out);
 
 /* Which MAPPING of a trace holds a PC, by binary search over disjoint
  * segments built once (O(n log n) in the mappings): when mappings overlap,
  * the first one in the file wins. NULL only when out of memory. */
 typedef struct ctrace_mapindex ctrace_mapindex;
 ctrace_mapindex *ctrace_mapindex_new(const ctrace_reader *r);
+/* Over mappings [first, first + n) only (one file of a process tree). */
+ctrace_mapindex *ctrace_mapindex_new_range(const ctrace_reader *r, uint32_t first, uint32_t n);
 void ctrace_mapindex_free(ctrace_mapindex *m);
 /* The mapping's index (for ctrace_reader_mapping), or -1. m may be NULL. */
 int64_t ctrace_mapindex_find(const ctrace_mapindex *m, uint64_t pc);

@@ -31,6 +31,7 @@ struct tree_file {
   uint64_t base;    /* of its bytes in the tree's offsets */
   uint64_t sbase, kbase; /* its first string / stack id in the tree, minus 1 */
   uint32_t snum, knum;   /* how many it defines */
+  uint32_t mbase, mnum;  /* its mappings: [mbase, mbase + mnum) of the tree's */
 };
 
 static void free_files(struct tree_file *f, size_t n) {
@@ -283,6 +284,8 @@ static int combine(ctrace_reader *r) {
       memcpy(r->pcs.v + r->pcs.n, s->pcs.v, s->pcs.n * sizeof *s->pcs.v);
     r->pcs.n += s->pcs.n;
     GROW(r->mappings, s->mappings.n, oom_th);
+    f->mbase = (uint32_t)r->mappings.n;
+    f->mnum = (uint32_t)s->mappings.n;
     for (size_t i = 0; i < s->mappings.n; i++) {
       struct ctrace_mapping m = s->mappings.v[i];
       if (m.path)
@@ -707,6 +710,15 @@ uint32_t ctrace_reader_stack_process(const ctrace_reader *r, uint64_t id) {
       hi = mid;
   }
   return lo;
+}
+
+uint32_t ctrace_reader_file_mappings(const ctrace_reader *r, uint32_t i, uint32_t *first) {
+  if (!r->files) {
+    *first = 0;
+    return i == 0 ? (uint32_t)r->mappings.n : 0;
+  }
+  *first = i < r->nfiles ? r->files[i].mbase : 0;
+  return i < r->nfiles ? r->files[i].mnum : 0;
 }
 
 uint32_t ctrace_reader_nfiles(const ctrace_reader *r) { return r->files ? r->nfiles : 1; }

@@ -145,7 +145,7 @@ void ctrace__json_stack(struct ctrace_view *v, FILE *f, uint64_t id) {
     struct ctrace_frame fr;
     /* Every PC the recorder captures is a return address, the innermost
      * one included (the walk starts in the caller of the recording call). */
-    ctrace_sym_lookup(v->sym, pcs[i], 1, &fr);
+    ctrace_sym_lookup_stack(v->sym, id, pcs[i], 1, &fr);
     fprintf(f, "%s{\"function\":", i ? "," : "");
     ctrace__json_str(f, fr.function);
     fputs(",\"file\":", f);

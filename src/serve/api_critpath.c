@@ -26,7 +26,7 @@ static void json_frames(FILE *f, const struct ctrace_timeline *tl, ctrace_symbol
   for (uint32_t i = 0; i < n; i++) {
     struct ctrace_frame fr = {0};
     if (sym)
-      ctrace_sym_lookup(sym, pcs[i], 1, &fr);
+      ctrace_sym_lookup_stack(sym, id, pcs[i], 1, &fr);
     fprintf(f, "%s{\"function\":", i ? "," : "");
     json_s(f, fr.function ? fr.function : "");
     fputs(",\"file\":", f);
