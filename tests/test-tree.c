@@ -366,20 +366,27 @@ TEST_IMPL(tree_symbols_per_process) {
       sleeper = p;
   }
   ASSERT(crit >= 0 && sleeper >= 0);
-  /* the two executables start at the same address: the case this is about */
-  uint64_t base[2] = {0, 0};
+  /* the two executables' code overlaps: the case this is about */
+  uint64_t base[2] = {0, 0}, top[2] = {0, 0};
   for (int k = 0; k < 2; k++) {
     uint32_t first, n = ctrace_reader_file_mappings(r, ctrace_reader_process(r, (uint32_t)(k ? sleeper : crit))->file, &first);
     for (uint32_t i = first; i < first + n && !base[k]; i++) {
       char mp[4096];
       ctrace_reader_strcpy(r, ctrace_reader_mapping(r, i)->path, mp, sizeof mp);
-      if (strstr(mp, k ? "prog_sleeper" : "prog_critchain"))
+      if (strstr(mp, k ? "prog_sleeper" : "prog_critchain")) {
         base[k] = ctrace_reader_mapping(r, i)->start;
+        top[k] = ctrace_reader_mapping(r, i)->end;
+      }
     }
   }
-  fprintf(stderr, "# executables at 0x%llx and 0x%llx\n", (unsigned long long)base[0],
-          (unsigned long long)base[1]);
-  ASSERT(base[0] && base[0] == base[1]);
+  fprintf(stderr, "# executables' code at 0x%llx-0x%llx and 0x%llx-0x%llx\n",
+          (unsigned long long)base[0], (unsigned long long)top[0], (unsigned long long)base[1],
+          (unsigned long long)top[1]);
+  ASSERT(base[0] && base[1]);
+  if (!(base[0] < top[1] && base[1] < top[0])) { /* another build's layout (sanitizers) */
+    ctrace_reader_close(r);
+    RETURN_SKIP("the two programs' code does not overlap in this build");
+  }
   ctrace_symbolizer *sym = ctrace_sym_new(r);
   ASSERT(sym);
   ASSERT(sleep_has_frame(r, sym, (uint32_t)crit, "holder"));
