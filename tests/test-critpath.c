@@ -460,15 +460,24 @@ TEST_IMPL(diff_http_delay_regression) {
 }
 
 TEST_IMPL(diff_identical_runs_no_significant_change) {
-  char a[512], b[512];
-  http_pair(a, b, sizeof a, "50", "50");
-  char *out = NULL;
-  char *argv[] = {(char *)test_build_path("ctrace"), "diff", "--fail-if", "p50(handleRequest) > 1.1x",
-                  a, b, NULL};
-  int st = test_run(argv, NULL, &out, NULL);
-  fprintf(stderr, "%s", out ? out : "");
-  ASSERT_EQ(st, 0);
-  ASSERT_STR_CONTAINS(out, "no significant change");
-  free(out);
-  return TEST_OK;
+  /* Two runs are the same program only on a steady machine: a burst of
+   * load during one of them (other CI lanes) really slows it, and diff is
+   * right to say so. Up to three pairs: one must compare equal. */
+  for (int attempt = 0;; attempt++) {
+    char a[512], b[512];
+    http_pair(a, b, sizeof a, "50", "50");
+    char *out = NULL;
+    char *argv[] = {(char *)test_build_path("ctrace"), "diff", "--fail-if",
+                    "p50(handleRequest) > 1.1x", a, b, NULL};
+    int st = test_run(argv, NULL, &out, NULL);
+    fprintf(stderr, "%s", out ? out : "");
+    int same = st == 0 && out && strstr(out, "no significant change");
+    free(out);
+    if (same)
+      return TEST_OK;
+    if (attempt == 2)
+      TEST_FAIL_("three pairs of identical runs all differed significantly (exit %d)", st);
+    fprintf(stderr, "# attempt %d: a significant change between identical runs; again\n",
+            attempt);
+  }
 }

@@ -187,7 +187,8 @@ struct ctrace__pl_reg {
   uint64_t who;
   uint32_t bucket;
 };
-void ctrace__pl_register(struct ctrace__pl_reg *g, const void *obj, uint8_t reason);
+void ctrace__pl_register(struct ctrace__pl_reg *g, const void *obj, uint8_t reason,
+                         uint64_t since);
 /* 1 when a release claimed the registration. */
 int ctrace__pl_unregister(struct ctrace__pl_reg *g);
 

@@ -35,6 +35,7 @@ struct wentry {
   _Atomic uint64_t who;
   _Atomic uintptr_t obj;
   _Atomic uint32_t reason;
+  _Atomic uint64_t since; /* when the wait began: an edge is never before it */
 };
 #define CLAIMED ((uint64_t)1 << 31)
 #define TICKET_MASK (CLAIMED - 1)
@@ -45,7 +46,8 @@ static inline struct wentry *window_entry(uint32_t bucket, unsigned i) {
   return &entries[(bucket * (PL_WAIT_ENTRIES / PL_WAIT_BUCKETS) + i) & (PL_WAIT_ENTRIES - 1)];
 }
 
-void ctrace__pl_register(struct ctrace__pl_reg *g, const void *obj, uint8_t reason) {
+void ctrace__pl_register(struct ctrace__pl_reg *g, const void *obj, uint8_t reason,
+                         uint64_t since) {
   g->bucket = ctrace__pl_bucket(obj);
   g->entry = NULL;
   atomic_fetch_add_explicit(&ctrace__pl_nwait[g->bucket], 1, memory_order_seq_cst);
@@ -58,6 +60,7 @@ void ctrace__pl_register(struct ctrace__pl_reg *g, const void *obj, uint8_t reas
         atomic_compare_exchange_strong_explicit(&e->who, &free_, who, memory_order_acq_rel,
                                                 memory_order_relaxed)) {
       atomic_store_explicit(&e->reason, reason, memory_order_relaxed);
+      atomic_store_explicit(&e->since, since, memory_order_relaxed);
       atomic_store_explicit(&e->obj, (uintptr_t)obj, memory_order_release);
       g->entry = e;
       g->who = who;
@@ -88,9 +91,15 @@ static int claim_one(struct ctrace__pl_claim *c, struct wentry *e, uint64_t w) {
   if (c->n >= PL_WAKE_MAX)
     return 0;
   uint8_t reason = (uint8_t)atomic_load_explicit(&e->reason, memory_order_relaxed);
+  uint64_t since = atomic_load_explicit(&e->since, memory_order_relaxed);
   if (!atomic_compare_exchange_strong_explicit(&e->who, &w, w | CLAIMED, memory_order_acq_rel,
                                                memory_order_relaxed))
     return 0;
+  /* The clock was read before the scan: a waiter that registered after that
+   * began its wait later; the edge goes to its start (still before its end,
+   * which it reads after this claim). */
+  if (since > c->t)
+    c->t = since;
   c->tid[c->n] = (uint32_t)(w >> 32);
   c->reason[c->n] = reason;
   c->n++;
@@ -208,7 +217,7 @@ static void blocked_cancelled(void *arg) {
     uint64_t t0_ = ctrace__now();                                              \
     struct blocked b_;                                                         \
     ctrace__pl_call_wait(&b_.c, reason, obj, t0_, fp_);                        \
-    ctrace__pl_register(&b_.g, obj, reason);                                   \
+    ctrace__pl_register(&b_.g, obj, reason, t0_);                              \
     int r = TRY;                                                               \
     if (!(BUSY)) {                                                             \
       int claimed_ = ctrace__pl_unregister(&b_.g);                             \
@@ -253,7 +262,7 @@ static inline int sem_try_(sem_t *s) {
     uint64_t t0_ = ctrace__now();                                              \
     struct blocked b_;                                                         \
     ctrace__pl_call_wait(&b_.c, reason, obj, t0_, FP);                         \
-    ctrace__pl_register(&b_.g, obj, reason);                                   \
+    ctrace__pl_register(&b_.g, obj, reason, t0_);                              \
     int r;                                                                     \
     pthread_cleanup_push(blocked_cancelled, &b_);                              \
     r = PL_REAL(name) ARGS;                                                    \
