@@ -623,7 +623,10 @@ TEST_IMPL(sched_cpu_profile_of_task_region_range_and_samples_api) {
   const char *s3[] = {"tid", tid, "ns", mid, "within_ns", "20000000", NULL};
   r = get(&v, "/api/sample", s3);
   ASSERT_EQ(r.status, 200);
-  ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_a\"");
+  /* under TSan a sample can land in its runtime, built without frame
+   * pointers: the kernel's walk of it stops there */
+  if (!strstr(r.body, "libtsan"))
+    ASSERT_STR_CONTAINS(r.body, "\"function\":\"path_a\"");
   free(r.body);
   const char *s4[] = {"tid", tid, NULL};
   const char *s5[] = {"tids", "x", NULL};
