@@ -21,8 +21,8 @@
 
 /* Finds the event of thread th of one of the kinds in mask (1 << kind bits
  * are too wide: a list) whose time is nearest to ns, within 1 ms. */
-static int find_event(struct ctrace_view *v, uint32_t th, int64_t ns, const uint8_t *kinds,
-                      int nkinds, ctrace_event *out) {
+static int find_event_within(struct ctrace_view *v, uint32_t th, int64_t ns, const uint8_t *kinds,
+                             int nkinds, int64_t within, ctrace_event *out) {
   const ctrace_reader *r = v->r;
   const struct ctrace_thread_info *ti = ctrace_reader_thread(r, v->tl->threads[th].index);
   uint64_t tk = ctrace_reader_ticks(r, ns);
@@ -43,7 +43,7 @@ static int find_event(struct ctrace_view *v, uint32_t th, int64_t ns, const uint
   int64_t best = INT64_MAX;
   while (ctrace_cursor_next(&c, &ev)) {
     int64_t t = ctrace_reader_ns(r, ev.ticks);
-    if (t > ns + 1000000)
+    if (t > ns + within)
       break;
     int match = 0;
     for (int k = 0; k < nkinds; k++)
@@ -51,13 +51,18 @@ static int find_event(struct ctrace_view *v, uint32_t th, int64_t ns, const uint
     if (!match)
       continue;
     int64_t d = t > ns ? t - ns : ns - t;
-    if (d < best && d <= 1000000) {
+    if (d < best && d <= within) {
       best = d;
       *out = ev;
       found = 1;
     }
   }
   return found ? 0 : -1;
+}
+/* The event of one of kinds nearest ns, within 1 ms of it. */
+static int find_event(struct ctrace_view *v, uint32_t th, int64_t ns, const uint8_t *kinds,
+                      int nkinds, ctrace_event *out) {
+  return find_event_within(v, th, ns, kinds, nkinds, 1000000, out);
 }
 
 static void json_peer(FILE *f, const struct ctrace_tl_peer *pe) {
@@ -312,7 +317,10 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
         fputs(",\"in_progress_at_end\":true", f);
       if (t->began_before && s == t->first_ns)
         fputs(",\"began_before_trace\":true", f); /* clipped to the trace's start */
-      if (at_end ? find_event(v, th, e, kp, 1, &ev) == 0 : find_event(v, th, e, kb, 2, &ev) == 0)
+      /* (the PENDING is written during the stop, which on a loaded machine
+       * can take longer than a millisecond before the trace's last time) */
+      if (at_end ? find_event_within(v, th, e, kp, 1, e - s + 1, &ev) == 0
+                 : find_event(v, th, e, kb, 2, &ev) == 0)
         json_event_fields(v, f, th, &ev, 0); /* the span's dur_ns is the call's */
       /* who woke it: a WAKE naming this thread during the span (or right at
        * its end: the waker may record just after the wait returned) */
