@@ -16,7 +16,7 @@ struct name_entry {
   char *s;
   uint32_t len;
   _Atomic uint32_t session; /* trace in which sid is valid */
-  uint32_t sid;
+  uint32_t sid;             /* atomic accesses: read lock-free while a restart rewrites it */
   uint64_t hash;
 };
 
@@ -127,7 +127,7 @@ uint32_t ctrace__string_id_slow(ctrace_name_t name) {
   ctrace__guard++;
   pthread_mutex_lock(&ctrace__meta_lock);
   if (atomic_load_explicit(&e->session, memory_order_relaxed) == s) {
-    sid = e->sid;
+    sid = __atomic_load_n(&e->sid, __ATOMIC_RELAXED);
   } else {
     uint8_t *p = ctrace__meta_reserve(2 + 10 + 10 + e->len);
     if (p) {
@@ -138,7 +138,7 @@ uint32_t ctrace__string_id_slow(ctrace_name_t name) {
       p = ctrace__put_uvarint(p, e->len);
       memcpy(p, e->s, e->len);
       ctrace__meta_commit(p + e->len);
-      e->sid = sid;
+      __atomic_store_n(&e->sid, sid, __ATOMIC_RELAXED);
       atomic_store_explicit(&e->session, s, memory_order_release);
     }
   }
@@ -154,7 +154,7 @@ uint32_t ctrace__name_session_id(ctrace_name_t name) {
   struct name_entry *e = entry(name);
   if (CTRACE__LIKELY(atomic_load_explicit(&e->session, memory_order_acquire) ==
                      atomic_load_explicit(&ctrace__session, memory_order_relaxed)))
-    return e->sid;
+    return __atomic_load_n(&e->sid, __ATOMIC_RELAXED);
   return ctrace__string_id_slow(name);
 }
 
