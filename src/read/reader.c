@@ -952,23 +952,39 @@ void ctrace_reader_close(ctrace_reader *r) {
   for (size_t i = 0; i < r->props.n; i++)
     free(r->props.v[i]);
   free(r->props.v);
+  ctrace__reader_free_tables(r);
+  free(r->processes.v);
+  free(r->pts.v);
+  ctrace__sched_free(r->sched);
+  free(r);
+}
+
+void ctrace__reader_free_tables(ctrace_reader *r) {
   free(r->batches.v);
   free(r->strings.v);
   free(r->stacks.v);
   free(r->pcs.v);
   free(r->mappings.v);
-  free(r->processes.v);
   free(r->syncs.v);
   free(r->threads.v);
   free(r->batch_pool);
   free(r->creates.v);
   free(r->names.v);
-  free(r->pts.v);
   free(r->prev_same_tid.v);
   free(r->last_seq.v);
-  ctrace__sched_free(r->sched);
   ctrace_hash_free(&r->tids);
-  free(r);
+  memset(&r->batches, 0, sizeof r->batches);
+  memset(&r->strings, 0, sizeof r->strings);
+  memset(&r->stacks, 0, sizeof r->stacks);
+  memset(&r->pcs, 0, sizeof r->pcs);
+  memset(&r->mappings, 0, sizeof r->mappings);
+  memset(&r->syncs, 0, sizeof r->syncs);
+  memset(&r->threads, 0, sizeof r->threads);
+  memset(&r->creates, 0, sizeof r->creates);
+  memset(&r->names, 0, sizeof r->names);
+  memset(&r->prev_same_tid, 0, sizeof r->prev_same_tid);
+  memset(&r->last_seq, 0, sizeof r->last_seq);
+  r->batch_pool = NULL;
 }
 
 /* ---- accessors ---- */

@@ -107,6 +107,11 @@ int ctrace__reader_open_file(const char *path, const void *at, size_t max, int s
                              ctrace_reader **out, char *err, size_t errlen);
 /* tree.c */
 void ctrace__tree_free(ctrace_reader *r);
+/* Frees (and empties) the tables the validating pass built: batches,
+ * definitions, threads and their lookups; keeps the header, properties,
+ * processes, status and scheduling data. A tree calls it on each file's own
+ * reader once the tree has copied them (tree.c); close calls it too. */
+void ctrace__reader_free_tables(ctrace_reader *r);
 /* Sets a cursor's id shifts for its thread's file. */
 void ctrace__tree_cursor(ctrace_cursor *c);
 

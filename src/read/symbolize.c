@@ -237,10 +237,6 @@ static void heap_pop(uint32_t *h, size_t *n) {
 /* Disjoint segments, each owned by the first mapping (in file order) that
  * covers it: a sweep over the sorted start and end points with a min-heap
  * of the open mappings. O(n log n). */
-ctrace_mapindex *ctrace_mapindex_new(const ctrace_reader *r) {
-  return ctrace_mapindex_new_range(r, 0, ctrace_reader_nmappings(r));
-}
-
 ctrace_mapindex *ctrace_mapindex_new_range(const ctrace_reader *r, uint32_t first, uint32_t nm) {
   ctrace_mapindex *s = calloc(1, sizeof *s);
   struct edge *e = malloc(((size_t)nm * 2 + 1) * sizeof *e);

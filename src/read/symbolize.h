@@ -50,8 +50,8 @@ void ctrace_sym_lookup_stack(ctrace_symbolizer *s, uint64_t stack, uint64_t pc,
  * segments built once (O(n log n) in the mappings): when mappings overlap,
  * the first one in the file wins. NULL only when out of memory. */
 typedef struct ctrace_mapindex ctrace_mapindex;
-ctrace_mapindex *ctrace_mapindex_new(const ctrace_reader *r);
-/* Over mappings [first, first + n) only (one file of a process tree). */
+/* Over mappings [first, first + n): one file's address space
+ * (ctrace_reader_file_mappings). */
 ctrace_mapindex *ctrace_mapindex_new_range(const ctrace_reader *r, uint32_t first, uint32_t n);
 void ctrace_mapindex_free(ctrace_mapindex *m);
 /* The mapping's index (for ctrace_reader_mapping), or -1. m may be NULL. */

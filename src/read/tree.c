@@ -152,36 +152,6 @@ static int cmp_file(const void *a, const void *b) {
   return strcmp(x->path, y->path);
 }
 
-/* Frees what the tree copied out of a file's reader (its events are read
- * through the tree); keeps its header, properties and status. */
-static void shrink(ctrace_reader *s) {
-  free(s->batches.v);
-  free(s->strings.v);
-  free(s->stacks.v);
-  free(s->pcs.v);
-  free(s->mappings.v);
-  free(s->syncs.v);
-  free(s->threads.v);
-  free(s->batch_pool);
-  free(s->creates.v);
-  free(s->names.v);
-  free(s->prev_same_tid.v);
-  free(s->last_seq.v);
-  ctrace_hash_free(&s->tids);
-  memset(&s->batches, 0, sizeof s->batches);
-  memset(&s->strings, 0, sizeof s->strings);
-  memset(&s->stacks, 0, sizeof s->stacks);
-  memset(&s->pcs, 0, sizeof s->pcs);
-  memset(&s->mappings, 0, sizeof s->mappings);
-  memset(&s->syncs, 0, sizeof s->syncs);
-  memset(&s->threads, 0, sizeof s->threads);
-  memset(&s->creates, 0, sizeof s->creates);
-  memset(&s->names, 0, sizeof s->names);
-  memset(&s->prev_same_tid, 0, sizeof s->prev_same_tid);
-  memset(&s->last_seq, 0, sizeof s->last_seq);
-  s->batch_pool = NULL;
-}
-
 #define GROW(vec, extra, fail)                                                 \
   do {                                                                         \
     size_t need_ = (vec).n + (extra);                                          \
@@ -534,7 +504,7 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
     goto fail;
   }
   for (uint32_t i = 0; i < r->nfiles; i++)
-    shrink(files[i].r);
+    ctrace__reader_free_tables(files[i].r);
   r->sched = ctrace__sched_load(r);
   *out = r;
   return 0;
