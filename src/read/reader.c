@@ -608,6 +608,18 @@ oom:
 static int64_t line_at(int64_t base, uint64_t a, uint64_t b, uint64_t num, uint64_t den) {
   int neg = a < b;
   uint64_t mag = neg ? b - a : a - b;
+  uint64_t p, q64;
+  int64_t v64;
+  /* The usual case, a point's segment (a product that fits 64 bits), with a
+   * 64-bit division: the 128-bit one is a libgcc call several times slower
+   * (most of the reader's time went there). */
+  if (den && !__builtin_mul_overflow(mag, num, &p)) {
+    q64 = p / den;
+    if (neg && q64 * den != p)
+      q64++;
+    if (q64 <= INT64_MAX && !__builtin_add_overflow(base, neg ? -(int64_t)q64 : (int64_t)q64, &v64))
+      return v64;
+  }
   unsigned __int128 prod = (unsigned __int128)mag * num;
   unsigned __int128 q = den ? prod / den : 0;
   if (neg && den && q * den != prod)
@@ -1012,9 +1024,21 @@ uint64_t ctrace_reader_start_realtime(const ctrace_reader *r) { return r->real0;
 /* The segment for ticks t: the last point at or below it, or -1 outside
  * the points (before the first, after the last) and with one point. */
 static int64_t seg_by_ticks(const ctrace_reader *r, uint64_t t) {
+  /* The segment the calling thread found last: callers mostly walk a thread
+   * in time order, so the next time is in it or the next one. Per thread,
+   * for the readers a thread shares (the viewer's worker threads). */
+  static _Thread_local const ctrace_reader *hint_r;
+  static _Thread_local size_t hint;
   size_t n = r->pts.n;
   if (n < 2 || t < r->pts.v[0].ticks || t >= r->pts.v[n - 1].ticks)
     return -1;
+  if (hint_r == r && hint + 1 < n) {
+    const struct clock_pt *h = &r->pts.v[hint];
+    if (h[0].ticks <= t && t < h[1].ticks)
+      return (int64_t)hint;
+    if (hint + 2 < n && h[1].ticks <= t && t < h[2].ticks)
+      return (int64_t)++hint;
+  }
   size_t lo = 0, hi = n - 1; /* pts[lo].ticks <= t < pts[hi].ticks */
   while (hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;
@@ -1023,6 +1047,8 @@ static int64_t seg_by_ticks(const ctrace_reader *r, uint64_t t) {
     else
       hi = mid;
   }
+  hint_r = r; /* checked before use: a reader freed and another at its address is fine */
+  hint = lo;
   return (int64_t)lo;
 }
 
