@@ -6,6 +6,11 @@
 #include "format.h"
 
 #include <pthread.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <nmmintrin.h>
+#endif
 
 const struct ctrace_kind_info ctrace__kinds[256] = {
 #define KIND_INFO(name, code, nf, bl, flds, dc) [code] = {#name, flds, dc, nf, bl},
@@ -64,8 +69,11 @@ const char *ctrace__kind_field_names(unsigned code) {
   return NULL;
 }
 
-/* CRC-32C, slicing by 8 (about 1.5 GB/s without special instructions). */
+/* CRC-32C: with SSE 4.2's crc32 instruction where the CPU has it (about
+ * 8x faster: the reader checks every batch, the writer sums every batch it
+ * writes), else slicing by 8 (about 1.5 GB/s). Both give the same sums. */
 static uint32_t crc_table[8][256];
+static int crc_hw;
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void) {
@@ -78,9 +86,41 @@ static void crc_init(void) {
   for (uint32_t i = 0; i < 256; i++)
     for (int t = 1; t < 8; t++)
       crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+#if defined(__x86_64__)
+  unsigned a, b, c, d;
+  crc_hw = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2);
+#endif
 }
 
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t c, const uint8_t *p, size_t n) {
+  while (n && ((uintptr_t)p & 7)) {
+    c = _mm_crc32_u8(c, *p++);
+    n--;
+  }
+  uint64_t c64 = c;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    c64 = _mm_crc32_u64(c64, w);
+  }
+  c = (uint32_t)c64;
+  while (n--)
+    c = _mm_crc32_u8(c, *p++);
+  return c;
+}
+#endif
+
 uint32_t ctrace__crc32c(uint32_t crc, const void *data, size_t n) {
+  pthread_once(&crc_once, crc_init);
+#if defined(__x86_64__)
+  if (crc_hw)
+    return ~crc_sse42(~crc, data, n);
+#endif
+  return ctrace__crc32c_soft(crc, data, n);
+}
+
+uint32_t ctrace__crc32c_soft(uint32_t crc, const void *data, size_t n) {
   pthread_once(&crc_once, crc_init);
   const uint8_t *p = data;
   uint32_t c = ~crc;

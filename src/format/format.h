@@ -176,6 +176,9 @@ const char *ctrace__syscall_class_name(uint64_t cls);
  * final xor 0xffffffff): ctrace__crc32c(0, p, n) is the CRC of p[0..n);
  * pass a previous result as crc to continue it over more bytes. */
 uint32_t ctrace__crc32c(uint32_t crc, const void *p, size_t n);
+/* The same without special instructions (what ctrace__crc32c uses where
+ * the CPU lacks SSE 4.2; tests compare the two). */
+uint32_t ctrace__crc32c_soft(uint32_t crc, const void *p, size_t n);
 
 /* ---- little-endian fixed-width helpers ---- */
 static inline void ctrace__put_le32(uint8_t *p, uint32_t v) {
