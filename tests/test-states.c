@@ -13,6 +13,7 @@
 #include "../src/analyze/states.h"
 #include "../src/analyze/timeline.h"
 #include "../src/serve/view.h"
+#include "hand-trace.h"
 #include "task.h"
 
 struct seq {
@@ -288,49 +289,6 @@ TEST_IMPL(states_typed_fields_match_kind_table) {
 }
 
 /* ---- a call in progress at the end, through the consumers ---- */
-
-struct buf {
-  uint8_t b[4096];
-  size_t n;
-};
-static void put(struct buf *b, const void *p, size_t n) {
-  memcpy(b->b + b->n, p, n);
-  b->n += n;
-}
-static void put_uv(struct buf *b, uint64_t v) { b->n = (size_t)(ctrace__put_uvarint(b->b + b->n, v) - b->b); }
-/* One event: kind, delta, fields (and a blob when len is not 0). */
-static void put_ev(struct buf *b, unsigned kind, uint64_t delta, unsigned nf, const uint64_t *f,
-                   const char *blob) {
-  b->b[b->n++] = (uint8_t)kind;
-  put_uv(b, delta);
-  for (unsigned i = 0; i < nf; i++)
-    put_uv(b, f[i]);
-  if (blob) {
-    put_uv(b, strlen(blob));
-    put(b, blob, strlen(blob));
-  }
-}
-/* A batch of thread tid (0: metadata) holding payload p. */
-static void put_batch(struct buf *file, uint32_t tid, uint64_t base, const struct buf *p) {
-  uint8_t h[32] = {0};
-  ctrace__put_le32(h, CTRACE_BATCH_MAGIC);
-  ctrace__put_le32(h + 4, (uint32_t)p->n);
-  ctrace__put_le32(h + 8, tid);
-  ctrace__put_le32(h + 12, tid ? 0 : CTRACE_BATCH_META);
-  ctrace__put_le64(h + 24, base);
-  put(file, h, 32);
-  put(file, p->b, p->n);
-}
-
-/* Query parameters for ctrace_api_handle: "k=v" strings, NULL-ended. */
-static const char *param(void *ctx, const char *key) {
-  for (const char *const *kv = ctx; *kv; kv++) {
-    size_t n = strlen(key);
-    if (strncmp(*kv, key, n) == 0 && (*kv)[n] == '=')
-      return *kv + n + 1;
-  }
-  return NULL;
-}
 
 TEST_IMPL(states_pending_in_timeline_profile_and_chrome) {
   /* ticks are ns (flag clear); the trace starts at 1000 (its clock sync).

@@ -13,20 +13,11 @@
 #include "../src/analyze/stats.h"
 #include "../src/analyze/timeline.h"
 #include "../src/serve/view.h"
+#include "hand-trace.h"
 #include "task.h"
 #include "trace-check.h"
 
 #define PROG(name) test_build_path("src/preload/prog_" name)
-
-/* Query parameters for ctrace_api_handle: "k=v" strings, NULL-ended. */
-static const char *param(void *ctx, const char *key) {
-  for (const char *const *kv = ctx; *kv; kv++) {
-    size_t n = strlen(key);
-    if (strncmp(*kv, key, n) == 0 && (*kv)[n] == '=')
-      return *kv + n + 1;
-  }
-  return NULL;
-}
 
 /* GET path?q... of the API; the body (malloc'ed), the status in *status. */
 static char *api(struct ctrace_view *v, const char *path, const char *const *q, int *status) {
@@ -522,50 +513,7 @@ TEST_IMPL(truth_api_only_time_not_recorded) {
   return 0;
 }
 
-/* ---- hand-built traces (version 1.0: 32-byte header, no checksums) ---- */
-
-struct buf {
-  uint8_t b[4096];
-  size_t n;
-};
-static void put(struct buf *b, const void *p, size_t n) {
-  memcpy(b->b + b->n, p, n);
-  b->n += n;
-}
-static void put_uv(struct buf *b, uint64_t v) {
-  b->n = (size_t)(ctrace__put_uvarint(b->b + b->n, v) - b->b);
-}
-/* One event: kind, delta, fields (and a blob when not NULL). */
-static void put_ev(struct buf *b, unsigned kind, uint64_t delta, unsigned nf, const uint64_t *f,
-                   const char *blob) {
-  b->b[b->n++] = (uint8_t)kind;
-  put_uv(b, delta);
-  for (unsigned i = 0; i < nf; i++)
-    put_uv(b, f[i]);
-  if (blob) {
-    put_uv(b, strlen(blob));
-    put(b, blob, strlen(blob));
-  }
-}
-/* A batch of thread tid (0: metadata) holding payload p. */
-static void put_batch(struct buf *file, uint32_t tid, uint64_t base, const struct buf *p) {
-  uint8_t h[32] = {0};
-  ctrace__put_le32(h, CTRACE_BATCH_MAGIC);
-  ctrace__put_le32(h + 4, (uint32_t)p->n);
-  ctrace__put_le32(h + 8, tid);
-  ctrace__put_le32(h + 12, tid ? 0 : CTRACE_BATCH_META);
-  ctrace__put_le64(h + 24, base);
-  put(file, h, 32);
-  put(file, p->b, p->n);
-}
-static void put_file_header(struct buf *file, uint32_t pid) {
-  uint8_t fh[32] = {0};
-  memcpy(fh, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN);
-  fh[8] = CTRACE_FORMAT_MAJOR; /* 1.0, ticks are ns */
-  fh[12] = 32;
-  ctrace__put_le32(fh + 20, pid);
-  put(file, fh, 32);
-}
+/* ---- hand-built traces (hand-trace.h) ---- */
 
 /* A call that began before the trace did (a trace started while a thread
  * was blocked, e.g. a restart under the preload): clipped to the trace's
