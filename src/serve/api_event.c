@@ -19,8 +19,9 @@
 
 /* ---- /api/event ---- */
 
-/* Finds the event of thread th of one of the kinds in mask (1 << kind bits
- * are too wide: a list) whose time is nearest to ns, within 1 ms. */
+/* Finds the event of thread th of one of the kinds (a list: 1 << kind bits
+ * are too wide) whose time is nearest to ns, within `within` ns; with
+ * within < 0, the first at or after ns, however far. */
 static int find_event_within(struct ctrace_view *v, uint32_t th, int64_t ns, const uint8_t *kinds,
                              int nkinds, int64_t within, ctrace_event *out) {
   const ctrace_reader *r = v->r;
@@ -43,13 +44,19 @@ static int find_event_within(struct ctrace_view *v, uint32_t th, int64_t ns, con
   int64_t best = INT64_MAX;
   while (ctrace_cursor_next(&c, &ev)) {
     int64_t t = ctrace_reader_ns(r, ev.ticks);
-    if (t > ns + within)
+    if (within >= 0 && t > ns + within)
       break;
     int match = 0;
     for (int k = 0; k < nkinds; k++)
       match |= ev.kind == kinds[k];
     if (!match)
       continue;
+    if (within < 0) {
+      if (t < ns)
+        continue;
+      *out = ev;
+      return 0;
+    }
     int64_t d = t > ns ? t - ns : ns - t;
     if (d < best && d <= within) {
       best = d;
@@ -318,9 +325,12 @@ void ctrace__api_event(struct ctrace_view *v, struct params *p, struct ctrace_re
       if (t->began_before && s == t->first_ns)
         fputs(",\"began_before_trace\":true", f); /* clipped to the trace's start */
       /* (the PENDING is written during the stop, which on a loaded machine
-       * can take longer than a millisecond before the trace's last time) */
+       * can take longer than a millisecond before the trace's last time;
+       * with scheduling data a wait's span ends at its wake-up, and the
+       * call returns after the thread got a CPU again, however long that
+       * took: the first call event from the span's end on) */
       if (at_end ? find_event_within(v, th, e, kp, 1, e - s + 1, &ev) == 0
-                 : find_event(v, th, e, kb, 2, &ev) == 0)
+                 : find_event_within(v, th, e, kb, 2, -1, &ev) == 0)
         json_event_fields(v, f, th, &ev, 0); /* the span's dur_ns is the call's */
       /* who woke it: a WAKE naming this thread during the span (or right at
        * its end: the waker may record just after the wait returned) */
