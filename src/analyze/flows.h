@@ -2,7 +2,8 @@
  * flows.h - links between threads that the kernel carried, found in a
  * trace (one process, or a process tree read as one trace):
  *
- *   DATA  bytes written into a pipe, a socketpair or a TCP connection by
+ *   DATA  bytes written into a pipe, a socketpair, a Unix-domain socket
+ *         connected by path or a TCP connection by
  *         one thread and read by another: every recorded write is paired
  *         with the read(s) that consumed its bytes (FIFO byte accounting
  *         per stream; a stream is a pipe, one direction of a socketpair,
@@ -39,6 +40,7 @@ enum ctrace_flow_object {
   CTRACE_FLOW_SOCKETPAIR = 2, /* object = the reading end's inode */
   CTRACE_FLOW_TCP = 3,        /* object = a hash of the 4-tuple */
   CTRACE_FLOW_SHARED = 4,     /* object = the mapping's inode, offset beside */
+  CTRACE_FLOW_UNIX = 5,       /* a Unix-domain socket connected by path: as SOCKETPAIR */
 };
 
 struct ctrace_flow {

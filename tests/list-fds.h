@@ -1,0 +1,1 @@
+TEST_ENTRY(fds_unix_socket_by_path_paired)

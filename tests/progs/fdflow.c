@@ -1,0 +1,222 @@
+/*
+ * fdflow.c - processes that talk over fds the tracer did not see made, for
+ * tests/test-fds.c. Modes:
+ *   unix PATH N       binds and listens on a Unix-domain socket at PATH;
+ *                     a forked child execs this program as `client`, which
+ *                     connects to PATH by name, writes N messages (sizes
+ *                     1..150) and reads the answers; the server reads 64
+ *                     bytes at a time and answers each read with one byte
+ *   client PATH N     that client
+ *   inherit N         a forked child gets a pipe's write end on fd 5 and a
+ *                     socketpair end on fd 6 (dup2, as a shell does), execs
+ *                     this program as `child5`, which writes N messages on
+ *                     each; the parent reads both to their end
+ *   child5 N          that child
+ *   sync N            parent and forked child take turns N times through a
+ *                     PTHREAD_PROCESS_SHARED rwlock (write-locked by one
+ *                     while the other waits) and through a C11 mtx_t and
+ *                     cnd_t in MAP_SHARED memory
+ * Prints "total BYTES" (unix), "pipe BYTES sock BYTES" (inherit), "rounds N".
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <threads.h>
+#include <unistd.h>
+
+static size_t msg_size(int i) {
+  return (size_t)(i * 37 % 150) + 1;
+}
+
+static void write_all(int fd, const char *b, size_t len) {
+  size_t off = 0;
+  while (off < len) {
+    ssize_t w = write(fd, b + off, len - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0) {
+      perror("write");
+      exit(2);
+    }
+    off += (size_t)w;
+  }
+}
+
+static long write_msgs(int fd, int n) {
+  char buf[160];
+  long total = 0;
+  for (int i = 0; i < n; i++) {
+    size_t len = msg_size(i);
+    memset(buf, 'a' + i % 26, len);
+    write_all(fd, buf, len);
+    total += (long)len;
+  }
+  return total;
+}
+
+static long read_all(int fd, int answer) {
+  char buf[64];
+  long got = 0;
+  for (;;) {
+    ssize_t r = read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    got += r;
+    if (answer)
+      write_all(fd, "k", 1);
+  }
+  return got;
+}
+
+static void wait_child(pid_t pid) {
+  int st;
+  if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    fprintf(stderr, "child failed\n");
+    exit(3);
+  }
+}
+
+static int addr(const char *path, struct sockaddr_un *a) {
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof a->sun_path)
+    return -1;
+  strcpy(a->sun_path, path);
+  return 0;
+}
+
+struct shsync {
+  pthread_rwlock_t rw;
+  mtx_t m;
+  cnd_t c;
+  int turn;
+};
+
+int main(int argc, char **argv) {
+  if (argc < 3)
+    return 1;
+  const char *mode = argv[1];
+  if (strcmp(mode, "unix") == 0 && argc > 3) {
+    struct sockaddr_un a;
+    if (addr(argv[2], &a))
+      return 2;
+    unlink(argv[2]);
+    int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 1))
+      return 2;
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(ls);
+      char *av[] = {argv[0], "client", argv[2], argv[3], NULL};
+      execv(argv[0], av);
+      _exit(127);
+    }
+    int c = accept(ls, NULL, NULL);
+    if (c < 0)
+      return 2;
+    long got = read_all(c, 1);
+    close(c);
+    close(ls);
+    unlink(argv[2]);
+    wait_child(pid);
+    printf("total %ld\n", got);
+    return 0;
+  }
+  if (strcmp(mode, "client") == 0 && argc > 3) {
+    struct sockaddr_un a;
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (s < 0 || addr(argv[2], &a) || connect(s, (struct sockaddr *)&a, sizeof a))
+      return 2;
+    write_msgs(s, atoi(argv[3]));
+    shutdown(s, SHUT_WR);
+    read_all(s, 0);
+    close(s);
+    return 0;
+  }
+  if (strcmp(mode, "inherit") == 0) {
+    int p[2], sv[2];
+    if (pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+      return 2;
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (dup2(p[1], 5) != 5 || dup2(sv[1], 6) != 6)
+        _exit(2);
+      close(p[0]);
+      close(p[1]);
+      close(sv[0]);
+      close(sv[1]);
+      char *av[] = {argv[0], "child5", argv[2], NULL};
+      execv(argv[0], av);
+      _exit(127);
+    }
+    close(p[1]);
+    close(sv[1]);
+    long a = read_all(p[0], 0);
+    long b = read_all(sv[0], 0);
+    wait_child(pid);
+    printf("pipe %ld sock %ld\n", a, b);
+    return 0;
+  }
+  if (strcmp(mode, "child5") == 0) {
+    int n = atoi(argv[2]);
+    write_msgs(5, n);
+    close(5);
+    write_msgs(6, n);
+    close(6);
+    return 0;
+  }
+  if (strcmp(mode, "sync") == 0) {
+    int n = atoi(argv[2]);
+    struct shsync *sh =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED)
+      return 2;
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setpshared(&ra, PTHREAD_PROCESS_SHARED);
+    /* C11 has no process-shared attribute: glibc's mtx_t and cnd_t are its
+     * pthread objects, made shared here the only way a C11 program can
+     * (initialised as pthread objects, used through the C11 names) */
+    pthread_mutexattr_t ma;
+    pthread_condattr_t ca;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+    if (pthread_rwlock_init(&sh->rw, &ra) ||
+        pthread_mutex_init((pthread_mutex_t *)&sh->m, &ma) ||
+        pthread_cond_init((pthread_cond_t *)&sh->c, &ca))
+      return 2;
+    pid_t pid = fork();
+    int me = pid == 0 ? 1 : 0;
+    for (int i = 0; i < n; i++) {
+      /* rwlock: whoever has the turn takes it for writing and holds it
+       * until the other is seen waiting on it */
+      mtx_lock(&sh->m);
+      while (sh->turn != me)
+        cnd_wait(&sh->c, &sh->m);
+      pthread_rwlock_wrlock(&sh->rw);
+      sh->turn = !me;
+      cnd_signal(&sh->c);
+      mtx_unlock(&sh->m);
+      usleep(2000); /* the other side blocks in the rdlock below meanwhile (or not: no assertion rests on it) */
+      pthread_rwlock_unlock(&sh->rw);
+      pthread_rwlock_rdlock(&sh->rw);
+      pthread_rwlock_unlock(&sh->rw);
+    }
+    if (pid == 0)
+      _exit(0);
+    wait_child(pid);
+    printf("rounds %d\n", n);
+    return 0;
+  }
+  return 1;
+}
