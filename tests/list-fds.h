@@ -1,1 +1,2 @@
 TEST_ENTRY(fds_unix_socket_by_path_paired)
+TEST_ENTRY(fds_exec_inherited_fd5_classified_at_first_use)

@@ -166,3 +166,35 @@ TEST_IMPL(fds_unix_socket_by_path_paired) {
   static const char *const every_call[] = {"--min-duration", "0", NULL};
   return unix_by_path("u.ctrace", every_call);
 }
+
+/*
+ * A forked child puts a pipe's write end on fd 5 and a socketpair end on
+ * fd 6 and execs: the new image never saw them made, and its trace start
+ * records 0-2 only. Its first write on each classifies the fd (one fstat)
+ * and records its object (how 6), so its writes pair with the parent's
+ * reads: every byte, over the pipe and over the socketpair.
+ */
+static int inherited_fd5(const char *name, const char *const *opts) {
+  const char *prog[] = {PROG, "inherit", "30", NULL};
+  char *out;
+  ASSERT_EQ(run_traced(test_path(name), opts, prog, &out), 0);
+  ASSERT(same_untraced(prog, out));
+  long pipe_bytes = field(out, "pipe "), sock_bytes = field(out, "sock ");
+  ASSERT_GT(pipe_bytes, 0);
+  struct flowsum p = tree_flows(test_path(name), CTRACE_FLOW_PIPE);
+  struct flowsum s = tree_flows(test_path(name), CTRACE_FLOW_SOCKETPAIR);
+  ASSERT_EQ(p.wrong + s.wrong, 0);
+  /* written by the exec'd child (not the first process), read by the
+   * parent (the first) */
+  ASSERT_EQ(p.bytes[1], pipe_bytes);
+  ASSERT_EQ(s.bytes[1], sock_bytes);
+  ASSERT_EQ(p.bytes[0] + s.bytes[0], 0);
+  ASSERT_UINT_EQ(p.unmatched_read + p.unmatched_write, 0);
+  free(out);
+  return 0;
+}
+
+TEST_IMPL(fds_exec_inherited_fd5_classified_at_first_use) {
+  static const char *const every_call[] = {"--min-duration", "0", NULL};
+  return inherited_fd5("i.ctrace", every_call);
+}

@@ -244,16 +244,18 @@ void ctrace__pl_fd_made(int fd, unsigned how) {
 }
 
 /*
- * An fd found to be a FIFO when a read or write on it was first recorded
- * (io.c's class cache missed and took an fstat anyway): a FIFO opened by
- * name, or a pipe that reached the process unseen. An fstat per open()
- * to find FIFOs would cost about as much as the open itself (measured:
- * bench/treerec_cost.c); this costs nothing more. Stamped with the
- * thread's last event time, before the call being recorded.
+ * An fd found to be a FIFO or a socket when a read or write on it was
+ * first classified (io.c's class cache missed and took an fstat anyway): a
+ * FIFO opened by name, or a pipe or socket that reached the process unseen
+ * (given to an exec'd image on an fd above 2, as a shell or a server
+ * passes them). An fstat per open() to find FIFOs would cost about as much
+ * as the open itself (measured: bench/treerec_cost.c); this costs nothing
+ * more, plus a socket's addresses (and a Unix socket's peer) once.
+ * Stamped with the thread's last event time, before the call.
  */
 void ctrace__pl_fd_seen(int fd, const void *stp) {
   const struct stat *st = stp;
-  if (!S_ISFIFO(st->st_mode) || !families_on() ||
+  if (!(S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode)) || !families_on() ||
       ((unsigned)fd < PL_FD_CACHE &&
        atomic_load_explicit(&ctrace__pl_fd_tracked[fd], memory_order_relaxed)))
     return;

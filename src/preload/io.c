@@ -43,8 +43,8 @@ uint8_t ctrace__pl_fd_class(int fd) {
     return CTRACE_SC_FILE; /* not cached: the fd may come to exist */
   }
   errno = saved;
-  if (CTRACE__UNLIKELY(S_ISFIFO(st.st_mode)))
-    ctrace__pl_fd_seen(fd, &st); /* a FIFO's object, for flows (flow.c) */
+  if (CTRACE__UNLIKELY(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+    ctrace__pl_fd_seen(fd, &st); /* a FIFO's or socket's object, for flows (flow.c) */
   k = S_ISSOCK(st.st_mode) ? CTRACE_SC_NET : CTRACE_SC_FILE;
   ctrace__pl_fd_set(fd, k);
   return k;

@@ -19,6 +19,7 @@
  * Prints "total BYTES" (unix), "pipe BYTES sock BYTES" (inherit), "rounds N".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,12 +148,15 @@ int main(int argc, char **argv) {
       return 2;
     pid_t pid = fork();
     if (pid == 0) {
-      if (dup2(p[1], 5) != 5 || dup2(sv[1], 6) != 6)
-        _exit(2);
+      int a = fcntl(p[1], F_DUPFD, 20), b = fcntl(sv[1], F_DUPFD, 20);
       close(p[0]);
       close(p[1]);
       close(sv[0]);
       close(sv[1]);
+      if (a < 0 || b < 0 || dup2(a, 5) != 5 || dup2(b, 6) != 6)
+        _exit(2);
+      close(a);
+      close(b);
       char *av[] = {argv[0], "child5", argv[2], NULL};
       execv(argv[0], av);
       _exit(127);
