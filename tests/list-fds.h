@@ -1,2 +1,5 @@
 TEST_ENTRY(fds_unix_socket_by_path_paired)
 TEST_ENTRY(fds_exec_inherited_fd5_classified_at_first_use)
+TEST_ENTRY(fds_unix_socket_paired_at_default_min_duration)
+TEST_ENTRY(fds_exec_inherited_fd5_paired_at_default_min_duration)
+TEST_ENTRY(fds_shell_pipeline_paired_at_default_min_duration)

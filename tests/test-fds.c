@@ -198,3 +198,53 @@ TEST_IMPL(fds_exec_inherited_fd5_classified_at_first_use) {
   static const char *const every_call[] = {"--min-duration", "0", NULL};
   return inherited_fd5("i.ctrace", every_call);
 }
+
+/*
+ * The same at the default minimum duration: most of these reads and writes
+ * are far shorter than 5 us and are no SYSCALL events, yet every byte is
+ * paired, through the IPC_IO records of calls on pipes and local sockets.
+ */
+TEST_IMPL(fds_unix_socket_paired_at_default_min_duration) {
+  return unix_by_path("ud.ctrace", NULL);
+}
+
+TEST_IMPL(fds_exec_inherited_fd5_paired_at_default_min_duration) {
+  return inherited_fd5("id.ctrace", NULL);
+}
+
+/* `sh -c 'writer | reader'` at the default minimum duration: the stages
+ * pair every byte over the shell's pipe; the short calls are IPC_IO
+ * records, not SYSCALL events (the timeline keeps its rule). */
+TEST_IMPL(fds_shell_pipeline_paired_at_default_min_duration) {
+  char cmd[4096];
+  const char *tr = test_build_path("src/preload/prog_treerec");
+  snprintf(cmd, sizeof cmd, "%s writer 200 | %s reader", tr, tr);
+  const char *prog[] = {"/bin/sh", "-c", cmd, NULL};
+  char *out;
+  ASSERT_EQ(run_traced(test_path("sh.ctrace"), NULL, prog, &out), 0);
+  ASSERT(same_untraced(prog, out));
+  long total = field(out, "read ");
+  ASSERT_GT(total, 0);
+  ctrace_reader *r = NULL;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_tree(test_path("sh.ctrace"), &r, err, sizeof err), 0);
+  ASSERT(ctrace_reader_nevents_kind(r, CTRACE_EV_IPC_IO) > 0);
+  struct ctrace_flows f;
+  ASSERT_EQ(ctrace_flows_build(r, &f), 0);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < f.n; i++) {
+    const struct ctrace_flow *e = &f.v[i];
+    ASSERT_EQ(e->kind, CTRACE_FLOW_DATA);
+    ASSERT_EQ(e->object_kind, CTRACE_FLOW_PIPE);
+    ASSERT(ctrace_reader_thread(r, e->from_thread)->process !=
+           ctrace_reader_thread(r, e->to_thread)->process);
+    sum += e->bytes;
+  }
+  ASSERT_UINT_EQ(sum, (uint64_t)total);
+  ASSERT_UINT_EQ(f.unmatched_read_bytes, 0);
+  ASSERT_UINT_EQ(f.unmatched_write_bytes, 0);
+  ctrace_flows_free(&f);
+  ctrace_reader_close(r);
+  free(out);
+  return 0;
+}

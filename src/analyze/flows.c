@@ -2,7 +2,9 @@
  * flows.c - DATA and WAKE links between threads (flows.h), from the FD,
  * SHARED and SOCKADDR records and the SYSCALL events of reads and writes.
  *
- * DATA, in one pass over the trace's I/O in time order:
+ * DATA, in one pass over the trace's I/O in time order (the SYSCALL events
+ * of reads and writes, and IPC_IO records of those below the minimum
+ * duration on pipes and local sockets):
  *   - each process has an fd table (fd -> stream keys), set by FD records
  *     (the object an fd refers to from then on; CLOSE clears it);
  *   - a stream key says where bytes go: a pipe's inode for both ends; for
@@ -212,8 +214,20 @@ static int gather(struct build *b) {
     while (ctrace_cursor_next_record(&c, &ev)) {
       struct item x = {.ticks = ev.ticks, .end = ev.ticks, .thread = ti, .seq = seq++,
                        .proc = th->process};
-      if (ev.kind == CTRACE_EV_SYSCALL) {
-        struct ctrace_ev_syscall s = CTRACE_EV(syscall, &ev);
+      if (ev.kind == CTRACE_EV_SYSCALL || ev.kind == CTRACE_EV_IPC_IO) {
+        struct ctrace_ev_syscall s = {0};
+        if (ev.kind == CTRACE_EV_SYSCALL) {
+          s = CTRACE_EV(syscall, &ev);
+        } else { /* a call below the minimum duration: fd call result dur */
+          uint64_t v[4];
+          uint32_t pos = 0;
+          if (uvarints(ev.blob, ev.blob_len, &pos, v, 4) != 4 || v[2] > INT64_MAX)
+            continue;
+          s.fd = v[0];
+          s.call = v[1];
+          s.result = (int64_t)v[2];
+          s.dur = v[3];
+        }
         if (s.result <= 0 || !(is_read_call(s.call) || is_write_call(s.call)))
           continue;
         x.fd = (int32_t)(uint32_t)s.fd;

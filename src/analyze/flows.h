@@ -14,12 +14,14 @@
  *         another process.
  *
  * What they rest on: the FD and SHARED records of docs/FORMAT.md ("Process
- * trees") and the SYSCALL events of reads and writes. A read or write the
- * trace did not record (shorter than CTRACE_MIN_NS) is missing from the
- * accounting: exact pairing needs CTRACE_MIN_NS=0; otherwise bytes read
- * that no recorded write supplied are counted in `unmatched_read_bytes`
- * and pair with nothing (never with a wrong write: a stream whose
- * accounting underflowed restarts empty).
+ * trees"), the SYSCALL events of reads and writes, and the IPC_IO records
+ * of reads and writes below the minimum duration (CTRACE_MIN_NS) on pipes,
+ * Unix sockets and loopback TCP, so that pairing is exact at any minimum
+ * duration. A read or write the trace still lacks (an fd the recorder
+ * never classified, a trace of an older recorder) is missing from the
+ * accounting: bytes read that no recorded write supplied are counted in
+ * `unmatched_read_bytes` and pair with nothing (never with a wrong write: a
+ * stream whose accounting underflowed restarts empty).
  *
  * Threads are reader thread indexes (ctrace_reader_thread), times the
  * reader's ticks (ctrace_reader_ns converts them).

@@ -23,6 +23,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -167,7 +168,26 @@ static uint64_t unix_peer(uint64_t ino) {
   return peer;
 }
 
-/* known: the fd's fstat when the caller has it, else NULL. */
+/* Another process of this machine can be at the other end of this internet
+ * socket: its peer is a loopback address or the socket's own address. */
+static int inet_local(const struct sockaddr_storage *a, const struct sockaddr_storage *z,
+                      socklen_t zl) {
+  if (!zl || a->ss_family != z->ss_family)
+    return 0;
+  if (z->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)z;
+    return (ntohl(y->sin_addr.s_addr) >> 24) == 127 ||
+           x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)z;
+  static const uint8_t v4lo[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return IN6_IS_ADDR_LOOPBACK(&y->sin6_addr) ||
+         (memcmp(y->sin6_addr.s6_addr, v4lo, 12) == 0 && y->sin6_addr.s6_addr[12] == 127) ||
+         memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+}
+
+/* known: the fd's fstat when the caller has it, else NULL. Also caches the
+ * fd's class (io.c), with PL_FD_IPC for a pipe, FIFO or local socket. */
 static void fd_record_st(int fd, unsigned how, uint64_t peer, uint64_t now,
                          const struct stat *known) {
   struct stat st;
@@ -213,6 +233,10 @@ static void fd_record_st(int fd, unsigned how, uint64_t peer, uint64_t now,
     p = ctrace__put_uvarint(p, m);
     memcpy(p, &z, m);
     p += m;
+    int ipc = a.ss_family == AF_UNIX || (n && inet_local(&a, &z, m));
+    ctrace__pl_fd_set(fd, CTRACE_SC_NET | (ipc ? PL_FD_IPC : 0));
+  } else if (how != CTRACE_FD_CLOSE) {
+    ctrace__pl_fd_set(fd, CTRACE_SC_FILE | (S_ISFIFO(st.st_mode) ? PL_FD_IPC : 0));
   }
   put_blob(CTRACE_EV_FD, now, b, (size_t)(p - b));
 }
@@ -264,6 +288,32 @@ void ctrace__pl_fd_seen(int fd, const void *stp) {
   uint64_t when = t && t->last ? t->last : ctrace__now();
   track(fd, 0);
   fd_record_st(fd, CTRACE_FD_OPEN, 0, when, st);
+  errno = saved;
+}
+
+/*
+ * A read or write below the minimum duration moved bytes on fd, whose
+ * class was unknown (classified now: one fstat, once per fd) or is a pipe
+ * or local socket: an IPC_IO record at the call's end, without a stack
+ * (the stack is what a recorded call costs most). Not a SYSCALL: what the
+ * minimum duration keeps out of the timeline stays out; only the pairing
+ * of bytes across processes (src/analyze/flows.c) reads it.
+ */
+void ctrace__pl_ipc_io(uint8_t call, int fd, int64_t result, uint64_t t0, uint64_t t1) {
+  uint8_t k = ctrace__pl_fd_cached(fd);
+  if (!k) {
+    ctrace__pl_fd_class(fd); /* keeps errno */
+    k = ctrace__pl_fd_cached(fd);
+  }
+  if (!(k & PL_FD_IPC) || !families_on())
+    return;
+  int saved = errno;
+  uint8_t b[40], *p = b;
+  p = ctrace__put_uvarint(p, (uint64_t)(uint32_t)fd);
+  p = ctrace__put_uvarint(p, call);
+  p = ctrace__put_uvarint(p, (uint64_t)result);
+  p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
+  put_blob(CTRACE_EV_IPC_IO, t1, b, (size_t)(p - b));
   errno = saved;
 }
 
