@@ -12,6 +12,7 @@
 #include "task.h"
 #include "trace-check.h"
 #include "../src/analyze/flows.h"
+#include "../src/analyze/states.h"
 
 static const char *prog_path(void) {
   static char *p;
@@ -244,6 +245,39 @@ TEST_IMPL(fds_shell_pipeline_paired_at_default_min_duration) {
   ASSERT_UINT_EQ(f.unmatched_read_bytes, 0);
   ASSERT_UINT_EQ(f.unmatched_write_bytes, 0);
   ctrace_flows_free(&f);
+  ctrace_reader_close(r);
+  free(out);
+  return 0;
+}
+
+/* A read on a pipe waits for another process's data, as on a socket: its
+ * SYSCALL has class NET and the thread is in the "net" state meanwhile
+ * (the parent's pipe's read end: its first FD record of how pipe). */
+TEST_IMPL(fds_pipe_read_is_net_state) {
+  static const char *const every_call[] = {"--min-duration", "0", NULL};
+  const char *prog[] = {PROG, "inherit", "10", NULL};
+  char *out;
+  ASSERT_EQ(run_traced(test_path("pn.ctrace"), every_call, prog, &out), 0);
+  ctrace_reader *r = open_trace(test_path("pn.ctrace"));
+  uint64_t pv[2][6];
+  ASSERT_EQ(fd_recs(r, CTRACE_FD_PIPE, pv, 2), 2);
+  size_t reads = 0;
+  for (uint32_t ti = 0; ti < ctrace_reader_nthreads(r); ti++) {
+    ctrace_cursor c;
+    ctrace_cursor_init(&c, r, ti);
+    ctrace_event ev;
+    while (ctrace_cursor_next(&c, &ev)) {
+      if (ev.kind != CTRACE_EV_SYSCALL)
+        continue;
+      struct ctrace_ev_syscall s = CTRACE_EV(syscall, &ev);
+      if (s.call != CTRACE_CALL_read || s.fd != pv[0][0])
+        continue;
+      ASSERT_EQ(s.class, CTRACE_SC_NET);
+      ASSERT_EQ(ctrace_state_of_syscall(s.class), CTRACE_ST_NET);
+      reads++;
+    }
+  }
+  ASSERT_GT(reads, 0);
   ctrace_reader_close(r);
   free(out);
   return 0;

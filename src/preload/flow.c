@@ -236,7 +236,7 @@ static void fd_record_st(int fd, unsigned how, uint64_t peer, uint64_t now,
     int ipc = a.ss_family == AF_UNIX || (n && inet_local(&a, &z, m));
     ctrace__pl_fd_set(fd, CTRACE_SC_NET | (ipc ? PL_FD_IPC : 0));
   } else if (how != CTRACE_FD_CLOSE) {
-    ctrace__pl_fd_set(fd, CTRACE_SC_FILE | (S_ISFIFO(st.st_mode) ? PL_FD_IPC : 0));
+    ctrace__pl_fd_set(fd, S_ISFIFO(st.st_mode) ? CTRACE_SC_NET | PL_FD_IPC : CTRACE_SC_FILE);
   }
   put_blob(CTRACE_EV_FD, now, b, (size_t)(p - b));
 }

@@ -7,7 +7,7 @@
  * it returns, when it lasted at least the minimum duration.
  *
  * Data calls that work on any fd (read, write, their vector, positioned and
- * fortified forms, sendfile) are NET on a socket and FILE otherwise,
+ * fortified forms, sendfile) are NET on a socket, pipe or FIFO and FILE otherwise,
  * decided from the fd when the call is recorded (ctrace__pl_fd_class: a
  * per-fd cache filled by fstat, forgotten when the fd is closed). Below
  * the minimum duration, read, write, readv, writev and sendfile that moved
@@ -44,7 +44,9 @@ uint8_t ctrace__pl_fd_class(int fd) {
     return CTRACE_SC_FILE; /* not cached: the fd may come to exist */
   }
   errno = saved;
-  k = S_ISSOCK(st.st_mode) ? CTRACE_SC_NET : CTRACE_SC_FILE;
+  /* a pipe's read waits for another thread's or process's data, as a
+   * socket's does: NET (docs/FORMAT.md, SYSCALL) */
+  k = S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode) ? CTRACE_SC_NET : CTRACE_SC_FILE;
   ctrace__pl_fd_set(fd, S_ISFIFO(st.st_mode) ? k | PL_FD_IPC : k);
   if (CTRACE__UNLIKELY(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
     ctrace__pl_fd_seen(fd, &st); /* its object, for flows; a local socket's PL_FD_IPC (flow.c) */
