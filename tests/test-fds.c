@@ -282,3 +282,51 @@ TEST_IMPL(fds_pipe_read_is_net_state) {
   free(out);
   return 0;
 }
+
+/*
+ * Process-shared objects beyond pthread mutexes, condition variables and
+ * semaphores: a PTHREAD_PROCESS_SHARED rwlock, and C11's mtx_t and cnd_t
+ * (glibc's pthread objects, made shared). Parent and child take turns
+ * holding each while the other is blocked on it: the rwlock's waits get
+ * wake edges from pthread_rwlock_unlock, the mutex's from mtx_unlock, the
+ * condition variable's from cnd_signal, each from the other process.
+ */
+TEST_IMPL(fds_shared_rwlock_and_c11_wake_edges) {
+  const char *prog[] = {PROG, "sync", "20", NULL};
+  char *out;
+  ASSERT_EQ(run_traced(test_path("sy.ctrace"), NULL, prog, &out), 0);
+  ASSERT(same_untraced(prog, out));
+  ctrace_reader *r = NULL;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_tree(test_path("sy.ctrace"), &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_nprocesses(r), 2);
+  struct ctrace_flows f;
+  ASSERT_EQ(ctrace_flows_build(r, &f), 0);
+  size_t rw = 0, mtx = 0, cnd = 0;
+  for (size_t i = 0; i < f.n; i++) {
+    const struct ctrace_flow *e = &f.v[i];
+    if (e->kind != CTRACE_FLOW_WAKE)
+      continue;
+    ASSERT(ctrace_reader_thread(r, e->from_thread)->process !=
+           ctrace_reader_thread(r, e->to_thread)->process);
+    ASSERT(e->from_ticks <= e->to_ticks);
+    if (e->reason == CTRACE_WAIT_RWLOCK_WRITE || e->reason == CTRACE_WAIT_RWLOCK_READ)
+      rw++;
+    else if (e->reason == CTRACE_WAIT_MUTEX)
+      mtx++;
+    else if (e->reason == CTRACE_WAIT_COND)
+      cnd++;
+  }
+  fprintf(stderr, "# shared waits %llu, paired %llu: rwlock %zu, mtx %zu, cnd %zu\n",
+          (unsigned long long)f.shared_waits, (unsigned long long)f.shared_waits_paired, rw, mtx,
+          cnd);
+  /* each holder waited until the other was blocked: every round's release
+   * woke a waiter of the other process */
+  ASSERT_GE(rw, 20);
+  ASSERT_GE(mtx, 20);
+  ASSERT_GE(cnd, 20);
+  ctrace_flows_free(&f);
+  ctrace_reader_close(r);
+  free(out);
+  return 0;
+}

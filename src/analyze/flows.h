@@ -8,7 +8,7 @@
  *         with the read(s) that consumed its bytes (FIFO byte accounting
  *         per stream; a stream is a pipe, one direction of a socketpair,
  *         or one direction of a TCP 4-tuple);
- *   WAKE  a release (post, unlock, signal) of a process-shared semaphore,
+ *   WAKE  a release (post, unlock, signal) of a process-shared semaphore, rwlock,
  *         mutex or condition variable paired with a wait on the same object
  *         (same mapping, inode and offset) that it ended, typically in
  *         another process.

@@ -571,7 +571,9 @@ static int shared_key(const void *obj, uint64_t k[3]) {
  * Is obj, waited on for reason, process-shared? From glibc's (2.34 and
  * later, 64-bit) layouts: a mutex's kind has PTHREAD_MUTEX_PSHARED_BIT
  * (128); a condvar's __wrefs bit 0; a semaphore's `private` word (after
- * its 64-bit value) is not 0 (FUTEX_PRIVATE is 0, FUTEX_SHARED 128).
+ * its 64-bit value) is not 0 (FUTEX_PRIVATE is 0, FUTEX_SHARED 128); an
+ * rwlock's __shared is not 0. C11's mtx_t and cnd_t are glibc's pthread
+ * objects.
  */
 int ctrace__pl_pshared(uint8_t reason, const void *obj) {
   switch (reason) {
@@ -581,6 +583,9 @@ int ctrace__pl_pshared(uint8_t reason, const void *obj) {
     return (((const pthread_cond_t *)obj)->__data.__wrefs & 1) != 0;
   case CTRACE_WAIT_SEM:
     return ((const int *)obj)[2] != 0;
+  case CTRACE_WAIT_RWLOCK_READ:
+  case CTRACE_WAIT_RWLOCK_WRITE:
+    return ((const pthread_rwlock_t *)obj)->__data.__shared != 0;
   default:
     return 0;
   }

@@ -12,15 +12,17 @@
  *                     this program as `child5`, which writes N messages on
  *                     each; the parent reads both to their end
  *   child5 N          that child
- *   sync N            parent and forked child take turns N times through a
- *                     PTHREAD_PROCESS_SHARED rwlock (write-locked by one
- *                     while the other waits) and through a C11 mtx_t and
- *                     cnd_t in MAP_SHARED memory
+ *   sync N            parent and forked child take turns N times holding a
+ *                     PTHREAD_PROCESS_SHARED rwlock (for writing), a C11
+ *                     mtx_t and signalling a C11 cnd_t (in MAP_SHARED
+ *                     memory) while the other is blocked on it
  * Prints "total BYTES" (unix), "pipe BYTES sock BYTES" (inherit), "rounds N".
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +101,23 @@ struct shsync {
   mtx_t m;
   cnd_t c;
   int turn;
+  _Atomic unsigned phase;
 };
+
+/* Handshakes in shared memory without library calls (nothing traced). A
+ * wait for a waiter bit gives up after about 10 s: the run stays correct,
+ * only that release then wakes nobody. */
+static void step_to(_Atomic unsigned *p, unsigned v) {
+  atomic_store(p, v);
+}
+static void wait_phase(_Atomic unsigned *p, unsigned v) {
+  while (atomic_load(p) < v)
+    sched_yield();
+}
+static void until_set(const unsigned *w, unsigned bits) {
+  for (long k = 0; k < 10000000 && !(__atomic_load_n(w, __ATOMIC_ACQUIRE) & bits); k++)
+    sched_yield();
+}
 
 int main(int argc, char **argv) {
   if (argc < 3)
@@ -187,8 +205,8 @@ int main(int argc, char **argv) {
     pthread_rwlockattr_init(&ra);
     pthread_rwlockattr_setpshared(&ra, PTHREAD_PROCESS_SHARED);
     /* C11 has no process-shared attribute: glibc's mtx_t and cnd_t are its
-     * pthread objects, made shared here the only way a C11 program can
-     * (initialised as pthread objects, used through the C11 names) */
+     * pthread objects, made shared the only way a C11 program can
+     * (initialised as pthread objects, then used through the C11 names) */
     pthread_mutexattr_t ma;
     pthread_condattr_t ca;
     pthread_mutexattr_init(&ma);
@@ -196,25 +214,60 @@ int main(int argc, char **argv) {
     pthread_condattr_init(&ca);
     pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
     if (pthread_rwlock_init(&sh->rw, &ra) ||
-        pthread_mutex_init((pthread_mutex_t *)&sh->m, &ma) ||
-        pthread_cond_init((pthread_cond_t *)&sh->c, &ca))
+        pthread_mutex_init((pthread_mutex_t *)(void *)&sh->m, &ma) ||
+        pthread_cond_init((pthread_cond_t *)(void *)&sh->c, &ca))
       return 2;
     pid_t pid = fork();
     int me = pid == 0 ? 1 : 0;
+    /* Each round, the holder (parent and child in turn) holds the object
+     * until it sees the other blocked on it (glibc's waiter bits), then
+     * releases it: every release wakes a waiter of the other process. */
     for (int i = 0; i < n; i++) {
-      /* rwlock: whoever has the turn takes it for writing and holds it
-       * until the other is seen waiting on it */
-      mtx_lock(&sh->m);
-      while (sh->turn != me)
-        cnd_wait(&sh->c, &sh->m);
-      pthread_rwlock_wrlock(&sh->rw);
-      sh->turn = !me;
-      cnd_signal(&sh->c);
-      mtx_unlock(&sh->m);
-      usleep(2000); /* the other side blocks in the rdlock below meanwhile (or not: no assertion rests on it) */
-      pthread_rwlock_unlock(&sh->rw);
-      pthread_rwlock_rdlock(&sh->rw);
-      pthread_rwlock_unlock(&sh->rw);
+      int hold = (i & 1) == me;
+      unsigned base = 6u * (unsigned)i;
+      /* rwlock: held for writing, the other blocks in wrlock */
+      if (hold) {
+        pthread_rwlock_wrlock(&sh->rw);
+        step_to(&sh->phase, base + 1);
+        until_set(&sh->rw.__data.__writers_futex, 2);
+        pthread_rwlock_unlock(&sh->rw);
+        wait_phase(&sh->phase, base + 2);
+      } else {
+        wait_phase(&sh->phase, base + 1);
+        pthread_rwlock_wrlock(&sh->rw);
+        pthread_rwlock_unlock(&sh->rw);
+        step_to(&sh->phase, base + 2);
+      }
+      /* C11 mutex: held, the other blocks in mtx_lock */
+      pthread_mutex_t *pm = (pthread_mutex_t *)(void *)&sh->m;
+      if (hold) {
+        mtx_lock(&sh->m);
+        step_to(&sh->phase, base + 3);
+        until_set((unsigned *)&pm->__data.__lock, 2);
+        mtx_unlock(&sh->m);
+        wait_phase(&sh->phase, base + 4);
+      } else {
+        wait_phase(&sh->phase, base + 3);
+        mtx_lock(&sh->m);
+        mtx_unlock(&sh->m);
+        step_to(&sh->phase, base + 4);
+      }
+      /* C11 condition variable: the other waits, the holder signals */
+      pthread_cond_t *pc = (pthread_cond_t *)(void *)&sh->c;
+      if (hold) {
+        until_set(&pc->__data.__wrefs, 8);
+        mtx_lock(&sh->m);
+        sh->turn = i + 1;
+        cnd_signal(&sh->c);
+        mtx_unlock(&sh->m);
+        wait_phase(&sh->phase, base + 6);
+      } else {
+        mtx_lock(&sh->m);
+        while (sh->turn != i + 1)
+          cnd_wait(&sh->c, &sh->m);
+        mtx_unlock(&sh->m);
+        step_to(&sh->phase, base + 6);
+      }
     }
     if (pid == 0)
       _exit(0);
