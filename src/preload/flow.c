@@ -300,6 +300,8 @@ void ctrace__pl_fd_seen(int fd, const void *stp) {
  * of bytes across processes (src/analyze/flows.c) reads it.
  */
 void ctrace__pl_ipc_io(uint8_t call, int fd, int64_t result, uint64_t t0, uint64_t t1) {
+  if ((unsigned)fd >= PL_FD_CACHE)
+    return; /* no cache to keep its class in: not an fstat per call */
   uint8_t k = ctrace__pl_fd_cached(fd);
   if (!k) {
     ctrace__pl_fd_class(fd); /* keeps errno */
