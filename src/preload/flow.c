@@ -7,10 +7,12 @@
  * variables and semaphores, keyed by the shared mapping they live in).
  * Layouts: docs/FORMAT.md, "Links between processes".
  *
- * Cost model. Nothing here runs on read/write: an fd's object is learnt
- * once, where the fd is made (pipe, socketpair, socket, accept, connect,
- * open, dup*), with one fstat (plus getsockname/getpeername for an
- * internet socket). The fds the process was given are recorded when its
+ * Cost model. An fd's object is learnt once, where the fd is made (pipe,
+ * socketpair, socket, accept, connect, open, dup*), with one fstat (plus
+ * getsockname/getpeername for a socket, and for an accepted Unix socket
+ * its peer from the kernel's socket diagnostics), or at its first read or
+ * write when nobody recorded it. On read/write only calls below the
+ * minimum duration on pipes and local sockets come here (IPC_IO). The fds the process was given are recorded when its
  * trace starts (0-2; in a fork child also the fds the parent recorded).
  * A shared key costs a lookup in a table of the process's shared mappings,
  * read from /proc/self/maps with raw system calls (no lock that can block,
