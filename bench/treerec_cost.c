@@ -5,7 +5,9 @@
  * function against the name the program binds to (the interposer under
  * LD_PRELOAD), in alternating rounds, fastest round of each; beside one
  * rdtsc. Run it untraced, under `ctrace run`, and under an older preload
- * library to see what one change added. Prints "NAME_libc_ns",
+ * library to see what one change added. Also the data calls (a byte
+ * through a pipe: IPC_IO records; a byte to /dev/null: the class byte) and
+ * a Unix-domain connect and accept (the peer's inode). Prints "NAME_libc_ns",
  * "NAME_ns", "NAME_added_ns".
  */
 #include <dlfcn.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
@@ -34,6 +37,9 @@ struct fns {
   int (*open)(const char *, int, ...);
   int (*pipe)(int *);
   int (*socket)(int, int, int);
+  ssize_t (*read)(int, void *, size_t), (*write)(int, const void *, size_t);
+  int (*connect)(int, const struct sockaddr *, socklen_t);
+  int (*accept)(int, struct sockaddr *, socklen_t *);
 };
 static struct fns f;
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -69,6 +75,29 @@ static void op_socket(void) {
   f.close(f.socket(AF_INET, SOCK_STREAM, 0));
 }
 
+/* A byte through a pipe: two calls below the minimum duration on a pipe,
+ * each an IPC_IO record. */
+static int pp[2], devnull = -1, ls = -1;
+static struct sockaddr_un ua;
+static void op_pipe_rw(void) {
+  char c = 'x';
+  if (f.write(pp[1], &c, 1) == 1)
+    (void)!f.read(pp[0], &c, 1);
+}
+/* A byte to /dev/null (an fd open() made): the class byte only. */
+static void op_devnull_write(void) {
+  char c = 'x';
+  (void)!f.write(devnull, &c, 1);
+}
+/* A Unix-domain connection by path: socket, connect, accept, two closes
+ * (accept asks the kernel for the peer's inode: flow.c). */
+static void op_unix_accept(void) {
+  int c = f.socket(AF_UNIX, SOCK_STREAM, 0);
+  if (c >= 0 && f.connect(c, (struct sockaddr *)&ua, sizeof ua) == 0)
+    f.close(f.accept(ls, NULL, NULL));
+  f.close(c);
+}
+
 static double round_of(op_fn op, long n) {
   uint64_t t0 = now_ns();
   for (long i = 0; i < n; i++)
@@ -89,6 +118,10 @@ static void set(int bound, void *libc) {
   PICK(open, "open");
   PICK(pipe, "pipe");
   PICK(socket, "socket");
+  PICK(read, "read");
+  PICK(write, "write");
+  PICK(connect, "connect");
+  PICK(accept, "accept");
 #undef PICK
 }
 
@@ -128,5 +161,15 @@ int main(void) {
   compare("open_close", op_openclose, 5000, 30, libc);
   compare("pipe_close2", op_pipe, 2000, 30, libc);
   compare("socket_close", op_socket, 2000, 30, libc);
+  if (pipe(pp) == 0)
+    compare("pipe_write_read", op_pipe_rw, 20000, 30, libc);
+  devnull = open("/dev/null", O_WRONLY);
+  compare("devnull_write", op_devnull_write, 20000, 30, libc);
+  ua.sun_family = AF_UNIX;
+  snprintf(ua.sun_path, sizeof ua.sun_path, "/tmp/treerec_cost.%d", (int)getpid());
+  ls = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (ls >= 0 && bind(ls, (struct sockaddr *)&ua, sizeof ua) == 0 && listen(ls, 16) == 0)
+    compare("unix_connect_accept", op_unix_accept, 1000, 20, libc);
+  unlink(ua.sun_path);
   return 0;
 }

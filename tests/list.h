@@ -39,6 +39,9 @@
 #include "list-tree.h"
 #include "list-viewperf.h"
 #include "list-treeview.h"
+#if __has_include("list-fds.h")
+#include "list-fds.h"
+#endif
 #ifdef CTRACE_LIST_UNDEF_HELPER
 #undef TEST_HELPER
 #undef CTRACE_LIST_UNDEF_HELPER

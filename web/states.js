@@ -83,8 +83,8 @@ const SPARE_COLORS = ['#882255', '#44aa99', '#999933', '#332288'];
 const HELP = {
   running: 'not blocked in a traced call: on a CPU (with scheduling data; without it, on a CPU or waiting for one)',
   sync: 'blocked on a mutex, rwlock, condition variable, semaphore or join',
-  net: 'blocked in a socket call',
-  io: 'in a file read, write or other file system call',
+  net: 'blocked in a socket or pipe call: waiting for another thread\'s or process\'s data (or for room to write)',
+  io: 'in a file read, write or other file system call (pipes count as network)',
   syscall: 'in another blocking system call',
   poll: 'waiting in poll, select or epoll',
   sleep: 'in sleep, nanosleep or usleep',

@@ -2,13 +2,17 @@
  * flows.c - DATA and WAKE links between threads (flows.h), from the FD,
  * SHARED and SOCKADDR records and the SYSCALL events of reads and writes.
  *
- * DATA, in one pass over the trace's I/O in time order:
+ * DATA, in one pass over the trace's I/O in time order (the SYSCALL events
+ * of reads and writes, and IPC_IO records of those below the minimum
+ * duration on pipes and local sockets):
  *   - each process has an fd table (fd -> stream keys), set by FD records
  *     (the object an fd refers to from then on; CLOSE clears it);
  *   - a stream key says where bytes go: a pipe's inode for both ends; for
- *     a socketpair end, writes go to the other end's inode (the FD record's
- *     peer, or any socketpair record of the tree that names this inode as a
- *     peer) and reads come from its own; for TCP, writes go to (local,
+ *     a socket end of the Unix domain (a socketpair, or a socket connected
+ *     by path: the accepted end's record names the connecting end), writes
+ *     go to the other end's inode (the FD record's peer, or any record of
+ *     the tree that names this inode as a peer) and reads come from its
+ *     own; for TCP, writes go to (local,
  *     peer) and reads come from (peer, local), so both processes of a
  *     loopback connection name the same direction alike;
  *   - a write enqueues its byte count on its stream at its start (bytes are
@@ -90,6 +94,7 @@ struct build {
   struct swake *wakes;
   size_t nwakes, capwakes;
   struct ctrace_hash pairs; /* socket inode -> index into fds of a socketpair record naming it as peer */
+  struct ctrace_hash made;  /* socket inode + 1 -> CTRACE_FD_* that made it (socketpair, accept, connect) */
   struct ctrace_hash streams;
   struct stream *st;
   size_t nst, capst;
@@ -186,6 +191,10 @@ static int take_fd(struct build *b, const ctrace_event *ev, struct item *x) {
   x->rec = (uint32_t)b->nfds++;
   if (f->peer && ctrace_hash_put(&b->pairs, f->peer, x->rec) < 0)
     return -1;
+  if (f->type == 12 && (f->how == CTRACE_FD_SOCKETPAIR || f->how == CTRACE_FD_ACCEPT ||
+                        f->how == CTRACE_FD_CONNECT) &&
+      ctrace_hash_put(&b->made, f->ino + 1, f->how) < 0)
+    return -1;
   return add_item(b, x);
 }
 
@@ -205,8 +214,20 @@ static int gather(struct build *b) {
     while (ctrace_cursor_next_record(&c, &ev)) {
       struct item x = {.ticks = ev.ticks, .end = ev.ticks, .thread = ti, .seq = seq++,
                        .proc = th->process};
-      if (ev.kind == CTRACE_EV_SYSCALL) {
-        struct ctrace_ev_syscall s = CTRACE_EV(syscall, &ev);
+      if (ev.kind == CTRACE_EV_SYSCALL || ev.kind == CTRACE_EV_IPC_IO) {
+        struct ctrace_ev_syscall s = {0};
+        if (ev.kind == CTRACE_EV_SYSCALL) {
+          s = CTRACE_EV(syscall, &ev);
+        } else { /* a call below the minimum duration: fd call result dur */
+          uint64_t v[4];
+          uint32_t pos = 0;
+          if (uvarints(ev.blob, ev.blob_len, &pos, v, 4) != 4 || v[2] > INT64_MAX)
+            continue;
+          s.fd = v[0];
+          s.call = v[1];
+          s.result = (int64_t)v[2];
+          s.dur = v[3];
+        }
         if (s.result <= 0 || !(is_read_call(s.call) || is_write_call(s.call)))
           continue;
         x.fd = (int32_t)(uint32_t)s.fd;
@@ -356,7 +377,14 @@ static void apply_fd(struct build *b, const struct item *x) {
     s->wkey = mix(mix(mix(2, 0), f->dev), peer);
     s->rkey = mix(mix(mix(2, 0), f->dev), f->ino);
     s->object = f->ino;
-    s->object_kind = CTRACE_FLOW_SOCKETPAIR;
+    /* a socketpair's ends, unless either end was seen made by connect or
+     * accept: a Unix-domain socket connected by path */
+    int64_t m1 = ctrace_hash_get(&b->made, f->ino + 1), m2 = ctrace_hash_get(&b->made, peer + 1);
+    s->object_kind = m1 == CTRACE_FD_SOCKETPAIR || m2 == CTRACE_FD_SOCKETPAIR ||
+                             (m1 < 0 && m2 < 0 && f->how != CTRACE_FD_ACCEPT &&
+                              f->how != CTRACE_FD_CONNECT)
+                         ? CTRACE_FLOW_SOCKETPAIR
+                         : CTRACE_FLOW_UNIX;
     s->set = 1;
   }
 }
@@ -526,6 +554,7 @@ int ctrace_flows_build(const ctrace_reader *r, struct ctrace_flows *out) {
     free(b.procs[i].v);
   free(b.procs);
   ctrace_hash_free(&b.pairs);
+  ctrace_hash_free(&b.made);
   ctrace_hash_free(&b.streams);
   if (rc) {
     ctrace_flows_free(out);
@@ -551,6 +580,8 @@ const char *ctrace_flow_object_name(unsigned k) {
     return "socketpair";
   case CTRACE_FLOW_TCP:
     return "tcp";
+  case CTRACE_FLOW_UNIX:
+    return "unix";
   case CTRACE_FLOW_SHARED:
     return "shared";
   default:

@@ -2,23 +2,26 @@
  * flows.h - links between threads that the kernel carried, found in a
  * trace (one process, or a process tree read as one trace):
  *
- *   DATA  bytes written into a pipe, a socketpair or a TCP connection by
+ *   DATA  bytes written into a pipe, a socketpair, a Unix-domain socket
+ *         connected by path or a TCP connection by
  *         one thread and read by another: every recorded write is paired
  *         with the read(s) that consumed its bytes (FIFO byte accounting
  *         per stream; a stream is a pipe, one direction of a socketpair,
  *         or one direction of a TCP 4-tuple);
- *   WAKE  a release (post, unlock, signal) of a process-shared semaphore,
+ *   WAKE  a release (post, unlock, signal) of a process-shared semaphore, rwlock,
  *         mutex or condition variable paired with a wait on the same object
  *         (same mapping, inode and offset) that it ended, typically in
  *         another process.
  *
  * What they rest on: the FD and SHARED records of docs/FORMAT.md ("Process
- * trees") and the SYSCALL events of reads and writes. A read or write the
- * trace did not record (shorter than CTRACE_MIN_NS) is missing from the
- * accounting: exact pairing needs CTRACE_MIN_NS=0; otherwise bytes read
- * that no recorded write supplied are counted in `unmatched_read_bytes`
- * and pair with nothing (never with a wrong write: a stream whose
- * accounting underflowed restarts empty).
+ * trees"), the SYSCALL events of reads and writes, and the IPC_IO records
+ * of reads and writes below the minimum duration (CTRACE_MIN_NS) on pipes,
+ * Unix sockets and loopback TCP, so that pairing is exact at any minimum
+ * duration. A read or write the trace still lacks (an fd the recorder
+ * never classified, a trace of an older recorder) is missing from the
+ * accounting: bytes read that no recorded write supplied are counted in
+ * `unmatched_read_bytes` and pair with nothing (never with a wrong write: a
+ * stream whose accounting underflowed restarts empty).
  *
  * Threads are reader thread indexes (ctrace_reader_thread), times the
  * reader's ticks (ctrace_reader_ns converts them).
@@ -39,6 +42,7 @@ enum ctrace_flow_object {
   CTRACE_FLOW_SOCKETPAIR = 2, /* object = the reading end's inode */
   CTRACE_FLOW_TCP = 3,        /* object = a hash of the 4-tuple */
   CTRACE_FLOW_SHARED = 4,     /* object = the mapping's inode, offset beside */
+  CTRACE_FLOW_UNIX = 5,       /* a Unix-domain socket connected by path: as SOCKETPAIR */
 };
 
 struct ctrace_flow {

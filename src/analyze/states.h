@@ -69,8 +69,8 @@
 #define CTRACE_STATES(X)                                                                         \
   X(RUNNING, 0, "running", 1, "in no recorded blocking call: on a CPU or ready to run")          \
   X(SYNC, 1, "sync", 1, "blocked on a mutex, rwlock, condition variable, semaphore, barrier or join") \
-  X(NET, 2, "net", 1, "in a socket call")                                                        \
-  X(IO, 3, "io", 1, "in a file I/O call")                                                        \
+  X(NET, 2, "net", 1, "in a socket or pipe call: waiting for another thread's or process's data, or for room") \
+  X(IO, 3, "io", 1, "in a file I/O call (files and devices; pipes are net)")                     \
   X(POLL, 4, "poll", 1, "waiting in poll, select or epoll")                                      \
   X(SLEEP, 5, "sleep", 1, "in sleep, nanosleep or usleep")                                       \
   X(SYSCALL, 6, "syscall", 1, "in another blocking system call")                                 \

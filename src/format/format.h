@@ -102,7 +102,8 @@
   /* 1.2: process trees (thread events in data batches, blobs of uvarints) */                  \
   X(SPAWN, 0x86, 0, 1, "| child_pid how stack", "this thread started a process without fork (posix_spawn, vfork)") \
   X(FD, 0x87, 0, 1, "| fd how dev ino type peer_ino local peer", "what kernel object an fd of the process refers to from now on") \
-  X(SHARED, 0x88, 0, 1, "| role reason object dev ino offset", "a wait on, or a release of, a process-shared sync object, keyed by its mapping")
+  X(SHARED, 0x88, 0, 1, "| role reason object dev ino offset", "a wait on, or a release of, a process-shared sync object, keyed by its mapping") \
+  X(IPC_IO, 0x89, 0, 1, "| fd call result dur", "a read or write shorter than the minimum duration on a pipe, Unix socket or loopback TCP socket, ending now")
 
 enum ctrace_kind {
 #define CTRACE__KIND_ENUM(name, code, nf, blob, fields, doc) CTRACE_EV_##name = code,
@@ -289,12 +290,14 @@ static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t
 #define CTRACE_FIELDS_SPAWN(U, S)
 #define CTRACE_FIELDS_FD(U, S)
 #define CTRACE_FIELDS_SHARED(U, S)
+#define CTRACE_FIELDS_IPC_IO(U, S)
 
-/* SPAWN, FD and SHARED blobs are uvarints (docs/FORMAT.md, "Process
+/* SPAWN, FD, SHARED and IPC_IO blobs are uvarints (docs/FORMAT.md, "Process
  * trees"); these name them in order. */
 #define CTRACE_SPAWN_BLOB(U) U(child_pid) U(how) U(stack)
 #define CTRACE_FD_BLOB(U) U(fd) U(how) U(dev) U(ino) U(type) U(peer_ino)
 #define CTRACE_SHARED_BLOB(U) U(role) U(reason) U(object) U(dev) U(ino) U(offset)
+#define CTRACE_IPC_IO_BLOB(U) U(fd) U(call) U(result) U(dur)
 enum { CTRACE_SPAWN_POSIX_SPAWN = 1, CTRACE_SPAWN_POSIX_SPAWNP = 2, CTRACE_SPAWN_VFORK = 3 };
 enum {
   CTRACE_FD_PIPE = 1, CTRACE_FD_SOCKETPAIR = 2, CTRACE_FD_SOCKET = 3, CTRACE_FD_ACCEPT = 4,

@@ -7,10 +7,12 @@
  * variables and semaphores, keyed by the shared mapping they live in).
  * Layouts: docs/FORMAT.md, "Links between processes".
  *
- * Cost model. Nothing here runs on read/write: an fd's object is learnt
- * once, where the fd is made (pipe, socketpair, socket, accept, connect,
- * open, dup*), with one fstat (plus getsockname/getpeername for an
- * internet socket). The fds the process was given are recorded when its
+ * Cost model. An fd's object is learnt once, where the fd is made (pipe,
+ * socketpair, socket, accept, connect, open, dup*), with one fstat (plus
+ * getsockname/getpeername for a socket, and for an accepted Unix socket
+ * its peer from the kernel's socket diagnostics), or at its first read or
+ * write when nobody recorded it. On read/write only calls below the
+ * minimum duration on pipes and local sockets come here (IPC_IO). The fds the process was given are recorded when its
  * trace starts (0-2; in a fork child also the fds the parent recorded).
  * A shared key costs a lookup in a table of the process's shared mappings,
  * read from /proc/self/maps with raw system calls (no lock that can block,
@@ -19,6 +21,11 @@
  */
 #include "preload.h"
 
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -110,7 +117,79 @@ static socklen_t inet_len(const struct sockaddr_storage *ss, socklen_t len) {
   return 0;
 }
 
-/* known: the fd's fstat when the caller has it, else NULL. */
+/*
+ * The other end of a Unix-domain socket connected by path (bind, listen,
+ * connect, accept): its inode, from the kernel's socket diagnostics
+ * (NETLINK_SOCK_DIAG, UNIX_DIAG_PEER), 0 when unknown. One netlink socket
+ * per question, made and closed with raw system calls (no interposer, no
+ * fd left to the program): the kernel answers within sendto, so the
+ * receive never waits (MSG_DONTWAIT). About 25 us, paid once per accepted
+ * connection (and per unix socket an exec'd image was given). Asked on the
+ * accepting side only: at connect the server's end is not accepted yet and
+ * has no inode, while the accepted socket's peer is the connecting socket;
+ * the reader pairs the connecting end by the accepted end's record
+ * (src/analyze/flows.c).
+ */
+static uint64_t unix_peer(uint64_t ino) {
+  int s = (int)syscall(SYS_socket, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (s < 0)
+    return 0;
+  struct {
+    struct nlmsghdr h;
+    struct unix_diag_req r;
+  } q;
+  memset(&q, 0, sizeof q);
+  q.h.nlmsg_len = sizeof q;
+  q.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  q.h.nlmsg_flags = NLM_F_REQUEST;
+  q.r.sdiag_family = AF_UNIX;
+  q.r.udiag_ino = (uint32_t)ino;
+  q.r.udiag_show = UDIAG_SHOW_PEER;
+  q.r.udiag_cookie[0] = q.r.udiag_cookie[1] = ~0u; /* no cookie: match by inode */
+  struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
+  uint64_t peer = 0;
+  uint32_t buf[256];
+  if (syscall(SYS_sendto, s, &q, sizeof q, 0, &nl, sizeof nl) == (long)sizeof q) {
+    long n = syscall(SYS_recvfrom, s, buf, sizeof buf, MSG_DONTWAIT, NULL, NULL);
+    const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+    if (n >= (long)NLMSG_LENGTH(sizeof(struct unix_diag_msg)) && NLMSG_OK(h, (unsigned long)n) &&
+        h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+      const struct unix_diag_msg *m = NLMSG_DATA(h);
+      int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof *m);
+      for (const struct rtattr *a = (const struct rtattr *)(m + 1); m->udiag_ino == ino &&
+                                                                    RTA_OK(a, len);
+           a = RTA_NEXT(a, len))
+        if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
+          uint32_t v;
+          memcpy(&v, RTA_DATA(a), sizeof v);
+          peer = v;
+        }
+    }
+  }
+  syscall(SYS_close, s);
+  return peer;
+}
+
+/* Another process of this machine can be at the other end of this internet
+ * socket: its peer is a loopback address or the socket's own address. */
+static int inet_local(const struct sockaddr_storage *a, const struct sockaddr_storage *z,
+                      socklen_t zl) {
+  if (!zl || a->ss_family != z->ss_family)
+    return 0;
+  if (z->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)z;
+    return (ntohl(y->sin_addr.s_addr) >> 24) == 127 ||
+           x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)z;
+  static const uint8_t v4lo[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return IN6_IS_ADDR_LOOPBACK(&y->sin6_addr) ||
+         (memcmp(y->sin6_addr.s6_addr, v4lo, 12) == 0 && y->sin6_addr.s6_addr[12] == 127) ||
+         memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+}
+
+/* known: the fd's fstat when the caller has it, else NULL. Also caches the
+ * fd's class (io.c), with PL_FD_IPC for a pipe, FIFO or local socket. */
 static void fd_record_st(int fd, unsigned how, uint64_t peer, uint64_t now,
                          const struct stat *known) {
   struct stat st;
@@ -132,11 +211,23 @@ static void fd_record_st(int fd, unsigned how, uint64_t peer, uint64_t now,
   p = ctrace__put_uvarint(p, type);
   if (!peer && (unsigned)fd < PEER_MAX && how != CTRACE_FD_CLOSE)
     peer = atomic_load_explicit(&peer_ino[fd], memory_order_relaxed);
+  int sock = how != CTRACE_FD_CLOSE && S_ISSOCK(st.st_mode);
+  struct sockaddr_storage a;
+  socklen_t al = sizeof a;
+  a.ss_family = AF_UNSPEC;
+  if (sock && getsockname(fd, (struct sockaddr *)&a, &al) != 0)
+    a.ss_family = AF_UNSPEC;
+  if (sock && !peer && a.ss_family == AF_UNIX &&
+      (how == CTRACE_FD_ACCEPT || how == CTRACE_FD_OPEN || how == CTRACE_FD_INHERITED)) {
+    peer = unix_peer(ino); /* connected by path: the kernel names the other end */
+    if (peer && (unsigned)fd < PEER_MAX)
+      atomic_store_explicit(&peer_ino[fd], peer, memory_order_relaxed);
+  }
   p = ctrace__put_uvarint(p, peer);
-  if (how != CTRACE_FD_CLOSE && S_ISSOCK(st.st_mode)) {
-    struct sockaddr_storage a, z;
-    socklen_t al = sizeof a, zl = sizeof z;
-    socklen_t n = getsockname(fd, (struct sockaddr *)&a, &al) == 0 ? inet_len(&a, al) : 0;
+  if (sock) {
+    struct sockaddr_storage z;
+    socklen_t zl = sizeof z;
+    socklen_t n = inet_len(&a, al);
     socklen_t m = n && getpeername(fd, (struct sockaddr *)&z, &zl) == 0 ? inet_len(&z, zl) : 0;
     p = ctrace__put_uvarint(p, n);
     memcpy(p, &a, n);
@@ -144,6 +235,10 @@ static void fd_record_st(int fd, unsigned how, uint64_t peer, uint64_t now,
     p = ctrace__put_uvarint(p, m);
     memcpy(p, &z, m);
     p += m;
+    int ipc = a.ss_family == AF_UNIX || (n && inet_local(&a, &z, m));
+    ctrace__pl_fd_set(fd, CTRACE_SC_NET | (ipc ? PL_FD_IPC : 0));
+  } else if (how != CTRACE_FD_CLOSE) {
+    ctrace__pl_fd_set(fd, S_ISFIFO(st.st_mode) ? CTRACE_SC_NET | PL_FD_IPC : CTRACE_SC_FILE);
   }
   put_blob(CTRACE_EV_FD, now, b, (size_t)(p - b));
 }
@@ -175,16 +270,18 @@ void ctrace__pl_fd_made(int fd, unsigned how) {
 }
 
 /*
- * An fd found to be a FIFO when a read or write on it was first recorded
- * (io.c's class cache missed and took an fstat anyway): a FIFO opened by
- * name, or a pipe that reached the process unseen. An fstat per open()
- * to find FIFOs would cost about as much as the open itself (measured:
- * bench/treerec_cost.c); this costs nothing more. Stamped with the
- * thread's last event time, before the call being recorded.
+ * An fd found to be a FIFO or a socket when a read or write on it was
+ * first classified (io.c's class cache missed and took an fstat anyway): a
+ * FIFO opened by name, or a pipe or socket that reached the process unseen
+ * (given to an exec'd image on an fd above 2, as a shell or a server
+ * passes them). An fstat per open() to find FIFOs would cost about as much
+ * as the open itself (measured: bench/treerec_cost.c); this costs nothing
+ * more, plus a socket's addresses (and a Unix socket's peer) once.
+ * Stamped with the thread's last event time, before the call.
  */
 void ctrace__pl_fd_seen(int fd, const void *stp) {
   const struct stat *st = stp;
-  if (!S_ISFIFO(st->st_mode) || !families_on() ||
+  if (!(S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode)) || !families_on() ||
       ((unsigned)fd < PL_FD_CACHE &&
        atomic_load_explicit(&ctrace__pl_fd_tracked[fd], memory_order_relaxed)))
     return;
@@ -193,6 +290,52 @@ void ctrace__pl_fd_seen(int fd, const void *stp) {
   uint64_t when = t && t->last ? t->last : ctrace__now();
   track(fd, 0);
   fd_record_st(fd, CTRACE_FD_OPEN, 0, when, st);
+  errno = saved;
+}
+
+/*
+ * A read or write below the minimum duration moved bytes on fd, whose
+ * class was unknown (classified now: one fstat, once per fd) or is a pipe
+ * or local socket: an IPC_IO record at the call's end, without a stack
+ * (the stack is what a recorded call costs most). Not a SYSCALL: what the
+ * minimum duration keeps out of the timeline stays out; only the pairing
+ * of bytes across processes (src/analyze/flows.c) reads it.
+ */
+void ctrace__pl_ipc_io(uint8_t call, int fd, int64_t result, uint64_t t0, uint64_t t1) {
+  if ((unsigned)fd >= PL_FD_CACHE)
+    return; /* no cache to keep its class in: not an fstat per call */
+  uint8_t k = ctrace__pl_fd_cached(fd);
+  if (!k) {
+    ctrace__pl_fd_class(fd); /* keeps errno */
+    k = ctrace__pl_fd_cached(fd);
+  }
+  if (!(k & PL_FD_IPC) || !families_on())
+    return;
+  int saved = errno;
+  struct ctrace__thread *t = ctrace__enter();
+  if (t) {
+    uint8_t b[40], *p = b;
+    p = ctrace__put_uvarint(p, (uint64_t)(uint32_t)fd);
+    p = ctrace__put_uvarint(p, call);
+    p = ctrace__put_uvarint(p, (uint64_t)result);
+    p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
+    size_t n = (size_t)(p - b);
+    if (ctrace__reserve(t, n + 10) != 0) {
+      ctrace__count_drop(t); /* a loss is never silent */
+      ctrace__leave_empty(t);
+    } else {
+      uint8_t *q = ctrace__ev(t, CTRACE_EV_IPC_IO, t1);
+      q = ctrace__put_uvarint(q, n);
+      memcpy(q, b, n);
+      /* the tracer's own time, sampled as for the other recorded calls
+       * (one in 8 timed, counting for 8: preload.c) */
+      if (t->tracer_events++ % 8 == 0) {
+        uint64_t now = ctrace__now();
+        t->tracer_ticks += now > t1 ? 8 * (now - t1) : 0;
+      }
+      ctrace__leave(t, q + n);
+    }
+  }
   errno = saved;
 }
 
@@ -450,7 +593,9 @@ static int shared_key(const void *obj, uint64_t k[3]) {
  * Is obj, waited on for reason, process-shared? From glibc's (2.34 and
  * later, 64-bit) layouts: a mutex's kind has PTHREAD_MUTEX_PSHARED_BIT
  * (128); a condvar's __wrefs bit 0; a semaphore's `private` word (after
- * its 64-bit value) is not 0 (FUTEX_PRIVATE is 0, FUTEX_SHARED 128).
+ * its 64-bit value) is not 0 (FUTEX_PRIVATE is 0, FUTEX_SHARED 128); an
+ * rwlock's __shared is not 0. C11's mtx_t and cnd_t are glibc's pthread
+ * objects.
  */
 int ctrace__pl_pshared(uint8_t reason, const void *obj) {
   switch (reason) {
@@ -460,6 +605,9 @@ int ctrace__pl_pshared(uint8_t reason, const void *obj) {
     return (((const pthread_cond_t *)obj)->__data.__wrefs & 1) != 0;
   case CTRACE_WAIT_SEM:
     return ((const int *)obj)[2] != 0;
+  case CTRACE_WAIT_RWLOCK_READ:
+  case CTRACE_WAIT_RWLOCK_WRITE:
+    return ((const pthread_rwlock_t *)obj)->__data.__shared != 0;
   default:
     return 0;
   }

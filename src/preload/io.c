@@ -7,9 +7,12 @@
  * it returns, when it lasted at least the minimum duration.
  *
  * Data calls that work on any fd (read, write, their vector, positioned and
- * fortified forms, sendfile) are NET on a socket and FILE otherwise,
+ * fortified forms, sendfile) are NET on a socket, pipe or FIFO and FILE otherwise,
  * decided from the fd when the call is recorded (ctrace__pl_fd_class: a
- * per-fd cache filled by fstat, forgotten when the fd is closed).
+ * per-fd cache filled by fstat, forgotten when the fd is closed). Below
+ * the minimum duration, read, write, readv, writev and sendfile that moved
+ * bytes on a pipe or local socket are IPC_IO records (PL_DATA_SHAPE,
+ * flow.c); pread and pwrite cannot be on a pipe.
  *
  * Also the guard of the trace's own file descriptor, which is the tracer's
  * business: to the program it is not open. close() and fcntl() of it fail
@@ -31,11 +34,9 @@
 _Atomic uint8_t ctrace__pl_fd_kind[PL_FD_CACHE];
 
 uint8_t ctrace__pl_fd_class(int fd) {
-  uint8_t k = (unsigned)fd < PL_FD_CACHE
-                  ? atomic_load_explicit(&ctrace__pl_fd_kind[fd], memory_order_relaxed)
-                  : 0;
-  if (k)
-    return k;
+  uint8_t k = ctrace__pl_fd_cached(fd);
+  if (k && !(k & PL_FD_UNVERIFIED))
+    return k & PL_FD_CLASS;
   struct stat st;
   int saved = errno;
   if (fd < 0 || fstat(fd, &st) != 0) {
@@ -43,10 +44,12 @@ uint8_t ctrace__pl_fd_class(int fd) {
     return CTRACE_SC_FILE; /* not cached: the fd may come to exist */
   }
   errno = saved;
-  if (CTRACE__UNLIKELY(S_ISFIFO(st.st_mode)))
-    ctrace__pl_fd_seen(fd, &st); /* a FIFO's object, for flows (flow.c) */
-  k = S_ISSOCK(st.st_mode) ? CTRACE_SC_NET : CTRACE_SC_FILE;
-  ctrace__pl_fd_set(fd, k);
+  /* a pipe's read waits for another thread's or process's data, as a
+   * socket's does: NET (docs/FORMAT.md, SYSCALL) */
+  k = S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode) ? CTRACE_SC_NET : CTRACE_SC_FILE;
+  ctrace__pl_fd_set(fd, S_ISFIFO(st.st_mode) ? k | PL_FD_IPC : k);
+  if (CTRACE__UNLIKELY(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+    ctrace__pl_fd_seen(fd, &st); /* its object, for flows; a local socket's PL_FD_IPC (flow.c) */
   return k;
 }
 
@@ -60,16 +63,16 @@ void ctrace__pl_fd_forget_range(unsigned first, unsigned last) {
     ctrace__pl_fd_forget((int)fd);
 }
 
-PL_SYS_SHAPE(ssize_t, read, read, PL_IO, read, BYFD, fd, (int fd, void *b, size_t n), (fd, b, n))
-PL_SYS_SHAPE(ssize_t, write, write, PL_IO, write, BYFD, fd, (int fd, const void *b, size_t n),
+PL_DATA_SHAPE(ssize_t, read, read, PL_IO, read, BYFD, fd, (int fd, void *b, size_t n), (fd, b, n))
+PL_DATA_SHAPE(ssize_t, write, write, PL_IO, write, BYFD, fd, (int fd, const void *b, size_t n),
              (fd, b, n))
 PL_SYS_SHAPE(ssize_t, pread, pread, PL_IO, pread, BYFD, fd,
              (int fd, void *b, size_t n, off_t off), (fd, b, n, off))
 PL_SYS_SHAPE(ssize_t, pwrite, pwrite, PL_IO, pwrite, BYFD, fd,
              (int fd, const void *b, size_t n, off_t off), (fd, b, n, off))
-PL_SYS_SHAPE(ssize_t, readv, readv, PL_IO, readv, BYFD, fd,
+PL_DATA_SHAPE(ssize_t, readv, readv, PL_IO, readv, BYFD, fd,
              (int fd, const struct iovec *v, int n), (fd, v, n))
-PL_SYS_SHAPE(ssize_t, writev, writev, PL_IO, writev, BYFD, fd,
+PL_DATA_SHAPE(ssize_t, writev, writev, PL_IO, writev, BYFD, fd,
              (int fd, const struct iovec *v, int n), (fd, v, n))
 PL_SYS_SHAPE(ssize_t, preadv, preadv, PL_IO, preadv, BYFD, fd,
              (int fd, const struct iovec *v, int n, off_t off), (fd, v, n, off))
@@ -79,12 +82,21 @@ PL_SYS_SHAPE(int, fsync, fsync, PL_IO, fsync, FILE, fd, (int fd), (fd))
 PL_SYS_SHAPE(int, fdatasync, fdatasync, PL_IO, fdatasync, FILE, fd, (int fd), (fd))
 PL_SYS_SHAPE(int, creat, creat, PL_IO, creat, FILE, r, (const char *path, mode_t mode),
              (path, mode))
-PL_SYS_SHAPE(ssize_t, sendfile, sendfile, PL_IO, sendfile, BYFD, out,
+PL_DATA_SHAPE(ssize_t, sendfile, sendfile, PL_IO, sendfile, BYFD, out,
              (int out, int in, off_t *off, size_t n), (out, in, off, n))
-PL_SYS_SHAPE(ssize_t, __read_chk, __read_chk, PL_IO, read, BYFD, fd,
+PL_DATA_SHAPE(ssize_t, __read_chk, __read_chk, PL_IO, read, BYFD, fd,
              (int fd, void *b, size_t n, size_t blen), (fd, b, n, blen))
 PL_SYS_SHAPE(ssize_t, __pread_chk, __pread_chk, PL_IO, pread, BYFD, fd,
              (int fd, void *b, size_t n, off_t off, size_t blen), (fd, b, n, off, blen))
+
+/* An fd open() made: a file by its opener's word (a FIFO opened by name is
+ * found by the first recorded call on it), so that calls below the minimum
+ * duration need no fstat to know it is no pipe. */
+static inline int opened(int fd) {
+  if (fd >= 0)
+    ctrace__pl_fd_set(fd, CTRACE_SC_FILE | PL_FD_UNVERIFIED);
+  return fd;
+}
 
 /* open and openat take a mode only with O_CREAT or O_TMPFILE. */
 static int open_mode_(int flags, va_list ap) {
@@ -100,7 +112,7 @@ PL_EXPORT int open(const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  return open_real_(path, flags, mode);
+  return opened(open_real_(path, flags, mode));
 }
 
 PL_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
@@ -108,7 +120,7 @@ PL_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  return openat_real_(dirfd, path, flags, mode);
+  return opened(openat_real_(dirfd, path, flags, mode));
 }
 
 /* The 64-bit-offset names (-D_FILE_OFFSET_BITS=64 programs call them) are
@@ -123,7 +135,7 @@ PL_SYS_SHAPE(ssize_t, preadv64, preadv, PL_IO, preadv, BYFD, fd,
              (int fd, const struct iovec *v, int n, off_t off), (fd, v, n, off))
 PL_SYS_SHAPE(ssize_t, pwritev64, pwritev, PL_IO, pwritev, BYFD, fd,
              (int fd, const struct iovec *v, int n, off_t off), (fd, v, n, off))
-PL_SYS_SHAPE(ssize_t, sendfile64, sendfile, PL_IO, sendfile, BYFD, out,
+PL_DATA_SHAPE(ssize_t, sendfile64, sendfile, PL_IO, sendfile, BYFD, out,
              (int out, int in, off_t *off, size_t n), (out, in, off, n))
 PL_SYS_SHAPE(ssize_t, __pread64_chk, __pread_chk, PL_IO, pread, BYFD, fd,
              (int fd, void *b, size_t n, off_t off, size_t blen), (fd, b, n, off, blen))
@@ -133,7 +145,7 @@ PL_EXPORT int open64(const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  return open_real_(path, flags, mode);
+  return opened(open_real_(path, flags, mode));
 }
 
 PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
@@ -141,7 +153,7 @@ PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   va_start(ap, flags);
   int mode = open_mode_(flags, ap);
   va_end(ap);
-  return openat_real_(dirfd, path, flags, mode);
+  return opened(openat_real_(dirfd, path, flags, mode));
 }
 
 /* The trace's fd as the program must not see it; -1 inside the tracer. */

@@ -17,24 +17,24 @@
 
 PL_SYS_SHAPE(int, socket, socket, PL_NET, socket, NET, r, (int d, int t, int p), (d, t, p))
 PL_SYS_SHAPE(int, shutdown, shutdown, PL_NET, shutdown, NET, fd, (int fd, int how), (fd, how))
-PL_SYS_SHAPE(ssize_t, recv, recv, PL_NET, recv, NET, fd, (int fd, void *b, size_t n, int fl),
+PL_DATA_SHAPE(ssize_t, recv, recv, PL_NET, recv, NET, fd, (int fd, void *b, size_t n, int fl),
              (fd, b, n, fl))
-PL_SYS_SHAPE(ssize_t, recvfrom, recvfrom, PL_NET, recvfrom, NET, fd,
+PL_DATA_SHAPE(ssize_t, recvfrom, recvfrom, PL_NET, recvfrom, NET, fd,
              (int fd, void *restrict b, size_t n, int fl, struct sockaddr *restrict a,
               socklen_t *restrict al),
              (fd, b, n, fl, a, al))
-PL_SYS_SHAPE(ssize_t, recvmsg, recvmsg, PL_NET, recvmsg, NET, fd,
+PL_DATA_SHAPE(ssize_t, recvmsg, recvmsg, PL_NET, recvmsg, NET, fd,
              (int fd, struct msghdr *m, int fl), (fd, m, fl))
-PL_SYS_SHAPE(ssize_t, send, send, PL_NET, send, NET, fd,
+PL_DATA_SHAPE(ssize_t, send, send, PL_NET, send, NET, fd,
              (int fd, const void *b, size_t n, int fl), (fd, b, n, fl))
-PL_SYS_SHAPE(ssize_t, sendto, sendto, PL_NET, sendto, NET, fd,
+PL_DATA_SHAPE(ssize_t, sendto, sendto, PL_NET, sendto, NET, fd,
              (int fd, const void *b, size_t n, int fl, const struct sockaddr *a, socklen_t al),
              (fd, b, n, fl, a, al))
-PL_SYS_SHAPE(ssize_t, sendmsg, sendmsg, PL_NET, sendmsg, NET, fd,
+PL_DATA_SHAPE(ssize_t, sendmsg, sendmsg, PL_NET, sendmsg, NET, fd,
              (int fd, const struct msghdr *m, int fl), (fd, m, fl))
-PL_SYS_SHAPE(ssize_t, __recv_chk, __recv_chk, PL_NET, recv, NET, fd,
+PL_DATA_SHAPE(ssize_t, __recv_chk, __recv_chk, PL_NET, recv, NET, fd,
              (int fd, void *b, size_t n, size_t bl, int fl), (fd, b, n, bl, fl))
-PL_SYS_SHAPE(ssize_t, __recvfrom_chk, __recvfrom_chk, PL_NET, recvfrom, NET, fd,
+PL_DATA_SHAPE(ssize_t, __recvfrom_chk, __recvfrom_chk, PL_NET, recvfrom, NET, fd,
              (int fd, void *b, size_t n, size_t bl, int fl, struct sockaddr *a,
               socklen_t *al),
              (fd, b, n, bl, fl, a, al))

@@ -130,7 +130,8 @@ static inline void wait_event(struct ctrace__thread *t, uint8_t reason, const vo
   p = ctrace__put_uvarint(p, st);
   finish(t, p, t1);
   if (CTRACE__UNLIKELY(reason == CTRACE_WAIT_SEM || reason == CTRACE_WAIT_MUTEX ||
-                       reason == CTRACE_WAIT_COND) &&
+                       reason == CTRACE_WAIT_COND || reason == CTRACE_WAIT_RWLOCK_READ ||
+                       reason == CTRACE_WAIT_RWLOCK_WRITE) &&
       ctrace__pl_pshared(reason, obj))
     ctrace__pl_shared(CTRACE_SHARED_WAIT, reason, obj, t1); /* flow.c */
 }

@@ -232,6 +232,13 @@ static inline void ctrace__pl_call_end(struct ctrace__pl_call *c) {
  */
 #define CTRACE_SC_BYFD 0
 #define PL_FD_CACHE 65536
+/* A cached class byte: the class (CTRACE_SC_FILE or _NET) in the low bits,
+ * and PL_FD_IPC when the fd is a pipe, FIFO, Unix socket or loopback TCP
+ * socket (flow.c), PL_FD_UNVERIFIED when its opener set it (open: a file,
+ * unless a FIFO opened by name, which the first recorded call finds). */
+#define PL_FD_CLASS 0x3f
+#define PL_FD_IPC 0x40
+#define PL_FD_UNVERIFIED 0x80
 extern _Atomic uint8_t ctrace__pl_fd_kind[PL_FD_CACHE];
 uint8_t ctrace__pl_fd_class(int fd);
 /* The cached class, CTRACE_SC_BYFD (0) when unknown. */
@@ -263,6 +270,10 @@ void ctrace__pl_fd_made(int fd, unsigned how);
 /* fd's fstat (a struct stat) says FIFO, seen first by the class cache:
  * records it as opened (io.c). */
 void ctrace__pl_fd_seen(int fd, const void *st);
+/* A call below the minimum duration moved result bytes on fd, whose
+ * cached class was 0 (unknown) or has PL_FD_IPC: an IPC_IO record when the
+ * fd is a pipe or local socket. Keeps errno. */
+void ctrace__pl_ipc_io(uint8_t call, int fd, int64_t result, uint64_t t0, uint64_t t1);
 /* newfd is now a copy of oldfd (dup, dup2, dup3, F_DUPFD). Keeps errno. */
 void ctrace__pl_fd_dup(int oldfd, int newfd);
 /* At the start of a process image's trace: the fds it was given. */
@@ -364,6 +375,46 @@ uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
                          r < 0 ? -(int64_t)e_ : (int64_t)r, t0_, t1_,          \
                          __builtin_frame_address(0));                          \
       errno = e_;                                                              \
+    }                                                                          \
+    return r;                                                                  \
+  }
+
+/*
+ * DATA shape: PL_SYS_SHAPE for the calls that move bytes on any fd (read,
+ * write, send, recv and their forms). Below the minimum duration, a call
+ * that moved bytes on a pipe, a Unix socket or a loopback TCP socket (an
+ * fd whose class has PL_FD_IPC: another traced process may be at the other
+ * end) is still written, as an IPC_IO record (flow.c), so that bytes pair
+ * across processes at any minimum duration. The added cost on every call
+ * below the minimum: one load of the fd's class byte; an fd not classified
+ * yet is classified once (one fstat).
+ */
+#define PL_DATA_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS)    \
+  PL_EXPORT ret name PARAMS {                                                  \
+    if (PL_PASS(fam))                                                          \
+      return PL_REAL(realname) ARGS;                                           \
+    ret r = (ret)-1;                                                           \
+    const int tsc_ = ctrace__pl.tsc;                                           \
+    const uint64_t min_ = ctrace__pl.min_ticks;                                \
+    uint64_t t0_ = ctrace__pl_now(tsc_);                                       \
+    struct ctrace__pl_call c_;                                                 \
+    ctrace__pl_call_sys(&c_, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), t0_); \
+    r = PL_REAL(realname) ARGS;                                                \
+    uint64_t t1_ = ctrace__pl_now(tsc_);                                       \
+    ctrace__pl_call_end(&c_);                                                  \
+    if (CTRACE__UNLIKELY(t1_ - t0_ >= min_)) {                                 \
+      int e_ = errno;                                                          \
+      uint8_t cls_ = CTRACE_SC_##cls;                                          \
+      if (cls_ == CTRACE_SC_BYFD)                                              \
+        cls_ = ctrace__pl_fd_class((int)(FD));                                 \
+      ctrace__pl_syscall(CTRACE_CALL_##call, cls_, (FD),                       \
+                         r < 0 ? -(int64_t)e_ : (int64_t)r, t0_, t1_,          \
+                         __builtin_frame_address(0));                          \
+      errno = e_;                                                              \
+    } else if (r > 0) {                                                        \
+      uint8_t k_ = ctrace__pl_fd_cached((int)(FD));                            \
+      if (CTRACE__UNLIKELY(k_ == 0 || (k_ & PL_FD_IPC) != 0))                  \
+        ctrace__pl_ipc_io(CTRACE_CALL_##call, (int)(FD), (int64_t)r, t0_, t1_); \
     }                                                                          \
     return r;                                                                  \
   }

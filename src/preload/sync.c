@@ -294,6 +294,21 @@ static inline int cond_ps_waiters(const pthread_cond_t *c) {
   unsigned w = c->__data.__wrefs;
   return (w & 1) && (w >> 3) != 0;
 }
+/* readers waiting for a writer's phase to end (__wrphase_futex), writers
+ * waiting for the write lock (__writers_futex): their futex-used bit (2);
+ * readers waiting in a read phase: PTHREAD_RWLOCK_RWAITING (4) */
+static inline int rwlock_ps_waiters(const pthread_rwlock_t *l) {
+  return l->__data.__shared != 0 &&
+         ((l->__data.__wrphase_futex & 2) || (l->__data.__writers_futex & 2) ||
+          (l->__data.__readers & 4));
+}
+/* C11: glibc's mtx_t and cnd_t are its pthread objects */
+static inline int mtx_ps_waiters(const mtx_t *m) {
+  return mutex_ps_waiters((const pthread_mutex_t *)(const void *)m);
+}
+static inline int cnd_ps_waiters(const cnd_t *c) {
+  return cond_ps_waiters((const pthread_cond_t *)(const void *)c);
+}
 static inline int sem_ps_waiters(const sem_t *s) {
   const uint64_t *v = (const uint64_t *)(const void *)s;
   return ((const int *)(const void *)s)[2] != 0 && (v[0] >> 32) != 0;
@@ -347,7 +362,8 @@ PL_LOCK_SHAPE(pthread_rwlock_clockrdlock, W(RWLOCK_READ), l,
 PL_LOCK_SHAPE(pthread_rwlock_clockwrlock, W(RWLOCK_WRITE), l,
               (pthread_rwlock_t *restrict l, clockid_t clk, TS at), (l, clk, at),
               PL_REAL(pthread_rwlock_trywrlock)(l), r == EBUSY)
-PL_RELEASE_SHAPE(pthread_rwlock_unlock, l, PL_CLAIM_RWLOCK, (pthread_rwlock_t *l), (l))
+PL_RELEASE_PS_SHAPE(pthread_rwlock_unlock, l, PL_CLAIM_RWLOCK, W(RWLOCK_WRITE), rwlock_ps_waiters,
+                    (pthread_rwlock_t *l), (l))
 
 /* ---- condition variables (GLIBC_2.3.2 versions, see preload.h) ---- */
 PL_BLOCK_SHAPE(pthread_cond_wait, W(COND), c,
@@ -424,9 +440,9 @@ PL_LOCK_SHAPE(waitid, W(CHILD), CHILD_OBJ(type == P_PID ? (pid_t)id : -1),
 PL_LOCK_SHAPE(mtx_lock, W(MUTEX), m, (mtx_t *m), (m), PL_REAL(mtx_trylock)(m), r == thrd_busy)
 PL_LOCK_SHAPE(mtx_timedlock, W(MUTEX), m, (mtx_t *restrict m, TS at), (m, at),
               PL_REAL(mtx_trylock)(m), r == thrd_busy)
-PL_RELEASE_SHAPE(mtx_unlock, m, PL_CLAIM_ONE, (mtx_t *m), (m))
+PL_RELEASE_PS_SHAPE(mtx_unlock, m, PL_CLAIM_ONE, W(MUTEX), mtx_ps_waiters, (mtx_t *m), (m))
 PL_BLOCK_SHAPE(cnd_wait, W(COND), c, (cnd_t *c, mtx_t *m), (c, m))
 PL_BLOCK_SHAPE(cnd_timedwait, W(COND), c, (cnd_t *restrict c, mtx_t *restrict m, TS at),
                (c, m, at))
-PL_RELEASE_SHAPE(cnd_signal, c, PL_CLAIM_ONE, (cnd_t *c), (c))
-PL_RELEASE_SHAPE(cnd_broadcast, c, PL_CLAIM_ALL, (cnd_t *c), (c))
+PL_RELEASE_PS_SHAPE(cnd_signal, c, PL_CLAIM_ONE, W(COND), cnd_ps_waiters, (cnd_t *c), (c))
+PL_RELEASE_PS_SHAPE(cnd_broadcast, c, PL_CLAIM_ALL, W(COND), cnd_ps_waiters, (cnd_t *c), (c))
