@@ -878,14 +878,15 @@ NO_SANITIZE uint32_t ctrace__stack_here_cfi(struct ctrace__thread *t, void *fp) 
   }
   uintptr_t pcs[CTRACE__STACK_FRAMES];
   pcs[0] = 0; /* (gcc cannot tell that the walk sets what intern reads) */
-  struct ctrace__walk_word words[CTRACE__WALK_WORDS];
-  struct wlog lg = {0, words};
-  int n = cfi_walk(t, fp, pcs, CTRACE__STACK_FRAMES, cacheable ? &lg : NULL);
+  struct wlog lg = {0, NULL};
+  if (slot) {
+    slot->fp = 0; /* the walk logs its words into the slot: void until kept */
+    lg.w = slot->w;
+  }
+  int n = cfi_walk(t, fp, pcs, CTRACE__STACK_FRAMES, slot ? &lg : NULL);
   n = filter_self(pcs, n);
   uint32_t id = ctrace__stack_intern(t, pcs, n);
   if (slot && id && lg.n <= CTRACE__WALK_WORDS) {
-    slot->fp = 0;
-    memcpy(slot->w, words, (size_t)lg.n * sizeof words[0]);
     slot->n = (uint32_t)lg.n;
     slot->id = id;
     slot->session = t->session;
