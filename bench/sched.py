@@ -38,8 +38,14 @@ ALL_MODES = [("untraced", None),
              ("ctrace run, scheduling, no samples", {"CTRACE_SCHED": "on",
                                                      "CTRACE_SAMPLE_HZ": "0"}),
              ("ctrace run, scheduling + samples", {"CTRACE_SCHED": "on"})]
+# BASE_PRELOAD=PATH adds a mode: scheduling + samples with another build's
+# preload library (a before/after comparison in one run)
+if os.environ.get("BASE_PRELOAD"):
+    ALL_MODES.append(("scheduling + samples, BASE_PRELOAD",
+                      {"CTRACE_SCHED": "on", "CTRACE_PRELOAD": os.environ["BASE_PRELOAD"]}))
 # MODES=0,1,3 picks some; BENCH=server or mutex runs one benchmark
-MODES = [ALL_MODES[int(i)] for i in os.environ.get("MODES", "0,1,2,3").split(",")]
+MODES = [ALL_MODES[int(i)] for i in
+         os.environ.get("MODES", ",".join(str(i) for i in range(len(ALL_MODES)))).split(",")]
 
 
 def run(cmd, mode, trace, key):
@@ -92,7 +98,7 @@ def bench(title, cmd, key, unit, scale, prec, higher_better, tmp):
             trace = os.path.join(tmp, "t.ctrace")
             res[name].append(run(cmd, mode, trace, key))
             if mode and mode.get("CTRACE_SCHED") == "on":
-                per_switch.append(sched_bytes(trace))
+                per_switch.append((name, sched_bytes(trace)))
     print("%s (%d rounds, alternating; median [min..max])" % (title, ROUNDS))
     own = any(o is not None for r in res.values() for _, _, _, o in r)
     print("| mode | %s | vs untraced | wall s | CPU s |%s" % (unit, " program's CPU s |" if own else ""))
@@ -107,14 +113,15 @@ def bench(title, cmd, key, unit, scale, prec, higher_better, tmp):
                                                   fmt([c for _, _, c, _ in res[name]], 1, 2),
                                                   " %s |" % fmt([o for _, _, _, o in res[name]], 1, 3)
                                                   if own else ""))
-    sw = sum(p[0] for p in per_switch)
-    by = sum(p[1] for p in per_switch)
-    lost = sum(p[2] for p in per_switch)
-    if sw:
-        print("scheduling data: %.0f context switches per run, %.2f file bytes per switch "
-              "(SCHED records), %d records lost in all runs, trace %.0f KB per run"
-              % (sw / len(per_switch), by / sw, lost,
-                 sum(p[3] for p in per_switch) / len(per_switch) / 1024))
+    for name, _ in MODES:
+        ps = [p for n, p in per_switch if n == name]
+        sw = sum(p[0] for p in ps)
+        if not sw:
+            continue
+        print("%s: %.0f context switches per run, %.2f file bytes per switch (SCHED "
+              "records), records lost per run %s, trace %.0f KB per run"
+              % (name, sw / len(ps), sum(p[1] for p in ps) / sw,
+                 "/".join(str(p[2]) for p in ps), sum(p[3] for p in ps) / len(ps) / 1024))
     print()
     return res
 

@@ -13,7 +13,7 @@
  * event owns its ring; the others are redirected into it
  * (PERF_EVENT_IOC_SET_OUTPUT). The writer thread drains the rings (a
  * bounded amount per ring and round) every 10 to 50 ms, as often as keeps
- * each ring under a quarter full at the last round's rate (the kernel
+ * each ring under an eighth full at the last round's rate (the kernel
  * wakes nobody: no one polls the events; the writer's timer is the only
  * wake-up, and an idle program's rings cost it 20 wake-ups a second),
  * pairs each switch-in with the switch-out that follows it on the same CPU
@@ -629,10 +629,10 @@ static void drain_locked(uint64_t deadline) {
     while (m && deadline && mono_now() < deadline);
     more |= m;
     flush_lost(c, &rings[c], to_ticks(mono_now()));
-    /* At the rate of this round, when will the ring be a quarter full? */
+    /* At the rate of this round, when will the ring be an eighth full? */
     if (rings[c].pg) {
-      uint64_t quarter = rings[c].size / 4;
-      uint64_t t = got > quarter ? since * quarter / got : got ? since / got * quarter : next;
+      uint64_t part = rings[c].size / 8;
+      uint64_t t = got > part ? since * part / got : got ? since / got * part : next;
       if (t < next)
         next = t;
     }
