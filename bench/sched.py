@@ -6,13 +6,19 @@ bench/preload.sh, each untraced, traced with CTRACE_SCHED=off, and traced
 with scheduling data and samples at the default rate, in alternating order
 (one run of each mode per round, so that a change of load on a shared
 machine hits every mode alike). Prints the median and [min..max] of each
-mode's result, wall time and CPU time (user+sys of the process and its
-threads, from the kernel's rusage of children), and the file bytes per
-context switch of the traced-with-scheduling runs. Never fails: prints a
+mode's result, wall time and CPU time (user+sys of `ctrace run` and the
+program, from the kernel's rusage of children: this includes the tool's
+own reading of the trace after the program), the program's own CPU time
+while its clients ran (the server's `cpu_s` line: every thread, the
+tracer's writer included), and the file bytes per context switch and the
+records lost of the traced-with-scheduling runs. Never fails: prints a
 table to read, asserts nothing.
 
   bench/sched.py [BUILD_DIR]        (default: build)
   ROUNDS=N (default 5), CLIENTS, REQUESTS, LOCKS as in bench/preload.sh
+  MODES=0,1,2,3 (untraced, CTRACE_SCHED=off, scheduling without samples,
+  scheduling + samples), BENCH=server or mutex, BASE_PRELOAD=PATH (another
+  build's libctrace-preload.so as one more mode: before and after in one run)
 """
 import json
 import os
