@@ -2,7 +2,8 @@
  * preload_server.c - a syscall-heavy loopback request/response benchmark:
  * a server thread per connection answers each 64-byte request with a 64-byte
  * reply; CLIENTS client threads send REQUESTS requests each, one at a time.
- * Prints "req_per_s N". Run by bench/preload.sh untraced, under ctrace run
+ * Prints "req_per_s N" and "cpu_s N", the CPU time (user+sys) of the whole
+ * process (every thread, a tracer's own included) while the clients ran. Run by bench/preload.sh untraced, under ctrace run
  * and under strace -f.
  *   preload_server [CLIENTS] [REQUESTS]
  */
@@ -91,14 +92,18 @@ int main(int argc, char **argv) {
     return 1;
   pthread_t acc, cl[64];
   pthread_create(&acc, NULL, acceptor, (void *)(intptr_t)l);
-  struct timespec t0, t1;
+  struct timespec t0, t1, c0, c1;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int i = 0; i < clients && i < 64; i++)
     pthread_create(&cl[i], NULL, client, NULL);
   for (int i = 0; i < clients && i < 64; i++)
     pthread_join(cl[i], NULL);
   clock_gettime(CLOCK_MONOTONIC, &t1);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
   double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   printf("req_per_s %.0f\n", (double)clients * (double)requests / s);
+  printf("cpu_s %.4f\n",
+         (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
   return 0;
 }

@@ -7,13 +7,17 @@
  * One event per CPU (cpu-clock when sampling, else a dummy software event),
  * on every thread that exists when the trace starts, inherited by the
  * threads they create later (inherit_thread: not by forked children, which
- * open their own), with context_switch=1 and TID|TIME|CPU in every record,
+ * open their own), with context_switch=1 and TID|TIME in every record,
  * on CLOCK_MONOTONIC (this kind of VM offers no TSC conversion in the perf
  * page: cap_user_time_zero is 0; see bench/sched_probe.c). A CPU's first
  * event owns its ring; the others are redirected into it
- * (PERF_EVENT_IOC_SET_OUTPUT). The writer thread drains the rings every
- * DRAIN_NS (a bounded amount per ring and round), pairs each switch-in with
- * the switch-out that follows it on the same CPU into an on-CPU interval,
+ * (PERF_EVENT_IOC_SET_OUTPUT). The writer thread drains the rings (a
+ * bounded amount per ring and round) every 10 to 50 ms, as often as keeps
+ * each ring under an eighth full at the last round's rate (the kernel
+ * wakes nobody: no one polls the events; the writer's timer is the only
+ * wake-up, and an idle program's rings cost it 20 wake-ups a second),
+ * pairs each switch-in with the switch-out that follows it on the same CPU
+ * into an on-CPU interval,
  * converts times to the trace's ticks, and appends SCHED, SAMPLES and
  * SCHED_LOST records to the metadata batch (docs/FORMAT.md). Whether it
  * worked, and why not, is the trace's `sched` and `samples` properties.
@@ -36,7 +40,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define DRAIN_NS 10000000ull          /* the writer drains every 10 ms */
+#define DRAIN_MIN_NS 10000000ull      /* the writer drains at most every 10 ms, */
+#define DRAIN_MAX_NS 50000000ull      /* at least every 50 ms (a 256 KB ring) */
 #define DRAIN_MAX_BYTES (256u << 10)  /* per ring and round */
 #define MAX_IV 4096                   /* intervals per SCHED record */
 #define MAX_SMP 1024                  /* samples per SAMPLES record */
@@ -64,6 +69,7 @@ static size_t nextra, capextra;
 static _Atomic int active;    /* written under sched_lock; read by the writer's due */
 static _Atomic int more_due;  /* a ring had more than a round's worth */
 static _Atomic uint64_t last_drain; /* CLOCK_MONOTONIC ns */
+static _Atomic uint64_t drain_ns;   /* until the next round */
 static unsigned sample_hz;
 static int own_pid;
 static uint32_t skip_tid; /* the writer's records are not the program's */
@@ -104,7 +110,9 @@ static void fill_attr(struct perf_event_attr *a, int inherit_thread) {
   memset(a, 0, sizeof *a);
   a->size = sizeof *a;
   a->type = PERF_TYPE_SOFTWARE;
-  a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU;
+  /* No PERF_SAMPLE_CPU: the ring says which CPU (a CPU's events write
+   * into its ring only), and a switch takes 48 ring bytes instead of 64. */
+  a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
   if (sample_hz) {
     a->config = PERF_COUNT_SW_CPU_CLOCK;
     a->sample_period = 1000000000ull / sample_hz; /* cpu-clock counts ns */
@@ -140,8 +148,9 @@ static long open_event(int tid, int cpu) {
 /* Maps the ring of rg->fd: the most pages the locked-memory budget allows
  * (perf_event_mlock_kb, 516 KB per CPU by default, for an unprivileged
  * user, then the process's RLIMIT_MEMLOCK), from 256 KB down to 32 KB:
- * 256 KB holds ~4,000 switches, 0.4 s of a busy server's (10,000 a second
- * on a CPU), 40 of the writer's 10 ms rounds: a writer starved of CPU for
+ * 256 KB holds ~5,400 switches (48 bytes each), 0.5 s of a busy server's
+ * (10,000 a second on a CPU), 10 of the writer's rounds at their longest
+ * (the rounds shorten as a ring fills faster): a writer starved of CPU for
  * that long loses nothing (longer, the loss is counted: SCHED_LOST). Not
  * more: the kernel allocates and clears every page of every CPU's ring
  * when it is mapped, and each traced process pays that at start and exit
@@ -364,8 +373,15 @@ static uint32_t tt_index(uint32_t tid) {
   return tt_n++;
 }
 
+/* Clears the slots in use only: a whole-table memset (32 KB) per record
+ * would sweep the cache of a CPU the program's threads share. */
 static void tt_reset(void) {
-  memset(tt_key, 0, sizeof tt_key);
+  for (uint32_t i = 0; i < tt_n; i++) {
+    uint32_t h = (tt_order[i] * 2654435761u) & (TT_CAP - 1);
+    while (tt_key[h] != tt_order[i])
+      h = (h + 1) & (TT_CAP - 1);
+    tt_key[h] = 0;
+  }
   tt_n = 0;
 }
 
@@ -451,10 +467,9 @@ static void add_iv(int cpu, uint64_t s, uint64_t e, uint32_t tid, uint8_t flags)
 
 /* ---- decoding the ring ---- */
 
-struct sid { /* sample_id_all trailer: TID, TIME, CPU */
+struct sid { /* sample_id_all trailer: TID, TIME */
   uint32_t pid, tid;
   uint64_t time;
-  uint32_t cpu;
 };
 
 static void on_switch(int cpu, struct ring *rg, const struct perf_event_header *h,
@@ -491,8 +506,8 @@ static void on_switch(int cpu, struct ring *rg, const struct perf_event_header *
 }
 
 static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
-  /* IP, TID, TIME, CPU, CALLCHAIN */
-  if (end - p < 32)
+  /* IP, TID, TIME, CALLCHAIN */
+  if (end - p < 24)
     return;
   uint64_t ip, tm, nr = 0;
   uint32_t pid, tid;
@@ -500,7 +515,7 @@ static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
   memcpy(&pid, p + 8, 4);
   memcpy(&tid, p + 12, 4);
   memcpy(&tm, p + 16, 8);
-  p += 32;
+  p += 24;
   if ((int)pid != own_pid || tid == skip_tid)
     return;
   uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
@@ -528,8 +543,9 @@ static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
   smps[nsmp++] = (struct smp){to_ticks(tm), tid, stack};
 }
 
-/* Drains ring c, at most DRAIN_MAX_BYTES; 1 when more was left. */
-static int drain_ring(int c) {
+/* Drains ring c, at most DRAIN_MAX_BYTES; 1 when more was left. Adds the
+ * bytes it read to *got. */
+static int drain_ring(int c, uint64_t *got) {
   static uint8_t tmp[16384];
   struct ring *rg = &rings[c];
   if (!rg->pg)
@@ -568,7 +584,7 @@ static int drain_ring(int c) {
     const uint8_t *body = rec + sizeof hb, *end = rec + sz;
     switch (hb.type) {
     case PERF_RECORD_SWITCH:
-      if (end - body >= 24)
+      if (end - body >= 16)
         on_switch(c, rg, &hb, body);
       break;
     case PERF_RECORD_SAMPLE:
@@ -589,6 +605,7 @@ static int drain_ring(int c) {
     }
     tail += sz;
   }
+  *got += tail - rg->pg->data_tail;
   __atomic_store_n(&rg->pg->data_tail, tail, __ATOMIC_RELEASE);
   flush_ivs(c);
   flush_smps(c);
@@ -602,14 +619,27 @@ static void drain_locked(uint64_t deadline) {
   conv_setup();
   skip_tid = (uint32_t)ctrace__writer_tid(); /* running by now */
   int more = 0;
+  uint64_t now = mono_now(), since = now - last_drain;
+  uint64_t next = DRAIN_MAX_NS;
   for (int c = 0; c < nrings; c++) {
     int m;
+    uint64_t got = 0;
     do
-      m = drain_ring(c);
+      m = drain_ring(c, &got);
     while (m && deadline && mono_now() < deadline);
     more |= m;
     flush_lost(c, &rings[c], to_ticks(mono_now()));
+    /* At the rate of this round, when will the ring be an eighth full? */
+    if (rings[c].pg) {
+      uint64_t part = rings[c].size / 8;
+      uint64_t t = got > part ? since * part / got : got ? since / got * part : next;
+      if (t < next)
+        next = t;
+    }
   }
+  if (next < DRAIN_MIN_NS)
+    next = DRAIN_MIN_NS;
+  atomic_store(&drain_ns, next);
   atomic_store(&more_due, more);
   last_drain = mono_now();
 }
@@ -667,6 +697,7 @@ void ctrace__sched_start(int writer_tid) {
   for (int c = 0; c < nrings; c++)
     rings[c].last_end = t0;
   active = 1;
+  drain_ns = DRAIN_MIN_NS;
   last_drain = mono_now();
   pthread_mutex_unlock(&sched_lock);
   property("sched", "on");
@@ -695,7 +726,7 @@ void ctrace__sched_drain(uint64_t deadline) {
 uint64_t ctrace__sched_due(uint64_t due) {
   if (!atomic_load_explicit(&active, memory_order_relaxed))
     return due;
-  uint64_t d = atomic_load(&more_due) ? last_drain : last_drain + DRAIN_NS;
+  uint64_t d = atomic_load(&more_due) ? last_drain : last_drain + atomic_load(&drain_ns);
   return d < due ? d : due;
 }
 
