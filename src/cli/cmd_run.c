@@ -196,15 +196,31 @@ static void report_output(const char *outabs) {
 
 /* The program's trace says whether the kernel let it record scheduling
  * data: said here, after the program, not on the program's stderr. */
+/* Says why scheduling was not recorded, from the trace's "sched" property.
+ * The recorder writes it at the start: the file's first MiB is read (as a
+ * cut-off trace), and the whole file only when the property is not there. */
 static void report_sched(const char *outabs) {
-  ctrace_reader *r;
+  enum { PREFIX = 1 << 20 };
+  ctrace_reader *r = NULL;
   char err[CTRACE_READ_ERRLEN];
-  if (ctrace_reader_open(outabs, &r, err, sizeof err) != 0)
-    return;
-  const char *s = ctrace_reader_property(r, "sched");
+  uint8_t *buf = malloc(PREFIX);
+  int fd = buf ? open(outabs, O_RDONLY | O_CLOEXEC) : -1;
+  ssize_t n = fd >= 0 ? pread(fd, buf, PREFIX, 0) : -1;
+  if (fd >= 0)
+    close(fd);
+  if (n > 0 && ctrace_reader_open_mem(buf, (size_t)n, &r, err, sizeof err) == 0 &&
+      !ctrace_reader_property(r, "sched") && n == PREFIX) {
+    ctrace_reader_close(r);
+    r = NULL;
+  }
+  if (!r && ctrace_reader_open(outabs, &r, err, sizeof err) != 0)
+    r = NULL;
+  const char *s = r ? ctrace_reader_property(r, "sched") : NULL;
   if (s && strncmp(s, "off: ", 5) == 0)
     fprintf(stderr, "ctrace run: scheduling not recorded: %s\n", s + 5);
-  ctrace_reader_close(r);
+  if (r)
+    ctrace_reader_close(r);
+  free(buf);
 }
 
 static pid_t child_pid;
