@@ -295,11 +295,13 @@ export function createPainter(m, canvas, color) {
     for (const x of grp.members) {
       const row = m.rowsByTid.get(rowKey(x));
       if (!row) continue;
-      for (const sp of row.spans) {
-        let a = Math.max(0, (sp.s - m.v0) / per), b = Math.min(px, (sp.e - m.v0) / per);
+      const sp = row.spans;
+      for (let j = 0; j < sp.length; j++) {
+        let a = Math.max(0, (sp.s[j] - m.v0) / per), b = Math.min(px, (sp.e[j] - m.v0) / per);
+        const st = sp.state[j];
         while (a < b) {
           const i = Math.floor(a), next = Math.min(b, i + 1);
-          if (i >= 0 && i < px) bins[i * nst + sp.state] += next - a;
+          if (i >= 0 && i < px) bins[i * nst + st] += next - a;
           a = next;
         }
       }
@@ -387,24 +389,28 @@ export function createPainter(m, canvas, color) {
         g.fillRect(run0, ys, run1 - run0, STATE_H);
         runState = -1;
       };
-      for (const s of row.spans) {
-        const x0 = m.xOf(s.s), x1 = m.xOf(s.e);
+      // the spans' columns (timeline-model.js), read in place
+      const sp = row.spans, S = sp.s, E = sp.e, ST = sp.state, MG = sp.merged;
+      const k = LABEL_W - (m.v0 * m.plotW()) / (m.v1 - m.v0), per = m.plotW() / (m.v1 - m.v0);
+      for (let i = 0, n = sp.length; i < n; i++) {
+        const x0 = k + S[i] * per, x1 = k + E[i] * per;
         if (x1 < LABEL_W || x0 > width) continue;
+        const state = ST[i];
         const xe = x0 + Math.max(1, x1 - x0);
-        if (s.state === runState && x0 <= run1) {
+        if (state === runState && x0 <= run1) {
           if (xe > run1) run1 = xe;
         } else {
           flush();
-          runState = s.state;
+          runState = state;
           run0 = x0;
           run1 = xe;
         }
         // a name inline where it fits: the call, else the state
-        if (x1 - x0 >= 60 && !s.merged && s.state !== 0) {
+        if (x1 - x0 >= 60 && !MG[i] && state !== 0) {
           flush();
-          const key = STATE_OF_BYTE[s.state];
+          const key = STATE_OF_BYTE[state];
           const a = Math.max(x0, LABEL_W), b = Math.min(x1, width);
-          label(g, m.spanName(t.tid, s) || stateLabel(key), a + 4, ys + STATE_H / 2, b - a - 8, textOn(color[key]));
+          label(g, m.spanName(t.tid, sp.at(i)) || stateLabel(key), a + 4, ys + STATE_H / 2, b - a - 8, textOn(color[key]));
           lastState = -1;
         }
       }
@@ -493,20 +499,21 @@ export function createPainter(m, canvas, color) {
       // logs: triangles, or thin ticks where they crowd
       const dense = row.logs.length > m.plotW() / 12;
       g.fillStyle = dense ? '#8a94a3' : '#1d2430';
-      for (const l of row.logs) {
-        const x = m.xOf(l.t);
-        const y = t.y + ROW_PAD;
+      g.beginPath(); // every tick or triangle of the row in one path, filled once
+      const LT = row.logs.t;
+      const y = t.y + ROW_PAD;
+      for (let i = 0, n = row.logs.length; i < n; i++) {
+        const x = m.xOf(LT ? LT[i] : row.logs[i].t);
         if (dense) {
-          g.fillRect(x, y + 1, 1, LOG_H - 2);
+          g.rect(x, y + 1, 1, LOG_H - 2);
           continue;
         }
-        g.beginPath();
         g.moveTo(x - 4, y);
         g.lineTo(x + 4, y);
         g.lineTo(x, y + LOG_H - 1);
         g.closePath();
-        g.fill();
       }
+      g.fill();
     }
     g.restore();
   }
