@@ -238,37 +238,61 @@ export function createPainter(m, canvas, color) {
       g.rect(LABEL_W, y0, m.width - LABEL_W, COUNTER_H);
       g.clip();
       const end = Math.min(m.v1, m.T1);
-      g.beginPath();
-      let x = m.xOf(c.points[0][0]);
-      g.moveTo(x, yOf(lo));
-      for (let k = 0; k < c.points.length; k++) {
-        const [t, v] = c.points[k];
-        x = m.xOf(t);
-        g.lineTo(x, k ? yOf(c.points[k - 1][1]) : yOf(lo));
-        g.lineTo(x, yOf(v));
-      }
-      const xe = m.xOf(end);
-      g.lineTo(xe, yOf(c.points[c.points.length - 1][1]));
-      g.lineTo(xe, yOf(lo));
-      g.closePath();
-      g.fillStyle = 'rgba(51, 34, 136, 0.16)';
-      g.fill();
-      g.beginPath();
-      x = m.xOf(c.points[0][0]);
-      g.moveTo(x, yOf(c.points[0][1]));
-      for (let k = 1; k < c.points.length; k++) {
-        const [t, v] = c.points[k];
-        x = m.xOf(t);
-        g.lineTo(x, yOf(c.points[k - 1][1]));
-        g.lineTo(x, yOf(v));
-      }
-      g.lineTo(xe, yOf(c.points[c.points.length - 1][1]));
-      g.strokeStyle = '#332288';
-      g.lineWidth = 1.5;
-      g.stroke();
+      drawSteps(g, c.points, m.xOf(end), yOf, yOf(lo));
       g.lineWidth = 1;
       g.restore();
     });
+  }
+
+  // A counter's step line over its area, as rectangles per pixel column:
+  // in each column the range of values in force (a vertical bar; a flat
+  // stretch of columns is one bar) and the area under the last one. Filled
+  // paths through every point (several thousand at full width, up to 4 a
+  // pixel) cost the browser most of a zoom step to rasterize.
+  function drawSteps(g, P, xe, yOf, yBottom) {
+    const X0 = Math.max(LABEL_W - 1, Math.floor(m.xOf(P[0][0]))), X1 = Math.min(m.width + 1, Math.ceil(xe));
+    const n = X1 - X0;
+    if (n <= 0) return;
+    const lo = new Float64Array(n).fill(NaN), hi = new Float64Array(n), last = new Float64Array(n);
+    for (let k = 0; k < P.length; k++) {
+      const v = P[k][1];
+      const a = Math.max(X0, Math.floor(m.xOf(P[k][0])));
+      const b = Math.min(X1, k + 1 < P.length ? Math.max(a + 1, Math.ceil(m.xOf(P[k + 1][0]))) : X1);
+      for (let x = a; x < b; x++) {
+        const i = x - X0;
+        if (Number.isNaN(lo[i])) {
+          lo[i] = v;
+          hi[i] = v;
+        } else if (v < lo[i]) lo[i] = v;
+        else if (v > hi[i]) hi[i] = v;
+        last[i] = v;
+      }
+    }
+    g.fillStyle = 'rgba(51, 34, 136, 0.16)';
+    for (let i = 0; i < n;) {
+      if (Number.isNaN(lo[i])) { i++; continue; }
+      let j = i + 1;
+      while (j < n && !Number.isNaN(lo[j]) && last[j] === last[i]) j++;
+      const y = yOf(last[i]);
+      g.fillRect(X0 + i, y, j - i, yBottom - y);
+      i = j;
+    }
+    g.fillStyle = '#332288';
+    // a column's bar reaches the value the column before ended on: the step
+    for (let i = n - 1; i > 0; i--) {
+      if (Number.isNaN(lo[i]) || Number.isNaN(lo[i - 1])) continue;
+      const p = last[i - 1];
+      if (p < lo[i]) lo[i] = p;
+      else if (p > hi[i]) hi[i] = p;
+    }
+    for (let i = 0; i < n;) {
+      if (Number.isNaN(lo[i])) { i++; continue; }
+      let j = i + 1;
+      if (lo[i] === hi[i]) while (j < n && lo[j] === lo[i] && hi[j] === lo[i]) j++;
+      const yt = yOf(hi[i]), yb = yOf(lo[i]);
+      g.fillRect(X0 + i, yt - 0.75, j - i, yb - yt + 1.5);
+      i = j;
+    }
   }
 
   // A group of threads of one name: the share of its members in each state
@@ -295,11 +319,13 @@ export function createPainter(m, canvas, color) {
     for (const x of grp.members) {
       const row = m.rowsByTid.get(rowKey(x));
       if (!row) continue;
-      for (const sp of row.spans) {
-        let a = Math.max(0, (sp.s - m.v0) / per), b = Math.min(px, (sp.e - m.v0) / per);
+      const sp = row.spans;
+      for (let j = 0; j < sp.length; j++) {
+        let a = Math.max(0, (sp.s[j] - m.v0) / per), b = Math.min(px, (sp.e[j] - m.v0) / per);
+        const st = sp.state[j];
         while (a < b) {
           const i = Math.floor(a), next = Math.min(b, i + 1);
-          if (i >= 0 && i < px) bins[i * nst + sp.state] += next - a;
+          if (i >= 0 && i < px) bins[i * nst + st] += next - a;
           a = next;
         }
       }
@@ -387,24 +413,28 @@ export function createPainter(m, canvas, color) {
         g.fillRect(run0, ys, run1 - run0, STATE_H);
         runState = -1;
       };
-      for (const s of row.spans) {
-        const x0 = m.xOf(s.s), x1 = m.xOf(s.e);
+      // the spans' columns (timeline-model.js), read in place
+      const sp = row.spans, S = sp.s, E = sp.e, ST = sp.state, MG = sp.merged;
+      const k = LABEL_W - (m.v0 * m.plotW()) / (m.v1 - m.v0), per = m.plotW() / (m.v1 - m.v0);
+      for (let i = 0, n = sp.length; i < n; i++) {
+        const x0 = k + S[i] * per, x1 = k + E[i] * per;
         if (x1 < LABEL_W || x0 > width) continue;
+        const state = ST[i];
         const xe = x0 + Math.max(1, x1 - x0);
-        if (s.state === runState && x0 <= run1) {
+        if (state === runState && x0 <= run1) {
           if (xe > run1) run1 = xe;
         } else {
           flush();
-          runState = s.state;
+          runState = state;
           run0 = x0;
           run1 = xe;
         }
         // a name inline where it fits: the call, else the state
-        if (x1 - x0 >= 60 && !s.merged && s.state !== 0) {
+        if (x1 - x0 >= 60 && !MG[i] && state !== 0) {
           flush();
-          const key = STATE_OF_BYTE[s.state];
+          const key = STATE_OF_BYTE[state];
           const a = Math.max(x0, LABEL_W), b = Math.min(x1, width);
-          label(g, m.spanName(t.tid, s) || stateLabel(key), a + 4, ys + STATE_H / 2, b - a - 8, textOn(color[key]));
+          label(g, m.spanName(t.tid, sp.at(i)) || stateLabel(key), a + 4, ys + STATE_H / 2, b - a - 8, textOn(color[key]));
           lastState = -1;
         }
       }
@@ -493,20 +523,21 @@ export function createPainter(m, canvas, color) {
       // logs: triangles, or thin ticks where they crowd
       const dense = row.logs.length > m.plotW() / 12;
       g.fillStyle = dense ? '#8a94a3' : '#1d2430';
-      for (const l of row.logs) {
-        const x = m.xOf(l.t);
-        const y = t.y + ROW_PAD;
+      g.beginPath(); // every tick or triangle of the row in one path, filled once
+      const LT = row.logs.t;
+      const y = t.y + ROW_PAD;
+      for (let i = 0, n = row.logs.length; i < n; i++) {
+        const x = m.xOf(LT ? LT[i] : row.logs[i].t);
         if (dense) {
-          g.fillRect(x, y + 1, 1, LOG_H - 2);
+          g.rect(x, y + 1, 1, LOG_H - 2);
           continue;
         }
-        g.beginPath();
         g.moveTo(x - 4, y);
         g.lineTo(x + 4, y);
         g.lineTo(x, y + LOG_H - 1);
         g.closePath();
-        g.fill();
       }
+      g.fill();
     }
     g.restore();
   }

@@ -26,6 +26,49 @@ export const TASK_HEAD = 18; // the "Tasks" title above the lanes
 export const MAX_TASK_LANES = 6;
 export const COUNTER_H = 34; // one track per ctrace_counter() name
 const MAGIC = 0x314c5443; // "CTL1"
+const MAGIC2 = 0x324c5443; // "CTL2": the columnar form (format=2), what the view asks for
+
+/**
+ * A row's spans, regions or logs in the columnar answer: typed arrays over
+ * the answer's bytes (one per field: s, e, state, ...), read in place by the
+ * drawing; `at(i)`, iteration, `find`, `some`, `filter` and `map` give items
+ * as objects, as arrays of them would, for everything else.
+ */
+class Items {
+  constructor(length, cols, make) {
+    this.length = length;
+    Object.assign(this, cols);
+    this.make = make;
+  }
+
+  at(i) { return this.make(this, i); }
+
+  * [Symbol.iterator]() {
+    for (let i = 0; i < this.length; i++) yield this.make(this, i);
+  }
+
+  find(f) {
+    for (let i = 0; i < this.length; i++) {
+      const x = this.make(this, i);
+      if (f(x)) return x;
+    }
+    return undefined;
+  }
+
+  some(f) { return this.find(f) !== undefined; }
+
+  filter(f) { return [...this].filter(f); }
+
+  map(f) { return [...this].map(f); }
+}
+const makeSpan = (c, i) => ({ s: c.s[i], e: c.e[i], state: c.state[i], merged: c.merged[i], n: c.n[i] });
+const spansOf = (list) => {
+  // the first format's objects as columns, so the drawing reads one shape
+  const n = list.length;
+  const c = { s: new Float64Array(n), e: new Float64Array(n), state: new Uint8Array(n), merged: new Uint8Array(n), n: new Uint32Array(n) };
+  list.forEach((x, i) => { c.s[i] = x.s; c.e[i] = x.e; c.state[i] = x.state; c.merged[i] = x.merged; c.n[i] = x.n; });
+  return new Items(n, c, makeSpan);
+};
 
 // ---- the binary answer of /api/timeline ----
 
@@ -37,6 +80,7 @@ export function rowKey(t) {
 
 export function decode(buf) {
   const dv = new DataView(buf);
+  if (buf.byteLength >= 4 && dv.getUint32(0, true) === MAGIC2) return decode2(buf, dv);
   let o = 0;
   const u32 = () => { const v = dv.getUint32(o, true); o += 4; return v; };
   const u16 = () => { const v = dv.getUint16(o, true); o += 2; return v; };
@@ -78,25 +122,103 @@ export function decode(buf) {
     }
     // rows come in thread order: a later thread that got the same tid is
     // that tid's next instance (rowKey)
+    out.rows.set(k ? `${tid}#${k}` : tid, { spans: spansOf(spans), regions, logs });
+  }
+  decodeRest(dv, o, strings, out);
+  return out;
+}
+
+// Tasks, wakes and creations: the same in both formats.
+function decodeRest(dv, o0, strings, out) {
+  // explicit offsets, not closures over one: a third less of the time
+  let o = o0;
+  const nt = dv.getUint32(o, true);
+  o += 4;
+  for (let i = 0; i < nt; i++) {
+    const ntouch = dv.getUint32(o + 48, true);
+    const touches = new Array(ntouch);
+    for (let k = 0, q = o + 52; k < ntouch; k++, q += 20) touches[k] = { tid: dv.getUint32(q, true), first: dv.getFloat64(q + 4, true), last: dv.getFloat64(q + 12, true) };
+    out.tasks.push({
+      s: dv.getFloat64(o, true), e: dv.getFloat64(o + 8, true), id: dv.getFloat64(o + 16, true), parent: dv.getFloat64(o + 24, true),
+      name: strings[dv.getUint32(o + 32, true)], beginTid: dv.getUint32(o + 36, true), endTid: dv.getUint32(o + 40, true),
+      open: dv.getUint32(o + 44, true) !== 0, touches,
+    });
+    o += 52 + 20 * ntouch;
+  }
+  const nw = dv.getUint32(o, true);
+  out.wakesTotal = dv.getUint32(o + 4, true);
+  o += 8;
+  for (let i = 0; i < nw; i++, o += 32) {
+    out.wakes.push({ t: dv.getFloat64(o, true), from: dv.getUint32(o + 8, true), to: dv.getUint32(o + 12, true), reason: dv.getUint32(o + 16, true), object: dv.getFloat64(o + 24, true) });
+  }
+  const nc = dv.getUint32(o, true);
+  o += 4;
+  for (let i = 0; i < nc; i++, o += 24) out.creates.push({ t0: dv.getFloat64(o, true), t1: dv.getFloat64(o + 8, true), parent: dv.getUint32(o + 16, true), child: dv.getUint32(o + 20, true) });
+}
+
+// A string of the answer: short ASCII ones without the TextDecoder, whose
+// call costs more than the string.
+function text(bytes, p, len, dec) {
+  if (len <= 64) {
+    let ascii = true;
+    for (let i = 0; i < len; i++) if (bytes[p + i] >= 0x80) { ascii = false; break; }
+    if (ascii) return String.fromCharCode.apply(null, bytes.subarray(p, p + len));
+  }
+  return dec.decode(bytes.subarray(p, p + len));
+}
+
+// The columnar answer (docs/API.md, "format=2"): each column is a typed
+// array over the answer's bytes (they start at multiples of 8), so a row
+// costs a few views, not an object per item.
+function decode2(buf, dv) {
+  let o = 4;
+  const u32 = () => { const v = dv.getUint32(o, true); o += 4; return v; };
+  const f64 = () => { const v = dv.getFloat64(o, true); o += 8; return v; };
+  const nrows = u32();
+  const out = { start: f64(), end: f64(), nsPerPx: f64(), rows: new Map(), tasks: [], wakes: [], wakesTotal: 0, creates: [] };
+  const nstr = u32();
+  const strBytes = u32();
+  const bytes = new Uint8Array(buf);
+  const dec = new TextDecoder();
+  const strings = new Array(nstr);
+  let p = o;
+  for (let i = 0; i < nstr; i++) {
+    const len = bytes[p] | (bytes[p + 1] << 8);
+    strings[i] = len ? text(bytes, p + 2, len, dec) : '';
+    p += 2 + len;
+  }
+  o = (o + strBytes + 7) & ~7;
+  const al = () => { o = (o + 7) & ~7; };
+  const F64 = (n) => { const a = new Float64Array(buf, o, n); o += 8 * n; return a; };
+  const U32 = (n) => { const a = new Uint32Array(buf, o, n); o += 4 * n; return a; };
+  const U16 = (n) => { const a = new Uint16Array(buf, o, n); o += 2 * n; return a; };
+  const U8 = (n) => { const a = new Uint8Array(buf, o, n); o += n; return a; };
+  const makeRegion = (c, i) => ({ s: c.s[i], e: c.e[i], task: c.task[i], name: strings[c.name[i]], n: c.n[i], depth: c.depth[i], open: !!(c.flags[i] & 1), merged: !!(c.flags[i] & 2) });
+  const makeLog = (c, i) => ({ t: c.t[i], task: c.task ? c.task[i] : 0, category: c.category ? strings[c.category[i]] : '', message: c.message ? strings[c.message[i]] : '', n: c.n[i], dense: !c.message });
+  const seen = new Map();
+  for (let r = 0; r < nrows; r++) {
+    const tid = u32();
+    const k = seen.get(tid) || 0;
+    seen.set(tid, k + 1);
+    const ns = u32(), nr = u32(), nl = u32(), flags = u32();
+    u32();
+    const spans = new Items(ns, { s: F64(ns), e: F64(ns), n: U32(ns), state: U8(ns), merged: U8(ns) }, makeSpan);
+    al();
+    const regions = new Items(nr, { s: F64(nr), e: F64(nr), task: F64(nr), name: U32(nr), n: U32(nr), depth: U16(nr), flags: U16(nr) }, makeRegion);
+    al();
+    const dense = flags & 1;
+    const lc = { t: F64(nl) };
+    if (!dense) lc.task = F64(nl);
+    lc.n = U32(nl);
+    if (!dense) {
+      lc.category = U32(nl);
+      lc.message = U32(nl);
+    }
+    al();
+    const logs = new Items(nl, lc, makeLog);
     out.rows.set(k ? `${tid}#${k}` : tid, { spans, regions, logs });
   }
-  const nt = u32();
-  for (let i = 0; i < nt; i++) {
-    const s = f64(), e = f64(), id = f64(), parent = f64(), name = strings[u32()];
-    const beginTid = u32(), endTid = u32(), open = u32() !== 0, ntouch = u32();
-    const touches = [];
-    for (let k = 0; k < ntouch; k++) touches.push({ tid: u32(), first: f64(), last: f64() });
-    out.tasks.push({ s, e, id, parent, name, beginTid, endTid, open, touches });
-  }
-  const nw = u32();
-  out.wakesTotal = u32();
-  for (let i = 0; i < nw; i++) {
-    const t = f64(), from = u32(), to = u32(), reason = u32();
-    u32();
-    out.wakes.push({ t, from, to, reason, object: f64() });
-  }
-  const nc = u32();
-  for (let i = 0; i < nc; i++) out.creates.push({ t0: f64(), t1: f64(), parent: u32(), child: u32() });
+  decodeRest(dv, o, strings, out);
   return out;
 }
 

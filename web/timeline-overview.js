@@ -17,6 +17,10 @@ export function createOverview(m, canvas, color, act) {
   let bins = null; // Float64Array px * nstates
   let px = 0;
   let taskLine = null;
+  // the whole trace's picture, which only the data and the width change:
+  // drawn once into a canvas of its own and copied on each draw (drawing it
+  // again rasterized thousands of rectangles on every zoom and pan step)
+  let strip = null;
   const nst = STATE_OF_BYTE.length;
 
   const x0 = () => LABEL_W;
@@ -30,15 +34,18 @@ export function createOverview(m, canvas, color, act) {
     bins = new Float64Array(px * nst);
     const per = span() / px;
     for (const row of d.rows.values()) {
-      for (const sp of row.spans) {
-        let a = Math.max(0, (sp.s - m.home) / per), b = Math.min(px, (sp.e - m.home) / per);
+      const sp = row.spans; // columns (timeline-model.js)
+      for (let j = 0; j < sp.length; j++) {
+        let a = Math.max(0, (sp.s[j] - m.home) / per), b = Math.min(px, (sp.e[j] - m.home) / per);
+        const st = sp.state[j];
         while (a < b) {
           const i = Math.floor(a), next = Math.min(b, i + 1);
-          bins[i * nst + sp.state] += next - a;
+          bins[i * nst + st] += next - a;
           a = next;
         }
       }
     }
+    strip = null;
     taskLine = new Float64Array(px);
     for (const t of d.tasks) {
       const a = Math.max(0, Math.floor((t.s - m.home) / per)), b = Math.min(px - 1, Math.floor((t.e - m.home) / per));
@@ -47,16 +54,7 @@ export function createOverview(m, canvas, color, act) {
     draw();
   }
 
-  function draw() {
-    const dpr = m.dpr || 1;
-    const W = m.width;
-    if (canvas.width !== Math.floor(W * dpr)) {
-      canvas.width = Math.floor(W * dpr);
-      canvas.height = Math.floor(OVERVIEW_H * dpr);
-      canvas.style.width = `${W}px`;
-      canvas.style.height = `${OVERVIEW_H}px`;
-    }
-    const g = canvas.getContext('2d');
+  function drawStrip(g, dpr, W) {
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, W, OVERVIEW_H);
     g.fillStyle = '#fafbfc';
@@ -90,6 +88,28 @@ export function createOverview(m, canvas, color, act) {
         g.stroke();
       }
     }
+  }
+
+  function draw() {
+    const dpr = m.dpr || 1;
+    const W = m.width;
+    if (canvas.width !== Math.floor(W * dpr)) {
+      canvas.width = Math.floor(W * dpr);
+      canvas.height = Math.floor(OVERVIEW_H * dpr);
+      canvas.style.width = `${W}px`;
+      canvas.style.height = `${OVERVIEW_H}px`;
+    }
+    const g = canvas.getContext('2d');
+    if (!strip || strip.width !== canvas.width || strip.height !== canvas.height) {
+      strip = document.createElement('canvas');
+      strip.width = canvas.width;
+      strip.height = canvas.height;
+      drawStrip(strip.getContext('2d'), dpr, W);
+    }
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.clearRect(0, 0, canvas.width, canvas.height);
+    g.drawImage(strip, 0, 0);
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
     // the window: the rest dimmed, the window outlined
     const a = Math.max(x0(), xOf(m.v0)), b = Math.min(W, Math.max(a + 2, xOf(m.v1)));
     g.fillStyle = 'rgba(255, 255, 255, 0.6)';

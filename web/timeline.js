@@ -165,7 +165,7 @@ function mount(container, ctx) {
     overviewAsked = true;
     const tids = m.allThreads.slice(0, 60).map((t) => t.tid).join(',');
     try {
-      const res = await fetch(`/api/timeline?start_ns=${Math.floor(m.home)}&end_ns=${Math.ceil(m.T1)}&width=${Math.round(m.plotW())}&tids=${tids}`);
+      const res = await fetch(`/api/timeline?start_ns=${Math.floor(m.home)}&end_ns=${Math.ceil(m.T1)}&width=${Math.round(m.plotW())}&tids=${tids}&format=2`);
       if (res.ok && !destroyed) overview.setData(decode(await res.arrayBuffer()));
     } catch { /* the banner says when the server is gone */ }
   }
@@ -217,7 +217,7 @@ function mount(container, ctx) {
     // With many threads, only the rows on screen (and a screen's worth
     // around them) are asked for; scrolling asks for more.
     const rows = wantedRows();
-    const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${Math.round(m.plotW())}${rows ? `&tids=${rows.join(',')}` : ''}`;
+    const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${Math.round(m.plotW())}${rows ? `&tids=${rows.join(',')}` : ''}&format=2`;
     root.dataset.loading = 'true';
     // counter tracks: their values in the same window, asked beside it
     const hasCounters = Number((m.summary.events_by_kind || {}).COUNTER) > 0;
@@ -275,9 +275,9 @@ function mount(container, ctx) {
   // A later state (runnable, ...) enters the legend when an answer has it.
   function showLaterStates(d) {
     for (const row of d.rows.values()) {
-      for (const sp of row.spans) {
-        if (sp.state < STATES.length) continue;
-        const el = legend.querySelector(`[data-state="${STATE_OF_BYTE[sp.state]}"]`);
+      for (const state of row.spans.state) {
+        if (state < STATES.length) continue;
+        const el = legend.querySelector(`[data-state="${STATE_OF_BYTE[state]}"]`);
         if (el) el.hidden = false;
       }
     }
@@ -354,6 +354,8 @@ function mount(container, ctx) {
           return [`Region ${r.name}${r.open ? ' (not ended)' : ''}`, `${formatDuration(r.e - r.s)} from ${formatAt(Math.round(r.s))}`, r.task ? `task ${r.task}` : ''];
         }
       case 'log':
+        // crowded logs come without their texts (a click fetches the one under it)
+        if (o.log.dense) return [`${o.log.n > 1 ? `${o.log.n.toLocaleString()} logs` : 'Log'} at ${formatAt(Math.round(o.log.t))}`, 'Zoom in or click for the message'];
         return [`Log ${o.log.category ? `[${o.log.category}] ` : ''}${o.log.message}`, `at ${formatAt(Math.round(o.log.t))}${o.log.n > 1 ? ` (+${o.log.n - 1} more here)` : ''}`];
       case 'task':
         return [`Task ${o.task.name} (id ${o.task.id})`, `${formatDuration(o.task.e - o.task.s)}${o.task.open ? ', not ended' : ''}`, `${o.task.touches.length} thread${o.task.touches.length === 1 ? '' : 's'}`];

@@ -139,19 +139,67 @@ uint64_t ctrace_timeline_unended(const struct ctrace_timeline *tl, int regions) 
   return n;
 }
 
+/* The heap of the longest instances seen so far: its root is the one that
+ * sorts last (cmp_item_dur_desc), the first to leave for a longer one. */
+static void sift_down(struct item *h, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && cmp_item_dur_desc(&h[l], &h[m]) > 0)
+      m = l;
+    if (r < n && cmp_item_dur_desc(&h[r], &h[m]) > 0)
+      m = r;
+    if (m == i)
+      return;
+    struct item t = h[i];
+    h[i] = h[m];
+    h[m] = t;
+    i = m;
+  }
+}
+static void sift_up(struct item *h, size_t i) {
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (cmp_item_dur_desc(&h[i], &h[p]) <= 0)
+      return;
+    struct item t = h[i];
+    h[i] = h[p];
+    h[p] = t;
+    i = p;
+  }
+}
+
 long ctrace_timeline_instances(const struct ctrace_timeline *tl, int regions, uint32_t name,
                                size_t limit, struct ctrace_tl_instance **out) {
-  size_t n;
-  struct item *v = collect(tl, regions, &n);
+  /* one pass keeping the `limit` longest in a heap: O(n log limit), where
+   * sorting every instance of a name of 667 k took 0.3 s of CPU */
+  size_t all = regions ? tl->nregions : tl->ntasks;
+  size_t cap = limit < all ? limit : all;
+  struct item *v = malloc((cap ? cap : 1) * sizeof *v);
   if (!v)
     return -ENOMEM;
   size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (v[i].name == name)
-      v[k++] = v[i];
+  for (size_t i = 0; cap && i < all; i++) {
+    struct item it;
+    if (regions) {
+      const struct ctrace_tl_region *rg = &tl->regions[i];
+      if (rg->open || rg->name != name)
+        continue;
+      it = (struct item){name, rg->end - rg->start, i};
+    } else {
+      const struct ctrace_tl_task *t = &tl->tasks[i];
+      if (t->open || t->name != name)
+        continue;
+      it = (struct item){name, t->end - t->start, i};
+    }
+    if (k < cap) {
+      v[k] = it;
+      sift_up(v, k++);
+    } else if (cmp_item_dur_desc(&it, &v[0]) < 0) {
+      v[0] = it;
+      sift_down(v, k, 0);
+    }
+  }
   qsort(v, k, sizeof *v, cmp_item_dur_desc);
-  if (k > limit)
-    k = limit;
   struct ctrace_tl_instance *I = calloc(k ? k : 1, sizeof *I);
   if (!I) {
     free(v);

@@ -381,10 +381,11 @@ void ctrace__api_profile(struct ctrace_view *v, struct params *p, struct ctrace_
 /* ---- /api/timeline ---- */
 void ctrace__api_timeline(struct ctrace_view *v, struct params *p, struct ctrace_reply *out) {
   const struct ctrace_timeline *tl = v->tl;
-  int64_t a, b, width;
+  int64_t a, b, width, format;
   if (ctrace__param_i64(p, "start_ns", tl->start_ns, INT64_MIN / 4, INT64_MAX / 4, &a) < 0 ||
       ctrace__param_i64(p, "end_ns", tl->end_ns, INT64_MIN / 4, INT64_MAX / 4, &b) < 0 ||
-      ctrace__param_i64(p, "width", 1000, 1, 20000, &width) < 0) {
+      ctrace__param_i64(p, "width", 1000, 1, 20000, &width) < 0 ||
+      ctrace__param_i64(p, "format", 1, 1, 2, &format) < 0) {
     ctrace_reply_error(out, 400, p->err);
     return;
   }
@@ -451,7 +452,7 @@ void ctrace__api_timeline(struct ctrace_view *v, struct params *p, struct ctrace
     for (uint32_t i = 0; i < tl->nthreads; i++)
       rows[nrows++] = i;
   }
-  int err = ctrace_timeline_encode(v, a, b, (uint32_t)width, rows, nrows, out);
+  int err = ctrace_timeline_encode(v, a, b, (uint32_t)width, rows, nrows, (unsigned)format, out);
   free(rows);
   if (err)
     ctrace_reply_error(out, 500, "out of memory");

@@ -164,8 +164,177 @@ static int on_task(void *arg, const struct ctrace_tl_task *t) {
   return 0;
 }
 
+/* ---- format 2 ("CTL2"): a row's spans, regions and logs as columns ----
+ * Each column starts at a multiple of 8 bytes of the answer, so that the
+ * page reads it as a typed array over the answer's bytes, without decoding
+ * items one by one (docs/API.md). The items are gathered first, then
+ * written column by column. */
+struct span2 {
+  int64_t s, e;
+  uint32_t n;
+  uint8_t state, merged;
+};
+struct region2 {
+  int64_t s, e;
+  double task;
+  uint32_t name, n;
+  uint16_t depth, flags;
+};
+struct log2 {
+  int64_t t;
+  const struct ctrace_tl_log *l;
+  uint32_t n;
+};
+struct row2 {
+  struct span2 *sp;
+  size_t nsp, capsp;
+  struct region2 *rg;
+  size_t nrg, caprg;
+  struct log2 *lg;
+  size_t nlg, caplg;
+  struct strtab *st;
+  const struct ctrace_view *v;
+  int64_t w;
+  int oom;
+};
+static void *grow(void *p, size_t *cap, size_t n, size_t size, int *oom) {
+  if (n < *cap)
+    return p;
+  size_t nc = *cap ? *cap * 2 : 256;
+  void *np = realloc(p, nc * size);
+  if (!np) {
+    *oom = 1;
+    return NULL;
+  }
+  *cap = nc;
+  return np;
+}
+static void pad8(struct buf *b) {
+  while (!b->oom && b->n % 8)
+    put_u8(b, 0);
+}
+
+/* Neighbouring merged runs of one state become one run: each had the state
+ * for most of its time, so the two together have it too. */
+static void on_span2(void *arg, int64_t s, int64_t e, unsigned state, unsigned merged, uint32_t n) {
+  struct row2 *c = arg;
+  if (c->nsp && merged) {
+    struct span2 *l = &c->sp[c->nsp - 1];
+    if (l->merged && l->state == state && l->e == s) {
+      l->e = e;
+      l->n = l->n + n < l->n ? UINT32_MAX : l->n + n;
+      return;
+    }
+  }
+  struct span2 *np = grow(c->sp, &c->capsp, c->nsp, sizeof *c->sp, &c->oom);
+  if (!np)
+    return;
+  c->sp = np;
+  c->sp[c->nsp++] = (struct span2){s, e, n, (uint8_t)state, (uint8_t)merged};
+}
+
+/* Merged regions of one depth less than a pixel apart become one. */
+static void on_region2(void *arg, const struct ctrace_tl_region *rg, int64_t s, int64_t e,
+                       unsigned depth, uint32_t n) {
+  struct row2 *c = arg;
+  if (c->nrg && !rg) {
+    struct region2 *l = &c->rg[c->nrg - 1];
+    if ((l->flags & 2) && l->depth == depth && s >= l->s && s - l->e < c->w) {
+      if (e > l->e)
+        l->e = e;
+      l->n = l->n + n < l->n ? UINT32_MAX : l->n + n;
+      return;
+    }
+  }
+  struct region2 *np = grow(c->rg, &c->caprg, c->nrg, sizeof *c->rg, &c->oom);
+  if (!np)
+    return;
+  c->rg = np;
+  c->rg[c->nrg++] = (struct region2){
+      s,
+      e,
+      rg ? (double)rg->task : 0,
+      rg ? str_id(c->st, c->v->r, rg->name) : 0,
+      n,
+      (uint16_t)depth,
+      (uint16_t)((rg && rg->open ? 1 : 0) | (rg ? 0 : 2))};
+}
+
+static void encode_row2(struct buf *body, struct row2 *c, const struct ctrace_timeline *tl,
+                        uint32_t th, int64_t a, int64_t b, uint32_t width) {
+  c->nsp = c->nrg = c->nlg = 0;
+  ctrace_timeline_spans(tl, th, a, b, c->w, on_span2, c);
+  ctrace_timeline_regions(tl, th, a, b, c->w, on_region2, c);
+  /* logs: at most one per pixel, as in format 1 */
+  size_t lo = ctrace_timeline_log_lower(tl, th, a), hi = tl->log_off[th + 1];
+  int64_t last = INT64_MIN;
+  for (size_t k = lo; k < hi && tl->logs[k].t <= b; k++) {
+    const struct ctrace_tl_log *l = &tl->logs[k];
+    if (c->nlg && l->t - last < c->w) {
+      c->lg[c->nlg - 1].n++;
+      continue;
+    }
+    struct log2 *np = grow(c->lg, &c->caplg, c->nlg, sizeof *c->lg, &c->oom);
+    if (!np)
+      break;
+    c->lg = np;
+    c->lg[c->nlg++] = (struct log2){l->t, l, 1};
+    last = l->t;
+  }
+  /* more logs than one per 12 pixels are drawn as ticks: their texts are
+   * left out (the page asks /api/event for the one clicked) */
+  int dense = c->nlg > width / 12;
+  put_u32(body, tl->threads[th].tid);
+  put_u32(body, (uint32_t)c->nsp);
+  put_u32(body, (uint32_t)c->nrg);
+  put_u32(body, (uint32_t)c->nlg);
+  put_u32(body, dense ? 1 : 0);
+  put_u32(body, 0);
+  for (size_t i = 0; i < c->nsp; i++)
+    put_f64(body, (double)c->sp[i].s);
+  for (size_t i = 0; i < c->nsp; i++)
+    put_f64(body, (double)c->sp[i].e);
+  for (size_t i = 0; i < c->nsp; i++)
+    put_u32(body, c->sp[i].n);
+  for (size_t i = 0; i < c->nsp; i++)
+    put_u8(body, c->sp[i].state);
+  for (size_t i = 0; i < c->nsp; i++)
+    put_u8(body, c->sp[i].merged);
+  pad8(body);
+  for (size_t i = 0; i < c->nrg; i++)
+    put_f64(body, (double)c->rg[i].s);
+  for (size_t i = 0; i < c->nrg; i++)
+    put_f64(body, (double)c->rg[i].e);
+  for (size_t i = 0; i < c->nrg; i++)
+    put_f64(body, c->rg[i].task);
+  for (size_t i = 0; i < c->nrg; i++)
+    put_u32(body, c->rg[i].name);
+  for (size_t i = 0; i < c->nrg; i++)
+    put_u32(body, c->rg[i].n);
+  for (size_t i = 0; i < c->nrg; i++)
+    put_u16(body, c->rg[i].depth);
+  for (size_t i = 0; i < c->nrg; i++)
+    put_u16(body, c->rg[i].flags);
+  pad8(body);
+  for (size_t i = 0; i < c->nlg; i++)
+    put_f64(body, (double)c->lg[i].t);
+  if (!dense)
+    for (size_t i = 0; i < c->nlg; i++)
+      put_f64(body, (double)c->lg[i].l->task);
+  for (size_t i = 0; i < c->nlg; i++)
+    put_u32(body, c->lg[i].n);
+  if (!dense) {
+    for (size_t i = 0; i < c->nlg; i++)
+      put_u32(body, str_id(c->st, c->v->r, c->lg[i].l->category));
+    for (size_t i = 0; i < c->nlg; i++)
+      put_u32(body, str_add(c->st, (const char *)c->lg[i].l->msg, c->lg[i].l->msg_len));
+  }
+  pad8(body);
+}
+
 int ctrace_timeline_encode(struct ctrace_view *v, int64_t a, int64_t b, uint32_t width,
-                           const uint32_t *rows, uint32_t nrows, struct ctrace_reply *out) {
+                           const uint32_t *rows, uint32_t nrows, unsigned format,
+                           struct ctrace_reply *out) {
   const struct ctrace_timeline *tl = v->tl;
   struct buf body = {0};
   struct strtab st = {.n = 1};
@@ -177,7 +346,15 @@ int ctrace_timeline_encode(struct ctrace_view *v, int64_t a, int64_t b, uint32_t
   int64_t w = (b - a) / (int64_t)width;
   if (w < 1)
     w = 1;
-  for (uint32_t i = 0; i < nrows; i++) {
+  struct row2 r2 = {.st = &st, .v = v, .w = w};
+  for (uint32_t i = 0; format == 2 && i < nrows; i++)
+    encode_row2(&body, &r2, tl, rows[i], a, b, width);
+  free(r2.sp);
+  free(r2.rg);
+  free(r2.lg);
+  if (r2.oom)
+    body.oom = 1;
+  for (uint32_t i = 0; format != 2 && i < nrows; i++) {
     uint32_t th = rows[i];
     put_u32(&body, tl->threads[th].tid);
     size_t at = body.n;
@@ -257,13 +434,15 @@ int ctrace_timeline_encode(struct ctrace_view *v, int64_t a, int64_t b, uint32_t
 
   /* header, strings, body */
   struct buf all = {0};
-  put_u32(&all, CTRACE_TLBIN_MAGIC);
+  put_u32(&all, format == 2 ? CTRACE_TLBIN_MAGIC2 : CTRACE_TLBIN_MAGIC);
   put_u32(&all, nrows);
   put_f64(&all, (double)a);
   put_f64(&all, (double)b);
   put_f64(&all, (double)w);
   put_u32(&all, st.n);
   put_u32(&all, (uint32_t)st.b.n);
+  if (format == 2)
+    pad8(&st.b); /* the rows' columns start at a multiple of 8 */
   uint8_t *p = room(&all, st.b.n + body.n);
   if (p && !st.b.oom && !body.oom) {
     memcpy(p, st.b.p, st.b.n);

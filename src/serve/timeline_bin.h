@@ -11,13 +11,18 @@
 
 #include "view.h"
 
-#define CTRACE_TLBIN_MAGIC 0x314c5443u /* "CTL1" */
+#define CTRACE_TLBIN_MAGIC 0x314c5443u  /* "CTL1" */
+#define CTRACE_TLBIN_MAGIC2 0x324c5443u /* "CTL2": the columnar form (format=2) */
 #define CTRACE_TLBIN_MAX_TASKS 4000
 #define CTRACE_TLBIN_MAX_WAKES 4000
 
 /* Encodes [a, b] at width pixels for the given thread rows into out (200,
- * application/octet-stream). Returns 0 or -1 when out of memory. */
+ * application/octet-stream), in format 1 ("CTL1") or 2 ("CTL2": each row's
+ * spans, regions and logs as aligned columns, neighbouring merged runs of
+ * one state joined, dense logs without their texts). Returns 0 or -1 when
+ * out of memory. */
 int ctrace_timeline_encode(struct ctrace_view *v, int64_t a, int64_t b, uint32_t width,
-                           const uint32_t *rows, uint32_t nrows, struct ctrace_reply *out);
+                           const uint32_t *rows, uint32_t nrows, unsigned format,
+                           struct ctrace_reply *out);
 
 #endif

@@ -11,16 +11,18 @@
  * CTRACE_INDEX_CACHE=on writes it always, =off neither reads nor writes.
  *
  * The file: a 64-byte header, then the body (timeline_cache.c's stream,
- * then the stats).
+ * then the stats) compressed with zlib (a deflate stream, fastest level:
+ * the index is about twice the trace, compressed about a third of that).
  *
- *   u64 magic "CTIDX01\n"   u64 trace size   i64 mtime s   i64 mtime ns
+ *   u64 magic "CTIDX02\n"   u64 trace size   i64 mtime s   i64 mtime ns
  *   u64 hash of the trace's first and last 64 KiB (its header, its last batch)
- *   u64 body bytes          u64 hash of the body          u64 0
+ *   u64 body bytes          u64 hash of the body          u64 compressed bytes
  *
  * A cache is used only when the trace's size, modification time and hash
- * equal the header's, the body is as long as the header says and every
- * check of the load passes; else it is ignored (and replaced once the index
- * is built again). It is written to a temporary file renamed into place:
+ * equal the header's, the file holds the compressed bytes the header says,
+ * they inflate to the body's bytes and hash and every check of the load
+ * passes; else it is ignored (and replaced once the index is built again;
+ * a cache of the uncompressed first version, "CTIDX01", likewise). It is written to a temporary file renamed into place:
  * a reader never sees half of one.
  */
 #include <errno.h>
@@ -31,17 +33,19 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../analyze/timeline_cache.h"
 #include "view.h"
 
-#define MAGIC 0x0a31305844495443ull /* "CTIDX01\n" little-endian */
+#define MAGIC 0x0a32305844495443ull /* "CTIDX02\n" little-endian */
+#define ZBUF (256u << 10)
 #define EDGE (64u << 10)
 
 struct head {
   uint64_t magic, size;
   int64_t mtime_s, mtime_ns;
-  uint64_t trace_hash, body_len, body_hash, zero;
+  uint64_t trace_hash, body_len, body_hash, zbytes;
 };
 
 int ctrace__view_cache_enabled(void) {
@@ -187,39 +191,108 @@ static int stats_load(const ctrace_reader *r, struct ctrace_stats *st, FILE *f, 
 }
 
 /* ---- loading ---- */
+/* The body inflated from the file, as a stream (fopencookie); its seek
+ * only tells where it is (for ftello). */
+struct zr {
+  int fd;
+  z_stream z;
+  uint64_t pos;
+  int end;
+  uint8_t buf[ZBUF];
+};
+static ssize_t zr_read(void *c, char *p, size_t n) {
+  struct zr *r = c;
+  if (!n || r->end)
+    return 0;
+  r->z.next_out = (Bytef *)p;
+  r->z.avail_out = n > UINT32_MAX ? UINT32_MAX : (uInt)n;
+  uInt want = r->z.avail_out;
+  while (r->z.avail_out == want) {
+    if (!r->z.avail_in) {
+      ssize_t got = read(r->fd, r->buf, sizeof r->buf);
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got <= 0)
+        return -1; /* cut short: not a whole stream */
+      r->z.next_in = r->buf;
+      r->z.avail_in = (uInt)got;
+    }
+    int zerr = inflate(&r->z, Z_NO_FLUSH);
+    if (zerr == Z_STREAM_END) {
+      r->end = 1;
+      break;
+    }
+    if (zerr != Z_OK && zerr != Z_BUF_ERROR)
+      return -1;
+  }
+  size_t done = want - r->z.avail_out;
+  r->pos += done;
+  return (ssize_t)done;
+}
+
+static int zr_seek(void *c, off64_t *off, int whence) {
+  if (whence != SEEK_CUR || *off != 0) {
+    errno = ESPIPE;
+    return -1;
+  }
+  *off = (off64_t)((struct zr *)c)->pos;
+  return 0;
+}
+
 static int load_from(struct ctrace_view *v, const char *file, const struct head *want) {
   int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
     return -1;
   struct stat st;
+  struct head h;
+  struct zr *zr = NULL;
   FILE *f = NULL;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "rb"))) {
+  struct ctrace_timeline *tl = NULL;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || read(fd, &h, sizeof h) != (ssize_t)sizeof h ||
+      h.magic != want->magic || h.size != want->size || h.mtime_s != want->mtime_s ||
+      h.mtime_ns != want->mtime_ns || h.trace_hash != want->trace_hash ||
+      h.zbytes != (uint64_t)st.st_size - sizeof h || !(zr = calloc(1, sizeof *zr))) {
     close(fd);
     return -1;
   }
-  struct head h;
-  struct ctrace_timeline *tl = NULL;
-  if (fread(&h, sizeof h, 1, f) != 1 || h.magic != want->magic || h.size != want->size ||
-      h.mtime_s != want->mtime_s || h.mtime_ns != want->mtime_ns ||
-      h.trace_hash != want->trace_hash || h.zero != 0 ||
-      h.body_len != (uint64_t)st.st_size - sizeof h)
+  zr->fd = fd;
+  if (inflateInit(&zr->z) != Z_OK) {
+    free(zr);
+    close(fd);
+    return -1;
+  }
+  f = fopencookie(zr, "rb", (cookie_io_functions_t){zr_read, NULL, zr_seek, NULL});
+  if (!f)
     goto fail;
+  setvbuf(f, NULL, _IOFBF, 1 << 20);
   uint64_t hash = 0, left = h.body_len;
   if (ctrace_timeline_load(v->r, f, left, &hash, &tl) < 0)
     goto fail;
-  left = h.body_len - (uint64_t)ftello(f) + sizeof h;
+  off64_t at = ftello(f);
+  if (at < 0 || (uint64_t)at > h.body_len)
+    goto fail;
+  left = h.body_len - (uint64_t)at;
   if (stats_load(v->r, &v->st, f, &hash, &left) < 0)
     goto fail;
-  if (left != 0 || hash != h.body_hash) {
+  char extra;
+  if (left != 0 || hash != h.body_hash || zr->pos != h.body_len || fread(&extra, 1, 1, f) != 0 ||
+      !zr->end) {
     ctrace_stats_free(&v->st);
     goto fail;
   }
   fclose(f);
+  inflateEnd(&zr->z);
+  free(zr);
+  close(fd);
   v->tl = tl;
   return 0;
 fail:
   ctrace_timeline_free(tl);
-  fclose(f);
+  if (f)
+    fclose(f);
+  inflateEnd(&zr->z);
+  free(zr);
+  close(fd);
   return -1;
 }
 
@@ -238,38 +311,59 @@ int ctrace__view_cache_load(struct ctrace_view *v) {
 }
 
 /* ---- saving ---- */
-/* The file written through a cookie that fails once the view is closing:
- * stopping `ctrace view` does not wait for a big cache to be written. */
-struct cancel_fd {
+/* The body deflated into the file through a stream (fopencookie) that fails
+ * once the view is closing: stopping `ctrace view` does not wait for a big
+ * cache to be written. */
+struct zw {
   int fd;
   const int *cancel;
+  z_stream z;
+  uint64_t in;
+  uint8_t buf[ZBUF];
 };
-static ssize_t cancel_write(void *c, const char *buf, size_t n) {
-  struct cancel_fd *cf = c;
-  if (__atomic_load_n(cf->cancel, __ATOMIC_ACQUIRE)) {
+static int write_all(int fd, const uint8_t *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+/* Deflates what is in z (flush: Z_NO_FLUSH or Z_FINISH) into the file. */
+static int zw_pump(struct zw *w, int flush) {
+  for (;;) {
+    w->z.next_out = w->buf;
+    w->z.avail_out = sizeof w->buf;
+    int zerr = deflate(&w->z, flush);
+    if (zerr == Z_STREAM_ERROR)
+      return -1;
+    if (write_all(w->fd, w->buf, sizeof w->buf - w->z.avail_out) < 0)
+      return -1;
+    if (flush == Z_FINISH ? zerr == Z_STREAM_END : w->z.avail_in == 0 && w->z.avail_out != 0)
+      return 0;
+  }
+}
+static ssize_t zw_write(void *c, const char *buf, size_t n) {
+  struct zw *w = c;
+  if (__atomic_load_n(w->cancel, __ATOMIC_ACQUIRE)) {
     errno = ECANCELED;
     return -1;
   }
   size_t done = 0;
   while (done < n) {
-    ssize_t w = write(cf->fd, buf + done, n - done);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
+    size_t k = n - done > UINT32_MAX ? UINT32_MAX : n - done;
+    w->z.next_in = (Bytef *)(uintptr_t)(buf + done);
+    w->z.avail_in = (uInt)k;
+    if (zw_pump(w, Z_NO_FLUSH) < 0)
       return done ? (ssize_t)done : -1;
-    done += (size_t)w;
+    done += k;
   }
+  w->in += n;
   return (ssize_t)n;
-}
-static int cancel_seek(void *c, off64_t *off, int whence) {
-  off_t r = lseek(((struct cancel_fd *)c)->fd, (off_t)*off, whence);
-  if (r < 0)
-    return -1;
-  *off = r;
-  return 0;
-}
-static int cancel_close(void *c) {
-  return close(((struct cancel_fd *)c)->fd);
 }
 
 static int save_to(struct ctrace_view *v, const char *file, const struct head *id) {
@@ -278,26 +372,39 @@ static int save_to(struct ctrace_view *v, const char *file, const struct head *i
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
     return -1;
-  struct cancel_fd cf = {fd, &v->cache_cancel};
-  FILE *f = fopencookie(&cf, "wb", (cookie_io_functions_t){NULL, cancel_write, cancel_seek,
-                                                           cancel_close});
-  if (!f) {
+  struct zw *w = calloc(1, sizeof *w);
+  if (!w || deflateInit(&w->z, Z_BEST_SPEED) != Z_OK) {
+    free(w);
     close(fd);
     unlink(tmp);
     return -1;
   }
-  setvbuf(f, NULL, _IOFBF, 1 << 20);
+  w->fd = fd;
+  w->cancel = &v->cache_cancel;
   struct head h = *id;
-  uint64_t hash = 0;
-  int err = fwrite(&h, sizeof h, 1, f) != 1 || ctrace_timeline_save(v->tl, f, &hash) < 0 ||
-            stats_save(&v->st, f, &hash) < 0;
+  FILE *f = NULL;
+  int err = lseek(fd, sizeof h, SEEK_SET) < 0 ||
+            !(f = fopencookie(w, "wb", (cookie_io_functions_t){NULL, zw_write, NULL, NULL}));
   if (!err) {
-    off_t end = ftello(f);
-    h.body_len = (uint64_t)end - sizeof h;
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    uint64_t hash = 0;
+    err = ctrace_timeline_save(v->tl, f, &hash) < 0 || stats_save(&v->st, f, &hash) < 0;
+    err |= fclose(f) != 0;
     h.body_hash = hash;
-    err = fseeko(f, 0, SEEK_SET) < 0 || fwrite(&h, sizeof h, 1, f) != 1;
   }
-  err |= fclose(f) != 0;
+  if (!err) {
+    w->z.avail_in = 0;
+    err = zw_pump(w, Z_FINISH) < 0;
+  }
+  if (!err) {
+    off_t end = lseek(fd, 0, SEEK_CUR);
+    h.body_len = w->in;
+    h.zbytes = (uint64_t)end - sizeof h;
+    err = end < 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h;
+  }
+  deflateEnd(&w->z);
+  free(w);
+  err |= close(fd) != 0;
   if (err || rename(tmp, file) < 0) {
     unlink(tmp);
     return -1;
