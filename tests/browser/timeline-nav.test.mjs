@@ -112,15 +112,20 @@ if (why && !process.env.CI) {
       await page.mouse.move(5, 5); // no hover anchor
       const start = span(await probe(page, 'window'));
       await page.keyboard.down('w');
-      const first = span(await probe(page, 'window'));
-      assert.ok(Math.abs(first / start - 0.7) < 0.01, `first step ${first / start}`);
-      // held (no more key events): it goes on zooming, frame by frame, however
-      // slowly frames come on a loaded machine
-      await page.waitForFunction((limit) => {
-        const w = document.querySelector('.tl').probe.window();
-        return w.end_ns - w.start_ns < limit;
-      }, first * 0.5, { timeout: 30_000 });
-      await page.keyboard.up('w');
+      try {
+        // the press is one step (0.7); on a loaded machine the held zoom's
+        // first frame may land before the probe does: at least one step
+        const first = span(await probe(page, 'window'));
+        assert.ok(first / start < 0.701 && first / start > 0.1, `first step ${first / start}`);
+        // held (no more key events): it goes on zooming, frame by frame,
+        // however slowly frames come on a loaded machine
+        await page.waitForFunction((limit) => {
+          const w = document.querySelector('.tl').probe.window();
+          return w.end_ns - w.start_ns < limit;
+        }, first * 0.5, { timeout: 30_000 });
+      } finally {
+        await page.keyboard.up('w'); // a failure must not leave W held for the next tests
+      }
       // a frame already asked for may still land; after it, nothing moves
       const frames = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
       await frames();
