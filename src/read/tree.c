@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,6 +396,52 @@ static const char *run_of(const ctrace_reader *s) {
 /* Opens files[0..n) into one reader. root_filter: drop files of another
  * run than file 0's (a stale file of an earlier run with the same name),
  * and files that cannot be read at all; otherwise those fail the open. */
+/* The files of a tree are validated in parallel (their batches are read
+ * once, checksummed and indexed: most of an open's work), each into its
+ * own part of the reserved range; open_set then takes them in order. */
+struct pre_file {
+  ctrace_reader *s;
+  int rc;
+  char why[CTRACE_READ_ERRLEN];
+};
+struct pre_open {
+  char **paths;
+  uint8_t *region;
+  const size_t *base, *len;
+  struct pre_file *out;
+  size_t n;
+  atomic_size_t next;
+};
+
+static void *pre_open_some(void *arg) {
+  struct pre_open *p = arg;
+  for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->n;) {
+    struct pre_file *o = &p->out[i];
+    o->rc = ctrace__reader_open_file(p->paths[i], p->region + p->base[i], p->len[i], 1, &o->s,
+                                     o->why, sizeof o->why);
+    if (o->rc != 0)
+      o->s = NULL;
+  }
+  return NULL;
+}
+
+static void pre_open_all(struct pre_open *p) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t k = cpus > 1 ? (size_t)cpus : 1;
+  if (k > 8)
+    k = 8;
+  if (k > p->n / 4 + 1) /* a few files: not worth a thread */
+    k = p->n / 4 + 1;
+  pthread_t th[8];
+  size_t started = 0;
+  for (; started + 1 < k; started++)
+    if (pthread_create(&th[started], NULL, pre_open_some, p) != 0)
+      break;
+  pre_open_some(p);
+  for (size_t i = 0; i < started; i++)
+    pthread_join(th[i], NULL);
+}
+
 static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out, char *err,
                     size_t errlen) {
   if (n > TREE_MAX_FILES) {
@@ -402,6 +450,7 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
   }
   long page = sysconf(_SC_PAGESIZE);
   size_t pg = page > 0 ? (size_t)page : 4096, total = pg; /* offset 0: no file */
+  struct pre_file *pre = NULL;
   size_t *size = calloc(n ? n : 1, sizeof *size);
   if (!size) {
     snprintf(err, errlen, "out of memory");
@@ -438,17 +487,35 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
   r->region = region;
   r->region_size = total;
   r->files = files;
+  /* The file may have grown since stat (its process still runs): what
+   * fits its room is read, as a file cut off there. */
+  size_t *bases = calloc(n ? n : 1, sizeof *bases), *lens = calloc(n ? n : 1, sizeof *lens);
+  pre = calloc(n ? n : 1, sizeof *pre);
+  if (!bases || !lens || !pre) {
+    free(bases);
+    free(lens);
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0, b = pg; i < n; i++) {
+    size_t room = (size[i] + pg - 1) / pg * pg + pg;
+    bases[i] = b;
+    lens[i] = room - pg;
+    b += room;
+  }
+  struct pre_open po = {paths, region, bases, lens, pre, n, 0};
+  pre_open_all(&po);
+  free(bases);
+  free(lens);
   size_t base = pg;
   const char *run = NULL;
   for (size_t i = 0; i < n; i++) {
     size_t room = (size[i] + pg - 1) / pg * pg + pg;
     struct tree_file *f = &files[r->nfiles];
-    char why[CTRACE_READ_ERRLEN];
-    /* The file may have grown since stat (its process still runs): what
-     * fits its room is read, as a file cut off there. */
-    ctrace_reader *s = NULL;
-    int rc = ctrace__reader_open_file(paths[i], (uint8_t *)region + base, room - pg, 1, &s, why,
-                                      sizeof why);
+    char *why = pre[i].why;
+    ctrace_reader *s = pre[i].s;
+    int rc = pre[i].rc;
+    pre[i].s = NULL; /* taken: closed below or kept in files */
     if (rc == 0 && r->nfiles &&
         (s->flags & CTRACE_FILE_TICKS_TSC) != (files[0].r->flags & CTRACE_FILE_TICKS_TSC)) {
       snprintf(err, errlen,
@@ -490,6 +557,8 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
   }
   free(size);
   size = NULL;
+  free(pre);
+  pre = NULL;
   if (!r->nfiles) {
     snprintf(err, errlen, "no trace files");
     goto fail;
@@ -510,6 +579,10 @@ static int open_set(char **paths, size_t n, int root_filter, ctrace_reader **out
   return 0;
 fail:
   free(size);
+  for (size_t i = 0; pre && i < n; i++)
+    if (pre[i].s)
+      ctrace_reader_close(pre[i].s);
+  free(pre);
   ctrace_reader_close(r);
   return -1;
 }
