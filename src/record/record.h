@@ -443,8 +443,17 @@ struct ctrace__hooks {
    * a blocking call made while one of them is blocked, and was not at the
    * start, may be inside that handler (ctrace__before_block). */
   uint64_t (*handled_signals)(void);
+  /* The library is never unloaded (LD_PRELOAD): a stop at exit leaves
+   * what the kernel frees with the process (pages, perf rings, their fds)
+   * to it, see ctrace__exiting. */
+  int never_unloaded;
 };
 extern const struct ctrace__hooks *ctrace__hooks; /* never NULL */
+/* Set by the stop at the process's exit when hooks->never_unloaded: the
+ * stop writes everything as always but frees no memory and unmaps no
+ * ring (the exit does: munmap here would only cost the exiting program
+ * its CPU time). */
+extern int ctrace__exiting;
 void ctrace__set_hooks(const struct ctrace__hooks *hooks);
 
 /* ---- configuration (config.c), one table ---- */

@@ -719,7 +719,8 @@ void ctrace__sched_stop(void) {
   /* Threads still on a CPU: their intervals end at the stop. */
   end_intervals(ctrace__now());
   pthread_mutex_unlock(&ctrace__meta_lock);
-  close_all();
+  if (!ctrace__exiting) /* at exit the kernel unmaps and closes them */
+    close_all();
   active = 0;
   pthread_mutex_unlock(&sched_lock);
 }

@@ -298,9 +298,13 @@ int ctrace_stop(void) {
   return ctrace__stop();
 }
 
+int ctrace__exiting;
+
 static void at_exit(void) {
   if (!ctrace_is_enabled() || !ctrace__trace_is_ours())
     return;
+  /* A library that may be unloaded (dlclose runs this too) frees all. */
+  ctrace__exiting = ctrace__hooks->never_unloaded;
   int err = ctrace__stop();
   if (err && autostarted) {
     /* Nobody else can tell the user: the program never called us. */

@@ -909,6 +909,11 @@ int ctrace__writer_stop(void) {
       note_error(-errno);
   }
   atomic_store(&out_fd, -1);
+  if (ctrace__exiting) {
+    /* The process exits: its pages go with it, and no trace follows. */
+    meta_done = NULL;
+    return atomic_load(&ctrace__write_err);
+  }
   /* Buffers are kept for the next trace, up to the budget; free them now
    * so a stopped tracer holds no memory. */
   pthread_mutex_lock(&qlock);
