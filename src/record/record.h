@@ -539,6 +539,9 @@ uint64_t ctrace__meta_clock_sync(void);
 /* The ticks of the running trace's first CLOCK_SYNC: its time 0. */
 extern uint64_t ctrace__trace_start_ticks;
 void ctrace__meta_process(void);
+/* The arguments the constructors were given, for a PROCESS record written
+ * before they return; (-1, NULL) after. */
+void ctrace__meta_initial_args(int argc, char **argv);
 void ctrace__meta_mappings(void);
 /* Where code is, for the stack walk (unwind.c); at a trace's start. */
 void ctrace__code_ranges_load(void);

@@ -363,12 +363,22 @@ static int api_bound_here(void) {
   return bound == ctrace__is_enabled_here;
 }
 
-/* CTRACE_OUT=FILE: trace from before main() to exit(). */
-__attribute__((constructor)) static void autostart(void) {
-  if (ctrace__hooks->start_env) {
+static void autostart_env(void);
+
+/* CTRACE_OUT=FILE: trace from before main() to exit(). glibc passes a
+ * shared object's constructors the program's arguments: the first trace's
+ * PROCESS record takes them from there (procmap.c). */
+__attribute__((constructor)) static void autostart(int argc, char **argv, char **envp) {
+  (void)envp;
+  ctrace__meta_initial_args(argc, argv);
+  if (ctrace__hooks->start_env)
     ctrace__hooks->start_env();
-    return;
-  }
+  else
+    autostart_env();
+  ctrace__meta_initial_args(-1, NULL); /* the program may change them now */
+}
+
+static void autostart_env(void) {
   if (!api_bound_here())
     return;
   const char *out = getenv("CTRACE_OUT");
