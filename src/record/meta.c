@@ -12,6 +12,9 @@ pthread_mutex_t ctrace__meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ctrace__buf *meta;
 /* The buffer of the last batch written, emptied, for the next one. */
 static struct ctrace__buf *spare;
+/* 1 while meta is being moved or replaced (a fatal round cannot take it
+ * then: see ctrace__meta_take_dying). */
+static _Atomic int resizing;
 
 static size_t meta_bytes(const struct ctrace__buf *m) {
   return sizeof *m + m->cap;
@@ -31,22 +34,28 @@ uint8_t *ctrace__meta_reserve(size_t n) {
     size_t cap = meta ? meta->cap * 2 : 4096 - sizeof *meta;
     while (cap < need)
       cap *= 2;
+    atomic_store(&resizing, 1);
     struct ctrace__buf *m = meta ? ctrace__pages_realloc(meta, meta_bytes(meta), sizeof *m + cap)
                                  : ctrace__pages_alloc(sizeof *m + cap);
-    if (!m)
+    if (!m) {
+      atomic_store(&resizing, 0);
       return NULL;
+    }
     if (!meta) {
       m->len = 0;
       m->seq = 0;
     }
     m->cap = cap;
     meta = m;
+    atomic_store(&resizing, 0);
   }
   return meta->data + meta->len;
 }
 
+/* A release store: a fatal round may read the committed part without the
+ * lock (ctrace__meta_take_dying). */
 void ctrace__meta_commit(uint8_t *end) {
-  meta->len = (size_t)(end - meta->data);
+  __atomic_store_n(&meta->len, (size_t)(end - meta->data), __ATOMIC_RELEASE);
 }
 
 /* Sequence numbers of metadata batches: the writer thread's only. */
@@ -76,6 +85,33 @@ struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done) {
     m->seq = seq++;
     m->base = 0;
   }
+  return m;
+}
+
+/*
+ * A fatal round's take when the dying thread holds ctrace__meta_lock (it
+ * was defining a string or a stack when the signal came, and never lets
+ * go): what it committed before is whole, and every id another thread can
+ * use is defined in it (ids are published after their commit, intern.c);
+ * what it was writing past meta->len is left out. NULL when there is
+ * nothing. Not when the signal came while meta was being moved (mremap:
+ * ctrace__meta_moving).
+ * The dying thread runs only its handler meanwhile; no other thread gets
+ * the lock.
+ */
+int ctrace__meta_moving(void) {
+  return atomic_load(&resizing);
+}
+
+struct ctrace__buf *ctrace__meta_take_dying(void) {
+  struct ctrace__buf *m = meta;
+  if (!m || __atomic_load_n(&m->len, __ATOMIC_ACQUIRE) == 0)
+    return NULL;
+  meta = NULL;
+  m->tid = 0;
+  m->flags = CTRACE_BATCH_META;
+  m->seq = seq++;
+  m->base = 0;
   return m;
 }
 

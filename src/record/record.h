@@ -42,7 +42,8 @@
  *     lock with ctrace__lock_bounded(): in a normal round it gives the lock
  *     up as soon as a fatal flush is asked (the fatal round follows), in a
  *     fatal flush it tries until a deadline, and not at all when the dying
- *     thread is the holder.
+ *     thread is the holder (of the metadata's lock, the fatal round then
+ *     takes what was committed without it: ctrace__meta_take_dying).
  *  4. A signal handler may call only ctrace__enter_signal() (the hot path
  *     or nothing: no slow path) and ctrace__writer_flush_wait() (atomics,
  *     futex and clock system calls; when no writer thread was started, the
@@ -531,6 +532,10 @@ uint64_t ctrace__meta_next_seq(void);
  * since (or NULL), kept for the next one: in steady state the writer
  * allocates nothing. */
 struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done);
+/* The same in a fatal round whose dying thread holds ctrace__meta_lock,
+ * unless it was moving the metadata (ctrace__meta_moving). */
+struct ctrace__buf *ctrace__meta_take_dying(void);
+int ctrace__meta_moving(void);
 void ctrace__meta_reset(void);
 /* A PROPERTY record (key=value, docs/FORMAT.md); takes ctrace__meta_lock. */
 void ctrace__meta_property(const char *key, const char *value);

@@ -417,9 +417,15 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
    * this thread (rule 3). */
   int have_threads =
       want_parts && ctrace__lock_bounded(&ctrace__lock, deadline ? deadline : 1) == 0;
-  int locked = ctrace__lock_bounded(&ctrace__meta_lock, deadline) == 0;
+  int meta_locked = ctrace__lock_bounded(&ctrace__meta_lock, deadline) == 0;
+  /* A dying thread that holds the metadata's lock never lets go: what it
+   * committed is taken without the lock (ctrace__meta_take_dying). */
+  int meta_dying = !meta_locked && deadline && held_by_dying(&ctrace__meta_lock) &&
+                   !ctrace__meta_moving();
+  int locked = meta_locked || meta_dying;
   if (locked && ctrace__lock_bounded(&qlock, deadline) != 0) {
-    pthread_mutex_unlock(&ctrace__meta_lock);
+    if (meta_locked)
+      pthread_mutex_unlock(&ctrace__meta_lock);
     locked = 0;
   }
   if (!locked) {
@@ -434,11 +440,13 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
   if (have_threads)
     collect_parts();
   /* after the parts: their events' definitions were committed before them */
-  struct ctrace__buf *meta = ctrace__meta_take(deadline ? NULL : meta_done);
+  struct ctrace__buf *meta =
+      meta_dying ? ctrace__meta_take_dying() : ctrace__meta_take(deadline ? NULL : meta_done);
   if (!deadline)
     meta_done = NULL;
   pthread_mutex_unlock(&qlock);
-  pthread_mutex_unlock(&ctrace__meta_lock);
+  if (meta_locked)
+    pthread_mutex_unlock(&ctrace__meta_lock);
   if (have_threads)
     pthread_mutex_unlock(&ctrace__lock);
 
