@@ -532,10 +532,8 @@ uint64_t ctrace__meta_next_seq(void);
  * since (or NULL), kept for the next one: in steady state the writer
  * allocates nothing. */
 struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done);
-/* The same in a fatal round whose dying thread holds ctrace__meta_lock,
- * unless it was moving the metadata (ctrace__meta_moving). */
+/* The same in a fatal round whose dying thread holds ctrace__meta_lock. */
 struct ctrace__buf *ctrace__meta_take_dying(void);
-int ctrace__meta_moving(void);
 void ctrace__meta_reset(void);
 /* A PROPERTY record (key=value, docs/FORMAT.md); takes ctrace__meta_lock. */
 void ctrace__meta_property(const char *key, const char *value);

@@ -420,8 +420,7 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
   int meta_locked = ctrace__lock_bounded(&ctrace__meta_lock, deadline) == 0;
   /* A dying thread that holds the metadata's lock never lets go: what it
    * committed is taken without the lock (ctrace__meta_take_dying). */
-  int meta_dying = !meta_locked && deadline && held_by_dying(&ctrace__meta_lock) &&
-                   !ctrace__meta_moving();
+  int meta_dying = !meta_locked && deadline && held_by_dying(&ctrace__meta_lock);
   int locked = meta_locked || meta_dying;
   if (locked && ctrace__lock_bounded(&qlock, deadline) != 0) {
     if (meta_locked)
