@@ -14,7 +14,10 @@
  * (build/bench/ -> build/ctrace, build/src/preload/). With
  * STARTUP_BENCH_BASE=/path/to/another/libctrace-preload.so, a fourth mode
  * runs that library the same way, in the same rounds: before and after a
- * change, on a machine whose load moves. Never fails.
+ * change, on a machine whose load moves; the last column is then the
+ * median of the per-round differences from it. STARTUP_BENCH_NORUN=1
+ * leaves `ctrace run` out (its own start-up is most of its cost and
+ * noise). Never fails.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -136,9 +139,12 @@ int main(int argc, char **argv) {
   find_ticks();
   base = getenv("STARTUP_BENCH_BASE");
   int nmodes = base && *base ? NMODES : BASE;
+  const char *norun = getenv("STARTUP_BENCH_NORUN");
+  int skip_run = norun && *norun && strcmp(norun, "0") != 0;
 
-  double *cpu[NMODES], *wall[NMODES], *dcpu[NMODES], *dwall[NMODES];
+  double *cpu[NMODES], *wall[NMODES], *dcpu[NMODES], *dwall[NMODES], *dbase[NMODES];
   for (int m = 0; m < NMODES; m++) {
+    dbase[m] = calloc((size_t)n, sizeof(double));
     cpu[m] = calloc((size_t)n, sizeof(double));
     wall[m] = calloc((size_t)n, sizeof(double));
     dcpu[m] = calloc((size_t)n, sizeof(double));
@@ -147,30 +153,39 @@ int main(int argc, char **argv) {
   /* One warm-up round: page cache, the loader's cache. */
   double c, w;
   for (int m = 0; m < nmodes; m++)
-    run_once(m, prog, &c, &w);
+    if (!(skip_run && m == RUN))
+      run_once(m, prog, &c, &w);
   int failed = 0;
   for (int i = 0; i < n; i++) {
     for (int m = 0; m < nmodes; m++) {
       int mm = (m + i) % nmodes; /* rotate the order: no mode always first */
+      if (skip_run && mm == RUN)
+        continue;
       if (run_once(mm, prog, &cpu[mm][i], &wall[mm][i]) != 0)
         failed++;
     }
     for (int m = 0; m < nmodes; m++) {
       dcpu[m][i] = cpu[m][i] - cpu[UNTRACED][i];
       dwall[m][i] = wall[m][i] - wall[UNTRACED][i];
+      dbase[m][i] = nmodes > BASE ? cpu[m][i] - cpu[BASE][i] : 0;
     }
   }
   unlink(trace);
 
   printf("startup of %s: %d alternating rounds (ms; median [min..max])%s\n", prog[0], n,
          failed ? " (some runs failed)" : "");
-  printf("%-11s | %-24s | %-24s | %-10s | %-10s\n", "mode", "CPU (user+sys)", "wall",
-         "CPU added", "wall added");
+  printf("%-11s | %-24s | %-24s | %-10s | %-10s%s\n", "mode", "CPU (user+sys)", "wall",
+         "CPU added", "wall added", nmodes > BASE ? " | CPU vs base" : "");
   for (int m = 0; m < nmodes; m++) {
+    if (skip_run && m == RUN)
+      continue;
     double cm = median(cpu[m], n), wm = median(wall[m], n);
-    printf("%-11s | %6.2f [%6.2f..%6.2f]   | %6.2f [%6.2f..%6.2f]   | %+9.2f  | %+9.2f\n",
-           mode_names[m], cm, cpu[m][0], cpu[m][n - 1], wm, wall[m][0], wall[m][n - 1],
-           median(dcpu[m], n), median(dwall[m], n));
+    printf("%-11s | %6.2f [%6.2f..%6.2f]   | %6.2f [%6.2f..%6.2f]   | %+9.2f  | %+9.2f", mode_names[m],
+           cm, cpu[m][0], cpu[m][n - 1], wm, wall[m][0], wall[m][n - 1], median(dcpu[m], n),
+           median(dwall[m], n));
+    if (nmodes > BASE)
+      printf("  | %+9.2f", median(dbase[m], n));
+    printf("\n");
   }
   printf("CPU: user+sys of the child from wait4 (fork to exit). preload%s: LD_PRELOAD and "
          "CTRACE_OUT as ctrace run sets them; ctrace run: ctrace's own process included\n",

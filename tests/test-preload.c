@@ -945,14 +945,8 @@ static int kill_loop(int sig, int tries) {
   }
   ASSERT_EQ(hangs, 0);
   fprintf(stderr, "# %d deaths by signal %d: %d traces without END\n", tries, sig, cut);
-  /* Every trace ends with END. Under ASan's runtime on a loaded machine
-   * about 1 death in 80 still loses it (issue 8, open): tolerated there
-   * only, and counted above. */
-  const char *pre = getenv("LD_PRELOAD");
-  if (pre && strstr(pre, "asan"))
-    ASSERT_LE(cut * 40, tries);
-  else
-    ASSERT_EQ(cut, 0);
+  /* Every trace ends with END, under ASan's runtime too. */
+  ASSERT_EQ(cut, 0);
   return TEST_OK;
 }
 

@@ -203,6 +203,7 @@ static const struct ctrace__hooks hooks = {
     .records_threads = 1,
     .lazy_writer = 1, /* a short process pays no writer thread */
     .handled_signals = ctrace__pl_handled_signals,
+    .never_unloaded = 1, /* LD_PRELOAD */
 };
 
 /* Runs before the recorder's own constructor (priority 101 < default),

@@ -19,34 +19,42 @@ static size_t meta_bytes(const struct ctrace__buf *m) {
 
 /* Room for n bytes at the end of the metadata; NULL when out of memory.
  * Caller holds ctrace__meta_lock. Pages (record.h rule 3): the writer
- * appends here too, also in a fatal flush. */
+ * appends here too, also in a fatal flush. At every instant meta is NULL
+ * or a whole buffer (a grown copy is published before the old one is
+ * unmapped: not mremap, which unmaps first), for a fatal round that
+ * takes it from a dying holder (ctrace__meta_take_dying). */
 uint8_t *ctrace__meta_reserve(size_t n) {
   if (!meta && spare) {
-    meta = spare;
+    spare->len = 0;
+    __atomic_store_n(&meta, spare, __ATOMIC_RELEASE);
     spare = NULL;
-    meta->len = 0;
   }
   size_t need = (meta ? meta->len : 0) + n;
   if (!meta || need > meta->cap) {
     size_t cap = meta ? meta->cap * 2 : 4096 - sizeof *meta;
     while (cap < need)
       cap *= 2;
-    struct ctrace__buf *m = meta ? ctrace__pages_realloc(meta, meta_bytes(meta), sizeof *m + cap)
-                                 : ctrace__pages_alloc(sizeof *m + cap);
+    struct ctrace__buf *m = ctrace__pages_alloc(sizeof *m + cap), *old = meta;
     if (!m)
       return NULL;
-    if (!meta) {
+    if (old) {
+      memcpy(m, old, sizeof *m + old->len);
+    } else {
       m->len = 0;
       m->seq = 0;
     }
     m->cap = cap;
-    meta = m;
+    __atomic_store_n(&meta, m, __ATOMIC_RELEASE);
+    if (old)
+      ctrace__pages_free(old, meta_bytes(old));
   }
   return meta->data + meta->len;
 }
 
+/* A release store: a fatal round may read the committed part without the
+ * lock (ctrace__meta_take_dying). */
 void ctrace__meta_commit(uint8_t *end) {
-  meta->len = (size_t)(end - meta->data);
+  __atomic_store_n(&meta->len, (size_t)(end - meta->data), __ATOMIC_RELEASE);
 }
 
 /* Sequence numbers of metadata batches: the writer thread's only. */
@@ -76,6 +84,28 @@ struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done) {
     m->seq = seq++;
     m->base = 0;
   }
+  return m;
+}
+
+/*
+ * A fatal round's take when the dying thread holds ctrace__meta_lock (it
+ * was defining a string or a stack when the signal came, and never lets
+ * go): what it committed before is whole, and every id another thread can
+ * use is defined in it (ids are published after their commit, intern.c);
+ * what it was writing past meta->len is left out (and a grown copy it
+ * had not published yet). NULL when there is nothing.
+ * The dying thread runs only its handler meanwhile; no other thread gets
+ * the lock.
+ */
+struct ctrace__buf *ctrace__meta_take_dying(void) {
+  struct ctrace__buf *m = __atomic_load_n(&meta, __ATOMIC_ACQUIRE);
+  if (!m || __atomic_load_n(&m->len, __ATOMIC_ACQUIRE) == 0)
+    return NULL;
+  meta = NULL;
+  m->tid = 0;
+  m->flags = CTRACE_BATCH_META;
+  m->seq = seq++;
+  m->base = 0;
   return m;
 }
 

@@ -103,21 +103,49 @@ void ctrace__meta_mappings(void) {
   ctrace__guard--;
 }
 
-/* PROCESS: pid, ppid, executable and argv (from /proc/self/cmdline). */
-void ctrace__meta_process(void) {
-  char args[4096];
+/* The program's arguments as the constructors saw them, for the first
+ * trace of this process image only (later, the program may have changed
+ * them: /proc/self/cmdline then says what they are). */
+static int initial_argc = -1;
+static char **initial_argv;
+
+void ctrace__meta_initial_args(int argc, char **argv) {
+  initial_argc = argv ? argc : -1;
+  initial_argv = argv;
+}
+
+/* The NUL-separated arguments into args (as /proc/self/cmdline has them),
+ * from the saved argv once, else from /proc; their length. */
+static size_t read_args(char *args, size_t size) {
   size_t alen = 0;
+  if (initial_argc >= 0) {
+    for (int i = 0; i < initial_argc && initial_argv[i] && alen < size - 1; i++) {
+      size_t n = strlen(initial_argv[i]) + 1;
+      if (n > size - 1 - alen)
+        n = size - 1 - alen;
+      memcpy(args + alen, initial_argv[i], n);
+      alen += n;
+    }
+    initial_argc = -1; /* a fork child or a later trace reads /proc */
+    return alen;
+  }
   /* read(), not stdio: no FILE, no buffer to allocate. */
   ctrace__guard++;
   int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     ssize_t r;
-    while (alen < sizeof args - 1 &&
-           (r = read(fd, args + alen, sizeof args - 1 - alen)) > 0)
+    while (alen < size - 1 && (r = read(fd, args + alen, size - 1 - alen)) > 0)
       alen += (size_t)r;
     close(fd);
   }
   ctrace__guard--;
+  return alen;
+}
+
+/* PROCESS: pid, ppid, executable and argv. */
+void ctrace__meta_process(void) {
+  char args[4096];
+  size_t alen = read_args(args, sizeof args);
   /* argv is NUL-separated; names stop at NUL, so map NUL to a space-free
    * separator the reader splits on: 0x1f (unit separator). */
   for (size_t i = 0; i < alen; i++)

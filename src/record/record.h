@@ -42,7 +42,8 @@
  *     lock with ctrace__lock_bounded(): in a normal round it gives the lock
  *     up as soon as a fatal flush is asked (the fatal round follows), in a
  *     fatal flush it tries until a deadline, and not at all when the dying
- *     thread is the holder.
+ *     thread is the holder (of the metadata's lock, the fatal round then
+ *     takes what was committed without it: ctrace__meta_take_dying).
  *  4. A signal handler may call only ctrace__enter_signal() (the hot path
  *     or nothing: no slow path) and ctrace__writer_flush_wait() (atomics,
  *     futex and clock system calls; when no writer thread was started, the
@@ -458,8 +459,17 @@ struct ctrace__hooks {
    * a blocking call made while one of them is blocked, and was not at the
    * start, may be inside that handler (ctrace__before_block). */
   uint64_t (*handled_signals)(void);
+  /* The library is never unloaded (LD_PRELOAD): a stop at exit leaves
+   * what the kernel frees with the process (pages, perf rings, their fds)
+   * to it, see ctrace__exiting. */
+  int never_unloaded;
 };
 extern const struct ctrace__hooks *ctrace__hooks; /* never NULL */
+/* Set by the stop at the process's exit when hooks->never_unloaded: the
+ * stop writes everything as always but frees no memory and unmaps no
+ * ring (the exit does: munmap here would only cost the exiting program
+ * its CPU time). */
+extern int ctrace__exiting;
 void ctrace__set_hooks(const struct ctrace__hooks *hooks);
 
 /* ---- configuration (config.c), one table ---- */
@@ -537,6 +547,8 @@ uint64_t ctrace__meta_next_seq(void);
  * since (or NULL), kept for the next one: in steady state the writer
  * allocates nothing. */
 struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done);
+/* The same in a fatal round whose dying thread holds ctrace__meta_lock. */
+struct ctrace__buf *ctrace__meta_take_dying(void);
 void ctrace__meta_reset(void);
 /* A PROPERTY record (key=value, docs/FORMAT.md); takes ctrace__meta_lock. */
 void ctrace__meta_property(const char *key, const char *value);
@@ -545,6 +557,9 @@ uint64_t ctrace__meta_clock_sync(void);
 /* The ticks of the running trace's first CLOCK_SYNC: its time 0. */
 extern uint64_t ctrace__trace_start_ticks;
 void ctrace__meta_process(void);
+/* The arguments the constructors were given, for a PROCESS record written
+ * before they return; (-1, NULL) after. */
+void ctrace__meta_initial_args(int argc, char **argv);
 void ctrace__meta_mappings(void);
 /* Where code is, for the stack walk (unwind.c); at a trace's start. */
 void ctrace__code_ranges_load(void);

@@ -670,7 +670,12 @@ void ctrace__sched_start(int writer_tid) {
   pthread_mutex_lock(&sched_lock);
   sample_hz = (unsigned)strtoul(ctrace__config_get("CTRACE_SAMPLE_HZ", v, sizeof v), NULL, 10);
   own_pid = (int)getpid();
-  memset(&stack_ctx, 0, sizeof stack_ctx);
+  /* Cleared for a trace after the first: the first finds it zero (BSS),
+   * and a memset would fault its 2-3 pages in at every process's start. */
+  static int stack_ctx_used;
+  if (stack_ctx_used)
+    memset(&stack_ctx, 0, sizeof stack_ctx);
+  stack_ctx_used = 1;
   niv = nsmp = 0;
   if (strcmp(ctrace__config_get("CTRACE_SCHED", v, sizeof v), "off") == 0) {
     pthread_mutex_unlock(&sched_lock);
@@ -750,7 +755,8 @@ void ctrace__sched_stop(void) {
   /* Threads still on a CPU: their intervals end at the stop. */
   end_intervals(ctrace__now());
   pthread_mutex_unlock(&ctrace__meta_lock);
-  close_all();
+  if (!ctrace__exiting) /* at exit the kernel unmaps and closes them */
+    close_all();
   active = 0;
   pthread_mutex_unlock(&sched_lock);
 }

@@ -298,9 +298,13 @@ int ctrace_stop(void) {
   return ctrace__stop();
 }
 
+int ctrace__exiting;
+
 static void at_exit(void) {
   if (!ctrace_is_enabled() || !ctrace__trace_is_ours())
     return;
+  /* A library that may be unloaded (dlclose runs this too) frees all. */
+  ctrace__exiting = ctrace__hooks->never_unloaded;
   int err = ctrace__stop();
   if (err && autostarted) {
     /* Nobody else can tell the user: the program never called us. */
@@ -359,12 +363,22 @@ static int api_bound_here(void) {
   return bound == ctrace__is_enabled_here;
 }
 
-/* CTRACE_OUT=FILE: trace from before main() to exit(). */
-__attribute__((constructor)) static void autostart(void) {
-  if (ctrace__hooks->start_env) {
+static void autostart_env(void);
+
+/* CTRACE_OUT=FILE: trace from before main() to exit(). glibc passes a
+ * shared object's constructors the program's arguments: the first trace's
+ * PROCESS record takes them from there (procmap.c). */
+__attribute__((constructor)) static void autostart(int argc, char **argv, char **envp) {
+  (void)envp;
+  ctrace__meta_initial_args(argc, argv);
+  if (ctrace__hooks->start_env)
     ctrace__hooks->start_env();
-    return;
-  }
+  else
+    autostart_env();
+  ctrace__meta_initial_args(-1, NULL); /* the program may change them now */
+}
+
+static void autostart_env(void) {
   if (!api_bound_here())
     return;
   const char *out = getenv("CTRACE_OUT");

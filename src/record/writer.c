@@ -52,6 +52,15 @@ static _Atomic int out_fd = -1;
 static _Atomic int fd_users; /* writes in flight on out_fd (move_fd waits) */
 static int out_owned;
 static uint64_t file_off;    /* bytes written so far */
+/* When the first fatal-signal handler stops waiting for the flush
+ * (CLOCK_MONOTONIC ns, less a margin), 0 before: the fatal round must be
+ * done by then, however late the writer noticed the request (a writer
+ * busy in a slow write, or not scheduled on a loaded machine, would
+ * otherwise still be writing when the process dies, and END be lost). */
+static _Atomic uint64_t fatal_by;
+#define FATAL_ROUND_NS 700000000ull /* a fatal round's own bound */
+#define FATAL_MARGIN_NS 100000000ull
+
 /* Set once a fatal flush wrote END: the process is dying, and nothing may
  * follow END in the file (a periodic round, a second fatal signal). */
 static _Atomic int sealed;
@@ -227,6 +236,20 @@ static void wake_writer(void) {
   futex(&wake_word, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
+/* The deadline of a fatal round that starts at now: the round's own bound
+ * or the handler's, the earlier. */
+static uint64_t fatal_deadline(uint64_t now) {
+  uint64_t d = now + FATAL_ROUND_NS, by = atomic_load(&fatal_by);
+  return by && by < d ? by : d;
+}
+
+/* The scheduling rings' part of a fatal round: half of what is left, the
+ * other half for the writing (a drain that used it all would leave the
+ * round's locks no time, and the END unwritten). */
+static uint64_t drain_deadline(uint64_t now, uint64_t deadline) {
+  return deadline > now ? now + (deadline - now) / 2 : deadline;
+}
+
 static int fatal_asked(void) {
   return atomic_load(&flush_req) != atomic_load(&flush_done);
 }
@@ -394,9 +417,14 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
    * this thread (rule 3). */
   int have_threads =
       want_parts && ctrace__lock_bounded(&ctrace__lock, deadline ? deadline : 1) == 0;
-  int locked = ctrace__lock_bounded(&ctrace__meta_lock, deadline) == 0;
+  int meta_locked = ctrace__lock_bounded(&ctrace__meta_lock, deadline) == 0;
+  /* A dying thread that holds the metadata's lock never lets go: what it
+   * committed is taken without the lock (ctrace__meta_take_dying). */
+  int meta_dying = !meta_locked && deadline && held_by_dying(&ctrace__meta_lock);
+  int locked = meta_locked || meta_dying;
   if (locked && ctrace__lock_bounded(&qlock, deadline) != 0) {
-    pthread_mutex_unlock(&ctrace__meta_lock);
+    if (meta_locked)
+      pthread_mutex_unlock(&ctrace__meta_lock);
     locked = 0;
   }
   if (!locked) {
@@ -411,11 +439,13 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
   if (have_threads)
     collect_parts();
   /* after the parts: their events' definitions were committed before them */
-  struct ctrace__buf *meta = ctrace__meta_take(deadline ? NULL : meta_done);
+  struct ctrace__buf *meta =
+      meta_dying ? ctrace__meta_take_dying() : ctrace__meta_take(deadline ? NULL : meta_done);
   if (!deadline)
     meta_done = NULL;
   pthread_mutex_unlock(&qlock);
-  pthread_mutex_unlock(&ctrace__meta_lock);
+  if (meta_locked)
+    pthread_mutex_unlock(&ctrace__meta_lock);
   if (have_threads)
     pthread_mutex_unlock(&ctrace__lock);
 
@@ -525,7 +555,7 @@ static void *writer_main(void *arg) {
     int done = atomic_load(&stopping);
     now = mono_ns();
     /* The handler waits FLUSH_WAIT_MS; keep a margin. */
-    uint64_t deadline = fatal ? now + 700000000ull : 0;
+    uint64_t deadline = fatal ? fatal_deadline(now) : 0;
 
     /* A clock sync about every second keeps long traces exact even if the
      * TSC rate drifts from CLOCK_MONOTONIC's (NTP slews the latter). */
@@ -542,7 +572,7 @@ static void *writer_main(void *arg) {
     atomic_store(&queued, 0);
     /* Into the metadata this round writes; in a fatal round all the rings
      * hold, up to the death. */
-    ctrace__sched_drain(deadline);
+    ctrace__sched_drain(fatal ? drain_deadline(now, deadline) : 0);
     write_round(want_parts && !done, deadline, fatal);
     if (fatal) {
       atomic_store(&flush_done, req);
@@ -617,8 +647,8 @@ static int flush_inline(void) {
   static _Atomic int taken;
   if (!atomic_load(&ctrace__session) || atomic_exchange(&taken, 1))
     return -1;
-  uint64_t deadline = mono_ns() + 700000000ull;
-  ctrace__sched_drain(deadline);
+  uint64_t now = mono_ns(), deadline = fatal_deadline(now);
+  ctrace__sched_drain(drain_deadline(now, deadline));
   return write_round(1, deadline, 1) ? 0 : -1;
 }
 
@@ -634,13 +664,18 @@ int ctrace__writer_flush_wait(int timeout_ms) {
     return -1;
   int expected = 0;
   atomic_compare_exchange_strong(&dying_tid, &expected, self);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  uint64_t by = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec +
+                (uint64_t)timeout_ms * 1000000u;
+  by = by > FATAL_MARGIN_NS ? by - FATAL_MARGIN_NS : by;
+  uint64_t unset = 0; /* the first handler's: the process dies by then */
+  atomic_compare_exchange_strong(&fatal_by, &unset, by);
   if (!atomic_load(&ctrace__writer_live) || atomic_load(&create_failed))
     return flush_inline();
   /* A writer created but not yet scheduled serves the flush when it runs. */
   uint32_t ticket = atomic_fetch_add(&flush_req, 1) + 1;
   wake_writer();
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
     uint32_t done = atomic_load(&flush_done);
     if ((int32_t)(done - ticket) >= 0)
@@ -838,6 +873,7 @@ int ctrace__writer_start(int fd, int owned, int lazy) {
   atomic_store(&writer_running, 0);
   atomic_store(&create_failed, 0);
   atomic_store(&dying_tid, 0);
+  atomic_store(&fatal_by, 0);
   if (lazy) {
     atomic_store(&ctrace__writer_live, 0);
     return 0;
@@ -913,6 +949,11 @@ int ctrace__writer_stop(void) {
       note_error(-errno);
   }
   atomic_store(&out_fd, -1);
+  if (ctrace__exiting) {
+    /* The process exits: its pages go with it, and no trace follows. */
+    meta_done = NULL;
+    return atomic_load(&ctrace__write_err);
+  }
   /* Buffers are kept for the next trace, up to the budget; free them now
    * so a stopped tracer holds no memory. */
   pthread_mutex_lock(&qlock);
@@ -950,6 +991,7 @@ void ctrace__writer_fork_child(void) {
   atomic_store(&flush_done, atomic_load(&flush_req));
   atomic_store(&round_busy, 0);
   atomic_store(&dying_tid, 0);
+  atomic_store(&fatal_by, 0);
   meta_done = NULL; /* the parent's; fork_child resets the metadata */
   int fd = atomic_load(&out_fd);
   if (out_owned && fd >= 0)
