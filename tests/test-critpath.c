@@ -285,8 +285,17 @@ TEST_IMPL(critpath_cli_and_api_agree) {
   snprintf(pbuf, sizeof pbuf, "%s", path);
   char *prog[] = {(char *)test_build_path("src/preload/prog_critchain"), NULL};
   trace(pbuf, prog);
+  struct ctrace_view v;
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open(pbuf, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, pbuf, NULL, NULL), 0);
+  const struct ctrace_tl_task *req = task_named(v.tl, "request");
+  ASSERT(req);
+  char id[24];
+  snprintf(id, sizeof id, "%" PRIu64, req->id);
   /* text: the chain, the summary and the hand-off stacks */
-  char *argv[] = {(char *)test_build_path("ctrace"), "critical-path", "--task", "1", pbuf, NULL};
+  char *argv[] = {(char *)test_build_path("ctrace"), "critical-path", "--task", id, pbuf, NULL};
   char *out = NULL;
   ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
   ASSERT_STR_CONTAINS(out, "summary: of ");
@@ -294,16 +303,11 @@ TEST_IMPL(critpath_cli_and_api_agree) {
   ASSERT_STR_CONTAINS(out, "woken by thread");
   ASSERT_STR_CONTAINS(out, "critchain.c");
   free(out);
-  char *jargv[] = {(char *)test_build_path("ctrace"), "critical-path", "--task", "1", "--json", pbuf, NULL};
+  char *jargv[] = {(char *)test_build_path("ctrace"), "critical-path", "--task", id, "--json", pbuf, NULL};
   char *json = NULL;
   ASSERT_EQ(test_run(jargv, NULL, &json, NULL), 0);
   /* the API answers the same object */
-  struct ctrace_view v;
-  ctrace_reader *r;
-  char err[CTRACE_READ_ERRLEN];
-  ASSERT_EQ(ctrace_reader_open(pbuf, &r, err, sizeof err), 0);
-  ASSERT_EQ(ctrace_view_init(&v, r, pbuf, NULL, NULL), 0);
-  const char *kv[] = {"kind", "task", "id", "1", NULL};
+  const char *kv[] = {"kind", "task", "id", id, NULL};
   struct ctrace_reply rep;
   ctrace_api_handle(&v, "/api/critpath", param, (void *)kv, &rep);
   ASSERT_EQ(rep.status, 200);

@@ -32,6 +32,7 @@ struct tree_file {
   uint64_t sbase, kbase; /* its first string / stack id in the tree, minus 1 */
   uint32_t snum, knum;   /* how many it defines */
   uint32_t mbase, mnum;  /* its mappings: [mbase, mbase + mnum) of the tree's */
+  uint64_t task_hi;      /* its pid << CTRACE_TASK_PID_SHIFT (older task ids) */
 };
 
 static void free_files(struct tree_file *f, size_t n) {
@@ -60,7 +61,8 @@ void ctrace__tree_cursor(ctrace_cursor *c) {
   c->kbase = f->kbase;
   c->snum = f->snum;
   c->knum = f->knum;
-  c->shift = f->sbase || f->kbase;
+  c->task_hi = f->task_hi;
+  c->shift = f->sbase || f->kbase || f->task_hi;
 }
 
 /* Which fields of each kind are string and stack ids (format.h names them). */
@@ -93,6 +95,8 @@ static void id_masks(ctrace_reader *r) {
           r->str_mask[k] |= (uint8_t)(1u << i);
         else if (is_word(CTRACE_STACK_ID_FIELDS, w, n))
           r->stk_mask[k] |= (uint8_t)(1u << i);
+        else if (is_word(CTRACE_TASK_ID_FIELDS, w, n))
+          r->task_mask[k] |= (uint8_t)(1u << i);
         i++;
       }
       p = w + n;
@@ -296,6 +300,8 @@ static int combine(ctrace_reader *r) {
       p.argv = p.argv <= f->snum ? (uint32_t)(p.argv + f->sbase) : UINT32_MAX;
     if (!p.pid)
       p.pid = s->pid;
+    f->task_hi = (uint64_t)(p.pid & ((1u << (53 - CTRACE_TASK_PID_SHIFT)) - 1))
+                 << CTRACE_TASK_PID_SHIFT;
     CTRACE_TVEC_PUSH(r->processes, p, oom_th);
     for (unsigned k = 0; k < 256; k++)
       r->by_kind[k] += s->by_kind[k];
