@@ -2,8 +2,9 @@
  * test-taskid.c - task ids across the processes of a tree (docs/FORMAT.md,
  * "Task ids"): tests/progs/taskid.c under `ctrace run`, a parent whose task
  * a forked child continues by id and two children that begin tasks of
- * their own; and task ids of an older recorder (per-process counters),
- * which a tree keeps apart per process.
+ * their own; task ids of an older recorder (per-process counters), which
+ * a tree keeps apart per process; and thread-creation links, which every
+ * process image counts from the same start.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -182,6 +183,33 @@ TEST_IMPL(taskid_old_counters_stay_apart_per_process) {
       }
   }
   ASSERT_EQ(found, 1);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* Two images (a parent and the program its child exec'd) each create a
+ * thread with the same link number: in the tree each thread is linked to
+ * the creator in its own process. */
+TEST_IMPL(taskid_thread_links_stay_per_process) {
+  const char *path = test_path("links.ctrace");
+  free(run_prog(path, "threads"));
+  ctrace_reader *r = open_tree(path);
+  ASSERT_EQ(ctrace_reader_nprocesses(r), 3); /* the parent, its child, the exec'd image */
+  struct ctrace_timeline *tl = NULL;
+  ASSERT_EQ(ctrace_timeline_build(r, NULL, NULL, &tl), 0);
+  size_t across = 0, within = 0;
+  for (size_t i = 0; i < tl->ncreates; i++) {
+    const struct ctrace_tl_create *c = &tl->creates[i];
+    uint32_t pp = ctrace_reader_thread(r, tl->threads[c->parent].index)->process;
+    uint32_t pc = ctrace_reader_thread(r, tl->threads[c->child].index)->process;
+    if (pp == pc)
+      within++;
+    else
+      across++;
+  }
+  ASSERT_EQ(across, 0);
+  ASSERT_EQ(within, 2);
+  ctrace_timeline_free(tl);
   ctrace_reader_close(r);
   return 0;
 }

@@ -256,6 +256,10 @@ static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t
  * recorder's per-process counter: a reader of a tree adds the recording
  * process's pid shifted so to the fields named here. */
 #define CTRACE_TASK_ID_FIELDS "task parent"
+/* Thread-creation links (THREAD_CREATE to THREAD_START) count per process
+ * image: a reader of a tree adds (file index + 1) << 32 to the nonzero
+ * fields named so. */
+#define CTRACE_LINK_ID_FIELDS "link"
 #define CTRACE_TASK_PID_SHIFT 31
 
 #define CTRACE_FIELDS_CLOCK_SYNC(U, S) U(tsc) U(mono_ns) U(real_ns)

@@ -283,6 +283,7 @@ typedef struct ctrace_cursor {
    * per-process task ids (below 2^31) get to stay apart from another
    * process's (docs/FORMAT.md, "Task ids"); 0 for one file. */
   uint64_t task_hi;
+  uint64_t link_hi; /* (file index + 1) << 32: links are per file */
   int shift;
 } ctrace_cursor;
 

@@ -33,6 +33,7 @@ struct tree_file {
   uint32_t snum, knum;   /* how many it defines */
   uint32_t mbase, mnum;  /* its mappings: [mbase, mbase + mnum) of the tree's */
   uint64_t task_hi;      /* its pid << CTRACE_TASK_PID_SHIFT (older task ids) */
+  uint64_t link_hi;      /* (its index + 1) << 32: its thread-creation links */
 };
 
 static void free_files(struct tree_file *f, size_t n) {
@@ -62,7 +63,8 @@ void ctrace__tree_cursor(ctrace_cursor *c) {
   c->snum = f->snum;
   c->knum = f->knum;
   c->task_hi = f->task_hi;
-  c->shift = f->sbase || f->kbase || f->task_hi;
+  c->link_hi = f->link_hi;
+  c->shift = 1;
 }
 
 /* Which fields of each kind are string and stack ids (format.h names them). */
@@ -97,6 +99,8 @@ static void id_masks(ctrace_reader *r) {
           r->stk_mask[k] |= (uint8_t)(1u << i);
         else if (is_word(CTRACE_TASK_ID_FIELDS, w, n))
           r->task_mask[k] |= (uint8_t)(1u << i);
+        else if (is_word(CTRACE_LINK_ID_FIELDS, w, n))
+          r->link_mask[k] |= (uint8_t)(1u << i);
         i++;
       }
       p = w + n;
@@ -278,9 +282,12 @@ static int combine(ctrace_reader *r) {
         b.thread += (uint32_t)th.n;
       r->batches.v[r->batches.n++] = b;
     }
+    f->link_hi = (uint64_t)(fi + 1) << 32;
     for (size_t i = 0; i < s->threads.n; i++) {
       struct ctrace_thread_info t = s->threads.v[i];
       t.process = fi;
+      if (t.start_link)
+        t.start_link += f->link_hi; /* as cursors give THREAD_CREATE's */
       if (t.name)
         t.name = t.name <= f->snum ? (uint32_t)(t.name + f->sbase) : UINT32_MAX;
       for (uint32_t k = 0; k < t.nbatches; k++)

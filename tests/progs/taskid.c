@@ -14,12 +14,17 @@
  * `prog_taskid old`: two children, each attaching a log and a region to
  * task 1 by hand (ctrace_task_set_current(1)), as an older recorder's
  * per-process counters would name their first task in both processes.
+ *
+ * `prog_taskid threads`: creates a thread, then forks a child that execs
+ * `prog_taskid threads-child`, which creates a thread too: each image
+ * counts its thread-creation links from the same start.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <ctrace.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -61,9 +66,36 @@ static int old_style(void) {
   return 0;
 }
 
+static void *worker(void *arg) {
+  ctrace_log(CTRACE_TASK_NONE, "thread", "%s", (const char *)arg);
+  return NULL;
+}
+
+static int one_thread(const char *who) {
+  pthread_t t;
+  if (pthread_create(&t, NULL, worker, (void *)who) != 0)
+    return -1;
+  return pthread_join(t, NULL) == 0 ? 0 : -1;
+}
+
+static int threads(char **argv) {
+  if (one_thread("parent") < 0)
+    return 1;
+  pid_t p = fork();
+  if (p == 0) {
+    execl("/proc/self/exe", argv[0], "threads-child", (char *)NULL);
+    _exit(127);
+  }
+  return wait_child(p) < 0;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "old") == 0)
     return old_style();
+  if (argc > 1 && strcmp(argv[1], "threads") == 0)
+    return threads(argv);
+  if (argc > 1 && strcmp(argv[1], "threads-child") == 0)
+    return one_thread("child") < 0;
   ctrace_task_t shared = ctrace_task_begin(CTRACE_TASK_NONE, "shared");
   ctrace_log(shared, "parent", "before the fork");
   fflush(stdout);
