@@ -622,3 +622,71 @@ TEST_IMPL(critpath_read_continues_on_writer_process) {
   ctrace_reader_close(r);
   return 0;
 }
+
+/* A wait on a process-shared semaphore that a release in another process
+ * ended (flows.h pairs them; the release cannot name its waiter) continues
+ * on the releasing process (tests/progs/treerec.c "sem": a parent and its
+ * forked child ping-pong over two shared semaphores). */
+TEST_IMPL(critpath_shared_sem_wait_continues_on_other_process) {
+  const char *path = test_path("sem.ctrace");
+  const char *prog[] = {test_build_path("src/preload/prog_treerec"), "sem", "40", NULL};
+  char *err = NULL;
+  int st = test_ctrace_run(path, NULL, prog, NULL, &err);
+  if (st != 0)
+    TEST_FAIL_("tracing prog_treerec failed (%d): %s", st, err ? err : "");
+  free(err);
+  ctrace_reader *r;
+  char rerr[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_tree(path, &r, rerr, sizeof rerr), 0);
+  struct ctrace_timeline *tl;
+  ASSERT_EQ(ctrace_timeline_build(r, NULL, NULL, &tl), 0);
+  struct ctrace_flows fl = {0};
+  ASSERT_EQ(ctrace_flows_build(r, &fl), 0);
+  struct ctrace_cp_data *data = NULL;
+  ASSERT_EQ(ctrace_critpath_data_build(tl, &fl, &data), 0);
+  /* the longest paired wait ending in one process that another released */
+  const struct ctrace_flow *best = NULL;
+  for (size_t i = 0; i < fl.n; i++) {
+    const struct ctrace_flow *f = &fl.v[i];
+    if (f->kind != CTRACE_FLOW_WAKE ||
+        ctrace_reader_thread(r, f->from_thread)->process == ctrace_reader_thread(r, f->to_thread)->process)
+      continue;
+    if (!best || f->to_ticks - f->from_ticks > best->to_ticks - best->from_ticks)
+      best = f;
+  }
+  ASSERT(best);
+  int64_t th = tl_thread(tl, best->to_thread), from = tl_thread(tl, best->from_thread);
+  ASSERT_GE(th, 0);
+  ASSERT_GE(from, 0);
+  /* the path up to the wait's end: its last segment is the wait after the
+   * release, the one before it on the releaser */
+  int64_t end = ctrace_reader_ns(r, best->to_ticks);
+  struct ctrace_cp cp;
+  ASSERT_EQ(ctrace_critpath(tl, data, (uint32_t)th, tl->threads[th].first_ns, end, &cp), 0);
+  assert_tiles(&cp);
+  int handed = 0;
+  for (size_t i = 0; i < cp.n; i++) {
+    const struct ctrace_cp_seg *s = &cp.v[i];
+    char d[512], nm[64];
+    fprintf(stderr, "# tid %u %s %" PRId64 " ns: %s\n", tl->threads[s->thread].tid,
+            tname(tl, s->thread, nm, sizeof nm), s->end - s->start,
+            ctrace_cp_describe(tl, s, d, sizeof d));
+    handed += (s->flags & CTRACE_CP_HANDOFF) && s->via == CTRACE_CP_VIA_WAKE &&
+              s->thread == (uint32_t)from && s->next == (uint32_t)th;
+    if (s->thread == (uint32_t)th && (s->flags & CTRACE_CP_AFTER_WAKE) && s->woken_by == (uint32_t)from)
+      ASSERT_STR_CONTAINS(d, "(another process)");
+  }
+  ASSERT_GT(handed, 0);
+  ctrace_critpath_free(&cp);
+  /* without the flows: the waits stay on their thread */
+  ASSERT_EQ(ctrace_critpath(tl, NULL, (uint32_t)th, tl->threads[th].first_ns, end, &cp), 0);
+  for (size_t i = 0; i < cp.n; i++)
+    ASSERT(ctrace_timeline_thread_process(tl, cp.v[i].thread) ==
+           ctrace_timeline_thread_process(tl, (uint32_t)th));
+  ctrace_critpath_free(&cp);
+  ctrace_critpath_data_free(data);
+  ctrace_flows_free(&fl);
+  ctrace_timeline_free(tl);
+  ctrace_reader_close(r);
+  return 0;
+}

@@ -278,9 +278,10 @@ static uint64_t index_wake_stack(const struct ctrace_cp_index *ix, uint32_t th, 
 /* ---- data edges ---- */
 
 struct cp_edge {
-  int64_t to_ns, from_ns; /* end of the read; end of the write that fed it */
-  uint32_t from;          /* the writer: timeline thread index */
-  int32_t to_fd;          /* the read's fd */
+  int64_t to_ns, from_ns; /* end of the read; end of the write that fed it (shared: of the
+                           * wait; the release that ended it) */
+  uint32_t from;          /* the writer (releaser): timeline thread index */
+  int32_t to_fd;          /* the read's fd; -1 for a shared object's wake-up */
 };
 struct ctrace_cp_data {
   uint32_t n;
@@ -311,8 +312,9 @@ int ctrace_critpath_data_build(const struct ctrace_timeline *tl, const struct ct
     goto oom;
   for (size_t i = 0; i < f->n; i++) { /* count, then fill in flows.h's order */
     const struct ctrace_flow *fl = &f->v[i];
-    if (fl->kind == CTRACE_FLOW_DATA && fl->to_thread < nr && fl->from_thread < nr &&
-        of[fl->to_thread] != NO_THREAD && of[fl->from_thread] != NO_THREAD)
+    if ((fl->kind == CTRACE_FLOW_DATA || fl->kind == CTRACE_FLOW_WAKE) &&
+        fl->to_thread < nr && fl->from_thread < nr && of[fl->to_thread] != NO_THREAD &&
+        of[fl->from_thread] != NO_THREAD)
       cap[of[fl->to_thread]]++;
   }
   for (uint32_t t = 0; t < tl->nthreads; t++)
@@ -323,13 +325,14 @@ int ctrace_critpath_data_build(const struct ctrace_timeline *tl, const struct ct
   free(cap);
   for (size_t i = 0; i < f->n; i++) {
     const struct ctrace_flow *fl = &f->v[i];
-    if (fl->kind != CTRACE_FLOW_DATA || fl->to_thread >= nr || fl->from_thread >= nr ||
-        of[fl->to_thread] == NO_THREAD || of[fl->from_thread] == NO_THREAD)
+    if ((fl->kind != CTRACE_FLOW_DATA && fl->kind != CTRACE_FLOW_WAKE) ||
+        fl->to_thread >= nr || fl->from_thread >= nr || of[fl->to_thread] == NO_THREAD ||
+        of[fl->from_thread] == NO_THREAD)
       continue;
     uint32_t t = of[fl->to_thread];
     d->th[t].v[d->th[t].n++] =
         (struct cp_edge){ctrace_reader_ns(tl->r, fl->to_ticks), ctrace_reader_ns(tl->r, fl->from_ticks),
-                         of[fl->from_thread], fl->to_fd};
+                         of[fl->from_thread], fl->kind == CTRACE_FLOW_WAKE ? -1 : fl->to_fd};
   }
   free(of);
   *out = d;
@@ -365,15 +368,26 @@ static int64_t next_wait(const struct ctrace_timeline *tl, uint32_t th, int64_t 
   return t;
 }
 
-/* The write whose data ended read call c of thread th, or NULL. The read
+/* The write whose data ended read call c of thread th, or the release of a
+ * process-shared object that ended wait c (flows.h pairs them; the WAKE
+ * records of such a release cannot name the waiter), or NULL. The call
  * returned at c's end, or, with scheduling data (c then ends at the
  * wake-up), before the thread's next wait: its edges are the first on c's
- * fd from then on, all at one to_ns; of those, the earliest write (the
- * data the read waited for) when it came inside the wait. */
+ * fd (-1: a shared wait) from then on, all at one to_ns; of those, the
+ * earliest write (the data the read waited for) when it came inside the
+ * wait. */
 static const struct cp_edge *data_edge(const struct ctrace_timeline *tl,
                                        const struct ctrace_cp_data *d, uint32_t th,
                                        const struct ctrace_span *c, int64_t from) {
-  if (!d || th >= d->n || c->kind != CTRACE_EV_SYSCALL || c->result <= 0 || !d->th[th].n)
+  if (!d || th >= d->n || !d->th[th].n)
+    return NULL;
+  int32_t fd;
+  if (c->kind == CTRACE_EV_SYSCALL && c->result > 0)
+    fd = (int32_t)c->fd;
+  else if (c->kind == CTRACE_EV_WAIT && c->reason != CTRACE_WAIT_SLEEP &&
+           c->reason != CTRACE_WAIT_JOIN && c->reason != CTRACE_WAIT_CHILD)
+    fd = -1;
+  else
     return NULL;
   const struct cp_edge *v = d->th[th].v;
   size_t n = d->th[th].n, lo = 0, hi = n;
@@ -390,7 +404,7 @@ static const struct cp_edge *data_edge(const struct ctrace_timeline *tl,
       lim = next_wait(tl, th, c->end);
     if (v[k].to_ns > c->end && v[k].to_ns > lim)
       break;
-    if (v[k].to_fd != (int32_t)c->fd)
+    if (v[k].to_fd != fd)
       continue;
     const struct cp_edge *best = NULL; /* the read's edges: same to_ns and fd */
     for (size_t j = k; j < n && v[j].to_ns == v[k].to_ns; j++)
@@ -666,7 +680,7 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
     } else if ((de = data_edge(tl, data, th, c, cs0)) != NULL) {
       to = de->from;
       tw = de->from_ns;
-      via = CTRACE_CP_VIA_DATA;
+      via = de->to_fd < 0 ? CTRACE_CP_VIA_WAKE : CTRACE_CP_VIA_DATA;
     } else if (c->kind && (c->reason == CTRACE_WAIT_JOIN || c->reason == CTRACE_WAIT_CHILD)) {
       to = c->reason == CTRACE_WAIT_JOIN ? joined_thread(tl, th, c) : child_thread(tl, th, c);
       if (to != NO_THREAD) {
@@ -690,7 +704,7 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
       rc = push(&w, &g);
       if (tw < cur)
         zero_jumps = 0;
-      if (via == CTRACE_CP_VIA_WAKE)
+      if (via == CTRACE_CP_VIA_WAKE && wk)
         hstack = ix ? index_wake_stack(ix, to, wk->t, tl->threads[th].tid, wk->object)
                     : stack_near(tl, to, wk->t, CTRACE_EV_WAKE, tl->threads[th].tid, wk->object);
       handoff(&w, th, via, iflags, hstack);
@@ -875,14 +889,15 @@ const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ct
   const char *end = "";
   char tail[160] = "";
   if (s->flags & CTRACE_CP_AFTER_WAKE) {
-    snprintf(tail, sizeof tail, ": woken by thread %u, then resuming", tid_of(tl, s->woken_by));
+    const char *other = s->woken_by < tl->nthreads && ctrace_timeline_thread_process(tl, s->thread) !=
+                                                           ctrace_timeline_thread_process(tl, s->woken_by)
+                            ? " (another process)"
+                            : "";
+    snprintf(tail, sizeof tail, ": woken by thread %u%s, then resuming", tid_of(tl, s->woken_by),
+             other);
     if (s->flags & CTRACE_CP_DATA)
       snprintf(tail, sizeof tail, ": data written by thread %u%s, then resuming",
-               tid_of(tl, s->woken_by),
-               ctrace_timeline_thread_process(tl, s->thread) !=
-                       ctrace_timeline_thread_process(tl, s->woken_by)
-                   ? " (another process)"
-                   : "");
+               tid_of(tl, s->woken_by), other);
     else if ((s->flags & CTRACE_CP_INFERRED) && s->reason == CTRACE_WAIT_CHILD)
       snprintf(tail, sizeof tail,
                ": child process %u ended (inferred: the last traced child to end before the wait "

@@ -13,7 +13,10 @@
  * A read that waited for data another traced thread or process wrote (a
  * pipe, socketpair or TCP connection whose write flows.h pairs with it)
  * continues on the writer, before its write, as a wake-up does
- * (CTRACE_CP_DATA; walks given the data edges, ctrace_critpath_data_build).
+ * (CTRACE_CP_DATA); a wait on a process-shared mutex, condition variable or
+ * semaphore that flows.h pairs with the release that ended it continues
+ * on the releaser, a wake-up (walks given the flows' edges,
+ * ctrace_critpath_data_build).
  *
  * Where the trace does not know who ended a wait (a socket read whose
  * sender is not traced, a lock released by another process, a timeout), the
@@ -87,8 +90,9 @@ struct ctrace_cp {
 
 /*
  * The data edges of a trace for walks: flows.h's DATA flows (a read paired
- * with each write whose bytes it returned), indexed once by reading thread
- * and time (about 24 bytes per flow). Every walk below takes it as data;
+ * with each write whose bytes it returned) and WAKE flows (a shared
+ * object's wait and its release), indexed once by waiting thread and time
+ * (24 bytes per flow). Every walk below takes it as data;
  * NULL: no data edges (reads wait on what the trace does not know). 0 or
  * -ENOMEM.
  */
