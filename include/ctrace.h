@@ -115,6 +115,18 @@ CTRACE_EXTERN ctrace_name_t ctrace_name(const char *s);
  * current task; ctrace_task_end() restores the previous one if the ended task
  * was current. Another thread joins a task with ctrace_task_set_current().
  * parent 0 means "no parent"; CTRACE_TASK_CURRENT means the current task.
+ *
+ * Ids are unique across the processes of a tree, so a task may cross
+ * processes too: hand its id to another traced process (inherited by a
+ * forked child, or sent over a pipe or socket) and that process joins it
+ * with ctrace_task_set_current(), logs in it or ends it; a process tree read
+ * as one trace shows one task. An id is the process's pid times 2^31 plus a
+ * per-process counter, always below 2^53 (exact as a JavaScript number); a
+ * forked child counts under its own pid. Each process image starts its
+ * counter at the monotonic clock in microseconds (modulo 2^31), so an image
+ * an exec replaced and the one after it, under one pid, do not share ids
+ * unless the first began more than a task per microsecond; a counter wraps
+ * after 2^31 - 1 tasks. Ids are valid whether or not a trace runs.
  */
 typedef uint64_t ctrace_task_t;
 #define CTRACE_TASK_NONE ((ctrace_task_t)0)

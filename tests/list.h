@@ -37,6 +37,7 @@
 #include "list-sql.h"
 #include "list-treerec.h"
 #include "list-tree.h"
+#include "list-taskid.h"
 #include "list-viewperf.h"
 #include "list-treeview.h"
 #if __has_include("list-fds.h")

@@ -3,7 +3,8 @@
  * programs whose chains and delays are known: tests/progs/critchain.c (a
  * request waits on a worker, which waits on a lock held by a thread that
  * sleeps 20 ms), pigz compressing a few MB with two threads, and the HTTP
- * example with its database delay at 50 and 80 ms. Durations are checked
+ * example with its database delay at 50 and 80 ms; tests/progs/tree.c for a
+ * read that waits on a pipe another process writes. Durations are checked
  * against what the programs do, with room for a loaded machine; the
  * segments must tile each interval exactly.
  */
@@ -14,6 +15,7 @@
 
 #include "../src/analyze/critpath.h"
 #include "../src/analyze/diff.h"
+#include "../src/analyze/flows.h"
 #include "../src/serve/view.h"
 #include "task.h"
 
@@ -85,7 +87,7 @@ TEST_IMPL(critpath_known_chain_three_threads) {
   const struct ctrace_tl_task *t = task_named(o.tl, "request");
   ASSERT(t);
   struct ctrace_cp cp;
-  ASSERT_EQ(ctrace_critpath_task(o.tl, t->id, &cp), 0);
+  ASSERT_EQ(ctrace_critpath_task(o.tl, NULL, t->id, &cp), 0);
   assert_tiles(&cp);
   /* Walking back from the end: the request, the worker that woke it, the
    * holder whose unlock woke the worker, asleep 20 ms (before that, the
@@ -137,7 +139,7 @@ TEST_IMPL(critpath_known_chain_three_threads) {
   struct ctrace_cp_index *ix;
   ASSERT_EQ(ctrace_critpath_index_build(o.tl, &ix), 0);
   struct ctrace_cp cp2;
-  ASSERT_EQ(ctrace_critpath_ix(o.tl, ix, cp.thread, cp.start, cp.end, &cp2), 0);
+  ASSERT_EQ(ctrace_critpath_ix(o.tl, ix, NULL, cp.thread, cp.start, cp.end, &cp2), 0);
   ASSERT_EQ(cp2.n, cp.n);
   for (size_t i = 0; i < cp.n; i++) {
     const struct ctrace_cp_seg *x = &cp.v[i], *y = &cp2.v[i];
@@ -191,7 +193,7 @@ TEST_IMPL(critpath_socket_wait_says_not_traced) {
   const struct ctrace_tl_task *t = task_named(o.tl, "client.get");
   ASSERT(t);
   struct ctrace_cp cp;
-  ASSERT_EQ(ctrace_critpath_task(o.tl, t->id, &cp), 0);
+  ASSERT_EQ(ctrace_critpath_task(o.tl, NULL, t->id, &cp), 0);
   assert_tiles(&cp);
   /* The client waits in read for the handler's answer: no wake-up edge for
    * sockets, so the chain stays on the client and says so. */
@@ -243,7 +245,7 @@ TEST_IMPL(critpath_pigz_dominated_by_compression) {
   const struct ctrace_tl_thread *m = &o.tl->threads[0];
   ASSERT_EQ(ctrace_reader_thread(o.r, m->index)->tid, ctrace_reader_pid(o.r));
   struct ctrace_cp cp;
-  ASSERT_EQ(ctrace_critpath(o.tl, 0, m->first_ns, m->last_ns, &cp), 0);
+  ASSERT_EQ(ctrace_critpath(o.tl, NULL, 0, m->first_ns, m->last_ns, &cp), 0);
   assert_tiles(&cp);
   int64_t on_main = 0, elsewhere = 0, most = 0;
   uint32_t most_th = 0;
@@ -285,8 +287,17 @@ TEST_IMPL(critpath_cli_and_api_agree) {
   snprintf(pbuf, sizeof pbuf, "%s", path);
   char *prog[] = {(char *)test_build_path("src/preload/prog_critchain"), NULL};
   trace(pbuf, prog);
+  struct ctrace_view v;
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open(pbuf, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, pbuf, NULL, NULL), 0);
+  const struct ctrace_tl_task *req = task_named(v.tl, "request");
+  ASSERT(req);
+  char id[24];
+  snprintf(id, sizeof id, "%" PRIu64, req->id);
   /* text: the chain, the summary and the hand-off stacks */
-  char *argv[] = {(char *)test_build_path("ctrace"), "critical-path", "--task", "1", pbuf, NULL};
+  char *argv[] = {(char *)test_build_path("ctrace"), "critical-path", "--task", id, pbuf, NULL};
   char *out = NULL;
   ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
   ASSERT_STR_CONTAINS(out, "summary: of ");
@@ -294,16 +305,11 @@ TEST_IMPL(critpath_cli_and_api_agree) {
   ASSERT_STR_CONTAINS(out, "woken by thread");
   ASSERT_STR_CONTAINS(out, "critchain.c");
   free(out);
-  char *jargv[] = {(char *)test_build_path("ctrace"), "critical-path", "--task", "1", "--json", pbuf, NULL};
+  char *jargv[] = {(char *)test_build_path("ctrace"), "critical-path", "--task", id, "--json", pbuf, NULL};
   char *json = NULL;
   ASSERT_EQ(test_run(jargv, NULL, &json, NULL), 0);
   /* the API answers the same object */
-  struct ctrace_view v;
-  ctrace_reader *r;
-  char err[CTRACE_READ_ERRLEN];
-  ASSERT_EQ(ctrace_reader_open(pbuf, &r, err, sizeof err), 0);
-  ASSERT_EQ(ctrace_view_init(&v, r, pbuf, NULL, NULL), 0);
-  const char *kv[] = {"kind", "task", "id", "1", NULL};
+  const char *kv[] = {"kind", "task", "id", id, NULL};
   struct ctrace_reply rep;
   ctrace_api_handle(&v, "/api/critpath", param, (void *)kv, &rep);
   ASSERT_EQ(rep.status, 200);
@@ -339,7 +345,7 @@ TEST_IMPL(critpath_cli_and_api_agree) {
   ASSERT(le > ls);
   s = ls;
   e = le;
-  ASSERT_EQ(ctrace_critpath_span(v.tl, w, (s + e) / 2, &cp), 0);
+  ASSERT_EQ(ctrace_critpath_span(v.tl, NULL, w, (s + e) / 2, &cp), 0);
   assert_tiles(&cp);
   ASSERT_EQ(cp.start, s);
   ASSERT_EQ(cp.end, e);
@@ -480,4 +486,207 @@ TEST_IMPL(diff_identical_runs_no_significant_change) {
     fprintf(stderr, "# attempt %d: a significant change between identical runs; again\n",
             attempt);
   }
+}
+
+/* The timeline index of reader thread ri, or -1. */
+static int64_t tl_thread(const struct ctrace_timeline *tl, uint32_t ri) {
+  for (uint32_t t = 0; t < tl->nthreads; t++)
+    if (tl->threads[t].index == ri)
+      return t;
+  return -1;
+}
+
+/* A read that waited for data another traced process wrote continues on
+ * the writer (tests/progs/tree.c: child 1 sleeps 20 ms, then writes "one"
+ * into the pipe its parent reads): via "data", into the child's process,
+ * back through its write. Without the data edges the path stays on the
+ * reader. */
+TEST_IMPL(critpath_read_continues_on_writer_process) {
+  const char *path = test_path("tree.ctrace");
+  const char *opts[] = {"--min-duration", "0", NULL};
+  const char *prog[] = {test_build_path("tests/prog_tree"), NULL};
+  ctrace_reader *r = NULL;
+  struct ctrace_view v;
+  const struct ctrace_timeline *tl = NULL;
+  struct ctrace_flows fl = {0};
+  struct ctrace_cp_data *data = NULL;
+  const struct ctrace_flow *best = NULL;
+  int64_t th = -1, at = 0;
+  /* A loaded machine can bring the parent to its read after the child
+   * wrote (then nothing waited): run again, up to 5 times. */
+  for (int attempt = 0; attempt < 5 && !best; attempt++) {
+    if (r) {
+      ctrace_critpath_data_free(data);
+      ctrace_flows_free(&fl);
+      ctrace_view_fini(&v);
+      ctrace_reader_close(r);
+      fprintf(stderr, "# the parent did not wait for a child's write: again\n");
+    }
+    char *err = NULL;
+    int st = test_ctrace_run(path, opts, prog, NULL, &err);
+    if (st != 0)
+      TEST_FAIL_("tracing prog_tree failed (%d): %s", st, err ? err : "");
+    free(err);
+    char rerr[CTRACE_READ_ERRLEN];
+    ASSERT_EQ(ctrace_reader_open_tree(path, &r, rerr, sizeof rerr), 0);
+    ASSERT_GE(ctrace_reader_nprocesses(r), 4);
+    ASSERT_EQ(ctrace_view_init(&v, r, path, NULL, NULL), 0);
+    tl = v.tl;
+    ASSERT_EQ(ctrace_flows_build(r, &fl), 0);
+    ASSERT_EQ(ctrace_critpath_data_build(tl, &fl, &data), 0);
+    /* The parent's read of child 1's pipe, when the write ended inside
+     * the read's wait. */
+    uint32_t root_pid = ctrace_reader_process(r, 0)->pid;
+    int64_t best_len = -1;
+    for (size_t i = 0; i < fl.n; i++) {
+      const struct ctrace_flow *f = &fl.v[i];
+      const struct ctrace_thread_info *to = ctrace_reader_thread(r, f->to_thread);
+      const struct ctrace_thread_info *from = ctrace_reader_thread(r, f->from_thread);
+      if (f->kind != CTRACE_FLOW_DATA || f->object_kind != CTRACE_FLOW_PIPE ||
+          ctrace_reader_process(r, to->process)->pid != root_pid || from->process == to->process)
+        continue; /* (child 1's "one": the parent's one read of a pipe) */
+      /* the read's blocked span: with scheduling data it ends at the
+       * wake-up, and the read returns after some running */
+      int64_t t = tl_thread(tl, f->to_thread), s, e, q = ctrace_reader_ns(r, f->to_ticks);
+      unsigned sst = CTRACE_ST_RUNNING;
+      ASSERT_GE(t, 0);
+      for (int k = 0; k < 8 && ctrace_timeline_span_at(tl, (uint32_t)t, q - 1, &s, &e, &sst) == 0 &&
+                      (sst == CTRACE_ST_RUNNING || sst == CTRACE_ST_RUNNABLE);
+           k++)
+        q = s;
+      if (sst != CTRACE_ST_RUNNING && sst != CTRACE_ST_RUNNABLE && e - s > best_len &&
+          ctrace_reader_ns(r, f->from_ticks) > s) {
+        best = f;
+        best_len = e - s;
+        th = t;
+        at = e - 1;
+      }
+    }
+  }
+  ASSERT(best);
+  fprintf(stderr, "# write ends %" PRId64 " ns, read ends %" PRId64 " ns\n",
+          ctrace_reader_ns(r, best->from_ticks), ctrace_reader_ns(r, best->to_ticks));
+  /* the read's blocked span: the one just before the data came */
+  struct ctrace_cp cp;
+  ASSERT_EQ(ctrace_critpath_span(tl, data, (uint32_t)th, at, &cp), 0);
+  assert_tiles(&cp);
+  /* (by reader index: an exec'd image's main thread reuses its pid's tid) */
+  uint32_t writer = (uint32_t)tl_thread(tl, best->from_thread);
+  ASSERT_LT(writer, tl->nthreads);
+  int handed = 0, on_writer = 0, wrote = 0, reader_after = 0;
+  char nm[64];
+  for (size_t i = 0; i < cp.n; i++) {
+    const struct ctrace_cp_seg *s = &cp.v[i];
+    char d[512];
+    fprintf(stderr, "# tid %u %s %" PRId64 " ns: %s\n", tl->threads[s->thread].tid,
+            tname(tl, s->thread, nm, sizeof nm), s->end - s->start,
+            ctrace_cp_describe(tl, s, d, sizeof d));
+    if ((s->flags & CTRACE_CP_HANDOFF) && s->via == CTRACE_CP_VIA_DATA && s->thread == writer &&
+        s->next == (uint32_t)th)
+      handed++;
+    if ((s->flags & CTRACE_CP_DATA) && s->thread == (uint32_t)th) {
+      reader_after++;
+      ASSERT_EQ(s->woken_by, writer);
+      ASSERT_STR_CONTAINS(d, "data written by thread");
+      ASSERT_STR_CONTAINS(d, "(another process)");
+    }
+    on_writer += s->thread == writer;
+    wrote += s->thread == writer && strstr(d, "write on fd") != NULL;
+  }
+  ASSERT_EQ(handed, 1);
+  ASSERT_EQ(reader_after, cp.v[cp.n - 1].thread == (uint32_t)th); /* none when the write ended
+                                                                     * at the wake-up */
+  ASSERT_GT(on_writer, 0);
+  ASSERT_GT(wrote, 0); /* the child's write (and before it, if the read began early enough,
+                        * its 20 ms sleep) */
+  ASSERT(ctrace_timeline_thread_process(tl, writer) != ctrace_timeline_thread_process(tl, (uint32_t)th));
+  ctrace_critpath_free(&cp);
+  /* without the data edges: the reader alone */
+  ASSERT_EQ(ctrace_critpath_span(tl, NULL, (uint32_t)th, at, &cp), 0);
+  for (size_t i = 0; i < cp.n; i++)
+    ASSERT_NE(cp.v[i].thread, writer);
+  ctrace_critpath_free(&cp);
+  /* the API and the CLI walk the same edge */
+  char tid[16], ns[24];
+  snprintf(tid, sizeof tid, "%u", tl->threads[th].tid);
+  snprintf(ns, sizeof ns, "%" PRId64, at);
+  const char *kv[] = {"kind", "span", "tid", tid, "ns", ns, NULL};
+  struct ctrace_reply rep;
+  ctrace_api_handle(&v, "/api/critpath", param, (void *)kv, &rep);
+  ASSERT_EQ(rep.status, 200);
+  ASSERT_STR_CONTAINS(rep.body, "\"via\":\"data\"");
+  free(rep.body);
+  ctrace_critpath_data_free(data);
+  ctrace_flows_free(&fl);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* A wait on a process-shared semaphore that a release in another process
+ * ended (flows.h pairs them; the release cannot name its waiter) continues
+ * on the releasing process (tests/progs/treerec.c "sem": a parent and its
+ * forked child ping-pong over two shared semaphores). */
+TEST_IMPL(critpath_shared_sem_wait_continues_on_other_process) {
+  const char *path = test_path("sem.ctrace");
+  const char *prog[] = {test_build_path("src/preload/prog_treerec"), "sem", "40", NULL};
+  char *err = NULL;
+  int st = test_ctrace_run(path, NULL, prog, NULL, &err);
+  if (st != 0)
+    TEST_FAIL_("tracing prog_treerec failed (%d): %s", st, err ? err : "");
+  free(err);
+  ctrace_reader *r;
+  char rerr[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_tree(path, &r, rerr, sizeof rerr), 0);
+  struct ctrace_timeline *tl;
+  ASSERT_EQ(ctrace_timeline_build(r, NULL, NULL, &tl), 0);
+  struct ctrace_flows fl = {0};
+  ASSERT_EQ(ctrace_flows_build(r, &fl), 0);
+  struct ctrace_cp_data *data = NULL;
+  ASSERT_EQ(ctrace_critpath_data_build(tl, &fl, &data), 0);
+  /* the longest paired wait ending in one process that another released */
+  const struct ctrace_flow *best = NULL;
+  for (size_t i = 0; i < fl.n; i++) {
+    const struct ctrace_flow *f = &fl.v[i];
+    if (f->kind != CTRACE_FLOW_WAKE ||
+        ctrace_reader_thread(r, f->from_thread)->process == ctrace_reader_thread(r, f->to_thread)->process)
+      continue;
+    if (!best || f->to_ticks - f->from_ticks > best->to_ticks - best->from_ticks)
+      best = f;
+  }
+  ASSERT(best);
+  int64_t th = tl_thread(tl, best->to_thread), from = tl_thread(tl, best->from_thread);
+  ASSERT_GE(th, 0);
+  ASSERT_GE(from, 0);
+  /* the path up to the wait's end: its last segment is the wait after the
+   * release, the one before it on the releaser */
+  int64_t end = ctrace_reader_ns(r, best->to_ticks);
+  struct ctrace_cp cp;
+  ASSERT_EQ(ctrace_critpath(tl, data, (uint32_t)th, tl->threads[th].first_ns, end, &cp), 0);
+  assert_tiles(&cp);
+  int handed = 0;
+  for (size_t i = 0; i < cp.n; i++) {
+    const struct ctrace_cp_seg *s = &cp.v[i];
+    char d[512], nm[64];
+    fprintf(stderr, "# tid %u %s %" PRId64 " ns: %s\n", tl->threads[s->thread].tid,
+            tname(tl, s->thread, nm, sizeof nm), s->end - s->start,
+            ctrace_cp_describe(tl, s, d, sizeof d));
+    handed += (s->flags & CTRACE_CP_HANDOFF) && s->via == CTRACE_CP_VIA_WAKE &&
+              s->thread == (uint32_t)from && s->next == (uint32_t)th;
+    if (s->thread == (uint32_t)th && (s->flags & CTRACE_CP_AFTER_WAKE) && s->woken_by == (uint32_t)from)
+      ASSERT_STR_CONTAINS(d, "(another process)");
+  }
+  ASSERT_GT(handed, 0);
+  ctrace_critpath_free(&cp);
+  /* without the flows: the waits stay on their thread */
+  ASSERT_EQ(ctrace_critpath(tl, NULL, (uint32_t)th, tl->threads[th].first_ns, end, &cp), 0);
+  for (size_t i = 0; i < cp.n; i++)
+    ASSERT(ctrace_timeline_thread_process(tl, cp.v[i].thread) ==
+           ctrace_timeline_thread_process(tl, (uint32_t)th));
+  ctrace_critpath_free(&cp);
+  ctrace_critpath_data_free(data);
+  ctrace_flows_free(&fl);
+  ctrace_timeline_free(tl);
+  ctrace_reader_close(r);
+  return 0;
 }

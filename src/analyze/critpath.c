@@ -24,6 +24,7 @@
 #include <sys/un.h>
 
 #include "../base/vec.h"
+#include "flows.h"
 
 #define NO_THREAD UINT32_MAX
 /* A WAKE is stamped before the release and the WAIT ends after it; the
@@ -274,6 +275,146 @@ static uint64_t index_wake_stack(const struct ctrace_cp_index *ix, uint32_t th, 
   return 0;
 }
 
+/* ---- data edges ---- */
+
+struct cp_edge {
+  int64_t to_ns, from_ns; /* end of the read; end of the write that fed it (shared: of the
+                           * wait; the release that ended it) */
+  uint32_t from;          /* the writer (releaser): timeline thread index */
+  int32_t to_fd;          /* the read's fd; -1 for a shared object's wake-up */
+};
+struct ctrace_cp_data {
+  uint32_t n;
+  struct {
+    struct cp_edge *v; /* by to_ns, then from_ns (flows.h's order) */
+    size_t n;
+  } *th;
+};
+
+int ctrace_critpath_data_build(const struct ctrace_timeline *tl, const struct ctrace_flows *f,
+                               struct ctrace_cp_data **out) {
+  *out = NULL;
+  struct ctrace_cp_data *d = calloc(1, sizeof *d);
+  uint32_t nr = ctrace_reader_nthreads(tl->r);
+  uint32_t *of = malloc((nr + 1) * sizeof *of); /* reader thread -> timeline thread */
+  if (d)
+    d->th = calloc(tl->nthreads + 1, sizeof *d->th);
+  if (!d || !d->th || !of)
+    goto oom;
+  d->n = tl->nthreads;
+  for (uint32_t i = 0; i < nr; i++)
+    of[i] = NO_THREAD;
+  for (uint32_t t = 0; t < tl->nthreads; t++)
+    if (tl->threads[t].index < nr)
+      of[tl->threads[t].index] = t;
+  size_t *cap = calloc(tl->nthreads + 1, sizeof *cap);
+  if (!cap)
+    goto oom;
+  for (size_t i = 0; i < f->n; i++) { /* count, then fill in flows.h's order */
+    const struct ctrace_flow *fl = &f->v[i];
+    if ((fl->kind == CTRACE_FLOW_DATA || fl->kind == CTRACE_FLOW_WAKE) &&
+        fl->to_thread < nr && fl->from_thread < nr && of[fl->to_thread] != NO_THREAD &&
+        of[fl->from_thread] != NO_THREAD)
+      cap[of[fl->to_thread]]++;
+  }
+  for (uint32_t t = 0; t < tl->nthreads; t++)
+    if (cap[t] && !(d->th[t].v = malloc(cap[t] * sizeof *d->th[t].v))) {
+      free(cap);
+      goto oom;
+    }
+  free(cap);
+  for (size_t i = 0; i < f->n; i++) {
+    const struct ctrace_flow *fl = &f->v[i];
+    if ((fl->kind != CTRACE_FLOW_DATA && fl->kind != CTRACE_FLOW_WAKE) ||
+        fl->to_thread >= nr || fl->from_thread >= nr || of[fl->to_thread] == NO_THREAD ||
+        of[fl->from_thread] == NO_THREAD)
+      continue;
+    uint32_t t = of[fl->to_thread];
+    d->th[t].v[d->th[t].n++] =
+        (struct cp_edge){ctrace_reader_ns(tl->r, fl->to_ticks), ctrace_reader_ns(tl->r, fl->from_ticks),
+                         of[fl->from_thread], fl->kind == CTRACE_FLOW_WAKE ? -1 : fl->to_fd};
+  }
+  free(of);
+  *out = d;
+  return 0;
+oom:
+  free(of);
+  ctrace_critpath_data_free(d);
+  return -ENOMEM;
+}
+
+void ctrace_critpath_data_free(struct ctrace_cp_data *d) {
+  if (!d)
+    return;
+  if (d->th)
+    for (uint32_t t = 0; t < d->n; t++)
+      free(d->th[t].v);
+  free(d->th);
+  free(d);
+}
+
+/* Where thread th's next wait begins after t (or its life ends): a few raw
+ * spans (running and runnable ones alternate after a wake-up). */
+static int64_t next_wait(const struct ctrace_timeline *tl, uint32_t th, int64_t t) {
+  int64_t s, e;
+  unsigned st;
+  for (int k = 0; k < 64; k++) {
+    if (ctrace_timeline_span_at(tl, th, t, &s, &e, &st) < 0)
+      return t;
+    if (is_wait(st) && s >= t)
+      return s;
+    t = e > t ? e : t + 1;
+  }
+  return t;
+}
+
+/* The write whose data ended read call c of thread th, or the release of a
+ * process-shared object that ended wait c (flows.h pairs them; the WAKE
+ * records of such a release cannot name the waiter), or NULL. The call
+ * returned at c's end, or, with scheduling data (c then ends at the
+ * wake-up), before the thread's next wait: its edges are the first on c's
+ * fd (-1: a shared wait) from then on, all at one to_ns; of those, the
+ * earliest write (the data the read waited for) when it came inside the
+ * wait. */
+static const struct cp_edge *data_edge(const struct ctrace_timeline *tl,
+                                       const struct ctrace_cp_data *d, uint32_t th,
+                                       const struct ctrace_span *c, int64_t from) {
+  if (!d || th >= d->n || !d->th[th].n)
+    return NULL;
+  int32_t fd;
+  if (c->kind == CTRACE_EV_SYSCALL && c->result > 0)
+    fd = (int32_t)c->fd;
+  else if (c->kind == CTRACE_EV_WAIT && c->reason != CTRACE_WAIT_SLEEP &&
+           c->reason != CTRACE_WAIT_JOIN && c->reason != CTRACE_WAIT_CHILD)
+    fd = -1;
+  else
+    return NULL;
+  const struct cp_edge *v = d->th[th].v;
+  size_t n = d->th[th].n, lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v[mid].to_ns < c->end)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  int64_t lim = -1;
+  for (size_t k = lo; k < n; k++) {
+    if (v[k].to_ns > c->end && lim < 0)
+      lim = next_wait(tl, th, c->end);
+    if (v[k].to_ns > c->end && v[k].to_ns > lim)
+      break;
+    if (v[k].to_fd != fd)
+      continue;
+    const struct cp_edge *best = NULL; /* the read's edges: same to_ns and fd */
+    for (size_t j = k; j < n && v[j].to_ns == v[k].to_ns; j++)
+      if (v[j].to_fd == v[k].to_fd && (!best || v[j].from_ns < best->from_ns))
+        best = &v[j];
+    return best->from_ns > from && best->from != th ? best : NULL;
+  }
+  return NULL;
+}
+
 /* ---- lookups ---- */
 
 /* The wake-up that ended call sp of thread th, or NULL: the last WAKE naming
@@ -452,13 +593,14 @@ static struct ctrace_cp_seg seg_of_call(uint32_t th, const struct ctrace_span *c
   return g;
 }
 
-int ctrace_critpath(const struct ctrace_timeline *tl, uint32_t thread, int64_t start, int64_t end,
-                    struct ctrace_cp *out) {
-  return ctrace_critpath_ix(tl, NULL, thread, start, end, out);
+int ctrace_critpath(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
+                    uint32_t thread, int64_t start, int64_t end, struct ctrace_cp *out) {
+  return ctrace_critpath_ix(tl, NULL, data, thread, start, end, out);
 }
 
 int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_index *ix,
-                       uint32_t thread, int64_t start, int64_t end, struct ctrace_cp *out) {
+                       const struct ctrace_cp_data *data, uint32_t thread, int64_t start,
+                       int64_t end, struct ctrace_cp *out) {
   memset(out, 0, sizeof *out);
   if (thread >= tl->nthreads || end < start)
     return -EINVAL;
@@ -530,10 +672,15 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
     unsigned via = CTRACE_CP_VIA_NONE, iflags = 0;
     uint64_t hstack = 0;
     const struct ctrace_tl_wake *wk = waker_of(tl, th, c);
+    const struct cp_edge *de = NULL;
     if (wk && wk->waker < tl->nthreads) {
       to = wk->waker;
       tw = wk->t;
       via = CTRACE_CP_VIA_WAKE;
+    } else if ((de = data_edge(tl, data, th, c, cs0)) != NULL) {
+      to = de->from;
+      tw = de->from_ns;
+      via = de->to_fd < 0 ? CTRACE_CP_VIA_WAKE : CTRACE_CP_VIA_DATA;
     } else if (c->kind && (c->reason == CTRACE_WAIT_JOIN || c->reason == CTRACE_WAIT_CHILD)) {
       to = c->reason == CTRACE_WAIT_JOIN ? joined_thread(tl, th, c) : child_thread(tl, th, c);
       if (to != NO_THREAD) {
@@ -552,12 +699,12 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
     }
     if (to != NO_THREAD) {
       struct ctrace_cp_seg g = seg_of_call(th, c, tw, cur);
-      g.flags |= CTRACE_CP_AFTER_WAKE | iflags;
+      g.flags |= CTRACE_CP_AFTER_WAKE | iflags | (via == CTRACE_CP_VIA_DATA ? CTRACE_CP_DATA : 0);
       g.woken_by = to;
       rc = push(&w, &g);
       if (tw < cur)
         zero_jumps = 0;
-      if (via == CTRACE_CP_VIA_WAKE)
+      if (via == CTRACE_CP_VIA_WAKE && wk)
         hstack = ix ? index_wake_stack(ix, to, wk->t, tl->threads[th].tid, wk->object)
                     : stack_near(tl, to, wk->t, CTRACE_EV_WAKE, tl->threads[th].tid, wk->object);
       handoff(&w, th, via, iflags, hstack);
@@ -600,7 +747,8 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
   return 0;
 }
 
-int ctrace_critpath_task(const struct ctrace_timeline *tl, uint64_t id, struct ctrace_cp *out) {
+int ctrace_critpath_task(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
+                         uint64_t id, struct ctrace_cp *out) {
   memset(out, 0, sizeof *out);
   for (size_t i = 0; i < tl->ntasks; i++) {
     const struct ctrace_tl_task *t = &tl->tasks[i];
@@ -609,27 +757,28 @@ int ctrace_critpath_task(const struct ctrace_timeline *tl, uint64_t id, struct c
     uint32_t th = t->end_thread != NO_THREAD ? t->end_thread : t->begin_thread;
     if (th >= tl->nthreads)
       return -ENOENT;
-    return ctrace_critpath(tl, th, t->start, t->end, out);
+    return ctrace_critpath(tl, data, th, t->start, t->end, out);
   }
   return -ENOENT;
 }
 
-int ctrace_critpath_region(const struct ctrace_timeline *tl, size_t k, struct ctrace_cp *out) {
+int ctrace_critpath_region(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
+                           size_t k, struct ctrace_cp *out) {
   memset(out, 0, sizeof *out);
   if (k >= tl->nregions)
     return -ENOENT;
   const struct ctrace_tl_region *rg = &tl->regions[k];
-  return ctrace_critpath(tl, ctrace_timeline_region_thread(tl, k), rg->start, rg->end, out);
+  return ctrace_critpath(tl, data, ctrace_timeline_region_thread(tl, k), rg->start, rg->end, out);
 }
 
-int ctrace_critpath_span(const struct ctrace_timeline *tl, uint32_t thread, int64_t t,
-                         struct ctrace_cp *out) {
+int ctrace_critpath_span(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
+                         uint32_t thread, int64_t t, struct ctrace_cp *out) {
   memset(out, 0, sizeof *out);
   int64_t s, e;
   unsigned st;
   if (ctrace_timeline_span_at(tl, thread, t, &s, &e, &st) < 0)
     return -ENOENT;
-  return ctrace_critpath(tl, thread, s, e, out);
+  return ctrace_critpath(tl, data, thread, s, e, out);
 }
 
 void ctrace_critpath_free(struct ctrace_cp *cp) {
@@ -705,7 +854,8 @@ const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ct
                               ctrace_timeline_thread_process(tl, s->next)
                           ? "exited, ending the wait for a child of"
                           : "exited, ending the join of")
-                   : "woke",
+               : s->via == CTRACE_CP_VIA_DATA ? "wrote the data read by"
+                                              : "woke",
                tid_of(tl, s->next));
     return buf;
   }
@@ -739,8 +889,16 @@ const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ct
   const char *end = "";
   char tail[160] = "";
   if (s->flags & CTRACE_CP_AFTER_WAKE) {
-    snprintf(tail, sizeof tail, ": woken by thread %u, then resuming", tid_of(tl, s->woken_by));
-    if ((s->flags & CTRACE_CP_INFERRED) && s->reason == CTRACE_WAIT_CHILD)
+    const char *other = s->woken_by < tl->nthreads && ctrace_timeline_thread_process(tl, s->thread) !=
+                                                           ctrace_timeline_thread_process(tl, s->woken_by)
+                            ? " (another process)"
+                            : "";
+    snprintf(tail, sizeof tail, ": woken by thread %u%s, then resuming", tid_of(tl, s->woken_by),
+             other);
+    if (s->flags & CTRACE_CP_DATA)
+      snprintf(tail, sizeof tail, ": data written by thread %u%s, then resuming",
+               tid_of(tl, s->woken_by), other);
+    else if ((s->flags & CTRACE_CP_INFERRED) && s->reason == CTRACE_WAIT_CHILD)
       snprintf(tail, sizeof tail,
                ": child process %u ended (inferred: the last traced child to end before the wait "
                "returned), then resuming",
@@ -809,8 +967,8 @@ static int cmp_agg(const void *x, const void *y) {
   return a->stack < b->stack ? -1 : a->stack > b->stack;
 }
 
-int ctrace_critpath_aggregate(const struct ctrace_timeline *tl, int regions, uint32_t name,
-                              struct ctrace_cp_agg *out) {
+int ctrace_critpath_aggregate(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
+                              int regions, uint32_t name, struct ctrace_cp_agg *out) {
   memset(out, 0, sizeof *out);
   /* Many walks: the calls of every thread indexed once (one pass over the
    * trace) beat decoding a batch per blocked call on each path. */
@@ -825,14 +983,14 @@ int ctrace_critpath_aggregate(const struct ctrace_timeline *tl, int regions, uin
     if (regions) {
       if (tl->regions[i].name != name || tl->regions[i].open)
         continue;
-      rc = ctrace_critpath_ix(tl, ix, ctrace_timeline_region_thread(tl, i), tl->regions[i].start,
-                              tl->regions[i].end, &cp);
+      rc = ctrace_critpath_ix(tl, ix, data, ctrace_timeline_region_thread(tl, i),
+                              tl->regions[i].start, tl->regions[i].end, &cp);
     } else {
       const struct ctrace_tl_task *t = &tl->tasks[i];
       if (t->name != name || t->open)
         continue;
       uint32_t th = t->end_thread != NO_THREAD ? t->end_thread : t->begin_thread;
-      rc = ctrace_critpath_ix(tl, ix, th, t->start, t->end, &cp);
+      rc = ctrace_critpath_ix(tl, ix, data, th, t->start, t->end, &cp);
     }
     if (rc < 0) {
       ctrace_critpath_index_free(ix);

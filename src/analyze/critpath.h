@@ -10,6 +10,14 @@
  * result is a chain of segments across threads that tiles the interval
  * exactly: their durations add up to its duration.
  *
+ * A read that waited for data another traced thread or process wrote (a
+ * pipe, socketpair or TCP connection whose write flows.h pairs with it)
+ * continues on the writer, before its write, as a wake-up does
+ * (CTRACE_CP_DATA); a wait on a process-shared mutex, condition variable or
+ * semaphore that flows.h pairs with the release that ended it continues
+ * on the releaser, a wake-up (walks given the flows' edges,
+ * ctrace_critpath_data_build).
+ *
  * Where the trace does not know who ended a wait (a socket read whose
  * sender is not traced, a lock released by another process, a timeout), the
  * segment says so (CTRACE_CP_NO_WAKER) and the walk stays on the thread:
@@ -42,9 +50,16 @@
 #define CTRACE_CP_HANDOFF 0x10u   /* ends where its thread woke, created or ended for `next` */
 #define CTRACE_CP_STARTING 0x20u  /* a thread created but not started yet */
 #define CTRACE_CP_AT_END 0x40u    /* a call still in progress when the trace ended */
+#define CTRACE_CP_DATA 0x80u      /* with AFTER_WAKE: the data woken_by wrote ended the read */
 
 /* Hand-off kinds (why the chain moved to another thread). */
-enum ctrace_cp_via { CTRACE_CP_VIA_NONE, CTRACE_CP_VIA_WAKE, CTRACE_CP_VIA_CREATE, CTRACE_CP_VIA_EXIT };
+enum ctrace_cp_via {
+  CTRACE_CP_VIA_NONE,
+  CTRACE_CP_VIA_WAKE,
+  CTRACE_CP_VIA_CREATE,
+  CTRACE_CP_VIA_EXIT,
+  CTRACE_CP_VIA_DATA /* wrote what the next segment's thread read */
+};
 
 struct ctrace_cp_seg {
   int64_t start, end;  /* ns since the trace start; end > start */
@@ -59,7 +74,8 @@ struct ctrace_cp_seg {
   uint64_t fd;         /* system call's fd */
   uint64_t stack;      /* the call's stack (blocked); with HANDOFF, the stack of the WAKE or
                         * THREAD_CREATE that handed off (running); 0 if none */
-  uint32_t woken_by;   /* with AFTER_WAKE: the thread that ended the wait (INFERRED: by exiting) */
+  uint32_t woken_by;   /* with AFTER_WAKE: the thread that ended the wait (INFERRED: by exiting;
+                        * DATA: by writing what the read returned) */
   uint32_t next;       /* with HANDOFF: the thread handed to */
   unsigned via;        /* with HANDOFF: enum ctrace_cp_via */
   uint32_t region;     /* string id of the innermost region around the segment's end, 0 */
@@ -73,13 +89,28 @@ struct ctrace_cp {
 };
 
 /*
+ * The data edges of a trace for walks: flows.h's DATA flows (a read paired
+ * with each write whose bytes it returned) and WAKE flows (a shared
+ * object's wait and its release), indexed once by waiting thread and time
+ * (24 bytes per flow). Every walk below takes it as data;
+ * NULL: no data edges (reads wait on what the trace does not know). 0 or
+ * -ENOMEM.
+ */
+struct ctrace_flows;
+struct ctrace_cp_data;
+int ctrace_critpath_data_build(const struct ctrace_timeline *tl, const struct ctrace_flows *f,
+                               struct ctrace_cp_data **out);
+void ctrace_critpath_data_free(struct ctrace_cp_data *d);
+
+/*
  * The critical path of [start, end] ending on thread (a timeline index).
  * Returns 0 with *out filled (free with ctrace_critpath_free), -EINVAL for
  * a bad thread or interval, -ENOMEM. Cost: O(segments x (log events + one
- * batch decoded per blocked call on the path)).
+ * batch decoded per blocked call on the path)); a data edge costs a binary
+ * search of the reading thread's edges.
  */
-int ctrace_critpath(const struct ctrace_timeline *tl, uint32_t thread, int64_t start, int64_t end,
-                    struct ctrace_cp *out);
+int ctrace_critpath(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
+                    uint32_t thread, int64_t start, int64_t end, struct ctrace_cp *out);
 /* The calls and wake-ups of every thread, indexed once (one pass over the
  * trace; about 80 bytes per blocking call): walks given it look calls up
  * instead of decoding a batch of events each. For many walks (the
@@ -89,15 +120,18 @@ int ctrace_critpath_index_build(const struct ctrace_timeline *tl, struct ctrace_
 void ctrace_critpath_index_free(struct ctrace_cp_index *ix);
 /* ctrace_critpath with an index (NULL: none). The same result. */
 int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_index *ix,
-                       uint32_t thread, int64_t start, int64_t end, struct ctrace_cp *out);
+                       const struct ctrace_cp_data *data, uint32_t thread, int64_t start,
+                       int64_t end, struct ctrace_cp *out);
 /* Of the task with id (ends on the thread that ended it, else began it), or
  * region k (index into tl->regions). -ENOENT when there is none. */
-int ctrace_critpath_task(const struct ctrace_timeline *tl, uint64_t id, struct ctrace_cp *out);
-int ctrace_critpath_region(const struct ctrace_timeline *tl, size_t k, struct ctrace_cp *out);
+int ctrace_critpath_task(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
+                         uint64_t id, struct ctrace_cp *out);
+int ctrace_critpath_region(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
+                           size_t k, struct ctrace_cp *out);
 /* Of the raw blocked span of thread containing t: -ENOENT when t is outside
  * the thread's life. */
-int ctrace_critpath_span(const struct ctrace_timeline *tl, uint32_t thread, int64_t t,
-                         struct ctrace_cp *out);
+int ctrace_critpath_span(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
+                         uint32_t thread, int64_t t, struct ctrace_cp *out);
 void ctrace_critpath_free(struct ctrace_cp *cp);
 
 /* The segment's kind as one word: a state name (states.h), or "not_traced"
@@ -134,8 +168,8 @@ struct ctrace_cp_agg {
   uint64_t total_ns; /* sum of the instances' durations */
   uint64_t state_ns[CTRACE_ST_COUNT + 1]; /* [CTRACE_ST_COUNT]: outside the trace */
 };
-int ctrace_critpath_aggregate(const struct ctrace_timeline *tl, int regions, uint32_t name,
-                              struct ctrace_cp_agg *out);
+int ctrace_critpath_aggregate(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
+                              int regions, uint32_t name, struct ctrace_cp_agg *out);
 void ctrace_critpath_agg_free(struct ctrace_cp_agg *a);
 
 #endif /* CTRACE_CRITPATH_H */

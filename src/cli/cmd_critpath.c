@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../analyze/critpath.h"
+#include "../analyze/flows.h"
 #include "../analyze/pprof.h"
 #include "../analyze/stats.h"
 #include "../read/symbolize.h"
@@ -281,6 +282,12 @@ int ctrace_cmd_critpath(int argc, char **argv) {
     return CTRACE_EXIT_FAIL;
   }
   ctrace_symbolizer *sym = symbols ? ctrace_sym_new(r) : NULL;
+  /* Reads continue on the writer of their data (a trace with fd records;
+   * without memory for them, walks go without). */
+  struct ctrace_flows flows = {0};
+  struct ctrace_cp_data *data = NULL;
+  if (ctrace_reader_nevents_kind(r, CTRACE_EV_FD) && ctrace_flows_build(r, &flows) == 0)
+    (void)ctrace_critpath_data_build(tl, &flows, &data);
   struct ctrace_cp cp = {0};
   char what[256];
   int rc = 0;
@@ -293,7 +300,7 @@ int ctrace_cmd_critpath(int argc, char **argv) {
         regions = tl->tasks[i].name != sid;
     }
     struct ctrace_cp_agg ag;
-    if (!sid || ctrace_critpath_aggregate(tl, regions, sid, &ag) < 0 || ag.instances == 0) {
+    if (!sid || ctrace_critpath_aggregate(tl, data, regions, sid, &ag) < 0 || ag.instances == 0) {
       fprintf(stderr, "ctrace critical-path: no ended %s named '%s' in %s\n",
               kind ? kind : "task or region", name, path);
       if (sid)
@@ -334,7 +341,7 @@ int ctrace_cmd_critpath(int argc, char **argv) {
     goto out;
   }
   if (have_task) {
-    rc = ctrace_critpath_task(tl, id, &cp);
+    rc = ctrace_critpath_task(tl, data, id, &cp);
     const struct ctrace_tl_task *t = NULL;
     for (size_t i = 0; i < tl->ntasks && !t; i++)
       if (tl->tasks[i].id == id)
@@ -344,7 +351,7 @@ int ctrace_cmd_critpath(int argc, char **argv) {
       ctrace_reader_strcpy(r, t->name, nm, sizeof nm);
     snprintf(what, sizeof what, "task %" PRIu64 " (%s)", id, nm);
   } else if (have_region) {
-    rc = ctrace_critpath_region(tl, id, &cp);
+    rc = ctrace_critpath_region(tl, data, id, &cp);
     char nm[128] = "";
     if (id < tl->nregions)
       ctrace_reader_strcpy(r, tl->regions[id].name, nm, sizeof nm);
@@ -368,7 +375,7 @@ int ctrace_cmd_critpath(int argc, char **argv) {
       status = CTRACE_EXIT_FAIL;
       goto out;
     }
-    rc = ctrace_critpath(tl, (uint32_t)th, a, b, &cp);
+    rc = ctrace_critpath(tl, data, (uint32_t)th, a, b, &cp);
     snprintf(what, sizeof what, "thread %u", tid);
   }
   if (rc == -ENOENT) {
@@ -390,6 +397,8 @@ int ctrace_cmd_critpath(int argc, char **argv) {
 out:
   if (fflush(stdout) != 0)
     status = CTRACE_EXIT_FAIL;
+  ctrace_critpath_data_free(data);
+  ctrace_flows_free(&flows);
   ctrace_sym_free(sym);
   ctrace_timeline_free(tl);
   ctrace_reader_close(r);

@@ -254,6 +254,17 @@ static inline const uint8_t *ctrace__get_uvarint(const uint8_t *p, const uint8_t
  * decodes; a new kind names its id fields so. */
 #define CTRACE_STRING_ID_FIELDS "name path category exe argv"
 #define CTRACE_STACK_ID_FIELDS "stack"
+/* Task ids (docs/FORMAT.md, "Task ids") are the recorder's pid shifted by
+ * CTRACE_TASK_PID_SHIFT plus a per-process counter: one tree, one id space,
+ * and no shift. A nonzero id below 2^CTRACE_TASK_PID_SHIFT is an older
+ * recorder's per-process counter: a reader of a tree adds the recording
+ * process's pid shifted so to the fields named here. */
+#define CTRACE_TASK_ID_FIELDS "task parent"
+/* Thread-creation links (THREAD_CREATE to THREAD_START) count per process
+ * image: a reader of a tree adds (file index + 1) << 32 to the nonzero
+ * fields named so. */
+#define CTRACE_LINK_ID_FIELDS "link"
+#define CTRACE_TASK_PID_SHIFT 31
 
 #define CTRACE_FIELDS_CLOCK_SYNC(U, S) U(tsc) U(mono_ns) U(real_ns)
 #define CTRACE_FIELDS_STRING(U, S) U(id)

@@ -1221,7 +1221,8 @@ void ctrace_cursor_init(ctrace_cursor *c, const ctrace_reader *r, uint32_t threa
  * format.h says are string or stack ids). */
 static void shift_ids(const ctrace_cursor *c, ctrace_event *ev) {
   unsigned sm = c->r->str_mask[ev->kind], km = c->r->stk_mask[ev->kind];
-  for (unsigned i = 0; (sm | km) >> i && i < ev->nfields; i++) {
+  unsigned tm = c->r->task_mask[ev->kind], lm = c->r->link_mask[ev->kind];
+  for (unsigned i = 0; (sm | km | tm | lm) >> i && i < ev->nfields; i++) {
     uint64_t *f = &ev->f[i];
     if (!*f)
       continue;
@@ -1229,6 +1230,10 @@ static void shift_ids(const ctrace_cursor *c, ctrace_event *ev) {
       *f = *f <= c->snum ? *f + c->sbase : UINT64_MAX;
     else if (km >> i & 1)
       *f = *f <= c->knum ? *f + c->kbase : UINT64_MAX;
+    else if (tm >> i & 1 && *f >> CTRACE_TASK_PID_SHIFT == 0)
+      *f |= c->task_hi;
+    else if (lm >> i & 1)
+      *f += c->link_hi;
   }
 }
 

@@ -279,6 +279,11 @@ typedef struct ctrace_cursor {
    * and how many it defines (ids past them decode as unknown). */
   uint64_t sbase, kbase;
   uint32_t snum, knum;
+  /* The file's pid << CTRACE_TASK_PID_SHIFT: what an older recorder's
+   * per-process task ids (below 2^31) get to stay apart from another
+   * process's (docs/FORMAT.md, "Task ids"); 0 for one file. */
+  uint64_t task_hi;
+  uint64_t link_hi; /* (file index + 1) << 32: links are per file */
   int shift;
 } ctrace_cursor;
 

@@ -98,6 +98,8 @@ struct ctrace_reader {
   void *region; /* the address range the files are mapped in */
   size_t region_size;
   uint8_t str_mask[256], stk_mask[256]; /* per kind: fields that are string / stack ids */
+  uint8_t task_mask[256]; /* per kind: fields that are task ids */
+  uint8_t link_mask[256]; /* per kind: fields that are thread-creation links */
 };
 
 

@@ -34,6 +34,8 @@ struct tree_file {
   uint64_t sbase, kbase; /* its first string / stack id in the tree, minus 1 */
   uint32_t snum, knum;   /* how many it defines */
   uint32_t mbase, mnum;  /* its mappings: [mbase, mbase + mnum) of the tree's */
+  uint64_t task_hi;      /* its pid << CTRACE_TASK_PID_SHIFT (older task ids) */
+  uint64_t link_hi;      /* (its index + 1) << 32: its thread-creation links */
 };
 
 static void free_files(struct tree_file *f, size_t n) {
@@ -62,7 +64,9 @@ void ctrace__tree_cursor(ctrace_cursor *c) {
   c->kbase = f->kbase;
   c->snum = f->snum;
   c->knum = f->knum;
-  c->shift = f->sbase || f->kbase;
+  c->task_hi = f->task_hi;
+  c->link_hi = f->link_hi;
+  c->shift = 1;
 }
 
 /* Which fields of each kind are string and stack ids (format.h names them). */
@@ -95,6 +99,10 @@ static void id_masks(ctrace_reader *r) {
           r->str_mask[k] |= (uint8_t)(1u << i);
         else if (is_word(CTRACE_STACK_ID_FIELDS, w, n))
           r->stk_mask[k] |= (uint8_t)(1u << i);
+        else if (is_word(CTRACE_TASK_ID_FIELDS, w, n))
+          r->task_mask[k] |= (uint8_t)(1u << i);
+        else if (is_word(CTRACE_LINK_ID_FIELDS, w, n))
+          r->link_mask[k] |= (uint8_t)(1u << i);
         i++;
       }
       p = w + n;
@@ -276,9 +284,12 @@ static int combine(ctrace_reader *r) {
         b.thread += (uint32_t)th.n;
       r->batches.v[r->batches.n++] = b;
     }
+    f->link_hi = (uint64_t)(fi + 1) << 32;
     for (size_t i = 0; i < s->threads.n; i++) {
       struct ctrace_thread_info t = s->threads.v[i];
       t.process = fi;
+      if (t.start_link)
+        t.start_link += f->link_hi; /* as cursors give THREAD_CREATE's */
       if (t.name)
         t.name = t.name <= f->snum ? (uint32_t)(t.name + f->sbase) : UINT32_MAX;
       for (uint32_t k = 0; k < t.nbatches; k++)
@@ -298,6 +309,8 @@ static int combine(ctrace_reader *r) {
       p.argv = p.argv <= f->snum ? (uint32_t)(p.argv + f->sbase) : UINT32_MAX;
     if (!p.pid)
       p.pid = s->pid;
+    f->task_hi = (uint64_t)(p.pid & ((1u << (53 - CTRACE_TASK_PID_SHIFT)) - 1))
+                 << CTRACE_TASK_PID_SHIFT;
     CTRACE_TVEC_PUSH(r->processes, p, oom_th);
     for (unsigned k = 0; k < 256; k++)
       r->by_kind[k] += s->by_kind[k];

@@ -9,9 +9,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static _Atomic uint64_t next_task = 1;
 static _Atomic uint64_t next_link = 1;
+
+/*
+ * Task ids (docs/FORMAT.md, "Task ids"): the pid above bit
+ * CTRACE_TASK_PID_SHIFT, a counter of the process image below it, so the
+ * processes of a tree never hand out the same id and every id stays below
+ * 2^53 (a pid is below 2^22), exact as a JavaScript number. next_task is
+ * the next id, 0 while this process has not derived its own: a forked child
+ * clears it (an atfork handler) and derives its pid's. The counter of an
+ * image starts at the monotonic clock in units of 1024 ns (modulo 2^31), so
+ * an image that an exec replaced and the one that follows under the same
+ * pid do not overlap unless the first began more than one task a
+ * microsecond; it wraps from 2^31 - 1 to 1.
+ */
+#define TASK_LOW ((UINT64_C(1) << CTRACE_TASK_PID_SHIFT) - 1)
+static _Atomic uint64_t next_task;
+static pthread_once_t task_once = PTHREAD_ONCE_INIT;
+
+static void task_fork_child(void) {
+  atomic_store_explicit(&next_task, 0, memory_order_relaxed);
+}
+
+static void task_atfork(void) {
+  pthread_atfork(NULL, NULL, task_fork_child);
+}
+
+/* This image's first id: once per process (again after a fork). */
+static uint64_t task_first(void) {
+  pthread_once(&task_once, task_atfork);
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t low = (((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) >> 10) & TASK_LOW;
+  uint64_t pid = (uint64_t)getpid() & ((UINT64_C(1) << (53 - CTRACE_TASK_PID_SHIFT)) - 1);
+  return pid << CTRACE_TASK_PID_SHIFT | (low ? low : 1);
+}
+
+static ctrace_task_t task_new(void) {
+  uint64_t v = atomic_load_explicit(&next_task, memory_order_relaxed);
+  for (;;) {
+    uint64_t id = v ? v : task_first();
+    uint64_t next = (id & TASK_LOW) == TASK_LOW ? (id & ~TASK_LOW) | 1 : id + 1;
+    if (atomic_compare_exchange_weak_explicit(&next_task, &v, next, memory_order_relaxed,
+                                              memory_order_relaxed))
+      return id;
+  }
+}
 
 /* Stacks on user events only with CTRACE_STACKS=all (they cost ~30 ns). */
 #define USER_STACK(t)                                                          \
@@ -85,7 +130,7 @@ static void task_pop(ctrace_task_t id) {
 }
 
 ctrace_task_t ctrace_task_begin(ctrace_task_t parent, const char *name) {
-  ctrace_task_t id = atomic_fetch_add_explicit(&next_task, 1, memory_order_relaxed);
+  ctrace_task_t id = task_new();
   parent = task_arg(parent);
   task_push(id);
   struct ctrace__thread *t = ctrace__enter();

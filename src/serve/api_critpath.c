@@ -52,7 +52,7 @@ static uint32_t tid(const struct ctrace_timeline *tl, uint32_t th) {
 
 void ctrace_critpath_json(FILE *f, const struct ctrace_timeline *tl, ctrace_symbolizer *sym,
                           pthread_mutex_t *lock, const struct ctrace_cp *cp) {
-  static const char *const vias[] = {"", "wake", "create", "exit"};
+  static const char *const vias[] = {"", "wake", "create", "exit", "data"};
   fprintf(f, "{\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"dur_ns\":%" PRId64 ",\"tid\":%u",
           cp->start, cp->end, cp->end - cp->start, tid(tl, cp->thread));
   char buf[512];
@@ -81,11 +81,13 @@ void ctrace_critpath_json(FILE *f, const struct ctrace_timeline *tl, ctrace_symb
             s->flags & (CTRACE_CP_NO_WAKER | CTRACE_CP_OUTSIDE) ? "false" : "true");
     if (s->flags & CTRACE_CP_AFTER_WAKE)
       fprintf(f, ",\"woken_by\":%u", tid(tl, s->woken_by));
+    if (s->flags & CTRACE_CP_DATA)
+      fputs(",\"data\":true", f);
     if (s->flags & CTRACE_CP_INFERRED)
       fputs(",\"inferred\":true", f);
     if (s->flags & CTRACE_CP_HANDOFF)
       fprintf(f, ",\"handoff\":{\"tid\":%u,\"via\":\"%s\"}", tid(tl, s->next),
-              s->via < 4 ? vias[s->via] : "");
+              s->via < sizeof vias / sizeof vias[0] ? vias[s->via] : "");
     fprintf(f, ",\"stack_id\":%" PRIu64 ",\"stack\":", s->stack);
     json_frames(f, tl, sym, lock, s->stack);
     fputc('}', f);
@@ -125,10 +127,27 @@ void ctrace_critpath_json(FILE *f, const struct ctrace_timeline *tl, ctrace_symb
   fputs("]}\n", f);
 }
 
+static pthread_mutex_t cp_data_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The data edges of the view's flows, indexed on the first walk (NULL: a
+ * trace without fd records, or out of memory: walks without them). */
+static const struct ctrace_cp_data *cp_data_of(struct ctrace_view *v) {
+  if (!ctrace_reader_nevents_kind(v->r, CTRACE_EV_FD))
+    return NULL;
+  const struct ctrace_flows *f = ctrace__view_flows(v);
+  pthread_mutex_lock(&cp_data_lock);
+  if (!v->cp_data && f)
+    (void)ctrace_critpath_data_build(v->tl, f, &v->cp_data);
+  const struct ctrace_cp_data *d = v->cp_data;
+  pthread_mutex_unlock(&cp_data_lock);
+  return d;
+}
+
 /* kind=task&id=ID | kind=region&id=K | kind=span&tid=T&ns=NS |
  * kind=range&tid=T&start_ns=A&end_ns=B */
 void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace_reply *out) {
   const struct ctrace_timeline *tl = v->tl;
+  const struct ctrace_cp_data *data = NULL;
   const char *kind = p->get(p->ctx, "kind");
   struct ctrace_cp cp;
   int rc;
@@ -142,8 +161,9 @@ void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace
       ctrace_reply_error(out, 400, p->err[0] ? p->err : "id: missing");
       return;
     }
-    rc = kind[0] == 't' ? ctrace_critpath_task(tl, (uint64_t)id, &cp)
-                        : ctrace_critpath_region(tl, (size_t)id, &cp);
+    data = cp_data_of(v);
+    rc = kind[0] == 't' ? ctrace_critpath_task(tl, data, (uint64_t)id, &cp)
+                        : ctrace_critpath_region(tl, data, (size_t)id, &cp);
     if (rc == -ENOENT) {
       ctrace_reply_error(out, 400, kind[0] == 't' ? "id: no such task" : "id: no such region");
       return;
@@ -161,7 +181,7 @@ void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace
         ctrace_reply_error(out, 400, p->err[0] ? p->err : "ns: missing");
         return;
       }
-      rc = ctrace_critpath_span(tl, th, ns, &cp);
+      rc = ctrace_critpath_span(tl, cp_data_of(v), th, ns, &cp);
       if (rc == -ENOENT) {
         ctrace_reply_error(out, 400, "ns: outside the thread's life");
         return;
@@ -182,7 +202,7 @@ void ctrace__api_critpath(struct ctrace_view *v, struct params *p, struct ctrace
         ctrace_reply_error(out, 400, "start_ns must be before end_ns, inside the trace");
         return;
       }
-      rc = ctrace_critpath(tl, th, a, b, &cp);
+      rc = ctrace_critpath(tl, cp_data_of(v), th, a, b, &cp);
     }
   } else {
     ctrace_reply_error(out, 400, "kind: unknown (task, region, span or range)");

@@ -169,7 +169,7 @@ void ctrace__flows_free(struct ctrace_flows *f) {
 static pthread_mutex_t flows_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The trace's flows, built on the first request (NULL: out of memory). */
-static const struct ctrace_flows *flows_of(struct ctrace_view *v) {
+const struct ctrace_flows *ctrace__view_flows(struct ctrace_view *v) {
   pthread_mutex_lock(&flows_lock);
   if (!v->flows) {
     struct ctrace_flows *f = calloc(1, sizeof *f);
@@ -205,7 +205,7 @@ void ctrace__api_flows(struct ctrace_view *v, struct params *p, struct ctrace_re
     ctrace_reply_error(out, 400, "end_ns must be after start_ns");
     return;
   }
-  const struct ctrace_flows *fl = flows_of(v);
+  const struct ctrace_flows *fl = ctrace__view_flows(v);
   struct json j;
   if (!fl || ctrace__json_open(&j) < 0) {
     ctrace_reply_error(out, 500, "out of memory");

@@ -204,6 +204,8 @@ void ctrace_view_fini(struct ctrace_view *v) {
   ctrace_sym_free(v->sym);
   ctrace__counters_free(v->counters);
   v->counters = NULL;
+  ctrace_critpath_data_free(v->cp_data);
+  v->cp_data = NULL;
   ctrace__flows_free(v->flows);
   v->flows = NULL;
   pthread_mutex_destroy(&v->sym_lock);

@@ -29,6 +29,7 @@ struct ctrace_view {
   int changed;
   struct ctrace_counters *counters; /* api_find.c: built on first use */
   struct ctrace_flows *flows;       /* api_procs.c: data and shared-object edges, on first use */
+  struct ctrace_cp_data *cp_data;   /* api_critpath.c: the flows' data edges for walks, on first use */
   struct ctrace_view *after; /* `ctrace view BEFORE AFTER`: the second trace, else NULL */
   /* The index cache file (view_cache.c): what became of it, and where it
    * is (valid once loaded or saved). */
@@ -63,6 +64,10 @@ struct ctrace_counters;
 void ctrace__counters_free(struct ctrace_counters *c);
 struct ctrace_flows;
 void ctrace__flows_free(struct ctrace_flows *f);
+/* The trace's flows, built on the first call (NULL: out of memory). */
+const struct ctrace_flows *ctrace__view_flows(struct ctrace_view *v);
+struct ctrace_cp_data;
+void ctrace_critpath_data_free(struct ctrace_cp_data *d);
 
 /*
  * The trace file, mapped for serving. A mapping of a file that is then

@@ -47,11 +47,14 @@ if (why && !process.env.CI) {
   test('critical path and compare on ctrace view', { skip: why }, () => {});
 } else {
   describe('critical path on the timeline', () => {
-    let dir, server, browser, page;
+    let dir, server, browser, page, taskId;
     before(async () => {
       dir = await tempDir();
       const file = await traced(dir, 'chain.ctrace', [CHAIN]);
       server = await startView(file);
+      // task ids carry the recording process's pid (docs/FORMAT.md, "Task ids")
+      const inst = await (await fetch(`${server.url}api/instances?kind=task&name=request`)).json();
+      taskId = inst.instances[0].id;
       browser = await launchBrowser();
       page = await browser.newPage();
     });
@@ -62,7 +65,7 @@ if (why && !process.env.CI) {
     });
 
     test('a task\'s details draw and list its chain across three threads', async () => {
-      assert.equal(await openView(page, server.url, '#/timeline?ev=task:1'), 'ready');
+      assert.equal(await openView(page, server.url, `#/timeline?ev=task:${taskId}`), 'ready');
       await waitLoaded(page);
       await page.waitForSelector('.tl[data-details="ready"] [data-action="critpath"]', { timeout: 20_000 });
       await page.click('[data-action="critpath"]');
@@ -96,7 +99,7 @@ if (why && !process.env.CI) {
     });
 
     test('a blocked span has a critical path too', async () => {
-      const spans = await (await fetch(`${server.url}api/critpath?kind=task&id=1`)).json();
+      const spans = await (await fetch(`${server.url}api/critpath?kind=task&id=${taskId}`)).json();
       // the worker's wait on the lock, the one the holder's unlock ends (it may
       // also have waited on the condition variable, woken by the request)
       const holder = spans.segments.find((s) => s.thread === 'holder');
