@@ -208,6 +208,21 @@ struct test_http_resp test_http(unsigned port, const char *method, const char *t
   return r;
 }
 
+int test_same_untraced(const char *const *prog, const char *traced_out) {
+  char *argv[20];
+  int n = 0;
+  for (; prog[n] && n < 19; n++)
+    argv[n] = (char *)prog[n];
+  argv[n] = NULL;
+  char *out = NULL;
+  int st = test_run(argv, NULL, &out, NULL);
+  int same = st == 0 && out && strcmp(out, traced_out) == 0;
+  if (!same)
+    fprintf(stderr, "# untraced exit %d, out '%s' vs traced '%s'\n", st, out ? out : "", traced_out);
+  free(out);
+  return same;
+}
+
 int test_ctrace_run(const char *path, const char *const *opts, const char *const *prog,
                     char **out, char **err) {
   char *argv[64];

@@ -112,6 +112,9 @@ int test_write_file(const char *path, const void *data, size_t len);
  * stderr (each may be NULL). */
 int test_ctrace_run(const char *path, const char *const *opts, const char *const *prog,
                     char **out, char **err);
+/* Does prog (NULL terminated), run untraced, exit 0 and print traced_out?
+ * Says what differs on stderr when not. */
+int test_same_untraced(const char *const *prog, const char *traced_out);
 /* A TCP port on 127.0.0.1 that was free a moment ago, or -1. */
 int test_free_port(void);
 /* A socket connected to 127.0.0.1:port, retried for up to 10 s (a server

@@ -33,21 +33,6 @@ static int run_traced(const char *path, const char *const *opts, const char *con
   return st;
 }
 
-static int same_untraced(const char *const *prog, const char *traced_out) {
-  char *argv[20];
-  int n = 0;
-  for (; prog[n] && n < 19; n++)
-    argv[n] = (char *)prog[n];
-  argv[n] = NULL;
-  char *out = NULL;
-  int st = test_run(argv, NULL, &out, NULL);
-  int same = st == 0 && strcmp(out, traced_out) == 0;
-  if (!same)
-    fprintf(stderr, "# untraced exit %d, out '%s' vs traced '%s'\n", st, out, traced_out);
-  free(out);
-  return same;
-}
-
 static long field(const char *s, const char *key) {
   const char *p = strstr(s, key);
   if (!p)
@@ -141,7 +126,7 @@ static int unix_by_path(const char *name, const char *const *opts) {
   const char *prog[] = {PROG, "unix", sock_path(), n, NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path(name), opts, prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   long total = field(out, "total ");
   ASSERT_GT(total, 0);
   ctrace_reader *r = open_trace(test_path(name));
@@ -179,7 +164,7 @@ static int inherited_fd5(const char *name, const char *const *opts) {
   const char *prog[] = {PROG, "inherit", "30", NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path(name), opts, prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   long pipe_bytes = field(out, "pipe "), sock_bytes = field(out, "sock ");
   ASSERT_GT(pipe_bytes, 0);
   struct flowsum p = tree_flows(test_path(name), CTRACE_FLOW_PIPE);
@@ -223,7 +208,7 @@ TEST_IMPL(fds_shell_pipeline_paired_at_default_min_duration) {
   const char *prog[] = {"/bin/sh", "-c", cmd, NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path("sh.ctrace"), NULL, prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   long total = field(out, "read ");
   ASSERT_GT(total, 0);
   ctrace_reader *r = NULL;
@@ -295,7 +280,7 @@ TEST_IMPL(fds_shared_rwlock_and_c11_wake_edges) {
   const char *prog[] = {PROG, "sync", "20", NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path("sy.ctrace"), NULL, prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   ctrace_reader *r = NULL;
   char err[CTRACE_READ_ERRLEN];
   ASSERT_EQ(ctrace_reader_open_tree(test_path("sy.ctrace"), &r, err, sizeof err), 0);

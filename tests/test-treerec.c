@@ -40,22 +40,6 @@ static int run_traced(const char *path, const char *const *prog, char **out) {
   return st;
 }
 
-/* The program untraced prints the same and exits 0. */
-static int same_untraced(const char *const *prog, const char *traced_out) {
-  char *argv[20];
-  int n = 0;
-  for (; prog[n] && n < 19; n++)
-    argv[n] = (char *)prog[n];
-  argv[n] = NULL;
-  char *out = NULL;
-  int st = test_run(argv, NULL, &out, NULL);
-  int same = st == 0 && strcmp(out, traced_out) == 0;
-  if (!same)
-    fprintf(stderr, "# untraced exit %d, out '%s' vs traced '%s'\n", st, out, traced_out);
-  free(out);
-  return same;
-}
-
 /* The decoded uvarints of a record's blob; how many. */
 static unsigned blob_uv(const ctrace_event *ev, uint64_t *v, unsigned max) {
   const uint8_t *p = ev->blob, *end = ev->blob + ev->blob_len;
@@ -204,7 +188,7 @@ TEST_IMPL(treerec_pipe_threads_every_write_paired) {
   const char *prog[] = {PROG, "pipe_threads", "60", NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path("p.ctrace"), prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   long total = field(out, "total ");
   ctrace_reader *r = open_trace(test_path("p.ctrace"));
   struct ctrace_flows f;
@@ -266,7 +250,7 @@ TEST_IMPL(treerec_fork_child_knows_inherited_pipe) {
   const char *prog[] = {PROG, "fork_pipe", "30", NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path("f.ctrace"), prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   ctrace_reader *r = open_trace(test_path("f.ctrace"));
   struct rec p[4], c[8];
   uint64_t mp[] = {UINT64_MAX, CTRACE_FD_PIPE};
@@ -293,7 +277,7 @@ TEST_IMPL(treerec_pipeline_dup2_stdin_same_pipe) {
   const char *prog[] = {"/bin/sh", "-c", cmd, NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path("sh.ctrace"), prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   /* every trace file of the run: the stages are exec'd images */
   uint64_t wino = 0, rino = 0;
   DIR *d = opendir(test_path(""));
@@ -335,7 +319,7 @@ TEST_IMPL(treerec_socketpair_ends_named_across_fork) {
   const char *prog[] = {PROG, "socketpair", "20", NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path("sp.ctrace"), prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   ctrace_reader *r = open_trace(test_path("sp.ctrace"));
   struct rec p[4], c[8];
   uint64_t mp[] = {UINT64_MAX, CTRACE_FD_SOCKETPAIR};
@@ -363,7 +347,7 @@ TEST_IMPL(treerec_tcp_loopback_tuples_match) {
   const char *prog[] = {PROG, "tcp", "20", NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path("t.ctrace"), prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   ctrace_reader *r = open_trace(test_path("t.ctrace"));
   struct rec a[4], c[4];
   uint64_t ma[] = {UINT64_MAX, CTRACE_FD_ACCEPT};
@@ -412,7 +396,7 @@ static int shared_across_fork(const char *mode, const char *name, uint64_t reaso
   char file[64];
   snprintf(file, sizeof file, "%s.ctrace", name);
   ASSERT_EQ(run_traced(test_path(file), prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   ctrace_reader *r = open_trace(test_path(file));
   ctrace_reader *ch = fork_child(r, name);
   ASSERT(ch);
@@ -478,7 +462,7 @@ TEST_IMPL(treerec_shared_sem_threads_wake_edges) {
   const char *prog[] = {PROG, "sem_threads", "40", NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path("st.ctrace"), prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   ctrace_reader *r = open_trace(test_path("st.ctrace"));
   struct ctrace_flows f;
   ASSERT_EQ(ctrace_flows_build(r, &f), 0);
@@ -539,7 +523,7 @@ TEST_IMPL(treerec_every_process_ends_with_status_or_signal) {
   const char *prog[] = {PROG, "ends", NULL};
   char *out;
   ASSERT_EQ(run_traced(test_path("e.ctrace"), prog, &out), 0);
-  ASSERT(same_untraced(prog, out));
+  ASSERT(test_same_untraced(prog, out));
   ctrace_reader *t = open_tree(test_path("e.ctrace"));
   ASSERT(t);
   ASSERT_EQ(ctrace_reader_nprocesses(t), 5);

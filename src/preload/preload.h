@@ -350,19 +350,20 @@ uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
  * the cost is two time-stamp reads, the blocking-call state (a few stores
  * to the thread's own state) and a compare. FD: the fd field; the result
  * field is the return value, or -errno when it failed. cls BYFD: decided
- * from FD when recorded.
+ * from FD when recorded. PL_CALL_SHAPE_ is both shapes: BELOW runs when the
+ * call was shorter than the minimum (nothing for PL_SYS_SHAPE).
  */
-#define PL_SYS_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS)     \
+#define PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, BELOW)\
   PL_EXPORT ret name PARAMS {                                                  \
     if (PL_PASS(fam))                                                          \
       return PL_REAL(realname) ARGS;                                           \
     ret r = (ret)-1; /* an FD of r means "not known yet" before the call */    \
-    /* read before the call: after it, each page touched first misses */     \
+    /* read before the call: after it, each page touched first misses */       \
     const int tsc_ = ctrace__pl.tsc;                                           \
     const uint64_t min_ = ctrace__pl.min_ticks;                                \
     uint64_t t0_ = ctrace__pl_now(tsc_);                                       \
     struct ctrace__pl_call c_;                                                 \
-    ctrace__pl_call_sys(&c_, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), t0_); \
+    ctrace__pl_call_sys(&c_, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), t0_);\
     r = PL_REAL(realname) ARGS;                                                \
     uint64_t t1_ = ctrace__pl_now(tsc_);                                       \
     ctrace__pl_call_end(&c_);                                                  \
@@ -375,9 +376,13 @@ uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
                          r < 0 ? -(int64_t)e_ : (int64_t)r, t0_, t1_,          \
                          __builtin_frame_address(0));                          \
       errno = e_;                                                              \
+    } else {                                                                   \
+      BELOW;                                                                   \
     }                                                                          \
     return r;                                                                  \
   }
+#define PL_SYS_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS) \
+  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, (void)0)
 
 /*
  * DATA shape: PL_SYS_SHAPE for the calls that move bytes on any fd (read,
@@ -390,34 +395,15 @@ uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
  * yet is classified once (one fstat).
  */
 #define PL_DATA_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS)    \
-  PL_EXPORT ret name PARAMS {                                                  \
-    if (PL_PASS(fam))                                                          \
-      return PL_REAL(realname) ARGS;                                           \
-    ret r = (ret)-1;                                                           \
-    const int tsc_ = ctrace__pl.tsc;                                           \
-    const uint64_t min_ = ctrace__pl.min_ticks;                                \
-    uint64_t t0_ = ctrace__pl_now(tsc_);                                       \
-    struct ctrace__pl_call c_;                                                 \
-    ctrace__pl_call_sys(&c_, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), t0_); \
-    r = PL_REAL(realname) ARGS;                                                \
-    uint64_t t1_ = ctrace__pl_now(tsc_);                                       \
-    ctrace__pl_call_end(&c_);                                                  \
-    if (CTRACE__UNLIKELY(t1_ - t0_ >= min_)) {                                 \
-      int e_ = errno;                                                          \
-      uint8_t cls_ = CTRACE_SC_##cls;                                          \
-      if (cls_ == CTRACE_SC_BYFD)                                              \
-        cls_ = ctrace__pl_fd_class((int)(FD));                                 \
-      ctrace__pl_syscall(CTRACE_CALL_##call, cls_, (FD),                       \
-                         r < 0 ? -(int64_t)e_ : (int64_t)r, t0_, t1_,          \
-                         __builtin_frame_address(0));                          \
-      errno = e_;                                                              \
-    } else if (r > 0) {                                                        \
+  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, PL_IPC_BELOW_(call, FD))
+#define PL_IPC_BELOW_(call, FD)                                                \
+  do {                                                                         \
+    if (r > 0) {                                                               \
       uint8_t k_ = ctrace__pl_fd_cached((int)(FD));                            \
       if (CTRACE__UNLIKELY(k_ == 0 || (k_ & PL_FD_IPC) != 0))                  \
-        ctrace__pl_ipc_io(CTRACE_CALL_##call, (int)(FD), (int64_t)r, t0_, t1_); \
+        ctrace__pl_ipc_io(CTRACE_CALL_##call, (int)(FD), (int64_t)r, t0_, t1_);\
     }                                                                          \
-    return r;                                                                  \
-  }
+  } while (0)
 
 /* pid of the process whose trace this is (fork and vfork children differ). */
 extern pid_t ctrace__pl_pid;
