@@ -160,7 +160,7 @@ stage_asan() {
   # leak checks (the traced programs are not ours: pigz, memcached...).
   local preload_tests=('preload_*' 'cli_run_*' 'export_of_a_ctrace_run_trace' 'serve_*run*' 'sched_*'
                        'truth_*' 'stacks_*' 'critpath_*' 'diff_*' 'harm_*' 'sql_cpu_*' 'tree_*'
-                       'treerec_*' 'treeview_*')
+                       'treerec_*' 'treeview_*' 'fds_*' 'taskid_*')
   local excl=() p
   for p in "${preload_tests[@]}"; do excl+=("!$p"); done
   run_tests build-asan asan "${excl[@]}"

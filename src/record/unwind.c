@@ -861,6 +861,38 @@ NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t
  * bounds are unknown is not kept. The caller is inside an event (busy), so
  * no signal handler of this thread walks meanwhile.
  */
+/* A walk from fp, its filtering and its id; kept in slot when it can be.
+ * Its PCs live in this frame, which the sanitizers know: the locals of a
+ * NO_SANITIZE frame can sit on stale use-after-scope poison of an earlier
+ * frame at that depth, and the sanitized filter and intern would read them
+ * as out of scope (ASan did). */
+NO_SANITIZE __attribute__((noinline)) static int cfi_walk_logged(struct ctrace__thread *t,
+                                                                  void *fp, uintptr_t *pcs,
+                                                                  int max, struct wlog *lg) {
+  return cfi_walk(t, fp, pcs, max, lg);
+}
+
+__attribute__((noinline)) static uint32_t walk_intern(struct ctrace__thread *t, void *fp,
+                                                      struct ctrace__walk_slot *slot) {
+  uintptr_t pcs[CTRACE__STACK_FRAMES];
+  pcs[0] = 0; /* (gcc cannot tell that the walk sets what intern reads) */
+  struct wlog lg = {0, NULL};
+  if (slot) {
+    slot->fp = 0; /* the walk logs its words into the slot: void until kept */
+    lg.w = slot->w;
+  }
+  int n = cfi_walk_logged(t, fp, pcs, CTRACE__STACK_FRAMES, slot ? &lg : NULL);
+  n = filter_self(pcs, n);
+  uint32_t id = ctrace__stack_intern(t, pcs, n);
+  if (slot && id && lg.n <= CTRACE__WALK_WORDS) {
+    slot->n = (uint32_t)lg.n;
+    slot->id = id;
+    slot->session = t->session;
+    slot->fp = (uintptr_t)fp;
+  }
+  return id;
+}
+
 NO_SANITIZE uint32_t ctrace__stack_here_cfi(struct ctrace__thread *t, void *fp) {
   uintptr_t f = (uintptr_t)fp;
   int cacheable = t->stack_hi != 0 && f >= t->stack_lo && f + 16 <= t->stack_hi && !(f & 7);
@@ -876,23 +908,7 @@ NO_SANITIZE uint32_t ctrace__stack_here_cfi(struct ctrace__thread *t, void *fp) 
         return slot->id;
     }
   }
-  uintptr_t pcs[CTRACE__STACK_FRAMES];
-  pcs[0] = 0; /* (gcc cannot tell that the walk sets what intern reads) */
-  struct wlog lg = {0, NULL};
-  if (slot) {
-    slot->fp = 0; /* the walk logs its words into the slot: void until kept */
-    lg.w = slot->w;
-  }
-  int n = cfi_walk(t, fp, pcs, CTRACE__STACK_FRAMES, slot ? &lg : NULL);
-  n = filter_self(pcs, n);
-  uint32_t id = ctrace__stack_intern(t, pcs, n);
-  if (slot && id && lg.n <= CTRACE__WALK_WORDS) {
-    slot->n = (uint32_t)lg.n;
-    slot->id = id;
-    slot->session = t->session;
-    slot->fp = f;
-  }
-  return id;
+  return walk_intern(t, fp, slot);
 }
 
 #else /* not x86-64 */
