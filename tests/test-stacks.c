@@ -416,59 +416,6 @@ TEST_IMPL(stacks_walk_survives_unloaded_library) {
   return TEST_OK;
 }
 
-/* The cache of walks (ctrace__stack_here_cfi): leaf() has the same frame
- * address under via_a() and via_b(), so the cache is keyed alike and must
- * tell the two apart by the words it re-reads. */
-static uint32_t walk_ids[4], walk_refs[4];
-static uintptr_t walk_fp;
-__attribute__((noinline)) static void walk_leaf(struct ctrace__thread *t, int k) {
-  walk_fp = (uintptr_t)__builtin_frame_address(0);
-  walk_ids[k] = ctrace__stack_here(t, __builtin_frame_address(0));
-  uintptr_t pcs[CTRACE__STACK_FRAMES];
-  int n = ctrace__stack_capture(t, __builtin_frame_address(0), pcs, CTRACE__STACK_FRAMES);
-  walk_refs[k] = ctrace__stack_intern(t, pcs, n); /* the walk itself, uncached */
-  __asm__ volatile("" ::: "memory");
-}
-__attribute__((noinline)) static void walk_via_a(struct ctrace__thread *t, int k) {
-  walk_leaf(t, k);
-  __asm__ volatile("" ::: "memory");
-}
-__attribute__((noinline)) static void walk_via_b(struct ctrace__thread *t, int k) {
-  walk_leaf(t, k);
-  __asm__ volatile("" ::: "memory");
-}
-
-TEST_IMPL(stacks_walk_cache_tells_callers_apart) {
-  unsetenv("CTRACE_UNWIND");
-  ASSERT_EQ(ctrace_start_path(test_path("w.ctrace")), 0);
-  ctrace_region_begin("x"); /* registers the thread */
-  ctrace_region_end();
-  struct ctrace__thread *t = ctrace__enter();
-  ASSERT(t);
-  uintptr_t fps[4];
-  for (int k = 0; k < 4; k++) { /* one call site: a, b, a, b */
-    void (*volatile via)(struct ctrace__thread *, int) = k & 1 ? walk_via_b : walk_via_a;
-    via(t, k);
-    fps[k] = walk_fp;
-  }
-  int kept = 0;
-  for (int i = 0; i < CTRACE__WALK_CACHE; i++)
-    kept += t->walks[i].fp == walk_fp && t->walks[i].session == t->session;
-  ctrace__leave_empty(t);
-  ASSERT_EQ(ctrace_stop(), 0);
-  for (int k = 1; k < 4; k++)
-    ASSERT_UINT_EQ(fps[k], fps[0]); /* the premise: one frame address */
-  ASSERT(kept > 0);              /* the second walks came from the cache */
-  for (int k = 0; k < 4; k++) {
-    ASSERT(walk_ids[k] != 0);
-    ASSERT_UINT_EQ(walk_ids[k], walk_refs[k]);
-  }
-  ASSERT_UINT_EQ(walk_ids[0], walk_ids[2]);
-  ASSERT_UINT_EQ(walk_ids[1], walk_ids[3]);
-  ASSERT(walk_ids[0] != walk_ids[1]);
-  return TEST_OK;
-}
-
 /* ---- Debian's binaries ---- */
 
 static int recv_until(int s, char *buf, size_t cap, const char *end) {

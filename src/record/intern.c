@@ -310,9 +310,7 @@ uint32_t ctrace__stack_intern_locked(struct ctrace__thread *t, const uintptr_t *
 }
 
 uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp) {
-  if (ctrace__config.unwind == ctrace__unwind_cfi || !ctrace__config.unwind)
-    return ctrace__stack_here_cfi(t, fp); /* with its cache of walks */
   uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
-  int n = ctrace__stack_capture(t, fp, pcs, CTRACE__STACK_FRAMES);
+  int n = ctrace__stack_capture(t, fp, pcs, 32);
   return ctrace__stack_intern(t, pcs, n);
 }

@@ -138,9 +138,6 @@ void ctrace__pages_free(void *p, size_t n);
 #define CTRACE__NAME_CACHE 64   /* per-thread pointer->name cache entries */
 #define CTRACE__STACK_CACHE 256 /* per-thread stack-hash->id cache entries */
 #define CTRACE__RULE_CACHE 64   /* per-thread unwind rules (unwind.c) */
-#define CTRACE__WALK_CACHE 4    /* per-thread whole walks (unwind.c) */
-#define CTRACE__WALK_WORDS 40   /* stack words a kept walk read, at most */
-#define CTRACE__STACK_FRAMES 32 /* frames of a captured stack, at most */
 
 struct ctrace__name_slot {
   const char *ptr;
@@ -149,17 +146,6 @@ struct ctrace__name_slot {
 struct ctrace__stack_slot {
   uint64_t hash;
   uint32_t id;
-};
-/* A walk of the stack kept by ctrace__stack_here_cfi: where it started
- * (fp; 0: empty), the words it read and the stack id they gave. */
-struct ctrace__walk_word {
-  uintptr_t addr, val;
-};
-struct ctrace__walk_slot {
-  uintptr_t fp;
-  uint32_t session, id;
-  uint32_t n;
-  struct ctrace__walk_word w[CTRACE__WALK_WORDS];
 };
 
 /*
@@ -213,7 +199,6 @@ struct ctrace__thread {
    * address's low half, the rule), valid in rule generation rule_gen. */
   uint32_t rule_gen;
   uint64_t rules[CTRACE__RULE_CACHE];
-  struct ctrace__walk_slot walks[CTRACE__WALK_CACHE];
 };
 
 extern CTRACE__TLS struct ctrace__thread *ctrace__tls;
@@ -577,8 +562,6 @@ void ctrace__intern_session_reset(void);
 /* Captures the calling stack starting at frame pointer fp (the caller's
  * __builtin_frame_address(0)); returns the stack id in this trace, or 0. */
 uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp);
-/* The same with the cfi walker and a per-thread cache of walks (unwind.c). */
-uint32_t ctrace__stack_here_cfi(struct ctrace__thread *t, void *fp);
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
 /* The walkers behind ctrace__stack_capture (unwind.c): frame pointers,
  * glibc's backtrace(), and the default, .eh_frame rules cached per return

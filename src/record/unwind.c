@@ -49,15 +49,6 @@ static struct code_ranges code_tabs[2];
 static struct code_ranges *_Atomic code;
 static uintptr_t self_lo, self_hi;
 
-/* pcs without the tracer's own frames; returns how many are left. */
-static inline int filter_self(uintptr_t *pcs, int n) {
-  int k = 0;
-  for (int i = 0; i < n; i++)
-    if (pcs[i] < self_lo || pcs[i] >= self_hi)
-      pcs[k++] = pcs[i];
-  return k;
-}
-
 static int add_code(struct dl_phdr_info *info, size_t size, void *arg) {
   (void)size;
   struct code_ranges *c = arg;
@@ -728,25 +719,7 @@ static uint64_t rule_add(const struct code_ranges *c, uintptr_t addr, uint32_t h
  * undefined), at a signal frame on another stack, or at the first load or
  * address that fails a check.
  */
-/* The words of the stack a walk read (address, value), for the cache of
- * ctrace__stack_here_cfi; n past WALK_WORDS (or a signal frame): not
- * kept. */
-struct wlog {
-  int n;
-  struct ctrace__walk_word *w;
-};
-#define WLOG(lg, addr, val)                                                    \
-  do {                                                                         \
-    if (lg) {                                                                  \
-      if ((lg)->n < CTRACE__WALK_WORDS)                                        \
-        (lg)->w[(lg)->n] = (struct ctrace__walk_word){(addr), (val)};          \
-      (lg)->n++;                                                               \
-    }                                                                          \
-  } while (0)
-
-__attribute__((always_inline)) static inline int cfi_walk(struct ctrace__thread *t, void *fp,
-                                                          uintptr_t *pcs, int max,
-                                                          struct wlog *lg) {
+NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
   uintptr_t lo = t->stack_lo, hi = t->stack_hi;
   uintptr_t f = (uintptr_t)fp;
   const struct code_ranges *c = atomic_load_explicit(&code, memory_order_acquire);
@@ -759,8 +732,6 @@ __attribute__((always_inline)) static inline int cfi_walk(struct ctrace__thread 
     return 0;
   uintptr_t pc = ((const uintptr_t *)f)[1];
   uintptr_t rbp = ((const uintptr_t *)f)[0];
-  WLOG(lg, f + 8, pc);
-  WLOG(lg, f, rbp);
   uintptr_t sp = f + 16;
   uintptr_t adj = 1; /* pc is a return address: its call is at pc - 1 */
   uint32_t gen = atomic_load_explicit(&rule_gen, memory_order_relaxed);
@@ -800,10 +771,8 @@ __attribute__((always_inline)) static inline int cfi_walk(struct ctrace__thread 
         if (fp_at < sp || fp_at + 8 > hi || (fp_at & 7))
           return n;
         rbp = *(const uintptr_t *)fp_at;
-        WLOG(lg, fp_at, rbp);
       }
       pc = *(const uintptr_t *)ra_at;
-      WLOG(lg, ra_at, pc);
       sp = cfa;
       adj = 1;
       break;
@@ -813,9 +782,7 @@ __attribute__((always_inline)) static inline int cfi_walk(struct ctrace__thread 
         return n;
       pc = ((const uintptr_t *)rbp)[1];
       sp = rbp + 16;
-      WLOG(lg, rbp + 8, pc);
       rbp = ((const uintptr_t *)rbp)[0];
-      WLOG(lg, sp - 16, rbp);
       adj = 1;
       break;
     case R_SIGNAL: {
@@ -823,8 +790,6 @@ __attribute__((always_inline)) static inline int cfi_walk(struct ctrace__thread 
       size_t need = offsetof(ucontext_t, uc_mcontext.gregs) + NGREG * sizeof(greg_t);
       if (sp + need > hi || (sp & 7))
         return n;
-      if (lg)
-        lg->n = CTRACE__WALK_WORDS + 1; /* its words are not logged: not kept */
       const ucontext_t *uc = (const ucontext_t *)sp;
       uintptr_t nsp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
       if (nsp <= sp + need || nsp > hi)
@@ -842,82 +807,7 @@ __attribute__((always_inline)) static inline int cfi_walk(struct ctrace__thread 
   return n;
 }
 
-NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
-  return cfi_walk(t, fp, pcs, max, NULL);
-}
-
-/*
- * ctrace__stack_here() with the cfi walker, through a per-thread cache of
- * whole walks. A walk is a function of where it starts (fp) and of the
- * words of the stack it reads (each frame's return address and saved rbp):
- * the rules depend on the PCs alone and stay fixed for a trace, and so do
- * the thread's stack bounds and the code ranges. So when the same fp reads
- * the same words again, the walk, its filtering and its stack id would be
- * the same, and the cache gives the id after re-reading those words: loads
- * of known addresses that do not wait for one another, where a walk is a
- * chain of dependent loads and lookups (a blocking call's interposer pays
- * it with caches cold from the system call). A walk through a signal
- * frame, longer than CTRACE__WALK_WORDS words, or on a thread whose stack
- * bounds are unknown is not kept. The caller is inside an event (busy), so
- * no signal handler of this thread walks meanwhile.
- */
-/* A walk from fp, its filtering and its id; kept in slot when it can be.
- * Its PCs live in this frame, which the sanitizers know: the locals of a
- * NO_SANITIZE frame can sit on stale use-after-scope poison of an earlier
- * frame at that depth, and the sanitized filter and intern would read them
- * as out of scope (ASan did). */
-NO_SANITIZE __attribute__((noinline)) static int cfi_walk_logged(struct ctrace__thread *t,
-                                                                  void *fp, uintptr_t *pcs,
-                                                                  int max, struct wlog *lg) {
-  return cfi_walk(t, fp, pcs, max, lg);
-}
-
-__attribute__((noinline)) static uint32_t walk_intern(struct ctrace__thread *t, void *fp,
-                                                      struct ctrace__walk_slot *slot) {
-  uintptr_t pcs[CTRACE__STACK_FRAMES];
-  pcs[0] = 0; /* (gcc cannot tell that the walk sets what intern reads) */
-  struct wlog lg = {0, NULL};
-  if (slot) {
-    slot->fp = 0; /* the walk logs its words into the slot: void until kept */
-    lg.w = slot->w;
-  }
-  int n = cfi_walk_logged(t, fp, pcs, CTRACE__STACK_FRAMES, slot ? &lg : NULL);
-  n = filter_self(pcs, n);
-  uint32_t id = ctrace__stack_intern(t, pcs, n);
-  if (slot && id && lg.n <= CTRACE__WALK_WORDS) {
-    slot->n = (uint32_t)lg.n;
-    slot->id = id;
-    slot->session = t->session;
-    slot->fp = (uintptr_t)fp;
-  }
-  return id;
-}
-
-NO_SANITIZE uint32_t ctrace__stack_here_cfi(struct ctrace__thread *t, void *fp) {
-  uintptr_t f = (uintptr_t)fp;
-  int cacheable = t->stack_hi != 0 && f >= t->stack_lo && f + 16 <= t->stack_hi && !(f & 7);
-  struct ctrace__walk_slot *slot = NULL;
-  if (CTRACE__LIKELY(cacheable)) {
-    uintptr_t pc0 = ((const uintptr_t *)f)[1];
-    slot = &t->walks[((f >> 4) ^ pc0 ^ (pc0 >> 9)) & (CTRACE__WALK_CACHE - 1)];
-    if (slot->fp == f && slot->session == t->session) {
-      uintptr_t diff = 0;
-      for (uint32_t i = 0; i < slot->n; i++)
-        diff |= *(const uintptr_t *)slot->w[i].addr ^ slot->w[i].val;
-      if (CTRACE__LIKELY(diff == 0))
-        return slot->id;
-    }
-  }
-  return walk_intern(t, fp, slot);
-}
-
 #else /* not x86-64 */
-
-uint32_t ctrace__stack_here_cfi(struct ctrace__thread *t, void *fp) {
-  uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
-  int n = ctrace__stack_capture(t, fp, pcs, CTRACE__STACK_FRAMES);
-  return ctrace__stack_intern(t, pcs, n);
-}
 
 static void rules_clear(void) {}
 
@@ -935,5 +825,9 @@ int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int m
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
   int n = ctrace__config.unwind ? ctrace__config.unwind(t, fp, pcs, max)
                                 : ctrace__unwind_cfi(t, fp, pcs, max);
-  return filter_self(pcs, n);
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (pcs[i] < self_lo || pcs[i] >= self_hi)
+      pcs[k++] = pcs[i];
+  return k;
 }
