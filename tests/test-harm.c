@@ -11,7 +11,10 @@
 #include <pwd.h>
 #include <regex.h>
 #include <signal.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -436,4 +439,83 @@ TEST_IMPL(harm_full_buffer_takes_a_spare_not_malloc) {
   ASSERT_EQ(count_kind(r, CTRACE_EV_COUNTER, -1, 0), 1801);
   ctrace_reader_close(r);
   return TEST_OK;
+}
+
+/*
+ * A fatal signal its thread cannot record (rule 4: the thread is mid-event,
+ * or has not registered yet) still reaches the trace: the handler leaves it
+ * with the writer, whose fatal round writes it as that thread's last event.
+ * In a child (a fatal round seals the trace): thread a never recorded
+ * anything, thread b recorded first; each leaves a signal the way the
+ * preload's handler does, b's after a's round (one per round).
+ */
+struct orphan_arg {
+  int record_first, sig;
+  _Atomic int tid;
+};
+
+static void *orphan_thread(void *p) {
+  struct orphan_arg *a = p;
+  if (a->record_first)
+    for (int i = 0; i < 3; i++)
+      ctrace_counter("before.signal", i);
+  atomic_store(&a->tid, (int)syscall(SYS_gettid));
+  ctrace__writer_note_signal(a->sig, ctrace__now());
+  return (void *)(intptr_t)ctrace__writer_flush_wait(1000);
+}
+
+static int orphan_signal_case(int record_first) {
+  const char *path = test_path("orphan.ctrace");
+  struct orphan_arg a = {record_first, SIGTERM, 0};
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    if (ctrace_start_path(path) != 0)
+      _exit(2);
+    ctrace_counter("main", 1);
+    pthread_t th;
+    void *rc = (void *)(intptr_t)-1;
+    if (pthread_create(&th, NULL, orphan_thread, &a) != 0 || pthread_join(th, &rc) != 0)
+      _exit(3);
+    _exit(rc == NULL ? 0 : 4);
+  }
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ctrace_reader *r = open_complete(path); /* END: the round wrote everything */
+  ctrace_merge *m = ctrace_merge_new(r);
+  ASSERT(m);
+  ctrace_event ev;
+  int nsig = 0;
+  uint32_t sig_tid = 0;
+  uint64_t sig_ticks = 0, last_counter = 0;
+  while (ctrace_merge_next(m, &ev)) {
+    if (ev.kind == CTRACE_EV_SIGNAL) {
+      nsig++;
+      ASSERT_EQ(ev.f[0], (uint64_t)SIGTERM);
+      sig_tid = ev.tid;
+      sig_ticks = ev.ticks;
+    } else if (ev.kind == CTRACE_EV_COUNTER && ev.f[0] != 0 && nsig == 0) {
+      last_counter = ev.ticks;
+    }
+  }
+  ctrace_merge_free(m);
+  ASSERT_EQ(nsig, 1);
+  ASSERT_NE(sig_tid, 0);
+  if (record_first) {
+    /* one thread: the signal follows its counters in the same stream */
+    ASSERT_GE(sig_ticks, last_counter);
+    int64_t ti = ctrace_reader_thread_index_at(r, sig_tid, sig_ticks);
+    ASSERT_GE(ti, 0);
+    ASSERT_EQ(count_kind(r, CTRACE_EV_COUNTER, -1, 0), 4);
+    ASSERT_EQ(ctrace_reader_nthreads(r), 2); /* main and b, not a second b */
+  }
+  ctrace_reader_close(r);
+  return TEST_OK;
+}
+
+TEST_IMPL(harm_fatal_signal_no_thread_could_record_is_written) {
+  int rc = orphan_signal_case(0);
+  return rc != TEST_OK ? rc : orphan_signal_case(1);
 }

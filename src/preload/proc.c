@@ -73,6 +73,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uc) {
       p = ctrace__put_uvarint(p, (unsigned)sig);
       p = ctrace__put_uvarint(p, 0); /* no walk through the signal frame */
       ctrace__leave(t, p);
+    } else {
+      /* mid-event, or a thread not registered yet: the writer writes it */
+      ctrace__writer_note_signal(sig, ctrace__now());
     }
     ctrace__writer_flush_wait(FLUSH_WAIT_MS);
   }

@@ -45,7 +45,8 @@
  *     thread is the holder (of the metadata's lock, the fatal round then
  *     takes what was committed without it: ctrace__meta_take_dying).
  *  4. A signal handler may call only ctrace__enter_signal() (the hot path
- *     or nothing: no slow path) and ctrace__writer_flush_wait() (atomics,
+ *     or nothing: no slow path), ctrace__writer_note_signal() (atomics)
+ *     and ctrace__writer_flush_wait() (atomics,
  *     futex and clock system calls; when no writer thread was started, the
  *     handler's thread does the writer's fatal flush itself, under rule 3's
  *     bounded trylocks). Never ctrace__stop(), never a lock, never
@@ -501,6 +502,11 @@ int ctrace__lock_bounded(pthread_mutex_t *m, uint64_t deadline);
  * most timeout_ms. 0 when it did, -1 otherwise (no writer, timed out, or
  * called from the writer itself). */
 int ctrace__writer_flush_wait(int timeout_ms);
+/* Async-signal-safe (rule 4): a fatal signal sig at ticks that the calling
+ * thread could not record itself (ctrace__enter_signal() refused); the
+ * next fatal round writes it as that thread's last event. Once per
+ * process: the first caller's. */
+void ctrace__writer_note_signal(int sig, uint64_t ticks);
 /* Moves the trace's fd out of the way of the program (dup2 onto it):
  * returns the new fd, or -1 (the fd stays). Waits for a write in flight. */
 int ctrace__writer_move_fd(void);

@@ -219,6 +219,55 @@ static void write_end_batch(void) {
   atomic_store(&sealed, 1);
 }
 
+/*
+ * A fatal signal whose thread could not record it (rule 4: the thread was
+ * mid-event, or had not registered yet: a new thread inside its start
+ * wrapper): the handler leaves it here and the fatal round writes it as a
+ * one-record batch of that thread, after the thread's own events. First
+ * caller wins; ready is set last.
+ */
+static _Atomic int orphan_claimed, orphan_ready;
+static int orphan_tid, orphan_sig;
+static uint64_t orphan_ticks;
+
+void ctrace__writer_note_signal(int sig, uint64_t ticks) {
+  if (atomic_exchange(&orphan_claimed, 1))
+    return;
+  orphan_tid = (int)syscall(SYS_gettid);
+  orphan_sig = sig;
+  orphan_ticks = ticks;
+  atomic_store_explicit(&orphan_ready, 1, memory_order_release);
+}
+
+/* The orphan signal's batch: its sequence number follows the thread's own
+ * batches (a tid never seen gets 0: a thread of its own in the file). */
+static void write_signal_batch(uint64_t seq) {
+  if (atomic_load(&ctrace__write_err))
+    return;
+  static uint8_t b[CTRACE_BATCH_HEADER_SIZE + 32 + CTRACE_BATCH_TRAILER_SIZE];
+  memset(b, 0, sizeof b);
+  uint8_t *p = b + CTRACE_BATCH_HEADER_SIZE;
+  *p++ = CTRACE_EV_SIGNAL;
+  *p++ = 0; /* delta: at the base */
+  p = ctrace__put_uvarint(p, (unsigned)orphan_sig);
+  *p++ = 0; /* no stack */
+  size_t events = (size_t)(p - (b + CTRACE_BATCH_HEADER_SIZE));
+  ctrace__put_le32(b, CTRACE_BATCH_MAGIC);
+  ctrace__put_le32(b + 4, (uint32_t)(events + CTRACE_BATCH_TRAILER_SIZE));
+  ctrace__put_le32(b + 8, (uint32_t)orphan_tid);
+  ctrace__put_le64(b + 16, seq);
+  ctrace__put_le64(b + 24, orphan_ticks);
+  uint8_t *crc = p;
+  *p++ = CTRACE_EV_CHECKSUM;
+  *p++ = 0;
+  *p++ = 4;
+  ctrace__put_le32(p, ctrace__crc32c(0, b, (size_t)(crc - b)));
+  p += 4;
+  int err = write_all(b, (size_t)(p - b));
+  if (err)
+    note_error(err);
+}
+
 /* ---- waking the writer: a futex word, so that a signal handler can too ---- */
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *rel) {
@@ -398,6 +447,17 @@ static void drop_written_part(struct ctrace__buf *b) {
   b->flushed = 0;
 }
 
+/* The next batch sequence number of this session's thread with tid (0 for
+ * none). Caller holds ctrace__lock and the queue lock. */
+static uint64_t thread_next_seq(int tid) {
+  CTRACE__ASSERT_HELD(&qlock);
+  uint32_t s = atomic_load(&ctrace__session);
+  for (struct ctrace__thread *t = ctrace__threads; t; t = t->next)
+    if (t->session == s && (int)t->tid == tid)
+      return t->seq++;
+  return 0;
+}
+
 /* The metadata buffer the last round wrote, for the next round's. */
 static struct ctrace__buf *meta_done;
 
@@ -438,6 +498,12 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
   queue_head = queue_tail = NULL;
   if (have_threads)
     collect_parts();
+  /* A fatal signal its thread could not record, once: after that
+   * thread's parts (their sequence numbers are taken above). */
+  int orphan = end && have_threads && atomic_exchange(&orphan_ready, 0);
+  uint64_t orphan_seq = 0;
+  if (orphan)
+    orphan_seq = thread_next_seq(orphan_tid);
   /* after the parts: their events' definitions were committed before them */
   struct ctrace__buf *meta =
       meta_dying ? ctrace__meta_take_dying() : ctrace__meta_take(deadline ? NULL : meta_done);
@@ -472,6 +538,8 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
     atomic_fetch_add_explicit(&ctrace__buf_gen, 1, memory_order_release);
   }
   write_parts();
+  if (orphan)
+    write_signal_batch(orphan_seq);
   int whole = !want_parts || have_threads; /* every thread's part too */
   if (end && whole)
     write_end_batch(); /* the process dies now: the trace is complete */
@@ -874,6 +942,8 @@ int ctrace__writer_start(int fd, int owned, int lazy) {
   atomic_store(&create_failed, 0);
   atomic_store(&dying_tid, 0);
   atomic_store(&fatal_by, 0);
+  atomic_store(&orphan_ready, 0);
+  atomic_store(&orphan_claimed, 0);
   if (lazy) {
     atomic_store(&ctrace__writer_live, 0);
     return 0;
@@ -992,6 +1062,8 @@ void ctrace__writer_fork_child(void) {
   atomic_store(&round_busy, 0);
   atomic_store(&dying_tid, 0);
   atomic_store(&fatal_by, 0);
+  atomic_store(&orphan_ready, 0);
+  atomic_store(&orphan_claimed, 0);
   meta_done = NULL; /* the parent's; fork_child resets the metadata */
   int fd = atomic_load(&out_fd);
   if (out_owned && fd >= 0)
