@@ -112,6 +112,10 @@ TEST_IMPL(taskid_fork_child_continues_parent_task) {
   ASSERT(ta && tb && !ta->open && !tb->open);
   ASSERT_EQ(pid_of_thread(tl, ta->begin_thread), apid);
   ASSERT_EQ(pid_of_thread(tl, tb->begin_thread), bpid);
+  /* One name in two processes is one string id of the tree: a lookup by
+   * name finds both children's tasks (it once found the first file's). */
+  ASSERT_EQ(ta->name, tb->name);
+  ASSERT_EQ(ctrace_timeline_find_string(tl, "child", 5), ta->name);
   /* The child's region in the parent's task names the parent's id. */
   int regions = 0;
   uint32_t work = ctrace_timeline_find_string(tl, "child.work", 10);
@@ -124,6 +128,13 @@ TEST_IMPL(taskid_fork_child_continues_parent_task) {
   ASSERT_EQ(regions, 1);
   ctrace_timeline_free(tl);
   ctrace_reader_close(r);
+  char *argv[] = {(char *)test_build_path("ctrace"), "critical-path", "--name", "child",
+                  (char *)path, NULL};
+  char *cp = NULL;
+  ASSERT_EQ(test_run(argv, NULL, &cp, NULL), 0);
+  if (!strstr(cp, "of 2 tasks named child"))
+    TEST_FAIL_("critical-path --name child: %.300s", cp);
+  free(cp);
   return 0;
 }
 

@@ -96,6 +96,16 @@ static inline int64_t ctrace_hash_get(const struct ctrace_hash *h, uint64_t key)
   return -1;
 }
 
+/* A key for bytes (FNV-1a, 64 bits; never 0): equal keys may still be
+ * different bytes, so a caller compares them before it trusts a match. */
+static inline uint64_t ctrace_hash_bytes(const void *data, size_t n) {
+  const unsigned char *p = data;
+  uint64_t h = 14695981039346656037ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ p[i]) * 1099511628211ull;
+  return h ? h : 1;
+}
+
 static inline void ctrace_hash_free(struct ctrace_hash *h) {
   free(h->s);
   h->s = NULL;

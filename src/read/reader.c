@@ -1227,7 +1227,7 @@ static void shift_ids(const ctrace_cursor *c, ctrace_event *ev) {
     if (!*f)
       continue;
     if (sm >> i & 1)
-      *f = *f <= c->snum ? *f + c->sbase : UINT64_MAX;
+      *f = *f <= c->snum ? c->smap[*f] : UINT64_MAX;
     else if (km >> i & 1)
       *f = *f <= c->knum ? *f + c->kbase : UINT64_MAX;
     else if (tm >> i & 1 && *f >> CTRACE_TASK_PID_SHIFT == 0)

@@ -142,8 +142,9 @@ void ctrace_reader_close(ctrace_reader *r);
  * several files as ONE reader: each file is validated as on its own, mapped
  * at its own base inside one address range (event, batch and error offsets
  * are offsets in that range: file i starts at ctrace_reader_file_base), and
- * its strings, stacks and mappings get ids of their own in the tree (events
- * decoded by cursors carry the tree's ids). Threads name their process; the
+ * its stacks and mappings get ids of their own in the tree, its strings
+ * one id per distinct text across the tree (events decoded by cursors carry
+ * the tree's ids). Threads name their process; the
  * processes link to their parents and exec chains; all ticks are on one
  * clock (the union of the files' clock syncs, one origin: the earliest).
  * Files of different clock kinds (TSC, CLOCK_MONOTONIC) are refused.
@@ -275,9 +276,11 @@ typedef struct ctrace_cursor {
   uint64_t ticks;
   uint64_t base_off;  /* file offset of p's batch payload start */
   const uint8_t *payload;
-  /* In a tree: the thread's file's first string and stack ids in the tree,
-   * and how many it defines (ids past them decode as unknown). */
-  uint64_t sbase, kbase;
+  /* In a tree: the thread's file's string ids as the tree's (one per
+   * text), its first stack id in the tree, and how many of each it defines
+   * (ids past them decode as unknown). */
+  const uint32_t *smap;
+  uint64_t kbase;
   uint32_t snum, knum;
   /* The file's pid << CTRACE_TASK_PID_SHIFT: what an older recorder's
    * per-process task ids (below 2^31) get to stay apart from another

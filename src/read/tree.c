@@ -2,8 +2,8 @@
  * tree.c - a process tree as one reader (reader.h, "Process trees"): finds
  * the files of a run, maps them into one address range, validates each with
  * the one-file pass, and copies their definitions, threads and batches into
- * one reader with ids shifted per file, on one clock. Not the one-file pass
- * (reader.c).
+ * one reader with ids renumbered per file (strings: one id per text), on one
+ * clock. Not the one-file pass (reader.c).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* qsort_r */
@@ -31,8 +31,9 @@ struct tree_file {
   ctrace_reader *r; /* the file's own reader: header, properties, status */
   char *path;
   uint64_t base;    /* of its bytes in the tree's offsets */
-  uint64_t sbase, kbase; /* its first string / stack id in the tree, minus 1 */
-  uint32_t snum, knum;   /* how many it defines */
+  uint32_t *smap;        /* its string ids [0, snum] -> the tree's, one per text */
+  uint64_t kbase;        /* its first stack id in the tree, minus 1 */
+  uint32_t snum, knum;   /* how many strings / stacks it defines */
   uint32_t mbase, mnum;  /* its mappings: [mbase, mbase + mnum) of the tree's */
   uint64_t task_hi;      /* its pid << CTRACE_TASK_PID_SHIFT (older task ids) */
   uint64_t link_hi;      /* (its index + 1) << 32: its thread-creation links */
@@ -42,6 +43,7 @@ static void free_files(struct tree_file *f, size_t n) {
   for (size_t i = 0; i < n; i++) {
     ctrace_reader_close(f[i].r);
     free(f[i].path);
+    free(f[i].smap);
   }
   free(f);
 }
@@ -60,7 +62,7 @@ void ctrace__tree_cursor(ctrace_cursor *c) {
   if (p >= r->nfiles)
     return;
   const struct tree_file *f = &r->files[p];
-  c->sbase = f->sbase;
+  c->smap = f->smap;
   c->kbase = f->kbase;
   c->snum = f->snum;
   c->knum = f->knum;
@@ -210,6 +212,47 @@ static void link_processes(ctrace_reader *r) {
   ctrace_hash_free(&tail);
 }
 
+/*
+ * A file's strings into the tree's: one id per distinct text, so that a
+ * name used by several processes (a task, a region, a lock's site) is one
+ * id everywhere and a lookup by name finds all of them. bytext: the tree's
+ * ids by the hash of their text (the first id of a hash; a text whose hash
+ * another text has is kept as an id of its own). 0 or -1 (out of memory).
+ */
+static int map_strings(ctrace_reader *r, struct tree_file *f, struct ctrace_hash *bytext) {
+  const ctrace_reader *s = f->r;
+  f->smap = malloc((f->snum + 1) * sizeof *f->smap);
+  if (!f->smap)
+    return -1;
+  f->smap[0] = 0;
+  GROW(r->strings, f->snum, oom);
+  for (uint32_t i = 1; i <= f->snum; i++) {
+    struct ctrace_string str = s->strings.v[i];
+    uint64_t key = str.s ? ctrace_hash_bytes(str.s, str.len) : 0;
+    int64_t at = key ? ctrace_hash_get(bytext, key) : -1;
+    if (at > 0) {
+      const struct ctrace_string *o = &r->strings.v[at];
+      if (o->len == str.len && memcmp(o->s, str.s, str.len) == 0) {
+        f->smap[i] = (uint32_t)at;
+        continue;
+      }
+    }
+    uint32_t id = (uint32_t)r->strings.n;
+    r->strings.v[r->strings.n++] = str;
+    if (key && at < 0 && ctrace_hash_set(bytext, key, id) != 0)
+      goto oom;
+    f->smap[i] = id;
+  }
+  return 0;
+oom:
+  return -1;
+}
+
+/* A file's string id as the tree's (UINT32_MAX: one it does not define). */
+static uint32_t tree_string(const struct tree_file *f, uint32_t id) {
+  return id <= f->snum ? f->smap[id] : UINT32_MAX;
+}
+
 /* Copies the files' definitions, threads and batches into r. 0 or -1. */
 static int combine(ctrace_reader *r) {
   struct ctrace_string empty = {"", 0};
@@ -235,6 +278,7 @@ static int combine(ctrace_reader *r) {
     free(p);
     goto oom;
   }
+  struct ctrace_hash bytext = {0};
   size_t nthreads = 0;
   for (uint32_t fi = 0; fi < r->nfiles; fi++)
     nthreads += r->files[fi].r->threads.n;
@@ -243,16 +287,14 @@ static int combine(ctrace_reader *r) {
   for (uint32_t fi = 0; fi < r->nfiles; fi++) {
     struct tree_file *f = &r->files[fi];
     ctrace_reader *s = f->r;
-    f->sbase = r->strings.n - 1;
     f->kbase = r->stacks.n - 1;
     f->snum = (uint32_t)s->strings.n - 1;
     f->knum = (uint32_t)s->stacks.n - 1;
     uint64_t bbase = r->batches.n, pbase = r->pcs.n;
     if (!s->tick_hz != !r->tick_hz && !r->tick_hz)
       r->tick_hz = s->tick_hz;
-    GROW(r->strings, s->strings.n - 1, oom_th);
-    for (size_t i = 1; i < s->strings.n; i++)
-      r->strings.v[r->strings.n++] = s->strings.v[i];
+    if (map_strings(r, f, &bytext) != 0)
+      goto oom_th;
     GROW(r->stacks, s->stacks.n - 1, oom_th);
     for (size_t i = 1; i < s->stacks.n; i++) {
       struct stack_def d = s->stacks.v[i];
@@ -269,7 +311,7 @@ static int combine(ctrace_reader *r) {
     for (size_t i = 0; i < s->mappings.n; i++) {
       struct ctrace_mapping m = s->mappings.v[i];
       if (m.path)
-        m.path = m.path <= f->snum ? (uint32_t)(m.path + f->sbase) : UINT32_MAX;
+        m.path = tree_string(f, m.path);
       r->mappings.v[r->mappings.n++] = m;
     }
     GROW(r->syncs, s->syncs.n, oom_th);
@@ -291,12 +333,12 @@ static int combine(ctrace_reader *r) {
       if (t.start_link)
         t.start_link += f->link_hi; /* as cursors give THREAD_CREATE's */
       if (t.name)
-        t.name = t.name <= f->snum ? (uint32_t)(t.name + f->sbase) : UINT32_MAX;
+        t.name = tree_string(f, t.name);
       for (uint32_t k = 0; k < t.nbatches; k++)
         t.batches[k] += (uint32_t)bbase; /* the file's own list: renumbered in place */
       th.v[th.n++] = t;
     }
-    /* Its process: the file's first PROCESS record, ids shifted. */
+    /* Its process: the file's first PROCESS record, with the tree's ids. */
     struct ctrace_process p = {0};
     if (s->processes.n)
       p = s->processes.v[0];
@@ -304,9 +346,9 @@ static int combine(ctrace_reader *r) {
       p.parent = p.exec_from = p.exec_to = -1;
     p.file = fi;
     if (p.exe)
-      p.exe = p.exe <= f->snum ? (uint32_t)(p.exe + f->sbase) : UINT32_MAX;
+      p.exe = tree_string(f, p.exe);
     if (p.argv)
-      p.argv = p.argv <= f->snum ? (uint32_t)(p.argv + f->sbase) : UINT32_MAX;
+      p.argv = tree_string(f, p.argv);
     if (!p.pid)
       p.pid = s->pid;
     f->task_hi = (uint64_t)(p.pid & ((1u << (53 - CTRACE_TASK_PID_SHIFT)) - 1))
@@ -333,6 +375,8 @@ static int combine(ctrace_reader *r) {
       snprintf(r->err, sizeof r->err, "%.*s: %.*s", half, f->path, half - 3, s->err);
     }
   }
+  ctrace_hash_free(&bytext);
+  bytext = (struct ctrace_hash){0};
   /* Threads by first event across the tree; a tid seen in several files
    * (an exec'd image continues its pid's main thread) is reused. */
   uint32_t *ord = malloc((th.n + 1) * sizeof *ord), *inv = malloc((th.n + 1) * sizeof *inv);
@@ -391,6 +435,7 @@ oom_ord:
   free(inv);
 oom_th:
   free(th.v);
+  ctrace_hash_free(&bytext);
 oom:
   return -1;
 }
