@@ -606,7 +606,8 @@ TEST_IMPL(sql_cpu_and_samples_match_stats) {
   char *path = strdup(test_path("sched.ctrace"));
   char *argv[] = {(char *)test_build_path("ctrace"), "run", "-o", path, "--",
                   (char *)test_build_path("src/preload/prog_sched_load"), "cpu", "3", "60", NULL};
-  ASSERT_EQ(test_run(argv, NULL, NULL, NULL), 0);
+  char *prog_out = NULL;
+  ASSERT_EQ(test_run(argv, NULL, &prog_out, NULL), 0);
   char *out = NULL;
   char *sargv[] = {(char *)test_build_path("ctrace"), "stats", "--json", path, NULL};
   ASSERT_EQ(test_run(sargv, NULL, &out, NULL), 0);
@@ -614,14 +615,41 @@ TEST_IMPL(sql_cpu_and_samples_match_stats) {
     snprintf(test_skip_reason, sizeof test_skip_reason, "scheduling not recorded here");
     free(out);
     free(path);
+    free(prog_out);
     return TEST_SKIP;
   }
   ctrace_reader *r = open_trace(path);
   ctrace_query *q = q_open(r, CTRACE_QUERY_VTAB);
   ASSERT_EQ(q_int(q, "SELECT count(*) FROM cpu"), json_int(out, "\"sched\"", "switches"));
   ASSERT_EQ(q_int(q, "SELECT count(*) FROM samples"), json_int(out, "\"sched\"", "cpu_samples"));
-  /* 3 threads spin 60 ms of CPU each: at least that much on-CPU time */
-  ASSERT_GE(q_int(q, "SELECT sum(duration) FROM cpu"), 180000000);
+  /* Each of the 3 threads spins 60 ms of its CPU time, then prints the
+   * kernel's on-CPU ns for it (schedstat): the trace's on-CPU time of the
+   * thread is about that. An exited thread's last interval once ran on to
+   * the next switch-in on its CPU: up to 50 % more. At load 6 on 2 CPUs
+   * the ratio was 0.89-1.04 in 75 threads (0.98-1.00 idle; the CPU
+   * samples agree with the intervals, the gap is not understood), hence
+   * 0.85-1.10. Unless the kernel's rings lost records (the trace says so:
+   * then intervals are missing). */
+  int spinners = 0;
+  for (const char *l = prog_out; (l = strstr(l, "thread ")) != NULL; l++) {
+    unsigned tid;
+    unsigned long long on;
+    if (sscanf(l, "thread %u %llu", &tid, &on) != 2)
+      continue;
+    spinners++;
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(sum(c.duration), 0) FROM cpu c JOIN threads t ON t.id = c.thread"
+             " WHERE t.tid = %u",
+             tid);
+    int64_t got = q_int(q, sql);
+    if (json_int(out, "\"sched\"", "lost") == 0 &&
+        (got > (int64_t)(on * 1.10) || got < (int64_t)(on * 0.85)))
+      TEST_FAIL_("thread %u: %lld ns on the CPU in the trace, %llu by the kernel", tid,
+                 (long long)got, on);
+  }
+  ASSERT_EQ(spinners, 3);
+  free(prog_out);
   ASSERT_EQ(q_int(q, "SELECT count(*) FROM cpu WHERE end < start"), 0);
   ASSERT_EQ(q_int(q, "SELECT count(*) FROM samples s WHERE NOT EXISTS "
                      "(SELECT 1 FROM threads t WHERE t.id = s.thread)"),

@@ -324,7 +324,9 @@ int ctrace_decode_pcs(const uint8_t *blob, uint32_t len, uint64_t *pcs, int max)
  * open; a blob that does not decode is ignored from its bad byte on (and
  * counted). Intervals and samples are matched to thread instances by tid
  * and time (as WAKE's tid is); those of tids no thread of the trace has are
- * counted, not kept.
+ * counted, not kept. An exited thread's interval whose switch-out was not
+ * seen (the kernel records none for an exiting thread) ends at the
+ * thread's last event, its THREAD_EXIT.
  */
 struct ctrace_oncpu {
   uint64_t start, end; /* ticks */

@@ -169,9 +169,17 @@ static void on_iv(void *arg, const struct ctrace_sched_entry *e) {
     L->iv = n;
     L->capiv = nc;
   }
+  /* A thread's last switch-out never comes when it exits (the kernel
+   * drops the thread's events first): its interval then ends at the next
+   * switch-in on that CPU or at the trace's end. It ends at its exit. */
+  uint8_t left = (uint8_t)(e->flags & CTRACE_SCHED_LEFT_MASK);
+  uint64_t end = e->end;
+  const struct ctrace_thread_info *th = ctrace_reader_thread(L->r, (uint32_t)ti);
+  if (th->exited && end > th->last &&
+      (left == CTRACE_SCHED_LEFT_UNKNOWN || left == CTRACE_SCHED_LEFT_AT_STOP))
+    end = th->last > e->start ? th->last : e->start;
   L->iv[L->niv++] = (struct raw_iv){
-      {e->start, e->end, e->cpu, (uint8_t)(e->flags & CTRACE_SCHED_LEFT_MASK),
-       (uint8_t)((e->flags & CTRACE_SCHED_START_UNKNOWN) != 0)},
+      {e->start, end, e->cpu, left, (uint8_t)((e->flags & CTRACE_SCHED_START_UNKNOWN) != 0)},
       (uint32_t)ti};
 }
 

@@ -28,8 +28,8 @@ static int cmp_cpu_iv(const void *a, const void *b) {
   return (x->s > y->s) - (x->s < y->s);
 }
 
-/* The intervals of every thread overlapping [lo, hi), clipped to the
- * thread's life. NULL when out of memory. */
+/* The intervals of every thread overlapping [lo, hi) (the reader ends an
+ * exited thread's last one at its exit). NULL when out of memory. */
 static struct cpu_iv *gather(const ctrace_reader *r, int64_t lo, int64_t hi, size_t *n) {
   size_t cap = 1024, k = 0;
   struct cpu_iv *v = malloc(cap * sizeof *v);
@@ -39,11 +39,6 @@ static struct cpu_iv *gather(const ctrace_reader *r, int64_t lo, int64_t hi, siz
     uint32_t m = ctrace_reader_oncpu(r, t, &iv);
     for (uint32_t i = 0; i < m; i++) {
       int64_t s = ctrace_reader_ns(r, iv[i].start), e = ctrace_reader_ns(r, iv[i].end);
-      if (th->exited && iv[i].left == CTRACE_SCHED_LEFT_UNKNOWN) {
-        int64_t last = ctrace_reader_ns(r, th->last); /* gone at its exit */
-        if (e > last)
-          e = last > s ? last : s;
-      }
       if (e <= lo || s >= hi || e <= s)
         continue;
       if (k == cap) {
