@@ -417,8 +417,10 @@ TEST_IMPL(harm_full_buffer_takes_a_spare_not_malloc) {
   setenv("CTRACE_BUFFER_KB", "4", 1);
   ASSERT_EQ(ctrace_start_path(test_path("spare.ctrace")), 0);
   uint64_t before = atomic_load(&ctrace__buf_mallocs_by_threads);
-  ctrace_counter("c", 1); /* this thread's first buffer */
-  ASSERT_EQ(atomic_load(&ctrace__buf_mallocs_by_threads) - before, 1);
+  /* this thread's first buffer: its own allocation, or a spare when the
+   * writer made them first */
+  ctrace_counter("c", 1);
+  ASSERT_LE(atomic_load(&ctrace__buf_mallocs_by_threads) - before, 1);
   int ready = 0;
   for (int i = 0; i < 2000 && !ready; i++) { /* a bound, not an order */
     ready = atomic_load(&ctrace__buf_gen) >= 2;
@@ -430,11 +432,12 @@ TEST_IMPL(harm_full_buffer_takes_a_spare_not_malloc) {
   ASSERT(ready);
   /* 4 KiB buffers: 1800 counters (~6.7 bytes each) fill the first buffer
    * and go on into the two spares */
+  uint64_t ready_at = atomic_load(&ctrace__buf_mallocs_by_threads);
   for (int i = 0; i < 1800; i++)
     ctrace_counter("c", i);
-  uint64_t by_threads = atomic_load(&ctrace__buf_mallocs_by_threads) - before;
+  uint64_t by_threads = atomic_load(&ctrace__buf_mallocs_by_threads) - ready_at;
   ASSERT_EQ(ctrace_stop(), 0);
-  ASSERT_EQ(by_threads, 1);
+  ASSERT_EQ(by_threads, 0);
   ctrace_reader *r = open_complete(test_path("spare.ctrace"));
   ASSERT_EQ(count_kind(r, CTRACE_EV_COUNTER, -1, 0), 1801);
   ctrace_reader_close(r);
