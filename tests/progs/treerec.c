@@ -10,7 +10,8 @@
  *   writer N          N messages to stdout (a pipeline's first stage)
  *   reader            reads stdin to its end, prints "read BYTES"
  *   socketpair N      a forked child writes N messages on a socketpair end,
- *                     the parent reads them and answers each read
+ *                     the parent reads them and answers each read (a
+ *                     thread of the child reads the answers meanwhile)
  *   tcp N             a forked child connects to the parent over loopback
  *                     TCP and writes N messages; the parent reads them
  *   sem N             parent and forked child ping-pong N times over two
@@ -42,6 +43,14 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* Reads the parent's answers on *fd until it closes its end. */
+static void *drain_answers(void *fd) {
+  char c[64];
+  while (read(*(int *)fd, c, sizeof c) > 0)
+    ;
+  return NULL;
+}
 
 static size_t msg_size(int i) {
   return (size_t)(i * 37 % 150) + 1;
@@ -172,12 +181,16 @@ int main(int argc, char **argv) {
       return 2;
     pid_t pid = fork();
     if (pid == 0) {
+      /* the answers are read while the messages are written: a child that
+       * read them only at the end would fill its buffer with them, block
+       * the parent's answer and so its own writes, for large N */
       close(sv[0]);
+      pthread_t drain;
+      if (pthread_create(&drain, NULL, drain_answers, &sv[1]) != 0)
+        _exit(2);
       write_msgs(sv[1], n);
       shutdown(sv[1], SHUT_WR);
-      char c;
-      while (read(sv[1], &c, 1) > 0)
-        ;
+      pthread_join(drain, NULL);
       _exit(0);
     }
     close(sv[1]);
