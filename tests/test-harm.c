@@ -522,3 +522,39 @@ TEST_IMPL(harm_fatal_signal_no_thread_could_record_is_written) {
   int rc = orphan_signal_case(0);
   return rc != TEST_OK ? rc : orphan_signal_case(1);
 }
+
+/*
+ * A thread dies holding the metadata's lock (a fatal signal while it
+ * interned a stack or a name): the fatal round cannot take the lock and
+ * must not wait for it; it writes what was committed without it, and END.
+ * In a child, as the handler would: the lock held, then the flush.
+ */
+TEST_IMPL(harm_fatal_flush_while_dying_thread_holds_meta_lock) {
+  const char *path = test_path("metalock.ctrace");
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    if (ctrace_start_path(path) != 0)
+      _exit(2);
+    ctrace_counter("before.the.lock", 7);
+    pthread_mutex_lock(&ctrace__meta_lock);
+    _exit(ctrace__writer_flush_wait(1000) == 0 ? 0 : 3);
+  }
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ctrace_reader *r = open_complete(path); /* END */
+  ASSERT_EQ(count_kind(r, CTRACE_EV_COUNTER, -1, 0), 1);
+  ctrace_merge *m = ctrace_merge_new(r);
+  ASSERT(m);
+  ctrace_event ev;
+  char name[64] = "";
+  while (ctrace_merge_next(m, &ev))
+    if (ev.kind == CTRACE_EV_COUNTER)
+      ctrace_reader_strcpy(r, (uint32_t)ev.f[0], name, sizeof name);
+  ctrace_merge_free(m);
+  ASSERT_STR_EQ(name, "before.the.lock"); /* its definition was written too */
+  ctrace_reader_close(r);
+  return TEST_OK;
+}
