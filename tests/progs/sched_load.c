@@ -16,8 +16,9 @@
  *                           task "paths" with a region "a" around path_a
  *                           and "b" around path_b (ctrace.h)
  *   sched_load pipe N MS    N spinners saturate the CPUs while main blocks
- *                           in a pipe read that a writer thread ends after
- *                           MS ms (it sleeps, then writes one byte)
+ *                           in a pipe read that a writer thread ends MS ms
+ *                           after main blocked in it (it sleeps, then
+ *                           writes one byte)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -122,8 +123,28 @@ static void *futex_thread(void *a) {
 }
 
 static int pipe_fd[2];
+/* Is the main thread in a read system call now? (/proc/self/task/PID/
+ * syscall begins with the number of the call it is blocked in.) */
+static int main_in_read(void) {
+  char path[64], line[64] = "";
+  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)getpid());
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 1; /* cannot tell: as before, the time alone */
+  int in = fgets(line, sizeof line, f) && atol(line) == SYS_read && line[0] != '-';
+  fclose(f);
+  return in;
+}
+
 static void *pipe_writer(void *a) {
   (void)a;
+  /* From when main blocks in its read: under load main may get to it late
+   * (the spinners hold the CPUs), and the read must last MS ms. Bounded:
+   * 10 s of looking. */
+  for (int i = 0; i < 10000 && !main_in_read(); i++) {
+    struct timespec d = {0, 1000000};
+    nanosleep(&d, NULL);
+  }
   struct timespec ts = {arg_ms / 1000, (arg_ms % 1000) * 1000000};
   nanosleep(&ts, NULL);
   if (write(pipe_fd[1], "x", 1) != 1)
