@@ -690,3 +690,70 @@ TEST_IMPL(critpath_shared_sem_wait_continues_on_other_process) {
   ctrace_reader_close(r);
   return 0;
 }
+
+/* A poll ended by data another traced process wrote continues on the
+ * writer, as a read does: the write whose byte the thread read first
+ * after the poll (tests/progs/treerec.c "poll": the child writes 5 ms
+ * after the parent fell asleep in its poll, three rounds). */
+TEST_IMPL(critpath_poll_continues_on_writer_process) {
+  const char *path = test_path("poll.ctrace");
+  const char *prog[] = {test_build_path("src/preload/prog_treerec"), "poll", "3", NULL};
+  char *err = NULL;
+  int st = test_ctrace_run(path, NULL, prog, NULL, &err);
+  if (st != 0)
+    TEST_FAIL_("tracing prog_treerec poll failed (%d): %s", st, err ? err : "");
+  free(err);
+  ctrace_reader *r = NULL;
+  char rerr[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open_tree(path, &r, rerr, sizeof rerr), 0);
+  ASSERT_EQ(ctrace_reader_nprocesses(r), 2);
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_view_init(&v, r, path, NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  struct ctrace_flows fl = {0};
+  struct ctrace_cp_data *data = NULL;
+  ASSERT_EQ(ctrace_flows_build(r, &fl), 0);
+  ASSERT_EQ(ctrace_critpath_data_build(tl, &fl, &data), 0);
+  /* the parent's main thread: its pid's tid in the first process */
+  uint32_t root_pid = ctrace_reader_process(r, 0)->pid, th = UINT32_MAX;
+  for (uint32_t t = 0; t < tl->nthreads; t++)
+    if (tl->threads[t].tid == root_pid)
+      th = t;
+  ASSERT(th != UINT32_MAX);
+  /* its poll spans: each continues on the child, via data */
+  int polls = 0;
+  for (int64_t t = tl->threads[th].first_ns, s, e; t < tl->threads[th].last_ns; t = e) {
+    unsigned sst;
+    if (ctrace_timeline_span_at(tl, th, t, &s, &e, &sst) < 0)
+      break;
+    if (e <= t)
+      e = t + 1;
+    if (sst != CTRACE_ST_POLL || e - s < 1000000)
+      continue;
+    polls++;
+    struct ctrace_cp cp;
+    ASSERT_EQ(ctrace_critpath_span(tl, data, th, e - 1, &cp), 0);
+    assert_tiles(&cp);
+    int handed = 0, on_child = 0;
+    for (size_t i = 0; i < cp.n; i++) {
+      const struct ctrace_cp_seg *g = &cp.v[i];
+      handed += (g->flags & CTRACE_CP_HANDOFF) && g->via == CTRACE_CP_VIA_DATA && g->next == th;
+      on_child += ctrace_timeline_thread_process(tl, g->thread) !=
+                  ctrace_timeline_thread_process(tl, th);
+    }
+    if (handed != 1 || !on_child) {
+      char d[512], nm[64];
+      for (size_t i = 0; i < cp.n; i++)
+        fprintf(stderr, "# tid %u %s: %s\n", tl->threads[cp.v[i].thread].tid,
+                tname(tl, cp.v[i].thread, nm, sizeof nm), ctrace_cp_describe(tl, &cp.v[i], d, sizeof d));
+      TEST_FAIL_("poll %d: %d hand-offs via data, %d segments on the child", polls, handed, on_child);
+    }
+    ctrace_critpath_free(&cp);
+  }
+  ASSERT_EQ(polls, 3);
+  ctrace_critpath_data_free(data);
+  ctrace_flows_free(&fl);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  return 0;
+}

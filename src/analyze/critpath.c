@@ -368,7 +368,23 @@ static int64_t next_wait(const struct ctrace_timeline *tl, uint32_t th, int64_t 
   return t;
 }
 
-/* The write whose data ended read call c of thread th, or the release of a
+/* A poll's edges: those of the first read after it, on any fd. */
+#define ANY_FD INT32_MIN
+
+/* The end of thread th's wait at t when it is a read (I/O or network
+ * state), else t. */
+static int64_t read_end(const struct ctrace_timeline *tl, uint32_t th, int64_t t) {
+  int64_t s, e;
+  unsigned st;
+  if (ctrace_timeline_span_at(tl, th, t, &s, &e, &st) == 0 && s == t &&
+      (st == CTRACE_ST_NET || st == CTRACE_ST_IO))
+    return e;
+  return t;
+}
+
+/* The write whose data ended read call c of thread th (or poll call c: the
+ * data of the first read the thread made after it, before its next wait),
+ * or the release of a
  * process-shared object that ended wait c (flows.h pairs them; the WAKE
  * records of such a release cannot name the waiter), or NULL. The call
  * returned at c's end, or, with scheduling data (c then ends at the
@@ -382,7 +398,9 @@ static const struct cp_edge *data_edge(const struct ctrace_timeline *tl,
   if (!d || th >= d->n || !d->th[th].n)
     return NULL;
   int32_t fd;
-  if (c->kind == CTRACE_EV_SYSCALL && c->result > 0)
+  if (c->kind == CTRACE_EV_SYSCALL && c->state == CTRACE_ST_POLL && c->result > 0)
+    fd = ANY_FD; /* the fds it waited on are not recorded: the read that followed */
+  else if (c->kind == CTRACE_EV_SYSCALL && c->result > 0)
     fd = (int32_t)c->fd;
   else if (c->kind == CTRACE_EV_WAIT && c->reason != CTRACE_WAIT_SLEEP &&
            c->reason != CTRACE_WAIT_JOIN && c->reason != CTRACE_WAIT_CHILD)
@@ -400,11 +418,14 @@ static const struct cp_edge *data_edge(const struct ctrace_timeline *tl,
   }
   int64_t lim = -1;
   for (size_t k = lo; k < n; k++) {
-    if (v[k].to_ns > c->end && lim < 0)
+    if (v[k].to_ns > c->end && lim < 0) {
       lim = next_wait(tl, th, c->end);
+      if (fd == ANY_FD) /* that wait may be the read itself (long enough to record) */
+        lim = read_end(tl, th, lim);
+    }
     if (v[k].to_ns > c->end && v[k].to_ns > lim)
       break;
-    if (v[k].to_fd != fd)
+    if (fd == ANY_FD ? v[k].to_fd < 0 : v[k].to_fd != fd)
       continue;
     const struct cp_edge *best = NULL; /* the read's edges: same to_ns and fd */
     for (size_t j = k; j < n && v[j].to_ns == v[k].to_ns; j++)
@@ -914,7 +935,11 @@ const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ct
     case CTRACE_ST_NET:
       end = s->call == CTRACE_CALL_accept || s->call == CTRACE_CALL_accept4
                 ? ": the connecting peer is not traced"
-                : ": the other end is not traced";
+            : ctrace_flow_is_write_call(s->call)
+                ? ": no traced read made room for it (the other end is not traced, or it did"
+                  " not wait for one)"
+                : ": no traced write supplied it (the other end is not traced, or the data was"
+                  " there)";
       break;
     case CTRACE_ST_POLL:
       end = ": what made its fds ready is not traced";

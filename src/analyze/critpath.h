@@ -13,7 +13,9 @@
  * A read that waited for data another traced thread or process wrote (a
  * pipe, socketpair or TCP connection whose write flows.h pairs with it)
  * continues on the writer, before its write, as a wake-up does
- * (CTRACE_CP_DATA); a wait on a process-shared mutex, condition variable or
+ * (CTRACE_CP_DATA), and so does a poll (poll, select, epoll: the fds it
+ * waited on are not recorded) whose thread read such data after it,
+ * before its next wait; a wait on a process-shared mutex, condition variable or
  * semaphore that flows.h pairs with the release that ended it continues
  * on the releaser, a wake-up (walks given the flows' edges,
  * ctrace_critpath_data_build).

@@ -145,11 +145,11 @@ static unsigned uvarints(const uint8_t *b, uint32_t len, uint32_t *pos, uint64_t
   return n;
 }
 
-static int is_read_call(uint64_t c) {
+int ctrace_flow_is_read_call(uint64_t c) {
   return c == CTRACE_CALL_read || c == CTRACE_CALL_readv || c == CTRACE_CALL_recv ||
          c == CTRACE_CALL_recvfrom || c == CTRACE_CALL_recvmsg;
 }
-static int is_write_call(uint64_t c) {
+int ctrace_flow_is_write_call(uint64_t c) {
   return c == CTRACE_CALL_write || c == CTRACE_CALL_writev || c == CTRACE_CALL_send ||
          c == CTRACE_CALL_sendto || c == CTRACE_CALL_sendmsg || c == CTRACE_CALL_sendfile;
 }
@@ -228,11 +228,11 @@ static int gather(struct build *b) {
           s.result = (int64_t)v[2];
           s.dur = v[3];
         }
-        if (s.result <= 0 || !(is_read_call(s.call) || is_write_call(s.call)))
+        if (s.result <= 0 || !(ctrace_flow_is_read_call(s.call) || ctrace_flow_is_write_call(s.call)))
           continue;
         x.fd = (int32_t)(uint32_t)s.fd;
         x.n = (uint64_t)s.result;
-        if (is_write_call(s.call)) {
+        if (ctrace_flow_is_write_call(s.call)) {
           x.type = IT_WRITE;
           x.ticks = s.dur < ev.ticks ? ev.ticks - s.dur : 0;
         } else {

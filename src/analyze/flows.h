@@ -69,6 +69,10 @@ struct ctrace_flows {
 /* Builds the flows of r into *out. 0, or -1 when out of memory. */
 int ctrace_flows_build(const ctrace_reader *r, struct ctrace_flows *out);
 void ctrace_flows_free(struct ctrace_flows *f);
+/* The calls whose bytes the pairing reads (read, readv, recv...) and
+ * writes (write, writev, send..., sendfile): CTRACE_CALL_* values. */
+int ctrace_flow_is_read_call(uint64_t call);
+int ctrace_flow_is_write_call(uint64_t call);
 const char *ctrace_flow_kind_name(unsigned kind);
 const char *ctrace_flow_object_name(unsigned object_kind);
 

@@ -12,6 +12,9 @@
  *   socketpair N      a forked child writes N messages on a socketpair end,
  *                     the parent reads them and answers each read (a
  *                     thread of the child reads the answers meanwhile)
+ *   poll N            N rounds: the parent polls a pipe and then reads the
+ *                     byte a forked child wrote 5 ms after the parent fell
+ *                     asleep in the poll
  *   tcp N             a forked child connects to the parent over loopback
  *                     TCP and writes N messages; the parent reads them
  *   sem N             parent and forked child ping-pong N times over two
@@ -30,6 +33,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -115,6 +119,25 @@ static void *sem_peer(void *a) {
   return NULL;
 }
 
+/* Until process pid is asleep (state S in /proc/PID/stat), at most 10 s. */
+static void wait_asleep(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  for (int i = 0; i < 10000; i++) {
+    FILE *f = fopen(path, "r");
+    int asleep = 0;
+    if (f) {
+      const char *e = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+      asleep = e && e[1] == ' ' && e[2] == 'S';
+      fclose(f);
+    }
+    if (asleep || !f)
+      return;
+    struct timespec d = {0, 1000000};
+    nanosleep(&d, NULL);
+  }
+}
+
 static void wait_child(pid_t pid) {
   int st;
   if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -163,6 +186,43 @@ int main(int argc, char **argv) {
     }
     close(pfd[1]);
     long got = read_all(pfd[0], -1);
+    wait_child(pid);
+    printf("total %ld\n", got);
+    return 0;
+  }
+  if (strcmp(mode, "poll") == 0) {
+    /* N rounds: the parent polls a pipe, then reads what a forked child
+     * wrote once the parent was asleep in the poll */
+    int back[2];
+    if (pipe(pfd) || pipe(back))
+      return 2;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(pfd[0]);
+      close(back[1]);
+      for (int i = 0; i < n; i++) {
+        wait_asleep(parent);
+        struct timespec d = {0, 5000000};
+        nanosleep(&d, NULL);
+        if (write(pfd[1], "p", 1) != 1)
+          _exit(2);
+        char c;
+        if (read(back[0], &c, 1) != 1) /* the parent read it: next round */
+          _exit(2);
+      }
+      _exit(0);
+    }
+    close(pfd[1]);
+    close(back[0]);
+    long got = 0;
+    for (int i = 0; i < n; i++) {
+      struct pollfd q = {pfd[0], POLLIN, 0};
+      char c;
+      if (poll(&q, 1, -1) != 1 || read(pfd[0], &c, 1) != 1 || write(back[1], "k", 1) != 1)
+        return 2;
+      got++;
+    }
     wait_child(pid);
     printf("total %ld\n", got);
     return 0;
