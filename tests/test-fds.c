@@ -6,6 +6,7 @@
  * (above 2) are classified at their first use. The traced programs print
  * what they print untraced.
  */
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "trace-check.h"
 #include "../src/analyze/flows.h"
 #include "../src/analyze/states.h"
+#include "../src/preload/fdbytes.h"
 
 static const char *prog_path(void) {
   static char *p;
@@ -313,5 +315,57 @@ TEST_IMPL(fds_shared_rwlock_and_c11_wake_edges) {
   ctrace_flows_free(&f);
   ctrace_reader_close(r);
   free(out);
+  return 0;
+}
+
+/*
+ * The preload's per-fd bytes (an fd's class, whether its object was
+ * recorded) past fd 65535: a server with more connections once lost its
+ * pipes' and local sockets' short reads and writes (no IPC_IO) and their
+ * closes. Tested on the table itself: this machine's limit on open files
+ * stops below 65536 and only root with CAP_SYS_RESOURCE may raise it.
+ */
+static struct ctrace__pl_fd_bytes fdb;
+
+struct fdb_race {
+  int fd;
+  uint8_t v;
+};
+static void *fdb_set(void *p) {
+  struct fdb_race *r = p;
+  ctrace__pl_fd_byte_set(&fdb, r->fd, r->v);
+  return NULL;
+}
+
+TEST_IMPL(fds_byte_table_keeps_fds_past_65535) {
+  const int fds[] = {0, 65535, 65536, 70000, 131071, 1 << 20, (1 << 26) - 1};
+  for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
+    ASSERT_EQ(ctrace__pl_fd_byte(&fdb, fds[i]), 0);
+    ctrace__pl_fd_byte_set(&fdb, fds[i], (uint8_t)(i + 1));
+  }
+  for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+    ASSERT_EQ(ctrace__pl_fd_byte(&fdb, fds[i]), (uint8_t)(i + 1));
+  ASSERT_EQ(ctrace__pl_fd_byte(&fdb, 70001), 0); /* a neighbour on the same page */
+  ctrace__pl_fd_byte_set(&fdb, 70000, 0);         /* forgotten */
+  ASSERT_EQ(ctrace__pl_fd_byte(&fdb, 70000), 0);
+  /* past the pages, and negative: not kept, never a fault */
+  ctrace__pl_fd_byte_set(&fdb, 1 << 26, 9);
+  ASSERT_EQ(ctrace__pl_fd_byte(&fdb, 1 << 26), 0);
+  ctrace__pl_fd_byte_set(&fdb, -1, 9);
+  ASSERT_EQ(ctrace__pl_fd_byte(&fdb, -1), 0);
+  /* forgetting an fd of a page never stored to maps nothing */
+  ctrace__pl_fd_byte_set(&fdb, 5 << 16, 0);
+  ASSERT(atomic_load(&fdb.high[5]) == NULL);
+  /* threads storing into one new page at once: one page, every byte kept */
+  pthread_t th[8];
+  struct fdb_race rs[8];
+  for (int i = 0; i < 8; i++) {
+    rs[i] = (struct fdb_race){(7 << 16) + i * 1000, (uint8_t)(40 + i)};
+    ASSERT_EQ(pthread_create(&th[i], NULL, fdb_set, &rs[i]), 0);
+  }
+  for (int i = 0; i < 8; i++)
+    pthread_join(th[i], NULL);
+  for (int i = 0; i < 8; i++)
+    ASSERT_EQ(ctrace__pl_fd_byte(&fdb, rs[i].fd), rs[i].v);
   return 0;
 }

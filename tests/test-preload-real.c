@@ -290,10 +290,14 @@ TEST_IMPL(preload_python_queue_timeout_recorded) {
   ASSERT_EQ(test_ctrace_run(path, NULL, (const char *const *)prog, &out, NULL), 0);
   ASSERT_STR_CONTAINS(out, "empty 10");
   ctrace_reader *r = open_ok(path);
-  /* each get: one timed wait of 50 ms (sem_clockwait in CPython 3.11) */
-  uint64_t n = long_waits(r, 0, 45000000);
-  fprintf(stderr, "# %llu waits of 45 ms or more\n", (unsigned long long)n);
-  ASSERT_EQ(n, 10);
+  /* each get: a timed wait of 50 ms (sem_clockwait in CPython 3.11); on a
+   * loaded machine one get in 10 once had no single wait of 45 ms (its
+   * condition's wait loop waits again for what is left) */
+  uint64_t n = long_waits(r, 0, 45000000), m = long_waits(r, 0, 20000000);
+  fprintf(stderr, "# %llu waits of 45 ms or more, %llu of 20 ms or more\n",
+          (unsigned long long)n, (unsigned long long)m);
+  ASSERT_GE(n, 8);
+  ASSERT_GE(m, 10);
   ctrace_reader_close(r);
   free(out);
   return TEST_OK;

@@ -100,7 +100,7 @@ PL_EXPORT int posix_spawnp(pid_t *restrict pid, const char *restrict file,
 /* fds this process recorded an object for (forgotten at close), and the
  * other end of a socketpair, so that a fork child can say both again. */
 #define PEER_MAX 4096
-_Atomic uint8_t ctrace__pl_fd_tracked[PL_FD_CACHE];
+struct ctrace__pl_fd_bytes ctrace__pl_fd_tracked;
 static _Atomic uint64_t peer_ino[PEER_MAX];
 static _Atomic int tracked_max = -1;
 
@@ -248,8 +248,7 @@ static void fd_record(int fd, unsigned how, uint64_t peer, uint64_t now) {
 }
 
 static void track(int fd, uint64_t peer) {
-  if ((unsigned)fd < PL_FD_CACHE)
-    atomic_store_explicit(&ctrace__pl_fd_tracked[fd], 1, memory_order_relaxed);
+  ctrace__pl_fd_byte_set(&ctrace__pl_fd_tracked, fd, 1);
   if ((unsigned)fd < PEER_MAX)
     atomic_store_explicit(&peer_ino[fd], peer, memory_order_relaxed);
   int m = atomic_load_explicit(&tracked_max, memory_order_relaxed);
@@ -282,8 +281,7 @@ void ctrace__pl_fd_made(int fd, unsigned how) {
 void ctrace__pl_fd_seen(int fd, const void *stp) {
   const struct stat *st = stp;
   if (!(S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode)) || !families_on() ||
-      ((unsigned)fd < PL_FD_CACHE &&
-       atomic_load_explicit(&ctrace__pl_fd_tracked[fd], memory_order_relaxed)))
+      ctrace__pl_fd_byte(&ctrace__pl_fd_tracked, fd))
     return;
   int saved = errno;
   struct ctrace__thread *t = ctrace__tls;
@@ -302,7 +300,7 @@ void ctrace__pl_fd_seen(int fd, const void *stp) {
  * of bytes across processes (src/analyze/flows.c) reads it.
  */
 void ctrace__pl_ipc_io(uint8_t call, int fd, int64_t result, uint64_t t0, uint64_t t1) {
-  if ((unsigned)fd >= PL_FD_CACHE)
+  if ((unsigned)fd >= (unsigned)PL_FD_CACHE * PL_FD_HIGH_PAGES)
     return; /* no cache to keep its class in: not an fstat per call */
   uint8_t k = ctrace__pl_fd_cached(fd);
   if (!k) {
@@ -344,8 +342,7 @@ void ctrace__pl_ipc_io(uint8_t call, int fd, int64_t result, uint64_t t0, uint64
 void ctrace__pl_fd_dup(int oldfd, int newfd) {
   if (newfd < 0 || oldfd == newfd || !families_on())
     return;
-  if ((unsigned)oldfd >= PL_FD_CACHE ||
-      !atomic_load_explicit(&ctrace__pl_fd_tracked[oldfd], memory_order_relaxed))
+  if (!ctrace__pl_fd_byte(&ctrace__pl_fd_tracked, oldfd))
     return;
   int saved = errno;
   uint64_t now = ctrace__now();
@@ -358,9 +355,9 @@ void ctrace__pl_fd_dup(int oldfd, int newfd) {
 }
 
 void ctrace__pl_fd_untrack(int fd) {
-  if ((unsigned)fd >= PL_FD_CACHE)
+  if (fd < 0)
     return;
-  atomic_store_explicit(&ctrace__pl_fd_tracked[fd], 0, memory_order_relaxed);
+  ctrace__pl_fd_byte_set(&ctrace__pl_fd_tracked, fd, 0);
   if ((unsigned)fd < PEER_MAX)
     atomic_store_explicit(&peer_ino[fd], 0, memory_order_relaxed);
   if (!families_on())
@@ -432,8 +429,7 @@ void ctrace__pl_fd_at_start(int is_fork_child) {
   uint64_t now = ctrace__now();
   int last = is_fork_child ? atomic_load_explicit(&tracked_max, memory_order_relaxed) : -1;
   for (int fd = 0; fd <= (last > 2 ? last : 2); fd++) {
-    int t = (unsigned)fd < PL_FD_CACHE &&
-            atomic_load_explicit(&ctrace__pl_fd_tracked[fd], memory_order_relaxed);
+    int t = ctrace__pl_fd_byte(&ctrace__pl_fd_tracked, fd) != 0;
     if (fd > 2 && !t)
       continue;
     struct stat st;

@@ -27,11 +27,13 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 /* ---- fd classes ---- */
 
-_Atomic uint8_t ctrace__pl_fd_kind[PL_FD_CACHE];
+struct ctrace__pl_fd_bytes ctrace__pl_fd_kind;
+
 
 uint8_t ctrace__pl_fd_class(int fd) {
   uint8_t k = ctrace__pl_fd_cached(fd);
@@ -61,6 +63,18 @@ __attribute__((constructor)) static void fd_class_at_stop(void) {
 void ctrace__pl_fd_forget_range(unsigned first, unsigned last) {
   for (unsigned fd = first; fd <= last && fd < PL_FD_CACHE; fd++)
     ctrace__pl_fd_forget((int)fd);
+  /* high fds: only the pages that exist */
+  for (unsigned pg = 1; pg < PL_FD_HIGH_PAGES && last >= PL_FD_CACHE; pg++) {
+    unsigned lo = pg * PL_FD_CACHE, hi = lo + (PL_FD_CACHE - 1);
+    if (hi < first || lo > last)
+      continue;
+    int kinds = atomic_load_explicit(&ctrace__pl_fd_kind.high[pg], memory_order_acquire) != NULL;
+    int tracked = atomic_load_explicit(&ctrace__pl_fd_tracked.high[pg], memory_order_acquire) != NULL;
+    if (!kinds && !tracked)
+      continue;
+    for (unsigned fd = lo > first ? lo : first; fd <= hi && fd <= last; fd++)
+      ctrace__pl_fd_forget((int)fd);
+  }
 }
 
 PL_DATA_SHAPE(ssize_t, read, read, PL_IO, read, BYFD, fd, (int fd, void *b, size_t n), (fd, b, n))
@@ -302,7 +316,7 @@ static int close_range_kept_(unsigned first, unsigned last, int flags) {
 PL_EXPORT void closefrom(int low) {
   int tfd = ctrace__guard ? -1 : ctrace__writer_fd();
   if (low >= 0)
-    ctrace__pl_fd_forget_range((unsigned)low, PL_FD_CACHE - 1);
+    ctrace__pl_fd_forget_range((unsigned)low, UINT_MAX);
   if (tfd < 0 || tfd < low) {
     PL_REAL(closefrom)(low);
     return;

@@ -231,7 +231,7 @@ static inline void ctrace__pl_call_end(struct ctrace__pl_call *c) {
  * closefrom (and dup2/dup3, whose target changes) forget the fd.
  */
 #define CTRACE_SC_BYFD 0
-#define PL_FD_CACHE 65536
+#include "fdbytes.h"
 /* A cached class byte: the class (CTRACE_SC_FILE or _NET) in the low bits,
  * and PL_FD_IPC when the fd is a pipe, FIFO, Unix socket or loopback TCP
  * socket (flow.c), PL_FD_UNVERIFIED when its opener set it (open: a file,
@@ -239,25 +239,21 @@ static inline void ctrace__pl_call_end(struct ctrace__pl_call *c) {
 #define PL_FD_CLASS 0x3f
 #define PL_FD_IPC 0x40
 #define PL_FD_UNVERIFIED 0x80
-extern _Atomic uint8_t ctrace__pl_fd_kind[PL_FD_CACHE];
+extern struct ctrace__pl_fd_bytes ctrace__pl_fd_kind;
 uint8_t ctrace__pl_fd_class(int fd);
 /* The cached class, CTRACE_SC_BYFD (0) when unknown. */
 static inline uint8_t ctrace__pl_fd_cached(int fd) {
-  return (unsigned)fd < PL_FD_CACHE
-             ? atomic_load_explicit(&ctrace__pl_fd_kind[fd], memory_order_relaxed)
-             : CTRACE_SC_BYFD;
+  return ctrace__pl_fd_byte(&ctrace__pl_fd_kind, fd);
 }
 static inline void ctrace__pl_fd_set(int fd, uint8_t cls) {
-  if ((unsigned)fd < PL_FD_CACHE)
-    atomic_store_explicit(&ctrace__pl_fd_kind[fd], cls, memory_order_relaxed);
+  ctrace__pl_fd_byte_set(&ctrace__pl_fd_kind, fd, cls);
 }
 /* fds with a recorded object (flow.c): forgetting one records its close. */
-extern _Atomic uint8_t ctrace__pl_fd_tracked[PL_FD_CACHE];
+extern struct ctrace__pl_fd_bytes ctrace__pl_fd_tracked;
 void ctrace__pl_fd_untrack(int fd);
 static inline void ctrace__pl_fd_forget(int fd) {
   ctrace__pl_fd_set(fd, 0);
-  if ((unsigned)fd < PL_FD_CACHE &&
-      CTRACE__UNLIKELY(atomic_load_explicit(&ctrace__pl_fd_tracked[fd], memory_order_relaxed)))
+  if (CTRACE__UNLIKELY(ctrace__pl_fd_byte(&ctrace__pl_fd_tracked, fd)))
     ctrace__pl_fd_untrack(fd);
 }
 

@@ -12,6 +12,9 @@
  *   socketpair N      a forked child writes N messages on a socketpair end,
  *                     the parent reads them and answers each read (a
  *                     thread of the child reads the answers meanwhile)
+ *   fork_pipe_high N  fork_pipe on fds 70000 (read end) and 70001 (write
+ *                     end); prints "no high fds" when RLIMIT_NOFILE cannot
+ *                     be raised to 70002 (only root may past the hard limit)
  *   poll N            N rounds: the parent polls a pipe and then reads the
  *                     byte a forked child wrote 5 ms after the parent fell
  *                     asleep in the poll
@@ -42,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -186,6 +190,38 @@ int main(int argc, char **argv) {
     }
     close(pfd[1]);
     long got = read_all(pfd[0], -1);
+    wait_child(pid);
+    printf("total %ld\n", got);
+    return 0;
+  }
+  if (strcmp(mode, "fork_pipe_high") == 0) {
+    /* fork_pipe with the pipe's ends moved to fds 70000 and 70001 (a
+     * server past 65536 connections); "no high fds" when the limit on
+     * open files cannot be raised that far */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+      return 2;
+    if (rl.rlim_cur < 70002) {
+      rl.rlim_cur = 70002;
+      if (rl.rlim_max < 70002)
+        rl.rlim_max = 70002; /* root may */
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        printf("no high fds\n");
+        return 0;
+      }
+    }
+    if (pipe(pfd) || dup2(pfd[0], 70000) != 70000 || dup2(pfd[1], 70001) != 70001)
+      return 2;
+    close(pfd[0]);
+    close(pfd[1]);
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(70000);
+      write_msgs(70001, n);
+      _exit(0);
+    }
+    close(70001);
+    long got = read_all(70000, -1);
     wait_child(pid);
     printf("total %ld\n", got);
     return 0;
