@@ -266,13 +266,18 @@ static const char *kind_param(void *ctx, const char *key) {
 }
 
 /* The cache entry's answer, computed now when it is not yet; 0 when there
- * is none to keep (an error: it is computed again on each request). */
+ * is none to keep (an error, or a summary while the index cache is being
+ * written: it is computed again on each request). */
 static int cache_fill(struct ctrace_server *s, struct cached *c) {
   pthread_mutex_lock(&c->lock);
   if (!c->done) {
     struct ctrace_reply r;
+    /* the summary says whether the index cache file is written yet: not
+     * kept while it is being written (it said "saving" ever after) */
+    int saving = strcmp(c->path, "/api/summary") == 0 &&
+                 strcmp(ctrace_view_cache_state(s->v), "saving") == 0;
     ctrace_api_handle(s->v, c->path, kind_param, (void *)c->kind, &r);
-    if (r.status == 200) {
+    if (r.status == 200 && !saving) {
       c->r = r;
       c->done = 1;
     } else {
