@@ -864,3 +864,45 @@ TEST_IMPL(truth_run_sleep_lasts_its_time) {
   ctrace_reader_close(r);
   return 0;
 }
+
+/* A thread's life starts at its first record, not only its first event:
+ * a process-shared release (SHARED), an fd made (FD), a short pipe read
+ * (IPC_IO) are the thread at work. A releasing process's time before its
+ * first event once showed as "not traced" on the critical path. Thread 5:
+ * an FD record at tick 1100, a THREAD_EXIT at 1400; thread 6: only an
+ * IPC_IO record at 1200. */
+TEST_IMPL(truth_records_count_in_thread_life) {
+  static struct buf file, meta, t5, t6, end;
+  memset(&file, 0, sizeof file);
+  put_file_header(&file, 5);
+  put_ev(&meta, CTRACE_EV_CLOCK_SYNC, 0, 3, (uint64_t[]){1000, 1000, 5000}, NULL);
+  put_batch(&file, 0, 0, &meta);
+  put_ev(&t5, CTRACE_EV_FD, 100, 0, NULL, "\x03\x01\x00\x07\x01\x00");
+  put_ev(&t5, CTRACE_EV_THREAD_EXIT, 300, 0, NULL, NULL);
+  put_batch(&file, 5, 1000, &t5);
+  put_ev(&t6, CTRACE_EV_IPC_IO, 200, 0, NULL, "\x03\x01\x01\x05");
+  put_batch(&file, 6, 1000, &t6);
+  put_ev(&end, CTRACE_EV_CLOCK_SYNC, 0, 3, (uint64_t[]){3000, 3000, 7000}, NULL);
+  put_batch(&file, 0, 0, &end);
+  ctrace_reader *r;
+  char err[256];
+  ASSERT_EQ(ctrace_reader_open_mem(file.b, file.n, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  int64_t i5 = -1, i6 = -1;
+  for (uint32_t i = 0; i < ctrace_reader_nthreads(r); i++) {
+    uint32_t tid = ctrace_reader_thread(r, i)->tid;
+    i5 = tid == 5 ? (int64_t)i : i5;
+    i6 = tid == 6 ? (int64_t)i : i6;
+  }
+  ASSERT(i5 >= 0 && i6 >= 0);
+  const struct ctrace_thread_info *a = ctrace_reader_thread(r, (uint32_t)i5);
+  const struct ctrace_thread_info *b = ctrace_reader_thread(r, (uint32_t)i6);
+  ASSERT_EQ(a->first, 1100);
+  ASSERT_EQ(a->last, 1400);
+  ASSERT_EQ(a->nevents, 1); /* records are not events */
+  ASSERT_EQ(b->first, 1200);
+  ASSERT_EQ(b->last, 1200);
+  ASSERT_EQ(b->nevents, 0);
+  ctrace_reader_close(r);
+  return TEST_OK;
+}

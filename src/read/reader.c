@@ -349,8 +349,16 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
     }
     r->by_kind[ev.kind]++;
     if (ev.kind >= 0x80) { /* a later minor version's record: skipped, counted */
-      if (!ctrace__kinds[ev.kind].name)
+      if (!ctrace__kinds[ev.kind].name) {
         r->unknown++;
+        continue;
+      }
+      /* a known record (SPAWN, FD, SHARED, IPC_IO) is the thread at work
+       * then: its time is part of the thread's life, not an event */
+      if (ev.ticks < b->first)
+        b->first = ev.ticks;
+      if (ev.ticks > b->last)
+        b->last = ev.ticks;
       continue;
     }
     b->nevents++;
@@ -360,11 +368,12 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
     }
     if (ev.ticks < b->first)
       b->first = ev.ticks;
-    b->last = ev.ticks;
+    if (ev.ticks > b->last)
+      b->last = ev.ticks;
   }
   if (!meta)
     t->nbatches++; /* the batch lists are laid out by build_index */
-  if (!meta && b->nevents) {
+  if (!meta && b->first != UINT64_MAX) {
     t->nevents += b->nevents;
     r->nevents += b->nevents;
     if (b->first < t->first)
