@@ -523,21 +523,29 @@ export function createPainter(m, canvas, color) {
       // logs: triangles, or thin ticks where they crowd
       const dense = row.logs.length > m.plotW() / 12;
       g.fillStyle = dense ? '#8a94a3' : '#1d2430';
-      g.beginPath(); // every tick or triangle of the row in one path, filled once
       const LT = row.logs.t;
       const y = t.y + ROW_PAD;
-      for (let i = 0, n = row.logs.length; i < n; i++) {
-        const x = m.xOf(LT ? LT[i] : row.logs[i].t);
-        if (dense) {
-          g.rect(x, y + 1, 1, LOG_H - 2);
-          continue;
+      if (dense) {
+        // a tick a pixel column, each its own rectangle: one path of
+        // thousands of rectangles costs the rasterizer tens of ms a frame
+        let lastX = -1;
+        for (let i = 0, n = row.logs.length; i < n; i++) {
+          const x = Math.floor(m.xOf(LT ? LT[i] : row.logs[i].t));
+          if (x === lastX) continue;
+          lastX = x;
+          g.fillRect(x, y + 1, 1, LOG_H - 2);
         }
-        g.moveTo(x - 4, y);
-        g.lineTo(x + 4, y);
-        g.lineTo(x, y + LOG_H - 1);
-        g.closePath();
+      } else {
+        g.beginPath(); // every triangle of the row in one path, filled once
+        for (let i = 0, n = row.logs.length; i < n; i++) {
+          const x = m.xOf(LT ? LT[i] : row.logs[i].t);
+          g.moveTo(x - 4, y);
+          g.lineTo(x + 4, y);
+          g.lineTo(x, y + LOG_H - 1);
+          g.closePath();
+        }
+        g.fill();
       }
-      g.fill();
     }
     g.restore();
   }

@@ -172,6 +172,7 @@ function mount(container, ctx) {
   let fetchCtl = null;
   let fetchTimer = 0;
   let raf = 0;
+  let previewTimer = 0; // a draw of the old answer, if the new one is late (setWindow)
   let destroyed = false;
 
   function layout() {
@@ -353,6 +354,10 @@ function mount(container, ctx) {
     if (!raf) raf = requestAnimationFrame(() => { raf = 0; draw(); });
   }
 
+  function showWindow() {
+    rangeLabel.textContent = `${formatAt(Math.round(m.v0))} – ${formatAt(Math.round(m.v1))} (${formatDuration(m.v1 - m.v0)} shown)`;
+  }
+
   // Every draw is counted (root.probe.draws(), for tests: a zoom step whose
   // answer is kept draws once).
   let draws = 0;
@@ -360,10 +365,12 @@ function mount(container, ctx) {
     if (destroyed) return;
     // a frame asked for earlier would draw the same again
     if (raf) { cancelAnimationFrame(raf); raf = 0; }
+    clearTimeout(previewTimer);
+    previewTimer = 0;
     draws++;
     const tDraw = performance.now();
     m.scrollTop = scroller.scrollTop;
-    rangeLabel.textContent = `${formatAt(Math.round(m.v0))} – ${formatAt(Math.round(m.v1))} (${formatDuration(m.v1 - m.v0)} shown)`;
+    showWindow();
     paint();
     overview.draw();
     root.dataset.drawMs = (performance.now() - tDraw).toFixed(1); // for tests and tuning
@@ -926,12 +933,33 @@ function mount(container, ctx) {
     if (now) write();
     else paramsTimer = setTimeout(write, 300);
   }
+  // A lone step (a key press, a wheel notch, a link) asks for its window at
+  // once and draws when the answer is in: one draw. Only when the answer is
+  // slower than PREVIEW_MS is the old answer drawn stretched into the new
+  // window first. Moves in a row (a held key, a drag, a wheel spin) draw the
+  // old answer on every frame and ask once they pause (FETCH_PAUSE_MS).
+  // A window whose answer is kept draws it at the next frame.
+  const MOVES_APART_MS = 150;
+  const PREVIEW_MS = 100;
+  const FETCH_PAUSE_MS = 40;
+  let lastMove = -Infinity;
   function setWindow(a, b, fetchNow = false) {
     m.clampWindow(a, b);
     if (m.tracks.aliveOnly && m.summary) tracksChanged(false);
     tip.hidden = true; // what it described has moved
-    if (!useKeptAnswer()) requestFetch(fetchNow ? 0 : 40);
-    scheduleDraw();
+    showWindow();
+    const now = performance.now();
+    const inARow = !fetchNow && (m.zoomHeld || m.panning || now - lastMove < MOVES_APART_MS);
+    lastMove = now;
+    if (useKeptAnswer()) {
+      scheduleDraw();
+    } else if (inARow || !m.data) {
+      requestFetch(inARow ? FETCH_PAUSE_MS : 0);
+      scheduleDraw();
+    } else {
+      requestFetch(0);
+      if (!previewTimer && !raf) previewTimer = setTimeout(() => { previewTimer = 0; scheduleDraw(); }, PREVIEW_MS);
+    }
     publishParams();
   }
 
@@ -1207,6 +1235,7 @@ function mount(container, ctx) {
       detachInput();
       overview.detach();
       if (raf) cancelAnimationFrame(raf);
+      clearTimeout(previewTimer);
     },
     update(p) {
       applyParams(p || {});
