@@ -500,8 +500,11 @@ function mount(container, ctx) {
     for (const t of m.visibleRows(0)) {
       const row = m.rowsByTid.get(rowKey(t));
       if (!row) continue;
-      for (const sp of row.spans) {
-        if (sp.merged || sp.state === 0 || m.xOf(sp.e) - m.xOf(sp.s) < NAME_MIN_PX) continue;
+      // the columns, read in place: a span object only for the wide ones
+      const S = row.spans.s, E = row.spans.e, ST = row.spans.state, MG = row.spans.merged;
+      for (let i = 0, n = row.spans.length; i < n; i++) {
+        if (MG[i] || ST[i] === 0 || m.xOf(E[i]) - m.xOf(S[i]) < NAME_MIN_PX) continue;
+        const sp = row.spans.at(i);
         if (!spanInfo.has(spanKey(t.tid, sp))) want.push([t.tid, sp]);
         if (want.length >= NAME_BATCH) break;
       }
