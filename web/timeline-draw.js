@@ -457,26 +457,35 @@ export function createPainter(m, canvas, color) {
         g.fillRect(m0, ys + STATE_H + 2 + mDepth * REGION_H + 1, m1 - m0, REGION_H - 2);
         mDepth = -1;
       };
-      for (const r of row.regions) {
-        // a region that never ended on a thread that lost events after it
-        // began: its end was lost there, not at the end of the trace
-        const lost = r.open && !r.merged ? m.dropAfter(t.tid, r.s) : null;
-        const x0 = Math.max(LABEL_W - 2, m.xOf(r.s));
-        const x1 = Math.min(width + 2, m.xOf(lost ? Math.max(r.s, lost.start) : r.e));
-        if (x1 < x0) continue;
-        const y = ys + STATE_H + 2 + r.depth * REGION_H;
-        const w = Math.max(1, x1 - x0);
-        if (r.merged) {
-          if (r.depth === mDepth && x0 <= m1) {
+      // merged regions (most, at a wide zoom) read from the columns in
+      // place; an object only for each region drawn on its own
+      const RG = row.regions, cols = RG.flags !== undefined; // columns, or the first format's objects
+      for (let i = 0, n = RG.length; i < n; i++) {
+        if (cols ? RG.flags[i] & 2 : RG[i].merged) {
+          const x0 = Math.max(LABEL_W - 2, m.xOf(cols ? RG.s[i] : RG[i].s));
+          const x1 = Math.min(width + 2, m.xOf(cols ? RG.e[i] : RG[i].e));
+          if (x1 < x0) continue;
+          const w = Math.max(1, x1 - x0);
+          const depth = cols ? RG.depth[i] : RG[i].depth;
+          if (depth === mDepth && x0 <= m1) {
             if (x0 + w > m1) m1 = x0 + w;
           } else {
             flushMerged();
-            mDepth = r.depth;
+            mDepth = depth;
             m0 = x0;
             m1 = x0 + w;
           }
           continue;
         }
+        const r = cols ? RG.at(i) : RG[i];
+        // a region that never ended on a thread that lost events after it
+        // began: its end was lost there, not at the end of the trace
+        const lost = r.open ? m.dropAfter(t.tid, r.s) : null;
+        const x0 = Math.max(LABEL_W - 2, m.xOf(r.s));
+        const x1 = Math.min(width + 2, m.xOf(lost ? Math.max(r.s, lost.start) : r.e));
+        if (x1 < x0) continue;
+        const y = ys + STATE_H + 2 + r.depth * REGION_H;
+        const w = Math.max(1, x1 - x0);
         flushMerged();
         const sel = selected && selected.kind === 'region' && selected.tid === t.tid && selected.s === r.s;
         const c = regionColors(r.name);
@@ -523,21 +532,29 @@ export function createPainter(m, canvas, color) {
       // logs: triangles, or thin ticks where they crowd
       const dense = row.logs.length > m.plotW() / 12;
       g.fillStyle = dense ? '#8a94a3' : '#1d2430';
-      g.beginPath(); // every tick or triangle of the row in one path, filled once
       const LT = row.logs.t;
       const y = t.y + ROW_PAD;
-      for (let i = 0, n = row.logs.length; i < n; i++) {
-        const x = m.xOf(LT ? LT[i] : row.logs[i].t);
-        if (dense) {
-          g.rect(x, y + 1, 1, LOG_H - 2);
-          continue;
+      if (dense) {
+        // a tick a pixel column, each its own rectangle: one path of
+        // thousands of rectangles costs the rasterizer tens of ms a frame
+        let lastX = -1;
+        for (let i = 0, n = row.logs.length; i < n; i++) {
+          const x = Math.floor(m.xOf(LT ? LT[i] : row.logs[i].t));
+          if (x === lastX) continue;
+          lastX = x;
+          g.fillRect(x, y + 1, 1, LOG_H - 2);
         }
-        g.moveTo(x - 4, y);
-        g.lineTo(x + 4, y);
-        g.lineTo(x, y + LOG_H - 1);
-        g.closePath();
+      } else {
+        g.beginPath(); // every triangle of the row in one path, filled once
+        for (let i = 0, n = row.logs.length; i < n; i++) {
+          const x = m.xOf(LT ? LT[i] : row.logs[i].t);
+          g.moveTo(x - 4, y);
+          g.lineTo(x + 4, y);
+          g.lineTo(x, y + LOG_H - 1);
+          g.closePath();
+        }
+        g.fill();
       }
-      g.fill();
     }
     g.restore();
   }

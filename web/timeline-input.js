@@ -41,6 +41,7 @@ export function attachInput(m, canvas, scroller, act) {
         act.scheduleDraw();
       } else if (drag.moved) {
         const dt = ((x - drag.x0) / m.plotW()) * (drag.v1 - drag.v0);
+        m.panning = true; // moves in a row (timeline.js draws each frame)
         act.setWindow(drag.v0 - dt, drag.v1 - dt);
         canvas.style.cursor = 'grabbing';
       }
@@ -57,6 +58,7 @@ export function attachInput(m, canvas, scroller, act) {
     if (!drag) return;
     const d = drag;
     drag = null;
+    m.panning = false;
     canvas.style.cursor = 'default';
     if (d.select) {
       if (m.selection && Math.abs(m.xOf(m.selection.e) - m.xOf(m.selection.s)) > 3) act.selectionChanged(true);

@@ -41,14 +41,23 @@ export function createSamples(m, env) {
     return enabled;
   }
 
+  // The last few answers: a window shown again (a zoom back, a pan back)
+  // takes its samples from here, at once, and the caller's draw shows them.
+  const kept = new Map(); // query -> data, the oldest first
+  const KEPT = 4;
   async function fetchWindow(a, b, width, rows, signal) {
     if (!enabled) return;
     const q = { start_ns: a, end_ns: b, width };
     if (rows) q.tids = rows.join(',');
+    const query = String(new URLSearchParams(q));
+    if (kept.has(query)) {
+      data = kept.get(query);
+      return;
+    }
     let d;
     try {
-      // not through api.js's cache: a window is asked once
-      const res = await fetch(`/api/samples?${new URLSearchParams(q)}`, { signal });
+      // not through api.js's cache (that keeps every answer)
+      const res = await fetch(`/api/samples?${query}`, { signal });
       if (!res.ok) return;
       d = await res.json();
     } catch {
@@ -57,6 +66,8 @@ export function createSamples(m, env) {
     const byRow = new Map();
     for (const t of d.threads || []) byRow.set(rowKey(t), t);
     data = { start: d.start_ns, end: d.end_ns, width: d.width, period: d.period_ns, rows: byRow };
+    kept.set(query, data);
+    if (kept.size > KEPT) kept.delete(kept.keys().next().value);
     env.draw();
   }
 

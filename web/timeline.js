@@ -172,6 +172,7 @@ function mount(container, ctx) {
   let fetchCtl = null;
   let fetchTimer = 0;
   let raf = 0;
+  let previewTimer = 0; // a draw of the old answer, if the new one is late (setWindow)
   let destroyed = false;
 
   function layout() {
@@ -208,6 +209,38 @@ function mount(container, ctx) {
     fetchTimer = setTimeout(doFetch, delay);
   }
 
+  // The last few answers, to show a window again without asking (a zoom
+  // out after a zoom in, a pan back): the trace does not change, and an
+  // answer is fitted to its window, width and rows. A handful only: an
+  // answer of a large trace is a few MB.
+  const ANSWERS_KEPT = 4;
+  const answers = []; // {a, b, width, rows, d, cd}, the newest last
+  function answerFor(a, b, width, rows) {
+    const near = (b - a) / width / 100; // well under a pixel
+    return answers.find((x) => x.width === width && x.rows === rows && Math.abs(x.a - a) <= near && Math.abs(x.b - b) <= near) || null;
+  }
+  function keepAnswer(x) {
+    const i = answers.findIndex((y) => y.width === x.width && y.rows === x.rows && y.a === x.a && y.b === x.b);
+    if (i >= 0) answers.splice(i, 1);
+    answers.push(x);
+    if (answers.length > ANSWERS_KEPT) answers.shift();
+  }
+  // The answer for the window as it is now, when one is kept: shown
+  // without a request (and without drawing the old answer first).
+  function useKeptAnswer() {
+    if (destroyed || !m.summary || !m.data) return false;
+    const rows = wantedRows();
+    const x = answerFor(Math.floor(m.v0), Math.ceil(m.v1), Math.round(m.plotW()), rows ? rows.join(',') : '');
+    if (!x) return false;
+    clearTimeout(fetchTimer);
+    if (fetchCtl) fetchCtl.abort();
+    const ctl = new AbortController();
+    fetchCtl = ctl;
+    showAnswer(x, ctl, rows);
+    scheduleDraw();
+    return true;
+  }
+
   async function doFetch() {
     if (destroyed || !m.summary) return;
     if (fetchCtl) fetchCtl.abort();
@@ -217,12 +250,13 @@ function mount(container, ctx) {
     // With many threads, only the rows on screen (and a screen's worth
     // around them) are asked for; scrolling asks for more.
     const rows = wantedRows();
-    const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${Math.round(m.plotW())}${rows ? `&tids=${rows.join(',')}` : ''}&format=2`;
+    const width = Math.round(m.plotW());
+    const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${width}${rows ? `&tids=${rows.join(',')}` : ''}&format=2`;
     root.dataset.loading = 'true';
     // counter tracks: their values in the same window, asked beside it
     const hasCounters = Number((m.summary.events_by_kind || {}).COUNTER) > 0;
     const countersP = hasCounters
-      ? fetch(`/api/counters?start_ns=${a}&end_ns=${b}&width=${Math.round(m.plotW())}`, { signal: ctl.signal }).then((r) => (r.ok ? r.json() : null)).catch(() => null)
+      ? fetch(`/api/counters?start_ns=${a}&end_ns=${b}&width=${width}`, { signal: ctl.signal }).then((r) => (r.ok ? r.json() : null)).catch(() => null)
       : null;
     let res;
     try {
@@ -246,23 +280,12 @@ function mount(container, ctx) {
       if (ctl !== fetchCtl || destroyed) return;
       const cd = countersP ? await countersP : null;
       if (ctl !== fetchCtl || destroyed) return;
-      const tracksChanged = !!cd && cd.counters.length !== m.counters.length;
-      if (cd) m.counters = cd.counters;
-      if (tracksChanged && m.data) layout();
-      if (m.setData(d)) {
-        layout();
-        if (pendingScroll !== null) scroller.scrollTop = pendingScroll;
-        if (pendingReveal !== null) revealRow(pendingReveal);
-      }
-      pendingReveal = null;
-      pendingScroll = null;
+      const x = { a, b, width, rows: rows ? rows.join(',') : '', d, cd };
+      // kept only when whole: a counters answer lost on the way is asked again
+      if (!hasCounters || cd) keepAnswer(x);
       showLaterStates(d);
       feedOverview(d, a, b);
-      samples.fetchWindow(a, b, Math.round(m.plotW()), rows, ctl.signal);
-      fetchCallNames();
-      root.dataset.loading = 'false';
-      root.dataset.ready = 'true';
-      showNote();
+      showAnswer(x, ctl, rows);
       draw();
     } catch (e) {
       if (e.name === 'AbortError') return;
@@ -270,6 +293,26 @@ function mount(container, ctx) {
       note.textContent = `Cannot load the timeline: ${e.message}`;
       note.hidden = false;
     }
+  }
+
+  // Makes answer x the model's data (the caller draws).
+  function showAnswer(x, ctl, rows) {
+    const { d, cd } = x;
+    const tracksChanged = !!cd && cd.counters.length !== m.counters.length;
+    if (cd) m.counters = cd.counters;
+    if (tracksChanged && m.data) layout();
+    if (m.setData(d)) {
+      layout();
+      if (pendingScroll !== null) scroller.scrollTop = pendingScroll;
+      if (pendingReveal !== null) revealRow(pendingReveal);
+    }
+    pendingReveal = null;
+    pendingScroll = null;
+    samples.fetchWindow(x.a, x.b, x.width, rows, ctl.signal);
+    fetchCallNames();
+    root.dataset.loading = 'false';
+    root.dataset.ready = 'true';
+    showNote();
   }
 
   // A later state (runnable, ...) enters the legend when an answer has it.
@@ -311,11 +354,23 @@ function mount(container, ctx) {
     if (!raf) raf = requestAnimationFrame(() => { raf = 0; draw(); });
   }
 
+  function showWindow() {
+    rangeLabel.textContent = `${formatAt(Math.round(m.v0))} – ${formatAt(Math.round(m.v1))} (${formatDuration(m.v1 - m.v0)} shown)`;
+  }
+
+  // Every draw is counted (root.probe.draws(), for tests: a zoom step whose
+  // answer is kept draws once).
+  let draws = 0;
   function draw() {
     if (destroyed) return;
+    // a frame asked for earlier would draw the same again
+    if (raf) { cancelAnimationFrame(raf); raf = 0; }
+    clearTimeout(previewTimer);
+    previewTimer = 0;
+    draws++;
     const tDraw = performance.now();
     m.scrollTop = scroller.scrollTop;
-    rangeLabel.textContent = `${formatAt(Math.round(m.v0))} – ${formatAt(Math.round(m.v1))} (${formatDuration(m.v1 - m.v0)} shown)`;
+    showWindow();
     paint();
     overview.draw();
     root.dataset.drawMs = (performance.now() - tDraw).toFixed(1); // for tests and tuning
@@ -445,8 +500,11 @@ function mount(container, ctx) {
     for (const t of m.visibleRows(0)) {
       const row = m.rowsByTid.get(rowKey(t));
       if (!row) continue;
-      for (const sp of row.spans) {
-        if (sp.merged || sp.state === 0 || m.xOf(sp.e) - m.xOf(sp.s) < NAME_MIN_PX) continue;
+      // the columns, read in place: a span object only for the wide ones
+      const S = row.spans.s, E = row.spans.e, ST = row.spans.state, MG = row.spans.merged;
+      for (let i = 0, n = row.spans.length; i < n; i++) {
+        if (MG[i] || ST[i] === 0 || m.xOf(E[i]) - m.xOf(S[i]) < NAME_MIN_PX) continue;
+        const sp = row.spans.at(i);
         if (!spanInfo.has(spanKey(t.tid, sp))) want.push([t.tid, sp]);
         if (want.length >= NAME_BATCH) break;
       }
@@ -804,14 +862,15 @@ function mount(container, ctx) {
   }
 
   // ---- tracks ----
-  function tracksChanged() {
+  // drawNow false: the caller draws (at the next frame).
+  function tracksChanged(drawNow = true) {
     remembered.tracks = m.tracks;
     const top = m.threads.find((t) => t.y + t.h > scroller.scrollTop + RULER_H);
     layout();
     if (top && m.threads.includes(top)) scroller.scrollTop = Math.max(0, top.y - RULER_H);
     root.dataset.rows = String(m.threads.length);
     if (missingRows()) requestFetch(0);
-    draw();
+    if (drawNow) draw();
   }
   function togglePin(tid) {
     if (m.tracks.pinned.has(tid)) m.tracks.pinned.delete(tid);
@@ -877,12 +936,33 @@ function mount(container, ctx) {
     if (now) write();
     else paramsTimer = setTimeout(write, 300);
   }
+  // A lone step (a key press, a wheel notch, a link) asks for its window at
+  // once and draws when the answer is in: one draw. Only when the answer is
+  // slower than PREVIEW_MS is the old answer drawn stretched into the new
+  // window first. Moves in a row (a held key, a drag, a wheel spin) draw the
+  // old answer on every frame and ask once they pause (FETCH_PAUSE_MS).
+  // A window whose answer is kept draws it at the next frame.
+  const MOVES_APART_MS = 150;
+  const PREVIEW_MS = 100;
+  const FETCH_PAUSE_MS = 40;
+  let lastMove = -Infinity;
   function setWindow(a, b, fetchNow = false) {
     m.clampWindow(a, b);
-    if (m.tracks.aliveOnly && m.summary) tracksChanged();
+    if (m.tracks.aliveOnly && m.summary) tracksChanged(false);
     tip.hidden = true; // what it described has moved
-    requestFetch(fetchNow ? 0 : 40);
-    scheduleDraw();
+    showWindow();
+    const now = performance.now();
+    const inARow = !fetchNow && (m.zoomHeld || m.panning || now - lastMove < MOVES_APART_MS);
+    lastMove = now;
+    if (useKeptAnswer()) {
+      scheduleDraw();
+    } else if (inARow || !m.data) {
+      requestFetch(inARow ? FETCH_PAUSE_MS : 0);
+      scheduleDraw();
+    } else {
+      requestFetch(0);
+      if (!previewTimer && !raf) previewTimer = setTimeout(() => { previewTimer = 0; scheduleDraw(); }, PREVIEW_MS);
+    }
     publishParams();
   }
 
@@ -1010,6 +1090,8 @@ function mount(container, ctx) {
   // Where things are drawn, in client coordinates: for tests and debugging.
   root.probe = {
     window: () => ({ start_ns: m.v0, end_ns: m.v1 }),
+    /** How many times the canvas was drawn since the view was mounted. */
+    draws: () => draws,
     findSample: (tid) => samples.find(tid, canvas.getBoundingClientRect()), // timeline-samples.js
     findSpan(stateName, tid, nth = 0) { // the nth such span on screen (0: the first)
       if (!m.data) return null;
@@ -1156,6 +1238,7 @@ function mount(container, ctx) {
       detachInput();
       overview.detach();
       if (raf) cancelAnimationFrame(raf);
+      clearTimeout(previewTimer);
     },
     update(p) {
       applyParams(p || {});

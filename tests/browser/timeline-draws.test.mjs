@@ -1,0 +1,149 @@
+// timeline-draws.test.mjs - how often a zoom or pan step draws the
+// Timeline's canvas and asks the server, in real headless Chromium against
+// the real `ctrace view` of a synthetic trace (gen_trace --mix: counters,
+// crowded logs, drops). The canvas's draws are counted by the view
+// (root.probe.draws()). Behaviour only, no timings: a step back to a window
+// shown a moment ago draws once and asks nothing; a step whose answer is
+// late draws the old answer stretched, then the answer, and nothing more.
+// Screenshots: test-artifacts/draws-*.png.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { BUILD_DIR, startView, launchBrowser, openView, screenshot, tempDir, viewUnavailable, errorsOf, probe } from './harness.mjs';
+
+const why = await viewUnavailable();
+const GEN = path.join(BUILD_DIR, 'bench', 'gen_trace');
+const missing = why || (!fs.existsSync(GEN) && `${GEN} not built`);
+
+const frames = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+
+async function waitLoaded(page) {
+  await page.waitForFunction(() => {
+    const r = document.querySelector('.tl');
+    return r && r.dataset.ready === 'true' && r.dataset.loading === 'false';
+  }, null, { timeout: 20_000 });
+  await page.waitForLoadState('networkidle'); // the names on spans, the samples
+  await frames(page);
+}
+
+if (missing && !process.env.CI) {
+  test('timeline draws per step', { skip: missing }, () => {});
+} else {
+  describe('timeline draws per step (gen_trace --mix)', () => {
+    let dir, server, browser, page, errors;
+    const asked = [];
+    before(async () => {
+      dir = await tempDir();
+      const file = path.join(dir, 'mix.ctrace');
+      await promisify(execFile)(GEN, ['--mix', file, '200000', '8'], { timeout: 60_000 });
+      server = await startView(file);
+      browser = await launchBrowser();
+      page = await browser.newPage();
+      errors = errorsOf(page);
+      page.on('request', (r) => { if (/\/api\/(timeline|counters|samples)\?/.test(r.url())) asked.push(r.url()); });
+      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
+      await waitLoaded(page);
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+      if (dir) await fsp.rm(dir, { recursive: true, force: true });
+    });
+
+    /** Does act(), waits until it is all drawn; resolves to {draws, asked} it cost. */
+    async function step(act) {
+      const d0 = await probe(page, 'draws');
+      const a0 = asked.length;
+      await act();
+      await waitLoaded(page);
+      return { draws: (await probe(page, 'draws')) - d0, asked: asked.slice(a0) };
+    }
+
+    test('a zoom step back to a window shown before draws once and asks nothing (W and S)', async () => {
+      const box = await page.locator('.tl-canvas').boundingBox();
+      await page.mouse.move(box.x + 200 + (box.width - 200) * 0.4, box.y + 150);
+      await step(() => page.keyboard.press('w'));
+      const w1 = await probe(page, 'window');
+      const inStep = await step(() => page.keyboard.press('w'));
+      assert.ok(inStep.asked.some((u) => u.includes('/api/timeline')), 'a new window is asked for');
+      assert.ok(inStep.draws >= 1, 'and drawn');
+      const back = await step(() => page.keyboard.press('s'));
+      assert.deepEqual(back.asked, [], 'the window shown before is not asked again');
+      assert.equal(back.draws, 1, 'one draw for the step back');
+      const w = await probe(page, 'window');
+      assert.ok(Math.abs(w.start_ns - w1.start_ns) < (w1.end_ns - w1.start_ns) * 1e-6 && Math.abs(w.end_ns - w1.end_ns) < (w1.end_ns - w1.start_ns) * 1e-6, 'back at the window');
+      const again = await step(() => page.keyboard.press('w'));
+      assert.deepEqual(again.asked, []);
+      assert.equal(again.draws, 1, 'one draw for the step in again');
+      // what is drawn is the answer for that window: the counters and the
+      // rows are there
+      const c = await probe(page, 'counts');
+      assert.ok(c && c.rows >= 8, JSON.stringify(c));
+      await screenshot(page, 'draws-kept-zoom', { fullPage: false });
+    });
+
+    test('a wheel notch back draws once too', async () => {
+      await step(() => page.mouse.wheel(0, -100));
+      const back = await step(() => page.mouse.wheel(0, 100));
+      assert.deepEqual(back.asked, []);
+      assert.equal(back.draws, 1);
+    });
+
+    test('a pan step back to a window shown before draws once and asks nothing (D and A)', async () => {
+      const there = await step(() => page.keyboard.press('d'));
+      assert.ok(there.asked.some((u) => u.includes('/api/timeline')), 'a new window is asked for');
+      const back = await step(() => page.keyboard.press('a'));
+      assert.deepEqual(back.asked, []);
+      assert.equal(back.draws, 1, 'one draw for the pan back');
+    });
+
+    test('a late answer: the old answer is drawn stretched at once, then the answer, two draws in all', async () => {
+      let release;
+      const held = new Promise((r) => { release = r; });
+      const handler = async (route) => { await held; await route.continue(); };
+      await page.route(/\/api\/timeline\?/, handler);
+      try {
+        const d0 = await probe(page, 'draws');
+        const w0 = await probe(page, 'window');
+        await page.keyboard.press('w');
+        // the window moved at once (the range label says so) ...
+        await page.waitForFunction(() => document.querySelector('.tl').dataset.loading === 'true');
+        const w = await probe(page, 'window');
+        assert.ok(w.end_ns - w.start_ns < w0.end_ns - w0.start_ns);
+        // ... and the old answer is drawn into it while the answer is late
+        await page.waitForFunction((n) => document.querySelector('.tl').probe.draws() > n, d0);
+        assert.equal(await page.getAttribute('.tl', 'data-loading'), 'true');
+        await frames(page);
+        assert.equal(await probe(page, 'draws'), d0 + 1, 'one draw while waiting');
+        release();
+        await waitLoaded(page);
+        assert.equal(await probe(page, 'draws'), d0 + 2, 'and one with the answer');
+      } finally {
+        release();
+        await page.unroute(/\/api\/timeline\?/, handler);
+      }
+    });
+
+    test('held W draws on every frame and asks for the window it stops at', async () => {
+      const a0 = asked.length;
+      const d0 = await probe(page, 'draws');
+      await page.keyboard.press('0');
+      await waitLoaded(page);
+      const d1 = await probe(page, 'draws');
+      assert.ok(d1 > d0);
+      const tl0 = asked.slice(a0).filter((u) => u.includes('/api/timeline')).length;
+      await page.keyboard.down('w');
+      // a few frames of zooming past the hold's start, without any answer
+      await page.waitForFunction((n) => document.querySelector('.tl').probe.draws() >= n + 4, d1);
+      await page.keyboard.up('w');
+      await waitLoaded(page);
+      const tl = asked.slice(a0).filter((u) => u.includes('/api/timeline')).length - tl0;
+      assert.ok(tl >= 1, 'the window is asked for once the key is up');
+      assert.deepEqual(errors, []);
+    });
+  });
+}
