@@ -485,6 +485,9 @@ function mount(container, ctx) {
   function eventName(d) {
     if (!d) return '';
     if (d.event === 'SYSCALL' && d.call) return `${d.call}${d.fd !== undefined && d.fd !== null && d.fd >= 0 ? ` fd ${d.fd}` : ''}`;
+    if (d.event === 'WAIT' && String(d.reason).toUpperCase() === 'SLEEP' && /^0x[0-9a-f]+$/i.test(String(d.object)) && !/^0x0*$/i.test(String(d.object))) {
+      return `sleep ${formatDuration(Number(BigInt(d.object)))}`; // the object of a sleep: the ns it asked for
+    }
     if (d.event === 'WAIT') return `${String(d.reason || 'wait').toLowerCase().replace('_', ' ')}${d.object && !/^(0x)?0*$/.test(String(d.object)) ? ` ${d.object}` : ''}`;
     return '';
   }
