@@ -357,6 +357,86 @@ TEST_IMPL(critpath_cli_and_api_agree) {
   return TEST_OK;
 }
 
+/* A walk reads a thread's events from marks it keeps per batch (decoded
+ * once per walk): on long paths across many batches (a synthetic trace of
+ * workers handing requests on by wake-ups), the plain walk gives what the
+ * walk over the index of calls (one pass over every event, no marks)
+ * gives, over each thread's life and over a window inside it; and the time
+ * per thread adds up to the path's, each thread once, in order of first
+ * appearance. */
+TEST_IMPL(critpath_long_paths_same_as_indexed) {
+  char *file = strdup(test_path("long.ctrace"));
+  char *gen[] = {(char *)test_build_path("bench/gen_trace"), file, "100000", "4", NULL};
+  ASSERT_EQ(test_run(gen, NULL, NULL, NULL), 0);
+  struct opened o = open_tl(file);
+  struct ctrace_cp_index *ix;
+  ASSERT_EQ(ctrace_critpath_index_build(o.tl, &ix), 0);
+  uint32_t maxb = 0;
+  size_t longest = 0;
+  for (uint32_t t = 0; t < o.tl->nthreads; t++) {
+    const struct ctrace_tl_thread *T = &o.tl->threads[t];
+    uint32_t nb = ctrace_reader_thread(o.r, T->index)->nbatches;
+    maxb = nb > maxb ? nb : maxb;
+    int64_t third = (T->last_ns - T->first_ns) / 3;
+    int64_t ranges[2][2] = {{T->first_ns, T->last_ns}, {T->first_ns + third, T->last_ns - third}};
+    for (int k = 0; k < 2; k++) {
+      struct ctrace_cp a, b;
+      ASSERT_EQ(ctrace_critpath(o.tl, NULL, t, ranges[k][0], ranges[k][1], &a), 0);
+      ASSERT_EQ(ctrace_critpath_ix(o.tl, ix, NULL, t, ranges[k][0], ranges[k][1], &b), 0);
+      assert_tiles(&a);
+      ASSERT_EQ(a.n, b.n);
+      for (size_t i = 0; i < a.n; i++) {
+        const struct ctrace_cp_seg *x = &a.v[i], *y = &b.v[i];
+        ASSERT_EQ(x->start, y->start);
+        ASSERT_EQ(x->end, y->end);
+        ASSERT_EQ(x->thread, y->thread);
+        ASSERT_EQ(x->state, y->state);
+        ASSERT_EQ(x->flags, y->flags);
+        ASSERT_EQ(x->ncalls, y->ncalls);
+        ASSERT_EQ(x->kind, y->kind);
+        ASSERT_UINT_EQ(x->reason, y->reason);
+        ASSERT_UINT_EQ(x->call, y->call);
+        ASSERT_UINT_EQ(x->object, y->object);
+        ASSERT_UINT_EQ(x->fd, y->fd);
+        ASSERT_UINT_EQ(x->stack, y->stack);
+        ASSERT_EQ(x->woken_by, y->woken_by);
+        ASSERT_EQ(x->next, y->next);
+        ASSERT_EQ(x->region, y->region);
+      }
+      longest = a.n > longest ? a.n : longest;
+      struct ctrace_cp_thread_ns *bt;
+      long nbt = ctrace_cp_by_thread(&a, &bt);
+      ASSERT_GT(nbt, 0);
+      uint64_t sum = 0;
+      size_t at = 0; /* each entry's thread first appears after the previous one's */
+      for (long i = 0; i < nbt; i++) {
+        size_t first = 0;
+        while (first < a.n && a.v[first].thread != bt[i].thread)
+          first++;
+        ASSERT_LT(first, a.n);
+        if (i)
+          ASSERT_GT(first, at);
+        at = first;
+        for (long j = 0; j < i; j++)
+          ASSERT_NE(bt[j].thread, bt[i].thread);
+        sum += bt[i].ns;
+      }
+      ASSERT_EQ(sum, (uint64_t)(a.end - a.start));
+      free(bt);
+      ctrace_critpath_free(&a);
+      ctrace_critpath_free(&b);
+    }
+  }
+  fprintf(stderr, "# at most %" PRIu32 " batches a thread, paths of up to %zu segments\n", maxb,
+          longest);
+  ASSERT_GT(maxb, 4); /* the marks of several batches were used */
+  ASSERT_GT(longest, 1000);
+  ctrace_critpath_index_free(ix);
+  close_tl(&o);
+  free(file);
+  return TEST_OK;
+}
+
 TEST_IMPL(diff_fail_if_grammar) {
   struct ctrace_diff_cond c;
   char err[256];

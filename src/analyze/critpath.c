@@ -44,14 +44,113 @@ static int is_wait(unsigned st) {
 
 typedef int (*ev_fn)(void *arg, const ctrace_event *ev, int64_t ns);
 
-/* Calls fn for each event of thread th with time in [a, b], in order, until
- * it returns non-zero. Starts one batch before the first that can hold a. */
-/* Calls fn for thread th's events in [a, b], and with one_more for the
- * first event after b too: the end of a call that a raw span cut short
- * (with scheduling data a wait's span ends at its wake-up, the WAIT event
- * at the return). */
-static void events_between(const struct ctrace_timeline *tl, uint32_t th, int64_t a, int64_t b,
-                           int one_more, ev_fn fn, void *arg) {
+/*
+ * A walk asks for a thread's events near a time once per blocked call on
+ * its path (and once per wake-up's stack). Decoding from the start of the
+ * batch that holds the time each time decoded the same batches over and
+ * over on a long path (a batch holds thousands of events). Instead, the
+ * first time a walk touches a batch it decodes it once, keeping a copy of
+ * the cursor every MARK_EVERY events with the time of the event it
+ * decodes next (a cursor is a value: a copy resumes there); later asks
+ * start at the last mark before the time. Memory: about 2 bytes per event
+ * of the batches the walk touched, freed with the walk.
+ */
+#define MARK_EVERY 64
+
+struct ev_mark {
+  int64_t ns; /* of the event the cursor decodes next */
+  ctrace_cursor c;
+};
+struct ev_batch {
+  struct ev_mark *m; /* in the thread's event order */
+  uint32_t n;
+  uint8_t built;
+  uint8_t sorted; /* its events' times never go back: marks may be searched */
+  int64_t max_ns; /* its latest event's time */
+};
+struct ev_cache {
+  const struct ctrace_timeline *tl;
+  struct ev_batch **th; /* per timeline thread, per batch position; NULL until asked */
+  int oom;              /* then every ask decodes as without the cache */
+};
+
+static void ev_cache_free(struct ev_cache *ec) {
+  if (!ec->th)
+    return;
+  for (uint32_t t = 0; t < ec->tl->nthreads; t++) {
+    if (!ec->th[t])
+      continue;
+    uint32_t nb = ctrace_reader_thread(ec->tl->r, ec->tl->threads[t].index)->nbatches;
+    for (uint32_t k = 0; k < nb; k++)
+      free(ec->th[t][k].m);
+    free(ec->th[t]);
+  }
+  free(ec->th);
+  ec->th = NULL;
+}
+
+/* The marks of batch position bpos of thread th (its events are those a
+ * cursor at the batch's start decodes before it reaches the next batch),
+ * decoded on the first ask; NULL when out of memory. */
+static const struct ev_batch *ev_batch(struct ev_cache *ec, uint32_t th, uint32_t bpos) {
+  const struct ctrace_timeline *tl = ec->tl;
+  if (ec->oom)
+    return NULL;
+  if (!ec->th && !(ec->th = calloc(tl->nthreads, sizeof *ec->th)))
+    goto oom;
+  uint32_t ri = tl->threads[th].index;
+  const struct ctrace_thread_info *ti = ctrace_reader_thread(tl->r, ri);
+  if (!ec->th[th] && !(ec->th[th] = calloc(ti->nbatches ? ti->nbatches : 1, sizeof **ec->th)))
+    goto oom;
+  struct ev_batch *eb = &ec->th[th][bpos];
+  if (eb->built)
+    return eb;
+  struct ctrace_vec marks = {.size = sizeof(struct ev_mark)};
+  ctrace_cursor c;
+  ctrace_cursor_init(&c, tl->r, ri);
+  ctrace_cursor_seek_batch(&c, bpos);
+  ctrace_event ev;
+  int64_t max = INT64_MIN;
+  int sorted = 1;
+  for (uint32_t k = 0; c.p && c.batch == bpos; k++) {
+    ctrace_cursor here = c;
+    if (!ctrace_cursor_next(&c, &ev))
+      break;
+    int64_t t = ctrace_reader_ns(tl->r, ev.ticks);
+    if (t < max)
+      sorted = 0;
+    else
+      max = t;
+    if (k % MARK_EVERY == 0) {
+      struct ev_mark *m = ctrace_vec_push(&marks);
+      if (!m) {
+        ctrace_vec_free(&marks);
+        goto oom;
+      }
+      m->ns = t;
+      m->c = here;
+    }
+  }
+  eb->m = marks.v;
+  eb->n = (uint32_t)marks.n;
+  eb->sorted = (uint8_t)sorted;
+  eb->max_ns = max;
+  eb->built = 1;
+  return eb;
+oom:
+  ec->oom = 1;
+  return NULL;
+}
+
+/* Calls fn for thread th's events in [a, b], in order, until it returns
+ * non-zero; with one_more, for the first event after b too: the end of a
+ * call that a raw span cut short (with scheduling data a wait's span ends
+ * at its wake-up, the WAIT event at the return). Reads from one batch
+ * before the first that can hold a. With a cache (NULL: none), starts at
+ * the last mark before the first event at or after a: the events skipped
+ * are all before a, so fn sees exactly what it sees without the cache. */
+static void events_between(const struct ctrace_timeline *tl, struct ev_cache *ec, uint32_t th,
+                           int64_t a, int64_t b, int one_more, ev_fn fn, void *arg) {
   const ctrace_reader *r = tl->r;
   uint32_t ri = tl->threads[th].index;
   const struct ctrace_thread_info *ti = ctrace_reader_thread(r, ri);
@@ -66,7 +165,39 @@ static void events_between(const struct ctrace_timeline *tl, uint32_t th, int64_
   }
   ctrace_cursor c;
   ctrace_cursor_init(&c, r, ri);
-  ctrace_cursor_seek_batch(&c, lo ? lo - 1 : 0);
+  uint32_t first = lo ? lo - 1 : 0;
+  int placed = 0;
+  /* Past every batch whose events are all before a (b >= a: none of them
+   * is after b either, so none would be seen), to a mark in the first
+   * that has one at or after a: the last mark before a when its times are
+   * in order, else its first. */
+  for (uint32_t k = first; ec && a <= b && k < ti->nbatches; k++) {
+    const struct ev_batch *eb = ev_batch(ec, th, k);
+    if (!eb)
+      break;
+    if (!eb->n || eb->max_ns < a)
+      continue;
+    uint32_t j = 0;
+    if (eb->sorted) {
+      uint32_t l = 0, h = eb->n; /* the first mark at or after a */
+      while (l < h) {
+        uint32_t mid = l + (h - l) / 2;
+        if (eb->m[mid].ns < a)
+          l = mid + 1;
+        else
+          h = mid;
+      }
+      j = l ? l - 1 : 0;
+    }
+    c = eb->m[j].c;
+    placed = 1;
+    break;
+  }
+  if (!placed) {
+    if (ec && !ec->oom && a <= b)
+      return; /* every event is before a */
+    ctrace_cursor_seek_batch(&c, first);
+  }
   ctrace_event ev;
   while (ctrace_cursor_next(&c, &ev)) {
     int64_t t = ctrace_reader_ns(r, ev.ticks);
@@ -118,7 +249,8 @@ static int feed(void *arg, const ctrace_event *ev, int64_t ns) {
 static int index_calls(const struct ctrace_cp_index *ix, struct calls *c, uint32_t th, int64_t s,
                        int64_t e);
 static int span_calls(const struct ctrace_timeline *tl, const struct ctrace_cp_index *ix,
-                      struct calls *c, uint32_t th, int64_t s, int64_t e, unsigned state) {
+                      struct ev_cache *ec, struct calls *c, uint32_t th, int64_t s, int64_t e,
+                      unsigned state) {
   if (c->valid && c->th == th && c->s == s && c->e == e)
     return 0;
   c->valid = 0;
@@ -135,7 +267,7 @@ static int span_calls(const struct ctrace_timeline *tl, const struct ctrace_cp_i
   }
   struct ctrace_states m;
   ctrace_states_init(&m, s, ctrace_states_reader_clock, tl->r, on_call, c);
-  events_between(tl, th, s, e, 1, feed, &m);
+  events_between(tl, ec, th, s, e, 1, feed, &m);
   if (m.pending)
     ctrace_states_finish(&m, e);
   if (c->oom)
@@ -520,10 +652,10 @@ static int on_find_stack(void *arg, const ctrace_event *ev, int64_t ns) {
   return 0;
 }
 /* The stack of the event of kind on thread th nearest to t (within 1 us). */
-static uint64_t stack_near(const struct ctrace_timeline *tl, uint32_t th, int64_t t, uint8_t kind,
-                           uint64_t f0, uint64_t f1) {
+static uint64_t stack_near(const struct ctrace_timeline *tl, struct ev_cache *ec, uint32_t th,
+                           int64_t t, uint8_t kind, uint64_t f0, uint64_t f1) {
   struct find_stack f = {kind, f0, f1, t, INT64_MAX, 0};
-  events_between(tl, th, t - 1000, t + 1000, 0, on_find_stack, &f);
+  events_between(tl, ec, th, t - 1000, t + 1000, 0, on_find_stack, &f);
   return f.stack;
 }
 
@@ -560,6 +692,7 @@ struct walk {
   const struct ctrace_timeline *tl;
   struct ctrace_vec segs; /* pushed in reverse time order */
   struct calls calls;
+  struct ev_cache ec; /* the marks of the batches the walk read */
   /* a hand-off waiting for the next segment pushed (the one it came from) */
   int pending;
   uint32_t p_next;
@@ -625,7 +758,7 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
   memset(out, 0, sizeof *out);
   if (thread >= tl->nthreads || end < start)
     return -EINVAL;
-  struct walk w = {.tl = tl};
+  struct walk w = {.tl = tl, .ec = {.tl = tl}};
   w.segs.size = sizeof(struct ctrace_cp_seg);
   w.calls.v.size = sizeof(struct ctrace_span);
   int rc = 0, zero_jumps = 0;
@@ -647,7 +780,8 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
         struct ctrace_cp_seg g = {.start = s, .end = cur, .thread = th,
                                   .state = CTRACE_ST_OUTSIDE, .flags = CTRACE_CP_STARTING};
         rc = push(&w, &g);
-        uint64_t stack = stack_near(tl, cr->parent, cr->t_create, CTRACE_EV_THREAD_CREATE, 0, 0);
+        uint64_t stack =
+            stack_near(tl, &w.ec, cr->parent, cr->t_create, CTRACE_EV_THREAD_CREATE, 0, 0);
         handoff(&w, th, CTRACE_CP_VIA_CREATE, 0, stack);
         cur = s;
         th = cr->parent;
@@ -673,7 +807,7 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
       cur = s0;
       continue;
     }
-    rc = span_calls(tl, ix, &w.calls, th, s, e, st);
+    rc = span_calls(tl, ix, &w.ec, &w.calls, th, s, e, st);
     if (rc < 0)
       break;
     /* the call containing cur - 1 (calls tile the raw span) */
@@ -727,7 +861,8 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
         zero_jumps = 0;
       if (via == CTRACE_CP_VIA_WAKE && wk)
         hstack = ix ? index_wake_stack(ix, to, wk->t, tl->threads[th].tid, wk->object)
-                    : stack_near(tl, to, wk->t, CTRACE_EV_WAKE, tl->threads[th].tid, wk->object);
+                    : stack_near(tl, &w.ec, to, wk->t, CTRACE_EV_WAKE, tl->threads[th].tid,
+                                 wk->object);
       handoff(&w, th, via, iflags, hstack);
       cur = tw;
       th = to;
@@ -740,6 +875,7 @@ int ctrace_critpath_ix(const struct ctrace_timeline *tl, const struct ctrace_cp_
     cur = cs0;
   }
   ctrace_vec_free(&w.calls.v);
+  ev_cache_free(&w.ec);
   if (rc < 0) {
     ctrace_vec_free(&w.segs);
     return rc;
@@ -1050,6 +1186,54 @@ int ctrace_critpath_aggregate(const struct ctrace_timeline *tl, const struct ctr
 void ctrace_critpath_agg_free(struct ctrace_cp_agg *a) {
   free(a->v);
   memset(a, 0, sizeof *a);
+}
+
+/* ---- time per thread ---- */
+
+struct by_thread {
+  uint32_t thread;
+  size_t first; /* index of its first segment */
+  uint64_t ns;
+};
+static int cmp_by_thread(const void *x, const void *y) {
+  const struct by_thread *a = x, *b = y;
+  if (a->thread != b->thread)
+    return a->thread < b->thread ? -1 : 1;
+  return a->first < b->first ? -1 : a->first > b->first;
+}
+static int cmp_by_first(const void *x, const void *y) {
+  const struct by_thread *a = x, *b = y;
+  return a->first < b->first ? -1 : a->first > b->first;
+}
+
+long ctrace_cp_by_thread(const struct ctrace_cp *cp, struct ctrace_cp_thread_ns **out) {
+  *out = NULL;
+  if (!cp->n)
+    return 0;
+  struct by_thread *v = malloc(cp->n * sizeof *v);
+  if (!v)
+    return -ENOMEM;
+  for (size_t i = 0; i < cp->n; i++)
+    v[i] = (struct by_thread){cp->v[i].thread, i, (uint64_t)(cp->v[i].end - cp->v[i].start)};
+  qsort(v, cp->n, sizeof *v, cmp_by_thread);
+  size_t m = 0; /* one per thread: its first segment, its time */
+  for (size_t i = 0; i < cp->n; i++) {
+    if (m && v[m - 1].thread == v[i].thread)
+      v[m - 1].ns += v[i].ns;
+    else
+      v[m++] = v[i];
+  }
+  qsort(v, m, sizeof *v, cmp_by_first);
+  struct ctrace_cp_thread_ns *r = malloc(m * sizeof *r);
+  if (!r) {
+    free(v);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < m; i++)
+    r[i] = (struct ctrace_cp_thread_ns){v[i].thread, v[i].ns};
+  free(v);
+  *out = r;
+  return (long)m;
 }
 
 /* ---- the one-line summary ---- */

@@ -107,9 +107,11 @@ void ctrace_critpath_data_free(struct ctrace_cp_data *d);
 /*
  * The critical path of [start, end] ending on thread (a timeline index).
  * Returns 0 with *out filled (free with ctrace_critpath_free), -EINVAL for
- * a bad thread or interval, -ENOMEM. Cost: O(segments x (log events + one
- * batch decoded per blocked call on the path)); a data edge costs a binary
- * search of the reading thread's edges.
+ * a bad thread or interval, -ENOMEM. Cost: each batch of events the walk
+ * reads is decoded once per walk (about 2 bytes per event of it are kept
+ * until the walk returns), then O(log events + 64 events) per blocked call
+ * on the path; a data edge costs a binary search of the reading thread's
+ * edges.
  */
 int ctrace_critpath(const struct ctrace_timeline *tl, const struct ctrace_cp_data *data,
                     uint32_t thread, int64_t start, int64_t end, struct ctrace_cp *out);
@@ -144,6 +146,15 @@ const char *ctrace_cp_label(const struct ctrace_cp_seg *s);
  * (127.0.0.1:5000): sender not traced", "running". Returns buf. */
 const char *ctrace_cp_describe(const struct ctrace_timeline *tl, const struct ctrace_cp_seg *s,
                                char *buf, size_t size);
+
+/* The path's time per thread, in order of each thread's first segment:
+ * *out (malloc'ed, free it; NULL when there are none) gets one entry per
+ * thread. Returns the count or -ENOMEM. O(segments x log segments). */
+struct ctrace_cp_thread_ns {
+  uint32_t thread; /* timeline thread index, as in the segments */
+  uint64_t ns;
+};
+long ctrace_cp_by_thread(const struct ctrace_cp *cp, struct ctrace_cp_thread_ns **out);
 
 /* "of 21.9 ms: 19.8 ms sleep on holder (tid 5), 2.0 ms running on worker
  * (tid 4) in db.query, ...": the three largest (kind, thread, region)

@@ -100,21 +100,16 @@ static void print_chain(const struct ctrace_timeline *tl, ctrace_symbolizer *sym
              k == CTRACE_ST_COUNT ? "not_traced" : k > CTRACE_ST_COUNT ? "starting" : ctrace_state_name(k),
              human((int64_t)by[k], a, sizeof a), total > 0 ? 100.0 * (double)by[k] / total : 0);
   printf("\nby thread:");
-  for (size_t i = 0; i < cp->n; i++) {
-    int seen = 0;
-    for (size_t j = 0; j < i && !seen; j++)
-      seen = cp->v[j].thread == cp->v[i].thread;
-    if (seen)
-      continue;
-    uint64_t ns = 0;
-    for (size_t j = i; j < cp->n; j++)
-      if (cp->v[j].thread == cp->v[i].thread)
-        ns += (uint64_t)(cp->v[j].end - cp->v[j].start);
-    uint32_t th = cp->v[i].thread;
+  struct ctrace_cp_thread_ns *bt;
+  long nbt = ctrace_cp_by_thread(cp, &bt);
+  for (long i = 0; i < nbt; i++) {
+    uint32_t th = bt[i].thread;
+    uint64_t ns = bt[i].ns;
     printf("  %u %s %s (%.1f%%)", th < tl->nthreads ? tl->threads[th].tid : 0,
            thread_name(tl, th, nm, sizeof nm), human((int64_t)ns, a, sizeof a),
            total > 0 ? 100.0 * (double)ns / total : 0);
   }
+  free(bt);
   printf("\n");
 }
 

@@ -107,23 +107,15 @@ void ctrace_critpath_json(FILE *f, const struct ctrace_timeline *tl, ctrace_symb
     first = 0;
   }
   fputs("},\"by_thread\":[", f);
-  /* per thread, in order of first appearance on the path: O(n x threads on it) */
-  first = 1;
-  for (size_t i = 0; i < cp->n; i++) {
-    int seen = 0;
-    for (size_t j = 0; j < i && !seen; j++)
-      seen = cp->v[j].thread == cp->v[i].thread;
-    if (seen)
-      continue;
-    uint64_t ns = 0;
-    for (size_t j = i; j < cp->n; j++)
-      if (cp->v[j].thread == cp->v[i].thread)
-        ns += (uint64_t)(cp->v[j].end - cp->v[j].start);
-    fprintf(f, "%s{\"tid\":%u,\"thread\":", first ? "" : ",", tid(tl, cp->v[i].thread));
-    json_thread_name(f, tl, cp->v[i].thread);
-    fprintf(f, ",\"ns\":%" PRIu64 "}", ns);
-    first = 0;
+  /* per thread, in order of first appearance on the path */
+  struct ctrace_cp_thread_ns *bt;
+  long nbt = ctrace_cp_by_thread(cp, &bt);
+  for (long i = 0; i < nbt; i++) {
+    fprintf(f, "%s{\"tid\":%u,\"thread\":", i ? "," : "", tid(tl, bt[i].thread));
+    json_thread_name(f, tl, bt[i].thread);
+    fprintf(f, ",\"ns\":%" PRIu64 "}", bt[i].ns);
   }
+  free(bt);
   fputs("]}\n", f);
 }
 
