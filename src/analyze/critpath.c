@@ -504,13 +504,21 @@ static int64_t next_wait(const struct ctrace_timeline *tl, uint32_t th, int64_t 
 #define ANY_FD INT32_MIN
 
 /* The end of thread th's wait at t when it is a read (I/O or network
- * state), else t. */
+ * state), or of the first read after waits outside any recorded call, else
+ * where the thread's next recorded wait begins. */
 static int64_t read_end(const struct ctrace_timeline *tl, uint32_t th, int64_t t) {
   int64_t s, e;
   unsigned st;
-  if (ctrace_timeline_span_at(tl, th, t, &s, &e, &st) == 0 && s == t &&
-      (st == CTRACE_ST_NET || st == CTRACE_ST_IO))
-    return e;
+  /* past waits no call explains (scheduling data: a page fault, a lock
+   * inside libc), which are not the thread's next wait */
+  for (int k = 0; k < 16 && ctrace_timeline_span_at(tl, th, t, &s, &e, &st) == 0 && s == t;
+       k++) {
+    if (st == CTRACE_ST_NET || st == CTRACE_ST_IO)
+      return e;
+    if (st != CTRACE_ST_BLOCKED_NOT_INTERPOSED)
+      break;
+    t = next_wait(tl, th, e);
+  }
   return t;
 }
 
