@@ -731,7 +731,7 @@ static void check_edges(int nthreads, const char *how, int min_waits) {
 TEST_IMPL(preload_wake_edges_pair_with_waits) {
   check_edges(2, "short", 5); /* glibc's unfair mutex: few, long waits */
   check_edges(4, "short", 5);
-  check_edges(4, "long", 50);
+  check_edges(4, "long", 20); /* 42 under ASan beside the browser lane, ~600 plain */
   return TEST_OK;
 }
 
