@@ -1,6 +1,7 @@
 TEST_ENTRY(treerec_spawn_records_child_pid)
 TEST_ENTRY(treerec_pipe_threads_every_write_paired)
 TEST_ENTRY(treerec_fork_child_knows_inherited_pipe)
+TEST_ENTRY(treerec_pipe_past_fd_65535_paired)
 TEST_ENTRY(treerec_pipeline_dup2_stdin_same_pipe)
 TEST_ENTRY(treerec_socketpair_ends_named_across_fork)
 TEST_ENTRY(treerec_tcp_loopback_tuples_match)

@@ -269,6 +269,26 @@ TEST_IMPL(treerec_fork_child_knows_inherited_pipe) {
   return 0;
 }
 
+/* fork_pipe with the pipe on fds 70000 and 70001 (a server past 65536
+ * connections): every byte still pairs (the preload's per-fd table keeps
+ * fds that high in pages of their own). Needs a limit on open files above
+ * 70001, which only a root with CAP_SYS_RESOURCE can raise past the hard
+ * limit: skipped where it cannot (the table itself is tested in
+ * fds_byte_table_keeps_fds_past_65535). */
+TEST_IMPL(treerec_pipe_past_fd_65535_paired) {
+  const char *prog[] = {PROG, "fork_pipe_high", "30", NULL};
+  char *out;
+  ASSERT_EQ(run_traced(test_path("hi.ctrace"), prog, &out), 0);
+  if (strstr(out, "no high fds")) {
+    free(out);
+    RETURN_SKIP("the limit on open files cannot be raised to 70002 here (CAP_SYS_RESOURCE)");
+  }
+  ASSERT(test_same_untraced(prog, out));
+  ASSERT_EQ(tree_data_bytes(test_path("hi.ctrace"), CTRACE_FLOW_PIPE), field(out, "total "));
+  free(out);
+  return 0;
+}
+
 /* `sh -c 'writer | reader'`: the two exec'd stages, given the pipe on fd 1
  * and fd 0 by dup2 in the shell's children, name the same pipe. */
 TEST_IMPL(treerec_pipeline_dup2_stdin_same_pipe) {
