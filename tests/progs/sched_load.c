@@ -3,8 +3,8 @@
  * scheduling data (tests/test-sched.c). Pinned to CPUs 0 and 1 (when the
  * machine has them). Each mode prints, per thread and just before the
  * thread ends, one line "thread TID ON_CPU_NS VOLUNTARY NONVOLUNTARY
- * MONO_NS" from /proc/self/task/TID/schedstat and status (MONO_NS: when
- * it read them, CLOCK_MONOTONIC).
+ * MONO_NS MONO_AFTER_NS" from /proc/self/task/TID/schedstat and status
+ * (CLOCK_MONOTONIC just before and just after it read them).
  *
  *   sched_load cpu N MS     N threads each spin MS ms of their own CPU time
  *   sched_load sleep N MS   N spinners saturate the CPUs while main sleeps
@@ -71,8 +71,9 @@ static void report(void) {
   }
   if (f)
     fclose(f);
+  unsigned long long t2 = clk(CLOCK_MONOTONIC);
   pthread_mutex_lock(&out_mu);
-  printf("thread %d %llu %ld %ld %llu\n", tid, on, vol, invol, t);
+  printf("thread %d %llu %ld %ld %llu %llu\n", tid, on, vol, invol, t, t2);
   fflush(stdout);
   pthread_mutex_unlock(&out_mu);
 }

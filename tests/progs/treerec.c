@@ -16,8 +16,8 @@
  *                     end); prints "no high fds" when RLIMIT_NOFILE cannot
  *                     be raised to 70002 (only root may past the hard limit)
  *   poll N            N rounds: the parent polls a pipe and then reads the
- *                     byte a forked child wrote 5 ms after the parent fell
- *                     asleep in the poll
+ *                     byte a forked child wrote 5 ms after the parent was
+ *                     blocked in the poll
  *   tcp N             a forked child connects to the parent over loopback
  *                     TCP and writes N messages; the parent reads them
  *   sem N             parent and forked child ping-pong N times over two
@@ -47,6 +47,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,19 +124,28 @@ static void *sem_peer(void *a) {
   return NULL;
 }
 
-/* Until process pid is asleep (state S in /proc/PID/stat), at most 10 s. */
+/* Until process pid is blocked in poll (/proc/PID/syscall; where that
+ * cannot be read, asleep: state S in /proc/PID/stat), at most 10 s. */
 static void wait_asleep(pid_t pid) {
   char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   for (int i = 0; i < 10000; i++) {
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
     FILE *f = fopen(path, "r");
-    int asleep = 0;
+    int done = 0;
     if (f) {
+      long nr = fgets(line, sizeof line, f) && line[0] != '-' ? atol(line) : -1;
+      done = nr == SYS_poll || nr == SYS_ppoll;
+      fclose(f);
+    } else {
+      snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+      f = fopen(path, "r");
+      if (!f)
+        return;
       const char *e = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
-      asleep = e && e[1] == ' ' && e[2] == 'S';
+      done = e && e[1] == ' ' && e[2] == 'S';
       fclose(f);
     }
-    if (asleep || !f)
+    if (done)
       return;
     struct timespec d = {0, 1000000};
     nanosleep(&d, NULL);
