@@ -239,35 +239,6 @@ void ctrace__writer_note_signal(int sig, uint64_t ticks) {
   atomic_store_explicit(&orphan_ready, 1, memory_order_release);
 }
 
-/* The orphan signal's batch: its sequence number follows the thread's own
- * batches (a tid never seen gets 0: a thread of its own in the file). */
-static void write_signal_batch(uint64_t seq) {
-  if (atomic_load(&ctrace__write_err))
-    return;
-  static uint8_t b[CTRACE_BATCH_HEADER_SIZE + 32 + CTRACE_BATCH_TRAILER_SIZE];
-  memset(b, 0, sizeof b);
-  uint8_t *p = b + CTRACE_BATCH_HEADER_SIZE;
-  *p++ = CTRACE_EV_SIGNAL;
-  *p++ = 0; /* delta: at the base */
-  p = ctrace__put_uvarint(p, (unsigned)orphan_sig);
-  *p++ = 0; /* no stack */
-  size_t events = (size_t)(p - (b + CTRACE_BATCH_HEADER_SIZE));
-  ctrace__put_le32(b, CTRACE_BATCH_MAGIC);
-  ctrace__put_le32(b + 4, (uint32_t)(events + CTRACE_BATCH_TRAILER_SIZE));
-  ctrace__put_le32(b + 8, (uint32_t)orphan_tid);
-  ctrace__put_le64(b + 16, seq);
-  ctrace__put_le64(b + 24, orphan_ticks);
-  uint8_t *crc = p;
-  *p++ = CTRACE_EV_CHECKSUM;
-  *p++ = 0;
-  *p++ = 4;
-  ctrace__put_le32(p, ctrace__crc32c(0, b, (size_t)(crc - b)));
-  p += 4;
-  int err = write_all(b, (size_t)(p - b));
-  if (err)
-    note_error(err);
-}
-
 /* ---- waking the writer: a futex word, so that a signal handler can too ---- */
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *rel) {
@@ -434,6 +405,25 @@ static void write_parts(void) {
     write_batch(staging);
   }
   nparts = 0;
+}
+
+/* The orphan signal as a batch of its thread, through the staging buffer
+ * (write_parts is done with it): its sequence number follows the thread's
+ * own batches (a tid never seen gets 0: a thread of its own in the file). */
+static void write_signal_batch(uint64_t seq) {
+  if (!staging)
+    return;
+  uint8_t *p = staging->data;
+  *p++ = CTRACE_EV_SIGNAL;
+  *p++ = 0; /* delta: at the base */
+  p = ctrace__put_uvarint(p, (unsigned)orphan_sig);
+  *p++ = 0; /* no stack */
+  staging->len = (size_t)(p - staging->data);
+  staging->tid = (uint32_t)orphan_tid;
+  staging->flags = 0;
+  staging->seq = seq;
+  staging->base = orphan_ticks;
+  write_batch(staging);
 }
 
 /* A buffer handed over after parts of it were written: only the rest goes,
