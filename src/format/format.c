@@ -5,11 +5,16 @@
  */
 #include "format.h"
 
+#include "../base/table.h"
+
 #include <pthread.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <nmmintrin.h>
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h> /* glibc 2.33 */
+#endif
 #endif
 
 const struct ctrace_kind_info ctrace__kinds[256] = {
@@ -72,11 +77,24 @@ const char *ctrace__kind_field_names(unsigned code) {
 /* CRC-32C: with SSE 4.2's crc32 instruction where the CPU has it (about
  * 8x faster: the reader checks every batch, the writer sums every batch it
  * writes), else slicing by 8 (about 1.5 GB/s). Both give the same sums. */
-static uint32_t crc_table[8][256];
+CTRACE_TABLE static uint32_t crc_table[8][256];
 static int crc_hw;
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT, table_once = PTHREAD_ONCE_INIT;
 
+/* glibc's copy of the CPU's features where it has one: the CPUID
+ * instruction traps to the hypervisor in a VM (about 13 us a call). */
 static void crc_init(void) {
+#if defined(__x86_64__) && defined(CPU_FEATURE_ACTIVE)
+  crc_hw = CPU_FEATURE_ACTIVE(SSE4_2);
+#elif defined(__x86_64__)
+  unsigned a, b, c, d;
+  crc_hw = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2);
+#endif
+}
+
+/* Built only when the software sums are used: its 8 KB are three pages a
+ * traced process would otherwise touch at start for nothing. */
+static void table_init(void) {
   for (uint32_t i = 0; i < 256; i++) {
     uint32_t c = i;
     for (int k = 0; k < 8; k++)
@@ -86,10 +104,6 @@ static void crc_init(void) {
   for (uint32_t i = 0; i < 256; i++)
     for (int t = 1; t < 8; t++)
       crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
-#if defined(__x86_64__)
-  unsigned a, b, c, d;
-  crc_hw = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2);
-#endif
 }
 
 #if defined(__x86_64__)
@@ -121,7 +135,7 @@ uint32_t ctrace__crc32c(uint32_t crc, const void *data, size_t n) {
 }
 
 uint32_t ctrace__crc32c_soft(uint32_t crc, const void *data, size_t n) {
-  pthread_once(&crc_once, crc_init);
+  pthread_once(&table_once, table_init);
   const uint8_t *p = data;
   uint32_t c = ~crc;
   while (n && ((uintptr_t)p & 7)) {

@@ -100,8 +100,8 @@ PL_EXPORT int posix_spawnp(pid_t *restrict pid, const char *restrict file,
 /* fds this process recorded an object for (forgotten at close), and the
  * other end of a socketpair, so that a fork child can say both again. */
 #define PEER_MAX 4096
-struct ctrace__pl_fd_bytes ctrace__pl_fd_tracked;
-static _Atomic uint64_t peer_ino[PEER_MAX];
+CTRACE_TABLE struct ctrace__pl_fd_bytes ctrace__pl_fd_tracked;
+CTRACE_TABLE static _Atomic uint64_t peer_ino[PEER_MAX];
 static _Atomic int tracked_max = -1;
 
 static int families_on(void) {
@@ -461,7 +461,7 @@ struct shmap {
 };
 #define SHMAP_MAX 256
 #define SHMISS_MAX 16
-static struct shmap shmaps[SHMAP_MAX];
+CTRACE_TABLE static struct shmap shmaps[SHMAP_MAX];
 static unsigned nshmaps;
 static _Atomic unsigned shseq;
 static _Atomic int shbusy;

@@ -32,7 +32,7 @@
 
 /* ---- fd classes ---- */
 
-struct ctrace__pl_fd_bytes ctrace__pl_fd_kind;
+CTRACE_TABLE struct ctrace__pl_fd_bytes ctrace__pl_fd_kind;
 
 
 uint8_t ctrace__pl_fd_class(int fd) {

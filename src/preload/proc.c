@@ -97,7 +97,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc) {
  * Not covered: dispositions set by raw rt_sigaction system calls, and
  * sigvec/sysv_signal/bsd_signal.
  */
-static struct sigaction view[NSIG]; /* the program's disposition where on_fatal sits */
+CTRACE_TABLE static struct sigaction view[NSIG]; /* the program's disposition where on_fatal sits */
 
 static int is_fatal_signal(int sig) {
   for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
@@ -263,6 +263,22 @@ PL_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, ch
 
 /* ---- starting the trace of this process image ---- */
 
+/* "PID:GEN" as this function exports it; 0 when g is not that. Not sscanf:
+ * its code is pages of libc a traced process would otherwise not touch. */
+static int parse_gen(const char *g, long *pid, long *gen) {
+  int saved = errno, ok = 0;
+  char *e;
+  errno = 0;
+  *pid = strtol(g, &e, 10);
+  if (e != g && *e == ':') {
+    const char *s = e + 1;
+    *gen = strtol(s, &e, 10);
+    ok = e != s && errno == 0;
+  }
+  errno = saved;
+  return ok;
+}
+
 void ctrace__pl_start_trace(int is_fork_child) {
   const char *out = getenv("CTRACE_OUT");
   if (!out || !*out)
@@ -272,7 +288,7 @@ void ctrace__pl_start_trace(int is_fork_child) {
   pid_t pid = real_getpid();
   long gpid = 0, gen = 0;
   const char *g = getenv("CTRACE__GEN");
-  int first = !g || sscanf(g, "%ld:%ld", &gpid, &gen) != 2;
+  int first = !g || !parse_gen(g, &gpid, &gen);
   char buf[4096], tag[64];
   const char *path = out;
   if (is_fork_child || (!first && gpid != pid)) {

@@ -25,7 +25,7 @@
 
 /* ---- the waiter registry ---- */
 
-_Atomic uint32_t ctrace__pl_nwait[PL_WAIT_BUCKETS];
+CTRACE_TABLE _Atomic uint32_t ctrace__pl_nwait[PL_WAIT_BUCKETS];
 
 /* who: tid << 32 | ticket (31 bits) | CLAIMED; 0 when the entry is free.
  * obj is set after who is taken and cleared before who is freed, so a
@@ -39,7 +39,7 @@ struct wentry {
 };
 #define CLAIMED ((uint64_t)1 << 31)
 #define TICKET_MASK (CLAIMED - 1)
-static struct wentry entries[PL_WAIT_ENTRIES];
+CTRACE_TABLE static struct wentry entries[PL_WAIT_ENTRIES];
 static _Atomic uint32_t next_ticket;
 
 static inline struct wentry *window_entry(uint32_t bucket, unsigned i) {

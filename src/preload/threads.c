@@ -22,7 +22,7 @@
 static _Atomic uint64_t next_link = (uint64_t)1 << 62;
 
 #define TID_SLOTS 1024
-static struct {
+CTRACE_TABLE static struct {
   _Atomic uintptr_t self;
   _Atomic uint32_t tid;
 } tids[TID_SLOTS];

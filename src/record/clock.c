@@ -8,6 +8,9 @@
 
 #ifdef CTRACE__HAVE_TSC
 #include <cpuid.h>
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h> /* glibc 2.33 */
+#endif
 #endif
 #include <linux/perf_event.h>
 #include <stdio.h>
@@ -23,17 +26,25 @@ int ctrace__use_tsc;
 void ctrace__clock_init(void) {
   ctrace__use_tsc = 0;
 #ifdef CTRACE__HAVE_TSC
-  unsigned a, b, c, d;
   /* Inherited from the process that started the run (ctrace__ticks_per_ns
    * exports "0" for CLOCK_MONOTONIC): CPUID traps to the hypervisor in a
    * VM, ~0.1 ms per traced process. */
   const char *inherited = getenv("CTRACE__TICKS_PER_NS");
   if (inherited && *inherited)
     ctrace__use_tsc = strtod(inherited, NULL) > 0;
-  /* CPUID 0x80000007, EDX bit 8: invariant TSC. */
-  else if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000007 &&
-           __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)))
+  /* CPUID 0x80000007, EDX bit 8: invariant TSC; as glibc read it at start
+   * where it says (CPUID itself traps in a VM, ~13 us a call). */
+#ifdef CPU_FEATURE_PRESENT
+  else if (CPU_FEATURE_PRESENT(INVARIANT_TSC))
     ctrace__use_tsc = 1;
+#else
+  else {
+    unsigned a, b, c, d;
+    if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000007 &&
+        __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)))
+      ctrace__use_tsc = 1;
+  }
+#endif
   const char *force = getenv("CTRACE_CLOCK");
   if (force && strcmp(force, "monotonic") == 0)
     ctrace__use_tsc = 0;

@@ -26,7 +26,7 @@ struct name_entry {
 #define NPAGES 4096
 /* The first page is static: a process with few names (most) allocates and
  * clears none, and touches only the part it uses. */
-static struct name_entry first_page[1u << PAGE_BITS];
+CTRACE_TABLE static struct name_entry first_page[1u << PAGE_BITS];
 static struct name_entry *pages[NPAGES] = {first_page};
 static uint32_t nnames;           /* handles 1..nnames are valid */
 static uint32_t *index_tab;       /* open addressing: hash -> handle */

@@ -46,7 +46,7 @@ static size_t find_build_id(const struct dl_phdr_info *info, const uint8_t **id)
 
 /* The executable's path, read once per process image (a fork child runs
  * the same one). */
-static char exe_path[4096];
+CTRACE_TABLE static char exe_path[4096];
 
 static const char *exe(void) {
   if (!exe_path[0]) {

@@ -77,6 +77,7 @@
 
 #include "ctrace.h"
 #include "../format/format.h"
+#include "../base/table.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>

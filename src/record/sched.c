@@ -73,7 +73,7 @@ static _Atomic uint64_t drain_ns;   /* until the next round */
 static unsigned sample_hz;
 static int own_pid;
 static uint32_t skip_tid; /* the writer's records are not the program's */
-static struct ctrace__thread stack_ctx; /* the stack cache of the interning */
+CTRACE_TABLE static struct ctrace__thread stack_ctx; /* the stack cache of the interning */
 
 /* this round's CLOCK_MONOTONIC -> ticks line */
 static uint64_t conv_ticks, conv_mono;
@@ -349,38 +349,43 @@ struct smp {
   uint64_t t;
   uint32_t tid, stack;
 };
-static struct iv ivs[MAX_IV];
+CTRACE_TABLE static struct iv ivs[MAX_IV];
 static size_t niv;
-static struct smp smps[MAX_SMP];
+CTRACE_TABLE static struct smp smps[MAX_SMP];
 static size_t nsmp;
-static uint8_t blob[MAX_IV * 32 + 16 * MAX_IV];
+CTRACE_TABLE static uint8_t blob[MAX_IV * 32 + 16 * MAX_IV];
 
-/* The per-record thread table: tid -> index in the record. */
+/* The per-record thread table: tid -> index in the record (key and value
+ * side by side: a small record touches one page of it, not two). */
 #define TT_CAP 8192
-static uint32_t tt_key[TT_CAP], tt_val[TT_CAP], tt_order[MAX_IV];
+struct tt_slot {
+  uint32_t tid, index; /* tid 0: free */
+};
+CTRACE_TABLE static struct tt_slot tt[TT_CAP];
+CTRACE_TABLE static uint32_t tt_order[MAX_IV];
 static uint32_t tt_n;
 
 static uint32_t tt_index(uint32_t tid) {
   uint32_t h = (tid * 2654435761u) & (TT_CAP - 1);
-  while (tt_key[h]) {
-    if (tt_key[h] == tid)
-      return tt_val[h];
+  while (tt[h].tid) {
+    if (tt[h].tid == tid)
+      return tt[h].index;
     h = (h + 1) & (TT_CAP - 1);
   }
-  tt_key[h] = tid;
-  tt_val[h] = tt_n;
+  tt[h].tid = tid;
+  tt[h].index = tt_n;
   tt_order[tt_n] = tid;
   return tt_n++;
 }
 
-/* Clears the slots in use only: a whole-table memset (32 KB) per record
+/* Clears the slots in use only: a whole-table memset (64 KB) per record
  * would sweep the cache of a CPU the program's threads share. */
 static void tt_reset(void) {
   for (uint32_t i = 0; i < tt_n; i++) {
     uint32_t h = (tt_order[i] * 2654435761u) & (TT_CAP - 1);
-    while (tt_key[h] != tt_order[i])
+    while (tt[h].tid != tt_order[i])
       h = (h + 1) & (TT_CAP - 1);
-    tt_key[h] = 0;
+    tt[h].tid = 0;
   }
   tt_n = 0;
 }
@@ -401,7 +406,7 @@ static void meta_blob(uint8_t kind, const uint8_t *b, size_t n) {
 
 /* The thread table at the front of a record, then the entries in e[0..elen). */
 static void write_with_table(uint8_t kind, int cpu, uint64_t t0, const uint8_t *e, size_t elen) {
-  static uint8_t out[sizeof blob + 16 + 5 * MAX_IV];
+  CTRACE_TABLE static uint8_t out[sizeof blob + 16 + 5 * MAX_IV];
   uint8_t *p = out;
   p = ctrace__put_uvarint(p, (uint64_t)cpu);
   p = ctrace__put_uvarint(p, t0);
@@ -546,7 +551,7 @@ static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
 /* Drains ring c, at most DRAIN_MAX_BYTES; 1 when more was left. Adds the
  * bytes it read to *got. */
 static int drain_ring(int c, uint64_t *got) {
-  static uint8_t tmp[16384];
+  CTRACE_TABLE static uint8_t tmp[16384];
   struct ring *rg = &rings[c];
   if (!rg->pg)
     return 0;

@@ -39,13 +39,19 @@
  * start rebuilds the one no walk has used since the last.
  */
 #define MAX_CODE 1024
+struct code_range {
+  uintptr_t lo, hi;
+  const uint8_t *eh;    /* the object's .eh_frame_hdr, NULL: none */
+  uintptr_t eh_lo, eh_hi; /* the segment holding it and .eh_frame */
+};
+/* One array of ranges, not one array per field: a start that finds a few
+ * dozen objects writes one or two pages, not five (a page's first touch
+ * costs a process more than the whole search here). */
 struct code_ranges {
   int n; /* 0: unknown, every address passes */
-  uintptr_t lo[MAX_CODE], hi[MAX_CODE];
-  const uint8_t *eh[MAX_CODE]; /* the object's .eh_frame_hdr, NULL: none */
-  uintptr_t eh_lo[MAX_CODE], eh_hi[MAX_CODE]; /* the segment holding it and .eh_frame */
+  struct code_range r[MAX_CODE];
 };
-static struct code_ranges code_tabs[2];
+CTRACE_TABLE static struct code_ranges code_tabs[2];
 static struct code_ranges *_Atomic code;
 static uintptr_t self_lo, self_hi;
 
@@ -82,19 +88,11 @@ static int add_code(struct dl_phdr_info *info, size_t size, void *arg) {
       continue;
     }
     int k = c->n++;
-    while (k > 0 && c->lo[k - 1] > lo) {
-      c->lo[k] = c->lo[k - 1];
-      c->hi[k] = c->hi[k - 1];
-      c->eh[k] = c->eh[k - 1];
-      c->eh_lo[k] = c->eh_lo[k - 1];
-      c->eh_hi[k] = c->eh_hi[k - 1];
+    while (k > 0 && c->r[k - 1].lo > lo) {
+      c->r[k] = c->r[k - 1];
       k--;
     }
-    c->lo[k] = lo;
-    c->hi[k] = hi;
-    c->eh[k] = eh;
-    c->eh_lo[k] = eh_lo;
-    c->eh_hi[k] = eh_hi;
+    c->r[k] = (struct code_range){lo, hi, eh, eh_lo, eh_hi};
   }
   return 0;
 }
@@ -122,12 +120,12 @@ static inline int code_index(const struct code_ranges *c, uintptr_t pc) {
   int a = 0, b = c->n; /* the last range starting at or below pc */
   while (b - a > 1) {
     int m = (a + b) / 2;
-    if (c->lo[m] <= pc)
+    if (c->r[m].lo <= pc)
       a = m;
     else
       b = m;
   }
-  return pc >= c->lo[a] && pc < c->hi[a] ? a : -1;
+  return pc >= c->r[a].lo && pc < c->r[a].hi ? a : -1;
 }
 
 static inline int is_code(const struct code_ranges *c, uintptr_t pc) {
@@ -237,7 +235,7 @@ enum {
 #define RULE_BITS 13
 #define RULE_SLOTS (1u << RULE_BITS)
 #define RULE_PROBES 8
-static struct rule_slot {
+CTRACE_TABLE static struct rule_slot {
   _Atomic uint64_t key, val; /* one cache line holds both */
 } rules[RULE_SLOTS];
 static _Atomic uint64_t rule_misses; /* rules computed, for the benchmark */
@@ -512,13 +510,13 @@ static const uint8_t restore_rt[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0
  */
 static uint64_t rule_compute(const struct code_ranges *c, uintptr_t addr) {
   int i = code_index(c, addr);
-  if (i < 0 || !c->eh[i])
+  if (i < 0 || !c->r[i].eh)
     return R_FP;
   /* Every read stays in the segment that holds the tables, and that
    * segment must still be mapped (an object unloaded by dlclose since the
    * trace started would fault): mincore() fails on an unmapped page. */
-  const uint8_t *hdr = c->eh[i];
-  uintptr_t slo = c->eh_lo[i], shi = c->eh_hi[i];
+  const uint8_t *hdr = c->r[i].eh;
+  uintptr_t slo = c->r[i].eh_lo, shi = c->r[i].eh_hi;
 #define IN_SEG(p, n) ((uintptr_t)(p) >= slo && (uintptr_t)(p) <= shi && (uint64_t)(n) <= shi - (uintptr_t)(p))
   unsigned char vec[1];
   if (!IN_SEG(hdr, 4 + 2 * 9))
@@ -614,7 +612,7 @@ static uint64_t rule_compute(const struct code_ranges *c, uintptr_t addr) {
   if (signal_frame) {
     /* The return address of a handler is __restore_rt itself (the FDE
      * starts a byte before it, for this lookup of the address less 1). */
-    if (addr + 1 + sizeof restore_rt <= begin + range && addr + 1 + sizeof restore_rt <= c->hi[i] &&
+    if (addr + 1 + sizeof restore_rt <= begin + range && addr + 1 + sizeof restore_rt <= c->r[i].hi &&
         memcmp((const void *)(addr + 1), restore_rt, sizeof restore_rt) == 0)
       return R_SIGNAL;
     return R_FP;

@@ -350,7 +350,7 @@ struct part {
   uint32_t tid;
 };
 #define MAX_PARTS 256 /* per round; more threads wait for the next one */
-static struct part parts[MAX_PARTS];
+CTRACE_TABLE static struct part parts[MAX_PARTS];
 static size_t nparts;
 static struct ctrace__buf *staging; /* a buffer's worth, allocated at start */
 
