@@ -1,5 +1,6 @@
 TEST_ENTRY(stacks_default_walk_without_frame_pointers)
 TEST_ENTRY(stacks_walk_survives_garbage)
 TEST_ENTRY(stacks_walk_survives_unloaded_library)
+TEST_ENTRY(stacks_walk_cache_tells_callers_apart)
 TEST_ENTRY_TIMEOUT(stacks_memcached_reach_start, 120)
 TEST_ENTRY_TIMEOUT(stacks_pigz_reach_start, 120)

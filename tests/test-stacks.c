@@ -416,6 +416,75 @@ TEST_IMPL(stacks_walk_survives_unloaded_library) {
   return TEST_OK;
 }
 
+/* The cache of whole walks (ctrace__stack_here): leaf() runs at the same
+ * frame address under two chains that differ four frames up (via_a or
+ * via_b, then mid3, mid2, mid, leaf), so the cache's slot and first words
+ * are alike; only the words it reads again further up tell them apart. */
+struct walk_run {
+  struct ctrace__thread *t;
+  uint32_t id, ref; /* cached stack_here, and a capture interned directly */
+  uintptr_t fp;
+};
+__attribute__((noinline)) static void walk_leaf(struct walk_run *w) {
+  void *fp = __builtin_frame_address(0);
+  w->fp = (uintptr_t)fp;
+  w->id = ctrace__stack_here(w->t, fp);
+  uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
+  int n = ctrace__stack_capture(w->t, fp, pcs, 32);
+  w->ref = ctrace__stack_intern(w->t, pcs, n);
+  __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) static void walk_mid(struct walk_run *w) {
+  walk_leaf(w);
+  __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) static void walk_mid2(struct walk_run *w) {
+  walk_mid(w);
+  __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) static void walk_mid3(struct walk_run *w) {
+  walk_mid2(w);
+  __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) static void walk_via_a(struct walk_run *w) {
+  walk_mid3(w);
+  __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) static void walk_via_b(struct walk_run *w) {
+  walk_mid3(w);
+  __asm__ volatile("" ::: "memory");
+}
+
+TEST_IMPL(stacks_walk_cache_tells_callers_apart) {
+  unsetenv("CTRACE_UNWIND");
+  ASSERT_EQ(ctrace_start_path(test_path("walks.ctrace")), 0);
+  ctrace_region_begin("x"); /* registers the thread */
+  ctrace_region_end();
+  struct ctrace__thread *t = ctrace__enter();
+  ASSERT(t);
+  static const char order[] = "aabbaba";
+  struct walk_run w[sizeof order - 1];
+  int kept = 0;
+  for (size_t k = 0; k < sizeof order - 1; k++) {
+    w[k].t = t;
+    void (*volatile via)(struct walk_run *) = order[k] == 'a' ? walk_via_a : walk_via_b;
+    via(&w[k]);
+    for (int i = 0; i < CTRACE__WALK_CACHE; i++)
+      kept += t->walks[i].fp == w[k].fp && t->walks[i].id == w[k].id;
+  }
+  ctrace__leave_empty(t);
+  ASSERT_EQ(ctrace_stop(), 0);
+  for (size_t k = 0; k < sizeof order - 1; k++) {
+    ASSERT_UINT_EQ(w[k].fp, w[0].fp); /* the premise: one frame address */
+    ASSERT(w[k].id != 0);
+    ASSERT_UINT_EQ(w[k].id, w[k].ref); /* what an uncached walk gives */
+    ASSERT_UINT_EQ(w[k].id, order[k] == 'a' ? w[0].id : w[2].id);
+  }
+  ASSERT(w[0].id != w[2].id);
+  ASSERT_EQ(kept, (int)(sizeof order - 1)); /* every walk was kept */
+  return TEST_OK;
+}
+
 /* ---- Debian's binaries ---- */
 
 static int recv_until(int s, char *buf, size_t cap, const char *end) {

@@ -140,6 +140,8 @@ void ctrace__pages_free(void *p, size_t n);
 #define CTRACE__NAME_CACHE 64   /* per-thread pointer->name cache entries */
 #define CTRACE__STACK_CACHE 256 /* per-thread stack-hash->id cache entries */
 #define CTRACE__RULE_CACHE 64   /* per-thread unwind rules (unwind.c) */
+#define CTRACE__WALK_CACHE 4    /* per-thread whole stack walks (unwind.c) */
+#define CTRACE__WALK_WORDS 40   /* stack words a kept walk read, at most */
 
 struct ctrace__name_slot {
   const char *ptr;
@@ -148,6 +150,17 @@ struct ctrace__name_slot {
 struct ctrace__stack_slot {
   uint64_t hash;
   uint32_t id;
+};
+/* A whole walk of the stack kept by ctrace__stack_here: where it started
+ * (fp, 0: none), the trace whose stack id it gave, and every word of the
+ * stack it read (address, value). A walk is a function of fp, of those
+ * words and of the trace's code ranges and rules: when the words still
+ * read the same, so does the stack. */
+struct ctrace__walk {
+  uintptr_t fp;
+  uint32_t session, id;
+  uint32_t n; /* words read; past CTRACE__WALK_WORDS: not kept */
+  uintptr_t addr[CTRACE__WALK_WORDS], val[CTRACE__WALK_WORDS];
 };
 
 /*
@@ -201,6 +214,7 @@ struct ctrace__thread {
    * address's low half, the rule), valid in rule generation rule_gen. */
   uint32_t rule_gen;
   uint64_t rules[CTRACE__RULE_CACHE];
+  struct ctrace__walk walks[CTRACE__WALK_CACHE];
 };
 
 extern CTRACE__TLS struct ctrace__thread *ctrace__tls;
@@ -570,6 +584,14 @@ void ctrace__intern_session_reset(void);
  * __builtin_frame_address(0)); returns the stack id in this trace, or 0. */
 uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp);
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
+/* The cache of whole walks behind ctrace__stack_here (unwind.c), for the
+ * default walker only: the stack id of this thread's kept walk from fp
+ * when every word it read still reads the same, else 0; a capture that
+ * logs the words it reads into the slot of fp; and keeping that walk as
+ * giving stack id (when all its words were logged). */
+uint32_t ctrace__walk_cached(struct ctrace__thread *t, void *fp);
+int ctrace__stack_capture_logged(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
+void ctrace__walk_keep(struct ctrace__thread *t, void *fp, uint32_t id);
 /* The walkers behind ctrace__stack_capture (unwind.c): frame pointers,
  * glibc's backtrace(), and the default, .eh_frame rules cached per return
  * address. Each is safe in a signal handler once a trace started (the

@@ -168,6 +168,8 @@ static int join_session(struct ctrace__thread *t, uint32_t s) {
    * already (the stop that ended the last trace zeroed them). */
   memset(t->names, 0, sizeof t->names);
   memset(t->stacks, 0, sizeof t->stacks);
+  for (int i = 0; i < CTRACE__WALK_CACHE; i++)
+    t->walks[i].fp = 0;
   if (!t->registered) {
     t->next = NULL;
     t->prev = NULL;

@@ -55,6 +55,15 @@ CTRACE_TABLE static struct code_ranges code_tabs[2];
 static struct code_ranges *_Atomic code;
 static uintptr_t self_lo, self_hi;
 
+/* pcs without the tracer's own frames; how many are left. */
+static int filter_self(uintptr_t *pcs, int n) {
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (pcs[i] < self_lo || pcs[i] >= self_hi)
+      pcs[k++] = pcs[i];
+  return k;
+}
+
 static int add_code(struct dl_phdr_info *info, size_t size, void *arg) {
   (void)size;
   struct code_ranges *c = arg;
@@ -717,7 +726,27 @@ static uint64_t rule_add(const struct code_ranges *c, uintptr_t addr, uint32_t h
  * undefined), at a signal frame on another stack, or at the first load or
  * address that fails a check.
  */
-NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+/* Notes a word of the stack the walk read in lg (NULL: not logging). */
+#define WLOG(lg, a, v)                                                         \
+  do {                                                                         \
+    if (lg) {                                                                  \
+      if ((lg)->n < CTRACE__WALK_WORDS) {                                      \
+        (lg)->addr[(lg)->n] = (a);                                             \
+        (lg)->val[(lg)->n] = (v);                                              \
+      }                                                                        \
+      (lg)->n++;                                                               \
+    }                                                                          \
+  } while (0)
+
+/* NO_SANITIZE on the inlined body too, not only on its callers: GCC marks
+ * a function's block-scoped locals in and out of scope for ASan when it
+ * reads the function, before inlining, and a caller that is not
+ * instrumented then never clears those marks when its frame goes away;
+ * frames built later over it (a signal handler's) read as out of scope. */
+NO_SANITIZE __attribute__((always_inline)) static inline int cfi_walk(struct ctrace__thread *t,
+                                                                      void *fp, uintptr_t *pcs,
+                                                                      int max,
+                                                                      struct ctrace__walk *lg) {
   uintptr_t lo = t->stack_lo, hi = t->stack_hi;
   uintptr_t f = (uintptr_t)fp;
   const struct code_ranges *c = atomic_load_explicit(&code, memory_order_acquire);
@@ -730,6 +759,8 @@ NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t
     return 0;
   uintptr_t pc = ((const uintptr_t *)f)[1];
   uintptr_t rbp = ((const uintptr_t *)f)[0];
+  WLOG(lg, f + 8, pc);
+  WLOG(lg, f, rbp);
   uintptr_t sp = f + 16;
   uintptr_t adj = 1; /* pc is a return address: its call is at pc - 1 */
   uint32_t gen = atomic_load_explicit(&rule_gen, memory_order_relaxed);
@@ -769,8 +800,10 @@ NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t
         if (fp_at < sp || fp_at + 8 > hi || (fp_at & 7))
           return n;
         rbp = *(const uintptr_t *)fp_at;
+        WLOG(lg, fp_at, rbp);
       }
       pc = *(const uintptr_t *)ra_at;
+      WLOG(lg, ra_at, pc);
       sp = cfa;
       adj = 1;
       break;
@@ -779,8 +812,11 @@ NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t
       if (rbp < sp || rbp + 16 > hi || (rbp & 7))
         return n;
       pc = ((const uintptr_t *)rbp)[1];
+      WLOG(lg, rbp + 8, pc);
       sp = rbp + 16;
+      uintptr_t at = rbp;
       rbp = ((const uintptr_t *)rbp)[0];
+      WLOG(lg, at, rbp);
       adj = 1;
       break;
     case R_SIGNAL: {
@@ -788,6 +824,8 @@ NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t
       size_t need = offsetof(ucontext_t, uc_mcontext.gregs) + NGREG * sizeof(greg_t);
       if (sp + need > hi || (sp & 7))
         return n;
+      if (lg)
+        lg->n = CTRACE__WALK_WORDS + 1; /* its words are not logged: not kept */
       const ucontext_t *uc = (const ucontext_t *)sp;
       uintptr_t nsp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
       if (nsp <= sp + need || nsp > hi)
@@ -805,7 +843,72 @@ NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t
   return n;
 }
 
+NO_SANITIZE int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+  return cfi_walk(t, fp, pcs, max, NULL);
+}
+
+NO_SANITIZE static int cfi_walk_logged(struct ctrace__thread *t, void *fp, uintptr_t *pcs,
+                                       int max, struct ctrace__walk *lg) {
+  return cfi_walk(t, fp, pcs, max, lg);
+}
+
+static inline struct ctrace__walk *walk_slot(struct ctrace__thread *t, void *fp) {
+  return &t->walks[((uintptr_t)fp >> 4) & (CTRACE__WALK_CACHE - 1)];
+}
+
+/* Reads the words again (they are in this thread's stack, below frames that
+ * are still there when the walk is the same: fp's callers). */
+NO_SANITIZE uint32_t ctrace__walk_cached(struct ctrace__thread *t, void *fp) {
+  if (ctrace__config.unwind && ctrace__config.unwind != ctrace__unwind_cfi)
+    return 0; /* not the default walker */
+  const struct ctrace__walk *w = walk_slot(t, fp);
+  if (w->fp != (uintptr_t)fp || w->session != t->session || !w->id)
+    return 0;
+  uintptr_t diff = 0;
+  for (uint32_t i = 0; i < w->n; i++)
+    diff |= *(const volatile uintptr_t *)w->addr[i] ^ w->val[i];
+  return diff ? 0 : w->id;
+}
+
+static inline int default_walker(void) {
+  return !ctrace__config.unwind || ctrace__config.unwind == ctrace__unwind_cfi;
+}
+
+int ctrace__stack_capture_logged(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+  if (!default_walker())
+    return ctrace__stack_capture(t, fp, pcs, max);
+  struct ctrace__walk *w = walk_slot(t, fp);
+  w->fp = 0;
+  w->n = 0;
+  return filter_self(pcs, cfi_walk_logged(t, fp, pcs, max, w));
+}
+
+void ctrace__walk_keep(struct ctrace__thread *t, void *fp, uint32_t id) {
+  struct ctrace__walk *w = walk_slot(t, fp);
+  if (!default_walker() || w->n > CTRACE__WALK_WORDS)
+    return;
+  w->id = id;
+  w->session = t->session;
+  w->fp = (uintptr_t)fp;
+}
+
 #else /* not x86-64 */
+
+uint32_t ctrace__walk_cached(struct ctrace__thread *t, void *fp) {
+  (void)t;
+  (void)fp;
+  return 0;
+}
+
+int ctrace__stack_capture_logged(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+  return ctrace__stack_capture(t, fp, pcs, max);
+}
+
+void ctrace__walk_keep(struct ctrace__thread *t, void *fp, uint32_t id) {
+  (void)t;
+  (void)fp;
+  (void)id;
+}
 
 static void rules_clear(void) {}
 
@@ -823,9 +926,5 @@ int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int m
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
   int n = ctrace__config.unwind ? ctrace__config.unwind(t, fp, pcs, max)
                                 : ctrace__unwind_cfi(t, fp, pcs, max);
-  int k = 0;
-  for (int i = 0; i < n; i++)
-    if (pcs[i] < self_lo || pcs[i] >= self_hi)
-      pcs[k++] = pcs[i];
-  return k;
+  return filter_self(pcs, n);
 }
