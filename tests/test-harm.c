@@ -558,3 +558,69 @@ TEST_IMPL(harm_fatal_flush_while_dying_thread_holds_meta_lock) {
   ctrace_reader_close(r);
   return TEST_OK;
 }
+
+/* A child made without glibc's fork (rule 6) while another thread of its
+ * parent held the metadata lock: the child has the lock's copy, held for
+ * good, and no thread to release it. Interning a new name or a new stack
+ * there must give up at once (0), not wait (it hung `ctrace run` once in
+ * the ASan lane: a raw clone3 child's first stack, the writer holding the
+ * lock at the clone). */
+static int meta_holder_pipe[2], meta_release_pipe[2];
+static void *hold_meta_lock(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&ctrace__meta_lock);
+  char c = 1;
+  if (write(meta_holder_pipe[1], &c, 1) != 1)
+    abort();
+  if (read(meta_release_pipe[0], &c, 1) != 1)
+    abort();
+  pthread_mutex_unlock(&ctrace__meta_lock);
+  return NULL;
+}
+
+TEST_IMPL(harm_raw_child_never_waits_on_parent_meta_lock) {
+  const char *path = test_path("rawmeta.ctrace");
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    if (pipe(meta_holder_pipe) != 0 || pipe(meta_release_pipe) != 0 ||
+        ctrace_start_path(path) != 0)
+      _exit(2);
+    ctrace_counter("parent.counter", 1);
+    pthread_t th;
+    if (pthread_create(&th, NULL, hold_meta_lock, NULL) != 0)
+      _exit(3);
+    char c;
+    if (read(meta_holder_pipe[0], &c, 1) != 1) /* the lock is held */
+      _exit(4);
+    long child = syscall(SYS_fork);
+    if (child == 0) {
+      alarm(10); /* a hang ends as SIGALRM, which the test reports */
+      ctrace_name_t n = ctrace_name("a.name.made.in.the.raw.child");
+      struct ctrace__thread *t = ctrace__tls;
+      uint32_t st = 1;
+      if (t) {
+        uintptr_t pcs[3] = {(uintptr_t)&hold_meta_lock, (uintptr_t)&abort, 0x1234};
+        st = ctrace__stack_intern(t, pcs, 3);
+      }
+      _exit(n == 0 && st == 0 ? 0 : 5);
+    }
+    int cs = -1;
+    if (child < 0 || waitpid((pid_t)child, &cs, 0) != (pid_t)child)
+      _exit(6);
+    c = 1;
+    if (write(meta_release_pipe[1], &c, 1) != 1 || pthread_join(th, NULL) != 0)
+      _exit(7);
+    if (ctrace_stop() != 0)
+      _exit(8);
+    _exit(WIFEXITED(cs) ? WEXITSTATUS(cs) : 100 + (WIFSIGNALED(cs) ? WTERMSIG(cs) : 0));
+  }
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0); /* 100 + 14: the raw child hung (SIGALRM) */
+  ctrace_reader *r = open_complete(path); /* the parent's trace, whole */
+  ASSERT_EQ(count_kind(r, CTRACE_EV_COUNTER, -1, 0), 1);
+  ctrace_reader_close(r);
+  return TEST_OK;
+}

@@ -74,7 +74,10 @@ ctrace_name_t ctrace_name(const char *s) {
     len = 4096; /* names are labels, not data */
   uint64_t h = hash_bytes(s, len);
   ctrace__guard++;
-  pthread_mutex_lock(&ctrace__meta_lock);
+  if (ctrace__lock_ours(&ctrace__meta_lock) != 0) {
+    ctrace__guard--;
+    return 0;
+  }
   ctrace_name_t found = 0;
   if (index_cap) {
     for (uint32_t i = (uint32_t)h & (index_cap - 1); index_tab[i]; i = (i + 1) & (index_cap - 1)) {
@@ -125,7 +128,10 @@ uint32_t ctrace__string_id_slow(ctrace_name_t name) {
   struct name_entry *e = entry(name);
   uint32_t sid = 0;
   ctrace__guard++;
-  pthread_mutex_lock(&ctrace__meta_lock);
+  if (ctrace__lock_ours(&ctrace__meta_lock) != 0) {
+    ctrace__guard--;
+    return 0;
+  }
   if (atomic_load_explicit(&e->session, memory_order_relaxed) == s) {
     sid = __atomic_load_n(&e->sid, __ATOMIC_RELAXED);
   } else {
@@ -289,7 +295,10 @@ static uint32_t intern(struct ctrace__thread *t, const uintptr_t *pcs, int n, in
     id = intern_locked(h, pcs, n);
   } else {
     ctrace__guard++;
-    pthread_mutex_lock(&ctrace__meta_lock);
+    if (ctrace__lock_ours(&ctrace__meta_lock) != 0) {
+      ctrace__guard--;
+      return 0;
+    }
     id = intern_locked(h, pcs, n);
     pthread_mutex_unlock(&ctrace__meta_lock);
     ctrace__guard--;

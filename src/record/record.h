@@ -63,7 +63,8 @@
  *  6. A process that did not start the trace (a child made without
  *     glibc's fork: raw clone, syscall(SYS_fork)) never touches it: the
  *     slow paths and exit check ctrace__trace_pid first, and stop tracing
- *     in that process without a lock.
+ *     in that process without a lock; the interning of stacks and names
+ *     takes its lock through ctrace__lock_ours().
  */
 #ifndef CTRACE_RECORD_H
 #define CTRACE_RECORD_H
@@ -415,6 +416,12 @@ extern _Atomic int ctrace__trace_pid;
  * this process (a child made without glibc's fork) records nothing more,
  * without a lock, and returns 0. Async-signal-safe. */
 int ctrace__trace_is_ours(void);
+/* Takes m on a path a child made without glibc's fork may reach (stack and
+ * name interning): such a child may find m held for good, by a thread of
+ * its parent's that it does not have. A busy m is taken only once this
+ * process is known to own the trace, or no trace runs; the uncontended
+ * path costs a trylock and no system call. 0, or -1 (not taken). */
+int ctrace__lock_ours(pthread_mutex_t *m);
 uint32_t ctrace__gettid(void);
 /* Hands t's buffer to the writer and takes a new one; 0, or -1 when none. */
 int ctrace__flush_thread(struct ctrace__thread *t);

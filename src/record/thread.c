@@ -38,6 +38,16 @@ int ctrace__trace_is_ours(void) {
   return p != 0 && p == (int)syscall(SYS_getpid);
 }
 
+int ctrace__lock_ours(pthread_mutex_t *m) {
+  if (pthread_mutex_trylock(m) == 0)
+    return 0;
+  if (atomic_load_explicit(&ctrace__trace_pid, memory_order_relaxed) != 0 &&
+      !ctrace__trace_is_ours())
+    return -1; /* held, perhaps by a thread this process does not have */
+  pthread_mutex_lock(m);
+  return 0;
+}
+
 static void on_thread_exit(void *arg) {
   struct ctrace__thread *t = arg;
   ctrace__thread_exit_hook(t);
