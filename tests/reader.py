@@ -107,6 +107,7 @@ def read(path, doc):
         meta = bflags & 1
         batch = ["# batch %d tid %d flags 0x%x seq %d base %d len %d" % (off, tid, bflags, seq, base, blen)]
         pos, ticks = off + 32, base
+        rel = [0, 0]  # relative fields (1.3): the batch's last task and object
         try:
             while pos < end:
                 at = pos
@@ -121,6 +122,8 @@ def read(path, doc):
                 for _ in range(nf):
                     v, pos = uvarint(d, pos, end)
                     fields.append(v)
+                if minor >= 3 and not meta and kind in kinds:
+                    relative(kinds[kind][0], fields, tid, rel)
                 blob = None
                 if has_blob:
                     n, pos = uvarint(d, pos, end)
@@ -165,6 +168,34 @@ def read(path, doc):
             out.extend(sched_lines(kinds[kind][0], blob, to_ns))
     out.append("# complete" if status is None else "# " + status)
     return out
+
+
+def unzigzag(u):
+    return (u >> 1) ^ -(u & 1)
+
+
+def relative(name, fields, tid, rel):
+    """The stored fields of a 1.3 data batch's event to their values, per
+    FORMAT.md "Relative fields"; rel is the batch's [task, object]."""
+    def task(i):
+        if fields[i]:
+            rel[0] = (rel[0] + unzigzag(fields[i] - 1)) & MASK64
+            fields[i] = rel[0]
+
+    def obj(i):
+        rel[1] = (rel[1] + unzigzag(fields[i])) & MASK64
+        fields[i] = rel[1]
+
+    if name == "TASK_BEGIN":
+        task(0)
+        task(1)
+    elif name in ("TASK_END", "REGION_BEGIN", "LOG"):
+        task(0)
+    elif name == "WAIT":
+        obj(1)
+    elif name == "WAKE":
+        fields[0] = (tid + unzigzag(fields[0])) & MASK64
+        obj(1)
 
 
 def sched_lines(name, blob, to_ns):

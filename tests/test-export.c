@@ -45,7 +45,7 @@ static __attribute__((noinline)) void emit_blocking(uint8_t kind, uint64_t a, ui
   if (kind == CTRACE_EV_WAIT) {
     p = ctrace__put_uvarint(p, a);
     /* object; a sleep's is the time asked for (1.2): unknown here */
-    p = ctrace__put_uvarint(p, a == CTRACE_WAIT_SLEEP ? 0 : 0x1234);
+    p = ctrace__put_object(t, p, a == CTRACE_WAIT_SLEEP ? 0 : 0x1234);
     p = ctrace__put_uvarint(p, now - t0);
     p = ctrace__put_uvarint(p, stack);
   } else {
@@ -64,8 +64,8 @@ static __attribute__((noinline)) void emit_wake(uint32_t tid) {
   if (!t)
     return;
   uint8_t *p = ctrace__ev(t, CTRACE_EV_WAKE, ctrace__now());
-  p = ctrace__put_uvarint(p, tid);
-  p = ctrace__put_uvarint(p, 0x1234);
+  p = ctrace__put_wake_tid(t, p, tid);
+  p = ctrace__put_object(t, p, 0x1234);
   p = ctrace__put_uvarint(p, CTRACE_WAIT_MUTEX);
   p = ctrace__put_uvarint(p, 0);
   ctrace__leave(t, p);

@@ -19,7 +19,10 @@
 #define CTRACE_FILE_MAGIC "\x7f" "CTRACE\n"
 #define CTRACE_FILE_MAGIC_LEN 8
 #define CTRACE_FORMAT_MAJOR 1
-#define CTRACE_FORMAT_MINOR 2
+#define CTRACE_FORMAT_MINOR 3
+/* From 1.3 some fields of thread events are stored relative to the batch
+ * (docs/FORMAT.md, "Relative fields"): below. */
+#define CTRACE_FORMAT_MINOR_RELATIVE 3
 #define CTRACE_FILE_HEADER_SIZE_1_0 32
 #define CTRACE_FILE_HEADER_SIZE 40
 #define CTRACE_FILE_HEADER_MAX 4096
@@ -325,6 +328,111 @@ enum { CTRACE_SHARED_WAIT = 1, CTRACE_SHARED_WAKE = 2 };
 #define CTRACE_SCHED_LEFT_UNKNOWN 3u   /* its switch-out was lost */
 #define CTRACE_SCHED_LEFT_MASK 3u
 #define CTRACE_SCHED_START_UNKNOWN 4u  /* on the CPU since before this time at the latest */
+
+/*
+ * Relative fields (1.3, docs/FORMAT.md "Relative fields"). In the data
+ * batches of a 1.3 file these fields are stored relative to the batch:
+ *  - task fields (TASK_BEGIN task and parent, TASK_END, REGION_BEGIN and LOG
+ *    task): 0 for task 0, else 1 + zigzag(task - the batch's last nonzero
+ *    task field before it; 0 at the batch's start);
+ *  - WAIT's and WAKE's object: zigzag(object - the batch's last WAIT or
+ *    WAKE object before it; 0 at the batch's start);
+ *  - WAKE's tid: zigzag(tid - the batch's tid).
+ * Differences are taken modulo 2^64 and read as signed. Writer and readers
+ * share these helpers; the state starts at zero in every batch.
+ */
+struct ctrace_rel {
+  uint64_t task, object;
+};
+static inline uint64_t ctrace__rel_task_put(struct ctrace_rel *st, uint64_t task) {
+  if (!task)
+    return 0;
+  uint64_t v = 1 + ctrace__zigzag((int64_t)(task - st->task));
+  st->task = task;
+  return v;
+}
+static inline uint64_t ctrace__rel_task_get(struct ctrace_rel *st, uint64_t v) {
+  if (!v)
+    return 0;
+  st->task += (uint64_t)ctrace__unzigzag(v - 1);
+  return st->task;
+}
+static inline uint64_t ctrace__rel_object_put(struct ctrace_rel *st, uint64_t object) {
+  uint64_t v = ctrace__zigzag((int64_t)(object - st->object));
+  st->object = object;
+  return v;
+}
+static inline uint64_t ctrace__rel_object_get(struct ctrace_rel *st, uint64_t v) {
+  st->object += (uint64_t)ctrace__unzigzag(v);
+  return st->object;
+}
+/* 1 for the kinds with relative fields. */
+static inline int ctrace__rel_kind(unsigned kind) {
+  return kind == CTRACE_EV_TASK_BEGIN || kind == CTRACE_EV_TASK_END ||
+         kind == CTRACE_EV_REGION_BEGIN || kind == CTRACE_EV_LOG || kind == CTRACE_EV_WAIT ||
+         kind == CTRACE_EV_WAKE;
+}
+/* The stored fields f of an event of kind (nf of them) to their values, in
+ * place, for a batch of thread tid with state st. */
+static inline void ctrace__rel_decode(struct ctrace_rel *st, unsigned kind, uint64_t *f,
+                                      unsigned nf, uint32_t tid) {
+  switch (kind) {
+  case CTRACE_EV_TASK_BEGIN: /* TASK_BEGIN: task parent name stack */
+    if (nf >= 2) {
+      f[0] = ctrace__rel_task_get(st, f[0]);
+      f[1] = ctrace__rel_task_get(st, f[1]);
+    }
+    break;
+  case CTRACE_EV_TASK_END: /* TASK_END: task */
+  case CTRACE_EV_REGION_BEGIN: /* REGION_BEGIN: task name stack */
+  case CTRACE_EV_LOG: /* LOG: task category stack */
+    if (nf >= 1)
+      f[0] = ctrace__rel_task_get(st, f[0]);
+    break;
+  case CTRACE_EV_WAIT: /* WAIT: reason object dur stack */
+    if (nf >= 2)
+      f[1] = ctrace__rel_object_get(st, f[1]);
+    break;
+  case CTRACE_EV_WAKE: /* WAKE: tid object reason stack */
+    if (nf >= 2) {
+      f[0] = tid + (uint64_t)ctrace__unzigzag(f[0]);
+      f[1] = ctrace__rel_object_get(st, f[1]);
+    }
+    break;
+  default:
+    break;
+  }
+}
+/* The inverse: values to stored fields, in place. */
+static inline void ctrace__rel_encode(struct ctrace_rel *st, unsigned kind, uint64_t *f,
+                                      unsigned nf, uint32_t tid) {
+  switch (kind) {
+  case CTRACE_EV_TASK_BEGIN:
+    if (nf >= 2) {
+      f[0] = ctrace__rel_task_put(st, f[0]);
+      f[1] = ctrace__rel_task_put(st, f[1]);
+    }
+    break;
+  case CTRACE_EV_TASK_END:
+  case CTRACE_EV_REGION_BEGIN:
+  case CTRACE_EV_LOG:
+    if (nf >= 1)
+      f[0] = ctrace__rel_task_put(st, f[0]);
+    break;
+  case CTRACE_EV_WAIT:
+    if (nf >= 2)
+      f[1] = ctrace__rel_object_put(st, f[1]);
+    break;
+  case CTRACE_EV_WAKE:
+    if (nf >= 2) {
+      f[0] = ctrace__zigzag((int64_t)(f[0] - tid));
+      f[1] = ctrace__rel_object_put(st, f[1]);
+    }
+    break;
+  default:
+    break;
+  }
+}
 
 /* The kinds that have fields, with the lower-case name of their struct:
  * struct ctrace_ev_<lower>, decoded by ctrace_ev_<lower>_of(). */

@@ -125,7 +125,7 @@ static inline void wait_event(struct ctrace__thread *t, uint8_t reason, const vo
                               uint64_t t0, uint64_t t1, uint32_t st) {
   uint8_t *p = ctrace__ev(t, CTRACE_EV_WAIT, t1);
   p = ctrace__put_uvarint(p, reason);
-  p = ctrace__put_uvarint(p, (uintptr_t)obj);
+  p = ctrace__put_object(t, p, (uintptr_t)obj);
   p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
   p = ctrace__put_uvarint(p, st);
   finish(t, p, t1);

@@ -85,6 +85,18 @@ const uint8_t *ctrace_decode_event(const uint8_t *p, const uint8_t *end, uint64_
   return p;
 }
 
+/* The kinds with relative fields (format.h), as a table for the cursors. */
+static const uint8_t rel_kinds[256] = {
+    [CTRACE_EV_TASK_BEGIN] = 1, [CTRACE_EV_TASK_END] = 1, [CTRACE_EV_REGION_BEGIN] = 1,
+    [CTRACE_EV_LOG] = 1,        [CTRACE_EV_WAIT] = 1,     [CTRACE_EV_WAKE] = 1,
+};
+
+void ctrace_decode_relative(const struct ctrace_batch_info *b, struct ctrace_rel *st,
+                            ctrace_event *ev) {
+  if (b->relative && rel_kinds[ev->kind])
+    ctrace__rel_decode(st, ev->kind, ev->f, ev->nfields, b->tid);
+}
+
 int ctrace_decode_pcs(const uint8_t *blob, uint32_t len, uint64_t *pcs, int max) {
   const uint8_t *p = blob, *end = blob + len;
   uint64_t prev = 0;
@@ -312,12 +324,16 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
   }
   b->first = UINT64_MAX;
   b->last = 0;
+  b->relative = !meta && r->minor >= CTRACE_FORMAT_MINOR_RELATIVE;
+  struct ctrace_rel rel = {0, 0};
   while (p < end) {
     ctrace_event ev;
     const char *why;
     uint64_t off = (uint64_t)(p - r->data);
     ev.offset = off;
     const uint8_t *next = ctrace_decode_event(p, end, &ticks, &ev, &why);
+    if (next)
+      ctrace_decode_relative(b, &rel, &ev);
     if (!next) {
       set_error(r, CTRACE_READ_CORRUPT, off, "%s (kind 0x%02x)", why, *p);
       /* The batch is not read: its events leave the kind counts too. */
@@ -1209,6 +1225,8 @@ static void cursor_load(ctrace_cursor *c) {
     c->p = payload;
     c->end = payload + b->evlen;
     c->ticks = b->base;
+    c->relative = (int)b->relative;
+    c->rel = (struct ctrace_rel){0, 0};
     if (c->p < c->end)
       return;
     c->batch++;
@@ -1312,6 +1330,8 @@ static int cursor_step(ctrace_cursor *c, ctrace_event *ev, int records) {
     /* Validated already: cannot fail. */
     c->p = decode_valid(c->p, &c->ticks, ev);
     ev->tid = c->th->tid;
+    if (c->relative && rel_kinds[ev->kind])
+      ctrace__rel_decode(&c->rel, ev->kind, ev->f, ev->nfields, ev->tid);
     if (c->p >= c->end) {
       c->batch++;
       cursor_load(c);
