@@ -98,7 +98,10 @@ static void ev_region_end(uint64_t now) {
   ctrace__leave(t, p);
 }
 static void ev_wait(uint64_t now, uint64_t reason, uint64_t object, uint64_t d, uint32_t stack) {
-  EMIT_BEGIN(CTRACE_EV_WAIT, now);
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return;
+  uint8_t *p = ctrace__ev_span(t, CTRACE_EV_WAIT, now, d);
   p = ctrace__put_uvarint(p, reason);
   p = ctrace__put_object(t, p, object);
   p = ctrace__put_uvarint(p, d);
@@ -115,11 +118,14 @@ static void ev_wake(uint64_t now, uint32_t tid, uint64_t object, uint32_t stack)
 }
 static void ev_syscall(uint64_t now, uint64_t call, uint64_t cls, uint64_t fd, int64_t res,
                        uint64_t d, uint32_t stack) {
-  EMIT_BEGIN(CTRACE_EV_SYSCALL, now);
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return;
+  uint8_t *p = ctrace__ev_span(t, CTRACE_EV_SYSCALL, now, d);
   p = ctrace__put_uvarint(p, call);
   p = ctrace__put_uvarint(p, cls);
   p = ctrace__put_uvarint(p, fd);
-  p = ctrace__put_uvarint(p, ctrace__zigzag(res));
+  p = ctrace__put_result(t, p, res);
   p = ctrace__put_uvarint(p, d);
   p = ctrace__put_uvarint(p, stack);
   ctrace__leave(t, p);

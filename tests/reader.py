@@ -107,7 +107,7 @@ def read(path, doc):
         meta = bflags & 1
         batch = ["# batch %d tid %d flags 0x%x seq %d base %d len %d" % (off, tid, bflags, seq, base, blen)]
         pos, ticks = off + 32, base
-        rel = [0, 0]  # relative fields (1.3): the batch's last task and object
+        rel = [0, 0, 0]  # relative fields (1.3): the batch's last task, object, result
         try:
             while pos < end:
                 at = pos
@@ -116,6 +116,7 @@ def read(path, doc):
                 if kind < 0x80 and kind not in kinds:
                     raise Bad("unknown kind")
                 delta, pos = uvarint(d, pos, end)
+                prev = ticks
                 ticks = (ticks + delta) & MASK64
                 nf, has_blob = (kinds[kind][1], kinds[kind][2]) if kind in kinds else (0, True)
                 fields = []
@@ -124,6 +125,9 @@ def read(path, doc):
                     fields.append(v)
                 if minor >= 3 and not meta and kind in kinds:
                     relative(kinds[kind][0], fields, tid, rel)
+                    span = {"WAIT": 2, "SYSCALL": 4}.get(kinds[kind][0])
+                    if span is not None and span < len(fields):
+                        ticks = (prev + unzigzag(delta) + fields[span]) & MASK64
                 blob = None
                 if has_blob:
                     n, pos = uvarint(d, pos, end)
@@ -176,7 +180,7 @@ def unzigzag(u):
 
 def relative(name, fields, tid, rel):
     """The stored fields of a 1.3 data batch's event to their values, per
-    FORMAT.md "Relative fields"; rel is the batch's [task, object]."""
+    FORMAT.md "Relative fields"; rel is the batch's [task, object, result]."""
     def task(i):
         if fields[i]:
             rel[0] = (rel[0] + unzigzag(fields[i] - 1)) & MASK64
@@ -196,6 +200,12 @@ def relative(name, fields, tid, rel):
     elif name == "WAKE":
         fields[0] = (tid + unzigzag(fields[0])) & MASK64
         obj(1)
+    elif name == "SYSCALL":
+        # the result is signed: kept as its zigzag encoding, as 1.2 stores it
+        r = (rel[2] + unzigzag(fields[3])) & MASK64
+        rel[2] = r
+        signed = r - (1 << 64) if r >> 63 else r
+        fields[3] = ((signed << 1) ^ (signed >> 63)) & MASK64
 
 
 def sched_lines(name, blob, to_ns):

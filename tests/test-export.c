@@ -41,7 +41,7 @@ static __attribute__((noinline)) void emit_blocking(uint8_t kind, uint64_t a, ui
     return;
   uint32_t stack = with_stack ? ctrace__stack_here(t, __builtin_frame_address(0)) : 0;
   uint64_t now = ctrace__now();
-  uint8_t *p = ctrace__ev(t, kind, now);
+  uint8_t *p = ctrace__ev_span(t, kind, now, now - t0);
   if (kind == CTRACE_EV_WAIT) {
     p = ctrace__put_uvarint(p, a);
     /* object; a sleep's is the time asked for (1.2): unknown here */
@@ -52,7 +52,7 @@ static __attribute__((noinline)) void emit_blocking(uint8_t kind, uint64_t a, ui
     p = ctrace__put_uvarint(p, a);
     p = ctrace__put_uvarint(p, b);
     p = ctrace__put_uvarint(p, 3); /* fd */
-    p = ctrace__put_uvarint(p, ctrace__zigzag(100));
+    p = ctrace__put_result(t, p, 100);
     p = ctrace__put_uvarint(p, now - t0);
     p = ctrace__put_uvarint(p, stack);
   }

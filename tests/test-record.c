@@ -1197,7 +1197,8 @@ TEST_IMPL(record_stuck_thread_losses_reported_once) {
 
 struct rel_expect {
   uint8_t kind;
-  uint64_t a, b; /* the fields that are stored relative: see rel_check */
+  uint64_t a, b;  /* the fields that are stored relative (and dur) */
+  uint64_t ticks; /* WAIT, SYSCALL: when recorded */
 };
 #define REL_MAX 4096
 static struct rel_expect rel_exp[REL_MAX];
@@ -1205,7 +1206,7 @@ static size_t rel_n;
 
 static void rel_note(uint8_t kind, uint64_t a, uint64_t b) {
   if (rel_n < REL_MAX)
-    rel_exp[rel_n++] = (struct rel_expect){kind, a, b};
+    rel_exp[rel_n++] = (struct rel_expect){kind, a, b, 0};
 }
 
 /* A WAIT and a WAKE as the preload writes them (record.h's helpers). */
@@ -1213,13 +1214,15 @@ static void rel_wait_wake(uint64_t obj, uint32_t wtid, uint64_t obj2) {
   struct ctrace__thread *t = ctrace__enter();
   if (!t)
     return;
-  uint8_t *p = ctrace__ev(t, CTRACE_EV_WAIT, ctrace__now());
+  uint64_t now = ctrace__now(), dur = obj % 3 ? 10 : 1u << 30; /* a span before the last event */
+  uint8_t *p = ctrace__ev_span(t, CTRACE_EV_WAIT, now, dur);
   p = ctrace__put_uvarint(p, CTRACE_WAIT_MUTEX);
   p = ctrace__put_object(t, p, obj);
-  p = ctrace__put_uvarint(p, 10);
+  p = ctrace__put_uvarint(p, dur);
   p = ctrace__put_uvarint(p, 0);
   ctrace__leave(t, p);
-  rel_note(CTRACE_EV_WAIT, obj, 0);
+  rel_note(CTRACE_EV_WAIT, obj, dur);
+  rel_exp[rel_n - 1].ticks = now;
   t = ctrace__enter();
   if (!t)
     return;
@@ -1230,6 +1233,21 @@ static void rel_wait_wake(uint64_t obj, uint32_t wtid, uint64_t obj2) {
   p = ctrace__put_uvarint(p, 0);
   ctrace__leave(t, p);
   rel_note(CTRACE_EV_WAKE, wtid, obj2);
+  t = ctrace__enter();
+  if (!t)
+    return;
+  int64_t result = obj % 5 == 0 ? -11 : (int64_t)(obj % 100000);
+  now = ctrace__now();
+  p = ctrace__ev_span(t, CTRACE_EV_SYSCALL, now, 7);
+  p = ctrace__put_uvarint(p, CTRACE_CALL_read);
+  p = ctrace__put_uvarint(p, CTRACE_SC_FILE);
+  p = ctrace__put_uvarint(p, 3);
+  p = ctrace__put_result(t, p, result);
+  p = ctrace__put_uvarint(p, 7);
+  p = ctrace__put_uvarint(p, 0);
+  ctrace__leave(t, p);
+  rel_note(CTRACE_EV_SYSCALL, ctrace__zigzag(result), 7);
+  rel_exp[rel_n - 1].ticks = now;
 }
 
 /* One request's worth of events with relative fields, varied by i. */
@@ -1263,7 +1281,8 @@ static uint64_t rel_events_written(const char *path, uint32_t tid) {
 }
 
 /* Task ids, WAIT and WAKE objects and WAKE's tid are stored relative to
- * the batch (1.3): they read back as recorded when the writer cuts a
+ * the batch (1.3), and so are SYSCALL's result and the times of WAIT and
+ * SYSCALL (from their span's start): they read back as recorded when the writer cuts a
  * thread's buffer into batches while the thread records (its parts every
  * CTRACE__FLUSH_NS, and the rest of a buffer handed over after them),
  * including ids far apart, task 0 and tids on both sides of the thread's. */
@@ -1298,12 +1317,19 @@ TEST_IMPL(record_relative_fields_across_batches) {
   ctrace_event ev;
   ctrace_cursor_init(&c, r, (uint32_t)ti);
   size_t k = 0;
+  uint64_t last = 0;
   while (ctrace_cursor_next(&c, &ev)) {
+    ASSERT(ev.ticks >= last); /* times of a thread never go backwards */
+    uint64_t before = last;
+    last = ev.ticks;
     if (!ctrace__rel_kind(ev.kind))
       continue;
     ASSERT(k < rel_n);
     const struct rel_expect *e = &rel_exp[k++];
     ASSERT_EQ(ev.kind, e->kind);
+    /* when recorded (or, were the clock behind, at the event before) */
+    if (e->ticks)
+      ASSERT(ev.ticks == e->ticks || (ev.ticks == before && e->ticks < before));
     switch (ev.kind) {
     case CTRACE_EV_TASK_BEGIN:
       ASSERT_EQ(ev.f[0], e->a);
@@ -1311,6 +1337,11 @@ TEST_IMPL(record_relative_fields_across_batches) {
       break;
     case CTRACE_EV_WAIT:
       ASSERT_EQ(ev.f[1], e->a);
+      ASSERT_EQ(ev.f[2], e->b);
+      break;
+    case CTRACE_EV_SYSCALL:
+      ASSERT_EQ(ev.f[3], e->a);
+      ASSERT_EQ(ev.f[4], e->b);
       break;
     case CTRACE_EV_WAKE:
       ASSERT_EQ(ev.f[0], e->a);

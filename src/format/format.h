@@ -331,18 +331,23 @@ enum { CTRACE_SHARED_WAIT = 1, CTRACE_SHARED_WAKE = 2 };
 
 /*
  * Relative fields (1.3, docs/FORMAT.md "Relative fields"). In the data
- * batches of a 1.3 file these fields are stored relative to the batch:
+ * batches of a 1.3 file these are stored relative to the batch:
  *  - task fields (TASK_BEGIN task and parent, TASK_END, REGION_BEGIN and LOG
  *    task): 0 for task 0, else 1 + zigzag(task - the batch's last nonzero
  *    task field before it; 0 at the batch's start);
  *  - WAIT's and WAKE's object: zigzag(object - the batch's last WAIT or
  *    WAKE object before it; 0 at the batch's start);
- *  - WAKE's tid: zigzag(tid - the batch's tid).
+ *  - WAKE's tid: zigzag(tid - the batch's tid);
+ *  - SYSCALL's result: zigzag(result - the batch's last SYSCALL result
+ *    before it; 0 at the batch's start);
+ *  - the time delta of WAIT and SYSCALL: zigzag(start - the previous
+ *    record's time), where start is the event's time less its dur.
  * Differences are taken modulo 2^64 and read as signed. Writer and readers
  * share these helpers; the state starts at zero in every batch.
  */
 struct ctrace_rel {
   uint64_t task, object;
+  int64_t result;
 };
 static inline uint64_t ctrace__rel_task_put(struct ctrace_rel *st, uint64_t task) {
   if (!task)
@@ -366,14 +371,36 @@ static inline uint64_t ctrace__rel_object_get(struct ctrace_rel *st, uint64_t v)
   st->object += (uint64_t)ctrace__unzigzag(v);
   return st->object;
 }
+/* A SYSCALL result (signed) to its stored field, and a stored field to
+ * the zigzag-encoded result (the field as 1.2 stores it). */
+static inline uint64_t ctrace__rel_result_put(struct ctrace_rel *st, int64_t result) {
+  uint64_t v = ctrace__zigzag((int64_t)((uint64_t)result - (uint64_t)st->result));
+  st->result = result;
+  return v;
+}
+static inline uint64_t ctrace__rel_result_get(struct ctrace_rel *st, uint64_t v) {
+  st->result = (int64_t)((uint64_t)st->result + (uint64_t)ctrace__unzigzag(v));
+  return ctrace__zigzag(st->result);
+}
+/* WAIT and SYSCALL: the index of their dur field, whose start their time
+ * delta counts to (1.3); -1 for other kinds. */
+static inline int ctrace__rel_span_dur(unsigned kind) {
+  return kind == CTRACE_EV_WAIT ? 2 : kind == CTRACE_EV_SYSCALL ? 4 : -1;
+}
+/* Such an event's time: prev, the previous record's, plus the stored
+ * delta d (the signed gap to its start), plus dur. */
+static inline uint64_t ctrace__rel_span_time(uint64_t prev, uint64_t d, uint64_t dur) {
+  return prev + (uint64_t)ctrace__unzigzag(d) + dur;
+}
 /* 1 for the kinds with relative fields. */
 static inline int ctrace__rel_kind(unsigned kind) {
   return kind == CTRACE_EV_TASK_BEGIN || kind == CTRACE_EV_TASK_END ||
          kind == CTRACE_EV_REGION_BEGIN || kind == CTRACE_EV_LOG || kind == CTRACE_EV_WAIT ||
-         kind == CTRACE_EV_WAKE;
+         kind == CTRACE_EV_WAKE || kind == CTRACE_EV_SYSCALL;
 }
 /* The stored fields f of an event of kind (nf of them) to their values, in
- * place, for a batch of thread tid with state st. */
+ * place, for a batch of thread tid with state st (not the time: see
+ * ctrace__rel_span_time). */
 static inline void ctrace__rel_decode(struct ctrace_rel *st, unsigned kind, uint64_t *f,
                                       unsigned nf, uint32_t tid) {
   switch (kind) {
@@ -398,6 +425,10 @@ static inline void ctrace__rel_decode(struct ctrace_rel *st, unsigned kind, uint
       f[0] = tid + (uint64_t)ctrace__unzigzag(f[0]);
       f[1] = ctrace__rel_object_get(st, f[1]);
     }
+    break;
+  case CTRACE_EV_SYSCALL: /* call class fd s:result dur stack */
+    if (nf >= 4)
+      f[3] = ctrace__rel_result_get(st, f[3]);
     break;
   default:
     break;
@@ -428,6 +459,10 @@ static inline void ctrace__rel_encode(struct ctrace_rel *st, unsigned kind, uint
       f[0] = ctrace__zigzag((int64_t)(f[0] - tid));
       f[1] = ctrace__rel_object_put(st, f[1]);
     }
+    break;
+  case CTRACE_EV_SYSCALL:
+    if (nf >= 4)
+      f[3] = ctrace__rel_result_put(st, ctrace__unzigzag(f[3]));
     break;
   default:
     break;

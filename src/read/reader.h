@@ -320,13 +320,14 @@ const uint8_t *ctrace_decode_event(const uint8_t *p, const uint8_t *end, uint64_
                                    ctrace_event *ev, const char **why);
 
 /*
- * (1.3) Turns the stored fields of ev, an event just decoded by
- * ctrace_decode_event from batch b, into their values (docs/FORMAT.md,
- * "Relative fields"). Call it for every event of the batch in order, with
- * *st zeroed at the batch's start; it does nothing for other batches.
+ * ctrace_decode_event() for the records of batch b, in order from its
+ * start, with *st zeroed there: in a 1.3 data batch it also turns the
+ * stored relative fields and times into their values (docs/FORMAT.md,
+ * "Relative fields"); elsewhere it is ctrace_decode_event().
  */
-void ctrace_decode_relative(const struct ctrace_batch_info *b, struct ctrace_rel *st,
-                            ctrace_event *ev);
+const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b, struct ctrace_rel *st,
+                                         const uint8_t *p, const uint8_t *end, uint64_t *ticks,
+                                         ctrace_event *ev, const char **why);
 
 /* Decodes a STACK blob into pcs (at most max); returns the count or -1. */
 int ctrace_decode_pcs(const uint8_t *blob, uint32_t len, uint64_t *pcs, int max);

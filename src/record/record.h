@@ -286,13 +286,28 @@ static inline uint8_t *ctrace__ev(struct ctrace__thread *t, uint8_t kind, uint64
   return ctrace__put_uvarint(p, d);
 }
 
+/* ctrace__ev() for WAIT and SYSCALL (1.3): their time delta counts to the
+ * start of their span, dur before now (format.h, "Relative fields"). */
+static inline uint8_t *ctrace__ev_span(struct ctrace__thread *t, uint8_t kind, uint64_t now,
+                                       uint64_t dur) {
+  uint8_t *p = t->pos;
+  uint64_t end = now > t->last ? now : t->last; /* as ctrace__ev: never backwards */
+  uint64_t d = ctrace__zigzag((int64_t)(end - dur - t->last));
+  t->last = end;
+  *p++ = kind;
+  return ctrace__put_uvarint(p, d);
+}
+
 /* Fields stored relative to the batch (format.h, "Relative fields"): a
- * task field, WAIT's or WAKE's object, WAKE's tid. */
+ * task field, WAIT's or WAKE's object, WAKE's tid, SYSCALL's result. */
 static inline uint8_t *ctrace__put_task(struct ctrace__thread *t, uint8_t *p, uint64_t task) {
   return ctrace__put_uvarint(p, ctrace__rel_task_put(&t->rel, task));
 }
 static inline uint8_t *ctrace__put_object(struct ctrace__thread *t, uint8_t *p, uint64_t object) {
   return ctrace__put_uvarint(p, ctrace__rel_object_put(&t->rel, object));
+}
+static inline uint8_t *ctrace__put_result(struct ctrace__thread *t, uint8_t *p, int64_t result) {
+  return ctrace__put_uvarint(p, ctrace__rel_result_put(&t->rel, result));
 }
 static inline uint8_t *ctrace__put_wake_tid(struct ctrace__thread *t, uint8_t *p, uint32_t tid) {
   return ctrace__put_uvarint(p, ctrace__zigzag((int64_t)((uint64_t)tid - t->tid)));

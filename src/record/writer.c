@@ -331,12 +331,16 @@ static int events_end(const uint8_t *p, const uint8_t *end, uint64_t base, uint3
     uint64_t v, f[CTRACE_MAX_FIELDS];
     if (!k->name || !(p = ctrace__get_uvarint(p, end, &v)))
       return -1;
+    uint64_t prev = base;
     base += v;
     for (unsigned i = 0; i < k->nfields; i++)
       if (!(p = ctrace__get_uvarint(p, end, &f[i])))
         return -1;
     if (ctrace__rel_kind(kind))
       ctrace__rel_decode(st, kind, f, k->nfields, tid);
+    int dur = ctrace__rel_span_dur(kind);
+    if (dur >= 0 && (unsigned)dur < k->nfields)
+      base = ctrace__rel_span_time(prev, v, f[dur]);
     if (k->blob) {
       if (!(p = ctrace__get_uvarint(p, end, &v)) || v > (uint64_t)(end - p))
         return -1;
@@ -347,10 +351,15 @@ static int events_end(const uint8_t *p, const uint8_t *end, uint64_t base, uint3
   return 0;
 }
 
+/* Whether state st differs from a batch's start. */
+static int rel_started(const struct ctrace_rel *st) {
+  return st->task || st->object || st->result;
+}
+
 /* What a batch's relative fields can grow by when it is cut from the middle
- * of a buffer: its first task field and its first object, each now written
+ * of a buffer: its first task field, object and result, each now written
  * against 0 (at most 10 bytes instead of at least 1). */
-#define REL_SLACK 20
+#define REL_SLACK 30
 
 /*
  * The events of [p, end), whose relative fields were written from state
@@ -362,10 +371,10 @@ static int events_end(const uint8_t *p, const uint8_t *end, uint64_t base, uint3
  */
 static size_t rel_rewrite(uint8_t *out, const uint8_t *p, const uint8_t *end, uint32_t tid,
                           struct ctrace_rel st) {
-  struct ctrace_rel fresh = {0, 0};
+  struct ctrace_rel fresh = {0};
   uint8_t *o = out;
   while (p < end) {
-    if (st.task == fresh.task && st.object == fresh.object) {
+    if (st.task == fresh.task && st.object == fresh.object && st.result == fresh.result) {
       memmove(o, p, (size_t)(end - p));
       o += end - p;
       break;
@@ -465,7 +474,7 @@ static void write_parts(void) {
     struct part *q = &parts[i];
     if (!staging || q->len + REL_SLACK > staging->cap)
       continue;
-    if (q->rel.task || q->rel.object) {
+    if (rel_started(&q->rel)) {
       const uint8_t *from = q->b->data + q->off;
       staging->len = rel_rewrite(staging->data, from, from + q->len, q->tid, q->rel);
       if (!staging->len)
@@ -513,8 +522,8 @@ static struct ctrace__buf *drop_written_part(struct ctrace__buf *b) {
   struct ctrace_rel rel = b->flushed_rel;
   b->base = b->flushed_base;
   b->flushed = 0;
-  b->flushed_rel = (struct ctrace_rel){0, 0};
-  if (!rel.task && !rel.object) {
+  b->flushed_rel = (struct ctrace_rel){0};
+  if (!rel_started(&rel)) {
     memmove(b->data, b->data + (b->len - rest), rest);
     b->len = rest;
     return b;
@@ -790,7 +799,7 @@ void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost) {
   if (!copy)
     return;
   size_t n = len - off;
-  if (rel.task || rel.object)
+  if (rel_started(&rel))
     n = rel_rewrite(copy->data, b->data + off, b->data + len, b->tid, rel);
   else
     memcpy(copy->data, b->data + off, n);
