@@ -79,13 +79,8 @@ static void walk_batch(const uint8_t *p, const uint8_t *end) {
       d = ctrace__get_uvarint(q, end, &v);
       if (!d || v > (uint64_t)(end - d))
         return;
-      if (kind == CTRACE_EV_STACK) {
-        uint64_t pcs[CTRACE_MAX_STACK_DEPTH];
-        int n = ctrace_decode_pcs(d, (uint32_t)v, pcs, CTRACE_MAX_STACK_DEPTH);
-        if (n > 0)
-          stack_pcs += (uint64_t)n;
+      if (kind == CTRACE_EV_STACK)
         stack_defs++;
-      }
       d += v;
       a->part[2 + CTRACE_MAX_FIELDS] += (uint64_t)(d - q);
       q = d;
@@ -119,6 +114,10 @@ static int add_file(const char *path) {
     walk_batch(p, p + b->evlen);
   }
   (void)minor;
+  for (uint32_t i = 1; i <= ctrace_reader_nstacks(r); i++) {
+    const uint64_t *pcs;
+    stack_pcs += ctrace_reader_stack(r, i, &pcs);
+  }
   tail += size - covered;
   total_size += size;
   total_events += ctrace_reader_nevents(r);

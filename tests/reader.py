@@ -78,6 +78,7 @@ def read(path, doc):
     out = ["# version 1.%d tsc %d pid %d tick_hz %d" % (minor, tsc, pid, tick_hz)]
     records = []  # (line prefix, fields, blob, tid, ticks), ns filled in at the end
     syncs, first = [], None
+    stacks = [[]]  # 1.3: each STACK shares the end of the one before
     off, ended, status = hsize, False, None
     zero_from = len(d)
     while zero_from > off and d[zero_from - 1] == 0:
@@ -135,6 +136,8 @@ def read(path, doc):
                         raise Bad("blob")
                     blob = d[pos:pos + n]
                     pos += n
+                if minor >= 3 and meta and kinds.get(kind, ("",))[0] == "STACK":
+                    stacks.append(stack_pcs(blob, stacks[-1]))  # checked; printed as stored
                 if ended:
                     raise Bad("after END")
                 if meta:
@@ -176,6 +179,23 @@ def read(path, doc):
 
 def unzigzag(u):
     return (u >> 1) ^ -(u & 1)
+
+
+def stack_pcs(blob, prev):
+    """The PCs of a 1.3 STACK blob, innermost first (FORMAT.md, STACK)."""
+    shared, pos = uvarint(blob, 0, len(blob))
+    if shared > len(prev):
+        raise Bad("stack shares more than the previous one has")
+    last = prev[len(prev) - shared] if shared else 0
+    rest = []
+    while pos < len(blob):
+        z, pos = uvarint(blob, pos, len(blob))
+        last = (last + unzigzag(z)) & MASK64
+        rest.append(last)
+    pcs = rest[::-1] + prev[len(prev) - shared:]
+    if len(pcs) > 128:
+        raise Bad("stack deeper than 128")
+    return pcs
 
 
 def relative(name, fields, tid, rel):

@@ -469,6 +469,57 @@ static inline void ctrace__rel_encode(struct ctrace_rel *st, unsigned kind, uint
   }
 }
 
+/*
+ * STACK blobs (docs/FORMAT.md, STACK). Up to 1.2: the PCs innermost first,
+ * each as zigzag(pc - the one before it; 0 before the first). From 1.3:
+ * `shared`, how many outermost PCs equal the outermost ones of the
+ * previous STACK of the file (id - 1; none for the first), then the other
+ * PCs from the outermost of them inwards, each as zigzag(pc - the one
+ * before it in that order; before the first, the innermost shared PC, or
+ * 0 when none is shared).
+ */
+/* The 1.3 blob of pcs[0..n) after the stack prev[0..np) into out (room for
+ * 10 * (n + 1) bytes); returns its length. */
+static inline size_t ctrace__stack_blob(uint8_t *out, const uint64_t *pcs, int n,
+                                        const uint64_t *prev, int np) {
+  int k = 0;
+  while (k < n && k < np && pcs[n - 1 - k] == prev[np - 1 - k])
+    k++;
+  uint8_t *q = ctrace__put_uvarint(out, (uint64_t)k);
+  uint64_t last = k ? pcs[n - k] : 0;
+  for (int i = n - k - 1; i >= 0; i--) {
+    q = ctrace__put_uvarint(q, ctrace__zigzag((int64_t)(pcs[i] - last)));
+    last = pcs[i];
+  }
+  return (size_t)(q - out);
+}
+/* Its inverse: the PCs of a 1.3 blob into pcs (room for max), innermost
+ * first; the count, or -1 when the blob does not decode, shares more than
+ * prev has, or holds more than max PCs. */
+static inline int ctrace__stack_unblob(const uint8_t *blob, size_t len, const uint64_t *prev,
+                                       int np, uint64_t *pcs, int max) {
+  const uint8_t *p = blob, *end = blob + len;
+  uint64_t k, z;
+  if (!(p = ctrace__get_uvarint(p, end, &k)) || k > (uint64_t)np || k > (uint64_t)max)
+    return -1;
+  uint64_t tmp[CTRACE_MAX_STACK_DEPTH];
+  int m = 0;
+  uint64_t last = k ? prev[np - k] : 0;
+  while (p < end) {
+    if (m >= CTRACE_MAX_STACK_DEPTH || !(p = ctrace__get_uvarint(p, end, &z)))
+      return -1;
+    last += (uint64_t)ctrace__unzigzag(z);
+    tmp[m++] = last;
+  }
+  if ((uint64_t)m + k > (uint64_t)max)
+    return -1;
+  for (int i = 0; i < m; i++) /* innermost first */
+    pcs[i] = tmp[m - 1 - i];
+  for (uint64_t i = 0; i < k; i++)
+    pcs[m + i] = prev[np - k + i];
+  return m + (int)k;
+}
+
 /* The kinds that have fields, with the lower-case name of their struct:
  * struct ctrace_ev_<lower>, decoded by ctrace_ev_<lower>_of(). */
 #define CTRACE_EVENT_STRUCTS(X)                                                \

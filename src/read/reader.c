@@ -205,7 +205,14 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
       return -1;
     }
     uint64_t tmp[CTRACE_MAX_STACK_DEPTH];
-    int n = ctrace_decode_pcs(ev->blob, ev->blob_len, tmp, CTRACE_MAX_STACK_DEPTH);
+    int n;
+    if (r->minor >= CTRACE_FORMAT_MINOR_RELATIVE) { /* 1.3: shares the previous stack's end */
+      const struct stack_def *pd = &r->stacks.v[r->stacks.n - 1]; /* [0]: empty */
+      n = ctrace__stack_unblob(ev->blob, ev->blob_len, pd->n ? r->pcs.v + pd->first : NULL,
+                               (int)pd->n, tmp, CTRACE_MAX_STACK_DEPTH);
+    } else {
+      n = ctrace_decode_pcs(ev->blob, ev->blob_len, tmp, CTRACE_MAX_STACK_DEPTH);
+    }
     if (n < 0) {
       set_error(r, CTRACE_READ_CORRUPT, ev->offset, "bad stack (more than %d frames or cut short)",
                 CTRACE_MAX_STACK_DEPTH);
