@@ -75,20 +75,20 @@ static pthread_barrier_t ready;
 
 static void ev_task_begin(uint64_t now, uint64_t id, uint32_t name) {
   EMIT_BEGIN(CTRACE_EV_TASK_BEGIN, now);
-  p = ctrace__put_uvarint(p, id);
-  p = ctrace__put_uvarint(p, 0);
+  p = ctrace__put_task(t, p, id);
+  p = ctrace__put_task(t, p, 0);
   p = ctrace__put_uvarint(p, name);
   p = ctrace__put_uvarint(p, 0);
   ctrace__leave(t, p);
 }
 static void ev_task_end(uint64_t now, uint64_t id) {
   EMIT_BEGIN(CTRACE_EV_TASK_END, now);
-  p = ctrace__put_uvarint(p, id);
+  p = ctrace__put_task(t, p, id);
   ctrace__leave(t, p);
 }
 static void ev_region_begin(uint64_t now, uint64_t task, uint32_t name) {
   EMIT_BEGIN(CTRACE_EV_REGION_BEGIN, now);
-  p = ctrace__put_uvarint(p, task);
+  p = ctrace__put_task(t, p, task);
   p = ctrace__put_uvarint(p, name);
   p = ctrace__put_uvarint(p, 0);
   ctrace__leave(t, p);
@@ -98,28 +98,34 @@ static void ev_region_end(uint64_t now) {
   ctrace__leave(t, p);
 }
 static void ev_wait(uint64_t now, uint64_t reason, uint64_t object, uint64_t d, uint32_t stack) {
-  EMIT_BEGIN(CTRACE_EV_WAIT, now);
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return;
+  uint8_t *p = ctrace__ev_span(t, CTRACE_EV_WAIT, now, d);
   p = ctrace__put_uvarint(p, reason);
-  p = ctrace__put_uvarint(p, object);
+  p = ctrace__put_object(t, p, object);
   p = ctrace__put_uvarint(p, d);
   p = ctrace__put_uvarint(p, stack);
   ctrace__leave(t, p);
 }
 static void ev_wake(uint64_t now, uint32_t tid, uint64_t object, uint32_t stack) {
   EMIT_BEGIN(CTRACE_EV_WAKE, now);
-  p = ctrace__put_uvarint(p, tid);
-  p = ctrace__put_uvarint(p, object);
+  p = ctrace__put_wake_tid(t, p, tid);
+  p = ctrace__put_object(t, p, object);
   p = ctrace__put_uvarint(p, CTRACE_WAIT_MUTEX);
   p = ctrace__put_uvarint(p, stack);
   ctrace__leave(t, p);
 }
 static void ev_syscall(uint64_t now, uint64_t call, uint64_t cls, uint64_t fd, int64_t res,
                        uint64_t d, uint32_t stack) {
-  EMIT_BEGIN(CTRACE_EV_SYSCALL, now);
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return;
+  uint8_t *p = ctrace__ev_span(t, CTRACE_EV_SYSCALL, now, d);
   p = ctrace__put_uvarint(p, call);
   p = ctrace__put_uvarint(p, cls);
   p = ctrace__put_uvarint(p, fd);
-  p = ctrace__put_uvarint(p, ctrace__zigzag(res));
+  p = ctrace__put_result(t, p, res);
   p = ctrace__put_uvarint(p, d);
   p = ctrace__put_uvarint(p, stack);
   ctrace__leave(t, p);
@@ -134,7 +140,7 @@ static void ev_log(uint64_t now, uint64_t task, uint32_t cat, const char *msg) {
     return;
   }
   uint8_t *p = ctrace__ev(t, CTRACE_EV_LOG, now);
-  p = ctrace__put_uvarint(p, task);
+  p = ctrace__put_task(t, p, task);
   p = ctrace__put_uvarint(p, cat);
   p = ctrace__put_uvarint(p, 0);
   p = ctrace__put_uvarint(p, len);

@@ -78,6 +78,7 @@ def read(path, doc):
     out = ["# version 1.%d tsc %d pid %d tick_hz %d" % (minor, tsc, pid, tick_hz)]
     records = []  # (line prefix, fields, blob, tid, ticks), ns filled in at the end
     syncs, first = [], None
+    stacks = [[]]  # 1.3: each STACK shares the end of the one before
     off, ended, status = hsize, False, None
     zero_from = len(d)
     while zero_from > off and d[zero_from - 1] == 0:
@@ -107,6 +108,7 @@ def read(path, doc):
         meta = bflags & 1
         batch = ["# batch %d tid %d flags 0x%x seq %d base %d len %d" % (off, tid, bflags, seq, base, blen)]
         pos, ticks = off + 32, base
+        rel = [0, 0, 0]  # relative fields (1.3): the batch's last task, object, result
         try:
             while pos < end:
                 at = pos
@@ -115,12 +117,18 @@ def read(path, doc):
                 if kind < 0x80 and kind not in kinds:
                     raise Bad("unknown kind")
                 delta, pos = uvarint(d, pos, end)
+                prev = ticks
                 ticks = (ticks + delta) & MASK64
                 nf, has_blob = (kinds[kind][1], kinds[kind][2]) if kind in kinds else (0, True)
                 fields = []
                 for _ in range(nf):
                     v, pos = uvarint(d, pos, end)
                     fields.append(v)
+                if minor >= 3 and not meta and kind in kinds:
+                    relative(kinds[kind][0], fields, tid, rel)
+                    span = {"WAIT": 2, "SYSCALL": 4}.get(kinds[kind][0])
+                    if span is not None and span < len(fields):
+                        ticks = (prev + unzigzag(delta) + fields[span]) & MASK64
                 blob = None
                 if has_blob:
                     n, pos = uvarint(d, pos, end)
@@ -128,6 +136,8 @@ def read(path, doc):
                         raise Bad("blob")
                     blob = d[pos:pos + n]
                     pos += n
+                if minor >= 3 and meta and kinds.get(kind, ("",))[0] == "STACK":
+                    stacks.append(stack_pcs(blob, stacks[-1]))  # checked; printed as stored
                 if ended:
                     raise Bad("after END")
                 if meta:
@@ -165,6 +175,57 @@ def read(path, doc):
             out.extend(sched_lines(kinds[kind][0], blob, to_ns))
     out.append("# complete" if status is None else "# " + status)
     return out
+
+
+def unzigzag(u):
+    return (u >> 1) ^ -(u & 1)
+
+
+def stack_pcs(blob, prev):
+    """The PCs of a 1.3 STACK blob, innermost first (FORMAT.md, STACK)."""
+    shared, pos = uvarint(blob, 0, len(blob))
+    if shared > len(prev):
+        raise Bad("stack shares more than the previous one has")
+    last = prev[len(prev) - shared] if shared else 0
+    rest = []
+    while pos < len(blob):
+        z, pos = uvarint(blob, pos, len(blob))
+        last = (last + unzigzag(z)) & MASK64
+        rest.append(last)
+    pcs = rest[::-1] + prev[len(prev) - shared:]
+    if len(pcs) > 128:
+        raise Bad("stack deeper than 128")
+    return pcs
+
+
+def relative(name, fields, tid, rel):
+    """The stored fields of a 1.3 data batch's event to their values, per
+    FORMAT.md "Relative fields"; rel is the batch's [task, object, result]."""
+    def task(i):
+        if fields[i]:
+            rel[0] = (rel[0] + unzigzag(fields[i] - 1)) & MASK64
+            fields[i] = rel[0]
+
+    def obj(i):
+        rel[1] = (rel[1] + unzigzag(fields[i])) & MASK64
+        fields[i] = rel[1]
+
+    if name == "TASK_BEGIN":
+        task(0)
+        task(1)
+    elif name in ("TASK_END", "REGION_BEGIN", "LOG"):
+        task(0)
+    elif name == "WAIT":
+        obj(1)
+    elif name == "WAKE":
+        fields[0] = (tid + unzigzag(fields[0])) & MASK64
+        obj(1)
+    elif name == "SYSCALL":
+        # the result is signed: kept as its zigzag encoding, as 1.2 stores it
+        r = (rel[2] + unzigzag(fields[3])) & MASK64
+        rel[2] = r
+        signed = r - (1 << 64) if r >> 63 else r
+        fields[3] = ((signed << 1) ^ (signed >> 63)) & MASK64
 
 
 def sched_lines(name, blob, to_ns):

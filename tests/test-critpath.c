@@ -366,7 +366,8 @@ TEST_IMPL(critpath_cli_and_api_agree) {
  * appearance. */
 TEST_IMPL(critpath_long_paths_same_as_indexed) {
   char *file = strdup(test_path("long.ctrace"));
-  char *gen[] = {(char *)test_build_path("bench/gen_trace"), file, "100000", "4", NULL};
+  /* enough events for several 64 KiB batches a worker (format 1.3) */
+  char *gen[] = {(char *)test_build_path("bench/gen_trace"), file, "160000", "4", NULL};
   ASSERT_EQ(test_run(gen, NULL, NULL, NULL), 0);
   struct opened o = open_tl(file);
   struct ctrace_cp_index *ix;

@@ -41,18 +41,18 @@ static __attribute__((noinline)) void emit_blocking(uint8_t kind, uint64_t a, ui
     return;
   uint32_t stack = with_stack ? ctrace__stack_here(t, __builtin_frame_address(0)) : 0;
   uint64_t now = ctrace__now();
-  uint8_t *p = ctrace__ev(t, kind, now);
+  uint8_t *p = ctrace__ev_span(t, kind, now, now - t0);
   if (kind == CTRACE_EV_WAIT) {
     p = ctrace__put_uvarint(p, a);
     /* object; a sleep's is the time asked for (1.2): unknown here */
-    p = ctrace__put_uvarint(p, a == CTRACE_WAIT_SLEEP ? 0 : 0x1234);
+    p = ctrace__put_object(t, p, a == CTRACE_WAIT_SLEEP ? 0 : 0x1234);
     p = ctrace__put_uvarint(p, now - t0);
     p = ctrace__put_uvarint(p, stack);
   } else {
     p = ctrace__put_uvarint(p, a);
     p = ctrace__put_uvarint(p, b);
     p = ctrace__put_uvarint(p, 3); /* fd */
-    p = ctrace__put_uvarint(p, ctrace__zigzag(100));
+    p = ctrace__put_result(t, p, 100);
     p = ctrace__put_uvarint(p, now - t0);
     p = ctrace__put_uvarint(p, stack);
   }
@@ -64,8 +64,8 @@ static __attribute__((noinline)) void emit_wake(uint32_t tid) {
   if (!t)
     return;
   uint8_t *p = ctrace__ev(t, CTRACE_EV_WAKE, ctrace__now());
-  p = ctrace__put_uvarint(p, tid);
-  p = ctrace__put_uvarint(p, 0x1234);
+  p = ctrace__put_wake_tid(t, p, tid);
+  p = ctrace__put_object(t, p, 0x1234);
   p = ctrace__put_uvarint(p, CTRACE_WAIT_MUTEX);
   p = ctrace__put_uvarint(p, 0);
   ctrace__leave(t, p);

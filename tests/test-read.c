@@ -774,6 +774,31 @@ TEST_IMPL(read_dump_times_select_in_profile) {
   return 0;
 }
 
+/* A 1.2 file (written by gen_trace of the recorder before 1.3, whose
+ * relative fields and stacks changed) reads as that recorder's reader read
+ * it: `ctrace dump --no-symbols --defs` as it printed then (both in
+ * tests/data), and reader.py agrees with dump --raw on it. */
+TEST_IMPL(read_v12_file_reads_as_written) {
+  char file[4096], want_path[4096];
+  snprintf(file, sizeof file, "%s/tests/data/v1.2-gen.ctrace", test_source_dir);
+  snprintf(want_path, sizeof want_path, "%s/tests/data/v1.2-gen.dump", test_source_dir);
+  char *want = test_read_file(want_path, NULL);
+  ASSERT(want != NULL);
+  char *dump[] = {(char *)test_build_path("ctrace"), "dump", "--no-symbols", "--defs", file, NULL};
+  char *got = NULL;
+  ASSERT_EQ(test_run(dump, NULL, &got, NULL), 0);
+  ASSERT_STR_EQ(got, want);
+  ctrace_reader *r = open_trace(file);
+  ASSERT_EQ(ctrace_reader_version_minor(r), 2);
+  ASSERT(ctrace_reader_nevents_kind(r, CTRACE_EV_WAIT) > 0);
+  ASSERT(ctrace_reader_nevents_kind(r, CTRACE_EV_TASK_BEGIN) > 0);
+  ASSERT(ctrace_reader_nstacks(r) > 1);
+  ctrace_reader_close(r);
+  free(got);
+  free(want);
+  return 0;
+}
+
 /* ---- the spec, tested: a second reader written from docs/FORMAT.md ---- */
 
 static int same_as_dump_raw(const char *file) {
@@ -826,6 +851,8 @@ TEST_IMPL(read_second_reader_agrees) {
   char f6[4096];
   snprintf(f6, sizeof f6, "%s/tests/data/v1.0-minimal.ctrace", test_source_dir);
   same_as_dump_raw(f6); /* written by ctrace 0.1 */
+  snprintf(f6, sizeof f6, "%s/tests/data/v1.2-gen.ctrace", test_source_dir);
+  same_as_dump_raw(f6); /* format 1.2 */
   same_as_dump_raw(f1);
   char *gen[] = {(char *)test_build_path("bench/gen_trace"), f2, "3000", "3", NULL};
   ASSERT_EQ(test_run(gen, NULL, NULL, NULL), 0);

@@ -1190,3 +1190,168 @@ TEST_IMPL(record_stuck_thread_losses_reported_once) {
   close(stuck_pipe[1]);
   return 0;
 }
+
+/* ---- relative fields (format 1.3) ---- */
+
+#include "../src/record/record.h"
+
+struct rel_expect {
+  uint8_t kind;
+  uint64_t a, b;  /* the fields that are stored relative (and dur) */
+  uint64_t ticks; /* WAIT, SYSCALL: when recorded */
+};
+#define REL_MAX 4096
+static struct rel_expect rel_exp[REL_MAX];
+static size_t rel_n;
+
+static void rel_note(uint8_t kind, uint64_t a, uint64_t b) {
+  if (rel_n < REL_MAX)
+    rel_exp[rel_n++] = (struct rel_expect){kind, a, b, 0};
+}
+
+/* A WAIT and a WAKE as the preload writes them (record.h's helpers). */
+static void rel_wait_wake(uint64_t obj, uint32_t wtid, uint64_t obj2) {
+  struct ctrace__thread *t = ctrace__enter();
+  if (!t)
+    return;
+  uint64_t now = ctrace__now(), dur = obj % 3 ? 10 : 1u << 30; /* a span before the last event */
+  uint8_t *p = ctrace__ev_span(t, CTRACE_EV_WAIT, now, dur);
+  p = ctrace__put_uvarint(p, CTRACE_WAIT_MUTEX);
+  p = ctrace__put_object(t, p, obj);
+  p = ctrace__put_uvarint(p, dur);
+  p = ctrace__put_uvarint(p, 0);
+  ctrace__leave(t, p);
+  rel_note(CTRACE_EV_WAIT, obj, dur);
+  rel_exp[rel_n - 1].ticks = now;
+  t = ctrace__enter();
+  if (!t)
+    return;
+  p = ctrace__ev(t, CTRACE_EV_WAKE, ctrace__now());
+  p = ctrace__put_wake_tid(t, p, wtid);
+  p = ctrace__put_object(t, p, obj2);
+  p = ctrace__put_uvarint(p, CTRACE_WAIT_MUTEX);
+  p = ctrace__put_uvarint(p, 0);
+  ctrace__leave(t, p);
+  rel_note(CTRACE_EV_WAKE, wtid, obj2);
+  t = ctrace__enter();
+  if (!t)
+    return;
+  int64_t result = obj % 5 == 0 ? -11 : (int64_t)(obj % 100000);
+  now = ctrace__now();
+  p = ctrace__ev_span(t, CTRACE_EV_SYSCALL, now, 7);
+  p = ctrace__put_uvarint(p, CTRACE_CALL_read);
+  p = ctrace__put_uvarint(p, CTRACE_SC_FILE);
+  p = ctrace__put_uvarint(p, 3);
+  p = ctrace__put_result(t, p, result);
+  p = ctrace__put_uvarint(p, 7);
+  p = ctrace__put_uvarint(p, 0);
+  ctrace__leave(t, p);
+  rel_note(CTRACE_EV_SYSCALL, ctrace__zigzag(result), 7);
+  rel_exp[rel_n - 1].ticks = now;
+}
+
+/* One request's worth of events with relative fields, varied by i. */
+static void rel_request(unsigned i, uint32_t tid) {
+  ctrace_task_t parent = i % 4 == 0 ? CTRACE_TASK_NONE : ctrace_task_current();
+  ctrace_task_t task = ctrace_task_begin(parent, "req");
+  rel_note(CTRACE_EV_TASK_BEGIN, task, parent);
+  ctrace_region_begin("r");
+  rel_note(CTRACE_EV_REGION_BEGIN, task, 0);
+  ctrace_region_end();
+  ctrace_log_str(i % 3 ? task : CTRACE_TASK_NONE, "c", "m");
+  rel_note(CTRACE_EV_LOG, i % 3 ? task : 0, 0);
+  uint64_t far = 0x7ffc00001000ull + i * 4096, near = 0x555500001000ull + (i % 7) * 64;
+  rel_wait_wake(i % 2 ? far : near, tid + (i % 5) - 2, i % 3 ? near : (uint64_t)i);
+  ctrace_task_end(task);
+  rel_note(CTRACE_EV_TASK_END, task, 0);
+}
+
+/* Events of thread tid in the file so far (the writer's partial batches). */
+static uint64_t rel_events_written(const char *path, uint32_t tid) {
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  if (ctrace_reader_open(path, &r, err, sizeof err) < 0)
+    return 0;
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < ctrace_reader_nthreads(r); i++)
+    if (ctrace_reader_thread(r, i)->tid == tid)
+      n += ctrace_reader_thread(r, i)->nevents;
+  ctrace_reader_close(r);
+  return n;
+}
+
+/* Task ids, WAIT and WAKE objects and WAKE's tid are stored relative to
+ * the batch (1.3), and so are SYSCALL's result and the times of WAIT and
+ * SYSCALL (from their span's start): they read back as recorded when the writer cuts a
+ * thread's buffer into batches while the thread records (its parts every
+ * CTRACE__FLUSH_NS, and the rest of a buffer handed over after them),
+ * including ids far apart, task 0 and tids on both sides of the thread's. */
+TEST_IMPL(record_relative_fields_across_batches) {
+  setenv("CTRACE_BUFFER_KB", "4", 1);
+  const char *path = test_path("rel.ctrace");
+  ASSERT_EQ(ctrace_start_path(path), 0);
+  uint32_t tid = (uint32_t)gettid();
+  unsigned i = 0;
+  for (int phase = 0; phase < 3; phase++) {
+    unsigned n = phase < 2 ? 5 : 300; /* the last fills 4 KiB buffers */
+    for (unsigned k = 0; k < n; k++)
+      rel_request(i++, tid);
+    if (phase == 2)
+      break;
+    /* until the writer took a part of this thread's buffer */
+    uint64_t want = (uint64_t)rel_n, got = 0;
+    for (int w = 0; w < 400 && got < want; w++) {
+      sleep_ms(50);
+      got = rel_events_written(path, tid);
+    }
+    ASSERT(got >= want);
+  }
+  ASSERT_EQ(ctrace_stop(), 0);
+  ASSERT(rel_n < REL_MAX);
+  ctrace_reader *r = open_trace(path);
+  ASSERT_EQ(ctrace_reader_version_minor(r), CTRACE_FORMAT_MINOR);
+  ASSERT(ctrace_reader_nbatches(r) > 4);
+  int64_t ti = ctrace_reader_thread_index(r, tid);
+  ASSERT(ti >= 0);
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, r, (uint32_t)ti);
+  size_t k = 0;
+  uint64_t last = 0;
+  while (ctrace_cursor_next(&c, &ev)) {
+    ASSERT(ev.ticks >= last); /* times of a thread never go backwards */
+    uint64_t before = last;
+    last = ev.ticks;
+    if (!ctrace__rel_kind(ev.kind))
+      continue;
+    ASSERT(k < rel_n);
+    const struct rel_expect *e = &rel_exp[k++];
+    ASSERT_EQ(ev.kind, e->kind);
+    /* when recorded (or, were the clock behind, at the event before) */
+    if (e->ticks)
+      ASSERT(ev.ticks == e->ticks || (ev.ticks == before && e->ticks < before));
+    switch (ev.kind) {
+    case CTRACE_EV_TASK_BEGIN:
+      ASSERT_EQ(ev.f[0], e->a);
+      ASSERT_EQ(ev.f[1], e->b);
+      break;
+    case CTRACE_EV_WAIT:
+      ASSERT_EQ(ev.f[1], e->a);
+      ASSERT_EQ(ev.f[2], e->b);
+      break;
+    case CTRACE_EV_SYSCALL:
+      ASSERT_EQ(ev.f[3], e->a);
+      ASSERT_EQ(ev.f[4], e->b);
+      break;
+    case CTRACE_EV_WAKE:
+      ASSERT_EQ(ev.f[0], e->a);
+      ASSERT_EQ(ev.f[1], e->b);
+      break;
+    default:
+      ASSERT_EQ(ev.f[0], e->a);
+    }
+  }
+  ASSERT_EQ(k, rel_n);
+  ctrace_reader_close(r);
+  return 0;
+}

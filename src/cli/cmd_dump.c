@@ -358,11 +358,12 @@ static void dump_raw(const ctrace_reader *r, FILE *out) {
             b->offset, b->tid, b->flags, b->seq, b->base, b->len);
     const uint8_t *p = data + b->offset + CTRACE_BATCH_HEADER_SIZE, *end = p + b->evlen;
     uint64_t ticks = b->base;
+    struct ctrace_rel rel = {0};
     while (p < end) {
       ctrace_event ev;
       const char *why;
       uint64_t off = (uint64_t)(p - data);
-      p = ctrace_decode_event(p, end, &ticks, &ev, &why);
+      p = ctrace_decode_batch_event(b, &rel, p, end, &ticks, &ev, &why); /* values (1.3) */
       if (!p)
         break; /* cannot happen: the batch validated */
       fprintf(out, "%" PRIu64 " %u 0x%02x %" PRIu64, off, b->tid, ev.kind, ev.ticks);

@@ -19,7 +19,10 @@
 #define CTRACE_FILE_MAGIC "\x7f" "CTRACE\n"
 #define CTRACE_FILE_MAGIC_LEN 8
 #define CTRACE_FORMAT_MAJOR 1
-#define CTRACE_FORMAT_MINOR 2
+#define CTRACE_FORMAT_MINOR 3
+/* From 1.3 some fields of thread events are stored relative to the batch
+ * (docs/FORMAT.md, "Relative fields"): below. */
+#define CTRACE_FORMAT_MINOR_RELATIVE 3
 #define CTRACE_FILE_HEADER_SIZE_1_0 32
 #define CTRACE_FILE_HEADER_SIZE 40
 #define CTRACE_FILE_HEADER_MAX 4096
@@ -325,6 +328,197 @@ enum { CTRACE_SHARED_WAIT = 1, CTRACE_SHARED_WAKE = 2 };
 #define CTRACE_SCHED_LEFT_UNKNOWN 3u   /* its switch-out was lost */
 #define CTRACE_SCHED_LEFT_MASK 3u
 #define CTRACE_SCHED_START_UNKNOWN 4u  /* on the CPU since before this time at the latest */
+
+/*
+ * Relative fields (1.3, docs/FORMAT.md "Relative fields"). In the data
+ * batches of a 1.3 file these are stored relative to the batch:
+ *  - task fields (TASK_BEGIN task and parent, TASK_END, REGION_BEGIN and LOG
+ *    task): 0 for task 0, else 1 + zigzag(task - the batch's last nonzero
+ *    task field before it; 0 at the batch's start);
+ *  - WAIT's and WAKE's object: zigzag(object - the batch's last WAIT or
+ *    WAKE object before it; 0 at the batch's start);
+ *  - WAKE's tid: zigzag(tid - the batch's tid);
+ *  - SYSCALL's result: zigzag(result - the batch's last SYSCALL result
+ *    before it; 0 at the batch's start);
+ *  - the time delta of WAIT and SYSCALL: zigzag(start - the previous
+ *    record's time), where start is the event's time less its dur.
+ * Differences are taken modulo 2^64 and read as signed. Writer and readers
+ * share these helpers; the state starts at zero in every batch.
+ */
+struct ctrace_rel {
+  uint64_t task, object;
+  int64_t result;
+};
+static inline uint64_t ctrace__rel_task_put(struct ctrace_rel *st, uint64_t task) {
+  if (!task)
+    return 0;
+  uint64_t v = 1 + ctrace__zigzag((int64_t)(task - st->task));
+  st->task = task;
+  return v;
+}
+static inline uint64_t ctrace__rel_task_get(struct ctrace_rel *st, uint64_t v) {
+  if (!v)
+    return 0;
+  st->task += (uint64_t)ctrace__unzigzag(v - 1);
+  return st->task;
+}
+static inline uint64_t ctrace__rel_object_put(struct ctrace_rel *st, uint64_t object) {
+  uint64_t v = ctrace__zigzag((int64_t)(object - st->object));
+  st->object = object;
+  return v;
+}
+static inline uint64_t ctrace__rel_object_get(struct ctrace_rel *st, uint64_t v) {
+  st->object += (uint64_t)ctrace__unzigzag(v);
+  return st->object;
+}
+/* A SYSCALL result (signed) to its stored field, and a stored field to
+ * the zigzag-encoded result (the field as 1.2 stores it). */
+static inline uint64_t ctrace__rel_result_put(struct ctrace_rel *st, int64_t result) {
+  uint64_t v = ctrace__zigzag((int64_t)((uint64_t)result - (uint64_t)st->result));
+  st->result = result;
+  return v;
+}
+static inline uint64_t ctrace__rel_result_get(struct ctrace_rel *st, uint64_t v) {
+  st->result = (int64_t)((uint64_t)st->result + (uint64_t)ctrace__unzigzag(v));
+  return ctrace__zigzag(st->result);
+}
+/* WAIT and SYSCALL: the index of their dur field, whose start their time
+ * delta counts to (1.3); -1 for other kinds. */
+static inline int ctrace__rel_span_dur(unsigned kind) {
+  return kind == CTRACE_EV_WAIT ? 2 : kind == CTRACE_EV_SYSCALL ? 4 : -1;
+}
+/* Such an event's time: prev, the previous record's, plus the stored
+ * delta d (the signed gap to its start), plus dur. */
+static inline uint64_t ctrace__rel_span_time(uint64_t prev, uint64_t d, uint64_t dur) {
+  return prev + (uint64_t)ctrace__unzigzag(d) + dur;
+}
+/* 1 for the kinds with relative fields. */
+static inline int ctrace__rel_kind(unsigned kind) {
+  return kind == CTRACE_EV_TASK_BEGIN || kind == CTRACE_EV_TASK_END ||
+         kind == CTRACE_EV_REGION_BEGIN || kind == CTRACE_EV_LOG || kind == CTRACE_EV_WAIT ||
+         kind == CTRACE_EV_WAKE || kind == CTRACE_EV_SYSCALL;
+}
+/* The stored fields f of an event of kind (nf of them) to their values, in
+ * place, for a batch of thread tid with state st (not the time: see
+ * ctrace__rel_span_time). */
+static inline void ctrace__rel_decode(struct ctrace_rel *st, unsigned kind, uint64_t *f,
+                                      unsigned nf, uint32_t tid) {
+  switch (kind) {
+  case CTRACE_EV_TASK_BEGIN: /* TASK_BEGIN: task parent name stack */
+    if (nf >= 2) {
+      f[0] = ctrace__rel_task_get(st, f[0]);
+      f[1] = ctrace__rel_task_get(st, f[1]);
+    }
+    break;
+  case CTRACE_EV_TASK_END: /* TASK_END: task */
+  case CTRACE_EV_REGION_BEGIN: /* REGION_BEGIN: task name stack */
+  case CTRACE_EV_LOG: /* LOG: task category stack */
+    if (nf >= 1)
+      f[0] = ctrace__rel_task_get(st, f[0]);
+    break;
+  case CTRACE_EV_WAIT: /* WAIT: reason object dur stack */
+    if (nf >= 2)
+      f[1] = ctrace__rel_object_get(st, f[1]);
+    break;
+  case CTRACE_EV_WAKE: /* WAKE: tid object reason stack */
+    if (nf >= 2) {
+      f[0] = tid + (uint64_t)ctrace__unzigzag(f[0]);
+      f[1] = ctrace__rel_object_get(st, f[1]);
+    }
+    break;
+  case CTRACE_EV_SYSCALL: /* call class fd s:result dur stack */
+    if (nf >= 4)
+      f[3] = ctrace__rel_result_get(st, f[3]);
+    break;
+  default:
+    break;
+  }
+}
+/* The inverse: values to stored fields, in place. */
+static inline void ctrace__rel_encode(struct ctrace_rel *st, unsigned kind, uint64_t *f,
+                                      unsigned nf, uint32_t tid) {
+  switch (kind) {
+  case CTRACE_EV_TASK_BEGIN:
+    if (nf >= 2) {
+      f[0] = ctrace__rel_task_put(st, f[0]);
+      f[1] = ctrace__rel_task_put(st, f[1]);
+    }
+    break;
+  case CTRACE_EV_TASK_END:
+  case CTRACE_EV_REGION_BEGIN:
+  case CTRACE_EV_LOG:
+    if (nf >= 1)
+      f[0] = ctrace__rel_task_put(st, f[0]);
+    break;
+  case CTRACE_EV_WAIT:
+    if (nf >= 2)
+      f[1] = ctrace__rel_object_put(st, f[1]);
+    break;
+  case CTRACE_EV_WAKE:
+    if (nf >= 2) {
+      f[0] = ctrace__zigzag((int64_t)(f[0] - tid));
+      f[1] = ctrace__rel_object_put(st, f[1]);
+    }
+    break;
+  case CTRACE_EV_SYSCALL:
+    if (nf >= 4)
+      f[3] = ctrace__rel_result_put(st, ctrace__unzigzag(f[3]));
+    break;
+  default:
+    break;
+  }
+}
+
+/*
+ * STACK blobs (docs/FORMAT.md, STACK). Up to 1.2: the PCs innermost first,
+ * each as zigzag(pc - the one before it; 0 before the first). From 1.3:
+ * `shared`, how many outermost PCs equal the outermost ones of the
+ * previous STACK of the file (id - 1; none for the first), then the other
+ * PCs from the outermost of them inwards, each as zigzag(pc - the one
+ * before it in that order; before the first, the innermost shared PC, or
+ * 0 when none is shared).
+ */
+/* The 1.3 blob of pcs[0..n) after the stack prev[0..np) into out (room for
+ * 10 * (n + 1) bytes); returns its length. */
+static inline size_t ctrace__stack_blob(uint8_t *out, const uint64_t *pcs, int n,
+                                        const uint64_t *prev, int np) {
+  int k = 0;
+  while (k < n && k < np && pcs[n - 1 - k] == prev[np - 1 - k])
+    k++;
+  uint8_t *q = ctrace__put_uvarint(out, (uint64_t)k);
+  uint64_t last = k ? pcs[n - k] : 0;
+  for (int i = n - k - 1; i >= 0; i--) {
+    q = ctrace__put_uvarint(q, ctrace__zigzag((int64_t)(pcs[i] - last)));
+    last = pcs[i];
+  }
+  return (size_t)(q - out);
+}
+/* Its inverse: the PCs of a 1.3 blob into pcs (room for max), innermost
+ * first; the count, or -1 when the blob does not decode, shares more than
+ * prev has, or holds more than max PCs. */
+static inline int ctrace__stack_unblob(const uint8_t *blob, size_t len, const uint64_t *prev,
+                                       int np, uint64_t *pcs, int max) {
+  const uint8_t *p = blob, *end = blob + len;
+  uint64_t k, z;
+  if (!(p = ctrace__get_uvarint(p, end, &k)) || k > (uint64_t)np || k > (uint64_t)max)
+    return -1;
+  uint64_t tmp[CTRACE_MAX_STACK_DEPTH];
+  int m = 0;
+  uint64_t last = k ? prev[np - k] : 0;
+  while (p < end) {
+    if (m >= CTRACE_MAX_STACK_DEPTH || !(p = ctrace__get_uvarint(p, end, &z)))
+      return -1;
+    last += (uint64_t)ctrace__unzigzag(z);
+    tmp[m++] = last;
+  }
+  if ((uint64_t)m + k > (uint64_t)max)
+    return -1;
+  for (int i = 0; i < m; i++) /* innermost first */
+    pcs[i] = tmp[m - 1 - i];
+  for (uint64_t i = 0; i < k; i++)
+    pcs[m + i] = prev[np - k + i];
+  return m + (int)k;
+}
 
 /* The kinds that have fields, with the lower-case name of their struct:
  * struct ctrace_ev_<lower>, decoded by ctrace_ev_<lower>_of(). */

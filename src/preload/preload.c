@@ -123,10 +123,11 @@ static inline void finish(struct ctrace__thread *t, uint8_t *p, uint64_t since) 
 
 static inline void wait_event(struct ctrace__thread *t, uint8_t reason, const void *obj,
                               uint64_t t0, uint64_t t1, uint32_t st) {
-  uint8_t *p = ctrace__ev(t, CTRACE_EV_WAIT, t1);
+  uint64_t dur = t1 > t0 ? t1 - t0 : 0;
+  uint8_t *p = ctrace__ev_span(t, CTRACE_EV_WAIT, t1, dur);
   p = ctrace__put_uvarint(p, reason);
-  p = ctrace__put_uvarint(p, (uintptr_t)obj);
-  p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
+  p = ctrace__put_object(t, p, (uintptr_t)obj);
+  p = ctrace__put_uvarint(p, dur);
   p = ctrace__put_uvarint(p, st);
   finish(t, p, t1);
   if (CTRACE__UNLIKELY(reason == CTRACE_WAIT_SEM || reason == CTRACE_WAIT_MUTEX ||
@@ -160,12 +161,13 @@ void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint6
   if (!t)
     return;
   uint32_t st = ctrace__pl_stack(t, fp);
-  uint8_t *p = ctrace__ev(t, CTRACE_EV_SYSCALL, t1);
+  uint64_t dur = t1 > t0 ? t1 - t0 : 0;
+  uint8_t *p = ctrace__ev_span(t, CTRACE_EV_SYSCALL, t1, dur);
   p = ctrace__put_uvarint(p, call);
   p = ctrace__put_uvarint(p, cls);
   p = ctrace__put_uvarint(p, (uint64_t)(uint32_t)fd);
-  p = ctrace__put_uvarint(p, ctrace__zigzag(result));
-  p = ctrace__put_uvarint(p, t1 > t0 ? t1 - t0 : 0);
+  p = ctrace__put_result(t, p, result);
+  p = ctrace__put_uvarint(p, dur);
   p = ctrace__put_uvarint(p, st);
   finish(t, p, t1);
 }

@@ -162,8 +162,8 @@ void ctrace__pl_wakes(const struct ctrace__pl_claim *c, const void *obj, void *f
     if (i == 0)
       st = ctrace__pl_stack(t, fp);
     uint8_t *p = ctrace__ev(t, CTRACE_EV_WAKE, c->t);
-    p = ctrace__put_uvarint(p, c->tid[i]);
-    p = ctrace__put_uvarint(p, (uintptr_t)obj);
+    p = ctrace__put_wake_tid(t, p, c->tid[i]);
+    p = ctrace__put_object(t, p, (uintptr_t)obj);
     p = ctrace__put_uvarint(p, c->reason[i]);
     p = ctrace__put_uvarint(p, st);
     ctrace__leave(t, p);

@@ -85,6 +85,34 @@ const uint8_t *ctrace_decode_event(const uint8_t *p, const uint8_t *end, uint64_
   return p;
 }
 
+/* The kinds with relative fields (format.h), as a table for the cursors. */
+static const uint8_t rel_kinds[256] = {
+    [CTRACE_EV_TASK_BEGIN] = 1, [CTRACE_EV_TASK_END] = 1, [CTRACE_EV_REGION_BEGIN] = 1,
+    [CTRACE_EV_LOG] = 1,        [CTRACE_EV_WAIT] = 1,     [CTRACE_EV_WAKE] = 1,
+    [CTRACE_EV_SYSCALL] = 1,
+};
+
+/* An event of a 1.3 data batch decoded as stored, to its values: its
+ * relative fields, and the time of WAIT and SYSCALL (prev: the time before
+ * it), which *ticks carries on. */
+static inline void rel_apply(struct ctrace_rel *st, uint32_t tid, uint64_t prev, uint64_t *ticks,
+                             ctrace_event *ev) {
+  ctrace__rel_decode(st, ev->kind, ev->f, ev->nfields, tid);
+  int dur = ctrace__rel_span_dur(ev->kind);
+  if (dur >= 0 && dur < ev->nfields)
+    ev->ticks = *ticks = ctrace__rel_span_time(prev, ev->ticks - prev, ev->f[dur]);
+}
+
+const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b, struct ctrace_rel *st,
+                                         const uint8_t *p, const uint8_t *end, uint64_t *ticks,
+                                         ctrace_event *ev, const char **why) {
+  uint64_t prev = *ticks;
+  p = ctrace_decode_event(p, end, ticks, ev, why);
+  if (p && b->relative && rel_kinds[ev->kind])
+    rel_apply(st, b->tid, prev, ticks, ev);
+  return p;
+}
+
 int ctrace_decode_pcs(const uint8_t *blob, uint32_t len, uint64_t *pcs, int max) {
   const uint8_t *p = blob, *end = blob + len;
   uint64_t prev = 0;
@@ -177,7 +205,14 @@ static int apply_meta(ctrace_reader *r, const ctrace_event *ev) {
       return -1;
     }
     uint64_t tmp[CTRACE_MAX_STACK_DEPTH];
-    int n = ctrace_decode_pcs(ev->blob, ev->blob_len, tmp, CTRACE_MAX_STACK_DEPTH);
+    int n;
+    if (r->minor >= CTRACE_FORMAT_MINOR_RELATIVE) { /* 1.3: shares the previous stack's end */
+      const struct stack_def *pd = &r->stacks.v[r->stacks.n - 1]; /* [0]: empty */
+      n = ctrace__stack_unblob(ev->blob, ev->blob_len, pd->n ? r->pcs.v + pd->first : NULL,
+                               (int)pd->n, tmp, CTRACE_MAX_STACK_DEPTH);
+    } else {
+      n = ctrace_decode_pcs(ev->blob, ev->blob_len, tmp, CTRACE_MAX_STACK_DEPTH);
+    }
     if (n < 0) {
       set_error(r, CTRACE_READ_CORRUPT, ev->offset, "bad stack (more than %d frames or cut short)",
                 CTRACE_MAX_STACK_DEPTH);
@@ -312,12 +347,14 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
   }
   b->first = UINT64_MAX;
   b->last = 0;
+  b->relative = !meta && r->minor >= CTRACE_FORMAT_MINOR_RELATIVE;
+  struct ctrace_rel rel = {0};
   while (p < end) {
     ctrace_event ev;
     const char *why;
     uint64_t off = (uint64_t)(p - r->data);
     ev.offset = off;
-    const uint8_t *next = ctrace_decode_event(p, end, &ticks, &ev, &why);
+    const uint8_t *next = ctrace_decode_batch_event(b, &rel, p, end, &ticks, &ev, &why);
     if (!next) {
       set_error(r, CTRACE_READ_CORRUPT, off, "%s (kind 0x%02x)", why, *p);
       /* The batch is not read: its events leave the kind counts too. */
@@ -1209,6 +1246,8 @@ static void cursor_load(ctrace_cursor *c) {
     c->p = payload;
     c->end = payload + b->evlen;
     c->ticks = b->base;
+    c->relative = (int)b->relative;
+    c->rel = (struct ctrace_rel){0};
     if (c->p < c->end)
       return;
     c->batch++;
@@ -1310,8 +1349,11 @@ static int cursor_step(ctrace_cursor *c, ctrace_event *ev, int records) {
       return 0;
     ev->offset = (uint64_t)(c->p - c->r->data);
     /* Validated already: cannot fail. */
+    uint64_t prev = c->ticks;
     c->p = decode_valid(c->p, &c->ticks, ev);
     ev->tid = c->th->tid;
+    if (c->relative && rel_kinds[ev->kind])
+      rel_apply(&c->rel, ev->tid, prev, &c->ticks, ev);
     if (c->p >= c->end) {
       c->batch++;
       cursor_load(c);

@@ -59,6 +59,8 @@ struct ctrace_batch_info {
   uint32_t flags;
   uint32_t nevents;
   uint32_t thread; /* index of its thread (data batches), UINT32_MAX for metadata */
+  uint32_t relative; /* 1: a data batch of a 1.3 file, whose relative fields
+                      * decode against the batch (docs/FORMAT.md) */
 };
 
 struct ctrace_string {
@@ -288,6 +290,8 @@ typedef struct ctrace_cursor {
   uint64_t task_hi;
   uint64_t link_hi; /* (file index + 1) << 32: links are per file */
   int shift;
+  int relative;         /* the batch's relative fields (1.3), and their state */
+  struct ctrace_rel rel;
 } ctrace_cursor;
 
 void ctrace_cursor_init(ctrace_cursor *c, const ctrace_reader *r, uint32_t thread_index);
@@ -314,6 +318,16 @@ void ctrace_merge_free(ctrace_merge *m);
  */
 const uint8_t *ctrace_decode_event(const uint8_t *p, const uint8_t *end, uint64_t *ticks,
                                    ctrace_event *ev, const char **why);
+
+/*
+ * ctrace_decode_event() for the records of batch b, in order from its
+ * start, with *st zeroed there: in a 1.3 data batch it also turns the
+ * stored relative fields and times into their values (docs/FORMAT.md,
+ * "Relative fields"); elsewhere it is ctrace_decode_event().
+ */
+const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b, struct ctrace_rel *st,
+                                         const uint8_t *p, const uint8_t *end, uint64_t *ticks,
+                                         ctrace_event *ev, const char **why);
 
 /* Decodes a STACK blob into pcs (at most max); returns the count or -1. */
 int ctrace_decode_pcs(const uint8_t *blob, uint32_t len, uint64_t *pcs, int max);

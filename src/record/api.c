@@ -139,8 +139,8 @@ ctrace_task_t ctrace_task_begin(ctrace_task_t parent, const char *name) {
   uint32_t sid = ctrace__name_session_id(ctrace__name_cached(t, name ? name : ""));
   uint32_t stack = USER_STACK(t);
   uint8_t *p = ctrace__ev(t, CTRACE_EV_TASK_BEGIN, ctrace__now());
-  p = ctrace__put_uvarint(p, id);
-  p = ctrace__put_uvarint(p, parent);
+  p = ctrace__put_task(t, p, id);
+  p = ctrace__put_task(t, p, parent);
   p = ctrace__put_uvarint(p, sid);
   p = ctrace__put_uvarint(p, stack);
   ctrace__leave(t, p);
@@ -154,7 +154,7 @@ void ctrace_task_end(ctrace_task_t task) {
   if (!t)
     return;
   uint8_t *p = ctrace__ev(t, CTRACE_EV_TASK_END, ctrace__now());
-  p = ctrace__put_uvarint(p, task);
+  p = ctrace__put_task(t, p, task);
   ctrace__leave(t, p);
 }
 
@@ -175,7 +175,7 @@ __attribute__((always_inline)) static inline void region_begin(struct ctrace__th
   uint32_t sid = ctrace__name_session_id(name);
   uint32_t stack = USER_STACK(t);
   uint8_t *p = ctrace__ev(t, CTRACE_EV_REGION_BEGIN, ctrace__now());
-  p = ctrace__put_uvarint(p, tasks.cur);
+  p = ctrace__put_task(t, p, tasks.cur);
   p = ctrace__put_uvarint(p, sid);
   p = ctrace__put_uvarint(p, stack);
   ctrace__leave(t, p);
@@ -220,7 +220,7 @@ __attribute__((always_inline)) static inline void log_str(ctrace_task_t task,
   uint32_t cat = ctrace__name_session_id(ctrace__name_cached(t, category ? category : ""));
   uint32_t stack = USER_STACK(t);
   uint8_t *p = ctrace__ev(t, CTRACE_EV_LOG, ctrace__now());
-  p = ctrace__put_uvarint(p, task_arg(task));
+  p = ctrace__put_task(t, p, task_arg(task));
   p = ctrace__put_uvarint(p, cat);
   p = ctrace__put_uvarint(p, stack);
   p = ctrace__put_uvarint(p, len);

@@ -186,6 +186,10 @@ ctrace_name_t ctrace__name_cached(struct ctrace__thread *t, const char *s) {
 static uint64_t *stack_keys; /* per trace: hash -> id, open addressing */
 static uint32_t *stack_ids;
 static uint32_t stack_cap, nstacks;
+/* The last stack defined in this trace: the next one's blob shares its
+ * outermost PCs (format.h, ctrace__stack_blob). */
+static uint64_t last_pcs[CTRACE_MAX_STACK_DEPTH];
+static int last_n;
 
 /* The table is pages, not malloc's (record.h rule 3): the writer interns
  * the stacks of CPU samples, also in a fatal flush. */
@@ -228,6 +232,7 @@ void ctrace__intern_session_reset(void) {
   stack_keys = NULL;
   stack_ids = NULL;
   stack_cap = nstacks = 0;
+  last_n = 0;
   next_string_sid = 0;
 }
 
@@ -256,22 +261,24 @@ static uint32_t intern_locked(uint64_t h, const uintptr_t *pcs, int n) {
     }
   }
   if ((nstacks + 1) * 2 < stack_cap || stack_grow() == 0) {
-    uint8_t *p = ctrace__meta_reserve(2 + 10 + 10 + (size_t)n * 10);
+    uint8_t *p = ctrace__meta_reserve(2 + 10 + 10 + 10 + (size_t)n * 10);
     if (p) {
       id = ++nstacks;
       *p++ = CTRACE_EV_STACK;
       *p++ = 0;
       p = ctrace__put_uvarint(p, id);
-      uint8_t tmp[CTRACE_MAX_STACK_DEPTH * 10];
-      uint8_t *q = tmp;
-      uintptr_t prev = 0;
-      for (int i = 0; i < n; i++) {
-        q = ctrace__put_uvarint(q, ctrace__zigzag((int64_t)(pcs[i] - prev)));
-        prev = pcs[i];
-      }
-      p = ctrace__put_uvarint(p, (uint64_t)(q - tmp));
-      memcpy(p, tmp, (size_t)(q - tmp));
-      ctrace__meta_commit(p + (q - tmp));
+      uint8_t tmp[(CTRACE_MAX_STACK_DEPTH + 1) * 10];
+      uint64_t cur[CTRACE_MAX_STACK_DEPTH];
+      if (n > CTRACE_MAX_STACK_DEPTH)
+        n = CTRACE_MAX_STACK_DEPTH;
+      for (int i = 0; i < n; i++)
+        cur[i] = pcs[i];
+      size_t len = ctrace__stack_blob(tmp, cur, n, last_pcs, last_n);
+      p = ctrace__put_uvarint(p, (uint64_t)len);
+      memcpy(p, tmp, len);
+      ctrace__meta_commit(p + len);
+      memcpy(last_pcs, cur, (size_t)n * sizeof *cur);
+      last_n = n;
       uint32_t i = (uint32_t)h & (stack_cap - 1);
       while (stack_ids[i])
         i = (i + 1) & (stack_cap - 1);

@@ -120,6 +120,7 @@ struct ctrace__buf {
    * ends at, and whether the buffer was handed over whole. */
   size_t flushed;
   uint64_t flushed_base;
+  struct ctrace_rel flushed_rel; /* the relative fields' state there (format.h) */
   int queued;
   /* The writer puts the batch header here, right before data, so that
    * header and events leave in one write() without a copy. */
@@ -191,6 +192,7 @@ struct ctrace__thread {
   uint8_t *pos;          /* next byte to write in buf */
   uint8_t *end;          /* buf's end less a reserve for closing events */
   uint64_t last;         /* time of the last event written */
+  struct ctrace_rel rel; /* relative fields' state in buf (format.h), reset per buffer */
   volatile uint32_t busy; /* 1 while this thread writes an event */
   uint32_t session;      /* the trace this state belongs to */
   struct ctrace__buf *buf;
@@ -298,6 +300,33 @@ static inline uint8_t *ctrace__ev(struct ctrace__thread *t, uint8_t kind, uint64
   t->last = d ? now : t->last;
   *p++ = kind;
   return ctrace__put_uvarint(p, d);
+}
+
+/* ctrace__ev() for WAIT and SYSCALL (1.3): their time delta counts to the
+ * start of their span, dur before now (format.h, "Relative fields"). */
+static inline uint8_t *ctrace__ev_span(struct ctrace__thread *t, uint8_t kind, uint64_t now,
+                                       uint64_t dur) {
+  uint8_t *p = t->pos;
+  uint64_t end = now > t->last ? now : t->last; /* as ctrace__ev: never backwards */
+  uint64_t d = ctrace__zigzag((int64_t)(end - dur - t->last));
+  t->last = end;
+  *p++ = kind;
+  return ctrace__put_uvarint(p, d);
+}
+
+/* Fields stored relative to the batch (format.h, "Relative fields"): a
+ * task field, WAIT's or WAKE's object, WAKE's tid, SYSCALL's result. */
+static inline uint8_t *ctrace__put_task(struct ctrace__thread *t, uint8_t *p, uint64_t task) {
+  return ctrace__put_uvarint(p, ctrace__rel_task_put(&t->rel, task));
+}
+static inline uint8_t *ctrace__put_object(struct ctrace__thread *t, uint8_t *p, uint64_t object) {
+  return ctrace__put_uvarint(p, ctrace__rel_object_put(&t->rel, object));
+}
+static inline uint8_t *ctrace__put_result(struct ctrace__thread *t, uint8_t *p, int64_t result) {
+  return ctrace__put_uvarint(p, ctrace__rel_result_put(&t->rel, result));
+}
+static inline uint8_t *ctrace__put_wake_tid(struct ctrace__thread *t, uint8_t *p, uint32_t tid) {
+  return ctrace__put_uvarint(p, ctrace__zigzag((int64_t)((uint64_t)tid - t->tid)));
 }
 
 /* Counts one event lost by t (t is busy: entered); the clock is read only

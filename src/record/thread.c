@@ -104,7 +104,9 @@ static void attach_buf(struct ctrace__thread *t, struct ctrace__buf *b, uint64_t
   b->base = now;
   b->flushed = 0;
   b->flushed_base = now;
+  b->flushed_rel = (struct ctrace_rel){0};
   t->last = now;
+  t->rel = (struct ctrace_rel){0}; /* relative fields start afresh in each batch */
   t->end = b->data + b->cap - RESERVE;
   __atomic_store_n(&t->buf, b, __ATOMIC_RELEASE);
   ctrace__set_pos(t, b->data);

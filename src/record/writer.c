@@ -319,19 +319,28 @@ static void round_exit(void) {
 
 /*
  * The time at which the events in [p, end) end, starting from base: the
- * sum of their deltas. -1 when a byte does not decode (never for what this
- * library writes; then the part is not taken).
+ * sum of their deltas; and the relative fields' state there (format.h),
+ * starting from *st, for a batch of thread tid. -1 when a byte does not
+ * decode (never for what this library writes; then the part is not taken).
  */
-static int events_end(const uint8_t *p, const uint8_t *end, uint64_t base, uint64_t *out) {
+static int events_end(const uint8_t *p, const uint8_t *end, uint64_t base, uint32_t tid,
+                      struct ctrace_rel *st, uint64_t *out) {
   while (p < end) {
-    const struct ctrace_kind_info *k = &ctrace__kinds[*p++];
-    uint64_t v;
+    unsigned kind = *p++;
+    const struct ctrace_kind_info *k = &ctrace__kinds[kind];
+    uint64_t v, f[CTRACE_MAX_FIELDS];
     if (!k->name || !(p = ctrace__get_uvarint(p, end, &v)))
       return -1;
+    uint64_t prev = base;
     base += v;
     for (unsigned i = 0; i < k->nfields; i++)
-      if (!(p = ctrace__get_uvarint(p, end, &v)))
+      if (!(p = ctrace__get_uvarint(p, end, &f[i])))
         return -1;
+    if (ctrace__rel_kind(kind))
+      ctrace__rel_decode(st, kind, f, k->nfields, tid);
+    int dur = ctrace__rel_span_dur(kind);
+    if (dur >= 0 && (unsigned)dur < k->nfields)
+      base = ctrace__rel_span_time(prev, v, f[dur]);
     if (k->blob) {
       if (!(p = ctrace__get_uvarint(p, end, &v)) || v > (uint64_t)(end - p))
         return -1;
@@ -342,12 +351,78 @@ static int events_end(const uint8_t *p, const uint8_t *end, uint64_t base, uint6
   return 0;
 }
 
+/* Whether state st differs from a batch's start. */
+static int rel_started(const struct ctrace_rel *st) {
+  return st->task || st->object || st->result;
+}
+
+/* What a batch's relative fields can grow by when it is cut from the middle
+ * of a buffer: its first task field, object and result, each now written
+ * against 0 (at most 10 bytes instead of at least 1). */
+#define REL_SLACK 30
+
+/*
+ * The events of [p, end), whose relative fields were written from state
+ * st (the part of a buffer before them), rewritten into out as a batch's
+ * must be: from state 0. Only fields before the two states agree change;
+ * the rest is copied. Returns the bytes written (at most end - p +
+ * REL_SLACK), or 0 when a byte does not decode (never: the part decoded in
+ * events_end). out may be p - REL_SLACK or before: it never passes p.
+ */
+static size_t rel_rewrite(uint8_t *out, const uint8_t *p, const uint8_t *end, uint32_t tid,
+                          struct ctrace_rel st) {
+  struct ctrace_rel fresh = {0};
+  uint8_t *o = out;
+  while (p < end) {
+    if (st.task == fresh.task && st.object == fresh.object && st.result == fresh.result) {
+      memmove(o, p, (size_t)(end - p));
+      o += end - p;
+      break;
+    }
+    unsigned kind = p[0];
+    const struct ctrace_kind_info *k = &ctrace__kinds[kind];
+    const uint8_t *q = p + 1;
+    uint64_t d, v, f[CTRACE_MAX_FIELDS];
+    if (!k->name || !(q = ctrace__get_uvarint(q, end, &d)))
+      return 0;
+    for (unsigned i = 0; i < k->nfields; i++)
+      if (!(q = ctrace__get_uvarint(q, end, &f[i])))
+        return 0;
+    const uint8_t *blob = q;
+    if (k->blob) {
+      if (!(q = ctrace__get_uvarint(q, end, &v)) || v > (uint64_t)(end - q))
+        return 0;
+      q += v;
+    }
+    if (!ctrace__rel_kind(kind)) {
+      memmove(o, p, (size_t)(q - p));
+      o += q - p;
+      p = q;
+      continue;
+    }
+    ctrace__rel_decode(&st, kind, f, k->nfields, tid);
+    ctrace__rel_encode(&fresh, kind, f, k->nfields, tid);
+    uint8_t tmp[CTRACE_MAX_FIXED_EVENT], *t = tmp;
+    *t++ = (uint8_t)kind;
+    t = ctrace__put_uvarint(t, d);
+    for (unsigned i = 0; i < k->nfields; i++)
+      t = ctrace__put_uvarint(t, f[i]);
+    size_t n = (size_t)(t - tmp), nb = (size_t)(q - blob);
+    memmove(o + n, blob, nb); /* the blob first: o + n may still be below it */
+    memcpy(o, tmp, n);
+    o += n + nb;
+    p = q;
+  }
+  return (size_t)(o - out);
+}
+
 /* A published part of a thread's buffer, to write as a batch of its own. */
 struct part {
   struct ctrace__buf *b;
   size_t off, len;
   uint64_t base, seq;
   uint32_t tid;
+  struct ctrace_rel rel; /* the relative fields' state at its start */
 };
 #define MAX_PARTS 256 /* per round; more threads wait for the next one */
 CTRACE_TABLE static struct part parts[MAX_PARTS];
@@ -359,12 +434,15 @@ static void take_part(struct ctrace__thread *t, struct ctrace__buf *b, uint8_t *
   CTRACE__ASSERT_HELD(&qlock);
   size_t off = b->flushed, to = (size_t)(upto - b->data);
   uint64_t end_time;
+  struct ctrace_rel rel = b->flushed_rel;
   if (nparts == MAX_PARTS || to <= off || to > b->cap ||
-      events_end(b->data + off, upto, b->flushed_base, &end_time) != 0)
+      events_end(b->data + off, upto, b->flushed_base, b->tid, &rel, &end_time) != 0)
     return;
-  parts[nparts++] = (struct part){b, off, to - off, b->flushed_base, t->seq++, b->tid};
+  parts[nparts++] =
+      (struct part){b, off, to - off, b->flushed_base, t->seq++, b->tid, b->flushed_rel};
   b->flushed = to;
   b->flushed_base = end_time;
+  b->flushed_rel = rel;
 }
 
 /*
@@ -394,10 +472,17 @@ static void collect_parts(void) {
 static void write_parts(void) {
   for (size_t i = 0; i < nparts; i++) {
     struct part *q = &parts[i];
-    if (!staging || q->len > staging->cap)
+    if (!staging || q->len + REL_SLACK > staging->cap)
       continue;
-    memcpy(staging->data, q->b->data + q->off, q->len);
-    staging->len = q->len;
+    if (rel_started(&q->rel)) {
+      const uint8_t *from = q->b->data + q->off;
+      staging->len = rel_rewrite(staging->data, from, from + q->len, q->tid, q->rel);
+      if (!staging->len)
+        continue;
+    } else {
+      memcpy(staging->data, q->b->data + q->off, q->len);
+      staging->len = q->len;
+    }
     staging->tid = q->tid;
     staging->flags = 0;
     staging->seq = q->seq;
@@ -427,14 +512,42 @@ static void write_signal_batch(uint64_t seq) {
 }
 
 /* A buffer handed over after parts of it were written: only the rest goes,
- * as a batch starting where the last part ended. */
-static void drop_written_part(struct ctrace__buf *b) {
+ * as a batch starting where the last part ended, with its relative fields
+ * rewritten to start afresh (format.h). Returns the buffer to write: b, or
+ * (when b has no room for the rewrite) a copy to free after writing it. */
+static struct ctrace__buf *drop_written_part(struct ctrace__buf *b) {
   if (!b->flushed)
-    return;
-  memmove(b->data, b->data + b->flushed, b->len - b->flushed);
-  b->len -= b->flushed;
+    return b;
+  size_t rest = b->len - b->flushed;
+  struct ctrace_rel rel = b->flushed_rel;
   b->base = b->flushed_base;
   b->flushed = 0;
+  b->flushed_rel = (struct ctrace_rel){0};
+  if (!rel_started(&rel)) {
+    memmove(b->data, b->data + (b->len - rest), rest);
+    b->len = rest;
+    return b;
+  }
+  const uint8_t *from = b->data + (b->len - rest);
+  if (rest + REL_SLACK <= b->cap) {
+    /* in place, from REL_SLACK bytes on: rel_rewrite never overtakes
+     * what it reads */
+    memmove(b->data + REL_SLACK, from, rest);
+    b->len = rel_rewrite(b->data, b->data + REL_SLACK, b->data + REL_SLACK + rest, b->tid, rel);
+    return b;
+  }
+  struct ctrace__buf *c = ctrace__buf_new(rest + REL_SLACK);
+  if (!c) {
+    b->len = 0; /* an empty batch keeps the thread's sequence numbers */
+    return b;
+  }
+  c->tid = b->tid;
+  c->flags = b->flags;
+  c->seq = b->seq;
+  c->base = b->base;
+  c->len = rel_rewrite(c->data, from, from + rest, b->tid, rel);
+  b->len = 0;
+  return c;
 }
 
 /* The next batch sequence number of this session's thread with tid (0 for
@@ -513,8 +626,10 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
   struct ctrace__buf *written = NULL, *last = NULL;
   while (list) {
     struct ctrace__buf *next = list->next;
-    drop_written_part(list);
-    write_batch(list);
+    struct ctrace__buf *w = drop_written_part(list);
+    write_batch(w);
+    if (w != list)
+      ctrace__buf_free(w);
     list->next = written;
     written = list;
     if (!last)
@@ -676,16 +791,21 @@ void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost) {
   pthread_mutex_lock(&qlock);
   size_t off = b->flushed, len = (size_t)(pos - b->data);
   uint64_t base = b->flushed_base;
+  struct ctrace_rel rel = b->flushed_rel;
   pthread_mutex_unlock(&qlock);
   if (len < off)
     return;
-  struct ctrace__buf *copy = ctrace__buf_new(len - off + 2 * CTRACE_MAX_FIXED_EVENT);
+  struct ctrace__buf *copy = ctrace__buf_new(len - off + 2 * CTRACE_MAX_FIXED_EVENT + REL_SLACK);
   if (!copy)
     return;
-  memcpy(copy->data, b->data + off, len - off);
+  size_t n = len - off;
+  if (rel_started(&rel))
+    n = rel_rewrite(copy->data, b->data + off, b->data + len, b->tid, rel);
+  else
+    memcpy(copy->data, b->data + off, n);
   copy->flags = 0;
   copy->base = base;
-  uint8_t *p = copy->data + (len - off);
+  uint8_t *p = copy->data + n;
   *p++ = CTRACE_EV_DROPPED;
   *p++ = 0;
   p = ctrace__put_uvarint(p, lost);
@@ -914,7 +1034,7 @@ int ctrace__writer_start(int fd, int owned, int lazy) {
     staging = NULL;
   }
   if (!staging)
-    staging = ctrace__buf_new(ctrace__config.buffer_bytes);
+    staging = ctrace__buf_new(ctrace__config.buffer_bytes + REL_SLACK);
 
   /* The header is written here, not by the writer: a process killed before
    * the writer thread first ran still leaves a file that says what it is.
