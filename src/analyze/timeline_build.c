@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "../base/hash.h"
+#include "../base/sort.h"
 #include "states.h"
 #include "../base/vec.h"
 
@@ -449,75 +450,6 @@ static int join_regions(struct ctrace_vec *all, struct scan_out *outs, uint32_t 
 /* ---- tasks and touches, from the scans' parts (in thread order) ---- */
 
 /*
- * Sorts n elements of size bytes by cmp, stably, in O(n log r) for r
- * ascending runs: the parts joined from the threads' scans are each in
- * time order already (bottom-up merging of the runs; glibc's qsort, a merge
- * sort too, ignores them). 0 or -1 (out of memory: base is untouched).
- */
-static int run_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
-  char *v = base;
-  size_t nruns = 0;
-  size_t *runs = NULL, cap = 0;
-  for (size_t i = 0; i < n;) { /* run starts */
-    if (nruns == cap) {
-      size_t nc = cap ? 2 * cap : 64;
-      size_t *nr = realloc(runs, (nc + 1) * sizeof *nr);
-      if (!nr) {
-        free(runs);
-        return -1;
-      }
-      runs = nr;
-      cap = nc;
-    }
-    runs[nruns++] = i;
-    size_t j = i + 1;
-    while (j < n && cmp(v + (j - 1) * size, v + j * size) <= 0)
-      j++;
-    i = j;
-  }
-  if (nruns <= 1) {
-    free(runs);
-    return 0;
-  }
-  runs[nruns] = n;
-  char *tmp = ctrace__big_malloc(n * size);
-  if (!tmp) {
-    free(runs);
-    return -1;
-  }
-  char *src = v, *dst = tmp;
-  while (nruns > 1) {
-    size_t k = 0;
-    for (size_t r = 0; r < nruns; r += 2) {
-      /* runs[nruns] is n: a last run without a pair is copied */
-      size_t a = runs[r], m = runs[r + 1 < nruns ? r + 1 : nruns],
-             e = runs[r + 2 < nruns ? r + 2 : nruns];
-      size_t i = a, j = m, o = a;
-      while (i < m && j < e) {
-        if (cmp(src + j * size, src + i * size) < 0) /* the left on ties: stable */
-          memcpy(dst + o++ * size, src + j++ * size, size);
-        else
-          memcpy(dst + o++ * size, src + i++ * size, size);
-      }
-      memcpy(dst + o * size, src + i * size, (m - i) * size);
-      o += m - i;
-      memcpy(dst + o * size, src + j * size, (e - j) * size);
-      runs[k++] = a;
-    }
-    runs[k] = n;
-    nruns = k;
-    char *t = src;
-    src = dst;
-    dst = t;
-  }
-  if (src != v)
-    memcpy(v, src, n * size);
-  free(tmp);
-  free(runs);
-  return 0;
-}
-
-/*
  * Task ids to numbers in id order. The recorder numbers tasks per process
  * (pid << 32 | a counter): when the trace's ids fill most of a few such
  * ranges, an id's number is its place in its range (no table: the parts
@@ -809,7 +741,7 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
   free(goff);
   goff = NULL;
   ctrace_hash_free(&m.h);
-  if (run_sort(tasks, ntask, sizeof *tasks, cmp_task_start) < 0)
+  if (ctrace_run_sort(tasks, ntask, sizeof *tasks, cmp_task_start) < 0)
     goto oom;
   tl->tasks = tasks;
   tl->ntasks = ntask;
@@ -1045,7 +977,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
   /* wakes: by time (the woken thread's index was found in the scan) */
   tl->nwakes = wakes.n;
   tl->wakes = ctrace_vec_take(&wakes, NULL, &tl->bytes);
-  if (run_sort(tl->wakes, tl->nwakes, sizeof *tl->wakes, cmp_wake) < 0) {
+  if (ctrace_run_sort(tl->wakes, tl->nwakes, sizeof *tl->wakes, cmp_wake) < 0) {
     if (tasking)
       pthread_join(helper, NULL);
     goto oom;
