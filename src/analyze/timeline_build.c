@@ -936,6 +936,9 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     goto oom;
   for (uint32_t i = 0; i < nt; i++)
     tl->bytes += outs[i].bytes;
+  /* every event read: the caller may let the trace's pages go (view.c) */
+  if (progress)
+    progress(arg, total, total);
   /* The tasks and touches (from the parts as they are: tev, touches) on
    * the helper thread, the rest on this one. */
   struct task_job tj = {tl, outs, nt, 0, 0};
@@ -953,8 +956,6 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
       pthread_join(helper, NULL);
     goto oom;
   }
-  if (progress)
-    progress(arg, total, total);
 
   /* regions: grouped by thread, each thread's by (depth, start) (join_regions) */
   tl->nregions = regions.n;
