@@ -619,8 +619,86 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
   if (idnum_build(&m, outs, nt, ntouch) < 0)
     return -1;
   size_t nid = m.n;
-  /* touches placed by their id's number, stable; then each id's ordered
-   * and merged */
+  /* each id's earliest begin and latest end (id 0, never touched, apart) */
+  bi = calloc(nid + 1, sizeof *bi);
+  ei = calloc(nid + 1, sizeof *ei);
+  if (!bi || !ei)
+    goto oom;
+  for (uint32_t i = 0; i < nt; i++) {
+    const struct task_ev *e = outs[i].tev.v;
+    for (size_t k = 0; k < outs[i].tev.n; k++) {
+      int64_t num = e[k].id ? idnum_get(&m, e[k].id) : (int64_t)nid;
+      if (num < 0) /* cannot be: every task event touched its id */
+        num = (int64_t)nid;
+      if (!e[k].end) {
+        if (!bi[num] || e[k].t < bi[num]->t)
+          bi[num] = &e[k];
+      } else if (!ei[num] || e[k].t >= ei[num]->t) {
+        ei[num] = &e[k];
+      }
+    }
+  }
+  /* the tasks (an id with a begin), in id order, then by (start, id): the
+   * recorder numbers a process's tasks as they begin, so that order is
+   * mostly the start order already */
+  size_t ntask = 0;
+  for (size_t k = 0; k <= nid; k++)
+    ntask += bi[k] != NULL;
+  tasks = ntask ? ctrace__big_malloc(ntask * sizeof *tasks) : NULL;
+  if (ntask && !tasks)
+    goto oom;
+  size_t at = 0;
+  for (size_t q = 0; q <= nid; q++) {
+    size_t k = q ? q - 1 : nid; /* id 0 first: the smallest id */
+    if (!bi[k])
+      continue;
+    const struct task_ev *b = bi[k];
+    struct ctrace_tl_task *t = &tasks[at++];
+    *t = (struct ctrace_tl_task){.id = b->id, .parent = b->parent, .name = b->name,
+                                 .begin_thread = b->thread, .end_thread = NO_THREAD,
+                                 .open = 1, .start = b->t, .end = tl->end_ns};
+    if (ei[k]) {
+      const struct task_ev *e = ei[k];
+      t->end = e->t < t->start ? t->start : e->t;
+      t->end_thread = e->thread;
+      t->open = 0;
+    }
+    t->touch = (uint32_t)k; /* its number, until the touches are placed */
+  }
+  for (uint32_t i = 0; i < nt; i++) {
+    free(outs[i].tev.v);
+    outs[i].tev.v = NULL;
+    outs[i].tev.n = outs[i].tev.cap = 0;
+  }
+  free((void *)bi);
+  free((void *)ei);
+  bi = ei = NULL;
+  if (ctrace_run_sort(tasks, ntask, sizeof *tasks, cmp_task_start) < 0)
+    goto oom;
+  tl->tasks = tasks;
+  tl->ntasks = ntask;
+  tasks = NULL;
+  *bytes += ntask * sizeof *tl->tasks;
+
+  /* the long tasks apart, so that a window finds the others by binary search */
+  int64_t long_dur = (tl->end_ns - tl->start_ns) / 64;
+  size_t nl = 0;
+  for (size_t i = 0; i < tl->ntasks; i++)
+    nl += tl->tasks[i].open || tl->tasks[i].end - tl->tasks[i].start > long_dur;
+  tl->long_tasks = malloc((nl ? nl : 1) * sizeof *tl->long_tasks);
+  if (!tl->long_tasks)
+    goto oom;
+  *bytes += nl * sizeof *tl->long_tasks;
+  for (size_t i = 0; i < tl->ntasks; i++) {
+    int64_t d = tl->tasks[i].end - tl->tasks[i].start;
+    if (tl->tasks[i].open || d > long_dur)
+      tl->long_tasks[tl->nlong_tasks++] = (uint32_t)i;
+    else if (d > tl->task_maxdur)
+      tl->task_maxdur = d;
+  }
+  /* touches placed by their id's number, stable (after the tasks: the
+   * task events' parts are freed by then); then each id's ordered and
+   * merged */
   goff = calloc(nid + 2, sizeof *goff);
   tc = ctrace__big_malloc((ntouch ? ntouch : 1) * sizeof *tc);
   if (!goff || !tc)
@@ -681,89 +759,15 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
     tl->touches = ctrace_vec_take(&tv, &tl->ntouches, bytes);
   }
 
-  /* each id's earliest begin and latest end (id 0, never touched, apart) */
-  bi = calloc(nid + 1, sizeof *bi);
-  ei = calloc(nid + 1, sizeof *ei);
-  if (!bi || !ei)
-    goto oom;
-  for (uint32_t i = 0; i < nt; i++) {
-    const struct task_ev *e = outs[i].tev.v;
-    for (size_t k = 0; k < outs[i].tev.n; k++) {
-      int64_t num = e[k].id ? idnum_get(&m, e[k].id) : (int64_t)nid;
-      if (num < 0) /* cannot be: every task event touched its id */
-        num = (int64_t)nid;
-      if (!e[k].end) {
-        if (!bi[num] || e[k].t < bi[num]->t)
-          bi[num] = &e[k];
-      } else if (!ei[num] || e[k].t >= ei[num]->t) {
-        ei[num] = &e[k];
-      }
-    }
-  }
-  /* the tasks (an id with a begin), in id order, then by (start, id): the
-   * recorder numbers a process's tasks as they begin, so that order is
-   * mostly the start order already */
-  size_t ntask = 0;
-  for (size_t k = 0; k <= nid; k++)
-    ntask += bi[k] != NULL;
-  tasks = ntask ? ctrace__big_malloc(ntask * sizeof *tasks) : NULL;
-  if (ntask && !tasks)
-    goto oom;
-  size_t at = 0;
-  for (size_t q = 0; q <= nid; q++) {
-    size_t k = q ? q - 1 : nid; /* id 0 first: the smallest id */
-    if (!bi[k])
-      continue;
-    const struct task_ev *b = bi[k];
-    struct ctrace_tl_task *t = &tasks[at++];
-    *t = (struct ctrace_tl_task){.id = b->id, .parent = b->parent, .name = b->name,
-                                 .begin_thread = b->thread, .end_thread = NO_THREAD,
-                                 .open = 1, .start = b->t, .end = tl->end_ns};
-    if (ei[k]) {
-      const struct task_ev *e = ei[k];
-      t->end = e->t < t->start ? t->start : e->t;
-      t->end_thread = e->thread;
-      t->open = 0;
-    }
-    if (k < nid) {
-      t->touch = (uint32_t)goff[k];
-      t->ntouch = (uint32_t)(goff[k + 1] - goff[k]);
-    } /* id 0: no touches; where they would be is the start */
-  }
-  for (uint32_t i = 0; i < nt; i++) {
-    free(outs[i].tev.v);
-    outs[i].tev.v = NULL;
-    outs[i].tev.n = outs[i].tev.cap = 0;
-  }
-  free((void *)bi);
-  free((void *)ei);
-  bi = ei = NULL;
-  free(goff);
-  goff = NULL;
-  ctrace_hash_free(&m.h);
-  if (ctrace_run_sort(tasks, ntask, sizeof *tasks, cmp_task_start) < 0)
-    goto oom;
-  tl->tasks = tasks;
-  tl->ntasks = ntask;
-  tasks = NULL;
-  *bytes += ntask * sizeof *tl->tasks;
-
-  /* the long tasks apart, so that a window finds the others by binary search */
-  int64_t long_dur = (tl->end_ns - tl->start_ns) / 64;
-  size_t nl = 0;
-  for (size_t i = 0; i < tl->ntasks; i++)
-    nl += tl->tasks[i].open || tl->tasks[i].end - tl->tasks[i].start > long_dur;
-  tl->long_tasks = malloc((nl ? nl : 1) * sizeof *tl->long_tasks);
-  if (!tl->long_tasks)
-    return -1;
-  *bytes += nl * sizeof *tl->long_tasks;
+  /* each task's touches: its number's range */
   for (size_t i = 0; i < tl->ntasks; i++) {
-    int64_t d = tl->tasks[i].end - tl->tasks[i].start;
-    if (tl->tasks[i].open || d > long_dur)
-      tl->long_tasks[tl->nlong_tasks++] = (uint32_t)i;
-    else if (d > tl->task_maxdur)
-      tl->task_maxdur = d;
+    struct ctrace_tl_task *t = &tl->tasks[i];
+    size_t k = t->touch;
+    t->touch = k < nid ? (uint32_t)goff[k] : 0; /* id 0: none, where they would start */
+    t->ntouch = k < nid ? (uint32_t)(goff[k + 1] - goff[k]) : 0;
   }
+  free(goff);
+  ctrace_hash_free(&m.h);
   return 0;
 oom:
   ctrace_hash_free(&m.h);
