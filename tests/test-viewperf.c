@@ -5,7 +5,7 @@
  * and rebuilt, a changed trace is not answered from its old cache; tasks
  * and regions whose end was lost stay out of the latencies, counted;
  * search pages, profiles of several threads, regions merged by binary
- * search as one by one. The answers are computed in-process
+ * search as one by one; tasks paired alike however their ids are numbered. The answers are computed in-process
  * (ctrace_api_handle), as the server does.
  */
 #include <fcntl.h>
@@ -15,6 +15,7 @@
 
 #include "../src/serve/view.h"
 #include "ctrace.h"
+#include "hand-trace.h"
 #include "task.h"
 
 struct kv {
@@ -510,5 +511,92 @@ TEST_IMPL(viewperf_regions_merged_as_one_by_one) {
   ASSERT_GT(merged, 100); /* the merging was exercised */
   ctrace_view_fini(&v);
   ctrace_reader_close(r);
+  return TEST_OK;
+}
+
+/*
+ * Tasks are paired by numbering their ids (timeline_build.c), in ranges
+ * when the ids fill them, else through a hash table: both must give what
+ * sorting the task events by (id, end, time) gave. Thread 7 begins X at
+ * 10 and Y at 20, ends Y at 30; thread 8 begins Y again at 20 (a tie: the
+ * first thread's begin wins), logs for Z (a touch without a task) at 25,
+ * ends X at 50; thread 9 ends X at 50 too (a tie: the last end wins).
+ */
+static void tasks_paired(uint64_t x, uint64_t y, uint64_t z) {
+  static struct buf file, meta, t7, t8, t9;
+  memset(&file, 0, sizeof file);
+  memset(&meta, 0, sizeof meta);
+  memset(&t7, 0, sizeof t7);
+  memset(&t8, 0, sizeof t8);
+  memset(&t9, 0, sizeof t9);
+  put_file_header(&file, 42);
+  put_ev(&meta, CTRACE_EV_CLOCK_SYNC, 0, 3, (uint64_t[]){1000, 1000, 5000}, NULL);
+  put_ev(&meta, CTRACE_EV_STRING, 0, 1, (uint64_t[]){1}, "A");
+  put_ev(&meta, CTRACE_EV_STRING, 0, 1, (uint64_t[]){2}, "B");
+  put_batch(&file, 0, 0, &meta);
+  put_ev(&t7, CTRACE_EV_THREAD_START, 0, 1, (uint64_t[]){0}, NULL);
+  put_ev(&t7, CTRACE_EV_TASK_BEGIN, 10, 4, (uint64_t[]){x, 0, 1, 0}, NULL);
+  put_ev(&t7, CTRACE_EV_TASK_BEGIN, 10, 4, (uint64_t[]){y, 0, 2, 0}, NULL);
+  put_ev(&t7, CTRACE_EV_TASK_END, 10, 1, (uint64_t[]){y}, NULL);
+  put_batch(&file, 7, 1000, &t7);
+  put_ev(&t8, CTRACE_EV_THREAD_START, 0, 1, (uint64_t[]){0}, NULL);
+  put_ev(&t8, CTRACE_EV_TASK_BEGIN, 20, 4, (uint64_t[]){y, 0, 1, 0}, NULL);
+  put_ev(&t8, CTRACE_EV_LOG, 5, 3, (uint64_t[]){z, 0, 0}, "m");
+  put_ev(&t8, CTRACE_EV_TASK_END, 25, 1, (uint64_t[]){x}, NULL);
+  put_batch(&file, 8, 1000, &t8);
+  put_ev(&t9, CTRACE_EV_THREAD_START, 0, 1, (uint64_t[]){0}, NULL);
+  put_ev(&t9, CTRACE_EV_TASK_END, 50, 1, (uint64_t[]){x}, NULL);
+  put_batch(&file, 9, 1000, &t9);
+
+  ctrace_reader *r;
+  char err[256];
+  ASSERT_EQ(ctrace_reader_open_mem(file.b, file.n, &r, err, sizeof err), 0);
+  struct ctrace_timeline *tl;
+  ASSERT_EQ(ctrace_timeline_build(r, NULL, NULL, &tl), 0);
+  ASSERT_EQ(tl->nthreads, 3);
+  int64_t i7 = ctrace_timeline_thread(tl, 7), i8 = ctrace_timeline_thread(tl, 8),
+          i9 = ctrace_timeline_thread(tl, 9);
+  ASSERT_GE(i7, 0);
+  ASSERT_GE(i8, 0);
+  ASSERT_GE(i9, 0);
+  ASSERT_UINT_EQ(tl->ntasks, 2);
+  /* by start: X, then Y */
+  const struct ctrace_tl_task *tx = &tl->tasks[0], *ty = &tl->tasks[1];
+  ASSERT_UINT_EQ(tx->id & 0xffffffffu, x & 0xffffffffu);
+  ASSERT_UINT_EQ(ty->id & 0xffffffffu, y & 0xffffffffu);
+  ASSERT_EQ(tx->start, 10);
+  ASSERT_EQ(tx->end, 50);
+  ASSERT_EQ(tx->begin_thread, i7);
+  ASSERT_EQ(tx->end_thread, i9);
+  ASSERT_EQ(tx->name, 1);
+  ASSERT_EQ(tx->open, 0);
+  ASSERT_EQ(ty->start, 20);
+  ASSERT_EQ(ty->end, 30);
+  ASSERT_EQ(ty->begin_thread, i7);
+  ASSERT_EQ(ty->end_thread, i7);
+  ASSERT_EQ(ty->name, 2);
+  /* touches by (task id, thread), merged per thread: Y (7, 8), Z (8), X (7, 8, 9) */
+  ASSERT_UINT_EQ(tl->ntouches, 6);
+  for (size_t k = 1; k < tl->ntouches; k++)
+    if (tl->touches[k - 1].task > tl->touches[k].task ||
+        (tl->touches[k - 1].task == tl->touches[k].task &&
+         tl->touches[k - 1].thread >= tl->touches[k].thread))
+      TEST_FAIL_("touch %zu is out of (task, thread) order", k);
+  ASSERT_EQ(ty->touch, 0);
+  ASSERT_EQ(ty->ntouch, 2);
+  ASSERT_EQ(tl->touches[0].first, 20);
+  ASSERT_EQ(tl->touches[0].last, 30);
+  ASSERT_EQ(tx->touch, 3);
+  ASSERT_EQ(tx->ntouch, 3);
+  ASSERT_EQ(tl->touches[3].first, 10);
+  ASSERT_EQ(tl->touches[5].thread, i9);
+  ASSERT_EQ(tl->touches[5].last, 50);
+  ctrace_timeline_free(tl);
+  ctrace_reader_close(r);
+}
+
+TEST_IMPL(viewperf_tasks_paired_as_sorting_pairs_them) {
+  tasks_paired(3, 1, 2);                /* ids filling their range */
+  tasks_paired(5000000, 7, 900000);     /* sparse ids: the hash table */
   return TEST_OK;
 }

@@ -4,6 +4,7 @@
 #include "stats.h"
 
 #include "states.h"
+#include "../base/sort.h"
 #include "../base/vec.h"
 
 #include <stdlib.h>
@@ -64,6 +65,71 @@ static int cmp_task(const void *a, const void *b) {
   return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
+/* What one event adds to the names and families (the pass of
+ * ctrace_stats_compute). 0 or -1 (out of memory). */
+static int count_event(struct ctrace_stats *st, const ctrace_event *ev, struct ctrace_vec *opens,
+                       struct ctrace_vec *endv) {
+  switch (ev->kind) {
+  case CTRACE_EV_TASK_BEGIN: {
+    struct open_task *o = ctrace_vec_push(opens);
+    if (!o)
+      return -1;
+    struct ctrace_ev_task_begin tb = CTRACE_EV(task_begin, ev);
+    *o = (struct open_task){tb.task, (uint32_t)tb.name, ev->ticks};
+    break;
+  }
+  case CTRACE_EV_TASK_END: {
+    struct open_task *e = ctrace_vec_push(endv);
+    if (!e)
+      return -1;
+    *e = (struct open_task){CTRACE_EV(task_end, ev).task, 0, ev->ticks};
+    break;
+  }
+  case CTRACE_EV_REGION_BEGIN:
+    if (count_name(&st->region_names, &st->nregion_names,
+                   (uint32_t)CTRACE_EV(region_begin, ev).name, 0) < 0)
+      return -1;
+    break;
+  case CTRACE_EV_WAIT:
+    /* families by the state the call put the thread in (states.h) */
+    if (ctrace_state_of_wait(CTRACE_EV(wait, ev).reason) == CTRACE_ST_SLEEP)
+      st->sleep_events++;
+    else
+      st->sync_events++;
+    break;
+  case CTRACE_EV_WAKE:
+    st->sync_events++;
+    break;
+  case CTRACE_EV_SYSCALL:
+  case CTRACE_EV_PENDING: { /* PENDING: a call still blocked at the end */
+    unsigned state;
+    if (ev->kind == CTRACE_EV_SYSCALL) {
+      state = ctrace_state_of_syscall(CTRACE_EV(syscall, ev).class);
+    } else {
+      struct ctrace_ev_pending p = CTRACE_EV(pending, ev);
+      state = p.reason ? ctrace_state_of_wait(p.reason) : ctrace_state_of_syscall(p.class);
+    }
+    if (state == CTRACE_ST_SYNC)
+      st->sync_events++;
+    else if (state == CTRACE_ST_SLEEP)
+      st->sleep_events++;
+    else if (state == CTRACE_ST_NET)
+      st->net_events++;
+    else if (state == CTRACE_ST_POLL)
+      st->poll_events++;
+    else
+      st->io_events++;
+    break;
+  }
+  case CTRACE_EV_SOCKADDR:
+    st->net_events++;
+    break;
+  default:
+    break;
+  }
+  return 0;
+}
+
 int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   memset(st, 0, sizeof *st);
   st->processes = ctrace_reader_nprocesses(r);
@@ -90,11 +156,6 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   st->state_ns = calloc((size_t)st->threads * CTRACE_ST_COUNT + 1, sizeof *st->state_ns);
   if (!st->state_ns)
     return -1;
-  for (uint32_t i = 0; i < st->threads; i++) {
-    ctrace_states_thread(r, i, sum_span, st->state_ns + (size_t)i * CTRACE_ST_COUNT);
-    for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
-      st->state_total_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
-  }
   st->procs = calloc(st->processes, sizeof *st->procs);
   if (!st->procs)
     return -1;
@@ -104,6 +165,28 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
     ps->bytes = ctrace_reader_file_size(ctrace_reader_file(r, pr->file));
     ps->start_ns = ctrace_reader_ns(r, pr->first);
     ps->end_ns = ctrace_reader_ns(r, pr->last);
+  }
+  /* Names of tasks (with durations) and regions, the families, and each
+   * thread's time per state: one pass over each thread's events, which
+   * feeds its state machine too (ctrace_states_thread, inline). */
+  struct ctrace_vec opens = CTRACE_VEC(struct open_task), endv = CTRACE_VEC(struct open_task);
+  for (uint32_t i = 0; i < st->threads; i++) {
+    const struct ctrace_thread_info *thi = ctrace_reader_thread(r, i);
+    struct ctrace_states sm;
+    ctrace_states_init(&sm, ctrace_reader_ns(r, thi->first), ctrace_states_reader_clock, r,
+                       sum_span, st->state_ns + (size_t)i * CTRACE_ST_COUNT);
+    ctrace_states_use_sched(&sm, r, i);
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, i);
+    while (ctrace_cursor_next(&c, &ev)) {
+      ctrace_states_event(&sm, &ev);
+      if (count_event(st, &ev, &opens, &endv) < 0)
+        goto oom;
+    }
+    ctrace_states_finish(&sm, ctrace_reader_ns(r, ctrace_reader_thread_end(r, i)));
+    for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
+      st->state_total_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
   }
   for (uint32_t i = 0; i < st->threads; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
@@ -121,81 +204,15 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
     st->tracer_overhead_ns += (uint64_t)(ctrace_reader_ns(r, t0 + th->tracer_ns) - ctrace_reader_ns(r, t0));
     st->tracer_events += th->tracer_events;
   }
-  /* Names of tasks (with durations) and regions, and the families. */
-  struct ctrace_vec opens = CTRACE_VEC(struct open_task), endv = CTRACE_VEC(struct open_task);
-  for (uint32_t i = 0; i < st->threads; i++) {
-    ctrace_cursor c;
-    ctrace_event ev;
-    ctrace_cursor_init(&c, r, i);
-    while (ctrace_cursor_next(&c, &ev)) {
-      switch (ev.kind) {
-      case CTRACE_EV_TASK_BEGIN: {
-        struct open_task *o = ctrace_vec_push(&opens);
-        if (!o)
-          goto oom;
-        struct ctrace_ev_task_begin tb = CTRACE_EV(task_begin, &ev);
-        *o = (struct open_task){tb.task, (uint32_t)tb.name, ev.ticks};
-        break;
-      }
-      case CTRACE_EV_TASK_END: {
-        struct open_task *e = ctrace_vec_push(&endv);
-        if (!e)
-          goto oom;
-        *e = (struct open_task){CTRACE_EV(task_end, &ev).task, 0, ev.ticks};
-        break;
-      }
-      case CTRACE_EV_REGION_BEGIN:
-        if (count_name(&st->region_names, &st->nregion_names,
-                       (uint32_t)CTRACE_EV(region_begin, &ev).name, 0) < 0)
-          goto oom;
-        break;
-      case CTRACE_EV_WAIT:
-        /* families by the state the call put the thread in (states.h) */
-        if (ctrace_state_of_wait(CTRACE_EV(wait, &ev).reason) == CTRACE_ST_SLEEP)
-          st->sleep_events++;
-        else
-          st->sync_events++;
-        break;
-      case CTRACE_EV_WAKE:
-        st->sync_events++;
-        break;
-      case CTRACE_EV_SYSCALL:
-      case CTRACE_EV_PENDING: { /* PENDING: a call still blocked at the end */
-        unsigned state;
-        if (ev.kind == CTRACE_EV_SYSCALL) {
-          state = ctrace_state_of_syscall(CTRACE_EV(syscall, &ev).class);
-        } else {
-          struct ctrace_ev_pending p = CTRACE_EV(pending, &ev);
-          state = p.reason ? ctrace_state_of_wait(p.reason) : ctrace_state_of_syscall(p.class);
-        }
-        if (state == CTRACE_ST_SYNC)
-          st->sync_events++;
-        else if (state == CTRACE_ST_SLEEP)
-          st->sleep_events++;
-        else if (state == CTRACE_ST_NET)
-          st->net_events++;
-        else if (state == CTRACE_ST_POLL)
-          st->poll_events++;
-        else
-          st->io_events++;
-        break;
-      }
-      case CTRACE_EV_SOCKADDR:
-        st->net_events++;
-        break;
-      default:
-        break;
-      }
-    }
-  }
   /* Task durations: TASK_END may be on another thread than TASK_BEGIN, so
    * both sides are sorted by task id and merged: O(n log n). */
   struct open_task *open = opens.v, *ends = endv.v;
   size_t nopen = opens.n, nends = endv.n;
-  if (nopen > 1)
-    qsort(open, nopen, sizeof *open, cmp_task);
-  if (nends > 1)
-    qsort(ends, nends, sizeof *ends, cmp_task);
+  /* each thread's part is mostly in id order already (ids grow as tasks
+   * begin): merging the runs gives what qsort gave (stable, both) */
+  if (ctrace_run_sort(open, nopen, sizeof *open, cmp_task) < 0 ||
+      ctrace_run_sort(ends, nends, sizeof *ends, cmp_task) < 0)
+    goto oom;
   for (size_t k = 0, e = 0; k < nopen; k++) {
     while (e < nends && ends[e].id < open[k].id)
       e++;

@@ -148,7 +148,9 @@ struct ctrace_timeline {
   size_t bytes; /* memory held by the index */
 };
 
-/* Called now and then while building: done of total events. */
+/* Called now and then while building: done of total events; done ==
+ * total once, when every event was read (the joins across threads and
+ * the tasks come after it). */
 typedef void (*ctrace_tl_progress)(void *arg, uint64_t done, uint64_t total);
 
 /* Builds the model from r (kept open by the caller until free). Returns 0

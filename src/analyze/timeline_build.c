@@ -2,9 +2,12 @@
  * timeline_build.c - builds the timeline (timeline.h). One pass over each
  * thread's events (threads shared by the caller and one helper thread)
  * feeds its state machine (states.h) for the state transitions and gathers
- * regions, logs, wakes, peers and task events; then, once, across threads:
- * tasks paired by id, creation links resolved with a hash table, wakes
- * given their woken thread's index, and the levels of detail built.
+ * regions, logs, wakes, peers and task events, and builds its levels of
+ * detail; then, once, across threads, on two threads: tasks paired by id
+ * and their touches (pair_tasks, from the threads' parts, numbering ids
+ * instead of sorting the events) beside the joins of the other parts, wakes
+ * put in time order (merging the threads' runs), creation links resolved
+ * with a hash table and the processes.
  */
 #include "timeline_int.h"
 
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "../base/hash.h"
+#include "../base/sort.h"
 #include "states.h"
 #include "../base/vec.h"
 
@@ -79,28 +83,6 @@ static void depth_sort_into(struct ctrace_tl_region *dst, const struct ctrace_tl
 }
 
 /* ---- building ---- */
-static int cmp_task_ev(const void *a, const void *b) {
-  const struct task_ev *x = a, *y = b;
-  if (x->id != y->id)
-    return x->id < y->id ? -1 : 1;
-  if (x->end != y->end)
-    return x->end < y->end ? -1 : 1;
-  return x->t < y->t ? -1 : x->t > y->t;
-}
-static int cmp_task_start(const void *a, const void *b) {
-  const struct ctrace_tl_task *x = a, *y = b;
-  if (x->start != y->start)
-    return x->start < y->start ? -1 : 1;
-  return x->id < y->id ? -1 : x->id > y->id;
-}
-static int cmp_touch(const void *a, const void *b) {
-  const struct ctrace_tl_touch *x = a, *y = b;
-  if (x->task != y->task)
-    return x->task < y->task ? -1 : 1;
-  if (x->thread != y->thread)
-    return x->thread < y->thread ? -1 : 1;
-  return x->first < y->first ? -1 : x->first > y->first;
-}
 static int cmp_wake(const void *a, const void *b) {
   const struct ctrace_tl_wake *x = a, *y = b;
   if (x->t != y->t)
@@ -465,36 +447,238 @@ static int join_regions(struct ctrace_vec *all, struct scan_out *outs, uint32_t 
   return 0;
 }
 
-static int pair_tasks(struct ctrace_timeline *tl, struct ctrace_vec *tev, struct ctrace_vec *touches) {
-  struct task_ev *e = tev->v;
-  if (tev->n) /* qsort's pointer must not be NULL, even for 0 items */
-    qsort(e, tev->n, sizeof *e, cmp_task_ev);
-  struct ctrace_vec tasks = {.size = sizeof(struct ctrace_tl_task)};
-  for (size_t i = 0; i < tev->n;) {
-    size_t j = i;
-    while (j < tev->n && e[j].id == e[i].id)
-      j++;
-    /* [i, j): begins first (sorted by end flag), then ends */
-    if (!e[i].end) {
-      struct ctrace_tl_task *t = ctrace_vec_push(&tasks);
-      if (!t)
-        goto oom;
-      *t = (struct ctrace_tl_task){.id = e[i].id, .parent = e[i].parent, .name = e[i].name,
-                                   .begin_thread = e[i].thread, .end_thread = NO_THREAD,
-                                   .open = 1, .start = e[i].t, .end = tl->end_ns};
-      if (e[j - 1].end) {
-        t->end = e[j - 1].t < t->start ? t->start : e[j - 1].t;
-        t->end_thread = e[j - 1].thread;
-        t->open = 0;
+/* ---- tasks and touches, from the scans' parts (in thread order) ---- */
+
+/*
+ * Task ids to numbers in id order. The recorder numbers tasks per process
+ * (pid << 32 | a counter): when the trace's ids fill most of a few such
+ * ranges, an id's number is its place in its range (no table: the parts
+ * are read in order, not at random); else a hash table gives each id its
+ * rank among the ids.
+ */
+#define ID_RANGES 16
+struct idnum {
+  uint32_t nr; /* ranges; 0: the table */
+  uint64_t hi[ID_RANGES], lo[ID_RANGES];
+  size_t off[ID_RANGES + 1];
+  struct ctrace_hash h; /* id -> rank, when not in ranges */
+  size_t n;             /* numbers: 0 .. n - 1 */
+};
+
+static int64_t idnum_get(const struct idnum *m, uint64_t id) {
+  if (!m->nr)
+    return ctrace_hash_get(&m->h, id);
+  uint64_t hi = id >> 32, lo = id & 0xffffffffu;
+  for (uint32_t r = 0; r < m->nr; r++)
+    if (m->hi[r] == hi)
+      return lo >= m->lo[r] && lo - m->lo[r] < m->off[r + 1] - m->off[r]
+                 ? (int64_t)(m->off[r] + (lo - m->lo[r]))
+                 : -1;
+  return -1;
+}
+
+struct id_rank {
+  uint64_t id;
+  uint32_t k;
+};
+static int cmp_id_rank(const void *a, const void *b) {
+  const struct id_rank *x = a, *y = b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Numbers for the ids of the touches (every task event touched its id). */
+static int idnum_build(struct idnum *m, const struct scan_out *outs, uint32_t nt, size_t ntouch) {
+  memset(m, 0, sizeof *m);
+  uint64_t lmax[ID_RANGES];
+  uint32_t nr = 0, last = 0;
+  int ranges = 1;
+  for (uint32_t i = 0; i < nt && ranges; i++) {
+    const struct ctrace_tl_touch *p = outs[i].touches.v;
+    for (size_t k = 0; k < outs[i].touches.n; k++) {
+      uint64_t hi = p[k].task >> 32, lo = p[k].task & 0xffffffffu;
+      uint32_t r = last;
+      if (r >= nr || m->hi[r] != hi)
+        for (r = 0; r < nr && m->hi[r] != hi; r++)
+          ;
+      if (r == nr) {
+        if (nr == ID_RANGES) {
+          ranges = 0;
+          break;
+        }
+        m->hi[nr] = hi;
+        m->lo[nr] = lmax[nr] = lo;
+        nr++;
       }
-    } /* an end without a begin: the task began before the trace; left out */
-    i = j;
+      last = r;
+      if (lo < m->lo[r])
+        m->lo[r] = lo;
+      if (lo > lmax[r])
+        lmax[r] = lo;
+    }
   }
-  free(tev->v);
-  tev->v = NULL;
-  tl->tasks = ctrace_vec_take(&tasks, &tl->ntasks, &tl->bytes);
-  if (tl->ntasks) /* qsort's pointer must not be NULL, even for 0 items */
-    qsort(tl->tasks, tl->ntasks, sizeof *tl->tasks, cmp_task_start);
+  if (ranges && nr) {
+    for (uint32_t x = 1; x < nr; x++) /* by hi: numbers in id order */
+      for (uint32_t y = x; y && m->hi[y - 1] > m->hi[y]; y--) {
+        uint64_t t;
+        t = m->hi[y], m->hi[y] = m->hi[y - 1], m->hi[y - 1] = t;
+        t = m->lo[y], m->lo[y] = m->lo[y - 1], m->lo[y - 1] = t;
+        t = lmax[y], lmax[y] = lmax[y - 1], lmax[y - 1] = t;
+      }
+    size_t total = 0;
+    for (uint32_t r = 0; r < nr; r++) {
+      m->off[r] = total;
+      total += lmax[r] - m->lo[r] + 1;
+    }
+    m->off[nr] = total;
+    if (total <= 2 * ntouch + 4096) { /* mostly filled */
+      m->nr = nr;
+      m->n = total;
+      return 0;
+    }
+  }
+  if (!ntouch)
+    return 0;
+  /* the table: ids numbered as first seen, then ranked */
+  size_t want = 64;
+  while (want < 2 * ntouch)
+    want *= 2;
+  m->h.s = calloc(want, sizeof *m->h.s);
+  if (!m->h.s)
+    return -1;
+  m->h.cap = want;
+  struct ctrace_vec ids = CTRACE_VEC(struct id_rank);
+  for (uint32_t i = 0; i < nt; i++) {
+    const struct ctrace_tl_touch *p = outs[i].touches.v;
+    for (size_t k = 0; k < outs[i].touches.n; k++) {
+      int put = ctrace_hash_put(&m->h, p[k].task, (uint32_t)ids.n);
+      if (put < 0)
+        goto oom;
+      if (put) {
+        struct id_rank *e = ctrace_vec_push(&ids);
+        if (!e)
+          goto oom;
+        *e = (struct id_rank){p[k].task, (uint32_t)(ids.n - 1)};
+      }
+    }
+  }
+  struct id_rank *e = ids.v;
+  qsort(e, ids.n, sizeof *e, cmp_id_rank);
+  uint32_t *rank = malloc(ids.n * sizeof *rank);
+  if (!rank)
+    goto oom;
+  for (size_t k = 0; k < ids.n; k++)
+    rank[e[k].k] = (uint32_t)k;
+  for (size_t j = 0; j < m->h.cap; j++)
+    if (m->h.s[j].key)
+      m->h.s[j].val = rank[m->h.s[j].val];
+  free(rank);
+  m->n = ids.n;
+  ctrace_vec_free(&ids);
+  return 0;
+oom:
+  ctrace_vec_free(&ids);
+  ctrace_hash_free(&m->h);
+  return -1;
+}
+
+static int cmp_touch_in_task(const void *a, const void *b) {
+  const struct ctrace_tl_touch *x = a, *y = b;
+  if (x->thread != y->thread)
+    return x->thread < y->thread ? -1 : 1;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+static int cmp_task_start(const void *a, const void *b) {
+  const struct ctrace_tl_task *x = a, *y = b;
+  if (x->start != y->start)
+    return x->start < y->start ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Tasks and touches from the scans' parts (outs[i].tev, .touches; freed
+ * here), without sorting the events: what sorting them by (id, end, time)
+ * and taking each id's first begin and last end gave, found in one pass:
+ * of an id's begins, the earliest (the first of equal times, in thread then
+ * event order), of its ends, the latest (the last of equal times). The
+ * touches are placed by their id's number (counting sort, stable), then
+ * each id's few are ordered by (thread, first) and merged per thread. Tasks
+ * end sorted by (start, id), touches by (task, thread): the same arrays as
+ * sorting everything gave. Memory the arrays hold is added to *bytes. 0 or
+ * -1 (out of memory).
+ */
+static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_t nt,
+                      size_t *bytes) {
+  struct idnum m;
+  size_t *goff = NULL;
+  struct ctrace_tl_touch *tc = NULL;
+  const struct task_ev **bi = NULL, **ei = NULL;
+  struct ctrace_tl_task *tasks = NULL;
+  size_t ntouch = 0;
+  for (uint32_t i = 0; i < nt; i++)
+    ntouch += outs[i].touches.n;
+  if (idnum_build(&m, outs, nt, ntouch) < 0)
+    return -1;
+  size_t nid = m.n;
+  /* each id's earliest begin and latest end (id 0, never touched, apart) */
+  bi = calloc(nid + 1, sizeof *bi);
+  ei = calloc(nid + 1, sizeof *ei);
+  if (!bi || !ei)
+    goto oom;
+  for (uint32_t i = 0; i < nt; i++) {
+    const struct task_ev *e = outs[i].tev.v;
+    for (size_t k = 0; k < outs[i].tev.n; k++) {
+      int64_t num = e[k].id ? idnum_get(&m, e[k].id) : (int64_t)nid;
+      if (num < 0) /* cannot be: every task event touched its id */
+        num = (int64_t)nid;
+      if (!e[k].end) {
+        if (!bi[num] || e[k].t < bi[num]->t)
+          bi[num] = &e[k];
+      } else if (!ei[num] || e[k].t >= ei[num]->t) {
+        ei[num] = &e[k];
+      }
+    }
+  }
+  /* the tasks (an id with a begin), in id order, then by (start, id): the
+   * recorder numbers a process's tasks as they begin, so that order is
+   * mostly the start order already */
+  size_t ntask = 0;
+  for (size_t k = 0; k <= nid; k++)
+    ntask += bi[k] != NULL;
+  tasks = ntask ? ctrace__big_malloc(ntask * sizeof *tasks) : NULL;
+  if (ntask && !tasks)
+    goto oom;
+  size_t at = 0;
+  for (size_t q = 0; q <= nid; q++) {
+    size_t k = q ? q - 1 : nid; /* id 0 first: the smallest id */
+    if (!bi[k])
+      continue;
+    const struct task_ev *b = bi[k];
+    struct ctrace_tl_task *t = &tasks[at++];
+    *t = (struct ctrace_tl_task){.id = b->id, .parent = b->parent, .name = b->name,
+                                 .begin_thread = b->thread, .end_thread = NO_THREAD,
+                                 .open = 1, .start = b->t, .end = tl->end_ns};
+    if (ei[k]) {
+      const struct task_ev *e = ei[k];
+      t->end = e->t < t->start ? t->start : e->t;
+      t->end_thread = e->thread;
+      t->open = 0;
+    }
+    t->touch = (uint32_t)k; /* its number, until the touches are placed */
+  }
+  for (uint32_t i = 0; i < nt; i++) {
+    free(outs[i].tev.v);
+    outs[i].tev.v = NULL;
+    outs[i].tev.n = outs[i].tev.cap = 0;
+  }
+  free((void *)bi);
+  free((void *)ei);
+  bi = ei = NULL;
+  if (ctrace_run_sort(tasks, ntask, sizeof *tasks, cmp_task_start) < 0)
+    goto oom;
+  tl->tasks = tasks;
+  tl->ntasks = ntask;
+  tasks = NULL;
+  *bytes += ntask * sizeof *tl->tasks;
 
   /* the long tasks apart, so that a window finds the others by binary search */
   int64_t long_dur = (tl->end_ns - tl->start_ns) / 64;
@@ -503,8 +687,8 @@ static int pair_tasks(struct ctrace_timeline *tl, struct ctrace_vec *tev, struct
     nl += tl->tasks[i].open || tl->tasks[i].end - tl->tasks[i].start > long_dur;
   tl->long_tasks = malloc((nl ? nl : 1) * sizeof *tl->long_tasks);
   if (!tl->long_tasks)
-    return -1;
-  tl->bytes += nl * sizeof *tl->long_tasks;
+    goto oom;
+  *bytes += nl * sizeof *tl->long_tasks;
   for (size_t i = 0; i < tl->ntasks; i++) {
     int64_t d = tl->tasks[i].end - tl->tasks[i].start;
     if (tl->tasks[i].open || d > long_dur)
@@ -512,41 +696,86 @@ static int pair_tasks(struct ctrace_timeline *tl, struct ctrace_vec *tev, struct
     else if (d > tl->task_maxdur)
       tl->task_maxdur = d;
   }
-
-  /* touches: one per (task, thread), from first to last */
-  struct ctrace_tl_touch *tc = touches->v;
-  if (touches->n) /* qsort's pointer must not be NULL, even for 0 items */
-    qsort(tc, touches->n, sizeof *tc, cmp_touch);
-  size_t n = 0;
-  for (size_t i = 0; i < touches->n; i++) {
-    if (n && tc[n - 1].task == tc[i].task && tc[n - 1].thread == tc[i].thread) {
-      if (tc[i].last > tc[n - 1].last)
-        tc[n - 1].last = tc[i].last;
-      continue;
-    }
-    tc[n++] = tc[i];
+  /* touches placed by their id's number, stable (after the tasks: the
+   * task events' parts are freed by then); then each id's ordered and
+   * merged */
+  goff = calloc(nid + 2, sizeof *goff);
+  tc = ctrace__big_malloc((ntouch ? ntouch : 1) * sizeof *tc);
+  if (!goff || !tc)
+    goto oom;
+  for (uint32_t i = 0; i < nt; i++) {
+    const struct ctrace_tl_touch *p = outs[i].touches.v;
+    for (size_t k = 0; k < outs[i].touches.n; k++)
+      goff[idnum_get(&m, p[k].task) + 1]++;
   }
-  touches->n = n;
-  tl->touches = ctrace_vec_take(touches, &tl->ntouches, &tl->bytes);
+  for (size_t k = 0; k < nid; k++)
+    goff[k + 1] += goff[k];
+  for (uint32_t i = 0; i < nt; i++) {
+    struct ctrace_vec *v = &outs[i].touches;
+    const struct ctrace_tl_touch *p = v->v;
+    for (size_t k = 0; k < v->n; k++)
+      tc[goff[idnum_get(&m, p[k].task)]++] = p[k];
+    free(v->v);
+    v->v = NULL;
+    v->n = v->cap = 0;
+  }
+  /* goff[r] is now the end of number r's touches: merge them in place,
+   * leaving goff[r] .. goff[r + 1] as its merged range */
+  size_t n = 0, g0 = 0;
+  for (size_t r = 0; r < nid; r++) {
+    size_t g1 = goff[r];
+    struct ctrace_tl_touch *g = tc + g0;
+    size_t gn = g1 - g0;
+    if (gn > 1) {
+      if (gn <= 16) { /* insertion sort (stable): most tasks have a few */
+        for (size_t x = 1; x < gn; x++) {
+          struct ctrace_tl_touch v = g[x];
+          size_t y = x;
+          while (y && cmp_touch_in_task(&g[y - 1], &v) > 0) {
+            g[y] = g[y - 1];
+            y--;
+          }
+          g[y] = v;
+        }
+      } else {
+        qsort(g, gn, sizeof *g, cmp_touch_in_task);
+      }
+    }
+    goff[r] = n;
+    for (size_t x = 0; x < gn; x++) {
+      if (x && tc[n - 1].thread == g[x].thread) {
+        if (g[x].last > tc[n - 1].last)
+          tc[n - 1].last = g[x].last;
+        continue;
+      }
+      tc[n++] = g[x];
+    }
+    g0 = g1;
+  }
+  goff[nid] = n;
+  {
+    struct ctrace_vec tv = {.v = tc, .n = n, .cap = ntouch, .size = sizeof *tc};
+    tc = NULL;
+    tl->touches = ctrace_vec_take(&tv, &tl->ntouches, bytes);
+  }
+
+  /* each task's touches: its number's range */
   for (size_t i = 0; i < tl->ntasks; i++) {
     struct ctrace_tl_task *t = &tl->tasks[i];
-    size_t lo = 0, hi = tl->ntouches;
-    while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (tl->touches[mid].task < t->id)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    size_t k = lo;
-    while (k < tl->ntouches && tl->touches[k].task == t->id)
-      k++;
-    t->touch = (uint32_t)lo;
-    t->ntouch = (uint32_t)(k - lo);
+    size_t k = t->touch;
+    t->touch = k < nid ? (uint32_t)goff[k] : 0; /* id 0: none, where they would start */
+    t->ntouch = k < nid ? (uint32_t)(goff[k + 1] - goff[k]) : 0;
   }
+  free(goff);
+  ctrace_hash_free(&m.h);
   return 0;
 oom:
-  free(tasks.v);
+  ctrace_hash_free(&m.h);
+  free(goff);
+  free(tc);
+  free((void *)bi);
+  free((void *)ei);
+  free(tasks);
   return -1;
 }
 
@@ -579,6 +808,20 @@ oom:
   return -1;
 }
 
+/* pair_tasks on a thread of its own, beside the joins. */
+struct task_job {
+  struct ctrace_timeline *tl;
+  struct scan_out *outs;
+  uint32_t nt;
+  int err;
+  size_t bytes;
+};
+static void *task_worker(void *arg) {
+  struct task_job *j = arg;
+  j->err = pair_tasks(j->tl, j->outs, j->nt, &j->bytes) < 0;
+  return NULL;
+}
+
 int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                           struct ctrace_timeline **out) {
   struct ctrace_timeline *tl = calloc(1, sizeof *tl);
@@ -586,8 +829,6 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
   struct ctrace_vec logs = {.size = sizeof(struct ctrace_tl_log)};
   struct ctrace_vec peers = {.size = sizeof(struct ctrace_tl_peer)};
   struct ctrace_vec wakes = {.size = sizeof(struct ctrace_tl_wake)};
-  struct ctrace_vec tev = {.size = sizeof(struct task_ev)};
-  struct ctrace_vec touches = {.size = sizeof(struct ctrace_tl_touch)};
   struct ctrace_vec creates = {.size = sizeof(struct create_ev)};
   struct ctrace_vec procevs = {.size = sizeof(struct ctrace_tl_procev)};
   struct by_size *bysize = NULL;
@@ -699,21 +940,26 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     goto oom;
   for (uint32_t i = 0; i < nt; i++)
     tl->bytes += outs[i].bytes;
-  if (join_regions(&regions, outs, nt, tl->region_off) < 0 ||
-      join(&logs, outs, nt, offsetof(struct scan_out, logs), NULL) < 0 ||
-      join(&peers, outs, nt, offsetof(struct scan_out, peers), NULL) < 0 ||
-      join(&wakes, outs, nt, offsetof(struct scan_out, wakes), NULL) < 0 ||
-      join(&tev, outs, nt, offsetof(struct scan_out, tev), NULL) < 0 ||
-      join(&touches, outs, nt, offsetof(struct scan_out, touches), NULL) < 0 ||
-      join(&creates, outs, nt, offsetof(struct scan_out, creates), NULL) < 0 ||
-      join(&procevs, outs, nt, offsetof(struct scan_out, procevs), NULL) < 0)
-    goto oom;
-  free(outs);
-  outs = NULL;
-  free(order);
-  order = NULL;
+  /* every event read: the caller may let the trace's pages go (view.c) */
   if (progress)
     progress(arg, total, total);
+  /* The tasks and touches (from the parts as they are: tev, touches) on
+   * the helper thread, the rest on this one. */
+  struct task_job tj = {tl, outs, nt, 0, 0};
+  int tasking = pthread_create(&helper, NULL, task_worker, &tj) == 0;
+  if (!tasking)
+    task_worker(&tj);
+  int failed = join_regions(&regions, outs, nt, tl->region_off) < 0 ||
+               join(&logs, outs, nt, offsetof(struct scan_out, logs), NULL) < 0 ||
+               join(&peers, outs, nt, offsetof(struct scan_out, peers), NULL) < 0 ||
+               join(&wakes, outs, nt, offsetof(struct scan_out, wakes), NULL) < 0 ||
+               join(&creates, outs, nt, offsetof(struct scan_out, creates), NULL) < 0 ||
+               join(&procevs, outs, nt, offsetof(struct scan_out, procevs), NULL) < 0;
+  if (failed) {
+    if (tasking)
+      pthread_join(helper, NULL);
+    goto oom;
+  }
 
   /* regions: grouped by thread, each thread's by (depth, start) (join_regions) */
   tl->nregions = regions.n;
@@ -736,11 +982,21 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
   /* wakes: by time (the woken thread's index was found in the scan) */
   tl->nwakes = wakes.n;
   tl->wakes = ctrace_vec_take(&wakes, NULL, &tl->bytes);
-  if (tl->nwakes)
-    qsort(tl->wakes, tl->nwakes, sizeof *tl->wakes, cmp_wake);
-  if (pair_tasks(tl, &tev, &touches) < 0 || link_creates(tl, &creates) < 0 ||
-      ctrace__timeline_procs(tl, &procevs) < 0)
+  if (ctrace_run_sort(tl->wakes, tl->nwakes, sizeof *tl->wakes, cmp_wake) < 0) {
+    if (tasking)
+      pthread_join(helper, NULL);
     goto oom;
+  }
+  failed = link_creates(tl, &creates) < 0 || ctrace__timeline_procs(tl, &procevs) < 0;
+  if (tasking)
+    pthread_join(helper, NULL);
+  tl->bytes += tj.bytes;
+  if (failed || tj.err)
+    goto oom;
+  free(outs);
+  outs = NULL;
+  free(order);
+  order = NULL;
   free(creates.v);
   *out = tl;
   return 0;
@@ -749,8 +1005,6 @@ oom:
   free(logs.v);
   free(peers.v);
   free(wakes.v);
-  free(tev.v);
-  free(touches.v);
   free(creates.v);
   free(procevs.v);
   free(bysize);

@@ -71,10 +71,18 @@ struct level_out {
   struct ctrace_vec *v;
   int64_t t0;
   int oom;
+  size_t limit; /* more transitions than this: the level is not kept */
+  int over;     /* set once it has more: the iteration stops */
 };
 static void level_emit(void *arg, int64_t s, int64_t e, unsigned st, unsigned merged,
                        uint32_t n) {
   struct level_out *o = arg;
+  (void)e;
+  (void)n;
+  if (o->v->n >= o->limit) {
+    o->over = 1;
+    return;
+  }
   uint64_t *p = ctrace_vec_push(o->v);
   if (!p) {
     o->oom = 1;
@@ -100,11 +108,13 @@ static size_t tr_lower(const struct ctrace_timeline *tl, const struct ctrace_tl_
 
 static void level_iter(const struct ctrace_timeline *tl, uint32_t th,
                        const struct ctrace_tl_level *lv, int64_t a, int64_t b,
-                       struct merger *m) {
+                       struct merger *m, const int *stop) {
   int64_t tend = tl->threads[th].last_ns;
   if (!lv->n)
     return;
   for (size_t i = tr_lower(tl, lv, a); i < lv->n; i++) {
+    if (stop && *stop)
+      break;
     int64_t s = tr_time(tl, lv->v[i]);
     if (s >= b)
       break;
@@ -122,17 +132,23 @@ int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_
   int64_t w = 1024; /* ns; each level 8 times coarser: 1 us .. 17 s */
   unsigned k = 1;
   while (k < CTRACE_TL_MAX_LEVELS && lv[k - 1].n > 512 && w < (int64_t)1 << 40) {
+    /* A level is kept only with at most half the transitions of the one
+     * below: room for that many at once (only the pages written are
+     * touched), and the merging stops as soon as there would be more. */
     struct ctrace_vec out = {.size = sizeof(uint64_t)};
-    struct level_out o = {&out, tl->start_ns, 0};
+    struct level_out o = {&out, tl->start_ns, 0, lv[k - 1].n / 2, 0};
+    if (ctrace_vec_reserve(&out, o.limit + 1) < 0)
+      return -1;
     struct merger m = {.w = w, .fn = level_emit, .arg = &o};
-    level_iter(tl, th, &lv[k - 1], tl->threads[th].first_ns, tl->threads[th].last_ns + 1, &m);
+    level_iter(tl, th, &lv[k - 1], tl->threads[th].first_ns, tl->threads[th].last_ns + 1, &m,
+               &o.over);
     merger_flush(&m);
     if (o.oom) {
       free(out.v);
       return -1;
     }
     w *= 8;
-    if (out.n > lv[k - 1].n / 2) {
+    if (o.over || out.n > lv[k - 1].n / 2) {
       /* Not worth its memory: querying the finer level costs at most twice
        * as much. Try the next width from the same level. */
       free(out.v);
@@ -161,7 +177,7 @@ void ctrace_timeline_spans(const struct ctrace_timeline *tl, uint32_t thread, in
   while (k + 1 < tl->nlevels[thread] && tl->levels[thread][k + 1].min_width <= min_width)
     k++;
   struct merger m = {.w = min_width > 0 ? min_width : 1, .fn = fn, .arg = arg};
-  level_iter(tl, thread, &tl->levels[thread][k], a, b, &m);
+  level_iter(tl, thread, &tl->levels[thread][k], a, b, &m, NULL);
   merger_flush(&m);
 }
 

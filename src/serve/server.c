@@ -455,12 +455,15 @@ static void warm_instances(struct ctrace_server *s) {
 static void *warm_thread(void *arg) {
   struct ctrace_server *s = arg;
   /* The first timeline answer comes first (on two cores it would share
-   * them), or 2 s, whichever is sooner; then at the requests' own priority
-   * (a request waiting for an answer being computed here must not wait for
-   * a thread of lower priority). */
+   * them), or 10 s, whichever is sooner (a page that never asks for the
+   * timeline, a deep link to another page, computes what it asks for
+   * anyway; on a loaded machine the first answer can take more than a few
+   * seconds); then at the requests' own priority (a request waiting for an
+   * answer being computed here must not wait for a thread of lower
+   * priority). */
   struct timespec until;
   clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += 2;
+  until.tv_sec += 10;
   pthread_mutex_lock(&s->warm_lock);
   while (!s->go && !s->stopping)
     if (pthread_cond_timedwait(&s->warm_cond, &s->warm_lock, &until) != 0)

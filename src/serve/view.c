@@ -27,6 +27,23 @@ static void *stats_thread(void *arg) {
   return NULL;
 }
 
+/* The caller's progress, and once every event was read, the mapped
+ * trace's pages let go (ctrace_view_release_pages: nothing when the view
+ * did not map it): the rest of the build (joins, tasks) is its peak of
+ * memory, which then no longer holds the file too. The stats pass may
+ * still be reading: its pages come back from the page cache. */
+struct progress_job {
+  ctrace_tl_progress fn;
+  void *arg;
+};
+static void on_progress(void *arg, uint64_t done, uint64_t total) {
+  struct progress_job *p = arg;
+  if (p->fn)
+    p->fn(p->arg, done, total);
+  if (done == total)
+    ctrace_view_release_pages();
+}
+
 int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *path,
                      ctrace_tl_progress progress, void *arg) {
   memset(v, 0, sizeof *v);
@@ -53,7 +70,8 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
   int threaded = pthread_create(&th, NULL, stats_thread, &job) == 0;
   if (!threaded)
     stats_thread(&job);
-  int err = ctrace_timeline_build(r, progress, arg, &v->tl);
+  struct progress_job pj = {progress, arg};
+  int err = ctrace_timeline_build(r, on_progress, &pj, &v->tl);
   if (threaded)
     pthread_join(th, NULL);
   if (err)

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -415,6 +416,10 @@ static int save_to(struct ctrace_view *v, const char *file, const struct head *i
 static void *save_thread(void *arg) {
   struct ctrace_view *v = arg;
   struct head id;
+  /* Deflating the index takes seconds of CPU: at the lowest priority
+   * (Linux's nice is per thread), so that on a machine of two cores it
+   * does not slow the first answers down, which the page is waiting for. */
+  setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
   if (identity(v, &id) < 0)
     return NULL;
   for (int xdg = 0; xdg < 2; xdg++) {
