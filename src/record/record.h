@@ -653,6 +653,10 @@ void ctrace__sched_start(int writer_tid);
  * process dies next): everything the rings hold, and the intervals in
  * progress end now; async-signal-safe (no malloc, bounded locks). */
 void ctrace__sched_drain(uint64_t deadline);
+/* The same in a fatal round whose dying thread holds ctrace__meta_lock,
+ * after the caller took what that thread committed (ctrace__meta_take_dying):
+ * into a fresh metadata buffer, without the lock; samples without stacks. */
+void ctrace__sched_drain_dying(uint64_t deadline);
 /* The writer's next wake-up: due, or sooner when rings need draining. */
 uint64_t ctrace__sched_due(uint64_t due);
 /* At stop, caller holds ctrace__lock: disables, drains, closes. */

@@ -390,10 +390,15 @@ static void tt_reset(void) {
   tt_n = 0;
 }
 
+/* Set by ctrace__sched_drain_dying while it appends to the metadata
+ * without ctrace__meta_lock (the dying thread holds it for good). */
+static int meta_unlocked;
+
 /* Appends a record of kind with blob b[0..n) to the metadata batch; the
- * drain holds ctrace__meta_lock. */
+ * drain holds ctrace__meta_lock (or meta_unlocked says why not). */
 static void meta_blob(uint8_t kind, const uint8_t *b, size_t n) {
-  CTRACE__ASSERT_HELD(&ctrace__meta_lock);
+  if (!meta_unlocked)
+    CTRACE__ASSERT_HELD(&ctrace__meta_lock);
   uint8_t *p = ctrace__meta_reserve(n + 12);
   if (p) {
     *p++ = kind;
@@ -542,7 +547,9 @@ static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
   }
   if (!n && ip)
     pcs[n++] = (uintptr_t)ip;
-  uint32_t stack = n ? ctrace__stack_intern_locked(&stack_ctx, pcs, n) : 0;
+  /* Not without the lock: the dying thread may have left the stack table
+   * half-updated. */
+  uint32_t stack = n && !meta_unlocked ? ctrace__stack_intern_locked(&stack_ctx, pcs, n) : 0;
   if (nsmp == MAX_SMP)
     flush_smps(cpu);
   smps[nsmp++] = (struct smp){to_ticks(tm), tid, stack};
@@ -729,6 +736,28 @@ void ctrace__sched_drain(uint64_t deadline) {
     if (deadline)
       end_intervals(ctrace__now()); /* the process dies now */
     pthread_mutex_unlock(&ctrace__meta_lock);
+  }
+  pthread_mutex_unlock(&sched_lock);
+}
+
+/*
+ * The fatal round's drain when the dying thread holds ctrace__meta_lock
+ * (it died defining a name or a stack): ctrace__sched_drain could not take
+ * the lock and drained nothing. The caller has taken the metadata that
+ * thread committed (ctrace__meta_take_dying); from then on nothing else
+ * appends to the metadata (its holder never runs again, every other
+ * thread waits for the lock), so the records go to a fresh metadata buffer
+ * without it. Samples lose their stacks: the stack table may be half
+ * updated.
+ */
+void ctrace__sched_drain_dying(uint64_t deadline) {
+  if (!atomic_load(&active) || ctrace__lock_bounded(&sched_lock, deadline) != 0)
+    return;
+  if (active) {
+    meta_unlocked = 1;
+    drain_locked(deadline);
+    end_intervals(ctrace__now()); /* the process dies now */
+    meta_unlocked = 0;
   }
   pthread_mutex_unlock(&sched_lock);
 }

@@ -646,6 +646,14 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
   if (orphan)
     write_signal_batch(orphan_seq);
   int whole = !want_parts || have_threads; /* every thread's part too */
+  if (end && whole && meta_dying) {
+    /* The drain before this round could not take the metadata's lock: the
+     * scheduling records up to the death go to a batch of their own. */
+    ctrace__sched_drain_dying(deadline);
+    struct ctrace__buf *sched = ctrace__meta_take_dying();
+    if (sched)
+      write_batch(sched);
+  }
   if (end && whole)
     write_end_batch(); /* the process dies now: the trace is complete */
   round_exit();
