@@ -856,11 +856,17 @@ static inline struct ctrace__walk *walk_slot(struct ctrace__thread *t, void *fp)
   return &t->walks[((uintptr_t)fp >> 4) & (CTRACE__WALK_CACHE - 1)];
 }
 
-/* Reads the words again (they are in this thread's stack, below frames that
- * are still there when the walk is the same: fp's callers). */
+/* Whole walks are kept for the default walker only. */
+static inline int default_walker(void) {
+  return !ctrace__config.unwind || ctrace__config.unwind == ctrace__unwind_cfi;
+}
+
+/* Reads the words again: each lies in this thread's stack, within the
+ * bounds the walk checked (the frames of fp's callers when the stack is
+ * the same; other live stack memory when it is not). */
 NO_SANITIZE uint32_t ctrace__walk_cached(struct ctrace__thread *t, void *fp) {
-  if (ctrace__config.unwind && ctrace__config.unwind != ctrace__unwind_cfi)
-    return 0; /* not the default walker */
+  if (!default_walker())
+    return 0;
   const struct ctrace__walk *w = walk_slot(t, fp);
   if (w->fp != (uintptr_t)fp || w->session != t->session || !w->id)
     return 0;
@@ -868,10 +874,6 @@ NO_SANITIZE uint32_t ctrace__walk_cached(struct ctrace__thread *t, void *fp) {
   for (uint32_t i = 0; i < w->n; i++)
     diff |= *(const volatile uintptr_t *)w->addr[i] ^ w->val[i];
   return diff ? 0 : w->id;
-}
-
-static inline int default_walker(void) {
-  return !ctrace__config.unwind || ctrace__config.unwind == ctrace__unwind_cfi;
 }
 
 int ctrace__stack_capture_logged(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
