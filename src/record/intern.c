@@ -325,16 +325,3 @@ uint32_t ctrace__stack_intern_locked(struct ctrace__thread *t, const uintptr_t *
   return intern(t, pcs, n, 1);
 }
 
-/* A walk from the same frame whose stack words read the same is the same
- * stack: its id is reused without walking or hashing (a loop's call site). */
-uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp) {
-  uint32_t id = ctrace__walk_cached(t, fp);
-  if (id)
-    return id;
-  uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
-  int n = ctrace__stack_capture_logged(t, fp, pcs, 32);
-  id = ctrace__stack_intern(t, pcs, n);
-  if (id)
-    ctrace__walk_keep(t, fp, id);
-  return id;
-}

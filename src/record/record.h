@@ -617,17 +617,11 @@ ctrace_name_t ctrace__name_cached(struct ctrace__thread *t, const char *s);
 void ctrace__intern_session_reset(void);
 
 /* Captures the calling stack starting at frame pointer fp (the caller's
- * __builtin_frame_address(0)); returns the stack id in this trace, or 0. */
+ * __builtin_frame_address(0)); returns the stack id in this trace, or 0.
+ * With the default walker, through the thread's cache of whole walks
+ * (unwind.c). */
 uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp);
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
-/* The cache of whole walks behind ctrace__stack_here (unwind.c), for the
- * default walker only: the stack id of this thread's kept walk from fp
- * when every word it read still reads the same, else 0; a capture that
- * logs the words it reads into the slot of fp; and keeping that walk as
- * giving stack id (when all its words were logged). */
-uint32_t ctrace__walk_cached(struct ctrace__thread *t, void *fp);
-int ctrace__stack_capture_logged(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
-void ctrace__walk_keep(struct ctrace__thread *t, void *fp, uint32_t id);
 /* The walkers behind ctrace__stack_capture (unwind.c): frame pointers,
  * glibc's backtrace(), and the default, .eh_frame rules cached per return
  * address. Each is safe in a signal handler once a trace started (the

@@ -852,22 +852,17 @@ NO_SANITIZE static int cfi_walk_logged(struct ctrace__thread *t, void *fp, uintp
   return cfi_walk(t, fp, pcs, max, lg);
 }
 
-static inline struct ctrace__walk *walk_slot(struct ctrace__thread *t, void *fp) {
-  return &t->walks[((uintptr_t)fp >> 4) & (CTRACE__WALK_CACHE - 1)];
-}
-
 /* Whole walks are kept for the default walker only. */
 static inline int default_walker(void) {
   return !ctrace__config.unwind || ctrace__config.unwind == ctrace__unwind_cfi;
 }
 
-/* Reads the words again: each lies in this thread's stack, within the
- * bounds the walk checked (the frames of fp's callers when the stack is
- * the same; other live stack memory when it is not). */
-NO_SANITIZE uint32_t ctrace__walk_cached(struct ctrace__thread *t, void *fp) {
-  if (!default_walker())
-    return 0;
-  const struct ctrace__walk *w = walk_slot(t, fp);
+/* w's stack id when w is a walk from fp in this trace whose words all read
+ * the same again, else 0. Each word lies in this thread's stack, within the
+ * bounds the walk checked (the frames of fp's callers when the stack is the
+ * same; other live stack memory when it is not). */
+NO_SANITIZE static uint32_t walk_reread(const struct ctrace__thread *t,
+                                        const struct ctrace__walk *w, void *fp) {
   if (w->fp != (uintptr_t)fp || w->session != t->session || !w->id)
     return 0;
   uintptr_t diff = 0;
@@ -876,40 +871,35 @@ NO_SANITIZE uint32_t ctrace__walk_cached(struct ctrace__thread *t, void *fp) {
   return diff ? 0 : w->id;
 }
 
-int ctrace__stack_capture_logged(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
+/* A walk from the same frame whose stack words read the same is the same
+ * stack: its id is reused without walking or hashing (a loop's call site);
+ * else the walk logs the words it reads into fp's slot and keeps them with
+ * the id it gave. */
+uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp) {
+  uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
   if (!default_walker())
-    return ctrace__stack_capture(t, fp, pcs, max);
-  struct ctrace__walk *w = walk_slot(t, fp);
+    return ctrace__stack_intern(t, pcs, ctrace__stack_capture(t, fp, pcs, 32));
+  struct ctrace__walk *w = &t->walks[((uintptr_t)fp >> 4) & (CTRACE__WALK_CACHE - 1)];
+  uint32_t id = walk_reread(t, w, fp);
+  if (id)
+    return id;
   w->fp = 0;
   w->n = 0;
-  return filter_self(pcs, cfi_walk_logged(t, fp, pcs, max, w));
-}
-
-void ctrace__walk_keep(struct ctrace__thread *t, void *fp, uint32_t id) {
-  struct ctrace__walk *w = walk_slot(t, fp);
-  if (!default_walker() || w->n > CTRACE__WALK_WORDS)
-    return;
-  w->id = id;
-  w->session = t->session;
-  w->fp = (uintptr_t)fp;
+  int n = filter_self(pcs, cfi_walk_logged(t, fp, pcs, 32, w));
+  id = ctrace__stack_intern(t, pcs, n);
+  if (id && w->n <= CTRACE__WALK_WORDS) {
+    w->id = id;
+    w->session = t->session;
+    w->fp = (uintptr_t)fp;
+  }
+  return id;
 }
 
 #else /* not x86-64 */
 
-uint32_t ctrace__walk_cached(struct ctrace__thread *t, void *fp) {
-  (void)t;
-  (void)fp;
-  return 0;
-}
-
-int ctrace__stack_capture_logged(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
-  return ctrace__stack_capture(t, fp, pcs, max);
-}
-
-void ctrace__walk_keep(struct ctrace__thread *t, void *fp, uint32_t id) {
-  (void)t;
-  (void)fp;
-  (void)id;
+uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp) {
+  uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
+  return ctrace__stack_intern(t, pcs, ctrace__stack_capture(t, fp, pcs, 32));
 }
 
 static void rules_clear(void) {}
