@@ -371,25 +371,23 @@ TEST_IMPL(sched_raw_futex_wait_is_blocked_other) {
   return TEST_OK;
 }
 
-TEST_IMPL(sched_switch_counts_match_proc) {
-  NEED_PERF();
-  struct run t;
-  const char *args[] = {"cpu", "3", "100", NULL};
-  trace(&t, "count.ctrace", NULL, args, 0);
+/* Each reporting thread's context switches in the trace, up to the moment
+ * it read its counts in /proc, are the kernel's, within the losses the
+ * trace reports. */
+static int check_counts(struct run *t) {
   struct ctrace_sched_totals tot;
-  ctrace_reader_sched_totals(t.r, &tot);
-  ASSERT_EQ(t.nreps, 3);
-  for (int k = 0; k < t.nreps; k++) {
-    uint32_t ti = thread_of(t.r, t.reps[k].tid);
+  ctrace_reader_sched_totals(t->r, &tot);
+  for (int k = 0; k < t->nreps; k++) {
+    uint32_t ti = thread_of(t->r, t->reps[k].tid);
     const struct ctrace_oncpu *iv;
-    uint32_t n = ctrace_reader_oncpu(t.r, ti, &iv);
+    uint32_t n = ctrace_reader_oncpu(t->r, ti, &iv);
     /* /proc was read between these two times: its counts are those of
      * the switches before some moment between them (under ASan's runtime
      * on a loaded machine the reads took long enough for 3 preemptions) */
-    int64_t lo = mono_to_ns(t.r, t.reps[k].mono_ns), hi = mono_to_ns(t.r, t.reps[k].mono_after_ns);
+    int64_t lo = mono_to_ns(t->r, t->reps[k].mono_ns), hi = mono_to_ns(t->r, t->reps[k].mono_after_ns);
     long vol = 0, invol = 0, vol_hi = 0, invol_hi = 0;
     for (uint32_t i = 0; i < n; i++) {
-      int64_t end = ctrace_reader_ns(t.r, iv[i].end);
+      int64_t end = ctrace_reader_ns(t->r, iv[i].end);
       if (end > hi)
         continue;
       int blocked = iv[i].left == CTRACE_SCHED_LEFT_BLOCKED;
@@ -403,13 +401,52 @@ TEST_IMPL(sched_switch_counts_match_proc) {
     }
     fprintf(stderr,
             "# thread %u: voluntary %ld-%ld/%ld, nonvoluntary %ld-%ld/%ld (trace/proc), lost %llu\n",
-            t.reps[k].tid, vol, vol_hi, t.reps[k].vol, invol, invol_hi, t.reps[k].invol,
+            t->reps[k].tid, vol, vol_hi, t->reps[k].vol, invol, invol_hi, t->reps[k].invol,
             (unsigned long long)tot.lost);
     long slack = (long)tot.lost + 2; /* a switch or two at the edges of the window */
-    ASSERT_GE(t.reps[k].vol, vol - slack);
-    ASSERT_LE(t.reps[k].vol, vol_hi + slack);
-    ASSERT_GE(t.reps[k].invol, invol - slack);
-    ASSERT_LE(t.reps[k].invol, invol_hi + slack);
+    ASSERT_GE(t->reps[k].vol, vol - slack);
+    ASSERT_LE(t->reps[k].vol, vol_hi + slack);
+    ASSERT_GE(t->reps[k].invol, invol - slack);
+    ASSERT_LE(t->reps[k].invol, invol_hi + slack);
+  }
+  return TEST_OK;
+}
+
+TEST_IMPL(sched_switch_counts_match_proc) {
+  NEED_PERF();
+  struct run t;
+  const char *args[] = {"cpu", "3", "100", NULL};
+  trace(&t, "count.ctrace", NULL, args, 0);
+  ASSERT_EQ(t.nreps, 3);
+  ASSERT_EQ(check_counts(&t), TEST_OK);
+  untrace(&t);
+  return TEST_OK;
+}
+
+/* A ring starts small (a short process pays for 8 pages, not 64) and grows
+ * when a round finds it filling: the switches before, across and after
+ * the move to the larger ring are all there, once each, in order. */
+TEST_IMPL(sched_ring_grows_and_keeps_every_switch) {
+  NEED_PERF();
+  struct run t;
+  const char *args[] = {"pingpong", "30000", NULL};
+  trace(&t, "grow.ctrace", NULL, args, 0);
+  ASSERT_EQ(t.nreps, 2);
+  const char *grown = NULL;
+  for (size_t i = 0; i < ctrace_reader_nproperties(t.r); i++)
+    if (!strncmp(ctrace_reader_property_at(t.r, i), "sched_ring=", 11))
+      grown = ctrace_reader_property_at(t.r, i);
+  fprintf(stderr, "# %s\n", grown ? grown : "no sched_ring property");
+  ASSERT(grown);
+  ASSERT_STR_CONTAINS(grown, " 256 KiB");
+  ASSERT_EQ(check_counts(&t), TEST_OK);
+  /* each thread's intervals are in order and do not overlap */
+  for (int k = 0; k < t.nreps; k++) {
+    const struct ctrace_oncpu *iv;
+    uint32_t n = ctrace_reader_oncpu(t.r, thread_of(t.r, t.reps[k].tid), &iv);
+    ASSERT_GE(n, 1000);
+    for (uint32_t i = 1; i < n; i++)
+      ASSERT_LE(iv[i - 1].end, iv[i].start);
   }
   untrace(&t);
   return TEST_OK;

@@ -9,9 +9,13 @@
  * threads they create later (inherit_thread: not by forked children, which
  * open their own), with context_switch=1 and TID|TIME in every record,
  * on CLOCK_MONOTONIC (this kind of VM offers no TSC conversion in the perf
- * page: cap_user_time_zero is 0; see bench/sched_probe.c). A CPU's first
- * event owns its ring; the others are redirected into it
- * (PERF_EVENT_IOC_SET_OUTPUT). The writer thread drains the rings (a
+ * page: cap_user_time_zero is 0; see bench/sched_probe.c). Each CPU's ring
+ * belongs to a holder, a dummy event of its own that records nothing; the
+ * CPU's events are redirected into it (PERF_EVENT_IOC_SET_OUTPUT). A ring
+ * starts small and grows once, when a round finds it a quarter full or
+ * losing records: the kernel allocates and clears every page of a ring
+ * when it is mapped, so a short process pays for 8 pages per CPU, not 64,
+ * at its start and exit. The writer thread drains the rings (a
  * bounded amount per ring and round) every 10 to 50 ms, as often as keeps
  * each ring under an eighth full at the last round's rate (the kernel
  * wakes nobody: no one polls the events; the writer's timer is the only
@@ -42,16 +46,28 @@
 
 #define DRAIN_MIN_NS 10000000ull      /* the writer drains at most every 10 ms, */
 #define DRAIN_MAX_NS 50000000ull      /* at least every 50 ms (a 256 KB ring) */
+#define DRAIN_FIRST_NS 2000000ull     /* the first round: a small ring lasts 2 ms
+                                         at 340,000 switches a second */
 #define DRAIN_MAX_BYTES (256u << 10)  /* per ring and round */
 #define MAX_IV 4096                   /* intervals per SCHED record */
 #define MAX_SMP 1024                  /* samples per SAMPLES record */
 
-struct ring {
-  int fd; /* the event that owns the ring; -1 when this CPU has none */
+#define RING_START_PAGES 8  /* 32 KB: ~680 switches */
+#define RING_MAX_PAGES 64   /* 256 KB: ~5,400 switches */
+
+/* A ring buffer and the event that owns its mapping. */
+struct map {
+  int fd; /* -1: none */
   struct perf_event_mmap_page *pg;
   uint8_t *data;
   uint64_t size;
-  size_t map_len;
+  size_t len;
+};
+
+struct ring {
+  struct map m;   /* where this CPU's events write */
+  struct map old; /* the ring before it grew: drained once more, then let go */
+  int grown;      /* it grew, or cannot: never again */
   /* the interval in progress on this CPU */
   int on;
   uint32_t cur_tid;
@@ -64,8 +80,12 @@ struct ring {
 static pthread_mutex_t sched_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ring *rings;
 static int nrings;
-static int *extra_fds; /* events redirected into a ring */
-static size_t nextra, capextra;
+/* The events, each redirected into its CPU's ring. */
+struct ev {
+  int fd, cpu;
+};
+static struct ev *evs;
+static size_t nevs, capevs;
 static _Atomic int active;    /* written under sched_lock; read by the writer's due */
 static _Atomic int more_due;  /* a ring had more than a round's worth */
 static _Atomic uint64_t last_drain; /* CLOCK_MONOTONIC ns */
@@ -145,28 +165,25 @@ static long open_event(int tid, int cpu) {
   return fd;
 }
 
-/* Maps the ring of rg->fd: the most pages the locked-memory budget allows
- * (perf_event_mlock_kb, 516 KB per CPU by default, for an unprivileged
- * user, then the process's RLIMIT_MEMLOCK), from 256 KB down to 32 KB:
- * 256 KB holds ~5,400 switches (48 bytes each), 0.5 s of a busy server's
- * (10,000 a second on a CPU), 10 of the writer's rounds at their longest
- * (the rounds shorten as a ring fills faster): a writer starved of CPU for
- * that long loses nothing (longer, the loss is counted: SCHED_LOST). Not
- * more: the kernel allocates and clears every page of every CPU's ring
- * when it is mapped, and each traced process pays that at start and exit
- * (1 MB rings cost a traced /bin/true about 0.5 ms CPU on a 2-CPU
- * machine: bench/startup_bench.c). 0 or -errno. */
-static int map_ring(struct ring *rg) {
+/* Maps a ring on m->fd: the most pages from max down to min (powers of
+ * two) that the locked-memory budget allows (perf_event_mlock_kb, 516 KB
+ * per CPU by default, for an unprivileged user, then the process's
+ * RLIMIT_MEMLOCK). RING_MAX_PAGES hold ~5,400 switches (48 bytes each),
+ * 0.5 s of a busy server's (10,000 a second on a CPU), 10 of the writer's
+ * rounds at their longest (the rounds shorten as a ring fills faster): a
+ * writer starved of CPU for that long loses nothing (longer, the loss is
+ * counted: SCHED_LOST). 0 or -errno. */
+static int map_pages(struct map *m, unsigned max, unsigned min) {
   long page = sysconf(_SC_PAGESIZE);
   int err = EPERM;
-  for (unsigned pages = 64; pages >= 8; pages /= 2) {
+  for (unsigned pages = max; pages >= min; pages /= 2) {
     size_t len = (size_t)(pages + 1) * (size_t)page;
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, rg->fd, 0);
-    if (m != MAP_FAILED) {
-      rg->pg = m;
-      rg->data = (uint8_t *)m + page;
-      rg->size = (uint64_t)pages * (uint64_t)page;
-      rg->map_len = len;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+    if (p != MAP_FAILED) {
+      m->pg = p;
+      m->data = (uint8_t *)p + page;
+      m->size = (uint64_t)pages * (uint64_t)page;
+      m->len = len;
       return 0;
     }
     err = errno;
@@ -176,34 +193,76 @@ static int map_ring(struct ring *rg) {
   return -err;
 }
 
-static int add_extra(int fd) {
-  if (nextra == capextra) {
-    size_t nc = capextra ? 2 * capextra : 16;
-    int *n = realloc(extra_fds, nc * sizeof *n);
+static void unmap(struct map *m) {
+  if (m->pg)
+    munmap(m->pg, m->len);
+  if (m->fd >= 0)
+    close(m->fd);
+  *m = (struct map){.fd = -1};
+}
+
+/* Opens a holder on CPU cpu (a dummy event of this thread's: it records
+ * nothing, and the ring lives as long as its fd, whichever thread exits)
+ * and maps its ring. 0 or -errno. */
+static int open_holder(int cpu, struct map *m, unsigned max, unsigned min) {
+  struct perf_event_attr a;
+  memset(&a, 0, sizeof a);
+  a.size = sizeof a;
+  a.type = PERF_TYPE_SOFTWARE;
+  a.config = PERF_COUNT_SW_DUMMY;
+  a.disabled = 1;
+  a.exclude_kernel = 1;
+  a.exclude_hv = 1;
+  a.use_clockid = 1; /* the events redirected into it must share its clock */
+  a.clockid = CLOCK_MONOTONIC;
+  a.inherit = 1;
+  a.inherit_thread = (unsigned)inherit_thread_ok;
+  *m = (struct map){.fd = -1};
+  long fd = perf_open(&a, 0, cpu);
+  if (fd < 0)
+    return -errno;
+  m->fd = (int)fd;
+  int err = map_pages(m, max, min);
+  if (err)
+    unmap(m);
+  return err;
+}
+
+static int add_ev(int fd, int cpu) {
+  if (nevs == capevs) {
+    size_t nc = capevs ? 2 * capevs : 16;
+    struct ev *n = realloc(evs, nc * sizeof *n);
     if (!n)
       return -1;
-    extra_fds = n;
-    capextra = nc;
+    evs = n;
+    capevs = nc;
   }
-  extra_fds[nextra++] = fd;
+  evs[nevs++] = (struct ev){fd, cpu};
   return 0;
 }
 
-static void close_all(void) {
+/* Lets go of every event and ring; unmap: 0 in a fork child, whose
+ * copies of the rings are not mapped. */
+static void close_all(int unmap_rings) {
   for (int i = 0; i < nrings; i++) {
-    if (rings[i].pg)
-      munmap(rings[i].pg, rings[i].map_len);
-    if (rings[i].fd >= 0)
-      close(rings[i].fd);
+    if (unmap_rings) {
+      unmap(&rings[i].m);
+      unmap(&rings[i].old);
+    } else {
+      if (rings[i].m.fd >= 0)
+        close(rings[i].m.fd);
+      if (rings[i].old.fd >= 0)
+        close(rings[i].old.fd);
+    }
   }
-  for (size_t i = 0; i < nextra; i++)
-    close(extra_fds[i]);
+  for (size_t i = 0; i < nevs; i++)
+    close(evs[i].fd);
   free(rings);
-  free(extra_fds);
+  free(evs);
   rings = NULL;
-  extra_fds = NULL;
+  evs = NULL;
   nrings = 0;
-  nextra = capextra = 0;
+  nevs = capevs = 0;
 }
 
 /* Why perf_event_open was refused, with the fix. */
@@ -287,7 +346,7 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
   }
   nrings = (int)ncpu;
   for (int c = 0; c < nrings; c++)
-    rings[c].fd = -1;
+    rings[c].m.fd = rings[c].old.fd = -1;
   size_t ntasks;
   int *tasks = list_tasks(&ntasks, writer_tid);
   if (!tasks) {
@@ -307,12 +366,10 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
           goto refused;
         continue; /* a thread gone, a CPU offline */
       }
-      if (rg->fd < 0) {
-        rg->fd = (int)fd;
-        int err = map_ring(rg);
-        if (err) {
-          close(rg->fd);
-          rg->fd = -1;
+      if (rg->m.fd < 0) {
+        int err = open_holder(c, &rg->m, RING_START_PAGES, RING_START_PAGES);
+        if (err == -EPERM || err == -ENOMEM) {
+          close((int)fd);
           free(tasks);
           snprintf(why, whysize,
                    "no locked memory left for the perf ring buffers (%s: "
@@ -320,10 +377,23 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
                    strerror(-err));
           return err;
         }
+        if (err) { /* no holder: the event owns a ring that never grows */
+          rg->m.fd = (int)fd;
+          rg->grown = 1;
+          err = map_pages(&rg->m, RING_MAX_PAGES, RING_START_PAGES);
+          if (err) {
+            unmap(&rg->m);
+            free(tasks);
+            snprintf(why, whysize, "perf ring buffer: %s", strerror(-err));
+            return err;
+          }
+          opened++;
+          continue;
+        }
         opened++;
-      } else if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT, rg->fd) != 0 || add_extra((int)fd)) {
-        close((int)fd);
       }
+      if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT, rg->m.fd) != 0 || add_ev((int)fd, c))
+        close((int)fd);
     }
   }
   free(tasks);
@@ -555,42 +625,42 @@ static void on_sample(int cpu, const uint8_t *p, const uint8_t *end) {
   smps[nsmp++] = (struct smp){to_ticks(tm), tid, stack};
 }
 
-/* Drains ring c, at most DRAIN_MAX_BYTES; 1 when more was left. Adds the
- * bytes it read to *got. */
-static int drain_ring(int c, uint64_t *got) {
+/* Drains the map m of ring c, at most DRAIN_MAX_BYTES; 1 when more was
+ * left. Adds the bytes it read to *got. */
+static int drain_map(int c, struct map *m, uint64_t *got) {
   CTRACE_TABLE static uint8_t tmp[16384];
   struct ring *rg = &rings[c];
-  if (!rg->pg)
+  if (!m->pg)
     return 0;
-  uint64_t head = __atomic_load_n(&rg->pg->data_head, __ATOMIC_ACQUIRE);
-  uint64_t tail = rg->pg->data_tail;
+  uint64_t head = __atomic_load_n(&m->pg->data_head, __ATOMIC_ACQUIRE);
+  uint64_t tail = m->pg->data_tail;
   int more = 0;
   if (head - tail > DRAIN_MAX_BYTES) {
     more = 1;
   }
   uint64_t stop_at = more ? tail + DRAIN_MAX_BYTES : head;
   while (tail < stop_at && head - tail >= sizeof(struct perf_event_header)) {
-    uint64_t off = tail & (rg->size - 1);
+    uint64_t off = tail & (m->size - 1);
     struct perf_event_header hb;
-    const uint8_t *rec = rg->data + off;
-    if (off + sizeof hb > rg->size) {
-      uint64_t first = rg->size - off;
+    const uint8_t *rec = m->data + off;
+    if (off + sizeof hb > m->size) {
+      uint64_t first = m->size - off;
       memcpy(&hb, rec, first);
-      memcpy((uint8_t *)&hb + first, rg->data, sizeof hb - first);
+      memcpy((uint8_t *)&hb + first, m->data, sizeof hb - first);
     } else {
       memcpy(&hb, rec, sizeof hb);
     }
     uint64_t sz = hb.size;
     if (sz < sizeof hb || sz > head - tail)
       break; /* never for the kernel's records */
-    if (off + sz > rg->size) { /* wraps: copy it whole */
+    if (off + sz > m->size) { /* wraps: copy it whole */
       if (sz > sizeof tmp) {
         tail += sz;
         continue;
       }
-      uint64_t first = rg->size - off;
+      uint64_t first = m->size - off;
       memcpy(tmp, rec, first);
-      memcpy(tmp + first, rg->data, sz - first);
+      memcpy(tmp + first, m->data, sz - first);
       rec = tmp;
     }
     const uint8_t *body = rec + sizeof hb, *end = rec + sz;
@@ -617,17 +687,66 @@ static int drain_ring(int c, uint64_t *got) {
     }
     tail += sz;
   }
-  *got += tail - rg->pg->data_tail;
-  __atomic_store_n(&rg->pg->data_tail, tail, __ATOMIC_RELEASE);
+  *got += tail - m->pg->data_tail;
+  __atomic_store_n(&m->pg->data_tail, tail, __ATOMIC_RELEASE);
   flush_ivs(c);
   flush_smps(c);
   return more;
 }
 
+/* Drains ring c: what is left in the ring it grew out of first (every
+ * record there precedes the new ring's: the round that grew it had
+ * drained it, and the kernel's writes in flight then have ended by the
+ * next round), then the ring. The old ring's pages go; its holder stays
+ * open until the stop: closing an inherited event changes the thread
+ * contexts it was in, and the kernel then no longer switches between
+ * the traced threads by swapping their (equivalent) contexts, which
+ * costs every later switch (bench/sched_switch_cost). */
+static int drain_ring(int c, uint64_t *got) {
+  struct ring *rg = &rings[c];
+  if (rg->old.pg) {
+    while (drain_map(c, &rg->old, got))
+      ;
+    munmap(rg->old.pg, rg->old.len);
+    rg->old.pg = NULL;
+  }
+  return drain_map(c, &rg->m, got);
+}
+
+/* Moves CPU c's events into a ring of RING_MAX_PAGES (or as many as the
+ * budget allows, if more than now); once. The old ring keeps what it
+ * holds for the next round. */
+static void grow(int c) {
+  struct ring *rg = &rings[c];
+  long page = sysconf(_SC_PAGESIZE);
+  rg->grown = 1;
+  struct map n;
+  if (open_holder(c, &n, RING_MAX_PAGES, (unsigned)(2 * rg->m.size / (uint64_t)page)) != 0)
+    return;
+  for (size_t i = 0; i < nevs; i++) {
+    if (evs[i].cpu != c || ioctl(evs[i].fd, PERF_EVENT_IOC_SET_OUTPUT, n.fd) == 0)
+      continue;
+    /* Cannot happen to events that went into the old ring the same way;
+     * if it does, they all go back. */
+    for (size_t k = 0; k < i; k++)
+      if (evs[k].cpu == c)
+        ioctl(evs[k].fd, PERF_EVENT_IOC_SET_OUTPUT, rg->m.fd);
+    unmap(&n);
+    return;
+  }
+  rg->old = rg->m;
+  rg->m = n;
+  char v[80];
+  int k = snprintf(v, sizeof v, "sched_ring=CPU %d: %llu KiB", c,
+                   (unsigned long long)(n.size >> 10));
+  if (k > 0 && (size_t)k < sizeof v)
+    meta_blob(CTRACE_EV_PROPERTY, (const uint8_t *)v, (size_t)k);
+}
+
 /* Drains every ring, at most DRAIN_MAX_BYTES each, or all they hold (a
  * fatal flush: until deadline); caller holds sched_lock and
  * ctrace__meta_lock. */
-static void drain_locked(uint64_t deadline) {
+static void drain_locked(uint64_t deadline, int may_grow) {
   conv_setup();
   skip_tid = (uint32_t)ctrace__writer_tid(); /* running by now */
   int more = 0;
@@ -640,10 +759,13 @@ static void drain_locked(uint64_t deadline) {
       m = drain_ring(c, &got);
     while (m && deadline && mono_now() < deadline);
     more |= m;
-    flush_lost(c, &rings[c], to_ticks(mono_now()));
+    struct ring *rg = &rings[c];
+    if (may_grow && !rg->grown && rg->m.pg && (got > rg->m.size / 4 || rg->lost))
+      grow(c);
+    flush_lost(c, rg, to_ticks(mono_now()));
     /* At the rate of this round, when will the ring be an eighth full? */
-    if (rings[c].pg) {
-      uint64_t part = rings[c].size / 8;
+    if (rg->m.pg) {
+      uint64_t part = rg->m.size / 8;
       uint64_t t = got > part ? since * part / got : got ? since / got * part : next;
       if (t < next)
         next = t;
@@ -698,7 +820,7 @@ void ctrace__sched_start(int writer_tid) {
   uint64_t t0 = ctrace__now(); /* before the events: records may precede the return */
   int err = open_all(writer_tid, why, sizeof why);
   if (err) {
-    close_all();
+    close_all(1);
     pthread_mutex_unlock(&sched_lock);
     char off[300];
     snprintf(off, sizeof off, "off: %s", why);
@@ -714,7 +836,7 @@ void ctrace__sched_start(int writer_tid) {
   for (int c = 0; c < nrings; c++)
     rings[c].last_end = t0;
   active = 1;
-  drain_ns = DRAIN_MIN_NS;
+  drain_ns = DRAIN_FIRST_NS;
   last_drain = mono_now();
   pthread_mutex_unlock(&sched_lock);
   property("sched", "on");
@@ -732,7 +854,7 @@ void ctrace__sched_drain(uint64_t deadline) {
   if (!atomic_load(&active) || ctrace__lock_bounded(&sched_lock, deadline) != 0)
     return;
   if (active && ctrace__lock_bounded(&ctrace__meta_lock, deadline) == 0) {
-    drain_locked(deadline);
+    drain_locked(deadline, !deadline);
     if (deadline)
       end_intervals(ctrace__now()); /* the process dies now */
     pthread_mutex_unlock(&ctrace__meta_lock);
@@ -755,7 +877,7 @@ void ctrace__sched_drain_dying(uint64_t deadline) {
     return;
   if (active) {
     meta_unlocked = 1;
-    drain_locked(deadline);
+    drain_locked(deadline, 0);
     end_intervals(ctrace__now()); /* the process dies now */
     meta_unlocked = 0;
   }
@@ -776,13 +898,13 @@ void ctrace__sched_stop(void) {
     return;
   }
   for (int c = 0; c < nrings; c++)
-    if (rings[c].fd >= 0)
-      ioctl(rings[c].fd, PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP);
-  for (size_t i = 0; i < nextra; i++)
-    ioctl(extra_fds[i], PERF_EVENT_IOC_DISABLE, 0);
+    if (rings[c].m.fd >= 0) /* a holder, or an event owning its ring */
+      ioctl(rings[c].m.fd, PERF_EVENT_IOC_DISABLE, 0);
+  for (size_t i = 0; i < nevs; i++)
+    ioctl(evs[i].fd, PERF_EVENT_IOC_DISABLE, 0);
   pthread_mutex_lock(&ctrace__meta_lock);
   for (int guard = 0; guard < 64; guard++) {
-    drain_locked(0);
+    drain_locked(0, 0);
     if (!atomic_load(&more_due))
       break;
   }
@@ -790,7 +912,7 @@ void ctrace__sched_stop(void) {
   end_intervals(ctrace__now());
   pthread_mutex_unlock(&ctrace__meta_lock);
   if (!ctrace__exiting) /* at exit the kernel unmaps and closes them */
-    close_all();
+    close_all(1);
   active = 0;
   pthread_mutex_unlock(&sched_lock);
 }
@@ -799,18 +921,7 @@ void ctrace__sched_stop(void) {
  * copied; their rings were not). The child's own trace opens its own. */
 void ctrace__sched_fork_child(void) {
   pthread_mutex_init(&sched_lock, NULL);
-  if (!rings && !extra_fds)
-    return;
-  for (int i = 0; i < nrings; i++)
-    if (rings[i].fd >= 0)
-      close(rings[i].fd);
-  for (size_t i = 0; i < nextra; i++)
-    close(extra_fds[i]);
-  free(rings);
-  free(extra_fds);
-  rings = NULL;
-  extra_fds = NULL;
-  nrings = 0;
-  nextra = capextra = 0;
+  if (rings || evs)
+    close_all(0);
   active = 0;
 }

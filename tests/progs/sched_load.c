@@ -15,6 +15,9 @@
  *                           path_b, both through the same function, in a
  *                           task "paths" with a region "a" around path_a
  *                           and "b" around path_b (ctrace.h)
+ *   sched_load pingpong N   two threads pass a byte back and forth N times
+ *                           over two pipes (raw system calls: every round
+ *                           trip is two or more context switches)
  *   sched_load pipe N MS    N spinners saturate the CPUs while main blocks
  *                           in a pipe read that a writer thread ends MS ms
  *                           after main blocked in it (it sleeps, then
@@ -153,6 +156,17 @@ static void *pipe_writer(void *a) {
   return NULL;
 }
 
+static int ping[2], pong[2];
+static void *pong_thread(void *a) {
+  (void)a;
+  char c;
+  for (long i = 0; i < arg_ms; i++)
+    if (syscall(SYS_read, ping[0], &c, 1) != 1 || syscall(SYS_write, pong[1], &c, 1) != 1)
+      abort();
+  report();
+  return NULL;
+}
+
 static void *paths_thread(void *a) {
   (void)a;
   ctrace_task_t t = ctrace_task_begin(CTRACE_TASK_NONE, "paths");
@@ -210,6 +224,16 @@ int main(int argc, char **argv) {
       return 1;
     pthread_join(w, NULL);
     atomic_store(&stop, 1);
+  } else if (!strcmp(argv[1], "pingpong")) {
+    n = 1;
+    if (pipe(ping) || pipe(pong))
+      return 1;
+    pthread_create(&th[0], NULL, pong_thread, NULL);
+    char c = 'x';
+    for (long i = 0; i < arg_ms; i++)
+      if (syscall(SYS_write, ping[1], &c, 1) != 1 || syscall(SYS_read, pong[0], &c, 1) != 1)
+        abort();
+    report();
   } else if (!strcmp(argv[1], "futex")) {
     n = 1;
     pthread_create(&th[0], NULL, futex_thread, NULL);
