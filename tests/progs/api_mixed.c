@@ -14,7 +14,10 @@ static void *holder(void *arg) {
   (void)arg;
   pthread_mutex_lock(&lock);
   __atomic_store_n(&held, 1, __ATOMIC_RELEASE);
-  usleep(20000);
+  /* Until main waits for the lock (glibc marks a lock with a waiter 2),
+   * however loaded the machine; bounded at 10 s. */
+  for (int i = 0; i < 10000 && __atomic_load_n(&lock.__data.__lock, __ATOMIC_ACQUIRE) != 2; i++)
+    usleep(1000);
   pthread_mutex_unlock(&lock);
   return NULL;
 }
