@@ -318,6 +318,26 @@ TEST_IMPL(preload_api_and_preload_one_trace) {
   return TEST_OK;
 }
 
+/* The tracer's start allocates nothing with malloc: a program that has not
+ * called malloc finds its heap as untraced (none yet), and a process that
+ * never allocates pays for no heap because of the tracer. */
+TEST_IMPL(preload_start_leaves_the_heap_alone) {
+  const char *pre = getenv("LD_PRELOAD");
+  if (pre && strstr(pre, "asan"))
+    RETURN_SKIP("ASan's malloc is not glibc's");
+  char *argv[] = {(char *)PROG("heap_probe"), NULL};
+  char *out = NULL, *err = NULL;
+  ASSERT_EQ(test_run(argv, NULL, &out, &err), 0);
+  ASSERT_STR_CONTAINS(out, "arena 0 ");
+  free(out);
+  free(err);
+  const char *prog[] = {PROG("heap_probe"), NULL};
+  ASSERT_EQ(run(test_path("h.ctrace"), NULL, prog, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "arena 0 ");
+  free(out);
+  return TEST_OK;
+}
+
 TEST_IMPL(preload_trace_fd_survives_close_all) {
   const char *path = test_path("x.ctrace");
   const char *prog[] = {PROG("closeall"), NULL};

@@ -437,7 +437,7 @@ int ctrace_cmd_run(int argc, char **argv) {
       snprintf(pre, sizeof pre, "%s", lib);
     set_env("LD_PRELOAD", pre);
     set_env("CTRACE_OUT", outabs);
-    unsetenv("CTRACE__GEN");
+    set_env("CTRACE__GEN", ""); /* there, empty: the first image replaces it in place */
     {
       /* One id for every process of this run (PROPERTY run): their files
        * open as one tree, files of an earlier run with the same name not. */

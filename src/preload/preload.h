@@ -167,7 +167,9 @@ void ctrace__pl_configure(void);
  * loads of a counter nobody writes; a full window loses the edge, never
  * invents one.
  */
-#define PL_WAIT_BUCKETS 4096
+/* 1024 counters: one page, which every traced process touches at its start
+ * (the recorder's own releases look at their buckets) */
+#define PL_WAIT_BUCKETS 1024
 #define PL_WAIT_ENTRIES 8192
 #define PL_WAIT_WINDOW 16
 #define PL_WAKE_MAX PL_WAIT_WINDOW

@@ -97,7 +97,10 @@ static void on_fatal(int sig, siginfo_t *si, void *uc) {
  * Not covered: dispositions set by raw rt_sigaction system calls, and
  * sigvec/sysv_signal/bsd_signal.
  */
-CTRACE_TABLE static struct sigaction view[NSIG]; /* the program's disposition where on_fatal sits */
+/* The program's disposition where on_fatal sits. Zero (SIG_DFL, no flags,
+ * an empty mask) until set otherwise: the start writes an entry only for
+ * a default with flags or a mask (its pages are not touched otherwise). */
+CTRACE_TABLE static struct sigaction view[NSIG];
 
 static int is_fatal_signal(int sig) {
   for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
@@ -132,13 +135,16 @@ static void install_signals(void) {
      * case the disposition was not the default (inherited SIG_IGN). Signals
      * are blocked meanwhile, so none finds the wrong disposition. */
     struct sigaction old;
+    memset(&old, 0, sizeof old); /* the kernel fills only part of sa_mask */
     if (install_on_fatal(sig, &old) != 0)
       continue;
     if (old.sa_handler != SIG_DFL) {
       PL_REAL(sigaction)(sig, &old, NULL);
       continue;
     }
-    view[sig] = old;
+    static const struct sigaction dfl; /* zero */
+    if (memcmp(&old, &dfl, sizeof old) != 0)
+      view[sig] = old;
   }
   pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 }
@@ -265,6 +271,22 @@ PL_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, ch
 
 /* "PID:GEN" as this function exports it; 0 when g is not that. Not sscanf:
  * its code is pages of libc a traced process would otherwise not touch. */
+/* CTRACE__GEN=tag for the programs this one executes. Where the variable
+ * is there already (`ctrace run` sets it empty), putenv() replaces its
+ * entry in place: no malloc, whose first call costs a process that never
+ * allocates (a shell's `true`) its heap's set-up and pages. The string
+ * stays: this library is never unloaded, and a fork child writes its own
+ * copy of it. */
+static void set_gen(const char *old, const char *tag) {
+  static char gen_env[sizeof "CTRACE__GEN=" + 64];
+  if (!old) {
+    setenv("CTRACE__GEN", tag, 1);
+    return;
+  }
+  snprintf(gen_env, sizeof gen_env, "CTRACE__GEN=%s", tag);
+  putenv(gen_env);
+}
+
 static int parse_gen(const char *g, long *pid, long *gen) {
   int saved = errno, ok = 0;
   char *e;
@@ -309,7 +331,7 @@ void ctrace__pl_start_trace(int is_fork_child) {
     return;
   }
   snprintf(tag, sizeof tag, "%ld:%ld", (long)pid, gen);
-  setenv("CTRACE__GEN", tag, 1);
+  set_gen(g, tag);
 
   ctrace__guard++;
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

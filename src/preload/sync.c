@@ -25,7 +25,7 @@
 
 /* ---- the waiter registry ---- */
 
-CTRACE_TABLE _Atomic uint32_t ctrace__pl_nwait[PL_WAIT_BUCKETS];
+CTRACE_TABLE _Alignas(4096) _Atomic uint32_t ctrace__pl_nwait[PL_WAIT_BUCKETS]; /* one page */
 
 /* who: tid << 32 | ticket (31 bits) | CLAIMED; 0 when the entry is free.
  * obj is set after who is taken and cleared before who is freed, so a

@@ -30,6 +30,15 @@ CTRACE_TABLE static struct name_entry first_page[1u << PAGE_BITS];
 static struct name_entry *pages[NPAGES] = {first_page};
 static uint32_t nnames;           /* handles 1..nnames are valid */
 static uint32_t *index_tab;       /* open addressing: hash -> handle */
+/* The first index and the first names' bytes are static too: a trace's
+ * start interns a few names, and malloc's first call would cost a process
+ * that never allocates its heap's set-up and pages. */
+#define FIRST_INDEX 256
+static CTRACE_TABLE _Alignas(4096) struct {
+  uint32_t index[FIRST_INDEX]; /* both in one page */
+  char bytes[4096 - FIRST_INDEX * sizeof(uint32_t)];
+} first;
+static size_t first_bytes_used;
 static uint32_t index_cap;        /* power of two */
 static uint32_t next_string_sid;  /* per trace */
 
@@ -50,8 +59,8 @@ static uint64_t hash_bytes(const void *data, size_t n) {
 }
 
 static int index_grow(void) {
-  uint32_t cap = index_cap ? index_cap * 2 : 1024;
-  uint32_t *t = calloc(cap, sizeof *t);
+  uint32_t cap = index_cap ? index_cap * 2 : FIRST_INDEX;
+  uint32_t *t = cap == FIRST_INDEX ? first.index : calloc(cap, sizeof *t);
   if (!t)
     return -1;
   for (uint32_t h = 1; h <= nnames; h++) {
@@ -60,7 +69,8 @@ static int index_grow(void) {
       i = (i + 1) & (cap - 1);
     t[i] = h;
   }
-  free(index_tab);
+  if (index_tab != first.index)
+    free(index_tab);
   index_tab = t;
   index_cap = cap;
   return 0;
@@ -97,9 +107,13 @@ ctrace_name_t ctrace_name(const char *s) {
       if (!pages[nh >> PAGE_BITS])
         goto out;
     }
-    char *copy = malloc(len + 1);
-    if (!copy)
+    char *copy;
+    if (len + 1 <= sizeof first.bytes - first_bytes_used) {
+      copy = first.bytes + first_bytes_used;
+      first_bytes_used += len + 1;
+    } else if (!(copy = malloc(len + 1))) {
       goto out;
+    }
     memcpy(copy, s, len);
     copy[len] = 0;
     struct name_entry *e = entry(nh);

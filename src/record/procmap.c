@@ -45,32 +45,32 @@ static size_t find_build_id(const struct dl_phdr_info *info, const uint8_t **id)
 }
 
 /* The executable's path, read once per process image (a fork child runs
- * the same one). */
-CTRACE_TABLE static char exe_path[4096];
+ * the same one), kept interned (no page of its own). */
+static ctrace_name_t exe_name;
 
-static const char *exe(void) {
-  if (!exe_path[0]) {
-    ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
-    exe_path[n > 0 ? n : 0] = 0;
+static uint32_t exe_id(void) {
+  if (!exe_name) {
+    char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    path[n > 0 ? n : 0] = 0;
+    exe_name = ctrace_name(path);
   }
-  return exe_path;
+  return exe_name ? ctrace__name_session_id(exe_name) : 0;
 }
 
 struct map_ctx {
-  const char *exe;
+  uint32_t exe_id;
 };
 
 static int on_object(struct dl_phdr_info *info, size_t size, void *arg) {
   (void)size;
   struct map_ctx *ctx = arg;
   const char *path = info->dlpi_name;
-  if (!path || !*path)
-    path = ctx->exe; /* the main program */
   const uint8_t *bid = NULL;
   size_t bidlen = find_build_id(info, &bid);
   if (bidlen > 64)
     bidlen = 0;
-  uint32_t path_id = string_id(path);
+  uint32_t path_id = path && *path ? string_id(path) : ctx->exe_id; /* "": the program */
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
@@ -97,7 +97,7 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *arg) {
 
 /* Called when a trace starts, by the starting thread (not under meta lock). */
 void ctrace__meta_mappings(void) {
-  struct map_ctx ctx = {exe()};
+  struct map_ctx ctx = {exe_id()};
   ctrace__guard++;
   dl_iterate_phdr(on_object, &ctx);
   ctrace__guard--;
@@ -154,7 +154,7 @@ void ctrace__meta_process(void) {
   while (alen && args[alen - 1] == 0x1f)
     alen--;
   args[alen] = 0;
-  uint32_t exe_id = string_id(exe()), argv_id = string_id(args);
+  uint32_t exe_sid = exe_id(), argv_id = string_id(args);
   pthread_mutex_lock(&ctrace__meta_lock);
   uint8_t *p = ctrace__meta_reserve(CTRACE_MAX_FIXED_EVENT);
   if (p) {
@@ -162,7 +162,7 @@ void ctrace__meta_process(void) {
     *p++ = 0;
     p = ctrace__put_uvarint(p, (uint64_t)getpid());
     p = ctrace__put_uvarint(p, (uint64_t)getppid());
-    p = ctrace__put_uvarint(p, exe_id);
+    p = ctrace__put_uvarint(p, exe_sid);
     p = ctrace__put_uvarint(p, argv_id);
     ctrace__meta_commit(p);
   }

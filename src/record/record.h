@@ -210,6 +210,7 @@ struct ctrace__thread {
   char name[32];         /* re-emitted when a new trace starts */
   struct ctrace__pending pending; /* the blocking call it is inside */
   uint32_t writer_seen;  /* the session in which it saw the writer live */
+  uint32_t joined;       /* it joined a trace before: its caches need clearing */
   struct ctrace__thread *next, *prev;
   struct ctrace__name_slot names[CTRACE__NAME_CACHE];
   struct ctrace__stack_slot stacks[CTRACE__STACK_CACHE];

@@ -86,6 +86,26 @@ struct ev {
 };
 static struct ev *evs;
 static size_t nevs, capevs;
+/* The first ones' memory, and the list of threads at the start, are static:
+ * a process that never calls malloc does not pay for its heap because of
+ * us (rings for up to 64 CPUs, 16 events, 64 threads). */
+#define STATIC_RINGS 64
+#define STATIC_EVS 16
+#define STATIC_TASKS 64
+CTRACE_TABLE static struct ring static_rings[STATIC_RINGS];
+CTRACE_TABLE static struct ev static_evs[STATIC_EVS];
+CTRACE_TABLE static int static_tasks[STATIC_TASKS];
+
+/* malloc's memory, or the first (static) array: grows p of cap elements
+ * of size to twice; NULL when out of memory (p stays). */
+static void *grow_array(void *p, void *first, size_t cap, size_t size) {
+  if (p != first)
+    return realloc(p, 2 * cap * size);
+  void *n = malloc(2 * cap * size);
+  if (n)
+    memcpy(n, p, cap * size);
+  return n;
+}
 static _Atomic int active;    /* written under sched_lock; read by the writer's due */
 static _Atomic int more_due;  /* a ring had more than a round's worth */
 static _Atomic uint64_t last_drain; /* CLOCK_MONOTONIC ns */
@@ -229,13 +249,16 @@ static int open_holder(int cpu, struct map *m, unsigned max, unsigned min) {
 }
 
 static int add_ev(int fd, int cpu) {
+  if (!evs) {
+    evs = static_evs;
+    capevs = STATIC_EVS;
+  }
   if (nevs == capevs) {
-    size_t nc = capevs ? 2 * capevs : 16;
-    struct ev *n = realloc(evs, nc * sizeof *n);
+    struct ev *n = grow_array(evs, static_evs, capevs, sizeof *n);
     if (!n)
       return -1;
     evs = n;
-    capevs = nc;
+    capevs *= 2;
   }
   evs[nevs++] = (struct ev){fd, cpu};
   return 0;
@@ -257,8 +280,10 @@ static void close_all(int unmap_rings) {
   }
   for (size_t i = 0; i < nevs; i++)
     close(evs[i].fd);
-  free(rings);
-  free(evs);
+  if (rings != static_rings)
+    free(rings);
+  if (evs != static_evs)
+    free(evs);
   rings = NULL;
   evs = NULL;
   nrings = 0;
@@ -299,10 +324,8 @@ static void refusal(int err, char *why, size_t size) {
  * fresh heap pages at every traced process's start. */
 static int *list_tasks(size_t *n, int skip) {
   *n = 0;
-  size_t cap = 16;
-  int *v = malloc(cap * sizeof *v);
-  if (!v)
-    return NULL;
+  size_t cap = STATIC_TASKS;
+  int *v = static_tasks;
   int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     v[(*n)++] = (int)ctrace__gettid();
@@ -318,7 +341,7 @@ static int *list_tasks(size_t *n, int skip) {
       if (tid <= 0 || tid == skip)
         continue;
       if (*n == cap) {
-        int *nv = realloc(v, 2 * cap * sizeof *v);
+        int *nv = grow_array(v, static_tasks, cap, sizeof *v);
         if (!nv)
           goto out;
         v = nv;
@@ -332,6 +355,11 @@ out:
   return v;
 }
 
+static void free_tasks(int *tasks) {
+  if (tasks != static_tasks)
+    free(tasks);
+}
+
 /* Opens the events: 0, or -errno with *why set. */
 static int open_all(int writer_tid, char *why, size_t whysize) {
   long ncpu = sysconf(_SC_NPROCESSORS_CONF);
@@ -339,7 +367,12 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
     ncpu = 1;
   if (ncpu > 4096)
     ncpu = 4096;
-  rings = calloc((size_t)ncpu, sizeof *rings);
+  if (ncpu <= STATIC_RINGS) {
+    memset(static_rings, 0, (size_t)ncpu * sizeof *static_rings);
+    rings = static_rings;
+  } else {
+    rings = calloc((size_t)ncpu, sizeof *rings);
+  }
   if (!rings) {
     snprintf(why, whysize, "out of memory");
     return -ENOMEM;
@@ -370,7 +403,7 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
         int err = open_holder(c, &rg->m, RING_START_PAGES, RING_START_PAGES);
         if (err == -EPERM || err == -ENOMEM) {
           close((int)fd);
-          free(tasks);
+          free_tasks(tasks);
           snprintf(why, whysize,
                    "no locked memory left for the perf ring buffers (%s: "
                    "kernel.perf_event_mlock_kb, RLIMIT_MEMLOCK)",
@@ -383,7 +416,7 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
           err = map_pages(&rg->m, RING_MAX_PAGES, RING_START_PAGES);
           if (err) {
             unmap(&rg->m);
-            free(tasks);
+            free_tasks(tasks);
             snprintf(why, whysize, "perf ring buffer: %s", strerror(-err));
             return err;
           }
@@ -396,14 +429,14 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
         close((int)fd);
     }
   }
-  free(tasks);
+  free_tasks(tasks);
   if (!opened) {
     refusal(first_err ? first_err : ENODEV, why, whysize);
     return -(first_err ? first_err : ENODEV);
   }
   return 0;
 refused:
-  free(tasks);
+  free_tasks(tasks);
   refusal(first_err, why, whysize);
   return -first_err;
 }

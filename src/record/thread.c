@@ -177,11 +177,16 @@ static int join_session(struct ctrace__thread *t, uint32_t s) {
   ctrace__set_pos(t, NULL);
   t->end = NULL;
   /* dropped and reentered are not reset: they count this trace's losses
-   * already (the stop that ended the last trace zeroed them). */
-  memset(t->names, 0, sizeof t->names);
-  memset(t->stacks, 0, sizeof t->stacks);
-  for (int i = 0; i < CTRACE__WALK_CACHE; i++)
-    t->walks[i].fp = 0;
+   * already (the stop that ended the last trace zeroed them). A new
+   * state's caches are zero already: clearing them would only touch its
+   * pages (two of them) at every thread's start. */
+  if (t->joined) {
+    memset(t->names, 0, sizeof t->names);
+    memset(t->stacks, 0, sizeof t->stacks);
+    for (int i = 0; i < CTRACE__WALK_CACHE; i++)
+      t->walks[i].fp = 0;
+  }
+  t->joined = 1;
   if (!t->registered) {
     t->next = NULL;
     t->prev = NULL;
@@ -219,8 +224,15 @@ void ctrace__list_remove(struct ctrace__thread *t) {
  * always busy, so later events (other keys' destructors) are ignored. */
 static struct ctrace__thread exited = {.busy = 1};
 
+/* The first thread to record gets a static state (a trace's start records
+ * from its starting thread: no malloc, whose first call would cost a
+ * process that never allocates its heap's set-up and pages); never freed. */
+CTRACE_TABLE static struct ctrace__thread first_thread;
+static atomic_int first_thread_used;
+
 static struct ctrace__thread *register_thread(void) {
-  struct ctrace__thread *t = calloc(1, sizeof *t);
+  struct ctrace__thread *t = atomic_exchange(&first_thread_used, 1) ? calloc(1, sizeof *t)
+                                                                      : &first_thread;
   if (!t)
     return NULL;
   t->tid = ctrace__gettid();
@@ -370,7 +382,8 @@ void ctrace__thread_exit_hook(struct ctrace__thread *t) {
   pthread_mutex_unlock(&ctrace__lock);
   pthread_setspecific(exit_key, NULL); /* ctrace_thread_end() came first */
   ctrace__tls = &exited;
-  free(t);
+  if (t != &first_thread)
+    free(t);
   ctrace__guard--;
 }
 
