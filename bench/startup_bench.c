@@ -2,9 +2,9 @@
  * startup_bench.c - what tracing costs a process that does almost nothing:
  * CPU time (user + sys of the child, from wait4) and wall time of a short
  * program (default /bin/true), untraced, with the preload as `ctrace run`
- * sets it up (LD_PRELOAD, CTRACE_OUT, CTRACE__TICKS_PER_NS: the traced
- * process alone), and under `ctrace run` itself (ctrace's own process
- * included). The three run alternately, N rounds; the table gives the
+ * sets it up (LD_PRELOAD, CTRACE_OUT, CTRACE__GEN, CTRACE__TICKS_PER_NS:
+ * the traced process alone), and under `ctrace run` itself (ctrace's own
+ * process included). The three run alternately, N rounds; the table gives the
  * median and the range of each, and the median of the per-round
  * differences from the untraced run.
  *
@@ -62,6 +62,7 @@ static int run_once(int m, char **argv, double *cpu, double *wall) {
     if (m == PRELOAD || m == BASE) {
       setenv("LD_PRELOAD", m == BASE ? base : preload, 1);
       setenv("CTRACE_OUT", trace, 1);
+      setenv("CTRACE__GEN", "", 1); /* as ctrace run: there, empty */
       if (ticks[0])
         setenv("CTRACE__TICKS_PER_NS", ticks, 1);
       execvp(argv[0], argv);
