@@ -423,6 +423,19 @@ TEST_IMPL(sched_switch_counts_match_proc) {
   return TEST_OK;
 }
 
+/* More threads than a record's table searches in order (16): the table
+ * goes to its hash, and every interval keeps its thread. */
+TEST_IMPL(sched_switch_counts_match_proc_many_threads) {
+  NEED_PERF();
+  struct run t;
+  const char *args[] = {"cpu", "24", "20", NULL};
+  trace(&t, "count24.ctrace", NULL, args, 0);
+  ASSERT_EQ(t.nreps, 24);
+  ASSERT_EQ(check_counts(&t), TEST_OK);
+  untrace(&t);
+  return TEST_OK;
+}
+
 /* A ring starts small (a short process pays for 8 pages, not 64) and grows
  * when a round finds it filling: the switches before, across and after
  * the move to the larger ring are all there, once each, in order. */

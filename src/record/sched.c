@@ -468,7 +468,31 @@ CTRACE_TABLE static struct tt_slot tt[TT_CAP];
 CTRACE_TABLE static uint32_t tt_order[MAX_IV];
 static uint32_t tt_n;
 
+/* Up to TT_SCAN threads a record's table is searched in order (tt_order),
+ * and the hash table, whose slots lie anywhere in 64 KB, is filled only
+ * past that: a small record touches one page of them, not two. */
+#define TT_SCAN 16
+
+static void tt_hash_add(uint32_t tid, uint32_t index) {
+  uint32_t h = (tid * 2654435761u) & (TT_CAP - 1);
+  while (tt[h].tid)
+    h = (h + 1) & (TT_CAP - 1);
+  tt[h].tid = tid;
+  tt[h].index = index;
+}
+
 static uint32_t tt_index(uint32_t tid) {
+  if (tt_n <= TT_SCAN) {
+    for (uint32_t i = 0; i < tt_n; i++)
+      if (tt_order[i] == tid)
+        return i;
+    if (tt_n < TT_SCAN) {
+      tt_order[tt_n] = tid;
+      return tt_n++;
+    }
+    for (uint32_t i = 0; i < tt_n; i++) /* the table outgrows the scan */
+      tt_hash_add(tt_order[i], i);
+  }
   uint32_t h = (tid * 2654435761u) & (TT_CAP - 1);
   while (tt[h].tid) {
     if (tt[h].tid == tid)
@@ -484,7 +508,7 @@ static uint32_t tt_index(uint32_t tid) {
 /* Clears the slots in use only: a whole-table memset (64 KB) per record
  * would sweep the cache of a CPU the program's threads share. */
 static void tt_reset(void) {
-  for (uint32_t i = 0; i < tt_n; i++) {
+  for (uint32_t i = 0; i < tt_n && tt_n > TT_SCAN; i++) {
     uint32_t h = (tt_order[i] * 2654435761u) & (TT_CAP - 1);
     while (tt[h].tid != tt_order[i])
       h = (h + 1) & (TT_CAP - 1);
@@ -512,17 +536,36 @@ static void meta_blob(uint8_t kind, const uint8_t *b, size_t n) {
   }
 }
 
-/* The thread table at the front of a record, then the entries in e[0..elen). */
+static size_t uvarint_len(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+/* A record of kind: the thread table at the front, then the entries in
+ * e[0..elen); written straight into the metadata batch. */
 static void write_with_table(uint8_t kind, int cpu, uint64_t t0, const uint8_t *e, size_t elen) {
-  CTRACE_TABLE static uint8_t out[sizeof blob + 16 + 5 * MAX_IV];
-  uint8_t *p = out;
+  if (!meta_unlocked)
+    CTRACE__ASSERT_HELD(&ctrace__meta_lock);
+  size_t n = uvarint_len((uint64_t)cpu) + uvarint_len(t0) + uvarint_len(tt_n) + elen;
+  for (uint32_t i = 0; i < tt_n; i++)
+    n += uvarint_len(tt_order[i]);
+  uint8_t *p = ctrace__meta_reserve(n + 12);
+  if (!p)
+    return;
+  *p++ = kind;
+  *p++ = 0;
+  p = ctrace__put_uvarint(p, n);
   p = ctrace__put_uvarint(p, (uint64_t)cpu);
   p = ctrace__put_uvarint(p, t0);
   p = ctrace__put_uvarint(p, tt_n);
   for (uint32_t i = 0; i < tt_n; i++)
     p = ctrace__put_uvarint(p, tt_order[i]);
   memcpy(p, e, elen);
-  meta_blob(kind, out, (size_t)(p - out) + elen);
+  ctrace__meta_commit(p + elen);
 }
 
 static void flush_ivs(int cpu) {
