@@ -338,14 +338,33 @@ TEST_IMPL(preload_start_leaves_the_heap_alone) {
   return TEST_OK;
 }
 
+/* The tracer's fds (the trace's, the scheduling events') are not the
+ * program's to see or close: after a close-everything loop, close_range
+ * and closefrom, the program finds no fd open, as untraced, and both the
+ * trace and its scheduling data go on (the sleep's switch-out is there). */
 TEST_IMPL(preload_trace_fd_survives_close_all) {
   const char *path = test_path("x.ctrace");
   const char *prog[] = {PROG("closeall"), NULL};
-  ASSERT_EQ(run(path, NULL, prog, NULL, NULL), 0);
+  char *out;
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  ASSERT_STR_EQ(out, "open 0\n");
+  free(out);
   struct evs e;
   load(path, &e);
   ASSERT_EQ(count(&e, CTRACE_EV_WAIT, 0, CTRACE_WAIT_SLEEP), 1);
   ASSERT_EQ(count(&e, CTRACE_EV_EXIT, -1, 0), 1);
+  const char *sched = ctrace_reader_property(e.r, "sched");
+  if (sched && strcmp(sched, "on") == 0) {
+    ASSERT(ctrace_reader_property(e.r, "sched_fds") == NULL);
+    int blocked = 0;
+    for (uint32_t ti = 0; ti < ctrace_reader_nthreads(e.r); ti++) {
+      const struct ctrace_oncpu *iv;
+      uint32_t n = ctrace_reader_oncpu(e.r, ti, &iv);
+      for (uint32_t i = 0; i < n; i++)
+        blocked += iv[i].left == CTRACE_SCHED_LEFT_BLOCKED;
+    }
+    ASSERT_GE(blocked, 1);
+  }
   unload(&e);
   return TEST_OK;
 }
@@ -1236,6 +1255,40 @@ TEST_IMPL(preload_bash_flock_idiom_file_intact) {
   unload(&e);
   free(txt);
   free(out);
+  return TEST_OK;
+}
+
+/* The shell idiom `exec 3>file` on the low fds the tracer's own fds once
+ * sat on (its perf events, which a fork child then closed: the files never
+ * reached the next command): they reach the command the shell runs next,
+ * and each holds exactly its line, as untraced. */
+TEST_IMPL(preload_shell_low_fds_reach_the_next_command) {
+  char script[1024];
+  snprintf(script, sizeof script,
+           "cd %s && exec 3>f3 4>f4 5>f5 6>f6 7>f7 && "
+           "sh -c 'echo three >&3; echo four >&4; echo five >&5; echo six >&6; echo seven >&7'; "
+           "echo rc $?",
+           test_tmpdir());
+  const char *path = test_path("lowfd.ctrace");
+  /* bash forks (dash vforks, and a vfork child runs no fork hook) */
+  if (access("/bin/bash", X_OK) != 0)
+    RETURN_SKIP("no bash");
+  const char *prog[] = {"/bin/bash", "-c", script, NULL};
+  char *out, *err = NULL;
+  ASSERT_EQ(run(path, NULL, prog, &out, &err), 0);
+  ASSERT_STR_EQ(out, "rc 0\n");
+  static const char *const names[] = {"f3", "f4", "f5", "f6", "f7"};
+  static const char *const lines[] = {"three\n", "four\n", "five\n", "six\n", "seven\n"};
+  for (int i = 0; i < 5; i++) {
+    size_t n;
+    char *txt = test_read_file(test_path(names[i]), &n);
+    ASSERT(txt);
+    ASSERT_STR_EQ(txt, lines[i]);
+    free(txt);
+  }
+  ASSERT(readable(path));
+  free(out);
+  free(err);
   return TEST_OK;
 }
 

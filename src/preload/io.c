@@ -175,13 +175,28 @@ static inline int trace_fd(void) {
   return ctrace__guard ? -1 : ctrace__writer_fd();
 }
 
+/* One of the scheduling events' fds, which the program must not see
+ * either (record.h); never inside the tracer. */
+static inline int sched_fd(int fd) {
+  return CTRACE__UNLIKELY(ctrace__sched_fd_ours(fd)) && !ctrace__guard;
+}
+
+/* The program put its own file on newfd: if that was one of the events'
+ * numbers, the event is gone and the number is the program's now. */
+static void fd_taken(int newfd) {
+  if (CTRACE__UNLIKELY(ctrace__sched_fd_ours(newfd))) {
+    unsigned k = (unsigned)(newfd - atomic_load(&ctrace__sched_fd_base));
+    atomic_fetch_and(&ctrace__sched_fd_mask, ~((uint64_t)1 << k));
+  }
+}
+
 static int close_range_kept_(unsigned first, unsigned last, int flags);
 
 /* close: the trace's fd is not the program's to close (EBADF, as an fd it
  * never opened). */
 PL_SYS_SHAPE(int, close_real_, close, PL_IO, close, FILE, fd, (int fd), (fd))
 PL_EXPORT int close(int fd) {
-  if (CTRACE__UNLIKELY(fd >= 0 && fd == trace_fd())) {
+  if (CTRACE__UNLIKELY(fd >= 0 && (fd == trace_fd() || sched_fd(fd)))) {
     errno = EBADF;
     return -1;
   }
@@ -218,8 +233,13 @@ PL_EXPORT int dup2(int oldfd, int newfd) {
     }
     return dup_onto_trace(oldfd, newfd, -1);
   }
+  if (sched_fd(oldfd)) {
+    errno = EBADF;
+    return -1;
+  }
   int r = PL_REAL(dup2)(oldfd, newfd);
   if (r >= 0 && oldfd != newfd) {
+    fd_taken(newfd);
     ctrace__pl_fd_forget(newfd); /* newfd now names another file */
     ctrace__pl_fd_dup(oldfd, newfd);
   }
@@ -235,8 +255,13 @@ PL_EXPORT int dup3(int oldfd, int newfd, int flags) {
     }
     return dup_onto_trace(oldfd, newfd, flags);
   }
+  if (sched_fd(oldfd)) {
+    errno = EBADF;
+    return -1;
+  }
   int r = PL_REAL(dup3)(oldfd, newfd, flags);
   if (r >= 0) {
+    fd_taken(newfd);
     ctrace__pl_fd_forget(newfd); /* newfd now names another file */
     ctrace__pl_fd_dup(oldfd, newfd);
   }
@@ -258,6 +283,10 @@ static int fcntl_(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
 }
 
 static int fcntl_inner_(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
+  if (sched_fd(fd)) {
+    errno = EBADF;
+    return -1;
+  }
   int tfd = trace_fd();
   if (CTRACE__LIKELY(tfd < 0))
     return real(fd, cmd, arg);
@@ -301,29 +330,57 @@ PL_EXPORT int close_range(unsigned first, unsigned last, int flags) {
   return r;
 }
 
+/* The tracer's fds in [first, last] (the trace's, the events'), in
+ * ascending order; none inside the tracer. */
+static int kept_fds(unsigned first, unsigned last, unsigned *kept) {
+  if (ctrace__guard)
+    return 0;
+  int n = 0;
+  int tfd = ctrace__writer_fd();
+  if (tfd >= 0 && (unsigned)tfd >= first && (unsigned)tfd <= last)
+    kept[n++] = (unsigned)tfd;
+  int base = atomic_load(&ctrace__sched_fd_base);
+  uint64_t mask = base >= 0 ? atomic_load(&ctrace__sched_fd_mask) : 0;
+  for (int k = 0; k < 64; k++) {
+    unsigned f = (unsigned)base + (unsigned)k;
+    if (!(mask >> k & 1) || f < first || f > last || (tfd >= 0 && f == (unsigned)tfd))
+      continue;
+    int i = n++;
+    while (i > 0 && kept[i - 1] > f) { /* after the trace's fd, if it is higher */
+      kept[i] = kept[i - 1];
+      i--;
+    }
+    kept[i] = f;
+  }
+  return n;
+}
+
 static int close_range_kept_(unsigned first, unsigned last, int flags) {
-  int tfd = ctrace__guard ? -1 : ctrace__writer_fd();
-  if (tfd < 0 || (unsigned)tfd < first || (unsigned)tfd > last || (flags & CLOSE_RANGE_CLOEXEC))
+  unsigned kept[65];
+  int n = (flags & CLOSE_RANGE_CLOEXEC) ? 0 : kept_fds(first, last, kept);
+  if (n == 0)
     return PL_REAL(close_range)(first, last, flags);
   int r = 0;
-  if ((unsigned)tfd > first)
-    r = PL_REAL(close_range)(first, (unsigned)tfd - 1, flags);
-  if (r == 0 && (unsigned)tfd < last)
-    r = PL_REAL(close_range)((unsigned)tfd + 1, last, flags);
+  unsigned from = first;
+  for (int i = 0; i < n && r == 0; i++) {
+    if (kept[i] > from)
+      r = PL_REAL(close_range)(from, kept[i] - 1, flags);
+    from = kept[i] + 1;
+  }
+  if (r == 0 && kept[n - 1] < last)
+    r = PL_REAL(close_range)(from, last, flags);
   return r;
 }
 
 PL_EXPORT void closefrom(int low) {
-  int tfd = ctrace__guard ? -1 : ctrace__writer_fd();
   if (low >= 0)
     ctrace__pl_fd_forget_range((unsigned)low, UINT_MAX);
-  if (tfd < 0 || tfd < low) {
+  unsigned kept[65];
+  if (low < 0 || kept_fds((unsigned)low, ~0u, kept) == 0) {
     PL_REAL(closefrom)(low);
     return;
   }
   int saved = errno;
-  if (tfd > low)
-    PL_REAL(close_range)((unsigned)low, (unsigned)tfd - 1, 0);
-  PL_REAL(close_range)((unsigned)tfd + 1, ~0u, 0);
+  close_range_kept_((unsigned)low, ~0u, 0);
   errno = saved;
 }

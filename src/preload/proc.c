@@ -271,20 +271,28 @@ PL_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, ch
 
 /* "PID:GEN" as this function exports it; 0 when g is not that. Not sscanf:
  * its code is pages of libc a traced process would otherwise not touch. */
-/* CTRACE__GEN=tag for the programs this one executes. Where the variable
- * is there already (`ctrace run` sets it empty), putenv() replaces its
- * entry in place: no malloc, whose first call costs a process that never
- * allocates (a shell's `true`) its heap's set-up and pages. The string
- * stays: this library is never unloaded, and a fork child writes its own
- * copy of it. */
-static void set_gen(const char *old, const char *tag) {
+/* CTRACE__GEN=tag for the programs this one executes. A new image whose
+ * environment has the variable already (`ctrace run` sets it empty) gets
+ * its entry replaced in place, by hand: no malloc, whose first call costs
+ * a process that never allocates (a shell's `true`) its heap's set-up and
+ * pages, and no call to the program's own putenv, which runs before the
+ * program is ready for it (bash's, before its variables exist, is lost
+ * when bash then reads its environment). A fork child calls setenv: the
+ * program may keep its own table of variables (bash does), and only its
+ * setenv reaches the environment it gives the programs it executes. The
+ * string stays: this library is never unloaded, and a fork child writes
+ * its own copy of it. */
+static void set_gen(const char *old, const char *tag, int is_fork_child) {
   static char gen_env[sizeof "CTRACE__GEN=" + 64];
-  if (!old) {
-    setenv("CTRACE__GEN", tag, 1);
-    return;
+  if (old && !is_fork_child) {
+    for (char **e = environ; e && *e; e++)
+      if (strncmp(*e, "CTRACE__GEN=", 12) == 0) {
+        snprintf(gen_env, sizeof gen_env, "CTRACE__GEN=%s", tag);
+        *e = gen_env;
+        return;
+      }
   }
-  snprintf(gen_env, sizeof gen_env, "CTRACE__GEN=%s", tag);
-  putenv(gen_env);
+  setenv("CTRACE__GEN", tag, 1);
 }
 
 static int parse_gen(const char *g, long *pid, long *gen) {
@@ -331,7 +339,7 @@ void ctrace__pl_start_trace(int is_fork_child) {
     return;
   }
   snprintf(tag, sizeof tag, "%ld:%ld", (long)pid, gen);
-  set_gen(g, tag);
+  set_gen(g, tag, is_fork_child);
 
   ctrace__guard++;
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -657,6 +657,15 @@ uint64_t ctrace__sched_due(uint64_t due);
 /* At stop, caller holds ctrace__lock: disables, drains, closes. */
 void ctrace__sched_stop(void);
 void ctrace__sched_fork_child(void);
+/* The scheduling events' fds: a block of 64 numbers from
+ * ctrace__sched_fd_base, a bit per number that is one of ours (sched.c). */
+extern _Atomic int ctrace__sched_fd_base;
+extern _Atomic uint64_t ctrace__sched_fd_mask;
+static inline int ctrace__sched_fd_ours(int fd) {
+  unsigned k = (unsigned)(fd - atomic_load_explicit(&ctrace__sched_fd_base, memory_order_relaxed));
+  return k < 64 &&
+         (atomic_load_explicit(&ctrace__sched_fd_mask, memory_order_relaxed) >> k & 1) != 0;
+}
 /* The writer thread's tid once it runs (0 before). */
 int ctrace__writer_tid(void);
 

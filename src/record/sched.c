@@ -41,6 +41,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -142,8 +143,76 @@ static uint64_t to_ticks(uint64_t mono) {
   return conv_ticks + (uint64_t)(int64_t)d;
 }
 
+/*
+ * The events' fds are the tracer's business, like the trace's. They are
+ * moved into a block of 64 numbers at the top of the fd table a program is
+ * likely to use (below RLIMIT_NOFILE, at most 4096): a program gets the
+ * lowest free number, so it sees the numbers it would untraced (an F_DUPFD
+ * at or above 100 too), and shells' `exec 3>log` or a dup2 onto 5 before an
+ * exec never land on them. ctrace__sched_fd_ours() names them (a bit per
+ * number of the block), and the preload's close(), close_range() and
+ * fcntl() treat them as not open: the program never opened them. A program
+ * that still takes one of those numbers (dup2) ends that event: its data
+ * stops, the stop says so in the `sched_fds` property, and the tracer never
+ * closes or uses the number again: it checks that a number is still a perf
+ * event (PERF_EVENT_IOC_ID) first.
+ */
+_Atomic int ctrace__sched_fd_base = -1;
+_Atomic uint64_t ctrace__sched_fd_mask;
+
+static int fd_block_base(void) {
+  int base = atomic_load(&ctrace__sched_fd_base);
+  if (base < 0) {
+    struct rlimit rl;
+    long top = 4096;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top)
+      top = (long)rl.rlim_cur;
+    base = top >= 256 ? (int)top - 64 : 100;
+    atomic_store(&ctrace__sched_fd_base, base);
+  }
+  return base;
+}
+
+static void mark_fd(int fd, int ours) {
+  unsigned k = (unsigned)(fd - fd_block_base());
+  if (k >= 64)
+    return;
+  if (ours)
+    atomic_fetch_or(&ctrace__sched_fd_mask, (uint64_t)1 << k);
+  else
+    atomic_fetch_and(&ctrace__sched_fd_mask, ~((uint64_t)1 << k));
+}
+
 static long perf_open(struct perf_event_attr *a, int pid, int cpu) {
-  return syscall(SYS_perf_event_open, a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+  long fd = syscall(SYS_perf_event_open, a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0)
+    return fd;
+  int saved = errno;
+  ctrace__guard++;
+  int hi = fcntl((int)fd, F_DUPFD_CLOEXEC, fd_block_base());
+  if (hi >= 0) {
+    close((int)fd);
+    fd = hi;
+  }
+  ctrace__guard--;
+  errno = saved;
+  mark_fd((int)fd, 1);
+  return fd;
+}
+
+/* Is fd still one of our events (not a file the program put there)? */
+static int is_event(int fd) {
+  uint64_t id;
+  return fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0;
+}
+
+static void close_event(int fd) {
+  if (is_event(fd)) {
+    mark_fd(fd, 0);
+    ctrace__guard++;
+    close(fd);
+    ctrace__guard--;
+  }
 }
 
 static void fill_attr(struct perf_event_attr *a, int inherit_thread) {
@@ -216,8 +285,7 @@ static int map_pages(struct map *m, unsigned max, unsigned min) {
 static void unmap(struct map *m) {
   if (m->pg)
     munmap(m->pg, m->len);
-  if (m->fd >= 0)
-    close(m->fd);
+  close_event(m->fd);
   *m = (struct map){.fd = -1};
 }
 
@@ -272,14 +340,12 @@ static void close_all(int unmap_rings) {
       unmap(&rings[i].m);
       unmap(&rings[i].old);
     } else {
-      if (rings[i].m.fd >= 0)
-        close(rings[i].m.fd);
-      if (rings[i].old.fd >= 0)
-        close(rings[i].old.fd);
+      close_event(rings[i].m.fd);
+      close_event(rings[i].old.fd);
     }
   }
   for (size_t i = 0; i < nevs; i++)
-    close(evs[i].fd);
+    close_event(evs[i].fd);
   if (rings != static_rings)
     free(rings);
   if (evs != static_evs)
@@ -974,10 +1040,15 @@ void ctrace__sched_stop(void) {
     return;
   }
   for (int c = 0; c < nrings; c++)
-    if (rings[c].m.fd >= 0) /* a holder, or an event owning its ring */
+    if (is_event(rings[c].m.fd)) /* a holder, or an event owning its ring */
       ioctl(rings[c].m.fd, PERF_EVENT_IOC_DISABLE, 0);
-  for (size_t i = 0; i < nevs; i++)
-    ioctl(evs[i].fd, PERF_EVENT_IOC_DISABLE, 0);
+  unsigned taken = 0;
+  for (size_t i = 0; i < nevs; i++) {
+    if (is_event(evs[i].fd))
+      ioctl(evs[i].fd, PERF_EVENT_IOC_DISABLE, 0);
+    else
+      taken++;
+  }
   pthread_mutex_lock(&ctrace__meta_lock);
   for (int guard = 0; guard < 64; guard++) {
     drain_locked(0, 0);
@@ -987,6 +1058,14 @@ void ctrace__sched_stop(void) {
   /* Threads still on a CPU: their intervals end at the stop. */
   end_intervals(ctrace__now());
   pthread_mutex_unlock(&ctrace__meta_lock);
+  if (taken) {
+    char v[160];
+    snprintf(v, sizeof v,
+             "%u of %zu events' fds were taken by the program (dup2 or close): their "
+             "scheduling data ends there",
+             taken, nevs);
+    property("sched_fds", v);
+  }
   if (!ctrace__exiting) /* at exit the kernel unmaps and closes them */
     close_all(1);
   active = 0;
