@@ -12,10 +12,14 @@
  * page: cap_user_time_zero is 0; see bench/sched_probe.c). Each CPU's ring
  * belongs to a holder, a dummy event of its own that records nothing; the
  * CPU's events are redirected into it (PERF_EVENT_IOC_SET_OUTPUT). A ring
- * starts small and grows once, when a round finds it a quarter full or
- * losing records: the kernel allocates and clears every page of a ring
- * when it is mapped, so a short process pays for 8 pages per CPU, not 64,
- * at its start and exit. The writer thread drains the rings (a
+ * starts small and grows once, at the writer thread's first round: the
+ * kernel allocates and clears every page of a ring when it is mapped, so a
+ * short process that never needs the writer (it ends before it blocks
+ * with events pending or starts a thread: a shell's `true`, `sed` in a
+ * pipeline) pays for 8 pages per CPU, not 64, at its start and exit; one
+ * that runs on has the large ring before its traffic (growing only when a
+ * round found the small one filling lost records at a server's first
+ * burst, between two rounds 50 ms apart). The writer thread drains the rings (a
  * bounded amount per ring and round) every 10 to 50 ms, as often as keeps
  * each ring under an eighth full at the last round's rate (the kernel
  * wakes nobody: no one polls the events; the writer's timer is the only
@@ -902,7 +906,7 @@ static void drain_locked(uint64_t deadline, int may_grow) {
     while (m && deadline && mono_now() < deadline);
     more |= m;
     struct ring *rg = &rings[c];
-    if (may_grow && !rg->grown && rg->m.pg && (got > rg->m.size / 4 || rg->lost))
+    if (may_grow && !rg->grown && rg->m.pg)
       grow(c);
     flush_lost(c, rg, to_ticks(mono_now()));
     /* At the rate of this round, when will the ring be an eighth full? */
