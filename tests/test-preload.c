@@ -1292,6 +1292,33 @@ TEST_IMPL(preload_shell_low_fds_reach_the_next_command) {
   return TEST_OK;
 }
 
+/* A program that puts its own files on the scheduling events' fds (found
+ * in /proc/self/fd) owns those numbers from then on: its close() works,
+ * and the trace says the events' data ends there. */
+TEST_IMPL(preload_program_takes_a_sched_fd) {
+  const char *path = test_path("take.ctrace");
+  const char *prog[] = {PROG("fdtake"), NULL};
+  char *out;
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  struct evs e;
+  load(path, &e);
+  const char *sched = ctrace_reader_property(e.r, "sched");
+  if (sched && strcmp(sched, "on") == 0) {
+    int took = -1, closed = -1;
+    ASSERT_EQ(sscanf(out, "took %d closed %d", &took, &closed), 2);
+    ASSERT_GE(took, 2);
+    ASSERT_EQ(closed, took);
+    const char *taken = ctrace_reader_property(e.r, "sched_fds");
+    ASSERT(taken);
+    ASSERT_STR_CONTAINS(taken, " were taken by the program");
+  } else {
+    ASSERT_STR_EQ(out, "took 0\n");
+  }
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}
+
 /* ---- children made without glibc's fork ---- */
 
 /* The child never joins a writer thread it does not have: it exits

@@ -368,6 +368,12 @@ static void json_sched(const ctrace_reader *r, const struct ctrace_stats *st, FI
     ctrace_json_string(out, st->sched_reason, strlen(st->sched_reason));
     fputc(',', out);
   }
+  const char *taken = ctrace_reader_property(r, "sched_fds");
+  if (taken) { /* the program took some of the events' fds */
+    fputs("\"fds_taken\":", out);
+    ctrace_json_string(out, taken, strlen(taken));
+    fputc(',', out);
+  }
   fputs("\"samples\":", out);
   ctrace_json_string(out, st->samples, strlen(st->samples));
   fprintf(out,
@@ -408,6 +414,9 @@ static void text_sched(const ctrace_reader *r, const struct ctrace_stats *st, FI
             (unsigned long long)st->sched.intervals, st->sched.ncpus,
             (unsigned long long)st->sched.lost,
             st->sched.lost ? "   <-- some switches are missing" : "");
+    const char *taken = ctrace_reader_property(r, "sched_fds");
+    if (taken)
+      fprintf(out, "                %s   <-- some switches are missing\n", taken);
     fprintf(out, "cpu samples     %llu (%s%s)\n", (unsigned long long)st->sched.samples,
             st->samples, strncmp(st->samples, "off", 3) ? " Hz" : "");
   }

@@ -1065,7 +1065,7 @@ void ctrace__sched_stop(void) {
   if (taken) {
     char v[160];
     snprintf(v, sizeof v,
-             "%u of %zu events' fds were taken by the program (dup2 or close): their "
+             "%u of %zu events' fds were taken by the program (dup2): their "
              "scheduling data ends there",
              taken, nevs);
     property("sched_fds", v);
