@@ -50,6 +50,8 @@
 #include <unistd.h>
 
 #define DRAIN_MIN_NS 10000000ull      /* the writer drains at most every 10 ms, */
+#define DRAIN_SMALL_NS 1000000ull     /* a busy small ring, before it grows: 1 ms */
+#define GROW_MARGIN 4096              /* more than a record's largest (a sample) */
 #define DRAIN_MAX_NS 50000000ull      /* at least every 50 ms (a 256 KB ring) */
 #define DRAIN_FIRST_NS 2000000ull     /* the first round: a small ring lasts 2 ms
                                          at 340,000 switches a second */
@@ -73,6 +75,7 @@ struct ring {
   struct map m;   /* where this CPU's events write */
   struct map old; /* the ring before it grew: drained once more, then let go */
   int grown;      /* it grew, or cannot: never again */
+  int was_full;   /* the last round found it full (a loss may be unwritten) */
   /* the interval in progress on this CPU */
   int on;
   uint32_t cur_tid;
@@ -893,6 +896,7 @@ static void grow(int c) {
  * fatal flush: until deadline); caller holds sched_lock and
  * ctrace__meta_lock. */
 static void drain_locked(uint64_t deadline, int may_grow) {
+  int small_busy = 0, grew = 0;
   conv_setup();
   skip_tid = (uint32_t)ctrace__writer_tid(); /* running by now */
   int more = 0;
@@ -906,8 +910,25 @@ static void drain_locked(uint64_t deadline, int may_grow) {
     while (m && deadline && mono_now() < deadline);
     more |= m;
     struct ring *rg = &rings[c];
-    if (may_grow && !rg->grown && rg->m.pg)
-      grow(c);
+    /*
+     * Grows at the writer's first round that is safe: a loss the kernel
+     * has counted but not yet written into the ring (it writes a ring's
+     * PERF_RECORD_LOST before the next record it puts there) would never
+     * reach the old ring once the events write elsewhere, and would vanish
+     * unseen. A round that found the ring never full had no loss since the
+     * last; and a loss before the last round has been written if this one
+     * read anything. Until then a busy small ring is read every ms.
+     */
+    if (may_grow && !rg->grown && rg->m.pg) {
+      int full = got + GROW_MARGIN >= rg->m.size;
+      if (!full && (!rg->was_full || got)) {
+        grow(c);
+        grew = 1;
+      } else {
+        small_busy = 1;
+      }
+      rg->was_full = full;
+    }
     flush_lost(c, rg, to_ticks(mono_now()));
     /* At the rate of this round, when will the ring be an eighth full? */
     if (rg->m.pg) {
@@ -919,6 +940,10 @@ static void drain_locked(uint64_t deadline, int may_grow) {
   }
   if (next < DRAIN_MIN_NS)
     next = DRAIN_MIN_NS;
+  if (grew && next > DRAIN_MIN_NS)
+    next = DRAIN_MIN_NS; /* the rate so far says little: a program's start */
+  if (small_busy)
+    next = DRAIN_SMALL_NS;
   atomic_store(&drain_ns, next);
   atomic_store(&more_due, more);
   last_drain = mono_now();
