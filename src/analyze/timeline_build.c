@@ -1022,28 +1022,33 @@ oom:
   return -ENOMEM;
 }
 
+void ctrace__tl_free(const struct ctrace_timeline *tl, void *p) {
+  /* <=: an empty section at the file's end points at its end */
+  if (!tl->map_lo || (uintptr_t)p < (uintptr_t)tl->map_lo || (uintptr_t)p > (uintptr_t)tl->map_hi)
+    free(p);
+}
+
 void ctrace_timeline_free(struct ctrace_timeline *tl) {
   if (!tl)
     return;
   for (uint32_t i = 0; tl->levels && i < tl->nthreads; i++)
     for (unsigned k = 0; k < CTRACE_TL_MAX_LEVELS; k++)
-      free(tl->levels[i][k].v);
+      ctrace__tl_free(tl, tl->levels[i][k].v);
   free(tl->levels);
   free(tl->nlevels);
   free(tl->threads);
-  free(tl->regions);
+  ctrace__tl_free(tl, tl->regions);
   free(tl->region_off);
   free(tl->max_depth);
-  free(tl->tasks);
-  free(tl->long_tasks);
-  free(tl->touches);
+  ctrace__tl_free(tl, tl->tasks);
+  ctrace__tl_free(tl, tl->long_tasks);
+  ctrace__tl_free(tl, tl->touches);
   free(tl->logs);
   free(tl->log_off);
-  free(tl->wakes);
-  free(tl->creates);
+  ctrace__tl_free(tl, tl->wakes);
+  ctrace__tl_free(tl, tl->creates);
   free(tl->peers);
   ctrace__timeline_procs_free(tl);
   ctrace_hash_free(&tl->by_tid);
   free(tl);
 }
-

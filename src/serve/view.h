@@ -38,6 +38,9 @@ struct ctrace_view {
   pthread_t cache_writer;
   int cache_writing;
   int cache_cancel; /* set when closing: the writing stops (atomic) */
+  /* A loaded cache's mapping, which tl's arrays point into (NULL: built). */
+  const void *cache_map;
+  size_t cache_map_len;
 };
 
 /* What the index cache did for this trace (view_cache.c). */
@@ -53,6 +56,8 @@ int ctrace__view_cache_enabled(void);
 int ctrace__view_cache_worth(int64_t build_ns);
 /* 0 with v->tl and v->st from a valid cache of v's trace, else -1. */
 int ctrace__view_cache_load(struct ctrace_view *v);
+/* Unmaps a loaded cache (after ctrace_timeline_free of its timeline). */
+void ctrace__view_cache_unmap(struct ctrace_view *v);
 /* Writes the cache of v (built) in a thread; ctrace__view_cache_join stops
  * it (a cache not written whole is removed) and waits. */
 void ctrace__view_cache_save_start(struct ctrace_view *v);
@@ -100,6 +105,11 @@ void ctrace_view_release_pages(void);
 void ctrace_view_file_unmap(struct ctrace_view_file *f);
 /* 1 once a SIGBUS was caught in the mapping (the file shrank under it). */
 int ctrace_view_file_lost(void);
+/* The same guard for another mapping (a loaded index cache, at most two):
+ * a SIGBUS in it reads zeros from then on, without marking the trace
+ * changed (the cache's arrays hold no count: zeros are in range). */
+void ctrace_view_guard_add(const void *p, size_t len);
+void ctrace_view_guard_remove(const void *p);
 
 /* Indexes r (kept open by the caller) for serving. 0 or -ENOMEM. */
 int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *path,
