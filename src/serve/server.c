@@ -531,6 +531,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     if (!__atomic_load_n(&s->go, __ATOMIC_RELAXED) && strcmp(url, "/api/timeline") == 0) {
       pthread_mutex_lock(&s->warm_lock);
+      if (!s->go)
+        ctrace__view_cache_go(s->v); /* the index cache's writing, too */
       s->go = 1;
       pthread_cond_signal(&s->warm_cond);
       pthread_mutex_unlock(&s->warm_lock);

@@ -38,6 +38,11 @@ struct ctrace_view {
   pthread_t cache_writer;
   int cache_writing;
   int cache_cancel; /* set when closing: the writing stops (atomic) */
+  /* The writing waits for the first timeline answer (ctrace__view_cache_go)
+   * or CTRACE_CACHE_WAIT_S, whichever is sooner. */
+  pthread_mutex_t cache_lock;
+  pthread_cond_t cache_cond; /* (CLOCK_MONOTONIC) */
+  int cache_go;
   /* A loaded cache's mapping, which tl's arrays point into (NULL: built). */
   const void *cache_map;
   size_t cache_map_len;
@@ -56,6 +61,9 @@ int ctrace__view_cache_enabled(void);
 int ctrace__view_cache_worth(int64_t build_ns);
 /* 0 with v->tl and v->st from a valid cache of v's trace, else -1. */
 int ctrace__view_cache_load(struct ctrace_view *v);
+/* The first answers were given: the cache may be written now. */
+#define CTRACE_CACHE_WAIT_S 3
+void ctrace__view_cache_go(struct ctrace_view *v);
 /* Unmaps a loaded cache (after ctrace_timeline_free of its timeline). */
 void ctrace__view_cache_unmap(struct ctrace_view *v);
 /* Writes the cache of v (built) in a thread; ctrace__view_cache_join stops

@@ -33,7 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -342,10 +342,20 @@ static int save_to(struct ctrace_view *v, const char *file, const uint64_t *id) 
 static void *save_thread(void *arg) {
   struct ctrace_view *v = arg;
   uint64_t id[CTRACE_CACHE_ID_WORDS];
-  /* Writing the index is I/O and hashing: at the lowest priority (Linux's
-   * nice is per thread), so that on a machine of two cores it does not
-   * slow the first answers down, which the page is waiting for. */
-  setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+  /* Writing the index is hashing and the kernel copying it into the page
+   * cache (about a second of CPU per 10 M events): after the first
+   * timeline answer, which the page is waiting for, or a few seconds
+   * (the page may never ask); then at the server's own priority, so that
+   * a loaded machine does not starve it (it is cancelled, and the next
+   * open indexes again, when `ctrace view` stops before it is written). */
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += CTRACE_CACHE_WAIT_S;
+  pthread_mutex_lock(&v->cache_lock);
+  while (!v->cache_go)
+    if (pthread_cond_timedwait(&v->cache_cond, &v->cache_lock, &until) != 0)
+      break;
+  pthread_mutex_unlock(&v->cache_lock);
   if (identity(v, id) < 0)
     return NULL;
   for (int xdg = 0; xdg < 2; xdg++) {
@@ -364,23 +374,45 @@ void ctrace__view_cache_save_start(struct ctrace_view *v) {
   if (!v->path)
     return;
   v->cache_state = CTRACE_CACHE_SAVING;
-  if (pthread_create(&v->cache_writer, NULL, save_thread, v) == 0)
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&v->cache_lock, NULL);
+  pthread_cond_init(&v->cache_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  v->cache_go = 0;
+  if (pthread_create(&v->cache_writer, NULL, save_thread, v) == 0) {
     v->cache_writing = 1;
-  else
+  } else {
+    v->cache_go = 1;
     save_thread(v);
+    pthread_cond_destroy(&v->cache_cond);
+    pthread_mutex_destroy(&v->cache_lock);
+  }
+}
+
+void ctrace__view_cache_go(struct ctrace_view *v) {
+  if (!v->cache_writing)
+    return;
+  pthread_mutex_lock(&v->cache_lock);
+  v->cache_go = 1;
+  pthread_cond_signal(&v->cache_cond);
+  pthread_mutex_unlock(&v->cache_lock);
 }
 
 void ctrace__view_cache_wait(struct ctrace_view *v) {
-  if (v->cache_writing)
-    pthread_join(v->cache_writer, NULL);
+  if (!v->cache_writing)
+    return;
+  ctrace__view_cache_go(v);
+  pthread_join(v->cache_writer, NULL);
+  pthread_cond_destroy(&v->cache_cond);
+  pthread_mutex_destroy(&v->cache_lock);
   v->cache_writing = 0;
 }
 
 void ctrace__view_cache_join(struct ctrace_view *v) {
   __atomic_store_n(&v->cache_cancel, 1, __ATOMIC_RELEASE); /* a half-written cache is dropped */
-  if (v->cache_writing)
-    pthread_join(v->cache_writer, NULL);
-  v->cache_writing = 0;
+  ctrace__view_cache_wait(v);
 }
 
 const char *ctrace_view_cache_state(const struct ctrace_view *v) {
