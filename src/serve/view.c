@@ -215,6 +215,12 @@ void ctrace_view_release_pages(void) {
     madvise((void *)base, guard_len, MADV_DONTNEED);
 }
 
+void ctrace_view_release_index(struct ctrace_view *v) {
+  for (; v; v = v->after)
+    if (v->cache_map)
+      madvise((void *)v->cache_map, v->cache_map_len, MADV_DONTNEED);
+}
+
 void ctrace_view_file_unmap(struct ctrace_view_file *f) {
   if (!f->data)
     return;

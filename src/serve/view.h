@@ -111,6 +111,8 @@ void ctrace_view_file_release(struct ctrace_view_file *f);
  * much of it); nothing when none is mapped. */
 void ctrace_view_release_pages(void);
 void ctrace_view_file_unmap(struct ctrace_view_file *f);
+/* The same for v's loaded index cache (and its AFTER's): nothing when built. */
+void ctrace_view_release_index(struct ctrace_view *v);
 /* 1 once a SIGBUS was caught in the mapping (the file shrank under it). */
 int ctrace_view_file_lost(void);
 /* The same guard for another mapping (a loaded index cache, at most two):
