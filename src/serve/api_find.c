@@ -17,6 +17,7 @@
 
 #include "../analyze/profile.h"
 #include "../base/vec.h"
+#include "../analyze/timeline_cache.h"
 #include "api_int.h"
 
 /* A window [a, b] from start_ns / end_ns (default: the whole trace), clamped
@@ -619,7 +620,8 @@ struct cdrop {
   uint32_t thread, pad;
 };
 struct ctrace_counters {
-  struct cpoint *v; /* by (name, t) */
+  struct cpoint *v; /* by (name, t); in a loaded index cache's mapping when mapped */
+  int mapped;
   size_t n;
   struct cdrop *drops; /* by thread, then time */
   size_t ndrops;
@@ -631,7 +633,8 @@ static pthread_mutex_t counters_lock = PTHREAD_MUTEX_INITIALIZER;
 void ctrace__counters_free(struct ctrace_counters *c) {
   if (!c)
     return;
-  free(c->v);
+  if (!c->mapped)
+    free(c->v);
   free(c->off);
   free(c->drops);
   free(c);
@@ -706,6 +709,81 @@ static struct ctrace_counters *counters_of(struct ctrace_view *v) {
   v->counters = c;
   pthread_mutex_unlock(&counters_lock);
   return c;
+}
+
+/* ---- the counters in the index cache file (view_cache.c) ---- */
+enum { C_HEAD, C_POINTS, C_DROPS, C_OFF };
+
+void ctrace__counters_save(struct ctrace_view *v, struct ctrace_cache_out *o, unsigned sec) {
+  const struct ctrace_counters *c = counters_of(v);
+  uint64_t head[4] = {c != NULL, c ? c->n : 0, c ? c->ndrops : 0, c ? c->nseries : 0};
+  ctrace_cache_section(o, sec + C_HEAD);
+  ctrace_cache_put(o, head, sizeof head);
+  /* copied field by field: no padding byte is written unset */
+  ctrace_cache_section(o, sec + C_POINTS);
+  struct cpoint pb[512];
+  for (size_t k = 0; c && k < c->n; k += 512) {
+    size_t m = c->n - k < 512 ? c->n - k : 512;
+    memset(pb, 0, sizeof pb);
+    for (size_t j = 0; j < m; j++) {
+      pb[j].name = c->v[k + j].name;
+      pb[j].t = c->v[k + j].t;
+      pb[j].value = c->v[k + j].value;
+    }
+    ctrace_cache_put(o, pb, m * sizeof *pb);
+  }
+  ctrace_cache_section(o, sec + C_DROPS);
+  for (size_t k = 0; c && k < c->ndrops; k++) {
+    struct cdrop d = {c->drops[k].start, c->drops[k].end, c->drops[k].count, c->drops[k].thread, 0};
+    ctrace_cache_put(o, &d, sizeof d);
+  }
+  ctrace_cache_section(o, sec + C_OFF);
+  if (c)
+    ctrace_cache_put(o, c->off, (c->nseries + 1) * sizeof *c->off);
+}
+
+int ctrace__counters_load(struct ctrace_view *v, const struct ctrace_cache_in *in, unsigned sec) {
+  int bad = 0;
+  size_t nh, np, nd, no;
+  const uint64_t *head = ctrace_cache_get(in, sec + C_HEAD, sizeof *head, &nh, &bad);
+  const struct cpoint *pts = ctrace_cache_get(in, sec + C_POINTS, sizeof *pts, &np, &bad);
+  const struct cdrop *drops = ctrace_cache_get(in, sec + C_DROPS, sizeof *drops, &nd, &bad);
+  const size_t *off = ctrace_cache_get(in, sec + C_OFF, sizeof *off, &no, &bad);
+  if (bad || nh != 4)
+    return -1;
+  if (!head[0])
+    return 0; /* not kept (out of memory then): built on first use */
+  if (head[1] != np || head[2] != nd || head[3] + 1 != no || off[0] != 0 || off[no - 1] != np)
+    return -1;
+  for (size_t k = 0; k + 1 < no; k++)
+    if (off[k] > off[k + 1])
+      return -1;
+  uint32_t nstr = ctrace_reader_nstrings(v->r);
+  for (size_t k = 0; k < np; k++)
+    if (pts[k].name > nstr)
+      return -1;
+  ctrace_cache_release(pts, np * sizeof *pts);
+  for (size_t k = 0; k < nd; k++)
+    if (drops[k].thread >= v->tl->nthreads)
+      return -1;
+  struct ctrace_counters *c = calloc(1, sizeof *c);
+  if (!c)
+    return -1;
+  c->v = (struct cpoint *)(uintptr_t)pts; /* read-only: never written */
+  c->mapped = 1;
+  c->n = np;
+  c->nseries = no - 1;
+  c->ndrops = nd;
+  c->drops = malloc(nd * sizeof *drops + 1);
+  c->off = malloc(no * sizeof *off);
+  if (!c->drops || !c->off) {
+    ctrace__counters_free(c);
+    return -1;
+  }
+  memcpy(c->drops, drops, nd * sizeof *drops);
+  memcpy(c->off, off, no * sizeof *off);
+  v->counters = c;
+  return 0;
 }
 
 void ctrace__api_counters(struct ctrace_view *v, struct params *p, struct ctrace_reply *out) {

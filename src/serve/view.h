@@ -75,6 +75,14 @@ void ctrace__view_cache_wait(struct ctrace_view *v);
 
 struct ctrace_counters;
 void ctrace__counters_free(struct ctrace_counters *c);
+/* The counters in the index cache file, 4 sections from sec (api_find.c):
+ * built now when they are not yet, written; read back, checked (0, or -1
+ * when not valid for v, whose tl is loaded). */
+struct ctrace_cache_out;
+struct ctrace_cache_in;
+#define CTRACE_COUNTERS_SECTIONS 4
+void ctrace__counters_save(struct ctrace_view *v, struct ctrace_cache_out *o, unsigned sec);
+int ctrace__counters_load(struct ctrace_view *v, const struct ctrace_cache_in *in, unsigned sec);
 struct ctrace_flows;
 void ctrace__flows_free(struct ctrace_flows *f);
 /* The trace's flows, built on the first call (NULL: out of memory). */

@@ -117,13 +117,14 @@ enum {
   SEC_REGION_NAMES,
   SEC_STATE_NS,
   SEC_PROCS,
-  NSECTIONS
+  SEC_COUNTERS, /* api_find.c's: CTRACE_COUNTERS_SECTIONS of them */
+  NSECTIONS = SEC_COUNTERS + CTRACE_COUNTERS_SECTIONS
 };
 _Static_assert(NSECTIONS <= CTRACE_CACHE_MAX_SECTIONS, "room in the head");
 
 static uint64_t layout(void) {
   uint64_t v[] = {ctrace_timeline_layout(), NSECTIONS, sizeof(struct ctrace_stats),
-                  sizeof(struct ctrace_name_count), sizeof(struct ctrace_proc_stats), 3};
+                  sizeof(struct ctrace_name_count), sizeof(struct ctrace_proc_stats), 4};
   return ctrace_tl_hash(0, v, sizeof v);
 }
 
@@ -282,6 +283,12 @@ static int load_from(struct ctrace_view *v, const char *file, const uint64_t *id
     goto fail;
   }
   v->tl = tl;
+  if (ctrace__counters_load(v, &in, SEC_COUNTERS) < 0) {
+    v->tl = NULL;
+    ctrace_timeline_free(tl);
+    ctrace_stats_free(&v->st);
+    goto fail;
+  }
   v->cache_map = in.base; /* the timeline's arrays: unmapped by ctrace_view_fini */
   v->cache_map_len = in.len;
   ctrace_view_guard_add(in.base, in.len);
@@ -328,6 +335,7 @@ static int save_to(struct ctrace_view *v, const char *file, const uint64_t *id) 
     o->head.magic = MAGIC;
     ctrace_timeline_save(v->tl, o);
     stats_save(&v->st, o);
+    ctrace__counters_save(v, o, SEC_COUNTERS);
     err = ctrace_cache_out_end(o, NSECTIONS) < 0;
     free(o);
   }
