@@ -26,11 +26,13 @@
  * What is checked is what the answers then read: the file is written to a
  * temporary name and renamed into place, never changed in place, so the
  * mapping's bytes stay the checked ones. Changed in place by someone else
- * afterwards, the answers could be wrong but not out of bounds where it
- * matters: the counts live in the index's own memory, the arrays whose
- * values bound an access (max_depth, the processes) are copied, and zeros
- * (what a truncated mapping reads once `ctrace view`'s SIGBUS guard
- * replaced its pages) are in range in every other array.
+ * afterwards, the answers could be wrong; what keeps them in bounds when
+ * the file is cut short under the mapping (`ctrace view`'s SIGBUS guard
+ * then maps zeros over the rest): the counts live in the index's own
+ * memory, the arrays whose values bound an access (the per-thread ones:
+ * threads, level counts, region and log offsets, depths; the processes and
+ * their order) are copied at load, and in every array left in the mapping
+ * a zero is in range (a trace with no thread has no cache).
  */
 #ifndef CTRACE_TIMELINE_CACHE_H
 #define CTRACE_TIMELINE_CACHE_H
