@@ -647,66 +647,108 @@ static int cpoint_cmp(const void *x, const void *y) {
   return (l->t > r->t) - (l->t < r->t);
 }
 
-/* Every COUNTER and DROPPED event, once, on first use (none: empty sets). */
-static struct ctrace_counters *counters_of(struct ctrace_view *v) {
-  pthread_mutex_lock(&counters_lock);
-  struct ctrace_counters *c = v->counters;
-  if (c || !(c = calloc(1, sizeof *c))) {
-    pthread_mutex_unlock(&counters_lock);
-    return c;
+/* The counters being gathered from the events (ctrace__counters_event). */
+struct ctrace_counters_build {
+  const ctrace_reader *r;
+  struct ctrace_vec pts, drops;
+  int err;
+};
+
+int ctrace__counters_event(void *arg, uint32_t t, const ctrace_event *ev) {
+  struct ctrace_counters_build *b = arg;
+  const ctrace_reader *r = b->r;
+  if (ev->kind == CTRACE_EV_DROPPED) {
+    struct ctrace_ev_dropped d = CTRACE_EV(dropped, ev);
+    struct cdrop *x = ctrace_vec_push(&b->drops);
+    if (!x)
+      return b->err = -1;
+    *x = (struct cdrop){ctrace_reader_ns(r, d.first_dt < ev->ticks ? ev->ticks - d.first_dt : 0),
+                        ctrace_reader_ns(r, ev->ticks), d.count, t, 0};
+  } else if (ev->kind == CTRACE_EV_COUNTER) {
+    struct ctrace_ev_counter k = CTRACE_EV(counter, ev);
+    struct cpoint *pt = ctrace_vec_push(&b->pts);
+    if (!pt)
+      return b->err = -1;
+    *pt = (struct cpoint){(uint32_t)k.name, ctrace_reader_ns(r, ev->ticks), k.value};
   }
-  struct ctrace_vec pts = CTRACE_VEC(struct cpoint), drops = CTRACE_VEC(struct cdrop);
-  int err = 0;
-  if (ctrace_reader_nevents_kind(v->r, CTRACE_EV_COUNTER) ||
-      ctrace_reader_nevents_kind(v->r, CTRACE_EV_DROPPED)) {
-    for (uint32_t t = 0; t < v->tl->nthreads && !err; t++) {
-      ctrace_cursor cur;
-      ctrace_event ev;
-      ctrace_cursor_init(&cur, v->r, v->tl->threads[t].index);
-      while (ctrace_cursor_next(&cur, &ev)) {
-        if (ev.kind == CTRACE_EV_DROPPED) {
-          struct ctrace_ev_dropped d = CTRACE_EV(dropped, &ev);
-          struct cdrop *x = ctrace_vec_push(&drops);
-          if (!x) {
-            err = 1;
-            break;
-          }
-          *x = (struct cdrop){ctrace_reader_ns(v->r, d.first_dt < ev.ticks ? ev.ticks - d.first_dt : 0),
-                              ctrace_reader_ns(v->r, ev.ticks), d.count, t, 0};
-          continue;
-        }
-        if (ev.kind != CTRACE_EV_COUNTER)
-          continue;
-        struct ctrace_ev_counter k = CTRACE_EV(counter, &ev);
-        struct cpoint *pt = ctrace_vec_push(&pts);
-        if (!pt) {
-          err = 1;
-          break;
-        }
-        *pt = (struct cpoint){(uint32_t)k.name, ctrace_reader_ns(v->r, ev.ticks), k.value};
-      }
-    }
+  return 0;
+}
+
+struct ctrace_counters_build *ctrace__counters_begin(const ctrace_reader *r) {
+  struct ctrace_counters_build *b = calloc(1, sizeof *b);
+  if (b) {
+    b->r = r;
+    b->pts = (struct ctrace_vec)CTRACE_VEC(struct cpoint);
+    b->drops = (struct ctrace_vec)CTRACE_VEC(struct cdrop);
   }
-  c->v = ctrace_vec_take(&pts, &c->n, NULL);
-  c->drops = ctrace_vec_take(&drops, &c->ndrops, NULL);
+  return b;
+}
+
+/* The gathered points in series, as v's counters (unless it has some);
+ * frees b. */
+static void counters_end(struct ctrace_view *v, struct ctrace_counters_build *b) {
+  struct ctrace_counters *c = calloc(1, sizeof *c);
+  if (!c || b->err) {
+    free(c);
+    ctrace_vec_free(&b->pts);
+    ctrace_vec_free(&b->drops);
+    free(b);
+    return;
+  }
+  c->v = ctrace_vec_take(&b->pts, &c->n, NULL);
+  c->drops = ctrace_vec_take(&b->drops, &c->ndrops, NULL);
+  free(b);
   if (c->n)
-    if (c->n)
-      qsort(c->v, c->n, sizeof *c->v, cpoint_cmp);
+    qsort(c->v, c->n, sizeof *c->v, cpoint_cmp);
   size_t ns = 0;
   for (size_t i = 0; i < c->n; i++)
     ns += !i || c->v[i].name != c->v[i - 1].name;
   c->off = malloc((ns + 1) * sizeof *c->off);
-  if (err || !c->off) {
+  if (!c->off) {
     ctrace__counters_free(c);
-    pthread_mutex_unlock(&counters_lock);
-    return NULL;
+    return;
   }
   for (size_t i = 0, k = 0; i < c->n; i++)
     if (!i || c->v[i].name != c->v[i - 1].name)
       c->off[k++] = i;
   c->off[ns] = c->n;
   c->nseries = ns;
-  v->counters = c;
+  pthread_mutex_lock(&counters_lock);
+  if (!v->counters)
+    v->counters = c;
+  else
+    ctrace__counters_free(c);
+  pthread_mutex_unlock(&counters_lock);
+}
+
+void ctrace__counters_end(struct ctrace_view *v, struct ctrace_counters_build *b) {
+  if (b)
+    counters_end(v, b);
+}
+
+/* Every COUNTER and DROPPED event, once, on first use (none: empty sets),
+ * unless the stats pass gathered them (view.c). */
+static struct ctrace_counters *counters_of(struct ctrace_view *v) {
+  pthread_mutex_lock(&counters_lock);
+  struct ctrace_counters *c = v->counters;
+  pthread_mutex_unlock(&counters_lock);
+  if (c)
+    return c;
+  struct ctrace_counters_build *b = ctrace__counters_begin(v->r);
+  if (!b)
+    return NULL;
+  if (ctrace_reader_nevents_kind(v->r, CTRACE_EV_COUNTER) ||
+      ctrace_reader_nevents_kind(v->r, CTRACE_EV_DROPPED))
+    for (uint32_t t = 0; t < ctrace_reader_nthreads(v->r) && !b->err; t++) {
+      ctrace_cursor cur;
+      ctrace_event ev;
+      ctrace_cursor_init(&cur, v->r, t);
+      while (!b->err && ctrace_cursor_next(&cur, &ev))
+        ctrace__counters_event(b, t, &ev);
+    }
+  counters_end(v, b);
+  pthread_mutex_lock(&counters_lock);
+  c = v->counters;
   pthread_mutex_unlock(&counters_lock);
   return c;
 }

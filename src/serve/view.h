@@ -75,6 +75,14 @@ void ctrace__view_cache_wait(struct ctrace_view *v);
 
 struct ctrace_counters;
 void ctrace__counters_free(struct ctrace_counters *c);
+/* v's counters gathered from the stats pass's events (view.c) rather
+ * than by reading every event again on the first /api/counters, which
+ * the page asks beside its first timeline: begin (NULL: out of memory),
+ * ctrace__counters_event as the pass's ctrace_stats_event_fn, end. */
+struct ctrace_counters_build;
+struct ctrace_counters_build *ctrace__counters_begin(const ctrace_reader *r);
+int ctrace__counters_event(void *b, uint32_t thread, const ctrace_event *ev);
+void ctrace__counters_end(struct ctrace_view *v, struct ctrace_counters_build *b);
 /* The counters in the index cache file, 4 sections from sec (api_find.c):
  * built now when they are not yet, written; read back, checked (0, or -1
  * when not valid for v, whose tl is loaded). */
