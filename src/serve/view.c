@@ -59,6 +59,7 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   v->r = r;
   v->path = path;
+  struct stats_job job = {v, 0};
   /* a cache of this very trace's index: no build (view_cache.c) */
   if (ctrace__view_cache_enabled() && ctrace__view_cache_load(v) == 0) {
     v->cache_state = CTRACE_CACHE_LOADED;
@@ -70,7 +71,6 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
   }
   /* The stats pass runs beside the timeline's (the reader is read-only once
    * open): on two cores the first screen comes ~20% sooner. */
-  struct stats_job job = {v, 0};
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   pthread_t th;
@@ -100,9 +100,11 @@ built:
   malloc_trim(0);
   return 0;
 fail_sym:
+  ctrace__view_cache_join(v); /* it reads the index */
 fail_stats:
   ctrace_timeline_free(v->tl);
   v->tl = NULL;
+  ctrace__view_cache_unmap(v);
 fail_timeline:
   if (job.err == 0)
     ctrace_stats_free(&v->st);
