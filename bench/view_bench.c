@@ -20,16 +20,20 @@
 
 #include "bench_time.h"
 
-static long rss_kb(void) {
+static long status_kb(const char *key) {
   FILE *f = fopen("/proc/self/status", "r");
   char line[256];
   long kb = -1;
+  size_t n = strlen(key);
   while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmRSS:", 6) == 0)
-      kb = strtol(line + 6, NULL, 10);
+    if (strncmp(line, key, n) == 0)
+      kb = strtol(line + n, NULL, 10);
   if (f)
     fclose(f);
   return kb;
+}
+static long rss_kb(void) {
+  return status_kb("VmRSS:");
 }
 
 struct q {
@@ -61,7 +65,8 @@ static void page_answer(struct ctrace_view *v, const char *label, const char *pa
   struct ctrace_reply r;
   double t0 = now_ms(), c0 = cpu_ms();
   ctrace_api_handle(v, path, kv_param, &q, &r);
-  printf("  %-34s %9.1f %9.1f %10zu  %d\n", label, now_ms() - t0, cpu_ms() - c0, r.len, r.status);
+  printf("  %-34s %9.1f %9.1f %10zu  %d  RSS %.0f MB, peak %.0f MB\n", label, now_ms() - t0,
+         cpu_ms() - c0, r.len, r.status, rss_kb() / 1e3, status_kb("VmHWM:") / 1e3);
   free(r.body);
 }
 
@@ -191,11 +196,18 @@ int main(int argc, char **argv) {
               (struct kv){{"kind", "name", "limit"}, {"task", "request", "500"}});
   page_answer(&v, "/api/instances region handle 500", "/api/instances",
               (struct kv){{"kind", "name", "limit"}, {"region", "handle", "500"}});
-  static const char *const kinds[] = {"sync", "net", "syscall", "sleep"};
-  for (int i = 0; i < 4; i++) {
+  static const char *const kinds[] = {"sync", "net", "syscall", "sleep", "poll"};
+  for (int i = 0; i < 5; i++) {
     snprintf(label, sizeof label, "/api/profile %s", kinds[i]);
     page_answer(&v, label, "/api/profile", (struct kv){{"kind"}, {kinds[i]}});
   }
+  {
+    char end[32];
+    snprintf(end, sizeof end, "%" PRId64, v.tl->end_ns);
+    page_answer(&v, "/api/counters full width", "/api/counters",
+                (struct kv){{"start_ns", "end_ns", "width"}, {"0", end, "1400"}});
+  }
+  page_answer(&v, "/api/drops", "/api/drops", (struct kv){{NULL}, {NULL}});
   ctrace__view_cache_wait(&v); /* a cache for the next run */
     ctrace_view_fini(&v);
   ctrace_reader_close(r);

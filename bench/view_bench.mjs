@@ -269,6 +269,7 @@ async function oneRun(ctx) {
   server = await startServer();
   r.serve2 = server.tServe;
   r.second = await firstPaint(page2, server);
+  r.cpuSecond = procStat(server.proc.pid).cpu;
   const ps2 = procStat(server.proc.pid);
   r.rss2 = ps2.VmRSS;
   r.hwm2 = ps2.VmHWM;
@@ -302,6 +303,7 @@ const rows = [
   ['  server / browser CPU until then, s', col((r) => `${f2(r.cpuFirst)} / ${f2(r.browserCpuFirst)}`).join(', ')],
   ['second open: serving, ms', rng(col((r) => r.serve2))],
   ['second open: first paint, ms', rng(col((r) => r.second))],
+  ['  server CPU until then, s', col((r) => f2(r.cpuSecond)).join(', ')],
   ['zoom step median / p95, ms', `${rng(col((r) => pct(r.zoom, 50)))} / ${rng(col((r) => pct(r.zoom, 95)))}`],
   ['pan step median / p95, ms', `${rng(col((r) => pct(r.pan, 50)))} / ${rng(col((r) => pct(r.pan, 95)))}`],
   ['a step\'s CPU, server / browser, median / p95, ms', `${rng(col((r) => pct(r.stepServerCpu, 50)))} / ${rng(col((r) => pct(r.stepBrowserCpu, 50)))}, ${rng(col((r) => pct(r.stepServerCpu, 95)))} / ${rng(col((r) => pct(r.stepBrowserCpu, 95)))}`],

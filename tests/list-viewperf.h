@@ -1,7 +1,8 @@
 /* list-viewperf.h - `ctrace view` on big traces: the index cache file
  * (test-viewperf.c); what latency statistics leave out. */
 TEST_ENTRY(viewperf_index_cache_reused)
-TEST_ENTRY_TIMEOUT(viewperf_index_cache_damaged_is_rebuilt, 180)
+TEST_ENTRY_TIMEOUT(viewperf_index_cache_damaged_is_rebuilt, 300)
+TEST_ENTRY_TIMEOUT(viewperf_index_cache_forged_is_rejected, 180)
 TEST_ENTRY(viewperf_index_cache_changed_trace_rebuilt)
 TEST_ENTRY(viewperf_unended_left_out_of_latency)
 TEST_ENTRY(viewperf_search_pages_through_every_match)

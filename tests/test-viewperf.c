@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../src/analyze/timeline_cache.h"
 #include "../src/serve/view.h"
 #include "ctrace.h"
 #include "hand-trace.h"
@@ -164,6 +165,21 @@ TEST_IMPL(viewperf_index_cache_reused) {
   return TEST_OK;
 }
 
+/* Writes bad (blen bytes) as the cache of file and opens it: the cache
+ * must not be used but rebuilt, with the answers of a build. */
+static void rebuilt_from(const char *file, const char *what, size_t k, const char *bad,
+                         size_t blen, struct answers *built) {
+  ASSERT_EQ(test_write_file(cache_of(file), bad, blen), 0);
+  struct answers again;
+  const char *state = open_view(file, &again);
+  if (strcmp(state, "saved") != 0)
+    TEST_FAIL_("%s %zu: the cache was %s, not rebuilt", what, k, state);
+  same_answers(built, &again);
+  free_answers(&again);
+  /* rebuilt: a good cache again */
+  ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+}
+
 TEST_IMPL(viewperf_index_cache_damaged_is_rebuilt) {
   use_tmp_cache_home();
   const char *file = test_path("mix.ctrace");
@@ -172,36 +188,140 @@ TEST_IMPL(viewperf_index_cache_damaged_is_rebuilt) {
   ASSERT_STR_EQ(open_view(file, &built), "saved");
   size_t len;
   char *good = test_read_file(cache_of(file), &len);
-  ASSERT_GT(len, 1000);
-  /* cut at a few places, and flipped bytes in the header, the index's
-   * counts, its arrays and the stats at the end: never used, always rebuilt
-   * (and the same answers) */
-  size_t cuts[] = {0, 10, 64, 100, len / 3, len - 8, len - 1};
-  size_t flips[] = {0, 8, 40, 48, 56, 64, 90, 200, len / 2, len - 200, len - 1};
-  for (size_t i = 0; i < sizeof cuts / sizeof cuts[0] + sizeof flips / sizeof flips[0]; i++) {
-    char *bad = malloc(len + 1);
+  ASSERT_GT(len, 2 * CTRACE_CACHE_ALIGN);
+  /* a second build writes the very same bytes (no padding left unset) */
+  unlink(cache_of(file));
+  ASSERT_STR_EQ(open_view(file, NULL), "saved");
+  size_t len2;
+  char *good2 = test_read_file(cache_of(file), &len2);
+  ASSERT_EQ(len2, len);
+  ASSERT_EQ(memcmp(good, good2, len), 0);
+  free(good2);
+  struct ctrace_cache_head h;
+  memcpy(&h, good, sizeof h);
+  ASSERT_EQ(h.file_len, len);
+  /* cut at a few places, and flipped bytes in the head and at the start,
+   * middle and end of every section's bytes: never used, always rebuilt
+   * (with the same answers) */
+  size_t cuts[] = {0, 10, 64, 100, CTRACE_CACHE_ALIGN, len / 3, len - CTRACE_CACHE_ALIGN,
+                   len - 8, len - 1};
+  char *bad = malloc(len + 1);
+  for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+    rebuilt_from(file, "cut at", cuts[i], good, cuts[i], &built);
+  size_t flips[3 * CTRACE_CACHE_MAX_SECTIONS + 16], nflips = 0;
+  size_t in_head[] = {0, 8, 16, 40, 64, 72, 80, 100, 200, offsetof(struct ctrace_cache_head, head_hash)};
+  for (size_t i = 0; i < sizeof in_head / sizeof in_head[0]; i++)
+    flips[nflips++] = in_head[i];
+  for (unsigned s = 0; s < h.nsections; s++)
+    if (h.sec[s].len) {
+      flips[nflips++] = h.sec[s].off;
+      flips[nflips++] = h.sec[s].off + h.sec[s].len / 2;
+      flips[nflips++] = h.sec[s].off + h.sec[s].len - 1;
+    }
+  for (size_t i = 0; i < nflips; i++) {
     memcpy(bad, good, len);
-    size_t blen = len;
-    if (i < sizeof cuts / sizeof cuts[0])
-      blen = cuts[i];
-    else
-      bad[flips[i - sizeof cuts / sizeof cuts[0]]] ^= 0x41;
-    ASSERT_EQ(test_write_file(cache_of(file), bad, blen), 0);
-    free(bad);
-    struct answers again;
-    const char *state = open_view(file, &again);
-    if (strcmp(state, "saved") != 0)
-      TEST_FAIL_("damage %zu: the cache was %s, not rebuilt", i, state);
-    same_answers(&built, &again);
-    free_answers(&again);
-    /* rebuilt: a good cache again */
-    ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+    bad[flips[i]] ^= 0x41;
+    rebuilt_from(file, "flipped byte at", flips[i], bad, len, &built);
   }
+  free(bad);
   /* a cache that is not a file, or a link, is not read */
   unlink(cache_of(file));
   ASSERT_EQ(symlink(file, cache_of(file)), 0);
   ASSERT_STR_EQ(open_view(file, NULL), "saved");
   ASSERT_STR_EQ(open_view(file, NULL), "loaded");
+  free(good);
+  free_answers(&built);
+  return TEST_OK;
+}
+
+/* A cache whose hashes are right but whose index is not (made to match
+ * the hashes, as damage cannot be): the checks of every count, index,
+ * range and offset refuse it, and it is rebuilt. */
+static int forge(char *c, unsigned sec, size_t at, const void *val, size_t n) {
+  struct ctrace_cache_head h;
+  memcpy(&h, c, sizeof h);
+  if (at + n > h.sec[sec].len)
+    return -1; /* an empty section (no long task in this trace) */
+  memcpy(c + h.sec[sec].off + at, val, n);
+  h.sec[sec].hash = ctrace_cache_section_hash(sec, c + h.sec[sec].off, h.sec[sec].len);
+  h.head_hash = ctrace_cache_head_hash(&h);
+  memcpy(c, &h, sizeof h);
+  return 0;
+}
+
+TEST_IMPL(viewperf_index_cache_forged_is_rejected) {
+  use_tmp_cache_home();
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "20000");
+  struct answers built;
+  ASSERT_STR_EQ(open_view(file, &built), "saved");
+  size_t len;
+  char *good = test_read_file(cache_of(file), &len);
+  char *bad = malloc(len);
+  uint32_t big32 = 0x7ffffff0u;
+  uint64_t big64 = (uint64_t)1 << 40;
+  uint16_t deep = 0xffff;
+  uint8_t zero8 = 0, many8 = CTRACE_TL_MAX_LEVELS + 1;
+  struct {
+    unsigned sec;
+    size_t at;
+    const void *val;
+    size_t n;
+  } forged[] = {
+      {CTRACE_TLS_WAKES, offsetof(struct ctrace_tl_wake, waker), &big32, 4},
+      {CTRACE_TLS_WAKES, offsetof(struct ctrace_tl_wake, woken), &big32, 4},
+      {CTRACE_TLS_REGIONS, offsetof(struct ctrace_tl_region, depth), &deep, 2},
+      {CTRACE_TLS_TASKS, offsetof(struct ctrace_tl_task, touch), &big32, 4},
+      {CTRACE_TLS_TASKS, offsetof(struct ctrace_tl_task, begin_thread), &big32, 4},
+      {CTRACE_TLS_TOUCHES, offsetof(struct ctrace_tl_touch, thread), &big32, 4},
+      {CTRACE_TLS_LONG_TASKS, 0, &big32, 4},
+      {CTRACE_TLS_LOGS, offsetof(struct ctrace_tl_log, msg), &big64, 8},
+      {CTRACE_TLS_LOGS, offsetof(struct ctrace_tl_log, thread), &big32, 4},
+      {CTRACE_TLS_LEVEL_DIR, offsetof(struct ctrace_tl_cached_level, first), &big64, 8},
+      {CTRACE_TLS_LEVEL_DIR, offsetof(struct ctrace_tl_cached_level, n), &big64, 8},
+      {CTRACE_TLS_NLEVELS, 0, &zero8, 1},
+      {CTRACE_TLS_NLEVELS, 0, &many8, 1},
+      {CTRACE_TLS_REGION_OFF, sizeof(size_t), &big64, 8},
+      {CTRACE_TLS_LOG_OFF, sizeof(size_t), &big64, 8},
+      {CTRACE_TLS_THREADS, offsetof(struct ctrace_tl_thread, index), &big32, 4},
+      {CTRACE_TLS_CREATES, offsetof(struct ctrace_tl_create, child), &big32, 4},
+      {CTRACE_TLS_PROCS, offsetof(struct ctrace_tl_process, main_thread), &big32, 4},
+      {CTRACE_TLS_PROC_ORDER, 0, &big32, 4},
+      /* the stats' struct, right after the timeline's sections */
+      {CTRACE_TL_NSECTIONS, offsetof(struct ctrace_stats, threads), &big32, 4},
+      {CTRACE_TL_NSECTIONS, offsetof(struct ctrace_stats, ntask_names), &big32, 4},
+      /* the counters' (api_find.c), after the stats' 5: a point's name, a
+       * drop's thread, a series' end */
+      {CTRACE_TL_NSECTIONS + 6, 0, &big32, 4},
+      {CTRACE_TL_NSECTIONS + 7, 24, &big32, 4},
+      {CTRACE_TL_NSECTIONS + 8, sizeof(size_t), &big64, 8},
+  };
+  size_t applied = 0;
+  for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
+    memcpy(bad, good, len);
+    if (forge(bad, forged[i].sec, forged[i].at, forged[i].val, forged[i].n) < 0)
+      continue;
+    applied++;
+    rebuilt_from(file, "forged section", forged[i].sec, bad, len, &built);
+  }
+  ASSERT_GE(applied, sizeof forged / sizeof forged[0] - 2);
+  /* a section out of the file, one not on a page, one of a part of an
+   * element, with the head's hash made right */
+  for (int i = 0; i < 3; i++) {
+    memcpy(bad, good, len);
+    struct ctrace_cache_head h;
+    memcpy(&h, bad, sizeof h);
+    if (i == 0)
+      h.sec[CTRACE_TLS_REGIONS].len = len;
+    else if (i == 1)
+      h.sec[CTRACE_TLS_REGIONS].off += 8;
+    else
+      h.sec[CTRACE_TLS_REGIONS].len -= 1;
+    h.head_hash = ctrace_cache_head_hash(&h);
+    memcpy(bad, &h, sizeof h);
+    rebuilt_from(file, "forged head", (size_t)i, bad, len, &built);
+  }
+  free(bad);
   free(good);
   free_answers(&built);
   return TEST_OK;

@@ -131,6 +131,11 @@ static int count_event(struct ctrace_stats *st, const ctrace_event *ev, struct c
 }
 
 int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
+  return ctrace_stats_compute_with(r, st, NULL, NULL);
+}
+
+int ctrace_stats_compute_with(const ctrace_reader *r, struct ctrace_stats *st,
+                              ctrace_stats_event_fn fn, void *arg) {
   memset(st, 0, sizeof *st);
   st->processes = ctrace_reader_nprocesses(r);
   if (st->processes == 0)
@@ -181,7 +186,7 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
     ctrace_cursor_init(&c, r, i);
     while (ctrace_cursor_next(&c, &ev)) {
       ctrace_states_event(&sm, &ev);
-      if (count_event(st, &ev, &opens, &endv) < 0)
+      if (count_event(st, &ev, &opens, &endv) < 0 || (fn && fn(arg, i, &ev) < 0))
         goto oom;
     }
     ctrace_states_finish(&sm, ctrace_reader_ns(r, ctrace_reader_thread_end(r, i)));

@@ -63,6 +63,12 @@ const char *ctrace_proc_status_name(uint32_t status);
 
 /* Computes stats over r; returns 0 or -1 (out of memory). */
 int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st);
+/* The same, handing fn every event it reads too (thread by thread, each in
+ * order), for a caller that needs one more pass over them: fn returns 0,
+ * or -1 to stop (then -1). */
+typedef int (*ctrace_stats_event_fn)(void *arg, uint32_t thread, const ctrace_event *ev);
+int ctrace_stats_compute_with(const ctrace_reader *r, struct ctrace_stats *st,
+                              ctrace_stats_event_fn fn, void *arg);
 void ctrace_stats_free(struct ctrace_stats *st);
 /* Writes st as one JSON object (the keys documented in docs/cli/stats.md). */
 void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out);

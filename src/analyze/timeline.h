@@ -146,6 +146,9 @@ struct ctrace_timeline {
   size_t nproc_links;
   struct ctrace_hash by_tid; /* tid -> thread index */
   size_t bytes; /* memory held by the index */
+  /* A timeline read from a cache file (timeline_cache.h): the arrays
+   * between these two addresses are in its mapping, not allocated. */
+  const void *map_lo, *map_hi;
 };
 
 /* Called now and then while building: done of total events; done ==

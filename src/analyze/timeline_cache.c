@@ -1,25 +1,26 @@
 /*
- * timeline_cache.c - the timeline index as bytes (timeline_cache.h): written
- * once after a build, read back instead of building it again.
+ * timeline_cache.c - the timeline index as a file of sections, mapped and
+ * used as it is (timeline_cache.h): the file's head and sections, their
+ * hash, and the timeline's part.
  *
- * The bytes are the index's arrays as they are in memory, each preceded by
- * its count; pointers into the mapped trace (a log's message, a peer's
- * address) are stored as offsets into the file. Reading trusts nothing: a
- * count must fit in what is left of the file before anything is allocated,
- * every thread index, array range and file offset is checked against the
- * reader and the index itself, and a hash of every chunk must equal the
- * one stored at the end. Anything wrong makes the load fail, and the caller
- * builds the index from the trace.
+ * Writing puts each array of the index as it is in memory; pointers into
+ * the mapped trace (a log's message, a peer's address) become offsets into
+ * the file. Reading trusts nothing: see timeline_cache.h for what is
+ * checked, and why those arrays that bound an access are copied.
  */
 #include "timeline_cache.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "timeline_int.h"
 #include "../base/vec.h"
 
-/* ---- the hash of a stream of chunks ---- */
+/* ---- hashes ---- */
 static uint64_t mix(uint64_t h) {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdull;
@@ -29,50 +30,248 @@ static uint64_t mix(uint64_t h) {
   return h;
 }
 
-uint64_t ctrace_tl_hash(uint64_t h, const void *p, size_t n) {
-  const uint8_t *b = p;
-  uint64_t a0 = h ^ 0x9e3779b97f4a7c15ull, a1 = h + n, a2 = ~h, a3 = h * 31;
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) { /* four lanes: the loop is not one chain */
+#define K0 0x9e3779b97f4a7c15ull
+#define K1 0xc2b2ae3d27d4eb4full
+#define K2 0x165667b19e3779f9ull
+#define K3 0x27d4eb2f165667c5ull
+
+/* four lanes: the loop is not one chain */
+static inline void lanes(uint64_t a[4], const uint8_t *b, size_t nblocks) {
+  uint64_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+  for (size_t i = 0; i < nblocks; i++, b += 32) {
     uint64_t w[4];
-    memcpy(w, b + i, 32);
-    a0 = (a0 ^ w[0]) * 0x9e3779b97f4a7c15ull;
-    a1 = (a1 ^ w[1]) * 0xc2b2ae3d27d4eb4full;
-    a2 = (a2 ^ w[2]) * 0x165667b19e3779f9ull;
-    a3 = (a3 ^ w[3]) * 0x27d4eb2f165667c5ull;
+    memcpy(w, b, 32);
+    a0 = (a0 ^ w[0]) * K0;
+    a1 = (a1 ^ w[1]) * K1;
+    a2 = (a2 ^ w[2]) * K2;
+    a3 = (a3 ^ w[3]) * K3;
     a0 ^= a0 >> 31;
     a1 ^= a1 >> 29;
     a2 ^= a2 >> 32;
     a3 ^= a3 >> 27;
   }
-  uint64_t tail[4] = {0};
-  memcpy(tail, b + i, n - i);
-  a0 ^= tail[0];
-  a1 ^= tail[1];
-  a2 ^= tail[2];
-  a3 ^= tail[3];
-  return mix(mix(a0) ^ mix(a1 + 1) ^ mix(a2 + 2) ^ mix(a3 + 3) ^ n);
+  a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
 }
 
-/* ---- writing ---- */
-struct wr {
-  FILE *f;
-  uint64_t h;
-  int err;
-};
-static void put(struct wr *w, const void *p, size_t n) {
-  if (w->err || !n)
+static uint64_t finish(const uint64_t a[4], const uint8_t *tail, size_t ntail, uint64_t n) {
+  uint64_t t[4] = {0};
+  memcpy(t, tail, ntail);
+  return mix(mix(a[0] ^ t[0]) ^ mix((a[1] ^ t[1]) + 1) ^ mix((a[2] ^ t[2]) + 2) ^
+             mix((a[3] ^ t[3]) + 3) ^ n);
+}
+
+uint64_t ctrace_tl_hash(uint64_t h, const void *p, size_t n) {
+  uint64_t a[4] = {h ^ K0, h + n, ~h, h * 31};
+  lanes(a, p, n / 32);
+  return finish(a, (const uint8_t *)p + n / 32 * 32, n % 32, n);
+}
+
+void ctrace_hs_init(struct ctrace_hs *s, uint64_t seed) {
+  memset(s, 0, sizeof *s);
+  s->a[0] = seed ^ K0;
+  s->a[1] = seed + 1;
+  s->a[2] = ~seed;
+  s->a[3] = seed * 31;
+}
+
+void ctrace_hs_add(struct ctrace_hs *s, const void *p, size_t n) {
+  const uint8_t *b = p;
+  s->n += n;
+  if (s->ntail) {
+    size_t k = 32 - s->ntail < n ? 32 - s->ntail : n;
+    memcpy(s->tail + s->ntail, b, k);
+    s->ntail += (unsigned)k;
+    b += k;
+    n -= k;
+    if (s->ntail < 32)
+      return;
+    lanes(s->a, s->tail, 1);
+    s->ntail = 0;
+  }
+  lanes(s->a, b, n / 32);
+  memcpy(s->tail, b + n / 32 * 32, n % 32);
+  s->ntail = (unsigned)(n % 32);
+}
+
+uint64_t ctrace_hs_end(const struct ctrace_hs *s) {
+  return finish(s->a, s->tail, s->ntail, s->n);
+}
+
+/* ---- the file: writing ---- */
+#define CHUNK (4u << 20) /* checked, then let go, this many bytes at a time */
+
+static const uint8_t zeros[CTRACE_CACHE_ALIGN];
+
+static void out_write(struct ctrace_cache_out *o, const void *p, size_t n) {
+  const uint8_t *b = p;
+  while (!o->err && n) {
+    if (__atomic_load_n(o->cancel, __ATOMIC_ACQUIRE)) {
+      o->err = 1;
+      return;
+    }
+    size_t k = n < (64u << 20) ? n : (64u << 20);
+    ssize_t w = write(o->fd, b, k);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      o->err = 1;
+      return;
+    }
+    b += w;
+    n -= (size_t)w;
+    o->off += (uint64_t)w;
+  }
+}
+
+static void pad(struct ctrace_cache_out *o) {
+  size_t r = (size_t)(o->off % CTRACE_CACHE_ALIGN);
+  if (r)
+    out_write(o, zeros, CTRACE_CACHE_ALIGN - r);
+}
+
+static void end_section(struct ctrace_cache_out *o) {
+  if (o->cur < 0)
     return;
-  w->h = ctrace_tl_hash(w->h, p, n);
-  if (fwrite(p, 1, n, w->f) != n)
-    w->err = 1;
+  o->head.sec[o->cur].len = o->off - o->head.sec[o->cur].off;
+  o->head.sec[o->cur].hash = ctrace_hs_end(&o->hs);
 }
-static void put64(struct wr *w, uint64_t v) {
-  put(w, &v, sizeof v);
+
+void ctrace_cache_out_init(struct ctrace_cache_out *o, int fd, const int *cancel,
+                           uint64_t layout, const uint64_t id[CTRACE_CACHE_ID_WORDS]) {
+  memset(o, 0, sizeof *o);
+  o->fd = fd;
+  o->cancel = cancel;
+  o->cur = -1;
+  o->head.layout = layout;
+  memcpy(o->head.id, id, sizeof o->head.id);
+  out_write(o, zeros, CTRACE_CACHE_ALIGN); /* the head's room */
 }
-static void put_array(struct wr *w, const void *p, uint64_t n, size_t size) {
-  put64(w, n);
-  put(w, p, (size_t)n * size);
+
+void ctrace_cache_section(struct ctrace_cache_out *o, unsigned sec) {
+  if ((int)sec <= o->cur || sec >= CTRACE_CACHE_MAX_SECTIONS) {
+    o->err = 1;
+    return;
+  }
+  end_section(o);
+  pad(o);
+  o->cur = (int)sec;
+  o->head.sec[sec].off = o->off;
+  ctrace_hs_init(&o->hs, sec);
+}
+
+void ctrace_cache_put(struct ctrace_cache_out *o, const void *p, size_t n) {
+  if (o->err || !n)
+    return;
+  ctrace_hs_add(&o->hs, p, n);
+  out_write(o, p, n);
+}
+
+uint64_t ctrace_cache_head_hash(const struct ctrace_cache_head *h) {
+  return ctrace_tl_hash(0x4354494458ull, h, offsetof(struct ctrace_cache_head, head_hash));
+}
+
+uint64_t ctrace_cache_section_hash(unsigned sec, const void *p, size_t n) {
+  struct ctrace_hs hs;
+  ctrace_hs_init(&hs, sec);
+  ctrace_hs_add(&hs, p, n);
+  return ctrace_hs_end(&hs);
+}
+
+int ctrace_cache_out_end(struct ctrace_cache_out *o, unsigned nsections) {
+  end_section(o);
+  pad(o);
+  if (o->err || nsections > CTRACE_CACHE_MAX_SECTIONS || o->cur != (int)nsections - 1)
+    return -1;
+  o->head.nsections = nsections;
+  o->head.file_len = o->off;
+  o->head.head_hash = ctrace_cache_head_hash(&o->head);
+  /* magic last: a head is whole or not one */
+  if (pwrite(o->fd, &o->head, sizeof o->head, 0) != (ssize_t)sizeof o->head)
+    return -1;
+  return 0;
+}
+
+/* ---- the file: reading ---- */
+void ctrace_cache_release(const void *p, size_t n) {
+  uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1), b = ((uintptr_t)p + n) & ~(pg - 1);
+  if (b > a)
+    madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+int ctrace_cache_in_open(struct ctrace_cache_in *in, int fd, uint64_t magic, uint64_t layout,
+                         const uint64_t id[CTRACE_CACHE_ID_WORDS], unsigned nsections) {
+  memset(in, 0, sizeof *in);
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)CTRACE_CACHE_ALIGN ||
+      nsections > CTRACE_CACHE_MAX_SECTIONS)
+    return -1;
+  struct ctrace_cache_head *h = &in->head;
+  if (pread(fd, h, sizeof *h, 0) != (ssize_t)sizeof *h || h->magic != magic ||
+      h->layout != layout || memcmp(h->id, id, sizeof h->id) != 0 ||
+      h->file_len != (uint64_t)st.st_size || h->nsections != nsections ||
+      h->head_hash != ctrace_cache_head_hash(h))
+    return -1;
+  for (unsigned s = 0; s < nsections; s++) {
+    uint64_t off = h->sec[s].off, len = h->sec[s].len;
+    if (off % CTRACE_CACHE_ALIGN || off < CTRACE_CACHE_ALIGN || off > h->file_len ||
+        len > h->file_len - off)
+      return -1;
+  }
+  if ((uint64_t)st.st_size > SIZE_MAX)
+    return -1;
+  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED)
+    return -1;
+  in->base = p;
+  in->len = (size_t)st.st_size;
+  return 0;
+}
+
+void ctrace_cache_in_close(struct ctrace_cache_in *in) {
+  if (in->base)
+    munmap((void *)in->base, in->len);
+  in->base = NULL;
+}
+
+const void *ctrace_cache_get(const struct ctrace_cache_in *in, unsigned sec, size_t size,
+                             size_t *n, int *bad) {
+  *n = 0;
+  if (*bad || sec >= in->head.nsections || !in->base) {
+    *bad = 1;
+    return NULL;
+  }
+  uint64_t off = in->head.sec[sec].off, len = in->head.sec[sec].len;
+  if (len % size) {
+    *bad = 1;
+    return NULL;
+  }
+  const uint8_t *p = in->base + off;
+  struct ctrace_hs hs;
+  ctrace_hs_init(&hs, sec);
+  for (uint64_t at = 0; at < len; at += CHUNK) {
+    size_t k = len - at < CHUNK ? (size_t)(len - at) : CHUNK;
+    ctrace_hs_add(&hs, p + at, k);
+    ctrace_cache_release(p + at, k);
+  }
+  if (ctrace_hs_end(&hs) != in->head.sec[sec].hash) {
+    *bad = 1;
+    return NULL;
+  }
+  *n = (size_t)(len / size);
+  return p;
+}
+
+/* ---- the timeline's sections ---- */
+uint64_t ctrace_timeline_layout(void) {
+  uint64_t v[] = {CTRACE_ST_COUNT, CTRACE_TL_MAX_LEVELS, CTRACE_TL_NSECTIONS,
+                  sizeof(struct ctrace_tl_thread), sizeof(struct ctrace_tl_region),
+                  sizeof(struct ctrace_tl_task),   sizeof(struct ctrace_tl_touch),
+                  sizeof(struct ctrace_tl_log),    sizeof(struct ctrace_tl_wake),
+                  sizeof(struct ctrace_tl_peer),   sizeof(struct ctrace_tl_create),
+                  sizeof(struct ctrace_tl_process), sizeof(struct ctrace_tl_proc_link),
+                  sizeof(struct ctrace_tl_cached_level), sizeof(size_t), 4};
+  return ctrace_tl_hash(0, v, sizeof v);
 }
 
 /* A pointer into the file as an offset (stored in the pointer's 8 bytes). */
@@ -81,113 +280,69 @@ static uint64_t file_off(const ctrace_reader *r, const uint8_t *p) {
   return p ? (uint64_t)(p - ctrace_reader_data(r)) : UINT64_MAX;
 }
 
-#define MAGIC 0x31454854414c5443ull /* "CTLATHE1": the timeline's part */
-
-/* What the bytes' layout depends on: a cache of another build is refused. */
-static uint64_t layout(void) {
-  uint64_t v[] = {CTRACE_ST_COUNT, CTRACE_TL_MAX_LEVELS,
-                  sizeof(struct ctrace_tl_thread), sizeof(struct ctrace_tl_region),
-                  sizeof(struct ctrace_tl_task),   sizeof(struct ctrace_tl_touch),
-                  sizeof(struct ctrace_tl_log),    sizeof(struct ctrace_tl_wake),
-                  sizeof(struct ctrace_tl_peer),   sizeof(struct ctrace_tl_create),
-                  sizeof(struct ctrace_tl_process), sizeof(struct ctrace_tl_proc_link), 3};
-  return ctrace_tl_hash(0, v, sizeof v);
+static void put_array(struct ctrace_cache_out *o, unsigned sec, const void *p, size_t n,
+                      size_t size) {
+  ctrace_cache_section(o, sec);
+  ctrace_cache_put(o, p, n * size);
 }
 
-int ctrace_timeline_save(const struct ctrace_timeline *tl, FILE *f, uint64_t *hash) {
-  struct wr w = {f, *hash, 0};
+void ctrace_timeline_save(const struct ctrace_timeline *tl, struct ctrace_cache_out *o) {
   const ctrace_reader *r = tl->r;
-  put64(&w, MAGIC);
-  put64(&w, layout());
-  put64(&w, (uint64_t)tl->start_ns);
-  put64(&w, (uint64_t)tl->end_ns);
-  put_array(&w, tl->threads, tl->nthreads, sizeof *tl->threads);
-  put(&w, tl->nlevels, tl->nthreads);
-  for (uint32_t i = 0; i < tl->nthreads; i++)
+  uint32_t nt = tl->nthreads;
+  int64_t sc[4] = {tl->start_ns, tl->end_ns, tl->task_maxdur, (int64_t)tl->bytes};
+  put_array(o, CTRACE_TLS_SCALARS, sc, 4, sizeof sc[0]);
+  put_array(o, CTRACE_TLS_THREADS, tl->threads, nt, sizeof *tl->threads);
+  put_array(o, CTRACE_TLS_NLEVELS, tl->nlevels, nt, 1);
+  ctrace_cache_section(o, CTRACE_TLS_LEVEL_DIR);
+  uint64_t first = 0;
+  for (uint32_t i = 0; i < nt; i++)
     for (unsigned k = 0; k < tl->nlevels[i]; k++) {
-      put64(&w, (uint64_t)tl->levels[i][k].min_width);
-      put_array(&w, tl->levels[i][k].v, tl->levels[i][k].n, sizeof(uint64_t));
+      struct ctrace_tl_cached_level d = {tl->levels[i][k].min_width, first, tl->levels[i][k].n};
+      ctrace_cache_put(o, &d, sizeof d);
+      first += d.n;
     }
-  put_array(&w, tl->regions, tl->nregions, sizeof *tl->regions);
-  put(&w, tl->region_off, (tl->nthreads + 1) * sizeof *tl->region_off);
-  put(&w, tl->max_depth, tl->nthreads * sizeof *tl->max_depth);
-  put_array(&w, tl->tasks, tl->ntasks, sizeof *tl->tasks);
-  put64(&w, (uint64_t)tl->task_maxdur);
-  put_array(&w, tl->long_tasks, tl->nlong_tasks, sizeof *tl->long_tasks);
-  put_array(&w, tl->touches, tl->ntouches, sizeof *tl->touches);
-  /* one chunk each, as the load reads them (the hash is of chunks) */
-  struct ctrace_tl_log *logs = ctrace__big_malloc(tl->nlogs * sizeof *logs);
-  if (!logs)
-    return -1;
-  for (size_t k = 0; k < tl->nlogs; k++) {
-    logs[k] = tl->logs[k];
-    uint64_t off = file_off(r, logs[k].msg);
-    memcpy(&logs[k].msg, &off, sizeof off);
+  ctrace_cache_section(o, CTRACE_TLS_LEVELS);
+  for (uint32_t i = 0; i < nt; i++)
+    for (unsigned k = 0; k < tl->nlevels[i]; k++)
+      ctrace_cache_put(o, tl->levels[i][k].v, tl->levels[i][k].n * sizeof(uint64_t));
+  put_array(o, CTRACE_TLS_REGIONS, tl->regions, tl->nregions, sizeof *tl->regions);
+  put_array(o, CTRACE_TLS_REGION_OFF, tl->region_off, nt + 1, sizeof *tl->region_off);
+  put_array(o, CTRACE_TLS_MAX_DEPTH, tl->max_depth, nt, sizeof *tl->max_depth);
+  put_array(o, CTRACE_TLS_TASKS, tl->tasks, tl->ntasks, sizeof *tl->tasks);
+  put_array(o, CTRACE_TLS_LONG_TASKS, tl->long_tasks, tl->nlong_tasks, sizeof *tl->long_tasks);
+  put_array(o, CTRACE_TLS_TOUCHES, tl->touches, tl->ntouches, sizeof *tl->touches);
+  /* the pointers as offsets, a few thousand at a time */
+  ctrace_cache_section(o, CTRACE_TLS_LOGS);
+  struct ctrace_tl_log lbuf[512];
+  for (size_t k = 0; k < tl->nlogs; k += 512) {
+    size_t m = tl->nlogs - k < 512 ? tl->nlogs - k : 512;
+    for (size_t j = 0; j < m; j++) {
+      lbuf[j] = tl->logs[k + j];
+      uint64_t off = file_off(r, lbuf[j].msg);
+      memcpy(&lbuf[j].msg, &off, sizeof off);
+    }
+    ctrace_cache_put(o, lbuf, m * sizeof *lbuf);
   }
-  put_array(&w, logs, tl->nlogs, sizeof *logs);
-  free(logs);
-  put(&w, tl->log_off, (tl->nthreads + 1) * sizeof *tl->log_off);
-  put_array(&w, tl->wakes, tl->nwakes, sizeof *tl->wakes);
-  put_array(&w, tl->creates, tl->ncreates, sizeof *tl->creates);
-  struct ctrace_tl_peer *peers = ctrace__big_malloc(tl->npeers * sizeof *peers);
-  if (!peers)
-    return -1;
-  for (size_t k = 0; k < tl->npeers; k++) {
-    peers[k] = tl->peers[k];
-    uint64_t off = file_off(r, peers[k].addr);
-    memcpy(&peers[k].addr, &off, sizeof off);
+  put_array(o, CTRACE_TLS_LOG_OFF, tl->log_off, nt + 1, sizeof *tl->log_off);
+  put_array(o, CTRACE_TLS_WAKES, tl->wakes, tl->nwakes, sizeof *tl->wakes);
+  put_array(o, CTRACE_TLS_CREATES, tl->creates, tl->ncreates, sizeof *tl->creates);
+  ctrace_cache_section(o, CTRACE_TLS_PEERS);
+  struct ctrace_tl_peer pbuf[512];
+  for (size_t k = 0; k < tl->npeers; k += 512) {
+    size_t m = tl->npeers - k < 512 ? tl->npeers - k : 512;
+    for (size_t j = 0; j < m; j++) {
+      pbuf[j] = tl->peers[k + j];
+      uint64_t off = file_off(r, pbuf[j].addr);
+      memcpy(&pbuf[j].addr, &off, sizeof off);
+    }
+    ctrace_cache_put(o, pbuf, m * sizeof *pbuf);
   }
-  put_array(&w, peers, tl->npeers, sizeof *peers);
-  free(peers);
-  put_array(&w, tl->procs, tl->nprocs, sizeof *tl->procs);
-  put(&w, tl->proc_order, tl->nprocs * sizeof *tl->proc_order);
-  put_array(&w, tl->proc_links, tl->nproc_links, sizeof *tl->proc_links);
-  put64(&w, tl->bytes);
-  *hash = w.h;
-  return w.err ? -1 : 0;
+  put_array(o, CTRACE_TLS_PROCS, tl->procs, tl->nprocs, sizeof *tl->procs);
+  put_array(o, CTRACE_TLS_PROC_ORDER, tl->proc_order, tl->nprocs, sizeof *tl->proc_order);
+  put_array(o, CTRACE_TLS_PROC_LINKS, tl->proc_links, tl->nproc_links, sizeof *tl->proc_links);
 }
 
-/* ---- reading ---- */
-struct rd {
-  FILE *f;
-  uint64_t h;
-  uint64_t left; /* bytes of the file not read yet */
-  int err;
-};
-static int get(struct rd *d, void *p, size_t n) {
-  if (d->err || n > d->left || (n && fread(p, 1, n, d->f) != n)) {
-    d->err = 1;
-    return -1;
-  }
-  d->left -= n;
-  if (n)
-    d->h = ctrace_tl_hash(d->h, p, n);
-  return 0;
-}
-static uint64_t get64(struct rd *d) {
-  uint64_t v = 0;
-  get(d, &v, sizeof v);
-  return v;
-}
-/* An array of a count read first: NULL and d->err when the count cannot
- * be right (more than the file holds) or memory runs out. An empty array
- * is a 1-byte block, so that NULL always means failure. */
-static void *get_array(struct rd *d, size_t size, size_t *n) {
-  uint64_t c = get64(d);
-  if (d->err || c > d->left / size) {
-    d->err = 1;
-    return NULL;
-  }
-  void *p = ctrace__big_malloc(c * size);
-  if (!p || get(d, p, c * size) < 0) {
-    free(p);
-    d->err = 1;
-    return NULL;
-  }
-  *n = (size_t)c;
-  return p;
-}
-
+/* ---- loading ---- */
 /* A stored file offset back to a pointer: NULL when it is not within the
  * validated part of the trace. */
 static const uint8_t *file_ptr(const ctrace_reader *r, const void *field, uint32_t len,
@@ -208,8 +363,31 @@ static int valid_thread(uint32_t t, uint32_t nt, int none_ok) {
   return t < nt || (none_ok && t == NO_THREAD);
 }
 
-/* Every index and range the queries follow, checked; times are not (a wrong
- * time gives a wrong answer, not a wrong access; the hash catches it). */
+/* A copy of n elements of size (a valid pointer when n is 0), or NULL. */
+static void *copy(const void *p, size_t n, size_t size) {
+  void *c = malloc(n * size + 1);
+  if (c && n)
+    memcpy(c, p, n * size);
+  return c;
+}
+
+/* Lets an array's pages go behind a walk over it: every CHUNK bytes, and
+ * at its end. */
+struct behind {
+  const uint8_t *base;
+  size_t size, done; /* elements released */
+};
+static void behind(struct behind *b, size_t k) {
+  if ((k - b->done) * b->size >= CHUNK) {
+    ctrace_cache_release(b->base + b->done * b->size, (k - b->done) * b->size);
+    b->done = k;
+  }
+}
+static void behind_end(struct behind *b, size_t n) {
+  ctrace_cache_release(b->base + b->done * b->size, (n - b->done) * b->size);
+}
+#define BEHIND(p) {(const uint8_t *)(p), sizeof *(p), 0}
+
 /* The processes' indexes point inside the timeline. */
 static int check_procs(const struct ctrace_timeline *tl) {
   uint32_t np = tl->nprocs, nt = tl->nthreads;
@@ -227,6 +405,8 @@ static int check_procs(const struct ctrace_timeline *tl) {
   return 0;
 }
 
+/* Every index and range the queries follow, checked; times are not (a wrong
+ * time gives a wrong answer, not a wrong access; the hash catches it). */
 static int check(const struct ctrace_timeline *tl) {
   uint32_t nt = tl->nthreads;
   const ctrace_reader *r = tl->r;
@@ -241,29 +421,44 @@ static int check(const struct ctrace_timeline *tl) {
   if (tl->region_off[0] != 0 || tl->region_off[nt] != tl->nregions || tl->log_off[0] != 0 ||
       tl->log_off[nt] != tl->nlogs)
     return -1;
+  struct behind b = BEHIND(tl->regions);
   for (uint32_t i = 0; i < nt; i++)
-    for (size_t k = tl->region_off[i]; k < tl->region_off[i + 1]; k++)
+    for (size_t k = tl->region_off[i]; k < tl->region_off[i + 1]; k++) {
       if (tl->regions[k].depth >= tl->max_depth[i])
         return -1;
+      behind(&b, k);
+    }
+  behind_end(&b, tl->nregions);
+  b = (struct behind)BEHIND(tl->tasks);
   for (size_t k = 0; k < tl->ntasks; k++) {
     const struct ctrace_tl_task *t = &tl->tasks[k];
     if (!valid_thread(t->begin_thread, nt, 1) || !valid_thread(t->end_thread, nt, 1) ||
         t->touch > tl->ntouches || t->ntouch > tl->ntouches - t->touch)
       return -1;
+    behind(&b, k);
   }
+  behind_end(&b, tl->ntasks);
   for (size_t k = 0; k < tl->nlong_tasks; k++)
     if (tl->long_tasks[k] >= tl->ntasks)
       return -1;
-  for (size_t k = 0; k < tl->ntouches; k++)
+  b = (struct behind)BEHIND(tl->touches);
+  for (size_t k = 0; k < tl->ntouches; k++) {
     if (!valid_thread(tl->touches[k].thread, nt, 0))
       return -1;
+    behind(&b, k);
+  }
+  behind_end(&b, tl->ntouches);
   for (uint32_t i = 0; i < nt; i++)
     for (size_t k = tl->log_off[i]; k < tl->log_off[i + 1]; k++)
       if (tl->logs[k].thread != i)
         return -1;
-  for (size_t k = 0; k < tl->nwakes; k++)
+  b = (struct behind)BEHIND(tl->wakes);
+  for (size_t k = 0; k < tl->nwakes; k++) {
     if (!valid_thread(tl->wakes[k].waker, nt, 0) || !valid_thread(tl->wakes[k].woken, nt, 1))
       return -1;
+    behind(&b, k);
+  }
+  behind_end(&b, tl->nwakes);
   for (size_t k = 0; k < tl->ncreates; k++)
     if (!valid_thread(tl->creates[k].parent, nt, 0) ||
         !valid_thread(tl->creates[k].child, nt, 0))
@@ -274,78 +469,103 @@ static int check(const struct ctrace_timeline *tl) {
   return 0;
 }
 
-int ctrace_timeline_load(const ctrace_reader *r, FILE *f, uint64_t left, uint64_t *hash,
+/* The mapping is read-only (PROT_READ): the index's arrays are not
+ * written after a build, and one written by mistake faults. */
+#define GET(sec, p, n) ((p) = (void *)(uintptr_t)ctrace_cache_get(in, (sec), sizeof *(p), &(n), &bad))
+
+int ctrace_timeline_load(const ctrace_reader *r, const struct ctrace_cache_in *in,
                          struct ctrace_timeline **out) {
-  struct rd d = {f, *hash, left, 0};
+  uint32_t nt = ctrace_reader_nthreads(r);
+  /* a trace without threads has nothing to index (and in one, a thread
+   * index of 0 would be out of range: see timeline_cache.h) */
+  if (!nt)
+    return -1;
   struct ctrace_timeline *tl = calloc(1, sizeof *tl);
   if (!tl)
     return -1;
   tl->r = r;
-  uint32_t nt = ctrace_reader_nthreads(r);
-  size_t n = 0;
-  if (get64(&d) != MAGIC || get64(&d) != layout())
+  tl->map_lo = in->base;
+  tl->map_hi = in->base + in->len;
+  int bad = 0;
+  size_t n = 0, ndir = 0, nlv = 0;
+  const int64_t *sc;
+  const struct ctrace_tl_thread *threads;
+  const uint8_t *nlevels;
+  const struct ctrace_tl_cached_level *dir;
+  const uint64_t *lv;
+  if (!GET(CTRACE_TLS_SCALARS, sc, n) || n != 4)
     goto bad;
-  tl->start_ns = (int64_t)get64(&d);
-  tl->end_ns = (int64_t)get64(&d);
-  tl->threads = get_array(&d, sizeof *tl->threads, &n);
-  if (!tl->threads || n != nt)
+  tl->start_ns = sc[0];
+  tl->end_ns = sc[1];
+  tl->task_maxdur = sc[2];
+  tl->bytes = (size_t)sc[3];
+  /* the small arrays whose values bound an access: copied */
+  if (!GET(CTRACE_TLS_THREADS, threads, n) || n != nt ||
+      !(tl->threads = copy(threads, nt, sizeof *threads)))
     goto bad;
   tl->nthreads = nt;
-  tl->levels = calloc(nt ? nt : 1, sizeof *tl->levels);
-  tl->nlevels = calloc(nt ? nt : 1, 1);
-  tl->region_off = calloc(nt + 1, sizeof *tl->region_off);
-  tl->log_off = calloc(nt + 1, sizeof *tl->log_off);
-  tl->max_depth = calloc(nt ? nt : 1, sizeof *tl->max_depth);
-  if (!tl->levels || !tl->nlevels || !tl->region_off || !tl->log_off || !tl->max_depth ||
-      get(&d, tl->nlevels, nt) < 0)
+  if (!GET(CTRACE_TLS_NLEVELS, nlevels, n) || n != nt ||
+      !(tl->nlevels = copy(nlevels, nt, 1)) ||
+      !(tl->levels = calloc(nt, sizeof *tl->levels)) ||
+      !GET(CTRACE_TLS_LEVEL_DIR, dir, ndir) || !GET(CTRACE_TLS_LEVELS, lv, nlv))
     goto bad;
+  size_t d = 0;
   for (uint32_t i = 0; i < nt; i++) {
     if (tl->nlevels[i] < 1 || tl->nlevels[i] > CTRACE_TL_MAX_LEVELS)
       goto bad;
-    for (unsigned k = 0; k < tl->nlevels[i]; k++) {
-      struct ctrace_tl_level *lv = &tl->levels[i][k];
-      lv->min_width = (int64_t)get64(&d);
-      lv->v = get_array(&d, sizeof(uint64_t), &lv->n);
-      if (!lv->v)
+    for (unsigned k = 0; k < tl->nlevels[i]; k++, d++) {
+      if (d >= ndir || dir[d].first > nlv || dir[d].n > nlv - dir[d].first)
         goto bad;
+      tl->levels[i][k] = (struct ctrace_tl_level){(uint64_t *)(uintptr_t)(lv + dir[d].first),
+                                                  (size_t)dir[d].n, dir[d].min_width};
     }
   }
-  if (!(tl->regions = get_array(&d, sizeof *tl->regions, &tl->nregions)) ||
-      get(&d, tl->region_off, (nt + 1) * sizeof *tl->region_off) < 0 ||
-      get(&d, tl->max_depth, nt * sizeof *tl->max_depth) < 0 ||
-      !(tl->tasks = get_array(&d, sizeof *tl->tasks, &tl->ntasks)))
+  if (d != ndir)
     goto bad;
-  tl->task_maxdur = (int64_t)get64(&d);
-  if (!(tl->long_tasks = get_array(&d, sizeof *tl->long_tasks, &tl->nlong_tasks)) ||
-      !(tl->touches = get_array(&d, sizeof *tl->touches, &tl->ntouches)) ||
-      !(tl->logs = get_array(&d, sizeof *tl->logs, &tl->nlogs)))
+  const size_t *region_off, *log_off;
+  const uint16_t *max_depth;
+  const struct ctrace_tl_log *logs;
+  const struct ctrace_tl_peer *peers;
+  const struct ctrace_tl_process *procs;
+  const uint32_t *proc_order;
+  if (!GET(CTRACE_TLS_REGIONS, tl->regions, tl->nregions) ||
+      !GET(CTRACE_TLS_REGION_OFF, region_off, n) || n != (size_t)nt + 1 ||
+      !(tl->region_off = copy(region_off, n, sizeof *region_off)) ||
+      !GET(CTRACE_TLS_MAX_DEPTH, max_depth, n) || n != nt ||
+      !(tl->max_depth = copy(max_depth, n, sizeof *max_depth)) ||
+      !GET(CTRACE_TLS_TASKS, tl->tasks, tl->ntasks) ||
+      !GET(CTRACE_TLS_LONG_TASKS, tl->long_tasks, tl->nlong_tasks) ||
+      !GET(CTRACE_TLS_TOUCHES, tl->touches, tl->ntouches) ||
+      !GET(CTRACE_TLS_LOGS, logs, tl->nlogs) ||
+      !(tl->logs = copy(logs, tl->nlogs, sizeof *logs)))
     goto bad;
-  int badptr = 0;
+  ctrace_cache_release(logs, tl->nlogs * sizeof *logs);
   for (size_t k = 0; k < tl->nlogs; k++)
-    tl->logs[k].msg = file_ptr(r, &tl->logs[k].msg, tl->logs[k].msg_len, &badptr);
-  if (badptr || get(&d, tl->log_off, (nt + 1) * sizeof *tl->log_off) < 0 ||
-      !(tl->wakes = get_array(&d, sizeof *tl->wakes, &tl->nwakes)) ||
-      !(tl->creates = get_array(&d, sizeof *tl->creates, &tl->ncreates)) ||
-      !(tl->peers = get_array(&d, sizeof *tl->peers, &tl->npeers)))
+    tl->logs[k].msg = file_ptr(r, &tl->logs[k].msg, tl->logs[k].msg_len, &bad);
+  if (bad || !GET(CTRACE_TLS_LOG_OFF, log_off, n) || n != (size_t)nt + 1 ||
+      !(tl->log_off = copy(log_off, n, sizeof *log_off)) ||
+      !GET(CTRACE_TLS_WAKES, tl->wakes, tl->nwakes) ||
+      !GET(CTRACE_TLS_CREATES, tl->creates, tl->ncreates) ||
+      !GET(CTRACE_TLS_PEERS, peers, tl->npeers) ||
+      !(tl->peers = copy(peers, tl->npeers, sizeof *peers)))
     goto bad;
   for (size_t k = 0; k < tl->npeers; k++)
-    tl->peers[k].addr = file_ptr(r, &tl->peers[k].addr, tl->peers[k].len, &badptr);
+    tl->peers[k].addr = file_ptr(r, &tl->peers[k].addr, tl->peers[k].len, &bad);
   /* processes (timeline_proc.c): one per reader process, at least one */
   uint32_t np = ctrace_reader_nprocesses(r) ? ctrace_reader_nprocesses(r) : 1;
-  if (!(tl->procs = get_array(&d, sizeof *tl->procs, &n)) || n != np)
+  if (bad || !GET(CTRACE_TLS_PROCS, procs, n) || n != np ||
+      !(tl->procs = copy(procs, np, sizeof *procs)))
     goto bad;
   tl->nprocs = np;
-  if (!(tl->proc_order = malloc(np * sizeof *tl->proc_order)) ||
-      get(&d, tl->proc_order, np * sizeof *tl->proc_order) < 0 ||
-      !(tl->proc_links = get_array(&d, sizeof *tl->proc_links, &tl->nproc_links)))
+  if (!GET(CTRACE_TLS_PROC_ORDER, proc_order, n) || n != np ||
+      !(tl->proc_order = copy(proc_order, np, sizeof *proc_order)) ||
+      !GET(CTRACE_TLS_PROC_LINKS, tl->proc_links, tl->nproc_links))
     goto bad;
-  tl->bytes = (size_t)get64(&d);
-  if (badptr || d.err || check(tl) < 0 || check_procs(tl) < 0)
+  if (bad || check(tl) < 0 || check_procs(tl) < 0)
     goto bad;
   for (uint32_t i = 0; i < nt; i++)
     if (tl->threads[i].tid && ctrace_hash_put(&tl->by_tid, tl->threads[i].tid, i) < 0)
       goto bad;
-  *hash = d.h;
   *out = tl;
   return 0;
 bad:

@@ -1,19 +1,44 @@
 /*
- * timeline_cache.h - the timeline index (timeline.h) written to a stream
- * and read back, so that a trace opened again need not be indexed again
- * (`ctrace view`'s index cache file, src/serve/view_cache.c, keeps the
- * stream with what identifies the trace).
+ * timeline_cache.h - the timeline index (timeline.h) as a file that is
+ * mapped and used as it is, so that a trace opened again need not be
+ * indexed again (`ctrace view`'s index cache file, src/serve/view_cache.c,
+ * adds what identifies the trace and the stats).
  *
- * The bytes are untrusted when read: every count, index, range and file
- * offset is checked before use, and the stream's hash (the caller compares
- * it with the stored one) catches the rest. A failed load frees what it
- * read: the caller builds the index from the trace.
+ * The file is a head and sections. The head (one page) names the file's
+ * layout (a cache of another build is refused), identifies what it was
+ * made from (the caller's words: the trace's size, time and hash), and
+ * lists each section's offset, length and hash; each section is one array
+ * of the index exactly as it is in memory, starting on a page. Loading
+ * maps the file read-only and points the index's arrays into the mapping:
+ * nothing is inflated or copied but the few arrays that hold pointers into
+ * the trace (logs, peers) or that must hold whatever the file does later
+ * (see below); the page cache serves the rest, and only what the answers
+ * touch counts in the process's memory.
+ *
+ * Every byte of the file is untrusted. Before anything is used: the head's
+ * hash, every section inside the file, page-aligned and a whole number of
+ * its elements, each section's hash (catches damage), and every count,
+ * thread index, array range and trace offset checked against the reader
+ * and the index itself (catches what a hash cannot: a file made to match
+ * it). Sections are checked a few MiB at a time and their pages let go
+ * after (madvise), so checking does not hold the file in memory.
+ *
+ * What is checked is what the answers then read: the file is written to a
+ * temporary name and renamed into place, never changed in place, so the
+ * mapping's bytes stay the checked ones. Changed in place by someone else
+ * afterwards, the answers could be wrong; what keeps them in bounds when
+ * the file is cut short under the mapping (`ctrace view`'s SIGBUS guard
+ * then maps zeros over the rest): the counts live in the index's own
+ * memory, the arrays whose values bound an access (the per-thread ones:
+ * threads, level counts, region and log offsets, depths; the processes and
+ * their order) are copied at load, and in every array left in the mapping
+ * a zero is in range (a trace with no thread has no cache).
  */
 #ifndef CTRACE_TIMELINE_CACHE_H
 #define CTRACE_TIMELINE_CACHE_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "timeline.h"
 
@@ -21,14 +46,119 @@
  * finds damage, not forgery). */
 uint64_t ctrace_tl_hash(uint64_t h, const void *p, size_t n);
 
-/* Writes tl to f, chaining the hash of what it writes into *hash. 0, or
- * -1 when a write failed. */
-int ctrace_timeline_save(const struct ctrace_timeline *tl, FILE *f, uint64_t *hash);
+/* The same kind of hash fed in pieces: the result does not depend on how
+ * the bytes were cut. */
+struct ctrace_hs {
+  uint64_t a[4];
+  uint64_t n;
+  uint8_t tail[32];
+  unsigned ntail;
+};
+void ctrace_hs_init(struct ctrace_hs *s, uint64_t seed);
+void ctrace_hs_add(struct ctrace_hs *s, const void *p, size_t n);
+uint64_t ctrace_hs_end(const struct ctrace_hs *s);
 
-/* Reads what ctrace_timeline_save wrote for the trace r (at most left
- * bytes), chaining *hash the same way: 0 and *out, or -1 when the bytes
- * are not a valid index of r. */
-int ctrace_timeline_load(const ctrace_reader *r, FILE *f, uint64_t left, uint64_t *hash,
+#define CTRACE_CACHE_MAX_SECTIONS 32
+#define CTRACE_CACHE_ID_WORDS 6
+#define CTRACE_CACHE_ALIGN 4096u /* every section starts on a page */
+
+/* The head, at offset 0 (CTRACE_CACHE_ALIGN bytes reserved). */
+struct ctrace_cache_head {
+  uint64_t magic;
+  uint64_t layout;                      /* what the bytes' layout depends on */
+  uint64_t id[CTRACE_CACHE_ID_WORDS];   /* what the cache was made from */
+  uint64_t file_len;                    /* bytes of the whole file */
+  uint64_t nsections;
+  struct {
+    uint64_t off, len, hash;
+  } sec[CTRACE_CACHE_MAX_SECTIONS];
+  uint64_t head_hash;                   /* of every byte above */
+};
+
+/* The timeline's sections, in the order they are written: 0 ..
+ * CTRACE_TL_NSECTIONS - 1. A caller adds its own after them. */
+enum {
+  CTRACE_TLS_SCALARS,  /* start_ns, end_ns, task_maxdur, bytes */
+  CTRACE_TLS_THREADS,
+  CTRACE_TLS_NLEVELS,
+  CTRACE_TLS_LEVEL_DIR, /* struct ctrace_tl_cached_level per thread and level */
+  CTRACE_TLS_LEVELS,    /* every level's transitions, one after the other */
+  CTRACE_TLS_REGIONS,
+  CTRACE_TLS_REGION_OFF,
+  CTRACE_TLS_MAX_DEPTH,
+  CTRACE_TLS_TASKS,
+  CTRACE_TLS_LONG_TASKS,
+  CTRACE_TLS_TOUCHES,
+  CTRACE_TLS_LOGS,  /* msg: an offset into the trace */
+  CTRACE_TLS_LOG_OFF,
+  CTRACE_TLS_WAKES,
+  CTRACE_TLS_CREATES,
+  CTRACE_TLS_PEERS, /* addr: an offset into the trace */
+  CTRACE_TLS_PROCS,
+  CTRACE_TLS_PROC_ORDER,
+  CTRACE_TLS_PROC_LINKS,
+  CTRACE_TL_NSECTIONS
+};
+struct ctrace_tl_cached_level {
+  int64_t min_width;
+  uint64_t first, n; /* in CTRACE_TLS_LEVELS, in transitions */
+};
+
+/* The hash of a head (of its bytes before head_hash). */
+uint64_t ctrace_cache_head_hash(const struct ctrace_cache_head *h);
+/* The hash of section sec's n bytes at p, as the head holds it. */
+uint64_t ctrace_cache_section_hash(unsigned sec, const void *p, size_t n);
+
+/* ---- writing: sections in order, into a file descriptor ---- */
+struct ctrace_cache_out {
+  int fd;
+  const int *cancel; /* when it turns nonzero (atomic), writing fails */
+  int err;
+  int cur;           /* the section being written, -1 before the first */
+  uint64_t off;      /* the file's length so far */
+  struct ctrace_hs hs;
+  struct ctrace_cache_head head;
+};
+/* Starts a file on fd (empty, at offset 0) with the given layout and id. */
+void ctrace_cache_out_init(struct ctrace_cache_out *o, int fd, const int *cancel,
+                           uint64_t layout, const uint64_t id[CTRACE_CACHE_ID_WORDS]);
+/* Ends the current section and starts section sec (sec > the current). */
+void ctrace_cache_section(struct ctrace_cache_out *o, unsigned sec);
+void ctrace_cache_put(struct ctrace_cache_out *o, const void *p, size_t n);
+/* Ends the last section and writes the head: 0, or -1 when anything failed. */
+int ctrace_cache_out_end(struct ctrace_cache_out *o, unsigned nsections);
+
+/* The timeline's sections (0 .. CTRACE_TL_NSECTIONS - 1) into o. */
+void ctrace_timeline_save(const struct ctrace_timeline *tl, struct ctrace_cache_out *o);
+/* What the timeline's sections' layout depends on (the caller mixes in its own). */
+uint64_t ctrace_timeline_layout(void);
+
+/* ---- reading: a mapped file ---- */
+struct ctrace_cache_in {
+  const uint8_t *base; /* the mapping (NULL when none) */
+  size_t len;
+  struct ctrace_cache_head head; /* checked copy */
+};
+/* Maps fd (a regular file) and checks its head: magic, layout and id as
+ * given, its length, the head's hash, every section of nsections inside the
+ * file and page-aligned. 0, or -1 (nothing mapped). */
+int ctrace_cache_in_open(struct ctrace_cache_in *in, int fd, uint64_t magic, uint64_t layout,
+                         const uint64_t id[CTRACE_CACHE_ID_WORDS], unsigned nsections);
+void ctrace_cache_in_close(struct ctrace_cache_in *in);
+/* Section sec's bytes as n elements of size bytes, after checking that its
+ * length is a whole number of them and its hash is the head's (the pages
+ * let go after): NULL when not (or when empty: then *n is 0 and the
+ * result is a valid pointer to no bytes). */
+const void *ctrace_cache_get(const struct ctrace_cache_in *in, unsigned sec, size_t size,
+                             size_t *n, int *bad);
+/* Lets the pages of [p, p + n) go from the process's memory (they stay in
+ * the page cache and come back when read). */
+void ctrace_cache_release(const void *p, size_t n);
+
+/* The timeline of the trace r from in's sections: 0 and *out, whose arrays
+ * point into in's mapping (which the caller keeps until
+ * ctrace_timeline_free), or -1 when they are not a valid index of r. */
+int ctrace_timeline_load(const ctrace_reader *r, const struct ctrace_cache_in *in,
                          struct ctrace_timeline **out);
 
 #endif /* CTRACE_TIMELINE_CACHE_H */

@@ -25,6 +25,9 @@ static inline int64_t ctrace__tr_time(const struct ctrace_timeline *tl, uint64_t
   return PK_T(v) + tl->start_ns;
 }
 
+/* Frees p unless it is in the mapping of a cached timeline's file. */
+void ctrace__tl_free(const struct ctrace_timeline *tl, void *p);
+
 /* Builds the coarser levels of thread th from its raw level (timeline_lod.c);
  * adds their memory to *bytes. 0 or -1 (out of memory). */
 int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_t *bytes);

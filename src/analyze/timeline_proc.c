@@ -445,5 +445,5 @@ oom:
 void ctrace__timeline_procs_free(struct ctrace_timeline *tl) {
   free(tl->procs);
   free(tl->proc_order);
-  free(tl->proc_links);
+  ctrace__tl_free(tl, tl->proc_links);
 }

@@ -17,6 +17,7 @@
 
 #include "../analyze/profile.h"
 #include "../base/vec.h"
+#include "../analyze/timeline_cache.h"
 #include "api_int.h"
 
 /* A window [a, b] from start_ns / end_ns (default: the whole trace), clamped
@@ -619,7 +620,8 @@ struct cdrop {
   uint32_t thread, pad;
 };
 struct ctrace_counters {
-  struct cpoint *v; /* by (name, t) */
+  struct cpoint *v; /* by (name, t); in a loaded index cache's mapping when mapped */
+  int mapped;
   size_t n;
   struct cdrop *drops; /* by thread, then time */
   size_t ndrops;
@@ -631,7 +633,8 @@ static pthread_mutex_t counters_lock = PTHREAD_MUTEX_INITIALIZER;
 void ctrace__counters_free(struct ctrace_counters *c) {
   if (!c)
     return;
-  free(c->v);
+  if (!c->mapped)
+    free(c->v);
   free(c->off);
   free(c->drops);
   free(c);
@@ -644,68 +647,185 @@ static int cpoint_cmp(const void *x, const void *y) {
   return (l->t > r->t) - (l->t < r->t);
 }
 
-/* Every COUNTER and DROPPED event, once, on first use (none: empty sets). */
-static struct ctrace_counters *counters_of(struct ctrace_view *v) {
-  pthread_mutex_lock(&counters_lock);
-  struct ctrace_counters *c = v->counters;
-  if (c || !(c = calloc(1, sizeof *c))) {
-    pthread_mutex_unlock(&counters_lock);
-    return c;
+/* The counters being gathered from the events (ctrace__counters_event). */
+struct ctrace_counters_build {
+  const ctrace_reader *r;
+  struct ctrace_vec pts, drops;
+  int err;
+};
+
+int ctrace__counters_event(void *arg, uint32_t t, const ctrace_event *ev) {
+  struct ctrace_counters_build *b = arg;
+  const ctrace_reader *r = b->r;
+  if (ev->kind == CTRACE_EV_DROPPED) {
+    struct ctrace_ev_dropped d = CTRACE_EV(dropped, ev);
+    struct cdrop *x = ctrace_vec_push(&b->drops);
+    if (!x)
+      return b->err = -1;
+    *x = (struct cdrop){ctrace_reader_ns(r, d.first_dt < ev->ticks ? ev->ticks - d.first_dt : 0),
+                        ctrace_reader_ns(r, ev->ticks), d.count, t, 0};
+  } else if (ev->kind == CTRACE_EV_COUNTER) {
+    struct ctrace_ev_counter k = CTRACE_EV(counter, ev);
+    struct cpoint *pt = ctrace_vec_push(&b->pts);
+    if (!pt)
+      return b->err = -1;
+    *pt = (struct cpoint){(uint32_t)k.name, ctrace_reader_ns(r, ev->ticks), k.value};
   }
-  struct ctrace_vec pts = CTRACE_VEC(struct cpoint), drops = CTRACE_VEC(struct cdrop);
-  int err = 0;
-  if (ctrace_reader_nevents_kind(v->r, CTRACE_EV_COUNTER) ||
-      ctrace_reader_nevents_kind(v->r, CTRACE_EV_DROPPED)) {
-    for (uint32_t t = 0; t < v->tl->nthreads && !err; t++) {
-      ctrace_cursor cur;
-      ctrace_event ev;
-      ctrace_cursor_init(&cur, v->r, v->tl->threads[t].index);
-      while (ctrace_cursor_next(&cur, &ev)) {
-        if (ev.kind == CTRACE_EV_DROPPED) {
-          struct ctrace_ev_dropped d = CTRACE_EV(dropped, &ev);
-          struct cdrop *x = ctrace_vec_push(&drops);
-          if (!x) {
-            err = 1;
-            break;
-          }
-          *x = (struct cdrop){ctrace_reader_ns(v->r, d.first_dt < ev.ticks ? ev.ticks - d.first_dt : 0),
-                              ctrace_reader_ns(v->r, ev.ticks), d.count, t, 0};
-          continue;
-        }
-        if (ev.kind != CTRACE_EV_COUNTER)
-          continue;
-        struct ctrace_ev_counter k = CTRACE_EV(counter, &ev);
-        struct cpoint *pt = ctrace_vec_push(&pts);
-        if (!pt) {
-          err = 1;
-          break;
-        }
-        *pt = (struct cpoint){(uint32_t)k.name, ctrace_reader_ns(v->r, ev.ticks), k.value};
-      }
-    }
+  return 0;
+}
+
+struct ctrace_counters_build *ctrace__counters_begin(const ctrace_reader *r) {
+  struct ctrace_counters_build *b = calloc(1, sizeof *b);
+  if (b) {
+    b->r = r;
+    b->pts = (struct ctrace_vec)CTRACE_VEC(struct cpoint);
+    b->drops = (struct ctrace_vec)CTRACE_VEC(struct cdrop);
   }
-  c->v = ctrace_vec_take(&pts, &c->n, NULL);
-  c->drops = ctrace_vec_take(&drops, &c->ndrops, NULL);
+  return b;
+}
+
+/* The gathered points in series, as v's counters (unless it has some);
+ * frees b. */
+static void counters_end(struct ctrace_view *v, struct ctrace_counters_build *b) {
+  struct ctrace_counters *c = calloc(1, sizeof *c);
+  if (!c || b->err) {
+    free(c);
+    ctrace_vec_free(&b->pts);
+    ctrace_vec_free(&b->drops);
+    free(b);
+    return;
+  }
+  c->v = ctrace_vec_take(&b->pts, &c->n, NULL);
+  c->drops = ctrace_vec_take(&b->drops, &c->ndrops, NULL);
+  free(b);
   if (c->n)
-    if (c->n)
-      qsort(c->v, c->n, sizeof *c->v, cpoint_cmp);
+    qsort(c->v, c->n, sizeof *c->v, cpoint_cmp);
   size_t ns = 0;
   for (size_t i = 0; i < c->n; i++)
     ns += !i || c->v[i].name != c->v[i - 1].name;
   c->off = malloc((ns + 1) * sizeof *c->off);
-  if (err || !c->off) {
+  if (!c->off) {
     ctrace__counters_free(c);
-    pthread_mutex_unlock(&counters_lock);
-    return NULL;
+    return;
   }
   for (size_t i = 0, k = 0; i < c->n; i++)
     if (!i || c->v[i].name != c->v[i - 1].name)
       c->off[k++] = i;
   c->off[ns] = c->n;
   c->nseries = ns;
-  v->counters = c;
+  pthread_mutex_lock(&counters_lock);
+  if (!v->counters)
+    v->counters = c;
+  else
+    ctrace__counters_free(c);
+  pthread_mutex_unlock(&counters_lock);
+}
+
+void ctrace__counters_end(struct ctrace_view *v, struct ctrace_counters_build *b) {
+  if (b)
+    counters_end(v, b);
+}
+
+/* Every COUNTER and DROPPED event, once, on first use (none: empty sets),
+ * unless the stats pass gathered them (view.c). */
+static struct ctrace_counters *counters_of(struct ctrace_view *v) {
+  pthread_mutex_lock(&counters_lock);
+  struct ctrace_counters *c = v->counters;
+  pthread_mutex_unlock(&counters_lock);
+  if (c)
+    return c;
+  struct ctrace_counters_build *b = ctrace__counters_begin(v->r);
+  if (!b)
+    return NULL;
+  if (ctrace_reader_nevents_kind(v->r, CTRACE_EV_COUNTER) ||
+      ctrace_reader_nevents_kind(v->r, CTRACE_EV_DROPPED))
+    for (uint32_t t = 0; t < ctrace_reader_nthreads(v->r) && !b->err; t++) {
+      ctrace_cursor cur;
+      ctrace_event ev;
+      ctrace_cursor_init(&cur, v->r, t);
+      while (!b->err && ctrace_cursor_next(&cur, &ev))
+        ctrace__counters_event(b, t, &ev);
+    }
+  counters_end(v, b);
+  pthread_mutex_lock(&counters_lock);
+  c = v->counters;
   pthread_mutex_unlock(&counters_lock);
   return c;
+}
+
+/* ---- the counters in the index cache file (view_cache.c) ---- */
+enum { C_HEAD, C_POINTS, C_DROPS, C_OFF };
+
+void ctrace__counters_save(struct ctrace_view *v, struct ctrace_cache_out *o, unsigned sec) {
+  const struct ctrace_counters *c = counters_of(v);
+  uint64_t head[4] = {c != NULL, c ? c->n : 0, c ? c->ndrops : 0, c ? c->nseries : 0};
+  ctrace_cache_section(o, sec + C_HEAD);
+  ctrace_cache_put(o, head, sizeof head);
+  /* copied field by field: no padding byte is written unset */
+  ctrace_cache_section(o, sec + C_POINTS);
+  struct cpoint pb[512];
+  for (size_t k = 0; c && k < c->n; k += 512) {
+    size_t m = c->n - k < 512 ? c->n - k : 512;
+    memset(pb, 0, sizeof pb);
+    for (size_t j = 0; j < m; j++) {
+      pb[j].name = c->v[k + j].name;
+      pb[j].t = c->v[k + j].t;
+      pb[j].value = c->v[k + j].value;
+    }
+    ctrace_cache_put(o, pb, m * sizeof *pb);
+  }
+  ctrace_cache_section(o, sec + C_DROPS);
+  for (size_t k = 0; c && k < c->ndrops; k++) {
+    struct cdrop d = {c->drops[k].start, c->drops[k].end, c->drops[k].count, c->drops[k].thread, 0};
+    ctrace_cache_put(o, &d, sizeof d);
+  }
+  ctrace_cache_section(o, sec + C_OFF);
+  if (c)
+    ctrace_cache_put(o, c->off, (c->nseries + 1) * sizeof *c->off);
+}
+
+int ctrace__counters_load(struct ctrace_view *v, const struct ctrace_cache_in *in, unsigned sec) {
+  int bad = 0;
+  size_t nh, np, nd, no;
+  const uint64_t *head = ctrace_cache_get(in, sec + C_HEAD, sizeof *head, &nh, &bad);
+  const struct cpoint *pts = ctrace_cache_get(in, sec + C_POINTS, sizeof *pts, &np, &bad);
+  const struct cdrop *drops = ctrace_cache_get(in, sec + C_DROPS, sizeof *drops, &nd, &bad);
+  const size_t *off = ctrace_cache_get(in, sec + C_OFF, sizeof *off, &no, &bad);
+  if (bad || nh != 4)
+    return -1;
+  if (!head[0])
+    return 0; /* not kept (out of memory then): built on first use */
+  if (head[1] != np || head[2] != nd || head[3] + 1 != no || off[0] != 0 || off[no - 1] != np)
+    return -1;
+  for (size_t k = 0; k + 1 < no; k++)
+    if (off[k] > off[k + 1])
+      return -1;
+  uint32_t nstr = ctrace_reader_nstrings(v->r);
+  for (size_t k = 0; k < np; k++)
+    if (pts[k].name > nstr)
+      return -1;
+  ctrace_cache_release(pts, np * sizeof *pts);
+  for (size_t k = 0; k < nd; k++)
+    if (drops[k].thread >= v->tl->nthreads)
+      return -1;
+  struct ctrace_counters *c = calloc(1, sizeof *c);
+  if (!c)
+    return -1;
+  c->v = (struct cpoint *)(uintptr_t)pts; /* read-only: never written */
+  c->mapped = 1;
+  c->n = np;
+  c->nseries = no - 1;
+  c->ndrops = nd;
+  c->drops = malloc(nd * sizeof *drops + 1);
+  c->off = malloc(no * sizeof *off);
+  if (!c->drops || !c->off) {
+    ctrace__counters_free(c);
+    return -1;
+  }
+  memcpy(c->drops, drops, nd * sizeof *drops);
+  memcpy(c->off, off, no * sizeof *off);
+  v->counters = c;
+  return 0;
 }
 
 void ctrace__api_counters(struct ctrace_view *v, struct params *p, struct ctrace_reply *out) {

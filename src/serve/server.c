@@ -469,12 +469,18 @@ static void *warm_thread(void *arg) {
     if (pthread_cond_timedwait(&s->warm_cond, &s->warm_lock, &until) != 0)
       break;
   pthread_mutex_unlock(&s->warm_lock);
-  for (size_t i = 0; i < NCACHED && !__atomic_load_n(&s->stopping, __ATOMIC_RELAXED); i++)
+  /* each profile reads every event, the tasks every task and region: the
+   * pages of the file and of a loaded index cache go after each (they stay
+   * in the page cache), so the server's memory is not all of them at once */
+  for (size_t i = 0; i < NCACHED && !__atomic_load_n(&s->stopping, __ATOMIC_RELAXED); i++) {
     cache_fill(s, &s->cache[i]);
+    ctrace_view_release_pages();
+    ctrace_view_release_index(s->v);
+  }
   if (!__atomic_load_n(&s->stopping, __ATOMIC_RELAXED))
     warm_instances(s);
-  /* the profiles read every event: let the file's pages go again */
   ctrace_view_release_pages();
+  ctrace_view_release_index(s->v);
   return NULL;
 }
 
@@ -525,12 +531,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (dyn) {
       if (!ctrace_view_changed(s->v))
         dyn_put(s, key.s, &r);
-      /* a profile read every event of the range: let the file's pages go */
+      /* a profile read every event of the range: let the file's pages go
+       * (and an index cache's, which instances read) */
       if (strcmp(url, "/api/instances") != 0)
         ctrace_view_release_pages();
+      ctrace_view_release_index(s->v);
     }
     if (!__atomic_load_n(&s->go, __ATOMIC_RELAXED) && strcmp(url, "/api/timeline") == 0) {
       pthread_mutex_lock(&s->warm_lock);
+      if (!s->go)
+        ctrace__view_cache_go(s->v); /* the index cache's writing, too */
       s->go = 1;
       pthread_cond_signal(&s->warm_cond);
       pthread_mutex_unlock(&s->warm_lock);

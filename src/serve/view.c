@@ -17,13 +17,18 @@
 #include "view.h"
 
 struct stats_job {
-  const ctrace_reader *r;
-  struct ctrace_stats *st;
+  struct ctrace_view *v;
   int err;
 };
+/* The stats, gathering the counters on the way (/api/counters, which the
+ * page asks beside its first timeline, then need not read every event
+ * again). */
 static void *stats_thread(void *arg) {
   struct stats_job *j = arg;
-  j->err = ctrace_stats_compute(j->r, j->st);
+  struct ctrace_counters_build *b = ctrace__counters_begin(j->v->r);
+  j->err = b ? ctrace_stats_compute_with(j->v->r, &j->v->st, ctrace__counters_event, b)
+             : ctrace_stats_compute(j->v->r, &j->v->st);
+  ctrace__counters_end(j->v, b);
   return NULL;
 }
 
@@ -54,16 +59,18 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   v->r = r;
   v->path = path;
+  struct stats_job job = {v, 0};
   /* a cache of this very trace's index: no build (view_cache.c) */
   if (ctrace__view_cache_enabled() && ctrace__view_cache_load(v) == 0) {
     v->cache_state = CTRACE_CACHE_LOADED;
     if (progress)
       progress(arg, ctrace_reader_nevents(r), ctrace_reader_nevents(r));
+    /* the reader's validating pass read the whole trace: its pages go */
+    ctrace_view_release_pages();
     goto built;
   }
   /* The stats pass runs beside the timeline's (the reader is read-only once
    * open): on two cores the first screen comes ~20% sooner. */
-  struct stats_job job = {r, &v->st, 0};
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   pthread_t th;
@@ -93,12 +100,16 @@ built:
   malloc_trim(0);
   return 0;
 fail_sym:
+  ctrace__view_cache_join(v); /* it reads the index */
 fail_stats:
   ctrace_timeline_free(v->tl);
   v->tl = NULL;
+  ctrace__view_cache_unmap(v);
 fail_timeline:
   if (job.err == 0)
     ctrace_stats_free(&v->st);
+  ctrace__counters_free(v->counters);
+  v->counters = NULL;
   return -ENOMEM;
 }
 
@@ -106,10 +117,22 @@ fail_timeline:
 
 static uintptr_t guard_base, guard_len, guard_page;
 static int guard_lost;
+/* other mappings (index caches): base, length */
+static uintptr_t extra_base[2], extra_len[2];
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc) {
   (void)uc;
   uintptr_t a = (uintptr_t)si->si_addr;
+  for (int k = 0; k < 2; k++) {
+    uintptr_t eb = __atomic_load_n(&extra_base[k], __ATOMIC_ACQUIRE);
+    uintptr_t el = __atomic_load_n(&extra_len[k], __ATOMIC_ACQUIRE);
+    if (eb && a >= eb && a < eb + el) {
+      uintptr_t pg = a & ~(guard_page - 1);
+      if (mmap((void *)pg, eb + el - pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+               0) != MAP_FAILED)
+        return;
+    }
+  }
   uintptr_t base = __atomic_load_n(&guard_base, __ATOMIC_ACQUIRE);
   if (base && a >= base && a < base + guard_len) {
     uintptr_t pg = a & ~(guard_page - 1);
@@ -126,6 +149,33 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc) {
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   sigaction(sig, &dfl, NULL);
+}
+
+static int guard_install(void) {
+  guard_page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_sigbus;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  return sigaction(SIGBUS, &sa, NULL);
+}
+
+void ctrace_view_guard_add(const void *p, size_t len) {
+  for (int k = 0; k < 2; k++)
+    if (!__atomic_load_n(&extra_base[k], __ATOMIC_ACQUIRE)) {
+      if (guard_install() < 0)
+        return;
+      __atomic_store_n(&extra_len[k], (uintptr_t)len, __ATOMIC_RELEASE);
+      __atomic_store_n(&extra_base[k], (uintptr_t)p, __ATOMIC_RELEASE);
+      return;
+    }
+}
+
+void ctrace_view_guard_remove(const void *p) {
+  for (int k = 0; k < 2; k++)
+    if (__atomic_load_n(&extra_base[k], __ATOMIC_ACQUIRE) == (uintptr_t)p)
+      __atomic_store_n(&extra_base[k], 0, __ATOMIC_RELEASE);
 }
 
 int ctrace_view_file_lost(void) {
@@ -145,13 +195,7 @@ int ctrace_view_file_map(const char *path, struct ctrace_view_file *f) {
   }
   f->size = (size_t)f->st.st_size;
   f->mapped = f->size ? f->size : 1;
-  guard_page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_sigbus;
-  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-  sigemptyset(&sa.sa_mask);
-  if (sigaction(SIGBUS, &sa, NULL) < 0)
+  if (guard_install() < 0)
     goto fail;
   void *p = f->size ? mmap(NULL, f->mapped, PROT_READ, MAP_PRIVATE, fd, 0)
                     : mmap(NULL, 1, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -178,6 +222,12 @@ void ctrace_view_release_pages(void) {
   uintptr_t base = __atomic_load_n(&guard_base, __ATOMIC_ACQUIRE);
   if (base)
     madvise((void *)base, guard_len, MADV_DONTNEED);
+}
+
+void ctrace_view_release_index(struct ctrace_view *v) {
+  for (; v; v = v->after)
+    if (v->cache_map)
+      madvise((void *)v->cache_map, v->cache_map_len, MADV_DONTNEED);
 }
 
 void ctrace_view_file_unmap(struct ctrace_view_file *f) {
@@ -230,5 +280,6 @@ void ctrace_view_fini(struct ctrace_view *v) {
   ctrace_stats_free(&v->st);
   ctrace_timeline_free(v->tl);
   v->tl = NULL;
+  ctrace__view_cache_unmap(v);
 }
 

@@ -38,6 +38,14 @@ struct ctrace_view {
   pthread_t cache_writer;
   int cache_writing;
   int cache_cancel; /* set when closing: the writing stops (atomic) */
+  /* The writing waits for the first timeline answer (ctrace__view_cache_go)
+   * or CTRACE_CACHE_WAIT_S, whichever is sooner. */
+  pthread_mutex_t cache_lock;
+  pthread_cond_t cache_cond; /* (CLOCK_MONOTONIC) */
+  int cache_go;
+  /* A loaded cache's mapping, which tl's arrays point into (NULL: built). */
+  const void *cache_map;
+  size_t cache_map_len;
 };
 
 /* What the index cache did for this trace (view_cache.c). */
@@ -53,6 +61,11 @@ int ctrace__view_cache_enabled(void);
 int ctrace__view_cache_worth(int64_t build_ns);
 /* 0 with v->tl and v->st from a valid cache of v's trace, else -1. */
 int ctrace__view_cache_load(struct ctrace_view *v);
+/* The first answers were given: the cache may be written now. */
+#define CTRACE_CACHE_WAIT_S 3
+void ctrace__view_cache_go(struct ctrace_view *v);
+/* Unmaps a loaded cache (after ctrace_timeline_free of its timeline). */
+void ctrace__view_cache_unmap(struct ctrace_view *v);
 /* Writes the cache of v (built) in a thread; ctrace__view_cache_join stops
  * it (a cache not written whole is removed) and waits. */
 void ctrace__view_cache_save_start(struct ctrace_view *v);
@@ -62,6 +75,22 @@ void ctrace__view_cache_wait(struct ctrace_view *v);
 
 struct ctrace_counters;
 void ctrace__counters_free(struct ctrace_counters *c);
+/* v's counters gathered from the stats pass's events (view.c) rather
+ * than by reading every event again on the first /api/counters, which
+ * the page asks beside its first timeline: begin (NULL: out of memory),
+ * ctrace__counters_event as the pass's ctrace_stats_event_fn, end. */
+struct ctrace_counters_build;
+struct ctrace_counters_build *ctrace__counters_begin(const ctrace_reader *r);
+int ctrace__counters_event(void *b, uint32_t thread, const ctrace_event *ev);
+void ctrace__counters_end(struct ctrace_view *v, struct ctrace_counters_build *b);
+/* The counters in the index cache file, 4 sections from sec (api_find.c):
+ * built now when they are not yet, written; read back, checked (0, or -1
+ * when not valid for v, whose tl is loaded). */
+struct ctrace_cache_out;
+struct ctrace_cache_in;
+#define CTRACE_COUNTERS_SECTIONS 4
+void ctrace__counters_save(struct ctrace_view *v, struct ctrace_cache_out *o, unsigned sec);
+int ctrace__counters_load(struct ctrace_view *v, const struct ctrace_cache_in *in, unsigned sec);
 struct ctrace_flows;
 void ctrace__flows_free(struct ctrace_flows *f);
 /* The trace's flows, built on the first call (NULL: out of memory). */
@@ -98,8 +127,15 @@ void ctrace_view_file_release(struct ctrace_view_file *f);
  * much of it); nothing when none is mapped. */
 void ctrace_view_release_pages(void);
 void ctrace_view_file_unmap(struct ctrace_view_file *f);
+/* The same for v's loaded index cache (and its AFTER's): nothing when built. */
+void ctrace_view_release_index(struct ctrace_view *v);
 /* 1 once a SIGBUS was caught in the mapping (the file shrank under it). */
 int ctrace_view_file_lost(void);
+/* The same guard for another mapping (a loaded index cache, at most two):
+ * a SIGBUS in it reads zeros from then on, without marking the trace
+ * changed (the cache's arrays hold no count: zeros are in range). */
+void ctrace_view_guard_add(const void *p, size_t len);
+void ctrace_view_guard_remove(const void *p);
 
 /* Indexes r (kept open by the caller) for serving. 0 or -ENOMEM. */
 int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *path,

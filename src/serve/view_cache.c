@@ -1,29 +1,31 @@
 /*
  * view_cache.c - `ctrace view`'s index cache file: the timeline index and
- * the stats of a trace, written once after they were built and read back
+ * the stats of a trace, written once after they were built and mapped
  * when the same trace is opened again (view.h).
  *
  * Where: beside the trace, as `.NAME.ctidx`; when that directory cannot be
  * written, in $XDG_CACHE_HOME/ctrace (~/.cache/ctrace) as
  * `NAME-HASH.ctidx` (HASH: of the trace's absolute path). Written only
  * for an index that took a second or more to build (a small trace is
- * indexed again faster than a cache twice its size is worth keeping);
- * CTRACE_INDEX_CACHE=on writes it always, =off neither reads nor writes.
+ * indexed again sooner than its cache is worth keeping);
+ * CTRACE_INDEX_CACHE=on writes it always, =off neither reads nor writes it.
  *
- * The file: a 64-byte header, then the body (timeline_cache.c's stream,
- * then the stats) compressed with zlib (a deflate stream, fastest level:
- * the index is about twice the trace, compressed about a third of that).
+ * The file is timeline_cache.h's: a head of one page, then sections, each
+ * an array as it is in memory, mapped and used in place (no inflating, no
+ * copying: the page cache serves it, and the server's memory counts only
+ * the pages its answers touch). The timeline's sections come first, then
+ * the stats' (the struct, its task and region names, its per-thread state
+ * times, its processes: copied at load, they are small). The head's id is
+ * the trace's identity: its size, modification time (s, ns) and a hash of
+ * its first and last 64 KiB (its header, its last batch).
  *
- *   u64 magic "CTIDX02\n"   u64 trace size   i64 mtime s   i64 mtime ns
- *   u64 hash of the trace's first and last 64 KiB (its header, its last batch)
- *   u64 body bytes          u64 hash of the body          u64 compressed bytes
- *
- * A cache is used only when the trace's size, modification time and hash
- * equal the header's, the file holds the compressed bytes the header says,
- * they inflate to the body's bytes and hash and every check of the load
- * passes; else it is ignored (and replaced once the index is built again;
- * a cache of the uncompressed first version, "CTIDX01", likewise). It is written to a temporary file renamed into place:
- * a reader never sees half of one.
+ * A cache is used only when its head names this layout and this very
+ * trace, and every check of timeline_cache.h passes (hashes of the head and
+ * of each section, every count, index, range and trace offset); else it is
+ * ignored and replaced once the index is built again (as are the
+ * compressed caches of earlier versions, "CTIDX02", and "CTIDX01"). It is
+ * written to a temporary file renamed into place: a reader never sees
+ * half of one, and no file is changed in place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,23 +33,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <time.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "../analyze/timeline_cache.h"
 #include "view.h"
 
-#define MAGIC 0x0a32305844495443ull /* "CTIDX02\n" little-endian */
-#define ZBUF (256u << 10)
+#define MAGIC 0x0a33305844495443ull /* "CTIDX03\n" little-endian */
 #define EDGE (64u << 10)
-
-struct head {
-  uint64_t magic, size;
-  int64_t mtime_s, mtime_ns;
-  uint64_t trace_hash, body_len, body_hash, zbytes;
-};
 
 int ctrace__view_cache_enabled(void) {
   const char *e = getenv("CTRACE_INDEX_CACHE");
@@ -62,7 +57,7 @@ int ctrace__view_cache_worth(int64_t build_ns) {
 }
 
 /* The trace's identity: its size, mtime and the hash of its two ends. */
-static int identity(const struct ctrace_view *v, struct head *h) {
+static int identity(const struct ctrace_view *v, uint64_t id[CTRACE_CACHE_ID_WORDS]) {
   struct stat st;
   if (stat(v->path, &st) < 0)
     return -1;
@@ -71,12 +66,11 @@ static int identity(const struct ctrace_view *v, struct head *h) {
     return -1; /* changed since it was mapped */
   const uint8_t *data = ctrace_reader_data(v->r);
   size_t n = size < EDGE ? (size_t)size : EDGE;
-  memset(h, 0, sizeof *h);
-  h->magic = MAGIC;
-  h->size = size;
-  h->mtime_s = (int64_t)st.st_mtim.tv_sec;
-  h->mtime_ns = (int64_t)st.st_mtim.tv_nsec;
-  h->trace_hash = ctrace_tl_hash(ctrace_tl_hash(size, data, n), data + size - n, n);
+  memset(id, 0, CTRACE_CACHE_ID_WORDS * sizeof *id);
+  id[0] = size;
+  id[1] = (uint64_t)st.st_mtim.tv_sec;
+  id[2] = (uint64_t)st.st_mtim.tv_nsec;
+  id[3] = ctrace_tl_hash(ctrace_tl_hash(size, data, n), data + size - n, n);
   return 0;
 }
 
@@ -116,74 +110,153 @@ static int cache_path(const struct ctrace_view *v, int xdg, int make, char *out,
   return w > 0 && (size_t)w < len ? 0 : -1;
 }
 
-/* ---- the stats' part of the body ---- */
-static int put(FILE *f, uint64_t *h, const void *p, size_t n) {
-  if (!n)
-    return 0;
-  *h = ctrace_tl_hash(*h, p, n);
-  return fwrite(p, 1, n, f) == n ? 0 : -1;
+/* ---- the stats' sections ---- */
+enum {
+  SEC_STATS = CTRACE_TL_NSECTIONS, /* the struct, its pointers NULL */
+  SEC_TASK_NAMES,
+  SEC_REGION_NAMES,
+  SEC_STATE_NS,
+  SEC_PROCS,
+  SEC_COUNTERS, /* api_find.c's: CTRACE_COUNTERS_SECTIONS of them */
+  NSECTIONS = SEC_COUNTERS + CTRACE_COUNTERS_SECTIONS
+};
+_Static_assert(NSECTIONS <= CTRACE_CACHE_MAX_SECTIONS, "room in the head");
+
+static uint64_t layout(void) {
+  uint64_t v[] = {ctrace_timeline_layout(), NSECTIONS, sizeof(struct ctrace_stats),
+                  sizeof(struct ctrace_name_count), sizeof(struct ctrace_proc_stats), 4};
+  return ctrace_tl_hash(0, v, sizeof v);
 }
 
-static int stats_save(const struct ctrace_stats *st, FILE *f, uint64_t *h) {
-  struct ctrace_stats c = *st;
-  c.task_names = c.region_names = NULL;
-  c.state_ns = NULL;
-  c.procs = NULL;
-  size_t nstate = (size_t)st->threads * CTRACE_ST_COUNT + 1;
-  if (!st->procs)
-    return -1;
-  size_t nprocs = st->processes; /* procs has this many entries */
-  return put(f, h, &c, sizeof c) || put(f, h, st->task_names, st->ntask_names * sizeof *st->task_names) ||
-                 put(f, h, st->region_names, st->nregion_names * sizeof *st->region_names) ||
-                 put(f, h, st->state_ns, nstate * sizeof *st->state_ns) ||
-                 put(f, h, st->procs, nprocs * sizeof *st->procs)
-             ? -1
-             : 0;
+/* The stats as written: every field copied into zeroed memory, so that the
+ * padding is zero and two caches of one index are the same bytes. A new
+ * field changes the struct's size, which this assertion then asks to be
+ * copied here too. */
+_Static_assert(sizeof(struct ctrace_stats) == 2888 && sizeof(struct ctrace_sched_totals) == 64,
+               "struct ctrace_stats changed: copy the new field in stats_clean");
+static void stats_clean(struct ctrace_stats *c, const struct ctrace_stats *st) {
+  memset(c, 0, sizeof *c);
+  c->duration_ns = st->duration_ns;
+  c->processes = st->processes;
+  c->threads = st->threads;
+  c->events = st->events;
+  memcpy(c->by_kind, st->by_kind, sizeof c->by_kind);
+  c->bytes = st->bytes;
+  c->bytes_per_event = st->bytes_per_event;
+  c->dropped_events = st->dropped_events;
+  c->tasks = st->tasks;
+  c->regions = st->regions;
+  c->logs = st->logs;
+  c->tracer_overhead_ns = st->tracer_overhead_ns;
+  c->tracer_events = st->tracer_events;
+  c->sync_events = st->sync_events;
+  c->sleep_events = st->sleep_events;
+  c->io_events = st->io_events;
+  c->net_events = st->net_events;
+  c->poll_events = st->poll_events;
+  c->proc_events = st->proc_events;
+  c->ntask_names = st->ntask_names;
+  c->nregion_names = st->nregion_names;
+  c->known = st->known;
+  c->sched.recorded = st->sched.recorded;
+  c->sched.intervals = st->sched.intervals;
+  c->sched.samples = st->sched.samples;
+  c->sched.lost = st->sched.lost;
+  c->sched.unmatched = st->sched.unmatched;
+  c->sched.bad = st->sched.bad;
+  c->sched.sched_bytes = st->sched.sched_bytes;
+  c->sched.ncpus = st->sched.ncpus;
+  /* the strings up to their end: what follows it may be anything */
+  memcpy(c->sched_reason, st->sched_reason, strnlen(st->sched_reason, sizeof c->sched_reason - 1));
+  memcpy(c->samples, st->samples, strnlen(st->samples, sizeof c->samples - 1));
+  memcpy(c->state_total_ns, st->state_total_ns, sizeof c->state_total_ns);
 }
 
-static int get(FILE *f, uint64_t *h, uint64_t *left, void *p, size_t n) {
-  if (n > *left || (n && fread(p, 1, n, f) != n))
-    return -1;
-  *left -= n;
-  if (n)
-    *h = ctrace_tl_hash(*h, p, n);
-  return 0;
+static void put_names(struct ctrace_cache_out *o, unsigned sec, const struct ctrace_name_count *v,
+                      uint32_t n) {
+  ctrace_cache_section(o, sec);
+  struct ctrace_name_count buf[256];
+  for (uint32_t k = 0; k < n; k += 256) {
+    uint32_t m = n - k < 256 ? n - k : 256;
+    memset(buf, 0, sizeof buf);
+    for (uint32_t j = 0; j < m; j++) {
+      buf[j].name = v[k + j].name;
+      buf[j].count = v[k + j].count;
+      buf[j].total_ns = v[k + j].total_ns;
+    }
+    ctrace_cache_put(o, buf, m * sizeof *buf);
+  }
 }
 
-static int names_ok(const ctrace_reader *r, const struct ctrace_name_count *v, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++)
+static void stats_save(const struct ctrace_stats *st, struct ctrace_cache_out *o) {
+  struct ctrace_stats c;
+  stats_clean(&c, st);
+  ctrace_cache_section(o, SEC_STATS);
+  ctrace_cache_put(o, &c, sizeof c);
+  put_names(o, SEC_TASK_NAMES, st->task_names, st->ntask_names);
+  put_names(o, SEC_REGION_NAMES, st->region_names, st->nregion_names);
+  ctrace_cache_section(o, SEC_STATE_NS);
+  ctrace_cache_put(o, st->state_ns, ((size_t)st->threads * CTRACE_ST_COUNT + 1) * sizeof *st->state_ns);
+  ctrace_cache_section(o, SEC_PROCS);
+  for (uint32_t k = 0; st->procs && k < st->processes; k++) {
+    struct ctrace_proc_stats p;
+    memset(&p, 0, sizeof p);
+    p.threads = st->procs[k].threads;
+    p.events = st->procs[k].events;
+    p.bytes = st->procs[k].bytes;
+    p.start_ns = st->procs[k].start_ns;
+    p.end_ns = st->procs[k].end_ns;
+    memcpy(p.state_ns, st->procs[k].state_ns, sizeof p.state_ns);
+    ctrace_cache_put(o, &p, sizeof p);
+  }
+}
+
+static int names_ok(const ctrace_reader *r, const struct ctrace_name_count *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
     if (v[i].name > ctrace_reader_nstrings(r))
       return 0;
   return 1;
 }
 
-static int stats_load(const ctrace_reader *r, struct ctrace_stats *st, FILE *f, uint64_t *h,
-                      uint64_t *left) {
+/* A copy of n elements of size (a valid pointer when n is 0), or NULL. */
+static void *copy(const void *p, size_t n, size_t size) {
+  void *c = malloc(n * size + 1);
+  if (c && n)
+    memcpy(c, p, n * size);
+  return c;
+}
+
+static int stats_load(const ctrace_reader *r, struct ctrace_stats *st,
+                      const struct ctrace_cache_in *in) {
   memset(st, 0, sizeof *st);
-  struct ctrace_stats c;
-  if (get(f, h, left, &c, sizeof c) < 0 || c.threads != ctrace_reader_nthreads(r) ||
-      c.processes != (ctrace_reader_nprocesses(r) ? ctrace_reader_nprocesses(r) : 1))
+  int bad = 0;
+  size_t n = 0, ntask = 0, nregion = 0, nstate = 0, nprocs = 0;
+  const struct ctrace_stats *s = ctrace_cache_get(in, SEC_STATS, sizeof *s, &n, &bad);
+  if (!s || n != 1)
     return -1;
+  struct ctrace_stats c = *s;
   c.task_names = c.region_names = NULL; /* pointers of the process that wrote it */
   c.state_ns = NULL;
   c.procs = NULL;
   c.sched_reason[sizeof c.sched_reason - 1] = 0;
   c.samples[sizeof c.samples - 1] = 0;
-  size_t nstate = (size_t)c.threads * CTRACE_ST_COUNT + 1;
-  if (c.ntask_names > *left / sizeof *c.task_names ||
-      c.nregion_names > *left / sizeof *c.region_names || nstate > *left / sizeof *c.state_ns)
+  const struct ctrace_name_count *tn =
+      ctrace_cache_get(in, SEC_TASK_NAMES, sizeof *tn, &ntask, &bad);
+  const struct ctrace_name_count *rn =
+      ctrace_cache_get(in, SEC_REGION_NAMES, sizeof *rn, &nregion, &bad);
+  const uint64_t *sn = ctrace_cache_get(in, SEC_STATE_NS, sizeof *sn, &nstate, &bad);
+  const struct ctrace_proc_stats *ps = ctrace_cache_get(in, SEC_PROCS, sizeof *ps, &nprocs, &bad);
+  if (bad || c.threads != ctrace_reader_nthreads(r) ||
+      c.processes != (ctrace_reader_nprocesses(r) ? ctrace_reader_nprocesses(r) : 1) ||
+      ntask != c.ntask_names || nregion != c.nregion_names ||
+      nstate != (size_t)c.threads * CTRACE_ST_COUNT + 1 || nprocs != c.processes ||
+      !names_ok(r, tn, ntask) || !names_ok(r, rn, nregion))
     return -1;
-  c.task_names = malloc(c.ntask_names * sizeof *c.task_names + 1);
-  c.region_names = malloc(c.nregion_names * sizeof *c.region_names + 1);
-  c.state_ns = malloc(nstate * sizeof *c.state_ns);
-  if (c.processes <= *left / sizeof *c.procs)
-    c.procs = malloc(c.processes * sizeof *c.procs);
-  if (!c.task_names || !c.region_names || !c.state_ns || !c.procs ||
-      get(f, h, left, c.task_names, c.ntask_names * sizeof *c.task_names) < 0 ||
-      get(f, h, left, c.region_names, c.nregion_names * sizeof *c.region_names) < 0 ||
-      get(f, h, left, c.state_ns, nstate * sizeof *c.state_ns) < 0 ||
-      get(f, h, left, c.procs, c.processes * sizeof *c.procs) < 0 ||
-      !names_ok(r, c.task_names, c.ntask_names) || !names_ok(r, c.region_names, c.nregion_names)) {
+  c.task_names = copy(tn, ntask, sizeof *tn);
+  c.region_names = copy(rn, nregion, sizeof *rn);
+  c.state_ns = copy(sn, nstate, sizeof *sn);
+  c.procs = copy(ps, nprocs, sizeof *ps);
+  if (!c.task_names || !c.region_names || !c.state_ns || !c.procs) {
     ctrace_stats_free(&c);
     return -1;
   }
@@ -192,118 +265,46 @@ static int stats_load(const ctrace_reader *r, struct ctrace_stats *st, FILE *f, 
 }
 
 /* ---- loading ---- */
-/* The body inflated from the file, as a stream (fopencookie); its seek
- * only tells where it is (for ftello). */
-struct zr {
-  int fd;
-  z_stream z;
-  uint64_t pos;
-  int end;
-  uint8_t buf[ZBUF];
-};
-static ssize_t zr_read(void *c, char *p, size_t n) {
-  struct zr *r = c;
-  if (!n || r->end)
-    return 0;
-  r->z.next_out = (Bytef *)p;
-  r->z.avail_out = n > UINT32_MAX ? UINT32_MAX : (uInt)n;
-  uInt want = r->z.avail_out;
-  while (r->z.avail_out == want) {
-    if (!r->z.avail_in) {
-      ssize_t got = read(r->fd, r->buf, sizeof r->buf);
-      if (got < 0 && errno == EINTR)
-        continue;
-      if (got <= 0)
-        return -1; /* cut short: not a whole stream */
-      r->z.next_in = r->buf;
-      r->z.avail_in = (uInt)got;
-    }
-    int zerr = inflate(&r->z, Z_NO_FLUSH);
-    if (zerr == Z_STREAM_END) {
-      r->end = 1;
-      break;
-    }
-    if (zerr != Z_OK && zerr != Z_BUF_ERROR)
-      return -1;
-  }
-  size_t done = want - r->z.avail_out;
-  r->pos += done;
-  return (ssize_t)done;
-}
-
-static int zr_seek(void *c, off64_t *off, int whence) {
-  if (whence != SEEK_CUR || *off != 0) {
-    errno = ESPIPE;
-    return -1;
-  }
-  *off = (off64_t)((struct zr *)c)->pos;
-  return 0;
-}
-
-static int load_from(struct ctrace_view *v, const char *file, const struct head *want) {
+static int load_from(struct ctrace_view *v, const char *file, const uint64_t *id) {
   int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
     return -1;
-  struct stat st;
-  struct head h;
-  struct zr *zr = NULL;
-  FILE *f = NULL;
+  struct ctrace_cache_in in;
+  int err = ctrace_cache_in_open(&in, fd, MAGIC, layout(), id, NSECTIONS);
+  close(fd);
+  if (err < 0)
+    return -1;
+  ctrace_cache_release(in.base, CTRACE_CACHE_ALIGN); /* the head: copied */
   struct ctrace_timeline *tl = NULL;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || read(fd, &h, sizeof h) != (ssize_t)sizeof h ||
-      h.magic != want->magic || h.size != want->size || h.mtime_s != want->mtime_s ||
-      h.mtime_ns != want->mtime_ns || h.trace_hash != want->trace_hash ||
-      h.zbytes != (uint64_t)st.st_size - sizeof h || !(zr = calloc(1, sizeof *zr))) {
-    close(fd);
-    return -1;
-  }
-  zr->fd = fd;
-  if (inflateInit(&zr->z) != Z_OK) {
-    free(zr);
-    close(fd);
-    return -1;
-  }
-  f = fopencookie(zr, "rb", (cookie_io_functions_t){zr_read, NULL, zr_seek, NULL});
-  if (!f)
+  if (stats_load(v->r, &v->st, &in) < 0)
     goto fail;
-  setvbuf(f, NULL, _IOFBF, 1 << 20);
-  uint64_t hash = 0, left = h.body_len;
-  if (ctrace_timeline_load(v->r, f, left, &hash, &tl) < 0)
-    goto fail;
-  off64_t at = ftello(f);
-  if (at < 0 || (uint64_t)at > h.body_len)
-    goto fail;
-  left = h.body_len - (uint64_t)at;
-  if (stats_load(v->r, &v->st, f, &hash, &left) < 0)
-    goto fail;
-  char extra;
-  if (left != 0 || hash != h.body_hash || zr->pos != h.body_len || fread(&extra, 1, 1, f) != 0 ||
-      !zr->end) {
+  if (ctrace_timeline_load(v->r, &in, &tl) < 0) {
     ctrace_stats_free(&v->st);
     goto fail;
   }
-  fclose(f);
-  inflateEnd(&zr->z);
-  free(zr);
-  close(fd);
   v->tl = tl;
+  if (ctrace__counters_load(v, &in, SEC_COUNTERS) < 0) {
+    v->tl = NULL;
+    ctrace_timeline_free(tl);
+    ctrace_stats_free(&v->st);
+    goto fail;
+  }
+  v->cache_map = in.base; /* the timeline's arrays: unmapped by ctrace_view_fini */
+  v->cache_map_len = in.len;
+  ctrace_view_guard_add(in.base, in.len);
   return 0;
 fail:
-  ctrace_timeline_free(tl);
-  if (f)
-    fclose(f);
-  inflateEnd(&zr->z);
-  free(zr);
-  close(fd);
+  ctrace_cache_in_close(&in);
   return -1;
 }
 
 int ctrace__view_cache_load(struct ctrace_view *v) {
-  struct head want;
-  if (!v->path || identity(v, &want) < 0)
+  uint64_t id[CTRACE_CACHE_ID_WORDS];
+  if (!v->path || identity(v, id) < 0)
     return -1;
   for (int xdg = 0; xdg < 2; xdg++) {
     char file[PATH_MAX];
-    if (cache_path(v, xdg, 0, file, sizeof file) == 0 && load_from(v, file, &want) == 0) {
+    if (cache_path(v, xdg, 0, file, sizeof file) == 0 && load_from(v, file, id) == 0) {
       snprintf(v->cache_file, sizeof v->cache_file, "%s", file);
       return 0;
     }
@@ -311,100 +312,33 @@ int ctrace__view_cache_load(struct ctrace_view *v) {
   return -1;
 }
 
-/* ---- saving ---- */
-/* The body deflated into the file through a stream (fopencookie) that fails
- * once the view is closing: stopping `ctrace view` does not wait for a big
- * cache to be written. */
-struct zw {
-  int fd;
-  const int *cancel;
-  z_stream z;
-  uint64_t in;
-  uint8_t buf[ZBUF];
-};
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-/* Deflates what is in z (flush: Z_NO_FLUSH or Z_FINISH) into the file. */
-static int zw_pump(struct zw *w, int flush) {
-  for (;;) {
-    w->z.next_out = w->buf;
-    w->z.avail_out = sizeof w->buf;
-    int zerr = deflate(&w->z, flush);
-    if (zerr == Z_STREAM_ERROR)
-      return -1;
-    if (write_all(w->fd, w->buf, sizeof w->buf - w->z.avail_out) < 0)
-      return -1;
-    if (flush == Z_FINISH ? zerr == Z_STREAM_END : w->z.avail_in == 0 && w->z.avail_out != 0)
-      return 0;
-  }
-}
-static ssize_t zw_write(void *c, const char *buf, size_t n) {
-  struct zw *w = c;
-  if (__atomic_load_n(w->cancel, __ATOMIC_ACQUIRE)) {
-    errno = ECANCELED;
-    return -1;
-  }
-  size_t done = 0;
-  while (done < n) {
-    size_t k = n - done > UINT32_MAX ? UINT32_MAX : n - done;
-    w->z.next_in = (Bytef *)(uintptr_t)(buf + done);
-    w->z.avail_in = (uInt)k;
-    if (zw_pump(w, Z_NO_FLUSH) < 0)
-      return done ? (ssize_t)done : -1;
-    done += k;
-  }
-  w->in += n;
-  return (ssize_t)n;
+void ctrace__view_cache_unmap(struct ctrace_view *v) {
+  if (!v->cache_map)
+    return;
+  ctrace_view_guard_remove(v->cache_map);
+  munmap((void *)v->cache_map, v->cache_map_len);
+  v->cache_map = NULL;
 }
 
-static int save_to(struct ctrace_view *v, const char *file, const struct head *id) {
+/* ---- saving ---- */
+static int save_to(struct ctrace_view *v, const char *file, const uint64_t *id) {
   char tmp[PATH_MAX + 32];
   snprintf(tmp, sizeof tmp, "%s.%ld.tmp", file, (long)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
     return -1;
-  struct zw *w = calloc(1, sizeof *w);
-  if (!w || deflateInit(&w->z, Z_BEST_SPEED) != Z_OK) {
-    free(w);
-    close(fd);
-    unlink(tmp);
-    return -1;
+  /* the stopping of `ctrace view` stops the writing (the file is dropped) */
+  struct ctrace_cache_out *o = malloc(sizeof *o);
+  int err = !o;
+  if (o) {
+    ctrace_cache_out_init(o, fd, &v->cache_cancel, layout(), id);
+    o->head.magic = MAGIC;
+    ctrace_timeline_save(v->tl, o);
+    stats_save(&v->st, o);
+    ctrace__counters_save(v, o, SEC_COUNTERS);
+    err = ctrace_cache_out_end(o, NSECTIONS) < 0;
+    free(o);
   }
-  w->fd = fd;
-  w->cancel = &v->cache_cancel;
-  struct head h = *id;
-  FILE *f = NULL;
-  int err = lseek(fd, sizeof h, SEEK_SET) < 0 ||
-            !(f = fopencookie(w, "wb", (cookie_io_functions_t){NULL, zw_write, NULL, NULL}));
-  if (!err) {
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
-    uint64_t hash = 0;
-    err = ctrace_timeline_save(v->tl, f, &hash) < 0 || stats_save(&v->st, f, &hash) < 0;
-    err |= fclose(f) != 0;
-    h.body_hash = hash;
-  }
-  if (!err) {
-    w->z.avail_in = 0;
-    err = zw_pump(w, Z_FINISH) < 0;
-  }
-  if (!err) {
-    off_t end = lseek(fd, 0, SEEK_CUR);
-    h.body_len = w->in;
-    h.zbytes = (uint64_t)end - sizeof h;
-    err = end < 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h;
-  }
-  deflateEnd(&w->z);
-  free(w);
   err |= close(fd) != 0;
   if (err || rename(tmp, file) < 0) {
     unlink(tmp);
@@ -415,16 +349,26 @@ static int save_to(struct ctrace_view *v, const char *file, const struct head *i
 
 static void *save_thread(void *arg) {
   struct ctrace_view *v = arg;
-  struct head id;
-  /* Deflating the index takes seconds of CPU: at the lowest priority
-   * (Linux's nice is per thread), so that on a machine of two cores it
-   * does not slow the first answers down, which the page is waiting for. */
-  setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
-  if (identity(v, &id) < 0)
+  uint64_t id[CTRACE_CACHE_ID_WORDS];
+  /* Writing the index is hashing and the kernel copying it into the page
+   * cache (about a second of CPU per 10 M events): after the first
+   * timeline answer, which the page is waiting for, or a few seconds
+   * (the page may never ask); then at the server's own priority, so that
+   * a loaded machine does not starve it (it is cancelled, and the next
+   * open indexes again, when `ctrace view` stops before it is written). */
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += CTRACE_CACHE_WAIT_S;
+  pthread_mutex_lock(&v->cache_lock);
+  while (!v->cache_go)
+    if (pthread_cond_timedwait(&v->cache_cond, &v->cache_lock, &until) != 0)
+      break;
+  pthread_mutex_unlock(&v->cache_lock);
+  if (identity(v, id) < 0)
     return NULL;
   for (int xdg = 0; xdg < 2; xdg++) {
     char file[PATH_MAX];
-    if (cache_path(v, xdg, 1, file, sizeof file) == 0 && save_to(v, file, &id) == 0) {
+    if (cache_path(v, xdg, 1, file, sizeof file) == 0 && save_to(v, file, id) == 0) {
       snprintf(v->cache_file, sizeof v->cache_file, "%s", file);
       __atomic_store_n(&v->cache_state, CTRACE_CACHE_SAVED, __ATOMIC_RELEASE);
       return NULL;
@@ -438,23 +382,45 @@ void ctrace__view_cache_save_start(struct ctrace_view *v) {
   if (!v->path)
     return;
   v->cache_state = CTRACE_CACHE_SAVING;
-  if (pthread_create(&v->cache_writer, NULL, save_thread, v) == 0)
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&v->cache_lock, NULL);
+  pthread_cond_init(&v->cache_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  v->cache_go = 0;
+  if (pthread_create(&v->cache_writer, NULL, save_thread, v) == 0) {
     v->cache_writing = 1;
-  else
+  } else {
+    v->cache_go = 1;
     save_thread(v);
+    pthread_cond_destroy(&v->cache_cond);
+    pthread_mutex_destroy(&v->cache_lock);
+  }
+}
+
+void ctrace__view_cache_go(struct ctrace_view *v) {
+  if (!v->cache_writing)
+    return;
+  pthread_mutex_lock(&v->cache_lock);
+  v->cache_go = 1;
+  pthread_cond_signal(&v->cache_cond);
+  pthread_mutex_unlock(&v->cache_lock);
 }
 
 void ctrace__view_cache_wait(struct ctrace_view *v) {
-  if (v->cache_writing)
-    pthread_join(v->cache_writer, NULL);
+  if (!v->cache_writing)
+    return;
+  ctrace__view_cache_go(v);
+  pthread_join(v->cache_writer, NULL);
+  pthread_cond_destroy(&v->cache_cond);
+  pthread_mutex_destroy(&v->cache_lock);
   v->cache_writing = 0;
 }
 
 void ctrace__view_cache_join(struct ctrace_view *v) {
   __atomic_store_n(&v->cache_cancel, 1, __ATOMIC_RELEASE); /* a half-written cache is dropped */
-  if (v->cache_writing)
-    pthread_join(v->cache_writer, NULL);
-  v->cache_writing = 0;
+  ctrace__view_cache_wait(v);
 }
 
 const char *ctrace_view_cache_state(const struct ctrace_view *v) {
