@@ -1239,6 +1239,29 @@ const struct ctrace_batch_info *ctrace_reader_batch(const ctrace_reader *r, uint
 
 /* ---- cursors ---- */
 
+/* What a cursor needs of a kind, one byte per code: its number of fields
+ * (bits 0-2), whether a blob follows (SHAPE_BLOB), whether it has relative
+ * fields in a 1.3 data batch (SHAPE_REL), whether it is a record of the
+ * skippable range (SHAPE_RECORD: codes of 0x80 and above, all shaped
+ * alike, known or not: no fields, a blob). Kinds 0x01..0x7f outside the
+ * table never reach a cursor (the open refused their batch). */
+enum { SHAPE_NF = 7, SHAPE_BLOB = 8, SHAPE_REL = 16, SHAPE_RECORD = 32 };
+#define SHAPE_REL_KIND(code)                                                                      \
+  ((code) == CTRACE_EV_TASK_BEGIN || (code) == CTRACE_EV_TASK_END ||                               \
+   (code) == CTRACE_EV_REGION_BEGIN || (code) == CTRACE_EV_LOG || (code) == CTRACE_EV_WAIT ||       \
+   (code) == CTRACE_EV_WAKE || (code) == CTRACE_EV_SYSCALL)
+#define SHAPE_OF(name, code, nf, blob, fields, doc)                                                \
+  [code] = (uint8_t)((code) >= 0x80 ? SHAPE_BLOB | SHAPE_RECORD                                    \
+                                    : (nf) | ((blob) ? SHAPE_BLOB : 0) |                           \
+                                          (SHAPE_REL_KIND(code) ? SHAPE_REL : 0)),
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static const uint8_t kind_shape[256] = {[0x80 ... 0xff] = SHAPE_BLOB | SHAPE_RECORD,
+                                        CTRACE_EVENT_KINDS(SHAPE_OF)};
+#pragma GCC diagnostic pop
+#undef SHAPE_OF
+#undef SHAPE_REL_KIND
+
 static void cursor_load(ctrace_cursor *c) {
   while (c->batch < c->th->nbatches) {
     const struct ctrace_batch_info *b = &c->r->batches.v[c->th->batches[c->batch]];
@@ -1246,7 +1269,7 @@ static void cursor_load(ctrace_cursor *c) {
     c->p = payload;
     c->end = payload + b->evlen;
     c->ticks = b->base;
-    c->relative = (int)b->relative;
+    c->relative = b->relative ? SHAPE_REL : 0;
     c->rel = (struct ctrace_rel){0};
     if (c->p < c->end)
       return;
@@ -1259,6 +1282,8 @@ void ctrace_cursor_init(ctrace_cursor *c, const ctrace_reader *r, uint32_t threa
   memset(c, 0, sizeof *c);
   c->r = r;
   c->th = &r->threads.v[thread_index];
+  c->data = r->data;
+  c->tid = c->th->tid;
   c->batch = 0;
   if (r->files)
     ctrace__tree_cursor(c);
@@ -1292,7 +1317,8 @@ void ctrace_cursor_seek_batch(ctrace_cursor *c, uint32_t bpos) {
 
 /* A uvarint of a validated batch: it ends inside the batch, in at most 10
  * bytes, so no bound is checked. */
-static inline const uint8_t *valid_uvarint(const uint8_t *p, uint64_t *out) {
+static inline __attribute__((always_inline)) const uint8_t *valid_uvarint(const uint8_t *p,
+                                                                           uint64_t *out) {
   uint64_t b = *p++;
   if (__builtin_expect(b < 0x80, 1)) {
     *out = b;
@@ -1309,61 +1335,167 @@ static inline const uint8_t *valid_uvarint(const uint8_t *p, uint64_t *out) {
   return p;
 }
 
-/* ctrace_decode_event() for the batches the open validated (a cursor's):
- * every check it makes has passed once for these bytes. */
-static inline const uint8_t *decode_valid(const uint8_t *p, uint64_t *ticks, ctrace_event *ev) {
-  uint8_t kind = *p++;
-  const struct ctrace_kind_info *ki = &ctrace__kinds[kind];
-  uint64_t d;
-  p = valid_uvarint(p, &d);
-  *ticks += d;
-  ev->ticks = *ticks;
-  ev->kind = kind;
-  unsigned nf = ki->name ? ki->nfields : 0;
-  ev->nfields = (uint8_t)nf;
-  for (unsigned i = 0; i < nf; i++)
-    p = valid_uvarint(p, &ev->f[i]);
-  ev->blob = NULL;
-  ev->blob_len = 0;
-  if (ki->name ? ki->blob : 1) {
-    uint64_t n;
-    p = valid_uvarint(p, &n);
-    ev->blob = p;
-    ev->blob_len = (uint32_t)n;
-    p += n;
+/* The relative fields of an event of a 1.3 data batch (all its fields are
+ * there: the open decoded it whole), and the time of WAIT and SYSCALL. */
+static inline __attribute__((always_inline)) uint64_t rel_valid(ctrace_cursor *c, unsigned kind,
+                                                                uint64_t *f, uint64_t prev,
+                                                                uint64_t ticks) {
+  struct ctrace_rel *st = &c->rel;
+  switch (kind) {
+  case CTRACE_EV_TASK_BEGIN:
+    f[0] = ctrace__rel_task_get(st, f[0]);
+    f[1] = ctrace__rel_task_get(st, f[1]);
+    break;
+  case CTRACE_EV_TASK_END:
+  case CTRACE_EV_REGION_BEGIN:
+  case CTRACE_EV_LOG:
+    f[0] = ctrace__rel_task_get(st, f[0]);
+    break;
+  case CTRACE_EV_WAIT:
+    f[1] = ctrace__rel_object_get(st, f[1]);
+    return ctrace__rel_span_time(prev, ticks - prev, f[2]);
+  case CTRACE_EV_WAKE:
+    f[0] = c->tid + (uint64_t)ctrace__unzigzag(f[0]);
+    f[1] = ctrace__rel_object_get(st, f[1]);
+    break;
+  case CTRACE_EV_SYSCALL:
+    f[3] = ctrace__rel_result_get(st, f[3]);
+    return ctrace__rel_span_time(prev, ticks - prev, f[4]);
+  default:
+    break;
   }
-  return p;
+  return ticks;
 }
 
-static int cursor_step(ctrace_cursor *c, ctrace_event *ev, int records);
-int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev) {
-  return cursor_step(c, ev, 0);
-}
-int ctrace_cursor_next_record(ctrace_cursor *c, ctrace_event *ev) {
-  return cursor_step(c, ev, 1);
-}
-
-static int cursor_step(ctrace_cursor *c, ctrace_event *ev, int records) {
+/* The next record of a cursor: ctrace_decode_event() (and, in a 1.3 data
+ * batch, ctrace_decode_batch_event()) for the batches the open validated,
+ * without the checks that passed once for these bytes. */
+static inline __attribute__((always_inline)) int cursor_step(ctrace_cursor *c, ctrace_event *ev,
+                                                             int records) {
   for (;;) {
-    if (!c->p)
+    const uint8_t *p = c->p;
+    if (!p)
       return 0;
-    ev->offset = (uint64_t)(c->p - c->r->data);
-    /* Validated already: cannot fail. */
-    uint64_t prev = c->ticks;
-    c->p = decode_valid(c->p, &c->ticks, ev);
-    ev->tid = c->th->tid;
-    if (c->relative && rel_kinds[ev->kind])
-      rel_apply(&c->rel, ev->tid, prev, &c->ticks, ev);
-    if (c->p >= c->end) {
+    ev->offset = (uint64_t)(p - c->data);
+    unsigned kind = *p++;
+    unsigned shape = kind_shape[kind];
+    uint64_t d;
+    p = valid_uvarint(p, &d);
+    uint64_t prev = c->ticks, ticks = prev + d;
+    ev->kind = (uint8_t)kind;
+    ev->tid = c->tid;
+    unsigned nf = shape & SHAPE_NF;
+    ev->nfields = (uint8_t)nf;
+    for (unsigned i = 0; i < nf; i++)
+      p = valid_uvarint(p, &ev->f[i]);
+    ev->blob = NULL;
+    ev->blob_len = 0;
+    if (shape & SHAPE_BLOB) {
+      uint64_t n;
+      p = valid_uvarint(p, &n);
+      ev->blob = p;
+      ev->blob_len = (uint32_t)n;
+      p += n;
+    }
+    if (shape & c->relative)
+      ticks = rel_valid(c, kind, ev->f, prev, ticks);
+    ev->ticks = c->ticks = ticks;
+    c->p = p;
+    if (__builtin_expect(p >= c->end, 0)) {
       c->batch++;
       cursor_load(c);
     }
-    if (ev->kind < 0x80 || records) { /* records of later minor versions are skipped */
-      if (c->shift && ev->kind < 0x80)
+    if (kind < 0x80) {
+      if (c->shift)
         shift_ids(c, ev);
       return 1;
     }
+    if (records) /* records of later minor versions are skipped */
+      return 1;
   }
+}
+
+/* The cursor's next batch, after the record that ended one: 1 (that
+ * record is the caller's to return). */
+static __attribute__((noinline)) int cursor_next_batch(ctrace_cursor *c) {
+  c->batch++;
+  cursor_load(c);
+  return 1;
+}
+
+static __attribute__((noinline)) int cursor_step_any(ctrace_cursor *c, ctrace_event *ev) {
+  return cursor_step(c, ev, 0);
+}
+
+/* The end of a tree cursor's event: the file's ids as the tree's. */
+static __attribute__((noinline)) int cursor_tree_end(ctrace_cursor *c, ctrace_event *ev) {
+  shift_ids(c, ev);
+  if (c->p >= c->end)
+    return cursor_next_batch(c);
+  return 1;
+}
+
+/* An event's fields, nf of them (a constant: the loop unrolls). */
+static inline __attribute__((always_inline)) const uint8_t *valid_fields(const uint8_t *p,
+                                                                        uint64_t *f,
+                                                                        unsigned nf) {
+#pragma GCC unroll 8
+  for (unsigned i = 0; i < nf; i++)
+    p = valid_uvarint(p, &f[i]);
+  return p;
+}
+
+/* cursor_step(c, ev, 0) for thread events, by kind: each kind's fields
+ * unrolled, and its relative fields in a 1.3 data batch, behind one jump.
+ * Records of the skippable range go to cursor_step. */
+int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev) {
+  const uint8_t *p = c->p;
+  if (__builtin_expect(!p, 0))
+    return 0;
+  unsigned kind = *p;
+  if (__builtin_expect(kind_shape[kind] & SHAPE_RECORD, 0))
+    return cursor_step_any(c, ev);
+  ev->offset = (uint64_t)(p - c->data);
+  uint64_t d;
+  p = valid_uvarint(p + 1, &d);
+  uint64_t prev = c->ticks, ticks = prev + d;
+  ev->tid = c->tid;
+  ev->kind = (uint8_t)kind;
+  ev->blob = NULL;
+  ev->blob_len = 0;
+  switch (kind) {
+#define KIND_CASE(NAME, code, nf, has_blob, fields, doc)                                              \
+  case code:                                                                                       \
+    if ((code) < 0x80) {                                                                           \
+      ev->nfields = (nf);                                                                          \
+      p = valid_fields(p, ev->f, (nf));                                                            \
+      if (has_blob) {                                                                              \
+        uint64_t n;                                                                                \
+        p = valid_uvarint(p, &n);                                                                  \
+        ev->blob = p;                                                                              \
+        ev->blob_len = (uint32_t)n;                                                                \
+        p += n;                                                                                    \
+      }                                                                                            \
+      if (kind_shape[code] & SHAPE_REL && c->relative)                                             \
+        ticks = rel_valid(c, (code), ev->f, prev, ticks);                                          \
+    }                                                                                              \
+    break;
+    CTRACE_EVENT_KINDS(KIND_CASE)
+#undef KIND_CASE
+  default: /* not a thread event: the open let none through */
+    ev->nfields = 0;
+    break;
+  }
+  ev->ticks = c->ticks = ticks;
+  c->p = p;
+  if (__builtin_expect(c->shift, 0))
+    return cursor_tree_end(c, ev);
+  if (__builtin_expect(p >= c->end, 0))
+    return cursor_next_batch(c);
+  return 1;
+}
+int ctrace_cursor_next_record(ctrace_cursor *c, ctrace_event *ev) {
+  return cursor_step(c, ev, 1);
 }
 
 /* ---- merging threads in time order: a binary heap of cursors ---- */

@@ -274,6 +274,8 @@ typedef struct ctrace_cursor {
   const ctrace_reader *r;
   const struct ctrace_thread_info *th;
   uint32_t batch;     /* position in th->batches */
+  uint32_t tid;       /* th->tid */
+  const uint8_t *data; /* r->data: event offsets count from it */
   const uint8_t *p, *end;
   uint64_t ticks;
   uint64_t base_off;  /* file offset of p's batch payload start */
@@ -290,7 +292,7 @@ typedef struct ctrace_cursor {
   uint64_t task_hi;
   uint64_t link_hi; /* (file index + 1) << 32: links are per file */
   int shift;
-  int relative;         /* the batch's relative fields (1.3), and their state */
+  int relative;         /* nonzero: the batch's fields are relative (1.3); their state */
   struct ctrace_rel rel;
 } ctrace_cursor;
 
