@@ -3,7 +3,8 @@
 alone (standard library only). It prints what `ctrace dump --raw` prints,
 so that a test can check, event for event, that the document says enough
 to read a trace. Even the table of event kinds comes from the document: the
-"### NAME (0xNN)" sections and their "Fields:" lines.
+"### NAME (0xNN)" sections and their "Fields:" lines, and the repeated
+fields (1.4) from the table of "Repeated fields".
 
 Usage: reader.py FILE [FORMAT.md]
 """
@@ -24,6 +25,21 @@ def kinds_from_doc(path):
         fixed, _, blob = fields.partition("|")
         kinds[code] = (name, len(fixed.split()), "|" in fields)
     return kinds
+
+
+def repeated_from_doc(path):
+    """{kind name: set of field names} from the "Repeated fields" table."""
+    text = open(path, encoding="utf-8").read()
+    section = text.split("## Repeated fields", 1)[1].split("\n## ", 1)[0]
+    return {m.group(1): set(m.group(2).split())
+            for m in re.finditer(r"^\| (\w+) \| `([^`]*)` \|$", section, re.M)}
+
+
+def field_names(path):
+    """{code: [field names]} (without "s:") from the "Fields:" lines."""
+    text = open(path, encoding="utf-8").read()
+    return {int(m.group(1), 16): [f.split(":")[-1] for f in m.group(2).partition("|")[0].split()]
+            for m in re.finditer(r"^### \w+ \(0x([0-9a-f]{2})\)\n\nFields: `([^`]*)`", text, re.M)}
 
 
 def _crc_table():
@@ -67,6 +83,7 @@ def uvarint(buf, pos, end):
 
 def read(path, doc):
     kinds = kinds_from_doc(doc)
+    repeated, names = repeated_from_doc(doc), field_names(doc)
     d = open(path, "rb").read()
     if len(d) < 32 or d[:8] != b"\x7fCTRACE\n":
         raise SystemExit("not a ctrace file")
@@ -109,11 +126,18 @@ def read(path, doc):
         batch = ["# batch %d tid %d flags 0x%x seq %d base %d len %d" % (off, tid, bflags, seq, base, blen)]
         pos, ticks = off + 32, base
         rel = [0, 0, 0]  # relative fields (1.3): the batch's last task, object, result
+        last = {}  # repeated fields (1.4): each kind's last stored fields in the batch
         try:
             while pos < end:
                 at = pos
                 kind = d[pos]
                 pos += 1
+                rep = set()
+                if minor >= 4 and not meta and 0x40 <= kind < 0x80:
+                    kind &= ~0x40
+                    if kind not in kinds or kinds[kind][0] not in repeated or kind not in last:
+                        raise Bad("repeat")
+                    rep = repeated[kinds[kind][0]]
                 if kind < 0x80 and kind not in kinds:
                     raise Bad("unknown kind")
                 delta, pos = uvarint(d, pos, end)
@@ -121,9 +145,14 @@ def read(path, doc):
                 ticks = (ticks + delta) & MASK64
                 nf, has_blob = (kinds[kind][1], kinds[kind][2]) if kind in kinds else (0, True)
                 fields = []
-                for _ in range(nf):
-                    v, pos = uvarint(d, pos, end)
+                for i in range(nf):
+                    if names[kind][i] in rep:
+                        v = last[kind][i]
+                    else:
+                        v, pos = uvarint(d, pos, end)
                     fields.append(v)
+                if minor >= 4 and not meta and kind in kinds and kinds[kind][0] in repeated:
+                    last[kind] = list(fields)
                 if minor >= 3 and not meta and kind in kinds:
                     relative(kinds[kind][0], fields, tid, rel)
                     span = {"WAIT": 2, "SYSCALL": 4}.get(kinds[kind][0])

@@ -154,3 +154,65 @@ uint32_t ctrace__crc32c_soft(uint32_t crc, const void *data, size_t n) {
     c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
   return ~c;
 }
+
+/* ---- repeated fields (1.4): the writer's compaction ---- */
+
+size_t ctrace__repeat_compact(uint8_t *data, size_t len) {
+  struct ctrace_repeat st;
+  st.seen = 0;
+  const uint8_t *p = data, *end = data + len;
+  uint8_t *o = data;
+  while (p < end) {
+    unsigned kind = p[0];
+    const struct ctrace_kind_info *k = &ctrace__kinds[kind];
+    const uint8_t *q = p + 1, *at[CTRACE_MAX_FIELDS + 1];
+    uint64_t v, f[CTRACE_MAX_FIELDS];
+    if (!k->name || !(q = ctrace__get_uvarint(q, end, &v)))
+      break;
+    for (unsigned i = 0; i < k->nfields; i++) {
+      at[i] = q;
+      if (!(q = ctrace__get_uvarint(q, end, &f[i])))
+        goto rest;
+    }
+    at[k->nfields] = q;
+    if (k->blob) {
+      if (!(q = ctrace__get_uvarint(q, end, &v)) || v > (uint64_t)(end - q))
+        break;
+      q += v;
+    }
+    int slot = ctrace__repeat_slot(kind);
+    unsigned mask = ctrace__repeat_mask(kind);
+    int same = slot >= 0 && (st.seen >> slot & 1);
+    for (unsigned i = 0; same && i < k->nfields; i++)
+      if (mask >> i & 1 && f[i] != st.f[slot][i])
+        same = 0;
+    if (slot >= 0) {
+      st.seen |= 1u << slot;
+      for (unsigned i = 0; i < k->nfields; i++)
+        st.f[slot][i] = f[i];
+    }
+    if (!same) {
+      memmove(o, p, (size_t)(q - p));
+      o += q - p;
+      p = q;
+      continue;
+    }
+    /* the kind with the flag, the delta, the fields not repeated, the blob */
+    const uint8_t *from = p + 1;
+    *o++ = (uint8_t)(kind | CTRACE_REPEAT_FLAG);
+    memmove(o, from, (size_t)(at[0] - from));
+    o += at[0] - from;
+    for (unsigned i = 0; i < k->nfields; i++)
+      if (!(mask >> i & 1)) {
+        memmove(o, at[i], (size_t)(at[i + 1] - at[i]));
+        o += at[i + 1] - at[i];
+      }
+    memmove(o, at[k->nfields], (size_t)(q - at[k->nfields]));
+    o += q - at[k->nfields];
+    p = q;
+  }
+rest:
+  memmove(o, p, (size_t)(end - p));
+  o += end - p;
+  return (size_t)(o - data);
+}

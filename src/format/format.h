@@ -19,10 +19,14 @@
 #define CTRACE_FILE_MAGIC "\x7f" "CTRACE\n"
 #define CTRACE_FILE_MAGIC_LEN 8
 #define CTRACE_FORMAT_MAJOR 1
-#define CTRACE_FORMAT_MINOR 3
+#define CTRACE_FORMAT_MINOR 4
 /* From 1.3 some fields of thread events are stored relative to the batch
  * (docs/FORMAT.md, "Relative fields"): below. */
 #define CTRACE_FORMAT_MINOR_RELATIVE 3
+/* From 1.4 a thread event may leave out the fields it repeats from the
+ * last event of its kind in the batch (docs/FORMAT.md, "Repeated
+ * fields"): below. */
+#define CTRACE_FORMAT_MINOR_REPEAT 4
 #define CTRACE_FILE_HEADER_SIZE_1_0 32
 #define CTRACE_FILE_HEADER_SIZE 40
 #define CTRACE_FILE_HEADER_MAX 4096
@@ -519,6 +523,62 @@ static inline int ctrace__stack_unblob(const uint8_t *blob, size_t len, const ui
     pcs[m + i] = prev[np - k + i];
   return m + (int)k;
 }
+
+/*
+ * Repeated fields (1.4, docs/FORMAT.md "Repeated fields"). In the data
+ * batches of a 1.4 file, the kind byte of an event of a kind below may
+ * carry CTRACE_REPEAT_FLAG: then the fields of the kind's mask are not
+ * stored, and each is the stored value of the same field of the last event
+ * of that kind before it in the batch (there must be one). Relative fields
+ * (above) are then decoded from these stored values as usual.
+ * X(KIND, slot, mask, "field names"): slot numbers the kinds for a
+ * decoder's state; bit i of mask is field i.
+ */
+#define CTRACE_REPEAT_FLAG 0x40u
+#define CTRACE_REPEAT_KINDS(X)                                                 \
+  X(TASK_BEGIN, 0, 0x0e, "parent name stack")                                   \
+  X(TASK_END, 1, 0x01, "task")                                                  \
+  X(REGION_BEGIN, 2, 0x05, "task stack")                                        \
+  X(LOG, 3, 0x07, "task category stack")                                        \
+  X(COUNTER, 4, 0x01, "name")                                                   \
+  X(WAIT, 5, 0x0b, "reason object stack")                                       \
+  X(WAKE, 6, 0x0f, "tid object reason stack")                                   \
+  X(SYSCALL, 7, 0x27, "call class fd stack")
+#define CTRACE_REPEAT_SLOTS 8
+/* The slot of kind (without the flag), or -1 when it repeats nothing. */
+static inline int ctrace__repeat_slot(unsigned kind) {
+  switch (kind) {
+#define CTRACE__REP_SLOT(name, slot, mask, fields) case CTRACE_EV_##name: return slot;
+    CTRACE_REPEAT_KINDS(CTRACE__REP_SLOT)
+#undef CTRACE__REP_SLOT
+  default:
+    return -1;
+  }
+}
+/* The mask of kind's repeated fields (0: none). */
+static inline unsigned ctrace__repeat_mask(unsigned kind) {
+  switch (kind) {
+#define CTRACE__REP_MASK(name, slot, mask, fields) case CTRACE_EV_##name: return mask;
+    CTRACE_REPEAT_KINDS(CTRACE__REP_MASK)
+#undef CTRACE__REP_MASK
+  default:
+    return 0;
+  }
+}
+/* A decoder's state: the stored fields of the last event of each slot's
+ * kind in the batch, and which slots have one (bit per slot). */
+struct ctrace_repeat {
+  uint32_t seen;
+  uint64_t f[CTRACE_REPEAT_SLOTS][CTRACE_MAX_FIELDS];
+};
+/*
+ * The writer's side: the events of a data batch [p, p + len), each kind
+ * byte plain, rewritten in place with the flag wherever an event's masked
+ * fields repeat the last ones of its kind. Returns the new length (never
+ * more than len). Bytes that do not decode are left as they are, from the
+ * first of them on.
+ */
+size_t ctrace__repeat_compact(uint8_t *p, size_t len);
 
 /* The kinds that have fields, with the lower-case name of their struct:
  * struct ctrace_ev_<lower>, decoded by ctrace_ev_<lower>_of(). */

@@ -103,13 +103,76 @@ static inline void rel_apply(struct ctrace_rel *st, uint32_t tid, uint64_t prev,
     ev->ticks = *ticks = ctrace__rel_span_time(prev, ev->ticks - prev, ev->f[dur]);
 }
 
-const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b, struct ctrace_rel *st,
-                                         const uint8_t *p, const uint8_t *end, uint64_t *ticks,
-                                         ctrace_event *ev, const char **why) {
+/* An event of a 1.4 data batch whose kind byte carries the repeat flag:
+ * its fields of the kind's mask are the last event of the kind's. */
+static const uint8_t *decode_repeated(struct ctrace_repeat *rep, const uint8_t *p,
+                                      const uint8_t *end, uint64_t *ticks, ctrace_event *ev,
+                                      const char **why) {
+  unsigned kind = *p++ & ~CTRACE_REPEAT_FLAG;
+  int slot = ctrace__repeat_slot(kind);
+  if (slot < 0) {
+    *why = "unknown event kind";
+    return NULL;
+  }
+  if (!(rep->seen >> slot & 1)) {
+    *why = "repeated fields with no earlier event of the kind in the batch";
+    return NULL;
+  }
+  const struct ctrace_kind_info *ki = &ctrace__kinds[kind];
+  unsigned mask = ctrace__repeat_mask(kind);
+  uint64_t d;
+  if (!(p = ctrace__get_uvarint(p, end, &d))) {
+    *why = "event cut short (time delta)";
+    return NULL;
+  }
+  *ticks += d;
+  ev->ticks = *ticks;
+  ev->kind = (uint8_t)kind;
+  ev->nfields = ki->nfields;
+  for (unsigned i = 0; i < ki->nfields; i++) {
+    if (mask >> i & 1) {
+      ev->f[i] = rep->f[slot][i];
+    } else if (!(p = ctrace__get_uvarint(p, end, &ev->f[i]))) {
+      *why = "event cut short (field)";
+      return NULL;
+    }
+  }
+  ev->blob = NULL;
+  ev->blob_len = 0;
+  if (ki->blob) {
+    uint64_t n;
+    if (!(p = ctrace__get_uvarint(p, end, &n))) {
+      *why = "event cut short (blob length)";
+      return NULL;
+    }
+    if (n > CTRACE_MAX_BLOB || n > (uint64_t)(end - p)) {
+      *why = "blob longer than its batch";
+      return NULL;
+    }
+    ev->blob = p;
+    ev->blob_len = (uint32_t)n;
+    p += n;
+  }
+  return p;
+}
+
+const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b,
+                                         struct ctrace_batch_state *st, const uint8_t *p,
+                                         const uint8_t *end, uint64_t *ticks, ctrace_event *ev,
+                                         const char **why) {
   uint64_t prev = *ticks;
-  p = ctrace_decode_event(p, end, ticks, ev, why);
+  if (b->repeat && p < end && (*p & 0xc0) == CTRACE_REPEAT_FLAG) {
+    p = decode_repeated(&st->rep, p, end, ticks, ev, why);
+  } else {
+    p = ctrace_decode_event(p, end, ticks, ev, why);
+    int slot = p && b->repeat ? ctrace__repeat_slot(ev->kind) : -1;
+    if (slot >= 0) {
+      st->rep.seen |= 1u << slot;
+      memcpy(st->rep.f[slot], ev->f, ev->nfields * sizeof ev->f[0]);
+    }
+  }
   if (p && b->relative && rel_kinds[ev->kind])
-    rel_apply(st, b->tid, prev, ticks, ev);
+    rel_apply(&st->rel, b->tid, prev, ticks, ev);
   return p;
 }
 
@@ -348,7 +411,10 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
   b->first = UINT64_MAX;
   b->last = 0;
   b->relative = !meta && r->minor >= CTRACE_FORMAT_MINOR_RELATIVE;
-  struct ctrace_rel rel = {0};
+  b->repeat = !meta && r->minor >= CTRACE_FORMAT_MINOR_REPEAT;
+  struct ctrace_batch_state rel;
+  rel.rel = (struct ctrace_rel){0};
+  rel.rep.seen = 0;
   while (p < end) {
     ctrace_event ev;
     const char *why;
@@ -359,9 +425,11 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
       set_error(r, CTRACE_READ_CORRUPT, off, "%s (kind 0x%02x)", why, *p);
       /* The batch is not read: its events leave the kind counts too. */
       uint64_t tk = b->base;
+      rel.rel = (struct ctrace_rel){0};
+      rel.rep.seen = 0;
       for (const uint8_t *q = payload, *bad = p; !meta && q < bad;) {
         ctrace_event e;
-        if (!(q = ctrace_decode_event(q, end, &tk, &e, &why)))
+        if (!(q = ctrace_decode_batch_event(b, &rel, q, end, &tk, &e, &why)))
           break;
         r->by_kind[e.kind]--;
       }
@@ -1243,9 +1311,11 @@ const struct ctrace_batch_info *ctrace_reader_batch(const ctrace_reader *r, uint
  * (bits 0-2), whether a blob follows (SHAPE_BLOB), whether it has relative
  * fields in a 1.3 data batch (SHAPE_REL), whether it is a record of the
  * skippable range (SHAPE_RECORD: codes of 0x80 and above, all shaped
- * alike, known or not: no fields, a blob). Kinds 0x01..0x7f outside the
- * table never reach a cursor (the open refused their batch). */
-enum { SHAPE_NF = 7, SHAPE_BLOB = 8, SHAPE_REL = 16, SHAPE_RECORD = 32 };
+ * alike, known or not: no fields, a blob), whether it is a kind with the
+ * repeat flag of 1.4 (SHAPE_REP alone: the kind without the flag says the
+ * rest). Kinds 0x01..0x7f outside the table never reach a cursor (the open
+ * refused their batch). */
+enum { SHAPE_NF = 7, SHAPE_BLOB = 8, SHAPE_REL = 16, SHAPE_RECORD = 32, SHAPE_REP = 64 };
 #define SHAPE_REL_KIND(code)                                                                      \
   ((code) == CTRACE_EV_TASK_BEGIN || (code) == CTRACE_EV_TASK_END ||                               \
    (code) == CTRACE_EV_REGION_BEGIN || (code) == CTRACE_EV_LOG || (code) == CTRACE_EV_WAIT ||       \
@@ -1256,10 +1326,13 @@ enum { SHAPE_NF = 7, SHAPE_BLOB = 8, SHAPE_REL = 16, SHAPE_RECORD = 32 };
                                           (SHAPE_REL_KIND(code) ? SHAPE_REL : 0)),
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
+#define SHAPE_REP_OF(name, slot, mask, fields) [CTRACE_EV_##name | CTRACE_REPEAT_FLAG] = SHAPE_REP,
 static const uint8_t kind_shape[256] = {[0x80 ... 0xff] = SHAPE_BLOB | SHAPE_RECORD,
-                                        CTRACE_EVENT_KINDS(SHAPE_OF)};
+                                        CTRACE_EVENT_KINDS(SHAPE_OF)
+                                            CTRACE_REPEAT_KINDS(SHAPE_REP_OF)};
 #pragma GCC diagnostic pop
 #undef SHAPE_OF
+#undef SHAPE_REP_OF
 #undef SHAPE_REL_KIND
 
 static void cursor_load(ctrace_cursor *c) {
@@ -1378,7 +1451,11 @@ static inline __attribute__((always_inline)) int cursor_step(ctrace_cursor *c, c
       return 0;
     ev->offset = (uint64_t)(p - c->data);
     unsigned kind = *p++;
-    unsigned shape = kind_shape[kind];
+    unsigned shape = kind_shape[kind], repeated = shape & SHAPE_REP;
+    if (repeated) {
+      kind &= ~CTRACE_REPEAT_FLAG;
+      shape = kind_shape[kind];
+    }
     uint64_t d;
     p = valid_uvarint(p, &d);
     uint64_t prev = c->ticks, ticks = prev + d;
@@ -1386,8 +1463,16 @@ static inline __attribute__((always_inline)) int cursor_step(ctrace_cursor *c, c
     ev->tid = c->tid;
     unsigned nf = shape & SHAPE_NF;
     ev->nfields = (uint8_t)nf;
-    for (unsigned i = 0; i < nf; i++)
-      p = valid_uvarint(p, &ev->f[i]);
+    int slot = ctrace__repeat_slot(kind);
+    unsigned mask = repeated ? ctrace__repeat_mask(kind) : 0;
+    for (unsigned i = 0; i < nf; i++) {
+      if (mask >> i & 1)
+        ev->f[i] = c->rep.f[slot][i];
+      else
+        p = valid_uvarint(p, &ev->f[i]);
+    }
+    if (slot >= 0 && !repeated)
+      memcpy(c->rep.f[slot], ev->f, nf * sizeof ev->f[0]);
     ev->blob = NULL;
     ev->blob_len = 0;
     if (shape & SHAPE_BLOB) {
@@ -1435,6 +1520,32 @@ static __attribute__((noinline)) int cursor_tree_end(ctrace_cursor *c, ctrace_ev
   return 1;
 }
 
+/* An event's fields, nf of them (a constant: the loop unrolls); those of
+ * mask from last, the last event of the kind's (1.4: repeated). */
+static inline __attribute__((always_inline)) const uint8_t *
+repeated_fields(const uint8_t *p, uint64_t *f, unsigned nf, unsigned mask, const uint64_t *last) {
+#pragma GCC unroll 8
+  for (unsigned i = 0; i < nf; i++) {
+    if (mask >> i & 1)
+      f[i] = last[i];
+    else
+      p = valid_uvarint(p, &f[i]);
+  }
+  return p;
+}
+/* Keeps the fields of mask of an event of a kind that may be repeated. */
+static inline __attribute__((always_inline)) void repeat_keep(ctrace_cursor *c, unsigned kind,
+                                                              const uint64_t *f) {
+  int slot = ctrace__repeat_slot(kind);
+  unsigned mask = ctrace__repeat_mask(kind);
+  if (slot < 0)
+    return;
+#pragma GCC unroll 8
+  for (unsigned i = 0; i < CTRACE_MAX_FIELDS; i++)
+    if (mask >> i & 1)
+      c->rep.f[slot][i] = f[i];
+}
+
 /* An event's fields, nf of them (a constant: the loop unrolls). */
 static inline __attribute__((always_inline)) const uint8_t *valid_fields(const uint8_t *p,
                                                                         uint64_t *f,
@@ -1476,12 +1587,31 @@ int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev) {
         ev->blob_len = (uint32_t)n;                                                                \
         p += n;                                                                                    \
       }                                                                                            \
+      repeat_keep(c, (code), ev->f);                                                               \
       if (kind_shape[code] & SHAPE_REL && c->relative)                                             \
         ticks = rel_valid(c, (code), ev->f, prev, ticks);                                          \
     }                                                                                              \
     break;
     CTRACE_EVENT_KINDS(KIND_CASE)
 #undef KIND_CASE
+#define REPEAT_CASE(NAME, slot, mask, fields)                                                      \
+  case CTRACE_EV_##NAME | CTRACE_REPEAT_FLAG:                                                      \
+    ev->kind = CTRACE_EV_##NAME;                                                                   \
+    ev->nfields = kind_shape[CTRACE_EV_##NAME] & SHAPE_NF;                                         \
+    p = repeated_fields(p, ev->f, kind_shape[CTRACE_EV_##NAME] & SHAPE_NF, (mask),                 \
+                        c->rep.f[slot]);                                                           \
+    if (kind_shape[CTRACE_EV_##NAME] & SHAPE_BLOB) {                                               \
+      uint64_t n;                                                                                  \
+      p = valid_uvarint(p, &n);                                                                    \
+      ev->blob = p;                                                                                \
+      ev->blob_len = (uint32_t)n;                                                                  \
+      p += n;                                                                                      \
+    }                                                                                              \
+    if (kind_shape[CTRACE_EV_##NAME] & SHAPE_REL && c->relative)                                   \
+      ticks = rel_valid(c, CTRACE_EV_##NAME, ev->f, prev, ticks);                                  \
+    break;
+    CTRACE_REPEAT_KINDS(REPEAT_CASE)
+#undef REPEAT_CASE
   default: /* not a thread event: the open let none through */
     ev->nfields = 0;
     break;
