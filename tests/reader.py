@@ -28,11 +28,12 @@ def kinds_from_doc(path):
 
 
 def repeated_from_doc(path):
-    """{kind name: set of field names} from the "Repeated fields" table."""
+    """{kind name: (set of field names, "last" or "stack")} from the
+    "Repeated fields" table."""
     text = open(path, encoding="utf-8").read()
     section = text.split("## Repeated fields", 1)[1].split("\n## ", 1)[0]
-    return {m.group(1): set(m.group(2).split())
-            for m in re.finditer(r"^\| (\w+) \| `([^`]*)` \|$", section, re.M)}
+    return {m.group(1): (set(m.group(2).split()), m.group(3))
+            for m in re.finditer(r"^\| (\w+) \| `([^`]*)` \| (last|stack) \|$", section, re.M)}
 
 
 def field_names(path):
@@ -127,17 +128,20 @@ def read(path, doc):
         pos, ticks = off + 32, base
         rel = [0, 0, 0]  # relative fields (1.3): the batch's last task, object, result
         last = {}  # repeated fields (1.4): each kind's last stored fields in the batch
+        by_stack = {}  # and WAIT's and WAKE's values by (kind, stack % 16)
         try:
             while pos < end:
                 at = pos
                 kind = d[pos]
                 pos += 1
-                rep = set()
+                rep, how = set(), None
                 if minor >= 4 and not meta and 0x40 <= kind < 0x80:
                     kind &= ~0x40
-                    if kind not in kinds or kinds[kind][0] not in repeated or kind not in last:
+                    if kind not in kinds or kinds[kind][0] not in repeated:
                         raise Bad("repeat")
-                    rep = repeated[kinds[kind][0]]
+                    rep, how = repeated[kinds[kind][0]]
+                    if how == "last" and kind not in last:
+                        raise Bad("repeat")
                 if kind < 0x80 and kind not in kinds:
                     raise Bad("unknown kind")
                 delta, pos = uvarint(d, pos, end)
@@ -147,17 +151,31 @@ def read(path, doc):
                 fields = []
                 for i in range(nf):
                     if names[kind][i] in rep:
-                        v = last[kind][i]
+                        v = last[kind][i] if how == "last" else None
                     else:
                         v, pos = uvarint(d, pos, end)
                     fields.append(v)
-                if minor >= 4 and not meta and kind in kinds and kinds[kind][0] in repeated:
+                mode = repeated.get(kinds[kind][0], (None, None))[1] if kind in kinds else None
+                if minor >= 4 and not meta and mode == "last":
                     last[kind] = list(fields)
-                if minor >= 3 and not meta and kind in kinds:
+                if how == "stack":
+                    stack = fields[names[kind].index("stack")]
+                    entry = by_stack.get((kind, stack % 16))
+                    if entry is None or entry[names[kind].index("stack")] != stack:
+                        raise Bad("repeat")
+                    for i in range(nf):
+                        if names[kind][i] in rep:
+                            fields[i] = entry[i]
+                    rel[1] = fields[names[kind].index("object")]
+                    if kinds[kind][0] == "WAIT":
+                        ticks = (prev + unzigzag(delta) + fields[2]) & MASK64
+                elif minor >= 3 and not meta and kind in kinds:
                     relative(kinds[kind][0], fields, tid, rel)
                     span = {"WAIT": 2, "SYSCALL": 4}.get(kinds[kind][0])
                     if span is not None and span < len(fields):
                         ticks = (prev + unzigzag(delta) + fields[span]) & MASK64
+                if minor >= 4 and not meta and mode == "stack":
+                    by_stack[(kind, fields[names[kind].index("stack")] % 16)] = list(fields)
                 blob = None
                 if has_blob:
                     n, pos = uvarint(d, pos, end)

@@ -182,7 +182,7 @@ TEST_IMPL(format_crc32c_paths_agree) {
 /* Repeated fields (1.4): events of random kinds and fields, many repeating
  * the last of their kind, through the writer's compaction and the checked
  * decoder of a 1.4 data batch read the same as the plain bytes through a
- * 1.2 batch's; the compaction sets the flag, and only on repeats. */
+ * 1.3 batch's; the compaction sets the flag, and only on repeats. */
 TEST_IMPL(format_repeat_compact_roundtrip) {
   static const uint8_t kinds[] = {CTRACE_EV_TASK_BEGIN, CTRACE_EV_TASK_END, CTRACE_EV_REGION_BEGIN,
                                   CTRACE_EV_REGION_END, CTRACE_EV_LOG,      CTRACE_EV_COUNTER,
@@ -220,9 +220,11 @@ TEST_IMPL(format_repeat_compact_roundtrip) {
     }
     size_t len = (size_t)(p - plain);
     memcpy(packed, plain, len);
-    size_t plen = ctrace__repeat_compact(packed, len);
+    size_t plen = ctrace__repeat_compact(packed, len, 7);
     ASSERT_LE(plen, len);
-    struct ctrace_batch_info b12 = {0}, b14 = {0};
+    struct ctrace_batch_info b13 = {0}, b14 = {0};
+    b13.tid = b14.tid = 7;
+    b13.relative = b14.relative = 1;
     b14.repeat = 1;
     struct ctrace_batch_state s12 = {0}, s14 = {0};
     const uint8_t *a = plain, *c = packed;
@@ -233,7 +235,7 @@ TEST_IMPL(format_repeat_compact_roundtrip) {
       ASSERT(c < packed + plen);
       int flagged = (*c & 0xc0) == CTRACE_REPEAT_FLAG;
       repeats += flagged;
-      ASSERT((a = ctrace_decode_batch_event(&b12, &s12, a, plain + len, &ta, &ea, &why)) != NULL);
+      ASSERT((a = ctrace_decode_batch_event(&b13, &s12, a, plain + len, &ta, &ea, &why)) != NULL);
       ASSERT((c = ctrace_decode_batch_event(&b14, &s14, c, packed + plen, &tc, &ec, &why)) != NULL);
       ASSERT_EQ(ec.kind, ea.kind);
       ASSERT(!flagged || ctrace__repeat_mask(ea.kind));

@@ -171,7 +171,8 @@ TEST_IMPL(read_cross_thread_names_and_links) {
  * first in every batch. Checksums are recomputed. */
 enum { TO_1_0 = 1, EXTRA_HEADER = 2, UNKNOWN = 4 };
 /* The events [p, p + n) of a 1.4 data batch with every repeated field
- * written out (what a 1.3 writer would have written), appended to b. */
+ * written out (what a 1.3 writer would have written), appended to b. For
+ * the reference trace, which holds no WAIT or WAKE (repeated by stack). */
 static void tb_unrepeat(struct tb *b, const uint8_t *p, size_t n) {
   const uint8_t *end = p + n;
   uint64_t last[CTRACE_REPEAT_SLOTS][CTRACE_MAX_FIELDS];
@@ -181,6 +182,8 @@ static void tb_unrepeat(struct tb *b, const uint8_t *p, size_t n) {
     if ((kind & 0xc0) == CTRACE_REPEAT_FLAG) {
       kind &= (uint8_t)~CTRACE_REPEAT_FLAG;
       mask = ctrace__repeat_mask(kind);
+      if (ctrace__repeat_by_stack(kind) >= 0)
+        abort();
     }
     const struct ctrace_kind_info *k = &ctrace__kinds[kind];
     int slot = ctrace__repeat_slot(kind);

@@ -157,9 +157,10 @@ uint32_t ctrace__crc32c_soft(uint32_t crc, const void *data, size_t n) {
 
 /* ---- repeated fields (1.4): the writer's compaction ---- */
 
-size_t ctrace__repeat_compact(uint8_t *data, size_t len) {
+size_t ctrace__repeat_compact(uint8_t *data, size_t len, uint32_t tid) {
   struct ctrace_repeat st;
-  st.seen = 0;
+  st.seen = st.stack_seen = 0;
+  struct ctrace_rel rel = {0};
   const uint8_t *p = data, *end = data + len;
   uint8_t *o = data;
   while (p < end) {
@@ -180,16 +181,26 @@ size_t ctrace__repeat_compact(uint8_t *data, size_t len) {
         break;
       q += v;
     }
-    int slot = ctrace__repeat_slot(kind);
+    int slot = ctrace__repeat_slot(kind), bs = ctrace__repeat_by_stack(kind);
     unsigned mask = ctrace__repeat_mask(kind);
-    int same = slot >= 0 && (st.seen >> slot & 1);
-    for (unsigned i = 0; same && i < k->nfields; i++)
-      if (mask >> i & 1 && f[i] != st.f[slot][i])
-        same = 0;
-    if (slot >= 0) {
+    int same = 0;
+    if (slot >= 0 && bs < 0) { /* stored fields, against the last of the kind */
+      same = st.seen >> slot & 1;
+      for (unsigned i = 0; same && i < k->nfields; i++)
+        if (mask >> i & 1 && f[i] != st.f[slot][i])
+          same = 0;
       st.seen |= 1u << slot;
-      for (unsigned i = 0; i < k->nfields; i++)
-        st.f[slot][i] = f[i];
+      memcpy(st.f[slot], f, k->nfields * sizeof f[0]);
+    }
+    if (ctrace__rel_kind(kind)) /* values, for the kinds by stack */
+      ctrace__rel_decode(&rel, kind, f, k->nfields, tid);
+    if (bs >= 0) {
+      const uint64_t *e = ctrace__repeat_entry(&st, bs, f);
+      same = ctrace__repeat_has_stack(&st, bs, f[CTRACE_REPEAT_STACK_FIELD]);
+      for (unsigned i = 0; same && i < 3; i++)
+        if (mask >> i & 1 && f[i] != e[i])
+          same = 0;
+      ctrace__repeat_keep_stack(&st, bs, f);
     }
     if (!same) {
       memmove(o, p, (size_t)(q - p));

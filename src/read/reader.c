@@ -104,7 +104,8 @@ static inline void rel_apply(struct ctrace_rel *st, uint32_t tid, uint64_t prev,
 }
 
 /* An event of a 1.4 data batch whose kind byte carries the repeat flag:
- * its fields of the kind's mask are the last event of the kind's. */
+ * its fields of the kind's mask are the last event of the kind's (stored),
+ * or for a kind by stack the last one's with its stack (values). */
 static const uint8_t *decode_repeated(struct ctrace_repeat *rep, const uint8_t *p,
                                       const uint8_t *end, uint64_t *ticks, ctrace_event *ev,
                                       const char **why) {
@@ -114,7 +115,8 @@ static const uint8_t *decode_repeated(struct ctrace_repeat *rep, const uint8_t *
     *why = "unknown event kind";
     return NULL;
   }
-  if (!(rep->seen >> slot & 1)) {
+  int bs = ctrace__repeat_by_stack(kind);
+  if (bs < 0 && !(rep->seen >> slot & 1)) {
     *why = "repeated fields with no earlier event of the kind in the batch";
     return NULL;
   }
@@ -131,11 +133,21 @@ static const uint8_t *decode_repeated(struct ctrace_repeat *rep, const uint8_t *
   ev->nfields = ki->nfields;
   for (unsigned i = 0; i < ki->nfields; i++) {
     if (mask >> i & 1) {
-      ev->f[i] = rep->f[slot][i];
+      ev->f[i] = bs < 0 ? rep->f[slot][i] : 0;
     } else if (!(p = ctrace__get_uvarint(p, end, &ev->f[i]))) {
       *why = "event cut short (field)";
       return NULL;
     }
+  }
+  if (bs >= 0) {
+    if (!ctrace__repeat_has_stack(rep, bs, ev->f[CTRACE_REPEAT_STACK_FIELD])) {
+      *why = "repeated fields with no earlier event of the kind and stack in the batch";
+      return NULL;
+    }
+    const uint64_t *e = ctrace__repeat_entry(rep, bs, ev->f);
+    for (unsigned i = 0; i < 3; i++)
+      if (mask >> i & 1)
+        ev->f[i] = e[i];
   }
   ev->blob = NULL;
   ev->blob_len = 0;
@@ -161,18 +173,30 @@ const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b,
                                          const uint8_t *end, uint64_t *ticks, ctrace_event *ev,
                                          const char **why) {
   uint64_t prev = *ticks;
-  if (b->repeat && p < end && (*p & 0xc0) == CTRACE_REPEAT_FLAG) {
+  int flagged = b->repeat && p < end && (*p & 0xc0) == CTRACE_REPEAT_FLAG;
+  if (flagged) {
     p = decode_repeated(&st->rep, p, end, ticks, ev, why);
   } else {
     p = ctrace_decode_event(p, end, ticks, ev, why);
     int slot = p && b->repeat ? ctrace__repeat_slot(ev->kind) : -1;
-    if (slot >= 0) {
+    if (slot >= 0 && ctrace__repeat_by_stack(ev->kind) < 0) {
       st->rep.seen |= 1u << slot;
       memcpy(st->rep.f[slot], ev->f, ev->nfields * sizeof ev->f[0]);
     }
   }
-  if (p && b->relative && rel_kinds[ev->kind])
+  if (!p)
+    return NULL;
+  int bs = b->repeat ? ctrace__repeat_by_stack(ev->kind) : -1;
+  if (flagged && bs >= 0) { /* values already: the object is the batch's last */
+    st->rel.object = ev->f[1];
+    int dur = ctrace__rel_span_dur(ev->kind);
+    if (b->relative && dur >= 0)
+      ev->ticks = *ticks = ctrace__rel_span_time(prev, ev->ticks - prev, ev->f[dur]);
+  } else if (b->relative && rel_kinds[ev->kind]) {
     rel_apply(&st->rel, b->tid, prev, ticks, ev);
+  }
+  if (bs >= 0)
+    ctrace__repeat_keep_stack(&st->rep, bs, ev->f);
   return p;
 }
 
@@ -414,7 +438,7 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
   b->repeat = !meta && r->minor >= CTRACE_FORMAT_MINOR_REPEAT;
   struct ctrace_batch_state rel;
   rel.rel = (struct ctrace_rel){0};
-  rel.rep.seen = 0;
+  rel.rep.seen = rel.rep.stack_seen = 0;
   while (p < end) {
     ctrace_event ev;
     const char *why;
@@ -426,7 +450,7 @@ static int scan_batch(ctrace_reader *r, struct ctrace_batch_info *b, const uint8
       /* The batch is not read: its events leave the kind counts too. */
       uint64_t tk = b->base;
       rel.rel = (struct ctrace_rel){0};
-      rel.rep.seen = 0;
+      rel.rep.seen = rel.rep.stack_seen = 0;
       for (const uint8_t *q = payload, *bad = p; !meta && q < bad;) {
         ctrace_event e;
         if (!(q = ctrace_decode_batch_event(b, &rel, q, end, &tk, &e, &why)))
@@ -1326,7 +1350,7 @@ enum { SHAPE_NF = 7, SHAPE_BLOB = 8, SHAPE_REL = 16, SHAPE_RECORD = 32, SHAPE_RE
                                           (SHAPE_REL_KIND(code) ? SHAPE_REL : 0)),
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
-#define SHAPE_REP_OF(name, slot, mask, fields) [CTRACE_EV_##name | CTRACE_REPEAT_FLAG] = SHAPE_REP,
+#define SHAPE_REP_OF(name, slot, mask, bs, fields) [CTRACE_EV_##name | CTRACE_REPEAT_FLAG] = SHAPE_REP,
 static const uint8_t kind_shape[256] = {[0x80 ... 0xff] = SHAPE_BLOB | SHAPE_RECORD,
                                         CTRACE_EVENT_KINDS(SHAPE_OF)
                                             CTRACE_REPEAT_KINDS(SHAPE_REP_OF)};
@@ -1463,15 +1487,21 @@ static inline __attribute__((always_inline)) int cursor_step(ctrace_cursor *c, c
     ev->tid = c->tid;
     unsigned nf = shape & SHAPE_NF;
     ev->nfields = (uint8_t)nf;
-    int slot = ctrace__repeat_slot(kind);
+    int slot = ctrace__repeat_slot(kind), bs = ctrace__repeat_by_stack(kind);
     unsigned mask = repeated ? ctrace__repeat_mask(kind) : 0;
     for (unsigned i = 0; i < nf; i++) {
       if (mask >> i & 1)
-        ev->f[i] = c->rep.f[slot][i];
+        ev->f[i] = bs < 0 ? c->rep.f[slot][i] : 0;
       else
         p = valid_uvarint(p, &ev->f[i]);
     }
-    if (slot >= 0 && !repeated)
+    if (repeated && bs >= 0) {
+      const uint64_t *e = ctrace__repeat_entry(&c->rep, bs, ev->f);
+      for (unsigned i = 0; i < 3; i++)
+        if (mask >> i & 1)
+          ev->f[i] = e[i];
+    }
+    if (slot >= 0 && bs < 0 && !repeated)
       memcpy(c->rep.f[slot], ev->f, nf * sizeof ev->f[0]);
     ev->blob = NULL;
     ev->blob_len = 0;
@@ -1482,8 +1512,15 @@ static inline __attribute__((always_inline)) int cursor_step(ctrace_cursor *c, c
       ev->blob_len = (uint32_t)n;
       p += n;
     }
-    if (shape & c->relative)
+    if (repeated && bs >= 0) { /* values already */
+      c->rel.object = ev->f[1];
+      if (kind == CTRACE_EV_WAIT && c->relative)
+        ticks = ctrace__rel_span_time(prev, d, ev->f[2]);
+    } else if (shape & c->relative) {
       ticks = rel_valid(c, kind, ev->f, prev, ticks);
+    }
+    if (bs >= 0)
+      ctrace__repeat_keep_stack(&c->rep, bs, ev->f);
     ev->ticks = c->ticks = ticks;
     c->p = p;
     if (__builtin_expect(p >= c->end, 0)) {
@@ -1540,10 +1577,53 @@ static inline __attribute__((always_inline)) void repeat_keep(ctrace_cursor *c, 
   unsigned mask = ctrace__repeat_mask(kind);
   if (slot < 0)
     return;
+  if (ctrace__repeat_by_stack(kind) >= 0) { /* the values, once decoded */
+    ctrace__repeat_keep_stack(&c->rep, ctrace__repeat_by_stack(kind), f);
+    return;
+  }
 #pragma GCC unroll 8
   for (unsigned i = 0; i < CTRACE_MAX_FIELDS; i++)
     if (mask >> i & 1)
       c->rep.f[slot][i] = f[i];
+}
+
+/* The rest of a 1.4 event with the repeat flag, of kind code (constants
+ * but for the cursor, the event and the bytes). */
+static inline __attribute__((always_inline)) const uint8_t *
+repeated_event(ctrace_cursor *c, ctrace_event *ev, const uint8_t *p, unsigned code, int slot,
+               unsigned mask, int bs, uint64_t prev, uint64_t *ticks) {
+  const unsigned nf = kind_shape[code] & SHAPE_NF;
+  ev->kind = (uint8_t)code;
+  ev->nfields = (uint8_t)nf;
+  if (bs < 0) {
+    p = repeated_fields(p, ev->f, nf, mask, c->rep.f[slot]);
+  } else {
+#pragma GCC unroll 8
+    for (unsigned i = 0; i < nf; i++)
+      if (!(mask >> i & 1))
+        p = valid_uvarint(p, &ev->f[i]);
+    const uint64_t *e = ctrace__repeat_entry(&c->rep, bs, ev->f);
+#pragma GCC unroll 3
+    for (unsigned i = 0; i < 3; i++)
+      if (mask >> i & 1)
+        ev->f[i] = e[i];
+  }
+  if (kind_shape[code] & SHAPE_BLOB) {
+    uint64_t n;
+    p = valid_uvarint(p, &n);
+    ev->blob = p;
+    ev->blob_len = (uint32_t)n;
+    p += n;
+  }
+  if (bs >= 0) { /* values already: the object is the batch's last */
+    c->rel.object = ev->f[1];
+    if (code == CTRACE_EV_WAIT && c->relative)
+      *ticks = ctrace__rel_span_time(prev, *ticks - prev, ev->f[2]);
+    ctrace__repeat_keep_stack(&c->rep, bs, ev->f);
+  } else if (kind_shape[code] & SHAPE_REL && c->relative) {
+    *ticks = rel_valid(c, code, ev->f, prev, *ticks);
+  }
+  return p;
 }
 
 /* An event's fields, nf of them (a constant: the loop unrolls). */
@@ -1587,28 +1667,19 @@ int ctrace_cursor_next(ctrace_cursor *c, ctrace_event *ev) {
         ev->blob_len = (uint32_t)n;                                                                \
         p += n;                                                                                    \
       }                                                                                            \
-      repeat_keep(c, (code), ev->f);                                                               \
+      if (ctrace__repeat_by_stack(code) < 0)                                                       \
+        repeat_keep(c, (code), ev->f);                                                             \
       if (kind_shape[code] & SHAPE_REL && c->relative)                                             \
         ticks = rel_valid(c, (code), ev->f, prev, ticks);                                          \
+      if (ctrace__repeat_by_stack(code) >= 0)                                                      \
+        repeat_keep(c, (code), ev->f);                                                             \
     }                                                                                              \
     break;
     CTRACE_EVENT_KINDS(KIND_CASE)
 #undef KIND_CASE
-#define REPEAT_CASE(NAME, slot, mask, fields)                                                      \
+#define REPEAT_CASE(NAME, slot, mask, bs, fields)                                                  \
   case CTRACE_EV_##NAME | CTRACE_REPEAT_FLAG:                                                      \
-    ev->kind = CTRACE_EV_##NAME;                                                                   \
-    ev->nfields = kind_shape[CTRACE_EV_##NAME] & SHAPE_NF;                                         \
-    p = repeated_fields(p, ev->f, kind_shape[CTRACE_EV_##NAME] & SHAPE_NF, (mask),                 \
-                        c->rep.f[slot]);                                                           \
-    if (kind_shape[CTRACE_EV_##NAME] & SHAPE_BLOB) {                                               \
-      uint64_t n;                                                                                  \
-      p = valid_uvarint(p, &n);                                                                    \
-      ev->blob = p;                                                                                \
-      ev->blob_len = (uint32_t)n;                                                                  \
-      p += n;                                                                                      \
-    }                                                                                              \
-    if (kind_shape[CTRACE_EV_##NAME] & SHAPE_REL && c->relative)                                   \
-      ticks = rel_valid(c, CTRACE_EV_##NAME, ev->f, prev, ticks);                                  \
+    p = repeated_event(c, ev, p, CTRACE_EV_##NAME, (slot), (mask), (bs), prev, &ticks);            \
     break;
     CTRACE_REPEAT_KINDS(REPEAT_CASE)
 #undef REPEAT_CASE
