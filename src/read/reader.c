@@ -1422,7 +1422,13 @@ static inline __attribute__((always_inline)) const uint8_t *valid_uvarint(const 
     return p;
   }
   uint64_t v = b & 0x7f;
-  for (unsigned shift = 7;; shift += 7) {
+  b = *p++; /* two bytes: counter values, short gaps, objects */
+  v |= (b & 0x7f) << 7;
+  if (b < 0x80) {
+    *out = v;
+    return p;
+  }
+  for (unsigned shift = 14;; shift += 7) {
     b = *p++;
     v |= (b & 0x7f) << shift;
     if (b < 0x80)
