@@ -4,7 +4,11 @@
  * event costs are CPU time of the recording thread per event;
  * and how fast the reader decodes. Prints a table; never fails on a slow
  * machine. Usage: record_bench [EVENTS_PER_THREAD] (default 2000000);
- * record_bench --http-pattern FILE [EVENTS] writes the HTTP pattern trace only.
+ * record_bench --http-pattern FILE [EVENTS] writes the HTTP pattern trace only;
+ * record_bench --decode [FILE...] prints the decode row of bench/cost.py
+ * alone (cursors over every thread, M events/s of CPU, median [min max] of
+ * 5 best-of-3), on the given traces or on --kv's (counters of 2 threads),
+ * which record_bench --counters FILE writes.
  */
 #include <ctrace.h>
 #include <pthread.h>
@@ -350,7 +354,50 @@ static void kv_main(const char *dir) {
   kv_stat("decode_mev", d, 5);
 }
 
+/* --decode: the decode row alone, on FILEs or on a trace of counters. */
+static int decode_main(int nfiles, char **files) {
+  char dir[] = "/tmp/ctrace-bench-XXXXXX", path[256];
+  char *one[1] = {path};
+  if (!nfiles) {
+    if (!mkdtemp(dir))
+      return 1;
+    snprintf(path, sizeof path, "%s/decode.ctrace", dir);
+    N = 2000000;
+    setenv("CTRACE_MEMORY_MB", "1024", 1);
+    ctrace__clock_init();
+    bench_events_once(COUNTER, 2, path);
+    files = one;
+    nfiles = 1;
+  }
+  for (int k = 0; k < nfiles; k++) {
+    double d[5], mev = 0, mb = 0;
+    uint64_t ev = 0;
+    for (int i = 0; i < 5; i++) {
+      file_bytes_per_event(files[k], &mev, &mb, &ev);
+      d[i] = mev;
+    }
+    char key[300];
+    snprintf(key, sizeof key, "decode_mev %s", nfiles == 1 && files[0] == path ? "counters" : files[k]);
+    kv_stat(key, d, 5);
+  }
+  if (files[0] == path) {
+    unlink(path);
+    rmdir(dir);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 2 && strcmp(argv[1], "--counters") == 0) {
+    /* the trace --decode (and cost.py's decode row) reads, into FILE */
+    N = 2000000;
+    setenv("CTRACE_MEMORY_MB", "1024", 1);
+    ctrace__clock_init();
+    bench_events_once(COUNTER, 2, argv[2]);
+    return 0;
+  }
+  if (argc > 1 && strcmp(argv[1], "--decode") == 0)
+    return decode_main(argc - 2, argv + 2);
   if (argc > 2 && strcmp(argv[1], "--http-pattern") == 0) {
     /* the HTTP example's pattern at volume into FILE, as --kv measures it
      * (bench/bytes.sh breaks its bytes down) */

@@ -26,6 +26,7 @@
 struct kind_acc {
   uint64_t count;
   uint64_t part[NPARTS]; /* bytes: kind byte, delta, each field, blob (with its length) */
+  uint64_t repeated;     /* events that left out their repeated fields (1.4) */
 };
 
 static struct kind_acc acc[256];
@@ -57,7 +58,12 @@ static void field_name(unsigned kind, unsigned i, char *out, size_t n) {
 /* Walks one batch's records, attributing each byte. */
 static void walk_batch(const uint8_t *p, const uint8_t *end) {
   while (p < end) {
-    unsigned kind = *p;
+    unsigned kind = *p, mask = 0;
+    if ((kind & 0xc0) == CTRACE_REPEAT_FLAG && ctrace__repeat_mask(kind & ~CTRACE_REPEAT_FLAG)) {
+      kind &= ~CTRACE_REPEAT_FLAG; /* 1.4: its repeated fields are not stored */
+      mask = ctrace__repeat_mask(kind);
+      acc[kind].repeated++;
+    }
     struct kind_acc *a = &acc[kind];
     const uint8_t *q = p + 1;
     uint64_t v;
@@ -71,6 +77,8 @@ static void walk_batch(const uint8_t *p, const uint8_t *end) {
     unsigned nf = kind < 0x80 ? ctrace__kinds[kind].nfields : 0;
     int blob = kind >= 0x80 || ctrace__kinds[kind].blob;
     for (unsigned i = 0; i < nf; i++) {
+      if (mask >> i & 1)
+        continue;
       d = ctrace__get_uvarint(q, end, &v);
       if (!d)
         return;
@@ -219,6 +227,10 @@ int main(int argc, char **argv) {
       char sub[64];
       snprintf(sub, sizeof sub, "  kind byte");
       line(sub, a->count, a->part[0]);
+      if (a->repeated) {
+        snprintf(sub, sizeof sub, "  (fields repeated)");
+        line(sub, a->repeated, 0);
+      }
       snprintf(sub, sizeof sub, "  delta");
       line(sub, a->count, a->part[1]);
       unsigned nf = k < 0x80 ? ctrace__kinds[k].nfields : 0;

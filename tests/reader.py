@@ -3,7 +3,8 @@
 alone (standard library only). It prints what `ctrace dump --raw` prints,
 so that a test can check, event for event, that the document says enough
 to read a trace. Even the table of event kinds comes from the document: the
-"### NAME (0xNN)" sections and their "Fields:" lines.
+"### NAME (0xNN)" sections and their "Fields:" lines, and the repeated
+fields (1.4) from the table of "Repeated fields".
 
 Usage: reader.py FILE [FORMAT.md]
 """
@@ -24,6 +25,22 @@ def kinds_from_doc(path):
         fixed, _, blob = fields.partition("|")
         kinds[code] = (name, len(fixed.split()), "|" in fields)
     return kinds
+
+
+def repeated_from_doc(path):
+    """{kind name: (set of field names, "last" or "stack")} from the
+    "Repeated fields" table."""
+    text = open(path, encoding="utf-8").read()
+    section = text.split("## Repeated fields", 1)[1].split("\n## ", 1)[0]
+    return {m.group(1): (set(m.group(2).split()), m.group(3))
+            for m in re.finditer(r"^\| (\w+) \| `([^`]*)` \| (last|stack) \|$", section, re.M)}
+
+
+def field_names(path):
+    """{code: [field names]} (without "s:") from the "Fields:" lines."""
+    text = open(path, encoding="utf-8").read()
+    return {int(m.group(1), 16): [f.split(":")[-1] for f in m.group(2).partition("|")[0].split()]
+            for m in re.finditer(r"^### \w+ \(0x([0-9a-f]{2})\)\n\nFields: `([^`]*)`", text, re.M)}
 
 
 def _crc_table():
@@ -67,6 +84,7 @@ def uvarint(buf, pos, end):
 
 def read(path, doc):
     kinds = kinds_from_doc(doc)
+    repeated, names = repeated_from_doc(doc), field_names(doc)
     d = open(path, "rb").read()
     if len(d) < 32 or d[:8] != b"\x7fCTRACE\n":
         raise SystemExit("not a ctrace file")
@@ -109,11 +127,21 @@ def read(path, doc):
         batch = ["# batch %d tid %d flags 0x%x seq %d base %d len %d" % (off, tid, bflags, seq, base, blen)]
         pos, ticks = off + 32, base
         rel = [0, 0, 0]  # relative fields (1.3): the batch's last task, object, result
+        last = {}  # repeated fields (1.4): each kind's last stored fields in the batch
+        by_stack = {}  # and WAIT's and WAKE's values by (kind, stack % 16)
         try:
             while pos < end:
                 at = pos
                 kind = d[pos]
                 pos += 1
+                rep, how = set(), None
+                if minor >= 4 and not meta and 0x40 <= kind < 0x80:
+                    kind &= ~0x40
+                    if kind not in kinds or kinds[kind][0] not in repeated:
+                        raise Bad("repeat")
+                    rep, how = repeated[kinds[kind][0]]
+                    if how == "last" and kind not in last:
+                        raise Bad("repeat")
                 if kind < 0x80 and kind not in kinds:
                     raise Bad("unknown kind")
                 delta, pos = uvarint(d, pos, end)
@@ -121,14 +149,33 @@ def read(path, doc):
                 ticks = (ticks + delta) & MASK64
                 nf, has_blob = (kinds[kind][1], kinds[kind][2]) if kind in kinds else (0, True)
                 fields = []
-                for _ in range(nf):
-                    v, pos = uvarint(d, pos, end)
+                for i in range(nf):
+                    if names[kind][i] in rep:
+                        v = last[kind][i] if how == "last" else None
+                    else:
+                        v, pos = uvarint(d, pos, end)
                     fields.append(v)
-                if minor >= 3 and not meta and kind in kinds:
+                mode = repeated.get(kinds[kind][0], (None, None))[1] if kind in kinds else None
+                if minor >= 4 and not meta and mode == "last":
+                    last[kind] = list(fields)
+                if how == "stack":
+                    stack = fields[names[kind].index("stack")]
+                    entry = by_stack.get((kind, stack % 16))
+                    if entry is None or entry[names[kind].index("stack")] != stack:
+                        raise Bad("repeat")
+                    for i in range(nf):
+                        if names[kind][i] in rep:
+                            fields[i] = entry[i]
+                    rel[1] = fields[names[kind].index("object")]
+                    if kinds[kind][0] == "WAIT":
+                        ticks = (prev + unzigzag(delta) + fields[2]) & MASK64
+                elif minor >= 3 and not meta and kind in kinds:
                     relative(kinds[kind][0], fields, tid, rel)
                     span = {"WAIT": 2, "SYSCALL": 4}.get(kinds[kind][0])
                     if span is not None and span < len(fields):
                         ticks = (prev + unzigzag(delta) + fields[span]) & MASK64
+                if minor >= 4 and not meta and mode == "stack":
+                    by_stack[(kind, fields[names[kind].index("stack")] % 16)] = list(fields)
                 blob = None
                 if has_blob:
                     n, pos = uvarint(d, pos, end)

@@ -178,3 +178,79 @@ TEST_IMPL(format_crc32c_paths_agree) {
     }
   return 0;
 }
+
+/* Repeated fields (1.4): events of random kinds and fields, many repeating
+ * the last of their kind, through the writer's compaction and the checked
+ * decoder of a 1.4 data batch read the same as the plain bytes through a
+ * 1.3 batch's; the compaction sets the flag, and only on repeats. */
+TEST_IMPL(format_repeat_compact_roundtrip) {
+  static const uint8_t kinds[] = {CTRACE_EV_TASK_BEGIN, CTRACE_EV_TASK_END, CTRACE_EV_REGION_BEGIN,
+                                  CTRACE_EV_REGION_END, CTRACE_EV_LOG,      CTRACE_EV_COUNTER,
+                                  CTRACE_EV_WAIT,       CTRACE_EV_WAKE,     CTRACE_EV_SYSCALL,
+                                  CTRACE_EV_FD,         CTRACE_EV_THREAD_NAME};
+  uint32_t seed = 12345;
+  int total = 0;
+  for (int round = 0; round < 200; round++) {
+    enum { N = 64 };
+    uint8_t plain[N * (CTRACE_MAX_FIXED_EVENT + 16)], packed[sizeof plain];
+    uint8_t *p = plain;
+    uint64_t pick[4][CTRACE_MAX_FIELDS]; /* a few values to repeat */
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < CTRACE_MAX_FIELDS; j++) {
+        seed = seed * 1103515245 + 12345;
+        pick[i][j] = (seed >> 8) % (j == 2 ? 100000 : 300);
+      }
+    int repeats = 0;
+    for (int e = 0; e < N; e++) {
+      seed = seed * 1103515245 + 12345;
+      unsigned kind = kinds[(seed >> 16) % sizeof kinds];
+      const struct ctrace_kind_info *k = &ctrace__kinds[kind];
+      *p++ = (uint8_t)kind;
+      p = ctrace__put_uvarint(p, (seed >> 4) & 0xfff);
+      const uint64_t *from = pick[(seed >> 12) % 4];
+      for (unsigned i = 0; i < k->nfields; i++) {
+        seed = seed * 1103515245 + 12345;
+        p = ctrace__put_uvarint(p, (seed >> 20) % 5 ? from[i] : seed >> 3);
+      }
+      if (k->blob) {
+        *p++ = 3;
+        memcpy(p, "abc", 3);
+        p += 3;
+      }
+    }
+    size_t len = (size_t)(p - plain);
+    memcpy(packed, plain, len);
+    size_t plen = ctrace__repeat_compact(packed, len, 7);
+    ASSERT_LE(plen, len);
+    struct ctrace_batch_info b13 = {0}, b14 = {0};
+    b13.tid = b14.tid = 7;
+    b13.relative = b14.relative = 1;
+    b14.repeat = 1;
+    struct ctrace_batch_state s12 = {0}, s14 = {0};
+    const uint8_t *a = plain, *c = packed;
+    uint64_t ta = 0, tc = 0;
+    while (a < plain + len) {
+      ctrace_event ea, ec;
+      const char *why;
+      ASSERT(c < packed + plen);
+      int flagged = (*c & 0xc0) == CTRACE_REPEAT_FLAG;
+      repeats += flagged;
+      ASSERT((a = ctrace_decode_batch_event(&b13, &s12, a, plain + len, &ta, &ea, &why)) != NULL);
+      ASSERT((c = ctrace_decode_batch_event(&b14, &s14, c, packed + plen, &tc, &ec, &why)) != NULL);
+      ASSERT_EQ(ec.kind, ea.kind);
+      ASSERT(!flagged || ctrace__repeat_mask(ea.kind));
+      ASSERT_EQ(ec.ticks, ea.ticks);
+      ASSERT_EQ(ec.nfields, ea.nfields);
+      for (unsigned i = 0; i < ea.nfields; i++)
+        ASSERT_EQ(ec.f[i], ea.f[i]);
+      ASSERT_EQ(ec.blob_len, ea.blob_len);
+      ASSERT(!ea.blob_len || memcmp(ec.blob, ea.blob, ea.blob_len) == 0);
+    }
+    ASSERT(c == packed + plen);
+    ASSERT_EQ(plen < len, repeats > 0);
+    total += repeats;
+  }
+  fprintf(stderr, "# %d of %d events repeated their kind's last fields\n", total, 200 * 64);
+  ASSERT_GT(total, 200);
+  return 0;
+}

@@ -170,6 +170,46 @@ TEST_IMPL(read_cross_thread_names_and_links) {
  * later minor version may; UNKNOWN puts a record of an unknown kind (0x9c)
  * first in every batch. Checksums are recomputed. */
 enum { TO_1_0 = 1, EXTRA_HEADER = 2, UNKNOWN = 4 };
+/* The events [p, p + n) of a 1.4 data batch with every repeated field
+ * written out (what a 1.3 writer would have written), appended to b. For
+ * the reference trace, which holds no WAIT or WAKE (repeated by stack). */
+static void tb_unrepeat(struct tb *b, const uint8_t *p, size_t n) {
+  const uint8_t *end = p + n;
+  uint64_t last[CTRACE_REPEAT_SLOTS][CTRACE_MAX_FIELDS];
+  while (p < end) {
+    uint8_t kind = *p++;
+    unsigned mask = 0;
+    if ((kind & 0xc0) == CTRACE_REPEAT_FLAG) {
+      kind &= (uint8_t)~CTRACE_REPEAT_FLAG;
+      mask = ctrace__repeat_mask(kind);
+      if (ctrace__repeat_by_stack(kind) >= 0)
+        abort();
+    }
+    const struct ctrace_kind_info *k = &ctrace__kinds[kind];
+    int slot = ctrace__repeat_slot(kind);
+    uint64_t d = 0, f[CTRACE_MAX_FIELDS] = {0};
+    p = ctrace__get_uvarint(p, end, &d);
+    unsigned nf = k->name ? k->nfields : 0;
+    for (unsigned i = 0; i < nf; i++) {
+      if (mask >> i & 1)
+        f[i] = last[slot][i];
+      else
+        p = ctrace__get_uvarint(p, end, &f[i]);
+    }
+    if (slot >= 0)
+      memcpy(last[slot], f, sizeof f);
+    tb_bytes(b, &kind, 1);
+    tb_uv(b, d);
+    for (unsigned i = 0; i < nf; i++)
+      tb_uv(b, f[i]);
+    if (!k->name || k->blob) {
+      const uint8_t *q = ctrace__get_uvarint(p, end, &d);
+      tb_bytes(b, p, (size_t)(q - p) + d);
+      p = q + d;
+    }
+  }
+}
+
 static char *rewrite_trace(const char *in, size_t len, int how, size_t *outlen) {
   const uint8_t *d = (const uint8_t *)in;
   uint32_t hsize = ctrace__get_le32(d + 12);
@@ -197,7 +237,10 @@ static char *rewrite_trace(const char *in, size_t len, int how, size_t *outlen) 
     if ((how & TO_1_0) && ev >= 3 && memcmp(pl + ev - 3, "\x81\x00\x00", 3) == 0 &&
         off + 32 + blen == len)
       ev -= 3; /* the END record */
-    tb_bytes(&b, pl, ev);
+    if ((how & TO_1_0) && ctrace__get_le32(d + off + 8))
+      tb_unrepeat(&b, pl, ev); /* a 1.0 reader knows no repeated fields */
+    else
+      tb_bytes(&b, pl, ev);
     if (!(how & TO_1_0)) {
       uint8_t t[7] = {CTRACE_EV_CHECKSUM, 0, 4};
       ctrace__put_le32(b.d + start + 4, (uint32_t)(b.n - start - 32 + 7));
@@ -853,6 +896,8 @@ TEST_IMPL(read_second_reader_agrees) {
   same_as_dump_raw(f6); /* written by ctrace 0.1 */
   snprintf(f6, sizeof f6, "%s/tests/data/v1.2-gen.ctrace", test_source_dir);
   same_as_dump_raw(f6); /* format 1.2 */
+  snprintf(f6, sizeof f6, "%s/tests/data/v1.3-gen.ctrace", test_source_dir);
+  same_as_dump_raw(f6); /* format 1.3 */
   same_as_dump_raw(f1);
   char *gen[] = {(char *)test_build_path("bench/gen_trace"), f2, "3000", "3", NULL};
   ASSERT_EQ(test_run(gen, NULL, NULL, NULL), 0);
@@ -1018,5 +1063,200 @@ TEST_IMPL(read_properties) {
   ASSERT_UINT_EQ(ctrace_reader_nunknown(r), 1);
   ctrace_reader_close(r);
   free(b.d);
+  return 0;
+}
+
+/* ---- cursors: the fast decode of validated batches ---- */
+
+/* Every thread's records through a cursor equal the checked decoder's
+ * (ctrace_decode_batch_event) over the same batches: ticks, offset, tid,
+ * kind, fields, blob. */
+static int cursors_agree(const char *file) {
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  const uint8_t *data = ctrace_reader_data(r);
+  uint64_t nrec = 0, nev = 0;
+  for (uint32_t t = 0; t < ctrace_reader_nthreads(r); t++) {
+    const struct ctrace_thread_info *th = ctrace_reader_thread(r, t);
+    ctrace_cursor all, events;
+    ctrace_cursor_init(&all, r, t);
+    ctrace_cursor_init(&events, r, t);
+    for (uint32_t k = 0; k < th->nbatches; k++) {
+      const struct ctrace_batch_info *b = ctrace_reader_batch(r, th->batches[k]);
+      const uint8_t *p = data + b->offset + CTRACE_BATCH_HEADER_SIZE, *end = p + b->evlen;
+      uint64_t ticks = b->base;
+      struct ctrace_batch_state rel = {0};
+      while (p < end) {
+        ctrace_event want, got;
+        const char *why;
+        want.offset = (uint64_t)(p - data);
+        p = ctrace_decode_batch_event(b, &rel, p, end, &ticks, &want, &why);
+        ASSERT(p != NULL);
+        want.tid = th->tid;
+        memset(&got, 0xa5, sizeof got);
+        ASSERT_EQ(ctrace_cursor_next_record(&all, &got), 1);
+        for (int pass = 0; pass < 2; pass++) {
+          ASSERT_EQ(got.offset, want.offset);
+          ASSERT_EQ(got.ticks, want.ticks);
+          ASSERT_EQ(got.tid, want.tid);
+          ASSERT_EQ(got.kind, want.kind);
+          ASSERT_EQ(got.nfields, want.nfields);
+          for (unsigned i = 0; i < want.nfields; i++)
+            ASSERT_EQ(got.f[i], want.f[i]);
+          ASSERT(got.blob == want.blob);
+          ASSERT_EQ(got.blob_len, want.blob_len);
+          if (pass || want.kind >= 0x80)
+            break;
+          memset(&got, 0x5a, sizeof got);
+          ASSERT_EQ(ctrace_cursor_next(&events, &got), 1);
+          nev++;
+        }
+        nrec++;
+      }
+    }
+    ctrace_event ev;
+    ASSERT_EQ(ctrace_cursor_next_record(&all, &ev), 0);
+    ASSERT_EQ(ctrace_cursor_next(&events, &ev), 0);
+  }
+  ASSERT_EQ(nev, ctrace_reader_nevents(r));
+  fprintf(stderr, "# %s: %" PRIu64 " records, %" PRIu64 " events agree\n", file, nrec, nev);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+TEST_IMPL(read_cursors_agree_with_checked_decode) {
+  size_t len, n;
+  char *ref = reference_trace(&len);
+  ASSERT(ref != NULL);
+  char f[4096];
+  snprintf(f, sizeof f, "%s/tests/data/v1.0-minimal.ctrace", test_source_dir);
+  ASSERT_EQ(cursors_agree(f), 0);
+  snprintf(f, sizeof f, "%s/tests/data/v1.2-gen.ctrace", test_source_dir);
+  ASSERT_EQ(cursors_agree(f), 0);
+  ASSERT_EQ(cursors_agree(test_path("ref.ctrace")), 0);
+  char *later = rewrite_trace(ref, len, EXTRA_HEADER | UNKNOWN, &n);
+  test_write_file(test_path("later.ctrace"), later, n);
+  ASSERT_EQ(cursors_agree(test_path("later.ctrace")), 0);
+  /* every thread event of ctrace run's kinds, 1.3's relative fields */
+  char *gen[] = {(char *)test_build_path("bench/gen_trace"), "--mix",
+                 (char *)test_path("mix.ctrace"), "20000", "3", NULL};
+  ASSERT_EQ(test_run(gen, NULL, NULL, NULL), 0);
+  ASSERT_EQ(cursors_agree(test_path("mix.ctrace")), 0);
+  free(later);
+  free(ref);
+  return 0;
+}
+
+/* ---- repeated fields (1.4) ---- */
+
+/* A batch's checksum trailer (1.1 and later), then its length. */
+static void tb_end_crc(struct tb *b) {
+  uint8_t t[7] = {CTRACE_EV_CHECKSUM, 0, 4};
+  ctrace__put_le32(b->d + b->batch + 4,
+                   (uint32_t)(b->n - b->batch - CTRACE_BATCH_HEADER_SIZE + sizeof t));
+  ctrace__put_le32(t + 3, ctrace__crc32c(0, b->d + b->batch, b->n - b->batch));
+  tb_bytes(b, t, sizeof t);
+}
+
+/* A file of version 1.minor: a metadata batch with a clock sync, then a
+ * data batch of thread 7 holding the given bytes. */
+static ctrace_reader *open_events(unsigned minor, const uint8_t *ev, size_t n, struct tb *b) {
+  *b = (struct tb){0};
+  tb_header(b, minor, 40, 0, 7);
+  tb_batch(b, 0, 0, 0);
+  TB_EV(b, CLOCK_SYNC, 0, 1000, 1000, 5000);
+  tb_end_crc(b);
+  tb_batch(b, 7, 0, 2000);
+  tb_bytes(b, ev, n);
+  tb_end_crc(b);
+  ctrace_reader *r;
+  char err[CTRACE_READ_ERRLEN];
+  if (ctrace_reader_open_mem(b->d, b->n, &r, err, sizeof err) != 0)
+    return NULL;
+  return r;
+}
+
+/* The example of docs/FORMAT.md, "Repeated fields", reads as it says; the
+ * flag without an earlier event of the kind, on a kind that repeats
+ * nothing, or in a 1.3 file, is corruption at its offset. */
+TEST_IMPL(read_repeated_fields_1_4) {
+  static const uint8_t ex[] = {0x32, 0xc8, 0x01, 0x02, 0x01, 0x04, 0x80, 0x80, 0x08,
+                               0xb0, 0xea, 0x01, 0x07, 0x72, 0x64, 0x00, 0x98, 0xf2, 0x01};
+  struct tb b;
+  ctrace_reader *r = open_events(4, ex, sizeof ex, &b);
+  ASSERT(r != NULL);
+  ASSERT_EQ(ctrace_reader_version_minor(r), 4);
+  ASSERT_NE(ctrace_reader_status(r), CTRACE_READ_CORRUPT);
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, r, 0);
+  ASSERT_EQ(ctrace_cursor_next(&c, &ev), 1);
+  struct ctrace_ev_syscall s1 = CTRACE_EV(syscall, &ev);
+  ASSERT_UINT_EQ(ev.ticks, 2000 + 100 + 30000);
+  ASSERT_EQ(s1.call, 2);
+  ASSERT_EQ(s1.result, 65536);
+  ASSERT_EQ(ev.kind, CTRACE_EV_SYSCALL);
+  ASSERT_EQ(ctrace_cursor_next(&c, &ev), 1);
+  struct ctrace_ev_syscall s2 = CTRACE_EV(syscall, &ev);
+  ASSERT_EQ(ev.kind, CTRACE_EV_SYSCALL);
+  ASSERT_UINT_EQ(ev.ticks, 2000 + 100 + 30000 + 50 + 31000);
+  ASSERT_EQ(s2.call, 2);
+  ASSERT_EQ(s2.class, 1);
+  ASSERT_EQ(s2.fd, 4);
+  ASSERT_EQ(s2.result, 65536);
+  ASSERT_UINT_EQ(s2.dur, 31000);
+  ASSERT_EQ(s2.stack, 7);
+  ASSERT_EQ(ctrace_cursor_next(&c, &ev), 0);
+  ctrace_reader_close(r);
+  free(b.d);
+
+  /* no earlier SYSCALL in the batch */
+  r = open_events(4, ex + 13, sizeof ex - 13, &b);
+  ASSERT(r != NULL);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_CORRUPT);
+  ASSERT_STR_CONTAINS(ctrace_reader_error(r), "no earlier event of the kind");
+  ASSERT_EQ(ctrace_reader_nevents(r), 0);
+  ctrace_reader_close(r);
+  free(b.d);
+  /* REGION_END repeats nothing */
+  static const uint8_t end2[] = {0x23, 0x00, 0x63, 0x00};
+  r = open_events(4, end2, sizeof end2, &b);
+  ASSERT(r != NULL);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_CORRUPT);
+  ASSERT_STR_CONTAINS(ctrace_reader_error(r), "unknown event kind");
+  ctrace_reader_close(r);
+  free(b.d);
+  /* a 1.3 file knows no flag */
+  r = open_events(3, ex, sizeof ex, &b);
+  ASSERT(r != NULL);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_CORRUPT);
+  ASSERT_STR_CONTAINS(ctrace_reader_error(r), "unknown event kind");
+  ctrace_reader_close(r);
+  free(b.d);
+  return 0;
+}
+
+/* A 1.3 file (written by gen_trace --mix of the recorder before 1.4) reads
+ * as ctrace 1.3 dumped it, through cursors as through the checked decoder
+ * and the second reader. */
+TEST_IMPL(read_v13_file_reads_as_written) {
+  char file[4096], want_path[4096];
+  snprintf(file, sizeof file, "%s/tests/data/v1.3-gen.ctrace", test_source_dir);
+  snprintf(want_path, sizeof want_path, "%s/tests/data/v1.3-gen.dump", test_source_dir);
+  char *want = test_read_file(want_path, NULL);
+  ASSERT(want != NULL);
+  char *dump[] = {(char *)test_build_path("ctrace"), "dump", "--no-symbols", "--defs", file, NULL};
+  char *got = NULL;
+  ASSERT_EQ(test_run(dump, NULL, &got, NULL), 0);
+  ASSERT_STR_EQ(got, want);
+  ASSERT_EQ(cursors_agree(file), 0);
+  ctrace_reader *r = open_trace(file);
+  ASSERT_EQ(ctrace_reader_version_minor(r), 3);
+  ASSERT(ctrace_reader_nevents_kind(r, CTRACE_EV_WAIT) > 0);
+  ASSERT(ctrace_reader_nevents_kind(r, CTRACE_EV_SYSCALL) > 0);
+  ctrace_reader_close(r);
+  free(got);
+  free(want);
   return 0;
 }

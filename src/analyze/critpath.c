@@ -112,8 +112,10 @@ static const struct ev_batch *ev_batch(struct ev_cache *ec, uint32_t th, uint32_
   ctrace_event ev;
   int64_t max = INT64_MIN;
   int sorted = 1;
+  ctrace_cursor here; /* a cursor is large (1.4's repeated fields): copied at marks only */
   for (uint32_t k = 0; c.p && c.batch == bpos; k++) {
-    ctrace_cursor here = c;
+    if (k % MARK_EVERY == 0)
+      here = c;
     if (!ctrace_cursor_next(&c, &ev))
       break;
     int64_t t = ctrace_reader_ns(tl->r, ev.ticks);

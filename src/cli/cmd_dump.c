@@ -358,7 +358,7 @@ static void dump_raw(const ctrace_reader *r, FILE *out) {
             b->offset, b->tid, b->flags, b->seq, b->base, b->len);
     const uint8_t *p = data + b->offset + CTRACE_BATCH_HEADER_SIZE, *end = p + b->evlen;
     uint64_t ticks = b->base;
-    struct ctrace_rel rel = {0};
+    struct ctrace_batch_state rel = {0};
     while (p < end) {
       ctrace_event ev;
       const char *why;

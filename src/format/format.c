@@ -154,3 +154,96 @@ uint32_t ctrace__crc32c_soft(uint32_t crc, const void *data, size_t n) {
     c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
   return ~c;
 }
+
+/* ---- repeated fields (1.4): the writer's compaction ---- */
+
+/* Per kind: the mask of its repeated fields (0: none), its slot, and 1 +
+ * its index among the kinds by stack (0: by the last event). */
+static const struct {
+  uint8_t mask, slot, bs1;
+} rep_info[256] = {
+#define REP_INFO(name, slot, mask, bs, fields) [CTRACE_EV_##name] = {mask, slot, (bs) + 1},
+    CTRACE_REPEAT_KINDS(REP_INFO)
+#undef REP_INFO
+};
+
+/* Bytes [p, p + n) to o, at or before p: a short forward copy. */
+static inline uint8_t *copy_down(uint8_t *o, const uint8_t *p, size_t n) {
+  if (o == p)
+    return o + n;
+  if (n > 16) {
+    memmove(o, p, n);
+    return o + n;
+  }
+  while (n--)
+    *o++ = *p++;
+  return o;
+}
+
+size_t ctrace__repeat_compact(uint8_t *data, size_t len, uint32_t tid) {
+  struct ctrace_repeat st;
+  st.seen = st.stack_seen = 0;
+  uint64_t object = 0; /* the batch's last WAIT or WAKE object (1.3) */
+  const uint8_t *p = data, *end = data + len;
+  uint8_t *o = data;
+  while (p < end) {
+    unsigned kind = p[0];
+    const struct ctrace_kind_info *k = &ctrace__kinds[kind];
+    const uint8_t *q = p + 1, *at[CTRACE_MAX_FIELDS + 1];
+    uint64_t v, f[CTRACE_MAX_FIELDS];
+    if (!k->name || !(q = ctrace__get_uvarint(q, end, &v)))
+      break;
+    unsigned nf = k->nfields, mask = rep_info[kind].mask;
+    for (unsigned i = 0; i < nf; i++) {
+      at[i] = q;
+      if (!(q = ctrace__get_uvarint(q, end, &f[i])))
+        goto rest;
+    }
+    at[nf] = q;
+    if (k->blob) {
+      if (!(q = ctrace__get_uvarint(q, end, &v)) || v > (uint64_t)(end - q))
+        break;
+      q += v;
+    }
+    int same = 0;
+    if (mask && !rep_info[kind].bs1) { /* stored fields, against the last of the kind */
+      unsigned slot = rep_info[kind].slot;
+      uint64_t *last = st.f[slot];
+      same = st.seen >> slot & 1;
+      for (unsigned i = 0; i < nf; i++) {
+        if (mask >> i & 1 && f[i] != last[i])
+          same = 0;
+        last[i] = f[i];
+      }
+      st.seen |= 1u << slot;
+    } else if (mask) { /* WAIT, WAKE: values, against the last with the stack */
+      int bs = rep_info[kind].bs1 - 1;
+      object += (uint64_t)ctrace__unzigzag(f[1]);
+      f[1] = object;
+      if (kind == CTRACE_EV_WAKE)
+        f[0] = tid + (uint64_t)ctrace__unzigzag(f[0]);
+      const uint64_t *e = ctrace__repeat_entry(&st, bs, f);
+      same = ctrace__repeat_has_stack(&st, bs, f[CTRACE_REPEAT_STACK_FIELD]);
+      for (unsigned i = 0; same && i < 3; i++)
+        if (mask >> i & 1 && f[i] != e[i])
+          same = 0;
+      ctrace__repeat_keep_stack(&st, bs, f);
+    }
+    if (!same) {
+      o = copy_down(o, p, (size_t)(q - p));
+      p = q;
+      continue;
+    }
+    /* the kind with the flag, the delta, the fields not repeated, the blob */
+    *o++ = (uint8_t)(kind | CTRACE_REPEAT_FLAG);
+    o = copy_down(o, p + 1, (size_t)(at[0] - (p + 1)));
+    for (unsigned i = 0; i < nf; i++)
+      if (!(mask >> i & 1))
+        o = copy_down(o, at[i], (size_t)(at[i + 1] - at[i]));
+    o = copy_down(o, at[nf], (size_t)(q - at[nf]));
+    p = q;
+  }
+rest:
+  o = copy_down(o, p, (size_t)(end - p));
+  return (size_t)(o - data);
+}

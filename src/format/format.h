@@ -19,10 +19,14 @@
 #define CTRACE_FILE_MAGIC "\x7f" "CTRACE\n"
 #define CTRACE_FILE_MAGIC_LEN 8
 #define CTRACE_FORMAT_MAJOR 1
-#define CTRACE_FORMAT_MINOR 3
+#define CTRACE_FORMAT_MINOR 4
 /* From 1.3 some fields of thread events are stored relative to the batch
  * (docs/FORMAT.md, "Relative fields"): below. */
 #define CTRACE_FORMAT_MINOR_RELATIVE 3
+/* From 1.4 a thread event may leave out the fields it repeats from the
+ * last event of its kind in the batch (docs/FORMAT.md, "Repeated
+ * fields"): below. */
+#define CTRACE_FORMAT_MINOR_REPEAT 4
 #define CTRACE_FILE_HEADER_SIZE_1_0 32
 #define CTRACE_FILE_HEADER_SIZE 40
 #define CTRACE_FILE_HEADER_MAX 4096
@@ -519,6 +523,104 @@ static inline int ctrace__stack_unblob(const uint8_t *blob, size_t len, const ui
     pcs[m + i] = prev[np - k + i];
   return m + (int)k;
 }
+
+/*
+ * Repeated fields (1.4, docs/FORMAT.md "Repeated fields"). In the data
+ * batches of a 1.4 file, the kind byte of an event of a kind below may
+ * carry CTRACE_REPEAT_FLAG: then the fields of the kind's mask are not
+ * stored. For most kinds each is the stored value of the same field of the
+ * last event of that kind before it in the batch (there must be one);
+ * relative fields (above) are then decoded from these stored values as
+ * usual. WAIT and WAKE (by_stack >= 0) look further back: their masked
+ * fields are the values (after the relative decoding) of the last event of
+ * the kind with the same stack among the CTRACE_REPEAT_STACKS kept, stack
+ * modulo CTRACE_REPEAT_STACKS: there must be one; the batch's last object
+ * becomes the event's.
+ * X(KIND, slot, mask, by_stack, "field names"): slot numbers the kinds for a
+ * decoder's state; bit i of mask is field i; by_stack numbers the kinds
+ * that go by stack (-1: by the last event), whose stack is field
+ * CTRACE_REPEAT_STACK_FIELD and masked fields among the first 3.
+ */
+#define CTRACE_REPEAT_FLAG 0x40u
+#define CTRACE_REPEAT_KINDS(X)                                                 \
+  X(TASK_BEGIN, 0, 0x0e, -1, "parent name stack")                               \
+  X(TASK_END, 1, 0x01, -1, "task")                                              \
+  X(REGION_BEGIN, 2, 0x05, -1, "task stack")                                    \
+  X(LOG, 3, 0x07, -1, "task category stack")                                    \
+  X(COUNTER, 4, 0x01, -1, "name")                                               \
+  X(WAIT, 5, 0x03, 0, "reason object")                                          \
+  X(WAKE, 6, 0x07, 1, "tid object reason")                                      \
+  X(SYSCALL, 7, 0x27, -1, "call class fd stack")
+#define CTRACE_REPEAT_SLOTS 8
+#define CTRACE_REPEAT_BY_STACK 2     /* kinds that go by stack */
+#define CTRACE_REPEAT_STACKS 16      /* their events kept, by stack modulo this */
+#define CTRACE_REPEAT_STACK_FIELD 3  /* WAIT's and WAKE's stack */
+/* The slot of kind (without the flag), or -1 when it repeats nothing. */
+static inline int ctrace__repeat_slot(unsigned kind) {
+  switch (kind) {
+#define CTRACE__REP_SLOT(name, slot, mask, bs, fields) case CTRACE_EV_##name: return slot;
+    CTRACE_REPEAT_KINDS(CTRACE__REP_SLOT)
+#undef CTRACE__REP_SLOT
+  default:
+    return -1;
+  }
+}
+/* The mask of kind's repeated fields (0: none). */
+static inline unsigned ctrace__repeat_mask(unsigned kind) {
+  switch (kind) {
+#define CTRACE__REP_MASK(name, slot, mask, bs, fields) case CTRACE_EV_##name: return mask;
+    CTRACE_REPEAT_KINDS(CTRACE__REP_MASK)
+#undef CTRACE__REP_MASK
+  default:
+    return 0;
+  }
+}
+/* Which of the kinds that go by stack kind is, or -1. */
+static inline int ctrace__repeat_by_stack(unsigned kind) {
+  switch (kind) {
+#define CTRACE__REP_BS(name, slot, mask, bs, fields) case CTRACE_EV_##name: return bs;
+    CTRACE_REPEAT_KINDS(CTRACE__REP_BS)
+#undef CTRACE__REP_BS
+  default:
+    return -1;
+  }
+}
+/* A decoder's state: the stored fields of the last event of each slot's
+ * kind in the batch, and which slots have one (bit per slot); for the
+ * kinds by stack, their last events' stacks (in [3]) and first fields (in
+ * [0..2]), values, and which entries hold one (bit 8 * kind + entry). */
+struct ctrace_repeat {
+  uint32_t seen;
+  uint32_t stack_seen;
+  uint64_t f[CTRACE_REPEAT_SLOTS][CTRACE_MAX_FIELDS];
+  uint64_t by_stack[CTRACE_REPEAT_BY_STACK][CTRACE_REPEAT_STACKS][4];
+};
+/* The entry of an event of a kind by stack (bs), once its fields f are
+ * values: kept; with a flagged event's, whether it has one for f's stack
+ * (then its masked fields are the entry's). */
+static inline uint64_t *ctrace__repeat_entry(struct ctrace_repeat *st, int bs, const uint64_t *f) {
+  return st->by_stack[bs][f[CTRACE_REPEAT_STACK_FIELD] % CTRACE_REPEAT_STACKS];
+}
+static inline void ctrace__repeat_keep_stack(struct ctrace_repeat *st, int bs, const uint64_t *f) {
+  uint64_t *e = ctrace__repeat_entry(st, bs, f);
+  e[0] = f[0];
+  e[1] = f[1];
+  e[2] = f[2];
+  e[3] = f[CTRACE_REPEAT_STACK_FIELD];
+  st->stack_seen |= 1u << (bs * CTRACE_REPEAT_STACKS + f[CTRACE_REPEAT_STACK_FIELD] % CTRACE_REPEAT_STACKS);
+}
+static inline int ctrace__repeat_has_stack(const struct ctrace_repeat *st, int bs, uint64_t stack) {
+  unsigned i = (unsigned)(stack % CTRACE_REPEAT_STACKS);
+  return (st->stack_seen >> (bs * CTRACE_REPEAT_STACKS + i) & 1) && st->by_stack[bs][i][3] == stack;
+}
+/*
+ * The writer's side: the events of a data batch of thread tid [p, p + len),
+ * each kind byte plain, relative fields from the batch's start (1.3),
+ * rewritten in place with the flag wherever an event repeats. Returns the
+ * new length (never more than len). Bytes that do not decode are left as
+ * they are, from the first of them on.
+ */
+size_t ctrace__repeat_compact(uint8_t *p, size_t len, uint32_t tid);
 
 /* The kinds that have fields, with the lower-case name of their struct:
  * struct ctrace_ev_<lower>, decoded by ctrace_ev_<lower>_of(). */

@@ -61,6 +61,8 @@ struct ctrace_batch_info {
   uint32_t thread; /* index of its thread (data batches), UINT32_MAX for metadata */
   uint32_t relative; /* 1: a data batch of a 1.3 file, whose relative fields
                       * decode against the batch (docs/FORMAT.md) */
+  uint32_t repeat;   /* 1: a data batch of a 1.4 file, whose events may leave
+                      * out fields they repeat (docs/FORMAT.md) */
 };
 
 struct ctrace_string {
@@ -274,6 +276,8 @@ typedef struct ctrace_cursor {
   const ctrace_reader *r;
   const struct ctrace_thread_info *th;
   uint32_t batch;     /* position in th->batches */
+  uint32_t tid;       /* th->tid */
+  const uint8_t *data; /* r->data: event offsets count from it */
   const uint8_t *p, *end;
   uint64_t ticks;
   uint64_t base_off;  /* file offset of p's batch payload start */
@@ -290,8 +294,9 @@ typedef struct ctrace_cursor {
   uint64_t task_hi;
   uint64_t link_hi; /* (file index + 1) << 32: links are per file */
   int shift;
-  int relative;         /* the batch's relative fields (1.3), and their state */
+  int relative;         /* nonzero: the batch's fields are relative (1.3); their state */
   struct ctrace_rel rel;
+  struct ctrace_repeat rep; /* the last stored fields of each kind (1.4) */
 } ctrace_cursor;
 
 void ctrace_cursor_init(ctrace_cursor *c, const ctrace_reader *r, uint32_t thread_index);
@@ -319,13 +324,23 @@ void ctrace_merge_free(ctrace_merge *m);
 const uint8_t *ctrace_decode_event(const uint8_t *p, const uint8_t *end, uint64_t *ticks,
                                    ctrace_event *ev, const char **why);
 
+/* What decoding a batch's records in order keeps: the relative fields'
+ * state (1.3) and the last stored fields of each kind (1.4). */
+struct ctrace_batch_state {
+  struct ctrace_rel rel;
+  struct ctrace_repeat rep;
+};
+
 /*
  * ctrace_decode_event() for the records of batch b, in order from its
- * start, with *st zeroed there: in a 1.3 data batch it also turns the
- * stored relative fields and times into their values (docs/FORMAT.md,
- * "Relative fields"); elsewhere it is ctrace_decode_event().
+ * start, with *st zeroed there: in a 1.4 data batch it also reads the
+ * fields an event repeats ("Repeated fields"), in a 1.3 data batch it
+ * turns the stored relative fields and times into their values
+ * (docs/FORMAT.md, "Relative fields"); elsewhere it is
+ * ctrace_decode_event().
  */
-const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b, struct ctrace_rel *st,
+const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b,
+                                         struct ctrace_batch_state *st,
                                          const uint8_t *p, const uint8_t *end, uint64_t *ticks,
                                          ctrace_event *ev, const char **why);
 

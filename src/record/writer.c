@@ -134,6 +134,11 @@ static void note_error(int err) {
 static void write_batch(struct ctrace__buf *b) {
   if (atomic_load(&ctrace__write_err))
     return; /* the trace is already broken; the error is reported at stop */
+  /* Events that repeat fields of the last of their kind leave them out
+   * (1.4, format.h): here, once per batch, off the threads' hot path; a
+   * batch cut from a buffer starts afresh like any other. */
+  if (!(b->flags & CTRACE_BATCH_META))
+    b->len = ctrace__repeat_compact(b->data, b->len, b->tid);
   /* Header, events and the checksum trailer leave in one writev(). The
    * CRC-32C covers the header (length included) and the events. */
   uint8_t *hdr = b->header_room;
