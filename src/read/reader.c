@@ -34,6 +34,28 @@ static void set_error(ctrace_reader *r, enum ctrace_read_status st, uint64_t off
 
 /* ---- decoding one event ---- */
 
+/* An event's blob (length, bytes), when its kind has one; after it, or
+ * NULL with *why set. */
+static inline const uint8_t *get_blob(const uint8_t *p, const uint8_t *end, int blob,
+                                      ctrace_event *ev, const char **why) {
+  ev->blob = NULL;
+  ev->blob_len = 0;
+  if (!blob)
+    return p;
+  uint64_t n;
+  if (!(p = ctrace__get_uvarint(p, end, &n))) {
+    *why = "event cut short (blob length)";
+    return NULL;
+  }
+  if (n > CTRACE_MAX_BLOB || n > (uint64_t)(end - p)) {
+    *why = "blob longer than its batch";
+    return NULL;
+  }
+  ev->blob = p;
+  ev->blob_len = (uint32_t)n;
+  return p + n;
+}
+
 const uint8_t *ctrace_decode_event(const uint8_t *p, const uint8_t *end, uint64_t *ticks,
                                    ctrace_event *ev, const char **why) {
   if (p >= end) {
@@ -65,24 +87,7 @@ const uint8_t *ctrace_decode_event(const uint8_t *p, const uint8_t *end, uint64_
       return NULL;
     }
   }
-  ev->blob = NULL;
-  ev->blob_len = 0;
-  if (blob) {
-    uint64_t n;
-    p = ctrace__get_uvarint(p, end, &n);
-    if (!p) {
-      *why = "event cut short (blob length)";
-      return NULL;
-    }
-    if (n > CTRACE_MAX_BLOB || n > (uint64_t)(end - p)) {
-      *why = "blob longer than its batch";
-      return NULL;
-    }
-    ev->blob = p;
-    ev->blob_len = (uint32_t)n;
-    p += n;
-  }
-  return p;
+  return get_blob(p, end, blob, ev, why);
 }
 
 /* The kinds with relative fields (format.h), as a table for the cursors. */
@@ -149,23 +154,7 @@ static const uint8_t *decode_repeated(struct ctrace_repeat *rep, const uint8_t *
       if (mask >> i & 1)
         ev->f[i] = e[i];
   }
-  ev->blob = NULL;
-  ev->blob_len = 0;
-  if (ki->blob) {
-    uint64_t n;
-    if (!(p = ctrace__get_uvarint(p, end, &n))) {
-      *why = "event cut short (blob length)";
-      return NULL;
-    }
-    if (n > CTRACE_MAX_BLOB || n > (uint64_t)(end - p)) {
-      *why = "blob longer than its batch";
-      return NULL;
-    }
-    ev->blob = p;
-    ev->blob_len = (uint32_t)n;
-    p += n;
-  }
-  return p;
+  return get_blob(p, end, ki->blob, ev, why);
 }
 
 const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b,
