@@ -475,7 +475,7 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
       if (rg->m.fd < 0) {
         int err = open_holder(c, &rg->m, RING_START_PAGES, RING_START_PAGES);
         if (err == -EPERM || err == -ENOMEM) {
-          close((int)fd);
+          close_event((int)fd);
           free_tasks(tasks);
           snprintf(why, whysize,
                    "no locked memory left for the perf ring buffers (%s: "
@@ -499,7 +499,7 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
         opened++;
       }
       if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT, rg->m.fd) != 0 || add_ev((int)fd, c))
-        close((int)fd);
+        close_event((int)fd);
     }
   }
   free_tasks(tasks);
