@@ -817,28 +817,36 @@ TEST_IMPL(read_dump_times_select_in_profile) {
   return 0;
 }
 
-/* A 1.2 file (written by gen_trace of the recorder before 1.3, whose
- * relative fields and stacks changed) reads as that recorder's reader read
- * it: `ctrace dump --no-symbols --defs` as it printed then (both in
- * tests/data), and reader.py agrees with dump --raw on it. */
-TEST_IMPL(read_v12_file_reads_as_written) {
-  char file[4096], want_path[4096];
-  snprintf(file, sizeof file, "%s/tests/data/v1.2-gen.ctrace", test_source_dir);
-  snprintf(want_path, sizeof want_path, "%s/tests/data/v1.2-gen.dump", test_source_dir);
+/* tests/data/NAME.ctrace dumps (`ctrace dump --no-symbols --defs`) as
+ * tests/data/NAME.dump, the dump of the ctrace that wrote it. */
+static int dumps_as_stored(const char *name, char *file, size_t size) {
+  char want_path[4096];
+  snprintf(file, size, "%s/tests/data/%s.ctrace", test_source_dir, name);
+  snprintf(want_path, sizeof want_path, "%s/tests/data/%s.dump", test_source_dir, name);
   char *want = test_read_file(want_path, NULL);
   ASSERT(want != NULL);
   char *dump[] = {(char *)test_build_path("ctrace"), "dump", "--no-symbols", "--defs", file, NULL};
   char *got = NULL;
   ASSERT_EQ(test_run(dump, NULL, &got, NULL), 0);
   ASSERT_STR_EQ(got, want);
+  free(got);
+  free(want);
+  return 0;
+}
+
+/* A 1.2 file (written by gen_trace of the recorder before 1.3, whose
+ * relative fields and stacks changed) reads as that recorder's reader read
+ * it: `ctrace dump --no-symbols --defs` as it printed then (both in
+ * tests/data), and reader.py agrees with dump --raw on it. */
+TEST_IMPL(read_v12_file_reads_as_written) {
+  char file[4096];
+  ASSERT_EQ(dumps_as_stored("v1.2-gen", file, sizeof file), 0);
   ctrace_reader *r = open_trace(file);
   ASSERT_EQ(ctrace_reader_version_minor(r), 2);
   ASSERT(ctrace_reader_nevents_kind(r, CTRACE_EV_WAIT) > 0);
   ASSERT(ctrace_reader_nevents_kind(r, CTRACE_EV_TASK_BEGIN) > 0);
   ASSERT(ctrace_reader_nstacks(r) > 1);
   ctrace_reader_close(r);
-  free(got);
-  free(want);
   return 0;
 }
 
@@ -1241,22 +1249,13 @@ TEST_IMPL(read_repeated_fields_1_4) {
  * as ctrace 1.3 dumped it, through cursors as through the checked decoder
  * and the second reader. */
 TEST_IMPL(read_v13_file_reads_as_written) {
-  char file[4096], want_path[4096];
-  snprintf(file, sizeof file, "%s/tests/data/v1.3-gen.ctrace", test_source_dir);
-  snprintf(want_path, sizeof want_path, "%s/tests/data/v1.3-gen.dump", test_source_dir);
-  char *want = test_read_file(want_path, NULL);
-  ASSERT(want != NULL);
-  char *dump[] = {(char *)test_build_path("ctrace"), "dump", "--no-symbols", "--defs", file, NULL};
-  char *got = NULL;
-  ASSERT_EQ(test_run(dump, NULL, &got, NULL), 0);
-  ASSERT_STR_EQ(got, want);
+  char file[4096];
+  ASSERT_EQ(dumps_as_stored("v1.3-gen", file, sizeof file), 0);
   ASSERT_EQ(cursors_agree(file), 0);
   ctrace_reader *r = open_trace(file);
   ASSERT_EQ(ctrace_reader_version_minor(r), 3);
   ASSERT(ctrace_reader_nevents_kind(r, CTRACE_EV_WAIT) > 0);
   ASSERT(ctrace_reader_nevents_kind(r, CTRACE_EV_SYSCALL) > 0);
   ctrace_reader_close(r);
-  free(got);
-  free(want);
   return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -286,6 +287,26 @@ static void put_array(struct ctrace_cache_out *o, unsigned sec, const void *p, s
   ctrace_cache_put(o, p, n * size);
 }
 
+/* put_array for elements holding a pointer into the trace at byte at of
+ * each: written as its offset in the file, a few hundred at a time. */
+static void put_with_offsets(struct ctrace_cache_out *o, const ctrace_reader *r, unsigned sec,
+                             const void *v, size_t n, size_t size, size_t at) {
+  ctrace_cache_section(o, sec);
+  _Alignas(8) uint8_t buf[16384];
+  size_t per = sizeof buf / size;
+  for (size_t k = 0; k < n; k += per) {
+    size_t m = n - k < per ? n - k : per;
+    memcpy(buf, (const uint8_t *)v + k * size, m * size);
+    for (size_t j = 0; j < m; j++) {
+      const uint8_t *ptr;
+      memcpy(&ptr, buf + j * size + at, sizeof ptr);
+      uint64_t off = file_off(r, ptr);
+      memcpy(buf + j * size + at, &off, sizeof off);
+    }
+    ctrace_cache_put(o, buf, m * size);
+  }
+}
+
 void ctrace_timeline_save(const struct ctrace_timeline *tl, struct ctrace_cache_out *o) {
   const ctrace_reader *r = tl->r;
   uint32_t nt = tl->nthreads;
@@ -311,32 +332,13 @@ void ctrace_timeline_save(const struct ctrace_timeline *tl, struct ctrace_cache_
   put_array(o, CTRACE_TLS_TASKS, tl->tasks, tl->ntasks, sizeof *tl->tasks);
   put_array(o, CTRACE_TLS_LONG_TASKS, tl->long_tasks, tl->nlong_tasks, sizeof *tl->long_tasks);
   put_array(o, CTRACE_TLS_TOUCHES, tl->touches, tl->ntouches, sizeof *tl->touches);
-  /* the pointers as offsets, a few thousand at a time */
-  ctrace_cache_section(o, CTRACE_TLS_LOGS);
-  struct ctrace_tl_log lbuf[512];
-  for (size_t k = 0; k < tl->nlogs; k += 512) {
-    size_t m = tl->nlogs - k < 512 ? tl->nlogs - k : 512;
-    for (size_t j = 0; j < m; j++) {
-      lbuf[j] = tl->logs[k + j];
-      uint64_t off = file_off(r, lbuf[j].msg);
-      memcpy(&lbuf[j].msg, &off, sizeof off);
-    }
-    ctrace_cache_put(o, lbuf, m * sizeof *lbuf);
-  }
+  put_with_offsets(o, r, CTRACE_TLS_LOGS, tl->logs, tl->nlogs, sizeof *tl->logs,
+                   offsetof(struct ctrace_tl_log, msg));
   put_array(o, CTRACE_TLS_LOG_OFF, tl->log_off, nt + 1, sizeof *tl->log_off);
   put_array(o, CTRACE_TLS_WAKES, tl->wakes, tl->nwakes, sizeof *tl->wakes);
   put_array(o, CTRACE_TLS_CREATES, tl->creates, tl->ncreates, sizeof *tl->creates);
-  ctrace_cache_section(o, CTRACE_TLS_PEERS);
-  struct ctrace_tl_peer pbuf[512];
-  for (size_t k = 0; k < tl->npeers; k += 512) {
-    size_t m = tl->npeers - k < 512 ? tl->npeers - k : 512;
-    for (size_t j = 0; j < m; j++) {
-      pbuf[j] = tl->peers[k + j];
-      uint64_t off = file_off(r, pbuf[j].addr);
-      memcpy(&pbuf[j].addr, &off, sizeof off);
-    }
-    ctrace_cache_put(o, pbuf, m * sizeof *pbuf);
-  }
+  put_with_offsets(o, r, CTRACE_TLS_PEERS, tl->peers, tl->npeers, sizeof *tl->peers,
+                   offsetof(struct ctrace_tl_peer, addr));
   put_array(o, CTRACE_TLS_PROCS, tl->procs, tl->nprocs, sizeof *tl->procs);
   put_array(o, CTRACE_TLS_PROC_ORDER, tl->proc_order, tl->nprocs, sizeof *tl->proc_order);
   put_array(o, CTRACE_TLS_PROC_LINKS, tl->proc_links, tl->nproc_links, sizeof *tl->proc_links);
