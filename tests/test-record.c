@@ -139,11 +139,15 @@ static void *stress_thread(void *arg) {
   return NULL;
 }
 
+/* writer.c's slab counters (record.h comes later in this file) */
+extern _Atomic uint64_t ctrace__buf_slabs_made, ctrace__buf_slabs_mapped;
+
 /* 8 threads x 1M events: every event arrives exactly once, in order. */
 TEST_IMPL(record_stress_threads_every_event_once_in_order) {
   enum { NT = 8 };
   long n = stress_events();
   setenv("CTRACE_MEMORY_MB", "1024", 1); /* nothing may be dropped here */
+  uint64_t slabs0 = atomic_load(&ctrace__buf_slabs_made);
   ASSERT_EQ(ctrace_start_path(test_path("stress.ctrace")), 0);
   pthread_t th[NT];
   for (int i = 0; i < NT; i++)
@@ -151,6 +155,10 @@ TEST_IMPL(record_stress_threads_every_event_once_in_order) {
   for (int i = 0; i < NT; i++)
     pthread_join(th[i], NULL);
   ASSERT_EQ(ctrace_stop(), 0);
+  /* 8 busy threads take their buffers from slabs (writer.c), and a stopped
+   * tracer holds none of them. */
+  ASSERT_GT(atomic_load(&ctrace__buf_slabs_made), slabs0);
+  ASSERT_EQ(atomic_load(&ctrace__buf_slabs_mapped), 0);
   ctrace_reader *r = open_trace(test_path("stress.ctrace"));
   ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
   ASSERT_EQ(ctrace_reader_dropped(r), 0);

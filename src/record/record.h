@@ -122,6 +122,7 @@ struct ctrace__buf {
   uint64_t flushed_base;
   struct ctrace_rel flushed_rel; /* the relative fields' state there (format.h) */
   int queued;
+  int in_slab; /* carved from a slab (writer.c): never unmapped alone */
   /* The writer puts the batch header here, right before data, so that
    * header and events leave in one write() without a copy. */
   uint8_t header_room[CTRACE_BATCH_HEADER_SIZE];
@@ -568,6 +569,8 @@ extern _Atomic uint32_t ctrace__buf_gen;
 /* Buffers a recording thread had to malloc itself (the writer's spares
  * had run out): the hazard of docs/RUN.md, counted for tests. */
 extern _Atomic uint64_t ctrace__buf_mallocs_by_threads;
+/* Slabs of buffers made (a busy process's) and still mapped, for tests. */
+extern _Atomic uint64_t ctrace__buf_slabs_made, ctrace__buf_slabs_mapped;
 /* A free buffer, or NULL when the memory budget is spent. */
 struct ctrace__buf *ctrace__buf_get(void);
 void ctrace__writer_fork_child(void);

@@ -27,6 +27,7 @@ static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static struct ctrace__buf *queue_head, *queue_tail; /* full, to write */
 static struct ctrace__buf *free_list;
 static size_t nbufs;         /* buffers allocated, free or not */
+static struct slab *slabs;   /* the slabs' mappings, newest first */
 static _Atomic int stopping;
 static _Atomic int queued;          /* the queue may hold buffers */
 static _Atomic int writer_waiting;  /* skip the futex wake when the writer is busy */
@@ -666,6 +667,8 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
 }
 
 static struct ctrace__buf *buf_alloc(size_t cap);
+static size_t slab_reserve(size_t nth);
+static struct ctrace__buf *slab_fill(size_t cap, size_t k);
 
 /*
  * Spare buffers: the writer keeps SPARE_BUFS free buffers allocated ahead
@@ -687,11 +690,25 @@ static void fill_spares(void) {
       nfree++;
     int want = nfree + 1 <= SPARE_BUFS &&
                (nbufs + 1) * ctrace__config.buffer_bytes <= ctrace__config.memory_bytes;
+    size_t more = 0;
     if (want)
-      nbufs++;
+      more = slab_reserve(++nbufs);
     pthread_mutex_unlock(&qlock);
     if (!want)
       return;
+    if (more) {
+      struct ctrace__buf *f = slab_fill(ctrace__config.buffer_bytes, more + 1);
+      if (ctrace__lock_bounded(&qlock, 0) != 0)
+        return; /* the process dies: f is not needed */
+      if (f) {
+        f->next = free_list;
+        free_list = f;
+      } else {
+        nbufs -= more;
+      }
+      pthread_mutex_unlock(&qlock);
+      continue;
+    }
     struct ctrace__buf *b = buf_alloc(ctrace__config.buffer_bytes);
     /* Its pages faulted in here, by the writer, not one by one in the
      * recording thread's events (a fault costs ~1000 events' time). */
@@ -928,7 +945,7 @@ struct ctrace__buf *ctrace__buf_new(size_t cap) {
 }
 
 void ctrace__buf_free(struct ctrace__buf *b) {
-  if (b)
+  if (b && !b->in_slab)
     ctrace__pages_free(b, sizeof *b + b->cap);
 }
 
@@ -961,6 +978,113 @@ static struct ctrace__buf *buf_alloc_busy(size_t cap, size_t nth) {
 }
 
 /*
+ * Slabs. A busy process (more than SLAB_AFTER buffers) gets its next
+ * buffers SLAB_BYTES at a time: one aligned mapping that the kernel may
+ * back with one huge page, populated at once. On a VM a page fault costs
+ * 8-15 us: 2 MB in 4 KB pages takes ~6 ms to populate, one huge page
+ * 0.2-0.3 ms (bench/README.md, "Buffer memory"). Without huge pages
+ * (transparent_hugepage=never) it is one populating call, as before. A
+ * slab's buffers lie side by side and are never unmapped alone: the slab
+ * goes as a whole when the tracer stops with every buffer back.
+ */
+#define SLAB_AFTER 4
+#define SLAB_BYTES ((size_t)2 << 20)
+#define SLAB_MIN 4 /* fewer buffers than this in a slab: not worth one */
+_Atomic uint64_t ctrace__buf_slabs_made, ctrace__buf_slabs_mapped;
+struct slab {
+  struct slab *next;
+  size_t len; /* of the mapping */
+  size_t n;   /* buffers carved from it */
+};
+#define SLAB_HEAD 64 /* the struct slab, rounded to a cache line */
+
+static size_t slab_stride(size_t cap) {
+  return (sizeof(struct ctrace__buf) + cap + 63) & ~(size_t)63;
+}
+
+/* Under qlock, with the nth buffer just reserved: how many more buffers
+ * to reserve for a slab (0: this one alone), counted in nbufs. */
+static size_t slab_reserve(size_t nth) {
+  size_t cap = ctrace__config.buffer_bytes;
+  if (nth <= SLAB_AFTER || fail_alloc_at >= 0)
+    return 0;
+  size_t fit = (SLAB_BYTES - SLAB_HEAD) / slab_stride(cap);
+  size_t budget = ctrace__config.memory_bytes / cap;
+  size_t more = fit > 0 ? fit - 1 : 0;
+  if (nbufs + more > budget)
+    more = budget > nbufs ? budget - nbufs : 0;
+  if (more + 1 < SLAB_MIN)
+    return 0;
+  nbufs += more;
+  return more;
+}
+
+/* A slab of k buffers of cap bytes: the first is returned, the others go
+ * to the free list. NULL when the kernel refused (the caller gives the
+ * reservation back). Keeps errno. */
+static struct ctrace__buf *slab_fill(size_t cap, size_t k) {
+  int e = errno;
+  size_t stride = slab_stride(cap), len = page_round(SLAB_HEAD + k * stride);
+  if (len > SLAB_BYTES / 2 && len < SLAB_BYTES)
+    len = SLAB_BYTES; /* the whole huge page: the rest is less than a buffer */
+  size_t span = len >= SLAB_BYTES ? len + SLAB_BYTES : len;
+  uint8_t *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) {
+    errno = e;
+    return NULL;
+  }
+  uint8_t *a = m;
+  if (span > len) { /* a huge page needs its 2 MB alignment: trim */
+    a = (uint8_t *)(((uintptr_t)m + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1));
+    if (a > m)
+      munmap(m, (size_t)(a - m));
+    if (m + span > a + len)
+      munmap(a + len, (size_t)(m + span - (a + len)));
+    madvise(a, len, MADV_HUGEPAGE);
+  }
+  /* The first touch: with a huge page, the whole slab is in. Else only
+   * the first buffer is populated now (the thread needs it), not a stall
+   * of 500 faults in one call; the others fault in as they are written. */
+  struct slab *s = (struct slab *)a;
+  s->len = len;
+  unsigned char in = 0;
+  if (len == SLAB_BYTES && mincore(a + SLAB_BYTES / 2, 1, &in) == 0 && (in & 1)) {
+    /* a huge page */
+  } else if (madvise(a, SLAB_HEAD + stride, MADV_POPULATE_WRITE) != 0) {
+    for (size_t off = 0; off < SLAB_HEAD + stride; off += 4096) /* before Linux 5.14 */
+      ((volatile uint8_t *)a)[off] = 0;
+  }
+  s->n = k;
+  struct ctrace__buf *first = NULL, *rest = NULL, *tail = NULL;
+  for (size_t i = 0; i < k; i++) {
+    struct ctrace__buf *b = (struct ctrace__buf *)(a + SLAB_HEAD + i * stride);
+    b->cap = cap;
+    b->in_slab = 1;
+    if (!first) {
+      first = b;
+    } else {
+      b->next = rest;
+      rest = b;
+      if (!tail)
+        tail = b;
+    }
+  }
+  atomic_fetch_add_explicit(&ctrace__buf_slabs_made, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&ctrace__buf_slabs_mapped, 1, memory_order_relaxed);
+  pthread_mutex_lock(&qlock);
+  s->next = slabs;
+  slabs = s;
+  if (rest) {
+    tail->next = free_list;
+    free_list = rest;
+  }
+  pthread_mutex_unlock(&qlock);
+  atomic_fetch_add_explicit(&ctrace__buf_gen, 1, memory_order_release);
+  errno = e;
+  return first;
+}
+
+/*
  * A free buffer, or a new one while the budget allows. malloc runs with
  * qlock released: a thread interrupted inside malloc by a signal whose
  * handler blocks (or records, or never returns) must not hold the lock the
@@ -971,13 +1095,23 @@ struct ctrace__buf *ctrace__buf_get(void) {
   pthread_mutex_lock(&qlock);
   struct ctrace__buf *b = free_list;
   int reserved = 0;
+  size_t more = 0;
   if (b) {
     free_list = b->next;
   } else if ((nbufs + 1) * ctrace__config.buffer_bytes <= ctrace__config.memory_bytes) {
     reserved = ++nbufs;
+    more = slab_reserve(nbufs);
   }
   pthread_mutex_unlock(&qlock);
-  if (reserved) {
+  if (more) {
+    b = slab_fill(ctrace__config.buffer_bytes, more + 1);
+    if (!b) {
+      pthread_mutex_lock(&qlock);
+      nbufs -= more;
+      pthread_mutex_unlock(&qlock);
+    }
+  }
+  if (reserved && !b) {
     atomic_fetch_add_explicit(&ctrace__buf_mallocs_by_threads, 1, memory_order_relaxed);
     b = buf_alloc_busy(ctrace__config.buffer_bytes, (size_t)reserved);
     if (!b) {
@@ -1171,12 +1305,26 @@ int ctrace__writer_stop(void) {
   /* Buffers are kept for the next trace, up to the budget; free them now
    * so a stopped tracer holds no memory. */
   pthread_mutex_lock(&qlock);
+  size_t back = 0, carved = 0;
   while (free_list) {
     struct ctrace__buf *b = free_list;
     free_list = b->next;
+    back += (size_t)b->in_slab;
     ctrace__buf_free(b);
   }
-  nbufs = 0; /* all are back: the writer has written every one */
+  for (struct slab *s = slabs; s; s = s->next)
+    carved += s->n;
+  /* All are back (the writer has written every one), so the slabs hold no
+   * buffer in use; were one missing, the slabs would stay mapped. */
+  while (slabs) {
+    struct slab *s = slabs;
+    slabs = s->next;
+    if (back == carved) {
+      munmap(s, s->len);
+      atomic_fetch_sub_explicit(&ctrace__buf_slabs_mapped, 1, memory_order_relaxed);
+    }
+  }
+  nbufs = 0;
   pthread_mutex_unlock(&qlock);
   /* A stopped tracer holds no memory: the metadata's either. */
   pthread_mutex_lock(&ctrace__meta_lock);
@@ -1193,6 +1341,7 @@ void ctrace__writer_fork_child(void) {
   pthread_mutex_init(&qlock, NULL);
   queue_head = queue_tail = NULL;
   free_list = NULL;
+  slabs = NULL;
   nbufs = 0;
   nparts = 0;
   atomic_store(&stopping, 0);
