@@ -235,7 +235,7 @@ int ctrace__stop(void) {
     if (t->session != s)
       continue;
     int busy = __atomic_load_n(&t->busy, __ATOMIC_ACQUIRE);
-    if (busy && t != ctrace__tls && t->buf) {
+    if (busy && t != ctrace__tls && __atomic_load_n(&t->buf, __ATOMIC_ACQUIRE)) {
       /* Still mid-event after the wait (a handler that left by longjmp, or
        * a thread stopped by a debugger). Its complete events end at t->pos
        * (pos moves only when an event is done), but the thread may still

@@ -816,7 +816,7 @@ void ctrace__writer_push(struct ctrace__thread *t, struct ctrace__buf *b) {
 
 void ctrace__writer_push_stuck(struct ctrace__thread *t, uint64_t lost) {
   CTRACE__ASSERT_HELD(&ctrace__lock);
-  struct ctrace__buf *b = t->buf;
+  struct ctrace__buf *b = __atomic_load_n(&t->buf, __ATOMIC_ACQUIRE);
   uint8_t *pos = __atomic_load_n(&t->pos, __ATOMIC_ACQUIRE);
   pthread_mutex_lock(&qlock);
   size_t off = b->flushed, len = (size_t)(pos - b->data);
