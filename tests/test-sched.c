@@ -470,6 +470,28 @@ TEST_IMPL(sched_ring_grows_and_keeps_every_switch) {
   return TEST_OK;
 }
 
+/* A ring that fills while the writer does not read it (a writer starved
+ * of CPU; here the test hook holds its rounds) and is still full at the
+ * stop: the kernel never writes that loss into the ring (it would before
+ * its next record, and the events are disabled). The events' own counts
+ * tell it, so the switches the trace misses are all counted as lost. */
+TEST_IMPL(sched_loss_at_the_stop_is_counted) {
+  NEED_PERF();
+  struct run t;
+  const char *args[] = {"pingpong", "20000", NULL};
+  setenv("CTRACE_TEST_SCHED_HOLD", "1", 1);
+  trace(&t, "hold.ctrace", NULL, args, 0);
+  unsetenv("CTRACE_TEST_SCHED_HOLD");
+  ASSERT_EQ(t.nreps, 1);
+  struct ctrace_sched_totals tot;
+  ctrace_reader_sched_totals(t.r, &tot);
+  fprintf(stderr, "# lost %llu\n", (unsigned long long)tot.lost);
+  ASSERT_GT(tot.lost, 0);
+  ASSERT_EQ(check_counts(&t), TEST_OK);
+  untrace(&t);
+  return TEST_OK;
+}
+
 TEST_IMPL(sched_cpu_profile_splits_call_paths) {
   NEED_PERF();
   struct run t;

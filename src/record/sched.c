@@ -83,6 +83,8 @@ struct ring {
   int cur_known;     /* its switch-in was seen */
   uint64_t last_end; /* ticks: where an interval of unknown start begins */
   uint64_t lost;     /* records lost, not yet written */
+  uint64_t lost_all; /* every loss its LOST records said, written or not */
+  int own;           /* m.fd is an event owning the ring (no holder) */
 };
 
 static pthread_mutex_t sched_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -222,6 +224,10 @@ static void close_event(int fd) {
   }
 }
 
+/* Kernels before 6.0: EINVAL for PERF_FORMAT_LOST (then a loss the kernel
+ * counted but never wrote into a ring before the stop goes unseen). */
+static int lost_format_ok = 1;
+
 static void fill_attr(struct perf_event_attr *a, int inherit_thread) {
   memset(a, 0, sizeof *a);
   a->size = sizeof *a;
@@ -237,6 +243,10 @@ static void fill_attr(struct perf_event_attr *a, int inherit_thread) {
   } else {
     a->config = PERF_COUNT_SW_DUMMY;
   }
+  /* read() gives every record this event's threads lost (the kernel counts
+   * them on the parent event): the stop compares it with the LOST records */
+  if (lost_format_ok)
+    a->read_format = PERF_FORMAT_LOST;
   a->sample_id_all = 1;
   a->context_switch = 1;
   a->inherit = 1;
@@ -249,15 +259,29 @@ static void fill_attr(struct perf_event_attr *a, int inherit_thread) {
 
 static int inherit_thread_ok = 1; /* kernels before 5.13: EINVAL */
 
+/* Test hook CTRACE_TEST_SCHED_HOLD: the writer's rounds leave the rings
+ * alone (the stop and a fatal flush still drain them), as a writer
+ * starved of CPU would: the rings fill and lose what follows. */
+static int hold_drains;
+
+static int attr_settled; /* an event opened: the fallbacks are decided */
+
 static long open_event(int tid, int cpu) {
   struct perf_event_attr a;
   fill_attr(&a, inherit_thread_ok);
   long fd = perf_open(&a, tid, cpu);
-  if (fd < 0 && errno == EINVAL && inherit_thread_ok) {
+  if (fd < 0 && errno == EINVAL && !attr_settled && lost_format_ok) {
+    lost_format_ok = 0;
+    fill_attr(&a, inherit_thread_ok);
+    fd = perf_open(&a, tid, cpu);
+  }
+  if (fd < 0 && errno == EINVAL && !attr_settled && inherit_thread_ok) {
     inherit_thread_ok = 0; /* forked children's records are then filtered by pid */
     fill_attr(&a, 0);
     fd = perf_open(&a, tid, cpu);
   }
+  if (fd >= 0)
+    attr_settled = 1;
   return fd;
 }
 
@@ -485,6 +509,7 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
         }
         if (err) { /* no holder: the event owns a ring that never grows */
           rg->m.fd = (int)fd;
+          rg->own = 1;
           rg->grown = 1;
           err = map_pages(&rg->m, RING_MAX_PAGES, RING_START_PAGES);
           if (err) {
@@ -826,6 +851,7 @@ static int drain_map(int c, struct map *m, uint64_t *got) {
         uint64_t lost;
         memcpy(&lost, body + 8, 8);
         rg->lost += lost;
+        rg->lost_all += lost;
         /* the interval in progress may have lost its end */
         if (rg->on)
           rg->cur_known = 0;
@@ -975,6 +1001,7 @@ void ctrace__sched_start(int writer_tid) {
   pthread_mutex_lock(&sched_lock);
   sample_hz = (unsigned)strtoul(ctrace__config_get("CTRACE_SAMPLE_HZ", v, sizeof v), NULL, 10);
   own_pid = (int)getpid();
+  hold_drains = getenv("CTRACE_TEST_SCHED_HOLD") != NULL;
   /* Cleared for a trace after the first: the first finds it zero (BSS),
    * and a memset would fault its 2-3 pages in at every process's start. */
   static int stack_ctx_used;
@@ -1022,6 +1049,8 @@ void ctrace__sched_start(int writer_tid) {
 /* The writer's (rule 3 of record.h), and a fatal flush's: no malloc (the
  * metadata and the stack table are pages), locks bounded. */
 void ctrace__sched_drain(uint64_t deadline) {
+  if (hold_drains && !deadline)
+    return;
   if (!atomic_load(&active) || ctrace__lock_bounded(&sched_lock, deadline) != 0)
     return;
   if (active && ctrace__lock_bounded(&ctrace__meta_lock, deadline) == 0) {
@@ -1062,6 +1091,32 @@ uint64_t ctrace__sched_due(uint64_t due) {
   return d < due ? d : due;
 }
 
+/* Records lost that no LOST record told: the kernel writes a ring's
+ * PERF_RECORD_LOST only before the next record it puts there, so a ring
+ * still full when the events were disabled keeps its last loss to itself.
+ * The events' own counts (PERF_FORMAT_LOST) say it; written as a
+ * SCHED_LOST at the stop. Caller holds ctrace__meta_lock, the events
+ * disabled and the rings drained. */
+static void unwritten_losses(void) {
+  if (!lost_format_ok)
+    return;
+  uint64_t now = ctrace__now();
+  for (int c = 0; c < nrings; c++) {
+    struct ring *rg = &rings[c];
+    uint64_t kernel = 0, v[2];
+    for (size_t i = 0; i < nevs; i++)
+      if (evs[i].cpu == c && is_event(evs[i].fd) && read(evs[i].fd, v, sizeof v) == sizeof v)
+        kernel += v[1];
+    if (rg->own && is_event(rg->m.fd) && read(rg->m.fd, v, sizeof v) == sizeof v)
+      kernel += v[1];
+    if (kernel > rg->lost_all) {
+      rg->lost += kernel - rg->lost_all;
+      rg->lost_all = kernel;
+      flush_lost(c, rg, now);
+    }
+  }
+}
+
 void ctrace__sched_stop(void) {
   pthread_mutex_lock(&sched_lock);
   if (!active) {
@@ -1084,6 +1139,7 @@ void ctrace__sched_stop(void) {
     if (!atomic_load(&more_due))
       break;
   }
+  unwritten_losses();
   /* Threads still on a CPU: their intervals end at the stop. */
   end_intervals(ctrace__now());
   pthread_mutex_unlock(&ctrace__meta_lock);
