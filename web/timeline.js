@@ -236,7 +236,7 @@ function mount(container, ctx) {
     if (fetchCtl) fetchCtl.abort();
     const ctl = new AbortController();
     fetchCtl = ctl;
-    showAnswer(x, ctl, rows);
+    showAnswer(x);
     scheduleDraw();
     return true;
   }
@@ -258,6 +258,9 @@ function mount(container, ctx) {
     const countersP = hasCounters
       ? fetch(`/api/counters?start_ns=${a}&end_ns=${b}&width=${width}`, { signal: ctl.signal }).then((r) => (r.ok ? r.json() : null)).catch(() => null)
       : null;
+    // the CPU samples of the same window, asked beside it too: the answer is
+    // drawn once, with them (not drawn again when they come)
+    const samplesP = samples.enabled ? samples.load(a, b, width, rows, ctl.signal) : null;
     let res;
     try {
       res = await fetch(url, { signal: ctl.signal });
@@ -279,13 +282,15 @@ function mount(container, ctx) {
       root.dataset.decodeMs = (performance.now() - tGot).toFixed(1);
       if (ctl !== fetchCtl || destroyed) return;
       const cd = countersP ? await countersP : null;
+      const sd = samplesP ? await samplesP : null;
       if (ctl !== fetchCtl || destroyed) return;
-      const x = { a, b, width, rows: rows ? rows.join(',') : '', d, cd };
-      // kept only when whole: a counters answer lost on the way is asked again
-      if (!hasCounters || cd) keepAnswer(x);
+      const x = { a, b, width, rows: rows ? rows.join(',') : '', d, cd, sd };
+      // kept only when whole: a counters or samples answer lost on the way
+      // is asked again
+      if ((!hasCounters || cd) && (!samplesP || sd)) keepAnswer(x);
       showLaterStates(d);
       feedOverview(d, a, b);
-      showAnswer(x, ctl, rows);
+      showAnswer(x);
       draw();
     } catch (e) {
       if (e.name === 'AbortError') return;
@@ -296,7 +301,7 @@ function mount(container, ctx) {
   }
 
   // Makes answer x the model's data (the caller draws).
-  function showAnswer(x, ctl, rows) {
+  function showAnswer(x) {
     const { d, cd } = x;
     const tracksChanged = !!cd && cd.counters.length !== m.counters.length;
     if (cd) m.counters = cd.counters;
@@ -308,7 +313,7 @@ function mount(container, ctx) {
     }
     pendingReveal = null;
     pendingScroll = null;
-    samples.fetchWindow(x.a, x.b, x.width, rows, ctl.signal);
+    samples.use(x.sd);
     fetchCallNames();
     root.dataset.loading = 'false';
     root.dataset.ready = 'true';
@@ -350,8 +355,18 @@ function mount(container, ctx) {
   }
 
   // ---- drawing ----
-  function scheduleDraw() {
-    if (!raf) raf = requestAnimationFrame(() => { raf = 0; draw(); });
+  // why: 'preview' or 'names', counted when that frame draws (for tests)
+  const drawsFor = new Set();
+  function scheduleDraw(why) {
+    if (why) drawsFor.add(why);
+    if (!raf) {
+      raf = requestAnimationFrame(() => {
+        raf = 0;
+        if (drawsFor.has('preview')) previews++;
+        if (drawsFor.has('names')) nameDraws++;
+        draw();
+      });
+    }
   }
 
   function showWindow() {
@@ -361,10 +376,13 @@ function mount(container, ctx) {
   // Every draw is counted (root.probe.draws(), for tests: a zoom step whose
   // answer is kept draws once).
   let draws = 0;
+  let previews = 0; // of them, old answers drawn stretched while a new one is late (setWindow)
+  let nameDraws = 0; // and draws asked for once call names came (fetchCallNames)
   function draw() {
     if (destroyed) return;
     // a frame asked for earlier would draw the same again
     if (raf) { cancelAnimationFrame(raf); raf = 0; }
+    drawsFor.clear();
     clearTimeout(previewTimer);
     previewTimer = 0;
     draws++;
@@ -515,7 +533,7 @@ function mount(container, ctx) {
     }
     if (!want.length) return;
     await Promise.all(want.map(([tid, sp]) => lookUpSpan(tid, sp)));
-    if (token === namesToken && !destroyed) scheduleDraw();
+    if (token === namesToken && !destroyed) scheduleDraw('names');
   }
   m.spanName = (tid, sp) => callName(tid, sp);
 
@@ -964,7 +982,7 @@ function mount(container, ctx) {
       scheduleDraw();
     } else {
       requestFetch(0);
-      if (!previewTimer && !raf) previewTimer = setTimeout(() => { previewTimer = 0; scheduleDraw(); }, PREVIEW_MS);
+      if (!previewTimer && !raf) previewTimer = setTimeout(() => { previewTimer = 0; scheduleDraw('preview'); }, PREVIEW_MS);
     }
     publishParams();
   }
@@ -1095,6 +1113,9 @@ function mount(container, ctx) {
     window: () => ({ start_ns: m.v0, end_ns: m.v1 }),
     /** How many times the canvas was drawn since the view was mounted. */
     draws: () => draws,
+    /** Of them: late answers' previews, and redraws for call names that came. */
+    previews: () => previews,
+    nameDraws: () => nameDraws,
     findSample: (tid) => samples.find(tid, canvas.getBoundingClientRect()), // timeline-samples.js
     findSpan(stateName, tid, nth = 0) { // the nth such span on screen (0: the first)
       if (!m.data) return null;
