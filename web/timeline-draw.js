@@ -723,7 +723,7 @@ export function createPainter(m, canvas, color) {
     g.font = '12px system-ui, sans-serif';
   }
 
-  return function draw() {
+  function draw() {
     const { width, height, dpr } = m;
     const g = canvas.getContext('2d');
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -756,5 +756,31 @@ export function createPainter(m, canvas, color) {
     drawRuler(g);
     drawRulerMatches(g);
     drawSelection(g);
+  }
+
+  // While a step's answer is on its way: the image last drawn (snap, in
+  // device pixels, of the window a0..b0) stretched so that its times land
+  // where they are in the window now, under a ruler drawn for the window
+  // now; the names column stays as it is. One drawImage, whatever the
+  // trace: the answer's draw replaces it.
+  draw.stretch = (snap, a0, b0) => {
+    const { width, height, dpr } = m;
+    const g = canvas.getContext('2d');
+    const plotW = width - LABEL_W;
+    const span = m.v1 - m.v0;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.save();
+    g.beginPath();
+    g.rect(LABEL_W, RULER_H, plotW, height - RULER_H);
+    g.clip();
+    g.clearRect(LABEL_W, RULER_H, plotW, height - RULER_H);
+    g.drawImage(snap, LABEL_W * dpr, RULER_H * dpr, plotW * dpr, (height - RULER_H) * dpr,
+      LABEL_W + ((a0 - m.v0) / span) * plotW, RULER_H, ((b0 - a0) / span) * plotW, height - RULER_H);
+    g.restore();
+    g.font = FONT;
+    g.textBaseline = 'middle';
+    drawRuler(g);
+    drawRulerMatches(g);
   };
+  return draw;
 }

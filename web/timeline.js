@@ -355,18 +355,57 @@ function mount(container, ctx) {
   }
 
   // ---- drawing ----
-  // why: 'preview' or 'names', counted when that frame draws (for tests)
+  // why: 'preview' (the old answer while a new one is on its way) or
+  // 'names', counted when that frame draws (for tests); anything else is a
+  // draw of what the model holds now. A frame asked for previews only is
+  // the last image stretched (stretchDraw) when drawing costs time.
   const drawsFor = new Set();
   function scheduleDraw(why) {
-    if (why) drawsFor.add(why);
+    drawsFor.add(typeof why === 'string' ? why : 'model');
     if (!raf) {
       raf = requestAnimationFrame(() => {
         raf = 0;
+        const onlyPreview = drawsFor.size === 1 && drawsFor.has('preview');
         if (drawsFor.has('preview')) previews++;
         if (drawsFor.has('names')) nameDraws++;
-        draw();
+        if (onlyPreview && stretchable()) {
+          stretchDraw();
+        } else {
+          if (drawsFor.has('preview')) root.dataset.preview = 'redraw';
+          draw();
+        }
       });
     }
+  }
+
+  // The last full draw: its window and cost, and whether its image is
+  // copied (snap) for stretchDraw. A full draw of a large answer takes
+  // tens of ms; stretching its image one.
+  let lastFull = null;
+  let lastDrawMs = 0;
+  let stretchAboveMs = 8; // a full draw slower than this is stretched for previews (probe.stretchAbove)
+  const snap = document.createElement('canvas');
+  function slowDraws() {
+    return lastDrawMs >= stretchAboveMs;
+  }
+  function stretchable() {
+    return !!lastFull && slowDraws() && lastFull.width === m.width && lastFull.height === m.height && lastFull.dpr === m.dpr &&
+      lastFull.scrollTop === scroller.scrollTop && lastFull.b > lastFull.a;
+  }
+  function stretchDraw() {
+    if (destroyed) return;
+    drawsFor.clear();
+    if (!lastFull.snapped) {
+      snap.width = canvas.width;
+      snap.height = canvas.height;
+      snap.getContext('2d').drawImage(canvas, 0, 0);
+      lastFull.snapped = true;
+    }
+    draws++;
+    showWindow();
+    paint.stretch(snap, lastFull.a, lastFull.b);
+    overview.draw();
+    root.dataset.preview = 'stretch';
   }
 
   function showWindow() {
@@ -390,6 +429,8 @@ function mount(container, ctx) {
     m.scrollTop = scroller.scrollTop;
     showWindow();
     paint();
+    lastDrawMs = performance.now() - tDraw;
+    lastFull = { a: m.v0, b: m.v1, width: m.width, height: m.height, dpr: m.dpr, scrollTop: m.scrollTop, snapped: false };
     overview.draw();
     root.dataset.drawMs = (performance.now() - tDraw).toFixed(1); // for tests and tuning
   }
@@ -962,7 +1003,11 @@ function mount(container, ctx) {
   // slower than PREVIEW_MS is the old answer drawn stretched into the new
   // window first. Moves in a row (a held key, a drag, a wheel spin) draw the
   // old answer on every frame and ask once they pause (FETCH_PAUSE_MS).
-  // A window whose answer is kept draws it at the next frame.
+  // A window whose answer is kept draws it at the next frame. When a full
+  // draw is dear (a large trace: slowDraws), the old answer is not drawn
+  // again: its image is stretched into the new window at the next frame
+  // (stretchDraw), so the canvas follows the key at once and the answer's
+  // draw is the only full one.
   const MOVES_APART_MS = 150;
   const PREVIEW_MS = 100;
   const FETCH_PAUSE_MS = 40;
@@ -979,10 +1024,12 @@ function mount(container, ctx) {
       scheduleDraw();
     } else if (inARow || !m.data) {
       requestFetch(inARow ? FETCH_PAUSE_MS : 0);
-      scheduleDraw();
+      scheduleDraw(m.data && slowDraws() ? 'preview' : 'model');
     } else {
       requestFetch(0);
-      if (!previewTimer && !raf) previewTimer = setTimeout(() => { previewTimer = 0; scheduleDraw('preview'); }, PREVIEW_MS);
+      // drawing is dear (a large answer): the old image stretched at once
+      if (slowDraws()) scheduleDraw('preview');
+      else if (!previewTimer && !raf) previewTimer = setTimeout(() => { previewTimer = 0; scheduleDraw('preview'); }, PREVIEW_MS);
     }
     publishParams();
   }
@@ -1115,6 +1162,8 @@ function mount(container, ctx) {
     draws: () => draws,
     /** Of them: late answers' previews, and redraws for call names that came. */
     previews: () => previews,
+    /** Sets the cost of a full draw above which previews stretch the last image (ms; 0: always). */
+    stretchAbove: (ms) => { stretchAboveMs = ms; },
     nameDraws: () => nameDraws,
     findSample: (tid) => samples.find(tid, canvas.getBoundingClientRect()), // timeline-samples.js
     findSpan(stateName, tid, nth = 0) { // the nth such span on screen (0: the first)

@@ -132,6 +132,41 @@ if (missing && !process.env.CI) {
       }
     });
 
+    test('dear draws: a late answer\'s preview is the last image stretched at the next frame, then the answer, two draws in all', async () => {
+      await probe(page, 'stretchAbove', 0); // as if a full draw were dear (a large trace)
+      let release = () => {};
+      const held = new Promise((r) => { release = r; });
+      const handler = async (route) => { await held; await route.continue(); };
+      try {
+        await page.keyboard.press('0');
+        await waitLoaded(page);
+        const before = await page.locator('.tl-canvas').screenshot();
+        const d0 = await probe(page, 'draws');
+        const p0 = await probe(page, 'previews');
+        const r0 = await page.textContent('.tl-range');
+        await page.route(/\/api\/timeline\?/, handler);
+        await page.keyboard.press('w');
+        // drawn at the next frame, without waiting for any answer
+        await page.waitForFunction((n) => document.querySelector('.tl').probe.draws() > n, d0);
+        assert.equal(await page.getAttribute('.tl', 'data-loading'), 'true');
+        assert.equal(await page.getAttribute('.tl', 'data-preview'), 'stretch');
+        assert.equal(await probe(page, 'previews'), p0 + 1);
+        assert.notEqual(await page.textContent('.tl-range'), r0, 'the range label is the new window\'s');
+        const stretched = await page.locator('.tl-canvas').screenshot();
+        assert.ok(!stretched.equals(before), 'the canvas changed');
+        await screenshot(page, 'draws-stretched', { fullPage: false });
+        await frames(page);
+        assert.equal(await probe(page, 'draws'), d0 + 1, 'one draw while waiting');
+        release();
+        await waitLoaded(page);
+        assert.equal(await probe(page, 'draws'), d0 + 2, 'and one with the answer');
+      } finally {
+        release();
+        await page.unroute(/\/api\/timeline\?/, handler);
+        await probe(page, 'stretchAbove', 8);
+      }
+    });
+
     test('held W draws on every frame and asks for the window it stops at', async () => {
       const a0 = asked.length;
       const d0 = await probe(page, 'draws');
