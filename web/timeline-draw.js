@@ -154,6 +154,20 @@ export function createPainter(m, canvas, color) {
     g.font = '12px system-ui, sans-serif';
   }
 
+  // a task's colour by its name: warm, apart from the states' colours (a
+  // few names, thousands of tasks: the strings are made once)
+  const taskFills = new Map();
+  function taskFill(name, sel) {
+    const key = sel ? `\u0001${name}` : name;
+    let f = taskFills.get(key);
+    if (!f) {
+      if (taskFills.size > 4096) taskFills.clear();
+      f = `hsl(${25 + (hashHue(name) % 40)} 70% ${sel ? 66 : 82}%)`;
+      taskFills.set(key, f);
+    }
+    return f;
+  }
+
   function drawTasks(g) {
     const { width, selected } = m;
     const y0 = m.tasksY;
@@ -187,9 +201,8 @@ export function createPainter(m, canvas, color) {
       if (x1 < LABEL_W || x0 > width) continue;
       const y = m.taskLaneY(lane);
       const w = Math.max(1, x1 - x0);
-      const hue = 25 + (hashHue(task.name) % 40); // warm: apart from the states' colours
       const sel = selected && selected.kind === 'task' && selected.id === task.id;
-      g.fillStyle = `hsl(${hue} 70% ${sel ? 66 : 82}%)`;
+      g.fillStyle = taskFill(task.name, sel);
       g.fillRect(x0, y, w, TASK_H);
       if (sel) {
         g.strokeStyle = '#1f5fbf';

@@ -188,10 +188,15 @@ function mount(container, ctx) {
     m.width = Math.max(300, Math.floor(r.width));
     m.height = Math.max(200, Math.floor(r.height));
     m.dpr = window.devicePixelRatio || 1;
-    canvas.width = Math.floor(m.width * m.dpr);
-    canvas.height = Math.floor(m.height * m.dpr);
-    canvas.style.width = `${m.width}px`;
-    canvas.style.height = `${m.height}px`;
+    // a canvas given its size again is cleared and its pixels allocated
+    // again (tens of ms for a large one): only when the size changed
+    const cw = Math.floor(m.width * m.dpr), ch = Math.floor(m.height * m.dpr);
+    if (canvas.width !== cw || canvas.height !== ch) {
+      canvas.width = cw;
+      canvas.height = ch;
+      canvas.style.width = `${m.width}px`;
+      canvas.style.height = `${m.height}px`;
+    }
     layout();
     if (m.width !== fetchedWidth || missingRows()) {
       fetchedWidth = m.width;
@@ -203,6 +208,7 @@ function mount(container, ctx) {
   // ---- fetching ----
   function requestFetch(delay = 40) {
     clearTimeout(fetchTimer);
+    answerShown = false; // an answer shown but not drawn yet is no longer the one
     // loading from now on, not only once the request leaves: what is on
     // screen is about to be replaced (tests wait for loading to end)
     root.dataset.loading = 'true';
@@ -253,6 +259,7 @@ function mount(container, ctx) {
     const width = Math.round(m.plotW());
     const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${width}${rows ? `&tids=${rows.join(',')}` : ''}&format=2`;
     root.dataset.loading = 'true';
+    answerShown = false;
     // counter tracks: their values in the same window, asked beside it
     const hasCounters = Number((m.summary.events_by_kind || {}).COUNTER) > 0;
     const countersP = hasCounters
@@ -277,8 +284,9 @@ function mount(container, ctx) {
         try { msg = (await res.json()).error || msg; } catch { /* not JSON */ }
         throw new Error(msg);
       }
+      const buf = await res.arrayBuffer();
       const tGot = performance.now();
-      const d = decode(await res.arrayBuffer());
+      const d = decode(buf);
       root.dataset.decodeMs = (performance.now() - tGot).toFixed(1);
       if (ctl !== fetchCtl || destroyed) return;
       const cd = countersP ? await countersP : null;
@@ -291,7 +299,9 @@ function mount(container, ctx) {
       showLaterStates(d);
       feedOverview(d, a, b);
       showAnswer(x);
-      draw();
+      // drawn at the next frame, a task of its own: the answer's decoding
+      // and its drawing are not one long task
+      scheduleDraw('model');
     } catch (e) {
       if (e.name === 'AbortError') return;
       root.dataset.loading = 'false';
@@ -300,7 +310,9 @@ function mount(container, ctx) {
     }
   }
 
-  // Makes answer x the model's data (the caller draws).
+  // Makes answer x the model's data; the caller asks for a draw, which ends
+  // the loading (data-loading "false": the answer is on the canvas).
+  let answerShown = false;
   function showAnswer(x) {
     const { d, cd } = x;
     const tracksChanged = !!cd && cd.counters.length !== m.counters.length;
@@ -314,17 +326,22 @@ function mount(container, ctx) {
     pendingReveal = null;
     pendingScroll = null;
     samples.use(x.sd);
-    fetchCallNames();
-    root.dataset.loading = 'false';
+    answerShown = true;
     root.dataset.ready = 'true';
     showNote();
   }
 
   // A later state (runnable, ...) enters the legend when an answer has it.
+  // Each state's legend entry is looked up once, when first seen.
+  const laterShown = new Set();
   function showLaterStates(d) {
+    const first = STATES.length;
     for (const row of d.rows.values()) {
-      for (const state of row.spans.state) {
-        if (state < STATES.length) continue;
+      const st = row.spans.state;
+      for (let i = 0, n = row.spans.length; i < n; i++) {
+        const state = st[i];
+        if (state < first || laterShown.has(state)) continue;
+        laterShown.add(state);
         const el = legend.querySelector(`[data-state="${STATE_OF_BYTE[state]}"]`);
         if (el) el.hidden = false;
       }
@@ -406,6 +423,7 @@ function mount(container, ctx) {
     paint.stretch(snap, lastFull.a, lastFull.b);
     overview.draw();
     root.dataset.preview = 'stretch';
+    root.dataset.drawn = String(draws); // for the benchmark: when the canvas changed
   }
 
   function showWindow() {
@@ -433,6 +451,13 @@ function mount(container, ctx) {
     lastFull = { a: m.v0, b: m.v1, width: m.width, height: m.height, dpr: m.dpr, scrollTop: m.scrollTop, snapped: false };
     overview.draw();
     root.dataset.drawMs = (performance.now() - tDraw).toFixed(1); // for tests and tuning
+    root.dataset.drawn = String(draws);
+    if (answerShown) {
+      answerShown = false;
+      root.dataset.loading = 'false';
+      // the names of the wide spans' calls, asked once the answer is drawn
+      setTimeout(fetchCallNames, 0);
+    }
   }
 
   // ---- help ----
