@@ -215,7 +215,9 @@ const cpuSince = (c0) => { const c = cpuNow(); return [(c[0] - c0[0]) * 1000, (c
 // One key press: {first, answer} ms from the key to the canvas first
 // redrawn and to the answer drawn, the draws it cost, and the server's and
 // the browser's CPU ms.
+let asked = 0; // /api/timeline requests of the page
 async function step(page, key) {
+  const q0 = asked;
   const d0 = await page.evaluate(() => document.querySelector('.tl').probe.draws());
   const c0 = cpuNow();
   await page.keyboard.press(key);
@@ -227,7 +229,7 @@ async function step(page, key) {
     const b = window.__bench, tl = document.querySelector('.tl');
     return { answer: b.answerAt - b.keyAt, first: Math.min(b.drawnAt || Infinity, b.answerAt) - b.keyAt, draws: tl.probe.draws() - n };
   }, d0);
-  return { ...r, serverCpu: cpu[0], browserCpu: cpu[1] };
+  return { ...r, serverCpu: cpu[0], browserCpu: cpu[1], fresh: asked > q0 };
 }
 
 async function pageReady(page, id) {
@@ -263,6 +265,7 @@ async function oneRun(ctx, variant) {
   const r = { variant };
   const page = await ctx.browser.newPage();
   await page.addInitScript(INIT);
+  page.on('request', (q) => { if (q.url().includes('/api/timeline?')) asked++; });
   let server = await startServer(variant);
   r.serve = server.tServe;
   serverPid = server.proc.pid;
@@ -336,12 +339,24 @@ for (const variant of VARIANTS) {
   const stepRow = (label, xs, target) => [label, f0(med(xs)), f0(pct(xs, 95)), f0(Math.max(...xs.filter(Number.isFinite))), `${f0(med(both((x) => x.browserCpu)))} / ${f0(pct(both((x) => x.browserCpu), 95))}`, f0(med(both((x) => x.serverCpu))), target];
   const pageRow = (id, target) => [`${id[0].toUpperCase()}${id.slice(1)} page ready, ms (its longest task)`, `${rng(col((r) => r[id].ms))} (${rng(col((r) => r[id].long))})`, '', f0(Math.max(...col((r) => r[id].ms))), rng(col((r) => r[id].browserCpu)), rng(col((r) => r[id].serverCpu)), target];
   const longSteps = rs.flatMap((r) => r.longSteps);
+  // steps to a new window (the page asked the server) and back to one
+  // shown a moment ago (its answer kept in the page)
+  const sel = (kind, fresh, f) => rs.flatMap((r) => r.steps[kind].filter((x) => x.fresh === fresh).map(f));
+  const stat = (xs) => [f0(med(xs)), f0(pct(xs, 95)), f0(Math.max(...xs.filter(Number.isFinite)))];
+  const cpuCell = (xs) => `${f0(med(xs))} / ${f0(pct(xs, 95))}`;
+  const stepRows = [];
+  for (const kind of ['zoom', 'pan']) {
+    for (const fresh of [true, false]) {
+      const n = sel(kind, fresh, () => 1).length;
+      if (!n) continue;
+      const what = `${kind} step ${fresh ? 'to a new window' : 'back to a window shown before'} (${n})`;
+      stepRows.push([`${what}: key to first redraw, ms`, ...stat(sel(kind, fresh, (x) => x.first)), '', '', '']);
+      stepRows.push([`${what}: key to the answer drawn, ms`, ...stat(sel(kind, fresh, (x) => x.answer)), cpuCell(sel(kind, fresh, (x) => x.browserCpu)), cpuCell(sel(kind, fresh, (x) => x.serverCpu)), '<= 50 / 100']);
+    }
+  }
   const rows = [
-    ['zoom step, key to first redraw, ms', ...stepRow('', all('zoom', (x) => x.first)).slice(1, 4), '', '', ''],
-    ['zoom step, key to the answer drawn, ms', ...stepRow('', all('zoom', (x) => x.answer)).slice(1, 4), '', '', '<= 50 / 100'],
-    ['pan step, key to first redraw, ms', ...stepRow('', all('pan', (x) => x.first)).slice(1, 4), '', '', ''],
-    ['pan step, key to the answer drawn, ms', ...stepRow('', all('pan', (x) => x.answer)).slice(1, 4), '', '', '<= 50 / 100'],
-    ['a step (zoom and pan), CPU ms', '', '', '', `${f0(med(both((x) => x.browserCpu)))} / ${f0(pct(both((x) => x.browserCpu), 95))} / ${f0(Math.max(...both((x) => x.browserCpu)))}`, `${f0(med(both((x) => x.serverCpu)))} / ${f0(pct(both((x) => x.serverCpu), 95))}`, ''],
+    ...stepRows,
+    ['every step (zoom and pan): key to the answer drawn, ms', ...stat(both((x) => x.answer)), cpuCell(both((x) => x.browserCpu)), cpuCell(both((x) => x.serverCpu)), '<= 50 / 100'],
     ['draws per step', f0(med(both((x) => x.draws))), f0(pct(both((x) => x.draws), 95)), f0(Math.max(...both((x) => x.draws))), '', '', ''],
     ['longest task during the steps, ms', f0(med(longSteps.length ? longSteps : [0])), f0(pct(longSteps.length ? longSteps : [0], 95)), f0(Math.max(0, ...longSteps)), `${longSteps.length} long tasks`, '', '<= 100'],
     pageRow('threads', '<= 1000'),
