@@ -269,6 +269,7 @@ function mount(container, ctx) {
     // drawn once, with them (not drawn again when they come)
     const samplesP = samples.enabled ? samples.load(a, b, width, rows, ctl.signal) : null;
     let res;
+    const tAsked = performance.now();
     try {
       res = await fetch(url, { signal: ctl.signal });
     } catch (e) {
@@ -286,6 +287,7 @@ function mount(container, ctx) {
       }
       const buf = await res.arrayBuffer();
       const tGot = performance.now();
+      lastAnswerMs = tGot - tAsked;
       const d = decode(buf);
       root.dataset.decodeMs = (performance.now() - tGot).toFixed(1);
       if (ctl !== fetchCtl || destroyed) return;
@@ -405,6 +407,9 @@ function mount(container, ctx) {
   function slowDraws() {
     return lastDrawMs >= stretchAboveMs;
   }
+  // how long the last answer took to come: a server slower than a preview's
+  // delay is not waited for before the preview (setWindow)
+  let lastAnswerMs = 0;
   function stretchable() {
     return !!lastFull && slowDraws() && lastFull.width === m.width && lastFull.height === m.height && lastFull.dpr === m.dpr &&
       lastFull.scrollTop === scroller.scrollTop && lastFull.b > lastFull.a;
@@ -1032,7 +1037,8 @@ function mount(container, ctx) {
   // draw is dear (a large trace: slowDraws), the old answer is not drawn
   // again: its image is stretched into the new window at the next frame
   // (stretchDraw), so the canvas follows the key at once and the answer's
-  // draw is the only full one.
+  // draw is the only full one; when the last answer took longer than
+  // PREVIEW_MS, the preview is not delayed either.
   const MOVES_APART_MS = 150;
   const PREVIEW_MS = 100;
   const FETCH_PAUSE_MS = 40;
@@ -1052,8 +1058,9 @@ function mount(container, ctx) {
       scheduleDraw(m.data && slowDraws() ? 'preview' : 'model');
     } else {
       requestFetch(0);
-      // drawing is dear (a large answer): the old image stretched at once
-      if (slowDraws()) scheduleDraw('preview');
+      // drawing is dear (a large answer: the old image stretched at once),
+      // or answers are slow to come (the old answer drawn at once)
+      if (slowDraws() || lastAnswerMs > PREVIEW_MS) scheduleDraw('preview');
       else if (!previewTimer && !raf) previewTimer = setTimeout(() => { previewTimer = 0; scheduleDraw('preview'); }, PREVIEW_MS);
     }
     publishParams();
