@@ -461,7 +461,7 @@ function mount(container, ctx) {
       answerShown = false;
       root.dataset.loading = 'false';
       // the names of the wide spans' calls, asked once the answer is drawn
-      setTimeout(fetchCallNames, 0);
+      setTimeout(() => { if (!destroyed) fetchCallNames(); }, 0);
     }
   }
 
