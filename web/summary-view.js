@@ -31,6 +31,31 @@ function alertBox(kind, value, title, text, key) {
   return h('div', { class: `alert ${kind}`, role: 'alert', dataset: { alert: key } }, h('div', { class: 'alert-value' }, value), h('div', { class: 'alert-text' }, h('strong', null, title), text));
 }
 
+// The scheduling line of `ctrace stats` (its "scheduling" and "cpu samples"
+// lines, and the sched_fds property): s.sched of /api/summary. Nothing for a
+// summary without it.
+function schedLines(sched) {
+  if (!sched || typeof sched !== 'object') return [];
+  if (!sched.recorded) {
+    return [h('p', { class: 'sched-line', dataset: { sched: 'not-recorded' } }, h('strong', null, 'Scheduling: '), `not recorded (${sched.reason || 'no scheduling records'})`)];
+  }
+  const lost = Number(sched.lost) || 0;
+  const cpus = Number(sched.cpus) || 0;
+  const samples = String(sched.samples || '');
+  const rate = samples.startsWith('off') ? samples : `${samples} Hz`;
+  const lines = [
+    h('p', { class: `sched-line${lost ? ' sched-warn' : ''}`, dataset: { sched: 'recorded' } },
+      h('strong', null, 'Scheduling: '),
+      `recorded: ${formatCount(sched.switches)} context switches on ${formatCount(cpus)} CPU${cpus === 1 ? '' : 's'}, ${formatCount(lost)} records lost`,
+      lost ? h('span', { class: 'sched-missing' }, ' — some switches are missing') : null,
+      h('span', { class: 'sub' }, ` · ${formatCount(sched.cpu_samples)} CPU samples (${rate})`)),
+  ];
+  if (sched.fds_taken) {
+    lines.push(h('p', { class: 'sched-line sched-warn', dataset: { sched: 'fds-taken' } }, h('strong', null, 'Scheduling data cut short: '), String(sched.fds_taken), h('span', { class: 'sched-missing' }, ' — some switches are missing')));
+  }
+  return lines;
+}
+
 function simpleTable(columns, rows, sort, opts = {}) {
   return sortableTable({ columns, rows, sort, ...opts }).element;
 }
@@ -245,6 +270,7 @@ export default {
     container.replaceChildren(
       h('div', { class: 'panel-header' }, h('h1', { class: 'view-title' }, 'Summary'), h('span', { class: 'muted' }, 'the numbers of ctrace stats')),
       alerts.length ? h('div', { class: 'alerts' }, alerts) : h('p', { class: 'ok-line', dataset: { alert: 'none' } }, '✓ No events dropped, no tracer overhead recorded, trace complete.'),
+      ...schedLines(s.sched),
       cards,
       h('div', { class: 'grid-2' }, panels[0], panels[1], h('div', { class: 'stack' }, panels[2], panels[3])),
       h('div', { class: 'stack', style: 'margin-top: 16px' }, full),

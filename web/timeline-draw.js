@@ -154,6 +154,20 @@ export function createPainter(m, canvas, color) {
     g.font = '12px system-ui, sans-serif';
   }
 
+  // a task's colour by its name: warm, apart from the states' colours (a
+  // few names, thousands of tasks: the strings are made once)
+  const taskFills = new Map();
+  function taskFill(name, sel) {
+    const key = sel ? `\u0001${name}` : name;
+    let f = taskFills.get(key);
+    if (!f) {
+      if (taskFills.size > 4096) taskFills.clear();
+      f = `hsl(${25 + (hashHue(name) % 40)} 70% ${sel ? 66 : 82}%)`;
+      taskFills.set(key, f);
+    }
+    return f;
+  }
+
   function drawTasks(g) {
     const { width, selected } = m;
     const y0 = m.tasksY;
@@ -187,9 +201,8 @@ export function createPainter(m, canvas, color) {
       if (x1 < LABEL_W || x0 > width) continue;
       const y = m.taskLaneY(lane);
       const w = Math.max(1, x1 - x0);
-      const hue = 25 + (hashHue(task.name) % 40); // warm: apart from the states' colours
       const sel = selected && selected.kind === 'task' && selected.id === task.id;
-      g.fillStyle = `hsl(${hue} 70% ${sel ? 66 : 82}%)`;
+      g.fillStyle = taskFill(task.name, sel);
       g.fillRect(x0, y, w, TASK_H);
       if (sel) {
         g.strokeStyle = '#1f5fbf';
@@ -723,7 +736,7 @@ export function createPainter(m, canvas, color) {
     g.font = '12px system-ui, sans-serif';
   }
 
-  return function draw() {
+  function draw() {
     const { width, height, dpr } = m;
     const g = canvas.getContext('2d');
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -756,5 +769,31 @@ export function createPainter(m, canvas, color) {
     drawRuler(g);
     drawRulerMatches(g);
     drawSelection(g);
+  }
+
+  // While a step's answer is on its way: the image last drawn (snap, in
+  // device pixels, of the window a0..b0) stretched so that its times land
+  // where they are in the window now, under a ruler drawn for the window
+  // now; the names column stays as it is. One drawImage, whatever the
+  // trace: the answer's draw replaces it.
+  draw.stretch = (snap, a0, b0) => {
+    const { width, height, dpr } = m;
+    const g = canvas.getContext('2d');
+    const plotW = width - LABEL_W;
+    const span = m.v1 - m.v0;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.save();
+    g.beginPath();
+    g.rect(LABEL_W, RULER_H, plotW, height - RULER_H);
+    g.clip();
+    g.clearRect(LABEL_W, RULER_H, plotW, height - RULER_H);
+    g.drawImage(snap, LABEL_W * dpr, RULER_H * dpr, plotW * dpr, (height - RULER_H) * dpr,
+      LABEL_W + ((a0 - m.v0) / span) * plotW, RULER_H, ((b0 - a0) / span) * plotW, height - RULER_H);
+    g.restore();
+    g.font = FONT;
+    g.textBaseline = 'middle';
+    drawRuler(g);
+    drawRulerMatches(g);
   };
+  return draw;
 }

@@ -64,19 +64,20 @@ export function createOverview(m, canvas, color, act) {
     g.textBaseline = 'middle';
     g.fillText('Whole trace', 10, OVERVIEW_H / 2);
     if (bins) {
-      const scale = w() / px;
-      for (let i = 0; i < px; i++) {
-        let n = 0;
-        for (let st = 0; st < nst; st++) n += bins[i * nst + st];
-        if (n <= 0) continue;
-        let y = OVERVIEW_H - 2;
-        for (let st = 0; st < nst; st++) {
+      const scale = w() / px, left = x0(), bw = Math.max(1, scale);
+      // state by state, so that each colour is set once (a colour set per
+      // rectangle cost ~100 ms on a wide strip); y: each pixel's top so far
+      const total = new Float64Array(px);
+      const y = new Float64Array(px).fill(OVERVIEW_H - 2);
+      for (let i = 0; i < px; i++) for (let st = 0; st < nst; st++) total[i] += bins[i * nst + st];
+      for (let st = 0; st < nst; st++) {
+        g.fillStyle = color[STATE_OF_BYTE[st]] || '#999';
+        for (let i = 0; i < px; i++) {
           const v = bins[i * nst + st];
           if (v <= 0) continue;
-          const hgt = (v / n) * (OVERVIEW_H - 4);
-          g.fillStyle = color[STATE_OF_BYTE[st]] || '#999';
-          g.fillRect(x0() + i * scale, y - hgt, Math.max(1, scale), hgt);
-          y -= hgt;
+          const hgt = (v / total[i]) * (OVERVIEW_H - 4);
+          y[i] -= hgt;
+          g.fillRect(left + i * scale, y[i], bw, hgt);
         }
       }
       let max = 0;

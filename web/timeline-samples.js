@@ -4,8 +4,8 @@
 // a click away). The timeline calls in through three hooks of its model:
 // m.samplesLayer(g) draws (timeline-draw.js), m.sampleHit(thread, x, y)
 // finds a sample under the pointer (timeline-model.js), and timeline.js
-// asks fetch() beside each /api/timeline and passes tooltips and clicks of
-// kind 'sample' here.
+// asks load() beside each /api/timeline, draws both answers at once (use())
+// and passes tooltips and clicks of kind 'sample' here.
 //
 // Data: /api/samples for the window at the canvas' width: per thread either
 // each sample [ns, stack id] or, when a thread has more than a quarter of
@@ -42,33 +42,37 @@ export function createSamples(m, env) {
   }
 
   // The last few answers: a window shown again (a zoom back, a pan back)
-  // takes its samples from here, at once, and the caller's draw shows them.
+  // takes its samples from here, at once.
   const kept = new Map(); // query -> data, the oldest first
   const KEPT = 4;
-  async function fetchWindow(a, b, width, rows, signal) {
-    if (!enabled) return;
+  // The samples of a window, asked beside its /api/timeline (timeline.js
+  // awaits both and draws once): resolves to the answer (give it to use()),
+  // or null when there are no samples to show or the request failed.
+  async function load(a, b, width, rows, signal) {
+    if (!enabled) return null;
     const q = { start_ns: a, end_ns: b, width };
     if (rows) q.tids = rows.join(',');
     const query = String(new URLSearchParams(q));
-    if (kept.has(query)) {
-      data = kept.get(query);
-      return;
-    }
+    if (kept.has(query)) return kept.get(query);
     let d;
     try {
       // not through api.js's cache (that keeps every answer)
       const res = await fetch(`/api/samples?${query}`, { signal });
-      if (!res.ok) return;
+      if (!res.ok) return null;
       d = await res.json();
     } catch {
-      return; // aborted, or the server is gone (the timeline reports that)
+      return null; // aborted, or the server is gone (the timeline reports that)
     }
     const byRow = new Map();
     for (const t of d.threads || []) byRow.set(rowKey(t), t);
-    data = { start: d.start_ns, end: d.end_ns, width: d.width, period: d.period_ns, rows: byRow };
-    kept.set(query, data);
+    const x = { start: d.start_ns, end: d.end_ns, width: d.width, period: d.period_ns, rows: byRow };
+    kept.set(query, x);
     if (kept.size > KEPT) kept.delete(kept.keys().next().value);
-    env.draw();
+    return x;
+  }
+  // Makes an answer of load() the one drawn (the caller draws).
+  function use(x) {
+    if (x) data = x;
   }
 
   function strip(t) {
@@ -206,5 +210,5 @@ export function createSamples(m, env) {
     return { mode: row.samples ? 'samples' : 'bins', n: row.n, x: rect.left + x, y: rect.top + strip(t) + SAMPLE_H / 2 - m.scrollTop };
   }
 
-  return { enable, fetchWindow, tooltip, select, profileButton, find, get enabled() { return enabled; } };
+  return { enable, load, use, tooltip, select, profileButton, find, get enabled() { return enabled; } };
 }

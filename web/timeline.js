@@ -188,10 +188,15 @@ function mount(container, ctx) {
     m.width = Math.max(300, Math.floor(r.width));
     m.height = Math.max(200, Math.floor(r.height));
     m.dpr = window.devicePixelRatio || 1;
-    canvas.width = Math.floor(m.width * m.dpr);
-    canvas.height = Math.floor(m.height * m.dpr);
-    canvas.style.width = `${m.width}px`;
-    canvas.style.height = `${m.height}px`;
+    // a canvas given its size again is cleared and its pixels allocated
+    // again (tens of ms for a large one): only when the size changed
+    const cw = Math.floor(m.width * m.dpr), ch = Math.floor(m.height * m.dpr);
+    if (canvas.width !== cw || canvas.height !== ch) {
+      canvas.width = cw;
+      canvas.height = ch;
+      canvas.style.width = `${m.width}px`;
+      canvas.style.height = `${m.height}px`;
+    }
     layout();
     if (m.width !== fetchedWidth || missingRows()) {
       fetchedWidth = m.width;
@@ -203,6 +208,7 @@ function mount(container, ctx) {
   // ---- fetching ----
   function requestFetch(delay = 40) {
     clearTimeout(fetchTimer);
+    answerShown = false; // an answer shown but not drawn yet is no longer the one
     // loading from now on, not only once the request leaves: what is on
     // screen is about to be replaced (tests wait for loading to end)
     root.dataset.loading = 'true';
@@ -236,7 +242,7 @@ function mount(container, ctx) {
     if (fetchCtl) fetchCtl.abort();
     const ctl = new AbortController();
     fetchCtl = ctl;
-    showAnswer(x, ctl, rows);
+    showAnswer(x);
     scheduleDraw();
     return true;
   }
@@ -253,12 +259,17 @@ function mount(container, ctx) {
     const width = Math.round(m.plotW());
     const url = `/api/timeline?start_ns=${a}&end_ns=${b}&width=${width}${rows ? `&tids=${rows.join(',')}` : ''}&format=2`;
     root.dataset.loading = 'true';
+    answerShown = false;
     // counter tracks: their values in the same window, asked beside it
     const hasCounters = Number((m.summary.events_by_kind || {}).COUNTER) > 0;
     const countersP = hasCounters
       ? fetch(`/api/counters?start_ns=${a}&end_ns=${b}&width=${width}`, { signal: ctl.signal }).then((r) => (r.ok ? r.json() : null)).catch(() => null)
       : null;
+    // the CPU samples of the same window, asked beside it too: the answer is
+    // drawn once, with them (not drawn again when they come)
+    const samplesP = samples.enabled ? samples.load(a, b, width, rows, ctl.signal) : null;
     let res;
+    const tAsked = performance.now();
     try {
       res = await fetch(url, { signal: ctl.signal });
     } catch (e) {
@@ -274,19 +285,25 @@ function mount(container, ctx) {
         try { msg = (await res.json()).error || msg; } catch { /* not JSON */ }
         throw new Error(msg);
       }
+      const buf = await res.arrayBuffer();
       const tGot = performance.now();
-      const d = decode(await res.arrayBuffer());
+      lastAnswerMs = tGot - tAsked;
+      const d = decode(buf);
       root.dataset.decodeMs = (performance.now() - tGot).toFixed(1);
       if (ctl !== fetchCtl || destroyed) return;
       const cd = countersP ? await countersP : null;
+      const sd = samplesP ? await samplesP : null;
       if (ctl !== fetchCtl || destroyed) return;
-      const x = { a, b, width, rows: rows ? rows.join(',') : '', d, cd };
-      // kept only when whole: a counters answer lost on the way is asked again
-      if (!hasCounters || cd) keepAnswer(x);
+      const x = { a, b, width, rows: rows ? rows.join(',') : '', d, cd, sd };
+      // kept only when whole: a counters or samples answer lost on the way
+      // is asked again
+      if ((!hasCounters || cd) && (!samplesP || sd)) keepAnswer(x);
       showLaterStates(d);
       feedOverview(d, a, b);
-      showAnswer(x, ctl, rows);
-      draw();
+      showAnswer(x);
+      // drawn at the next frame, a task of its own: the answer's decoding
+      // and its drawing are not one long task
+      scheduleDraw('model');
     } catch (e) {
       if (e.name === 'AbortError') return;
       root.dataset.loading = 'false';
@@ -295,8 +312,10 @@ function mount(container, ctx) {
     }
   }
 
-  // Makes answer x the model's data (the caller draws).
-  function showAnswer(x, ctl, rows) {
+  // Makes answer x the model's data; the caller asks for a draw, which ends
+  // the loading (data-loading "false": the answer is on the canvas).
+  let answerShown = false;
+  function showAnswer(x) {
     const { d, cd } = x;
     const tracksChanged = !!cd && cd.counters.length !== m.counters.length;
     if (cd) m.counters = cd.counters;
@@ -308,18 +327,23 @@ function mount(container, ctx) {
     }
     pendingReveal = null;
     pendingScroll = null;
-    samples.fetchWindow(x.a, x.b, x.width, rows, ctl.signal);
-    fetchCallNames();
-    root.dataset.loading = 'false';
+    samples.use(x.sd);
+    answerShown = true;
     root.dataset.ready = 'true';
     showNote();
   }
 
   // A later state (runnable, ...) enters the legend when an answer has it.
+  // Each state's legend entry is looked up once, when first seen.
+  const laterShown = new Set();
   function showLaterStates(d) {
+    const first = STATES.length;
     for (const row of d.rows.values()) {
-      for (const state of row.spans.state) {
-        if (state < STATES.length) continue;
+      const st = row.spans.state;
+      for (let i = 0, n = row.spans.length; i < n; i++) {
+        const state = st[i];
+        if (state < first || laterShown.has(state)) continue;
+        laterShown.add(state);
         const el = legend.querySelector(`[data-state="${STATE_OF_BYTE[state]}"]`);
         if (el) el.hidden = false;
       }
@@ -350,8 +374,61 @@ function mount(container, ctx) {
   }
 
   // ---- drawing ----
-  function scheduleDraw() {
-    if (!raf) raf = requestAnimationFrame(() => { raf = 0; draw(); });
+  // why: 'preview' (the old answer while a new one is on its way) or
+  // 'names', counted when that frame draws (for tests); anything else is a
+  // draw of what the model holds now. A frame asked for previews only is
+  // the last image stretched (stretchDraw) when drawing costs time.
+  const drawsFor = new Set();
+  function scheduleDraw(why) {
+    drawsFor.add(typeof why === 'string' ? why : 'model');
+    if (!raf) {
+      raf = requestAnimationFrame(() => {
+        raf = 0;
+        const onlyPreview = drawsFor.size === 1 && drawsFor.has('preview');
+        if (drawsFor.has('preview')) previews++;
+        if (drawsFor.has('names')) nameDraws++;
+        if (onlyPreview && stretchable()) {
+          stretchDraw();
+        } else {
+          if (drawsFor.has('preview')) root.dataset.preview = 'redraw';
+          draw();
+        }
+      });
+    }
+  }
+
+  // The last full draw: its window and cost, and whether its image is
+  // copied (snap) for stretchDraw. A full draw of a large answer takes
+  // tens of ms; stretching its image one.
+  let lastFull = null;
+  let lastDrawMs = 0;
+  let stretchAboveMs = 8; // a full draw slower than this is stretched for previews (probe.stretchAbove)
+  const snap = document.createElement('canvas');
+  function slowDraws() {
+    return lastDrawMs >= stretchAboveMs;
+  }
+  // how long the last answer took to come: a server slower than a preview's
+  // delay is not waited for before the preview (setWindow)
+  let lastAnswerMs = 0;
+  function stretchable() {
+    return !!lastFull && slowDraws() && lastFull.width === m.width && lastFull.height === m.height && lastFull.dpr === m.dpr &&
+      lastFull.scrollTop === scroller.scrollTop && lastFull.b > lastFull.a;
+  }
+  function stretchDraw() {
+    if (destroyed) return;
+    drawsFor.clear();
+    if (!lastFull.snapped) {
+      snap.width = canvas.width;
+      snap.height = canvas.height;
+      snap.getContext('2d').drawImage(canvas, 0, 0);
+      lastFull.snapped = true;
+    }
+    draws++;
+    showWindow();
+    paint.stretch(snap, lastFull.a, lastFull.b);
+    overview.draw();
+    root.dataset.preview = 'stretch';
+    root.dataset.drawn = String(draws); // for the benchmark: when the canvas changed
   }
 
   function showWindow() {
@@ -361,10 +438,13 @@ function mount(container, ctx) {
   // Every draw is counted (root.probe.draws(), for tests: a zoom step whose
   // answer is kept draws once).
   let draws = 0;
+  let previews = 0; // of them, old answers drawn stretched while a new one is late (setWindow)
+  let nameDraws = 0; // and draws asked for once call names came (fetchCallNames)
   function draw() {
     if (destroyed) return;
     // a frame asked for earlier would draw the same again
     if (raf) { cancelAnimationFrame(raf); raf = 0; }
+    drawsFor.clear();
     clearTimeout(previewTimer);
     previewTimer = 0;
     draws++;
@@ -372,8 +452,17 @@ function mount(container, ctx) {
     m.scrollTop = scroller.scrollTop;
     showWindow();
     paint();
+    lastDrawMs = performance.now() - tDraw;
+    lastFull = { a: m.v0, b: m.v1, width: m.width, height: m.height, dpr: m.dpr, scrollTop: m.scrollTop, snapped: false };
     overview.draw();
     root.dataset.drawMs = (performance.now() - tDraw).toFixed(1); // for tests and tuning
+    root.dataset.drawn = String(draws);
+    if (answerShown) {
+      answerShown = false;
+      root.dataset.loading = 'false';
+      // the names of the wide spans' calls, asked once the answer is drawn
+      setTimeout(() => { if (!destroyed) fetchCallNames(); }, 0);
+    }
   }
 
   // ---- help ----
@@ -515,7 +604,7 @@ function mount(container, ctx) {
     }
     if (!want.length) return;
     await Promise.all(want.map(([tid, sp]) => lookUpSpan(tid, sp)));
-    if (token === namesToken && !destroyed) scheduleDraw();
+    if (token === namesToken && !destroyed) scheduleDraw('names');
   }
   m.spanName = (tid, sp) => callName(tid, sp);
 
@@ -944,7 +1033,12 @@ function mount(container, ctx) {
   // slower than PREVIEW_MS is the old answer drawn stretched into the new
   // window first. Moves in a row (a held key, a drag, a wheel spin) draw the
   // old answer on every frame and ask once they pause (FETCH_PAUSE_MS).
-  // A window whose answer is kept draws it at the next frame.
+  // A window whose answer is kept draws it at the next frame. When a full
+  // draw is dear (a large trace: slowDraws), the old answer is not drawn
+  // again: its image is stretched into the new window at the next frame
+  // (stretchDraw), so the canvas follows the key at once and the answer's
+  // draw is the only full one; when the last answer took longer than
+  // PREVIEW_MS, the preview is not delayed either.
   const MOVES_APART_MS = 150;
   const PREVIEW_MS = 100;
   const FETCH_PAUSE_MS = 40;
@@ -961,10 +1055,13 @@ function mount(container, ctx) {
       scheduleDraw();
     } else if (inARow || !m.data) {
       requestFetch(inARow ? FETCH_PAUSE_MS : 0);
-      scheduleDraw();
+      scheduleDraw(m.data && slowDraws() ? 'preview' : 'model');
     } else {
       requestFetch(0);
-      if (!previewTimer && !raf) previewTimer = setTimeout(() => { previewTimer = 0; scheduleDraw(); }, PREVIEW_MS);
+      // drawing is dear (a large answer: the old image stretched at once),
+      // or answers are slow to come (the old answer drawn at once)
+      if (slowDraws() || lastAnswerMs > PREVIEW_MS) scheduleDraw('preview');
+      else if (!previewTimer && !raf) previewTimer = setTimeout(() => { previewTimer = 0; scheduleDraw('preview'); }, PREVIEW_MS);
     }
     publishParams();
   }
@@ -1095,6 +1192,11 @@ function mount(container, ctx) {
     window: () => ({ start_ns: m.v0, end_ns: m.v1 }),
     /** How many times the canvas was drawn since the view was mounted. */
     draws: () => draws,
+    /** Of them: late answers' previews, and redraws for call names that came. */
+    previews: () => previews,
+    /** Sets the cost of a full draw above which previews stretch the last image (ms; 0: always). */
+    stretchAbove: (ms) => { stretchAboveMs = ms; },
+    nameDraws: () => nameDraws,
     findSample: (tid) => samples.find(tid, canvas.getBoundingClientRect()), // timeline-samples.js
     findSpan(stateName, tid, nth = 0) { // the nth such span on screen (0: the first)
       if (!m.data) return null;

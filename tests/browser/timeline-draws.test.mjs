@@ -4,7 +4,11 @@
 // crowded logs, drops). The canvas's draws are counted by the view
 // (root.probe.draws()). Behaviour only, no timings: a step back to a window
 // shown a moment ago draws once and asks nothing; a step whose answer is
-// late draws the old answer stretched, then the answer, and nothing more.
+// late draws the old answer stretched, then the answer, and nothing more;
+// with CPU samples, a step draws the answer once with its samples (the
+// samples are not drawn again when they come). The samples are made up by
+// the page's routes (gen_trace records none; a recorded trace has them only
+// where perf_event_open is allowed), so the test runs everywhere.
 // Screenshots: test-artifacts/draws-*.png.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,6 +132,41 @@ if (missing && !process.env.CI) {
       }
     });
 
+    test('dear draws: a late answer\'s preview is the last image stretched at the next frame, then the answer, two draws in all', async () => {
+      await probe(page, 'stretchAbove', 0); // as if a full draw were dear (a large trace)
+      let release = () => {};
+      const held = new Promise((r) => { release = r; });
+      const handler = async (route) => { await held; await route.continue(); };
+      try {
+        await page.keyboard.press('0');
+        await waitLoaded(page);
+        const before = await page.locator('.tl-canvas').screenshot();
+        const d0 = await probe(page, 'draws');
+        const p0 = await probe(page, 'previews');
+        const r0 = await page.textContent('.tl-range');
+        await page.route(/\/api\/timeline\?/, handler);
+        await page.keyboard.press('w');
+        // drawn at the next frame, without waiting for any answer
+        await page.waitForFunction((n) => document.querySelector('.tl').probe.draws() > n, d0);
+        assert.equal(await page.getAttribute('.tl', 'data-loading'), 'true');
+        assert.equal(await page.getAttribute('.tl', 'data-preview'), 'stretch');
+        assert.equal(await probe(page, 'previews'), p0 + 1);
+        assert.notEqual(await page.textContent('.tl-range'), r0, 'the range label is the new window\'s');
+        const stretched = await page.locator('.tl-canvas').screenshot();
+        assert.ok(!stretched.equals(before), 'the canvas changed');
+        await screenshot(page, 'draws-stretched', { fullPage: false });
+        await frames(page);
+        assert.equal(await probe(page, 'draws'), d0 + 1, 'one draw while waiting');
+        release();
+        await waitLoaded(page);
+        assert.equal(await probe(page, 'draws'), d0 + 2, 'and one with the answer');
+      } finally {
+        release();
+        await page.unroute(/\/api\/timeline\?/, handler);
+        await probe(page, 'stretchAbove', 8);
+      }
+    });
+
     test('held W draws on every frame and asks for the window it stops at', async () => {
       const a0 = asked.length;
       const d0 = await probe(page, 'draws');
@@ -143,6 +182,102 @@ if (missing && !process.env.CI) {
       await waitLoaded(page);
       const tl = asked.slice(a0).filter((u) => u.includes('/api/timeline')).length - tl0;
       assert.ok(tl >= 1, 'the window is asked for once the key is up');
+      assert.deepEqual(errors, []);
+    });
+  });
+
+  describe('timeline draws per step with CPU samples', () => {
+    let dir, server, browser, page, errors, threads;
+    const asked = [];
+    let gate = null; // when set, /api/samples answers wait for it
+    before(async () => {
+      dir = await tempDir();
+      const file = path.join(dir, 'mix.ctrace');
+      await promisify(execFile)(GEN, ['--mix', file, '100000', '4'], { timeout: 60_000 });
+      server = await startView(file);
+      browser = await launchBrowser();
+      page = await browser.newPage();
+      errors = errorsOf(page);
+      page.on('request', (r) => { if (/\/api\/(timeline|counters|samples)\?/.test(r.url())) asked.push(r.url()); });
+      // the summary says CPU samples were recorded ...
+      await page.route(/\/api\/summary$/, async (route) => {
+        const r = await route.fetch();
+        const sum = await r.json();
+        threads = sum.thread_list;
+        sum.sched = { ...sum.sched, recorded: true, samples: '1000', switches: 100, lost: 0, cpu_samples: 1000, cpus: 2 };
+        delete sum.sched.reason;
+        await route.fulfill({ response: r, json: sum });
+      });
+      // ... and /api/samples gives 8 samples per thread spread over the window
+      await page.route(/\/api\/samples\?/, async (route) => {
+        if (gate) await gate;
+        const q = new URL(route.request().url()).searchParams;
+        const a = Number(q.get('start_ns')), b = Number(q.get('end_ns'));
+        const want = q.get('tids') ? new Set(q.get('tids').split(',').map(Number)) : null;
+        const rows = threads.filter((t) => !want || want.has(t.tid)).map((t) => ({
+          tid: t.tid, instance: t.instance, n: 8, samples: Array.from({ length: 8 }, (_, i) => [Math.round(a + ((b - a) * (i + 0.5)) / 8), 0]),
+        }));
+        await route.fulfill({ json: { start_ns: a, end_ns: b, width: Number(q.get('width')), period_ns: 1e6, total: rows.length * 8, threads: rows } });
+      });
+      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
+      await waitLoaded(page);
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+      if (dir) await fsp.rm(dir, { recursive: true, force: true });
+    });
+
+    const counts = async () => ({ draws: await probe(page, 'draws'), previews: await probe(page, 'previews'), names: await probe(page, 'nameDraws') });
+
+    /** A step to a new window; resolves to the draws it cost that were not previews of a late answer or redraws for call names. */
+    async function newStep(key, { lateSamples = false } = {}) {
+      const c0 = await counts();
+      const a0 = asked.length;
+      let release = () => {};
+      if (lateSamples) {
+        // the samples answer only once the timeline's has come
+        gate = new Promise((r) => { release = r; });
+        page.waitForResponse((r) => /\/api\/timeline\?/.test(r.url())).then(() => release(), () => release());
+      }
+      try {
+        await page.keyboard.press(key);
+        await waitLoaded(page);
+      } finally {
+        release();
+        gate = null;
+      }
+      const c1 = await counts();
+      return { draws: c1.draws - c0.draws - (c1.previews - c0.previews) - (c1.names - c0.names), asked: asked.slice(a0) };
+    }
+
+    test('a step to a new window draws once, with the window\'s samples (W, D)', async () => {
+      const box = await page.locator('.tl-canvas').boundingBox();
+      await page.mouse.move(box.x + 200 + (box.width - 200) * 0.4, box.y + 150);
+      const tid = threads[0].tid;
+      for (const key of ['w', 'd', 'w']) {
+        const st = await newStep(key);
+        assert.ok(st.asked.some((u) => u.includes('/api/timeline')), `${key}: the window is asked for`);
+        assert.ok(st.asked.some((u) => u.includes('/api/samples')), `${key}: and its samples`);
+        assert.equal(st.draws, 1, `${key}: one draw for the step`);
+        const mark = await probe(page, 'findSample', tid);
+        assert.ok(mark && mark.mode === 'samples', `${key}: the samples are drawn: ${JSON.stringify(mark)}`);
+      }
+      await screenshot(page, 'draws-samples', { fullPage: false });
+    });
+
+    test('samples answered after the timeline: still one draw, once both are in', async () => {
+      const st = await newStep('w', { lateSamples: true });
+      assert.ok(st.asked.some((u) => u.includes('/api/samples')));
+      assert.equal(st.draws, 1);
+      const w = await probe(page, 'window');
+      // the samples drawn are the new window's: the middle mark is inside it
+      const mark = await probe(page, 'findSample', threads[0].tid);
+      assert.ok(mark, 'samples drawn');
+      const back = await newStep('s');
+      assert.deepEqual(back.asked, [], 'a window shown before: neither asked again');
+      assert.equal(back.draws, 1);
+      assert.ok(w.end_ns > w.start_ns);
       assert.deepEqual(errors, []);
     });
   });
