@@ -6,6 +6,7 @@
  * `ctrace view` itself as a process. Traces come from examples/http_task
  * and bench/gen_trace (blocking and wake-ups).
  */
+#include <ctrace.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -206,6 +207,66 @@ TEST_IMPL(serve_timeline_binary) {
            f.v.tl->end_ns + 10, f.v.tl->end_ns + 1000);
   expect_error(&f, url, 400);
   stop(&f);
+  return 0;
+}
+
+/* A window holding more tasks a pixel wide or more than an answer takes
+ * (10,000 tasks one after the other, ~2 pixels each): the tasks sent are
+ * spread over the whole window, not the first ones up to the cap. */
+static void spin_ns(int64_t ns) {
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  do
+    clock_gettime(CLOCK_MONOTONIC, &b);
+  while ((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec) < ns);
+}
+
+TEST_IMPL(serve_timeline_many_tasks_spread_over_the_window) {
+  enum { N = 10000, WIDTH = 20000 };
+  const char *file = test_path("many-tasks.ctrace");
+  ASSERT_EQ(ctrace_start_path(file), 0);
+  for (int i = 0; i < N; i++) {
+    ctrace_task_t id = ctrace_task_begin(0, "t");
+    spin_ns(2000);
+    ctrace_task_end(id);
+  }
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r;
+  struct ctrace_view v;
+  char err[256];
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  const struct ctrace_timeline *tl = v.tl;
+  ASSERT_EQ(tl->ntasks, N);
+  int64_t a = tl->tasks[0].start, b = tl->tasks[N - 1].end;
+  struct ctrace_reply out = {0};
+  uint32_t none = 0;
+  ASSERT_EQ(ctrace_timeline_encode(&v, a, b, WIDTH, &none, 0, 1, &out), 0);
+  ASSERT_EQ(out.status, 200);
+  const char *p = out.body + 40 + le32(out.body + 36), *end = out.body + out.len;
+  uint32_t n = le32(p);
+  p += 4;
+  ASSERT_GE(n, 1000);
+  ASSERT_LE(n, CTRACE_TLBIN_MAX_TASKS);
+  /* how the tasks sent fall in the window's tenths: every tenth has some */
+  uint32_t tenth[10] = {0};
+  for (uint32_t i = 0; i < n; i++) {
+    ASSERT(end - p >= 52);
+    int64_t st = (int64_t)lef64(p);
+    ASSERT_GE((int64_t)lef64(p + 8) - st, (b - a) / WIDTH); /* a pixel or more */
+    int k = (int)((st - a) * 10 / (b - a + 1));
+    tenth[k < 0 ? 0 : k > 9 ? 9 : k]++;
+    p += 52 + (size_t)le32(p + 48) * 20;
+  }
+  fprintf(stderr, "# %u tasks sent of %d, by tenth of the window:", n, N);
+  for (int k = 0; k < 10; k++)
+    fprintf(stderr, " %u", tenth[k]);
+  fprintf(stderr, "\n");
+  for (int k = 0; k < 10; k++)
+    ASSERT_GE(tenth[k], n / 40);
+  free(out.body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
   return 0;
 }
 

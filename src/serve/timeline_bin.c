@@ -122,6 +122,15 @@ static void on_region(void *arg, const struct ctrace_tl_region *rg, int64_t s, i
   c->n++;
 }
 
+/*
+ * Tasks: when the window holds more than CTRACE_TLBIN_MAX_TASKS, the
+ * longest are sent. A first pass counts them by class, log2 of their width
+ * in pixels; then every task of the classes above some class k is sent,
+ * and every stride-th of class k, to fill the cap. Tasks under a pixel are
+ * never sent then (the page says to zoom in). Either way what is sent is
+ * spread over the whole window, never its first part only.
+ */
+#define TASK_CLASSES 64
 struct task_ctx {
   struct buf *b;
   struct strtab *st;
@@ -129,19 +138,47 @@ struct task_ctx {
   int64_t w;
   uint32_t n;
   uint64_t counted;
-  int64_t min_dur;
+  unsigned min_class; /* classes below are left out */
+  uint64_t stride, seen; /* of min_class */
+  uint64_t by_class[TASK_CLASSES]; /* 0: under a pixel; k: 2^(k-1) pixels or more */
 };
 
+static unsigned task_class(int64_t dur, int64_t w) {
+  if (dur < w)
+    return 0;
+  uint64_t px = (uint64_t)(dur / w);
+  unsigned k = 64 - (unsigned)__builtin_clzll(px); /* px in [2^(k-1), 2^k) */
+  return k < TASK_CLASSES ? k : TASK_CLASSES - 1;
+}
+
 static int count_task(void *arg, const struct ctrace_tl_task *t) {
-  ((struct task_ctx *)arg)->counted++;
+  struct task_ctx *c = arg;
+  c->counted++;
+  c->by_class[task_class(t->end - t->start, c->w)]++;
   return 0;
+}
+
+/* After the counting pass: the class to sample and its stride. */
+static void choose_tasks(struct task_ctx *c) {
+  if (c->counted <= CTRACE_TLBIN_MAX_TASKS)
+    return;
+  uint64_t above = 0; /* tasks in the classes above k */
+  unsigned k = TASK_CLASSES - 1;
+  while (k > 1 && above + c->by_class[k] <= CTRACE_TLBIN_MAX_TASKS)
+    above += c->by_class[k--];
+  c->min_class = k;
+  uint64_t room = CTRACE_TLBIN_MAX_TASKS - above, in_k = c->by_class[k];
+  c->stride = room ? (in_k + room - 1) / room : UINT64_MAX;
 }
 
 static int on_task(void *arg, const struct ctrace_tl_task *t) {
   struct task_ctx *c = arg;
   const struct ctrace_timeline *tl = c->v->tl;
-  if (t->end - t->start < c->min_dur)
-    return 0;
+  if (c->min_class) {
+    unsigned k = task_class(t->end - t->start, c->w);
+    if (k < c->min_class || (k == c->min_class && c->seen++ % c->stride != 0))
+      return 0;
+  }
   if (c->n >= CTRACE_TLBIN_MAX_TASKS)
     return -1;
   struct buf *b = c->b;
@@ -390,14 +427,12 @@ int ctrace_timeline_encode(struct ctrace_view *v, int64_t a, int64_t b, uint32_t
     }
     set_u32(&body, at + 8, nl);
   }
-  /* tasks overlapping the window; past half the cap only those a pixel wide */
+  /* tasks overlapping the window: past the cap, the longest (choose_tasks) */
   size_t at = body.n;
   put_u32(&body, 0);
-  /* when the window holds too many tasks to send, only those at least
-   * `min_dur` long, so that what is left is spread evenly over the window */
-  struct task_ctx tc = {&body, &st, v, w, 0, 0, 0};
+  struct task_ctx tc = {.b = &body, .st = &st, .v = v, .w = w};
   ctrace_timeline_tasks(tl, a, b, count_task, &tc);
-  tc.min_dur = tc.counted > CTRACE_TLBIN_MAX_TASKS ? w : 0;
+  choose_tasks(&tc);
   ctrace_timeline_tasks(tl, a, b, on_task, &tc);
   uint32_t nt = tc.n;
   set_u32(&body, at, nt);
