@@ -16,7 +16,8 @@
  * kernel allocates and clears every page of a ring when it is mapped, so a
  * short process that never needs the writer (it ends before it blocks
  * with events pending or starts a thread: a shell's `true`, `sed` in a
- * pipeline) pays for 8 pages per CPU, not 64, at its start and exit; one
+ * pipeline) pays for 2 pages per CPU, not 64, at its start and exit (each
+ * page costs 10-15 us to allocate and clear on a VM); one
  * that runs on has the large ring before its traffic (growing only when a
  * round found the small one filling lost records at a server's first
  * burst, between two rounds 50 ms apart). The writer thread drains the rings (a
@@ -48,18 +49,23 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h> /* glibc 2.32 */
+#else
+#define __libc_single_threaded 0
+#endif
 
 #define DRAIN_MIN_NS 10000000ull      /* the writer drains at most every 10 ms, */
-#define DRAIN_SMALL_NS 1000000ull     /* a busy small ring, before it grows: 1 ms */
+#define DRAIN_SMALL_NS 500000ull      /* a busy small ring, before it grows: 0.5 ms */
 #define GROW_MARGIN 4096              /* more than a record's largest (a sample) */
 #define DRAIN_MAX_NS 50000000ull      /* at least every 50 ms (a 256 KB ring) */
-#define DRAIN_FIRST_NS 2000000ull     /* the first round: a small ring lasts 2 ms
-                                         at 340,000 switches a second */
+#define DRAIN_FIRST_NS 500000ull      /* the first round: a small ring lasts
+                                         0.5 ms at 340,000 switches a second */
 #define DRAIN_MAX_BYTES (256u << 10)  /* per ring and round */
 #define MAX_IV 4096                   /* intervals per SCHED record */
 #define MAX_SMP 1024                  /* samples per SAMPLES record */
 
-#define RING_START_PAGES 8  /* 32 KB: ~680 switches */
+#define RING_START_PAGES 2  /* 8 KB: ~170 switches */
 #define RING_MAX_PAGES 64   /* 256 KB: ~5,400 switches */
 
 /* A ring buffer and the event that owns its mapping. */
@@ -253,7 +259,7 @@ static long open_event(int tid, int cpu) {
   struct perf_event_attr a;
   fill_attr(&a, inherit_thread_ok);
   long fd = perf_open(&a, tid, cpu);
-  if (fd < 0 && errno == EINVAL && inherit_thread_ok) {
+  if (fd < 0 && errno == EINVAL && inherit_thread_ok && cpu == 0) {
     inherit_thread_ok = 0; /* forked children's records are then filtered by pid */
     fill_attr(&a, 0);
     fd = perf_open(&a, tid, cpu);
@@ -392,11 +398,21 @@ static void refusal(int err, char *why, size_t size) {
   }
 }
 
-/* The tids of the process's threads but the writer's; n of them, malloc'd.
- * getdents64 on a buffer of the stack: opendir's 32 KiB buffer would be
- * fresh heap pages at every traced process's start. */
+/* The tids of the process's threads but the writer's; n of them, malloc'd
+ * past STATIC_TASKS. A process that never made a thread (glibc's
+ * __libc_single_threaded: a process image's first trace, from the
+ * constructors, and a fork child's) is this thread alone: no /proc
+ * directory to read (50-60 us of its start). Else getdents64 on a buffer
+ * of the stack: opendir's 32 KiB buffer would be fresh heap pages. */
+static int one_task;
+
 static int *list_tasks(size_t *n, int skip) {
   *n = 0;
+  if (__libc_single_threaded) {
+    one_task = (int)ctrace__gettid();
+    *n = 1;
+    return &one_task;
+  }
   size_t cap = STATIC_TASKS;
   int *v = static_tasks;
   int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -429,30 +445,39 @@ out:
 }
 
 static void free_tasks(int *tasks) {
-  if (tasks != static_tasks)
+  if (tasks != static_tasks && tasks != &one_task)
     free(tasks);
 }
 
-/* Opens the events: 0, or -errno with *why set. */
-static int open_all(int writer_tid, char *why, size_t whysize) {
-  long ncpu = sysconf(_SC_NPROCESSORS_CONF);
-  if (ncpu < 1)
-    ncpu = 1;
-  if (ncpu > 4096)
-    ncpu = 4096;
-  if (ncpu <= STATIC_RINGS) {
-    memset(static_rings, 0, (size_t)ncpu * sizeof *static_rings);
-    rings = static_rings;
-  } else {
-    rings = calloc((size_t)ncpu, sizeof *rings);
-  }
+/* Room for ring c (static for the first STATIC_RINGS CPUs): 0, or -1
+ * when out of memory. */
+static int ring_room(int c) {
+  static size_t cap;
   if (!rings) {
-    snprintf(why, whysize, "out of memory");
-    return -ENOMEM;
+    rings = static_rings;
+    cap = STATIC_RINGS;
   }
-  nrings = (int)ncpu;
-  for (int c = 0; c < nrings; c++)
-    rings[c].m.fd = rings[c].old.fd = -1;
+  if ((size_t)c >= cap) {
+    struct ring *n = grow_array(rings, static_rings, cap, sizeof *n);
+    if (!n)
+      return -1;
+    rings = n;
+    cap *= 2;
+  }
+  rings[c] = (struct ring){.m = {.fd = -1}, .old = {.fd = -1}};
+  return 0;
+}
+
+/*
+ * Opens the events: 0, or -errno with *why set. One ring per CPU the
+ * kernel knows (its nr_cpu_ids): an event for a CPU past the last is
+ * EINVAL, which ends the count (sysconf(_SC_NPROCESSORS_CONF) reads
+ * sysfs: 40-50 us of a process's start on a VM; a refused open costs
+ * 2-3 us). Kernels before 5.13 refuse inherit_thread with EINVAL too:
+ * that is asked at CPU 0 only, where an EINVAL cannot mean the count.
+ */
+static int open_all(int writer_tid, char *why, size_t whysize) {
+  nrings = 0;
   size_t ntasks;
   int *tasks = list_tasks(&ntasks, writer_tid);
   if (!tasks) {
@@ -460,12 +485,22 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
     return -ENOMEM;
   }
   int opened = 0, first_err = 0;
-  for (int c = 0; c < nrings; c++) {
+  for (int c = 0; c < 4096; c++) {
+    if (ring_room(c) != 0) {
+      free_tasks(tasks);
+      snprintf(why, whysize, "out of memory");
+      return -ENOMEM;
+    }
+    nrings = c + 1;
     struct ring *rg = &rings[c];
     for (size_t k = 0; k < ntasks; k++) {
       long fd = open_event(tasks[k], c);
       if (fd < 0) {
         int e = errno;
+        if (e == EINVAL && c > 0) {
+          nrings = c; /* past the last CPU */
+          goto done;
+        }
         if (!first_err && e != ESRCH)
           first_err = e;
         if (e == EACCES || e == EPERM || e == ENOSYS || e == ENOENT || e == EOPNOTSUPP)
@@ -502,6 +537,7 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
         close_event((int)fd);
     }
   }
+done:
   free_tasks(tasks);
   if (!opened) {
     refusal(first_err ? first_err : ENODEV, why, whysize);
