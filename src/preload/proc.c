@@ -16,8 +16,10 @@
  * Not here: threads (threads.c).
  */
 #include "preload.h"
+#include "../record/config.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +42,12 @@ static const char *derive(char *buf, size_t size, const char *out, const char *t
   size_t n = strlen(out);
   if (n > 7 && strcmp(out + n - 7, ".ctrace") == 0)
     n -= 7;
-  int w = snprintf(buf, size, "%.*s.%s.ctrace", (int)n, out, tag);
-  return w > 0 && (size_t)w < size ? buf : NULL;
+  if (n + strlen(tag) + 9 > size)
+    return NULL;
+  char *e = buf + size;
+  ctrace__cat(ctrace__cat(ctrace__cat(ctrace__cat_n(buf, e, out, n), e, "."), e, tag), e,
+              ".ctrace");
+  return buf;
 }
 
 /* ---- fatal signals ---- */
@@ -287,7 +293,8 @@ static void set_gen(const char *old, const char *tag, int is_fork_child) {
   if (old && !is_fork_child) {
     for (char **e = environ; e && *e; e++)
       if (strncmp(*e, "CTRACE__GEN=", 12) == 0) {
-        snprintf(gen_env, sizeof gen_env, "CTRACE__GEN=%s", tag);
+        ctrace__cat(ctrace__cat(gen_env, gen_env + sizeof gen_env, "CTRACE__GEN="),
+                    gen_env + sizeof gen_env, tag);
         *e = gen_env;
         return;
       }
@@ -295,18 +302,20 @@ static void set_gen(const char *old, const char *tag, int is_fork_child) {
   setenv("CTRACE__GEN", tag, 1);
 }
 
+/* "PID:GEN", each a decimal integer; 1 when g is one. */
 static int parse_gen(const char *g, long *pid, long *gen) {
-  int saved = errno, ok = 0;
-  char *e;
-  errno = 0;
-  *pid = strtol(g, &e, 10);
-  if (e != g && *e == ':') {
-    const char *s = e + 1;
-    *gen = strtol(s, &e, 10);
-    ok = e != s && errno == 0;
-  }
-  errno = saved;
-  return ok;
+  size_t n = ctrace__span(g, ':');
+  char p[24];
+  long long a, b;
+  if (g[n] != ':' || n >= sizeof p)
+    return 0;
+  ctrace__cat_n(p, p + sizeof p, g, n);
+  if (!ctrace__parse_ll(p, &a) || !ctrace__parse_ll(g + n + 1, &b) || a < LONG_MIN ||
+      a > LONG_MAX || b < LONG_MIN || b > LONG_MAX)
+    return 0;
+  *pid = (long)a;
+  *gen = (long)b;
+  return 1;
 }
 
 void ctrace__pl_start_trace(int is_fork_child) {
@@ -325,11 +334,12 @@ void ctrace__pl_start_trace(int is_fork_child) {
     if (!follow)
       return;
     gen = 0;
-    snprintf(tag, sizeof tag, "%ld", (long)pid);
+    ctrace__cat_ll(tag, tag + sizeof tag, pid);
     path = derive(buf, sizeof buf, out, tag);
   } else if (!first) {
     gen++;
-    snprintf(tag, sizeof tag, "%ld-%ld", (long)pid, gen);
+    ctrace__cat_ll(ctrace__cat(ctrace__cat_ll(tag, tag + sizeof tag, pid), tag + sizeof tag, "-"),
+                   tag + sizeof tag, gen);
     path = derive(buf, sizeof buf, out, tag);
   } else {
     gen = 0;
@@ -338,7 +348,8 @@ void ctrace__pl_start_trace(int is_fork_child) {
     fprintf(stderr, "ctrace: trace path too long: %s\n", out);
     return;
   }
-  snprintf(tag, sizeof tag, "%ld:%ld", (long)pid, gen);
+  ctrace__cat_ll(ctrace__cat(ctrace__cat_ll(tag, tag + sizeof tag, pid), tag + sizeof tag, ":"),
+                 tag + sizeof tag, gen);
   set_gen(g, tag, is_fork_child);
 
   ctrace__guard++;

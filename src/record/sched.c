@@ -1009,7 +1009,9 @@ void ctrace__sched_start(int writer_tid) {
   char why[256];
   char v[64];
   pthread_mutex_lock(&sched_lock);
-  sample_hz = (unsigned)strtoul(ctrace__config_get("CTRACE_SAMPLE_HZ", v, sizeof v), NULL, 10);
+  long long hz = 0;
+  ctrace__parse_ll(ctrace__config_get("CTRACE_SAMPLE_HZ", v, sizeof v), &hz); /* 0..10000 */
+  sample_hz = (unsigned)hz;
   own_pid = (int)getpid();
   /* Cleared for a trace after the first: the first finds it zero (BSS),
    * and a memset would fault its 2-3 pages in at every process's start. */
@@ -1048,7 +1050,7 @@ void ctrace__sched_start(int writer_tid) {
   pthread_mutex_unlock(&sched_lock);
   property("sched", "on");
   if (sample_hz) {
-    snprintf(v, sizeof v, "%u", sample_hz);
+    ctrace__cat_ll(v, v + sizeof v, sample_hz);
     property("samples", v);
   } else {
     property("samples", "off: CTRACE_SAMPLE_HZ=0");
