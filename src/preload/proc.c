@@ -38,10 +38,19 @@ static pid_t real_getpid(void) {
 
 /* STEM.TAG.ctrace, STEM being out without ".ctrace" ("x.ct" gives
  * "x.ct.TAG.ctrace"; docs/RUN.md); NULL when it does not fit. */
-static const char *derive(char *buf, size_t size, const char *out, const char *tag) {
+#define DERIVED_MAX 4096
+
+static size_t stem_len(const char *out) {
   size_t n = strlen(out);
-  if (n > 7 && strcmp(out + n - 7, ".ctrace") == 0)
-    n -= 7;
+  return n > 7 && strcmp(out + n - 7, ".ctrace") == 0 ? n - 7 : n;
+}
+
+static int derive_fits(const char *out, const char *tag) {
+  return stem_len(out) + strlen(tag) + 9 <= DERIVED_MAX;
+}
+
+static const char *derive(char *buf, size_t size, const char *out, const char *tag) {
+  size_t n = stem_len(out);
   if (n + strlen(tag) + 9 > size)
     return NULL;
   char *e = buf + size;
@@ -128,6 +137,17 @@ static int on_fatal_installed(const struct sigaction *cur) {
   return (cur->sa_flags & SA_SIGINFO) && cur->sa_sigaction == on_fatal;
 }
 
+/* A disposition read back as SIG_DFL with no flags and an empty mask: what
+ * view[] holds without being written. Only the mask's first 64 bits (the
+ * kernel's) are compared: glibc copies the rest of sa_mask from its own
+ * stack, whatever that holds, and comparing the whole struct wrote four
+ * entries (two pages) at every process's start. */
+static int plain_default(const struct sigaction *a) {
+  uint64_t m;
+  memcpy(&m, &a->sa_mask, sizeof m);
+  return a->sa_handler == SIG_DFL && a->sa_flags == 0 && m == 0;
+}
+
 static void install_signals(void) {
   if (signals_installed)
     return;
@@ -148,8 +168,7 @@ static void install_signals(void) {
       PL_REAL(sigaction)(sig, &old, NULL);
       continue;
     }
-    static const struct sigaction dfl; /* zero */
-    if (memcmp(&old, &dfl, sizeof old) != 0)
+    if (!plain_default(&old))
       view[sig] = old;
   }
   pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
@@ -318,40 +337,13 @@ static int parse_gen(const char *g, long *pid, long *gen) {
   return 1;
 }
 
-void ctrace__pl_start_trace(int is_fork_child) {
-  const char *out = getenv("CTRACE_OUT");
-  if (!out || !*out)
-    return;
-  const char *fs = getenv("CTRACE_FOLLOW_FORKS");
-  int follow = !(fs && (strcmp(fs, "0") == 0 || strcmp(fs, "no") == 0));
-  pid_t pid = real_getpid();
-  long gpid = 0, gen = 0;
-  const char *g = getenv("CTRACE__GEN");
-  int first = !g || !parse_gen(g, &gpid, &gen);
-  char buf[4096], tag[64];
-  const char *path = out;
-  if (is_fork_child || (!first && gpid != pid)) {
-    if (!follow)
-      return;
-    gen = 0;
-    ctrace__cat_ll(tag, tag + sizeof tag, pid);
-    path = derive(buf, sizeof buf, out, tag);
-  } else if (!first) {
-    gen++;
-    ctrace__cat_ll(ctrace__cat(ctrace__cat_ll(tag, tag + sizeof tag, pid), tag + sizeof tag, "-"),
-                   tag + sizeof tag, gen);
-    path = derive(buf, sizeof buf, out, tag);
-  } else {
-    gen = 0;
-  }
-  if (!path) {
-    fprintf(stderr, "ctrace: trace path too long: %s\n", out);
-    return;
-  }
-  ctrace__cat_ll(ctrace__cat(ctrace__cat_ll(tag, tag + sizeof tag, pid), tag + sizeof tag, ":"),
-                 tag + sizeof tag, gen);
-  set_gen(g, tag, is_fork_child);
-
+/* The file of a trace named by ptag (empty: out itself), opened above the
+ * low fds: its fd, or -errno (said on stderr). The name's buffer lives
+ * only in this frame: the trace's start runs on a shallower stack (each
+ * page of stack first touched costs a process a page fault). */
+static __attribute__((noinline)) int open_trace(const char *out, const char *ptag) {
+  char buf[DERIVED_MAX];
+  const char *path = *ptag ? derive(buf, sizeof buf, out, ptag) : out;
   ctrace__guard++;
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int err = fd < 0 ? -errno : 0;
@@ -364,13 +356,56 @@ void ctrace__pl_start_trace(int is_fork_child) {
     }
   }
   ctrace__guard--;
-  if (!err) {
-    err = ctrace__start_env(fd);
-    if (err)
-      PL_REAL(close)(fd);
-  }
-  if (err) {
+  if (err)
     fprintf(stderr, "ctrace: cannot trace to %s: %s\n", path, ctrace_strerror(err));
+  return err ? err : fd;
+}
+
+static __attribute__((noinline)) void say_cannot(const char *out, const char *ptag, int err) {
+  char buf[DERIVED_MAX];
+  const char *path = *ptag ? derive(buf, sizeof buf, out, ptag) : out;
+  fprintf(stderr, "ctrace: cannot trace to %s: %s\n", path, ctrace_strerror(err));
+}
+
+void ctrace__pl_start_trace(int is_fork_child) {
+  const char *out = getenv("CTRACE_OUT");
+  if (!out || !*out)
+    return;
+  const char *fs = getenv("CTRACE_FOLLOW_FORKS");
+  int follow = !(fs && (strcmp(fs, "0") == 0 || strcmp(fs, "no") == 0));
+  pid_t pid = real_getpid();
+  long gpid = 0, gen = 0;
+  const char *g = getenv("CTRACE__GEN");
+  int first = !g || !parse_gen(g, &gpid, &gen);
+  char ptag[64] = "", tag[64];
+  if (is_fork_child || (!first && gpid != pid)) {
+    if (!follow)
+      return;
+    gen = 0;
+    ctrace__cat_ll(ptag, ptag + sizeof ptag, pid);
+  } else if (!first) {
+    gen++;
+    ctrace__cat_ll(ctrace__cat(ctrace__cat_ll(ptag, ptag + sizeof ptag, pid), ptag + sizeof ptag,
+                               "-"),
+                   ptag + sizeof ptag, gen);
+  } else {
+    gen = 0;
+  }
+  if (*ptag && !derive_fits(out, ptag)) {
+    fprintf(stderr, "ctrace: trace path too long: %s\n", out);
+    return;
+  }
+  ctrace__cat_ll(ctrace__cat(ctrace__cat_ll(tag, tag + sizeof tag, pid), tag + sizeof tag, ":"),
+                 tag + sizeof tag, gen);
+  set_gen(g, tag, is_fork_child);
+
+  int fd = open_trace(out, ptag);
+  if (fd < 0)
+    return;
+  int err = ctrace__start_env(fd);
+  if (err) {
+    PL_REAL(close)(fd);
+    say_cannot(out, ptag, err);
     return;
   }
   ctrace__pl_pid = pid;

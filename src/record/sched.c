@@ -406,7 +406,7 @@ static void refusal(int err, char *why, size_t size) {
  * of the stack: opendir's 32 KiB buffer would be fresh heap pages. */
 static int one_task;
 
-static int *list_tasks(size_t *n, int skip) {
+static __attribute__((noinline)) int *list_tasks(size_t *n, int skip) {
   *n = 0;
   if (__libc_single_threaded) {
     one_task = (int)ctrace__gettid();
