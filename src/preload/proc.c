@@ -344,12 +344,14 @@ static int parse_gen(const char *g, long *pid, long *gen) {
 static __attribute__((noinline)) int open_trace(const char *out, const char *ptag) {
   char buf[DERIVED_MAX];
   const char *path = *ptag ? derive(buf, sizeof buf, out, ptag) : out;
+  /* The real calls: the interposers' fd caches have nothing to learn of
+   * the tracer's fd (and their pages stay untouched). */
   ctrace__guard++;
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = PL_REAL(open)(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int err = fd < 0 ? -errno : 0;
   if (fd >= 0 && fd < 100) {
     /* Away from 0-2 and the low fds that daemons dup2 over. */
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+    int high = PL_REAL(fcntl)(fd, F_DUPFD_CLOEXEC, 100);
     if (high >= 0) {
       PL_REAL(close)(fd);
       fd = high;

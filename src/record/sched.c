@@ -200,14 +200,14 @@ static long perf_open(struct perf_event_attr *a, int pid, int cpu) {
   long fd = syscall(SYS_perf_event_open, a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
   if (fd < 0)
     return fd;
+  /* System calls, not the preload's fcntl() and close(): its fd caches
+   * have nothing to learn of these fds (and their pages stay untouched). */
   int saved = errno;
-  ctrace__guard++;
-  int hi = fcntl((int)fd, F_DUPFD_CLOEXEC, fd_block_base());
+  long hi = syscall(SYS_fcntl, (int)fd, F_DUPFD_CLOEXEC, fd_block_base());
   if (hi >= 0) {
-    close((int)fd);
+    syscall(SYS_close, (int)fd);
     fd = hi;
   }
-  ctrace__guard--;
   errno = saved;
   mark_fd((int)fd, 1);
   return fd;
