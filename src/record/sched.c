@@ -16,8 +16,10 @@
  * kernel allocates and clears every page of a ring when it is mapped, so a
  * short process that never needs the writer (it ends before it blocks
  * with events pending or starts a thread: a shell's `true`, `sed` in a
- * pipeline) pays for 2 pages per CPU, not 64, at its start and exit (each
- * page costs 10-15 us to allocate and clear on a VM); one
+ * pipeline) pays for 4 pages per CPU, not 64, at its start and exit (each
+ * page costs 10-15 us to allocate and clear on a VM; 2 pages would save
+ * about 60 us more but hold only ~170 switches until the writer's first
+ * round, which a heavy load can delay by hundreds of ms); one
  * that runs on has the large ring before its traffic (growing only when a
  * round found the small one filling lost records at a server's first
  * burst, between two rounds 50 ms apart). The writer thread drains the rings (a
@@ -56,16 +58,16 @@
 #endif
 
 #define DRAIN_MIN_NS 10000000ull      /* the writer drains at most every 10 ms, */
-#define DRAIN_SMALL_NS 500000ull      /* a busy small ring, before it grows: 0.5 ms */
+#define DRAIN_SMALL_NS 1000000ull     /* a busy small ring, before it grows: 1 ms */
 #define GROW_MARGIN 4096              /* more than a record's largest (a sample) */
 #define DRAIN_MAX_NS 50000000ull      /* at least every 50 ms (a 256 KB ring) */
-#define DRAIN_FIRST_NS 500000ull      /* the first round: a small ring lasts
-                                         0.5 ms at 340,000 switches a second */
+#define DRAIN_FIRST_NS 1000000ull     /* the first round: a small ring lasts 1 ms
+                                         at 340,000 switches a second */
 #define DRAIN_MAX_BYTES (256u << 10)  /* per ring and round */
 #define MAX_IV 4096                   /* intervals per SCHED record */
 #define MAX_SMP 1024                  /* samples per SAMPLES record */
 
-#define RING_START_PAGES 2  /* 8 KB: ~170 switches */
+#define RING_START_PAGES 4  /* 16 KB: ~340 switches */
 #define RING_MAX_PAGES 64   /* 256 KB: ~5,400 switches */
 
 /* A ring buffer and the event that owns its mapping. */
