@@ -902,14 +902,27 @@ static int drain_ring(int c, uint64_t *got) {
 
 /* Moves CPU c's events into a ring of RING_MAX_PAGES (or as many as the
  * budget allows, if more than now); once. The old ring keeps what it
- * holds for the next round. */
-static void grow(int c) {
+ * holds for the next round. 0 when it did (or never can), -1 when the
+ * small ring filled while the large one was mapped: a later round tries
+ * again. The large ring is mapped first (the kernel clears its pages:
+ * about 1 ms on a VM), then the small one drained once more and the
+ * events moved at once: a ring that fills in between may hold a loss the
+ * kernel has not written yet, which would vanish unseen with the move. */
+static int grow(int c) {
   struct ring *rg = &rings[c];
   long page = sysconf(_SC_PAGESIZE);
   rg->grown = 1;
   struct map n;
   if (open_holder(c, &n, RING_MAX_PAGES, (unsigned)(2 * rg->m.size / (uint64_t)page)) != 0)
-    return;
+    return 0;
+  uint64_t got = 0;
+  while (drain_map(c, &rg->m, &got) && got + GROW_MARGIN < rg->m.size)
+    ;
+  if (got + GROW_MARGIN >= rg->m.size) {
+    unmap(&n);
+    rg->grown = 0;
+    return -1;
+  }
   for (size_t i = 0; i < nevs; i++) {
     if (evs[i].cpu != c || ioctl(evs[i].fd, PERF_EVENT_IOC_SET_OUTPUT, n.fd) == 0)
       continue;
@@ -919,7 +932,7 @@ static void grow(int c) {
       if (evs[k].cpu == c)
         ioctl(evs[k].fd, PERF_EVENT_IOC_SET_OUTPUT, rg->m.fd);
     unmap(&n);
-    return;
+    return 0;
   }
   rg->old = rg->m;
   rg->m = n;
@@ -928,6 +941,7 @@ static void grow(int c) {
                    (unsigned long long)(n.size >> 10));
   if (k > 0 && (size_t)k < sizeof v)
     meta_blob(CTRACE_EV_PROPERTY, (const uint8_t *)v, (size_t)k);
+  return 0;
 }
 
 /* Drains every ring, at most DRAIN_MAX_BYTES each, or all they hold (a
@@ -959,8 +973,7 @@ static void drain_locked(uint64_t deadline, int may_grow) {
      */
     if (may_grow && !rg->grown && rg->m.pg) {
       int full = got + GROW_MARGIN >= rg->m.size;
-      if (!full && (!rg->was_full || got)) {
-        grow(c);
+      if (!full && (!rg->was_full || got) && grow(c) == 0) {
         grew = 1;
       } else {
         small_busy = 1;
