@@ -6,7 +6,8 @@
  * the traced process alone), and under `ctrace run` itself (ctrace's own
  * process included). The three run alternately, N rounds; the table gives the
  * median and the range of each, and the median of the per-round
- * differences from the untraced run.
+ * differences from the untraced run; the median of its minor page faults
+ * (each a first touch of a page: 10-15 us of CPU on a VM).
  *
  *   build/bench/startup_bench [N [PROGRAM [ARGS...]]]     (N: 20)
  *
@@ -42,8 +43,9 @@ static double tv_ms(struct timeval tv) {
   return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3;
 }
 
-/* Runs argv in mode m; CPU and wall time in ms. 0, or -1 when it failed. */
-static int run_once(int m, char **argv, double *cpu, double *wall) {
+/* Runs argv in mode m; CPU and wall time in ms, minor page faults. 0, or
+ * -1 when it failed. */
+static int run_once(int m, char **argv, double *cpu, double *wall, double *faults) {
   /* A new file each time, as ctrace run makes it (it unlinks the old one):
    * truncating a file ext4 then writes back at close (auto_da_alloc) and
    * a discarding mount trims, which is no cost of the tracer's. */
@@ -90,6 +92,7 @@ static int run_once(int m, char **argv, double *cpu, double *wall) {
       return -1;
   *wall = now_ms() - t0;
   *cpu = tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime);
+  *faults = (double)ru.ru_minflt;
   return WIFEXITED(st) && WEXITSTATUS(st) != 127 ? 0 : -1;
 }
 
@@ -144,7 +147,9 @@ int main(int argc, char **argv) {
   int skip_run = norun && *norun && strcmp(norun, "0") != 0;
 
   double *cpu[NMODES], *wall[NMODES], *dcpu[NMODES], *dwall[NMODES], *dbase[NMODES];
+  double *flt[NMODES];
   for (int m = 0; m < NMODES; m++) {
+    flt[m] = calloc((size_t)n, sizeof(double));
     dbase[m] = calloc((size_t)n, sizeof(double));
     cpu[m] = calloc((size_t)n, sizeof(double));
     wall[m] = calloc((size_t)n, sizeof(double));
@@ -152,17 +157,17 @@ int main(int argc, char **argv) {
     dwall[m] = calloc((size_t)n, sizeof(double));
   }
   /* One warm-up round: page cache, the loader's cache. */
-  double c, w;
+  double c, w, f;
   for (int m = 0; m < nmodes; m++)
     if (!(skip_run && m == RUN))
-      run_once(m, prog, &c, &w);
+      run_once(m, prog, &c, &w, &f);
   int failed = 0;
   for (int i = 0; i < n; i++) {
     for (int m = 0; m < nmodes; m++) {
       int mm = (m + i) % nmodes; /* rotate the order: no mode always first */
       if (skip_run && mm == RUN)
         continue;
-      if (run_once(mm, prog, &cpu[mm][i], &wall[mm][i]) != 0)
+      if (run_once(mm, prog, &cpu[mm][i], &wall[mm][i], &flt[mm][i]) != 0)
         failed++;
     }
     for (int m = 0; m < nmodes; m++) {
@@ -175,21 +180,22 @@ int main(int argc, char **argv) {
 
   printf("startup of %s: %d alternating rounds (ms; median [min..max])%s\n", prog[0], n,
          failed ? " (some runs failed)" : "");
-  printf("%-11s | %-24s | %-24s | %-10s | %-10s%s\n", "mode", "CPU (user+sys)", "wall",
-         "CPU added", "wall added", nmodes > BASE ? " | CPU vs base" : "");
+  printf("%-11s | %-24s | %-24s | %-10s | %-10s | %-6s%s\n", "mode", "CPU (user+sys)", "wall",
+         "CPU added", "wall added", "faults", nmodes > BASE ? " | CPU vs base" : "");
   for (int m = 0; m < nmodes; m++) {
     if (skip_run && m == RUN)
       continue;
     double cm = median(cpu[m], n), wm = median(wall[m], n);
-    printf("%-11s | %6.2f [%6.2f..%6.2f]   | %6.2f [%6.2f..%6.2f]   | %+9.2f  | %+9.2f", mode_names[m],
-           cm, cpu[m][0], cpu[m][n - 1], wm, wall[m][0], wall[m][n - 1], median(dcpu[m], n),
-           median(dwall[m], n));
+    printf("%-11s | %6.2f [%6.2f..%6.2f]   | %6.2f [%6.2f..%6.2f]   | %+9.2f  | %+9.2f  | %6.0f",
+           mode_names[m], cm, cpu[m][0], cpu[m][n - 1], wm, wall[m][0], wall[m][n - 1],
+           median(dcpu[m], n), median(dwall[m], n), median(flt[m], n));
     if (nmodes > BASE)
       printf("  | %+9.2f", median(dbase[m], n));
     printf("\n");
   }
-  printf("CPU: user+sys of the child from wait4 (fork to exit). preload%s: LD_PRELOAD and "
-         "CTRACE_OUT as ctrace run sets them; ctrace run: ctrace's own process included\n",
+  printf("CPU: user+sys of the child from wait4 (fork to exit); faults: its minor page faults "
+         "(median). preload%s: LD_PRELOAD and CTRACE_OUT as ctrace run sets them; ctrace run: "
+         "ctrace's own process included\n",
          nmodes > BASE ? ", base" : "");
   return 0;
 }

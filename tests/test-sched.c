@@ -436,7 +436,7 @@ TEST_IMPL(sched_switch_counts_match_proc_many_threads) {
   return TEST_OK;
 }
 
-/* A ring starts small (a short process pays for 8 pages, not 64) and grows
+/* A ring starts small (a short process pays for 4 pages, not 64) and grows
  * at the writer's first round: the switches before, across and after the
  * move to the larger ring are all there, once each, in order. */
 TEST_IMPL(sched_ring_grows_and_keeps_every_switch) {

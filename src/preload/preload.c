@@ -67,7 +67,7 @@ static unsigned parse_families(const char *s) {
               {"proc", PL_PROC}, {"all", PL_SYNC | PL_SLEEP | PL_IO | PL_NET | PL_PROC}};
   unsigned bits = 0;
   while (*s) {
-    size_t n = strcspn(s, ",");
+    size_t n = ctrace__span(s, ',');
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++)
       if (strlen(fams[i].name) == n && strncmp(fams[i].name, s, n) == 0)
         bits |= fams[i].bit;
@@ -84,7 +84,8 @@ void ctrace__pl_configure(void) {
   /* Checked values (config.c): a bad one is reported and replaced. */
   char fam[128], min[32], fol[16], rec[256];
   c.families = parse_families(ctrace__config_get("CTRACE_FAMILIES", fam, sizeof fam));
-  long long min_ns = strtoll(ctrace__config_get("CTRACE_MIN_NS", min, sizeof min), NULL, 10);
+  long long min_ns = 0;
+  ctrace__parse_ll(ctrace__config_get("CTRACE_MIN_NS", min, sizeof min), &min_ns);
   c.min_ticks = (uint64_t)((double)min_ns * ctrace__ticks_per_ns());
   c.stacks = ctrace__config.stacks != CTRACE__STACKS_NONE;
   c.tsc = ctrace__use_tsc;
@@ -95,9 +96,11 @@ void ctrace__pl_configure(void) {
    * that much longer than the program. */
   uint64_t now = ctrace__now();
   uint64_t startup = now > ctrace__trace_start_ticks ? now - ctrace__trace_start_ticks : 0;
-  snprintf(rec, sizeof rec, "families=%s min_ns=%lld follow_forks=%d startup_ns=%llu", fam,
-           min_ns, c.follow_forks,
-           (unsigned long long)((double)startup / ctrace__ticks_per_ns()));
+  char *e = rec + sizeof rec, *p = ctrace__cat(ctrace__cat(rec, e, "families="), e, fam);
+  p = ctrace__cat_ll(ctrace__cat(p, e, " min_ns="), e, min_ns);
+  p = ctrace__cat_ll(ctrace__cat(p, e, " follow_forks="), e, c.follow_forks);
+  ctrace__cat_ll(ctrace__cat(p, e, " startup_ns="), e,
+                 (long long)((double)startup / ctrace__ticks_per_ns()));
   ctrace__config_record(rec);
   ctrace__pl = c;
 }

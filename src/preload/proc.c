@@ -16,8 +16,10 @@
  * Not here: threads (threads.c).
  */
 #include "preload.h"
+#include "../record/config.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +38,25 @@ static pid_t real_getpid(void) {
 
 /* STEM.TAG.ctrace, STEM being out without ".ctrace" ("x.ct" gives
  * "x.ct.TAG.ctrace"; docs/RUN.md); NULL when it does not fit. */
-static const char *derive(char *buf, size_t size, const char *out, const char *tag) {
+#define DERIVED_MAX 4096
+
+static size_t stem_len(const char *out) {
   size_t n = strlen(out);
-  if (n > 7 && strcmp(out + n - 7, ".ctrace") == 0)
-    n -= 7;
-  int w = snprintf(buf, size, "%.*s.%s.ctrace", (int)n, out, tag);
-  return w > 0 && (size_t)w < size ? buf : NULL;
+  return n > 7 && strcmp(out + n - 7, ".ctrace") == 0 ? n - 7 : n;
+}
+
+static int derive_fits(const char *out, const char *tag) {
+  return stem_len(out) + strlen(tag) + 9 <= DERIVED_MAX;
+}
+
+static const char *derive(char *buf, size_t size, const char *out, const char *tag) {
+  size_t n = stem_len(out);
+  if (n + strlen(tag) + 9 > size)
+    return NULL;
+  char *e = buf + size;
+  ctrace__cat(ctrace__cat(ctrace__cat(ctrace__cat_n(buf, e, out, n), e, "."), e, tag), e,
+              ".ctrace");
+  return buf;
 }
 
 /* ---- fatal signals ---- */
@@ -122,6 +137,17 @@ static int on_fatal_installed(const struct sigaction *cur) {
   return (cur->sa_flags & SA_SIGINFO) && cur->sa_sigaction == on_fatal;
 }
 
+/* A disposition read back as SIG_DFL with no flags and an empty mask: what
+ * view[] holds without being written. Only the mask's first 64 bits (the
+ * kernel's) are compared: glibc copies the rest of sa_mask from its own
+ * stack, whatever that holds, and comparing the whole struct wrote four
+ * entries (two pages) at every process's start. */
+static int plain_default(const struct sigaction *a) {
+  uint64_t m;
+  memcpy(&m, &a->sa_mask, sizeof m);
+  return a->sa_handler == SIG_DFL && a->sa_flags == 0 && m == 0;
+}
+
 static void install_signals(void) {
   if (signals_installed)
     return;
@@ -142,8 +168,7 @@ static void install_signals(void) {
       PL_REAL(sigaction)(sig, &old, NULL);
       continue;
     }
-    static const struct sigaction dfl; /* zero */
-    if (memcmp(&old, &dfl, sizeof old) != 0)
+    if (!plain_default(&old))
       view[sig] = old;
   }
   pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
@@ -287,7 +312,8 @@ static void set_gen(const char *old, const char *tag, int is_fork_child) {
   if (old && !is_fork_child) {
     for (char **e = environ; e && *e; e++)
       if (strncmp(*e, "CTRACE__GEN=", 12) == 0) {
-        snprintf(gen_env, sizeof gen_env, "CTRACE__GEN=%s", tag);
+        ctrace__cat(ctrace__cat(gen_env, gen_env + sizeof gen_env, "CTRACE__GEN="),
+                    gen_env + sizeof gen_env, tag);
         *e = gen_env;
         return;
       }
@@ -295,18 +321,52 @@ static void set_gen(const char *old, const char *tag, int is_fork_child) {
   setenv("CTRACE__GEN", tag, 1);
 }
 
+/* "PID:GEN", each a decimal integer; 1 when g is one. */
 static int parse_gen(const char *g, long *pid, long *gen) {
-  int saved = errno, ok = 0;
-  char *e;
-  errno = 0;
-  *pid = strtol(g, &e, 10);
-  if (e != g && *e == ':') {
-    const char *s = e + 1;
-    *gen = strtol(s, &e, 10);
-    ok = e != s && errno == 0;
+  size_t n = ctrace__span(g, ':');
+  char p[24];
+  long long a, b;
+  if (g[n] != ':' || n >= sizeof p)
+    return 0;
+  ctrace__cat_n(p, p + sizeof p, g, n);
+  if (!ctrace__parse_ll(p, &a) || !ctrace__parse_ll(g + n + 1, &b) || a < LONG_MIN ||
+      a > LONG_MAX || b < LONG_MIN || b > LONG_MAX)
+    return 0;
+  *pid = (long)a;
+  *gen = (long)b;
+  return 1;
+}
+
+/* The file of a trace named by ptag (empty: out itself), opened above the
+ * low fds: its fd, or -errno (said on stderr). The name's buffer lives
+ * only in this frame: the trace's start runs on a shallower stack (each
+ * page of stack first touched costs a process a page fault). */
+static __attribute__((noinline)) int open_trace(const char *out, const char *ptag) {
+  char buf[DERIVED_MAX];
+  const char *path = *ptag ? derive(buf, sizeof buf, out, ptag) : out;
+  /* The real calls: the interposers' fd caches have nothing to learn of
+   * the tracer's fd (and their pages stay untouched). */
+  ctrace__guard++;
+  int fd = PL_REAL(open)(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err = fd < 0 ? -errno : 0;
+  if (fd >= 0 && fd < 100) {
+    /* Away from 0-2 and the low fds that daemons dup2 over. */
+    int high = PL_REAL(fcntl)(fd, F_DUPFD_CLOEXEC, 100);
+    if (high >= 0) {
+      PL_REAL(close)(fd);
+      fd = high;
+    }
   }
-  errno = saved;
-  return ok;
+  ctrace__guard--;
+  if (err)
+    fprintf(stderr, "ctrace: cannot trace to %s: %s\n", path, ctrace_strerror(err));
+  return err ? err : fd;
+}
+
+static __attribute__((noinline)) void say_cannot(const char *out, const char *ptag, int err) {
+  char buf[DERIVED_MAX];
+  const char *path = *ptag ? derive(buf, sizeof buf, out, ptag) : out;
+  fprintf(stderr, "ctrace: cannot trace to %s: %s\n", path, ctrace_strerror(err));
 }
 
 void ctrace__pl_start_trace(int is_fork_child) {
@@ -319,47 +379,35 @@ void ctrace__pl_start_trace(int is_fork_child) {
   long gpid = 0, gen = 0;
   const char *g = getenv("CTRACE__GEN");
   int first = !g || !parse_gen(g, &gpid, &gen);
-  char buf[4096], tag[64];
-  const char *path = out;
+  char ptag[64] = "", tag[64];
   if (is_fork_child || (!first && gpid != pid)) {
     if (!follow)
       return;
     gen = 0;
-    snprintf(tag, sizeof tag, "%ld", (long)pid);
-    path = derive(buf, sizeof buf, out, tag);
+    ctrace__cat_ll(ptag, ptag + sizeof ptag, pid);
   } else if (!first) {
     gen++;
-    snprintf(tag, sizeof tag, "%ld-%ld", (long)pid, gen);
-    path = derive(buf, sizeof buf, out, tag);
+    ctrace__cat_ll(ctrace__cat(ctrace__cat_ll(ptag, ptag + sizeof ptag, pid), ptag + sizeof ptag,
+                               "-"),
+                   ptag + sizeof ptag, gen);
   } else {
     gen = 0;
   }
-  if (!path) {
+  if (*ptag && !derive_fits(out, ptag)) {
     fprintf(stderr, "ctrace: trace path too long: %s\n", out);
     return;
   }
-  snprintf(tag, sizeof tag, "%ld:%ld", (long)pid, gen);
+  ctrace__cat_ll(ctrace__cat(ctrace__cat_ll(tag, tag + sizeof tag, pid), tag + sizeof tag, ":"),
+                 tag + sizeof tag, gen);
   set_gen(g, tag, is_fork_child);
 
-  ctrace__guard++;
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  int err = fd < 0 ? -errno : 0;
-  if (fd >= 0 && fd < 100) {
-    /* Away from 0-2 and the low fds that daemons dup2 over. */
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
-    if (high >= 0) {
-      PL_REAL(close)(fd);
-      fd = high;
-    }
-  }
-  ctrace__guard--;
-  if (!err) {
-    err = ctrace__start_env(fd);
-    if (err)
-      PL_REAL(close)(fd);
-  }
+  int fd = open_trace(out, ptag);
+  if (fd < 0)
+    return;
+  int err = ctrace__start_env(fd);
   if (err) {
-    fprintf(stderr, "ctrace: cannot trace to %s: %s\n", path, ctrace_strerror(err));
+    PL_REAL(close)(fd);
+    say_cannot(out, ptag, err);
     return;
   }
   ctrace__pl_pid = pid;

@@ -5,6 +5,7 @@
  * nanoseconds from the CLOCK_SYNC records the writer emits.
  */
 #include "record.h"
+#include "config.h"
 
 #ifdef CTRACE__HAVE_TSC
 #include <cpuid.h>
@@ -31,7 +32,7 @@ void ctrace__clock_init(void) {
    * VM, ~0.1 ms per traced process. */
   const char *inherited = getenv("CTRACE__TICKS_PER_NS");
   if (inherited && *inherited)
-    ctrace__use_tsc = strtod(inherited, NULL) > 0;
+    ctrace__use_tsc = ctrace__parse_double(inherited) > 0;
   /* CPUID 0x80000007, EDX bit 8: invariant TSC; as glibc read it at start
    * where it says (CPUID itself traps in a VM, ~13 us a call). */
 #ifdef CPU_FEATURE_PRESENT
@@ -135,7 +136,7 @@ double ctrace__ticks_per_ns(void) {
       setenv("CTRACE__TICKS_PER_NS", "0", 1); /* children: no CPUID either */
     return cached = 1.0;
   }
-  double r = env ? strtod(env, NULL) : 0;
+  double r = env ? ctrace__parse_double(env) : 0;
   if (!(r > 0.01 && r < 100))
     r = kernel_ticks_per_ns();
   if (!(r > 0.01 && r < 100))

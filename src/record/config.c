@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,89 @@ static const struct spec *spec_of(const char *name) {
   return NULL;
 }
 
+char *ctrace__cat_n(char *p, char *end, const char *s, size_t n) {
+  size_t room = (size_t)(end - p) - 1;
+  if (n > room)
+    n = room;
+  memcpy(p, s, n);
+  p[n] = 0;
+  return p + n;
+}
+
+char *ctrace__cat(char *p, char *end, const char *s) {
+  return ctrace__cat_n(p, end, s, strlen(s));
+}
+
+char *ctrace__cat_ll(char *p, char *end, long long v) {
+  char d[24], *q = d + sizeof d;
+  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  do
+    *--q = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0)
+    *--q = '-';
+  return ctrace__cat_n(p, end, q, (size_t)(d + sizeof d - q));
+}
+
+size_t ctrace__span(const char *s, char c) {
+  size_t n = 0;
+  while (s[n] && s[n] != c)
+    n++;
+  return n;
+}
+
+int ctrace__parse_ll(const char *s, long long *v) {
+  while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+    s++;
+  int neg = *s == '-';
+  if (*s == '-' || *s == '+')
+    s++;
+  if (*s < '0' || *s > '9')
+    return 0;
+  unsigned long long u = 0, lim = neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    unsigned d = (unsigned)(*s - '0');
+    if (u > (lim - d) / 10)
+      return 0; /* out of range, as strtoll's ERANGE */
+    u = u * 10 + d;
+  }
+  if (*s)
+    return 0;
+  *v = neg ? (long long)(0ull - u) : (long long)u;
+  return 1;
+}
+
+double ctrace__parse_double(const char *s) {
+  /* Digits with at most one point, 15 digits at most: the integer of
+   * the digits and the power of ten are exact doubles, and one division
+   * rounds correctly, as strtod does. */
+  uint64_t m = 0;
+  int digits = 0, frac = -1;
+  const char *q = s;
+  for (; *q; q++) {
+    if (*q == '.' && frac < 0) {
+      frac = 0;
+    } else if (*q >= '0' && *q <= '9' && digits < 15) {
+      m = m * 10 + (uint64_t)(*q - '0');
+      digits++;
+      if (frac >= 0)
+        frac++;
+    } else {
+      break;
+    }
+  }
+  if (*q || !digits)
+    return strtod(s, NULL);
+  double p10 = 1;
+  for (int i = 0; i < frac; i++)
+    p10 *= 10;
+  return (double)m / p10;
+}
+
 /* 1 when the n bytes at w are one of the comma-separated words. */
 static int is_word(const char *words, const char *w, size_t n) {
   while (*words) {
-    size_t k = strcspn(words, ",");
+    size_t k = ctrace__span(words, ',');
     if (k == n && strncmp(words, w, n) == 0)
       return 1;
     words += k;
@@ -64,16 +144,14 @@ int ctrace__config_check(const char *name, const char *val, char *eff, size_t ef
   if (msgsize)
     msg[0] = 0;
   if (!sp || !val || !*val) {
-    snprintf(eff, effsize, "%s", sp ? sp->dflt : (val ? val : ""));
+    ctrace__cat(eff, eff + effsize, sp ? sp->dflt : (val ? val : ""));
     return 1;
   }
   int ok = 1;
-  snprintf(eff, effsize, "%s", val);
+  ctrace__cat(eff, eff + effsize, val);
   if (sp->kind == INT) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(val, &end, 10);
-    ok = !errno && end != val && !*end && v >= sp->lo && v <= sp->hi;
+    long long v;
+    ok = ctrace__parse_ll(val, &v) && v >= sp->lo && v <= sp->hi;
   } else if (sp->kind == WORD) {
     ok = is_word(sp->words, val, strlen(val));
   } else if (sp->kind == LIST) {
@@ -81,10 +159,11 @@ int ctrace__config_check(const char *name, const char *val, char *eff, size_t ef
     size_t w = 0;
     eff[0] = 0;
     for (const char *s = val; *s;) {
-      size_t n = strcspn(s, ",");
+      size_t n = ctrace__span(s, ',');
       if (n && is_word(sp->words, s, n)) {
         if (w + n + 2 < effsize) {
-          w += (size_t)snprintf(eff + w, effsize - w, "%s%.*s", w ? "," : "", (int)n, s);
+          char *e = w ? ctrace__cat(eff + w, eff + effsize, ",") : eff;
+          w = (size_t)(ctrace__cat_n(e, eff + effsize, s, n) - eff);
         }
       } else {
         ok = 0;
@@ -94,11 +173,11 @@ int ctrace__config_check(const char *name, const char *val, char *eff, size_t ef
         s++;
     }
     if (!w)
-      snprintf(eff, effsize, "%s", sp->dflt);
+      ctrace__cat(eff, eff + effsize, sp->dflt);
   }
   if (!ok) {
     if (sp->kind != LIST)
-      snprintf(eff, effsize, "%s", sp->dflt);
+      ctrace__cat(eff, eff + effsize, sp->dflt);
     snprintf(msg, msgsize, "%s=%s is not accepted (%s); using %s", name, val, sp->accepted, eff);
   }
   return ok;
@@ -121,7 +200,9 @@ const char *ctrace__config_get(const char *name, char *eff, size_t effsize) {
 
 static long long get_ll(const char *name) {
   char v[64];
-  return strtoll(ctrace__config_get(name, v, sizeof v), NULL, 10);
+  long long n = 0;
+  ctrace__parse_ll(ctrace__config_get(name, v, sizeof v), &n); /* checked: an integer */
+  return n;
 }
 
 /* Called with ctrace__lock held, when a trace starts. */
@@ -153,12 +234,13 @@ void ctrace__config_record(const char *text) {
   while (*text) {
     while (*text == ' ')
       text++;
-    size_t n = strcspn(text, " ");
+    size_t n = ctrace__span(text, ' ');
     const char *eq = memchr(text, '=', n);
     if (eq && eq > text && (size_t)(eq - text) < 64) {
       char key[80], value[256];
-      snprintf(key, sizeof key, "config.%.*s", (int)(eq - text), text);
-      snprintf(value, sizeof value, "%.*s", (int)(n - (size_t)(eq - text) - 1), eq + 1);
+      ctrace__cat_n(ctrace__cat(key, key + sizeof key, "config."), key + sizeof key, text,
+                    (size_t)(eq - text));
+      ctrace__cat_n(value, value + sizeof value, eq + 1, n - (size_t)(eq - text) - 1);
       ctrace__meta_property(key, value);
     }
     text += n;
@@ -168,13 +250,17 @@ void ctrace__config_record(const char *text) {
 /* Called once a trace started, outside the locks. */
 void ctrace__meta_config(void) {
   static const char *const stacks[] = {"none", "blocking", "all"};
-  char buf[256];
-  snprintf(buf, sizeof buf, "buffer_kb=%zu memory_mb=%zu stacks=%s clock=%s unwind=%s",
-           ctrace__config.buffer_bytes >> 10, ctrace__config.memory_bytes >> 20,
-           stacks[ctrace__config.stacks], ctrace__use_tsc ? "tsc" : "monotonic",
-           ctrace__config.unwind == ctrace__unwind_dwarf ? "dwarf"
-           : ctrace__config.unwind == ctrace__unwind_fp  ? "fp"
-                                                         : "cfi");
+  char buf[256], *e = buf + sizeof buf, *p = buf;
+  p = ctrace__cat_ll(ctrace__cat(p, e, "buffer_kb="), e,
+                     (long long)(ctrace__config.buffer_bytes >> 10));
+  p = ctrace__cat_ll(ctrace__cat(p, e, " memory_mb="), e,
+                     (long long)(ctrace__config.memory_bytes >> 20));
+  p = ctrace__cat(ctrace__cat(p, e, " stacks="), e, stacks[ctrace__config.stacks]);
+  p = ctrace__cat(ctrace__cat(p, e, " clock="), e, ctrace__use_tsc ? "tsc" : "monotonic");
+  ctrace__cat(ctrace__cat(p, e, " unwind="), e,
+              ctrace__config.unwind == ctrace__unwind_dwarf ? "dwarf"
+              : ctrace__config.unwind == ctrace__unwind_fp  ? "fp"
+                                                            : "cfi");
   ctrace__config_record(buf);
   /* What this trace can tell: blocking calls only under the preload. */
   ctrace__meta_property("recording", ctrace__hooks->start_env ? "preload" : "api");

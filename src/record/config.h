@@ -38,4 +38,24 @@ const char *ctrace__config_get(const char *name, char *eff, size_t effsize);
 void ctrace__config_record(const char *text);
 void ctrace__meta_config(void);
 
+/*
+ * Text without printf or strto*: what a process's start and exit format
+ * and parse goes through these, so that a traced process does not fault
+ * in the pages of libc's printf and number parsers (10-15 us a page on a
+ * VM) that it would not touch untraced. buf..end is the whole buffer
+ * (end exclusive, at least one byte); p points at its NUL. Each returns
+ * the new NUL's position; what does not fit is cut.
+ */
+char *ctrace__cat_n(char *p, char *end, const char *s, size_t n);
+char *ctrace__cat(char *p, char *end, const char *s);
+char *ctrace__cat_ll(char *p, char *end, long long v);
+/* The length of s's first run of characters other than c and NUL. */
+size_t ctrace__span(const char *s, char c);
+/* 1 when s is a decimal integer that fits in a long long, as strtoll
+ * reads one (blanks before, a sign), with nothing after it; *v then. */
+int ctrace__parse_ll(const char *s, long long *v);
+/* A decimal number as strtod reads it: exact without strtod for up to 15
+ * digits and a point (what `ctrace run` exports); strtod for the rest. */
+double ctrace__parse_double(const char *s);
+
 #endif

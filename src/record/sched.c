@@ -16,7 +16,10 @@
  * kernel allocates and clears every page of a ring when it is mapped, so a
  * short process that never needs the writer (it ends before it blocks
  * with events pending or starts a thread: a shell's `true`, `sed` in a
- * pipeline) pays for 8 pages per CPU, not 64, at its start and exit; one
+ * pipeline) pays for 4 pages per CPU, not 64, at its start and exit (each
+ * page costs 10-15 us to allocate and clear on a VM; 2 pages would save
+ * about 60 us more but hold only ~170 switches until the writer's first
+ * round, which a heavy load can delay by hundreds of ms); one
  * that runs on has the large ring before its traffic (growing only when a
  * round found the small one filling lost records at a server's first
  * burst, between two rounds 50 ms apart). The writer thread drains the rings (a
@@ -48,18 +51,23 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h> /* glibc 2.32 */
+#else
+#define __libc_single_threaded 0
+#endif
 
 #define DRAIN_MIN_NS 10000000ull      /* the writer drains at most every 10 ms, */
 #define DRAIN_SMALL_NS 1000000ull     /* a busy small ring, before it grows: 1 ms */
 #define GROW_MARGIN 4096              /* more than a record's largest (a sample) */
 #define DRAIN_MAX_NS 50000000ull      /* at least every 50 ms (a 256 KB ring) */
-#define DRAIN_FIRST_NS 2000000ull     /* the first round: a small ring lasts 2 ms
+#define DRAIN_FIRST_NS 1000000ull     /* the first round: a small ring lasts 1 ms
                                          at 340,000 switches a second */
 #define DRAIN_MAX_BYTES (256u << 10)  /* per ring and round */
 #define MAX_IV 4096                   /* intervals per SCHED record */
 #define MAX_SMP 1024                  /* samples per SAMPLES record */
 
-#define RING_START_PAGES 8  /* 32 KB: ~680 switches */
+#define RING_START_PAGES 4  /* 16 KB: ~340 switches */
 #define RING_MAX_PAGES 64   /* 256 KB: ~5,400 switches */
 
 /* A ring buffer and the event that owns its mapping. */
@@ -196,14 +204,14 @@ static long perf_open(struct perf_event_attr *a, int pid, int cpu) {
   long fd = syscall(SYS_perf_event_open, a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
   if (fd < 0)
     return fd;
+  /* System calls, not the preload's fcntl() and close(): its fd caches
+   * have nothing to learn of these fds (and their pages stay untouched). */
   int saved = errno;
-  ctrace__guard++;
-  int hi = fcntl((int)fd, F_DUPFD_CLOEXEC, fd_block_base());
+  long hi = syscall(SYS_fcntl, (int)fd, F_DUPFD_CLOEXEC, fd_block_base());
   if (hi >= 0) {
-    close((int)fd);
+    syscall(SYS_close, (int)fd);
     fd = hi;
   }
-  ctrace__guard--;
   errno = saved;
   mark_fd((int)fd, 1);
   return fd;
@@ -270,12 +278,14 @@ static long open_event(int tid, int cpu) {
   struct perf_event_attr a;
   fill_attr(&a, inherit_thread_ok);
   long fd = perf_open(&a, tid, cpu);
-  if (fd < 0 && errno == EINVAL && !attr_settled && lost_format_ok) {
+  /* decided at the first open, on CPU 0: later a CPU past the last also
+   * answers EINVAL (how the CPUs are counted) */
+  if (fd < 0 && errno == EINVAL && !attr_settled && cpu == 0 && lost_format_ok) {
     lost_format_ok = 0;
     fill_attr(&a, inherit_thread_ok);
     fd = perf_open(&a, tid, cpu);
   }
-  if (fd < 0 && errno == EINVAL && !attr_settled && inherit_thread_ok) {
+  if (fd < 0 && errno == EINVAL && !attr_settled && cpu == 0 && inherit_thread_ok) {
     inherit_thread_ok = 0; /* forked children's records are then filtered by pid */
     fill_attr(&a, 0);
     fd = perf_open(&a, tid, cpu);
@@ -416,11 +426,21 @@ static void refusal(int err, char *why, size_t size) {
   }
 }
 
-/* The tids of the process's threads but the writer's; n of them, malloc'd.
- * getdents64 on a buffer of the stack: opendir's 32 KiB buffer would be
- * fresh heap pages at every traced process's start. */
-static int *list_tasks(size_t *n, int skip) {
+/* The tids of the process's threads but the writer's; n of them, malloc'd
+ * past STATIC_TASKS. A process that never made a thread (glibc's
+ * __libc_single_threaded: a process image's first trace, from the
+ * constructors, and a fork child's) is this thread alone: no /proc
+ * directory to read (50-60 us of its start). Else getdents64 on a buffer
+ * of the stack: opendir's 32 KiB buffer would be fresh heap pages. */
+static int one_task;
+
+static __attribute__((noinline)) int *list_tasks(size_t *n, int skip) {
   *n = 0;
+  if (__libc_single_threaded) {
+    one_task = (int)ctrace__gettid();
+    *n = 1;
+    return &one_task;
+  }
   size_t cap = STATIC_TASKS;
   int *v = static_tasks;
   int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -453,30 +473,39 @@ out:
 }
 
 static void free_tasks(int *tasks) {
-  if (tasks != static_tasks)
+  if (tasks != static_tasks && tasks != &one_task)
     free(tasks);
 }
 
-/* Opens the events: 0, or -errno with *why set. */
-static int open_all(int writer_tid, char *why, size_t whysize) {
-  long ncpu = sysconf(_SC_NPROCESSORS_CONF);
-  if (ncpu < 1)
-    ncpu = 1;
-  if (ncpu > 4096)
-    ncpu = 4096;
-  if (ncpu <= STATIC_RINGS) {
-    memset(static_rings, 0, (size_t)ncpu * sizeof *static_rings);
-    rings = static_rings;
-  } else {
-    rings = calloc((size_t)ncpu, sizeof *rings);
-  }
+/* Room for ring c (static for the first STATIC_RINGS CPUs): 0, or -1
+ * when out of memory. */
+static int ring_room(int c) {
+  static size_t cap;
   if (!rings) {
-    snprintf(why, whysize, "out of memory");
-    return -ENOMEM;
+    rings = static_rings;
+    cap = STATIC_RINGS;
   }
-  nrings = (int)ncpu;
-  for (int c = 0; c < nrings; c++)
-    rings[c].m.fd = rings[c].old.fd = -1;
+  if ((size_t)c >= cap) {
+    struct ring *n = grow_array(rings, static_rings, cap, sizeof *n);
+    if (!n)
+      return -1;
+    rings = n;
+    cap *= 2;
+  }
+  rings[c] = (struct ring){.m = {.fd = -1}, .old = {.fd = -1}};
+  return 0;
+}
+
+/*
+ * Opens the events: 0, or -errno with *why set. One ring per CPU the
+ * kernel knows (its nr_cpu_ids): an event for a CPU past the last is
+ * EINVAL, which ends the count (sysconf(_SC_NPROCESSORS_CONF) reads
+ * sysfs: 40-50 us of a process's start on a VM; a refused open costs
+ * 2-3 us). Kernels before 5.13 refuse inherit_thread with EINVAL too:
+ * that is asked at CPU 0 only, where an EINVAL cannot mean the count.
+ */
+static int open_all(int writer_tid, char *why, size_t whysize) {
+  nrings = 0;
   size_t ntasks;
   int *tasks = list_tasks(&ntasks, writer_tid);
   if (!tasks) {
@@ -484,12 +513,22 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
     return -ENOMEM;
   }
   int opened = 0, first_err = 0;
-  for (int c = 0; c < nrings; c++) {
+  for (int c = 0; c < 4096; c++) {
+    if (ring_room(c) != 0) {
+      free_tasks(tasks);
+      snprintf(why, whysize, "out of memory");
+      return -ENOMEM;
+    }
+    nrings = c + 1;
     struct ring *rg = &rings[c];
     for (size_t k = 0; k < ntasks; k++) {
       long fd = open_event(tasks[k], c);
       if (fd < 0) {
         int e = errno;
+        if (e == EINVAL && c > 0) {
+          nrings = c; /* past the last CPU */
+          goto done;
+        }
         if (!first_err && e != ESRCH)
           first_err = e;
         if (e == EACCES || e == EPERM || e == ENOSYS || e == ENOENT || e == EOPNOTSUPP)
@@ -527,6 +566,7 @@ static int open_all(int writer_tid, char *why, size_t whysize) {
         close_event((int)fd);
     }
   }
+done:
   free_tasks(tasks);
   if (!opened) {
     refusal(first_err ? first_err : ENODEV, why, whysize);
@@ -890,14 +930,27 @@ static int drain_ring(int c, uint64_t *got) {
 
 /* Moves CPU c's events into a ring of RING_MAX_PAGES (or as many as the
  * budget allows, if more than now); once. The old ring keeps what it
- * holds for the next round. */
-static void grow(int c) {
+ * holds for the next round. 0 when it did (or never can), -1 when the
+ * small ring filled while the large one was mapped: a later round tries
+ * again. The large ring is mapped first (the kernel clears its pages:
+ * about 1 ms on a VM), then the small one drained once more and the
+ * events moved at once: a ring that fills in between may hold a loss the
+ * kernel has not written yet, which would vanish unseen with the move. */
+static int grow(int c) {
   struct ring *rg = &rings[c];
   long page = sysconf(_SC_PAGESIZE);
   rg->grown = 1;
   struct map n;
   if (open_holder(c, &n, RING_MAX_PAGES, (unsigned)(2 * rg->m.size / (uint64_t)page)) != 0)
-    return;
+    return 0;
+  uint64_t got = 0;
+  while (drain_map(c, &rg->m, &got) && got + GROW_MARGIN < rg->m.size)
+    ;
+  if (got + GROW_MARGIN >= rg->m.size) {
+    unmap(&n);
+    rg->grown = 0;
+    return -1;
+  }
   for (size_t i = 0; i < nevs; i++) {
     if (evs[i].cpu != c || ioctl(evs[i].fd, PERF_EVENT_IOC_SET_OUTPUT, n.fd) == 0)
       continue;
@@ -907,7 +960,7 @@ static void grow(int c) {
       if (evs[k].cpu == c)
         ioctl(evs[k].fd, PERF_EVENT_IOC_SET_OUTPUT, rg->m.fd);
     unmap(&n);
-    return;
+    return 0;
   }
   rg->old = rg->m;
   rg->m = n;
@@ -916,6 +969,7 @@ static void grow(int c) {
                    (unsigned long long)(n.size >> 10));
   if (k > 0 && (size_t)k < sizeof v)
     meta_blob(CTRACE_EV_PROPERTY, (const uint8_t *)v, (size_t)k);
+  return 0;
 }
 
 /* Drains every ring, at most DRAIN_MAX_BYTES each, or all they hold (a
@@ -947,8 +1001,7 @@ static void drain_locked(uint64_t deadline, int may_grow) {
      */
     if (may_grow && !rg->grown && rg->m.pg) {
       int full = got + GROW_MARGIN >= rg->m.size;
-      if (!full && (!rg->was_full || got)) {
-        grow(c);
+      if (!full && (!rg->was_full || got) && grow(c) == 0) {
         grew = 1;
       } else {
         small_busy = 1;
@@ -999,7 +1052,9 @@ void ctrace__sched_start(int writer_tid) {
   char why[256];
   char v[64];
   pthread_mutex_lock(&sched_lock);
-  sample_hz = (unsigned)strtoul(ctrace__config_get("CTRACE_SAMPLE_HZ", v, sizeof v), NULL, 10);
+  long long hz = 0;
+  ctrace__parse_ll(ctrace__config_get("CTRACE_SAMPLE_HZ", v, sizeof v), &hz); /* 0..10000 */
+  sample_hz = (unsigned)hz;
   own_pid = (int)getpid();
   hold_drains = getenv("CTRACE_TEST_SCHED_HOLD") != NULL;
   /* Cleared for a trace after the first: the first finds it zero (BSS),
@@ -1039,7 +1094,7 @@ void ctrace__sched_start(int writer_tid) {
   pthread_mutex_unlock(&sched_lock);
   property("sched", "on");
   if (sample_hz) {
-    snprintf(v, sizeof v, "%u", sample_hz);
+    ctrace__cat_ll(v, v + sizeof v, sample_hz);
     property("samples", v);
   } else {
     property("samples", "off: CTRACE_SAMPLE_HZ=0");

@@ -1293,7 +1293,9 @@ int ctrace__writer_stop(void) {
   write_round(0, 0, 0);
   int fd = atomic_load(&out_fd);
   if (out_owned) {
-    if (close(fd) < 0 && errno != EINTR)
+    /* The system call: the preload's close() would clear its fd caches'
+     * bytes of a number they never held (a page each, at every exit). */
+    if (syscall(SYS_close, fd) < 0 && errno != EINTR)
       note_error(-errno);
   }
   atomic_store(&out_fd, -1);
