@@ -249,11 +249,13 @@ static int push_procev(struct ctrace_vec *v, const ctrace_event *ev, int64_t t, 
 
 /* Scans thread i into o: its states (through the state machine), regions,
  * logs, peers, wakes, task events, touches and creations; then its levels
- * of detail. Runs on the caller or the helper thread; regions is that
- * thread's scratch (the regions as they end, before their ordering by
- * depth into o's place). 0 or -1 (out of memory). */
+ * of detail. Runs on the caller or the helper thread; regions and
+ * lscratch are that thread's scratch (the regions as they end, before
+ * their ordering by depth into o's place; the levels being merged). 0 or
+ * -1 (out of memory). */
 static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *o,
-                       struct scan_shared *sh, int caller, struct ctrace_vec *regions) {
+                       struct scan_shared *sh, int caller, struct ctrace_vec *regions,
+                       struct ctrace_vec *lscratch) {
   struct ctrace_vec *logs = &o->logs, *peers = &o->peers, *wakes = &o->wakes,
              *tasks = &o->tev, *touches = &o->touches, *creates = &o->creates;
   regions->n = 0;
@@ -434,7 +436,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
   uint64_t per[CTRACE_ST_COUNT] = {0};
   ctrace_timeline_breakdown(tl, i, th->first_ns, th->last_ns, per);
   memcpy(th->state_ns, per, sizeof per);
-  return ctrace__timeline_build_levels(tl, i, &o->bytes);
+  return ctrace__timeline_build_levels(tl, i, &o->bytes, lscratch);
 oom:
   free(tr.v);
   return -1;
@@ -443,7 +445,9 @@ oom:
 /* Takes threads to scan until none is left; the calling thread (caller = 1)
  * alone reports progress. */
 static void scan_loop(struct scan_shared *sh, int caller) {
-  struct ctrace_vec regions = CTRACE_VEC(struct ctrace_tl_region); /* reused */
+  /* the scratch of this worker's threads, reused */
+  struct ctrace_vec regions = CTRACE_VEC(struct ctrace_tl_region);
+  struct ctrace_vec levels = CTRACE_VEC(uint64_t);
   for (;;) {
     uint32_t k = atomic_fetch_add(&sh->next, 1);
     if (k >= sh->tl->nthreads || atomic_load(&sh->failed))
@@ -458,11 +462,12 @@ static void scan_loop(struct scan_shared *sh, int caller) {
         if (d < D_N)
           sh->counts[i][d]++;
       }
-    } else if (scan_thread(sh->tl, i, &sh->outs[i], sh, caller, &regions) < 0) {
+    } else if (scan_thread(sh->tl, i, &sh->outs[i], sh, caller, &regions, &levels) < 0) {
       atomic_store(&sh->failed, 1);
     }
   }
   ctrace_vec_free(&regions);
+  ctrace_vec_free(&levels);
 }
 
 static void *scan_worker(void *arg) {
