@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "../base/hash.h"
-#include "../base/sort.h"
 #include "states.h"
 #include "../base/vec.h"
 
@@ -84,12 +83,75 @@ static void depth_sort_into(struct ctrace_tl_region *dst, const struct ctrace_tl
 }
 
 /* ---- building ---- */
-static int cmp_wake(const void *a, const void *b) {
-  const struct ctrace_tl_wake *x = a, *y = b;
-  if (x->t != y->t)
-    return x->t < y->t ? -1 : 1;
-  return x->waker < y->waker ? -1 : x->waker > y->waker;
-}
+
+/*
+ * NAME(v, n): ctrace_run_sort (sort.h) for an array of T ordered by
+ * LESS(a, b) (a before b, as pointers): the same stable bottom-up merging
+ * of the ascending runs, so the same order, but with the comparison and
+ * the element copies inline (through function pointers and a memcpy per
+ * element they took most of its time). 0 or -1 (out of memory: v is
+ * untouched).
+ */
+#define TL_RUN_SORT(NAME, T, LESS)                                                       \
+  static int NAME(T *v, size_t n) {                                                      \
+    size_t nruns = 0, cap = 0, *runs = NULL;                                             \
+    for (size_t i = 0; i < n;) {                                                         \
+      if (nruns == cap) {                                                                \
+        size_t nc = cap ? 2 * cap : 64;                                                  \
+        size_t *nr = realloc(runs, (nc + 1) * sizeof *nr);                               \
+        if (!nr) {                                                                       \
+          free(runs);                                                                    \
+          return -1;                                                                     \
+        }                                                                                \
+        runs = nr;                                                                       \
+        cap = nc;                                                                        \
+      }                                                                                  \
+      runs[nruns++] = i;                                                                 \
+      size_t j = i + 1;                                                                  \
+      while (j < n && !LESS(&v[j], &v[j - 1]))                                           \
+        j++;                                                                             \
+      i = j;                                                                             \
+    }                                                                                    \
+    if (nruns <= 1) {                                                                    \
+      free(runs);                                                                        \
+      return 0;                                                                          \
+    }                                                                                    \
+    runs[nruns] = n;                                                                     \
+    T *tmp = ctrace__big_malloc(n * sizeof *tmp);                                        \
+    if (!tmp) {                                                                          \
+      free(runs);                                                                        \
+      return -1;                                                                         \
+    }                                                                                    \
+    T *src = v, *dst = tmp;                                                              \
+    while (nruns > 1) {                                                                  \
+      size_t k = 0;                                                                      \
+      for (size_t r = 0; r < nruns; r += 2) {                                            \
+        size_t a = runs[r], m = runs[r + 1 < nruns ? r + 1 : nruns],                     \
+               e = runs[r + 2 < nruns ? r + 2 : nruns];                                  \
+        size_t i = a, j = m, o = a;                                                      \
+        while (i < m && j < e) /* the left on ties: stable */                            \
+          dst[o++] = LESS(&src[j], &src[i]) ? src[j++] : src[i++];                       \
+        memcpy(dst + o, src + i, (m - i) * sizeof *dst);                                 \
+        o += m - i;                                                                      \
+        memcpy(dst + o, src + j, (e - j) * sizeof *dst);                                 \
+        runs[k++] = a;                                                                   \
+      }                                                                                  \
+      runs[k] = n;                                                                       \
+      nruns = k;                                                                         \
+      T *t_ = src;                                                                       \
+      src = dst;                                                                         \
+      dst = t_;                                                                          \
+    }                                                                                    \
+    if (src != v)                                                                        \
+      memcpy(v, src, n * sizeof *v);                                                     \
+    free(tmp);                                                                           \
+    free(runs);                                                                          \
+    return 0;                                                                            \
+  }
+
+/* wakes by (t, waker) */
+#define WAKE_LESS(x, y) ((x)->t != (y)->t ? (x)->t < (y)->t : (x)->waker < (y)->waker)
+TL_RUN_SORT(sort_wakes, struct ctrace_tl_wake, WAKE_LESS)
 static int cmp_by_size(const void *a, const void *b) {
   const struct by_size *x = a, *y = b;
   if (x->nevents != y->nevents)
@@ -644,12 +706,9 @@ static int cmp_touch_in_task(const void *a, const void *b) {
     return x->thread < y->thread ? -1 : 1;
   return x->first < y->first ? -1 : x->first > y->first;
 }
-static int cmp_task_start(const void *a, const void *b) {
-  const struct ctrace_tl_task *x = a, *y = b;
-  if (x->start != y->start)
-    return x->start < y->start ? -1 : 1;
-  return x->id < y->id ? -1 : x->id > y->id;
-}
+/* tasks by (start, id) */
+#define TASK_LESS(x, y) ((x)->start != (y)->start ? (x)->start < (y)->start : (x)->id < (y)->id)
+TL_RUN_SORT(sort_tasks, struct ctrace_tl_task, TASK_LESS)
 
 /*
  * Tasks and touches from the scans' parts (outs[i].tev, .touches; freed
@@ -731,7 +790,7 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
   free((void *)bi);
   free((void *)ei);
   bi = ei = NULL;
-  if (ctrace_run_sort(tasks, ntask, sizeof *tasks, cmp_task_start) < 0)
+  if (sort_tasks(tasks, ntask) < 0)
     goto oom;
   tl->tasks = tasks;
   tl->ntasks = ntask;
@@ -1021,7 +1080,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
   tl->peers = ctrace_vec_take(&all[D_PEERS], &tl->npeers, &tl->bytes);
   /* wakes: by time (the woken thread's index was found in the scan) */
   tl->wakes = ctrace_vec_take(&all[D_WAKES], &tl->nwakes, &tl->bytes);
-  if (ctrace_run_sort(tl->wakes, tl->nwakes, sizeof *tl->wakes, cmp_wake) < 0)
+  if (sort_wakes(tl->wakes, tl->nwakes) < 0)
     goto oom;
   if (link_creates(tl, &all[D_CREATES]) < 0 || ctrace__timeline_procs(tl, &procevs) < 0)
     goto oom;
