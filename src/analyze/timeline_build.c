@@ -26,11 +26,16 @@
 #define MAX_DEPTH 256 /* deeper regions are counted in the deepest lane */
 #define tr_time ctrace__tr_time
 
+/* A TASK_BEGIN, and a TASK_END (apart: smaller) */
 struct task_ev {
   uint64_t id, parent;
   int64_t t;
   uint32_t name, thread;
-  uint32_t end;
+};
+struct task_end_ev {
+  uint64_t id;
+  int64_t t;
+  uint32_t thread, pad;
 };
 
 struct create_ev {
@@ -206,7 +211,7 @@ struct open_region {
  * touches and process events (few, or fewer than their events) are its
  * own vectors, joined later. */
 struct scan_out {
-  struct ctrace_vec regions, logs, peers, wakes, tev, touches, creates;
+  struct ctrace_vec regions, logs, peers, wakes, tev, tend, touches, creates;
   struct ctrace_vec procevs; /* FORK, EXEC, EXIT, SIGNAL (timeline_proc.c) */
   size_t bytes; /* of the levels */
 };
@@ -214,15 +219,17 @@ struct scan_out {
 /* The kinds whose events each give at most one element of an array
  * written in place (ctrace_timeline_build counts them per thread first):
  * the array's field in struct scan_out and its element size. */
-enum { D_REGIONS, D_LOGS, D_PEERS, D_WAKES, D_TEV, D_CREATES, D_N };
+enum { D_REGIONS, D_LOGS, D_PEERS, D_WAKES, D_TEV, D_TEND, D_CREATES, D_N };
 static const size_t direct_off[D_N] = {
     offsetof(struct scan_out, regions), offsetof(struct scan_out, logs),
     offsetof(struct scan_out, peers),   offsetof(struct scan_out, wakes),
-    offsetof(struct scan_out, tev),     offsetof(struct scan_out, creates)};
+    offsetof(struct scan_out, tev),     offsetof(struct scan_out, tend),
+    offsetof(struct scan_out, creates)};
 static const size_t direct_size[D_N] = {
     sizeof(struct ctrace_tl_region), sizeof(struct ctrace_tl_log),
     sizeof(struct ctrace_tl_peer),   sizeof(struct ctrace_tl_wake),
-    sizeof(struct task_ev),          sizeof(struct create_ev)};
+    sizeof(struct task_ev),          sizeof(struct task_end_ev),
+    sizeof(struct create_ev)};
 static struct ctrace_vec *direct_vec(struct scan_out *o, unsigned d) {
   return (struct ctrace_vec *)((char *)o + direct_off[d]);
 }
@@ -238,8 +245,9 @@ static unsigned direct_of(unsigned kind) {
   case CTRACE_EV_WAKE:
     return D_WAKES;
   case CTRACE_EV_TASK_BEGIN:
-  case CTRACE_EV_TASK_END:
     return D_TEV;
+  case CTRACE_EV_TASK_END:
+    return D_TEND;
   case CTRACE_EV_THREAD_CREATE:
     return D_CREATES;
   default:
@@ -412,20 +420,24 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
         goto oom;
       break;
     }
-    case CTRACE_EV_TASK_BEGIN:
-    case CTRACE_EV_TASK_END: {
+    case CTRACE_EV_TASK_BEGIN: {
       struct task_ev *te = direct_push(tasks);
       if (!te)
         goto oom;
-      int end = ev.kind == CTRACE_EV_TASK_END;
-      struct ctrace_ev_task_begin tb = {0};
-      if (end)
-        tb.task = CTRACE_EV(task_end, &ev).task;
-      else
-        tb = CTRACE_EV(task_begin, &ev);
+      struct ctrace_ev_task_begin tb = CTRACE_EV(task_begin, &ev);
       *te = (struct task_ev){.id = tb.task, .parent = tb.parent, .t = t,
-                             .name = (uint32_t)tb.name, .thread = i, .end = end};
+                             .name = (uint32_t)tb.name, .thread = i};
       if (add_touch(touches, &tcache, tb.task, i, t) < 0)
+        goto oom;
+      break;
+    }
+    case CTRACE_EV_TASK_END: {
+      struct task_end_ev *te = direct_push(&o->tend);
+      if (!te)
+        goto oom;
+      uint64_t id = CTRACE_EV(task_end, &ev).task;
+      *te = (struct task_end_ev){.id = id, .t = t, .thread = i};
+      if (add_touch(touches, &tcache, id, i, t) < 0)
         goto oom;
       break;
     }
@@ -711,7 +723,7 @@ static int cmp_touch_in_task(const void *a, const void *b) {
 TL_RUN_SORT(sort_tasks, struct ctrace_tl_task, TASK_LESS)
 
 /*
- * Tasks and touches from the scans' parts (outs[i].tev, .touches; freed
+ * Tasks and touches from the scans' parts (outs[i].tev, .tend, .touches; freed
  * here), without sorting the events: what sorting them by (id, end, time)
  * and taking each id's first begin and last end gave, found in one pass:
  * of an id's begins, the earliest (the first of equal times, in thread then
@@ -723,11 +735,12 @@ TL_RUN_SORT(sort_tasks, struct ctrace_tl_task, TASK_LESS)
  * -1 (out of memory).
  */
 static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_t nt,
-                      void **tev_block, size_t *bytes) {
+                      void **tev_block, void **tend_block, size_t *bytes) {
   struct idnum m;
   size_t *goff = NULL;
   struct ctrace_tl_touch *tc = NULL;
-  const struct task_ev **bi = NULL, **ei = NULL;
+  const struct task_ev **bi = NULL;
+  const struct task_end_ev **ei = NULL;
   struct ctrace_tl_task *tasks = NULL;
   size_t ntouch = 0;
   for (uint32_t i = 0; i < nt; i++)
@@ -746,12 +759,16 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
       int64_t num = e[k].id ? idnum_get(&m, e[k].id) : (int64_t)nid;
       if (num < 0) /* cannot be: every task event touched its id */
         num = (int64_t)nid;
-      if (!e[k].end) {
-        if (!bi[num] || e[k].t < bi[num]->t)
-          bi[num] = &e[k];
-      } else if (!ei[num] || e[k].t >= ei[num]->t) {
-        ei[num] = &e[k];
-      }
+      if (!bi[num] || e[k].t < bi[num]->t)
+        bi[num] = &e[k];
+    }
+    const struct task_end_ev *x = outs[i].tend.v;
+    for (size_t k = 0; k < outs[i].tend.n; k++) {
+      int64_t num = x[k].id ? idnum_get(&m, x[k].id) : (int64_t)nid;
+      if (num < 0)
+        num = (int64_t)nid;
+      if (!ei[num] || x[k].t >= ei[num]->t)
+        ei[num] = &x[k];
     }
   }
   /* the tasks (an id with a begin), in id order, then by (start, id): the
@@ -774,7 +791,7 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
                                  .begin_thread = b->thread, .end_thread = NO_THREAD,
                                  .open = 1, .start = b->t, .end = tl->end_ns};
     if (ei[k]) {
-      const struct task_ev *e = ei[k];
+      const struct task_end_ev *e = ei[k];
       t->end = e->t < t->start ? t->start : e->t;
       t->end_thread = e->thread;
       t->open = 0;
@@ -782,14 +799,16 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
     t->touch = (uint32_t)k; /* its number, until the touches are placed */
   }
   for (uint32_t i = 0; i < nt; i++) {
-    outs[i].tev.v = NULL;
-    outs[i].tev.n = outs[i].tev.cap = 0;
+    outs[i].tev.v = outs[i].tend.v = NULL;
+    outs[i].tev.n = outs[i].tev.cap = outs[i].tend.n = outs[i].tend.cap = 0;
   }
-  free(*tev_block); /* the threads' parts were in it */
-  *tev_block = NULL;
+  free(*tev_block); /* the threads' parts were in them */
+  free(*tend_block);
+  *tev_block = *tend_block = NULL;
   free((void *)bi);
   free((void *)ei);
-  bi = ei = NULL;
+  bi = NULL;
+  ei = NULL;
   if (sort_tasks(tasks, ntask) < 0)
     goto oom;
   tl->tasks = tasks;
@@ -1061,7 +1080,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
       else if (d == D_LOGS)
         tl->log_off[i] = n;
       n += p->n;
-      if (d != D_TEV) { /* pair_tasks reads those as they are */
+      if (d != D_TEV && d != D_TEND) { /* pair_tasks reads those as they are */
         p->v = NULL;
         p->n = p->cap = 0;
       }
@@ -1089,7 +1108,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
    * buffers beside the joins' copies were the build's peak of memory
    * (29 MB more at 10 M events, for 0.3-0.5 s of wall on two cores) */
   size_t task_bytes = 0;
-  if (pair_tasks(tl, outs, nt, &all[D_TEV].v, &task_bytes) < 0)
+  if (pair_tasks(tl, outs, nt, &all[D_TEV].v, &all[D_TEND].v, &task_bytes) < 0)
     goto oom;
   tl->bytes += task_bytes;
   free(outs);
