@@ -1052,7 +1052,7 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
       n = 0;
       for (uint32_t i = 0; i < nt; i++) {
         struct ctrace_vec *p = direct_vec(&outs[i], d);
-        p->v = (char *)all[d].v + n * all[d].size;
+        p->v = all[d].v ? (char *)all[d].v + n * all[d].size : NULL;
         p->n = 0;
         p->cap = counts[i][d];
         n += counts[i][d];
@@ -1072,9 +1072,8 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     size_t n = 0;
     for (uint32_t i = 0; i < nt; i++) {
       struct ctrace_vec *p = direct_vec(&outs[i], d);
-      char *to = (char *)all[d].v + n * all[d].size;
-      if (p->n && p->v != to)
-        memmove(to, p->v, p->n * all[d].size);
+      if (p->n && p->v != (char *)all[d].v + n * all[d].size)
+        memmove((char *)all[d].v + n * all[d].size, p->v, p->n * all[d].size);
       if (d == D_REGIONS)
         tl->region_off[i] = n;
       else if (d == D_LOGS)
