@@ -128,8 +128,9 @@ int main(int argc, char **argv) {
   double t2 = now_ms(), c2 = cpu_ms();
   long rss2 = rss_kb();
   if (getenv("VIEW_BENCH_INDEX_ONLY")) { /* for profiling the index build alone */
-    printf("index: %.0f ms wall, %.0f ms CPU, RSS +%.1f MB, cache %s\n", t2 - t1, c2 - c1,
-           (double)(rss2 - rss1) / 1e3, ctrace_view_cache_state(&v));
+    printf("index: %.0f ms wall, %.0f ms CPU, RSS +%.1f MB, peak %.1f MB, cache %s\n", t2 - t1,
+           c2 - c1, (double)(rss2 - rss1) / 1e3, status_kb("VmHWM:") / 1e3,
+           ctrace_view_cache_state(&v));
     ctrace__view_cache_wait(&v); /* a cache for the next run */
     ctrace_view_fini(&v);
     return 0;

@@ -720,3 +720,76 @@ TEST_IMPL(viewperf_tasks_paired_as_sorting_pairs_them) {
   tasks_paired(5000000, 7, 900000);     /* sparse ids: the hash table */
   return TEST_OK;
 }
+
+/*
+ * Each thread's regions are written straight into the index's array, at
+ * the place a counting pass gave (one per REGION_BEGIN; timeline_build.c).
+ * A region nested deeper than the deepest lane kept is not kept: thread 7
+ * begins 300 nested regions and keeps 256, and thread 8's, after it, are
+ * closed up against them; its logs and wakes too.
+ */
+TEST_IMPL(viewperf_regions_past_max_depth_closed_up) {
+  static struct buf file, meta, t7, t8;
+  memset(&file, 0, sizeof file);
+  memset(&meta, 0, sizeof meta);
+  memset(&t7, 0, sizeof t7);
+  memset(&t8, 0, sizeof t8);
+  put_file_header(&file, 42);
+  put_ev(&meta, CTRACE_EV_CLOCK_SYNC, 0, 3, (uint64_t[]){1000, 1000, 5000}, NULL);
+  put_ev(&meta, CTRACE_EV_STRING, 0, 1, (uint64_t[]){1}, "A");
+  put_batch(&file, 0, 0, &meta);
+  put_ev(&t7, CTRACE_EV_THREAD_START, 0, 1, (uint64_t[]){0}, NULL);
+  for (int k = 0; k < 300; k++)
+    put_ev(&t7, CTRACE_EV_REGION_BEGIN, 1, 3, (uint64_t[]){0, 1, 0}, NULL);
+  put_ev(&t7, CTRACE_EV_LOG, 1, 3, (uint64_t[]){0, 0, 0}, "a");
+  for (int k = 0; k < 300; k++)
+    put_ev(&t7, CTRACE_EV_REGION_END, 1, 0, NULL, NULL);
+  put_batch(&file, 7, 1000, &t7);
+  put_ev(&t8, CTRACE_EV_THREAD_START, 0, 1, (uint64_t[]){0}, NULL);
+  put_ev(&t8, CTRACE_EV_REGION_BEGIN, 1000, 3, (uint64_t[]){0, 1, 0}, NULL);
+  put_ev(&t8, CTRACE_EV_LOG, 5, 3, (uint64_t[]){0, 0, 0}, "b");
+  put_ev(&t8, CTRACE_EV_WAKE, 1, 4, (uint64_t[]){7, 9, 0, 0}, NULL);
+  put_ev(&t8, CTRACE_EV_REGION_END, 10, 0, NULL, NULL);
+  put_ev(&t8, CTRACE_EV_REGION_BEGIN, 10, 3, (uint64_t[]){0, 1, 0}, NULL);
+  put_batch(&file, 8, 1000, &t8);
+
+  ctrace_reader *r;
+  char err[256];
+  ASSERT_EQ(ctrace_reader_open_mem(file.b, file.n, &r, err, sizeof err), 0);
+  struct ctrace_timeline *tl;
+  ASSERT_EQ(ctrace_timeline_build(r, NULL, NULL, &tl), 0);
+  ASSERT_EQ(tl->nthreads, 2);
+  int64_t i7 = ctrace_timeline_thread(tl, 7), i8 = ctrace_timeline_thread(tl, 8);
+  ASSERT_EQ(i7, 0);
+  ASSERT_EQ(i8, 1);
+  ASSERT_UINT_EQ(tl->nregions, 258);
+  ASSERT_UINT_EQ(tl->region_off[0], 0);
+  ASSERT_UINT_EQ(tl->region_off[1], 256);
+  ASSERT_UINT_EQ(tl->region_off[2], 258);
+  ASSERT_EQ(tl->max_depth[0], 256);
+  ASSERT_EQ(tl->max_depth[1], 1);
+  for (unsigned k = 0; k < 256; k++) { /* by depth: region k began at k + 1 */
+    const struct ctrace_tl_region *rg = &tl->regions[k];
+    ASSERT_EQ(rg->depth, k);
+    ASSERT_EQ(rg->start - tl->regions[0].start, (int64_t)k);
+    ASSERT_EQ(rg->open, 0);
+  }
+  const struct ctrace_tl_region *a = &tl->regions[256], *b = &tl->regions[257];
+  ASSERT_EQ(a->depth, 0);
+  ASSERT_EQ(a->open, 0);
+  ASSERT_EQ(a->end - a->start, 16);
+  ASSERT_EQ(b->depth, 0);
+  ASSERT_EQ(b->open, 1);
+  ASSERT_GT(b->start, a->end);
+  ASSERT_UINT_EQ(tl->nlogs, 2);
+  ASSERT_UINT_EQ(tl->log_off[1], 1);
+  ASSERT_UINT_EQ(tl->log_off[2], 2);
+  ASSERT_EQ(tl->logs[0].thread, 0);
+  ASSERT_EQ(tl->logs[1].thread, 1);
+  ASSERT_UINT_EQ(tl->nwakes, 1);
+  ASSERT_EQ(tl->wakes[0].waker, 1);
+  ASSERT_EQ(tl->wakes[0].woken, 0);
+  ctrace_timeline_free(tl);
+  ctrace_reader_close(r);
+  return TEST_OK;
+}

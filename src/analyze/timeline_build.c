@@ -1,14 +1,14 @@
 /*
- * timeline_build.c - builds the timeline (timeline.h). One pass over each
+ * timeline_build.c - builds the timeline (timeline.h). A counting pass over
+ * each thread's events places its part of the regions, logs, peers, wakes,
+ * task events and creations in the index's arrays; then one pass over each
  * thread's events (threads shared by the caller and one helper thread)
- * feeds its state machine (states.h) for the state transitions and gathers
- * regions, logs, wakes, peers and task events, and builds its levels of
- * detail; then, once, across threads: the joins of the parts, wakes put in
- * time order (merging the threads' runs), creation links resolved with a
- * hash table, the processes, and then the tasks paired by id and their
- * touches (pair_tasks, from the threads' parts, numbering ids instead of
- * sorting the events; after the joins, not beside them: less memory at
- * once).
+ * feeds its state machine (states.h) for the state transitions, writes
+ * those parts in place, and builds its levels of detail; then, once,
+ * across threads: the parts closed up, wakes put in time order (merging the
+ * threads' runs), creation links resolved with a hash table, the processes,
+ * and then the tasks paired by id and their touches (pair_tasks, from the
+ * threads' parts, numbering ids instead of sorting the events).
  */
 #include "timeline_int.h"
 
@@ -20,18 +20,22 @@
 #include <string.h>
 
 #include "../base/hash.h"
-#include "../base/sort.h"
 #include "states.h"
 #include "../base/vec.h"
 
 #define MAX_DEPTH 256 /* deeper regions are counted in the deepest lane */
 #define tr_time ctrace__tr_time
 
+/* A TASK_BEGIN, and a TASK_END (apart: smaller) */
 struct task_ev {
   uint64_t id, parent;
   int64_t t;
   uint32_t name, thread;
-  uint32_t end;
+};
+struct task_end_ev {
+  uint64_t id;
+  int64_t t;
+  uint32_t thread, pad;
 };
 
 struct create_ev {
@@ -84,12 +88,75 @@ static void depth_sort_into(struct ctrace_tl_region *dst, const struct ctrace_tl
 }
 
 /* ---- building ---- */
-static int cmp_wake(const void *a, const void *b) {
-  const struct ctrace_tl_wake *x = a, *y = b;
-  if (x->t != y->t)
-    return x->t < y->t ? -1 : 1;
-  return x->waker < y->waker ? -1 : x->waker > y->waker;
-}
+
+/*
+ * NAME(v, n): ctrace_run_sort (sort.h) for an array of T ordered by
+ * LESS(a, b) (a before b, as pointers): the same stable bottom-up merging
+ * of the ascending runs, so the same order, but with the comparison and
+ * the element copies inline (through function pointers and a memcpy per
+ * element they took most of its time). 0 or -1 (out of memory: v is
+ * untouched).
+ */
+#define TL_RUN_SORT(NAME, T, LESS)                                                       \
+  static int NAME(T *v, size_t n) {                                                      \
+    size_t nruns = 0, cap = 0, *runs = NULL;                                             \
+    for (size_t i = 0; i < n;) {                                                         \
+      if (nruns == cap) {                                                                \
+        size_t nc = cap ? 2 * cap : 64;                                                  \
+        size_t *nr = realloc(runs, (nc + 1) * sizeof *nr);                               \
+        if (!nr) {                                                                       \
+          free(runs);                                                                    \
+          return -1;                                                                     \
+        }                                                                                \
+        runs = nr;                                                                       \
+        cap = nc;                                                                        \
+      }                                                                                  \
+      runs[nruns++] = i;                                                                 \
+      size_t j = i + 1;                                                                  \
+      while (j < n && !LESS(&v[j], &v[j - 1]))                                           \
+        j++;                                                                             \
+      i = j;                                                                             \
+    }                                                                                    \
+    if (nruns <= 1) {                                                                    \
+      free(runs);                                                                        \
+      return 0;                                                                          \
+    }                                                                                    \
+    runs[nruns] = n;                                                                     \
+    T *tmp = ctrace__big_malloc(n * sizeof *tmp);                                        \
+    if (!tmp) {                                                                          \
+      free(runs);                                                                        \
+      return -1;                                                                         \
+    }                                                                                    \
+    T *src = v, *dst = tmp;                                                              \
+    while (nruns > 1) {                                                                  \
+      size_t k = 0;                                                                      \
+      for (size_t r = 0; r < nruns; r += 2) {                                            \
+        size_t a = runs[r], m = runs[r + 1 < nruns ? r + 1 : nruns],                     \
+               e = runs[r + 2 < nruns ? r + 2 : nruns];                                  \
+        size_t i = a, j = m, o = a;                                                      \
+        while (i < m && j < e) /* the left on ties: stable */                            \
+          dst[o++] = LESS(&src[j], &src[i]) ? src[j++] : src[i++];                       \
+        memcpy(dst + o, src + i, (m - i) * sizeof *dst);                                 \
+        o += m - i;                                                                      \
+        memcpy(dst + o, src + j, (e - j) * sizeof *dst);                                 \
+        runs[k++] = a;                                                                   \
+      }                                                                                  \
+      runs[k] = n;                                                                       \
+      nruns = k;                                                                         \
+      T *t_ = src;                                                                       \
+      src = dst;                                                                         \
+      dst = t_;                                                                          \
+    }                                                                                    \
+    if (src != v)                                                                        \
+      memcpy(v, src, n * sizeof *v);                                                     \
+    free(tmp);                                                                           \
+    free(runs);                                                                          \
+    return 0;                                                                            \
+  }
+
+/* wakes by (t, waker) */
+#define WAKE_LESS(x, y) ((x)->t != (y)->t ? (x)->t < (y)->t : (x)->waker < (y)->waker)
+TL_RUN_SORT(sort_wakes, struct ctrace_tl_wake, WAKE_LESS)
 static int cmp_by_size(const void *a, const void *b) {
   const struct by_size *x = a, *y = b;
   if (x->nevents != y->nevents)
@@ -137,16 +204,71 @@ struct open_region {
 };
 
 /* What scanning one thread gives; threads are scanned in parallel, each
- * into its own, then joined in thread order. */
+ * into its own. Its regions, logs, peers, wakes, task events and creations
+ * go straight into the index's arrays (the D_* arrays below): each thread's part
+ * at the place a counting pass over its events gave it (in thread order),
+ * so that nothing is joined (copied into fresh memory) afterwards; the
+ * touches and process events (few, or fewer than their events) are its
+ * own vectors, joined later. */
 struct scan_out {
-  struct ctrace_vec regions, logs, peers, wakes, tev, touches, creates;
+  struct ctrace_vec regions, logs, peers, wakes, tev, tend, touches, creates;
   struct ctrace_vec procevs; /* FORK, EXEC, EXIT, SIGNAL (timeline_proc.c) */
   size_t bytes; /* of the levels */
 };
 
+/* The kinds whose events each give at most one element of an array
+ * written in place (ctrace_timeline_build counts them per thread first):
+ * the array's field in struct scan_out and its element size. */
+enum { D_REGIONS, D_LOGS, D_PEERS, D_WAKES, D_TEV, D_TEND, D_CREATES, D_N };
+static const size_t direct_off[D_N] = {
+    offsetof(struct scan_out, regions), offsetof(struct scan_out, logs),
+    offsetof(struct scan_out, peers),   offsetof(struct scan_out, wakes),
+    offsetof(struct scan_out, tev),     offsetof(struct scan_out, tend),
+    offsetof(struct scan_out, creates)};
+static const size_t direct_size[D_N] = {
+    sizeof(struct ctrace_tl_region), sizeof(struct ctrace_tl_log),
+    sizeof(struct ctrace_tl_peer),   sizeof(struct ctrace_tl_wake),
+    sizeof(struct task_ev),          sizeof(struct task_end_ev),
+    sizeof(struct create_ev)};
+static struct ctrace_vec *direct_vec(struct scan_out *o, unsigned d) {
+  return (struct ctrace_vec *)((char *)o + direct_off[d]);
+}
+/* Which array an event kind's element goes to, or D_N. */
+static unsigned direct_of(unsigned kind) {
+  switch (kind) {
+  case CTRACE_EV_REGION_BEGIN:
+    return D_REGIONS;
+  case CTRACE_EV_LOG:
+    return D_LOGS;
+  case CTRACE_EV_SOCKADDR:
+    return D_PEERS;
+  case CTRACE_EV_WAKE:
+    return D_WAKES;
+  case CTRACE_EV_TASK_BEGIN:
+    return D_TEV;
+  case CTRACE_EV_TASK_END:
+    return D_TEND;
+  case CTRACE_EV_THREAD_CREATE:
+    return D_CREATES;
+  default:
+    return D_N;
+  }
+}
+
+/* A new element of an array written in place: its room was counted, so
+ * it is never full (NULL if it were: the build fails rather than writes
+ * past it). */
+static void *direct_push(struct ctrace_vec *a) {
+  if (a->n == a->cap)
+    return NULL;
+  return (char *)a->v + a->size * a->n++;
+}
+
 struct scan_shared {
   struct ctrace_timeline *tl;
   struct scan_out *outs;
+  uint64_t (*counts)[D_N]; /* per thread: the counting pass's (scan_loop) */
+  int counting;            /* the pass the workers run */
   const uint32_t *order; /* threads, most events first */
   _Atomic uint32_t next;
   _Atomic uint64_t done;
@@ -197,12 +319,18 @@ static int push_procev(struct ctrace_vec *v, const ctrace_event *ev, int64_t t, 
 
 /* Scans thread i into o: its states (through the state machine), regions,
  * logs, peers, wakes, task events, touches and creations; then its levels
- * of detail. Runs on the caller or the helper thread. 0 or -1 (out of
- * memory). */
+ * of detail. Runs on the caller or the helper thread; regions and
+ * lscratch are that thread's scratch (the regions as they end, before
+ * their ordering by depth into o's place; the levels being merged). 0 or
+ * -1 (out of memory). */
 static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *o,
-                       struct scan_shared *sh, int caller) {
-  struct ctrace_vec *regions = &o->regions, *logs = &o->logs, *peers = &o->peers, *wakes = &o->wakes,
+                       struct scan_shared *sh, int caller, struct ctrace_vec *regions,
+                       struct ctrace_vec *lscratch) {
+  struct ctrace_vec *logs = &o->logs, *peers = &o->peers, *wakes = &o->wakes,
              *tasks = &o->tev, *touches = &o->touches, *creates = &o->creates;
+  regions->n = 0;
+  if (ctrace_vec_reserve(regions, o->regions.cap) < 0)
+    return -1;
   const ctrace_reader *r = tl->r;
   struct ctrace_tl_thread *th = &tl->threads[i];
   int64_t t0 = tl->start_ns;
@@ -244,7 +372,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
     switch (ev.kind) {
     case CTRACE_EV_WAKE: {
       struct ctrace_ev_wake wk = CTRACE_EV(wake, &ev);
-      struct ctrace_tl_wake *w = ctrace_vec_push(wakes);
+      struct ctrace_tl_wake *w = direct_push(wakes);
       if (!w)
         goto oom;
       /* the thread that had the tid then (tids are reused) */
@@ -282,7 +410,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
       }
       break;
     case CTRACE_EV_LOG: {
-      struct ctrace_tl_log *l = ctrace_vec_push(logs);
+      struct ctrace_tl_log *l = direct_push(logs);
       if (!l)
         goto oom;
       struct ctrace_ev_log lg = CTRACE_EV(log, &ev);
@@ -292,25 +420,29 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
         goto oom;
       break;
     }
-    case CTRACE_EV_TASK_BEGIN:
-    case CTRACE_EV_TASK_END: {
-      struct task_ev *te = ctrace_vec_push(tasks);
+    case CTRACE_EV_TASK_BEGIN: {
+      struct task_ev *te = direct_push(tasks);
       if (!te)
         goto oom;
-      int end = ev.kind == CTRACE_EV_TASK_END;
-      struct ctrace_ev_task_begin tb = {0};
-      if (end)
-        tb.task = CTRACE_EV(task_end, &ev).task;
-      else
-        tb = CTRACE_EV(task_begin, &ev);
+      struct ctrace_ev_task_begin tb = CTRACE_EV(task_begin, &ev);
       *te = (struct task_ev){.id = tb.task, .parent = tb.parent, .t = t,
-                             .name = (uint32_t)tb.name, .thread = i, .end = end};
+                             .name = (uint32_t)tb.name, .thread = i};
       if (add_touch(touches, &tcache, tb.task, i, t) < 0)
         goto oom;
       break;
     }
+    case CTRACE_EV_TASK_END: {
+      struct task_end_ev *te = direct_push(&o->tend);
+      if (!te)
+        goto oom;
+      uint64_t id = CTRACE_EV(task_end, &ev).task;
+      *te = (struct task_end_ev){.id = id, .t = t, .thread = i};
+      if (add_touch(touches, &tcache, id, i, t) < 0)
+        goto oom;
+      break;
+    }
     case CTRACE_EV_SOCKADDR: {
-      struct ctrace_tl_peer *pe = ctrace_vec_push(peers);
+      struct ctrace_tl_peer *pe = direct_push(peers);
       if (!pe)
         goto oom;
       *pe = (struct ctrace_tl_peer){.t = t, .fd = (uint32_t)CTRACE_EV(sockaddr, &ev).fd,
@@ -319,7 +451,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
       break;
     }
     case CTRACE_EV_THREAD_CREATE: {
-      struct create_ev *ce = ctrace_vec_push(creates);
+      struct create_ev *ce = direct_push(creates);
       if (!ce)
         goto oom;
       *ce = (struct create_ev){CTRACE_EV(thread_create, &ev).link, t, i};
@@ -361,6 +493,15 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
                                     .task = stack[depth].task, .name = stack[depth].name,
                                     .depth = (uint16_t)depth, .open = 1};
   }
+  /* the regions into their place, by (depth, start); a region past
+   * MAX_DEPTH was not kept: the place can have room left (closed later) */
+  if (regions->n > o->regions.cap)
+    goto oom;
+  depth_sort_into(o->regions.v, regions->v, regions->n);
+  o->regions.n = regions->n;
+  for (size_t k = 0; k < regions->n; k++)
+    if (((struct ctrace_tl_region *)regions->v)[k].depth + 1u > tl->max_depth[i])
+      tl->max_depth[i] = (uint16_t)(((struct ctrace_tl_region *)regions->v)[k].depth + 1u);
   /* the last transition may sit at the thread's end: drop it */
   while (tr.n > 1 && tr_time(tl, ((uint64_t *)tr.v)[tr.n - 1]) >= th->last_ns)
     tr.n--;
@@ -369,7 +510,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
   uint64_t per[CTRACE_ST_COUNT] = {0};
   ctrace_timeline_breakdown(tl, i, th->first_ns, th->last_ns, per);
   memcpy(th->state_ns, per, sizeof per);
-  return ctrace__timeline_build_levels(tl, i, &o->bytes);
+  return ctrace__timeline_build_levels(tl, i, &o->bytes, lscratch);
 oom:
   free(tr.v);
   return -1;
@@ -378,14 +519,29 @@ oom:
 /* Takes threads to scan until none is left; the calling thread (caller = 1)
  * alone reports progress. */
 static void scan_loop(struct scan_shared *sh, int caller) {
+  /* the scratch of this worker's threads, reused */
+  struct ctrace_vec regions = CTRACE_VEC(struct ctrace_tl_region);
+  struct ctrace_vec levels = CTRACE_VEC(uint64_t);
   for (;;) {
     uint32_t k = atomic_fetch_add(&sh->next, 1);
     if (k >= sh->tl->nthreads || atomic_load(&sh->failed))
       break;
     uint32_t i = sh->order[k];
-    if (scan_thread(sh->tl, i, &sh->outs[i], sh, caller) < 0)
+    if (sh->counting) { /* how many elements each array gets from thread i */
+      ctrace_cursor c;
+      ctrace_event ev;
+      ctrace_cursor_init(&c, sh->tl->r, sh->tl->threads[i].index);
+      while (ctrace_cursor_next(&c, &ev)) {
+        unsigned d = direct_of(ev.kind);
+        if (d < D_N)
+          sh->counts[i][d]++;
+      }
+    } else if (scan_thread(sh->tl, i, &sh->outs[i], sh, caller, &regions, &levels) < 0) {
       atomic_store(&sh->failed, 1);
+    }
   }
+  ctrace_vec_free(&regions);
+  ctrace_vec_free(&levels);
 }
 
 static void *scan_worker(void *arg) {
@@ -419,32 +575,6 @@ static int join(struct ctrace_vec *all, struct scan_out *outs, uint32_t nt, size
   }
   if (off_out)
     off_out[nt] = all->n;
-  return 0;
-}
-
-/* join() for the regions: each thread's part is ordered by (depth, start)
- * as it is copied (depth_sort_into). */
-static int join_regions(struct ctrace_vec *all, struct scan_out *outs, uint32_t nt,
-                        size_t *off_out) {
-  size_t n = 0;
-  for (uint32_t i = 0; i < nt; i++)
-    n += outs[i].regions.n;
-  all->n = 0;
-  all->cap = n;
-  all->v = n ? ctrace__big_malloc(n * all->size) : NULL;
-  if (n && !all->v)
-    return -1;
-  for (uint32_t i = 0; i < nt; i++) {
-    struct ctrace_vec *p = &outs[i].regions;
-    off_out[i] = all->n;
-    if (p->n)
-      depth_sort_into((struct ctrace_tl_region *)all->v + all->n, p->v, p->n);
-    all->n += p->n;
-    free(p->v);
-    p->v = NULL;
-    p->n = p->cap = 0;
-  }
-  off_out[nt] = all->n;
   return 0;
 }
 
@@ -588,15 +718,12 @@ static int cmp_touch_in_task(const void *a, const void *b) {
     return x->thread < y->thread ? -1 : 1;
   return x->first < y->first ? -1 : x->first > y->first;
 }
-static int cmp_task_start(const void *a, const void *b) {
-  const struct ctrace_tl_task *x = a, *y = b;
-  if (x->start != y->start)
-    return x->start < y->start ? -1 : 1;
-  return x->id < y->id ? -1 : x->id > y->id;
-}
+/* tasks by (start, id) */
+#define TASK_LESS(x, y) ((x)->start != (y)->start ? (x)->start < (y)->start : (x)->id < (y)->id)
+TL_RUN_SORT(sort_tasks, struct ctrace_tl_task, TASK_LESS)
 
 /*
- * Tasks and touches from the scans' parts (outs[i].tev, .touches; freed
+ * Tasks and touches from the scans' parts (outs[i].tev, .tend, .touches; freed
  * here), without sorting the events: what sorting them by (id, end, time)
  * and taking each id's first begin and last end gave, found in one pass:
  * of an id's begins, the earliest (the first of equal times, in thread then
@@ -608,11 +735,12 @@ static int cmp_task_start(const void *a, const void *b) {
  * -1 (out of memory).
  */
 static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_t nt,
-                      size_t *bytes) {
+                      void **tev_block, void **tend_block, size_t *bytes) {
   struct idnum m;
   size_t *goff = NULL;
   struct ctrace_tl_touch *tc = NULL;
-  const struct task_ev **bi = NULL, **ei = NULL;
+  const struct task_ev **bi = NULL;
+  const struct task_end_ev **ei = NULL;
   struct ctrace_tl_task *tasks = NULL;
   size_t ntouch = 0;
   for (uint32_t i = 0; i < nt; i++)
@@ -631,12 +759,16 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
       int64_t num = e[k].id ? idnum_get(&m, e[k].id) : (int64_t)nid;
       if (num < 0) /* cannot be: every task event touched its id */
         num = (int64_t)nid;
-      if (!e[k].end) {
-        if (!bi[num] || e[k].t < bi[num]->t)
-          bi[num] = &e[k];
-      } else if (!ei[num] || e[k].t >= ei[num]->t) {
-        ei[num] = &e[k];
-      }
+      if (!bi[num] || e[k].t < bi[num]->t)
+        bi[num] = &e[k];
+    }
+    const struct task_end_ev *x = outs[i].tend.v;
+    for (size_t k = 0; k < outs[i].tend.n; k++) {
+      int64_t num = x[k].id ? idnum_get(&m, x[k].id) : (int64_t)nid;
+      if (num < 0)
+        num = (int64_t)nid;
+      if (!ei[num] || x[k].t >= ei[num]->t)
+        ei[num] = &x[k];
     }
   }
   /* the tasks (an id with a begin), in id order, then by (start, id): the
@@ -659,7 +791,7 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
                                  .begin_thread = b->thread, .end_thread = NO_THREAD,
                                  .open = 1, .start = b->t, .end = tl->end_ns};
     if (ei[k]) {
-      const struct task_ev *e = ei[k];
+      const struct task_end_ev *e = ei[k];
       t->end = e->t < t->start ? t->start : e->t;
       t->end_thread = e->thread;
       t->open = 0;
@@ -667,14 +799,17 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
     t->touch = (uint32_t)k; /* its number, until the touches are placed */
   }
   for (uint32_t i = 0; i < nt; i++) {
-    free(outs[i].tev.v);
-    outs[i].tev.v = NULL;
-    outs[i].tev.n = outs[i].tev.cap = 0;
+    outs[i].tev.v = outs[i].tend.v = NULL;
+    outs[i].tev.n = outs[i].tev.cap = outs[i].tend.n = outs[i].tend.cap = 0;
   }
+  free(*tev_block); /* the threads' parts were in them */
+  free(*tend_block);
+  *tev_block = *tend_block = NULL;
   free((void *)bi);
   free((void *)ei);
-  bi = ei = NULL;
-  if (ctrace_run_sort(tasks, ntask, sizeof *tasks, cmp_task_start) < 0)
+  bi = NULL;
+  ei = NULL;
+  if (sort_tasks(tasks, ntask) < 0)
     goto oom;
   tl->tasks = tasks;
   tl->ntasks = ntask;
@@ -813,12 +948,13 @@ oom:
 int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                           struct ctrace_timeline **out) {
   struct ctrace_timeline *tl = calloc(1, sizeof *tl);
-  struct ctrace_vec regions = {.size = sizeof(struct ctrace_tl_region)};
-  struct ctrace_vec logs = {.size = sizeof(struct ctrace_tl_log)};
-  struct ctrace_vec peers = {.size = sizeof(struct ctrace_tl_peer)};
-  struct ctrace_vec wakes = {.size = sizeof(struct ctrace_tl_wake)};
-  struct ctrace_vec creates = {.size = sizeof(struct create_ev)};
+  /* the arrays written in place (D_*), each the threads' parts in thread
+   * order */
+  struct ctrace_vec all[D_N];
+  for (unsigned d = 0; d < D_N; d++)
+    all[d] = (struct ctrace_vec){.size = direct_size[d]};
   struct ctrace_vec procevs = {.size = sizeof(struct ctrace_tl_procev)};
+  uint64_t(*counts)[D_N] = NULL;
   struct by_size *bysize = NULL;
   struct scan_out *outs = NULL;
   uint32_t *order = NULL;
@@ -860,52 +996,20 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     if (ti->tid && ctrace_hash_put(&tl->by_tid, ti->tid, i) < 0)
       goto oom;
   }
-  /* Each thread's scan gets room for its share of what the validating pass
-   * counted (no copying while growing, when threads are alike). */
-  static const struct {
-    size_t off;
-    unsigned k1, k2;
-  } room[] = {
-      {offsetof(struct scan_out, regions), CTRACE_EV_REGION_BEGIN, 0},
-      {offsetof(struct scan_out, logs), CTRACE_EV_LOG, 0},
-      {offsetof(struct scan_out, peers), CTRACE_EV_SOCKADDR, 0},
-      {offsetof(struct scan_out, wakes), CTRACE_EV_WAKE, 0},
-      {offsetof(struct scan_out, tev), CTRACE_EV_TASK_BEGIN, CTRACE_EV_TASK_END},
-      {offsetof(struct scan_out, creates), CTRACE_EV_THREAD_CREATE, 0},
-  };
   uint64_t total = ctrace_reader_nevents(r);
   outs = calloc(nt ? nt : 1, sizeof *outs);
   order = malloc((nt ? nt : 1) * sizeof *order);
   bysize = malloc((nt ? nt : 1) * sizeof *bysize);
-  if (!outs || !order || !bysize)
+  counts = calloc(nt ? nt : 1, sizeof *counts);
+  if (!outs || !order || !bysize || !counts)
     goto oom;
   for (uint32_t i = 0; i < nt; i++) {
     struct scan_out *o = &outs[i];
-    o->regions.size = sizeof(struct ctrace_tl_region);
-    o->logs.size = sizeof(struct ctrace_tl_log);
-    o->peers.size = sizeof(struct ctrace_tl_peer);
-    o->wakes.size = sizeof(struct ctrace_tl_wake);
-    o->tev.size = sizeof(struct task_ev);
+    for (unsigned d = 0; d < D_N; d++)
+      direct_vec(o, d)->size = direct_size[d];
     o->touches.size = sizeof(struct ctrace_tl_touch);
-    o->creates.size = sizeof(struct create_ev);
     o->procevs.size = sizeof(struct ctrace_tl_procev);
-    uint64_t mine = ctrace_reader_thread(r, i)->nevents;
-    for (size_t k = 0; k < sizeof room / sizeof room[0]; k++) {
-      struct ctrace_vec *a = (struct ctrace_vec *)((char *)o + room[k].off);
-      uint64_t all = ctrace_reader_nevents_kind(r, room[k].k1) +
-                     (room[k].k2 ? ctrace_reader_nevents_kind(r, room[k].k2) : 0);
-      /* this thread's share of the kind's events, and a little: a slack
-       * per thread costs its page at 40,000 threads (vec_push grows the
-       * rest) */
-      size_t want = total ? (size_t)((double)all * (double)mine / (double)total * 1.05) : 0;
-      if (!all || want < 4)
-        continue;
-      a->v = ctrace__big_malloc(want * a->size);
-      if (!a->v)
-        goto oom;
-      a->cap = want;
-    }
-    bysize[i] = (struct by_size){mine, i};
+    bysize[i] = (struct by_size){ctrace_reader_thread(r, i)->nevents, i};
   }
   /* biggest threads first, so that the last one to finish is a small one
    * (ties in thread order): O(n log n) */
@@ -915,86 +1019,114 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
     order[i] = bysize[i].idx;
   free(bysize);
   bysize = NULL;
-  struct scan_shared sh = {.tl = tl, .outs = outs, .order = order, .progress = progress,
-                           .arg = arg, .total = total};
-  /* one helper thread beside the caller: the machines this runs on have a
-   * few cores, and the stats pass may be using another */
-  pthread_t helper;
-  int helping = nt > 1 && pthread_create(&helper, NULL, scan_worker, &sh) == 0;
-  scan_loop(&sh, 1);
-  if (helping)
-    pthread_join(helper, NULL);
-  if (atomic_load(&sh.failed))
-    goto oom;
+  struct scan_shared sh = {.tl = tl, .outs = outs, .counts = counts, .order = order,
+                           .progress = progress, .arg = arg, .total = total};
+  /* One helper thread beside the caller (the machines this runs on have a
+   * few cores, and the stats pass may be using another), for each of two
+   * passes: counting, then scanning. The counting pass decodes every event
+   * once more (a few ns each) so that the scan writes each element once,
+   * into its place in the index: per-thread vectors joined afterwards were
+   * each written twice, into fresh memory both times, and fresh pages cost
+   * more than decoding (a page fault is ~20 us on the virtual machines this
+   * was measured on: 10 M events, ~100 MB less of them) */
+  for (sh.counting = 1; sh.counting >= 0; sh.counting--) {
+    atomic_store(&sh.next, 0);
+    pthread_t helper;
+    int helping = nt > 1 && pthread_create(&helper, NULL, scan_worker, &sh) == 0;
+    scan_loop(&sh, 1);
+    if (helping)
+      pthread_join(helper, NULL);
+    if (atomic_load(&sh.failed))
+      goto oom;
+    if (!sh.counting)
+      break;
+    /* each array's room: the counts, and each thread's part in it */
+    for (unsigned d = 0; d < D_N; d++) {
+      size_t n = 0;
+      for (uint32_t i = 0; i < nt; i++)
+        n += counts[i][d];
+      all[d].cap = n;
+      all[d].v = n ? ctrace__big_malloc(n * all[d].size) : NULL;
+      if (n && !all[d].v)
+        goto oom;
+      n = 0;
+      for (uint32_t i = 0; i < nt; i++) {
+        struct ctrace_vec *p = direct_vec(&outs[i], d);
+        p->v = all[d].v ? (char *)all[d].v + n * all[d].size : NULL;
+        p->n = 0;
+        p->cap = counts[i][d];
+        n += counts[i][d];
+      }
+    }
+  }
+  free(counts);
+  counts = NULL;
   for (uint32_t i = 0; i < nt; i++)
     tl->bytes += outs[i].bytes;
   /* every event read: the caller may let the trace's pages go (view.c) */
   if (progress)
     progress(arg, total, total);
-  int failed = join_regions(&regions, outs, nt, tl->region_off) < 0 ||
-               join(&logs, outs, nt, offsetof(struct scan_out, logs), NULL) < 0 ||
-               join(&peers, outs, nt, offsetof(struct scan_out, peers), NULL) < 0 ||
-               join(&wakes, outs, nt, offsetof(struct scan_out, wakes), NULL) < 0 ||
-               join(&creates, outs, nt, offsetof(struct scan_out, creates), NULL) < 0 ||
-               join(&procevs, outs, nt, offsetof(struct scan_out, procevs), NULL) < 0;
-  if (failed)
+  /* the parts written in place, closed up where one had room left (a
+   * region deeper than MAX_DEPTH: none usually, and then nothing moves) */
+  for (unsigned d = 0; d < D_N; d++) {
+    size_t n = 0;
+    for (uint32_t i = 0; i < nt; i++) {
+      struct ctrace_vec *p = direct_vec(&outs[i], d);
+      if (p->n && p->v != (char *)all[d].v + n * all[d].size)
+        memmove((char *)all[d].v + n * all[d].size, p->v, p->n * all[d].size);
+      if (d == D_REGIONS)
+        tl->region_off[i] = n;
+      else if (d == D_LOGS)
+        tl->log_off[i] = n;
+      n += p->n;
+      if (d != D_TEV && d != D_TEND) { /* pair_tasks reads those as they are */
+        p->v = NULL;
+        p->n = p->cap = 0;
+      }
+    }
+    tl->region_off[nt] = d == D_REGIONS ? n : tl->region_off[nt];
+    tl->log_off[nt] = d == D_LOGS ? n : tl->log_off[nt];
+    all[d].n = n;
+  }
+  if (join(&procevs, outs, nt, offsetof(struct scan_out, procevs), NULL) < 0)
     goto oom;
 
-  /* regions: grouped by thread, each thread's by (depth, start) (join_regions) */
-  tl->nregions = regions.n;
-  tl->regions = ctrace_vec_take(&regions, NULL, &tl->bytes);
-  for (uint32_t i = 0; i < nt; i++) {
-    size_t lo = tl->region_off[i], hi = tl->region_off[i + 1];
-    for (size_t k = lo; k < hi; k++)
-      if (tl->regions[k].depth + 1u > tl->max_depth[i])
-        tl->max_depth[i] = (uint16_t)(tl->regions[k].depth + 1u);
-  }
-  /* logs: already by (thread, t) since threads were scanned in order */
-  tl->nlogs = logs.n;
-  tl->logs = ctrace_vec_take(&logs, NULL, &tl->bytes);
-  for (size_t k = 0; k < tl->nlogs; k++)
-    tl->log_off[tl->logs[k].thread + 1]++;
-  for (uint32_t i = 0; i < nt; i++)
-    tl->log_off[i + 1] += tl->log_off[i];
-  tl->npeers = peers.n;
-  tl->peers = ctrace_vec_take(&peers, NULL, &tl->bytes);
+  /* regions: grouped by thread, each thread's by (depth, start) (scan_thread) */
+  tl->regions = ctrace_vec_take(&all[D_REGIONS], &tl->nregions, &tl->bytes);
+  /* logs: by (thread, t) since threads were scanned in order */
+  tl->logs = ctrace_vec_take(&all[D_LOGS], &tl->nlogs, &tl->bytes);
+  tl->peers = ctrace_vec_take(&all[D_PEERS], &tl->npeers, &tl->bytes);
   /* wakes: by time (the woken thread's index was found in the scan) */
-  tl->nwakes = wakes.n;
-  tl->wakes = ctrace_vec_take(&wakes, NULL, &tl->bytes);
-  if (ctrace_run_sort(tl->wakes, tl->nwakes, sizeof *tl->wakes, cmp_wake) < 0)
+  tl->wakes = ctrace_vec_take(&all[D_WAKES], &tl->nwakes, &tl->bytes);
+  if (sort_wakes(tl->wakes, tl->nwakes) < 0)
     goto oom;
-  if (link_creates(tl, &creates) < 0 || ctrace__timeline_procs(tl, &procevs) < 0)
+  if (link_creates(tl, &all[D_CREATES]) < 0 || ctrace__timeline_procs(tl, &procevs) < 0)
     goto oom;
   /* The tasks and touches (from the parts as they are: tev, touches) after
    * the joins, not beside them on a second thread: their numbers and sort
    * buffers beside the joins' copies were the build's peak of memory
    * (29 MB more at 10 M events, for 0.3-0.5 s of wall on two cores) */
   size_t task_bytes = 0;
-  if (pair_tasks(tl, outs, nt, &task_bytes) < 0)
+  if (pair_tasks(tl, outs, nt, &all[D_TEV].v, &all[D_TEND].v, &task_bytes) < 0)
     goto oom;
   tl->bytes += task_bytes;
   free(outs);
   outs = NULL;
   free(order);
   order = NULL;
-  free(creates.v);
+  free(all[D_CREATES].v);
   *out = tl;
   return 0;
 oom:
-  free(regions.v);
-  free(logs.v);
-  free(peers.v);
-  free(wakes.v);
-  free(creates.v);
+  for (unsigned d = 0; d < D_N; d++) /* the threads' parts are in these */
+    free(all[d].v);
   free(procevs.v);
   free(bysize);
+  free(counts);
   if (outs)
     for (uint32_t i = 0; i < tl->nthreads; i++) {
-      struct ctrace_vec *vs[] = {&outs[i].regions, &outs[i].logs, &outs[i].peers, &outs[i].wakes,
-                          &outs[i].tev, &outs[i].touches, &outs[i].creates,
-                          &outs[i].procevs};
-      for (size_t k = 0; k < sizeof vs / sizeof vs[0]; k++)
-        free(vs[k]->v);
+      free(outs[i].touches.v);
+      free(outs[i].procevs.v);
     }
   free(outs);
   free(order);

@@ -29,13 +29,15 @@ static inline int64_t ctrace__tr_time(const struct ctrace_timeline *tl, uint64_t
 void ctrace__tl_free(const struct ctrace_timeline *tl, void *p);
 
 /* Builds the coarser levels of thread th from its raw level (timeline_lod.c);
- * adds their memory to *bytes. 0 or -1 (out of memory). */
-int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_t *bytes);
+ * adds their memory to *bytes. scratch (of uint64_t) is the caller's room
+ * for merging, kept from one thread to the next. 0 or -1 (out of memory). */
+struct ctrace_vec;
+int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_t *bytes,
+                                  struct ctrace_vec *scratch);
 
 /* Builds tl's processes and their links from the FORK, EXEC, EXIT and
  * SIGNAL events of the scan (struct ctrace_tl_procev, freed here)
  * (timeline_proc.c). 0 or -1 (out of memory). */
-struct ctrace_vec;
 int ctrace__timeline_procs(struct ctrace_timeline *tl, struct ctrace_vec *procevs);
 void ctrace__timeline_procs_free(struct ctrace_timeline *tl);
 /* Where a thread that never exited ends: its process's stop when the

@@ -127,34 +127,41 @@ static void level_iter(const struct ctrace_timeline *tl, uint32_t th,
   }
 }
 
-int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_t *bytes) {
+int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_t *bytes,
+                                  struct ctrace_vec *scratch) {
   struct ctrace_tl_level *lv = tl->levels[th];
   int64_t w = 1024; /* ns; each level 8 times coarser: 1 us .. 17 s */
   unsigned k = 1;
   while (k < CTRACE_TL_MAX_LEVELS && lv[k - 1].n > 512 && w < (int64_t)1 << 40) {
     /* A level is kept only with at most half the transitions of the one
-     * below: room for that many at once (only the pages written are
-     * touched), and the merging stops as soon as there would be more. */
-    struct ctrace_vec out = {.size = sizeof(uint64_t)};
-    struct level_out o = {&out, tl->start_ns, 0, lv[k - 1].n / 2, 0};
-    if (ctrace_vec_reserve(&out, o.limit + 1) < 0)
+     * below: room for that many at once, and the merging stops as soon as
+     * there would be more. It is merged into the scratch (the caller's,
+     * for all its threads: a level tried and not kept costs no fresh
+     * pages) and copied out when kept. */
+    struct level_out o = {scratch, tl->start_ns, 0, lv[k - 1].n / 2, 0};
+    scratch->n = 0;
+    if (ctrace_vec_reserve(scratch, o.limit + 1) < 0)
       return -1;
     struct merger m = {.w = w, .fn = level_emit, .arg = &o};
     level_iter(tl, th, &lv[k - 1], tl->threads[th].first_ns, tl->threads[th].last_ns + 1, &m,
                &o.over);
     merger_flush(&m);
-    if (o.oom) {
-      free(out.v);
+    if (o.oom)
       return -1;
-    }
     w *= 8;
-    if (o.over || out.n > lv[k - 1].n / 2) {
+    if (o.over || scratch->n > lv[k - 1].n / 2) {
       /* Not worth its memory: querying the finer level costs at most twice
        * as much. Try the next width from the same level. */
-      free(out.v);
       continue;
     }
-    lv[k].v = ctrace_vec_take(&out, &lv[k].n, bytes);
+    uint64_t *v = scratch->n ? malloc(scratch->n * sizeof *v) : NULL;
+    if (scratch->n && !v)
+      return -1;
+    if (scratch->n)
+      memcpy(v, scratch->v, scratch->n * sizeof *v);
+    lv[k].v = v;
+    lv[k].n = scratch->n;
+    *bytes += scratch->n * sizeof *v;
     lv[k].min_width = w / 8;
     k++;
   }
