@@ -305,13 +305,14 @@ static void kv_main(const char *dir) {
    * writer's excluded), alternating rounds over T. */
   static const int ts[] = {1, 2, 8, 64};
   enum { TR = 5, NT = sizeof ts / sizeof ts[0] };
-  double per[NT][TR], mallocs[NT][TR];
+  double per[NT][TR], mallocs[NT][TR], slabs[NT][TR];
   long total = 1600000; /* events per round, split among the threads */
   for (int r = 0; r < TR; r++)
     for (int k = 0; k < NT; k++) {
       int nt = ts[(r % 2) ? NT - 1 - k : k];
       int idx = (r % 2) ? NT - 1 - k : k;
       uint64_t m0 = atomic_load(&ctrace__buf_mallocs_by_threads);
+      uint64_t s0 = atomic_load(&ctrace__buf_slabs_made);
       ctrace_start_path(path);
       struct job jobs[MAX_THREADS];
       pthread_t th[MAX_THREADS];
@@ -328,6 +329,7 @@ static void kv_main(const char *dir) {
       per[idx][r] = sum / nt;
       /* buffers the recording threads had to allocate themselves */
       mallocs[idx][r] = (double)(atomic_load(&ctrace__buf_mallocs_by_threads) - m0);
+      slabs[idx][r] = (double)(atomic_load(&ctrace__buf_slabs_made) - s0);
     }
   for (int k = 0; k < NT; k++) {
     char key[64];
@@ -335,6 +337,8 @@ static void kv_main(const char *dir) {
     kv_stat(key, per[k], TR);
     snprintf(key, sizeof key, "threads_%d_bufs_malloced", ts[k]);
     kv_stat(key, mallocs[k], TR);
+    snprintf(key, sizeof key, "threads_%d_slabs", ts[k]);
+    kv_stat(key, slabs[k], TR);
   }
 
   /* bytes per event: the HTTP example's pattern at volume */

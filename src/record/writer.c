@@ -27,7 +27,6 @@ static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static struct ctrace__buf *queue_head, *queue_tail; /* full, to write */
 static struct ctrace__buf *free_list;
 static size_t nbufs;         /* buffers allocated, free or not */
-static struct slab *slabs;   /* the slabs' mappings, newest first */
 static _Atomic int stopping;
 static _Atomic int queued;          /* the queue may hold buffers */
 static _Atomic int writer_waiting;  /* skip the futex wake when the writer is busy */
@@ -666,9 +665,7 @@ static int write_round(int want_parts, uint64_t deadline, int end) {
   return whole;
 }
 
-static struct ctrace__buf *buf_alloc(size_t cap);
-static size_t slab_reserve(size_t nth);
-static struct ctrace__buf *slab_fill(size_t cap, size_t k);
+static struct ctrace__buf *buf_fresh(int by_writer);
 
 /*
  * Spare buffers: the writer keeps SPARE_BUFS free buffers allocated ahead
@@ -688,43 +685,17 @@ static void fill_spares(void) {
     size_t nfree = 0;
     for (struct ctrace__buf *b = free_list; b && nfree + 1 <= SPARE_BUFS; b = b->next)
       nfree++;
-    int want = nfree + 1 <= SPARE_BUFS &&
-               (nbufs + 1) * ctrace__config.buffer_bytes <= ctrace__config.memory_bytes;
-    size_t more = 0;
-    if (want)
-      more = slab_reserve(++nbufs);
     pthread_mutex_unlock(&qlock);
-    if (!want)
+    if (nfree + 1 > SPARE_BUFS)
       return;
-    if (more) {
-      struct ctrace__buf *f = slab_fill(ctrace__config.buffer_bytes, more + 1);
-      if (ctrace__lock_bounded(&qlock, 0) != 0)
-        return; /* the process dies: f is not needed */
-      if (f) {
-        f->next = free_list;
-        free_list = f;
-      } else {
-        nbufs -= more;
-      }
-      pthread_mutex_unlock(&qlock);
-      continue;
-    }
-    struct ctrace__buf *b = buf_alloc(ctrace__config.buffer_bytes);
-    /* Its pages faulted in here, by the writer, not one by one in the
-     * recording thread's events (a fault costs ~1000 events' time). */
-    for (size_t off = 0; b && off < sizeof *b + b->cap; off += 4096)
-      ((volatile uint8_t *)b)[off] = 0;
-    if (ctrace__lock_bounded(&qlock, 0) != 0)
-      return; /* the process dies: b is not needed */
-    if (b) {
-      b->next = free_list;
-      free_list = b;
-    } else {
-      nbufs--;
-    }
-    pthread_mutex_unlock(&qlock);
+    struct ctrace__buf *b = buf_fresh(1);
     if (!b)
       return;
+    if (ctrace__lock_bounded(&qlock, 0) != 0)
+      return; /* the process dies: b is not needed */
+    b->next = free_list;
+    free_list = b;
+    pthread_mutex_unlock(&qlock);
     atomic_fetch_add_explicit(&ctrace__buf_gen, 1, memory_order_release);
   }
 }
@@ -979,36 +950,67 @@ static struct ctrace__buf *buf_alloc_busy(size_t cap, size_t nth) {
 
 /*
  * Slabs. A busy process (more than SLAB_AFTER buffers) gets its next
- * buffers SLAB_BYTES at a time: one aligned mapping that the kernel may
- * back with one huge page, populated at once. On a VM a page fault costs
- * 8-15 us: 2 MB in 4 KB pages takes ~6 ms to populate, one huge page
- * 0.2-0.3 ms (bench/README.md, "Buffer memory"). Without huge pages
- * (transparent_hugepage=never) it is one populating call, as before. A
- * slab's buffers lie side by side and are never unmapped alone: the slab
- * goes as a whole when the tracer stops with every buffer back.
+ * buffers from SLAB_BYTES mappings, aligned so that the kernel may back
+ * each with one huge page. On a VM a page fault costs 8-15 us: 2 MB in
+ * 4 KB pages takes ~6 ms to populate, one huge page 0.2-0.3 ms
+ * (bench/README.md, "Buffer memory"). A slab is reserved in the budget as
+ * a whole and handed out a buffer at a time (used); mapping it takes a few
+ * system calls and touches none of it, so that threads needing buffers at
+ * the same moment find it at once instead of each making a slab of its
+ * own. Whoever takes a buffer populates it (with a huge page, the first
+ * populates them all). A slab's buffers are never unmapped alone: the
+ * slabs go when the tracer stops with every buffer back. Their
+ * descriptors are static (SLAB_MAX of them, 128 MB; past that, buffers
+ * are mapped one by one).
  */
 #define SLAB_AFTER 4
 #define SLAB_BYTES ((size_t)2 << 20)
 #define SLAB_MIN 4 /* fewer buffers than this in a slab: not worth one */
+#define SLAB_MAX 64
 _Atomic uint64_t ctrace__buf_slabs_made, ctrace__buf_slabs_mapped;
 struct slab {
-  struct slab *next;
-  size_t len; /* of the mapping */
-  size_t n;   /* buffers carved from it */
+  uint8_t *base;
+  size_t len;     /* of the mapping */
+  size_t n, used; /* buffers it holds, and handed out */
 };
-#define SLAB_HEAD 64 /* the struct slab, rounded to a cache line */
+static struct slab slabs[SLAB_MAX]; /* under qlock */
+static size_t nslabs;
+static int slab_making; /* a thread is mapping the next one */
 
 static size_t slab_stride(size_t cap) {
   return (sizeof(struct ctrace__buf) + cap + 63) & ~(size_t)63;
+}
+
+/* Under qlock: the next buffer of the newest slab, not yet ready. */
+static struct ctrace__buf *slab_take(size_t cap) {
+  struct slab *sl = nslabs ? &slabs[nslabs - 1] : NULL;
+  if (!sl || sl->used == sl->n)
+    return NULL;
+  return (struct ctrace__buf *)(sl->base + sl->used++ * slab_stride(cap));
+}
+
+/* A buffer taken from a slab, populated and set up. Keeps errno. */
+static struct ctrace__buf *slab_ready(struct ctrace__buf *b, size_t cap) {
+  int e = errno;
+  uintptr_t from = (uintptr_t)b & ~(uintptr_t)4095, to = (uintptr_t)b + slab_stride(cap);
+  if (madvise((void *)from, to - from, MADV_POPULATE_WRITE) != 0) /* before Linux 5.14 */
+    for (uintptr_t at = from; at < to; at += 4096)
+      *(volatile uint8_t *)at = 0;
+  errno = e;
+  b->cap = cap;
+  b->in_slab = 1;
+  b->flushed = 0;
+  b->queued = 0;
+  return b;
 }
 
 /* Under qlock, with the nth buffer just reserved: how many more buffers
  * to reserve for a slab (0: this one alone), counted in nbufs. */
 static size_t slab_reserve(size_t nth) {
   size_t cap = ctrace__config.buffer_bytes;
-  if (nth <= SLAB_AFTER || fail_alloc_at >= 0)
+  if (nth <= SLAB_AFTER || fail_alloc_at >= 0 || slab_making || nslabs == SLAB_MAX)
     return 0;
-  size_t fit = (SLAB_BYTES - SLAB_HEAD) / slab_stride(cap);
+  size_t fit = SLAB_BYTES / slab_stride(cap);
   size_t budget = ctrace__config.memory_bytes / cap;
   size_t more = fit > 0 ? fit - 1 : 0;
   if (nbufs + more > budget)
@@ -1016,25 +1018,22 @@ static size_t slab_reserve(size_t nth) {
   if (more + 1 < SLAB_MIN)
     return 0;
   nbufs += more;
+  slab_making = 1;
   return more;
 }
 
-/* A slab of k buffers of cap bytes: the first is returned, the others go
- * to the free list. NULL when the kernel refused (the caller gives the
- * reservation back). Keeps errno. */
-static struct ctrace__buf *slab_fill(size_t cap, size_t k) {
+/* Maps the slab of k buffers slab_reserve reserved and hands out its
+ * first; NULL when the kernel refused (the reservation is given back).
+ * Keeps errno. */
+static struct ctrace__buf *slab_make(size_t cap, size_t k) {
   int e = errno;
-  size_t stride = slab_stride(cap), len = page_round(SLAB_HEAD + k * stride);
+  size_t len = page_round(k * slab_stride(cap));
   if (len > SLAB_BYTES / 2 && len < SLAB_BYTES)
     len = SLAB_BYTES; /* the whole huge page: the rest is less than a buffer */
   size_t span = len >= SLAB_BYTES ? len + SLAB_BYTES : len;
   uint8_t *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) {
-    errno = e;
-    return NULL;
-  }
-  uint8_t *a = m;
-  if (span > len) { /* a huge page needs its 2 MB alignment: trim */
+  uint8_t *a = m == MAP_FAILED ? NULL : m;
+  if (a && span > len) { /* a huge page needs its 2 MB alignment: trim */
     a = (uint8_t *)(((uintptr_t)m + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1));
     if (a > m)
       munmap(m, (size_t)(a - m));
@@ -1042,84 +1041,78 @@ static struct ctrace__buf *slab_fill(size_t cap, size_t k) {
       munmap(a + len, (size_t)(m + span - (a + len)));
     madvise(a, len, MADV_HUGEPAGE);
   }
-  /* The first touch: with a huge page, the whole slab is in. Else only
-   * the first buffer is populated now (the thread needs it), not a stall
-   * of 500 faults in one call; the others fault in as they are written. */
-  struct slab *s = (struct slab *)a;
-  s->len = len;
-  unsigned char in = 0;
-  if (len == SLAB_BYTES && mincore(a + SLAB_BYTES / 2, 1, &in) == 0 && (in & 1)) {
-    /* a huge page */
-  } else if (madvise(a, SLAB_HEAD + stride, MADV_POPULATE_WRITE) != 0) {
-    for (size_t off = 0; off < SLAB_HEAD + stride; off += 4096) /* before Linux 5.14 */
-      ((volatile uint8_t *)a)[off] = 0;
+  errno = e;
+  pthread_mutex_lock(&qlock);
+  slab_making = 0;
+  if (!a) {
+    nbufs -= k - 1;
+    pthread_mutex_unlock(&qlock);
+    return NULL;
   }
-  s->n = k;
-  struct ctrace__buf *first = NULL, *rest = NULL, *tail = NULL;
-  for (size_t i = 0; i < k; i++) {
-    struct ctrace__buf *b = (struct ctrace__buf *)(a + SLAB_HEAD + i * stride);
-    b->cap = cap;
-    b->in_slab = 1;
-    if (!first) {
-      first = b;
-    } else {
-      b->next = rest;
-      rest = b;
-      if (!tail)
-        tail = b;
-    }
-  }
+  slabs[nslabs++] = (struct slab){a, len, k, 1};
+  pthread_mutex_unlock(&qlock);
   atomic_fetch_add_explicit(&ctrace__buf_slabs_made, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&ctrace__buf_slabs_mapped, 1, memory_order_relaxed);
-  pthread_mutex_lock(&qlock);
-  s->next = slabs;
-  slabs = s;
-  if (rest) {
-    tail->next = free_list;
-    free_list = rest;
-  }
-  pthread_mutex_unlock(&qlock);
   atomic_fetch_add_explicit(&ctrace__buf_gen, 1, memory_order_release);
-  errno = e;
-  return first;
+  return slab_ready((struct ctrace__buf *)a, cap);
 }
 
 /*
- * A free buffer, or a new one while the budget allows. malloc runs with
- * qlock released: a thread interrupted inside malloc by a signal whose
- * handler blocks (or records, or never returns) must not hold the lock the
- * writer and ctrace_stop() need. The budget is reserved under the lock
- * first (nbufs), and given back when the allocation fails.
+ * A buffer that is not on the free list: the next of the newest slab, one
+ * of a new slab when the process is busy, else one mapped alone (by the
+ * writer: its pages faulted in here, not one by one in a recording
+ * thread's events; by a recording thread: populated when not among the
+ * process's first). NULL when the budget is spent. Takes qlock: the
+ * writer's (by_writer set) returns NULL when the process dies.
  */
-struct ctrace__buf *ctrace__buf_get(void) {
-  pthread_mutex_lock(&qlock);
-  struct ctrace__buf *b = free_list;
-  int reserved = 0;
-  size_t more = 0;
-  if (b) {
-    free_list = b->next;
-  } else if ((nbufs + 1) * ctrace__config.buffer_bytes <= ctrace__config.memory_bytes) {
+static struct ctrace__buf *buf_fresh(int by_writer) {
+  size_t cap = ctrace__config.buffer_bytes;
+  if (by_writer ? ctrace__lock_bounded(&qlock, 0) != 0 : pthread_mutex_lock(&qlock) != 0)
+    return NULL;
+  struct ctrace__buf *b = slab_take(cap);
+  size_t reserved = 0, more = 0;
+  if (!b && (nbufs + 1) * cap <= ctrace__config.memory_bytes) {
     reserved = ++nbufs;
     more = slab_reserve(nbufs);
   }
   pthread_mutex_unlock(&qlock);
-  if (more) {
-    b = slab_fill(ctrace__config.buffer_bytes, more + 1);
-    if (!b) {
-      pthread_mutex_lock(&qlock);
-      nbufs -= more;
-      pthread_mutex_unlock(&qlock);
-    }
-  }
-  if (reserved && !b) {
+  if (b)
+    return slab_ready(b, cap);
+  if (!reserved)
+    return NULL;
+  if (more && (b = slab_make(cap, more + 1)) != NULL)
+    return b;
+  if (by_writer) {
+    b = buf_alloc(cap);
+    for (size_t off = 0; b && off < sizeof *b + b->cap; off += 4096)
+      ((volatile uint8_t *)b)[off] = 0;
+  } else {
     atomic_fetch_add_explicit(&ctrace__buf_mallocs_by_threads, 1, memory_order_relaxed);
-    b = buf_alloc_busy(ctrace__config.buffer_bytes, (size_t)reserved);
-    if (!b) {
-      pthread_mutex_lock(&qlock);
-      nbufs--;
-      pthread_mutex_unlock(&qlock);
-    }
+    b = buf_alloc_busy(cap, reserved);
   }
+  if (!b) {
+    pthread_mutex_lock(&qlock);
+    nbufs--;
+    pthread_mutex_unlock(&qlock);
+  }
+  return b;
+}
+
+/*
+ * A free buffer, or a new one while the budget allows. mmap runs with
+ * qlock released: a thread interrupted by a signal whose handler blocks
+ * (or never returns) must not hold the lock the writer and ctrace_stop()
+ * need. The budget is reserved under the lock first (nbufs), and given
+ * back when the allocation fails.
+ */
+struct ctrace__buf *ctrace__buf_get(void) {
+  pthread_mutex_lock(&qlock);
+  struct ctrace__buf *b = free_list;
+  if (b)
+    free_list = b->next;
+  pthread_mutex_unlock(&qlock);
+  if (!b)
+    b = buf_fresh(0);
   if (b)
     b->next = NULL;
   return b;
@@ -1307,25 +1300,23 @@ int ctrace__writer_stop(void) {
   /* Buffers are kept for the next trace, up to the budget; free them now
    * so a stopped tracer holds no memory. */
   pthread_mutex_lock(&qlock);
-  size_t back = 0, carved = 0;
+  size_t back = 0, handed = 0;
   while (free_list) {
     struct ctrace__buf *b = free_list;
     free_list = b->next;
     back += (size_t)b->in_slab;
     ctrace__buf_free(b);
   }
-  for (struct slab *s = slabs; s; s = s->next)
-    carved += s->n;
+  for (size_t i = 0; i < nslabs; i++)
+    handed += slabs[i].used;
   /* All are back (the writer has written every one), so the slabs hold no
    * buffer in use; were one missing, the slabs would stay mapped. */
-  while (slabs) {
-    struct slab *s = slabs;
-    slabs = s->next;
-    if (back == carved) {
-      munmap(s, s->len);
+  for (size_t i = 0; i < nslabs; i++)
+    if (back == handed) {
+      munmap(slabs[i].base, slabs[i].len);
       atomic_fetch_sub_explicit(&ctrace__buf_slabs_mapped, 1, memory_order_relaxed);
     }
-  }
+  nslabs = 0;
   nbufs = 0;
   pthread_mutex_unlock(&qlock);
   /* A stopped tracer holds no memory: the metadata's either. */
@@ -1343,7 +1334,8 @@ void ctrace__writer_fork_child(void) {
   pthread_mutex_init(&qlock, NULL);
   queue_head = queue_tail = NULL;
   free_list = NULL;
-  slabs = NULL;
+  nslabs = 0;
+  slab_making = 0;
   nbufs = 0;
   nparts = 0;
   atomic_store(&stopping, 0);
