@@ -270,7 +270,7 @@ static int inherit_thread_ok = 1; /* kernels before 5.13: EINVAL */
 /* Test hook CTRACE_TEST_SCHED_HOLD: the writer's rounds leave the rings
  * alone (the stop and a fatal flush still drain them), as a writer
  * starved of CPU would: the rings fill and lose what follows. */
-static int hold_drains;
+static _Atomic int hold_drains;
 
 static int attr_settled; /* an event opened: the fallbacks are decided */
 
@@ -1056,7 +1056,8 @@ void ctrace__sched_start(int writer_tid) {
   ctrace__parse_ll(ctrace__config_get("CTRACE_SAMPLE_HZ", v, sizeof v), &hz); /* 0..10000 */
   sample_hz = (unsigned)hz;
   own_pid = (int)getpid();
-  hold_drains = getenv("CTRACE_TEST_SCHED_HOLD") != NULL;
+  atomic_store_explicit(&hold_drains, getenv("CTRACE_TEST_SCHED_HOLD") != NULL,
+                        memory_order_relaxed);
   /* Cleared for a trace after the first: the first finds it zero (BSS),
    * and a memset would fault its 2-3 pages in at every process's start. */
   static int stack_ctx_used;
@@ -1104,7 +1105,7 @@ void ctrace__sched_start(int writer_tid) {
 /* The writer's (rule 3 of record.h), and a fatal flush's: no malloc (the
  * metadata and the stack table are pages), locks bounded. */
 void ctrace__sched_drain(uint64_t deadline) {
-  if (hold_drains && !deadline)
+  if (!deadline && atomic_load_explicit(&hold_drains, memory_order_relaxed))
     return;
   if (!atomic_load(&active) || ctrace__lock_bounded(&sched_lock, deadline) != 0)
     return;
