@@ -34,29 +34,41 @@ async function waitLoaded(page) {
   await frames(page);
 }
 
+// A `ctrace view` of a gen_trace --mix trace of `events` events on
+// `nthreads` threads, and a page that logs into `asked` the timeline's
+// requests; the page opens the view after `routes(page)` set its routes.
+async function mixView(events, nthreads, asked, routes) {
+  const v = { dir: await tempDir() };
+  const file = path.join(v.dir, 'mix.ctrace');
+  await promisify(execFile)(GEN, ['--mix', file, String(events), String(nthreads)], { timeout: 60_000 });
+  v.server = await startView(file);
+  v.browser = await launchBrowser();
+  v.page = await v.browser.newPage();
+  v.errors = errorsOf(v.page);
+  v.page.on('request', (r) => { if (/\/api\/(timeline|counters|samples)\?/.test(r.url())) asked.push(r.url()); });
+  if (routes) await routes(v.page);
+  assert.equal(await openView(v.page, v.server.url, '#/timeline'), 'ready');
+  await waitLoaded(v.page);
+  return v;
+}
+
+async function closeMix(v) {
+  await v?.browser?.close();
+  await v?.server?.close();
+  if (v?.dir) await fsp.rm(v.dir, { recursive: true, force: true });
+}
+
 if (missing && !process.env.CI) {
   test('timeline draws per step', { skip: missing }, () => {});
 } else {
   describe('timeline draws per step (gen_trace --mix)', () => {
-    let dir, server, browser, page, errors;
+    let v, page, errors;
     const asked = [];
     before(async () => {
-      dir = await tempDir();
-      const file = path.join(dir, 'mix.ctrace');
-      await promisify(execFile)(GEN, ['--mix', file, '200000', '8'], { timeout: 60_000 });
-      server = await startView(file);
-      browser = await launchBrowser();
-      page = await browser.newPage();
-      errors = errorsOf(page);
-      page.on('request', (r) => { if (/\/api\/(timeline|counters|samples)\?/.test(r.url())) asked.push(r.url()); });
-      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
-      await waitLoaded(page);
+      v = await mixView(200000, 8, asked);
+      ({ page, errors } = v);
     });
-    after(async () => {
-      await browser?.close();
-      await server?.close();
-      if (dir) await fsp.rm(dir, { recursive: true, force: true });
-    });
+    after(() => closeMix(v));
 
     /** Does act(), waits until it is all drawn; resolves to {draws, asked} it cost. */
     async function step(act) {
@@ -187,46 +199,35 @@ if (missing && !process.env.CI) {
   });
 
   describe('timeline draws per step with CPU samples', () => {
-    let dir, server, browser, page, errors, threads;
+    let v, page, errors, threads;
     const asked = [];
     let gate = null; // when set, /api/samples answers wait for it
     before(async () => {
-      dir = await tempDir();
-      const file = path.join(dir, 'mix.ctrace');
-      await promisify(execFile)(GEN, ['--mix', file, '100000', '4'], { timeout: 60_000 });
-      server = await startView(file);
-      browser = await launchBrowser();
-      page = await browser.newPage();
-      errors = errorsOf(page);
-      page.on('request', (r) => { if (/\/api\/(timeline|counters|samples)\?/.test(r.url())) asked.push(r.url()); });
-      // the summary says CPU samples were recorded ...
-      await page.route(/\/api\/summary$/, async (route) => {
-        const r = await route.fetch();
-        const sum = await r.json();
-        threads = sum.thread_list;
-        sum.sched = { ...sum.sched, recorded: true, samples: '1000', switches: 100, lost: 0, cpu_samples: 1000, cpus: 2 };
-        delete sum.sched.reason;
-        await route.fulfill({ response: r, json: sum });
+      v = await mixView(100000, 4, asked, async (page) => {
+        // the summary says CPU samples were recorded ...
+        await page.route(/\/api\/summary$/, async (route) => {
+          const r = await route.fetch();
+          const sum = await r.json();
+          threads = sum.thread_list;
+          sum.sched = { ...sum.sched, recorded: true, samples: '1000', switches: 100, lost: 0, cpu_samples: 1000, cpus: 2 };
+          delete sum.sched.reason;
+          await route.fulfill({ response: r, json: sum });
+        });
+        // ... and /api/samples gives 8 samples per thread spread over the window
+        await page.route(/\/api\/samples\?/, async (route) => {
+          if (gate) await gate;
+          const q = new URL(route.request().url()).searchParams;
+          const a = Number(q.get('start_ns')), b = Number(q.get('end_ns'));
+          const want = q.get('tids') ? new Set(q.get('tids').split(',').map(Number)) : null;
+          const rows = threads.filter((t) => !want || want.has(t.tid)).map((t) => ({
+            tid: t.tid, instance: t.instance, n: 8, samples: Array.from({ length: 8 }, (_, i) => [Math.round(a + ((b - a) * (i + 0.5)) / 8), 0]),
+          }));
+          await route.fulfill({ json: { start_ns: a, end_ns: b, width: Number(q.get('width')), period_ns: 1e6, total: rows.length * 8, threads: rows } });
+        });
       });
-      // ... and /api/samples gives 8 samples per thread spread over the window
-      await page.route(/\/api\/samples\?/, async (route) => {
-        if (gate) await gate;
-        const q = new URL(route.request().url()).searchParams;
-        const a = Number(q.get('start_ns')), b = Number(q.get('end_ns'));
-        const want = q.get('tids') ? new Set(q.get('tids').split(',').map(Number)) : null;
-        const rows = threads.filter((t) => !want || want.has(t.tid)).map((t) => ({
-          tid: t.tid, instance: t.instance, n: 8, samples: Array.from({ length: 8 }, (_, i) => [Math.round(a + ((b - a) * (i + 0.5)) / 8), 0]),
-        }));
-        await route.fulfill({ json: { start_ns: a, end_ns: b, width: Number(q.get('width')), period_ns: 1e6, total: rows.length * 8, threads: rows } });
-      });
-      assert.equal(await openView(page, server.url, '#/timeline'), 'ready');
-      await waitLoaded(page);
+      ({ page, errors } = v);
     });
-    after(async () => {
-      await browser?.close();
-      await server?.close();
-      if (dir) await fsp.rm(dir, { recursive: true, force: true });
-    });
+    after(() => closeMix(v));
 
     const counts = async () => ({ draws: await probe(page, 'draws'), previews: await probe(page, 'previews'), names: await probe(page, 'nameDraws') });
 
