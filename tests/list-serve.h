@@ -3,7 +3,7 @@
  * (test-serve*.c). */
 TEST_ENTRY(serve_summary_threads_tasks)
 TEST_ENTRY(serve_timeline_binary)
-TEST_ENTRY(serve_timeline_many_tasks_spread_over_the_window)
+TEST_ENTRY(serve_timeline_many_tasks_sends_the_longest)
 TEST_ENTRY(serve_event_details)
 TEST_ENTRY(serve_blocking_and_wakes)
 TEST_ENTRY(serve_search_range_counters)

@@ -1055,7 +1055,9 @@ function mount(container, ctx) {
       scheduleDraw();
     } else if (inARow || !m.data) {
       requestFetch(inARow ? FETCH_PAUSE_MS : 0);
-      scheduleDraw(m.data && slowDraws() ? 'preview' : 'model');
+      // the old answer at once in the new window: a preview of the answer
+      // to come (stretched when drawing is dear)
+      scheduleDraw(m.data ? 'preview' : 'model');
     } else {
       requestFetch(0);
       // drawing is dear (a large answer: the old image stretched at once),
