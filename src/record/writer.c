@@ -934,9 +934,11 @@ static struct ctrace__buf *buf_alloc(size_t cap) {
  * faults on this kind of VM. Not the first buffers of a process, which a
  * short process fills only the first page of.
  */
-#define POPULATE_AFTER 4
+/* A process past its first BUSY_AFTER buffers is busy: its buffers come
+ * populated (here) or from slabs (below). */
+#define BUSY_AFTER 4
 static struct ctrace__buf *buf_alloc_busy(size_t cap, size_t nth) {
-  if (nth <= POPULATE_AFTER || (fail_alloc_at >= 0 && alloc_count + 1 >= fail_alloc_at))
+  if (nth <= BUSY_AFTER || (fail_alloc_at >= 0 && alloc_count + 1 >= fail_alloc_at))
     return buf_alloc(cap);
   void *p = mmap(NULL, page_round(sizeof(struct ctrace__buf) + cap), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (p == MAP_FAILED)
@@ -949,7 +951,7 @@ static struct ctrace__buf *buf_alloc_busy(size_t cap, size_t nth) {
 }
 
 /*
- * Slabs. A busy process (more than SLAB_AFTER buffers) gets its next
+ * Slabs. A busy process (more than BUSY_AFTER buffers) gets its next
  * buffers from SLAB_BYTES mappings, aligned so that the kernel may back
  * each with one huge page. On a VM a page fault costs 8-15 us: 2 MB in
  * 4 KB pages takes ~6 ms to populate, one huge page 0.2-0.3 ms
@@ -963,7 +965,6 @@ static struct ctrace__buf *buf_alloc_busy(size_t cap, size_t nth) {
  * descriptors are static (SLAB_MAX of them, 128 MB; past that, buffers
  * are mapped one by one).
  */
-#define SLAB_AFTER 4
 #define SLAB_BYTES ((size_t)2 << 20)
 #define SLAB_MIN 4 /* fewer buffers than this in a slab: not worth one */
 #define SLAB_MAX 64
@@ -1008,7 +1009,7 @@ static struct ctrace__buf *slab_ready(struct ctrace__buf *b, size_t cap) {
  * to reserve for a slab (0: this one alone), counted in nbufs. */
 static size_t slab_reserve(size_t nth) {
   size_t cap = ctrace__config.buffer_bytes;
-  if (nth <= SLAB_AFTER || fail_alloc_at >= 0 || slab_making || nslabs == SLAB_MAX)
+  if (nth <= BUSY_AFTER || fail_alloc_at >= 0 || slab_making || nslabs == SLAB_MAX)
     return 0;
   size_t fit = SLAB_BYTES / slab_stride(cap);
   size_t budget = ctrace__config.memory_bytes / cap;
@@ -1311,11 +1312,10 @@ int ctrace__writer_stop(void) {
     handed += slabs[i].used;
   /* All are back (the writer has written every one), so the slabs hold no
    * buffer in use; were one missing, the slabs would stay mapped. */
-  for (size_t i = 0; i < nslabs; i++)
-    if (back == handed) {
-      munmap(slabs[i].base, slabs[i].len);
-      atomic_fetch_sub_explicit(&ctrace__buf_slabs_mapped, 1, memory_order_relaxed);
-    }
+  for (size_t i = 0; back == handed && i < nslabs; i++) {
+    munmap(slabs[i].base, slabs[i].len);
+    atomic_fetch_sub_explicit(&ctrace__buf_slabs_mapped, 1, memory_order_relaxed);
+  }
   nslabs = 0;
   nbufs = 0;
   pthread_mutex_unlock(&qlock);

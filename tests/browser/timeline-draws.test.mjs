@@ -52,6 +52,16 @@ async function mixView(events, nthreads, asked, routes) {
   return v;
 }
 
+// While an answer is held back: one draw so far; once released, one more
+// with the answer.
+async function oneDrawLateOneWithAnswer(page, d0, release) {
+  await frames(page);
+  assert.equal(await probe(page, 'draws'), d0 + 1, 'one draw while waiting');
+  release();
+  await waitLoaded(page);
+  assert.equal(await probe(page, 'draws'), d0 + 2, 'and one with the answer');
+}
+
 async function closeMix(v) {
   await v?.browser?.close();
   await v?.server?.close();
@@ -133,11 +143,7 @@ if (missing && !process.env.CI) {
         // ... and the old answer is drawn into it while the answer is late
         await page.waitForFunction((n) => document.querySelector('.tl').probe.draws() > n, d0);
         assert.equal(await page.getAttribute('.tl', 'data-loading'), 'true');
-        await frames(page);
-        assert.equal(await probe(page, 'draws'), d0 + 1, 'one draw while waiting');
-        release();
-        await waitLoaded(page);
-        assert.equal(await probe(page, 'draws'), d0 + 2, 'and one with the answer');
+        await oneDrawLateOneWithAnswer(page, d0, release);
       } finally {
         release();
         await page.unroute(/\/api\/timeline\?/, handler);
@@ -167,11 +173,7 @@ if (missing && !process.env.CI) {
         const stretched = await page.locator('.tl-canvas').screenshot();
         assert.ok(!stretched.equals(before), 'the canvas changed');
         await screenshot(page, 'draws-stretched', { fullPage: false });
-        await frames(page);
-        assert.equal(await probe(page, 'draws'), d0 + 1, 'one draw while waiting');
-        release();
-        await waitLoaded(page);
-        assert.equal(await probe(page, 'draws'), d0 + 2, 'and one with the answer');
+        await oneDrawLateOneWithAnswer(page, d0, release);
       } finally {
         release();
         await page.unroute(/\/api\/timeline\?/, handler);
