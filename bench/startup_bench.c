@@ -16,7 +16,10 @@
  * STARTUP_BENCH_BASE=/path/to/another/libctrace-preload.so, a fourth mode
  * runs that library the same way, in the same rounds: before and after a
  * change, on a machine whose load moves; the last column is then the
- * median of the per-round differences from it. STARTUP_BENCH_NORUN=1
+ * median of the per-round differences from it. STARTUP_BENCH_BASE_ENV=
+ * "NAME=VALUE" sets one more variable in that mode only; with this build's
+ * own library as the base it prices a setting (CTRACE_SCHED=off: what the
+ * scheduling set-up costs). STARTUP_BENCH_NORUN=1
  * leaves `ctrace run` out (its own start-up is most of its cost and
  * noise). Never fails.
  */
@@ -37,6 +40,7 @@ static const char *const mode_names[NMODES] = {"untraced", "preload", "ctrace ru
                                                "base"};
 
 static const char *base;
+static char base_env[256]; /* NAME=VALUE for the base mode, or empty */
 static char preload[PATH_MAX + 64], ctrace_bin[PATH_MAX + 64], trace[PATH_MAX], ticks[64];
 
 static double tv_ms(struct timeval tv) {
@@ -67,6 +71,11 @@ static int run_once(int m, char **argv, double *cpu, double *wall, double *fault
       setenv("CTRACE__GEN", "", 1); /* as ctrace run: there, empty */
       if (ticks[0])
         setenv("CTRACE__TICKS_PER_NS", ticks, 1);
+      char *eq = strchr(base_env, '=');
+      if (m == BASE && eq) {
+        *eq = 0; /* this child's copy */
+        setenv(base_env, eq + 1, 1);
+      }
       execvp(argv[0], argv);
     } else if (m == RUN) {
       int n = 0;
@@ -143,6 +152,8 @@ int main(int argc, char **argv) {
   find_ticks();
   base = getenv("STARTUP_BENCH_BASE");
   int nmodes = base && *base ? NMODES : BASE;
+  const char *benv = getenv("STARTUP_BENCH_BASE_ENV");
+  snprintf(base_env, sizeof base_env, "%s", benv ? benv : "");
   const char *norun = getenv("STARTUP_BENCH_NORUN");
   int skip_run = norun && *norun && strcmp(norun, "0") != 0;
 

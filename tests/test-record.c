@@ -1119,12 +1119,14 @@ TEST_IMPL(record_log_drops_counted_with_first_drop_time) {
 static int stuck_pipe[2];
 static _Atomic long stuck_progress;
 static _Atomic int stuck_quit;
+static _Atomic int stuck_in_handler;
 
 /* Records one event (lost: it interrupts one) and then blocks until the
  * test lets it go: the thread stays mid-event across a stop. */
 static void on_usr1(int sig) {
   (void)sig;
   ctrace_counter("in.handler", 1);
+  atomic_store(&stuck_in_handler, 1); /* lock-free: async-signal-safe */
   char c;
   while (read(stuck_pipe[0], &c, 1) < 0) {
   }
@@ -1169,13 +1171,13 @@ TEST_IMPL(record_stuck_thread_losses_reported_once) {
     pthread_create(&t, NULL, stuck_loop, NULL);
     while (atomic_load(&stuck_progress) < 1000)
       sched_yield();
+    atomic_store(&stuck_in_handler, 0);
     pthread_kill(t, SIGUSR1); /* most likely lands mid-event */
-    long seen = atomic_load(&stuck_progress);
-    /* Stuck once the loop no longer moves (the handler blocks). */
-    for (int same = 0; same < 1000; seen = atomic_load(&stuck_progress)) {
+    /* Stuck once the handler has recorded its event (it then blocks). Not
+     * "the loop stopped moving": a thread only preempted on a loaded
+     * machine looks the same, and its signal then lands in trace 2. */
+    while (!atomic_load(&stuck_in_handler))
       sched_yield();
-      same = atomic_load(&stuck_progress) == seen ? same + 1 : 0;
-    }
     ASSERT_EQ(ctrace_stop(), 0);
     ASSERT_EQ(ctrace_start_path(p2), 0);
     ASSERT_EQ(write(stuck_pipe[1], "x", 1), 1); /* the thread goes on, in trace 2 */
