@@ -1,7 +1,8 @@
 /*
  * format.c - the static tables behind format.h: kind descriptions indexed by
- * code, and names for wait reasons and system calls; and the batch checksum
- * (CRC-32C) that writer and reader share. No decoding.
+ * code, without names (the recorder's: kinds.c has the names); the batch
+ * checksum (CRC-32C) that writer and reader share; the writer's compaction
+ * of repeated fields. No decoding.
  */
 #include "format.h"
 
@@ -17,62 +18,13 @@
 #endif
 #endif
 
-const struct ctrace_kind_info ctrace__kinds[256] = {
-#define KIND_INFO(name, code, nf, bl, flds, dc) [code] = {#name, flds, dc, nf, bl},
-    CTRACE_EVENT_KINDS(KIND_INFO)
-#undef KIND_INFO
+/* No pointers: read-only data the dynamic loader never relocates (the
+ * names' table, kinds.c, would cost every traced process copied pages). */
+const struct ctrace_kind_shape ctrace__kind_shapes[256] = {
+#define KIND_SHAPE(name, code, nf, bl, flds, dc) [code] = {1, nf, bl},
+    CTRACE_EVENT_KINDS(KIND_SHAPE)
+#undef KIND_SHAPE
 };
-
-const char *ctrace__wait_reason_name(uint64_t reason) {
-  switch (reason) {
-#define WR_NAME(name, code, cls) case code: return #name;
-    CTRACE_WAIT_REASONS(WR_NAME)
-#undef WR_NAME
-  }
-  return "UNKNOWN";
-}
-
-const char *ctrace__wait_reason_class(uint64_t reason) {
-  switch (reason) {
-#define WR_CLASS(name, code, cls) case code: return cls;
-    CTRACE_WAIT_REASONS(WR_CLASS)
-#undef WR_CLASS
-  }
-  return "sync";
-}
-
-const char *ctrace__syscall_name(uint64_t call) {
-  switch (call) {
-#define CALL_NAME(name, code) case code: return #name;
-    CTRACE_SYSCALL_CALLS(CALL_NAME)
-#undef CALL_NAME
-  }
-  return "unknown";
-}
-
-const char *ctrace__syscall_class_name(uint64_t cls) {
-  switch (cls) {
-#define SC_NAME(name, code, state) case code: return state;
-    CTRACE_SYSCALL_CLASSES(SC_NAME)
-#undef SC_NAME
-  }
-  return "syscall";
-}
-
-const char *ctrace__kind_field_names(unsigned code) {
-#define FN_STR(name) " " #name
-  switch (code) {
-#define KIND_FIELDS(name, cd, nf, bl, flds, dc)                                                    \
-  case cd: {                                                                                       \
-    static const char s_##name[] = "" CTRACE_FIELDS_##name(FN_STR, FN_STR);                        \
-    return s_##name[0] ? s_##name + 1 : s_##name;                                                  \
-  }
-    CTRACE_EVENT_KINDS(KIND_FIELDS)
-#undef KIND_FIELDS
-  }
-#undef FN_STR
-  return NULL;
-}
 
 /* CRC-32C: with SSE 4.2's crc32 instruction where the CPU has it (about
  * 8x faster: the reader checks every batch, the writer sums every batch it
@@ -188,10 +140,10 @@ size_t ctrace__repeat_compact(uint8_t *data, size_t len, uint32_t tid) {
   uint8_t *o = data;
   while (p < end) {
     unsigned kind = p[0];
-    const struct ctrace_kind_info *k = &ctrace__kinds[kind];
+    const struct ctrace_kind_shape *k = &ctrace__kind_shapes[kind];
     const uint8_t *q = p + 1, *at[CTRACE_MAX_FIELDS + 1];
     uint64_t v, f[CTRACE_MAX_FIELDS];
-    if (!k->name || !(q = ctrace__get_uvarint(q, end, &v)))
+    if (!k->known || !(q = ctrace__get_uvarint(q, end, &v)))
       break;
     unsigned nf = k->nfields, mask = rep_info[kind].mask;
     for (unsigned i = 0; i < nf; i++) {

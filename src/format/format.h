@@ -166,7 +166,7 @@ enum ctrace_syscall_call {
 #undef CTRACE__CALL_ENUM
 };
 
-/* Static description of a kind, indexed by code; see format.c. */
+/* Static description of a kind, indexed by code; see kinds.c. */
 struct ctrace_kind_info {
   const char *name;   /* "REGION_BEGIN"; NULL when the code is not a kind */
   const char *fields; /* space-separated field names, "| blob" after */
@@ -174,7 +174,14 @@ struct ctrace_kind_info {
   uint8_t nfields;
   uint8_t blob;
 };
-extern const struct ctrace_kind_info ctrace__kinds[256];
+extern const struct ctrace_kind_info ctrace__kinds[256]; /* kinds.c */
+/* What the recorder needs of a kind, without names (format.c). */
+struct ctrace_kind_shape {
+  uint8_t known; /* 0 when the code is not a kind */
+  uint8_t nfields;
+  uint8_t blob;
+};
+extern const struct ctrace_kind_shape ctrace__kind_shapes[256];
 const char *ctrace__wait_reason_name(uint64_t reason);
 const char *ctrace__wait_reason_class(uint64_t reason);
 const char *ctrace__syscall_name(uint64_t call);

@@ -221,8 +221,16 @@ void ctrace__list_remove(struct ctrace__thread *t) {
 }
 
 /* Where ctrace__tls points once a thread's state is freed at its exit:
- * always busy, so later events (other keys' destructors) are ignored. */
-static struct ctrace__thread exited = {.busy = 1};
+ * always busy, so later events (other keys' destructors) are ignored.
+ * Zero-filled, made busy before it is pointed to (to_exited): as
+ * initialised data its 8 KB would sit among the small variables a start
+ * touches and spread them over more pages. */
+CTRACE_TABLE static struct ctrace__thread exited;
+
+static void to_exited(void) {
+  __atomic_store_n(&exited.busy, 1, __ATOMIC_RELAXED);
+  ctrace__tls = &exited;
+}
 
 /* The first thread to record gets a static state (a trace's start records
  * from its starting thread: no malloc, whose first call would cost a
@@ -369,7 +377,7 @@ void ctrace__thread_finish(struct ctrace__thread *t, int exiting) {
  */
 void ctrace__thread_exit_hook(struct ctrace__thread *t) {
   if (atomic_load(&ctrace__trace_pid) != 0 && !ctrace__trace_is_ours()) {
-    ctrace__tls = &exited; /* rule 6: leave the parent's copy alone */
+    to_exited(); /* rule 6: leave the parent's copy alone */
     return;
   }
   ctrace__guard++;
@@ -381,7 +389,7 @@ void ctrace__thread_exit_hook(struct ctrace__thread *t) {
   ctrace__list_remove(t);
   pthread_mutex_unlock(&ctrace__lock);
   pthread_setspecific(exit_key, NULL); /* ctrace_thread_end() came first */
-  ctrace__tls = &exited;
+  to_exited();
   if (t != &first_thread)
     free(t);
   ctrace__guard--;

@@ -332,9 +332,9 @@ static int events_end(const uint8_t *p, const uint8_t *end, uint64_t base, uint3
                       struct ctrace_rel *st, uint64_t *out) {
   while (p < end) {
     unsigned kind = *p++;
-    const struct ctrace_kind_info *k = &ctrace__kinds[kind];
+    const struct ctrace_kind_shape *k = &ctrace__kind_shapes[kind];
     uint64_t v, f[CTRACE_MAX_FIELDS];
-    if (!k->name || !(p = ctrace__get_uvarint(p, end, &v)))
+    if (!k->known || !(p = ctrace__get_uvarint(p, end, &v)))
       return -1;
     uint64_t prev = base;
     base += v;
@@ -385,10 +385,10 @@ static size_t rel_rewrite(uint8_t *out, const uint8_t *p, const uint8_t *end, ui
       break;
     }
     unsigned kind = p[0];
-    const struct ctrace_kind_info *k = &ctrace__kinds[kind];
+    const struct ctrace_kind_shape *k = &ctrace__kind_shapes[kind];
     const uint8_t *q = p + 1;
     uint64_t d, v, f[CTRACE_MAX_FIELDS];
-    if (!k->name || !(q = ctrace__get_uvarint(q, end, &d)))
+    if (!k->known || !(q = ctrace__get_uvarint(q, end, &d)))
       return 0;
     for (unsigned i = 0; i < k->nfields; i++)
       if (!(q = ctrace__get_uvarint(q, end, &f[i])))
@@ -974,7 +974,7 @@ struct slab {
   size_t len;     /* of the mapping */
   size_t n, used; /* buffers it holds, and handed out */
 };
-static struct slab slabs[SLAB_MAX]; /* under qlock */
+CTRACE_TABLE static struct slab slabs[SLAB_MAX]; /* under qlock */
 static size_t nslabs;
 static int slab_making; /* a thread is mapping the next one */
 
