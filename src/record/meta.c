@@ -65,7 +65,7 @@ uint64_t ctrace__meta_next_seq(void) {
 }
 
 /* Called by the writer, holding ctrace__meta_lock (see record.h). */
-struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done) {
+void ctrace__meta_recycle(struct ctrace__buf *done) {
   CTRACE__ASSERT_HELD(&ctrace__meta_lock);
   if (done) {
     if (!spare)
@@ -73,6 +73,10 @@ struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done) {
     else
       ctrace__pages_free(done, meta_bytes(done));
   }
+}
+
+struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done) {
+  ctrace__meta_recycle(done);
   struct ctrace__buf *m = meta;
   if (m && m->len == 0)
     m = NULL;

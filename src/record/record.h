@@ -593,6 +593,9 @@ uint64_t ctrace__meta_next_seq(void);
  * since (or NULL), kept for the next one: in steady state the writer
  * allocates nothing. */
 struct ctrace__buf *ctrace__meta_take(struct ctrace__buf *done);
+/* Only the first half of that: done is kept for the next batch (NULL: no
+ * change). Caller holds ctrace__meta_lock. */
+void ctrace__meta_recycle(struct ctrace__buf *done);
 /* The same in a fatal round whose dying thread holds ctrace__meta_lock. */
 struct ctrace__buf *ctrace__meta_take_dying(void);
 void ctrace__meta_reset(void);
