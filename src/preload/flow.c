@@ -422,7 +422,7 @@ PL_EXPORT int socketpair(int domain, int type, int proto, int fds[2]) {
 
 /* At the start of this image's trace: 0-2 (what a shell pipeline gives
  * its stages), and in a fork child every fd the parent recorded. */
-void ctrace__pl_fd_at_start(int is_fork_child) {
+CTRACE__COLD void ctrace__pl_fd_at_start(int is_fork_child) {
   if (!families_on())
     return;
   int saved = errno;

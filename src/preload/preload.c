@@ -51,7 +51,7 @@ void *ctrace__pl_resolve(const char *name) {
   return NULL;
 }
 
-static void resolve_all(void) {
+CTRACE__COLD static void resolve_all(void) {
   for (size_t i = 0; i < NREALS; i++)
     if (!*reals[i].slot)
       *reals[i].slot = lookup(&reals[i]);
@@ -59,7 +59,7 @@ static void resolve_all(void) {
 
 /* ---- configuration ---- */
 
-static unsigned parse_families(const char *s) {
+CTRACE__COLD static unsigned parse_families(const char *s) {
   static const struct {
     const char *name;
     unsigned bit;
@@ -79,7 +79,7 @@ static unsigned parse_families(const char *s) {
 }
 
 /* Called once a trace started (ctrace__config is loaded then). */
-void ctrace__pl_configure(void) {
+CTRACE__COLD void ctrace__pl_configure(void) {
   struct ctrace__pl_config c = {0};
   /* Checked values (config.c): a bad one is reported and replaced. */
   char fam[128], min[32], fol[16], rec[256];
@@ -198,7 +198,7 @@ void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, sockle
 /* What the preload changes in the recorder (src/record/record.h). The
  * program's API calls bind to this library's copy of the recorder (it comes
  * first in the search order), which then owns CTRACE_OUT. */
-static void start_env(void) {
+CTRACE__COLD static void start_env(void) {
   ctrace__pl_start_trace(0);
 }
 

@@ -45,11 +45,11 @@ static size_t stem_len(const char *out) {
   return n > 7 && strcmp(out + n - 7, ".ctrace") == 0 ? n - 7 : n;
 }
 
-static int derive_fits(const char *out, const char *tag) {
+CTRACE__COLD static int derive_fits(const char *out, const char *tag) {
   return stem_len(out) + strlen(tag) + 9 <= DERIVED_MAX;
 }
 
-static const char *derive(char *buf, size_t size, const char *out, const char *tag) {
+CTRACE__COLD static const char *derive(char *buf, size_t size, const char *out, const char *tag) {
   size_t n = stem_len(out);
   if (n + strlen(tag) + 9 > size)
     return NULL;
@@ -148,7 +148,7 @@ static int plain_default(const struct sigaction *a) {
   return a->sa_handler == SIG_DFL && a->sa_flags == 0 && m == 0;
 }
 
-static void install_signals(void) {
+CTRACE__COLD static void install_signals(void) {
   if (signals_installed)
     return;
   signals_installed = 1;
@@ -307,7 +307,7 @@ PL_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, ch
  * setenv reaches the environment it gives the programs it executes. The
  * string stays: this library is never unloaded, and a fork child writes
  * its own copy of it. */
-static void set_gen(const char *old, const char *tag, int is_fork_child) {
+CTRACE__COLD static void set_gen(const char *old, const char *tag, int is_fork_child) {
   static char gen_env[sizeof "CTRACE__GEN=" + 64];
   if (old && !is_fork_child) {
     for (char **e = environ; e && *e; e++)
@@ -322,7 +322,7 @@ static void set_gen(const char *old, const char *tag, int is_fork_child) {
 }
 
 /* "PID:GEN", each a decimal integer; 1 when g is one. */
-static int parse_gen(const char *g, long *pid, long *gen) {
+CTRACE__COLD static int parse_gen(const char *g, long *pid, long *gen) {
   size_t n = ctrace__span(g, ':');
   char p[24];
   long long a, b;
@@ -341,7 +341,7 @@ static int parse_gen(const char *g, long *pid, long *gen) {
  * low fds: its fd, or -errno (said on stderr). The name's buffer lives
  * only in this frame: the trace's start runs on a shallower stack (each
  * page of stack first touched costs a process a page fault). */
-static __attribute__((noinline)) int open_trace(const char *out, const char *ptag) {
+CTRACE__COLD static __attribute__((noinline)) int open_trace(const char *out, const char *ptag) {
   char buf[DERIVED_MAX];
   const char *path = *ptag ? derive(buf, sizeof buf, out, ptag) : out;
   /* The real calls: the interposers' fd caches have nothing to learn of
@@ -369,7 +369,7 @@ static __attribute__((noinline)) void say_cannot(const char *out, const char *pt
   fprintf(stderr, "ctrace: cannot trace to %s: %s\n", path, ctrace_strerror(err));
 }
 
-void ctrace__pl_start_trace(int is_fork_child) {
+CTRACE__COLD void ctrace__pl_start_trace(int is_fork_child) {
   const char *out = getenv("CTRACE_OUT");
   if (!out || !*out)
     return;

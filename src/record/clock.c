@@ -24,7 +24,7 @@
 int ctrace__use_tsc;
 
 /* Called once before the first trace (and never while one runs). */
-void ctrace__clock_init(void) {
+CTRACE__COLD void ctrace__clock_init(void) {
   ctrace__use_tsc = 0;
 #ifdef CTRACE__HAVE_TSC
   /* Inherited from the process that started the run (ctrace__ticks_per_ns

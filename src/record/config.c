@@ -39,14 +39,14 @@ static const struct spec {
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
-static const struct spec *spec_of(const char *name) {
+CTRACE__COLD static const struct spec *spec_of(const char *name) {
   for (size_t i = 0; i < NSPECS; i++)
     if (strcmp(specs[i].name, name) == 0)
       return &specs[i];
   return NULL;
 }
 
-char *ctrace__cat_n(char *p, char *end, const char *s, size_t n) {
+CTRACE__COLD char *ctrace__cat_n(char *p, char *end, const char *s, size_t n) {
   size_t room = (size_t)(end - p) - 1;
   if (n > room)
     n = room;
@@ -55,11 +55,11 @@ char *ctrace__cat_n(char *p, char *end, const char *s, size_t n) {
   return p + n;
 }
 
-char *ctrace__cat(char *p, char *end, const char *s) {
+CTRACE__COLD char *ctrace__cat(char *p, char *end, const char *s) {
   return ctrace__cat_n(p, end, s, strlen(s));
 }
 
-char *ctrace__cat_ll(char *p, char *end, long long v) {
+CTRACE__COLD char *ctrace__cat_ll(char *p, char *end, long long v) {
   char d[24], *q = d + sizeof d;
   unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
   do
@@ -70,14 +70,14 @@ char *ctrace__cat_ll(char *p, char *end, long long v) {
   return ctrace__cat_n(p, end, q, (size_t)(d + sizeof d - q));
 }
 
-size_t ctrace__span(const char *s, char c) {
+CTRACE__COLD size_t ctrace__span(const char *s, char c) {
   size_t n = 0;
   while (s[n] && s[n] != c)
     n++;
   return n;
 }
 
-int ctrace__parse_ll(const char *s, long long *v) {
+CTRACE__COLD int ctrace__parse_ll(const char *s, long long *v) {
   while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
     s++;
   int neg = *s == '-';
@@ -98,7 +98,7 @@ int ctrace__parse_ll(const char *s, long long *v) {
   return 1;
 }
 
-double ctrace__parse_double(const char *s) {
+CTRACE__COLD double ctrace__parse_double(const char *s) {
   /* Digits with at most one point, 15 digits at most: the integer of
    * the digits and the power of ten are exact doubles, and one division
    * rounds correctly, as strtod does. */
@@ -126,7 +126,7 @@ double ctrace__parse_double(const char *s) {
 }
 
 /* 1 when the n bytes at w are one of the comma-separated words. */
-static int is_word(const char *words, const char *w, size_t n) {
+CTRACE__COLD static int is_word(const char *words, const char *w, size_t n) {
   while (*words) {
     size_t k = ctrace__span(words, ',');
     if (k == n && strncmp(words, w, n) == 0)
@@ -138,7 +138,7 @@ static int is_word(const char *words, const char *w, size_t n) {
   return 0;
 }
 
-int ctrace__config_check(const char *name, const char *val, char *eff, size_t effsize, char *msg,
+CTRACE__COLD int ctrace__config_check(const char *name, const char *val, char *eff, size_t effsize, char *msg,
                          size_t msgsize) {
   const struct spec *sp = spec_of(name);
   if (msgsize)
@@ -187,7 +187,7 @@ int ctrace__config_check(const char *name, const char *val, char *eff, size_t ef
  * inherits it and does not repeat the message. */
 static unsigned warned;
 
-const char *ctrace__config_get(const char *name, char *eff, size_t effsize) {
+CTRACE__COLD const char *ctrace__config_get(const char *name, char *eff, size_t effsize) {
   char msg[512];
   if (!ctrace__config_check(name, getenv(name), eff, effsize, msg, sizeof msg)) {
     const struct spec *sp = spec_of(name);
@@ -198,7 +198,7 @@ const char *ctrace__config_get(const char *name, char *eff, size_t effsize) {
   return eff;
 }
 
-static long long get_ll(const char *name) {
+CTRACE__COLD static long long get_ll(const char *name) {
   char v[64];
   long long n = 0;
   ctrace__parse_ll(ctrace__config_get(name, v, sizeof v), &n); /* checked: an integer */
@@ -206,7 +206,7 @@ static long long get_ll(const char *name) {
 }
 
 /* Called with ctrace__lock held, when a trace starts. */
-void ctrace__config_load(void) {
+CTRACE__COLD void ctrace__config_load(void) {
   char v[64];
   ctrace__config.buffer_bytes = (size_t)get_ll("CTRACE_BUFFER_KB") << 10;
   ctrace__config.memory_bytes = (size_t)get_ll("CTRACE_MEMORY_MB") << 20;
@@ -229,7 +229,7 @@ void ctrace__config_load(void) {
   ctrace__config_get("CTRACE_CLOCK", v, sizeof v); /* used by clock.c; checked here */
 }
 
-void ctrace__config_record(const char *text) {
+CTRACE__COLD void ctrace__config_record(const char *text) {
   /* Each "key=value" pair of text is a PROPERTY "config.key=value". */
   while (*text) {
     while (*text == ' ')
@@ -248,7 +248,7 @@ void ctrace__config_record(const char *text) {
 }
 
 /* Called once a trace started, outside the locks. */
-void ctrace__meta_config(void) {
+CTRACE__COLD void ctrace__meta_config(void) {
   static const char *const stacks[] = {"none", "blocking", "all"};
   char buf[256], *e = buf + sizeof buf, *p = buf;
   p = ctrace__cat_ll(ctrace__cat(p, e, "buffer_kb="), e,

@@ -242,7 +242,7 @@ static int stack_grow(void) {
 }
 
 /* At a trace's start; caller holds ctrace__meta_lock. */
-void ctrace__intern_session_reset(void) {
+CTRACE__COLD void ctrace__intern_session_reset(void) {
   if (stack_cap) {
     ctrace__pages_free(stack_keys, stack_cap * sizeof *stack_keys);
     ctrace__pages_free(stack_ids, stack_cap * sizeof *stack_ids);

@@ -114,7 +114,7 @@ struct ctrace__buf *ctrace__meta_take_dying(void) {
 }
 
 /* At a trace's start, under ctrace__meta_lock. */
-void ctrace__meta_reset(void) {
+CTRACE__COLD void ctrace__meta_reset(void) {
   if (meta)
     ctrace__pages_free(meta, meta_bytes(meta));
   if (spare)

@@ -96,7 +96,7 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *arg) {
 }
 
 /* Called when a trace starts, by the starting thread (not under meta lock). */
-void ctrace__meta_mappings(void) {
+CTRACE__COLD void ctrace__meta_mappings(void) {
   struct map_ctx ctx = {exe_id()};
   ctrace__guard++;
   dl_iterate_phdr(on_object, &ctx);
@@ -109,7 +109,7 @@ void ctrace__meta_mappings(void) {
 static int initial_argc = -1;
 static char **initial_argv;
 
-void ctrace__meta_initial_args(int argc, char **argv) {
+CTRACE__COLD void ctrace__meta_initial_args(int argc, char **argv) {
   initial_argc = argv ? argc : -1;
   initial_argv = argv;
 }
@@ -159,7 +159,7 @@ static __attribute__((noinline)) uint32_t args_id(void) {
 }
 
 /* PROCESS: pid, ppid, executable and argv. */
-void ctrace__meta_process(void) {
+CTRACE__COLD void ctrace__meta_process(void) {
   uint32_t exe_sid = exe_id(), argv_id = args_id();
   pthread_mutex_lock(&ctrace__meta_lock);
   uint8_t *p = ctrace__meta_reserve(CTRACE_MAX_FIXED_EVENT);

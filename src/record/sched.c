@@ -274,7 +274,7 @@ static _Atomic int hold_drains;
 
 static int attr_settled; /* an event opened: the fallbacks are decided */
 
-static long open_event(int tid, int cpu) {
+CTRACE__COLD static long open_event(int tid, int cpu) {
   struct perf_event_attr a;
   fill_attr(&a, inherit_thread_ok);
   long fd = perf_open(&a, tid, cpu);
@@ -333,7 +333,7 @@ static void unmap(struct map *m) {
 /* Opens a holder on CPU cpu (a dummy event of this thread's: it records
  * nothing, and the ring lives as long as its fd, whichever thread exits)
  * and maps its ring. 0 or -errno. */
-static int open_holder(int cpu, struct map *m, unsigned max, unsigned min) {
+CTRACE__COLD static int open_holder(int cpu, struct map *m, unsigned max, unsigned min) {
   struct perf_event_attr a;
   memset(&a, 0, sizeof a);
   a.size = sizeof a;
@@ -398,7 +398,7 @@ static void close_all(int unmap_rings) {
 }
 
 /* Why perf_event_open was refused, with the fix. */
-static void refusal(int err, char *why, size_t size) {
+CTRACE__COLD static void refusal(int err, char *why, size_t size) {
   if (err == EACCES || err == EPERM) {
     long par = -99;
     FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
@@ -434,7 +434,7 @@ static void refusal(int err, char *why, size_t size) {
  * of the stack: opendir's 32 KiB buffer would be fresh heap pages. */
 static int one_task;
 
-static __attribute__((noinline)) int *list_tasks(size_t *n, int skip) {
+CTRACE__COLD static __attribute__((noinline)) int *list_tasks(size_t *n, int skip) {
   *n = 0;
   if (__libc_single_threaded) {
     one_task = (int)ctrace__gettid();
@@ -504,7 +504,7 @@ static int ring_room(int c) {
  * 2-3 us). Kernels before 5.13 refuse inherit_thread with EINVAL too:
  * that is asked at CPU 0 only, where an EINVAL cannot mean the count.
  */
-static int open_all(int writer_tid, char *why, size_t whysize) {
+CTRACE__COLD static int open_all(int writer_tid, char *why, size_t whysize) {
   nrings = 0;
   size_t ntasks;
   int *tasks = list_tasks(&ntasks, writer_tid);
@@ -1048,7 +1048,7 @@ static void property(const char *key, const char *value) {
   ctrace__meta_property(key, value);
 }
 
-void ctrace__sched_start(int writer_tid) {
+CTRACE__COLD void ctrace__sched_start(int writer_tid) {
   char why[256];
   char v[64];
   pthread_mutex_lock(&sched_lock);
@@ -1153,7 +1153,7 @@ uint64_t ctrace__sched_due(uint64_t due) {
  * The events' own counts (PERF_FORMAT_LOST) say it; written as a
  * SCHED_LOST at the stop. Caller holds ctrace__meta_lock, the events
  * disabled and the rings drained. */
-static void unwritten_losses(void) {
+CTRACE__COLD static void unwritten_losses(void) {
   if (!lost_format_ok)
     return;
   uint64_t now = ctrace__now();
@@ -1173,7 +1173,7 @@ static void unwritten_losses(void) {
   }
 }
 
-void ctrace__sched_stop(void) {
+CTRACE__COLD void ctrace__sched_stop(void) {
   pthread_mutex_lock(&sched_lock);
   if (!active) {
     pthread_mutex_unlock(&sched_lock);

@@ -25,7 +25,7 @@ int ctrace__need_fence = 1; /* until membarrier is known to work */
 static const struct ctrace__hooks no_hooks;
 const struct ctrace__hooks *ctrace__hooks = &no_hooks;
 
-void ctrace__set_hooks(const struct ctrace__hooks *hooks) {
+CTRACE__COLD void ctrace__set_hooks(const struct ctrace__hooks *hooks) {
   ctrace__hooks = hooks ? hooks : &no_hooks;
 }
 
@@ -58,7 +58,7 @@ static long membarrier(int cmd) {
 }
 
 /* The asymmetric fence of ctrace__enter(): see record.h. */
-static void setup_membarrier(void) {
+CTRACE__COLD static void setup_membarrier(void) {
   if (!ctrace__need_fence)
     return;
   long cmds = membarrier(MEMBARRIER_CMD_QUERY);
@@ -77,7 +77,7 @@ static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
 
-static int check_fd(int fd) {
+CTRACE__COLD static int check_fd(int fd) {
   if (fd < 0)
     return CTRACE_EBADF;
   int fl = fcntl(fd, F_GETFL);
@@ -89,7 +89,7 @@ static int check_fd(int fd) {
 }
 
 /* Starts a trace on fd; owned: close it at stop. */
-int ctrace__start(int fd, int owned) {
+CTRACE__COLD int ctrace__start(int fd, int owned) {
   int err = check_fd(fd);
   if (err)
     return err;
@@ -214,7 +214,7 @@ static void wait_not_busy(struct ctrace__thread *t) {
  * thread has passed a barrier; events in flight are waited for; then every
  * thread's buffer goes to the writer, which writes all and exits.
  */
-int ctrace__stop(void) {
+CTRACE__COLD int ctrace__stop(void) {
   if (!ctrace__trace_is_ours())
     return CTRACE_ENOTSTARTED; /* record.h rule 6: another process's trace */
   ctrace__guard++;
@@ -273,13 +273,13 @@ int ctrace__stop(void) {
  * process given the same CTRACE_OUT (a child exec'd with it). A file system
  * without locks is not checked.
  */
-static int lock_trace_file(int fd) {
+CTRACE__COLD static int lock_trace_file(int fd) {
   if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
     return 0;
   return CTRACE_EALREADY;
 }
 
-int ctrace__start_env(int fd) {
+CTRACE__COLD int ctrace__start_env(int fd) {
   int err = lock_trace_file(fd);
   if (err)
     return err;
@@ -300,7 +300,7 @@ int ctrace_stop(void) {
 
 int ctrace__exiting;
 
-static void at_exit(void) {
+CTRACE__COLD static void at_exit(void) {
   if (!ctrace_is_enabled() || !ctrace__trace_is_ours())
     return;
   /* A library that may be unloaded (dlclose runs this too) frees all. */
@@ -368,7 +368,7 @@ static void autostart_env(void);
 /* CTRACE_OUT=FILE: trace from before main() to exit(). glibc passes a
  * shared object's constructors the program's arguments: the first trace's
  * PROCESS record takes them from there (procmap.c). */
-__attribute__((constructor)) static void autostart(int argc, char **argv, char **envp) {
+CTRACE__COLD __attribute__((constructor)) static void autostart(int argc, char **argv, char **envp) {
   (void)envp;
   ctrace__meta_initial_args(argc, argv);
   if (ctrace__hooks->start_env)
@@ -378,7 +378,7 @@ __attribute__((constructor)) static void autostart(int argc, char **argv, char *
   ctrace__meta_initial_args(-1, NULL); /* the program may change them now */
 }
 
-static void autostart_env(void) {
+CTRACE__COLD static void autostart_env(void) {
   if (!api_bound_here())
     return;
   const char *out = getenv("CTRACE_OUT");

@@ -109,7 +109,7 @@ static int add_code(struct dl_phdr_info *info, size_t size, void *arg) {
 static void rules_clear(void);
 
 /* At a trace's start, before any stack of it is captured. */
-void ctrace__code_ranges_load(void) {
+CTRACE__COLD void ctrace__code_ranges_load(void) {
   struct code_ranges *old = atomic_load(&code);
   struct code_ranges *c = old == &code_tabs[0] ? &code_tabs[1] : &code_tabs[0];
   c->n = 0;

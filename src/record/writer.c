@@ -167,7 +167,7 @@ static uint64_t tick_hz(void) {
   return per_ns > 0 ? (uint64_t)(per_ns * 1e9 + 0.5) : 0;
 }
 
-static int write_file_header(void) {
+CTRACE__COLD static int write_file_header(void) {
   uint8_t h[CTRACE_FILE_HEADER_SIZE] = {0};
   memcpy(h, CTRACE_FILE_MAGIC, CTRACE_FILE_MAGIC_LEN);
   h[8] = CTRACE_FORMAT_MAJOR;
@@ -1175,7 +1175,7 @@ static int create_writer(void);
 
 /* Called with ctrace__lock held by ctrace__start(). lazy: the thread is
  * created by ctrace__writer_ensure() when first needed. */
-int ctrace__writer_start(int fd, int owned, int lazy) {
+CTRACE__COLD int ctrace__writer_start(int fd, int owned, int lazy) {
   atomic_store(&out_fd, fd);
   out_owned = owned;
   file_off = 0;
@@ -1270,7 +1270,7 @@ void ctrace__writer_ensure(void) {
   ctrace__guard--;
 }
 
-int ctrace__writer_stop(void) {
+CTRACE__COLD int ctrace__writer_stop(void) {
   atomic_store(&stopping, 1);
   if (writer_created) {
     wake_writer();
