@@ -20,6 +20,19 @@ PL_REAL_FUNCS(PL_DEFINE_REAL)
 
 struct ctrace__pl_config ctrace__pl;
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* The return of the PL_JMP_RETURN functions (preload.h): what `ret` does,
+ * through rcx (free at a return: neither a return value nor callee-saved). */
+__asm__(".text\n"
+        ".globl __x86_return_thunk\n"
+        ".hidden __x86_return_thunk\n"
+        ".type __x86_return_thunk, @function\n"
+        "__x86_return_thunk:\n"
+        "  pop %rcx\n"
+        "  jmp *%rcx\n"
+        ".size __x86_return_thunk, .-__x86_return_thunk\n");
+#endif
+
 struct real_entry {
   const char *name, *version;
   void **slot;

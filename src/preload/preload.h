@@ -343,6 +343,24 @@ uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
   }
 
 /*
+ * PL_JMP_RETURN: the function returns with an indirect jump (pop, jmp: the
+ * return thunk in preload.c) instead of `ret`. Where a system call empties
+ * or refills the CPU's return-address predictor (seen on a VM: the host's
+ * return-buffer stuffing around the guest's system call), every `ret` after
+ * the call to a frame from before it is mispredicted: libc's own, which an
+ * untraced call pays too, and the interposer's, which cost an unrecorded
+ * 1-byte write about 3 rdtsc (docs/RUN.md, "Why a below-threshold write
+ * cost 7 rdtsc"); the jump is predicted from its own history instead.
+ * Only for the interposers around system calls: elsewhere `ret` predicts
+ * better.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PL_JMP_RETURN __attribute__((function_return("thunk-extern")))
+#else
+#define PL_JMP_RETURN
+#endif
+
+/*
  * SYSCALL shape: one event after the call returns, with its start and
  * duration, only when it lasted at least ctrace__pl.min_ticks. Below that
  * the cost is two time-stamp reads, the blocking-call state (a few stores
@@ -352,7 +370,7 @@ uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
  * call was shorter than the minimum (nothing for PL_SYS_SHAPE).
  */
 #define PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, BELOW)\
-  PL_EXPORT ret name PARAMS {                                                  \
+  PL_EXPORT PL_JMP_RETURN ret name PARAMS {                                    \
     if (PL_PASS(fam))                                                          \
       return PL_REAL(realname) ARGS;                                           \
     ret r = (ret)-1; /* an FD of r means "not known yet" before the call */    \
