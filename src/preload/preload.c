@@ -20,7 +20,7 @@ PL_REAL_FUNCS(PL_DEFINE_REAL)
 
 struct ctrace__pl_config ctrace__pl;
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__CET__)
 /* The return of the PL_JMP_RETURN functions (preload.h): what `ret` does,
  * through rcx (free at a return: neither a return value nor callee-saved). */
 __asm__(".text\n"

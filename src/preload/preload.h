@@ -352,9 +352,10 @@ uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
  * 1-byte write about 3 rdtsc (docs/RUN.md, "Why a below-threshold write
  * cost 7 rdtsc"); the jump is predicted from its own history instead.
  * Only for the interposers around system calls: elsewhere `ret` predicts
- * better.
+ * better. Not in a build for shadow stacks (-fcf-protection, __CET__): a
+ * return that pops only the ordinary stack would break them.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__CET__)
 #define PL_JMP_RETURN __attribute__((function_return("thunk-extern")))
 #else
 #define PL_JMP_RETURN
