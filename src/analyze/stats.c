@@ -134,8 +134,53 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
   return ctrace_stats_compute_with(r, st, NULL, NULL);
 }
 
+/* Each thread's time by state summed over the threads and into their
+ * processes (st->state_ns filled). */
+static void sum_states(const ctrace_reader *r, struct ctrace_stats *st) {
+  memset(st->state_total_ns, 0, sizeof st->state_total_ns);
+  for (uint32_t i = 0; i < st->threads; i++)
+    for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
+      st->state_total_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
+  for (uint32_t i = 0; i < st->threads; i++) {
+    const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
+    if (th->process < st->processes) {
+      struct ctrace_proc_stats *ps = &st->procs[th->process];
+      memset(ps->state_ns, 0, sizeof ps->state_ns);
+    }
+  }
+  for (uint32_t i = 0; i < st->threads; i++) {
+    const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
+    if (th->process < st->processes) {
+      struct ctrace_proc_stats *ps = &st->procs[th->process];
+      for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
+        ps->state_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
+    }
+  }
+}
+
+void ctrace_stats_set_states(const ctrace_reader *r, struct ctrace_stats *st,
+                             const uint64_t *state_ns) {
+  memcpy(st->state_ns, state_ns, (size_t)st->threads * CTRACE_ST_COUNT * sizeof *state_ns);
+  sum_states(r, st);
+}
+
+static int compute(const ctrace_reader *r, struct ctrace_stats *st, ctrace_stats_event_fn fn,
+                   void *arg, int states);
+
 int ctrace_stats_compute_with(const ctrace_reader *r, struct ctrace_stats *st,
                               ctrace_stats_event_fn fn, void *arg) {
+  return compute(r, st, fn, arg, 1);
+}
+
+int ctrace_stats_pass(const ctrace_reader *r, struct ctrace_stats *st, ctrace_stats_event_fn fn,
+                      void *arg) {
+  return compute(r, st, fn, arg, 0);
+}
+
+/* The pass; states: each thread's events through its state machine too
+ * (else st->state_ns stays zero until ctrace_stats_set_states). */
+static int compute(const ctrace_reader *r, struct ctrace_stats *st, ctrace_stats_event_fn fn,
+                   void *arg, int states) {
   memset(st, 0, sizeof *st);
   st->processes = ctrace_reader_nprocesses(r);
   if (st->processes == 0)
@@ -181,22 +226,26 @@ int ctrace_stats_compute_with(const ctrace_reader *r, struct ctrace_stats *st,
       ctrace_vec_reserve(&endv, ctrace_reader_nevents_kind(r, CTRACE_EV_TASK_END)) < 0)
     goto oom;
   for (uint32_t i = 0; i < st->threads; i++) {
+    ctrace_cursor c;
+    ctrace_event ev;
+    ctrace_cursor_init(&c, r, i);
+    if (!states) {
+      while (ctrace_cursor_next(&c, &ev))
+        if (count_event(st, &ev, &opens, &endv) < 0 || (fn && fn(arg, i, &ev) < 0))
+          goto oom;
+      continue;
+    }
     const struct ctrace_thread_info *thi = ctrace_reader_thread(r, i);
     struct ctrace_states sm;
     ctrace_states_init(&sm, ctrace_reader_ns(r, thi->first), ctrace_states_reader_clock, r,
                        sum_span, st->state_ns + (size_t)i * CTRACE_ST_COUNT);
     ctrace_states_use_sched(&sm, r, i);
-    ctrace_cursor c;
-    ctrace_event ev;
-    ctrace_cursor_init(&c, r, i);
     while (ctrace_cursor_next(&c, &ev)) {
       ctrace_states_event(&sm, &ev);
       if (count_event(st, &ev, &opens, &endv) < 0 || (fn && fn(arg, i, &ev) < 0))
         goto oom;
     }
     ctrace_states_finish(&sm, ctrace_reader_ns(r, ctrace_reader_thread_end(r, i)));
-    for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
-      st->state_total_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
   }
   for (uint32_t i = 0; i < st->threads; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
@@ -204,10 +253,10 @@ int ctrace_stats_compute_with(const ctrace_reader *r, struct ctrace_stats *st,
       struct ctrace_proc_stats *ps = &st->procs[th->process];
       ps->threads++;
       ps->events += th->nevents;
-      for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
-        ps->state_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
     }
   }
+  if (states)
+    sum_states(r, st);
   for (uint32_t i = 0; i < st->threads; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
     uint64_t t0 = ctrace_reader_first_ticks(r);
