@@ -58,12 +58,9 @@ static void sched_status(const ctrace_reader *r, struct ctrace_stats *st) {
     snprintf(st->sched_reason, sizeof st->sched_reason, "%s", p);
 }
 
-static int cmp_task(const void *a, const void *b) {
-  const struct open_task *x = a, *y = b;
-  if (x->id != y->id)
-    return x->id < y->id ? -1 : 1;
-  return x->begin < y->begin ? -1 : x->begin > y->begin;
-}
+/* by (id, begin) */
+#define TASK_LESS(x, y) ((x)->id != (y)->id ? (x)->id < (y)->id : (x)->begin < (y)->begin)
+CTRACE_RUN_SORT_TYPED(sort_tasks, struct open_task, TASK_LESS)
 
 /* What one event adds to the names and families (the pass of
  * ctrace_stats_compute). 0 or -1 (out of memory). */
@@ -269,8 +266,7 @@ static int compute(const ctrace_reader *r, struct ctrace_stats *st, ctrace_stats
   size_t nopen = opens.n, nends = endv.n;
   /* each thread's part is mostly in id order already (ids grow as tasks
    * begin): merging the runs gives what qsort gave (stable, both) */
-  if (ctrace_run_sort(open, nopen, sizeof *open, cmp_task) < 0 ||
-      ctrace_run_sort(ends, nends, sizeof *ends, cmp_task) < 0)
+  if (sort_tasks(open, nopen) < 0 || sort_tasks(ends, nends) < 0)
     goto oom;
   for (size_t k = 0, e = 0; k < nopen; k++) {
     while (e < nends && ends[e].id < open[k].id)

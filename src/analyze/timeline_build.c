@@ -21,6 +21,7 @@
 
 #include "../base/hash.h"
 #include "states.h"
+#include "../base/sort.h"
 #include "../base/vec.h"
 
 #define MAX_DEPTH 256 /* deeper regions are counted in the deepest lane */
@@ -89,70 +90,8 @@ static void depth_sort_into(struct ctrace_tl_region *dst, const struct ctrace_tl
 
 /* ---- building ---- */
 
-/*
- * NAME(v, n): ctrace_run_sort (sort.h) for an array of T ordered by
- * LESS(a, b) (a before b, as pointers): the same stable bottom-up merging
- * of the ascending runs, so the same order, but with the comparison and
- * the element copies inline (through function pointers and a memcpy per
- * element they took most of its time). 0 or -1 (out of memory: v is
- * untouched).
- */
-#define TL_RUN_SORT(NAME, T, LESS)                                                       \
-  static int NAME(T *v, size_t n) {                                                      \
-    size_t nruns = 0, cap = 0, *runs = NULL;                                             \
-    for (size_t i = 0; i < n;) {                                                         \
-      if (nruns == cap) {                                                                \
-        size_t nc = cap ? 2 * cap : 64;                                                  \
-        size_t *nr = realloc(runs, (nc + 1) * sizeof *nr);                               \
-        if (!nr) {                                                                       \
-          free(runs);                                                                    \
-          return -1;                                                                     \
-        }                                                                                \
-        runs = nr;                                                                       \
-        cap = nc;                                                                        \
-      }                                                                                  \
-      runs[nruns++] = i;                                                                 \
-      size_t j = i + 1;                                                                  \
-      while (j < n && !LESS(&v[j], &v[j - 1]))                                           \
-        j++;                                                                             \
-      i = j;                                                                             \
-    }                                                                                    \
-    if (nruns <= 1) {                                                                    \
-      free(runs);                                                                        \
-      return 0;                                                                          \
-    }                                                                                    \
-    runs[nruns] = n;                                                                     \
-    T *tmp = ctrace__big_malloc(n * sizeof *tmp);                                        \
-    if (!tmp) {                                                                          \
-      free(runs);                                                                        \
-      return -1;                                                                         \
-    }                                                                                    \
-    T *src = v, *dst = tmp;                                                              \
-    while (nruns > 1) {                                                                  \
-      size_t k = 0;                                                                      \
-      for (size_t r = 0; r < nruns; r += 2) {                                            \
-        size_t a = runs[r], m = runs[r + 1 < nruns ? r + 1 : nruns],                     \
-               e = runs[r + 2 < nruns ? r + 2 : nruns];                                  \
-        size_t i = a, j = m, o = a;                                                      \
-        while (i < m && j < e) /* the left on ties: stable */                            \
-          dst[o++] = LESS(&src[j], &src[i]) ? src[j++] : src[i++];                       \
-        memcpy(dst + o, src + i, (m - i) * sizeof *dst);                                 \
-        o += m - i;                                                                      \
-        memcpy(dst + o, src + j, (e - j) * sizeof *dst);                                 \
-        runs[k++] = a;                                                                   \
-      }                                                                                  \
-      runs[k] = n;                                                                       \
-      nruns = k;                                                                         \
-      T *t_ = src;                                                                       \
-      src = dst;                                                                         \
-      dst = t_;                                                                          \
-    }                                                                                    \
-    if (src != v)                                                                        \
-      memcpy(v, src, n * sizeof *v);                                                     \
-    free(tmp);                                                                           \
-    free(runs);                                                                          \
-    return 0;                                                                            \
-  }
+/* ctrace_run_sort with the comparison inline (sort.h) */
+#define TL_RUN_SORT CTRACE_RUN_SORT_TYPED
 
 /* wakes by (t, waker) */
 #define WAKE_LESS(x, y) ((x)->t != (y)->t ? (x)->t < (y)->t : (x)->waker < (y)->waker)
