@@ -61,6 +61,13 @@ static void sched_status(const ctrace_reader *r, struct ctrace_stats *st) {
 /* by (id, begin) */
 #define TASK_LESS(x, y) ((x)->id != (y)->id ? (x)->id < (y)->id : (x)->begin < (y)->begin)
 CTRACE_RUN_SORT_TYPED(sort_tasks, struct open_task, TASK_LESS)
+/* A TASK_END: no name, 16 bytes instead of 24 (6 MB less of fresh memory
+ * and of sorting at 10 M events) */
+struct task_end {
+  uint64_t id;
+  uint64_t begin; /* ticks */
+};
+CTRACE_RUN_SORT_TYPED(sort_ends, struct task_end, TASK_LESS)
 
 /* What one event adds to the names and families (the pass of
  * ctrace_stats_compute). 0 or -1 (out of memory). */
@@ -76,10 +83,10 @@ static int count_event(struct ctrace_stats *st, const ctrace_event *ev, struct c
     break;
   }
   case CTRACE_EV_TASK_END: {
-    struct open_task *e = ctrace_vec_push(endv);
+    struct task_end *e = ctrace_vec_push(endv);
     if (!e)
       return -1;
-    *e = (struct open_task){CTRACE_EV(task_end, ev).task, 0, ev->ticks};
+    *e = (struct task_end){CTRACE_EV(task_end, ev).task, ev->ticks};
     break;
   }
   case CTRACE_EV_REGION_BEGIN:
@@ -216,7 +223,7 @@ static int compute(const ctrace_reader *r, struct ctrace_stats *st, ctrace_stats
   /* Names of tasks (with durations) and regions, the families, and each
    * thread's time per state: one pass over each thread's events, which
    * feeds its state machine too (ctrace_states_thread, inline). */
-  struct ctrace_vec opens = CTRACE_VEC(struct open_task), endv = CTRACE_VEC(struct open_task);
+  struct ctrace_vec opens = CTRACE_VEC(struct open_task), endv = CTRACE_VEC(struct task_end);
   /* room for all at once (the validating pass counted them): growing by
    * copying was a twentieth of an index build's CPU at 10 M events */
   if (ctrace_vec_reserve(&opens, ctrace_reader_nevents_kind(r, CTRACE_EV_TASK_BEGIN)) < 0 ||
@@ -262,11 +269,12 @@ static int compute(const ctrace_reader *r, struct ctrace_stats *st, ctrace_stats
   }
   /* Task durations: TASK_END may be on another thread than TASK_BEGIN, so
    * both sides are sorted by task id and merged: O(n log n). */
-  struct open_task *open = opens.v, *ends = endv.v;
+  struct open_task *open = opens.v;
+  struct task_end *ends = endv.v;
   size_t nopen = opens.n, nends = endv.n;
   /* each thread's part is mostly in id order already (ids grow as tasks
    * begin): merging the runs gives what qsort gave (stable, both) */
-  if (sort_tasks(open, nopen) < 0 || sort_tasks(ends, nends) < 0)
+  if (sort_tasks(open, nopen) < 0 || sort_ends(ends, nends) < 0)
     goto oom;
   for (size_t k = 0, e = 0; k < nopen; k++) {
     while (e < nends && ends[e].id < open[k].id)
