@@ -69,6 +69,16 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st);
 typedef int (*ctrace_stats_event_fn)(void *arg, uint32_t thread, const ctrace_event *ev);
 int ctrace_stats_compute_with(const ctrace_reader *r, struct ctrace_stats *st,
                               ctrace_stats_event_fn fn, void *arg);
+/* The same pass without the threads' states (no state machine): their
+ * times are zero until ctrace_stats_set_states gives them, from the
+ * timeline's build that ran the machine already
+ * (ctrace_timeline_build_states, beside this pass in `ctrace view`). */
+int ctrace_stats_pass(const ctrace_reader *r, struct ctrace_stats *st, ctrace_stats_event_fn fn,
+                      void *arg);
+/* state_ns: per thread (reader order) and state, as ctrace_stats_compute
+ * sums them; copied into st, and summed over threads and processes. */
+void ctrace_stats_set_states(const ctrace_reader *r, struct ctrace_stats *st,
+                             const uint64_t *state_ns);
 void ctrace_stats_free(struct ctrace_stats *st);
 /* Writes st as one JSON object (the keys documented in docs/cli/stats.md). */
 void ctrace_stats_json(const ctrace_reader *r, const struct ctrace_stats *st, FILE *out);

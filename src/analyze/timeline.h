@@ -160,6 +160,14 @@ typedef void (*ctrace_tl_progress)(void *arg, uint64_t done, uint64_t total);
  * or -ENOMEM. Only the validated part of a damaged trace is read. */
 int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                           struct ctrace_timeline **out);
+/* The same, summing each thread's time by state on the way as
+ * ctrace_stats_compute does (its states machine's spans up to
+ * ctrace_reader_thread_end): into state_ns[thread * CTRACE_ST_COUNT +
+ * state] (zeroed by the caller, reader thread order), so that the stats
+ * pass beside the build need not run the machine again
+ * (ctrace_stats_pass, ctrace_stats_set_states). */
+int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
+                                 uint64_t *state_ns, struct ctrace_timeline **out);
 void ctrace_timeline_free(struct ctrace_timeline *tl);
 /* Thread index of tid (the first thread with that tid), or -1. O(1). */
 int64_t ctrace_timeline_thread(const struct ctrace_timeline *tl, uint32_t tid);

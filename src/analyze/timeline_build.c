@@ -21,6 +21,7 @@
 
 #include "../base/hash.h"
 #include "states.h"
+#include "../base/sort.h"
 #include "../base/vec.h"
 
 #define MAX_DEPTH 256 /* deeper regions are counted in the deepest lane */
@@ -89,70 +90,8 @@ static void depth_sort_into(struct ctrace_tl_region *dst, const struct ctrace_tl
 
 /* ---- building ---- */
 
-/*
- * NAME(v, n): ctrace_run_sort (sort.h) for an array of T ordered by
- * LESS(a, b) (a before b, as pointers): the same stable bottom-up merging
- * of the ascending runs, so the same order, but with the comparison and
- * the element copies inline (through function pointers and a memcpy per
- * element they took most of its time). 0 or -1 (out of memory: v is
- * untouched).
- */
-#define TL_RUN_SORT(NAME, T, LESS)                                                       \
-  static int NAME(T *v, size_t n) {                                                      \
-    size_t nruns = 0, cap = 0, *runs = NULL;                                             \
-    for (size_t i = 0; i < n;) {                                                         \
-      if (nruns == cap) {                                                                \
-        size_t nc = cap ? 2 * cap : 64;                                                  \
-        size_t *nr = realloc(runs, (nc + 1) * sizeof *nr);                               \
-        if (!nr) {                                                                       \
-          free(runs);                                                                    \
-          return -1;                                                                     \
-        }                                                                                \
-        runs = nr;                                                                       \
-        cap = nc;                                                                        \
-      }                                                                                  \
-      runs[nruns++] = i;                                                                 \
-      size_t j = i + 1;                                                                  \
-      while (j < n && !LESS(&v[j], &v[j - 1]))                                           \
-        j++;                                                                             \
-      i = j;                                                                             \
-    }                                                                                    \
-    if (nruns <= 1) {                                                                    \
-      free(runs);                                                                        \
-      return 0;                                                                          \
-    }                                                                                    \
-    runs[nruns] = n;                                                                     \
-    T *tmp = ctrace__big_malloc(n * sizeof *tmp);                                        \
-    if (!tmp) {                                                                          \
-      free(runs);                                                                        \
-      return -1;                                                                         \
-    }                                                                                    \
-    T *src = v, *dst = tmp;                                                              \
-    while (nruns > 1) {                                                                  \
-      size_t k = 0;                                                                      \
-      for (size_t r = 0; r < nruns; r += 2) {                                            \
-        size_t a = runs[r], m = runs[r + 1 < nruns ? r + 1 : nruns],                     \
-               e = runs[r + 2 < nruns ? r + 2 : nruns];                                  \
-        size_t i = a, j = m, o = a;                                                      \
-        while (i < m && j < e) /* the left on ties: stable */                            \
-          dst[o++] = LESS(&src[j], &src[i]) ? src[j++] : src[i++];                       \
-        memcpy(dst + o, src + i, (m - i) * sizeof *dst);                                 \
-        o += m - i;                                                                      \
-        memcpy(dst + o, src + j, (e - j) * sizeof *dst);                                 \
-        runs[k++] = a;                                                                   \
-      }                                                                                  \
-      runs[k] = n;                                                                       \
-      nruns = k;                                                                         \
-      T *t_ = src;                                                                       \
-      src = dst;                                                                         \
-      dst = t_;                                                                          \
-    }                                                                                    \
-    if (src != v)                                                                        \
-      memcpy(v, src, n * sizeof *v);                                                     \
-    free(tmp);                                                                           \
-    free(runs);                                                                          \
-    return 0;                                                                            \
-  }
+/* ctrace_run_sort with the comparison inline (sort.h) */
+#define TL_RUN_SORT CTRACE_RUN_SORT_TYPED
 
 /* wakes by (t, waker) */
 #define WAKE_LESS(x, y) ((x)->t != (y)->t ? (x)->t < (y)->t : (x)->waker < (y)->waker)
@@ -276,6 +215,7 @@ struct scan_shared {
   ctrace_tl_progress progress; /* called by the calling thread only */
   void *arg;
   uint64_t total;
+  uint64_t *state_ns; /* the stats' time by state per thread, or NULL */
 };
 
 /* The state machine's spans, as transitions of one thread. */
@@ -285,11 +225,22 @@ struct tr_out {
   int64_t at_end; /* start of a span flagged CTRACE_SPAN_AT_END */
   int before;     /* saw a span flagged CTRACE_SPAN_BEFORE_START */
   int oom;
+  uint64_t *sum; /* time by state of the spans, or NULL (ctrace_timeline_build_states) */
 };
+/* A span's time into its state's sum (what stats.c's pass summed). */
+static void sum_span(uint64_t *sum, const struct ctrace_span *sp) {
+  if (sp->end > sp->start && sp->state < CTRACE_ST_COUNT)
+    sum[sp->state] += (uint64_t)(sp->end - sp->start);
+}
+static void on_sum(void *arg, const struct ctrace_span *sp) {
+  sum_span(arg, sp);
+}
 static void on_span(void *arg, const struct ctrace_span *sp) {
   struct tr_out *o = arg;
   if (sp->end <= sp->start) /* an empty call: no time in any state */
     return;
+  if (o->sum)
+    sum_span(o->sum, sp);
   if (sp->flags & CTRACE_SPAN_AT_END)
     o->at_end = sp->start;
   if (sp->flags & CTRACE_SPAN_BEFORE_START)
@@ -347,7 +298,8 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
   struct touch_cache tcache;
   memset(&tcache, 0, sizeof tcache);
   uint64_t nev = 0;
-  struct tr_out to = {.tr = &tr, .t0 = t0, .at_end = INT64_MAX};
+  struct tr_out to = {.tr = &tr, .t0 = t0, .at_end = INT64_MAX,
+                      .sum = sh->state_ns ? sh->state_ns + (size_t)i * CTRACE_ST_COUNT : NULL};
   struct ctrace_states sm;
   ctrace_states_init(&sm, th->first_ns, ctrace_states_reader_clock, r, on_span, &to);
   ctrace_states_use_sched(&sm, r, th->index);
@@ -467,6 +419,17 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
     default:
       break;
     }
+  }
+  /* The stats' sums end the thread where the reader does (its last event
+   * when it exited, else the trace's end), the timeline at its process's
+   * end: when those differ, a copy of the machine ends the sums there. */
+  int64_t stats_end = ctrace_reader_ns(r, ctrace_reader_thread_end(r, th->index));
+  if (to.sum && stats_end != th->last_ns) {
+    struct ctrace_states copy = sm;
+    copy.fn = on_sum;
+    copy.arg = to.sum;
+    ctrace_states_finish(&copy, stats_end);
+    to.sum = NULL;
   }
   /* the thread's end: its exit, else the end of the trace; a call still in
    * progress then is its last span */
@@ -947,6 +910,11 @@ oom:
 
 int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                           struct ctrace_timeline **out) {
+  return ctrace_timeline_build_states(r, progress, arg, NULL, out);
+}
+
+int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
+                                 uint64_t *state_ns, struct ctrace_timeline **out) {
   struct ctrace_timeline *tl = calloc(1, sizeof *tl);
   /* the arrays written in place (D_*), each the threads' parts in thread
    * order */
@@ -1020,7 +988,8 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
   free(bysize);
   bysize = NULL;
   struct scan_shared sh = {.tl = tl, .outs = outs, .counts = counts, .order = order,
-                           .progress = progress, .arg = arg, .total = total};
+                           .progress = progress, .arg = arg, .total = total,
+                           .state_ns = state_ns};
   /* One helper thread beside the caller (the machines this runs on have a
    * few cores, and the stats pass may be using another), for each of two
    * passes: counting, then scanning. The counting pass decodes every event

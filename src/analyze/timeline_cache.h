@@ -138,6 +138,10 @@ struct ctrace_cache_in {
   const uint8_t *base; /* the mapping (NULL when none) */
   size_t len;
   struct ctrace_cache_head head; /* checked copy */
+  /* the sections' hashes are checked from the file read into buf (-1 and
+   * NULL: from the mapping) until ctrace_cache_in_end */
+  int fd;
+  uint8_t *buf;
 };
 /* Maps fd (a regular file) and checks its head: magic, layout and id as
  * given, its length, the head's hash, every section of nsections inside the
@@ -145,10 +149,14 @@ struct ctrace_cache_in {
 int ctrace_cache_in_open(struct ctrace_cache_in *in, int fd, uint64_t magic, uint64_t layout,
                          const uint64_t id[CTRACE_CACHE_ID_WORDS], unsigned nsections);
 void ctrace_cache_in_close(struct ctrace_cache_in *in);
+/* No more ctrace_cache_get: lets the file descriptor and the buffer go,
+ * keeps the mapping. */
+void ctrace_cache_in_end(struct ctrace_cache_in *in);
 /* Section sec's bytes as n elements of size bytes, after checking that its
- * length is a whole number of them and its hash is the head's (the pages
- * let go after): NULL when not (or when empty: then *n is 0 and the
- * result is a valid pointer to no bytes). */
+ * length is a whole number of them and its hash is the head's (hashed from
+ * the file read in pieces, which leaves the mapping's pages untouched; else
+ * from the mapping, its pages let go after): NULL when not (or when empty:
+ * then *n is 0 and the result is a valid pointer to no bytes). */
 const void *ctrace_cache_get(const struct ctrace_cache_in *in, unsigned sec, size_t size,
                              size_t *n, int *bad);
 /* Lets the pages of [p, p + n) go from the process's memory (they stay in

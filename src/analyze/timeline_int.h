@@ -27,6 +27,11 @@ static inline int64_t ctrace__tr_time(const struct ctrace_timeline *tl, uint64_t
 
 /* Frees p unless it is in the mapping of a cached timeline's file. */
 void ctrace__tl_free(const struct ctrace_timeline *tl, void *p);
+/* Lets the pages of [p, p + n) go from the process's memory when they are
+ * in the mapping of a cached timeline's file (they stay in the page cache
+ * and come back when read); nothing for a built timeline
+ * (timeline_cache.c). */
+void ctrace__tl_release(const struct ctrace_timeline *tl, const void *p, size_t n);
 
 /* Builds the coarser levels of thread th from its raw level (timeline_lod.c);
  * adds their memory to *bytes. scratch (of uint64_t) is the caller's room

@@ -254,6 +254,12 @@ long ctrace_timeline_instances(const struct ctrace_timeline *tl, int regions, ui
       sift_down(v, k, 0);
     }
   }
+  /* every instance was read, a few are looked at again: in a cached
+   * index the pages go, before the breakdowns read the spans' */
+  if (regions)
+    ctrace__tl_release(tl, tl->regions, all * sizeof *tl->regions);
+  else
+    ctrace__tl_release(tl, tl->tasks, all * sizeof *tl->tasks);
   qsort(v, k, sizeof *v, cmp_item_dur_desc);
   struct ctrace_tl_instance *I = calloc(k ? k : 1, sizeof *I);
   if (!I) {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../analyze/profile.h"
+#include "../base/sort.h"
 #include "../base/vec.h"
 #include "../analyze/timeline_cache.h"
 #include "api_int.h"
@@ -640,12 +641,9 @@ void ctrace__counters_free(struct ctrace_counters *c) {
   free(c);
 }
 
-static int cpoint_cmp(const void *x, const void *y) {
-  const struct cpoint *l = x, *r = y;
-  if (l->name != r->name)
-    return l->name < r->name ? -1 : 1;
-  return (l->t > r->t) - (l->t < r->t);
-}
+/* by (name, t), stably: the order glibc's qsort (a merge sort) gave */
+#define CPOINT_LESS(l, r) ((l)->name != (r)->name ? (l)->name < (r)->name : (l)->t < (r)->t)
+CTRACE_RUN_SORT_TYPED(sort_cpoints, struct cpoint, CPOINT_LESS)
 
 /* The counters being gathered from the events (ctrace__counters_event). */
 struct ctrace_counters_build {
@@ -698,8 +696,10 @@ static void counters_end(struct ctrace_view *v, struct ctrace_counters_build *b)
   c->v = ctrace_vec_take(&b->pts, &c->n, NULL);
   c->drops = ctrace_vec_take(&b->drops, &c->ndrops, NULL);
   free(b);
-  if (c->n)
-    qsort(c->v, c->n, sizeof *c->v, cpoint_cmp);
+  if (sort_cpoints(c->v, c->n) < 0) {
+    ctrace__counters_free(c);
+    return;
+  }
   size_t ns = 0;
   for (size_t i = 0; i < c->n; i++)
     ns += !i || c->v[i].name != c->v[i - 1].name;

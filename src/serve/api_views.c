@@ -116,6 +116,9 @@ void ctrace__api_threads(struct ctrace_view *v, struct params *p, struct ctrace_
 static int latency_list(struct ctrace_view *v, FILE *f, int regions) {
   struct ctrace_tl_latency *L;
   long n = ctrace_timeline_latency(v->tl, regions, &L);
+  /* every task or region was read: a loaded index cache's pages go before
+   * the next walk (view.c), so that the server holds one walk's at a time */
+  ctrace_view_release_index(v);
   if (n < 0)
     return -1;
   fputc('[', f);
@@ -147,8 +150,12 @@ void ctrace__api_tasks(struct ctrace_view *v, struct params *p, struct ctrace_re
   int err = latency_list(v, j.f, 0);
   fputs(",\"regions\":", j.f);
   err |= latency_list(v, j.f, 1);
+  uint64_t unended_tasks = ctrace_timeline_unended(v->tl, 0);
+  ctrace_view_release_index(v);
+  uint64_t unended_regions = ctrace_timeline_unended(v->tl, 1);
+  ctrace_view_release_index(v);
   fprintf(j.f, ",\"unended\":{\"tasks\":%" PRIu64 ",\"regions\":%" PRIu64 "}}\n",
-          ctrace_timeline_unended(v->tl, 0), ctrace_timeline_unended(v->tl, 1));
+          unended_tasks, unended_regions);
   (void)p;
   if (err) {
     fclose(j.f);

@@ -427,6 +427,10 @@ int ctrace_timeline_encode(struct ctrace_view *v, int64_t a, int64_t b, uint32_t
     }
     set_u32(&body, at + 8, nl);
   }
+  /* A loaded index cache's pages that the rows read go before the tasks
+   * are walked (every task, in a wide window): the server then holds one
+   * walk's pages at a time, not both (they stay in the page cache) */
+  ctrace_view_release_index(v);
   /* tasks overlapping the window: past the cap, the longest (choose_tasks) */
   size_t at = body.n;
   put_u32(&body, 0);
@@ -436,6 +440,7 @@ int ctrace_timeline_encode(struct ctrace_view *v, int64_t a, int64_t b, uint32_t
   ctrace_timeline_tasks(tl, a, b, on_task, &tc);
   uint32_t nt = tc.n;
   set_u32(&body, at, nt);
+  ctrace_view_release_index(v);
   /* wakes in the window: when there are too many to draw, none (the client
    * says so and asks to zoom in) */
   size_t w0 = ctrace_timeline_wake_lower(tl, a), w1 = ctrace_timeline_wake_lower(tl, b + 1);

@@ -22,12 +22,12 @@ struct stats_job {
 };
 /* The stats, gathering the counters on the way (/api/counters, which the
  * page asks beside its first timeline, then need not read every event
- * again). */
+ * again). Without the threads' states: the timeline's build sums them
+ * (its state machine is the one the stats would run again). */
 static void *stats_thread(void *arg) {
   struct stats_job *j = arg;
   struct ctrace_counters_build *b = ctrace__counters_begin(j->v->r);
-  j->err = b ? ctrace_stats_compute_with(j->v->r, &j->v->st, ctrace__counters_event, b)
-             : ctrace_stats_compute(j->v->r, &j->v->st);
+  j->err = ctrace_stats_pass(j->v->r, &j->v->st, b ? ctrace__counters_event : NULL, b);
   ctrace__counters_end(j->v, b);
   return NULL;
 }
@@ -73,14 +73,21 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
    * open): on two cores the first screen comes ~20% sooner. */
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
+  size_t nstate = (size_t)ctrace_reader_nthreads(r) * CTRACE_ST_COUNT + 1;
+  uint64_t *state_ns = calloc(nstate, sizeof *state_ns);
+  if (!state_ns)
+    return -ENOMEM;
   pthread_t th;
   int threaded = pthread_create(&th, NULL, stats_thread, &job) == 0;
   if (!threaded)
     stats_thread(&job);
   struct progress_job pj = {progress, arg};
-  int err = ctrace_timeline_build(r, on_progress, &pj, &v->tl);
+  int err = ctrace_timeline_build_states(r, on_progress, &pj, state_ns, &v->tl);
   if (threaded)
     pthread_join(th, NULL);
+  if (!err && job.err == 0)
+    ctrace_stats_set_states(r, &v->st, state_ns);
+  free(state_ns);
   if (err)
     goto fail_timeline;
   if (job.err < 0)

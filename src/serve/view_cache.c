@@ -274,6 +274,10 @@ static int load_from(struct ctrace_view *v, const char *file, const uint64_t *id
   close(fd);
   if (err < 0)
     return -1;
+  /* A cache of this trace (its head says so): the reader's validating pass
+   * read the whole trace, whose pages go before the index's are checked,
+   * not after (the open's peak of memory held both) */
+  ctrace_view_release_pages();
   ctrace_cache_release(in.base, CTRACE_CACHE_ALIGN); /* the head: copied */
   struct ctrace_timeline *tl = NULL;
   if (stats_load(v->r, &v->st, &in) < 0)
@@ -289,6 +293,7 @@ static int load_from(struct ctrace_view *v, const char *file, const uint64_t *id
     ctrace_stats_free(&v->st);
     goto fail;
   }
+  ctrace_cache_in_end(&in);
   v->cache_map = in.base; /* the timeline's arrays: unmapped by ctrace_view_fini */
   v->cache_map_len = in.len;
   ctrace_view_guard_add(in.base, in.len);
