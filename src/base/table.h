@@ -13,4 +13,9 @@
 
 #define CTRACE_TABLE __attribute__((section(".bss.~table")))
 
+/* The same for a table whose first bytes a start touches: it goes right
+ * after the small variables (".bss.}" sorts after every name and before
+ * ".bss.~"), so its head shares their last page. */
+#define CTRACE_TABLE_HEAD __attribute__((section(".bss.}head")))
+
 #endif

@@ -27,10 +27,10 @@ struct name_entry {
 /* The first page is static: a process with few names (most) allocates and
  * clears none, and touches only the part it uses. */
 CTRACE_TABLE static struct name_entry first_page[1u << PAGE_BITS];
-/* pages[0] stays NULL: entry() knows the first page. Zero-filled, not
- * initialised data that the dynamic loader relocates (a page copied per
- * process), and untouched by a process with fewer than 1024 names. */
-CTRACE_TABLE static struct name_entry *pages[NPAGES];
+/* Zero-filled, not initialised data that the loader would relocate (a page
+ * copied per process); pages[0] is set at the first name, and lies on the
+ * small variables' page (CTRACE_TABLE_HEAD). */
+CTRACE_TABLE_HEAD static struct name_entry *pages[NPAGES];
 static uint32_t nnames;           /* handles 1..nnames are valid */
 static uint32_t *index_tab;       /* open addressing: hash -> handle */
 /* The first index and the first names' bytes are static too: a trace's
@@ -46,8 +46,7 @@ static uint32_t index_cap;        /* power of two */
 static uint32_t next_string_sid;  /* per trace */
 
 static struct name_entry *entry(ctrace_name_t h) {
-  struct name_entry *pg = h >> PAGE_BITS ? pages[h >> PAGE_BITS] : first_page;
-  return &pg[h & ((1u << PAGE_BITS) - 1)];
+  return &pages[h >> PAGE_BITS][h & ((1u << PAGE_BITS) - 1)];
 }
 
 static uint64_t hash_bytes(const void *data, size_t n) {
@@ -106,8 +105,9 @@ ctrace_name_t ctrace_name(const char *s) {
     if ((nnames + 1) * 2 >= index_cap && index_grow() < 0)
       goto out;
     ctrace_name_t nh = nnames + 1;
-    if (nh >> PAGE_BITS && !pages[nh >> PAGE_BITS]) {
-      pages[nh >> PAGE_BITS] = calloc(1u << PAGE_BITS, sizeof(struct name_entry));
+    if (!pages[nh >> PAGE_BITS]) {
+      pages[nh >> PAGE_BITS] =
+          nh >> PAGE_BITS ? calloc(1u << PAGE_BITS, sizeof(struct name_entry)) : first_page;
       if (!pages[nh >> PAGE_BITS])
         goto out;
     }
