@@ -185,6 +185,7 @@ stage_fuzz() {
   mkdir -p build-fuzz/corpus
   if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
       tests/fuzz/fuzz_reader.c src/read/reader.c src/read/sched_read.c src/read/tree.c src/format/format.c \
+      src/format/kinds.c \
       -o build-fuzz/fuzz_reader 2>"$log_dir/build-fuzz.log"; then
     cat "$log_dir/build-fuzz.log"; fail "fuzz build"; return
   fi
