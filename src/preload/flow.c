@@ -325,12 +325,7 @@ void ctrace__pl_ipc_io(uint8_t call, int fd, int64_t result, uint64_t t0, uint64
       uint8_t *q = ctrace__ev(t, CTRACE_EV_IPC_IO, t1);
       q = ctrace__put_uvarint(q, n);
       memcpy(q, b, n);
-      /* the tracer's own time, sampled as for the other recorded calls
-       * (one in 8 timed, counting for 8: preload.c) */
-      if (t->tracer_events++ % 8 == 0) {
-        uint64_t now = ctrace__now();
-        t->tracer_ticks += now > t1 ? 8 * (now - t1) : 0;
-      }
+      ctrace__pl_charge(t, t1); /* the tracer's own time, as for every call */
       ctrace__leave(t, q + n);
     }
   }

@@ -124,16 +124,10 @@ uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp) {
   return ctrace__pl.stacks ? ctrace__stack_here(t, fp) : 0;
 }
 
-/* Ends an event and charges the tracer's time to the thread. One event in
- * TRACER_SAMPLE is timed (from `since`, the end of the real call, to here)
- * and counts for TRACER_SAMPLE: a time-stamp read per event would be
- * about a third of a recorded event's cost. */
-#define TRACER_SAMPLE 8
+/* Ends an event and charges the tracer's time to the thread
+ * (ctrace__pl_charge, preload.h). */
 static inline void finish(struct ctrace__thread *t, uint8_t *p, uint64_t since) {
-  if (CTRACE__UNLIKELY(t->tracer_events++ % TRACER_SAMPLE == 0)) {
-    uint64_t now = ctrace__now();
-    t->tracer_ticks += now > since ? TRACER_SAMPLE * (now - since) : 0;
-  }
+  ctrace__pl_charge(t, since);
   ctrace__leave(t, p);
 }
 

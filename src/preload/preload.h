@@ -324,6 +324,25 @@ void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint6
 void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, socklen_t len);
 uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
 /*
+ * Charges the tracer's own time for the event ending now (from since, the
+ * end of the real call) to t. A thread's first PL_TRACER_EXACT events are
+ * each timed: they pay one-time costs (the buffer's first pages, the first
+ * stack walks, hundreds of us), which counted eightfold made a short
+ * program's "time inside the tracer" several times too large. After them
+ * one event in PL_TRACER_SAMPLE is timed and counts for PL_TRACER_SAMPLE:
+ * a time-stamp read per event would be about a third of a recorded
+ * event's cost.
+ */
+#define PL_TRACER_EXACT 32 /* a multiple of PL_TRACER_SAMPLE */
+#define PL_TRACER_SAMPLE 8
+static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
+  uint64_t n = t->tracer_events++;
+  if (CTRACE__UNLIKELY(n < PL_TRACER_EXACT || n % PL_TRACER_SAMPLE == 0)) {
+    uint64_t now = ctrace__now(), w = n < PL_TRACER_EXACT ? 1 : PL_TRACER_SAMPLE;
+    t->tracer_ticks += now > since ? w * (now - since) : 0;
+  }
+}
+/*
  * RELEASE shape: claims the object's registered waiters just before the
  * real release (a waiter may otherwise wake and leave before the releaser
  * looks), then releases, then records the WAKEs. MODE: PL_CLAIM_*.
