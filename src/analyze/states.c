@@ -103,6 +103,12 @@ int64_t ctrace_states_reader_clock(const void *reader, uint64_t ticks) {
   return ctrace_reader_ns(reader, ticks);
 }
 
+void ctrace_states_sum_span(void *row, const struct ctrace_span *sp) {
+  uint64_t *sum = row;
+  if (sp->end > sp->start && sp->state < CTRACE_ST_COUNT)
+    sum[sp->state] += (uint64_t)(sp->end - sp->start);
+}
+
 static int64_t now(const struct ctrace_states *m, uint64_t ticks) {
   return m->clock ? m->clock(m->clock_ctx, ticks) : (int64_t)ticks;
 }

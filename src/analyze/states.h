@@ -192,6 +192,11 @@ void ctrace_states_use_sched(struct ctrace_states *m, const ctrace_reader *r, ui
 /* A clock over a reader: ctrace_reader_ns. */
 int64_t ctrace_states_reader_clock(const void *reader, uint64_t ticks);
 
+/* A ctrace_span_fn adding each span's time to row[state] (a uint64_t per
+ * state): a thread's time by state, as `ctrace stats` and the timeline's
+ * build sum it. */
+void ctrace_states_sum_span(void *row, const struct ctrace_span *sp);
+
 /* Runs the machine over thread index ti of r, reporting every span to fn;
  * returns the thread's end (ns). */
 int64_t ctrace_states_thread(const ctrace_reader *r, uint32_t ti, ctrace_span_fn fn, void *arg);

@@ -35,12 +35,6 @@ struct open_task {
 
 /* ---- thread states and scheduling ---- */
 
-static void sum_span(void *arg, const struct ctrace_span *sp) {
-  uint64_t *row = arg;
-  if (sp->end > sp->start && sp->state < CTRACE_ST_COUNT)
-    row[sp->state] += (uint64_t)(sp->end - sp->start);
-}
-
 static void sched_status(const ctrace_reader *r, struct ctrace_stats *st) {
   ctrace_reader_sched_totals(r, &st->sched);
   const char *p = ctrace_reader_property(r, "sched");
@@ -142,22 +136,15 @@ int ctrace_stats_compute(const ctrace_reader *r, struct ctrace_stats *st) {
  * processes (st->state_ns filled). */
 static void sum_states(const ctrace_reader *r, struct ctrace_stats *st) {
   memset(st->state_total_ns, 0, sizeof st->state_total_ns);
-  for (uint32_t i = 0; i < st->threads; i++)
-    for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
-      st->state_total_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
+  for (uint32_t p = 0; p < st->processes; p++)
+    memset(st->procs[p].state_ns, 0, sizeof st->procs[p].state_ns);
   for (uint32_t i = 0; i < st->threads; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
-    if (th->process < st->processes) {
-      struct ctrace_proc_stats *ps = &st->procs[th->process];
-      memset(ps->state_ns, 0, sizeof ps->state_ns);
-    }
-  }
-  for (uint32_t i = 0; i < st->threads; i++) {
-    const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
-    if (th->process < st->processes) {
-      struct ctrace_proc_stats *ps = &st->procs[th->process];
-      for (unsigned k = 0; k < CTRACE_ST_COUNT; k++)
-        ps->state_ns[k] += st->state_ns[(size_t)i * CTRACE_ST_COUNT + k];
+    const uint64_t *row = st->state_ns + (size_t)i * CTRACE_ST_COUNT;
+    for (unsigned k = 0; k < CTRACE_ST_COUNT; k++) {
+      st->state_total_ns[k] += row[k];
+      if (th->process < st->processes)
+        st->procs[th->process].state_ns[k] += row[k];
     }
   }
 }
@@ -242,7 +229,7 @@ static int compute(const ctrace_reader *r, struct ctrace_stats *st, ctrace_stats
     const struct ctrace_thread_info *thi = ctrace_reader_thread(r, i);
     struct ctrace_states sm;
     ctrace_states_init(&sm, ctrace_reader_ns(r, thi->first), ctrace_states_reader_clock, r,
-                       sum_span, st->state_ns + (size_t)i * CTRACE_ST_COUNT);
+                       ctrace_states_sum_span, st->state_ns + (size_t)i * CTRACE_ST_COUNT);
     ctrace_states_use_sched(&sm, r, i);
     while (ctrace_cursor_next(&c, &ev)) {
       ctrace_states_event(&sm, &ev);

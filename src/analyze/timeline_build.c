@@ -90,12 +90,9 @@ static void depth_sort_into(struct ctrace_tl_region *dst, const struct ctrace_tl
 
 /* ---- building ---- */
 
-/* ctrace_run_sort with the comparison inline (sort.h) */
-#define TL_RUN_SORT CTRACE_RUN_SORT_TYPED
-
 /* wakes by (t, waker) */
 #define WAKE_LESS(x, y) ((x)->t != (y)->t ? (x)->t < (y)->t : (x)->waker < (y)->waker)
-TL_RUN_SORT(sort_wakes, struct ctrace_tl_wake, WAKE_LESS)
+CTRACE_RUN_SORT_TYPED(sort_wakes, struct ctrace_tl_wake, WAKE_LESS)
 static int cmp_by_size(const void *a, const void *b) {
   const struct by_size *x = a, *y = b;
   if (x->nevents != y->nevents)
@@ -227,20 +224,12 @@ struct tr_out {
   int oom;
   uint64_t *sum; /* time by state of the spans, or NULL (ctrace_timeline_build_states) */
 };
-/* A span's time into its state's sum (what stats.c's pass summed). */
-static void sum_span(uint64_t *sum, const struct ctrace_span *sp) {
-  if (sp->end > sp->start && sp->state < CTRACE_ST_COUNT)
-    sum[sp->state] += (uint64_t)(sp->end - sp->start);
-}
-static void on_sum(void *arg, const struct ctrace_span *sp) {
-  sum_span(arg, sp);
-}
 static void on_span(void *arg, const struct ctrace_span *sp) {
   struct tr_out *o = arg;
   if (sp->end <= sp->start) /* an empty call: no time in any state */
     return;
   if (o->sum)
-    sum_span(o->sum, sp);
+    ctrace_states_sum_span(o->sum, sp); /* as the stats sum it */
   if (sp->flags & CTRACE_SPAN_AT_END)
     o->at_end = sp->start;
   if (sp->flags & CTRACE_SPAN_BEFORE_START)
@@ -426,7 +415,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
   int64_t stats_end = ctrace_reader_ns(r, ctrace_reader_thread_end(r, th->index));
   if (to.sum && stats_end != th->last_ns) {
     struct ctrace_states copy = sm;
-    copy.fn = on_sum;
+    copy.fn = ctrace_states_sum_span;
     copy.arg = to.sum;
     ctrace_states_finish(&copy, stats_end);
     to.sum = NULL;
@@ -683,7 +672,7 @@ static int cmp_touch_in_task(const void *a, const void *b) {
 }
 /* tasks by (start, id) */
 #define TASK_LESS(x, y) ((x)->start != (y)->start ? (x)->start < (y)->start : (x)->id < (y)->id)
-TL_RUN_SORT(sort_tasks, struct ctrace_tl_task, TASK_LESS)
+CTRACE_RUN_SORT_TYPED(sort_tasks, struct ctrace_tl_task, TASK_LESS)
 
 /*
  * Tasks and touches from the scans' parts (outs[i].tev, .tend, .touches; freed

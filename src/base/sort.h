@@ -12,82 +12,14 @@
 #include "vec.h"
 
 /*
- * Sorts n elements of size bytes by cmp, stably (what glibc's qsort, a
+ * Defines static int NAME(T *v, size_t n): sorts n elements of type T by
+ * LESS(x, y) (x before y, as pointers), stably (what glibc's qsort, a
  * merge sort, gives), in O(n log r) for r ascending runs: arrays joined
  * from per-thread parts that are each in time order already (bottom-up
- * merging of the runs, which qsort ignores). 0 or -1 (out of memory: base
- * is untouched).
- */
-static inline int ctrace_run_sort(void *base, size_t n, size_t size,
-                                  int (*cmp)(const void *, const void *)) {
-  char *v = base;
-  size_t nruns = 0;
-  size_t *runs = NULL, cap = 0;
-  for (size_t i = 0; i < n;) { /* run starts */
-    if (nruns == cap) {
-      size_t nc = cap ? 2 * cap : 64;
-      size_t *nr = realloc(runs, (nc + 1) * sizeof *nr);
-      if (!nr) {
-        free(runs);
-        return -1;
-      }
-      runs = nr;
-      cap = nc;
-    }
-    runs[nruns++] = i;
-    size_t j = i + 1;
-    while (j < n && cmp(v + (j - 1) * size, v + j * size) <= 0)
-      j++;
-    i = j;
-  }
-  if (nruns <= 1) {
-    free(runs);
-    return 0;
-  }
-  runs[nruns] = n;
-  char *tmp = ctrace__big_malloc(n * size);
-  if (!tmp) {
-    free(runs);
-    return -1;
-  }
-  char *src = v, *dst = tmp;
-  while (nruns > 1) {
-    size_t k = 0;
-    for (size_t r = 0; r < nruns; r += 2) {
-      /* runs[nruns] is n: a last run without a pair is copied */
-      size_t a = runs[r], m = runs[r + 1 < nruns ? r + 1 : nruns],
-             e = runs[r + 2 < nruns ? r + 2 : nruns];
-      size_t i = a, j = m, o = a;
-      while (i < m && j < e) {
-        if (cmp(src + j * size, src + i * size) < 0) /* the left on ties: stable */
-          memcpy(dst + o++ * size, src + j++ * size, size);
-        else
-          memcpy(dst + o++ * size, src + i++ * size, size);
-      }
-      memcpy(dst + o * size, src + i * size, (m - i) * size);
-      o += m - i;
-      memcpy(dst + o * size, src + j * size, (e - j) * size);
-      runs[k++] = a;
-    }
-    runs[k] = n;
-    nruns = k;
-    char *t = src;
-    src = dst;
-    dst = t;
-  }
-  if (src != v)
-    memcpy(v, src, n * size);
-  free(tmp);
-  free(runs);
-  return 0;
-}
-
-/*
- * The same sort for one element type T, ordered by LESS(x, y) (pointers):
- * the same order as ctrace_run_sort with the matching comparison, but with
- * the comparison and the element copies inline (through a function pointer
- * and a memcpy per element they took most of its time). Defines
- * static int NAME(T *v, size_t n): 0 or -1 (out of memory: v is untouched).
+ * merging of the runs, which qsort ignores). The comparison and the
+ * element copies are inline (through a function pointer and a memcpy per
+ * element they took most of the time). 0 or -1 (out of memory: v is
+ * untouched).
  */
 #define CTRACE_RUN_SORT_TYPED(NAME, T, LESS)                                            \
   static int NAME(T *v, size_t n) {                                                     \
