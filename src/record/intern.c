@@ -24,23 +24,28 @@ struct name_entry {
  * a lock while new ones are added. 4096 pages of 1024: 4M names. */
 #define PAGE_BITS 10
 #define NPAGES 4096
-/* The first page is static: a process with few names (most) allocates and
- * clears none, and touches only the part it uses. */
-CTRACE_TABLE static struct name_entry first_page[1u << PAGE_BITS];
 /* Zero-filled, not initialised data that the loader would relocate (a page
  * copied per process); pages[0] is set at the first name, and lies on the
  * small variables' page (CTRACE_TABLE_HEAD). */
 CTRACE_TABLE_HEAD static struct name_entry *pages[NPAGES];
 static uint32_t nnames;           /* handles 1..nnames are valid */
 static uint32_t *index_tab;       /* open addressing: hash -> handle */
-/* The first index and the first names' bytes are static too: a trace's
- * start interns a few names, and malloc's first call would cost a process
- * that never allocates its heap's set-up and pages. */
-#define FIRST_INDEX 256
-static CTRACE_TABLE _Alignas(4096) struct {
-  uint32_t index[FIRST_INDEX]; /* both in one page */
-  char bytes[4096 - FIRST_INDEX * sizeof(uint32_t)];
-} first;
+/* The first page of entries, the first index and the first names' bytes
+ * are static: a process with few names (most) allocates and clears none,
+ * and malloc's first call would cost a process that never allocates its
+ * heap's set-up and pages. A trace's start interns a few names: the index,
+ * their bytes and their entries (the page's first 64) share one page of
+ * memory, the first a process touches here. */
+#define FIRST_INDEX 128
+#define FIRST_HEAD 4096
+struct first_names {
+  uint32_t index[FIRST_INDEX];
+  char bytes[FIRST_HEAD / 2 - FIRST_INDEX * sizeof(uint32_t)];
+  struct name_entry page[1u << PAGE_BITS]; /* pages[0] */
+};
+static CTRACE_TABLE _Alignas(4096) struct first_names first;
+_Static_assert(offsetof(struct first_names, page) == FIRST_HEAD / 2,
+               "the first entries share the index's page");
 static size_t first_bytes_used;
 static uint32_t index_cap;        /* power of two */
 static uint32_t next_string_sid;  /* per trace */
@@ -107,7 +112,7 @@ ctrace_name_t ctrace_name(const char *s) {
     ctrace_name_t nh = nnames + 1;
     if (!pages[nh >> PAGE_BITS]) {
       pages[nh >> PAGE_BITS] =
-          nh >> PAGE_BITS ? calloc(1u << PAGE_BITS, sizeof(struct name_entry)) : first_page;
+          nh >> PAGE_BITS ? calloc(1u << PAGE_BITS, sizeof(struct name_entry)) : first.page;
       if (!pages[nh >> PAGE_BITS])
         goto out;
     }
