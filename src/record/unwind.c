@@ -238,15 +238,26 @@ enum {
 #define R_RBP_OFF(v) ((intptr_t)(int16_t)((v) >> 32))
 #define R_RA_OFF(v) ((intptr_t)(int16_t)((v) >> 48))
 
-/* Open addressing over addresses (the return address less 1), filled by
- * compare-and-swap of the key, then the rule; never emptied while a trace
- * runs. Full: rules are computed on each use (slower, still right). */
+/*
+ * The rules of all threads by address (the return address less 1): an
+ * index (open addressing, 2 bytes a slot) of entries handed out in order.
+ * An entry is written before the compare-and-swap that puts its number in
+ * the index, so a reader that finds the number finds the rule; never
+ * emptied while a trace runs. Full: rules are computed on each use
+ * (slower, still right). The first rules a process computes touch the
+ * index's 4 pages and the entries' first page; one table of key and rule
+ * spread them over its 32 pages, 10-15 us each on a VM at a thread's
+ * first stacks.
+ */
 #define RULE_BITS 13
 #define RULE_SLOTS (1u << RULE_BITS)
 #define RULE_PROBES 8
+CTRACE_TABLE static _Atomic uint16_t rule_index[RULE_SLOTS]; /* entry + 1; 0: none */
 CTRACE_TABLE static struct rule_slot {
   _Atomic uint64_t key, val; /* one cache line holds both */
 } rules[RULE_SLOTS];
+static _Atomic uint32_t rules_used; /* entries handed out */
+_Static_assert(RULE_SLOTS < 65536, "entry numbers fit the index's slots");
 static _Atomic uint64_t rule_misses; /* rules computed, for the benchmark */
 
 static _Atomic uint32_t rule_gen = 1; /* per-thread rules of older ones are void */
@@ -260,10 +271,9 @@ static void rules_clear(void) {
   if (m == misses_at_clear)
     return;
   misses_at_clear = m;
-  for (uint32_t i = 0; i < RULE_SLOTS; i++) {
-    atomic_store_explicit(&rules[i].key, 0, memory_order_relaxed);
-    atomic_store_explicit(&rules[i].val, 0, memory_order_relaxed);
-  }
+  for (uint32_t i = 0; i < RULE_SLOTS; i++)
+    atomic_store_explicit(&rule_index[i], 0, memory_order_relaxed);
+  atomic_store_explicit(&rules_used, 0, memory_order_relaxed);
 }
 
 uint64_t ctrace__unwind_cfi_misses(void) {
@@ -689,30 +699,36 @@ static inline uint64_t rule_find(uintptr_t addr, uint32_t *hash) {
   uint32_t h = (uint32_t)((addr * 0x9e3779b97f4a7c15ull) >> (64 - RULE_BITS));
   *hash = h;
   for (uint32_t i = 0; i < RULE_PROBES; i++) {
-    uint32_t s = (h + i) & (RULE_SLOTS - 1);
-    uint64_t k = atomic_load_explicit(&rules[s].key, memory_order_acquire);
-    if (k == addr)
-      return atomic_load_explicit(&rules[s].val, memory_order_acquire); /* R_NONE: being filled */
-    if (k == 0)
+    uint32_t e = atomic_load_explicit(&rule_index[(h + i) & (RULE_SLOTS - 1)], memory_order_acquire);
+    if (e == 0)
       break;
+    if (atomic_load_explicit(&rules[e - 1].key, memory_order_relaxed) == addr)
+      return atomic_load_explicit(&rules[e - 1].val, memory_order_relaxed);
   }
   return R_NONE;
 }
 
-/* Computes the rule at addr and adds it to the table. */
+/* Computes the rule at addr and adds it to the table. Lock-free (a signal
+ * handler may add one while its thread was adding another); two threads
+ * adding the same address at once may use an entry each, one of them
+ * never found. */
 static uint64_t rule_add(const struct code_ranges *c, uintptr_t addr, uint32_t h) {
   uint64_t v = rule_compute(c, addr);
   atomic_fetch_add_explicit(&rule_misses, 1, memory_order_relaxed);
+  if (atomic_load_explicit(&rules_used, memory_order_relaxed) >= RULE_SLOTS)
+    return v;
+  uint32_t n = atomic_fetch_add_explicit(&rules_used, 1, memory_order_relaxed);
+  if (n >= RULE_SLOTS)
+    return v;
+  atomic_store_explicit(&rules[n].key, addr, memory_order_relaxed);
+  atomic_store_explicit(&rules[n].val, v, memory_order_relaxed);
   for (uint32_t i = 0; i < RULE_PROBES; i++) {
-    uint32_t s = (h + i) & (RULE_SLOTS - 1);
-    uint64_t k = atomic_load_explicit(&rules[s].key, memory_order_relaxed);
-    if (k == 0 && atomic_compare_exchange_strong_explicit(&rules[s].key, &k, addr,
-                                                          memory_order_acq_rel,
-                                                          memory_order_relaxed)) {
-      atomic_store_explicit(&rules[s].val, v, memory_order_release);
+    _Atomic uint16_t *slot = &rule_index[(h + i) & (RULE_SLOTS - 1)];
+    uint16_t e = 0;
+    if (atomic_compare_exchange_strong_explicit(slot, &e, (uint16_t)(n + 1), memory_order_release,
+                                                memory_order_acquire))
       break;
-    }
-    if (k == addr)
+    if (atomic_load_explicit(&rules[e - 1].key, memory_order_relaxed) == addr)
       break; /* another thread's: the same rule */
   }
   return v;

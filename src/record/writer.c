@@ -677,6 +677,9 @@ static struct ctrace__buf *buf_fresh(int by_writer);
  */
 #define SPARE_BUFS 2
 _Atomic uint64_t ctrace__buf_mallocs_by_threads; /* the fallback, counted */
+/* A buffer at least half full was handed over in this process: its
+ * threads record enough that spares are worth writing ahead (buf_fresh). */
+static _Atomic int filled_one;
 
 static void fill_spares(void) {
   for (;;) {
@@ -768,6 +771,9 @@ static void *writer_main(void *arg) {
  */
 void ctrace__writer_push(struct ctrace__thread *t, struct ctrace__buf *b) {
   b->next = NULL;
+  if (CTRACE__UNLIKELY(b->len >= b->cap / 2) &&
+      !atomic_load_explicit(&filled_one, memory_order_relaxed))
+    atomic_store_explicit(&filled_one, 1, memory_order_relaxed);
   pthread_mutex_lock(&qlock);
   b->seq = t->seq++;
   b->tid = t->tid;
@@ -990,14 +996,21 @@ static struct ctrace__buf *slab_take(size_t cap) {
   return (struct ctrace__buf *)(sl->base + sl->used++ * slab_stride(cap));
 }
 
-/* A buffer taken from a slab, populated and set up. Keeps errno. */
-static struct ctrace__buf *slab_ready(struct ctrace__buf *b, size_t cap) {
+/* Every page of [p, p + n) present and written once: one system call
+ * where the kernel has MADV_POPULATE_WRITE (5.14), else a touch a page.
+ * Keeps errno. */
+static void populate(void *p, size_t n) {
   int e = errno;
-  uintptr_t from = (uintptr_t)b & ~(uintptr_t)4095, to = (uintptr_t)b + slab_stride(cap);
-  if (madvise((void *)from, to - from, MADV_POPULATE_WRITE) != 0) /* before Linux 5.14 */
+  uintptr_t from = (uintptr_t)p & ~(uintptr_t)4095, to = (uintptr_t)p + n;
+  if (madvise((void *)from, to - from, MADV_POPULATE_WRITE) != 0)
     for (uintptr_t at = from; at < to; at += 4096)
       *(volatile uint8_t *)at = 0;
   errno = e;
+}
+
+/* A buffer taken from a slab, populated and set up. Keeps errno. */
+static struct ctrace__buf *slab_ready(struct ctrace__buf *b, size_t cap) {
+  populate(b, slab_stride(cap));
   b->cap = cap;
   b->in_slab = 1;
   b->flushed = 0;
@@ -1084,9 +1097,14 @@ static struct ctrace__buf *buf_fresh(int by_writer) {
   if (more && (b = slab_make(cap, more + 1)) != NULL)
     return b;
   if (by_writer) {
+    /* A spare's pages are written ahead (by the writer, not the thread
+     * that will record into them) only once the process has filled a
+     * buffer: before that, a spare is mostly a new thread's first buffer,
+     * and a thread that records a few events would leave 15 of the 16
+     * pages the writer wrote unused (10-15 us each on a VM). */
     b = buf_alloc(cap);
-    for (size_t off = 0; b && off < sizeof *b + b->cap; off += 4096)
-      ((volatile uint8_t *)b)[off] = 0;
+    if (b && atomic_load_explicit(&filled_one, memory_order_relaxed))
+      populate(b, sizeof *b + b->cap);
   } else {
     atomic_fetch_add_explicit(&ctrace__buf_mallocs_by_threads, 1, memory_order_relaxed);
     b = buf_alloc_busy(cap, reserved);
