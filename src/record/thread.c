@@ -233,14 +233,58 @@ static void to_exited(void) {
 }
 
 /* The first thread to record gets a static state (a trace's start records
- * from its starting thread: no malloc, whose first call would cost a
- * process that never allocates its heap's set-up and pages); never freed. */
+ * from its starting thread); never freed. */
 CTRACE_TABLE static struct ctrace__thread first_thread;
 static atomic_int first_thread_used;
 
+/*
+ * The others' states come from pages, not malloc: a thread's first event
+ * may be recorded in a signal handler that interrupted malloc (whose lock
+ * the thread then holds), and malloc's first call in a thread that never
+ * allocated sets up an arena of its own. Cut from chunks (one mapping per
+ * STATE_CHUNK states, not one per thread: a process's mappings are
+ * limited); an exited thread's state goes to a free list and is the next
+ * new thread's, zeroed. Under ctrace__lock; never unmapped.
+ */
+#define STATE_CHUNK 15 /* 15 states of ~8.5 KB: 128 KB */
+static struct ctrace__thread *free_states;
+static uint8_t *chunk_next, *chunk_end;
+
+static struct ctrace__thread *state_new(void) {
+  pthread_mutex_lock(&ctrace__lock);
+  struct ctrace__thread *t = free_states;
+  int reused = t != NULL;
+  if (t) {
+    free_states = t->next;
+  } else {
+    size_t size = (sizeof *t + 63) & ~(size_t)63;
+    if (chunk_next == NULL || (size_t)(chunk_end - chunk_next) < size) {
+      uint8_t *c = ctrace__pages_alloc(STATE_CHUNK * size);
+      if (c) {
+        chunk_next = c;
+        chunk_end = c + STATE_CHUNK * size;
+      }
+    }
+    if (chunk_next && (size_t)(chunk_end - chunk_next) >= size) {
+      t = (struct ctrace__thread *)(void *)chunk_next;
+      chunk_next += size;
+    }
+  }
+  pthread_mutex_unlock(&ctrace__lock);
+  if (reused) /* a new chunk's pages are zero, and untouched until used */
+    memset(t, 0, sizeof *t);
+  return t;
+}
+
+/* Caller holds ctrace__lock; t is in no list and no thread's TLS. */
+static void state_free(struct ctrace__thread *t) {
+  CTRACE__ASSERT_HELD(&ctrace__lock);
+  t->next = free_states;
+  free_states = t;
+}
+
 static struct ctrace__thread *register_thread(void) {
-  struct ctrace__thread *t = atomic_exchange(&first_thread_used, 1) ? calloc(1, sizeof *t)
-                                                                      : &first_thread;
+  struct ctrace__thread *t = atomic_exchange(&first_thread_used, 1) ? state_new() : &first_thread;
   if (!t)
     return NULL;
   t->tid = ctrace__gettid();
@@ -390,8 +434,11 @@ void ctrace__thread_exit_hook(struct ctrace__thread *t) {
   pthread_mutex_unlock(&ctrace__lock);
   pthread_setspecific(exit_key, NULL); /* ctrace_thread_end() came first */
   to_exited();
-  if (t != &first_thread)
-    free(t);
+  if (t != &first_thread) {
+    pthread_mutex_lock(&ctrace__lock);
+    state_free(t);
+    pthread_mutex_unlock(&ctrace__lock);
+  }
   ctrace__guard--;
 }
 
