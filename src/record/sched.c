@@ -12,17 +12,19 @@
  * page: cap_user_time_zero is 0; see bench/sched_probe.c). Each CPU's ring
  * belongs to a holder, a dummy event of its own that records nothing; the
  * CPU's events are redirected into it (PERF_EVENT_IOC_SET_OUTPUT). A ring
- * starts small and grows once, at the writer thread's first round: the
+ * starts small, grows to a middle size at the writer thread's first round
+ * and to the largest at a round that found it a quarter full: the
  * kernel allocates and clears every page of a ring when it is mapped, so a
  * short process that never needs the writer (it ends before it blocks
  * with events pending or starts a thread: a shell's `true`, `sed` in a
  * pipeline) pays for 4 pages per CPU, not 64, at its start and exit (each
  * page costs 10-15 us to allocate and clear on a VM; 2 pages would save
  * about 60 us more but hold only ~170 switches until the writer's first
- * round, which a heavy load can delay by hundreds of ms); one
- * that runs on has the large ring before its traffic (growing only when a
+ * round, which a heavy load can delay by hundreds of ms); one that runs on
+ * has the middle ring (16 pages) before its traffic (growing only when a
  * round found the small one filling lost records at a server's first
- * burst, between two rounds 50 ms apart). The writer thread drains the rings (a
+ * burst, between two rounds 50 ms apart), and only a busy one pays for 64
+ * (a shell waiting for its child: ~1.6 ms less CPU). The writer thread drains the rings (a
  * bounded amount per ring and round) every 10 to 50 ms, as often as keeps
  * each ring under an eighth full at the last round's rate (the kernel
  * wakes nobody: no one polls the events; the writer's timer is the only
@@ -68,7 +70,8 @@
 #define MAX_SMP 1024                  /* samples per SAMPLES record */
 
 #define RING_START_PAGES 4  /* 16 KB: ~340 switches */
-#define RING_MAX_PAGES 64   /* 256 KB: ~5,400 switches */
+#define RING_MID_PAGES 16   /* 64 KB: ~1,360 switches, from the first round */
+#define RING_MAX_PAGES 64   /* 256 KB: ~5,400 switches, once a round is busy */
 
 /* A ring buffer and the event that owns its mapping. */
 struct map {
@@ -82,7 +85,8 @@ struct map {
 struct ring {
   struct map m;   /* where this CPU's events write */
   struct map old; /* the ring before it grew: drained once more, then let go */
-  int grown;      /* it grew, or cannot: never again */
+  int grown;      /* it reached RING_MAX_PAGES, or cannot grow: never again */
+  int first_fd;   /* the start ring's holder, once a second growth took `old`'s place */
   int was_full;   /* the last round found it full (a loss may be unwritten) */
   /* the interval in progress on this CPU */
   int on;
@@ -384,6 +388,7 @@ static void close_all(int unmap_rings) {
       close_event(rings[i].m.fd);
       close_event(rings[i].old.fd);
     }
+    close_event(rings[i].first_fd);
   }
   for (size_t i = 0; i < nevs; i++)
     close_event(evs[i].fd);
@@ -492,7 +497,7 @@ static int ring_room(int c) {
     rings = n;
     cap *= 2;
   }
-  rings[c] = (struct ring){.m = {.fd = -1}, .old = {.fd = -1}};
+  rings[c] = (struct ring){.m = {.fd = -1}, .old = {.fd = -1}, .first_fd = -1};
   return 0;
 }
 
@@ -928,27 +933,31 @@ static int drain_ring(int c, uint64_t *got) {
   return drain_map(c, &rg->m, got);
 }
 
-/* Moves CPU c's events into a ring of RING_MAX_PAGES (or as many as the
- * budget allows, if more than now); once. The old ring keeps what it
- * holds for the next round. 0 when it did (or never can), -1 when the
- * small ring filled while the large one was mapped: a later round tries
- * again. The large ring is mapped first (the kernel clears its pages:
- * about 1 ms on a VM), then the small one drained once more and the
- * events moved at once: a ring that fills in between may hold a loss the
- * kernel has not written yet, which would vanish unseen with the move. */
-static int grow(int c) {
+/* Moves CPU c's events into a ring of `pages` (or as many as the budget
+ * allows, if more than now); at most twice (RING_MID_PAGES, then
+ * RING_MAX_PAGES). The old ring keeps what it holds for the next round.
+ * 0 when it did (or never can), -1 when the small ring filled while the
+ * large one was mapped, or the last growth's ring is not drained yet: a
+ * later round tries again. The large ring is mapped first (the kernel
+ * clears its pages: 64 pages about 1 ms on a VM), then the small one
+ * drained once more and the events moved at once: a ring that fills in
+ * between may hold a loss the kernel has not written yet, which would
+ * vanish unseen with the move. */
+static int grow(int c, unsigned pages) {
   struct ring *rg = &rings[c];
   long page = sysconf(_SC_PAGESIZE);
-  rg->grown = 1;
+  if (rg->old.pg)
+    return -1;
   struct map n;
-  if (open_holder(c, &n, RING_MAX_PAGES, (unsigned)(2 * rg->m.size / (uint64_t)page)) != 0)
+  if (open_holder(c, &n, pages, (unsigned)(2 * rg->m.size / (uint64_t)page)) != 0) {
+    rg->grown = 1;
     return 0;
+  }
   uint64_t got = 0;
   while (drain_map(c, &rg->m, &got) && got + GROW_MARGIN < rg->m.size)
     ;
   if (got + GROW_MARGIN >= rg->m.size) {
     unmap(&n);
-    rg->grown = 0;
     return -1;
   }
   for (size_t i = 0; i < nevs; i++) {
@@ -960,10 +969,15 @@ static int grow(int c) {
       if (evs[k].cpu == c)
         ioctl(evs[k].fd, PERF_EVENT_IOC_SET_OUTPUT, rg->m.fd);
     unmap(&n);
+    rg->grown = 1;
     return 0;
   }
+  if (rg->old.fd >= 0) /* its pages went at the round after it was left */
+    rg->first_fd = rg->old.fd;
   rg->old = rg->m;
   rg->m = n;
+  if (n.size >= (uint64_t)RING_MAX_PAGES * (uint64_t)page || pages >= RING_MAX_PAGES)
+    rg->grown = 1;
   char v[80];
   int k = snprintf(v, sizeof v, "sched_ring=CPU %d: %llu KiB", c,
                    (unsigned long long)(n.size >> 10));
@@ -1001,10 +1015,19 @@ static void drain_locked(uint64_t deadline, int may_grow) {
      */
     if (may_grow && !rg->grown && rg->m.pg) {
       int full = got + GROW_MARGIN >= rg->m.size;
-      if (!full && (!rg->was_full || got) && grow(c) == 0) {
-        grew = 1;
-      } else {
-        small_busy = 1;
+      /* The first safe round: to RING_MID_PAGES. Past that only a ring a
+       * round found a quarter full (or full) grows: a process of a few
+       * switches a second (a shell waiting for its child, a small
+       * program) keeps 16 pages per CPU instead of paying for 64 (the
+       * kernel allocates and clears them, ~1 ms of its CPU). */
+      int mid = rg->m.size < (uint64_t)RING_MID_PAGES * (uint64_t)sysconf(_SC_PAGESIZE);
+      if (mid || full || rg->was_full || got >= rg->m.size / 4) {
+        if (!full && (!rg->was_full || got) &&
+            grow(c, mid ? RING_MID_PAGES : RING_MAX_PAGES) == 0) {
+          grew = 1;
+        } else {
+          small_busy = 1;
+        }
       }
       rg->was_full = full;
     }
