@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_sched.h"
+
 enum { NONE, CPU_HOLDER, CPU_OWN, CPU_SWITCHES, THREAD_SWITCHES, THREAD_SAMPLES, NMODES };
 static const char *const mode_name[NMODES] = {
     "none", "per-CPU, holder (ctrace)", "per-CPU, own ring", "per-CPU switches only",
@@ -56,33 +58,6 @@ static struct perf_event_mmap_page *rings[MAX_RINGS];
 static int nrings;
 static pthread_mutex_t rings_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static double now(clockid_t k) {
-  struct timespec t;
-  clock_gettime(k, &t);
-  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static void pin(int cpu) {
-  cpu_set_t s;
-  CPU_ZERO(&s);
-  CPU_SET(cpu, &s);
-  sched_setaffinity(0, sizeof s, &s);
-}
-
-static long switches(long tid) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid);
-  FILE *f = fopen(path, "re");
-  long n = 0, v;
-  if (!f)
-    return 0;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 ||
-        sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
-      n += v;
-  fclose(f);
-  return n;
-}
 
 static void fill(struct perf_event_attr *a, int samples, int inherit) {
   memset(a, 0, sizeof *a);
@@ -207,14 +182,14 @@ static void child(int m) {
     exit(1);
   long self = syscall(SYS_gettid);
   long s0 = switches(self);
-  double c0 = now(CLOCK_PROCESS_CPUTIME_ID);
+  double c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
   for (long i = 0; i < trips; i++) {
     if (write(p1[1], &c, 1) != 1 || read(p2[0], &c, 1) != 1)
       exit(1);
     if ((i & 255) == 0)
       empty_rings();
   }
-  double c1 = now(CLOCK_PROCESS_CPUTIME_ID);
+  double c1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
   long s1 = switches(self);
   pthread_join(t, NULL);
   /* the peer's count covers its whole life: the warm-up's switch is noise */

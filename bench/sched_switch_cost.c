@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_sched.h"
+
 #define MODES 4
 #define MAXR 64
 static const char *mode_name[MODES] = {"untraced", "sched off", "switches", "+ samples"};
@@ -46,34 +48,6 @@ static int p1[2], p2[2];
 static long trips;
 static int peer_cpu;
 
-static double now(clockid_t k) {
-  struct timespec t;
-  clock_gettime(k, &t);
-  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static void pin(int cpu) {
-  cpu_set_t s;
-  CPU_ZERO(&s);
-  CPU_SET(cpu, &s);
-  sched_setaffinity(0, sizeof s, &s);
-}
-
-/* voluntary + nonvoluntary switches of thread tid */
-static long switches(long tid) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid);
-  FILE *f = fopen(path, "re");
-  long n = 0, v;
-  if (!f)
-    return 0;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 ||
-        sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
-      n += v;
-  fclose(f);
-  return n;
-}
 
 static _Atomic long peer_tid;
 static long peer_sw;
@@ -107,11 +81,11 @@ static double measure(int mode, int cpu_b, const char *trace, double *sw) {
     return -1;
   long self = syscall(SYS_gettid);
   long s0 = switches(self) + switches(peer_tid);
-  double c0 = now(CLOCK_PROCESS_CPUTIME_ID);
+  double c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
   for (long i = 0; i < trips; i++)
     if (write(p1[1], &c, 1) != 1 || read(p2[0], &c, 1) != 1)
       return -1;
-  double c1 = now(CLOCK_PROCESS_CPUTIME_ID);
+  double c1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
   long s1 = switches(self);
   pthread_join(t, NULL);
   *sw = (double)(s1 + peer_sw - s0);
