@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -29,6 +30,57 @@
 
 #include "server.h"
 #include "web.h"
+
+/*
+ * libmicrohttpd is loaded when a server starts, not linked into the tool:
+ * with it come GnuTLS and ten more libraries, whose loading cost every
+ * ctrace command (`ctrace run`, `stats`, ...) about half of its start on a
+ * VM, and only `ctrace view` serves. The calls below go through mhd's
+ * pointers (the macros after it); the header still gives the types.
+ */
+#define MHD_FUNCS(X)                                                                              \
+  X(MHD_start_daemon) X(MHD_stop_daemon) X(MHD_get_daemon_info) X(MHD_add_response_header)      \
+  X(MHD_queue_response) X(MHD_get_connection_values) X(MHD_destroy_response)                     \
+  X(MHD_create_response_from_buffer) X(MHD_lookup_connection_value)
+static struct {
+#define MHD_FIELD(f) __typeof__(f) *p_##f;
+  MHD_FUNCS(MHD_FIELD)
+#undef MHD_FIELD
+} mhd;
+#define MHD_start_daemon (mhd.p_MHD_start_daemon)
+#define MHD_stop_daemon (mhd.p_MHD_stop_daemon)
+#define MHD_get_daemon_info (mhd.p_MHD_get_daemon_info)
+#define MHD_add_response_header (mhd.p_MHD_add_response_header)
+#define MHD_queue_response (mhd.p_MHD_queue_response)
+#define MHD_get_connection_values (mhd.p_MHD_get_connection_values)
+#define MHD_destroy_response (mhd.p_MHD_destroy_response)
+#define MHD_create_response_from_buffer (mhd.p_MHD_create_response_from_buffer)
+#define MHD_lookup_connection_value (mhd.p_MHD_lookup_connection_value)
+
+static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
+static const char *mhd_missing; /* NULL: loaded */
+static char mhd_why[256];
+
+static void mhd_load(void) {
+  void *h = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL);
+  if (!h)
+    h = dlopen("libmicrohttpd.so", RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *e = dlerror();
+    snprintf(mhd_why, sizeof mhd_why, "cannot load libmicrohttpd (Debian: apt-get install "
+             "libmicrohttpd12): %s", e ? e : "not found");
+    mhd_missing = mhd_why;
+    return;
+  }
+#define MHD_SYM(f)                                                                                \
+  if (!(*(void **)&mhd.p_##f = dlsym(h, #f))) {                                                   \
+    snprintf(mhd_why, sizeof mhd_why, "libmicrohttpd has no %s", #f);                             \
+    mhd_missing = mhd_why;                                                                        \
+    return;                                                                                       \
+  }
+  MHD_FUNCS(MHD_SYM)
+#undef MHD_SYM
+}
 
 /* An idle connection is closed after this long. */
 #define SERVE_IDLE_TIMEOUT_S 60u
@@ -688,6 +740,11 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
   struct sockaddr_storage ss;
   socklen_t slen;
   char name[256];
+  pthread_once(&mhd_once, mhd_load);
+  if (mhd_missing) {
+    snprintf(err, errlen, "%s", mhd_missing);
+    return -1;
+  }
   if (parse_addr(addr, &ss, &slen, name, err, errlen) < 0)
     return -1;
   struct ctrace_server *s = calloc(1, sizeof *s);
