@@ -217,6 +217,10 @@ struct ctrace__thread {
   struct ctrace__pending pending; /* the blocking call it is inside */
   uint32_t writer_seen;  /* the session in which it saw the writer live */
   uint32_t joined;       /* it joined a trace before: its caches need clearing */
+  int *errno_p;          /* this thread's errno (set at registration), or NULL */
+  /* Right after the hot fields, on their page (thread.c allocates the
+   * state page-aligned): a recorded system call's stack comes from here. */
+  struct ctrace__walk walks[CTRACE__WALK_CACHE];
   struct ctrace__thread *next, *prev;
   struct ctrace__name_slot names[CTRACE__NAME_CACHE];
   struct ctrace__stack_slot stacks[CTRACE__STACK_CACHE];
@@ -224,7 +228,6 @@ struct ctrace__thread {
    * address's low half, the rule), valid in rule generation rule_gen. */
   uint32_t rule_gen;
   uint64_t rules[CTRACE__RULE_CACHE];
-  struct ctrace__walk walks[CTRACE__WALK_CACHE];
 };
 
 extern CTRACE__TLS struct ctrace__thread *ctrace__tls;

@@ -6,6 +6,7 @@
  */
 #include "record.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -235,15 +236,27 @@ static void to_exited(void) {
 /* The first thread to record gets a static state (a trace's start records
  * from its starting thread: no malloc, whose first call would cost a
  * process that never allocates its heap's set-up and pages); never freed. */
-CTRACE_TABLE static struct ctrace__thread first_thread;
+CTRACE_TABLE _Alignas(4096) static struct ctrace__thread first_thread;
 static atomic_int first_thread_used;
 
+/* A zeroed state starting a page: its hot fields and its walks on one
+ * page (record.h), touched again after every recorded system call. */
+_Static_assert(offsetof(struct ctrace__thread, walks) + sizeof(struct ctrace__walk[CTRACE__WALK_CACHE]) <=
+                   4096,
+               "the hot fields and the walks fit in a page");
+static struct ctrace__thread *new_state(void) {
+  void *p = NULL;
+  if (posix_memalign(&p, 4096, sizeof(struct ctrace__thread)) != 0)
+    return NULL;
+  return memset(p, 0, sizeof(struct ctrace__thread));
+}
+
 static struct ctrace__thread *register_thread(void) {
-  struct ctrace__thread *t = atomic_exchange(&first_thread_used, 1) ? calloc(1, sizeof *t)
-                                                                      : &first_thread;
+  struct ctrace__thread *t = atomic_exchange(&first_thread_used, 1) ? new_state() : &first_thread;
   if (!t)
     return NULL;
   t->tid = ctrace__gettid();
+  t->errno_p = &errno;
   t->busy = 1;
   /* Visible (and busy) at once: a signal handler that records while this
    * thread registers is counted as lost, not ignored. */
