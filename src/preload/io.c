@@ -35,7 +35,7 @@
 CTRACE_TABLE struct ctrace__pl_fd_bytes ctrace__pl_fd_kind;
 
 
-uint8_t ctrace__pl_fd_class(int fd) {
+CTRACE__HOT uint8_t ctrace__pl_fd_class(int fd) {
   uint8_t k = ctrace__pl_fd_cached(fd);
   if (k && !(k & PL_FD_UNVERIFIED))
     return k & PL_FD_CLASS;

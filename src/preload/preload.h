@@ -321,6 +321,12 @@ void ctrace__pl_wait_call(uint8_t reason, const void *obj, uint64_t t0, uint64_t
                           const struct ctrace__pl_call *c, void *fp);
 void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint64_t t0,
                         uint64_t t1, void *fp);
+/* The recorded branch of PL_CALL_SHAPE_, one call after the real one
+ * returned: errno read through ct's cached address (ct: the state
+ * ctrace__pl_call_sys found, or NULL), the class of a BYFD call from fd,
+ * the SYSCALL event (result r, or -errno when failed), errno restored. */
+void ctrace__pl_syscall_done(struct ctrace__thread *ct, uint8_t call, uint8_t cls, int fd,
+                             int failed, int64_t r, uint64_t t0, uint64_t t1, void *fp);
 void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, socklen_t len);
 uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
 /*
@@ -404,14 +410,9 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
     uint64_t t1_ = ctrace__pl_now(tsc_);                                       \
     ctrace__pl_call_end(&c_);                                                  \
     if (CTRACE__UNLIKELY(t1_ - t0_ >= min_)) {                                 \
-      int e_ = errno;                                                          \
-      uint8_t cls_ = CTRACE_SC_##cls;                                          \
-      if (cls_ == CTRACE_SC_BYFD)                                              \
-        cls_ = ctrace__pl_fd_class((int)(FD));                                 \
-      ctrace__pl_syscall(CTRACE_CALL_##call, cls_, (FD),                       \
-                         r < 0 ? -(int64_t)e_ : (int64_t)r, t0_, t1_,          \
-                         __builtin_frame_address(0));                          \
-      errno = e_;                                                              \
+      ctrace__pl_syscall_done(c_.t, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), \
+                              r < 0, (int64_t)r, t0_, t1_,                     \
+                              __builtin_frame_address(0));                     \
     } else {                                                                   \
       BELOW;                                                                   \
     }                                                                          \

@@ -875,7 +875,7 @@ NO_SANITIZE static uint32_t walk_reread(const struct ctrace__thread *t,
  * stack: its id is reused without walking or hashing (a loop's call site);
  * else the walk logs the words it reads into fp's slot and keeps them with
  * the id it gave. */
-uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp) {
+CTRACE__HOT uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp) {
   uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
   if (!default_walker())
     return ctrace__stack_intern(t, pcs, ctrace__stack_capture(t, fp, pcs, 32));
