@@ -33,6 +33,7 @@
 /* ---- fd classes ---- */
 
 CTRACE_TABLE struct ctrace__pl_fd_bytes ctrace__pl_fd_kind;
+_Atomic uint32_t ctrace__pl_fd_gen;
 
 
 CTRACE__HOT uint8_t ctrace__pl_fd_class(int fd) {

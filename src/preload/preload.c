@@ -167,9 +167,11 @@ void ctrace__pl_wait_call(uint8_t reason, const void *obj, uint64_t t0, uint64_t
   errno = saved;
 }
 
-__attribute__((always_inline)) static inline void syscall_event(uint8_t call, uint8_t cls, int fd, int64_t result,
-                                 uint64_t t0, uint64_t t1, void *fp) {
-  struct ctrace__thread *t = ctrace__enter();
+/* ct: the calling thread's ctrace__tls, or NULL: then read again. */
+__attribute__((always_inline)) static inline void
+syscall_event(struct ctrace__thread *ct, uint8_t call, uint8_t cls, int fd, int64_t result,
+              uint64_t t0, uint64_t t1, void *fp) {
+  struct ctrace__thread *t = ct ? ctrace__enter_at(ct) : ctrace__enter();
   if (!t)
     return;
   uint32_t st = ctrace__pl_stack(t, fp);
@@ -186,7 +188,7 @@ __attribute__((always_inline)) static inline void syscall_event(uint8_t call, ui
 
 void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint64_t t0,
                         uint64_t t1, void *fp) {
-  syscall_event(call, cls, fd, result, t0, t1, fp);
+  syscall_event(NULL, call, cls, fd, result, t0, t1, fp);
 }
 
 CTRACE__HOT void ctrace__pl_syscall_done(struct ctrace__thread *ct, uint8_t call, uint8_t cls,
@@ -196,9 +198,12 @@ CTRACE__HOT void ctrace__pl_syscall_done(struct ctrace__thread *ct, uint8_t call
    * less to touch after the system call */
   int *ep = ct && ct->errno_p ? ct->errno_p : &errno;
   int e = *ep;
-  if (cls == CTRACE_SC_BYFD)
-    cls = ctrace__pl_fd_class(fd);
-  syscall_event(call, cls, fd, failed ? -(int64_t)e : r, t0, t1, fp);
+  if (cls == CTRACE_SC_BYFD) {
+    uint8_t k = ctrace__pl_fd_cached_t(ct, fd);
+    cls = k && !(k & PL_FD_UNVERIFIED) ? k & PL_FD_CLASS : ctrace__pl_fd_class(fd);
+  }
+  /* ct: no second load of ctrace__tls's offset from the GOT's page */
+  syscall_event(ct, call, cls, fd, failed ? -(int64_t)e : r, t0, t1, fp);
   *ep = e;
 }
 

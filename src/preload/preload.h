@@ -247,8 +247,40 @@ uint8_t ctrace__pl_fd_class(int fd);
 static inline uint8_t ctrace__pl_fd_cached(int fd) {
   return ctrace__pl_fd_byte(&ctrace__pl_fd_kind, fd);
 }
+/* Bumped (a release) after every change of a byte of ctrace__pl_fd_kind:
+ * the threads' caches of the bytes (ctrace__pl_fd_cached_t) keep the
+ * generation they read before the byte, and a cached byte is used only
+ * while the generation has not moved. It sits on the page of the
+ * configuration (ctrace__pl), which every interposer reads anyway. */
+extern _Atomic uint32_t ctrace__pl_fd_gen;
 static inline void ctrace__pl_fd_set(int fd, uint8_t cls) {
+  if (ctrace__pl_fd_cached(fd) == cls)
+    return; /* a close of an fd never classified: no generation */
   ctrace__pl_fd_byte_set(&ctrace__pl_fd_kind, fd, cls);
+  atomic_fetch_add_explicit(&ctrace__pl_fd_gen, 1, memory_order_release);
+}
+/*
+ * ctrace__pl_fd_cached() through t's cache (t: the calling thread's
+ * registered state, or NULL): a hit reads the thread's own page and the
+ * generation, not the table's page (another TLB miss after a system call,
+ * docs/RUN.md). A signal handler that interrupts the refill finds the slot
+ * empty (fd1 cleared first).
+ */
+static inline uint8_t ctrace__pl_fd_cached_t(struct ctrace__thread *t, int fd) {
+  if (CTRACE__UNLIKELY(!t))
+    return ctrace__pl_fd_cached(fd);
+  uint32_t g = atomic_load_explicit(&ctrace__pl_fd_gen, memory_order_acquire);
+  __typeof__(t->fd_cache[0]) *s = &t->fd_cache[(unsigned)fd & 3];
+  if (CTRACE__LIKELY(s->fd1 == (uint32_t)fd + 1 && s->gen == g))
+    return s->byte;
+  s->fd1 = 0;
+  atomic_signal_fence(memory_order_seq_cst);
+  uint8_t k = ctrace__pl_fd_cached(fd);
+  s->gen = g;
+  s->byte = k;
+  atomic_signal_fence(memory_order_seq_cst);
+  s->fd1 = (uint32_t)fd + 1;
+  return k;
 }
 /* fds with a recorded object (flow.c): forgetting one records its close. */
 extern struct ctrace__pl_fd_bytes ctrace__pl_fd_tracked;
@@ -436,7 +468,7 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
 #define PL_IPC_BELOW_(call, FD)                                                \
   do {                                                                         \
     if (r > 0) {                                                               \
-      uint8_t k_ = ctrace__pl_fd_cached((int)(FD));                            \
+      uint8_t k_ = ctrace__pl_fd_cached_t(c_.t, (int)(FD));                    \
       if (CTRACE__UNLIKELY(k_ == 0 || (k_ & PL_FD_IPC) != 0))                  \
         ctrace__pl_ipc_io(CTRACE_CALL_##call, (int)(FD), (int64_t)r, t0_, t1_);\
     }                                                                          \

@@ -209,6 +209,10 @@ struct ctrace__thread {
   struct ctrace_rel rel; /* relative fields' state in buf (format.h), reset per buffer */
   volatile uint32_t busy; /* 1 while this thread writes an event */
   uint32_t session;      /* the trace this state belongs to */
+  /* ctrace__need_fence when it joined that trace (it does not change while
+   * a trace runs): read here, on the page of the fields beside it, and not
+   * on the page of the global */
+  uint32_t need_fence;
   struct ctrace__buf *buf;
   uint64_t seq;          /* next batch sequence number */
   uint64_t dropped;      /* events lost since the last DROPPED record */
@@ -226,6 +230,13 @@ struct ctrace__thread {
   uint32_t writer_seen;  /* the session in which it saw the writer live */
   uint32_t joined;       /* it joined a trace before: its caches need clearing */
   int *errno_p;          /* this thread's errno (set at registration), or NULL */
+  /* The preload's cache of the fd classes its calls looked up, by fd % 4
+   * (ctrace__pl_fd_cached_t, preload.h): fd + 1 (0: empty), the class
+   * table's generation read before the byte, the byte. */
+  struct {
+    uint32_t fd1, gen;
+    uint8_t byte;
+  } fd_cache[4];
   /* Right after the hot fields, on their page (thread.c allocates the
    * state page-aligned): a recorded system call's stack comes from here. */
   struct ctrace__walk walks[CTRACE__WALK_CACHE];
@@ -249,21 +260,27 @@ struct ctrace__thread *ctrace__enter_rare(struct ctrace__thread *t);
  * buffer or no trace at all. */
 struct ctrace__thread *ctrace__enter_slow(struct ctrace__thread *t);
 
-static inline struct ctrace__thread *ctrace__enter(void) {
-  struct ctrace__thread *t = ctrace__tls;
+/* ctrace__enter() with t, the calling thread's ctrace__tls read earlier
+ * (the preload's interposers have it from before the call). */
+static inline struct ctrace__thread *ctrace__enter_at(struct ctrace__thread *t) {
   if (CTRACE__UNLIKELY(t == NULL || __atomic_load_n(&t->busy, __ATOMIC_RELAXED)))
     return ctrace__enter_rare(t);
   __atomic_store_n(&t->busy, 1, __ATOMIC_RELAXED);
   /* The stopper clears ctrace__session and then issues membarrier(), which
    * orders this store before the load below on every CPU; a compiler
-   * barrier is all the hot path needs. */
+   * barrier is all the hot path needs. A thread in another trace than the
+   * running one (or none) takes the slow path, whose lock fences. */
   atomic_signal_fence(memory_order_seq_cst);
-  if (CTRACE__UNLIKELY(ctrace__need_fence))
+  if (CTRACE__UNLIKELY(t->need_fence))
     atomic_thread_fence(memory_order_seq_cst);
   if (CTRACE__LIKELY(t->session == atomic_load_explicit(&ctrace__session, memory_order_relaxed) &&
                      t->end - t->pos >= (ptrdiff_t)CTRACE_MAX_FIXED_EVENT))
     return t;
   return ctrace__enter_slow(t);
+}
+
+static inline struct ctrace__thread *ctrace__enter(void) {
+  return ctrace__enter_at(ctrace__tls);
 }
 
 /*
@@ -298,7 +315,7 @@ static inline struct ctrace__thread *ctrace__enter_signal(void) {
     return NULL; /* mid-event (or gone): the interrupted event completes */
   t->busy = 1;
   atomic_signal_fence(memory_order_seq_cst);
-  if (CTRACE__UNLIKELY(ctrace__need_fence))
+  if (CTRACE__UNLIKELY(t->need_fence))
     atomic_thread_fence(memory_order_seq_cst);
   uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_relaxed);
   if (s != 0 && t->session == s && t->buf &&

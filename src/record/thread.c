@@ -173,6 +173,8 @@ static void emit_name(struct ctrace__thread *t) {
 static int join_session(struct ctrace__thread *t, uint32_t s) {
   CTRACE__ASSERT_HELD(&ctrace__lock);
   t->session = s;
+  /* set before s was published, under this lock (session.c) */
+  t->need_fence = (uint32_t)ctrace__need_fence;
   t->seq = 0;
   __atomic_store_n(&t->buf, NULL, __ATOMIC_RELEASE);
   ctrace__set_pos(t, NULL);
