@@ -35,6 +35,25 @@
 CTRACE_TABLE struct ctrace__pl_fd_bytes ctrace__pl_fd_kind;
 _Atomic uint32_t ctrace__pl_fd_gen;
 
+/* The recording code's block (record.h, CTRACE__HOT) starts a page: this
+ * file's part of it comes first (the link's order), so the alignment of
+ * its section is the block's. */
+__asm__(".pushsection .text.hot.ctrace.2,\"ax\",@progbits\n"
+        ".balign 4096\n"
+        ".popsection\n");
+
+
+CTRACE__HOT uint8_t ctrace__pl_fd_cache_fill(struct ctrace__thread *t, int fd, uint32_t gen) {
+  __typeof__(t->fd_cache[0]) *s = &t->fd_cache[(unsigned)fd & 3];
+  s->fd1 = 0;
+  atomic_signal_fence(memory_order_seq_cst);
+  uint8_t k = ctrace__pl_fd_cached(fd);
+  s->gen = gen;
+  s->byte = k;
+  atomic_signal_fence(memory_order_seq_cst);
+  s->fd1 = (uint32_t)fd + 1;
+  return k;
+}
 
 CTRACE__HOT uint8_t ctrace__pl_fd_class(int fd) {
   uint8_t k = ctrace__pl_fd_cached(fd);

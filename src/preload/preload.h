@@ -266,6 +266,8 @@ static inline void ctrace__pl_fd_set(int fd, uint8_t cls) {
  * docs/RUN.md). A signal handler that interrupts the refill finds the slot
  * empty (fd1 cleared first).
  */
+/* The miss: the table's byte, kept in t's slot (io.c). */
+uint8_t ctrace__pl_fd_cache_fill(struct ctrace__thread *t, int fd, uint32_t gen);
 static inline uint8_t ctrace__pl_fd_cached_t(struct ctrace__thread *t, int fd) {
   if (CTRACE__UNLIKELY(!t))
     return ctrace__pl_fd_cached(fd);
@@ -273,14 +275,7 @@ static inline uint8_t ctrace__pl_fd_cached_t(struct ctrace__thread *t, int fd) {
   __typeof__(t->fd_cache[0]) *s = &t->fd_cache[(unsigned)fd & 3];
   if (CTRACE__LIKELY(s->fd1 == (uint32_t)fd + 1 && s->gen == g))
     return s->byte;
-  s->fd1 = 0;
-  atomic_signal_fence(memory_order_seq_cst);
-  uint8_t k = ctrace__pl_fd_cached(fd);
-  s->gen = g;
-  s->byte = k;
-  atomic_signal_fence(memory_order_seq_cst);
-  s->fd1 = (uint32_t)fd + 1;
-  return k;
+  return ctrace__pl_fd_cache_fill(t, fd, g);
 }
 /* fds with a recorded object (flow.c): forgetting one records its close. */
 extern struct ctrace__pl_fd_bytes ctrace__pl_fd_tracked;
@@ -418,17 +413,24 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
 #define PL_JMP_RETURN
 #endif
 
+/* The system-call interposers right after the return thunk, in source
+ * order: read and write, the most frequent, first, on the thunk's page
+ * (one code page for a call below the minimum duration); the code that
+ * records (record.h, CTRACE__HOT) follows them. */
+#define PL_HOT_CALL __attribute__((section(".text.hot.ctrace.1")))
+
 /*
  * SYSCALL shape: one event after the call returns, with its start and
  * duration, only when it lasted at least ctrace__pl.min_ticks. Below that
  * the cost is two time-stamp reads, the blocking-call state (a few stores
  * to the thread's own state) and a compare. FD: the fd field; the result
  * field is the return value, or -errno when it failed. cls BYFD: decided
- * from FD when recorded. PL_CALL_SHAPE_ is both shapes: BELOW runs when the
- * call was shorter than the minimum (nothing for PL_SYS_SHAPE).
+ * from FD when recorded. PL_CALL_SHAPE_ is both shapes: BEFORE runs just
+ * before the call, BELOW when the call was shorter than the minimum
+ * (nothing for PL_SYS_SHAPE).
  */
-#define PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, BELOW)\
-  PL_EXPORT PL_JMP_RETURN ret name PARAMS {                                    \
+#define PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, BEFORE, BELOW)\
+  PL_EXPORT PL_JMP_RETURN PL_HOT_CALL ret name PARAMS {                        \
     if (PL_PASS(fam))                                                          \
       return PL_REAL(realname) ARGS;                                           \
     ret r = (ret)-1; /* an FD of r means "not known yet" before the call */    \
@@ -438,6 +440,7 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
     uint64_t t0_ = ctrace__pl_now(tsc_);                                       \
     struct ctrace__pl_call c_;                                                 \
     ctrace__pl_call_sys(&c_, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), t0_);\
+    BEFORE;                                                                    \
     r = PL_REAL(realname) ARGS;                                                \
     uint64_t t1_ = ctrace__pl_now(tsc_);                                       \
     ctrace__pl_call_end(&c_);                                                  \
@@ -451,7 +454,7 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
     return r;                                                                  \
   }
 #define PL_SYS_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS) \
-  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, (void)0)
+  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, (void)0, (void)0)
 
 /*
  * DATA shape: PL_SYS_SHAPE for the calls that move bytes on any fd (read,
@@ -460,15 +463,17 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
  * fd whose class has PL_FD_IPC: another traced process may be at the other
  * end) is still written, as an IPC_IO record (flow.c), so that bytes pair
  * across processes at any minimum duration. The added cost on every call
- * below the minimum: one load of the fd's class byte; an fd not classified
- * yet is classified once (one fstat).
+ * below the minimum: one load of the fd's class byte (through the thread's
+ * cache, before the call: its pages are touched then anyway, after it each
+ * is a TLB miss); an fd not classified yet is classified once (one fstat).
  */
 #define PL_DATA_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS)    \
-  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, PL_IPC_BELOW_(call, FD))
+  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS,        \
+                 const uint8_t k_ = ctrace__pl_fd_cached_t(c_.t, (int)(FD)),   \
+                 PL_IPC_BELOW_(call, FD))
 #define PL_IPC_BELOW_(call, FD)                                                \
   do {                                                                         \
     if (r > 0) {                                                               \
-      uint8_t k_ = ctrace__pl_fd_cached_t(c_.t, (int)(FD));                    \
       if (CTRACE__UNLIKELY(k_ == 0 || (k_ & PL_FD_IPC) != 0))                  \
         ctrace__pl_ipc_io(CTRACE_CALL_##call, (int)(FD), (int64_t)r, t0_, t1_);\
     }                                                                          \

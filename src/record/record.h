@@ -92,14 +92,15 @@
  * touches fewer pages of the library's code (each first touch is a page
  * fault, 10-15 us on a VM); optimised for size. */
 #define CTRACE__COLD __attribute__((cold))
-/* Code that runs right after an interposed system call returns: kept in
- * one block (".text.hot.*" input sections are placed together), next to
- * the interposers. Every page touched for the first time after a system
- * call costs a TLB miss where the kernel isolates its page tables without
- * PCID (about 15 ns on the VM of docs/RUN.md's numbers), code pages too.
- * The preload's return thunk (".text.hot.ctrace.0", sorted first: the
- * library is linked with --sort-section=name) starts that page. */
-#define CTRACE__HOT __attribute__((section(".text.hot.ctrace.1")))
+/* Code that runs right after an interposed system call returns, to record
+ * it: kept in one block, a page of its own (".text.hot.*" input sections
+ * are placed together, and sorted by name in the preload, linked with
+ * --sort-section=name: its return thunk, ".text.hot.ctrace.0", and the
+ * system-call interposers, ".1", come first; io.c aligns this block).
+ * Every page touched for the first time after a system call costs a TLB
+ * miss where the kernel isolates its page tables without PCID (about
+ * 15 ns on the VM of docs/RUN.md's numbers), code pages too. */
+#define CTRACE__HOT __attribute__((section(".text.hot.ctrace.2")))
 #define CTRACE__TLS __thread __attribute__((tls_model("initial-exec")))
 
 /* ---- clock (clock.c) ---- */
