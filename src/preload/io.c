@@ -43,8 +43,8 @@ __asm__(".pushsection .text.hot.ctrace.2,\"ax\",@progbits\n"
         ".popsection\n");
 
 
-CTRACE__HOT uint8_t ctrace__pl_fd_cache_fill(struct ctrace__thread *t, int fd, uint32_t gen) {
-  __typeof__(t->fd_cache[0]) *s = &t->fd_cache[(unsigned)fd & 3];
+CTRACE__HOT uint8_t ctrace__pl_fd_cache_fill(struct ctrace__hot *h, int fd, uint32_t gen) {
+  __typeof__(h->fd_cache[0]) *s = &h->fd_cache[(unsigned)fd & 3];
   s->fd1 = 0;
   atomic_signal_fence(memory_order_seq_cst);
   uint8_t k = ctrace__pl_fd_cached(fd);

@@ -191,15 +191,15 @@ void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint6
   syscall_event(NULL, call, cls, fd, result, t0, t1, fp);
 }
 
-CTRACE__HOT void ctrace__pl_syscall_done(struct ctrace__thread *ct, uint8_t call, uint8_t cls,
-                                         int fd, int failed, int64_t r, uint64_t t0,
-                                         uint64_t t1, void *fp) {
+CTRACE__HOT void ctrace__pl_syscall_done(struct ctrace__thread *ct, struct ctrace__hot *h,
+                                         uint8_t call, uint8_t cls, int fd, int failed,
+                                         int64_t r, uint64_t t0, uint64_t t1, void *fp) {
   /* errno's address without __errno_location(): one page (libc's code)
    * less to touch after the system call */
   int *ep = ct && ct->errno_p ? ct->errno_p : &errno;
   int e = *ep;
   if (cls == CTRACE_SC_BYFD) {
-    uint8_t k = ctrace__pl_fd_cached_t(ct, fd);
+    uint8_t k = ctrace__pl_fd_cached_t(ct ? h : NULL, fd);
     cls = k && !(k & PL_FD_UNVERIFIED) ? k & PL_FD_CLASS : ctrace__pl_fd_class(fd);
   }
   /* ct: no second load of ctrace__tls's offset from the GOT's page */

@@ -208,6 +208,7 @@ void ctrace__pl_wakes(const struct ctrace__pl_claim *c, const void *obj, void *f
 /* ---- the blocking call a thread is inside (PENDING at stop) ---- */
 struct ctrace__pl_call {
   struct ctrace__thread *t; /* NULL: nothing set */
+  struct ctrace__hot *h;    /* the thread's &ctrace__hot, when t */
   struct ctrace__pending saved;
   uint32_t stack, session; /* the stack ctrace__pl_call_wait captured, its trace */
 };
@@ -221,7 +222,7 @@ static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, 
                                        uint64_t t0);
 static inline void ctrace__pl_call_end(struct ctrace__pl_call *c) {
   if (c->t)
-    ctrace__pending_restore(c->t, &c->saved);
+    ctrace__pending_restore(c->t, c->h, &c->saved);
 }
 
 /* ---- socket or file: a call's class decided from its fd (io.c) ---- */
@@ -260,22 +261,22 @@ static inline void ctrace__pl_fd_set(int fd, uint8_t cls) {
   atomic_fetch_add_explicit(&ctrace__pl_fd_gen, 1, memory_order_release);
 }
 /*
- * ctrace__pl_fd_cached() through t's cache (t: the calling thread's
- * registered state, or NULL): a hit reads the thread's own page and the
- * generation, not the table's page (another TLB miss after a system call,
- * docs/RUN.md). A signal handler that interrupts the refill finds the slot
- * empty (fd1 cleared first).
+ * ctrace__pl_fd_cached() through the calling thread's cache when h, its
+ * &ctrace__hot (record.h), is not NULL: a hit
+ * reads the thread's TLS and the generation, not the table's page (another
+ * TLB miss, docs/RUN.md). A signal handler that interrupts the refill
+ * finds the slot empty (fd1 cleared first).
  */
-/* The miss: the table's byte, kept in t's slot (io.c). */
-uint8_t ctrace__pl_fd_cache_fill(struct ctrace__thread *t, int fd, uint32_t gen);
-static inline uint8_t ctrace__pl_fd_cached_t(struct ctrace__thread *t, int fd) {
-  if (CTRACE__UNLIKELY(!t))
+/* The miss: the table's byte, kept in the thread's slot (io.c). */
+uint8_t ctrace__pl_fd_cache_fill(struct ctrace__hot *h, int fd, uint32_t gen);
+static inline uint8_t ctrace__pl_fd_cached_t(struct ctrace__hot *h, int fd) {
+  if (CTRACE__UNLIKELY(!h))
     return ctrace__pl_fd_cached(fd);
   uint32_t g = atomic_load_explicit(&ctrace__pl_fd_gen, memory_order_acquire);
-  __typeof__(t->fd_cache[0]) *s = &t->fd_cache[(unsigned)fd & 3];
+  __typeof__(h->fd_cache[0]) *s = &h->fd_cache[(unsigned)fd & 3];
   if (CTRACE__LIKELY(s->fd1 == (uint32_t)fd + 1 && s->gen == g))
     return s->byte;
-  return ctrace__pl_fd_cache_fill(t, fd, g);
+  return ctrace__pl_fd_cache_fill(h, fd, g);
 }
 /* fds with a recorded object (flow.c): forgetting one records its close. */
 extern struct ctrace__pl_fd_bytes ctrace__pl_fd_tracked;
@@ -310,19 +311,20 @@ int ctrace__pl_pshared(uint8_t reason, const void *obj);
 void ctrace__pl_shared(unsigned role, uint8_t reason, const void *obj, uint64_t ticks);
 void ctrace__pl_fd_forget_range(unsigned first, unsigned last);
 
-static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd,
-                                       uint64_t t0) {
+__attribute__((always_inline)) static inline void
+ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd, uint64_t t0) {
   struct ctrace__thread *t = ctrace__tls;
   c->t = NULL;
-  if (CTRACE__UNLIKELY(!t || !t->registered))
-    return;
+  if (CTRACE__UNLIKELY(!t || !ctrace__hot.registered))
+    return; /* (ctrace__hot: not a load from t's page, record.h) */
   /* A BYFD class stays 0 here, decided from the fd only if a stop finds
    * the thread inside the call: the fd cache's page is not touched on
    * every call (each page touched costs a TLB miss after a system call on
    * kernels with page-table isolation and no PCID). */
   struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uint32_t)fd, .call = call,
                               .cls = cls};
-  ctrace__pending_set(t, &n, &c->saved);
+  c->h = &ctrace__hot;
+  ctrace__pending_set(t, c->h, &n, &c->saved);
   c->t = t;
 }
 
@@ -350,10 +352,12 @@ void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint6
                         uint64_t t1, void *fp);
 /* The recorded branch of PL_CALL_SHAPE_, one call after the real one
  * returned: errno read through ct's cached address (ct: the state
- * ctrace__pl_call_sys found, or NULL), the class of a BYFD call from fd,
- * the SYSCALL event (result r, or -errno when failed), errno restored. */
-void ctrace__pl_syscall_done(struct ctrace__thread *ct, uint8_t call, uint8_t cls, int fd,
-                             int failed, int64_t r, uint64_t t0, uint64_t t1, void *fp);
+ * ctrace__pl_call_sys found, or NULL; h: its &ctrace__hot), the class of a
+ * BYFD call from fd, the SYSCALL event (result r, or -errno when failed),
+ * errno restored. */
+void ctrace__pl_syscall_done(struct ctrace__thread *ct, struct ctrace__hot *h, uint8_t call,
+                             uint8_t cls, int fd, int failed, int64_t r, uint64_t t0,
+                             uint64_t t1, void *fp);
 void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, socklen_t len);
 uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
 /*
@@ -445,7 +449,7 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
     uint64_t t1_ = ctrace__pl_now(tsc_);                                       \
     ctrace__pl_call_end(&c_);                                                  \
     if (CTRACE__UNLIKELY(t1_ - t0_ >= min_)) {                                 \
-      ctrace__pl_syscall_done(c_.t, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), \
+      ctrace__pl_syscall_done(c_.t, c_.h, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), \
                               r < 0, (int64_t)r, t0_, t1_,                     \
                               __builtin_frame_address(0));                     \
     } else {                                                                   \
@@ -469,7 +473,7 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
  */
 #define PL_DATA_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS)    \
   PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS,        \
-                 const uint8_t k_ = ctrace__pl_fd_cached_t(c_.t, (int)(FD)),   \
+                 const uint8_t k_ = ctrace__pl_fd_cached_t(c_.t ? c_.h : NULL, (int)(FD)), \
                  PL_IPC_BELOW_(call, FD))
 #define PL_IPC_BELOW_(call, FD)                                                \
   do {                                                                         \

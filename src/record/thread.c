@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 CTRACE__TLS struct ctrace__thread *ctrace__tls;
+CTRACE__TLS struct ctrace__hot ctrace__hot;
 _Atomic int ctrace__trace_pid;
 CTRACE__TLS int ctrace__guard;
 static CTRACE__TLS uint32_t cached_tid;
@@ -208,6 +209,7 @@ static void list_add(struct ctrace__thread *t) {
     ctrace__threads->prev = t;
   ctrace__threads = t;
   t->registered = 1;
+  t->hot->registered = 1; /* the calling thread's own state */
 }
 
 void ctrace__list_remove(struct ctrace__thread *t) {
@@ -221,6 +223,7 @@ void ctrace__list_remove(struct ctrace__thread *t) {
   if (t->next)
     t->next->prev = t->prev;
   t->registered = 0;
+  t->hot->registered = 0; /* the calling thread's own state */
 }
 
 /* Where ctrace__tls points once a thread's state is freed at its exit:
@@ -259,6 +262,7 @@ static struct ctrace__thread *register_thread(void) {
     return NULL;
   t->tid = ctrace__gettid();
   t->errno_p = &errno;
+  t->hot = &ctrace__hot;
   t->busy = 1;
   /* Visible (and busy) at once: a signal handler that records while this
    * thread registers is counted as lost, not ignored. */
@@ -351,6 +355,11 @@ int ctrace__reserve_slow(struct ctrace__thread *t, size_t n) {
 
 uint8_t (*ctrace__pending_fd_class)(int fd);
 
+void ctrace__pending_reset(struct ctrace__thread *t, struct ctrace__hot *h,
+                           const struct ctrace__pending *saved) {
+  ctrace__pending_set(t, h, saved, &(struct ctrace__pending){0});
+}
+
 /*
  * A thread's last records in this trace, then its buffer to the writer:
  * pending drops, its time in the tracer (the preload's cost), and
@@ -419,6 +428,7 @@ void ctrace__threads_fork_child(void) {
   struct ctrace__thread *t = ctrace__tls;
   if (t && t != &exited) {
     t->registered = 0;
+    ctrace__hot.registered = 0;
     t->buf = NULL; /* the parent's buffer: its memory is ours, its data not */
     t->pos = t->end = NULL;
     t->seq = 0;
