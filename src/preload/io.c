@@ -80,6 +80,19 @@ __attribute__((constructor)) static void fd_class_at_stop(void) {
   ctrace__pending_fd_class = ctrace__pl_fd_class;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+struct ctrace__pl_tp ctrace__pl_tp;
+
+/* The offsets of PL_TLS_ & co. (preload.h), before the recorder's
+ * constructor (default priority) can start a trace and turn families on. */
+__attribute__((constructor(101))) static void tp_offsets(void) {
+  char *tp = __builtin_thread_pointer();
+  ctrace__pl_tp.guard = (char *)&ctrace__guard - tp;
+  ctrace__pl_tp.tls = (char *)&ctrace__tls - tp;
+  ctrace__pl_tp.hot = (char *)&ctrace__hot - tp;
+}
+#endif
+
 void ctrace__pl_fd_forget_range(unsigned first, unsigned last) {
   for (unsigned fd = first; fd <= last && fd < PL_FD_CACHE; fd++)
     ctrace__pl_fd_forget((int)fd);

@@ -148,6 +148,33 @@ void ctrace__pl_configure(void);
 /* Straight through when the tracer itself runs or the family is off. */
 #define PL_PASS(fam) (CTRACE__UNLIKELY(ctrace__guard) || !(ctrace__pl.families & (fam)))
 
+/*
+ * The calling thread's ctrace__guard, ctrace__tls and &ctrace__hot for the
+ * system-call shape, from the thread pointer and offsets kept on the page
+ * of ctrace__pl (an initial-exec TLS variable is at the same offset in
+ * every thread; io.c's constructor sets them, before any trace starts):
+ * the compiler's own access loads the offset from the GOT, one more page
+ * before the call and a TLB miss (docs/RUN.md). Elsewhere, the plain
+ * access.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+struct ctrace__pl_tp {
+  intptr_t guard, tls, hot;
+};
+extern struct ctrace__pl_tp ctrace__pl_tp;
+#define PL_TP_(off) ((char *)__builtin_thread_pointer() + ctrace__pl_tp.off)
+#define PL_GUARD_ (*(const int *)PL_TP_(guard))
+#define PL_TLS_ (*(struct ctrace__thread *const *)PL_TP_(tls))
+#define PL_HOT_ ((struct ctrace__hot *)PL_TP_(hot))
+#else
+#define PL_GUARD_ ctrace__guard
+#define PL_TLS_ ctrace__tls
+#define PL_HOT_ (&ctrace__hot)
+#endif
+/* PL_PASS for the system-call shape: the family first (the offsets are
+ * set before any family is on). */
+#define PL_PASS_SYS_(fam) (!(ctrace__pl.families & (fam)) || CTRACE__UNLIKELY(PL_GUARD_))
+
 /* ---- waiter registry: who is blocked on what, for wake-up edges (sync.c) ---- */
 /*
  * A thread about to block on object o registers in an entry of o's window
@@ -313,9 +340,10 @@ void ctrace__pl_fd_forget_range(unsigned first, unsigned last);
 
 __attribute__((always_inline)) static inline void
 ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd, uint64_t t0) {
-  struct ctrace__thread *t = ctrace__tls;
+  struct ctrace__thread *t = PL_TLS_;
+  struct ctrace__hot *h = PL_HOT_;
   c->t = NULL;
-  if (CTRACE__UNLIKELY(!t || !ctrace__hot.registered))
+  if (CTRACE__UNLIKELY(!t || !h->registered))
     return; /* (ctrace__hot: not a load from t's page, record.h) */
   /* A BYFD class stays 0 here, decided from the fd only if a stop finds
    * the thread inside the call: the fd cache's page is not touched on
@@ -323,8 +351,8 @@ ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd
    * kernels with page-table isolation and no PCID). */
   struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uint32_t)fd, .call = call,
                               .cls = cls};
-  c->h = &ctrace__hot;
-  ctrace__pending_set(t, c->h, &n, &c->saved);
+  c->h = h;
+  ctrace__pending_set(t, h, &n, &c->saved);
   c->t = t;
 }
 
@@ -435,7 +463,7 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
  */
 #define PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, BEFORE, BELOW)\
   PL_EXPORT PL_JMP_RETURN PL_HOT_CALL ret name PARAMS {                        \
-    if (PL_PASS(fam))                                                          \
+    if (PL_PASS_SYS_(fam))                                                     \
       return PL_REAL(realname) ARGS;                                           \
     ret r = (ret)-1; /* an FD of r means "not known yet" before the call */    \
     /* read before the call: after it, each page touched first misses */       \
