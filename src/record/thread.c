@@ -238,22 +238,37 @@ static void to_exited(void) {
   ctrace__tls = &exited;
 }
 
+/*
+ * A state starts STATE_OFFSET bytes into a page: its hot fields and its
+ * walks on one page (record.h), touched again after every recorded system
+ * call, and the hot fields not at a page's start, where the first lines of
+ * every page-aligned table and buffer fall in the same cache set. (With
+ * the state at offset 0, 4 of 8 record_bench runs had slow log rows
+ * against 0 of 8 of the build before; at offset 512 both builds had slow
+ * runs alike, at a load of 9: this VM's slow phases, docs/RUN.md.)
+ */
+#define STATE_OFFSET 512
+_Static_assert(STATE_OFFSET + offsetof(struct ctrace__thread, walks) +
+                       sizeof(struct ctrace__walk[CTRACE__WALK_CACHE]) <=
+                   4096,
+               "the hot fields and the walks fit in a page");
+
 /* The first thread to record gets a static state (a trace's start records
  * from its starting thread: no malloc, whose first call would cost a
  * process that never allocates its heap's set-up and pages); never freed. */
-CTRACE_TABLE _Alignas(4096) static struct ctrace__thread first_thread;
+CTRACE_TABLE static _Alignas(4096) struct {
+  char pad[STATE_OFFSET];
+  struct ctrace__thread t;
+} first_slot;
+#define first_thread (first_slot.t)
 static atomic_int first_thread_used;
 
-/* A zeroed state starting a page: its hot fields and its walks on one
- * page (record.h), touched again after every recorded system call. */
-_Static_assert(offsetof(struct ctrace__thread, walks) + sizeof(struct ctrace__walk[CTRACE__WALK_CACHE]) <=
-                   4096,
-               "the hot fields and the walks fit in a page");
+/* A zeroed state, STATE_OFFSET into a page of its own allocation. */
 static struct ctrace__thread *new_state(void) {
   void *p = NULL;
-  if (posix_memalign(&p, 4096, sizeof(struct ctrace__thread)) != 0)
+  if (posix_memalign(&p, 4096, STATE_OFFSET + sizeof(struct ctrace__thread)) != 0)
     return NULL;
-  return memset(p, 0, sizeof(struct ctrace__thread));
+  return memset((char *)p + STATE_OFFSET, 0, sizeof(struct ctrace__thread));
 }
 
 static struct ctrace__thread *register_thread(void) {
@@ -415,7 +430,7 @@ void ctrace__thread_exit_hook(struct ctrace__thread *t) {
   pthread_setspecific(exit_key, NULL); /* ctrace_thread_end() came first */
   to_exited();
   if (t != &first_thread)
-    free(t);
+    free((char *)t - STATE_OFFSET); /* new_state's allocation */
   ctrace__guard--;
 }
 
