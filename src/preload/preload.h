@@ -455,7 +455,7 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
  * SYSCALL shape: one event after the call returns, with its start and
  * duration, only when it lasted at least ctrace__pl.min_ticks. Below that
  * the cost is two time-stamp reads, the blocking-call state (a few stores
- * to the thread's own state) and a compare. FD: the fd field; the result
+ * to the thread's TLS, ctrace__hot) and a compare. FD: the fd field; the result
  * field is the return value, or -errno when it failed. cls BYFD: decided
  * from FD when recorded. PL_CALL_SHAPE_ is both shapes: BEFORE runs just
  * before the call, BELOW when the call was shorter than the minimum
