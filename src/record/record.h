@@ -421,7 +421,7 @@ ctrace__pending_set(struct ctrace__thread *t, struct ctrace__hot *h,
    * it in this trace does not read the global again (its page, first
    * touched after the system call before, would miss). */
   uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_relaxed);
-  if (CTRACE__UNLIKELY(h->writer_seen != s)) {
+  if (CTRACE__UNLIKELY(h->writer_seen != s) && s != 0) { /* no trace: nothing to flush */
     if (atomic_load_explicit(&ctrace__writer_live, memory_order_relaxed))
       h->writer_seen = s;
     else
