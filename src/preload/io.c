@@ -33,9 +33,29 @@
 /* ---- fd classes ---- */
 
 CTRACE_TABLE struct ctrace__pl_fd_bytes ctrace__pl_fd_kind;
+_Atomic uint32_t ctrace__pl_fd_gen;
+
+/* The recording code's block (record.h, CTRACE__HOT) starts a page: this
+ * file's part of it comes first (the link's order), so the alignment of
+ * its section is the block's. */
+__asm__(".pushsection .text.hot.ctrace.2,\"ax\",@progbits\n"
+        ".balign 4096\n"
+        ".popsection\n");
 
 
-uint8_t ctrace__pl_fd_class(int fd) {
+CTRACE__HOT uint8_t ctrace__pl_fd_cache_fill(struct ctrace__hot *h, int fd, uint32_t gen) {
+  __typeof__(h->fd_cache[0]) *s = &h->fd_cache[(unsigned)fd & 3];
+  s->fd1 = 0;
+  atomic_signal_fence(memory_order_seq_cst);
+  uint8_t k = ctrace__pl_fd_cached(fd);
+  s->gen = gen;
+  s->byte = k;
+  atomic_signal_fence(memory_order_seq_cst);
+  s->fd1 = (uint32_t)fd + 1;
+  return k;
+}
+
+CTRACE__HOT uint8_t ctrace__pl_fd_class(int fd) {
   uint8_t k = ctrace__pl_fd_cached(fd);
   if (k && !(k & PL_FD_UNVERIFIED))
     return k & PL_FD_CLASS;
@@ -59,6 +79,19 @@ uint8_t ctrace__pl_fd_class(int fd) {
 __attribute__((constructor)) static void fd_class_at_stop(void) {
   ctrace__pending_fd_class = ctrace__pl_fd_class;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+struct ctrace__pl_tp ctrace__pl_tp;
+
+/* The offsets of PL_TLS_ & co. (preload.h), before the recorder's
+ * constructor (default priority) can start a trace and turn families on. */
+__attribute__((constructor(101))) static void tp_offsets(void) {
+  char *tp = __builtin_thread_pointer();
+  ctrace__pl_tp.guard = (char *)&ctrace__guard - tp;
+  ctrace__pl_tp.tls = (char *)&ctrace__tls - tp;
+  ctrace__pl_tp.hot = (char *)&ctrace__hot - tp;
+}
+#endif
 
 void ctrace__pl_fd_forget_range(unsigned first, unsigned last) {
   for (unsigned fd = first; fd <= last && fd < PL_FD_CACHE; fd++)

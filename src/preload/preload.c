@@ -23,14 +23,16 @@ struct ctrace__pl_config ctrace__pl;
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__CET__)
 /* The return of the PL_JMP_RETURN functions (preload.h): what `ret` does,
  * through rcx (free at a return: neither a return value nor callee-saved). */
-__asm__(".text\n"
+__asm__(".pushsection .text.hot.ctrace.0,\"ax\",@progbits\n"
+        ".balign 4096\n"
         ".globl __x86_return_thunk\n"
         ".hidden __x86_return_thunk\n"
         ".type __x86_return_thunk, @function\n"
         "__x86_return_thunk:\n"
         "  pop %rcx\n"
         "  jmp *%rcx\n"
-        ".size __x86_return_thunk, .-__x86_return_thunk\n");
+        ".size __x86_return_thunk, .-__x86_return_thunk\n"
+        ".popsection\n");
 #endif
 
 struct real_entry {
@@ -165,9 +167,11 @@ void ctrace__pl_wait_call(uint8_t reason, const void *obj, uint64_t t0, uint64_t
   errno = saved;
 }
 
-void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint64_t t0,
-                        uint64_t t1, void *fp) {
-  struct ctrace__thread *t = ctrace__enter();
+/* ct: the calling thread's ctrace__tls, or NULL: then read again. */
+__attribute__((always_inline)) static inline void
+syscall_event(struct ctrace__thread *ct, uint8_t call, uint8_t cls, int fd, int64_t result,
+              uint64_t t0, uint64_t t1, void *fp) {
+  struct ctrace__thread *t = ct ? ctrace__enter_at(ct) : ctrace__enter();
   if (!t)
     return;
   uint32_t st = ctrace__pl_stack(t, fp);
@@ -180,6 +184,27 @@ void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint6
   p = ctrace__put_uvarint(p, dur);
   p = ctrace__put_uvarint(p, st);
   finish(t, p, t1);
+}
+
+void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint64_t t0,
+                        uint64_t t1, void *fp) {
+  syscall_event(NULL, call, cls, fd, result, t0, t1, fp);
+}
+
+CTRACE__HOT void ctrace__pl_syscall_done(struct ctrace__thread *ct, struct ctrace__hot *h,
+                                         uint8_t call, uint8_t cls, int fd, int failed,
+                                         int64_t r, uint64_t t0, uint64_t t1, void *fp) {
+  /* errno's address without __errno_location(): one page (libc's code)
+   * less to touch after the system call */
+  int *ep = ct && ct->errno_p ? ct->errno_p : &errno;
+  int e = *ep;
+  if (cls == CTRACE_SC_BYFD) {
+    uint8_t k = ctrace__pl_fd_cached_t(ct ? h : NULL, fd);
+    cls = k && !(k & PL_FD_UNVERIFIED) ? k & PL_FD_CLASS : ctrace__pl_fd_class(fd);
+  }
+  /* ct: no second load of ctrace__tls's offset from the GOT's page */
+  syscall_event(ct, call, cls, fd, failed ? -(int64_t)e : r, t0, t1, fp);
+  *ep = e;
 }
 
 void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, socklen_t len) {

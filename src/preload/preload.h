@@ -148,6 +148,33 @@ void ctrace__pl_configure(void);
 /* Straight through when the tracer itself runs or the family is off. */
 #define PL_PASS(fam) (CTRACE__UNLIKELY(ctrace__guard) || !(ctrace__pl.families & (fam)))
 
+/*
+ * The calling thread's ctrace__guard, ctrace__tls and &ctrace__hot for the
+ * system-call shape, from the thread pointer and offsets kept on the page
+ * of ctrace__pl (an initial-exec TLS variable is at the same offset in
+ * every thread; io.c's constructor sets them, before any trace starts):
+ * the compiler's own access loads the offset from the GOT, one more page
+ * before the call and a TLB miss (docs/RUN.md). Elsewhere, the plain
+ * access.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+struct ctrace__pl_tp {
+  intptr_t guard, tls, hot;
+};
+extern struct ctrace__pl_tp ctrace__pl_tp;
+#define PL_TP_(off) ((char *)__builtin_thread_pointer() + ctrace__pl_tp.off)
+#define PL_GUARD_ (*(const int *)PL_TP_(guard))
+#define PL_TLS_ (*(struct ctrace__thread *const *)PL_TP_(tls))
+#define PL_HOT_ ((struct ctrace__hot *)PL_TP_(hot))
+#else
+#define PL_GUARD_ ctrace__guard
+#define PL_TLS_ ctrace__tls
+#define PL_HOT_ (&ctrace__hot)
+#endif
+/* PL_PASS for the system-call shape: the family first (the offsets are
+ * set before any family is on). */
+#define PL_PASS_SYS_(fam) (!(ctrace__pl.families & (fam)) || CTRACE__UNLIKELY(PL_GUARD_))
+
 /* ---- waiter registry: who is blocked on what, for wake-up edges (sync.c) ---- */
 /*
  * A thread about to block on object o registers in an entry of o's window
@@ -208,6 +235,7 @@ void ctrace__pl_wakes(const struct ctrace__pl_claim *c, const void *obj, void *f
 /* ---- the blocking call a thread is inside (PENDING at stop) ---- */
 struct ctrace__pl_call {
   struct ctrace__thread *t; /* NULL: nothing set */
+  struct ctrace__hot *h;    /* the thread's &ctrace__hot, when t */
   struct ctrace__pending saved;
   uint32_t stack, session; /* the stack ctrace__pl_call_wait captured, its trace */
 };
@@ -221,7 +249,7 @@ static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, 
                                        uint64_t t0);
 static inline void ctrace__pl_call_end(struct ctrace__pl_call *c) {
   if (c->t)
-    ctrace__pending_restore(c->t, &c->saved);
+    ctrace__pending_restore(c->t, c->h, &c->saved);
 }
 
 /* ---- socket or file: a call's class decided from its fd (io.c) ---- */
@@ -247,8 +275,35 @@ uint8_t ctrace__pl_fd_class(int fd);
 static inline uint8_t ctrace__pl_fd_cached(int fd) {
   return ctrace__pl_fd_byte(&ctrace__pl_fd_kind, fd);
 }
+/* Bumped (a release) after every change of a byte of ctrace__pl_fd_kind:
+ * the threads' caches of the bytes (ctrace__pl_fd_cached_t) keep the
+ * generation they read before the byte, and a cached byte is used only
+ * while the generation has not moved. It sits on the page of the
+ * configuration (ctrace__pl), which every interposer reads anyway. */
+extern _Atomic uint32_t ctrace__pl_fd_gen;
 static inline void ctrace__pl_fd_set(int fd, uint8_t cls) {
+  if (ctrace__pl_fd_cached(fd) == cls)
+    return; /* a close of an fd never classified: no generation */
   ctrace__pl_fd_byte_set(&ctrace__pl_fd_kind, fd, cls);
+  atomic_fetch_add_explicit(&ctrace__pl_fd_gen, 1, memory_order_release);
+}
+/*
+ * ctrace__pl_fd_cached() through the calling thread's cache when h, its
+ * &ctrace__hot (record.h), is not NULL: a hit
+ * reads the thread's TLS and the generation, not the table's page (another
+ * TLB miss, docs/RUN.md). A signal handler that interrupts the refill
+ * finds the slot empty (fd1 cleared first).
+ */
+/* The miss: the table's byte, kept in the thread's slot (io.c). */
+uint8_t ctrace__pl_fd_cache_fill(struct ctrace__hot *h, int fd, uint32_t gen);
+static inline uint8_t ctrace__pl_fd_cached_t(struct ctrace__hot *h, int fd) {
+  if (CTRACE__UNLIKELY(!h))
+    return ctrace__pl_fd_cached(fd);
+  uint32_t g = atomic_load_explicit(&ctrace__pl_fd_gen, memory_order_acquire);
+  __typeof__(h->fd_cache[0]) *s = &h->fd_cache[(unsigned)fd & 3];
+  if (CTRACE__LIKELY(s->fd1 == (uint32_t)fd + 1 && s->gen == g))
+    return s->byte;
+  return ctrace__pl_fd_cache_fill(h, fd, g);
 }
 /* fds with a recorded object (flow.c): forgetting one records its close. */
 extern struct ctrace__pl_fd_bytes ctrace__pl_fd_tracked;
@@ -283,19 +338,21 @@ int ctrace__pl_pshared(uint8_t reason, const void *obj);
 void ctrace__pl_shared(unsigned role, uint8_t reason, const void *obj, uint64_t ticks);
 void ctrace__pl_fd_forget_range(unsigned first, unsigned last);
 
-static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd,
-                                       uint64_t t0) {
-  struct ctrace__thread *t = ctrace__tls;
+__attribute__((always_inline)) static inline void
+ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd, uint64_t t0) {
+  struct ctrace__thread *t = PL_TLS_;
+  struct ctrace__hot *h = PL_HOT_;
   c->t = NULL;
-  if (CTRACE__UNLIKELY(!t || !t->registered))
-    return;
+  if (CTRACE__UNLIKELY(!t || !h->registered))
+    return; /* (ctrace__hot: not a load from t's page, record.h) */
   /* A BYFD class stays 0 here, decided from the fd only if a stop finds
    * the thread inside the call: the fd cache's page is not touched on
    * every call (each page touched costs a TLB miss after a system call on
    * kernels with page-table isolation and no PCID). */
   struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uint32_t)fd, .call = call,
                               .cls = cls};
-  ctrace__pending_set(t, &n, &c->saved);
+  c->h = h;
+  ctrace__pending_set(t, h, &n, &c->saved);
   c->t = t;
 }
 
@@ -321,6 +378,14 @@ void ctrace__pl_wait_call(uint8_t reason, const void *obj, uint64_t t0, uint64_t
                           const struct ctrace__pl_call *c, void *fp);
 void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint64_t t0,
                         uint64_t t1, void *fp);
+/* The recorded branch of PL_CALL_SHAPE_, one call after the real one
+ * returned: errno read through ct's cached address (ct: the state
+ * ctrace__pl_call_sys found, or NULL; h: its &ctrace__hot), the class of a
+ * BYFD call from fd, the SYSCALL event (result r, or -errno when failed),
+ * errno restored. */
+void ctrace__pl_syscall_done(struct ctrace__thread *ct, struct ctrace__hot *h, uint8_t call,
+                             uint8_t cls, int fd, int failed, int64_t r, uint64_t t0,
+                             uint64_t t1, void *fp);
 void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, socklen_t len);
 uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
 /*
@@ -380,18 +445,25 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
 #define PL_JMP_RETURN
 #endif
 
+/* The system-call interposers right after the return thunk, in source
+ * order: read and write, the most frequent, first, on the thunk's page
+ * (one code page for a call below the minimum duration); the code that
+ * records (record.h, CTRACE__HOT) follows them. */
+#define PL_HOT_CALL __attribute__((section(".text.hot.ctrace.1")))
+
 /*
  * SYSCALL shape: one event after the call returns, with its start and
  * duration, only when it lasted at least ctrace__pl.min_ticks. Below that
  * the cost is two time-stamp reads, the blocking-call state (a few stores
- * to the thread's own state) and a compare. FD: the fd field; the result
+ * to the thread's TLS, ctrace__hot) and a compare. FD: the fd field; the result
  * field is the return value, or -errno when it failed. cls BYFD: decided
- * from FD when recorded. PL_CALL_SHAPE_ is both shapes: BELOW runs when the
- * call was shorter than the minimum (nothing for PL_SYS_SHAPE).
+ * from FD when recorded. PL_CALL_SHAPE_ is both shapes: BEFORE runs just
+ * before the call, BELOW when the call was shorter than the minimum
+ * (nothing for PL_SYS_SHAPE).
  */
-#define PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, BELOW)\
-  PL_EXPORT PL_JMP_RETURN ret name PARAMS {                                    \
-    if (PL_PASS(fam))                                                          \
+#define PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, BEFORE, BELOW)\
+  PL_EXPORT PL_JMP_RETURN PL_HOT_CALL ret name PARAMS {                        \
+    if (PL_PASS_SYS_(fam))                                                     \
       return PL_REAL(realname) ARGS;                                           \
     ret r = (ret)-1; /* an FD of r means "not known yet" before the call */    \
     /* read before the call: after it, each page touched first misses */       \
@@ -400,25 +472,21 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
     uint64_t t0_ = ctrace__pl_now(tsc_);                                       \
     struct ctrace__pl_call c_;                                                 \
     ctrace__pl_call_sys(&c_, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), t0_);\
+    BEFORE;                                                                    \
     r = PL_REAL(realname) ARGS;                                                \
     uint64_t t1_ = ctrace__pl_now(tsc_);                                       \
     ctrace__pl_call_end(&c_);                                                  \
     if (CTRACE__UNLIKELY(t1_ - t0_ >= min_)) {                                 \
-      int e_ = errno;                                                          \
-      uint8_t cls_ = CTRACE_SC_##cls;                                          \
-      if (cls_ == CTRACE_SC_BYFD)                                              \
-        cls_ = ctrace__pl_fd_class((int)(FD));                                 \
-      ctrace__pl_syscall(CTRACE_CALL_##call, cls_, (FD),                       \
-                         r < 0 ? -(int64_t)e_ : (int64_t)r, t0_, t1_,          \
-                         __builtin_frame_address(0));                          \
-      errno = e_;                                                              \
+      ctrace__pl_syscall_done(c_.t, c_.h, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), \
+                              r < 0, (int64_t)r, t0_, t1_,                     \
+                              __builtin_frame_address(0));                     \
     } else {                                                                   \
       BELOW;                                                                   \
     }                                                                          \
     return r;                                                                  \
   }
 #define PL_SYS_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS) \
-  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, (void)0)
+  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, (void)0, (void)0)
 
 /*
  * DATA shape: PL_SYS_SHAPE for the calls that move bytes on any fd (read,
@@ -427,15 +495,17 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
  * fd whose class has PL_FD_IPC: another traced process may be at the other
  * end) is still written, as an IPC_IO record (flow.c), so that bytes pair
  * across processes at any minimum duration. The added cost on every call
- * below the minimum: one load of the fd's class byte; an fd not classified
- * yet is classified once (one fstat).
+ * below the minimum: one load of the fd's class byte (through the thread's
+ * cache, before the call: its pages are touched then anyway, after it each
+ * is a TLB miss); an fd not classified yet is classified once (one fstat).
  */
 #define PL_DATA_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS)    \
-  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, PL_IPC_BELOW_(call, FD))
+  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS,        \
+                 const uint8_t k_ = ctrace__pl_fd_cached_t(c_.t ? c_.h : NULL, (int)(FD)), \
+                 PL_IPC_BELOW_(call, FD))
 #define PL_IPC_BELOW_(call, FD)                                                \
   do {                                                                         \
     if (r > 0) {                                                               \
-      uint8_t k_ = ctrace__pl_fd_cached((int)(FD));                            \
       if (CTRACE__UNLIKELY(k_ == 0 || (k_ & PL_FD_IPC) != 0))                  \
         ctrace__pl_ipc_io(CTRACE_CALL_##call, (int)(FD), (int64_t)r, t0_, t1_);\
     }                                                                          \

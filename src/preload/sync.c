@@ -183,7 +183,8 @@ void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void 
                                 .stack = ctrace__pl_stack(t, fp), .session = t->session,
                                 .reason = reason};
     ctrace__leave_empty(t);
-    ctrace__pending_set(t, &n, &c->saved);
+    c->h = &ctrace__hot;
+    ctrace__pending_set(t, c->h, &n, &c->saved);
     c->t = t;
     c->stack = n.stack;
     c->session = n.session;

@@ -92,6 +92,15 @@
  * touches fewer pages of the library's code (each first touch is a page
  * fault, 10-15 us on a VM); optimised for size. */
 #define CTRACE__COLD __attribute__((cold))
+/* Code that runs right after an interposed system call returns, to record
+ * it: kept in one block, a page of its own (".text.hot.*" input sections
+ * are placed together, and sorted by name in the preload, linked with
+ * --sort-section=name: its return thunk, ".text.hot.ctrace.0", and the
+ * system-call interposers, ".1", come first; io.c aligns this block).
+ * Every page touched for the first time after a system call costs a TLB
+ * miss where the kernel isolates its page tables without PCID (about
+ * 15 ns on the VM of docs/RUN.md's numbers), code pages too. */
+#define CTRACE__HOT __attribute__((section(".text.hot.ctrace.2")))
 #define CTRACE__TLS __thread __attribute__((tls_model("initial-exec")))
 
 /* ---- clock (clock.c) ---- */
@@ -201,6 +210,10 @@ struct ctrace__thread {
   struct ctrace_rel rel; /* relative fields' state in buf (format.h), reset per buffer */
   volatile uint32_t busy; /* 1 while this thread writes an event */
   uint32_t session;      /* the trace this state belongs to */
+  /* ctrace__need_fence when it joined that trace (it does not change while
+   * a trace runs): read here, on the page of the fields beside it, and not
+   * on the page of the global */
+  uint32_t need_fence;
   struct ctrace__buf *buf;
   uint64_t seq;          /* next batch sequence number */
   uint64_t dropped;      /* events lost since the last DROPPED record */
@@ -214,9 +227,12 @@ struct ctrace__thread {
   uint32_t registered;   /* in the thread list */
   uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer walk */
   char name[32];         /* re-emitted when a new trace starts */
-  struct ctrace__pending pending; /* the blocking call it is inside */
-  uint32_t writer_seen;  /* the session in which it saw the writer live */
+  struct ctrace__hot *hot; /* its thread's ctrace__hot (set at registration) */
   uint32_t joined;       /* it joined a trace before: its caches need clearing */
+  int *errno_p;          /* this thread's errno (set at registration), or NULL */
+  /* Right after the hot fields, on their page (thread.c allocates the
+   * state page-aligned): a recorded system call's stack comes from here. */
+  struct ctrace__walk walks[CTRACE__WALK_CACHE];
   struct ctrace__thread *next, *prev;
   struct ctrace__name_slot names[CTRACE__NAME_CACHE];
   struct ctrace__stack_slot stacks[CTRACE__STACK_CACHE];
@@ -224,10 +240,32 @@ struct ctrace__thread {
    * address's low half, the rule), valid in rule generation rule_gen. */
   uint32_t rule_gen;
   uint64_t rules[CTRACE__RULE_CACHE];
-  struct ctrace__walk walks[CTRACE__WALK_CACHE];
+};
+
+/*
+ * What an interposed system call below the minimum duration touches of the
+ * calling thread, kept in the static TLS block beside ctrace__tls (whose
+ * page libc's own call touches too) instead of on the state's page: each
+ * page touched first after a system call, and on the way to it, is a TLB
+ * miss where the kernel has page-table isolation without PCID, and the
+ * state's page came after two of them (the GOT's offset, then ctrace__tls).
+ * Written by its thread only; the stopper reads `pending` through t->hot.
+ */
+struct ctrace__hot {
+  struct ctrace__pending pending; /* the blocking call it is inside */
+  uint32_t registered;  /* ctrace__tls is in the thread list (t->registered) */
+  uint32_t writer_seen; /* the trace (ctrace__session) in which it saw the writer live */
+  /* The preload's cache of the fd classes its calls looked up, by fd % 4
+   * (ctrace__pl_fd_cached_t, preload.h): fd + 1 (0: empty), the class
+   * table's generation read before the byte, the byte. */
+  struct {
+    uint32_t fd1, gen;
+    uint8_t byte;
+  } fd_cache[4];
 };
 
 extern CTRACE__TLS struct ctrace__thread *ctrace__tls;
+extern CTRACE__TLS struct ctrace__hot ctrace__hot;
 extern CTRACE__TLS int ctrace__guard;
 extern _Atomic uint32_t ctrace__session; /* 0 when not tracing */
 extern int ctrace__need_fence;          /* membarrier unavailable */
@@ -238,21 +276,27 @@ struct ctrace__thread *ctrace__enter_rare(struct ctrace__thread *t);
  * buffer or no trace at all. */
 struct ctrace__thread *ctrace__enter_slow(struct ctrace__thread *t);
 
-static inline struct ctrace__thread *ctrace__enter(void) {
-  struct ctrace__thread *t = ctrace__tls;
+/* ctrace__enter() with t, the calling thread's ctrace__tls read earlier
+ * (the preload's interposers have it from before the call). */
+static inline struct ctrace__thread *ctrace__enter_at(struct ctrace__thread *t) {
   if (CTRACE__UNLIKELY(t == NULL || __atomic_load_n(&t->busy, __ATOMIC_RELAXED)))
     return ctrace__enter_rare(t);
   __atomic_store_n(&t->busy, 1, __ATOMIC_RELAXED);
   /* The stopper clears ctrace__session and then issues membarrier(), which
    * orders this store before the load below on every CPU; a compiler
-   * barrier is all the hot path needs. */
+   * barrier is all the hot path needs. A thread in another trace than the
+   * running one (or none) takes the slow path, whose lock fences. */
   atomic_signal_fence(memory_order_seq_cst);
-  if (CTRACE__UNLIKELY(ctrace__need_fence))
+  if (CTRACE__UNLIKELY(t->need_fence))
     atomic_thread_fence(memory_order_seq_cst);
   if (CTRACE__LIKELY(t->session == atomic_load_explicit(&ctrace__session, memory_order_relaxed) &&
                      t->end - t->pos >= (ptrdiff_t)CTRACE_MAX_FIXED_EVENT))
     return t;
   return ctrace__enter_slow(t);
+}
+
+static inline struct ctrace__thread *ctrace__enter(void) {
+  return ctrace__enter_at(ctrace__tls);
 }
 
 /*
@@ -287,7 +331,7 @@ static inline struct ctrace__thread *ctrace__enter_signal(void) {
     return NULL; /* mid-event (or gone): the interrupted event completes */
   t->busy = 1;
   atomic_signal_fence(memory_order_seq_cst);
-  if (CTRACE__UNLIKELY(ctrace__need_fence))
+  if (CTRACE__UNLIKELY(t->need_fence))
     atomic_thread_fence(memory_order_seq_cst);
   uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_relaxed);
   if (s != 0 && t->session == s && t->buf &&
@@ -358,10 +402,14 @@ extern _Atomic int ctrace__writer_live; /* see ctrace__writer_ensure */
  * so that they reach it within CTRACE__FLUSH_NS even if t blocks for good. */
 void ctrace__before_block(struct ctrace__thread *t);
 /* Enters a blocking call: *saved keeps the state it replaces (a signal
- * handler may block inside another call) for ctrace__pending_restore. */
-static inline void ctrace__pending_set(struct ctrace__thread *t, const struct ctrace__pending *n,
-                                       struct ctrace__pending *saved) {
-  struct ctrace__pending *d = &t->pending;
+ * handler may block inside another call) for ctrace__pending_restore. t:
+ * the calling thread's registered state (ctrace__tls), h its &ctrace__hot
+ * (computed once by the caller: each computation loads the TLS offset from
+ * the GOT, another page after a system call). */
+__attribute__((always_inline)) static inline void
+ctrace__pending_set(struct ctrace__thread *t, struct ctrace__hot *h,
+                    const struct ctrace__pending *n, struct ctrace__pending *saved) {
+  struct ctrace__pending *d = &h->pending;
   /* only this thread writes it; usually it is not inside a call (since 0,
    * which also leaves the sequence lock's "being written" state) */
   saved->since = __atomic_load_n(&d->since, __ATOMIC_RELAXED);
@@ -372,9 +420,10 @@ static inline void ctrace__pending_set(struct ctrace__thread *t, const struct ct
   /* The writer runs for the rest of a trace once it runs: a thread that saw
    * it in this trace does not read the global again (its page, first
    * touched after the system call before, would miss). */
-  if (CTRACE__UNLIKELY(t->writer_seen != t->session)) {
+  uint32_t s = atomic_load_explicit(&ctrace__session, memory_order_relaxed);
+  if (CTRACE__UNLIKELY(h->writer_seen != s) && s != 0) { /* no trace: nothing to flush */
     if (atomic_load_explicit(&ctrace__writer_live, memory_order_relaxed))
-      t->writer_seen = t->session;
+      h->writer_seen = s;
     else
       ctrace__before_block(t);
   }
@@ -387,20 +436,26 @@ static inline void ctrace__pending_set(struct ctrace__thread *t, const struct ct
   __atomic_store_n(&d->cls, n->cls, __ATOMIC_RELAXED);
   __atomic_store_n(&d->since, n->since, __ATOMIC_RELEASE);
 }
+/* The rare half of ctrace__pending_restore (out of line, thread.c): back
+ * to the call a signal handler's call interrupted. */
+void ctrace__pending_reset(struct ctrace__thread *t, struct ctrace__hot *h,
+                           const struct ctrace__pending *saved);
 /* Leaves it: called as soon as the real call returned, before anything is
  * recorded about it, so that a stop never sees both the call's event and
  * its PENDING. */
-static inline void ctrace__pending_restore(struct ctrace__thread *t,
+static inline void ctrace__pending_restore(struct ctrace__thread *t, struct ctrace__hot *h,
                                            const struct ctrace__pending *saved) {
   if (CTRACE__LIKELY(saved->since == 0))
-    __atomic_store_n(&t->pending.since, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->pending.since, 0, __ATOMIC_RELAXED);
   else
-    ctrace__pending_set(t, saved, &(struct ctrace__pending){0});
+    ctrace__pending_reset(t, h, saved);
 }
 /* The stopper's read: 1 with a consistent copy in *out when t is inside a
  * call, else 0. */
 static inline int ctrace__pending_get(struct ctrace__thread *t, struct ctrace__pending *out) {
-  struct ctrace__pending *d = &t->pending;
+  if (!t->hot)
+    return 0;
+  struct ctrace__pending *d = &t->hot->pending;
   out->since = __atomic_load_n(&d->since, __ATOMIC_ACQUIRE);
   if (!out->since)
     return 0;

@@ -6,6 +6,7 @@
  */
 #include "record.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 CTRACE__TLS struct ctrace__thread *ctrace__tls;
+CTRACE__TLS struct ctrace__hot ctrace__hot;
 _Atomic int ctrace__trace_pid;
 CTRACE__TLS int ctrace__guard;
 static CTRACE__TLS uint32_t cached_tid;
@@ -172,6 +174,8 @@ static void emit_name(struct ctrace__thread *t) {
 static int join_session(struct ctrace__thread *t, uint32_t s) {
   CTRACE__ASSERT_HELD(&ctrace__lock);
   t->session = s;
+  /* set before s was published, under this lock (session.c) */
+  t->need_fence = (uint32_t)ctrace__need_fence;
   t->seq = 0;
   __atomic_store_n(&t->buf, NULL, __ATOMIC_RELEASE);
   ctrace__set_pos(t, NULL);
@@ -205,6 +209,7 @@ static void list_add(struct ctrace__thread *t) {
     ctrace__threads->prev = t;
   ctrace__threads = t;
   t->registered = 1;
+  t->hot->registered = 1; /* the calling thread's own state */
 }
 
 void ctrace__list_remove(struct ctrace__thread *t) {
@@ -218,6 +223,7 @@ void ctrace__list_remove(struct ctrace__thread *t) {
   if (t->next)
     t->next->prev = t->prev;
   t->registered = 0;
+  t->hot->registered = 0; /* the calling thread's own state */
 }
 
 /* Where ctrace__tls points once a thread's state is freed at its exit:
@@ -232,9 +238,28 @@ static void to_exited(void) {
   ctrace__tls = &exited;
 }
 
+/*
+ * A state starts STATE_OFFSET bytes into a page: its hot fields and its
+ * walks on one page (record.h), touched again after every recorded system
+ * call, and the hot fields not at a page's start, where the first lines of
+ * every page-aligned table and buffer fall in the same cache set. (With
+ * the state at offset 0, 4 of 8 record_bench runs had slow log rows
+ * against 0 of 8 of the build before; at offset 512 both builds had slow
+ * runs alike, at a load of 9: this VM's slow phases, docs/RUN.md.)
+ */
+#define STATE_OFFSET 512
+_Static_assert(STATE_OFFSET + offsetof(struct ctrace__thread, walks) +
+                       sizeof(struct ctrace__walk[CTRACE__WALK_CACHE]) <=
+                   4096,
+               "the hot fields and the walks fit in a page");
+
 /* The first thread to record gets a static state (a trace's start records
  * from its starting thread); never freed. */
-CTRACE_TABLE static struct ctrace__thread first_thread;
+CTRACE_TABLE static _Alignas(4096) struct {
+  char pad[STATE_OFFSET];
+  struct ctrace__thread t;
+} first_slot;
+#define first_thread (first_slot.t)
 static atomic_int first_thread_used;
 
 /*
@@ -243,10 +268,12 @@ static atomic_int first_thread_used;
  * the thread then holds), and malloc's first call in a thread that never
  * allocated sets up an arena of its own. Cut from chunks (one mapping per
  * STATE_CHUNK states, not one per thread: a process's mappings are
- * limited); an exited thread's state goes to a free list and is the next
- * new thread's, zeroed. Under ctrace__lock; never unmapped.
+ * limited), each in a slot of whole pages, STATE_OFFSET into it; an exited
+ * thread's state goes to a free list and is the next new thread's, zeroed.
+ * Under ctrace__lock; never unmapped.
  */
-#define STATE_CHUNK 15 /* 15 states of ~8.5 KB: 128 KB */
+#define STATE_CHUNK 15
+#define STATE_SLOT (((size_t)STATE_OFFSET + sizeof(struct ctrace__thread) + 4095) & ~(size_t)4095)
 static struct ctrace__thread *free_states;
 static uint8_t *chunk_next, *chunk_end;
 
@@ -257,17 +284,16 @@ static struct ctrace__thread *state_new(void) {
   if (t) {
     free_states = t->next;
   } else {
-    size_t size = (sizeof *t + 63) & ~(size_t)63;
-    if (chunk_next == NULL || (size_t)(chunk_end - chunk_next) < size) {
-      uint8_t *c = ctrace__pages_alloc(STATE_CHUNK * size);
+    if (chunk_next == NULL || (size_t)(chunk_end - chunk_next) < STATE_SLOT) {
+      uint8_t *c = ctrace__pages_alloc(STATE_CHUNK * STATE_SLOT);
       if (c) {
         chunk_next = c;
-        chunk_end = c + STATE_CHUNK * size;
+        chunk_end = c + STATE_CHUNK * STATE_SLOT;
       }
     }
-    if (chunk_next && (size_t)(chunk_end - chunk_next) >= size) {
-      t = (struct ctrace__thread *)(void *)chunk_next;
-      chunk_next += size;
+    if (chunk_next && (size_t)(chunk_end - chunk_next) >= STATE_SLOT) {
+      t = (struct ctrace__thread *)(void *)(chunk_next + STATE_OFFSET);
+      chunk_next += STATE_SLOT;
     }
   }
   pthread_mutex_unlock(&ctrace__lock);
@@ -288,6 +314,8 @@ static struct ctrace__thread *register_thread(void) {
   if (!t)
     return NULL;
   t->tid = ctrace__gettid();
+  t->errno_p = &errno;
+  t->hot = &ctrace__hot;
   t->busy = 1;
   /* Visible (and busy) at once: a signal handler that records while this
    * thread registers is counted as lost, not ignored. */
@@ -380,6 +408,11 @@ int ctrace__reserve_slow(struct ctrace__thread *t, size_t n) {
 
 uint8_t (*ctrace__pending_fd_class)(int fd);
 
+void ctrace__pending_reset(struct ctrace__thread *t, struct ctrace__hot *h,
+                           const struct ctrace__pending *saved) {
+  ctrace__pending_set(t, h, saved, &(struct ctrace__pending){0});
+}
+
 /*
  * A thread's last records in this trace, then its buffer to the writer:
  * pending drops, its time in the tracer (the preload's cost), and
@@ -451,6 +484,7 @@ void ctrace__threads_fork_child(void) {
   struct ctrace__thread *t = ctrace__tls;
   if (t && t != &exited) {
     t->registered = 0;
+    ctrace__hot.registered = 0;
     t->buf = NULL; /* the parent's buffer: its memory is ours, its data not */
     t->pos = t->end = NULL;
     t->seq = 0;

@@ -891,24 +891,30 @@ NO_SANITIZE static uint32_t walk_reread(const struct ctrace__thread *t,
  * stack: its id is reused without walking or hashing (a loop's call site);
  * else the walk logs the words it reads into fp's slot and keeps them with
  * the id it gave. */
-uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp) {
+/* The walk when w did not give the stack: logged into w, kept with its id.
+ * Apart from ctrace__stack_here, whose reuse of a walk is all that runs on
+ * the hot code's page (record.h, CTRACE__HOT). */
+__attribute__((noinline)) static uint32_t walk_new(struct ctrace__thread *t, void *fp,
+                                                   struct ctrace__walk *w) {
   uintptr_t pcs[CTRACE_MAX_STACK_DEPTH];
   if (!default_walker())
     return ctrace__stack_intern(t, pcs, ctrace__stack_capture(t, fp, pcs, 32));
-  struct ctrace__walk *w = &t->walks[((uintptr_t)fp >> 4) & (CTRACE__WALK_CACHE - 1)];
-  uint32_t id = walk_reread(t, w, fp);
-  if (id)
-    return id;
   w->fp = 0;
   w->n = 0;
   int n = filter_self(pcs, cfi_walk_logged(t, fp, pcs, 32, w));
-  id = ctrace__stack_intern(t, pcs, n);
+  uint32_t id = ctrace__stack_intern(t, pcs, n);
   if (id && w->n <= CTRACE__WALK_WORDS) {
     w->id = id;
     w->session = t->session;
     w->fp = (uintptr_t)fp;
   }
   return id;
+}
+
+CTRACE__HOT uint32_t ctrace__stack_here(struct ctrace__thread *t, void *fp) {
+  struct ctrace__walk *w = &t->walks[((uintptr_t)fp >> 4) & (CTRACE__WALK_CACHE - 1)];
+  uint32_t id = default_walker() ? walk_reread(t, w, fp) : 0;
+  return id ? id : walk_new(t, fp, w);
 }
 
 #else /* not x86-64 */
