@@ -102,6 +102,7 @@ CTRACE__COLD void ctrace__pl_configure(void) {
   long long min_ns = 0;
   ctrace__parse_ll(ctrace__config_get("CTRACE_MIN_NS", min, sizeof min), &min_ns);
   c.min_ticks = (uint64_t)((double)min_ns * ctrace__ticks_per_ns());
+  c.tracer_max_ticks = (uint64_t)((double)PL_TRACER_MAX_NS * ctrace__ticks_per_ns());
   c.stacks = ctrace__config.stacks != CTRACE__STACKS_NONE;
   c.tsc = ctrace__use_tsc;
   ctrace__config_get("CTRACE_FOLLOW_FORKS", fol, sizeof fol);

@@ -141,6 +141,7 @@ struct ctrace__pl_config {
   int stacks;         /* capture stacks on blocking events */
   int follow_forks;
   int tsc;            /* ctrace__use_tsc, on this line for PL_SYS_SHAPE */
+  uint64_t tracer_max_ticks; /* a timed call counts at most this (ctrace__pl_charge) */
 };
 extern struct ctrace__pl_config ctrace__pl;
 void ctrace__pl_configure(void);
@@ -396,15 +397,23 @@ uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
  * program's "time inside the tracer" several times too large. After them
  * one event in PL_TRACER_SAMPLE is timed and counts for PL_TRACER_SAMPLE:
  * a time-stamp read per event would be about a third of a recorded
- * event's cost.
+ * event's cost. A timed event counts at most PL_TRACER_MAX_NS: no event's
+ * own work takes that long (a first walk with its page faults: a few
+ * hundred us on a VM), a thread preempted in the middle of one does (a
+ * loaded machine's time slice, several ms), and the clock cannot tell the
+ * two apart.
  */
 #define PL_TRACER_EXACT 32 /* a multiple of PL_TRACER_SAMPLE */
 #define PL_TRACER_SAMPLE 8
+#define PL_TRACER_MAX_NS 1000000
 static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
   uint64_t n = t->tracer_events++;
   if (CTRACE__UNLIKELY(n < PL_TRACER_EXACT || n % PL_TRACER_SAMPLE == 0)) {
     uint64_t now = ctrace__now(), w = n < PL_TRACER_EXACT ? 1 : PL_TRACER_SAMPLE;
-    t->tracer_ticks += now > since ? w * (now - since) : 0;
+    uint64_t d = now > since ? now - since : 0;
+    if (CTRACE__UNLIKELY(d > ctrace__pl.tracer_max_ticks))
+      d = ctrace__pl.tracer_max_ticks;
+    t->tracer_ticks += w * d;
   }
 }
 /*
