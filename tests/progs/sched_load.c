@@ -136,7 +136,10 @@ static int main_in_read(void) {
   FILE *f = fopen(path, "r");
   if (!f)
     return 1; /* cannot tell: as before, the time alone */
-  int in = fgets(line, sizeof line, f) && atol(line) == SYS_read && line[0] != '-';
+  /* "NR args...", "-1 sp pc" (blocked outside a system call) or "running",
+   * which atol would read as 0, SYS_read */
+  int in = fgets(line, sizeof line, f) && line[0] >= '0' && line[0] <= '9' &&
+           atol(line) == SYS_read;
   fclose(f);
   return in;
 }
