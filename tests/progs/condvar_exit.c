@@ -49,7 +49,8 @@ static int in_read(long tid) {
   FILE *f = fopen(path, "r");
   if (!f)
     return 0;
-  int yes = fgets(buf, sizeof buf, f) && atol(buf) == SYS_read && buf[0] != '-';
+  /* "running" (not in a system call) would read as 0, SYS_read */
+  int yes = fgets(buf, sizeof buf, f) && buf[0] >= '0' && buf[0] <= '9' && atol(buf) == SYS_read;
   fclose(f);
   return yes;
 }
