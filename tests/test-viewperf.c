@@ -1,7 +1,8 @@
 /*
  * test-viewperf.c - `ctrace view` on big traces: the index cache file
  * (src/serve/view_cache.c) is used when the same trace is opened again and
- * gives the very answers a fresh build gives, a damaged cache is ignored
+ * gives the very answers a fresh build gives, and once written stands for
+ * the built index's memory with the same answers, a damaged cache is ignored
  * and rebuilt, a changed trace is not answered from its old cache; tasks
  * and regions whose end was lost stay out of the latencies, counted;
  * search pages, profiles of several threads, regions merged by binary
@@ -162,6 +163,56 @@ TEST_IMPL(viewperf_index_cache_reused) {
   /* off: neither read nor written */
   setenv("CTRACE_INDEX_CACHE", "off", 1);
   ASSERT_STR_EQ(open_view(file, NULL), "off");
+  return TEST_OK;
+}
+
+/* Once the cache is written, the built index's big arrays become its
+ * pages (ctrace_timeline_adopt): the answers stay the same bytes, after
+ * the pages are let go too; the cache file (its levels placed on pages)
+ * loads with the same answers; a cache cut short under the adopted pages
+ * reads zeros instead of killing the process (the guard), and the view
+ * closes cleanly after. */
+TEST_IMPL(viewperf_index_adopted_answers_the_same) {
+  use_tmp_cache_home();
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "400000");
+  ctrace_reader *r;
+  char err[256];
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  struct answers built, adopted, released, cached;
+  collect(&v, &built);
+  ASSERT_EQ(v.adopted.n, 0);
+  ctrace__view_cache_wait(&v);
+  ASSERT_STR_EQ(ctrace_view_cache_state(&v), "saved");
+  /* the raw levels of every thread, the regions, tasks, touches, wakes */
+  ASSERT_GE(v.adopted.n, 4);
+  size_t bytes = 0;
+  for (size_t k = 0; k < v.adopted.n; k++) {
+    ASSERT_EQ((uintptr_t)v.adopted.v[k].p % CTRACE_CACHE_ALIGN, 0);
+    bytes += v.adopted.v[k].n;
+  }
+  ASSERT_GT(bytes, v.tl->bytes / 2);
+  collect(&v, &adopted);
+  same_answers(&built, &adopted);
+  ctrace_view_release_index(&v);
+  collect(&v, &released);
+  same_answers(&built, &released);
+  ASSERT_STR_EQ(open_view(file, &cached), "loaded");
+  same_answers(&built, &cached);
+  /* cut short under the mapping: zeros, no SIGBUS */
+  ASSERT_EQ(truncate(cache_of(file), CTRACE_CACHE_ALIGN), 0);
+  ctrace_view_release_index(&v);
+  struct ctrace_reply rep;
+  ctrace_api_handle(&v, "/api/timeline", kv_param, &(struct kv){{"width"}, {"800"}}, &rep);
+  free(rep.body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  free_answers(&built);
+  free_answers(&adopted);
+  free_answers(&released);
+  free_answers(&cached);
   return TEST_OK;
 }
 

@@ -279,7 +279,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
    * trimmed at the end: no copying while growing */
   const struct ctrace_thread_info *ti = ctrace_reader_thread(r, th->index);
   tr.cap = 2 * ti->nevents + 4;
-  tr.v = ctrace__big_malloc(tr.cap * tr.size);
+  tr.v = ctrace__tl_alloc(tr.cap * tr.size);
   if (!tr.v)
     return -1;
   struct open_region stack[MAX_DEPTH]; /* 6 KiB */
@@ -729,7 +729,7 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
   size_t ntask = 0;
   for (size_t k = 0; k <= nid; k++)
     ntask += bi[k] != NULL;
-  tasks = ntask ? ctrace__big_malloc(ntask * sizeof *tasks) : NULL;
+  tasks = ntask ? ctrace__tl_alloc(ntask * sizeof *tasks) : NULL;
   if (ntask && !tasks)
     goto oom;
   size_t at = 0;
@@ -788,7 +788,7 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
    * task events' parts are freed by then); then each id's ordered and
    * merged */
   goff = calloc(nid + 2, sizeof *goff);
-  tc = ctrace__big_malloc((ntouch ? ntouch : 1) * sizeof *tc);
+  tc = ctrace__tl_alloc((ntouch ? ntouch : 1) * sizeof *tc);
   if (!goff || !tc)
     goto oom;
   for (uint32_t i = 0; i < nt; i++) {
@@ -1004,7 +1004,7 @@ int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress prog
       for (uint32_t i = 0; i < nt; i++)
         n += counts[i][d];
       all[d].cap = n;
-      all[d].v = n ? ctrace__big_malloc(n * all[d].size) : NULL;
+      all[d].v = n ? ctrace__tl_alloc(n * all[d].size) : NULL;
       if (n && !all[d].v)
         goto oom;
       n = 0;

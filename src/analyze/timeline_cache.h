@@ -133,6 +133,46 @@ void ctrace_timeline_save(const struct ctrace_timeline *tl, struct ctrace_cache_
 /* What the timeline's sections' layout depends on (the caller mixes in its own). */
 uint64_t ctrace_timeline_layout(void);
 
+/* ---- a built index's memory given back: the file it was saved in ---- */
+/* Guards a range against a SIGBUS (the file cut short under its mapping),
+ * add 0 or -1 (no room: the range is not adopted); remove by its start. */
+struct ctrace_tl_guard {
+  int (*add)(void *arg, const void *p, size_t n);
+  void (*remove)(void *arg, const void *p);
+  void *arg;
+};
+/* The pages of a built timeline's arrays that its cache file's pages
+ * stand for: n of cap ranges published (atomic), each whole before it
+ * counts. Zeroed: none. */
+struct ctrace_tl_adopted {
+  struct {
+    void *p;
+    size_t n;
+  } *v;
+  size_t n, cap;
+  const struct ctrace_tl_guard *guard;
+};
+/* After ctrace_timeline_save of tl (built, not loaded) into the file fd
+ * (open for reading; h its head as written): the whole pages of tl's big
+ * arrays (levels, regions, tasks, touches, wakes, creations) become the
+ * file's own pages where the file holds the same bytes (compared first),
+ * mapped read-only in their place, and are let go: the memory they held
+ * is given back, and from then on the page cache serves them, as it serves
+ * a loaded cache's. Safe while other threads query tl; stops early when
+ * *cancel turns nonzero (atomic). Each range is guarded (guard->add)
+ * before its pages are mapped, and listed in *a (zeroed before, used once).
+ * Returns the bytes adopted. */
+size_t ctrace_timeline_adopt(const struct ctrace_timeline *tl, int fd,
+                             const struct ctrace_cache_head *h, const int *cancel,
+                             const struct ctrace_tl_guard *guard, struct ctrace_tl_adopted *a);
+/* Lets the adopted pages go from the process's memory (they stay in the
+ * page cache and come back when read). */
+void ctrace_timeline_release(const struct ctrace_tl_adopted *a);
+/* Before ctrace_timeline_free of their timeline, once nothing reads it:
+ * the ranges' guards removed, fresh memory in their place (which free can
+ * give to anyone), the list freed. */
+void ctrace_timeline_unadopt(struct ctrace_tl_adopted *a);
+
 /* ---- reading: a mapped file ---- */
 struct ctrace_cache_in {
   const uint8_t *base; /* the mapping (NULL when none) */

@@ -12,6 +12,7 @@
 
 #include "../analyze/stats.h"
 #include "../analyze/timeline.h"
+#include "../analyze/timeline_cache.h"
 #include "../read/reader.h"
 #include "../read/symbolize.h"
 
@@ -46,6 +47,9 @@ struct ctrace_view {
   /* A loaded cache's mapping, which tl's arrays point into (NULL: built). */
   const void *cache_map;
   size_t cache_map_len;
+  /* A built index once its cache was written: the pages of its arrays
+   * that the file's pages stand for (timeline_cache.h). */
+  struct ctrace_tl_adopted adopted;
 };
 
 /* What the index cache did for this trace (view_cache.c). */
@@ -131,10 +135,12 @@ void ctrace_view_file_unmap(struct ctrace_view_file *f);
 void ctrace_view_release_index(struct ctrace_view *v);
 /* 1 once a SIGBUS was caught in the mapping (the file shrank under it). */
 int ctrace_view_file_lost(void);
-/* The same guard for another mapping (a loaded index cache, at most two):
- * a SIGBUS in it reads zeros from then on, without marking the trace
- * changed (the cache's arrays hold no count: zeros are in range). */
-void ctrace_view_guard_add(const void *p, size_t len);
+/* The same guard for another mapping (a loaded index cache, or a range of
+ * a built index that its cache file's pages stand for: at most 1024): a
+ * SIGBUS in it reads zeros from then on, without marking the trace changed
+ * (the cache's arrays hold no count: zeros are in range). 0, or -1 when
+ * there is no room (the range is not guarded). */
+int ctrace_view_guard_add(const void *p, size_t len);
 void ctrace_view_guard_remove(const void *p);
 
 /* Indexes r (kept open by the caller) for serving. 0 or -ENOMEM. */

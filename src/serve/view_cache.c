@@ -326,10 +326,17 @@ void ctrace__view_cache_unmap(struct ctrace_view *v) {
 }
 
 /* ---- saving ---- */
+static int guard_add(void *arg, const void *p, size_t n) {
+  return ctrace_view_guard_add(p, n);
+}
+static void guard_remove(void *arg, const void *p) {
+  ctrace_view_guard_remove(p);
+}
+
 static int save_to(struct ctrace_view *v, const char *file, const uint64_t *id) {
   char tmp[PATH_MAX + 32];
   snprintf(tmp, sizeof tmp, "%s.%ld.tmp", file, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
     return -1;
   /* the stopping of `ctrace view` stops the writing (the file is dropped) */
@@ -342,13 +349,24 @@ static int save_to(struct ctrace_view *v, const char *file, const uint64_t *id) 
     stats_save(&v->st, o);
     ctrace__counters_save(v, o, SEC_COUNTERS);
     err = ctrace_cache_out_end(o, NSECTIONS) < 0;
-    free(o);
   }
+  int keep = err ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0); /* for adopting, below */
   err |= close(fd) != 0;
   if (err || rename(tmp, file) < 0) {
+    if (keep >= 0)
+      close(keep);
+    free(o);
     unlink(tmp);
     return -1;
   }
+  /* The index's memory given back: its big arrays become the file's pages
+   * (the same bytes; what a second open maps) */
+  if (keep >= 0) {
+    static const struct ctrace_tl_guard g = {guard_add, guard_remove, NULL};
+    ctrace_timeline_adopt(v->tl, keep, &o->head, &v->cache_cancel, &g, &v->adopted);
+    close(keep);
+  }
+  free(o);
   return 0;
 }
 
