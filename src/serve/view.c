@@ -94,7 +94,8 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
     goto fail_stats;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   if (ctrace__view_cache_worth((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 +
-                               (t1.tv_nsec - t0.tv_nsec)))
+                                   (t1.tv_nsec - t0.tv_nsec),
+                               v->tl->bytes))
     ctrace__view_cache_save_start(v);
 built:
   v->sym = ctrace_sym_new(r);

@@ -59,10 +59,13 @@ enum { CTRACE_CACHE_OFF, CTRACE_CACHE_LOADED, CTRACE_CACHE_SAVING, CTRACE_CACHE_
  * and written for next time), "unsaved" (built; no cache could be written). */
 const char *ctrace_view_cache_state(const struct ctrace_view *v);
 int ctrace__view_cache_enabled(void);
-/* Whether an index that took build_ns to build is worth a cache file: a
- * second or more, or CTRACE_INDEX_CACHE=on. */
+/* Whether an index that took build_ns to build and holds bytes is worth a
+ * cache file: a second or more, or 32 MiB or more (once written, the
+ * file's pages stand for that memory: ctrace_timeline_adopt), or
+ * CTRACE_INDEX_CACHE=on. */
 #define CTRACE_CACHE_MIN_BUILD_NS 1000000000
-int ctrace__view_cache_worth(int64_t build_ns);
+#define CTRACE_CACHE_MIN_BYTES (32u << 20)
+int ctrace__view_cache_worth(int64_t build_ns, size_t bytes);
 /* 0 with v->tl and v->st from a valid cache of v's trace, else -1. */
 int ctrace__view_cache_load(struct ctrace_view *v);
 /* The first answers were given: the cache may be written now. */

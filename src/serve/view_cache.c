@@ -6,8 +6,10 @@
  * Where: beside the trace, as `.NAME.ctidx`; when that directory cannot be
  * written, in $XDG_CACHE_HOME/ctrace (~/.cache/ctrace) as
  * `NAME-HASH.ctidx` (HASH: of the trace's absolute path). Written only
- * for an index that took a second or more to build (a small trace is
- * indexed again sooner than its cache is worth keeping);
+ * for an index that took a second or more to build or holds 32 MiB or more
+ * (a small trace is indexed again sooner than its cache is worth keeping;
+ * a big index's memory is given back once its cache is written: the
+ * file's pages stand for its arrays, ctrace_timeline_adopt);
  * CTRACE_INDEX_CACHE=on writes it always, =off neither reads nor writes it.
  *
  * The file is timeline_cache.h's: a head of one page, then sections, each
@@ -49,11 +51,12 @@ int ctrace__view_cache_enabled(void) {
   return !(e && (strcmp(e, "off") == 0 || strcmp(e, "0") == 0));
 }
 
-int ctrace__view_cache_worth(int64_t build_ns) {
+int ctrace__view_cache_worth(int64_t build_ns, size_t bytes) {
   const char *e = getenv("CTRACE_INDEX_CACHE");
   if (e && strcmp(e, "on") == 0)
     return 1;
-  return ctrace__view_cache_enabled() && build_ns >= CTRACE_CACHE_MIN_BUILD_NS;
+  return ctrace__view_cache_enabled() &&
+         (build_ns >= CTRACE_CACHE_MIN_BUILD_NS || bytes >= CTRACE_CACHE_MIN_BYTES);
 }
 
 /* The trace's identity: its size, mtime and the hash of its two ends. */
