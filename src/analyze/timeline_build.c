@@ -21,6 +21,7 @@
 
 #include "../base/hash.h"
 #include "states.h"
+#include "timeline_cache.h"
 #include "../base/sort.h"
 #include "../base/vec.h"
 
@@ -213,6 +214,7 @@ struct scan_shared {
   void *arg;
   uint64_t total;
   uint64_t *state_ns; /* the stats' time by state per thread, or NULL */
+  struct ctrace_tl_spill *spill; /* or NULL (timeline_cache.h) */
 };
 
 /* The state machine's spans, as transitions of one thread. */
@@ -490,6 +492,10 @@ static void scan_loop(struct scan_shared *sh, int caller) {
       }
     } else if (scan_thread(sh->tl, i, &sh->outs[i], sh, caller, &regions, &levels) < 0) {
       atomic_store(&sh->failed, 1);
+    } else if (sh->spill) { /* the thread's levels are complete */
+      for (unsigned lv = 0; lv < sh->tl->nlevels[i]; lv++)
+        ctrace__tl_spill(sh->spill, sh->tl->levels[i][lv].v,
+                         sh->tl->levels[i][lv].n * sizeof(uint64_t));
     }
   }
   ctrace_vec_free(&regions);
@@ -904,6 +910,12 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
 
 int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                                  uint64_t *state_ns, struct ctrace_timeline **out) {
+  return ctrace_timeline_build_spill(r, progress, arg, state_ns, NULL, out);
+}
+
+int ctrace_timeline_build_spill(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
+                                uint64_t *state_ns, struct ctrace_tl_spill *spill,
+                                struct ctrace_timeline **out) {
   struct ctrace_timeline *tl = calloc(1, sizeof *tl);
   /* the arrays written in place (D_*), each the threads' parts in thread
    * order */
@@ -978,7 +990,7 @@ int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress prog
   bysize = NULL;
   struct scan_shared sh = {.tl = tl, .outs = outs, .counts = counts, .order = order,
                            .progress = progress, .arg = arg, .total = total,
-                           .state_ns = state_ns};
+                           .state_ns = state_ns, .spill = spill};
   /* One helper thread beside the caller (the machines this runs on have a
    * few cores, and the stats pass may be using another), for each of two
    * passes: counting, then scanning. The counting pass decodes every event
@@ -1051,6 +1063,8 @@ int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress prog
 
   /* regions: grouped by thread, each thread's by (depth, start) (scan_thread) */
   tl->regions = ctrace_vec_take(&all[D_REGIONS], &tl->nregions, &tl->bytes);
+  if (spill) /* before the tasks are paired: the build's peak of memory */
+    ctrace__tl_spill(spill, tl->regions, tl->nregions * sizeof *tl->regions);
   /* logs: by (thread, t) since threads were scanned in order */
   tl->logs = ctrace_vec_take(&all[D_LOGS], &tl->nlogs, &tl->bytes);
   tl->peers = ctrace_vec_take(&all[D_PEERS], &tl->npeers, &tl->bytes);
@@ -1088,6 +1102,8 @@ oom:
     }
   free(outs);
   free(order);
+  if (spill) /* fresh memory where the file's pages were, for free */
+    ctrace_timeline_unadopt(spill->a);
   ctrace_timeline_free(tl);
   return -ENOMEM;
 }

@@ -465,17 +465,19 @@ static void adopt(struct adopt *c, const void *p, size_t n, uint64_t off) {
 size_t ctrace_timeline_adopt(const struct ctrace_timeline *tl, int fd,
                              const struct ctrace_cache_head *h, const int *cancel,
                              const struct ctrace_tl_guard *guard, struct ctrace_tl_adopted *a) {
-  if (tl->map_lo || a->v || h->nsections < CTRACE_TL_NSECTIONS)
+  if (tl->map_lo || h->nsections < CTRACE_TL_NSECTIONS)
     return 0;
   uint32_t nt = tl->nthreads;
-  size_t cap = 8;
-  for (uint32_t i = 0; i < nt; i++)
-    cap += tl->nlevels[i];
-  a->guard = guard;
-  a->v = calloc(cap, sizeof *a->v);
-  if (!a->v)
-    return 0;
-  a->cap = cap;
+  if (!a->v) { /* else the spill's list, with room for these */
+    size_t cap = 8;
+    for (uint32_t i = 0; i < nt; i++)
+      cap += tl->nlevels[i];
+    a->guard = guard;
+    a->v = calloc(cap, sizeof *a->v);
+    if (!a->v)
+      return 0;
+    a->cap = cap;
+  }
   struct adopt c = {a, fd, cancel, 0};
   /* the levels where ctrace_timeline_save put them */
   uint64_t at = 0, lv = h->sec[CTRACE_TLS_LEVELS].off;
@@ -492,6 +494,71 @@ size_t ctrace_timeline_adopt(const struct ctrace_timeline *tl, int fd,
   adopt(&c, tl->wakes, tl->nwakes * sizeof *tl->wakes, h->sec[CTRACE_TLS_WAKES].off);
   adopt(&c, tl->creates, tl->ncreates * sizeof *tl->creates, h->sec[CTRACE_TLS_CREATES].off);
   return c.bytes;
+}
+
+int ctrace_tl_spill_init(struct ctrace_tl_spill *s, int fd, uint32_t nthreads,
+                         const struct ctrace_tl_guard *guard, struct ctrace_tl_adopted *a) {
+  memset(s, 0, sizeof *s);
+  /* each thread's levels and the regions, then the same again and the
+   * other arrays from the cache file (ctrace_timeline_adopt) */
+  size_t cap = 2 * ((size_t)nthreads * CTRACE_TL_MAX_LEVELS + 8);
+  a->v = calloc(cap, sizeof *a->v);
+  if (!a->v)
+    return -1;
+  a->cap = cap;
+  a->n = 0;
+  a->guard = guard;
+  s->fd = fd;
+  s->a = a;
+  pthread_mutex_init(&s->lock, NULL);
+  return 0;
+}
+
+void ctrace_tl_spill_fini(struct ctrace_tl_spill *s) {
+  pthread_mutex_destroy(&s->lock);
+}
+
+/* Written whole to the file at off (the pages keep the bytes they had),
+ * then the file's pages mapped apart and moved over them in one step
+ * (mremap: when anything fails, the memory stays as it was); no page of
+ * them is in the process's memory until read. */
+void ctrace__tl_spill(struct ctrace_tl_spill *s, const void *p, size_t n) {
+  struct ctrace_tl_adopted *a = s->a;
+  uintptr_t pg = CTRACE_CACHE_ALIGN;
+  uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1), hi = ((uintptr_t)p + n) & ~(pg - 1);
+  if (n < CTRACE_TL_PAGE_MIN || hi <= lo)
+    return;
+  size_t len = hi - lo;
+  pthread_mutex_lock(&s->lock);
+  int room = s->reserved < a->cap; /* a place in the list, kept for it */
+  s->reserved += (size_t)room;
+  uint64_t off = s->off;
+  s->off += len;
+  pthread_mutex_unlock(&s->lock);
+  if (!room)
+    return;
+  for (size_t done = 0; done < len;) {
+    ssize_t w = pwrite(s->fd, (const uint8_t *)lo + done, len - done, (off_t)(off + done));
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return;
+    done += (size_t)w;
+  }
+  if (a->guard->add(a->guard->arg, (void *)lo, len) < 0)
+    return;
+  void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, s->fd, (off_t)off);
+  if (m == MAP_FAILED || mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) == MAP_FAILED) {
+    if (m != MAP_FAILED)
+      munmap(m, len);
+    a->guard->remove(a->guard->arg, (void *)lo);
+    return;
+  }
+  pthread_mutex_lock(&s->lock);
+  a->v[a->n].p = (void *)lo;
+  a->v[a->n].n = len;
+  __atomic_store_n(&a->n, a->n + 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&s->lock);
 }
 
 void ctrace_timeline_release(const struct ctrace_tl_adopted *a) {

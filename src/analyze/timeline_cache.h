@@ -37,6 +37,7 @@
 #ifndef CTRACE_TIMELINE_CACHE_H
 #define CTRACE_TIMELINE_CACHE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -152,6 +153,29 @@ struct ctrace_tl_adopted {
   size_t n, cap;
   const struct ctrace_tl_guard *guard;
 };
+/* Building with a file to spill into (ctrace_timeline_build_spill): each
+ * thread's levels once built, and the regions once joined, are written to
+ * fd (the caller's, open for reading and writing, unlinked: O_TMPFILE) and
+ * the file's pages mapped in their place, listed in *a; the process's
+ * memory then holds of them only what is read (the page cache holds the
+ * rest, written back to the disk when memory is short). The caller then
+ * may close fd (the mappings keep the file), and unadopts *a before the
+ * timeline's free, as after ctrace_timeline_adopt, which may follow (the
+ * cache file's pages then take the place of these). */
+struct ctrace_tl_spill {
+  int fd;
+  struct ctrace_tl_adopted *a;
+  uint64_t off;         /* the file's length so far */
+  size_t reserved;      /* places of the list taken */
+  pthread_mutex_t lock; /* the scan's two threads spill */
+};
+/* 0, or -1 (out of memory: build without it). */
+int ctrace_tl_spill_init(struct ctrace_tl_spill *s, int fd, uint32_t nthreads,
+                         const struct ctrace_tl_guard *guard, struct ctrace_tl_adopted *a);
+void ctrace_tl_spill_fini(struct ctrace_tl_spill *s);
+/* The whole pages of [p, p + n) spilled (timeline_build.c calls it). */
+void ctrace__tl_spill(struct ctrace_tl_spill *s, const void *p, size_t n);
+
 /* After ctrace_timeline_save of tl (built, not loaded) into the file fd
  * (open for reading; h its head as written): the whole pages of tl's big
  * arrays (levels, regions, tasks, touches, wakes, creations) become the

@@ -82,7 +82,21 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
   if (!threaded)
     stats_thread(&job);
   struct progress_job pj = {progress, arg};
-  int err = ctrace_timeline_build_states(r, on_progress, &pj, state_ns, &v->tl);
+  /* a big trace's index gives its arrays' memory back as they are built,
+   * into an unnamed file beside the cache's (view_cache.c) */
+  struct ctrace_tl_spill spill;
+  int sfd = ctrace__view_spill_file(v);
+  if (sfd >= 0 && ctrace_tl_spill_init(&spill, sfd, ctrace_reader_nthreads(r),
+                                       ctrace__view_guard(), &v->adopted) < 0) {
+    close(sfd);
+    sfd = -1;
+  }
+  int err = ctrace_timeline_build_spill(r, on_progress, &pj, state_ns, sfd >= 0 ? &spill : NULL,
+                                        &v->tl);
+  if (sfd >= 0) { /* the mappings keep the file */
+    ctrace_tl_spill_fini(&spill);
+    close(sfd);
+  }
   if (threaded)
     pthread_join(th, NULL);
   if (!err && job.err == 0)
@@ -109,8 +123,8 @@ built:
   return 0;
 fail_sym:
   ctrace__view_cache_join(v); /* it reads the index */
-  ctrace_timeline_unadopt(&v->adopted);
 fail_stats:
+  ctrace_timeline_unadopt(&v->adopted);
   ctrace_timeline_free(v->tl);
   v->tl = NULL;
   ctrace__view_cache_unmap(v);

@@ -73,6 +73,13 @@ int ctrace__view_cache_load(struct ctrace_view *v);
 void ctrace__view_cache_go(struct ctrace_view *v);
 /* Unmaps a loaded cache (after ctrace_timeline_free of its timeline). */
 void ctrace__view_cache_unmap(struct ctrace_view *v);
+/* An unnamed file (O_TMPFILE) for the build to spill into
+ * (ctrace_timeline_build_spill), beside where the cache goes, for a trace
+ * of 8 MiB or more while the cache is enabled; else -1. */
+#define CTRACE_SPILL_MIN_FILE (8u << 20)
+int ctrace__view_spill_file(const struct ctrace_view *v);
+/* The SIGBUS guard of view.c, for ctrace_timeline_adopt and the spill. */
+const struct ctrace_tl_guard *ctrace__view_guard(void);
 /* Writes the cache of v (built) in a thread; ctrace__view_cache_join stops
  * it (a cache not written whole is removed) and waits. */
 void ctrace__view_cache_save_start(struct ctrace_view *v);

@@ -335,6 +335,28 @@ static int guard_add(void *arg, const void *p, size_t n) {
 static void guard_remove(void *arg, const void *p) {
   ctrace_view_guard_remove(p);
 }
+const struct ctrace_tl_guard *ctrace__view_guard(void) {
+  static const struct ctrace_tl_guard g = {guard_add, guard_remove, NULL};
+  return &g;
+}
+
+int ctrace__view_spill_file(const struct ctrace_view *v) {
+  if (!v->path || !ctrace__view_cache_enabled() ||
+      ctrace_reader_file_size(v->r) < CTRACE_SPILL_MIN_FILE)
+    return -1;
+  for (int xdg = 0; xdg < 2; xdg++) {
+    char file[PATH_MAX];
+    if (cache_path(v, xdg, xdg, file, sizeof file) < 0)
+      continue;
+    char *slash = strrchr(file, '/');
+    if (slash)
+      *slash = 0;
+    int fd = open(slash ? (*file ? file : "/") : ".", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+    if (fd >= 0)
+      return fd;
+  }
+  return -1;
+}
 
 static int save_to(struct ctrace_view *v, const char *file, const uint64_t *id) {
   char tmp[PATH_MAX + 32];
@@ -365,8 +387,8 @@ static int save_to(struct ctrace_view *v, const char *file, const uint64_t *id) 
   /* The index's memory given back: its big arrays become the file's pages
    * (the same bytes; what a second open maps) */
   if (keep >= 0) {
-    static const struct ctrace_tl_guard g = {guard_add, guard_remove, NULL};
-    ctrace_timeline_adopt(v->tl, keep, &o->head, &v->cache_cancel, &g, &v->adopted);
+    ctrace_timeline_adopt(v->tl, keep, &o->head, &v->cache_cancel, ctrace__view_guard(),
+                          &v->adopted);
     close(keep);
   }
   free(o);
