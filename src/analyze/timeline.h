@@ -168,8 +168,8 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
  * (ctrace_stats_pass, ctrace_stats_set_states). */
 int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                                  uint64_t *state_ns, struct ctrace_timeline **out);
-/* The same, giving the memory of the big arrays back as each is complete:
- * written to spill's file and mapped from it in their place
+/* The same, giving the memory of the levels back as each thread's are
+ * built: written to spill's file and mapped from it in their place
  * (timeline_cache.h, struct ctrace_tl_spill; NULL: as above). */
 struct ctrace_tl_spill;
 int ctrace_timeline_build_spill(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,

@@ -1063,8 +1063,6 @@ int ctrace_timeline_build_spill(const ctrace_reader *r, ctrace_tl_progress progr
 
   /* regions: grouped by thread, each thread's by (depth, start) (scan_thread) */
   tl->regions = ctrace_vec_take(&all[D_REGIONS], &tl->nregions, &tl->bytes);
-  if (spill) /* before the tasks are paired: the build's peak of memory */
-    ctrace__tl_spill(spill, tl->regions, tl->nregions * sizeof *tl->regions);
   /* logs: by (thread, t) since threads were scanned in order */
   tl->logs = ctrace_vec_take(&all[D_LOGS], &tl->nlogs, &tl->bytes);
   tl->peers = ctrace_vec_take(&all[D_PEERS], &tl->npeers, &tl->bytes);

@@ -499,8 +499,8 @@ size_t ctrace_timeline_adopt(const struct ctrace_timeline *tl, int fd,
 int ctrace_tl_spill_init(struct ctrace_tl_spill *s, int fd, uint32_t nthreads,
                          const struct ctrace_tl_guard *guard, struct ctrace_tl_adopted *a) {
   memset(s, 0, sizeof *s);
-  /* each thread's levels and the regions, then the same again and the
-   * other arrays from the cache file (ctrace_timeline_adopt) */
+  /* each thread's levels, then the same again and the other arrays from
+   * the cache file (ctrace_timeline_adopt) */
   size_t cap = 2 * ((size_t)nthreads * CTRACE_TL_MAX_LEVELS + 8);
   a->v = calloc(cap, sizeof *a->v);
   if (!a->v)

@@ -8,7 +8,10 @@
  * layout (a cache of another build is refused), identifies what it was
  * made from (the caller's words: the trace's size, time and hash), and
  * lists each section's offset, length and hash; each section is one array
- * of the index exactly as it is in memory, starting on a page. Loading
+ * of the index exactly as it is in memory, starting on a page (and in the
+ * levels' section, which the directory section indexes, each level of 64
+ * KiB or more starts on a page too, zeros before it: so does its memory,
+ * and ctrace_timeline_adopt can map the file's pages in its place). Loading
  * maps the file read-only and points the index's arrays into the mapping:
  * nothing is inflated or copied but the few arrays that hold pointers into
  * the trace (logs, peers) or that must hold whatever the file does later
@@ -154,8 +157,7 @@ struct ctrace_tl_adopted {
   const struct ctrace_tl_guard *guard;
 };
 /* Building with a file to spill into (ctrace_timeline_build_spill): each
- * thread's levels once built, and the regions once joined, are written to
- * fd (the caller's, open for reading and writing, unlinked: O_TMPFILE) and
+ * thread's levels, once built, are written to fd (the caller's, open for reading and writing, unlinked: O_TMPFILE) and
  * the file's pages mapped in their place, listed in *a; the process's
  * memory then holds of them only what is read (the page cache holds the
  * rest, written back to the disk when memory is short). The caller then

@@ -82,7 +82,7 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
   if (!threaded)
     stats_thread(&job);
   struct progress_job pj = {progress, arg};
-  /* a big trace's index gives its arrays' memory back as they are built,
+  /* a big trace's index gives its levels' memory back as they are built,
    * into an unnamed file beside the cache's (view_cache.c) */
   struct ctrace_tl_spill spill;
   int sfd = ctrace__view_spill_file(v);

@@ -340,9 +340,32 @@ const struct ctrace_tl_guard *ctrace__view_guard(void) {
   return &g;
 }
 
+/* Bytes of memory available (MemAvailable), or 0 when unknown. */
+static uint64_t mem_available(void) {
+  FILE *f = fopen("/proc/meminfo", "re");
+  char line[128];
+  unsigned long long kb = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+      break;
+  if (f)
+    fclose(f);
+  return (uint64_t)kb << 10;
+}
+
+int ctrace__view_spill_wanted(uint64_t file_size) {
+  const char *e = getenv("CTRACE_INDEX_SPILL");
+  if (e && strcmp(e, "on") == 0)
+    return 1;
+  if ((e && strcmp(e, "off") == 0) || file_size < CTRACE_SPILL_MIN_FILE)
+    return 0;
+  uint64_t avail = mem_available();
+  return avail && file_size * 4 > avail / 8; /* the index: about 4x the file */
+}
+
 int ctrace__view_spill_file(const struct ctrace_view *v) {
   if (!v->path || !ctrace__view_cache_enabled() ||
-      ctrace_reader_file_size(v->r) < CTRACE_SPILL_MIN_FILE)
+      !ctrace__view_spill_wanted(ctrace_reader_file_size(v->r)))
     return -1;
   for (int xdg = 0; xdg < 2; xdg++) {
     char file[PATH_MAX];
