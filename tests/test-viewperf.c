@@ -166,13 +166,35 @@ TEST_IMPL(viewperf_index_cache_reused) {
   return TEST_OK;
 }
 
-/* A big trace's index is built spilling its levels into an unnamed file (ctrace_timeline_build_spill), and once the cache is
- * written its big arrays become the cache's pages (ctrace_timeline_adopt):
- * the answers stay those of an index built in memory, after the pages are
- * let go too; the cache file (its levels placed on pages) loads with the
- * same answers; a cache cut short under the adopted pages reads zeros
- * instead of killing the process (the guard), and the view closes cleanly
- * after. */
+/* Asks the full-width timeline again and again until done, counting the
+ * answers that differ from want: none may, while the arrays' pages are
+ * replaced under the queries. */
+struct asker {
+  struct ctrace_view *v;
+  const struct ctrace_reply *want;
+  int done; /* atomic */
+  unsigned asked, differed;
+};
+static void *ask_loop(void *arg) {
+  struct asker *a = arg;
+  do {
+    struct ctrace_reply r;
+    ctrace_api_handle(a->v, "/api/timeline", kv_param, &(struct kv){{"width"}, {"800"}}, &r);
+    a->differed += r.len != a->want->len || memcmp(r.body, a->want->body, r.len) != 0;
+    a->asked++;
+    free(r.body);
+  } while (!__atomic_load_n(&a->done, __ATOMIC_ACQUIRE));
+  return NULL;
+}
+
+/* A big trace's index is built spilling its levels into an unnamed file
+ * (ctrace_timeline_build_spill), and once the cache is written its big
+ * arrays become the cache's pages (ctrace_timeline_adopt): the answers stay
+ * those of an index built in memory, also those asked while the pages are
+ * being replaced, and after the pages are let go; the cache file (its
+ * levels placed on pages) loads with the same answers; a cache cut short
+ * under the adopted pages reads zeros instead of killing the process (the
+ * guard), and the view closes cleanly after. */
 TEST_IMPL(viewperf_index_adopted_answers_the_same) {
   use_tmp_cache_home();
   const char *file = test_path("mix.ctrace");
@@ -194,7 +216,16 @@ TEST_IMPL(viewperf_index_adopted_answers_the_same) {
   ASSERT_GE(v.adopted.n, 4);
   collect(&v, &built);
   same_answers(&memory, &built);
+  /* the cache written and its pages moved in while a thread asks */
+  struct asker ask = {.v = &v, .want = &built.timeline};
+  pthread_t asker;
+  ASSERT_EQ(pthread_create(&asker, NULL, ask_loop, &ask), 0);
   ctrace__view_cache_wait(&v);
+  __atomic_store_n(&ask.done, 1, __ATOMIC_RELEASE);
+  pthread_join(asker, NULL);
+  printf("# %u timeline answers while the cache was written and adopted\n", ask.asked);
+  ASSERT_GE(ask.asked, 1);
+  ASSERT_EQ(ask.differed, 0);
   ASSERT_STR_EQ(ctrace_view_cache_state(&v), "saved");
   /* the raw levels of every thread, the regions, tasks, touches, wakes */
   ASSERT_GE(v.adopted.n, 10);

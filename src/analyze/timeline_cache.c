@@ -548,7 +548,8 @@ void ctrace__tl_spill(struct ctrace_tl_spill *s, const void *p, size_t n) {
   if (a->guard->add(a->guard->arg, (void *)lo, len) < 0)
     return;
   void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, s->fd, (off_t)off);
-  if (m == MAP_FAILED || mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) == MAP_FAILED) {
+  if (m == MAP_FAILED ||
+      mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) == MAP_FAILED) {
     if (m != MAP_FAILED)
       munmap(m, len);
     a->guard->remove(a->guard->arg, (void *)lo);

@@ -157,10 +157,11 @@ struct ctrace_tl_adopted {
   const struct ctrace_tl_guard *guard;
 };
 /* Building with a file to spill into (ctrace_timeline_build_spill): each
- * thread's levels, once built, are written to fd (the caller's, open for reading and writing, unlinked: O_TMPFILE) and
- * the file's pages mapped in their place, listed in *a; the process's
- * memory then holds of them only what is read (the page cache holds the
- * rest, written back to the disk when memory is short). The caller then
+ * thread's levels, once built, are written to fd (the caller's, open for
+ * reading and writing, unlinked: O_TMPFILE) and the file's pages mapped in
+ * their place, listed in *a; the process's memory then holds of them only
+ * what is read (the page cache holds the rest, written back to the disk
+ * when memory is short). The caller then
  * may close fd (the mappings keep the file), and unadopts *a before the
  * timeline's free, as after ctrace_timeline_adopt, which may follow (the
  * cache file's pages then take the place of these). */
