@@ -1,6 +1,7 @@
 /* list-viewperf.h - `ctrace view` on big traces: the index cache file
  * (test-viewperf.c); what latency statistics leave out. */
 TEST_ENTRY(viewperf_index_cache_reused)
+TEST_ENTRY(viewperf_index_adopted_answers_the_same)
 TEST_ENTRY_TIMEOUT(viewperf_index_cache_damaged_is_rebuilt, 300)
 TEST_ENTRY_TIMEOUT(viewperf_index_cache_forged_is_rejected, 180)
 TEST_ENTRY(viewperf_index_cache_changed_trace_rebuilt)

@@ -1,7 +1,8 @@
 /*
  * test-viewperf.c - `ctrace view` on big traces: the index cache file
  * (src/serve/view_cache.c) is used when the same trace is opened again and
- * gives the very answers a fresh build gives, a damaged cache is ignored
+ * gives the very answers a fresh build gives, and once written stands for
+ * the built index's memory with the same answers, a damaged cache is ignored
  * and rebuilt, a changed trace is not answered from its old cache; tasks
  * and regions whose end was lost stay out of the latencies, counted;
  * search pages, profiles of several threads, regions merged by binary
@@ -162,6 +163,108 @@ TEST_IMPL(viewperf_index_cache_reused) {
   /* off: neither read nor written */
   setenv("CTRACE_INDEX_CACHE", "off", 1);
   ASSERT_STR_EQ(open_view(file, NULL), "off");
+  return TEST_OK;
+}
+
+/* Asks the full-width timeline again and again until done, counting the
+ * answers that differ from want: none may, while the arrays' pages are
+ * replaced under the queries. */
+struct asker {
+  struct ctrace_view *v;
+  const struct ctrace_reply *want;
+  int done; /* atomic */
+  unsigned asked, differed;
+};
+static void *ask_loop(void *arg) {
+  struct asker *a = arg;
+  do {
+    struct ctrace_reply r;
+    ctrace_api_handle(a->v, "/api/timeline", kv_param, &(struct kv){{"width"}, {"800"}}, &r);
+    a->differed += r.len != a->want->len || memcmp(r.body, a->want->body, r.len) != 0;
+    a->asked++;
+    free(r.body);
+  } while (!__atomic_load_n(&a->done, __ATOMIC_ACQUIRE));
+  return NULL;
+}
+
+/* A big trace's index is built spilling its levels into an unnamed file
+ * (ctrace_timeline_build_spill), and once the cache is written its big
+ * arrays become the cache's pages (ctrace_timeline_adopt): the answers stay
+ * those of an index built in memory, also those asked while the pages are
+ * being replaced, and after the pages are let go; the cache file (its
+ * levels placed on pages) loads with the same answers; a cache cut short
+ * under the adopted pages reads zeros instead of killing the process (the
+ * guard), and the view closes cleanly after. */
+TEST_IMPL(viewperf_index_adopted_answers_the_same) {
+  use_tmp_cache_home();
+  const char *file = test_path("mix.ctrace");
+  make_trace(file, "1500000");
+  struct stat st;
+  ASSERT_EQ(stat(file, &st), 0);
+  ASSERT_GE((size_t)st.st_size, CTRACE_SPILL_MIN_FILE);
+  struct answers memory, built, adopted, released, cached;
+  setenv("CTRACE_INDEX_CACHE", "off", 1); /* neither spilled nor cached */
+  ASSERT_STR_EQ(open_view(file, &memory), "off");
+  setenv("CTRACE_INDEX_CACHE", "on", 1);
+  setenv("CTRACE_INDEX_SPILL", "on", 1); /* however much memory there is */
+  ctrace_reader *r;
+  char err[256];
+  struct ctrace_view v;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  /* spilled: every thread's raw level at least */
+  ASSERT_GE(v.adopted.n, 4);
+  collect(&v, &built);
+  same_answers(&memory, &built);
+  /* the cache written and its pages moved in while a thread asks */
+  struct asker ask = {.v = &v, .want = &built.timeline};
+  pthread_t asker;
+  ASSERT_EQ(pthread_create(&asker, NULL, ask_loop, &ask), 0);
+  ctrace__view_cache_wait(&v);
+  __atomic_store_n(&ask.done, 1, __ATOMIC_RELEASE);
+  pthread_join(asker, NULL);
+  printf("# %u timeline answers while the cache was written and adopted\n", ask.asked);
+  ASSERT_GE(ask.asked, 1);
+  ASSERT_EQ(ask.differed, 0);
+  ASSERT_STR_EQ(ctrace_view_cache_state(&v), "saved");
+  /* the raw levels of every thread, the regions, tasks, touches, wakes */
+  ASSERT_GE(v.adopted.n, 10);
+  size_t bytes = 0;
+  for (size_t k = 0; k < v.adopted.n; k++) {
+    ASSERT_EQ((uintptr_t)v.adopted.v[k].p % CTRACE_CACHE_ALIGN, 0);
+    bytes += v.adopted.v[k].n;
+  }
+  ASSERT_GT(bytes, v.tl->bytes / 2);
+  collect(&v, &adopted);
+  same_answers(&built, &adopted);
+  ctrace_view_release_index(&v);
+  collect(&v, &released);
+  same_answers(&built, &released);
+  ASSERT_STR_EQ(open_view(file, &cached), "loaded");
+  same_answers(&built, &cached);
+  /* cut short under the mapping: zeros, no SIGBUS */
+  ASSERT_EQ(truncate(cache_of(file), CTRACE_CACHE_ALIGN), 0);
+  ctrace_view_release_index(&v);
+  struct ctrace_reply rep;
+  ctrace_api_handle(&v, "/api/timeline", kv_param, &(struct kv){{"width"}, {"800"}}, &rep);
+  free(rep.body);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+  unsetenv("CTRACE_INDEX_SPILL");
+  /* when to spill: asked, refused, a small trace, memory short or not */
+  ASSERT_EQ(ctrace__view_spill_wanted(1), 0);
+  setenv("CTRACE_INDEX_SPILL", "on", 1);
+  ASSERT_EQ(ctrace__view_spill_wanted(1), 1);
+  setenv("CTRACE_INDEX_SPILL", "off", 1);
+  ASSERT_EQ(ctrace__view_spill_wanted(UINT64_MAX / 8), 0);
+  unsetenv("CTRACE_INDEX_SPILL");
+  ASSERT_EQ(ctrace__view_spill_wanted(UINT64_MAX / 8), 1);
+  ASSERT_EQ(ctrace__view_spill_wanted(CTRACE_SPILL_MIN_FILE - 1), 0);
+  free_answers(&memory);
+  free_answers(&built);
+  free_answers(&adopted);
+  free_answers(&released);
+  free_answers(&cached);
   return TEST_OK;
 }
 

@@ -168,6 +168,13 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
  * (ctrace_stats_pass, ctrace_stats_set_states). */
 int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                                  uint64_t *state_ns, struct ctrace_timeline **out);
+/* The same, giving the memory of the levels back as each thread's are
+ * built: written to spill's file and mapped from it in their place
+ * (timeline_cache.h, struct ctrace_tl_spill; NULL: as above). */
+struct ctrace_tl_spill;
+int ctrace_timeline_build_spill(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
+                                uint64_t *state_ns, struct ctrace_tl_spill *spill,
+                                struct ctrace_timeline **out);
 void ctrace_timeline_free(struct ctrace_timeline *tl);
 /* Thread index of tid (the first thread with that tid), or -1. O(1). */
 int64_t ctrace_timeline_thread(const struct ctrace_timeline *tl, uint32_t tid);

@@ -21,6 +21,7 @@
 
 #include "../base/hash.h"
 #include "states.h"
+#include "timeline_cache.h"
 #include "../base/sort.h"
 #include "../base/vec.h"
 
@@ -213,6 +214,7 @@ struct scan_shared {
   void *arg;
   uint64_t total;
   uint64_t *state_ns; /* the stats' time by state per thread, or NULL */
+  struct ctrace_tl_spill *spill; /* or NULL (timeline_cache.h) */
 };
 
 /* The state machine's spans, as transitions of one thread. */
@@ -279,7 +281,7 @@ static int scan_thread(struct ctrace_timeline *tl, uint32_t i, struct scan_out *
    * trimmed at the end: no copying while growing */
   const struct ctrace_thread_info *ti = ctrace_reader_thread(r, th->index);
   tr.cap = 2 * ti->nevents + 4;
-  tr.v = ctrace__big_malloc(tr.cap * tr.size);
+  tr.v = ctrace__tl_alloc(tr.cap * tr.size);
   if (!tr.v)
     return -1;
   struct open_region stack[MAX_DEPTH]; /* 6 KiB */
@@ -490,6 +492,10 @@ static void scan_loop(struct scan_shared *sh, int caller) {
       }
     } else if (scan_thread(sh->tl, i, &sh->outs[i], sh, caller, &regions, &levels) < 0) {
       atomic_store(&sh->failed, 1);
+    } else if (sh->spill) { /* the thread's levels are complete */
+      for (unsigned lv = 0; lv < sh->tl->nlevels[i]; lv++)
+        ctrace__tl_spill(sh->spill, sh->tl->levels[i][lv].v,
+                         sh->tl->levels[i][lv].n * sizeof(uint64_t));
     }
   }
   ctrace_vec_free(&regions);
@@ -729,7 +735,7 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
   size_t ntask = 0;
   for (size_t k = 0; k <= nid; k++)
     ntask += bi[k] != NULL;
-  tasks = ntask ? ctrace__big_malloc(ntask * sizeof *tasks) : NULL;
+  tasks = ntask ? ctrace__tl_alloc(ntask * sizeof *tasks) : NULL;
   if (ntask && !tasks)
     goto oom;
   size_t at = 0;
@@ -788,7 +794,7 @@ static int pair_tasks(struct ctrace_timeline *tl, struct scan_out *outs, uint32_
    * task events' parts are freed by then); then each id's ordered and
    * merged */
   goff = calloc(nid + 2, sizeof *goff);
-  tc = ctrace__big_malloc((ntouch ? ntouch : 1) * sizeof *tc);
+  tc = ctrace__tl_alloc((ntouch ? ntouch : 1) * sizeof *tc);
   if (!goff || !tc)
     goto oom;
   for (uint32_t i = 0; i < nt; i++) {
@@ -904,6 +910,12 @@ int ctrace_timeline_build(const ctrace_reader *r, ctrace_tl_progress progress, v
 
 int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
                                  uint64_t *state_ns, struct ctrace_timeline **out) {
+  return ctrace_timeline_build_spill(r, progress, arg, state_ns, NULL, out);
+}
+
+int ctrace_timeline_build_spill(const ctrace_reader *r, ctrace_tl_progress progress, void *arg,
+                                uint64_t *state_ns, struct ctrace_tl_spill *spill,
+                                struct ctrace_timeline **out) {
   struct ctrace_timeline *tl = calloc(1, sizeof *tl);
   /* the arrays written in place (D_*), each the threads' parts in thread
    * order */
@@ -978,7 +990,7 @@ int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress prog
   bysize = NULL;
   struct scan_shared sh = {.tl = tl, .outs = outs, .counts = counts, .order = order,
                            .progress = progress, .arg = arg, .total = total,
-                           .state_ns = state_ns};
+                           .state_ns = state_ns, .spill = spill};
   /* One helper thread beside the caller (the machines this runs on have a
    * few cores, and the stats pass may be using another), for each of two
    * passes: counting, then scanning. The counting pass decodes every event
@@ -1004,7 +1016,7 @@ int ctrace_timeline_build_states(const ctrace_reader *r, ctrace_tl_progress prog
       for (uint32_t i = 0; i < nt; i++)
         n += counts[i][d];
       all[d].cap = n;
-      all[d].v = n ? ctrace__big_malloc(n * all[d].size) : NULL;
+      all[d].v = n ? ctrace__tl_alloc(n * all[d].size) : NULL;
       if (n && !all[d].v)
         goto oom;
       n = 0;
@@ -1088,6 +1100,8 @@ oom:
     }
   free(outs);
   free(order);
+  if (spill) /* fresh memory where the file's pages were, for free */
+    ctrace_timeline_unadopt(spill->a);
   ctrace_timeline_free(tl);
   return -ENOMEM;
 }

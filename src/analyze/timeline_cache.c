@@ -360,6 +360,18 @@ static void put_with_offsets(struct ctrace_cache_out *o, const ctrace_reader *r,
   }
 }
 
+/* Where a level of n transitions goes in the LEVELS section, the first
+ * free place being at: a big one on the next page (zeros before it), as
+ * its memory is (ctrace__tl_alloc), so that ctrace_timeline_adopt can put
+ * the file's pages in its place. The loading follows the directory, and
+ * skips the zeros. */
+#define PAGE_TR (CTRACE_CACHE_ALIGN / sizeof(uint64_t))
+static uint64_t level_place(uint64_t at, size_t n) {
+  if (n * sizeof(uint64_t) >= CTRACE_TL_PAGE_MIN)
+    at = (at + PAGE_TR - 1) / PAGE_TR * PAGE_TR;
+  return at;
+}
+
 void ctrace_timeline_save(const struct ctrace_timeline *tl, struct ctrace_cache_out *o) {
   const ctrace_reader *r = tl->r;
   uint32_t nt = tl->nthreads;
@@ -371,14 +383,20 @@ void ctrace_timeline_save(const struct ctrace_timeline *tl, struct ctrace_cache_
   uint64_t first = 0;
   for (uint32_t i = 0; i < nt; i++)
     for (unsigned k = 0; k < tl->nlevels[i]; k++) {
+      first = level_place(first, tl->levels[i][k].n);
       struct ctrace_tl_cached_level d = {tl->levels[i][k].min_width, first, tl->levels[i][k].n};
       ctrace_cache_put(o, &d, sizeof d);
       first += d.n;
     }
   ctrace_cache_section(o, CTRACE_TLS_LEVELS);
+  uint64_t at = 0;
   for (uint32_t i = 0; i < nt; i++)
-    for (unsigned k = 0; k < tl->nlevels[i]; k++)
+    for (unsigned k = 0; k < tl->nlevels[i]; k++) {
+      uint64_t to = level_place(at, tl->levels[i][k].n);
+      ctrace_cache_put(o, zeros, (size_t)(to - at) * sizeof(uint64_t));
       ctrace_cache_put(o, tl->levels[i][k].v, tl->levels[i][k].n * sizeof(uint64_t));
+      at = to + tl->levels[i][k].n;
+    }
   put_array(o, CTRACE_TLS_REGIONS, tl->regions, tl->nregions, sizeof *tl->regions);
   put_array(o, CTRACE_TLS_REGION_OFF, tl->region_off, nt + 1, sizeof *tl->region_off);
   put_array(o, CTRACE_TLS_MAX_DEPTH, tl->max_depth, nt, sizeof *tl->max_depth);
@@ -395,6 +413,169 @@ void ctrace_timeline_save(const struct ctrace_timeline *tl, struct ctrace_cache_
   put_array(o, CTRACE_TLS_PROCS, tl->procs, tl->nprocs, sizeof *tl->procs);
   put_array(o, CTRACE_TLS_PROC_ORDER, tl->proc_order, tl->nprocs, sizeof *tl->proc_order);
   put_array(o, CTRACE_TLS_PROC_LINKS, tl->proc_links, tl->nproc_links, sizeof *tl->proc_links);
+}
+
+/* ---- adopting: the written file's pages for a built index's memory ---- */
+struct adopt {
+  struct ctrace_tl_adopted *a;
+  int fd;
+  const int *cancel;
+  size_t bytes;
+};
+
+/* The whole pages of the array [p, p + n), which the file holds at off:
+ * a few MiB at a time, the file's pages mapped apart, compared with the
+ * array's bytes and, when the same, moved over them (mremap replaces the
+ * old pages in one step: a thread reading the array meanwhile reads the
+ * same bytes from either), then let go. Stops at the first difference. */
+static void adopt(struct adopt *c, const void *p, size_t n, uint64_t off) {
+  struct ctrace_tl_adopted *a = c->a;
+  uintptr_t pg = CTRACE_CACHE_ALIGN;
+  uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1), hi = ((uintptr_t)p + n) & ~(pg - 1);
+  if (n < CTRACE_TL_PAGE_MIN || hi <= lo || a->n >= a->cap)
+    return;
+  uint64_t foff = off + (lo - (uintptr_t)p);
+  if (foff % pg || a->guard->add(a->guard->arg, (void *)lo, hi - lo) < 0)
+    return;
+  uintptr_t done = lo;
+  while (done < hi && !__atomic_load_n(c->cancel, __ATOMIC_ACQUIRE)) {
+    size_t k = hi - done < CHUNK ? hi - done : CHUNK;
+    void *m = mmap(NULL, k, PROT_READ, MAP_PRIVATE | MAP_POPULATE, c->fd,
+                   (off_t)(foff + (done - lo)));
+    if (m == MAP_FAILED)
+      break;
+    if (memcmp(m, (const void *)done, k) != 0 ||
+        mremap(m, k, k, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)done) == MAP_FAILED) {
+      munmap(m, k);
+      break;
+    }
+    madvise((void *)done, k, MADV_DONTNEED);
+    done += k;
+  }
+  if (done == lo) {
+    a->guard->remove(a->guard->arg, (void *)lo);
+    return;
+  }
+  a->v[a->n].p = (void *)lo;
+  a->v[a->n].n = done - lo;
+  __atomic_store_n(&a->n, a->n + 1, __ATOMIC_RELEASE);
+  c->bytes += done - lo;
+}
+
+size_t ctrace_timeline_adopt(const struct ctrace_timeline *tl, int fd,
+                             const struct ctrace_cache_head *h, const int *cancel,
+                             const struct ctrace_tl_guard *guard, struct ctrace_tl_adopted *a) {
+  if (tl->map_lo || h->nsections < CTRACE_TL_NSECTIONS)
+    return 0;
+  uint32_t nt = tl->nthreads;
+  if (!a->v) { /* else the spill's list, with room for these */
+    size_t cap = 8;
+    for (uint32_t i = 0; i < nt; i++)
+      cap += tl->nlevels[i];
+    a->guard = guard;
+    a->v = calloc(cap, sizeof *a->v);
+    if (!a->v)
+      return 0;
+    a->cap = cap;
+  }
+  struct adopt c = {a, fd, cancel, 0};
+  /* the levels where ctrace_timeline_save put them */
+  uint64_t at = 0, lv = h->sec[CTRACE_TLS_LEVELS].off;
+  for (uint32_t i = 0; i < nt; i++)
+    for (unsigned k = 0; k < tl->nlevels[i]; k++) {
+      const struct ctrace_tl_level *l = &tl->levels[i][k];
+      at = level_place(at, l->n);
+      adopt(&c, l->v, l->n * sizeof *l->v, lv + at * sizeof *l->v);
+      at += l->n;
+    }
+  adopt(&c, tl->regions, tl->nregions * sizeof *tl->regions, h->sec[CTRACE_TLS_REGIONS].off);
+  adopt(&c, tl->tasks, tl->ntasks * sizeof *tl->tasks, h->sec[CTRACE_TLS_TASKS].off);
+  adopt(&c, tl->touches, tl->ntouches * sizeof *tl->touches, h->sec[CTRACE_TLS_TOUCHES].off);
+  adopt(&c, tl->wakes, tl->nwakes * sizeof *tl->wakes, h->sec[CTRACE_TLS_WAKES].off);
+  adopt(&c, tl->creates, tl->ncreates * sizeof *tl->creates, h->sec[CTRACE_TLS_CREATES].off);
+  return c.bytes;
+}
+
+int ctrace_tl_spill_init(struct ctrace_tl_spill *s, int fd, uint32_t nthreads,
+                         const struct ctrace_tl_guard *guard, struct ctrace_tl_adopted *a) {
+  memset(s, 0, sizeof *s);
+  /* each thread's levels, then the same again and the other arrays from
+   * the cache file (ctrace_timeline_adopt) */
+  size_t cap = 2 * ((size_t)nthreads * CTRACE_TL_MAX_LEVELS + 8);
+  a->v = calloc(cap, sizeof *a->v);
+  if (!a->v)
+    return -1;
+  a->cap = cap;
+  a->n = 0;
+  a->guard = guard;
+  s->fd = fd;
+  s->a = a;
+  pthread_mutex_init(&s->lock, NULL);
+  return 0;
+}
+
+void ctrace_tl_spill_fini(struct ctrace_tl_spill *s) {
+  pthread_mutex_destroy(&s->lock);
+}
+
+/* Written whole to the file at off (the pages keep the bytes they had),
+ * then the file's pages mapped apart and moved over them in one step
+ * (mremap: when anything fails, the memory stays as it was); no page of
+ * them is in the process's memory until read. */
+void ctrace__tl_spill(struct ctrace_tl_spill *s, const void *p, size_t n) {
+  struct ctrace_tl_adopted *a = s->a;
+  uintptr_t pg = CTRACE_CACHE_ALIGN;
+  uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1), hi = ((uintptr_t)p + n) & ~(pg - 1);
+  if (n < CTRACE_TL_PAGE_MIN || hi <= lo)
+    return;
+  size_t len = hi - lo;
+  pthread_mutex_lock(&s->lock);
+  int room = s->reserved < a->cap; /* a place in the list, kept for it */
+  s->reserved += (size_t)room;
+  uint64_t off = s->off;
+  s->off += len;
+  pthread_mutex_unlock(&s->lock);
+  if (!room)
+    return;
+  for (size_t done = 0; done < len;) {
+    ssize_t w = pwrite(s->fd, (const uint8_t *)lo + done, len - done, (off_t)(off + done));
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return;
+    done += (size_t)w;
+  }
+  if (a->guard->add(a->guard->arg, (void *)lo, len) < 0)
+    return;
+  void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, s->fd, (off_t)off);
+  if (m == MAP_FAILED ||
+      mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) == MAP_FAILED) {
+    if (m != MAP_FAILED)
+      munmap(m, len);
+    a->guard->remove(a->guard->arg, (void *)lo);
+    return;
+  }
+  pthread_mutex_lock(&s->lock);
+  a->v[a->n].p = (void *)lo;
+  a->v[a->n].n = len;
+  __atomic_store_n(&a->n, a->n + 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&s->lock);
+}
+
+void ctrace_timeline_release(const struct ctrace_tl_adopted *a) {
+  size_t n = __atomic_load_n(&a->n, __ATOMIC_ACQUIRE);
+  for (size_t k = 0; k < n; k++)
+    madvise(a->v[k].p, a->v[k].n, MADV_DONTNEED);
+}
+
+void ctrace_timeline_unadopt(struct ctrace_tl_adopted *a) {
+  for (size_t k = 0; k < a->n; k++) {
+    a->guard->remove(a->guard->arg, a->v[k].p);
+    mmap(a->v[k].p, a->v[k].n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+         -1, 0);
+  }
+  free(a->v);
+  memset(a, 0, sizeof *a);
 }
 
 /* ---- loading ---- */

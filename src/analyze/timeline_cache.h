@@ -8,7 +8,10 @@
  * layout (a cache of another build is refused), identifies what it was
  * made from (the caller's words: the trace's size, time and hash), and
  * lists each section's offset, length and hash; each section is one array
- * of the index exactly as it is in memory, starting on a page. Loading
+ * of the index exactly as it is in memory, starting on a page (and in the
+ * levels' section, which the directory section indexes, each level of 64
+ * KiB or more starts on a page too, zeros before it: so does its memory,
+ * and ctrace_timeline_adopt can map the file's pages in its place). Loading
  * maps the file read-only and points the index's arrays into the mapping:
  * nothing is inflated or copied but the few arrays that hold pointers into
  * the trace (logs, peers) or that must hold whatever the file does later
@@ -37,6 +40,7 @@
 #ifndef CTRACE_TIMELINE_CACHE_H
 #define CTRACE_TIMELINE_CACHE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -132,6 +136,69 @@ int ctrace_cache_out_end(struct ctrace_cache_out *o, unsigned nsections);
 void ctrace_timeline_save(const struct ctrace_timeline *tl, struct ctrace_cache_out *o);
 /* What the timeline's sections' layout depends on (the caller mixes in its own). */
 uint64_t ctrace_timeline_layout(void);
+
+/* ---- a built index's memory given back: the file it was saved in ---- */
+/* Guards a range against a SIGBUS (the file cut short under its mapping),
+ * add 0 or -1 (no room: the range is not adopted); remove by its start. */
+struct ctrace_tl_guard {
+  int (*add)(void *arg, const void *p, size_t n);
+  void (*remove)(void *arg, const void *p);
+  void *arg;
+};
+/* The pages of a built timeline's arrays that its cache file's pages
+ * stand for: n of cap ranges published (atomic), each whole before it
+ * counts. Zeroed: none. */
+struct ctrace_tl_adopted {
+  struct {
+    void *p;
+    size_t n;
+  } *v;
+  size_t n, cap;
+  const struct ctrace_tl_guard *guard;
+};
+/* Building with a file to spill into (ctrace_timeline_build_spill): each
+ * thread's levels, once built, are written to fd (the caller's, open for
+ * reading and writing, unlinked: O_TMPFILE) and the file's pages mapped in
+ * their place, listed in *a; the process's memory then holds of them only
+ * what is read (the page cache holds the rest, written back to the disk
+ * when memory is short). The caller then
+ * may close fd (the mappings keep the file), and unadopts *a before the
+ * timeline's free, as after ctrace_timeline_adopt, which may follow (the
+ * cache file's pages then take the place of these). */
+struct ctrace_tl_spill {
+  int fd;
+  struct ctrace_tl_adopted *a;
+  uint64_t off;         /* the file's length so far */
+  size_t reserved;      /* places of the list taken */
+  pthread_mutex_t lock; /* the scan's two threads spill */
+};
+/* 0, or -1 (out of memory: build without it). */
+int ctrace_tl_spill_init(struct ctrace_tl_spill *s, int fd, uint32_t nthreads,
+                         const struct ctrace_tl_guard *guard, struct ctrace_tl_adopted *a);
+void ctrace_tl_spill_fini(struct ctrace_tl_spill *s);
+/* The whole pages of [p, p + n) spilled (timeline_build.c calls it). */
+void ctrace__tl_spill(struct ctrace_tl_spill *s, const void *p, size_t n);
+
+/* After ctrace_timeline_save of tl (built, not loaded) into the file fd
+ * (open for reading; h its head as written): the whole pages of tl's big
+ * arrays (levels, regions, tasks, touches, wakes, creations) become the
+ * file's own pages where the file holds the same bytes (compared first),
+ * mapped read-only in their place, and are let go: the memory they held
+ * is given back, and from then on the page cache serves them, as it serves
+ * a loaded cache's. Safe while other threads query tl; stops early when
+ * *cancel turns nonzero (atomic). Each range is guarded (guard->add)
+ * before its pages are mapped, and listed in *a (zeroed before, used once).
+ * Returns the bytes adopted. */
+size_t ctrace_timeline_adopt(const struct ctrace_timeline *tl, int fd,
+                             const struct ctrace_cache_head *h, const int *cancel,
+                             const struct ctrace_tl_guard *guard, struct ctrace_tl_adopted *a);
+/* Lets the adopted pages go from the process's memory (they stay in the
+ * page cache and come back when read). */
+void ctrace_timeline_release(const struct ctrace_tl_adopted *a);
+/* Before ctrace_timeline_free of their timeline, once nothing reads it:
+ * the ranges' guards removed, fresh memory in their place (which free can
+ * give to anyone), the list freed. */
+void ctrace_timeline_unadopt(struct ctrace_tl_adopted *a);
 
 /* ---- reading: a mapped file ---- */
 struct ctrace_cache_in {

@@ -11,7 +11,10 @@
 #ifndef CTRACE_TIMELINE_INT_H
 #define CTRACE_TIMELINE_INT_H
 
+#include <stdlib.h>
+
 #include "timeline.h"
+#include "../base/vec.h"
 
 #define ST_MERGED 0x80u
 #define PK(t, flags) ((uint64_t)(t) << 8 | (flags))
@@ -23,6 +26,18 @@
 /* Time of a packed transition. */
 static inline int64_t ctrace__tr_time(const struct ctrace_timeline *tl, uint64_t v) {
   return PK_T(v) + tl->start_ns;
+}
+
+/* Arrays of at least this many bytes start on a page, in memory and in the
+ * LEVELS section of a cache file (timeline_cache.c), so that once the cache
+ * is written the file's pages can stand for their memory
+ * (ctrace_timeline_adopt). */
+#define CTRACE_TL_PAGE_MIN (64u << 10)
+static inline void *ctrace__tl_alloc(size_t n) {
+  if (n < CTRACE_TL_PAGE_MIN || n >= CTRACE_VEC_HUGE_MIN)
+    return ctrace__big_malloc(n); /* a big one is on 2 MiB */
+  void *p = NULL;
+  return posix_memalign(&p, 4096, n) == 0 ? p : NULL;
 }
 
 /* Frees p unless it is in the mapping of a cached timeline's file. */

@@ -154,7 +154,7 @@ int ctrace__timeline_build_levels(struct ctrace_timeline *tl, uint32_t th, size_
        * as much. Try the next width from the same level. */
       continue;
     }
-    uint64_t *v = scratch->n ? malloc(scratch->n * sizeof *v) : NULL;
+    uint64_t *v = scratch->n ? ctrace__tl_alloc(scratch->n * sizeof *v) : NULL;
     if (scratch->n && !v)
       return -1;
     if (scratch->n)

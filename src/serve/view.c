@@ -82,7 +82,21 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
   if (!threaded)
     stats_thread(&job);
   struct progress_job pj = {progress, arg};
-  int err = ctrace_timeline_build_states(r, on_progress, &pj, state_ns, &v->tl);
+  /* a big trace's index gives its levels' memory back as they are built,
+   * into an unnamed file beside the cache's (view_cache.c) */
+  struct ctrace_tl_spill spill;
+  int sfd = ctrace__view_spill_file(v);
+  if (sfd >= 0 && ctrace_tl_spill_init(&spill, sfd, ctrace_reader_nthreads(r),
+                                       ctrace__view_guard(), &v->adopted) < 0) {
+    close(sfd);
+    sfd = -1;
+  }
+  int err = ctrace_timeline_build_spill(r, on_progress, &pj, state_ns, sfd >= 0 ? &spill : NULL,
+                                        &v->tl);
+  if (sfd >= 0) { /* the mappings keep the file */
+    ctrace_tl_spill_fini(&spill);
+    close(sfd);
+  }
   if (threaded)
     pthread_join(th, NULL);
   if (!err && job.err == 0)
@@ -94,7 +108,8 @@ int ctrace_view_init(struct ctrace_view *v, const ctrace_reader *r, const char *
     goto fail_stats;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   if (ctrace__view_cache_worth((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 +
-                               (t1.tv_nsec - t0.tv_nsec)))
+                                   (t1.tv_nsec - t0.tv_nsec),
+                               v->tl->bytes))
     ctrace__view_cache_save_start(v);
 built:
   v->sym = ctrace_sym_new(r);
@@ -109,6 +124,7 @@ built:
 fail_sym:
   ctrace__view_cache_join(v); /* it reads the index */
 fail_stats:
+  ctrace_timeline_unadopt(&v->adopted);
   ctrace_timeline_free(v->tl);
   v->tl = NULL;
   ctrace__view_cache_unmap(v);
@@ -124,13 +140,15 @@ fail_timeline:
 
 static uintptr_t guard_base, guard_len, guard_page;
 static int guard_lost;
-/* other mappings (index caches): base, length */
-static uintptr_t extra_base[2], extra_len[2];
+/* other mappings (index caches, loaded or adopted: ctrace_timeline_adopt):
+ * base, length */
+#define GUARD_EXTRA 1024
+static uintptr_t extra_base[GUARD_EXTRA], extra_len[GUARD_EXTRA];
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc) {
   (void)uc;
   uintptr_t a = (uintptr_t)si->si_addr;
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < GUARD_EXTRA; k++) {
     uintptr_t eb = __atomic_load_n(&extra_base[k], __ATOMIC_ACQUIRE);
     uintptr_t el = __atomic_load_n(&extra_len[k], __ATOMIC_ACQUIRE);
     if (eb && a >= eb && a < eb + el) {
@@ -168,19 +186,25 @@ static int guard_install(void) {
   return sigaction(SIGBUS, &sa, NULL);
 }
 
-void ctrace_view_guard_add(const void *p, size_t len) {
-  for (int k = 0; k < 2; k++)
+int ctrace_view_guard_add(const void *p, size_t len) {
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* two views' caches */
+  int ret = -1;
+  pthread_mutex_lock(&lock);
+  for (int k = 0; k < GUARD_EXTRA; k++)
     if (!__atomic_load_n(&extra_base[k], __ATOMIC_ACQUIRE)) {
       if (guard_install() < 0)
-        return;
+        break;
       __atomic_store_n(&extra_len[k], (uintptr_t)len, __ATOMIC_RELEASE);
       __atomic_store_n(&extra_base[k], (uintptr_t)p, __ATOMIC_RELEASE);
-      return;
+      ret = 0;
+      break;
     }
+  pthread_mutex_unlock(&lock);
+  return ret;
 }
 
 void ctrace_view_guard_remove(const void *p) {
-  for (int k = 0; k < 2; k++)
+  for (int k = 0; k < GUARD_EXTRA; k++)
     if (__atomic_load_n(&extra_base[k], __ATOMIC_ACQUIRE) == (uintptr_t)p)
       __atomic_store_n(&extra_base[k], 0, __ATOMIC_RELEASE);
 }
@@ -232,9 +256,11 @@ void ctrace_view_release_pages(void) {
 }
 
 void ctrace_view_release_index(struct ctrace_view *v) {
-  for (; v; v = v->after)
+  for (; v; v = v->after) {
     if (v->cache_map)
       madvise((void *)v->cache_map, v->cache_map_len, MADV_DONTNEED);
+    ctrace_timeline_release(&v->adopted);
+  }
 }
 
 void ctrace_view_file_unmap(struct ctrace_view_file *f) {
@@ -285,6 +311,7 @@ void ctrace_view_fini(struct ctrace_view *v) {
   v->flows = NULL;
   pthread_mutex_destroy(&v->sym_lock);
   ctrace_stats_free(&v->st);
+  ctrace_timeline_unadopt(&v->adopted);
   ctrace_timeline_free(v->tl);
   v->tl = NULL;
   ctrace__view_cache_unmap(v);

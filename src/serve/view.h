@@ -12,6 +12,7 @@
 
 #include "../analyze/stats.h"
 #include "../analyze/timeline.h"
+#include "../analyze/timeline_cache.h"
 #include "../read/reader.h"
 #include "../read/symbolize.h"
 
@@ -46,6 +47,9 @@ struct ctrace_view {
   /* A loaded cache's mapping, which tl's arrays point into (NULL: built). */
   const void *cache_map;
   size_t cache_map_len;
+  /* A built index once its cache was written: the pages of its arrays
+   * that the file's pages stand for (timeline_cache.h). */
+  struct ctrace_tl_adopted adopted;
 };
 
 /* What the index cache did for this trace (view_cache.c). */
@@ -55,10 +59,13 @@ enum { CTRACE_CACHE_OFF, CTRACE_CACHE_LOADED, CTRACE_CACHE_SAVING, CTRACE_CACHE_
  * and written for next time), "unsaved" (built; no cache could be written). */
 const char *ctrace_view_cache_state(const struct ctrace_view *v);
 int ctrace__view_cache_enabled(void);
-/* Whether an index that took build_ns to build is worth a cache file: a
- * second or more, or CTRACE_INDEX_CACHE=on. */
+/* Whether an index that took build_ns to build and holds bytes is worth a
+ * cache file: a second or more, or 32 MiB or more (once written, the
+ * file's pages stand for that memory: ctrace_timeline_adopt), or
+ * CTRACE_INDEX_CACHE=on. */
 #define CTRACE_CACHE_MIN_BUILD_NS 1000000000
-int ctrace__view_cache_worth(int64_t build_ns);
+#define CTRACE_CACHE_MIN_BYTES (32u << 20)
+int ctrace__view_cache_worth(int64_t build_ns, size_t bytes);
 /* 0 with v->tl and v->st from a valid cache of v's trace, else -1. */
 int ctrace__view_cache_load(struct ctrace_view *v);
 /* The first answers were given: the cache may be written now. */
@@ -66,6 +73,21 @@ int ctrace__view_cache_load(struct ctrace_view *v);
 void ctrace__view_cache_go(struct ctrace_view *v);
 /* Unmaps a loaded cache (after ctrace_timeline_free of its timeline). */
 void ctrace__view_cache_unmap(struct ctrace_view *v);
+/* Whether the build spills (ctrace_timeline_build_spill) for a trace of
+ * file_size bytes: CTRACE_INDEX_SPILL=on or off, else when the trace has 8
+ * MiB or more and its index (about 4x the file) would take more than an
+ * eighth of the memory available. Spilling lowers the build's peak of
+ * memory by its levels (10 M events: 292 -> 232 MiB) for about 0.2-0.45 s
+ * more CPU (writing them to the file), so it is for when memory is
+ * short. */
+#define CTRACE_SPILL_MIN_FILE (8u << 20)
+int ctrace__view_spill_wanted(uint64_t file_size);
+/* An unnamed file (O_TMPFILE) for the build to spill into, beside where
+ * the cache goes, when spilling is wanted and the cache is enabled; else
+ * -1. */
+int ctrace__view_spill_file(const struct ctrace_view *v);
+/* The SIGBUS guard of view.c, for ctrace_timeline_adopt and the spill. */
+const struct ctrace_tl_guard *ctrace__view_guard(void);
 /* Writes the cache of v (built) in a thread; ctrace__view_cache_join stops
  * it (a cache not written whole is removed) and waits. */
 void ctrace__view_cache_save_start(struct ctrace_view *v);
@@ -131,10 +153,12 @@ void ctrace_view_file_unmap(struct ctrace_view_file *f);
 void ctrace_view_release_index(struct ctrace_view *v);
 /* 1 once a SIGBUS was caught in the mapping (the file shrank under it). */
 int ctrace_view_file_lost(void);
-/* The same guard for another mapping (a loaded index cache, at most two):
- * a SIGBUS in it reads zeros from then on, without marking the trace
- * changed (the cache's arrays hold no count: zeros are in range). */
-void ctrace_view_guard_add(const void *p, size_t len);
+/* The same guard for another mapping (a loaded index cache, or a range of
+ * a built index that its cache file's pages stand for: at most 1024): a
+ * SIGBUS in it reads zeros from then on, without marking the trace changed
+ * (the cache's arrays hold no count: zeros are in range). 0, or -1 when
+ * there is no room (the range is not guarded). */
+int ctrace_view_guard_add(const void *p, size_t len);
 void ctrace_view_guard_remove(const void *p);
 
 /* Indexes r (kept open by the caller) for serving. 0 or -ENOMEM. */

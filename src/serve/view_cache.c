@@ -6,8 +6,10 @@
  * Where: beside the trace, as `.NAME.ctidx`; when that directory cannot be
  * written, in $XDG_CACHE_HOME/ctrace (~/.cache/ctrace) as
  * `NAME-HASH.ctidx` (HASH: of the trace's absolute path). Written only
- * for an index that took a second or more to build (a small trace is
- * indexed again sooner than its cache is worth keeping);
+ * for an index that took a second or more to build or holds 32 MiB or more
+ * (a small trace is indexed again sooner than its cache is worth keeping;
+ * a big index's memory is given back once its cache is written: the
+ * file's pages stand for its arrays, ctrace_timeline_adopt);
  * CTRACE_INDEX_CACHE=on writes it always, =off neither reads nor writes it.
  *
  * The file is timeline_cache.h's: a head of one page, then sections, each
@@ -49,11 +51,12 @@ int ctrace__view_cache_enabled(void) {
   return !(e && (strcmp(e, "off") == 0 || strcmp(e, "0") == 0));
 }
 
-int ctrace__view_cache_worth(int64_t build_ns) {
+int ctrace__view_cache_worth(int64_t build_ns, size_t bytes) {
   const char *e = getenv("CTRACE_INDEX_CACHE");
   if (e && strcmp(e, "on") == 0)
     return 1;
-  return ctrace__view_cache_enabled() && build_ns >= CTRACE_CACHE_MIN_BUILD_NS;
+  return ctrace__view_cache_enabled() &&
+         (build_ns >= CTRACE_CACHE_MIN_BUILD_NS || bytes >= CTRACE_CACHE_MIN_BYTES);
 }
 
 /* The trace's identity: its size, mtime and the hash of its two ends. */
@@ -326,10 +329,62 @@ void ctrace__view_cache_unmap(struct ctrace_view *v) {
 }
 
 /* ---- saving ---- */
+static int guard_add(void *arg, const void *p, size_t n) {
+  return ctrace_view_guard_add(p, n);
+}
+static void guard_remove(void *arg, const void *p) {
+  ctrace_view_guard_remove(p);
+}
+const struct ctrace_tl_guard *ctrace__view_guard(void) {
+  static const struct ctrace_tl_guard g = {guard_add, guard_remove, NULL};
+  return &g;
+}
+
+/* Bytes of memory available (MemAvailable), or 0 when unknown. */
+static uint64_t mem_available(void) {
+  FILE *f = fopen("/proc/meminfo", "re");
+  char line[128];
+  unsigned long long kb = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+      break;
+  if (f)
+    fclose(f);
+  return (uint64_t)kb << 10;
+}
+
+int ctrace__view_spill_wanted(uint64_t file_size) {
+  const char *e = getenv("CTRACE_INDEX_SPILL");
+  if (e && strcmp(e, "on") == 0)
+    return 1;
+  if ((e && strcmp(e, "off") == 0) || file_size < CTRACE_SPILL_MIN_FILE)
+    return 0;
+  uint64_t avail = mem_available();
+  return avail && file_size * 4 > avail / 8; /* the index: about 4x the file */
+}
+
+int ctrace__view_spill_file(const struct ctrace_view *v) {
+  if (!v->path || !ctrace__view_cache_enabled() ||
+      !ctrace__view_spill_wanted(ctrace_reader_file_size(v->r)))
+    return -1;
+  for (int xdg = 0; xdg < 2; xdg++) {
+    char file[PATH_MAX];
+    if (cache_path(v, xdg, xdg, file, sizeof file) < 0)
+      continue;
+    char *slash = strrchr(file, '/');
+    if (slash)
+      *slash = 0;
+    int fd = open(slash ? (*file ? file : "/") : ".", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+    if (fd >= 0)
+      return fd;
+  }
+  return -1;
+}
+
 static int save_to(struct ctrace_view *v, const char *file, const uint64_t *id) {
   char tmp[PATH_MAX + 32];
   snprintf(tmp, sizeof tmp, "%s.%ld.tmp", file, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
     return -1;
   /* the stopping of `ctrace view` stops the writing (the file is dropped) */
@@ -342,13 +397,24 @@ static int save_to(struct ctrace_view *v, const char *file, const uint64_t *id) 
     stats_save(&v->st, o);
     ctrace__counters_save(v, o, SEC_COUNTERS);
     err = ctrace_cache_out_end(o, NSECTIONS) < 0;
-    free(o);
   }
+  int keep = err ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0); /* for adopting, below */
   err |= close(fd) != 0;
   if (err || rename(tmp, file) < 0) {
+    if (keep >= 0)
+      close(keep);
+    free(o);
     unlink(tmp);
     return -1;
   }
+  /* The index's memory given back: its big arrays become the file's pages
+   * (the same bytes; what a second open maps) */
+  if (keep >= 0) {
+    ctrace_timeline_adopt(v->tl, keep, &o->head, &v->cache_cancel, ctrace__view_guard(),
+                          &v->adopted);
+    close(keep);
+  }
+  free(o);
   return 0;
 }
 
