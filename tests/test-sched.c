@@ -436,10 +436,10 @@ TEST_IMPL(sched_switch_counts_match_proc_many_threads) {
   return TEST_OK;
 }
 
-/* A ring starts small (a short process pays for 4 pages, not 64), grows
- * to 16 pages at the writer's first round and, busy, to 64 at a later
- * one: the switches before, across and after each move to a larger ring
- * are all there, once each, in order. */
+/* A ring starts small (a short process pays for 4 pages, not 64) and
+ * grows to 64 (through 16 when the writer's first round found it quiet):
+ * the switches before, across and after each move to a larger ring are
+ * all there, once each, in order. */
 TEST_IMPL(sched_ring_grows_and_keeps_every_switch) {
   NEED_PERF();
   struct run t;
@@ -447,15 +447,12 @@ TEST_IMPL(sched_ring_grows_and_keeps_every_switch) {
   trace(&t, "grow.ctrace", NULL, args, 0);
   ASSERT_EQ(t.nreps, 1); /* the thread made after the start: all its switches */
   const char *grown = NULL;
-  int mid = 0;
   for (size_t i = 0; i < ctrace_reader_nproperties(t.r); i++)
     if (!strncmp(ctrace_reader_property_at(t.r, i), "sched_ring=", 11)) {
       grown = ctrace_reader_property_at(t.r, i);
-      mid += strstr(grown, " 64 KiB") != NULL;
       fprintf(stderr, "# %s\n", grown);
     }
   ASSERT(grown);
-  ASSERT_GT(mid, 0);
   ASSERT_STR_CONTAINS(grown, " 256 KiB");
   ASSERT_EQ(check_counts(&t), TEST_OK);
   /* each thread's intervals are in order and do not overlap (unless

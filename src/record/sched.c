@@ -12,8 +12,9 @@
  * page: cap_user_time_zero is 0; see bench/sched_probe.c). Each CPU's ring
  * belongs to a holder, a dummy event of its own that records nothing; the
  * CPU's events are redirected into it (PERF_EVENT_IOC_SET_OUTPUT). A ring
- * starts small, grows to a middle size at the writer thread's first round
- * and to the largest at a round that found it a quarter full: the
+ * starts small and grows to the largest at a round that found it a
+ * quarter full, through a middle size when the writer thread's first
+ * round found it quiet: the
  * kernel allocates and clears every page of a ring when it is mapped, so a
  * short process that never needs the writer (it ends before it blocks
  * with events pending or starts a thread: a shell's `true`, `sed` in a
@@ -1015,15 +1016,17 @@ static void drain_locked(uint64_t deadline, int may_grow) {
      */
     if (may_grow && !rg->grown && rg->m.pg) {
       int full = got + GROW_MARGIN >= rg->m.size;
-      /* The first safe round: to RING_MID_PAGES. Past that only a ring a
-       * round found a quarter full (or full) grows: a process of a few
-       * switches a second (a shell waiting for its child, a small
-       * program) keeps 16 pages per CPU instead of paying for 64 (the
-       * kernel allocates and clears them, ~1 ms of its CPU). */
+      /* A ring a round found a quarter full (or full) grows to
+       * RING_MAX_PAGES; a quiet start ring to RING_MID_PAGES at the first
+       * safe round: a process of a few switches a second (a shell waiting
+       * for its child, a small program) keeps 16 pages per CPU instead of
+       * paying for 64 (the kernel allocates and clears them, ~1 ms of its
+       * CPU), and a busy one has the large ring as before. */
       int mid = rg->m.size < (uint64_t)RING_MID_PAGES * (uint64_t)sysconf(_SC_PAGESIZE);
-      if (mid || full || rg->was_full || got >= rg->m.size / 4) {
+      int busy = full || rg->was_full || got >= rg->m.size / 4;
+      if (mid || busy) {
         if (!full && (!rg->was_full || got) &&
-            grow(c, mid ? RING_MID_PAGES : RING_MAX_PAGES) == 0) {
+            grow(c, busy ? RING_MAX_PAGES : RING_MID_PAGES) == 0) {
           grew = 1;
         } else {
           small_busy = 1;
