@@ -208,24 +208,28 @@ CTRACE__COLD static long long get_ll(const char *name) {
 /* Called with ctrace__lock held, when a trace starts. */
 CTRACE__COLD void ctrace__config_load(void) {
   char v[64];
-  ctrace__config.buffer_bytes = (size_t)get_ll("CTRACE_BUFFER_KB") << 10;
-  ctrace__config.memory_bytes = (size_t)get_ll("CTRACE_MEMORY_MB") << 20;
-  if (ctrace__config.memory_bytes < 4 * ctrace__config.buffer_bytes)
-    ctrace__config.memory_bytes = 4 * ctrace__config.buffer_bytes;
-  ctrace__config.unwind = ctrace__unwind_cfi;
+  size_t buffer_bytes = (size_t)get_ll("CTRACE_BUFFER_KB") << 10;
+  size_t memory_bytes = (size_t)get_ll("CTRACE_MEMORY_MB") << 20;
+  if (memory_bytes < 4 * buffer_bytes)
+    memory_bytes = 4 * buffer_bytes;
+  ctrace__config.buffer_bytes = buffer_bytes;
+  ctrace__config.memory_bytes = memory_bytes;
+  int (*unwind)(struct ctrace__thread *, void *, uintptr_t *, int) = ctrace__unwind_cfi;
   ctrace__config_get("CTRACE_UNWIND", v, sizeof v);
   if (strcmp(v, "fp") == 0) {
-    ctrace__config.unwind = ctrace__unwind_fp;
+    unwind = ctrace__unwind_fp;
   } else if (strcmp(v, "dwarf") == 0) {
     ctrace__unwind_dwarf_init();
-    ctrace__config.unwind = ctrace__unwind_dwarf;
+    unwind = ctrace__unwind_dwarf;
   }
-  ctrace__config.stacks = CTRACE__STACKS_BLOCKING;
+  ctrace__config.unwind = unwind;
+  int stacks = CTRACE__STACKS_BLOCKING;
   ctrace__config_get("CTRACE_STACKS", v, sizeof v);
   if (strcmp(v, "none") == 0)
-    ctrace__config.stacks = CTRACE__STACKS_NONE;
+    stacks = CTRACE__STACKS_NONE;
   else if (strcmp(v, "all") == 0)
-    ctrace__config.stacks = CTRACE__STACKS_ALL;
+    stacks = CTRACE__STACKS_ALL;
+  ctrace__config.stacks = stacks;
   ctrace__config_get("CTRACE_CLOCK", v, sizeof v); /* used by clock.c; checked here */
 }
 

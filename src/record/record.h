@@ -573,12 +573,15 @@ void ctrace__set_hooks(const struct ctrace__hooks *hooks);
 
 /* ---- configuration (config.c), one table ---- */
 enum ctrace__stack_mode { CTRACE__STACKS_NONE, CTRACE__STACKS_BLOCKING, CTRACE__STACKS_ALL };
+/* Written when a trace starts, read by events of threads that may still be
+ * finishing one of the last trace's (a stop waits for them a bounded time):
+ * atomic, each written once. */
 struct ctrace__config {
-  size_t buffer_bytes;
-  size_t memory_bytes;
-  int stacks; /* enum ctrace__stack_mode */
+  _Atomic size_t buffer_bytes;
+  _Atomic size_t memory_bytes;
+  _Atomic int stacks; /* enum ctrace__stack_mode */
   /* The stack walker, chosen when a trace starts (CTRACE_UNWIND). */
-  int (*unwind)(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
+  int (*_Atomic unwind)(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
 };
 extern struct ctrace__config ctrace__config;
 void ctrace__config_load(void);

@@ -870,7 +870,8 @@ NO_SANITIZE static int cfi_walk_logged(struct ctrace__thread *t, void *fp, uintp
 
 /* Whole walks are kept for the default walker only. */
 static inline int default_walker(void) {
-  return !ctrace__config.unwind || ctrace__config.unwind == ctrace__unwind_cfi;
+  int (*unwind)(struct ctrace__thread *, void *, uintptr_t *, int) = ctrace__config.unwind;
+  return !unwind || unwind == ctrace__unwind_cfi;
 }
 
 /* w's stack id when w is a walk from fp in this trace whose words all read
@@ -938,7 +939,7 @@ int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int m
 
 /* A stack without the tracer's own frames (docs/RUN.md). */
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
-  int n = ctrace__config.unwind ? ctrace__config.unwind(t, fp, pcs, max)
-                                : ctrace__unwind_cfi(t, fp, pcs, max);
+  int (*unwind)(struct ctrace__thread *, void *, uintptr_t *, int) = ctrace__config.unwind;
+  int n = unwind ? unwind(t, fp, pcs, max) : ctrace__unwind_cfi(t, fp, pcs, max);
   return filter_self(pcs, n);
 }
