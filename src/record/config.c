@@ -214,7 +214,7 @@ CTRACE__COLD void ctrace__config_load(void) {
     memory_bytes = 4 * buffer_bytes;
   ctrace__config.buffer_bytes = buffer_bytes;
   ctrace__config.memory_bytes = memory_bytes;
-  int (*unwind)(struct ctrace__thread *, void *, uintptr_t *, int) = ctrace__unwind_cfi;
+  ctrace__walker *unwind = ctrace__unwind_cfi;
   ctrace__config_get("CTRACE_UNWIND", v, sizeof v);
   if (strcmp(v, "fp") == 0) {
     unwind = ctrace__unwind_fp;

@@ -573,6 +573,10 @@ void ctrace__set_hooks(const struct ctrace__hooks *hooks);
 
 /* ---- configuration (config.c), one table ---- */
 enum ctrace__stack_mode { CTRACE__STACKS_NONE, CTRACE__STACKS_BLOCKING, CTRACE__STACKS_ALL };
+/* A stack walker: fills pcs with up to max return addresses from fp's
+ * frame; how many (unwind.c). */
+typedef int ctrace__walker(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
+
 /* Written when a trace starts, read by events of threads that may still be
  * finishing one of the last trace's (a stop waits for them a bounded time):
  * atomic, each written once. */
@@ -581,7 +585,7 @@ struct ctrace__config {
   _Atomic size_t memory_bytes;
   _Atomic int stacks; /* enum ctrace__stack_mode */
   /* The stack walker, chosen when a trace starts (CTRACE_UNWIND). */
-  int (*_Atomic unwind)(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max);
+  ctrace__walker *_Atomic unwind;
 };
 extern struct ctrace__config ctrace__config;
 void ctrace__config_load(void);

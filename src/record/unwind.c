@@ -870,7 +870,7 @@ NO_SANITIZE static int cfi_walk_logged(struct ctrace__thread *t, void *fp, uintp
 
 /* Whole walks are kept for the default walker only. */
 static inline int default_walker(void) {
-  int (*unwind)(struct ctrace__thread *, void *, uintptr_t *, int) = ctrace__config.unwind;
+  ctrace__walker *unwind = ctrace__config.unwind;
   return !unwind || unwind == ctrace__unwind_cfi;
 }
 
@@ -939,7 +939,7 @@ int ctrace__unwind_cfi(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int m
 
 /* A stack without the tracer's own frames (docs/RUN.md). */
 int ctrace__stack_capture(struct ctrace__thread *t, void *fp, uintptr_t *pcs, int max) {
-  int (*unwind)(struct ctrace__thread *, void *, uintptr_t *, int) = ctrace__config.unwind;
+  ctrace__walker *unwind = ctrace__config.unwind;
   int n = unwind ? unwind(t, fp, pcs, max) : ctrace__unwind_cfi(t, fp, pcs, max);
   return filter_self(pcs, n);
 }
