@@ -193,18 +193,67 @@ int ctrace_write_error(void) {
   return atomic_load(&ctrace__write_err);
 }
 
-/* How long stop waits for a thread to finish the event it is writing. Only
- * a thread that left a signal handler by longjmp in mid-event never does. */
+/* How long stop waits for a thread to finish the event it is writing. A
+ * thread that sleeps mid-event (a handler that blocks, a thread stopped by
+ * a debugger) or runs other code (a handler left by longjmp) never does:
+ * it is given BUSY_WAIT_NS. One only waiting for a CPU on a loaded machine
+ * is waited for up to BUSY_RUN_NS, lest an event about to complete be
+ * counted as lost; it is running other code once it has had BUSY_RAN_NS
+ * of CPU since (an event takes microseconds). */
 #define BUSY_WAIT_NS 100000000ull
+#define BUSY_RUN_NS 5000000000ull
+#define BUSY_RAN_NS 20000000ull
+
+/* Thread tid's state letter in /proc (R: running or waiting for a CPU) and
+ * its CPU time so far (0 when unknown); 0 when it cannot be read. */
+CTRACE__COLD static char thread_sched(uint32_t tid, uint64_t *ran_ns) {
+  char path[64], buf[512];
+  *ran_ns = 0;
+  snprintf(path, sizeof path, "/proc/self/task/%u/schedstat", (unsigned)tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    if (n > 0) {
+      buf[n] = 0;
+      *ran_ns = strtoull(buf, NULL, 10);
+    }
+    close(fd);
+  }
+  snprintf(path, sizeof path, "/proc/self/task/%u/stat", (unsigned)tid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = 0;
+  const char *paren = strrchr(buf, ')'); /* the name may hold ')' */
+  return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+static uint64_t ns_since(const struct timespec *t0) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000000000ull + (uint64_t)now.tv_nsec -
+         (uint64_t)t0->tv_nsec;
+}
 
 static void wait_not_busy(struct ctrace__thread *t) {
-  struct timespec t0, now;
+  struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
+  uint64_t ran0 = 0, ran;
+  int checked = 0;
   while (__atomic_load_n(&t->busy, __ATOMIC_ACQUIRE)) {
     sched_yield();
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)now.tv_nsec -
-            (uint64_t)t0.tv_nsec > BUSY_WAIT_NS)
+    uint64_t waited = ns_since(&t0);
+    if (waited <= BUSY_WAIT_NS)
+      continue;
+    if (waited > BUSY_RUN_NS || thread_sched(t->tid, &ran) != 'R')
+      return;
+    if (!checked++)
+      ran0 = ran;
+    else if (ran - ran0 > BUSY_RAN_NS)
       return;
   }
 }
