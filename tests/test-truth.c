@@ -874,6 +874,47 @@ TEST_IMPL(truth_run_sleep_lasts_its_time) {
   return 0;
 }
 
+/* A process's main thread lives from its trace's start, not from its first
+ * event: a program that computes before its first recorded call (its
+ * report, after MS ms of CPU) ran all that time, with scheduling data and
+ * without (it once showed as running 0.3 ms of a 1 s run, the rest as
+ * outside its life). */
+TEST_IMPL(truth_main_thread_runs_before_first_call) {
+  for (int sched = 1; sched >= 0; sched--) {
+    setenv("CTRACE_SCHED", sched ? "on" : "off", 1);
+    const char *path = test_path(sched ? "main-sched.ctrace" : "main-nosched.ctrace");
+    const char *prog[] = {PROG("sched_load"), "main", "300", NULL};
+    char *out = NULL;
+    ASSERT_EQ(test_ctrace_run(path, NULL, prog, &out, NULL), 0);
+    int tid = 0;
+    unsigned long long on_cpu = 0;
+    ASSERT_EQ(sscanf(out, "thread %d %llu", &tid, &on_cpu), 2);
+    free(out);
+    ASSERT_GE(on_cpu, 300000000ull);
+    ctrace_reader *r = open_trace(path);
+    struct ctrace_stats st;
+    ASSERT_EQ(ctrace_stats_compute(r, &st), 0);
+    int64_t ti = -1;
+    for (uint32_t i = 0; i < ctrace_reader_nthreads(r); i++)
+      if (ctrace_reader_thread(r, i)->tid == (uint32_t)tid)
+        ti = i;
+    ASSERT(ti >= 0);
+    const uint64_t *ns = st.state_ns + (size_t)ti * CTRACE_ST_COUNT;
+    fprintf(stderr, "# sched %s: on a CPU %llu ns; running %llu, runnable %llu, not recorded %llu\n",
+            sched ? "on" : "off", on_cpu, (unsigned long long)ns[CTRACE_ST_RUNNING],
+            (unsigned long long)ns[CTRACE_ST_RUNNABLE],
+            (unsigned long long)ns[CTRACE_ST_NOT_RECORDED]);
+    /* its CPU time is running time (the kernel's and ctrace's clocks may
+     * differ by a tick at each end) */
+    ASSERT_GE(ns[CTRACE_ST_RUNNING], on_cpu - 20000000ull);
+    ASSERT_LE(ns[CTRACE_ST_NOT_RECORDED], 20000000ull);
+    ASSERT_EQ(ctrace_reader_ns(r, ctrace_reader_thread(r, (uint32_t)ti)->first), 0);
+    ctrace_stats_free(&st);
+    ctrace_reader_close(r);
+  }
+  return 0;
+}
+
 /* A thread's life starts at its first record, not only its first event:
  * a process-shared release (SHARED), an fd made (FD), a short pipe read
  * (IPC_IO) are the thread at work. A releasing process's time before its
@@ -883,7 +924,7 @@ TEST_IMPL(truth_run_sleep_lasts_its_time) {
 TEST_IMPL(truth_records_count_in_thread_life) {
   static struct buf file, meta, t5, t6, end;
   memset(&file, 0, sizeof file);
-  put_file_header(&file, 5);
+  put_file_header(&file, 4); /* neither thread is the main one */
   put_ev(&meta, CTRACE_EV_CLOCK_SYNC, 0, 3, (uint64_t[]){1000, 1000, 5000}, NULL);
   put_batch(&file, 0, 0, &meta);
   put_ev(&t5, CTRACE_EV_FD, 100, 0, NULL, "\x03\x01\x00\x07\x01\x00");

@@ -190,8 +190,11 @@ static void skip_to(struct ctrace_states *m, int64_t t) {
 
 /* The state off a CPU before interval i: how the thread left the one before. */
 static unsigned off_cpu_state(const struct ctrace_states *m, uint32_t i) {
+  /* Before its first interval: the thread was on a CPU when the kernel's
+   * records began (the interval's start is a lower bound), and before
+   * that the trace knows what it knows without them; or no record says. */
   if (i == 0)
-    return CTRACE_ST_NOT_RECORDED; /* before its first interval: no record says */
+    return m->ncpu && m->cpu[0].start_unknown ? ctrace_states_gap(m) : CTRACE_ST_NOT_RECORDED;
   switch (m->cpu[i - 1].left) {
   case CTRACE_SCHED_LEFT_PREEMPTED:
     return CTRACE_ST_RUNNABLE;

@@ -24,6 +24,8 @@
  * - A PENDING record (written at stop) is a call that had not returned: a
  *   span from its start to the end of the thread (or trace), flagged
  *   CTRACE_SPAN_AT_END.
+ * - A process's main thread (tid = pid) begins at its trace's start
+ *   (reader.c): it existed then, whatever its first event.
  * - The thread ends at THREAD_EXIT; later events of the thread (destructors
  *   running after it) change no state. A thread that never exited ends with
  *   the trace.
@@ -34,7 +36,10 @@
  *   RUNNING only while the thread is on a CPU; off a CPU it is RUNNABLE
  *   after a preemption, BLOCKED_NOT_INTERPOSED after a voluntary switch
  *   (a call ctrace does not interpose), NOT_RECORDED when the kernel's
- *   records of the switch were lost. A sleep whose requested duration is
+ *   records of the switch were lost. Before the thread's first interval
+ *   the rule without scheduling data holds when that interval began
+ *   before the kernel's records did (the thread was on a CPU then), else
+ *   NOT_RECORDED. A sleep whose requested duration is
  *   known (WAIT.object) is split: the time asked for (SLEEP), then
  *   RUNNABLE until the thread is back on a CPU, then RUNNING to the call's
  *   return; so is a wait that a recorded WAKE ended (from the wake-up).

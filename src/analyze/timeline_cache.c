@@ -317,6 +317,9 @@ void ctrace__tl_release(const struct ctrace_timeline *tl, const void *p, size_t 
 }
 
 /* ---- the timeline's sections ---- */
+/* The sizes of what the file holds, and last the index's revision, raised
+ * when what it holds changes meaning (5: a main thread lives from its
+ * trace's start), so that a cache of an older build is made again. */
 uint64_t ctrace_timeline_layout(void) {
   uint64_t v[] = {CTRACE_ST_COUNT, CTRACE_TL_MAX_LEVELS, CTRACE_TL_NSECTIONS,
                   sizeof(struct ctrace_tl_thread), sizeof(struct ctrace_tl_region),
@@ -324,7 +327,7 @@ uint64_t ctrace_timeline_layout(void) {
                   sizeof(struct ctrace_tl_log),    sizeof(struct ctrace_tl_wake),
                   sizeof(struct ctrace_tl_peer),   sizeof(struct ctrace_tl_create),
                   sizeof(struct ctrace_tl_process), sizeof(struct ctrace_tl_proc_link),
-                  sizeof(struct ctrace_tl_cached_level), sizeof(size_t), 4};
+                  sizeof(struct ctrace_tl_cached_level), sizeof(size_t), 5};
   return ctrace_tl_hash(0, v, sizeof v);
 }
 

@@ -611,6 +611,16 @@ static int resolve_names(ctrace_reader *r) {
 /* Per-thread batch lists, threads sorted by first event, links resolved. */
 static int build_index(ctrace_reader *r) {
   size_t nt = r->threads.n;
+  /* The process's main thread (tid = pid) existed when its trace started,
+   * whatever its first event: a program that computes before its first
+   * recorded call ran all that time (and is not shown as absent). */
+  uint64_t start = r->syncs.n && r->syncs.v[0].ticks < r->first_ticks ? r->syncs.v[0].ticks
+                                                                       : r->first_ticks;
+  for (size_t i = 0; i < nt; i++) {
+    struct ctrace_thread_info *t = &r->threads.v[i];
+    if (t->tid == r->pid && t->instance == 0 && start < t->first)
+      t->first = start;
+  }
   if (nt) {
     /* Sort the threads through an index array, to renumber the batches'
      * and the tid chains' references to them. */

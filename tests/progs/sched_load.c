@@ -7,6 +7,8 @@
  * (CLOCK_MONOTONIC just before and just after it read them).
  *
  *   sched_load cpu N MS     N threads each spin MS ms of their own CPU time
+ *   sched_load main MS      main alone spins MS ms of its CPU time, with no
+ *                           call ctrace records before it reports
  *   sched_load sleep N MS   N spinners saturate the CPUs while main sleeps
  *                           MS ms (one nanosleep), then they stop
  *   sched_load futex MS     a thread waits MS ms in a raw futex system call
@@ -198,6 +200,11 @@ int main(int argc, char **argv) {
   pthread_t th[64];
   if (n > 64)
     n = 64;
+  if (!strcmp(argv[1], "main")) {
+    burn(arg_ms);
+    report();
+    return 0;
+  }
   if (!strcmp(argv[1], "cpu")) {
     for (int i = 0; i < n; i++)
       pthread_create(&th[i], NULL, cpu_thread, NULL);
