@@ -716,15 +716,6 @@ uint32_t ctrace__stack_intern_locked(struct ctrace__thread *t, const uintptr_t *
  * when it runs already, else 0: its records are then dropped at drain);
  * records the `sched` and `samples` properties. */
 void ctrace__sched_start(int writer_tid);
-/* The same deferred to the writer thread's lazy start (the preload's
- * traces): a process that ends before it needs the writer (a shell's
- * `true`) pays for no perf event, and its trace's `sched` property says
- * scheduling was not started. ctrace__sched_start_deferred, called by the
- * thread that starts the writer just before it does, does the set-up
- * then (in the program's thread, like the start: the perf events' fds
- * pass through low numbers on their way up); a no-op otherwise. */
-void ctrace__sched_defer(void);
-void ctrace__sched_start_deferred(void);
 /* The writer's: drains the rings into the metadata batch, its locks taken
  * with ctrace__lock_bounded(deadline). deadline != 0: a fatal flush (the
  * process dies next): everything the rings hold, and the intervals in

@@ -1074,43 +1074,10 @@ static void property(const char *key, const char *value) {
   ctrace__meta_property(key, value);
 }
 
-/* Under sched_lock: the trace started and its set-up waits for the writer
- * thread's (ctrace__sched_defer). */
-static int deferred;
-
-/* The value of the `sched` property while the set-up waits (not "off: ":
- * `ctrace run` says nothing of it, it is no refusal). */
-#define NOT_STARTED "not started: a short process, it ended before it needed its writer " \
-                    "thread (scheduling data is recorded from the writer thread's start)"
-
-static void start(int writer_tid, int if_deferred);
-
-CTRACE__COLD void ctrace__sched_start(int writer_tid) { start(writer_tid, 0); }
-
-CTRACE__COLD void ctrace__sched_defer(void) {
-  char v[64];
-  if (strcmp(ctrace__config_get("CTRACE_SCHED", v, sizeof v), "off") == 0) {
-    start(0, 0); /* says so */
-    return;
-  }
-  pthread_mutex_lock(&sched_lock);
-  deferred = 1;
-  pthread_mutex_unlock(&sched_lock);
-  property("sched", NOT_STARTED);
-  property("samples", "off: scheduling not recorded");
-}
-
-CTRACE__COLD void ctrace__sched_start_deferred(void) { start(0, 1); }
-
-CTRACE__COLD static void start(int writer_tid, int if_deferred) {
+CTRACE__COLD void ctrace__sched_start(int writer_tid) {
   char why[256];
   char v[64];
   pthread_mutex_lock(&sched_lock);
-  if (if_deferred && !deferred) {
-    pthread_mutex_unlock(&sched_lock);
-    return;
-  }
-  deferred = 0;
   long long hz = 0;
   ctrace__parse_ll(ctrace__config_get("CTRACE_SAMPLE_HZ", v, sizeof v), &hz); /* 0..10000 */
   sample_hz = (unsigned)hz;
@@ -1234,7 +1201,6 @@ CTRACE__COLD static void unwritten_losses(void) {
 
 CTRACE__COLD void ctrace__sched_stop(void) {
   pthread_mutex_lock(&sched_lock);
-  deferred = 0; /* never started: the property says so already */
   if (!active) {
     pthread_mutex_unlock(&sched_lock);
     return;
@@ -1280,5 +1246,4 @@ void ctrace__sched_fork_child(void) {
   if (rings || evs)
     close_all(0);
   active = 0;
-  deferred = 0;
 }

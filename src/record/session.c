@@ -132,10 +132,7 @@ CTRACE__COLD int ctrace__start(int fd, int owned) {
   ctrace__meta_process();
   ctrace__meta_mappings();
   ctrace__meta_config();
-  if (ctrace__hooks->lazy_writer)
-    ctrace__sched_defer();
-  else
-    ctrace__sched_start(ctrace__writer_tid());
+  ctrace__sched_start(ctrace__writer_tid());
   return 0;
 
 fail_locked:

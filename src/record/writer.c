@@ -1283,7 +1283,6 @@ void ctrace__writer_ensure(void) {
       !atomic_compare_exchange_strong(&ctrace__writer_live, &expected, 1))
     return;
   ctrace__guard++;
-  ctrace__sched_start_deferred(); /* before the writer: it inherits the events */
   if (create_writer() != 0) /* the stop (or a fatal flush) writes it all itself */
     atomic_store(&create_failed, 1);
   ctrace__guard--;

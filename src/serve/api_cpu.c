@@ -84,10 +84,7 @@ void ctrace__api_cpus(struct ctrace_view *v, struct params *p, struct ctrace_rep
   FILE *f = j.f;
   const char *prop = ctrace_reader_property(v->r, "sched");
   fprintf(f, "{\"recorded\":%s,\"reason\":", tot.recorded ? "true" : "false");
-  /* why not: a refusal ("off: why") or a set-up never started */
-  ctrace__json_str(f, !prop || tot.recorded || !strcmp(prop, "on") ? ""
-                      : !strncmp(prop, "off: ", 5)                  ? prop + 5
-                                                                    : prop);
+  ctrace__json_str(f, prop && !strncmp(prop, "off: ", 5) ? prop + 5 : "");
   fprintf(f,
           ",\"cpus\":%u,\"switches\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"start_ns\":%" PRId64
           ",\"end_ns\":%" PRId64 ",\"lanes\":[",

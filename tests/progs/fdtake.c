@@ -1,22 +1,15 @@
-/* fdtake: creates a thread (which starts the tracer's writer thread, and
- * its scheduling events with it), finds the tracer's perf event fds in
- * /proc/self/fd (none untraced), puts its own copy of stdout on each with dup2, closes each,
+/* fdtake: finds the tracer's perf event fds in /proc/self/fd (none
+ * untraced), puts its own copy of stdout on each with dup2, closes each,
  * then sleeps 3 ms. Prints "took 0" untraced, else "took N closed N": the
  * program may take any number, and its close() of its own file works. */
 #include <dirent.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static void *nothing(void *arg) { return arg; }
-
 int main(void) {
-  pthread_t t;
-  if (pthread_create(&t, NULL, nothing, NULL) == 0)
-    pthread_join(t, NULL);
   int fds[256], n = 0;
   DIR *d = opendir("/proc/self/fd");
   struct dirent *e;
