@@ -1,5 +1,6 @@
 TEST_ENTRY(preload_mutex_contended_records_waits_and_wakes)
 TEST_ENTRY(preload_condvar_producer_consumer)
+TEST_ENTRY(preload_threads_named_before_they_ran)
 TEST_ENTRY(preload_tcp_loopback_bytes_match)
 TEST_ENTRY(preload_sleep_durations)
 TEST_ENTRY(preload_fork_exec_chain)

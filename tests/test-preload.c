@@ -176,6 +176,35 @@ TEST_IMPL(preload_condvar_producer_consumer) {
   return TEST_OK;
 }
 
+/* Threads named by their creator right after pthread_create, before they
+ * first ran (their kernel tid is known then: glibc's CPU clock id of the
+ * thread), and one named by itself with prctl: every name is on its
+ * thread. It once kept the names of threads that had run first only. */
+TEST_IMPL(preload_threads_named_before_they_ran) {
+  const char *path = test_path("names.ctrace");
+  char *out;
+  const char *prog[] = {PROG("thread_names"), NULL};
+  ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
+  struct evs e;
+  load(path, &e);
+  int lines = 0;
+  for (const char *p = out; p && *p; lines++) {
+    long tid;
+    char want[32], got[32];
+    ASSERT_EQ(sscanf(p, "%ld %31s", &tid, want), 2);
+    int64_t ti = ctrace_reader_thread_index(e.r, (uint32_t)tid);
+    ASSERT(ti >= 0);
+    ctrace_reader_strcpy(e.r, ctrace_reader_thread(e.r, (uint32_t)ti)->name, got, sizeof got);
+    ASSERT_STR_CONTAINS(got, want); /* "worker-N", "self-named" */
+    p = strchr(p, '\n');
+    p = p ? p + 1 : NULL;
+  }
+  ASSERT_EQ(lines, 9);
+  unload(&e);
+  free(out);
+  return TEST_OK;
+}
+
 TEST_IMPL(preload_tcp_loopback_bytes_match) {
   const char *path = test_path("t.ctrace");
   char *out;

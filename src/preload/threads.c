@@ -6,36 +6,33 @@
  * (src/record/thread.c); the main thread and threads still running at exit
  * are flushed by ctrace_stop() at exit.
  *
- * pthread_setname_np on another thread needs that thread's kernel tid: the
- * trampoline records pthread_t -> tid in a small open-addressed table (a
- * name set on a thread created before the trace, or lost to a collision, is
- * attributed to no thread and dropped).
+ * pthread_setname_np on another thread needs that thread's kernel tid,
+ * which glibc (before 2.42's pthread_gettid_np) gives only inside its CPU
+ * clock's id: the kernel's encoding of a thread's clock, (~tid << 3) | 6.
+ * The kernel writes the tid before pthread_create returns, so a creator
+ * that names its thread at once (memcached, before the thread ran) names
+ * the right one.
  */
 #include "preload.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 /* Links of preload-created threads live in their own range so they never
  * meet those of ctrace_thread_spawn() in the same trace. */
 static _Atomic uint64_t next_link = (uint64_t)1 << 62;
 
-#define TID_SLOTS 1024
-CTRACE_TABLE static struct {
-  _Atomic uintptr_t self;
-  _Atomic uint32_t tid;
-} tids[TID_SLOTS];
-
-static size_t tid_slot(uintptr_t self) {
-  return (self >> 12 ^ self >> 21) & (TID_SLOTS - 1);
-}
-
+/* The kernel tid of th, 0 when unknown. */
 static uint32_t tid_of(pthread_t th) {
   if (pthread_equal(th, pthread_self()))
     return ctrace__gettid();
-  size_t i = tid_slot((uintptr_t)th);
-  return atomic_load(&tids[i].self) == (uintptr_t)th ? atomic_load(&tids[i].tid) : 0;
+  clockid_t cid;
+  if (pthread_getcpuclockid(th, &cid) != 0 || (cid & 7) != 6)
+    return 0; /* a per-thread (4) scheduler-time (2) clock, or not ours to read */
+  int64_t tid = ~((int64_t)cid >> 3);
+  return tid > 0 && tid <= INT32_MAX ? (uint32_t)tid : 0;
 }
 
 struct start_arg {
@@ -47,9 +44,6 @@ struct start_arg {
 static void *trampoline(void *p) {
   struct start_arg a = *(struct start_arg *)p;
   free(p);
-  size_t i = tid_slot((uintptr_t)pthread_self());
-  atomic_store(&tids[i].tid, ctrace__gettid());
-  atomic_store(&tids[i].self, (uintptr_t)pthread_self());
   struct ctrace__thread *t = ctrace__enter();
   if (t) {
     uint8_t *q = ctrace__ev(t, CTRACE_EV_THREAD_START, ctrace__now());
