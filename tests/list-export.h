@@ -2,6 +2,7 @@
  * their commands (test-export*.c). */
 TEST_ENTRY(export_profile_kinds)
 TEST_ENTRY(export_profile_sync_by_stack)
+TEST_ENTRY(export_profile_poll_calls_and_idle)
 TEST_ENTRY(export_profile_window_and_thread)
 TEST_ENTRY(export_pprof_decodes_with_protoc)
 TEST_ENTRY_TIMEOUT(export_pprof_reads_in_go_tool_pprof, 120)

@@ -86,6 +86,15 @@ SITE(export_site_nostack, 5, CTRACE_EV_WAIT, CTRACE_WAIT_COND, 0, 0)
 SITE(export_site_sleep, 10, CTRACE_EV_WAIT, CTRACE_WAIT_SLEEP, 0, 1)
 SITE(export_site_recv, 8, CTRACE_EV_SYSCALL, CTRACE_CALL_recv, CTRACE_SC_NET, 1)
 SITE(export_site_read, 6, CTRACE_EV_SYSCALL, CTRACE_CALL_read, CTRACE_SC_FILE, 1)
+SITE(export_site_poll, 4, CTRACE_EV_SYSCALL, CTRACE_CALL_epoll_wait, CTRACE_SC_POLL, 1)
+
+/* One stack, the call given: a loop over two calls blocks at one stack. */
+static __attribute__((noinline)) void export_site_either(uint64_t call) {
+  uint64_t t0 = ctrace__now();
+  sleep_ms(1);
+  emit_blocking(CTRACE_EV_SYSCALL, call, CTRACE_SC_FILE, t0, 1);
+  __asm__ volatile("");
+}
 
 struct waker {
   uint32_t main_tid;
@@ -156,8 +165,8 @@ static const char *top_function(const ctrace_reader *r, ctrace_symbolizer *sym, 
 
 TEST_IMPL(export_profile_kinds) {
   enum ctrace_profile_kind k;
-  static const char *names[] = {"sync", "net", "syscall", "sleep", "cpu"};
-  for (int i = 0; i < 5; i++) {
+  static const char *names[] = {"sync", "net", "syscall", "sleep", "poll", "cpu"};
+  for (int i = 0; i < CTRACE_PROFILE_NKINDS; i++) {
     ASSERT_EQ(ctrace_profile_kind_parse(names[i], &k), 0);
     ASSERT_STR_EQ(ctrace_profile_kind_name(k), names[i]);
   }
@@ -215,6 +224,75 @@ TEST_IMPL(export_profile_sync_by_stack) {
     ctrace_profile_free(&p);
   }
   ctrace_sym_free(sym);
+  ctrace_reader_close(r);
+  return 0;
+}
+
+/* Polling is its own kind; each entry names the call its threads were
+ * blocked in (one stack blocked in two calls is two entries); the idle
+ * waits (condition variables) can be left out. */
+TEST_IMPL(export_profile_poll_calls_and_idle) {
+  const char *path = test_path("calls.ct");
+  ASSERT_EQ(ctrace_start_path(path), 0);
+  export_site_mutex();
+  export_site_nostack();
+  export_site_poll();
+  export_site_read();
+  volatile int two = 2; /* a loop the compiler cannot unroll: one call site */
+  for (int i = 0; i < two; i++)
+    export_site_either(i ? CTRACE_CALL_write : CTRACE_CALL_fsync);
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r = open_trace(path);
+  struct ctrace_profile p;
+  char call[32];
+  ASSERT_EQ(ctrace_profile_build(r, CTRACE_PROFILE_POLL, INT64_MIN, INT64_MAX, 0, &p), 0);
+  ASSERT_EQ(p.n, 1);
+  ASSERT_STR_EQ(ctrace_profile_call_name(&p.v[0], call, sizeof call), "epoll_wait");
+  ASSERT_STR_EQ(ctrace_profile_call_frame(&p.v[0], call, sizeof call), "[epoll_wait]");
+  ASSERT_GE(p.v[0].total_ns, 4 * MS);
+  ctrace_profile_free(&p);
+  /* syscall: read, and the one stack's fsync and write apart; no poll */
+  ASSERT_EQ(ctrace_profile_build(r, CTRACE_PROFILE_SYSCALL, INT64_MIN, INT64_MAX, 0, &p), 0);
+  ASSERT_EQ(p.n, 3);
+  uint32_t either_stack = 0;
+  int seen = 0;
+  for (size_t i = 0; i < p.n; i++) {
+    const char *c = ctrace_profile_call_name(&p.v[i], call, sizeof call);
+    ASSERT(strcmp(c, "epoll_wait") != 0);
+    if (strcmp(c, "write") == 0 || strcmp(c, "fsync") == 0) {
+      ASSERT(!either_stack || either_stack == p.v[i].stack);
+      either_stack = p.v[i].stack;
+      seen++;
+    }
+  }
+  ASSERT_EQ(seen, 2);
+  ctrace_profile_free(&p);
+  /* sync: the mutex and the condvar; without idle waits, the mutex */
+  ASSERT_EQ(ctrace_profile_build(r, CTRACE_PROFILE_SYNC, INT64_MIN, INT64_MAX, 0, &p), 0);
+  ASSERT_EQ(p.n, 2);
+  uint64_t all = p.total_ns, cond = 0;
+  for (size_t i = 0; i < p.n; i++)
+    if (strcmp(ctrace_profile_call_name(&p.v[i], call, sizeof call), "cond") == 0)
+      cond = p.v[i].total_ns;
+  ASSERT_GE(cond, 5 * MS);
+  ctrace_profile_free(&p);
+  ASSERT_EQ(ctrace_profile_build(r, CTRACE_PROFILE_SYNC | CTRACE_PROFILE_NO_IDLE, INT64_MIN,
+                                 INT64_MAX, 0, &p),
+            0);
+  ASSERT_EQ(p.n, 1);
+  ASSERT_STR_EQ(ctrace_profile_call_name(&p.v[0], call, sizeof call), "mutex");
+  ASSERT_UINT_EQ(p.total_ns, all - cond);
+  ASSERT_STR_EQ(ctrace_profile_kind_name(CTRACE_PROFILE_SYNC | CTRACE_PROFILE_NO_IDLE), "sync");
+  ctrace_profile_free(&p);
+  /* the command's table: the call innermost, in brackets */
+  char *out = NULL;
+  char *argv[] = {(char *)test_build_path("ctrace"), "profile", "--kind", "poll", "--kind", "sync",
+                  "--no-idle", (char *)path, NULL};
+  ASSERT_EQ(test_run(argv, NULL, &out, NULL), 0);
+  ASSERT_STR_CONTAINS(out, "[epoll_wait]");
+  ASSERT_STR_CONTAINS(out, "[mutex]");
+  ASSERT(!strstr(out, "[cond]"));
+  free(out);
   ctrace_reader_close(r);
   return 0;
 }

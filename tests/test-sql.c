@@ -180,7 +180,8 @@ TEST_IMPL(sql_answers_match_stats_timeline_profiles) {
   } kinds[] = {{CTRACE_PROFILE_SYNC, "state = 'sync'"},
                {CTRACE_PROFILE_SLEEP, "state = 'sleep'"},
                {CTRACE_PROFILE_NET, "state = 'net'"},
-               {CTRACE_PROFILE_SYSCALL, "state IN ('io', 'poll', 'syscall')"}};
+               {CTRACE_PROFILE_SYSCALL, "state IN ('io', 'syscall')"},
+               {CTRACE_PROFILE_POLL, "state = 'poll'"}};
   for (uint32_t t = 0; t < ctrace_reader_nthreads(r); t++)
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
       struct ctrace_profile p;

@@ -1,5 +1,5 @@
 // profiles-view.js - the Blocking profiles view: where threads blocked, per
-// kind (sync, network, syscall, sleep), and, in a trace with CPU samples,
+// kind (sync, network, syscall, poll, sleep), and, in a trace with CPU samples,
 // where they ran (kind cpu), as a flame graph of stacks and a
 // sortable table of the top stacks, each kind downloadable as a pprof
 // profile (/api/pprof). The profile can be limited to one thread and to a
@@ -20,6 +20,7 @@ const BLOCK_KINDS = [
   { key: 'sync', states: ['sync'], long: 'synchronization (mutex, rwlock, condition variable, semaphore, join)' },
   { key: 'net', states: ['net'], long: 'network (socket calls)' },
   { key: 'syscall', states: ['io', 'syscall'], long: 'blocking system calls (file I/O and others)' },
+  { key: 'poll', states: ['poll'], long: 'waiting for fds (poll, select, epoll_wait: an event loop waiting for work)' },
   { key: 'sleep', states: ['sleep'], long: 'sleeping (sleep, usleep, nanosleep)' },
 ].map((k) => ({ ...k, label: k.states.map(stateLabel).join(' & ') }));
 // CPU samples (scheduling data): where threads ran, not where they waited
@@ -60,7 +61,14 @@ function filterOf(params) {
   if (Number.isFinite(params.end_ns)) f.end_ns = params.end_ns;
   if (Number.isFinite(params.task_id)) f.task = params.task_id;
   if (Number.isFinite(params.region_id)) f.region = params.region_id;
+  if (String(params.idle) === '0') f.idle = 0; // condition-variable waits left out
   return f;
+}
+
+// The call a stack's threads were blocked in, as its innermost frame.
+function withCall(s) {
+  const frames = s.frames || [];
+  return s.call ? [{ function: `[${s.call}]`, call: true }, ...frames] : frames;
 }
 
 export default {
@@ -73,11 +81,11 @@ export default {
     const threads = (summary && summary.thread_list) || [];
     const filter = filterOf(ctx.params);
     // the route's names of the filter (task_id, region_id: numbers)
-    const routeOf = (f) => ({ tid: f.tid, tids: f.tids, start_ns: f.start_ns, end_ns: f.end_ns, task_id: f.task, region_id: f.region });
+    const routeOf = (f) => ({ tid: f.tid, tids: f.tids, start_ns: f.start_ns, end_ns: f.end_ns, task_id: f.task, region_id: f.region, idle: f.idle });
     const hasSamples = !!(summary && summary.sched && Number(summary.sched.cpu_samples) > 0) || ctx.params.kind === 'cpu';
     const KINDS = hasSamples ? [...BLOCK_KINDS, CPU_KIND] : BLOCK_KINDS;
 
-    // All four are small and cached: fetch them together so each kind's
+    // All kinds are small and cached: fetch them together so each kind's
     // button can show its total.
     const results = await Promise.all(KINDS.map((k) => ctx.api.profile(k.key, filter).then((p) => ({ ok: true, p }), (err) => ({ ok: false, err }))));
     const byKind = new Map(KINDS.map((k, i) => [k.key, results[i]]));
@@ -116,6 +124,12 @@ export default {
       const tid = threadSelect.value ? Number(threadSelect.value) : undefined;
       ctx.navigate('profiles', { kind, ...routeOf(filter), tid, tids: undefined });
     });
+    // Idle waits: a pool's threads parked on their condition variable
+    // (also a wait for a result through one, which the trace cannot tell
+    // apart): one switch leaves every condvar wait out.
+    const idleBox = h('input', { type: 'checkbox', checked: filter.idle === 0 });
+    idleBox.addEventListener('change', () => ctx.navigate('profiles', { kind, ...routeOf(filter), idle: idleBox.checked ? 0 : undefined }));
+    const idleSwitch = h('label', { class: 'idle-switch', title: 'Leave out every wait on a condition variable: the idle threads of a pool parked until there is work (and waits for a result through one)' }, idleBox, ' Hide idle waits (condition variables)');
     const scopeNote = filter.task !== undefined || filter.region !== undefined
       ? h('span', { class: 'filter-note', 'data-scope': filter.task !== undefined ? 'task' : 'region' },
           filter.task !== undefined ? `task ${filter.task}: the time its threads worked for it` : `region ${filter.region}`,
@@ -169,7 +183,7 @@ export default {
       }
 
       const more = Number(p.nstacks) > stacks.length ? ` (the top ${formatCount(stacks.length)} of ${formatCount(p.nstacks)} shown)` : '';
-      const rows = stacks.map((s, i) => ({ ...s, i, total: Number(s.total_ns) || 0, count: Number(s.count) || 0, frames: s.frames || [] }));
+      const rows = stacks.map((s, i) => ({ ...s, i, total: Number(s.total_ns) || 0, count: Number(s.count) || 0, frames: withCall(s) }));
       const table = sortableTable({
         columns: [
           { key: 'total', label: info.cpu ? 'CPU time' : 'Blocked', num: true, render: (r) => h('strong', null, formatDuration(r.total)) },
@@ -191,7 +205,7 @@ export default {
               h(
                 'details',
                 null,
-                h('summary', null, h('code', null, r.frames.slice(0, 3).map((f, i) => (i === 0 ? frameWhere(f) : frameText(f))).join(' ← ') || '(no stack)')),
+                h('summary', null, h('code', null, r.frames.slice(0, 3).map((f, i) => (i === 0 || (i === 1 && r.frames[0].call) ? frameWhere(f) : frameText(f))).join(' ← ') || '(no stack)')),
                 frameList(r.frames),
               ),
           },
@@ -222,7 +236,7 @@ export default {
 
     container.replaceChildren(
       h('div', { class: 'panel-header' }, h('h1', { class: 'view-title' }, 'Blocking profiles'), h('span', { class: 'muted' }, 'where threads waited, by stack')),
-      h('div', { class: 'toolbar' }, h('div', { class: 'segmented', role: 'group', 'aria-label': 'Kind of blocking' }, buttons), threads.length ? threadSelect : null, scopeNote, rangeNote),
+      h('div', { class: 'toolbar' }, h('div', { class: 'segmented', role: 'group', 'aria-label': 'Kind of blocking' }, buttons), threads.length ? threadSelect : null, idleSwitch, scopeNote, rangeNote),
       body,
     );
     show(kind);

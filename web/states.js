@@ -228,11 +228,11 @@ export function noBlockingNote() {
 
 /**
  * The blocking profile kind (of /api/profile) where most of the blocked time
- * of a {state: ns} object went: sync, net, syscall (file I/O, polling and
- * other calls) or sleep; undefined when nothing blocked.
+ * of a {state: ns} object went: sync, net, syscall (file I/O and other
+ * calls), poll or sleep; undefined when nothing blocked.
  */
 export function profileKindOf(states) {
-  const kinds = { sync: ['sync'], net: ['net'], syscall: ['io', 'poll', 'syscall'], sleep: ['sleep'] };
+  const kinds = { sync: ['sync'], net: ['net'], syscall: ['io', 'syscall'], poll: ['poll'], sleep: ['sleep'] };
   let best, bv = 0;
   for (const [k, parts] of Object.entries(kinds)) {
     const v = parts.reduce((a, p) => a + Number((states && states[p]) || 0), 0);

@@ -453,6 +453,8 @@ static int encode(const ctrace_reader *r, ctrace_symbolizer *sym,
     const struct ctrace_pprof_sample *en = &v[i];
     const uint64_t *pcs;
     uint32_t npcs = en->stack ? ctrace_reader_stack(r, en->stack, &pcs) : 0;
+    if (en->leaf && en->leaf[0]) /* the call blocked in, innermost */
+      pb_varint(&ids, named_location(&e, en->leaf));
     if (npcs == 0)
       pb_varint(&ids, unknown_location(&e));
     for (uint32_t k = 0; k < npcs; k++) /* innermost first, as pprof wants */
@@ -519,11 +521,18 @@ int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
                        const struct ctrace_profile *p, enum ctrace_profile_kind kind,
                        uint8_t **out, size_t *outlen) {
   struct ctrace_pprof_sample *v = calloc(p->n ? p->n : 1, sizeof *v);
-  if (!v)
+  char(*calls)[CTRACE_PPROF_CALL_MAX] = calloc(p->n ? p->n : 1, sizeof *calls);
+  if (!v || !calls) {
+    free(v);
+    free(calls);
     return -1;
+  }
   for (size_t i = 0; i < p->n; i++)
-    v[i] = (struct ctrace_pprof_sample){.stack = p->v[i].stack, .count = p->v[i].count,
-                                        .value = p->v[i].total_ns};
+    v[i] = (struct ctrace_pprof_sample){
+        .stack = p->v[i].stack,
+        .leaf = ctrace_profile_call_frame(&p->v[i], calls[i], sizeof calls[i]),
+        .count = p->v[i].count,
+        .value = p->v[i].total_ns};
   char comment[128];
   int rc;
   if (kind == CTRACE_PROFILE_CPU) {
@@ -535,6 +544,7 @@ int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
     rc = encode(r, sym, v, p->n, "contentions", "delay", comment, 0, out, outlen);
   }
   free(v);
+  free(calls);
   return rc;
 }
 

@@ -31,8 +31,11 @@ int ctrace_pprof_write(const ctrace_reader *r, ctrace_symbolizer *sym,
  * and ownership as above. ctrace_pprof_write is this with the profile's
  * entries, "contentions" and "delay".
  */
+/* Room for ctrace_profile_call_frame's names ("[rwlock write]", "[epoll_pwait2]"). */
+#define CTRACE_PPROF_CALL_MAX 24
 struct ctrace_pprof_sample {
   uint64_t stack;
+  const char *leaf;    /* a named frame inside the stack's innermost (the call), or NULL */
   const char *root[2];
   uint64_t count, value;
 };

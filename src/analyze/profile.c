@@ -6,8 +6,10 @@
 #include "profile.h"
 
 #include "states.h"
+#include "../format/format.h"
 #include "../base/vec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,7 @@ static const char *const kind_names[] = {
     [CTRACE_PROFILE_NET] = "net",
     [CTRACE_PROFILE_SYSCALL] = "syscall",
     [CTRACE_PROFILE_SLEEP] = "sleep",
+    [CTRACE_PROFILE_POLL] = "poll",
     [CTRACE_PROFILE_CPU] = "cpu",
 };
 #define NKINDS (sizeof kind_names / sizeof kind_names[0])
@@ -30,12 +33,43 @@ int ctrace_profile_kind_parse(const char *name, enum ctrace_profile_kind *out) {
 }
 
 const char *ctrace_profile_kind_name(enum ctrace_profile_kind k) {
-  return (unsigned)k < NKINDS ? kind_names[k] : "?";
+  unsigned base = (unsigned)k & ~(unsigned)CTRACE_PROFILE_NO_IDLE;
+  return base < NKINDS ? kind_names[base] : "?";
 }
 
-/* Whether a blocking span of state counts in a profile of kind. */
-static int matches(unsigned state, enum ctrace_profile_kind kind) {
-  switch (kind) {
+const char *ctrace_profile_call_name(const struct ctrace_profile_entry *e, char *buf, size_t n) {
+  if (!n)
+    return buf;
+  buf[0] = 0;
+  if (e->event == CTRACE_EV_SYSCALL) {
+    snprintf(buf, n, "%s", ctrace__syscall_name(e->call));
+  } else if (e->event == CTRACE_EV_WAIT) {
+    /* MUTEX -> mutex, RWLOCK_READ -> rwlock read */
+    size_t i = 0;
+    for (const char *c = ctrace__wait_reason_name(e->call); *c && i + 1 < n; c++)
+      buf[i++] = *c == '_' ? ' ' : (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    buf[i] = 0;
+  }
+  return buf;
+}
+
+const char *ctrace_profile_call_frame(const struct ctrace_profile_entry *e, char *buf, size_t n) {
+  char call[32];
+  if (!*ctrace_profile_call_name(e, call, sizeof call)) {
+    if (n)
+      buf[0] = 0;
+    return buf;
+  }
+  snprintf(buf, n, "[%s]", call);
+  return buf;
+}
+
+/* Whether a blocking span counts in a profile of kind (with its flags). */
+static int matches(const struct ctrace_span *sp, unsigned kind) {
+  unsigned state = sp->state;
+  if ((kind & CTRACE_PROFILE_NO_IDLE) && !sp->call && sp->reason == CTRACE_WAIT_COND)
+    return 0; /* a WAIT, or a PENDING wait (parked still at the end) */
+  switch ((enum ctrace_profile_kind)(kind & ~(unsigned)CTRACE_PROFILE_NO_IDLE)) {
   case CTRACE_PROFILE_SYNC:
     return state == CTRACE_ST_SYNC;
   case CTRACE_PROFILE_SLEEP:
@@ -43,7 +77,9 @@ static int matches(unsigned state, enum ctrace_profile_kind kind) {
   case CTRACE_PROFILE_NET:
     return state == CTRACE_ST_NET;
   case CTRACE_PROFILE_SYSCALL:
-    return state == CTRACE_ST_IO || state == CTRACE_ST_POLL || state == CTRACE_ST_SYSCALL;
+    return state == CTRACE_ST_IO || state == CTRACE_ST_SYSCALL;
+  case CTRACE_PROFILE_POLL:
+    return state == CTRACE_ST_POLL;
   case CTRACE_PROFILE_CPU:
     return 0;
   }
@@ -54,9 +90,10 @@ static int matches(unsigned state, enum ctrace_profile_kind kind) {
 struct acc {
   struct ctrace_profile *out;
   struct ctrace_vec v; /* the entries, handed to out at the end */
-  uint32_t *slot; /* slot[id]: 1 + index in out->v, 0 when the stack has no entry yet */
+  uint32_t *slot; /* slot[id]: 1 + index in v of the stack's first entry, 0: none yet */
+  struct ctrace_vec next; /* per entry: 1 + index of the stack's next entry (another call) */
   uint32_t nstacks;
-  enum ctrace_profile_kind kind;
+  unsigned kind; /* enum ctrace_profile_kind | flags */
   int64_t start_ns, end_ns;
   int oom;
 };
@@ -64,9 +101,31 @@ struct acc {
 /* One span of the state machine: its time inside the window, to its stack.
  * A call with no duration counts when it ends inside the window. Calls still
  * in progress at the end of the trace count up to the end. */
+/* The entry of (stack id, event, call), made when new; NULL when out of
+ * memory. A stack's entries are chained: most stacks block in one call. */
+static struct ctrace_profile_entry *entry(struct acc *a, uint32_t id, uint8_t event,
+                                          uint32_t call) {
+  struct ctrace_profile_entry *v = a->v.v;
+  uint32_t i = a->slot[id];
+  while (i && (v[i - 1].event != event || v[i - 1].call != call))
+    i = ((uint32_t *)a->next.v)[i - 1];
+  if (i)
+    return v + i - 1;
+  struct ctrace_profile_entry *en = ctrace_vec_push(&a->v);
+  uint32_t *nx = en ? ctrace_vec_push(&a->next) : NULL;
+  if (!nx) {
+    a->oom = 1;
+    return NULL;
+  }
+  *en = (struct ctrace_profile_entry){.stack = id, .event = event, .call = call};
+  *nx = a->slot[id];
+  a->slot[id] = (uint32_t)a->v.n;
+  return en;
+}
+
 static void on_span(void *arg, const struct ctrace_span *sp) {
   struct acc *a = arg;
-  if (a->oom || !sp->kind || !matches(sp->state, a->kind))
+  if (a->oom || !sp->kind || !matches(sp, a->kind))
     return;
   int64_t b = sp->start, e = sp->end;
   int64_t lo = b > a->start_ns ? b : a->start_ns;
@@ -75,16 +134,12 @@ static void on_span(void *arg, const struct ctrace_span *sp) {
     return;
   uint64_t ns = lo < hi ? (uint64_t)(hi - lo) : 0;
   uint32_t id = sp->stack <= a->nstacks ? (uint32_t)sp->stack : 0;
-  if (!a->slot[id]) {
-    struct ctrace_profile_entry *en = ctrace_vec_push(&a->v);
-    if (!en) {
-      a->oom = 1;
-      return;
-    }
-    *en = (struct ctrace_profile_entry){id, 0, 0};
-    a->slot[id] = (uint32_t)a->v.n;
-  }
-  struct ctrace_profile_entry *en = (struct ctrace_profile_entry *)a->v.v + a->slot[id] - 1;
+  /* a PENDING call (still blocked at the end) is a wait or a system call */
+  uint8_t event = sp->call ? CTRACE_EV_SYSCALL : CTRACE_EV_WAIT;
+  struct ctrace_profile_entry *en =
+      entry(a, id, event, (uint32_t)(event == CTRACE_EV_SYSCALL ? sp->call : sp->reason));
+  if (!en)
+    return;
   en->count++;
   en->total_ns += ns;
   a->out->total_ns += ns;
@@ -112,16 +167,9 @@ static void add_samples(const ctrace_reader *r, struct acc *a, uint32_t tid, uin
                          : tid && ctrace_reader_thread(r, s[i].thread)->tid != tid)
       continue;
     uint32_t id = s[i].stack <= a->nstacks ? (uint32_t)s[i].stack : 0;
-    if (!a->slot[id]) {
-      struct ctrace_profile_entry *en = ctrace_vec_push(&a->v);
-      if (!en) {
-        a->oom = 1;
-        return;
-      }
-      *en = (struct ctrace_profile_entry){id, 0, 0};
-      a->slot[id] = (uint32_t)a->v.n;
-    }
-    struct ctrace_profile_entry *en = (struct ctrace_profile_entry *)a->v.v + a->slot[id] - 1;
+    struct ctrace_profile_entry *en = entry(a, id, 0, 0);
+    if (!en)
+      return;
     en->count++;
     en->total_ns += period;
     a->out->total_ns += period;
@@ -134,7 +182,11 @@ static int cmp_entry(const void *a, const void *b) {
     return x->total_ns > y->total_ns ? -1 : 1;
   if (x->count != y->count)
     return x->count > y->count ? -1 : 1;
-  return x->stack < y->stack ? -1 : x->stack > y->stack;
+  if (x->stack != y->stack)
+    return x->stack < y->stack ? -1 : 1;
+  if (x->event != y->event)
+    return x->event < y->event ? -1 : 1;
+  return x->call < y->call ? -1 : x->call > y->call;
 }
 
 int ctrace_profile_build(const ctrace_reader *r, enum ctrace_profile_kind kind, int64_t start_ns,
@@ -146,17 +198,20 @@ int ctrace_profile_build(const ctrace_reader *r, enum ctrace_profile_kind kind, 
   uint32_t *slot = calloc((size_t)nstacks + 1, sizeof *slot);
   if (!slot)
     return -1;
-  struct acc a = {.out = out, .v = CTRACE_VEC(struct ctrace_profile_entry), .slot = slot, .nstacks = nstacks, .kind = kind,
+  struct acc a = {.out = out, .v = CTRACE_VEC(struct ctrace_profile_entry), .slot = slot,
+                  .next = CTRACE_VEC(uint32_t), .nstacks = nstacks, .kind = (unsigned)kind,
                   .start_ns = start_ns, .end_ns = end_ns};
+  unsigned base = (unsigned)kind & ~(unsigned)CTRACE_PROFILE_NO_IDLE;
   uint32_t nthreads = ctrace_reader_nthreads(r);
-  if (kind == CTRACE_PROFILE_CPU)
+  if (base == CTRACE_PROFILE_CPU)
     add_samples(r, &a, tid, UINT32_MAX);
-  for (uint32_t i = 0; i < nthreads && !a.oom && kind != CTRACE_PROFILE_CPU; i++) {
+  for (uint32_t i = 0; i < nthreads && !a.oom && base != CTRACE_PROFILE_CPU; i++) {
     const struct ctrace_thread_info *th = ctrace_reader_thread(r, i);
     if (tid && th->tid != tid)
       continue;
     ctrace_states_thread(r, i, on_span, &a);
   }
+  ctrace_vec_free(&a.next);
   if (a.oom) {
     ctrace_vec_free(&a.v);
     goto oom;
@@ -181,18 +236,20 @@ int ctrace_profile_build_windows(const ctrace_reader *r, enum ctrace_profile_kin
   if (!slot)
     return -1;
   struct acc a = {.out = out, .v = CTRACE_VEC(struct ctrace_profile_entry), .slot = slot,
-                  .nstacks = nstacks, .kind = kind};
+                  .next = CTRACE_VEC(uint32_t), .nstacks = nstacks, .kind = (unsigned)kind};
+  unsigned base = (unsigned)kind & ~(unsigned)CTRACE_PROFILE_NO_IDLE;
   for (size_t k = 0; k < nw && !a.oom; k++) {
     if (w[k].thread >= ctrace_reader_nthreads(r) || w[k].start_ns >= w[k].end_ns)
       continue;
     a.start_ns = w[k].start_ns;
     a.end_ns = w[k].end_ns;
-    if (kind == CTRACE_PROFILE_CPU)
+    if (base == CTRACE_PROFILE_CPU)
       add_samples(r, &a, 0, w[k].thread);
     else
       ctrace_states_thread(r, w[k].thread, on_span, &a);
   }
   free(slot);
+  ctrace_vec_free(&a.next);
   if (a.oom) {
     ctrace_vec_free(&a.v);
     ctrace_profile_free(out);

@@ -19,19 +19,38 @@
 enum ctrace_profile_kind {
   CTRACE_PROFILE_SYNC,    /* WAIT events whose reason class is "sync" */
   CTRACE_PROFILE_NET,     /* SYSCALL events of class NET */
-  CTRACE_PROFILE_SYSCALL, /* SYSCALL events of class FILE, POLL or OTHER */
+  CTRACE_PROFILE_SYSCALL, /* SYSCALL events of class FILE or OTHER */
   CTRACE_PROFILE_SLEEP,   /* WAIT events with reason SLEEP */
+  CTRACE_PROFILE_POLL,    /* SYSCALL events of class POLL (poll, select, epoll_wait) */
   CTRACE_PROFILE_CPU,     /* CPU samples (SAMPLES records); total_ns: samples x period */
 };
+/* The kinds of blocking come first: [0, CTRACE_PROFILE_NBLOCKING). */
+#define CTRACE_PROFILE_NBLOCKING 5
+#define CTRACE_PROFILE_NKINDS 6
+/* Or'ed into a kind given to the builders: waits on condition variables
+ * are left out (threads parked until there is work: a pool's idle workers;
+ * also a thread waiting for a result through one, which this cannot tell
+ * apart). */
+#define CTRACE_PROFILE_NO_IDLE 0x100
 /* The sampling period of r's CPU samples in ns (from its `samples`
  * property), 0 when it has none. */
 uint64_t ctrace_profile_sample_period_ns(const ctrace_reader *r);
 
 struct ctrace_profile_entry {
   uint32_t stack;    /* stack id; 0: events recorded without a stack */
+  uint8_t event;     /* the calls': CTRACE_EV_WAIT or CTRACE_EV_SYSCALL; 0 for samples */
+  uint32_t call;     /* a WAIT's reason, a SYSCALL's call (one entry per stack and call) */
   uint64_t count;    /* events (each clipped to the window) */
   uint64_t total_ns; /* blocked time inside the window */
 };
+/* The call an entry's threads were blocked in, the innermost frame of its
+ * stack: a system call's name ("read", "epoll_wait") or a wait's reason
+ * as the timeline names it ("mutex", "cond", "rwlock read", "join"); ""
+ * for CPU samples. */
+const char *ctrace_profile_call_name(const struct ctrace_profile_entry *e, char *buf, size_t n);
+/* The same as a frame's name, "[read]" ("" for CPU samples): what the
+ * CLI, the viewer and the pprof exports show innermost. */
+const char *ctrace_profile_call_frame(const struct ctrace_profile_entry *e, char *buf, size_t n);
 
 struct ctrace_profile {
   struct ctrace_profile_entry *v; /* sorted by total_ns, largest first */
@@ -39,7 +58,7 @@ struct ctrace_profile {
   uint64_t total_ns; /* sum of v[].total_ns */
 };
 
-/* "sync", "net", "syscall", "sleep", "cpu" -> *out; returns 0, or -1 when unknown. */
+/* "sync", "net", "syscall", "sleep", "poll", "cpu" -> *out; returns 0, or -1 when unknown. */
 int ctrace_profile_kind_parse(const char *name, enum ctrace_profile_kind *out);
 /* The name ctrace_profile_kind_parse() takes; "?" for a bad value. */
 const char *ctrace_profile_kind_name(enum ctrace_profile_kind k);

@@ -185,7 +185,7 @@ static int write_pprof(const struct ctrace_timeline *tl, ctrace_symbolizer *sym,
       snprintf(tn, sizeof tn, "tid %u", e->tid);
     snprintf(names[i][0], sizeof names[i][0], "state %s", agg_state(e->state));
     snprintf(names[i][1], sizeof names[i][1], "thread %s", tn);
-    v[i] = (struct ctrace_pprof_sample){e->stack, {names[i][0], names[i][1]}, e->count, e->ns};
+    v[i] = (struct ctrace_pprof_sample){e->stack, NULL, {names[i][0], names[i][1]}, e->count, e->ns};
   }
   char comment[160];
   snprintf(comment, sizeof comment, "ctrace critical-path profile: %s", name);

@@ -100,23 +100,30 @@ static void print_groups(const struct ctrace_diff *d) {
 
 /* Every blocking kind of r in one pprof file, each under a frame "KIND". */
 static int write_blocking(const ctrace_reader *r, const char *out) {
-  struct ctrace_profile p[4];
+  struct ctrace_profile p[CTRACE_PROFILE_NBLOCKING];
   size_t n = 0;
   int rc = -1, built = 0;
-  for (int k = 0; k < 4; k++, built++) {
+  char(*calls)[CTRACE_PPROF_CALL_MAX] = NULL;
+  for (int k = 0; k < CTRACE_PROFILE_NBLOCKING; k++, built++) {
     if (ctrace_profile_build(r, (enum ctrace_profile_kind)k, INT64_MIN, INT64_MAX, 0, &p[k]) < 0)
       goto done;
     n += p[k].n;
   }
   struct ctrace_pprof_sample *v = calloc(n ? n : 1, sizeof *v);
-  if (!v)
+  calls = calloc(n ? n : 1, sizeof *calls);
+  if (!v || !calls) {
+    free(v);
     goto done;
+  }
   size_t j = 0;
-  for (int k = 0; k < 4; k++)
-    for (size_t i = 0; i < p[k].n; i++)
-      v[j++] = (struct ctrace_pprof_sample){p[k].v[i].stack,
-                                            {ctrace_profile_kind_name((enum ctrace_profile_kind)k), NULL},
-                                            p[k].v[i].count, p[k].v[i].total_ns};
+  for (int k = 0; k < CTRACE_PROFILE_NBLOCKING; k++)
+    for (size_t i = 0; i < p[k].n; i++, j++)
+      v[j] = (struct ctrace_pprof_sample){
+          p[k].v[i].stack,
+          ctrace_profile_call_frame(&p[k].v[i], calls[j], sizeof calls[j]),
+          {ctrace_profile_kind_name((enum ctrace_profile_kind)k), NULL},
+          p[k].v[i].count,
+          p[k].v[i].total_ns};
   ctrace_symbolizer *sym = ctrace_sym_new(r);
   uint8_t *buf;
   size_t len;
@@ -132,6 +139,7 @@ static int write_blocking(const ctrace_reader *r, const char *out) {
   ctrace_sym_free(sym);
   free(v);
 done:
+  free(calls);
   for (int k = 0; k < built; k++)
     ctrace_profile_free(&p[k]);
   return rc;

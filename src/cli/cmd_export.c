@@ -95,7 +95,7 @@ int ctrace_cmd_export(int argc, char **argv) {
       output = v;
     } else if (strcmp(a, "--kind") == 0) {
       if (ctrace_profile_kind_parse(v, &kind) < 0)
-        return ctrace_cli_usage_error(cmd, "unknown kind '%s' (sync, net, syscall, sleep, cpu)", v);
+        return ctrace_cli_usage_error(cmd, "unknown kind '%s' (sync, net, syscall, poll, sleep, cpu)", v);
       have_kind = 1;
     } else if (strcmp(a, "--start") == 0 || strcmp(a, "--end") == 0) {
       if (ctrace_cli_parse_time(v, a[2] == 's' ? &start : &end) < 0)

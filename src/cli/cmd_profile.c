@@ -61,18 +61,25 @@ static void print_kind(const ctrace_reader *r, ctrace_symbolizer *sym,
     double pct = p->total_ns ? 100.0 * (double)e->total_ns / (double)p->total_ns : 0;
     printf("  %10s %5.1f%% %8llu %10s  ", human(e->total_ns, a, sizeof a), pct,
            (unsigned long long)e->count, human(e->total_ns / e->count, b, sizeof b));
+    /* the call blocked in, then its caller's stack */
+    char call[32];
+    int leaf = ctrace_profile_call_name(e, call, sizeof call)[0] != 0;
+    if (leaf)
+      printf("[%s]\n", call);
     const uint64_t *pcs;
     uint32_t n = e->stack ? ctrace_reader_stack(r, e->stack, &pcs) : 0;
     if (n == 0) {
+      if (leaf)
+        printf("  %10s %6s %8s %10s    <- ", "", "", "", "");
       printf("(unknown stack)\n");
       continue;
     }
     for (uint32_t k = 0; k < n && k < depth; k++) {
       char line[4096];
       frame_text(sym, e->stack, pcs[k], line, sizeof line);
-      if (k)
+      if (k || leaf)
         printf("  %10s %6s %8s %10s    ", "", "", "", "");
-      printf("%s%s\n", k ? "<- " : "", line);
+      printf("%s%s\n", k || leaf ? "<- " : "", line);
     }
     if (n > depth)
       printf("  %10s %6s %8s %10s    <- ... %u more\n", "", "", "", "", n - depth);
@@ -84,7 +91,9 @@ static void print_kind(const ctrace_reader *r, ctrace_symbolizer *sym,
 int ctrace_cmd_profile(int argc, char **argv) {
   const struct ctrace_cmd *cmd = &ctrace_cmd_profile_def;
   const char *path = NULL;
-  int kinds[5] = {1, 1, 1, 1, 0}, have_kind = 0, symbols = 1; /* cpu: when asked */
+  int kinds[CTRACE_PROFILE_NKINDS] = {1, 1, 1, 1, 1, 0}; /* cpu: when asked */
+  int have_kind = 0, symbols = 1;
+  unsigned flags = 0;
   int64_t start = INT64_MIN, end = INT64_MAX;
   uint32_t tid = 0, top = 10, depth = 8;
   for (int i = 1; i < argc; i++) {
@@ -100,7 +109,7 @@ int ctrace_cmd_profile(int argc, char **argv) {
     if (strcmp(a, "--kind") == 0) {
       enum ctrace_profile_kind k;
       if (ctrace_profile_kind_parse(v, &k) < 0)
-        return ctrace_cli_usage_error(cmd, "unknown kind '%s' (sync, net, syscall, sleep, cpu)", v);
+        return ctrace_cli_usage_error(cmd, "unknown kind '%s' (sync, net, syscall, poll, sleep, cpu)", v);
       if (!have_kind)
         memset(kinds, 0, sizeof kinds);
       have_kind = 1;
@@ -116,6 +125,8 @@ int ctrace_cmd_profile(int argc, char **argv) {
         return ctrace_cli_usage_error(cmd, "bad number '%s'", v);
     } else if (strcmp(a, "--no-symbols") == 0) {
       symbols = 0;
+    } else if (strcmp(a, "--no-idle") == 0) {
+      flags |= CTRACE_PROFILE_NO_IDLE;
     } else if (ctrace_cli_operand(cmd, a, &path, "TRACE")) {
       return CTRACE_EXIT_USAGE;
     }
@@ -136,11 +147,12 @@ int ctrace_cmd_profile(int argc, char **argv) {
   ctrace_symbolizer *sym = symbols ? ctrace_sym_new(r) : NULL;
   int status = ctrace_cli_read_status(r), first = 1;
   uint64_t blocked_events = 0;
-  for (int k = 0; k < 5; k++) {
+  for (int k = 0; k < CTRACE_PROFILE_NKINDS; k++) {
     if (!kinds[k])
       continue;
     struct ctrace_profile p;
-    if (ctrace_profile_build(r, (enum ctrace_profile_kind)k, start, end, tid, &p) < 0) {
+    if (ctrace_profile_build(r, (enum ctrace_profile_kind)((unsigned)k | flags), start, end, tid,
+                             &p) < 0) {
       fprintf(stderr, "ctrace profile: out of memory\n");
       status = CTRACE_EXIT_FAIL;
       break;

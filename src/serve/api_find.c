@@ -482,9 +482,9 @@ static int task_visit(void *arg, const struct ctrace_tl_task *t) {
   return 0;
 }
 
-static const enum ctrace_profile_kind range_kinds[] = {CTRACE_PROFILE_SYNC, CTRACE_PROFILE_NET,
-                                                       CTRACE_PROFILE_SYSCALL,
-                                                       CTRACE_PROFILE_SLEEP};
+static const enum ctrace_profile_kind range_kinds[] = {
+    CTRACE_PROFILE_SYNC, CTRACE_PROFILE_NET, CTRACE_PROFILE_SYSCALL, CTRACE_PROFILE_POLL,
+    CTRACE_PROFILE_SLEEP};
 #define RANGE_STACKS 8
 
 void ctrace__api_range(struct ctrace_view *v, struct params *p, struct ctrace_reply *out) {
@@ -567,6 +567,7 @@ void ctrace__api_range(struct ctrace_view *v, struct params *p, struct ctrace_re
     uint64_t total_ns, count;
     uint32_t stack;
     unsigned kind;
+    struct ctrace_profile_entry e; /* its call */
   } top[RANGE_STACKS];
   size_t ntop = 0;
   for (size_t k = 0; k < sizeof range_kinds / sizeof range_kinds[0]; k++) {
@@ -575,7 +576,8 @@ void ctrace__api_range(struct ctrace_view *v, struct params *p, struct ctrace_re
     if (ctrace_profile_build(v->r, range_kinds[k], a, b, prof_tid, &prof) == 0) {
       tot = prof.total_ns;
       for (size_t i = 0; i < prof.n; i++) {
-        struct top x = {prof.v[i].total_ns, prof.v[i].count, prof.v[i].stack, (unsigned)k};
+        struct top x = {prof.v[i].total_ns, prof.v[i].count, prof.v[i].stack, (unsigned)k,
+                        prof.v[i]};
         if (!x.total_ns)
           break;
         size_t pos = ntop < RANGE_STACKS ? ntop++ : RANGE_STACKS;
@@ -596,9 +598,12 @@ void ctrace__api_range(struct ctrace_view *v, struct params *p, struct ctrace_re
   }
   fputs("},\"stacks\":[", f);
   for (size_t i = 0; i < ntop; i++) {
-    fprintf(f, "%s{\"kind\":\"%s\",\"total_ns\":%" PRIu64 ",\"count\":%" PRIu64 ",\"frames\":",
+    char call[32];
+    fprintf(f, "%s{\"kind\":\"%s\",\"total_ns\":%" PRIu64 ",\"count\":%" PRIu64 ",\"call\":",
             i ? "," : "", ctrace_profile_kind_name(range_kinds[top[i].kind]), top[i].total_ns,
             top[i].count);
+    ctrace__json_str(f, ctrace_profile_call_name(&top[i].e, call, sizeof call));
+    fputs(",\"frames\":", f);
     ctrace__json_stack(v, f, top[i].stack);
     fputc('}', f);
   }
@@ -928,7 +933,11 @@ void ctrace__api_drops(struct ctrace_view *v, struct params *p, struct ctrace_re
 /* ---- profiles of several threads (/api/profile?tids=) ---- */
 static int cmp_entry_stack(const void *x, const void *y) {
   const struct ctrace_profile_entry *a = x, *b = y;
-  return a->stack < b->stack ? -1 : a->stack > b->stack;
+  if (a->stack != b->stack)
+    return a->stack < b->stack ? -1 : 1;
+  if (a->event != b->event)
+    return a->event < b->event ? -1 : 1;
+  return a->call < b->call ? -1 : a->call > b->call;
 }
 static int cmp_entry_total(const void *x, const void *y) {
   const struct ctrace_profile_entry *a = x, *b = y;
@@ -995,7 +1004,7 @@ int ctrace__profile_tids(struct ctrace_view *v, struct params *p, enum ctrace_pr
     qsort(all, n, sizeof *all, cmp_entry_stack);
   size_t m = 0;
   for (size_t i = 0; i < n; i++) {
-    if (m && all[m - 1].stack == all[i].stack) {
+    if (m && cmp_entry_stack(&all[m - 1], &all[i]) == 0) {
       all[m - 1].count += all[i].count;
       all[m - 1].total_ns += all[i].total_ns;
     } else {

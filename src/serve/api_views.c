@@ -228,14 +228,17 @@ static int profile_params(struct ctrace_view *v, struct params *p, enum ctrace_p
                           int64_t *a, int64_t *b, uint32_t *tid) {
   const char *k = p->get(p->ctx, "kind");
   if (!k || ctrace_profile_kind_parse(k, kind) < 0) {
-    snprintf(p->err, sizeof p->err, "kind: must be sync, net, syscall, sleep or cpu");
+    snprintf(p->err, sizeof p->err, "kind: must be sync, net, syscall, poll, sleep or cpu");
     return -1;
   }
-  int64_t t;
+  int64_t t, idle;
   if (ctrace__param_i64(p, "start_ns", INT64_MIN, INT64_MIN, INT64_MAX, a) < 0 ||
       ctrace__param_i64(p, "end_ns", INT64_MAX, INT64_MIN, INT64_MAX, b) < 0 ||
-      ctrace__param_i64(p, "tid", 0, 0, UINT32_MAX, &t) < 0)
+      ctrace__param_i64(p, "tid", 0, 0, UINT32_MAX, &t) < 0 ||
+      ctrace__param_i64(p, "idle", 1, 0, 1, &idle) < 0) /* idle=0: condvar waits left out */
     return -1;
+  if (!idle)
+    *kind = (enum ctrace_profile_kind)((unsigned)*kind | CTRACE_PROFILE_NO_IDLE);
   if (*a > *b) {
     snprintf(p->err, sizeof p->err, "start_ns is after end_ns");
     return -1;
@@ -375,8 +378,11 @@ void ctrace__api_profile(struct ctrace_view *v, struct params *p, struct ctrace_
   fprintf(f, "{\"kind\":\"%s\",\"total_ns\":%" PRIu64 ",\"stacks\":[",
           ctrace_profile_kind_name(kind), prof.total_ns);
   for (size_t i = 0; i < prof.n && i < (size_t)limit; i++) {
-    fprintf(f, "%s{\"total_ns\":%" PRIu64 ",\"count\":%" PRIu64 ",\"frames\":", i ? "," : "",
+    char call[32];
+    fprintf(f, "%s{\"total_ns\":%" PRIu64 ",\"count\":%" PRIu64 ",\"call\":", i ? "," : "",
             prof.v[i].total_ns, prof.v[i].count);
+    ctrace__json_str(f, ctrace_profile_call_name(&prof.v[i], call, sizeof call));
+    fputs(",\"frames\":", f);
     ctrace__json_stack(v, f, prof.v[i].stack);
     fputc('}', f);
   }

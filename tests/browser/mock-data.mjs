@@ -89,21 +89,22 @@ export function makeMockData(overrides = {}) {
     sleep: {
       kind: 'sleep',
       total_ns: 150_860_000,
-      stacks: [{ total_ns: 150_860_000, count: 3, frames: handleFrames([f('nanosleep', '../sysdeps/unix/sysv/linux/nanosleep.c', 25)]) }],
+      stacks: [{ total_ns: 150_860_000, count: 3, call: 'sleep', frames: handleFrames([f('nanosleep', '../sysdeps/unix/sysv/linux/nanosleep.c', 25)]) }],
     },
     net: {
       kind: 'net',
       total_ns: 255_845_000,
       stacks: [
-        { total_ns: 152_900_000, count: 3, frames: [f('read', '../sysdeps/unix/sysv/linux/read.c', 26), f('get', '../examples/http_task.c', 90), f('main', '../examples/http_task.c', 125), f('__libc_start_call_main', '../sysdeps/nptl/libc_start_call_main.h', 58)] },
-        { total_ns: 102_700_000, count: 3, frames: [f('accept', '../sysdeps/unix/sysv/linux/accept.c', 26), f('serve', '../examples/http_task.c', 61), f('start_thread', './nptl/pthread_create.c', 442), f('clone3', '../sysdeps/unix/sysv/linux/x86_64/clone3.S', 81)] },
-        { total_ns: 245_000, count: 3, frames: handleFrames([f('read', '../sysdeps/unix/sysv/linux/read.c', 26)]).map((x, i) => (i === 1 ? { ...x, line: 26 } : x)) },
+        { total_ns: 152_900_000, count: 3, call: 'read', frames: [f('read', '../sysdeps/unix/sysv/linux/read.c', 26), f('get', '../examples/http_task.c', 90), f('main', '../examples/http_task.c', 125), f('__libc_start_call_main', '../sysdeps/nptl/libc_start_call_main.h', 58)] },
+        { total_ns: 102_700_000, count: 3, call: 'accept', frames: [f('accept', '../sysdeps/unix/sysv/linux/accept.c', 26), f('serve', '../examples/http_task.c', 61), f('start_thread', './nptl/pthread_create.c', 442), f('clone3', '../sysdeps/unix/sysv/linux/x86_64/clone3.S', 81)] },
+        { total_ns: 245_000, count: 3, call: 'read', frames: handleFrames([f('read', '../sysdeps/unix/sysv/linux/read.c', 26)]).map((x, i) => (i === 1 ? { ...x, line: 26 } : x)) },
       ],
     },
+    poll: { kind: 'poll', total_ns: 0, stacks: [] },
     syscall: {
       kind: 'syscall',
       total_ns: 368_000,
-      stacks: [{ total_ns: 368_000, count: 3, frames: handleFrames([f('write', '../sysdeps/unix/sysv/linux/write.c', 26)]).map((x, i) => (i === 1 ? { ...x, line: 44 } : x)) }],
+      stacks: [{ total_ns: 368_000, count: 3, call: 'write', frames: handleFrames([f('write', '../sysdeps/unix/sysv/linux/write.c', 26)]).map((x, i) => (i === 1 ? { ...x, line: 44 } : x)) }],
     },
   };
 

@@ -35,7 +35,7 @@ function send(res, status, body, type = 'application/json') {
   res.end(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
 }
 
-const PROFILE_KINDS = ['sync', 'net', 'syscall', 'sleep'];
+const PROFILE_KINDS = ['sync', 'net', 'syscall', 'poll', 'sleep'];
 
 function api(data, url, res, failures) {
   const q = url.searchParams;

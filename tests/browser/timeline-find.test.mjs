@@ -372,7 +372,7 @@ async function checkRange(page, server, shot) {
   for (const t of threads.threads) assert.deepEqual(whole.threads.find((x) => x.tid === t.tid).states, t.states, `thread ${t.tid}`);
   // blocked time by kind is /api/profile's for the same range, and so are the stacks
   const stacks = [];
-  for (const k of ['sync', 'net', 'syscall', 'sleep']) {
+  for (const k of ['sync', 'net', 'syscall', 'poll', 'sleep']) {
     const prof = await (await fetch(`${server.url}api/profile?kind=${k}&start_ns=${a}&end_ns=${b}`)).json();
     assert.equal(Number(await page.getAttribute(`.tl-details [data-kind="${k}"] [data-ns]`, 'data-ns')), prof.total_ns, k);
     for (const st of prof.stacks) stacks.push({ kind: k, ns: st.total_ns });

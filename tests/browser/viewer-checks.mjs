@@ -207,7 +207,7 @@ export function viewerSuite({ label, start, shots, expect }) {
     test('Blocking profiles: each kind shows a flame graph or a clear empty state, and a pprof link', async () => {
       assert.equal(await openView(page, server.url, '#/profiles'), 'ready');
       const kinds = await page.$$eval('.segmented button', (bs) => bs.map((b) => b.dataset.kind));
-      assert.deepEqual(kinds, ['sync', 'net', 'syscall', 'sleep']);
+      assert.deepEqual(kinds, ['sync', 'net', 'syscall', 'poll', 'sleep']);
       let shown = 0;
       for (const k of kinds) {
         await page.click(`.segmented button[data-kind="${k}"]`);
@@ -219,11 +219,28 @@ export function viewerSuite({ label, start, shots, expect }) {
           assert.ok((await page.locator('.flame .flame-node').count()) > 1, `${k}: flame graph`);
           assert.equal(await page.locator('.stacks-table tbody tr[data-key]').count(), p.stacks.filter((s) => s.total_ns > 0 || s.count > 0).length);
           assert.equal(await page.getAttribute('.profile-body a[download]', 'href'), `/api/pprof?kind=${k}`);
+          // the innermost frame names the call the threads were blocked in
+          for (const st of p.stacks) assert.match(st.call, /^[a-z][a-z0-9_ ]*$/, `${k}: a call for every stack`);
+          assert.match(await page.textContent('.stacks-table tbody tr[data-key] summary code'), /^\[[a-z][a-z0-9_ ]*\]/, `${k}: the call innermost`);
           shown++;
           await screenshot(page, `${shots}-profiles-${k}`);
         }
       }
       if (shown === 0) await screenshot(page, `${shots}-profiles-empty`);
+      // one switch leaves the idle waits (condition variables) out: of the
+      // route, the download and the server's answer
+      await page.click('.segmented button[data-kind="sync"]');
+      await page.check('.idle-switch input');
+      await page.waitForFunction(() => location.hash.includes('idle=0') && document.querySelector('.idle-switch input')?.checked);
+      await page.waitForSelector('.profile-body .panel-header');
+      if (await page.locator('.profile-body a[download]').count()) assert.match(await page.getAttribute('.profile-body a[download]', 'href'), /idle=0/);
+      const all = await getJSON(`${server.url}api/profile?kind=sync`);
+      const busy = await getJSON(`${server.url}api/profile?kind=sync&idle=0`);
+      assert.ok(busy.total_ns <= all.total_ns);
+      assert.ok(busy.stacks.every((st) => st.call !== 'cond'), 'no condvar wait left');
+      assert.equal(busy.total_ns, all.total_ns - all.stacks.filter((st) => st.call === 'cond').reduce((a, st) => a + st.total_ns, 0));
+      await page.uncheck('.idle-switch input');
+      await page.waitForFunction(() => !location.hash.includes('idle=0'));
       // the pprof download really is a gzip file
       const r = await fetch(`${server.url}api/pprof?kind=${kinds[0]}`);
       assert.equal(r.status, 200);

@@ -100,7 +100,7 @@ if (why && !process.env.CI) {
       assert.ok(asked.length > 0 && asked.every((u) => u.searchParams.get('tids') === workers.join(',')), asked.map(String).join(' '));
       assert.equal(await page.locator('select.thread-filter option:checked').textContent(), '2 threads (the selection)');
       // the server's profile of the two is the sum of theirs
-      for (const kind of ['sync', 'net', 'syscall', 'sleep']) {
+      for (const kind of ['sync', 'net', 'syscall', 'poll', 'sleep']) {
         const q = `kind=${kind}&start_ns=${a}&end_ns=${b}`;
         const both = await (await fetch(`${server.url}api/profile?${q}&tids=${workers.join(',')}`)).json();
         const each = await Promise.all(workers.map(async (t) => (await fetch(`${server.url}api/profile?${q}&tid=${t}`)).json()));
