@@ -107,3 +107,20 @@ export function formatPercent(part, whole) {
   if (p >= 99.5 && p < 100) return '>99%'; // "100%" would claim there is nothing else
   return `${p.toFixed(0)}%`;
 }
+
+// Where a whole stack ends: a thread's or the program's start.
+const STACK_ROOTS = /^(start_thread|__?clone3?|_start|__libc_start_main.*|__libc_start_call_main|main)$/;
+
+/**
+ * A note for a stack that is likely cut short, or null: the trace walked
+ * stacks by frame pointers (its config says unwind=fp) and the stack's
+ * outermost frame is not where a thread starts. Code built without frame
+ * pointers (most distribution binaries) ends such a walk early; the note
+ * (a sentence's end: "may be cut short: " goes before it) names the fix.
+ */
+export function shortStackNote(config, frames) {
+  if (!/(^| )unwind=fp( |$)/.test(String(config || '')) || !frames || !frames.length) return null;
+  const last = frames[frames.length - 1];
+  if (STACK_ROOTS.test(String((last && last.function) || ''))) return null;
+  return 'the trace walked stacks by frame pointers (CTRACE_UNWIND=fp), and code built without them (most distribution binaries) ends the walk early. Record with the default unwinder (ctrace run --unwind cfi) for whole stacks.';
+}

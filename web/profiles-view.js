@@ -9,7 +9,7 @@
 // /api/profile?kind=K[&tid&start_ns&end_ns&task&region].
 import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
-import { formatCount, formatDuration, formatPercent, formatTime } from './format.js';
+import { formatCount, formatDuration, formatPercent, formatTime, shortStackNote } from './format.js';
 import { buildTree, flameGraph } from './flamegraph.js';
 import { sortableTable } from './table.js';
 import { stateLabel, stateSwatch } from './states.js';
@@ -20,7 +20,7 @@ const BLOCK_KINDS = [
   { key: 'sync', states: ['sync'], long: 'synchronization (mutex, rwlock, condition variable, semaphore, join)' },
   { key: 'net', states: ['net'], long: 'network (socket calls)' },
   { key: 'syscall', states: ['io', 'syscall'], long: 'blocking system calls (file I/O and others)' },
-  { key: 'poll', states: ['poll'], long: 'waiting for fds (poll, select, epoll_wait: an event loop waiting for work)' },
+  { key: 'poll', states: ['poll'], long: 'fds becoming ready (poll, select, epoll_wait: an event loop waiting for work)' },
   { key: 'sleep', states: ['sleep'], long: 'sleeping (sleep, usleep, nanosleep)' },
 ].map((k) => ({ ...k, label: k.states.map(stateLabel).join(' & ') }));
 // CPU samples (scheduling data): where threads ran, not where they waited
@@ -176,7 +176,9 @@ export default {
           h('div', { class: 'panel-header' }, h('h2', null, `Blocked on ${info.long}`), h('span', { class: 'muted' }, 'none recorded')),
           emptyState(
             `No blocking events of kind “${info.label.toLowerCase()}”${Object.keys(filter).length ? ' with this filter' : ' in this trace'}`,
-            'Blocking is recorded by the interposers of the preload library (ctrace run); a trace made with the API alone has none. Try another kind above.',
+            filter.idle === 0
+              ? 'Hide idle waits is on: every wait on a condition variable is left out. Turn it off above to see them.'
+              : 'Blocking is recorded by the interposers of the preload library (ctrace run); a trace made with the API alone has none. Try another kind above.',
           ),
         );
         return;
@@ -215,7 +217,14 @@ export default {
         className: 'stacks-table',
         rowKey: (r) => r.i,
       });
+      // stacks walked by frame pointers through code without them end early
+      const cut = info.cpu ? 0 : stacks.filter((st) => shortStackNote(summary && summary.config, st.frames || [])).length;
+      const shortNote = cut
+        ? h('p', { class: 'alert short-stack', dataset: { short: String(cut) } },
+          `${formatCount(cut)} of ${formatCount(stacks.length)} stack${stacks.length === 1 ? '' : 's'} may be cut short: ${shortStackNote(summary.config, [{}])}`)
+        : null;
       body.replaceChildren(
+        ...(shortNote ? [shortNote] : []),
         h(
           'div',
           { class: 'panel-header' },

@@ -15,7 +15,7 @@
 // already fitted to the canvas' pixel width by the server; /api/event on
 // click. Nothing here knows the trace format.
 import { critpathSection } from './critpath.js';
-import { formatDuration } from './format.js';
+import { formatDuration, shortStackNote } from './format.js';
 import { h } from './dom.js';
 import { STATES, LATER_STATES, stateColor, stateHelp, stateLabel as stateLabelOf } from './states.js';
 import {
@@ -641,11 +641,13 @@ function mount(container, ctx) {
 
   function stackList(frames) {
     if (!frames || !frames.length) return h('p', { class: 'muted' }, 'No stack was recorded for this event.');
-    return h('ol', { class: 'tl-stack' }, frames.map((f) => h('li', null,
+    const list = h('ol', { class: 'tl-stack' }, frames.map((f) => h('li', null,
       h('span', { class: 'tl-fn' }, f.function || '??'),
       f.file
         ? h('span', { class: 'tl-file' }, `${f.file}:${f.line}`)
         : h('span', { class: 'tl-file' }, f.object ? `${f.object}+${f.offset}` : f.pc || ''))));
+    const note = shortStackNote(m.summary && m.summary.config, frames);
+    return note ? h('div', null, list, h('p', { class: 'muted short-stack' }, `This stack may be cut short: ${note}`)) : list;
   }
 
   // Each selection (or closing) takes a new generation: the answer of an
