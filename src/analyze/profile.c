@@ -98,9 +98,6 @@ struct acc {
   int oom;
 };
 
-/* One span of the state machine: its time inside the window, to its stack.
- * A call with no duration counts when it ends inside the window. Calls still
- * in progress at the end of the trace count up to the end. */
 /* The entry of (stack id, event, call), made when new; NULL when out of
  * memory. A stack's entries are chained: most stacks block in one call. */
 static struct ctrace_profile_entry *entry(struct acc *a, uint32_t id, uint8_t event,
@@ -123,6 +120,9 @@ static struct ctrace_profile_entry *entry(struct acc *a, uint32_t id, uint8_t ev
   return en;
 }
 
+/* One span of the state machine: its time inside the window, to its stack.
+ * A call with no duration counts when it ends inside the window. Calls still
+ * in progress at the end of the trace count up to the end. */
 static void on_span(void *arg, const struct ctrace_span *sp) {
   struct acc *a = arg;
   if (a->oom || !sp->kind || !matches(sp, a->kind))
