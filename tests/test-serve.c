@@ -20,9 +20,6 @@
 #include "../src/serve/timeline_bin.h"
 #include "task.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
-
 struct fixture {
   ctrace_reader *r;
   struct ctrace_view v;
@@ -520,63 +517,6 @@ TEST_IMPL(serve_search_range_counters) {
   free(r.raw);
   free(pr.raw);
   stop(&f);
-  return 0;
-}
-
-/* A server started before its index (ctrace view serves while it reads
- * and indexes the trace): the page loads at once, an API question waits
- * and is answered once the index is ready; a server whose trace could not
- * be read answers 503. */
-struct pending_get {
-  unsigned port;
-  _Atomic int done;
-  struct test_http_resp r;
-};
-static void *pending_get_main(void *arg) {
-  struct pending_get *g = arg;
-  g->r = request(g->port, "GET", "/api/summary");
-  atomic_store(&g->done, 1);
-  return NULL;
-}
-
-TEST_IMPL(serve_pages_before_the_index_answers_after) {
-  const char *file = test_path("gen");
-  make_trace("gen", file);
-  char err[256];
-  ctrace_reader *r;
-  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
-  struct ctrace_view v;
-  memset(&v, 0, sizeof v);
-  ctrace_server *s;
-  struct ctrace_serve_opts o = {"127.0.0.1:0", NULL, 1};
-  ASSERT_EQ(ctrace_serve_start_opts(&o, &v, &s, err, sizeof err), 0);
-  struct pending_get g = {.port = ctrace_serve_port(s)};
-  pthread_t th;
-  ASSERT_EQ(pthread_create(&th, NULL, pending_get_main, &g), 0);
-  struct test_http_resp page = request(g.port, "GET", "/");
-  ASSERT_EQ(page.status, 200);
-  free(page.raw);
-  ASSERT_EQ(atomic_load(&g.done), 0); /* it cannot be answered before the index */
-  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
-  ctrace_serve_ready(s, 1);
-  pthread_join(th, NULL);
-  ASSERT_EQ(g.r.status, 200);
-  ASSERT_STR_CONTAINS(g.r.body, "\"events\":");
-  free(g.r.raw);
-  ctrace_serve_stop(s);
-  ctrace_view_fini(&v);
-  ctrace_reader_close(r);
-  /* a trace that could not be read: the waiting question gets a 503 */
-  struct ctrace_view none;
-  memset(&none, 0, sizeof none);
-  ASSERT_EQ(ctrace_serve_start_opts(&o, &none, &s, err, sizeof err), 0);
-  struct pending_get g2 = {.port = ctrace_serve_port(s)};
-  ASSERT_EQ(pthread_create(&th, NULL, pending_get_main, &g2), 0);
-  ctrace_serve_ready(s, 0);
-  pthread_join(th, NULL);
-  ASSERT_EQ(g2.r.status, 503);
-  free(g2.r.raw);
-  ctrace_serve_stop(s);
   return 0;
 }
 

@@ -222,19 +222,6 @@ int ctrace_cmd_view(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  /* The server starts before the trace is read and indexed (or its index
-   * cache loaded): the browser loads the pages meanwhile, and their first
-   * questions wait for the index (ctrace_serve_ready). A file that cannot
-   * be read stops it again. */
-  struct ctrace_view v;
-  memset(&v, 0, sizeof v);
-  ctrace_server *srv;
-  char err[256];
-  struct ctrace_serve_opts opts = {addr, allow, 1};
-  if (ctrace_serve_start_opts(&opts, &v, &srv, err, sizeof err) < 0) {
-    fprintf(stderr, "ctrace view: %s\n", err);
-    return CTRACE_EXIT_FAIL;
-  }
   /* A process tree is mapped by the reader (file by file); one file as
    * before, through the view's mapping that survives the file shrinking. */
   struct ctrace_view_file file = {0};
@@ -242,18 +229,49 @@ int ctrace_cmd_view(int argc, char **argv) {
   int tree = (ctrace_cli_only_pid || !ctrace_cli_no_tree) && ctrace_reader_is_tree(path);
   if (tree) {
     r = ctrace_cli_open(cmd->name, path);
-  } else if (ctrace_view_file_map(path, &file) < 0) {
-    fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
-            errno == EINVAL ? "not a regular file" : strerror(errno));
-    r = NULL;
-  } else {
-    r = ctrace_cli_open_mem(cmd->name, path, file.data, file.size);
     if (!r)
+      return CTRACE_EXIT_FAIL;
+  } else {
+    if (ctrace_view_file_map(path, &file) < 0) {
+      fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
+              errno == EINVAL ? "not a regular file" : strerror(errno));
+      return CTRACE_EXIT_FAIL;
+    }
+    r = ctrace_cli_open_mem(cmd->name, path, file.data, file.size);
+    if (!r) {
       ctrace_view_file_unmap(&file);
+      return CTRACE_EXIT_FAIL;
+    }
   }
-  if (!r) {
-    ctrace_serve_ready(srv, 0);
-    ctrace_serve_stop(srv);
+  struct progress prog = {.tty = isatty(2), .last_pct = -1};
+  clock_gettime(CLOCK_MONOTONIC, &prog.t0);
+  struct ctrace_view v;
+  if (ctrace_view_init(&v, r, path, on_progress, &prog) < 0) {
+    fprintf(stderr, "ctrace view: %s: out of memory while indexing\n", path);
+    ctrace_reader_close(r);
+    ctrace_view_file_unmap(&file);
+    return CTRACE_EXIT_FAIL;
+  }
+  struct second two = {0};
+  if (after && open_second(cmd, after, &two, &v) < 0) {
+    ctrace_view_fini(&v);
+    ctrace_reader_close(r);
+    ctrace_view_file_unmap(&file);
+    return CTRACE_EXIT_FAIL;
+  }
+  if (!tree) {
+    ctrace_view_watch(&v, &file.st);
+    ctrace_view_file_release(&file);
+  }
+  ctrace_server *srv;
+  char err[256];
+  struct ctrace_serve_opts opts = {addr, allow};
+  if (ctrace_serve_start_opts(&opts, &v, &srv, err, sizeof err) < 0) {
+    fprintf(stderr, "ctrace view: %s\n", err);
+    close_second(&two);
+    ctrace_view_fini(&v);
+    ctrace_reader_close(r);
+    ctrace_view_file_unmap(&file);
     return CTRACE_EXIT_FAIL;
   }
   printf("ctrace view: serving %s at %s (Ctrl-C to stop)\n", path, ctrace_serve_url(srv));
@@ -270,32 +288,8 @@ int ctrace_cmd_view(int argc, char **argv) {
             "ctrace view: warning: listening on %s, not on loopback: anyone who can reach it can "
             "read the trace\n",
             addr);
-  if (browser) /* it loads the pages while the trace is indexed */
+  if (browser)
     open_browser(ctrace_serve_url(srv));
-  struct progress prog = {.tty = isatty(2), .last_pct = -1};
-  clock_gettime(CLOCK_MONOTONIC, &prog.t0);
-  if (ctrace_view_init(&v, r, path, on_progress, &prog) < 0) {
-    fprintf(stderr, "ctrace view: %s: out of memory while indexing\n", path);
-    ctrace_serve_ready(srv, 0);
-    ctrace_serve_stop(srv);
-    ctrace_reader_close(r);
-    ctrace_view_file_unmap(&file);
-    return CTRACE_EXIT_FAIL;
-  }
-  struct second two = {0};
-  if (after && open_second(cmd, after, &two, &v) < 0) {
-    ctrace_serve_ready(srv, 0);
-    ctrace_serve_stop(srv);
-    ctrace_view_fini(&v);
-    ctrace_reader_close(r);
-    ctrace_view_file_unmap(&file);
-    return CTRACE_EXIT_FAIL;
-  }
-  if (!tree) {
-    ctrace_view_watch(&v, &file.st);
-    ctrace_view_file_release(&file);
-  }
-  ctrace_serve_ready(srv, 1);
   /* Waits for Ctrl-C, looking at the file once a second. */
   int told = 0;
   for (;;) {

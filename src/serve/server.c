@@ -139,9 +139,6 @@ struct ctrace_server {
   pthread_cond_t warm_cond; /* (CLOCK_MONOTONIC) go or stopping was set */
   int go;                   /* a timeline answer was sent */
   int stopping;
-  pthread_cond_t ready_cond; /* (warm_lock) ready or failed or stopping was set */
-  int ready;                 /* v can be read (ctrace_serve_ready) */
-  int failed;                /* v will never be ready */
   struct ctrace_view *v;
   unsigned port;
   int family;
@@ -507,33 +504,8 @@ static void warm_instances(struct ctrace_server *s) {
   free(r.body);
 }
 
-/* 1 once v can be read, 0 when it never will (or the server stops); the
- * pages load meanwhile, and their first questions wait here. */
-static int wait_ready(struct ctrace_server *s) {
-  if (__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE))
-    return 1;
-  pthread_mutex_lock(&s->warm_lock);
-  while (!s->ready && !s->failed && !s->stopping)
-    pthread_cond_wait(&s->ready_cond, &s->warm_lock);
-  int ok = s->ready;
-  pthread_mutex_unlock(&s->warm_lock);
-  return ok;
-}
-
-void ctrace_serve_ready(ctrace_server *s, int ok) {
-  pthread_mutex_lock(&s->warm_lock);
-  if (ok)
-    __atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
-  else
-    s->failed = 1;
-  pthread_cond_broadcast(&s->ready_cond);
-  pthread_mutex_unlock(&s->warm_lock);
-}
-
 static void *warm_thread(void *arg) {
   struct ctrace_server *s = arg;
-  if (!wait_ready(s))
-    return NULL;
   /* The first timeline answer comes first (on two cores it would share
    * them), or 10 s, whichever is sooner (a page that never asks for the
    * timeline, a deep link to another page, computes what it asks for
@@ -584,10 +556,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return send_reply(conn, &r);
   }
   if (strncmp(url, "/api/", 5) == 0) {
-    if (!wait_ready(s)) {
-      ctrace_reply_error(&r, 503, "ctrace view could not read the trace (its error is on its stderr)");
-      return send_reply(conn, &r);
-    }
     struct cached *c = cache_for(s, conn, url);
     if (c && !ctrace_view_changed(s->v) && cache_fill(s, c)) {
       struct MHD_Response *resp =
@@ -762,7 +730,7 @@ static void free_server(struct ctrace_server *s) {
 
 int ctrace_serve_start(const char *addr, struct ctrace_view *v, ctrace_server **out, char *err,
                        size_t errlen) {
-  struct ctrace_serve_opts o = {addr, NULL, 0};
+  struct ctrace_serve_opts o = {addr, NULL};
   return ctrace_serve_start_opts(&o, v, out, err, errlen);
 }
 
@@ -836,8 +804,6 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&s->warm_cond, &ca);
   pthread_condattr_destroy(&ca);
-  pthread_cond_init(&s->ready_cond, NULL);
-  s->ready = !o->pending;
   unsigned per_ip = s->loopback ? s->max_connections : SERVE_PER_IP_CONNECTIONS;
   s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
                           (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, 4u,
@@ -881,13 +847,11 @@ void ctrace_serve_stop(ctrace_server *s) {
   pthread_mutex_lock(&s->warm_lock);
   __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED); /* warm_thread reads it unlocked */
   pthread_cond_signal(&s->warm_cond);
-  pthread_cond_broadcast(&s->ready_cond); /* answers still waiting: 503 */
   pthread_mutex_unlock(&s->warm_lock);
   if (s->warm_started)
     pthread_join(s->warm, NULL);
-  MHD_stop_daemon(s->d); /* its threads may use the locks until here */
   pthread_mutex_destroy(&s->warm_lock);
   pthread_cond_destroy(&s->warm_cond);
-  pthread_cond_destroy(&s->ready_cond);
+  MHD_stop_daemon(s->d);
   free_server(s);
 }

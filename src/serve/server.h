@@ -28,15 +28,9 @@ struct ctrace_serve_opts {
   const char *addr;               /* as above */
   const char *const *allow_hosts; /* NULL-terminated, may be NULL: more Host
                                      names to accept; "*" accepts any Host */
-  int pending;                    /* v is not ready yet: the pages are served at
-                                     once, answers of /api/ wait for
-                                     ctrace_serve_ready() */
 };
 int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_view *v,
                             ctrace_server **out, char *err, size_t errlen);
-/* A server started pending: v is ready (ok), or will never be (the
- * waiting answers and the later ones are 503). */
-void ctrace_serve_ready(ctrace_server *s, int ok);
 /* The port it listens on, and the URL to open ("http://127.0.0.1:PORT/"). */
 unsigned ctrace_serve_port(const ctrace_server *s);
 const char *ctrace_serve_url(const ctrace_server *s);
