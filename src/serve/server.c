@@ -850,8 +850,8 @@ void ctrace_serve_stop(ctrace_server *s) {
   pthread_mutex_unlock(&s->warm_lock);
   if (s->warm_started)
     pthread_join(s->warm, NULL);
+  MHD_stop_daemon(s->d); /* its threads take warm_lock (a first timeline answer) until here */
   pthread_mutex_destroy(&s->warm_lock);
   pthread_cond_destroy(&s->warm_cond);
-  MHD_stop_daemon(s->d);
   free_server(s);
 }
