@@ -124,3 +124,9 @@ export function shortStackNote(config, frames) {
   if (STACK_ROOTS.test(String((last && last.function) || ''))) return null;
   return 'the trace walked stacks by frame pointers (CTRACE_UNWIND=fp), and code built without them (most distribution binaries) ends the walk early. Record with the default unwinder (ctrace run --unwind cfi) for whole stacks.';
 }
+
+/** A profile stack's frames with its call ("read", "cond") innermost, as a frame "[read]". */
+export function framesWithCall(stack) {
+  const frames = (stack && stack.frames) || [];
+  return stack && stack.call ? [{ function: `[${stack.call}]`, call: true }, ...frames] : frames;
+}

@@ -9,7 +9,7 @@
 // /api/profile?kind=K[&tid&start_ns&end_ns&task&region].
 import { showError } from './api.js';
 import { h, loading, emptyState } from './dom.js';
-import { formatCount, formatDuration, formatPercent, formatTime, shortStackNote } from './format.js';
+import { formatCount, formatDuration, formatPercent, formatTime, framesWithCall, shortStackNote } from './format.js';
 import { buildTree, flameGraph } from './flamegraph.js';
 import { sortableTable } from './table.js';
 import { stateLabel, stateSwatch } from './states.js';
@@ -65,11 +65,6 @@ function filterOf(params) {
   return f;
 }
 
-// The call a stack's threads were blocked in, as its innermost frame.
-function withCall(s) {
-  const frames = s.frames || [];
-  return s.call ? [{ function: `[${s.call}]`, call: true }, ...frames] : frames;
-}
 
 export default {
   id: 'profiles',
@@ -185,7 +180,7 @@ export default {
       }
 
       const more = Number(p.nstacks) > stacks.length ? ` (the top ${formatCount(stacks.length)} of ${formatCount(p.nstacks)} shown)` : '';
-      const rows = stacks.map((s, i) => ({ ...s, i, total: Number(s.total_ns) || 0, count: Number(s.count) || 0, frames: withCall(s) }));
+      const rows = stacks.map((s, i) => ({ ...s, i, total: Number(s.total_ns) || 0, count: Number(s.count) || 0, frames: framesWithCall(s) }));
       const table = sortableTable({
         columns: [
           { key: 'total', label: info.cpu ? 'CPU time' : 'Blocked', num: true, render: (r) => h('strong', null, formatDuration(r.total)) },

@@ -6,7 +6,7 @@
 // Every number carries its exact value in data-ns (the browser tests
 // compare them with the server's).
 import { h } from './dom.js';
-import { formatDuration } from './format.js';
+import { formatDuration, framesWithCall } from './format.js';
 import { STATES, stateColor, stateLabel, stackedBar } from './states.js';
 
 const KIND_LABELS = { sync: 'Sync', net: 'Network', syscall: 'Syscalls', poll: 'Polling', sleep: 'Sleep' };
@@ -69,7 +69,7 @@ export function rangeContents(d, act) {
     out.push(h('h3', null, 'Top blocking stacks'));
     out.push(h('ol', { class: 'tl-range-stacks' }, d.stacks.map((s) => h('li', { dataset: { kind: s.kind, ns: String(s.total_ns) } },
       h('div', null, h('strong', null, formatDuration(s.total_ns)), ` ${KIND_LABELS[s.kind] || s.kind}, ${s.count.toLocaleString()} time${s.count === 1 ? '' : 's'}`),
-      h('div', { class: 'tl-range-frames' }, [...(s.call ? [{ function: `[${s.call}]` }] : []), ...(s.frames || [])].slice(0, 3).map((f) => h('div', { class: 'tl-fn' }, f.function || f.pc || '??')))))));
+      h('div', { class: 'tl-range-frames' }, framesWithCall(s).slice(0, 3).map((f) => h('div', { class: 'tl-fn' }, f.function || f.pc || '??')))))));
   } else {
     out.push(h('p', { class: 'muted' }, 'No blocking call was recorded in this range.'));
   }

@@ -63,9 +63,9 @@ static void print_kind(const ctrace_reader *r, ctrace_symbolizer *sym,
            (unsigned long long)e->count, human(e->total_ns / e->count, b, sizeof b));
     /* the call blocked in, then its caller's stack */
     char call[32];
-    int leaf = ctrace_profile_call_name(e, call, sizeof call)[0] != 0;
+    int leaf = ctrace_profile_call_frame(e, call, sizeof call)[0] != 0;
     if (leaf)
-      printf("[%s]\n", call);
+      printf("%s\n", call);
     const uint64_t *pcs;
     uint32_t n = e->stack ? ctrace_reader_stack(r, e->stack, &pcs) : 0;
     if (n == 0) {

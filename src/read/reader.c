@@ -608,14 +608,20 @@ static int resolve_names(ctrace_reader *r) {
   return 0;
 }
 
+/* The ticks of the trace's start: its first clock sync, or its first event
+ * when that is earlier. */
+static uint64_t start_ticks(const ctrace_reader *r) {
+  return r->syncs.n && r->syncs.v[0].ticks < r->first_ticks ? r->syncs.v[0].ticks
+                                                             : r->first_ticks;
+}
+
 /* Per-thread batch lists, threads sorted by first event, links resolved. */
 static int build_index(ctrace_reader *r) {
   size_t nt = r->threads.n;
   /* The process's main thread (tid = pid) existed when its trace started,
    * whatever its first event: a program that computes before its first
    * recorded call ran all that time (and is not shown as absent). */
-  uint64_t start = r->syncs.n && r->syncs.v[0].ticks < r->first_ticks ? r->syncs.v[0].ticks
-                                                                       : r->first_ticks;
+  uint64_t start = start_ticks(r);
   for (size_t i = 0; i < nt; i++) {
     struct ctrace_thread_info *t = &r->threads.v[i];
     if (t->tid == r->pid && t->instance == 0 && start < t->first)
@@ -935,10 +941,8 @@ oom:
     p->file = 0;
     p->parent = p->exec_from = p->exec_to = -1;
     /* from the trace's start (its first clock sync) to its stop */
-    p->first = r->first_ticks;
+    p->first = start_ticks(r);
     p->last = r->last_ticks;
-    if (r->syncs.n && r->syncs.v[0].ticks < p->first)
-      p->first = r->syncs.v[0].ticks;
     if (r->syncs.n && r->syncs.v[r->syncs.n - 1].ticks > p->last)
       p->last = r->syncs.v[r->syncs.n - 1].ticks;
     p->status = proc_status(r);

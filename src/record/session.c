@@ -204,30 +204,27 @@ int ctrace_write_error(void) {
 #define BUSY_RUN_NS 5000000000ull
 #define BUSY_RAN_NS 20000000ull
 
+/* /proc/self/task/TID/FILE's first bytes into buf, a C string; 0 when it
+ * cannot be read. */
+CTRACE__COLD static int read_task_file(uint32_t tid, const char *file, char *buf, size_t size) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%u/%s", (unsigned)tid, file);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = 0;
+  return n > 0;
+}
+
 /* Thread tid's state letter in /proc (R: running or waiting for a CPU) and
  * its CPU time so far (0 when unknown); 0 when it cannot be read. */
 CTRACE__COLD static char thread_sched(uint32_t tid, uint64_t *ran_ns) {
-  char path[64], buf[512];
-  *ran_ns = 0;
-  snprintf(path, sizeof path, "/proc/self/task/%u/schedstat", (unsigned)tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    if (n > 0) {
-      buf[n] = 0;
-      *ran_ns = strtoull(buf, NULL, 10);
-    }
-    close(fd);
-  }
-  snprintf(path, sizeof path, "/proc/self/task/%u/stat", (unsigned)tid);
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  char buf[512];
+  *ran_ns = read_task_file(tid, "schedstat", buf, sizeof buf) ? strtoull(buf, NULL, 10) : 0;
+  if (!read_task_file(tid, "stat", buf, sizeof buf))
     return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = 0;
   const char *paren = strrchr(buf, ')'); /* the name may hold ')' */
   return paren && paren[1] == ' ' ? paren[2] : 0;
 }
