@@ -585,6 +585,7 @@ function mount(container, ctx) {
   const NAME_MIN_PX = 60;
   const NAME_BATCH = 24;
   let namesToken = 0;
+  let namesTimer = 0;
   async function fetchCallNames() {
     const token = ++namesToken;
     const want = [];
@@ -1122,7 +1123,14 @@ function mount(container, ctx) {
     scrolled: () => {
       tip.hidden = true;
       scheduleDraw();
-      if (missingRows()) requestFetch(60);
+      if (missingRows()) {
+        requestFetch(60);
+      } else {
+        // rows already in the answer came into view: their wide spans'
+        // names, once the scrolling settles (a new answer asks by itself)
+        clearTimeout(namesTimer);
+        namesTimer = setTimeout(() => { if (!destroyed) fetchCallNames(); }, 150);
+      }
     },
   });
   const ro = new ResizeObserver(() => resize());
@@ -1340,6 +1348,7 @@ function mount(container, ctx) {
       destroyed = true;
       search.cancel();
       clearTimeout(trackTimer);
+      clearTimeout(namesTimer);
       if (fetchCtl) fetchCtl.abort();
       clearTimeout(fetchTimer);
       clearTimeout(paramsTimer);
