@@ -186,7 +186,7 @@ static uint32_t sid(const char *s) {
   struct ctrace__thread *t = ctrace__enter();
   if (!t)
     return 0;
-  uint32_t id = ctrace__name_session_id(ctrace__name_cached(t, s));
+  uint32_t id = ctrace__name_sid_cached(t, s);
   ctrace__leave_empty(t);
   return id;
 }

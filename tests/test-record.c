@@ -14,6 +14,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -1363,5 +1364,60 @@ TEST_IMPL(record_relative_fields_across_batches) {
   }
   ASSERT_EQ(k, rel_n);
   ctrace_reader_close(r);
+  return 0;
+}
+
+/* ---- names by address ---- */
+
+/* The thread's cache of names by address compares the bytes every time: a
+ * buffer reused for other names (short and long ones, and one that ends a
+ * page, where the short compare does not read past it) names each event by
+ * what it held when the event was recorded. */
+TEST_IMPL(record_names_by_address_follow_the_bytes) {
+  const char *path = test_path("namebuf.ctrace");
+  long pg = sysconf(_SC_PAGESIZE);
+  char *page = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT(page != MAP_FAILED);
+  ASSERT_EQ(mprotect(page + pg, (size_t)pg, PROT_NONE), 0); /* a read past the page faults */
+  static const char *names[] = {"queue", "queues", "q", "a.name.of.14ch", "a.name.of.15chr",
+                                "a much longer counter name than sixteen bytes", "queue"};
+  enum { N = sizeof names / sizeof names[0], ROUNDS = 3 };
+  char buf[64];
+  ASSERT_EQ(ctrace_start_path(path), 0);
+  for (int r = 0; r < ROUNDS; r++)
+    for (int i = 0; i < N; i++) {
+      strcpy(buf, names[i]);
+      ctrace_counter(buf, i);
+      ctrace_log_str(CTRACE_TASK_NONE, buf, "m");
+      /* the same bytes ending the mapped page, NUL last */
+      char *end = page + pg - (strlen(names[i]) + 1);
+      strcpy(end, names[i]);
+      ctrace_counter(end, 100 + i);
+    }
+  ASSERT_EQ(ctrace_stop(), 0);
+  ctrace_reader *r = open_trace(path);
+  ASSERT_EQ(ctrace_reader_status(r), CTRACE_READ_OK);
+  ctrace_cursor c;
+  ctrace_event ev;
+  ctrace_cursor_init(&c, r, 0);
+  int counters = 0, logs = 0;
+  while (ctrace_cursor_next(&c, &ev)) {
+    char got[80];
+    if (ev.kind == CTRACE_EV_COUNTER) {
+      int64_t v = ctrace__unzigzag(ev.f[1]);
+      int i = (int)(v >= 100 ? v - 100 : v);
+      ASSERT(i >= 0 && i < N);
+      ASSERT_STR_EQ(ctrace_reader_strcpy(r, ev.f[0], got, sizeof got), names[i]);
+      counters++;
+    } else if (ev.kind == CTRACE_EV_LOG) {
+      ASSERT(logs < ROUNDS * N);
+      ASSERT_STR_EQ(ctrace_reader_strcpy(r, ev.f[1], got, sizeof got), names[logs % N]);
+      logs++;
+    }
+  }
+  ASSERT_EQ(counters, 2 * ROUNDS * N);
+  ASSERT_EQ(logs, ROUNDS * N);
+  ctrace_reader_close(r);
+  munmap(page, (size_t)pg * 2);
   return 0;
 }

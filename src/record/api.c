@@ -136,7 +136,7 @@ ctrace_task_t ctrace_task_begin(ctrace_task_t parent, const char *name) {
   struct ctrace__thread *t = ctrace__enter();
   if (!t)
     return id; /* a task id stays usable while not tracing */
-  uint32_t sid = ctrace__name_session_id(ctrace__name_cached(t, name ? name : ""));
+  uint32_t sid = ctrace__name_sid_cached(t, name ? name : "");
   uint32_t stack = USER_STACK(t);
   uint8_t *p = ctrace__ev(t, CTRACE_EV_TASK_BEGIN, ctrace__now());
   p = ctrace__put_task(t, p, id);
@@ -171,8 +171,7 @@ ctrace_task_t ctrace_task_current(void) {
 /* always_inline: USER_STACK's frame must be the exported function's, whose
  * return address is the user's call site, also in unoptimized builds. */
 __attribute__((always_inline)) static inline void region_begin(struct ctrace__thread *t,
-                                                               ctrace_name_t name) {
-  uint32_t sid = ctrace__name_session_id(name);
+                                                               uint32_t sid) {
   uint32_t stack = USER_STACK(t);
   uint8_t *p = ctrace__ev(t, CTRACE_EV_REGION_BEGIN, ctrace__now());
   p = ctrace__put_task(t, p, tasks.cur);
@@ -185,14 +184,14 @@ void ctrace_region_begin(const char *name) {
   struct ctrace__thread *t = ctrace__enter();
   if (!t)
     return;
-  region_begin(t, ctrace__name_cached(t, name ? name : ""));
+  region_begin(t, ctrace__name_sid_cached(t, name ? name : ""));
 }
 
 void ctrace_region_begin_n(ctrace_name_t name) {
   struct ctrace__thread *t = ctrace__enter();
   if (!t)
     return;
-  region_begin(t, name);
+  region_begin(t, ctrace__name_session_id(name));
 }
 
 void ctrace_region_end(void) {
@@ -217,7 +216,7 @@ __attribute__((always_inline)) static inline void log_str(ctrace_task_t task,
     ctrace__leave_empty(t);
     return;
   }
-  uint32_t cat = ctrace__name_session_id(ctrace__name_cached(t, category ? category : ""));
+  uint32_t cat = ctrace__name_sid_cached(t, category ? category : "");
   uint32_t stack = USER_STACK(t);
   uint8_t *p = ctrace__ev(t, CTRACE_EV_LOG, ctrace__now());
   p = ctrace__put_task(t, p, task_arg(task));
@@ -251,7 +250,7 @@ void ctrace_counter(const char *name, int64_t value) {
   struct ctrace__thread *t = ctrace__enter();
   if (!t)
     return;
-  uint32_t sid = ctrace__name_session_id(ctrace__name_cached(t, name ? name : ""));
+  uint32_t sid = ctrace__name_sid_cached(t, name ? name : "");
   uint8_t *p = ctrace__ev(t, CTRACE_EV_COUNTER, ctrace__now());
   p = ctrace__put_uvarint(p, sid);
   p = ctrace__put_uvarint(p, ctrace__zigzag(value));

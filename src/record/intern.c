@@ -187,21 +187,20 @@ uint32_t ctrace__name_session_id(ctrace_name_t name) {
   return ctrace__string_id_slow(name);
 }
 
-/*
- * A C string's name through the thread's pointer cache. The cached entry is
- * checked with strcmp, so a buffer reused for another name is still right;
- * the cost is one strcmp of the name (a few ns for short names). Call sites
- * with literal names avoid it with CTRACE_REGION().
- */
-ctrace_name_t ctrace__name_cached(struct ctrace__thread *t, const char *s) {
-  uintptr_t k = (uintptr_t)s;
-  struct ctrace__name_slot *slot = &t->names[((k >> 3) ^ (k >> 11)) & (CTRACE__NAME_CACHE - 1)];
-  if (CTRACE__LIKELY(slot->ptr == s && slot->name && strcmp(entry(slot->name)->s, s) == 0))
-    return slot->name;
+/* Behind ctrace__name_sid_cached: a long name, or a miss. */
+uint32_t ctrace__name_sid_slow(struct ctrace__name_slot *slot, const char *s) {
+  if (slot->ptr == s && slot->sid != 0 && !slot->n && strcmp(entry(slot->name)->s, s) == 0)
+    return slot->sid;
   ctrace_name_t n = ctrace_name(s);
+  uint32_t sid = ctrace__name_session_id(n);
+  size_t len = strlen(s);
   slot->ptr = s;
   slot->name = n;
-  return n;
+  slot->sid = sid;
+  slot->n = len < sizeof slot->head ? (uint8_t)(len + 1) : 0;
+  if (slot->n)
+    memcpy(slot->head, s, slot->n);
+  return sid;
 }
 
 /* ---- stacks ---- */

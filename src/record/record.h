@@ -160,9 +160,17 @@ void ctrace__pages_free(void *p, size_t n);
 #define CTRACE__WALK_CACHE 4    /* per-thread whole stack walks (unwind.c) */
 #define CTRACE__WALK_WORDS 40   /* stack words a kept walk read, at most */
 
+/* A string a thread named something by (a category, a counter, a region)
+ * at address ptr, its name, and the name's id in the thread's trace (the
+ * cache is cleared when the thread joins another; 0: empty). Strings of at
+ * most 14 bytes are checked against head, their bytes with the NUL (n of
+ * them), without a call; longer ones (n = 0) with strcmp. */
 struct ctrace__name_slot {
   const char *ptr;
+  uint32_t sid;
   ctrace_name_t name;
+  uint8_t head[15];
+  uint8_t n;
 };
 struct ctrace__stack_slot {
   uint64_t hash;
@@ -686,8 +694,51 @@ int ctrace__pc_is_code(uintptr_t pc);
  * it cannot be defined. */
 uint32_t ctrace__string_id_slow(ctrace_name_t name);
 uint32_t ctrace__name_session_id(ctrace_name_t name);
-/* The name for a C string, through the thread's pointer cache. */
-ctrace_name_t ctrace__name_cached(struct ctrace__thread *t, const char *s);
+uint32_t ctrace__name_sid_slow(struct ctrace__name_slot *slot, const char *s);
+
+/* A word of bytes at p, whatever its alignment. */
+typedef uint64_t __attribute__((may_alias, aligned(1))) ctrace__unaligned_u64;
+
+/*
+ * Whether the string at s is the slot's short one (its n bytes, the NUL's
+ * included). It reads 16 bytes at s when they lie on s's page, however
+ * short the string there: the bytes past its end are masked out, and a
+ * page that holds s's first byte can be read to its end. The sanitizers
+ * would see those bytes as outside the string (and do not inline this).
+ */
+__attribute__((no_sanitize("address", "thread", "undefined"))) static inline int
+ctrace__same_head(const char *s, const struct ctrace__name_slot *slot) {
+  unsigned n = slot->n;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (CTRACE__LIKELY(((uintptr_t)s & 4095) <= 4096 - 16)) {
+    const ctrace__unaligned_u64 *a = (const ctrace__unaligned_u64 *)s;
+    const ctrace__unaligned_u64 *h = (const ctrace__unaligned_u64 *)slot->head;
+    uint64_t m0 = n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
+    uint64_t m1 = n > 8 ? ((uint64_t)1 << (8 * (n - 8))) - 1 : 0;
+    return (((a[0] ^ h[0]) & m0) | ((a[1] ^ h[1]) & m1)) == 0;
+  }
+#endif
+  for (unsigned i = 0; i < n; i++)
+    if ((uint8_t)s[i] != slot->head[i])
+      return 0;
+  return 1;
+}
+
+/*
+ * The id in t's trace of the name of C string s (0: it could not be
+ * defined), through the thread's cache by address. The string is compared
+ * every time, so a buffer reused for another name is still right; a short
+ * one (most names) without a call. Call sites with literal names avoid even
+ * that with CTRACE_REGION().
+ */
+static inline uint32_t ctrace__name_sid_cached(struct ctrace__thread *t, const char *s) {
+  uintptr_t k = (uintptr_t)s;
+  struct ctrace__name_slot *slot = &t->names[((k >> 3) ^ (k >> 11)) & (CTRACE__NAME_CACHE - 1)];
+  if (CTRACE__LIKELY(slot->ptr == s && slot->n != 0 && slot->sid != 0) &&
+      CTRACE__LIKELY(ctrace__same_head(s, slot)))
+    return slot->sid;
+  return ctrace__name_sid_slow(slot, s);
+}
 void ctrace__intern_session_reset(void);
 
 /* Captures the calling stack starting at frame pointer fp (the caller's
