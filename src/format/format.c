@@ -119,10 +119,21 @@ static const struct {
 #undef REP_INFO
 };
 
-/* Bytes [p, p + n) to o, at or before p: a short forward copy. */
-static inline uint8_t *copy_down(uint8_t *o, const uint8_t *p, size_t n) {
+/*
+ * Bytes [p, p + n) to o, at or before p (everything before p is already
+ * read), with end the bytes' end. Most events are a few bytes: once the
+ * output trails the input by 16 bytes or more, they go as one 16-byte copy
+ * (what it writes past o + n is below p, not read yet by nobody; what it
+ * reads past p + n is inside the batch).
+ */
+static inline __attribute__((always_inline)) uint8_t *copy_down(uint8_t *o, const uint8_t *p, size_t n,
+                                                               const uint8_t *end) {
   if (o == p)
     return o + n;
+  if (n <= 16 && p - o >= 16 && end - p >= 16) {
+    memcpy(o, p, 16);
+    return o + n;
+  }
   if (n > 16) {
     memmove(o, p, n);
     return o + n;
@@ -132,6 +143,131 @@ static inline uint8_t *copy_down(uint8_t *o, const uint8_t *p, size_t n) {
   return o;
 }
 
+/* The end of the varint at q (with its value in *v), or NULL. */
+static inline __attribute__((always_inline)) const uint8_t *field(const uint8_t *q,
+                                                                 const uint8_t *end, uint64_t *v) {
+  return ctrace__get_uvarint(q, end, v);
+}
+
+/*
+ * One event of a kind whose repeated fields are stored ones (against the
+ * last of its kind), or that repeats none (mask 0), at p: its bytes go to
+ * o, without its repeated fields and with the flag when they repeat. The
+ * kind's shape (nf, blob, mask, slot) is a constant where it is inlined:
+ * the loops unroll. Returns the next event, or NULL when the bytes do not
+ * decode (nothing written then).
+ */
+static inline __attribute__((always_inline)) const uint8_t *
+compact_stored(struct ctrace_repeat *st, const uint8_t *p, const uint8_t *end, uint8_t **op,
+               unsigned nf, int blob, unsigned mask, unsigned slot) {
+  const uint8_t *q, *at[CTRACE_MAX_FIELDS + 1];
+  uint64_t v, f[CTRACE_MAX_FIELDS];
+  if (!(q = field(p + 1, end, &v)))
+    return NULL;
+#pragma GCC unroll 8
+  for (unsigned i = 0; i < nf; i++) {
+    at[i] = q;
+    if (!(q = field(q, end, &f[i])))
+      return NULL;
+  }
+  at[nf] = q;
+  if (blob) {
+    if (!(q = field(q, end, &v)) || v > (uint64_t)(end - q))
+      return NULL;
+    q += v;
+  }
+  uint8_t *o = *op;
+  int same = 0;
+  if (mask) {
+    uint64_t *last = st->f[slot];
+    same = st->seen >> slot & 1;
+#pragma GCC unroll 8
+    for (unsigned i = 0; i < nf; i++)
+      if (mask >> i & 1) {
+        same &= f[i] == last[i];
+        last[i] = f[i];
+      }
+    st->seen |= 1u << slot;
+  }
+  if (!same) {
+    *op = copy_down(o, p, (size_t)(q - p), end);
+    return q;
+  }
+  /* the kind with the flag, the delta, the fields not repeated, the blob */
+  *o++ = (uint8_t)(p[0] | CTRACE_REPEAT_FLAG);
+  o = copy_down(o, p + 1, (size_t)(at[0] - (p + 1)), end);
+#pragma GCC unroll 8
+  for (unsigned i = 0; i < nf; i++)
+    if (!(mask >> i & 1))
+      o = copy_down(o, at[i], (size_t)(at[i + 1] - at[i]), end);
+  *op = copy_down(o, at[nf], (size_t)(q - at[nf]), end);
+  return q;
+}
+
+/* One WAIT or WAKE at p (kinds by stack: values, against the last with the
+ * stack), as compact_stored does; *object carries the batch's last. */
+static const uint8_t *compact_by_stack(struct ctrace_repeat *st, const uint8_t *p,
+                                       const uint8_t *end, uint8_t **op, uint32_t tid,
+                                       uint64_t *object) {
+  unsigned kind = p[0];
+  const struct ctrace_kind_shape *k = &ctrace__kind_shapes[kind];
+  const uint8_t *q, *at[CTRACE_MAX_FIELDS + 1];
+  uint64_t v, f[CTRACE_MAX_FIELDS];
+  unsigned nf = k->nfields, mask = rep_info[kind].mask;
+  int bs = rep_info[kind].bs1 - 1;
+  if (!(q = field(p + 1, end, &v)))
+    return NULL;
+  for (unsigned i = 0; i < nf; i++) {
+    at[i] = q;
+    if (!(q = field(q, end, &f[i])))
+      return NULL;
+  }
+  at[nf] = q;
+  if (k->blob) {
+    if (!(q = field(q, end, &v)) || v > (uint64_t)(end - q))
+      return NULL;
+    q += v;
+  }
+  *object += (uint64_t)ctrace__unzigzag(f[1]);
+  f[1] = *object;
+  if (kind == CTRACE_EV_WAKE)
+    f[0] = tid + (uint64_t)ctrace__unzigzag(f[0]);
+  const uint64_t *e = ctrace__repeat_entry(st, bs, f);
+  int same = ctrace__repeat_has_stack(st, bs, f[CTRACE_REPEAT_STACK_FIELD]);
+  for (unsigned i = 0; same && i < 3; i++)
+    if (mask >> i & 1 && f[i] != e[i])
+      same = 0;
+  ctrace__repeat_keep_stack(st, bs, f);
+  uint8_t *o = *op;
+  if (!same) {
+    *op = copy_down(o, p, (size_t)(q - p), end);
+    return q;
+  }
+  *o++ = (uint8_t)(kind | CTRACE_REPEAT_FLAG);
+  o = copy_down(o, p + 1, (size_t)(at[0] - (p + 1)), end);
+  for (unsigned i = 0; i < nf; i++)
+    if (!(mask >> i & 1))
+      o = copy_down(o, at[i], (size_t)(at[i + 1] - at[i]), end);
+  *op = copy_down(o, at[nf], (size_t)(q - at[nf]), end);
+  return q;
+}
+
+/* The slot and mask of a kind repeated against the last of its kind, as
+ * constants for compact_stored (0, 0: it repeats nothing that way). */
+#define REP_STORED_SLOT(code) (rep_info_c(code) & 0xff)
+#define REP_STORED_MASK(code) (rep_info_c(code) >> 8)
+static inline __attribute__((always_inline)) unsigned rep_info_c(unsigned code) {
+  switch (code) {
+#define REP_C(name, slot, mask, bs, fields)                                                        \
+  case CTRACE_EV_##name:                                                                           \
+    return (bs) < 0 ? (unsigned)(slot) | (unsigned)(mask) << 8 : 0;
+    CTRACE_REPEAT_KINDS(REP_C)
+#undef REP_C
+  default:
+    return 0;
+  }
+}
+
 size_t ctrace__repeat_compact(uint8_t *data, size_t len, uint32_t tid) {
   struct ctrace_repeat st;
   st.seen = st.stack_seen = 0;
@@ -139,63 +275,25 @@ size_t ctrace__repeat_compact(uint8_t *data, size_t len, uint32_t tid) {
   const uint8_t *p = data, *end = data + len;
   uint8_t *o = data;
   while (p < end) {
-    unsigned kind = p[0];
-    const struct ctrace_kind_shape *k = &ctrace__kind_shapes[kind];
-    const uint8_t *q = p + 1, *at[CTRACE_MAX_FIELDS + 1];
-    uint64_t v, f[CTRACE_MAX_FIELDS];
-    if (!k->known || !(q = ctrace__get_uvarint(q, end, &v)))
+    const uint8_t *q;
+    switch (p[0]) {
+#define KIND_CASE(name, code, nf, has_blob, flds, dc)                                               \
+  case code:                                                                                       \
+    q = (code) == CTRACE_EV_WAIT || (code) == CTRACE_EV_WAKE                                       \
+            ? compact_by_stack(&st, p, end, &o, tid, &object)                                      \
+            : compact_stored(&st, p, end, &o, (nf), (has_blob), REP_STORED_MASK(code),             \
+                             REP_STORED_SLOT(code));                                               \
+    break;
+      CTRACE_EVENT_KINDS(KIND_CASE)
+#undef KIND_CASE
+    default: /* not a kind of this version: left as it is, from here on */
+      q = NULL;
       break;
-    unsigned nf = k->nfields, mask = rep_info[kind].mask;
-    for (unsigned i = 0; i < nf; i++) {
-      at[i] = q;
-      if (!(q = ctrace__get_uvarint(q, end, &f[i])))
-        goto rest;
     }
-    at[nf] = q;
-    if (k->blob) {
-      if (!(q = ctrace__get_uvarint(q, end, &v)) || v > (uint64_t)(end - q))
-        break;
-      q += v;
-    }
-    int same = 0;
-    if (mask && !rep_info[kind].bs1) { /* stored fields, against the last of the kind */
-      unsigned slot = rep_info[kind].slot;
-      uint64_t *last = st.f[slot];
-      same = st.seen >> slot & 1;
-      for (unsigned i = 0; i < nf; i++) {
-        if (mask >> i & 1 && f[i] != last[i])
-          same = 0;
-        last[i] = f[i];
-      }
-      st.seen |= 1u << slot;
-    } else if (mask) { /* WAIT, WAKE: values, against the last with the stack */
-      int bs = rep_info[kind].bs1 - 1;
-      object += (uint64_t)ctrace__unzigzag(f[1]);
-      f[1] = object;
-      if (kind == CTRACE_EV_WAKE)
-        f[0] = tid + (uint64_t)ctrace__unzigzag(f[0]);
-      const uint64_t *e = ctrace__repeat_entry(&st, bs, f);
-      same = ctrace__repeat_has_stack(&st, bs, f[CTRACE_REPEAT_STACK_FIELD]);
-      for (unsigned i = 0; same && i < 3; i++)
-        if (mask >> i & 1 && f[i] != e[i])
-          same = 0;
-      ctrace__repeat_keep_stack(&st, bs, f);
-    }
-    if (!same) {
-      o = copy_down(o, p, (size_t)(q - p));
-      p = q;
-      continue;
-    }
-    /* the kind with the flag, the delta, the fields not repeated, the blob */
-    *o++ = (uint8_t)(kind | CTRACE_REPEAT_FLAG);
-    o = copy_down(o, p + 1, (size_t)(at[0] - (p + 1)));
-    for (unsigned i = 0; i < nf; i++)
-      if (!(mask >> i & 1))
-        o = copy_down(o, at[i], (size_t)(at[i + 1] - at[i]));
-    o = copy_down(o, at[nf], (size_t)(q - at[nf]));
+    if (!q)
+      break;
     p = q;
   }
-rest:
-  o = copy_down(o, p, (size_t)(end - p));
+  o = copy_down(o, p, (size_t)(end - p), end);
   return (size_t)(o - data);
 }
