@@ -34,6 +34,35 @@ static void set_error(ctrace_reader *r, enum ctrace_read_status st, uint64_t off
 
 /* ---- decoding one event ---- */
 
+/* What the decoders (the open's and the cursors') need of a kind, one
+ * byte per code: its number of fields (bits 0-2), whether a blob follows
+ * (SHAPE_BLOB), whether it has relative
+ * fields in a 1.3 data batch (SHAPE_REL), whether it is a record of the
+ * skippable range (SHAPE_RECORD: codes of 0x80 and above, all shaped
+ * alike, known or not: no fields, a blob), whether it is a kind with the
+ * repeat flag of 1.4 (SHAPE_REP alone: the kind without the flag says the
+ * rest). Kinds 0x01..0x7f outside the table never reach a cursor (the open
+ * refused their batch). */
+enum { SHAPE_NF = 7, SHAPE_BLOB = 8, SHAPE_REL = 16, SHAPE_RECORD = 32, SHAPE_REP = 64 };
+#define SHAPE_REL_KIND(code)                                                                      \
+  ((code) == CTRACE_EV_TASK_BEGIN || (code) == CTRACE_EV_TASK_END ||                               \
+   (code) == CTRACE_EV_REGION_BEGIN || (code) == CTRACE_EV_LOG || (code) == CTRACE_EV_WAIT ||       \
+   (code) == CTRACE_EV_WAKE || (code) == CTRACE_EV_SYSCALL)
+#define SHAPE_OF(name, code, nf, blob, fields, doc)                                                \
+  [code] = (uint8_t)((code) >= 0x80 ? SHAPE_BLOB | SHAPE_RECORD                                    \
+                                    : (nf) | ((blob) ? SHAPE_BLOB : 0) |                           \
+                                          (SHAPE_REL_KIND(code) ? SHAPE_REL : 0)),
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+#define SHAPE_REP_OF(name, slot, mask, bs, fields) [CTRACE_EV_##name | CTRACE_REPEAT_FLAG] = SHAPE_REP,
+static const uint8_t kind_shape[256] = {[0x80 ... 0xff] = SHAPE_BLOB | SHAPE_RECORD,
+                                        CTRACE_EVENT_KINDS(SHAPE_OF)
+                                            CTRACE_REPEAT_KINDS(SHAPE_REP_OF)};
+#pragma GCC diagnostic pop
+#undef SHAPE_OF
+#undef SHAPE_REP_OF
+#undef SHAPE_REL_KIND
+
 /* An event's blob (length, bytes), when its kind has one; after it, or
  * NULL with *why set. */
 static inline const uint8_t *get_blob(const uint8_t *p, const uint8_t *end, int blob,
@@ -100,8 +129,8 @@ static const uint8_t rel_kinds[256] = {
 /* An event of a 1.3 data batch decoded as stored, to its values: its
  * relative fields, and the time of WAIT and SYSCALL (prev: the time before
  * it), which *ticks carries on. */
-static inline void rel_apply(struct ctrace_rel *st, uint32_t tid, uint64_t prev, uint64_t *ticks,
-                             ctrace_event *ev) {
+static inline __attribute__((always_inline)) void
+rel_apply(struct ctrace_rel *st, uint32_t tid, uint64_t prev, uint64_t *ticks, ctrace_event *ev) {
   ctrace__rel_decode(st, ev->kind, ev->f, ev->nfields, tid);
   int dur = ctrace__rel_span_dur(ev->kind);
   if (dur >= 0 && dur < ev->nfields)
@@ -111,10 +140,10 @@ static inline void rel_apply(struct ctrace_rel *st, uint32_t tid, uint64_t prev,
 /* An event of a 1.4 data batch whose kind byte carries the repeat flag:
  * its fields of the kind's mask are the last event of the kind's (stored),
  * or for a kind by stack the last one's with its stack (values). */
-static const uint8_t *decode_repeated(struct ctrace_repeat *rep, const uint8_t *p,
-                                      const uint8_t *end, uint64_t *ticks, ctrace_event *ev,
-                                      const char **why) {
-  unsigned kind = *p++ & ~CTRACE_REPEAT_FLAG;
+static inline __attribute__((always_inline)) const uint8_t *
+decode_repeated_kind(struct ctrace_repeat *rep, const uint8_t *p, const uint8_t *end,
+                     uint64_t *ticks, ctrace_event *ev, const char **why, unsigned kind) {
+  p++;
   int slot = ctrace__repeat_slot(kind);
   if (slot < 0) {
     *why = "unknown event kind";
@@ -125,7 +154,7 @@ static const uint8_t *decode_repeated(struct ctrace_repeat *rep, const uint8_t *
     *why = "repeated fields with no earlier event of the kind in the batch";
     return NULL;
   }
-  const struct ctrace_kind_info *ki = &ctrace__kinds[kind];
+  const unsigned nf = kind_shape[kind] & SHAPE_NF;
   unsigned mask = ctrace__repeat_mask(kind);
   uint64_t d;
   if (!(p = ctrace__get_uvarint(p, end, &d))) {
@@ -135,8 +164,9 @@ static const uint8_t *decode_repeated(struct ctrace_repeat *rep, const uint8_t *
   *ticks += d;
   ev->ticks = *ticks;
   ev->kind = (uint8_t)kind;
-  ev->nfields = ki->nfields;
-  for (unsigned i = 0; i < ki->nfields; i++) {
+  ev->nfields = (uint8_t)nf;
+#pragma GCC unroll 8
+  for (unsigned i = 0; i < nf; i++) {
     if (mask >> i & 1) {
       ev->f[i] = bs < 0 ? rep->f[slot][i] : 0;
     } else if (!(p = ctrace__get_uvarint(p, end, &ev->f[i]))) {
@@ -154,13 +184,85 @@ static const uint8_t *decode_repeated(struct ctrace_repeat *rep, const uint8_t *
       if (mask >> i & 1)
         ev->f[i] = e[i];
   }
-  return get_blob(p, end, ki->blob, ev, why);
+  return get_blob(p, end, (kind_shape[kind] & SHAPE_BLOB) != 0, ev, why);
+}
+
+/* decode_repeated_kind with each kind's shape as constants, behind one
+ * jump (the open's pass meets every flagged event here). */
+static const uint8_t *decode_repeated(struct ctrace_repeat *rep, const uint8_t *p,
+                                      const uint8_t *end, uint64_t *ticks, ctrace_event *ev,
+                                      const char **why) {
+  switch (*p) {
+#define REPEAT_CASE(NAME, slot, mask, bs, fields)                                                  \
+  case CTRACE_EV_##NAME | CTRACE_REPEAT_FLAG:                                                      \
+    return decode_repeated_kind(rep, p, end, ticks, ev, why, CTRACE_EV_##NAME);
+    CTRACE_REPEAT_KINDS(REPEAT_CASE)
+#undef REPEAT_CASE
+  default:
+    return decode_repeated_kind(rep, p, end, ticks, ev, why, *p & ~CTRACE_REPEAT_FLAG);
+  }
+}
+
+/*
+ * A plain (not flagged) event of known kind code < 0x80 in a data batch,
+ * as ctrace_decode_batch_event decodes it, with the kind's shape (nf,
+ * blob) as constants where it is inlined: the open's pass over every
+ * event goes through here, the loops unrolled behind one jump.
+ */
+static inline __attribute__((always_inline)) const uint8_t *
+decode_plain(const struct ctrace_batch_info *b, struct ctrace_batch_state *st, const uint8_t *p,
+             const uint8_t *end, uint64_t *ticks, ctrace_event *ev, const char **why, unsigned code,
+             unsigned nf, int blob) {
+  uint64_t prev = *ticks, d;
+  if (!(p = ctrace__get_uvarint(p + 1, end, &d))) {
+    *why = "event cut short (time delta)";
+    return NULL;
+  }
+  *ticks += d;
+  ev->ticks = *ticks;
+  ev->kind = (uint8_t)code;
+  ev->nfields = (uint8_t)nf;
+#pragma GCC unroll 8
+  for (unsigned i = 0; i < nf; i++)
+    if (!(p = ctrace__get_uvarint(p, end, &ev->f[i]))) {
+      *why = "event cut short (field)";
+      return NULL;
+    }
+  if (!(p = get_blob(p, end, blob, ev, why)))
+    return NULL;
+  int slot = b->repeat ? ctrace__repeat_slot(code) : -1;
+  int bs = b->repeat ? ctrace__repeat_by_stack(code) : -1;
+  if (slot >= 0 && bs < 0) {
+    st->rep.seen |= 1u << slot;
+#pragma GCC unroll 8
+    for (unsigned i = 0; i < nf; i++)
+      st->rep.f[slot][i] = ev->f[i];
+  }
+  if (b->relative && rel_kinds[code])
+    rel_apply(&st->rel, b->tid, prev, ticks, ev);
+  if (bs >= 0)
+    ctrace__repeat_keep_stack(&st->rep, bs, ev->f);
+  return p;
 }
 
 const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b,
                                          struct ctrace_batch_state *st, const uint8_t *p,
                                          const uint8_t *end, uint64_t *ticks, ctrace_event *ev,
                                          const char **why) {
+  if (p < end && !(b->repeat && (*p & 0xc0) == CTRACE_REPEAT_FLAG)) {
+    switch (*p) {
+#define KIND_CASE(NAME, code, nf, has_blob, fields, doc)                                           \
+  case code:                                                                                       \
+    if ((code) < 0x80)                                                                             \
+      return decode_plain(b, st, p, end, ticks, ev, why, (code), (nf), (has_blob));                \
+    break;
+      CTRACE_EVENT_KINDS(KIND_CASE)
+#undef KIND_CASE
+    default:
+      break;
+    }
+  }
+  /* flagged events, later versions' records, and bytes that do not decode */
   uint64_t prev = *ticks;
   int flagged = b->repeat && p < end && (*p & 0xc0) == CTRACE_REPEAT_FLAG;
   if (flagged) {
@@ -170,7 +272,10 @@ const uint8_t *ctrace_decode_batch_event(const struct ctrace_batch_info *b,
     int slot = p && b->repeat ? ctrace__repeat_slot(ev->kind) : -1;
     if (slot >= 0 && ctrace__repeat_by_stack(ev->kind) < 0) {
       st->rep.seen |= 1u << slot;
-      memcpy(st->rep.f[slot], ev->f, ev->nfields * sizeof ev->f[0]);
+      /* a loop: memcpy of a variable few words is `rep movs` here, whose
+       * start-up was a sixth of the open's time */
+      for (unsigned i = 0; i < ev->nfields; i++)
+        st->rep.f[slot][i] = ev->f[i];
     }
   }
   if (!p)
@@ -1333,34 +1438,6 @@ const struct ctrace_batch_info *ctrace_reader_batch(const ctrace_reader *r, uint
 }
 
 /* ---- cursors ---- */
-
-/* What a cursor needs of a kind, one byte per code: its number of fields
- * (bits 0-2), whether a blob follows (SHAPE_BLOB), whether it has relative
- * fields in a 1.3 data batch (SHAPE_REL), whether it is a record of the
- * skippable range (SHAPE_RECORD: codes of 0x80 and above, all shaped
- * alike, known or not: no fields, a blob), whether it is a kind with the
- * repeat flag of 1.4 (SHAPE_REP alone: the kind without the flag says the
- * rest). Kinds 0x01..0x7f outside the table never reach a cursor (the open
- * refused their batch). */
-enum { SHAPE_NF = 7, SHAPE_BLOB = 8, SHAPE_REL = 16, SHAPE_RECORD = 32, SHAPE_REP = 64 };
-#define SHAPE_REL_KIND(code)                                                                      \
-  ((code) == CTRACE_EV_TASK_BEGIN || (code) == CTRACE_EV_TASK_END ||                               \
-   (code) == CTRACE_EV_REGION_BEGIN || (code) == CTRACE_EV_LOG || (code) == CTRACE_EV_WAIT ||       \
-   (code) == CTRACE_EV_WAKE || (code) == CTRACE_EV_SYSCALL)
-#define SHAPE_OF(name, code, nf, blob, fields, doc)                                                \
-  [code] = (uint8_t)((code) >= 0x80 ? SHAPE_BLOB | SHAPE_RECORD                                    \
-                                    : (nf) | ((blob) ? SHAPE_BLOB : 0) |                           \
-                                          (SHAPE_REL_KIND(code) ? SHAPE_REL : 0)),
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Woverride-init"
-#define SHAPE_REP_OF(name, slot, mask, bs, fields) [CTRACE_EV_##name | CTRACE_REPEAT_FLAG] = SHAPE_REP,
-static const uint8_t kind_shape[256] = {[0x80 ... 0xff] = SHAPE_BLOB | SHAPE_RECORD,
-                                        CTRACE_EVENT_KINDS(SHAPE_OF)
-                                            CTRACE_REPEAT_KINDS(SHAPE_REP_OF)};
-#pragma GCC diagnostic pop
-#undef SHAPE_OF
-#undef SHAPE_REP_OF
-#undef SHAPE_REL_KIND
 
 static void cursor_load(ctrace_cursor *c) {
   while (c->batch < c->th->nbatches) {
