@@ -659,38 +659,50 @@ TEST_IMPL(preload_interposers_work_before_init) {
 /* A worker blocked on a condvar when main calls exit(): its PENDING says
  * since when, on what, with its stack; the timeline, stats and the sync
  * profile show it blocked from its wait to the end, not running. Another
- * blocked in read() on a socket: a PENDING system call of class NET. */
+ * blocked in read() on a socket: a PENDING system call of class NET,
+ * without a stack (none is taken before a read). A third in epoll_wait: a
+ * PENDING call of class POLL with its stack (taken before a wait that may
+ * block: an idle server's workers at its stop). */
 TEST_IMPL(preload_pending_condvar_at_exit) {
   const char *path = test_path("pe.ctrace");
   char *out;
   const char *prog[] = {PROG("condvar_exit"), "300", NULL};
   ASSERT_EQ(run(path, NULL, prog, &out, NULL), 0);
   uint64_t cond = parse_ptr(out, "cond 0x");
-  const char *fdp = strstr(out, " fd ");
-  ASSERT(fdp);
-  int sock = atoi(fdp + 4);
+  const char *fdp = strstr(out, " fd "), *epp = strstr(out, " ep ");
+  ASSERT(fdp && epp);
+  int sock = atoi(fdp + 4), epfd = atoi(epp + 4);
   struct evs e;
   load(path, &e);
-  const ctrace_event *pd = NULL, *sl = NULL, *rd = NULL;
+  const ctrace_event *pd = NULL, *sl = NULL, *rd = NULL, *pl = NULL;
   size_t npending = 0;
   for (size_t i = 0; i < e.n; i++) {
     if (e.ev[i].kind == CTRACE_EV_PENDING) {
       npending++;
       if (e.ev[i].f[0])
         pd = &e.ev[i];
-      else
+      else if (e.ev[i].f[1] == CTRACE_CALL_read)
         rd = &e.ev[i];
+      else
+        pl = &e.ev[i];
     }
     if (e.ev[i].kind == CTRACE_EV_WAIT && e.ev[i].f[0] == CTRACE_WAIT_SLEEP)
       sl = &e.ev[i];
   }
-  ASSERT_EQ(npending, 2); /* main is not blocked: it is exiting */
-  ASSERT(sl && pd && rd);
+  ASSERT_EQ(npending, 3); /* main is not blocked: it is exiting */
+  ASSERT(sl && pd && rd && pl);
   /* The reader: inside read() on a socket (a system call: no stack). */
   ASSERT_EQ(rd->f[1], CTRACE_CALL_read);
   ASSERT_EQ(rd->f[2], CTRACE_SC_NET);
   ASSERT_EQ(rd->f[3], sock);
+  ASSERT_EQ(rd->f[5], 0);
   ASSERT_LE(rd->ticks - rd->f[4], sl->ticks - sl->f[2]);
+  /* The poller: inside epoll_wait, with the stack of its call. */
+  ASSERT(pl->f[1] == CTRACE_CALL_epoll_wait || pl->f[1] == CTRACE_CALL_epoll_pwait);
+  ASSERT_EQ(pl->f[2], CTRACE_SC_POLL);
+  ASSERT_EQ(pl->f[3], epfd);
+  ASSERT_GT(pl->f[5], 0);
+  ASSERT_LE(pl->ticks - pl->f[4], sl->ticks - sl->f[2]);
   ASSERT_EQ(pd->f[0], CTRACE_WAIT_COND);
   ASSERT_EQ(pd->f[1], 0);
   ASSERT_EQ(pd->f[2], 0);

@@ -46,32 +46,35 @@ PL_SYS_SHAPE(int, recvmmsg, recvmmsg, PL_NET, recvmmsg, NET, fd,
 PL_SYS_SHAPE(int, sendmmsg, sendmmsg, PL_NET, sendmmsg, NET, fd,
              (int fd, struct mmsghdr *v, unsigned n, int fl), (fd, v, n, fl))
 
-/* Readiness waits: the fd field is the number of fds (epoll: the epoll fd). */
-PL_SYS_SHAPE(int, poll, poll, PL_NET, poll, POLL, (int)n, (struct pollfd *f, nfds_t n, int ms),
-             (f, n, ms))
-PL_SYS_SHAPE(int, __poll_chk, __poll_chk, PL_NET, poll, POLL, (int)n,
-             (struct pollfd *f, nfds_t n, int ms, size_t fl), (f, n, ms, fl))
-PL_SYS_SHAPE(int, ppoll, ppoll, PL_NET, ppoll, POLL, (int)n,
-             (struct pollfd *f, nfds_t n, const struct timespec *ts, const sigset_t *m),
-             (f, n, ts, m))
-PL_SYS_SHAPE(int, select, select, PL_NET, select, POLL, n,
-             (int n, fd_set *restrict r_, fd_set *restrict w, fd_set *restrict e,
-              struct timeval *restrict tv),
-             (n, r_, w, e, tv))
-PL_SYS_SHAPE(int, pselect, pselect, PL_NET, pselect, POLL, n,
-             (int n, fd_set *restrict r_, fd_set *restrict w, fd_set *restrict e,
-              const struct timespec *restrict ts, const sigset_t *restrict m),
-             (n, r_, w, e, ts, m))
-PL_SYS_SHAPE(int, epoll_wait, epoll_wait, PL_NET, epoll_wait, POLL, ep,
-             (int ep, struct epoll_event *ev, int n, int ms), (ep, ev, n, ms))
-PL_SYS_SHAPE(int, epoll_pwait, epoll_pwait, PL_NET, epoll_pwait, POLL, ep,
-             (int ep, struct epoll_event *ev, int n, int ms, const sigset_t *m),
-             (ep, ev, n, ms, m))
+/* Readiness waits: the fd field is the number of fds (epoll: the epoll fd).
+ * Their stack is taken before the call unless the timeout is zero (a
+ * timeout behind a pointer is not read: the program's pointer may be bad,
+ * and the call's EFAULT is its answer). */
+PL_POLL_SHAPE(int, poll, poll, poll, (int)n, ms != 0, (struct pollfd *f, nfds_t n, int ms),
+              (f, n, ms))
+PL_POLL_SHAPE(int, __poll_chk, __poll_chk, poll, (int)n, ms != 0,
+              (struct pollfd *f, nfds_t n, int ms, size_t fl), (f, n, ms, fl))
+PL_POLL_SHAPE(int, ppoll, ppoll, ppoll, (int)n, 1,
+              (struct pollfd *f, nfds_t n, const struct timespec *ts, const sigset_t *m),
+              (f, n, ts, m))
+PL_POLL_SHAPE(int, select, select, select, n, 1,
+              (int n, fd_set *restrict r_, fd_set *restrict w, fd_set *restrict e,
+               struct timeval *restrict tv),
+              (n, r_, w, e, tv))
+PL_POLL_SHAPE(int, pselect, pselect, pselect, n, 1,
+              (int n, fd_set *restrict r_, fd_set *restrict w, fd_set *restrict e,
+               const struct timespec *restrict ts, const sigset_t *restrict m),
+              (n, r_, w, e, ts, m))
+PL_POLL_SHAPE(int, epoll_wait, epoll_wait, epoll_wait, ep, ms != 0,
+              (int ep, struct epoll_event *ev, int n, int ms), (ep, ev, n, ms))
+PL_POLL_SHAPE(int, epoll_pwait, epoll_pwait, epoll_pwait, ep, ms != 0,
+              (int ep, struct epoll_event *ev, int n, int ms, const sigset_t *m),
+              (ep, ev, n, ms, m))
 
-PL_SYS_SHAPE(int, epoll_pwait2, epoll_pwait2, PL_NET, epoll_pwait2, POLL, ep,
-             (int ep, struct epoll_event *ev, int n, const struct timespec *ts,
-              const sigset_t *m),
-             (ep, ev, n, ts, m))
+PL_POLL_SHAPE(int, epoll_pwait2, epoll_pwait2, epoll_pwait2, ep, 1,
+              (int ep, struct epoll_event *ev, int n, const struct timespec *ts,
+               const sigset_t *m),
+              (ep, ev, n, ts, m))
 
 /* connect: SYSCALL under the rule, SOCKADDR always (also EINPROGRESS). */
 PL_EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al) {

@@ -168,14 +168,17 @@ void ctrace__pl_wait_call(uint8_t reason, const void *obj, uint64_t t0, uint64_t
   errno = saved;
 }
 
-/* ct: the calling thread's ctrace__tls, or NULL: then read again. */
+/* ct: the calling thread's ctrace__tls, or NULL: then read again; c: the
+ * call's state, whose stack is taken if it captured one in this trace. */
 __attribute__((always_inline)) static inline void
 syscall_event(struct ctrace__thread *ct, uint8_t call, uint8_t cls, int fd, int64_t result,
-              uint64_t t0, uint64_t t1, void *fp) {
+              uint64_t t0, uint64_t t1, const struct ctrace__pl_call *c, void *fp) {
   struct ctrace__thread *t = ct ? ctrace__enter_at(ct) : ctrace__enter();
   if (!t)
     return;
-  uint32_t st = ctrace__pl_stack(t, fp);
+  uint32_t st = c && c->session && c->t == t && c->session == t->session
+                    ? c->stack
+                    : ctrace__pl_stack(t, fp);
   uint64_t dur = t1 > t0 ? t1 - t0 : 0;
   uint8_t *p = ctrace__ev_span(t, CTRACE_EV_SYSCALL, t1, dur);
   p = ctrace__put_uvarint(p, call);
@@ -189,12 +192,13 @@ syscall_event(struct ctrace__thread *ct, uint8_t call, uint8_t cls, int fd, int6
 
 void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint64_t t0,
                         uint64_t t1, void *fp) {
-  syscall_event(NULL, call, cls, fd, result, t0, t1, fp);
+  syscall_event(NULL, call, cls, fd, result, t0, t1, NULL, fp);
 }
 
 CTRACE__HOT void ctrace__pl_syscall_done(struct ctrace__thread *ct, struct ctrace__hot *h,
                                          uint8_t call, uint8_t cls, int fd, int failed,
-                                         int64_t r, uint64_t t0, uint64_t t1, void *fp) {
+                                         int64_t r, uint64_t t0, uint64_t t1,
+                                         const struct ctrace__pl_call *c, void *fp) {
   /* errno's address without __errno_location(): one page (libc's code)
    * less to touch after the system call */
   int *ep = ct && ct->errno_p ? ct->errno_p : &errno;
@@ -204,7 +208,7 @@ CTRACE__HOT void ctrace__pl_syscall_done(struct ctrace__thread *ct, struct ctrac
     cls = k && !(k & PL_FD_UNVERIFIED) ? k & PL_FD_CLASS : ctrace__pl_fd_class(fd);
   }
   /* ct: no second load of ctrace__tls's offset from the GOT's page */
-  syscall_event(ct, call, cls, fd, failed ? -(int64_t)e : r, t0, t1, fp);
+  syscall_event(ct, call, cls, fd, failed ? -(int64_t)e : r, t0, t1, c, fp);
   *ep = e;
 }
 

@@ -248,6 +248,14 @@ void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void 
  * BYFD class not yet cached is decided at stop (ctrace__pending_fd_class). */
 static inline void ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd,
                                        uint64_t t0);
+/* Before a readiness wait that may block (poll, select, epoll_wait with a
+ * timeout other than zero): as ctrace__pl_call_sys, with the stack (from
+ * fp) captured now, since a stop cannot walk a blocked thread's stack: a
+ * server's idle workers are inside these calls when it stops. A recorded
+ * call takes this stack (ctrace__pl_syscall_done) instead of walking again.
+ * The walk mostly hits the thread's cache of whole walks (unwind.c): an
+ * event loop calls from the same frames. */
+void ctrace__pl_call_poll(struct ctrace__pl_call *c, uint8_t call, int fd, uint64_t t0, void *fp);
 static inline void ctrace__pl_call_end(struct ctrace__pl_call *c) {
   if (c->t)
     ctrace__pending_restore(c->t, c->h, &c->saved);
@@ -344,6 +352,7 @@ ctrace__pl_call_sys(struct ctrace__pl_call *c, uint8_t call, uint8_t cls, int fd
   struct ctrace__thread *t = PL_TLS_;
   struct ctrace__hot *h = PL_HOT_;
   c->t = NULL;
+  c->session = 0; /* no stack captured */
   if (CTRACE__UNLIKELY(!t || !h->registered))
     return; /* (ctrace__hot: not a load from t's page, record.h) */
   /* A BYFD class stays 0 here, decided from the fd only if a stop finds
@@ -382,11 +391,12 @@ void ctrace__pl_syscall(uint8_t call, uint8_t cls, int fd, int64_t result, uint6
 /* The recorded branch of PL_CALL_SHAPE_, one call after the real one
  * returned: errno read through ct's cached address (ct: the state
  * ctrace__pl_call_sys found, or NULL; h: its &ctrace__hot), the class of a
- * BYFD call from fd, the SYSCALL event (result r, or -errno when failed),
- * errno restored. */
+ * BYFD call from fd, the SYSCALL event (result r, or -errno when failed)
+ * with the stack c captured before the call if it did (else walked from
+ * fp), errno restored. */
 void ctrace__pl_syscall_done(struct ctrace__thread *ct, struct ctrace__hot *h, uint8_t call,
                              uint8_t cls, int fd, int failed, int64_t r, uint64_t t0,
-                             uint64_t t1, void *fp);
+                             uint64_t t1, const struct ctrace__pl_call *c, void *fp);
 void ctrace__pl_sockaddr(int fd, uint8_t call, const struct sockaddr *sa, socklen_t len);
 uint32_t ctrace__pl_stack(struct ctrace__thread *t, void *fp);
 /*
@@ -470,7 +480,8 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
  * before the call, BELOW when the call was shorter than the minimum
  * (nothing for PL_SYS_SHAPE).
  */
-#define PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, BEFORE, BELOW)\
+#define PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, BEFORE, BELOW, \
+                       STACK_NOW)                                              \
   PL_EXPORT PL_JMP_RETURN PL_HOT_CALL ret name PARAMS {                        \
     if (PL_PASS_SYS_(fam))                                                     \
       return PL_REAL(realname) ARGS;                                           \
@@ -480,14 +491,18 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
     const uint64_t min_ = ctrace__pl.min_ticks;                                \
     uint64_t t0_ = ctrace__pl_now(tsc_);                                       \
     struct ctrace__pl_call c_;                                                 \
-    ctrace__pl_call_sys(&c_, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), t0_);\
+    if (STACK_NOW)                                                             \
+      ctrace__pl_call_poll(&c_, CTRACE_CALL_##call, (int)(FD), t0_,            \
+                           __builtin_frame_address(0));                        \
+    else                                                                       \
+      ctrace__pl_call_sys(&c_, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), t0_);\
     BEFORE;                                                                    \
     r = PL_REAL(realname) ARGS;                                                \
     uint64_t t1_ = ctrace__pl_now(tsc_);                                       \
     ctrace__pl_call_end(&c_);                                                  \
     if (CTRACE__UNLIKELY(t1_ - t0_ >= min_)) {                                 \
       ctrace__pl_syscall_done(c_.t, c_.h, CTRACE_CALL_##call, CTRACE_SC_##cls, (int)(FD), \
-                              r < 0, (int64_t)r, t0_, t1_,                     \
+                              r < 0, (int64_t)r, t0_, t1_, &c_,                \
                               __builtin_frame_address(0));                     \
     } else {                                                                   \
       BELOW;                                                                   \
@@ -495,7 +510,13 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
     return r;                                                                  \
   }
 #define PL_SYS_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS) \
-  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, (void)0, (void)0)
+  PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS, (void)0, (void)0, 0)
+/* POLL shape: PL_SYS_SHAPE for the readiness waits, whose stack is taken
+ * before the call when BLOCKS (an expression of the arguments that never
+ * reads through the program's pointers) says it may block. */
+#define PL_POLL_SHAPE(ret, name, realname, call, FD, BLOCKS, PARAMS, ARGS)       \
+  PL_CALL_SHAPE_(ret, name, realname, PL_NET, call, POLL, FD, PARAMS, ARGS, (void)0, (void)0, \
+                 BLOCKS)
 
 /*
  * DATA shape: PL_SYS_SHAPE for the calls that move bytes on any fd (read,
@@ -511,7 +532,7 @@ static inline void ctrace__pl_charge(struct ctrace__thread *t, uint64_t since) {
 #define PL_DATA_SHAPE(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS)    \
   PL_CALL_SHAPE_(ret, name, realname, fam, call, cls, FD, PARAMS, ARGS,        \
                  const uint8_t k_ = ctrace__pl_fd_cached_t(c_.t ? c_.h : NULL, (int)(FD)), \
-                 PL_IPC_BELOW_(call, FD))
+                 PL_IPC_BELOW_(call, FD), 0)
 #define PL_IPC_BELOW_(call, FD)                                                \
   do {                                                                         \
     if (r > 0) {                                                               \

@@ -192,6 +192,25 @@ void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void 
   errno = saved;
 }
 
+void ctrace__pl_call_poll(struct ctrace__pl_call *c, uint8_t call, int fd, uint64_t t0, void *fp) {
+  c->t = NULL;
+  c->session = 0;
+  int saved = errno;
+  struct ctrace__thread *t = ctrace__enter();
+  if (t) {
+    struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uint32_t)fd,
+                                .stack = ctrace__pl_stack(t, fp), .session = t->session,
+                                .call = call, .cls = CTRACE_SC_POLL};
+    ctrace__leave_empty(t);
+    c->h = &ctrace__hot;
+    ctrace__pending_set(t, c->h, &n, &c->saved);
+    c->t = t;
+    c->stack = n.stack;
+    c->session = n.session;
+  }
+  errno = saved;
+}
+
 /* A blocking call's registration and state, undone also when the thread is
  * cancelled inside it (cond waits, sem_wait, joins are cancellation
  * points): a cancelled waiter must leave no entry that a later release
