@@ -173,15 +173,16 @@ void ctrace__pl_wakes(const struct ctrace__pl_claim *c, const void *obj, void *f
 
 /* ---- the blocking-call state ---- */
 
-void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void *obj, uint64_t t0,
-                          void *fp) {
+/* Enters the blocking call n (its stack and trace left to fill): the
+ * stack captured now from fp, kept in c for the call's event too. */
+static void call_with_stack(struct ctrace__pl_call *c, struct ctrace__pending n, void *fp) {
   c->t = NULL;
+  c->session = 0;
   int saved = errno;
   struct ctrace__thread *t = ctrace__enter();
   if (t) {
-    struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uintptr_t)obj,
-                                .stack = ctrace__pl_stack(t, fp), .session = t->session,
-                                .reason = reason};
+    n.stack = ctrace__pl_stack(t, fp);
+    n.session = t->session;
     ctrace__leave_empty(t);
     c->h = &ctrace__hot;
     ctrace__pending_set(t, c->h, &n, &c->saved);
@@ -192,23 +193,16 @@ void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void 
   errno = saved;
 }
 
+void ctrace__pl_call_wait(struct ctrace__pl_call *c, uint8_t reason, const void *obj, uint64_t t0,
+                          void *fp) {
+  struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uintptr_t)obj, .reason = reason};
+  call_with_stack(c, n, fp);
+}
+
 void ctrace__pl_call_poll(struct ctrace__pl_call *c, uint8_t call, int fd, uint64_t t0, void *fp) {
-  c->t = NULL;
-  c->session = 0;
-  int saved = errno;
-  struct ctrace__thread *t = ctrace__enter();
-  if (t) {
-    struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uint32_t)fd,
-                                .stack = ctrace__pl_stack(t, fp), .session = t->session,
-                                .call = call, .cls = CTRACE_SC_POLL};
-    ctrace__leave_empty(t);
-    c->h = &ctrace__hot;
-    ctrace__pending_set(t, c->h, &n, &c->saved);
-    c->t = t;
-    c->stack = n.stack;
-    c->session = n.session;
-  }
-  errno = saved;
+  struct ctrace__pending n = {.since = t0 ? t0 : 1, .object = (uint32_t)fd, .call = call,
+                              .cls = CTRACE_SC_POLL};
+  call_with_stack(c, n, fp);
 }
 
 /* A blocking call's registration and state, undone also when the thread is
