@@ -240,6 +240,29 @@ int test_ctrace_run(const char *path, const char *const *opts, const char *const
   return test_run(argv, NULL, out, err);
 }
 
+int64_t test_steal_ns(void) {
+  FILE *f = fopen("/proc/stat", "r");
+  unsigned long long v[8] = {0};
+  /* cpu  user nice system idle iowait irq softirq steal */
+  int got = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                       &v[3], &v[4], &v[5], &v[6], &v[7])
+              : 0;
+  if (f)
+    fclose(f);
+  long hz = sysconf(_SC_CLK_TCK);
+  if (got != 8 || hz <= 0)
+    return 0;
+  return (int64_t)(v[7] * (1000000000ull / (unsigned long long)hz));
+}
+
+int64_t test_stolen_since(int64_t before) {
+  int64_t d = test_steal_ns() - before;
+  long hz = sysconf(_SC_CLK_TCK), cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (d <= 0 || hz <= 0)
+    return 0;
+  return d + (cpus > 0 ? cpus : 1) * (1000000000 / hz);
+}
+
 int test_free_port(void) {
   int s = socket(AF_INET, SOCK_STREAM, 0);
   if (s < 0)

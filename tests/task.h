@@ -115,6 +115,16 @@ int test_ctrace_run(const char *path, const char *const *opts, const char *const
 /* Does prog (NULL terminated), run untraced, exit 0 and print traced_out?
  * Says what differs on stderr when not. */
 int test_same_untraced(const char *const *prog, const char *traced_out);
+/* The time, in ns, the hypervisor gave this machine's CPUs to others
+ * (steal, summed over CPUs, from /proc/stat; 0 on bare metal or when
+ * unreadable). Read before and after a run: the on-CPU time a trace shows
+ * includes what was stolen while a thread was switched in, the kernel's
+ * per-thread CPU time (schedstat, CLOCK_THREAD_CPUTIME_ID) does not. */
+int64_t test_steal_ns(void);
+/* At most how much was stolen since test_steal_ns() read `before`: 0 when
+ * nothing was counted, else the count plus one clock tick per CPU (the
+ * count's resolution). */
+int64_t test_stolen_since(int64_t before);
 /* A TCP port on 127.0.0.1 that was free a moment ago, or -1. */
 int test_free_port(void);
 /* A socket connected to 127.0.0.1:port, retried for up to 10 s (a server

@@ -608,7 +608,9 @@ TEST_IMPL(sql_cpu_and_samples_match_stats) {
   char *argv[] = {(char *)test_build_path("ctrace"), "run", "-o", path, "--",
                   (char *)test_build_path("src/preload/prog_sched_load"), "cpu", "3", "60", NULL};
   char *prog_out = NULL;
+  int64_t steal = test_steal_ns();
   ASSERT_EQ(test_run(argv, NULL, &prog_out, NULL), 0);
+  steal = test_stolen_since(steal);
   char *out = NULL;
   char *sargv[] = {(char *)test_build_path("ctrace"), "stats", "--json", path, NULL};
   ASSERT_EQ(test_run(sargv, NULL, &out, NULL), 0);
@@ -630,7 +632,10 @@ TEST_IMPL(sql_cpu_and_samples_match_stats) {
    * the ratio was 0.89-1.04 in 75 threads (0.98-1.00 idle; the CPU
    * samples agree with the intervals, the gap is not understood), hence
    * 0.85-1.10. Unless the kernel's rings lost records (the trace says so:
-   * then intervals are missing). */
+   * then intervals are missing). In a virtual machine the trace's on-CPU
+   * time also holds what the hypervisor stole from the thread's CPU while
+   * it was switched in, which the kernel's count leaves out: 60 ms threads
+   * were 4-120 ms over on a host that stole 15 % of the CPUs. */
   int spinners = 0;
   for (const char *l = prog_out; (l = strstr(l, "thread ")) != NULL; l++) {
     unsigned tid;
@@ -645,9 +650,9 @@ TEST_IMPL(sql_cpu_and_samples_match_stats) {
              tid);
     int64_t got = q_int(q, sql);
     if (json_int(out, "\"sched\"", "lost") == 0 &&
-        (got > (int64_t)(on * 1.10) || got < (int64_t)(on * 0.85)))
-      TEST_FAIL_("thread %u: %lld ns on the CPU in the trace, %llu by the kernel", tid,
-                 (long long)got, on);
+        (got > (int64_t)(on * 1.10) + steal || got < (int64_t)(on * 0.85)))
+      TEST_FAIL_("thread %u: %lld ns on the CPU in the trace, %llu by the kernel, %lld stolen",
+                 tid, (long long)got, on, (long long)steal);
   }
   ASSERT_EQ(spinners, 3);
   free(prog_out);
