@@ -276,6 +276,11 @@ static int inherit_thread_ok = 1; /* kernels before 5.13: EINVAL */
  * alone (the stop and a fatal flush still drain them), as a writer
  * starved of CPU would: the rings fill and lose what follows. */
 static _Atomic int hold_drains;
+/* Test hook CTRACE_TEST_SCHED_GROW: a round that read anything from a
+ * middle-sized ring counts it busy, as one a quarter full would be, so the
+ * growths happen while switches flow at whatever rate this machine's
+ * scheduler allows (read under sched_lock). */
+static int eager_growth;
 
 static int attr_settled; /* an event opened: the fallbacks are decided */
 
@@ -1023,7 +1028,7 @@ static void drain_locked(uint64_t deadline, int may_grow) {
        * paying for 64 (the kernel allocates and clears them, ~1 ms of its
        * CPU), and a busy one has the large ring as before. */
       int mid = rg->m.size < (uint64_t)RING_MID_PAGES * (uint64_t)sysconf(_SC_PAGESIZE);
-      int busy = full || rg->was_full || got >= rg->m.size / 4;
+      int busy = full || rg->was_full || got >= rg->m.size / 4 || (eager_growth && got && !mid);
       if (mid || busy) {
         if (!full && (!rg->was_full || got) &&
             grow(c, busy ? RING_MAX_PAGES : RING_MID_PAGES) == 0) {
@@ -1084,6 +1089,7 @@ CTRACE__COLD void ctrace__sched_start(int writer_tid) {
   own_pid = (int)getpid();
   atomic_store_explicit(&hold_drains, getenv("CTRACE_TEST_SCHED_HOLD") != NULL,
                         memory_order_relaxed);
+  eager_growth = getenv("CTRACE_TEST_SCHED_GROW") != NULL;
   /* Cleared for a trace after the first: the first finds it zero (BSS),
    * and a memset would fault its 2-3 pages in at every process's start. */
   static int stack_ctx_used;
