@@ -541,7 +541,7 @@ static void serve(struct served *sv, const char *addr, const char *const *allow)
   char err[256];
   ASSERT_EQ(ctrace_reader_open(file, &sv->r, err, sizeof err), 0);
   ASSERT_EQ(ctrace_view_init(&sv->v, sv->r, file, NULL, NULL), 0);
-  struct ctrace_serve_opts o = {addr, allow};
+  struct ctrace_serve_opts o = {addr, allow, 0};
   if (ctrace_serve_start_opts(&o, &sv->v, &sv->s, err, sizeof err) < 0)
     TEST_FAIL_("serving on %s: %s", addr, err);
   sv->port = ctrace_serve_port(sv->s);
@@ -680,7 +680,7 @@ TEST_IMPL(security_view_allow_host) {
     char err0[256];
     ASSERT_EQ(ctrace_reader_open(file, &sv.r, err0, sizeof err0), 0);
     ASSERT_EQ(ctrace_view_init(&sv.v, sv.r, file, NULL, NULL), 0);
-    struct ctrace_serve_opts o0 = {addr, NULL};
+    struct ctrace_serve_opts o0 = {addr, NULL, 0};
     if (ctrace_serve_start_opts(&o0, &sv.v, &sv.s, err0, sizeof err0) == 0) {
       sv.port = ctrace_serve_port(sv.s);
       /* this client speaks to 127.0.0.1: only when the name is loopback's */
@@ -695,7 +695,7 @@ TEST_IMPL(security_view_allow_host) {
   }
   /* names only */
   const char *bad[] = {"evil.example:80", NULL};
-  struct ctrace_serve_opts o = {"127.0.0.1:0", bad};
+  struct ctrace_serve_opts o = {"127.0.0.1:0", bad, 0};
   char err[256];
   ctrace_server *s = NULL;
   ASSERT_EQ(ctrace_serve_start_opts(&o, NULL, &s, err, sizeof err), -1);

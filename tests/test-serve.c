@@ -9,9 +9,11 @@
 #include <ctrace.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -517,6 +519,206 @@ TEST_IMPL(serve_search_range_counters) {
   free(r.raw);
   free(pr.raw);
   stop(&f);
+  return 0;
+}
+
+/* ---- the server listens before the index is ready ---- */
+
+/* A GET of target sent on a new connection, not read: its fd. */
+static int send_get(unsigned port, const char *target) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  struct timeval tv = {60, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char req[512];
+  int n = snprintf(req, sizeof req,
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", target);
+  ASSERT_EQ(write(fd, req, (size_t)n), n);
+  return fd;
+}
+
+/* 1 when the connection has something to read now (an answer, or its end). */
+static int answered_yet(int fd) {
+  struct pollfd p = {fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+/* The whole answer on fd (closed): its status, and the body in *body
+ * (malloced). */
+static int read_answer(int fd, char **body) {
+  size_t cap = 65536, len = 0;
+  char *buf = malloc(cap + 1);
+  ASSERT(buf != NULL);
+  for (;;) {
+    if (len == cap) {
+      cap *= 2;
+      buf = realloc(buf, cap + 1);
+      ASSERT(buf != NULL);
+    }
+    ssize_t k = read(fd, buf + len, cap - len);
+    if (k < 0 && errno == EAGAIN)
+      TEST_FAIL_("%s", "no answer in 60 s");
+    if (k <= 0)
+      break;
+    len += (size_t)k;
+  }
+  close(fd);
+  buf[len] = 0;
+  int status = 0;
+  ASSERT_EQ(sscanf(buf, "HTTP/1.%*d %d", &status), 1);
+  char *sep = strstr(buf, "\r\n\r\n");
+  ASSERT(sep != NULL);
+  memmove(buf, sep + 4, strlen(sep + 4) + 1);
+  *body = buf;
+  return status;
+}
+
+/* The page and a script, answered while API requests wait. */
+static void page_and_script_answered(unsigned port) {
+  struct test_http_resp r = request(port, "GET", "/");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.body, "<!doctype html>");
+  free(r.raw);
+  r = request(port, "GET", "/app.js");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_CONTAINS(r.head, "Content-Type: text/javascript");
+  free(r.raw);
+}
+
+/* Sends n requests for /api/summary to a pending server and waits until
+ * all n are suspended in it (each is, as soon as the server read it). */
+#define NWAIT 8
+static void send_waiting(ctrace_server *s, int fds[], int n) {
+  for (int i = 0; i < n; i++)
+    fds[i] = send_get(ctrace_serve_port(s), "/api/summary");
+  while (ctrace__serve_waiting(s) < (unsigned)n)
+    usleep(1000);
+}
+
+/* A server started before its index (what ctrace view does): with more API
+ * requests waiting than the server has threads (4), the page and its
+ * scripts are still answered; the waiting requests are answered once the
+ * index is ready, 503 when it never will be or when the server stops. */
+TEST_IMPL(serve_pages_before_the_index_answers_after) {
+  const char *file = test_path("gen");
+  make_trace("gen", file);
+  char err[256];
+  ctrace_reader *r;
+  ASSERT_EQ(ctrace_reader_open(file, &r, err, sizeof err), 0);
+  struct ctrace_view v;
+  memset(&v, 0, sizeof v);
+  ctrace_server *s;
+  struct ctrace_serve_opts o = {"127.0.0.1:0", NULL, 1};
+  ASSERT_EQ(ctrace_serve_start_opts(&o, &v, &s, err, sizeof err), 0);
+  int fds[NWAIT];
+  send_waiting(s, fds, NWAIT);
+  for (int k = 0; k < 4; k++) /* whichever of the 4 threads takes them */
+    page_and_script_answered(ctrace_serve_port(s));
+  for (int i = 0; i < NWAIT; i++)
+    ASSERT(!answered_yet(fds[i])); /* there is no index to answer from */
+  ASSERT_EQ(ctrace_view_init(&v, r, file, NULL, NULL), 0);
+  ctrace_serve_ready(s, 1);
+  for (int i = 0; i < NWAIT; i++) {
+    char *body;
+    ASSERT_EQ(read_answer(fds[i], &body), 200);
+    ASSERT_STR_CONTAINS(body, "\"events\":");
+    ASSERT_STR_CONTAINS(body, "\"index_cache\":\"");
+    free(body);
+  }
+  struct test_http_resp later = request(ctrace_serve_port(s), "GET", "/api/threads");
+  ASSERT_EQ(later.status, 200);
+  free(later.raw);
+  ASSERT_EQ(ctrace__serve_waiting(s), 0);
+  ctrace_serve_stop(s);
+  ctrace_view_fini(&v);
+  ctrace_reader_close(r);
+
+  /* the index failed: the waiting requests and later ones get a JSON 503 */
+  struct ctrace_view none;
+  memset(&none, 0, sizeof none);
+  ASSERT_EQ(ctrace_serve_start_opts(&o, &none, &s, err, sizeof err), 0);
+  send_waiting(s, fds, 2);
+  ctrace_serve_ready(s, 0);
+  for (int i = 0; i < 2; i++) {
+    char *body;
+    ASSERT_EQ(read_answer(fds[i], &body), 503);
+    ASSERT_STR_CONTAINS(body, "{\"error\":\"ctrace view could not read");
+    free(body);
+  }
+  later = request(ctrace_serve_port(s), "GET", "/api/summary");
+  ASSERT_EQ(later.status, 503);
+  free(later.raw);
+  page_and_script_answered(ctrace_serve_port(s));
+  ctrace_serve_stop(s);
+
+  /* stopped while requests wait: they are answered, and the stop returns */
+  ASSERT_EQ(ctrace_serve_start_opts(&o, &none, &s, err, sizeof err), 0);
+  send_waiting(s, fds, NWAIT);
+  ctrace_serve_stop(s);
+  for (int i = 0; i < NWAIT; i++) {
+    char *body;
+    ASSERT_EQ(read_answer(fds[i], &body), 503);
+    ASSERT_STR_CONTAINS(body, "stopping");
+    free(body);
+  }
+  return 0;
+}
+
+/* `ctrace view` itself: it prints its URL and serves the page before it
+ * reads the trace (held by CTRACE_TEST_VIEW_HOLD until a file exists), and
+ * the API requests made meanwhile are answered once the index is ready. */
+TEST_IMPL(serve_cli_view_listens_before_indexing) {
+  const char *file = test_path("gen");
+  make_trace("gen", file);
+  char hold[4096];
+  snprintf(hold, sizeof hold, "%s", test_path("index-may-start"));
+  unlink(hold);
+  char env[4200];
+  snprintf(env, sizeof env, "CTRACE_TEST_VIEW_HOLD=%s", hold);
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    putenv(env);
+    execl(test_build_path("ctrace"), "ctrace", "view", "--no-browser", "--addr", "127.0.0.1:0",
+          file, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  char line[512];
+  test_read_line(out[0], line, sizeof line);
+  ASSERT_STR_CONTAINS(line, "ctrace view: serving ");
+  const char *u = strstr(line, "http://127.0.0.1:");
+  ASSERT(u != NULL);
+  unsigned port = (unsigned)strtoul(u + strlen("http://127.0.0.1:"), NULL, 10);
+  ASSERT_GT(port, 0);
+  int fds[NWAIT];
+  for (int i = 0; i < NWAIT; i++)
+    fds[i] = send_get(port, "/api/summary");
+  for (int k = 0; k < 4; k++)
+    page_and_script_answered(port);
+  for (int i = 0; i < NWAIT; i++)
+    ASSERT(!answered_yet(fds[i])); /* held: the trace is not even read */
+  ASSERT_EQ(test_write_file(hold, "", 0), 0);
+  for (int i = 0; i < NWAIT; i++) {
+    char *body;
+    ASSERT_EQ(read_answer(fds[i], &body), 200);
+    ASSERT_STR_CONTAINS(body, "\"thread_list\":");
+    ASSERT_STR_CONTAINS(body, "\"index_cache\":\"");
+    free(body);
+  }
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int st;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ASSERT(WIFEXITED(st));
+  ASSERT_EQ(WEXITSTATUS(st), 0);
+  close(out[0]);
   return 0;
 }
 

@@ -1,8 +1,8 @@
 /*
  * cmd_view.c - `ctrace view [--addr HOST:PORT] [--allow-host NAME]...
- * [--no-browser] FILE [AFTER]`: index the trace (and a second one to
- * compare it with), serve the viewer (src/serve/), open a browser, wait for
- * Ctrl-C.
+ * [--no-browser] FILE [AFTER]`: serve the viewer (src/serve/), open a
+ * browser, index the trace (and a second one to compare it with) while the
+ * browser loads the page, wait for Ctrl-C.
  *
  * The trace is mapped, guarded against a truncation while it is served
  * (src/serve/view.h: a SIGBUS in the mapping reads zeros and marks the file
@@ -104,6 +104,22 @@ static void raise_fd_limit(void) {
     rl.rlim_cur = want;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+/* Test hook: CTRACE_TEST_VIEW_HOLD=PATH holds the reading and indexing of
+ * the trace, once the server listens, until PATH exists (looked for every
+ * 10 ms), so that a test can send requests while the index is certainly
+ * not ready. 1 when a stop signal came meanwhile. */
+static int hold_for_test(const sigset_t *stop) {
+  const char *until = getenv("CTRACE_TEST_VIEW_HOLD");
+  if (!until || !*until)
+    return 0;
+  while (access(until, F_OK) != 0) {
+    struct timespec tick = {0, 10000000};
+    if (sigtimedwait(stop, NULL, &tick) >= 0)
+      return 1;
+  }
+  return 0;
 }
 
 /* The second trace of `ctrace view BEFORE AFTER`. Only one file can be
@@ -223,54 +239,28 @@ int ctrace_cmd_view(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   /* A process tree is mapped by the reader (file by file); one file as
-   * before, through the view's mapping that survives the file shrinking. */
+   * before, through the view's mapping that survives the file shrinking
+   * (mapped here, before the server starts: a missing file is said at
+   * once). */
   struct ctrace_view_file file = {0};
-  ctrace_reader *r;
   int tree = (ctrace_cli_only_pid || !ctrace_cli_no_tree) && ctrace_reader_is_tree(path);
-  if (tree) {
-    r = ctrace_cli_open(cmd->name, path);
-    if (!r)
-      return CTRACE_EXIT_FAIL;
-  } else {
-    if (ctrace_view_file_map(path, &file) < 0) {
-      fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
-              errno == EINVAL ? "not a regular file" : strerror(errno));
-      return CTRACE_EXIT_FAIL;
-    }
-    r = ctrace_cli_open_mem(cmd->name, path, file.data, file.size);
-    if (!r) {
-      ctrace_view_file_unmap(&file);
-      return CTRACE_EXIT_FAIL;
-    }
+  if (!tree && ctrace_view_file_map(path, &file) < 0) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd->name, path,
+            errno == EINVAL ? "not a regular file" : strerror(errno));
+    return CTRACE_EXIT_FAIL;
   }
-  struct progress prog = {.tty = isatty(2), .last_pct = -1};
-  clock_gettime(CLOCK_MONOTONIC, &prog.t0);
+
+  /* The server listens before the trace is read and indexed (or its index
+   * cache loaded): the browser loads the page, its scripts and styles
+   * meanwhile, and the page's API requests wait for the index, suspended
+   * in the server (ctrace_serve_ready). */
   struct ctrace_view v;
-  if (ctrace_view_init(&v, r, path, on_progress, &prog) < 0) {
-    fprintf(stderr, "ctrace view: %s: out of memory while indexing\n", path);
-    ctrace_reader_close(r);
-    ctrace_view_file_unmap(&file);
-    return CTRACE_EXIT_FAIL;
-  }
-  struct second two = {0};
-  if (after && open_second(cmd, after, &two, &v) < 0) {
-    ctrace_view_fini(&v);
-    ctrace_reader_close(r);
-    ctrace_view_file_unmap(&file);
-    return CTRACE_EXIT_FAIL;
-  }
-  if (!tree) {
-    ctrace_view_watch(&v, &file.st);
-    ctrace_view_file_release(&file);
-  }
+  memset(&v, 0, sizeof v);
   ctrace_server *srv;
   char err[256];
-  struct ctrace_serve_opts opts = {addr, allow};
+  struct ctrace_serve_opts opts = {addr, allow, 1};
   if (ctrace_serve_start_opts(&opts, &v, &srv, err, sizeof err) < 0) {
     fprintf(stderr, "ctrace view: %s\n", err);
-    close_second(&two);
-    ctrace_view_fini(&v);
-    ctrace_reader_close(r);
     ctrace_view_file_unmap(&file);
     return CTRACE_EXIT_FAIL;
   }
@@ -290,6 +280,45 @@ int ctrace_cmd_view(int argc, char **argv) {
             addr);
   if (browser)
     open_browser(ctrace_serve_url(srv));
+  if (hold_for_test(&stop)) {
+    fprintf(stderr, "ctrace view: stopping\n");
+    ctrace_serve_stop(srv); /* Ctrl-C while held: what is waiting gets 503 */
+    ctrace_view_file_unmap(&file);
+    return CTRACE_EXIT_OK;
+  }
+
+  ctrace_reader *r = tree ? ctrace_cli_open(cmd->name, path)
+                          : ctrace_cli_open_mem(cmd->name, path, file.data, file.size);
+  if (!r) {
+    ctrace_serve_ready(srv, 0);
+    ctrace_serve_stop(srv);
+    ctrace_view_file_unmap(&file);
+    return CTRACE_EXIT_FAIL;
+  }
+  struct progress prog = {.tty = isatty(2), .last_pct = -1};
+  clock_gettime(CLOCK_MONOTONIC, &prog.t0);
+  if (ctrace_view_init(&v, r, path, on_progress, &prog) < 0) {
+    fprintf(stderr, "ctrace view: %s: out of memory while indexing\n", path);
+    ctrace_serve_ready(srv, 0);
+    ctrace_serve_stop(srv);
+    ctrace_reader_close(r);
+    ctrace_view_file_unmap(&file);
+    return CTRACE_EXIT_FAIL;
+  }
+  struct second two = {0};
+  if (after && open_second(cmd, after, &two, &v) < 0) {
+    ctrace_serve_ready(srv, 0);
+    ctrace_serve_stop(srv);
+    ctrace_view_fini(&v);
+    ctrace_reader_close(r);
+    ctrace_view_file_unmap(&file);
+    return CTRACE_EXIT_FAIL;
+  }
+  if (!tree) {
+    ctrace_view_watch(&v, &file.st);
+    ctrace_view_file_release(&file);
+  }
+  ctrace_serve_ready(srv, 1); /* both traces are indexed: the waiting requests are answered */
   /* Waits for Ctrl-C, looking at the file once a second. */
   int told = 0;
   for (;;) {

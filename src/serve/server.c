@@ -41,7 +41,8 @@
 #define MHD_FUNCS(X)                                                                              \
   X(MHD_start_daemon) X(MHD_stop_daemon) X(MHD_get_daemon_info) X(MHD_add_response_header)      \
   X(MHD_queue_response) X(MHD_get_connection_values) X(MHD_destroy_response)                     \
-  X(MHD_create_response_from_buffer) X(MHD_lookup_connection_value)
+  X(MHD_create_response_from_buffer) X(MHD_lookup_connection_value) X(MHD_suspend_connection)   \
+  X(MHD_resume_connection)
 static struct {
 #define MHD_FIELD(f) __typeof__(f) *p_##f;
   MHD_FUNCS(MHD_FIELD)
@@ -56,6 +57,8 @@ static struct {
 #define MHD_destroy_response (mhd.p_MHD_destroy_response)
 #define MHD_create_response_from_buffer (mhd.p_MHD_create_response_from_buffer)
 #define MHD_lookup_connection_value (mhd.p_MHD_lookup_connection_value)
+#define MHD_suspend_connection (mhd.p_MHD_suspend_connection)
+#define MHD_resume_connection (mhd.p_MHD_resume_connection)
 
 static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
 static const char *mhd_missing; /* NULL: loaded */
@@ -96,7 +99,7 @@ static void mhd_load(void) {
  * computed once and kept: the trace cannot change under the server (a file
  * changed on disk makes every answer a 409 instead, see view.h), and
  * computing them takes seconds on a big trace. A thread of low priority
- * computes them right after the server starts, so that the pages are ready
+ * computes them once the index is ready, so that the pages are ready
  * when the user clicks them; a request that comes first computes its own
  * (the other waits for it, never computes it twice).
  */
@@ -136,9 +139,20 @@ struct ctrace_server {
   pthread_t warm;
   int warm_started;
   pthread_mutex_t warm_lock;
-  pthread_cond_t warm_cond; /* (CLOCK_MONOTONIC) go or stopping was set */
+  pthread_cond_t warm_cond; /* (CLOCK_MONOTONIC) go, stopping or view_state was set */
   int go;                   /* a timeline answer was sent */
   int stopping;
+  /* Whether v can be read (ctrace_serve_ready): the server of ctrace view
+   * listens before the trace is indexed. An API request that comes before
+   * is suspended (MHD_suspend_connection: it leaves its pooled thread free
+   * for the other connections that thread serves, the page's own files)
+   * and kept in waiting, all under warm_lock; they are resumed when the
+   * index is ready or will never be, and MHD asks handle() again. */
+  int view_state;                 /* VIEW_* (atomic; set under warm_lock) */
+  struct MHD_Connection **waiting; /* suspended, not yet resumed */
+  size_t nwaiting, waiting_cap;
+  unsigned unanswered;            /* suspended once, not yet completed */
+  pthread_cond_t answered_cond;   /* (warm_lock) unanswered went down */
   struct ctrace_view *v;
   unsigned port;
   int family;
@@ -151,6 +165,11 @@ struct ctrace_server {
   unsigned max_connections;
   char url[128];
 };
+
+/* What an API request finds of the view. */
+enum { VIEW_PENDING, VIEW_READY, VIEW_FAILED, VIEW_STOPPING };
+/* *con_cls of a connection that was suspended (counted in unanswered). */
+static char was_suspended;
 
 const struct ctrace_web_file *ctrace__web_find(const char *path) {
   if (strcmp(path, "/") == 0)
@@ -506,6 +525,14 @@ static void warm_instances(struct ctrace_server *s) {
 
 static void *warm_thread(void *arg) {
   struct ctrace_server *s = arg;
+  /* nothing to compute before the index exists */
+  pthread_mutex_lock(&s->warm_lock);
+  while (s->view_state == VIEW_PENDING && !s->stopping)
+    pthread_cond_wait(&s->warm_cond, &s->warm_lock);
+  int ready = s->view_state == VIEW_READY && !s->stopping;
+  pthread_mutex_unlock(&s->warm_lock);
+  if (!ready)
+    return NULL;
   /* The first timeline answer comes first (on two cores it would share
    * them), or 10 s, whichever is sooner (a page that never asks for the
    * timeline, a deep link to another page, computes what it asks for
@@ -536,6 +563,78 @@ static void *warm_thread(void *arg) {
   return NULL;
 }
 
+/* The view's state for an API request; VIEW_PENDING: the request was
+ * suspended (handle returns, and is called again once it is resumed).
+ * Suspending under warm_lock, where ctrace_serve_ready and stop take the
+ * list, means that no connection is resumed before it was suspended, and
+ * none is suspended after the list was taken. */
+static int await_view(struct ctrace_server *s, struct MHD_Connection *conn, void **con_cls) {
+  int st = __atomic_load_n(&s->view_state, __ATOMIC_ACQUIRE);
+  if (st != VIEW_PENDING)
+    return st;
+  pthread_mutex_lock(&s->warm_lock);
+  st = s->view_state;
+  if (st == VIEW_PENDING && s->nwaiting == s->waiting_cap) {
+    size_t cap = s->waiting_cap ? 2 * s->waiting_cap : 16;
+    struct MHD_Connection **w = realloc(s->waiting, cap * sizeof *w);
+    if (w) {
+      s->waiting = w;
+      s->waiting_cap = cap;
+    } else {
+      st = VIEW_FAILED; /* out of memory: better an error than a wait */
+    }
+  }
+  if (st == VIEW_PENDING) {
+    s->waiting[s->nwaiting++] = conn;
+    if (*con_cls != &was_suspended) {
+      *con_cls = &was_suspended;
+      s->unanswered++;
+    }
+    MHD_suspend_connection(conn);
+  }
+  pthread_mutex_unlock(&s->warm_lock);
+  return st;
+}
+
+/* A suspended connection's request is over (answered, or the client went
+ * away): ctrace_serve_stop waits for those. */
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe) {
+  struct ctrace_server *s = cls;
+  if (*con_cls != &was_suspended)
+    return;
+  *con_cls = NULL;
+  pthread_mutex_lock(&s->warm_lock);
+  s->unanswered--;
+  pthread_cond_broadcast(&s->answered_cond);
+  pthread_mutex_unlock(&s->warm_lock);
+}
+
+/* Resumes every suspended connection; under warm_lock, with view_state no
+ * longer VIEW_PENDING (none is suspended again). */
+static void resume_waiting(struct ctrace_server *s) {
+  for (size_t i = 0; i < s->nwaiting; i++)
+    MHD_resume_connection(s->waiting[i]);
+  s->nwaiting = 0;
+}
+
+void ctrace_serve_ready(ctrace_server *s, int ok) {
+  pthread_mutex_lock(&s->warm_lock);
+  if (s->view_state == VIEW_PENDING) {
+    __atomic_store_n(&s->view_state, ok ? VIEW_READY : VIEW_FAILED, __ATOMIC_RELEASE);
+    resume_waiting(s);
+    pthread_cond_broadcast(&s->warm_cond); /* warm_thread may start */
+  }
+  pthread_mutex_unlock(&s->warm_lock);
+}
+
+unsigned ctrace__serve_waiting(ctrace_server *s) {
+  pthread_mutex_lock(&s->warm_lock);
+  unsigned n = (unsigned)s->nwaiting;
+  pthread_mutex_unlock(&s->warm_lock);
+  return n;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls) {
@@ -556,6 +655,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return send_reply(conn, &r);
   }
   if (strncmp(url, "/api/", 5) == 0) {
+    switch (await_view(s, conn, con_cls)) {
+    case VIEW_PENDING:
+      return MHD_YES; /* suspended: answered when resumed */
+    case VIEW_FAILED:
+      ctrace_reply_error(&r, 503, "ctrace view could not read or index the trace (its terminal "
+                                  "says why)");
+      return send_reply(conn, &r);
+    case VIEW_STOPPING:
+      ctrace_reply_error(&r, 503, "ctrace view is stopping");
+      return send_reply(conn, &r);
+    }
     struct cached *c = cache_for(s, conn, url);
     if (c && !ctrace_view_changed(s->v) && cache_fill(s, c)) {
       struct MHD_Response *resp =
@@ -725,12 +835,13 @@ static void free_server(struct ctrace_server *s) {
   for (size_t i = 0; i < s->nallow; i++)
     free(s->allow[i]);
   free(s->allow);
+  free(s->waiting);
   free(s);
 }
 
 int ctrace_serve_start(const char *addr, struct ctrace_view *v, ctrace_server **out, char *err,
                        size_t errlen) {
-  struct ctrace_serve_opts o = {addr, NULL};
+  struct ctrace_serve_opts o = {addr, NULL, 0};
   return ctrace_serve_start_opts(&o, v, out, err, errlen);
 }
 
@@ -790,7 +901,7 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
     s->loopback = IN6_IS_ADDR_LOOPBACK(a);
   }
   s->max_connections = connection_budget();
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   /* Four threads: a slow answer (a profile of a big trace) does not hold up
@@ -803,14 +914,17 @@ int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_vie
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&s->warm_cond, &ca);
+  pthread_cond_init(&s->answered_cond, &ca);
   pthread_condattr_destroy(&ca);
+  s->view_state = o->pending ? VIEW_PENDING : VIEW_READY;
   unsigned per_ip = s->loopback ? s->max_connections : SERVE_PER_IP_CONNECTIONS;
   s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
                           (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, 4u,
                           MHD_OPTION_CONNECTION_TIMEOUT, SERVE_IDLE_TIMEOUT_S,
                           MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
                           MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
-                          MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+                          MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                          MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
   if (!s->d) {
     snprintf(err, errlen, "cannot listen on %s (address in use, or not an address of this host?)",
              addr ? addr : "127.0.0.1:0");
@@ -846,12 +960,28 @@ void ctrace_serve_stop(ctrace_server *s) {
     return;
   pthread_mutex_lock(&s->warm_lock);
   __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED); /* warm_thread reads it unlocked */
-  pthread_cond_signal(&s->warm_cond);
+  /* Requests still waiting for the index are resumed, and answered 503:
+   * MHD must not be stopped with suspended connections (it aborts). */
+  if (s->view_state == VIEW_PENDING) {
+    __atomic_store_n(&s->view_state, VIEW_STOPPING, __ATOMIC_RELEASE);
+    resume_waiting(s);
+  }
+  pthread_cond_broadcast(&s->warm_cond);
+  /* Those answers are sent before the daemon closes their connections
+   * (the index failed: the page shows why), for at most a second or two:
+   * a client that does not read cannot hold the stop. */
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += 2;
+  while (s->unanswered)
+    if (pthread_cond_timedwait(&s->answered_cond, &s->warm_lock, &until) != 0)
+      break;
   pthread_mutex_unlock(&s->warm_lock);
   if (s->warm_started)
     pthread_join(s->warm, NULL);
   MHD_stop_daemon(s->d); /* its threads take warm_lock (a first timeline answer) until here */
   pthread_mutex_destroy(&s->warm_lock);
   pthread_cond_destroy(&s->warm_cond);
+  pthread_cond_destroy(&s->answered_cond);
   free_server(s);
 }

@@ -28,9 +28,20 @@ struct ctrace_serve_opts {
   const char *addr;               /* as above */
   const char *const *allow_hosts; /* NULL-terminated, may be NULL: more Host
                                      names to accept; "*" accepts any Host */
+  int pending;                    /* v is not indexed yet: the web files are
+                                     served at once, /api/ requests wait
+                                     (suspended, no thread held) for
+                                     ctrace_serve_ready */
 };
 int ctrace_serve_start_opts(const struct ctrace_serve_opts *o, struct ctrace_view *v,
                             ctrace_server **out, char *err, size_t errlen);
+/* A server started pending: v is indexed and may be read (ok), or never
+ * will be (ok 0: the requests waiting and all later ones get 503). The
+ * requests waiting are answered now. Called once, before
+ * ctrace_serve_stop (which answers those still waiting 503 itself). */
+void ctrace_serve_ready(ctrace_server *s, int ok);
+/* API requests waiting for ctrace_serve_ready now (tests). */
+unsigned ctrace__serve_waiting(ctrace_server *s);
 /* The port it listens on, and the URL to open ("http://127.0.0.1:PORT/"). */
 unsigned ctrace_serve_port(const ctrace_server *s);
 const char *ctrace_serve_url(const ctrace_server *s);
