@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -686,6 +687,8 @@ TEST_IMPL(serve_cli_view_listens_before_indexing) {
     dup2(out[1], 1);
     close(out[0]);
     putenv(env);
+    /* a failed test ends here: the held ctrace view must not outlive it */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     execl(test_build_path("ctrace"), "ctrace", "view", "--no-browser", "--addr", "127.0.0.1:0",
           file, (char *)NULL);
     _exit(127);
